@@ -1,0 +1,62 @@
+/*
+ * chain.h — a chain in the form policy reads it: one entry per origin, the
+ * processes on the path from that origin to the subject. Decoded from the
+ * collector's JSON answer (docs/query-protocol.md) by ht_chains_from_json()
+ * (collector/chainjson.c). Used by the guard, the policy server and the CLI.
+ */
+#ifndef HOPTRACE_CHAIN_H
+#define HOPTRACE_CHAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <netinet/in.h>
+
+#define HT_HOST_MAX 64
+#define HT_EXE_MAX 256
+
+/* An IPv4 or IPv6 endpoint (v4 stored as family AF_INET, first 4 bytes). */
+struct ht_endpoint {
+	int family;          /* AF_INET, AF_INET6, or 0 when absent */
+	uint8_t addr[16];
+	uint16_t port;       /* host order */
+};
+
+struct ht_chain_proc {
+	char host[HT_HOST_MAX];
+	pid_t pid;
+	uid_t uid;
+	char exe[HT_EXE_MAX];     /* executable path, "" if unknown */
+	char sha256[65];          /* lowercase hex, "" if unknown */
+	int kernel_only;          /* seen: kernel */
+};
+
+struct ht_chain {
+	char origin_host[HT_HOST_MAX];
+	struct ht_endpoint src;   /* origin end */
+	struct ht_endpoint dst;   /* the SYN's destination */
+	int complete;
+	int fallback;
+	size_t nprocs;
+	struct ht_chain_proc *procs; /* origin first, subject last */
+};
+
+struct ht_chainset {
+	size_t n;
+	struct ht_chain *v;
+};
+
+/* Parses the `chains` array of a who/chain answer (the whole answer object as
+ * text). Returns 0, or -EINVAL with *err (static text) on malformed input.
+ * The caller owns *out and frees it with ht_chainset_free(). */
+int ht_chains_from_json(const char *json, size_t len, struct ht_chainset *out,
+			const char **err);
+void ht_chainset_free(struct ht_chainset *cs);
+
+/* "10.0.0.1:22" / "[2001:db8::1]:22" <-> endpoint. parse returns 0 or -EINVAL. */
+int ht_endpoint_parse(const char *s, struct ht_endpoint *ep);
+/* Writes at most n bytes including the NUL; returns buf. */
+char *ht_endpoint_format(const struct ht_endpoint *ep, char *buf, size_t n);
+#define HT_ENDPOINT_STRLEN 56
+
+#endif
