@@ -79,9 +79,9 @@ $(GUARD_LIB): $(call obj,$(GUARD_LIB_SRC))
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/%: $(BUILD)/collector/main_%.o $(COLL_LIB)
+$(BUILD)/%: $(BUILD)/collector/main_%.o $(GUARD_LIB) $(COLL_LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS_COMMON)
+	$(Q)$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS_GUARD) $(LDLIBS_COMMON)
 
 $(BUILD)/%: $(BUILD)/guard/main_%.o $(GUARD_LIB) $(COLL_LIB)
 	@$(if $(Q),echo "  LD      $@")

@@ -35,7 +35,8 @@
  *                                               fork_ts 0 = unknown)
  *   IMAGE           ppid, exe, argv0          (constructor of every new image)
  *   EXEC            path                      (just before an exec* call)
- *   EXIT            status
+ *   EXIT            status, lost              (lost = records this process
+ *                                              could not send)
  *   PIPE            rfd, wfd, chan
  *   SOCKETPAIR      fd0, chan0, fd1, chan1
  *   CONNECT         fd, chan, sotype, dst addr (before the real connect)
@@ -48,6 +49,10 @@
  *   DUP             oldfd, newfd              (newfd now refers to oldfd's file)
  *   SPAWN           child_pid, spawn_ts       (posix_spawn*, returned pid)
  *   CLOSERANGE      first, last               (closefrom / close_range)
+ *   RESYNC          (none)                    (my fd table changed in ways no
+ *                                              record told: daemon(), forkpty's
+ *                                              child; the collector re-reads
+ *                                              /proc/PID/fd)
  *
  * Compatibility: a decoder accepts records of its own version only; extra
  * trailing fields of a known type are ignored (so fields can be appended
@@ -89,6 +94,7 @@ enum ht_rec_type {
 	HT_REC_DUP = 14,
 	HT_REC_SPAWN = 15,
 	HT_REC_CLOSERANGE = 16,
+	HT_REC_RESYNC = 17,
 	HT_REC__MAX
 };
 
@@ -120,6 +126,7 @@ struct ht_record {
 	uint64_t ts;
 	int32_t fd, fd2;        /* rfd/wfd, fd0/fd1, master/slave, old/new, first/last */
 	int64_t num;            /* creator_pid, ppid, status, child_pid, sotype */
+	int64_t num2;           /* lost (EXIT) */
 	uint64_t ts2;           /* fork_ts, spawn_ts */
 	struct ht_chan chan, chan2; /* chan, chan1 / listen_chan / via_chan */
 	struct ht_addr addr, addr2; /* dst or local, peer */
