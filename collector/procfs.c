@@ -1,0 +1,354 @@
+/*
+ * procfs.c — implements procfs.h.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "procfs.h"
+
+static char proc_root[1024] = "/proc"; /* longer roots are truncated */
+
+void procfs_set_root(const char *root)
+{
+	snprintf(proc_root, sizeof(proc_root), "%s", root && *root ? root : "/proc");
+}
+
+const char *procfs_root(void)
+{
+	return proc_root;
+}
+
+/* Reads at most n-1 bytes of a small file, NUL-terminates; bytes or -errno. */
+static ssize_t read_small(const char *path, char *buf, size_t n)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	size_t len = 0;
+	if (fd < 0)
+		return -errno;
+	while (len + 1 < n) {
+		ssize_t r = read(fd, buf + len, n - 1 - len);
+		if (r < 0) {
+			int e = errno;
+			if (e == EINTR)
+				continue;
+			close(fd);
+			return -e;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	buf[len] = '\0';
+	return (ssize_t)len;
+}
+
+static int parse_u64(const char **pp, uint64_t *out)
+{
+	const char *p = *pp;
+	uint64_t v = 0;
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		unsigned d = (unsigned)(*p - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*pp = p;
+	*out = v;
+	return 0;
+}
+
+/* skips one space-separated field (possibly signed number) */
+static int skip_field(const char **pp)
+{
+	const char *p = *pp;
+	if (*p != ' ')
+		return -1;
+	p++;
+	if (*p == ' ' || *p == '\0' || *p == '\n')
+		return -1;
+	while (*p && *p != ' ' && *p != '\n')
+		p++;
+	*pp = p;
+	return 0;
+}
+
+int procfs_stat(pid_t pid, struct procfs_stat *st)
+{
+	char path[PATH_MAX], buf[4096];
+	const char *p, *open_paren, *close_paren;
+	uint64_t v;
+	ssize_t n;
+
+	memset(st, 0, sizeof(*st));
+	snprintf(path, sizeof(path), "%s/%d/stat", proc_root, (int)pid);
+	n = read_small(path, buf, sizeof(buf));
+	if (n < 0)
+		return (int)n;
+	if (memchr(buf, '\0', (size_t)n))
+		return -EINVAL;
+	open_paren = strchr(buf, '(');
+	close_paren = strrchr(buf, ')');
+	if (!open_paren || !close_paren || close_paren < open_paren)
+		return -EINVAL;
+	/* field 1: pid */
+	p = buf;
+	if (parse_u64(&p, &v) < 0 || v > INT_MAX || *p != ' ' || p + 1 != open_paren)
+		return -EINVAL;
+	st->pid = (pid_t)v;
+	/* field 2: comm */
+	{
+		size_t cl = (size_t)(close_paren - open_paren - 1);
+		if (cl >= sizeof(st->comm))
+			cl = sizeof(st->comm) - 1;
+		memcpy(st->comm, open_paren + 1, cl);
+		st->comm[cl] = '\0';
+	}
+	/* field 3: state */
+	p = close_paren + 1;
+	if (p[0] != ' ' || p[1] == '\0' || p[1] == ' ' || p[1] == '\n' ||
+	    (p[2] != ' '))
+		return -EINVAL;
+	st->state = p[1];
+	p += 2;
+	/* field 4: ppid */
+	if (*p++ != ' ' || parse_u64(&p, &v) < 0 || v > INT_MAX)
+		return -EINVAL;
+	st->ppid = (pid_t)v;
+	/* fields 5..21 */
+	for (int f = 5; f <= 21; f++)
+		if (skip_field(&p) < 0)
+			return -EINVAL;
+	/* field 22: starttime */
+	if (*p++ != ' ' || parse_u64(&p, &v) < 0 || (*p != ' ' && *p != '\n' && *p != '\0'))
+		return -EINVAL;
+	st->starttime = v;
+
+	/* uid from status */
+	snprintf(path, sizeof(path), "%s/%d/status", proc_root, (int)pid);
+	n = read_small(path, buf, sizeof(buf));
+	if (n < 0)
+		return (int)n;
+	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (strncmp(p, "Uid:", 4) == 0) {
+			p += 4;
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if (parse_u64(&p, &v) < 0 || v > UINT32_MAX ||
+			    (*p != '\t' && *p != ' ' && *p != '\n' && *p != '\0'))
+				return -EINVAL;
+			st->uid = (uid_t)v;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int procfs_exe(pid_t pid, char *buf, size_t n)
+{
+	char path[PATH_MAX], link[PATH_MAX + 1];
+	static const char del[] = " (deleted)";
+	const size_t dl = sizeof(del) - 1;
+	ssize_t r;
+
+	if (n == 0)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "%s/%d/exe", proc_root, (int)pid);
+	r = readlink(path, link, sizeof(link));
+	if (r < 0)
+		return -errno;
+	if ((size_t)r >= sizeof(link))
+		return -ENAMETOOLONG;
+	link[r] = '\0';
+	if ((size_t)r > dl && memcmp(link + r - dl, del, dl) == 0) {
+		r -= (ssize_t)dl;
+		link[r] = '\0';
+	}
+	if ((size_t)r >= n)
+		return -ENAMETOOLONG;
+	memcpy(buf, link, (size_t)r + 1);
+	return 0;
+}
+
+int procfs_argv0(pid_t pid, char *buf, size_t n)
+{
+	char path[PATH_MAX];
+	ssize_t r;
+	if (n == 0)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "%s/%d/cmdline", proc_root, (int)pid);
+	r = read_small(path, buf, n); /* stops at n-1 bytes; NUL-terminated */
+	if (r < 0) {
+		buf[0] = '\0';
+		return (int)r;
+	}
+	return 0; /* the first string ends at the first NUL */
+}
+
+int procfs_netns(pid_t pid, uint64_t *ino)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+	snprintf(path, sizeof(path), "%s/%d/ns/net", proc_root, (int)pid);
+	if (stat(path, &sb) < 0)
+		return -errno;
+	*ino = (uint64_t)sb.st_ino;
+	return 0;
+}
+
+static int pty_master_index(pid_t pid, int fd, uint64_t *idx)
+{
+	char path[PATH_MAX], buf[2048];
+	const char *p;
+	uint64_t v;
+	ssize_t n;
+	snprintf(path, sizeof(path), "%s/%d/fdinfo/%d", proc_root, (int)pid, fd);
+	n = read_small(path, buf, sizeof(buf));
+	if (n < 0)
+		return (int)n;
+	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (strncmp(p, "tty-index:", 10) == 0) {
+			p += 10;
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if (parse_u64(&p, &v) < 0)
+				return -EINVAL;
+			*idx = v;
+			return 0;
+		}
+	}
+	return -ENOTSUP;
+}
+
+int procfs_fd_chan(pid_t pid, int fd, struct ht_chan *c)
+{
+	char path[PATH_MAX], link[PATH_MAX];
+	struct stat sb;
+	ssize_t r;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(path, sizeof(path), "%s/%d/fd/%d", proc_root, (int)pid, fd);
+	r = readlink(path, link, sizeof(link) - 1);
+	if (r < 0)
+		return -errno;
+	link[r] = '\0';
+	if (stat(path, &sb) < 0)
+		return -errno;
+	if (S_ISFIFO(sb.st_mode)) {
+		c->kind = strncmp(link, "pipe:[", 6) == 0 ? HT_CHAN_PIPE : HT_CHAN_FIFO;
+		c->dev = (uint64_t)sb.st_dev;
+		c->ino = (uint64_t)sb.st_ino;
+		return 0;
+	}
+	if (S_ISSOCK(sb.st_mode)) {
+		c->kind = HT_CHAN_SOCK;
+		c->ino = (uint64_t)sb.st_ino;
+		return 0;
+	}
+	if (S_ISCHR(sb.st_mode)) {
+		unsigned maj = major(sb.st_rdev), min = minor(sb.st_rdev);
+		if (maj >= 136 && maj <= 143) {
+			c->kind = HT_CHAN_PTY;
+			c->ino = (uint64_t)(maj - 136) * 256 + min;
+			return 0;
+		}
+		if ((maj == 5 && min == 2) || strcmp(link, "/dev/ptmx") == 0 ||
+		    strcmp(link, "/dev/pts/ptmx") == 0) {
+			uint64_t idx = 0;
+			int e = pty_master_index(pid, fd, &idx);
+			if (e < 0)
+				return e;
+			c->kind = HT_CHAN_PTY;
+			c->ino = idx;
+			return 0;
+		}
+	}
+	return -ENOTSUP;
+}
+
+static int parse_fdname(const char *s, int *out)
+{
+	uint64_t v;
+	const char *p = s;
+	if (parse_u64(&p, &v) < 0 || *p != '\0' || v > INT_MAX)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+int procfs_fds(pid_t pid, int (*cb)(void *ctx, int fd, const struct ht_chan *c), void *ctx)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "%s/%d/fd", proc_root, (int)pid);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)) != NULL) {
+		struct ht_chan c;
+		int fd;
+		if (parse_fdname(de->d_name, &fd) < 0)
+			continue;
+		if (procfs_fd_chan(pid, fd, &c) < 0)
+			continue;
+		rc = cb(ctx, fd, &c);
+		if (rc)
+			break;
+	}
+	closedir(d);
+	return rc;
+}
+
+int procfs_socket_holders(uint64_t ino, int (*cb)(void *ctx, pid_t pid, int fd), void *ctx)
+{
+	char want[48], path[PATH_MAX], link[64];
+	struct dirent *pe, *fe;
+	DIR *root, *d;
+	int rc = 0;
+	size_t wl;
+
+	snprintf(want, sizeof(want), "socket:[%" PRIu64 "]", ino);
+	wl = strlen(want);
+	root = opendir(proc_root);
+	if (!root)
+		return -errno;
+	while (rc == 0 && (pe = readdir(root)) != NULL) {
+		int pid;
+		if (parse_fdname(pe->d_name, &pid) < 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%d/fd", proc_root, pid);
+		d = opendir(path);
+		if (!d)
+			continue; /* gone, or not ours to read */
+		while ((fe = readdir(d)) != NULL) {
+			int fd;
+			ssize_t r;
+			if (parse_fdname(fe->d_name, &fd) < 0)
+				continue;
+			snprintf(path, sizeof(path), "%s/%d/fd/%d", proc_root, pid, fd);
+			r = readlink(path, link, sizeof(link));
+			if (r != (ssize_t)wl || memcmp(link, want, wl) != 0)
+				continue;
+			rc = cb(ctx, (pid_t)pid, fd);
+			if (rc)
+				break;
+		}
+		closedir(d);
+	}
+	closedir(root);
+	return rc;
+}

@@ -1,0 +1,350 @@
+/* procfs_test.c — collector/procfs.c against the real /proc and a fake tree */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "../../collector/procfs.h"
+#include "test.h"
+
+#define NFD 64
+struct fdset {
+	int n;
+	int fd[NFD];
+	struct ht_chan c[NFD];
+};
+
+static int collect(void *ctx, int fd, const struct ht_chan *c)
+{
+	struct fdset *s = ctx;
+	if (s->n < NFD) {
+		s->fd[s->n] = fd;
+		s->c[s->n] = *c;
+		s->n++;
+	}
+	return 0;
+}
+
+static const struct ht_chan *find(const struct fdset *s, int fd)
+{
+	for (int i = 0; i < s->n; i++)
+		if (s->fd[i] == fd)
+			return &s->c[i];
+	return NULL;
+}
+
+static void test_self_identity(void)
+{
+	struct procfs_stat st;
+	char buf[PATH_MAX], want[PATH_MAX];
+	uint64_t ns = 0;
+	struct stat sb;
+	ssize_t r;
+
+	procfs_set_root(NULL);
+	CHECK_EQ_INT(procfs_stat(getpid(), &st), 0);
+	CHECK_EQ_INT(st.pid, getpid());
+	CHECK_EQ_INT(st.ppid, getppid());
+	CHECK_EQ_INT(st.state, 'R');
+	CHECK_EQ_STR(st.comm, "procfs_test");
+	CHECK_EQ_INT(st.uid, getuid());
+	CHECK(st.starttime > 0);
+	CHECK_EQ_INT(procfs_stat(1, &st), 0);
+	CHECK_EQ_INT(st.pid, 1);
+	CHECK_EQ_INT(st.ppid, 0);
+	CHECK_EQ_INT(procfs_stat(INT_MAX - 1, &st), -ENOENT);
+
+	r = readlink("/proc/self/exe", want, sizeof(want) - 1);
+	CHECK(r > 0);
+	want[r > 0 ? r : 0] = '\0';
+	CHECK_EQ_INT(procfs_exe(getpid(), buf, sizeof(buf)), 0);
+	CHECK_EQ_STR(buf, want);
+	CHECK_EQ_INT(procfs_exe(getpid(), buf, 3), -ENAMETOOLONG);
+	CHECK_EQ_INT(procfs_argv0(getpid(), buf, sizeof(buf)), 0);
+	CHECK(strstr(buf, "procfs_test") != NULL);
+	CHECK_EQ_INT(procfs_argv0(getpid(), buf, 4), 0);
+	CHECK_EQ_INT(strlen(buf), 3);
+	CHECK_EQ_INT(procfs_netns(getpid(), &ns), 0);
+	CHECK_EQ_INT(stat("/proc/self/ns/net", &sb), 0);
+	CHECK(ns == (uint64_t)sb.st_ino);
+	CHECK_EQ_INT(procfs_netns(INT_MAX - 1, &ns), -ENOENT);
+}
+
+static void test_self_fds(void)
+{
+	int p[2], sp[2], m, s, ff;
+	char dir[] = "/tmp/procfs_testXXXXXX", fifo[PATH_MAX];
+	struct stat sb;
+	struct fdset set = {0};
+	const struct ht_chan *c;
+
+	procfs_set_root(NULL);
+	CHECK_EQ_INT(pipe(p), 0);
+	CHECK_EQ_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+	m = posix_openpt(O_RDWR | O_NOCTTY);
+	CHECK(m >= 0);
+	CHECK_EQ_INT(grantpt(m), 0);
+	CHECK_EQ_INT(unlockpt(m), 0);
+	const char *sn = ptsname(m);
+	CHECK(sn != NULL);
+	s = open(sn ? sn : "/nonexistent", O_RDWR | O_NOCTTY);
+	CHECK(s >= 0);
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(fifo, sizeof(fifo), "%s/f", dir);
+	CHECK_EQ_INT(mkfifo(fifo, 0600), 0);
+	ff = open(fifo, O_RDWR);
+	CHECK(ff >= 0);
+
+	CHECK_EQ_INT(procfs_fds(getpid(), collect, &set), 0);
+
+	fstat(p[0], &sb);
+	c = find(&set, p[0]);
+	CHECK(c && c->kind == HT_CHAN_PIPE && c->ino == (uint64_t)sb.st_ino &&
+	      c->dev == (uint64_t)sb.st_dev);
+	c = find(&set, p[1]);
+	CHECK(c && c->kind == HT_CHAN_PIPE && c->ino == (uint64_t)sb.st_ino);
+
+	fstat(sp[0], &sb);
+	c = find(&set, sp[0]);
+	CHECK(c && c->kind == HT_CHAN_SOCK && c->ino == (uint64_t)sb.st_ino && c->dev == 0);
+	fstat(sp[1], &sb);
+	c = find(&set, sp[1]);
+	CHECK(c && c->kind == HT_CHAN_SOCK && c->ino == (uint64_t)sb.st_ino);
+
+	int idx = -1;
+	if (sn)
+		sscanf(sn, "/dev/pts/%d", &idx);
+	CHECK(idx >= 0);
+	c = find(&set, m);
+	CHECK(c && c->kind == HT_CHAN_PTY && c->ino == (uint64_t)idx && c->dev == 0);
+	c = find(&set, s);
+	CHECK(c && c->kind == HT_CHAN_PTY && c->ino == (uint64_t)idx);
+
+	fstat(ff, &sb);
+	c = find(&set, ff);
+	CHECK(c && c->kind == HT_CHAN_FIFO && c->ino == (uint64_t)sb.st_ino &&
+	      c->dev == (uint64_t)sb.st_dev);
+
+	/* regular files and stdio that is not a channel are skipped */
+	int reg = open("/proc/self/stat", O_RDONLY);
+	struct ht_chan one;
+	CHECK_EQ_INT(procfs_fd_chan(getpid(), reg, &one), -ENOTSUP);
+	CHECK_EQ_INT(procfs_fd_chan(getpid(), 9999, &one), -ENOENT);
+	CHECK(find(&set, reg) == NULL);
+	close(reg);
+
+
+	close(p[0]);
+	close(p[1]);
+	close(sp[0]);
+	close(sp[1]);
+	close(m);
+	close(s);
+	close(ff);
+	unlink(fifo);
+	rmdir(dir);
+}
+
+struct holders {
+	int n;
+	pid_t pid[8];
+	int fd[8];
+};
+
+static int holder_cb(void *ctx, pid_t pid, int fd)
+{
+	struct holders *h = ctx;
+	if (h->n < 8) {
+		h->pid[h->n] = pid;
+		h->fd[h->n] = fd;
+	}
+	h->n++;
+	return 0;
+}
+
+static int stop_cb(void *ctx, pid_t pid, int fd)
+{
+	(*(int *)ctx)++;
+	return 7;
+}
+
+static void test_socket_holders(void)
+{
+	int sp[2];
+	struct stat sb;
+	struct holders h = {0};
+	procfs_set_root(NULL);
+	CHECK_EQ_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+	int d = dup(sp[0]);
+	fstat(sp[0], &sb);
+	CHECK_EQ_INT(procfs_socket_holders((uint64_t)sb.st_ino, holder_cb, &h), 0);
+	CHECK_EQ_INT(h.n, 2);
+	for (int i = 0; i < h.n && i < 8; i++) {
+		CHECK_EQ_INT(h.pid[i], getpid());
+		CHECK(h.fd[i] == sp[0] || h.fd[i] == d);
+	}
+	int calls = 0;
+	CHECK_EQ_INT(procfs_socket_holders((uint64_t)sb.st_ino, stop_cb, &calls), 7);
+	CHECK_EQ_INT(calls, 1);
+	h.n = 0;
+	CHECK_EQ_INT(procfs_socket_holders(1, holder_cb, &h), 0);
+	CHECK_EQ_INT(h.n, 0);
+	close(sp[0]);
+	close(sp[1]);
+	close(d);
+}
+
+/* ---- fake tree ------------------------------------------------------------ */
+
+static char fake[64];
+
+static void put(int pid, const char *name, const char *data, size_t len)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%d", fake, pid);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/%d/%s", fake, pid, name);
+	FILE *f = fopen(path, "w");
+	fwrite(data, 1, len, f);
+	fclose(f);
+}
+
+static void puts_(int pid, const char *name, const char *s)
+{
+	put(pid, name, s, strlen(s));
+}
+
+#define TAIL " 0 0 0 0 0 0 20 0 1 0 123456 1 2 3\n" /* fields 12.. */
+static const char status_ok[] = "Name:\tx\nState:\tS\nUid:\t1000\t1001\t1002\t1003\nGid:\t0\n";
+
+static void test_fake_stat(void)
+{
+	struct procfs_stat st;
+	strcpy(fake, "/tmp/procfs_fakeXXXXXX");
+	CHECK(mkdtemp(fake) != NULL);
+	procfs_set_root(fake);
+
+	/* hostile comm with ") " and " (" inside */
+	puts_(10, "stat", "10 (a) b (c) S 7 10 10 34816 10 4194560 0 0" TAIL);
+	puts_(10, "status", status_ok);
+	CHECK_EQ_INT(procfs_stat(10, &st), 0);
+	CHECK_EQ_INT(st.pid, 10);
+	CHECK_EQ_STR(st.comm, "a) b (c");
+	CHECK_EQ_INT(st.state, 'S');
+	CHECK_EQ_INT(st.ppid, 7);
+	CHECK_EQ_INT(st.starttime, 123456);
+	CHECK_EQ_INT(st.uid, 1000);
+
+	/* comm that looks like more fields: "x) R 99 99 (" */
+	puts_(11, "stat", "11 (x) R 99 99 () Z 1 1 1 0 -1 0 0 0" TAIL);
+	puts_(11, "status", status_ok);
+	CHECK_EQ_INT(procfs_stat(11, &st), 0);
+	CHECK_EQ_STR(st.comm, "x) R 99 99 (");
+	CHECK_EQ_INT(st.state, 'Z');
+	CHECK_EQ_INT(st.ppid, 1);
+	CHECK_EQ_INT(st.starttime, 123456);
+
+	/* empty comm, very long comm (truncated to 31) */
+	puts_(12, "stat", "12 () S 1 1 1 0 -1 0 0 0" TAIL);
+	puts_(12, "status", status_ok);
+	CHECK_EQ_INT(procfs_stat(12, &st), 0);
+	CHECK_EQ_STR(st.comm, "");
+	puts_(13, "stat",
+	      "13 (0123456789012345678901234567890123456789) S 1 1 1 0 -1 0 0 0" TAIL);
+	puts_(13, "status", status_ok);
+	CHECK_EQ_INT(procfs_stat(13, &st), 0);
+	CHECK_EQ_STR(st.comm, "0123456789012345678901234567890");
+
+	/* malformed stat files */
+	static const char *const bad[] = {
+		"",
+		"14",
+		"14 (trunc",
+		"14 (x) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 0 20 0 1", /* ends before field 22 */
+		"14 (x) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 0 20 0 1 ", /* ditto, trailing space */
+		"14 (x) S",
+		"14 (x) S 1",
+		"14 (x)",
+		"14 (x) SS 1 1 1 0 -1 0 0 0" TAIL,
+		"14 (x)  1 1 1 0 -1 0 0 0" TAIL,
+		"x4 (x) S 1 1 1 0 -1 0 0 0" TAIL,
+		"14 (x) S -1 1 1 0 -1 0 0 0" TAIL,
+		"14 (x) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 0 20 0 1 9x 5\n",
+		"14 (x) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 0 20 0 1 99999999999999999999999 5\n",
+		"14 x) S 1 1 1 0 -1 0 0 0" TAIL,
+		")14 (x S 1 1 1 0 -1 0 0 0" TAIL,
+		"\xff\xfe garbage \x01\x02",
+	};
+	puts_(14, "status", status_ok);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		puts_(14, "stat", bad[i]);
+		int r = procfs_stat(14, &st);
+		if (r != -EINVAL)
+			fprintf(stderr, "    bad[%zu] -> %d\n", i, r);
+		CHECK_EQ_INT(r, -EINVAL);
+	}
+	/* NUL bytes inside */
+	static const char nul[] = "14 (a\0b) S 1 1 1 0 -1 0 0 0" TAIL;
+	put(14, "stat", nul, sizeof(nul) - 1);
+	CHECK_EQ_INT(procfs_stat(14, &st), -EINVAL);
+
+	/* status problems */
+	puts_(15, "stat", "15 (ok) S 1 1 1 0 -1 0 0 0" TAIL);
+	CHECK_EQ_INT(procfs_stat(15, &st), -ENOENT); /* no status file */
+	puts_(15, "status", "Name:\tx\nGid:\t0\n");
+	CHECK_EQ_INT(procfs_stat(15, &st), -EINVAL);
+	puts_(15, "status", "Name:\tx\nUid:\tabc\n");
+	CHECK_EQ_INT(procfs_stat(15, &st), -EINVAL);
+	puts_(15, "status", "Name:\tx\nUid:\t4294967296\t0\n");
+	CHECK_EQ_INT(procfs_stat(15, &st), -EINVAL);
+	puts_(15, "status", "Name:\tx\nUid:\t0");
+	CHECK_EQ_INT(procfs_stat(15, &st), 0);
+	CHECK_EQ_INT(st.uid, 0);
+
+	/* a huge stat file is read only up to the buffer and then judged */
+	char *big = malloc(20000);
+	memset(big, 'a', 20000);
+	memcpy(big, "16 (", 4);
+	put(16, "stat", big, 20000);
+	puts_(16, "status", status_ok);
+	CHECK_EQ_INT(procfs_stat(16, &st), -EINVAL);
+	free(big);
+
+	CHECK_EQ_INT(procfs_stat(17, &st), -ENOENT);
+
+	/* argv0 and exe in the fake tree */
+	static const char cmd[] = "/usr/bin/ssh\0-p\0" "22\0";
+	put(20, "cmdline", cmd, sizeof(cmd) - 1);
+	char buf[256];
+	CHECK_EQ_INT(procfs_argv0(20, buf, sizeof(buf)), 0);
+	CHECK_EQ_STR(buf, "/usr/bin/ssh");
+	put(21, "cmdline", "", 0);
+	CHECK_EQ_INT(procfs_argv0(21, buf, sizeof(buf)), 0);
+	CHECK_EQ_STR(buf, "");
+	CHECK_EQ_INT(procfs_argv0(22, buf, sizeof(buf)), -ENOENT);
+	char lp[256];
+	snprintf(lp, sizeof(lp), "%s/20/exe", fake);
+	CHECK_EQ_INT(symlink("/usr/bin/ssh (deleted)", lp), 0);
+	CHECK_EQ_INT(procfs_exe(20, buf, sizeof(buf)), 0);
+	CHECK_EQ_STR(buf, "/usr/bin/ssh");
+	snprintf(lp, sizeof(lp), "%s/21/exe", fake);
+	CHECK_EQ_INT(symlink("/bin/a b", lp), 0);
+	CHECK_EQ_INT(procfs_exe(21, buf, sizeof(buf)), 0);
+	CHECK_EQ_STR(buf, "/bin/a b");
+	CHECK_EQ_INT(procfs_fds(20, collect, &(struct fdset){0}), -ENOENT);
+
+	char cmdline[256];
+	snprintf(cmdline, sizeof(cmdline), "rm -rf '%s'", fake);
+	CHECK_EQ_INT(system(cmdline), 0);
+	procfs_set_root(NULL);
+	CHECK_EQ_STR(procfs_root(), "/proc");
+}
+
+T_MAIN("procfs", T(test_self_identity), T(test_self_fds), T(test_socket_holders),
+       T(test_fake_stat))
