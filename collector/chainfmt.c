@@ -389,6 +389,10 @@ static void dot_str(FILE *f, const char *s)
 	fputc('"', f);
 	for (; s && *s; s++) {
 		unsigned char c = (unsigned char)*s;
+		if (c == '\n') {
+			fputs("\\n", f);
+			continue;
+		}
 		if (c == '"' || c == '\\')
 			fputc('\\', f);
 		fputc(c < 0x20 || c == 0x7f ? '?' : c, f);

@@ -203,7 +203,7 @@ static int parse_chain(const cJSON *c, struct ht_chain *out, const char **err)
 int ht_chains_from_json(const char *json, size_t len, struct ht_chainset *out,
 			const char **err)
 {
-	const char *dummy;
+	const char *dummy, *end = NULL;
 	cJSON *root, *chains, *c, *ok;
 	int n, i = 0;
 
@@ -218,9 +218,15 @@ int ht_chains_from_json(const char *json, size_t len, struct ht_chainset *out,
 		return *err = "no answer", -EINVAL;
 	if (len > HT_JSON_MAX)
 		return *err = "answer too large", -EINVAL;
-	root = cJSON_ParseWithLengthOpts(json, len, NULL, 1);
+	root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
 	if (!root)
 		return *err = "answer is not valid JSON", -EINVAL;
+	while (end < json + len && (unsigned char)*end <= ' ') /* cJSON's whitespace, NUL */
+		end++;
+	if (end != json + len) {
+		*err = "answer has trailing garbage after the JSON object";
+		goto bad;
+	}
 	if (!cJSON_IsObject(root)) {
 		*err = "answer is not a JSON object";
 		goto bad;
