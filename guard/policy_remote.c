@@ -1,0 +1,153 @@
+/*
+ * policy_remote.c — the guard's client for hoptrace-policyd (policy_remote.h).
+ * One CURL easy handle per thread, kept for keep-alive; every socket it opens
+ * carries the guard's mark so the guard's own rules exempt it.
+ */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+#include "policy_remote.h"
+
+#define ANSWER_MAX 65536
+
+static uint32_t pr_mark;
+static pthread_once_t pr_once = PTHREAD_ONCE_INIT;
+static __thread CURL *pr_curl;
+
+static void pr_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+void policy_remote_set_mark(uint32_t mark) { __atomic_store_n(&pr_mark, mark, __ATOMIC_RELAXED); }
+
+void policy_remote_thread_cleanup(void)
+{
+	if (pr_curl) {
+		curl_easy_cleanup(pr_curl);
+		pr_curl = NULL;
+	}
+}
+
+struct rbuf {
+	char *p;
+	size_t n;
+	int over;
+};
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct rbuf *b = ud;
+	size_t n = size * nmemb;
+	if (b->n + n > ANSWER_MAX) {
+		b->over = 1;
+		return 0; /* aborts the transfer */
+	}
+	memcpy(b->p + b->n, ptr, n);
+	b->n += n;
+	return n;
+}
+
+static int on_sockopt(void *ud, curl_socket_t fd, curlsocktype purpose)
+{
+	uint32_t m = __atomic_load_n(&pr_mark, __ATOMIC_RELAXED);
+	if (m && setsockopt(fd, SOL_SOCKET, SO_MARK, &m, sizeof m) < 0)
+		return CURL_SOCKOPT_ERROR;
+	return CURL_SOCKOPT_OK;
+}
+
+static void setwhy(char *why, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void setwhy(char *why, size_t n, const char *fmt, ...)
+{
+	if (!why || !n)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, n, fmt, ap);
+	va_end(ap);
+}
+
+int policy_remote_decide(const char *url, const char *secret, long timeout_ms,
+			 const char *answer_json, size_t len, enum acl_verdict *v, char *why,
+			 size_t whylen)
+{
+	pthread_once(&pr_once, pr_init);
+	if (!pr_curl && !(pr_curl = curl_easy_init())) {
+		setwhy(why, whylen, "policy server: curl_easy_init failed");
+		return -1;
+	}
+	CURL *c = pr_curl;
+	char *buf = malloc(ANSWER_MAX + 1);
+	if (!buf) {
+		setwhy(why, whylen, "policy server: out of memory");
+		return -1;
+	}
+	struct rbuf rb = {buf, 0, 0};
+	struct curl_slist *hdr = NULL;
+	char auth[1100];
+	hdr = curl_slist_append(hdr, "Content-Type: application/json");
+	hdr = curl_slist_append(hdr, "Expect:");
+	if (secret && *secret) {
+		snprintf(auth, sizeof auth, "Authorization: Bearer %s", secret);
+		hdr = curl_slist_append(hdr, auth);
+	}
+	if (timeout_ms <= 0)
+		timeout_ms = 1000;
+
+	curl_easy_reset(c); /* keeps the connection cache */
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(c, CURLOPT_POST, 1L);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, answer_json);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &rb);
+	curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
+	curl_easy_setopt(c, CURLOPT_SOCKOPTDATA, NULL);
+
+	int ret = -1;
+	long code = 0;
+	CURLcode rc = curl_easy_perform(c);
+	curl_slist_free_all(hdr);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+	if (rc != CURLE_OK) {
+		setwhy(why, whylen, "policy server %s: %s", url,
+		       rb.over ? "answer too large" : curl_easy_strerror(rc));
+		goto out;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	buf[rb.n] = 0;
+	cJSON *j = cJSON_ParseWithLength(buf, rb.n);
+	if (code != 200) {
+		const cJSON *e = j ? cJSON_GetObjectItemCaseSensitive(j, "error") : NULL;
+		setwhy(why, whylen, "policy server %s: HTTP %ld%s%s", url, code,
+		       cJSON_IsString(e) ? ": " : "", cJSON_IsString(e) ? e->valuestring : "");
+		cJSON_Delete(j);
+		goto out;
+	}
+	const cJSON *jv = j ? cJSON_GetObjectItemCaseSensitive(j, "verdict") : NULL;
+	const cJSON *jw = j ? cJSON_GetObjectItemCaseSensitive(j, "why") : NULL;
+	enum acl_verdict vv;
+	if (!cJSON_IsString(jv) || acl_verdict_parse(jv->valuestring, &vv) != 0) {
+		setwhy(why, whylen, "policy server %s: garbled answer", url);
+		cJSON_Delete(j);
+		goto out;
+	}
+	*v = vv;
+	setwhy(why, whylen, "%s", cJSON_IsString(jw) ? jw->valuestring : "");
+	cJSON_Delete(j);
+	ret = 0;
+out:
+	free(buf);
+	return ret;
+}
