@@ -1,0 +1,1380 @@
+/*
+ * preload/shim.c — libhoptrace.so, the preloaded shim.
+ *
+ * Loaded into every process (/etc/ld.so.preload or LD_PRELOAD). Wraps the libc
+ * entry points that create, pass, duplicate or drop IPC channels and reports
+ * them to the collector as records (include/hoptrace/record.h), one datagram
+ * each, on an AF_UNIX SOCK_SEQPACKET socket connected to the abstract name
+ * HT_REC_SOCKET. See docs/shim.md.
+ *
+ * Rules kept by every line below:
+ *  - no threads, no output, no abort/exit of our own, no malloc or locks in
+ *    hooks; records are encoded into stack buffers;
+ *  - errno is unchanged across every hook (the real call's errno is kept);
+ *  - never block: the socket is SOCK_NONBLOCK; a failed send drops the record
+ *    and counts it (EXIT's `lost`); nothing loops on errors;
+ *  - our socket lives on a high CLOEXEC fd; its inode is re-checked with fstat
+ *    before each send; if the program closed/dup2'ed over it we forget it (it
+ *    is the program's fd now) and reconnect at most once per second;
+ *  - if getpid() differs from the cached pid we run in a vfork / raw clone
+ *    child that may share our memory: we send BIRTH + the record from the
+ *    stack and write no global at all;
+ *  - internal socket/close/connect/dup3 go through syscall() so they never
+ *    re-enter our own hooks.
+ */
+#undef _FORTIFY_SOURCE
+#include <hoptrace/record.h>
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pty.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <pthread.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* glibc's fortify entry points (declared only under _FORTIFY_SOURCE) */
+int __open_2(const char *path, int flags);
+int __open64_2(const char *path, int flags);
+int __openat_2(int dirfd, const char *path, int flags);
+int __openat64_2(int dirfd, const char *path, int flags);
+
+/* ------------------------------------------------------------------ state */
+
+static int g_disabled;                 /* HOPTRACE_DISABLE=1 */
+static pid_t g_pid;                    /* cached pid of this process */
+static _Atomic uint64_t g_sock;        /* (ino << 32) | (fd + 1); 0 = none */
+static atomic_int g_connecting;        /* CAS guard for the lazy connect */
+static atomic_int g_broken;            /* peer went away: replace the socket */
+static _Atomic int64_t g_retry_at;     /* CLOCK_MONOTONIC_COARSE s: next connect try */
+static _Atomic uint64_t g_lost;        /* records we could not send */
+static _Atomic uint64_t g_fork_ts;     /* set by the atfork prepare handler */
+static atomic_int g_exit_sent;
+static struct sockaddr_un g_addr;      /* collector address */
+static socklen_t g_addrlen;
+
+/* ----------------------------------------------------------- real symbols */
+
+#define REAL(name) static __typeof__(name) *real_##name
+#define RESOLVE(name)                                                              \
+	(real_##name ? real_##name                                                 \
+		     : (real_##name = (__typeof__(name) *)dlsym(RTLD_NEXT, #name)))
+
+REAL(connect); REAL(accept); REAL(accept4); REAL(pipe); REAL(pipe2);
+REAL(socketpair); REAL(openpty); REAL(forkpty); REAL(posix_openpt);
+REAL(open); REAL(open64); REAL(openat); REAL(openat64); REAL(__open_2);
+REAL(__open64_2); REAL(__openat_2); REAL(__openat64_2); REAL(sendmsg);
+REAL(recvmsg); REAL(close); REAL(dup); REAL(dup2); REAL(dup3);
+REAL(closefrom); REAL(close_range); REAL(execve); REAL(execv); REAL(execvp);
+REAL(execvpe); REAL(fexecve); REAL(posix_spawn); REAL(posix_spawnp);
+REAL(system); REAL(popen); REAL(daemon); REAL(_exit); REAL(_Exit);
+
+static void resolve_all(void)
+{
+	RESOLVE(connect); RESOLVE(accept); RESOLVE(accept4); RESOLVE(pipe);
+	RESOLVE(pipe2); RESOLVE(socketpair); RESOLVE(openpty); RESOLVE(forkpty);
+	RESOLVE(posix_openpt); RESOLVE(open); RESOLVE(open64); RESOLVE(openat);
+	RESOLVE(openat64); RESOLVE(__open_2); RESOLVE(__open64_2);
+	RESOLVE(__openat_2); RESOLVE(__openat64_2); RESOLVE(sendmsg);
+	RESOLVE(recvmsg); RESOLVE(close); RESOLVE(dup); RESOLVE(dup2); RESOLVE(dup3);
+	RESOLVE(closefrom); RESOLVE(close_range); RESOLVE(execve); RESOLVE(execv);
+	RESOLVE(execvp); RESOLVE(execvpe); RESOLVE(fexecve); RESOLVE(posix_spawn);
+	RESOLVE(posix_spawnp); RESOLVE(system); RESOLVE(popen); RESOLVE(daemon);
+	RESOLVE(_exit); RESOLVE(_Exit);
+}
+
+/* ------------------------------------------------------------------ clocks */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	if (clock_gettime(CLOCK_MONOTONIC, &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static int64_t now_coarse_s(void)
+{
+	struct timespec ts;
+	if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts))
+		return 0;
+	return ts.tv_sec;
+}
+
+static pid_t raw_getpid(void)
+{
+	return (pid_t)syscall(SYS_getpid);
+}
+
+/* ------------------------------------------------------------- transport */
+
+static void addr_init(void)
+{
+	const char *s = NULL;
+	memset(&g_addr, 0, sizeof(g_addr));
+	g_addr.sun_family = AF_UNIX;
+	/* setuid/setgid: fixed name, no environment (secure_getenv returns NULL) */
+	if (!getauxval(AT_SECURE))
+		s = secure_getenv("HOPTRACE_SOCKET");
+	if (s && *s) {
+		size_t n = strnlen(s, sizeof(g_addr.sun_path) - 1);
+		if (s[0] == '/') { /* a pathname socket */
+			memcpy(g_addr.sun_path, s, n);
+			g_addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+			return;
+		}
+		if (s[0] == '@') { /* "@name" = abstract */
+			s++;
+			n--;
+		}
+		memcpy(g_addr.sun_path + 1, s, n);
+		g_addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+		return;
+	}
+	memcpy(g_addr.sun_path + 1, HT_REC_SOCKET, sizeof(HT_REC_SOCKET) - 1);
+	g_addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + sizeof(HT_REC_SOCKET));
+}
+
+/* A new connected socket, or -1. Uses raw syscalls only. */
+static int sock_open(void)
+{
+	if (!g_addrlen)
+		return -1;
+	int s = (int)syscall(SYS_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -1;
+	if (syscall(SYS_connect, s, &g_addr, g_addrlen) != 0) {
+		syscall(SYS_close, s);
+		return -1;
+	}
+	return s;
+}
+
+/* Moves s to a high descriptor (>= 800, or near RLIMIT_NOFILE if lower). */
+static int sock_high(int s)
+{
+	struct rlimit rl;
+	long base = 800;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (long)rl.rlim_cur <= base + 16)
+		base = (long)rl.rlim_cur > 64 ? (long)rl.rlim_cur - 32 : 0;
+	if (s >= base)
+		return s;
+	int h = fcntl(s, F_DUPFD_CLOEXEC, (int)base);
+	if (h < 0)
+		return s;
+	syscall(SYS_close, s);
+	return h;
+}
+
+static uint64_t sock_pack(int fd, uint64_t ino)
+{
+	return (ino << 32) | (uint32_t)(fd + 1);
+}
+
+/* Our socket's fd if it is still ours (fstat inode check), else -1; *packed
+ * receives the value it was checked against. */
+static int sock_current(uint64_t *packed)
+{
+	uint64_t p = atomic_load_explicit(&g_sock, memory_order_acquire);
+	*packed = p;
+	if (!p)
+		return -1;
+	int fd = (int)(uint32_t)(p & 0xffffffffu) - 1;
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode) || (uint32_t)st.st_ino != (uint32_t)(p >> 32))
+		return -1;
+	return fd;
+}
+
+static int send_err_is_peer_gone(int e)
+{
+	return e == ECONNREFUSED || e == EPIPE || e == ENOTCONN || e == ECONNRESET;
+}
+
+/* Sends one datagram from the process that owns our globals. */
+static void send_own(const void *buf, size_t len)
+{
+	uint64_t p;
+	int fd = sock_current(&p);
+	if (fd >= 0 && !atomic_load_explicit(&g_broken, memory_order_relaxed)) {
+		if (send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)len)
+			return;
+		if (send_err_is_peer_gone(errno)) {
+			atomic_store(&g_broken, 1);
+			atomic_store(&g_retry_at, now_coarse_s() + 1);
+		}
+		atomic_fetch_add_explicit(&g_lost, 1, memory_order_relaxed);
+		return;
+	}
+	if (fd < 0 && p) /* not ours any more: forget it, never close it */
+		atomic_compare_exchange_strong(&g_sock, &p, 0);
+
+	/* (re)connect: at most one thread, at most once per second after a failure */
+	int64_t now = now_coarse_s();
+	int zero = 0;
+	if (now < atomic_load(&g_retry_at) ||
+	    !atomic_compare_exchange_strong(&g_connecting, &zero, 1)) {
+		atomic_fetch_add_explicit(&g_lost, 1, memory_order_relaxed);
+		return;
+	}
+	int s = sock_open();
+	if (s < 0) {
+		atomic_store(&g_retry_at, now + 1);
+		atomic_store(&g_connecting, 0);
+		atomic_fetch_add_explicit(&g_lost, 1, memory_order_relaxed);
+		return;
+	}
+	if (fd >= 0) {
+		/* the old socket is still ours but its peer is gone: replace it in
+		 * place, so its number is never free for the program to reuse while
+		 * another thread may still send on it */
+		if (syscall(SYS_dup3, s, fd, O_CLOEXEC) == fd) {
+			syscall(SYS_close, s);
+			s = fd;
+		} else {
+			s = sock_high(s);
+		}
+	} else {
+		s = sock_high(s);
+	}
+	struct stat st;
+	if (fstat(s, &st) != 0) {
+		atomic_store(&g_retry_at, now + 1);
+		atomic_store(&g_connecting, 0);
+		atomic_fetch_add_explicit(&g_lost, 1, memory_order_relaxed);
+		return;
+	}
+	atomic_store_explicit(&g_sock, sock_pack(s, st.st_ino), memory_order_release);
+	atomic_store(&g_broken, 0);
+	atomic_store(&g_connecting, 0);
+	if (send(s, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len)
+		atomic_fetch_add_explicit(&g_lost, 1, memory_order_relaxed);
+}
+
+/* A vfork / raw-clone child: writes no global. Uses the inherited socket if it
+ * is still ours, else a temporary one that it closes again. */
+static void send_foreign(const void *b1, size_t l1, const void *b2, size_t l2)
+{
+	uint64_t p;
+	int fd = sock_current(&p), tmp = -1;
+	if (fd < 0 || atomic_load_explicit(&g_broken, memory_order_relaxed))
+		fd = tmp = sock_open();
+	if (fd < 0)
+		return;
+	send(fd, b1, l1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (b2)
+		send(fd, b2, l2, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (tmp >= 0)
+		syscall(SYS_close, tmp);
+}
+
+static void early_init(void);
+
+/* Sends an encoded record; the caller saved errno. */
+static void emit(const struct ht_enc *e)
+{
+	if (!g_pid)
+		early_init();
+	pid_t me = raw_getpid();
+	if (me != g_pid) {
+		uint8_t b[64];
+		struct ht_enc be;
+		ht_enc_init(&be, b, sizeof(b));
+		ht_enc_head(&be, HT_REC_BIRTH, now_ns(), 2);
+		ht_enc_int(&be, g_pid);
+		ht_enc_uint(&be, 0);
+		if (e->len == (size_t)-1)
+			send_foreign(be.buf, be.len, NULL, 0);
+		else
+			send_foreign(be.buf, be.len, e->buf, e->len);
+		return;
+	}
+	if (e->len == (size_t)-1) {
+		atomic_fetch_add_explicit(&g_lost, 1, memory_order_relaxed);
+		return;
+	}
+	send_own(e->buf, e->len);
+}
+
+/* true if we are the process that owns the globals (not a vfork child) */
+static int own_process(void)
+{
+	return raw_getpid() == g_pid;
+}
+
+/* ------------------------------------------------------------ fd helpers */
+
+static int pty_index(int fd, uint64_t *idx)
+{
+	unsigned int n;
+	if (ioctl(fd, TIOCGPTN, &n) != 0)
+		return -1;
+	*idx = n;
+	return 0;
+}
+
+/* Is this stat a channel we report (pipe/fifo, socket, pty master or slave)? */
+static int mode_relevant(const struct stat *st)
+{
+	if (S_ISFIFO(st->st_mode) || S_ISSOCK(st->st_mode))
+		return 1;
+	if (S_ISCHR(st->st_mode)) {
+		unsigned int ma = major(st->st_rdev), mi = minor(st->st_rdev);
+		return (ma == 5 && mi == 2) || (ma >= 136 && ma <= 143);
+	}
+	return 0;
+}
+
+/* Channel of fd given its stat; 0 if not relevant. */
+static int chan_of(int fd, const struct stat *st, struct ht_chan *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (S_ISFIFO(st->st_mode)) {
+		c->kind = HT_CHAN_PIPE;
+		c->dev = st->st_dev;
+		c->ino = st->st_ino;
+		return 1;
+	}
+	if (S_ISSOCK(st->st_mode)) {
+		c->kind = HT_CHAN_SOCK;
+		c->ino = st->st_ino;
+		return 1;
+	}
+	if (S_ISCHR(st->st_mode)) {
+		unsigned int ma = major(st->st_rdev), mi = minor(st->st_rdev);
+		if (ma == 5 && mi == 2) {
+			c->kind = HT_CHAN_PTY;
+			return pty_index(fd, &c->ino) == 0;
+		}
+		if (ma >= 136 && ma <= 143) {
+			c->kind = HT_CHAN_PTY;
+			c->ino = (uint64_t)(ma - 136) * 256 + mi;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int fd_chan(int fd, struct ht_chan *c)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		return 0;
+	return chan_of(fd, &st, c);
+}
+
+static int fd_relevant(int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 && mode_relevant(&st);
+}
+
+/* Our socket's fd number (no fstat), or -1. */
+static int our_fd(uint64_t *packed)
+{
+	uint64_t p = atomic_load_explicit(&g_sock, memory_order_acquire);
+	*packed = p;
+	return p ? (int)(uint32_t)(p & 0xffffffffu) - 1 : -1;
+}
+
+/* The program is about to close / overwrite fd: if it is our socket, forget it
+ * (in our own process only). Returns 1 if it was ours. */
+static int forget_if_ours(int fd)
+{
+	uint64_t p;
+	if (fd < 0 || our_fd(&p) != fd)
+		return 0;
+	if (own_process())
+		atomic_compare_exchange_strong(&g_sock, &p, 0);
+	return 1;
+}
+
+/* --------------------------------------------------------- record senders */
+
+#define REC_BEGIN(type, nf)                                                       \
+	uint8_t rb_[HT_REC_MAX];                                                 \
+	struct ht_enc e_;                                                        \
+	ht_enc_init(&e_, rb_, sizeof(rb_));                                      \
+	ht_enc_head(&e_, (type), now_ns(), (nf))
+
+/* strings are cut to 255 bytes so that their msgpack str8 length fits */
+static void enc_str(struct ht_enc *e, const char *s)
+{
+	char b[256];
+	size_t n = s ? strnlen(s, sizeof(b) - 1) : 0;
+	if (n)
+		memcpy(b, s, n);
+	b[n] = '\0';
+	ht_enc_str(e, b);
+}
+
+static void enc_sa(struct ht_enc *e, const struct sockaddr *sa, socklen_t len)
+{
+	struct ht_addr a;
+	if (ht_addr_from_sockaddr(&a, sa, len) != 0)
+		memset(&a, 0, sizeof(a));
+	ht_enc_addr(e, &a);
+}
+
+static void rec_simple0(enum ht_rec_type t)
+{
+	REC_BEGIN(t, 0);
+	emit(&e_);
+}
+
+static void rec_1int(enum ht_rec_type t, int64_t a)
+{
+	REC_BEGIN(t, 1);
+	ht_enc_int(&e_, a);
+	emit(&e_);
+}
+
+static void rec_2int(enum ht_rec_type t, int64_t a, int64_t b)
+{
+	REC_BEGIN(t, 2);
+	ht_enc_int(&e_, a);
+	ht_enc_int(&e_, b);
+	emit(&e_);
+}
+
+static void rec_fd_chan(enum ht_rec_type t, int fd, const struct ht_chan *c)
+{
+	REC_BEGIN(t, 2);
+	ht_enc_int(&e_, fd);
+	ht_enc_chan(&e_, c);
+	emit(&e_);
+}
+
+static void rec_pty(int master, int slave, const struct ht_chan *c)
+{
+	REC_BEGIN(HT_REC_PTY, 3);
+	ht_enc_int(&e_, master);
+	ht_enc_int(&e_, slave);
+	ht_enc_chan(&e_, c);
+	emit(&e_);
+}
+
+static void rec_exit(int status)
+{
+	REC_BEGIN(HT_REC_EXIT, 2);
+	ht_enc_int(&e_, status);
+	/* a vfork child has lost nothing of its own (g_lost is the parent's) */
+	ht_enc_uint(&e_, own_process() ? atomic_load(&g_lost) : 0);
+	emit(&e_);
+}
+
+static void report_pty_master(int master, int slave)
+{
+	struct ht_chan c = { HT_CHAN_PTY, 0, 0 };
+	if (pty_index(master, &c.ino) == 0)
+		rec_pty(master, slave, &c);
+}
+
+/* ------------------------------------------------------- process identity */
+
+static void atfork_prepare(void)
+{
+	atomic_store_explicit(&g_fork_ts, now_ns(), memory_order_relaxed);
+}
+
+static void atfork_child(void)
+{
+	if (g_disabled)
+		return;
+	int se = errno;
+	pid_t old = g_pid;
+	g_pid = raw_getpid();
+	atomic_store(&g_lost, 0);
+	atomic_store(&g_connecting, 0);
+	atomic_store(&g_exit_sent, 0);
+	REC_BEGIN(HT_REC_BIRTH, 2);
+	ht_enc_int(&e_, old);
+	ht_enc_uint(&e_, atomic_load_explicit(&g_fork_ts, memory_order_relaxed));
+	emit(&e_);
+	errno = se;
+}
+
+static void on_exit_cb(int status, void *arg)
+{
+	(void)arg;
+	int zero = 0;
+	if (g_disabled || !own_process() ||
+	    !atomic_compare_exchange_strong(&g_exit_sent, &zero, 1))
+		return;
+	int se = errno;
+	rec_exit(status);
+	errno = se;
+}
+
+static atomic_int g_inited;
+
+static void early_init(void)
+{
+	int zero = 0;
+	if (!atomic_compare_exchange_strong(&g_inited, &zero, 1))
+		return;
+	if (!getauxval(AT_SECURE)) {
+		const char *d = secure_getenv("HOPTRACE_DISABLE");
+		if (d && d[0] == '1')
+			g_disabled = 1;
+	}
+	g_pid = raw_getpid();
+	addr_init();
+}
+
+__attribute__((constructor)) static void ht_ctor(int argc, char **argv, char **envp)
+{
+	(void)envp;
+	int se = errno;
+	early_init();
+	resolve_all();
+	if (g_disabled) {
+		errno = se;
+		return;
+	}
+	pthread_atfork(atfork_prepare, NULL, atfork_child);
+	on_exit(on_exit_cb, NULL);
+
+	char exe[256];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	exe[n > 0 ? n : 0] = '\0';
+	REC_BEGIN(HT_REC_IMAGE, 3);
+	ht_enc_int(&e_, getppid());
+	enc_str(&e_, exe);
+	enc_str(&e_, (argc > 0 && argv) ? argv[0] : "");
+	emit(&e_);
+	errno = se;
+}
+
+__attribute__((destructor)) static void ht_dtor(void)
+{
+	/* on_exit() already reported exit()'s status; this covers the rest
+	 * (returning from main with on_exit unavailable, dlclose) */
+	int zero = 0;
+	if (g_disabled || !own_process() ||
+	    !atomic_compare_exchange_strong(&g_exit_sent, &zero, 1))
+		return;
+	int se = errno;
+	rec_exit(-1);
+	errno = se;
+}
+
+/* ================================================================= hooks */
+
+#define SAVE int se_ = errno
+#define RESTORE errno = se_
+
+/* ---- connect / accept ---- */
+
+EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	if (!RESOLVE(connect)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (!g_disabled && addr && len >= (socklen_t)sizeof(sa_family_t) &&
+	    (addr->sa_family == AF_INET || addr->sa_family == AF_INET6 ||
+	     addr->sa_family == AF_UNIX)) {
+		SAVE;
+		int type = 0;
+		socklen_t tl = sizeof(type);
+		struct stat st;
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 &&
+		    (type == SOCK_STREAM || type == SOCK_SEQPACKET) && fstat(fd, &st) == 0) {
+			struct ht_chan c = { HT_CHAN_SOCK, 0, st.st_ino };
+			REC_BEGIN(HT_REC_CONNECT, 4);
+			ht_enc_int(&e_, fd);
+			ht_enc_chan(&e_, &c);
+			ht_enc_int(&e_, type);
+			enc_sa(&e_, addr, len);
+			emit(&e_);
+		}
+		RESTORE;
+	}
+	return real_connect(fd, addr, len);
+}
+
+static void report_accept(int lfd, int nfd, const struct sockaddr *peer, socklen_t peerlen)
+{
+	union {
+		struct sockaddr sa;
+		struct sockaddr_storage ss;
+		struct sockaddr_un un;
+	} loc, pr;
+	socklen_t ll = sizeof(loc);
+	if (getsockname(nfd, &loc.sa, &ll) != 0)
+		return;
+	int fam = loc.sa.sa_family;
+	if (fam != AF_INET && fam != AF_INET6 && fam != AF_UNIX)
+		return;
+	int type = SOCK_STREAM; /* accept() on inet works on TCP (stream) only */
+	if (fam == AF_UNIX) {
+		socklen_t tl = sizeof(type);
+		if (getsockopt(nfd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0)
+			return;
+	}
+	if (type != SOCK_STREAM && type != SOCK_SEQPACKET)
+		return;
+	struct stat sn, sl;
+	if (fstat(nfd, &sn) != 0 || fstat(lfd, &sl) != 0)
+		return;
+	if (!peer) {
+		socklen_t pl = sizeof(pr);
+		if (getpeername(nfd, &pr.sa, &pl) == 0) {
+			peer = &pr.sa;
+			peerlen = pl;
+		} else {
+			peerlen = 0;
+		}
+	}
+	struct ht_chan c = { HT_CHAN_SOCK, 0, sn.st_ino }, lc = { HT_CHAN_SOCK, 0, sl.st_ino };
+	REC_BEGIN(HT_REC_ACCEPT, 6);
+	ht_enc_int(&e_, nfd);
+	ht_enc_chan(&e_, &c);
+	ht_enc_chan(&e_, &lc);
+	ht_enc_int(&e_, type);
+	enc_sa(&e_, &loc.sa, ll);
+	enc_sa(&e_, peer, peerlen);
+	emit(&e_);
+}
+
+static int accept_common(int fd, struct sockaddr *addr, socklen_t *alen, int flags, int four)
+{
+	socklen_t orig = (addr && alen) ? *alen : 0;
+	int r = four ? real_accept4(fd, addr, alen, flags) : real_accept(fd, addr, alen);
+	if (r >= 0 && !g_disabled) {
+		SAVE;
+		int ok = addr && alen && *alen <= orig && *alen > (socklen_t)sizeof(sa_family_t);
+		report_accept(fd, r, ok ? addr : NULL, ok ? *alen : 0);
+		RESTORE;
+	}
+	return r;
+}
+
+EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *alen)
+{
+	if (!RESOLVE(accept)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return accept_common(fd, addr, alen, 0, 0);
+}
+
+EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags)
+{
+	if (!RESOLVE(accept4)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return accept_common(fd, addr, alen, flags, 1);
+}
+
+/* ---- pipes, socketpairs, ptys ---- */
+
+static void report_pipe(int fds[2])
+{
+	struct stat st;
+	if (fstat(fds[0], &st) != 0)
+		return;
+	struct ht_chan c = { HT_CHAN_PIPE, st.st_dev, st.st_ino };
+	REC_BEGIN(HT_REC_PIPE, 3);
+	ht_enc_int(&e_, fds[0]);
+	ht_enc_int(&e_, fds[1]);
+	ht_enc_chan(&e_, &c);
+	emit(&e_);
+}
+
+EXPORT int pipe(int fds[2])
+{
+	if (!RESOLVE(pipe)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	int r = real_pipe(fds);
+	if (r == 0 && !g_disabled) {
+		SAVE;
+		report_pipe(fds);
+		RESTORE;
+	}
+	return r;
+}
+
+EXPORT int pipe2(int fds[2], int flags)
+{
+	if (!RESOLVE(pipe2)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	int r = real_pipe2(fds, flags);
+	if (r == 0 && !g_disabled) {
+		SAVE;
+		report_pipe(fds);
+		RESTORE;
+	}
+	return r;
+}
+
+EXPORT int socketpair(int domain, int type, int proto, int sv[2])
+{
+	if (!RESOLVE(socketpair)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	int r = real_socketpair(domain, type, proto, sv);
+	if (r == 0 && !g_disabled) {
+		SAVE;
+		struct stat s0, s1;
+		if (fstat(sv[0], &s0) == 0 && fstat(sv[1], &s1) == 0) {
+			struct ht_chan c0 = { HT_CHAN_SOCK, 0, s0.st_ino };
+			struct ht_chan c1 = { HT_CHAN_SOCK, 0, s1.st_ino };
+			REC_BEGIN(HT_REC_SOCKETPAIR, 4);
+			ht_enc_int(&e_, sv[0]);
+			ht_enc_chan(&e_, &c0);
+			ht_enc_int(&e_, sv[1]);
+			ht_enc_chan(&e_, &c1);
+			emit(&e_);
+		}
+		RESTORE;
+	}
+	return r;
+}
+
+EXPORT int openpty(int *am, int *as, char *name, const struct termios *tp,
+		   const struct winsize *wp)
+{
+	if (!RESOLVE(openpty)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	int r = real_openpty(am, as, name, tp, wp);
+	if (r == 0 && !g_disabled && am) {
+		SAVE;
+		report_pty_master(*am, as ? *as : -1);
+		RESTORE;
+	}
+	return r;
+}
+
+EXPORT pid_t forkpty(int *am, char *name, const struct termios *tp, const struct winsize *wp)
+{
+	if (!RESOLVE(forkpty)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	/* the fork inside runs our atfork child handler (BIRTH) */
+	pid_t r = real_forkpty(am, name, tp, wp);
+	if (!g_disabled && r >= 0) {
+		SAVE;
+		if (r == 0)
+			rec_simple0(HT_REC_RESYNC); /* stdio is now the pty slave */
+		else if (am)
+			report_pty_master(*am, -1);
+		RESTORE;
+	}
+	return r;
+}
+
+EXPORT int posix_openpt(int flags)
+{
+	if (!RESOLVE(posix_openpt)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	int r = real_posix_openpt(flags);
+	if (r >= 0 && !g_disabled) {
+		SAVE;
+		report_pty_master(r, -1);
+		RESTORE;
+	}
+	return r;
+}
+
+/* ---- open family: only FIFOs and ptys are reported ---- */
+
+static void report_open(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		return;
+	if (S_ISFIFO(st.st_mode)) {
+		struct ht_chan c = { HT_CHAN_FIFO, st.st_dev, st.st_ino };
+		rec_fd_chan(HT_REC_OPEN, fd, &c);
+	} else if (S_ISCHR(st.st_mode)) {
+		unsigned int ma = major(st.st_rdev), mi = minor(st.st_rdev);
+		if (ma == 5 && mi == 2) {
+			report_pty_master(fd, -1);
+		} else if (ma >= 136 && ma <= 143) {
+			struct ht_chan c = { HT_CHAN_PTY, 0, (uint64_t)(ma - 136) * 256 + mi };
+			rec_fd_chan(HT_REC_OPEN, fd, &c);
+		}
+	}
+}
+
+#define OPEN_TAIL(r, flags)                                                       \
+	do {                                                                     \
+		if ((r) >= 0 && !g_disabled && !((flags) & O_DIRECTORY)) {       \
+			SAVE;                                                    \
+			report_open(r);                                          \
+			RESTORE;                                                 \
+		}                                                                \
+		return (r);                                                      \
+	} while (0)
+
+#define GET_MODE(flags, mode)                                                     \
+	mode_t mode = 0;                                                         \
+	if ((flags) & (O_CREAT | __O_TMPFILE)) {                                 \
+		va_list ap_;                                                     \
+		va_start(ap_, flags);                                            \
+		mode = (mode_t)va_arg(ap_, int);                                 \
+		va_end(ap_);                                                     \
+	}
+
+EXPORT int open(const char *path, int flags, ...)
+{
+	GET_MODE(flags, mode);
+	if (!RESOLVE(open)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	int r = real_open(path, flags, mode);
+	OPEN_TAIL(r, flags);
+}
+
+EXPORT int open64(const char *path, int flags, ...)
+{
+	GET_MODE(flags, mode);
+	if (!RESOLVE(open64)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	int r = real_open64(path, flags, mode);
+	OPEN_TAIL(r, flags);
+}
+
+EXPORT int openat(int dirfd, const char *path, int flags, ...)
+{
+	GET_MODE(flags, mode);
+	if (!RESOLVE(openat)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	int r = real_openat(dirfd, path, flags, mode);
+	OPEN_TAIL(r, flags);
+}
+
+EXPORT int openat64(int dirfd, const char *path, int flags, ...)
+{
+	GET_MODE(flags, mode);
+	if (!RESOLVE(openat64)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	int r = real_openat64(dirfd, path, flags, mode);
+	OPEN_TAIL(r, flags);
+}
+
+EXPORT int __open_2(const char *path, int flags)
+{
+	if (!RESOLVE(__open_2)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	int r = real___open_2(path, flags);
+	OPEN_TAIL(r, flags);
+}
+
+EXPORT int __open64_2(const char *path, int flags)
+{
+	if (!RESOLVE(__open64_2)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	int r = real___open64_2(path, flags);
+	OPEN_TAIL(r, flags);
+}
+
+EXPORT int __openat_2(int dirfd, const char *path, int flags)
+{
+	if (!RESOLVE(__openat_2)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	int r = real___openat_2(dirfd, path, flags);
+	OPEN_TAIL(r, flags);
+}
+
+EXPORT int __openat64_2(int dirfd, const char *path, int flags)
+{
+	if (!RESOLVE(__openat64_2)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	int r = real___openat64_2(dirfd, path, flags);
+	OPEN_TAIL(r, flags);
+}
+
+/* ---- SCM_RIGHTS ---- */
+
+static void report_rights(const struct msghdr *msg, int sockfd, enum ht_rec_type t)
+{
+	struct ht_chan via = { HT_CHAN_SOCK, 0, 0 };
+	int have_via = 0;
+	struct msghdr *m = (struct msghdr *)msg;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+		    c->cmsg_len < CMSG_LEN(0))
+			continue;
+		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		const unsigned char *d = CMSG_DATA(c);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+			memcpy(&fd, d + i * sizeof(int), sizeof(int));
+			struct ht_chan ch;
+			if (!fd_chan(fd, &ch))
+				continue;
+			if (!have_via) {
+				struct stat st;
+				if (fstat(sockfd, &st) != 0)
+					return;
+				via.ino = st.st_ino;
+				have_via = 1;
+			}
+			REC_BEGIN(t, 3);
+			ht_enc_int(&e_, fd);
+			ht_enc_chan(&e_, &ch);
+			ht_enc_chan(&e_, &via);
+			emit(&e_);
+		}
+	}
+}
+
+EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	if (!RESOLVE(sendmsg)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	ssize_t r = real_sendmsg(fd, msg, flags);
+	if (r >= 0 && !g_disabled && msg && msg->msg_control &&
+	    msg->msg_controllen >= sizeof(struct cmsghdr)) {
+		SAVE;
+		report_rights(msg, fd, HT_REC_FDSEND);
+		RESTORE;
+	}
+	return r;
+}
+
+EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	if (!RESOLVE(recvmsg)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	ssize_t r = real_recvmsg(fd, msg, flags);
+	if (r >= 0 && !g_disabled && msg && msg->msg_control &&
+	    msg->msg_controllen >= sizeof(struct cmsghdr)) {
+		SAVE;
+		report_rights(msg, fd, HT_REC_FDRECV);
+		RESTORE;
+	}
+	return r;
+}
+
+/* ---- close / dup ---- */
+
+EXPORT int close(int fd)
+{
+	if (!RESOLVE(close)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (g_disabled)
+		return real_close(fd);
+	SAVE;
+	int rel = 0;
+	if (!forget_if_ours(fd))
+		rel = fd_relevant(fd);
+	RESTORE;
+	int r = real_close(fd);
+	if (rel && (r == 0 || errno == EINTR)) {
+		int se2 = errno;
+		rec_1int(HT_REC_CLOSE, fd);
+		errno = se2;
+	}
+	return r;
+}
+
+static void report_dup(int oldfd, int newfd, int new_was_relevant)
+{
+	if (new_was_relevant || fd_relevant(newfd))
+		rec_2int(HT_REC_DUP, oldfd, newfd);
+}
+
+EXPORT int dup(int oldfd)
+{
+	if (!RESOLVE(dup)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	int r = real_dup(oldfd);
+	if (r >= 0 && !g_disabled) {
+		SAVE;
+		report_dup(oldfd, r, 0);
+		RESTORE;
+	}
+	return r;
+}
+
+static int dup23(int oldfd, int newfd, int flags, int three)
+{
+	int was = 0;
+	if (!g_disabled && oldfd != newfd) {
+		SAVE;
+		if (!forget_if_ours(newfd))
+			was = fd_relevant(newfd);
+		RESTORE;
+	}
+	int r = three ? real_dup3(oldfd, newfd, flags) : real_dup2(oldfd, newfd);
+	if (r >= 0 && !g_disabled && oldfd != newfd) {
+		SAVE;
+		report_dup(oldfd, r, was);
+		RESTORE;
+	}
+	return r;
+}
+
+EXPORT int dup2(int oldfd, int newfd)
+{
+	if (!RESOLVE(dup2)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return dup23(oldfd, newfd, 0, 0);
+}
+
+EXPORT int dup3(int oldfd, int newfd, int flags)
+{
+	if (!RESOLVE(dup3)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return dup23(oldfd, newfd, flags, 1);
+}
+
+static void report_closerange(unsigned int first, unsigned int last)
+{
+	uint64_t p;
+	int ofd = our_fd(&p);
+	if (ofd >= 0 && (unsigned int)ofd >= first && (unsigned int)ofd <= last && own_process())
+		atomic_compare_exchange_strong(&g_sock, &p, 0);
+	if (first > 0x7fffffffu)
+		return;
+	if (last > 0x7fffffffu)
+		last = 0x7fffffffu;
+	if (last < first)
+		return;
+	rec_2int(HT_REC_CLOSERANGE, first, last);
+}
+
+EXPORT void closefrom(int lowfd)
+{
+	if (!RESOLVE(closefrom))
+		return;
+	if (!g_disabled && lowfd >= 0) {
+		SAVE;
+		/* sent first: afterwards our own socket is gone too */
+		report_closerange((unsigned int)lowfd, ~0u);
+		RESTORE;
+	}
+	real_closefrom(lowfd);
+}
+
+EXPORT int close_range(unsigned int first, unsigned int last, int flags)
+{
+	if (!RESOLVE(close_range)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (!g_disabled && !(flags & CLOSE_RANGE_CLOEXEC)) {
+		SAVE;
+		report_closerange(first, last);
+		RESTORE;
+	}
+	return real_close_range(first, last, flags);
+}
+
+/* ---- exec family: EXEC(path), then the real call ---- */
+
+static void report_exec(const char *path)
+{
+	if (g_disabled)
+		return;
+	SAVE;
+	REC_BEGIN(HT_REC_EXEC, 1);
+	enc_str(&e_, path ? path : "");
+	emit(&e_);
+	RESTORE;
+}
+
+EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	if (!RESOLVE(execve)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	report_exec(path);
+	return real_execve(path, argv, envp);
+}
+
+EXPORT int execv(const char *path, char *const argv[])
+{
+	if (!RESOLVE(execv)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	report_exec(path);
+	return real_execv(path, argv);
+}
+
+EXPORT int execvp(const char *file, char *const argv[])
+{
+	if (!RESOLVE(execvp)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	report_exec(file);
+	return real_execvp(file, argv);
+}
+
+EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	if (!RESOLVE(execvpe)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	report_exec(file);
+	return real_execvpe(file, argv, envp);
+}
+
+EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	if (!RESOLVE(fexecve)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (!g_disabled) {
+		char p[32];
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+		report_exec(p);
+	}
+	return real_fexecve(fd, argv, envp);
+}
+
+/* The variadic forms: argv is built on the stack, as glibc itself does; the
+ * count is bounded (E2BIG past it, as the kernel would say). */
+#define HT_EXECL_MAX 65536
+
+#define COUNT_ARGS(arg, n)                                                        \
+	size_t n = 1;                                                            \
+	{                                                                        \
+		va_list c_;                                                      \
+		va_start(c_, arg);                                               \
+		while (n <= HT_EXECL_MAX && va_arg(c_, char *) != NULL)          \
+			n++;                                                     \
+		va_end(c_);                                                      \
+	}                                                                        \
+	if (n > HT_EXECL_MAX) {                                                  \
+		errno = E2BIG;                                                   \
+		return -1;                                                       \
+	}
+
+EXPORT int execl(const char *path, const char *arg, ...)
+{
+	COUNT_ARGS(arg, n);
+	char *av[n + 1];
+	va_list ap;
+	va_start(ap, arg);
+	av[0] = (char *)arg;
+	for (size_t i = 1; i <= n; i++)
+		av[i] = va_arg(ap, char *);
+	va_end(ap);
+	av[n] = NULL;
+	return execv(path, av);
+}
+
+EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	COUNT_ARGS(arg, n);
+	char *av[n + 1];
+	va_list ap;
+	va_start(ap, arg);
+	av[0] = (char *)arg;
+	for (size_t i = 1; i <= n; i++)
+		av[i] = va_arg(ap, char *);
+	va_end(ap);
+	av[n] = NULL;
+	return execvp(file, av);
+}
+
+EXPORT int execle(const char *path, const char *arg, ...)
+{
+	COUNT_ARGS(arg, n);
+	char *av[n + 1];
+	char **envp;
+	va_list ap;
+	va_start(ap, arg);
+	av[0] = (char *)arg;
+	for (size_t i = 1; i <= n; i++)
+		av[i] = va_arg(ap, char *); /* av[n] = the terminating NULL */
+	envp = va_arg(ap, char **);
+	va_end(ap);
+	av[n] = NULL;
+	return execve(path, av, envp);
+}
+
+/* ---- spawning ---- */
+
+/* SPAWN's second field is spawn_ts (uint); rec_2int is not used for it. */
+static void rec_spawn(pid_t child, uint64_t ts)
+{
+	REC_BEGIN(HT_REC_SPAWN, 2);
+	ht_enc_int(&e_, child);
+	ht_enc_uint(&e_, ts);
+	emit(&e_);
+}
+
+EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+		       const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	if (!RESOLVE(posix_spawn))
+		return ENOSYS;
+	uint64_t ts = g_disabled ? 0 : now_ns();
+	pid_t local;
+	if (!pid)
+		pid = &local;
+	int r = real_posix_spawn(pid, path, fa, attr, argv, envp);
+	if (r == 0 && !g_disabled) {
+		SAVE;
+		rec_spawn(*pid, ts);
+		RESTORE;
+	}
+	return r;
+}
+
+EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+			const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	if (!RESOLVE(posix_spawnp))
+		return ENOSYS;
+	uint64_t ts = g_disabled ? 0 : now_ns();
+	pid_t local;
+	if (!pid)
+		pid = &local;
+	int r = real_posix_spawnp(pid, file, fa, attr, argv, envp);
+	if (r == 0 && !g_disabled) {
+		SAVE;
+		rec_spawn(*pid, ts);
+		RESTORE;
+	}
+	return r;
+}
+
+/* system(): a pass-through. glibc runs "/bin/sh -c" through an internal
+ * posix_spawn (clone CLONE_VM|CLONE_VFORK) that reaches none of our hooks, and
+ * system() hides the child's pid. The shell's own image reports itself (IMAGE
+ * with ppid = us) from our constructor, which is all the collector needs; the
+ * wrapper exists so that the entry point is accounted for in one place. */
+EXPORT int system(const char *cmd)
+{
+	if (!RESOLVE(system)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return real_system(cmd);
+}
+
+EXPORT FILE *popen(const char *cmd, const char *type)
+{
+	if (!RESOLVE(popen)) {
+		errno = ENOSYS;
+		return NULL;
+	}
+	FILE *fp = real_popen(cmd, type);
+	if (fp && !g_disabled) {
+		SAVE;
+		int fd = fileno(fp);
+		struct ht_chan c;
+		if (fd >= 0 && fd_chan(fd, &c))
+			rec_fd_chan(HT_REC_OPEN, fd, &c);
+		RESTORE;
+	}
+	return fp;
+}
+
+EXPORT int daemon(int nochdir, int noclose)
+{
+	if (!RESOLVE(daemon)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	/* its fork runs our atfork child handler (BIRTH); after the return we are
+	 * the daemonised process, with stdio maybe moved to /dev/null */
+	int r = real_daemon(nochdir, noclose);
+	if (r == 0 && !g_disabled) {
+		SAVE;
+		rec_simple0(HT_REC_RESYNC);
+		RESTORE;
+	}
+	return r;
+}
+
+/* ---- exit ---- */
+
+static void report_exit_now(int status)
+{
+	if (g_disabled)
+		return;
+	if (own_process()) {
+		int zero = 0;
+		if (!atomic_compare_exchange_strong(&g_exit_sent, &zero, 1))
+			return;
+	}
+	rec_exit(status);
+}
+
+EXPORT void _exit(int status)
+{
+	report_exit_now(status);
+	if (RESOLVE(_exit))
+		real__exit(status);
+	syscall(SYS_exit_group, status);
+	__builtin_unreachable();
+}
+
+EXPORT void _Exit(int status)
+{
+	report_exit_now(status);
+	if (RESOLVE(_Exit))
+		real__Exit(status);
+	syscall(SYS_exit_group, status);
+	__builtin_unreachable();
+}
