@@ -1,0 +1,190 @@
+/*
+ * audit.c — implements audit.h: a hand-written JSON writer (no allocation
+ * besides the thread's reusable buffer).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "audit.h"
+
+void abuf_free(struct abuf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
+
+static int grow(struct abuf *b, size_t more)
+{
+	if (b->len + more + 1 <= b->cap)
+		return 0;
+	size_t cap = b->cap ? b->cap : 1024;
+	while (cap < b->len + more + 1)
+		cap *= 2;
+	char *p = realloc(b->p, cap);
+	if (!p)
+		return -1;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+static int put(struct abuf *b, const char *s, size_t n)
+{
+	if (grow(b, n))
+		return -1;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = 0;
+	return 0;
+}
+
+static int puts_(struct abuf *b, const char *s) { return put(b, s, strlen(s)); }
+
+static int putf(struct abuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int putf(struct abuf *b, const char *fmt, ...)
+{
+	char tmp[256];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	return put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+/* JSON string (or null) */
+static int putq(struct abuf *b, const char *s)
+{
+	if (!s)
+		return puts_(b, "null");
+	if (grow(b, strlen(s) * 6 + 2))
+		return -1;
+	char *o = b->p + b->len;
+	*o++ = '"';
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		if (*c == '"' || *c == '\\') {
+			*o++ = '\\';
+			*o++ = (char)*c;
+		} else if (*c < 0x20 || *c == 0x7f) {
+			o += sprintf(o, "\\u%04x", *c);
+		} else {
+			*o++ = (char)*c;
+		}
+	}
+	*o++ = '"';
+	*o = 0;
+	b->len = (size_t)(o - b->p);
+	return 0;
+}
+
+void audit_time(const struct timespec *ts, char *buf, size_t n)
+{
+	struct tm tm;
+	time_t t = ts->tv_sec;
+	gmtime_r(&t, &tm);
+	char d[32];
+	strftime(d, sizeof(d), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, n, "%s.%06dZ", d, (int)((unsigned long)ts->tv_nsec / 1000 % 1000000));
+}
+
+int audit_is_rule(const char *why)
+{
+	if (!why || !*why)
+		return 0;
+	const char *c = strrchr(why, ':');
+	if (!c || c == why || !c[1] || strchr(why, ' '))
+		return 0;
+	for (c++; *c; c++)
+		if (!isdigit((unsigned char)*c))
+			return 0;
+	return 1;
+}
+
+int audit_format(struct abuf *b, const struct audit_rec *r)
+{
+	char t[64], e[HT_ENDPOINT_STRLEN];
+	b->len = 0;
+	audit_time(&r->time, t, sizeof(t));
+	int rc = 0;
+	rc |= putf(b, "{\"time\":\"%s\",\"verdict\":", t);
+	rc |= putq(b, r->verdict);
+	rc |= puts_(b, ",\"action\":");
+	rc |= putq(b, r->action);
+	rc |= puts_(b, r->monitor ? ",\"mode\":\"monitor\"" : ",\"mode\":\"enforce\"");
+	if (r->rule) {
+		rc |= puts_(b, ",\"rule\":");
+		rc |= putq(b, r->rule);
+	}
+	if (r->reason) {
+		rc |= puts_(b, ",\"reason\":");
+		rc |= putq(b, r->reason);
+	}
+	rc |= puts_(b, ",\"local\":");
+	rc |= putq(b, r->local);
+	rc |= puts_(b, ",\"remote\":");
+	rc |= putq(b, r->remote);
+	if (r->host) {
+		rc |= puts_(b, ",\"host\":");
+		rc |= putq(b, r->host);
+	}
+	rc |= putf(b, ",\"local_dst\":%s,\"complete\":%s,\"fallback\":%s,\"latency_us\":%ld",
+		   r->local_dst ? "true" : "false", r->complete ? "true" : "false",
+		   r->fallback ? "true" : "false", r->latency_us);
+	rc |= puts_(b, ",\"chains\":[");
+	for (size_t i = 0; r->chains && i < r->chains->n; i++) {
+		const struct ht_chain *c = &r->chains->v[i];
+		rc |= puts_(b, i ? ",{\"origin_host\":" : "{\"origin_host\":");
+		rc |= putq(b, c->origin_host);
+		rc |= puts_(b, ",\"src\":");
+		rc |= putq(b, c->src.family ? ht_endpoint_format(&c->src, e, sizeof(e)) : NULL);
+		rc |= puts_(b, ",\"dst\":");
+		rc |= putq(b, c->dst.family ? ht_endpoint_format(&c->dst, e, sizeof(e)) : NULL);
+		rc |= putf(b, ",\"complete\":%s,\"fallback\":%s,\"procs\":[",
+			   c->complete ? "true" : "false", c->fallback ? "true" : "false");
+		for (size_t j = 0; j < c->nprocs; j++) {
+			const struct ht_chain_proc *p = &c->procs[j];
+			rc |= puts_(b, j ? ",{\"host\":" : "{\"host\":");
+			rc |= putq(b, p->host);
+			rc |= putf(b, ",\"pid\":%ld", (long)p->pid);
+			if (p->uid != (uid_t)-1)
+				rc |= putf(b, ",\"uid\":%lu", (unsigned long)p->uid);
+			rc |= puts_(b, ",\"exe\":");
+			rc |= putq(b, p->exe);
+			rc |= puts_(b, ",\"sha256\":");
+			rc |= putq(b, p->sha256[0] ? p->sha256 : NULL);
+			rc |= puts_(b, p->kernel_only ? ",\"seen\":\"kernel\"}" : ",\"seen\":\"shim\"}");
+		}
+		rc |= puts_(b, "]}");
+	}
+	rc |= puts_(b, "]}\n");
+	return rc ? -1 : 0;
+}
+
+int audit_open(const char *path)
+{
+	char dir[512];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *s = strrchr(dir, '/');
+	if (s && s != dir) {
+		*s = 0;
+		mkdir(dir, 0750); /* one level; the parent must exist */
+	}
+	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+}
+
+int audit_write(int fd, const struct abuf *b)
+{
+	if (fd < 0)
+		return 0;
+	ssize_t n = write(fd, b->p, b->len);
+	return n == (ssize_t)b->len ? 0 : -1;
+}

@@ -1,0 +1,126 @@
+/*
+ * collq.c — implements collq.h.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collq.h"
+
+int collq_init(struct collq *c, const char *name)
+{
+	c->fd = -1;
+	snprintf(c->name, sizeof(c->name), "%s", name ? name : COLLQ_NAME);
+	c->buf = malloc(COLLQ_MAX_ANSWER + 1);
+	return c->buf ? 0 : -1;
+}
+
+void collq_close(struct collq *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	free(c->buf);
+	c->buf = NULL;
+}
+
+static void drop(struct collq *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+static int do_connect(struct collq *c, char *err, size_t errlen)
+{
+	struct sockaddr_un sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	size_t n = strlen(c->name);
+	memcpy(sa.sun_path + 1, c->name, n);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "collector unreachable: socket: %s", strerror(errno));
+		return -1;
+	}
+	if (connect(fd, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)) < 0) {
+		snprintf(err, errlen, "collector unreachable: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	c->fd = fd;
+	return 0;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+long collq_who(struct collq *c, const char *local, const char *remote, unsigned long timeout_ms,
+	       char *err, size_t errlen)
+{
+	char req[256];
+	int n = snprintf(req, sizeof(req),
+			 "{\"op\":\"who\",\"local\":\"%s\",\"remote\":\"%s\",\"deadline_ms\":%lu}",
+			 local, remote, timeout_ms);
+	long deadline = now_ms() + (long)timeout_ms;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (c->fd < 0 && do_connect(c, err, errlen))
+			return -1;
+		if (send(c->fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+			/* a collector restart leaves a dead connection: retry once */
+			snprintf(err, errlen, "collector unreachable: send: %s", strerror(errno));
+			drop(c);
+			continue;
+		}
+		for (;;) {
+			long left = deadline - now_ms();
+			if (left <= 0) {
+				snprintf(err, errlen, "no answer from collector within %lu ms",
+					 timeout_ms);
+				drop(c);
+				return -1;
+			}
+			struct pollfd p = {.fd = c->fd, .events = POLLIN};
+			int r = poll(&p, 1, (int)left);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0) {
+				snprintf(err, errlen, "poll: %s", strerror(errno));
+				drop(c);
+				return -1;
+			}
+			if (r == 0)
+				continue;
+			ssize_t got = recv(c->fd, c->buf, COLLQ_MAX_ANSWER, MSG_TRUNC);
+			if (got < 0 && (errno == EAGAIN || errno == EINTR))
+				continue;
+			if (got <= 0) {
+				snprintf(err, errlen, "collector closed the connection%s%s",
+					 got < 0 ? ": " : "", got < 0 ? strerror(errno) : "");
+				drop(c);
+				if (attempt == 0 && got == 0)
+					break; /* retry once on a fresh connection */
+				return -1;
+			}
+			if (got > COLLQ_MAX_ANSWER) {
+				snprintf(err, errlen, "answer too large");
+				return -1;
+			}
+			c->buf[got] = 0;
+			return (long)got;
+		}
+	}
+	return -1;
+}

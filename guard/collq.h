@@ -1,0 +1,31 @@
+/*
+ * collq.h — the guard's client for the collector's per-SYN query socket
+ * (docs/query-protocol.md): AF_UNIX SOCK_SEQPACKET, abstract name
+ * "\0hoptrace/query", one datagram per request and per answer. One struct
+ * collq per thread (no locking). After a timeout the connection is dropped
+ * and made anew, so a late answer can never be taken for the next question.
+ */
+#ifndef HOPTRACE_GUARD_COLLQ_H
+#define HOPTRACE_GUARD_COLLQ_H
+
+#include <stddef.h>
+
+#define COLLQ_NAME "hoptrace/query"
+#define COLLQ_MAX_ANSWER 65536
+
+struct collq {
+	int fd;
+	char name[108]; /* abstract name without the leading NUL */
+	char *buf;      /* COLLQ_MAX_ANSWER + 1 */
+};
+
+/* name NULL = COLLQ_NAME. Returns 0 or -1 (out of memory). */
+int collq_init(struct collq *c, const char *name);
+void collq_close(struct collq *c);
+/* Asks "who"; on success returns the answer's length (c->buf, NUL-terminated).
+ * On failure returns -1 with a reason in err ("collector unreachable: ...",
+ * "no answer within N ms", ...). */
+long collq_who(struct collq *c, const char *local, const char *remote, unsigned long timeout_ms,
+	       char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,585 @@
+/*
+ * engine.c — implements engine.h with libmnl + libnetfilter_queue's nlmsg API.
+ *
+ * Every worker blocks in recv() on the same netlink socket: the kernel hands
+ * each queued packet to exactly one of them. Verdicts are single sendto()s on
+ * that socket, safe from any thread. Accept = NF_REPEAT with the packet's mark
+ * | mark_judged (the packet walks OUTPUT again, our chain RETURNs on the judged
+ * bit, and every other rule still applies); reject = NF_REPEAT with
+ * judged | reject, which the REJECT rule in our chain turns into a TCP reset;
+ * drop = NF_DROP.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_queue.h>
+#include <libnetfilter_queue/libnetfilter_queue.h>
+
+#include "hoptrace/chain.h"
+#include "hoptrace/log.h"
+#include "audit.h"
+#include "collq.h"
+#include "engine.h"
+#include "packet.h"
+#include "policy_remote.h"
+
+#define CACHE_SLOTS 16384
+#define COPY_RANGE 256
+
+struct cache_ent {
+	uint8_t key[40]; /* family, src, dst, sport, dport, seq */
+	long expires_ms;
+	int8_t action;   /* enum acl_verdict, -1 empty */
+};
+
+struct engine {
+	struct guard_conf conf;
+	int bare;
+	struct mnl_socket *nl;
+	unsigned portid;
+	int lo_ifindex;
+	int audit_fd;
+	pthread_mutex_t audit_lock; /* only for reopening */
+	pthread_rwlock_t acl_lock;
+	struct acl *acl;
+	atomic_int stop;
+	pthread_t *threads;
+	unsigned nthreads;
+	pthread_mutex_t cache_lock;
+	struct cache_ent *cache;
+	atomic_ulong n_pkts, n_decided, n_cached, n_accept, n_reject, n_drop, n_coll_err,
+		n_verdict_err, n_parse_err;
+};
+
+static long mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static long mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000L + ts.tv_nsec / 1000L;
+}
+
+/* ---- cache ---------------------------------------------------------------- */
+
+static void make_key(const struct ht_pkt *p, uint8_t k[40])
+{
+	memset(k, 0, 40);
+	k[0] = (uint8_t)p->family;
+	memcpy(k + 1, p->src, 16);
+	memcpy(k + 17, p->dst, 16);
+	memcpy(k + 33, &p->sport, 2);
+	memcpy(k + 35, &p->dport, 2);
+	/* the ISN: a retransmit has the same one, a new connection reusing the
+	 * 4-tuple has another */
+	k[37] = (uint8_t)p->seq, k[38] = (uint8_t)(p->seq >> 8), k[39] = (uint8_t)(p->seq >> 16);
+	k[0] ^= (uint8_t)(p->seq >> 24) & 0xf0;
+}
+
+static size_t key_slot(const uint8_t k[40])
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (int i = 0; i < 40; i++)
+		h = (h ^ k[i]) * 1099511628211ULL;
+	return (size_t)(h % CACHE_SLOTS);
+}
+
+static int cache_get(struct engine *e, const uint8_t k[40])
+{
+	size_t s = key_slot(k);
+	int v = -1;
+	pthread_mutex_lock(&e->cache_lock);
+	struct cache_ent *c = &e->cache[s];
+	if (c->action >= 0 && c->expires_ms > mono_ms() && !memcmp(c->key, k, 40))
+		v = c->action;
+	pthread_mutex_unlock(&e->cache_lock);
+	return v;
+}
+
+static void cache_put(struct engine *e, const uint8_t k[40], int action)
+{
+	if (!e->conf.cache_ttl_ms)
+		return;
+	size_t s = key_slot(k);
+	pthread_mutex_lock(&e->cache_lock);
+	struct cache_ent *c = &e->cache[s];
+	memcpy(c->key, k, 40);
+	c->action = (int8_t)action;
+	c->expires_ms = mono_ms() + (long)e->conf.cache_ttl_ms;
+	pthread_mutex_unlock(&e->cache_lock);
+}
+
+/* ---- netlink -------------------------------------------------------------- */
+
+static int send_cfg(struct engine *e, struct nlmsghdr *nlh)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	nlh->nlmsg_flags |= NLM_F_ACK;
+	nlh->nlmsg_seq = (uint32_t)time(NULL);
+	if (mnl_socket_sendto(e->nl, nlh, nlh->nlmsg_len) < 0)
+		return -1;
+	ssize_t n = mnl_socket_recvfrom(e->nl, buf, sizeof(buf));
+	if (n < 0)
+		return -1;
+	return mnl_cb_run(buf, (size_t)n, nlh->nlmsg_seq, e->portid, NULL, NULL) < 0 ? -1 : 0;
+}
+
+static int nfq_setup(struct engine *e)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	unsigned q = e->conf.queue_num;
+
+	e->nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (!e->nl) {
+		log_warn("netlink socket");
+		return -1;
+	}
+	if (mnl_socket_bind(e->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		log_warn("netlink bind");
+		return -1;
+	}
+	e->portid = mnl_socket_get_portid(e->nl);
+
+	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, q);
+	nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_BIND);
+	if (send_cfg(e, nlh)) {
+		log_warn("cannot bind NFQUEUE %u (another program holds it?)", q);
+		return -1;
+	}
+	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, q);
+	nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, COPY_RANGE);
+	nfq_nlmsg_cfg_put_qmaxlen(nlh, 16384);
+	uint32_t flags = e->conf.fail_open ? NFQA_CFG_F_FAIL_OPEN : 0;
+	mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
+	mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_FAIL_OPEN));
+	if (send_cfg(e, nlh)) {
+		log_warn("cannot configure NFQUEUE %u", q);
+		return -1;
+	}
+	int fd = mnl_socket_get_fd(e->nl), one = 1, rb = 8 << 20;
+	setsockopt(fd, SOL_NETLINK, NETLINK_NO_ENOBUFS, &one, sizeof(one));
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rb, sizeof(rb)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rb, sizeof(rb));
+	struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return 0;
+}
+
+static void nfq_unbind(struct engine *e)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, e->conf.queue_num);
+	nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_UNBIND);
+	mnl_socket_sendto(e->nl, nlh, nlh->nlmsg_len);
+}
+
+static void send_verdict(struct engine *e, uint16_t queue, uint32_t id, int action, uint32_t mark)
+{
+	char buf[256];
+	struct nlmsghdr *nlh = nfq_nlmsg_put(buf, NFQNL_MSG_VERDICT, queue);
+	switch (action) {
+	case ACL_ACCEPT:
+		nfq_nlmsg_verdict_put(nlh, (int)id, NF_REPEAT);
+		nfq_nlmsg_verdict_put_mark(nlh, mark | e->conf.mark_judged);
+		atomic_fetch_add(&e->n_accept, 1);
+		break;
+	case ACL_REJECT:
+		nfq_nlmsg_verdict_put(nlh, (int)id, NF_REPEAT);
+		nfq_nlmsg_verdict_put_mark(nlh, mark | e->conf.mark_judged | e->conf.mark_reject);
+		atomic_fetch_add(&e->n_reject, 1);
+		break;
+	default:
+		nfq_nlmsg_verdict_put(nlh, (int)id, NF_DROP);
+		atomic_fetch_add(&e->n_drop, 1);
+		break;
+	}
+	for (int i = 0; i < 3; i++) {
+		if (mnl_socket_sendto(e->nl, nlh, nlh->nlmsg_len) >= 0)
+			return;
+		if (errno != EINTR && errno != ENOBUFS && errno != EAGAIN)
+			break;
+	}
+	atomic_fetch_add(&e->n_verdict_err, 1);
+	log_warn("verdict for packet %u not sent", id);
+}
+
+/* ---- deciding ------------------------------------------------------------- */
+
+struct worker {
+	struct engine *e;
+	struct collq cq;
+	struct abuf line;
+	char *rbuf;
+	size_t rbuflen;
+};
+
+static void ep_of(const struct ht_pkt *p, int dst, char *out, size_t n)
+{
+	struct ht_endpoint ep = {.family = p->family, .port = dst ? p->dport : p->sport};
+	memcpy(ep.addr, dst ? p->dst : p->src, p->family == AF_INET ? 4 : 16);
+	ht_endpoint_format(&ep, out, n);
+}
+
+static int is_loopback(const struct ht_pkt *p)
+{
+	static const uint8_t v6lo[16] = {[15] = 1};
+	if (p->family == AF_INET)
+		return p->dst[0] == 127;
+	return !memcmp(p->dst, v6lo, 16);
+}
+
+/* The error text of an {"ok":false,"error":"..."} answer. */
+static void answer_error(const char *ans, long len, char *out, size_t n)
+{
+	cJSON *r = cJSON_ParseWithLength(ans, (size_t)len);
+	const cJSON *er = r ? cJSON_GetObjectItemCaseSensitive(r, "error") : NULL;
+	snprintf(out, n, "%s", cJSON_IsString(er) ? er->valuestring : "malformed answer");
+	cJSON_Delete(r);
+}
+
+static void answer_host(const char *ans, long len, char *out, size_t n)
+{
+	/* cheap scan for "host":"..." at top level: the first occurrence is it */
+	out[0] = 0;
+	const char *h = memmem(ans, (size_t)len, "\"host\":\"", 8);
+	if (!h)
+		return;
+	h += 8;
+	size_t i = 0;
+	while (h < ans + len && *h != '"' && *h != '\\' && i + 1 < n)
+		out[i++] = *h++;
+	out[i] = 0;
+}
+
+static void decide(struct worker *w, uint16_t queue, uint32_t id, uint32_t mark, int outdev,
+		   const uint8_t *pkt, size_t plen)
+{
+	struct engine *e = w->e;
+	const struct guard_conf *c = &e->conf;
+	long t0 = mono_us();
+	struct ht_pkt p;
+	struct audit_rec r = {0};
+	struct ht_chainset cs = {0};
+	char local[HT_ENDPOINT_STRLEN], remote[HT_ENDPOINT_STRLEN], why[512] = "", err[256],
+		host[HT_HOST_MAX];
+	uint8_t key[40];
+	int verdict, have_chains = 0;
+
+	atomic_fetch_add(&e->n_pkts, 1);
+	clock_gettime(CLOCK_REALTIME, &r.time);
+	int pr = ht_pkt_parse(pkt, plen, &p);
+	if (pr != HT_PKT_OK) {
+		/* not a SYN we can name: let it through, never judge blind */
+		atomic_fetch_add(&e->n_parse_err, 1);
+		send_verdict(e, queue, id, ACL_ACCEPT, mark);
+		log_warnx("packet %u: %s; accepted unjudged", id, ht_pkt_strerror(pr));
+		return;
+	}
+	if (e->bare) {
+		send_verdict(e, queue, id, ACL_ACCEPT, mark);
+		return;
+	}
+	make_key(&p, key);
+	int cached = cache_get(e, key);
+	if (cached >= 0) {
+		atomic_fetch_add(&e->n_cached, 1);
+		send_verdict(e, queue, id, cached, mark);
+		return;
+	}
+	ep_of(&p, 0, local, sizeof(local));
+	ep_of(&p, 1, remote, sizeof(remote));
+	r.local = local;
+	r.remote = remote;
+	r.local_dst = (outdev > 0 && outdev == e->lo_ifindex) || is_loopback(&p);
+	r.monitor = c->monitor;
+
+	long alen = collq_who(&w->cq, local, remote, c->collector_timeout_ms, err, sizeof(err));
+	if (alen >= 0) {
+		const char *jerr = NULL;
+		answer_host(w->cq.buf, alen, host, sizeof(host));
+		if (host[0])
+			r.host = host;
+		if (ht_chains_from_json(w->cq.buf, (size_t)alen, &cs, &jerr) == 0) {
+			have_chains = 1;
+			r.chains = &cs;
+			r.complete = cs.n > 0;
+			for (size_t i = 0; i < cs.n; i++) {
+				if (!cs.v[i].complete)
+					r.complete = 0;
+				if (cs.v[i].fallback)
+					r.fallback = 1;
+			}
+		} else {
+			char aerr[200];
+			if (jerr && !strcmp(jerr, "answer is not ok"))
+				answer_error(w->cq.buf, alen, aerr, sizeof(aerr));
+			else
+				snprintf(aerr, sizeof(aerr), "%s", jerr ? jerr : "bad answer");
+			snprintf(err, sizeof(err), "collector: %s", aerr);
+		}
+	} else if (!strcmp(err, "answer too large")) {
+		snprintf(err, sizeof(err), "collector: answer too large");
+	}
+
+	if (r.local_dst && !c->judge_local) {
+		verdict = ACL_ACCEPT;
+		snprintf(why, sizeof(why), "local destination, not judged%s%s",
+			 have_chains ? "" : "; ", have_chains ? "" : err);
+		r.reason = why;
+	} else if (!have_chains && strstr(err, "too large")) {
+		/* the collector found a chain but cannot send it: incomplete */
+		verdict = c->on_incomplete >= 0 ? c->on_incomplete : (int)c->on_collector_error;
+		snprintf(why, sizeof(why), "chain incomplete (%s)", err);
+		r.reason = why;
+	} else if (!have_chains) {
+		verdict = c->on_collector_error;
+		atomic_fetch_add(&e->n_coll_err, 1);
+		snprintf(why, sizeof(why), "%s%s; on_collector_error = %s",
+			 strncmp(err, "collector", 9) ? "collector: " : "", err,
+			 acl_verdict_str((enum acl_verdict)verdict));
+		r.reason = why;
+		log_warnx("%s -> %s: %s", local, remote, why);
+	} else if (!r.complete && c->on_incomplete >= 0) {
+		verdict = c->on_incomplete;
+		snprintf(why, sizeof(why), "chain incomplete; on_incomplete = %s",
+			 acl_verdict_str((enum acl_verdict)verdict));
+		r.reason = why;
+	} else if (c->policy_url[0]) {
+		enum acl_verdict v;
+		char pw[400] = "";
+		if (policy_remote_decide(c->policy_url, c->policy_secret, (long)c->policy_timeout_ms,
+					 w->cq.buf, (size_t)alen, &v, pw, sizeof(pw)) == 0) {
+			verdict = v;
+			snprintf(why, sizeof(why), "%s", pw);
+		} else {
+			verdict = c->on_policy_error;
+			snprintf(why, sizeof(why), "policy server: %s; on_policy_error = %s", pw,
+				 acl_verdict_str((enum acl_verdict)verdict));
+			log_warnx("%s -> %s: %s", local, remote, why);
+		}
+		if (audit_is_rule(why))
+			r.rule = why;
+		else
+			r.reason = why;
+	} else {
+		pthread_rwlock_rdlock(&e->acl_lock);
+		if (e->acl) {
+			verdict = acl_decide(e->acl, &cs, why, sizeof(why));
+		} else {
+			verdict = c->on_policy_error;
+			snprintf(why, sizeof(why), "no policy loaded; on_policy_error = %s",
+				 acl_verdict_str((enum acl_verdict)verdict));
+		}
+		pthread_rwlock_unlock(&e->acl_lock);
+		if (audit_is_rule(why))
+			r.rule = why;
+		else
+			r.reason = why;
+	}
+
+	int action = c->monitor ? ACL_ACCEPT : verdict;
+	r.latency_us = mono_us() - t0;
+	send_verdict(e, queue, id, action, mark);
+	cache_put(e, key, action);
+	atomic_fetch_add(&e->n_decided, 1);
+
+	r.verdict = acl_verdict_str((enum acl_verdict)verdict);
+	r.action = acl_verdict_str((enum acl_verdict)action);
+	if (audit_format(&w->line, &r) == 0) {
+		pthread_mutex_lock(&e->audit_lock); /* cheap; only guards reopen */
+		int fd = e->audit_fd;
+		if (audit_write(fd, &w->line))
+			log_warn("audit log write");
+		pthread_mutex_unlock(&e->audit_lock);
+	}
+	if (have_chains)
+		ht_chainset_free(&cs);
+}
+
+static int on_msg(const struct nlmsghdr *nlh, void *data)
+{
+	struct worker *w = data;
+	struct nlattr *attr[NFQA_MAX + 1] = {0};
+	if (nfq_nlmsg_parse(nlh, attr) < 0)
+		return MNL_CB_OK;
+	struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
+	if (!attr[NFQA_PACKET_HDR])
+		return MNL_CB_OK;
+	struct nfqnl_msg_packet_hdr *ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
+	uint32_t id = ntohl(ph->packet_id);
+	uint32_t mark = attr[NFQA_MARK] ? ntohl(mnl_attr_get_u32(attr[NFQA_MARK])) : 0;
+	int outdev = attr[NFQA_IFINDEX_OUTDEV] ? (int)ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_OUTDEV])) : 0;
+	const uint8_t *pl = attr[NFQA_PAYLOAD] ? mnl_attr_get_payload(attr[NFQA_PAYLOAD]) : NULL;
+	size_t plen = attr[NFQA_PAYLOAD] ? mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]) : 0;
+	decide(w, ntohs(nfg->res_id), id, mark, outdev, pl, plen);
+	return MNL_CB_OK;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct engine *e = w->e;
+	int fd = mnl_socket_get_fd(e->nl);
+	while (!atomic_load(&e->stop)) {
+		ssize_t n = recv(fd, w->rbuf, w->rbuflen, 0);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			if (errno == ENOBUFS) {
+				log_warnx("netlink receive buffer overrun: SYNs lost");
+				continue;
+			}
+			log_warn("netlink recv");
+			usleep(100000);
+			continue;
+		}
+		mnl_cb_run(w->rbuf, (size_t)n, 0, e->portid, on_msg, w);
+	}
+	if (e->conf.policy_url[0])
+		policy_remote_thread_cleanup();
+	collq_close(&w->cq);
+	abuf_free(&w->line);
+	free(w->rbuf);
+	free(w);
+	return NULL;
+}
+
+/* ---- life ----------------------------------------------------------------- */
+
+struct engine *engine_new(const struct guard_conf *conf, struct acl *acl, int bare)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->conf = *conf;
+	e->bare = bare;
+	e->acl = acl;
+	e->audit_fd = -1;
+	pthread_rwlock_init(&e->acl_lock, NULL);
+	pthread_mutex_init(&e->cache_lock, NULL);
+	pthread_mutex_init(&e->audit_lock, NULL);
+	e->cache = calloc(CACHE_SLOTS, sizeof(*e->cache));
+	if (!e->cache) {
+		free(e);
+		return NULL;
+	}
+	for (size_t i = 0; i < CACHE_SLOTS; i++)
+		e->cache[i].action = -1;
+	e->lo_ifindex = (int)if_nametoindex("lo");
+	if (!bare && conf->audit_log[0]) {
+		e->audit_fd = audit_open(conf->audit_log);
+		if (e->audit_fd < 0) {
+			log_warn("cannot open audit log %s", conf->audit_log);
+			free(e->cache);
+			free(e);
+			return NULL;
+		}
+	}
+	if (conf->policy_url[0])
+		policy_remote_set_mark(conf->exempt_mark);
+	if (nfq_setup(e)) {
+		if (e->nl)
+			mnl_socket_close(e->nl);
+		if (e->audit_fd >= 0)
+			close(e->audit_fd);
+		free(e->cache);
+		free(e);
+		return NULL;
+	}
+	return e;
+}
+
+int engine_start(struct engine *e)
+{
+	e->nthreads = e->conf.workers;
+	e->threads = calloc(e->nthreads, sizeof(pthread_t));
+	if (!e->threads)
+		return -1;
+	for (unsigned i = 0; i < e->nthreads; i++) {
+		struct worker *w = calloc(1, sizeof(*w));
+		if (!w || collq_init(&w->cq, getenv("HOPTRACE_QUERY_NAME")))
+			return -1;
+		w->e = e;
+		w->rbuflen = COPY_RANGE + 4096;
+		w->rbuf = malloc(w->rbuflen);
+		if (!w->rbuf || pthread_create(&e->threads[i], NULL, worker_main, w)) {
+			log_warn("cannot start worker %u", i);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void engine_set_acl(struct engine *e, struct acl *acl)
+{
+	pthread_rwlock_wrlock(&e->acl_lock);
+	struct acl *old = e->acl;
+	e->acl = acl;
+	pthread_rwlock_unlock(&e->acl_lock);
+	if (old)
+		acl_free(old);
+}
+
+void engine_reopen_log(struct engine *e)
+{
+	if (e->bare || !e->conf.audit_log[0])
+		return;
+	int fd = audit_open(e->conf.audit_log);
+	if (fd < 0) {
+		log_warn("cannot reopen audit log %s", e->conf.audit_log);
+		return;
+	}
+	pthread_mutex_lock(&e->audit_lock);
+	int old = e->audit_fd;
+	e->audit_fd = fd;
+	pthread_mutex_unlock(&e->audit_lock);
+	if (old >= 0)
+		close(old);
+}
+
+void engine_stats(struct engine *e, char *buf, size_t n)
+{
+	snprintf(buf, n,
+		 "packets %lu decided %lu cached %lu accept %lu reject %lu drop %lu "
+		 "collector_errors %lu verdict_errors %lu unparsable %lu",
+		 atomic_load(&e->n_pkts), atomic_load(&e->n_decided), atomic_load(&e->n_cached),
+		 atomic_load(&e->n_accept), atomic_load(&e->n_reject), atomic_load(&e->n_drop),
+		 atomic_load(&e->n_coll_err), atomic_load(&e->n_verdict_err),
+		 atomic_load(&e->n_parse_err));
+}
+
+void engine_stop(struct engine *e)
+{
+	atomic_store(&e->stop, 1);
+	for (unsigned i = 0; e->threads && i < e->nthreads; i++)
+		if (e->threads[i])
+			pthread_join(e->threads[i], NULL);
+	nfq_unbind(e);
+	mnl_socket_close(e->nl);
+	if (e->audit_fd >= 0)
+		close(e->audit_fd);
+	if (e->acl)
+		acl_free(e->acl);
+	free(e->threads);
+	free(e->cache);
+	free(e);
+}
