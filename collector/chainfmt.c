@@ -270,6 +270,10 @@ static int render_node(FILE *f, const cJSON *n, const char *via, const char *via
 		}
 		proc_desc(f, n);
 	} else if (strcmp(type, "origin") == 0) {
+		if (via) {
+			put_safe(f, via);
+			fputs("  ", f);
+		}
 		fputs("origin  ", f);
 		if (*host) {
 			put_safe(f, host);
@@ -308,6 +312,8 @@ static void chain_summary(FILE *f, size_t idx, const struct ht_chain *c)
 	if (c->dst.family)
 		fprintf(f, " → %s", ht_endpoint_format(&c->dst, b, sizeof(b)));
 	fputs("  procs:", f);
+	if (c->nprocs == 0)
+		fputs(" -", f);
 	for (size_t i = 0; i < c->nprocs; i++) {
 		const struct ht_chain_proc *p = &c->procs[i];
 		fputc(' ', f);
