@@ -70,6 +70,7 @@ static void usage(FILE *f)
 		"  -f CONF        configuration file (default %s)\n"
 		"  --json         print the collector's answer as JSON, unchanged\n"
 		"  --preload-file FILE  the file enable/disable edit (default %s)\n"
+		"  --timeout MS   how long to wait for the collector (default 5000)\n"
 		"  -h, --help     this text\n"
 		"\n"
 		"exit status: 0 ok, 1 the collector answered an error, 2 usage,\n"
