@@ -101,9 +101,11 @@ static int nl_recv(int nl, uint32_t seq, int dump,
 		}
 		if (from.nl_pid != 0) /* only the kernel talks to us */
 			continue;
-		int len = (int)n;
-		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, len);
-		     h = NLMSG_NEXT(h, len)) {
+		for (size_t off = 0; off + sizeof(struct nlmsghdr) <= (size_t)n;
+		     off += NLMSG_ALIGN(((struct nlmsghdr *)(buf + off))->nlmsg_len)) {
+			struct nlmsghdr *h = (struct nlmsghdr *)(buf + off);
+			if (h->nlmsg_len < sizeof(*h) || h->nlmsg_len > (size_t)n - off)
+				break; /* malformed: drop the rest of this datagram */
 			if (h->nlmsg_seq != seq)
 				continue;
 			if (h->nlmsg_type == NLMSG_DONE) {
