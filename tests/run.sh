@@ -35,6 +35,7 @@ run_bins() { # dir prefix
 		[ -x "$t" ] || continue
 		n="$2$(basename "$t")"
 		case $n in *"$filter"*) ;; *) continue ;; esac
+		mkdir -p "$(dirname "$logdir/$n.log")"
 		"$t" >"$logdir/$n.log" 2>&1
 		result "$n" $?
 	done

@@ -289,18 +289,19 @@ static inline int ht_addr_from_sockaddr(struct ht_addr *out, const struct sockad
 		return 0;
 	}
 	if (sa->sa_family == AF_UNIX) {
-		size_t n = (size_t)len - offsetof(struct sockaddr_un, sun_path);
-		const struct sockaddr_un *su = (const struct sockaddr_un *)sa;
-		if ((size_t)len < offsetof(struct sockaddr_un, sun_path))
+		const size_t off = offsetof(struct sockaddr_un, sun_path);
+		const char *path = (const char *)sa + off;
+		if ((size_t)len < off)
 			return -1;
+		size_t n = (size_t)len - off;
 		if (n > HT_REC_UNIX_MAX)
 			n = HT_REC_UNIX_MAX;
 		/* a pathname socket: stop at its NUL; an abstract one keeps every byte */
-		if (n > 0 && su->sun_path[0] != '\0')
-			n = strnlen(su->sun_path, n);
+		if (n > 0 && path[0] != '\0')
+			n = strnlen(path, n);
 		out->family = AF_UNIX;
 		out->len = (uint8_t)n;
-		memcpy(out->a, su->sun_path, n);
+		memcpy(out->a, path, n);
 		return 0;
 	}
 	return -1;

@@ -1,0 +1,574 @@
+/*
+ * chain.c — implements chain.h: the sources of a process, walked depth-first
+ * over the graph (docs/chain-model.md "Sources of a process").
+ *
+ * A node is a process at a time t. Its sources are, in this order:
+ *   1. its creator at the process's birth (lineage survives re-parenting);
+ *   2. the channels it held at t — for the subject also those it held since
+ *      its last exec and closed within the history window — and, through each,
+ *      the other holders at t (pipes, FIFOs, ptys, unix sockets, TCP between
+ *      local processes); an external TCP connection is a leaf.
+ * (process, t) pairs are visited once, an external connection is reported
+ * once, and branches that reach no origin are pruned, so the tree holds only
+ * processes on paths from an origin to the subject.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chain.h"
+#include "procfs.h"
+#include "sockdiag.h"
+
+struct visit {
+	uint64_t serial, t;
+};
+
+struct tcpent {
+	uint64_t ino;
+	struct sd_inet s;
+};
+
+struct walk {
+	struct graph *g;
+	const struct chain_req *req;
+	uint64_t window;
+	struct visit *vis;
+	size_t nvis, capvis;
+	const struct chan **leaves;
+	size_t nleaves, capleaves;
+	size_t nodes, max_nodes;
+	struct tcpent *tcp; /* lazily dumped TCP table of this netns */
+	size_t ntcp, captcp;
+	int tcp_dumped;
+	int truncated;
+	uint64_t path[80];  /* serials of the processes on the current DFS path */
+	size_t npath;
+};
+
+/* A process appears at most once on any path from an origin to the subject. */
+static int on_path(const struct walk *w, const struct proc *p)
+{
+	for (size_t i = 0; i < w->npath; i++)
+		if (w->path[i] == p->serial)
+			return 1;
+	return 0;
+}
+
+char *ht_addr_str(const struct ht_addr *a, char *buf, size_t n)
+{
+	char ip[INET6_ADDRSTRLEN];
+	switch (a->family) {
+	case AF_INET:
+		inet_ntop(AF_INET, a->a, ip, sizeof(ip));
+		snprintf(buf, n, "%s:%u", ip, a->port);
+		break;
+	case AF_INET6:
+		inet_ntop(AF_INET6, a->a, ip, sizeof(ip));
+		snprintf(buf, n, "[%s]:%u", ip, a->port);
+		break;
+	case AF_UNIX: {
+		char path[HT_REC_UNIX_MAX + 2];
+		size_t k = 0;
+		for (size_t i = 0; i < a->len && k < sizeof(path) - 1; i++)
+			path[k++] = (i == 0 && a->a[0] == 0) ? '@' :
+				    (a->a[i] >= 0x20 && a->a[i] < 0x7f ? (char)a->a[i] : '?');
+		path[k] = 0;
+		snprintf(buf, n, "unix:%s", path);
+		break;
+	}
+	default:
+		snprintf(buf, n, "?");
+	}
+	return buf;
+}
+
+static int visited(struct walk *w, const struct proc *p, uint64_t t)
+{
+	for (size_t i = 0; i < w->nvis; i++)
+		if (w->vis[i].serial == p->serial && w->vis[i].t == t)
+			return 1;
+	if (w->nvis == w->capvis) {
+		size_t n = w->capvis ? w->capvis * 2 : 64;
+		struct visit *v = realloc(w->vis, n * sizeof(*v));
+		if (!v)
+			return 1;
+		w->vis = v;
+		w->capvis = n;
+	}
+	w->vis[w->nvis].serial = p->serial;
+	w->vis[w->nvis].t = t;
+	w->nvis++;
+	return 0;
+}
+
+static int leaf_seen(struct walk *w, const struct chan *c)
+{
+	for (size_t i = 0; i < w->nleaves; i++)
+		if (w->leaves[i] == c)
+			return 1;
+	if (w->nleaves == w->capleaves) {
+		size_t n = w->capleaves ? w->capleaves * 2 : 16;
+		const struct chan **v = realloc(w->leaves, n * sizeof(*v));
+		if (!v)
+			return 1;
+		w->leaves = v;
+		w->capleaves = n;
+	}
+	w->leaves[w->nleaves++] = c;
+	return 0;
+}
+
+/* ---- sockets -------------------------------------------------------------- */
+
+static int tcp_cb(void *ctx, const struct sd_inet *s)
+{
+	struct walk *w = ctx;
+	if (w->ntcp == w->captcp) {
+		size_t n = w->captcp ? w->captcp * 2 : 64;
+		struct tcpent *t = realloc(w->tcp, n * sizeof(*t));
+		if (!t)
+			return 1;
+		w->tcp = t;
+		w->captcp = n;
+	}
+	w->tcp[w->ntcp].ino = s->ino;
+	w->tcp[w->ntcp].s = *s;
+	w->ntcp++;
+	return 0;
+}
+
+static const struct sd_inet *tcp_by_ino(struct walk *w, uint64_t ino)
+{
+	if (!w->tcp_dumped) {
+		w->tcp_dumped = 1;
+		if (w->req->nl >= 0)
+			sd_inet_dump(w->req->nl, 0, 0, tcp_cb, w);
+	}
+	for (size_t i = 0; i < w->ntcp; i++)
+		if (w->tcp[i].ino == ino)
+			return &w->tcp[i].s;
+	return NULL;
+}
+
+static void addr_from_sd(struct gaddr *a, int family, const uint8_t *ip, uint16_t port)
+{
+	memset(a, 0, sizeof(*a));
+	a->family = (uint16_t)family;
+	a->len = family == AF_INET ? 4 : 16;
+	memcpy(a->a, ip, a->len);
+	a->port = port;
+}
+
+/* Fills in what records could not say about a socket: its kind (unix or
+ * TCP), its unix peer, its TCP ends. */
+static void sock_complete(struct walk *w, struct chan *c)
+{
+	if (c->kind != HT_CHAN_SOCK || w->req->nl < 0)
+		return;
+	if (c->remote.family == AF_UNIX || (c->remote.family == 0 && c->dir == 0)) {
+		if (!c->peer) {
+			uint64_t peer;
+			if (sd_unix_peer(w->req->nl, c->ino, &peer) == 0) {
+				struct chan *pc = graph_chan(w->g, HT_CHAN_SOCK, 0, peer);
+				c->remote.family = AF_UNIX;
+				if (pc) {
+					c->peer = pc;
+					pc->peer = c;
+				} else {
+					c->peer = NULL;
+					/* remember the inode for the kernel fallback */
+					c->remote.len = 8;
+					memcpy(c->remote.a, &peer, 8);
+				}
+				return;
+			}
+		}
+		if (c->remote.family == AF_UNIX)
+			return;
+	}
+	if (!c->has_local || c->remote.family == 0) {
+		const struct sd_inet *s = tcp_by_ino(w, c->ino);
+		if (!s || s->state == 10 /* TCP_LISTEN */)
+			return;
+		addr_from_sd(&c->local, s->family, s->laddr, s->lport);
+		c->has_local = 1;
+		if (c->remote.family == 0)
+			addr_from_sd(&c->remote, s->family, s->raddr, s->rport);
+	}
+}
+
+static int is_tcp(const struct chan *c)
+{
+	return c->kind == HT_CHAN_SOCK &&
+	       (c->remote.family == AF_INET || c->remote.family == AF_INET6);
+}
+
+static int is_local(const struct gaddr *a)
+{
+	return sd_is_local_addr(a->family, a->a) == 1;
+}
+
+/* ---- nodes ---------------------------------------------------------------- */
+
+static cJSON *proc_node(struct walk *w, const struct proc *p)
+{
+	cJSON *n = cJSON_CreateObject();
+	if (!n)
+		return NULL;
+	cJSON_AddStringToObject(n, "type", "proc");
+	cJSON_AddStringToObject(n, "host", w->req->host);
+	cJSON_AddNumberToObject(n, "pid", p->pid);
+	cJSON_AddNumberToObject(n, "start", (double)p->start);
+	if (p->uid != (uid_t)-1)
+		cJSON_AddNumberToObject(n, "uid", p->uid);
+	cJSON_AddStringToObject(n, "exe", p->exe);
+	cJSON_AddStringToObject(n, "argv0", p->argv0);
+	cJSON_AddStringToObject(n, "sha256", p->sha256);
+	cJSON_AddStringToObject(n, "seen", p->seen_kernel ? "kernel" : "shim");
+	cJSON_AddBoolToObject(n, "alive", p->alive);
+	return n;
+}
+
+static cJSON *conn_node(struct walk *w, const struct chan *c)
+{
+	char buf[160];
+	cJSON *n = cJSON_CreateObject();
+	if (!n)
+		return NULL;
+	cJSON_AddStringToObject(n, "type", "conn");
+	cJSON_AddStringToObject(n, "host", w->req->host);
+	cJSON_AddStringToObject(n, "dir", c->dir == 'i' ? "in" : c->dir == 'o' ? "out" : "unknown");
+	struct ht_addr a;
+	gaddr_get(&a, &c->local);
+	cJSON_AddStringToObject(n, "local", c->has_local ? ht_addr_str(&a, buf, sizeof(buf)) : "?");
+	gaddr_get(&a, &c->remote);
+	cJSON_AddStringToObject(n, "remote", ht_addr_str(&a, buf, sizeof(buf)));
+	cJSON_AddNullToObject(n, "upstream");
+	cJSON_AddBoolToObject(n, "complete", 0);
+	cJSON_AddStringToObject(n, "reason", "not followed");
+	return n;
+}
+
+static const char *via_name(const struct chan *c)
+{
+	switch (c->kind) {
+	case HT_CHAN_PIPE: return c->fifo ? "fifo" : "pipe";
+	case HT_CHAN_PTY: return "pty";
+	case HT_CHAN_SOCK: return is_tcp(c) ? "tcp" : "unix";
+	}
+	return "?";
+}
+
+static void chan_label(const struct chan *c, char *buf, size_t n)
+{
+	switch (c->kind) {
+	case HT_CHAN_PTY:
+		snprintf(buf, n, "pts/%llu", (unsigned long long)c->ino);
+		break;
+	case HT_CHAN_PIPE:
+		snprintf(buf, n, "%s:[%llu]", c->fifo ? "fifo" : "pipe", (unsigned long long)c->ino);
+		break;
+	default:
+		snprintf(buf, n, "socket:[%llu]", (unsigned long long)c->ino);
+	}
+}
+
+static void add_source(cJSON *sources, const char *via, const char *id, cJSON *node)
+{
+	cJSON *s = cJSON_CreateObject();
+	if (!s) {
+		cJSON_Delete(node);
+		return;
+	}
+	cJSON_AddStringToObject(s, "via", via);
+	if (id)
+		cJSON_AddStringToObject(s, "id", id);
+	cJSON_AddItemToObject(s, "node", node);
+	cJSON_AddItemToArray(sources, s);
+}
+
+static cJSON *expand(struct walk *w, struct proc *p, uint64_t t, int subject, int depth);
+static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, int subject, int depth);
+
+struct kh_ctx {
+	struct walk *w;
+	int n;
+};
+
+static int kh_cb(void *vctx, pid_t pid, int fd)
+{
+	struct kh_ctx *x = vctx;
+	(void)fd;
+	graph_proc_kernel(x->w->g, pid, x->w->req->now);
+	return ++x->n >= 16;
+}
+
+/* Kernel fallback: the processes holding socket ino that no record named
+ * (a static binary, a program started before the collector). They enter the
+ * graph as "seen: kernel" with their fds, so the socket's channel gets holds. */
+static struct chan *kernel_holders(struct walk *w, uint64_t ino)
+{
+	struct kh_ctx x = {w, 0};
+	if (!graph_conf(w->g)->use_procfs)
+		return NULL;
+	procfs_socket_holders(ino, kh_cb, &x);
+	return graph_chan(w->g, HT_CHAN_SOCK, 0, ino);
+}
+
+/* Other holders of channel c (and of its unix peer) at time t. */
+static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint64_t t,
+			 int depth, cJSON *sources)
+{
+	struct chan *c = mine->c;
+	struct chan *ends[2] = {c, NULL};
+	char id[64];
+
+	sock_complete(w, c);
+	if (is_tcp(c)) {
+		if (!is_local(&c->remote)) {
+			if (!leaf_seen(w, c)) {
+				cJSON *n = conn_node(w, c);
+				if (n)
+					add_source(sources, "tcp", NULL, n);
+			}
+			return;
+		}
+		/* a TCP connection between two local processes: the far socket is the
+		 * one whose local end is our remote end */
+		struct sd_inet far;
+		if (!c->has_local || w->req->nl < 0 ||
+		    sd_inet_lookup(w->req->nl, c->remote.family, c->remote.a, c->remote.port,
+				   c->local.a, c->local.port, &far) != 0)
+			return;
+		ends[0] = graph_chan(w->g, HT_CHAN_SOCK, 0, far.ino);
+		if (!ends[0] || !ends[0]->holds)
+			ends[0] = kernel_holders(w, far.ino);
+	} else if (c->kind == HT_CHAN_SOCK) {
+		ends[1] = c->peer;
+		if (!c->peer && c->remote.family == AF_UNIX && c->remote.len == 8) {
+			uint64_t peer;
+			memcpy(&peer, c->remote.a, 8);
+			ends[1] = kernel_holders(w, peer);
+		} else if (c->peer && !c->peer->holds) {
+			ends[1] = kernel_holders(w, c->peer->ino);
+		}
+	}
+	chan_label(c, id, sizeof(id));
+	const char *via = via_name(c);
+	for (int e = 0; e < 2; e++) {
+		if (!ends[e])
+			continue;
+		for (struct hold *h = ends[e]->holds; h; h = h->cnext) {
+			if (h->p == p || !hold_live_at(h, t) || on_path(w, h->p))
+				continue;
+			if (w->nodes >= w->max_nodes) {
+				w->truncated = 1;
+				return;
+			}
+			if (visited(w, h->p, t))
+				continue;
+			cJSON *n = expand(w, h->p, t, 0, depth + 1);
+			if (n)
+				add_source(sources,
+					   (mine->how == HOLD_RECEIVED || h->how == HOLD_RECEIVED) ? "fdpass" : via,
+					   id, n);
+		}
+	}
+}
+
+static cJSON *expand(struct walk *w, struct proc *p, uint64_t t, int subject, int depth)
+{
+	if (depth > 64 || w->nodes >= w->max_nodes ||
+	    w->npath >= sizeof(w->path) / sizeof(w->path[0])) {
+		w->truncated = 1;
+		return NULL;
+	}
+	w->nodes++;
+	w->path[w->npath++] = p->serial;
+	cJSON *n = expand_sources(w, p, t, subject, depth);
+	w->npath--;
+	return n;
+}
+
+static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, int subject, int depth)
+{
+	graph_refresh(w->g, p, w->req->now);
+	cJSON *sources = cJSON_CreateArray();
+	if (!sources)
+		return NULL;
+
+	struct proc *c = graph_creator(w->g, p, w->req->now);
+	if (c && !on_path(w, c) && !visited(w, c, p->birth_ts)) {
+		cJSON *n = expand(w, c, p->birth_ts, 0, depth + 1);
+		if (n)
+			add_source(sources, "creator", NULL, n);
+	}
+	uint64_t from = 0;
+	if (subject) {
+		from = t > w->window ? t - w->window : 0;
+		if (p->exec_ts > from)
+			from = p->exec_ts;
+	}
+	for (struct hold *h = p->holds; h; h = h->pnext) {
+		if (h->c == w->req->exclude)
+			continue;
+		int live = hold_live_at(h, t);
+		int recent = subject && h->until && h->until >= from && h->since <= t;
+		if (!live && !recent)
+			continue;
+		/* a recently closed channel is judged by who held it then */
+		through_chan(w, p, h, live ? t : h->until - 1, depth, sources);
+	}
+
+	if (cJSON_GetArraySize(sources) == 0 && !subject) {
+		cJSON_Delete(sources);
+		return NULL;
+	}
+	cJSON *n = proc_node(w, p);
+	if (!n) {
+		cJSON_Delete(sources);
+		return NULL;
+	}
+	cJSON_AddItemToObject(n, "sources", sources);
+	return n;
+}
+
+/* ---- flattening ------------------------------------------------------------ */
+
+struct flat {
+	const struct chain_req *req;
+	cJSON *chains;
+	cJSON *path[160];
+	size_t depth;
+	int fallback;
+};
+
+static cJSON *procs_of_path(struct flat *f, int *fallback)
+{
+	cJSON *procs = cJSON_CreateArray();
+	/* path[0] is the subject; origin first means walking it backwards */
+	for (size_t i = f->depth; i-- > 0;) {
+		cJSON *n = f->path[i];
+		cJSON *o = cJSON_CreateObject();
+		const cJSON *seen = cJSON_GetObjectItem(n, "seen");
+		if (seen && cJSON_IsString(seen) && strcmp(seen->valuestring, "kernel") == 0)
+			*fallback = 1;
+		cJSON_AddItemToObject(o, "host", cJSON_Duplicate(cJSON_GetObjectItem(n, "host"), 1));
+		cJSON_AddItemToObject(o, "pid", cJSON_Duplicate(cJSON_GetObjectItem(n, "pid"), 1));
+		cJSON_AddItemToObject(o, "exe", cJSON_Duplicate(cJSON_GetObjectItem(n, "exe"), 1));
+		cJSON_AddItemToObject(o, "sha256", cJSON_Duplicate(cJSON_GetObjectItem(n, "sha256"), 1));
+		if (seen)
+			cJSON_AddItemToObject(o, "seen", cJSON_Duplicate(seen, 1));
+		cJSON_AddItemToArray(procs, o);
+	}
+	return procs;
+}
+
+static void emit_chain(struct flat *f, const cJSON *leaf)
+{
+	char buf[160];
+	int fallback = 0;
+	cJSON *ch = cJSON_CreateObject();
+	const char *type = cJSON_GetObjectItem(leaf, "type")->valuestring;
+	cJSON *procs = procs_of_path(f, &fallback);
+
+	if (strcmp(type, "conn") == 0) {
+		const cJSON *remote = cJSON_GetObjectItem(leaf, "remote");
+		char host[80];
+		snprintf(host, sizeof(host), "%s", remote->valuestring);
+		char *colon = strrchr(host, ':');
+		if (colon)
+			*colon = 0;
+		if (host[0] == '[') {
+			memmove(host, host + 1, strlen(host));
+			host[strlen(host) - 1] = 0;
+		}
+		cJSON_AddStringToObject(ch, "origin_host", host);
+		cJSON_AddStringToObject(ch, "src", remote->valuestring);
+		cJSON_AddBoolToObject(ch, "complete", 0);
+	} else {
+		cJSON_AddStringToObject(ch, "origin_host", f->req->host);
+		if (f->req->syn_local)
+			cJSON_AddStringToObject(ch, "src", ht_addr_str(f->req->syn_local, buf, sizeof(buf)));
+		else
+			cJSON_AddNullToObject(ch, "src");
+		cJSON_AddBoolToObject(ch, "complete", 1);
+	}
+	if (f->req->syn_remote)
+		cJSON_AddStringToObject(ch, "dst", ht_addr_str(f->req->syn_remote, buf, sizeof(buf)));
+	else
+		cJSON_AddNullToObject(ch, "dst");
+	cJSON_AddBoolToObject(ch, "fallback", fallback);
+	cJSON_AddItemToObject(ch, "procs", procs);
+	cJSON_AddItemToArray(f->chains, ch);
+}
+
+static void flatten(struct flat *f, cJSON *node)
+{
+	const cJSON *type = cJSON_GetObjectItem(node, "type");
+	if (!type || strcmp(type->valuestring, "proc") != 0) {
+		emit_chain(f, node);
+		return;
+	}
+	if (f->depth >= sizeof(f->path) / sizeof(f->path[0]))
+		return;
+	f->path[f->depth++] = node;
+	cJSON *sources = cJSON_GetObjectItem(node, "sources");
+	cJSON *s;
+	cJSON_ArrayForEach(s, sources)
+		flatten(f, cJSON_GetObjectItem(s, "node"));
+	f->depth--;
+}
+
+cJSON *chain_compute(struct graph *g, const struct chain_req *req)
+{
+	struct walk w = {.g = g, .req = req, .window = graph_conf(g)->window_ns,
+			 .max_nodes = req->max_nodes ? req->max_nodes : 512};
+	char buf[160];
+	cJSON *ans = cJSON_CreateObject();
+	if (!ans)
+		return NULL;
+	cJSON_AddBoolToObject(ans, "ok", 1);
+	cJSON_AddStringToObject(ans, "host", req->host);
+	cJSON *subj = cJSON_AddObjectToObject(ans, "subject");
+	cJSON_AddNumberToObject(subj, "pid", req->subject->pid);
+	if (req->syn_local)
+		cJSON_AddStringToObject(subj, "local", ht_addr_str(req->syn_local, buf, sizeof(buf)));
+	if (req->syn_remote)
+		cJSON_AddStringToObject(subj, "remote", ht_addr_str(req->syn_remote, buf, sizeof(buf)));
+
+	visited(&w, req->subject, req->now);
+	cJSON *tree = expand(&w, req->subject, req->now, 1, 0);
+	if (!tree) {
+		cJSON_Delete(ans);
+		free(w.vis);
+		free(w.leaves);
+		free(w.tcp);
+		return NULL;
+	}
+	cJSON *sources = cJSON_GetObjectItem(tree, "sources");
+	if (cJSON_GetArraySize(sources) == 0) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "type", "origin");
+		cJSON_AddStringToObject(o, "host", req->host);
+		add_source(sources, "local", NULL, o);
+	}
+	cJSON_AddItemToObject(ans, "tree", tree);
+	if (w.truncated)
+		cJSON_AddBoolToObject(ans, "truncated", 1);
+
+	struct flat f = {.req = req, .chains = cJSON_AddArrayToObject(ans, "chains")};
+	flatten(&f, tree);
+	if (w.truncated) {
+		cJSON *ch;
+		cJSON_ArrayForEach(ch, f.chains)
+			cJSON_ReplaceItemInObject(ch, "complete", cJSON_CreateBool(0));
+	}
+	free(w.vis);
+	free(w.leaves);
+	free(w.tcp);
+	return ans;
+}

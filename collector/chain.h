@@ -1,0 +1,29 @@
+/*
+ * chain.h — computes the chain behind a process (docs/chain-model.md) from the
+ * graph, as the JSON answer of docs/query-protocol.md ("tree" and "chains").
+ */
+#ifndef HT_CHAIN_H
+#define HT_CHAIN_H
+
+#include <cjson/cJSON.h>
+
+#include "graph.h"
+
+struct chain_req {
+	const char *host;           /* this host's name */
+	struct proc *subject;
+	struct chan *exclude;       /* the SYN's own socket: not a source */
+	const struct ht_addr *syn_local, *syn_remote; /* NULL for "chain PID" */
+	uint64_t now;
+	int nl;                     /* sock_diag socket, or -1 */
+	size_t max_nodes;           /* bound on tree size (0 = 512) */
+};
+
+/* Returns a new cJSON object {"ok":true,"host",..,"subject",..,"tree",..,
+ * "chains",..}; the caller owns it. NULL only when out of memory. */
+cJSON *chain_compute(struct graph *g, const struct chain_req *req);
+
+/* "10.0.0.1:22" / "[fd00::1]:22" / "unix:@name"; buf >= 140 bytes */
+char *ht_addr_str(const struct ht_addr *a, char *buf, size_t n);
+
+#endif

@@ -1,0 +1,1001 @@
+/*
+ * graph.c — implements graph.h: applying shim records to the host model,
+ * completing it from /proc where records cannot say (exec'd images, fork
+ * children's inherited fds, programs the shim never saw), and bounding it
+ * (retention, max_procs).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <signal.h>
+
+#include "graph.h"
+#include "procfs.h"
+#include "sha256.h"
+#include "sockdiag.h"
+
+#define PID_BUCKETS_MIN 1024
+#define CHAN_BUCKETS_MIN 1024
+#define INTERN_BUCKETS 4096
+
+struct istr {
+	struct istr *next;
+	char s[];
+};
+
+struct graph {
+	struct graph_conf conf;
+	struct proc **pidtab;
+	size_t npidtab;
+	struct chan **chantab;
+	size_t nchantab;
+	struct proc *phead, *ptail;
+	struct chan *chead, *ctail;
+	struct istr *itab[INTERN_BUCKETS];
+	uint64_t serial;
+	uint64_t my_netns;
+	size_t sweep_pos;
+	struct graph_stats st;
+	int nl; /* sock_diag socket, -1 until needed */
+};
+
+/* ---- small helpers -------------------------------------------------------- */
+
+static uint64_t hash64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+const char *graph_intern(struct graph *g, const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (const char *q = s; *q; q++)
+		h = (h ^ (uint8_t)*q) * 1099511628211ULL;
+	struct istr **slot = &g->itab[h % INTERN_BUCKETS];
+	for (struct istr *i = *slot; i; i = i->next)
+		if (strcmp(i->s, s) == 0)
+			return i->s;
+	size_t n = strlen(s);
+	struct istr *i = malloc(sizeof(*i) + n + 1);
+	if (!i)
+		return "";
+	memcpy(i->s, s, n + 1);
+	i->next = *slot;
+	*slot = i;
+	g->st.bytes += sizeof(*i) + n + 1;
+	return i->s;
+}
+
+static int in_my_netns(struct graph *g, pid_t pid)
+{
+	uint64_t ns;
+	if (!g->conf.use_procfs || !g->my_netns)
+		return 1;
+	if (procfs_netns(pid, &ns) != 0)
+		return 0;
+	return ns == g->my_netns;
+}
+
+/* ---- processes ------------------------------------------------------------ */
+
+static size_t pid_slot(const struct graph *g, pid_t pid)
+{
+	return hash64((uint64_t)pid) & (g->npidtab - 1);
+}
+
+struct proc *graph_proc(struct graph *g, pid_t pid)
+{
+	struct proc *best = NULL;
+	for (struct proc *p = g->pidtab[pid_slot(g, pid)]; p; p = p->hnext) {
+		if (p->pid != pid)
+			continue;
+		if (p->alive)
+			return p;
+		if (!best || p->serial > best->serial)
+			best = p;
+	}
+	return best;
+}
+
+static struct proc *live_proc(struct graph *g, pid_t pid)
+{
+	struct proc *p = graph_proc(g, pid);
+	return p && p->alive ? p : NULL;
+}
+
+static void pidtab_grow(struct graph *g)
+{
+	size_t n = g->npidtab * 2;
+	struct proc **t = calloc(n, sizeof(*t));
+	if (!t)
+		return;
+	for (struct proc *p = g->phead; p; p = p->next) {
+		size_t s = hash64((uint64_t)p->pid) & (n - 1);
+		p->hnext = t[s];
+		t[s] = p;
+	}
+	g->st.bytes += (n - g->npidtab) * sizeof(*t);
+	free(g->pidtab);
+	g->pidtab = t;
+	g->npidtab = n;
+}
+
+static void hold_close(struct hold *h, uint64_t ts);
+static void proc_free(struct graph *g, struct proc *p);
+
+static void evict_one(struct graph *g)
+{
+	/* the oldest ended process without kept children */
+	for (struct proc *p = g->phead; p; p = p->next) {
+		if (!p->alive && p->nchildren == 0) {
+			proc_free(g, p);
+			g->st.evicted++;
+			return;
+		}
+	}
+}
+
+static struct proc *proc_new(struct graph *g, pid_t pid, uint64_t ts)
+{
+	if (g->st.procs >= g->conf.max_procs)
+		evict_one(g);
+	if (g->st.procs >= g->conf.max_procs)
+		return NULL;
+	struct proc *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->pid = pid;
+	p->serial = ++g->serial;
+	p->birth_ts = ts;
+	p->alive = 1;
+	p->exe = p->argv0 = "";
+	p->uid = (uid_t)-1;
+	p->prev = g->ptail;
+	if (g->ptail)
+		g->ptail->next = p;
+	else
+		g->phead = p;
+	g->ptail = p;
+	size_t s = pid_slot(g, pid);
+	p->hnext = g->pidtab[s];
+	g->pidtab[s] = p;
+	g->st.procs++;
+	g->st.procs_alive++;
+	g->st.bytes += sizeof(*p);
+	if (g->st.procs > g->npidtab)
+		pidtab_grow(g);
+	return p;
+}
+
+static void set_creator(struct proc *p, struct proc *c)
+{
+	if (p->creator || !c || c == p)
+		return;
+	p->creator = c;
+	p->creator_pid = c->pid;
+	c->nchildren++;
+}
+
+static void proc_end(struct graph *g, struct proc *p, uint64_t ts)
+{
+	if (!p->alive)
+		return;
+	p->alive = 0;
+	p->exit_ts = ts;
+	for (struct hold *h = p->holds; h; h = h->pnext)
+		if (!h->until) {
+			h->nfds = 0;
+			hold_close(h, ts);
+		}
+	free(p->fds);
+	g->st.bytes -= p->capfds * sizeof(struct fdent);
+	p->fds = NULL;
+	p->nfds = p->capfds = 0;
+	g->st.procs_alive--;
+}
+
+static void hold_unlink(struct graph *g, struct hold *h);
+
+static void proc_free(struct graph *g, struct proc *p)
+{
+	proc_end(g, p, p->exit_ts ? p->exit_ts : 1);
+	while (p->holds)
+		hold_unlink(g, p->holds);
+	if (p->creator)
+		p->creator->nchildren--;
+	/* children keep their creator_pid but lose the pointer */
+	if (p->nchildren)
+		for (struct proc *q = g->phead; q; q = q->next)
+			if (q->creator == p)
+				q->creator = NULL;
+	struct proc **pp = &g->pidtab[pid_slot(g, p->pid)];
+	while (*pp && *pp != p)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = p->hnext;
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		g->phead = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	else
+		g->ptail = p->prev;
+	g->st.procs--;
+	g->st.bytes -= sizeof(*p);
+	free(p);
+}
+
+/* ---- channels ------------------------------------------------------------- */
+
+static uint8_t key_kind(uint8_t kind)
+{
+	return kind == HT_CHAN_FIFO ? HT_CHAN_PIPE : kind;
+}
+
+static size_t chan_slot(const struct graph *g, uint8_t kind, uint64_t dev, uint64_t ino)
+{
+	return hash64(ino * 31 + dev * 7 + kind) & (g->nchantab - 1);
+}
+
+struct chan *graph_chan(struct graph *g, uint8_t kind, uint64_t dev, uint64_t ino)
+{
+	kind = key_kind(kind);
+	for (struct chan *c = g->chantab[chan_slot(g, kind, dev, ino)]; c; c = c->hnext)
+		if (c->kind == kind && c->ino == ino && c->dev == dev)
+			return c;
+	return NULL;
+}
+
+static void chantab_grow(struct graph *g)
+{
+	size_t n = g->nchantab * 2;
+	struct chan **t = calloc(n, sizeof(*t));
+	if (!t)
+		return;
+	for (struct chan *c = g->chead; c; c = c->next) {
+		size_t s = hash64(c->ino * 31 + c->dev * 7 + c->kind) & (n - 1);
+		c->hnext = t[s];
+		t[s] = c;
+	}
+	g->st.bytes += (n - g->nchantab) * sizeof(*t);
+	free(g->chantab);
+	g->chantab = t;
+	g->nchantab = n;
+}
+
+static struct chan *chan_get(struct graph *g, const struct ht_chan *k, uint64_t ts)
+{
+	uint8_t kind = key_kind(k->kind);
+	uint64_t dev = kind == HT_CHAN_PIPE ? k->dev : 0;
+	struct chan *c = graph_chan(g, kind, dev, k->ino);
+	if (c) {
+		if (k->kind == HT_CHAN_FIFO)
+			c->fifo = 1;
+		c->last_ts = ts;
+		return c;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->kind = kind;
+	c->fifo = k->kind == HT_CHAN_FIFO;
+	c->dev = dev;
+	c->ino = k->ino;
+	c->last_ts = ts;
+	size_t s = chan_slot(g, kind, dev, k->ino);
+	c->hnext = g->chantab[s];
+	g->chantab[s] = c;
+	c->prev = g->ctail;
+	if (g->ctail)
+		g->ctail->next = c;
+	else
+		g->chead = c;
+	g->ctail = c;
+	g->st.chans++;
+	g->st.bytes += sizeof(*c);
+	if (g->st.chans > g->nchantab)
+		chantab_grow(g);
+	return c;
+}
+
+static void chan_free(struct graph *g, struct chan *c)
+{
+	while (c->holds)
+		hold_unlink(g, c->holds);
+	if (c->peer && c->peer->peer == c)
+		c->peer->peer = NULL;
+	struct chan **pp = &g->chantab[chan_slot(g, c->kind, c->dev, c->ino)];
+	while (*pp && *pp != c)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = c->hnext;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		g->chead = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		g->ctail = c->prev;
+	g->st.chans--;
+	g->st.bytes -= sizeof(*c);
+	free(c);
+}
+
+/* ---- holds and fd tables -------------------------------------------------- */
+
+static struct hold *hold_open(struct graph *g, struct proc *p, struct chan *c, uint64_t ts,
+			      uint8_t how)
+{
+	for (struct hold *h = p->holds; h; h = h->pnext)
+		if (h->c == c && !h->until)
+			return h;
+	struct hold *h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	h->p = p;
+	h->c = c;
+	h->since = ts;
+	h->how = how;
+	h->pnext = p->holds;
+	p->holds = h;
+	h->cnext = c->holds;
+	c->holds = h;
+	c->nholds++;
+	c->last_ts = ts;
+	g->st.holds++;
+	g->st.bytes += sizeof(*h);
+	return h;
+}
+
+static void hold_close(struct hold *h, uint64_t ts)
+{
+	if (h->until)
+		return;
+	h->until = ts > h->since ? ts : h->since + 1;
+	h->c->last_ts = ts;
+}
+
+static void hold_unlink(struct graph *g, struct hold *h)
+{
+	struct hold **pp = &h->p->holds;
+	while (*pp && *pp != h)
+		pp = &(*pp)->pnext;
+	if (*pp)
+		*pp = h->pnext;
+	pp = &h->c->holds;
+	while (*pp && *pp != h)
+		pp = &(*pp)->cnext;
+	if (*pp)
+		*pp = h->cnext;
+	h->c->nholds--;
+	g->st.holds--;
+	g->st.bytes -= sizeof(*h);
+	free(h);
+}
+
+static struct fdent *fd_find(struct proc *p, int fd)
+{
+	for (uint32_t i = 0; i < p->nfds; i++)
+		if (p->fds[i].fd == fd)
+			return &p->fds[i];
+	return NULL;
+}
+
+static void fd_unset(struct proc *p, int fd, uint64_t ts)
+{
+	struct fdent *e = fd_find(p, fd);
+	if (!e)
+		return;
+	struct hold *h = e->h;
+	*e = p->fds[--p->nfds];
+	if (h && h->nfds && --h->nfds == 0)
+		hold_close(h, ts);
+}
+
+static int fd_set_(struct graph *g, struct proc *p, int fd, struct chan *c, uint64_t ts,
+		   uint8_t how)
+{
+	struct fdent *e = fd_find(p, fd);
+	if (e && e->h && e->h->c == c && !e->h->until)
+		return 0;
+	if (e)
+		fd_unset(p, fd, ts);
+	struct hold *h = hold_open(g, p, c, ts, how);
+	if (!h)
+		return -ENOMEM;
+	if (p->nfds == p->capfds) {
+		uint32_t n = p->capfds ? p->capfds * 2 : 4;
+		if (n > 1u << 20)
+			return -ENOSPC;
+		struct fdent *t = realloc(p->fds, n * sizeof(*t));
+		if (!t)
+			return -ENOMEM;
+		g->st.bytes += (n - p->capfds) * sizeof(*t);
+		p->fds = t;
+		p->capfds = n;
+	}
+	p->fds[p->nfds].fd = fd;
+	p->fds[p->nfds].h = h;
+	p->nfds++;
+	h->nfds++;
+	return 0;
+}
+
+static int fd_set_key(struct graph *g, struct proc *p, int fd, const struct ht_chan *k,
+		      uint64_t ts, uint8_t how)
+{
+	struct chan *c = chan_get(g, k, ts);
+	if (!c)
+		return -ENOMEM;
+	return fd_set_(g, p, fd, c, ts, how);
+}
+
+/* ---- /proc completion ----------------------------------------------------- */
+
+struct sync_ctx {
+	struct graph *g;
+	struct proc *p;
+	uint64_t ts;
+	uint8_t how;
+	int *seen;
+	size_t nseen, cap;
+};
+
+static int sync_cb(void *vctx, int fd, const struct ht_chan *k)
+{
+	struct sync_ctx *x = vctx;
+	if (x->nseen < x->cap)
+		x->seen[x->nseen++] = fd;
+	fd_set_key(x->g, x->p, fd, k, x->ts, x->how);
+	return 0;
+}
+
+/* Makes p's fd table equal to /proc/PID/fd. Returns 0, or -errno if /proc
+ * could not be read (p unchanged). */
+static int proc_sync_fds(struct graph *g, struct proc *p, uint64_t ts, uint8_t how)
+{
+	int seen[1024];
+	struct sync_ctx x = {.g = g, .p = p, .ts = ts, .how = how, .seen = seen,
+			     .cap = sizeof(seen) / sizeof(seen[0])};
+	if (!g->conf.use_procfs)
+		return -ENOSYS;
+	g->st.proc_reads++;
+	int rc = procfs_fds(p->pid, sync_cb, &x);
+	if (rc < 0)
+		return rc;
+	if (x.nseen == x.cap)
+		return 0; /* too many to compare: keep what we have */
+	for (uint32_t i = 0; i < p->nfds;) {
+		int fd = p->fds[i].fd, found = 0;
+		for (size_t j = 0; j < x.nseen; j++)
+			if (seen[j] == fd) {
+				found = 1;
+				break;
+			}
+		if (!found)
+			fd_unset(p, fd, ts); /* swaps the last entry into i */
+		else
+			i++;
+	}
+	return 0;
+}
+
+/* Copies the creator's holds that were open at fork time (used when the child's
+ * own fd table cannot be read). */
+static void inherit_from(struct graph *g, struct proc *p, struct proc *c, uint64_t fork_ts)
+{
+	for (uint32_t i = 0; c->fds && i < c->nfds; i++)
+		fd_set_(g, p, c->fds[i].fd, c->fds[i].h->c, fork_ts, HOLD_INHERITED);
+}
+
+static void proc_fill_identity(struct graph *g, struct proc *p)
+{
+	struct procfs_stat st;
+	char buf[HT_REC_PATH_MAX + 1];
+	if (!g->conf.use_procfs)
+		return;
+	if (procfs_stat(p->pid, &st) == 0) {
+		p->start = st.starttime;
+		p->uid = st.uid;
+	}
+	if (!p->exe[0] && procfs_exe(p->pid, buf, sizeof(buf)) == 0)
+		p->exe = graph_intern(g, buf);
+	if (!p->argv0[0] && procfs_argv0(p->pid, buf, sizeof(buf)) == 0)
+		p->argv0 = graph_intern(g, buf);
+	if (exehash_get(p->pid, p->sha256) != 0)
+		p->sha256[0] = 0;
+}
+
+/* ---- creators ------------------------------------------------------------- */
+
+/* The creator a record claims (BIRTH) or implies (IMAGE's ppid). Only a process
+ * of this host counts; one we never heard of is created from /proc. */
+static struct proc *find_creator(struct graph *g, pid_t cpid, uint64_t now)
+{
+	if (cpid <= 1)
+		return NULL;
+	struct proc *c = live_proc(g, cpid);
+	if (c)
+		return c;
+	if (!g->conf.use_procfs)
+		return graph_proc(g, cpid); /* an ended one, for tests */
+	return graph_proc_kernel(g, cpid, now);
+}
+
+struct proc *graph_proc_kernel(struct graph *g, pid_t pid, uint64_t now)
+{
+	struct procfs_stat st;
+	struct proc *p = live_proc(g, pid);
+	if (p)
+		return p;
+	if (!g->conf.use_procfs || pid <= 1)
+		return NULL;
+	if (procfs_stat(pid, &st) != 0 || !in_my_netns(g, pid))
+		return NULL;
+	p = proc_new(g, pid, now);
+	if (!p)
+		return NULL;
+	p->seen_kernel = 1;
+	p->creator_pid = st.ppid;
+	proc_fill_identity(g, p);
+	proc_sync_fds(g, p, now, HOLD_KERNEL);
+	/* lineage: follow parents from /proc while they are on this host; bounded */
+	struct proc *child = p;
+	for (int depth = 0; depth < 64 && child->creator_pid > 1; depth++) {
+		struct proc *c = live_proc(g, child->creator_pid);
+		if (c) {
+			set_creator(child, c);
+			break;
+		}
+		if (procfs_stat(child->creator_pid, &st) != 0 || !in_my_netns(g, child->creator_pid))
+			break;
+		c = proc_new(g, child->creator_pid, now);
+		if (!c)
+			break;
+		c->seen_kernel = 1;
+		c->creator_pid = st.ppid;
+		proc_fill_identity(g, c);
+		proc_sync_fds(g, c, now, HOLD_KERNEL);
+		set_creator(child, c);
+		child = c;
+	}
+	return p;
+}
+
+struct proc *graph_creator(struct graph *g, struct proc *p, uint64_t now)
+{
+	if (p->creator || p->foreign_creator || p->creator_pid <= 1)
+		return p->creator;
+	if (!p->alive || !g->conf.use_procfs)
+		return NULL;
+	struct proc *c = find_creator(g, p->creator_pid, now);
+	if (c && c != p && c->birth_ts <= p->birth_ts)
+		set_creator(p, c);
+	else
+		p->foreign_creator = 1;
+	return p->creator;
+}
+
+void graph_refresh(struct graph *g, struct proc *p, uint64_t now)
+{
+	char buf[HT_REC_PATH_MAX + 1];
+	if (!p->alive || !p->exec_pending || !g->conf.use_procfs)
+		return;
+	if (kill(p->pid, 0) != 0 && errno == ESRCH) {
+		proc_end(g, p, now);
+		return;
+	}
+	/* exec'd without announcing a new image: a static binary (no shim) */
+	if (procfs_exe(p->pid, buf, sizeof(buf)) == 0) {
+		p->exe = graph_intern(g, buf);
+		if (procfs_argv0(p->pid, buf, sizeof(buf)) == 0)
+			p->argv0 = graph_intern(g, buf);
+		if (exehash_get(p->pid, p->sha256) != 0)
+			p->sha256[0] = 0;
+	}
+	proc_sync_fds(g, p, now, HOLD_KERNEL);
+	p->seen_kernel = 1;
+	p->exec_pending = 0;
+}
+
+/* ---- applying records ----------------------------------------------------- */
+
+/* A process we hear from for the first time (or whose pid was reused). */
+static struct proc *proc_arrive(struct graph *g, pid_t pid, uid_t uid, pid_t creator_pid,
+				uint64_t birth_ts, uint64_t now)
+{
+	struct proc *old = live_proc(g, pid);
+	if (old)
+		proc_end(g, old, now); /* pid reuse: its exit was never reported */
+	struct proc *p = proc_new(g, pid, birth_ts);
+	if (!p)
+		return NULL;
+	p->uid = uid;
+	p->creator_pid = creator_pid;
+	struct proc *c = find_creator(g, creator_pid, now);
+	if (c && c != p)
+		set_creator(p, c);
+	else if (creator_pid > 1)
+		p->foreign_creator = 1;
+	proc_fill_identity(g, p);
+	if (!p->exe[0] && p->creator) {
+		/* a fork child runs its creator's image until it execs */
+		p->exe = p->creator->exe;
+		p->argv0 = p->creator->argv0;
+		memcpy(p->sha256, p->creator->sha256, sizeof(p->sha256));
+	}
+	if (proc_sync_fds(g, p, birth_ts, HOLD_INHERITED) != 0 && p->creator)
+		inherit_from(g, p, p->creator, birth_ts);
+	return p;
+}
+
+/* Is this already-known live entry the same process? */
+static int same_process(struct graph *g, struct proc *p)
+{
+	struct procfs_stat st;
+	if (!g->conf.use_procfs || !p->start)
+		return 1;
+	if (procfs_stat(p->pid, &st) != 0)
+		return 1; /* gone already: cannot tell, keep */
+	return st.starttime == p->start;
+}
+
+static int apply_birth(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r,
+		       uint64_t now, const char **why)
+{
+	pid_t cpid = (pid_t)r->num;
+	uint64_t fork_ts = r->ts2 && r->ts2 <= r->ts ? r->ts2 : r->ts;
+	struct proc *p = live_proc(g, pid);
+
+	if (cpid == pid) {
+		*why = "a process cannot be its own creator";
+		return -EINVAL;
+	}
+	if (g->conf.use_procfs) {
+		/* the kernel knows the parent: a fork child names it unless it was
+		 * re-parented already (then the named creator must have ended) */
+		struct procfs_stat st;
+		if (procfs_stat(pid, &st) == 0 && st.ppid != cpid) {
+			struct proc *c = live_proc(g, cpid);
+			if (c && kill(cpid, 0) == 0) {
+				*why = "creator does not match the kernel's parent";
+				return -EINVAL;
+			}
+		}
+	}
+	if (p && p->creator_pid == cpid && same_process(g, p))
+		return 0; /* repeated BIRTH (vfork child) */
+	return proc_arrive(g, pid, uid, cpid, fork_ts, now) ? 0 : -ENOMEM;
+}
+
+static int apply_image(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r,
+		       uint64_t now)
+{
+	struct proc *p = live_proc(g, pid);
+	if (p && !same_process(g, p))
+		p = NULL;
+	if (!p) {
+		p = proc_arrive(g, pid, uid, (pid_t)r->num, r->ts, now);
+		if (!p)
+			return -ENOMEM;
+	} else {
+		/* exec: CLOEXEC fds are gone, whatever records said */
+		proc_sync_fds(g, p, r->ts, HOLD_INHERITED);
+	}
+	p->exec_ts = r->ts;
+	p->exec_pending = 0;
+	p->seen_kernel = 0;
+	p->uid = uid;
+	char exe[HT_REC_PATH_MAX + 1];
+	/* trust the kernel's view of the executable over the record's */
+	if (g->conf.use_procfs && procfs_exe(pid, exe, sizeof(exe)) == 0)
+		p->exe = graph_intern(g, exe);
+	else
+		p->exe = graph_intern(g, r->str);
+	p->argv0 = graph_intern(g, r->str2);
+	if (!g->conf.use_procfs || exehash_get(pid, p->sha256) != 0)
+		p->sha256[0] = 0;
+	return 0;
+}
+
+int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r,
+		uint64_t now, const char **why)
+{
+	const char *w = NULL;
+	int rc = 0;
+	struct proc *p;
+
+	if (!why)
+		why = &w;
+	*why = NULL;
+	if (pid <= 0) {
+		*why = "no sender pid";
+		rc = -EINVAL;
+		goto out;
+	}
+	if (r->type == HT_REC_BIRTH) {
+		rc = apply_birth(g, pid, uid, r, now, why);
+		goto out;
+	}
+	if (r->type == HT_REC_IMAGE) {
+		rc = apply_image(g, pid, uid, r, now);
+		goto out;
+	}
+	p = live_proc(g, pid);
+	if (!p) {
+		/* no BIRTH/IMAGE seen (started before the collector, or lost):
+		 * take it from /proc */
+		p = graph_proc_kernel(g, pid, now);
+		if (!p && !g->conf.use_procfs)
+			p = proc_arrive(g, pid, uid, 0, r->ts, now);
+		if (!p) {
+			*why = "sender not found";
+			rc = -ESRCH;
+			goto out;
+		}
+		p->seen_kernel = 0;
+	}
+
+	switch (r->type) {
+	case HT_REC_EXEC:
+		p->exec_pending = 1;
+		break;
+	case HT_REC_EXIT:
+		g->st.lost_by_shims += r->num2 > 0 ? (uint64_t)r->num2 : 0;
+		proc_end(g, p, r->ts);
+		break;
+	case HT_REC_PIPE:
+		rc = fd_set_key(g, p, r->fd, &r->chan, r->ts, HOLD_CREATED);
+		if (!rc)
+			rc = fd_set_key(g, p, r->fd2, &r->chan, r->ts, HOLD_CREATED);
+		break;
+	case HT_REC_SOCKETPAIR: {
+		struct chan *a = chan_get(g, &r->chan, r->ts), *b = chan_get(g, &r->chan2, r->ts);
+		if (!a || !b) {
+			rc = -ENOMEM;
+			break;
+		}
+		a->peer = b;
+		b->peer = a;
+		a->remote.family = b->remote.family = AF_UNIX;
+		rc = fd_set_(g, p, r->fd, a, r->ts, HOLD_CREATED);
+		if (!rc)
+			rc = fd_set_(g, p, r->fd2, b, r->ts, HOLD_CREATED);
+		break;
+	}
+	case HT_REC_CONNECT: {
+		struct chan *c = chan_get(g, &r->chan, r->ts);
+		if (!c) {
+			rc = -ENOMEM;
+			break;
+		}
+		gaddr_set(&c->remote, &r->addr);
+		c->dir = 'o';
+		c->sotype = (int)r->num;
+		c->connector = pid;
+		rc = fd_set_(g, p, r->fd, c, r->ts, HOLD_CREATED);
+		break;
+	}
+	case HT_REC_ACCEPT: {
+		struct chan *c = chan_get(g, &r->chan, r->ts);
+		if (!c) {
+			rc = -ENOMEM;
+			break;
+		}
+		gaddr_set(&c->local, &r->addr);
+		c->has_local = 1;
+		gaddr_set(&c->remote, &r->addr2);
+		c->dir = 'i';
+		c->sotype = (int)r->num;
+		if (r->addr.family == AF_UNIX || r->addr2.family == AF_UNIX) {
+			/* pair the accepted end with the connecting end now, while
+			 * both exist: the kernel knows the peer inode */
+			uint64_t peer;
+			c->remote.family = AF_UNIX;
+			if (g->conf.use_procfs) {
+				if (g->nl < 0)
+					g->nl = sd_open();
+				if (g->nl >= 0 && sd_unix_peer(g->nl, c->ino, &peer) == 0) {
+					struct ht_chan k = {HT_CHAN_SOCK, 0, peer};
+					struct chan *pc = chan_get(g, &k, r->ts);
+					if (pc) {
+						c->peer = pc;
+						pc->peer = c;
+						pc->remote.family = AF_UNIX;
+					}
+				}
+			}
+		}
+		rc = fd_set_(g, p, r->fd, c, r->ts, HOLD_CREATED);
+		break;
+	}
+	case HT_REC_PTY:
+		rc = fd_set_key(g, p, r->fd, &r->chan, r->ts, HOLD_CREATED);
+		if (!rc && r->fd2 >= 0)
+			rc = fd_set_key(g, p, r->fd2, &r->chan, r->ts, HOLD_CREATED);
+		break;
+	case HT_REC_OPEN:
+		rc = fd_set_key(g, p, r->fd, &r->chan, r->ts, HOLD_CREATED);
+		break;
+	case HT_REC_FDRECV:
+		rc = fd_set_key(g, p, r->fd, &r->chan, r->ts, HOLD_RECEIVED);
+		break;
+	case HT_REC_FDSEND:
+		break;
+	case HT_REC_CLOSE:
+		fd_unset(p, r->fd, r->ts);
+		break;
+	case HT_REC_DUP: {
+		struct fdent *e = fd_find(p, r->fd);
+		if (r->fd == r->fd2)
+			break;
+		if (e) {
+			struct chan *c = e->h->c;
+			uint8_t how = e->h->how;
+			rc = fd_set_(g, p, r->fd2, c, r->ts, how);
+		} else {
+			fd_unset(p, r->fd2, r->ts);
+		}
+		break;
+	}
+	case HT_REC_CLOSERANGE:
+		for (uint32_t i = 0; i < p->nfds;) {
+			int fd = p->fds[i].fd;
+			if (fd >= r->fd && fd <= r->fd2)
+				fd_unset(p, fd, r->ts);
+			else
+				i++;
+		}
+		break;
+	case HT_REC_SPAWN: {
+		pid_t cpid = (pid_t)r->num;
+		struct proc *c = live_proc(g, cpid);
+		uint64_t ts = r->ts2 && r->ts2 <= r->ts ? r->ts2 : r->ts;
+		if (c) {
+			if (!c->creator && (!c->creator_pid || c->creator_pid == pid)) {
+				c->foreign_creator = 0;
+				set_creator(c, p);
+			}
+			if (c->creator == p && ts < c->birth_ts)
+				c->birth_ts = ts;
+		} else if (g->conf.use_procfs) {
+			struct procfs_stat st;
+			if (procfs_stat(cpid, &st) == 0 && st.ppid == pid) {
+				c = proc_new(g, cpid, ts);
+				if (c) {
+					c->creator_pid = pid;
+					set_creator(c, p);
+					c->exec_pending = 1; /* its image will announce itself, or not */
+					proc_fill_identity(g, c);
+					proc_sync_fds(g, c, ts, HOLD_INHERITED);
+				}
+			}
+		}
+		break;
+	}
+	case HT_REC_RESYNC:
+		proc_sync_fds(g, p, r->ts, HOLD_INHERITED);
+		break;
+	default:
+		*why = "unknown record type";
+		rc = -EINVAL;
+	}
+out:
+	if (rc)
+		g->st.rejected++;
+	else
+		g->st.applied++;
+	return rc;
+}
+
+/* ---- life cycle ----------------------------------------------------------- */
+
+struct graph *graph_new(const struct graph_conf *conf)
+{
+	struct graph *g = calloc(1, sizeof(*g));
+	if (!g)
+		return NULL;
+	g->conf = *conf;
+	if (!g->conf.max_procs)
+		g->conf.max_procs = 200000;
+	g->npidtab = PID_BUCKETS_MIN;
+	g->nchantab = CHAN_BUCKETS_MIN;
+	g->pidtab = calloc(g->npidtab, sizeof(*g->pidtab));
+	g->chantab = calloc(g->nchantab, sizeof(*g->chantab));
+	g->nl = -1;
+	if (!g->pidtab || !g->chantab) {
+		graph_free(g);
+		return NULL;
+	}
+	g->st.bytes = sizeof(*g) + (g->npidtab + g->nchantab) * sizeof(void *);
+	if (g->conf.use_procfs)
+		procfs_netns(getpid(), &g->my_netns);
+	return g;
+}
+
+void graph_free(struct graph *g)
+{
+	if (!g)
+		return;
+	while (g->phead)
+		proc_free(g, g->phead);
+	while (g->chead)
+		chan_free(g, g->chead);
+	for (size_t i = 0; i < INTERN_BUCKETS; i++)
+		while (g->itab[i]) {
+			struct istr *n = g->itab[i]->next;
+			free(g->itab[i]);
+			g->itab[i] = n;
+		}
+	if (g->nl >= 0)
+		close(g->nl);
+	free(g->pidtab);
+	free(g->chantab);
+	free(g);
+}
+
+void graph_gc(struct graph *g, uint64_t now)
+{
+	uint64_t keep = g->conf.retention_ns;
+	uint64_t horizon = now > keep ? now - keep : 0;
+
+	/* liveness: a rolling sample of live processes, for exits no record told */
+	if (g->conf.use_procfs) {
+		size_t budget = 2000, i = 0;
+		for (struct proc *p = g->phead; p && budget; p = p->next, i++) {
+			if (i < g->sweep_pos || !p->alive)
+				continue;
+			budget--;
+			if (kill(p->pid, 0) != 0 && errno == ESRCH)
+				proc_end(g, p, now);
+			else if (p->start && !same_process(g, p))
+				proc_end(g, p, now);
+		}
+		g->sweep_pos = budget ? 0 : i;
+	}
+	for (struct proc *p = g->phead, *n; p; p = n) {
+		n = p->next;
+		if (!p->alive && p->exit_ts < horizon && p->nchildren == 0) {
+			proc_free(g, p); /* frees p only; its creator may go next round */
+			continue;
+		}
+		for (struct hold *h = p->holds, *hn; h; h = hn) {
+			hn = h->pnext;
+			if (h->until && h->until < horizon && p->alive)
+				hold_unlink(g, h);
+		}
+	}
+	for (struct chan *c = g->chead, *n; c; c = n) {
+		n = c->next;
+		if (!c->holds && c->last_ts < horizon)
+			chan_free(g, c);
+	}
+}
+
+void graph_stats(const struct graph *g, struct graph_stats *st)
+{
+	*st = g->st;
+}
+
+const struct graph_conf *graph_conf(const struct graph *g)
+{
+	return &g->conf;
+}
+
+struct proc *graph_first_proc(struct graph *g)
+{
+	return g->phead;
+}
+
+struct chan *graph_first_chan(struct graph *g)
+{
+	return g->chead;
+}

@@ -1,0 +1,165 @@
+/*
+ * graph.h — the collector's model of one host (docs/chain-model.md):
+ * processes, channels, and the intervals during which a process held a
+ * channel end.
+ *
+ * Invariants:
+ * - A process is (pid, start). Several entries may share a pid (an ended one
+ *   kept for retention and its successor); graph_proc() returns the live one.
+ * - p->creator is the process that forked/spawned p. It is set once and never
+ *   changed by re-parenting; an ended creator is kept while it has kept
+ *   children (nchildren > 0), so lineage survives the processes themselves.
+ * - A hold is one (process, channel) interval [since, until); until == 0 while
+ *   open. An open hold has nfds > 0 fd-table entries pointing at it. Each hold
+ *   is on two lists: its process's and its channel's.
+ * - Pipes and FIFOs share one key kind (HT_CHAN_PIPE, dev, ino); ptys are keyed
+ *   by index (master and slave are one channel); sockets by inode, with
+ *   c->peer linking the two ends of a unix socketpair/connection.
+ * The graph is single-threaded: only the collector's main loop touches it.
+ */
+#ifndef HT_GRAPH_H
+#define HT_GRAPH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "hoptrace/record.h"
+
+enum hold_how { HOLD_CREATED = 0, HOLD_INHERITED, HOLD_RECEIVED, HOLD_KERNEL };
+
+struct hold;
+struct chan;
+
+struct fdent {
+	int fd;
+	struct hold *h;
+};
+
+struct proc {
+	pid_t pid;
+	uid_t uid;
+	uint64_t start;       /* /proc starttime (clock ticks), 0 unknown */
+	uint64_t serial;      /* unique per entry */
+	uint64_t birth_ts, exit_ts, exec_ts; /* monotonic ns; exit_ts 0 = alive */
+	pid_t creator_pid;
+	struct proc *creator;
+	const char *exe, *argv0;  /* interned, never NULL ("" unknown) */
+	char sha256[65];
+	uint8_t alive, seen_kernel, exec_pending, foreign_creator;
+	uint32_t nchildren;
+	struct fdent *fds;
+	uint32_t nfds, capfds;
+	struct hold *holds;
+	struct proc *hnext;          /* pid hash chain */
+	struct proc *next, *prev;    /* all entries, oldest first */
+};
+
+/* A compact socket end (the record's ht_addr carries unix paths; the graph
+ * keeps only what chains need). For a unix socket whose peer is not in the
+ * graph, a[0..7] holds the peer's inode and len is 8. */
+struct gaddr {
+	uint16_t family, port;
+	uint8_t len;
+	uint8_t a[16];
+};
+
+static inline void gaddr_set(struct gaddr *g, const struct ht_addr *a)
+{
+	g->family = a->family;
+	g->port = a->port;
+	g->len = a->family == AF_UNIX ? 0 : (a->len > 16 ? 16 : a->len);
+	memset(g->a, 0, sizeof(g->a));
+	memcpy(g->a, a->a, g->len);
+}
+
+static inline void gaddr_get(struct ht_addr *a, const struct gaddr *g)
+{
+	memset(a, 0, sizeof(*a));
+	a->family = g->family;
+	a->port = g->port;
+	a->len = g->family == AF_UNIX ? 0 : g->len;
+	memcpy(a->a, g->a, a->len);
+}
+
+struct chan {
+	uint8_t kind;          /* HT_CHAN_PIPE (also FIFOs), HT_CHAN_SOCK, HT_CHAN_PTY */
+	uint8_t fifo;          /* a named pipe */
+	uint8_t dir;           /* sockets: 0 unknown, 'i' accepted, 'o' connected */
+	uint8_t has_local;
+	int sotype;
+	uint64_t dev, ino;
+	struct gaddr local, remote; /* sockets: local end, far end (remote.family 0 = unknown) */
+	struct chan *peer;     /* unix: the other end */
+	pid_t connector;       /* pid that connect()ed it */
+	uint64_t last_ts;
+	struct hold *holds;
+	uint32_t nholds;
+	struct chan *hnext;
+	struct chan *next, *prev;
+};
+
+struct hold {
+	struct proc *p;
+	struct chan *c;
+	uint64_t since, until;
+	uint32_t nfds;
+	uint8_t how;
+	struct hold *pnext, *cnext;
+};
+
+struct graph_conf {
+	uint64_t retention_ns;  /* how long ended processes/holds/channels stay */
+	uint64_t window_ns;     /* the subject's recent-history window */
+	size_t max_procs;       /* hard bound on process entries */
+	int use_procfs;         /* read /proc (off in unit tests) */
+};
+
+struct graph_stats {
+	uint64_t procs, procs_alive, chans, holds;
+	uint64_t applied, rejected, evicted, proc_reads;
+	uint64_t lost_by_shims;  /* sum of EXIT.lost */
+	size_t bytes;            /* approximate heap use */
+};
+
+struct graph;
+
+struct graph *graph_new(const struct graph_conf *conf);
+void graph_free(struct graph *g);             /* accepts NULL */
+
+/* Applies one record sent by (pid, uid) — the kernel-attested sender — at
+ * collector time now. Returns 0, or -EINVAL with *why set when the record
+ * contradicts what the kernel says (e.g. a forged creator). Nothing changes on
+ * error. */
+int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r,
+		uint64_t now, const char **why);
+
+struct proc *graph_proc(struct graph *g, pid_t pid);
+/* The live entry for pid, created from /proc when unknown (seen: kernel), with
+ * its creator chain and fds; NULL if pid is gone or outside this netns. */
+struct proc *graph_proc_kernel(struct graph *g, pid_t pid, uint64_t now);
+/* Resolves p->creator from /proc when it is still unknown. */
+struct proc *graph_creator(struct graph *g, struct proc *p, uint64_t now);
+/* Brings a process whose image changed without a record (static exec) up to
+ * date from /proc. */
+void graph_refresh(struct graph *g, struct proc *p, uint64_t now);
+struct chan *graph_chan(struct graph *g, uint8_t kind, uint64_t dev, uint64_t ino);
+
+void graph_gc(struct graph *g, uint64_t now);
+void graph_stats(const struct graph *g, struct graph_stats *st);
+const struct graph_conf *graph_conf(const struct graph *g);
+
+/* iteration: oldest first */
+struct proc *graph_first_proc(struct graph *g);
+struct chan *graph_first_chan(struct graph *g);
+
+/* hold open at time t? */
+static inline int hold_live_at(const struct hold *h, uint64_t t)
+{
+	return h->since <= t && (h->until == 0 || h->until > t);
+}
+
+const char *graph_intern(struct graph *g, const char *s);
+
+#endif

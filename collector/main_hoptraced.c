@@ -1,0 +1,497 @@
+/*
+ * main_hoptraced.c — the collector daemon. One thread, one epoll loop over:
+ *   - the record listener (SEQPACKET, abstract "\0hoptrace/rec") and one
+ *     connection per shimmed process image; every datagram's sender is the
+ *     kernel's SCM_CREDENTIALS, never a field of the record;
+ *   - the guard's query listener (SEQPACKET, abstract "\0hoptrace/query",
+ *     root peers only) — one datagram request, one datagram answer;
+ *   - the CLI's nng REP socket (ipc://, mode 0600, root peers only);
+ *   - a 1 s timer for retention and liveness.
+ * Before answering any query it drains every pending record, so a record
+ * sent just before a connect() is in the graph when the guard asks about the
+ * SYN.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+
+#include "hoptrace/ini.h"
+#include "hoptrace/log.h"
+#include "hoptrace/record.h"
+#include "graph.h"
+#include "query.h"
+#include "sockdiag.h"
+
+#define TAG_REC_LISTEN 1u
+#define TAG_REC_CONN 2u
+#define TAG_Q_LISTEN 3u
+#define TAG_Q_CONN 4u
+#define TAG_NNG 5u
+#define TAG_TIMER 6u
+#define TAG(t, fd) (((uint64_t)(t) << 32) | (uint32_t)(fd))
+
+struct conf {
+	char hostname[64];
+	char control[256];
+	char rec_socket[100];
+	char query_socket[100];
+	unsigned long long retention_ms, window_ms, max_procs;
+};
+
+static volatile sig_atomic_t quit;
+static int ep = -1;
+static struct graph *graph;
+static struct collector_stats stats;
+static struct query_ctx qctx;
+static struct conf cf;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	quit = 1;
+}
+
+/* ---- configuration -------------------------------------------------------- */
+
+static int conf_cb(void *ctx, const char *sec, const char *key, const char *val, char *err,
+		   size_t errlen)
+{
+	struct conf *c = ctx;
+	if (strcmp(sec, "collector") != 0)
+		return 0; /* other programs' sections */
+	if (strcmp(key, "hostname") == 0) {
+		if (!*val || strlen(val) >= sizeof(c->hostname)) {
+			snprintf(err, errlen, "hostname: empty or longer than 63 bytes");
+			return -1;
+		}
+		snprintf(c->hostname, sizeof(c->hostname), "%s", val);
+	} else if (strcmp(key, "control") == 0) {
+		if (val[0] != '/' || strlen(val) >= sizeof(c->control) - 1) {
+			snprintf(err, errlen, "control: must be an absolute path");
+			return -1;
+		}
+		snprintf(c->control, sizeof(c->control), "%s", val);
+	} else if (strcmp(key, "record_socket") == 0 || strcmp(key, "query_socket") == 0) {
+		char *dst = key[0] == 'r' ? c->rec_socket : c->query_socket;
+		if (!*val || strlen(val) >= sizeof(c->rec_socket)) {
+			snprintf(err, errlen, "%s: empty or longer than 99 bytes", key);
+			return -1;
+		}
+		snprintf(dst, sizeof(c->rec_socket), "%s", val);
+	} else if (strcmp(key, "retention") == 0) {
+		return ini_duration_ms(val, &c->retention_ms, err, errlen);
+	} else if (strcmp(key, "history_window") == 0) {
+		return ini_duration_ms(val, &c->window_ms, err, errlen);
+	} else if (strcmp(key, "max_processes") == 0) {
+		if (ini_uint(val, 100000000ULL, &c->max_procs, err, errlen) != 0)
+			return -1;
+		if (c->max_procs < 100) {
+			snprintf(err, errlen, "max_processes: at least 100");
+			return -1;
+		}
+	} else {
+		snprintf(err, errlen, "unknown key \"%s\" in [collector]", key);
+		return -1;
+	}
+	return 0;
+}
+
+static int conf_load(const char *path, int explicit_path, struct conf *c, char *err, size_t n)
+{
+	memset(c, 0, sizeof(*c));
+	gethostname(c->hostname, sizeof(c->hostname) - 1);
+	snprintf(c->control, sizeof(c->control), "/run/hoptrace/control.sock");
+	snprintf(c->rec_socket, sizeof(c->rec_socket), "%s", HT_REC_SOCKET);
+	snprintf(c->query_socket, sizeof(c->query_socket), "hoptrace/query");
+	c->retention_ms = 600000;
+	c->window_ms = 60000;
+	c->max_procs = 200000;
+	if (!explicit_path && access(path, F_OK) != 0)
+		return 0; /* no file: defaults */
+	return ini_parse(path, conf_cb, c, err, n);
+}
+
+/* ---- sockets -------------------------------------------------------------- */
+
+static int listen_abstract(const char *name)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	size_t n = strlen(name);
+	int one = 1;
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	memcpy(sa.sun_path + 1, name, n);
+	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)) < 0 ||
+	    listen(fd, 1024) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+static void ep_add(int fd, uint32_t tag)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG(tag, fd)};
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+		log_warn("epoll_ctl add fd %d", fd);
+}
+
+static void accept_all(int lfd, uint32_t tag)
+{
+	for (;;) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		if (tag == TAG_Q_CONN) {
+			struct ucred cr;
+			socklen_t l = sizeof(cr);
+			if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &l) < 0 ||
+			    (cr.uid != 0 && cr.uid != geteuid())) {
+				stats.query_refused++;
+				close(fd);
+				continue;
+			}
+			int sz = 4 << 20;
+			setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+		} else {
+			int one = 1;
+			setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
+			stats.conns++;
+		}
+		ep_add(fd, tag);
+	}
+}
+
+/* Reads every pending record on one shim connection. Returns the number read. */
+static int read_records(int fd, uint64_t now)
+{
+	uint8_t buf[HT_REC_MAX + 1];
+	union {
+		char b[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * 16)];
+		struct cmsghdr align;
+	} cbuf;
+	int n = 0;
+
+	for (int budget = 256; budget > 0; budget--) {
+		struct iovec iov = {buf, sizeof(buf)};
+		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b,
+				    .msg_controllen = sizeof(cbuf.b)};
+		ssize_t r = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (r < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return n;
+			goto gone;
+		}
+		if (r == 0)
+			goto gone;
+		n++;
+		stats.records++;
+		struct ucred cr = {0, (uid_t)-1, (gid_t)-1};
+		int have_cred = 0, passed_fds = 0;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+			    c->cmsg_len >= CMSG_LEN(sizeof(cr))) {
+				memcpy(&cr, CMSG_DATA(c), sizeof(cr));
+				have_cred = 1;
+			} else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+				size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+				for (size_t i = 0; i < k; i++) {
+					int pfd;
+					memcpy(&pfd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+					close(pfd);
+				}
+				passed_fds = 1;
+			}
+		}
+		if (passed_fds) {
+			stats.fd_passing++;
+			continue;
+		}
+		if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (size_t)r > HT_REC_MAX) {
+			stats.oversized++;
+			continue;
+		}
+		if (!have_cred || cr.pid <= 0) {
+			stats.no_creds++;
+			continue;
+		}
+		struct ht_record rec;
+		const char *why;
+		if (ht_record_decode(buf, (size_t)r, &rec, &why) != 0) {
+			stats.decode_errors++;
+			log_debug("record from pid %d rejected: %s", cr.pid, why);
+			continue;
+		}
+		/* the sender's clock: clamp into [now - skew, now] */
+		if (rec.ts > now || rec.ts + HT_REC_MAX_SKEW_NS < now)
+			rec.ts = now;
+		if (graph_apply(graph, cr.pid, cr.uid, &rec, now, &why) != 0 && why)
+			log_debug("record %s from pid %d refused: %s", ht_rec_type_name(rec.type),
+				  cr.pid, why);
+	}
+	return n;
+gone:
+	epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+	close(fd);
+	stats.conns--;
+	return n;
+}
+
+/* Processes every record already queued anywhere (bounded). */
+static void drain_records(void)
+{
+	struct epoll_event evs[256];
+	int dep = -1;
+	for (int round = 0; round < 64; round++) {
+		int n = epoll_wait(ep, evs, 256, 0);
+		int got = 0;
+		if (n <= 0)
+			return;
+		uint64_t now = now_ns();
+		for (int i = 0; i < n; i++) {
+			uint32_t tag = (uint32_t)(evs[i].data.u64 >> 32);
+			int fd = (int)(uint32_t)evs[i].data.u64;
+			if (tag == TAG_REC_CONN)
+				got += read_records(fd, now);
+			else if (tag == TAG_REC_LISTEN) {
+				accept_all(fd, TAG_REC_CONN);
+				got++;
+			}
+		}
+		(void)dep;
+		if (!got)
+			return;
+	}
+}
+
+static void serve_query_conn(int fd)
+{
+	char req[65536 + 1];
+	for (int budget = 64; budget > 0; budget--) {
+		ssize_t r = recv(fd, req, sizeof(req), MSG_DONTWAIT | MSG_TRUNC);
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (r <= 0) {
+			epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+			close(fd);
+			return;
+		}
+		drain_records();
+		char *ans;
+		if ((size_t)r > sizeof(req) - 1)
+			ans = strdup("{\"ok\":false,\"error\":\"request larger than 64 KiB\"}");
+		else
+			ans = query_answer(&qctx, req, (size_t)r, now_ns());
+		if (ans) {
+			size_t n = strlen(ans);
+			if (n > 65536) {
+				free(ans);
+				ans = strdup("{\"ok\":false,\"error\":\"answer too large\"}");
+				n = ans ? strlen(ans) : 0;
+			}
+			if (ans && send(fd, ans, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+				log_warn("query answer dropped");
+			free(ans);
+		}
+	}
+}
+
+static void serve_nng(nng_socket s)
+{
+	for (int budget = 16; budget > 0; budget--) {
+		nng_msg *m;
+		if (nng_recvmsg(s, &m, NNG_FLAG_NONBLOCK) != 0)
+			return;
+		uint64_t uid = (uint64_t)-1;
+		nng_pipe p = nng_msg_get_pipe(m);
+		char *ans;
+		if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid) != 0 ||
+		    (uid != 0 && uid != (uint64_t)geteuid())) {
+			stats.query_refused++;
+			ans = strdup("{\"ok\":false,\"error\":\"permission denied: root only\"}");
+		} else {
+			drain_records();
+			ans = query_answer(&qctx, nng_msg_body(m), nng_msg_len(m), now_ns());
+		}
+		nng_msg_clear(m);
+		if (ans && nng_msg_append(m, ans, strlen(ans)) == 0) {
+			if (nng_sendmsg(s, m, NNG_FLAG_NONBLOCK) != 0)
+				nng_msg_free(m);
+		} else {
+			nng_msg_free(m);
+		}
+		free(ans);
+	}
+}
+
+static int mkdir_parent(const char *path)
+{
+	char dir[256];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = 0;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: hoptraced [-dnv] [-f file]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	const char *conffile = HT_CONF_DEFAULT;
+	int foreground = 0, check = 0, verbose = 0, explicit_conf = 0, ch;
+	char err[512];
+	nng_socket rep = NNG_SOCKET_INITIALIZER;
+
+	while ((ch = getopt(argc, argv, "df:nvh")) != -1) {
+		switch (ch) {
+		case 'd': foreground = 1; break;
+		case 'f': conffile = optarg; explicit_conf = 1; break;
+		case 'n': check = 1; break;
+		case 'v': verbose++; break;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_init("hoptraced", foreground || check, verbose);
+	if (conf_load(conffile, explicit_conf, &cf, err, sizeof(err)) != 0) {
+		fprintf(stderr, "hoptraced: %s\n", err);
+		return 1;
+	}
+	if (check) {
+		printf("configuration OK\n");
+		return 0;
+	}
+
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct graph_conf gc = {.retention_ns = cf.retention_ms * 1000000ULL,
+				.window_ns = cf.window_ms * 1000000ULL,
+				.max_procs = cf.max_procs, .use_procfs = 1};
+	graph = graph_new(&gc);
+	if (!graph)
+		fatalx("out of memory");
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
+		fatal("epoll_create1");
+
+	int rl_fd = listen_abstract(cf.rec_socket);
+	if (rl_fd < 0)
+		fatal("cannot listen on @%s (another collector in this network namespace?)",
+		      cf.rec_socket);
+	int ql_fd = listen_abstract(cf.query_socket);
+	if (ql_fd < 0)
+		fatal("cannot listen on @%s", cf.query_socket);
+	ep_add(rl_fd, TAG_REC_LISTEN);
+	ep_add(ql_fd, TAG_Q_LISTEN);
+
+	char url[300];
+	int rv, nngfd = -1;
+	snprintf(url, sizeof(url), "ipc://%s", cf.control);
+	if (mkdir_parent(cf.control) < 0)
+		fatal("cannot create the directory of %s", cf.control);
+	unlink(cf.control);
+	mode_t old = umask(0077);
+	if ((rv = nng_rep0_open(&rep)) != 0 || (rv = nng_listen(rep, url, NULL, 0)) != 0)
+		fatalx("cannot listen on %s: %s", url, nng_strerror(rv));
+	umask(old);
+	chmod(cf.control, 0600);
+	if ((rv = nng_socket_get_int(rep, NNG_OPT_RECVFD, &nngfd)) != 0)
+		fatalx("nng recv fd: %s", nng_strerror(rv));
+	ep_add(nngfd, TAG_NNG);
+
+	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	struct itimerspec its = {{1, 0}, {1, 0}};
+	timerfd_settime(tfd, 0, &its, NULL);
+	ep_add(tfd, TAG_TIMER);
+
+	qctx.g = graph;
+	qctx.hostname = cf.hostname;
+	qctx.nl = sd_open();
+	qctx.stats = &stats;
+	qctx.now_fn = now_ns;
+	qctx.started = now_ns();
+	if (qctx.nl < 0)
+		log_warnx("sock_diag unavailable: connection lookups will fail");
+
+	if (!foreground && daemon(0, 0) < 0)
+		fatal("daemon");
+	log_info("collecting as host %s: records @%s, queries @%s, control %s", cf.hostname,
+		 cf.rec_socket, cf.query_socket, url);
+
+	struct epoll_event evs[128];
+	while (!quit) {
+		int n = epoll_wait(ep, evs, 128, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			fatal("epoll_wait");
+		}
+		uint64_t now = now_ns();
+		for (int i = 0; i < n; i++) {
+			uint32_t tag = (uint32_t)(evs[i].data.u64 >> 32);
+			int fd = (int)(uint32_t)evs[i].data.u64;
+			switch (tag) {
+			case TAG_REC_LISTEN: accept_all(fd, TAG_REC_CONN); break;
+			case TAG_REC_CONN: read_records(fd, now); break;
+			case TAG_Q_LISTEN: accept_all(fd, TAG_Q_CONN); break;
+			case TAG_Q_CONN: serve_query_conn(fd); break;
+			case TAG_NNG: serve_nng(rep); break;
+			case TAG_TIMER: {
+				uint64_t x;
+				if (read(fd, &x, sizeof(x)) > 0)
+					graph_gc(graph, now);
+				sd_local_addrs_refresh();
+				break;
+			}
+			}
+		}
+	}
+	log_info("exiting");
+	nng_close(rep);
+	unlink(cf.control);
+	graph_free(graph);
+	return 0;
+}

@@ -1,0 +1,289 @@
+/*
+ * query.c — answers the JSON requests of docs/query-protocol.md against the
+ * graph. Transport-free: the daemon's main loop receives a request on either
+ * transport (SEQPACKET for the guard, nng for the CLI), drains pending
+ * records, and calls query_answer().
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "hoptrace/chain.h"
+#include "chain.h"
+#include "procfs.h"
+#include "query.h"
+#include "sockdiag.h"
+
+#define QUERY_MAX 65536
+
+static char *error_answer(const char *fmt, const char *arg)
+{
+	char msg[256];
+	snprintf(msg, sizeof(msg), fmt, arg ? arg : "");
+	cJSON *a = cJSON_CreateObject();
+	cJSON_AddBoolToObject(a, "ok", 0);
+	cJSON_AddStringToObject(a, "error", msg);
+	char *s = cJSON_PrintUnformatted(a);
+	cJSON_Delete(a);
+	return s;
+}
+
+static int endpoint_to_addr(const char *s, struct ht_addr *a)
+{
+	struct ht_endpoint ep;
+	if (!s || ht_endpoint_parse(s, &ep) != 0)
+		return -1;
+	memset(a, 0, sizeof(*a));
+	a->family = (uint16_t)ep.family;
+	a->len = ep.family == AF_INET ? 4 : 16;
+	memcpy(a->a, ep.addr, a->len);
+	a->port = ep.port;
+	return 0;
+}
+
+struct holder_ctx {
+	struct query_ctx *q;
+	uint64_t now;
+};
+
+static int holder_cb(void *vctx, pid_t pid, int fd)
+{
+	struct holder_ctx *x = vctx;
+	(void)fd;
+	graph_proc_kernel(x->q->g, pid, x->now);
+	return 0;
+}
+
+/* The process behind socket c: the one that connect()ed it if it still holds
+ * it, else any live holder. */
+static struct proc *socket_holder(struct chan *c)
+{
+	struct proc *any = NULL;
+	for (struct hold *h = c->holds; h; h = h->cnext) {
+		if (h->until || !h->p->alive)
+			continue;
+		if (h->p->pid == c->connector)
+			return h->p;
+		if (!any || h->p->birth_ts < any->birth_ts)
+			any = h->p;
+	}
+	return any;
+}
+
+static char *answer_chain(struct query_ctx *q, struct proc *p, struct chan *exclude,
+			  const struct ht_addr *l, const struct ht_addr *r, uint64_t now)
+{
+	struct chain_req req = {.host = q->hostname, .subject = p, .exclude = exclude,
+				.syn_local = l, .syn_remote = r, .now = now, .nl = q->nl};
+	cJSON *a = chain_compute(q->g, &req);
+	if (!a)
+		return error_answer("out of memory", NULL);
+	char *s = cJSON_PrintUnformatted(a);
+	cJSON_Delete(a);
+	return s;
+}
+
+static char *op_who(struct query_ctx *q, const cJSON *req, uint64_t now)
+{
+	struct ht_addr l, r;
+	struct sd_inet s;
+	const cJSON *jl = cJSON_GetObjectItem(req, "local"), *jr = cJSON_GetObjectItem(req, "remote");
+	if (!cJSON_IsString(jl) || endpoint_to_addr(jl->valuestring, &l) != 0)
+		return error_answer("bad or missing \"local\" endpoint", NULL);
+	if (!cJSON_IsString(jr) || endpoint_to_addr(jr->valuestring, &r) != 0)
+		return error_answer("bad or missing \"remote\" endpoint", NULL);
+	if (l.family != r.family)
+		return error_answer("local and remote are of different address families", NULL);
+	if (q->nl < 0 || sd_inet_lookup(q->nl, l.family, l.a, l.port, r.a, r.port, &s) != 0)
+		return error_answer("no such TCP connection on this host", NULL);
+	struct chan *c = graph_chan(q->g, HT_CHAN_SOCK, 0, s.ino);
+	struct proc *p = c ? socket_holder(c) : NULL;
+	if (!p) {
+		/* not reported by any shim: the kernel fallback */
+		struct holder_ctx x = {q, now};
+		procfs_socket_holders(s.ino, holder_cb, &x);
+		c = graph_chan(q->g, HT_CHAN_SOCK, 0, s.ino);
+		p = c ? socket_holder(c) : NULL;
+	}
+	if (!p)
+		return error_answer("no process holds that connection's socket", NULL);
+	if (c && !c->has_local) {
+		gaddr_set(&c->local, &l);
+		c->has_local = 1;
+		if (!c->remote.family)
+			gaddr_set(&c->remote, &r);
+		if (!c->dir)
+			c->dir = 'o';
+	}
+	return answer_chain(q, p, c, &l, &r, now);
+}
+
+static char *op_chain(struct query_ctx *q, const cJSON *req, uint64_t now)
+{
+	const cJSON *jp = cJSON_GetObjectItem(req, "pid");
+	if (!cJSON_IsNumber(jp) || jp->valuedouble < 1 || jp->valuedouble > 4194304 ||
+	    jp->valuedouble != (double)(int)jp->valuedouble)
+		return error_answer("bad or missing \"pid\"", NULL);
+	pid_t pid = (pid_t)jp->valueint;
+	struct proc *p = graph_proc(q->g, pid);
+	if (!p || !p->alive)
+		p = graph_proc_kernel(q->g, pid, now);
+	if (!p) {
+		char b[24];
+		snprintf(b, sizeof(b), "%d", pid);
+		return error_answer("no process %s on this host", b);
+	}
+	return answer_chain(q, p, NULL, NULL, NULL, now);
+}
+
+static char *op_ps(struct query_ctx *q)
+{
+	cJSON *a = cJSON_CreateObject();
+	cJSON_AddBoolToObject(a, "ok", 1);
+	cJSON_AddStringToObject(a, "host", q->hostname);
+	cJSON *arr = cJSON_AddArrayToObject(a, "procs");
+	for (struct proc *p = graph_first_proc(q->g); p; p = p->next) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, "pid", p->pid);
+		cJSON_AddNumberToObject(o, "start", (double)p->start);
+		cJSON_AddNumberToObject(o, "creator_pid", p->creator ? p->creator->pid : p->creator_pid);
+		cJSON_AddNumberToObject(o, "uid", p->uid == (uid_t)-1 ? -1 : (double)p->uid);
+		cJSON_AddStringToObject(o, "exe", p->exe);
+		cJSON_AddStringToObject(o, "argv0", p->argv0);
+		cJSON_AddBoolToObject(o, "alive", p->alive);
+		cJSON_AddStringToObject(o, "seen", p->seen_kernel ? "kernel" : "shim");
+		cJSON_AddNumberToObject(o, "nholds", 0);
+		int nh = 0;
+		for (struct hold *h = p->holds; h; h = h->pnext)
+			nh += !h->until;
+		cJSON_ReplaceItemInObject(o, "nholds", cJSON_CreateNumber(nh));
+		cJSON_AddItemToArray(arr, o);
+	}
+	char *s = cJSON_PrintUnformatted(a);
+	cJSON_Delete(a);
+	return s;
+}
+
+static char *op_graph(struct query_ctx *q)
+{
+	char id[64], lab[200], la[160], ra[160];
+	cJSON *a = cJSON_CreateObject();
+	cJSON_AddBoolToObject(a, "ok", 1);
+	cJSON_AddStringToObject(a, "host", q->hostname);
+	cJSON *procs = cJSON_AddArrayToObject(a, "procs");
+	cJSON *chans = cJSON_AddArrayToObject(a, "chans");
+	cJSON *holds = cJSON_AddArrayToObject(a, "holds");
+	for (struct proc *p = graph_first_proc(q->g); p; p = p->next) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, "pid", p->pid);
+		cJSON_AddNumberToObject(o, "start", (double)p->start);
+		cJSON_AddStringToObject(o, "exe", p->exe);
+		cJSON_AddStringToObject(o, "argv0", p->argv0);
+		cJSON_AddNumberToObject(o, "creator_pid", p->creator ? p->creator->pid : 0);
+		cJSON_AddBoolToObject(o, "alive", p->alive);
+		cJSON_AddStringToObject(o, "seen", p->seen_kernel ? "kernel" : "shim");
+		cJSON_AddItemToArray(procs, o);
+		for (struct hold *h = p->holds; h; h = h->pnext) {
+			cJSON *ho = cJSON_CreateObject();
+			snprintf(id, sizeof(id), "%d:%llu", h->c->kind, (unsigned long long)h->c->ino);
+			cJSON_AddNumberToObject(ho, "pid", p->pid);
+			cJSON_AddStringToObject(ho, "chan", id);
+			cJSON_AddNumberToObject(ho, "since", (double)h->since);
+			cJSON_AddNumberToObject(ho, "until", (double)h->until);
+			cJSON_AddItemToArray(holds, ho);
+		}
+	}
+	for (struct chan *c = graph_first_chan(q->g); c; c = c->next) {
+		cJSON *o = cJSON_CreateObject();
+		snprintf(id, sizeof(id), "%d:%llu", c->kind, (unsigned long long)c->ino);
+		cJSON_AddStringToObject(o, "id", id);
+		const char *kind = c->kind == HT_CHAN_PIPE ? (c->fifo ? "fifo" : "pipe") :
+				   c->kind == HT_CHAN_PTY ? "pty" :
+				   c->remote.family == AF_UNIX ? "unix" :
+				   c->remote.family ? "tcp" : "socket";
+		cJSON_AddStringToObject(o, "kind", kind);
+		if (c->kind == HT_CHAN_PTY)
+			snprintf(lab, sizeof(lab), "pts/%llu", (unsigned long long)c->ino);
+		else if (c->kind == HT_CHAN_SOCK && (c->remote.family == AF_INET || c->remote.family == AF_INET6)) {
+			struct ht_addr l, r;
+			gaddr_get(&l, &c->local);
+			gaddr_get(&r, &c->remote);
+			snprintf(lab, sizeof(lab), "%s %s %s",
+				 c->has_local ? ht_addr_str(&l, la, sizeof(la)) : "?",
+				 c->dir == 'i' ? "<-" : "->", ht_addr_str(&r, ra, sizeof(ra)));
+		}
+		else
+			snprintf(lab, sizeof(lab), "%s:[%llu]", kind, (unsigned long long)c->ino);
+		cJSON_AddStringToObject(o, "label", lab);
+		cJSON_AddItemToArray(chans, o);
+	}
+	char *s = cJSON_PrintUnformatted(a);
+	cJSON_Delete(a);
+	return s;
+}
+
+static char *op_status(struct query_ctx *q)
+{
+	struct graph_stats st;
+	graph_stats(q->g, &st);
+	cJSON *a = cJSON_CreateObject();
+	cJSON_AddBoolToObject(a, "ok", 1);
+	cJSON_AddStringToObject(a, "host", q->hostname);
+	cJSON_AddNumberToObject(a, "uptime_s", (double)(q->now_fn() - q->started) / 1e9);
+	cJSON_AddNumberToObject(a, "records", (double)q->stats->records);
+	cJSON_AddNumberToObject(a, "records_applied", (double)st.applied);
+	cJSON_AddNumberToObject(a, "records_rejected", (double)(q->stats->decode_errors + st.rejected));
+	cJSON *rej = cJSON_AddObjectToObject(a, "rejected");
+	cJSON_AddNumberToObject(rej, "malformed", (double)q->stats->decode_errors);
+	cJSON_AddNumberToObject(rej, "no_credentials", (double)q->stats->no_creds);
+	cJSON_AddNumberToObject(rej, "fd_passing", (double)q->stats->fd_passing);
+	cJSON_AddNumberToObject(rej, "oversized", (double)q->stats->oversized);
+	cJSON_AddNumberToObject(rej, "contradicted", (double)st.rejected);
+	cJSON_AddNumberToObject(a, "lost_by_shims", (double)st.lost_by_shims);
+	cJSON_AddNumberToObject(a, "shim_connections", (double)q->stats->conns);
+	cJSON_AddNumberToObject(a, "queries", (double)q->stats->queries);
+	cJSON_AddNumberToObject(a, "procs", (double)st.procs);
+	cJSON_AddNumberToObject(a, "procs_alive", (double)st.procs_alive);
+	cJSON_AddNumberToObject(a, "chans", (double)st.chans);
+	cJSON_AddNumberToObject(a, "holds", (double)st.holds);
+	cJSON_AddNumberToObject(a, "evicted", (double)st.evicted);
+	cJSON_AddNumberToObject(a, "graph_bytes", (double)st.bytes);
+	cJSON_AddNumberToObject(a, "proc_reads", (double)st.proc_reads);
+	char *s = cJSON_PrintUnformatted(a);
+	cJSON_Delete(a);
+	return s;
+}
+
+char *query_answer(struct query_ctx *q, const char *req, size_t len, uint64_t now)
+{
+	char *ans;
+	q->stats->queries++;
+	if (len == 0 || len > QUERY_MAX)
+		return error_answer("request empty or larger than 64 KiB", NULL);
+	cJSON *j = cJSON_ParseWithLength(req, len);
+	if (!j || !cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		return error_answer("request is not a JSON object", NULL);
+	}
+	const cJSON *op = cJSON_GetObjectItem(j, "op");
+	if (!cJSON_IsString(op))
+		ans = error_answer("missing \"op\"", NULL);
+	else if (strcmp(op->valuestring, "who") == 0)
+		ans = op_who(q, j, now);
+	else if (strcmp(op->valuestring, "chain") == 0)
+		ans = op_chain(q, j, now);
+	else if (strcmp(op->valuestring, "ps") == 0)
+		ans = op_ps(q);
+	else if (strcmp(op->valuestring, "graph") == 0)
+		ans = op_graph(q);
+	else if (strcmp(op->valuestring, "status") == 0)
+		ans = op_status(q);
+	else
+		ans = error_answer("unknown op \"%.40s\"", op->valuestring);
+	cJSON_Delete(j);
+	return ans;
+}

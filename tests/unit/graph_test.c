@@ -1,0 +1,453 @@
+/*
+ * graph_test.c — the host model and the chain computation, driven by records
+ * alone (no /proc, no sock_diag): pid reuse, re-parenting, retention and
+ * max_procs bounds, and the chain outcomes of docs/chain-model.md that can be
+ * expressed on one host.
+ */
+#include <arpa/inet.h>
+#include <stdlib.h>
+
+#include "../../collector/chain.h"
+#include "../../collector/graph.h"
+#include "hoptrace/chain.h"
+#include "test.h"
+
+#define SEC 1000000000ULL
+
+static struct graph *mk(uint64_t retention_s, size_t max_procs)
+{
+	struct graph_conf c = {.retention_ns = retention_s * SEC, .window_ns = 60 * SEC,
+			       .max_procs = max_procs, .use_procfs = 0};
+	return graph_new(&c);
+}
+
+static struct ht_record R(int type, uint64_t ts)
+{
+	struct ht_record r;
+	memset(&r, 0, sizeof(r));
+	r.type = (uint8_t)type;
+	r.ts = ts;
+	r.fd = r.fd2 = -1;
+	return r;
+}
+
+static void ok(struct graph *g, pid_t pid, struct ht_record r)
+{
+	const char *why = NULL;
+	int rc = graph_apply(g, pid, 0, &r, r.ts, &why);
+	if (rc)
+		fprintf(stderr, "    apply %s for pid %d: %s\n", ht_rec_type_name(r.type), pid, why);
+	CHECK_EQ_INT(rc, 0);
+}
+
+static void image(struct graph *g, pid_t pid, pid_t ppid, const char *exe, uint64_t ts)
+{
+	struct ht_record r = R(HT_REC_IMAGE, ts);
+	r.num = ppid;
+	snprintf(r.str, sizeof(r.str), "%s", exe);
+	const char *b = strrchr(exe, '/');
+	snprintf(r.str2, sizeof(r.str2), "%s", b ? b + 1 : exe);
+	ok(g, pid, r);
+}
+
+static void birth(struct graph *g, pid_t pid, pid_t creator, uint64_t ts)
+{
+	struct ht_record r = R(HT_REC_BIRTH, ts);
+	r.num = creator;
+	r.ts2 = ts;
+	ok(g, pid, r);
+}
+
+static void v4(struct ht_addr *a, const char *ip, uint16_t port)
+{
+	memset(a, 0, sizeof(*a));
+	a->family = AF_INET;
+	a->len = 4;
+	inet_pton(AF_INET, ip, a->a);
+	a->port = port;
+}
+
+static void accept_tcp(struct graph *g, pid_t pid, int fd, uint64_t ino, const char *from,
+		       uint16_t fport, uint64_t ts)
+{
+	struct ht_record r = R(HT_REC_ACCEPT, ts);
+	r.fd = fd;
+	r.chan = (struct ht_chan){HT_CHAN_SOCK, 0, ino};
+	r.chan2 = (struct ht_chan){HT_CHAN_SOCK, 0, ino + 100000};
+	r.num = 1;
+	v4(&r.addr, "10.250.0.2", 22);
+	v4(&r.addr2, from, fport);
+	ok(g, pid, r);
+}
+
+static void connect_tcp(struct graph *g, pid_t pid, int fd, uint64_t ino, const char *to,
+			uint16_t port, uint64_t ts)
+{
+	struct ht_record r = R(HT_REC_CONNECT, ts);
+	r.fd = fd;
+	r.chan = (struct ht_chan){HT_CHAN_SOCK, 0, ino};
+	r.num = 1;
+	v4(&r.addr, to, port);
+	ok(g, pid, r);
+}
+
+static void pty(struct graph *g, pid_t pid, int mfd, int sfd, uint64_t idx, uint64_t ts)
+{
+	struct ht_record r = R(HT_REC_PTY, ts);
+	r.fd = mfd;
+	r.fd2 = sfd;
+	r.chan = (struct ht_chan){HT_CHAN_PTY, 0, idx};
+	ok(g, pid, r);
+}
+
+static void fdop(struct graph *g, pid_t pid, int type, int fd, int fd2, uint64_t ts)
+{
+	struct ht_record r = R(type, ts);
+	r.fd = fd;
+	r.fd2 = fd2;
+	ok(g, pid, r);
+}
+
+static void fdrecv(struct graph *g, pid_t pid, int fd, struct ht_chan c, uint64_t ts)
+{
+	struct ht_record r = R(HT_REC_FDRECV, ts);
+	r.fd = fd;
+	r.chan = c;
+	r.chan2 = (struct ht_chan){HT_CHAN_SOCK, 0, 424242};
+	ok(g, pid, r);
+}
+
+/* Computes the chain of pid (excluding socket ino `syn`) and returns it. */
+static cJSON *chain_of(struct graph *g, pid_t pid, uint64_t syn, uint64_t now)
+{
+	struct chain_req req = {.host = "h2", .subject = graph_proc(g, pid),
+				.exclude = syn ? graph_chan(g, HT_CHAN_SOCK, 0, syn) : NULL,
+				.now = now, .nl = -1};
+	CHECK(req.subject != NULL);
+	if (!req.subject)
+		return NULL;
+	return chain_compute(g, &req);
+}
+
+/* "origin:exe,exe,..." for every chain, sorted by origin, joined by " | " */
+static void chains_str(cJSON *a, char *out, size_t n)
+{
+	char items[8][512];
+	int k = 0;
+	cJSON *ch;
+	out[0] = 0;
+	cJSON_ArrayForEach(ch, cJSON_GetObjectItem(a, "chains"))
+	{
+		if (k == 8)
+			break;
+		char *s = items[k];
+		size_t used = (size_t)snprintf(s, 512, "%s:",
+					       cJSON_GetObjectItem(ch, "origin_host")->valuestring);
+		cJSON *p;
+		int first = 1;
+		cJSON_ArrayForEach(p, cJSON_GetObjectItem(ch, "procs"))
+		{
+			const char *exe = cJSON_GetObjectItem(p, "exe")->valuestring;
+			const char *b = strrchr(exe, '/');
+			used += (size_t)snprintf(s + used, 512 - used, "%s%s", first ? "" : ",",
+						 b ? b + 1 : exe);
+			first = 0;
+		}
+		k++;
+	}
+	/* sort for a stable comparison */
+	for (int i = 0; i < k; i++)
+		for (int j = i + 1; j < k; j++)
+			if (strcmp(items[i], items[j]) > 0) {
+				char t[512];
+				memcpy(t, items[i], 512);
+				memcpy(items[i], items[j], 512);
+				memcpy(items[j], t, 512);
+			}
+	for (int i = 0; i < k; i++) {
+		size_t l = strlen(out);
+		snprintf(out + l, n - l, "%s%s", i ? " | " : "", items[i]);
+	}
+}
+
+#define CHECK_CHAINS(g, pid, syn, now, expect)                         \
+	do {                                                           \
+		cJSON *_c = chain_of(g, pid, syn, now);                \
+		char _s[2048] = "";                                    \
+		if (_c)                                                \
+			chains_str(_c, _s, sizeof(_s));                \
+		CHECK_EQ_STR(_s, expect);                              \
+		if (strcmp(_s, expect) != 0 && _c) {                   \
+			char *_t = cJSON_Print(cJSON_GetObjectItem(_c, "tree")); \
+			fprintf(stderr, "%s\n", _t);                  \
+			free(_t);                                      \
+		}                                                      \
+		cJSON_Delete(_c);                                      \
+	} while (0)
+
+/* An ssh session into h2: listener sshd 10 accepts from origin, forks session
+ * sshd 11 (inherits the socket), which allocates pty 3 and forks bash 12. */
+static void session(struct graph *g, pid_t base, const char *origin, uint64_t ino, uint64_t ptyidx,
+		    uint64_t t)
+{
+	pid_t sshd = base, bash = base + 1;
+	accept_tcp(g, 10, 4, ino, origin, 50000, t);
+	birth(g, sshd, 10, t + 1);
+	fdop(g, 10, HT_REC_CLOSE, 4, 0, t + 2);
+	pty(g, sshd, 5, 6, ptyidx, t + 3);
+	birth(g, bash, sshd, t + 4);
+	fdop(g, bash, HT_REC_DUP, 6, 0, t + 5);
+	fdop(g, bash, HT_REC_CLOSE, 4, 0, t + 6);
+	fdop(g, bash, HT_REC_CLOSE, 5, 0, t + 6);
+	fdop(g, bash, HT_REC_CLOSE, 6, 0, t + 6);
+	image(g, bash, sshd, "/usr/bin/bash", t + 7);
+}
+
+static void test_ssh_then_ssh(void)
+{
+	struct graph *g = mk(600, 1000);
+	image(g, 10, 1, "/usr/sbin/sshd", 1 * SEC);
+	session(g, 11, "192.0.2.1", 1000, 3, 2 * SEC);
+	birth(g, 13, 12, 3 * SEC);
+	image(g, 13, 12, "/usr/bin/ssh", 3 * SEC + 1);
+	connect_tcp(g, 13, 3, 2000, "198.51.100.3", 22, 3 * SEC + 2);
+	CHECK_CHAINS(g, 13, 2000, 4 * SEC, "192.0.2.1:sshd,sshd,bash,ssh");
+	graph_free(g);
+}
+
+/* pipe relay: bash makes a pipe, forks nc -l (writer) and nc (reader);
+ * the reader's chain goes through the pipe to the listener's accepted
+ * connection (a second origin connection) and through lineage to the session */
+static void test_pipe_relay(void)
+{
+	struct graph *g = mk(600, 1000);
+	image(g, 10, 1, "/usr/sbin/sshd", 1 * SEC);
+	session(g, 11, "192.0.2.1", 1000, 3, 2 * SEC);
+	struct ht_record p = R(HT_REC_PIPE, 3 * SEC);
+	p.fd = 3;
+	p.fd2 = 4;
+	p.chan = (struct ht_chan){HT_CHAN_PIPE, 12, 777};
+	ok(g, 12, p);
+	birth(g, 20, 12, 3 * SEC + 1);
+	fdop(g, 20, HT_REC_DUP, 4, 1, 3 * SEC + 2);
+	fdop(g, 20, HT_REC_CLOSE, 3, 0, 3 * SEC + 2);
+	fdop(g, 20, HT_REC_CLOSE, 4, 0, 3 * SEC + 2);
+	image(g, 20, 12, "/usr/bin/nc.openbsd", 3 * SEC + 3);
+	birth(g, 21, 12, 3 * SEC + 4);
+	fdop(g, 21, HT_REC_DUP, 3, 0, 3 * SEC + 5);
+	fdop(g, 21, HT_REC_CLOSE, 3, 0, 3 * SEC + 5);
+	fdop(g, 21, HT_REC_CLOSE, 4, 0, 3 * SEC + 5);
+	image(g, 21, 12, "/usr/bin/nc.openbsd", 3 * SEC + 6);
+	fdop(g, 12, HT_REC_CLOSE, 3, 0, 3 * SEC + 7);
+	fdop(g, 12, HT_REC_CLOSE, 4, 0, 3 * SEC + 7);
+	/* nc -l accepts a connection from the origin (a second connection) */
+	struct ht_record a = R(HT_REC_ACCEPT, 4 * SEC);
+	a.fd = 5;
+	a.chan = (struct ht_chan){HT_CHAN_SOCK, 0, 3000};
+	a.chan2 = (struct ht_chan){HT_CHAN_SOCK, 0, 3001};
+	v4(&a.addr, "10.250.0.2", 9000);
+	v4(&a.addr2, "192.0.2.1", 40000);
+	ok(g, 20, a);
+	connect_tcp(g, 21, 4, 3002, "198.51.100.3", 22, 4 * SEC + 1);
+	CHECK_CHAINS(g, 21, 3002, 5 * SEC,
+		     "192.0.2.1:nc.openbsd,nc.openbsd | 192.0.2.1:sshd,sshd,bash,nc.openbsd");
+	graph_free(g);
+}
+
+/* tmux: client (from session 1) forks a server that daemonises (drops its fds);
+ * the pane shell is the server's child on pty 7. Later session 1's client
+ * detaches and a client from session 2 attaches: the server receives that
+ * client's tty by SCM_RIGHTS. A connection from the pane has two origins. */
+static void test_tmux_reattach(void)
+{
+	struct graph *g = mk(600, 1000);
+	image(g, 10, 1, "/usr/sbin/sshd", 1 * SEC);
+	session(g, 11, "192.0.2.1", 1000, 3, 2 * SEC);
+	birth(g, 30, 12, 3 * SEC);
+	image(g, 30, 12, "/usr/bin/tmux", 3 * SEC + 1); /* client 1 */
+	birth(g, 31, 30, 3 * SEC + 2);                   /* server, daemon() */
+	fdop(g, 31, HT_REC_CLOSERANGE, 0, 2, 3 * SEC + 3);
+	fdrecv(g, 31, 8, (struct ht_chan){HT_CHAN_PTY, 0, 3}, 3 * SEC + 4);
+	pty(g, 31, 9, -1, 7, 3 * SEC + 5);
+	birth(g, 32, 31, 3 * SEC + 6); /* pane shell */
+	fdop(g, 32, HT_REC_CLOSERANGE, 0, 100, 3 * SEC + 7);
+	struct ht_record o = R(HT_REC_OPEN, 3 * SEC + 8);
+	o.fd = 0;
+	o.chan = (struct ht_chan){HT_CHAN_PTY, 0, 7};
+	ok(g, 32, o);
+	image(g, 32, 31, "/usr/bin/bash", 3 * SEC + 9);
+	/* detach: client 1 exits, server closes its tty */
+	fdop(g, 31, HT_REC_CLOSE, 8, 0, 4 * SEC);
+	struct ht_record ex = R(HT_REC_EXIT, 4 * SEC + 1);
+	ok(g, 30, ex);
+	/* session 2 from another origin, client 2 attaches */
+	session(g, 41, "192.0.2.4", 1100, 5, 5 * SEC);
+	birth(g, 50, 42, 6 * SEC);
+	image(g, 50, 42, "/usr/bin/tmux", 6 * SEC + 1);
+	fdrecv(g, 31, 8, (struct ht_chan){HT_CHAN_PTY, 0, 5}, 6 * SEC + 2);
+	/* ssh from the pane */
+	birth(g, 60, 32, 7 * SEC);
+	image(g, 60, 32, "/usr/bin/ssh", 7 * SEC + 1);
+	connect_tcp(g, 60, 3, 4000, "198.51.100.3", 22, 7 * SEC + 2);
+	CHECK_CHAINS(g, 60, 4000, 8 * SEC,
+		     "192.0.2.1:sshd,sshd,bash,tmux,tmux,bash,ssh | "
+		     "192.0.2.4:sshd,sshd,bash,tmux,tmux,bash,ssh");
+	graph_free(g);
+}
+
+/* two sessions from different origins: a connection from one names only it */
+static void test_no_spurious_origin(void)
+{
+	struct graph *g = mk(600, 1000);
+	image(g, 10, 1, "/usr/sbin/sshd", 1 * SEC);
+	session(g, 11, "192.0.2.1", 1000, 3, 2 * SEC);
+	session(g, 21, "192.0.2.4", 1100, 4, 2 * SEC + 100);
+	birth(g, 30, 22, 3 * SEC);
+	image(g, 30, 22, "/usr/bin/nc.openbsd", 3 * SEC + 1);
+	connect_tcp(g, 30, 3, 5000, "198.51.100.3", 22, 3 * SEC + 2);
+	CHECK_CHAINS(g, 30, 5000, 4 * SEC, "192.0.2.4:sshd,sshd,bash,nc.openbsd");
+	graph_free(g);
+}
+
+/* a setsid'd, re-parented process keeps its creator after the session ends */
+static void test_daemonised_after_session(void)
+{
+	struct graph *g = mk(600, 1000);
+	image(g, 10, 1, "/usr/sbin/sshd", 1 * SEC);
+	session(g, 11, "192.0.2.1", 1000, 3, 2 * SEC);
+	birth(g, 70, 12, 3 * SEC);
+	fdop(g, 70, HT_REC_CLOSERANGE, 0, 2, 3 * SEC + 1); /* nohup, redirections */
+	image(g, 70, 1, "/usr/bin/dash", 3 * SEC + 2);    /* re-parented before exec */
+	/* the session ends */
+	ok(g, 12, R(HT_REC_EXIT, 4 * SEC));
+	ok(g, 11, R(HT_REC_EXIT, 4 * SEC + 1));
+	birth(g, 71, 70, 8 * SEC);
+	image(g, 71, 70, "/usr/bin/nc.openbsd", 8 * SEC + 1);
+	connect_tcp(g, 71, 3, 6000, "198.51.100.3", 22, 8 * SEC + 2);
+	CHECK_CHAINS(g, 71, 6000, 9 * SEC, "192.0.2.1:sshd,sshd,bash,dash,nc.openbsd");
+	graph_free(g);
+}
+
+/* recent history: connect to a controller, read, close, then connect out */
+static void test_recent_history(void)
+{
+	struct graph *g = mk(600, 1000);
+	image(g, 80, 1, "/usr/local/bin/rat", 1 * SEC);
+	connect_tcp(g, 80, 3, 7000, "192.0.2.9", 9000, 2 * SEC);
+	fdop(g, 80, HT_REC_CLOSE, 3, 0, 3 * SEC);
+	connect_tcp(g, 80, 3, 7001, "198.51.100.3", 22, 4 * SEC);
+	CHECK_CHAINS(g, 80, 7001, 5 * SEC, "192.0.2.9:rat");
+	/* outside the 60 s window the history no longer counts: local origin */
+	CHECK_CHAINS(g, 80, 7001, 100 * SEC, "h2:rat");
+	graph_free(g);
+}
+
+static void test_local_origin(void)
+{
+	struct graph *g = mk(600, 1000);
+	image(g, 90, 1, "/usr/bin/curl", 1 * SEC);
+	connect_tcp(g, 90, 3, 8000, "198.51.100.3", 8000, 2 * SEC);
+	cJSON *a = chain_of(g, 90, 8000, 3 * SEC);
+	char s[256];
+	chains_str(a, s, sizeof(s));
+	CHECK_EQ_STR(s, "h2:curl");
+	cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItem(a, "chains"), 0);
+	CHECK(cJSON_IsTrue(cJSON_GetObjectItem(ch, "complete")));
+	cJSON_Delete(a);
+	graph_free(g);
+}
+
+static void test_pid_reuse(void)
+{
+	struct graph *g = mk(600, 1000);
+	image(g, 10, 1, "/usr/sbin/sshd", 1 * SEC);
+	birth(g, 100, 10, 2 * SEC);
+	image(g, 100, 10, "/usr/bin/old", 2 * SEC + 1);
+	ok(g, 100, R(HT_REC_EXIT, 3 * SEC));
+	CHECK(graph_proc(g, 100) && !graph_proc(g, 100)->alive);
+	birth(g, 100, 10, 4 * SEC);
+	image(g, 100, 10, "/usr/bin/new", 4 * SEC + 1);
+	struct proc *p = graph_proc(g, 100);
+	CHECK(p && p->alive);
+	CHECK_EQ_STR(p->exe, "/usr/bin/new");
+	int n = 0;
+	for (struct proc *q = graph_first_proc(g); q; q = q->next)
+		n += q->pid == 100;
+	CHECK_EQ_INT(n, 2);
+	graph_free(g);
+}
+
+static void test_retention_and_bounds(void)
+{
+	struct graph *g = mk(10, 1000);
+	struct graph_stats st;
+	image(g, 10, 1, "/usr/sbin/sshd", 1 * SEC);
+	birth(g, 20, 10, 2 * SEC);
+	birth(g, 21, 20, 3 * SEC);
+	ok(g, 20, R(HT_REC_EXIT, 4 * SEC)); /* ended, but 21 is its child */
+	birth(g, 30, 10, 5 * SEC);
+	ok(g, 30, R(HT_REC_EXIT, 6 * SEC)); /* ended, no children */
+	graph_gc(g, 100 * SEC);
+	CHECK(graph_proc(g, 30) == NULL);   /* gone after retention */
+	CHECK(graph_proc(g, 20) != NULL);   /* kept: creator of a kept process */
+	CHECK(graph_proc(g, 21)->creator == graph_proc(g, 20));
+	graph_stats(g, &st);
+	CHECK_EQ_INT(st.procs, 3);
+	graph_free(g);
+
+	/* max_procs: ended ones are evicted first; live ones are never dropped */
+	g = mk(600, 100);
+	image(g, 10, 1, "/bin/sh", 1);
+	for (int i = 0; i < 300; i++) {
+		birth(g, 1000 + i, 10, 10 + (uint64_t)i * 10);
+		ok(g, 1000 + i, R(HT_REC_EXIT, 11 + (uint64_t)i * 10));
+	}
+	graph_stats(g, &st);
+	CHECK(st.procs <= 100);
+	CHECK(st.evicted >= 200);
+	CHECK(graph_proc(g, 10) && graph_proc(g, 10)->alive);
+	graph_free(g);
+}
+
+static void test_forged_creator_contradiction(void)
+{
+	struct graph *g = mk(600, 1000);
+	struct ht_record r = R(HT_REC_BIRTH, 1 * SEC);
+	const char *why = NULL;
+	r.num = 77;
+	CHECK(graph_apply(g, 77, 0, &r, 1 * SEC, &why) != 0); /* own creator */
+	CHECK(why != NULL);
+	struct graph_stats st;
+	graph_stats(g, &st);
+	CHECK_EQ_INT(st.procs, 0);
+	CHECK_EQ_INT(st.rejected, 1);
+	graph_free(g);
+}
+
+/* a multi-host-looking memory figure: 10,000 processes with a few holds each */
+static void test_memory_per_10k(void)
+{
+	struct graph *g = mk(600, 200000);
+	struct graph_stats st;
+	image(g, 10, 1, "/usr/sbin/sshd", 1);
+	for (int i = 0; i < 10000; i++) {
+		pid_t pid = 10000 + i;
+		birth(g, pid, 10, 10 + (uint64_t)i);
+		image(g, pid, 10, "/usr/bin/bash", 11 + (uint64_t)i);
+		struct ht_record p = R(HT_REC_PIPE, 12 + (uint64_t)i);
+		p.fd = 3;
+		p.fd2 = 4;
+		p.chan = (struct ht_chan){HT_CHAN_PIPE, 12, 100000 + (uint64_t)i};
+		ok(g, pid, p);
+	}
+	graph_stats(g, &st);
+	printf("    graph bytes for 10,000 processes: %zu (%.0f per process)\n", st.bytes,
+	       (double)st.bytes / 10000);
+	CHECK(st.bytes < 64u * 1024 * 1024 / 10); /* 64 MB per 100,000 */
+	graph_free(g);
+}
+
+T_MAIN("graph", T(test_ssh_then_ssh), T(test_pipe_relay), T(test_tmux_reattach),
+       T(test_no_spurious_origin), T(test_daemonised_after_session), T(test_recent_history),
+       T(test_local_origin), T(test_pid_reuse), T(test_retention_and_bounds),
+       T(test_forged_creator_contradiction), T(test_memory_per_10k))
