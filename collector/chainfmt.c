@@ -567,7 +567,8 @@ int chainfmt_dot(const char *json, FILE *out)
 		fprintf(mem, "\tp%d -> c%d [dir=none", p, c);
 		{
 			const cJSON *u = cJSON_GetObjectItemCaseSensitive(x, "until");
-			if (u && !cJSON_IsNull(u))
+			/* still held: until absent, null or 0 */
+			if (cJSON_IsNumber(u) && u->valuedouble != 0)
 				fputs(", style=dashed", mem);
 		}
 		fputs("];\n", mem);
