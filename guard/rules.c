@@ -94,12 +94,10 @@ static int install_one(const char *tool, const struct guard_rules *r)
 	char *a3[] = {t, "-w", "-t", "filter", "-A", ch, "-m", "mark", "--mark", jd, "-j", "RETURN",
 		      NULL};
 	char *a4[] = {t, "-w", "-t", "filter", "-A", ch, "-j", "NFQUEUE", "--queue-num", q,
-		      "--queue-bypass", NULL};
-	char *a5[] = {t, "-w", "-t", "filter", "-A", ch, "-p", "tcp", "-j", "REJECT",
-		      "--reject-with", "tcp-reset", NULL};
+		      r->fail_open ? "--queue-bypass" : NULL, NULL};
 	char *j[] = {t, "-w", "-t", "filter", "-I", "OUTPUT", "1", "-p", "tcp", "--syn", "-j", ch,
 		     NULL};
-	char **steps[] = {n, a1, a2, a3, a4, r->fail_open ? NULL : a5, j};
+	char **steps[] = {n, a1, a2, a3, a4, j};
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
 		if (!steps[i])
 			continue;
