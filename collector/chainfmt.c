@@ -270,7 +270,7 @@ static int render_node(FILE *f, const cJSON *n, const char *via, const char *via
 		}
 		proc_desc(f, n);
 	} else if (strcmp(type, "origin") == 0) {
-		if (via) {
+		if (via && strcmp(via, "local") != 0) { /* "local origin" says it already */
 			put_safe(f, via);
 			fputs("  ", f);
 		}

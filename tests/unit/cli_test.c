@@ -120,6 +120,16 @@ static void tree_local_origin(void)
 	CHECK_RENDER(chainfmt_tree,
 		     "{\"ok\":true,\"tree\":{\"type\":\"origin\",\"host\":\"h3\"},\"chains\":[]}",
 		     "origin  h3 (local)\nno chains\n");
+	/* as hoptraced sends a local origin */
+	CHECK_RENDER(chainfmt_tree,
+		     "{\"ok\":true,\"tree\":{\"type\":\"proc\",\"host\":\"h2\",\"pid\":5,"
+		     "\"exe\":\"/usr/bin/dash\",\"argv0\":\"sh\",\"seen\":\"kernel\",\"sources\":"
+		     "[{\"via\":\"local\",\"node\":{\"type\":\"origin\",\"host\":\"h2\"}}]},"
+		     "\"chains\":[{\"origin_host\":\"h2\",\"src\":null,\"dst\":null,\"complete\":true,"
+		     "\"fallback\":true,\"procs\":[{\"host\":\"h2\",\"pid\":5,\"exe\":\"/usr/bin/dash\"}]}]}",
+		     "h2  dash[5] /usr/bin/dash  (sh)  [kernel]\n"
+		     "└─ origin  h2 (local)\n"
+		     "chain 1: origin h2  procs: h2:dash  complete, kernel fallback\n");
 }
 
 /* a hostile argv0 cannot drive the terminal */
