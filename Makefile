@@ -39,6 +39,7 @@ GUARD_MAIN_SRC:= $(wildcard guard/main_*.c)
 UNIT_SRC      := $(wildcard tests/unit/*_test.c)
 TESTHELP_SRC  := $(wildcard tests/helpers/*.c)
 FUZZ_SRC      := $(wildcard tests/fuzz/fuzz_*.c)
+BENCH_SRC     := $(wildcard tests/bench/*_bench.c)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
@@ -49,10 +50,11 @@ PROGS     := $(patsubst collector/main_%.c,$(BUILD)/%,$(COLL_MAIN_SRC)) \
              $(patsubst guard/main_%.c,$(BUILD)/%,$(GUARD_MAIN_SRC))
 UNITS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 HELPERS   := $(patsubst tests/helpers/%.c,$(BUILD)/tests/helpers/%,$(TESTHELP_SRC))
+BENCHES   := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRC))
 
 .PHONY: all deps run stop check check-unit check-func bench asan fuzz fuzz-run \
         install uninstall clean demo
-all: $(SHIM) $(PROGS) $(UNITS) $(HELPERS)
+all: $(SHIM) $(PROGS) $(UNITS) $(HELPERS) $(BENCHES)
 
 # ---- the shim: only the wrapped libc names are exported --------------------
 $(BUILD)/preload/%.o: preload/%.c
@@ -89,6 +91,10 @@ $(BUILD)/%: $(BUILD)/guard/main_%.o $(GUARD_LIB) $(COLL_LIB)
 
 $(BUILD)/tests/%_test: $(BUILD)/tests/unit/%_test.o $(GUARD_LIB) $(COLL_LIB)
 	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS_GUARD) $(LDLIBS_COMMON)
+
+$(BUILD)/tests/bench/%_bench: $(BUILD)/tests/bench/%_bench.o $(GUARD_LIB) $(COLL_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS_GUARD) $(LDLIBS_COMMON)
 

@@ -154,7 +154,7 @@ static struct proc *proc_new(struct graph *g, pid_t pid, uint64_t ts)
 	p->serial = ++g->serial;
 	p->birth_ts = ts;
 	p->alive = 1;
-	p->exe = p->argv0 = "";
+	p->exe = p->argv0 = p->sha256 = "";
 	p->uid = (uid_t)-1;
 	p->prev = g->ptail;
 	if (g->ptail)
@@ -496,6 +496,12 @@ static void inherit_from(struct graph *g, struct proc *p, struct proc *c, uint64
 		fd_set_(g, p, c->fds[i].fd, c->fds[i].h->c, fork_ts, HOLD_INHERITED);
 }
 
+static void proc_hash(struct graph *g, struct proc *p)
+{
+	char hex[65];
+	p->sha256 = exehash_get(p->pid, hex) == 0 ? graph_intern(g, hex) : "";
+}
+
 static void proc_fill_identity(struct graph *g, struct proc *p)
 {
 	struct procfs_stat st;
@@ -510,8 +516,7 @@ static void proc_fill_identity(struct graph *g, struct proc *p)
 		p->exe = graph_intern(g, buf);
 	if (!p->argv0[0] && procfs_argv0(p->pid, buf, sizeof(buf)) == 0)
 		p->argv0 = graph_intern(g, buf);
-	if (exehash_get(p->pid, p->sha256) != 0)
-		p->sha256[0] = 0;
+	proc_hash(g, p);
 }
 
 /* ---- creators ------------------------------------------------------------- */
@@ -598,8 +603,7 @@ void graph_refresh(struct graph *g, struct proc *p, uint64_t now)
 		p->exe = graph_intern(g, buf);
 		if (procfs_argv0(p->pid, buf, sizeof(buf)) == 0)
 			p->argv0 = graph_intern(g, buf);
-		if (exehash_get(p->pid, p->sha256) != 0)
-			p->sha256[0] = 0;
+		proc_hash(g, p);
 	}
 	proc_sync_fds(g, p, now, HOLD_KERNEL);
 	p->seen_kernel = 1;
@@ -630,7 +634,7 @@ static struct proc *proc_arrive(struct graph *g, pid_t pid, uid_t uid, pid_t cre
 		/* a fork child runs its creator's image until it execs */
 		p->exe = p->creator->exe;
 		p->argv0 = p->creator->argv0;
-		memcpy(p->sha256, p->creator->sha256, sizeof(p->sha256));
+		p->sha256 = p->creator->sha256;
 	}
 	if (proc_sync_fds(g, p, birth_ts, HOLD_INHERITED) != 0 && p->creator)
 		inherit_from(g, p, p->creator, birth_ts);
@@ -664,8 +668,10 @@ static int apply_birth(struct graph *g, pid_t pid, uid_t uid, const struct ht_re
 		 * re-parented already (then the named creator must have ended) */
 		struct procfs_stat st;
 		if (procfs_stat(pid, &st) == 0 && st.ppid != cpid) {
-			struct proc *c = live_proc(g, cpid);
-			if (c && kill(cpid, 0) == 0) {
+			/* only a creator that has ended since can differ */
+			struct proc *c = graph_proc(g, cpid);
+			int ended = (c && !c->alive) || (kill(cpid, 0) != 0 && errno == ESRCH);
+			if (!ended || !c) {
 				*why = "creator does not match the kernel's parent";
 				return -EINVAL;
 			}
@@ -701,8 +707,9 @@ static int apply_image(struct graph *g, pid_t pid, uid_t uid, const struct ht_re
 	else
 		p->exe = graph_intern(g, r->str);
 	p->argv0 = graph_intern(g, r->str2);
-	if (!g->conf.use_procfs || exehash_get(pid, p->sha256) != 0)
-		p->sha256[0] = 0;
+	p->sha256 = "";
+	if (g->conf.use_procfs)
+		proc_hash(g, p);
 	return 0;
 }
 

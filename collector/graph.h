@@ -46,7 +46,7 @@ struct proc {
 	pid_t creator_pid;
 	struct proc *creator;
 	const char *exe, *argv0;  /* interned, never NULL ("" unknown) */
-	char sha256[65];
+	const char *sha256;   /* interned lowercase hex, "" unknown */
 	uint8_t alive, seen_kernel, exec_pending, foreign_creator;
 	uint32_t nchildren;
 	struct fdent *fds;
