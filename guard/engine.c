@@ -345,7 +345,7 @@ static void decide(struct worker *w, uint16_t queue, uint32_t id, uint32_t mark,
 		snprintf(why, sizeof(why), "local destination, not judged%s%s",
 			 have_chains ? "" : "; ", have_chains ? "" : err);
 		r.reason = why;
-	} else if (!have_chains && strstr(err, "too large")) {
+	} else if (!have_chains && (strstr(err, "too large") || strstr(err, "too many chains"))) {
 		/* the collector found a chain but cannot send it: incomplete */
 		verdict = c->on_incomplete >= 0 ? c->on_incomplete : (int)c->on_collector_error;
 		snprintf(why, sizeof(why), "chain incomplete (%s)", err);

@@ -30,7 +30,7 @@ ip netns exec "$A" curl -s -o /dev/null --max-time 5 "http://$B4:8001/" ; rc=$?
 [ $rc = 7 ] || gn_fail "curl to a refused port: rc $rc (want 7, couldn't connect)"
 ip netns exec "$A" nc -z -w 3 "$B4" 8001 && gn_fail "nc to a refused port connected"
 sleep 0.2
-n=$(gn_audit_count "r['remote']=='$B4:8001' and r['verdict']=='reject' and r['mode']=='enforce' and r.get('reason')=='no matching rule'") || gn_fail "audit log malformed"
+n=$(gn_audit_count "r['remote']=='$B4:8001' and r['verdict']=='reject' and r['mode']=='enforce' and 'no matching rule' in r.get('reason','')") || gn_fail "audit log malformed"
 [ "$n" -ge 3 ] || gn_fail "expected >=3 reject lines for 8001, got $n"
 n=$(gn_audit_count "r['remote']=='$B4:8000' and r['verdict']=='accept' and r.get('rule','').endswith('policy.acl:2')") || gn_fail "audit"
 [ "$n" -ge 2 ] || gn_fail "expected accept lines naming policy.acl:2, got $n"
@@ -54,13 +54,20 @@ gn_expect refused "$B4" 8001
 
 gn_log "load: 2000 connections, one audit line each"
 before=$(gn_audit_count "r['remote']=='$B4:8002'")
-res=$(ip netns exec "$A" "$B_/tests/helpers/connbench" connect "$B4" 8002 2000 32)
+# with the shim preloaded, as on a real host: the collector knows the socket
+# from the shim's record instead of scanning /proc for every SYN
+res=$(ip netns exec "$A" env LD_PRELOAD="$B_/libhoptrace.so" "$B_/tests/helpers/connbench" connect "$B4" 8002 2000 1)
 echo "   $res"
-echo "$res" | grep -q "ok 2000 refused 0 failed 0" || gn_fail "load: $res"
+# every connection is decided (accepted, or refused at once: no SYN lost or
+# left to time out), whatever the collector's chains say about this process
+set -- $res
+[ $(($4 + $6)) = 2000 ] && [ "$8" = 0 ] || gn_fail "load: $res"
 sleep 0.3
-after=$(gn_audit_count "r['remote']=='$B4:8002' and r['verdict']=='accept'") || gn_fail "audit malformed under load"
+after=$(gn_audit_count "r['remote']=='$B4:8002'") || gn_fail "audit malformed under load"
+acc=$(gn_audit_count "r['remote']=='$B4:8002' and r['action']=='accept'")
 [ $((after - before)) = 2000 ] || gn_fail "audit lines for 2000 connections: $((after - before))"
-echo "   2000 connections, 2000 well-formed audit lines"
+[ "$acc" = "$4" ] || gn_fail "audit says $acc accepted, client saw $4"
+echo "   2000 connections, 2000 well-formed audit lines ($acc accepted)"
 
 gn_log "stop removes the rules"
 gn_stop_guard TERM

@@ -30,6 +30,7 @@ gn_need() {
 }
 
 gn_cleanup() {
+	[ -n "${GN_KEEP:-}" ] && cp -r "$T" /tmp/gn-keep 2>/dev/null
 	for p in $GN_PIDS; do kill "$p" 2>/dev/null; done
 	sleep 0.3
 	for p in $GN_PIDS; do kill -9 "$p" 2>/dev/null; done
@@ -78,6 +79,9 @@ EOC
 *, *, $B4, 8000, black,
 *, *, $B6, 8000, black,
 *, *, $B4, 8002, black,
+# these tests are about the guard, not about how complete the collector's
+# chains are (no shim here: every process is seen by the kernel fallback)
+@incomplete evaluate
 EOC
 	i=0
 	until ip netns exec "$BB" python3 -c "import socket;socket.create_connection(('$B4',8001),1)" 2>/dev/null; do
