@@ -1,0 +1,46 @@
+#!/bin/sh
+# tests/bench/shim.sh — cost of the shim per hooked operation, measured in one
+# run with the same binary without and with LD_PRELOAD (a rec_sink reads the
+# records so that sends succeed). Runs alternate baseline/shim RUNS times; the
+# figure per side is the median of the runs' medians.
+# Prints: "op baseline_ns shim_ns ratio". Env: BUILD, RUNS (3), ROUNDS (7), SCALE (1).
+set -u
+top=${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+cd "$top" || exit 1
+B=${BUILD:-build}
+LIB=$top/$B/libhoptrace.so
+BENCH=$top/$B/tests/helpers/bench_shim
+SINK=$top/$B/tests/helpers/rec_sink
+for f in "$LIB" "$BENCH" "$SINK"; do
+	[ -x "$f" ] || [ -f "$f" ] || { echo "missing $f (run make)"; exit 1; }
+done
+RUNS=${RUNS:-3} ROUNDS=${ROUNDS:-7} SCALE=${SCALE:-1}
+tmp=$(mktemp -d) || exit 1
+name="ht_bench.$$"
+sinkpid=
+cleanup() { [ -n "$sinkpid" ] && kill "$sinkpid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+"$SINK" -r "$tmp/ready" "$name" >"$tmp/sink.out" 2>&1 &
+sinkpid=$!
+i=0; while [ ! -f "$tmp/ready" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+[ -f "$tmp/ready" ] || { echo "rec_sink did not start"; exit 1; }
+
+r=1
+while [ $r -le "$RUNS" ]; do
+	env -u LD_PRELOAD "$BENCH" "$ROUNDS" "$SCALE" >"$tmp/base.$r" || exit 1
+	HOPTRACE_SOCKET=$name LD_PRELOAD=$LIB "$BENCH" "$ROUNDS" "$SCALE" >"$tmp/shim.$r" || exit 1
+	r=$((r + 1))
+done
+kill "$sinkpid"; wait "$sinkpid" 2>/dev/null; sinkpid=
+
+med() { # side op -> median over runs
+	cat "$tmp/$1".* | awk -v op="$2" '$1 == op {print $2}' | sort -n |
+		awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'
+}
+printf '%-8s %12s %12s %8s\n' op baseline_ns shim_ns ratio
+for op in connect pipe spawn open; do
+	b=$(med base "$op"); s=$(med shim "$op")
+	awk -v op="$op" -v b="$b" -v s="$s" 'BEGIN {printf "%-8s %12d %12d %8.3f\n", op, b, s, s / b}'
+done
+echo "records received by rec_sink: $(awk '$1 == "total" {print $2}' "$tmp/sink.out")"

@@ -1,0 +1,180 @@
+#!/bin/sh
+# shim_robustness: real programs give the same stdout and exit status with and
+# without libhoptrace.so, whatever the collector does (not listening, killed
+# mid-run, flooded = never reading); with a reading collector (rec_sink) the
+# expected record types arrive. A setuid program is run through
+# /etc/ld.so.preload inside a private mount namespace (overlay on /etc) and a
+# private network namespace (its own abstract socket names).
+set -u
+top=${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+cd "$top" || exit 1
+B=${BUILD:-build}
+LIB=$top/$B/libhoptrace.so
+SINK=$top/$B/tests/helpers/rec_sink
+PROG=$top/$B/tests/helpers/shim_prog
+[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
+for f in "$LIB" "$SINK" "$PROG"; do
+	[ -e "$f" ] || { echo "missing $f (run make)"; exit 1; }
+done
+for c in python3 git tar make bash unshare setpriv passwd timeout mount; do
+	command -v "$c" >/dev/null 2>&1 || { echo "missing $c"; exit 77; }
+done
+
+tmp=$(mktemp -d /tmp/ht_shimrob.XXXXXX) || exit 1
+chmod 755 "$tmp"
+bg=""
+cleanup() {
+	for p in $bg; do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	umount "$tmp/ns_etc" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+# the library as the setuid test sees it (a path every user can read)
+cp "$LIB" "$tmp/libhoptrace.so" && chmod 644 "$tmp/libhoptrace.so"
+
+# ---- the programs (each runs in a fresh $tmp/w; stdout must be stable) ----
+cat >"$tmp/cmds" <<EOF
+sh_pipes	sh -c 'seq 1 300 | sort -rn | head -5 | cat; echo \$(echo sub) done'
+bash_pipes	bash -c 'for i in 1 2 3; do echo \$i; done | tr 1 x | while read l; do echo "<\$l>"; done; cat <(echo procsub); x=\$(ls / | wc -l); [ \$x -gt 0 ] && echo listed'
+python	python3 -c 'import subprocess,socket,os; print(subprocess.run(["echo","py"],capture_output=True).stdout); r,w=os.pipe(); os.write(w,b"z"); print(os.read(r,1)); a,b=socket.socketpair(); a.send(b"q"); print(b.recv(1)); print(os.popen("echo popen").read().strip())'
+git	sh -c 'git init -q . && echo a > f && git add f && GIT_AUTHOR_DATE="2020-01-01T00:00:00Z" GIT_COMMITTER_DATE="2020-01-01T00:00:00Z" git -c user.name=t -c user.email=t@e commit -q -m msg && git log --format="%H %s" && git status --short | wc -l'
+tar	sh -c 'mkdir -p src/d && echo one > src/a && echo two > src/d/b && tar cf - src | (mkdir dst && tar xf - -C dst) && find dst | sort && cat dst/src/d/b'
+make	sh -c 'printf "all: x y\nx:\n\techo built > x\ny: x\n\tcat x | tr a-z A-Z\n" > Makefile && make -s && make -s'
+threads	$PROG threads 10
+sigstorm	$PROG sigstorm 1500
+clobber	$PROG clobber
+spawners	$PROG spawners
+connect	$PROG connect
+EOF
+
+run_cmd() { # name cmd outfile [env...]: runs cmd in a fresh $tmp/w
+	n=$1 cmd=$2 out=$3
+	shift 3
+	rm -rf "$tmp/w" && mkdir -p "$tmp/w"
+	(cd "$tmp/w" && env "$@" timeout -k 5 60 sh -c "$cmd" >"$out" 2>"$out.err" </dev/null)
+	echo $? >>"$out"
+}
+
+start_sink() { # name mode [log]
+	rm -f "$tmp/ready.$1"
+	if [ -n "${3:-}" ]; then
+		"$SINK" -m "$2" -l "$3" -r "$tmp/ready.$1" "$1" >"$tmp/sink.$1.out" 2>&1 &
+	else
+		"$SINK" -m "$2" -r "$tmp/ready.$1" "$1" >"$tmp/sink.$1.out" 2>&1 &
+	fi
+	sinkpid=$!
+	bg="$bg $sinkpid"
+	i=0
+	while [ ! -f "$tmp/ready.$1" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+}
+stop_sink() { kill "$sinkpid" 2>/dev/null; wait "$sinkpid" 2>/dev/null; }
+
+# ---- same output under three collector conditions ----
+tab=$(printf '\t')
+while IFS="$tab" read -r name cmd; do
+	[ -n "$name" ] || continue
+	run_cmd "$name" "$cmd" "$tmp/$name.base" LD_PRELOAD=
+	# 1. nobody listening
+	run_cmd "$name" "$cmd" "$tmp/$name.nocoll" LD_PRELOAD="$LIB" HOPTRACE_SOCKET="ht_none.$$"
+	# 2. the collector is killed while the program runs
+	start_sink "ht_kill.$$" read
+	(sleep 0.15; kill -9 "$sinkpid" 2>/dev/null) &
+	killer=$!
+	run_cmd "$name" "$cmd" "$tmp/$name.killed" LD_PRELOAD="$LIB" HOPTRACE_SOCKET="ht_kill.$$"
+	wait "$killer" 2>/dev/null
+	stop_sink
+	# 3. the collector never reads (its queues fill: every send gets EAGAIN)
+	start_sink "ht_flood.$$" none
+	run_cmd "$name" "$cmd" "$tmp/$name.flood" LD_PRELOAD="$LIB" HOPTRACE_SOCKET="ht_flood.$$"
+	stop_sink
+	for c in nocoll killed flood; do
+		if ! cmp -s "$tmp/$name.base" "$tmp/$name.$c"; then
+			fail "$name differs under '$c' (last line = exit status):"
+			diff "$tmp/$name.base" "$tmp/$name.$c" | head -20
+			head -5 "$tmp/$name.$c.err"
+		fi
+	done
+	echo "checked $name: $(tail -n 1 "$tmp/$name.base" | sed 's/^/exit /')"
+done <"$tmp/cmds"
+
+# ---- the records arrive (a reading collector) ----
+count() { awk -v t="$1" '$1 == t {print $2}' "$2" | grep . || echo 0; }
+expect() { # file type min what
+	c=$(count "$2" "$1")
+	[ "$c" -ge "$3" ] || fail "$4: expected >= $3 $2 records, got $c"
+}
+records() { # tag cmd
+	start_sink "ht_rec.$1.$$" read "$tmp/log.$1"
+	rm -rf "$tmp/w" && mkdir -p "$tmp/w"
+	(cd "$tmp/w" && LD_PRELOAD="$LIB" HOPTRACE_SOCKET="ht_rec.$1.$$" timeout 60 sh -c "$2" \
+		>"$tmp/rec.$1.stdout" 2>&1 </dev/null)
+	sleep 0.3
+	stop_sink
+	cp "$tmp/sink.ht_rec.$1.$$.out" "$tmp/counts.$1"
+	echo "records for $1: $(tr '\n' ' ' <"$tmp/counts.$1")"
+}
+records pipes "sh -c 'cat /etc/hostname | cat | cat >/dev/null'"
+for t in PIPE:1 BIRTH:2 IMAGE:4 EXEC:3 CLOSE:2 DUP:2 EXIT:4; do
+	expect "$tmp/counts.pipes" "${t%:*}" "${t#*:}" "sh -c 'cat | cat | cat'"
+done
+[ "$(count bad "$tmp/counts.pipes")" = 0 ] || fail "rec_sink could not parse some records"
+
+records connect "$PROG connect"
+expect "$tmp/counts.connect" CONNECT 1 connect
+expect "$tmp/counts.connect" ACCEPT 1 connect
+first=$(sort -n "$tmp/log.connect" | awk '$3 == "CONNECT" || $3 == "ACCEPT" {print $3; exit}')
+[ "$first" = CONNECT ] || fail "CONNECT must come before ACCEPT (first was '$first')"
+
+records spawners "$PROG spawners"
+for t in SPAWN:1 PTY:2 RESYNC:2 OPEN:3 FDSEND:1 FDRECV:1 SOCKETPAIR:1 BIRTH:5 EXEC:6; do
+	expect "$tmp/counts.spawners" "${t%:*}" "${t#*:}" spawners
+done
+
+records clobber "$PROG clobber"
+# before, and after the shim lost its socket to dup2/closefrom and reconnected
+expect "$tmp/counts.clobber" PIPE 3 "clobber (reconnect after losing the socket)"
+
+records threads "$PROG threads 5"
+expect "$tmp/counts.threads" BIRTH 20 threads
+expect "$tmp/counts.threads" EXEC 20 threads
+
+# ---- a setuid program through /etc/ld.so.preload (private mount + net ns) ----
+setpriv --reuid=65534 --regid=65534 --clear-groups passwd -S >"$tmp/suid.base" 2>&1
+echo $? >>"$tmp/suid.base"
+mkdir -p "$tmp/ns_u" "$tmp/ns_w" "$tmp/ns_etc"
+cat >"$tmp/suid.sh" <<EOF
+set -u
+mount -t overlay overlay -o lowerdir=/etc,upperdir=$tmp/ns_u,workdir=$tmp/ns_w /etc || exit 90
+echo $tmp/libhoptrace.so >/etc/ld.so.preload
+# every ordinary process here is disabled by the environment; only the
+# setuid image (AT_SECURE: no env) reports, so its records are the only ones
+export HOPTRACE_DISABLE=1
+# the default collector name, in this network namespace only
+$SINK -r $tmp/ready.suid -l $tmp/log.suid hoptrace/rec >$tmp/counts.suid 2>&1 &
+sp=\$!
+i=0; while [ ! -f $tmp/ready.suid ] && [ \$i -lt 50 ]; do sleep 0.1; i=\$((i + 1)); done
+# env says "disabled, elsewhere": a setuid image must ignore both
+HOPTRACE_DISABLE=1 HOPTRACE_SOCKET=ht_bogus.$$ setpriv --reuid=65534 --regid=65534 --clear-groups passwd -S >$tmp/suid.pre 2>&1
+echo \$? >>$tmp/suid.pre
+sleep 0.3
+kill \$sp; wait \$sp
+EOF
+if unshare -m -n --propagation private sh "$tmp/suid.sh"; then
+	cmp -s "$tmp/suid.base" "$tmp/suid.pre" || { fail "setuid passwd -S output differs under ld.so.preload"; diff "$tmp/suid.base" "$tmp/suid.pre"; }
+	echo "records for setuid: $(tr '\n' ' ' <"$tmp/counts.suid")"
+	expect "$tmp/counts.suid" IMAGE 1 "setuid passwd (secure mode: fixed socket name, env ignored)"
+else
+	echo "could not set up the mount/network namespace for the setuid test"
+	fails=$((fails + 1))
+fi
+[ -f /etc/ld.so.preload ] && grep -q "$tmp" /etc/ld.so.preload && fail "the real /etc/ld.so.preload was touched!"
+
+if [ "$fails" -ne 0 ]; then
+	echo "$fails failure(s)"
+	exit 1
+fi
+echo "OK"

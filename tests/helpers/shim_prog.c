@@ -1,0 +1,469 @@
+/*
+ * shim_prog — programs that stress the shim's hooks; each mode prints the same
+ * stdout with and without the shim (tests/func/shim_robustness.sh compares).
+ *
+ *   shim_prog threads N    4 threads fork+exec (execl echo) N times each
+ *   shim_prog sigstorm N   close/pipe/dup2/connect in a SIGALRM handler firing
+ *                          every 100 us while the main loop does the same;
+ *                          checks errno is kept across hooks
+ *   shim_prog clobber      dup2()s /dev/null over every fd (incl. the shim's),
+ *                          closefrom(3), then keeps working
+ *   shim_prog spawners     popen, system, posix_spawnp, forkpty, daemon,
+ *                          execvp/execlp/execle/execv, SCM_RIGHTS, FIFO, ptmx
+ *   shim_prog connect      TCP (and IPv6 if present) connect+accept on loopback
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <pty.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static int die(const char *what)
+{
+	printf("FAIL %s: %s\n", what, strerror(errno));
+	fflush(stdout);
+	exit(1);
+}
+
+/* reads all of fd into buf (NUL-terminated), returns length */
+static size_t slurp(int fd, char *buf, size_t cap)
+{
+	size_t n = 0;
+	for (;;) {
+		ssize_t r = read(fd, buf + n, cap - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		if (n >= cap - 1)
+			break;
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+/* ---------------------------------------------------------------- threads */
+
+static int g_iters;
+
+static void *thr(void *arg)
+{
+	long ok = 0;
+	(void)arg;
+	for (int i = 0; i < g_iters; i++) {
+		int p[2];
+		if (pipe2(p, O_CLOEXEC) != 0)
+			continue;
+		pid_t c = fork();
+		if (c == 0) {
+			dup2(p[1], 1);
+			execl("/bin/echo", "echo", "x", (char *)NULL);
+			_exit(127);
+		}
+		close(p[1]);
+		char b[16];
+		size_t n = slurp(p[0], b, sizeof(b));
+		close(p[0]);
+		int st;
+		while (waitpid(c, &st, 0) < 0 && errno == EINTR)
+			;
+		if (c > 0 && n == 2 && b[0] == 'x' && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+			ok++;
+	}
+	return (void *)ok;
+}
+
+static int m_threads(int n)
+{
+	pthread_t t[4];
+	long total = 0;
+	g_iters = n;
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, thr, NULL);
+	for (int i = 0; i < 4; i++) {
+		void *r;
+		pthread_join(t[i], &r);
+		total += (long)r;
+	}
+	printf("threads ok %ld/%d\n", total, 4 * n);
+	return total == 4L * n ? 0 : 1;
+}
+
+/* --------------------------------------------------------------- sigstorm */
+
+static struct sockaddr_un g_un;
+static socklen_t g_unlen;
+static volatile sig_atomic_t g_sigs;
+
+static void ops(void)
+{
+	int p[2];
+	if (pipe(p) == 0) {
+		dup2(p[0], p[1]);
+		close(p[0]);
+		close(p[1]);
+	}
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (s >= 0) {
+		connect(s, (struct sockaddr *)&g_un, g_unlen);
+		close(s);
+	}
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	int e = errno;
+	ops();
+	g_sigs++;
+	errno = e;
+}
+
+static int m_sigstorm(int n)
+{
+	int bad = 0;
+	memset(&g_un, 0, sizeof(g_un));
+	g_un.sun_family = AF_UNIX;
+	snprintf(g_un.sun_path + 1, sizeof(g_un.sun_path) - 1, "shim_prog.%d", (int)getpid());
+	g_unlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(g_un.sun_path + 1));
+	int l = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (l < 0 || bind(l, (struct sockaddr *)&g_un, g_unlen) || listen(l, 64))
+		die("listen");
+	struct sigaction sa = { 0 };
+	sa.sa_handler = on_alarm;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGALRM, &sa, NULL);
+	struct itimerval it = { { 0, 100 }, { 0, 100 } };
+	setitimer(ITIMER_REAL, &it, NULL);
+	for (int i = 0; i < n; i++) {
+		ops();
+		int c;
+		while ((c = accept(l, NULL, NULL)) >= 0)
+			close(c);
+		/* errno must survive successful and failing hooked calls */
+		int p[2];
+		errno = 4242;
+		if (pipe(p) == 0) {
+			if (errno != 4242)
+				bad++;
+			errno = 4343;
+			close(p[0]);
+			close(p[1]);
+			if (errno != 4343)
+				bad++;
+		}
+		errno = 0;
+		if (close(-1) != -1 || errno != EBADF)
+			bad++;
+		errno = 0;
+		if (dup2(-5, 100) != -1 || errno != EBADF)
+			bad++;
+	}
+	struct itimerval off = { { 0, 0 }, { 0, 0 } };
+	setitimer(ITIMER_REAL, &off, NULL);
+	printf("sigstorm ok bad=%d signals=%s\n", bad, g_sigs > 0 ? "yes" : "no");
+	return bad != 0;
+}
+
+/* ---------------------------------------------------------------- clobber */
+
+static int echo_via_fork(const char *word)
+{
+	int p[2];
+	if (pipe(p))
+		return -1;
+	pid_t c = fork();
+	if (c == 0) {
+		dup2(p[1], 1);
+		close(p[0]);
+		close(p[1]);
+		execlp("echo", "echo", word, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	char b[64];
+	slurp(p[0], b, sizeof(b));
+	close(p[0]);
+	waitpid(c, NULL, 0);
+	return strncmp(b, word, strlen(word)) == 0 ? 0 : -1;
+}
+
+static int m_clobber(void)
+{
+	int ok = 1;
+	ok &= echo_via_fork("before") == 0; /* the shim connects here */
+	struct rlimit rl;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	int max = rl.rlim_cur > 4096 ? 4096 : (int)rl.rlim_cur;
+	int dn = open("/dev/null", O_RDWR);
+	if (dn < 0)
+		die("open /dev/null");
+	for (int fd = 3; fd < max; fd++)
+		if (fd != dn)
+			dup2(dn, fd);
+	/* hooked calls now find a foreign fd where the shim's socket was; the
+	 * shim must forget it, not close it */
+	ok &= echo_via_fork("middle") == 0;
+	struct stat st, sn;
+	fstat(dn, &sn);
+	int kept = 0;
+	for (int fd = 3; fd < max; fd++)
+		if (fstat(fd, &st) == 0 && st.st_rdev == sn.st_rdev && S_ISCHR(st.st_mode))
+			kept++;
+	printf("clobber dup2 kept %s\n", kept == max - 3 ? "all" : "NOT all");
+	closefrom(3);
+	ok &= echo_via_fork("after") == 0;
+	/* close_range over everything but stdio, then more work after the
+	 * shim's reconnect delay */
+	close_range(3, ~0u, 0);
+	struct timespec ts = { 1, 300000000 };
+	nanosleep(&ts, NULL);
+	ok &= echo_via_fork("later") == 0;
+	int p[2];
+	ok &= pipe(p) == 0 && write(p[1], "z", 1) == 1;
+	char c = 0;
+	ok &= read(p[0], &c, 1) == 1 && c == 'z';
+	printf("clobber %s\n", ok ? "ok" : "FAILED");
+	return !ok;
+}
+
+/* --------------------------------------------------------------- spawners */
+
+static int m_spawners(void)
+{
+	char buf[256];
+	setvbuf(stdout, NULL, _IONBF, 0);
+
+	FILE *f = popen("echo popen-out", "r");
+	if (!f)
+		die("popen");
+	if (fgets(buf, sizeof(buf), f))
+		printf("popen: %s", buf);
+	printf("pclose: %d\n", pclose(f));
+
+	printf("system: %d\n", system("echo system-out"));
+
+	pid_t pid;
+	char *av[] = { "echo", "spawn-out", NULL };
+	if (posix_spawnp(&pid, "echo", NULL, NULL, av, environ) == 0) {
+		int st;
+		waitpid(pid, &st, 0);
+		printf("spawnp status %d\n", WEXITSTATUS(st));
+	}
+
+	int m;
+	pid = forkpty(&m, NULL, NULL, NULL);
+	if (pid == 0) {
+		execl("/bin/echo", "echo", "pty-out", (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0)
+		die("forkpty");
+	size_t n = 0;
+	for (;;) {
+		ssize_t r = read(m, buf + n, sizeof(buf) - 1 - n);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	close(m);
+	waitpid(pid, NULL, 0);
+	printf("forkpty: %s\n", strstr(buf, "pty-out") ? "pty-out" : "MISSING");
+
+	int p[2];
+	if (pipe(p))
+		die("pipe");
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		if (daemon(1, 1) != 0)
+			_exit(1);
+		write(p[1], "daemon-out", 10);
+		_exit(0);
+	}
+	close(p[1]);
+	waitpid(pid, NULL, 0);
+	slurp(p[0], buf, sizeof(buf));
+	close(p[0]);
+	printf("daemon: %s\n", buf);
+
+	/* the exec family */
+	const char *names[] = { "execvp", "execlp", "execle", "execv", "execve", "execvpe" };
+	for (int i = 0; i < 6; i++) {
+		pid = fork();
+		if (pid == 0) {
+			char *a[] = { "echo", (char *)names[i], NULL };
+			switch (i) {
+			case 0: execvp("echo", a); break;
+			case 1: execlp("echo", "echo", names[i], (char *)NULL); break;
+			case 2: execle("/bin/echo", "echo", names[i], (char *)NULL, environ); break;
+			case 3: execv("/bin/echo", a); break;
+			case 4: execve("/bin/echo", a, environ); break;
+			case 5: execvpe("echo", a, environ); break;
+			}
+			_exit(127);
+		}
+		int st;
+		waitpid(pid, &st, 0);
+	}
+
+	/* SCM_RIGHTS: pass a pipe end over a socketpair */
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) || pipe(p))
+		die("socketpair");
+	char cb[CMSG_SPACE(sizeof(int))];
+	memset(cb, 0, sizeof(cb));
+	struct iovec iov = { "r", 1 };
+	struct msghdr mh = { 0 };
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cb;
+	mh.msg_controllen = sizeof(cb);
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &p[1], sizeof(int));
+	if (sendmsg(sv[0], &mh, 0) != 1)
+		die("sendmsg");
+	char rb;
+	struct iovec riov = { &rb, 1 };
+	char rcb[CMSG_SPACE(sizeof(int))];
+	struct msghdr rm = { 0 };
+	rm.msg_iov = &riov;
+	rm.msg_iovlen = 1;
+	rm.msg_control = rcb;
+	rm.msg_controllen = sizeof(rcb);
+	if (recvmsg(sv[1], &rm, MSG_CMSG_CLOEXEC) != 1)
+		die("recvmsg");
+	int got = -1;
+	cm = CMSG_FIRSTHDR(&rm);
+	if (cm && cm->cmsg_type == SCM_RIGHTS)
+		memcpy(&got, CMSG_DATA(cm), sizeof(int));
+	printf("scm_rights: %s\n", got >= 0 && write(got, "q", 1) == 1 && read(p[0], &rb, 1) == 1 &&
+					   rb == 'q' ? "ok" : "FAILED");
+	close(got);
+	close(p[0]);
+	close(p[1]);
+	close(sv[0]);
+	close(sv[1]);
+
+	/* a FIFO opened by path, a pty master and its slave by path */
+	char fifo[64];
+	snprintf(fifo, sizeof(fifo), "/tmp/shim_prog.fifo.%d", (int)getpid());
+	unlink(fifo);
+	if (mkfifo(fifo, 0600) == 0) {
+		int fr = open(fifo, O_RDONLY | O_NONBLOCK);
+		int fw = open(fifo, O_WRONLY | O_NONBLOCK);
+		printf("fifo: %s\n", fr >= 0 && fw >= 0 ? "ok" : "FAILED");
+		close(fr);
+		close(fw);
+		unlink(fifo);
+	}
+	int pm = posix_openpt(O_RDWR | O_NOCTTY);
+	if (pm >= 0 && grantpt(pm) == 0 && unlockpt(pm) == 0) {
+		int ps = open(ptsname(pm), O_RDWR | O_NOCTTY);
+		printf("ptmx: %s\n", ps >= 0 ? "ok" : "FAILED");
+		close(ps);
+		close(pm);
+	}
+	int d = dup(1);
+	dup3(d, 50, O_CLOEXEC);
+	close(50);
+	close(d);
+	printf("spawners done\n");
+	return 0;
+}
+
+/* ---------------------------------------------------------------- connect */
+
+static int tcp_pair(int fam)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	memset(&ss, 0, sizeof(ss));
+	if (fam == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+		a->sin_family = AF_INET;
+		a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		sl = sizeof(*a);
+	} else {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+		a->sin6_family = AF_INET6;
+		a->sin6_addr = in6addr_loopback;
+		sl = sizeof(*a);
+	}
+	int l = socket(fam, SOCK_STREAM, 0);
+	if (l < 0 || bind(l, (struct sockaddr *)&ss, sl) || listen(l, 8) ||
+	    getsockname(l, (struct sockaddr *)&ss, &sl)) {
+		if (l >= 0)
+			close(l);
+		return -1;
+	}
+	int c = socket(fam, SOCK_STREAM, 0);
+	if (c < 0 || connect(c, (struct sockaddr *)&ss, sl))
+		return -1;
+	struct sockaddr_storage peer;
+	socklen_t pl = sizeof(peer);
+	int a = accept4(l, (struct sockaddr *)&peer, &pl, SOCK_CLOEXEC);
+	if (a < 0)
+		return -1;
+	char ch = 0;
+	int ok = write(c, "k", 1) == 1 && read(a, &ch, 1) == 1 && ch == 'k';
+	close(a);
+	close(c);
+	close(l);
+	return ok ? 0 : -1;
+}
+
+static int m_connect(void)
+{
+	printf("tcp4: %s\n", tcp_pair(AF_INET) == 0 ? "ok" : "FAILED");
+	int s6 = socket(AF_INET6, SOCK_STREAM, 0);
+	if (s6 >= 0) {
+		close(s6);
+		tcp_pair(AF_INET6); /* result not printed: ::1 may be disabled */
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: shim_prog threads|sigstorm|clobber|spawners|connect [N]\n");
+		return 2;
+	}
+	int n = argc > 2 ? atoi(argv[2]) : 50;
+	if (!strcmp(argv[1], "threads"))
+		return m_threads(n);
+	if (!strcmp(argv[1], "sigstorm"))
+		return m_sigstorm(n);
+	if (!strcmp(argv[1], "clobber"))
+		return m_clobber();
+	if (!strcmp(argv[1], "spawners"))
+		return m_spawners();
+	if (!strcmp(argv[1], "connect"))
+		return m_connect();
+	return 2;
+}
