@@ -183,12 +183,15 @@ static int sock_high(int s)
 	int h = fcntl(s, F_DUPFD_CLOEXEC, 800);
 	if (h < 0) { /* RLIMIT_NOFILE below ~800: go near its top instead */
 		struct rlimit rl;
-		if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
-		    rl.rlim_cur <= 64)
-			return s;
-		h = fcntl(s, F_DUPFD_CLOEXEC, (int)rl.rlim_cur - 32);
-		if (h < 0)
-			return s;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+		    rl.rlim_cur >= 8)
+			h = fcntl(s, F_DUPFD_CLOEXEC,
+				  (int)(rl.rlim_cur > 64 ? rl.rlim_cur - 32 : rl.rlim_cur - 2));
+		if (h < 0) {
+			/* never keep a low fd the program may expect to get itself */
+			syscall(SYS_close, s);
+			return -1;
+		}
 	}
 	syscall(SYS_close, s);
 	return h;
@@ -266,7 +269,7 @@ static void send_own(const void *buf, size_t len)
 		s = sock_high(s);
 	}
 	struct stat st;
-	if (xfstat(s, &st) != 0) {
+	if (s < 0 || xfstat(s, &st) != 0) {
 		atomic_store(&g_connecting, 0);
 		atomic_fetch_add_explicit(&g_lost, 1, memory_order_relaxed);
 		return;
