@@ -8,7 +8,7 @@ BUILD="gcc make pkg-config clang libclang-rt-14-dev \
 libnetfilter-queue-dev libmnl-dev libnng-dev libmsgpack-dev \
 libcurl4-openssl-dev libcjson-dev"
 TEST="iproute2 iptables openssh-server openssh-client tmux screen socat \
-netcat-openbsd curl python3 git tar procps psmisc util-linux"
+netcat-openbsd curl python3 git tar procps psmisc util-linux iputils-ping"
 
 missing=""
 for p in $BUILD $TEST; do
