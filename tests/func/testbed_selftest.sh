@@ -22,9 +22,9 @@ if [ "${1:-}" = --sub ]; then
 	tb_sshd h2
 	tb_web h1 8000
 	[ -f "$TB_SHIM" ] && tb_preload on
-	tb_bg h1 ssh h2 sleep 10007
-	sleep 10008 &                       # a stray process in the root netns
-	tb_wait_pid h2 'sleep 10007' || tb_fail "sub: ssh session did not start"
+	tb_bg h1 ssh h2 sleep 7$$
+	sleep 8$$ &                       # a stray process in the root netns
+	tb_wait_pid h2 "sleep 7$$" || tb_fail "sub: ssh session did not start"
 	{ echo "$TB_P"; readlink /proc/$$/ns/mnt; cat "$(tb_dir h1)/netns" "$(tb_dir h2)/netns"; } >"$stamp.tmp"
 	mv "$stamp.tmp" "$stamp"
 	case $mode in
@@ -49,7 +49,7 @@ leaks() {
 			fi
 		done
 	done
-	pgrep -af "/run/$_p/|sleep 1000[78]" | grep -v pgrep
+	pgrep -af "/run/$_p/|sleep [78]${_p#ht}\$" | grep -v pgrep
 	ip netns list | grep "^$_p-"
 }
 
