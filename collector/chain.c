@@ -44,6 +44,7 @@ struct walk {
 	size_t ntcp, captcp;
 	int tcp_dumped;
 	int truncated;
+	int kernel_scans;   /* /proc scans this query (each costs milliseconds) */
 	uint64_t path[80];  /* serials of the processes on the current DFS path */
 	size_t npath;
 };
@@ -145,7 +146,9 @@ static const struct sd_inet *tcp_by_ino(struct walk *w, uint64_t ino)
 	if (!w->tcp_dumped) {
 		w->tcp_dumped = 1;
 		if (w->req->nl >= 0)
-			sd_inet_dump(w->req->nl, 0, 0, tcp_cb, w);
+			/* connections only: TIME_WAIT and LISTEN entries can be many */
+			sd_inet_dump(w->req->nl, 0,
+				     ~((1u << 6) | (1u << 10)) & 0xfff, tcp_cb, w);
 	}
 	for (size_t i = 0; i < w->ntcp; i++)
 		if (w->tcp[i].ino == ino)
@@ -166,8 +169,9 @@ static void addr_from_sd(struct gaddr *a, int family, const uint8_t *ip, uint16_
  * TCP), its unix peer, its TCP ends. */
 static void sock_complete(struct walk *w, struct chan *c)
 {
-	if (c->kind != HT_CHAN_SOCK || w->req->nl < 0)
+	if (c->kind != HT_CHAN_SOCK || w->req->nl < 0 || c->probed)
 		return;
+	c->probed = 1; /* once: a socket's kind and ends do not change */
 	if (c->remote.family == AF_UNIX || (c->remote.family == 0 && c->dir == 0)) {
 		if (!c->peer) {
 			uint64_t peer;
@@ -302,7 +306,7 @@ static int kh_cb(void *vctx, pid_t pid, int fd)
 {
 	struct kh_ctx *x = vctx;
 	(void)fd;
-	graph_proc_kernel(x->w->g, pid, x->w->req->now);
+	graph_proc_resync(x->w->g, pid, x->w->req->now);
 	return ++x->n >= 16;
 }
 
@@ -312,21 +316,32 @@ static int kh_cb(void *vctx, pid_t pid, int fd)
 static struct chan *kernel_holders(struct walk *w, uint64_t ino)
 {
 	struct kh_ctx x = {w, 0};
-	if (!graph_conf(w->g)->use_procfs)
+	if (!graph_conf(w->g)->use_procfs || ino == 0 || w->kernel_scans >= 4)
 		return NULL;
+	w->kernel_scans++;
 	procfs_socket_holders(ino, kh_cb, &x);
 	return graph_chan(w->g, HT_CHAN_SOCK, 0, ino);
 }
 
 /* Other holders of channel c (and of its unix peer) at time t. */
+static int same_host(const struct gaddr *a, const struct ht_addr *b)
+{
+	return b && a->family == b->family && memcmp(a->a, b->a, b->family == AF_INET ? 4 : 16) == 0;
+}
+
 static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint64_t t,
-			 int depth, cJSON *sources)
+			 int depth, cJSON *sources, int live)
 {
 	struct chan *c = mine->c;
 	struct chan *ends[2] = {c, NULL};
 	char id[64];
 
-	sock_complete(w, c);
+	if (live)
+		sock_complete(w, c); /* the kernel only knows what is still open */
+	/* the subject's own other connections to the host it is connecting to
+	 * (retries, parallel fetches, a load generator) are not where it came from */
+	if (depth == 0 && is_tcp(c) && c->dir == 'o' && same_host(&c->remote, w->req->syn_remote))
+		return;
 	if (is_tcp(c)) {
 		if (!is_local(&c->remote)) {
 			if (!leaf_seen(w, c)) {
@@ -338,17 +353,27 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 		}
 		/* a TCP connection between two local processes: the far socket is the
 		 * one whose local end is our remote end */
-		struct sd_inet far;
-		if (!c->has_local || w->req->nl < 0 ||
-		    sd_inet_lookup(w->req->nl, c->remote.family, c->remote.a, c->remote.port,
-				   c->local.a, c->local.port, &far) != 0)
-			return;
-		ends[0] = graph_chan(w->g, HT_CHAN_SOCK, 0, far.ino);
-		if (!ends[0] || !ends[0]->holds)
-			ends[0] = kernel_holders(w, far.ino);
+		if (c->peer) {
+			ends[0] = c->peer; /* resolved by an earlier query */
+		} else {
+			struct sd_inet far;
+			if (!live || !c->has_local || w->req->nl < 0 ||
+			    sd_inet_lookup(w->req->nl, c->remote.family, c->remote.a, c->remote.port,
+					   c->local.a, c->local.port, &far) != 0 || !far.ino)
+				return;
+			ends[0] = graph_chan(w->g, HT_CHAN_SOCK, 0, far.ino);
+			if (!ends[0] || !ends[0]->holds)
+				ends[0] = kernel_holders(w, far.ino);
+			if (ends[0] && !ends[0]->peer) {
+				ends[0]->peer = c;
+				c->peer = ends[0];
+			}
+		}
 	} else if (c->kind == HT_CHAN_SOCK) {
 		ends[1] = c->peer;
-		if (!c->peer && c->remote.family == AF_UNIX && c->remote.len == 8) {
+		if (!live) {
+			/* history: only what the graph remembers */
+		} else if (!c->peer && c->remote.family == AF_UNIX && c->remote.len == 8) {
 			uint64_t peer;
 			memcpy(&peer, c->remote.a, 8);
 			ends[1] = kernel_holders(w, peer);
@@ -412,6 +437,7 @@ static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, int sub
 		if (p->exec_ts > from)
 			from = p->exec_ts;
 	}
+	int nrecent = 0;
 	for (struct hold *h = p->holds; h; h = h->pnext) {
 		if (h->c == w->req->exclude)
 			continue;
@@ -419,8 +445,13 @@ static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, int sub
 		int recent = subject && h->until && h->until >= from && h->since <= t;
 		if (!live && !recent)
 			continue;
+		if (!live && ++nrecent > 32) {
+			w->truncated = 1; /* more history than we follow */
+			continue;
+		}
 		/* a recently closed channel is judged by who held it then */
-		through_chan(w, p, h, live ? t : h->until - 1, depth, sources);
+		through_chan(w, p, h, live ? t : h->until - 1, depth, sources,
+			     live && t == w->req->now);
 	}
 
 	if (cJSON_GetArraySize(sources) == 0 && !subject) {

@@ -126,7 +126,7 @@ static void pidtab_grow(struct graph *g)
 	g->npidtab = n;
 }
 
-static void hold_close(struct hold *h, uint64_t ts);
+static void hold_close(struct graph *g, struct hold *h, uint64_t ts);
 static void proc_free(struct graph *g, struct proc *p);
 
 static void evict_one(struct graph *g)
@@ -191,7 +191,7 @@ static void proc_end(struct graph *g, struct proc *p, uint64_t ts)
 	for (struct hold *h = p->holds; h; h = h->pnext)
 		if (!h->until) {
 			h->nfds = 0;
-			hold_close(h, ts);
+			hold_close(g, h, ts);
 		}
 	free(p->fds);
 	g->st.bytes -= p->capfds * sizeof(struct fdent);
@@ -331,12 +331,13 @@ static void chan_free(struct graph *g, struct chan *c)
 
 /* ---- holds and fd tables -------------------------------------------------- */
 
+/* Every open hold has an fd pointing at it, so the fd table finds them. */
 static struct hold *hold_open(struct graph *g, struct proc *p, struct chan *c, uint64_t ts,
 			      uint8_t how)
 {
-	for (struct hold *h = p->holds; h; h = h->pnext)
-		if (h->c == c && !h->until)
-			return h;
+	for (uint32_t i = 0; i < p->nfds; i++)
+		if (p->fds[i].h->c == c && !p->fds[i].h->until)
+			return p->fds[i].h;
 	struct hold *h = calloc(1, sizeof(*h));
 	if (!h)
 		return NULL;
@@ -345,8 +346,14 @@ static struct hold *hold_open(struct graph *g, struct proc *p, struct chan *c, u
 	h->since = ts;
 	h->how = how;
 	h->pnext = p->holds;
+	if (p->holds)
+		p->holds->pprev = &h->pnext;
+	h->pprev = &p->holds;
 	p->holds = h;
 	h->cnext = c->holds;
+	if (c->holds)
+		c->holds->cprev = &h->cnext;
+	h->cprev = &c->holds;
 	c->holds = h;
 	c->nholds++;
 	c->last_ts = ts;
@@ -355,26 +362,38 @@ static struct hold *hold_open(struct graph *g, struct proc *p, struct chan *c, u
 	return h;
 }
 
-static void hold_close(struct hold *h, uint64_t ts)
+#define CLOSED_KEEP 256 /* closed holds a live process keeps (its recent history) */
+
+static void hold_unlink(struct graph *g, struct hold *h);
+
+static void hold_close(struct graph *g, struct hold *h, uint64_t ts)
 {
 	if (h->until)
 		return;
 	h->until = ts > h->since ? ts : h->since + 1;
 	h->c->last_ts = ts;
+	struct proc *p = h->p;
+	if (++p->nclosed > 2 * CLOSED_KEEP && p->alive) {
+		/* the list is newest first: drop closed holds past the newest KEEP */
+		uint32_t seen = 0;
+		for (struct hold *x = p->holds, *n; x; x = n) {
+			n = x->pnext;
+			if (x->until && ++seen > CLOSED_KEEP)
+				hold_unlink(g, x);
+		}
+	}
 }
 
 static void hold_unlink(struct graph *g, struct hold *h)
 {
-	struct hold **pp = &h->p->holds;
-	while (*pp && *pp != h)
-		pp = &(*pp)->pnext;
-	if (*pp)
-		*pp = h->pnext;
-	pp = &h->c->holds;
-	while (*pp && *pp != h)
-		pp = &(*pp)->cnext;
-	if (*pp)
-		*pp = h->cnext;
+	*h->pprev = h->pnext;
+	if (h->pnext)
+		h->pnext->pprev = h->pprev;
+	*h->cprev = h->cnext;
+	if (h->cnext)
+		h->cnext->cprev = h->cprev;
+	if (h->until)
+		h->p->nclosed--;
 	h->c->nholds--;
 	g->st.holds--;
 	g->st.bytes -= sizeof(*h);
@@ -389,7 +408,7 @@ static struct fdent *fd_find(struct proc *p, int fd)
 	return NULL;
 }
 
-static void fd_unset(struct proc *p, int fd, uint64_t ts)
+static void fd_unset(struct graph *g, struct proc *p, int fd, uint64_t ts)
 {
 	struct fdent *e = fd_find(p, fd);
 	if (!e)
@@ -397,7 +416,7 @@ static void fd_unset(struct proc *p, int fd, uint64_t ts)
 	struct hold *h = e->h;
 	*e = p->fds[--p->nfds];
 	if (h && h->nfds && --h->nfds == 0)
-		hold_close(h, ts);
+		hold_close(g, h, ts);
 }
 
 static int fd_set_(struct graph *g, struct proc *p, int fd, struct chan *c, uint64_t ts,
@@ -407,7 +426,7 @@ static int fd_set_(struct graph *g, struct proc *p, int fd, struct chan *c, uint
 	if (e && e->h && e->h->c == c && !e->h->until)
 		return 0;
 	if (e)
-		fd_unset(p, fd, ts);
+		fd_unset(g, p, fd, ts);
 	struct hold *h = hold_open(g, p, c, ts, how);
 	if (!h)
 		return -ENOMEM;
@@ -481,7 +500,7 @@ static int proc_sync_fds(struct graph *g, struct proc *p, uint64_t ts, uint8_t h
 				break;
 			}
 		if (!found)
-			fd_unset(p, fd, ts); /* swaps the last entry into i */
+			fd_unset(g, p, fd, ts); /* swaps the last entry into i */
 		else
 			i++;
 	}
@@ -573,6 +592,16 @@ struct proc *graph_proc_kernel(struct graph *g, pid_t pid, uint64_t now)
 		child = c;
 	}
 	return p;
+}
+
+struct proc *graph_proc_resync(struct graph *g, pid_t pid, uint64_t now)
+{
+	struct proc *p = live_proc(g, pid);
+	if (!p)
+		return graph_proc_kernel(g, pid, now);
+	if (proc_sync_fds(g, p, now, HOLD_KERNEL) != 0 && kill(pid, 0) != 0 && errno == ESRCH)
+		proc_end(g, p, now);
+	return p->alive ? p : NULL;
 }
 
 struct proc *graph_creator(struct graph *g, struct proc *p, uint64_t now)
@@ -838,7 +867,7 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 	case HT_REC_FDSEND:
 		break;
 	case HT_REC_CLOSE:
-		fd_unset(p, r->fd, r->ts);
+		fd_unset(g, p, r->fd, r->ts);
 		break;
 	case HT_REC_DUP: {
 		struct fdent *e = fd_find(p, r->fd);
@@ -849,7 +878,7 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 			uint8_t how = e->h->how;
 			rc = fd_set_(g, p, r->fd2, c, r->ts, how);
 		} else {
-			fd_unset(p, r->fd2, r->ts);
+			fd_unset(g, p, r->fd2, r->ts);
 		}
 		break;
 	}
@@ -857,7 +886,7 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 		for (uint32_t i = 0; i < p->nfds;) {
 			int fd = p->fds[i].fd;
 			if (fd >= r->fd && fd <= r->fd2)
-				fd_unset(p, fd, r->ts);
+				fd_unset(g, p, fd, r->ts);
 			else
 				i++;
 		}

@@ -49,6 +49,7 @@ struct proc {
 	const char *sha256;   /* interned lowercase hex, "" unknown */
 	uint8_t alive, seen_kernel, exec_pending, foreign_creator;
 	uint32_t nchildren;
+	uint32_t nclosed;        /* closed holds kept on the list */
 	struct fdent *fds;
 	uint32_t nfds, capfds;
 	struct hold *holds;
@@ -88,6 +89,7 @@ struct chan {
 	uint8_t fifo;          /* a named pipe */
 	uint8_t dir;           /* sockets: 0 unknown, 'i' accepted, 'o' connected */
 	uint8_t has_local;
+	uint8_t probed;        /* sockets: the kernel was asked what it is */
 	int sotype;
 	uint64_t dev, ino;
 	struct gaddr local, remote; /* sockets: local end, far end (remote.family 0 = unknown) */
@@ -107,6 +109,7 @@ struct hold {
 	uint32_t nfds;
 	uint8_t how;
 	struct hold *pnext, *cnext;
+	struct hold **pprev, **cprev; /* O(1) unlink */
 };
 
 struct graph_conf {
@@ -139,6 +142,9 @@ struct proc *graph_proc(struct graph *g, pid_t pid);
 /* The live entry for pid, created from /proc when unknown (seen: kernel), with
  * its creator chain and fds; NULL if pid is gone or outside this netns. */
 struct proc *graph_proc_kernel(struct graph *g, pid_t pid, uint64_t now);
+/* Like graph_proc_kernel, and re-reads a known process's fds from /proc
+ * (used when the kernel says pid holds a socket the graph does not know). */
+struct proc *graph_proc_resync(struct graph *g, pid_t pid, uint64_t now);
 /* Resolves p->creator from /proc when it is still unknown. */
 struct proc *graph_creator(struct graph *g, struct proc *p, uint64_t now);
 /* Brings a process whose image changed without a record (static exec) up to

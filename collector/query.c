@@ -54,7 +54,7 @@ static int holder_cb(void *vctx, pid_t pid, int fd)
 {
 	struct holder_ctx *x = vctx;
 	(void)fd;
-	graph_proc_kernel(x->q->g, pid, x->now);
+	graph_proc_resync(x->q->g, pid, x->now);
 	return 0;
 }
 
