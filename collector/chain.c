@@ -469,89 +469,143 @@ static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, int sub
 
 /* ---- flattening ------------------------------------------------------------ */
 
+/* Works on the JSON alone (no graph), so an answer whose conn leaves were
+ * filled with upstream answers — by another thread, after the graph was left —
+ * can be flattened again. */
 struct flat {
-	const struct chain_req *req;
+	const char *host, *src, *dst; /* this host; the subject's local and remote ends */
 	cJSON *chains;
 	cJSON *path[160];
 	size_t depth;
-	int fallback;
+	int truncated;
 };
 
-static cJSON *procs_of_path(struct flat *f, int *fallback)
+static const char *jstr(const cJSON *o, const char *k)
 {
-	cJSON *procs = cJSON_CreateArray();
-	/* path[0] is the subject; origin first means walking it backwards */
+	const cJSON *v = cJSON_GetObjectItem(o, k);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void add_str_or_null(cJSON *o, const char *k, const char *v)
+{
+	if (v)
+		cJSON_AddStringToObject(o, k, v);
+	else
+		cJSON_AddNullToObject(o, k);
+}
+
+/* appends this host's path procs (origin first) to arr */
+static int path_procs(struct flat *f, cJSON *arr)
+{
+	int fallback = 0;
 	for (size_t i = f->depth; i-- > 0;) {
 		cJSON *n = f->path[i];
 		cJSON *o = cJSON_CreateObject();
-		const cJSON *seen = cJSON_GetObjectItem(n, "seen");
-		if (seen && cJSON_IsString(seen) && strcmp(seen->valuestring, "kernel") == 0)
-			*fallback = 1;
-		cJSON_AddItemToObject(o, "host", cJSON_Duplicate(cJSON_GetObjectItem(n, "host"), 1));
-		cJSON_AddItemToObject(o, "pid", cJSON_Duplicate(cJSON_GetObjectItem(n, "pid"), 1));
-		cJSON_AddItemToObject(o, "exe", cJSON_Duplicate(cJSON_GetObjectItem(n, "exe"), 1));
-		cJSON_AddItemToObject(o, "sha256", cJSON_Duplicate(cJSON_GetObjectItem(n, "sha256"), 1));
-		if (seen)
-			cJSON_AddItemToObject(o, "seen", cJSON_Duplicate(seen, 1));
-		cJSON_AddItemToArray(procs, o);
+		const char *seen = jstr(n, "seen");
+		if (seen && strcmp(seen, "kernel") == 0)
+			fallback = 1;
+		static const char *const keys[] = {"host", "pid", "exe", "sha256", "seen", "uid"};
+		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+			const cJSON *v = cJSON_GetObjectItem(n, keys[k]);
+			if (v)
+				cJSON_AddItemToObject(o, keys[k], cJSON_Duplicate(v, 1));
+		}
+		cJSON_AddItemToArray(arr, o);
 	}
-	return procs;
+	return fallback;
 }
 
-static void emit_chain(struct flat *f, const cJSON *leaf)
+static void emit(struct flat *f, const char *origin_host, const char *src, int complete,
+		 int fallback, cJSON *procs_before)
 {
-	char buf[160];
-	int fallback = 0;
 	cJSON *ch = cJSON_CreateObject();
-	const char *type = cJSON_GetObjectItem(leaf, "type")->valuestring;
-	cJSON *procs = procs_of_path(f, &fallback);
-
-	if (strcmp(type, "conn") == 0) {
-		const cJSON *remote = cJSON_GetObjectItem(leaf, "remote");
-		char host[80];
-		snprintf(host, sizeof(host), "%s", remote->valuestring);
-		char *colon = strrchr(host, ':');
-		if (colon)
-			*colon = 0;
-		if (host[0] == '[') {
-			memmove(host, host + 1, strlen(host));
-			host[strlen(host) - 1] = 0;
-		}
-		cJSON_AddStringToObject(ch, "origin_host", host);
-		cJSON_AddStringToObject(ch, "src", remote->valuestring);
-		cJSON_AddBoolToObject(ch, "complete", 0);
-	} else {
-		cJSON_AddStringToObject(ch, "origin_host", f->req->host);
-		if (f->req->syn_local)
-			cJSON_AddStringToObject(ch, "src", ht_addr_str(f->req->syn_local, buf, sizeof(buf)));
-		else
-			cJSON_AddNullToObject(ch, "src");
-		cJSON_AddBoolToObject(ch, "complete", 1);
-	}
-	if (f->req->syn_remote)
-		cJSON_AddStringToObject(ch, "dst", ht_addr_str(f->req->syn_remote, buf, sizeof(buf)));
-	else
-		cJSON_AddNullToObject(ch, "dst");
+	cJSON *procs = procs_before ? procs_before : cJSON_CreateArray();
+	fallback |= path_procs(f, procs);
+	cJSON_AddStringToObject(ch, "origin_host", origin_host);
+	add_str_or_null(ch, "src", src);
+	add_str_or_null(ch, "dst", f->dst);
+	cJSON_AddBoolToObject(ch, "complete", complete && !f->truncated);
 	cJSON_AddBoolToObject(ch, "fallback", fallback);
 	cJSON_AddItemToObject(ch, "procs", procs);
 	cJSON_AddItemToArray(f->chains, ch);
 }
 
-static void flatten(struct flat *f, cJSON *node)
+static void emit_conn(struct flat *f, const cJSON *leaf)
 {
-	const cJSON *type = cJSON_GetObjectItem(node, "type");
-	if (!type || strcmp(type->valuestring, "proc") != 0) {
-		emit_chain(f, node);
+	const cJSON *up = cJSON_GetObjectItem(leaf, "upstream");
+	const cJSON *upchains = up ? cJSON_GetObjectItem(up, "chains") : NULL;
+	const char *remote = jstr(leaf, "remote");
+	if (cJSON_IsArray(upchains) && cJSON_GetArraySize(upchains) > 0) {
+		/* the far host's chains, continued by this host's path */
+		const cJSON *u;
+		cJSON_ArrayForEach(u, upchains)
+		{
+			const cJSON *uc = cJSON_GetObjectItem(u, "complete");
+			const cJSON *uf = cJSON_GetObjectItem(u, "fallback");
+			const cJSON *up_procs = cJSON_GetObjectItem(u, "procs");
+			const char *oh = jstr(u, "origin_host");
+			cJSON *procs = cJSON_IsArray(up_procs) ? cJSON_Duplicate(up_procs, 1)
+							       : cJSON_CreateArray();
+			emit(f, oh ? oh : "?", jstr(u, "src"), cJSON_IsTrue(uc), cJSON_IsTrue(uf), procs);
+		}
 		return;
 	}
-	if (f->depth >= sizeof(f->path) / sizeof(f->path[0]))
+	/* not followed (or no answer): the far end is the origin as far as we know */
+	char host[80];
+	snprintf(host, sizeof(host), "%s", remote ? remote : "?");
+	char *colon = strrchr(host, ':');
+	if (colon)
+		*colon = 0;
+	if (host[0] == '[') {
+		memmove(host, host + 1, strlen(host));
+		if (host[0])
+			host[strlen(host) - 1] = 0;
+	}
+	emit(f, host, remote, 0, 0, NULL);
+}
+
+static void flatten(struct flat *f, cJSON *node)
+{
+	const char *type = jstr(node, "type");
+	if (!type)
+		return;
+	if (strcmp(type, "conn") == 0) {
+		emit_conn(f, node);
+		return;
+	}
+	if (strcmp(type, "origin") == 0) {
+		emit(f, jstr(node, "host") ? jstr(node, "host") : f->host, f->src, 1, 0, NULL);
+		return;
+	}
+	if (strcmp(type, "proc") != 0 || f->depth >= sizeof(f->path) / sizeof(f->path[0]))
 		return;
 	f->path[f->depth++] = node;
-	cJSON *sources = cJSON_GetObjectItem(node, "sources");
 	cJSON *s;
-	cJSON_ArrayForEach(s, sources)
+	cJSON_ArrayForEach(s, cJSON_GetObjectItem(node, "sources"))
 		flatten(f, cJSON_GetObjectItem(s, "node"));
 	f->depth--;
+}
+
+int chain_reflatten(cJSON *answer)
+{
+	const cJSON *subj = cJSON_GetObjectItem(answer, "subject");
+	cJSON *tree = cJSON_GetObjectItem(answer, "tree");
+	if (!cJSON_IsObject(tree))
+		return -1;
+	struct flat f = {.host = jstr(answer, "host"), .src = jstr(subj, "local"),
+			 .dst = jstr(subj, "remote"),
+			 .truncated = cJSON_IsTrue(cJSON_GetObjectItem(answer, "truncated"))};
+	if (!f.host)
+		f.host = "?";
+	f.chains = cJSON_CreateArray();
+	if (!f.chains)
+		return -1;
+	flatten(&f, tree);
+	if (cJSON_GetObjectItem(answer, "chains"))
+		cJSON_ReplaceItemInObject(answer, "chains", f.chains);
+	else
+		cJSON_AddItemToObject(answer, "chains", f.chains);
+	return 0;
 }
 
 cJSON *chain_compute(struct graph *g, const struct chain_req *req)
@@ -591,13 +645,7 @@ cJSON *chain_compute(struct graph *g, const struct chain_req *req)
 	if (w.truncated)
 		cJSON_AddBoolToObject(ans, "truncated", 1);
 
-	struct flat f = {.req = req, .chains = cJSON_AddArrayToObject(ans, "chains")};
-	flatten(&f, tree);
-	if (w.truncated) {
-		cJSON *ch;
-		cJSON_ArrayForEach(ch, f.chains)
-			cJSON_ReplaceItemInObject(ch, "complete", cJSON_CreateBool(0));
-	}
+	chain_reflatten(ans);
 	free(w.vis);
 	free(w.leaves);
 	free(w.tcp);

@@ -23,6 +23,11 @@ struct chain_req {
  * "chains",..}; the caller owns it. NULL only when out of memory. */
 cJSON *chain_compute(struct graph *g, const struct chain_req *req);
 
+/* (Re)builds answer["chains"] from answer["tree"], descending into conn
+ * nodes' "upstream" answers (another host's chains continue into this host's
+ * path). Touches only the JSON: safe outside the graph's thread. 0 or -1. */
+int chain_reflatten(cJSON *answer);
+
 /* "10.0.0.1:22" / "[fd00::1]:22" / "unix:@name"; buf >= 140 bytes */
 char *ht_addr_str(const struct ht_addr *a, char *buf, size_t n);
 

@@ -215,6 +215,50 @@ static void test_ssh_then_ssh(void)
 	graph_free(g);
 }
 
+/* a conn leaf filled with the far host's answer: its chains continue here */
+static cJSON *find_conn(cJSON *n)
+{
+	const cJSON *t = cJSON_GetObjectItem(n, "type");
+	if (t && strcmp(t->valuestring, "conn") == 0)
+		return n;
+	cJSON *s;
+	cJSON_ArrayForEach(s, cJSON_GetObjectItem(n, "sources"))
+	{
+		cJSON *c = find_conn(cJSON_GetObjectItem(s, "node"));
+		if (c)
+			return c;
+	}
+	return NULL;
+}
+
+static void test_reflatten_upstream(void)
+{
+	struct graph *g = mk(600, 1000);
+	image(g, 10, 1, "/usr/sbin/sshd", 1 * SEC);
+	session(g, 11, "192.0.2.1", 1000, 3, 2 * SEC);
+	birth(g, 13, 12, 3 * SEC);
+	image(g, 13, 12, "/usr/bin/ssh", 3 * SEC + 1);
+	connect_tcp(g, 13, 3, 2000, "198.51.100.3", 22, 3 * SEC + 2);
+	cJSON *a = chain_of(g, 13, 2000, 4 * SEC);
+	cJSON *conn = a ? find_conn(cJSON_GetObjectItem(a, "tree")) : NULL;
+	CHECK(conn != NULL);
+	if (conn) {
+		cJSON *up = cJSON_Parse("{\"ok\":true,\"host\":\"h1\",\"chains\":[{\"origin_host\":\"h1\","
+					"\"src\":\"192.0.2.1:50000\",\"complete\":true,\"fallback\":false,"
+					"\"procs\":[{\"host\":\"h1\",\"pid\":5,\"exe\":\"/usr/bin/ssh\"}]}]}");
+		cJSON_ReplaceItemInObject(conn, "upstream", up);
+		CHECK_EQ_INT(chain_reflatten(a), 0);
+		char s[512];
+		chains_str(a, s, sizeof(s));
+		CHECK_EQ_STR(s, "h1:ssh,sshd,sshd,bash,ssh");
+		cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItem(a, "chains"), 0);
+		CHECK(cJSON_IsTrue(cJSON_GetObjectItem(ch, "complete")));
+		CHECK_EQ_STR(cJSON_GetObjectItem(ch, "src")->valuestring, "192.0.2.1:50000");
+	}
+	cJSON_Delete(a);
+	graph_free(g);
+}
+
 /* pipe relay: bash makes a pipe, forks nc -l (writer) and nc (reader);
  * the reader's chain goes through the pipe to the listener's accepted
  * connection (a second origin connection) and through lineage to the session */
@@ -447,7 +491,7 @@ static void test_memory_per_10k(void)
 	graph_free(g);
 }
 
-T_MAIN("graph", T(test_ssh_then_ssh), T(test_pipe_relay), T(test_tmux_reattach),
+T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_relay), T(test_tmux_reattach),
        T(test_no_spurious_origin), T(test_daemonised_after_session), T(test_recent_history),
        T(test_local_origin), T(test_pid_reuse), T(test_retention_and_bounds),
        T(test_forged_creator_contradiction), T(test_memory_per_10k))
