@@ -1,0 +1,12 @@
+/*
+ * cli.h — subcommands of the `hoptrace` CLI that live outside collector/
+ * (the CLI links libguard.a too). Each takes argv after the subcommand name
+ * (argv[0] is the subcommand) and returns the process exit status.
+ */
+#ifndef HOPTRACE_CLI_H
+#define HOPTRACE_CLI_H
+
+int cli_log(int argc, char **argv);     /* guard/: hoptrace log [-f] [FILE]  */
+int cli_policy(int argc, char **argv);  /* guard/: hoptrace policy check FILE */
+
+#endif
