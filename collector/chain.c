@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "chain.h"
 #include "procfs.h"
@@ -45,6 +46,7 @@ struct walk {
 	int tcp_dumped;
 	int truncated;
 	int kernel_scans;   /* /proc scans this query (each costs milliseconds) */
+	int scan_self;      /* the last scan found only the collector itself */
 	uint64_t path[80];  /* serials of the processes on the current DFS path */
 	size_t npath;
 };
@@ -299,13 +301,18 @@ static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, int sub
 
 struct kh_ctx {
 	struct walk *w;
-	int n;
+	int n, self;
 };
 
 static int kh_cb(void *vctx, pid_t pid, int fd)
 {
 	struct kh_ctx *x = vctx;
 	(void)fd;
+	if (pid == getpid()) {
+		/* the collector itself: the far end of a shim's record socket */
+		x->self = 1;
+		return 0;
+	}
 	graph_proc_resync(x->w->g, pid, x->w->req->now);
 	return ++x->n >= 16;
 }
@@ -315,11 +322,14 @@ static int kh_cb(void *vctx, pid_t pid, int fd)
  * graph as "seen: kernel" with their fds, so the socket's channel gets holds. */
 static struct chan *kernel_holders(struct walk *w, uint64_t ino)
 {
-	struct kh_ctx x = {w, 0};
+	struct kh_ctx x = {w, 0, 0};
 	if (!graph_conf(w->g)->use_procfs || ino == 0 || w->kernel_scans >= 4)
 		return NULL;
 	w->kernel_scans++;
 	procfs_socket_holders(ino, kh_cb, &x);
+	w->scan_self = x.self && x.n == 0;
+	if (w->scan_self)
+		return NULL; /* a shim's record socket: not a channel of the chain model */
 	return graph_chan(w->g, HT_CHAN_SOCK, 0, ino);
 }
 
@@ -376,7 +386,10 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 		} else if (!c->peer && c->remote.family == AF_UNIX && c->remote.len == 8) {
 			uint64_t peer;
 			memcpy(&peer, c->remote.a, 8);
+			w->scan_self = 0;
 			ends[1] = kernel_holders(w, peer);
+			if (w->scan_self)
+				c->remote.len = 0; /* never scan for it again */
 		} else if (c->peer && !c->peer->holds) {
 			ends[1] = kernel_holders(w, c->peer->ino);
 		}
