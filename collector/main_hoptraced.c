@@ -36,6 +36,7 @@
 #include "graph.h"
 #include "query.h"
 #include "sockdiag.h"
+#include "unshim.h"
 
 #define TAG_REC_LISTEN 1u
 #define TAG_REC_CONN 2u
@@ -371,6 +372,7 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
+	ht_unshim_self(argv);
 	const char *conffile = HT_CONF_DEFAULT;
 	int foreground = 0, check = 0, verbose = 0, explicit_conf = 0, ch;
 	char err[512];

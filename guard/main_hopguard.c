@@ -26,6 +26,7 @@
 #include "engine.h"
 #include "gconf.h"
 #include "rules.h"
+#include "../collector/unshim.h"
 
 static void usage(void)
 {
@@ -58,6 +59,7 @@ static struct acl *load_policy(const char *path, int to_stderr)
 
 int main(int argc, char **argv)
 {
+	ht_unshim_self(argv);
 	const char *conf_path = HT_CONF_DEFAULT, *pidfile = NULL;
 	int fg = 0, verbose = 0, check = 0, bare = 0, conf_given = 0;
 	static const struct option lo[] = {{"bare", no_argument, NULL, 'B'},

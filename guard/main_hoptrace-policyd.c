@@ -28,6 +28,7 @@
 #include "hoptrace/ini.h"
 #include "hoptrace/log.h"
 #include "acl.h"
+#include "../collector/unshim.h"
 
 #define SECRET_MAX 1024
 
@@ -332,6 +333,7 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
+	ht_unshim_self(argv);
 	const char *cpath = HT_CONF_DEFAULT;
 	int fg = 0, check = 0, ch;
 	char err[1024];

@@ -221,6 +221,8 @@ static inline void ht_enc_array(struct ht_enc *e, uint32_t n)
 static inline void ht_enc_str(struct ht_enc *e, const char *s)
 {
 	size_t n = s ? strnlen(s, HT_REC_PATH_MAX) : 0;
+	if (n > 255)
+		n = 255; /* str8 holds at most 255 bytes */
 	if (n < 32) {
 		ht_enc_byte(e, (uint8_t)(0xa0 | n));
 	} else {
