@@ -58,8 +58,12 @@ tb_init() {
 	[ "$(id -u)" = 0 ] || tb_skip "needs root (network namespaces, mounts)"
 	tb_need unshare ip mount umount ss useradd usermod ssh-keygen
 	if ! tb_inside; then
-		# exec keeps the pid: the inner run knows itself by TB_INNER=$$
-		TB_INNER=$$ exec unshare -m --propagation private -- sh "$0" "$@"
+		# exec keeps the pid: the inner run knows itself by TB_INNER=$$. Fds
+		# above 2 inherited from whoever started the test are closed: every
+		# host process would hold them, a bogus channel between all of them.
+		TB_INNER=$$ exec "$TB_PY" -c 'import os, sys
+os.closerange(3, 1 << 20)
+os.execvp(sys.argv[1], sys.argv[1:])' unshare -m --propagation private -- sh "$0" "$@"
 		tb_fail "unshare failed"
 	fi
 	unset TB_INNER_DONE
@@ -145,6 +149,14 @@ tb_host() {
 	_ns=$(tb_ns "$_n") _d=$(tb_dir "$_n")
 	mkdir -p "$_d/tmp" "$_d/screen" "$_d/www" || tb_fail "mkdir $_d"
 	chmod 1777 "$_d/tmp" "$_d/screen"
+	# a host's private /tmp must not hide the tree under test (CI may clone
+	# into /tmp): bind it at the same path inside
+	case $HT_TOP in
+	/tmp/*)
+		mkdir -p "$_d/tmp/${HT_TOP#/tmp/}" &&
+			mount --bind "$HT_TOP" "$_d/tmp/${HT_TOP#/tmp/}" || tb_fail "bind $HT_TOP into $_d/tmp"
+		;;
+	esac
 	ip netns add "$_ns" || tb_fail "ip netns add $_ns"
 	TB_HOSTS="$TB_HOSTS $_ns"
 	ip -n "$_ns" link set lo up
@@ -178,7 +190,7 @@ tb_ip6() { cat "$(tb_dir "$1")/ipv6"; }
 tb_exec() {
 	_n=$1; shift
 	ip netns exec "$(tb_ns "$_n")" sh -c \
-		'mount --bind "$0/tmp" /tmp && mount --bind "$0/screen" /run/screen && exec "$@"' \
+		'mount --rbind "$0/tmp" /tmp && mount --bind "$0/screen" /run/screen && exec "$@"' \
 		"$(tb_dir "$_n")" "$@"
 }
 
