@@ -414,8 +414,8 @@ static int forget_if_ours(int fd)
 	uint64_t p;
 	if (fd < 0 || our_fd(&p) != fd)
 		return 0;
-	if (own_process())
-		atomic_compare_exchange_strong(&g_sock, &p, 0);
+	if (own_process() && atomic_compare_exchange_strong(&g_sock, &p, 0))
+		atomic_store(&g_retry_at, 0); /* the program took it: reconnect at once */
 	return 1;
 }
 
@@ -1099,8 +1099,9 @@ static void report_closerange(unsigned int first, unsigned int last)
 		rec_2int(HT_REC_CLOSERANGE, first, last > 0x7fffffffu ? 0x7fffffffu : last);
 	uint64_t p;
 	int ofd = our_fd(&p);
-	if (ofd >= 0 && (unsigned int)ofd >= first && (unsigned int)ofd <= last && own_process())
-		atomic_compare_exchange_strong(&g_sock, &p, 0);
+	if (ofd >= 0 && (unsigned int)ofd >= first && (unsigned int)ofd <= last && own_process() &&
+	    atomic_compare_exchange_strong(&g_sock, &p, 0))
+		atomic_store(&g_retry_at, 0); /* ssh, sshd: closefrom() early in main */
 }
 
 EXPORT void closefrom(int lowfd)
