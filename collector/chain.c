@@ -13,6 +13,7 @@
  * processes on paths from an origin to the subject.
  */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,12 @@ char *ht_addr_str(const struct ht_addr *a, char *buf, size_t n)
 		snprintf(buf, n, "%s:%u", ip, a->port);
 		break;
 	case AF_INET6:
+		if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)(const void *)a->a)) {
+			/* a dual-stack socket's IPv4 peer: the far host knows it as IPv4 */
+			inet_ntop(AF_INET, a->a + 12, ip, sizeof(ip));
+			snprintf(buf, n, "%s:%u", ip, a->port);
+			break;
+		}
 		inet_ntop(AF_INET6, a->a, ip, sizeof(ip));
 		snprintf(buf, n, "[%s]:%u", ip, a->port);
 		break;
