@@ -1,0 +1,128 @@
+# tests/lib/chaintest.sh — shared by tests/func/chain_*.sh (sourced after
+# testbed.sh). Three hosts: h1 (origin, 10.231.0.1), h2 (the relay, where the
+# chains are asked), h3 (destination, 10.231.0.3:22), each with sshd and a
+# collector; the shim is preloaded everywhere.
+#
+# Cross-host following is not built yet: on h2 a chain ends at a `conn` leaf
+# whose remote is h1's address and the chain's origin_host is that IP. So the
+# checks are on h2 alone: the leaves (chainpath.py: DIR:IP), the exact path
+# from the subject to h1's connection (executables and via kinds), and the
+# chain's processes in order (chainassert.py --ordered).
+#
+# `chain PID` answers "as if PID sent a SYN now": the subject's own live
+# outbound connection to h3 is, by the chain model, an external connection
+# like a RAT's controller link, so it is a second leaf (out:H3) with the
+# subject alone. `who` is about that very connection, which is then excluded:
+# one chain, origin h1, dst h3:22.
+
+CT_H1=10.231.0.1 CT_H2=10.231.0.2 CT_H3=10.231.0.3
+CT_FAILS=0 CT_KNOWN=0
+
+ct_setup() {
+	tb_switch
+	for ct_h in 1 2 3; do
+		tb_host h$ct_h 10.231.0.$ct_h fd00:231::$ct_h
+		tb_sshd h$ct_h
+		tb_collector h$ct_h
+	done
+	tb_preload on
+}
+
+# ct_holder NAME FILTER : the pid (one) holding an established TCP socket that
+# matches the ss FILTER in host NAME (the newest if several)
+ct_holder() {
+	tb_exec "$1" ss -Htnp state established "$2" 2>/dev/null |
+		sed -n 's/.*pid=\([0-9]*\),.*/\1/p' | sort -n | tail -n 1
+}
+
+# ct_wait_holder NAME FILTER [SECONDS]
+ct_wait_holder() {
+	_w=0
+	while [ $_w -lt $(( ${3:-10} * 10 )) ]; do
+		_hp=$(ct_holder "$1" "$2")
+		[ -n "$_hp" ] && { echo "$_hp"; return 0; }
+		_w=$((_w + 1)); sleep 0.1
+	done
+	return 1
+}
+
+# ct_wait_new_onward [SECONDS] : sets CT_P to the pid of a process on h2 holding an
+# established connection to h3:22 that no earlier call returned
+CT_SEEN=" "
+ct_wait_new_onward() {
+	_w=0
+	while [ $_w -lt $(( ${1:-10} * 10 )) ]; do
+		for _hp in $(tb_exec h2 ss -Htnp state established "( dst $CT_H3 and dport = :22 )" 2>/dev/null |
+				sed -n 's/.*pid=\([0-9]*\),.*/\1/p' | sort -un); do
+			case $CT_SEEN in *" $_hp "*) continue ;; esac
+			CT_SEEN="$CT_SEEN$_hp "
+			CT_P=$_hp
+			return 0
+		done
+		_w=$((_w + 1)); sleep 0.1
+	done
+	return 1
+}
+
+# ct_onward PID : "LOCAL REMOTE" of PID's established connection to h3:22 on h2
+ct_onward() {
+	tb_exec h2 ss -Htnp state established "( dst $CT_H3 and dport = :22 )" 2>/dev/null |
+		grep "pid=$1," | awk 'NR==1 { print $3, $4 }'
+}
+
+# ct_case CASE KNOWN-REASON CHECK... : runs the check (a shell function and its
+# args); on failure counts it, or — when KNOWN-REASON is not empty — prints
+# KNOWN-FAIL and does not fail the run
+ct_case() {
+	_c=$1 _k=$2; shift 2
+	if "$@" >"$TB_T/case.out" 2>&1; then
+		echo "ok   $_c"
+		return 0
+	fi
+	if [ -n "$_k" ]; then
+		sed 's/^/    /' "$TB_T/case.out"
+		echo "KNOWN-FAIL: $_c: $_k"
+		CT_KNOWN=$((CT_KNOWN + 1))
+	else
+		sed 's/^/    /' "$TB_T/case.out"
+		echo "FAIL-CASE: $_c"
+		CT_FAILS=$((CT_FAILS + 1))
+	fi
+	return 1
+}
+
+# ct_check_pid PID TAG PATH PROCS [LEAVES] : `hoptrace chain PID --json` on h2.
+#   PATH  regex (chainpath.py) of the path from PID to h1's connection (in:H1)
+#   PROCS the same chain's processes, origin first (chainassert --ordered)
+#   LEAVES the exact leaf set (default: in:H1 and PID's own out:H3)
+ct_check_pid() {
+	_p=$1 _t=$2 _path=$3 _procs=$4 _leaves=${5:-in:$CT_H1,out:$CT_H3}
+	_j=$TB_T/$_t.chain.json
+	tb_exec h2 "$TB_HOPTRACE" chain "$_p" --json >"$_j" || { cat "$_j"; echo "hoptrace chain failed"; return 1; }
+	_r=0
+	"$TB_PY" "$TB_LIB/chainpath.py" "$_j" --leaves "$_leaves" --path "in:$CT_H1=$_path" || _r=1
+	tb_assert_chain "$_j" --origin "$CT_H1" --procs "$_procs" --ordered --src "$CT_H1:*" || _r=1
+	return $_r
+}
+
+# ct_check_who PID TAG PATH PROCS : `hoptrace who LOCAL REMOTE --json` on h2 for
+# PID's live connection to h3:22: exactly one chain, origin h1, dst h3:22
+ct_check_who() {
+	_p=$1 _t=$2 _path=$3 _procs=$4
+	_lr=$(ct_onward "$_p")
+	[ -n "$_lr" ] || { echo "pid $_p has no connection to $CT_H3:22"; tb_exec h2 ss -tnp; return 1; }
+	_j=$TB_T/$_t.who.json
+	# shellcheck disable=SC2086
+	tb_exec h2 "$TB_HOPTRACE" who $_lr --json >"$_j" || { cat "$_j"; echo "hoptrace who $_lr failed"; return 1; }
+	_r=0
+	"$TB_PY" "$TB_LIB/chainpath.py" "$_j" --leaves "in:$CT_H1" --path "in:$CT_H1=$_path" || _r=1
+	tb_assert_chain "$_j" --origin "$CT_H1" --procs "$_procs" --ordered --count 1 \
+		--src "$CT_H1:*" --dst "$CT_H3:22" --no-origin "$CT_H3" || _r=1
+	return $_r
+}
+
+ct_finish() {
+	echo "== $CT_FAILS failed case(s), $CT_KNOWN known failure(s)"
+	[ "$CT_FAILS" = 0 ] || tb_fail "$CT_FAILS case(s) failed"
+	exit 0
+}
