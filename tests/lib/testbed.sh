@@ -208,7 +208,7 @@ _tb_bglog() { # LOG NAME CMD...
 	# as $!, so TB_LAST (and NAME's *.pid files) would not be the daemon's pid
 	# and signals (SIGHUP reloads) would miss it; here every step execs
 	ip netns exec "$(tb_ns "$_n")" sh -c \
-		'mount --bind "$0/tmp" /tmp && mount --bind "$0/screen" /run/screen && exec "$@"' \
+		'mount --rbind "$0/tmp" /tmp && mount --bind "$0/screen" /run/screen && exec "$@"' \
 		"$(tb_dir "$_n")" "$@" </dev/null >>"$TB_LASTLOG" 2>&1 &
 	TB_LAST=$!
 	echo "$TB_LAST" >>"$TB_T/pids"
