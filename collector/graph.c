@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <signal.h>
+#include <time.h>
 
 #include "graph.h"
 #include "procfs.h"
@@ -487,9 +488,12 @@ static int proc_sync_fds(struct graph *g, struct proc *p, uint64_t ts, uint8_t h
 	if (!g->conf.use_procfs)
 		return -ENOSYS;
 	g->st.proc_reads++;
+	struct timespec rt;
+	clock_gettime(CLOCK_MONOTONIC, &rt); /* the records' clock */
 	int rc = procfs_fds(p->pid, sync_cb, &x);
 	if (rc < 0)
 		return rc;
+	p->synced_ts = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
 	if (x.nseen == x.cap)
 		return 0; /* too many to compare: keep what we have */
 	for (uint32_t i = 0; i < p->nfds;) {
@@ -866,12 +870,16 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 		break;
 	case HT_REC_FDSEND:
 		break;
+	/* close/dup records sent before our last read of /proc/PID/fd are in
+	 * that table already: applied again to it, they would undo what came
+	 * after them (sshd: dup(0) -> 4, then /dev/null over 0 and 1) */
 	case HT_REC_CLOSE:
-		fd_unset(g, p, r->fd, r->ts);
+		if (r->ts >= p->synced_ts)
+			fd_unset(g, p, r->fd, r->ts);
 		break;
 	case HT_REC_DUP: {
 		struct fdent *e = fd_find(p, r->fd);
-		if (r->fd == r->fd2)
+		if (r->fd == r->fd2 || r->ts < p->synced_ts)
 			break;
 		if (e) {
 			struct chan *c = e->h->c;
@@ -883,7 +891,7 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 		break;
 	}
 	case HT_REC_CLOSERANGE:
-		for (uint32_t i = 0; i < p->nfds;) {
+		for (uint32_t i = 0; r->ts >= p->synced_ts && i < p->nfds;) {
 			int fd = p->fds[i].fd;
 			if (fd >= r->fd && fd <= r->fd2)
 				fd_unset(g, p, fd, r->ts);

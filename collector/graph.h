@@ -52,6 +52,7 @@ struct proc {
 	uint32_t nclosed;        /* closed holds kept on the list */
 	struct fdent *fds;
 	uint32_t nfds, capfds;
+	uint64_t synced_ts;   /* monotonic ns of the last /proc/PID/fd read */
 	struct hold *holds;
 	struct proc *hnext;          /* pid hash chain */
 	struct proc *next, *prev;    /* all entries, oldest first */
