@@ -5,8 +5,12 @@
 #   base        no hoptrace at all
 #   shim+coll   /etc/ld.so.preload with the shim and a collector on every host
 #               (when build/libhoptrace.so and build/hoptraced exist)
-#   full        + hopguard on every host enforcing an allow-everything policy
-#               (SSH_BENCH_GUARD=1; issue 4's target: at most 1.10x base)
+#   full        + hopguard on every host ENFORCING an allowing policy
+#               (`*, *, *, *, black,`) — the paper's "with the system" (issue 4's
+#               target: at most 1.10x base, aiming at 1.03x). SSH_BENCH_GUARD=0
+#               leaves it out. If the two-hop run is refused because h1's chain
+#               on h2 is incomplete (no cross-host following yet), the row is
+#               measured again with `@incomplete evaluate` and labelled full*.
 # Each row prints medians and the ratio against base. The timing loop runs inside
 # h1 (one `ip netns exec` for the whole loop), so only ssh itself is measured.
 # Extend: add a row in rows() below — set up, then `measure LABEL`.
@@ -47,6 +51,7 @@ measure() { # LABEL
 	r1=$(awk -v a="$one" -v b="$BASE1" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else printf "-" }')
 	r2=$(awk -v a="$two" -v b="$BASE2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else printf "-" }')
 	case "$one$two" in *FAIL*) BENCH_FAILED=1 ;; esac
+	ROW1=$r1 ROW2=$r2
 	printf '%-10s one hop %8s ms (%sx)   two hops %8s ms (%sx)   N=%s\n' "$1" "$one" "$r1" "$two" "$r2" "$N"
 }
 
@@ -57,14 +62,29 @@ if [ -f "$TB_SHIM" ] && [ -x "$TB_HOPTRACED" ]; then
 	for h in h1 h2; do tb_collector $h; done
 	tb_preload on
 	measure shim+coll
-	if [ "${SSH_BENCH_GUARD:-0}" = 1 ] && [ -x "$TB_HOPGUARD" ]; then
+	if [ "${SSH_BENCH_GUARD:-1}" = 1 ] && [ -x "$TB_HOPGUARD" ]; then
 		for h in h1 h2; do
 			echo '*, *, *, *, black,' >"$(tb_dir $h)/policy.acl"
 			tb_guard $h
 		done
-		measure full
+		if tb_exec h1 ssh -tt h2 ssh -tt h1 true >/dev/null 2>&1 </dev/null; then
+			measure full
+		else
+			echo "full       two hops refused with the allow-all list: $(grep -F '"verdict":"reject"' "$(tb_dir h2)/audit.log" | tail -n 1 | sed 's/.*"reason":"\([^"]*\)".*/\1/')"
+			for h in h1 h2; do
+				echo '@incomplete evaluate' >>"$(tb_dir $h)/policy.acl"
+				kill -HUP "$(cat "$(tb_dir $h)/hopguard.pid")"
+			done
+			sleep 0.3
+			measure full*
+		fi
+		last=$ROW1 last2=$ROW2
+		awk -v a="$last" -v b="$last2" 'BEGIN { t = 1.10
+			if (a + 0 == 0 || b + 0 == 0) { print "target     (no figures)"; exit }
+			printf "target     full/base <= %.2fx: one hop %.2fx %s, two hops %.2fx %s\n", t,
+			    a, (a <= t ? "MET" : "MISSED"), b, (b <= t ? "MET" : "MISSED") }'
 	else
-		echo "full       (not run: SSH_BENCH_GUARD=1 to add hopguard with an allow-all policy)"
+		echo "full       (not run: SSH_BENCH_GUARD=0)"
 	fi
 	tb_preload off
 else
