@@ -16,7 +16,8 @@ tb_init "$@"
 tb_need nc socat
 ct_setup
 NC=h2:nc.openbsd
-IN="<tcp< in:$CT_H1"
+IN="<tcp< \\w+:$CT_H1"
+CT_H1PROCS="h1:nc.openbsd?,"   # h1's part when the upstream is followed
 
 # feed PORT : a long-lived connection from h1 to h2:PORT
 feed() { tb_bg h1 sh -c "sleep 60 | nc $CT_H2 $1"; }
@@ -85,6 +86,7 @@ i=0; until [ -n "$(ct_onward "$p")" ]; do i=$((i + 1)); [ $i -lt 50 ] || tb_fail
 ct_case "loopback chain" "" ct_check_pid "$p" loop "$SO <tcp< $SO $IN" "$SO,$SO"
 ct_case "loopback who" "" ct_check_who "$p" loop "$SO <tcp< $SO $IN" "$SO,$SO"
 
+CT_H1PROCS="h1:ssh?,"
 tb_log "forking listener (socat fork): a first client from h3, then ssh from h1"
 tb_bg h2 socat TCP-LISTEN:9004,fork,reuseaddr "TCP:$CT_H3:22"
 tb_wait_port h2 9004 || tb_fail "fork relay: no listener"
@@ -100,6 +102,7 @@ KF_FORK="socat's diag socketpair (u_dgr, fds 3/4, made before the fork, inherite
 ct_case "fork chain" "$KF_FORK" ct_check_pid "$p" fork "$SO( <creator< $SO)? $IN" "$SO?,$SO"
 ct_case "fork who" "$KF_FORK" ct_check_who "$p" fork "$SO( <creator< $SO)? $IN" "$SO?,$SO"
 
+CT_H1PROCS="h1:nc.openbsd?,"
 tb_log "multi-threaded relay"
 tb_bg h2 "$TB_HELPERS/threaded_relay" 9005 "$CT_H3" 22
 tb_wait_port h2 9005 || tb_fail "threaded relay: no listener"

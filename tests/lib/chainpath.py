@@ -6,10 +6,11 @@ multisets): here every path from the subject to a leaf is rendered as
     h2:nc.openbsd <pipe< h2:nc.openbsd <tcp< in:10.231.0.1
 
 (HOST:EXE-basename tokens, `<VIA<` edges, the leaf a conn node as DIR:REMOTE-IP,
-or `origin:HOST` for a local origin), and checked exactly.
+or `origin:HOST` for a local origin), and checked exactly. A conn leaf's key is
+its remote IP (upstream answers of other hosts are not descended into).
 
 usage: chainpath.py ANSWER.json [--leaves K1,K2,...] [--path K=REGEX]... [-q]
-  --leaves K,...   the set of leaf keys (DIR:IP or origin:HOST) equals this exactly
+  --leaves K,...   the set of leaf keys (remote IP or origin:HOST) equals this exactly
   --path K=REGEX   every path ending at leaf K fully matches REGEX (Python re),
                    and there is at least one (repeatable; several for one K: each
                    path must match one of them, each must match some path)
@@ -34,7 +35,7 @@ def paths(node, pre, out, depth=0):
     t = node.get("type")
     if t == "conn":
         out.append((pre + ["%s:%s" % (node.get("dir"), ip_of(node.get("remote")))],
-                    "%s:%s" % (node.get("dir"), ip_of(node.get("remote")))))
+                    ip_of(node.get("remote"))))
         return
     if t == "origin":
         k = "origin:%s" % node.get("host")

@@ -3,11 +3,12 @@
 # chains are asked), h3 (destination, 10.231.0.3:22), each with sshd and a
 # collector; the shim is preloaded everywhere.
 #
-# Cross-host following is not built yet: on h2 a chain ends at a `conn` leaf
-# whose remote is h1's address and the chain's origin_host is that IP. So the
-# checks are on h2 alone: the leaves (chainpath.py: DIR:IP), the exact path
-# from the subject to h1's connection (executables and via kinds), and the
-# chain's processes in order (chainassert.py --ordered).
+# On h2 a chain ends at a `conn` leaf whose remote is h1's address; when
+# cross-host following answers, origin_host is "h1" and the chain starts with
+# h1's processes, else origin_host is h1's IP. The checks: the leaves
+# (chainpath.py: remote IPs), the exact path on h2 from the subject to h1's
+# connection (executables and via kinds), and the chain's processes in order
+# (chainassert.py --ordered; h1's part given as optional tokens).
 #
 # `chain PID` answers "as if PID sent a SYN now": the subject's own live
 # outbound connection to h3 is, by the chain model, an external connection
@@ -96,12 +97,13 @@ ct_case() {
 #   PROCS the same chain's processes, origin first (chainassert --ordered)
 #   LEAVES the exact leaf set (default: in:H1 and PID's own out:H3)
 ct_check_pid() {
-	_p=$1 _t=$2 _path=$3 _procs=$4 _leaves=${5:-in:$CT_H1,out:$CT_H3}
+	_p=$1 _t=$2 _path=$3 _procs=$4 _leaves=${5:-$CT_H1,$CT_H3}
 	_j=$TB_T/$_t.chain.json
 	tb_exec h2 "$TB_HOPTRACE" chain "$_p" --json >"$_j" || { cat "$_j"; echo "hoptrace chain failed"; return 1; }
 	_r=0
-	"$TB_PY" "$TB_LIB/chainpath.py" "$_j" --leaves "$_leaves" --path "in:$CT_H1=$_path" || _r=1
-	tb_assert_chain "$_j" --origin "$CT_H1" --procs "$_procs" --ordered --src "$CT_H1:*" || _r=1
+	"$TB_PY" "$TB_LIB/chainpath.py" "$_j" --leaves "$_leaves" --path "$CT_H1=$_path" \
+		--path "$CT_H3=[^ ]+ <tcp< out:$CT_H3" || _r=1
+	tb_assert_chain "$_j" --origin "$(ct_origin "$_j")" --procs "${CT_H1PROCS:-}$_procs" --ordered --src "$CT_H1:*" || _r=1
 	return $_r
 }
 
@@ -115,10 +117,17 @@ ct_check_who() {
 	# shellcheck disable=SC2086
 	tb_exec h2 "$TB_HOPTRACE" who $_lr --json >"$_j" || { cat "$_j"; echo "hoptrace who $_lr failed"; return 1; }
 	_r=0
-	"$TB_PY" "$TB_LIB/chainpath.py" "$_j" --leaves "in:$CT_H1" --path "in:$CT_H1=$_path" || _r=1
-	tb_assert_chain "$_j" --origin "$CT_H1" --procs "$_procs" --ordered --count 1 \
-		--src "$CT_H1:*" --dst "$CT_H3:22" --no-origin "$CT_H3" || _r=1
+	"$TB_PY" "$TB_LIB/chainpath.py" "$_j" --leaves "$CT_H1" --path "$CT_H1=$_path" || _r=1
+	tb_assert_chain "$_j" --origin "$(ct_origin "$_j")" --procs "${CT_H1PROCS:-}$_procs" --ordered --count 1 \
+		--src "$CT_H1:*" --dst "$CT_H3:22" --no-origin "$CT_H3" --no-origin h3 || _r=1
 	return $_r
+}
+
+# ct_origin ANSWER : "h1" when the upstream answered (cross-host following), else h1's IP
+ct_origin() {
+	"$TB_PY" -c 'import json, sys
+a = json.load(open(sys.argv[1]))
+print("h1" if any(c.get("origin_host") == "h1" for c in a.get("chains") or []) else sys.argv[2])' "$1" "$CT_H1"
 }
 
 ct_finish() {
