@@ -6,13 +6,22 @@
  *   - the guard's query listener (SEQPACKET, abstract "\0hoptrace/query",
  *     root peers only) — one datagram request, one datagram answer;
  *   - the CLI's nng REP socket (ipc://, mode 0600, root peers only);
- *   - a 1 s timer for retention and liveness.
+ *   - a 1 s timer for retention and liveness;
+ *   - the trace inquiry service's eventfd (collector/inquiry_svc.c): HTTP
+ *     inquiries from other hosts are computed here, on the graph's thread.
+ * A who/chain answer with unfollowed upstream `conn` leaves (the chain comes
+ * from another host) is handed to the inquiry follower thread, which asks
+ * those hosts and sends the merged answer itself (on a dup() of the guard's
+ * socket, or through the CLI's raw REP socket); a local-origin answer is sent
+ * from here at once, at the cost of one strstr().
  * Before answering any query it drains every pending record, so a record
  * sent just before a connect() is in the graph when the guard asks about the
  * SYN.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,13 +36,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
 #include <nng/nng.h>
+#include <netinet/tcp.h>
 #include <nng/protocol/reqrep0/rep.h>
 
+#include "hoptrace/chain.h"
 #include "hoptrace/ini.h"
 #include "hoptrace/log.h"
 #include "hoptrace/record.h"
 #include "graph.h"
+#include "inquiry.h"
 #include "query.h"
 #include "sockdiag.h"
 #include "unshim.h"
@@ -44,6 +57,7 @@
 #define TAG_Q_CONN 4u
 #define TAG_NNG 5u
 #define TAG_TIMER 6u
+#define TAG_INQ 7u
 #define TAG(t, fd) (((uint64_t)(t) << 32) | (uint32_t)(fd))
 
 struct conf {
@@ -52,6 +66,7 @@ struct conf {
 	char rec_socket[100];
 	char query_socket[100];
 	unsigned long long retention_ms, window_ms, max_procs;
+	struct inq_conf inq;
 };
 
 static volatile sig_atomic_t quit;
@@ -60,6 +75,8 @@ static struct graph *graph;
 static struct collector_stats stats;
 static struct query_ctx qctx;
 static struct conf cf;
+static struct inquiry *inq;
+static nng_socket rep = NNG_SOCKET_INITIALIZER;
 
 static uint64_t now_ns(void)
 {
@@ -80,6 +97,8 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 		   size_t errlen)
 {
 	struct conf *c = ctx;
+	if (strcmp(sec, "inquiry") == 0)
+		return inq_conf_key(&c->inq, key, val, err, errlen);
 	if (strcmp(sec, "collector") != 0)
 		return 0; /* other programs' sections */
 	if (strcmp(key, "hostname") == 0) {
@@ -129,9 +148,12 @@ static int conf_load(const char *path, int explicit_path, struct conf *c, char *
 	c->retention_ms = 600000;
 	c->window_ms = 60000;
 	c->max_procs = 200000;
+	inq_conf_defaults(&c->inq);
 	if (!explicit_path && access(path, F_OK) != 0)
 		return 0; /* no file: defaults */
-	return ini_parse(path, conf_cb, c, err, n);
+	if (ini_parse(path, conf_cb, c, err, n) != 0)
+		return -1;
+	return inq_conf_finish(&c->inq, err, n);
 }
 
 /* ---- sockets -------------------------------------------------------------- */
@@ -291,6 +313,78 @@ static void drain_records(void)
 	}
 }
 
+/* ---- following upstream conn leaves (collector/inquiry_svc.c) --------------- */
+
+/* A who/chain answer with upstream conn leaves: returns 1 when the follower
+ * took it (it will deliver the answer through done/arg), 0 to send ans now. */
+static int follow_later(const char *req, size_t len, const char *ans, inq_done_fn done, void *arg)
+{
+	if (!inq || !inquiry_wants_follow(inq, ans))
+		return 0;
+	cJSON *j = cJSON_ParseWithLength(req, len);
+	const char *op = cJSON_GetStringValue(cJSON_GetObjectItem(j, "op"));
+	if (!op || (strcmp(op, "who") && strcmp(op, "chain"))) {
+		cJSON_Delete(j);
+		return 0;
+	}
+	long deadline = 0;
+	const cJSON *d = cJSON_GetObjectItem(j, "deadline_ms");
+	if (cJSON_IsNumber(d) && d->valuedouble >= 1 && d->valuedouble <= 600000)
+		deadline = (long)d->valuedouble;
+	char canon[160];
+	const char *sc = NULL;
+	if (!strcmp(op, "who") &&
+	    inq_canon(cJSON_GetStringValue(cJSON_GetObjectItem(j, "local")),
+		      cJSON_GetStringValue(cJSON_GetObjectItem(j, "remote")), canon, sizeof(canon)) == 0)
+		sc = canon;
+	int rv = inquiry_follow(inq, ans, deadline, sc, done, arg);
+	cJSON_Delete(j);
+	return rv == 0;
+}
+
+/* the guard's SEQPACKET socket: the answer goes out on a dup() of it */
+static void seq_done(void *arg, const char *text)
+{
+	int fd = (int)(intptr_t)arg;
+	size_t n = strlen(text);
+	static const char big[] = "{\"ok\":false,\"error\":\"answer too large\"}";
+	if (n > 65536) {
+		text = big;
+		n = sizeof(big) - 1;
+	}
+	if (send(fd, text, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		log_warn("followed query answer dropped");
+	close(fd);
+}
+
+/* the CLI's raw REP socket: the request's header routes the answer back */
+static void nng_done(void *arg, const char *text)
+{
+	nng_msg *m = arg;
+	nng_msg_clear(m);
+	if (nng_msg_append(m, text, strlen(text)) != 0 || nng_sendmsg(rep, m, NNG_FLAG_NONBLOCK) != 0)
+		nng_msg_free(m);
+}
+
+/* HTTP inquiries: the local part, computed on this thread */
+static char *inq_who(void *arg, const char *local, const char *remote)
+{
+	(void)arg;
+	char req[256];
+	/* the exact connection only: sock_diag's lookup also matches a listener */
+	struct ht_endpoint l, r;
+	struct sd_inet si;
+	if (ht_endpoint_parse(local, &l) != 0 || ht_endpoint_parse(remote, &r) != 0 ||
+	    qctx.nl < 0 || sd_inet_lookup(qctx.nl, l.family, l.addr, l.port, r.addr, r.port, &si) != 0 ||
+	    si.state == TCP_LISTEN || memcmp(si.raddr, r.addr, l.family == AF_INET ? 4 : 16) != 0 ||
+	    si.rport != r.port)
+		return strdup("{\"ok\":false,\"error\":\"no such TCP connection on this host\"}");
+	int n = snprintf(req, sizeof(req), "{\"op\":\"who\",\"local\":\"%s\",\"remote\":\"%s\"}",
+			 local, remote);
+	drain_records();
+	return query_answer(&qctx, req, (size_t)n, now_ns());
+}
+
 static void serve_query_conn(int fd)
 {
 	char req[65536 + 1];
@@ -309,6 +403,15 @@ static void serve_query_conn(int fd)
 			ans = strdup("{\"ok\":false,\"error\":\"request larger than 64 KiB\"}");
 		else
 			ans = query_answer(&qctx, req, (size_t)r, now_ns());
+		if (ans && inq && inquiry_wants_follow(inq, ans)) {
+			int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+			if (dfd >= 0 && follow_later(req, (size_t)r, ans, seq_done, (void *)(intptr_t)dfd)) {
+				free(ans);
+				continue;
+			}
+			if (dfd >= 0)
+				close(dfd);
+		}
 		if (ans) {
 			size_t n = strlen(ans);
 			if (n > 65536) {
@@ -325,6 +428,7 @@ static void serve_query_conn(int fd)
 
 static void serve_nng(nng_socket s)
 {
+	(void)s;
 	for (int budget = 16; budget > 0; budget--) {
 		nng_msg *m;
 		if (nng_recvmsg(s, &m, NNG_FLAG_NONBLOCK) != 0)
@@ -339,6 +443,10 @@ static void serve_nng(nng_socket s)
 		} else {
 			drain_records();
 			ans = query_answer(&qctx, nng_msg_body(m), nng_msg_len(m), now_ns());
+			if (ans && follow_later(nng_msg_body(m), nng_msg_len(m), ans, nng_done, m)) {
+				free(ans);
+				continue;
+			}
 		}
 		nng_msg_clear(m);
 		if (ans && nng_msg_append(m, ans, strlen(ans)) == 0) {
@@ -376,7 +484,6 @@ int main(int argc, char **argv)
 	const char *conffile = HT_CONF_DEFAULT;
 	int foreground = 0, check = 0, verbose = 0, explicit_conf = 0, ch;
 	char err[512];
-	nng_socket rep = NNG_SOCKET_INITIALIZER;
 
 	while ((ch = getopt(argc, argv, "df:nvh")) != -1) {
 		switch (ch) {
@@ -434,9 +541,22 @@ int main(int argc, char **argv)
 	snprintf(url, sizeof(url), "ipc://%s", cf.control);
 	if (mkdir_parent(cf.control) < 0)
 		fatal("cannot create the directory of %s", cf.control);
+
+	/* threads (nng's, the inquiry follower) start after the fork of daemon()
+	 * and with the quit signals blocked: only this thread takes them */
+	if (!foreground && daemon(0, 0) < 0)
+		fatal("daemon");
+	sigset_t qs, olds;
+	sigemptyset(&qs);
+	sigaddset(&qs, SIGTERM);
+	sigaddset(&qs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &qs, &olds);
+
 	unlink(cf.control);
 	mode_t old = umask(0077);
-	if ((rv = nng_rep0_open(&rep)) != 0 || (rv = nng_listen(rep, url, NULL, 0)) != 0)
+	/* raw REP: a request's header routes its answer back, so an answer the
+	 * inquiry follower completes later can be sent from its thread */
+	if ((rv = nng_rep0_open_raw(&rep)) != 0 || (rv = nng_listen(rep, url, NULL, 0)) != 0)
 		fatalx("cannot listen on %s: %s", url, nng_strerror(rv));
 	umask(old);
 	chmod(cf.control, 0600);
@@ -458,10 +578,13 @@ int main(int argc, char **argv)
 	if (qctx.nl < 0)
 		log_warnx("sock_diag unavailable: connection lookups will fail");
 
-	if (!foreground && daemon(0, 0) < 0)
-		fatal("daemon");
-	log_info("collecting as host %s: records @%s, queries @%s, control %s", cf.hostname,
-		 cf.rec_socket, cf.query_socket, url);
+	inq = inquiry_start(&cf.inq, cf.hostname, inq_who, NULL, err, sizeof(err));
+	if (!inq)
+		fatalx("%s", err);
+	ep_add(inquiry_fd(inq), TAG_INQ);
+	pthread_sigmask(SIG_SETMASK, &olds, NULL);
+	log_info("collecting as host %s: records @%s, queries @%s, control %s, inquiries %s", cf.hostname,
+		 cf.rec_socket, cf.query_socket, url, cf.inq.enabled ? cf.inq.listen : "off");
 
 	struct epoll_event evs[128];
 	while (!quit) {
@@ -481,6 +604,7 @@ int main(int argc, char **argv)
 			case TAG_Q_LISTEN: accept_all(fd, TAG_Q_CONN); break;
 			case TAG_Q_CONN: serve_query_conn(fd); break;
 			case TAG_NNG: serve_nng(rep); break;
+			case TAG_INQ: drain_records(); inquiry_main(inq); break;
 			case TAG_TIMER: {
 				uint64_t x;
 				if (read(fd, &x, sizeof(x)) > 0)
@@ -492,6 +616,7 @@ int main(int argc, char **argv)
 		}
 	}
 	log_info("exiting");
+	inquiry_stop(inq);
 	nng_close(rep);
 	unlink(cf.control);
 	graph_free(graph);

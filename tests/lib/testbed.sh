@@ -172,6 +172,7 @@ tb_host() {
 	echo "hello from $_n" >"$_d/www/index.html"
 	mkdir -p "/etc/netns/$_ns/hoptrace" "/run/hoptrace-$_ns"
 	chmod 0700 "/run/hoptrace-$_ns"
+	[ -f "$TB_T/inquiry.secret" ] || { echo "tb-inquiry-$TB_P" >"$TB_T/inquiry.secret"; chmod 0600 "$TB_T/inquiry.secret"; }
 	cat >"/etc/netns/$_ns/hoptrace/hoptrace.conf" <<EOC
 # testbed host $_n (netns $_ns)
 [collector]
@@ -179,6 +180,10 @@ hostname = $_n
 control = /run/hoptrace-$_ns/control.sock
 retention = 600s
 history_window = 60s
+
+[inquiry]
+listen = http://[::]:8471
+secret_file = $TB_T/inquiry.secret
 EOC
 }
 
@@ -262,7 +267,8 @@ tb_preload() {
 }
 
 # ---- daemons ------------------------------------------------------------------
-# tb_collector NAME : hoptraced -d in NAME with NAME's config; waits until
+# tb_collector NAME : hoptraced -d in NAME with NAME's config (trace inquiry
+# service on :8471, shared secret $TB_T/inquiry.secret); waits until
 # `hoptrace status` answers (5 s)
 tb_collector() {
 	[ -x "$TB_HOPTRACED" ] || tb_skip "hoptraced not built ($TB_HOPTRACED)"

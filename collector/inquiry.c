@@ -1,0 +1,469 @@
+/*
+ * inquiry.c — the pure parts of the trace inquiry service (inquiry.h):
+ * configuration keys, request validation, canonical 4-tuples, conn leaves and
+ * their merge, the paper's answer format. No threads, no graph.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "hoptrace/chain.h"
+#include "hoptrace/ini.h"
+#include "inquiry.h"
+
+/* ---- configuration ----------------------------------------------------------- */
+
+void inq_conf_defaults(struct inq_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->enabled = 1;
+	snprintf(c->listen, sizeof(c->listen), "http://[::]:8471");
+	c->port = 8471;
+	c->max_depth = 8;
+	c->timeout_ms = 2000;
+	c->mark = 0x20000000u;
+	c->rate = 100;
+}
+
+int inq_conf_key(struct inq_conf *c, const char *key, const char *val, char *err, size_t n)
+{
+	unsigned long long u;
+	if (!strcmp(key, "listen")) {
+		if (!strcmp(val, "no") || !strcmp(val, "off") || !*val) {
+			c->enabled = 0;
+			c->listen[0] = 0;
+			return 0;
+		}
+		if (strncmp(val, "http://", 7) != 0 || strlen(val) >= sizeof(c->listen)) {
+			snprintf(err, n, "listen: expected http://ADDR:PORT or \"no\"");
+			return -1;
+		}
+		c->enabled = 1;
+		snprintf(c->listen, sizeof(c->listen), "%s", val);
+	} else if (!strcmp(key, "port")) {
+		if (ini_uint(val, 65535, &u, err, n) != 0)
+			return -1;
+		if (u == 0) {
+			snprintf(err, n, "port: 1..65535");
+			return -1;
+		}
+		c->port = (unsigned)u;
+	} else if (!strcmp(key, "secret")) {
+		if (strlen(val) >= sizeof(c->secret)) {
+			snprintf(err, n, "secret: longer than 255 bytes");
+			return -1;
+		}
+		snprintf(c->secret, sizeof(c->secret), "%s", val);
+	} else if (!strcmp(key, "secret_file")) {
+		if (val[0] != '/' || strlen(val) >= sizeof(c->secret_file)) {
+			snprintf(err, n, "secret_file: must be an absolute path");
+			return -1;
+		}
+		snprintf(c->secret_file, sizeof(c->secret_file), "%s", val);
+	} else if (!strcmp(key, "max_depth")) {
+		if (ini_uint(val, 64, &u, err, n) != 0)
+			return -1;
+		c->max_depth = (unsigned)u;
+	} else if (!strcmp(key, "timeout_ms")) {
+		if (ini_uint(val, 60000, &u, err, n) != 0)
+			return -1;
+		if (u < 10) {
+			snprintf(err, n, "timeout_ms: at least 10");
+			return -1;
+		}
+		c->timeout_ms = (unsigned)u;
+	} else if (!strcmp(key, "mark")) {
+		char *end;
+		errno = 0;
+		unsigned long m = strtoul(val, &end, 0);
+		if (errno || end == val || *end || m > 0xffffffffUL) {
+			snprintf(err, n, "mark: expected a 32-bit number (e.g. 0x20000000)");
+			return -1;
+		}
+		c->mark = (uint32_t)m;
+	} else if (!strcmp(key, "rate")) {
+		if (ini_uint(val, 1000000, &u, err, n) != 0)
+			return -1;
+		c->rate = (unsigned)u;
+	} else {
+		snprintf(err, n, "unknown key \"%s\" in [inquiry]", key);
+		return -1;
+	}
+	return 0;
+}
+
+int inq_conf_finish(struct inq_conf *c, char *err, size_t n)
+{
+	if (!c->secret_file[0])
+		return 0;
+	int fd = open(c->secret_file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, n, "secret_file %s: %s", c->secret_file, strerror(errno));
+		return -1;
+	}
+	char buf[sizeof(c->secret) + 1];
+	ssize_t r = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (r < 0) {
+		snprintf(err, n, "secret_file %s: %s", c->secret_file, strerror(errno));
+		return -1;
+	}
+	buf[r] = 0;
+	buf[strcspn(buf, "\r\n")] = 0;
+	if (!buf[0] || strlen(buf) >= sizeof(c->secret)) {
+		snprintf(err, n, "secret_file %s: empty or longer than 255 bytes", c->secret_file);
+		return -1;
+	}
+	snprintf(c->secret, sizeof(c->secret), "%s", buf);
+	return 0;
+}
+
+/* ---- requests ----------------------------------------------------------------- */
+
+char *inq_error_json(const char *msg)
+{
+	cJSON *a = cJSON_CreateObject();
+	if (!a)
+		return NULL;
+	cJSON_AddBoolToObject(a, "ok", 0);
+	cJSON_AddStringToObject(a, "error", msg);
+	char *s = cJSON_PrintUnformatted(a);
+	cJSON_Delete(a);
+	return s;
+}
+
+static int int_field(const cJSON *j, const char *k, long lo, long hi, long *out)
+{
+	const cJSON *v = cJSON_GetObjectItem(j, k);
+	if (!v) {
+		*out = -1;
+		return 0;
+	}
+	if (!cJSON_IsNumber(v) || v->valuedouble < (double)lo || v->valuedouble > (double)hi ||
+	    v->valuedouble != (double)(long)v->valuedouble)
+		return -1;
+	*out = (long)v->valuedouble;
+	return 0;
+}
+
+static int endpoint_field(const cJSON *j, const char *k, char *out, struct ht_endpoint *ep)
+{
+	const cJSON *v = cJSON_GetObjectItem(j, k);
+	if (!cJSON_IsString(v) || strlen(v->valuestring) >= INQ_EP_MAX ||
+	    ht_endpoint_parse(v->valuestring, ep) != 0 || ep->port == 0)
+		return -1;
+	ht_endpoint_format(ep, out, INQ_EP_MAX);
+	return 0;
+}
+
+int inq_parse_request(const char *body, size_t len, struct inq_req *r, char *err, size_t n)
+{
+	memset(r, 0, sizeof(*r));
+	r->depth = -1;
+	r->deadline_ms = -1;
+	if (!body || len == 0) {
+		snprintf(err, n, "empty body: expected {\"local\":…,\"remote\":…}");
+		return -1;
+	}
+	if (len > INQ_BODY_MAX) {
+		snprintf(err, n, "request body larger than 64 KiB");
+		return -1;
+	}
+	cJSON *j = cJSON_ParseWithLength(body, len);
+	if (!j || !cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		snprintf(err, n, "malformed JSON: expected an object");
+		return -1;
+	}
+	struct ht_endpoint l, rm;
+	long v;
+	const cJSON *f, *vis;
+	if (endpoint_field(j, "local", r->local, &l) != 0) {
+		snprintf(err, n, "bad or missing \"local\" endpoint (ip:port)");
+		goto bad;
+	}
+	if (endpoint_field(j, "remote", r->remote, &rm) != 0) {
+		snprintf(err, n, "bad or missing \"remote\" endpoint (ip:port)");
+		goto bad;
+	}
+	if (l.family != rm.family) {
+		snprintf(err, n, "\"local\" and \"remote\" are of different address families");
+		goto bad;
+	}
+	if (int_field(j, "depth", 0, 64, &v) != 0) {
+		snprintf(err, n, "bad \"depth\": an integer 0..64");
+		goto bad;
+	}
+	r->depth = (int)v;
+	if (int_field(j, "deadline_ms", 1, 60000, &v) != 0) {
+		snprintf(err, n, "bad \"deadline_ms\": an integer 1..60000");
+		goto bad;
+	}
+	r->deadline_ms = v;
+	f = cJSON_GetObjectItem(j, "format");
+	if (f) {
+		if (!cJSON_IsString(f) || (strcmp(f->valuestring, "native") && strcmp(f->valuestring, "paper"))) {
+			snprintf(err, n, "bad \"format\": \"native\" or \"paper\"");
+			goto bad;
+		}
+		r->paper = !strcmp(f->valuestring, "paper");
+	}
+	vis = cJSON_GetObjectItem(j, "visited");
+	r->visited = cJSON_CreateArray();
+	if (!r->visited) {
+		snprintf(err, n, "out of memory");
+		goto bad;
+	}
+	if (vis) {
+		const cJSON *e;
+		int k = 0;
+		if (!cJSON_IsArray(vis) || cJSON_GetArraySize(vis) > INQ_VISITED_MAX) {
+			snprintf(err, n, "bad \"visited\": an array of at most %d strings", INQ_VISITED_MAX);
+			goto bad;
+		}
+		cJSON_ArrayForEach(e, vis)
+		{
+			if (!cJSON_IsString(e) || strlen(e->valuestring) >= 2 * INQ_EP_MAX + 2) {
+				snprintf(err, n, "bad \"visited\" entry %d: a string \"ip:port-ip:port\"", k);
+				goto bad;
+			}
+			cJSON_AddItemToArray(r->visited, cJSON_CreateString(e->valuestring));
+			k++;
+		}
+	}
+	cJSON_Delete(j);
+	return 0;
+bad:
+	cJSON_Delete(j);
+	cJSON_Delete(r->visited);
+	r->visited = NULL;
+	return -1;
+}
+
+void inq_req_free(struct inq_req *r)
+{
+	cJSON_Delete(r->visited);
+	r->visited = NULL;
+}
+
+int inq_canon(const char *a, const char *b, char *out, size_t n)
+{
+	struct ht_endpoint ea, eb;
+	char sa[HT_ENDPOINT_STRLEN], sb[HT_ENDPOINT_STRLEN];
+	if (!a || !b || ht_endpoint_parse(a, &ea) != 0 || ht_endpoint_parse(b, &eb) != 0)
+		return -1;
+	ht_endpoint_format(&ea, sa, sizeof(sa));
+	ht_endpoint_format(&eb, sb, sizeof(sb));
+	int c = strcmp(sa, sb);
+	if ((size_t)snprintf(out, n, "%s-%s", c <= 0 ? sa : sb, c <= 0 ? sb : sa) >= n)
+		return -1;
+	return 0;
+}
+
+int inq_visited_has(const cJSON *visited, const char *canon)
+{
+	const cJSON *e;
+	cJSON_ArrayForEach(e, visited)
+	{
+		if (cJSON_IsString(e) && !strcmp(e->valuestring, canon))
+			return 1;
+	}
+	return 0;
+}
+
+/* ---- answers ------------------------------------------------------------------ */
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItem(o, k);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void leaves(cJSON *node, cJSON **out, size_t max, size_t *k, int depth)
+{
+	const char *type = jstr(node, "type");
+	if (!type || depth > 200 || *k >= max)
+		return;
+	if (!strcmp(type, "conn")) {
+		const cJSON *up = cJSON_GetObjectItem(node, "upstream");
+		const char *reason = jstr(node, "reason");
+		if ((!up || cJSON_IsNull(up)) && reason && !strcmp(reason, "not followed"))
+			out[(*k)++] = node;
+		return;
+	}
+	if (strcmp(type, "proc") != 0)
+		return;
+	cJSON *s;
+	cJSON_ArrayForEach(s, cJSON_GetObjectItem(node, "sources"))
+		leaves(cJSON_GetObjectItem(s, "node"), out, max, k, depth + 1);
+}
+
+size_t inq_leaves(cJSON *answer, cJSON **out, size_t max)
+{
+	size_t k = 0;
+	leaves(cJSON_GetObjectItem(answer, "tree"), out, max, &k, 0);
+	return k;
+}
+
+static void set_item(cJSON *o, const char *k, cJSON *v)
+{
+	if (cJSON_GetObjectItem(o, k))
+		cJSON_ReplaceItemInObject(o, k, v);
+	else
+		cJSON_AddItemToObject(o, k, v);
+}
+
+void inq_fill(cJSON *conn, cJSON *up, int complete, const char *reason)
+{
+	set_item(conn, "upstream", up ? up : cJSON_CreateNull());
+	set_item(conn, "complete", cJSON_CreateBool(complete));
+	if (reason)
+		set_item(conn, "reason", cJSON_CreateString(reason));
+	else
+		cJSON_DeleteItemFromObject(conn, "reason");
+}
+
+int inq_answer_valid(const cJSON *a)
+{
+	if (!cJSON_IsObject(a) || !cJSON_IsTrue(cJSON_GetObjectItem(a, "ok")))
+		return -1;
+	if (!cJSON_IsObject(cJSON_GetObjectItem(a, "tree")) ||
+	    !cJSON_IsArray(cJSON_GetObjectItem(a, "chains")))
+		return -1;
+	return 0;
+}
+
+int inq_answer_complete(const cJSON *a)
+{
+	const cJSON *c;
+	int any = 0;
+	cJSON_ArrayForEach(c, cJSON_GetObjectItem(a, "chains"))
+	{
+		any = 1;
+		if (!cJSON_IsTrue(cJSON_GetObjectItem(c, "complete")))
+			return 0;
+	}
+	return any;
+}
+
+int inq_secret_ok(const char *hdr, const char *secret)
+{
+	static const char pfx[] = "Bearer ";
+	if (!hdr || !secret || strncmp(hdr, pfx, sizeof pfx - 1))
+		return 0;
+	const char *got = hdr + sizeof pfx - 1;
+	size_t gl = strlen(got), sl = strlen(secret);
+	volatile unsigned char diff = (unsigned char)(gl != sl);
+	for (size_t i = 0; i < gl; i++)
+		diff |= (unsigned char)got[i] ^ (unsigned char)secret[i < sl ? i : 0];
+	return diff == 0 && sl > 0;
+}
+
+/* ---- the paper's format ---------------------------------------------------------- */
+
+static void add_ip(cJSON *trace, const char *ep_s)
+{
+	struct ht_endpoint ep;
+	char b[HT_ENDPOINT_STRLEN];
+	if (!ep_s || ht_endpoint_parse(ep_s, &ep) != 0)
+		return;
+	ht_endpoint_format(&ep, b, sizeof(b));
+	char *colon = strrchr(b, ':');
+	if (colon)
+		*colon = 0;
+	const char *addr = b;
+	if (b[0] == '[') {
+		addr = b + 1;
+		size_t l = strlen(b);
+		if (l > 1 && b[l - 1] == ']')
+			b[l - 1] = 0;
+	}
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "type", "ip");
+	cJSON_AddStringToObject(o, "ipaddr", addr);
+	cJSON_AddNumberToObject(o, "port", ep.port);
+	cJSON_AddItemToArray(trace, o);
+}
+
+static void add_ps(cJSON *trace, const cJSON *n)
+{
+	const cJSON *pid = cJSON_GetObjectItem(n, "pid");
+	const char *exe = jstr(n, "exe"), *sha = jstr(n, "sha256");
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "type", "ps");
+	cJSON_AddNumberToObject(o, "pid", cJSON_IsNumber(pid) ? pid->valuedouble : 0);
+	cJSON_AddStringToObject(o, "name", exe ? exe : "");
+	cJSON_AddStringToObject(o, "sha1sum", sha ? sha : ""); /* SHA-256: docs/inquiry.md */
+	cJSON_AddItemToArray(trace, o);
+}
+
+/* every conn leaf's upstream answer, in the paper's form, into prev */
+static void prev_of(const cJSON *node, cJSON *prev, int depth)
+{
+	const char *type = jstr(node, "type");
+	if (!type || depth > 200)
+		return;
+	if (!strcmp(type, "conn")) {
+		const cJSON *up = cJSON_GetObjectItem(node, "upstream");
+		if (cJSON_IsObject(up)) {
+			cJSON *p = inq_to_paper(up);
+			if (p)
+				cJSON_AddItemToArray(prev, p);
+		}
+		return;
+	}
+	const cJSON *s;
+	cJSON_ArrayForEach(s, cJSON_GetObjectItem(node, "sources"))
+		prev_of(cJSON_GetObjectItem(s, "node"), prev, depth + 1);
+}
+
+cJSON *inq_to_paper(const cJSON *native)
+{
+	static __thread int nest;
+	if (!cJSON_IsObject(native) || nest > 64)
+		return NULL;
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return NULL;
+	cJSON *trace = cJSON_AddArrayToObject(o, "trace");
+	cJSON *prev = cJSON_AddArrayToObject(o, "prev");
+	const char *host = jstr(native, "host");
+	cJSON_AddStringToObject(o, "hostname", host ? host : "");
+
+	/* the first path from the subject down to a leaf */
+	const cJSON *path[200];
+	size_t np = 0;
+	const cJSON *n = cJSON_GetObjectItem(native, "tree"), *leaf = NULL;
+	while (n && np < sizeof(path) / sizeof(path[0])) {
+		const char *type = jstr(n, "type");
+		if (!type)
+			break;
+		if (strcmp(type, "proc") != 0) {
+			leaf = n;
+			break;
+		}
+		path[np++] = n;
+		const cJSON *s = cJSON_GetArrayItem(cJSON_GetObjectItem(n, "sources"), 0);
+		n = s ? cJSON_GetObjectItem(s, "node") : NULL;
+	}
+	const char *lt = leaf ? jstr(leaf, "type") : NULL;
+	if (lt && !strcmp(lt, "conn")) { /* the far end, then ours: in direction */
+		add_ip(trace, jstr(leaf, "remote"));
+		add_ip(trace, jstr(leaf, "local"));
+	}
+	for (size_t i = np; i-- > 0;)
+		add_ps(trace, path[i]);
+	const cJSON *subj = cJSON_GetObjectItem(native, "subject");
+	if (jstr(subj, "local") && jstr(subj, "remote")) {
+		add_ip(trace, jstr(subj, "local"));
+		add_ip(trace, jstr(subj, "remote"));
+	}
+	nest++;
+	prev_of(cJSON_GetObjectItem(native, "tree"), prev, 0);
+	nest--;
+	return o;
+}

@@ -1,0 +1,116 @@
+/*
+ * inquiry.h — the trace inquiry service (docs/inquiry.md): other hosts'
+ * collectors ask this one, over HTTP, who is behind a TCP connection; this
+ * one follows its own answers' upstream `conn` leaves the same way.
+ *
+ * inquiry.c holds the pure parts (request validation, canonical 4-tuples,
+ * leaves, merge, the paper's format) — unit-tested and fuzzed;
+ * inquiry_svc.c the service (nng HTTP server, libcurl follower thread).
+ */
+#ifndef HT_INQUIRY_H
+#define HT_INQUIRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#define INQ_BODY_MAX 65536      /* request body bound (413 above) */
+#define INQ_VISITED_MAX 256     /* entries in "visited" */
+#define INQ_ANSWER_MAX (1u << 20) /* an upstream answer larger than this: "no answer" */
+#define INQ_LEAVES_MAX 64       /* conn leaves followed per answer */
+#define INQ_EP_MAX 64
+
+/* ---- configuration: [inquiry] in hoptrace.conf ---------------------------- */
+struct inq_conf {
+	int enabled;              /* listen != "no" */
+	char listen[256];         /* http://0.0.0.0:8471 */
+	unsigned port;            /* where other hosts' services listen (8471) */
+	char secret[256];         /* shared secret ("" = inquiries refused / sent bare) */
+	char secret_file[256];
+	unsigned max_depth;       /* 8 */
+	unsigned timeout_ms;      /* 2000: deadline when a query gives none */
+	uint32_t mark;            /* SO_MARK on outgoing inquiries (0x20000000) */
+	unsigned rate;            /* inquiries per second per peer (burst 2x); 0 = unbounded */
+};
+
+void inq_conf_defaults(struct inq_conf *c);
+/* one key of [inquiry]; 0 or -1 with err */
+int inq_conf_key(struct inq_conf *c, const char *key, const char *val, char *err, size_t n);
+/* after parsing: reads secret_file; 0 or -1 with err */
+int inq_conf_finish(struct inq_conf *c, char *err, size_t n);
+
+/* ---- requests -------------------------------------------------------------- */
+struct inq_req {
+	char local[INQ_EP_MAX], remote[INQ_EP_MAX]; /* as the answering host sees them */
+	int depth;                /* -1: absent */
+	long deadline_ms;         /* -1: absent */
+	int paper;                /* "format":"paper" */
+	cJSON *visited;           /* array of canonical 4-tuple strings (owned) */
+};
+
+/* Validates a POST /v1/trace body. 0, or -1 with a message for the 400 answer.
+ * On success the caller frees r->visited (inq_req_free). */
+int inq_parse_request(const char *body, size_t len, struct inq_req *r, char *err, size_t n);
+void inq_req_free(struct inq_req *r);
+
+/* The canonical name of a TCP connection, the same from both of its hosts:
+ * the two endpoints (normalised by ht_endpoint_format), smaller first, joined
+ * by "-". 0 or -1 when an endpoint does not parse. */
+int inq_canon(const char *a, const char *b, char *out, size_t n);
+int inq_visited_has(const cJSON *visited, const char *canon);
+
+/* ---- answers --------------------------------------------------------------- */
+/* The conn nodes of answer["tree"] not followed yet ("upstream": null and
+ * "reason": "not followed"), at most max. Returns how many. */
+size_t inq_leaves(cJSON *answer, cJSON **out, size_t max);
+/* Fills one conn leaf: "upstream" takes ownership of up (NULL: stays null),
+ * "complete" and "reason" (NULL: removed). */
+void inq_fill(cJSON *conn, cJSON *up, int complete, const char *reason);
+/* Checks an upstream answer: an object with "ok":true, a "tree" and a
+ * "chains" array. 0 or -1. */
+int inq_answer_valid(const cJSON *a);
+/* All chains of an answer complete? */
+int inq_answer_complete(const cJSON *a);
+
+/* The paper's {"trace":[…],"prev":[…],"hostname":"…"} built from a native
+ * answer (docs/inquiry.md). A new object, or NULL. */
+cJSON *inq_to_paper(const cJSON *native);
+
+/* {"ok":false,"error":msg} as a malloc()ed string */
+char *inq_error_json(const char *msg);
+
+/* constant-time bearer check: hdr is "Bearer <secret>" */
+int inq_secret_ok(const char *hdr, const char *secret);
+
+/* ---- the service (inquiry_svc.c) ------------------------------------------- */
+struct inquiry;
+
+/* what the main loop gets for an HTTP inquiry: compute the local "who" answer
+ * (a malloc()ed JSON string) for local/remote; runs on the main thread. */
+typedef char *(*inq_who_fn)(void *arg, const char *local, const char *remote);
+
+/* Starts the follower thread and, when enabled, the HTTP server. */
+struct inquiry *inquiry_start(const struct inq_conf *c, const char *hostname, inq_who_fn who,
+			      void *who_arg, char *err, size_t n);
+void inquiry_stop(struct inquiry *q);
+/* eventfd the main loop polls; on readable, call inquiry_main() */
+int inquiry_fd(const struct inquiry *q);
+void inquiry_main(struct inquiry *q);
+
+/* Does this answer text have unfollowed conn leaves? (a cheap scan: a local
+ * origin pays only this) */
+int inquiry_wants_follow(const struct inquiry *q, const char *answer);
+
+/* How a followed answer is delivered (called on the follower thread, which
+ * owns nothing of the main loop). text is the final JSON (freed after). */
+typedef void (*inq_done_fn)(void *arg, const char *text);
+
+/* Hands answer (text; parsed here) to the follower: follows its conn leaves
+ * with the given deadline (ms, <= 0: configured) and subject connection
+ * (canonical 4-tuple or NULL) as the first visited entry; calls done(arg,…)
+ * when complete. 0, or -1 (then done is not called). */
+int inquiry_follow(struct inquiry *q, const char *answer, long deadline_ms, const char *subject_canon,
+		   inq_done_fn done, void *arg);
+
+#endif
