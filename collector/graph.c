@@ -546,15 +546,20 @@ static void proc_fill_identity(struct graph *g, struct proc *p)
 
 /* The creator a record claims (BIRTH) or implies (IMAGE's ppid). Only a process
  * of this host counts; one we never heard of is created from /proc. */
-static struct proc *find_creator(struct graph *g, pid_t cpid, uint64_t now)
+static struct proc *find_creator(struct graph *g, pid_t cpid, uint64_t birth_ts, uint64_t now)
 {
 	if (cpid <= 1)
 		return NULL;
 	struct proc *c = live_proc(g, cpid);
 	if (c)
 		return c;
+	/* a creator that ended after the fork (its EXIT was processed before the
+	 * child's BIRTH: setsid's or daemon()'s parent exits at once) */
+	c = graph_proc(g, cpid);
+	if (c && !c->alive && c->exit_ts + HT_REC_MAX_SKEW_NS >= birth_ts && c->birth_ts <= birth_ts)
+		return c;
 	if (!g->conf.use_procfs)
-		return graph_proc(g, cpid); /* an ended one, for tests */
+		return NULL;
 	return graph_proc_kernel(g, cpid, now);
 }
 
@@ -614,7 +619,7 @@ struct proc *graph_creator(struct graph *g, struct proc *p, uint64_t now)
 		return p->creator;
 	if (!p->alive || !g->conf.use_procfs)
 		return NULL;
-	struct proc *c = find_creator(g, p->creator_pid, now);
+	struct proc *c = find_creator(g, p->creator_pid, p->birth_ts, now);
 	if (c && c != p && c->birth_ts <= p->birth_ts)
 		set_creator(p, c);
 	else
@@ -657,7 +662,7 @@ static struct proc *proc_arrive(struct graph *g, pid_t pid, uid_t uid, pid_t cre
 		return NULL;
 	p->uid = uid;
 	p->creator_pid = creator_pid;
-	struct proc *c = find_creator(g, creator_pid, now);
+	struct proc *c = find_creator(g, creator_pid, birth_ts, now);
 	if (c && c != p)
 		set_creator(p, c);
 	else if (creator_pid > 1)

@@ -372,6 +372,26 @@ static void test_daemonised_after_session(void)
 	graph_free(g);
 }
 
+/* setsid/daemon(): the parent exits right after forking, and its EXIT is
+ * processed before the child's BIRTH — the child still has its creator */
+static void test_creator_ended_before_birth_seen(void)
+{
+	struct graph *g = mk(600, 1000);
+	image(g, 10, 1, "/usr/sbin/sshd", 1 * SEC);
+	session(g, 11, "192.0.2.1", 1000, 3, 2 * SEC);
+	birth(g, 70, 12, 3 * SEC);                 /* setsid, forked by bash */
+	ok(g, 70, R(HT_REC_EXIT, 3 * SEC + 50));    /* setsid's parent half exits */
+	struct ht_record b = R(HT_REC_BIRTH, 3 * SEC + 100);
+	b.num = 70;
+	b.ts2 = 3 * SEC + 10;                       /* forked before that exit */
+	ok(g, 71, b);
+	CHECK(graph_proc(g, 71) && graph_proc(g, 71)->creator == graph_proc(g, 70));
+	image(g, 71, 1, "/usr/bin/nc.openbsd", 3 * SEC + 200);
+	connect_tcp(g, 71, 3, 6100, "198.51.100.3", 22, 3 * SEC + 300);
+	CHECK_CHAINS(g, 71, 6100, 4 * SEC, "192.0.2.1:sshd,sshd,bash,bash,nc.openbsd");
+	graph_free(g);
+}
+
 /* recent history: connect to a controller, read, close, then connect out */
 static void test_recent_history(void)
 {
@@ -492,6 +512,7 @@ static void test_memory_per_10k(void)
 }
 
 T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_relay), T(test_tmux_reattach),
-       T(test_no_spurious_origin), T(test_daemonised_after_session), T(test_recent_history),
+       T(test_no_spurious_origin), T(test_daemonised_after_session),
+       T(test_creator_ended_before_birth_seen), T(test_recent_history),
        T(test_local_origin), T(test_pid_reuse), T(test_retention_and_bounds),
        T(test_forged_creator_contradiction), T(test_memory_per_10k))
