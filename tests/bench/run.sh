@@ -1,0 +1,159 @@
+#!/bin/sh
+# tests/bench/run.sh — what `make bench` runs: every benchmark in one run, each in
+# its own step (a failing or skipped one never stops the others), then one summary
+# table of the figures and ratios that matter, with each step's status.
+#
+#   shim       tests/bench/shim.sh: ns per hooked call without/with the shim
+#   graph      build/tests/bench/graph_bench 100000: the collector's model alone
+#   ingest     rec_flood_bench against a real hoptraced in a network namespace:
+#              records/s it takes, its RSS after
+#   who        who_bench under the shim in that namespace: the collector's half of
+#              a guard decision (p50/p99)
+#   guard      tests/bench/guard.sh: what hopguard adds per SYN, conn/s judged
+#   ssh        tests/bench/ssh_overhead.sh: the paper's `ssh -tt h2 ls` and
+#              `ssh -tt h2 ssh -tt h1 ls`, hoptrace (shim+collector+guard) vs none
+#   inquiry    tests/bench/inquiry.sh, when it exists
+# Full outputs: $BENCH_LOGS (default $BUILD/bench-logs). Env: BUILD; ONLY="a b"
+# runs only those steps. Exit status 1 when a step failed.
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top" || exit 1
+BUILD=${BUILD:-build}
+B=$top/$BUILD
+export HT_TOP="$top" BUILD
+LOGS=${BENCH_LOGS:-$B/bench-logs}
+mkdir -p "$LOGS"
+SUM=$LOGS/summary.txt
+: >"$SUM"
+STATUS=""
+ONLY=${ONLY:-}
+
+row() { printf '%-8s %-46s %16s  %s\n' "$1" "$2" "$3" "${4:-}" >>"$SUM"; }
+want() { [ -z "$ONLY" ] && return 0; case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
+# step NAME CMD... : runs CMD with output to $LOGS/NAME.log (shown as it goes)
+step() {
+	n=$1; shift
+	echo "==== $n: $*"
+	t0=$(date +%s)
+	"$@" >"$LOGS/$n.log" 2>&1
+	rc=$?
+	sed 's/^/    /' "$LOGS/$n.log" | tail -n 40
+	case $rc in
+	0) st=ok ;; 77) st=skipped ;; *) st="FAILED(rc $rc)" ;;
+	esac
+	echo "==== $n: $st in $(( $(date +%s) - t0 )) s"
+	STATUS="$STATUS $n:$st"
+	return $rc
+}
+num() { sed -n "$1" "$2" | head -n 1; } # SED-EXPR FILE
+
+# ---- shim ------------------------------------------------------------------
+if want shim; then
+	step shim sh tests/bench/shim.sh
+	awk '$1 ~ /^(connect|pipe|spawn|open)$/ && NF == 4 {
+		printf "%s\t%s ns -> %s ns\t%sx\n", $1, $2, $3, $4 }' "$LOGS/shim.log" |
+	while IFS="$(printf "\t")" read -r op v r; do row shim "$op: ns without -> with the shim" "$v" "$r"; done
+fi
+
+# ---- collector: graph --------------------------------------------------------
+if want graph; then
+	if [ -x "$B/tests/bench/graph_bench" ]; then
+		step graph "$B/tests/bench/graph_bench" 100000
+		row graph "records/s applied to the graph" "$(num 's/^records_per_s //p' "$LOGS/graph.log")"
+		row graph "bytes per process (100000 processes)" "$(num 's/^bytes_per_proc //p' "$LOGS/graph.log")"
+		row graph "RSS growth, MB" "$(num 's/^rss_growth_mb //p' "$LOGS/graph.log")"
+	else STATUS="$STATUS graph:skipped(not built)"; fi
+fi
+
+# ---- collector: ingest and who, in a network namespace ---------------------------
+coll_bench() {
+	[ "$(id -u)" = 0 ] || { echo "needs root (network namespace)"; return 77; }
+	for f in hoptraced hoptrace libhoptrace.so tests/bench/rec_flood_bench tests/bench/who_bench; do
+		[ -e "$B/$f" ] || { echo "$B/$f not built"; return 77; }
+	done
+	ns=htbench$$ d=$(mktemp -d /tmp/htbench.XXXXXX)
+	printf '[collector]\nhostname = bench\ncontrol = %s/control.sock\n' "$d" >"$d/c.conf"
+	ip netns add "$ns" || return 1
+	ip -n "$ns" link set lo up
+	ip netns exec "$ns" "$B/hoptraced" -d -f "$d/c.conf" >"$d/coll.log" 2>&1 &
+	cp=$!
+	i=0
+	until ip netns exec "$ns" "$B/hoptrace" -f "$d/c.conf" status >/dev/null 2>&1; do
+		i=$((i + 1)); [ $i -lt 50 ] && kill -0 $cp 2>/dev/null || { cat "$d/coll.log"; break; }; sleep 0.1
+	done
+	rc=0
+	rss0=$(awk '/^VmRSS/ {print $2}' /proc/$cp/status)
+	out=$(ip netns exec "$ns" "$B/tests/bench/rec_flood_bench" -n "${FLOOD_N:-1000000}" -c 4 hoptrace/rec) || rc=1
+	set -- $out
+	echo "ingest sent $2 ns $4"
+	[ -n "${4:-}" ] && awk -v n="$2" -v t="$4" 'BEGIN { printf "ingest_records_per_s %.0f\n", n / (t / 1e9) }'
+	sleep 0.5
+	kill -0 $cp 2>/dev/null || { echo "collector died under the flood"; rc=1; }
+	echo "collector_rss_kb_before $rss0"
+	echo "collector_rss_kb_after $(awk '/^VmRSS/ {print $2}' /proc/$cp/status 2>/dev/null)"
+	ip netns exec "$ns" "$B/hoptrace" -f "$d/c.conf" status 2>&1 | sed 's/^/status: /' | head -n 20
+	for k in "" -k; do
+		ip netns exec "$ns" env LD_PRELOAD="$B/libhoptrace.so" "$B/tests/bench/who_bench" -n 2000 $k || rc=1
+	done
+	kill $cp; wait $cp 2>/dev/null
+	ip netns del "$ns"
+	rm -rf "$d"
+	return $rc
+}
+if want ingest || want who; then
+	step collector coll_bench
+	L=$LOGS/collector.log
+	row ingest "records/s taken by hoptraced (rec_flood, 4 conns)" "$(num 's/^ingest_records_per_s //p' "$L")"
+	row ingest "collector RSS before -> after, kB" "$(num 's/^collector_rss_kb_before //p' "$L") -> $(num 's/^collector_rss_kb_after //p' "$L")"
+	row who "collector answer, p50/p99 us (close each)" "$(num 's/^who n=[0-9]* keep=0 p50_us \([0-9.]*\) p99_us \([0-9.]*\).*/\1 \/ \2/p' "$L")"
+	row who "collector answer, p50/p99 us (keep all open)" "$(num 's/^who n=[0-9]* keep=1 p50_us \([0-9.]*\) p99_us \([0-9.]*\).*/\1 \/ \2/p' "$L")"
+fi
+
+# ---- guard ----------------------------------------------------------------------
+if want guard; then
+	step guard sh tests/bench/guard.sh
+	L=$LOGS/guard.log
+	row guard "added per SYN vs none, p50 (target <= 50 us)" "$(num 's/.*(vs none): p50 +\([0-9]*\) us.*/+\1 us/p' "$L")"
+	row guard "added per SYN vs none, p99 (target <= 250 us)" "$(num 's/.*(vs none): .*p99 +\([0-9]*\) us.*/+\1 us/p' "$L")"
+	row guard "judged conn/s (target >= 20000)" "$(num 's/^judged rate: \([0-9]*\) conn\/s.*/\1/p' "$L")" \
+		"lost $(num 's/.*lost verdicts: \([0-9]*\).*/\1/p' "$L")"
+	row guard "ratios" "" "$(num 's/^ratios: *//p' "$L")"
+	row guard "with the real collector" "" "$(num 's/^with the real collector: //p' "$L")"
+fi
+
+# ---- ssh: the paper's overhead measurement -----------------------------------------
+if want ssh; then
+	step ssh sh tests/bench/ssh_overhead.sh
+	L=$LOGS/ssh.log
+	for r in base shim+coll full 'full\*'; do
+		line=$(grep "^$r " "$L" | grep -v refused | head -n 1)
+		[ -n "$line" ] || continue
+		lab=$(echo "$line" | awk '{print $1}')
+		v=$(echo "$line" | sed 's/.*one hop *\([0-9.]*\) ms (\([0-9.x-]*\)) *two hops *\([0-9.]*\) ms (\([0-9.x-]*\)).*/\1 \/ \3 ms|\2 \/ \4/')
+		row ssh "$lab: ssh -tt h2 ls / ssh -tt h2 ssh -tt h1 ls" "${v%%|*}" "${v#*|}"
+	done
+	t=$(grep '^target ' "$L" | sed 's/^target *//')
+	[ -n "$t" ] && row ssh "paper: 6.4x / 10x" "" "$t"
+	grep -q '^full .*refused' "$L" && row ssh "note" "" "full* = @incomplete evaluate (two hops refused as incomplete)"
+fi
+
+# ---- inquiry ------------------------------------------------------------------------
+if want inquiry; then
+	if [ -f tests/bench/inquiry.sh ]; then
+		step inquiry sh tests/bench/inquiry.sh
+		# its own summary lines (those naming a ratio, µs or ms figure), verbatim
+		grep -Ei 'hop|p50|ratio' "$LOGS/inquiry.log" | grep -v '^==' | tail -n 6 |
+			while read -r l; do row inquiry "$l" ""; done
+	else
+		STATUS="$STATUS inquiry:skipped(tests/bench/inquiry.sh not there yet)"
+	fi
+fi
+
+echo
+echo "================ benchmark summary ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores) ================"
+printf '%-8s %-46s %16s  %s\n' bench figure value "ratio / note"
+cat "$SUM"
+echo "steps:$STATUS"
+echo "logs: $LOGS"
+case $STATUS in *FAILED*) echo "some benchmarks FAILED (see above)"; exit 1 ;; esac
+exit 0
