@@ -10,11 +10,10 @@
 # list's line 2 accepts: the audit log must name that FILE:2.
 # Prints the 9x12 matrix observed vs expected for each mode.
 #
-# Ops 10..12 (ssh h1->h2, then curl/ssh/nc to h3 from that shell) need the
-# cross-host trace inquiry (their chain's origin end is h1). Where they differ
-# from the table they are reported as KNOWN-FAIL (needs cross-host following) with
-# the audit line, and do not fail the test unless PAPER_STRICT=1. Ops 1..9 must
-# all match.
+# Ops 10..12 (ssh h1->h2, then curl/ssh/nc to h3 from that shell) rely on the
+# cross-host trace inquiry: h2's collector asks h1's who is behind the session, so
+# the chain's origin end is h1 and the h1->h3 rules decide. All 216 outcomes must
+# match; every mismatch prints the sending host's audit line.
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/testbed.sh"
 tb_init "$@"
 tb_need curl nc ssh python3 iptables
@@ -22,7 +21,6 @@ tb_need curl nc ssh python3 iptables
 [ -x "$TB_HOPTRACED" ] || tb_skip "hoptraced not built"
 [ -x "$TB_POLICYD" ] || tb_skip "hoptrace-policyd not built"
 [ -f "$TB_SHIM" ] || tb_skip "shim not built"
-STRICT=${PAPER_STRICT:-0}
 T0=$(date +%s)
 
 NET=10.233.0
@@ -174,7 +172,7 @@ probe() {
 }
 
 # ---- run one mode -------------------------------------------------------------
-FAILS=0 KNOWN=0
+FAILS=0
 run_mode() { # local|policyd
 	mode=$1
 	k=0
@@ -199,13 +197,8 @@ run_mode() { # local|policyd
 			obs="$obs $got"
 			if [ "$got" != "$want" ]; then
 				line=$(op_audit $n)
-				if [ $n -ge 10 ] && [ "$STRICT" != 1 ]; then
-					KNOWN=$((KNOWN + 1))
-					echo "KNOWN-FAIL (needs cross-host following) [$mode] $s op $n: got $got want $want"
-				else
-					FAILS=$((FAILS + 1))
-					echo "MISMATCH [$mode] $s op $n: got $got want $want ($(head -c 200 "$TB_T/out-$mode-$s-$n" | tr '\n' ' '))"
-				fi
+				FAILS=$((FAILS + 1))
+				echo "MISMATCH [$mode] $s op $n: got $got want $want ($(head -c 200 "$TB_T/out-$mode-$s-$n" | tr '\n' ' '))"
 				echo "    audit: $line"
 			fi
 		done
@@ -239,7 +232,6 @@ start_guards "policy_url=$PURL" "policy_secret=$(cat "$TB_T/policy.secret")" pol
 PDPID=$(tb_pid_of p 'hoptrace-policyd') || tb_fail "no policyd pid"
 run_mode policyd
 
-echo "ops 1..9 mismatches: $FAILS; ops 10..12 known failures: $KNOWN; $(( $(date +%s) - T0 )) s"
+echo "mismatches: $FAILS of 216; $(( $(date +%s) - T0 )) s"
 [ "$FAILS" = 0 ] || tb_fail "$FAILS outcomes differ from the paper's table"
-[ "$KNOWN" = 0 ] && echo "PASS paper_filter (216/216)" ||
-	echo "PASS paper_filter (ops 1..9 all match; $KNOWN KNOWN-FAIL in ops 10..12: cross-host following)"
+echo "PASS paper_filter (216/216)"
