@@ -303,8 +303,19 @@ static void add_source(cJSON *sources, const char *via, const char *id, cJSON *n
 	cJSON_AddItemToArray(sources, s);
 }
 
-static cJSON *expand(struct walk *w, struct proc *p, uint64_t t, int subject, int depth);
-static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, int subject, int depth);
+static cJSON *expand(struct walk *w, struct proc *p, uint64_t t, int subject, int depth,
+		     const struct chan *via);
+static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, int subject, int depth,
+			     const struct chan *via);
+
+/* Is d a descendant of a (through creators, bounded)? */
+static int descends_from(const struct proc *d, const struct proc *a)
+{
+	for (int i = 0; d && i < 32; i++, d = d->creator)
+		if (d->creator == a)
+			return 1;
+	return 0;
+}
 
 struct kh_ctx {
 	struct walk *w;
@@ -341,6 +352,25 @@ static struct chan *kernel_holders(struct walk *w, uint64_t ino)
 }
 
 /* Other holders of channel c (and of its unix peer) at time t. */
+/* Can data held by `other` reach `mine` through their channel? Pipes and FIFOs
+ * carry it from write ends to read ends, ptys between master and slaves; an
+ * unknown end (0) is taken as any. */
+static int feeds(const struct hold *mine, const struct hold *other)
+{
+	uint8_t a = mine->ends, b = other->ends;
+	switch (mine->c->kind) {
+	case HT_CHAN_PIPE:
+		a &= HE_R | HE_W;
+		b &= HE_R | HE_W;
+		return !a || !b || ((a & HE_R) && (b & HE_W));
+	case HT_CHAN_PTY:
+		a &= HE_M | HE_S;
+		b &= HE_M | HE_S;
+		return !a || !b || ((a & HE_S) && (b & HE_M)) || ((a & HE_M) && (b & HE_S));
+	}
+	return 1;
+}
+
 static int same_host(const struct gaddr *a, const struct ht_addr *b)
 {
 	return b && a->family == b->family && memcmp(a->a, b->a, b->family == AF_INET ? 4 : 16) == 0;
@@ -387,7 +417,12 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 			}
 		}
 	} else if (c->kind == HT_CHAN_SOCK) {
+		/* a unix socket end talks to its peer end, not to other holders of
+		 * the same end (a forking server's children sharing a socketpair) —
+		 * unless the peer is unknown */
 		ends[1] = c->peer;
+		if (c->peer)
+			ends[0] = NULL;
 		if (!live) {
 			/* history: only what the graph remembers */
 		} else if (!c->peer && c->remote.family == AF_UNIX && c->remote.len == 8) {
@@ -407,7 +442,12 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 		if (!ends[e])
 			continue;
 		for (struct hold *h = ends[e]->holds; h; h = h->cnext) {
-			if (h->p == p || !hold_live_at(h, t) || on_path(w, h->p))
+			if (h->p == p || !hold_live_at(h, t) || on_path(w, h->p) || !feeds(mine, h))
+				continue;
+			/* a hub (a forking listener, a tmux server) reached on the way is
+			 * not fed through it by what it created: only the subject's own
+			 * descendants count */
+			if (depth > 0 && descends_from(h->p, p))
 				continue;
 			if (w->nodes >= w->max_nodes) {
 				w->truncated = 1;
@@ -415,7 +455,7 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 			}
 			if (visited(w, h->p, t))
 				continue;
-			cJSON *n = expand(w, h->p, t, 0, depth + 1);
+			cJSON *n = expand(w, h->p, t, 0, depth + 1, ends[e]);
 			if (n)
 				add_source(sources,
 					   (mine->how == HOLD_RECEIVED || h->how == HOLD_RECEIVED) ? "fdpass" : via,
@@ -424,7 +464,8 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 	}
 }
 
-static cJSON *expand(struct walk *w, struct proc *p, uint64_t t, int subject, int depth)
+static cJSON *expand(struct walk *w, struct proc *p, uint64_t t, int subject, int depth,
+		     const struct chan *via)
 {
 	if (depth > 64 || w->nodes >= w->max_nodes ||
 	    w->npath >= sizeof(w->path) / sizeof(w->path[0])) {
@@ -433,12 +474,17 @@ static cJSON *expand(struct walk *w, struct proc *p, uint64_t t, int subject, in
 	}
 	w->nodes++;
 	w->path[w->npath++] = p->serial;
-	cJSON *n = expand_sources(w, p, t, subject, depth);
+	cJSON *n = expand_sources(w, p, t, subject, depth, via);
 	w->npath--;
 	return n;
 }
 
-static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, int subject, int depth)
+/* via: the channel p was reached through (NULL: through its creator, or p is
+ * the subject). A path does not go back out through the channel it came in by:
+ * two slaves of one pty reach each other only through the master, and a hub's
+ * master end is not a way from one slave to another. */
+static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, int subject, int depth,
+			     const struct chan *via)
 {
 	graph_refresh(w->g, p, w->req->now);
 	cJSON *sources = cJSON_CreateArray();
@@ -447,7 +493,7 @@ static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, int sub
 
 	struct proc *c = graph_creator(w->g, p, w->req->now);
 	if (c && !on_path(w, c) && !visited(w, c, p->birth_ts)) {
-		cJSON *n = expand(w, c, p->birth_ts, 0, depth + 1);
+		cJSON *n = expand(w, c, p->birth_ts, 0, depth + 1, NULL);
 		if (n)
 			add_source(sources, "creator", NULL, n);
 	}
@@ -459,7 +505,7 @@ static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, int sub
 	}
 	int nrecent = 0;
 	for (struct hold *h = p->holds; h; h = h->pnext) {
-		if (h->c == w->req->exclude)
+		if (h->c == w->req->exclude || (via && (h->c == via || h->c->peer == via)))
 			continue;
 		int live = hold_live_at(h, t);
 		int recent = subject && h->until && h->until >= from && h->since <= t;
@@ -646,7 +692,7 @@ cJSON *chain_compute(struct graph *g, const struct chain_req *req)
 		cJSON_AddStringToObject(subj, "remote", ht_addr_str(req->syn_remote, buf, sizeof(buf)));
 
 	visited(&w, req->subject, req->now);
-	cJSON *tree = expand(&w, req->subject, req->now, 1, 0);
+	cJSON *tree = expand(&w, req->subject, req->now, 1, 0, NULL);
 	if (!tree) {
 		cJSON_Delete(ans);
 		free(w.vis);

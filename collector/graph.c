@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <signal.h>
 #include <time.h>
 
@@ -421,11 +424,14 @@ static void fd_unset(struct graph *g, struct proc *p, int fd, uint64_t ts)
 }
 
 static int fd_set_(struct graph *g, struct proc *p, int fd, struct chan *c, uint64_t ts,
-		   uint8_t how)
+		   uint8_t how, uint8_t ends)
 {
 	struct fdent *e = fd_find(p, fd);
-	if (e && e->h && e->h->c == c && !e->h->until)
+	if (e && e->h && e->h->c == c && !e->h->until) {
+		e->ends |= ends;
+		e->h->ends |= ends;
 		return 0;
+	}
 	if (e)
 		fd_unset(g, p, fd, ts);
 	struct hold *h = hold_open(g, p, c, ts, how);
@@ -443,19 +449,40 @@ static int fd_set_(struct graph *g, struct proc *p, int fd, struct chan *c, uint
 		p->capfds = n;
 	}
 	p->fds[p->nfds].fd = fd;
+	p->fds[p->nfds].ends = ends;
 	p->fds[p->nfds].h = h;
 	p->nfds++;
 	h->nfds++;
+	h->ends |= ends;
 	return 0;
 }
 
+/* The end of a pipe/FIFO (access mode: the mode bits of the /proc/PID/fd link)
+ * or of a pty (ptmx is the master) that fd is; 0 when /proc cannot say. */
+static uint8_t fd_ends(struct graph *g, pid_t pid, int fd, uint8_t kind)
+{
+	char path[64];
+	struct stat sb;
+	if (!g->conf.use_procfs || (kind != HT_CHAN_PIPE && kind != HT_CHAN_FIFO && kind != HT_CHAN_PTY))
+		return 0;
+	snprintf(path, sizeof(path), "%s/%d/fd/%d", procfs_root(), pid, fd);
+	if (kind == HT_CHAN_PTY) {
+		if (stat(path, &sb) != 0 || !S_ISCHR(sb.st_mode))
+			return 0;
+		return major(sb.st_rdev) == 5 ? HE_M : HE_S;
+	}
+	if (lstat(path, &sb) != 0)
+		return 0;
+	return (uint8_t)(((sb.st_mode & S_IRUSR) ? HE_R : 0) | ((sb.st_mode & S_IWUSR) ? HE_W : 0));
+}
+
 static int fd_set_key(struct graph *g, struct proc *p, int fd, const struct ht_chan *k,
-		      uint64_t ts, uint8_t how)
+		      uint64_t ts, uint8_t how, uint8_t ends)
 {
 	struct chan *c = chan_get(g, k, ts);
 	if (!c)
 		return -ENOMEM;
-	return fd_set_(g, p, fd, c, ts, how);
+	return fd_set_(g, p, fd, c, ts, how, ends);
 }
 
 /* ---- /proc completion ----------------------------------------------------- */
@@ -474,7 +501,7 @@ static int sync_cb(void *vctx, int fd, const struct ht_chan *k)
 	struct sync_ctx *x = vctx;
 	if (x->nseen < x->cap)
 		x->seen[x->nseen++] = fd;
-	fd_set_key(x->g, x->p, fd, k, x->ts, x->how);
+	fd_set_key(x->g, x->p, fd, k, x->ts, x->how, fd_ends(x->g, x->p->pid, fd, k->kind));
 	return 0;
 }
 
@@ -516,7 +543,7 @@ static int proc_sync_fds(struct graph *g, struct proc *p, uint64_t ts, uint8_t h
 static void inherit_from(struct graph *g, struct proc *p, struct proc *c, uint64_t fork_ts)
 {
 	for (uint32_t i = 0; c->fds && i < c->nfds; i++)
-		fd_set_(g, p, c->fds[i].fd, c->fds[i].h->c, fork_ts, HOLD_INHERITED);
+		fd_set_(g, p, c->fds[i].fd, c->fds[i].h->c, fork_ts, HOLD_INHERITED, c->fds[i].ends);
 }
 
 static void proc_hash(struct graph *g, struct proc *p)
@@ -798,9 +825,9 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 		proc_end(g, p, r->ts);
 		break;
 	case HT_REC_PIPE:
-		rc = fd_set_key(g, p, r->fd, &r->chan, r->ts, HOLD_CREATED);
+		rc = fd_set_key(g, p, r->fd, &r->chan, r->ts, HOLD_CREATED, HE_R);
 		if (!rc)
-			rc = fd_set_key(g, p, r->fd2, &r->chan, r->ts, HOLD_CREATED);
+			rc = fd_set_key(g, p, r->fd2, &r->chan, r->ts, HOLD_CREATED, HE_W);
 		break;
 	case HT_REC_SOCKETPAIR: {
 		struct chan *a = chan_get(g, &r->chan, r->ts), *b = chan_get(g, &r->chan2, r->ts);
@@ -811,9 +838,9 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 		a->peer = b;
 		b->peer = a;
 		a->remote.family = b->remote.family = AF_UNIX;
-		rc = fd_set_(g, p, r->fd, a, r->ts, HOLD_CREATED);
+		rc = fd_set_(g, p, r->fd, a, r->ts, HOLD_CREATED, 0);
 		if (!rc)
-			rc = fd_set_(g, p, r->fd2, b, r->ts, HOLD_CREATED);
+			rc = fd_set_(g, p, r->fd2, b, r->ts, HOLD_CREATED, 0);
 		break;
 	}
 	case HT_REC_CONNECT: {
@@ -826,7 +853,7 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 		c->dir = 'o';
 		c->sotype = (int)r->num;
 		c->connector = pid;
-		rc = fd_set_(g, p, r->fd, c, r->ts, HOLD_CREATED);
+		rc = fd_set_(g, p, r->fd, c, r->ts, HOLD_CREATED, 0);
 		break;
 	}
 	case HT_REC_ACCEPT: {
@@ -859,19 +886,21 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 				}
 			}
 		}
-		rc = fd_set_(g, p, r->fd, c, r->ts, HOLD_CREATED);
+		rc = fd_set_(g, p, r->fd, c, r->ts, HOLD_CREATED, 0);
 		break;
 	}
 	case HT_REC_PTY:
-		rc = fd_set_key(g, p, r->fd, &r->chan, r->ts, HOLD_CREATED);
+		rc = fd_set_key(g, p, r->fd, &r->chan, r->ts, HOLD_CREATED, HE_M);
 		if (!rc && r->fd2 >= 0)
-			rc = fd_set_key(g, p, r->fd2, &r->chan, r->ts, HOLD_CREATED);
+			rc = fd_set_key(g, p, r->fd2, &r->chan, r->ts, HOLD_CREATED, HE_S);
 		break;
 	case HT_REC_OPEN:
-		rc = fd_set_key(g, p, r->fd, &r->chan, r->ts, HOLD_CREATED);
+		rc = fd_set_key(g, p, r->fd, &r->chan, r->ts, HOLD_CREATED,
+				r->chan.kind == HT_CHAN_PTY ? HE_S : fd_ends(g, pid, r->fd, r->chan.kind));
 		break;
 	case HT_REC_FDRECV:
-		rc = fd_set_key(g, p, r->fd, &r->chan, r->ts, HOLD_RECEIVED);
+		rc = fd_set_key(g, p, r->fd, &r->chan, r->ts, HOLD_RECEIVED,
+				fd_ends(g, pid, r->fd, r->chan.kind));
 		break;
 	case HT_REC_FDSEND:
 		break;
@@ -888,8 +917,8 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 			break;
 		if (e) {
 			struct chan *c = e->h->c;
-			uint8_t how = e->h->how;
-			rc = fd_set_(g, p, r->fd2, c, r->ts, how);
+			uint8_t how = e->h->how, ends = e->ends;
+			rc = fd_set_(g, p, r->fd2, c, r->ts, how, ends);
 		} else {
 			fd_unset(g, p, r->fd2, r->ts);
 		}

@@ -32,8 +32,14 @@ enum hold_how { HOLD_CREATED = 0, HOLD_INHERITED, HOLD_RECEIVED, HOLD_KERNEL };
 struct hold;
 struct chan;
 
+/* Which end of a channel an fd (and so a hold) is: data flows from a pipe's
+ * write end to its read end, and between a pty's master and its slaves — not
+ * among holders of the same end. 0 = unknown (treated as any). */
+enum { HE_R = 1, HE_W = 2, HE_M = 4, HE_S = 8 };
+
 struct fdent {
 	int fd;
+	uint8_t ends;
 	struct hold *h;
 };
 
@@ -109,6 +115,7 @@ struct hold {
 	uint64_t since, until;
 	uint32_t nfds;
 	uint8_t how;
+	uint8_t ends;          /* HE_* of every fd that pointed here */
 	struct hold *pnext, *cnext;
 	struct hold **pprev, **cprev; /* O(1) unlink */
 };

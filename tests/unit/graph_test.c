@@ -392,6 +392,89 @@ static void test_creator_ended_before_birth_seen(void)
 	graph_free(g);
 }
 
+static void mkpipe(struct graph *g, pid_t pid, int rfd, int wfd, uint64_t ino, uint64_t ts)
+{
+	struct ht_record p = R(HT_REC_PIPE, ts);
+	p.fd = rfd;
+	p.fd2 = wfd;
+	p.chan = (struct ht_chan){HT_CHAN_PIPE, 12, ino};
+	ok(g, pid, p);
+}
+
+/* a forking listener keeps a pipe to each child (sshd's startup pipes): a
+ * session's chain must not pick up the other sessions through it */
+static void test_hub_children_not_sources(void)
+{
+	struct graph *g = mk(600, 1000);
+	image(g, 10, 1, "/usr/sbin/sshd", 1 * SEC);
+	/* session B first: the listener keeps the read end of B's pipe */
+	mkpipe(g, 10, 7, 8, 900, 2 * SEC);
+	session(g, 21, "192.0.2.4", 1100, 4, 2 * SEC + 10);
+	fdop(g, 22, HT_REC_CLOSE, 7, 0, 2 * SEC + 15);
+	fdop(g, 22, HT_REC_CLOSE, 8, 0, 2 * SEC + 15);
+	fdop(g, 10, HT_REC_CLOSE, 8, 0, 2 * SEC + 20); /* listener keeps fd 7 (R) */
+	fdop(g, 21, HT_REC_CLOSE, 7, 0, 2 * SEC + 20); /* child keeps fd 8 (W) */
+	/* then session A, whose sshd closes the other sessions' pipes at once */
+	accept_tcp(g, 10, 4, 1000, "192.0.2.1", 50000, 3 * SEC);
+	birth(g, 11, 10, 3 * SEC + 1);
+	fdop(g, 10, HT_REC_CLOSE, 4, 0, 3 * SEC + 2);
+	fdop(g, 11, HT_REC_CLOSE, 7, 0, 3 * SEC + 2);
+	pty(g, 11, 5, 6, 3, 3 * SEC + 3);
+	birth(g, 12, 11, 3 * SEC + 4);
+	fdop(g, 12, HT_REC_DUP, 6, 0, 3 * SEC + 5);
+	fdop(g, 12, HT_REC_CLOSERANGE, 3, 100, 3 * SEC + 6);
+	image(g, 12, 11, "/usr/bin/bash", 3 * SEC + 7);
+	birth(g, 30, 12, 4 * SEC);
+	image(g, 30, 12, "/usr/bin/nc.openbsd", 4 * SEC + 1);
+	connect_tcp(g, 30, 3, 5000, "198.51.100.3", 22, 4 * SEC + 2);
+	/* the listener, reached through lineage, still reads B's pipe: B's sshd is
+	 * its child, so not a source */
+	CHECK_CHAINS(g, 30, 5000, 5 * SEC, "192.0.2.1:sshd,sshd,bash,nc.openbsd");
+	graph_free(g);
+}
+
+/* data flows from a pipe's write end to its read end: a shell that keeps the
+ * same read end as its child is not the child's source; nor are processes
+ * sharing a pty slave */
+static void test_same_end_not_sources(void)
+{
+	struct graph *g = mk(600, 1000);
+	image(g, 40, 1, "/usr/bin/dash", 1 * SEC);
+	/* the shell connects somewhere (it would be an origin if it fed nc) */
+	connect_tcp(g, 40, 9, 6000, "203.0.113.5", 80, 1 * SEC + 1);
+	mkpipe(g, 40, 3, 4, 901, 2 * SEC);
+	fdop(g, 40, HT_REC_CLOSE, 4, 0, 2 * SEC + 1); /* shell keeps only the read end */
+	birth(g, 41, 40, 3 * SEC);
+	fdop(g, 41, HT_REC_CLOSE, 9, 0, 3 * SEC + 1);
+	image(g, 41, 40, "/usr/bin/nc.openbsd", 3 * SEC + 2);
+	connect_tcp(g, 41, 5, 6001, "198.51.100.3", 22, 3 * SEC + 3);
+	/* the shell is nc's creator, so its connection is a source through
+	 * lineage; but not through the pipe they both read */
+	cJSON *a = chain_of(g, 41, 6001, 4 * SEC);
+	char *t = cJSON_PrintUnformatted(cJSON_GetObjectItem(a, "tree"));
+	CHECK(strstr(t, "\"via\":\"pipe\"") == NULL);
+	free(t);
+	cJSON_Delete(a);
+	/* two slaves of one pty: a sibling job is not a source */
+	image(g, 50, 1, "/usr/sbin/sshd", 5 * SEC);
+	accept_tcp(g, 50, 4, 7000, "192.0.2.1", 40000, 5 * SEC + 1);
+	pty(g, 50, 5, 6, 9, 5 * SEC + 2);
+	fdop(g, 50, HT_REC_CLOSE, 6, 0, 5 * SEC + 3);
+	image(g, 60, 1, "/usr/bin/other", 6 * SEC); /* unrelated, opens the slave */
+	connect_tcp(g, 60, 3, 7001, "192.0.2.99", 443, 6 * SEC + 1);
+	struct ht_record o = R(HT_REC_OPEN, 6 * SEC + 2);
+	o.fd = 4;
+	o.chan = (struct ht_chan){HT_CHAN_PTY, 0, 9};
+	ok(g, 60, o);
+	image(g, 61, 1, "/usr/bin/ssh", 7 * SEC);
+	o.ts = 7 * SEC + 1;
+	o.fd = 0;
+	ok(g, 61, o);
+	connect_tcp(g, 61, 3, 7002, "198.51.100.3", 22, 7 * SEC + 2);
+	CHECK_CHAINS(g, 61, 7002, 8 * SEC, "192.0.2.1:sshd,ssh");
+	graph_free(g);
+}
+
 /* recent history: connect to a controller, read, close, then connect out */
 static void test_recent_history(void)
 {
@@ -513,6 +596,7 @@ static void test_memory_per_10k(void)
 
 T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_relay), T(test_tmux_reattach),
        T(test_no_spurious_origin), T(test_daemonised_after_session),
-       T(test_creator_ended_before_birth_seen), T(test_recent_history),
+       T(test_creator_ended_before_birth_seen), T(test_hub_children_not_sources),
+       T(test_same_end_not_sources), T(test_recent_history),
        T(test_local_origin), T(test_pid_reuse), T(test_retention_and_bounds),
        T(test_forged_creator_contradiction), T(test_memory_per_10k))
