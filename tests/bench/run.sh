@@ -134,7 +134,9 @@ if want ssh; then
 	done
 	t=$(grep '^target ' "$L" | sed 's/^target *//')
 	[ -n "$t" ] && row ssh "paper: 6.4x / 10x" "" "$t"
-	grep -q '^full .*refused' "$L" && row ssh "note" "" "full* = @incomplete evaluate (two hops refused as incomplete)"
+	grep '^note ' "$L" | sed 's/^note *//' | while read -r l; do row ssh "note" "" "$l"; done
+	g=$(grep '^guard ' "$L" | sed 's/^guard *//')
+	[ -n "$g" ] && row ssh "guard decisions during the full row" "" "$g"
 fi
 
 # ---- inquiry ------------------------------------------------------------------------
