@@ -387,8 +387,11 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 	 * (retries, parallel fetches, a load generator) are not where it came from */
 	if (depth == 0 && is_tcp(c) && c->dir == 'o' && same_host(&c->remote, w->req->syn_remote))
 		return;
-	if (live)
-		sock_complete(w, c); /* the kernel only knows what is still open */
+	/* the kernel only knows what is still open — but a socket's kind and ends
+	 * do not change, so one still held now is probed even when it is judged
+	 * at an earlier time (a creator at a child's birth) */
+	if (live || mine->until == 0)
+		sock_complete(w, c);
 	if (is_tcp(c)) {
 		if (!is_local(&c->remote)) {
 			if (!leaf_seen(w, c)) {
