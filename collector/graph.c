@@ -590,6 +590,35 @@ static struct proc *find_creator(struct graph *g, pid_t cpid, uint64_t birth_ts,
 	return graph_proc_kernel(g, cpid, now);
 }
 
+/* When a process the kernel shows us started, on our clock: /proc's
+ * starttime (clock ticks since boot) is CLOCK_BOOTTIME, which equals
+ * CLOCK_MONOTONIC on a machine that never suspended; never later than now. */
+static uint64_t kernel_birth_ns(uint64_t starttime, uint64_t now)
+{
+	static long hz;
+	if (!hz)
+		hz = sysconf(_SC_CLK_TCK) > 0 ? sysconf(_SC_CLK_TCK) : 100;
+	uint64_t ns = starttime * (1000000000ULL / (uint64_t)hz);
+	return ns && ns < now ? ns : now;
+}
+
+/* A process found from /proc only: it has held what /proc shows since it
+ * started, as far as we can tell — dating its holds "now" would hide them from
+ * questions about its children's births, which happened before. */
+static struct proc *proc_from_kernel(struct graph *g, pid_t pid, const struct procfs_stat *st,
+				     uint64_t now)
+{
+	uint64_t born = kernel_birth_ns(st->starttime, now);
+	struct proc *p = proc_new(g, pid, born);
+	if (!p)
+		return NULL;
+	p->seen_kernel = 1;
+	p->creator_pid = st->ppid;
+	proc_fill_identity(g, p);
+	proc_sync_fds(g, p, born, HOLD_KERNEL);
+	return p;
+}
+
 struct proc *graph_proc_kernel(struct graph *g, pid_t pid, uint64_t now)
 {
 	struct procfs_stat st;
@@ -600,13 +629,9 @@ struct proc *graph_proc_kernel(struct graph *g, pid_t pid, uint64_t now)
 		return NULL;
 	if (procfs_stat(pid, &st) != 0 || !in_my_netns(g, pid))
 		return NULL;
-	p = proc_new(g, pid, now);
+	p = proc_from_kernel(g, pid, &st, now);
 	if (!p)
 		return NULL;
-	p->seen_kernel = 1;
-	p->creator_pid = st.ppid;
-	proc_fill_identity(g, p);
-	proc_sync_fds(g, p, now, HOLD_KERNEL);
 	/* lineage: follow parents from /proc while they are on this host; bounded */
 	struct proc *child = p;
 	for (int depth = 0; depth < 64 && child->creator_pid > 1; depth++) {
@@ -617,13 +642,9 @@ struct proc *graph_proc_kernel(struct graph *g, pid_t pid, uint64_t now)
 		}
 		if (procfs_stat(child->creator_pid, &st) != 0 || !in_my_netns(g, child->creator_pid))
 			break;
-		c = proc_new(g, child->creator_pid, now);
+		c = proc_from_kernel(g, child->creator_pid, &st, now);
 		if (!c)
 			break;
-		c->seen_kernel = 1;
-		c->creator_pid = st.ppid;
-		proc_fill_identity(g, c);
-		proc_sync_fds(g, c, now, HOLD_KERNEL);
 		set_creator(child, c);
 		child = c;
 	}

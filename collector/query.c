@@ -151,6 +151,9 @@ static char *op_ps(struct query_ctx *q)
 		cJSON_AddNumberToObject(o, "pid", p->pid);
 		cJSON_AddNumberToObject(o, "start", (double)p->start);
 		cJSON_AddNumberToObject(o, "creator_pid", p->creator ? p->creator->pid : p->creator_pid);
+		/* whether the creator is linked (lineage), or was found outside this host */
+		cJSON_AddBoolToObject(o, "creator_linked", p->creator != NULL);
+		cJSON_AddNumberToObject(o, "birth_ts", (double)p->birth_ts);
 		cJSON_AddNumberToObject(o, "uid", p->uid == (uid_t)-1 ? -1 : (double)p->uid);
 		cJSON_AddStringToObject(o, "exe", p->exe);
 		cJSON_AddStringToObject(o, "argv0", p->argv0);
