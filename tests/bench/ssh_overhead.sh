@@ -10,12 +10,12 @@
 #               leaves it out. If the two-hop run is refused because h1's chain
 #               on h2 is incomplete (no cross-host following), the row is
 #               measured with `@incomplete evaluate` and labelled full*.
-# The rows are measured in alternation, ROUNDS (3) rounds of N (4) runs per row
+# The rows are measured in alternation, ROUNDS (5) rounds of N (4) runs per row
 # and command, so that load from elsewhere on the machine falls on every row
 # alike; each row's figure is the median of all its runs. The timing loop runs
 # inside h1 (one `ip netns exec` per batch), so only ssh itself is measured.
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/testbed.sh"
-N=${N:-4} ROUNDS=${ROUNDS:-3}
+N=${N:-4} ROUNDS=${ROUNDS:-5}
 tb_init "$@"
 tb_switch
 tb_host h1 10.231.0.1 fd00:231::1
