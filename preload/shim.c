@@ -88,7 +88,7 @@ static socklen_t g_addrlen;
 		     : (real_##name = (__typeof__(name) *)dlsym(RTLD_NEXT, #name)))
 
 REAL(connect); REAL(accept); REAL(accept4); REAL(pipe); REAL(pipe2);
-REAL(socketpair); REAL(openpty); REAL(forkpty); REAL(posix_openpt);
+REAL(socketpair); REAL(openpty); REAL(forkpty); REAL(posix_openpt); REAL(getpt);
 REAL(open); REAL(open64); REAL(openat); REAL(openat64); REAL(__open_2);
 REAL(__open64_2); REAL(__openat_2); REAL(__openat64_2); REAL(sendmsg);
 REAL(recvmsg); REAL(close); REAL(dup); REAL(dup2); REAL(dup3);
@@ -100,7 +100,7 @@ static void resolve_all(void)
 {
 	RESOLVE(connect); RESOLVE(accept); RESOLVE(accept4); RESOLVE(pipe);
 	RESOLVE(pipe2); RESOLVE(socketpair); RESOLVE(openpty); RESOLVE(forkpty);
-	RESOLVE(posix_openpt); RESOLVE(open); RESOLVE(open64); RESOLVE(openat);
+	RESOLVE(posix_openpt); RESOLVE(getpt); RESOLVE(open); RESOLVE(open64); RESOLVE(openat);
 	RESOLVE(openat64); RESOLVE(__open_2); RESOLVE(__open64_2);
 	RESOLVE(__openat_2); RESOLVE(__openat64_2); RESOLVE(sendmsg);
 	RESOLVE(recvmsg); RESOLVE(close); RESOLVE(dup); RESOLVE(dup2); RESOLVE(dup3);
@@ -811,6 +811,23 @@ EXPORT int posix_openpt(int flags)
 		return -1;
 	}
 	int r = real_posix_openpt(flags);
+	if (r >= 0 && !g_disabled) {
+		SAVE;
+		report_pty_master(r, -1);
+		RESTORE;
+	}
+	return r;
+}
+
+/* glibc's getpt() opens /dev/ptmx itself (not through our open): GNU screen
+ * gets every window's master this way */
+EXPORT int getpt(void)
+{
+	if (!RESOLVE(getpt)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	int r = real_getpt();
 	if (r >= 0 && !g_disabled) {
 		SAVE;
 		report_pty_master(r, -1);

@@ -46,7 +46,7 @@ SSHD='h2:sshd( <(creator|unix|fdpass)< h2:sshd)*'   # monitor, privsep child
 FROM_SRV="( <(fdpass|creator|unix)< $TM)* <(pty|fdpass|creator)< $SSHD <tcp< conn:"
 to_sshd() { echo "$NC( <creator< h2:bash)? <pty< $TM$FROM_SRV$(cs_re "$1")"; }
 sh_to_sshd() { echo "h2:bash <(pty|creator)< $TM$FROM_SRV$(cs_re "$1")"; }
-PTYK="pty channels have no ends in the graph: holders of the same slave (the pane shell and its nc) are taken as each other's sources (nc <pty< bash, bash <pty< nc <tcp< h3: a spurious origin h3)"
+PTYK="re-attached: h1's session sshd held a TCP socket accepted by the unshimmed [kernel] listener; its kind is learnt from sock_diag only while open, no query ran while h1 was attached, so after that session ended the pane's lineage to that sshd reaches an unknown socket, not h1's connection (same as chain_spawn setsid)"
 
 for who in root htuser; do
 	tb_log "attached ($who)"
