@@ -3,8 +3,8 @@
 # each with sshd and a collector, the shim preloaded: h1 and h4 log into h2
 # (the host whose chains are asked), h3:22 is where h2 connects onward.
 # Checks are on h2 alone (tests/lib/chainorigins.py): the exact set of origins
-# (h1/h4 by the remote IP of h2's conn leaf, or by name once the far host was
-# followed), the exact path(s) from the subject to each (executables and via
+# (h1/h4 by name — h2's collector follows the conn leaf to the far host's
+# collector — or by the leaf's remote IP if the far host did not answer), the exact path(s) from the subject to each (executables and via
 # kinds), and h2's processes of each origin's chain.
 CS_H1=10.231.0.1 CS_H2=10.231.0.2 CS_H3=10.231.0.3 CS_H4=10.231.0.4
 

@@ -3,9 +3,10 @@
 # chains are asked), h3 (destination, 10.231.0.3:22), each with sshd and a
 # collector; the shim is preloaded everywhere.
 #
-# On h2 a chain ends at a `conn` leaf whose remote is h1's address; when
-# cross-host following answers, origin_host is "h1" and the chain starts with
-# h1's processes, else origin_host is h1's IP. The checks: the leaves
+# On h2 a chain ends at a `conn` leaf whose remote is h1's address; the
+# collector follows it to h1's collector (collector/inquiry*.c), so origin_host
+# is "h1" and the chain starts with h1's processes (h1's IP only if h1 did not
+# answer — ct_origin accepts either). The checks: the leaves
 # (chainpath.py: remote IPs), the exact path on h2 from the subject to h1's
 # connection (executables and via kinds), and the chain's processes in order
 # (chainassert.py --ordered; h1's part given as optional tokens).
@@ -123,7 +124,7 @@ ct_check_who() {
 	return $_r
 }
 
-# ct_origin ANSWER : "h1" when the upstream answered (cross-host following), else h1's IP
+# ct_origin ANSWER : "h1" when h1's collector answered (the normal case), else h1's IP
 ct_origin() {
 	"$TB_PY" -c 'import json, sys
 a = json.load(open(sys.argv[1]))
