@@ -383,6 +383,8 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 	struct chan *ends[2] = {c, NULL};
 	char id[64];
 
+	if (c->failed)
+		return; /* a connect() that failed never carried anything */
 	/* the subject's own other connections to the host it is connecting to
 	 * (retries, parallel fetches, a load generator) are not where it came from */
 	if (depth == 0 && is_tcp(c) && c->dir == 'o' && same_host(&c->remote, w->req->syn_remote))

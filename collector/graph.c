@@ -496,12 +496,58 @@ struct sync_ctx {
 	size_t nseen, cap;
 };
 
+struct tcp_probe {
+	struct chan *c;
+	int found;
+};
+
+static int tcp_probe_cb(void *vctx, const struct sd_inet *s)
+{
+	struct tcp_probe *t = vctx;
+	if (s->ino != t->c->ino || s->state == 10 /* TCP_LISTEN */)
+		return 0;
+	struct gaddr *a[2] = {&t->c->local, &t->c->remote};
+	const uint8_t *ip[2] = {s->laddr, s->raddr};
+	uint16_t port[2] = {s->lport, s->rport};
+	for (int i = 0; i < 2; i++) {
+		memset(a[i], 0, sizeof(*a[i]));
+		a[i]->family = (uint16_t)s->family;
+		a[i]->len = s->family == AF_INET ? 4 : 16;
+		memcpy(a[i]->a, ip[i], a[i]->len);
+		a[i]->port = port[i];
+	}
+	t->c->has_local = 1;
+	t->found = 1;
+	return 1;
+}
+
+/* A socket first seen in /proc (inherited from a process no record names: an
+ * unshimmed listener's accepted connection) is asked about while it is open:
+ * once it is closed, the kernel can no longer say it was a TCP connection, and
+ * a creator lineage judged after the session ended would reach an unknown
+ * socket. TCP only (unix peers are found when a chain reaches them). */
+static void sock_probe_tcp(struct graph *g, const struct ht_chan *k)
+{
+	struct chan *c = graph_chan(g, HT_CHAN_SOCK, 0, k->ino);
+	if (!c || c->probed || c->tcp_probed || c->remote.family != 0 || c->has_local)
+		return;
+	c->tcp_probed = 1;
+	if (g->nl < 0)
+		g->nl = sd_open();
+	if (g->nl < 0)
+		return;
+	struct tcp_probe t = {c, 0};
+	sd_inet_dump(g->nl, 0, ~((1u << 6) | (1u << 10)) & 0xfff, tcp_probe_cb, &t);
+}
+
 static int sync_cb(void *vctx, int fd, const struct ht_chan *k)
 {
 	struct sync_ctx *x = vctx;
 	if (x->nseen < x->cap)
 		x->seen[x->nseen++] = fd;
 	fd_set_key(x->g, x->p, fd, k, x->ts, x->how, fd_ends(x->g, x->p->pid, fd, k->kind));
+	if (k->kind == HT_CHAN_SOCK)
+		sock_probe_tcp(x->g, k);
 	return 0;
 }
 
@@ -983,6 +1029,13 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 	case HT_REC_RESYNC:
 		proc_sync_fds(g, p, r->ts, HOLD_INHERITED);
 		break;
+	case HT_REC_CONNFAIL: {
+		/* only the sender's own socket: it must hold it */
+		struct fdent *e = fd_find(p, r->fd);
+		if (e && e->h->c->kind == HT_CHAN_SOCK && e->h->c->ino == r->chan.ino)
+			e->h->c->failed = 1;
+		break;
+	}
 	default:
 		*why = "unknown record type";
 		rc = -EINVAL;

@@ -97,6 +97,8 @@ struct chan {
 	uint8_t dir;           /* sockets: 0 unknown, 'i' accepted, 'o' connected */
 	uint8_t has_local;
 	uint8_t probed;        /* sockets: the kernel was asked what it is */
+	uint8_t failed;        /* its connect() failed: never a connection, never a source */
+	uint8_t tcp_probed;    /* sockets: TCP table searched when first read from /proc */
 	int sotype;
 	uint64_t dev, ino;
 	struct gaddr local, remote; /* sockets: local end, far end (remote.family 0 = unknown) */

@@ -233,7 +233,7 @@ static const uint8_t nfields[HT_REC__MAX] = {
 	[HT_REC_PIPE] = 3, [HT_REC_SOCKETPAIR] = 4, [HT_REC_CONNECT] = 4,
 	[HT_REC_ACCEPT] = 6, [HT_REC_PTY] = 3, [HT_REC_OPEN] = 2, [HT_REC_FDRECV] = 3,
 	[HT_REC_FDSEND] = 3, [HT_REC_CLOSE] = 1, [HT_REC_DUP] = 2, [HT_REC_SPAWN] = 2,
-	[HT_REC_CLOSERANGE] = 2, [HT_REC_RESYNC] = 0,
+	[HT_REC_CLOSERANGE] = 2, [HT_REC_RESYNC] = 0, [HT_REC_CONNFAIL] = 3,
 };
 
 #define FD_MAX_ 0x7fffffff
@@ -384,6 +384,15 @@ int ht_record_decode(const void *buf, size_t len, struct ht_record *r, const cha
 		break;
 	case HT_REC_RESYNC:
 		break;
+	case HT_REC_CONNFAIL:
+		if ((rc = rd_int32(&rd, &r->fd, 0, FD_MAX_)) || (rc = rd_chan(&rd, &r->chan)) ||
+		    (rc = rd_int(&rd, &r->num)))
+			goto out;
+		if (r->chan.kind != HT_CHAN_SOCK) {
+			rd.why = "CONNFAIL needs a socket channel";
+			rc = HT_RECERR_FORMAT;
+		}
+		break;
 	}
 out:
 	if (why)
@@ -462,6 +471,11 @@ size_t ht_record_encode(const struct ht_record *r, void *buf, size_t cap)
 		break;
 	case HT_REC_RESYNC:
 		break;
+	case HT_REC_CONNFAIL:
+		ht_enc_int(&e, r->fd);
+		ht_enc_chan(&e, &r->chan);
+		ht_enc_int(&e, r->num);
+		break;
 	}
 	return e.len == (size_t)-1 ? 0 : e.len;
 }
@@ -475,6 +489,7 @@ const char *ht_rec_type_name(int type)
 		[HT_REC_OPEN] = "open", [HT_REC_FDRECV] = "fdrecv", [HT_REC_FDSEND] = "fdsend",
 		[HT_REC_CLOSE] = "close", [HT_REC_DUP] = "dup", [HT_REC_SPAWN] = "spawn",
 		[HT_REC_CLOSERANGE] = "closerange", [HT_REC_RESYNC] = "resync",
+		[HT_REC_CONNFAIL] = "connfail",
 	};
 	return type > 0 && type < HT_REC__MAX ? names[type] : "unknown";
 }

@@ -95,6 +95,7 @@ REAL(recvmsg); REAL(close); REAL(dup); REAL(dup2); REAL(dup3);
 REAL(closefrom); REAL(close_range); REAL(execve); REAL(execv); REAL(execvp);
 REAL(execvpe); REAL(fexecve); REAL(posix_spawn); REAL(posix_spawnp);
 REAL(system); REAL(popen); REAL(daemon); REAL(_exit); REAL(_Exit);
+REAL(getsockopt);
 
 static void resolve_all(void)
 {
@@ -107,7 +108,7 @@ static void resolve_all(void)
 	RESOLVE(closefrom); RESOLVE(close_range); RESOLVE(execve); RESOLVE(execv);
 	RESOLVE(execvp); RESOLVE(execvpe); RESOLVE(fexecve); RESOLVE(posix_spawn);
 	RESOLVE(posix_spawnp); RESOLVE(system); RESOLVE(popen); RESOLVE(daemon);
-	RESOLVE(_exit); RESOLVE(_Exit);
+	RESOLVE(_exit); RESOLVE(_Exit); RESOLVE(getsockopt);
 }
 
 /* ------------------------------------------------------------------ clocks */
@@ -596,8 +597,22 @@ __attribute__((destructor)) static void ht_dtor(void)
 
 /* ---- connect / accept ---- */
 
+static void report_connfail(int fd, int err)
+{
+	struct stat st;
+	if (xfstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode))
+		return;
+	struct ht_chan c = { HT_CHAN_SOCK, 0, st.st_ino };
+	REC_BEGIN(HT_REC_CONNFAIL, 3);
+	ht_enc_int(&e_, fd);
+	ht_enc_chan(&e_, &c);
+	ht_enc_int(&e_, err);
+	emit(&e_);
+}
+
 EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
+	int recorded = 0;
 	if (!RESOLVE(connect)) {
 		errno = ENOSYS;
 		return -1;
@@ -618,10 +633,41 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 			ht_enc_int(&e_, type);
 			enc_sa(&e_, addr, len);
 			emit(&e_);
+			recorded = 1;
 		}
 		RESTORE;
 	}
-	return real_connect(fd, addr, len);
+	int rc = real_connect(fd, addr, len);
+	if (rc < 0 && recorded && errno != EINPROGRESS && errno != EINTR && errno != EALREADY &&
+	    errno != EISCONN && errno != EAGAIN) {
+		SAVE;
+		report_connfail(fd, se_);
+		RESTORE;
+	}
+	return rc;
+}
+
+/* A non-blocking connect's outcome: programs ask with getsockopt(SO_ERROR)
+ * (ssh, nc). A failed attempt (refused, unreachable, timed out — e.g. the
+ * IPv6 address tried before the IPv4 one) is no connection and no source. */
+EXPORT int getsockopt(int fd, int level, int optname, void *optval, socklen_t *optlen)
+{
+	if (!RESOLVE(getsockopt)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	int rc = real_getsockopt(fd, level, optname, optval, optlen);
+	if (rc == 0 && !g_disabled && level == SOL_SOCKET && optname == SO_ERROR && optval &&
+	    optlen && *optlen >= (socklen_t)sizeof(int)) {
+		int err;
+		memcpy(&err, optval, sizeof(err));
+		if (err != 0 && err != EINPROGRESS && err != EALREADY) {
+			SAVE;
+			report_connfail(fd, err);
+			RESTORE;
+		}
+	}
+	return rc;
 }
 
 static void report_accept(int lfd, int nfd, const struct sockaddr *peer, socklen_t peerlen)

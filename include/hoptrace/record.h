@@ -49,6 +49,9 @@
  *   DUP             oldfd, newfd              (newfd now refers to oldfd's file)
  *   SPAWN           child_pid, spawn_ts       (posix_spawn*, returned pid)
  *   CLOSERANGE      first, last               (closefrom / close_range)
+ *   CONNFAIL        fd, chan, err             (that connect() failed: refused, timed
+ *                                              out, unreachable — the connection never
+ *                                              existed, so it is nobody's source)
  *   RESYNC          (none)                    (my fd table changed in ways no
  *                                              record told: daemon(), forkpty's
  *                                              child; the collector re-reads
@@ -95,6 +98,7 @@ enum ht_rec_type {
 	HT_REC_SPAWN = 15,
 	HT_REC_CLOSERANGE = 16,
 	HT_REC_RESYNC = 17,
+	HT_REC_CONNFAIL = 18,
 	HT_REC__MAX
 };
 

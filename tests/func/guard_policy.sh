@@ -189,10 +189,8 @@ case_ "old (v2) list still decides"     curl $B4 7001 refused reject "in black l
 tb_log "address fallback: a refused first address does not taint the next"
 # h2 has a v6 and a v4 address in /etc/hosts; ssh and nc try v6 first. Only v4
 # is allowed: the v6 attempt is refused, the v4 one must be judged on its own
-# chain. Known product bug (collector): the refused v6 attempt is kept in the
-# process's recent history and taken for an upstream source (origin = h2's v6
-# address, incomplete), so the v4 attempt is refused too. Reported as
-# KNOWN-FAIL until fixed; GUARD_POLICY_STRICT=1 makes it fail.
+# chain (the shim reports the failed connect — CONNFAIL — so the refused
+# attempt is not taken for a source of the next one).
 echo "$A4, *, $B4, 7013, black," >"$ACL"
 kill -HUP "$GPID"
 i=0; until [ "$(grep -c "reloaded (1 rules)" "$(tb_dir h1)/hopguard.log")" -ge 1 ]; do
@@ -203,9 +201,9 @@ res=$(tb_exec h1 nc -z -w 2 h2 7013 2>&1 </dev/null; echo "rc=$?")
 v6=$(audit "[$B6]:7013") v4=$(audit "$B4:7013")
 case $res in
 *rc=0) N=$((N + 1)); echo "ok   nc h2 7013: v6 refused ($v6), v4 accepted ($v4)" ;;
-*) echo "KNOWN-FAIL nc h2 7013 (v6 refused, then v4): $res"
+*) echo "FAIL nc h2 7013 (v6 refused, then v4): $res"
    echo "    v6: $v6"; echo "    v4: $v4"
    grep -F "\"remote\":\"$B4:7013\"" "$AUD" | tail -n 1 | sed 's/^/    audit: /'
-   [ "${GUARD_POLICY_STRICT:-0}" = 1 ] && tb_fail "address fallback" ;;
+   tb_fail "address fallback" ;;
 esac
 echo "PASS guard_policy ($N cases)"

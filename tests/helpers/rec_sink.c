@@ -30,11 +30,11 @@
 #include <unistd.h>
 
 #define MAXC 4096
-#define NTYPES 18
+#define NTYPES 19
 
 static const char *names[NTYPES] = {
 	"?", "BIRTH", "IMAGE", "EXEC", "EXIT", "PIPE", "SOCKETPAIR", "CONNECT", "ACCEPT",
-	"PTY", "OPEN", "FDRECV", "FDSEND", "CLOSE", "DUP", "SPAWN", "CLOSERANGE", "RESYNC",
+	"PTY", "OPEN", "FDRECV", "FDSEND", "CLOSE", "DUP", "SPAWN", "CLOSERANGE", "RESYNC", "CONNFAIL",
 };
 
 static volatile sig_atomic_t stop;
