@@ -44,7 +44,9 @@ SSHD='h2:sshd( <(creator|unix|fdpass)< h2:sshd)*'   # monitor, privsep child
 # creator lineage (daemonised from the first client). A shell holding the same
 # pty SLAVE as nc moves no data to it: `nc <pty< bash` is wrong.
 FROM_SRV="( <(fdpass|creator|unix)< $TM)* <(pty|fdpass|creator)< $SSHD <tcp< conn:"
-to_sshd() { echo "$NC( <creator< h2:bash)? <pty< $TM$FROM_SRV$(cs_re "$1")"; }
+# (the creator is walked first and each connection is reported once: the pane
+# shell's creator lineage to the server is as right as the pane pty)
+to_sshd() { echo "$NC( <creator< h2:bash)? <(pty|creator)< $TM$FROM_SRV$(cs_re "$1")"; }
 sh_to_sshd() { echo "h2:bash <(pty|creator)< $TM$FROM_SRV$(cs_re "$1")"; }
 PTYK="re-attached: h1's session sshd held a TCP socket accepted by the unshimmed [kernel] listener; its kind is learnt from sock_diag only while open, no query ran while h1 was attached, so after that session ended the pane's lineage to that sshd reaches an unknown socket, not h1's connection (same as chain_spawn setsid)"
 
