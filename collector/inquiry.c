@@ -118,7 +118,7 @@ int inq_conf_finish(struct inq_conf *c, char *err, size_t n)
 		snprintf(err, n, "secret_file %s: empty or longer than 255 bytes", c->secret_file);
 		return -1;
 	}
-	snprintf(c->secret, sizeof(c->secret), "%s", buf);
+	memcpy(c->secret, buf, strlen(buf) + 1); /* length checked above */
 	return 0;
 }
 
