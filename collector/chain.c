@@ -308,6 +308,14 @@ static cJSON *expand(struct walk *w, struct proc *p, uint64_t t, int subject, in
 static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, int subject, int depth,
 			     const struct chan *via);
 
+static int holds_at(const struct proc *p, const struct chan *c, uint64_t t)
+{
+	for (const struct hold *h = p->holds; h; h = h->pnext)
+		if (h->c == c && hold_live_at(h, t))
+			return 1;
+	return 0;
+}
+
 /* Is d a descendant of a (through creators, bounded)? */
 static int descends_from(const struct proc *d, const struct proc *a)
 {
@@ -448,6 +456,11 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 			continue;
 		for (struct hold *h = ends[e]->holds; h; h = h->cnext) {
 			if (h->p == p || !hold_live_at(h, t) || on_path(w, h->p) || !feeds(mine, h))
+				continue;
+			/* a process holding both ends of a socketpair (socat's, shared
+			 * by a forking listener and all its children) cannot be told
+			 * apart from our side: not a source through it */
+			if (e == 1 && holds_at(h->p, c, t))
 				continue;
 			/* a hub (a forking listener, a tmux server) reached on the way is
 			 * not fed through it by what it created: only the subject's own

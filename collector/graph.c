@@ -28,6 +28,8 @@ struct istr {
 	char s[];
 };
 
+#define PENDING_MAX_ 4096
+
 struct graph {
 	struct graph_conf conf;
 	struct proc **pidtab;
@@ -42,6 +44,8 @@ struct graph {
 	size_t sweep_pos;
 	struct graph_stats st;
 	int nl; /* sock_diag socket, -1 until needed */
+	struct chan *pending[PENDING_MAX_]; /* sockets to probe (graph_probe_pending) */
+	size_t npending;
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -311,6 +315,9 @@ static struct chan *chan_get(struct graph *g, const struct ht_chan *k, uint64_t 
 
 static void chan_free(struct graph *g, struct chan *c)
 {
+	for (size_t i = 0; c->tcp_probed && !c->probed && i < g->npending; i++)
+		if (g->pending[i] == c)
+			g->pending[i] = NULL;
 	while (c->holds)
 		hold_unlink(g, c->holds);
 	if (c->peer && c->peer->peer == c)
@@ -419,8 +426,17 @@ static void fd_unset(struct graph *g, struct proc *p, int fd, uint64_t ts)
 		return;
 	struct hold *h = e->h;
 	*e = p->fds[--p->nfds];
-	if (h && h->nfds && --h->nfds == 0)
+	if (h && h->nfds && --h->nfds == 0) {
 		hold_close(g, h, ts);
+	} else if (h) {
+		/* the ends it still holds: a forkpty child that closed the
+		 * master it inherited is a slave holder only */
+		uint8_t ends = 0;
+		for (uint32_t i = 0; i < p->nfds; i++)
+			if (p->fds[i].h == h)
+				ends |= p->fds[i].ends;
+		h->ends = ends;
+	}
 }
 
 static int fd_set_(struct graph *g, struct proc *p, int fd, struct chan *c, uint64_t ts,
@@ -496,48 +512,101 @@ struct sync_ctx {
 	size_t nseen, cap;
 };
 
-struct tcp_probe {
-	struct chan *c;
-	int found;
-};
-
-static int tcp_probe_cb(void *vctx, const struct sd_inet *s)
-{
-	struct tcp_probe *t = vctx;
-	if (s->ino != t->c->ino || s->state == 10 /* TCP_LISTEN */)
-		return 0;
-	struct gaddr *a[2] = {&t->c->local, &t->c->remote};
-	const uint8_t *ip[2] = {s->laddr, s->raddr};
-	uint16_t port[2] = {s->lport, s->rport};
-	for (int i = 0; i < 2; i++) {
-		memset(a[i], 0, sizeof(*a[i]));
-		a[i]->family = (uint16_t)s->family;
-		a[i]->len = s->family == AF_INET ? 4 : 16;
-		memcpy(a[i]->a, ip[i], a[i]->len);
-		a[i]->port = port[i];
-	}
-	t->c->has_local = 1;
-	t->found = 1;
-	return 1;
-}
-
-/* A socket first seen in /proc (inherited from a process no record names: an
- * unshimmed listener's accepted connection) is asked about while it is open:
- * once it is closed, the kernel can no longer say it was a TCP connection, and
+/* Sockets first seen in /proc (inherited from a process no record names: an
+ * unshimmed listener's accepted connection) are asked about while they are
+ * open: once closed, the kernel can no longer say it was a TCP connection, and
  * a creator lineage judged after the session ended would reach an unknown
- * socket. TCP only (unix peers are found when a chain reaches them). */
-static void sock_probe_tcp(struct graph *g, const struct ht_chan *k)
+ * socket. They are queued here and probed in one sock_diag dump per round
+ * (graph_probe_pending, called by the collector's loop), not one per socket. */
+#define PENDING_MAX PENDING_MAX_
+
+static void pend_socket(struct graph *g, const struct ht_chan *k)
 {
 	struct chan *c = graph_chan(g, HT_CHAN_SOCK, 0, k->ino);
-	if (!c || c->probed || c->tcp_probed || c->remote.family != 0 || c->has_local)
+	if (!c || c->probed || c->tcp_probed || c->remote.family != 0 || c->has_local ||
+	    g->npending >= PENDING_MAX)
 		return;
-	c->tcp_probed = 1;
+	c->tcp_probed = 1; /* queued */
+	g->pending[g->npending++] = c;
+}
+
+struct probe_ctx {
+	struct graph *g;
+	struct { uint16_t family, port; } listen[256];
+	size_t nlisten;
+};
+
+static int probe_listen_cb(void *vctx, const struct sd_inet *s)
+{
+	struct probe_ctx *x = vctx;
+	if (s->state == 10 /* TCP_LISTEN */ && x->nlisten < 256) {
+		x->listen[x->nlisten].family = (uint16_t)s->family;
+		x->listen[x->nlisten].port = s->lport;
+		x->nlisten++;
+	}
+	return 0;
+}
+
+static int probe_cb(void *vctx, const struct sd_inet *s)
+{
+	struct probe_ctx *x = vctx;
+	struct graph *g = x->g;
+	if (s->state == 10)
+		return 0;
+	for (size_t i = 0; i < g->npending; i++) {
+		struct chan *c = g->pending[i];
+		if (!c || c->ino != s->ino)
+			continue;
+		struct gaddr *a[2] = {&c->local, &c->remote};
+		const uint8_t *ip[2] = {s->laddr, s->raddr};
+		uint16_t port[2] = {s->lport, s->rport};
+		for (int k = 0; k < 2; k++) {
+			memset(a[k], 0, sizeof(*a[k]));
+			a[k]->family = (uint16_t)s->family;
+			a[k]->len = s->family == AF_INET ? 4 : 16;
+			memcpy(a[k]->a, ip[k], a[k]->len);
+			a[k]->port = port[k];
+		}
+		c->has_local = 1;
+		c->probed = 1;
+		/* accepted if its local port is one this host listens on */
+		c->dir = 'o';
+		for (size_t l = 0; l < x->nlisten; l++)
+			if (x->listen[l].port == s->lport)
+				c->dir = 'i';
+		g->pending[i] = NULL;
+	}
+	return 0;
+}
+
+void graph_probe_pending(struct graph *g)
+{
+	if (!g->npending)
+		return;
 	if (g->nl < 0)
 		g->nl = sd_open();
-	if (g->nl < 0)
-		return;
-	struct tcp_probe t = {c, 0};
-	sd_inet_dump(g->nl, 0, ~((1u << 6) | (1u << 10)) & 0xfff, tcp_probe_cb, &t);
+	if (g->nl >= 0) {
+		struct probe_ctx x = {.g = g};
+		sd_inet_dump(g->nl, 0, 1u << 10, probe_listen_cb, &x);
+		sd_inet_dump(g->nl, 0, ~((1u << 6) | (1u << 10)) & 0xfff, probe_cb, &x);
+		/* not TCP: a unix socket's peer, while both ends exist */
+		for (size_t i = 0; i < g->npending; i++) {
+			struct chan *c = g->pending[i];
+			uint64_t peer;
+			if (!c || c->peer || sd_unix_peer(g->nl, c->ino, &peer) != 0)
+				continue;
+			struct ht_chan k = {HT_CHAN_SOCK, 0, peer};
+			struct chan *pc = chan_get(g, &k, c->last_ts);
+			c->remote.family = AF_UNIX;
+			c->probed = 1;
+			if (pc && pc != c) {
+				c->peer = pc;
+				pc->peer = c;
+				pc->remote.family = AF_UNIX;
+			}
+		}
+	}
+	g->npending = 0;
 }
 
 static int sync_cb(void *vctx, int fd, const struct ht_chan *k)
@@ -547,7 +616,7 @@ static int sync_cb(void *vctx, int fd, const struct ht_chan *k)
 		x->seen[x->nseen++] = fd;
 	fd_set_key(x->g, x->p, fd, k, x->ts, x->how, fd_ends(x->g, x->p->pid, fd, k->kind));
 	if (k->kind == HT_CHAN_SOCK)
-		sock_probe_tcp(x->g, k);
+		pend_socket(x->g, k);
 	return 0;
 }
 
@@ -802,7 +871,9 @@ static int apply_birth(struct graph *g, pid_t pid, uid_t uid, const struct ht_re
 		if (procfs_stat(pid, &st) == 0 && st.ppid != cpid) {
 			/* only a creator that has ended since can differ */
 			struct proc *c = graph_proc(g, cpid);
-			int ended = (c && !c->alive) || (kill(cpid, 0) != 0 && errno == ESRCH);
+			struct procfs_stat cs;
+			int ended = (c && !c->alive) || (kill(cpid, 0) != 0 && errno == ESRCH) ||
+				    (procfs_stat(cpid, &cs) == 0 && (cs.state == 'Z' || cs.state == 'X'));
 			if (!ended || !c) {
 				*why = "creator does not match the kernel's parent";
 				return -EINVAL;

@@ -162,6 +162,10 @@ struct proc *graph_creator(struct graph *g, struct proc *p, uint64_t now);
 void graph_refresh(struct graph *g, struct proc *p, uint64_t now);
 struct chan *graph_chan(struct graph *g, uint8_t kind, uint64_t dev, uint64_t ino);
 
+/* Probes, in one sock_diag dump, the sockets first seen in /proc since the
+ * last call (their kind, ends and direction, while they still exist). The
+ * collector calls it after each round of records. */
+void graph_probe_pending(struct graph *g);
 void graph_gc(struct graph *g, uint64_t now);
 void graph_stats(const struct graph *g, struct graph_stats *st);
 const struct graph_conf *graph_conf(const struct graph *g);

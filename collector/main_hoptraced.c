@@ -287,7 +287,7 @@ gone:
 }
 
 /* Processes every record already queued anywhere (bounded). */
-static void drain_records(void)
+static void drain_rounds(void)
 {
 	struct epoll_event evs[256];
 	int dep = -1;
@@ -311,6 +311,14 @@ static void drain_records(void)
 		if (!got)
 			return;
 	}
+}
+
+/* Processes every record already queued anywhere, then probes the sockets
+ * those records brought in (before a query reads the graph). */
+static void drain_records(void)
+{
+	drain_rounds();
+	graph_probe_pending(graph);
 }
 
 /* ---- following upstream conn leaves (collector/inquiry_svc.c) --------------- */
@@ -614,6 +622,7 @@ int main(int argc, char **argv)
 			}
 			}
 		}
+		graph_probe_pending(graph);
 	}
 	log_info("exiting");
 	inquiry_stop(inq);

@@ -67,10 +67,12 @@ tb_exec h2 ss -Htn state established "( sport = :22 and dst $CT_H1 )" | grep -q 
 	echo "   (note: other sessions from h1 are still open; this one has ended)"
 ct_wait_new_onward 15 || tb_fail "setsid: no onward connection"; p=$CT_P
 echo "   connected $(( $(date +%s) - t0 )) s after the session started; session gone"
-P="$NC <creator< h2:dash( <creator< h2:(setsid|nohup))*( <creator< $BASH)? <creator< $SSHD $IN"
-KF_SETSID="the session sshd's TCP socket was accepted by the unshimmed [kernel] listener, so its kind and ends are learnt only from sock_diag while it is open; no query ran while the session lived, and after it closed the creator lineage nc <- sh <- bash <- sshd reaches an unknown socket, not h1's connection (fix: probe inherited sockets when the collector first reads them from /proc)"
-ct_case "setsid chain" "$KF_SETSID" ct_check_pid "$p" setsid "$P" "h2:sshd+,$BASH?,h2:dash,$NC"
-ct_case "setsid who" "$KF_SETSID" ct_check_who "$p" setsid "$P" "h2:sshd+,$BASH?,h2:dash,$NC"
+# `exec nc` replaces dash (itself exec'd by nohup, by setsid): one process,
+# unless setsid had to fork; the session is gone, so h1 cannot be asked (404):
+# the origin is h1's address, through the lineage the collector kept
+P="$NC( <creator< h2:(dash|setsid|nohup))*( <creator< $BASH)? <creator< $SSHD $IN"
+ct_case "setsid chain" "" ct_check_pid "$p" setsid "$P" "h2:sshd+,$BASH?,$NC"
+ct_case "setsid who" "" ct_check_who "$p" setsid "$P" "h2:sshd+,$BASH?,$NC"
 
 tb_log "RAT: connect to h1:9000, read orders, close, then connect to h3"
 tb_bg h1 sh -c "echo 'go to h3' | nc -N -l 9000"
