@@ -471,6 +471,11 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 				w->truncated = 1;
 				return;
 			}
+			/* a holder that died by a signal left no EXIT: its holds
+			 * are stale (a pty index may already serve someone else) */
+			if (t == w->req->now && !h->until &&
+			    !graph_verify_alive(w->g, h->p, w->req->now))
+				continue;
 			if (visited(w, h->p, t))
 				continue;
 			cJSON *n = expand(w, h->p, t, 0, depth + 1, ends[e]);

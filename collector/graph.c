@@ -766,6 +766,16 @@ struct proc *graph_proc_kernel(struct graph *g, pid_t pid, uint64_t now)
 	return p;
 }
 
+int graph_verify_alive(struct graph *g, struct proc *p, uint64_t now)
+{
+	if (!p->alive)
+		return 0;
+	if (!g->conf.use_procfs || kill(p->pid, 0) == 0 || errno != ESRCH)
+		return 1;
+	proc_end(g, p, now); /* killed by a signal: no EXIT record came */
+	return 0;
+}
+
 struct proc *graph_proc_resync(struct graph *g, pid_t pid, uint64_t now)
 {
 	struct proc *p = live_proc(g, pid);
@@ -1027,7 +1037,28 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 		rc = fd_set_(g, p, r->fd, c, r->ts, HOLD_CREATED, 0);
 		break;
 	}
-	case HT_REC_PTY:
+	case HT_REC_PTY: {
+		/* a new master for index N: the kernel frees an index only when no
+		 * fd of the old pair is left, so whoever the graph still has on
+		 * pts/N is gone (died by a signal, or closed without a record) */
+		struct chan *old = graph_chan(g, HT_CHAN_PTY, 0, r->chan.ino);
+		/* (closing may trim other closed holds off the lists: restart) */
+		for (struct hold *h = old ? old->holds : NULL; h; h = h ? h->cnext : old->holds) {
+			if (h->until || h->p == p)
+				continue;
+			for (uint32_t i = 0; i < h->p->nfds;) {
+				if (h->p->fds[i].h == h)
+					fd_unset(g, h->p, h->p->fds[i].fd, r->ts);
+				else
+					i++;
+			}
+			if (!h->until) {
+				h->nfds = 0;
+				hold_close(g, h, r->ts);
+			}
+			h = NULL;
+		}
+	}
 		rc = fd_set_key(g, p, r->fd, &r->chan, r->ts, HOLD_CREATED, HE_M);
 		if (!rc && r->fd2 >= 0)
 			rc = fd_set_key(g, p, r->fd2, &r->chan, r->ts, HOLD_CREATED, HE_S);

@@ -155,6 +155,9 @@ struct proc *graph_proc_kernel(struct graph *g, pid_t pid, uint64_t now);
 /* Like graph_proc_kernel, and re-reads a known process's fds from /proc
  * (used when the kernel says pid holds a socket the graph does not know). */
 struct proc *graph_proc_resync(struct graph *g, pid_t pid, uint64_t now);
+/* Is p (alive in the graph) still alive? Ends it when the kernel says it is
+ * gone (a signal's death sends no EXIT). 1 alive, 0 not. */
+int graph_verify_alive(struct graph *g, struct proc *p, uint64_t now);
 /* Resolves p->creator from /proc when it is still unknown. */
 struct proc *graph_creator(struct graph *g, struct proc *p, uint64_t now);
 /* Brings a process whose image changed without a record (static exec) up to
