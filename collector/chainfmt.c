@@ -53,7 +53,8 @@ static const char *jstr(const cJSON *o, const char *k)
 static int jnum(const cJSON *o, const char *k, long long *out)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	if (!cJSON_IsNumber(v))
+	/* hostile answers carry any double: only integers long long can hold */
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= -9.2e18 && v->valuedouble <= 9.2e18))
 		return -1;
 	*out = (long long)v->valuedouble;
 	return 0;
@@ -670,7 +671,8 @@ static void status_walk(FILE *f, const cJSON *o, char *key, size_t klen, size_t 
 			put_safe(f, key);
 			fputs(": ", f);
 			if (cJSON_IsNumber(v)) {
-				if (v->valuedouble == (double)(long long)v->valuedouble)
+				if (v->valuedouble >= -9.2e18 && v->valuedouble <= 9.2e18 &&
+				    v->valuedouble == (double)(long long)v->valuedouble)
 					fprintf(f, "%lld", (long long)v->valuedouble);
 				else
 					fprintf(f, "%g", v->valuedouble);
