@@ -188,8 +188,7 @@ static void sock_complete(struct walk *w, struct chan *c)
 				struct chan *pc = graph_chan(w->g, HT_CHAN_SOCK, 0, peer);
 				c->remote.family = AF_UNIX;
 				if (pc) {
-					c->peer = pc;
-					pc->peer = c;
+					chan_link_peers(c, pc);
 				} else {
 					c->peer = NULL;
 					/* remember the inode for the kernel fallback */
@@ -425,8 +424,7 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 			if (!ends[0] || !ends[0]->holds)
 				ends[0] = kernel_holders(w, far.ino);
 			if (ends[0] && !ends[0]->peer) {
-				ends[0]->peer = c;
-				c->peer = ends[0];
+				chan_link_peers(ends[0], c);
 			}
 		}
 	} else if (c->kind == HT_CHAN_SOCK) {

@@ -600,8 +600,7 @@ void graph_probe_pending(struct graph *g)
 			c->remote.family = AF_UNIX;
 			c->probed = 1;
 			if (pc && pc != c) {
-				c->peer = pc;
-				pc->peer = c;
+				chan_link_peers(c, pc);
 				pc->remote.family = AF_UNIX;
 			}
 		}
@@ -983,8 +982,7 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 			rc = -ENOMEM;
 			break;
 		}
-		a->peer = b;
-		b->peer = a;
+		chan_link_peers(a, b);
 		a->remote.family = b->remote.family = AF_UNIX;
 		rc = fd_set_(g, p, r->fd, a, r->ts, HOLD_CREATED, 0);
 		if (!rc)
@@ -1027,8 +1025,7 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 					struct ht_chan k = {HT_CHAN_SOCK, 0, peer};
 					struct chan *pc = chan_get(g, &k, r->ts);
 					if (pc) {
-						c->peer = pc;
-						pc->peer = c;
+						chan_link_peers(c, pc);
 						pc->remote.family = AF_UNIX;
 					}
 				}

@@ -177,6 +177,18 @@ const struct graph_conf *graph_conf(const struct graph *g);
 struct proc *graph_first_proc(struct graph *g);
 struct chan *graph_first_chan(struct graph *g);
 
+/* Links two socket ends as peers, first unlinking whatever either was linked
+ * to (a dangling peer would outlive the freed channel). */
+static inline void chan_link_peers(struct chan *a, struct chan *b)
+{
+	if (a->peer && a->peer != b && a->peer->peer == a)
+		a->peer->peer = NULL;
+	if (b->peer && b->peer != a && b->peer->peer == b)
+		b->peer->peer = NULL;
+	a->peer = b;
+	b->peer = a;
+}
+
 /* hold open at time t? */
 static inline int hold_live_at(const struct hold *h, uint64_t t)
 {
