@@ -428,6 +428,8 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 			}
 		}
 	} else if (c->kind == HT_CHAN_SOCK) {
+		if (c->internal || (c->peer && c->peer->internal))
+			return; /* a shim's or a query's connection to the collector */
 		/* a unix socket end talks to its peer end, not to other holders of
 		 * the same end (a forking server's children sharing a socketpair) —
 		 * unless the peer is unknown */
@@ -443,8 +445,10 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 			ends[1] = kernel_holders(w, peer);
 			if (w->scan_self)
 				c->remote.len = 0; /* never scan for it again */
-		} else if (c->peer && !c->peer->holds) {
+		} else if (c->peer && !c->peer->holds && !c->peer->kscanned) {
 			ends[1] = kernel_holders(w, c->peer->ino);
+			if (c->peer && !c->peer->holds)
+				c->peer->kscanned = 1; /* nobody we may see: do not scan again */
 		}
 	}
 	chan_label(c, id, sizeof(id));
@@ -531,6 +535,10 @@ static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, int sub
 		int live = hold_live_at(h, t);
 		int recent = subject && h->until && h->until >= from && h->since <= t;
 		if (!live && !recent)
+			continue;
+		/* not a source (see through_chan): not counted against the bound */
+		if (h->c->failed || (depth == 0 && is_tcp(h->c) && h->c->dir == 'o' &&
+				     same_host(&h->c->remote, w->req->syn_remote)))
 			continue;
 		if (!live && ++nrecent > 32) {
 			w->truncated = 1; /* more history than we follow */

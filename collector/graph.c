@@ -42,6 +42,7 @@ struct graph {
 	uint64_t serial;
 	uint64_t my_netns;
 	size_t sweep_pos;
+	unsigned gc_ticks;
 	struct graph_stats st;
 	int nl; /* sock_diag socket, -1 until needed */
 	struct chan *pending[PENDING_MAX_]; /* sockets to probe (graph_probe_pending) */
@@ -577,6 +578,24 @@ static int probe_cb(void *vctx, const struct sd_inet *s)
 		g->pending[i] = NULL;
 	}
 	return 0;
+}
+
+void graph_mark_internal(struct graph *g, uint64_t ino, int on)
+{
+	struct ht_chan k = {HT_CHAN_SOCK, 0, ino};
+	struct chan *c = on ? chan_get(g, &k, 0) : graph_chan(g, HT_CHAN_SOCK, 0, ino);
+	if (!c)
+		return;
+	c->internal = (uint8_t)on;
+	c->probed = 1;
+	/* kept while the connection lives; retention applies after */
+	if (!on) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		c->last_ts = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	} else {
+		c->last_ts = UINT64_MAX / 2;
+	}
 }
 
 void graph_probe_pending(struct graph *g)
@@ -1205,13 +1224,17 @@ void graph_gc(struct graph *g, uint64_t now)
 			if (i < g->sweep_pos || !p->alive)
 				continue;
 			budget--;
+			/* (a reused pid is caught when its new process announces
+			 * itself: reading starttime here would cost ~5 µs each) */
 			if (kill(p->pid, 0) != 0 && errno == ESRCH)
-				proc_end(g, p, now);
-			else if (p->start && !same_process(g, p))
 				proc_end(g, p, now);
 		}
 		g->sweep_pos = budget ? 0 : i;
 	}
+	/* retention: a full pass over the graph, every tenth call (each pass is
+	 * O(graph); queries wait while it runs) */
+	if (++g->gc_ticks % 10 != 1)
+		return;
 	for (struct proc *p = g->phead, *n; p; p = n) {
 		n = p->next;
 		if (!p->alive && p->exit_ts < horizon && p->nchildren == 0) {

@@ -98,6 +98,8 @@ struct chan {
 	uint8_t has_local;
 	uint8_t probed;        /* sockets: the kernel was asked what it is */
 	uint8_t failed;        /* its connect() failed: never a connection, never a source */
+	uint8_t internal;      /* the collector's own end of a shim/query connection */
+	uint8_t kscanned;      /* /proc was searched for its holders and found none */
 	uint8_t tcp_probed;    /* sockets: TCP table searched when first read from /proc */
 	int sotype;
 	uint64_t dev, ino;
@@ -169,6 +171,9 @@ struct chan *graph_chan(struct graph *g, uint8_t kind, uint64_t dev, uint64_t in
  * last call (their kind, ends and direction, while they still exist). The
  * collector calls it after each round of records. */
 void graph_probe_pending(struct graph *g);
+/* Marks (on=1) or unmarks the collector's own end of a connection (socket
+ * inode): a channel whose peer is internal is nobody's source. */
+void graph_mark_internal(struct graph *g, uint64_t ino, int on);
 void graph_gc(struct graph *g, uint64_t now);
 void graph_stats(const struct graph *g, struct graph_stats *st);
 const struct graph_conf *graph_conf(const struct graph *g);

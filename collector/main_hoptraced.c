@@ -207,8 +207,22 @@ static void accept_all(int lfd, uint32_t tag)
 			setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
 			stats.conns++;
 		}
+		/* our own end of a shim's or a query's connection: never part of
+		 * anybody's chain (its peer is the process's record socket) */
+		struct stat sb;
+		if (fstat(fd, &sb) == 0)
+			graph_mark_internal(graph, (uint64_t)sb.st_ino, 1);
 		ep_add(fd, tag);
 	}
+}
+
+static void close_conn(int fd)
+{
+	struct stat sb;
+	if (fstat(fd, &sb) == 0)
+		graph_mark_internal(graph, (uint64_t)sb.st_ino, 0);
+	epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+	close(fd);
 }
 
 /* Reads every pending record on one shim connection. Returns the number read. */
@@ -280,8 +294,7 @@ static int read_records(int fd, uint64_t now)
 	}
 	return n;
 gone:
-	epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
-	close(fd);
+	close_conn(fd);
 	stats.conns--;
 	return n;
 }
@@ -401,8 +414,7 @@ static void serve_query_conn(int fd)
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (r <= 0) {
-			epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
-			close(fd);
+			close_conn(fd);
 			return;
 		}
 		drain_records();

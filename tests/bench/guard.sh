@@ -43,7 +43,7 @@ ip -n "$A" addr add "$A4/24" dev "hbva$$"; ip -n "$BB" addr add "$B4/24" dev "hb
 for ns in "$A" "$BB"; do ip -n "$ns" link set lo up; done
 ip -n "$A" link set "hbva$$" up; ip -n "$BB" link set "hbvb$$" up
 bg "$BB" "$T/srv.log" "$B_/tests/helpers/connbench" serve 9000
-printf '*, *, %s, 9000, black,\n@incomplete evaluate\n' "$B4" >"$T/policy.acl"
+printf '*, *, %s, 9000, black,\n' "$B4" >"$T/policy.acl"
 cat >"$T/hoptrace.conf" <<EOC
 [collector]
 hostname = bench
