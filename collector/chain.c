@@ -562,6 +562,59 @@ static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, int sub
 	return n;
 }
 
+/* ---- a local origin -------------------------------------------------------- */
+
+static cJSON *origin_leaf(const char *host)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "type", "origin");
+	cJSON_AddStringToObject(o, "host", host);
+	return o;
+}
+
+/* The subject reaches no other host: this host is the origin. The processes
+ * that feed the subject directly — the client that connected to it over a
+ * local TCP connection (an `ssh -L` forward, a socat relay), the process at
+ * the other end of its unix socket, the writers of a pipe it reads (ssh's
+ * ProxyJump child is fed by its parent through pipes) — are where the
+ * connection comes from, so each is a local origin of its own chain (origin
+ * first, then the subject). A pty is not followed: a terminal is where a user
+ * sits, not a relay (the paper's rule — a local chain is the connecting
+ * process alone — holds for a program run from a terminal). One level only. */
+static void local_origin(struct walk *w, struct proc *subj, cJSON *sources)
+{
+	char id[64];
+	int n = 0;
+	for (struct hold *mine = subj->holds; mine && n < 16; mine = mine->pnext) {
+		struct chan *c = mine->c, *end = NULL;
+		if (mine->until || c == w->req->exclude || c->failed || c->internal ||
+		    c->kind == HT_CHAN_PTY)
+			continue;
+		if (c->kind == HT_CHAN_PIPE)
+			end = c;
+		else if (c->kind == HT_CHAN_SOCK && c->peer && !c->peer->internal)
+			end = c->peer; /* unix peer, or the far socket of a local TCP connection */
+		if (!end)
+			continue;
+		chan_label(c, id, sizeof(id));
+		for (struct hold *h = end->holds; h && n < 16; h = h->cnext) {
+			if (h->p == subj || h->until || !h->p->alive || !feeds(mine, h) ||
+			    (end != c && holds_at(h->p, c, w->req->now)) ||
+			    !graph_verify_alive(w->g, h->p, w->req->now))
+				continue;
+			cJSON *node = proc_node(w, h->p);
+			if (!node)
+				continue;
+			cJSON *ss = cJSON_AddArrayToObject(node, "sources");
+			add_source(ss, "local", NULL, origin_leaf(w->req->host));
+			add_source(sources, via_name(c), id, node);
+			n++;
+		}
+	}
+	if (!n)
+		add_source(sources, "local", NULL, origin_leaf(w->req->host));
+}
+
 /* ---- flattening ------------------------------------------------------------ */
 
 /* Works on the JSON alone (no graph), so an answer whose conn leaves were
@@ -730,12 +783,8 @@ cJSON *chain_compute(struct graph *g, const struct chain_req *req)
 		return NULL;
 	}
 	cJSON *sources = cJSON_GetObjectItem(tree, "sources");
-	if (cJSON_GetArraySize(sources) == 0) {
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "type", "origin");
-		cJSON_AddStringToObject(o, "host", req->host);
-		add_source(sources, "local", NULL, o);
-	}
+	if (cJSON_GetArraySize(sources) == 0)
+		local_origin(&w, req->subject, sources);
 	cJSON_AddItemToObject(ans, "tree", tree);
 	if (w.truncated)
 		cJSON_AddBoolToObject(ans, "truncated", 1);

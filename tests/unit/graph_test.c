@@ -504,6 +504,39 @@ static void test_local_origin(void)
 	graph_free(g);
 }
 
+/* a local origin through a local relay: the client that connected to the
+ * forwarder over loopback TCP is the origin process (ssh -L on the origin
+ * host); a pipe writer feeding the subject is one too; a terminal is not */
+static void test_local_origin_feeders(void)
+{
+	struct graph *g = mk(600, 1000);
+	image(g, 90, 1, "/usr/bin/ssh", 1 * SEC); /* the forwarder */
+	image(g, 91, 1, "/usr/bin/ssh", 2 * SEC); /* ssh -p 2222 localhost */
+	connect_tcp(g, 91, 3, 9100, "127.0.0.1", 2222, 2 * SEC + 1);
+	struct ht_record a = R(HT_REC_ACCEPT, 2 * SEC + 2);
+	a.fd = 5;
+	a.chan = (struct ht_chan){HT_CHAN_SOCK, 0, 9101};
+	a.chan2 = (struct ht_chan){HT_CHAN_SOCK, 0, 9102};
+	v4(&a.addr, "127.0.0.1", 2222);
+	v4(&a.addr2, "127.0.0.1", 40000);
+	ok(g, 90, a);
+	/* (sock_diag would link the two ends; without it, link them here) */
+	chan_link_peers(graph_chan(g, HT_CHAN_SOCK, 0, 9100), graph_chan(g, HT_CHAN_SOCK, 0, 9101));
+	connect_tcp(g, 90, 4, 9103, "198.51.100.2", 22, 3 * SEC);
+	CHECK_CHAINS(g, 90, 9103, 4 * SEC, "h2:ssh,ssh");
+	/* a pty master holder is not a feeder */
+	image(g, 92, 1, "/usr/bin/xterm", 5 * SEC);
+	pty(g, 92, 3, -1, 7, 5 * SEC + 1);
+	image(g, 93, 1, "/usr/bin/curl", 6 * SEC);
+	struct ht_record o = R(HT_REC_OPEN, 6 * SEC + 1);
+	o.fd = 0;
+	o.chan = (struct ht_chan){HT_CHAN_PTY, 0, 7};
+	ok(g, 93, o);
+	connect_tcp(g, 93, 3, 9104, "198.51.100.2", 80, 6 * SEC + 2);
+	CHECK_CHAINS(g, 93, 9104, 7 * SEC, "h2:curl");
+	graph_free(g);
+}
+
 static void test_pid_reuse(void)
 {
 	struct graph *g = mk(600, 1000);
@@ -598,5 +631,5 @@ T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_re
        T(test_no_spurious_origin), T(test_daemonised_after_session),
        T(test_creator_ended_before_birth_seen), T(test_hub_children_not_sources),
        T(test_same_end_not_sources), T(test_recent_history),
-       T(test_local_origin), T(test_pid_reuse), T(test_retention_and_bounds),
+       T(test_local_origin), T(test_local_origin_feeders), T(test_pid_reuse), T(test_retention_and_bounds),
        T(test_forged_creator_contradiction), T(test_memory_per_10k))
