@@ -502,6 +502,46 @@ static int fd_set_key(struct graph *g, struct proc *p, int fd, const struct ht_c
 	return fd_set_(g, p, fd, c, ts, how, ends);
 }
 
+/* The same for a record's fd. A record sent before our last read of the
+ * sender's /proc/PID/fd table (it waited in the socket while the collector
+ * read the table for another reason) must not put back what the table showed
+ * gone: the close that followed it is older than the read too, and is ignored.
+ * Such a record adds history only — the hold it began, ended by the time of
+ * the read — unless the table still shows the channel held, which then dates
+ * from the record. */
+static int fd_rec(struct graph *g, struct proc *p, int fd, struct chan *c, uint64_t ts,
+		  uint8_t how, uint8_t ends)
+{
+	if (ts >= p->synced_ts)
+		return fd_set_(g, p, fd, c, ts, how, ends);
+	for (struct hold *x = p->holds; x; x = x->pnext)
+		if (x->c == c && x->until == p->synced_ts && x->nfds == 0) {
+			x->ends |= ends; /* the record's other fd (a pipe's two ends) */
+			if (ts < x->since)
+				x->since = ts;
+			return 0;
+		}
+	struct hold *h = hold_open(g, p, c, ts, how);
+	if (!h)
+		return -ENOMEM;
+	if (h->nfds == 0) {
+		h->ends |= ends;
+		hold_close(g, h, p->synced_ts);
+	} else if (ts < h->since) {
+		h->since = ts;
+	}
+	return 0;
+}
+
+static int fd_rec_key(struct graph *g, struct proc *p, int fd, const struct ht_chan *k,
+		      uint64_t ts, uint8_t how, uint8_t ends)
+{
+	struct chan *c = chan_get(g, k, ts);
+	if (!c)
+		return -ENOMEM;
+	return fd_rec(g, p, fd, c, ts, how, ends);
+}
+
 /* ---- /proc completion ----------------------------------------------------- */
 
 struct sync_ctx {
@@ -991,9 +1031,9 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 		proc_end(g, p, r->ts);
 		break;
 	case HT_REC_PIPE:
-		rc = fd_set_key(g, p, r->fd, &r->chan, r->ts, HOLD_CREATED, HE_R);
+		rc = fd_rec_key(g, p, r->fd, &r->chan, r->ts, HOLD_CREATED, HE_R);
 		if (!rc)
-			rc = fd_set_key(g, p, r->fd2, &r->chan, r->ts, HOLD_CREATED, HE_W);
+			rc = fd_rec_key(g, p, r->fd2, &r->chan, r->ts, HOLD_CREATED, HE_W);
 		break;
 	case HT_REC_SOCKETPAIR: {
 		struct chan *a = chan_get(g, &r->chan, r->ts), *b = chan_get(g, &r->chan2, r->ts);
@@ -1003,9 +1043,9 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 		}
 		chan_link_peers(a, b);
 		a->remote.family = b->remote.family = AF_UNIX;
-		rc = fd_set_(g, p, r->fd, a, r->ts, HOLD_CREATED, 0);
+		rc = fd_rec(g, p, r->fd, a, r->ts, HOLD_CREATED, 0);
 		if (!rc)
-			rc = fd_set_(g, p, r->fd2, b, r->ts, HOLD_CREATED, 0);
+			rc = fd_rec(g, p, r->fd2, b, r->ts, HOLD_CREATED, 0);
 		break;
 	}
 	case HT_REC_CONNECT: {
@@ -1018,7 +1058,7 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 		c->dir = 'o';
 		c->sotype = (int)r->num;
 		c->connector = pid;
-		rc = fd_set_(g, p, r->fd, c, r->ts, HOLD_CREATED, 0);
+		rc = fd_rec(g, p, r->fd, c, r->ts, HOLD_CREATED, 0);
 		break;
 	}
 	case HT_REC_ACCEPT: {
@@ -1050,7 +1090,7 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 				}
 			}
 		}
-		rc = fd_set_(g, p, r->fd, c, r->ts, HOLD_CREATED, 0);
+		rc = fd_rec(g, p, r->fd, c, r->ts, HOLD_CREATED, 0);
 		break;
 	}
 	case HT_REC_PTY: {
@@ -1075,16 +1115,16 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 			h = NULL;
 		}
 	}
-		rc = fd_set_key(g, p, r->fd, &r->chan, r->ts, HOLD_CREATED, HE_M);
+		rc = fd_rec_key(g, p, r->fd, &r->chan, r->ts, HOLD_CREATED, HE_M);
 		if (!rc && r->fd2 >= 0)
-			rc = fd_set_key(g, p, r->fd2, &r->chan, r->ts, HOLD_CREATED, HE_S);
+			rc = fd_rec_key(g, p, r->fd2, &r->chan, r->ts, HOLD_CREATED, HE_S);
 		break;
 	case HT_REC_OPEN:
-		rc = fd_set_key(g, p, r->fd, &r->chan, r->ts, HOLD_CREATED,
+		rc = fd_rec_key(g, p, r->fd, &r->chan, r->ts, HOLD_CREATED,
 				r->chan.kind == HT_CHAN_PTY ? HE_S : fd_ends(g, pid, r->fd, r->chan.kind));
 		break;
 	case HT_REC_FDRECV:
-		rc = fd_set_key(g, p, r->fd, &r->chan, r->ts, HOLD_RECEIVED,
+		rc = fd_rec_key(g, p, r->fd, &r->chan, r->ts, HOLD_RECEIVED,
 				fd_ends(g, pid, r->fd, r->chan.kind));
 		break;
 	case HT_REC_FDSEND:

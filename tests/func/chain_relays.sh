@@ -17,7 +17,9 @@ tb_need nc socat
 ct_setup
 NC=h2:nc.openbsd
 IN="<tcp< \\w+:$CT_H1"
-CT_H1PROCS="h1:nc.openbsd?,"   # h1's part when the upstream is followed
+# h1's part when the upstream is followed: nc and the sleep that feeds its stdin
+# (a pipe writer at the origin is a source: docs/chain-model.md)
+CT_H1PROCS="h1:sleep?,h1:nc.openbsd?,"
 
 # feed PORT : a long-lived connection from h1 to h2:PORT
 feed() { tb_bg h1 sh -c "sleep 60 | nc $CT_H2 $1"; }
@@ -100,7 +102,7 @@ i=0; until [ -n "$(ct_onward "$p")" ]; do i=$((i + 1)); [ $i -lt 50 ] || tb_fail
 ct_case "fork chain" "" ct_check_pid "$p" fork "$SO( <creator< $SO)? $IN" "$SO?,$SO"
 ct_case "fork who" "" ct_check_who "$p" fork "$SO( <creator< $SO)? $IN" "$SO?,$SO"
 
-CT_H1PROCS="h1:nc.openbsd?,"
+CT_H1PROCS="h1:sleep?,h1:nc.openbsd?,"
 tb_log "multi-threaded relay"
 tb_bg h2 "$TB_HELPERS/threaded_relay" 9005 "$CT_H3" 22
 tb_wait_port h2 9005 || tb_fail "threaded relay: no listener"

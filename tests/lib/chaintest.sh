@@ -104,7 +104,7 @@ ct_check_pid() {
 	_r=0
 	"$TB_PY" "$TB_LIB/chainpath.py" "$_j" --leaves "$_leaves" --path "$CT_H1=$_path" \
 		--path "$CT_H3=[^ ]+ <tcp< out:$CT_H3" || _r=1
-	tb_assert_chain "$_j" --origin "$(ct_origin "$_j")" --procs "${CT_H1PROCS:-}$_procs" --ordered --src "$CT_H1:*" || _r=1
+	tb_assert_chain "$_j" --origin "$(ct_origin "$_j")" --procs "$(ct_h1procs "$_j")$_procs" --ordered --src "$CT_H1:*" || _r=1
 	return $_r
 }
 
@@ -119,7 +119,7 @@ ct_check_who() {
 	tb_exec h2 "$TB_HOPTRACE" who $_lr --json >"$_j" || { cat "$_j"; echo "hoptrace who $_lr failed"; return 1; }
 	_r=0
 	"$TB_PY" "$TB_LIB/chainpath.py" "$_j" --leaves "$CT_H1" --path "$CT_H1=$_path" || _r=1
-	tb_assert_chain "$_j" --origin "$(ct_origin "$_j")" --procs "${CT_H1PROCS:-}$_procs" --ordered --count 1 \
+	tb_assert_chain "$_j" --origin "$(ct_origin "$_j")" --procs "$(ct_h1procs "$_j")$_procs" --ordered --count 1 \
 		--src "$CT_H1:*" --dst "$CT_H3:22" --no-origin "$CT_H3" --no-origin h3 || _r=1
 	return $_r
 }
@@ -129,6 +129,16 @@ ct_origin() {
 	"$TB_PY" -c 'import json, sys
 a = json.load(open(sys.argv[1]))
 print("h1" if any(c.get("origin_host") == "h1" for c in a.get("chains") or []) else sys.argv[2])' "$1" "$CT_H1"
+}
+
+# ct_h1procs ANSWER : $CT_H1PROCS ("h1:a?,h1:b?," — h1's part of the chain)
+# exact (no "?") when h1's collector answered, optional when it did not
+ct_h1procs() {
+	if [ "$(ct_origin "$1")" = h1 ]; then
+		printf '%s' "${CT_H1PROCS:-}" | sed 's/?,/,/g'
+	else
+		printf '%s' "${CT_H1PROCS:-}"
+	fi
 }
 
 ct_finish() {

@@ -6,6 +6,9 @@
  */
 #include <arpa/inet.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "../../collector/chain.h"
 #include "../../collector/graph.h"
@@ -604,6 +607,58 @@ static void test_forged_creator_contradiction(void)
 	graph_free(g);
 }
 
+/* Records that waited in the socket while the collector read the sender's
+ * /proc/PID/fd (for another record, or a query) are older than that read: a
+ * PIPE record must not reopen a pipe the table showed closed, since the CLOSE
+ * records after it are older than the read too and are dropped (a shell's
+ * pipeline: `sh -c "sleep | nc"` left the shell holding nc's stdin). This
+ * process is the sender, so /proc is real. */
+static void test_records_older_than_proc_read(void)
+{
+	struct graph_conf cf = {.retention_ns = 600 * SEC, .window_ns = 60 * SEC,
+				.max_procs = 1000, .use_procfs = 1};
+	struct graph *g = graph_new(&cf);
+	pid_t me = getpid();
+	int fds[2];
+	struct stat st;
+	struct timespec t;
+	CHECK(pipe(fds) == 0);
+	CHECK(fstat(fds[0], &st) == 0);
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	uint64_t t_pipe = (uint64_t)t.tv_sec * SEC + (uint64_t)t.tv_nsec;
+	close(fds[0]);
+	close(fds[1]);
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	uint64_t t_close = (uint64_t)t.tv_sec * SEC + (uint64_t)t.tv_nsec;
+	/* the collector reads the table now: the pipe is gone */
+	ok(g, me, R(HT_REC_RESYNC, t_close + 1));
+	/* then the older records arrive */
+	struct ht_record p = R(HT_REC_PIPE, t_pipe);
+	p.fd = fds[0];
+	p.fd2 = fds[1];
+	p.chan = (struct ht_chan){HT_CHAN_PIPE, (uint64_t)st.st_dev, (uint64_t)st.st_ino};
+	ok(g, me, p);
+	struct ht_record c = R(HT_REC_CLOSE, t_close);
+	c.fd = fds[0];
+	ok(g, me, c);
+	c.fd = fds[1];
+	ok(g, me, c);
+	struct chan *ch = graph_chan(g, HT_CHAN_PIPE, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
+	CHECK(ch != NULL);
+	int open_holds = 0, closed_holds = 0;
+	for (struct hold *h = ch ? ch->holds : NULL; h; h = h->cnext) {
+		if (h->p->pid != me)
+			continue;
+		if (h->until)
+			closed_holds++;
+		else
+			open_holds++;
+	}
+	CHECK_EQ_INT(open_holds, 0);
+	CHECK_EQ_INT(closed_holds, 1); /* the history stays */
+	graph_free(g);
+}
+
 /* a multi-host-looking memory figure: 10,000 processes with a few holds each */
 static void test_memory_per_10k(void)
 {
@@ -632,4 +687,5 @@ T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_re
        T(test_creator_ended_before_birth_seen), T(test_hub_children_not_sources),
        T(test_same_end_not_sources), T(test_recent_history),
        T(test_local_origin), T(test_local_origin_feeders), T(test_pid_reuse), T(test_retention_and_bounds),
-       T(test_forged_creator_contradiction), T(test_memory_per_10k))
+       T(test_forged_creator_contradiction), T(test_records_older_than_proc_read),
+       T(test_memory_per_10k))
