@@ -285,7 +285,13 @@ static int read_records(int fd, uint64_t now)
 			log_debug("record from pid %d rejected: %s", cr.pid, why);
 			continue;
 		}
-		/* the sender's clock: clamp into [now - skew, now] */
+		/* the sender's clock: clamp into [now - skew, now]. `now` is the
+		 * batch's start: a record sent since is not from the future —
+		 * read the clock again before clamping, or a PIPE and the CLOSE
+		 * after it would both be dated the batch's start, before a
+		 * /proc read made meanwhile, and the CLOSE would be ignored */
+		if (rec.ts > now)
+			now = now_ns();
 		if (rec.ts > now || rec.ts + HT_REC_MAX_SKEW_NS < now)
 			rec.ts = now;
 		if (graph_apply(graph, cr.pid, cr.uid, &rec, now, &why) != 0 && why)

@@ -87,6 +87,11 @@ ct_case() {
 		CT_KNOWN=$((CT_KNOWN + 1))
 	else
 		sed 's/^/    /' "$TB_T/case.out"
+		# the hosts' graphs, for TB_KEEP=DIR (tests/lib/testbed.sh)
+		for _h in h1 h2 h3; do
+			tb_exec "$_h" "$TB_HOPTRACE" --json graph \
+				>"$TB_T/graph.$(echo "$_c" | tr -c 'A-Za-z0-9\n' _).$_h.json" 2>/dev/null
+		done
 		echo "FAIL-CASE: $_c"
 		CT_FAILS=$((CT_FAILS + 1))
 	fi
