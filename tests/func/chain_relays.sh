@@ -94,8 +94,18 @@ tb_wait_port h2 9004 || tb_fail "fork relay: no listener"
 tb_bg h3 sh -c "sleep 60 | nc $CT_H2 9004"
 ct_wait_holder h2 "( sport = :9004 and dst $CT_H3 )" >/dev/null || tb_fail "fork relay: h3 did not connect"
 tb_bg h1 ssh -p 9004 "$CT_H2" sleep 60      # lands on h3's sshd through the relay
-p=$(ct_wait_holder h2 "( sport = :9004 and dst $CT_H1 )") || tb_fail "fork relay: h1 did not connect"
-i=0; until [ -n "$(ct_onward "$p")" ]; do i=$((i + 1)); [ $i -lt 50 ] || tb_fail "fork relay: child $p not connected"; sleep 0.1; done
+ct_wait_holder h2 "( sport = :9004 and dst $CT_H1 )" >/dev/null || tb_fail "fork relay: h1 did not connect"
+# the child: the holder of h1's connection that connected onward (the listener
+# holds the accepted socket too until it has forked)
+p="" i=0
+while [ -z "$p" ]; do
+	for q in $(tb_exec h2 ss -Htnp state established "( sport = :9004 and dst $CT_H1 )" 2>/dev/null |
+			grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -un); do
+		[ -n "$(ct_onward "$q")" ] && p=$q
+	done
+	i=$((i + 1)); [ $i -lt 100 ] || tb_fail "fork relay: no child connected onward"
+	[ -n "$p" ] || sleep 0.1
+done
 # the child for h1: its own accepted connection only (not h3's client, not the listener's)
 # (the h1 connection is reached directly or through the listener, which held it
 # when it forked the child: both are right)
