@@ -68,6 +68,9 @@
 #define TAG_TIMER 6u
 #define TAG_INQ 7u
 #define TAG_RECORDS 8u
+/* records in one drain that mean "flood": keep reading without a pause */
+#define BATCH_FLOOD 32
+#define FLOOD_HOLD_NS (200ULL * 1000000ULL) /* how long a flood keeps per-record wake-ups */
 #define TAG(t, fd) (((uint64_t)(t) << 32) | (uint32_t)(fd))
 
 struct conf {
@@ -648,7 +651,7 @@ int main(int argc, char **argv)
 
 	struct epoll_event evs[128];
 	int batching = 0; /* rec_ep is disarmed: read it at next_drain */
-	uint64_t next_drain = 0;
+	uint64_t next_drain = 0, flood_until = 0;
 	while (!quit) {
 		int timeout = -1;
 		if (batching) {
@@ -685,9 +688,16 @@ int main(int argc, char **argv)
 			/* more records are likely to follow the ones that woke us
 			 * (a spawn sends five): read them in rounds while they
 			 * come, be woken again once they stop */
-			batching = drain_rounds() > 0 && cf.batch_ms > 0;
+			int got = drain_rounds();
+			uint64_t t = now_ns();
+			/* a flood (records faster than a socket holds them for
+			 * record_batch): be woken by every record again for a
+			 * while, or they would be dropped */
+			if (got >= BATCH_FLOOD)
+				flood_until = t + FLOOD_HOLD_NS;
+			batching = got > 0 && cf.batch_ms > 0 && t >= flood_until;
 			if (batching)
-				next_drain = now_ns() + cf.batch_ms * 1000000ULL;
+				next_drain = t + cf.batch_ms * 1000000ULL;
 			else
 				rec_arm();
 		}
