@@ -79,6 +79,8 @@ static _Atomic uint64_t g_fork_ts;     /* set by the atfork prepare handler */
 static atomic_int g_exit_sent;
 static struct sockaddr_un g_addr;      /* collector address */
 static socklen_t g_addrlen;
+static struct sockaddr_un g_bell;      /* its doorbell (HT_REC_BELL_SUFFIX) */
+static socklen_t g_belllen;
 
 /* ----------------------------------------------------------- real symbols */
 
@@ -161,6 +163,56 @@ static void addr_init(void)
 	}
 	memcpy(g_addr.sun_path + 1, HT_REC_SOCKET, sizeof(HT_REC_SOCKET) - 1);
 	g_addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + sizeof(HT_REC_SOCKET));
+}
+
+/* The doorbell's address: the record socket's abstract name + ".wake" (none
+ * for a pathname record socket, or when the name leaves no room). */
+static void bell_init(void)
+{
+	size_t off = offsetof(struct sockaddr_un, sun_path), n;
+	g_belllen = 0;
+	if (g_addrlen <= off + 1 || g_addr.sun_path[0] != '\0')
+		return;
+	n = g_addrlen - off; /* NUL + name */
+	if (n + sizeof(HT_REC_BELL_SUFFIX) - 1 > sizeof(g_bell.sun_path))
+		return;
+	g_bell = g_addr;
+	memcpy(g_bell.sun_path + n, HT_REC_BELL_SUFFIX, sizeof(HT_REC_BELL_SUFFIX) - 1);
+	g_belllen = (socklen_t)(g_addrlen + sizeof(HT_REC_BELL_SUFFIX) - 1);
+}
+
+/* Rings the doorbell: a throw-away datagram socket, raw syscalls, never
+ * blocks; failures are ignored (the collector still reads the record within
+ * its batch interval, and before any answer). */
+static void ring_bell(void)
+{
+	if (!g_belllen)
+		return;
+	int s = (int)syscall(SYS_socket, AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return;
+	char b = 0;
+	syscall(SYS_sendto, s, &b, (size_t)1, MSG_DONTWAIT | MSG_NOSIGNAL, &g_bell, g_belllen);
+	syscall(SYS_close, s);
+}
+
+/* Is addr a TCP destination on another host as far as the shim can tell (not
+ * loopback: the guard does not judge those by default)? */
+static int remote_inet(const struct sockaddr *addr, socklen_t len)
+{
+	if (addr->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)addr;
+		return (ntohl(a->sin_addr.s_addr) >> 24) != 127;
+	}
+	if (addr->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)addr;
+		if (IN6_IS_ADDR_LOOPBACK(&a->sin6_addr))
+			return 0;
+		if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr))
+			return a->sin6_addr.s6_addr[12] != 127;
+		return 1;
+	}
+	return 0;
 }
 
 /* A new connected socket, or -1. Uses raw syscalls only. */
@@ -551,6 +603,7 @@ static void early_init(void)
 	}
 	g_pid = raw_getpid();
 	addr_init();
+	bell_init();
 }
 
 __attribute__((constructor)) static void ht_ctor(int argc, char **argv, char **envp)
@@ -634,6 +687,8 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 			enc_sa(&e_, addr, len);
 			emit(&e_);
 			recorded = 1;
+			if (type == SOCK_STREAM && remote_inet(addr, len))
+				ring_bell();
 		}
 		RESTORE;
 	}

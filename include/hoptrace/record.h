@@ -76,6 +76,13 @@
 #define HT_REC_VERSION 1
 #define HT_REC_MAX 640              /* largest datagram, bytes */
 #define HT_REC_SOCKET "hoptrace/rec" /* abstract name, without the leading NUL */
+/* The collector's doorbell: an abstract SOCK_DGRAM socket named like the record
+ * socket plus this suffix ("\0hoptrace/rec.wake"). The collector reads records
+ * in batches; a shim rings (one empty datagram, content ignored, sender not
+ * trusted) right after the CONNECT record of a TCP connection to another
+ * host, which the guard is about to ask about, so the collector reads it at
+ * once. Ringing is only ever a hint: any query drains every record first. */
+#define HT_REC_BELL_SUFFIX ".wake"
 #define HT_REC_PATH_MAX 256          /* exe/argv0/path fields are truncated to this */
 #define HT_REC_UNIX_MAX 108          /* sun_path */
 #define HT_REC_MAX_SKEW_NS (10ULL * 1000000000ULL)
