@@ -141,4 +141,27 @@ case $exe in
 *python*) ;;
 *) tb_fail "the graph took the record's executable ($exe) over /proc's" ;;
 esac
+
+# the doorbell: a hint, never trusted. 20,000 junk datagrams (empty, 1 byte,
+# 60 KB) change nothing and the collector keeps answering
+tb_exec h1 ss -xl | grep -q 'hoptrace/rec.wake' || tb_fail "no doorbell socket @hoptrace/rec.wake"
+before_ps=$(tb_exec h1 "$TB_HOPTRACE" ps --json | "$TB_PY" -c '
+import json,sys
+print(sorted((p["pid"], p["exe"]) for p in json.load(sys.stdin)["procs"] if p["alive"] and "python" not in p["exe"] and "hoptrace" not in p["exe"]))')
+tb_exec h1 "$TB_PY" -c '
+import socket
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.setblocking(False)
+sent = 0
+for i in range(20000):
+    try:
+        s.sendto([b"", b"x", b"\x96\x01" * 30000][i % 3], b"\0hoptrace/rec.wake"); sent += 1
+    except (BlockingIOError, OSError):
+        pass
+print("doorbell datagrams sent:", sent)'
+tb_exec h1 "$TB_HOPTRACE" status >/dev/null || tb_fail "collector stopped answering after doorbell junk"
+after_ps=$(tb_exec h1 "$TB_HOPTRACE" ps --json | "$TB_PY" -c '
+import json,sys
+print(sorted((p["pid"], p["exe"]) for p in json.load(sys.stdin)["procs"] if p["alive"] and "python" not in p["exe"] and "hoptrace" not in p["exe"]))')
+[ "$before_ps" = "$after_ps" ] || { echo "$before_ps"; echo "$after_ps"; tb_fail "doorbell junk changed the graph"; }
 echo "ok"
