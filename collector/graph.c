@@ -47,6 +47,7 @@ struct graph {
 	int nl; /* sock_diag socket, -1 until needed */
 	struct chan *pending[PENDING_MAX_]; /* sockets to probe (graph_probe_pending) */
 	size_t npending;
+	uint64_t last_dump;              /* monotonic ns of the last TCP dump */
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -638,33 +639,64 @@ void graph_mark_internal(struct graph *g, uint64_t ino, int on)
 	}
 }
 
-void graph_probe_pending(struct graph *g)
+/* TCP dumps walk the kernel's whole connection table (45% of the collector's
+ * time when every process of a shell script inherited a socket): not more
+ * often than this unless a query needs the answer */
+#define PROBE_DUMP_GAP_NS (20ULL * 1000000ULL)
+
+size_t graph_pending(const struct graph *g)
+{
+	return g->npending;
+}
+
+void graph_probe_pending(struct graph *g, int force)
 {
 	if (!g->npending)
 		return;
 	if (g->nl < 0)
 		g->nl = sd_open();
-	if (g->nl >= 0) {
-		struct probe_ctx x = {.g = g};
-		sd_inet_dump(g->nl, 0, 1u << 10, probe_listen_cb, &x);
-		sd_inet_dump(g->nl, 0, ~((1u << 6) | (1u << 10)) & 0xfff, probe_cb, &x);
-		/* not TCP: a unix socket's peer, while both ends exist */
-		for (size_t i = 0; i < g->npending; i++) {
-			struct chan *c = g->pending[i];
-			uint64_t peer;
-			if (!c || c->peer || sd_unix_peer(g->nl, c->ino, &peer) != 0)
-				continue;
+	if (g->nl < 0) {
+		g->npending = 0;
+		return;
+	}
+	/* unix sockets first: an exact lookup by inode each */
+	size_t left = 0;
+	for (size_t i = 0; i < g->npending; i++) {
+		struct chan *c = g->pending[i];
+		uint64_t peer = 0;
+		if (!c)
+			continue;
+		int rc = c->peer ? -ENOTCONN : sd_unix_peer(g->nl, c->ino, &peer);
+		if (rc == -ENOENT) {
+			g->pending[left++] = c; /* not a unix socket: TCP? */
+			continue;
+		}
+		if (rc != 0 && rc != -ENOTCONN)
+			continue;
+		c->remote.family = AF_UNIX;
+		c->probed = 1;
+		if (rc == 0) {
 			struct ht_chan k = {HT_CHAN_SOCK, 0, peer};
 			struct chan *pc = chan_get(g, &k, c->last_ts);
-			c->remote.family = AF_UNIX;
-			c->probed = 1;
 			if (pc && pc != c) {
 				chan_link_peers(c, pc);
 				pc->remote.family = AF_UNIX;
 			}
 		}
 	}
-	g->npending = 0;
+	g->npending = left;
+	if (!left)
+		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	if (!force && now < g->last_dump + PROBE_DUMP_GAP_NS && left < PENDING_MAX / 2)
+		return; /* kept for the next round (chan_free unlists a freed one) */
+	g->last_dump = now;
+	struct probe_ctx x = {.g = g};
+	sd_inet_dump(g->nl, 0, 1u << 10, probe_listen_cb, &x);
+	sd_inet_dump(g->nl, 0, ~((1u << 6) | (1u << 10)) & 0xfff, probe_cb, &x);
+	g->npending = 0; /* found or not (a UDP or netlink socket): done */
 }
 
 static int sync_cb(void *vctx, int fd, const struct ht_chan *k)

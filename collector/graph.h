@@ -167,10 +167,13 @@ struct proc *graph_creator(struct graph *g, struct proc *p, uint64_t now);
 void graph_refresh(struct graph *g, struct proc *p, uint64_t now);
 struct chan *graph_chan(struct graph *g, uint8_t kind, uint64_t dev, uint64_t ino);
 
-/* Probes, in one sock_diag dump, the sockets first seen in /proc since the
- * last call (their kind, ends and direction, while they still exist). The
- * collector calls it after each round of records. */
-void graph_probe_pending(struct graph *g);
+/* Probes the sockets first seen in /proc since the last call (their kind, ends
+ * and direction, while they still exist): unix ones by exact lookup, the rest
+ * in one sock_diag TCP dump — at most every 20 ms unless force (a query is
+ * about to read the graph). The collector calls it after each round of
+ * records, and within 20 ms while graph_pending() is not 0. */
+void graph_probe_pending(struct graph *g, int force);
+size_t graph_pending(const struct graph *g);
 /* Marks (on=1) or unmarks the collector's own end of a connection (socket
  * inode): a channel whose peer is internal is nobody's source. */
 void graph_mark_internal(struct graph *g, uint64_t ino, int on);

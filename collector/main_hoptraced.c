@@ -401,7 +401,7 @@ static void rec_arm(void)
 static void drain_records(void)
 {
 	drain_rounds();
-	graph_probe_pending(graph);
+	graph_probe_pending(graph, 1);
 }
 
 /* ---- following upstream conn leaves (collector/inquiry_svc.c) --------------- */
@@ -695,6 +695,8 @@ int main(int argc, char **argv)
 			uint64_t t = now_ns();
 			timeout = t >= next_drain ? 0 : (int)((next_drain - t + 999999) / 1000000);
 		}
+		if (graph_pending(graph) && (timeout < 0 || timeout > 21))
+			timeout = 21; /* sockets wait for a TCP probe (graph_probe_pending) */
 		int n = epoll_wait(ep, evs, 128, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -739,7 +741,7 @@ int main(int argc, char **argv)
 			else
 				rec_arm();
 		}
-		graph_probe_pending(graph);
+		graph_probe_pending(graph, 0);
 	}
 	log_info("exiting");
 	inquiry_stop(inq);

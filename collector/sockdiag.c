@@ -358,8 +358,10 @@ int sd_unix_peer(int nl, uint64_t ino, uint64_t *peer_ino)
 	rc = nl_recv(nl, req.h.nlmsg_seq, 0, unix_one_fn, &o, &stop);
 	if (rc < 0)
 		return rc;
-	if (!o.found || !o.has_peer)
+	if (!o.found)
 		return -ENOENT;
+	if (!o.has_peer)
+		return -ENOTCONN;
 	*peer_ino = o.peer;
 	return 0;
 }

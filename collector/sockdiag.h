@@ -42,7 +42,8 @@ int sd_inet_dump(int nl, int family, uint32_t states_mask,
 		 int (*cb)(void *ctx, const struct sd_inet *s), void *ctx);
 
 /* Peer inode of a unix socket (UNIX_DIAG_PEER, exact lookup by inode).
- * 0, -ENOENT (no such socket, or it has no peer), or -errno. */
+ * 0; -ENOTCONN: a unix socket without a peer; -ENOENT: no such unix socket
+ * (gone, or another kind of socket); or -errno. */
 int sd_unix_peer(int nl, uint64_t ino, uint64_t *peer_ino);
 
 /* Is addr one of this netns's own addresses (any interface, incl. loopback;

@@ -336,9 +336,13 @@ static void test_unix_peer(void)
 	CHECK_EQ_INT(peer, ino_of(sp[1]));
 	CHECK_EQ_INT(sd_unix_peer(nl, ino_of(sp[1]), &peer), 0);
 	CHECK_EQ_INT(peer, ino_of(sp[0]));
-	/* an unconnected socket has no peer; a non-socket inode is not found */
+	/* an unconnected socket has no peer; a non-socket inode is not found,
+	 * nor is a TCP socket */
 	int u = socket(AF_UNIX, SOCK_DGRAM, 0);
-	CHECK_EQ_INT(sd_unix_peer(nl, ino_of(u), &peer), -ENOENT);
+	CHECK_EQ_INT(sd_unix_peer(nl, ino_of(u), &peer), -ENOTCONN);
+	int t = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK_EQ_INT(sd_unix_peer(nl, ino_of(t), &peer), -ENOENT);
+	close(t);
 	CHECK_EQ_INT(sd_unix_peer(nl, 1, &peer), -ENOENT);
 	CHECK_EQ_INT(sd_unix_peer(nl, 1ULL << 40, &peer), -ENOENT);
 	/* works after a stale late answer would have been queued: repeat a lot */
