@@ -584,6 +584,7 @@ static cJSON *origin_leaf(const char *host)
 static void local_origin(struct walk *w, struct proc *subj, cJSON *sources)
 {
 	char id[64];
+	struct proc *seen[16];
 	int n = 0;
 	for (struct hold *mine = subj->holds; mine && n < 16; mine = mine->pnext) {
 		struct chan *c = mine->c, *end = NULL;
@@ -598,7 +599,10 @@ static void local_origin(struct walk *w, struct proc *subj, cJSON *sources)
 			continue;
 		chan_label(c, id, sizeof(id));
 		for (struct hold *h = end->holds; h && n < 16; h = h->cnext) {
-			if (h->p == subj || h->until || !h->p->alive || !feeds(mine, h) ||
+			int dup = 0; /* one entry per process (a command's stdout and stderr) */
+			for (int i = 0; i < n; i++)
+				dup |= seen[i] == h->p;
+			if (dup || h->p == subj || h->until || !h->p->alive || !feeds(mine, h) ||
 			    (end != c && holds_at(h->p, c, w->req->now)) ||
 			    !graph_verify_alive(w->g, h->p, w->req->now))
 				continue;
@@ -608,7 +612,7 @@ static void local_origin(struct walk *w, struct proc *subj, cJSON *sources)
 			cJSON *ss = cJSON_AddArrayToObject(node, "sources");
 			add_source(ss, "local", NULL, origin_leaf(w->req->host));
 			add_source(sources, via_name(c), id, node);
-			n++;
+			seen[n++] = h->p;
 		}
 	}
 	if (!n)
