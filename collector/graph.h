@@ -49,13 +49,13 @@ struct proc {
 	uint64_t start;       /* /proc starttime (clock ticks), 0 unknown */
 	uint64_t serial;      /* unique per entry */
 	uint64_t birth_ts, exit_ts, exec_ts; /* monotonic ns; exit_ts 0 = alive */
-	pid_t creator_pid;
 	struct proc *creator;
 	const char *exe, *argv0;  /* interned, never NULL ("" unknown) */
 	const char *sha256;   /* interned lowercase hex, "" unknown */
 	uint8_t alive, seen_kernel, exec_pending, foreign_creator;
 	uint32_t nchildren;
 	uint32_t nclosed;        /* closed holds kept on the list */
+	pid_t creator_pid;    /* (here: no padding — 100,000 entries must fit 64 MB) */
 	struct fdent *fds;
 	uint32_t nfds, capfds;
 	uint64_t synced_ts;   /* monotonic ns of the last /proc/PID/fd read */
@@ -105,10 +105,10 @@ struct chan {
 	uint64_t dev, ino;
 	struct gaddr local, remote; /* sockets: local end, far end (remote.family 0 = unknown) */
 	struct chan *peer;     /* unix: the other end */
-	pid_t connector;       /* pid that connect()ed it */
 	uint64_t last_ts;
 	struct hold *holds;
 	uint32_t nholds;
+	pid_t connector;       /* pid that connect()ed it (next to nholds: no padding) */
 	struct chan *hnext;
 	struct chan *next, *prev;
 };

@@ -59,9 +59,11 @@ fi
 if want graph; then
 	if [ -x "$B/tests/bench/graph_bench" ]; then
 		step graph "$B/tests/bench/graph_bench" 100000
-		row graph "records/s applied to the graph" "$(num 's/^records_per_s //p' "$LOGS/graph.log")"
+		rps=$(num 's/^records_per_s //p' "$LOGS/graph.log")
+		rss=$(num 's/^rss_growth_mb //p' "$LOGS/graph.log")
+		row graph "records/s applied to the graph" "$rps" "$(awk -v v="$rps" 'BEGIN { print (v >= 100000 ? "target >= 100000: MET" : "target >= 100000: NOT MET") }')"
 		row graph "bytes per process (100000 processes)" "$(num 's/^bytes_per_proc //p' "$LOGS/graph.log")"
-		row graph "RSS growth, MB" "$(num 's/^rss_growth_mb //p' "$LOGS/graph.log")"
+		row graph "RSS growth at 100000 processes, MB" "$rss" "$(awk -v v="$rss" 'BEGIN { print (v != "" && v < 64 ? "target < 64: MET" : "target < 64: NOT MET") }')"
 	else STATUS="$STATUS graph:skipped(not built)"; fi
 fi
 
