@@ -372,7 +372,8 @@ static void decide(struct worker *w, uint16_t queue, uint32_t id, uint32_t mark,
 			snprintf(why, sizeof(why), "%s", pw);
 		} else {
 			verdict = c->on_policy_error;
-			snprintf(why, sizeof(why), "policy server: %s; on_policy_error = %s", pw,
+			/* pw names the server already ("policy server URL: ...") */
+			snprintf(why, sizeof(why), "%s; on_policy_error = %s", pw,
 				 acl_verdict_str((enum acl_verdict)verdict));
 			log_warnx("%s -> %s: %s", local, remote, why);
 		}

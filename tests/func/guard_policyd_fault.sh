@@ -65,6 +65,7 @@ for l in lines:
     why = r.get("reason", "")
     if (r.get("remote") == sys.argv[3] and r.get("verdict") == sys.argv[4]
             and "policy server" in why and "on_policy_error = " + sys.argv[4] in why
+            and "policy server: policy server" not in why
             and any(w.lower() in why.lower() for w in sys.argv[5].split("|"))):
         hit += 1
     else:
