@@ -139,6 +139,8 @@ int audit_format(struct abuf *b, const struct audit_rec *r)
 	rc |= putf(b, ",\"local_dst\":%s,\"complete\":%s,\"fallback\":%s,\"latency_us\":%ld",
 		   r->local_dst ? "true" : "false", r->complete ? "true" : "false",
 		   r->fallback ? "true" : "false", r->latency_us);
+	if (r->collector_us >= 0)
+		rc |= putf(b, ",\"collector_us\":%ld", r->collector_us);
 	rc |= puts_(b, ",\"chains\":[");
 	for (size_t i = 0; r->chains && i < r->chains->n; i++) {
 		const struct ht_chain *c = &r->chains->v[i];

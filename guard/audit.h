@@ -23,6 +23,7 @@ struct audit_rec {
 	int complete, fallback;
 	int local_dst;            /* destination is this host (not judged) */
 	long latency_us;
+	long collector_us;     /* of which waiting for the collector's answer; -1 not asked */
 };
 
 /* A growable text buffer (one per thread). */

@@ -278,6 +278,7 @@ static void decide(struct worker *w, uint16_t queue, uint32_t id, uint32_t mark,
 	long t0 = mono_us();
 	struct ht_pkt p;
 	struct audit_rec r = {0};
+	r.collector_us = -1;
 	struct ht_chainset cs = {0};
 	char local[HT_ENDPOINT_STRLEN], remote[HT_ENDPOINT_STRLEN], why[512] = "", err[256],
 		host[HT_HOST_MAX];
@@ -312,7 +313,9 @@ static void decide(struct worker *w, uint16_t queue, uint32_t id, uint32_t mark,
 	r.local_dst = (outdev > 0 && outdev == e->lo_ifindex) || is_loopback(&p);
 	r.monitor = c->monitor;
 
+	long tq = mono_us();
 	long alen = collq_who(&w->cq, local, remote, c->collector_timeout_ms, err, sizeof(err));
+	r.collector_us = mono_us() - tq;
 	if (alen >= 0) {
 		const char *jerr = NULL;
 		answer_host(w->cq.buf, alen, host, sizeof(host));
