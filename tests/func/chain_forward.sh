@@ -2,6 +2,8 @@
 # chain_forward.sh — ssh port forwarding (docs/chain-model.md, outcomes table):
 #   ssh -L 2222:h3:22 h2 on h1, then `ssh -p 2222 localhost` on h1: the SYN on
 #     h2 to h3:22 is sent by sshd (direct-tcpip): origin h1; h1: ssh, ssh; h2: sshd
+#   ssh -D 1080 h2 on h1, `nc -X 5 -x 127.0.0.1:1080 h3 22` on h1 (SOCKS): the
+#     SYN on h2 by sshd: origin h1; h1: nc, ssh; h2: sshd
 #   ssh -J h2 h3 on h1: the SYN on h2 by sshd: origin h1; h1: ssh (main), ssh -W
 #   ssh -R 2222:h3:22 h2 on h1; from h4, a session into h2 that runs
 #     `ssh -p 2222 localhost`: the SYN on h1 to h3:22 is sent by the ssh client
@@ -104,6 +106,18 @@ ct_case "ssh -L: who on h2: origin h1, h2's processes" "" \
 ct_case "ssh -L: who on h2: h1's processes (both ssh)" "" \
 	fw_who h2 "$FW_P" fwL h1 "h1:ssh,h1:ssh,$SSHD"
 kill "$TB_LAST" "$fwL" 2>/dev/null
+
+tb_log "ssh -D 1080 h2 on h1 (SOCKS); nc through it to h3:22 on h1"
+tb_bg h1 ssh -n -N -D 1080 "root@$CS_H2"
+fwD=$TB_LAST
+tb_wait_port h1 1080 10 || { cat "$TB_LASTLOG"; tb_fail "-D: nothing listens on h1:1080"; }
+tb_bg h1 sh -c "sleep 600 | nc -X 5 -x 127.0.0.1:1080 $CS_H3 22"
+fw_onward h2 || { cat "$TB_LASTLOG"; tb_fail "-D: no connection from h2 to h3:22"; }
+ct_case "ssh -D: who on h2: origin h1, h2's processes" "" \
+	fw_who h2 "$FW_P" fwD h1 "$SSHD" h1
+ct_case "ssh -D: who on h2: h1's processes (the SOCKS client, ssh)" "" \
+	fw_who h2 "$FW_P" fwD h1 "h1:nc.openbsd,h1:ssh,$SSHD"
+kill "$TB_LAST" "$fwD" 2>/dev/null
 
 tb_log "ssh -J h2 h3 on h1"
 tb_bg h1 ssh -n -J "root@$CS_H2" "root@$CS_H3" sleep 600
