@@ -540,6 +540,30 @@ static void test_local_origin_feeders(void)
 	graph_free(g);
 }
 
+/* a process feeding the subject through two pipes (a command's stdout and
+ * stderr read by sshd) is one feeder: one chain, not two identical ones */
+static void test_local_origin_feeder_once(void)
+{
+	struct graph *g = mk(600, 1000);
+	image(g, 94, 1, "/usr/bin/writer", 1 * SEC);
+	image(g, 95, 1, "/usr/bin/nc", 1 * SEC + 1);
+	for (int i = 0; i < 2; i++) {
+		struct ht_record p = R(HT_REC_PIPE, 2 * SEC + (uint64_t)i);
+		p.fd = 3 + 2 * i;
+		p.fd2 = 4 + 2 * i;
+		p.chan = (struct ht_chan){HT_CHAN_PIPE, 12, 7000 + (uint64_t)i};
+		ok(g, 94, p);
+		fdop(g, 94, HT_REC_CLOSE, 3 + 2 * i, -1, 2 * SEC + 10 + (uint64_t)i);
+		struct ht_record rv = R(HT_REC_FDRECV, 2 * SEC + 20 + (uint64_t)i);
+		rv.fd = i ? 2 : 0;
+		rv.chan = p.chan;
+		ok(g, 95, rv);
+	}
+	connect_tcp(g, 95, 5, 9200, "198.51.100.2", 80, 3 * SEC);
+	CHECK_CHAINS(g, 95, 9200, 4 * SEC, "h2:writer,nc");
+	graph_free(g);
+}
+
 static void test_pid_reuse(void)
 {
 	struct graph *g = mk(600, 1000);
@@ -686,6 +710,6 @@ T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_re
        T(test_no_spurious_origin), T(test_daemonised_after_session),
        T(test_creator_ended_before_birth_seen), T(test_hub_children_not_sources),
        T(test_same_end_not_sources), T(test_recent_history),
-       T(test_local_origin), T(test_local_origin_feeders), T(test_pid_reuse), T(test_retention_and_bounds),
+       T(test_local_origin), T(test_local_origin_feeders), T(test_local_origin_feeder_once), T(test_pid_reuse), T(test_retention_and_bounds),
        T(test_forged_creator_contradiction), T(test_records_older_than_proc_read),
        T(test_memory_per_10k))
