@@ -275,7 +275,11 @@ static void close_conn(int fd)
 	struct stat sb;
 	if (fstat(fd, &sb) == 0)
 		graph_mark_internal(graph, (uint64_t)sb.st_ino, 0);
+	/* from whichever set holds it: a query connection may live on in a
+	 * dup() held by the inquiry follower, and epoll forgets a registration
+	 * only when every fd of the file is closed */
 	epoll_ctl(rec_ep, EPOLL_CTL_DEL, fd, NULL);
+	epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
 	close(fd);
 }
 
