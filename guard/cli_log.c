@@ -63,7 +63,10 @@ static void print_line(const char *line, size_t len)
 		printf("  [incomplete]");
 	if (truthy(r, "fallback"))
 		printf("  [kernel fallback]");
-	if (cJSON_IsNumber(lat))
+	const cJSON *cq = cJSON_GetObjectItemCaseSensitive(r, "collector_us");
+	if (cJSON_IsNumber(lat) && cJSON_IsNumber(cq))
+		printf("  %.0f us (collector %.0f)", lat->valuedouble, cq->valuedouble);
+	else if (cJSON_IsNumber(lat))
 		printf("  %.0f us", lat->valuedouble);
 	printf("\n");
 	const cJSON *chains = cJSON_GetObjectItemCaseSensitive(r, "chains"), *c;
