@@ -48,6 +48,7 @@ struct graph {
 	struct chan *pending[PENDING_MAX_]; /* sockets to probe (graph_probe_pending) */
 	size_t npending;
 	uint64_t last_dump;              /* monotonic ns of the last TCP dump */
+	size_t pending_checked;          /* pending[0..this) are not unix sockets */
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -317,7 +318,9 @@ static struct chan *chan_get(struct graph *g, const struct ht_chan *k, uint64_t 
 
 static void chan_free(struct graph *g, struct chan *c)
 {
-	for (size_t i = 0; c->tcp_probed && !c->probed && i < g->npending; i++)
+	/* (a queued socket may be marked probed by a query meanwhile: it stays
+	 * listed until the next TCP dump, so scan whenever it was queued) */
+	for (size_t i = 0; c->tcp_probed && i < g->npending; i++)
 		if (g->pending[i] == c)
 			g->pending[i] = NULL;
 	while (c->holds)
@@ -656,23 +659,30 @@ void graph_probe_pending(struct graph *g, int force)
 	if (g->nl < 0)
 		g->nl = sd_open();
 	if (g->nl < 0) {
-		g->npending = 0;
+		g->npending = g->pending_checked = 0;
 		return;
 	}
-	/* unix sockets first: an exact lookup by inode each */
+	/* unix sockets first: an exact lookup by inode each (the entries before
+	 * pending_checked were looked up in an earlier round: TCP candidates) */
 	size_t left = 0;
 	for (size_t i = 0; i < g->npending; i++) {
 		struct chan *c = g->pending[i];
 		uint64_t peer = 0;
 		if (!c)
 			continue;
-		int rc = c->peer ? -ENOTCONN : sd_unix_peer(g->nl, c->ino, &peer);
-		if (rc == -ENOENT) {
-			g->pending[left++] = c; /* not a unix socket: TCP? */
+		if (c->remote.family == AF_INET || c->remote.family == AF_INET6) {
+			c->probed = 1; /* known TCP already (a query linked it) */
 			continue;
 		}
-		if (rc != 0 && rc != -ENOTCONN)
+		if (i < g->pending_checked) {
+			g->pending[left++] = c;
 			continue;
+		}
+		int rc = sd_unix_peer(g->nl, c->ino, &peer);
+		if (rc != 0 && rc != -ENOTCONN) {
+			g->pending[left++] = c; /* not a unix socket (or no answer): TCP? */
+			continue;
+		}
 		c->remote.family = AF_UNIX;
 		c->probed = 1;
 		if (rc == 0) {
@@ -684,7 +694,7 @@ void graph_probe_pending(struct graph *g, int force)
 			}
 		}
 	}
-	g->npending = left;
+	g->npending = g->pending_checked = left;
 	if (!left)
 		return;
 	struct timespec ts;
@@ -696,7 +706,7 @@ void graph_probe_pending(struct graph *g, int force)
 	struct probe_ctx x = {.g = g};
 	sd_inet_dump(g->nl, 0, 1u << 10, probe_listen_cb, &x);
 	sd_inet_dump(g->nl, 0, ~((1u << 6) | (1u << 10)) & 0xfff, probe_cb, &x);
-	g->npending = 0; /* found or not (a UDP or netlink socket): done */
+	g->npending = g->pending_checked = 0; /* found or not (UDP, netlink): done */
 }
 
 static int sync_cb(void *vctx, int fd, const struct ht_chan *k)

@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -683,6 +684,48 @@ static void test_records_older_than_proc_read(void)
 	graph_free(g);
 }
 
+/* A local TCP connection's two ends, first seen in /proc and linked as peers
+ * (as a chain walk does) before the probe: still TCP after it, not taken for
+ * a unix socket pair (found by review: the probe's unix shortcut did that) */
+static uint64_t sock_ino(int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 ? (uint64_t)st.st_ino : 0;
+}
+
+static void test_probe_keeps_tcp_peers(void)
+{
+	struct graph_conf cf = {.retention_ns = 600 * SEC, .window_ns = 60 * SEC,
+				.max_procs = 1000, .use_procfs = 1};
+	struct graph *g = graph_new(&cf);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof(sa);
+	int ls = socket(AF_INET, SOCK_STREAM, 0), cs = socket(AF_INET, SOCK_STREAM, 0), as = -1;
+	CHECK(ls >= 0 && cs >= 0);
+	CHECK(bind(ls, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(ls, 1) == 0);
+	CHECK(getsockname(ls, (struct sockaddr *)&sa, &sl) == 0);
+	CHECK(connect(cs, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	as = accept(ls, NULL, NULL);
+	CHECK(as >= 0);
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	CHECK(graph_proc_resync(g, getpid(), (uint64_t)t.tv_sec * SEC + (uint64_t)t.tv_nsec) != NULL);
+	struct chan *a = graph_chan(g, HT_CHAN_SOCK, 0, sock_ino(as)),
+		    *b = graph_chan(g, HT_CHAN_SOCK, 0, sock_ino(cs));
+	CHECK(a != NULL && b != NULL);
+	if (a && b) {
+		chan_link_peers(a, b);
+		graph_probe_pending(g, 1);
+		CHECK_EQ_INT(a->remote.family, AF_INET);
+		CHECK_EQ_INT(b->remote.family, AF_INET);
+		CHECK(a->has_local && b->has_local);
+	}
+	close(as);
+	close(cs);
+	close(ls);
+	graph_free(g);
+}
+
 /* a multi-host-looking memory figure: 10,000 processes with a few holds each */
 static void test_memory_per_10k(void)
 {
@@ -711,5 +754,5 @@ T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_re
        T(test_creator_ended_before_birth_seen), T(test_hub_children_not_sources),
        T(test_same_end_not_sources), T(test_recent_history),
        T(test_local_origin), T(test_local_origin_feeders), T(test_local_origin_feeder_once), T(test_pid_reuse), T(test_retention_and_bounds),
-       T(test_forged_creator_contradiction), T(test_records_older_than_proc_read),
+       T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_probe_keeps_tcp_peers),
        T(test_memory_per_10k))
