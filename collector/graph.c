@@ -671,7 +671,10 @@ void graph_probe_pending(struct graph *g, int force)
 		if (!c)
 			continue;
 		if (c->remote.family == AF_INET || c->remote.family == AF_INET6) {
-			c->probed = 1; /* known TCP already (a query linked it) */
+			/* TCP (a CONNECT record, or a query linked it): the dump
+			 * still gives its local end if nobody did yet */
+			if (!c->has_local)
+				g->pending[left++] = c;
 			continue;
 		}
 		if (i < g->pending_checked) {
