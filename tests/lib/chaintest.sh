@@ -92,6 +92,8 @@ ct_case() {
 			tb_exec "$_h" "$TB_HOPTRACE" --json graph \
 				>"$TB_T/graph.$(echo "$_c" | tr -c 'A-Za-z0-9\n' _).$_h.json" 2>/dev/null
 		done
+		# the newest processes h2's collector knows (creators, seen by shim or kernel)
+		tb_exec h2 "$TB_HOPTRACE" ps 2>/dev/null | tail -n 30 | sed 's/^/    ps h2: /'
 		echo "FAIL-CASE: $_c"
 		CT_FAILS=$((CT_FAILS + 1))
 	fi
