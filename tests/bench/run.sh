@@ -50,7 +50,7 @@ num() { sed -n "$1" "$2" | head -n 1; } # SED-EXPR FILE
 # ---- shim ------------------------------------------------------------------
 if want shim; then
 	step shim sh tests/bench/shim.sh
-	awk '$1 ~ /^(connect|pipe|spawn|open)$/ && NF == 4 {
+	awk '$1 ~ /^(connect|connect_call|accept_call|pipe|spawn|open)$/ && NF == 4 {
 		printf "%s\t%s ns -> %s ns\t%sx\n", $1, $2, $3, $4 }' "$LOGS/shim.log" |
 	while IFS="$(printf "\t")" read -r op v r; do row shim "$op: ns without -> with the shim" "$v" "$r"; done
 fi

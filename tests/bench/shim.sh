@@ -62,7 +62,7 @@ med() { # side op -> median over runs
 		awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'
 }
 printf '%-8s %12s %12s %8s\n' op baseline_ns shim_ns ratio
-for op in connect pipe spawn open; do
+for op in connect connect_call accept_call pipe spawn open; do
 	b=$(med base "$op"); s=$(med shim "$op")
 	awk -v op="$op" -v b="$b" -v s="$s" 'BEGIN {printf "%-8s %12d %12d %8.3f\n", op, b, s, s / b}'
 done

@@ -4,9 +4,11 @@
  *
  *   bench_shim ROUNDS SCALE
  * Prints "op median_ns" for: connect (socket+connect+accept+close×2 on
- * loopback TCP), pipe (pipe+close×2), spawn (posix_spawn /bin/true + waitpid),
- * open (open+close of a regular file). Each op runs ROUNDS rounds; the median
- * of the rounds' per-op means is printed. SCALE multiplies iteration counts.
+ * loopback TCP), and within it the connect() call alone (connect_call) and the
+ * accept() call alone (accept_call); pipe (pipe+close×2), spawn (posix_spawn
+ * /bin/true + waitpid), open (open+close of a regular file). Each op runs ROUNDS
+ * rounds; the median of the rounds' per-op means is printed. SCALE multiplies
+ * iteration counts.
  */
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -39,17 +41,23 @@ static int cmp_d(const void *a, const void *b)
 static int g_l;
 static struct sockaddr_in g_a;
 static char g_file[64];
+static uint64_t g_tconn, g_tacc; /* ns inside connect() / accept(), this round */
 
 static void op_connect(void)
 {
 	int c = socket(AF_INET, SOCK_STREAM, 0);
 	struct linger lg = { 1, 0 }; /* RST on close: no TIME_WAIT pile-up */
 	setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	uint64_t t0 = ns();
 	if (connect(c, (struct sockaddr *)&g_a, sizeof(g_a)) != 0) {
 		perror("connect");
 		exit(1);
 	}
+	uint64_t t1 = ns();
 	int a = accept(g_l, NULL, NULL);
+	uint64_t t2 = ns();
+	g_tconn += t1 - t0;
+	g_tacc += t2 - t1;
 	close(a);
 	close(c);
 }
@@ -82,14 +90,23 @@ static void run(const char *name, void (*op)(void), int rounds, int iters)
 	double r[64];
 	for (int i = 0; i < iters / 10 + 1; i++) /* warm-up */
 		op();
+	double rc[64], ra[64];
 	for (int k = 0; k < rounds; k++) {
+		g_tconn = g_tacc = 0;
 		uint64_t t0 = ns();
 		for (int i = 0; i < iters; i++)
 			op();
 		r[k] = (double)(ns() - t0) / iters;
+		rc[k] = (double)g_tconn / iters;
+		ra[k] = (double)g_tacc / iters;
 	}
 	qsort(r, (size_t)rounds, sizeof(double), cmp_d);
 	printf("%s %.0f\n", name, r[rounds / 2]);
+	if (op == op_connect) {
+		qsort(rc, (size_t)rounds, sizeof(double), cmp_d);
+		qsort(ra, (size_t)rounds, sizeof(double), cmp_d);
+		printf("connect_call %.0f\naccept_call %.0f\n", rc[rounds / 2], ra[rounds / 2]);
+	}
 	fflush(stdout);
 }
 
