@@ -506,16 +506,18 @@ static int fd_set_key(struct graph *g, struct proc *p, int fd, const struct ht_c
 	return fd_set_(g, p, fd, c, ts, how, ends);
 }
 
-/* The same for a record's fd. A record sent before our last read of the
- * sender's /proc/PID/fd table (it waited in the socket while the collector
- * read the table for another reason) must not put back what the table showed
- * gone: the close that followed it is older than the read too, and is ignored.
- * Such a record adds history only — the hold it began, ended by the time of
- * the read — unless the table still shows the channel held, which then dates
- * from the record. */
+/* fd_set_ for a record's fd (c NULL: chan_get failed). A record sent before
+ * our last read of the sender's /proc/PID/fd table (it waited in the socket
+ * while the collector read the table for another reason) must not put back
+ * what the table showed gone: the close that followed it is older than the
+ * read too, and is ignored. Such a record adds history only — the hold it
+ * began, ended by the time of the read — unless the table still shows the
+ * channel held, which then dates from the record. */
 static int fd_rec(struct graph *g, struct proc *p, int fd, struct chan *c, uint64_t ts,
 		  uint8_t how, uint8_t ends)
 {
+	if (!c)
+		return -ENOMEM; /* (chan_get failed) */
 	if (ts >= p->synced_ts)
 		return fd_set_(g, p, fd, c, ts, how, ends);
 	for (struct hold *x = p->holds; x; x = x->pnext)
@@ -535,15 +537,6 @@ static int fd_rec(struct graph *g, struct proc *p, int fd, struct chan *c, uint6
 		h->since = ts;
 	}
 	return 0;
-}
-
-static int fd_rec_key(struct graph *g, struct proc *p, int fd, const struct ht_chan *k,
-		      uint64_t ts, uint8_t how, uint8_t ends)
-{
-	struct chan *c = chan_get(g, k, ts);
-	if (!c)
-		return -ENOMEM;
-	return fd_rec(g, p, fd, c, ts, how, ends);
 }
 
 /* ---- /proc completion ----------------------------------------------------- */
@@ -642,11 +635,6 @@ void graph_mark_internal(struct graph *g, uint64_t ino, int on)
 	}
 }
 
-/* TCP dumps walk the kernel's whole connection table (45% of the collector's
- * time when every process of a shell script inherited a socket): not more
- * often than this unless a query needs the answer */
-#define PROBE_DUMP_GAP_NS (20ULL * 1000000ULL)
-
 size_t graph_pending(const struct graph *g)
 {
 	return g->npending;
@@ -703,7 +691,7 @@ void graph_probe_pending(struct graph *g, int force)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	uint64_t now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-	if (!force && now < g->last_dump + PROBE_DUMP_GAP_NS && left < PENDING_MAX / 2)
+	if (!force && now < g->last_dump + GRAPH_PROBE_GAP_NS && left < PENDING_MAX / 2)
 		return; /* kept for the next round (chan_free unlists a freed one) */
 	g->last_dump = now;
 	struct probe_ctx x = {.g = g};
@@ -1076,9 +1064,9 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 		proc_end(g, p, r->ts);
 		break;
 	case HT_REC_PIPE:
-		rc = fd_rec_key(g, p, r->fd, &r->chan, r->ts, HOLD_CREATED, HE_R);
+		rc = fd_rec(g, p, r->fd, chan_get(g, &r->chan, r->ts), r->ts, HOLD_CREATED, HE_R);
 		if (!rc)
-			rc = fd_rec_key(g, p, r->fd2, &r->chan, r->ts, HOLD_CREATED, HE_W);
+			rc = fd_rec(g, p, r->fd2, chan_get(g, &r->chan, r->ts), r->ts, HOLD_CREATED, HE_W);
 		break;
 	case HT_REC_SOCKETPAIR: {
 		struct chan *a = chan_get(g, &r->chan, r->ts), *b = chan_get(g, &r->chan2, r->ts);
@@ -1160,16 +1148,16 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 			h = NULL;
 		}
 	}
-		rc = fd_rec_key(g, p, r->fd, &r->chan, r->ts, HOLD_CREATED, HE_M);
+		rc = fd_rec(g, p, r->fd, chan_get(g, &r->chan, r->ts), r->ts, HOLD_CREATED, HE_M);
 		if (!rc && r->fd2 >= 0)
-			rc = fd_rec_key(g, p, r->fd2, &r->chan, r->ts, HOLD_CREATED, HE_S);
+			rc = fd_rec(g, p, r->fd2, chan_get(g, &r->chan, r->ts), r->ts, HOLD_CREATED, HE_S);
 		break;
 	case HT_REC_OPEN:
-		rc = fd_rec_key(g, p, r->fd, &r->chan, r->ts, HOLD_CREATED,
+		rc = fd_rec(g, p, r->fd, chan_get(g, &r->chan, r->ts), r->ts, HOLD_CREATED,
 				r->chan.kind == HT_CHAN_PTY ? HE_S : fd_ends(g, pid, r->fd, r->chan.kind));
 		break;
 	case HT_REC_FDRECV:
-		rc = fd_rec_key(g, p, r->fd, &r->chan, r->ts, HOLD_RECEIVED,
+		rc = fd_rec(g, p, r->fd, chan_get(g, &r->chan, r->ts), r->ts, HOLD_RECEIVED,
 				fd_ends(g, pid, r->fd, r->chan.kind));
 		break;
 	case HT_REC_FDSEND:

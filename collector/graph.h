@@ -169,10 +169,14 @@ struct chan *graph_chan(struct graph *g, uint8_t kind, uint64_t dev, uint64_t in
 
 /* Probes the sockets first seen in /proc since the last call (their kind, ends
  * and direction, while they still exist): unix ones by exact lookup, the rest
- * in one sock_diag TCP dump — at most every 20 ms unless force (a query is
- * about to read the graph). The collector calls it after each round of
- * records, and within 20 ms while graph_pending() is not 0. */
+ * in one sock_diag TCP dump — at most every GRAPH_PROBE_GAP_NS unless force (a
+ * query is about to read the graph). The collector calls it after each round
+ * of records, and again within that gap while graph_pending() is not 0. */
 void graph_probe_pending(struct graph *g, int force);
+/* TCP dumps walk the kernel's whole connection table (45% of the collector's
+ * time when every process of a shell script inherited a socket): not more
+ * often than this unless forced */
+#define GRAPH_PROBE_GAP_NS (20ULL * 1000000ULL)
 size_t graph_pending(const struct graph *g);
 /* Marks (on=1) or unmarks the collector's own end of a connection (socket
  * inode): a channel whose peer is internal is nobody's source. */

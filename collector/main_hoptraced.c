@@ -24,11 +24,13 @@
  * socket, then reads them again every `record_batch` (default 2 ms) while
  * records keep coming, and goes back to waking on the next one after a round
  * that found none; in a flood (32+ records in one read) the interval is
- * 200 us for 200 ms, short enough that no socket overflows. Queries drain first, so batching never hides a record from
- * an answer, and a shim rings a doorbell datagram socket after the CONNECT
- * record of a TCP connection to another host: the record is read at once and
- * the loop is awake when the guard asks about the SYN. (A wake-up per record — five per fork+exec — made the scheduler
- * move the observed programs between CPUs: ~100 us per spawn on 2 cores.)
+ * 200 us for 200 ms, short enough that no socket overflows. Queries drain
+ * first, so batching never hides a record from an answer, and a shim rings a
+ * doorbell datagram socket after the CONNECT record of a TCP connection to
+ * another host: the record is read at once and the loop is awake when the
+ * guard asks about the SYN. (A wake-up per record — five per fork+exec — made
+ * the scheduler move the observed programs between CPUs: ~100 us per spawn on
+ * 2 cores.)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -72,12 +74,13 @@
 #define TAG_INQ 7u
 #define TAG_RECORDS 8u
 #define TAG_BELL 9u
-/* records in one drain that mean "flood": keep reading without a pause */
+/* records in one drain that mean "flood": read every FLOOD_BATCH_NS (a
+ * process's socket holds ~278 records: 1.4M records/s) for FLOOD_HOLD_NS */
 #define BATCH_FLOOD 32
-#define FLOOD_HOLD_NS (200ULL * 1000000ULL) /* how long a flood keeps the short interval */
-/* during a flood: a process's socket holds ~278 records, i.e. 1.4M records/s */
 #define FLOOD_BATCH_NS (200ULL * 1000ULL)
-#define PROBE_WAIT_NS (21LL * 1000000LL)
+#define FLOOD_HOLD_NS (200ULL * 1000000ULL)
+/* how long sockets queued for a TCP probe may wait (graph_probe_pending) */
+#define PROBE_WAIT_NS ((int64_t)GRAPH_PROBE_GAP_NS + 1000000LL)
 #define TAG(t, fd) (((uint64_t)(t) << 32) | (uint32_t)(fd))
 
 struct conf {

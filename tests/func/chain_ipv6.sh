@@ -7,11 +7,12 @@
 # processes in order; h1's collector answers over the inquiry service for an
 # IPv6 connection.
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/testbed.sh"
+A1=fd00:231::1 A2=fd00:231::2 A3=fd00:231::3
+CT_ONWARD="( dst [$A3] and dport = :22 )"
 . "$TB_LIB/chaintest.sh"
 tb_init "$@"
 tb_need nc
 ct_setup
-A1=fd00:231::1 A2=fd00:231::2 A3=fd00:231::3
 # (IPv6 duplicate address detection: wait until the addresses are usable)
 for h in h1 h2 h3; do
 	i=0
@@ -20,27 +21,9 @@ for h in h1 h2 h3; do
 	done
 done
 
-# v6_onward : sets P to the pid on h2 holding a new established connection to [h3]:22
-V6_SEEN=" "
-v6_onward() {
-	_w=0
-	while [ $_w -lt 150 ]; do
-		for _hp in $(tb_exec h2 ss -Htnp6 state established "( dst [$A3] and dport = :22 )" 2>/dev/null |
-				sed -n 's/.*pid=\([0-9]*\),.*/\1/p' | sort -un); do
-			case $V6_SEEN in *" $_hp "*) continue ;; esac
-			V6_SEEN="$V6_SEEN$_hp "
-			P=$_hp
-			return 0
-		done
-		_w=$((_w + 1)); sleep 0.1
-	done
-	return 1
-}
-
 # v6_who PID TAG PROCS : the checks above
 v6_who() {
-	_lr=$(tb_exec h2 ss -Htnp6 state established "( dst [$A3] and dport = :22 )" 2>/dev/null |
-		grep "pid=$1," | awk 'NR == 1 { print $3, $4 }')
+	_lr=$(ct_onward "$1")
 	[ -n "$_lr" ] || { echo "pid $1 has no connection to [$A3]:22"; return 1; }
 	# shellcheck disable=SC2086
 	tb_exec h2 "$TB_HOPTRACE" who $_lr --json >"$TB_T/$2.json" || { cat "$TB_T/$2.json"; return 1; }
@@ -50,11 +33,11 @@ v6_who() {
 
 tb_log "ssh -6 h1 -> h2, then nc -6 h3 22 from the session"
 tb_bg h1 ssh -tt "root@$A2" "nc -6 -d $A3 22"
-v6_onward || { tail -n 20 "$TB_LASTLOG"; tb_fail "no IPv6 connection from h2 to h3:22"; }
-ct_case "IPv6 ssh then nc: origin h1" "" v6_who "$P" nc "h1:ssh,h2:sshd+,h2:bash?,h2:nc.openbsd"
+ct_wait_new_onward 15 || { tail -n 20 "$TB_LASTLOG"; tb_fail "no IPv6 connection from h2 to h3:22"; }
+ct_case "IPv6 ssh then nc: origin h1" "" v6_who "$CT_P" nc "h1:ssh,h2:sshd+,h2:bash?,h2:nc.openbsd"
 
 tb_log "ssh -6 h1 -> h2 -> h3"
 tb_bg h1 ssh -tt "root@$A2" "ssh -tt root@$A3 sleep 600"
-v6_onward || { tail -n 20 "$TB_LASTLOG"; tb_fail "no IPv6 ssh from h2 to h3"; }
-ct_case "IPv6 ssh then ssh: origin h1" "" v6_who "$P" ssh "h1:ssh,h2:sshd+,h2:bash?,h2:ssh"
+ct_wait_new_onward 15 || { tail -n 20 "$TB_LASTLOG"; tb_fail "no IPv6 ssh from h2 to h3"; }
+ct_case "IPv6 ssh then ssh: origin h1" "" v6_who "$CT_P" ssh "h1:ssh,h2:sshd+,h2:bash?,h2:ssh"
 ct_finish

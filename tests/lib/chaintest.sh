@@ -48,13 +48,16 @@ ct_wait_holder() {
 	return 1
 }
 
+# The onward connection from h2, as an ss filter (CT_ONWARD: IPv6 tests set it)
+: "${CT_ONWARD:=( dst $CT_H3 and dport = :22 )}"
+
 # ct_wait_new_onward [SECONDS] : sets CT_P to the pid of a process on h2 holding an
-# established connection to h3:22 that no earlier call returned
+# established onward connection ($CT_ONWARD) that no earlier call returned
 CT_SEEN=" "
 ct_wait_new_onward() {
 	_w=0
 	while [ $_w -lt $(( ${1:-10} * 10 )) ]; do
-		for _hp in $(tb_exec h2 ss -Htnp state established "( dst $CT_H3 and dport = :22 )" 2>/dev/null |
+		for _hp in $(tb_exec h2 ss -Htnp state established "$CT_ONWARD" 2>/dev/null |
 				sed -n 's/.*pid=\([0-9]*\),.*/\1/p' | sort -un); do
 			case $CT_SEEN in *" $_hp "*) continue ;; esac
 			CT_SEEN="$CT_SEEN$_hp "
@@ -66,9 +69,9 @@ ct_wait_new_onward() {
 	return 1
 }
 
-# ct_onward PID : "LOCAL REMOTE" of PID's established connection to h3:22 on h2
+# ct_onward PID : "LOCAL REMOTE" of PID's established onward connection on h2
 ct_onward() {
-	tb_exec h2 ss -Htnp state established "( dst $CT_H3 and dport = :22 )" 2>/dev/null |
+	tb_exec h2 ss -Htnp state established "$CT_ONWARD" 2>/dev/null |
 		grep "pid=$1," | awk 'NR==1 { print $3, $4 }'
 }
 
