@@ -102,6 +102,17 @@ static struct conf cf;
 static struct inquiry *inq;
 static nng_socket rep = NNG_SOCKET_INITIALIZER;
 
+/* Prejudged chains (docs/query-protocol.md "subscribe"): the guard's push
+ * connections, and the TCP connects to other hosts read since the last push. */
+#define MAX_SUBS 4
+#define MAX_PREJ 256
+static int subs[MAX_SUBS], nsubs;
+static struct prej {
+	uint64_t ino;
+	struct ht_addr remote;
+} prej[MAX_PREJ];
+static int nprej;
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -279,6 +290,12 @@ static void accept_all(int lfd, uint32_t tag)
 
 static void close_conn(int fd)
 {
+	for (int i = 0; i < nsubs; i++)
+		if (subs[i] == fd) {
+			subs[i] = subs[--nsubs];
+			log_info("guard unsubscribed from prejudged chains");
+			break;
+		}
 	struct stat sb;
 	if (fstat(fd, &sb) == 0)
 		graph_mark_internal(graph, (uint64_t)sb.st_ino, 0);
@@ -288,6 +305,48 @@ static void close_conn(int fd)
 	epoll_ctl(rec_ep, EPOLL_CTL_DEL, fd, NULL);
 	epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
 	close(fd);
+}
+
+/* A TCP connect to another host: the guard will judge its SYN. */
+static void prej_note(const struct ht_record *r)
+{
+	if (r->num != SOCK_STREAM || (r->addr.family != AF_INET && r->addr.family != AF_INET6) ||
+	    sd_is_local_addr(r->addr.family, r->addr.a))
+		return;
+	for (int i = 0; i < nprej; i++)
+		if (prej[i].ino == r->chan.ino) { /* connect() again on the same socket */
+			prej[i].remote = r->addr;
+			return;
+		}
+	if (nprej == MAX_PREJ) {
+		stats.push_dropped++;
+		return;
+	}
+	prej[nprej].ino = r->chan.ino;
+	prej[nprej].remote = r->addr;
+	nprej++;
+}
+
+/* Sends each noted connect's chain to the subscribed guards (the graph is
+ * drained and probed). A guard too slow to read loses pushes, never blocks us:
+ * it asks with "who" instead. */
+static void push_prejudged(void)
+{
+	uint64_t now = now_ns();
+	for (int i = 0; i < nprej && nsubs; i++) {
+		char *s = query_prejudge(&qctx, prej[i].ino, &prej[i].remote, now);
+		if (!s)
+			continue;
+		size_t n = strlen(s);
+		for (int k = 0; k < nsubs; k++) {
+			if (n <= 65536 && send(subs[k], s, n, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)n)
+				stats.pushed++;
+			else
+				stats.push_dropped++;
+		}
+		free(s);
+	}
+	nprej = 0;
 }
 
 /* Reads every pending record on one shim connection. Returns the number read. */
@@ -359,9 +418,13 @@ static int read_records(int fd, uint64_t now)
 			now = now_ns();
 		if (rec.ts > now || rec.ts + HT_REC_MAX_SKEW_NS < now)
 			rec.ts = now;
-		if (graph_apply(graph, cr.pid, cr.uid, &rec, now, &why) != 0 && why)
-			log_debug("record %s from pid %d refused: %s", ht_rec_type_name(rec.type),
-				  cr.pid, why);
+		if (graph_apply(graph, cr.pid, cr.uid, &rec, now, &why) != 0) {
+			if (why)
+				log_debug("record %s from pid %d refused: %s",
+					  ht_rec_type_name(rec.type), cr.pid, why);
+		} else if (rec.type == HT_REC_CONNECT && nsubs) {
+			prej_note(&rec);
+		}
 	}
 	return n;
 gone:
@@ -429,6 +492,8 @@ static void drain_records(void)
 {
 	drain_rounds();
 	graph_probe_pending(graph, 1);
+	if (nprej)
+		push_prejudged();
 }
 
 /* ---- following upstream conn leaves (collector/inquiry_svc.c) --------------- */
@@ -513,6 +578,23 @@ static void serve_query_conn(int fd)
 		if (r <= 0) {
 			close_conn(fd);
 			return;
+		}
+		if ((size_t)r < sizeof(req) && query_is_subscribe(req, (size_t)r)) {
+			static const char ok[] = "{\"ok\":true}", full[] =
+				"{\"ok\":false,\"error\":\"too many subscribers\"}";
+			int already = 0;
+			for (int i = 0; i < nsubs; i++)
+				already |= subs[i] == fd;
+			if (!already && nsubs == MAX_SUBS) {
+				send(fd, full, sizeof(full) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+				continue;
+			}
+			if (!already) {
+				subs[nsubs++] = fd;
+				log_info("guard subscribed to prejudged chains");
+			}
+			send(fd, ok, sizeof(ok) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+			continue;
 		}
 		drain_records();
 		char *ans;
@@ -756,6 +838,10 @@ int main(int argc, char **argv)
 			 * (a spawn sends five): read them in rounds while they
 			 * come, be woken again once they stop */
 			int got = drain_rounds();
+			if (nprej) {
+				graph_probe_pending(graph, 1);
+				push_prejudged();
+			}
 			uint64_t t = now_ns();
 			/* a flood (records faster than a socket holds them for
 			 * record_batch): read every FLOOD_BATCH_NS for a while,

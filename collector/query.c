@@ -122,6 +122,54 @@ static char *op_who(struct query_ctx *q, const cJSON *req, uint64_t now)
 	return answer_chain(q, p, c, &l, &r, now);
 }
 
+int query_is_subscribe(const char *req, size_t len)
+{
+	if (len > 256 || !memmem(req, len, "subscribe", 9))
+		return 0;
+	cJSON *j = cJSON_ParseWithLength(req, len);
+	const char *op = cJSON_GetStringValue(cJSON_GetObjectItem(j, "op"));
+	int yes = op && strcmp(op, "subscribe") == 0;
+	cJSON_Delete(j);
+	return yes;
+}
+
+/* Does the tree hold a connection leaf ({"type":"conn"})? */
+static int has_conn(const cJSON *n)
+{
+	const cJSON *t = cJSON_GetObjectItem(n, "type");
+	if (cJSON_IsString(t) && strcmp(t->valuestring, "conn") == 0)
+		return 1;
+	const cJSON *k;
+	cJSON_ArrayForEach(k, n)
+	{
+		if ((cJSON_IsArray(k) || cJSON_IsObject(k)) && has_conn(k))
+			return 1;
+	}
+	return 0;
+}
+
+char *query_prejudge(struct query_ctx *q, uint64_t ino, const struct ht_addr *remote, uint64_t now)
+{
+	struct chan *c = graph_chan(q->g, HT_CHAN_SOCK, 0, ino);
+	struct proc *p = c && !c->failed ? socket_holder(c) : NULL;
+	if (!p)
+		return NULL;
+	struct chain_req req = {.host = q->hostname, .subject = p, .exclude = c,
+				.syn_remote = remote, .now = now, .nl = q->nl};
+	cJSON *a = chain_compute(q->g, &req);
+	if (!a)
+		return NULL;
+	char *s = NULL;
+	if (!has_conn(cJSON_GetObjectItem(a, "tree"))) {
+		/* the guard reads the flat chains only: the tree stays here */
+		cJSON_DeleteItemFromObject(a, "tree");
+		cJSON_AddNumberToObject(a, "ino", (double)ino);
+		s = cJSON_PrintUnformatted(a);
+	}
+	cJSON_Delete(a);
+	return s;
+}
+
 static char *op_chain(struct query_ctx *q, const cJSON *req, uint64_t now)
 {
 	const cJSON *jp = cJSON_GetObjectItem(req, "pid");
@@ -249,6 +297,8 @@ static char *op_status(struct query_ctx *q)
 	cJSON_AddNumberToObject(a, "lost_by_shims", (double)st.lost_by_shims);
 	cJSON_AddNumberToObject(a, "shim_connections", (double)q->stats->conns);
 	cJSON_AddNumberToObject(a, "queries", (double)q->stats->queries);
+	cJSON_AddNumberToObject(a, "prejudged_pushed", (double)q->stats->pushed);
+	cJSON_AddNumberToObject(a, "prejudged_dropped", (double)q->stats->push_dropped);
 	cJSON_AddNumberToObject(a, "procs", (double)st.procs);
 	cJSON_AddNumberToObject(a, "procs_alive", (double)st.procs_alive);
 	cJSON_AddNumberToObject(a, "chans", (double)st.chans);
@@ -287,6 +337,23 @@ char *query_answer(struct query_ctx *q, const char *req, size_t len, uint64_t no
 		ans = op_status(q);
 	else
 		ans = error_answer("unknown op \"%.40s\"", op->valuestring);
+	/* a request's "id" (a whole number) comes back first in its answer: a
+	 * client that stopped waiting for an answer can tell it from the next */
+	const cJSON *id = cJSON_GetObjectItem(j, "id");
+	if (ans && ans[0] == '{' && cJSON_IsNumber(id) && id->valuedouble >= 0 &&
+	    id->valuedouble <= 9007199254740991.0 && id->valuedouble == (double)(uint64_t)id->valuedouble) {
+		char pre[40];
+		int n = snprintf(pre, sizeof(pre), "{\"id\":%llu%s",
+				 (unsigned long long)id->valuedouble, ans[1] == '}' ? "" : ",");
+		size_t al = strlen(ans);
+		char *t = malloc(al + (size_t)n);
+		if (t) {
+			memcpy(t, pre, (size_t)n);
+			memcpy(t + n, ans + 1, al); /* with the NUL */
+			free(ans);
+			ans = t;
+		}
+	}
 	cJSON_Delete(j);
 	return ans;
 }

@@ -12,6 +12,7 @@
 struct collector_stats {
 	uint64_t records, decode_errors, no_creds, fd_passing, oversized;
 	uint64_t conns, queries, query_refused;
+	uint64_t pushed, push_dropped;   /* prejudged chains sent / not sent */
 };
 
 struct query_ctx {
@@ -25,5 +26,15 @@ struct query_ctx {
 
 /* Returns a malloc()ed JSON answer (never NULL unless out of memory). */
 char *query_answer(struct query_ctx *q, const char *req, size_t len, uint64_t now);
+
+/* A chain computed ahead of the SYN (docs/query-protocol.md "subscribe"): the
+ * who answer for socket ino connecting to remote, with "ino" and without the
+ * SYN's local end (not known before connect() picks it) — or NULL when the
+ * guard could not decide on it alone: an unknown socket or holder, or a chain
+ * with a connection leaf (upstream hosts to follow, or not followed), whose
+ * ends depend on more than this host's graph. */
+/* Is req {"op":"subscribe"}? (Handled by the SEQPACKET transport only.) */
+int query_is_subscribe(const char *req, size_t len);
+char *query_prejudge(struct query_ctx *q, uint64_t ino, const struct ht_addr *remote, uint64_t now);
 
 #endif

@@ -75,13 +75,17 @@ static int nl_send(int nl, struct nlmsghdr *h)
 static int nl_recv(int nl, uint32_t seq, int dump,
 		   int (*fn)(void *ctx, const struct nlmsghdr *h), void *ctx, int *stop)
 {
-	uint8_t *buf = malloc(SD_BUF);
+	/* an exact lookup's answer is one small message: no 64 KiB malloc per
+	 * SYN (it made the guard's allocator consolidate on every lookup) */
+	uint8_t sbuf[8192];
+	size_t cap = dump ? SD_BUF : sizeof(sbuf);
+	uint8_t *buf = dump ? malloc(SD_BUF) : sbuf;
 	int rc = 0, done = 0;
 	if (!buf)
 		return -ENOMEM;
 	while (!done) {
 		struct sockaddr_nl from;
-		struct iovec iov = {buf, SD_BUF};
+		struct iovec iov = {buf, cap};
 		struct msghdr mh = {.msg_name = &from, .msg_namelen = sizeof(from),
 				    .msg_iov = &iov, .msg_iovlen = 1};
 		ssize_t n = recvmsg(nl, &mh, 0);
@@ -139,7 +143,8 @@ static int nl_recv(int nl, uint32_t seq, int dump,
 			}
 		}
 	}
-	free(buf);
+	if (dump)
+		free(buf);
 	return rc;
 }
 

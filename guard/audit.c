@@ -141,6 +141,8 @@ int audit_format(struct abuf *b, const struct audit_rec *r)
 		   r->fallback ? "true" : "false", r->latency_us);
 	if (r->collector_us >= 0)
 		rc |= putf(b, ",\"collector_us\":%ld", r->collector_us);
+	if (r->prejudged)
+		rc |= puts_(b, ",\"prejudged\":true");
 	rc |= puts_(b, ",\"chains\":[");
 	for (size_t i = 0; r->chains && i < r->chains->n; i++) {
 		const struct ht_chain *c = &r->chains->v[i];

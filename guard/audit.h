@@ -24,6 +24,7 @@ struct audit_rec {
 	int local_dst;            /* destination is this host (not judged) */
 	long latency_us;
 	long collector_us;     /* of which waiting for the collector's answer; -1 not asked */
+	int prejudged;         /* the chain came pushed by the collector, not asked */
 };
 
 /* A growable text buffer (one per thread). */

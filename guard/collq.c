@@ -17,6 +17,8 @@
 int collq_init(struct collq *c, const char *name)
 {
 	c->fd = -1;
+	c->stale = 0;
+	c->seq = 0;
 	snprintf(c->name, sizeof(c->name), "%s", name ? name : COLLQ_NAME);
 	c->buf = malloc(COLLQ_MAX_ANSWER + 1);
 	return c->buf ? 0 : -1;
@@ -36,9 +38,10 @@ static void drop(struct collq *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
+	c->stale = 0;
 }
 
-static int do_connect(struct collq *c, char *err, size_t errlen)
+int collq_connect(struct collq *c, char *err, size_t errlen)
 {
 	struct sockaddr_un sa;
 	memset(&sa, 0, sizeof(sa));
@@ -59,6 +62,27 @@ static int do_connect(struct collq *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* Is this the answer to question id? Answers lead with {"id":N; one without
+ * an id (a request the collector could not read) is taken when no other
+ * answer is outstanding. */
+static int answer_is(const char *a, size_t n, unsigned long long id, int stale)
+{
+	if (n < 7 || memcmp(a, "{\"id\":", 6) != 0)
+		return stale == 0;
+	unsigned long long v = 0;
+	size_t i = 6;
+	for (; i < n && a[i] >= '0' && a[i] <= '9' && i < 26; i++)
+		v = v * 10 + (unsigned long long)(a[i] - '0');
+	return i > 6 && v == id;
+}
+
+static long now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000L + ts.tv_nsec / 1000L;
+}
+
 static long now_ms(void)
 {
 	struct timespec ts;
@@ -69,14 +93,22 @@ static long now_ms(void)
 long collq_who(struct collq *c, const char *local, const char *remote, unsigned long timeout_ms,
 	       char *err, size_t errlen)
 {
+	return collq_who_or(c, local, remote, timeout_ms, err, errlen, -1, NULL, NULL, 0);
+}
+
+long collq_who_or(struct collq *c, const char *local, const char *remote,
+		  unsigned long timeout_ms, char *err, size_t errlen, int alt_fd,
+		  int (*alt)(void *arg), void *arg, long spin_us)
+{
 	char req[256];
+	unsigned long long id = ++c->seq;
 	int n = snprintf(req, sizeof(req),
-			 "{\"op\":\"who\",\"local\":\"%s\",\"remote\":\"%s\",\"deadline_ms\":%lu}",
-			 local, remote, timeout_ms);
+			 "{\"op\":\"who\",\"id\":%llu,\"local\":\"%s\",\"remote\":\"%s\",\"deadline_ms\":%lu}",
+			 id, local, remote, timeout_ms);
 	long deadline = now_ms() + (long)timeout_ms;
 
 	for (int attempt = 0; attempt < 2; attempt++) {
-		if (c->fd < 0 && do_connect(c, err, errlen))
+		if (c->fd < 0 && collq_connect(c, err, errlen))
 			return -1;
 		if (send(c->fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
 			/* a collector restart leaves a dead connection: retry once */
@@ -92,8 +124,20 @@ long collq_who(struct collq *c, const char *local, const char *remote, unsigned 
 				drop(c);
 				return -1;
 			}
-			struct pollfd p = {.fd = c->fd, .events = POLLIN};
-			int r = poll(&p, 1, (int)left);
+			struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN},
+					      {.fd = alt_fd, .events = POLLIN}};
+			/* spinning first: an answer to a thread that is not asleep
+			 * needs no cross-CPU wake-up (10-30 us on a VM) */
+			int r = 0;
+			if (spin_us > 0) {
+				long until = now_us() + spin_us;
+				do
+					r = poll(p, alt_fd >= 0 ? 2 : 1, 0);
+				while (r == 0 && now_us() < until);
+				spin_us = 0;
+			}
+			if (r == 0)
+				r = poll(p, alt_fd >= 0 ? 2 : 1, (int)left);
 			if (r < 0 && errno == EINTR)
 				continue;
 			if (r < 0) {
@@ -102,6 +146,17 @@ long collq_who(struct collq *c, const char *local, const char *remote, unsigned 
 				return -1;
 			}
 			if (r == 0)
+				continue;
+			if (alt_fd >= 0 && p[1].revents) {
+				int a = p[1].revents & POLLIN ? alt(arg) : -1;
+				if (a > 0) {
+					c->stale++;
+					return COLLQ_ELSEWHERE;
+				}
+				if (a < 0 || p[1].revents & (POLLNVAL | POLLERR | POLLHUP))
+					alt_fd = -1; /* gone: wait for the collector alone */
+			}
+			if (!p[0].revents)
 				continue;
 			ssize_t got = recv(c->fd, c->buf, COLLQ_MAX_ANSWER, MSG_TRUNC);
 			if (got < 0 && (errno == EAGAIN || errno == EINTR))
@@ -113,6 +168,13 @@ long collq_who(struct collq *c, const char *local, const char *remote, unsigned 
 				if (attempt == 0 && got == 0)
 					break; /* retry once on a fresh connection */
 				return -1;
+			}
+			/* the answer to a question answered elsewhere (or that stopped
+			 * being waited for): its id is not this question's */
+			if (!answer_is(c->buf, (size_t)got, id, c->stale)) {
+				if (c->stale > 0)
+					c->stale--;
+				continue;
 			}
 			if (got > COLLQ_MAX_ANSWER) {
 				snprintf(err, errlen, "answer too large");

@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -35,9 +36,22 @@
 #include "engine.h"
 #include "packet.h"
 #include "policy_remote.h"
+#include "../collector/sockdiag.h"
 
 #define CACHE_SLOTS 16384
 #define COPY_RANGE 256
+#define PUSH_SLOTS 1024     /* prejudged chains waiting for their SYN */
+#define PUSH_TTL_MS 2000
+#define PUSH_MAX 65536
+#define PUSH_SPIN_US 150     /* a worker waiting for a push polls this long, awake */
+
+/* A chain the collector pushed when the shim reported the connect(), before
+ * the SYN (docs/query-protocol.md "subscribe"), by socket inode. */
+struct push_ent {
+	uint64_t ino;
+	long expires_ms;
+	char *json;
+};
 
 struct cache_ent {
 	uint8_t key[40]; /* family, src, dst, sport, dport, seq */
@@ -60,6 +74,13 @@ struct engine {
 	unsigned nthreads;
 	pthread_mutex_t cache_lock;
 	struct cache_ent *cache;
+	pthread_mutex_t push_lock; /* push_fd, push[], pbuf */
+	int push_fd;               /* subscription to the collector, -1 none */
+	long push_retry_ms;
+	struct push_ent *push;
+	char *pbuf;
+	atomic_ulong n_push_hit, n_push_race, n_push_miss;
+	atomic_int spinning;
 	atomic_ulong n_pkts, n_decided, n_cached, n_accept, n_reject, n_drop, n_coll_err,
 		n_verdict_err, n_parse_err;
 };
@@ -222,10 +243,167 @@ static void send_verdict(struct engine *e, uint16_t queue, uint32_t id, int acti
 	log_warn("verdict for packet %u not sent", id);
 }
 
+
+/* ---- prejudged chains --------------------------------------------------- */
+
+/* The "ino" the collector appends last to a pushed answer: ...,"ino":N} */
+static int push_ino(const char *s, size_t n, uint64_t *ino)
+{
+	if (n < 10 || s[n - 1] != '}')
+		return -1;
+	size_t i = n - 1, end = i;
+	while (i > 0 && s[i - 1] >= '0' && s[i - 1] <= '9')
+		i--;
+	if (i == end || end - i > 19 || i < 7 || memcmp(s + i - 7, ",\"ino\":", 7) != 0)
+		return -1;
+	uint64_t v = 0;
+	for (size_t k = i; k < end; k++)
+		v = v * 10 + (uint64_t)(s[k] - '0');
+	*ino = v;
+	return 0;
+}
+
+static void push_close(struct engine *e)
+{
+	if (e->push_fd >= 0)
+		close(e->push_fd);
+	e->push_fd = -1;
+}
+
+/* Subscribes (push_lock held): at most once a second, waits at most 100 ms. */
+static void push_subscribe(struct engine *e)
+{
+	long now = mono_ms();
+	if (e->push_fd >= 0 || now < e->push_retry_ms)
+		return;
+	e->push_retry_ms = now + 1000;
+	struct collq q;
+	if (collq_init(&q, getenv("HOPTRACE_QUERY_NAME")))
+		return;
+	char err[160];
+	/* collq's connect, then our own exchange on its socket */
+	long n = -1;
+	static const char req[] = "{\"op\":\"subscribe\"}";
+	if (collq_connect(&q, err, sizeof(err)) == 0 &&
+	    send(q.fd, req, sizeof(req) - 1, MSG_NOSIGNAL) == (ssize_t)(sizeof(req) - 1)) {
+		struct pollfd p = {.fd = q.fd, .events = POLLIN};
+		if (poll(&p, 1, 100) == 1)
+			n = recv(q.fd, q.buf, 64, MSG_DONTWAIT);
+	}
+	if (n == 11 && !memcmp(q.buf, "{\"ok\":true}", 11)) {
+		e->push_fd = q.fd;
+		q.fd = -1;
+		log_info("subscribed to the collector's prejudged chains");
+	}
+	collq_close(&q);
+}
+
+/* Reads every pushed chain waiting on the subscription (push_lock held). */
+static void push_drain(struct engine *e)
+{
+	push_subscribe(e);
+	while (e->push_fd >= 0) {
+		ssize_t n = recv(e->push_fd, e->pbuf, PUSH_MAX, MSG_DONTWAIT | MSG_TRUNC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			log_warnx("collector ended the prejudged chains subscription");
+			push_close(e);
+			return;
+		}
+		uint64_t ino;
+		if (n > PUSH_MAX || push_ino(e->pbuf, (size_t)n, &ino) != 0)
+			continue; /* not a push we can use: the SYN is asked about */
+		struct push_ent *p = &e->push[ino % PUSH_SLOTS];
+		char *j = malloc((size_t)n + 1);
+		if (!j)
+			continue;
+		memcpy(j, e->pbuf, (size_t)n);
+		j[n] = 0;
+		free(p->json);
+		p->json = j;
+		p->ino = ino;
+		p->expires_ms = mono_ms() + PUSH_TTL_MS;
+	}
+}
+
+/* The pushed chain of socket ino (malloc()ed, the caller frees), or NULL. */
+static char *push_take(struct engine *e, uint64_t ino)
+{
+	char *j = NULL;
+	pthread_mutex_lock(&e->push_lock);
+	push_drain(e);
+	struct push_ent *p = &e->push[ino % PUSH_SLOTS];
+	if (p->json && p->ino == ino) {
+		if (p->expires_ms > mono_ms())
+			j = p->json;
+		else
+			free(p->json);
+		p->json = NULL;
+	}
+	pthread_mutex_unlock(&e->push_lock);
+	return j;
+}
+
+/* The subscription's fd (subscribing at most once a second), or -1. */
+static int push_fd_now(struct engine *e)
+{
+	pthread_mutex_lock(&e->push_lock);
+	push_subscribe(e);
+	int fd = e->push_fd;
+	pthread_mutex_unlock(&e->push_lock);
+	return fd;
+}
+
+static void push_free(struct engine *e)
+{
+	push_close(e);
+	for (size_t i = 0; e->push && i < PUSH_SLOTS; i++)
+		free(e->push[i].json);
+	free(e->push);
+	free(e->pbuf);
+	e->push = NULL;
+	e->pbuf = NULL;
+}
+
+struct push_wait {
+	struct engine *e;
+	int fd; /* the subscription watched */
+	uint64_t ino;
+	char *json;
+};
+
+static int push_arrived(void *arg)
+{
+	struct push_wait *w = arg;
+	w->json = push_take(w->e, w->ino);
+	if (w->json)
+		return 1;
+	/* the subscription ended (and its number may be another fd now) */
+	return push_fd_now(w->e) == w->fd ? 0 : -1;
+}
+
+/* A pushed answer lacks the SYN's local end (connect() picks it after the
+ * push): every chain in it starts on this host, at that end. */
+static void push_fill_src(struct ht_chainset *cs, const struct ht_pkt *p)
+{
+	for (size_t i = 0; i < cs->n; i++) {
+		struct ht_endpoint *s = &cs->v[i].src;
+		if (s->family)
+			continue;
+		s->family = p->family;
+		memcpy(s->addr, p->src, 16);
+		s->port = p->sport;
+	}
+}
+
 /* ---- deciding ------------------------------------------------------------- */
 
 struct worker {
 	struct engine *e;
+	int nl; /* sock_diag, for the SYN's socket inode; -1 until needed */
 	struct collq cq;
 	struct abuf line;
 	char *rbuf;
@@ -314,14 +492,55 @@ static void decide(struct worker *w, uint16_t queue, uint32_t id, uint32_t mark,
 	r.monitor = c->monitor;
 
 	long tq = mono_us();
-	long alen = collq_who(&w->cq, local, remote, c->collector_timeout_ms, err, sizeof(err));
+	long alen = -1;
+	const char *ans = w->cq.buf;
+	char *pushed = NULL;
+	struct sd_inet si;
+	/* a chain pushed when the shim reported the connect() (not for the
+	 * policy server: it is sent the collector's answer as asked) */
+	int pfd = -1, asked = 0;
+	if (e->push && !r.local_dst && !c->policy_url[0] && (pfd = push_fd_now(e)) >= 0) {
+		if (w->nl < 0)
+			w->nl = sd_open();
+		if (w->nl >= 0 &&
+		    sd_inet_lookup(w->nl, p.family, p.src, p.sport, p.dst, p.dport, &si) == 0 &&
+		    si.ino) {
+			pushed = push_take(e, si.ino);
+			if (pushed) {
+				atomic_fetch_add(&e->n_push_hit, 1);
+			} else {
+				/* ask, and take the push if it comes first */
+				struct push_wait pw = {e, pfd, si.ino, NULL};
+				/* one worker at a time waits without sleeping: more
+				 * would starve the collector of the CPU it needs */
+				int spin = atomic_exchange(&e->spinning, 1) == 0;
+				asked = 1;
+				alen = collq_who_or(&w->cq, local, remote, c->collector_timeout_ms,
+						    err, sizeof(err), pfd, push_arrived, &pw,
+						    spin ? PUSH_SPIN_US : 0);
+				if (spin)
+					atomic_store(&e->spinning, 0);
+				pushed = pw.json;
+				atomic_fetch_add(pushed ? &e->n_push_race : &e->n_push_miss, 1);
+			}
+			if (pushed) {
+				ans = pushed;
+				alen = (long)strlen(pushed);
+				r.prejudged = 1;
+			}
+		}
+	}
+	if (!pushed && !asked)
+		alen = collq_who(&w->cq, local, remote, c->collector_timeout_ms, err, sizeof(err));
 	r.collector_us = mono_us() - tq;
 	if (alen >= 0) {
 		const char *jerr = NULL;
-		answer_host(w->cq.buf, alen, host, sizeof(host));
+		answer_host(ans, alen, host, sizeof(host));
 		if (host[0])
 			r.host = host;
-		if (ht_chains_from_json(w->cq.buf, (size_t)alen, &cs, &jerr) == 0) {
+		if (ht_chains_from_json(ans, (size_t)alen, &cs, &jerr) == 0) {
+			if (pushed)
+				push_fill_src(&cs, &p);
 			have_chains = 1;
 			r.chains = &cs;
 			r.complete = cs.n > 0;
@@ -334,7 +553,7 @@ static void decide(struct worker *w, uint16_t queue, uint32_t id, uint32_t mark,
 		} else {
 			char aerr[200];
 			if (jerr && !strcmp(jerr, "answer is not ok"))
-				answer_error(w->cq.buf, alen, aerr, sizeof(aerr));
+				answer_error(ans, alen, aerr, sizeof(aerr));
 			else
 				snprintf(aerr, sizeof(aerr), "%s", jerr ? jerr : "bad answer");
 			snprintf(err, sizeof(err), "collector: %s", aerr);
@@ -417,6 +636,7 @@ static void decide(struct worker *w, uint16_t queue, uint32_t id, uint32_t mark,
 	}
 	if (have_chains)
 		ht_chainset_free(&cs);
+	free(pushed);
 }
 
 static int on_msg(const struct nlmsghdr *nlh, void *data)
@@ -461,6 +681,8 @@ static void *worker_main(void *arg)
 	if (e->conf.policy_url[0])
 		policy_remote_thread_cleanup();
 	collq_close(&w->cq);
+	if (w->nl >= 0)
+		close(w->nl);
 	abuf_free(&w->line);
 	free(w->rbuf);
 	free(w);
@@ -481,8 +703,21 @@ struct engine *engine_new(const struct guard_conf *conf, struct acl *acl, int ba
 	pthread_rwlock_init(&e->acl_lock, NULL);
 	pthread_mutex_init(&e->cache_lock, NULL);
 	pthread_mutex_init(&e->audit_lock, NULL);
+	pthread_mutex_init(&e->push_lock, NULL);
+	e->push_fd = -1;
+	if (!bare && conf->prejudge) {
+		e->push = calloc(PUSH_SLOTS, sizeof(*e->push));
+		e->pbuf = malloc(PUSH_MAX + 1);
+		if (!e->push || !e->pbuf) {
+			free(e->push);
+			free(e->pbuf);
+			free(e);
+			return NULL;
+		}
+	}
 	e->cache = calloc(CACHE_SLOTS, sizeof(*e->cache));
 	if (!e->cache) {
+		push_free(e);
 		free(e);
 		return NULL;
 	}
@@ -494,6 +729,7 @@ struct engine *engine_new(const struct guard_conf *conf, struct acl *acl, int ba
 		if (e->audit_fd < 0) {
 			log_warn("cannot open audit log %s", conf->audit_log);
 			free(e->cache);
+			push_free(e);
 			free(e);
 			return NULL;
 		}
@@ -506,6 +742,7 @@ struct engine *engine_new(const struct guard_conf *conf, struct acl *acl, int ba
 		if (e->audit_fd >= 0)
 			close(e->audit_fd);
 		free(e->cache);
+		push_free(e);
 		free(e);
 		return NULL;
 	}
@@ -518,11 +755,17 @@ int engine_start(struct engine *e)
 	e->threads = calloc(e->nthreads, sizeof(pthread_t));
 	if (!e->threads)
 		return -1;
+	if (e->push) {
+		pthread_mutex_lock(&e->push_lock);
+		push_subscribe(e);
+		pthread_mutex_unlock(&e->push_lock);
+	}
 	for (unsigned i = 0; i < e->nthreads; i++) {
 		struct worker *w = calloc(1, sizeof(*w));
 		if (!w || collq_init(&w->cq, getenv("HOPTRACE_QUERY_NAME")))
 			return -1;
 		w->e = e;
+		w->nl = -1;
 		w->rbuflen = COPY_RANGE + 4096;
 		w->rbuf = malloc(w->rbuflen);
 		if (!w->rbuf || pthread_create(&e->threads[i], NULL, worker_main, w)) {
@@ -564,11 +807,13 @@ void engine_stats(struct engine *e, char *buf, size_t n)
 {
 	snprintf(buf, n,
 		 "packets %lu decided %lu cached %lu accept %lu reject %lu drop %lu "
-		 "collector_errors %lu verdict_errors %lu unparsable %lu",
+		 "collector_errors %lu verdict_errors %lu unparsable %lu "
+		 "prejudged %lu prejudged_late %lu asked %lu",
 		 atomic_load(&e->n_pkts), atomic_load(&e->n_decided), atomic_load(&e->n_cached),
 		 atomic_load(&e->n_accept), atomic_load(&e->n_reject), atomic_load(&e->n_drop),
 		 atomic_load(&e->n_coll_err), atomic_load(&e->n_verdict_err),
-		 atomic_load(&e->n_parse_err));
+		 atomic_load(&e->n_parse_err), atomic_load(&e->n_push_hit),
+		 atomic_load(&e->n_push_race), atomic_load(&e->n_push_miss));
 }
 
 void engine_stop(struct engine *e)
@@ -585,5 +830,6 @@ void engine_stop(struct engine *e)
 		acl_free(e->acl);
 	free(e->threads);
 	free(e->cache);
+	push_free(e);
 	free(e);
 }

@@ -21,6 +21,7 @@ void guard_conf_defaults(struct guard_conf *c)
 	c->on_collector_error = ACL_REJECT;
 	c->on_incomplete = -1;
 	c->judge_local = 0;
+	c->prejudge = 1;
 	snprintf(c->audit_log, sizeof(c->audit_log), "/var/log/hoptrace/audit.log");
 	c->exempt_mark = 0x20000000;
 	c->mark_judged = 0x40000000;
@@ -95,6 +96,9 @@ static int cb(void *ctx, const char *section, const char *key, const char *v, ch
 			return -1;
 	} else if (!strcmp(key, "judge_local")) {
 		if (ini_bool(v, &c->judge_local, err, errlen))
+			return -1;
+	} else if (!strcmp(key, "prejudge")) {
+		if (ini_bool(v, &c->prejudge, err, errlen))
 			return -1;
 	} else if (!strcmp(key, "policy")) {
 		return copy_str(c->policy, sizeof(c->policy), v, err, errlen);

@@ -21,6 +21,7 @@ struct guard_conf {
 	enum acl_verdict on_collector_error; /* reject */
 	int on_incomplete;             /* -1 = "policy" (the ACL decides), else a verdict */
 	int judge_local;               /* judge_local = no */
+	int prejudge;                  /* prejudge = yes: take chains the collector pushes */
 	char audit_log[512];           /* audit_log = /var/log/hoptrace/audit.log ("" = none) */
 	uint32_t exempt_mark;          /* exempt_mark = 0x20000000 */
 	uint32_t mark_judged;          /* mark_judged = 0x40000000 */

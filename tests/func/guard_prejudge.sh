@@ -1,0 +1,138 @@
+#!/bin/sh
+# Prejudged chains (docs/query-protocol.md "subscribe"): the collector pushes
+# the chain of a TCP connect() the shim reported to the subscribed guard
+# before the SYN. This test shows that
+# - a shimmed client's SYNs are decided on the pushed chain ("prejudged" in
+#   the audit line), allowed and refused as the policy says, and the chain is
+#   the one the guard gets by asking (same processes, origin, ends — the SYN's
+#   local end filled in), with prejudge = no for comparison;
+# - a client without the shim, and a relay whose chain has a connection leaf
+#   (upstream hosts), are decided by asking, not on a push;
+# - the guard subscribes again after the collector restarts.
+. "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/guardnet.sh"
+gn_need
+gn_setup
+command -v socat >/dev/null || gn_skip "socat missing"
+SHIM=$B_/libhoptrace.so
+[ -f "$SHIM" ] || gn_skip "shim not built"
+# the chain must be complete to count: no "@incomplete evaluate" here
+grep -v '^@incomplete' "$T/policy.acl" >"$T/p2" && mv "$T/p2" "$T/policy.acl"
+gn_start_collector
+gn_start_guard
+i=0; until grep -q "subscribed to the collector's prejudged chains" "$T/hopguard.log"; do
+	i=$((i + 1)); [ $i -lt 30 ] || gn_fail "guard did not subscribe"; sleep 0.1; done
+grep -q "guard subscribed to prejudged chains" "$T/hoptraced.log" || gn_fail "collector did not log the subscription"
+
+# shim'd: python for exact errno, nc for a real relay tool
+shim_connect() { # ADDR PORT -> gn_connect's output, client under the shim
+	ip netns exec "$A" env LD_PRELOAD="$SHIM" python3 - "$1" "$2" <<'EOP'
+import socket, sys, time
+s = socket.socket(socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET)
+s.settimeout(3)
+t = time.monotonic()
+try:
+    s.connect((sys.argv[1], int(sys.argv[2]))); r = "ok"
+except ConnectionRefusedError: r = "refused"
+except OSError as e: r = "error:%s" % e
+print(r, int((time.monotonic() - t) * 1000))
+EOP
+}
+
+# last audit line for a destination, as JSON fields the checks below read
+last_line() { # REMOTE -> prints the python dict's repr of the last line to REMOTE
+	python3 - "$T/audit.log" "$1" <<'EOP'
+import json, sys
+last = None
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r["remote"] == sys.argv[2]:
+        last = r
+print(json.dumps(last))
+EOP
+}
+
+jcond() { # JSONLINE PYCOND -> status
+	python3 - "$1" "$2" <<'EOP'
+import json, sys, os
+r = json.loads(sys.argv[1])
+sys.exit(0 if r and eval(sys.argv[2]) else 1)
+EOP
+}
+check() { jcond "$2" "$3" || gn_fail "$1: $2"; } # LABEL JSONLINE PYCOND
+
+gn_log "shimmed client: decided on the pushed chain"
+out=$(shim_connect "$B4" 8000); echo "   python -> $B4:8000: $out"
+case $out in ok*) ;; *) gn_fail "allowed connect: $out" ;; esac
+sleep 0.2
+L=$(last_line "$B4:8000")
+check "pushed accept" "$L" "r.get('prejudged') is True and r['verdict'] == 'accept' and r['complete'] and len(r['chains']) == 1 and r['chains'][0]['src'] == r['local'] and r['chains'][0]['dst'] == r['remote'] and r['chains'][0]['origin_host'] == 'hA' and os.path.basename(r['chains'][0]['procs'][-1]['exe']).startswith('python3')"
+PUSHED_PROCS=$(python3 -c "import json,sys; r=json.loads(sys.argv[1]); print(' '.join(p['exe'] for p in r['chains'][0]['procs']))" "$L")
+echo "   chain: $PUSHED_PROCS"
+
+out=$(shim_connect "$B4" 8001); echo "   python -> $B4:8001: $out"
+set -- $out
+[ "$1" = refused ] && [ "$2" -lt 1000 ] || gn_fail "refused connect: $out"
+sleep 0.2
+check "pushed reject" "$(last_line "$B4:8001")" "r.get('prejudged') is True and r['verdict'] == 'reject' and 'no matching rule' in r.get('reason', '')"
+
+out=$(ip netns exec "$A" env LD_PRELOAD="$SHIM" nc -z -w 3 "$B4" 8000 2>&1) || gn_fail "nc under the shim: $out"
+sleep 0.2
+check "nc pushed" "$(last_line "$B4:8000")" "r.get('prejudged') is True and r['verdict'] == 'accept' and os.path.basename(r['chains'][0]['procs'][-1]['exe']).startswith('nc')"
+ip netns exec "$A" env LD_PRELOAD="$SHIM" curl -s -o /dev/null --max-time 5 "http://[$B6]:8000/" || gn_fail "curl over IPv6 under the shim"
+sleep 0.2
+check "curl IPv6 pushed" "$(last_line "[$B6]:8000")" "r.get('prejudged') is True and r['verdict'] == 'accept' and r['chains'][0]['src'] == r['local'] and os.path.basename(r['chains'][0]['procs'][-1]['exe']) == 'curl'"
+echo "   python, nc and curl (IPv4 and IPv6): decided on pushed chains"
+
+gn_log "no shim: asked, not pushed"
+gn_expect ok "$B4" 8000
+gn_expect refused "$B4" 8001
+sleep 0.2
+check "unshimmed" "$(last_line "$B4:8001")" "'prejudged' not in r and r['verdict'] == 'reject'"
+
+gn_log "a relay's chain has a connection leaf: asked, not pushed"
+# socat connects onward only once it accepted (nc | nc would connect at once,
+# before anything came in: a local chain then, rightly)
+gn_bg "$A" "$T/relay.log" env LD_PRELOAD="$SHIM" socat TCP-LISTEN:9100,reuseaddr "TCP:$B4:8002"
+RELAY=$GN_LAST
+i=0; until ip netns exec "$A" ss -ltn | grep -q ':9100 '; do
+	i=$((i + 1)); [ $i -lt 50 ] || gn_fail "relay did not listen"; sleep 0.1; done
+ip netns exec "$BB" sh -c "echo hello | nc -w 2 $A4 9100" || true
+i=0; until [ "$(gn_audit_count "r['remote']=='$B4:8002'")" -ge 1 ]; do
+	i=$((i + 1)); [ $i -lt 50 ] || gn_fail "relay's onward SYN not judged"; sleep 0.1; done
+L=$(last_line "$B4:8002")
+check "relay asked" "$L" "'prejudged' not in r and any(c['origin_host'] == '$B4' for c in r['chains'])"
+echo "   relay B -> A -> B: origin $B4, asked"
+kill "$RELAY" 2>/dev/null
+
+gn_log "the same chain when asked (prejudge = no)"
+gn_stop_guard TERM
+gn_conf prejudge no
+gn_start_guard
+out=$(shim_connect "$B4" 8000)
+case $out in ok*) ;; *) gn_fail "allowed connect, prejudge off: $out" ;; esac
+sleep 0.2
+L=$(last_line "$B4:8000")
+check "asked accept" "$L" "'prejudged' not in r and r['verdict'] == 'accept' and r['chains'][0]['src'] == r['local'] and r['chains'][0]['origin_host'] == 'hA'"
+ASKED_PROCS=$(python3 -c "import json,sys; r=json.loads(sys.argv[1]); print(' '.join(p['exe'] for p in r['chains'][0]['procs']))" "$L")
+[ "$ASKED_PROCS" = "$PUSHED_PROCS" ] || gn_fail "asked chain '$ASKED_PROCS' differs from the pushed '$PUSHED_PROCS'"
+! grep -q "subscribed to the collector" "$T/hopguard.log" || gn_fail "prejudge = no still subscribed"
+echo "   same processes asked as pushed"
+
+gn_log "collector restart: the guard subscribes again"
+gn_stop_guard TERM
+gn_conf prejudge yes
+gn_start_guard
+gn_stop_collector
+gn_start_collector
+sleep 1.2
+ok=0
+for k in 1 2 3 4 5; do
+	shim_connect "$B4" 8000 >/dev/null
+	sleep 0.3
+	if jcond "$(last_line "$B4:8000")" "r.get('prejudged') is True"; then ok=1; break; fi
+done
+[ $ok = 1 ] || { tail -5 "$T/hopguard.log"; gn_fail "no prejudged decision after the collector restarted"; }
+echo "   prejudged again after $k connection(s)"
+gn_stop_guard TERM
+gn_rules_gone
+echo "PASS"
