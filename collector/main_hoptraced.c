@@ -335,12 +335,15 @@ static void push_prejudged(void)
 	uint64_t now = now_ns();
 	for (int i = 0; i < nprej && nsubs; i++) {
 		char *s = query_prejudge(&qctx, prej[i].ino, &prej[i].remote, now);
-		if (!s)
-			continue;
-		size_t n = strlen(s);
+		char none[64];
+		if (!s) /* the guard need not wait for it: it asks at once */
+			snprintf(none, sizeof(none), "{\"nopush\":true,\"ino\":%llu}",
+				 (unsigned long long)prej[i].ino);
+		const char *m = s ? s : none;
+		size_t n = strlen(m);
 		for (int k = 0; k < nsubs; k++) {
-			if (n <= 65536 && send(subs[k], s, n, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)n)
-				stats.pushed++;
+			if (n <= 65536 && send(subs[k], m, n, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)n)
+				stats.pushed += s != NULL;
 			else
 				stats.push_dropped++;
 		}

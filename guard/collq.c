@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,6 +107,7 @@ long collq_who_or(struct collq *c, const char *local, const char *remote,
 			 "{\"op\":\"who\",\"id\":%llu,\"local\":\"%s\",\"remote\":\"%s\",\"deadline_ms\":%lu}",
 			 id, local, remote, timeout_ms);
 	long deadline = now_ms() + (long)timeout_ms;
+	long spin_until = spin_us > 0 ? now_us() + spin_us : 0;
 
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (c->fd < 0 && collq_connect(c, err, errlen))
@@ -129,12 +131,12 @@ long collq_who_or(struct collq *c, const char *local, const char *remote,
 			/* spinning first: an answer to a thread that is not asleep
 			 * needs no cross-CPU wake-up (10-30 us on a VM) */
 			int r = 0;
-			if (spin_us > 0) {
-				long until = now_us() + spin_us;
-				do
-					r = poll(p, alt_fd >= 0 ? 2 : 1, 0);
-				while (r == 0 && now_us() < until);
-				spin_us = 0;
+			if (spin_until) {
+				/* yielding: a collector woken on this CPU runs at once */
+				while ((r = poll(p, alt_fd >= 0 ? 2 : 1, 0)) == 0 && now_us() < spin_until)
+					sched_yield();
+				if (r == 0)
+					spin_until = 0;
 			}
 			if (r == 0)
 				r = poll(p, alt_fd >= 0 ? 2 : 1, (int)left);

@@ -43,14 +43,15 @@
 #define PUSH_SLOTS 1024     /* prejudged chains waiting for their SYN */
 #define PUSH_TTL_MS 2000
 #define PUSH_MAX 65536
-#define PUSH_SPIN_US 150     /* a worker waiting for a push polls this long, awake */
+#define PUSH_SPIN_US 150     /* a worker waiting for a push or an answer polls this long, awake */
 
 /* A chain the collector pushed when the shim reported the connect(), before
  * the SYN (docs/query-protocol.md "subscribe"), by socket inode. */
 struct push_ent {
 	uint64_t ino;
 	long expires_ms;
-	char *json;
+	char *json;   /* the answer, or NULL with none set: */
+	int none;     /* the collector said it pushes nothing for ino */
 };
 
 struct cache_ent {
@@ -317,31 +318,40 @@ static void push_drain(struct engine *e)
 		if (n > PUSH_MAX || push_ino(e->pbuf, (size_t)n, &ino) != 0)
 			continue; /* not a push we can use: the SYN is asked about */
 		struct push_ent *p = &e->push[ino % PUSH_SLOTS];
-		char *j = malloc((size_t)n + 1);
-		if (!j)
-			continue;
-		memcpy(j, e->pbuf, (size_t)n);
-		j[n] = 0;
+		char *j = NULL;
+		int none = n > 14 && !memcmp(e->pbuf, "{\"nopush\":true", 14);
+		if (!none) {
+			if (!(j = malloc((size_t)n + 1)))
+				continue;
+			memcpy(j, e->pbuf, (size_t)n);
+			j[n] = 0;
+		}
 		free(p->json);
 		p->json = j;
+		p->none = none;
 		p->ino = ino;
 		p->expires_ms = mono_ms() + PUSH_TTL_MS;
 	}
 }
 
-/* The pushed chain of socket ino (malloc()ed, the caller frees), or NULL. */
-static char *push_take(struct engine *e, uint64_t ino)
+/* The pushed chain of socket ino (malloc()ed, the caller frees), or NULL;
+ * *none = 1 when the collector said none will come. */
+static char *push_take(struct engine *e, uint64_t ino, int *none)
 {
 	char *j = NULL;
+	*none = 0;
 	pthread_mutex_lock(&e->push_lock);
 	push_drain(e);
 	struct push_ent *p = &e->push[ino % PUSH_SLOTS];
-	if (p->json && p->ino == ino) {
-		if (p->expires_ms > mono_ms())
+	if ((p->json || p->none) && p->ino == ino) {
+		if (p->expires_ms > mono_ms()) {
 			j = p->json;
-		else
+			*none = p->none;
+		} else {
 			free(p->json);
+		}
 		p->json = NULL;
+		p->none = 0;
 	}
 	pthread_mutex_unlock(&e->push_lock);
 	return j;
@@ -378,12 +388,15 @@ struct push_wait {
 static int push_arrived(void *arg)
 {
 	struct push_wait *w = arg;
-	w->json = push_take(w->e, w->ino);
+	int none;
+	w->json = push_take(w->e, w->ino, &none);
 	if (w->json)
 		return 1;
-	/* the subscription ended (and its number may be another fd now) */
-	return push_fd_now(w->e) == w->fd ? 0 : -1;
+	/* none coming, or the subscription ended (and its number may be another
+	 * fd now) */
+	return !none && push_fd_now(w->e) == w->fd ? 0 : -1;
 }
+
 
 /* A pushed answer lacks the SYN's local end (connect() picks it after the
  * push): every chain in it starts on this host, at that end. */
@@ -505,18 +518,19 @@ static void decide(struct worker *w, uint16_t queue, uint32_t id, uint32_t mark,
 		if (w->nl >= 0 &&
 		    sd_inet_lookup(w->nl, p.family, p.src, p.sport, p.dst, p.dport, &si) == 0 &&
 		    si.ino) {
-			pushed = push_take(e, si.ino);
+			int none;
+			pushed = push_take(e, si.ino, &none);
 			if (pushed) {
 				atomic_fetch_add(&e->n_push_hit, 1);
 			} else {
-				/* ask, and take the push if it comes first */
+				/* ask, and take the push if it comes first; one
+				 * worker at a time waits awake (more would starve
+				 * the collector of the CPU it needs) */
 				struct push_wait pw = {e, pfd, si.ino, NULL};
-				/* one worker at a time waits without sleeping: more
-				 * would starve the collector of the CPU it needs */
-				int spin = atomic_exchange(&e->spinning, 1) == 0;
+				int spin = !none && atomic_exchange(&e->spinning, 1) == 0;
 				asked = 1;
 				alen = collq_who_or(&w->cq, local, remote, c->collector_timeout_ms,
-						    err, sizeof(err), pfd, push_arrived, &pw,
+						    err, sizeof(err), none ? -1 : pfd, push_arrived, &pw,
 						    spin ? PUSH_SPIN_US : 0);
 				if (spin)
 					atomic_store(&e->spinning, 0);
