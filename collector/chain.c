@@ -378,9 +378,21 @@ static int feeds(const struct hold *mine, const struct hold *other)
 	return 1;
 }
 
+/* (inline compares: a busy client's every closed connection is checked) */
 static int same_host(const struct gaddr *a, const struct ht_addr *b)
 {
-	return b && a->family == b->family && memcmp(a->a, b->a, b->family == AF_INET ? 4 : 16) == 0;
+	if (!b || a->family != b->family)
+		return 0;
+	uint32_t x4, y4;
+	uint64_t x[2], y[2];
+	if (b->family == AF_INET) {
+		memcpy(&x4, a->a, 4);
+		memcpy(&y4, b->a, 4);
+		return x4 == y4;
+	}
+	memcpy(x, a->a, 16);
+	memcpy(y, b->a, 16);
+	return x[0] == y[0] && x[1] == y[1];
 }
 
 static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint64_t t,

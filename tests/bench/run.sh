@@ -5,6 +5,8 @@
 #
 #   shim       tests/bench/shim.sh: ns per hooked call without/with the shim
 #   graph      build/tests/bench/graph_bench 100000: the collector's model alone
+#   chain      build/tests/bench/chain_bench: the chain the collector computes and
+#              pushes for a busy client's connect (no /proc, no sockets)
 #   ingest     rec_flood_bench against a real hoptraced in a network namespace:
 #              records/s it takes, its RSS after
 #   who        who_bench under the shim in that namespace: the collector's half of
@@ -65,6 +67,11 @@ if want graph; then
 		row graph "bytes per process (100000 processes)" "$(num 's/^bytes_per_proc //p' "$LOGS/graph.log")"
 		row graph "RSS growth at 100000 processes, MB" "$rss" "$(awk -v v="$rss" 'BEGIN { print (v != "" && v < 64 ? "target < 64: MET" : "target < 64: NOT MET") }')"
 	else STATUS="$STATUS graph:skipped(not built)"; fi
+	if [ -x "$B/tests/bench/chain_bench" ]; then
+		step chain "$B/tests/bench/chain_bench" 20000
+		row chain "chain pushed to the guard (busy client), ns" "$(num 's/^prejudge_ns //p' "$LOGS/chain.log")"
+		row chain "of which the walk (chain_compute), ns" "$(num 's/^compute_ns //p' "$LOGS/chain.log")"
+	else STATUS="$STATUS chain:skipped(not built)"; fi
 fi
 
 # ---- collector: ingest and who, in a network namespace ---------------------------
