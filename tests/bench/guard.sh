@@ -6,6 +6,7 @@
 #   bare    NFQUEUE to `hopguard --bare` (accepts at once: the queue's own cost)
 #   guard   hopguard + stub_who (fixed local chain): the guard's own work per SYN
 #           (collector round trip, chain decoding, access list, audit line)
+#   noguard the real hoptraced, client with the shim preloaded, no guard
 #   full    hopguard + the real hoptraced, client with the shim preloaded
 # Latency: N_LAT sequential connections (connect() to established), p50/p99.
 # Rate: N_RATE connections, CONC at a time; "lost" = connections that neither
@@ -87,12 +88,17 @@ if [ -x "$B_/hoptraced" ]; then
 	bg "$A" "$T/coll.log" "$B_/hoptraced" -d -f "$T/hoptrace.conf"; CP=$LAST
 	i=0; until ip netns exec "$A" ss -xl | grep -q '@hoptrace/query'; do
 		i=$((i + 1)); [ $i -lt 100 ] || break; sleep 0.1; done
+	# the same system without the guard: what the guard itself adds to it
+	N_LAT=${N_LAT_FULL:-500} N_RATE=${N_RATE_FULL:-2000} measure noguard env LD_PRELOAD="$B_/libhoptrace.so"
 	start_guard
 	N_LAT=${N_LAT_FULL:-500} N_RATE=${N_RATE_FULL:-2000} measure full env LD_PRELOAD="$B_/libhoptrace.so"
 	stop_guard; kill "$CP"; wait "$CP" 2>/dev/null
+	grep -o 'prejudged [0-9]* prejudged_late [0-9]* asked [0-9]*' "$T/guard.log" | tail -n 1 |
+		sed 's/^/       full row decisions: /'
 fi
 python3 - "$P50_none" "$P99_none" "$CPS_none" "$P50_bare" "$P99_bare" "$CPS_bare" \
-	"$P50_guard" "$P99_guard" "$CPS_guard" "$LOST_guard" "${P50_full:-}" "${P99_full:-}" "${CPS_full:-}" <<'EOP'
+	"$P50_guard" "$P99_guard" "$CPS_guard" "$LOST_guard" "${P50_full:-}" "${P99_full:-}" "${CPS_full:-}" \
+	"${P50_noguard:-}" "${P99_noguard:-}" <<'EOP'
 import sys
 a = sys.argv[1:]
 n50, n99, ncps, b50, b99, bcps, g50, g99, gcps, glost = map(float, a[:10])
@@ -104,4 +110,7 @@ print("judged rate: %d conn/s (target >= 20000), lost verdicts: %d" % (gcps, glo
 if a[10]:
     f50, f99, fcps = map(float, a[10:13])
     print("with the real collector: p50 +%d us, p99 +%d us vs none; %d conn/s" % (f50 - n50, f99 - n99, fcps))
+    if len(a) > 14 and a[13]:
+        q50, q99 = map(float, a[13:15])
+        print("with the real collector: p50 +%d us, p99 +%d us vs the same shim and collector without the guard" % (f50 - q50, f99 - q99))
 EOP
