@@ -54,7 +54,14 @@ if want shim; then
 	step shim sh tests/bench/shim.sh
 	awk '$1 ~ /^(connect|connect_call|accept_call|pipe|spawn|open)$/ && NF == 4 {
 		printf "%s\t%s ns -> %s ns\t%sx\n", $1, $2, $3, $4 }' "$LOGS/shim.log" |
-	while IFS="$(printf "\t")" read -r op v r; do row shim "$op: ns without -> with the shim" "$v" "$r"; done
+	while IFS="$(printf "\t")" read -r op v r; do
+		case $op in
+		connect) t=1.05 ;; spawn) t=1.03 ;; *) t= ;;
+		esac
+		[ -n "$t" ] && r="$r $(awk -v r="${r%x}" -v t="$t" 'BEGIN { print (r <= t ? "target <= " t ": MET" : "target <= " t ": NOT MET") }')"
+		row shim "$op: ns without -> with the shim" "$v" "$r"
+	done
+	row shim "spawn with an EMPTY preloaded library (floor)" "" "$(num 's/^floor: spawn with an empty preloaded library [0-9]* ns, \(.*\) of baseline/\1/p' "$LOGS/shim.log")"
 fi
 
 # ---- collector: graph --------------------------------------------------------

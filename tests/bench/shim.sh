@@ -6,7 +6,8 @@
 # this machine's cores; SINK=rec_sink uses the bare record reader instead.
 # Runs alternate baseline/shim RUNS times; the figure per side is the median of
 # the runs' medians.
-# Prints: "op baseline_ns shim_ns ratio". Env: BUILD, RUNS (3), ROUNDS (7), SCALE (1), SINK.
+# Prints: "op baseline_ns shim_ns ratio", then the floor of any preload design:
+# spawn with an empty preloaded library. Env: BUILD, RUNS (3), ROUNDS (7), SCALE (1), SINK.
 set -u
 top=${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 cd "$top" || exit 1
@@ -49,10 +50,16 @@ else
 fi
 echo "records go to: $SINK"
 
+# the floor of any LD_PRELOAD design: a library with nothing in it (the
+# dynamic loader maps it into every process all the same)
+EMPTY=$tmp/empty.so
+echo 'int ht_bench_empty;' >"$tmp/empty.c"
+${CC:-cc} -shared -fPIC -O2 -o "$EMPTY" "$tmp/empty.c" || EMPTY=
 r=1
 while [ $r -le "$RUNS" ]; do
 	env -u LD_PRELOAD "$BENCH" "$ROUNDS" "$SCALE" >"$tmp/base.$r" || exit 1
 	HOPTRACE_SOCKET=$name LD_PRELOAD=$LIB "$BENCH" "$ROUNDS" "$SCALE" >"$tmp/shim.$r" || exit 1
+	if [ -n "$EMPTY" ]; then LD_PRELOAD=$EMPTY "$BENCH" "$ROUNDS" "$SCALE" >"$tmp/empty.$r" || exit 1; fi
 	r=$((r + 1))
 done
 kill "$sinkpid"; wait "$sinkpid" 2>/dev/null; sinkpid=
@@ -66,5 +73,9 @@ for op in connect connect_call accept_call pipe spawn open; do
 	b=$(med base "$op"); s=$(med shim "$op")
 	awk -v op="$op" -v b="$b" -v s="$s" 'BEGIN {printf "%-8s %12d %12d %8.3f\n", op, b, s, s / b}'
 done
+if [ -n "$EMPTY" ]; then
+	b=$(med base spawn); e=$(med empty spawn)
+	awk -v b="$b" -v e="$e" 'BEGIN {printf "floor: spawn with an empty preloaded library %d ns, %.3fx of baseline\n", e, e / b}'
+fi
 [ "$SINK" = rec_sink ] && echo "records received by rec_sink: $(awk '$1 == "total" {print $2}' "$tmp/sink.out")"
 exit 0
