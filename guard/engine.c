@@ -398,6 +398,21 @@ static int push_arrived(void *arg)
 }
 
 
+/* Was this push computed for this SYN's destination? (A socket may connect()
+ * again elsewhere after a failed attempt; pushes are by socket.) */
+static int push_for(const struct ht_chainset *cs, const struct ht_pkt *p)
+{
+	size_t alen = p->family == AF_INET ? 4 : 16;
+	if (!cs->n)
+		return 0;
+	for (size_t i = 0; i < cs->n; i++) {
+		const struct ht_endpoint *d = &cs->v[i].dst;
+		if (d->family != p->family || d->port != p->dport || memcmp(d->addr, p->dst, alen))
+			return 0;
+	}
+	return 1;
+}
+
 /* A pushed answer lacks the SYN's local end (connect() picks it after the
  * push): every chain in it starts on this host, at that end. */
 static void push_fill_src(struct ht_chainset *cs, const struct ht_pkt *p)
@@ -544,6 +559,7 @@ static void decide(struct worker *w, uint16_t queue, uint32_t id, uint32_t mark,
 			}
 		}
 	}
+again:
 	if (!pushed && !asked)
 		alen = collq_who(&w->cq, local, remote, c->collector_timeout_ms, err, sizeof(err));
 	r.collector_us = mono_us() - tq;
@@ -553,6 +569,17 @@ static void decide(struct worker *w, uint16_t queue, uint32_t id, uint32_t mark,
 		if (host[0])
 			r.host = host;
 		if (ht_chains_from_json(ans, (size_t)alen, &cs, &jerr) == 0) {
+			if (pushed && !push_for(&cs, &p)) {
+				/* computed for another connect() of this socket: ask */
+				ht_chainset_free(&cs);
+				free(pushed);
+				pushed = NULL;
+				r.prejudged = 0;
+				ans = w->cq.buf;
+				asked = 0;
+				atomic_fetch_add(&e->n_push_miss, 1);
+				goto again;
+			}
 			if (pushed)
 				push_fill_src(&cs, &p);
 			have_chains = 1;
@@ -564,6 +591,15 @@ static void decide(struct worker *w, uint16_t queue, uint32_t id, uint32_t mark,
 				if (cs.v[i].fallback)
 					r.fallback = 1;
 			}
+		} else if (pushed) {
+			/* not a chain we can read: ask */
+			free(pushed);
+			pushed = NULL;
+			r.prejudged = 0;
+			ans = w->cq.buf;
+			asked = 0;
+			atomic_fetch_add(&e->n_push_miss, 1);
+			goto again;
 		} else {
 			char aerr[200];
 			if (jerr && !strcmp(jerr, "answer is not ok"))

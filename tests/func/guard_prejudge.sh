@@ -83,6 +83,27 @@ sleep 0.2
 check "curl IPv6 pushed" "$(last_line "[$B6]:8000")" "r.get('prejudged') is True and r['verdict'] == 'accept' and r['chains'][0]['src'] == r['local'] and os.path.basename(r['chains'][0]['procs'][-1]['exe']) == 'curl'"
 echo "   python, nc and curl (IPv4 and IPv6): decided on pushed chains"
 
+gn_log "one socket, two destinations: each SYN judged on its own"
+# a TCP socket may connect() again after a refusal; a push is by socket, so
+# the guard must not take the first destination's chain for the second
+out=$(ip netns exec "$A" env LD_PRELOAD="$SHIM" python3 - "$B4" <<'EOP'
+import socket, sys
+s = socket.socket()  # blocking: after a failed non-blocking connect Linux says ECONNABORTED
+r = []
+for port in (8001, 8000):
+    try:
+        s.connect((sys.argv[1], port)); r.append("ok")
+    except ConnectionRefusedError: r.append("refused")
+    except OSError as e: r.append("error:%s" % e)
+print(" ".join(r))
+EOP
+)
+echo "   same socket -> 8001, then -> 8000: $out"
+[ "$out" = "refused ok" ] || gn_fail "one socket, two destinations: $out"
+sleep 0.2
+check "second destination" "$(last_line "$B4:8000")" "r['verdict'] == 'accept' and r['chains'][0]['dst'] == r['remote']"
+check "first destination" "$(last_line "$B4:8001")" "r['verdict'] == 'reject' and r['chains'][0]['dst'] == r['remote']"
+
 gn_log "no shim: asked, not pushed"
 gn_expect ok "$B4" 8000
 gn_expect refused "$B4" 8001
