@@ -1091,6 +1091,7 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 		c->dir = 'o';
 		c->sotype = (int)r->num;
 		c->connector = pid;
+		c->failed = 0; /* a new attempt (TCP may connect() again after a failure) */
 		rc = fd_rec(g, p, r->fd, c, r->ts, HOLD_CREATED, 0);
 		break;
 	}

@@ -106,6 +106,7 @@ static nng_socket rep = NNG_SOCKET_INITIALIZER;
  * connections, and the TCP connects to other hosts read since the last push. */
 #define MAX_SUBS 4
 #define MAX_PREJ 256
+#define PUSH_MAX 16384 /* larger chains are asked about (the guard keeps 1024) */
 static int subs[MAX_SUBS], nsubs;
 static struct prej {
 	uint64_t ino;
@@ -307,23 +308,53 @@ static void close_conn(int fd)
 	close(fd);
 }
 
+/* Tells the guards no chain comes for socket ino: they ask at once. */
+static void push_none(uint64_t ino)
+{
+	char m[64];
+	int n = snprintf(m, sizeof(m), "{\"nopush\":true,\"ino\":%llu}", (unsigned long long)ino);
+	for (int k = 0; k < nsubs; k++)
+		send(subs[k], m, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+/* Is this CONNECT a repeat on a socket the shim already reported connecting
+ * (EALREADY / EISCONN, or a connect() polled in a loop) rather than a first
+ * attempt, or one after a failure? Asked before the record is applied. A
+ * repeat sends no SYN: a push for it could only be taken by a later SYN of
+ * the same socket that no record announced. */
+static int prej_repeat(const struct ht_record *r)
+{
+	struct chan *c = graph_chan(graph, HT_CHAN_SOCK, 0, r->chan.ino);
+	return c && c->connector && !c->failed;
+}
+
 /* A TCP connect to another host: the guard will judge its SYN. */
 static void prej_note(const struct ht_record *r)
 {
-	if (r->num != SOCK_STREAM || (r->addr.family != AF_INET && r->addr.family != AF_INET6) ||
-	    sd_is_local_addr(r->addr.family, r->addr.a))
+	struct ht_addr a = r->addr;
+	static const uint8_t mapped[12] = {[10] = 0xff, [11] = 0xff};
+	if (a.family == AF_INET6 && !memcmp(a.a, mapped, 12)) {
+		/* a dual-stack socket speaking IPv4: the SYN and "who" say IPv4 */
+		memmove(a.a, a.a + 12, 4);
+		memset(a.a + 4, 0, sizeof(a.a) - 4);
+		a.family = AF_INET;
+		a.len = 4;
+	}
+	if (r->num != SOCK_STREAM || (a.family != AF_INET && a.family != AF_INET6) ||
+	    sd_is_local_addr(a.family, a.a))
 		return;
 	for (int i = 0; i < nprej; i++)
-		if (prej[i].ino == r->chan.ino) { /* connect() again on the same socket */
-			prej[i].remote = r->addr;
+		if (prej[i].ino == r->chan.ino) { /* connect() again after a failure */
+			prej[i].remote = a;
 			return;
 		}
 	if (nprej == MAX_PREJ) {
+		push_none(r->chan.ino);
 		stats.push_dropped++;
 		return;
 	}
 	prej[nprej].ino = r->chan.ino;
-	prej[nprej].remote = r->addr;
+	prej[nprej].remote = a;
 	nprej++;
 }
 
@@ -335,15 +366,16 @@ static void push_prejudged(void)
 	uint64_t now = now_ns();
 	for (int i = 0; i < nprej && nsubs; i++) {
 		char *s = query_prejudge(&qctx, prej[i].ino, &prej[i].remote, now);
-		char none[64];
-		if (!s) /* the guard need not wait for it: it asks at once */
-			snprintf(none, sizeof(none), "{\"nopush\":true,\"ino\":%llu}",
-				 (unsigned long long)prej[i].ino);
-		const char *m = s ? s : none;
-		size_t n = strlen(m);
+		size_t n = s ? strlen(s) : 0;
+		if (!s || n > PUSH_MAX) { /* the guard need not wait for it: it asks */
+			push_none(prej[i].ino);
+			stats.push_dropped += s != NULL;
+			free(s);
+			continue;
+		}
 		for (int k = 0; k < nsubs; k++) {
-			if (n <= 65536 && send(subs[k], m, n, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)n)
-				stats.pushed += s != NULL;
+			if (send(subs[k], s, n, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)n)
+				stats.pushed++;
 			else
 				stats.push_dropped++;
 		}
@@ -421,11 +453,12 @@ static int read_records(int fd, uint64_t now)
 			now = now_ns();
 		if (rec.ts > now || rec.ts + HT_REC_MAX_SKEW_NS < now)
 			rec.ts = now;
+		int fresh = rec.type == HT_REC_CONNECT && nsubs && !prej_repeat(&rec);
 		if (graph_apply(graph, cr.pid, cr.uid, &rec, now, &why) != 0) {
 			if (why)
 				log_debug("record %s from pid %d refused: %s",
 					  ht_rec_type_name(rec.type), cr.pid, why);
-		} else if (rec.type == HT_REC_CONNECT && nsubs) {
+		} else if (fresh) {
 			prej_note(&rec);
 		}
 	}
@@ -529,14 +562,29 @@ static int follow_later(const char *req, size_t len, const char *ans, inq_done_f
 }
 
 /* the guard's SEQPACKET socket: the answer goes out on a dup() of it */
+/* "answer too large", keeping the question's id (the answer's first member:
+ * the guard matches answers to questions by it) */
+static size_t too_large(const char *ans, char *out, size_t outlen)
+{
+	size_t k = 0;
+	if (!strncmp(ans, "{\"id\":", 6))
+		for (k = 6; ans[k] >= '0' && ans[k] <= '9' && k < 26; k++)
+			;
+	if (k == 6)
+		k = 0;
+	int n = snprintf(out, outlen, "%.*s%s\"ok\":false,\"error\":\"answer too large\"}",
+			 (int)(k ? k : 1), ans[0] == '{' && k ? ans : "{", k ? "," : "");
+	return n > 0 && (size_t)n < outlen ? (size_t)n : 0;
+}
+
 static void seq_done(void *arg, const char *text)
 {
 	int fd = (int)(intptr_t)arg;
 	size_t n = strlen(text);
-	static const char big[] = "{\"ok\":false,\"error\":\"answer too large\"}";
+	char big[96];
 	if (n > 65536) {
+		n = too_large(text, big, sizeof(big));
 		text = big;
-		n = sizeof(big) - 1;
 	}
 	if (send(fd, text, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		log_warn("followed query answer dropped");
@@ -582,6 +630,8 @@ static void serve_query_conn(int fd)
 			close_conn(fd);
 			return;
 		}
+		if ((size_t)r < sizeof(req) && query_bound(&qctx, req, (size_t)r))
+			continue; /* no answer */
 		if ((size_t)r < sizeof(req) && query_is_subscribe(req, (size_t)r)) {
 			static const char ok[] = "{\"ok\":true}", full[] =
 				"{\"ok\":false,\"error\":\"too many subscribers\"}";
@@ -617,8 +667,10 @@ static void serve_query_conn(int fd)
 		if (ans) {
 			size_t n = strlen(ans);
 			if (n > 65536) {
+				char big[96];
+				too_large(ans, big, sizeof(big));
 				free(ans);
-				ans = strdup("{\"ok\":false,\"error\":\"answer too large\"}");
+				ans = strdup(big);
 				n = ans ? strlen(ans) : 0;
 			}
 			if (ans && send(fd, ans, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)

@@ -122,6 +122,34 @@ static char *op_who(struct query_ctx *q, const cJSON *req, uint64_t now)
 	return answer_chain(q, p, c, &l, &r, now);
 }
 
+int query_bound(struct query_ctx *q, const char *req, size_t len)
+{
+	if (len > 512 || !memmem(req, len, "\"bound\"", 7))
+		return 0;
+	cJSON *j = cJSON_ParseWithLength(req, len);
+	const char *op = cJSON_GetStringValue(cJSON_GetObjectItem(j, "op"));
+	if (!op || strcmp(op, "bound") != 0) {
+		cJSON_Delete(j);
+		return 0;
+	}
+	const cJSON *ji = cJSON_GetObjectItem(j, "ino");
+	struct ht_addr l, r;
+	if (cJSON_IsNumber(ji) && ji->valuedouble >= 1 && ji->valuedouble < 18446744073709551616.0 &&
+	    endpoint_to_addr(cJSON_GetStringValue(cJSON_GetObjectItem(j, "local")), &l) == 0 &&
+	    endpoint_to_addr(cJSON_GetStringValue(cJSON_GetObjectItem(j, "remote")), &r) == 0 &&
+	    l.family == r.family) {
+		struct chan *c = graph_chan(q->g, HT_CHAN_SOCK, 0, (uint64_t)ji->valuedouble);
+		/* only the socket the push was for: a TCP one, connecting there */
+		if (c && !c->has_local && c->dir == 'o' && c->remote.family == r.family &&
+		    c->remote.port == r.port && !memcmp(c->remote.a, r.a, r.len)) {
+			gaddr_set(&c->local, &l);
+			c->has_local = 1;
+		}
+	}
+	cJSON_Delete(j);
+	return 1;
+}
+
 int query_is_subscribe(const char *req, size_t len)
 {
 	if (len > 256 || !memmem(req, len, "subscribe", 9))

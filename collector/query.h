@@ -33,6 +33,10 @@ char *query_answer(struct query_ctx *q, const char *req, size_t len, uint64_t no
  * guard could not decide on it alone: an unknown socket or holder, or a chain
  * with a connection leaf (upstream hosts to follow, or not followed), whose
  * ends depend on more than this host's graph. */
+/* {"op":"bound","ino":N,"local":"L","remote":"R"}: the guard decided a SYN on
+ * a pushed chain and tells the socket's local end (what "who" would have
+ * learnt). Returns 1 when req was one (it gets no answer), else 0. */
+int query_bound(struct query_ctx *q, const char *req, size_t len);
 /* Is req {"op":"subscribe"}? (Handled by the SEQPACKET transport only.) */
 int query_is_subscribe(const char *req, size_t len);
 char *query_prejudge(struct query_ctx *q, uint64_t ino, const struct ht_addr *remote, uint64_t now);

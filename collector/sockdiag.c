@@ -77,9 +77,12 @@ static int nl_recv(int nl, uint32_t seq, int dump,
 {
 	/* an exact lookup's answer is one small message: no 64 KiB malloc per
 	 * SYN (it made the guard's allocator consolidate on every lookup) */
-	uint8_t sbuf[8192];
-	size_t cap = dump ? SD_BUF : sizeof(sbuf);
-	uint8_t *buf = dump ? malloc(SD_BUF) : sbuf;
+	union {
+		struct nlmsghdr h; /* alignment */
+		uint8_t b[32768];  /* room for a stray dump datagram too */
+	} sbuf;
+	size_t cap = dump ? SD_BUF : sizeof(sbuf.b);
+	uint8_t *buf = dump ? malloc(SD_BUF) : sbuf.b;
 	int rc = 0, done = 0;
 	if (!buf)
 		return -ENOMEM;

@@ -59,6 +59,17 @@ int collq_connect(struct collq *c, char *err, size_t errlen)
 		close(fd);
 		return -1;
 	}
+	/* an abstract name is anybody's to bind while the collector restarts:
+	 * talk to a collector run by root (or by us) only */
+	struct ucred cr;
+	socklen_t cl = sizeof(cr);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) != 0 ||
+	    (cr.uid != 0 && cr.uid != geteuid())) {
+		snprintf(err, errlen, "collector unreachable: @%s is not served by root (uid %d)",
+			 c->name, cl == sizeof(cr) ? (int)cr.uid : -1);
+		close(fd);
+		return -1;
+	}
 	c->fd = fd;
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -41,8 +42,8 @@
 #define CACHE_SLOTS 16384
 #define COPY_RANGE 256
 #define PUSH_SLOTS 1024     /* prejudged chains waiting for their SYN */
-#define PUSH_TTL_MS 2000
-#define PUSH_MAX 65536
+#define PUSH_TTL_MS 500
+#define PUSH_MAX 16384      /* as the collector's: larger chains are asked about */
 #define PUSH_SPIN_US 150     /* a worker waiting for a push or an answer polls this long, awake */
 
 /* A chain the collector pushed when the shim reported the connect(), before
@@ -77,6 +78,7 @@ struct engine {
 	struct cache_ent *cache;
 	pthread_mutex_t push_lock; /* push_fd, push[], pbuf */
 	int push_fd;               /* subscription to the collector, -1 none */
+	int push_busy;             /* a worker is subscribing */
 	long push_retry_ms;
 	struct push_ent *push;
 	char *pbuf;
@@ -275,28 +277,37 @@ static void push_close(struct engine *e)
 static void push_subscribe(struct engine *e)
 {
 	long now = mono_ms();
-	if (e->push_fd >= 0 || now < e->push_retry_ms)
+	if (e->push_fd >= 0 || e->push_busy || now < e->push_retry_ms)
 		return;
 	e->push_retry_ms = now + 1000;
+	e->push_busy = 1;
+	/* the exchange waits (at most 50 ms): not with the lock every worker
+	 * takes per SYN */
+	pthread_mutex_unlock(&e->push_lock);
 	struct collq q;
-	if (collq_init(&q, getenv("HOPTRACE_QUERY_NAME")))
-		return;
-	char err[160];
-	/* collq's connect, then our own exchange on its socket */
-	long n = -1;
-	static const char req[] = "{\"op\":\"subscribe\"}";
-	if (collq_connect(&q, err, sizeof(err)) == 0 &&
-	    send(q.fd, req, sizeof(req) - 1, MSG_NOSIGNAL) == (ssize_t)(sizeof(req) - 1)) {
-		struct pollfd p = {.fd = q.fd, .events = POLLIN};
-		if (poll(&p, 1, 100) == 1)
-			n = recv(q.fd, q.buf, 64, MSG_DONTWAIT);
+	int fd = -1;
+	if (collq_init(&q, getenv("HOPTRACE_QUERY_NAME")) == 0) {
+		char err[160];
+		long n = -1;
+		static const char req[] = "{\"op\":\"subscribe\"}";
+		if (collq_connect(&q, err, sizeof(err)) == 0 &&
+		    send(q.fd, req, sizeof(req) - 1, MSG_NOSIGNAL) == (ssize_t)(sizeof(req) - 1)) {
+			struct pollfd p = {.fd = q.fd, .events = POLLIN};
+			if (poll(&p, 1, 50) == 1)
+				n = recv(q.fd, q.buf, 64, MSG_DONTWAIT);
+		}
+		if (n == 11 && !memcmp(q.buf, "{\"ok\":true}", 11)) {
+			fd = q.fd;
+			q.fd = -1;
+		}
+		collq_close(&q);
 	}
-	if (n == 11 && !memcmp(q.buf, "{\"ok\":true}", 11)) {
-		e->push_fd = q.fd;
-		q.fd = -1;
+	pthread_mutex_lock(&e->push_lock);
+	e->push_busy = 0;
+	if (fd >= 0) {
+		e->push_fd = fd;
 		log_info("subscribed to the collector's prejudged chains");
 	}
-	collq_close(&q);
 }
 
 /* Reads every pushed chain waiting on the subscription (push_lock held). */
@@ -318,6 +329,8 @@ static void push_drain(struct engine *e)
 		if (n > PUSH_MAX || push_ino(e->pbuf, (size_t)n, &ino) != 0)
 			continue; /* not a push we can use: the SYN is asked about */
 		struct push_ent *p = &e->push[ino % PUSH_SLOTS];
+		if (p->ino == ino && p->none && p->expires_ms > mono_ms())
+			continue; /* that SYN was decided by asking: nothing for this socket */
 		char *j = NULL;
 		int none = n > 14 && !memcmp(e->pbuf, "{\"nopush\":true", 14);
 		if (!none) {
@@ -355,6 +368,35 @@ static char *push_take(struct engine *e, uint64_t ino, int *none)
 	}
 	pthread_mutex_unlock(&e->push_lock);
 	return j;
+}
+
+/* The SYN of socket ino was decided by asking: a push for it that comes
+ * later is not kept for another SYN of that socket. */
+static void push_forget(struct engine *e, uint64_t ino)
+{
+	pthread_mutex_lock(&e->push_lock);
+	struct push_ent *p = &e->push[ino % PUSH_SLOTS];
+	free(p->json);
+	p->json = NULL;
+	p->none = 1;
+	p->ino = ino;
+	p->expires_ms = mono_ms() + PUSH_TTL_MS;
+	pthread_mutex_unlock(&e->push_lock);
+}
+
+/* Tells the collector the socket's local end ("bound"): deciding on a push
+ * skipped the "who" that would have told it. */
+static void push_bound(struct engine *e, uint64_t ino, const char *local, const char *remote)
+{
+	char m[256];
+	int n = snprintf(m, sizeof(m), "{\"op\":\"bound\",\"ino\":%llu,\"local\":\"%s\",\"remote\":\"%s\"}",
+			 (unsigned long long)ino, local, remote);
+	if (n <= 0 || (size_t)n >= sizeof(m))
+		return;
+	pthread_mutex_lock(&e->push_lock);
+	if (e->push_fd >= 0)
+		send(e->push_fd, m, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	pthread_mutex_unlock(&e->push_lock);
 }
 
 /* The subscription's fd (subscribing at most once a second), or -1. */
@@ -527,12 +569,18 @@ static void decide(struct worker *w, uint16_t queue, uint32_t id, uint32_t mark,
 	/* a chain pushed when the shim reported the connect() (not for the
 	 * policy server: it is sent the collector's answer as asked) */
 	int pfd = -1, asked = 0;
-	if (e->push && !r.local_dst && !c->policy_url[0] && (pfd = push_fd_now(e)) >= 0) {
+	uint64_t ino = 0;
+	if (e->push && !r.local_dst && (pfd = push_fd_now(e)) >= 0) {
 		if (w->nl < 0)
 			w->nl = sd_open();
+		size_t al = p.family == AF_INET ? 4 : 16;
+		/* the exact connection (the kernel's lookup may also match a
+		 * listener on the local port) */
 		if (w->nl >= 0 &&
 		    sd_inet_lookup(w->nl, p.family, p.src, p.sport, p.dst, p.dport, &si) == 0 &&
-		    si.ino) {
+		    si.ino && si.state != TCP_LISTEN && si.rport == p.dport &&
+		    !memcmp(si.raddr, p.dst, al)) {
+			ino = si.ino;
 			int none;
 			pushed = push_take(e, si.ino, &none);
 			if (pushed) {
@@ -551,6 +599,8 @@ static void decide(struct worker *w, uint16_t queue, uint32_t id, uint32_t mark,
 					atomic_store(&e->spinning, 0);
 				pushed = pw.json;
 				atomic_fetch_add(pushed ? &e->n_push_race : &e->n_push_miss, 1);
+				if (!pushed)
+					push_forget(e, ino);
 			}
 			if (pushed) {
 				ans = pushed;
@@ -560,8 +610,12 @@ static void decide(struct worker *w, uint16_t queue, uint32_t id, uint32_t mark,
 		}
 	}
 again:
-	if (!pushed && !asked)
-		alen = collq_who(&w->cq, local, remote, c->collector_timeout_ms, err, sizeof(err));
+	if (!pushed && !asked) {
+		/* within the one deadline, also when a push was dropped (below) */
+		long left = (long)c->collector_timeout_ms - (mono_us() - tq) / 1000;
+		alen = collq_who(&w->cq, local, remote, left > 0 ? (unsigned long)left : 1, err,
+				 sizeof(err));
+	}
 	r.collector_us = mono_us() - tq;
 	if (alen >= 0) {
 		const char *jerr = NULL;
@@ -574,6 +628,7 @@ again:
 				ht_chainset_free(&cs);
 				free(pushed);
 				pushed = NULL;
+				push_forget(e, ino);
 				r.prejudged = 0;
 				ans = w->cq.buf;
 				asked = 0;
@@ -595,6 +650,7 @@ again:
 			/* not a chain we can read: ask */
 			free(pushed);
 			pushed = NULL;
+			push_forget(e, ino);
 			r.prejudged = 0;
 			ans = w->cq.buf;
 			asked = 0;
@@ -672,6 +728,8 @@ again:
 	int action = c->monitor ? ACL_ACCEPT : verdict;
 	r.latency_us = mono_us() - t0;
 	send_verdict(e, queue, id, action, mark);
+	if (pushed)
+		push_bound(e, ino, local, remote);
 	cache_put(e, key, action);
 	atomic_fetch_add(&e->n_decided, 1);
 
@@ -755,7 +813,7 @@ struct engine *engine_new(const struct guard_conf *conf, struct acl *acl, int ba
 	pthread_mutex_init(&e->audit_lock, NULL);
 	pthread_mutex_init(&e->push_lock, NULL);
 	e->push_fd = -1;
-	if (!bare && conf->prejudge) {
+	if (!bare && conf->prejudge && !conf->policy_url[0]) {
 		e->push = calloc(PUSH_SLOTS, sizeof(*e->push));
 		e->pbuf = malloc(PUSH_MAX + 1);
 		if (!e->push || !e->pbuf) {

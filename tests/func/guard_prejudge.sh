@@ -69,6 +69,17 @@ check "pushed accept" "$L" "r.get('prejudged') is True and r['verdict'] == 'acce
 PUSHED_PROCS=$(python3 -c "import json,sys; r=json.loads(sys.argv[1]); print(' '.join(p['exe'] for p in r['chains'][0]['procs']))" "$L")
 echo "   chain: $PUSHED_PROCS"
 
+# the collector learns the connection's local end from the guard ("bound"),
+# as it did from the question the push made unnecessary: a closed
+# connection in a later chain still names both ends
+LOCAL=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['local'])" "$L")
+i=0
+until ip netns exec "$A" "$B_/hoptrace" -f "$T/hoptrace.conf" graph --json |
+	python3 -c "import json,sys; g=json.load(sys.stdin); sys.exit(0 if any(c.get('label') == '$LOCAL -> $B4:8000' for c in g['chans']) else 1)"; do
+	i=$((i + 1)); [ $i -lt 20 ] || gn_fail "the collector did not learn $LOCAL of the pushed connection"; sleep 0.1
+done
+echo "   collector knows the closed connection as $LOCAL -> $B4:8000"
+
 out=$(shim_connect "$B4" 8001); echo "   python -> $B4:8001: $out"
 set -- $out
 [ "$1" = refused ] && [ "$2" -lt 1000 ] || gn_fail "refused connect: $out"

@@ -5,6 +5,7 @@
  * expressed on one host.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -736,6 +737,26 @@ static void test_probe_keeps_tcp_peers(void)
 	graph_free(g);
 }
 
+/* a TCP socket may connect() again after a failed attempt: the new attempt is
+ * a connection again (a failure marks one attempt, not the socket) */
+static void test_reconnect_after_failure(void)
+{
+	struct graph *g = mk(600, 1000);
+	image(g, 10, 1, "/usr/bin/python3", 1);
+	connect_tcp(g, 10, 3, 7000, "10.0.0.2", 8001, 2);
+	struct ht_record f = R(HT_REC_CONNFAIL, 3);
+	f.fd = 3;
+	f.chan = (struct ht_chan){HT_CHAN_SOCK, 0, 7000};
+	f.num = ECONNREFUSED;
+	ok(g, 10, f);
+	CHECK(graph_chan(g, HT_CHAN_SOCK, 0, 7000)->failed);
+	connect_tcp(g, 10, 3, 7000, "10.0.0.2", 8000, 4);
+	struct chan *c = graph_chan(g, HT_CHAN_SOCK, 0, 7000);
+	CHECK(!c->failed);
+	CHECK_EQ_INT(c->remote.port, 8000);
+	graph_free(g);
+}
+
 /* a multi-host-looking memory figure: 10,000 processes with a few holds each */
 static void test_memory_per_10k(void)
 {
@@ -764,5 +785,5 @@ T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_re
        T(test_creator_ended_before_birth_seen), T(test_hub_children_not_sources),
        T(test_same_end_not_sources), T(test_recent_history),
        T(test_local_origin), T(test_local_origin_feeders), T(test_local_origin_feeder_once), T(test_pid_reuse), T(test_retention_and_bounds),
-       T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_probe_keeps_tcp_peers),
+       T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_probe_keeps_tcp_peers), T(test_reconnect_after_failure),
        T(test_memory_per_10k))
