@@ -622,19 +622,22 @@ again:
 		answer_host(ans, alen, host, sizeof(host));
 		if (host[0])
 			r.host = host;
-		if (ht_chains_from_json(ans, (size_t)alen, &cs, &jerr) == 0) {
-			if (pushed && !push_for(&cs, &p)) {
-				/* computed for another connect() of this socket: ask */
+		int parsed = ht_chains_from_json(ans, (size_t)alen, &cs, &jerr) == 0;
+		if (pushed && (!parsed || !push_for(&cs, &p))) {
+			/* unreadable, or computed for another connect() of this
+			 * socket: ask */
+			if (parsed)
 				ht_chainset_free(&cs);
-				free(pushed);
-				pushed = NULL;
-				push_forget(e, ino);
-				r.prejudged = 0;
-				ans = w->cq.buf;
-				asked = 0;
-				atomic_fetch_add(&e->n_push_miss, 1);
-				goto again;
-			}
+			free(pushed);
+			pushed = NULL;
+			push_forget(e, ino);
+			r.prejudged = 0;
+			ans = w->cq.buf;
+			asked = 0;
+			atomic_fetch_add(&e->n_push_miss, 1);
+			goto again;
+		}
+		if (parsed) {
 			if (pushed)
 				push_fill_src(&cs, &p);
 			have_chains = 1;
@@ -646,16 +649,6 @@ again:
 				if (cs.v[i].fallback)
 					r.fallback = 1;
 			}
-		} else if (pushed) {
-			/* not a chain we can read: ask */
-			free(pushed);
-			pushed = NULL;
-			push_forget(e, ino);
-			r.prejudged = 0;
-			ans = w->cq.buf;
-			asked = 0;
-			atomic_fetch_add(&e->n_push_miss, 1);
-			goto again;
 		} else {
 			char aerr[200];
 			if (jerr && !strcmp(jerr, "answer is not ok"))

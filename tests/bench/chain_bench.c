@@ -23,6 +23,7 @@
 #include "../../collector/graph.h"
 #include "../../collector/query.h"
 #include "hoptrace/record.h"
+#include "../unit/rec_fixture.h"
 
 static uint64_t now_ns(void)
 {
@@ -43,15 +44,7 @@ static void apply(pid_t pid, struct ht_record *r)
 	}
 }
 
-static struct ht_record rec(int type, uint64_t ts)
-{
-	struct ht_record r;
-	memset(&r, 0, sizeof(r));
-	r.type = (uint8_t)type;
-	r.ts = ts;
-	r.fd = r.fd2 = -1;
-	return r;
-}
+#define rec rec_blank
 
 static void v4(struct ht_addr *a, const char *ip, uint16_t port)
 {
@@ -60,6 +53,18 @@ static void v4(struct ht_addr *a, const char *ip, uint16_t port)
 	a->len = 4;
 	a->port = port;
 	inet_pton(AF_INET, ip, a->a);
+}
+
+/* subj connect()s socket ino (fd 3) to the server */
+static struct ht_record connect_rec(pid_t subj, uint64_t ino, uint64_t ts)
+{
+	struct ht_record r = rec(HT_REC_CONNECT, ts);
+	r.fd = 3;
+	r.num = 1;
+	r.chan = (struct ht_chan){HT_CHAN_SOCK, 0, ino};
+	v4(&r.addr, "10.0.0.2", 9000);
+	apply(subj, &r);
+	return r;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -98,24 +103,15 @@ int main(int argc, char **argv)
 	pid_t subj = pid - 1;
 	/* its history: 600 connections to the same server, each closed */
 	uint64_t ino = 50000;
+	struct ht_record r;
 	for (int i = 0; i < 600; i++, ino++) {
-		struct ht_record r = rec(HT_REC_CONNECT, ts++);
-		r.fd = 3;
-		r.num = 1;
-		r.chan = (struct ht_chan){HT_CHAN_SOCK, 0, ino};
-		v4(&r.addr, "10.0.0.2", 9000);
-		apply(subj, &r);
+		r = connect_rec(subj, ino, ts++);
 		r = rec(HT_REC_CLOSE, ts++);
 		r.fd = 3;
 		apply(subj, &r);
 	}
 	/* and the one being judged */
-	struct ht_record r = rec(HT_REC_CONNECT, ts++);
-	r.fd = 3;
-	r.num = 1;
-	r.chan = (struct ht_chan){HT_CHAN_SOCK, 0, ino};
-	v4(&r.addr, "10.0.0.2", 9000);
-	apply(subj, &r);
+	r = connect_rec(subj, ino, ts++);
 
 	struct collector_stats st = {0};
 	struct query_ctx q = {.g = g, .hostname = "bench", .nl = -1, .stats = &st};

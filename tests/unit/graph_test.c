@@ -15,6 +15,7 @@
 #include "../../collector/chain.h"
 #include "../../collector/graph.h"
 #include "hoptrace/chain.h"
+#include "rec_fixture.h"
 #include "test.h"
 
 #define SEC 1000000000ULL
@@ -26,15 +27,7 @@ static struct graph *mk(uint64_t retention_s, size_t max_procs)
 	return graph_new(&c);
 }
 
-static struct ht_record R(int type, uint64_t ts)
-{
-	struct ht_record r;
-	memset(&r, 0, sizeof(r));
-	r.type = (uint8_t)type;
-	r.ts = ts;
-	r.fd = r.fd2 = -1;
-	return r;
-}
+#define R rec_blank
 
 static void ok(struct graph *g, pid_t pid, struct ht_record r)
 {
