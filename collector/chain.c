@@ -598,9 +598,13 @@ static void local_origin(struct walk *w, struct proc *subj, cJSON *sources)
 	char id[64];
 	struct proc *seen[16];
 	int n = 0;
-	for (struct hold *mine = subj->holds; mine && n < 16; mine = mine->pnext) {
-		struct chan *c = mine->c, *end = NULL;
-		if (mine->until || c == w->req->exclude || c->failed || c->internal ||
+	/* the live holds, through the fd table: a busy process keeps hundreds of
+	 * closed ones on its holds list (an fd shared by two numbers is seen
+	 * twice; its feeders are taken once, below) */
+	for (uint32_t f = 0; f < subj->nfds && n < 16; f++) {
+		struct hold *mine = subj->fds[f].h;
+		struct chan *c = mine ? mine->c : NULL, *end = NULL;
+		if (!c || mine->until || c == w->req->exclude || c->failed || c->internal ||
 		    c->kind == HT_CHAN_PTY)
 			continue;
 		if (c->kind == HT_CHAN_PIPE)
