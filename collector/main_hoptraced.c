@@ -108,6 +108,11 @@ static nng_socket rep = NNG_SOCKET_INITIALIZER;
 #define MAX_PREJ 256
 #define PUSH_MAX 16384 /* larger chains are asked about (the guard keeps 1024) */
 static int subs[MAX_SUBS], nsubs;
+static pid_t sub_pid[MAX_SUBS];      /* each subscriber's process (SO_PEERCRED) */
+/* the pushes that reached a subscriber's socket, newest last (a ring) */
+#define PUSHED_RING 512
+static struct { uint64_t ino; pid_t pid; } pushed_ring[PUSHED_RING];
+static unsigned pushed_next;
 static struct prej {
 	uint64_t ino;
 	struct ht_addr remote;
@@ -293,6 +298,7 @@ static void close_conn(int fd)
 {
 	for (int i = 0; i < nsubs; i++)
 		if (subs[i] == fd) {
+			sub_pid[i] = sub_pid[nsubs - 1];
 			subs[i] = subs[--nsubs];
 			log_info("guard unsubscribed from prejudged chains");
 			break;
@@ -306,6 +312,26 @@ static void close_conn(int fd)
 	epoll_ctl(rec_ep, EPOLL_CTL_DEL, fd, NULL);
 	epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
 	close(fd);
+}
+
+static pid_t peer_pid(int fd)
+{
+	struct ucred cr;
+	socklen_t l = sizeof(cr);
+	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &l) == 0 ? cr.pid : 0;
+}
+
+/* Did the chain of socket ino reach the subscription of process *arg? */
+static int was_pushed(uint64_t ino, void *arg)
+{
+	pid_t pid = *(pid_t *)arg;
+	unsigned n = pushed_next < PUSHED_RING ? pushed_next : PUSHED_RING;
+	for (unsigned k = 1; k <= n; k++) {
+		unsigned i = (pushed_next - k) % PUSHED_RING;
+		if (pushed_ring[i].ino == ino && pushed_ring[i].pid == pid)
+			return 1;
+	}
+	return 0;
 }
 
 /* Tells the guards no chain comes for socket ino: they ask at once. */
@@ -374,10 +400,14 @@ static void push_prejudged(void)
 			continue;
 		}
 		for (int k = 0; k < nsubs; k++) {
-			if (send(subs[k], s, n, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)n)
+			if (send(subs[k], s, n, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)n) {
 				stats.pushed++;
-			else
+				pushed_ring[pushed_next % PUSHED_RING].ino = prej[i].ino;
+				pushed_ring[pushed_next % PUSHED_RING].pid = sub_pid[k];
+				pushed_next++;
+			} else {
 				stats.push_dropped++;
+			}
 		}
 		free(s);
 	}
@@ -643,6 +673,7 @@ static void serve_query_conn(int fd)
 				continue;
 			}
 			if (!already) {
+				sub_pid[nsubs] = peer_pid(fd);
 				subs[nsubs++] = fd;
 				log_info("guard subscribed to prejudged chains");
 			}
@@ -651,10 +682,14 @@ static void serve_query_conn(int fd)
 		}
 		drain_records();
 		char *ans;
+		pid_t asker = nsubs ? peer_pid(fd) : 0;
+		qctx.was_pushed = asker > 0 ? was_pushed : NULL;
+		qctx.was_pushed_arg = &asker;
 		if ((size_t)r > sizeof(req) - 1)
 			ans = strdup("{\"ok\":false,\"error\":\"request larger than 64 KiB\"}");
 		else
 			ans = query_answer(&qctx, req, (size_t)r, now_ns());
+		qctx.was_pushed = NULL;
 		if (ans && inq && inquiry_wants_follow(inq, ans)) {
 			int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 			if (dfd >= 0 && follow_later(req, (size_t)r, ans, seq_done, (void *)(intptr_t)dfd)) {

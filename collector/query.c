@@ -100,6 +100,10 @@ static char *op_who(struct query_ctx *q, const cJSON *req, uint64_t now)
 		return error_answer("local and remote are of different address families", NULL);
 	if (q->nl < 0 || sd_inet_lookup(q->nl, l.family, l.a, l.port, r.a, r.port, &s) != 0)
 		return error_answer("no such TCP connection on this host", NULL);
+	if (q->was_pushed && s.ino && !cJSON_IsTrue(cJSON_GetObjectItem(req, "force")) &&
+	    q->was_pushed(s.ino, q->was_pushed_arg))
+		/* the asker has the chain (sent before this answer): no second walk */
+		return strdup("{\"ok\":false,\"error\":\"pushed\",\"pushed\":true}");
 	struct chan *c = graph_chan(q->g, HT_CHAN_SOCK, 0, s.ino);
 	struct proc *p = c ? socket_holder(c) : NULL;
 	if (!p) {

@@ -22,6 +22,11 @@ struct query_ctx {
 	struct collector_stats *stats;
 	uint64_t started;
 	uint64_t (*now_fn)(void);
+	/* "who" from a guard that was pushed this socket's chain already (set
+	 * per request by the SEQPACKET transport; NULL: never): the answer is
+	 * {"ok":false,"error":"pushed"} unless the request says "force":true */
+	int (*was_pushed)(uint64_t ino, void *arg);
+	void *was_pushed_arg;
 };
 
 /* Returns a malloc()ed JSON answer (never NULL unless out of memory). */

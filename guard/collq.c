@@ -20,6 +20,7 @@ int collq_init(struct collq *c, const char *name)
 	c->fd = -1;
 	c->stale = 0;
 	c->seq = 0;
+	c->force = 0;
 	snprintf(c->name, sizeof(c->name), "%s", name ? name : COLLQ_NAME);
 	c->buf = malloc(COLLQ_MAX_ANSWER + 1);
 	return c->buf ? 0 : -1;
@@ -115,8 +116,9 @@ long collq_who_or(struct collq *c, const char *local, const char *remote,
 	char req[256];
 	unsigned long long id = ++c->seq;
 	int n = snprintf(req, sizeof(req),
-			 "{\"op\":\"who\",\"id\":%llu,\"local\":\"%s\",\"remote\":\"%s\",\"deadline_ms\":%lu}",
-			 id, local, remote, timeout_ms);
+			 "{\"op\":\"who\",\"id\":%llu,\"local\":\"%s\",\"remote\":\"%s\",\"deadline_ms\":%lu%s}",
+			 id, local, remote, timeout_ms, c->force ? ",\"force\":true" : "");
+	c->force = 0;
 	long deadline = now_ms() + (long)timeout_ms;
 	long spin_until = spin_us > 0 ? now_us() + spin_us : 0;
 

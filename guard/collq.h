@@ -19,6 +19,7 @@ struct collq {
 	char *buf;      /* COLLQ_MAX_ANSWER + 1 */
 	int stale;      /* answers still to come for questions answered elsewhere */
 	unsigned long long seq; /* the last question's id */
+	int force;      /* next question: "force":true (a full answer, not "pushed") */
 };
 
 /* name NULL = COLLQ_NAME. Returns 0 or -1 (out of memory). */

@@ -598,6 +598,16 @@ static void decide(struct worker *w, uint16_t queue, uint32_t id, uint32_t mark,
 				if (spin)
 					atomic_store(&e->spinning, 0);
 				pushed = pw.json;
+				if (!pushed && alen > 0 && memmem(w->cq.buf, (size_t)alen,
+								  "\"error\":\"pushed\"", 16)) {
+					/* the collector sent it before this answer */
+					int none2;
+					pushed = push_take(e, ino, &none2);
+					if (!pushed) { /* not usable here after all */
+						w->cq.force = 1;
+						asked = 0;
+					}
+				}
 				atomic_fetch_add(pushed ? &e->n_push_race : &e->n_push_miss, 1);
 				if (!pushed)
 					push_forget(e, ino);
@@ -634,6 +644,7 @@ again:
 			r.prejudged = 0;
 			ans = w->cq.buf;
 			asked = 0;
+			w->cq.force = 1; /* the collector would say "pushed" again */
 			atomic_fetch_add(&e->n_push_miss, 1);
 			goto again;
 		}
