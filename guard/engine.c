@@ -603,10 +603,8 @@ static void decide(struct worker *w, uint16_t queue, uint32_t id, uint32_t mark,
 					/* the collector sent it before this answer */
 					int none2;
 					pushed = push_take(e, ino, &none2);
-					if (!pushed) { /* not usable here after all */
-						w->cq.force = 1;
+					if (!pushed) /* not usable here after all */
 						asked = 0;
-					}
 				}
 				atomic_fetch_add(pushed ? &e->n_push_race : &e->n_push_miss, 1);
 				if (!pushed)
@@ -621,8 +619,10 @@ static void decide(struct worker *w, uint16_t queue, uint32_t id, uint32_t mark,
 	}
 again:
 	if (!pushed && !asked) {
-		/* within the one deadline, also when a push was dropped (below) */
+		/* within the one deadline, also when a push was dropped (below);
+		 * always the full answer here, never "pushed" */
 		long left = (long)c->collector_timeout_ms - (mono_us() - tq) / 1000;
+		w->cq.force = 1;
 		alen = collq_who(&w->cq, local, remote, left > 0 ? (unsigned long)left : 1, err,
 				 sizeof(err));
 	}
@@ -644,7 +644,6 @@ again:
 			r.prejudged = 0;
 			ans = w->cq.buf;
 			asked = 0;
-			w->cq.force = 1; /* the collector would say "pushed" again */
 			atomic_fetch_add(&e->n_push_miss, 1);
 			goto again;
 		}

@@ -117,15 +117,8 @@ check "first destination" "$(last_line "$B4:8001")" "r['verdict'] == 'reject' an
 
 gn_log "protocol: a subscriber asking about a connection it was pushed gets \"pushed\""
 # (the collector skips a second walk; "force" asks for the full answer)
-ip netns exec "$A" env LD_PRELOAD="$SHIM" python3 -c "
-import socket, sys, time
-s = socket.create_connection(('$B4', 8000), 3)
-open('$T/held', 'w').write('%s:%d' % s.getsockname()[:2])
-time.sleep(4)
-" &
-HOLD=$!
-out=$(ip netns exec "$A" python3 - "$B4" "$T/held" <<'EOP'
-import json, os, socket, sys, time
+out=$(ip netns exec "$A" python3 - "$B4" "$T/held" "$SHIM" <<'EOP'
+import json, os, socket, subprocess, sys, time
 def conn():
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     s.connect("\0hoptrace/query")
@@ -134,21 +127,31 @@ def conn():
 sub = conn()
 sub.send(b'{"op":"subscribe"}')
 assert json.loads(sub.recv(65536)) == {"ok": True}
-for _ in range(60):                      # the holder connects once we listen
-    if os.path.exists(sys.argv[2]) and open(sys.argv[2]).read(): break
-    time.sleep(0.05)
-push = json.loads(sub.recv(65536))       # its chain, pushed
-local, remote = open(sys.argv[2]).read(), "%s:8000" % sys.argv[1]
-q = conn()
-q.send(json.dumps({"op": "who", "id": 7, "local": local, "remote": remote}).encode())
-a1 = json.loads(q.recv(65536))
-q.send(json.dumps({"op": "who", "id": 8, "local": local, "remote": remote, "force": True}).encode())
-a2 = json.loads(q.recv(65536))
+# subscribed: now a shimmed client connects (and holds the connection)
+holder = subprocess.Popen([sys.executable, "-c", """
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], 8000), 3)
+open(sys.argv[2], 'w').write('%s:%d' % s.getsockname()[:2])
+time.sleep(4)
+""", sys.argv[1], sys.argv[2]], env=dict(os.environ, LD_PRELOAD=sys.argv[3]))
+try:
+    push = json.loads(sub.recv(65536))       # its chain, pushed
+    for _ in range(60):
+        if os.path.exists(sys.argv[2]) and open(sys.argv[2]).read(): break
+        time.sleep(0.05)
+    local, remote = open(sys.argv[2]).read(), "%s:8000" % sys.argv[1]
+    q = conn()
+    q.send(json.dumps({"op": "who", "id": 7, "local": local, "remote": remote}).encode())
+    a1 = json.loads(q.recv(65536))
+    q.send(json.dumps({"op": "who", "id": 8, "local": local, "remote": remote, "force": True}).encode())
+    a2 = json.loads(q.recv(65536))
+finally:
+    holder.kill()
+    holder.wait()
 print(json.dumps({"push_ino": push.get("ino"), "a1": a1, "a2_ok": a2.get("ok"), "a2_id": a2.get("id"),
                   "a2_chains": len(a2.get("chains", []))}))
 EOP
-) || { kill $HOLD 2>/dev/null; gn_fail "protocol check: $out"; }
-kill $HOLD 2>/dev/null; wait $HOLD 2>/dev/null
+) || gn_fail "protocol check: $out"
 echo "   $out"
 check "pushed short answer" "$out" "r['push_ino'] and r['a1'].get('id') == 7 and r['a1'].get('error') == 'pushed' and r['a2_ok'] is True and r['a2_id'] == 8 and r['a2_chains'] >= 1"
 
