@@ -74,6 +74,10 @@ start_guard() { # args
 		i=$((i + 1)); [ $i -lt 100 ] || { cat "$T/guard.log"; exit 1; }; sleep 0.1; done
 }
 stop_guard() { kill "$GP"; wait "$GP" 2>/dev/null; }
+# CPU time of a process, all its threads (ns on CPU, /proc/PID/task/*/schedstat), in ms
+cpu_ms() {
+	cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ t += $1 } END { printf "%d\n", t / 1000000 }'
+}
 
 echo "hopguard benchmark: $N_LAT sequential connections (latency), $N_RATE with $CONC in flight (rate)"
 measure none
@@ -91,7 +95,9 @@ if [ -x "$B_/hoptraced" ]; then
 	# the same system without the guard: what the guard itself adds to it
 	N_LAT=${N_LAT_FULL:-500} N_RATE=${N_RATE_FULL:-2000} measure noguard env LD_PRELOAD="$B_/libhoptrace.so"
 	start_guard
+	cpu0=$(cpu_ms "$CP")
 	N_LAT=${N_LAT_FULL:-500} N_RATE=${N_RATE_FULL:-2000} measure full env LD_PRELOAD="$B_/libhoptrace.so"
+	echo "       collector CPU during the full row: $(( $(cpu_ms "$CP") - cpu0 )) ms for $(( ${N_LAT_FULL:-500} + ${N_RATE_FULL:-2000} )) connections (busy poll included)"
 	stop_guard; kill "$CP"; wait "$CP" 2>/dev/null
 	grep -o 'prejudged [0-9]* prejudged_late [0-9]* asked [0-9]*' "$T/guard.log" | tail -n 1 |
 		sed 's/^/       full row decisions: /'

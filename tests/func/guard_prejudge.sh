@@ -17,6 +17,12 @@ SHIM=$B_/libhoptrace.so
 [ -f "$SHIM" ] || gn_skip "shim not built"
 # the chain must be complete to count: no "@incomplete evaluate" here
 grep -v '^@incomplete' "$T/policy.acl" >"$T/p2" && mv "$T/p2" "$T/policy.acl"
+# the collector's busy poll after a push: configurable, checked by -n
+printf '[collector]\nbusy_poll_us = 0\n' >"$T/bp0.conf"
+"$HOPTRACED" -n -f "$T/bp0.conf" | grep -q "configuration OK" || gn_fail "busy_poll_us = 0 refused"
+printf '[collector]\nhostname = x\nbusy_poll_us = 20000\n' >"$T/bp1.conf"
+out=$("$HOPTRACED" -n -f "$T/bp1.conf" 2>&1) && gn_fail "busy_poll_us = 20000 accepted"
+echo "$out" | grep -q "bp1.conf:3:" || gn_fail "bad busy_poll_us not named file:line: $out"
 gn_start_collector
 gn_start_guard
 i=0; until grep -q "subscribed to the collector's prejudged chains" "$T/hopguard.log"; do
