@@ -141,6 +141,7 @@ if want guard; then
 	row guard "vs the same shim+collector without the guard" "" "$(num 's/^with the real collector: \(.*\) vs the same.*/\1/p' "$L")"
 	row guard "stub collector (the guard's own work) vs none" "" "$(num 's/.*(vs none): \(p50 +[0-9]* us\).*p99 +\([0-9]*\) us.*/\1, p99 +\2 us/p' "$L"), $(num 's/^judged rate: \([0-9]*\) conn\/s.*/\1/p' "$L") conn/s"
 	row guard "full row: decided on pushed chains" "" "$(num 's/.*full row decisions: //p' "$L")"
+	row guard "full row: collector CPU" "" "$(num 's/.*collector CPU during the full row: //p' "$L")"
 	row guard "ratios (stub row)" "" "$(num 's/^ratios: *//p' "$L")"
 fi
 
