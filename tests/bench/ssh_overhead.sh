@@ -117,6 +117,7 @@ done
 [ $HAVE_COLL = 1 ] && [ $HAVE_GUARD = 0 ] && echo "full       (not run: SSH_BENCH_GUARD=0 or hopguard not built)"
 [ -n "$NOTE" ] && echo "note       full*: two hops were refused with the allow-all list ($NOTE); measured with @incomplete evaluate"
 if [ $HAVE_GUARD = 1 ]; then
+	[ -n "${SSH_AUDIT_COPY:-}" ] && for h in h1 h2; do cp "$(tb_dir $h)/audit.log" "$SSH_AUDIT_COPY.$h" 2>/dev/null; done
 	for h in h1 h2; do
 		cat "$(tb_dir $h)/audit.log" 2>/dev/null
 	done | "$TB_PY" -c '
