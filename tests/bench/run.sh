@@ -16,7 +16,8 @@
 #              `ssh -tt h2 ssh -tt h1 ls`, hoptrace (shim+collector+guard) vs none
 #   inquiry    tests/bench/inquiry.sh, when it exists
 # Full outputs: $BENCH_LOGS (default $BUILD/bench-logs). Env: BUILD; ONLY="a b"
-# runs only those steps. Exit status 1 when a step failed.
+# runs only those steps; BENCH_SETTLE seconds between steps (5). Exit status 1
+# when a step failed.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top" || exit 1
@@ -35,6 +36,10 @@ want() { [ -z "$ONLY" ] && return 0; case " $ONLY " in *" $1 "*) return 0 ;; esa
 # step NAME CMD... : runs CMD with output to $LOGS/NAME.log (shown as it goes)
 step() {
 	n=$1; shift
+	# the previous step's namespaces and sockets are torn down by the kernel
+	# after `ip netns del` returns (cleanup_net): let that finish first, or
+	# it runs on the CPUs this step measures
+	sleep "${BENCH_SETTLE:-5}"
 	echo "==== $n: $*"
 	t0=$(date +%s)
 	"$@" >"$LOGS/$n.log" 2>&1
