@@ -246,7 +246,6 @@ static void send_verdict(struct engine *e, uint16_t queue, uint32_t id, int acti
 	log_warn("verdict for packet %u not sent", id);
 }
 
-
 /* ---- prejudged chains --------------------------------------------------- */
 
 /* The "ino" the collector appends last to a pushed answer: ...,"ino":N} */
@@ -273,7 +272,8 @@ static void push_close(struct engine *e)
 	e->push_fd = -1;
 }
 
-/* Subscribes (push_lock held): at most once a second, waits at most 100 ms. */
+/* Subscribes (called with push_lock held; dropped during the exchange): at
+ * most once a second, waits at most 50 ms. */
 static void push_subscribe(struct engine *e)
 {
 	long now = mono_ms();
@@ -439,7 +439,6 @@ static int push_arrived(void *arg)
 	return !none && push_fd_now(w->e) == w->fd ? 0 : -1;
 }
 
-
 /* Was this push computed for this SYN's destination? (A socket may connect()
  * again elsewhere after a failed attempt; pushes are by socket.) */
 static int push_for(const struct ht_chainset *cs, const struct ht_pkt *p)
@@ -479,6 +478,58 @@ struct worker {
 	char *rbuf;
 	size_t rbuflen;
 };
+
+/* The chain the collector pushed for the SYN's socket (malloc()ed), or NULL.
+ * When it is not there yet, asks "who" and takes the push if it comes first;
+ * then *asked is 1 and, without a push, the answer is in w->cq.buf (*alen).
+ * *ino: the socket's inode, 0 when it was not found (nothing pushed or asked). */
+static char *prejudged(struct worker *w, const struct ht_pkt *p, const char *local,
+		       const char *remote, uint64_t *ino, long *alen, int *asked, char *err,
+		       size_t errlen)
+{
+	struct engine *e = w->e;
+	int pfd;
+	struct sd_inet si;
+	/* (no pushes with policy_url: the policy server gets the answer as asked) */
+	if (!e->push || (pfd = push_fd_now(e)) < 0)
+		return NULL;
+	if (w->nl < 0)
+		w->nl = sd_open();
+	/* the exact connection (the kernel's lookup may also match a listener
+	 * on the local port) */
+	size_t al = p->family == AF_INET ? 4 : 16;
+	if (w->nl < 0 ||
+	    sd_inet_lookup(w->nl, p->family, p->src, p->sport, p->dst, p->dport, &si) != 0 ||
+	    !si.ino || si.state == TCP_LISTEN || si.rport != p->dport || memcmp(si.raddr, p->dst, al))
+		return NULL;
+	*ino = si.ino;
+	int none;
+	char *pushed = push_take(e, si.ino, &none);
+	if (pushed) {
+		atomic_fetch_add(&e->n_push_hit, 1);
+		return pushed;
+	}
+	/* ask, and take the push if it comes first; one worker at a time waits
+	 * awake (more would starve the collector of the CPU it needs) */
+	struct push_wait pw = {e, pfd, si.ino, NULL};
+	int spin = !none && atomic_exchange(&e->spinning, 1) == 0;
+	*asked = 1;
+	*alen = collq_who_or(&w->cq, local, remote, e->conf.collector_timeout_ms, err, errlen,
+			     none ? -1 : pfd, push_arrived, &pw, spin ? PUSH_SPIN_US : 0);
+	if (spin)
+		atomic_store(&e->spinning, 0);
+	pushed = pw.json;
+	if (!pushed && *alen > 0 && memmem(w->cq.buf, (size_t)*alen, "\"error\":\"pushed\"", 16)) {
+		/* the collector sent it before this answer */
+		pushed = push_take(e, si.ino, &none);
+		if (!pushed) /* not usable here after all: ask again */
+			*asked = 0;
+	}
+	atomic_fetch_add(pushed ? &e->n_push_race : &e->n_push_miss, 1);
+	if (!pushed)
+		push_forget(e, si.ino);
+	return pushed;
+}
 
 static void ep_of(const struct ht_pkt *p, int dst, char *out, size_t n)
 {
@@ -564,58 +615,14 @@ static void decide(struct worker *w, uint16_t queue, uint32_t id, uint32_t mark,
 	long tq = mono_us();
 	long alen = -1;
 	const char *ans = w->cq.buf;
-	char *pushed = NULL;
-	struct sd_inet si;
-	/* a chain pushed when the shim reported the connect() (not for the
-	 * policy server: it is sent the collector's answer as asked) */
-	int pfd = -1, asked = 0;
+	int asked = 0;
 	uint64_t ino = 0;
-	if (e->push && !r.local_dst && (pfd = push_fd_now(e)) >= 0) {
-		if (w->nl < 0)
-			w->nl = sd_open();
-		size_t al = p.family == AF_INET ? 4 : 16;
-		/* the exact connection (the kernel's lookup may also match a
-		 * listener on the local port) */
-		if (w->nl >= 0 &&
-		    sd_inet_lookup(w->nl, p.family, p.src, p.sport, p.dst, p.dport, &si) == 0 &&
-		    si.ino && si.state != TCP_LISTEN && si.rport == p.dport &&
-		    !memcmp(si.raddr, p.dst, al)) {
-			ino = si.ino;
-			int none;
-			pushed = push_take(e, si.ino, &none);
-			if (pushed) {
-				atomic_fetch_add(&e->n_push_hit, 1);
-			} else {
-				/* ask, and take the push if it comes first; one
-				 * worker at a time waits awake (more would starve
-				 * the collector of the CPU it needs) */
-				struct push_wait pw = {e, pfd, si.ino, NULL};
-				int spin = !none && atomic_exchange(&e->spinning, 1) == 0;
-				asked = 1;
-				alen = collq_who_or(&w->cq, local, remote, c->collector_timeout_ms,
-						    err, sizeof(err), none ? -1 : pfd, push_arrived, &pw,
-						    spin ? PUSH_SPIN_US : 0);
-				if (spin)
-					atomic_store(&e->spinning, 0);
-				pushed = pw.json;
-				if (!pushed && alen > 0 && memmem(w->cq.buf, (size_t)alen,
-								  "\"error\":\"pushed\"", 16)) {
-					/* the collector sent it before this answer */
-					int none2;
-					pushed = push_take(e, ino, &none2);
-					if (!pushed) /* not usable here after all */
-						asked = 0;
-				}
-				atomic_fetch_add(pushed ? &e->n_push_race : &e->n_push_miss, 1);
-				if (!pushed)
-					push_forget(e, ino);
-			}
-			if (pushed) {
-				ans = pushed;
-				alen = (long)strlen(pushed);
-				r.prejudged = 1;
-			}
-		}
+	char *pushed = r.local_dst ? NULL
+				   : prejudged(w, &p, local, remote, &ino, &alen, &asked, err, sizeof(err));
+	if (pushed) {
+		ans = pushed;
+		alen = (long)strlen(pushed);
+		r.prejudged = 1;
 	}
 again:
 	if (!pushed && !asked) {
