@@ -771,12 +771,24 @@ static void report_accept(int lfd, int nfd, const struct sockaddr *peer, socklen
 
 static int accept_common(int fd, struct sockaddr *addr, socklen_t *alen, int flags, int four)
 {
-	socklen_t orig = (addr && alen) ? *alen : 0;
-	int r = four ? real_accept4(fd, addr, alen, flags) : real_accept(fd, addr, alen);
+	/* a caller that does not want the peer's address gets none, but the
+	 * kernel hands it to us in the same call (no getpeername afterwards) */
+	union {
+		struct sockaddr sa;
+		struct sockaddr_storage ss;
+	} own;
+	socklen_t ownlen = sizeof(own);
+	int mine = !g_disabled && !addr;
+	struct sockaddr *a = mine ? &own.sa : addr;
+	socklen_t *al = mine ? &ownlen : alen;
+	socklen_t orig = (a && al) ? *al : 0;
+	int r = four ? real_accept4(fd, a, al, flags) : real_accept(fd, a, al);
 	if (r >= 0 && !g_disabled) {
 		SAVE;
-		int ok = addr && alen && *alen <= orig && *alen > (socklen_t)sizeof(sa_family_t);
-		report_accept(fd, r, ok ? addr : NULL, ok ? *alen : 0);
+		/* a truncated address is asked for again; an unnamed unix peer's
+		 * (family only) is what getpeername would say too */
+		int ok = a && al && *al <= orig;
+		report_accept(fd, r, ok ? a : NULL, ok ? *al : 0);
 		RESTORE;
 	}
 	return r;

@@ -6,8 +6,10 @@
 # this machine's cores; SINK=rec_sink uses the bare record reader instead.
 # Runs alternate baseline/shim RUNS times; the figure per side is the median of
 # the runs' medians.
-# Prints: "op baseline_ns shim_ns ratio", then the floor of any preload design:
-# spawn with an empty preloaded library. Env: BUILD, RUNS (3), ROUNDS (7), SCALE (1), SINK.
+# Prints: "op baseline_ns shim_ns ratio", then the floors of any design that
+# records what the record format requires: spawn with an empty preloaded
+# library, and connect+accept with only the kernel calls that read a CONNECT's
+# and an ACCEPT's fields done inline (no shim, no transport; bench_shim.c). Env: BUILD, RUNS (3), ROUNDS (7), SCALE (1), SINK.
 set -u
 top=${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 cd "$top" || exit 1
@@ -50,16 +52,23 @@ else
 fi
 echo "records go to: $SINK"
 
-# the floor of any LD_PRELOAD design: a library with nothing in it (the
-# dynamic loader maps it into every process all the same)
+# the floors of any LD_PRELOAD design, linked lean (two LOAD segments, no
+# libc dependency where none is needed): a library with nothing in it (the
+# dynamic loader maps it into every process all the same), and one that only
+# makes each new image known to the collector (floor_image.c: one SEQPACKET
+# connection, one IMAGE record)
+LEAN="-shared -fPIC -O2 -Wl,-z,noseparate-code"
 EMPTY=$tmp/empty.so
 echo 'int ht_bench_empty;' >"$tmp/empty.c"
-${CC:-cc} -shared -fPIC -O2 -o "$EMPTY" "$tmp/empty.c" || EMPTY=
+${CC:-cc} $LEAN -nostdlib -o "$EMPTY" "$tmp/empty.c" || EMPTY=
+IMAGE=$tmp/image.so
+${CC:-cc} $LEAN -I"$top/include" -o "$IMAGE" tests/bench/floor_image.c || IMAGE=
 r=1
 while [ $r -le "$RUNS" ]; do
 	env -u LD_PRELOAD "$BENCH" "$ROUNDS" "$SCALE" >"$tmp/base.$r" || exit 1
 	HOPTRACE_SOCKET=$name LD_PRELOAD=$LIB "$BENCH" "$ROUNDS" "$SCALE" >"$tmp/shim.$r" || exit 1
 	if [ -n "$EMPTY" ]; then LD_PRELOAD=$EMPTY "$BENCH" "$ROUNDS" "$SCALE" >"$tmp/empty.$r" || exit 1; fi
+	if [ -n "$IMAGE" ]; then HOPTRACE_SOCKET=$name LD_PRELOAD=$IMAGE "$BENCH" "$ROUNDS" "$SCALE" >"$tmp/image.$r" || exit 1; fi
 	r=$((r + 1))
 done
 kill "$sinkpid"; wait "$sinkpid" 2>/dev/null; sinkpid=
@@ -77,5 +86,16 @@ if [ -n "$EMPTY" ]; then
 	b=$(med base spawn); e=$(med empty spawn)
 	awk -v b="$b" -v e="$e" 'BEGIN {printf "floor: spawn with an empty preloaded library %d ns, %.3fx of baseline\n", e, e / b}'
 fi
+if [ -n "$IMAGE" ]; then
+	b=$(med base spawn); e=$(med image spawn)
+	awk -v b="$b" -v e="$e" 'BEGIN {printf "floor: spawn with a library that only sends each new image one record %d ns, %.3fx of baseline\n", e, e / b}'
+fi
+b=$(med base connect)
+for f in "inode connect_inode the two sockets' inodes" "fields connect_fields the inodes, the socket type and the local address"; do
+	set -- $f
+	v=$(med base "$2")
+	shift 2
+	awk -v b="$b" -v v="$v" -v what="$*" 'BEGIN {printf "floor: connect+accept reading only %s, no transport: %d ns, %.3fx of baseline\n", what, v, v / b}'
+done
 [ "$SINK" = rec_sink ] && echo "records received by rec_sink: $(awk '$1 == "total" {print $2}' "$tmp/sink.out")"
 exit 0
