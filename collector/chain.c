@@ -5,9 +5,12 @@
  * A node is a process at a time t. Its sources are, in this order:
  *   1. its creator at the process's birth (lineage survives re-parenting);
  *   2. the channels it held at t — for the subject also those it held since
- *      its last exec and closed within the history window — and, through each,
- *      the other holders at t (pipes, FIFOs, ptys, unix sockets, TCP between
- *      local processes); an external TCP connection is a leaf.
+ *      its last exec and closed within the history window, for a creator at a
+ *      birth those it opened and closed within the window before it (not for a
+ *      hub) — and, through each, the other holders at t, and those that let go
+ *      of it within the window while this process held it (pipes, FIFOs, ptys,
+ *      unix sockets, TCP between local processes); an external TCP connection
+ *      is a leaf.
  * (process, t) pairs are visited once, an external connection is reported
  * once, and branches that reach no origin are pruned, so the tree holds only
  * processes on paths from an origin to the subject.
@@ -302,10 +305,16 @@ static void add_source(cJSON *sources, const char *via, const char *id, cJSON *n
 	cJSON_AddItemToArray(sources, s);
 }
 
-static cJSON *expand(struct walk *w, struct proc *p, uint64_t t, int subject, int depth,
+/* how a process is reached: it is the subject; the creator of a process at
+ * its birth; fed through a channel it holds; fed through a channel it let go
+ * of (judged as it was then, with what it had closed just before: `nc -l`
+ * closes its connection, then exits and lets go of the pipe) */
+enum role { ROLE_FED = 0, ROLE_SUBJECT, ROLE_CREATOR, ROLE_DEPARTED };
+
+static cJSON *expand(struct walk *w, struct proc *p, uint64_t t, enum role role, int depth,
 		     const struct chan *via);
-static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, int subject, int depth,
-			     const struct chan *via);
+static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, enum role role,
+			     int depth, const struct chan *via);
 
 static int holds_at(const struct proc *p, const struct chan *c, uint64_t t)
 {
@@ -320,6 +329,20 @@ static int descends_from(const struct proc *d, const struct proc *a)
 {
 	for (int i = 0; d && i < 32; i++, d = d->creator)
 		if (d->creator == a)
+			return 1;
+	return 0;
+}
+
+/* A hub — a server that accepted two or more connections since its last exec
+ * (an sshd listener, a tmux server, a relay serving several clients) — is
+ * judged by what it holds at the time: the connections it has closed were
+ * other clients', not where its present work comes from. */
+static int is_hub(const struct proc *p)
+{
+	int n = 0;
+	for (const struct hold *h = p->holds; h; h = h->pnext)
+		if (h->how == HOLD_CREATED && h->c->kind == HT_CHAN_SOCK && h->c->dir == 'i' &&
+		    h->since >= p->exec_ts && ++n >= 2)
 			return 1;
 	return 0;
 }
@@ -465,16 +488,29 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 	}
 	chan_label(c, id, sizeof(id));
 	const char *via = via_name(c);
+	int ndeparted = 0;
 	for (int e = 0; e < 2; e++) {
 		if (!ends[e])
 			continue;
 		for (struct hold *h = ends[e]->holds; h; h = h->cnext) {
-			if (h->p == p || !hold_live_at(h, t) || on_path(w, h->p) || !feeds(mine, h))
+			uint64_t ht = t;
+			if (!hold_live_at(h, t)) {
+				/* a holder that let go of the channel within the window
+				 * before t, while p held it, fed p all the same — what it
+				 * wrote waits in the pipe or socket buffer (`nc -l | sh`
+				 * after the controller hung up, `curl … | sh`): judged as
+				 * it was when it let go */
+				if (!h->until || h->until > t || h->since > t ||
+				    h->until + w->window < t || h->until <= mine->since)
+					continue;
+				ht = h->until - 1;
+			}
+			if (h->p == p || on_path(w, h->p) || !feeds(mine, h))
 				continue;
 			/* a process holding both ends of a socketpair (socat's, shared
 			 * by a forking listener and all its children) cannot be told
 			 * apart from our side: not a source through it */
-			if (e == 1 && holds_at(h->p, c, t))
+			if (e == 1 && holds_at(h->p, c, ht))
 				continue;
 			/* a hub (a forking listener, a tmux server) reached on the way is
 			 * not fed through it by what it created: only the subject's own
@@ -490,9 +526,14 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 			if (t == w->req->now && !h->until &&
 			    !graph_verify_alive(w->g, h->p, w->req->now))
 				continue;
-			if (visited(w, h->p, t))
+			if (ht != t && ++ndeparted > 16) {
+				w->truncated = 1; /* more departed feeders than we follow */
 				continue;
-			cJSON *n = expand(w, h->p, t, 0, depth + 1, ends[e]);
+			}
+			if (visited(w, h->p, ht))
+				continue;
+			cJSON *n = expand(w, h->p, ht, ht != t ? ROLE_DEPARTED : ROLE_FED, depth + 1,
+					  ends[e]);
 			if (n)
 				add_source(sources,
 					   (mine->how == HOLD_RECEIVED || h->how == HOLD_RECEIVED) ? "fdpass" : via,
@@ -501,7 +542,7 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 	}
 }
 
-static cJSON *expand(struct walk *w, struct proc *p, uint64_t t, int subject, int depth,
+static cJSON *expand(struct walk *w, struct proc *p, uint64_t t, enum role role, int depth,
 		     const struct chan *via)
 {
 	if (depth > 64 || w->nodes >= w->max_nodes ||
@@ -511,7 +552,7 @@ static cJSON *expand(struct walk *w, struct proc *p, uint64_t t, int subject, in
 	}
 	w->nodes++;
 	w->path[w->npath++] = p->serial;
-	cJSON *n = expand_sources(w, p, t, subject, depth, via);
+	cJSON *n = expand_sources(w, p, t, role, depth, via);
 	w->npath--;
 	return n;
 }
@@ -520,9 +561,10 @@ static cJSON *expand(struct walk *w, struct proc *p, uint64_t t, int subject, in
  * the subject). A path does not go back out through the channel it came in by:
  * two slaves of one pty reach each other only through the master, and a hub's
  * master end is not a way from one slave to another. */
-static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, int subject, int depth,
-			     const struct chan *via)
+static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, enum role role,
+			     int depth, const struct chan *via)
 {
+	int subject = role == ROLE_SUBJECT;
 	graph_refresh(w->g, p, w->req->now);
 	cJSON *sources = cJSON_CreateArray();
 	if (!sources)
@@ -530,12 +572,17 @@ static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, int sub
 
 	struct proc *c = graph_creator(w->g, p, w->req->now);
 	if (c && !on_path(w, c) && !visited(w, c, p->birth_ts)) {
-		cJSON *n = expand(w, c, p->birth_ts, 0, depth + 1, NULL);
+		cJSON *n = expand(w, c, p->birth_ts, ROLE_CREATOR, depth + 1, NULL);
 		if (n)
 			add_source(sources, "creator", NULL, n);
 	}
+	/* what the subject held lately, what a creator held lately when its child
+	 * was born (a shell that read its orders from a connection it has closed,
+	 * then runs them), what a departed feeder held lately when it let go —
+	 * except a hub's */
+	int history = role != ROLE_FED && !is_hub(p);
 	uint64_t from = 0;
-	if (subject) {
+	if (history) {
 		from = t > w->window ? t - w->window : 0;
 		if (p->exec_ts > from)
 			from = p->exec_ts;
@@ -545,7 +592,12 @@ static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, int sub
 		if (h->c == w->req->exclude || (via && (h->c == via || h->c->peer == via)))
 			continue;
 		int live = hold_live_at(h, t);
-		int recent = subject && h->until && h->until >= from && h->since <= t;
+		/* a creator's history is its own: an fd its creator also held at
+		 * its birth (sshd's child closing the other sessions' pipes) is
+		 * reached through the lineage, under the hub rule */
+		int recent = history && h->until && h->until >= from && h->until <= t &&
+			     h->since <= t &&
+			     (subject || !p->creator || !holds_at(p->creator, h->c, p->birth_ts));
 		if (!live && !recent)
 			continue;
 		/* not a source (see through_chan): not counted against the bound */
@@ -794,7 +846,7 @@ cJSON *chain_compute(struct graph *g, const struct chain_req *req)
 		cJSON_AddStringToObject(subj, "remote", ht_addr_str(req->syn_remote, buf, sizeof(buf)));
 
 	visited(&w, req->subject, req->now);
-	cJSON *tree = expand(&w, req->subject, req->now, 1, 0, NULL);
+	cJSON *tree = expand(&w, req->subject, req->now, ROLE_SUBJECT, 0, NULL);
 	if (!tree) {
 		cJSON_Delete(ans);
 		free(w.vis);

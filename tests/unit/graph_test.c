@@ -487,6 +487,80 @@ static void test_recent_history(void)
 	graph_free(g);
 }
 
+/* `nc -l 9000 | sh` on h2: the controller sends a command and hangs up, the
+ * listener nc exits; then sh runs `nc h3 22`. The writer that let go of the
+ * pipe still fed sh — within the window. */
+static void test_departed_feeder(void)
+{
+	struct graph *g = mk(600, 1000);
+	image(g, 40, 1, "/usr/bin/dash", 1 * SEC); /* the shell that built the pipeline */
+	mkpipe(g, 40, 3, 4, 950, 2 * SEC);
+	birth(g, 41, 40, 2 * SEC + 1); /* nc -l: stdout = the write end */
+	fdop(g, 41, HT_REC_DUP, 4, 1, 2 * SEC + 2);
+	fdop(g, 41, HT_REC_CLOSE, 3, 0, 2 * SEC + 2);
+	fdop(g, 41, HT_REC_CLOSE, 4, 0, 2 * SEC + 2);
+	image(g, 41, 40, "/usr/bin/nc.openbsd", 2 * SEC + 3);
+	birth(g, 42, 40, 2 * SEC + 4); /* sh: stdin = the read end */
+	fdop(g, 42, HT_REC_DUP, 3, 0, 2 * SEC + 5);
+	fdop(g, 42, HT_REC_CLOSE, 3, 0, 2 * SEC + 5);
+	fdop(g, 42, HT_REC_CLOSE, 4, 0, 2 * SEC + 5);
+	image(g, 42, 40, "/usr/bin/sh", 2 * SEC + 6);
+	fdop(g, 40, HT_REC_CLOSE, 3, 0, 2 * SEC + 7);
+	fdop(g, 40, HT_REC_CLOSE, 4, 0, 2 * SEC + 7);
+	struct ht_record a = R(HT_REC_ACCEPT, 3 * SEC);
+	a.fd = 5;
+	a.chan = (struct ht_chan){HT_CHAN_SOCK, 0, 3100};
+	a.chan2 = (struct ht_chan){HT_CHAN_SOCK, 0, 3101};
+	v4(&a.addr, "10.250.0.2", 9000);
+	v4(&a.addr2, "192.0.2.9", 40000);
+	ok(g, 41, a);
+	/* the controller hung up: nc closes the connection, then exits */
+	fdop(g, 41, HT_REC_CLOSE, 5, 0, 4 * SEC);
+	ok(g, 41, R(HT_REC_EXIT, 4 * SEC + 1));
+	birth(g, 43, 42, 5 * SEC);
+	image(g, 43, 42, "/usr/bin/nc.openbsd", 5 * SEC + 1);
+	connect_tcp(g, 43, 3, 3102, "198.51.100.3", 22, 5 * SEC + 2);
+	CHECK_CHAINS(g, 43, 3102, 6 * SEC, "192.0.2.9:nc.openbsd,sh,nc.openbsd");
+	/* the same command run after the window: the listener no longer counts */
+	birth(g, 44, 42, 70 * SEC);
+	image(g, 44, 42, "/usr/bin/nc.openbsd", 70 * SEC + 1);
+	connect_tcp(g, 44, 3, 3103, "198.51.100.3", 22, 70 * SEC + 2);
+	CHECK_CHAINS(g, 44, 3103, 71 * SEC, "h2:nc.openbsd");
+	graph_free(g);
+}
+
+/* a shell reads its orders over a connection it then closes (bash's
+ * /dev/tcp), and a child it starts connects out: the creator's recent history
+ * at the child's birth is a source. A server that accepted two clients is a
+ * hub: its closed connections are not its children's sources. */
+static void test_creator_history(void)
+{
+	struct graph *g = mk(600, 1000);
+	image(g, 50, 1, "/usr/bin/bash", 1 * SEC);
+	connect_tcp(g, 50, 3, 3200, "192.0.2.9", 4444, 2 * SEC);
+	fdop(g, 50, HT_REC_CLOSE, 3, 0, 3 * SEC);
+	birth(g, 51, 50, 4 * SEC);
+	image(g, 51, 50, "/usr/bin/nc.openbsd", 4 * SEC + 1);
+	connect_tcp(g, 51, 3, 3201, "198.51.100.3", 22, 4 * SEC + 2);
+	CHECK_CHAINS(g, 51, 3201, 5 * SEC, "192.0.2.9:bash,nc.openbsd");
+	/* a child born after the window */
+	birth(g, 52, 50, 70 * SEC);
+	image(g, 52, 50, "/usr/bin/nc.openbsd", 70 * SEC + 1);
+	connect_tcp(g, 52, 3, 3202, "198.51.100.3", 22, 70 * SEC + 2);
+	CHECK_CHAINS(g, 52, 3202, 71 * SEC, "h2:nc.openbsd");
+	/* a hub: two clients served and closed, then a job of its own */
+	image(g, 60, 1, "/usr/sbin/server", 1 * SEC);
+	accept_tcp(g, 60, 4, 3300, "192.0.2.1", 50001, 2 * SEC);
+	fdop(g, 60, HT_REC_CLOSE, 4, 0, 2 * SEC + 1);
+	accept_tcp(g, 60, 4, 3302, "192.0.2.4", 50002, 3 * SEC);
+	fdop(g, 60, HT_REC_CLOSE, 4, 0, 3 * SEC + 1);
+	birth(g, 61, 60, 4 * SEC);
+	image(g, 61, 60, "/usr/bin/job", 4 * SEC + 1);
+	connect_tcp(g, 61, 3, 3304, "198.51.100.3", 22, 4 * SEC + 2);
+	CHECK_CHAINS(g, 61, 3304, 5 * SEC, "h2:job");
+	graph_free(g);
+}
+
 static void test_local_origin(void)
 {
 	struct graph *g = mk(600, 1000);
@@ -776,7 +850,8 @@ static void test_memory_per_10k(void)
 T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_relay), T(test_tmux_reattach),
        T(test_no_spurious_origin), T(test_daemonised_after_session),
        T(test_creator_ended_before_birth_seen), T(test_hub_children_not_sources),
-       T(test_same_end_not_sources), T(test_recent_history),
+       T(test_same_end_not_sources), T(test_recent_history), T(test_departed_feeder),
+       T(test_creator_history),
        T(test_local_origin), T(test_local_origin_feeders), T(test_local_origin_feeder_once), T(test_pid_reuse), T(test_retention_and_bounds),
        T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_probe_keeps_tcp_peers), T(test_reconnect_after_failure),
        T(test_memory_per_10k))
