@@ -64,7 +64,8 @@ $(BUILD)/preload/%.o: preload/%.c
 
 $(SHIM): $(call obj,$(PRELOAD_SRC))
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(SAN) -shared -fPIC -Wl,-z,defs -Wl,--version-script=preload/exports.map \
+	$(Q)$(CC) $(CFLAGS) $(SAN) -shared -fPIC -Wl,-z,defs -Wl,-z,noseparate-code \
+	    -Wl,--version-script=preload/exports.map \
 	    -o $@ $^ -ldl
 
 # ---- everything else -------------------------------------------------------

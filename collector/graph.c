@@ -5,6 +5,7 @@
  * (retention, max_procs).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -986,6 +987,19 @@ static int apply_birth(struct graph *g, pid_t pid, uid_t uid, const struct ht_re
 	return proc_arrive(g, pid, uid, cpid, fork_ts, now) ? 0 : -ENOMEM;
 }
 
+
+/* The executable a record claims, for a process whose /proc/PID/exe could not
+ * be read (gone already): the shim sends the path execve() was given, which
+ * may go through symlinks (/bin/true); resolved here as the kernel's exe link
+ * would be, when it still resolves. A claim, never more. */
+static const char *claimed_exe(const struct graph *g, const char *claim, char *buf, size_t n)
+{
+	char rp[PATH_MAX];
+	if (!g->conf.use_procfs || claim[0] != '/' || !realpath(claim, rp) || strlen(rp) >= n)
+		return claim;
+	memcpy(buf, rp, strlen(rp) + 1);
+	return buf;
+}
 static int apply_image(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r,
 		       uint64_t now)
 {
@@ -1009,7 +1023,7 @@ static int apply_image(struct graph *g, pid_t pid, uid_t uid, const struct ht_re
 	if (g->conf.use_procfs && procfs_exe(pid, exe, sizeof(exe)) == 0)
 		p->exe = graph_intern(g, exe);
 	else
-		p->exe = graph_intern(g, r->str);
+		p->exe = graph_intern(g, claimed_exe(g, r->str, exe, sizeof(exe)));
 	p->argv0 = graph_intern(g, r->str2);
 	p->sha256 = "";
 	if (g->conf.use_procfs)

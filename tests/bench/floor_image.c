@@ -2,8 +2,8 @@
  * floor_image.c — the least a preloaded library can do to make a new process
  * image known to the collector over the record transport the design uses: on
  * load, one AF_UNIX SOCK_SEQPACKET connection to the collector and one IMAGE
- * record (parent pid, executable, argv[0]). No hooks, no dlsym, no atfork, no
- * exit record. tests/bench/shim.sh builds it as a shared library (lean link
+ * record (parent pid, executable as execve() was given it, argv[0]). No hooks,
+ * no dlsym, no atfork, no exit record. tests/bench/shim.sh builds it as a shared library (lean link
  * flags, like its empty library) and times posix_spawn of /bin/true with it
  * preloaded: the floor of the fork+exec overhead of any design that reports
  * exec (the shim's constructor backstop) over that transport.
@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/auxv.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -37,9 +39,10 @@ __attribute__((constructor)) static void floor_ctor(int argc, char **argv, char 
 	if (s < 0)
 		return;
 	if (syscall(SYS_connect, s, &a, al) == 0) {
+		/* the executable as the shim names it: the path execve() was given */
+		const char *fn = (const char *)getauxval(AT_EXECFN);
 		char exe[256];
-		ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-		exe[n > 0 ? n : 0] = '\0';
+		snprintf(exe, sizeof(exe), "%s", fn ? fn : "");
 		struct timespec t;
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		uint8_t b[HT_REC_MAX];

@@ -70,6 +70,7 @@ if want shim; then
 	row shim "spawn, library sending one record per image (floor)" "" "$(num 's/^floor: spawn with a library that only sends each new image one record [0-9]* ns, \(.*\) of baseline/\1/p' "$LOGS/shim.log")"
 	row shim "connect+accept + fstat of both sockets, no shim (floor)" "" "$(num "s/^floor: connect+accept reading only the two sockets' inodes, no transport: [0-9]* ns, \(.*\) of baseline/\1/p" "$LOGS/shim.log")"
 	row shim "connect+accept + every field a CONNECT, ACCEPT record holds (floor)" "" "$(num 's/^floor: connect+accept reading only the inodes, .*, no transport: [0-9]* ns, \(.*\) of baseline/\1/p' "$LOGS/shim.log")"
+	row shim "connect+accept + inodes + one record sent per connect, accept (floor)" "" "$(num 's/^floor: connect+accept reading the inodes and sending one record per connect and per accept: [0-9]* ns, \(.*\) of baseline/\1/p' "$LOGS/shim.log")"
 fi
 
 # ---- collector: graph --------------------------------------------------------

@@ -9,7 +9,8 @@
 # Prints: "op baseline_ns shim_ns ratio", then the floors of any design that
 # records what the record format requires: spawn with an empty preloaded
 # library, and connect+accept with only the kernel calls that read a CONNECT's
-# and an ACCEPT's fields done inline (no shim, no transport; bench_shim.c). Env: BUILD, RUNS (3), ROUNDS (7), SCALE (1), SINK.
+# and an ACCEPT's fields done inline (no shim, no transport), or with the inodes
+# and one record each sent to the collector (bench_shim.c). Env: BUILD, RUNS (3), ROUNDS (7), SCALE (1), SINK.
 set -u
 top=${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 cd "$top" || exit 1
@@ -65,7 +66,7 @@ IMAGE=$tmp/image.so
 ${CC:-cc} $LEAN -I"$top/include" -o "$IMAGE" tests/bench/floor_image.c || IMAGE=
 r=1
 while [ $r -le "$RUNS" ]; do
-	env -u LD_PRELOAD "$BENCH" "$ROUNDS" "$SCALE" >"$tmp/base.$r" || exit 1
+	env -u LD_PRELOAD HT_BENCH_SINK=$name "$BENCH" "$ROUNDS" "$SCALE" >"$tmp/base.$r" || exit 1
 	HOPTRACE_SOCKET=$name LD_PRELOAD=$LIB "$BENCH" "$ROUNDS" "$SCALE" >"$tmp/shim.$r" || exit 1
 	if [ -n "$EMPTY" ]; then LD_PRELOAD=$EMPTY "$BENCH" "$ROUNDS" "$SCALE" >"$tmp/empty.$r" || exit 1; fi
 	if [ -n "$IMAGE" ]; then HOPTRACE_SOCKET=$name LD_PRELOAD=$IMAGE "$BENCH" "$ROUNDS" "$SCALE" >"$tmp/image.$r" || exit 1; fi
@@ -91,11 +92,14 @@ if [ -n "$IMAGE" ]; then
 	awk -v b="$b" -v e="$e" 'BEGIN {printf "floor: spawn with a library that only sends each new image one record %d ns, %.3fx of baseline\n", e, e / b}'
 fi
 b=$(med base connect)
-for f in "inode connect_inode the two sockets' inodes" "fields connect_fields the inodes, the socket type and the local address"; do
+for f in "connect_inode reading only the two sockets' inodes, no transport" \
+	"connect_fields reading only the inodes, the socket type and the local address, no transport" \
+	"connect_sent reading the inodes and sending one record per connect and per accept"; do
 	set -- $f
-	v=$(med base "$2")
-	shift 2
-	awk -v b="$b" -v v="$v" -v what="$*" 'BEGIN {printf "floor: connect+accept reading only %s, no transport: %d ns, %.3fx of baseline\n", what, v, v / b}'
+	v=$(med base "$1")
+	shift
+	[ -n "$v" ] || continue
+	awk -v b="$b" -v v="$v" -v what="$*" 'BEGIN {printf "floor: connect+accept %s: %d ns, %.3fx of baseline\n", what, v, v / b}'
 done
 [ "$SINK" = rec_sink ] && echo "records received by rec_sink: $(awk '$1 == "total" {print $2}' "$tmp/sink.out")"
 exit 0

@@ -16,6 +16,10 @@
  * connect_inode (the two sockets' inodes: one fstat each) and connect_fields
  * (also the connecting socket's type, which tells a TCP connect from a UDP one,
  * and the accepted socket's local address; the peer's comes with accept()).
+ * With HT_BENCH_SINK=NAME (a collector's abstract record socket), a third:
+ * connect_sent — the inodes, and one record each for the connect (sent before
+ * the call, as the design requires) and the accept, over one SEQPACKET
+ * connection: the least any shim sends for a connect+accept.
  */
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -29,7 +33,11 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <stddef.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include "hoptrace/record.h"
 
 extern char **environ;
 
@@ -50,7 +58,57 @@ static int g_l;
 static struct sockaddr_in g_a;
 static char g_file[64];
 static uint64_t g_tconn, g_tacc; /* ns inside connect() / accept(), this round */
-static int g_fields;             /* 0: plain op; 1: + the inodes; 2: + type, local address */
+static int g_fields;             /* 0: plain op; 1: + the inodes; 2: + type, local address;
+				  * 3: the inodes + a record per connect and accept */
+static int g_sink = -1;          /* HT_BENCH_SINK connection, for g_fields == 3 */
+
+static void sink_open(void)
+{
+	const char *n = getenv("HT_BENCH_SINK");
+	struct sockaddr_un a;
+	if (!n || !*n || strlen(n) >= sizeof(a.sun_path) - 1)
+		return;
+	memset(&a, 0, sizeof(a));
+	a.sun_family = AF_UNIX;
+	memcpy(a.sun_path + 1, n, strlen(n));
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (s >= 0 && connect(s, (struct sockaddr *)&a,
+			      (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(n))) == 0)
+		g_sink = s;
+	else if (s >= 0)
+		close(s);
+}
+
+/* one CONNECT (peer == NULL) or ACCEPT record, as the shim encodes them */
+static void sink_send(int fd, uint64_t ino, uint64_t lino, const struct sockaddr *to,
+		      const struct sockaddr *peer, socklen_t peerlen)
+{
+	uint8_t b[HT_REC_MAX];
+	struct ht_enc e;
+	struct ht_addr ad;
+	struct ht_chan c = { HT_CHAN_SOCK, 0, ino }, lc = { HT_CHAN_SOCK, 0, lino };
+	ht_enc_init(&e, b, sizeof(b));
+	if (!peer) {
+		ht_enc_head(&e, HT_REC_CONNECT, ns(), 4);
+		ht_enc_int(&e, fd);
+		ht_enc_chan(&e, &c);
+		ht_enc_int(&e, SOCK_STREAM);
+		ht_addr_from_sockaddr(&ad, to, sizeof(struct sockaddr_in));
+		ht_enc_addr(&e, &ad);
+	} else {
+		ht_enc_head(&e, HT_REC_ACCEPT, ns(), 6);
+		ht_enc_int(&e, fd);
+		ht_enc_chan(&e, &c);
+		ht_enc_chan(&e, &lc);
+		ht_enc_int(&e, SOCK_STREAM);
+		memset(&ad, 0, sizeof(ad));
+		ht_enc_addr(&e, &ad);
+		ht_addr_from_sockaddr(&ad, peer, peerlen);
+		ht_enc_addr(&e, &ad);
+	}
+	if (e.len != (size_t)-1)
+		send(g_sink, b, e.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
 
 static void op_connect(void)
 {
@@ -62,10 +120,12 @@ static void op_connect(void)
 	socklen_t pl = sizeof(peer), ll = sizeof(loc);
 	int type;
 	socklen_t tl = sizeof(type);
-	if (g_fields > 1)
+	if (g_fields == 2)
 		getsockopt(c, SOL_SOCKET, SO_TYPE, &type, &tl);
 	if (g_fields)
 		fstat(c, &st);
+	if (g_fields == 3)
+		sink_send(c, st.st_ino, 0, (struct sockaddr *)&g_a, NULL, 0);
 	uint64_t t0 = ns();
 	if (connect(c, (struct sockaddr *)&g_a, sizeof(g_a)) != 0) {
 		perror("connect");
@@ -74,10 +134,12 @@ static void op_connect(void)
 	uint64_t t1 = ns();
 	int a = g_fields > 1 ? accept(g_l, (struct sockaddr *)&peer, &pl) : accept(g_l, NULL, NULL);
 	uint64_t t2 = ns();
-	if (g_fields > 1)
+	if (g_fields == 2)
 		getsockname(a, (struct sockaddr *)&loc, &ll);
 	if (g_fields)
 		fstat(a, &st);
+	if (g_fields == 3)
+		sink_send(a, st.st_ino, 1, NULL, (struct sockaddr *)&peer, pl);
 	g_tconn += t1 - t0;
 	g_tacc += t2 - t1;
 	close(a);
@@ -111,7 +173,7 @@ static void op_open(void)
  * variants interleaved round by round so that drift hits them alike. */
 static void run(const char *const *names, int nvar, void (*op)(void), int rounds, int iters)
 {
-	double r[3][64], rc[64], ra[64];
+	double r[4][64], rc[64], ra[64];
 	for (int v = 0; v < nvar; v++) {
 		g_fields = v;
 		for (int i = 0; i < iters / 10 + 1; i++) /* warm-up */
@@ -165,10 +227,12 @@ int main(int argc, char **argv)
 	if (fd < 0 || write(fd, "x", 1) != 1)
 		return 1;
 	close(fd);
-	static const char *const conn[] = { "connect", "connect_inode", "connect_fields" };
+	static const char *const conn[] = { "connect", "connect_inode", "connect_fields",
+					    "connect_sent" };
 	static const char *const pipe_[] = { "pipe" }, *const spawn[] = { "spawn" },
 				 *const open_[] = { "open" };
-	run(conn, 3, op_connect, rounds, (int)(2000 * scale));
+	sink_open();
+	run(conn, g_sink >= 0 ? 4 : 3, op_connect, rounds, (int)(2000 * scale));
 	run(pipe_, 1, op_pipe, rounds, (int)(20000 * scale));
 	run(spawn, 1, op_spawn, rounds, (int)(300 * scale));
 	run(open_, 1, op_open, rounds, (int)(20000 * scale));
