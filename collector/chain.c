@@ -589,8 +589,10 @@ static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, enum ro
 	/* what the subject held lately, what a creator held lately when its child
 	 * was born (a shell that read its orders from a connection it has closed,
 	 * then runs them), what a departed feeder held lately when it let go —
-	 * except a hub's */
-	int history = role != ROLE_FED && !is_hub(p);
+	 * a hub's history only when it is the subject (a hub's closed
+	 * connections are other clients', not its children's; for the subject
+	 * an extra origin is the safe side of the doubt) */
+	int history = subject || (role != ROLE_FED && !is_hub(p));
 	uint64_t from = 0;
 	if (history) {
 		from = t > w->window ? t - w->window : 0;

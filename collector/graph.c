@@ -194,6 +194,25 @@ static void set_creator(struct proc *p, struct proc *c)
 	c->nchildren++;
 }
 
+/* Ghost fds. A record sent before the collector's last read of the sender's
+ * /proc/PID/fd table changes the table no more (fd_rec) — but a fork child
+ * whose own table cannot be read (gone already) inherits its creator's table
+ * as it was at the fork, and a fd the creator opened and closed again before
+ * the read (a pipe's write end that dash hands to the `$(...)` child, then
+ * closes) is in no table. The creator keeps the last GHOSTS_MAX such fds with
+ * the interval the records give them, for inherit_from. Channels by key, not
+ * by pointer: a channel may be freed before its ghost. */
+#define GHOSTS_MAX 8
+struct ghostfd {
+	int fd;
+	uint8_t kind, ends;
+	uint64_t dev, ino, since, until;
+};
+struct ghosts {
+	uint8_t n, next;
+	struct ghostfd e[GHOSTS_MAX];
+};
+
 static void proc_end(struct graph *g, struct proc *p, uint64_t ts)
 {
 	if (!p->alive)
@@ -219,6 +238,11 @@ static void proc_free(struct graph *g, struct proc *p)
 	proc_end(g, p, p->exit_ts ? p->exit_ts : 1);
 	while (p->holds)
 		hold_unlink(g, p->holds);
+	if (p->ghosts) {
+		g->st.bytes -= sizeof(*p->ghosts);
+		free(p->ghosts);
+		p->ghosts = NULL;
+	}
 	if (p->creator)
 		p->creator->nchildren--;
 	/* children keep their creator_pid but lose the pointer */
@@ -507,6 +531,45 @@ static int fd_set_key(struct graph *g, struct proc *p, int fd, const struct ht_c
 	return fd_set_(g, p, fd, c, ts, how, ends);
 }
 
+static void ghost_add(struct graph *g, struct proc *p, int fd, const struct chan *c,
+		      uint8_t ends, uint64_t since, uint64_t until)
+{
+	if (!p->ghosts) {
+		p->ghosts = calloc(1, sizeof(*p->ghosts));
+		if (!p->ghosts)
+			return;
+		g->st.bytes += sizeof(*p->ghosts);
+	}
+	struct ghosts *gs = p->ghosts;
+	struct ghostfd *e = &gs->e[gs->next];
+	gs->next = (uint8_t)((gs->next + 1) % GHOSTS_MAX);
+	if (gs->n < GHOSTS_MAX)
+		gs->n++;
+	*e = (struct ghostfd){.fd = fd, .kind = c->kind, .ends = ends, .dev = c->dev,
+			      .ino = c->ino, .since = since, .until = until};
+}
+
+/* a close (or a dup over fd) at ts, sent before the last read: the ghost open
+ * on fd then ends there */
+static void ghost_end(struct proc *p, int fd, uint64_t ts)
+{
+	for (int i = 0; p->ghosts && i < p->ghosts->n; i++) {
+		struct ghostfd *e = &p->ghosts->e[i];
+		if (e->fd == fd && e->since <= ts && ts < e->until)
+			e->until = ts;
+	}
+}
+
+static struct ghostfd *ghost_at(struct proc *p, int fd, uint64_t ts)
+{
+	for (int i = 0; p->ghosts && i < p->ghosts->n; i++) {
+		struct ghostfd *e = &p->ghosts->e[i];
+		if (e->fd == fd && e->since <= ts && ts < e->until)
+			return e;
+	}
+	return NULL;
+}
+
 /* fd_set_ for a record's fd (c NULL: chan_get failed). A record sent before
  * our last read of the sender's /proc/PID/fd table (it waited in the socket
  * while the collector read the table for another reason) must not put back
@@ -521,6 +584,9 @@ static int fd_rec(struct graph *g, struct proc *p, int fd, struct chan *c, uint6
 		return -ENOMEM; /* (chan_get failed) */
 	if (ts >= p->synced_ts)
 		return fd_set_(g, p, fd, c, ts, how, ends);
+	struct fdent *cur = fd_find(p, fd);
+	if (!cur || cur->h->c != c) /* gone by the read: a ghost until then */
+		ghost_add(g, p, fd, c, ends, ts, p->synced_ts);
 	for (struct hold *x = p->holds; x; x = x->pnext)
 		if (x->c == c && x->until == p->synced_ts && x->nfds == 0) {
 			x->ends |= ends; /* the record's other fd (a pipe's two ends) */
@@ -751,6 +817,16 @@ static void inherit_from(struct graph *g, struct proc *p, struct proc *c, uint64
 {
 	for (uint32_t i = 0; c->fds && i < c->nfds; i++)
 		fd_set_(g, p, c->fds[i].fd, c->fds[i].h->c, fork_ts, HOLD_INHERITED, c->fds[i].ends);
+	/* and what the creator held at the fork that its table no longer shows */
+	for (int i = 0; c->ghosts && i < c->ghosts->n; i++) {
+		struct ghostfd *e = &c->ghosts->e[i];
+		if (e->since > fork_ts || fork_ts >= e->until || fd_find(p, e->fd))
+			continue;
+		struct ht_chan k = {e->kind, e->dev, e->ino};
+		struct chan *ch = chan_get(g, &k, fork_ts);
+		if (ch)
+			fd_set_(g, p, e->fd, ch, fork_ts, HOLD_INHERITED, e->ends);
+	}
 }
 
 static void proc_hash(struct graph *g, struct proc *p)
@@ -1183,11 +1259,27 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 	case HT_REC_CLOSE:
 		if (r->ts >= p->synced_ts)
 			fd_unset(g, p, r->fd, r->ts);
+		else
+			ghost_end(p, r->fd, r->ts);
 		break;
 	case HT_REC_DUP: {
 		struct fdent *e = fd_find(p, r->fd);
-		if (r->fd == r->fd2 || r->ts < p->synced_ts)
+		if (r->fd == r->fd2)
 			break;
+		if (r->ts < p->synced_ts) {
+			/* the table has it already; a ghost's copy is a ghost */
+			struct ghostfd *gh = ghost_at(p, r->fd, r->ts);
+			ghost_end(p, r->fd2, r->ts);
+			if (gh) {
+				struct ghostfd copy = *gh;
+				struct ht_chan k = {copy.kind, copy.dev, copy.ino};
+				struct chan *ch = chan_get(g, &k, r->ts);
+				struct fdent *cur = fd_find(p, r->fd2);
+				if (ch && (!cur || cur->h->c != ch))
+					ghost_add(g, p, r->fd2, ch, copy.ends, r->ts, copy.until);
+			}
+			break;
+		}
 		if (e) {
 			struct chan *c = e->h->c;
 			uint8_t how = e->h->how, ends = e->ends;

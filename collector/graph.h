@@ -59,6 +59,7 @@ struct proc {
 	struct fdent *fds;
 	uint32_t nfds, capfds;
 	uint64_t synced_ts;   /* monotonic ns of the last /proc/PID/fd read */
+	struct ghosts *ghosts; /* fds a /proc read came too late to see (graph.c) */
 	struct hold *holds;
 	struct proc *hnext;          /* pid hash chain */
 	struct proc *next, *prev;    /* all entries, oldest first */

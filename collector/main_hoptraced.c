@@ -426,7 +426,57 @@ static void push_prejudged(void)
 	nprej = 0;
 }
 
-/* Reads every pending record on one shim connection. Returns the number read. */
+/* Records are applied in the order they were sent, across connections: a
+ * round of draining reads every ready connection into `pend`, then applies
+ * them by their (clamped) send time, each connection's in its own order. A
+ * fork child's BIRTH travels on its parent's connection, its new image's
+ * IMAGE on a connection of its own; the parent's PIPE and CLOSE and the
+ * child's records interleave in time, and applied connection by connection
+ * the child could be taken before the fork that made it (its inherited fds
+ * then lost when it is already gone). */
+#define PEND_MAX 2048
+struct pend {
+	struct ht_record rec;
+	uint64_t seq;
+	pid_t pid;
+	uid_t uid;
+};
+static struct pend *pend;
+static uint32_t *pend_ix;
+static size_t npend;
+static uint64_t pend_seq;
+
+static int pend_cmp(const void *a, const void *b)
+{
+	const struct pend *x = &pend[*(const uint32_t *)a], *y = &pend[*(const uint32_t *)b];
+	if (x->rec.ts != y->rec.ts)
+		return x->rec.ts < y->rec.ts ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void apply_pending(void)
+{
+	for (size_t i = 0; i < npend; i++)
+		pend_ix[i] = (uint32_t)i;
+	qsort(pend_ix, npend, sizeof(*pend_ix), pend_cmp);
+	uint64_t now = now_ns();
+	for (size_t i = 0; i < npend; i++) {
+		struct pend *pr = &pend[pend_ix[i]];
+		const char *why;
+		int fresh = pr->rec.type == HT_REC_CONNECT && nsubs && !prej_repeat(&pr->rec);
+		if (graph_apply(graph, pr->pid, pr->uid, &pr->rec, now, &why) != 0) {
+			if (why)
+				log_debug("record %s from pid %d refused: %s",
+					  ht_rec_type_name(pr->rec.type), (int)pr->pid, why);
+		} else if (fresh) {
+			prej_note(&pr->rec);
+		}
+	}
+	npend = 0;
+}
+
+/* Reads every pending record on one shim connection into `pend` (applied by
+ * apply_pending). Returns the number read. */
 static int read_records(int fd, uint64_t now)
 {
 	uint8_t buf[HT_REC_MAX + 1];
@@ -435,8 +485,11 @@ static int read_records(int fd, uint64_t now)
 		struct cmsghdr align;
 	} cbuf;
 	int n = 0;
+	uint64_t last_ts = 0; /* this connection's records keep their order */
 
 	for (int budget = 256; budget > 0; budget--) {
+		if (npend == PEND_MAX)
+			apply_pending();
 		struct iovec iov = {buf, sizeof(buf)};
 		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b,
 				    .msg_controllen = sizeof(cbuf.b)};
@@ -479,9 +532,10 @@ static int read_records(int fd, uint64_t now)
 			stats.no_creds++;
 			continue;
 		}
-		struct ht_record rec;
+		struct pend *pr = &pend[npend];
+		struct ht_record *rec = &pr->rec;
 		const char *why;
-		if (ht_record_decode(buf, (size_t)r, &rec, &why) != 0) {
+		if (ht_record_decode(buf, (size_t)r, rec, &why) != 0) {
 			stats.decode_errors++;
 			log_debug("record from pid %d rejected: %s", cr.pid, why);
 			continue;
@@ -491,18 +545,17 @@ static int read_records(int fd, uint64_t now)
 		 * read the clock again before clamping, or a PIPE and the CLOSE
 		 * after it would both be dated the batch's start, before a
 		 * /proc read made meanwhile, and the CLOSE would be ignored */
-		if (rec.ts > now)
+		if (rec->ts > now)
 			now = now_ns();
-		if (rec.ts > now || rec.ts + HT_REC_MAX_SKEW_NS < now)
-			rec.ts = now;
-		int fresh = rec.type == HT_REC_CONNECT && nsubs && !prej_repeat(&rec);
-		if (graph_apply(graph, cr.pid, cr.uid, &rec, now, &why) != 0) {
-			if (why)
-				log_debug("record %s from pid %d refused: %s",
-					  ht_rec_type_name(rec.type), cr.pid, why);
-		} else if (fresh) {
-			prej_note(&rec);
-		}
+		if (rec->ts > now || rec->ts + HT_REC_MAX_SKEW_NS < now)
+			rec->ts = now;
+		if (rec->ts < last_ts)
+			rec->ts = last_ts;
+		last_ts = rec->ts;
+		pr->seq = pend_seq++;
+		pr->pid = cr.pid;
+		pr->uid = cr.uid;
+		npend++;
 	}
 	return n;
 gone:
@@ -533,6 +586,7 @@ static int drain_rounds(void)
 				got++;
 			}
 		}
+		apply_pending();
 		total += got;
 		if (!got)
 			break;
@@ -821,7 +875,9 @@ int main(int argc, char **argv)
 				.window_ns = cf.window_ms * 1000000ULL,
 				.max_procs = cf.max_procs, .use_procfs = 1};
 	graph = graph_new(&gc);
-	if (!graph)
+	pend = calloc(PEND_MAX, sizeof(*pend));
+	pend_ix = calloc(PEND_MAX, sizeof(*pend_ix));
+	if (!graph || !pend || !pend_ix)
 		fatalx("out of memory");
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	rec_ep = epoll_create1(EPOLL_CLOEXEC);

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../collector/chain.h"
@@ -558,6 +559,9 @@ static void test_creator_history(void)
 	image(g, 61, 60, "/usr/bin/job", 4 * SEC + 1);
 	connect_tcp(g, 61, 3, 3304, "198.51.100.3", 22, 4 * SEC + 2);
 	CHECK_CHAINS(g, 61, 3304, 5 * SEC, "h2:job");
+	/* the hub as the subject: its history counts (the safe side) */
+	connect_tcp(g, 60, 5, 3305, "198.51.100.3", 22, 4 * SEC + 3);
+	CHECK_CHAINS(g, 60, 3305, 5 * SEC, "192.0.2.1:server | 192.0.2.4:server");
 	graph_free(g);
 }
 
@@ -827,6 +831,59 @@ static void test_records_older_than_proc_read(void)
 	graph_free(g);
 }
 
+/* `c=$(nc …)` with the collector late: the shell made a pipe, forked the child
+ * (which got the write end), closed the write end, and only then did the
+ * collector read the shell's /proc/PID/fd (write end gone). The child is gone
+ * before its BIRTH is read: it inherits the shell's table as it was at the
+ * fork — with the write end, which the table no longer shows. */
+static void test_ghost_fd_inherited(void)
+{
+	struct graph_conf cf = {.retention_ns = 600 * SEC, .window_ns = 60 * SEC,
+				.max_procs = 1000, .use_procfs = 1};
+	struct graph *g = graph_new(&cf);
+	pid_t me = getpid();
+	pid_t kid = fork(); /* a pid that is gone when its BIRTH is applied */
+	if (kid == 0)
+		_exit(0);
+	CHECK(kid > 0 && waitpid(kid, NULL, 0) == kid);
+	int fds[2];
+	struct stat st;
+	struct timespec t;
+	CHECK(pipe(fds) == 0);
+	CHECK(fstat(fds[0], &st) == 0);
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	uint64_t t_pipe = (uint64_t)t.tv_sec * SEC + (uint64_t)t.tv_nsec;
+	uint64_t t_fork = t_pipe + 1000, t_closew = t_pipe + 2000;
+	close(fds[1]);
+	ok(g, me, R(HT_REC_RESYNC, t_closew + 1000)); /* the read: fds[1] gone */
+	struct ht_record p = R(HT_REC_PIPE, t_pipe);
+	p.fd = fds[0];
+	p.fd2 = fds[1];
+	p.chan = (struct ht_chan){HT_CHAN_PIPE, (uint64_t)st.st_dev, (uint64_t)st.st_ino};
+	ok(g, me, p);
+	struct ht_record c = R(HT_REC_CLOSE, t_closew);
+	c.fd = fds[1];
+	ok(g, me, c);
+	struct ht_record b = R(HT_REC_BIRTH, t_fork + 10);
+	b.num = me;
+	b.ts2 = t_fork;
+	ok(g, kid, b);
+	fdop(g, kid, HT_REC_DUP, fds[1], 1, t_fork + 20);
+	fdop(g, kid, HT_REC_CLOSE, fds[0], 0, t_fork + 30);
+	fdop(g, kid, HT_REC_CLOSE, fds[1], 0, t_fork + 30);
+	struct chan *ch = graph_chan(g, HT_CHAN_PIPE, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
+	int kid_writes = 0, kid_reads = 0;
+	for (struct hold *h = ch ? ch->holds : NULL; h; h = h->cnext)
+		if (h->p->pid == kid && !h->until) {
+			kid_writes += (h->ends & HE_W) != 0;
+			kid_reads += (h->ends & HE_R) != 0;
+		}
+	CHECK_EQ_INT(kid_writes, 1); /* its stdout, the write end */
+	CHECK_EQ_INT(kid_reads, 0);
+	close(fds[0]);
+	graph_free(g);
+}
+
 /* A local TCP connection's two ends, first seen in /proc and linked as peers
  * (as a chain walk does) before the probe: still TCP after it, not taken for
  * a unix socket pair (found by review: the probe's unix shortcut did that),
@@ -929,5 +986,5 @@ T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_re
        T(test_creator_history), T(test_creator_reads_child),
        T(test_direct_path_first),
        T(test_local_origin), T(test_local_origin_feeders), T(test_local_origin_feeder_once), T(test_pid_reuse), T(test_retention_and_bounds),
-       T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_probe_keeps_tcp_peers), T(test_reconnect_after_failure),
+       T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_ghost_fd_inherited), T(test_probe_keeps_tcp_peers), T(test_reconnect_after_failure),
        T(test_memory_per_10k))
