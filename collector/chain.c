@@ -591,44 +591,49 @@ static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, enum ro
 	 * then runs them), what a departed feeder held lately when it let go —
 	 * a hub's history only when it is the subject (a hub's closed
 	 * connections are other clients', not its children's; for the subject
-	 * an extra origin is the safe side of the doubt) */
-	int history = subject || (role != ROLE_FED && !is_hub(p));
-	uint64_t from = 0;
-	if (history) {
-		from = t > w->window ? t - w->window : 0;
-		if (p->exec_ts > from)
-			from = p->exec_ts;
-	}
-	/* what it holds first, its history after: an external connection is
-	 * reported once, on the first (most direct) path that reaches it */
+	 * an extra origin is the safe side of the doubt). Asked once, of the
+	 * first closed hold that falls in the window. */
+	int history = subject ? 1 : role == ROLE_FED ? 0 : -1;
+	uint64_t from = t > w->window ? t - w->window : 0;
+	if (p->exec_ts > from)
+		from = p->exec_ts;
+	/* what it holds first, its history after (at most 32, in list order): an
+	 * external connection is reported once, on the first (most direct) path
+	 * that reaches it */
+	struct hold *recent[32];
 	int nrecent = 0;
-	for (int pass = 0; pass < 2; pass++)
 	for (struct hold *h = p->holds; h; h = h->pnext) {
 		if (h->c == w->req->exclude || (via && (h->c == via || h->c->peer == via)))
 			continue;
 		int live = hold_live_at(h, t);
-		if (live != !pass)
-			continue;
-		/* a creator's history is its own: an fd its creator also held at
-		 * its birth (sshd's child closing the other sessions' pipes) is
-		 * reached through the lineage, under the hub rule */
-		int recent = history && h->until && h->until >= from && h->until <= t &&
-			     h->since <= t &&
-			     (subject || !p->creator || !holds_at(p->creator, h->c, p->birth_ts));
-		if (!live && !recent)
-			continue;
+		if (!live) {
+			if (!history || !h->until || h->until < from || h->until > t || h->since > t)
+				continue;
+			if (history < 0 && !(history = !is_hub(p)))
+				continue;
+			/* a creator's history is its own: an fd its creator also
+			 * held at its birth (sshd's child closing the other
+			 * sessions' pipes) is reached through the lineage, under
+			 * the hub rule */
+			if (!subject && p->creator && holds_at(p->creator, h->c, p->birth_ts))
+				continue;
+		}
 		/* not a source (see through_chan): not counted against the bound */
 		if (h->c->failed || (depth == 0 && is_tcp(h->c) && h->c->dir == 'o' &&
 				     same_host(&h->c->remote, w->req->syn_remote)))
 			continue;
-		if (!live && ++nrecent > 32) {
-			w->truncated = 1; /* more history than we follow */
+		if (!live) {
+			if (nrecent == 32)
+				w->truncated = 1; /* more history than we follow */
+			else
+				recent[nrecent++] = h;
 			continue;
 		}
-		/* a recently closed channel is judged by who held it then */
-		through_chan(w, p, h, live ? t : h->until - 1, depth, sources,
-			     live && t == w->req->now, !live);
+		through_chan(w, p, h, t, depth, sources, t == w->req->now, 0);
 	}
+	/* a recently closed channel is judged by who held it then */
+	for (int i = 0; i < nrecent; i++)
+		through_chan(w, p, recent[i], recent[i]->until - 1, depth, sources, 0, 1);
 
 	if (cJSON_GetArraySize(sources) == 0 && !subject) {
 		cJSON_Delete(sources);
