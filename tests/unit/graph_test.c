@@ -116,6 +116,30 @@ static void fdrecv(struct graph *g, pid_t pid, int fd, struct ht_chan c, uint64_
 	ok(g, pid, r);
 }
 
+/* A pipeline side: pid is born of creator at ts with the creator's pipe on
+ * fds 3 (read) and 4 (write), moves end `from` to `to` (0 or 1) and closes
+ * 3 and 4 (ts + 1), then runs exe (ts + 2; none if NULL). */
+static void pipe_child(struct graph *g, pid_t pid, pid_t creator, int from, int to,
+		       const char *exe, uint64_t ts)
+{
+	birth(g, pid, creator, ts);
+	fdop(g, pid, HT_REC_DUP, from, to, ts + 1);
+	fdop(g, pid, HT_REC_CLOSE, 3, 0, ts + 1);
+	fdop(g, pid, HT_REC_CLOSE, 4, 0, ts + 1);
+	if (exe)
+		image(g, pid, creator, exe, ts + 2);
+}
+
+/* pid is born of creator at ts, runs exe (ts + 1) and connects on fd 3 to
+ * 198.51.100.3:22 (ts + 2) with socket inode ino: the SYN a chain is asked of */
+static void onward(struct graph *g, pid_t pid, pid_t creator, const char *exe, uint64_t ino,
+		   uint64_t ts)
+{
+	birth(g, pid, creator, ts);
+	image(g, pid, creator, exe, ts + 1);
+	connect_tcp(g, pid, 3, ino, "198.51.100.3", 22, ts + 2);
+}
+
 /* Computes the chain of pid (excluding socket ino `syn`) and returns it. */
 static cJSON *chain_of(struct graph *g, pid_t pid, uint64_t syn, uint64_t now)
 {
@@ -207,9 +231,7 @@ static void test_ssh_then_ssh(void)
 	struct graph *g = mk(600, 1000);
 	image(g, 10, 1, "/usr/sbin/sshd", 1 * SEC);
 	session(g, 11, "192.0.2.1", 1000, 3, 2 * SEC);
-	birth(g, 13, 12, 3 * SEC);
-	image(g, 13, 12, "/usr/bin/ssh", 3 * SEC + 1);
-	connect_tcp(g, 13, 3, 2000, "198.51.100.3", 22, 3 * SEC + 2);
+	onward(g, 13, 12, "/usr/bin/ssh", 2000, 3 * SEC);
 	CHECK_CHAINS(g, 13, 2000, 4 * SEC, "192.0.2.1:sshd,sshd,bash,ssh");
 	graph_free(g);
 }
@@ -235,9 +257,7 @@ static void test_reflatten_upstream(void)
 	struct graph *g = mk(600, 1000);
 	image(g, 10, 1, "/usr/sbin/sshd", 1 * SEC);
 	session(g, 11, "192.0.2.1", 1000, 3, 2 * SEC);
-	birth(g, 13, 12, 3 * SEC);
-	image(g, 13, 12, "/usr/bin/ssh", 3 * SEC + 1);
-	connect_tcp(g, 13, 3, 2000, "198.51.100.3", 22, 3 * SEC + 2);
+	onward(g, 13, 12, "/usr/bin/ssh", 2000, 3 * SEC);
 	cJSON *a = chain_of(g, 13, 2000, 4 * SEC);
 	cJSON *conn = a ? find_conn(cJSON_GetObjectItem(a, "tree")) : NULL;
 	CHECK(conn != NULL);
@@ -271,16 +291,8 @@ static void test_pipe_relay(void)
 	p.fd2 = 4;
 	p.chan = (struct ht_chan){HT_CHAN_PIPE, 12, 777};
 	ok(g, 12, p);
-	birth(g, 20, 12, 3 * SEC + 1);
-	fdop(g, 20, HT_REC_DUP, 4, 1, 3 * SEC + 2);
-	fdop(g, 20, HT_REC_CLOSE, 3, 0, 3 * SEC + 2);
-	fdop(g, 20, HT_REC_CLOSE, 4, 0, 3 * SEC + 2);
-	image(g, 20, 12, "/usr/bin/nc.openbsd", 3 * SEC + 3);
-	birth(g, 21, 12, 3 * SEC + 4);
-	fdop(g, 21, HT_REC_DUP, 3, 0, 3 * SEC + 5);
-	fdop(g, 21, HT_REC_CLOSE, 3, 0, 3 * SEC + 5);
-	fdop(g, 21, HT_REC_CLOSE, 4, 0, 3 * SEC + 5);
-	image(g, 21, 12, "/usr/bin/nc.openbsd", 3 * SEC + 6);
+	pipe_child(g, 20, 12, 4, 1, "/usr/bin/nc.openbsd", 3 * SEC + 1);
+	pipe_child(g, 21, 12, 3, 0, "/usr/bin/nc.openbsd", 3 * SEC + 4);
 	fdop(g, 12, HT_REC_CLOSE, 3, 0, 3 * SEC + 7);
 	fdop(g, 12, HT_REC_CLOSE, 4, 0, 3 * SEC + 7);
 	/* nc -l accepts a connection from the origin (a second connection) */
@@ -329,9 +341,7 @@ static void test_tmux_reattach(void)
 	image(g, 50, 42, "/usr/bin/tmux", 6 * SEC + 1);
 	fdrecv(g, 31, 8, (struct ht_chan){HT_CHAN_PTY, 0, 5}, 6 * SEC + 2);
 	/* ssh from the pane */
-	birth(g, 60, 32, 7 * SEC);
-	image(g, 60, 32, "/usr/bin/ssh", 7 * SEC + 1);
-	connect_tcp(g, 60, 3, 4000, "198.51.100.3", 22, 7 * SEC + 2);
+	onward(g, 60, 32, "/usr/bin/ssh", 4000, 7 * SEC);
 	CHECK_CHAINS(g, 60, 4000, 8 * SEC,
 		     "192.0.2.1:sshd,sshd,bash,tmux,tmux,bash,ssh | "
 		     "192.0.2.4:sshd,sshd,bash,tmux,tmux,bash,ssh");
@@ -345,9 +355,7 @@ static void test_no_spurious_origin(void)
 	image(g, 10, 1, "/usr/sbin/sshd", 1 * SEC);
 	session(g, 11, "192.0.2.1", 1000, 3, 2 * SEC);
 	session(g, 21, "192.0.2.4", 1100, 4, 2 * SEC + 100);
-	birth(g, 30, 22, 3 * SEC);
-	image(g, 30, 22, "/usr/bin/nc.openbsd", 3 * SEC + 1);
-	connect_tcp(g, 30, 3, 5000, "198.51.100.3", 22, 3 * SEC + 2);
+	onward(g, 30, 22, "/usr/bin/nc.openbsd", 5000, 3 * SEC);
 	CHECK_CHAINS(g, 30, 5000, 4 * SEC, "192.0.2.4:sshd,sshd,bash,nc.openbsd");
 	graph_free(g);
 }
@@ -364,9 +372,7 @@ static void test_daemonised_after_session(void)
 	/* the session ends */
 	ok(g, 12, R(HT_REC_EXIT, 4 * SEC));
 	ok(g, 11, R(HT_REC_EXIT, 4 * SEC + 1));
-	birth(g, 71, 70, 8 * SEC);
-	image(g, 71, 70, "/usr/bin/nc.openbsd", 8 * SEC + 1);
-	connect_tcp(g, 71, 3, 6000, "198.51.100.3", 22, 8 * SEC + 2);
+	onward(g, 71, 70, "/usr/bin/nc.openbsd", 6000, 8 * SEC);
 	CHECK_CHAINS(g, 71, 6000, 9 * SEC, "192.0.2.1:sshd,sshd,bash,dash,nc.openbsd");
 	graph_free(g);
 }
@@ -423,9 +429,7 @@ static void test_hub_children_not_sources(void)
 	fdop(g, 12, HT_REC_DUP, 6, 0, 3 * SEC + 5);
 	fdop(g, 12, HT_REC_CLOSERANGE, 3, 100, 3 * SEC + 6);
 	image(g, 12, 11, "/usr/bin/bash", 3 * SEC + 7);
-	birth(g, 30, 12, 4 * SEC);
-	image(g, 30, 12, "/usr/bin/nc.openbsd", 4 * SEC + 1);
-	connect_tcp(g, 30, 3, 5000, "198.51.100.3", 22, 4 * SEC + 2);
+	onward(g, 30, 12, "/usr/bin/nc.openbsd", 5000, 4 * SEC);
 	/* the listener, reached through lineage, still reads B's pipe: B's sshd is
 	 * its child, so not a source */
 	CHECK_CHAINS(g, 30, 5000, 5 * SEC, "192.0.2.1:sshd,sshd,bash,nc.openbsd");
@@ -496,16 +500,8 @@ static void test_departed_feeder(void)
 	struct graph *g = mk(600, 1000);
 	image(g, 40, 1, "/usr/bin/dash", 1 * SEC); /* the shell that built the pipeline */
 	mkpipe(g, 40, 3, 4, 950, 2 * SEC);
-	birth(g, 41, 40, 2 * SEC + 1); /* nc -l: stdout = the write end */
-	fdop(g, 41, HT_REC_DUP, 4, 1, 2 * SEC + 2);
-	fdop(g, 41, HT_REC_CLOSE, 3, 0, 2 * SEC + 2);
-	fdop(g, 41, HT_REC_CLOSE, 4, 0, 2 * SEC + 2);
-	image(g, 41, 40, "/usr/bin/nc.openbsd", 2 * SEC + 3);
-	birth(g, 42, 40, 2 * SEC + 4); /* sh: stdin = the read end */
-	fdop(g, 42, HT_REC_DUP, 3, 0, 2 * SEC + 5);
-	fdop(g, 42, HT_REC_CLOSE, 3, 0, 2 * SEC + 5);
-	fdop(g, 42, HT_REC_CLOSE, 4, 0, 2 * SEC + 5);
-	image(g, 42, 40, "/usr/bin/sh", 2 * SEC + 6);
+	pipe_child(g, 41, 40, 4, 1, "/usr/bin/nc.openbsd", 2 * SEC + 1); /* nc -l: stdout */
+	pipe_child(g, 42, 40, 3, 0, "/usr/bin/sh", 2 * SEC + 4);        /* sh: stdin */
 	fdop(g, 40, HT_REC_CLOSE, 3, 0, 2 * SEC + 7);
 	fdop(g, 40, HT_REC_CLOSE, 4, 0, 2 * SEC + 7);
 	struct ht_record a = R(HT_REC_ACCEPT, 3 * SEC);
@@ -518,14 +514,10 @@ static void test_departed_feeder(void)
 	/* the controller hung up: nc closes the connection, then exits */
 	fdop(g, 41, HT_REC_CLOSE, 5, 0, 4 * SEC);
 	ok(g, 41, R(HT_REC_EXIT, 4 * SEC + 1));
-	birth(g, 43, 42, 5 * SEC);
-	image(g, 43, 42, "/usr/bin/nc.openbsd", 5 * SEC + 1);
-	connect_tcp(g, 43, 3, 3102, "198.51.100.3", 22, 5 * SEC + 2);
+	onward(g, 43, 42, "/usr/bin/nc.openbsd", 3102, 5 * SEC);
 	CHECK_CHAINS(g, 43, 3102, 6 * SEC, "192.0.2.9:nc.openbsd,sh,nc.openbsd");
 	/* the same command run after the window: the listener no longer counts */
-	birth(g, 44, 42, 70 * SEC);
-	image(g, 44, 42, "/usr/bin/nc.openbsd", 70 * SEC + 1);
-	connect_tcp(g, 44, 3, 3103, "198.51.100.3", 22, 70 * SEC + 2);
+	onward(g, 44, 42, "/usr/bin/nc.openbsd", 3103, 70 * SEC);
 	CHECK_CHAINS(g, 44, 3103, 71 * SEC, "h2:nc.openbsd");
 	graph_free(g);
 }
@@ -540,14 +532,10 @@ static void test_creator_history(void)
 	image(g, 50, 1, "/usr/bin/bash", 1 * SEC);
 	connect_tcp(g, 50, 3, 3200, "192.0.2.9", 4444, 2 * SEC);
 	fdop(g, 50, HT_REC_CLOSE, 3, 0, 3 * SEC);
-	birth(g, 51, 50, 4 * SEC);
-	image(g, 51, 50, "/usr/bin/nc.openbsd", 4 * SEC + 1);
-	connect_tcp(g, 51, 3, 3201, "198.51.100.3", 22, 4 * SEC + 2);
+	onward(g, 51, 50, "/usr/bin/nc.openbsd", 3201, 4 * SEC);
 	CHECK_CHAINS(g, 51, 3201, 5 * SEC, "192.0.2.9:bash,nc.openbsd");
 	/* a child born after the window */
-	birth(g, 52, 50, 70 * SEC);
-	image(g, 52, 50, "/usr/bin/nc.openbsd", 70 * SEC + 1);
-	connect_tcp(g, 52, 3, 3202, "198.51.100.3", 22, 70 * SEC + 2);
+	onward(g, 52, 50, "/usr/bin/nc.openbsd", 3202, 70 * SEC);
 	CHECK_CHAINS(g, 52, 3202, 71 * SEC, "h2:nc.openbsd");
 	/* a hub: two clients served and closed, then a job of its own */
 	image(g, 60, 1, "/usr/sbin/server", 1 * SEC);
@@ -555,9 +543,7 @@ static void test_creator_history(void)
 	fdop(g, 60, HT_REC_CLOSE, 4, 0, 2 * SEC + 1);
 	accept_tcp(g, 60, 4, 3302, "192.0.2.4", 50002, 3 * SEC);
 	fdop(g, 60, HT_REC_CLOSE, 4, 0, 3 * SEC + 1);
-	birth(g, 61, 60, 4 * SEC);
-	image(g, 61, 60, "/usr/bin/job", 4 * SEC + 1);
-	connect_tcp(g, 61, 3, 3304, "198.51.100.3", 22, 4 * SEC + 2);
+	onward(g, 61, 60, "/usr/bin/job", 3304, 4 * SEC);
 	CHECK_CHAINS(g, 61, 3304, 5 * SEC, "h2:job");
 	/* the hub as the subject: its history counts (the safe side) */
 	connect_tcp(g, 60, 5, 3305, "198.51.100.3", 22, 4 * SEC + 3);
@@ -574,42 +560,26 @@ static void test_creator_reads_child(void)
 	struct graph *g = mk(600, 1000);
 	image(g, 70, 1, "/usr/bin/dash", 1 * SEC);
 	mkpipe(g, 70, 3, 4, 960, 2 * SEC);
-	birth(g, 71, 70, 2 * SEC + 1);
-	fdop(g, 71, HT_REC_DUP, 4, 1, 2 * SEC + 2);
-	fdop(g, 71, HT_REC_CLOSE, 3, 0, 2 * SEC + 2);
-	fdop(g, 71, HT_REC_CLOSE, 4, 0, 2 * SEC + 2);
-	image(g, 71, 70, "/usr/bin/nc.openbsd", 2 * SEC + 3);
+	pipe_child(g, 71, 70, 4, 1, "/usr/bin/nc.openbsd", 2 * SEC + 1);
 	fdop(g, 70, HT_REC_CLOSE, 4, 0, 2 * SEC + 3);
 	connect_tcp(g, 71, 5, 3400, "192.0.2.9", 9000, 2 * SEC + 4);
 	fdop(g, 71, HT_REC_CLOSE, 5, 0, 3 * SEC);
 	ok(g, 71, R(HT_REC_EXIT, 3 * SEC + 1));
 	fdop(g, 70, HT_REC_CLOSE, 3, 0, 3 * SEC + 2); /* EOF: the shell is done reading */
-	birth(g, 72, 70, 4 * SEC);
-	image(g, 72, 70, "/usr/bin/nc.openbsd", 4 * SEC + 1);
-	connect_tcp(g, 72, 3, 3401, "198.51.100.3", 22, 4 * SEC + 2);
+	onward(g, 72, 70, "/usr/bin/nc.openbsd", 3401, 4 * SEC);
 	CHECK_CHAINS(g, 72, 3401, 5 * SEC, "192.0.2.9:nc.openbsd,dash,nc.openbsd");
 
 	image(g, 80, 1, "/usr/bin/bash", 1 * SEC);
 	mkpipe(g, 80, 3, 4, 961, 2 * SEC);
-	birth(g, 81, 80, 2 * SEC + 1); /* curl: stdout = the write end */
-	fdop(g, 81, HT_REC_DUP, 4, 1, 2 * SEC + 2);
-	fdop(g, 81, HT_REC_CLOSE, 3, 0, 2 * SEC + 2);
-	fdop(g, 81, HT_REC_CLOSE, 4, 0, 2 * SEC + 2);
-	image(g, 81, 80, "/usr/bin/curl", 2 * SEC + 3);
-	birth(g, 82, 80, 2 * SEC + 4); /* sh: stdin = the read end */
-	fdop(g, 82, HT_REC_DUP, 3, 0, 2 * SEC + 5);
-	fdop(g, 82, HT_REC_CLOSE, 3, 0, 2 * SEC + 5);
-	fdop(g, 82, HT_REC_CLOSE, 4, 0, 2 * SEC + 5);
-	image(g, 82, 80, "/usr/bin/dash", 2 * SEC + 6);
+	pipe_child(g, 81, 80, 4, 1, "/usr/bin/curl", 2 * SEC + 1); /* curl: stdout */
+	pipe_child(g, 82, 80, 3, 0, "/usr/bin/dash", 2 * SEC + 4); /* sh: stdin */
 	fdop(g, 80, HT_REC_CLOSE, 4, 0, 2 * SEC + 7);
 	fdop(g, 80, HT_REC_CLOSE, 3, 0, 2 * SEC + 7);
 	connect_tcp(g, 81, 5, 3500, "192.0.2.7", 80, 2 * SEC + 8);
 	fdop(g, 81, HT_REC_CLOSE, 5, 0, 3 * SEC);
 	ok(g, 81, R(HT_REC_EXIT, 3 * SEC + 1));
 	ok(g, 82, R(HT_REC_EXIT, 3 * SEC + 2));
-	birth(g, 83, 80, 4 * SEC);
-	image(g, 83, 80, "/usr/bin/ssh", 4 * SEC + 1);
-	connect_tcp(g, 83, 3, 3501, "198.51.100.3", 22, 4 * SEC + 2);
+	onward(g, 83, 80, "/usr/bin/ssh", 3501, 4 * SEC);
 	CHECK_CHAINS(g, 83, 3501, 5 * SEC, "h2:ssh");
 	graph_free(g);
 }
@@ -623,19 +593,15 @@ static void test_direct_path_first(void)
 	image(g, 90, 1, "/usr/bin/bash", 1 * SEC);
 	connect_tcp(g, 90, 0, 3600, "192.0.2.9", 4444, 1 * SEC + 1);
 	mkpipe(g, 90, 3, 4, 970, 2 * SEC);
-	birth(g, 91, 90, 2 * SEC + 1); /* the $(...) subshell: has the connection too */
-	fdop(g, 91, HT_REC_DUP, 4, 1, 2 * SEC + 2);
-	fdop(g, 91, HT_REC_CLOSE, 3, 0, 2 * SEC + 2);
-	fdop(g, 91, HT_REC_CLOSE, 4, 0, 2 * SEC + 2);
+	/* the $(...) subshell: it has the connection too */
+	pipe_child(g, 91, 90, 4, 1, NULL, 2 * SEC + 1);
 	fdop(g, 90, HT_REC_CLOSE, 4, 0, 2 * SEC + 2);
 	birth(g, 92, 91, 2 * SEC + 3);
 	image(g, 92, 91, "/usr/bin/stat", 2 * SEC + 4);
 	ok(g, 92, R(HT_REC_EXIT, 2 * SEC + 5));
 	ok(g, 91, R(HT_REC_EXIT, 2 * SEC + 6));
 	fdop(g, 90, HT_REC_CLOSE, 3, 0, 2 * SEC + 7);
-	birth(g, 93, 90, 3 * SEC);
-	image(g, 93, 90, "/usr/bin/nc.openbsd", 3 * SEC + 1);
-	connect_tcp(g, 93, 5, 3601, "198.51.100.3", 22, 3 * SEC + 2);
+	onward(g, 93, 90, "/usr/bin/nc.openbsd", 3601, 3 * SEC);
 	CHECK_CHAINS(g, 93, 3601, 4 * SEC, "192.0.2.9:bash,nc.openbsd");
 	graph_free(g);
 }
