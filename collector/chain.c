@@ -305,6 +305,10 @@ static void add_source(cJSON *sources, const char *via, const char *id, cJSON *n
 	cJSON_AddItemToArray(sources, s);
 }
 
+/* how long before a birth what the creator let go of still counts (see
+ * expand_sources) */
+#define CREATOR_GAP_NS (5ULL * 1000000000ULL)
+
 /* how a process is reached: it is the subject; the creator of a process at
  * its birth; fed through a channel it holds; fed through a channel it let go
  * of (judged as it was then, with what it had closed just before: `nc -l`
@@ -334,16 +338,23 @@ static int descends_from(const struct proc *d, const struct proc *a)
 }
 
 /* A hub — a server that accepted two or more connections since its last exec
- * (an sshd listener, a tmux server, a relay serving several clients) — is
- * judged by what it holds at the time: the connections it has closed were
- * other clients', not where its present work comes from. */
+ * (an sshd listener, a tmux server, a relay serving several clients), or a
+ * process that holds a pty's master (a terminal server: tmux, screen, sshd's
+ * session, script — its status-line jobs and its clients come and go) — is
+ * judged by what it holds at the time: the channels it has closed were other
+ * clients' or its own housekeeping, not where its present work comes from. */
 static int is_hub(const struct proc *p)
 {
 	int n = 0;
-	for (const struct hold *h = p->holds; h; h = h->pnext)
-		if (h->how == HOLD_CREATED && h->c->kind == HT_CHAN_SOCK && h->c->dir == 'i' &&
-		    h->since >= p->exec_ts && ++n >= 2)
+	for (const struct hold *h = p->holds; h; h = h->pnext) {
+		if (h->since < p->exec_ts)
+			continue;
+		if (h->c->kind == HT_CHAN_PTY && (h->ends & HE_M))
 			return 1;
+		if (h->how == HOLD_CREATED && h->c->kind == HT_CHAN_SOCK && h->c->dir == 'i' &&
+		    ++n >= 2)
+			return 1;
+	}
 	return 0;
 }
 
@@ -536,12 +547,12 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 			if (t == w->req->now && !h->until &&
 			    !graph_verify_alive(w->g, h->p, w->req->now))
 				continue;
+			if (visited(w, h->p, ht))
+				continue;
 			if (ht != t && ++ndeparted > 16) {
 				w->truncated = 1; /* more departed feeders than we follow */
 				continue;
 			}
-			if (visited(w, h->p, ht))
-				continue;
 			cJSON *n = expand(w, h->p, ht, ht != t ? ROLE_DEPARTED : ROLE_FED, depth + 1,
 					  ends[e]);
 			if (n)
@@ -594,13 +605,20 @@ static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, enum ro
 	 * an extra origin is the safe side of the doubt). Asked once, of the
 	 * first closed hold that falls in the window. */
 	int history = subject ? 1 : role == ROLE_FED ? 0 : -1;
-	uint64_t from = t > w->window ? t - w->window : 0;
+	/* a creator's history: only what it let go of shortly before the birth
+	 * (orders read, then run); a prompt's or a status line's `$(curl …)`
+	 * long before the user's next command is not where that came from */
+	uint64_t span = role == ROLE_CREATOR && w->window > CREATOR_GAP_NS ? CREATOR_GAP_NS
+									  : w->window;
+	uint64_t from = t > span ? t - span : 0;
 	if (p->exec_ts > from)
 		from = p->exec_ts;
 	/* what it holds first, its history after (at most 32, in list order): an
 	 * external connection is reported once, on the first (most direct) path
 	 * that reaches it */
-	struct hold *recent[32];
+	/* copies: a live pass may re-read a holder's /proc (kernel_holders),
+	 * which can free this process's oldest closed holds */
+	struct hold recent[32];
 	int nrecent = 0;
 	for (struct hold *h = p->holds; h; h = h->pnext) {
 		if (h->c == w->req->exclude || (via && (h->c == via || h->c->peer == via)))
@@ -614,8 +632,9 @@ static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, enum ro
 			/* a creator's history is its own: an fd its creator also
 			 * held at its birth (sshd's child closing the other
 			 * sessions' pipes) is reached through the lineage, under
-			 * the hub rule */
-			if (!subject && p->creator && holds_at(p->creator, h->c, p->birth_ts))
+			 * the hub rule (asked only while there is room) */
+			if (!subject && nrecent < 32 && p->creator &&
+			    holds_at(p->creator, h->c, p->birth_ts))
 				continue;
 		}
 		/* not a source (see through_chan): not counted against the bound */
@@ -626,14 +645,14 @@ static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, enum ro
 			if (nrecent == 32)
 				w->truncated = 1; /* more history than we follow */
 			else
-				recent[nrecent++] = h;
+				recent[nrecent++] = *h;
 			continue;
 		}
 		through_chan(w, p, h, t, depth, sources, t == w->req->now, 0);
 	}
 	/* a recently closed channel is judged by who held it then */
 	for (int i = 0; i < nrecent; i++)
-		through_chan(w, p, recent[i], recent[i]->until - 1, depth, sources, 0, 1);
+		through_chan(w, p, &recent[i], recent[i].until - 1, depth, sources, 0, 1);
 
 	if (cJSON_GetArraySize(sources) == 0 && !subject) {
 		cJSON_Delete(sources);

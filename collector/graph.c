@@ -5,7 +5,6 @@
  * (retention, max_procs).
  */
 #include <errno.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -815,12 +814,16 @@ static int proc_sync_fds(struct graph *g, struct proc *p, uint64_t ts, uint8_t h
  * own fd table cannot be read). */
 static void inherit_from(struct graph *g, struct proc *p, struct proc *c, uint64_t fork_ts)
 {
+	/* the table as it is now, but what came after the fork */
 	for (uint32_t i = 0; c->fds && i < c->nfds; i++)
-		fd_set_(g, p, c->fds[i].fd, c->fds[i].h->c, fork_ts, HOLD_INHERITED, c->fds[i].ends);
-	/* and what the creator held at the fork that its table no longer shows */
+		if (c->fds[i].h->since <= fork_ts)
+			fd_set_(g, p, c->fds[i].fd, c->fds[i].h->c, fork_ts, HOLD_INHERITED,
+				c->fds[i].ends);
+	/* and what the creator held at the fork that its table no longer shows
+	 * (the records before the read are the truth about that moment) */
 	for (int i = 0; c->ghosts && i < c->ghosts->n; i++) {
 		struct ghostfd *e = &c->ghosts->e[i];
-		if (e->since > fork_ts || fork_ts >= e->until || fd_find(p, e->fd))
+		if (e->since > fork_ts || fork_ts >= e->until)
 			continue;
 		struct ht_chan k = {e->kind, e->dev, e->ino};
 		struct chan *ch = chan_get(g, &k, fork_ts);
@@ -1066,16 +1069,30 @@ static int apply_birth(struct graph *g, pid_t pid, uid_t uid, const struct ht_re
 
 /* The executable a record claims, for a process whose /proc/PID/exe could not
  * be read (gone already): the shim sends the path execve() was given, which
- * may go through symlinks (/bin/true); resolved here as the kernel's exe link
- * would be, when it still resolves. A claim, never more. */
+ * may name the file through the merged-/usr links (/bin/true, the kernel's exe
+ * link says /usr/bin/true). Rewritten as a string only — never resolved in the
+ * collector's context (a claim under /proc/self would name the collector's
+ * own files, one on a hung mount would stall it): /bin, /sbin and /lib* are
+ * mapped to /usr when this host's are links to usr/ (read once). A claim,
+ * never more. */
 static const char *claimed_exe(const struct graph *g, const char *claim, char *buf, size_t n)
 {
-	char rp[PATH_MAX];
-	if (!g->conf.use_procfs || claim[0] != '/' || !realpath(claim, rp) || strlen(rp) >= n)
+	static int merged = -1;
+	static const char *const dirs[] = {"/bin/", "/sbin/", "/lib/", "/lib32/", "/lib64/"};
+	if (!g->conf.use_procfs)
 		return claim;
-	memcpy(buf, rp, strlen(rp) + 1);
-	return buf;
+	if (merged < 0) {
+		char l[16];
+		ssize_t k = readlink("/bin", l, sizeof(l) - 1);
+		merged = k == 7 && !memcmp(l, "usr/bin", 7);
+	}
+	for (size_t i = 0; merged && i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (!strncmp(claim, dirs[i], strlen(dirs[i])) &&
+		    (size_t)snprintf(buf, n, "/usr%s", claim) < n)
+			return buf;
+	return claim;
 }
+
 static int apply_image(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r,
 		       uint64_t now)
 {

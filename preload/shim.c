@@ -619,13 +619,19 @@ __attribute__((constructor)) static void ht_ctor(int argc, char **argv, char **e
 	pthread_atfork(atfork_prepare, NULL, atfork_child);
 	on_exit(on_exit_cb, NULL);
 
-	/* the executable: the path execve() was given (AT_EXECFN, free) when it
-	 * is absolute, else /proc/self/exe (a readlink costs ~15 µs, 2% of a
-	 * spawn). The collector reads /proc/PID/exe itself and takes this claim
-	 * only for a process already gone, resolving its symlinks. */
+	/* the executable: the path execve() was given (AT_EXECFN, free), else
+	 * /proc/self/exe (a readlink costs ~15 µs, 2% of a spawn) — when that
+	 * path is relative, names a file through /proc or /dev (a re-exec of
+	 * /proc/self/exe, fexecve), or is a #! script (the kernel puts the
+	 * script's path among the interpreter's arguments; the image is the
+	 * interpreter). The collector reads /proc/PID/exe itself and takes this
+	 * claim only for a process already gone. */
 	char exe[256];
 	const char *fn = (const char *)getauxval(AT_EXECFN);
-	if (fn && fn[0] == '/' && strnlen(fn, sizeof(exe)) < sizeof(exe)) {
+	int script = fn && argv && argc > 1 &&
+		     (!strcmp(argv[1], fn) || (argc > 2 && !strcmp(argv[2], fn)));
+	if (fn && fn[0] == '/' && strncmp(fn, "/proc/", 6) && strncmp(fn, "/dev/", 5) && !script &&
+	    strnlen(fn, sizeof(exe)) < sizeof(exe)) {
 		memcpy(exe, fn, strlen(fn) + 1);
 	} else {
 		ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);

