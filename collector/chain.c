@@ -534,13 +534,15 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 			 * apart from our side: not a source through it */
 			if (e == 1 && holds_at(h->p, c, ht))
 				continue;
-			/* a hub (a forking listener, a tmux server) reached on the way is
-			 * not fed through it by what it created — but any other process
-			 * is (`while read h; do nc $h 22; done < <(curl …)`: the shell
-			 * reads its child's output), and so is a hub through a channel
-			 * in its history (past: one it has closed) by a descendant that
-			 * let go of it first: it stayed to take what the child wrote */
-			if (depth > 0 && descends_from(h->p, p) && is_hub(p) &&
+			/* a process reached on the way is not fed through a channel it
+			 * holds by what it created — a hub (a forking listener, an sshd
+			 * listener known only from /proc, a tmux server) holds one to
+			 * each child — only the subject's own descendants count; but in
+			 * a process's history (past: a channel it has closed) a
+			 * descendant that let go of it first did: the process stayed to
+			 * take what the child wrote (`c=$(nc H1 9000)`), where a shell
+			 * that built a pipeline between two children let go at once */
+			if (depth > 0 && descends_from(h->p, p) &&
 			    !(past && h->until && h->until <= mine->until))
 				continue;
 			if (w->nodes >= w->max_nodes) {
