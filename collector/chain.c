@@ -476,6 +476,29 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 	} else if (c->kind == HT_CHAN_SOCK) {
 		if (c->internal || (c->peer && c->peer->internal))
 			return; /* a shim's or a query's connection to the collector */
+		if (c->dir == 'l')
+			return; /* a listening socket: no data between its holders */
+		if (c->dir == 'l')
+			return; /* a listening socket: no data between its holders */
+		if (!c->peer && !c->remote.family && live && w->req->nl >= 0 && c->probed != 2) {
+			/* a socket of unknown kind whose holders would be taken as
+			 * each other's feeders: a shim's record socket that a forking
+			 * server shares with its children (they did not exec) is one —
+			 * its peer is the collector's end */
+			uint64_t pino = 0;
+			if (c->probed)
+				c->probed = 2; /* asked once */
+			if (sd_unix_peer(w->req->nl, c->ino, &pino) == 0 && pino) {
+				struct chan *pc = graph_chan(w->g, HT_CHAN_SOCK, 0, pino);
+				if (pc && pc->internal) {
+					c->internal = 1;
+					return;
+				}
+				c->remote.family = AF_UNIX;
+				c->remote.len = 8;
+				memcpy(c->remote.a, &pino, 8);
+			}
+		}
 		/* a unix socket end talks to its peer end, not to other holders of
 		 * the same end (a forking server's children sharing a socketpair) —
 		 * unless the peer is unknown */

@@ -643,6 +643,12 @@ struct probe_ctx {
 static int probe_listen_cb(void *vctx, const struct sd_inet *s)
 {
 	struct probe_ctx *x = vctx;
+	if (s->state == 10 /* TCP_LISTEN */) {
+		/* shared by a forking server's children: no data between them */
+		struct chan *c = graph_chan(x->g, HT_CHAN_SOCK, 0, s->ino);
+		if (c && !c->dir)
+			c->dir = 'l';
+	}
 	if (s->state == 10 /* TCP_LISTEN */ && x->nlisten < 256) {
 		x->listen[x->nlisten].family = (uint16_t)s->family;
 		x->listen[x->nlisten].port = s->lport;
@@ -1230,6 +1236,13 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 					}
 				}
 			}
+		}
+		/* the socket it was accepted from listens: it carries no data
+		 * between those who share it (a forking server's children) */
+		if (r->chan2.ino && r->chan2.ino != r->chan.ino) {
+			struct chan *lc = chan_get(g, &r->chan2, r->ts);
+			if (lc && !lc->dir)
+				lc->dir = 'l';
 		}
 		rc = fd_rec(g, p, r->fd, c, r->ts, HOLD_CREATED, 0);
 		break;

@@ -95,7 +95,7 @@ static inline void gaddr_get(struct ht_addr *a, const struct gaddr *g)
 struct chan {
 	uint8_t kind;          /* HT_CHAN_PIPE (also FIFOs), HT_CHAN_SOCK, HT_CHAN_PTY */
 	uint8_t fifo;          /* a named pipe */
-	uint8_t dir;           /* sockets: 0 unknown, 'i' accepted, 'o' connected */
+	uint8_t dir;           /* sockets: 0 unknown, 'i' accepted, 'o' connected, 'l' listening */
 	uint8_t has_local;
 	uint8_t probed;        /* sockets: the kernel was asked what it is */
 	uint8_t failed;        /* its connect() failed: never a connection, never a source */

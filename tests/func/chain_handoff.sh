@@ -15,6 +15,9 @@
 #                recent history at the child's birth).
 #   $(...)       `c=$(nc H1 9000); eval "$c"` — the shell read its orders
 #                from its own child's pipe, kept until the child was done.
+#   fork server  python's ForkingTCPServer (children keep the listening
+#                socket) serving h1, then h3: each child's chain has its own
+#                client only (the shared listener carries no data).
 # Each: `hoptrace who` on h2 for the onward connection: exactly one chain,
 # origin h1 (by name when h1's collector answers, else h1's address: h1's end
 # of a closed connection is not answered, docs/inquiry.md), dst h3:22, and h2's
@@ -35,7 +38,7 @@ who_h2() {
 	tb_exec h2 "$TB_HOPTRACE" who $_lr --json >"$TB_T/$_t.who.json" ||
 		{ cat "$TB_T/$_t.who.json"; return 1; }
 	tb_assert_chain "$TB_T/$_t.who.json" --count 1 --dst "$CT_H3:22" --no-origin h2 \
-		--origin "$(ct_origin "$TB_T/$_t.who.json")" "$@"
+		--origin "${WHO_ORIGIN:-$(ct_origin "$TB_T/$_t.who.json")}" "$@"
 }
 
 tb_log "nc -l 9003 | sh; the controller sends one command and hangs up"
@@ -78,4 +81,31 @@ tb_bg h2 sh -c "c=\$(nc $CT_H1 9000 </dev/null); sleep 1; eval \"\$c\"; true"
 ct_wait_new_onward 15 || tb_fail "\$(nc): no connection to h3:22"
 ct_case "\$(nc) then eval: origin h1" "" \
 	who_h2 "$CT_P" subst --procs "h2:nc.openbsd,h2:dash,h2:nc.openbsd" --ordered
+tb_log "a forking server whose children keep the listening socket (python ForkingTCPServer), clients from h1 then h3"
+cat >"$(tb_dir h2)/tmp/fsrv.py" <<'EOPY'
+import socket, socketserver, sys, time
+class H(socketserver.StreamRequestHandler):
+    def handle(self):
+        host, port = self.rfile.readline().split()
+        s = socket.create_connection((host.decode(), int(port)))
+        time.sleep(60)
+class S(socketserver.ForkingTCPServer):
+    allow_reuse_address = True
+S(("0.0.0.0", int(sys.argv[1])), H).serve_forever()
+EOPY
+tb_bg h2 "$TB_PY" /tmp/fsrv.py 7000
+tb_wait_port h2 7000 || tb_fail "forking server: no listener"
+tb_bg h1 sh -c "echo '$CT_H3 22' | nc -q 100 $CT_H2 7000"
+ct_wait_new_onward 15 || tb_fail "forking server: no connection for h1's client"
+p1=$CT_P
+tb_bg h3 sh -c "echo '$CT_H3 22' | nc -q 100 $CT_H2 7000"
+ct_wait_new_onward 15 || tb_fail "forking server: no connection for h3's client"
+p3=$CT_P
+PYX=h2:$(basename "$(readlink -f "$TB_PY")")
+ct_case "forking server, h1's child: its client only" "" \
+	who_h2 "$p1" fork1 --procs "h1:nc.openbsd?,$PYX,$PYX" --ordered --no-origin h3 --no-origin "$CT_H3"
+WHO_ORIGIN=h3 # its client is h3 (h3's collector answers for a live connection)
+ct_case "forking server, h3's child: its client only" "" \
+	who_h2 "$p3" fork3 --procs "h3:nc.openbsd?,$PYX,$PYX" --ordered --no-origin h1 --no-origin "$CT_H1"
+unset WHO_ORIGIN
 ct_finish
