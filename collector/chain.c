@@ -478,27 +478,6 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 			return; /* a shim's or a query's connection to the collector */
 		if (c->dir == 'l')
 			return; /* a listening socket: no data between its holders */
-		if (c->dir == 'l')
-			return; /* a listening socket: no data between its holders */
-		if (!c->peer && !c->remote.family && live && w->req->nl >= 0 && c->probed != 2) {
-			/* a socket of unknown kind whose holders would be taken as
-			 * each other's feeders: a shim's record socket that a forking
-			 * server shares with its children (they did not exec) is one —
-			 * its peer is the collector's end */
-			uint64_t pino = 0;
-			if (c->probed)
-				c->probed = 2; /* asked once */
-			if (sd_unix_peer(w->req->nl, c->ino, &pino) == 0 && pino) {
-				struct chan *pc = graph_chan(w->g, HT_CHAN_SOCK, 0, pino);
-				if (pc && pc->internal) {
-					c->internal = 1;
-					return;
-				}
-				c->remote.family = AF_UNIX;
-				c->remote.len = 8;
-				memcpy(c->remote.a, &pino, 8);
-			}
-		}
 		/* a unix socket end talks to its peer end, not to other holders of
 		 * the same end (a forking server's children sharing a socketpair) —
 		 * unless the peer is unknown */
@@ -643,9 +622,6 @@ static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, enum ro
 	uint64_t from = t > span ? t - span : 0;
 	if (p->exec_ts > from)
 		from = p->exec_ts;
-	/* what it holds first, its history after (at most 32, in list order): an
-	 * external connection is reported once, on the first (most direct) path
-	 * that reaches it */
 	/* a departed feeder that a hub created (libutempter's helper, forked by
 	 * tmux for each new pane with every fd of the server): what it had from
 	 * its creator is the hub's, reached through the lineage — only what it
@@ -653,8 +629,10 @@ static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, enum ro
 	struct proc *hubmom = role == ROLE_DEPARTED && p->creator && is_hub(p->creator)
 				      ? p->creator
 				      : NULL;
-	/* copies: a live pass may re-read a holder's /proc (kernel_holders),
-	 * which can free this process's oldest closed holds */
+	/* what it holds first, its history after (at most 32, in list order): an
+	 * external connection is reported once, on the first (most direct) path
+	 * that reaches it. Copies: a live pass may re-read a holder's /proc
+	 * (kernel_holders), which can free this process's oldest closed holds */
 	struct hold recent[32];
 	int nrecent = 0;
 	for (struct hold *h = p->holds; h; h = h->pnext) {

@@ -548,17 +548,7 @@ static void ghost_add(struct graph *g, struct proc *p, int fd, const struct chan
 			      .ino = c->ino, .since = since, .until = until};
 }
 
-/* a close (or a dup over fd) at ts, sent before the last read: the ghost open
- * on fd then ends there */
-static void ghost_end(struct proc *p, int fd, uint64_t ts)
-{
-	for (int i = 0; p->ghosts && i < p->ghosts->n; i++) {
-		struct ghostfd *e = &p->ghosts->e[i];
-		if (e->fd == fd && e->since <= ts && ts < e->until)
-			e->until = ts;
-	}
-}
-
+/* the ghost open on fd at ts, or NULL */
 static struct ghostfd *ghost_at(struct proc *p, int fd, uint64_t ts)
 {
 	for (int i = 0; p->ghosts && i < p->ghosts->n; i++) {
@@ -567,6 +557,15 @@ static struct ghostfd *ghost_at(struct proc *p, int fd, uint64_t ts)
 			return e;
 	}
 	return NULL;
+}
+
+/* a close (or a dup over fd) at ts, sent before the last read: a ghost open
+ * on fd then ends there */
+static void ghost_end(struct proc *p, int fd, uint64_t ts)
+{
+	struct ghostfd *e;
+	while ((e = ghost_at(p, fd, ts)))
+		e->until = ts;
 }
 
 /* fd_set_ for a record's fd (c NULL: chan_get failed). A record sent before
@@ -643,13 +642,13 @@ struct probe_ctx {
 static int probe_listen_cb(void *vctx, const struct sd_inet *s)
 {
 	struct probe_ctx *x = vctx;
-	if (s->state == 10 /* TCP_LISTEN */) {
-		/* shared by a forking server's children: no data between them */
-		struct chan *c = graph_chan(x->g, HT_CHAN_SOCK, 0, s->ino);
-		if (c && !c->dir)
-			c->dir = 'l';
-	}
-	if (s->state == 10 /* TCP_LISTEN */ && x->nlisten < 256) {
+	if (s->state != 10 /* TCP_LISTEN */)
+		return 0;
+	/* shared by a forking server's children: no data between them */
+	struct chan *c = graph_chan(x->g, HT_CHAN_SOCK, 0, s->ino);
+	if (c && !c->dir)
+		c->dir = 'l';
+	if (x->nlisten < 256) {
 		x->listen[x->nlisten].family = (uint16_t)s->family;
 		x->listen[x->nlisten].port = s->lport;
 		x->nlisten++;
@@ -1071,7 +1070,6 @@ static int apply_birth(struct graph *g, pid_t pid, uid_t uid, const struct ht_re
 		return 0; /* repeated BIRTH (vfork child) */
 	return proc_arrive(g, pid, uid, cpid, fork_ts, now) ? 0 : -ENOMEM;
 }
-
 
 /* The executable a record claims, for a process whose /proc/PID/exe could not
  * be read (gone already): the shim sends the path execve() was given, which

@@ -619,20 +619,19 @@ __attribute__((constructor)) static void ht_ctor(int argc, char **argv, char **e
 	pthread_atfork(atfork_prepare, NULL, atfork_child);
 	on_exit(on_exit_cb, NULL);
 
-	/* the executable: the path execve() was given (AT_EXECFN, free), else
-	 * /proc/self/exe (a readlink costs ~15 µs, 2% of a spawn) — when that
-	 * path is relative, names a file through /proc or /dev (a re-exec of
-	 * /proc/self/exe, fexecve), is a #! script (the kernel puts the
-	 * script's path among the interpreter's arguments; the image is the
-	 * interpreter) or a symlink. The collector reads /proc/PID/exe itself and takes this
-	 * claim only for a process already gone. */
+	/* the executable: the path execve() was given (AT_EXECFN, free; one
+	 * lstat), else /proc/self/exe (a readlink costs ~15 µs, 2% of a spawn) —
+	 * when that path is relative, names a file through /proc or /dev (a
+	 * re-exec of /proc/self/exe, fexecve), is a #! script (the kernel puts
+	 * the script's path among the interpreter's arguments; the image is the
+	 * interpreter) or a symlink (/usr/bin/nc -> /etc/alternatives/nc). The
+	 * collector reads /proc/PID/exe itself and takes this claim only for a
+	 * process already gone. */
 	char exe[256];
 	struct stat ls;
 	const char *fn = (const char *)getauxval(AT_EXECFN);
 	int script = fn && argv && argc > 1 &&
 		     (!strcmp(argv[1], fn) || (argc > 2 && !strcmp(argv[2], fn)));
-	/* ... or a symlink (/usr/bin/nc -> /etc/alternatives/nc -> nc.openbsd):
-	 * one lstat, not the readlink */
 	if (fn && fn[0] == '/' && strncmp(fn, "/proc/", 6) && strncmp(fn, "/dev/", 5) && !script &&
 	    strnlen(fn, sizeof(exe)) < sizeof(exe) && lstat(fn, &ls) == 0 && S_ISREG(ls.st_mode)) {
 		memcpy(exe, fn, strlen(fn) + 1);
