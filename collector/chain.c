@@ -241,7 +241,7 @@ static cJSON *proc_node(struct walk *w, const struct proc *p)
 		cJSON_AddNumberToObject(n, "uid", p->uid);
 	cJSON_AddStringToObject(n, "exe", p->exe);
 	cJSON_AddStringToObject(n, "argv0", p->argv0);
-	cJSON_AddStringToObject(n, "sha256", p->sha256);
+	cJSON_AddStringToObject(n, "sha256", graph_proc_sha256(w->g, p));
 	cJSON_AddStringToObject(n, "seen", p->seen_kernel ? "kernel" : "shim");
 	cJSON_AddBoolToObject(n, "alive", p->alive);
 	return n;

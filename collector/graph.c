@@ -840,7 +840,25 @@ static void inherit_from(struct graph *g, struct proc *p, struct proc *c, uint64
 static void proc_hash(struct graph *g, struct proc *p)
 {
 	char hex[65];
-	p->sha256 = exehash_get(p->pid, hex) == 0 ? graph_intern(g, hex) : "";
+	uint32_t t;
+	/* never long on this thread: a large or busy user's file is hashed in
+	 * the background and picked up by graph_proc_sha256 */
+	p->sha256 = exehash_request(p->pid, p->uid, hex, &t) == 0 ? graph_intern(g, hex) : "";
+	p->hash_ticket = t;
+}
+
+const char *graph_proc_sha256(struct graph *g, const struct proc *cp)
+{
+	struct proc *p = (struct proc *)cp; /* a cache fill, not a change of the model */
+	char hex[65];
+	if (p->sha256[0] || !p->hash_ticket)
+		return p->sha256;
+	int rc = exehash_peek(p->hash_ticket, hex);
+	if (rc == 0)
+		p->sha256 = graph_intern(g, hex);
+	if (rc != -EINPROGRESS)
+		p->hash_ticket = 0;
+	return p->sha256;
 }
 
 static void proc_fill_identity(struct graph *g, struct proc *p)
@@ -1022,6 +1040,7 @@ static struct proc *proc_arrive(struct graph *g, pid_t pid, uid_t uid, pid_t cre
 		p->exe = p->creator->exe;
 		p->argv0 = p->creator->argv0;
 		p->sha256 = p->creator->sha256;
+		p->hash_ticket = p->creator->hash_ticket;
 	}
 	if (proc_sync_fds(g, p, birth_ts, HOLD_INHERITED) != 0 && p->creator)
 		inherit_from(g, p, p->creator, birth_ts);
@@ -1123,6 +1142,7 @@ static int apply_image(struct graph *g, pid_t pid, uid_t uid, const struct ht_re
 		p->exe = graph_intern(g, claimed_exe(g, r->str, exe, sizeof(exe)));
 	p->argv0 = graph_intern(g, r->str2);
 	p->sha256 = "";
+	p->hash_ticket = 0;
 	if (g->conf.use_procfs)
 		proc_hash(g, p);
 	return 0;

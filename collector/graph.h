@@ -54,6 +54,7 @@ struct proc {
 	const char *sha256;   /* interned lowercase hex, "" unknown */
 	uint8_t alive, seen_kernel, exec_pending, foreign_creator;
 	uint32_t nchildren;
+	uint32_t hash_ticket;    /* sha256 "": exehash_peek() may know it by now */
 	uint32_t nclosed;        /* closed holds kept on the list */
 	pid_t creator_pid;    /* (here: no padding — 100,000 entries must fit 64 MB) */
 	struct fdent *fds;
@@ -209,5 +210,8 @@ static inline int hold_live_at(const struct hold *h, uint64_t t)
 }
 
 const char *graph_intern(struct graph *g, const char *s);
+/* p's executable hash, "" unknown: one the background hasher finished since
+ * the image was seen is taken over (collector/sha256.h exehash_request) */
+const char *graph_proc_sha256(struct graph *g, const struct proc *p);
 
 #endif

@@ -201,6 +201,192 @@ static void test_exehash(void)
 	CHECK_EQ_INT(misses, 4);
 }
 
+/* a pid directory PID/exe -> path under dir */
+static void mkexe(int pid, const char *path)
+{
+	char link[160];
+	snprintf(link, sizeof(link), "%s/%d", dir, pid);
+	mkdir(link, 0755);
+	snprintf(link, sizeof(link), "%s/%d/exe", dir, pid);
+	unlink(link);
+	CHECK_EQ_INT(symlink(path, link), 0);
+}
+
+static void writesize(const char *path, size_t n, char fill)
+{
+	char *b = malloc(n);
+	CHECK(b != NULL);
+	memset(b, fill, n);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+	CHECK(fd >= 0);
+	CHECK_EQ_INT(write(fd, b, n), (long long)n);
+	close(fd);
+	free(b);
+}
+
+static void hash_file(const char *path, char hex[65])
+{
+	uint8_t d[32];
+	int fd = open(path, O_RDONLY);
+	CHECK(fd >= 0);
+	CHECK_EQ_INT(sha256_fd(fd, d), 0);
+	close(fd);
+	sha256_hex(d, hex);
+}
+
+/* the attack of issue 10 (7): rewrite in place at the same size, put the
+ * old mtime back — the cache must not keep the old hash (ctime moved) */
+static void test_rewrite_same_size_mtime(void)
+{
+	char path[128], hex[65], want[65];
+	struct stat sb;
+	strcpy(dir, "/tmp/sha256_rwXXXXXX");
+	CHECK(mkdtemp(dir) != NULL);
+	exehash_clear();
+	procfs_set_root(dir);
+	snprintf(path, sizeof(path), "%s/prog", dir);
+	writefile(path, "good program");
+	mkexe(50, path);
+	CHECK_EQ_INT(exehash_get(50, hex), 0);
+	hash_str("good program", 12, want);
+	CHECK_EQ_STR(hex, want);
+	CHECK_EQ_INT(stat(path, &sb), 0);
+
+	/* variant 1: write(2) over it, same size, utimensat back */
+	int fd = open(path, O_WRONLY);
+	CHECK(fd >= 0);
+	CHECK_EQ_INT(pwrite(fd, "evil program", 12, 0), 12);
+	close(fd);
+	struct timespec ts[2] = {sb.st_atim, sb.st_mtim};
+	CHECK_EQ_INT(utimensat(AT_FDCWD, path, ts, 0), 0);
+	struct stat sb2;
+	CHECK_EQ_INT(stat(path, &sb2), 0);
+	CHECK_EQ_INT(sb2.st_size, sb.st_size);
+	CHECK(sb2.st_mtim.tv_sec == sb.st_mtim.tv_sec && sb2.st_mtim.tv_nsec == sb.st_mtim.tv_nsec);
+	CHECK_EQ_INT(exehash_get(50, hex), 0);
+	hash_str("evil program", 12, want);
+	CHECK_EQ_STR(hex, want);
+
+	/* variant 2: through exehash_request (the collector's path), a
+	 * truncate + rewrite, mtime restored again */
+	uint32_t t;
+	CHECK_EQ_INT(exehash_request(50, 1000, hex, &t), 0);
+	CHECK_EQ_STR(hex, want);
+	CHECK_EQ_INT(truncate(path, 0), 0);
+	writefile(path, "evil prograN");
+	CHECK_EQ_INT(utimensat(AT_FDCWD, path, ts, 0), 0);
+	CHECK_EQ_INT(exehash_request(50, 1000, hex, &t), 0);
+	hash_str("evil prograN", 12, want);
+	CHECK_EQ_STR(hex, want);
+
+	/* variant 3: a hard link elsewhere written to, mtime restored: same inode */
+	char other[160];
+	snprintf(other, sizeof(other), "%s/alias", dir);
+	CHECK_EQ_INT(link(path, other), 0);
+	fd = open(other, O_WRONLY);
+	CHECK_EQ_INT(pwrite(fd, "Evil", 4, 0), 4);
+	close(fd);
+	CHECK_EQ_INT(utimensat(AT_FDCWD, other, ts, 0), 0);
+	CHECK_EQ_INT(exehash_request(50, 1000, hex, &t), 0);
+	hash_str("Evil prograN", 12, want);
+	CHECK_EQ_STR(hex, want);
+}
+
+/* large files go to the background; a uid's budget; a small user's job is
+ * not stuck behind another user's large ones; per-uid job limit */
+static void test_background(void)
+{
+	char path[128], hex[65], want[65];
+	struct exehash_bg_stats st;
+	uint32_t t;
+	exehash_clear();
+	/* one 64 MiB file per attacker job, four jobs (the per-uid limit) */
+	for (int i = 0; i < EXEHASH_JOBS_UID + 1; i++) {
+		snprintf(path, sizeof(path), "%s/big%d", dir, i);
+		writesize(path, 64u << 20, (char)('a' + i));
+		mkexe(100 + i, path);
+	}
+	snprintf(path, sizeof(path), "%s/victim", dir);
+	writesize(path, EXEHASH_SYNC_MAX + 1, 'v'); /* over the sync limit: background too */
+	mkexe(200, path);
+
+	for (int i = 0; i < EXEHASH_JOBS_UID; i++)
+		CHECK_EQ_INT(exehash_request(100 + i, 4242, hex, &t), -EINPROGRESS);
+	/* the fifth job of the same uid is refused, not queued */
+	CHECK_EQ_INT(exehash_request(100 + EXEHASH_JOBS_UID, 4242, hex, &t), -EBUSY);
+	uint32_t vt;
+	CHECK_EQ_INT(exehash_request(200, 0, hex, &vt), -EINPROGRESS);
+	/* the victim's file is done while the attacker's are still being read */
+	struct timespec slp = {0, 2000000};
+	int vdone = 0, n = 0;
+	for (; n < 5000 && !vdone; n++) {
+		vdone = exehash_peek(vt, hex) == 0;
+		if (!vdone)
+			nanosleep(&slp, NULL);
+	}
+	CHECK(vdone);
+	hash_file(path, want);
+	CHECK_EQ_STR(hex, want);
+	exehash_bg_stats(&st);
+	CHECK(st.done < 1 + EXEHASH_JOBS_UID); /* some attacker job still runs */
+	CHECK_EQ_INT(st.refused, 1);
+	CHECK_EQ_INT(exehash_drain(60000), 0);
+	exehash_bg_stats(&st);
+	CHECK_EQ_INT(st.done, 1 + EXEHASH_JOBS_UID);
+	/* now cached: a hit on the caller's thread */
+	snprintf(path, sizeof(path), "%s/big0", dir);
+	hash_file(path, want);
+	CHECK_EQ_INT(exehash_request(100, 4242, hex, &t), 0);
+	CHECK_EQ_STR(hex, want);
+	CHECK_EQ_INT(exehash_peek(0, hex), -ENOENT);
+
+	/* a file written while the background reads it is not cached */
+	snprintf(path, sizeof(path), "%s/big1", dir);
+	int fd = open(path, O_WRONLY);
+	CHECK_EQ_INT(pwrite(fd, "x", 1, 0), 1);
+	close(fd);
+	CHECK_EQ_INT(exehash_request(101, 4242, hex, &t), -EINPROGRESS);
+	fd = open(path, O_WRONLY);
+	CHECK_EQ_INT(pwrite(fd, "y", 1, 1), 1);
+	close(fd);
+	CHECK_EQ_INT(exehash_drain(60000), 0);
+	exehash_bg_stats(&st);
+	CHECK_EQ_INT(st.changed, 1);
+	CHECK_EQ_INT(exehash_peek(t, hex), -ENOENT);
+}
+
+/* the sync budget: a uid that hashes a lot on the caller's thread is moved
+ * to the background; another uid still hashes at once */
+static void test_budget(void)
+{
+	char path[128], hex[65];
+	struct exehash_bg_stats st;
+	uint32_t t;
+	exehash_clear();
+	int bg = 0, i;
+	for (i = 0; i < 200 && !bg; i++) {
+		snprintf(path, sizeof(path), "%s/s%d", dir, i);
+		writesize(path, EXEHASH_SYNC_MAX, (char)i);
+		mkexe(300 + i, path);
+		int rc = exehash_request(300 + i, 777, hex, &t);
+		CHECK(rc == 0 || rc == -EINPROGRESS);
+		bg = rc == -EINPROGRESS;
+	}
+	CHECK(bg);     /* the budget ran out */
+	CHECK(i > 1);  /* but not at once */
+	snprintf(path, sizeof(path), "%s/other", dir);
+	writesize(path, 4096, 'o');
+	mkexe(299, path);
+	CHECK_EQ_INT(exehash_request(299, 778, hex, &t), 0);
+	exehash_bg_stats(&st);
+	CHECK_EQ_INT(st.sync, (uint64_t)i);
+	CHECK_EQ_INT(exehash_drain(60000), 0);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	CHECK_EQ_INT(system(cmd), 0);
+	procfs_set_root(NULL);
+}
+
 /* more distinct files than the cache holds: old entries are evicted */
 static void test_eviction(void)
 {
@@ -243,4 +429,5 @@ static void test_eviction(void)
 	CHECK_EQ_INT(system(cmd), 0);
 }
 
-T_MAIN("sha256", T(test_nist), T(test_split), T(test_speed), T(test_exehash), T(test_eviction))
+T_MAIN("sha256", T(test_nist), T(test_split), T(test_speed), T(test_exehash), T(test_eviction),
+       T(test_rewrite_same_size_mtime), T(test_background), T(test_budget))
