@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t *b = size ? __builtin_malloc(size) : NULL;
 	if (size)
 		memcpy(b, data, size);
-	int r = ht_pkt_parse(b, size, &p);
+	int r = ht_pkt_parse(b, size, size, &p);
 	if (r == HT_PKT_OK && (p.l4off + 20u > size || (p.family != 2 && p.family != 10)))
 		__builtin_trap();
 	__builtin_free(b);

@@ -37,7 +37,7 @@ static void ipv4_syn(void)
 	uint8_t b[128];
 	struct ht_pkt p;
 	size_t n = mk4(b, 5, 5, 6, 0);
-	CHECK_EQ_INT(ht_pkt_parse(b, n, &p), HT_PKT_OK);
+	CHECK_EQ_INT(ht_pkt_parse(b, n, n, &p), HT_PKT_OK);
 	CHECK_EQ_INT(p.family, AF_INET);
 	CHECK_EQ_INT(p.sport, 40000);
 	CHECK_EQ_INT(p.dport, 22);
@@ -53,15 +53,15 @@ static void ipv4_options(void)
 	uint8_t b[128];
 	struct ht_pkt p;
 	size_t n = mk4(b, 8, 10, 6, 0x4000 /* DF */);
-	CHECK_EQ_INT(ht_pkt_parse(b, n, &p), HT_PKT_OK);
+	CHECK_EQ_INT(ht_pkt_parse(b, n, n, &p), HT_PKT_OK);
 	CHECK_EQ_INT(p.l4off, 32);
 	CHECK_EQ_INT(p.dport, 22);
 	/* trailing bytes past total length are ignored */
-	CHECK_EQ_INT(ht_pkt_parse(b, n, &p), HT_PKT_OK);
+	CHECK_EQ_INT(ht_pkt_parse(b, n, n, &p), HT_PKT_OK);
 	uint8_t big[160];
 	memcpy(big, b, n);
 	memset(big + n, 0xff, sizeof(big) - n);
-	CHECK_EQ_INT(ht_pkt_parse(big, sizeof(big), &p), HT_PKT_OK);
+	CHECK_EQ_INT(ht_pkt_parse(big, sizeof(big), sizeof(big), &p), HT_PKT_OK);
 }
 
 static void ipv4_bad(void)
@@ -70,25 +70,25 @@ static void ipv4_bad(void)
 	struct ht_pkt p;
 	size_t n = mk4(b, 5, 5, 6, 0);
 	b[0] = 0x44; /* IHL 4 */
-	CHECK_EQ_INT(ht_pkt_parse(b, n, &p), HT_PKT_BADHDR);
+	CHECK_EQ_INT(ht_pkt_parse(b, n, n, &p), HT_PKT_BADHDR);
 	n = mk4(b, 5, 5, 6, 0);
 	b[0] = 0x4f; /* IHL 15 = 60 > 40 */
 	b[2] = 0, b[3] = 60;
-	CHECK_EQ_INT(ht_pkt_parse(b, n, &p), HT_PKT_TRUNCATED);
+	CHECK_EQ_INT(ht_pkt_parse(b, n, n, &p), HT_PKT_TRUNCATED);
 	n = mk4(b, 5, 5, 6, 0);
 	b[32] = 0x40; /* doff 4 */
-	CHECK_EQ_INT(ht_pkt_parse(b, n, &p), HT_PKT_BADHDR);
+	CHECK_EQ_INT(ht_pkt_parse(b, n, n, &p), HT_PKT_BADHDR);
 	n = mk4(b, 5, 5, 6, 0);
 	b[32] = 0xf0; /* doff 15 */
 	b[2] = 0, b[3] = 100;
-	CHECK_EQ_INT(ht_pkt_parse(b, n, &p), HT_PKT_TRUNCATED);
+	CHECK_EQ_INT(ht_pkt_parse(b, n, n, &p), HT_PKT_TRUNCATED);
 	n = mk4(b, 5, 5, 6, 0);
 	b[2] = 0, b[3] = 10; /* total < IHL */
-	CHECK_EQ_INT(ht_pkt_parse(b, n, &p), HT_PKT_BADHDR);
+	CHECK_EQ_INT(ht_pkt_parse(b, n, n, &p), HT_PKT_BADHDR);
 	b[0] = 0x50;
-	CHECK_EQ_INT(ht_pkt_parse(b, n, &p), HT_PKT_BADVER);
-	CHECK_EQ_INT(ht_pkt_parse(b, 0, &p), HT_PKT_TRUNCATED);
-	CHECK_EQ_INT(ht_pkt_parse(NULL, 10, &p), HT_PKT_TRUNCATED);
+	CHECK_EQ_INT(ht_pkt_parse(b, n, n, &p), HT_PKT_BADVER);
+	CHECK_EQ_INT(ht_pkt_parse(b, 0, 0, &p), HT_PKT_TRUNCATED);
+	CHECK_EQ_INT(ht_pkt_parse(NULL, 10, 10, &p), HT_PKT_TRUNCATED);
 }
 
 static void ipv4_truncated(void)
@@ -97,8 +97,8 @@ static void ipv4_truncated(void)
 	struct ht_pkt p;
 	size_t n = mk4(b, 6, 6, 6, 0);
 	for (size_t i = 0; i < n; i++)
-		CHECK(ht_pkt_parse(b, i, &p) == HT_PKT_TRUNCATED);
-	CHECK_EQ_INT(ht_pkt_parse(b, n, &p), HT_PKT_OK);
+		CHECK(ht_pkt_parse(b, i, i, &p) == HT_PKT_TRUNCATED);
+	CHECK_EQ_INT(ht_pkt_parse(b, n, n, &p), HT_PKT_OK);
 }
 
 static void ipv4_not_tcp_and_fragments(void)
@@ -106,14 +106,14 @@ static void ipv4_not_tcp_and_fragments(void)
 	uint8_t b[128];
 	struct ht_pkt p;
 	size_t n = mk4(b, 5, 5, 17, 0);
-	CHECK_EQ_INT(ht_pkt_parse(b, n, &p), HT_PKT_NOTTCP);
+	CHECK_EQ_INT(ht_pkt_parse(b, n, n, &p), HT_PKT_NOTTCP);
 	n = mk4(b, 5, 5, 6, 0x0001); /* offset 8 bytes */
-	CHECK_EQ_INT(ht_pkt_parse(b, n, &p), HT_PKT_FRAGMENT);
+	CHECK_EQ_INT(ht_pkt_parse(b, n, n, &p), HT_PKT_FRAGMENT);
 	n = mk4(b, 5, 5, 6, 0x2000); /* MF, offset 0: first fragment, header present */
-	CHECK_EQ_INT(ht_pkt_parse(b, n, &p), HT_PKT_OK);
+	CHECK_EQ_INT(ht_pkt_parse(b, n, n, &p), HT_PKT_OK);
 	n = mk4(b, 5, 5, 6, 0x2000);
 	b[2] = 0, b[3] = 28; /* first fragment with only 8 bytes of TCP */
-	CHECK_EQ_INT(ht_pkt_parse(b, n, &p), HT_PKT_TRUNCATED);
+	CHECK_EQ_INT(ht_pkt_parse(b, n, n, &p), HT_PKT_TRUNCATED);
 }
 
 /* IPv6 + ext headers (list of next-header values) + TCP (doff 5) */
@@ -154,7 +154,7 @@ static void ipv6_syn(void)
 	uint8_t b[256];
 	struct ht_pkt p;
 	size_t n = mk6(b, NULL, 0, 6);
-	CHECK_EQ_INT(ht_pkt_parse(b, n, &p), HT_PKT_OK);
+	CHECK_EQ_INT(ht_pkt_parse(b, n, n, &p), HT_PKT_OK);
 	CHECK_EQ_INT(p.family, AF_INET6);
 	CHECK_EQ_INT(p.sport, 12345);
 	CHECK_EQ_INT(p.dport, 443);
@@ -169,12 +169,12 @@ static void ipv6_ext_headers(void)
 	struct ht_pkt p;
 	uint8_t ext[] = {0, 60, 43, 44, 51};
 	size_t n = mk6(b, ext, 5, 6);
-	CHECK_EQ_INT(ht_pkt_parse(b, n, &p), HT_PKT_OK);
+	CHECK_EQ_INT(ht_pkt_parse(b, n, n, &p), HT_PKT_OK);
 	CHECK_EQ_INT(p.l4off, 40 + 16 * 3 + 8 + 12);
 	CHECK_EQ_INT(p.dport, 443);
 	for (size_t i = 0; i < n; i++) {
 		b[4] = (uint8_t)((i < 40 ? 0 : i - 40) >> 8), b[5] = (uint8_t)(i < 40 ? 0 : i - 40);
-		int r = ht_pkt_parse(b, i, &p);
+		int r = ht_pkt_parse(b, i, i, &p);
 		CHECK(r == HT_PKT_TRUNCATED || r == HT_PKT_BADHDR);
 	}
 }
@@ -184,19 +184,19 @@ static void ipv6_not_tcp_and_fragments(void)
 	uint8_t b[256];
 	struct ht_pkt p;
 	size_t n = mk6(b, NULL, 0, 17);
-	CHECK_EQ_INT(ht_pkt_parse(b, n, &p), HT_PKT_NOTTCP);
+	CHECK_EQ_INT(ht_pkt_parse(b, n, n, &p), HT_PKT_NOTTCP);
 	n = mk6(b, NULL, 0, 59);
-	CHECK_EQ_INT(ht_pkt_parse(b, n, &p), HT_PKT_NOTTCP);
+	CHECK_EQ_INT(ht_pkt_parse(b, n, n, &p), HT_PKT_NOTTCP);
 	uint8_t fr[] = {44};
 	n = mk6(b, fr, 1, 6);
 	b[42] = 0, b[43] = 8; /* offset 1 */
-	CHECK_EQ_INT(ht_pkt_parse(b, n, &p), HT_PKT_FRAGMENT);
+	CHECK_EQ_INT(ht_pkt_parse(b, n, n, &p), HT_PKT_FRAGMENT);
 	uint8_t many[10] = {60, 60, 60, 60, 60, 60, 60, 60, 60, 60};
 	n = mk6(b, many, 10, 6);
-	CHECK_EQ_INT(ht_pkt_parse(b, n, &p), HT_PKT_BADHDR);
+	CHECK_EQ_INT(ht_pkt_parse(b, n, n, &p), HT_PKT_BADHDR);
 	n = mk6(b, NULL, 0, 6);
 	b[4] = b[5] = 0;
-	CHECK_EQ_INT(ht_pkt_parse(b, n, &p), HT_PKT_BADHDR);
+	CHECK_EQ_INT(ht_pkt_parse(b, n, n, &p), HT_PKT_BADHDR);
 }
 
 T_MAIN("packet", T(ipv4_syn), T(ipv4_options), T(ipv4_bad), T(ipv4_truncated),
