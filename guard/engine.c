@@ -55,7 +55,7 @@
  * bytes) costs no more than before. A longer chain (a raw socket's, root
  * only) is "unparsable: truncated headers" and gets on_unparsable. */
 #define COPY_RANGE 8320
-#define RCVBUF_PER_SYN 1280 /* bytes of the netlink receive buffer a queued SYN takes */
+#define RCVBUF_PER_SYN 1280 /* receive buffer per queued SYN: 832 bytes measured (IPv4, no data), with room */
 #define PUSH_SLOTS 1024     /* prejudged chains waiting for their SYN */
 #define PUSH_TTL_MS 500
 #define PUSH_MAX 16384      /* as the collector's: larger chains are asked about */

@@ -101,8 +101,11 @@ static int parse_v4(const uint8_t *buf, size_t caplen, size_t pktlen, struct ht_
 	if (lim < ihl)
 		return HT_PKT_TRUNCATED;
 	int r = v4_options(buf, ihl, p);
-	if (r)
+	if (r) {
+		memcpy(p->dst, p->hop, 4); /* what the header says, for the audit line */
+		p->srcroute = HT_SRCRT_NONE;
 		return r;
+	}
 	uint16_t frag = rd16(buf + 6);
 	if (frag & 0x1fff)
 		return HT_PKT_FRAGMENT;
@@ -180,8 +183,11 @@ static int parse_v6(const uint8_t *buf, size_t caplen, size_t pktlen, struct ht_
 			hl = ((size_t)buf[off + 1] + 1) * 8;
 			if (hl > lim - off)
 				return HT_PKT_TRUNCATED;
-			if (nh == 43 && (r = v6_rthdr(buf + off, hl, p)) != HT_PKT_OK)
+			if (nh == 43 && (r = v6_rthdr(buf + off, hl, p)) != HT_PKT_OK) {
+				memcpy(p->dst, p->hop, 16);
+				p->srcroute = HT_SRCRT_NONE;
 				return r;
+			}
 			nh = buf[off];
 			off += hl;
 			break;
