@@ -606,6 +606,62 @@ static void answer_host(const char *ans, long len, char *out, size_t n)
 	out[i] = 0;
 }
 
+static void addr_str(int family, const uint8_t *a, char *out, size_t n)
+{
+	if (!inet_ntop(family, a, out, (socklen_t)n))
+		snprintf(out, n, "?");
+}
+
+/* Are all the addresses a source-routed SYN visits this host's? */
+static int route_local(const struct ht_pkt *p, const uint8_t *pkt)
+{
+	size_t al = p->family == AF_INET ? 4 : 16;
+	if (sd_is_local_addr(p->family, p->hop) != 1)
+		return 0;
+	for (size_t i = 0; i < p->route_n; i++)
+		if (sd_is_local_addr(p->family, pkt + p->route_off + i * al) != 1)
+			return 0;
+	return 1;
+}
+
+/* A source-routed SYN the access list accepts for the socket's destination
+ * reaches every address on its route too (with a segment routing header's
+ * segments_left 0 it never reaches the socket's at all): each must be
+ * accepted as well, by the same chain. The first that is not decides. This
+ * host's own addresses are not judged (as judge_local = no would). */
+static int judge_route(const struct acl *acl, struct ht_chainset *cs, const struct ht_pkt *p,
+		       const uint8_t *pkt, char *why, size_t n)
+{
+	size_t al = p->family == AF_INET ? 4 : 16;
+	for (size_t k = 0; k <= p->route_n; k++) {
+		const uint8_t *a = k == 0 ? p->hop : pkt + p->route_off + (k - 1) * al;
+		if (!memcmp(a, p->dst, al) || sd_is_local_addr(p->family, a) == 1)
+			continue;
+		uint8_t saved[64][16];
+		size_t m = cs->n;
+		if (m > 64) {
+			snprintf(why, n, "source route: too many chains to judge its hops");
+			return ACL_REJECT;
+		}
+		for (size_t i = 0; i < m; i++) {
+			memcpy(saved[i], cs->v[i].dst.addr, 16);
+			memset(cs->v[i].dst.addr, 0, 16);
+			memcpy(cs->v[i].dst.addr, a, al);
+		}
+		char w2[400];
+		int v = acl_decide(acl, cs, w2, sizeof(w2));
+		for (size_t i = 0; i < m; i++)
+			memcpy(cs->v[i].dst.addr, saved[i], 16);
+		if (v != ACL_ACCEPT) {
+			char as[INET6_ADDRSTRLEN];
+			addr_str(p->family, a, as, sizeof(as));
+			snprintf(why, n, "source route via %s: %s", as, w2);
+			return v;
+		}
+	}
+	return ACL_ACCEPT;
+}
+
 static void audit_emit(struct worker *w, const struct audit_rec *r)
 {
 	struct engine *e = w->e;
@@ -616,12 +672,6 @@ static void audit_emit(struct worker *w, const struct audit_rec *r)
 			log_warn("audit log write");
 		pthread_mutex_unlock(&e->audit_lock);
 	}
-}
-
-static void addr_str(int family, const uint8_t *a, char *out, size_t n)
-{
-	if (!inet_ntop(family, a, out, (socklen_t)n))
-		snprintf(out, n, "?");
 }
 
 /* The socket that sent this SYN, found by its own 4-tuple (the final
@@ -705,9 +755,10 @@ static void decide(struct worker *w, uint16_t queue, uint32_t id, uint32_t mark,
 		unparsable(w, queue, id, mark, &p, ht_pkt_strerror(pr), t0, &r);
 		return;
 	}
-	if (memcmp(p.dst, p.hop, p.family == AF_INET ? 4 : 16)) {
-		/* source-routed: judged on its final destination (p.dst), which
-		 * the kernel must confirm is the socket's own */
+	int detour = ht_pkt_detour(&p, pkt);
+	if (detour) {
+		/* source-routed: judged on the socket's destination (p.dst), which
+		 * the kernel must confirm, and on every address it visits */
 		atomic_fetch_add(&e->n_srcroute, 1);
 		addr_str(p.family, p.hop, hop, sizeof(hop));
 		r.first_hop = hop;
@@ -739,8 +790,9 @@ static void decide(struct worker *w, uint16_t queue, uint32_t id, uint32_t mark,
 	r.remote = remote;
 	/* a source route's first hop may be this host (outdev lo): local is
 	 * where it finally goes */
-	r.local_dst = r.first_hop ? is_loopback(&p) || sd_is_local_addr(p.family, p.dst) == 1
-				  : (outdev > 0 && outdev == e->lo_ifindex) || is_loopback(&p);
+	r.local_dst = detour ? (is_loopback(&p) || sd_is_local_addr(p.family, p.dst) == 1) &&
+				       route_local(&p, pkt)
+			     : (outdev > 0 && outdev == e->lo_ifindex) || is_loopback(&p);
 	r.monitor = c->monitor;
 
 	long tq = mono_us();
@@ -831,6 +883,14 @@ again:
 		snprintf(why, sizeof(why), "chain incomplete; on_incomplete = %s",
 			 acl_verdict_str((enum acl_verdict)verdict));
 		r.reason = why;
+	} else if (c->policy_url[0] && detour) {
+		/* the policy server is sent the collector's answer, for the
+		 * socket's destination only: the detour's hops cannot be judged */
+		verdict = c->on_unparsable;
+		snprintf(why, sizeof(why),
+			 "unparsable: source route, its hops not judged by a policy server; "
+			 "on_unparsable = %s", acl_verdict_str((enum acl_verdict)verdict));
+		r.reason = why;
 	} else if (c->policy_url[0]) {
 		enum acl_verdict v;
 		char pw[400] = "";
@@ -853,6 +913,8 @@ again:
 		pthread_rwlock_rdlock(&e->acl_lock);
 		if (e->acl) {
 			verdict = acl_decide(e->acl, &cs, why, sizeof(why));
+			if (detour && verdict == ACL_ACCEPT)
+				verdict = judge_route(e->acl, &cs, &p, pkt, why, sizeof(why));
 		} else {
 			verdict = c->on_policy_error;
 			snprintf(why, sizeof(why), "no policy loaded; on_policy_error = %s",

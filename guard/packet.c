@@ -68,11 +68,15 @@ static int v4_options(const uint8_t *buf, size_t ihl, struct ht_pkt *p)
 		if (ol < 2 || ol > ihl - i)
 			return HT_PKT_BADOPT;
 		if (t == IPOPT_LSRR_ || t == IPOPT_SSRR_) {
-			/* type, length, pointer, then whole addresses */
-			if (p->srcroute || ol < 7 || (ol - 3) % 4)
+			/* type, length, pointer (1-based, to the next address to
+			 * visit; ol + 1 when none is left), then whole addresses */
+			size_t ptr = buf[i + 2];
+			if (p->srcroute || ol < 7 || (ol - 3) % 4 || ptr < 4 || ptr % 4 || ptr > ol + 1)
 				return HT_PKT_BADOPT;
 			p->srcroute = t == IPOPT_LSRR_ ? HT_SRCRT_LSRR : HT_SRCRT_SSRR;
 			memcpy(p->dst, buf + i + ol - 4, 4);
+			p->route_off = (uint16_t)(i + ptr - 1);
+			p->route_n = (uint8_t)((ol + 1 - ptr) / 4);
 		}
 		i += ol;
 	}
@@ -104,6 +108,7 @@ static int parse_v4(const uint8_t *buf, size_t caplen, size_t pktlen, struct ht_
 	if (r) {
 		memcpy(p->dst, p->hop, 4); /* what the header says, for the audit line */
 		p->srcroute = HT_SRCRT_NONE;
+		p->route_off = 0, p->route_n = 0;
 		return r;
 	}
 	uint16_t frag = rd16(buf + 6);
@@ -122,8 +127,9 @@ static int parse_v4(const uint8_t *buf, size_t caplen, size_t pktlen, struct ht_
  * the packet to the given segments[0] while the header's segments[0] is the
  * socket's destination). Any other header with segments_left 0 is ignored,
  * as RFC 8200 says: the IP header's destination is the last one. */
-static int v6_rthdr(const uint8_t *h, size_t hl, struct ht_pkt *p)
+static int v6_rthdr(const uint8_t *buf, size_t off, size_t hl, struct ht_pkt *p)
 {
+	const uint8_t *h = buf + off;
 	uint8_t hdrlen = h[1], type = h[2], left = h[3];
 	if (type != 4 && left == 0)
 		return HT_PKT_OK;
@@ -132,17 +138,23 @@ static int v6_rthdr(const uint8_t *h, size_t hl, struct ht_pkt *p)
 	switch (type) {
 	case 0: /* (deprecated) and 2 (mobile IPv6): 8 bytes, then addresses */
 	case 2:
-		if (hdrlen == 0 || hdrlen % 2)
+		if (hdrlen == 0 || hdrlen % 2 || left > hdrlen / 2)
 			return HT_PKT_BADOPT;
 		p->srcroute = HT_SRCRT_RTHDR0;
 		memcpy(p->dst, h + hl - 16, 16);
+		/* still to visit: the last segments_left addresses */
+		p->route_off = (uint16_t)(off + hl - 16 * (size_t)left);
+		p->route_n = left;
 		return HT_PKT_OK;
 	case 4: { /* segment routing: 8 bytes, segments[0..last_entry], TLVs */
 		size_t last = h[4];
-		if (hdrlen < 2 || (last + 1) * 16 > hl - 8)
+		if (hdrlen < 2 || (last + 1) * 16 > hl - 8 || left > last + 1)
 			return HT_PKT_BADOPT;
 		p->srcroute = HT_SRCRT_SRH;
 		memcpy(p->dst, h + 8, 16);
+		/* still to visit: segments[left - 1] ... segments[0] */
+		p->route_off = (uint16_t)(off + 8);
+		p->route_n = left;
 		return HT_PKT_OK;
 	}
 	default: /* RPL (3), Nimrod (1), unknown: its final address is not read here */
@@ -183,9 +195,10 @@ static int parse_v6(const uint8_t *buf, size_t caplen, size_t pktlen, struct ht_
 			hl = ((size_t)buf[off + 1] + 1) * 8;
 			if (hl > lim - off)
 				return HT_PKT_TRUNCATED;
-			if (nh == 43 && (r = v6_rthdr(buf + off, hl, p)) != HT_PKT_OK) {
+			if (nh == 43 && (r = v6_rthdr(buf, off, hl, p)) != HT_PKT_OK) {
 				memcpy(p->dst, p->hop, 16);
 				p->srcroute = HT_SRCRT_NONE;
+				p->route_off = 0, p->route_n = 0;
 				return r;
 			}
 			nh = buf[off];
@@ -230,6 +243,17 @@ int ht_pkt_parse(const uint8_t *buf, size_t caplen, size_t pktlen, struct ht_pkt
 	default:
 		return HT_PKT_BADVER;
 	}
+}
+
+int ht_pkt_detour(const struct ht_pkt *p, const uint8_t *buf)
+{
+	size_t al = p->family == AF_INET ? 4 : 16;
+	if (memcmp(p->hop, p->dst, al))
+		return 1;
+	for (size_t i = 0; i < p->route_n; i++)
+		if (memcmp(buf + p->route_off + i * al, p->dst, al))
+			return 1;
+	return 0;
 }
 
 const char *ht_pkt_strerror(int err)

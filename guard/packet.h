@@ -11,6 +11,10 @@
  * socket's own destination into the route's last slot (IPv4 LSRR/SSRR: the
  * option's last address; IPv6 routing header type 0/2: its last address;
  * type 4, segment routing: segments[0]). dst is that one, hop the header's.
+ * Yet the packet reaches hop first, and every address still on the route
+ * (route_n of them at buf + route_off) on its way — with segments_left 0 a
+ * segment routing header is never followed to segments[0] at all. The guard
+ * judges the socket's destination and each of these.
  */
 #ifndef HOPTRACE_GUARD_PACKET_H
 #define HOPTRACE_GUARD_PACKET_H
@@ -49,6 +53,8 @@ struct ht_pkt {
 	uint8_t dst[16];   /* the final destination: the one to judge */
 	uint8_t hop[16];   /* the IP header's destination (== dst without a source route) */
 	int srcroute;      /* enum ht_srcroute: a route was in the headers */
+	uint16_t route_off; /* the addresses still to visit after hop: at buf + route_off, */
+	uint8_t route_n;    /* route_n of them, 4 (v4) or 16 (v6) bytes each (may hold dst) */
 	uint16_t sport;    /* host order */
 	uint16_t dport;
 	uint32_t seq;      /* host order */
@@ -64,5 +70,8 @@ struct ht_pkt {
  * negative enum ht_pkt_err (with what was read by then, see have). */
 int ht_pkt_parse(const uint8_t *buf, size_t caplen, size_t pktlen, struct ht_pkt *p);
 const char *ht_pkt_strerror(int err);
+/* After HT_PKT_OK: does the packet visit any address but dst (hop, or one
+ * on the route)? */
+int ht_pkt_detour(const struct ht_pkt *p, const uint8_t *buf);
 
 #endif

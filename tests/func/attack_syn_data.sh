@@ -12,6 +12,10 @@
 #                 final destination B's other address (refused); also with
 #                 on_collector_error = accept (the first hop is then unknown
 #                 to the collector: before the fix that let it through)
+#   srh0          a segment routing header with segments_left 0: the socket
+#                 connects to B6:8006 (allowed), the SYN — with 600 bytes of
+#                 Fast Open data — goes only to B's other address, where a
+#                 Fast Open server takes the data at the SYN
 #   uring         io_uring IORING_OP_CONNECT
 #   lsrr          (root only on this kernel: IP_OPTIONS source routes need
 #                 CAP_NET_RAW) an IPv4 loose source route via B4
@@ -36,8 +40,32 @@ ip netns exec "$BB" sysctl -qw net.ipv4.conf.all.accept_source_route=1 \
 	"net.ipv6.conf.hgvb$$.seg6_enabled=1"
 # A: Fast Open client, data without a cookie (bits 0x1 | 0x4)
 ip netns exec "$A" sysctl -qw net.ipv4.tcp_fastopen=5
+# B: a Fast Open server needing no cookie (0x2 | 0x200) on [B6b]:8006, logging
+# what each connection's SYN brought
+ip netns exec "$BB" sysctl -qw net.ipv4.tcp_fastopen=0x203
+cat >"$T/tfo_srv.py" <<'EOP'
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 8006))
+s.setsockopt(socket.IPPROTO_TCP, 23, 16)  # TCP_FASTOPEN
+s.listen(16)
+while True:
+    c, a = s.accept(); c.settimeout(0.5)
+    try: n = len(c.recv(4096))
+    except OSError: n = 0
+    c.close()
+    with open(sys.argv[2], "a") as f: f.write("got %d\n" % n)
+EOP
+: >"$T/tfo_srv.out"
+gn_bg "$BB" "$T/tfo_srv.log" python3 "$T/tfo_srv.py" "$B6b" "$T/tfo_srv.out"
 echo "@default reject" >>"$T/policy.acl"
+echo "*, *, $B6, 8006, black," >>"$T/policy.acl"
 gn_start_collector
+i=0
+until ip netns exec "$BB" ss -ltn | grep -q ":8006 "; do
+	i=$((i + 1)); [ $i -lt 100 ] || gn_fail "Fast Open server on B did not start"; sleep 0.1
+done
 
 # CASES: name|who|final remote (as the audit log writes it)|syn_client args
 CASES="original|nobody|$B4:8001|tfo_nocookie $B4 8001 - 600
@@ -75,6 +103,19 @@ noguard() {
 	esac
 }
 each noguard
+srh0() { # -> what the Fast Open server on B6b got
+	: >"$T/tfo_srv.out"
+	# a SYN with data that timed out makes the kernel send the next ones to
+	# that destination without data for a while: forget it (an attacker would
+	# take another destination)
+	ip -n "$A" tcp_metrics flush all 2>/dev/null
+	out=$(syn nobody srh0 "$B6" 8006 "$B6b" 600)
+	sleep 0.5
+	got=$(cat "$T/tfo_srv.out" | tr '\n' ' ')
+	echo "   srh0: client $out; the server on [$B6b]:8006 got: ${got:-nothing}"
+}
+srh0
+case $got in *"got 600"*) ;; *) gn_fail "srh0 without a guard: the data did not reach [$B6b]:8006" ;; esac
 
 gn_log "guard: every case refused at once, audited with its real destination"
 gn_start_guard
@@ -104,6 +145,13 @@ check_fails() {
 }
 each refused
 check_fails
+srh0_refused() {
+	srh0
+	[ -z "$got" ] || gn_fail "srh0: the SYN's data reached [$B6b]:8006 ($got)"
+	n=$(gn_audit_count "r['remote']=='[$B6]:8006' and r['verdict']=='reject' and r.get('first_hop')=='$B6b' and r.get('reason','')=='source route via $B6b: no matching rule'")
+	[ "$n" -ge 1 ] || { tail -2 "$T/audit.log"; gn_fail "srh0: no audit line refusing the detour via $B6b"; }
+}
+srh0_refused
 n=$(gn_audit_count "r['verdict']!='reject' or 'collector' in r.get('reason','')")
 [ "$n" = 0 ] || { cat "$T/audit.log"; gn_fail "$n audit lines not a policy refusal"; }
 
@@ -114,6 +162,7 @@ gn_start_guard
 CASES=$(echo "$CASES" | grep -E '^(srh|lsrr)\|')
 each refused
 check_fails
+srh0_refused
 gn_stop_guard TERM
 gn_conf on_collector_error reject
 

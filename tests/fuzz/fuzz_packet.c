@@ -9,6 +9,8 @@
 
 #include "../../guard/packet.h"
 
+static volatile int sink;
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ht_pkt p;
@@ -29,6 +31,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			__builtin_trap();
 		if (r != HT_PKT_OK && (r > 0 || r < HT_PKT_RTHDR || p.have > 2))
 			__builtin_trap();
+		/* the route still to visit lies inside the headers */
+		if (r == HT_PKT_OK && p.route_n &&
+		    (size_t)p.route_off + p.route_n * (p.family == 2 ? 4u : 16u) > p.hdrlen)
+			__builtin_trap();
+		if (r == HT_PKT_OK)
+			sink += ht_pkt_detour(&p, b);
 		/* no source route: the destination is the header's */
 		if (!p.srcroute && memcmp(p.dst, p.hop, 16))
 			__builtin_trap();

@@ -14,6 +14,10 @@
  *   v6ext        an IPv6 segment routing header of SIZE bytes whose segments
  *                are all ADDR (no detour), then as tfo_nocookie (600 bytes)
  *   srh          an IPv6 segment routing header through HOP, then connect()
+ *   srh0         a segment routing header with segments_left 0 and HOP as
+ *                segments[0]: the SYN goes to HOP only (the kernel puts ADDR
+ *                in the header's segments[0]), with 600 bytes of Fast Open
+ *                data (TCP_FASTOPEN_NO_COOKIE)
  *   uring        io_uring IORING_OP_CONNECT (raw syscalls, no liburing)
  *
  * The data sent is an HTTP request (GET /, padded to SIZE bytes, default
@@ -173,6 +177,14 @@ static void ip_options(int fd, int type, const char *hop)
 /* An IPv6 segment routing header (type 4): segments[0] is replaced by the
  * kernel with the socket's destination; the SYN goes to
  * segments[segments_left]. size: the header's length in bytes. */
+static void srh0(int fd, const char *hop)
+{
+	uint8_t h[24] = {0, 2, 4, 0, 0};
+	if (inet_pton(AF_INET6, hop, h + 8) != 1)
+		exit((fprintf(stderr, "bad hop %s\n", hop), 2));
+	setopt(fd, IPPROTO_IPV6, IPV6_RTHDR, h, sizeof(h), "IPV6_RTHDR");
+}
+
 static void srh(int fd, const char *hop, size_t size)
 {
 	size_t nseg = hop ? 2 : (size - 8) / 16;
@@ -295,6 +307,13 @@ int main(int argc, char **argv)
 		srh(fd, NULL, argc > 5 ? size : 1024);
 		setopt(fd, IPPROTO_TCP, TCP_FASTOPEN_NO_COOKIE, &one, sizeof(one), "NO_COOKIE");
 		return send_fastopen(fd, 600, 0);
+	}
+	if (!strcmp(mode, "srh0")) {
+		if (!hop)
+			return 2;
+		srh0(fd, hop);
+		setopt(fd, IPPROTO_TCP, TCP_FASTOPEN_NO_COOKIE, &one, sizeof(one), "NO_COOKIE");
+		return send_fastopen(fd, size, 0);
 	}
 	if (!strcmp(mode, "uring"))
 		return uring_connect(fd);

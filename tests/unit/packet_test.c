@@ -275,11 +275,23 @@ static void ipv4_source_routes(void)
 	CHECK_EQ_INT(p.dst[3], 7);
 	CHECK_EQ_INT(p.hop[1], 0);
 	CHECK_EQ_INT(p.hop[3], 2); /* 10.0.0.2, the first hop */
+	/* the route still to visit: 10.9.9.9 then 10.7.7.7 */
+	CHECK_EQ_INT(p.route_n, 2);
+	CHECK_EQ_INT(b[p.route_off + 1], 9);
+	CHECK_EQ_INT(ht_pkt_detour(&p, b), 1);
+	/* a bad pointer */
+	lsrr[3] = 5;
+	n = mk4opt(b, lsrr, 12);
+	CHECK_EQ_INT(ht_pkt_parse(b, n, n, &p), HT_PKT_BADOPT);
+	lsrr[3] = 16;
+	n = mk4opt(b, lsrr, 12);
+	CHECK_EQ_INT(ht_pkt_parse(b, n, n, &p), HT_PKT_BADOPT);
 	/* the final one is the last slot whatever the pointer says */
 	lsrr[3] = 12;
 	n = mk4opt(b, lsrr, 12);
 	CHECK_EQ_INT(ht_pkt_parse(b, n, n, &p), HT_PKT_OK);
 	CHECK_EQ_INT(p.dst[1], 7);
+	CHECK_EQ_INT(p.route_n, 0); /* nothing left to visit but the header's */
 	/* strict, one address */
 	uint8_t ssrr[8] = {0x89, 7, 4, 10, 6, 6, 6, 0};
 	n = mk4opt(b, ssrr, 8);
@@ -352,11 +364,26 @@ static void ipv6_segment_routing(void)
 	CHECK_EQ_INT(p.dst[15], 0x77);
 	CHECK_EQ_INT(p.hop[15], 2);
 	CHECK_EQ_INT(p.dport, 443);
+	CHECK_EQ_INT(p.route_n, 1); /* then segments[0] */
+	CHECK_EQ_INT(b[p.route_off + 15], 0x77);
+	CHECK_EQ_INT(ht_pkt_detour(&p, b), 1);
 	/* segments_left 0: still segments[0] (the kernel sends such a packet
-	 * to the user's segments[0], with the socket's in the header) */
+	 * to the user's segments[0], with the socket's in the header), which
+	 * the packet never visits */
 	n = mk6rt(b, 4, 0, 1, seg, 2, 40);
 	CHECK_EQ_INT(ht_pkt_parse(b, n, n, &p), HT_PKT_OK);
 	CHECK_EQ_INT(p.dst[15], 0x77);
+	CHECK_EQ_INT(p.route_n, 0);
+	CHECK_EQ_INT(ht_pkt_detour(&p, b), 1);
+	/* every segment the socket's, header too: no detour */
+	uint8_t same[3] = {2, 2, 2};
+	n = mk6rt(b, 4, 2, 2, same, 3, 56);
+	CHECK_EQ_INT(ht_pkt_parse(b, n, n, &p), HT_PKT_OK);
+	CHECK_EQ_INT(p.route_n, 2);
+	CHECK_EQ_INT(ht_pkt_detour(&p, b), 0);
+	/* segments_left past last_entry */
+	n = mk6rt(b, 4, 3, 1, seg, 2, 40);
+	CHECK_EQ_INT(ht_pkt_parse(b, n, n, &p), HT_PKT_BADOPT);
 	/* malformed: no room for a segment, last_entry past the header */
 	n = mk6rt(b, 4, 1, 0, seg, 1, 16);
 	CHECK_EQ_INT(ht_pkt_parse(b, n, n, &p), HT_PKT_BADOPT);
@@ -380,6 +407,16 @@ static void ipv6_rthdr_types(void)
 	n = mk6rt(b, 0, 2, 0, a, 2, 40);
 	CHECK_EQ_INT(ht_pkt_parse(b, n, n, &p), HT_PKT_OK);
 	CHECK_EQ_INT(p.dst[15], 0x55);
+	CHECK_EQ_INT(p.route_n, 2);
+	CHECK_EQ_INT(b[p.route_off + 15], 9);
+	/* segments_left 1: only the last address still to visit */
+	n = mk6rt(b, 0, 1, 0, a, 2, 40);
+	CHECK_EQ_INT(ht_pkt_parse(b, n, n, &p), HT_PKT_OK);
+	CHECK_EQ_INT(p.route_n, 1);
+	CHECK_EQ_INT(b[p.route_off + 15], 0x55);
+	/* more left than there are addresses */
+	n = mk6rt(b, 0, 3, 0, a, 2, 40);
+	CHECK_EQ_INT(ht_pkt_parse(b, n, n, &p), HT_PKT_BADOPT);
 	/* an odd hdrlen cannot hold whole addresses */
 	n = mk6rt(b, 0, 1, 0, a, 1, 16);
 	CHECK_EQ_INT(ht_pkt_parse(b, n, n, &p), HT_PKT_BADOPT);
