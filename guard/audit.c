@@ -143,6 +143,12 @@ int audit_format(struct abuf *b, const struct audit_rec *r)
 		rc |= putf(b, ",\"collector_us\":%ld", r->collector_us);
 	if (r->prejudged)
 		rc |= puts_(b, ",\"prejudged\":true");
+	if (r->first_hop) {
+		rc |= puts_(b, ",\"first_hop\":");
+		rc |= putq(b, r->first_hop);
+	}
+	if (r->overflow > 0)
+		rc |= putf(b, ",\"overflow\":%ld", r->overflow);
 	rc |= puts_(b, ",\"chains\":[");
 	for (size_t i = 0; r->chains && i < r->chains->n; i++) {
 		const struct ht_chain *c = &r->chains->v[i];

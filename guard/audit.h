@@ -25,6 +25,8 @@ struct audit_rec {
 	long latency_us;
 	long collector_us;     /* of which waiting for the collector's answer; -1 not asked */
 	int prejudged;         /* the chain came pushed by the collector, not asked */
+	const char *first_hop; /* a source-routed SYN: the IP header's destination, or NULL */
+	long overflow;         /* > 0: an overflow line, SYNs the kernel dropped */
 };
 
 /* A growable text buffer (one per thread). */

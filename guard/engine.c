@@ -40,7 +40,22 @@
 #include "../collector/sockdiag.h"
 
 #define CACHE_SLOTS 16384
-#define COPY_RANGE 256
+/* Bytes of each queued packet the kernel copies to us: the longest header
+ * chain the kernel builds for a TCP socket, so that every SYN's headers are
+ * whole in the copy (its payload, TCP Fast Open data, need not be: the parser
+ * reads headers only and judges lengths against NFQA_CAP_LEN).
+ *   IPv4: 60 (IHL 15: 40 bytes of IP_OPTIONS) + 60 (TCP doff 15) = 120.
+ *   IPv6: 40 + the four sticky extension headers a socket can carry, each at
+ *   most (255 + 1) * 8 = 2048 bytes: hop-by-hop, destination options before
+ *   the routing header, the routing header, destination options (IPV6_HOPOPTS,
+ *   IPV6_RTHDRDSTOPTS, IPV6_RTHDR, IPV6_DSTOPTS) + 60 (TCP) = 8292. Only
+ *   IPV6_RTHDR (type 4, segment routing; type 2 needs CONFIG_IPV6_MIP6) is
+ *   settable without CAP_NET_RAW: 40 + 2048 + 60 = 2148 for any user.
+ * The kernel copies min(COPY_RANGE, packet length): an ordinary SYN (~60-80
+ * bytes) costs no more than before. A longer chain (a raw socket's, root
+ * only) is "unparsable: truncated headers" and gets on_unparsable. */
+#define COPY_RANGE 8320
+#define RCVBUF_PER_SYN 1280 /* receive buffer per queued SYN: 832 bytes measured (IPv4, no data), with room */
 #define PUSH_SLOTS 1024     /* prejudged chains waiting for their SYN */
 #define PUSH_TTL_MS 500
 #define PUSH_MAX 16384      /* as the collector's: larger chains are asked about */
@@ -56,7 +71,8 @@ struct push_ent {
 };
 
 struct cache_ent {
-	uint8_t key[40]; /* family, src, dst, sport, dport, seq */
+	uint8_t key[40]; /* family, src, final dst, sport, dport, seq */
+	uint64_t ino;    /* the socket decided on, 0 unknown */
 	long expires_ms;
 	int8_t action;   /* enum acl_verdict, -1 empty */
 };
@@ -85,7 +101,11 @@ struct engine {
 	atomic_ulong n_push_hit, n_push_race, n_push_miss;
 	atomic_int spinning;
 	atomic_ulong n_pkts, n_decided, n_cached, n_accept, n_reject, n_drop, n_coll_err,
-		n_verdict_err, n_parse_err;
+		n_verdict_err, n_parse_err, n_srcroute, n_enobufs, n_ovf_queue, n_ovf_user;
+	atomic_long unparsable_log_ms; /* last "unparsable" warning (rate-limited) */
+	atomic_ulong unparsable_unlogged;
+	pthread_t watch;           /* reads the kernel's queue counters */
+	int watch_started;
 };
 
 static long mono_ms(void)
@@ -126,19 +146,22 @@ static size_t key_slot(const uint8_t k[40])
 	return (size_t)(h % CACHE_SLOTS);
 }
 
-static int cache_get(struct engine *e, const uint8_t k[40])
+/* The decision for key, or -1; *ino: the socket it was made for (0 unknown). */
+static int cache_get(struct engine *e, const uint8_t k[40], uint64_t *ino)
 {
 	size_t s = key_slot(k);
 	int v = -1;
 	pthread_mutex_lock(&e->cache_lock);
 	struct cache_ent *c = &e->cache[s];
-	if (c->action >= 0 && c->expires_ms > mono_ms() && !memcmp(c->key, k, 40))
+	if (c->action >= 0 && c->expires_ms > mono_ms() && !memcmp(c->key, k, 40)) {
 		v = c->action;
+		*ino = c->ino;
+	}
 	pthread_mutex_unlock(&e->cache_lock);
 	return v;
 }
 
-static void cache_put(struct engine *e, const uint8_t k[40], int action)
+static void cache_put(struct engine *e, const uint8_t k[40], int action, uint64_t ino)
 {
 	if (!e->conf.cache_ttl_ms)
 		return;
@@ -146,6 +169,7 @@ static void cache_put(struct engine *e, const uint8_t k[40], int action)
 	pthread_mutex_lock(&e->cache_lock);
 	struct cache_ent *c = &e->cache[s];
 	memcpy(c->key, k, 40);
+	c->ino = ino;
 	c->action = (int8_t)action;
 	c->expires_ms = mono_ms() + (long)e->conf.cache_ttl_ms;
 	pthread_mutex_unlock(&e->cache_lock);
@@ -191,16 +215,29 @@ static int nfq_setup(struct engine *e)
 	}
 	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, q);
 	nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, COPY_RANGE);
-	nfq_nlmsg_cfg_put_qmaxlen(nlh, 16384);
-	uint32_t flags = e->conf.fail_open ? NFQA_CFG_F_FAIL_OPEN : 0;
-	mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
+	nfq_nlmsg_cfg_put_qmaxlen(nlh, e->conf.queue_maxlen);
+	/* Never NFQA_CFG_F_FAIL_OPEN: with it the kernel ACCEPTS a packet when
+	 * the queue is full or cannot be delivered to us — a flood (or a
+	 * stalled collector) would let SYNs pass unjudged. Without it they are
+	 * dropped and counted (queue_dropped, queue_user_dropped), and TCP
+	 * sends the SYN again (1 s, 3 s, ...) to be judged then. fail_open
+	 * means --queue-bypass only: no guard bound at all (rules.c). */
+	mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(0));
 	mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_FAIL_OPEN));
 	if (send_cfg(e, nlh)) {
 		log_warn("cannot configure NFQUEUE %u", q);
 		return -1;
 	}
-	int fd = mnl_socket_get_fd(e->nl), one = 1, rb = 8 << 20;
-	setsockopt(fd, SOL_NETLINK, NETLINK_NO_ENOBUFS, &one, sizeof(one));
+	/* The receive buffer holds a full queue of ordinary SYNs (a queued
+	 * SYN costs ~RCVBUF_PER_SYN bytes of it, measured), so the queue's
+	 * length, not the buffer, is what runs out first; ENOBUFS is reported
+	 * (no NETLINK_NO_ENOBUFS) and counted. Larger SYNs (data) fill it
+	 * sooner: dropped, counted, sent again. */
+	int fd = mnl_socket_get_fd(e->nl);
+	unsigned long want = (unsigned long)e->conf.queue_maxlen * RCVBUF_PER_SYN;
+	int rb = want < (2UL << 20) ? 2 << 20 : want > (256UL << 20) ? 256 << 20 : (int)want;
+	/* the kernel doubles what it is given */
+	rb /= 2;
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rb, sizeof(rb)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rb, sizeof(rb));
 	struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
@@ -569,8 +606,127 @@ static void answer_host(const char *ans, long len, char *out, size_t n)
 	out[i] = 0;
 }
 
+static void addr_str(int family, const uint8_t *a, char *out, size_t n)
+{
+	if (!inet_ntop(family, a, out, (socklen_t)n))
+		snprintf(out, n, "?");
+}
+
+/* Are all the addresses a source-routed SYN visits this host's? */
+static int route_local(const struct ht_pkt *p, const uint8_t *pkt)
+{
+	size_t al = p->family == AF_INET ? 4 : 16;
+	if (sd_is_local_addr(p->family, p->hop) != 1)
+		return 0;
+	for (size_t i = 0; i < p->route_n; i++)
+		if (sd_is_local_addr(p->family, pkt + p->route_off + i * al) != 1)
+			return 0;
+	return 1;
+}
+
+/* A source-routed SYN the access list accepts for the socket's destination
+ * reaches every address on its route too (with a segment routing header's
+ * segments_left 0 it never reaches the socket's at all): each must be
+ * accepted as well, by the same chain. The first that is not decides. This
+ * host's own addresses are not judged (as judge_local = no would). */
+static int judge_route(const struct acl *acl, struct ht_chainset *cs, const struct ht_pkt *p,
+		       const uint8_t *pkt, char *why, size_t n)
+{
+	size_t al = p->family == AF_INET ? 4 : 16;
+	for (size_t k = 0; k <= p->route_n; k++) {
+		const uint8_t *a = k == 0 ? p->hop : pkt + p->route_off + (k - 1) * al;
+		if (!memcmp(a, p->dst, al) || sd_is_local_addr(p->family, a) == 1)
+			continue;
+		uint8_t saved[64][16];
+		size_t m = cs->n;
+		if (m > 64) {
+			snprintf(why, n, "source route: too many chains to judge its hops");
+			return ACL_REJECT;
+		}
+		for (size_t i = 0; i < m; i++) {
+			memcpy(saved[i], cs->v[i].dst.addr, 16);
+			memset(cs->v[i].dst.addr, 0, 16);
+			memcpy(cs->v[i].dst.addr, a, al);
+		}
+		char w2[400];
+		int v = acl_decide(acl, cs, w2, sizeof(w2));
+		for (size_t i = 0; i < m; i++)
+			memcpy(cs->v[i].dst.addr, saved[i], 16);
+		if (v != ACL_ACCEPT) {
+			char as[INET6_ADDRSTRLEN];
+			addr_str(p->family, a, as, sizeof(as));
+			snprintf(why, n, "source route via %s: %s", as, w2);
+			return v;
+		}
+	}
+	return ACL_ACCEPT;
+}
+
+static void audit_emit(struct worker *w, const struct audit_rec *r)
+{
+	struct engine *e = w->e;
+	if (audit_format(&w->line, r) == 0) {
+		pthread_mutex_lock(&e->audit_lock); /* cheap; only guards reopen */
+		int fd = e->audit_fd;
+		if (audit_write(fd, &w->line))
+			log_warn("audit log write");
+		pthread_mutex_unlock(&e->audit_lock);
+	}
+}
+
+/* The socket that sent this SYN, found by its own 4-tuple (the final
+ * destination, as the kernel knows the socket): 0 and *si, or -1. */
+static int syn_socket(struct worker *w, const struct ht_pkt *p, struct sd_inet *si)
+{
+	size_t al = p->family == AF_INET ? 4 : 16;
+	if (w->nl < 0)
+		w->nl = sd_open();
+	if (w->nl < 0 ||
+	    sd_inet_lookup(w->nl, p->family, p->src, p->sport, p->dst, p->dport, si) != 0 ||
+	    !si->ino || si->state == TCP_LISTEN || si->rport != p->dport || memcmp(si->raddr, p->dst, al))
+		return -1;
+	return 0;
+}
+
+/* A SYN the guard cannot judge: on_unparsable decides, and it is audited
+ * (with what could be read) and counted. Never cached: it is judged (and
+ * logged) again when it comes again. */
+static void unparsable(struct worker *w, uint16_t queue, uint32_t id, uint32_t mark,
+		       const struct ht_pkt *p, const char *what, long t0, struct audit_rec *r)
+{
+	struct engine *e = w->e;
+	const struct guard_conf *c = &e->conf;
+	char local[HT_ENDPOINT_STRLEN], remote[HT_ENDPOINT_STRLEN], why[256];
+	int verdict = c->on_unparsable, action = c->monitor ? ACL_ACCEPT : verdict;
+	atomic_fetch_add(&e->n_parse_err, 1);
+	send_verdict(e, queue, id, action, mark);
+	if (p->have) {
+		ep_of(p, 0, local, sizeof(local));
+		ep_of(p, 1, remote, sizeof(remote));
+		r->local = local;
+		r->remote = remote;
+	}
+	snprintf(why, sizeof(why), "unparsable: %s; on_unparsable = %s", what,
+		 acl_verdict_str((enum acl_verdict)verdict));
+	r->reason = why;
+	r->monitor = c->monitor;
+	r->verdict = acl_verdict_str((enum acl_verdict)verdict);
+	r->action = acl_verdict_str((enum acl_verdict)action);
+	r->latency_us = mono_us() - t0;
+	audit_emit(w, r);
+	/* one warning a second at most: a flood of them must not flood the log */
+	long now = mono_ms(), last = atomic_load(&e->unparsable_log_ms);
+	if (now - last >= 1000 && atomic_compare_exchange_strong(&e->unparsable_log_ms, &last, now)) {
+		unsigned long more = atomic_exchange(&e->unparsable_unlogged, 0);
+		log_warnx("packet %u %s -> %s: %s%s", id, p->have ? local : "?", p->have ? remote : "?",
+			  why, more ? " (and more since the last warning)" : "");
+	} else {
+		atomic_fetch_add(&e->unparsable_unlogged, 1);
+	}
+}
+
 static void decide(struct worker *w, uint16_t queue, uint32_t id, uint32_t mark, int outdev,
-		   const uint8_t *pkt, size_t plen)
+		   const uint8_t *pkt, size_t plen, size_t pktlen)
 {
 	struct engine *e = w->e;
 	const struct guard_conf *c = &e->conf;
@@ -583,23 +739,46 @@ static void decide(struct worker *w, uint16_t queue, uint32_t id, uint32_t mark,
 		host[HT_HOST_MAX];
 	uint8_t key[40];
 	int verdict, have_chains = 0;
+	char hop[INET6_ADDRSTRLEN];
+	uint64_t ino = 0;
+	struct sd_inet si;
 
 	atomic_fetch_add(&e->n_pkts, 1);
 	clock_gettime(CLOCK_REALTIME, &r.time);
-	int pr = ht_pkt_parse(pkt, plen, &p);
-	if (pr != HT_PKT_OK) {
-		/* not a SYN we can name: let it through, never judge blind */
-		atomic_fetch_add(&e->n_parse_err, 1);
-		send_verdict(e, queue, id, ACL_ACCEPT, mark);
-		log_warnx("packet %u: %s; accepted unjudged", id, ht_pkt_strerror(pr));
-		return;
-	}
+	int pr = ht_pkt_parse(pkt, plen, pktlen, &p);
 	if (e->bare) {
 		send_verdict(e, queue, id, ACL_ACCEPT, mark);
 		return;
 	}
+	if (pr != HT_PKT_OK) {
+		/* not a SYN we can name: never let it through unjudged */
+		unparsable(w, queue, id, mark, &p, ht_pkt_strerror(pr), t0, &r);
+		return;
+	}
+	int detour = ht_pkt_detour(&p, pkt);
+	if (detour) {
+		/* source-routed: judged on the socket's destination (p.dst), which
+		 * the kernel must confirm, and on every address it visits */
+		atomic_fetch_add(&e->n_srcroute, 1);
+		addr_str(p.family, p.hop, hop, sizeof(hop));
+		r.first_hop = hop;
+		if (syn_socket(w, &p, &si) != 0) {
+			unparsable(w, queue, id, mark, &p,
+				   "source route to a destination no socket here connects to", t0, &r);
+			return;
+		}
+		ino = si.ino;
+	}
 	make_key(&p, key);
-	int cached = cache_get(e, key);
+	uint64_t cino = 0;
+	int cached = cache_get(e, key, &cino);
+	if (cached >= 0 && cino) {
+		/* a retransmit of the SYN decided on is from that same socket */
+		if (!ino)
+			ino = syn_socket(w, &p, &si) == 0 ? si.ino : 0;
+		if (ino != cino)
+			cached = -1;
+	}
 	if (cached >= 0) {
 		atomic_fetch_add(&e->n_cached, 1);
 		send_verdict(e, queue, id, cached, mark);
@@ -609,14 +788,17 @@ static void decide(struct worker *w, uint16_t queue, uint32_t id, uint32_t mark,
 	ep_of(&p, 1, remote, sizeof(remote));
 	r.local = local;
 	r.remote = remote;
-	r.local_dst = (outdev > 0 && outdev == e->lo_ifindex) || is_loopback(&p);
+	/* a source route's first hop may be this host (outdev lo): local is
+	 * where it finally goes */
+	r.local_dst = detour ? (is_loopback(&p) || sd_is_local_addr(p.family, p.dst) == 1) &&
+				       route_local(&p, pkt)
+			     : (outdev > 0 && outdev == e->lo_ifindex) || is_loopback(&p);
 	r.monitor = c->monitor;
 
 	long tq = mono_us();
 	long alen = -1;
 	const char *ans = w->cq.buf;
 	int asked = 0;
-	uint64_t ino = 0;
 	char *pushed = r.local_dst ? NULL
 				   : prejudged(w, &p, local, remote, &ino, &alen, &asked, err, sizeof(err));
 	if (pushed) {
@@ -701,6 +883,14 @@ again:
 		snprintf(why, sizeof(why), "chain incomplete; on_incomplete = %s",
 			 acl_verdict_str((enum acl_verdict)verdict));
 		r.reason = why;
+	} else if (c->policy_url[0] && detour) {
+		/* the policy server is sent the collector's answer, for the
+		 * socket's destination only: the detour's hops cannot be judged */
+		verdict = c->on_unparsable;
+		snprintf(why, sizeof(why),
+			 "unparsable: source route, its hops not judged by a policy server; "
+			 "on_unparsable = %s", acl_verdict_str((enum acl_verdict)verdict));
+		r.reason = why;
 	} else if (c->policy_url[0]) {
 		enum acl_verdict v;
 		char pw[400] = "";
@@ -723,6 +913,8 @@ again:
 		pthread_rwlock_rdlock(&e->acl_lock);
 		if (e->acl) {
 			verdict = acl_decide(e->acl, &cs, why, sizeof(why));
+			if (detour && verdict == ACL_ACCEPT)
+				verdict = judge_route(e->acl, &cs, &p, pkt, why, sizeof(why));
 		} else {
 			verdict = c->on_policy_error;
 			snprintf(why, sizeof(why), "no policy loaded; on_policy_error = %s",
@@ -740,18 +932,12 @@ again:
 	send_verdict(e, queue, id, action, mark);
 	if (pushed)
 		push_bound(e, ino, local, remote);
-	cache_put(e, key, action);
+	cache_put(e, key, action, ino);
 	atomic_fetch_add(&e->n_decided, 1);
 
 	r.verdict = acl_verdict_str((enum acl_verdict)verdict);
 	r.action = acl_verdict_str((enum acl_verdict)action);
-	if (audit_format(&w->line, &r) == 0) {
-		pthread_mutex_lock(&e->audit_lock); /* cheap; only guards reopen */
-		int fd = e->audit_fd;
-		if (audit_write(fd, &w->line))
-			log_warn("audit log write");
-		pthread_mutex_unlock(&e->audit_lock);
-	}
+	audit_emit(w, &r);
 	if (have_chains)
 		ht_chainset_free(&cs);
 	free(pushed);
@@ -772,7 +958,11 @@ static int on_msg(const struct nlmsghdr *nlh, void *data)
 	int outdev = attr[NFQA_IFINDEX_OUTDEV] ? (int)ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_OUTDEV])) : 0;
 	const uint8_t *pl = attr[NFQA_PAYLOAD] ? mnl_attr_get_payload(attr[NFQA_PAYLOAD]) : NULL;
 	size_t plen = attr[NFQA_PAYLOAD] ? mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]) : 0;
-	decide(w, ntohs(nfg->res_id), id, mark, outdev, pl, plen);
+	/* the packet's real length when the copy is shorter (COPY_RANGE) */
+	size_t pktlen = plen;
+	if (attr[NFQA_CAP_LEN] && mnl_attr_get_payload_len(attr[NFQA_CAP_LEN]) == 4)
+		pktlen = ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN]));
+	decide(w, ntohs(nfg->res_id), id, mark, outdev, pl, plen, pktlen);
 	return MNL_CB_OK;
 }
 
@@ -787,7 +977,10 @@ static void *worker_main(void *arg)
 			if (errno == EAGAIN || errno == EINTR)
 				continue;
 			if (errno == ENOBUFS) {
-				log_warnx("netlink receive buffer overrun: SYNs lost");
+				/* the receive buffer overran: the kernel dropped
+				 * SYNs (counted as queue_user_dropped; the watch
+				 * thread logs and audits it) */
+				atomic_fetch_add(&e->n_enobufs, 1);
 				continue;
 			}
 			log_warn("netlink recv");
@@ -804,6 +997,79 @@ static void *worker_main(void *arg)
 	abuf_free(&w->line);
 	free(w->rbuf);
 	free(w);
+	return NULL;
+}
+
+/* ---- overflows ------------------------------------------------------------ */
+
+/* Our queue's queue_dropped and queue_user_dropped in
+ * /proc/net/netfilter/nfnetlink_queue (this thread's network namespace).
+ * Returns 0, or -1 when the queue is not listed. */
+static int queue_counters(struct engine *e, unsigned long *dropped, unsigned long *user_dropped,
+			  unsigned long *total)
+{
+	FILE *f = fopen("/proc/net/netfilter/nfnetlink_queue", "re");
+	if (!f)
+		return -1;
+	char line[256];
+	int rc = -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned qn, portid, tot, mode, range;
+		unsigned long d, u;
+		if (sscanf(line, "%u %u %u %u %u %lu %lu", &qn, &portid, &tot, &mode, &range, &d, &u) == 7 &&
+		    qn == e->conf.queue_num && portid == e->portid) {
+			*dropped = d, *user_dropped = u, *total = tot;
+			rc = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+/* Every second: SYNs the kernel dropped for us since the last look (queue
+ * full, receive buffer full, ENOBUFS) are counted, logged and audited. A
+ * dropped SYN is not lost: TCP sends it again, and it is judged then. */
+static void *watch_main(void *arg)
+{
+	struct engine *e = arg;
+	unsigned long d0 = 0, u0 = 0, t, eno0 = 0;
+	long last = mono_ms();
+	queue_counters(e, &d0, &u0, &t);
+	struct worker w = {.e = e, .nl = -1};
+	while (!atomic_load(&e->stop)) {
+		usleep(100000);
+		long now = mono_ms();
+		if (now - last < 1000)
+			continue;
+		unsigned long d = d0, u = u0, eno = atomic_load(&e->n_enobufs);
+		queue_counters(e, &d, &u, &t);
+		unsigned long dd = d - d0, du = u - u0, de = eno - eno0;
+		d0 = d, u0 = u, eno0 = eno;
+		double secs = (double)(now - last) / 1000.0;
+		last = now;
+		if (!dd && !du && !de)
+			continue;
+		atomic_fetch_add(&e->n_ovf_queue, dd);
+		atomic_fetch_add(&e->n_ovf_user, du);
+		char why[300];
+		snprintf(why, sizeof(why),
+			 "overflow: %lu SYNs dropped by the kernel in %.1f s (queue full: %lu, receive "
+			 "buffer full: %lu; ENOBUFS seen %lu times); sent again by TCP, judged then",
+			 dd + du, secs, dd, du, de);
+		log_warnx("NFQUEUE %u %s", e->conf.queue_num, why);
+		if (e->bare)
+			continue;
+		struct audit_rec r = {0};
+		clock_gettime(CLOCK_REALTIME, &r.time);
+		r.verdict = r.action = "drop";
+		r.monitor = e->conf.monitor;
+		r.reason = why;
+		r.collector_us = -1;
+		r.overflow = (long)(dd + du) > 0 ? (long)(dd + du) : 1;
+		audit_emit(&w, &r);
+	}
+	abuf_free(&w.line);
 	return NULL;
 }
 
@@ -873,6 +1139,11 @@ int engine_start(struct engine *e)
 	e->threads = calloc(e->nthreads, sizeof(pthread_t));
 	if (!e->threads)
 		return -1;
+	if (pthread_create(&e->watch, NULL, watch_main, e)) {
+		log_warn("cannot start the queue watch");
+		return -1;
+	}
+	e->watch_started = 1;
 	if (e->push) {
 		pthread_mutex_lock(&e->push_lock);
 		push_subscribe(e);
@@ -925,13 +1196,16 @@ void engine_stats(struct engine *e, char *buf, size_t n)
 {
 	snprintf(buf, n,
 		 "packets %lu decided %lu cached %lu accept %lu reject %lu drop %lu "
-		 "collector_errors %lu verdict_errors %lu unparsable %lu "
+		 "collector_errors %lu verdict_errors %lu unparsable %lu source_routed %lu "
+		 "overflow_dropped %lu (queue_full %lu rcvbuf_full %lu) enobufs %lu "
 		 "prejudged %lu prejudged_late %lu asked %lu",
 		 atomic_load(&e->n_pkts), atomic_load(&e->n_decided), atomic_load(&e->n_cached),
 		 atomic_load(&e->n_accept), atomic_load(&e->n_reject), atomic_load(&e->n_drop),
 		 atomic_load(&e->n_coll_err), atomic_load(&e->n_verdict_err),
-		 atomic_load(&e->n_parse_err), atomic_load(&e->n_push_hit),
-		 atomic_load(&e->n_push_race), atomic_load(&e->n_push_miss));
+		 atomic_load(&e->n_parse_err), atomic_load(&e->n_srcroute),
+		 atomic_load(&e->n_ovf_queue) + atomic_load(&e->n_ovf_user),
+		 atomic_load(&e->n_ovf_queue), atomic_load(&e->n_ovf_user), atomic_load(&e->n_enobufs),
+		 atomic_load(&e->n_push_hit), atomic_load(&e->n_push_race), atomic_load(&e->n_push_miss));
 }
 
 void engine_stop(struct engine *e)
@@ -940,6 +1214,8 @@ void engine_stop(struct engine *e)
 	for (unsigned i = 0; e->threads && i < e->nthreads; i++)
 		if (e->threads[i])
 			pthread_join(e->threads[i], NULL);
+	if (e->watch_started)
+		pthread_join(e->watch, NULL);
 	nfq_unbind(e);
 	mnl_socket_close(e->nl);
 	if (e->audit_fd >= 0)

@@ -20,6 +20,8 @@ void guard_conf_defaults(struct guard_conf *c)
 	c->on_policy_error = ACL_REJECT;
 	c->on_collector_error = ACL_REJECT;
 	c->on_incomplete = -1;
+	c->on_unparsable = ACL_REJECT;
+	c->queue_maxlen = 16384;
 	c->judge_local = 0;
 	c->prejudge = 1;
 	snprintf(c->audit_log, sizeof(c->audit_log), "/var/log/hoptrace/audit.log");
@@ -134,6 +136,18 @@ static int cb(void *ctx, const char *section, const char *key, const char *v, ch
 		if (parse_verdict(v, 0, &b, err, errlen))
 			return -1;
 		c->on_collector_error = (enum acl_verdict)b;
+	} else if (!strcmp(key, "on_unparsable")) {
+		if (parse_verdict(v, 0, &b, err, errlen))
+			return -1;
+		c->on_unparsable = (enum acl_verdict)b;
+	} else if (!strcmp(key, "queue_maxlen")) {
+		if (ini_uint(v, 1u << 20, &u, err, errlen))
+			return -1;
+		if (u < 16) {
+			snprintf(err, errlen, "queue_maxlen must be at least 16");
+			return -1;
+		}
+		c->queue_maxlen = (unsigned)u;
 	} else if (!strcmp(key, "on_incomplete")) {
 		if (parse_verdict(v, 1, &c->on_incomplete, err, errlen))
 			return -1;

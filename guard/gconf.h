@@ -11,7 +11,7 @@
 
 struct guard_conf {
 	unsigned queue_num;            /* queue_num = 0 */
-	int fail_open;                 /* fail_open = yes */
+	int fail_open;                 /* fail_open = yes: --queue-bypass (no guard bound) only */
 	int monitor;                   /* monitor = no */
 	char policy[512];              /* policy = /etc/hoptrace/policy.acl */
 	char policy_url[512];          /* policy_url = (empty: use policy) */
@@ -20,6 +20,8 @@ struct guard_conf {
 	enum acl_verdict on_policy_error;    /* reject */
 	enum acl_verdict on_collector_error; /* reject */
 	int on_incomplete;             /* -1 = "policy" (the ACL decides), else a verdict */
+	enum acl_verdict on_unparsable;      /* reject: a SYN whose headers cannot be read */
+	unsigned queue_maxlen;         /* queue_maxlen = 16384: SYNs the kernel holds for us */
 	int judge_local;               /* judge_local = no */
 	int prejudge;                  /* prejudge = yes: take chains the collector pushes */
 	char audit_log[512];           /* audit_log = /var/log/hoptrace/audit.log ("" = none) */

@@ -11,6 +11,9 @@
 #              records/s it takes, its RSS after
 #   who        who_bench under the shim in that namespace: the collector's half of
 #              a guard decision (p50/p99)
+#   packet     build/tests/bench/packet_bench: the guard's SYN parser before issue 10
+#              vs now (ns per SYN, ratio) and the sock_diag confirmation a
+#              source-routed SYN costs
 #   guard      tests/bench/guard.sh: what hopguard adds per SYN, conn/s judged
 #   ssh        tests/bench/ssh_overhead.sh: the paper's `ssh -tt h2 ls` and
 #              `ssh -tt h2 ssh -tt h1 ls`, hoptrace (shim+collector+guard) vs none
@@ -132,6 +135,21 @@ if want ingest || want who; then
 	row ingest "collector RSS before -> after, kB" "$(num 's/^collector_rss_kb_before //p' "$L") -> $(num 's/^collector_rss_kb_after //p' "$L")"
 	row who "collector answer, p50/p99 us (close each)" "$(num 's/^who n=[0-9]* keep=0 p50_us \([0-9.]*\) p99_us \([0-9.]*\).*/\1 \/ \2/p' "$L")"
 	row who "collector answer, p50/p99 us (keep all open)" "$(num 's/^who n=[0-9]* keep=1 p50_us \([0-9.]*\) p99_us \([0-9.]*\).*/\1 \/ \2/p' "$L")"
+fi
+
+# ---- guard: the SYN parser, old vs new ----------------------------------------------
+if want packet; then
+	if [ -x "$B/tests/bench/packet_bench" ]; then
+		step packet "$B/tests/bench/packet_bench" 2000000
+		L=$LOGS/packet.log
+		for k in "ipv4 syn" "ipv6 syn" "ipv4 tfo syn, 600 B data" "ipv6 syn, 1024 B srh"; do
+			v=$(grep "^parse $k " "$L" | sed 's/.* old *\([0-9.]*\) ns (\([^)]*\)) *new *\([0-9.]*\) ns *ratio \([0-9.x]*\).*/\1 -> \3 ns|\4 (old: \2)/')
+			[ -n "$v" ] && row packet "parse, $k: ns old -> new" "${v%%|*}" "${v#*|}"
+		done
+		row packet "source route confirmed (sock_diag), per such SYN" "$(num 's/^confirm_us //p' "$L") us" "only source-routed SYNs and cache hits"
+	else
+		STATUS="$STATUS packet:skipped(not built)"
+	fi
 fi
 
 # ---- guard ----------------------------------------------------------------------
