@@ -181,7 +181,7 @@ static void addr_from_sd(struct gaddr *a, int family, const uint8_t *ip, uint16_
  * TCP), its unix peer, its TCP ends. */
 static void sock_complete(struct walk *w, struct chan *c)
 {
-	if (c->kind != HT_CHAN_SOCK || w->req->nl < 0 || c->probed)
+	if (c->kind != HT_CHAN_SOCK || w->req->nl < 0 || (c->probed && !c->addr_claimed))
 		return;
 	c->probed = 1; /* once: a socket's kind and ends do not change */
 	if (c->remote.family == AF_UNIX || (c->remote.family == 0 && c->dir == 0)) {
@@ -204,14 +204,24 @@ static void sock_complete(struct walk *w, struct chan *c)
 		if (c->remote.family == AF_UNIX)
 			return;
 	}
-	if (!c->has_local || c->remote.family == 0) {
+	if (!c->has_local || c->remote.family == 0 || c->addr_claimed) {
 		const struct sd_inet *s = tcp_by_ino(w, c->ino);
 		if (!s || s->state == 10 /* TCP_LISTEN */)
 			return;
 		addr_from_sd(&c->local, s->family, s->laddr, s->lport);
 		c->has_local = 1;
-		if (c->remote.family == 0)
-			addr_from_sd(&c->remote, s->family, s->raddr, s->rport);
+		if (c->remote.family == 0 || c->addr_claimed) {
+			/* a CONNECT's or ACCEPT's address is the sender's word:
+			 * the kernel's table says where the socket really goes */
+			struct gaddr k;
+			addr_from_sd(&k, s->family, s->raddr, s->rport);
+			if (c->addr_claimed && c->remote.family != 0 &&
+			    (k.family != c->remote.family || k.port != c->remote.port ||
+			     memcmp(k.a, c->remote.a, k.len)))
+				graph_note_addr_corrected(w->g);
+			c->remote = k;
+			c->addr_claimed = 0;
+		}
 	}
 }
 
@@ -243,6 +253,10 @@ static cJSON *proc_node(struct walk *w, const struct proc *p)
 	cJSON_AddStringToObject(n, "argv0", p->argv0);
 	cJSON_AddStringToObject(n, "sha256", p->sha256);
 	cJSON_AddStringToObject(n, "seen", p->seen_kernel ? "kernel" : "shim");
+	if (p->lineage_kernel)
+		/* its creator is the kernel's process group or session leader:
+		 * whatever created it ran without the shim (a gap, marked) */
+		cJSON_AddStringToObject(n, "lineage", "kernel");
 	cJSON_AddBoolToObject(n, "alive", p->alive);
 	return n;
 }
@@ -260,10 +274,14 @@ static cJSON *conn_node(struct walk *w, const struct chan *c)
 	gaddr_get(&a, &c->local);
 	cJSON_AddStringToObject(n, "local", c->has_local ? ht_addr_str(&a, buf, sizeof(buf)) : "?");
 	gaddr_get(&a, &c->remote);
-	cJSON_AddStringToObject(n, "remote", ht_addr_str(&a, buf, sizeof(buf)));
+	/* an address only a record gave (the kernel never showed the socket
+	 * connected there: it was gone before anyone asked) is not where the
+	 * connection came from as far as anyone can tell: an unknown origin */
+	cJSON_AddStringToObject(n, "remote", c->addr_claimed ? "?" : ht_addr_str(&a, buf, sizeof(buf)));
 	cJSON_AddNullToObject(n, "upstream");
 	cJSON_AddBoolToObject(n, "complete", 0);
-	cJSON_AddStringToObject(n, "reason", "not followed");
+	cJSON_AddStringToObject(n, "reason", c->addr_claimed ? "address not attested by the kernel"
+							     : "not followed");
 	return n;
 }
 
@@ -323,7 +341,7 @@ static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, enum ro
 static int holds_at(const struct proc *p, const struct chan *c, uint64_t t)
 {
 	for (const struct hold *h = p->holds; h; h = h->pnext)
-		if (h->c == c && hold_live_at(h, t))
+		if (h->c == c && !h->unconf && hold_live_at(h, t))
 			return 1;
 	return 0;
 }
@@ -347,7 +365,7 @@ static int is_hub(const struct proc *p)
 {
 	int n = 0;
 	for (const struct hold *h = p->holds; h; h = h->pnext) {
-		if (h->since < p->exec_ts)
+		if (h->since < p->exec_ts || h->unconf)
 			continue;
 		if (h->c->kind == HT_CHAN_PTY && (h->ends & HE_M))
 			return 1;
@@ -516,8 +534,8 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 			continue;
 		for (struct hold *h = ends[e]->holds; h; h = h->cnext) {
 			uint64_t ht = t;
-			if (hold_live_at(h, t) == pass)
-				continue;
+			if (h->unconf || hold_live_at(h, t) == pass)
+				continue; /* (a claim the kernel did not confirm feeds nobody) */
 			if (pass) {
 				/* a holder that let go of the channel within the window
 				 * before t, while p held it, fed p all the same — what it
@@ -636,7 +654,7 @@ static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, enum ro
 	struct hold recent[32];
 	int nrecent = 0;
 	for (struct hold *h = p->holds; h; h = h->pnext) {
-		if (h->c == w->req->exclude || (via && (h->c == via || h->c->peer == via)))
+		if (h->unconf || h->c == w->req->exclude || (via && (h->c == via || h->c->peer == via)))
 			continue;
 		if (hubmom && holds_at(hubmom, h->c, p->birth_ts))
 			continue;
@@ -728,7 +746,7 @@ static void local_origin(struct walk *w, struct proc *subj, cJSON *sources)
 			int dup = 0; /* one entry per process (a command's stdout and stderr) */
 			for (int i = 0; i < n; i++)
 				dup |= seen[i] == h->p;
-			if (dup || h->p == subj || h->until || !h->p->alive || !feeds(mine, h) ||
+			if (dup || h->p == subj || h->until || h->unconf || !h->p->alive || !feeds(mine, h) ||
 			    (end != c && holds_at(h->p, c, w->req->now)) ||
 			    !graph_verify_alive(w->g, h->p, w->req->now))
 				continue;
@@ -904,7 +922,16 @@ cJSON *chain_compute(struct graph *g, const struct chain_req *req)
 		cJSON_AddStringToObject(subj, "remote", ht_addr_str(req->syn_remote, buf, sizeof(buf)));
 
 	visited(&w, req->subject, req->now);
+	/* the walk keeps pointers to holds and processes across /proc reads:
+	 * nothing of the graph is freed until it is done */
+	graph_hold(g);
 	cJSON *tree = expand(&w, req->subject, req->now, ROLE_SUBJECT, 0, NULL);
+	if (tree) {
+		cJSON *sources = cJSON_GetObjectItem(tree, "sources");
+		if (cJSON_GetArraySize(sources) == 0)
+			local_origin(&w, req->subject, sources);
+	}
+	graph_release(g);
 	if (!tree) {
 		cJSON_Delete(ans);
 		free(w.vis);
@@ -912,9 +939,6 @@ cJSON *chain_compute(struct graph *g, const struct chain_req *req)
 		free(w.tcp);
 		return NULL;
 	}
-	cJSON *sources = cJSON_GetObjectItem(tree, "sources");
-	if (cJSON_GetArraySize(sources) == 0)
-		local_origin(&w, req->subject, sources);
 	cJSON_AddItemToObject(ans, "tree", tree);
 	if (w.truncated)
 		cJSON_AddBoolToObject(ans, "truncated", 1);
