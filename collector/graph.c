@@ -167,6 +167,12 @@ static int checking(const struct graph *g)
 	return !g->conf.trust_claims && (g->conf.kernel_fd || g->conf.use_procfs);
 }
 
+/* Are claimed TCP addresses checked? (the kernel's TCP table: sock_diag) */
+static int addr_checking(const struct graph *g)
+{
+	return !g->conf.trust_claims && g->conf.use_procfs;
+}
+
 static void dcache_drop(struct graph *g, const struct proc *p)
 {
 	for (size_t i = 0; i < DCACHE_N; i++)
@@ -1842,7 +1848,7 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 		if (!(c->probed && c->has_local && !c->addr_claimed &&
 		      (c->remote.family == AF_INET || c->remote.family == AF_INET6))) {
 			gaddr_set(&c->remote, &r->addr);
-			c->addr_claimed = checking(g) && (r->addr.family == AF_INET || r->addr.family == AF_INET6);
+			c->addr_claimed = addr_checking(g) && (r->addr.family == AF_INET || r->addr.family == AF_INET6);
 		}
 		c->dir = 'o';
 		c->sotype = (int)r->num;
@@ -1866,7 +1872,7 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 		gaddr_set(&c->local, &r->addr);
 		c->has_local = 1;
 		gaddr_set(&c->remote, &r->addr2);
-		c->addr_claimed = checking(g) && (r->addr2.family == AF_INET || r->addr2.family == AF_INET6);
+		c->addr_claimed = addr_checking(g) && (r->addr2.family == AF_INET || r->addr2.family == AF_INET6);
 		if (c->addr_claimed && g->conf.use_procfs) {
 			/* just accepted, so still there: the kernel's exact
 			 * lookup of the claimed 4-tuple must find this socket */
