@@ -1521,8 +1521,7 @@ static int ancestor_of(const struct proc *c, pid_t a)
 /* The creator a BIRTH or IMAGE names (cpid), checked against the kernel's
  * parent of pid. The same: believed. Another: only a creator that has ended
  * since can differ — the child was re-parented — and only to where orphans
- * go: init, an ancestor of the named creator (a subreaper), or a parent this
- * host's graph cannot see. *use: the creator to take, 0 = none the graph
+ * go: init, or an ancestor of the named creator (a subreaper). *use: the creator to take, 0 = none the graph
  * knows (filled from the kernel's view: kernel_lineage). 0, or -EPERM. */
 static int check_creator(struct graph *g, pid_t pid, pid_t cpid, uint64_t fork_ts, pid_t *use)
 {
@@ -1534,9 +1533,7 @@ static int check_creator(struct graph *g, pid_t pid, pid_t cpid, uint64_t fork_t
 	int cgone = cpid <= 1 || kernel_proc(g, cpid, &ck) != 0 || ck.state == 'Z' || ck.state == 'X';
 	if (!cgone && !(c && !c->alive))
 		return -EPERM; /* the named creator runs, and is not the parent */
-	struct proc *kp = live_proc(g, k.ppid);
-	int orphanage = k.ppid <= 1 || (c && ancestor_of(c, k.ppid)) ||
-			(!kp && g->conf.use_procfs && !in_my_netns(g, k.ppid));
+	int orphanage = k.ppid <= 1 || (c && ancestor_of(c, k.ppid));
 	if (!orphanage)
 		return -EPERM;
 	if (!c || c->birth_ts > fork_ts) {
@@ -1597,12 +1594,12 @@ static int apply_image(struct graph *g, pid_t pid, uid_t uid, const struct ht_re
 	struct proc *p = live_proc(g, pid);
 	if (p && !same_process(g, p))
 		p = NULL;
+	/* its ppid names a creator: checked as BIRTH's is (also for a process
+	 * known already, whose creator it does not change: a lie is a lie) */
+	pid_t use;
+	if ((pid_t)r->num == pid || check_creator(g, pid, (pid_t)r->num, r->ts, &use) != 0)
+		return refuse(g, &g->st.refused_creator, why, "ppid does not match the kernel's parent");
 	if (!p) {
-		/* its ppid names a creator: checked as BIRTH's is */
-		pid_t use;
-		if ((pid_t)r->num == pid || check_creator(g, pid, (pid_t)r->num, r->ts, &use) != 0)
-			return refuse(g, &g->st.refused_creator, why,
-				      "ppid does not match the kernel's parent");
 		p = proc_arrive(g, pid, uid, use, r->ts, now);
 		if (!p)
 			return -ENOMEM;
