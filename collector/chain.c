@@ -274,14 +274,15 @@ static cJSON *conn_node(struct walk *w, const struct chan *c)
 	gaddr_get(&a, &c->local);
 	cJSON_AddStringToObject(n, "local", c->has_local ? ht_addr_str(&a, buf, sizeof(buf)) : "?");
 	gaddr_get(&a, &c->remote);
-	/* an address only a record gave (the kernel never showed the socket
-	 * connected there: it was gone before anyone asked) is not where the
-	 * connection came from as far as anyone can tell: an unknown origin */
-	cJSON_AddStringToObject(n, "remote", c->addr_claimed ? "?" : ht_addr_str(&a, buf, sizeof(buf)));
+	cJSON_AddStringToObject(n, "remote", ht_addr_str(&a, buf, sizeof(buf)));
+	/* an address only the sender's record gave: the kernel's table never
+	 * showed the socket (it was gone before a TCP dump or a SYN's query —
+	 * with a guard every SYN's own socket is attested from the packet) */
+	if (c->addr_claimed)
+		cJSON_AddBoolToObject(n, "attested", 0);
 	cJSON_AddNullToObject(n, "upstream");
 	cJSON_AddBoolToObject(n, "complete", 0);
-	cJSON_AddStringToObject(n, "reason", c->addr_claimed ? "address not attested by the kernel"
-							     : "not followed");
+	cJSON_AddStringToObject(n, "reason", "not followed");
 	return n;
 }
 
@@ -346,6 +347,36 @@ static int holds_at(const struct proc *p, const struct chan *c, uint64_t t)
 	return 0;
 }
 
+/* A hold from a claim the kernel could not confirm when it was applied (the
+ * fd was gone already: a short-lived fd — `curl | sh`, a FIFO written and
+ * closed, /dev/tcp orders read and closed — or a forgery naming someone
+ * else's channel): believed only about a channel that no process of another
+ * uid holds or held by the kernel's word, and — a TCP socket — one the
+ * kernel's table no longer has unless a process of the same uid holds it now
+ * (a forking server's child). A user can do with its own channels what it
+ * claims (open /proc/PID/fd/N of its own processes), so the uid is the line. */
+static const struct sd_inet *tcp_by_ino(struct walk *w, uint64_t ino);
+static int is_tcp(const struct chan *c);
+
+static int claim_ok(struct walk *w, const struct hold *h)
+{
+	if (!h->unconf)
+		return 1;
+	const struct chan *c = h->c;
+	int same_live = 0;
+	for (const struct hold *x = c->holds; x; x = x->cnext) {
+		if (x->unconf || x->p == h->p)
+			continue;
+		if (x->p->uid != h->p->uid)
+			return 0;
+		if (!x->until)
+			same_live = 1;
+	}
+	if (is_tcp(c) && !same_live && w->req->nl >= 0 && tcp_by_ino(w, c->ino))
+		return 0;
+	return 1;
+}
+
 /* Is d a descendant of a (through creators, bounded)? */
 static int descends_from(const struct proc *d, const struct proc *a)
 {
@@ -365,8 +396,8 @@ static int is_hub(const struct proc *p)
 {
 	int n = 0;
 	for (const struct hold *h = p->holds; h; h = h->pnext) {
-		if (h->since < p->exec_ts || h->unconf)
-			continue;
+		if (h->since < p->exec_ts)
+			continue; /* (a claimed accept counts: the process says it serves) */
 		if (h->c->kind == HT_CHAN_PTY && (h->ends & HE_M))
 			return 1;
 		if (h->how == HOLD_CREATED && h->c->kind == HT_CHAN_SOCK && h->c->dir == 'i' &&
@@ -534,8 +565,8 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 			continue;
 		for (struct hold *h = ends[e]->holds; h; h = h->cnext) {
 			uint64_t ht = t;
-			if (h->unconf || hold_live_at(h, t) == pass)
-				continue; /* (a claim the kernel did not confirm feeds nobody) */
+			if (hold_live_at(h, t) == pass || !claim_ok(w, h))
+				continue;
 			if (pass) {
 				/* a holder that let go of the channel within the window
 				 * before t, while p held it, fed p all the same — what it
@@ -654,7 +685,8 @@ static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, enum ro
 	struct hold recent[32];
 	int nrecent = 0;
 	for (struct hold *h = p->holds; h; h = h->pnext) {
-		if (h->unconf || h->c == w->req->exclude || (via && (h->c == via || h->c->peer == via)))
+		if (h->c == w->req->exclude || (via && (h->c == via || h->c->peer == via)) ||
+		    !claim_ok(w, h))
 			continue;
 		if (hubmom && holds_at(hubmom, h->c, p->birth_ts))
 			continue;

@@ -982,8 +982,19 @@ static int fd_rec(struct graph *g, struct proc *p, int fd, struct chan *c, uint6
 
 /* A claim the kernel did not confirm (the fd is gone, or is another channel,
  * by the time the record is applied: a short-lived fd, or a forgery): kept as
- * history of the sender — a hold [ts, now) marked unconf, never a source and
- * never in the fd table — and counted. The channel itself is not changed. */
+ * history of the sender — a hold [ts, now) marked unconf, never in the fd
+ * table, judged when a chain reaches it (chain.c claim_ok: only about a
+ * channel no other uid holds) — and counted. */
+/* Does no process but p hold c by the kernel's word? (then an unconfirmed
+ * claim may say what c is: a short-lived socket only its sender knew) */
+static int chan_fresh(const struct chan *c, const struct proc *p)
+{
+	for (const struct hold *x = c->holds; x; x = x->cnext)
+		if (x->p != p && !x->unconf)
+			return 0;
+	return !c->probed || c->addr_claimed;
+}
+
 static int fd_unconfirmed(struct graph *g, struct proc *p, const struct ht_chan *k, uint64_t ts,
 			  uint64_t now, uint8_t how, uint8_t ends)
 {
@@ -1831,13 +1842,14 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 		break;
 	}
 	case HT_REC_CONNECT: {
-		if (r->chan.kind != HT_CHAN_SOCK || !kernel_shows(g, p, r->fd, &r->chan)) {
-			rc = fd_unconfirmed(g, p, &r->chan, r->ts, now, HOLD_CREATED, 0);
-			break;
-		}
+		int confirmed = r->chan.kind == HT_CHAN_SOCK && kernel_shows(g, p, r->fd, &r->chan);
 		struct chan *c = chan_get(g, &r->chan, r->ts);
 		if (!c) {
 			rc = g->capped ? -EDQUOT : -ENOMEM;
+			break;
+		}
+		if (!confirmed && !chan_fresh(c, p)) {
+			rc = fd_unconfirmed(g, p, &r->chan, r->ts, now, HOLD_CREATED, 0);
 			break;
 		}
 		/* the destination is the sender's word until the kernel's TCP
@@ -1853,17 +1865,19 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 		c->failed = 0; /* a new attempt (TCP may connect() again after a failure) */
 		if (c->addr_claimed)
 			pend_claimed(g, c);
-		rc = fd_rec(g, p, r->fd, c, r->ts, HOLD_CREATED, 0);
+		rc = confirmed ? fd_rec(g, p, r->fd, c, r->ts, HOLD_CREATED, 0)
+			       : fd_unconfirmed(g, p, &r->chan, r->ts, now, HOLD_CREATED, 0);
 		break;
 	}
 	case HT_REC_ACCEPT: {
-		if (r->chan.kind != HT_CHAN_SOCK || !kernel_shows(g, p, r->fd, &r->chan)) {
-			rc = fd_unconfirmed(g, p, &r->chan, r->ts, now, HOLD_CREATED, 0);
-			break;
-		}
+		int confirmed = r->chan.kind == HT_CHAN_SOCK && kernel_shows(g, p, r->fd, &r->chan);
 		struct chan *c = chan_get(g, &r->chan, r->ts);
 		if (!c) {
 			rc = g->capped ? -EDQUOT : -ENOMEM;
+			break;
+		}
+		if (!confirmed && !chan_fresh(c, p)) {
+			rc = fd_unconfirmed(g, p, &r->chan, r->ts, now, HOLD_CREATED, 0);
 			break;
 		}
 		gaddr_set(&c->local, &r->addr);
@@ -1914,7 +1928,8 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 					lc->dir = 'l';
 			}
 		}
-		rc = fd_rec(g, p, r->fd, c, r->ts, HOLD_CREATED, 0);
+		rc = confirmed ? fd_rec(g, p, r->fd, c, r->ts, HOLD_CREATED, 0)
+			       : fd_unconfirmed(g, p, &r->chan, r->ts, now, HOLD_CREATED, 0);
 		break;
 	}
 	case HT_REC_PTY:
