@@ -249,7 +249,7 @@ static int kernel_proc(struct graph *g, pid_t pid, struct graph_kproc *k)
 	if (!g->conf.use_procfs)
 		return -ENOSYS;
 	struct procfs_stat st;
-	int rc = procfs_stat(pid, &st);
+	int rc = procfs_stat_nouid(pid, &st);
 	if (rc)
 		return rc;
 	*k = (struct graph_kproc){st.ppid, st.pgrp, st.sid, st.starttime, st.state};

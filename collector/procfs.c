@@ -84,7 +84,19 @@ static int skip_field(const char **pp)
 	return 0;
 }
 
+static int stat_read(pid_t pid, struct procfs_stat *st, int want_uid);
+
 int procfs_stat(pid_t pid, struct procfs_stat *st)
+{
+	return stat_read(pid, st, 1);
+}
+
+int procfs_stat_nouid(pid_t pid, struct procfs_stat *st)
+{
+	return stat_read(pid, st, 0);
+}
+
+static int stat_read(pid_t pid, struct procfs_stat *st, int want_uid)
 {
 	char path[PATH_MAX], buf[4096];
 	const char *p, *open_paren, *close_paren;
@@ -141,6 +153,8 @@ int procfs_stat(pid_t pid, struct procfs_stat *st)
 	if (*p++ != ' ' || parse_u64(&p, &v) < 0 || (*p != ' ' && *p != '\n' && *p != '\0'))
 		return -EINVAL;
 	st->starttime = v;
+	if (!want_uid)
+		return 0;
 
 	/* uid from status */
 	snprintf(path, sizeof(path), "%s/%d/status", proc_root, (int)pid);
