@@ -25,7 +25,9 @@ ${CC:-cc} -static -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o "$DFORK"
 	tb_skip "cannot link statically: $(head -n 1 "$TB_T/static.err")"
 ct_setup
 
-NC="nc $CT_H3 22 </dev/null >/dev/null"
+# nc keeps no fd of the session (no pty, no pipe to sshd): only its lineage
+# can lead back to h1
+NC="nc $CT_H3 22 </dev/null >/dev/null 2>&1"
 cat >"$TB_T/plain.sh" <<EOF
 HOPTRACE_DISABLE=1 sh -c '$NC'
 EOF
