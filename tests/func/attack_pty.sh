@@ -7,10 +7,13 @@
 #   forged  processes claim pts/N (OPEN) and 512-d pipes opened and closed
 #           (d = 0..15: one of them sits exactly at the trimming bound), then
 #           another claims a new master for each N (PTY) — hand-made records
+#   forged-pty  the same, the holders claiming a pty pair of their own (PTY)
 #   real    processes really open a pty and 512-d pipes, are killed
 #           (SIGKILL: no EXIT, their holds stay), then another process opens
 #           new ptys, which reuse the indices (its shim's PTY records)
-# After each, hoptraced must still run and answer `hoptrace status`.
+# After each, hoptraced must still run and answer `hoptrace status`. (real
+# passes on the old code too: its processes' exits are seen by the sweep
+# before the indices come back; it shows the honest path stays safe.)
 # The collector is the ASan build when there is one (make asan-build).
 : "${HT_TOP:=$(cd "$(dirname "$0")/../.." && pwd)}"
 if [ -z "${HOPTRACED:-}" ] && [ -x "$HT_TOP/${ASAN_BUILD:-build-asan}/hoptraced" ]; then
@@ -53,12 +56,18 @@ def send(s, d):
             time.sleep(0.001)
 
 kids = []
-if mode == "forged":
+if mode in ("forged", "forged-pty"):
     for d in range(16):
         pid = os.fork()
         if pid == 0:
+            # (after the collector has read this child's fds at its BIRTH:
+            # records older than that read only add history)
+            time.sleep(1.5)
             s = conn()
-            send(s, rec(10, i(40), chan(3, 0, 900 + d)))  # OPEN pts/(900+d)
+            if mode == "forged":
+                send(s, rec(10, i(40), chan(3, 0, 900 + d)))  # OPEN pts/(900+d)
+            else:  # its own new pty: master 40, slave 44
+                send(s, rec(9, i(40), i(44), chan(3, 0, 900 + d)))
             for k in range(512 - d):
                 send(s, rec(5, i(41), i(42), chan(1, 12, 10**7 + d * 1000 + k)))  # PIPE
                 send(s, rec(13, i(41)))
@@ -66,7 +75,7 @@ if mode == "forged":
             time.sleep(30)
             os._exit(0)
         kids.append(pid)
-    time.sleep(3)
+    time.sleep(4)
     s = conn()
     for d in range(16):
         send(s, rec(9, i(43), i(-1), chan(3, 0, 900 + d)))  # PTY: a new master for N
@@ -75,18 +84,19 @@ else:
     for d in range(16):
         pid = os.fork()
         if pid == 0:
+            time.sleep(1.5)
             m, sl = os.openpty()
             for k in range(512 - d):
                 a, b = os.pipe(); os.close(a); os.close(b)
             time.sleep(30)
             os._exit(0)
         kids.append(pid)
-    time.sleep(3)
+    time.sleep(4)
     for k in kids:
-        os.kill(k, signal.SIGKILL)
+        os.kill(k, signal.SIGKILL)  # no EXIT record: the graph still has their holds
+    for k in kids:
         os.waitpid(k, 0)
-    time.sleep(0.5)
-    new = [os.openpty() for d in range(24)]  # the indices come back
+    new = [os.openpty() for d in range(24)]  # at once: the indices come back
     time.sleep(1)
 for k in kids:
     try: os.kill(k, signal.SIGKILL); os.waitpid(k, 0)
@@ -101,7 +111,7 @@ alive() {
 }
 
 fails=0
-for m in forged real; do
+for m in forged forged-pty real; do
 	tb_log "$m"
 	tb_bg h1 setpriv --reuid nobody --regid nogroup --clear-groups "$TB_PY" "$TB_T/pty.py" "$m"
 	apid=$TB_LAST alog=$TB_LASTLOG
