@@ -211,9 +211,13 @@ struct graph *graph_new(const struct graph_conf *conf);
 void graph_free(struct graph *g);             /* accepts NULL */
 
 /* Applies one record sent by (pid, uid) — the kernel-attested sender — at
- * collector time now. Returns 0, or -EINVAL with *why set when the record
- * contradicts what the kernel says (e.g. a forged creator). Nothing changes on
- * error. */
+ * collector time now. A record is a claim: what it says about the sender's
+ * fds and creator is checked against the kernel first (docs/chain-model.md
+ * "Claims"). Returns 0; -EINVAL (malformed, unknown type) or -EPERM (a claim
+ * the kernel contradicts: a forged creator, a close of an fd still open) with
+ * *why set; -EDQUOT over a per-process or per-uid bound; -ESRCH sender gone.
+ * Nothing changes on error. (An fd claim whose fd the kernel no longer shows
+ * returns 0: it is kept as history marked unconf, and counted.) */
 int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r,
 		uint64_t now, const char **why);
 
