@@ -181,7 +181,7 @@ static void addr_from_sd(struct gaddr *a, int family, const uint8_t *ip, uint16_
  * TCP), its unix peer, its TCP ends. */
 static void sock_complete(struct walk *w, struct chan *c)
 {
-	if (c->kind != HT_CHAN_SOCK || w->req->nl < 0 || (c->probed && !c->addr_claimed))
+	if (c->kind != HT_CHAN_SOCK || w->req->nl < 0 || c->probed)
 		return;
 	c->probed = 1; /* once: a socket's kind and ends do not change */
 	if (c->remote.family == AF_UNIX || (c->remote.family == 0 && c->dir == 0)) {

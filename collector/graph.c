@@ -1044,17 +1044,6 @@ static void pend_socket(struct graph *g, const struct ht_chan *k)
 	g->pending[g->npending++] = c;
 }
 
-/* A TCP socket whose addresses a CONNECT or ACCEPT record claimed: the next
- * TCP dump replaces them with the kernel's (probe_cb) */
-static void pend_claimed(struct graph *g, struct chan *c)
-{
-	if (!g->conf.use_procfs || c->tcp_probed || g->npending >= PENDING_MAX)
-		return;
-	c->tcp_probed = 1;
-	c->has_local = 0; /* (graph_probe_pending keeps it for the dump) */
-	g->pending[g->npending++] = c;
-}
-
 void graph_note_addr_corrected(struct graph *g)
 {
 	g->st.addr_corrected++;
@@ -1162,8 +1151,9 @@ void graph_probe_pending(struct graph *g, int force)
 			continue;
 		if (c->remote.family == AF_INET || c->remote.family == AF_INET6) {
 			/* TCP (a CONNECT record, or a query linked it): the dump
-			 * still gives its local end if nobody did yet */
-			if (!c->has_local)
+			 * still gives its local end if nobody did yet, and the
+			 * kernel's addresses for what a record claimed */
+			if (!c->has_local || c->addr_claimed)
 				g->pending[left++] = c;
 			continue;
 		}
@@ -1852,8 +1842,9 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 			rc = fd_unconfirmed(g, p, &r->chan, r->ts, now, HOLD_CREATED, 0);
 			break;
 		}
-		/* the destination is the sender's word until the kernel's TCP
-		 * table says (chain.c sock_complete): addr_claimed */
+		/* the destination is the sender's word until the kernel says:
+		 * the SYN's own query (the packet's 4-tuple, query.c op_who), a
+		 * probe's or a chain walk's TCP dump (sock_complete) */
 		if (!(c->probed && c->has_local && !c->addr_claimed &&
 		      (c->remote.family == AF_INET || c->remote.family == AF_INET6))) {
 			gaddr_set(&c->remote, &r->addr);
@@ -1863,8 +1854,6 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 		c->sotype = (int)r->num;
 		c->connector = pid;
 		c->failed = 0; /* a new attempt (TCP may connect() again after a failure) */
-		if (c->addr_claimed)
-			pend_claimed(g, c);
 		rc = confirmed ? fd_rec(g, p, r->fd, c, r->ts, HOLD_CREATED, 0)
 			       : fd_unconfirmed(g, p, &r->chan, r->ts, now, HOLD_CREATED, 0);
 		break;
@@ -1894,8 +1883,6 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 			    sd_inet_lookup(g->nl, r->addr.family, r->addr.a, r->addr.port, r->addr2.a,
 					   r->addr2.port, &si) == 0 && si.ino == c->ino)
 				c->addr_claimed = 0;
-			else
-				pend_claimed(g, c);
 		}
 		c->dir = 'i';
 		c->sotype = (int)r->num;
