@@ -1668,16 +1668,32 @@ static int failcheck_cb(void *vctx, const struct sd_inet *s)
 
 /* CONNFAIL: the sender's socket never became a connection. Believed when the
  * kernel shows the fd still holding it and the socket in no TCP connection
- * (a failed connect leaves it unhashed); one TCP dump, at most every
- * GRAPH_PROBE_GAP_NS — a claim that cannot be checked is refused (the socket
- * stays a possible source: the safe side). */
+ * (a failed connect leaves it unhashed; one TCP dump, at most every
+ * GRAPH_PROBE_GAP_NS), or — the fd closed already — when the 4-tuple the
+ * kernel gave for it is not in the kernel's table (see below). A claim that
+ * cannot be checked is refused: the socket stays a possible source, the safe
+ * side. (Left: a socket closed before any SYN query or dump gave its 4-tuple
+ * is believed — a process can hide a connection the peer closed first.) */
 static int kernel_conn_failed(struct graph *g, struct proc *p, const struct ht_record *r,
 			      struct chan *c)
 {
 	if (!checking(g))
 		return 1;
-	if (!kernel_shows(g, p, r->fd, &r->chan))
-		return 0;
+	if (!kernel_shows(g, p, r->fd, &r->chan)) {
+		/* closed already (nc closes a refused socket at once and tries
+		 * the next address): a connection that existed leaves its
+		 * 4-tuple in the kernel's table a while (TIME_WAIT after our
+		 * close), a failed one nothing — asked when the kernel gave
+		 * the 4-tuple (the SYN's query); otherwise believed */
+		if (!g->conf.use_procfs || !c->has_local || c->addr_claimed ||
+		    (c->remote.family != AF_INET && c->remote.family != AF_INET6))
+			return g->conf.use_procfs;
+		if (g->nl < 0)
+			g->nl = sd_open();
+		struct sd_inet si;
+		return g->nl >= 0 && sd_inet_lookup(g->nl, c->remote.family, c->local.a, c->local.port,
+						    c->remote.a, c->remote.port, &si) == -ENOENT;
+	}
 	if (!g->conf.use_procfs)
 		return 1; /* a fake kernel's fd view only */
 	if (g->nl < 0)
@@ -2036,7 +2052,7 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 			if (!c->creator && (c->creator_pid == pid || (!c->creator_pid && kparent))) {
 				c->foreign_creator = 0;
 				set_creator(c, p);
-			} else if (!c->creator && c->creator_pid != pid) {
+			} else if (!c->creator && c->creator_pid != pid && checking(g)) {
 				rc = refuse(g, &g->st.refused_creator, why, "spawned child's parent is another");
 				break;
 			}
@@ -2044,7 +2060,8 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 				c->birth_ts = ts;
 		} else if (g->conf.use_procfs) {
 			struct procfs_stat st;
-			if (procfs_stat(cpid, &st) == 0 && st.ppid == pid) {
+			int kr = procfs_stat(cpid, &st);
+			if (kr == 0 && st.ppid == pid) {
 				c = proc_new(g, cpid, ts);
 				if (c) {
 					c->creator_pid = pid;
@@ -2053,7 +2070,8 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 					proc_fill_identity(g, c);
 					proc_sync_fds(g, c, ts, HOLD_INHERITED);
 				}
-			} else {
+			} else if (kr == 0 && !g->conf.trust_claims) {
+				/* (a child gone already cannot be told) */
 				rc = refuse(g, &g->st.refused_creator, why, "spawned child's parent is another");
 			}
 		}
