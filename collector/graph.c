@@ -36,6 +36,7 @@ struct istr {
 /* A uid's share of the graph and its refused claims (graph_uid_stats). */
 struct uacct {
 	uid_t uid;
+	uint16_t id;  /* what processes and channels keep (0: none) */
 	uint64_t holds, chans, refused_claims, refused_bounds;
 	struct uacct *next;
 };
@@ -69,6 +70,8 @@ struct graph {
 	struct hold **ohtab;
 	size_t nohtab, nopen;
 	struct uacct *utab[UID_BUCKETS];
+	struct uacct **byid;             /* byid[id - 1] */
+	size_t nbyid, capbyid;
 	struct uacct *cur_acct;          /* the sender's while its record is applied */
 	int capped;                      /* the last hold_open/chan_get hit a bound */
 	struct dcache { pid_t pid; int fd; uint64_t serial; } dcache[DCACHE_N];
@@ -77,6 +80,14 @@ struct graph {
 };
 
 /* ---- small helpers -------------------------------------------------------- */
+
+/* an fd table's block: the entries, and from FDIDX_MIN on an fd -> index+1
+ * hash of twice as many slots after them (graph.h struct proc) */
+#define FDIDX_MIN 16
+static size_t fds_bytes(uint32_t cap)
+{
+	return cap * sizeof(struct fdent) + (cap >= FDIDX_MIN ? 2 * (size_t)cap * sizeof(uint32_t) : 0);
+}
 
 static uint64_t hash64(uint64_t x)
 {
@@ -126,14 +137,31 @@ static struct uacct *acct_of(struct graph *g, uid_t uid)
 	for (struct uacct *a = *slot; a; a = a->next)
 		if (a->uid == uid)
 			return a;
+	if (g->nbyid >= 65535)
+		return NULL; /* (more uids than a host has: uncharged) */
+	if (g->nbyid == g->capbyid) {
+		size_t n = g->capbyid ? g->capbyid * 2 : 16;
+		struct uacct **t = realloc(g->byid, n * sizeof(*t));
+		if (!t)
+			return NULL;
+		g->byid = t;
+		g->capbyid = n;
+	}
 	struct uacct *a = calloc(1, sizeof(*a));
 	if (!a)
 		return NULL;
 	a->uid = uid;
 	a->next = *slot;
 	*slot = a;
-	g->st.bytes += sizeof(*a);
+	g->byid[g->nbyid++] = a;
+	a->id = (uint16_t)g->nbyid;
+	g->st.bytes += sizeof(*a) + sizeof(a);
 	return a;
+}
+
+static struct uacct *acct_by_id(const struct graph *g, uint16_t id)
+{
+	return id && id <= g->nbyid ? g->byid[id - 1] : NULL;
 }
 
 void graph_uid_stats(const struct graph *g, int (*cb)(void *ctx, const struct graph_uid_stats *u),
@@ -390,13 +418,9 @@ static void proc_end(struct graph *g, struct proc *p, uint64_t ts)
 			hold_close(g, h, ts);
 		}
 	free(p->fds);
-	g->st.bytes -= p->capfds * sizeof(struct fdent);
+	g->st.bytes -= fds_bytes(p->capfds);
 	p->fds = NULL;
 	p->nfds = p->capfds = 0;
-	free(p->fdidx);
-	g->st.bytes -= p->capidx * sizeof(uint32_t);
-	p->fdidx = NULL;
-	p->capidx = 0;
 	g->st.procs_alive--;
 	dcache_drop(g, p);
 }
@@ -500,7 +524,7 @@ static struct chan *chan_get(struct graph *g, const struct ht_chan *k, uint64_t 
 	if (!c)
 		return NULL;
 	if (a && a->uid != 0) {
-		c->acct = a;
+		c->acct = a->id;
 		a->chans++;
 	}
 	c->kind = kind;
@@ -535,8 +559,9 @@ static void chan_free(struct graph *g, struct chan *c)
 		hold_unlink(g, c->holds);
 	if (c->peer && c->peer->peer == c)
 		c->peer->peer = NULL;
-	if (c->acct)
-		c->acct->chans--;
+	struct uacct *ca = acct_by_id(g, c->acct);
+	if (ca)
+		ca->chans--;
 	struct chan **pp = &g->chantab[chan_slot(g, c->kind, c->dev, c->ino)];
 	while (*pp && *pp != c)
 		pp = &(*pp)->hnext;
@@ -557,55 +582,73 @@ static void chan_free(struct graph *g, struct chan *c)
 
 /* ---- holds and fd tables -------------------------------------------------- */
 
-/* Open holds by (process, channel): every open hold is in g->ohtab. */
+/* Open holds by (process, channel): every open hold is in g->ohtab, an open
+ * addressing table (linear probing, backward-shift deletion: no pointer in
+ * the hold — most holds are closed history). */
 static size_t oh_slot(size_t n, const struct proc *p, const struct chan *c)
 {
 	return hash64(p->serial * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)c) & (n - 1);
 }
 
+static size_t oh_index(const struct graph *g, const struct proc *p, const struct chan *c)
+{
+	size_t n = g->nohtab;
+	for (size_t s = oh_slot(n, p, c);; s = (s + 1) & (n - 1)) {
+		struct hold *h = g->ohtab[s];
+		if (!h || (h->p == p && h->c == c))
+			return s;
+	}
+}
+
 static struct hold *oh_find(struct graph *g, const struct proc *p, const struct chan *c)
 {
-	for (struct hold *h = g->ohtab[oh_slot(g->nohtab, p, c)]; h; h = h->onext)
-		if (h->p == p && h->c == c)
-			return h;
-	return NULL;
+	return g->ohtab[oh_index(g, p, c)];
+}
+
+static void oh_put(struct hold **t, size_t n, struct hold *h)
+{
+	size_t s = oh_slot(n, h->p, h->c);
+	while (t[s])
+		s = (s + 1) & (n - 1);
+	t[s] = h;
 }
 
 static void oh_add(struct graph *g, struct hold *h)
 {
-	if (g->nopen >= g->nohtab) {
+	if (2 * (g->nopen + 1) > g->nohtab) {
 		size_t n = g->nohtab * 2;
 		struct hold **t = calloc(n, sizeof(*t));
+		if (!t && g->nopen + 1 >= g->nohtab)
+			return; /* (full, no memory: not findable; hold_open opens another) */
 		if (t) {
 			for (size_t i = 0; i < g->nohtab; i++)
-				for (struct hold *x = g->ohtab[i], *nx; x; x = nx) {
-					nx = x->onext;
-					size_t sl = oh_slot(n, x->p, x->c);
-					x->onext = t[sl];
-					t[sl] = x;
-				}
+				if (g->ohtab[i])
+					oh_put(t, n, g->ohtab[i]);
 			g->st.bytes += (n - g->nohtab) * sizeof(*t);
 			free(g->ohtab);
 			g->ohtab = t;
 			g->nohtab = n;
 		}
 	}
-	struct hold **slot = &g->ohtab[oh_slot(g->nohtab, h->p, h->c)];
-	h->onext = *slot;
-	*slot = h;
+	oh_put(g->ohtab, g->nohtab, h);
 	g->nopen++;
 }
 
 static void oh_del(struct graph *g, struct hold *h)
 {
-	struct hold **pp = &g->ohtab[oh_slot(g->nohtab, h->p, h->c)];
-	while (*pp && *pp != h)
-		pp = &(*pp)->onext;
-	if (*pp) {
-		*pp = h->onext;
-		g->nopen--;
+	size_t n = g->nohtab, i = oh_index(g, h->p, h->c);
+	if (g->ohtab[i] != h)
+		return;
+	g->ohtab[i] = NULL;
+	g->nopen--;
+	for (size_t j = (i + 1) & (n - 1); g->ohtab[j]; j = (j + 1) & (n - 1)) {
+		size_t home = oh_slot(n, g->ohtab[j]->p, g->ohtab[j]->c);
+		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+			g->ohtab[i] = g->ohtab[j];
+			g->ohtab[j] = NULL;
+			i = j;
+		}
 	}
-	h->onext = NULL;
 }
 
 static struct hold *hold_open(struct graph *g, struct proc *p, struct chan *c, uint64_t ts,
@@ -614,9 +657,11 @@ static struct hold *hold_open(struct graph *g, struct proc *p, struct chan *c, u
 	struct hold *h = oh_find(g, p, c);
 	if (h)
 		return h;
-	if (!p->acct)
-		p->acct = acct_of(g, p->uid);
-	struct uacct *a = p->acct;
+	if (!p->acct) {
+		struct uacct *pa = acct_of(g, p->uid);
+		p->acct = pa ? pa->id : 0;
+	}
+	struct uacct *a = acct_by_id(g, p->acct);
 	if (a && a->uid != 0 && a->holds >= g->conf.max_holds_per_uid) {
 		over_bound(g, g->cur_acct ? g->cur_acct : a);
 		return NULL;
@@ -717,8 +762,9 @@ static void hold_unlink(struct graph *g, struct hold *h)
 		h->p->nclosed--;
 	else
 		oh_del(g, h);
-	if (h->p->acct)
-		h->p->acct->holds--;
+	struct uacct *ha = acct_by_id(g, h->p->acct);
+	if (ha)
+		ha->holds--;
 	h->c->nholds--;
 	g->st.holds--;
 	g->st.bytes -= sizeof(*h);
@@ -727,41 +773,38 @@ static void hold_unlink(struct graph *g, struct hold *h)
 
 /* ---- fd tables: a dense array, indexed by a hash once it is not small ----- */
 
-#define FDIDX_MIN 16 /* entries before an index is kept */
-
 static uint32_t fdi_slot(uint32_t cap, int fd)
 {
 	return (uint32_t)hash64((uint64_t)(uint32_t)fd) & (cap - 1);
 }
 
-static void fdidx_build(struct graph *g, struct proc *p)
+static uint32_t *fdidx_of(const struct proc *p)
 {
-	uint32_t cap = 64;
-	while (cap < 2 * p->capfds)
-		cap *= 2;
-	uint32_t *t = calloc(cap, sizeof(*t));
-	if (!t)
-		return; /* linear lookups stay correct */
-	for (uint32_t i = 0; i < p->nfds; i++) {
-		uint32_t s = fdi_slot(cap, p->fds[i].fd);
-		while (t[s])
-			s = (s + 1) & (cap - 1);
-		t[s] = i + 1;
-	}
-	g->st.bytes += (size_t)cap * sizeof(*t) - (size_t)p->capidx * sizeof(*t);
-	free(p->fdidx);
-	p->fdidx = t;
-	p->capidx = cap;
+	return p->capfds >= FDIDX_MIN ? (uint32_t *)(void *)(p->fds + p->capfds) : NULL;
 }
 
-/* the slot holding fd, or capidx */
+/* (re)builds the index from the table (after the block grew) */
+static void fdidx_build(struct proc *p)
+{
+	uint32_t *ix = fdidx_of(p), cap = 2 * p->capfds;
+	memset(ix, 0, cap * sizeof(*ix));
+	for (uint32_t i = 0; i < p->nfds; i++) {
+		uint32_t s = fdi_slot(cap, p->fds[i].fd);
+		while (ix[s])
+			s = (s + 1) & (cap - 1);
+		ix[s] = i + 1;
+	}
+}
+
+/* the slot holding fd, or the index's size */
 static uint32_t fdidx_find(const struct proc *p, int fd)
 {
-	uint32_t cap = p->capidx;
+	const uint32_t *ix = fdidx_of(p);
+	uint32_t cap = 2 * p->capfds;
 	for (uint32_t s = fdi_slot(cap, fd), n = 0; n < cap; s = (s + 1) & (cap - 1), n++) {
-		if (!p->fdidx[s])
+		if (!ix[s])
 			return cap;
-		if (p->fds[p->fdidx[s] - 1].fd == fd)
+		if (p->fds[ix[s] - 1].fd == fd)
 			return s;
 	}
 	return cap;
@@ -770,14 +813,14 @@ static uint32_t fdidx_find(const struct proc *p, int fd)
 /* removes slot s (backward-shift deletion: no tombstones) */
 static void fdidx_del(struct proc *p, uint32_t s)
 {
-	uint32_t cap = p->capidx, i = s;
-	p->fdidx[i] = 0;
-	for (uint32_t j = (i + 1) & (cap - 1); p->fdidx[j]; j = (j + 1) & (cap - 1)) {
-		uint32_t home = fdi_slot(cap, p->fds[p->fdidx[j] - 1].fd);
+	uint32_t *ix = fdidx_of(p), cap = 2 * p->capfds, i = s;
+	ix[i] = 0;
+	for (uint32_t j = (i + 1) & (cap - 1); ix[j]; j = (j + 1) & (cap - 1)) {
+		uint32_t home = fdi_slot(cap, p->fds[ix[j] - 1].fd);
 		/* may the entry at j move to the hole at i? (its home is not in (i, j]) */
 		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
-			p->fdidx[i] = p->fdidx[j];
-			p->fdidx[j] = 0;
+			ix[i] = ix[j];
+			ix[j] = 0;
 			i = j;
 		}
 	}
@@ -785,18 +828,18 @@ static void fdidx_del(struct proc *p, uint32_t s)
 
 static void fdidx_add(struct proc *p, uint32_t idx)
 {
-	uint32_t cap = p->capidx;
+	uint32_t *ix = fdidx_of(p), cap = 2 * p->capfds;
 	uint32_t s = fdi_slot(cap, p->fds[idx].fd);
-	while (p->fdidx[s])
+	while (ix[s])
 		s = (s + 1) & (cap - 1);
-	p->fdidx[s] = idx + 1;
+	ix[s] = idx + 1;
 }
 
 static struct fdent *fd_find(struct proc *p, int fd)
 {
-	if (p->fdidx) {
+	if (fdidx_of(p)) {
 		uint32_t s = fdidx_find(p, fd);
-		return s < p->capidx ? &p->fds[p->fdidx[s] - 1] : NULL;
+		return s < 2 * p->capfds ? &p->fds[fdidx_of(p)[s] - 1] : NULL;
 	}
 	for (uint32_t i = 0; i < p->nfds; i++)
 		if (p->fds[i].fd == fd)
@@ -811,13 +854,13 @@ static void fd_unset(struct graph *g, struct proc *p, int fd, uint64_t ts)
 		return;
 	struct hold *h = e->h;
 	uint32_t i = (uint32_t)(e - p->fds), last = p->nfds - 1;
-	if (p->fdidx) {
+	if (fdidx_of(p)) {
 		fdidx_del(p, fdidx_find(p, fd));
 		if (i != last) {
 			/* the last entry moves into i */
 			uint32_t s = fdidx_find(p, p->fds[last].fd);
-			if (s < p->capidx)
-				p->fdidx[s] = i + 1;
+			if (s < 2 * p->capfds)
+				fdidx_of(p)[s] = i + 1;
 		}
 	}
 	*e = p->fds[last];
@@ -858,19 +901,19 @@ static int fd_set_(struct graph *g, struct proc *p, int fd, struct chan *c, uint
 		return g->capped ? -EDQUOT : -ENOMEM;
 	if (p->nfds == p->capfds) {
 		uint32_t n = p->capfds ? p->capfds * 2 : 4;
-		struct fdent *t = realloc(p->fds, n * sizeof(*t));
+		struct fdent *t = realloc(p->fds, fds_bytes(n));
 		if (!t)
 			return -ENOMEM;
-		g->st.bytes += (n - p->capfds) * sizeof(*t);
+		g->st.bytes += fds_bytes(n) - fds_bytes(p->capfds);
 		p->fds = t;
 		p->capfds = n;
-		if (p->fdidx || n >= FDIDX_MIN)
-			fdidx_build(g, p); /* before the new entry: it is added below */
+		if (fdidx_of(p))
+			fdidx_build(p); /* before the new entry: it is added below */
 	}
 	p->fds[p->nfds].fd = fd;
 	p->fds[p->nfds].ends = ends;
 	p->fds[p->nfds].h = h;
-	if (p->fdidx)
+	if (fdidx_of(p))
 		fdidx_add(p, p->nfds);
 	p->nfds++;
 	h->nfds++;
@@ -1781,8 +1824,10 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 		}
 		p->seen_kernel = p->lineage_kernel;
 	}
-	if (!p->acct)
-		p->acct = acct_of(g, p->uid != (uid_t)-1 ? p->uid : uid);
+	if (!p->acct) {
+		struct uacct *pa = acct_of(g, p->uid != (uid_t)-1 ? p->uid : uid);
+		p->acct = pa ? pa->id : 0;
+	}
 
 	/* Every claim that would put p on a channel is checked against the
 	 * kernel first (kernel_shows: /proc/PID/fd/N now); see
@@ -2171,6 +2216,7 @@ void graph_free(struct graph *g)
 			free(g->utab[i]);
 			g->utab[i] = n;
 		}
+	free(g->byid);
 	free(g->pidtab);
 	free(g->chantab);
 	free(g->ohtab);

@@ -31,7 +31,6 @@ enum hold_how { HOLD_CREATED = 0, HOLD_INHERITED, HOLD_RECEIVED, HOLD_KERNEL };
 
 struct hold;
 struct chan;
-struct uacct;
 struct graph;
 
 /* Which end of a channel an fd (and so a hold) is: data flows from a pipe's
@@ -55,18 +54,17 @@ struct proc {
 	const char *exe, *argv0;  /* interned, never NULL ("" unknown) */
 	const char *sha256;   /* interned lowercase hex, "" unknown */
 	uint8_t alive, seen_kernel, exec_pending, foreign_creator;
-	uint8_t exit_claimed;  /* an EXIT came while the kernel still ran it */
-	uint8_t trim_queued;   /* its closed holds wait for trimming (graph.c) */
-	uint8_t lineage_kernel; /* its creator was taken from the kernel's view
-				 * (process group / session), not from a record */
+	uint8_t exit_claimed : 1;   /* an EXIT came while the kernel still ran it */
+	uint8_t trim_queued : 1;    /* its closed holds wait for trimming (graph.c) */
+	uint8_t lineage_kernel : 1; /* its creator was taken from the kernel's view
+				     * (process group / session), not from a record */
+	uint16_t acct;        /* its uid's bounds (graph.c), charged for its holds; 0 none */
 	uint32_t nchildren;
 	uint32_t nclosed;        /* closed holds kept on the list */
 	pid_t creator_pid;    /* (here: no padding — 100,000 entries must fit 64 MB) */
-	struct fdent *fds;
+	struct fdent *fds;    /* capfds entries; from 16 on, followed in the same block
+			       * by a 2 * capfds fd -> index+1 hash (graph.c) */
 	uint32_t nfds, capfds;
-	uint32_t *fdidx;      /* fd -> index+1 in fds (open addressing), NULL while small */
-	uint32_t capidx;
-	struct uacct *acct;   /* its uid's bounds (graph.c), charged for its holds */
 	uint64_t synced_ts;   /* monotonic ns of the last /proc/PID/fd read */
 	struct ghosts *ghosts; /* fds a /proc read came too late to see (graph.c) */
 	struct hold *holds;
@@ -111,6 +109,8 @@ struct chan {
 	uint8_t internal;      /* the collector's own end of a shim/query connection */
 	uint8_t kscanned;      /* /proc was searched for its holders and found none */
 	uint8_t tcp_probed;    /* sockets: TCP table searched when first read from /proc */
+	uint8_t addr_claimed;  /* remote/local from a record, not yet from the kernel */
+	uint16_t acct;         /* the uid whose claim created it (graph.c); 0 none */
 	int sotype;
 	uint64_t dev, ino;
 	struct gaddr local, remote; /* sockets: local end, far end (remote.family 0 = unknown) */
@@ -119,8 +119,6 @@ struct chan {
 	struct hold *holds;
 	uint32_t nholds;
 	pid_t connector;       /* pid that connect()ed it (next to nholds: no padding) */
-	uint8_t addr_claimed;  /* remote/local from a record, not yet from the kernel */
-	struct uacct *acct;    /* the uid whose claim created it */
 	struct chan *hnext;
 	struct chan *next, *prev;
 };
@@ -136,7 +134,6 @@ struct hold {
 				* gone or another channel when it was applied):
 				* history only, never a source (chain.c) */
 	struct hold *pnext, *cnext;
-	struct hold *onext;    /* open holds by (process, channel): graph.c */
 	struct hold **pprev, **cprev; /* O(1) unlink */
 };
 
