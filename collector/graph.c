@@ -1577,13 +1577,15 @@ static int check_creator(struct graph *g, pid_t pid, pid_t cpid, uint64_t fork_t
 	int cgone = cpid <= 1 || kernel_proc(g, cpid, &ck) != 0 || ck.state == 'Z' || ck.state == 'X';
 	if (!cgone && !(c && !c->alive))
 		return -EPERM; /* the named creator runs, and is not the parent */
-	int orphanage = k.ppid <= 1 || (c && ancestor_of(c, k.ppid));
-	if (!orphanage)
-		return -EPERM;
-	if (!c || c->birth_ts > fork_ts) {
-		*use = 0;
+	if (!c) {
+		*use = 0; /* gone and never known: the claim adds nothing (kernel_lineage) */
 		return 0;
 	}
+	int orphanage = k.ppid <= 1 || ancestor_of(c, k.ppid);
+	if (!orphanage)
+		return -EPERM;
+	if (c->birth_ts > fork_ts)
+		*use = 0;
 	return 0;
 }
 
