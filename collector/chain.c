@@ -204,14 +204,24 @@ static void sock_complete(struct walk *w, struct chan *c)
 		if (c->remote.family == AF_UNIX)
 			return;
 	}
-	if (!c->has_local || c->remote.family == 0) {
+	if (!c->has_local || c->remote.family == 0 || c->addr_claimed) {
 		const struct sd_inet *s = tcp_by_ino(w, c->ino);
 		if (!s || s->state == 10 /* TCP_LISTEN */)
 			return;
 		addr_from_sd(&c->local, s->family, s->laddr, s->lport);
 		c->has_local = 1;
-		if (c->remote.family == 0)
-			addr_from_sd(&c->remote, s->family, s->raddr, s->rport);
+		if (c->remote.family == 0 || c->addr_claimed) {
+			/* a CONNECT's or ACCEPT's address is the sender's word:
+			 * the kernel's table says where the socket really goes */
+			struct gaddr k;
+			addr_from_sd(&k, s->family, s->raddr, s->rport);
+			if (c->addr_claimed && c->remote.family != 0 &&
+			    (k.family != c->remote.family || k.port != c->remote.port ||
+			     memcmp(k.a, c->remote.a, k.len)))
+				graph_note_addr_corrected(w->g);
+			c->remote = k;
+			c->addr_claimed = 0;
+		}
 	}
 }
 
@@ -243,6 +253,10 @@ static cJSON *proc_node(struct walk *w, const struct proc *p)
 	cJSON_AddStringToObject(n, "argv0", p->argv0);
 	cJSON_AddStringToObject(n, "sha256", graph_proc_sha256(w->g, p));
 	cJSON_AddStringToObject(n, "seen", p->seen_kernel ? "kernel" : "shim");
+	if (p->lineage_kernel)
+		/* its creator is the kernel's process group or session leader:
+		 * whatever created it ran without the shim (a gap, marked) */
+		cJSON_AddStringToObject(n, "lineage", "kernel");
 	cJSON_AddBoolToObject(n, "alive", p->alive);
 	return n;
 }
@@ -261,6 +275,11 @@ static cJSON *conn_node(struct walk *w, const struct chan *c)
 	cJSON_AddStringToObject(n, "local", c->has_local ? ht_addr_str(&a, buf, sizeof(buf)) : "?");
 	gaddr_get(&a, &c->remote);
 	cJSON_AddStringToObject(n, "remote", ht_addr_str(&a, buf, sizeof(buf)));
+	/* an address only the sender's record gave: the kernel's table never
+	 * showed the socket (it was gone before a TCP dump or a SYN's query —
+	 * with a guard every SYN's own socket is attested from the packet) */
+	if (c->addr_claimed)
+		cJSON_AddBoolToObject(n, "attested", 0);
 	cJSON_AddNullToObject(n, "upstream");
 	cJSON_AddBoolToObject(n, "complete", 0);
 	cJSON_AddStringToObject(n, "reason", "not followed");
@@ -323,9 +342,39 @@ static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, enum ro
 static int holds_at(const struct proc *p, const struct chan *c, uint64_t t)
 {
 	for (const struct hold *h = p->holds; h; h = h->pnext)
-		if (h->c == c && hold_live_at(h, t))
+		if (h->c == c && !h->unconf && hold_live_at(h, t))
 			return 1;
 	return 0;
+}
+
+/* A hold from a claim the kernel could not confirm when it was applied (the
+ * fd was gone already: a short-lived fd — `curl | sh`, a FIFO written and
+ * closed, /dev/tcp orders read and closed — or a forgery naming someone
+ * else's channel): believed only about a channel that no process of another
+ * uid holds or held by the kernel's word, and — a TCP socket — one the
+ * kernel's table no longer has unless a process of the same uid holds it now
+ * (a forking server's child). A user can do with its own channels what it
+ * claims (open /proc/PID/fd/N of its own processes), so the uid is the line. */
+static const struct sd_inet *tcp_by_ino(struct walk *w, uint64_t ino);
+static int is_tcp(const struct chan *c);
+
+static int claim_ok(struct walk *w, const struct hold *h)
+{
+	if (!h->unconf)
+		return 1;
+	const struct chan *c = h->c;
+	int same_live = 0;
+	for (const struct hold *x = c->holds; x; x = x->cnext) {
+		if (x->unconf || x->p == h->p)
+			continue;
+		if (x->p->uid != h->p->uid)
+			return 0;
+		if (!x->until)
+			same_live = 1;
+	}
+	if (is_tcp(c) && !same_live && w->req->nl >= 0 && tcp_by_ino(w, c->ino))
+		return 0;
+	return 1;
 }
 
 /* Is d a descendant of a (through creators, bounded)? */
@@ -348,7 +397,7 @@ static int is_hub(const struct proc *p)
 	int n = 0;
 	for (const struct hold *h = p->holds; h; h = h->pnext) {
 		if (h->since < p->exec_ts)
-			continue;
+			continue; /* (a claimed accept counts: the process says it serves) */
 		if (h->c->kind == HT_CHAN_PTY && (h->ends & HE_M))
 			return 1;
 		if (h->how == HOLD_CREATED && h->c->kind == HT_CHAN_SOCK && h->c->dir == 'i' &&
@@ -516,7 +565,7 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 			continue;
 		for (struct hold *h = ends[e]->holds; h; h = h->cnext) {
 			uint64_t ht = t;
-			if (hold_live_at(h, t) == pass)
+			if (hold_live_at(h, t) == pass || !claim_ok(w, h))
 				continue;
 			if (pass) {
 				/* a holder that let go of the channel within the window
@@ -636,7 +685,8 @@ static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, enum ro
 	struct hold recent[32];
 	int nrecent = 0;
 	for (struct hold *h = p->holds; h; h = h->pnext) {
-		if (h->c == w->req->exclude || (via && (h->c == via || h->c->peer == via)))
+		if (h->c == w->req->exclude || (via && (h->c == via || h->c->peer == via)) ||
+		    !claim_ok(w, h))
 			continue;
 		if (hubmom && holds_at(hubmom, h->c, p->birth_ts))
 			continue;
@@ -728,7 +778,7 @@ static void local_origin(struct walk *w, struct proc *subj, cJSON *sources)
 			int dup = 0; /* one entry per process (a command's stdout and stderr) */
 			for (int i = 0; i < n; i++)
 				dup |= seen[i] == h->p;
-			if (dup || h->p == subj || h->until || !h->p->alive || !feeds(mine, h) ||
+			if (dup || h->p == subj || h->until || h->unconf || !h->p->alive || !feeds(mine, h) ||
 			    (end != c && holds_at(h->p, c, w->req->now)) ||
 			    !graph_verify_alive(w->g, h->p, w->req->now))
 				continue;
@@ -904,7 +954,16 @@ cJSON *chain_compute(struct graph *g, const struct chain_req *req)
 		cJSON_AddStringToObject(subj, "remote", ht_addr_str(req->syn_remote, buf, sizeof(buf)));
 
 	visited(&w, req->subject, req->now);
+	/* the walk keeps pointers to holds and processes across /proc reads:
+	 * nothing of the graph is freed until it is done */
+	graph_hold(g);
 	cJSON *tree = expand(&w, req->subject, req->now, ROLE_SUBJECT, 0, NULL);
+	if (tree) {
+		cJSON *sources = cJSON_GetObjectItem(tree, "sources");
+		if (cJSON_GetArraySize(sources) == 0)
+			local_origin(&w, req->subject, sources);
+	}
+	graph_release(g);
 	if (!tree) {
 		cJSON_Delete(ans);
 		free(w.vis);
@@ -912,9 +971,6 @@ cJSON *chain_compute(struct graph *g, const struct chain_req *req)
 		free(w.tcp);
 		return NULL;
 	}
-	cJSON *sources = cJSON_GetObjectItem(tree, "sources");
-	if (cJSON_GetArraySize(sources) == 0)
-		local_origin(&w, req->subject, sources);
 	cJSON_AddItemToObject(ans, "tree", tree);
 	if (w.truncated)
 		cJSON_AddBoolToObject(ans, "truncated", 1);

@@ -29,6 +29,17 @@ struct istr {
 };
 
 #define PENDING_MAX_ 4096
+#define TRIM_MAX 64      /* processes whose closed holds wait for trimming */
+#define DCACHE_N 32      /* cached /proc/PID/fd directory fds */
+#define UID_BUCKETS 256
+
+/* A uid's share of the graph and its refused claims (graph_uid_stats). */
+struct uacct {
+	uid_t uid;
+	uint16_t id;  /* what processes and channels keep (0: none) */
+	uint64_t holds, chans, refused_claims, refused_bounds;
+	struct uacct *next;
+};
 
 struct graph {
 	struct graph_conf conf;
@@ -49,9 +60,34 @@ struct graph {
 	size_t npending;
 	uint64_t last_dump;              /* monotonic ns of the last TCP dump */
 	size_t pending_checked;          /* pending[0..this) are not unix sockets */
+	/* freeing is deferred while a walk holds the graph (graph_hold), and
+	 * closed holds are trimmed at safe points, never inside hold_close (its
+	 * callers may be iterating the lists it would trim) */
+	int held;
+	struct proc *trim[TRIM_MAX];
+	size_t ntrim;
+	/* open holds by (process, channel) */
+	struct hold **ohtab;
+	size_t nohtab, nopen;
+	struct uacct *utab[UID_BUCKETS];
+	struct uacct **byid;             /* byid[id - 1] */
+	size_t nbyid, capbyid;
+	struct uacct *cur_acct;          /* the sender's while its record is applied */
+	int capped;                      /* the last hold_open/chan_get hit a bound */
+	struct dcache { pid_t pid; int fd; uint64_t serial; } dcache[DCACHE_N];
+	size_t dnext;
+	uint64_t last_failcheck;         /* monotonic ns of the last CONNFAIL check dump */
 };
 
 /* ---- small helpers -------------------------------------------------------- */
+
+/* an fd table's block: the entries, and from FDIDX_MIN on an fd -> index+1
+ * hash of twice as many slots after them (graph.h struct proc) */
+#define FDIDX_MIN 16
+static size_t fds_bytes(uint32_t cap)
+{
+	return cap * sizeof(struct fdent) + (cap >= FDIDX_MIN ? 2 * (size_t)cap * sizeof(uint32_t) : 0);
+}
 
 static uint64_t hash64(uint64_t x)
 {
@@ -91,6 +127,161 @@ static int in_my_netns(struct graph *g, pid_t pid)
 	if (procfs_netns(pid, &ns) != 0)
 		return 0;
 	return ns == g->my_netns;
+}
+
+/* ---- uids ------------------------------------------------------------------ */
+
+static struct uacct *acct_of(struct graph *g, uid_t uid)
+{
+	struct uacct **slot = &g->utab[hash64((uint64_t)uid) % UID_BUCKETS];
+	for (struct uacct *a = *slot; a; a = a->next)
+		if (a->uid == uid)
+			return a;
+	if (g->nbyid >= 65535)
+		return NULL; /* (more uids than a host has: uncharged) */
+	if (g->nbyid == g->capbyid) {
+		size_t n = g->capbyid ? g->capbyid * 2 : 16;
+		struct uacct **t = realloc(g->byid, n * sizeof(*t));
+		if (!t)
+			return NULL;
+		g->byid = t;
+		g->capbyid = n;
+	}
+	struct uacct *a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	a->uid = uid;
+	a->next = *slot;
+	*slot = a;
+	g->byid[g->nbyid++] = a;
+	a->id = (uint16_t)g->nbyid;
+	g->st.bytes += sizeof(*a) + sizeof(a);
+	return a;
+}
+
+static struct uacct *acct_by_id(const struct graph *g, uint16_t id)
+{
+	return id && id <= g->nbyid ? g->byid[id - 1] : NULL;
+}
+
+void graph_uid_stats(const struct graph *g, int (*cb)(void *ctx, const struct graph_uid_stats *u),
+		     void *ctx)
+{
+	for (size_t i = 0; i < UID_BUCKETS; i++)
+		for (const struct uacct *a = g->utab[i]; a; a = a->next) {
+			if (!a->holds && !a->chans && !a->refused_claims && !a->refused_bounds)
+				continue;
+			struct graph_uid_stats u = {a->uid, a->holds, a->chans, a->refused_claims,
+						    a->refused_bounds};
+			if (cb(ctx, &u))
+				return;
+		}
+}
+
+/* A bound hit: counted for the uid being charged (the record's sender) */
+static void over_bound(struct graph *g, struct uacct *a)
+{
+	g->capped = 1;
+	g->st.refused_bounds++;
+	if (a)
+		a->refused_bounds++;
+}
+
+/* ---- the kernel's view of a claim ------------------------------------------ */
+
+/* Are claims checked? (a fake kernel's hooks, or /proc) */
+static int checking(const struct graph *g)
+{
+	return !g->conf.trust_claims && (g->conf.kernel_fd || g->conf.use_procfs);
+}
+
+/* Are claimed TCP addresses checked? (the kernel's TCP table: sock_diag) */
+static int addr_checking(const struct graph *g)
+{
+	return !g->conf.trust_claims && g->conf.use_procfs;
+}
+
+static void dcache_drop(struct graph *g, const struct proc *p)
+{
+	for (size_t i = 0; i < DCACHE_N; i++)
+		if (g->dcache[i].serial == p->serial && g->dcache[i].fd >= 0) {
+			close(g->dcache[i].fd); /* a /proc directory: never blocks */
+			g->dcache[i].fd = -1;
+			g->dcache[i].serial = 0;
+		}
+}
+
+/* What the kernel says fd of p is: 0 and *k (a FIFO keyed as a pipe),
+ * -ENOENT no such fd (or p ended), -ENOTSUP not a channel end. One fstatat
+ * through a cached /proc/PID/fd directory fd (opened once per process, so a
+ * reused pid is never asked: the old directory answers ENOENT). */
+static int kernel_fd(struct graph *g, struct proc *p, int fd, struct ht_chan *k)
+{
+	g->st.fd_checks++;
+	if (g->conf.kernel_fd)
+		return g->conf.kernel_fd(g->conf.kernel_ctx, p->pid, fd, k);
+	struct dcache *d = NULL;
+	for (size_t i = 0; i < DCACHE_N; i++)
+		if (g->dcache[i].serial == p->serial && g->dcache[i].fd >= 0) {
+			d = &g->dcache[i];
+			break;
+		}
+	if (!d) {
+		int dfd = procfs_fd_dir(p->pid);
+		if (dfd < 0)
+			return -ENOENT;
+		d = &g->dcache[g->dnext];
+		g->dnext = (g->dnext + 1) % DCACHE_N;
+		if (d->fd >= 0)
+			close(d->fd);
+		*d = (struct dcache){p->pid, dfd, p->serial};
+	}
+	return procfs_fd_chan_at(d->fd, p->pid, fd, k);
+}
+
+static int same_key(const struct ht_chan *a, const struct ht_chan *b)
+{
+	uint8_t ka = a->kind == HT_CHAN_FIFO ? HT_CHAN_PIPE : a->kind;
+	uint8_t kb = b->kind == HT_CHAN_FIFO ? HT_CHAN_PIPE : b->kind;
+	if (ka != kb || a->ino != b->ino)
+		return 0;
+	return ka != HT_CHAN_PIPE || a->dev == b->dev;
+}
+
+/* Does the kernel show fd of p as channel k now? 1 yes (or nothing to ask
+ * with: checks off), 0 no. */
+static int kernel_shows(struct graph *g, struct proc *p, int fd, const struct ht_chan *k)
+{
+	struct ht_chan cur;
+	if (!checking(g))
+		return 1;
+	return kernel_fd(g, p, fd, &cur) == 0 && same_key(&cur, k);
+}
+
+/* A claim the kernel did not confirm: refused, counted for the sender's uid */
+static int refuse(struct graph *g, uint64_t *counter, const char **why, const char *what)
+{
+	(*counter)++;
+	if (g->cur_acct)
+		g->cur_acct->refused_claims++;
+	*why = what;
+	return -EPERM;
+}
+
+/* The kernel's parent, group, session, start of pid (hooks or /proc) */
+static int kernel_proc(struct graph *g, pid_t pid, struct graph_kproc *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (g->conf.kernel_proc)
+		return g->conf.kernel_proc(g->conf.kernel_ctx, pid, k);
+	if (!g->conf.use_procfs)
+		return -ENOSYS;
+	struct procfs_stat st;
+	int rc = procfs_stat_nouid(pid, &st);
+	if (rc)
+		return rc;
+	*k = (struct graph_kproc){st.ppid, st.pgrp, st.sid, st.starttime, st.state};
+	return 0;
 }
 
 /* ---- processes ------------------------------------------------------------ */
@@ -139,9 +330,12 @@ static void pidtab_grow(struct graph *g)
 
 static void hold_close(struct graph *g, struct hold *h, uint64_t ts);
 static void proc_free(struct graph *g, struct proc *p);
+static void kernel_lineage(struct graph *g, struct proc *p, uint64_t now);
 
 static void evict_one(struct graph *g)
 {
+	if (g->held)
+		return; /* a walk holds pointers: the bound waits (proc_new fails) */
 	/* the oldest ended process without kept children */
 	for (struct proc *p = g->phead; p; p = p->next) {
 		if (!p->alive && p->nchildren == 0) {
@@ -224,10 +418,11 @@ static void proc_end(struct graph *g, struct proc *p, uint64_t ts)
 			hold_close(g, h, ts);
 		}
 	free(p->fds);
-	g->st.bytes -= p->capfds * sizeof(struct fdent);
+	g->st.bytes -= fds_bytes(p->capfds);
 	p->fds = NULL;
 	p->nfds = p->capfds = 0;
 	g->st.procs_alive--;
+	dcache_drop(g, p);
 }
 
 static void hold_unlink(struct graph *g, struct hold *h);
@@ -242,6 +437,10 @@ static void proc_free(struct graph *g, struct proc *p)
 		free(p->ghosts);
 		p->ghosts = NULL;
 	}
+	if (p->trim_queued)
+		for (size_t i = 0; i < g->ntrim; i++)
+			if (g->trim[i] == p)
+				g->trim[i] = NULL;
 	if (p->creator)
 		p->creator->nchildren--;
 	/* children keep their creator_pid but lose the pointer */
@@ -316,9 +515,18 @@ static struct chan *chan_get(struct graph *g, const struct ht_chan *k, uint64_t 
 		c->last_ts = ts;
 		return c;
 	}
+	struct uacct *a = g->cur_acct;
+	if (a && a->uid != 0 && a->chans >= g->conf.max_chans_per_uid) {
+		over_bound(g, a);
+		return NULL;
+	}
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
+	if (a && a->uid != 0) {
+		c->acct = a->id;
+		a->chans++;
+	}
 	c->kind = kind;
 	c->fifo = k->kind == HT_CHAN_FIFO;
 	c->dev = dev;
@@ -351,6 +559,9 @@ static void chan_free(struct graph *g, struct chan *c)
 		hold_unlink(g, c->holds);
 	if (c->peer && c->peer->peer == c)
 		c->peer->peer = NULL;
+	struct uacct *ca = acct_by_id(g, c->acct);
+	if (ca)
+		ca->chans--;
 	struct chan **pp = &g->chantab[chan_slot(g, c->kind, c->dev, c->ino)];
 	while (*pp && *pp != c)
 		pp = &(*pp)->hnext;
@@ -371,16 +582,95 @@ static void chan_free(struct graph *g, struct chan *c)
 
 /* ---- holds and fd tables -------------------------------------------------- */
 
-/* Every open hold has an fd pointing at it, so the fd table finds them. */
+/* Open holds by (process, channel): every open hold is in g->ohtab, an open
+ * addressing table (linear probing, backward-shift deletion: no pointer in
+ * the hold — most holds are closed history). */
+static size_t oh_slot(size_t n, const struct proc *p, const struct chan *c)
+{
+	return hash64(p->serial * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)c) & (n - 1);
+}
+
+static size_t oh_index(const struct graph *g, const struct proc *p, const struct chan *c)
+{
+	size_t n = g->nohtab;
+	for (size_t s = oh_slot(n, p, c);; s = (s + 1) & (n - 1)) {
+		struct hold *h = g->ohtab[s];
+		if (!h || (h->p == p && h->c == c))
+			return s;
+	}
+}
+
+static struct hold *oh_find(struct graph *g, const struct proc *p, const struct chan *c)
+{
+	return g->ohtab[oh_index(g, p, c)];
+}
+
+static void oh_put(struct hold **t, size_t n, struct hold *h)
+{
+	size_t s = oh_slot(n, h->p, h->c);
+	while (t[s])
+		s = (s + 1) & (n - 1);
+	t[s] = h;
+}
+
+static void oh_add(struct graph *g, struct hold *h)
+{
+	if (2 * (g->nopen + 1) > g->nohtab) {
+		size_t n = g->nohtab * 2;
+		struct hold **t = calloc(n, sizeof(*t));
+		if (!t && g->nopen + 1 >= g->nohtab)
+			return; /* (full, no memory: not findable; hold_open opens another) */
+		if (t) {
+			for (size_t i = 0; i < g->nohtab; i++)
+				if (g->ohtab[i])
+					oh_put(t, n, g->ohtab[i]);
+			g->st.bytes += (n - g->nohtab) * sizeof(*t);
+			free(g->ohtab);
+			g->ohtab = t;
+			g->nohtab = n;
+		}
+	}
+	oh_put(g->ohtab, g->nohtab, h);
+	g->nopen++;
+}
+
+static void oh_del(struct graph *g, struct hold *h)
+{
+	size_t n = g->nohtab, i = oh_index(g, h->p, h->c);
+	if (g->ohtab[i] != h)
+		return;
+	g->ohtab[i] = NULL;
+	g->nopen--;
+	for (size_t j = (i + 1) & (n - 1); g->ohtab[j]; j = (j + 1) & (n - 1)) {
+		size_t home = oh_slot(n, g->ohtab[j]->p, g->ohtab[j]->c);
+		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+			g->ohtab[i] = g->ohtab[j];
+			g->ohtab[j] = NULL;
+			i = j;
+		}
+	}
+}
+
 static struct hold *hold_open(struct graph *g, struct proc *p, struct chan *c, uint64_t ts,
 			      uint8_t how)
 {
-	for (uint32_t i = 0; i < p->nfds; i++)
-		if (p->fds[i].h->c == c && !p->fds[i].h->until)
-			return p->fds[i].h;
-	struct hold *h = calloc(1, sizeof(*h));
+	struct hold *h = oh_find(g, p, c);
+	if (h)
+		return h;
+	if (!p->acct) {
+		struct uacct *pa = acct_of(g, p->uid);
+		p->acct = pa ? pa->id : 0;
+	}
+	struct uacct *a = acct_by_id(g, p->acct);
+	if (a && a->uid != 0 && a->holds >= g->conf.max_holds_per_uid) {
+		over_bound(g, g->cur_acct ? g->cur_acct : a);
+		return NULL;
+	}
+	h = calloc(1, sizeof(*h));
 	if (!h)
 		return NULL;
+	if (a)
+		a->holds++;
 	h->p = p;
 	h->c = c;
 	h->since = ts;
@@ -397,6 +687,7 @@ static struct hold *hold_open(struct graph *g, struct proc *p, struct chan *c, u
 	c->holds = h;
 	c->nholds++;
 	c->last_ts = ts;
+	oh_add(g, h);
 	g->st.holds++;
 	g->st.bytes += sizeof(*h);
 	return h;
@@ -406,21 +697,56 @@ static struct hold *hold_open(struct graph *g, struct proc *p, struct chan *c, u
 
 static void hold_unlink(struct graph *g, struct hold *h);
 
+/* Drops p's closed holds past the newest CLOSED_KEEP. Only at a safe point
+ * (run_trims): never while a caller iterates a hold list. */
+static void proc_trim(struct graph *g, struct proc *p)
+{
+	uint32_t seen = 0;
+	p->trim_queued = 0;
+	if (!p->alive || p->nclosed <= CLOSED_KEEP)
+		return;
+	/* the list is newest first */
+	for (struct hold *x = p->holds, *n; x; x = n) {
+		n = x->pnext;
+		if (x->until && ++seen > CLOSED_KEEP)
+			hold_unlink(g, x);
+	}
+}
+
+static void run_trims(struct graph *g)
+{
+	if (g->held)
+		return;
+	for (size_t i = 0; i < g->ntrim; i++)
+		if (g->trim[i])
+			proc_trim(g, g->trim[i]);
+	g->ntrim = 0;
+}
+
+void graph_hold(struct graph *g)
+{
+	g->held++;
+}
+
+void graph_release(struct graph *g)
+{
+	if (g->held > 0 && --g->held == 0)
+		run_trims(g);
+}
+
 static void hold_close(struct graph *g, struct hold *h, uint64_t ts)
 {
 	if (h->until)
 		return;
 	h->until = ts > h->since ? ts : h->since + 1;
 	h->c->last_ts = ts;
+	oh_del(g, h);
 	struct proc *p = h->p;
-	if (++p->nclosed > 2 * CLOSED_KEEP && p->alive) {
-		/* the list is newest first: drop closed holds past the newest KEEP */
-		uint32_t seen = 0;
-		for (struct hold *x = p->holds, *n; x; x = n) {
-			n = x->pnext;
-			if (x->until && ++seen > CLOSED_KEEP)
-				hold_unlink(g, x);
-		}
+	/* (issue 10: trimming here freed holds — even h — that the PTY case and
+	 * chain walks were still iterating) */
+	if (++p->nclosed > 2 * CLOSED_KEEP && p->alive && !p->trim_queued && g->ntrim < TRIM_MAX) {
+		p->trim_queued = 1;
+		g->trim[g->ntrim++] = p;
 	}
 }
 
@@ -434,14 +760,87 @@ static void hold_unlink(struct graph *g, struct hold *h)
 		h->cnext->cprev = h->cprev;
 	if (h->until)
 		h->p->nclosed--;
+	else
+		oh_del(g, h);
+	struct uacct *ha = acct_by_id(g, h->p->acct);
+	if (ha)
+		ha->holds--;
 	h->c->nholds--;
 	g->st.holds--;
 	g->st.bytes -= sizeof(*h);
 	free(h);
 }
 
+/* ---- fd tables: a dense array, indexed by a hash once it is not small ----- */
+
+static uint32_t fdi_slot(uint32_t cap, int fd)
+{
+	return (uint32_t)hash64((uint64_t)(uint32_t)fd) & (cap - 1);
+}
+
+static uint32_t *fdidx_of(const struct proc *p)
+{
+	return p->capfds >= FDIDX_MIN ? (uint32_t *)(void *)(p->fds + p->capfds) : NULL;
+}
+
+/* (re)builds the index from the table (after the block grew) */
+static void fdidx_build(struct proc *p)
+{
+	uint32_t *ix = fdidx_of(p), cap = 2 * p->capfds;
+	memset(ix, 0, cap * sizeof(*ix));
+	for (uint32_t i = 0; i < p->nfds; i++) {
+		uint32_t s = fdi_slot(cap, p->fds[i].fd);
+		while (ix[s])
+			s = (s + 1) & (cap - 1);
+		ix[s] = i + 1;
+	}
+}
+
+/* the slot holding fd, or the index's size */
+static uint32_t fdidx_find(const struct proc *p, int fd)
+{
+	const uint32_t *ix = fdidx_of(p);
+	uint32_t cap = 2 * p->capfds;
+	for (uint32_t s = fdi_slot(cap, fd), n = 0; n < cap; s = (s + 1) & (cap - 1), n++) {
+		if (!ix[s])
+			return cap;
+		if (p->fds[ix[s] - 1].fd == fd)
+			return s;
+	}
+	return cap;
+}
+
+/* removes slot s (backward-shift deletion: no tombstones) */
+static void fdidx_del(struct proc *p, uint32_t s)
+{
+	uint32_t *ix = fdidx_of(p), cap = 2 * p->capfds, i = s;
+	ix[i] = 0;
+	for (uint32_t j = (i + 1) & (cap - 1); ix[j]; j = (j + 1) & (cap - 1)) {
+		uint32_t home = fdi_slot(cap, p->fds[ix[j] - 1].fd);
+		/* may the entry at j move to the hole at i? (its home is not in (i, j]) */
+		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+			ix[i] = ix[j];
+			ix[j] = 0;
+			i = j;
+		}
+	}
+}
+
+static void fdidx_add(struct proc *p, uint32_t idx)
+{
+	uint32_t *ix = fdidx_of(p), cap = 2 * p->capfds;
+	uint32_t s = fdi_slot(cap, p->fds[idx].fd);
+	while (ix[s])
+		s = (s + 1) & (cap - 1);
+	ix[s] = idx + 1;
+}
+
 static struct fdent *fd_find(struct proc *p, int fd)
 {
+	if (fdidx_of(p)) {
+		uint32_t s = fdidx_find(p, fd);
+		return s < 2 * p->capfds ? &p->fds[fdidx_of(p)[s] - 1] : NULL;
+	}
 	for (uint32_t i = 0; i < p->nfds; i++)
 		if (p->fds[i].fd == fd)
 			return &p->fds[i];
@@ -454,16 +853,29 @@ static void fd_unset(struct graph *g, struct proc *p, int fd, uint64_t ts)
 	if (!e)
 		return;
 	struct hold *h = e->h;
-	*e = p->fds[--p->nfds];
+	uint32_t i = (uint32_t)(e - p->fds), last = p->nfds - 1;
+	if (fdidx_of(p)) {
+		fdidx_del(p, fdidx_find(p, fd));
+		if (i != last) {
+			/* the last entry moves into i */
+			uint32_t s = fdidx_find(p, p->fds[last].fd);
+			if (s < 2 * p->capfds)
+				fdidx_of(p)[s] = i + 1;
+		}
+	}
+	*e = p->fds[last];
+	p->nfds--;
 	if (h && h->nfds && --h->nfds == 0) {
 		hold_close(g, h, ts);
-	} else if (h) {
+	} else if (h && h->nfds <= 64) {
 		/* the ends it still holds: a forkpty child that closed the
-		 * master it inherited is a slave holder only */
+		 * master it inherited is a slave holder only (with many fds
+		 * on one channel the ends stay as they were: more ends is
+		 * the safe side, and a scan per close would be quadratic) */
 		uint8_t ends = 0;
-		for (uint32_t i = 0; i < p->nfds; i++)
-			if (p->fds[i].h == h)
-				ends |= p->fds[i].ends;
+		for (uint32_t k = 0; k < p->nfds; k++)
+			if (p->fds[k].h == h)
+				ends |= p->fds[k].ends;
 		h->ends = ends;
 	}
 }
@@ -479,23 +891,30 @@ static int fd_set_(struct graph *g, struct proc *p, int fd, struct chan *c, uint
 	}
 	if (e)
 		fd_unset(g, p, fd, ts);
+	if (p->nfds >= g->conf.max_fds_per_proc) {
+		over_bound(g, g->cur_acct);
+		return -EDQUOT;
+	}
+	g->capped = 0;
 	struct hold *h = hold_open(g, p, c, ts, how);
 	if (!h)
-		return -ENOMEM;
+		return g->capped ? -EDQUOT : -ENOMEM;
 	if (p->nfds == p->capfds) {
 		uint32_t n = p->capfds ? p->capfds * 2 : 4;
-		if (n > 1u << 20)
-			return -ENOSPC;
-		struct fdent *t = realloc(p->fds, n * sizeof(*t));
+		struct fdent *t = realloc(p->fds, fds_bytes(n));
 		if (!t)
 			return -ENOMEM;
-		g->st.bytes += (n - p->capfds) * sizeof(*t);
+		g->st.bytes += fds_bytes(n) - fds_bytes(p->capfds);
 		p->fds = t;
 		p->capfds = n;
+		if (fdidx_of(p))
+			fdidx_build(p); /* before the new entry: it is added below */
 	}
 	p->fds[p->nfds].fd = fd;
 	p->fds[p->nfds].ends = ends;
 	p->fds[p->nfds].h = h;
+	if (fdidx_of(p))
+		fdidx_add(p, p->nfds);
 	p->nfds++;
 	h->nfds++;
 	h->ends |= ends;
@@ -604,6 +1023,41 @@ static int fd_rec(struct graph *g, struct proc *p, int fd, struct chan *c, uint6
 	return 0;
 }
 
+/* A claim the kernel did not confirm (the fd is gone, or is another channel,
+ * by the time the record is applied: a short-lived fd, or a forgery): kept as
+ * history of the sender — a hold [ts, now) marked unconf, never in the fd
+ * table, judged when a chain reaches it (chain.c claim_ok: only about a
+ * channel no other uid holds) — and counted. */
+/* Does no process but p hold c by the kernel's word? (then an unconfirmed
+ * claim may say what c is: a short-lived socket only its sender knew) */
+static int chan_fresh(const struct chan *c, const struct proc *p)
+{
+	for (const struct hold *x = c->holds; x; x = x->cnext)
+		if (x->p != p && !x->unconf)
+			return 0;
+	return !c->probed || c->addr_claimed;
+}
+
+static int fd_unconfirmed(struct graph *g, struct proc *p, const struct ht_chan *k, uint64_t ts,
+			  uint64_t now, uint8_t how, uint8_t ends)
+{
+	g->st.refused_fd++;
+	if (g->cur_acct)
+		g->cur_acct->refused_claims++;
+	struct chan *c = chan_get(g, k, ts);
+	if (!c)
+		return g->capped ? -EDQUOT : -ENOMEM;
+	if (oh_find(g, p, c))
+		return 0; /* held already (the kernel showed it before) */
+	struct hold *h = hold_open(g, p, c, ts, how);
+	if (!h)
+		return g->capped ? -EDQUOT : -ENOMEM;
+	h->unconf = 1;
+	h->ends |= ends;
+	hold_close(g, h, now > ts ? now : ts + 1);
+	return 0;
+}
+
 /* ---- /proc completion ----------------------------------------------------- */
 
 struct sync_ctx {
@@ -631,6 +1085,11 @@ static void pend_socket(struct graph *g, const struct ht_chan *k)
 		return;
 	c->tcp_probed = 1; /* queued */
 	g->pending[g->npending++] = c;
+}
+
+void graph_note_addr_corrected(struct graph *g)
+{
+	g->st.addr_corrected++;
 }
 
 struct probe_ctx {
@@ -666,6 +1125,10 @@ static int probe_cb(void *vctx, const struct sd_inet *s)
 		struct chan *c = g->pending[i];
 		if (!c || c->ino != s->ino)
 			continue;
+		if (c->addr_claimed && c->remote.family &&
+		    (c->remote.port != s->rport || memcmp(c->remote.a, s->raddr, c->remote.len)))
+			g->st.addr_corrected++;
+		c->addr_claimed = 0; /* the kernel's, from here on */
 		struct gaddr *a[2] = {&c->local, &c->remote};
 		const uint8_t *ip[2] = {s->laddr, s->raddr};
 		uint16_t port[2] = {s->lport, s->rport};
@@ -731,8 +1194,9 @@ void graph_probe_pending(struct graph *g, int force)
 			continue;
 		if (c->remote.family == AF_INET || c->remote.family == AF_INET6) {
 			/* TCP (a CONNECT record, or a query linked it): the dump
-			 * still gives its local end if nobody did yet */
-			if (!c->has_local)
+			 * still gives its local end if nobody did yet, and the
+			 * kernel's addresses for what a record claimed */
+			if (!c->has_local || c->addr_claimed)
 				g->pending[left++] = c;
 			continue;
 		}
@@ -782,6 +1246,12 @@ static int sync_cb(void *vctx, int fd, const struct ht_chan *k)
 	return 0;
 }
 
+static int int_cmp(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+	return (x > y) - (x < y);
+}
+
 /* Makes p's fd table equal to /proc/PID/fd. Returns 0, or -errno if /proc
  * could not be read (p unchanged). */
 static int proc_sync_fds(struct graph *g, struct proc *p, uint64_t ts, uint8_t how)
@@ -800,13 +1270,10 @@ static int proc_sync_fds(struct graph *g, struct proc *p, uint64_t ts, uint8_t h
 	p->synced_ts = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
 	if (x.nseen == x.cap)
 		return 0; /* too many to compare: keep what we have */
+	qsort(seen, x.nseen, sizeof(seen[0]), int_cmp);
 	for (uint32_t i = 0; i < p->nfds;) {
-		int fd = p->fds[i].fd, found = 0;
-		for (size_t j = 0; j < x.nseen; j++)
-			if (seen[j] == fd) {
-				found = 1;
-				break;
-			}
+		int fd = p->fds[i].fd;
+		int found = bsearch(&fd, seen, x.nseen, sizeof(seen[0]), int_cmp) != NULL;
 		if (!found)
 			fd_unset(g, p, fd, ts); /* swaps the last entry into i */
 		else
@@ -957,6 +1424,8 @@ struct proc *graph_proc_kernel(struct graph *g, pid_t pid, uint64_t now)
 		set_creator(child, c);
 		child = c;
 	}
+	if (!child->creator && child->creator_pid <= 1)
+		kernel_lineage(g, child, now); /* re-parented: its group's or session's leader */
 	return p;
 }
 
@@ -964,6 +1433,15 @@ int graph_verify_alive(struct graph *g, struct proc *p, uint64_t now)
 {
 	if (!p->alive)
 		return 0;
+	if (p->exit_claimed) {
+		struct graph_kproc k;
+		if (kernel_proc(g, p->pid, &k) != 0 || k.state == 'Z' || k.state == 'X' ||
+		    (p->start && k.start != p->start)) {
+			proc_end(g, p, now); /* it said it exits, and now it has */
+			return 0;
+		}
+		return 1;
+	}
 	if (!g->conf.use_procfs || kill(p->pid, 0) == 0 || errno != ESRCH)
 		return 1;
 	proc_end(g, p, now); /* killed by a signal: no EXIT record came */
@@ -1017,6 +1495,38 @@ void graph_refresh(struct graph *g, struct proc *p, uint64_t now)
 
 /* ---- applying records ----------------------------------------------------- */
 
+/* A process whose creator neither a record nor its kernel parent names (it
+ * was re-parented: whatever created it ran without the shim — HOPTRACE_DISABLE,
+ * a static binary — and has ended): the leader of its process group, else of
+ * its session, when the graph or /proc knows one born before it. The gap is
+ * marked (lineage_kernel: seen "kernel", the chain a fallback). A setsid'd
+ * orphan of an unshimmed process keeps no trace the kernel shows; the
+ * kernel-events issue (process creation reported by the kernel itself) will
+ * set the creator before this runs, and wins: this is only asked while
+ * p->creator is unknown. */
+static void kernel_lineage(struct graph *g, struct proc *p, uint64_t now)
+{
+	struct graph_kproc k;
+	if (p->creator || !checking(g) || kernel_proc(g, p->pid, &k) != 0)
+		return;
+	pid_t cand[2] = {k.pgrp, k.sid};
+	for (int i = 0; i < 2; i++) {
+		if (cand[i] <= 1 || cand[i] == p->pid || (i == 1 && cand[1] == cand[0]))
+			continue;
+		struct proc *c = graph_proc(g, cand[i]);
+		if (!c && g->conf.use_procfs)
+			c = graph_proc_kernel(g, cand[i], now);
+		if (!c || c == p || c->birth_ts > p->birth_ts)
+			continue;
+		set_creator(p, c);
+		p->creator_pid = c->pid;
+		p->foreign_creator = 0;
+		p->lineage_kernel = p->seen_kernel = 1;
+		g->st.lineage_kernel++;
+		return;
+	}
+}
+
 /* A process we hear from for the first time (or whose pid was reused). */
 static struct proc *proc_arrive(struct graph *g, pid_t pid, uid_t uid, pid_t creator_pid,
 				uint64_t birth_ts, uint64_t now)
@@ -1035,6 +1545,10 @@ static struct proc *proc_arrive(struct graph *g, pid_t pid, uid_t uid, pid_t cre
 	else if (creator_pid > 1)
 		p->foreign_creator = 1;
 	proc_fill_identity(g, p);
+	if (!p->creator) {
+		p->birth_ts = birth_ts;
+		kernel_lineage(g, p, now);
+	}
 	if (!p->exe[0] && p->creator) {
 		/* a fork child runs its creator's image until it execs */
 		p->exe = p->creator->exe;
@@ -1058,10 +1572,46 @@ static int same_process(struct graph *g, struct proc *p)
 	return st.starttime == p->start;
 }
 
+/* Is a (through creators, bounded) an ancestor of c? */
+static int ancestor_of(const struct proc *c, pid_t a)
+{
+	for (int i = 0; c && i < 64; i++, c = c->creator)
+		if (c->creator && c->creator->pid == a && c->creator->alive)
+			return 1;
+	return 0;
+}
+
+/* The creator a BIRTH or IMAGE names (cpid), checked against the kernel's
+ * parent of pid. The same: believed. Another: only a creator that has ended
+ * since can differ — the child was re-parented — and only to where orphans
+ * go: init, or an ancestor of the named creator (a subreaper). *use: the creator to take, 0 = none the graph
+ * knows (filled from the kernel's view: kernel_lineage). 0, or -EPERM. */
+static int check_creator(struct graph *g, pid_t pid, pid_t cpid, uint64_t fork_ts, pid_t *use)
+{
+	struct graph_kproc k, ck;
+	*use = cpid;
+	if (!checking(g) || kernel_proc(g, pid, &k) != 0 || k.ppid == cpid)
+		return 0; /* (gone already: cannot tell) */
+	struct proc *c = cpid > 1 ? graph_proc(g, cpid) : NULL;
+	int cgone = cpid <= 1 || kernel_proc(g, cpid, &ck) != 0 || ck.state == 'Z' || ck.state == 'X';
+	if (!cgone && !(c && !c->alive))
+		return -EPERM; /* the named creator runs, and is not the parent */
+	if (!c) {
+		*use = 0; /* gone and never known: the claim adds nothing (kernel_lineage) */
+		return 0;
+	}
+	int orphanage = k.ppid <= 1 || ancestor_of(c, k.ppid);
+	if (!orphanage)
+		return -EPERM;
+	if (c->birth_ts > fork_ts)
+		*use = 0;
+	return 0;
+}
+
 static int apply_birth(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r,
 		       uint64_t now, const char **why)
 {
-	pid_t cpid = (pid_t)r->num;
+	pid_t cpid = (pid_t)r->num, use;
 	uint64_t fork_ts = r->ts2 && r->ts2 <= r->ts ? r->ts2 : r->ts;
 	struct proc *p = live_proc(g, pid);
 
@@ -1069,25 +1619,12 @@ static int apply_birth(struct graph *g, pid_t pid, uid_t uid, const struct ht_re
 		*why = "a process cannot be its own creator";
 		return -EINVAL;
 	}
-	if (g->conf.use_procfs) {
-		/* the kernel knows the parent: a fork child names it unless it was
-		 * re-parented already (then the named creator must have ended) */
-		struct procfs_stat st;
-		if (procfs_stat(pid, &st) == 0 && st.ppid != cpid) {
-			/* only a creator that has ended since can differ */
-			struct proc *c = graph_proc(g, cpid);
-			struct procfs_stat cs;
-			int ended = (c && !c->alive) || (kill(cpid, 0) != 0 && errno == ESRCH) ||
-				    (procfs_stat(cpid, &cs) == 0 && (cs.state == 'Z' || cs.state == 'X'));
-			if (!ended || !c) {
-				*why = "creator does not match the kernel's parent";
-				return -EINVAL;
-			}
-		}
-	}
+	if (check_creator(g, pid, cpid, fork_ts, &use) != 0)
+		return refuse(g, &g->st.refused_creator, why,
+			      "creator does not match the kernel's parent");
 	if (p && p->creator_pid == cpid && same_process(g, p))
 		return 0; /* repeated BIRTH (vfork child) */
-	return proc_arrive(g, pid, uid, cpid, fork_ts, now) ? 0 : -ENOMEM;
+	return proc_arrive(g, pid, uid, use, fork_ts, now) ? 0 : -ENOMEM;
 }
 
 /* The executable a record claims, for a process whose /proc/PID/exe could not
@@ -1117,13 +1654,18 @@ static const char *claimed_exe(const struct graph *g, const char *claim, char *b
 }
 
 static int apply_image(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r,
-		       uint64_t now)
+		       uint64_t now, const char **why)
 {
 	struct proc *p = live_proc(g, pid);
 	if (p && !same_process(g, p))
 		p = NULL;
+	/* its ppid names a creator: checked as BIRTH's is (also for a process
+	 * known already, whose creator it does not change: a lie is a lie) */
+	pid_t use;
+	if ((pid_t)r->num == pid || check_creator(g, pid, (pid_t)r->num, r->ts, &use) != 0)
+		return refuse(g, &g->st.refused_creator, why, "ppid does not match the kernel's parent");
 	if (!p) {
-		p = proc_arrive(g, pid, uid, (pid_t)r->num, r->ts, now);
+		p = proc_arrive(g, pid, uid, use, r->ts, now);
 		if (!p)
 			return -ENOMEM;
 	} else {
@@ -1132,7 +1674,7 @@ static int apply_image(struct graph *g, pid_t pid, uid_t uid, const struct ht_re
 	}
 	p->exec_ts = r->ts;
 	p->exec_pending = 0;
-	p->seen_kernel = 0;
+	p->seen_kernel = p->lineage_kernel;
 	p->uid = uid;
 	char exe[HT_REC_PATH_MAX + 1];
 	/* trust the kernel's view of the executable over the record's */
@@ -1148,6 +1690,124 @@ static int apply_image(struct graph *g, pid_t pid, uid_t uid, const struct ht_re
 	return 0;
 }
 
+/* The socket a listening socket's ACCEPT names: marked listening only when
+ * the kernel says it is one (a forged one would cut a connection's chain):
+ * TCP by an exact lookup of the listener on the accepted socket's local
+ * address, unix by having no peer; without a kernel to ask, when the sender
+ * holds it. */
+static int kernel_listener(struct graph *g, struct proc *p, const struct ht_record *r,
+			   struct chan *lc)
+{
+	if (!checking(g))
+		return 1;
+	if (!g->conf.use_procfs)
+		return oh_find(g, p, lc) != NULL;
+	if (g->nl < 0)
+		g->nl = sd_open();
+	if (g->nl < 0)
+		return 0;
+	if (r->addr.family == AF_INET || r->addr.family == AF_INET6) {
+		static const uint8_t any[16];
+		struct sd_inet s;
+		return sd_inet_lookup(g->nl, r->addr.family, r->addr.a, r->addr.port, any, 0, &s) == 0 &&
+		       s.ino == lc->ino && s.state == 10;
+	}
+	uint64_t peer;
+	return sd_unix_peer(g->nl, lc->ino, &peer) == -ENOTCONN;
+}
+
+struct failcheck {
+	uint64_t ino;
+	int found;
+};
+
+static int failcheck_cb(void *vctx, const struct sd_inet *s)
+{
+	struct failcheck *x = vctx;
+	if (s->ino == x->ino) {
+		x->found = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* CONNFAIL: the sender's socket never became a connection. Believed when the
+ * kernel shows the fd still holding it and the socket in no TCP connection
+ * (a failed connect leaves it unhashed; one TCP dump, at most every
+ * GRAPH_PROBE_GAP_NS), or — the fd closed already — when the 4-tuple the
+ * kernel gave for it is not in the kernel's table (see below). A claim that
+ * cannot be checked is refused: the socket stays a possible source, the safe
+ * side. (Left: a socket closed before any SYN query or dump gave its 4-tuple
+ * is believed — a process can hide a connection the peer closed first.) */
+static int kernel_conn_failed(struct graph *g, struct proc *p, const struct ht_record *r,
+			      struct chan *c)
+{
+	if (!checking(g))
+		return 1;
+	if (!kernel_shows(g, p, r->fd, &r->chan)) {
+		/* closed already (nc closes a refused socket at once and tries
+		 * the next address): a connection that existed leaves its
+		 * 4-tuple in the kernel's table a while (TIME_WAIT after our
+		 * close), a failed one nothing — asked when the kernel gave
+		 * the 4-tuple (the SYN's query); otherwise believed */
+		if (!g->conf.use_procfs || !c->has_local || c->addr_claimed ||
+		    (c->remote.family != AF_INET && c->remote.family != AF_INET6))
+			return g->conf.use_procfs;
+		if (g->nl < 0)
+			g->nl = sd_open();
+		struct sd_inet si;
+		return g->nl >= 0 && sd_inet_lookup(g->nl, c->remote.family, c->local.a, c->local.port,
+						    c->remote.a, c->remote.port, &si) == -ENOENT;
+	}
+	if (!g->conf.use_procfs)
+		return 1; /* a fake kernel's fd view only */
+	if (g->nl < 0)
+		g->nl = sd_open();
+	if (g->nl < 0)
+		return 0;
+	if (c->remote.family == AF_UNIX) {
+		uint64_t peer;
+		return sd_unix_peer(g->nl, c->ino, &peer) == -ENOTCONN;
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t t = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	if (g->last_failcheck && t < g->last_failcheck + GRAPH_PROBE_GAP_NS)
+		return 0;
+	g->last_failcheck = t;
+	struct failcheck x = {c->ino, 0};
+	/* every state but LISTEN and TIME_WAIT */
+	if (sd_inet_dump(g->nl, 0, ~((1u << 6) | (1u << 10)) & 0xfff, failcheck_cb, &x) < 0)
+		return 0;
+	return !x.found;
+}
+
+/* The holds on pty index N that a new master for N shows gone: the kernel
+ * frees an index only when no fd of the old pair is left, so whoever the graph
+ * still has on pts/N is gone (died by a signal, or closed without a record).
+ * The holds are collected first: closing one may not free anything here
+ * (hold_close only queues trimming), but fd_unset moves fd-table entries. */
+static void pty_purge(struct graph *g, struct proc *p, uint64_t idx, uint64_t ts)
+{
+	struct chan *old = graph_chan(g, HT_CHAN_PTY, 0, idx);
+	for (struct hold *h = old ? old->holds : NULL, *next; h; h = next) {
+		next = h->cnext;
+		if (h->until || h->p == p)
+			continue;
+		struct proc *q = h->p;
+		for (uint32_t i = 0; i < q->nfds;) {
+			if (q->fds[i].h == h)
+				fd_unset(g, q, q->fds[i].fd, ts);
+			else
+				i++;
+		}
+		if (!h->until) {
+			h->nfds = 0;
+			hold_close(g, h, ts);
+		}
+	}
+}
+
 int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r,
 		uint64_t now, const char **why)
 {
@@ -1158,6 +1818,7 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 	if (!why)
 		why = &w;
 	*why = NULL;
+	g->cur_acct = acct_of(g, uid);
 	if (pid <= 0) {
 		*why = "no sender pid";
 		rc = -EINVAL;
@@ -1168,7 +1829,7 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 		goto out;
 	}
 	if (r->type == HT_REC_IMAGE) {
-		rc = apply_image(g, pid, uid, r, now);
+		rc = apply_image(g, pid, uid, r, now, why);
 		goto out;
 	}
 	p = live_proc(g, pid);
@@ -1183,26 +1844,67 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 			rc = -ESRCH;
 			goto out;
 		}
-		p->seen_kernel = 0;
+		p->seen_kernel = p->lineage_kernel;
+	}
+	if (!p->acct) {
+		struct uacct *pa = acct_of(g, p->uid != (uid_t)-1 ? p->uid : uid);
+		p->acct = pa ? pa->id : 0;
 	}
 
+	/* Every claim that would put p on a channel is checked against the
+	 * kernel first (kernel_shows: /proc/PID/fd/N now); see
+	 * docs/chain-model.md "Claims". */
 	switch (r->type) {
 	case HT_REC_EXEC:
-		p->exec_pending = 1;
+		p->exec_pending = 1; /* graph_refresh reads the kernel's view */
 		break;
-	case HT_REC_EXIT:
+	case HT_REC_EXIT: {
 		g->st.lost_by_shims += r->num2 > 0 ? (uint64_t)r->num2 : 0;
+		/* an EXIT while the kernel still runs the process would close
+		 * every hold it has (and its history with them): ended when the
+		 * kernel says so (graph_gc's sweep, graph_verify_alive) */
+		struct graph_kproc k;
+		if (checking(g) && kernel_proc(g, pid, &k) == 0 && k.state != 'Z' && k.state != 'X' &&
+		    (!p->start || k.start == p->start)) {
+			p->exit_claimed = 1;
+			break;
+		}
 		proc_end(g, p, r->ts);
 		break;
-	case HT_REC_PIPE:
+	}
+	case HT_REC_PIPE: {
+		/* pipe() makes both ends in the caller: one end the kernel shows
+		 * proves the inode the sender's (the other may be closed already:
+		 * dash closes the write end it gave a `$(...)` child) */
+		if (!kernel_shows(g, p, r->fd, &r->chan) && !kernel_shows(g, p, r->fd2, &r->chan)) {
+			rc = fd_unconfirmed(g, p, &r->chan, r->ts, now, HOLD_CREATED, HE_R | HE_W);
+			break;
+		}
 		rc = fd_rec(g, p, r->fd, chan_get(g, &r->chan, r->ts), r->ts, HOLD_CREATED, HE_R);
 		if (!rc)
 			rc = fd_rec(g, p, r->fd2, chan_get(g, &r->chan, r->ts), r->ts, HOLD_CREATED, HE_W);
 		break;
+	}
 	case HT_REC_SOCKETPAIR: {
+		int ka = kernel_shows(g, p, r->fd, &r->chan), kb = kernel_shows(g, p, r->fd2, &r->chan2);
+		if (ka != kb && g->conf.use_procfs && !g->conf.kernel_fd) {
+			/* one end gone already: the kernel pairs the other with it */
+			uint64_t peer = 0;
+			if (g->nl < 0)
+				g->nl = sd_open();
+			if (g->nl >= 0 && sd_unix_peer(g->nl, ka ? r->chan.ino : r->chan2.ino, &peer) == 0 &&
+			    peer == (ka ? r->chan2.ino : r->chan.ino))
+				ka = kb = 1;
+		}
+		if (!ka || !kb) {
+			rc = fd_unconfirmed(g, p, &r->chan, r->ts, now, HOLD_CREATED, 0);
+			if (!rc)
+				rc = fd_unconfirmed(g, p, &r->chan2, r->ts, now, HOLD_CREATED, 0);
+			break;
+		}
 		struct chan *a = chan_get(g, &r->chan, r->ts), *b = chan_get(g, &r->chan2, r->ts);
 		if (!a || !b) {
-			rc = -ENOMEM;
+			rc = g->capped ? -EDQUOT : -ENOMEM;
 			break;
 		}
 		chan_link_peers(a, b);
@@ -1213,28 +1915,58 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 		break;
 	}
 	case HT_REC_CONNECT: {
+		int confirmed = r->chan.kind == HT_CHAN_SOCK && kernel_shows(g, p, r->fd, &r->chan);
 		struct chan *c = chan_get(g, &r->chan, r->ts);
 		if (!c) {
-			rc = -ENOMEM;
+			rc = g->capped ? -EDQUOT : -ENOMEM;
 			break;
 		}
-		gaddr_set(&c->remote, &r->addr);
+		if (!confirmed && !chan_fresh(c, p)) {
+			rc = fd_unconfirmed(g, p, &r->chan, r->ts, now, HOLD_CREATED, 0);
+			break;
+		}
+		/* the destination is the sender's word until the kernel says:
+		 * the SYN's own query (the packet's 4-tuple, query.c op_who), a
+		 * probe's or a chain walk's TCP dump (sock_complete) */
+		if (!(c->probed && c->has_local && !c->addr_claimed &&
+		      (c->remote.family == AF_INET || c->remote.family == AF_INET6))) {
+			gaddr_set(&c->remote, &r->addr);
+			c->addr_claimed = addr_checking(g) && (r->addr.family == AF_INET || r->addr.family == AF_INET6);
+		}
 		c->dir = 'o';
 		c->sotype = (int)r->num;
 		c->connector = pid;
 		c->failed = 0; /* a new attempt (TCP may connect() again after a failure) */
-		rc = fd_rec(g, p, r->fd, c, r->ts, HOLD_CREATED, 0);
+		rc = confirmed ? fd_rec(g, p, r->fd, c, r->ts, HOLD_CREATED, 0)
+			       : fd_unconfirmed(g, p, &r->chan, r->ts, now, HOLD_CREATED, 0);
 		break;
 	}
 	case HT_REC_ACCEPT: {
+		int confirmed = r->chan.kind == HT_CHAN_SOCK && kernel_shows(g, p, r->fd, &r->chan);
 		struct chan *c = chan_get(g, &r->chan, r->ts);
 		if (!c) {
-			rc = -ENOMEM;
+			rc = g->capped ? -EDQUOT : -ENOMEM;
+			break;
+		}
+		if (!confirmed && !chan_fresh(c, p)) {
+			rc = fd_unconfirmed(g, p, &r->chan, r->ts, now, HOLD_CREATED, 0);
 			break;
 		}
 		gaddr_set(&c->local, &r->addr);
 		c->has_local = 1;
 		gaddr_set(&c->remote, &r->addr2);
+		c->addr_claimed = addr_checking(g) && (r->addr2.family == AF_INET || r->addr2.family == AF_INET6);
+		if (c->addr_claimed && g->conf.use_procfs) {
+			/* just accepted, so still there: the kernel's exact
+			 * lookup of the claimed 4-tuple must find this socket */
+			struct sd_inet si;
+			if (g->nl < 0)
+				g->nl = sd_open();
+			if (g->nl >= 0 && r->addr.family == r->addr2.family &&
+			    sd_inet_lookup(g->nl, r->addr.family, r->addr.a, r->addr.port, r->addr2.a,
+					   r->addr2.port, &si) == 0 && si.ino == c->ino)
+				c->addr_claimed = 0;
+		}
 		c->dir = 'i';
 		c->sotype = (int)r->num;
 		if (r->addr.family == AF_UNIX || r->addr2.family == AF_UNIX) {
@@ -1257,58 +1989,68 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 		}
 		/* the socket it was accepted from listens: it carries no data
 		 * between those who share it (a forking server's children) */
-		if (r->chan2.ino && r->chan2.ino != r->chan.ino) {
-			struct chan *lc = chan_get(g, &r->chan2, r->ts);
-			if (lc && !lc->dir)
-				lc->dir = 'l';
+		if (r->chan2.ino && r->chan2.ino != r->chan.ino && r->chan2.kind == HT_CHAN_SOCK) {
+			struct chan *lc = graph_chan(g, HT_CHAN_SOCK, 0, r->chan2.ino);
+			if (!lc || !lc->dir) {
+				if (!lc)
+					lc = chan_get(g, &r->chan2, r->ts);
+				if (lc && !lc->dir && kernel_listener(g, p, r, lc))
+					lc->dir = 'l';
+			}
 		}
-		rc = fd_rec(g, p, r->fd, c, r->ts, HOLD_CREATED, 0);
+		rc = confirmed ? fd_rec(g, p, r->fd, c, r->ts, HOLD_CREATED, 0)
+			       : fd_unconfirmed(g, p, &r->chan, r->ts, now, HOLD_CREATED, 0);
 		break;
 	}
-	case HT_REC_PTY: {
-		/* a new master for index N: the kernel frees an index only when no
-		 * fd of the old pair is left, so whoever the graph still has on
-		 * pts/N is gone (died by a signal, or closed without a record) */
-		struct chan *old = graph_chan(g, HT_CHAN_PTY, 0, r->chan.ino);
-		/* (closing may trim other closed holds off the lists: restart) */
-		for (struct hold *h = old ? old->holds : NULL; h; h = h ? h->cnext : old->holds) {
-			if (h->until || h->p == p)
-				continue;
-			for (uint32_t i = 0; i < h->p->nfds;) {
-				if (h->p->fds[i].h == h)
-					fd_unset(g, h->p, h->p->fds[i].fd, r->ts);
-				else
-					i++;
-			}
-			if (!h->until) {
-				h->nfds = 0;
-				hold_close(g, h, r->ts);
-			}
-			h = NULL;
+	case HT_REC_PTY:
+		if (r->chan.kind != HT_CHAN_PTY || !kernel_shows(g, p, r->fd, &r->chan)) {
+			rc = fd_unconfirmed(g, p, &r->chan, r->ts, now, HOLD_CREATED, HE_M);
+			break;
 		}
-	}
+		pty_purge(g, p, r->chan.ino, r->ts);
 		rc = fd_rec(g, p, r->fd, chan_get(g, &r->chan, r->ts), r->ts, HOLD_CREATED, HE_M);
-		if (!rc && r->fd2 >= 0)
+		if (!rc && r->fd2 >= 0 && kernel_shows(g, p, r->fd2, &r->chan))
 			rc = fd_rec(g, p, r->fd2, chan_get(g, &r->chan, r->ts), r->ts, HOLD_CREATED, HE_S);
 		break;
 	case HT_REC_OPEN:
+		if (!kernel_shows(g, p, r->fd, &r->chan)) {
+			rc = fd_unconfirmed(g, p, &r->chan, r->ts, now, HOLD_CREATED, 0);
+			break;
+		}
 		rc = fd_rec(g, p, r->fd, chan_get(g, &r->chan, r->ts), r->ts, HOLD_CREATED,
 				r->chan.kind == HT_CHAN_PTY ? HE_S : fd_ends(g, pid, r->fd, r->chan.kind));
 		break;
 	case HT_REC_FDRECV:
+		if (!kernel_shows(g, p, r->fd, &r->chan)) {
+			rc = fd_unconfirmed(g, p, &r->chan, r->ts, now, HOLD_RECEIVED, 0);
+			break;
+		}
 		rc = fd_rec(g, p, r->fd, chan_get(g, &r->chan, r->ts), r->ts, HOLD_RECEIVED,
 				fd_ends(g, pid, r->fd, r->chan.kind));
 		break;
 	case HT_REC_FDSEND:
-		break;
+		break; /* informational: the receiver's FDRECV is what counts */
 	/* close/dup records sent before our last read of /proc/PID/fd are in
 	 * that table already: applied again to it, they would undo what came
 	 * after them (sshd: dup(0) -> 4, then /dev/null over 0 and 1) */
 	case HT_REC_CLOSE:
-		if (r->ts >= p->synced_ts)
-			fd_unset(g, p, r->fd, r->ts);
-		else
+		if (r->ts < p->synced_ts) {
 			ghost_end(p, r->fd, r->ts);
+			break;
+		}
+		{
+			/* a close the kernel contradicts (the fd still shows the
+			 * channel) would hide a hold the process still has */
+			struct fdent *e = fd_find(p, r->fd);
+			if (e && checking(g)) {
+				struct ht_chan k = {e->h->c->kind, e->h->c->dev, e->h->c->ino};
+				if (kernel_shows(g, p, r->fd, &k)) {
+					rc = refuse(g, &g->st.refused_close, why, "fd still open in the kernel");
+					break;
+				}
+			}
+			fd_unset(g, p, r->fd, r->ts);
+		}
 		break;
 	case HT_REC_DUP: {
 		struct fdent *e = fd_find(p, r->fd);
@@ -1329,37 +2071,64 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 			break;
 		}
 		if (e) {
+			/* a copy of a channel the sender holds already: nothing
+			 * it did not have (a copy that outlives the real one
+			 * only keeps a real holder longer: the safe side) */
 			struct chan *c = e->h->c;
 			uint8_t how = e->h->how, ends = e->ends;
 			rc = fd_set_(g, p, r->fd2, c, r->ts, how, ends);
-		} else {
+			break;
+		}
+		{
+			struct fdent *cur = fd_find(p, r->fd2);
+			if (cur && checking(g)) {
+				struct ht_chan k = {cur->h->c->kind, cur->h->c->dev, cur->h->c->ino};
+				if (kernel_shows(g, p, r->fd2, &k)) {
+					rc = refuse(g, &g->st.refused_close, why, "dup over an fd the kernel still shows");
+					break;
+				}
+			}
 			fd_unset(g, p, r->fd2, r->ts);
 		}
 		break;
 	}
-	case HT_REC_CLOSERANGE:
+	case HT_REC_CLOSERANGE: {
+		int kept = 0;
 		for (uint32_t i = 0; r->ts >= p->synced_ts && i < p->nfds;) {
 			int fd = p->fds[i].fd;
-			if (fd >= r->fd && fd <= r->fd2)
+			struct chan *c = p->fds[i].h->c;
+			struct ht_chan k = {c->kind, c->dev, c->ino};
+			if (fd >= r->fd && fd <= r->fd2 && !(checking(g) && kernel_shows(g, p, fd, &k) && ++kept))
 				fd_unset(g, p, fd, r->ts);
 			else
 				i++;
 		}
+		if (kept)
+			rc = refuse(g, &g->st.refused_close, why, "closed fds still open in the kernel");
 		break;
+	}
 	case HT_REC_SPAWN: {
 		pid_t cpid = (pid_t)r->num;
 		struct proc *c = live_proc(g, cpid);
 		uint64_t ts = r->ts2 && r->ts2 <= r->ts ? r->ts2 : r->ts;
+		struct graph_kproc k;
+		int kparent = !checking(g) ||
+			      (kernel_proc(g, cpid, &k) == 0 && k.ppid == pid);
 		if (c) {
-			if (!c->creator && (!c->creator_pid || c->creator_pid == pid)) {
+			/* the creator the child named, or the kernel's parent */
+			if (!c->creator && (c->creator_pid == pid || (!c->creator_pid && kparent))) {
 				c->foreign_creator = 0;
 				set_creator(c, p);
+			} else if (!c->creator && c->creator_pid != pid && checking(g)) {
+				rc = refuse(g, &g->st.refused_creator, why, "spawned child's parent is another");
+				break;
 			}
 			if (c->creator == p && ts < c->birth_ts)
 				c->birth_ts = ts;
 		} else if (g->conf.use_procfs) {
 			struct procfs_stat st;
-			if (procfs_stat(cpid, &st) == 0 && st.ppid == pid) {
+			int kr = procfs_stat(cpid, &st);
+			if (kr == 0 && st.ppid == pid) {
 				c = proc_new(g, cpid, ts);
 				if (c) {
 					c->creator_pid = pid;
@@ -1368,18 +2137,29 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 					proc_fill_identity(g, c);
 					proc_sync_fds(g, c, ts, HOLD_INHERITED);
 				}
+			} else if (kr == 0 && !g->conf.trust_claims) {
+				/* (a child gone already cannot be told) */
+				rc = refuse(g, &g->st.refused_creator, why, "spawned child's parent is another");
 			}
 		}
 		break;
 	}
 	case HT_REC_RESYNC:
-		proc_sync_fds(g, p, r->ts, HOLD_INHERITED);
+		/* the kernel's view; at most once per millisecond per process */
+		if (!g->conf.use_procfs || now >= p->synced_ts + 1000000ULL || now < p->synced_ts)
+			proc_sync_fds(g, p, r->ts, HOLD_INHERITED);
 		break;
 	case HT_REC_CONNFAIL: {
-		/* only the sender's own socket: it must hold it */
+		/* only the sender's own socket: it must hold it, and the kernel
+		 * must show it unconnected (a false failure hides a connection) */
 		struct fdent *e = fd_find(p, r->fd);
-		if (e && e->h->c->kind == HT_CHAN_SOCK && e->h->c->ino == r->chan.ino)
-			e->h->c->failed = 1;
+		if (!e || e->h->c->kind != HT_CHAN_SOCK || e->h->c->ino != r->chan.ino)
+			break;
+		if (!kernel_conn_failed(g, p, r, e->h->c)) {
+			rc = refuse(g, &g->st.refused_close, why, "the kernel does not show the connect failed");
+			break;
+		}
+		e->h->c->failed = 1;
 		break;
 	}
 	default:
@@ -1387,10 +2167,14 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 		rc = -EINVAL;
 	}
 out:
+	if (rc == -EDQUOT && !*why)
+		*why = "over a per-process or per-uid bound";
 	if (rc)
 		g->st.rejected++;
 	else
 		g->st.applied++;
+	g->cur_acct = NULL;
+	run_trims(g);
 	return rc;
 }
 
@@ -1409,11 +2193,21 @@ struct graph *graph_new(const struct graph_conf *conf)
 	g->pidtab = calloc(g->npidtab, sizeof(*g->pidtab));
 	g->chantab = calloc(g->nchantab, sizeof(*g->chantab));
 	g->nl = -1;
-	if (!g->pidtab || !g->chantab) {
+	if (!g->conf.max_fds_per_proc)
+		g->conf.max_fds_per_proc = GRAPH_MAX_FDS_PER_PROC;
+	if (!g->conf.max_holds_per_uid)
+		g->conf.max_holds_per_uid = GRAPH_MAX_HOLDS_PER_UID;
+	if (!g->conf.max_chans_per_uid)
+		g->conf.max_chans_per_uid = GRAPH_MAX_CHANS_PER_UID;
+	for (size_t i = 0; i < DCACHE_N; i++)
+		g->dcache[i].fd = -1;
+	g->nohtab = 1024;
+	g->ohtab = calloc(g->nohtab, sizeof(*g->ohtab));
+	if (!g->pidtab || !g->chantab || !g->ohtab) {
 		graph_free(g);
 		return NULL;
 	}
-	g->st.bytes = sizeof(*g) + (g->npidtab + g->nchantab) * sizeof(void *);
+	g->st.bytes = sizeof(*g) + (g->npidtab + g->nchantab + g->nohtab) * sizeof(void *);
 	if (g->conf.use_procfs)
 		procfs_netns(getpid(), &g->my_netns);
 	return g;
@@ -1435,8 +2229,19 @@ void graph_free(struct graph *g)
 		}
 	if (g->nl >= 0)
 		close(g->nl);
+	for (size_t i = 0; i < DCACHE_N; i++)
+		if (g->dcache[i].fd >= 0)
+			close(g->dcache[i].fd);
+	for (size_t i = 0; i < UID_BUCKETS; i++)
+		while (g->utab[i]) {
+			struct uacct *n = g->utab[i]->next;
+			free(g->utab[i]);
+			g->utab[i] = n;
+		}
+	free(g->byid);
 	free(g->pidtab);
 	free(g->chantab);
+	free(g->ohtab);
 	free(g);
 }
 
@@ -1444,6 +2249,10 @@ void graph_gc(struct graph *g, uint64_t now)
 {
 	uint64_t keep = g->conf.retention_ns;
 	uint64_t horizon = now > keep ? now - keep : 0;
+
+	if (g->held)
+		return;
+	run_trims(g);
 
 	/* liveness: a rolling sample of live processes, for exits no record told */
 	if (g->conf.use_procfs) {
@@ -1454,7 +2263,9 @@ void graph_gc(struct graph *g, uint64_t now)
 			budget--;
 			/* (a reused pid is caught when its new process announces
 			 * itself: reading starttime here would cost ~5 µs each) */
-			if (kill(p->pid, 0) != 0 && errno == ESRCH)
+			if (p->exit_claimed)
+				graph_verify_alive(g, p, now);
+			else if (kill(p->pid, 0) != 0 && errno == ESRCH)
 				proc_end(g, p, now);
 		}
 		g->sweep_pos = budget ? 0 : i;

@@ -31,6 +31,7 @@ enum hold_how { HOLD_CREATED = 0, HOLD_INHERITED, HOLD_RECEIVED, HOLD_KERNEL };
 
 struct hold;
 struct chan;
+struct graph;
 
 /* Which end of a channel an fd (and so a hold) is: data flows from a pipe's
  * write end to its read end, and between a pty's master and its slaves — not
@@ -53,11 +54,17 @@ struct proc {
 	const char *exe, *argv0;  /* interned, never NULL ("" unknown) */
 	const char *sha256;   /* interned lowercase hex, "" unknown */
 	uint8_t alive, seen_kernel, exec_pending, foreign_creator;
+	uint8_t exit_claimed : 1;   /* an EXIT came while the kernel still ran it */
+	uint8_t trim_queued : 1;    /* its closed holds wait for trimming (graph.c) */
+	uint8_t lineage_kernel : 1; /* its creator was taken from the kernel's view
+				     * (process group / session), not from a record */
+	uint16_t acct;        /* its uid's bounds (graph.c), charged for its holds; 0 none */
 	uint32_t nchildren;
 	uint32_t hash_ticket;    /* sha256 "": exehash_peek() may know it by now */
 	uint32_t nclosed;        /* closed holds kept on the list */
 	pid_t creator_pid;    /* (here: no padding — 100,000 entries must fit 64 MB) */
-	struct fdent *fds;
+	struct fdent *fds;    /* capfds entries; from 16 on, followed in the same block
+			       * by a 2 * capfds fd -> index+1 hash (graph.c) */
 	uint32_t nfds, capfds;
 	uint64_t synced_ts;   /* monotonic ns of the last /proc/PID/fd read */
 	struct ghosts *ghosts; /* fds a /proc read came too late to see (graph.c) */
@@ -103,6 +110,8 @@ struct chan {
 	uint8_t internal;      /* the collector's own end of a shim/query connection */
 	uint8_t kscanned;      /* /proc was searched for its holders and found none */
 	uint8_t tcp_probed;    /* sockets: TCP table searched when first read from /proc */
+	uint8_t addr_claimed;  /* remote/local from a record, not yet from the kernel */
+	uint16_t acct;         /* the uid whose claim created it (graph.c); 0 none */
 	int sotype;
 	uint64_t dev, ino;
 	struct gaddr local, remote; /* sockets: local end, far end (remote.family 0 = unknown) */
@@ -122,23 +131,77 @@ struct hold {
 	uint32_t nfds;
 	uint8_t how;
 	uint8_t ends;          /* HE_* of every fd that pointed here */
+	uint8_t unconf;        /* a claim the kernel did not confirm (the fd was
+				* gone or another channel when it was applied):
+				* history only, never a source (chain.c) */
 	struct hold *pnext, *cnext;
 	struct hold **pprev, **cprev; /* O(1) unlink */
 };
+
+/* What the kernel says about one fd of a process (the claim check): 0 and *c
+ * filled (keyed as record.h says), -ENOTSUP not a channel end, -ENOENT no such
+ * fd, -ESRCH no such process. */
+typedef int (*graph_kernel_fd_fn)(void *ctx, pid_t pid, int fd, struct ht_chan *c);
+/* The kernel's parent, process group, session and start time of pid (0 or
+ * -ESRCH); for unit tests and fuzzing (a fake kernel) */
+struct graph_kproc {
+	pid_t ppid, pgrp, sid;
+	uint64_t start;
+	char state;
+};
+typedef int (*graph_kernel_proc_fn)(void *ctx, pid_t pid, struct graph_kproc *k);
 
 struct graph_conf {
 	uint64_t retention_ns;  /* how long ended processes/holds/channels stay */
 	uint64_t window_ns;     /* the subject's recent-history window */
 	size_t max_procs;       /* hard bound on process entries */
 	int use_procfs;         /* read /proc (off in unit tests) */
+	/* Claims (docs/chain-model.md "Claims"): what a record says about its
+	 * sender's fds and creator is checked against the kernel before it
+	 * changes the graph — with these hooks when set (a fake kernel), else
+	 * /proc when use_procfs; with neither, records are believed (unit tests
+	 * of the model). trust_claims = 1 switches the checks off (the bench's
+	 * baseline). */
+	graph_kernel_fd_fn kernel_fd;
+	graph_kernel_proc_fn kernel_proc;
+	void *kernel_ctx;
+	int trust_claims;
+	/* bounds (0 = default): fd-table entries of one process (a process's
+	 * fds are bounded by its RLIMIT_NOFILE, at most nr_open), holds and
+	 * channels charged to one uid (not root's) */
+	uint32_t max_fds_per_proc;   /* default GRAPH_MAX_FDS_PER_PROC */
+	uint64_t max_holds_per_uid;  /* default GRAPH_MAX_HOLDS_PER_UID */
+	uint64_t max_chans_per_uid;  /* default GRAPH_MAX_CHANS_PER_UID */
 };
+#define GRAPH_MAX_FDS_PER_PROC (1u << 20)
+#define GRAPH_MAX_HOLDS_PER_UID 262144u
+#define GRAPH_MAX_CHANS_PER_UID 262144u
 
 struct graph_stats {
 	uint64_t procs, procs_alive, chans, holds;
 	uint64_t applied, rejected, evicted, proc_reads;
 	uint64_t lost_by_shims;  /* sum of EXIT.lost */
 	size_t bytes;            /* approximate heap use */
+	/* claims the kernel did not confirm (refused: counted in rejected too) */
+	uint64_t refused_fd;       /* an fd claim (CONNECT, PIPE, FDRECV, ...) not in /proc/PID/fd */
+	uint64_t refused_close;    /* a CLOSE/DUP/CLOSERANGE/EXIT the kernel contradicts */
+	uint64_t refused_creator;  /* a BIRTH/IMAGE/SPAWN creator not the kernel's */
+	uint64_t refused_bounds;   /* over a per-process or per-uid bound */
+	uint64_t addr_corrected;   /* a claimed TCP address the kernel replaced */
+	uint64_t lineage_kernel;   /* creators taken from the kernel's view (a gap) */
+	uint64_t fd_checks;        /* kernel look-ups made for claims */
 };
+
+/* Per uid: what it has in the graph and what of its was refused. */
+struct graph_uid_stats {
+	uid_t uid;
+	uint64_t holds, chans;
+	uint64_t refused_claims, refused_bounds;
+};
+/* Calls cb for every uid that sent a refused claim or holds anything; cb
+ * returns non-zero to stop. */
+void graph_uid_stats(const struct graph *g, int (*cb)(void *ctx, const struct graph_uid_stats *u),
+		     void *ctx);
 
 struct graph;
 
@@ -146,9 +209,13 @@ struct graph *graph_new(const struct graph_conf *conf);
 void graph_free(struct graph *g);             /* accepts NULL */
 
 /* Applies one record sent by (pid, uid) — the kernel-attested sender — at
- * collector time now. Returns 0, or -EINVAL with *why set when the record
- * contradicts what the kernel says (e.g. a forged creator). Nothing changes on
- * error. */
+ * collector time now. A record is a claim: what it says about the sender's
+ * fds and creator is checked against the kernel first (docs/chain-model.md
+ * "Claims"). Returns 0; -EINVAL (malformed, unknown type) or -EPERM (a claim
+ * the kernel contradicts: a forged creator, a close of an fd still open) with
+ * *why set; -EDQUOT over a per-process or per-uid bound; -ESRCH sender gone.
+ * Nothing changes on error. (An fd claim whose fd the kernel no longer shows
+ * returns 0: it is kept as history marked unconf, and counted.) */
 int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r,
 		uint64_t now, const char **why);
 
@@ -184,7 +251,15 @@ size_t graph_pending(const struct graph *g);
  * inode): a channel whose peer is internal is nobody's source. */
 void graph_mark_internal(struct graph *g, uint64_t ino, int on);
 void graph_gc(struct graph *g, uint64_t now);
+/* While held (nested), nothing of the graph is freed: a chain walk keeps
+ * pointers to holds and processes across calls that may read /proc (closed
+ * holds past a process's bound are trimmed, and ended processes evicted, at
+ * the next safe point instead). */
+void graph_hold(struct graph *g);
+void graph_release(struct graph *g);
 void graph_stats(const struct graph *g, struct graph_stats *st);
+/* counts a claimed TCP address the kernel's table replaced (chain.c) */
+void graph_note_addr_corrected(struct graph *g);
 const struct graph_conf *graph_conf(const struct graph *g);
 
 /* iteration: oldest first */

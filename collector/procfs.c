@@ -84,7 +84,19 @@ static int skip_field(const char **pp)
 	return 0;
 }
 
+static int stat_read(pid_t pid, struct procfs_stat *st, int want_uid);
+
 int procfs_stat(pid_t pid, struct procfs_stat *st)
+{
+	return stat_read(pid, st, 1);
+}
+
+int procfs_stat_nouid(pid_t pid, struct procfs_stat *st)
+{
+	return stat_read(pid, st, 0);
+}
+
+static int stat_read(pid_t pid, struct procfs_stat *st, int want_uid)
 {
 	char path[PATH_MAX], buf[4096];
 	const char *p, *open_paren, *close_paren;
@@ -126,14 +138,23 @@ int procfs_stat(pid_t pid, struct procfs_stat *st)
 	if (*p++ != ' ' || parse_u64(&p, &v) < 0 || v > INT_MAX)
 		return -EINVAL;
 	st->ppid = (pid_t)v;
-	/* fields 5..21 */
-	for (int f = 5; f <= 21; f++)
+	/* fields 5, 6: process group, session */
+	if (*p++ != ' ' || parse_u64(&p, &v) < 0 || v > INT_MAX)
+		return -EINVAL;
+	st->pgrp = (pid_t)v;
+	if (*p++ != ' ' || parse_u64(&p, &v) < 0 || v > INT_MAX)
+		return -EINVAL;
+	st->sid = (pid_t)v;
+	/* fields 7..21 */
+	for (int f = 7; f <= 21; f++)
 		if (skip_field(&p) < 0)
 			return -EINVAL;
 	/* field 22: starttime */
 	if (*p++ != ' ' || parse_u64(&p, &v) < 0 || (*p != ' ' && *p != '\n' && *p != '\0'))
 		return -EINVAL;
 	st->starttime = v;
+	if (!want_uid)
+		return 0;
 
 	/* uid from status */
 	snprintf(path, sizeof(path), "%s/%d/status", proc_root, (int)pid);
@@ -265,6 +286,55 @@ int procfs_fd_chan(pid_t pid, int fd, struct ht_chan *c)
 		}
 		if ((maj == 5 && min == 2) || strcmp(link, "/dev/ptmx") == 0 ||
 		    strcmp(link, "/dev/pts/ptmx") == 0) {
+			uint64_t idx = 0;
+			int e = pty_master_index(pid, fd, &idx);
+			if (e < 0)
+				return e;
+			c->kind = HT_CHAN_PTY;
+			c->ino = idx;
+			return 0;
+		}
+	}
+	return -ENOTSUP;
+}
+
+int procfs_fd_dir(pid_t pid)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%d/fd", proc_root, (int)pid);
+	int d = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return d >= 0 ? d : -errno;
+}
+
+int procfs_fd_chan_at(int dfd, pid_t pid, int fd, struct ht_chan *c)
+{
+	char name[16];
+	struct stat sb;
+	memset(c, 0, sizeof(*c));
+	if (fd < 0)
+		return -ENOENT;
+	snprintf(name, sizeof(name), "%d", fd);
+	if (fstatat(dfd, name, &sb, 0) < 0)
+		return errno == ENOENT || errno == ESRCH ? -ENOENT : -errno;
+	if (S_ISFIFO(sb.st_mode)) {
+		c->kind = HT_CHAN_PIPE; /* (or a FIFO: keyed alike) */
+		c->dev = (uint64_t)sb.st_dev;
+		c->ino = (uint64_t)sb.st_ino;
+		return 0;
+	}
+	if (S_ISSOCK(sb.st_mode)) {
+		c->kind = HT_CHAN_SOCK;
+		c->ino = (uint64_t)sb.st_ino;
+		return 0;
+	}
+	if (S_ISCHR(sb.st_mode)) {
+		unsigned maj = major(sb.st_rdev), min = minor(sb.st_rdev);
+		if (maj >= 136 && maj <= 143) {
+			c->kind = HT_CHAN_PTY;
+			c->ino = (uint64_t)(maj - 136) * 256 + min;
+			return 0;
+		}
+		if (maj == 5 && min == 2) {
 			uint64_t idx = 0;
 			int e = pty_master_index(pid, fd, &idx);
 			if (e < 0)

@@ -19,6 +19,7 @@ const char *procfs_root(void);
 
 struct procfs_stat {
 	pid_t pid, ppid;
+	pid_t pgrp, sid;    /* process group, session (fields 5, 6) */
 	char state;
 	char comm[32];      /* truncated if longer */
 	uint64_t starttime; /* clock ticks since boot, field 22 */
@@ -29,6 +30,9 @@ struct procfs_stat {
  * from the first '(' to the LAST ')') plus the uid from /proc/PID/status.
  * 0, or -errno (-ENOENT: no such process; -EINVAL: malformed file). */
 int procfs_stat(pid_t pid, struct procfs_stat *st);
+
+/* The same without the uid (one read: /proc/PID/stat only; st->uid 0) */
+int procfs_stat_nouid(pid_t pid, struct procfs_stat *st);
 
 /* readlink /proc/PID/exe, " (deleted)" stripped. 0, or -errno
  * (-ENAMETOOLONG if it does not fit in n; buf then holds nothing useful). */
@@ -56,6 +60,14 @@ int procfs_fds(pid_t pid, int (*cb)(void *ctx, int fd, const struct ht_chan *c),
 /* Classifies one fd (as procfs_fds does). 0 and *c filled; -ENOTSUP for an fd
  * that is not a channel end; -errno otherwise. */
 int procfs_fd_chan(pid_t pid, int fd, struct ht_chan *c);
+
+/* An fd (O_DIRECTORY, CLOEXEC) on /proc/PID/fd, for procfs_fd_chan_at: a
+ * cached one costs one fstatat per question and never reaches another
+ * process that reuses the pid. -errno if unreadable. */
+int procfs_fd_dir(pid_t pid);
+/* procfs_fd_chan through dfd (procfs_fd_dir(pid)); a FIFO comes back as
+ * HT_CHAN_PIPE (keyed alike). -ENOENT: no such fd (or the process ended). */
+int procfs_fd_chan_at(int dfd, pid_t pid, int fd, struct ht_chan *c);
 
 /* Every (pid, fd) holding socket inode ino: scans /proc/[0-9]* /fd. cb returns
  * non-zero to stop. Returns 0, -errno (root unreadable) or the cb's value. */

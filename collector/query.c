@@ -64,7 +64,7 @@ static struct proc *socket_holder(struct chan *c)
 {
 	struct proc *any = NULL;
 	for (struct hold *h = c->holds; h; h = h->cnext) {
-		if (h->until || !h->p->alive)
+		if (h->until || h->unconf || !h->p->alive)
 			continue;
 		if (h->p->pid == c->connector)
 			return h->p;
@@ -115,11 +115,13 @@ static char *op_who(struct query_ctx *q, const cJSON *req, uint64_t now)
 	}
 	if (!p)
 		return error_answer("no process holds that connection's socket", NULL);
-	if (c && !c->has_local) {
+	if (c && (!c->has_local || c->addr_claimed)) {
+		/* the kernel's 4-tuple (sd_inet_lookup found it): attested */
 		gaddr_set(&c->local, &l);
 		c->has_local = 1;
-		if (!c->remote.family)
+		if (!c->remote.family || c->addr_claimed)
 			gaddr_set(&c->remote, &r);
+		c->addr_claimed = 0;
 		if (!c->dir)
 			c->dir = 'o';
 	}
@@ -309,6 +311,22 @@ static char *op_graph(struct query_ctx *q)
 	return s;
 }
 
+/* uids with refused claims or bounds (at most 64 listed) */
+static int uid_cb(void *ctx, const struct graph_uid_stats *u)
+{
+	cJSON *by = ctx;
+	if (!u->refused_claims && !u->refused_bounds)
+		return 0;
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "uid", u->uid);
+	cJSON_AddNumberToObject(o, "refused_claims", (double)u->refused_claims);
+	cJSON_AddNumberToObject(o, "refused_bounds", (double)u->refused_bounds);
+	cJSON_AddNumberToObject(o, "holds", (double)u->holds);
+	cJSON_AddNumberToObject(o, "chans", (double)u->chans);
+	cJSON_AddItemToArray(by, o);
+	return cJSON_GetArraySize(by) >= 64;
+}
+
 static char *op_status(struct query_ctx *q)
 {
 	struct graph_stats st;
@@ -338,6 +356,17 @@ static char *op_status(struct query_ctx *q)
 	cJSON_AddNumberToObject(a, "evicted", (double)st.evicted);
 	cJSON_AddNumberToObject(a, "graph_bytes", (double)st.bytes);
 	cJSON_AddNumberToObject(a, "proc_reads", (double)st.proc_reads);
+	/* claims the kernel did not confirm (docs/chain-model.md "Claims") */
+	cJSON *cl = cJSON_AddObjectToObject(a, "claims");
+	cJSON_AddNumberToObject(cl, "kernel_checks", (double)st.fd_checks);
+	cJSON_AddNumberToObject(cl, "unconfirmed_fd", (double)st.refused_fd);
+	cJSON_AddNumberToObject(cl, "refused_close", (double)st.refused_close);
+	cJSON_AddNumberToObject(cl, "refused_creator", (double)st.refused_creator);
+	cJSON_AddNumberToObject(cl, "refused_bounds", (double)st.refused_bounds);
+	cJSON_AddNumberToObject(cl, "addr_corrected", (double)st.addr_corrected);
+	cJSON_AddNumberToObject(cl, "lineage_from_kernel", (double)st.lineage_kernel);
+	cJSON *by = cJSON_AddArrayToObject(cl, "by_uid");
+	graph_uid_stats(q->g, uid_cb, by);
 	char *s = cJSON_PrintUnformatted(a);
 	cJSON_Delete(a);
 	return s;

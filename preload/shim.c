@@ -596,7 +596,11 @@ static void early_init(void)
 	int zero = 0;
 	if (!atomic_compare_exchange_strong(&g_inited, &zero, 1))
 		return;
-	if (!getauxval(AT_SECURE)) {
+	/* HOPTRACE_DISABLE is honoured only in a process root runs (real and
+	 * effective uid 0, not a setuid image): a user who could switch the shim
+	 * off in an intermediate process would cut its children's lineage
+	 * (issue 10). hoptrace's own daemons run as root. */
+	if (!getauxval(AT_SECURE) && getuid() == 0 && geteuid() == 0) {
 		const char *d = secure_getenv("HOPTRACE_DISABLE");
 		if (d && d[0] == '1')
 			g_disabled = 1;

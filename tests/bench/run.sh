@@ -85,6 +85,11 @@ if want graph; then
 		row graph "records/s applied to the graph" "$rps" "$(awk -v v="$rps" 'BEGIN { print (v >= 100000 ? "target >= 100000: MET" : "target >= 100000: NOT MET") }')"
 		row graph "bytes per process (100000 processes)" "$(num 's/^bytes_per_proc //p' "$LOGS/graph.log")"
 		row graph "RSS growth at 100000 processes, MB" "$rss" "$(awk -v v="$rss" 'BEGIN { print (v != "" && v < 64 ? "target < 64: MET" : "target < 64: NOT MET") }')"
+		# issue 10: the claim checks per record (same run: checks on vs off)
+		# and one process's 120,000-OPEN flood (hashed fd and hold lookups)
+		row graph "ns/record, claims trusted (no kernel check)" "$(num 's/^claims_trusted_ns_per_record \([0-9]*\).*/\1/p' "$LOGS/graph.log")"
+		row graph "ns/record, claims checked (/proc/PID/fd)" "$(num 's/^claims_checked_ns_per_record \([0-9]*\).*/\1/p' "$LOGS/graph.log")" "ratio $(num 's/^claim_check_ratio //p' "$LOGS/graph.log")"
+		row graph "120,000 OPEN records from one process, s" "$(num 's/^flood_open_120k_s \([0-9.]*\).*/\1/p' "$LOGS/graph.log")" "was 11.5 s with linear lookups"
 	else STATUS="$STATUS graph:skipped(not built)"; fi
 	if [ -x "$B/tests/bench/chain_bench" ]; then
 		step chain "$B/tests/bench/chain_bench" 20000

@@ -1004,6 +1004,87 @@ static void test_reconnect_after_failure(void)
 	graph_free(g);
 }
 
+/* issue 10 (4): a PTY record for index N ends every other hold on pts/N. Ending
+ * one used to trim its holder's closed holds past the newest 256 inside
+ * hold_close — the very hold the PTY loop was on (the oldest), which the loop
+ * then read again: a heap use-after-free under ASan that any user could send. */
+static void test_pty_purge_trim_uaf(void)
+{
+	struct graph *g = mk(600, 1000);
+	image(g, 10, 1, "/usr/bin/bash", 1);
+	image(g, 20, 1, "/usr/bin/script", 2);
+	struct ht_record o = R(HT_REC_OPEN, 3);
+	o.fd = 3;
+	o.chan = (struct ht_chan){HT_CHAN_PTY, 0, 5};
+	ok(g, 10, o); /* 10 holds pts/5: its oldest hold */
+	/* 512 closed holds newer than it: one more close trims */
+	for (int i = 0; i < 512; i++) {
+		struct ht_record p = R(HT_REC_PIPE, 10 + 3 * (uint64_t)i);
+		p.fd = 4;
+		p.fd2 = 5;
+		p.chan = (struct ht_chan){HT_CHAN_PIPE, 12, 50000 + (uint64_t)i};
+		ok(g, 10, p);
+		fdop(g, 10, HT_REC_CLOSE, 4, 0, 11 + 3 * (uint64_t)i);
+		fdop(g, 10, HT_REC_CLOSE, 5, 0, 12 + 3 * (uint64_t)i);
+	}
+	pty(g, 20, 7, -1, 5, 5000); /* a new master for pts/5: 10's hold ends */
+	struct proc *p10 = graph_proc(g, 10);
+	CHECK(p10 && p10->nfds == 0);
+	CHECK(p10 && p10->nclosed <= 2 * 256);
+	struct chan *c = graph_chan(g, HT_CHAN_PTY, 0, 5);
+	int open10 = 0, open20 = 0;
+	for (struct hold *h = c ? c->holds : NULL; h; h = h->cnext) {
+		open10 += h->p->pid == 10 && !h->until;
+		open20 += h->p->pid == 20 && !h->until;
+	}
+	CHECK_EQ_INT(open10, 0);
+	CHECK_EQ_INT(open20, 1);
+	/* and again, with the list trimmed in between: still consistent */
+	ok(g, 10, o);
+	pty(g, 20, 8, -1, 5, 6000);
+	graph_free(g);
+}
+
+/* hashed fd tables: many fds, closed in an order that moves entries around
+ * (the index must follow the swap-remove), looked up again */
+static void test_many_fds(void)
+{
+	struct graph *g = mk(600, 1000);
+	image(g, 10, 1, "/usr/bin/bash", 1);
+	for (int i = 0; i < 5000; i++) {
+		struct ht_record p = R(HT_REC_PIPE, 10 + (uint64_t)i);
+		p.fd = 3 + 2 * i;
+		p.fd2 = 4 + 2 * i;
+		p.chan = (struct ht_chan){HT_CHAN_PIPE, 12, 70000 + (uint64_t)i};
+		ok(g, 10, p);
+	}
+	struct proc *p = graph_proc(g, 10);
+	CHECK(p && p->nfds == 10000);
+	for (int i = 0; i < 5000; i += 2) /* the read ends of every other pipe */
+		fdop(g, 10, HT_REC_CLOSE, 3 + 2 * i, 0, 10000 + (uint64_t)i);
+	CHECK(p && p->nfds == 7500);
+	for (int i = 0; i < 5000; i++) {
+		/* a dup of a write end onto a closed read end's number */
+		if (i % 2 == 0)
+			fdop(g, 10, HT_REC_DUP, 4 + 2 * i, 3 + 2 * i, 20000 + (uint64_t)i);
+	}
+	CHECK(p && p->nfds == 10000);
+	int bad = 0;
+	for (uint32_t i = 0; p && i < p->nfds; i++) {
+		int fd = p->fds[i].fd, k = (fd - 3) / 2;
+		if (p->fds[i].h->c->ino != 70000 + (uint64_t)k)
+			bad++;
+	}
+	CHECK_EQ_INT(bad, 0);
+	for (int i = 0; i < 10000; i++)
+		fdop(g, 10, HT_REC_CLOSE, 3 + i, 0, 30000 + (uint64_t)i);
+	CHECK(p && p->nfds == 0);
+	struct graph_stats st;
+	graph_stats(g, &st);
+	CHECK(st.holds <= 2 * 256 + 1); /* closed history trimmed */
+	graph_free(g);
+}
+
 /* a multi-host-looking memory figure: 10,000 processes with a few holds each */
 static void test_memory_per_10k(void)
 {
@@ -1036,4 +1117,5 @@ T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_re
        T(test_direct_path_first),
        T(test_local_origin), T(test_local_origin_feeders), T(test_local_origin_feeder_once), T(test_pid_reuse), T(test_retention_and_bounds),
        T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_ghost_fd_inherited), T(test_probe_keeps_tcp_peers), T(test_reconnect_after_failure),
+       T(test_pty_purge_trim_uaf), T(test_many_fds),
        T(test_memory_per_10k))

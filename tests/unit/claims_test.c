@@ -1,0 +1,439 @@
+/*
+ * claims_test.c — records are claims (issue 10): with a fake kernel behind
+ * graph_conf's hooks, every claim that would put a process on a channel or
+ * give it a creator is checked, and one the kernel does not confirm changes
+ * nobody's chain. Each case is a forgery an unprivileged sender can send:
+ *   FDRECV / CONNECT / ACCEPT / OPEN / PIPE naming another user's channel,
+ *   IMAGE with a false ppid, BIRTH naming an ended creator while its real
+ *   parent lives, SPAWN of someone else's child, CLOSE / DUP / CLOSERANGE /
+ *   EXIT that would hide a hold the kernel still shows, CONNFAIL of a live
+ *   connection; and the honest cases still work (own fds, a pipe whose one
+ *   end is gone, a re-parented child's lineage from its process group).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#include "../../collector/chain.h"
+#include "../../collector/graph.h"
+#include "hoptrace/chain.h"
+#include "rec_fixture.h"
+#include "test.h"
+
+#define SEC 1000000000ULL
+#define R rec_blank
+
+/* ---- a fake kernel ------------------------------------------------------- */
+
+struct kfd {
+	pid_t pid;
+	int fd;
+	struct ht_chan c;
+};
+struct kp {
+	pid_t pid;
+	struct graph_kproc k;
+};
+static struct kfd kfds[64];
+static int nkfds;
+static struct kp kps[32];
+static int nkps;
+
+static void kreset(void)
+{
+	nkfds = nkps = 0;
+}
+
+static void kfd_set(pid_t pid, int fd, uint8_t kind, uint64_t dev, uint64_t ino)
+{
+	for (int i = 0; i < nkfds; i++)
+		if (kfds[i].pid == pid && kfds[i].fd == fd) {
+			kfds[i].c = (struct ht_chan){kind, dev, ino};
+			return;
+		}
+	kfds[nkfds++] = (struct kfd){pid, fd, {kind, dev, ino}};
+}
+
+static void kfd_del(pid_t pid, int fd)
+{
+	for (int i = 0; i < nkfds; i++)
+		if (kfds[i].pid == pid && kfds[i].fd == fd)
+			kfds[i] = kfds[--nkfds];
+}
+
+static void kproc_set(pid_t pid, pid_t ppid, pid_t pgrp, pid_t sid, uint64_t start)
+{
+	for (int i = 0; i < nkps; i++)
+		if (kps[i].pid == pid) {
+			kps[i].k = (struct graph_kproc){ppid, pgrp, sid, start, 'S'};
+			return;
+		}
+	kps[nkps++] = (struct kp){pid, {ppid, pgrp, sid, start, 'S'}};
+}
+
+static void kproc_del(pid_t pid)
+{
+	for (int i = 0; i < nkps; i++)
+		if (kps[i].pid == pid)
+			kps[i] = kps[--nkps];
+}
+
+static int fake_fd(void *ctx, pid_t pid, int fd, struct ht_chan *c)
+{
+	(void)ctx;
+	for (int i = 0; i < nkfds; i++)
+		if (kfds[i].pid == pid && kfds[i].fd == fd) {
+			*c = kfds[i].c;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+static int fake_proc(void *ctx, pid_t pid, struct graph_kproc *k)
+{
+	(void)ctx;
+	for (int i = 0; i < nkps; i++)
+		if (kps[i].pid == pid) {
+			*k = kps[i].k;
+			return 0;
+		}
+	return -ESRCH;
+}
+
+static struct graph *mk(int trust)
+{
+	struct graph_conf c = {.retention_ns = 600 * SEC, .window_ns = 60 * SEC, .max_procs = 1000,
+			       .use_procfs = 0, .kernel_fd = fake_fd, .kernel_proc = fake_proc,
+			       .trust_claims = trust};
+	kreset();
+	return graph_new(&c);
+}
+
+/* ---- records ------------------------------------------------------------- */
+
+static int apply(struct graph *g, pid_t pid, uid_t uid, struct ht_record r)
+{
+	const char *why = NULL;
+	return graph_apply(g, pid, uid, &r, r.ts, &why);
+}
+
+static void ok(struct graph *g, pid_t pid, uid_t uid, struct ht_record r)
+{
+	const char *why = NULL;
+	int rc = graph_apply(g, pid, uid, &r, r.ts, &why);
+	if (rc)
+		fprintf(stderr, "    apply %s for pid %d: %s\n", ht_rec_type_name(r.type), pid, why);
+	CHECK_EQ_INT(rc, 0);
+}
+
+static struct ht_record image_rec(pid_t ppid, const char *exe, uint64_t ts)
+{
+	struct ht_record r = R(HT_REC_IMAGE, ts);
+	r.num = ppid;
+	snprintf(r.str, sizeof(r.str), "%s", exe);
+	snprintf(r.str2, sizeof(r.str2), "%s", strrchr(exe, '/') + 1);
+	return r;
+}
+
+static void v4(struct ht_addr *a, const char *ip, uint16_t port)
+{
+	memset(a, 0, sizeof(*a));
+	a->family = AF_INET;
+	a->len = 4;
+	inet_pton(AF_INET, ip, a->a);
+	a->port = port;
+}
+
+static struct ht_record accept_rec(int fd, uint64_t ino, const char *from, uint64_t ts)
+{
+	struct ht_record r = R(HT_REC_ACCEPT, ts);
+	r.fd = fd;
+	r.chan = (struct ht_chan){HT_CHAN_SOCK, 0, ino};
+	r.num = SOCK_STREAM;
+	v4(&r.addr, "10.250.0.2", 22);
+	v4(&r.addr2, from, 50000);
+	return r;
+}
+
+static struct ht_record connect_rec(int fd, uint64_t ino, const char *to, uint64_t ts)
+{
+	struct ht_record r = R(HT_REC_CONNECT, ts);
+	r.fd = fd;
+	r.chan = (struct ht_chan){HT_CHAN_SOCK, 0, ino};
+	r.num = SOCK_STREAM;
+	v4(&r.addr, to, 22);
+	return r;
+}
+
+static struct ht_record fd_rec(int type, int fd, struct ht_chan c, uint64_t ts)
+{
+	struct ht_record r = R(type, ts);
+	r.fd = fd;
+	r.chan = c;
+	return r;
+}
+
+/* "origin,origin" of pid's chains (its own connection ino `syn` excluded) */
+static void origins(struct graph *g, pid_t pid, uint64_t syn, uint64_t now, char *out, size_t n)
+{
+	struct chain_req req = {.host = "h2", .subject = graph_proc(g, pid),
+				.exclude = graph_chan(g, HT_CHAN_SOCK, 0, syn), .now = now, .nl = -1};
+	out[0] = 0;
+	if (!req.subject)
+		return;
+	cJSON *a = chain_compute(g, &req), *ch;
+	cJSON_ArrayForEach(ch, cJSON_GetObjectItem(a, "chains"))
+	{
+		size_t l = strlen(out);
+		snprintf(out + l, n - l, "%s%s", l ? "," : "",
+			 cJSON_GetObjectItem(ch, "origin_host")->valuestring);
+	}
+	cJSON_Delete(a);
+}
+
+#define CHECK_ORIGINS(g, pid, syn, now, want)                  \
+	do {                                                   \
+		char _o[256];                                  \
+		origins(g, pid, syn, now, _o, sizeof(_o));     \
+		CHECK_EQ_STR(_o, want);                        \
+	} while (0)
+
+/* The scene: root's sshd session 40 (uid 0) holds socket 9000 accepted from
+ * 10.0.0.1 (the trusted host) on fd 3 and pty 7's master on fd 5; the
+ * attacker 30 (uid 65534, its own shell 29) holds its own socket 7777 on fd 6,
+ * connected to 10.0.0.3:22 — the SYN asked about. */
+static struct graph *scene(int trust)
+{
+	struct graph *g = mk(trust);
+	kproc_set(40, 1, 40, 40, 100);
+	kfd_set(40, 3, HT_CHAN_SOCK, 0, 9000);
+	kfd_set(40, 5, HT_CHAN_PTY, 0, 7);
+	ok(g, 40, 0, image_rec(1, "/usr/sbin/sshd", 1));
+	ok(g, 40, 0, accept_rec(3, 9000, "10.0.0.1", 2));
+	struct ht_record p = R(HT_REC_PTY, 3);
+	p.fd = 5;
+	p.fd2 = -1;
+	p.chan = (struct ht_chan){HT_CHAN_PTY, 0, 7};
+	ok(g, 40, 0, p);
+	kproc_set(29, 1, 29, 29, 150);
+	ok(g, 29, 65534, image_rec(1, "/usr/bin/dash", 4));
+	kproc_set(30, 29, 29, 29, 200);
+	kfd_set(30, 6, HT_CHAN_SOCK, 0, 7777);
+	ok(g, 30, 65534, image_rec(29, "/usr/bin/python3", 5));
+	ok(g, 30, 65534, connect_rec(6, 7777, "10.0.0.3", 6));
+	return g;
+}
+
+/* the original attack: FDRECV naming root's connection from the trusted host */
+static void test_forged_fdrecv(void)
+{
+	/* without the checks the forgery works (what issue 10 showed) */
+	struct graph *g = scene(1);
+	ok(g, 30, 65534, fd_rec(HT_REC_FDRECV, 8, (struct ht_chan){HT_CHAN_SOCK, 0, 9000}, 10));
+	CHECK_ORIGINS(g, 30, 7777, 20, "10.0.0.1");
+	graph_free(g);
+
+	g = scene(0);
+	ok(g, 30, 65534, fd_rec(HT_REC_FDRECV, 8, (struct ht_chan){HT_CHAN_SOCK, 0, 9000}, 10));
+	CHECK_ORIGINS(g, 30, 7777, 20, "h2");
+	struct graph_stats st;
+	graph_stats(g, &st);
+	CHECK_EQ_INT((int)st.refused_fd, 1);
+	/* also on an fd it really has (another channel there) */
+	ok(g, 30, 65534, fd_rec(HT_REC_FDRECV, 6, (struct ht_chan){HT_CHAN_SOCK, 0, 9000}, 11));
+	CHECK_ORIGINS(g, 30, 7777, 20, "h2");
+	/* root's own chain does not gain the attacker */
+	struct chan *c = graph_chan(g, HT_CHAN_SOCK, 0, 9000);
+	int live = 0;
+	for (struct hold *h = c ? c->holds : NULL; h; h = h->cnext)
+		live += h->p->pid == 30 && !h->until;
+	CHECK_EQ_INT(live, 0);
+	/* an honest FDRECV: the kernel shows it */
+	kfd_set(30, 9, HT_CHAN_SOCK, 0, 5555);
+	ok(g, 30, 65534, fd_rec(HT_REC_FDRECV, 9, (struct ht_chan){HT_CHAN_SOCK, 0, 5555}, 12));
+	CHECK(graph_proc(g, 30)->nfds == 2);
+	graph_stats(g, &st);
+	CHECK_EQ_INT((int)st.refused_fd, 2);
+	graph_free(g);
+}
+
+/* CONNECT, ACCEPT, OPEN (the session's pty), PIPE naming others' channels */
+static void test_forged_fd_claims(void)
+{
+	struct graph *g = scene(0);
+	ok(g, 30, 65534, connect_rec(8, 9000, "10.0.0.1", 10));
+	CHECK_ORIGINS(g, 30, 7777, 20, "h2");
+	ok(g, 30, 65534, accept_rec(8, 9000, "10.0.0.1", 11));
+	CHECK_ORIGINS(g, 30, 7777, 20, "h2");
+	/* the forged records changed nothing of root's channel */
+	struct chan *c = graph_chan(g, HT_CHAN_SOCK, 0, 9000);
+	CHECK(c && c->dir == 'i');
+	ok(g, 30, 65534, fd_rec(HT_REC_OPEN, 8, (struct ht_chan){HT_CHAN_PTY, 0, 7}, 12));
+	CHECK_ORIGINS(g, 30, 7777, 20, "h2");
+	struct ht_record p = R(HT_REC_PIPE, 13);
+	p.fd = 8;
+	p.fd2 = 9;
+	p.chan = (struct ht_chan){HT_CHAN_PIPE, 12, 4242};
+	ok(g, 30, 65534, p);
+	CHECK(graph_proc(g, 30)->nfds == 1);
+	struct graph_stats st;
+	graph_stats(g, &st);
+	CHECK_EQ_INT((int)st.refused_fd, 4);
+	/* a pipe whose write end is closed already: the read end proves it */
+	kfd_set(30, 10, HT_CHAN_PIPE, 12, 4343);
+	p.fd = 10;
+	p.fd2 = 11;
+	p.chan = (struct ht_chan){HT_CHAN_PIPE, 12, 4343};
+	ok(g, 30, 65534, p);
+	CHECK(graph_proc(g, 30)->nfds == 3);
+	/* a forged listening socket (root's connection) is not marked listening */
+	kfd_set(30, 12, HT_CHAN_SOCK, 0, 6666);
+	struct ht_record a = accept_rec(12, 6666, "10.0.0.9", 14);
+	a.chan2 = (struct ht_chan){HT_CHAN_SOCK, 0, 9000};
+	ok(g, 30, 65534, a);
+	CHECK(c && c->dir == 'i');
+	graph_free(g);
+}
+
+/* IMAGE's ppid and BIRTH's creator: checked against the kernel's parent */
+static void test_forged_creator(void)
+{
+	struct graph *g = scene(0);
+	/* 31: a child of the attacker's shell claims root's session as parent */
+	kproc_set(31, 29, 29, 29, 300);
+	CHECK_EQ_INT(apply(g, 31, 65534, image_rec(40, "/usr/bin/nc", 10)), -EPERM);
+	CHECK(graph_proc(g, 31) == NULL);
+	/* a BIRTH naming an ended root process while its real parent runs */
+	kproc_set(41, 40, 40, 40, 110);
+	ok(g, 41, 0, image_rec(40, "/usr/bin/bash", 7));
+	struct ht_record e = R(HT_REC_EXIT, 8);
+	kproc_del(41);
+	ok(g, 41, 0, e);
+	CHECK(!graph_proc(g, 41)->alive);
+	kproc_set(32, 29, 29, 29, 320);
+	struct ht_record b = R(HT_REC_BIRTH, 12);
+	b.num = 41;
+	b.ts2 = 9;
+	CHECK_EQ_INT(apply(g, 32, 65534, b), -EPERM);
+	/* the same, honestly re-parented (its parent ended: now init's) */
+	kproc_set(33, 1, 40, 40, 330);
+	b.ts = 13;
+	ok(g, 33, 0, b);
+	CHECK(graph_proc(g, 33)->creator == graph_proc(g, 41));
+	/* SPAWN of a process whose parent is another */
+	kproc_set(34, 40, 40, 40, 340);
+	ok(g, 34, 0, image_rec(40, "/usr/bin/true", 14));
+	struct proc *p34 = graph_proc(g, 34);
+	struct ht_record s = R(HT_REC_SPAWN, 15);
+	s.num = 34;
+	CHECK_EQ_INT(apply(g, 30, 65534, s), 0); /* (has a creator: nothing to claim) */
+	CHECK(p34->creator == graph_proc(g, 40));
+	struct graph_stats st;
+	graph_stats(g, &st);
+	CHECK_EQ_INT((int)st.refused_creator, 2);
+	graph_free(g);
+}
+
+/* A re-parented process whose creator ran without the shim and ended: its
+ * lineage is its process group's leader, from the kernel, marked */
+static void test_kernel_lineage(void)
+{
+	struct graph *g = scene(0);
+	/* root's session bash 42 (pgrp and session 42) */
+	kproc_set(42, 40, 42, 42, 120);
+	ok(g, 42, 0, image_rec(40, "/usr/bin/bash", 7));
+	/* 50: its grandchild through an unshimmed process that has exited */
+	kproc_set(50, 1, 42, 42, 500);
+	kfd_set(50, 3, HT_CHAN_SOCK, 0, 8888);
+	ok(g, 50, 0, image_rec(1, "/usr/bin/nc", 20));
+	struct proc *p = graph_proc(g, 50);
+	CHECK(p && p->creator == graph_proc(g, 42));
+	CHECK(p && p->lineage_kernel && p->seen_kernel);
+	ok(g, 50, 0, connect_rec(3, 8888, "10.0.0.3", 21));
+	CHECK_ORIGINS(g, 50, 8888, 30, "10.0.0.1");
+	/* a setsid'd one (its own group and session) keeps no trace */
+	kproc_set(51, 1, 51, 51, 510);
+	ok(g, 51, 0, image_rec(1, "/usr/bin/nc", 22));
+	CHECK(graph_proc(g, 51)->creator == NULL);
+	graph_free(g);
+}
+
+/* closes the kernel contradicts would hide a hold (a laundered origin) */
+static void test_hidden_close(void)
+{
+	struct graph *g = scene(0);
+	/* a process with a real hold (a connection from 10.0.0.66) tries to
+	 * make the graph forget it while it keeps the fd */
+	kfd_set(30, 8, HT_CHAN_SOCK, 0, 1234);
+	ok(g, 30, 65534, accept_rec(8, 1234, "10.0.0.66", 10));
+	CHECK_ORIGINS(g, 30, 7777, 20, "10.0.0.66");
+	CHECK_EQ_INT(apply(g, 30, 65534, fd_rec(HT_REC_CLOSE, 8, (struct ht_chan){0, 0, 0}, 11)), -EPERM);
+	struct ht_record cr = R(HT_REC_CLOSERANGE, 12);
+	cr.fd = 0;
+	cr.fd2 = 100;
+	CHECK_EQ_INT(apply(g, 30, 65534, cr), -EPERM);
+	struct ht_record d = R(HT_REC_DUP, 13);
+	d.fd = 20; /* nothing there: "dup" an empty fd over 8 */
+	d.fd2 = 8;
+	CHECK_EQ_INT(apply(g, 30, 65534, d), -EPERM);
+	ok(g, 30, 65534, R(HT_REC_EXIT, 14)); /* still running: not ended */
+	CHECK(graph_proc(g, 30)->alive);
+	struct ht_record f = R(HT_REC_CONNFAIL, 15);
+	f.fd = 8;
+	f.chan = (struct ht_chan){HT_CHAN_SOCK, 0, 1234};
+	ok(g, 30, 65534, f); /* (the fake kernel shows the fd: believed) */
+	kfd_del(30, 8);
+	f.fd = 6;
+	f.chan = (struct ht_chan){HT_CHAN_SOCK, 0, 7777};
+	kfd_del(30, 6);
+	CHECK_EQ_INT(apply(g, 30, 65534, f), -EPERM); /* the fd is gone: cannot tell */
+	/* now really closed: believed */
+	ok(g, 30, 65534, fd_rec(HT_REC_CLOSE, 8, (struct ht_chan){0, 0, 0}, 16));
+	struct graph_stats st;
+	graph_stats(g, &st);
+	CHECK_EQ_INT((int)st.refused_close, 4);
+	graph_free(g);
+}
+
+static int count_uid(void *ctx, const struct graph_uid_stats *u)
+{
+	if (u->uid == 65534)
+		*(uint64_t *)ctx = u->refused_bounds;
+	return 0;
+}
+
+/* per-process and per-uid bounds: the excess is refused and counted */
+static void test_bounds(void)
+{
+	struct graph_conf c = {.retention_ns = 600 * SEC, .window_ns = 60 * SEC, .max_procs = 1000,
+			       .use_procfs = 0, .max_fds_per_proc = 100, .max_holds_per_uid = 150,
+			       .max_chans_per_uid = 1000000};
+	struct graph *g = graph_new(&c);
+	ok(g, 30, 65534, image_rec(1, "/usr/bin/python3", 1));
+	int refused = 0;
+	for (int i = 0; i < 120; i++)
+		refused += apply(g, 30, 65534,
+				 fd_rec(HT_REC_OPEN, 3 + i, (struct ht_chan){HT_CHAN_PIPE, 1, 100 + (uint64_t)i},
+					2 + (uint64_t)i)) == -EDQUOT;
+	CHECK_EQ_INT(refused, 20);
+	ok(g, 31, 65534, image_rec(1, "/usr/bin/python3", 200));
+	refused = 0;
+	for (int i = 0; i < 80; i++)
+		refused += apply(g, 31, 65534,
+				 fd_rec(HT_REC_OPEN, 3 + i, (struct ht_chan){HT_CHAN_PIPE, 1, 1000 + (uint64_t)i},
+					201 + (uint64_t)i)) == -EDQUOT;
+	CHECK_EQ_INT(refused, 30); /* 150 holds for the uid */
+	uint64_t n = 0;
+	graph_uid_stats(g, count_uid, &n);
+	CHECK_EQ_INT((int)n, 50);
+	/* root is not bounded per uid */
+	ok(g, 40, 0, image_rec(1, "/usr/sbin/sshd", 300));
+	for (int i = 0; i < 90; i++)
+		ok(g, 40, 0, fd_rec(HT_REC_OPEN, 3 + i, (struct ht_chan){HT_CHAN_PIPE, 1, 5000 + (uint64_t)i},
+				    301 + (uint64_t)i));
+	graph_free(g);
+}
+
+T_MAIN("claims", T(test_forged_fdrecv), T(test_forged_fd_claims), T(test_forged_creator),
+       T(test_kernel_lineage), T(test_hidden_close), T(test_bounds))
