@@ -259,12 +259,18 @@ static int cmd_graph(int argc, char **argv)
 
 /* ---- the shim's location, env, enable/disable ------------------------------- */
 
-/* Absolute path of libhoptrace.so next to this binary: ../lib/hoptrace/ when
- * installed, the same directory in a build tree. */
+#ifndef HT_MULTIARCH
+#define HT_MULTIARCH ""
+#endif
+
+/* Absolute path of libhoptrace.so next to this binary: ../lib/hoptrace/
+ * (make install), ../lib/MULTIARCH/hoptrace/ (the Debian package:
+ * /usr/lib/x86_64-linux-gnu/hoptrace), the same directory in a build tree. */
 static int find_shim(char *out, size_t n)
 {
 	char exe[PATH_MAX], cand[PATH_MAX + 64], real[PATH_MAX];
-	const char *rel[] = {"../lib/hoptrace/" SHIM_NAME, SHIM_NAME};
+	const char *rel[] = {"../lib/hoptrace/" SHIM_NAME,
+			     "../lib/" HT_MULTIARCH "/hoptrace/" SHIM_NAME, SHIM_NAME};
 	ssize_t l = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 
 	if (l <= 0) {
@@ -281,8 +287,8 @@ static int find_shim(char *out, size_t n)
 			return 0;
 		}
 	}
-	fprintf(stderr, "%s: %s not found in %s/../lib/hoptrace or %s\n", progname, SHIM_NAME,
-		exe, exe);
+	fprintf(stderr, "%s: %s not found in %s/../lib/hoptrace, %s/../lib/%s/hoptrace or %s\n",
+		progname, SHIM_NAME, exe, exe, HT_MULTIARCH, exe);
 	return -1;
 }
 
