@@ -250,4 +250,4 @@ man-lint:
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-fuzz
 
--include $(shell find $(BUILD) $(BUILD)-asan $(BUILD)-fuzz -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) $(BUILD)-asan $(BUILD)-fuzz -path '$(BUILD)/deb' -prune -o -name '*.d' -type f -print 2>/dev/null)
