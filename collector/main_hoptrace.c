@@ -35,7 +35,7 @@
 #define PRELOAD_FILE_DEFAULT "/etc/ld.so.preload"
 #define SHIM_NAME "libhoptrace.so"
 #define AUDIT_LOG_DEFAULT "/var/log/hoptrace/audit.log"
-#define BACKUP_SUFFIX ".hoptrace-bak"
+#define BACKUP_SUFFIX "-hoptrace.bak"
 #define PROBE_TIMEOUT_MS 5000
 
 static const char *progname = "hoptrace";

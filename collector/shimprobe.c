@@ -31,9 +31,11 @@ static long long mono_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Reads every pending datagram of every queued connection; sets *seen when one
- * came from pid. */
-static void take_records(int lfd, pid_t pid, int *seen)
+#define PROBE_CONNS 8
+
+/* Accepts the queued connections that come from pid (SO_PEERCRED) into
+ * conns[]; others are closed. */
+static void take_conns(int lfd, pid_t pid, int *conns, int *nconns)
 {
 	for (;;) {
 		int c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -41,15 +43,23 @@ static void take_records(int lfd, pid_t pid, int *seen)
 			return;
 		struct ucred cr;
 		socklen_t cl = sizeof(cr);
-		char buf[4096];
-		int from_child = getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0 &&
-				 cr.pid == pid;
-		/* the shim connects and sends at once: its first record is queued
-		 * by the time the child has exited */
-		if (from_child && recv(c, buf, sizeof(buf), MSG_DONTWAIT) > 0)
-			*seen = 1;
-		close(c);
+		if (*nconns < PROBE_CONNS && getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0 &&
+		    cr.pid == pid)
+			conns[(*nconns)++] = c;
+		else
+			close(c);
 	}
+}
+
+/* Sets *seen when one of conns[] holds a datagram. A connection may be
+ * accepted between the shim's connect() and its send(): it is read again
+ * until the child is gone (then its record is queued, or never comes). */
+static void read_conns(const int *conns, int nconns, int *seen)
+{
+	char buf[4096];
+	for (int i = 0; i < nconns; i++)
+		if (recv(conns[i], buf, sizeof(buf), MSG_DONTWAIT) > 0)
+			*seen = 1;
 }
 
 int shim_probe(const char *lib, const char *prog, int timeout_ms, char *err, size_t errlen)
@@ -58,6 +68,7 @@ int shim_probe(const char *lib, const char *prog, int timeout_ms, char *err, siz
 	unsigned char rnd[8];
 	struct sockaddr_un a = {.sun_family = AF_UNIX};
 	int lfd = -1, ep[2] = {-1, -1}, rc = -1, seen = 0, st = 0, exited = 0;
+	int conns[PROBE_CONNS], nconns = 0;
 	size_t elen = 0;
 	pid_t pid = -1;
 
@@ -102,8 +113,9 @@ int shim_probe(const char *lib, const char *prog, int timeout_ms, char *err, siz
 			break;
 		struct pollfd pf[2] = {{.fd = lfd, .events = POLLIN},
 				       {.fd = pipe_open ? ep[0] : -1, .events = POLLIN}};
-		poll(pf, 2, left > 50 ? 50 : (int)left);
-		take_records(lfd, pid, &seen);
+		poll(pf, 2, left > 20 ? 20 : (int)left);
+		take_conns(lfd, pid, conns, &nconns);
+		read_conns(conns, nconns, &seen);
 		if (pipe_open && pf[1].revents) {
 			ssize_t n = read(ep[0], errbuf + elen, sizeof(errbuf) - 1 - elen);
 			if (n > 0)
@@ -124,8 +136,10 @@ int shim_probe(const char *lib, const char *prog, int timeout_ms, char *err, siz
 			 timeout_ms);
 		goto out;
 	}
+	/* the child is gone: whatever it sent is queued now */
+	take_conns(lfd, pid, conns, &nconns);
+	read_conns(conns, nconns, &seen);
 	pid = -1;
-	take_records(lfd, 0, &seen); /* nothing new can come; keeps the queue empty */
 	errbuf[elen] = '\0';
 	while (elen && (errbuf[elen - 1] == '\n' || errbuf[elen - 1] == '\r'))
 		errbuf[--elen] = '\0';
@@ -148,6 +162,8 @@ out:
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 	}
+	for (int i = 0; i < nconns; i++)
+		close(conns[i]);
 	if (lfd >= 0)
 		close(lfd);
 	if (ep[0] >= 0)
