@@ -58,8 +58,6 @@ FUZZ_SRC      := $(wildcard tests/fuzz/fuzz_*.c)
 BENCH_SRC     := $(wildcard tests/bench/*_bench.c)
 
 UNIT_IN       := $(wildcard packaging/systemd/*.service.in)
-GENERATED     := $(patsubst packaging/systemd/%.in,$(BUILD)/systemd/%,$(UNIT_IN)) \
-                 $(BUILD)/logrotate/hoptrace
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
@@ -74,8 +72,8 @@ BENCHES   := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRC))
 
 .PHONY: all progs deps run stop check check-unit check-func bench asan fuzz fuzz-run \
         install uninstall clean demo deb man-lint
-all: $(SHIM) $(PROGS) $(UNITS) $(HELPERS) $(BENCHES) $(GENERATED)
-progs: $(SHIM) $(PROGS) $(GENERATED)
+all: $(SHIM) $(PROGS) $(UNITS) $(HELPERS) $(BENCHES)
+progs: $(SHIM) $(PROGS)
 
 # ---- the shim: only the wrapped libc names are exported --------------------
 $(BUILD)/preload/%.o: preload/%.c
@@ -127,17 +125,10 @@ $(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ -lpthread -lutil
 
-# ---- generated: systemd units and logrotate config with the install paths --
+# The systemd units and the logrotate config get the install paths when they
+# are installed (packaging/systemd/*.service.in, packaging/logrotate.in).
 SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
             -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
-$(BUILD)/systemd/%: packaging/systemd/%.in Makefile
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  GEN     $@")
-	$(Q)$(SUBST) $< >$@
-$(BUILD)/logrotate/hoptrace: packaging/logrotate.in Makefile
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  GEN     $@")
-	$(Q)$(SUBST) $< >$@
 
 # ---- set-up, run, tests ----------------------------------------------------
 deps:
@@ -197,7 +188,7 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) sh tests/demo.sh
 
-install: $(SHIM) $(PROGS) $(GENERATED)
+install: $(SHIM) $(PROGS)
 	install -d $(DESTDIR)$(PKGLIBDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(SYSCONFDIR)/hoptrace $(DESTDIR)$(SYSCONFDIR)/logrotate.d $(DESTDIR)$(UNITDIR)
@@ -209,8 +200,10 @@ install: $(SHIM) $(PROGS) $(GENERATED)
 	install -m 0755 packaging/hopguard-cleanup $(DESTDIR)$(LIBEXECDIR)/hopguard-cleanup
 	for m in docs/man/*.5; do [ ! -f $$m ] || install -m 0644 $$m $(DESTDIR)$(MANDIR)/man5/; done
 	for m in docs/man/*.8; do [ ! -f $$m ] || install -m 0644 $$m $(DESTDIR)$(MANDIR)/man8/; done
-	for u in $(filter $(BUILD)/systemd/%,$(GENERATED)); do install -m 0644 $$u $(DESTDIR)$(UNITDIR)/; done
-	install -m 0644 $(BUILD)/logrotate/hoptrace $(DESTDIR)$(SYSCONFDIR)/logrotate.d/hoptrace
+	for u in $(UNIT_IN); do n=$${u##*/}; $(SUBST) $$u >$(DESTDIR)$(UNITDIR)/$${n%.in} && \
+	    chmod 0644 $(DESTDIR)$(UNITDIR)/$${n%.in} || exit 1; done
+	$(SUBST) packaging/logrotate.in >$(DESTDIR)$(SYSCONFDIR)/logrotate.d/hoptrace
+	chmod 0644 $(DESTDIR)$(SYSCONFDIR)/logrotate.d/hoptrace
 	[ -f $(DESTDIR)$(SYSCONFDIR)/hoptrace/hoptrace.conf ] || \
 	    install -m 0644 packaging/hoptrace.conf $(DESTDIR)$(SYSCONFDIR)/hoptrace/hoptrace.conf
 	[ -f $(DESTDIR)$(SYSCONFDIR)/hoptrace/policy.acl ] || \
@@ -221,7 +214,7 @@ uninstall:
 	    $(DESTDIR)$(BINDIR)/hoptrace $(DESTDIR)$(SBINDIR)/hopguard \
 	    $(DESTDIR)$(SBINDIR)/hoptrace-policyd $(DESTDIR)$(LIBEXECDIR)/hopguard-cleanup \
 	    $(DESTDIR)$(SYSCONFDIR)/logrotate.d/hoptrace
-	for u in $(notdir $(filter $(BUILD)/systemd/%,$(GENERATED))); do rm -f $(DESTDIR)$(UNITDIR)/$$u; done
+	for u in $(UNIT_IN); do n=$${u##*/}; rm -f $(DESTDIR)$(UNITDIR)/$${n%.in}; done
 	for m in docs/man/*.[58]; do rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}; done
 
 # The Debian package, built by Debian's own tooling from a copy of the tree
