@@ -56,7 +56,11 @@ int metrics_audit_line(struct audit_counts *c, const char *line, size_t len)
 	}
 	c->decisions[v][m]++;
 	const char *reason = jstr(r, "reason");
-	int cause = jstr(r, "rule")                         ? MC_RULE
+	/* a rule decided: it is named ("rule"), or the reason names the list
+	 * line a process was found in (or missing from) */
+	int by_rule = jstr(r, "rule") || (reason && strstr(reason, "process ") == reason &&
+					 strstr(reason, " list ("));
+	int cause = by_rule                                 ? MC_RULE
 		    : starts(reason, "no matching rule")    ? MC_NO_RULE
 		    : starts(reason, "collector")           ? MC_COLLECTOR
 		    : starts(reason, "policy server")       ? MC_POLICY

@@ -26,15 +26,16 @@ static void t_audit(void)
 	add(&c, "{\"verdict\":\"drop\",\"reason\":\"chain incomplete (x)\",\"fallback\":true,\"prejudged\":true,\"latency_us\":9000000}");
 	add(&c, "{\"verdict\":\"maybe\"}");        /* unknown verdict */
 	add(&c, "{\"verdict\":\"accept\",\"mode\":\"x\"}"); /* unknown mode */
+	add(&c, "{\"verdict\":\"reject\",\"reason\":\"process nc in black list (p.acl:4)\"}");
 	add(&c, "not json");
 	add(&c, "[1,2]");
 	add(&c, "{\"verdict\":\"accept\",\"latency_us\":-3}"); /* no latency counted */
 	CHECK_EQ_INT(c.decisions[MV_ACCEPT][MM_ENFORCE], 2);
-	CHECK_EQ_INT(c.decisions[MV_REJECT][MM_ENFORCE], 1);
+	CHECK_EQ_INT(c.decisions[MV_REJECT][MM_ENFORCE], 2);
 	CHECK_EQ_INT(c.decisions[MV_REJECT][MM_MONITOR], 1);
 	CHECK_EQ_INT(c.decisions[MV_DROP][MM_ENFORCE], 1);
 	CHECK_EQ_INT(c.unreadable, 4);
-	CHECK_EQ_INT(c.causes[MC_RULE], 1);
+	CHECK_EQ_INT(c.causes[MC_RULE], 2);
 	CHECK_EQ_INT(c.causes[MC_NO_RULE], 1);
 	CHECK_EQ_INT(c.causes[MC_COLLECTOR], 1);
 	CHECK_EQ_INT(c.causes[MC_INCOMPLETE], 1);
