@@ -206,7 +206,9 @@ grep -q libhoptrace /etc/ld.so.preload 2>/dev/null && tb_fail "purge left the sh
 ok "removal took the shim out of /etc/ld.so.preload (prerm: hoptrace disable)"
 left=""
 while read -r f; do
-XX
+	# shared directories (/usr/bin, /etc/logrotate.d) stay; ours must go
+	case $f in *hoptrace*) ;; *) [ -d "$f" ] && continue ;; esac
+	[ -e "$f" ] && left="$left $f"
 done <"$TB_T/files.list"
 [ -z "$left" ] || tb_fail "purge left installed files:$left"
 for f in /etc/hoptrace /var/log/hoptrace /etc/ld.so.preload-hoptrace.bak \
