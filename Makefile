@@ -198,6 +198,7 @@ install: $(SHIM) $(PROGS)
 	for p in hopguard hoptrace-policyd; do [ ! -f $(BUILD)/$$p ] || \
 	    install -m 0755 $(BUILD)/$$p $(DESTDIR)$(SBINDIR)/$$p; done
 	install -m 0755 packaging/hopguard-cleanup $(DESTDIR)$(LIBEXECDIR)/hopguard-cleanup
+	install -m 0755 packaging/next-steps.sh $(DESTDIR)$(LIBEXECDIR)/next-steps
 	for m in docs/man/*.5; do [ ! -f $$m ] || install -m 0644 $$m $(DESTDIR)$(MANDIR)/man5/; done
 	for m in docs/man/*.8; do [ ! -f $$m ] || install -m 0644 $$m $(DESTDIR)$(MANDIR)/man8/; done
 	for u in $(UNIT_IN); do n=$${u##*/}; $(SUBST) $$u >$(DESTDIR)$(UNITDIR)/$${n%.in} && \
@@ -213,7 +214,7 @@ uninstall:
 	rm -f $(DESTDIR)$(PKGLIBDIR)/libhoptrace.so $(DESTDIR)$(SBINDIR)/hoptraced \
 	    $(DESTDIR)$(BINDIR)/hoptrace $(DESTDIR)$(SBINDIR)/hopguard \
 	    $(DESTDIR)$(SBINDIR)/hoptrace-policyd $(DESTDIR)$(LIBEXECDIR)/hopguard-cleanup \
-	    $(DESTDIR)$(SYSCONFDIR)/logrotate.d/hoptrace
+	    $(DESTDIR)$(LIBEXECDIR)/next-steps $(DESTDIR)$(SYSCONFDIR)/logrotate.d/hoptrace
 	for u in $(UNIT_IN); do n=$${u##*/}; rm -f $(DESTDIR)$(UNITDIR)/$${n%.in}; done
 	for m in docs/man/*.[58]; do rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}; done
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # package_install.sh — the Debian package on a host (issue 16, Done-when 2, and
-# 6 with the installed programs). Builds it when $BUILD/hoptrace_*.deb is
-# missing (`make deb`). Inside the testbed's private mount namespace, overlays
+# 6 with the installed programs). Builds it (`make deb`) when
+# $BUILD/hoptrace_*.deb is missing or older than its sources. Inside the testbed's private mount namespace, overlays
 # cover /usr (and so /lib), /etc and /var: `dpkg -i` and `dpkg --purge` change
 # nothing of the machine. Then on testbed host h1, with the packaged
 # /etc/hoptrace (the host's own testbed config is taken away):
@@ -23,8 +23,10 @@
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/testbed.sh"
 tb_need dpkg dpkg-deb curl
 deb=$(ls "$TB_B"/hoptrace_*_"$(dpkg --print-architecture)".deb 2>/dev/null | tail -n 1)
-if [ -z "$deb" ] && ! tb_inside; then
-	echo "== no package yet: make deb"
+# (re)build when there is none or a source is newer than it
+if ! tb_inside && { [ -z "$deb" ] || [ -n "$(cd "$HT_TOP" && find Makefile packaging docs/man collector guard \
+	preload include -newer "$deb" -type f 2>/dev/null | head -n 1)" ]; }; then
+	echo "== package missing or older than its sources: make deb"
 	(cd "$HT_TOP" && make --no-print-directory deb BUILD="$BUILD") >"${TMPDIR:-/tmp}/package_install.make.log" 2>&1 ||
 		{ tail -n 30 "${TMPDIR:-/tmp}/package_install.make.log"; tb_fail "make deb"; }
 fi
@@ -47,7 +49,11 @@ snap >"$TB_T/before.list"
 
 DEBIAN_FRONTEND=noninteractive dpkg -i "$deb" >"$TB_T/dpkg-i.log" 2>&1 || { cat "$TB_T/dpkg-i.log"; tb_fail "dpkg -i"; }
 ok "dpkg -i $(basename "$deb")"
-grep -q 'hoptrace enable' "$TB_T/dpkg-i.log" && ok "postinst printed the next steps" || tb_fail "no next steps printed"
+sh "$HT_TOP/packaging/next-steps.sh" "$HT_TOP/$BUILD/" | sed "s|$HT_TOP/$BUILD/||g" >"$TB_T/steps.run"
+/usr/libexec/hoptrace/next-steps >"$TB_T/steps.pkg"
+cmp -s "$TB_T/steps.run" "$TB_T/steps.pkg" && grep -qF -f "$TB_T/steps.pkg" "$TB_T/dpkg-i.log" &&
+	[ "$(grep -cF -f "$TB_T/steps.pkg" "$TB_T/dpkg-i.log")" = "$(wc -l <"$TB_T/steps.pkg")" ] &&
+	ok "postinst printed the same next steps as make run" || { cat "$TB_T/dpkg-i.log"; tb_fail "next steps differ"; }
 [ -e /etc/ld.so.preload ] && grep -q libhoptrace /etc/ld.so.preload && tb_fail "installing touched /etc/ld.so.preload"
 ok "installing left /etc/ld.so.preload alone"
 dpkg -L hoptrace >"$TB_T/files.list"
