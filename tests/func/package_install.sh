@@ -96,20 +96,23 @@ execstart() { # UNIT [KEY] : the unit's ExecStart= (or KEY=) command line
 	sed -n "s/^${2:-ExecStart}=//p" "/lib/systemd/system/$1.service" | head -n 1
 }
 mkdir -p /run/hoptrace /run/hopguard && chmod 0700 /run/hoptrace  # RuntimeDirectory=
-notify=$TB_T/notify.sock
-"$TB_PY" -c 'import socket,sys,os
+# $NOTIFY_SOCKET per daemon, as systemd gives it (with WATCHDOG_USEC=2 s)
+for d in hoptraced hopguard; do
+	"$TB_PY" -c 'import socket,sys,os
 s=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM); s.bind(sys.argv[1])
 f=open(sys.argv[2],"a",buffering=1)
-while True: f.write(s.recv(4096).decode(errors="replace")+"\n")' "$notify" "$TB_T/notify.log" &
-echo $! >>"$TB_T/pids"
+while True: f.write(s.recv(4096).decode(errors="replace")+"\n")' "$TB_T/$d.notify" "$TB_T/$d.notify.log" &
+	echo $! >>"$TB_T/pids"
+done
+sleep 0.2
 # shellcheck disable=SC2046
-_tb_bglog "$(tb_dir h1)/hoptraced.log" h1 env NOTIFY_SOCKET="$notify" $(execstart hoptraced)
+_tb_bglog "$(tb_dir h1)/hoptraced.log" h1 env NOTIFY_SOCKET="$TB_T/hoptraced.notify" WATCHDOG_USEC=2000000 $(execstart hoptraced)
 i=0; until tb_exec h1 /usr/bin/hoptrace status >/dev/null 2>&1; do
 	i=$((i + 1)); [ $i -lt 50 ] || { tail "$(tb_dir h1)/hoptraced.log"; tb_fail "installed hoptraced did not answer"; }
 	sleep 0.1
 done
 ok "hoptraced runs from /usr/sbin with: $(execstart hoptraced)"
-_tb_bglog "$(tb_dir h1)/hopguard.log" h1 env NOTIFY_SOCKET="$notify" $(execstart hopguard)
+_tb_bglog "$(tb_dir h1)/hopguard.log" h1 env NOTIFY_SOCKET="$TB_T/hopguard.notify" WATCHDOG_USEC=2000000 $(execstart hopguard)
 i=0; until grep -q started "$(tb_dir h1)/hopguard.log" 2>/dev/null; do
 	i=$((i + 1)); [ $i -lt 50 ] || { tail "$(tb_dir h1)/hopguard.log"; tb_fail "installed hopguard did not start"; }
 	sleep 0.1
@@ -118,9 +121,11 @@ done
 ok "hopguard runs from /usr/sbin with: $(execstart hopguard)"
 for d in hoptraced hopguard; do
 	if grep -q 'READY=1' "/usr/sbin/$d"; then
-		i=0; until [ "$(grep -c READY=1 "$TB_T/notify.log" 2>/dev/null)" -ge 1 ]; do
+		i=0; until grep -q '^READY=1$' "$TB_T/$d.notify.log" 2>/dev/null; do
 			i=$((i + 1)); [ $i -lt 30 ] || tb_fail "$d sent no READY=1"; sleep 0.1; done
-		ok "$d: READY=1 on \$NOTIFY_SOCKET"
+		i=0; until grep -q '^WATCHDOG=1$' "$TB_T/$d.notify.log" 2>/dev/null; do
+			i=$((i + 1)); [ $i -lt 30 ] || tb_fail "$d sent no WATCHDOG=1 within 3 s (WATCHDOG_USEC=2 s)"; sleep 0.1; done
+		ok "$d: READY=1 and WATCHDOG=1 on \$NOTIFY_SOCKET"
 	else
 		echo "   $d: does not call ht_sd_notify yet (Type=notify needs it)"
 	fi
