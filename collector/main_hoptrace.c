@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -442,7 +443,7 @@ static int write_atomic(const char *path, const char *data, size_t len, mode_t m
 
 /* Rewrites the preload file: enable adds lib (once), disable removes every
  * libhoptrace.so entry. Other entries are kept as they were. Atomic rename. */
-static int edit_preload(const char *lib, int enable)
+static int edit_preload_locked(const char *lib, int enable)
 {
 	const char *path = opt.preload_file;
 	struct buf in = {0}, outb = {0}, in_copy = {0};
@@ -561,6 +562,25 @@ static int edit_preload(const char *lib, int enable)
 	else
 		printf("disabled: %s removed from %s\n", SHIM_NAME, path);
 	return EX_OK;
+}
+
+/* Two enables/disables at once must not lose one's change (read, edit,
+ * rename): they take turns on an flock of the file's directory. */
+static int edit_preload(const char *lib, int enable)
+{
+	char dir[PATH_MAX];
+	int dfd, rc;
+
+	snprintf(dir, sizeof(dir), "%s", opt.preload_file);
+	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0 && flock(dfd, LOCK_EX) < 0) {
+		close(dfd);
+		dfd = -1;
+	}
+	rc = edit_preload_locked(lib, enable);
+	if (dfd >= 0)
+		close(dfd); /* releases the lock */
+	return rc;
 }
 
 static int cmd_enable(int argc, char **argv, int enable)

@@ -123,6 +123,19 @@ n=$(sed -n 's/^shim.processes_with_this_shim: //p' "$tmp/st")
 [ "$(sha256sum <"$pf")" = "$(sha256sum <"$pf-hoptrace.bak")" ] && ok "disable gave back the original bytes" || fail "after disable: $(cat "$pf")"
 "$HT" status --preload-file "$pf" 2>/dev/null | grep -q "^shim.preload: disabled" && ok "status: preload disabled" || fail "status after disable"
 
+# ---- concurrent edits: 8 enables of 8 copies at once lose none ------------------
+printf '/usr/lib/other.so\n' >"$tmp/many"
+for i in 1 2 3 4 5 6 7 8; do
+	mkdir -p "$tmp/c$i" && cp "$HT" "$tmp/c$i/hoptrace" && cp "$bin/libhoptrace.so" "$tmp/c$i/libhoptrace.so"
+done
+for i in 1 2 3 4 5 6 7 8; do "$tmp/c$i/hoptrace" enable --preload-file "$tmp/many" >/dev/null 2>&1 & done
+wait
+n=$(grep -c 'libhoptrace.so$' "$tmp/many")
+[ "$n" = 8 ] && grep -qx /usr/lib/other.so "$tmp/many" && ok "8 concurrent enables: all 8 entries there (flock)" ||
+	fail "concurrent enables: $n of 8 entries: $(cat "$tmp/many")"
+"$HT" disable --preload-file "$tmp/many" >/dev/null 2>&1
+[ "$(cat "$tmp/many")" = /usr/lib/other.so ] && ok "one disable removes every copy" || fail "after disable: $(cat "$tmp/many")"
+
 # ---- the default file: /etc/ld.so.preload of this private /etc ------------------
 rm -f /etc/ld.so.preload
 head -c 4096 "$bin/libhoptrace.so" >"$lib"
