@@ -57,7 +57,7 @@ TESTHELP_SRC  := $(wildcard tests/helpers/*.c)
 FUZZ_SRC      := $(wildcard tests/fuzz/fuzz_*.c)
 BENCH_SRC     := $(wildcard tests/bench/*_bench.c)
 
-UNIT_IN       := $(wildcard packaging/systemd/*.service.in)
+UNIT_IN       := $(wildcard packaging/systemd/*.service.in packaging/systemd/*.timer.in)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 

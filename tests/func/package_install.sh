@@ -62,7 +62,8 @@ LIB=/usr/lib/$ma/hoptrace/libhoptrace.so
 for f in /usr/bin/hoptrace /usr/sbin/hoptraced /usr/sbin/hopguard /usr/sbin/hoptrace-policyd "$LIB" \
 	/etc/hoptrace/hoptrace.conf /etc/hoptrace/policy.acl /etc/logrotate.d/hoptrace \
 	/lib/systemd/system/hoptraced.service /lib/systemd/system/hopguard.service \
-	/lib/systemd/system/hoptrace-policyd.service /usr/libexec/hoptrace/hopguard-cleanup \
+	/lib/systemd/system/hoptrace-policyd.service /lib/systemd/system/hoptrace-metrics.service \
+	/lib/systemd/system/hoptrace-metrics.timer /usr/libexec/hoptrace/hopguard-cleanup \
 	/usr/share/man/man8/hoptraced.8.gz /usr/share/man/man8/hopguard.8.gz \
 	/usr/share/man/man8/hoptrace-policyd.8.gz /usr/share/man/man8/hoptrace.8.gz \
 	/usr/share/man/man5/hoptrace.conf.5.gz /usr/share/man/man5/hoptrace-acl.5.gz; do
@@ -79,6 +80,8 @@ ok "config files are conffiles"
 [ -L /etc/systemd/system/multi-user.target.wants/hoptraced.service ] && ok "hoptraced.service enabled (not started: no systemd here)" ||
 	tb_fail "hoptraced.service not enabled"
 [ -e /etc/systemd/system/multi-user.target.wants/hopguard.service ] && tb_fail "hopguard enabled by the package"
+[ -L /etc/systemd/system/timers.target.wants/hoptrace-metrics.timer ] && ok "hoptrace-metrics.timer enabled" ||
+	tb_fail "hoptrace-metrics.timer not enabled"
 
 # ---- a host with the packaged configuration -----------------------------------
 tb_switch
@@ -173,8 +176,12 @@ tb_exec h1 /usr/bin/hoptrace log >"$TB_T/log.txt" 2>&1 && grep -q "REJECT.*$h2:8
 	ok "hoptrace log (no path) reads $AUD from the configuration" || { cat "$TB_T/log.txt"; tb_fail "hoptrace log"; }
 
 # ---- metrics --------------------------------------------------------------------
-prom=$TB_T/hoptrace.prom
-tb_exec h1 /usr/bin/hoptrace metrics --output "$prom" || tb_fail "hoptrace metrics"
+# the command of the installed hoptrace-metrics.service, as its timer runs it
+mkdir -p /var/lib/prometheus/node-exporter
+prom=/var/lib/prometheus/node-exporter/hoptrace.prom
+# shellcheck disable=SC2046
+tb_exec h1 $(execstart hoptrace-metrics) || tb_fail "hoptrace-metrics.service: $(execstart hoptrace-metrics)"
+ls /var/lib/prometheus/node-exporter/ | grep -v '^hoptrace.prom$' && tb_fail "temporary file left in the textfile directory"
 na=$("$TB_PY" -c 'import json,sys; print(sum(json.loads(l)["verdict"]=="accept" for l in open(sys.argv[1])))' "$AUD")
 nr=$("$TB_PY" -c 'import json,sys; print(sum(json.loads(l)["verdict"]=="reject" for l in open(sys.argv[1])))' "$AUD")
 "$TB_PY" "$TB_LIB/promcheck.py" "$prom" \
@@ -185,7 +192,8 @@ nr=$("$TB_PY" -c 'import json,sys; print(sum(json.loads(l)["verdict"]=="reject" 
 	"v('hoptrace_guard_decision_latency_seconds_count') == $na + $nr" \
 	"v('hoptrace_guard_decisions_by_cause_total', cause='rule') == $na + $nr" ||
 	{ cat "$prom"; tb_fail "metrics"; }
-ok "hoptrace metrics parses (strict + prometheus_client); $na accepted, $nr refused, as in the audit log"
+ok "hoptrace-metrics.service wrote $prom; it parses (strict + prometheus_client); $na accepted, $nr refused, as in the audit log"
+rm -rf /var/lib/prometheus
 
 # ---- logrotate: move, HUP, the next decision goes to the new file ---------------
 if command -v logrotate >/dev/null 2>&1; then
@@ -223,14 +231,15 @@ while read -r f; do
 done <"$TB_T/files.list"
 [ -z "$left" ] || tb_fail "purge left installed files:$left"
 for f in /etc/hoptrace /var/log/hoptrace /etc/ld.so.preload-hoptrace.bak \
-	/etc/systemd/system/multi-user.target.wants/hoptraced.service /var/lib/dpkg/info/hoptrace.list; do
+	/etc/systemd/system/multi-user.target.wants/hoptraced.service \
+	/etc/systemd/system/timers.target.wants/hoptrace-metrics.timer /var/lib/dpkg/info/hoptrace.list; do
 	[ -e "$f" ] && tb_fail "purge left $f"
 done
 ok "purge removed every installed file, the conffiles, /var/log/hoptrace, the enablement"
 # what is left in the overlays: dpkg's and the triggers' bookkeeping only
 snap >"$TB_T/after.list"
 comm -13 "$TB_T/before.list" "$TB_T/after.list" | grep -Ev \
-	'^var-up/(lib/dpkg|log|cache/(man|debconf|ldconfig)|lib/systemd/deb-systemd-helper|lib/systemd(/deb-systemd-user-helper-enabled)?$|lib/systemd$|lib$|cache$)|^etc-upper/(logrotate\.d$|ld\.so\.(cache|preload)$|systemd(/system(/multi-user\.target\.wants)?)?$|netns|hosts$|passwd|group|shadow|gshadow|subuid|subgid|ssh)|^usr-up/(share(/man(/man[58])?|/doc|/lintian(/overrides)?)?|lib(/systemd(/system)?|/'"$ma"')?|libexec|bin|sbin|share/man/index\.db)$' \
+	'^var-up/(lib/dpkg|log|cache/(man|debconf|ldconfig)|lib/systemd/deb-systemd-helper|lib/systemd(/deb-systemd-user-helper-enabled)?$|lib/systemd$|lib$|cache$)|^etc-upper/(logrotate\.d$|ld\.so\.(cache|preload)$|systemd(/system(/(multi-user|timers)\.target\.wants)?)?$|netns|hosts$|passwd|group|shadow|gshadow|subuid|subgid|ssh)|^usr-up/(share(/man(/man[58])?|/doc|/lintian(/overrides)?)?|lib(/systemd(/system)?|/'"$ma"')?|libexec|bin|sbin|share/man/index\.db)$' \
 	>"$TB_T/leftover" || true
 # directories dpkg created and removed again leave an empty copied-up directory
 # in the upper dir (an overlay artefact); anything else is a leftover

@@ -36,7 +36,7 @@ make --no-print-directory -s install BUILD="$BUILD" PREFIX=/usr SYSCONFDIR=/etc 
 ok "installed with the package's paths (overlay)"
 
 # unit ceiling (systemd-analyze's exposure, 0 = locked down .. 10 = unprotected)
-for uc in hoptraced:3.5 hopguard:3.0 hoptrace-policyd:2.0; do
+for uc in hoptraced:3.5 hopguard:3.0 hoptrace-policyd:2.0 hoptrace-metrics:1.5; do
 	u=${uc%%:*} max=${uc#*:}
 	f=/lib/systemd/system/$u.service
 	[ -f "$f" ] || { fail "$f not installed"; continue; }
@@ -56,6 +56,13 @@ for uc in hoptraced:3.5 hopguard:3.0 hoptrace-policyd:2.0; do
 	awk -v e="$exp" -v m="$max" 'BEGIN { exit !(e <= m) }' &&
 		ok "$u.service exposure $exp <= $max" || fail "$u.service exposure $exp > $max"
 done
+
+f=/lib/systemd/system/hoptrace-metrics.timer
+if out=$(systemd-analyze verify "$f" 2>&1) && [ -z "$out" ]; then
+	ok "systemd-analyze verify hoptrace-metrics.timer"
+else
+	fail "systemd-analyze verify hoptrace-metrics.timer: $out"
+fi
 
 # what each unit must say
 g=/lib/systemd/system/hopguard.service
