@@ -6,7 +6,10 @@
 #   make bench      benchmarks, as ratios against a baseline measured in the same run
 #   make asan       the same tests under ASan/UBSan (separate build dir)
 #   make fuzz       build the libFuzzer targets (clang); FUZZ_SECONDS=N make fuzz-run
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (LIBDIR= UNITDIR= SYSCONFDIR=)
+#   make deb        the Debian package $(BUILD)/hoptrace_VERSION_ARCH.deb (debhelper,
+#                   packaging/debian/), then lintian on it
+#   make man-lint   mandoc -Tlint on every page in docs/man
 #
 # Layout: every directory builds an archive of its modules and one program per
 # main_*.c file. collector/ also holds the shared code (logging, config, record
@@ -14,12 +17,25 @@
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
+# Install directories. The Debian package sets LIBDIR to the multiarch
+# directory (/usr/lib/x86_64-linux-gnu); `hoptrace env/enable` look for the
+# shim at ../lib/hoptrace, ../lib/MULTIARCH/hoptrace and next to themselves.
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+LIBDIR     ?= $(PREFIX)/lib
+PKGLIBDIR  ?= $(LIBDIR)/hoptrace
+LIBEXECDIR ?= $(PREFIX)/libexec/hoptrace
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+MULTIARCH  := $(shell $(CC) -print-multiarch 2>/dev/null)
+VERSION    := $(shell dpkg-parsechangelog -l packaging/debian/changelog -SVersion 2>/dev/null)
 BUILD   ?= build
 CC      ?= cc
 OPT     ?= -O2
 SAN     ?=
 CFLAGS  ?= $(OPT) -g
-HT_CFLAGS = $(CFLAGS) $(SAN) -std=gnu11 -Wall -Wextra -Werror -Wshadow \
+HT_CFLAGS = $(CPPFLAGS) $(CFLAGS) $(SAN) -std=gnu11 -Wall -Wextra -Werror -Wshadow \
             -Wno-unused-parameter -D_GNU_SOURCE -Iinclude -MMD -MP
 LDLIBS_COMMON = -lnng -lcjson -lmsgpackc -lpthread
 LDLIBS_GUARD  = -lnetfilter_queue -lmnl -lcurl
@@ -41,6 +57,8 @@ TESTHELP_SRC  := $(wildcard tests/helpers/*.c)
 FUZZ_SRC      := $(wildcard tests/fuzz/fuzz_*.c)
 BENCH_SRC     := $(wildcard tests/bench/*_bench.c)
 
+UNIT_IN       := $(wildcard packaging/systemd/*.service.in packaging/systemd/*.timer.in)
+
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
 SHIM      := $(BUILD)/libhoptrace.so
@@ -52,9 +70,10 @@ UNITS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 HELPERS   := $(patsubst tests/helpers/%.c,$(BUILD)/tests/helpers/%,$(TESTHELP_SRC))
 BENCHES   := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRC))
 
-.PHONY: all deps run stop check check-unit check-func bench asan fuzz fuzz-run \
-        install uninstall clean demo
+.PHONY: all progs deps run stop check check-unit check-func bench asan fuzz fuzz-run \
+        install uninstall clean demo deb man-lint
 all: $(SHIM) $(PROGS) $(UNITS) $(HELPERS) $(BENCHES)
+progs: $(SHIM) $(PROGS)
 
 # ---- the shim: only the wrapped libc names are exported --------------------
 $(BUILD)/preload/%.o: preload/%.c
@@ -64,11 +83,14 @@ $(BUILD)/preload/%.o: preload/%.c
 
 $(SHIM): $(call obj,$(PRELOAD_SRC))
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(SAN) -shared -fPIC -Wl,-z,defs -Wl,-z,noseparate-code \
+	$(Q)$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -shared -fPIC -Wl,-z,defs -Wl,-z,noseparate-code \
 	    -Wl,--version-script=preload/exports.map \
 	    -o $@ $^ -ldl
 
 # ---- everything else -------------------------------------------------------
+# the CLI knows the multiarch directory the package puts the shim in
+$(BUILD)/collector/main_hoptrace.o: HT_CFLAGS += -DHT_MULTIARCH='"$(MULTIARCH)"'
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
@@ -84,24 +106,29 @@ $(GUARD_LIB): $(call obj,$(GUARD_LIB_SRC))
 
 $(BUILD)/%: $(BUILD)/collector/main_%.o $(GUARD_LIB) $(COLL_LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS_GUARD) $(LDLIBS_COMMON)
+	$(Q)$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(LDLIBS_GUARD) $(LDLIBS_COMMON)
 
 $(BUILD)/%: $(BUILD)/guard/main_%.o $(GUARD_LIB) $(COLL_LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS_GUARD) $(LDLIBS_COMMON)
+	$(Q)$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(LDLIBS_GUARD) $(LDLIBS_COMMON)
 
 $(BUILD)/tests/%_test: $(BUILD)/tests/unit/%_test.o $(GUARD_LIB) $(COLL_LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS_GUARD) $(LDLIBS_COMMON)
+	$(Q)$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(LDLIBS_GUARD) $(LDLIBS_COMMON)
 
 $(BUILD)/tests/bench/%_bench: $(BUILD)/tests/bench/%_bench.o $(GUARD_LIB) $(COLL_LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS_GUARD) $(LDLIBS_COMMON)
+	$(Q)$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(LDLIBS_GUARD) $(LDLIBS_COMMON)
 
 $(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(SAN) -o $@ $^ -lpthread -lutil
+	$(Q)$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ -lpthread -lutil
+
+# The systemd units and the logrotate config get the install paths when they
+# are installed (packaging/systemd/*.service.in, packaging/logrotate.in).
+SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
+            -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
 
 # ---- set-up, run, tests ----------------------------------------------------
 deps:
@@ -120,7 +147,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory asan-build
 	$(Q)BUILD=$(BUILD) ASAN_BUILD=$(BUILD)-asan FUZZ_BUILD=$(BUILD)-fuzz sh tests/run.sh
 
-check-unit: all
+check-unit: $(UNITS)
 	$(Q)BUILD=$(BUILD) sh tests/run.sh unit
 
 check-func: all
@@ -162,23 +189,59 @@ demo: deps
 	$(Q)BUILD=$(BUILD) sh tests/demo.sh
 
 install: $(SHIM) $(PROGS)
-	install -d $(DESTDIR)$(PREFIX)/lib/hoptrace $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
-	    $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)/etc/hoptrace
-	install -m 0644 $(SHIM) $(DESTDIR)$(PREFIX)/lib/hoptrace/libhoptrace.so
-	install -m 0755 $(BUILD)/hoptraced $(DESTDIR)$(PREFIX)/sbin/hoptraced
-	install -m 0755 $(BUILD)/hoptrace $(DESTDIR)$(PREFIX)/bin/hoptrace
+	install -d $(DESTDIR)$(PKGLIBDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(SYSCONFDIR)/hoptrace $(DESTDIR)$(SYSCONFDIR)/logrotate.d $(DESTDIR)$(UNITDIR)
+	install -m 0644 $(SHIM) $(DESTDIR)$(PKGLIBDIR)/libhoptrace.so
+	install -m 0755 $(BUILD)/hoptraced $(DESTDIR)$(SBINDIR)/hoptraced
+	install -m 0755 $(BUILD)/hoptrace $(DESTDIR)$(BINDIR)/hoptrace
 	for p in hopguard hoptrace-policyd; do [ ! -f $(BUILD)/$$p ] || \
-	    install -m 0755 $(BUILD)/$$p $(DESTDIR)$(PREFIX)/sbin/$$p; done
-	for m in docs/man/*.8; do [ ! -f $$m ] || install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man8/; done
-	[ -f $(DESTDIR)/etc/hoptrace/hoptrace.conf ] || \
-	    install -m 0644 packaging/hoptrace.conf $(DESTDIR)/etc/hoptrace/hoptrace.conf
+	    install -m 0755 $(BUILD)/$$p $(DESTDIR)$(SBINDIR)/$$p; done
+	install -m 0755 packaging/hopguard-cleanup $(DESTDIR)$(LIBEXECDIR)/hopguard-cleanup
+	install -m 0755 packaging/next-steps.sh $(DESTDIR)$(LIBEXECDIR)/next-steps
+	for m in docs/man/*.5; do [ ! -f $$m ] || install -m 0644 $$m $(DESTDIR)$(MANDIR)/man5/; done
+	for m in docs/man/*.8; do [ ! -f $$m ] || install -m 0644 $$m $(DESTDIR)$(MANDIR)/man8/; done
+	for u in $(UNIT_IN); do n=$${u##*/}; $(SUBST) $$u >$(DESTDIR)$(UNITDIR)/$${n%.in} && \
+	    chmod 0644 $(DESTDIR)$(UNITDIR)/$${n%.in} || exit 1; done
+	$(SUBST) packaging/logrotate.in >$(DESTDIR)$(SYSCONFDIR)/logrotate.d/hoptrace
+	chmod 0644 $(DESTDIR)$(SYSCONFDIR)/logrotate.d/hoptrace
+	[ -f $(DESTDIR)$(SYSCONFDIR)/hoptrace/hoptrace.conf ] || \
+	    install -m 0644 packaging/hoptrace.conf $(DESTDIR)$(SYSCONFDIR)/hoptrace/hoptrace.conf
+	[ -f $(DESTDIR)$(SYSCONFDIR)/hoptrace/policy.acl ] || \
+	    install -m 0644 packaging/policy.acl $(DESTDIR)$(SYSCONFDIR)/hoptrace/policy.acl
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/lib/hoptrace/libhoptrace.so $(DESTDIR)$(PREFIX)/sbin/hoptraced \
-	    $(DESTDIR)$(PREFIX)/bin/hoptrace $(DESTDIR)$(PREFIX)/sbin/hopguard \
-	    $(DESTDIR)$(PREFIX)/sbin/hoptrace-policyd
+	rm -f $(DESTDIR)$(PKGLIBDIR)/libhoptrace.so $(DESTDIR)$(SBINDIR)/hoptraced \
+	    $(DESTDIR)$(BINDIR)/hoptrace $(DESTDIR)$(SBINDIR)/hopguard \
+	    $(DESTDIR)$(SBINDIR)/hoptrace-policyd $(DESTDIR)$(LIBEXECDIR)/hopguard-cleanup \
+	    $(DESTDIR)$(LIBEXECDIR)/next-steps $(DESTDIR)$(SYSCONFDIR)/logrotate.d/hoptrace
+	for u in $(UNIT_IN); do n=$${u##*/}; rm -f $(DESTDIR)$(UNITDIR)/$${n%.in}; done
+	for m in docs/man/*.[58]; do rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}; done
+
+# The Debian package, built by Debian's own tooling from a copy of the tree
+# (the files git knows, or the whole tree when this is not a git checkout) with
+# packaging/debian as debian/. Needs debhelper, dpkg-dev, fakeroot, lintian
+# (packaging/deps.sh installs them).
+DEB_ARCH := $(shell dpkg-architecture -qDEB_HOST_ARCH 2>/dev/null)
+DEB      := $(BUILD)/hoptrace_$(VERSION)_$(DEB_ARCH).deb
+deb: deps
+	$(Q)rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/hoptrace-$(VERSION)
+	$(Q)if git rev-parse --git-dir >/dev/null 2>&1; then \
+	    git ls-files -z --cached --others --exclude-standard | \
+	      grep -zv '^$(BUILD)' | xargs -0 cp --parents -t $(BUILD)/deb/hoptrace-$(VERSION); \
+	else tar --exclude='./$(BUILD)*' -cf - . | tar -xf - -C $(BUILD)/deb/hoptrace-$(VERSION); fi
+	$(Q)rm -rf $(BUILD)/deb/hoptrace-$(VERSION)/debian && \
+	    cp -a packaging/debian $(BUILD)/deb/hoptrace-$(VERSION)/debian
+	$(Q)cd $(BUILD)/deb/hoptrace-$(VERSION) && \
+	    dpkg-buildpackage -b -us -uc -j2 >../build.log 2>&1 || { tail -n 40 ../build.log; exit 1; }
+	$(Q)cp $(BUILD)/deb/hoptrace_$(VERSION)_$(DEB_ARCH).deb $(DEB)
+	$(Q)echo "  DEB     $(DEB)"
+	$(Q)lintian --fail-on error,warning --info $(DEB)
+
+man-lint:
+	$(Q)sh tests/func/package_man.sh
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-fuzz
 
--include $(shell find $(BUILD) $(BUILD)-asan $(BUILD)-fuzz -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) $(BUILD)-asan $(BUILD)-fuzz -path '$(BUILD)/deb' -prune -o -name '*.d' -type f -print 2>/dev/null)

@@ -23,3 +23,8 @@ __attribute__((weak)) int cli_policy(int argc, char **argv)
 	fprintf(stderr, "hoptrace: policy: not built into this hoptrace\n");
 	return 1;
 }
+
+__attribute__((weak)) void cli_log_default(const char *path)
+{
+	(void)path;
+}

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +25,8 @@
 #include "hoptrace/ini.h"
 #include "chainfmt.h"
 #include "ctlclient.h"
+#include "metrics.h"
+#include "shimprobe.h"
 
 #define EX_OK 0
 #define EX_FAIL 1
@@ -32,6 +35,9 @@
 
 #define PRELOAD_FILE_DEFAULT "/etc/ld.so.preload"
 #define SHIM_NAME "libhoptrace.so"
+#define AUDIT_LOG_DEFAULT "/var/log/hoptrace/audit.log"
+#define BACKUP_SUFFIX "-hoptrace.bak"
+#define PROBE_TIMEOUT_MS 5000
 
 static const char *progname = "hoptrace";
 
@@ -42,7 +48,9 @@ static struct {
 	int dot;
 	const char *preload_file;
 	int timeout_ms;
+	const char *output;
 	char control[PATH_MAX];
+	char audit_log[PATH_MAX];
 } opt = {
 	.conf = HT_CONF_DEFAULT,
 	.preload_file = PRELOAD_FILE_DEFAULT,
@@ -58,18 +66,23 @@ static void usage(FILE *f)
 		"  who LOCAL_IP:PORT REMOTE_IP:PORT the chain behind a TCP connection\n"
 		"  ps                               processes the collector knows\n"
 		"  graph --dot                      the whole graph, as Graphviz dot\n"
-		"  status                           the collector's counters\n"
+		"  status                           the collector's counters and which\n"
+		"                                   running processes carry the shim\n"
+		"  metrics [--output FILE]          the counters in Prometheus text format\n"
 		"  env                              shell lines that opt a shell in:\n"
 		"                                   eval \"$(hoptrace env)\"\n"
-		"  enable [--preload-file FILE]     add the shim to /etc/ld.so.preload\n"
+		"  enable [--preload-file FILE]     check that the shim loads, then add it\n"
+		"                                   to /etc/ld.so.preload\n"
 		"  disable [--preload-file FILE]    remove it from /etc/ld.so.preload\n"
-		"  log [-f] [FILE]                  show the decision log\n"
+		"  log [-f] [FILE]                  show the decision log (default: the\n"
+		"                                   configuration's audit_log)\n"
 		"  policy check FILE                check an access list\n"
 		"\n"
 		"options:\n"
 		"  -f CONF        configuration file (default %s)\n"
 		"  --json         print the collector's answer as JSON, unchanged\n"
 		"  --preload-file FILE  the file enable/disable edit (default %s)\n"
+		"  --output FILE  metrics: write FILE atomically (node_exporter textfile)\n"
 		"  --timeout MS   how long to wait for the collector (default 5000)\n"
 		"  -h, --help     this text\n"
 		"\n"
@@ -99,6 +112,13 @@ static int conf_cb(void *ctx, const char *section, const char *key, const char *
 		}
 		snprintf(opt.control, sizeof(opt.control), "%s", value);
 	}
+	if (strcmp(section, "guard") == 0 && strcmp(key, "audit_log") == 0) {
+		if (value[0] && (value[0] != '/' || strlen(value) >= sizeof(opt.audit_log))) {
+			snprintf(err, errlen, "audit_log must be an absolute path (or empty)");
+			return -1;
+		}
+		snprintf(opt.audit_log, sizeof(opt.audit_log), "%s", value);
+	}
 	return 0;
 }
 
@@ -108,6 +128,7 @@ static int load_conf(void)
 	struct stat st;
 
 	snprintf(opt.control, sizeof(opt.control), "%s", CTL_DEFAULT_PATH);
+	snprintf(opt.audit_log, sizeof(opt.audit_log), "%s", AUDIT_LOG_DEFAULT);
 	if (!opt.conf_given && stat(opt.conf, &st) < 0 && errno == ENOENT)
 		return 0; /* no config file: defaults */
 	if (ini_parse(opt.conf, conf_cb, NULL, err, sizeof(err)) < 0) {
@@ -259,12 +280,18 @@ static int cmd_graph(int argc, char **argv)
 
 /* ---- the shim's location, env, enable/disable ------------------------------- */
 
-/* Absolute path of libhoptrace.so next to this binary: ../lib/hoptrace/ when
- * installed, the same directory in a build tree. */
+#ifndef HT_MULTIARCH
+#define HT_MULTIARCH ""
+#endif
+
+/* Absolute path of libhoptrace.so next to this binary: ../lib/hoptrace/
+ * (make install), ../lib/MULTIARCH/hoptrace/ (the Debian package:
+ * /usr/lib/x86_64-linux-gnu/hoptrace), the same directory in a build tree. */
 static int find_shim(char *out, size_t n)
 {
 	char exe[PATH_MAX], cand[PATH_MAX + 64], real[PATH_MAX];
-	const char *rel[] = {"../lib/hoptrace/" SHIM_NAME, SHIM_NAME};
+	const char *rel[] = {"../lib/hoptrace/" SHIM_NAME,
+			     "../lib/" HT_MULTIARCH "/hoptrace/" SHIM_NAME, SHIM_NAME};
 	ssize_t l = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 
 	if (l <= 0) {
@@ -281,8 +308,8 @@ static int find_shim(char *out, size_t n)
 			return 0;
 		}
 	}
-	fprintf(stderr, "%s: %s not found in %s/../lib/hoptrace or %s\n", progname, SHIM_NAME,
-		exe, exe);
+	fprintf(stderr, "%s: %s not found in %s/../lib/hoptrace, %s/../lib/%s/hoptrace or %s\n",
+		progname, SHIM_NAME, exe, exe, HT_MULTIARCH, exe);
 	return -1;
 }
 
@@ -378,16 +405,51 @@ static int is_ours(const char *tok, size_t l, const char *lib)
 	return l > nl && tok[l - nl - 1] == '/' && strncmp(tok + l - nl, SHIM_NAME, nl) == 0;
 }
 
+/* Replaces path with data: a temporary file in the same directory, written,
+ * given mode (and old's owner), fsync'd, renamed over path, and the directory
+ * fsync'd — a crash leaves the old file or the new one, never a mix. */
+static int write_atomic(const char *path, const char *data, size_t len, mode_t mode,
+			const struct stat *old, int quiet_owner)
+{
+	char tmp[PATH_MAX + 32], dir[PATH_MAX];
+	int fd, dfd;
+
+	snprintf(tmp, sizeof(tmp), "%s.hoptrace.XXXXXX", path);
+	if ((fd = mkstemp(tmp)) < 0) {
+		fprintf(stderr, "%s: %s: %s\n", progname, tmp, strerror(errno));
+		return -1;
+	}
+	if ((len && write(fd, data, len) != (ssize_t)len) || fchmod(fd, mode) < 0 ||
+	    (old && fchown(fd, old->st_uid, old->st_gid) < 0 && errno != EPERM) ||
+	    fsync(fd) < 0) {
+		fprintf(stderr, "%s: %s: %s\n", progname, tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	(void)quiet_owner;
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
+		fprintf(stderr, "%s: %s: %s\n", progname, path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
 /* Rewrites the preload file: enable adds lib (once), disable removes every
  * libhoptrace.so entry. Other entries are kept as they were. Atomic rename. */
-static int edit_preload(const char *lib, int enable)
+static int edit_preload_locked(const char *lib, int enable)
 {
 	const char *path = opt.preload_file;
-	struct buf in = {0}, outb = {0};
-	struct stat st;
-	char tmp[PATH_MAX + 32];
+	struct buf in = {0}, outb = {0}, in_copy = {0};
+	struct stat st = {0};
 	mode_t mode = 0644;
-	int fd, found = 0, changed = 0;
+	int found = 0, changed = 0, had_file = 0;
 	FILE *f;
 
 	f = fopen(path, "r");
@@ -398,6 +460,7 @@ static int edit_preload(const char *lib, int enable)
 	if (f) {
 		char chunk[4096];
 		size_t n;
+		had_file = 1;
 		if (fstat(fileno(f), &st) == 0)
 			mode = st.st_mode & 07777;
 		while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
@@ -408,6 +471,11 @@ static int edit_preload(const char *lib, int enable)
 				return EX_FAIL;
 			}
 		fclose(f);
+	}
+	if (in.len && buf_add(&in_copy, in.p, in.len) < 0) {
+		free(in.p);
+		fprintf(stderr, "%s: out of memory\n", progname);
+		return EX_FAIL;
 	}
 	/* line by line; a line may hold several entries (ld.so splits on blanks and ':') */
 	for (size_t pos = 0; in.p && pos < in.len;) {
@@ -469,33 +537,50 @@ static int edit_preload(const char *lib, int enable)
 	if (!changed) {
 		printf("%s: already %s in %s\n", SHIM_NAME, enable ? "enabled" : "disabled", path);
 		free(outb.p);
+		free(in_copy.p);
 		return EX_OK;
 	}
-	snprintf(tmp, sizeof(tmp), "%s.hoptrace.XXXXXX", path);
-	if ((fd = mkstemp(tmp)) < 0) {
-		fprintf(stderr, "%s: %s: %s\n", progname, tmp, strerror(errno));
-		free(outb.p);
-		return EX_FAIL;
+	if (enable && had_file) {
+		/* the file as it was, for the operator (and the package's purge) */
+		char bak[PATH_MAX + 32];
+		snprintf(bak, sizeof(bak), "%s" BACKUP_SUFFIX, path);
+		if (write_atomic(bak, in_copy.p, in_copy.len, mode, &st, 1) < 0) {
+			free(outb.p);
+			free(in_copy.p);
+			return EX_FAIL;
+		}
+		printf("backup: %s\n", bak);
 	}
-	if ((outb.len && write(fd, outb.p, outb.len) != (ssize_t)outb.len) ||
-	    fchmod(fd, mode) < 0 || fsync(fd) < 0 || close(fd) < 0) {
-		fprintf(stderr, "%s: %s: %s\n", progname, tmp, strerror(errno));
-		close(fd);
-		unlink(tmp);
+	free(in_copy.p);
+	if (write_atomic(path, outb.p, outb.len, mode, had_file ? &st : NULL, 0) < 0) {
 		free(outb.p);
 		return EX_FAIL;
 	}
 	free(outb.p);
-	if (rename(tmp, path) < 0) {
-		fprintf(stderr, "%s: %s: %s\n", progname, path, strerror(errno));
-		unlink(tmp);
-		return EX_FAIL;
-	}
 	if (enable)
 		printf("enabled: %s added to %s (new processes load the shim)\n", lib, path);
 	else
 		printf("disabled: %s removed from %s\n", SHIM_NAME, path);
 	return EX_OK;
+}
+
+/* Two enables/disables at once must not lose one's change (read, edit,
+ * rename): they take turns on an flock of the file's directory. */
+static int edit_preload(const char *lib, int enable)
+{
+	char dir[PATH_MAX];
+	int dfd, rc;
+
+	snprintf(dir, sizeof(dir), "%s", opt.preload_file);
+	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0 && flock(dfd, LOCK_EX) < 0) {
+		close(dfd);
+		dfd = -1;
+	}
+	rc = edit_preload_locked(lib, enable);
+	if (dfd >= 0)
+		close(dfd); /* releases the lock */
+	return rc;
 }
 
 static int cmd_enable(int argc, char **argv, int enable)
@@ -516,18 +601,135 @@ static int cmd_enable(int argc, char **argv, int enable)
 			progname, lib);
 		return EX_FAIL;
 	}
+	if (enable) {
+		/* every program on the machine will load it: it must be root's alone,
+		 * and it must load and run in a fresh process first */
+		char err[1024];
+		const char *prog = access("/bin/true", X_OK) == 0 ? "/bin/true" : "/usr/bin/true";
+		if (shim_path_safe(lib, err, sizeof(err)) < 0 ||
+		    shim_probe(lib, prog, PROBE_TIMEOUT_MS, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s: refusing to enable %s: %s\n%s: %s unchanged\n", progname,
+				lib, err, progname, opt.preload_file);
+			return EX_FAIL;
+		}
+		printf("checked: %s loads and runs (%s with it exited 0 and its constructor "
+		       "reported)\n", lib, prog);
+	}
 	return edit_preload(lib, enable);
+}
+
+/* ---- status, metrics ---------------------------------------------------------- */
+
+/* Which running processes carry the shim (their maps), and does the preload
+ * file list it. */
+static void print_shim_status(void)
+{
+	char lib[PATH_MAX] = "";
+	struct shim_scan sc;
+	int have = 0;
+	FILE *f;
+
+	if (find_shim(lib, sizeof(lib)) == 0)
+		have = 1;
+	else
+		lib[0] = '\0';
+	printf("shim.library: %s\n", have ? lib : "-");
+	if ((f = fopen(opt.preload_file, "re"))) {
+		char *line = NULL;
+		size_t cap = 0;
+		int listed = 0, other = 0;
+		while (getline(&line, &cap, f) > 0) {
+			for (char *p = line; *p;) {
+				size_t l;
+				p += strspn(p, " \t:\n");
+				l = strcspn(p, " \t:\n");
+				if (!l)
+					break;
+				if (have && l == strlen(lib) && strncmp(p, lib, l) == 0)
+					listed = 1;
+				else if (is_ours(p, l, have ? lib : "/"))
+					other = 1;
+				p += l;
+			}
+		}
+		free(line);
+		fclose(f);
+		printf("shim.preload: %s%s (%s)\n", listed ? "enabled" : "disabled",
+		       other ? ", another copy listed" : "", opt.preload_file);
+	} else {
+		printf("shim.preload: disabled (%s: %s)\n", opt.preload_file, strerror(errno));
+	}
+	if (shim_scan("/proc", have ? lib : NULL, &sc) == 0) {
+		printf("shim.processes: %u\n", sc.procs);
+		printf("shim.processes_with_shim: %u\n", sc.with_shim);
+		if (have)
+			printf("shim.processes_with_this_shim: %u\n", sc.with_lib);
+		printf("shim.processes_unreadable: %u\n", sc.unreadable);
+	}
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	int rc;
+
+	if (argc != 1)
+		return usage_err("status takes no arguments%s", NULL);
+	if (opt.json)
+		return cmd_simple(argc, argv, "status", NULL);
+	rc = cmd_simple(argc, argv, "status", chainfmt_status);
+	fflush(stdout);
+	print_shim_status();
+	return rc;
+}
+
+static int cmd_metrics(int argc, char **argv)
+{
+	char *text = NULL, *buf = NULL;
+	size_t len = 0;
+	int rc = EX_OK;
+	struct audit_counts ac = {0};
+	cJSON *req, *ans = NULL;
+	FILE *mem;
+
+	if (argc != 1)
+		return usage_err("metrics takes no arguments (but --output FILE)%s", NULL);
+	if ((req = new_req("status")))
+		ans = ask(req, &text, &rc);
+	cJSON_Delete(ans);
+	int have_audit = opt.audit_log[0] && metrics_audit_file(&ac, opt.audit_log) == 0;
+	if (opt.audit_log[0] && !have_audit && errno != ENOENT)
+		fprintf(stderr, "%s: %s: %s\n", progname, opt.audit_log, strerror(errno));
+	if (!(mem = open_memstream(&buf, &len))) {
+		free(text);
+		return EX_FAIL;
+	}
+	metrics_write(mem, rc == EX_OK ? text : NULL, have_audit ? &ac : NULL, opt.audit_log);
+	fclose(mem);
+	free(text);
+	if (opt.output) {
+		struct stat st;
+		int had = stat(opt.output, &st) == 0;
+		if (write_atomic(opt.output, buf, len, had ? st.st_mode & 0777 : 0644,
+				 had ? &st : NULL, 1) < 0)
+			rc = EX_FAIL;
+	} else {
+		fwrite(buf, 1, len, stdout);
+	}
+	free(buf);
+	/* the file is written either way: hoptrace_collector_up 0 says why */
+	return rc;
 }
 
 /* ---- main ----------------------------------------------------------------- */
 
-enum { O_JSON = 256, O_PRELOAD, O_DOT, O_TIMEOUT };
+enum { O_JSON = 256, O_PRELOAD, O_DOT, O_TIMEOUT, O_OUTPUT };
 
 static const struct option longopts[] = {
 	{"json", no_argument, NULL, O_JSON},
 	{"dot", no_argument, NULL, O_DOT},
 	{"preload-file", required_argument, NULL, O_PRELOAD},
 	{"timeout", required_argument, NULL, O_TIMEOUT},
+	{"output", required_argument, NULL, O_OUTPUT},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -564,6 +766,11 @@ static int parse_opts(int argc, char **argv, int permute, char **rest, int *nres
 				return usage_err("--preload-file needs a file%s", NULL), -1;
 			opt.preload_file = optarg;
 			break;
+		case O_OUTPUT:
+			if (!*optarg)
+				return usage_err("--output needs a file%s", NULL), -1;
+			opt.output = optarg;
+			break;
 		case O_TIMEOUT: {
 			char *end;
 			long t = strtol(optarg, &end, 10);
@@ -599,8 +806,13 @@ int main(int argc, char **argv)
 	}
 	cmd = argv[optind];
 	/* log and policy own their arguments (log has its own -f) */
-	if (strcmp(cmd, "log") == 0)
+	if (strcmp(cmd, "log") == 0) {
+		/* FILE defaults to the configuration's [guard] audit_log */
+		if (load_conf() < 0)
+			return EX_USAGE;
+		cli_log_default(opt.audit_log);
 		return cli_log(argc - optind, argv + optind);
+	}
 	if (strcmp(cmd, "policy") == 0)
 		return cli_policy(argc - optind, argv + optind);
 	/* our commands: options may also follow the command words */
@@ -626,7 +838,7 @@ int main(int argc, char **argv)
 		return EX_OK;
 	}
 	if (strcmp(cmd, "chain") && strcmp(cmd, "who") && strcmp(cmd, "ps") &&
-	    strcmp(cmd, "graph") && strcmp(cmd, "status"))
+	    strcmp(cmd, "graph") && strcmp(cmd, "status") && strcmp(cmd, "metrics"))
 		return usage_err("unknown command: %s", cmd);
 	if (load_conf() < 0)
 		return EX_USAGE;
@@ -638,5 +850,7 @@ int main(int argc, char **argv)
 		return cmd_simple(nrest, rest, "ps", chainfmt_ps);
 	if (strcmp(cmd, "graph") == 0)
 		return cmd_graph(nrest, rest);
-	return cmd_simple(nrest, rest, "status", chainfmt_status);
+	if (strcmp(cmd, "metrics") == 0)
+		return cmd_metrics(nrest, rest);
+	return cmd_status(nrest, rest);
 }

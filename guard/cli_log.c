@@ -1,7 +1,8 @@
 /*
  * cli_log.c — `hoptrace log [-f] [FILE]`: the audit log (docs/audit-log.md),
  * one line per decision and its chain(s) indented below. -f follows the file
- * (like tail -f; survives rotation and truncation). FILE defaults to
+ * (like tail -f; survives rotation and truncation). FILE defaults to the
+ * configuration's [guard] audit_log (cli_log_default), else
  * /var/log/hoptrace/audit.log.
  */
 #include <errno.h>
@@ -17,6 +18,14 @@
 #include "hoptrace/cli.h"
 
 #define AUDIT_DEFAULT "/var/log/hoptrace/audit.log"
+
+static const char *log_default = AUDIT_DEFAULT;
+
+void cli_log_default(const char *path)
+{
+	if (path && *path)
+		log_default = path;
+}
 
 static const char *str(const cJSON *o, const char *k)
 {
@@ -132,7 +141,7 @@ int cli_log(int argc, char **argv)
 		fprintf(stderr, "usage: hoptrace log [-f] [FILE]\n");
 		return 2;
 	}
-	const char *path = optind < argc ? argv[optind] : AUDIT_DEFAULT;
+	const char *path = optind < argc ? argv[optind] : log_default;
 	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
 	if (!f) {
 		fprintf(stderr, "hoptrace log: %s: %s\n", path, strerror(errno));

@@ -9,9 +9,13 @@ libnetfilter-queue-dev libmnl-dev libnng-dev libmsgpack-dev \
 libcurl4-openssl-dev libcjson-dev"
 TEST="iproute2 iptables openssh-server openssh-client tmux screen socat \
 netcat-openbsd curl python3 git tar procps psmisc util-linux iputils-ping"
+# `make deb` (debhelper, lintian), the man-page lint, the unit verifier
+# (systemd-analyze; PID 1 need not be systemd), logrotate -d of the shipped
+# config, and the Prometheus text-format parser of the metrics test.
+PKG="debhelper lintian dpkg-dev fakeroot mandoc systemd logrotate python3-prometheus-client"
 
 missing=""
-for p in $BUILD $TEST; do
+for p in $BUILD $TEST $PKG; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 		missing="$missing $p"
 done

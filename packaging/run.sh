@@ -59,14 +59,10 @@ start)
 	"$B/hopguard" -n -f "$gconf" >/dev/null || { echo "hopguard: bad configuration ($gconf)"; exit 1; }
 	start_one hopguard "$B/hopguard" -d -f "$gconf" || exit 1
 	alog=$(sed -n 's/^[[:space:]]*audit_log[[:space:]]*=[[:space:]]*//p' "$gconf" | tail -n 1)
-	cat <<EOM
-
-hoptrace runs (guard in monitor mode: it logs decisions, refuses nothing).
-  opt this shell in:     eval "\$($B/hoptrace env)"
-  see a chain:           $B/hoptrace chain \$\$
-  watch decisions:       $B/hoptrace log -f ${alog:-/var/log/hoptrace/audit.log}
-  stop:                  make stop
-EOM
+	echo
+	echo "hoptrace runs (guard in monitor mode: it logs decisions to ${alog:-/var/log/hoptrace/audit.log}, refuses nothing)."
+	sh "$top/packaging/next-steps.sh" "$B/"
+	echo "  stop:                      make stop"
 	;;
 stop)
 	stop_one hopguard

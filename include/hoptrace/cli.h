@@ -7,6 +7,7 @@
 #define HOPTRACE_CLI_H
 
 int cli_log(int argc, char **argv);     /* guard/: hoptrace log [-f] [FILE]  */
+void cli_log_default(const char *path); /* FILE when none is given (the config's audit_log) */
 int cli_policy(int argc, char **argv);  /* guard/: hoptrace policy check FILE */
 
 #endif
