@@ -100,6 +100,7 @@ struct engine {
 	char *pbuf;
 	atomic_ulong n_push_hit, n_push_race, n_push_miss;
 	atomic_int spinning;
+	atomic_long *beats; /* per worker: mono_ms() at its last loop (engine_alive) */
 	atomic_ulong n_pkts, n_decided, n_cached, n_accept, n_reject, n_drop, n_coll_err,
 		n_verdict_err, n_parse_err, n_srcroute, n_enobufs, n_ovf_queue, n_ovf_user;
 	atomic_long unparsable_log_ms; /* last "unparsable" warning (rate-limited) */
@@ -509,6 +510,7 @@ static void push_fill_src(struct ht_chainset *cs, const struct ht_pkt *p)
 
 struct worker {
 	struct engine *e;
+	unsigned idx;
 	int nl; /* sock_diag, for the SYN's socket inode; -1 until needed */
 	struct collq cq;
 	struct abuf line;
@@ -972,6 +974,8 @@ static void *worker_main(void *arg)
 	struct engine *e = w->e;
 	int fd = mnl_socket_get_fd(e->nl);
 	while (!atomic_load(&e->stop)) {
+		/* SO_RCVTIMEO (200 ms) brings every idle worker here */
+		atomic_store(&e->beats[w->idx], mono_ms());
 		ssize_t n = recv(fd, w->rbuf, w->rbuflen, 0);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
@@ -1137,8 +1141,11 @@ int engine_start(struct engine *e)
 {
 	e->nthreads = e->conf.workers;
 	e->threads = calloc(e->nthreads, sizeof(pthread_t));
-	if (!e->threads)
+	e->beats = calloc(e->nthreads, sizeof(*e->beats));
+	if (!e->threads || !e->beats)
 		return -1;
+	for (unsigned i = 0; i < e->nthreads; i++)
+		atomic_store(&e->beats[i], mono_ms());
 	if (pthread_create(&e->watch, NULL, watch_main, e)) {
 		log_warn("cannot start the queue watch");
 		return -1;
@@ -1154,6 +1161,7 @@ int engine_start(struct engine *e)
 		if (!w || collq_init(&w->cq, getenv("HOPTRACE_QUERY_NAME")))
 			return -1;
 		w->e = e;
+		w->idx = i;
 		w->nl = -1;
 		w->rbuflen = COPY_RANGE + 4096;
 		w->rbuf = malloc(w->rbuflen);
@@ -1192,6 +1200,15 @@ void engine_reopen_log(struct engine *e)
 		close(old);
 }
 
+int engine_alive(struct engine *e, long max_ms)
+{
+	long now = mono_ms();
+	for (unsigned i = 0; e->beats && i < e->nthreads; i++)
+		if (now - atomic_load(&e->beats[i]) > max_ms)
+			return 0;
+	return e->beats != NULL;
+}
+
 void engine_stats(struct engine *e, char *buf, size_t n)
 {
 	snprintf(buf, n,
@@ -1223,6 +1240,7 @@ void engine_stop(struct engine *e)
 	if (e->acl)
 		acl_free(e->acl);
 	free(e->threads);
+	free(e->beats);
 	free(e->cache);
 	push_free(e);
 	free(e);

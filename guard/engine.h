@@ -21,5 +21,9 @@ void engine_set_acl(struct engine *e, struct acl *acl); /* frees the old one */
 void engine_stop(struct engine *e);      /* joins the workers, unbinds, frees */
 void engine_reopen_log(struct engine *e);
 void engine_stats(struct engine *e, char *buf, size_t n);
+/* every worker went round its loop within max_ms (an idle one does every
+ * 200 ms; a deciding one waits at most the collector's and policy timeouts):
+ * the systemd watchdog is fed only then */
+int engine_alive(struct engine *e, long max_ms);
 
 #endif

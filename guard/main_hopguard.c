@@ -18,10 +18,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hoptrace/ini.h"
 #include "hoptrace/log.h"
+#include "hoptrace/sdnotify.h"
 #include "acl.h"
 #include "engine.h"
 #include "gconf.h"
@@ -143,9 +145,19 @@ int main(int argc, char **argv)
 		 conf.fail_open ? "fail-open" : "fail-closed", conf.workers,
 		 bare ? "-" : conf.policy_url[0] ? conf.policy_url : conf.policy);
 
+	uint64_t wd_usec = ht_sd_watchdog_usec(); /* systemd: Type=notify, WatchdogSec */
+	ht_sd_notify("READY=1");
 	for (;;) {
-		int sig = 0;
-		if (sigwait(&ss, &sig))
+		/* with a watchdog: wake every half period and ping */
+		struct timespec wt = {.tv_sec = wd_usec ? (time_t)(wd_usec / 2000000) : 3600,
+				      .tv_nsec = wd_usec ? (long)(wd_usec / 2 % 1000000) * 1000 : 0};
+		int sig = sigtimedwait(&ss, NULL, &wt);
+		/* a worker stuck longer than any timeout it waits for means SYNs
+		 * wait unjudged: no ping, systemd restarts us */
+		long stuck_ms = (long)conf.collector_timeout_ms + (long)conf.policy_timeout_ms + 2000;
+		if (wd_usec && engine_alive(e, stuck_ms))
+			ht_sd_notify("WATCHDOG=1");
+		if (sig < 0)
 			continue;
 		if (sig == SIGHUP) {
 			if (!bare && !conf.policy_url[0]) {
@@ -166,6 +178,7 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
+	ht_sd_notify("STOPPING=1");
 	/* rules first: from now on no SYN waits for us */
 	rules_remove(&rules);
 	engine_stats(e, err, sizeof(err));
