@@ -73,7 +73,9 @@ char *ht_addr_str(const struct ht_addr *a, char *buf, size_t n)
 		snprintf(buf, n, "%s:%u", ip, a->port);
 		break;
 	case AF_INET6:
-		if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)(const void *)a->a)) {
+		static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+		/* a->a sits at an odd offset: compare bytes, no uint32_t loads */
+		if (!memcmp(a->a, v4mapped, sizeof(v4mapped))) {
 			/* a dual-stack socket's IPv4 peer: the far host knows it as IPv4 */
 			inet_ntop(AF_INET, a->a + 12, ip, sizeof(ip));
 			snprintf(buf, n, "%s:%u", ip, a->port);
