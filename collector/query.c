@@ -338,6 +338,9 @@ static char *op_status(struct query_ctx *q)
 	cJSON_AddNumberToObject(a, "evicted", (double)st.evicted);
 	cJSON_AddNumberToObject(a, "graph_bytes", (double)st.bytes);
 	cJSON_AddNumberToObject(a, "proc_reads", (double)st.proc_reads);
+	cJSON_AddNumberToObject(a, "records_dropped", (double)q->stats->dropped);
+	if (q->stats->status_extra)
+		q->stats->status_extra(a);
 	char *s = cJSON_PrintUnformatted(a);
 	cJSON_Delete(a);
 	return s;
