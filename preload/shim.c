@@ -287,19 +287,19 @@ static int sock_try(const struct sockaddr_un *a, socklen_t al, int by_path)
 	return s;
 }
 
-/* A new socket connected to the collector, or -1: the record name first,
- * then its path under HT_RUN_DIR (the collector's when the name is
- * squatted). Uses raw syscalls only. */
+/* A new socket connected to the collector, or -1: the path of the record
+ * name under HT_RUN_DIR first (nobody else can bind it: a squatter of the
+ * abstract name then does not even see our connection), then the name
+ * itself (a collector without the path: another mount namespace). Uses raw
+ * syscalls only. */
 static int sock_open(void)
 {
 	if (!g_addrlen)
 		return -1;
-	int s = sock_try(&g_addr, g_addrlen, g_addr.sun_path[0] != '\0');
-	if (s >= 0)
-		return s;
 	struct sockaddr_un p;
 	socklen_t pl = run_addr(&p, "");
-	return pl ? sock_try(&p, pl, 1) : -1;
+	int s = pl ? sock_try(&p, pl, 1) : -1;
+	return s >= 0 ? s : sock_try(&g_addr, g_addrlen, g_addr.sun_path[0] != '\0');
 }
 
 /* Moves s to a high descriptor (>= 800, or near RLIMIT_NOFILE if lower). */

@@ -75,7 +75,7 @@ probe "no flood"
 
 tb_log "floods from uid 65534"
 flood "120k OPEN, one connection" -k open -n 120000
-flood "32 connections" -k open -c 32 -n 8000
+flood "32 connections" -k open -c 32 -n 256000
 flood "fork flood (16 senders)" -k open -f 16 -c 2 -n 20000
 flood "OPEN/DUP/CLOSE churn" -k churn -n 300000
 
