@@ -240,7 +240,7 @@ static int conf_load(const char *path, int explicit_path, struct conf *c, char *
 	c->max_procs = 200000;
 	c->batch_ms = 2;
 	c->busy_poll_us = 100;
-	c->rate_conn = 20000;
+	c->rate_conn = 50000;
 	c->rate_uid = 50000;
 	c->max_conns_uid = 4096;
 	c->query_drain_us = 1000;
@@ -617,14 +617,19 @@ static void bell_resume(void)
  * query_drain). Token buckets bound the records applied per second per
  * connection (record_rate) and per uid (record_rate_uid; root: per connection
  * only); a record beyond them is read and dropped, counted for its uid, and
- * the sender's fd table is re-read from /proc (RESYNC) once it is back under
- * the rate. Reading too has a bound (4x the rate): beyond it the connection,
+ * the sender's fd table is re-read from /proc (RESYNC) once it has stayed
+ * under them for 100 ms. The graph's time is bounded too: each non-root uid
+ * may use 25% of a core for its records, at most 1 ms at once (measured per
+ * record, charged in advance by the uid's average): beyond it, its records
+ * are dropped the same way. Reading too has a bound (4x the rate): beyond it the connection,
  * or the uid's whole set, is not read for a while (parked); its shims' sends
  * then fail at once (EAGAIN: a shim never waits) and they count the loss. */
 #define DRAIN_CONN 64
 #define DRAIN_UID 256
-#define READ_FACTOR 4
+#define READ_FACTOR 2
 #define MAX_UIDS 256
+#define CPU_RATE_NS 250000000.0 /* graph time per second per non-root uid: 25% of a core */
+#define CPU_BURST_NS 1000000.0  /* of which at most 1 ms at once */
 struct bucket {
 	double tok;
 	uint64_t t;
@@ -635,7 +640,11 @@ struct ruid {
 	int nconn, parked;
 	uint64_t park_until;
 	struct bucket apply, read;
+	struct bucket cpu;      /* graph time, ns (not for root) */
+	double cost;            /* graph time per record, ns (moving average) */
+	int drained;            /* the last round read all it had */
 	uint64_t records, dropped, refused, parks;
+	uint64_t shim_lost;     /* sends its shims could not make (EXIT's lost: a claim) */
 };
 static struct ruid uids[MAX_UIDS];
 static int nuids;
@@ -646,20 +655,26 @@ struct rconn {
 	uint64_t park_until;
 	struct bucket apply, read;
 	pid_t drop_pid;         /* a record of this pid was dropped: RESYNC it */
+	uint64_t drop_t;        /* ... when, last */
 };
 static struct rconn *rconns;
 static int nrconns;
 static int *parked_fds;
 static int nparked, parked_cap;
 
-static int bucket_take(struct bucket *b, double rate, uint64_t now)
+static void bucket_fill(struct bucket *b, double rate, double burst, uint64_t now)
 {
 	if (now > b->t) {
 		b->tok += (double)(now - b->t) * rate / 1e9;
-		if (b->tok > rate)
-			b->tok = rate; /* a burst of one second's worth */
+		if (b->tok > burst)
+			b->tok = burst;
 		b->t = now;
 	}
+}
+
+static int bucket_take(struct bucket *b, double rate, uint64_t now)
+{
+	bucket_fill(b, rate, rate, now); /* a burst of one second's worth */
 	if (b->tok < 1.0)
 		return 0;
 	b->tok -= 1.0;
@@ -689,6 +704,9 @@ static struct ruid *ruid_get(uid_t uid)
 	uint64_t now = now_ns();
 	u->apply = (struct bucket){(double)cf.rate_uid, now};
 	u->read = (struct bucket){(double)(cf.rate_uid * READ_FACTOR), now};
+	u->cpu = (struct bucket){CPU_BURST_NS, now};
+	u->cost = 2000.0;
+	u->drained = 1;
 	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG(TAG_UIDSET, nuids)};
 	if (epoll_ctl(rec_ep, EPOLL_CTL_ADD, u->ep, &ev) < 0) {
 		close(u->ep);
@@ -1002,6 +1020,8 @@ struct pend {
 	uint64_t seq;
 	pid_t pid;
 	uid_t uid;
+	int u;          /* its connection's uid set (uids index + 1; 0: none) */
+	double pre;     /* graph time charged in advance (ns) */
 };
 static struct pend *pend;
 static uint32_t *pend_ix;
@@ -1021,7 +1041,7 @@ static void apply_pending(void)
 	for (size_t i = 0; i < npend; i++)
 		pend_ix[i] = (uint32_t)i;
 	qsort(pend_ix, npend, sizeof(*pend_ix), pend_cmp);
-	uint64_t now = now_ns();
+	uint64_t now = now_ns(), t0 = now;
 	for (size_t i = 0; i < npend; i++) {
 		struct pend *pr = &pend[pend_ix[i]];
 		const char *why;
@@ -1033,6 +1053,15 @@ static void apply_pending(void)
 		} else if (fresh) {
 			prej_note(&pr->rec);
 		}
+		/* the graph's time, charged to the uid (see "record connections") */
+		uint64_t t1 = now_ns();
+		if (pr->u) {
+			struct ruid *u = &uids[pr->u - 1];
+			double dt = (double)(t1 - t0);
+			u->cost = u->cost * 0.9 + dt * 0.1;
+			u->cpu.tok -= dt - pr->pre;
+		}
+		t0 = t1;
 	}
 	npend = 0;
 }
@@ -1047,6 +1076,7 @@ static int read_records(int fd, uint64_t now, int max, int *more)
 	int n = 0;
 	uint64_t last_ts = 0; /* this connection's records keep their order */
 	struct rconn *c = rconn_of(fd);
+	*more = 0;
 	if (!c)
 		return 0;
 	struct ruid *u = &uids[c->u - 1];
@@ -1062,6 +1092,13 @@ static int read_records(int fd, uint64_t now, int max, int *more)
 		if (!root && !bucket_take(&u->read, ru, now)) {
 			park_uid(u, bucket_when(&u->read, ru, DRAIN_UID));
 			return n;
+		}
+		if (!root) { /* the uid's graph time (CPU_RATE_NS): not read until it is back */
+			bucket_fill(&u->cpu, CPU_RATE_NS, CPU_BURST_NS, now);
+			if (u->cpu.tok <= 0) {
+				park_uid(u, bucket_when(&u->cpu, CPU_RATE_NS, CPU_BURST_NS / 4));
+				return n;
+			}
 		}
 		if (!fd_room()) { /* the closer is behind: read again later */
 			park_conn(fd, c, now + 10000000ULL);
@@ -1108,10 +1145,12 @@ static int read_records(int fd, uint64_t now, int max, int *more)
 			u->dropped++;
 			stats.dropped++;
 			c->drop_pid = cr.pid;
+			c->drop_t = now;
 			continue;
 		}
-		if (c->drop_pid && npend < PEND_MAX - 1) {
-			/* records of this sender were dropped: its fd table is re-read */
+		if (c->drop_pid && now > c->drop_t + 100000000ULL && npend < PEND_MAX - 1) {
+			/* records of this sender were dropped: its fd table is re-read
+			 * (once it has stayed under the bounds for 100 ms) */
 			struct pend *rs = &pend[npend++];
 			memset(&rs->rec, 0, sizeof(rs->rec));
 			rs->rec.type = HT_REC_RESYNC;
@@ -1119,6 +1158,8 @@ static int read_records(int fd, uint64_t now, int max, int *more)
 			rs->seq = pend_seq++;
 			rs->pid = c->drop_pid;
 			rs->uid = cr.uid;
+			rs->u = 0;
+			rs->pre = 0;
 			c->drop_pid = 0;
 		}
 		struct pend *pr = &pend[npend];
@@ -1141,9 +1182,14 @@ static int read_records(int fd, uint64_t now, int max, int *more)
 		if (rec->ts < last_ts)
 			rec->ts = last_ts;
 		last_ts = rec->ts;
+		if (rec->type == HT_REC_EXIT && rec->num2 > 0 && rec->num2 < (1LL << 40))
+			u->shim_lost += (uint64_t)rec->num2;
 		pr->seq = pend_seq++;
 		pr->pid = cr.pid;
 		pr->uid = cr.uid;
+		pr->u = c->u;
+		pr->pre = root ? 0 : u->cost;
+		u->cpu.tok -= pr->pre;
 		npend++;
 	}
 	*more = 1;
@@ -1158,19 +1204,31 @@ gone:
 static int serve_uid(struct ruid *u, uint64_t now)
 {
 	struct epoll_event evs[DRAIN_UID / 4];
-	int n = epoll_wait(u->ep, evs, DRAIN_UID / 4, 0), got = 0;
+	int n = epoll_wait(u->ep, evs, DRAIN_UID / 4, 0), got = 0, more = 0;
 	for (int i = 0; i < n && got < DRAIN_UID; i++) {
-		int fd = (int)(uint32_t)evs[i].data.u64, more;
+		int fd = (int)(uint32_t)evs[i].data.u64, m;
 		int left = DRAIN_UID - got;
-		got += read_records(fd, now, left < DRAIN_CONN ? left : DRAIN_CONN, &more);
+		got += read_records(fd, now, left < DRAIN_CONN ? left : DRAIN_CONN, &m);
+		more |= m;
 	}
+	u->drained = n < DRAIN_UID / 4 && !more && got < DRAIN_UID;
 	return got;
 }
 
+/* Are a uid's records being dropped (over a bound)? Reading them before an
+ * answer changes nothing. */
+static int uid_dropping(const struct ruid *u)
+{
+	return u->uid != 0 && (u->parked || u->cpu.tok <= 0 || u->apply.tok < 1.0);
+}
+
 /* Processes records already queued, round-robin across uids (bounded: at
- * most 64 rounds, and until `deadline` when it is not 0; one round always
- * runs). Returns how many records (and new shim connections) it took. */
-static int drain_rounds(uint64_t deadline)
+ * most 64 rounds, and until `deadline`; one round always runs). For a query
+ * (`query`): first the uids that read all they had last time (a quiet uid's
+ * connect is not queued behind a flood), then every uid until each read all
+ * it had, but for those whose records are being dropped. Returns how many
+ * records (and new shim connections) it took. */
+static int drain_rounds(uint64_t deadline, int query)
 {
 	struct epoll_event evs[MAX_UIDS + 8];
 	int total = 0;
@@ -1178,23 +1236,30 @@ static int drain_rounds(uint64_t deadline)
 	unpark(now_ns());
 	for (int round = 0; round < 64; round++) {
 		int n = epoll_wait(rec_ep, evs, MAX_UIDS + 8, 0);
-		int got = 0;
+		int got = 0, busy = 0, light = query && round == 0;
 		if (n <= 0)
 			break;
 		uint64_t now = now_ns();
 		for (int i = 0; i < n; i++) {
 			uint32_t tag = (uint32_t)(evs[i].data.u64 >> 32);
 			int id = (int)(uint32_t)evs[i].data.u64;
-			if (tag == TAG_UIDSET && id >= 0 && id < nuids)
-				got += serve_uid(&uids[id], now);
-			else if (tag == TAG_REC_LISTEN) {
+			if (tag == TAG_UIDSET && id >= 0 && id < nuids) {
+				struct ruid *u = &uids[id];
+				if (light && (!u->drained || uid_dropping(u))) {
+					busy = 1; /* a heavy uid: next round */
+					continue;
+				}
+				got += serve_uid(u, now);
+				busy |= !u->drained && !uid_dropping(u);
+			} else if (tag == TAG_REC_LISTEN) {
 				accept_all(id, TAG_REC_CONN);
 				got++;
+				busy = 1;
 			}
 		}
 		apply_pending();
 		total += got;
-		if (!got || (deadline && now_ns() >= deadline))
+		if ((!got && !light) || now_ns() >= deadline || (query && !busy))
 			break;
 	}
 	return total;
@@ -1228,7 +1293,7 @@ static void rec_arm(void)
  * those records brought in (before a query reads the graph). */
 static void drain_records(void)
 {
-	drain_rounds(now_ns() + cf.query_drain_us * 1000ULL);
+	drain_rounds(now_ns() + cf.query_drain_us * 1000ULL, 1);
 	graph_probe_pending(graph, 1);
 	if (nprej)
 		push_prejudged();
@@ -1425,7 +1490,8 @@ static void status_extra(void *obj)
 		cJSON_AddNumberToObject(o, "records", (double)uids[i].records);
 		cJSON_AddNumberToObject(o, "dropped", (double)uids[i].dropped);
 		cJSON_AddNumberToObject(o, "conns_refused", (double)uids[i].refused);
-		cJSON_AddNumberToObject(o, "parked", (double)uids[i].parks);
+		cJSON_AddNumberToObject(o, "throttled", (double)uids[i].parks);
+		cJSON_AddNumberToObject(o, "lost_by_shims", (double)uids[i].shim_lost);
 		cJSON_AddItemToArray(x, o);
 	}
 }
@@ -1672,7 +1738,7 @@ int main(int argc, char **argv)
 			/* more records are likely to follow the ones that woke us
 			 * (a spawn sends five): read them in rounds while they
 			 * come, be woken again once they stop */
-			int got = drain_rounds(now_ns() + 5000000ULL);
+			int got = drain_rounds(now_ns() + 500000ULL, 0); /* then answer queries */
 			if (nprej) {
 				graph_probe_pending(graph, 1);
 				push_prejudged();
@@ -1697,6 +1763,10 @@ int main(int argc, char **argv)
 		}
 	}
 	log_info("exiting");
+	struct named *nm[3] = {&n_rec, &n_query, &n_bell};
+	for (int i = 0; i < 3; i++)
+		if (nm[i]->pfd >= 0)
+			unlink(nm[i]->path);
 	inquiry_stop(inq);
 	nng_close(rep);
 	unlink(cf.control);

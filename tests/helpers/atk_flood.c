@@ -12,12 +12,15 @@
  *   open   (default) OPEN of a new FIFO inode on a new fd each time: the
  *          process seems to hold ever more channels;
  *   churn  OPEN / DUP / CLOSE in turn on a few fds;
- *   pipe   PIPE of a new pipe inode each time, never closed.
- * Prints "sent S" (the sum over all processes).
+ *   pipe   PIPE of a new pipe inode each time, never closed;
+ *   spin   no records at all: the CPU load of the flooders alone (a bench's
+ *          baseline).
+ * Prints "sent S" (the sum over all processes). SIGTERM ends the children too.
  */
 #include <errno.h>
 #include <poll.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +64,16 @@ static int dial(const char *name)
 }
 
 static uint64_t deadline;
+static pid_t kids[512];
+static int nkids;
+
+static void on_term(int sig)
+{
+	for (int i = 0; i < nkids; i++)
+		kill(kids[i], SIGKILL);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
 
 static int send_wait(int fd, const void *b, size_t n)
 {
@@ -79,6 +92,13 @@ static int send_wait(int fd, const void *b, size_t n)
 static long flood(const char *name, const char *kind, long n, int conns, unsigned seed)
 {
 	int fds[256];
+	if (!strcmp(kind, "spin")) { /* no records: the same CPU load alone */
+		volatile unsigned long x = 0;
+		while (now_ns() < deadline)
+			for (int i = 0; i < 100000; i++)
+				x++;
+		return 0;
+	}
 	for (int i = 0; i < conns; i++)
 		if ((fds[i] = dial(name)) < 0) {
 			perror("atk_flood: connect");
@@ -159,12 +179,16 @@ int main(int argc, char **argv)
 			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (tot == MAP_FAILED)
 		return 1;
+	signal(SIGTERM, on_term); /* SIGTERM ends the children too */
 	for (int i = 0; i < forks; i++) {
 		pid_t p = fork();
 		if (p == 0) {
+			signal(SIGTERM, SIG_DFL);
 			tot[i] = flood(argv[optind], kind, n, conns, (unsigned)i + 1);
 			_exit(0);
 		}
+		if (p > 0)
+			kids[nkids++] = p;
 	}
 	while (wait(NULL) > 0)
 		;
