@@ -1630,6 +1630,20 @@ int main(int argc, char **argv)
 	snprintf(url, sizeof(url), "ipc://%s", cf.control);
 	if (mkdir_parent(cf.control) < 0)
 		fatal("cannot create the directory of %s", cf.control);
+	{
+		/* the CLI's socket is a path: unsquattable only in a directory
+		 * nobody else can write to */
+		char dir[256];
+		struct stat db;
+		snprintf(dir, sizeof(dir), "%s", cf.control);
+		char *sl = strrchr(dir, '/');
+		if (sl && sl != dir)
+			*sl = 0;
+		if (stat(dir, &db) == 0 && (db.st_uid != 0 || (db.st_mode & 022)))
+			log_warnx("ERROR: the control socket's directory %s is not root's alone (uid %d, "
+				  "mode %04o): another user could put a socket there first",
+				  dir, (int)db.st_uid, (unsigned)(db.st_mode & 07777));
+	}
 
 	/* threads (nng's, the inquiry follower) start after the fork of daemon()
 	 * and with the quit signals blocked: only this thread takes them */

@@ -96,19 +96,15 @@ nothing() {
 tb_log "1. @hoptrace/rec squatted by nobody"
 tb_host h1 10.231.0.1
 squat h1 hoptrace/rec
-if collector h1; then
-	loud h1 hoptrace/rec
-	victim h1 "rec squatted"
-fi
+collector h1 && loud h1 hoptrace/rec
+victim h1 "rec squatted"   # also when it did not start: whom do the records reach?
 nothing h1 "rec squatted"
 
 tb_log "2. the doorbell @hoptrace/rec.wake squatted by nobody"
 tb_host h2 10.231.0.2
 squat h2 hoptrace/rec.wake -d
-if collector h2; then
-	loud h2 hoptrace/rec.wake
-	victim h2 "doorbell squatted"
-fi
+collector h2 && loud h2 hoptrace/rec.wake
+victim h2 "doorbell squatted"
 nothing h2 "doorbell squatted"
 
 tb_log "3. @hoptrace/query squatted by nobody; the guard must reach the collector"
@@ -136,10 +132,8 @@ tb_log "4. @hoptrace/rec squatted from an unprivileged user namespace"
 tb_host h4 10.231.0.4
 if tb_exec h4 setpriv --reuid nobody --regid nogroup --clear-groups unshare -Ur true 2>/dev/null; then
 	squat h4 hoptrace/rec userns
-	if collector h4; then
-		loud h4 hoptrace/rec
-		victim h4 "userns squatter"
-	fi
+	collector h4 && loud h4 hoptrace/rec
+	victim h4 "userns squatter"
 	nothing h4 "userns squatter"
 else
 	echo "   (unprivileged user namespaces not permitted: case 4 skipped)"

@@ -157,8 +157,31 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	int sent = 0, nfds = 0, refused = 0;
+	if (dgram) {
+		/* the collector reads a doorbell at once: queue our datagram behind
+		 * plain ones, so that our own copies are closed before it gets
+		 * there (else our close would be the last one, and we would
+		 * linger ourselves) */
+		char z = 0;
+		for (int i = 0; i < 8; i++) /* net.unix.max_dgram_qlen is 10 */
+			if (sendto(s, &z, 1, MSG_DONTWAIT, (struct sockaddr *)&sa, sl) < 0)
+				break;
+	}
 	for (int d = 0; d < n; d++) {
-		if (send_fds(s, dgram ? &sa : NULL, sl, fds[d], k) == 0) {
+		int rc = send_fds(s, dgram ? &sa : NULL, sl, fds[d], k);
+		/* the query socket's collector may have refused (closed) us
+		 * before we sent: connect again */
+		for (int t = 0; rc != 0 && dgram && errno == EAGAIN && t < 1000; t++) {
+			usleep(100); /* the doorbell's queue is full: wait for room */
+			rc = send_fds(s, &sa, sl, fds[d], k);
+		}
+		for (int t = 0; rc != 0 && !dgram && (errno == EPIPE || errno == ECONNRESET) && t < 200; t++) {
+			close(s);
+			s = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+			if (connect(s, (struct sockaddr *)&sa, sl) == 0)
+				rc = send_fds(s, NULL, sl, fds[d], k);
+		}
+		if (rc == 0) {
 			sent++;
 			nfds += k;
 		} else {
