@@ -240,7 +240,7 @@ static int conf_load(const char *path, int explicit_path, struct conf *c, char *
 	c->max_procs = 200000;
 	c->batch_ms = 2;
 	c->busy_poll_us = 100;
-	c->rate_conn = 50000;
+	c->rate_conn = 100000;
 	c->rate_uid = 50000;
 	c->max_conns_uid = 4096;
 	c->query_drain_us = 1000;

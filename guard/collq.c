@@ -76,29 +76,33 @@ static int dial_checked(const struct sockaddr_un *sa, socklen_t sl, const char *
 
 int collq_connect(struct collq *c, char *err, size_t errlen)
 {
+	/* first the name's path, which nobody else can bind (include/hoptrace/
+	 * record.h "Names nobody else can bind": a squatter of the abstract name
+	 * then does not even see us), then the abstract name itself */
 	struct sockaddr_un sa;
+	struct stat ns;
+	char e1[256] = "";
+	int fd = -1;
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
-	size_t n = strlen(c->name);
-	memcpy(sa.sun_path + 1, c->name, n);
-	char shown[120];
-	snprintf(shown, sizeof(shown), "@%s", c->name);
-	int fd = dial_checked(&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n), shown,
-			      err, errlen);
+	size_t k = stat("/proc/self/ns/net", &ns) == 0
+			   ? ht_run_path(sa.sun_path, sizeof(sa.sun_path), c->name, "", (uint64_t)ns.st_ino)
+			   : 0;
+	if (k)
+		fd = dial_checked(&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + k + 1),
+				  sa.sun_path, e1, sizeof(e1));
 	if (fd < 0) {
-		/* the collector serves the name at a path nobody else can bind
-		 * too (include/hoptrace/record.h "Names nobody else can bind") */
-		struct stat ns;
-		char e2[256];
 		memset(&sa, 0, sizeof(sa));
 		sa.sun_family = AF_UNIX;
-		size_t k = stat("/proc/self/ns/net", &ns) == 0
-				   ? ht_run_path(sa.sun_path, sizeof(sa.sun_path), c->name, "", (uint64_t)ns.st_ino)
-				   : 0;
-		if (k && (fd = dial_checked(&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + k + 1),
-					    sa.sun_path, e2, sizeof(e2))) < 0) {
+		size_t n = strlen(c->name);
+		memcpy(sa.sun_path + 1, c->name, n);
+		char shown[120];
+		snprintf(shown, sizeof(shown), "@%s", c->name);
+		fd = dial_checked(&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n), shown,
+				  err, errlen);
+		if (fd < 0 && k && strstr(e1, "not served by root")) {
 			size_t l = strlen(err);
-			snprintf(err + l, errlen > l ? errlen - l : 0, "; %s", e2 + 23);
+			snprintf(err + l, errlen > l ? errlen - l : 0, "; %s", e1 + 23);
 		}
 	}
 	if (fd < 0)
