@@ -1053,15 +1053,19 @@ static void apply_pending(void)
 		} else if (fresh) {
 			prej_note(&pr->rec);
 		}
-		/* the graph's time, charged to the uid (see "record connections") */
-		uint64_t t1 = now_ns();
-		if (pr->u) {
-			struct ruid *u = &uids[pr->u - 1];
+		/* the graph's time, charged to a non-root uid (see "record
+		 * connections"; root's records are not timed) */
+		struct ruid *u = pr->u ? &uids[pr->u - 1] : NULL;
+		if (u && u->uid != 0) {
+			uint64_t t1 = now_ns();
 			double dt = (double)(t1 - t0);
 			u->cost = u->cost * 0.9 + dt * 0.1;
 			u->cpu.tok -= dt - pr->pre;
+			t0 = t1;
+		} else if (i + 1 < npend && pend[pend_ix[i + 1]].u &&
+			   uids[pend[pend_ix[i + 1]].u - 1].uid != 0) {
+			t0 = now_ns(); /* the next one is timed */
 		}
-		t0 = t1;
 	}
 	npend = 0;
 }
@@ -1228,10 +1232,12 @@ static int uid_dropping(const struct ruid *u)
  * connect is not queued behind a flood), then every uid until each read all
  * it had, but for those whose records are being dropped. Returns how many
  * records (and new shim connections) it took. */
+static int drain_cut; /* the last drain stopped at its bound, records waiting */
 static int drain_rounds(uint64_t deadline, int query)
 {
 	struct epoll_event evs[MAX_UIDS + 8];
 	int total = 0;
+	drain_cut = 0;
 	closer_watch(now_ns());
 	unpark(now_ns());
 	for (int round = 0; round < 64; round++) {
@@ -1259,8 +1265,12 @@ static int drain_rounds(uint64_t deadline, int query)
 		}
 		apply_pending();
 		total += got;
-		if ((!got && !light) || now_ns() >= deadline || (query && !busy))
+		if ((!got && !light) || (query && !busy))
 			break;
+		if (now_ns() >= deadline || round == 63) {
+			drain_cut = 1; /* more is waiting: the loop comes back at once */
+			break;
+		}
 	}
 	return total;
 }
@@ -1765,7 +1775,8 @@ int main(int argc, char **argv)
 				flood_until = t + FLOOD_HOLD_NS;
 			batching = got > 0 && cf.batch_ms > 0;
 			if (batching)
-				next_drain = t + (t < flood_until ? FLOOD_BATCH_NS : cf.batch_ms * 1000000ULL);
+				next_drain = drain_cut ? t : /* after the events that wait */
+					     t + (t < flood_until ? FLOOD_BATCH_NS : cf.batch_ms * 1000000ULL);
 			else
 				rec_arm();
 		}
