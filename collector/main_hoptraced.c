@@ -1,8 +1,9 @@
 /*
  * main_hoptraced.c — the collector daemon. One thread, one epoll loop over:
- *   - the record listener (SEQPACKET, abstract "\0hoptrace/rec") and one
- *     connection per shimmed process image; every datagram's sender is the
- *     kernel's SCM_CREDENTIALS, never a field of the record;
+ *   - the record listeners (SEQPACKET, abstract "\0hoptrace/rec" and its path
+ *     under /run/hoptrace) and one connection per shimmed process image, in
+ *     one epoll set per uid; every datagram's sender is the kernel's
+ *     SCM_CREDENTIALS, never a field of the record;
  *   - the guard's query listener (SEQPACKET, abstract "\0hoptrace/query",
  *     root peers only) — one datagram request, one datagram answer;
  *   - the CLI's nng REP socket (ipc://, mode 0600, root peers only);
@@ -14,9 +15,14 @@
  * those hosts and sends the merged answer itself (on a dup() of the guard's
  * socket, or through the CLI's raw REP socket); a local-origin answer is sent
  * from here at once, at the cost of one strstr().
- * Before answering any query it drains every pending record, so a record
- * sent just before a connect() is in the graph when the guard asks about the
- * SYN.
+ * Before answering any query it drains pending records — quiet uids first,
+ * then round-robin, bounded in time (query_drain) — so a record sent just
+ * before a connect() is in the graph when the guard asks about the SYN, and
+ * another user's flood delays the answer by a bounded amount ("record
+ * connections, grouped by uid" below). Nothing a sender controls blocks this
+ * thread: passed descriptors are refused by the kernel or closed elsewhere
+ * ("passed descriptors"). Every socket is also served at a path only root can
+ * bind, and a squatted abstract name is reported ("sockets").
  *
  * Records do not wake the loop one by one: the record sockets live in their
  * own epoll set (rec_ep), watched from the main one with EPOLLONESHOT. The
@@ -611,8 +617,8 @@ static void bell_resume(void)
 
 /* Every uid's record connections live in an epoll set of their own, and those
  * sets (with the listeners) in rec_ep: a drain round serves each ready uid in
- * turn, at most DRAIN_CONN records from each ready connection and DRAIN_UID
- * from the uid, so a uid with a thousand flooding connections gets one uid's
+ * turn, at most DRAIN_CONN records from each of DRAIN_UID_CONNS ready
+ * connections and DRAIN_UID from the uid, so a uid with a thousand flooding connections gets one uid's
  * share per round, like a uid with one (a query's drain is bounded in time:
  * query_drain). Token buckets bound the records applied per second per
  * connection (record_rate) and per uid (record_rate_uid; root: per connection
@@ -624,8 +630,9 @@ static void bell_resume(void)
  * are dropped the same way. Reading too has a bound (4x the rate): beyond it the connection,
  * or the uid's whole set, is not read for a while (parked); its shims' sends
  * then fail at once (EAGAIN: a shim never waits) and they count the loss. */
-#define DRAIN_CONN 64
-#define DRAIN_UID 256
+#define DRAIN_CONN 256
+#define DRAIN_UID 1024
+#define DRAIN_UID_CONNS 64
 #define READ_FACTOR 2
 #define MAX_UIDS 256
 #define CPU_RATE_NS 250000000.0 /* graph time per second per non-root uid: 25% of a core */
@@ -1207,15 +1214,15 @@ gone:
 /* Serves one uid's ready connections (one round's share). */
 static int serve_uid(struct ruid *u, uint64_t now)
 {
-	struct epoll_event evs[DRAIN_UID / 4];
-	int n = epoll_wait(u->ep, evs, DRAIN_UID / 4, 0), got = 0, more = 0;
+	struct epoll_event evs[DRAIN_UID_CONNS];
+	int n = epoll_wait(u->ep, evs, DRAIN_UID_CONNS, 0), got = 0, more = 0;
 	for (int i = 0; i < n && got < DRAIN_UID; i++) {
 		int fd = (int)(uint32_t)evs[i].data.u64, m;
 		int left = DRAIN_UID - got;
 		got += read_records(fd, now, left < DRAIN_CONN ? left : DRAIN_CONN, &m);
 		more |= m;
 	}
-	u->drained = n < DRAIN_UID / 4 && !more && got < DRAIN_UID;
+	u->drained = n < DRAIN_UID_CONNS && !more && got < DRAIN_UID;
 	return got;
 }
 
@@ -1228,9 +1235,10 @@ static int uid_dropping(const struct ruid *u)
 
 /* Processes records already queued, round-robin across uids (bounded: at
  * most 64 rounds, and until `deadline`; one round always runs). For a query
- * (`query`): first the uids that read all they had last time (a quiet uid's
- * connect is not queued behind a flood), then every uid until each read all
- * it had, but for those whose records are being dropped. Returns how many
+ * (`query`): first every uid but those over a bound (a quiet uid's connect
+ * is not queued behind a flood; the order of records across the others is
+ * kept, as within any round), then every uid until each read all it had,
+ * but for those whose records are being dropped. Returns how many
  * records (and new shim connections) it took. */
 static int drain_cut; /* the last drain stopped at its bound, records waiting */
 static int drain_rounds(uint64_t deadline, int query)
@@ -1251,8 +1259,8 @@ static int drain_rounds(uint64_t deadline, int query)
 			int id = (int)(uint32_t)evs[i].data.u64;
 			if (tag == TAG_UIDSET && id >= 0 && id < nuids) {
 				struct ruid *u = &uids[id];
-				if (light && (!u->drained || uid_dropping(u))) {
-					busy = 1; /* a heavy uid: next round */
+				if (light && uid_dropping(u)) {
+					busy = 1; /* over a bound: next round */
 					continue;
 				}
 				got += serve_uid(u, now);

@@ -4,8 +4,10 @@
  * Loaded into every process (/etc/ld.so.preload or LD_PRELOAD). Wraps the libc
  * entry points that create, pass, duplicate or drop IPC channels and reports
  * them to the collector as records (include/hoptrace/record.h), one datagram
- * each, on an AF_UNIX SOCK_SEQPACKET socket connected to the abstract name
- * HT_REC_SOCKET. See docs/shim.md.
+ * each, on an AF_UNIX SOCK_SEQPACKET socket connected to the collector — the
+ * record name's path under root's /run/hoptrace, else the abstract name
+ * HT_REC_SOCKET — whose SO_PEERCRED uid is 0 (docs/shim.md "Whom the shim
+ * talks to").
  *
  * Rules kept by every line below:
  *  - no threads, no output, no abort/exit of our own, no malloc or locks in

@@ -6,9 +6,11 @@
  * collector decodes with ht_record_decode() (collector/record.c).
  *
  * Transport: one record per datagram on an AF_UNIX SOCK_SEQPACKET socket
- * connected to the abstract name HT_REC_SOCKET ("\0hoptrace/rec" — abstract
- * names are per network namespace, so every namespace reaches its own
- * collector). The collector sets SO_PASSCRED: the kernel attests each
+ * connected to the collector: at HT_REC_SOCKET's path under HT_RUN_DIR (below),
+ * else at the abstract name HT_REC_SOCKET ("\0hoptrace/rec" — abstract names
+ * are per network namespace, so every namespace reaches its own collector),
+ * and only when the peer's SO_PEERCRED uid is 0 (anybody can bind a free
+ * abstract name). The collector sets SO_PASSCRED: the kernel attests each
  * datagram's sender pid/uid/gid, and those are the only identity the collector
  * trusts. Nothing in a record names the sending process.
  *
