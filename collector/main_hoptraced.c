@@ -728,23 +728,23 @@ static struct rconn *rconn_of(int fd)
 	return fd >= 0 && fd < nrconns && rconns[fd].u ? &rconns[fd] : NULL;
 }
 
+/* A parked connection leaves its uid's set (EPOLL_CTL_DEL: a mask of 0 would
+ * still report EPOLLHUP, level-triggered, every round) until unpark(). */
 static void park_conn(int fd, struct rconn *c, uint64_t until)
 {
 	struct ruid *u = &uids[c->u - 1];
-	struct epoll_event ev = {.events = 0, .data.u64 = TAG(TAG_REC_CONN, fd)};
-	if (c->parked || epoll_ctl(u->ep, EPOLL_CTL_MOD, fd, &ev) < 0)
+	if (c->parked)
 		return;
 	if (nparked == parked_cap) {
 		int nc = parked_cap ? parked_cap * 2 : 64;
 		int *p = realloc(parked_fds, sizeof(int) * (size_t)nc);
-		if (!p) {
-			ev.events = EPOLLIN;
-			epoll_ctl(u->ep, EPOLL_CTL_MOD, fd, &ev);
+		if (!p)
 			return;
-		}
 		parked_fds = p;
 		parked_cap = nc;
 	}
+	if (epoll_ctl(u->ep, EPOLL_CTL_DEL, fd, NULL) < 0)
+		return;
 	parked_fds[nparked++] = fd;
 	c->parked = 1;
 	c->park_until = until;
@@ -788,7 +788,8 @@ static uint64_t unpark(uint64_t now)
 		}
 		if (c && c->parked) {
 			struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG(TAG_REC_CONN, fd)};
-			epoll_ctl(uids[c->u - 1].ep, EPOLL_CTL_MOD, fd, &ev);
+			if (epoll_ctl(uids[c->u - 1].ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+				log_warn("epoll_ctl add fd %d", fd);
 			c->parked = 0;
 		}
 		parked_fds[i--] = parked_fds[--nparked];
