@@ -16,6 +16,7 @@
 #include "chain.h"
 #include "procfs.h"
 #include "query.h"
+#include "sha256.h"
 #include "sockdiag.h"
 
 #define QUERY_MAX 65536
@@ -367,6 +368,22 @@ static char *op_status(struct query_ctx *q)
 	cJSON_AddNumberToObject(cl, "lineage_from_kernel", (double)st.lineage_kernel);
 	cJSON *by = cJSON_AddArrayToObject(cl, "by_uid");
 	graph_uid_stats(q->g, uid_cb, by);
+	/* executable hashes: on the graph thread (sync) or in the background */
+	struct exehash_bg_stats hs;
+	uint64_t hhits, hmiss;
+	exehash_bg_stats(&hs);
+	exehash_stats(&hhits, &hmiss);
+	cJSON *eh = cJSON_AddObjectToObject(a, "exe_hash");
+	cJSON_AddNumberToObject(eh, "hits", (double)hhits);
+	cJSON_AddNumberToObject(eh, "misses", (double)hmiss);
+	cJSON_AddNumberToObject(eh, "hashed_inline", (double)hs.sync);
+	cJSON_AddNumberToObject(eh, "queued", (double)hs.queued);
+	cJSON_AddNumberToObject(eh, "hashed_background", (double)hs.done);
+	cJSON_AddNumberToObject(eh, "refused", (double)hs.refused);
+	cJSON_AddNumberToObject(eh, "changed_while_read", (double)hs.changed);
+	cJSON_AddNumberToObject(a, "records_dropped", (double)q->stats->dropped);
+	if (q->stats->status_extra)
+		q->stats->status_extra(a);
 	char *s = cJSON_PrintUnformatted(a);
 	cJSON_Delete(a);
 	return s;

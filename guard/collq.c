@@ -9,10 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "hoptrace/record.h"
 #include "collq.h"
 
 int collq_init(struct collq *c, const char *name)
@@ -43,34 +45,68 @@ static void drop(struct collq *c)
 	c->stale = 0;
 }
 
-int collq_connect(struct collq *c, char *err, size_t errlen)
+/* a connection to sa whose peer is root (or us); -1 with err set */
+static int dial_checked(const struct sockaddr_un *sa, socklen_t sl, const char *shown, char *err,
+			size_t errlen)
 {
-	struct sockaddr_un sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	size_t n = strlen(c->name);
-	memcpy(sa.sun_path + 1, c->name, n);
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "collector unreachable: socket: %s", strerror(errno));
 		return -1;
 	}
-	if (connect(fd, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)) < 0) {
-		snprintf(err, errlen, "collector unreachable: %s", strerror(errno));
+	if (connect(fd, (const struct sockaddr *)sa, sl) < 0) {
+		snprintf(err, errlen, "collector unreachable: %s: %s", shown, strerror(errno));
 		close(fd);
 		return -1;
 	}
-	/* an abstract name is anybody's to bind while the collector restarts:
-	 * talk to a collector run by root (or by us) only */
+	/* an abstract name is anybody's to bind first (while the collector
+	 * restarts, or before it starts): talk to a collector run by root (or
+	 * by us) only */
 	struct ucred cr;
 	socklen_t cl = sizeof(cr);
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) != 0 ||
 	    (cr.uid != 0 && cr.uid != geteuid())) {
-		snprintf(err, errlen, "collector unreachable: @%s is not served by root (uid %d)",
-			 c->name, cl == sizeof(cr) ? (int)cr.uid : -1);
+		snprintf(err, errlen, "collector unreachable: %s is not served by root (uid %d)", shown,
+			 cl == sizeof(cr) ? (int)cr.uid : -1);
 		close(fd);
 		return -1;
 	}
+	return fd;
+}
+
+int collq_connect(struct collq *c, char *err, size_t errlen)
+{
+	/* first the name's path, which nobody else can bind (include/hoptrace/
+	 * record.h "Names nobody else can bind": a squatter of the abstract name
+	 * then does not even see us), then the abstract name itself */
+	struct sockaddr_un sa;
+	struct stat ns;
+	char e1[256] = "";
+	int fd = -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	size_t k = stat("/proc/self/ns/net", &ns) == 0
+			   ? ht_run_path(sa.sun_path, sizeof(sa.sun_path), c->name, "", (uint64_t)ns.st_ino)
+			   : 0;
+	if (k)
+		fd = dial_checked(&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + k + 1),
+				  sa.sun_path, e1, sizeof(e1));
+	if (fd < 0) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sun_family = AF_UNIX;
+		size_t n = strlen(c->name);
+		memcpy(sa.sun_path + 1, c->name, n);
+		char shown[120];
+		snprintf(shown, sizeof(shown), "@%s", c->name);
+		fd = dial_checked(&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n), shown,
+				  err, errlen);
+		if (fd < 0 && k && strstr(e1, "not served by root")) {
+			size_t l = strlen(err);
+			snprintf(err + l, errlen > l ? errlen - l : 0, "; %s", e1 + 23);
+		}
+	}
+	if (fd < 0)
+		return -1;
 	c->fd = fd;
 	return 0;
 }

@@ -4,8 +4,10 @@
  * Loaded into every process (/etc/ld.so.preload or LD_PRELOAD). Wraps the libc
  * entry points that create, pass, duplicate or drop IPC channels and reports
  * them to the collector as records (include/hoptrace/record.h), one datagram
- * each, on an AF_UNIX SOCK_SEQPACKET socket connected to the abstract name
- * HT_REC_SOCKET. See docs/shim.md.
+ * each, on an AF_UNIX SOCK_SEQPACKET socket connected to the collector — the
+ * record name's path under root's /run/hoptrace, else the abstract name
+ * HT_REC_SOCKET — whose SO_PEERCRED uid is 0 (docs/shim.md "Whom the shim
+ * talks to").
  *
  * Rules kept by every line below:
  *  - no threads, no output, no abort/exit of our own, no malloc or locks in
@@ -138,6 +140,12 @@ static pid_t raw_getpid(void)
 
 /* ------------------------------------------------------------- transport */
 
+/* not a vfork / raw-clone child sharing our memory (see own_process) */
+static int own_process_early(void)
+{
+	return g_pid && raw_getpid() == g_pid;
+}
+
 static void addr_init(void)
 {
 	const char *s = NULL;
@@ -165,20 +173,48 @@ static void addr_init(void)
 	g_addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + sizeof(HT_REC_SOCKET));
 }
 
-/* The doorbell's address: the record socket's abstract name + ".wake" (none
- * for a pathname record socket, or when the name leaves no room). */
+/* The doorbell (record.h): only ever its path under HT_RUN_DIR — a datagram
+ * socket has no peer credentials, so an abstract name anybody can bind first
+ * would leak every remote connect's pid. Computed on first use (one stat of
+ * /proc/self/ns/net); none for a pathname record socket. */
+static _Atomic uint64_t g_netns;       /* /proc/self/ns/net inode, 0 = not read */
+
+static uint64_t netns_ino(void)
+{
+	uint64_t v = atomic_load_explicit(&g_netns, memory_order_relaxed);
+	if (v)
+		return v;
+	struct stat st;
+	if (stat("/proc/self/ns/net", &st) != 0)
+		return 0;
+	if (own_process_early())
+		atomic_store_explicit(&g_netns, (uint64_t)st.st_ino, memory_order_relaxed);
+	return (uint64_t)st.st_ino;
+}
+
+/* the path form (record.h "Names nobody else can bind") of our abstract
+ * record name + suffix; 0 if there is none */
+static socklen_t run_addr(struct sockaddr_un *sa, const char *suffix)
+{
+	size_t off = offsetof(struct sockaddr_un, sun_path);
+	char name[sizeof(g_addr.sun_path)];
+	if (g_addrlen <= off + 1 || g_addr.sun_path[0] != '\0')
+		return 0;
+	size_t n = g_addrlen - off - 1;
+	memcpy(name, g_addr.sun_path + 1, n);
+	name[n] = '\0';
+	if (memchr(name, '\0', n)) /* an abstract name with a NUL inside: no path */
+		return 0;
+	uint64_t ns = netns_ino();
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	size_t k = ns ? ht_run_path(sa->sun_path, sizeof(sa->sun_path), name, suffix, ns) : 0;
+	return k ? (socklen_t)(off + k + 1) : 0;
+}
+
 static void bell_init(void)
 {
-	size_t off = offsetof(struct sockaddr_un, sun_path), n;
-	g_belllen = 0;
-	if (g_addrlen <= off + 1 || g_addr.sun_path[0] != '\0')
-		return;
-	n = g_addrlen - off; /* NUL + name */
-	if (n + sizeof(HT_REC_BELL_SUFFIX) - 1 > sizeof(g_bell.sun_path))
-		return;
-	g_bell = g_addr;
-	memcpy(g_bell.sun_path + n, HT_REC_BELL_SUFFIX, sizeof(HT_REC_BELL_SUFFIX) - 1);
-	g_belllen = (socklen_t)(g_addrlen + sizeof(HT_REC_BELL_SUFFIX) - 1);
+	g_belllen = 0; /* computed on the first ring (ring_bell) */
 }
 
 /* Rings the doorbell: a throw-away datagram socket, raw syscalls, never
@@ -186,13 +222,21 @@ static void bell_init(void)
  * its batch interval, and before any answer). */
 static void ring_bell(void)
 {
-	if (!g_belllen)
+	struct sockaddr_un b;
+	socklen_t bl = g_belllen;
+	if (bl)
+		b = g_bell;
+	else if (!(bl = run_addr(&b, HT_REC_BELL_SUFFIX)))
 		return;
+	else if (own_process_early()) {
+		g_bell = b;
+		g_belllen = bl;
+	}
 	int s = (int)syscall(SYS_socket, AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return;
-	char b = 0;
-	syscall(SYS_sendto, s, &b, (size_t)1, MSG_DONTWAIT | MSG_NOSIGNAL, &g_bell, g_belllen);
+	char c = 0;
+	syscall(SYS_sendto, s, &c, (size_t)1, MSG_DONTWAIT | MSG_NOSIGNAL, &b, bl);
 	syscall(SYS_close, s);
 }
 
@@ -215,19 +259,49 @@ static int remote_inet(const struct sockaddr *addr, socklen_t len)
 	return 0;
 }
 
-/* A new connected socket, or -1. Uses raw syscalls only. */
-static int sock_open(void)
+/* Is the peer of connected socket s the collector? Its SO_PEERCRED uid (the
+ * creds of whoever called listen()) must be 0: a name anybody can bind first
+ * is trusted only that way. At the path under root's HT_RUN_DIR, in a user
+ * namespace that does not map uid 0 (root then shows as the overflow uid and
+ * the kernel cannot attest it), the directory does: only root could bind
+ * there. */
+static int peer_is_root(int s, int by_path)
 {
-	if (!g_addrlen)
-		return -1;
+	struct ucred cr;
+	socklen_t l = sizeof(cr);
+	if (syscall(SYS_getsockopt, s, SOL_SOCKET, SO_PEERCRED, &cr, &l) != 0 || l < sizeof(cr))
+		return 0;
+	if (cr.uid == 0)
+		return 1;
+	struct stat st;
+	return by_path && stat("/proc/self/ns/user", &st) == 0 && st.st_ino != HT_USERNS_INIT_INO;
+}
+
+static int sock_try(const struct sockaddr_un *a, socklen_t al, int by_path)
+{
 	int s = (int)syscall(SYS_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return -1;
-	if (syscall(SYS_connect, s, &g_addr, g_addrlen) != 0) {
+	if (syscall(SYS_connect, s, a, al) != 0 || !peer_is_root(s, by_path)) {
 		syscall(SYS_close, s);
 		return -1;
 	}
 	return s;
+}
+
+/* A new socket connected to the collector, or -1: the path of the record
+ * name under HT_RUN_DIR first (nobody else can bind it: a squatter of the
+ * abstract name then does not even see our connection), then the name
+ * itself (a collector without the path: another mount namespace). Uses raw
+ * syscalls only. */
+static int sock_open(void)
+{
+	if (!g_addrlen)
+		return -1;
+	struct sockaddr_un p;
+	socklen_t pl = run_addr(&p, "");
+	int s = pl ? sock_try(&p, pl, 1) : -1;
+	return s >= 0 ? s : sock_try(&g_addr, g_addrlen, g_addr.sun_path[0] != '\0');
 }
 
 /* Moves s to a high descriptor (>= 800, or near RLIMIT_NOFILE if lower). */

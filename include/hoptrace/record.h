@@ -6,9 +6,11 @@
  * collector decodes with ht_record_decode() (collector/record.c).
  *
  * Transport: one record per datagram on an AF_UNIX SOCK_SEQPACKET socket
- * connected to the abstract name HT_REC_SOCKET ("\0hoptrace/rec" — abstract
- * names are per network namespace, so every namespace reaches its own
- * collector). The collector sets SO_PASSCRED: the kernel attests each
+ * connected to the collector: at HT_REC_SOCKET's path under HT_RUN_DIR (below),
+ * else at the abstract name HT_REC_SOCKET ("\0hoptrace/rec" — abstract names
+ * are per network namespace, so every namespace reaches its own collector),
+ * and only when the peer's SO_PEERCRED uid is 0 (anybody can bind a free
+ * abstract name). The collector sets SO_PASSCRED: the kernel attests each
  * datagram's sender pid/uid/gid, and those are the only identity the collector
  * trusts. Nothing in a record names the sending process.
  *
@@ -76,13 +78,60 @@
 #define HT_REC_VERSION 1
 #define HT_REC_MAX 640              /* largest datagram, bytes */
 #define HT_REC_SOCKET "hoptrace/rec" /* abstract name, without the leading NUL */
-/* The collector's doorbell: an abstract SOCK_DGRAM socket named like the record
- * socket plus this suffix ("\0hoptrace/rec.wake"). The collector reads records
- * in batches; a shim rings (one empty datagram, content ignored, sender not
- * trusted) right after the CONNECT record of a TCP connection to another
- * host, which the guard is about to ask about, so the collector reads it at
- * once. Ringing is only ever a hint: any query drains every record first. */
+/* The collector's doorbell: a SOCK_DGRAM socket named like the record socket
+ * plus this suffix. The collector reads records in batches; a shim rings (one
+ * empty datagram, content ignored, sender not trusted) right after the
+ * CONNECT record of a TCP connection to another host, which the guard is
+ * about to ask about, so the collector reads it at once. Ringing is only ever
+ * a hint: any query drains the record socket first. The shim rings only the
+ * doorbell's path under HT_RUN_DIR (below), never "\0hoptrace/rec.wake": a
+ * datagram socket has no peer credentials, so a squatter of the abstract name
+ * could not be told from the collector (the collector still binds it, for
+ * older shims, and reports it squatted). */
 #define HT_REC_BELL_SUFFIX ".wake"
+/* Names nobody else can bind. Any local user can bind a free abstract name
+ * first (issue 10): the shim sends records only to a peer whose SO_PEERCRED
+ * uid is 0, and the collector, when an abstract name is taken, still serves
+ * it at a path in this root-owned, 0755 directory, one per network namespace
+ * (abstract names are per namespace, paths are not):
+ *     HT_RUN_DIR "/" NAME-with-'/'-as-'_' SUFFIX "@" NETNS-INODE
+ * e.g. /run/hoptrace/hoptrace_rec@4026531840 (records),
+ * /run/hoptrace/hoptrace_rec.wake@4026531840 (the doorbell: always used),
+ * /run/hoptrace/hoptrace_query@4026531840 (the guard's query socket). The
+ * netns inode is stat("/proc/self/ns/net").st_ino. */
+#define HT_RUN_DIR "/run/hoptrace"
+#define HT_USERNS_INIT_INO 0xEFFFFFFDULL /* /proc/self/ns/user of the initial user ns */
+
+/* Writes the path above into out (n bytes); returns its length, 0 if it does
+ * not fit a sun_path. No libc beyond memcpy: the shim uses it. */
+static inline size_t ht_run_path(char *out, size_t n, const char *name, const char *suffix,
+				 uint64_t netns)
+{
+	static const char dir[] = HT_RUN_DIR "/";
+	char num[24];
+	size_t k = 0, d = sizeof(dir) - 1, nl = 0, sl = 0, i;
+	while (name[nl])
+		nl++;
+	while (suffix[sl])
+		sl++;
+	do {
+		num[k++] = (char)('0' + netns % 10);
+		netns /= 10;
+	} while (netns && k < sizeof(num));
+	if (n > 108)
+		n = 108;
+	if (d + nl + sl + 1 + k + 1 > n)
+		return 0;
+	memcpy(out, dir, d);
+	for (i = 0; i < nl; i++)
+		out[d + i] = name[i] == '/' ? '_' : name[i];
+	memcpy(out + d + nl, suffix, sl);
+	out[d + nl + sl] = '@';
+	for (i = 0; i < k; i++)
+		out[d + nl + sl + 1 + i] = num[k - 1 - i];
+	out[d + nl + sl + 1 + k] = 0;
+	return d + nl + sl + 1 + k;
+}
 #define HT_REC_PATH_MAX 256          /* exe/argv0/path fields are truncated to this */
 #define HT_REC_UNIX_MAX 108          /* sun_path */
 #define HT_REC_MAX_SKEW_NS (10ULL * 1000000000ULL)

@@ -14,6 +14,8 @@
 #   packet     build/tests/bench/packet_bench: the guard's SYN parser before issue 10
 #              vs now (ns per SYN, ratio) and the sock_diag confirmation a
 #              source-routed SYN costs
+#   flood      who_bench (root) alone and while nobody floods records: the
+#              victim's p50/p99 and their ratio (issue 10)
 #   guard      tests/bench/guard.sh: what hopguard adds per SYN, conn/s judged
 #   ssh        tests/bench/ssh_overhead.sh: the paper's `ssh -tt h2 ls` and
 #              `ssh -tt h2 ssh -tt h1 ls`, hoptrace (shim+collector+guard) vs none
@@ -105,7 +107,8 @@ coll_bench() {
 		[ -e "$B/$f" ] || { echo "$B/$f not built"; return 77; }
 	done
 	ns=htbench$$ d=$(mktemp -d /tmp/htbench.XXXXXX)
-	printf '[collector]\nhostname = bench\ncontrol = %s/control.sock\n' "$d" >"$d/c.conf"
+	# capacity, not the per-sender bounds (the flood step measures those)
+	printf '[collector]\nhostname = bench\ncontrol = %s/control.sock\nrecord_rate = 100000000\nrecord_rate_uid = 100000000\n' "$d" >"$d/c.conf"
 	ip netns add "$ns" || return 1
 	ip -n "$ns" link set lo up
 	ip netns exec "$ns" "$B/hoptraced" -d -f "$d/c.conf" >"$d/coll.log" 2>&1 &
@@ -155,6 +158,76 @@ if want packet; then
 	else
 		STATUS="$STATUS packet:skipped(not built)"
 	fi
+fi
+
+# ---- flood: a victim's answers while another uid floods records -------------------
+# who_bench (root, under the shim: every connect's CONNECT record must be read
+# before its answer) alone, while 4 processes of nobody only spin (the same CPU
+# load, no records), and while nobody runs atk_flood (4 processes x 4
+# connections of OPEN records, as fast as the collector takes them), against
+# the same collector with its default bounds, in the same run (2 runs; the
+# second is reported).
+flood_bench() {
+	[ "$(id -u)" = 0 ] || { echo "needs root (network namespace)"; return 77; }
+	for f in hoptraced hoptrace libhoptrace.so tests/bench/who_bench tests/helpers/atk_flood; do
+		[ -e "$B/$f" ] || { echo "$B/$f not built"; return 77; }
+	done
+	command -v setpriv >/dev/null || { echo "setpriv missing"; return 77; }
+	ns=htflood$$ d=$(mktemp -d /tmp/htflood.XXXXXX)
+	printf '[collector]\nhostname = bench\ncontrol = %s/control.sock\n[inquiry]\nlisten = no\n' "$d" >"$d/c.conf"
+	ip netns add "$ns" || return 1
+	ip -n "$ns" link set lo up
+	ip netns exec "$ns" "$B/hoptraced" -d -f "$d/c.conf" >"$d/coll.log" 2>&1 &
+	cp=$!
+	i=0
+	until ip netns exec "$ns" "$B/hoptrace" -f "$d/c.conf" status >/dev/null 2>&1; do
+		i=$((i + 1)); [ $i -lt 50 ] && kill -0 $cp 2>/dev/null || { cat "$d/coll.log"; break; }; sleep 0.1
+	done
+	rc=0
+	for run in 1 2; do
+		out=$(ip netns exec "$ns" env LD_PRELOAD="$B/libhoptrace.so" "$B/tests/bench/who_bench" -n 2000 -p 62001) || rc=1
+		echo "quiet run $run: $out"
+		# the flooders' CPU load alone (4 spinning processes of nobody, no records)
+		ip netns exec "$ns" setpriv --reuid nobody --regid nogroup --clear-groups \
+			"$B/tests/helpers/atk_flood" -k spin -f 4 -T 12 hoptrace/rec >/dev/null 2>&1 &
+		fp=$!
+		sleep 1
+		out=$(ip netns exec "$ns" env LD_PRELOAD="$B/libhoptrace.so" "$B/tests/bench/who_bench" -n 2000 -p 62003) || rc=1
+		echo "spin run $run: $out"
+		kill $fp 2>/dev/null; wait $fp 2>/dev/null
+		sleep 0.5
+		ip netns exec "$ns" setpriv --reuid nobody --regid nogroup --clear-groups \
+			"$B/tests/helpers/atk_flood" -k open -f 4 -c 4 -n 100000000 -T 12 hoptrace/rec >"$d/flood.out" 2>&1 &
+		fp=$!
+		sleep 1
+		out=$(ip netns exec "$ns" env LD_PRELOAD="$B/libhoptrace.so" "$B/tests/bench/who_bench" -n 2000 -p 62002) || rc=1
+		echo "flood run $run: $out"
+		kill $fp 2>/dev/null; wait $fp 2>/dev/null   # atk_flood ends its children too
+		echo "flood run $run: atk_flood $(cat "$d/flood.out")"
+		sleep 1
+	done
+	ip netns exec "$ns" "$B/hoptrace" -f "$d/c.conf" status --json 2>&1 |
+		"${PY:-python3}" -c 'import json,sys; a=json.load(sys.stdin); print("flood_uids", json.dumps(a.get("uids")))'
+	kill $cp; wait $cp 2>/dev/null
+	ip netns del "$ns"
+	rm -rf "$d"
+	return $rc
+}
+if want flood; then
+	step flood flood_bench
+	L=$LOGS/flood.log
+	q=$(sed -n 's/^quiet run 2: who n=[0-9]* keep=0 p50_us \([0-9.]*\) p99_us \([0-9.]*\).*/\1 \2/p' "$L" | head -n 1)
+	f=$(sed -n 's/^flood run 2: who n=[0-9]* keep=0 p50_us \([0-9.]*\) p99_us \([0-9.]*\).*/\1 \2/p' "$L" | head -n 1)
+	c=$(sed -n 's/^spin run 2: who n=[0-9]* keep=0 p50_us \([0-9.]*\) p99_us \([0-9.]*\).*/\1 \2/p' "$L" | head -n 1)
+	row flood "victim who p50/p99 us, quiet" "${q% *} / ${q#* }"
+	row flood "victim who p50/p99 us, 4 nobody procs spinning" "${c% *} / ${c#* }" \
+		"$(awk -v q="$q" -v f="$c" 'BEGIN { split(q, a, " "); split(f, b, " "); if (a[1] > 0 && a[2] > 0) printf "x%.2f / x%.2f vs quiet", b[1] / a[1], b[2] / a[2] }')"
+	row flood "victim who p50/p99 us, nobody flooding records" "${f% *} / ${f#* }" \
+		"$(awk -v q="$q" -v c="$c" -v f="$f" 'BEGIN { split(q, a, " "); split(c, s, " "); split(f, b, " "); if (a[1] > 0 && a[2] > 0) printf "x%.2f / x%.2f vs quiet", b[1] / a[1], b[2] / a[2]; if (s[1] > 0 && s[2] > 0) printf ", x%.2f / x%.2f vs spinning", b[1] / s[1], b[2] / s[2] }')"
+	row flood "dropped + throttled: flooder / root" "$(sed -n 's/^flood_uids //p' "$L" | "${PY:-python3}" -c 'import json,sys
+u={x["uid"]: x for x in json.loads(sys.stdin.read() or "[]")}
+g=lambda i, k: u.get(i, {}).get(k, 0)
+print("%d+%d / %d+%d" % (g(65534, "dropped"), g(65534, "throttled"), g(0, "dropped"), g(0, "throttled")))' 2>/dev/null)"
 fi
 
 # ---- guard ----------------------------------------------------------------------
