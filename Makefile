@@ -156,7 +156,7 @@ check-func: all
 asan-build:
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)-asan OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	    $(BUILD)-asan/libcollector.a $(BUILD)-asan/libguard.a \
+	    $(BUILD)-asan/libcollector.a $(BUILD)-asan/libguard.a $(BUILD)-asan/hoptraced \
 	    $(patsubst $(BUILD)/%,$(BUILD)-asan/%,$(UNITS))
 
 asan: deps

@@ -70,6 +70,7 @@
 #include "hoptrace/ini.h"
 #include "hoptrace/log.h"
 #include "hoptrace/record.h"
+#include "hoptrace/sdnotify.h"
 #include "graph.h"
 #include "inquiry.h"
 #include "query.h"
@@ -1707,6 +1708,8 @@ int main(int argc, char **argv)
 		fatalx("%s", err);
 	ep_add(inquiry_fd(inq), TAG_INQ);
 	pthread_sigmask(SIG_SETMASK, &olds, NULL);
+	uint64_t wd_usec = ht_sd_watchdog_usec(); /* systemd: Type=notify, WatchdogSec */
+	ht_sd_notify("READY=1");
 	log_info("collecting as host %s: records @%s, queries @%s, control %s, inquiries %s", cf.hostname,
 		 cf.rec_socket, cf.query_socket, url, cf.inq.enabled ? cf.inq.listen : "off");
 
@@ -1760,6 +1763,8 @@ int main(int argc, char **argv)
 				if (read(fd, &x, sizeof(x)) > 0)
 					graph_gc(graph, now);
 				sd_local_addrs_refresh();
+				if (wd_usec) /* the graph loop is alive: every 1 s tick */
+					ht_sd_notify("WATCHDOG=1");
 				named_retry(&n_rec);
 				named_retry(&n_query);
 				named_retry(&n_bell);
@@ -1796,6 +1801,7 @@ int main(int argc, char **argv)
 			spin_used += now_ns() - t0;
 		}
 	}
+	ht_sd_notify("STOPPING=1");
 	log_info("exiting");
 	struct named *nm[3] = {&n_rec, &n_query, &n_bell};
 	for (int i = 0; i < 3; i++)
