@@ -66,6 +66,7 @@ static int on_path(const struct walk *w, const struct proc *p)
 
 char *ht_addr_str(const struct ht_addr *a, char *buf, size_t n)
 {
+	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 	char ip[INET6_ADDRSTRLEN];
 	switch (a->family) {
 	case AF_INET:
@@ -73,7 +74,6 @@ char *ht_addr_str(const struct ht_addr *a, char *buf, size_t n)
 		snprintf(buf, n, "%s:%u", ip, a->port);
 		break;
 	case AF_INET6:
-		static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 		/* a->a sits at an odd offset: compare bytes, no uint32_t loads */
 		if (!memcmp(a->a, v4mapped, sizeof(v4mapped))) {
 			/* a dual-stack socket's IPv4 peer: the far host knows it as IPv4 */
