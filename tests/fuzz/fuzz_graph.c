@@ -34,9 +34,12 @@
  *     23 PREJ     ino, addr: query_prejudge
  *     24 DUMP     sel: ps / graph / status, rendered by chainfmt
  *     25 BOUND    ino, addrs: {"op":"bound",...}
- *     26 REPEAT   cnt, nops, mask: the next nops ops (cnt+1)*4 times, k =
- *                 0.. added to fds (mask 1), inos (2), sender (4); 1 ms
- *                 between rounds (8). Not nested.
+ *     26 REPEAT   lo, hi, nops, mask: the next nops ops (lo | hi << 8) % 4096
+ *                 times (a literal count: the comparisons the graph makes
+ *                 against its bounds — 2 * CLOSED_KEEP closed holds, table
+ *                 sizes — feed libFuzzer's dictionary, so a bound can be
+ *                 reached exactly), k = 0.. added to fds (mask 1), inos (2),
+ *                 sender (4); 1 ms between rounds (8). Not nested.
  *     27 MARKINT  ino: graph_mark_internal(ino, 1)
  *     28 QUERY    len, bytes: any request through query_answer
  *     29 CLOSE    fd            (short forms, for dense programs)
@@ -707,10 +710,10 @@ static size_t op_one(struct fz *f, size_t pos, unsigned k, unsigned mask, int ne
 		}
 		return pos;
 	case 26: { /* REPEAT */
-		unsigned cnt = ((unsigned)byte_at(f, pos) + 1) * 4;
-		unsigned nops = (byte_at(f, pos + 1) & 7) + 1;
-		unsigned m = byte_at(f, pos + 2);
-		pos += 3;
+		unsigned cnt = ((unsigned)byte_at(f, pos) | (unsigned)byte_at(f, pos + 1) << 8) % 4096;
+		unsigned nops = (byte_at(f, pos + 2) & 7) + 1;
+		unsigned m = byte_at(f, pos + 3);
+		pos += 4;
 		if (nested || !run)
 			return pos; /* the block after it runs once, as plain ops */
 		if (f->trace)

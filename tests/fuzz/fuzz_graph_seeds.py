@@ -215,7 +215,7 @@ SEEDS['raw_and_queries'] = p
 p = P()
 p.image(0, None, 2, 3)
 p.rec(1, PTY, fd=3, fd2=4, chan=ch(6))
-p.op(K_REPEAT, 0, 15, 1, 1 | 2 | 8)
+p.op(K_REPEAT, 0, 64, 0, 1, 1 | 2 | 8)
 p.op(K_OPEN, 0, 5, ch(1)).op(K_CLOSE, 0, 5)
 p.chain(0).chain(1).dumps()
 SEEDS['flood_small'] = p
