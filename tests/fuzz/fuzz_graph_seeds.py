@@ -220,14 +220,49 @@ p.op(K_OPEN, 0, 5, ch(1)).op(K_CLOSE, 0, 5)
 p.chain(0).chain(1).dumps()
 SEEDS['flood_small'] = p
 
+# ---- reproducers of known findings (tests/fuzz/crashes/fuzz_graph/README.md):
+# they crash until their fix lands, so they are not seeds
+CRASHES = {}
+
+# PTY: a new pts/3 master closes the stale holder's hold while that process
+# has 2 * CLOSED_KEEP closed holds: hold_close trims the hold itself, and the
+# PTY loop reads it (heap use-after-free, graph.c, HT_REC_PTY)
+p = P()
+p.image(0, None, 4, 5)
+p.rec(0, PTY, fd=5, fd2=NO_FD2, chan=ch(3))
+p.op(K_REPEAT, 0, 0, 2, 1, 0)          # 512 rounds of the next 2 ops
+p.op(K_OPEN, 0, 6, ch(1)).op(K_CLOSE, 0, 6)
+p.rec(1, PTY, fd=5, fd2=6, chan=ch(3))
+CRASHES['uaf-pty-hold_close-trim-hand'] = p
+
+# ht_addr_str on an IPv6 address: IN6_IS_ADDR_V4MAPPED on ht_addr.a (offset 5)
+p = P()
+p.image(0, None, 1, 1)
+p.rec(0, CONNECT, fd=3, chan=ch(1), addr=ad(6))
+p.who(1, ad(15, 6))
+CRASHES['ubsan-misaligned-ht_addr_str'] = p
+
+# a process that claims 3000 fds, and 100 fork children that are gone before
+# /proc is read (BIRTH, EXIT): each inherits every fd, hold_open and fd_find
+# scanning the child's growing table — O(fds^2) a birth (about 0.3 s at 20,000
+# fds in the -O2 build)
+p = P()
+p.image(5, None, 2, 3)
+p.op(K_REPEAT, 0, 3000 & 255, 3000 >> 8, 0, 1 | 2)
+p.op(K_OPEN, 5, 0, ch(0))
+p.op(K_REPEAT, 0, 100, 0, 1, 0)
+p.birth(0, 5).rec(0, EXIT)
+CRASHES['timeout-quadratic-inherit_from'] = p
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
-    out = os.path.join(here, 'corpus', 'fuzz_graph')
-    os.makedirs(out, exist_ok=True)
-    for name, prog in SEEDS.items():
-        with open(os.path.join(out, name), 'wb') as f:
-            f.write(bytes(prog.b))
-        print(f'{name}: {len(prog.b)} bytes')
+    for sub, progs in (('corpus', SEEDS), ('crashes', CRASHES)):
+        out = os.path.join(here, sub, 'fuzz_graph')
+        os.makedirs(out, exist_ok=True)
+        for name, prog in progs.items():
+            with open(os.path.join(out, name), 'wb') as f:
+                f.write(bytes(prog.b))
+            print(f'{sub}/fuzz_graph/{name}: {len(prog.b)} bytes')
 
 if __name__ == '__main__':
     main()
