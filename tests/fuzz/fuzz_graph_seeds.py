@@ -254,6 +254,18 @@ p.op(K_REPEAT, 0, 100, 0, 1, 0)
 p.birth(0, 5).rec(0, EXIT)
 CRASHES['timeout-quadratic-inherit_from'] = p
 
+# a long-running process's history bound: 600 FIFOs opened and closed (past
+# 2 * CLOSED_KEEP closed holds the oldest are trimmed), a shell holding a pipe
+# from it meanwhile; chains before and after retention
+p = P()
+p.image(0, None, 2, 3)
+p.rec(0, PIPE, fd=3, fd2=4, chan=ch(2))
+p.birth(1, 0).op(K_CLOSE, 1, 4).op(K_CLOSE, 0, 3)
+p.op(K_REPEAT, 0, 600 & 255, 600 >> 8, 1, 8)
+p.op(K_OPEN, 0, 6, ch(1)).op(K_CLOSE, 0, 6)
+p.chain(1).chain(0).clock(10).gc().chain(1)
+SEEDS['flood_trim'] = p
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     for sub, progs in (('corpus', SEEDS), ('crashes', CRASHES)):
