@@ -6,6 +6,7 @@
 #   make bench      benchmarks, as ratios against a baseline measured in the same run
 #   make asan       the same tests under ASan/UBSan (separate build dir)
 #   make fuzz       build the libFuzzer targets (clang); FUZZ_SECONDS=N make fuzz-run
+#                   [FUZZ_TARGET=fuzz_graph] (one target only)
 #   make install    PREFIX=/usr/local DESTDIR= (LIBDIR= UNITDIR= SYSCONFDIR=)
 #   make deb        the Debian package $(BUILD)/hoptrace_VERSION_ARCH.deb (debhelper,
 #                   packaging/debian/), then lintian on it
@@ -178,7 +179,7 @@ fuzz:
 	      $(LDLIBS_GUARD) $(LDLIBS_COMMON) || exit 1; done
 
 fuzz-run: fuzz
-	$(Q)FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$${FUZZ_SECONDS:-60} sh tests/fuzz/run.sh
+	$(Q)FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$${FUZZ_SECONDS:-60} sh tests/fuzz/run.sh $(FUZZ_TARGET)
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
