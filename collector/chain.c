@@ -44,6 +44,10 @@ struct walk {
 	size_t nvis, capvis;
 	const struct chan **leaves;
 	size_t nleaves, capleaves;
+	/* open-addressing indexes into vis and leaves (slot = index + 1, 0
+	 * empty), so a walk over thousands of holds stays linear */
+	uint32_t *vix, *lix;
+	size_t vixcap, lixcap;
 	size_t nodes, max_nodes;
 	struct tcpent *tcp; /* lazily dumped TCP table of this netns */
 	size_t ntcp, captcp;
@@ -100,11 +104,57 @@ char *ht_addr_str(const struct ht_addr *a, char *buf, size_t n)
 	return buf;
 }
 
+static size_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return (size_t)x;
+}
+
+/* grows an index to twice n's power of two and re-inserts every entry's
+ * hash (hash_of(i)); 0 or -1 without memory */
+static int index_grow(uint32_t **ix, size_t *cap, size_t n, size_t (*hash_of)(const struct walk *, size_t),
+		      const struct walk *w)
+{
+	size_t c = *cap ? *cap * 2 : 128;
+	while (c < 2 * (n + 1))
+		c *= 2;
+	uint32_t *t = calloc(c, sizeof(*t));
+	if (!t)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		size_t j = hash_of(w, i) & (c - 1);
+		while (t[j])
+			j = (j + 1) & (c - 1);
+		t[j] = (uint32_t)(i + 1);
+	}
+	free(*ix);
+	*ix = t;
+	*cap = c;
+	return 0;
+}
+
+static size_t vis_hash(const struct walk *w, size_t i)
+{
+	return mix64(w->vis[i].serial * 0x9e3779b97f4a7c15ULL ^ w->vis[i].t);
+}
+
+static size_t leaf_hash(const struct walk *w, size_t i)
+{
+	return mix64((uint64_t)(uintptr_t)w->leaves[i]);
+}
+
 static int visited(struct walk *w, const struct proc *p, uint64_t t)
 {
-	for (size_t i = 0; i < w->nvis; i++)
-		if (w->vis[i].serial == p->serial && w->vis[i].t == t)
+	if (2 * (w->nvis + 1) > w->vixcap && index_grow(&w->vix, &w->vixcap, w->nvis, vis_hash, w))
+		return 1;
+	size_t j = mix64(p->serial * 0x9e3779b97f4a7c15ULL ^ t) & (w->vixcap - 1);
+	for (; w->vix[j]; j = (j + 1) & (w->vixcap - 1)) {
+		const struct visit *v = &w->vis[w->vix[j] - 1];
+		if (v->serial == p->serial && v->t == t)
 			return 1;
+	}
 	if (w->nvis == w->capvis) {
 		size_t n = w->capvis ? w->capvis * 2 : 64;
 		struct visit *v = realloc(w->vis, n * sizeof(*v));
@@ -115,14 +165,17 @@ static int visited(struct walk *w, const struct proc *p, uint64_t t)
 	}
 	w->vis[w->nvis].serial = p->serial;
 	w->vis[w->nvis].t = t;
-	w->nvis++;
+	w->vix[j] = (uint32_t)(++w->nvis);
 	return 0;
 }
 
 static int leaf_seen(struct walk *w, const struct chan *c)
 {
-	for (size_t i = 0; i < w->nleaves; i++)
-		if (w->leaves[i] == c)
+	if (2 * (w->nleaves + 1) > w->lixcap && index_grow(&w->lix, &w->lixcap, w->nleaves, leaf_hash, w))
+		return 1;
+	size_t j = mix64((uint64_t)(uintptr_t)c) & (w->lixcap - 1);
+	for (; w->lix[j]; j = (j + 1) & (w->lixcap - 1))
+		if (w->leaves[w->lix[j] - 1] == c)
 			return 1;
 	if (w->nleaves == w->capleaves) {
 		size_t n = w->capleaves ? w->capleaves * 2 : 16;
@@ -132,7 +185,8 @@ static int leaf_seen(struct walk *w, const struct chan *c)
 		w->leaves = v;
 		w->capleaves = n;
 	}
-	w->leaves[w->nleaves++] = c;
+	w->leaves[w->nleaves] = c;
+	w->lix[j] = (uint32_t)(++w->nleaves);
 	return 0;
 }
 
@@ -970,6 +1024,8 @@ cJSON *chain_compute(struct graph *g, const struct chain_req *req)
 		cJSON_Delete(ans);
 		free(w.vis);
 		free(w.leaves);
+		free(w.vix);
+		free(w.lix);
 		free(w.tcp);
 		return NULL;
 	}
@@ -980,6 +1036,8 @@ cJSON *chain_compute(struct graph *g, const struct chain_req *req)
 	chain_reflatten(ans);
 	free(w.vis);
 	free(w.leaves);
+	free(w.vix);
+	free(w.lix);
 	free(w.tcp);
 	return ans;
 }
