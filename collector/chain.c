@@ -334,11 +334,18 @@ static cJSON *conn_node(struct walk *w, const struct chan *c)
 	/* an address only the sender's record gave: the kernel's table never
 	 * showed the socket (it was gone before a TCP dump or a SYN's query —
 	 * with a guard every SYN's own socket is attested from the packet) */
-	if (c->addr_claimed)
-		cJSON_AddBoolToObject(n, "attested", 0);
 	cJSON_AddNullToObject(n, "upstream");
 	cJSON_AddBoolToObject(n, "complete", 0);
-	cJSON_AddStringToObject(n, "reason", "not followed");
+	if (c->addr_claimed) {
+		/* never followed: the far host would answer for a connection
+		 * the kernel never confirmed this process had (a record naming
+		 * another user's 4-tuple from /proc/net/tcp) — incomplete, so
+		 * policy decides by @incomplete */
+		cJSON_AddBoolToObject(n, "attested", 0);
+		cJSON_AddStringToObject(n, "reason", "not attested");
+	} else {
+		cJSON_AddStringToObject(n, "reason", "not followed");
+	}
 	return n;
 }
 
@@ -945,7 +952,11 @@ static void emit_conn(struct flat *f, const cJSON *leaf)
 		if (host[0])
 			host[strlen(host) - 1] = 0;
 	}
-	emit(f, host, remote, 0, 0, NULL);
+	/* an address no kernel view confirmed (a short-lived socket, or a
+	 * record naming another user's 4-tuple): the host it names is shown,
+	 * but the chain has no source a rule could match, and it is incomplete */
+	int attested = !cJSON_IsFalse(cJSON_GetObjectItem(leaf, "attested"));
+	emit(f, host, attested ? remote : NULL, 0, 0, NULL);
 }
 
 static void flatten(struct flat *f, cJSON *node)

@@ -1966,6 +1966,9 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 			    sd_inet_lookup(g->nl, r->addr.family, r->addr.a, r->addr.port, r->addr2.a,
 					   r->addr2.port, &si) == 0 && si.ino == c->ino)
 				c->addr_claimed = 0;
+			else if (g->nl >= 0)
+				g->st.refused_fd++; /* an accept the kernel does not know: the
+						     * addresses stay a claim ("attested": false) */
 		}
 		c->dir = 'i';
 		c->sotype = (int)r->num;
