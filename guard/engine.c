@@ -40,6 +40,7 @@
 #include "../collector/sockdiag.h"
 
 #define CACHE_SLOTS 16384
+#define KEY_LEN 64
 /* Bytes of each queued packet the kernel copies to us: the longest header
  * chain the kernel builds for a TCP socket, so that every SYN's headers are
  * whole in the copy (its payload, TCP Fast Open data, need not be: the parser
@@ -71,7 +72,7 @@ struct push_ent {
 };
 
 struct cache_ent {
-	uint8_t key[40]; /* family, src, final dst, sport, dport, seq */
+	uint8_t key[KEY_LEN]; /* make_key */
 	uint64_t ino;    /* the socket decided on, 0 unknown */
 	long expires_ms;
 	int8_t action;   /* enum acl_verdict, -1 empty */
@@ -125,36 +126,46 @@ static long mono_us(void)
 
 /* ---- cache ---------------------------------------------------------------- */
 
-static void make_key(const struct ht_pkt *p, uint8_t k[40])
+/* family, src, final dst, first hop, ports, the whole ISN (a retransmit has
+ * the same one, a new connection reusing the 4-tuple another) and a hash of
+ * the source route's addresses: a route set on the socket after its first SYN
+ * was judged (IPV6_RTHDR while connecting) makes its retransmits another key,
+ * judged anew */
+static void make_key(const struct ht_pkt *p, const uint8_t *buf, uint8_t k[KEY_LEN])
 {
-	memset(k, 0, 40);
+	memset(k, 0, KEY_LEN);
 	k[0] = (uint8_t)p->family;
-	memcpy(k + 1, p->src, 16);
-	memcpy(k + 17, p->dst, 16);
-	memcpy(k + 33, &p->sport, 2);
-	memcpy(k + 35, &p->dport, 2);
-	/* the ISN: a retransmit has the same one, a new connection reusing the
-	 * 4-tuple has another */
-	k[37] = (uint8_t)p->seq, k[38] = (uint8_t)(p->seq >> 8), k[39] = (uint8_t)(p->seq >> 16);
-	k[0] ^= (uint8_t)(p->seq >> 24) & 0xf0;
+	k[1] = (uint8_t)p->srcroute;
+	memcpy(k + 2, p->src, 16);
+	memcpy(k + 18, p->dst, 16);
+	memcpy(k + 34, p->hop, 16);
+	memcpy(k + 50, &p->sport, 2);
+	memcpy(k + 52, &p->dport, 2);
+	memcpy(k + 54, &p->seq, 4);
+	uint32_t h = 2166136261u;
+	size_t alen = p->family == AF_INET ? 4 : 16;
+	for (size_t i = 0; buf && i < (size_t)p->route_n * alen; i++)
+		h = (h ^ buf[p->route_off + i]) * 16777619u;
+	k[58] = p->route_n;
+	memcpy(k + 59, &h, 4);
 }
 
-static size_t key_slot(const uint8_t k[40])
+static size_t key_slot(const uint8_t k[KEY_LEN])
 {
 	uint64_t h = 1469598103934665603ULL;
-	for (int i = 0; i < 40; i++)
+	for (int i = 0; i < KEY_LEN; i++)
 		h = (h ^ k[i]) * 1099511628211ULL;
 	return (size_t)(h % CACHE_SLOTS);
 }
 
 /* The decision for key, or -1; *ino: the socket it was made for (0 unknown). */
-static int cache_get(struct engine *e, const uint8_t k[40], uint64_t *ino)
+static int cache_get(struct engine *e, const uint8_t k[KEY_LEN], uint64_t *ino)
 {
 	size_t s = key_slot(k);
 	int v = -1;
 	pthread_mutex_lock(&e->cache_lock);
 	struct cache_ent *c = &e->cache[s];
-	if (c->action >= 0 && c->expires_ms > mono_ms() && !memcmp(c->key, k, 40)) {
+	if (c->action >= 0 && c->expires_ms > mono_ms() && !memcmp(c->key, k, KEY_LEN)) {
 		v = c->action;
 		*ino = c->ino;
 	}
@@ -162,14 +173,14 @@ static int cache_get(struct engine *e, const uint8_t k[40], uint64_t *ino)
 	return v;
 }
 
-static void cache_put(struct engine *e, const uint8_t k[40], int action, uint64_t ino)
+static void cache_put(struct engine *e, const uint8_t k[KEY_LEN], int action, uint64_t ino)
 {
 	if (!e->conf.cache_ttl_ms)
 		return;
 	size_t s = key_slot(k);
 	pthread_mutex_lock(&e->cache_lock);
 	struct cache_ent *c = &e->cache[s];
-	memcpy(c->key, k, 40);
+	memcpy(c->key, k, KEY_LEN);
 	c->ino = ino;
 	c->action = (int8_t)action;
 	c->expires_ms = mono_ms() + (long)e->conf.cache_ttl_ms;
@@ -739,7 +750,7 @@ static void decide(struct worker *w, uint16_t queue, uint32_t id, uint32_t mark,
 	struct ht_chainset cs = {0};
 	char local[HT_ENDPOINT_STRLEN], remote[HT_ENDPOINT_STRLEN], why[512] = "", err[256],
 		host[HT_HOST_MAX];
-	uint8_t key[40];
+	uint8_t key[KEY_LEN];
 	int verdict, have_chains = 0;
 	char hop[INET6_ADDRSTRLEN];
 	uint64_t ino = 0;
@@ -771,7 +782,7 @@ static void decide(struct worker *w, uint16_t queue, uint32_t id, uint32_t mark,
 		}
 		ino = si.ino;
 	}
-	make_key(&p, key);
+	make_key(&p, pkt, key);
 	uint64_t cino = 0;
 	int cached = cache_get(e, key, &cino);
 	if (cached >= 0 && cino) {
