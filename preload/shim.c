@@ -665,6 +665,20 @@ static void on_exit_cb(int status, void *arg)
 
 static atomic_int g_inited;
 
+/* uid 0 of the machine, not of a user namespace any user can make
+ * (`unshare -Ur`): the initial user namespace's inode is fixed
+ * (PROC_USER_INIT_INO). Asked only when HOPTRACE_DISABLE is set. */
+static int in_init_userns(void)
+{
+	struct stat st;
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	int ok = xfstat(fd, &st) == 0 && st.st_ino == 0xEFFFFFFDu;
+	syscall(SYS_close, fd);
+	return ok;
+}
+
 static void early_init(void)
 {
 	int zero = 0;
@@ -676,7 +690,7 @@ static void early_init(void)
 	 * (issue 10). hoptrace's own daemons run as root. */
 	if (!getauxval(AT_SECURE) && getuid() == 0 && geteuid() == 0) {
 		const char *d = secure_getenv("HOPTRACE_DISABLE");
-		if (d && d[0] == '1')
+		if (d && d[0] == '1' && in_init_userns())
 			g_disabled = 1;
 	}
 	g_pid = raw_getpid();
