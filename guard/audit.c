@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -197,4 +200,32 @@ int audit_write(int fd, const struct abuf *b)
 		return 0;
 	ssize_t n = write(fd, b->p, b->len);
 	return n == (ssize_t)b->len ? 0 : -1;
+}
+
+int audit_syslog_open(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (!path[0] || strlen(path) >= sizeof(sa.sun_path))
+		return -1;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int audit_syslog_send(int fd, const struct abuf *b, int refusal)
+{
+	char head[64];
+	if (fd < 0 || !b->len)
+		return -1;
+	int pri = (3 << 3) | (refusal ? 5 : 6); /* LOG_DAEMON | notice / info */
+	int hl = snprintf(head, sizeof(head), "<%d>hopguard[%ld]: ", pri, (long)getpid());
+	struct iovec iov[2] = {{head, (size_t)hl}, {b->p, b->len - (b->p[b->len - 1] == '\n')}};
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+	return sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? -1 : 0;
 }

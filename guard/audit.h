@@ -38,6 +38,13 @@ void abuf_free(struct abuf *b);
 
 /* Formats one line (with the trailing '\n') into b; returns 0 or -1 (ENOMEM). */
 int audit_format(struct abuf *b, const struct audit_rec *r);
+/* syslog: a non-blocking datagram socket connected to path (/dev/log), or
+ * -1; audit_syslog_send writes the line (without its '\n') as one message
+ * "<PRI>hopguard[PID]: {json}" (RFC 3164 as glibc's syslog() sends it
+ * locally; LOG_DAEMON, notice for a refusal, info otherwise). Never blocks:
+ * a full or absent syslog loses the message (returns -1), the file keeps it. */
+int audit_syslog_open(const char *path);
+int audit_syslog_send(int fd, const struct abuf *b, int refusal);
 /* Opens path (creating its directory) with O_APPEND; returns fd or -1. */
 int audit_open(const char *path);
 /* One write() of the line; returns 0 or -1. */

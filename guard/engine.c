@@ -85,6 +85,9 @@ struct engine {
 	unsigned portid;
 	int lo_ifindex;
 	int audit_fd;
+	int syslog_fd;             /* audit_syslog: -1 off or not reachable (retried) */
+	atomic_long syslog_retry_ms;
+	atomic_ulong n_syslog_lost;
 	pthread_mutex_t audit_lock; /* only for reopening */
 	pthread_rwlock_t acl_lock;
 	struct acl *acl;
@@ -675,6 +678,28 @@ static int judge_route(const struct acl *acl, struct ht_chainset *cs, const stru
 	return ACL_ACCEPT;
 }
 
+/* Each decision also to syslog (audit_syslog): never blocks a worker; an
+ * absent or restarted syslog is reconnected at most once a second, a lost
+ * message is counted (the audit file has it). */
+static void syslog_emit(struct engine *e, const struct abuf *line, int refusal)
+{
+	pthread_mutex_lock(&e->audit_lock);
+	if (e->syslog_fd < 0 && mono_ms() >= atomic_load(&e->syslog_retry_ms)) {
+		e->syslog_fd = audit_syslog_open(e->conf.audit_syslog);
+		if (e->syslog_fd < 0)
+			atomic_store(&e->syslog_retry_ms, mono_ms() + 1000);
+	}
+	int fd = e->syslog_fd;
+	if (audit_syslog_send(fd, line, refusal)) {
+		atomic_fetch_add(&e->n_syslog_lost, 1);
+		if (fd >= 0 && errno != EAGAIN) { /* the peer went away: reconnect later */
+			close(fd);
+			e->syslog_fd = -1;
+		}
+	}
+	pthread_mutex_unlock(&e->audit_lock);
+}
+
 static void audit_emit(struct worker *w, const struct audit_rec *r)
 {
 	struct engine *e = w->e;
@@ -684,6 +709,8 @@ static void audit_emit(struct worker *w, const struct audit_rec *r)
 		if (audit_write(fd, &w->line))
 			log_warn("audit log write");
 		pthread_mutex_unlock(&e->audit_lock);
+		if (e->conf.audit_syslog[0])
+			syslog_emit(e, &w->line, r->verdict && strcmp(r->verdict, "accept"));
 	}
 }
 
@@ -1099,6 +1126,7 @@ struct engine *engine_new(const struct guard_conf *conf, struct acl *acl, int ba
 	e->bare = bare;
 	e->acl = acl;
 	e->audit_fd = -1;
+	e->syslog_fd = -1;
 	pthread_rwlock_init(&e->acl_lock, NULL);
 	pthread_mutex_init(&e->cache_lock, NULL);
 	pthread_mutex_init(&e->audit_lock, NULL);
@@ -1226,14 +1254,15 @@ void engine_stats(struct engine *e, char *buf, size_t n)
 		 "packets %lu decided %lu cached %lu accept %lu reject %lu drop %lu "
 		 "collector_errors %lu verdict_errors %lu unparsable %lu source_routed %lu "
 		 "overflow_dropped %lu (queue_full %lu rcvbuf_full %lu) enobufs %lu "
-		 "prejudged %lu prejudged_late %lu asked %lu",
+		 "prejudged %lu prejudged_late %lu asked %lu syslog_lost %lu",
 		 atomic_load(&e->n_pkts), atomic_load(&e->n_decided), atomic_load(&e->n_cached),
 		 atomic_load(&e->n_accept), atomic_load(&e->n_reject), atomic_load(&e->n_drop),
 		 atomic_load(&e->n_coll_err), atomic_load(&e->n_verdict_err),
 		 atomic_load(&e->n_parse_err), atomic_load(&e->n_srcroute),
 		 atomic_load(&e->n_ovf_queue) + atomic_load(&e->n_ovf_user),
 		 atomic_load(&e->n_ovf_queue), atomic_load(&e->n_ovf_user), atomic_load(&e->n_enobufs),
-		 atomic_load(&e->n_push_hit), atomic_load(&e->n_push_race), atomic_load(&e->n_push_miss));
+		 atomic_load(&e->n_push_hit), atomic_load(&e->n_push_race), atomic_load(&e->n_push_miss),
+		 atomic_load(&e->n_syslog_lost));
 }
 
 void engine_stop(struct engine *e)
@@ -1248,6 +1277,8 @@ void engine_stop(struct engine *e)
 	mnl_socket_close(e->nl);
 	if (e->audit_fd >= 0)
 		close(e->audit_fd);
+	if (e->syslog_fd >= 0)
+		close(e->syslog_fd);
 	if (e->acl)
 		acl_free(e->acl);
 	free(e->threads);

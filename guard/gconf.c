@@ -151,6 +151,15 @@ static int cb(void *ctx, const char *section, const char *key, const char *v, ch
 	} else if (!strcmp(key, "on_incomplete")) {
 		if (parse_verdict(v, 1, &c->on_incomplete, err, errlen))
 			return -1;
+	} else if (!strcmp(key, "audit_syslog")) {
+		/* yes = the system's /dev/log; an absolute path = that socket */
+		int on;
+		if (v[0] == '/')
+			return copy_str(c->audit_syslog, sizeof(c->audit_syslog), v, err, errlen);
+		if (ini_bool(v, &on, err, errlen))
+			return -1;
+		snprintf(c->audit_syslog, sizeof(c->audit_syslog), "%s", on ? "/dev/log" : "");
+		return 0;
 	} else if (!strcmp(key, "audit_log")) {
 		return copy_str(c->audit_log, sizeof(c->audit_log), v, err, errlen);
 	} else if (!strcmp(key, "exempt_mark")) {

@@ -24,6 +24,7 @@ struct guard_conf {
 	unsigned queue_maxlen;         /* queue_maxlen = 16384: SYNs the kernel holds for us */
 	int judge_local;               /* judge_local = no */
 	int prejudge;                  /* prejudge = yes: take chains the collector pushes */
+	char audit_syslog[108];        /* audit_syslog = yes|no|SOCKET: each decision also to syslog (/dev/log) */
 	char audit_log[512];           /* audit_log = /var/log/hoptrace/audit.log ("" = none) */
 	uint32_t exempt_mark;          /* exempt_mark = 0x20000000 */
 	uint32_t mark_judged;          /* mark_judged = 0x40000000 */
