@@ -906,19 +906,27 @@ static int path_procs(struct flat *f, cJSON *arr)
 	return fallback;
 }
 
-static void emit(struct flat *f, const char *origin_host, const char *src, int complete,
-		 int fallback, cJSON *procs_before)
+static void emit_att(struct flat *f, const char *origin_host, const char *src, int complete,
+		     int fallback, cJSON *procs_before, int src_attested)
 {
 	cJSON *ch = cJSON_CreateObject();
 	cJSON *procs = procs_before ? procs_before : cJSON_CreateArray();
 	fallback |= path_procs(f, procs);
 	cJSON_AddStringToObject(ch, "origin_host", origin_host);
 	add_str_or_null(ch, "src", src);
+	if (!src_attested)
+		cJSON_AddBoolToObject(ch, "src_attested", 0);
 	add_str_or_null(ch, "dst", f->dst);
 	cJSON_AddBoolToObject(ch, "complete", complete && !f->truncated);
 	cJSON_AddBoolToObject(ch, "fallback", fallback);
 	cJSON_AddItemToObject(ch, "procs", procs);
 	cJSON_AddItemToArray(f->chains, ch);
+}
+
+static void emit(struct flat *f, const char *origin_host, const char *src, int complete,
+		 int fallback, cJSON *procs_before)
+{
+	emit_att(f, origin_host, src, complete, fallback, procs_before, 1);
 }
 
 static void emit_conn(struct flat *f, const cJSON *leaf)
@@ -953,10 +961,10 @@ static void emit_conn(struct flat *f, const cJSON *leaf)
 			host[strlen(host) - 1] = 0;
 	}
 	/* an address no kernel view confirmed (a short-lived socket, or a
-	 * record naming another user's 4-tuple): the host it names is shown,
-	 * but the chain has no source a rule could match, and it is incomplete */
+	 * record naming another user's 4-tuple): shown, incomplete, and marked
+	 * "src_attested": false — no rule's source matches it (guard/acl.c) */
 	int attested = !cJSON_IsFalse(cJSON_GetObjectItem(leaf, "attested"));
-	emit(f, host, attested ? remote : NULL, 0, 0, NULL);
+	emit_att(f, host, remote, 0, 0, NULL, attested);
 }
 
 static void flatten(struct flat *f, cJSON *node)

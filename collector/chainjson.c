@@ -172,6 +172,10 @@ static int parse_chain(const cJSON *c, struct ht_chain *out, const char **err)
 		return *err = "chain dst is not an endpoint (ADDR:PORT or [ADDR6]:PORT)", -1;
 	if (opt_bool(c, "complete", &out->complete, 0) < 0)
 		return *err = "chain complete is not a boolean", -1;
+	int src_att;
+	if (opt_bool(c, "src_attested", &src_att, 1) < 0)
+		return *err = "chain src_attested is not a boolean", -1;
+	out->src_unattested = !src_att;
 	if (opt_bool(c, "fallback", &out->fallback, 0) < 0)
 		return *err = "chain fallback is not a boolean", -1;
 	procs = cJSON_GetObjectItemCaseSensitive(c, "procs");

@@ -763,9 +763,12 @@ static enum acl_verdict decide_one(const struct acl *acl, const struct ht_chain 
 		setwhy(why, whylen, "chain seen only by the kernel fallback (%s)", w);
 		return mode_verdict(acl->kernel_only.mode);
 	}
+	static const struct ht_endpoint unattested; /* family 0 */
 	for (size_t i = 0; i < acl->nrules; i++) {
 		const struct acl_rule *r = &acl->rules[i];
-		if (!addr_match(&r->src, &c->src) || !port_match(&r->sport, &c->src) ||
+		/* a source only a record named matches only a rule's `*` */
+		const struct ht_endpoint *src = c->src_unattested ? &unattested : &c->src;
+		if (!addr_match(&r->src, src) || !port_match(&r->sport, src) ||
 		    !addr_match(&r->dst, &c->dst) || !port_match(&r->dport, &c->dst))
 			continue;
 		for (size_t j = 0; j < c->nprocs; j++) {

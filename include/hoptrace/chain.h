@@ -37,6 +37,8 @@ struct ht_chain {
 	struct ht_endpoint dst;   /* the SYN's destination */
 	int complete;
 	int fallback;
+	int src_unattested; /* "src_attested": false — src is a record's word only:
+			     * shown, never matched by a rule's source */
 	size_t nprocs;
 	struct ht_chain_proc *procs; /* origin first, subject last */
 };

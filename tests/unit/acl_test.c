@@ -497,6 +497,24 @@ static void verdict_words(void)
 	CHECK(acl_verdict_parse("DROP", &v) == -1);
 }
 
-T_MAIN("acl", T(paper_table), T(first_match_and_why), T(white_black_semantics),
+/* a source only a record named ("src_attested": false) matches no rule's
+ * source but `*` (issue 10: a forged 4-tuple must not pass as a trusted host) */
+static void unattested_source(void)
+{
+	struct acl *a = load("10.0.0.1, *, 10.0.0.3, 22, black,\n"
+			     "*, *, 10.0.0.4, 22, black,\n");
+	CHECK(a != NULL);
+	struct ht_chain c = mkchain("10.0.0.1", 1500, "10.0.0.3", 22, SSH);
+	CHECK_EQ_INT(dec(a, c), ACL_ACCEPT);
+	c = mkchain("10.0.0.1", 1500, "10.0.0.3", 22, SSH);
+	c.src_unattested = 1;
+	CHECK_EQ_INT(dec(a, c), ACL_REJECT); /* no matching line */
+	c = mkchain("10.0.0.1", 1500, "10.0.0.4", 22, SSH);
+	c.src_unattested = 1;
+	CHECK_EQ_INT(dec(a, c), ACL_ACCEPT); /* `*` source */
+	acl_free(a);
+}
+
+T_MAIN("acl", T(unattested_source), T(paper_table), T(first_match_and_why), T(white_black_semantics),
        T(cidr_and_ipv6), T(ports), T(sha256_pins), T(verdicts_and_directives),
        T(several_origins), T(nc_resolution), T(every_error), T(load_file), T(verdict_words))
