@@ -14,7 +14,8 @@
 #   packet     build/tests/bench/packet_bench: the guard's SYN parser before issue 10
 #              vs now (ns per SYN, ratio) and the sock_diag confirmation a
 #              source-routed SYN costs
-#   flood      who_bench (root) alone and while nobody floods records: the
+#   flood      who_bench (root) alone, while nobody floods records, and while
+#              nobody opens connections as fast as it can: the
 #              victim's p50/p99 and their ratio (issue 10)
 #   guard      tests/bench/guard.sh: what hopguard adds per SYN, conn/s judged
 #   ssh        tests/bench/ssh_overhead.sh: the paper's `ssh -tt h2 ls` and
@@ -205,6 +206,30 @@ flood_bench() {
 		kill $fp 2>/dev/null; wait $fp 2>/dev/null   # atk_flood ends its children too
 		echo "flood run $run: atk_flood $(cat "$d/flood.out")"
 		sleep 1
+		# nobody opening connections as fast as it can (shimmed: a CONNECT
+		# record and a socket the collector probes per SYN) to a local
+		# listener that accepts and closes
+		ip netns exec "$ns" setpriv --reuid nobody --regid nogroup --clear-groups \
+			env LD_PRELOAD="$B/libhoptrace.so" /usr/bin/python3 -c '
+import socket, time
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", 62010)); srv.listen(4096); srv.setblocking(False)
+end = time.time() + 12
+while time.time() < end:
+    for _ in range(64):
+        c = socket.socket(); c.setblocking(False)
+        try: c.connect(("127.0.0.1", 62010))
+        except OSError: pass
+        c.close()
+    try:
+        while True: srv.accept()[0].close()
+    except OSError: pass' >/dev/null 2>&1 &
+		fp=$!
+		sleep 1
+		out=$(ip netns exec "$ns" env LD_PRELOAD="$B/libhoptrace.so" "$B/tests/bench/who_bench" -n 2000 -p 62004) || rc=1
+		echo "synflood run $run: $out"
+		kill $fp 2>/dev/null; wait $fp 2>/dev/null
+		sleep 1
 	done
 	ip netns exec "$ns" "$B/hoptrace" -f "$d/c.conf" status --json 2>&1 |
 		"${PY:-python3}" -c 'import json,sys; a=json.load(sys.stdin); print("flood_uids", json.dumps(a.get("uids")))'
@@ -224,6 +249,9 @@ if want flood; then
 		"$(awk -v q="$q" -v f="$c" 'BEGIN { split(q, a, " "); split(f, b, " "); if (a[1] > 0 && a[2] > 0) printf "x%.2f / x%.2f vs quiet", b[1] / a[1], b[2] / a[2] }')"
 	row flood "victim who p50/p99 us, nobody flooding records" "${f% *} / ${f#* }" \
 		"$(awk -v q="$q" -v c="$c" -v f="$f" 'BEGIN { split(q, a, " "); split(c, s, " "); split(f, b, " "); if (a[1] > 0 && a[2] > 0) printf "x%.2f / x%.2f vs quiet", b[1] / a[1], b[2] / a[2]; if (s[1] > 0 && s[2] > 0) printf ", x%.2f / x%.2f vs spinning", b[1] / s[1], b[2] / s[2] }')"
+	y=$(sed -n 's/^synflood run 2: who n=[0-9]* keep=0 p50_us \([0-9.]*\) p99_us \([0-9.]*\).*/\1 \2/p' "$L" | head -n 1)
+	row flood "victim who p50/p99 us, nobody opening connections" "${y% *} / ${y#* }" \
+		"$(awk -v q="$q" -v f="$y" 'BEGIN { split(q, a, " "); split(f, b, " "); if (a[1] > 0 && a[2] > 0) printf "x%.2f / x%.2f vs quiet", b[1] / a[1], b[2] / a[2] }')"
 	row flood "dropped + throttled: flooder / root" "$(sed -n 's/^flood_uids //p' "$L" | "${PY:-python3}" -c 'import json,sys
 u={x["uid"]: x for x in json.loads(sys.stdin.read() or "[]")}
 g=lambda i, k: u.get(i, {}).get(k, 0)
