@@ -12,9 +12,8 @@
 #                   packaging/debian/), then lintian on it
 #   make man-lint   mandoc -Tlint on every page in docs/man
 #
-# Layout: every directory builds an archive of its modules and one program per
-# main_*.c file. collector/ also holds the shared code (logging, config, record
-# and chain codecs) that the guard and the CLI link.
+# Layout: one folder per part (below, "sources"); each builds an archive of its
+# modules, and a program folder's main.c is its program.
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -38,8 +37,6 @@ SAN     ?=
 CFLAGS  ?= $(OPT) -g
 HT_CFLAGS = $(CPPFLAGS) $(CFLAGS) $(SAN) -std=gnu11 -Wall -Wextra -Werror -Wshadow \
             -Wno-unused-parameter -D_GNU_SOURCE -Iinclude -MMD -MP
-LDLIBS_COMMON = -lnng -lcjson -lmsgpackc -lpthread
-LDLIBS_GUARD  = -lnetfilter_queue -lmnl -lcurl
 
 ifeq ($(V),1)
 Q =
@@ -48,11 +45,17 @@ Q = @
 endif
 
 # ---- sources -------------------------------------------------------------
+# Each folder is one part (docs/architecture.md "Layout"):
+#   common/    libcommon.a  code every program links; includes only include/
+#   policy/    libpolicy.a  the access-list engine and the policy-server client
+#   collector/ hoptraced    (main.c + libcollector.a)
+#   cli/       hoptrace     (main.c + libcli.a, one cmd_*.c per subcommand)
+#   guard/     hopguard     (main.c + libguard.a)
+#   policyd/   hoptrace-policyd
+#   preload/   libhoptrace.so, the shim (links nothing of ours)
 PRELOAD_SRC   := $(wildcard preload/*.c)
-COLL_LIB_SRC  := $(filter-out collector/main_%.c,$(wildcard collector/*.c))
-COLL_MAIN_SRC := $(wildcard collector/main_*.c)
-GUARD_LIB_SRC := $(filter-out guard/main_%.c,$(wildcard guard/*.c))
-GUARD_MAIN_SRC:= $(wildcard guard/main_*.c)
+LIB_PARTS     := common policy collector cli guard
+lib_src = $(filter-out $(1)/main.c,$(wildcard $(1)/*.c))
 UNIT_SRC      := $(wildcard tests/unit/*_test.c)
 TESTHELP_SRC  := $(wildcard tests/helpers/*.c)
 FUZZ_SRC      := $(wildcard tests/fuzz/fuzz_*.c)
@@ -62,19 +65,39 @@ UNIT_IN       := $(wildcard packaging/systemd/*.service.in packaging/systemd/*.t
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
-SHIM      := $(BUILD)/libhoptrace.so
-COLL_LIB  := $(BUILD)/libcollector.a
-GUARD_LIB := $(BUILD)/libguard.a
-PROGS     := $(patsubst collector/main_%.c,$(BUILD)/%,$(COLL_MAIN_SRC)) \
-             $(patsubst guard/main_%.c,$(BUILD)/%,$(GUARD_MAIN_SRC))
-UNITS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
-HELPERS   := $(patsubst tests/helpers/%.c,$(BUILD)/tests/helpers/%,$(TESTHELP_SRC))
-BENCHES   := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRC))
+SHIM       := $(BUILD)/libhoptrace.so
+COMMON_LIB := $(BUILD)/libcommon.a
+POLICY_LIB := $(BUILD)/libpolicy.a
+COLL_LIB   := $(BUILD)/libcollector.a
+CLI_LIB    := $(BUILD)/libcli.a
+GUARD_LIB  := $(BUILD)/libguard.a
+ALL_LIBS   := $(CLI_LIB) $(GUARD_LIB) $(COLL_LIB) $(POLICY_LIB) $(COMMON_LIB)
+PROGS      := $(BUILD)/hoptraced $(BUILD)/hoptrace $(BUILD)/hopguard $(BUILD)/hoptrace-policyd
+UNITS      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+HELPERS    := $(patsubst tests/helpers/%.c,$(BUILD)/tests/helpers/%,$(TESTHELP_SRC))
+BENCHES    := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRC))
 
-.PHONY: all progs deps run stop check check-unit check-func bench asan fuzz fuzz-run \
+# per-program link lists: each program links the parts and system libraries it uses
+LIBS_hoptraced        := $(COLL_LIB) $(COMMON_LIB)
+SYS_hoptraced         := -lnng -lcurl -lcjson -lpthread
+LIBS_hoptrace         := $(CLI_LIB) $(POLICY_LIB) $(COMMON_LIB)
+SYS_hoptrace          := -lnng -lcurl -lcjson -lpthread
+LIBS_hopguard         := $(GUARD_LIB) $(POLICY_LIB) $(COMMON_LIB)
+SYS_hopguard          := -lnetfilter_queue -lmnl -lcurl -lcjson -lpthread
+LIBS_hoptrace-policyd := $(POLICY_LIB) $(COMMON_LIB)
+SYS_hoptrace-policyd  := -lnng -lcjson -lpthread
+MAIN_hoptraced        := collector/main.c
+MAIN_hoptrace         := cli/main.c
+MAIN_hopguard         := guard/main.c
+MAIN_hoptrace-policyd := policyd/main.c
+# tests and benchmarks may reach into any part
+SYS_ALL := -lnetfilter_queue -lmnl -lnng -lcurl -lcjson -lpthread
+
+.PHONY: all progs libs deps run stop check check-unit check-func bench asan fuzz fuzz-run \
         install uninstall clean demo deb man-lint
 all: $(SHIM) $(PROGS) $(UNITS) $(HELPERS) $(BENCHES)
 progs: $(SHIM) $(PROGS)
+libs: $(ALL_LIBS)
 
 # ---- the shim: only the wrapped libc names are exported --------------------
 $(BUILD)/preload/%.o: preload/%.c
@@ -90,37 +113,35 @@ $(SHIM): $(call obj,$(PRELOAD_SRC))
 
 # ---- everything else -------------------------------------------------------
 # the CLI knows the multiarch directory the package puts the shim in
-$(BUILD)/collector/main_hoptrace.o: HT_CFLAGS += -DHT_MULTIARCH='"$(MULTIARCH)"'
+$(call obj,$(wildcard cli/*.c)): HT_CFLAGS += -DHT_MULTIARCH='"$(MULTIARCH)"'
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(HT_CFLAGS) -c -o $@ $<
 
-$(COLL_LIB): $(call obj,$(COLL_LIB_SRC))
-	@$(if $(Q),echo "  AR      $@")
-	$(Q)rm -f $@ && ar rcs $@ $^
+define part_lib
+$(BUILD)/lib$(1).a: $$(call obj,$$(call lib_src,$(1)))
+	@$$(if $$(Q),echo "  AR      $$@")
+	$$(Q)rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach p,$(LIB_PARTS),$(eval $(call part_lib,$(p))))
 
-$(GUARD_LIB): $(call obj,$(GUARD_LIB_SRC))
-	@$(if $(Q),echo "  AR      $@")
-	$(Q)rm -f $@ && ar rcs $@ $^
+define program
+$(BUILD)/$(1): $$(call obj,$$(MAIN_$(1))) $$(LIBS_$(1))
+	@$$(if $$(Q),echo "  LD      $$@")
+	$$(Q)$$(CC) $$(CFLAGS) $$(SAN) $$(LDFLAGS) -o $$@ $$^ $$(SYS_$(1))
+endef
+$(foreach p,hoptraced hoptrace hopguard hoptrace-policyd,$(eval $(call program,$(p))))
 
-$(BUILD)/%: $(BUILD)/collector/main_%.o $(GUARD_LIB) $(COLL_LIB)
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(LDLIBS_GUARD) $(LDLIBS_COMMON)
-
-$(BUILD)/%: $(BUILD)/guard/main_%.o $(GUARD_LIB) $(COLL_LIB)
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(LDLIBS_GUARD) $(LDLIBS_COMMON)
-
-$(BUILD)/tests/%_test: $(BUILD)/tests/unit/%_test.o $(GUARD_LIB) $(COLL_LIB)
+$(BUILD)/tests/%_test: $(BUILD)/tests/unit/%_test.o $(ALL_LIBS)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(LDLIBS_GUARD) $(LDLIBS_COMMON)
+	$(Q)$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(SYS_ALL)
 
-$(BUILD)/tests/bench/%_bench: $(BUILD)/tests/bench/%_bench.o $(GUARD_LIB) $(COLL_LIB)
+$(BUILD)/tests/bench/%_bench: $(BUILD)/tests/bench/%_bench.o $(ALL_LIBS)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(LDLIBS_GUARD) $(LDLIBS_COMMON)
+	$(Q)$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(SYS_ALL)
 
 $(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o
 	@$(if $(Q),echo "  LD      $@")
@@ -157,7 +178,7 @@ check-func: all
 asan-build:
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)-asan OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	    $(BUILD)-asan/libcollector.a $(BUILD)-asan/libguard.a $(BUILD)-asan/hoptraced \
+	    $(patsubst $(BUILD)/%,$(BUILD)-asan/%,$(ALL_LIBS)) $(BUILD)-asan/hoptraced \
 	    $(patsubst $(BUILD)/%,$(BUILD)-asan/%,$(UNITS))
 
 asan: deps
@@ -170,13 +191,13 @@ FUZZ_BUILD := $(BUILD)-fuzz
 fuzz:
 	$(Q)$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang OPT=-O1 \
 	    SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" \
-	    $(FUZZ_BUILD)/libcollector.a $(FUZZ_BUILD)/libguard.a
+	    $(patsubst $(BUILD)/%,$(FUZZ_BUILD)/%,$(ALL_LIBS))
 	$(Q)for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
 	    $(if $(Q),echo "  FUZZ    $$n";) \
 	    clang -O1 -g -std=gnu11 -D_GNU_SOURCE -Iinclude -Wall -Wextra -Werror \
 	      -fsanitize=fuzzer,address,undefined -o $(FUZZ_BUILD)/$$n $$f \
-	      $(FUZZ_BUILD)/libguard.a $(FUZZ_BUILD)/libcollector.a \
-	      $(LDLIBS_GUARD) $(LDLIBS_COMMON) || exit 1; done
+	      $(patsubst $(BUILD)/%,$(FUZZ_BUILD)/%,$(ALL_LIBS)) \
+	      $(SYS_ALL) || exit 1; done
 
 fuzz-run: fuzz
 	$(Q)FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$${FUZZ_SECONDS:-60} sh tests/fuzz/run.sh $(FUZZ_TARGET)

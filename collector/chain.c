@@ -24,8 +24,8 @@
 #include <unistd.h>
 
 #include "chain.h"
-#include "procfs.h"
-#include "sockdiag.h"
+#include "hoptrace/procfs.h"
+#include "hoptrace/sockdiag.h"
 
 struct visit {
 	uint64_t serial, t;
@@ -962,7 +962,7 @@ static void emit_conn(struct flat *f, const cJSON *leaf)
 	}
 	/* an address no kernel view confirmed (a short-lived socket, or a
 	 * record naming another user's 4-tuple): shown, incomplete, and marked
-	 * "src_attested": false — no rule's source matches it (guard/acl.c) */
+	 * "src_attested": false — no rule's source matches it (policy/acl.c) */
 	int attested = !cJSON_IsFalse(cJSON_GetObjectItem(leaf, "attested"));
 	emit_att(f, host, remote, 0, 0, NULL, attested);
 }

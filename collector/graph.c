@@ -15,9 +15,9 @@
 #include <time.h>
 
 #include "graph.h"
-#include "procfs.h"
+#include "hoptrace/procfs.h"
 #include "sha256.h"
-#include "sockdiag.h"
+#include "hoptrace/sockdiag.h"
 
 #define PID_BUCKETS_MIN 1024
 #define CHAN_BUCKETS_MIN 1024

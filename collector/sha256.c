@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "procfs.h"
+#include "hoptrace/procfs.h"
 #include "sha256.h"
 
 static const uint32_t K[64] = {

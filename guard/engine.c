@@ -36,8 +36,8 @@
 #include "collq.h"
 #include "engine.h"
 #include "packet.h"
-#include "policy_remote.h"
-#include "../collector/sockdiag.h"
+#include "hoptrace/policy_remote.h"
+#include "hoptrace/sockdiag.h"
 
 #define CACHE_SLOTS 16384
 #define KEY_LEN 64

@@ -7,7 +7,7 @@
 #ifndef HOPTRACE_GUARD_ENGINE_H
 #define HOPTRACE_GUARD_ENGINE_H
 
-#include "acl.h"
+#include "hoptrace/acl.h"
 #include "gconf.h"
 
 struct engine;

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "acl.h"
+#include "hoptrace/acl.h"
 
 struct guard_conf {
 	unsigned queue_num;            /* queue_num = 0 */

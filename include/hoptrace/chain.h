@@ -2,7 +2,7 @@
  * chain.h — a chain in the form policy reads it: one entry per origin, the
  * processes on the path from that origin to the subject. Decoded from the
  * collector's JSON answer (docs/query-protocol.md) by ht_chains_from_json()
- * (collector/chainjson.c). Used by the guard, the policy server and the CLI.
+ * (common/chainjson.c). Used by the guard, the policy server and the CLI.
  */
 #ifndef HOPTRACE_CHAIN_H
 #define HOPTRACE_CHAIN_H

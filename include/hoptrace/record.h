@@ -3,7 +3,7 @@
  *
  * This file defines the wire format once; the shim encodes with the inline
  * ht_rec_* helpers below (no allocation, a caller-supplied fixed buffer), the
- * collector decodes with ht_record_decode() (collector/record.c).
+ * collector decodes with ht_record_decode() (common/record.c).
  *
  * Transport: one record per datagram on an AF_UNIX SOCK_SEQPACKET socket
  * connected to the collector: at HT_REC_SOCKET's path under HT_RUN_DIR (below),
@@ -370,7 +370,7 @@ static inline int ht_addr_from_sockaddr(struct ht_addr *out, const struct sockad
 }
 
 /* ------------------------------------------------------------------------
- * Decoder (collector/record.c). Returns 0 and fills *r, or a negative
+ * Decoder (common/record.c). Returns 0 and fills *r, or a negative
  * HT_RECERR_* code; never reads past buf[len]. `why` (optional) receives a
  * static string saying what was wrong.
  */

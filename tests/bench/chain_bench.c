@@ -21,7 +21,7 @@
 
 #include "../../collector/chain.h"
 #include "../../collector/graph.h"
-#include "../../collector/query.h"
+#include "../../collector/answer.h"
 #include "hoptrace/record.h"
 #include "../unit/rec_fixture.h"
 

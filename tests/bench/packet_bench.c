@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "../../guard/packet.h"
-#include "../../collector/sockdiag.h"
+#include "hoptrace/sockdiag.h"
 
 /* ---- the parser before issue 10 (guard/packet.c at 9f13c80) ------------- */
 #define OLD_IPV6_MAX_EXT 8

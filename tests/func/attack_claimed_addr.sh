@@ -14,7 +14,7 @@
 # Pass = the attacker's connection does not come from h1: an address no kernel
 # view confirmed is never followed upstream ("reason": "not attested"), its
 # chain is incomplete and its source is marked "src_attested": false (no rule's
-# source matches it: guard/acl.c), and the
+# source matches it: policy/acl.c), and the
 # false ACCEPT is counted.
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/testbed.sh"
 . "$TB_LIB/chaintest.sh"

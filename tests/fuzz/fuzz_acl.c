@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "../../guard/acl.h"
+#include "hoptrace/acl.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

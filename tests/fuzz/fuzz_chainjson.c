@@ -1,5 +1,5 @@
 /* fuzz_chainjson.c — libFuzzer target for the chain JSON decoder, the endpoint
- * codec and the CLI's answer renderers (collector/chainjson.c, chainfmt.c). */
+ * codec and the CLI's answer renderers (common/chainjson.c, chainfmt.c). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "hoptrace/chain.h"
-#include "../../collector/chainfmt.h"
+#include "../../cli/chainfmt.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -57,9 +57,9 @@
 #include <cjson/cJSON.h>
 
 #include "../../collector/chain.h"
-#include "../../collector/chainfmt.h"
+#include "../../cli/chainfmt.h"
 #include "../../collector/graph.h"
-#include "../../collector/query.h"
+#include "../../collector/answer.h"
 #include "hoptrace/chain.h"
 #include "hoptrace/record.h"
 

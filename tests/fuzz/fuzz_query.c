@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "../../collector/graph.h"
-#include "../../collector/query.h"
+#include "../../collector/answer.h"
 
 static struct graph *g;
 static struct collector_stats st;

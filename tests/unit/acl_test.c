@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../../guard/acl.h"
+#include "hoptrace/acl.h"
 #include "test.h"
 
 /* ---- building chains by hand ---------------------------------------------- */

@@ -1,11 +1,11 @@
 /*
  * cli_test.c — the CLI's pure parts: collector answers (fixed JSON) rendered
- * as text by collector/chainfmt.c.
+ * as text by cli/chainfmt.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../../collector/chainfmt.h"
+#include "../../cli/chainfmt.h"
 #include "test.h"
 
 typedef int (*fmt_fn)(const char *, FILE *);

@@ -1,4 +1,4 @@
-/* ini_test.c — collector/ini.c */
+/* ini_test.c — common/ini.c */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

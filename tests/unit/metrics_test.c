@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../collector/metrics.h"
-#include "../../collector/shimprobe.h"
+#include "../../cli/metrics.h"
+#include "../../cli/shimprobe.h"
 #include "test.h"
 
 static void add(struct audit_counts *c, const char *s)

@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../guard/policy_remote.h"
+#include "hoptrace/policy_remote.h"
 #include "test.h"
 
 static char dir[] = "/tmp/prt_XXXXXX";

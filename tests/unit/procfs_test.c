@@ -1,4 +1,4 @@
-/* procfs_test.c — collector/procfs.c against the real /proc and a fake tree */
+/* procfs_test.c — common/procfs.c against the real /proc and a fake tree */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -10,7 +10,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "../../collector/procfs.h"
+#include "hoptrace/procfs.h"
 #include "test.h"
 
 #define NFD 64

@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../collector/procfs.h"
+#include "hoptrace/procfs.h"
 #include "../../collector/sha256.h"
 #include "test.h"
 

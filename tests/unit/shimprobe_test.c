@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../collector/shimprobe.h"
+#include "../../cli/shimprobe.h"
 #include "test.h"
 
 static char shim[512];

@@ -1,4 +1,4 @@
-/* sockdiag_test.c — collector/sockdiag.c against real sockets of this netns */
+/* sockdiag_test.c — common/sockdiag.c against real sockets of this netns */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../collector/sockdiag.h"
+#include "hoptrace/sockdiag.h"
 #include "test.h"
 
 static uint64_t ino_of(int fd)

@@ -1,5 +1,5 @@
 /*
- * acl.c — the access list: parser and decision (guard/acl.h, docs/policy.md).
+ * acl.c — the access list: parser and decision (include/hoptrace/acl.h, docs/policy.md).
  *
  * A list is parsed once into an array of rules; process names are resolved
  * through PATH and symlinks at load time, so deciding never touches the file
@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "acl.h"
+#include "hoptrace/acl.h"
 
 #define ACL_LINE_MAX 8191
 #define ACL_FILE_MAX (16u << 20)

@@ -27,8 +27,8 @@
 #include "hoptrace/chain.h"
 #include "hoptrace/ini.h"
 #include "hoptrace/log.h"
-#include "acl.h"
-#include "../collector/unshim.h"
+#include "hoptrace/acl.h"
+#include "hoptrace/unshim.h"
 
 #define SECRET_MAX 1024
 

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "hoptrace/log.h"
-#include "unshim.h"
+#include "hoptrace/unshim.h"
 
 static int shim_loaded(void)
 {

@@ -13,7 +13,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "procfs.h"
+#include "hoptrace/procfs.h"
 
 static char proc_root[1024] = "/proc"; /* longer roots are truncated */
 

@@ -24,11 +24,11 @@
 #include "hoptrace/ini.h"
 #include "hoptrace/log.h"
 #include "hoptrace/sdnotify.h"
-#include "acl.h"
+#include "hoptrace/acl.h"
 #include "engine.h"
 #include "gconf.h"
 #include "rules.h"
-#include "../collector/unshim.h"
+#include "hoptrace/unshim.h"
 
 static void usage(void)
 {

@@ -16,9 +16,9 @@
 #include <string.h>
 
 #include "hoptrace/chain.h"
-#include "hoptrace/cli.h"
-#include "acl.h"
-#include "policy_remote.h"
+#include "cli.h"
+#include "hoptrace/acl.h"
+#include "hoptrace/policy_remote.h"
 
 #define JSON_MAX (16u << 20)
 

@@ -15,7 +15,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "hoptrace/cli.h"
+#include "cli.h"
 
 #define AUDIT_DEFAULT "/var/log/hoptrace/audit.log"
 

@@ -1,5 +1,5 @@
 /*
- * main_hoptraced.c — the collector daemon. One thread, one epoll loop over:
+ * collector/main.c (hoptraced) — the collector daemon. One thread, one epoll loop over:
  *   - the record listeners (SEQPACKET, abstract "\0hoptrace/rec" and its path
  *     under /run/hoptrace) and one connection per shimmed process image, in
  *     one epoll set per uid; every datagram's sender is the kernel's
@@ -73,9 +73,9 @@
 #include "hoptrace/sdnotify.h"
 #include "graph.h"
 #include "inquiry.h"
-#include "query.h"
-#include "sockdiag.h"
-#include "unshim.h"
+#include "answer.h"
+#include "hoptrace/sockdiag.h"
+#include "hoptrace/unshim.h"
 
 #define TAG_REC_LISTEN 1u
 #define TAG_REC_CONN 2u

@@ -13,7 +13,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
-#include "policy_remote.h"
+#include "hoptrace/policy_remote.h"
 
 #define ANSWER_MAX 65536
 

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sockdiag.h"
+#include "hoptrace/sockdiag.h"
 
 #define SD_BUF (64 * 1024)
 

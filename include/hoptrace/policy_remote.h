@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "acl.h"
+#include "hoptrace/acl.h"
 
 /* Socket mark (SO_MARK) put on every connection the client opens, so the guard
  * exempts its own traffic; 0 (the default) sets none. Call before any thread

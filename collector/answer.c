@@ -14,10 +14,10 @@
 
 #include "hoptrace/chain.h"
 #include "chain.h"
-#include "procfs.h"
-#include "query.h"
+#include "hoptrace/procfs.h"
+#include "answer.h"
 #include "sha256.h"
-#include "sockdiag.h"
+#include "hoptrace/sockdiag.h"
 
 #define QUERY_MAX 65536
 

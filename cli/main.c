@@ -1,5 +1,5 @@
 /*
- * main_hoptrace.c — the `hoptrace` CLI: asks the local collector (nng REQ over
+ * cli/main.c (hoptrace) — the `hoptrace` CLI: asks the local collector (nng REQ over
  * the control socket, docs/query-protocol.md) and prints the answers; opts a
  * shell or the whole system in to the shim.
  *
@@ -21,7 +21,7 @@
 #include <cjson/cJSON.h>
 
 #include "hoptrace/chain.h"
-#include "hoptrace/cli.h"
+#include "cli.h"
 #include "hoptrace/ini.h"
 #include "chainfmt.h"
 #include "ctlclient.h"
