@@ -344,28 +344,6 @@ static int str_span(struct scan *s, const char **b, size_t *l)
 	}
 }
 
-/* skips an array or object at s->p by its brackets, strings by their quotes */
-static int skip_nested(struct scan *s)
-{
-	size_t depth = 0;
-	while (s->p < s->end) {
-		char c = *s->p;
-		if (c == '"') {
-			const char *b;
-			size_t l;
-			if (str_span(s, &b, &l) != 0)
-				return -1;
-			continue;
-		}
-		s->p++;
-		if (c == '{' || c == '[')
-			depth++;
-		else if ((c == '}' || c == ']') && --depth == 0)
-			return 0;
-	}
-	return -1;
-}
-
 /* a number, true, false or null: the run of bytes up to , } ] or white space */
 static int scalar_span(struct scan *s, const char **b, size_t *l)
 {
@@ -520,10 +498,7 @@ static int head_value(struct scan *s, int key, int *seen, struct ht_qhead *h, en
 {
 	const char *b;
 	size_t l;
-	char c = *s->p;
-	if (c == '{' || c == '[')
-		return skip_nested(s); /* no head member is a container */
-	int isstr = c == '"';
+	int isstr = *s->p == '"';
 	if (isstr ? str_span(s, &b, &l) : scalar_span(s, &b, &l))
 		return -1;
 	if (!key || (*seen & key))
@@ -565,6 +540,8 @@ static int head_value(struct scan *s, int key, int *seen, struct ht_qhead *h, en
 	return 0;
 }
 
+/* the top-level members up to the first array or object value: HT_QE_OK at
+ * the object's end, HT_QE_COUNT at such a value, else HT_QE_BAD_ANSWER */
 static enum ht_qerr head_scan(struct scan *s, struct ht_qhead *h, enum ht_qerr *code)
 {
 	int seen = 0;
@@ -585,6 +562,8 @@ static enum ht_qerr head_scan(struct scan *s, struct ht_qhead *h, enum ht_qerr *
 			return HT_QE_BAD_ANSWER;
 		s->p++;
 		ws(s);
+		if (s->p < s->end && (*s->p == '{' || *s->p == '['))
+			return HT_QE_COUNT; /* the head ends here (the chain decoder reads on) */
 		if (s->p >= s->end || head_value(s, head_key(k, kl), &seen, h, code) != 0)
 			return HT_QE_BAD_ANSWER;
 		ws(s);
@@ -599,15 +578,57 @@ static enum ht_qerr head_scan(struct scan *s, struct ht_qhead *h, enum ht_qerr *
 	}
 }
 
+static int is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* a push's last member, read from the end: [,{] "ino" : N } */
+static void tail_ino(const char *b, const char *e, uint64_t *ino)
+{
+	while (e > b && (is_ws(e[-1]) || e[-1] == 0))
+		e--;
+	if (e == b || *--e != '}')
+		return;
+	while (e > b && is_ws(e[-1]))
+		e--;
+	const char *ne = e;
+	while (e > b && ((e[-1] >= '0' && e[-1] <= '9') || e[-1] == '.' || e[-1] == 'e' ||
+			 e[-1] == 'E' || e[-1] == '+' || e[-1] == '-'))
+		e--;
+	const char *nb = e;
+	while (e > b && is_ws(e[-1]))
+		e--;
+	if (e == b || *--e != ':')
+		return;
+	while (e > b && is_ws(e[-1]))
+		e--;
+	if (e - b < 6 || memcmp(e - 5, "\"ino\"", 5) != 0)
+		return;
+	e -= 5;
+	while (e > b && is_ws(e[-1]))
+		e--;
+	if (e == b || (e[-1] != ',' && e[-1] != '{') || span_uint(nb, (size_t)(ne - nb), UINT64_MAX, ino))
+		*ino = 0;
+}
+
 enum ht_qerr ht_qhead_parse(const char *ans, size_t len, struct ht_qhead *h)
 {
 	enum ht_qerr code = HT_QE_OTHER;
-	memset(h, 0, sizeof(*h));
+	/* (not a memset of the 450 bytes: this runs per SYN) */
+	h->ok = h->has_ok = h->has_id = h->pushed = h->nopush = 0;
+	h->id = h->ino = 0;
+	h->text[0] = h->host[0] = 0;
 	h->code = HT_QE_BAD_ANSWER;
 	if (!ans)
 		return HT_QE_BAD_ANSWER;
 	struct scan s = {ans, ans + len};
 	enum ht_qerr e = head_scan(&s, h, &code);
+	if (e == HT_QE_COUNT) { /* stopped at a nested value: a push's "ino" is last */
+		e = HT_QE_OK;
+		if (!h->ino)
+			tail_ino(s.p, ans + len, &h->ino);
+	}
 	if (e != HT_QE_OK)
 		return e;
 	/* "ok":true wins over any "code"; a failure without a code we know is

@@ -30,6 +30,10 @@
  * CODE is the wire name of an enum ht_qerr (below); TEXT is for people and may
  * carry details ("unknown op \"x\""); nothing routes on it. A push on the
  * subscription is a who answer with a trailing "ino", or {"nopush":true,"ino":N}.
+ * Order: an answer's head members (id, ok, error, code, pushed, nopush, host)
+ * come before any member whose value is an array or object, and a push's
+ * "ino" is its last member — ht_qhead_parse() reads no further. A subscribe
+ * is answered {"ok":true}; bound is not answered.
  *
  * Compatibility: unknown members are ignored by every reader; an answer
  * without "code" (an older collector) reads as HT_QE_OTHER.
@@ -161,10 +165,12 @@ enum ht_qerr ht_qreq_parse(const char *buf, size_t len, struct ht_qreq *r, char 
 			   size_t dn);
 
 /* ---- answers -------------------------------------------------------------- *
- * The head of an answer: its top-level members, read without building a tree
- * (the guard's per-SYN path): a bounded scanner that skips nested values by
- * their brackets (what they hold is the chain decoder's to check) and never
- * reads beyond len.
+ * The head of an answer, read without building a tree (the guard's per-SYN
+ * path): its top-level members up to the first array or object value (the
+ * grammar puts every head member before those), and a last member "ino" (a
+ * push's), read from the end. A bounded scanner: it never reads beyond len,
+ * allocates nothing, and does not check what follows the head — the chain
+ * decoder (ht_chains_from_json) does.
  *   ok      1 for "ok":true; has_ok 0 when the answer has no "ok" (a push
  *           {"nopush":true,...})
  *   code    HT_QE_OK when ok; else the "code" member's code, HT_QE_OTHER
@@ -174,8 +180,8 @@ enum ht_qerr ht_qreq_parse(const char *buf, size_t len, struct ht_qreq *r, char 
  *   pushed  "pushed":true;  nopush "nopush":true;  ino the "ino" member (0: none)
  *   host    "host" (cut to 255 bytes), "" when absent
  * Of duplicate members the first counts. Returns HT_QE_OK when the answer is
- * an object whose top level the scanner could read, else HT_QE_BAD_ANSWER
- * (what was read before the fault stays in *h). */
+ * an object whose head the scanner could read, else HT_QE_BAD_ANSWER (what
+ * was read before the fault stays in *h; h->code is HT_QE_BAD_ANSWER). */
 struct ht_qhead {
 	int ok, has_ok;
 	int has_id;
