@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "hoptrace/query.h"
+#include "../../collector/answer.h"
+#include "../../collector/graph.h"
 #include "test.h"
 
 static enum ht_qerr P(const char *s, struct ht_qreq *r, char *d)
@@ -674,6 +676,107 @@ static void cut_answers(void)
 	CHECK_EQ_STR(out, "{\"id\":12,\"ok\":false,\"error\":\"answer too large\",\"code\":\"too_large\"}");
 }
 
+/* ---- the collector's answers (collector/answer.c) through the codec ------- */
+
+static uint64_t fake_now(void)
+{
+	return 5000000000ULL;
+}
+
+static struct query_ctx *ctx(void)
+{
+	static struct query_ctx q;
+	static struct collector_stats st;
+	if (!q.g) {
+		struct graph_conf c = {.retention_ns = 1000000000ULL, .window_ns = 1000000000ULL,
+				       .max_procs = 100, .use_procfs = 0};
+		q.g = graph_new(&c);
+		q.hostname = "hq";
+		q.nl = -1;
+		q.stats = &st;
+		q.now_fn = fake_now;
+	}
+	return &q;
+}
+
+/* asks req; the answer's head in *h; returns the answer (freed by the caller) */
+static char *ask(const char *req, struct ht_qhead *h)
+{
+	char *a = query_answer(ctx(), req, strlen(req), fake_now());
+	CHECK(a != NULL);
+	if (!a)
+		return NULL;
+	CHECK_EQ_INT(ht_qhead_parse(a, strlen(a), h), HT_QE_OK);
+	return a;
+}
+
+static void collector_answers(void)
+{
+	struct ht_qhead h;
+	static const struct {
+		const char *req;
+		enum ht_qerr code;
+		int has_id;
+		uint64_t id;
+		const char *text;
+	} cases[] = {
+		{"{\"op\":\"who\",\"id\":5,\"local\":\"10.0.0.2:4\",\"remote\":\"10.0.0.3:22\"}",
+		 HT_QE_NO_CONN, 1, 5, "no such TCP connection on this host"},
+		{"{\"op\":\"who\",\"id\":6,\"local\":\"10.0.0.2:4\"}", HT_QE_BAD_REQUEST, 1, 6,
+		 "bad or missing \"remote\" endpoint"},
+		{"{\"op\":\"chain\",\"id\":7,\"pid\":4000000}", HT_QE_NO_PROC, 1, 7,
+		 "no process 4000000 on this host"},
+		{"{\"op\":\"chain\",\"pid\":-4}", HT_QE_BAD_REQUEST, 0, 0, "bad or missing \"pid\""},
+		{"{\"op\":\"subscribe\",\"id\":8}", HT_QE_BAD_REQUEST, 1, 8, "unknown op \"subscribe\""},
+		{"{\"op\":\"bound\",\"ino\":3,\"local\":\"1.2.3.4:5\",\"remote\":\"1.2.3.5:6\"}",
+		 HT_QE_BAD_REQUEST, 0, 0, "unknown op \"bound\""},
+		{"{\"op\":\"x\\\"y\",\"id\":9}", HT_QE_BAD_REQUEST, 1, 9, "unknown op \"x\"y\""},
+		{"not json", HT_QE_BAD_REQUEST, 0, 0, "request is not a JSON object"},
+		{"{\"op\":\"ps\",\"id\":10}", HT_QE_OK, 1, 10, ""},
+		{"{\"op\":\"graph\"}", HT_QE_OK, 0, 0, ""},
+		{"{\"op\":\"status\",\"id\":0}", HT_QE_OK, 1, 0, ""},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *a = ask(cases[i].req, &h);
+		if (h.code != cases[i].code || strcmp(h.text, cases[i].text))
+			fprintf(stderr, "    case %zu: %s -> %s\n", i, cases[i].req, a);
+		CHECK_EQ_INT(h.code, cases[i].code);
+		CHECK_EQ_INT(h.ok, cases[i].code == HT_QE_OK);
+		CHECK_EQ_INT(h.has_id, cases[i].has_id);
+		CHECK_EQ_INT(h.id, cases[i].id);
+		CHECK_EQ_STR(h.text, cases[i].text);
+		/* the id leads the answer */
+		if (cases[i].has_id)
+			CHECK(a && !strncmp(a, "{\"id\":", 6));
+		if (cases[i].code == HT_QE_OK)
+			CHECK_EQ_STR(h.host, "hq");
+		free(a);
+	}
+	/* the empty request and its length bound */
+	char *a = query_answer(ctx(), "", 0, fake_now());
+	CHECK_EQ_INT(ht_qhead_parse(a, strlen(a), &h), HT_QE_OK);
+	CHECK_EQ_INT(h.code, HT_QE_BAD_REQUEST);
+	CHECK_EQ_STR(h.text, "request empty or larger than 64 KiB");
+	free(a);
+	/* a parsed request answers the same */
+	struct ht_qreq r = {.op = HT_QOP_CHAIN, .has_id = 1, .id = 77, .pid = 4000001};
+	a = query_answer_req(ctx(), &r, fake_now());
+	CHECK_EQ_STR(a, "{\"id\":77,\"ok\":false,\"error\":\"no process 4000001 on this host\","
+			"\"code\":\"no_proc\"}");
+	free(a);
+	/* the SEQPACKET transport's own ops */
+	const char *sub = "{\"op\":\"subscribe\"}";
+	CHECK_EQ_INT(query_is_subscribe(sub, strlen(sub)), 1);
+	const char *nsub = "{\"op\":\"ps\",\"x\":\"subscribe\"}";
+	CHECK_EQ_INT(query_is_subscribe(nsub, strlen(nsub)), 0);
+	const char *bound = "{\"op\":\"bound\",\"ino\":3,\"local\":\"1.2.3.4:5\",\"remote\":\"1.2.3.5:6\"}";
+	CHECK_EQ_INT(query_bound(ctx(), bound, strlen(bound)), 1);
+	const char *badbound = "{\"op\":\"bound\",\"ino\":0}";
+	CHECK_EQ_INT(query_bound(ctx(), badbound, strlen(badbound)), 1); /* not answered either */
+	const char *notbound = "{\"op\":\"ps\",\"x\":\"bound\"}";
+	CHECK_EQ_INT(query_bound(ctx(), notbound, strlen(notbound)), 0);
+}
+
 T_MAIN("query", T(tables), T(build_every_op), T(build_refuses), T(parse_requests),
        T(parse_bad_requests), T(parse_hostile), T(head_answers), T(head_hostile), T(error_answers),
-       T(cut_answers))
+       T(cut_answers), T(collector_answers))
