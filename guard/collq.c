@@ -260,3 +260,46 @@ long collq_who_or(struct collq *c, const char *local, const char *remote,
 	}
 	return -1;
 }
+
+int collq_subscribe(struct collq *c, int timeout_ms, char *err, size_t errlen)
+{
+	char req[64];
+	struct ht_qreq q = {.op = HT_QOP_SUBSCRIBE};
+	int n = ht_qreq_build(req, sizeof(req), &q);
+	if (c->fd < 0 && collq_connect(c, err, errlen))
+		return -1;
+	if (send(c->fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+		c->code = HT_QE_UNREACHABLE;
+		snprintf(err, errlen, UNREACH "send: %s", strerror(errno));
+		drop(c);
+		return -1;
+	}
+	struct pollfd p = {.fd = c->fd, .events = POLLIN};
+	int r;
+	while ((r = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
+		;
+	if (r != 1) {
+		c->code = HT_QE_TIMEOUT;
+		snprintf(err, errlen, "no answer from collector within %d ms", timeout_ms);
+		drop(c);
+		return -1;
+	}
+	ssize_t got = recv(c->fd, c->buf, HT_QUERY_MAX, MSG_DONTWAIT | MSG_TRUNC);
+	if (got <= 0) {
+		c->code = HT_QE_CLOSED;
+		snprintf(err, errlen, "collector closed the connection");
+		drop(c);
+		return -1;
+	}
+	size_t have = got > HT_QUERY_MAX ? HT_QUERY_MAX : (size_t)got;
+	if (ht_qhead_parse(c->buf, have, &c->head) != HT_QE_OK || got > HT_QUERY_MAX)
+		c->code = HT_QE_BAD_ANSWER;
+	else
+		c->code = c->head.code;
+	if (c->code != HT_QE_OK) {
+		snprintf(err, errlen, "%s", c->head.text[0] ? c->head.text : ht_qerr_text(c->code));
+		drop(c);
+		return -1;
+	}
+	return 0;
+}

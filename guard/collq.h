@@ -50,6 +50,12 @@ long collq_who(struct collq *c, const char *local, const char *remote, unsigned 
  * skipped (its id is not the next question's). alt_fd -1: plain collq_who.
  * spin_us > 0: polls without sleeping for that long first. */
 #define COLLQ_ELSEWHERE (-2)
+/* Subscribes c to pushed chains (docs/query-protocol.md "subscribe"):
+ * connects if needed, sends {"op":"subscribe"}, waits at most timeout_ms for
+ * {"ok":true}. 0: subscribed, c->fd is the subscription (pushes arrive on
+ * it); -1: c->code says why (HT_QE_SUBSCRIBERS when the collector has enough,
+ * a transport code otherwise), err the text, and c is disconnected. */
+int collq_subscribe(struct collq *c, int timeout_ms, char *err, size_t errlen);
 long collq_who_or(struct collq *c, const char *local, const char *remote,
 		  unsigned long timeout_ms, char *err, size_t errlen, int alt_fd,
 		  int (*alt)(void *arg), void *arg, long spin_us);

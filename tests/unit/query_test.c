@@ -5,13 +5,19 @@
  * duplicate members, NUL bytes, quotes and backslashes in endpoints, over-long
  * strings, nested junk), answer heads, failed answers and the cut answer.
  */
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "hoptrace/query.h"
 #include "../../collector/answer.h"
 #include "../../collector/graph.h"
+#include "../../guard/collq.h"
 #include "test.h"
 
 static enum ht_qerr P(const char *s, struct ht_qreq *r, char *d)
@@ -777,6 +783,138 @@ static void collector_answers(void)
 	CHECK_EQ_INT(query_bound(ctx(), notbound, strlen(notbound)), 0);
 }
 
+/* ---- the guard's client (guard/collq.c) against a scripted collector ------- */
+
+static void reply(int fd, const char *s)
+{
+	send(fd, s, strlen(s), MSG_NOSIGNAL);
+}
+
+/* the scripted collector: what it does is chosen by the who's local port */
+static void fake_collector(int ls)
+{
+	static char big[70001];
+	int subs = 0;
+	for (;;) {
+		int fd = accept(ls, NULL, NULL);
+		if (fd < 0)
+			_exit(1);
+		for (;;) {
+			char req[4096], a[512];
+			ssize_t n = recv(fd, req, sizeof(req), 0);
+			struct ht_qreq r;
+			if (n <= 0)
+				break;
+			if (ht_qreq_parse(req, (size_t)n, &r, NULL, 0) != HT_QE_OK) {
+				reply(fd, "{\"ok\":false,\"error\":\"request is not a JSON object\",\"code\":\"bad_request\"}");
+				continue;
+			}
+			if (r.op == HT_QOP_SUBSCRIBE) {
+				reply(fd, subs++ ? "{\"ok\":false,\"error\":\"too many subscribers\",\"code\":\"subscribers\"}"
+						 : "{\"ok\":true}");
+				continue;
+			}
+			int port = atoi(strrchr(r.local, ':') + 1);
+			if (port == 1) { /* a stale answer first, then its own */
+				snprintf(a, sizeof(a), "{\"id\":%llu,\"ok\":true}", (unsigned long long)r.id + 100);
+				reply(fd, a);
+				ht_qerr_format(a, sizeof(a), 1, r.id, HT_QE_NO_CONN, NULL);
+				reply(fd, a);
+			} else if (port == 2) { /* more than a datagram */
+				memset(big, ' ', sizeof(big) - 1);
+				int k = snprintf(big, 40, "{\"id\":%llu,\"ok\":true,", (unsigned long long)r.id);
+				big[k] = ' ';
+				big[sizeof(big) - 2] = '}';
+				send(fd, big, sizeof(big) - 1, MSG_NOSIGNAL);
+			} else if (port == 3) { /* silence */
+			} else if (port == 4) { /* gone: the client asks again */
+				break;
+			} else {
+				snprintf(a, sizeof(a), "{\"id\":%llu,\"ok\":true,\"host\":\"%s\",\"chains\":[]}",
+					 (unsigned long long)r.id, r.force ? "forced" : "h");
+				reply(fd, a);
+			}
+		}
+		close(fd);
+	}
+}
+
+static void guard_client(void)
+{
+	char name[64], err[256];
+	snprintf(name, sizeof(name), "hoptrace/qtest.%d", (int)getpid());
+	struct collq c;
+	CHECK_EQ_INT(collq_init(&c, name), 0);
+	/* nobody there */
+	CHECK_EQ_INT(collq_who(&c, "10.0.0.1:5", "10.0.0.2:22", 100, err, sizeof(err)), -1);
+	CHECK_EQ_INT(c.code, HT_QE_UNREACHABLE);
+	CHECK(strstr(err, "collector unreachable") != NULL);
+	int ls = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	memcpy(sa.sun_path + 1, name, strlen(name));
+	CHECK(bind(ls, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name))) == 0);
+	CHECK(listen(ls, 4) == 0);
+	pid_t pid = fork();
+	if (pid == 0)
+		fake_collector(ls);
+	close(ls);
+	/* a code in the answer; a stale answer skipped by its id */
+	long n = collq_who(&c, "10.0.0.1:1", "10.0.0.2:22", 1000, err, sizeof(err));
+	CHECK(n > 0);
+	CHECK_EQ_INT(c.code, HT_QE_NO_CONN);
+	CHECK_EQ_STR(c.head.text, "no such TCP connection on this host");
+	CHECK_EQ_INT(c.head.id, c.seq);
+	/* larger than a datagram */
+	CHECK_EQ_INT(collq_who(&c, "10.0.0.1:2", "10.0.0.2:22", 1000, err, sizeof(err)), -1);
+	CHECK_EQ_INT(c.code, HT_QE_TOO_LARGE);
+	CHECK_EQ_STR(err, "answer too large");
+	/* no answer in time */
+	CHECK_EQ_INT(collq_who(&c, "10.0.0.1:3", "10.0.0.2:22", 50, err, sizeof(err)), -1);
+	CHECK_EQ_INT(c.code, HT_QE_TIMEOUT);
+	CHECK_EQ_STR(err, "no answer from collector within 50 ms");
+	/* the collector closes: asked again on a fresh connection, once */
+	CHECK_EQ_INT(collq_who(&c, "10.0.0.1:4", "10.0.0.2:22", 500, err, sizeof(err)), -1);
+	CHECK_EQ_INT(c.code, HT_QE_CLOSED);
+	/* ok, and "force" goes out once */
+	c.force = 1;
+	n = collq_who(&c, "[::1]:5", "[::1]:22", 1000, err, sizeof(err));
+	CHECK(n > 0);
+	CHECK_EQ_INT(c.code, HT_QE_OK);
+	CHECK_EQ_STR(c.head.host, "forced");
+	CHECK_EQ_INT(strlen(c.buf), n);
+	n = collq_who(&c, "10.0.0.1:5", "10.0.0.2:22", 1000, err, sizeof(err));
+	CHECK(n > 0);
+	CHECK_EQ_STR(c.head.host, "h");
+	/* an endpoint the codec refuses never goes out */
+	CHECK_EQ_INT(collq_who(&c, "10.0.0.1:5\",\"op\":\"ps", "10.0.0.2:22", 100, err, sizeof(err)), -1);
+	CHECK_EQ_INT(c.code, HT_QE_BAD_REQUEST);
+	char longep[300];
+	memset(longep, '1', sizeof(longep) - 1);
+	longep[sizeof(longep) - 1] = 0;
+	CHECK_EQ_INT(collq_who(&c, longep, "10.0.0.2:22", 100, err, sizeof(err)), -1);
+	CHECK_EQ_INT(c.code, HT_QE_BAD_REQUEST);
+	n = collq_who(&c, "10.0.0.1:5", "10.0.0.2:22", 1000, err, sizeof(err));
+	CHECK(n > 0); /* and the connection still works */
+	collq_close(&c);
+	/* subscribing: the first is taken, the second refused by code */
+	struct collq s1, s2;
+	CHECK_EQ_INT(collq_init(&s1, name), 0);
+	CHECK_EQ_INT(collq_init(&s2, name), 0);
+	CHECK_EQ_INT(collq_subscribe(&s1, 500, err, sizeof(err)), 0);
+	CHECK(s1.fd >= 0);
+	CHECK_EQ_INT(s1.code, HT_QE_OK);
+	close(s1.fd); /* (the fake serves one connection at a time) */
+	s1.fd = -1;
+	CHECK_EQ_INT(collq_subscribe(&s2, 500, err, sizeof(err)), -1);
+	CHECK_EQ_INT(s2.code, HT_QE_SUBSCRIBERS);
+	CHECK_EQ_STR(err, "too many subscribers");
+	CHECK_EQ_INT(s2.fd, -1);
+	collq_close(&s1);
+	collq_close(&s2);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
 T_MAIN("query", T(tables), T(build_every_op), T(build_refuses), T(parse_requests),
        T(parse_bad_requests), T(parse_hostile), T(head_answers), T(head_hostile), T(error_answers),
-       T(cut_answers), T(collector_answers))
+       T(cut_answers), T(collector_answers), T(guard_client))
