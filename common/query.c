@@ -688,3 +688,19 @@ size_t ht_qerr_cut(char *out, size_t n, const char *ans, size_t len)
 	}
 	return ht_qerr_format(out, n, has_id, id, HT_QE_TOO_LARGE, NULL);
 }
+
+size_t ht_qnopush_format(char *out, size_t n, uint64_t ino)
+{
+	if (!out || n == 0)
+		return 0;
+	struct obuf o = {out, n, 0, 0};
+	out[0] = 0;
+	puts_(&o, "{\"nopush\":true,\"ino\":");
+	putu(&o, ino);
+	put(&o, "}", 1);
+	if (o.over) {
+		out[0] = 0;
+		return 0;
+	}
+	return o.len;
+}

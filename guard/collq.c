@@ -156,6 +156,8 @@ long collq_who_or(struct collq *c, const char *local, const char *remote,
 		  int (*alt)(void *arg), void *arg, long spin_us)
 {
 	char req[256];
+	if (c->seq >= HT_QID_MAX) /* (never: 2^53 questions) */
+		c->seq = 0;
 	unsigned long long id = ++c->seq;
 	struct ht_qreq q = {.op = HT_QOP_WHO, .has_id = 1, .id = id, .deadline_ms = timeout_ms,
 			    .force = c->force};

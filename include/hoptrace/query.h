@@ -211,5 +211,8 @@ size_t ht_qerr_format(char *out, size_t n, int has_id, uint64_t id, enum ht_qerr
  * questions by it. Returns the length written to out, 0 when n is too small
  * (96 bytes always do). */
 size_t ht_qerr_cut(char *out, size_t n, const char *ans, size_t len);
+/* The push that says none comes for socket ino: {"nopush":true,"ino":N}.
+ * Returns the length, 0 when n is too small (48 bytes always do). */
+size_t ht_qnopush_format(char *out, size_t n, uint64_t ino);
 
 #endif
