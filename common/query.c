@@ -117,8 +117,12 @@ static void puts_(struct obuf *o, const char *s)
 static void putu(struct obuf *o, unsigned long long v)
 {
 	char b[24];
-	int k = snprintf(b, sizeof(b), "%llu", v);
-	put(o, b, (size_t)k);
+	size_t k = sizeof(b);
+	do {
+		b[--k] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put(o, b + k, sizeof(b) - k);
 }
 
 /* s as a JSON string's content: quotes, backslashes and control bytes escaped;

@@ -163,9 +163,12 @@ long collq_who_or(struct collq *c, const char *local, const char *remote,
 			    .force = c->force};
 	c->force = 0;
 	int n = -1;
-	if (snprintf(q.local, sizeof(q.local), "%s", local) < (int)sizeof(q.local) &&
-	    snprintf(q.remote, sizeof(q.remote), "%s", remote) < (int)sizeof(q.remote))
+	size_t ll = strnlen(local, sizeof(q.local)), rl = strnlen(remote, sizeof(q.remote));
+	if (ll < sizeof(q.local) && rl < sizeof(q.remote)) {
+		memcpy(q.local, local, ll + 1);
+		memcpy(q.remote, remote, rl + 1);
 		n = ht_qreq_build(req, sizeof(req), &q);
+	}
 	if (n < 0) {
 		c->code = HT_QE_BAD_REQUEST;
 		snprintf(err, errlen, "bad request: endpoints %.64s %.64s", local, remote);
