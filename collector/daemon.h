@@ -278,8 +278,6 @@ void serve_nng(struct collector *c);
 /* The CLI's control socket (its directory, then nng after daemon()). */
 void control_prepare(struct collector *c);
 void control_open(struct collector *c);
-/* an answer too large to send, as the error answer keeping its id; length or 0 */
-size_t answer_too_large(const char *ans, char *out, size_t outlen);
 
 /* ---- follow.c: answers with upstream conn leaves, HTTP inquiries ----------------- */
 /* A who/chain answer with upstream conn leaves: returns 1 when the follower

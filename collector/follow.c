@@ -19,25 +19,16 @@ int follow_later(struct collector *c, const char *req, size_t len, const char *a
 {
 	if (!c->inq || !inquiry_wants_follow(c->inq, ans))
 		return 0;
-	cJSON *j = cJSON_ParseWithLength(req, len);
-	const char *op = cJSON_GetStringValue(cJSON_GetObjectItem(j, "op"));
-	if (!op || (strcmp(op, "who") && strcmp(op, "chain"))) {
-		cJSON_Delete(j);
+	struct ht_qreq q;
+	if (ht_qreq_parse(req, len, &q, NULL, 0) != HT_QE_OK ||
+	    (q.op != HT_QOP_WHO && q.op != HT_QOP_CHAIN))
 		return 0;
-	}
-	long deadline = 0;
-	const cJSON *d = cJSON_GetObjectItem(j, "deadline_ms");
-	if (cJSON_IsNumber(d) && d->valuedouble >= 1 && d->valuedouble <= 600000)
-		deadline = (long)d->valuedouble;
 	char canon[160];
 	const char *sc = NULL;
-	if (!strcmp(op, "who") &&
-	    inq_canon(cJSON_GetStringValue(cJSON_GetObjectItem(j, "local")),
-		      cJSON_GetStringValue(cJSON_GetObjectItem(j, "remote")), canon, sizeof(canon)) == 0)
+	if (q.op == HT_QOP_WHO && inq_canon(q.local, q.remote, canon, sizeof(canon)) == 0)
 		sc = canon;
-	int rv = inquiry_follow(c->inq, ans, deadline, sc, done, arg);
-	cJSON_Delete(j);
-	return rv == 0;
+	/* deadline_ms 0: not given, the follower's configured one */
+	return inquiry_follow(c->inq, ans, (long)q.deadline_ms, sc, done, arg) == 0;
 }
 
 char *follow_inq_who(void *arg, const char *local, const char *remote)
@@ -52,9 +43,13 @@ char *follow_inq_who(void *arg, const char *local, const char *remote)
 	    nl < 0 || sd_inet_lookup(nl, l.family, l.addr, l.port, r.addr, r.port, &si) != 0 ||
 	    si.state == TCP_LISTEN || memcmp(si.raddr, r.addr, l.family == AF_INET ? 4 : 16) != 0 ||
 	    si.rport != r.port)
-		return strdup("{\"ok\":false,\"error\":\"no such TCP connection on this host\"}");
-	int n = snprintf(req, sizeof(req), "{\"op\":\"who\",\"local\":\"%s\",\"remote\":\"%s\"}",
-			 local, remote);
+		return ht_qerr_answer(NULL, HT_QE_NO_CONN, NULL);
+	struct ht_qreq q = {.op = HT_QOP_WHO};
+	snprintf(q.local, sizeof(q.local), "%s", local);
+	snprintf(q.remote, sizeof(q.remote), "%s", remote);
+	int n = ht_qreq_build(req, sizeof(req), &q);
+	if (n < 0)
+		return ht_qerr_answer(NULL, HT_QE_BAD_REQUEST, NULL);
 	drain_records(c);
 	return query_answer(&c->qctx, req, (size_t)n, now_ns());
 }

@@ -26,14 +26,15 @@ static pid_t peer_pid(int fd)
 
 void push_subscribe(struct collector *c, int fd)
 {
-	static const char ok[] = "{\"ok\":true}", full[] =
-		"{\"ok\":false,\"error\":\"too many subscribers\"}";
+	static const char ok[] = "{\"ok\":true}";
 	struct push *p = &c->push;
 	int already = 0;
 	for (int i = 0; i < p->nsubs; i++)
 		already |= p->subs[i] == fd;
 	if (!already && p->nsubs == HT_SUBSCRIBERS_MAX) {
-		send(fd, full, sizeof(full) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		char full[128];
+		size_t n = ht_qerr_format(full, sizeof(full), 0, 0, HT_QE_SUBSCRIBERS, NULL);
+		send(fd, full, n, MSG_DONTWAIT | MSG_NOSIGNAL);
 		return;
 	}
 	if (!already) {

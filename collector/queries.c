@@ -19,21 +19,6 @@
 #include "daemon.h"
 #include <nng/protocol/reqrep0/rep.h> /* after nng.h */
 
-/* "answer too large", keeping the question's id (the answer's first member:
- * the guard matches answers to questions by it) */
-size_t answer_too_large(const char *ans, char *out, size_t outlen)
-{
-	size_t k = 0;
-	if (!strncmp(ans, "{\"id\":", 6))
-		for (k = 6; ans[k] >= '0' && ans[k] <= '9' && k < 26; k++)
-			;
-	if (k == 6)
-		k = 0;
-	int n = snprintf(out, outlen, "%.*s%s\"ok\":false,\"error\":\"answer too large\"}",
-			 (int)(k ? k : 1), ans[0] == '{' && k ? ans : "{", k ? "," : "");
-	return n > 0 && (size_t)n < outlen ? (size_t)n : 0;
-}
-
 /* ---- the guard's SEQPACKET connections -------------------------------------------- */
 
 /* a followed answer, on a dup() of the guard's socket (the follower's thread) */
@@ -42,8 +27,8 @@ static void seq_done(void *arg, const char *text)
 	int fd = (int)(intptr_t)arg;
 	size_t n = strlen(text);
 	char big[96];
-	if (n > HT_QUERY_MAX) {
-		n = answer_too_large(text, big, sizeof(big));
+	if (n > HT_QUERY_MAX) { /* "too_large", keeping the question's id */
+		n = ht_qerr_cut(big, sizeof(big), text, n);
 		text = big;
 	}
 	if (send(fd, text, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
@@ -66,9 +51,10 @@ static void seq_answer(struct collector *c, int fd, const char *req, size_t len,
 	if (!ans)
 		return;
 	size_t n = strlen(ans);
-	if (n > HT_QUERY_MAX) {
+	if (n > HT_QUERY_MAX) { /* "too_large", keeping the question's id (the
+				   guard matches answers to questions by it) */
 		char big[96];
-		answer_too_large(ans, big, sizeof(big));
+		ht_qerr_cut(big, sizeof(big), ans, n);
 		free(ans);
 		ans = strdup(big);
 		n = ans ? strlen(ans) : 0;
@@ -92,7 +78,7 @@ static void seq_request(struct collector *c, int fd, const char *req, size_t r)
 	struct push_asker asker;
 	push_asker_set(c, fd, &asker);
 	if (r > HT_QUERY_MAX)
-		ans = strdup("{\"ok\":false,\"error\":\"request larger than 64 KiB\"}");
+		ans = ht_qerr_answer(NULL, HT_QE_BAD_REQUEST, "request larger than 64 KiB");
 	else
 		ans = query_answer(&c->qctx, req, r, now_ns());
 	push_asker_clear(c);
@@ -164,7 +150,7 @@ void serve_nng(struct collector *c)
 		if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid) != 0 ||
 		    (uid != 0 && uid != (uint64_t)geteuid())) {
 			c->stats.query_refused++;
-			ans = strdup("{\"ok\":false,\"error\":\"permission denied: root only\"}");
+			ans = ht_qerr_answer(NULL, HT_QE_DENIED, NULL);
 		} else {
 			drain_records(c);
 			ans = query_answer(&c->qctx, nng_msg_body(m), nng_msg_len(m), now_ns());
