@@ -32,6 +32,7 @@
 #include "hoptrace/chain.h"
 #include "hoptrace/ini.h"
 #include "hoptrace/log.h"
+#include "hoptrace/query.h"
 #include "chain.h"
 #include "inquiry.h"
 
@@ -119,8 +120,11 @@ static void finish_job(struct job *j)
 		text = cJSON_PrintUnformatted(j->ans);
 	}
 	if (!text)
-		text = inq_error_json("out of memory");
-	j->done(j->arg, text ? text : "{\"ok\":false,\"error\":\"out of memory\"}");
+		text = ht_qerr_answer(NULL, HT_QE_NO_MEMORY, NULL);
+	char oom[128];
+	if (!text)
+		ht_qerr_format(oom, sizeof(oom), 0, 0, HT_QE_NO_MEMORY, NULL);
+	j->done(j->arg, text ? text : oom);
 	free(text);
 	cJSON_Delete(j->ans);
 	cJSON_Delete(j->visited);
