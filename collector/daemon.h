@@ -280,10 +280,11 @@ void control_prepare(struct collector *c);
 void control_open(struct collector *c);
 
 /* ---- follow.c: answers with upstream conn leaves, HTTP inquiries ----------------- */
-/* A who/chain answer with upstream conn leaves: returns 1 when the follower
- * took it (it delivers the answer through done/arg), 0 to send ans now. */
-int follow_later(struct collector *c, const char *req, size_t len, const char *ans,
-		 inq_done_fn done, void *arg);
+/* The answer ans to who/chain request q (parsed) with upstream conn leaves:
+ * returns 1 when the follower took it (it delivers the answer through
+ * done/arg), 0 to send ans now. */
+int follow_later(struct collector *c, const struct ht_qreq *q, const char *ans, inq_done_fn done,
+		 void *arg);
 /* inq_who_fn: the local part of an HTTP inquiry (arg: the collector) */
 char *follow_inq_who(void *arg, const char *local, const char *remote);
 

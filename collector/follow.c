@@ -14,21 +14,17 @@
 #include "hoptrace/sockdiag.h"
 #include "daemon.h"
 
-int follow_later(struct collector *c, const char *req, size_t len, const char *ans,
-		 inq_done_fn done, void *arg)
+int follow_later(struct collector *c, const struct ht_qreq *q, const char *ans, inq_done_fn done,
+		 void *arg)
 {
-	if (!c->inq || !inquiry_wants_follow(c->inq, ans))
-		return 0;
-	struct ht_qreq q;
-	if (ht_qreq_parse(req, len, &q, NULL, 0) != HT_QE_OK ||
-	    (q.op != HT_QOP_WHO && q.op != HT_QOP_CHAIN))
+	if (!c->inq || !inquiry_wants_follow(c->inq, ans) || (q->op != HT_QOP_WHO && q->op != HT_QOP_CHAIN))
 		return 0;
 	char canon[160];
 	const char *sc = NULL;
-	if (q.op == HT_QOP_WHO && inq_canon(q.local, q.remote, canon, sizeof(canon)) == 0)
+	if (q->op == HT_QOP_WHO && inq_canon(q->local, q->remote, canon, sizeof(canon)) == 0)
 		sc = canon;
 	/* deadline_ms 0: not given, the follower's configured one */
-	return inquiry_follow(c->inq, ans, (long)q.deadline_ms, sc, done, arg) == 0;
+	return inquiry_follow(c->inq, ans, (long)q->deadline_ms, sc, done, arg) == 0;
 }
 
 char *follow_inq_who(void *arg, const char *local, const char *remote)

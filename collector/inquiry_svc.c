@@ -558,7 +558,9 @@ void inquiry_main(struct inquiry *q)
 			http_error(h->aio, 500, "out of memory", 0);
 		} else if (!cJSON_IsTrue(cJSON_GetObjectItem(a, "ok"))) {
 			const char *e = cJSON_GetStringValue(cJSON_GetObjectItem(a, "error"));
-			if (e && (strstr(e, "no such") || strstr(e, "no process")))
+			const char *cn = cJSON_GetStringValue(cJSON_GetObjectItem(a, "code"));
+			enum ht_qerr code = ht_qerr_from_name(cn, cn ? strlen(cn) : 0);
+			if (code == HT_QE_NO_CONN || code == HT_QE_NO_HOLDER || code == HT_QE_NO_PROC)
 				http_error(h->aio, 404, "no such connection", 0);
 			else
 				http_error(h->aio, 400, e ? e : "bad request", 0);

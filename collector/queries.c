@@ -36,12 +36,22 @@ static void seq_done(void *arg, const char *text)
 	close(fd);
 }
 
-/* Sends ans (freed) on fd, or the follower takes it. */
-static void seq_answer(struct collector *c, int fd, const char *req, size_t len, char *ans)
+/* The answer to a request ht_qreq_parse() read into *q with result e (its
+ * text in detail): the parser's refusal, or the operation's answer. */
+static char *answer(struct collector *c, const struct ht_qreq *q, enum ht_qerr e, const char *detail)
 {
-	if (ans && c->inq && inquiry_wants_follow(c->inq, ans)) {
+	if (e == HT_QE_OK)
+		return query_answer_req(&c->qctx, q, now_ns());
+	c->stats.queries++; /* as query_answer() counts it */
+	return ht_qerr_answer(q, HT_QE_BAD_REQUEST, detail);
+}
+
+/* Sends ans (freed) on fd, or the follower takes it. */
+static void seq_answer(struct collector *c, int fd, const struct ht_qreq *q, char *ans)
+{
+	if (q && ans && c->inq && inquiry_wants_follow(c->inq, ans)) {
 		int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-		if (dfd >= 0 && follow_later(c, req, len, ans, seq_done, (void *)(intptr_t)dfd)) {
+		if (dfd >= 0 && follow_later(c, q, ans, seq_done, (void *)(intptr_t)dfd)) {
 			free(ans);
 			return;
 		}
@@ -64,12 +74,22 @@ static void seq_answer(struct collector *c, int fd, const char *req, size_t len,
 	free(ans);
 }
 
-/* One request of r bytes (more than HT_QUERY_MAX: too large) from fd. */
+/* One request of r bytes (more than HT_QUERY_MAX: too large) from fd, parsed
+ * once: bound (never answered) and subscribe are this transport's. */
 static void seq_request(struct collector *c, int fd, const char *req, size_t r)
 {
-	if (r <= HT_QUERY_MAX && query_bound(&c->qctx, req, r))
-		return; /* no answer */
-	if (r <= HT_QUERY_MAX && query_is_subscribe(req, r)) {
+	struct ht_qreq q;
+	char detail[128];
+	enum ht_qerr e = HT_QE_BAD_REQUEST;
+	memset(&q, 0, sizeof(q));
+	if (r <= HT_QUERY_MAX)
+		e = ht_qreq_parse(req, r, &q, detail, sizeof(detail));
+	if (q.op == HT_QOP_BOUND) { /* well-formed or not, it gets no answer */
+		if (e == HT_QE_OK)
+			query_bound_req(&c->qctx, &q);
+		return;
+	}
+	if (e == HT_QE_OK && q.op == HT_QOP_SUBSCRIBE) {
 		push_subscribe(c, fd);
 		return;
 	}
@@ -80,9 +100,9 @@ static void seq_request(struct collector *c, int fd, const char *req, size_t r)
 	if (r > HT_QUERY_MAX)
 		ans = ht_qerr_answer(NULL, HT_QE_BAD_REQUEST, "request larger than 64 KiB");
 	else
-		ans = query_answer(&c->qctx, req, r, now_ns());
+		ans = answer(c, &q, e, detail);
 	push_asker_clear(c);
-	seq_answer(c, fd, req, r, ans);
+	seq_answer(c, fd, e == HT_QE_OK ? &q : NULL, ans);
 }
 
 void serve_query_conn(struct collector *c, int fd)
@@ -123,8 +143,8 @@ static void nng_done(void *arg, const char *text)
 	free(nr);
 }
 
-/* Did the follower take ans for m? (It then answers m.) */
-static int nng_follow(struct collector *c, nng_msg *m, const char *ans)
+/* Did the follower take ans for m (request q)? (It then answers m.) */
+static int nng_follow(struct collector *c, nng_msg *m, const struct ht_qreq *q, const char *ans)
 {
 	if (!ans || !c->inq || !inquiry_wants_follow(c->inq, ans))
 		return 0;
@@ -132,7 +152,7 @@ static int nng_follow(struct collector *c, nng_msg *m, const char *ans)
 	if (!nr)
 		return 0;
 	*nr = (struct nng_reply){c->rep, m};
-	if (follow_later(c, nng_msg_body(m), nng_msg_len(m), ans, nng_done, nr))
+	if (follow_later(c, q, ans, nng_done, nr))
 		return 1;
 	free(nr);
 	return 0;
@@ -152,9 +172,13 @@ void serve_nng(struct collector *c)
 			c->stats.query_refused++;
 			ans = ht_qerr_answer(NULL, HT_QE_DENIED, NULL);
 		} else {
+			struct ht_qreq q;
+			char detail[128];
+			enum ht_qerr e = ht_qreq_parse(nng_msg_body(m), nng_msg_len(m), &q, detail,
+						       sizeof(detail));
 			drain_records(c);
-			ans = query_answer(&c->qctx, nng_msg_body(m), nng_msg_len(m), now_ns());
-			if (nng_follow(c, m, ans)) {
+			ans = answer(c, &q, e, detail);
+			if (e == HT_QE_OK && nng_follow(c, m, &q, ans)) {
 				free(ans);
 				continue;
 			}
