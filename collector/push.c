@@ -8,7 +8,6 @@
  * with "who" instead. A chain larger than HT_PUSH_MAX is not pushed: the
  * guard is told {"nopush":true,"ino":N} and asks at once.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -88,9 +87,9 @@ void push_asker_clear(struct collector *c)
 static void push_none(struct push *p, uint64_t ino)
 {
 	char m[64];
-	int n = snprintf(m, sizeof(m), "{\"nopush\":true,\"ino\":%llu}", (unsigned long long)ino);
+	size_t n = ht_qnopush_format(m, sizeof(m), ino);
 	for (int k = 0; k < p->nsubs; k++)
-		send(p->subs[k], m, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		send(p->subs[k], m, n, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
 /* Is this CONNECT a first attempt, or one after a failure, rather than a
