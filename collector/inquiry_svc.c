@@ -32,6 +32,7 @@
 #include "hoptrace/chain.h"
 #include "hoptrace/ini.h"
 #include "hoptrace/log.h"
+#include "hoptrace/query.h"
 #include "chain.h"
 #include "inquiry.h"
 
@@ -119,8 +120,11 @@ static void finish_job(struct job *j)
 		text = cJSON_PrintUnformatted(j->ans);
 	}
 	if (!text)
-		text = inq_error_json("out of memory");
-	j->done(j->arg, text ? text : "{\"ok\":false,\"error\":\"out of memory\"}");
+		text = ht_qerr_answer(NULL, HT_QE_NO_MEMORY, NULL);
+	char oom[128];
+	if (!text)
+		ht_qerr_format(oom, sizeof(oom), 0, 0, HT_QE_NO_MEMORY, NULL);
+	j->done(j->arg, text ? text : oom);
 	free(text);
 	cJSON_Delete(j->ans);
 	cJSON_Delete(j->visited);
@@ -554,7 +558,9 @@ void inquiry_main(struct inquiry *q)
 			http_error(h->aio, 500, "out of memory", 0);
 		} else if (!cJSON_IsTrue(cJSON_GetObjectItem(a, "ok"))) {
 			const char *e = cJSON_GetStringValue(cJSON_GetObjectItem(a, "error"));
-			if (e && (strstr(e, "no such") || strstr(e, "no process")))
+			const char *cn = cJSON_GetStringValue(cJSON_GetObjectItem(a, "code"));
+			enum ht_qerr code = ht_qerr_from_name(cn, cn ? strlen(cn) : 0);
+			if (code == HT_QE_NO_CONN || code == HT_QE_NO_HOLDER || code == HT_QE_NO_PROC)
 				http_error(h->aio, 404, "no such connection", 0);
 			else
 				http_error(h->aio, 400, e ? e : "bad request", 0);
