@@ -1,13 +1,111 @@
 /*
- * cli.h — the `hoptrace` CLI's subcommands (cli/cmd_*.c). Each takes argv
- * after the subcommand name (argv[0] is the subcommand) and returns the
- * process exit status.
+ * cli.h — the `hoptrace` CLI's internal header: its settings, the helpers the
+ * subcommands share and the subcommands themselves.
+ *
+ *   main.c        the dispatcher: global options, the command table, usage
+ *   conf.c        settings (cli_opt) and the configuration file
+ *   ask.c         one question to the collector, its answer printed
+ *   shimpath.c    where the shim is (next to the binary)
+ *   atomicfile.c  replacing a file atomically
+ *   ldpreload.c   the /etc/ld.so.preload (and LD_PRELOAD) list: tokenizer and edit
+ *   cmd_*.c       one file per subcommand
+ *   chainfmt.c, metrics.c, shimprobe.c, ctlclient.c   pure parts (own headers)
+ *
+ * Every subcommand takes argv from the subcommand name on (argv[0] is the
+ * name) and returns the process exit status (CLI_EX_*).
  */
 #ifndef HOPTRACE_CLI_H
 #define HOPTRACE_CLI_H
 
-int cli_log(int argc, char **argv);     /* hoptrace log [-f] [FILE]  */
-void cli_log_default(const char *path); /* FILE when none is given (the config's audit_log) */
-int cli_policy(int argc, char **argv);  /* hoptrace policy check FILE */
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "hoptrace/query.h"
+
+/* exit status (docs/man/hoptrace.8 EXIT STATUS) */
+#define CLI_EX_OK 0
+#define CLI_EX_FAIL 1    /* the collector answered ok:false, or a local operation failed */
+#define CLI_EX_USAGE 2   /* usage or configuration error */
+#define CLI_EX_UNREACH 3 /* the collector is unreachable */
+
+#define CLI_PROG "hoptrace"
+#define CLI_PRELOAD_FILE_DEFAULT "/etc/ld.so.preload"
+#define CLI_AUDIT_LOG_DEFAULT "/var/log/hoptrace/audit.log"
+#define CLI_SHIM_NAME "libhoptrace.so"
+
+/* ---- settings (conf.c) ------------------------------------------------------ */
+
+/* The global options (main.c fills them from argv) and what the configuration
+ * file adds (cli_conf_load). */
+struct cli_opts {
+	const char *conf; /* -f CONF */
+	int conf_given;
+	int json;                 /* --json */
+	int dot;                  /* --dot */
+	const char *preload_file; /* --preload-file */
+	int timeout_ms;           /* --timeout; 0: the client's default */
+	const char *output;       /* --output (metrics) */
+	char control[PATH_MAX];   /* [collector] control */
+	char audit_log[PATH_MAX]; /* [guard] audit_log ("" when set empty) */
+};
+extern struct cli_opts cli_opt;
+
+/* Sets control and audit_log to their defaults, then reads cli_opt.conf (a
+ * missing default file is no error). 0, or -1 with the reason printed. */
+int cli_conf_load(void);
+
+/* Prints "hoptrace: " fmt (with arg) and a pointer to -h on stderr; returns
+ * CLI_EX_USAGE. */
+int cli_usage_err(const char *fmt, const char *arg);
+
+/* ---- the collector (ask.c) --------------------------------------------------- */
+
+/* Renders an ok answer as text (chainfmt.h); 0 or -1. */
+typedef int (*cli_render_fn)(const char *json, FILE *out);
+
+/* Sends req (consumed) to the collector at cli_opt.control. Returns CLI_EX_OK
+ * with *answer the raw ok answer (malloc()ed, the caller frees it), or the
+ * exit status with *answer NULL and the reason printed: CLI_EX_UNREACH (cannot
+ * reach it), CLI_EX_FAIL (it answered ok:false — with --json the answer is
+ * printed too — or the answer is not a JSON object). */
+int cli_ask(cJSON *req, char **answer);
+
+/* cli_ask, then the answer printed: as received with --json or when render is
+ * NULL, else rendered. Returns the exit status. */
+int cli_query(cJSON *req, cli_render_fn render);
+
+/* A request {"op": op} to add members to; NULL when out of memory. */
+cJSON *cli_req(const char *op);
+
+/* ---- files -------------------------------------------------------------------- */
+
+/* Absolute path of libhoptrace.so next to this binary (shimpath.c): 0, or -1
+ * with the reason printed. */
+int cli_find_shim(char *out, size_t n);
+
+/* Replaces path with data (atomicfile.c): a temporary file in the same
+ * directory, written, given mode (and old's owner when old is not NULL),
+ * fsync'd, renamed over path, and the directory fsync'd — a crash leaves the
+ * old file or the new one, never a mix. 0, or -1 with the reason printed. */
+int cli_write_atomic(const char *path, const char *data, size_t len, mode_t mode,
+		     const struct stat *old);
+
+/* ---- subcommands ----------------------------------------------------------------- */
+
+int cmd_chain(int argc, char **argv);   /* chain PID */
+int cmd_who(int argc, char **argv);     /* who LOCAL_IP:PORT REMOTE_IP:PORT */
+int cmd_ps(int argc, char **argv);      /* ps */
+int cmd_graph(int argc, char **argv);   /* graph --dot | --json */
+int cmd_status(int argc, char **argv);  /* status */
+int cmd_metrics(int argc, char **argv); /* metrics [--output FILE] */
+int cmd_env(int argc, char **argv);     /* env */
+int cmd_enable(int argc, char **argv);  /* enable [--preload-file FILE] */
+int cmd_disable(int argc, char **argv); /* disable [--preload-file FILE] */
+int cmd_log(int argc, char **argv);     /* log [-f] [FILE] (its own options) */
+int cmd_policy(int argc, char **argv);  /* policy check|decide|ask ... (its own options) */
 
 #endif

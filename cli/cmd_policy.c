@@ -96,7 +96,7 @@ static const char *opt(int argc, char **argv, const char *name)
 	return NULL;
 }
 
-int cli_policy(int argc, char **argv)
+int cmd_policy(int argc, char **argv)
 {
 	if (argc < 3)
 		return usage();
