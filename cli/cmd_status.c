@@ -33,20 +33,8 @@ static void print_shim_status(void)
 		char *line = NULL;
 		size_t cap = 0;
 		int listed = 0, other = 0;
-		while (getline(&line, &cap, f) > 0) {
-			for (char *p = line; *p;) {
-				size_t l;
-				p += strspn(p, " \t:\n");
-				l = strcspn(p, " \t:\n");
-				if (!l)
-					break;
-				if (have && l == strlen(lib) && strncmp(p, lib, l) == 0)
-					listed = 1;
-				else if (ldp_is_shim(p, l, have ? lib : "/"))
-					other = 1;
-				p += l;
-			}
-		}
+		while (getline(&line, &cap, f) > 0) /* a line ends at its first NUL */
+			ldp_scan(line, strlen(line), have ? lib : NULL, &listed, &other);
 		free(line);
 		fclose(f);
 		printf("shim.preload: %s%s (%s)\n", listed ? "enabled" : "disabled",
