@@ -22,8 +22,6 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
-#include <cjson/cJSON.h>
-
 #include "hoptrace/query.h"
 
 /* exit status (docs/man/hoptrace.8 EXIT STATUS) */
@@ -67,19 +65,23 @@ int cli_usage_err(const char *fmt, const char *arg);
 /* Renders an ok answer as text (chainfmt.h); 0 or -1. */
 typedef int (*cli_render_fn)(const char *json, FILE *out);
 
-/* Sends req (consumed) to the collector at cli_opt.control. Returns CLI_EX_OK
- * with *answer the raw ok answer (malloc()ed, the caller frees it), or the
- * exit status with *answer NULL and the reason printed: CLI_EX_UNREACH (cannot
- * reach it), CLI_EX_FAIL (it answered ok:false — with --json the answer is
- * printed too — or the answer is not a JSON object). */
-int cli_ask(cJSON *req, char **answer);
+/* The exit status for how a question ended: CLI_EX_OK for HT_QE_OK,
+ * CLI_EX_UNREACH when the collector could not be asked or did not answer
+ * (unreachable, not_root, timeout, closed), CLI_EX_FAIL for an answer with
+ * ok:false (no_conn, no_proc, bad_request, ...) or one that cannot be read. */
+int cli_exit_status(enum ht_qerr e);
+
+/* Builds req (ht_qreq_build) and sends it to the collector at cli_opt.control.
+ * Returns CLI_EX_OK with *answer the raw ok answer (malloc()ed, the caller
+ * frees it), or the exit status (cli_exit_status) with *answer NULL and the
+ * reason printed — with --json an ok:false answer is printed too. *code (when
+ * code is not NULL) gets how it ended: HT_QE_OK, the answer's code, or this
+ * side's (HT_QE_UNREACHABLE, HT_QE_TIMEOUT, HT_QE_BAD_ANSWER, ...). */
+int cli_ask(const struct ht_qreq *req, char **answer, enum ht_qerr *code);
 
 /* cli_ask, then the answer printed: as received with --json or when render is
  * NULL, else rendered. Returns the exit status. */
-int cli_query(cJSON *req, cli_render_fn render);
-
-/* A request {"op": op} to add members to; NULL when out of memory. */
-cJSON *cli_req(const char *op);
+int cli_query(const struct ht_qreq *req, cli_render_fn render);
 
 /* ---- files -------------------------------------------------------------------- */
 

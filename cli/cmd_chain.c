@@ -3,7 +3,6 @@
  * sent a SYN now (the collector's "chain" query).
  */
 #include <errno.h>
-#include <limits.h>
 #include <stdlib.h>
 
 #include "chainfmt.h"
@@ -11,18 +10,16 @@
 
 int cmd_chain(int argc, char **argv)
 {
+	struct ht_qreq r = {.op = HT_QOP_CHAIN};
 	char *end;
 	long pid;
-	cJSON *r;
 
 	if (argc != 2)
 		return cli_usage_err("usage: hoptrace chain PID%s", NULL);
 	errno = 0;
 	pid = strtol(argv[1], &end, 10);
-	if (errno || end == argv[1] || *end || pid <= 0 || pid > INT_MAX)
+	if (errno || end == argv[1] || *end || pid <= 0 || pid > HT_QPID_MAX)
 		return cli_usage_err("not a process id: %s", argv[1]);
-	if (!(r = cli_req("chain")))
-		return CLI_EX_FAIL;
-	cJSON_AddNumberToObject(r, "pid", (double)pid);
-	return cli_query(r, chainfmt_tree);
+	r.pid = pid;
+	return cli_query(&r, chainfmt_tree);
 }

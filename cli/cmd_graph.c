@@ -7,13 +7,11 @@
 
 int cmd_graph(int argc, char **argv)
 {
-	cJSON *r;
+	struct ht_qreq r = {.op = HT_QOP_GRAPH};
 
 	if (argc != 1)
 		return cli_usage_err("usage: hoptrace graph --dot | --json%s", NULL);
 	if (!cli_opt.dot && !cli_opt.json)
 		return cli_usage_err("graph needs --dot (Graphviz) or --json%s", NULL);
-	if (!(r = cli_req("graph")))
-		return CLI_EX_FAIL;
-	return cli_query(r, chainfmt_dot);
+	return cli_query(&r, chainfmt_dot);
 }

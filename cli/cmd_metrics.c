@@ -19,13 +19,12 @@ int cmd_metrics(int argc, char **argv)
 	size_t len = 0;
 	int rc = CLI_EX_OK;
 	struct audit_counts ac = {0};
-	cJSON *req;
+	struct ht_qreq req = {.op = HT_QOP_STATUS};
 	FILE *mem;
 
 	if (argc != 1)
 		return cli_usage_err("metrics takes no arguments (but --output FILE)%s", NULL);
-	if ((req = cli_req("status")))
-		rc = cli_ask(req, &text);
+	rc = cli_ask(&req, &text, NULL);
 	int have_audit = cli_opt.audit_log[0] && metrics_audit_file(&ac, cli_opt.audit_log) == 0;
 	if (cli_opt.audit_log[0] && !have_audit && errno != ENOENT)
 		fprintf(stderr, "%s: %s: %s\n", CLI_PROG, cli_opt.audit_log, strerror(errno));

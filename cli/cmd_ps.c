@@ -7,11 +7,9 @@
 
 int cmd_ps(int argc, char **argv)
 {
-	cJSON *r;
+	struct ht_qreq r = {.op = HT_QOP_PS};
 
 	if (argc != 1)
 		return cli_usage_err("%s takes no arguments", "ps");
-	if (!(r = cli_req("ps")))
-		return CLI_EX_FAIL;
-	return cli_query(r, chainfmt_ps);
+	return cli_query(&r, chainfmt_ps);
 }

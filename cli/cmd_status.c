@@ -53,16 +53,14 @@ static void print_shim_status(void)
 
 int cmd_status(int argc, char **argv)
 {
-	cJSON *r;
+	struct ht_qreq r = {.op = HT_QOP_STATUS};
 	int rc;
 
 	if (argc != 1)
 		return cli_usage_err("status takes no arguments%s", NULL);
-	if (!(r = cli_req("status")))
-		return CLI_EX_FAIL;
 	if (cli_opt.json)
-		return cli_query(r, NULL);
-	rc = cli_query(r, chainfmt_status);
+		return cli_query(&r, NULL);
+	rc = cli_query(&r, chainfmt_status);
 	fflush(stdout);
 	print_shim_status();
 	return rc;

@@ -9,9 +9,8 @@
 
 int cmd_who(int argc, char **argv)
 {
+	struct ht_qreq r = {.op = HT_QOP_WHO};
 	struct ht_endpoint a, b;
-	char la[HT_ENDPOINT_STRLEN], ra[HT_ENDPOINT_STRLEN];
-	cJSON *r;
 
 	if (argc != 3)
 		return cli_usage_err("usage: hoptrace who LOCAL_IP:PORT REMOTE_IP:PORT%s", NULL);
@@ -19,9 +18,7 @@ int cmd_who(int argc, char **argv)
 		return cli_usage_err("not an endpoint (IP:PORT or [IPv6]:PORT): %s", argv[1]);
 	if (ht_endpoint_parse(argv[2], &b) < 0)
 		return cli_usage_err("not an endpoint (IP:PORT or [IPv6]:PORT): %s", argv[2]);
-	if (!(r = cli_req("who")))
-		return CLI_EX_FAIL;
-	cJSON_AddStringToObject(r, "local", ht_endpoint_format(&a, la, sizeof(la)));
-	cJSON_AddStringToObject(r, "remote", ht_endpoint_format(&b, ra, sizeof(ra)));
-	return cli_query(r, chainfmt_tree);
+	ht_endpoint_format(&a, r.local, sizeof(r.local));
+	ht_endpoint_format(&b, r.remote, sizeof(r.remote));
+	return cli_query(&r, chainfmt_tree);
 }
