@@ -23,8 +23,8 @@ enum {
 	CMD_OWN_ARGS = 2, /* parses its own options (log has its own -f) */
 };
 
-/* The usage lists the commands in this order. help: a line of the usage
- * (continuation lines are indented under the first). */
+/* The subcommands, in the order the usage lists them; help is the usage's
+ * text for one ('\n' starts a continuation line, indented under the first). */
 static const struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -63,8 +63,8 @@ static void usage(FILE *f)
 		if (!commands[i].synopsis)
 			continue;
 		fprintf(f, "  %-*s ", SYNOPSIS_WIDTH, commands[i].synopsis);
-		for (size_t l; (l = strcspn(h, "\n")), h[l]; h += l + 1)
-			fprintf(f, "%.*s\n%*s", (int)l, h, SYNOPSIS_WIDTH + 3, "");
+		for (const char *nl; (nl = strchr(h, '\n')); h = nl + 1) /* under the first */
+			fprintf(f, "%.*s\n%*s", (int)(nl - h), h, SYNOPSIS_WIDTH + 3, "");
 		fprintf(f, "%s\n", h);
 	}
 	fprintf(f,
