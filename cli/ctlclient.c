@@ -89,7 +89,8 @@ enum ht_qerr ctl_request(const char *control_path, const char *req_json, char **
 		seterr(err, errlen, NULL, "out of memory");
 		goto fail;
 	}
-	memcpy(*answer, buf, sz);
+	if (sz) /* an empty answer may come as buf NULL */
+		memcpy(*answer, buf, sz);
 	(*answer)[sz] = '\0';
 	nng_free(buf, sz);
 	nng_close(s);
