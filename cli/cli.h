@@ -3,13 +3,18 @@
  * subcommands share and the subcommands themselves.
  *
  *   main.c        the dispatcher: global options, the command table, usage
- *   conf.c        settings (cli_opt) and the configuration file
- *   ask.c         one question to the collector, its answer printed
+ *   conf.c        settings (cli_opt), the configuration file, usage errors
+ *   ask.c         one question to the collector (the query codec), its answer
+ *                 printed, the exit status from its enum ht_qerr
  *   shimpath.c    where the shim is (next to the binary)
  *   atomicfile.c  replacing a file atomically
- *   ldpreload.c   the /etc/ld.so.preload (and LD_PRELOAD) list: tokenizer and edit
  *   cmd_*.c       one file per subcommand
- *   chainfmt.c, metrics.c, shimprobe.c, ctlclient.c   pure parts (own headers)
+ * and modules with their own headers, no settings:
+ *   ctlclient.c   the nng REQ round trip over the control socket
+ *   chainfmt.c    answers as text (tree, dot, ps, status)
+ *   ldpreload.c   the /etc/ld.so.preload (and LD_PRELOAD) list: tokenizer and edit
+ *   metrics.c     status and audit log as Prometheus text
+ *   shimprobe.c   proving the shim loads; which processes carry it
  *
  * Every subcommand takes argv from the subcommand name on (argv[0] is the
  * name) and returns the process exit status (CLI_EX_*).
