@@ -460,14 +460,128 @@ static int get_array(cJSON *root, const char *k, const cJSON **out)
 	return 0;
 }
 
+/* The process nodes p0, p1, ... (in the answer's order). */
+static int dot_procs(FILE *mem, const cJSON *procs)
+{
+	const cJSON *x;
+	int i = 0;
+
+	cJSON_ArrayForEach(x, procs)
+	{
+		long long pid = -1;
+		const char *exe, *argv0, *seen;
+		char label[HT_EXE_MAX * 2 + 64];
+
+		if (!cJSON_IsObject(x)) {
+			fmt_err = "graph proc is not an object";
+			return -1;
+		}
+		jnum(x, "pid", &pid);
+		exe = jstr(x, "exe");
+		argv0 = jstr(x, "argv0");
+		seen = jstr(x, "seen");
+		snprintf(label, sizeof(label), "%s[%lld]\n%s%s",
+			 exe && *exe ? base_name(exe) : (argv0 ? base_name(argv0) : "?"), pid,
+			 exe ? exe : "", seen && strcmp(seen, "kernel") == 0 ? "\n[kernel]" : "");
+		fprintf(mem, "\tp%d [shape=box, label=", i);
+		dot_str(mem, label);
+		if (jbool(x, "alive") == 0)
+			fputs(", style=dashed", mem);
+		fputs("];\n", mem);
+		i++;
+	}
+	return 0;
+}
+
+/* The channel nodes c0, c1, ... */
+static int dot_chans(FILE *mem, const cJSON *chans)
+{
+	const cJSON *x;
+	int i = 0;
+
+	cJSON_ArrayForEach(x, chans)
+	{
+		const char *kind, *lab;
+		char label[512];
+
+		if (!cJSON_IsObject(x)) {
+			fmt_err = "graph chan is not an object";
+			return -1;
+		}
+		kind = jstr(x, "kind");
+		lab = jstr(x, "label");
+		snprintf(label, sizeof(label), "%s%s%s", kind ? kind : "?", lab && *lab ? "\n" : "",
+			 lab ? lab : "");
+		fprintf(mem, "\tc%d [shape=ellipse, label=", i);
+		dot_str(mem, label);
+		if (kind && strcmp(kind, "tcp_ext") == 0)
+			fputs(", style=bold", mem);
+		fputs("];\n", mem);
+		i++;
+	}
+	return 0;
+}
+
+/* Creator links between process nodes (dotted). */
+static void dot_creators(FILE *mem, const cJSON *procs)
+{
+	const cJSON *x;
+	int i = 0;
+
+	cJSON_ArrayForEach(x, procs)
+	{
+		long long cpid, cstart;
+		int have = jnum(x, "creator_start", &cstart) == 0;
+		if (jnum(x, "creator_pid", &cpid) == 0 && cpid > 0) {
+			int j = find_proc(procs, cpid, have, have ? cstart : 0);
+			if (j >= 0 && j != i)
+				fprintf(mem, "\tp%d -> p%d [style=dotted, label=\"creator\"];\n", j, i);
+		}
+		i++;
+	}
+}
+
+/* Holdings: process to channel, dashed once released. */
+static int dot_holds(FILE *mem, const cJSON *procs, const cJSON *chans, const cJSON *holds)
+{
+	const cJSON *x;
+
+	cJSON_ArrayForEach(x, holds)
+	{
+		long long pid, start;
+		const cJSON *cid, *u;
+		int p, c, have;
+
+		if (!cJSON_IsObject(x)) {
+			fmt_err = "graph hold is not an object";
+			return -1;
+		}
+		cid = cJSON_GetObjectItemCaseSensitive(x, "chan");
+		if (jnum(x, "pid", &pid) < 0 || !cid)
+			continue;
+		have = jnum(x, "start", &start) == 0;
+		p = find_proc(procs, pid, have, have ? start : 0);
+		c = find_chan(chans, cid);
+		if (p < 0 || c < 0)
+			continue;
+		fprintf(mem, "\tp%d -> c%d [dir=none", p, c);
+		u = cJSON_GetObjectItemCaseSensitive(x, "until");
+		/* still held: until absent, null or 0 */
+		if (cJSON_IsNumber(u) && u->valuedouble != 0)
+			fputs(", style=dashed", mem);
+		fputs("];\n", mem);
+	}
+	return 0;
+}
+
 int chainfmt_dot(const char *json, FILE *out)
 {
 	cJSON *root;
-	const cJSON *procs, *chans, *holds, *x;
+	const cJSON *procs, *chans, *holds;
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *mem;
-	int i, rc = 0;
+	int rc = -1;
 
 	if (!(root = parse_answer(json)))
 		return -1;
@@ -485,97 +599,13 @@ int chainfmt_dot(const char *json, FILE *out)
 	fputs("digraph hoptrace {\n\trankdir=LR;\n"
 	      "\tnode [fontname=\"monospace\", fontsize=10];\n"
 	      "\tedge [fontname=\"monospace\", fontsize=9];\n", mem);
-	i = 0;
-	cJSON_ArrayForEach(x, procs)
-	{
-		long long pid = -1;
-		const char *exe, *argv0, *seen;
-		char label[HT_EXE_MAX * 2 + 64];
-
-		if (!cJSON_IsObject(x)) {
-			fmt_err = "graph proc is not an object";
-			rc = -1;
-			goto out;
+	if (dot_procs(mem, procs) == 0 && dot_chans(mem, chans) == 0) {
+		dot_creators(mem, procs);
+		if (dot_holds(mem, procs, chans, holds) == 0) {
+			fputs("}\n", mem);
+			rc = 0;
 		}
-		jnum(x, "pid", &pid);
-		exe = jstr(x, "exe");
-		argv0 = jstr(x, "argv0");
-		seen = jstr(x, "seen");
-		snprintf(label, sizeof(label), "%s[%lld]\n%s%s",
-			 exe && *exe ? base_name(exe) : (argv0 ? base_name(argv0) : "?"), pid,
-			 exe ? exe : "", seen && strcmp(seen, "kernel") == 0 ? "\n[kernel]" : "");
-		fprintf(mem, "\tp%d [shape=box, label=", i);
-		dot_str(mem, label);
-		if (jbool(x, "alive") == 0)
-			fputs(", style=dashed", mem);
-		fputs("];\n", mem);
-		i++;
 	}
-	i = 0;
-	cJSON_ArrayForEach(x, chans)
-	{
-		const char *kind, *lab;
-		char label[512];
-
-		if (!cJSON_IsObject(x)) {
-			fmt_err = "graph chan is not an object";
-			rc = -1;
-			goto out;
-		}
-		kind = jstr(x, "kind");
-		lab = jstr(x, "label");
-		snprintf(label, sizeof(label), "%s%s%s", kind ? kind : "?", lab && *lab ? "\n" : "",
-			 lab ? lab : "");
-		fprintf(mem, "\tc%d [shape=ellipse, label=", i);
-		dot_str(mem, label);
-		if (kind && strcmp(kind, "tcp_ext") == 0)
-			fputs(", style=bold", mem);
-		fputs("];\n", mem);
-		i++;
-	}
-	/* creator links */
-	i = 0;
-	cJSON_ArrayForEach(x, procs)
-	{
-		long long cpid, cstart;
-		int have = jnum(x, "creator_start", &cstart) == 0;
-		if (jnum(x, "creator_pid", &cpid) == 0 && cpid > 0) {
-			int j = find_proc(procs, cpid, have, have ? cstart : 0);
-			if (j >= 0 && j != i)
-				fprintf(mem, "\tp%d -> p%d [style=dotted, label=\"creator\"];\n", j, i);
-		}
-		i++;
-	}
-	cJSON_ArrayForEach(x, holds)
-	{
-		long long pid, start;
-		const cJSON *cid;
-		int p, c, have;
-
-		if (!cJSON_IsObject(x)) {
-			fmt_err = "graph hold is not an object";
-			rc = -1;
-			goto out;
-		}
-		cid = cJSON_GetObjectItemCaseSensitive(x, "chan");
-		if (jnum(x, "pid", &pid) < 0 || !cid)
-			continue;
-		have = jnum(x, "start", &start) == 0;
-		p = find_proc(procs, pid, have, have ? start : 0);
-		c = find_chan(chans, cid);
-		if (p < 0 || c < 0)
-			continue;
-		fprintf(mem, "\tp%d -> c%d [dir=none", p, c);
-		{
-			const cJSON *u = cJSON_GetObjectItemCaseSensitive(x, "until");
-			/* still held: until absent, null or 0 */
-			if (cJSON_IsNumber(u) && u->valuedouble != 0)
-				fputs(", style=dashed", mem);
-		}
-		fputs("];\n", mem);
-	}
-	fputs("}\n", mem);
-out:
 	cJSON_Delete(root);
 	return flush_mem(mem, &buf, &len, out, rc);
 }

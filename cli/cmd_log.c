@@ -1,9 +1,9 @@
 /*
- * cli_log.c — `hoptrace log [-f] [FILE]`: the audit log (docs/audit-log.md),
+ * cmd_log.c — `hoptrace log [-f] [FILE]`: the audit log (docs/audit-log.md),
  * one line per decision and its chain(s) indented below. -f follows the file
  * (like tail -f; survives rotation and truncation). FILE defaults to the
- * configuration's [guard] audit_log (cli_log_default), else
- * /var/log/hoptrace/audit.log.
+ * configuration's [guard] audit_log (cli_opt.audit_log, read by main before
+ * this runs), else /var/log/hoptrace/audit.log.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,16 +16,6 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
-
-#define AUDIT_DEFAULT "/var/log/hoptrace/audit.log"
-
-static const char *log_default = AUDIT_DEFAULT;
-
-void cli_log_default(const char *path)
-{
-	if (path && *path)
-		log_default = path;
-}
 
 static const char *str(const cJSON *o, const char *k)
 {
@@ -125,7 +115,7 @@ static void drain(FILE *f, char **buf, size_t *cap, int follow)
 	}
 }
 
-int cli_log(int argc, char **argv)
+int cmd_log(int argc, char **argv)
 {
 	int follow = 0, ch;
 	optind = 1;
@@ -141,7 +131,9 @@ int cli_log(int argc, char **argv)
 		fprintf(stderr, "usage: hoptrace log [-f] [FILE]\n");
 		return 2;
 	}
-	const char *path = optind < argc ? argv[optind] : log_default;
+	const char *path = cli_opt.audit_log[0] ? cli_opt.audit_log : CLI_AUDIT_LOG_DEFAULT;
+	if (optind < argc)
+		path = argv[optind];
 	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
 	if (!f) {
 		fprintf(stderr, "hoptrace log: %s: %s\n", path, strerror(errno));

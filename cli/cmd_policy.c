@@ -1,5 +1,5 @@
 /*
- * cli_policy.c — `hoptrace policy ...` (include/hoptrace/cli.h):
+ * cmd_policy.c — `hoptrace policy ...` (cli.h):
  *
  *   hoptrace policy check FILE
  *       every bad line as FILE:LINE: reason (exit 1), or "policy OK (N rules)" (exit 0)
@@ -96,7 +96,7 @@ static const char *opt(int argc, char **argv, const char *name)
 	return NULL;
 }
 
-int cli_policy(int argc, char **argv)
+int cmd_policy(int argc, char **argv)
 {
 	if (argc < 3)
 		return usage();

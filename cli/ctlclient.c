@@ -36,24 +36,25 @@ static const char *dial_reason(const char *path, int rv)
 	return nng_strerror(rv);
 }
 
-int ctl_request(const char *control_path, const char *req_json, char **answer,
-		int timeout_ms, char *err, size_t errlen)
+enum ht_qerr ctl_request(const char *control_path, const char *req_json, char **answer,
+			 int timeout_ms, char *err, size_t errlen)
 {
 	nng_socket s;
 	char url[4096 + 8];
 	char *buf = NULL;
 	size_t sz = 0;
+	enum ht_qerr e = HT_QE_UNREACHABLE;
 	int rv;
 
 	if (answer)
 		*answer = NULL;
 	if (!control_path || !*control_path || !req_json || !answer) {
 		seterr(err, errlen, NULL, "invalid arguments");
-		return -1;
+		return HT_QE_UNREACHABLE;
 	}
 	if (strlen(control_path) > 4096) {
 		seterr(err, errlen, NULL, "control path too long");
-		return -1;
+		return HT_QE_UNREACHABLE;
 	}
 	if (timeout_ms <= 0)
 		timeout_ms = CTL_TIMEOUT_MS;
@@ -61,7 +62,7 @@ int ctl_request(const char *control_path, const char *req_json, char **answer,
 
 	if ((rv = nng_req0_open(&s)) != 0) {
 		seterr(err, errlen, "nng_req0_open", nng_strerror(rv));
-		return -1;
+		return HT_QE_UNREACHABLE;
 	}
 	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, timeout_ms);
 	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, timeout_ms);
@@ -79,6 +80,7 @@ int ctl_request(const char *control_path, const char *req_json, char **answer,
 	if ((rv = nng_recv(s, &buf, &sz, NNG_FLAG_ALLOC)) != 0) {
 		seterr(err, errlen, "no answer",
 		       rv == NNG_ETIMEDOUT ? "Timed out" : nng_strerror(rv));
+		e = rv == NNG_ETIMEDOUT ? HT_QE_TIMEOUT : HT_QE_CLOSED;
 		goto fail;
 	}
 	*answer = malloc(sz + 1);
@@ -87,12 +89,13 @@ int ctl_request(const char *control_path, const char *req_json, char **answer,
 		seterr(err, errlen, NULL, "out of memory");
 		goto fail;
 	}
-	memcpy(*answer, buf, sz);
+	if (sz) /* an empty answer may come as buf NULL */
+		memcpy(*answer, buf, sz);
 	(*answer)[sz] = '\0';
 	nng_free(buf, sz);
 	nng_close(s);
-	return 0;
+	return HT_QE_OK;
 fail:
 	nng_close(s);
-	return -1;
+	return e;
 }

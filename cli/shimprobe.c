@@ -62,114 +62,161 @@ static void read_conns(const int *conns, int nconns, int *seen)
 			*seen = 1;
 }
 
-int shim_probe(const char *lib, const char *prog, int timeout_ms, char *err, size_t errlen)
+/* One probe: the listening socket the child's shim reports to, the child,
+ * what it printed on stderr and what it sent. */
+struct probe {
+	char name[64]; /* abstract socket name, without the leading NUL */
+	int lfd, ep[2];
+	int conns[PROBE_CONNS], nconns;
+	pid_t pid;
+	int st, exited, seen;
+	char errbuf[512];
+	size_t elen;
+};
+
+/* A listening SEQPACKET socket at a fresh random abstract name. */
+static int probe_listen(struct probe *pr, char *err, size_t errlen)
 {
-	char name[64], env_pre[PATH_MAX + 16], env_sock[96], errbuf[512];
 	unsigned char rnd[8];
 	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	int lfd = -1, ep[2] = {-1, -1}, rc = -1, seen = 0, st = 0, exited = 0;
-	int conns[PROBE_CONNS], nconns = 0;
-	size_t elen = 0;
-	pid_t pid = -1;
+	socklen_t al;
 
 	if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
 		memset(rnd, 0x5a, sizeof(rnd));
-	snprintf(name, sizeof(name), "hoptrace-probe-%ld-%02x%02x%02x%02x%02x%02x%02x%02x",
+	snprintf(pr->name, sizeof(pr->name), "hoptrace-probe-%ld-%02x%02x%02x%02x%02x%02x%02x%02x",
 		 (long)getpid(), rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-	memcpy(a.sun_path + 1, name, strlen(name));
-	socklen_t al = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name));
-	lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, al) < 0 || listen(lfd, 16) < 0) {
+	memcpy(a.sun_path + 1, pr->name, strlen(pr->name));
+	al = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(pr->name));
+	pr->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (pr->lfd < 0 || bind(pr->lfd, (struct sockaddr *)&a, al) < 0 || listen(pr->lfd, 16) < 0) {
 		snprintf(err, errlen, "probe socket: %s", strerror(errno));
-		goto out;
+		return -1;
 	}
-	if (pipe2(ep, O_CLOEXEC) < 0) {
+	return 0;
+}
+
+/* Starts prog with only LD_PRELOAD, HOPTRACE_SOCKET and PATH, stdin and
+ * stdout on /dev/null, stderr into pr->ep. */
+static int probe_spawn(struct probe *pr, const char *lib, const char *prog, char *err,
+		       size_t errlen)
+{
+	char env_pre[PATH_MAX + 16], env_sock[96];
+	posix_spawn_file_actions_t fa;
+	int sr;
+
+	if (pipe2(pr->ep, O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
-		goto out;
+		return -1;
 	}
 	snprintf(env_pre, sizeof(env_pre), "LD_PRELOAD=%s", lib);
-	snprintf(env_sock, sizeof(env_sock), "HOPTRACE_SOCKET=@%s", name);
+	snprintf(env_sock, sizeof(env_sock), "HOPTRACE_SOCKET=@%s", pr->name);
 	char *envp[] = {env_pre, env_sock, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
 	char *argv[] = {(char *)prog, NULL};
-	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, ep[1], 2);
-	int sr = posix_spawn(&pid, prog, &fa, NULL, argv, envp);
+	posix_spawn_file_actions_adddup2(&fa, pr->ep[1], 2);
+	sr = posix_spawn(&pr->pid, prog, &fa, NULL, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
-	close(ep[1]);
-	ep[1] = -1;
+	close(pr->ep[1]);
+	pr->ep[1] = -1;
 	if (sr != 0) {
-		pid = -1;
+		pr->pid = -1;
 		snprintf(err, errlen, "cannot run %s: %s", prog, strerror(sr));
-		goto out;
+		return -1;
 	}
+	return 0;
+}
+
+/* Until the child has exited and closed stderr, or timeout_ms: takes its
+ * connections and records, and what it prints. */
+static void probe_watch(struct probe *pr, int timeout_ms)
+{
 	long long end = mono_ms() + timeout_ms;
 	int pipe_open = 1;
-	while (!exited || pipe_open) {
+
+	while (!pr->exited || pipe_open) {
 		long long left = end - mono_ms();
 		if (left <= 0)
 			break;
-		struct pollfd pf[2] = {{.fd = lfd, .events = POLLIN},
-				       {.fd = pipe_open ? ep[0] : -1, .events = POLLIN}};
+		struct pollfd pf[2] = {{.fd = pr->lfd, .events = POLLIN},
+				       {.fd = pipe_open ? pr->ep[0] : -1, .events = POLLIN}};
 		poll(pf, 2, left > 20 ? 20 : (int)left);
-		take_conns(lfd, pid, conns, &nconns);
-		read_conns(conns, nconns, &seen);
+		take_conns(pr->lfd, pr->pid, pr->conns, &pr->nconns);
+		read_conns(pr->conns, pr->nconns, &pr->seen);
 		if (pipe_open && pf[1].revents) {
-			ssize_t n = read(ep[0], errbuf + elen, sizeof(errbuf) - 1 - elen);
+			ssize_t n = read(pr->ep[0], pr->errbuf + pr->elen,
+					 sizeof(pr->errbuf) - 1 - pr->elen);
 			if (n > 0)
-				elen += (size_t)n;
+				pr->elen += (size_t)n;
 			else if (n == 0 || errno != EINTR)
 				pipe_open = 0;
-			if (elen >= sizeof(errbuf) - 1)
+			if (pr->elen >= sizeof(pr->errbuf) - 1)
 				pipe_open = 0; /* enough to show */
 		}
-		if (!exited && waitpid(pid, &st, WNOHANG) == pid)
-			exited = 1;
+		if (!pr->exited && waitpid(pr->pid, &pr->st, WNOHANG) == pr->pid)
+			pr->exited = 1;
 	}
-	if (!exited) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &st, 0);
-		pid = -1;
-		snprintf(err, errlen, "%s with the shim did not finish within %d ms", prog,
-			 timeout_ms);
-		goto out;
-	}
+}
+
+/* The child has exited: 0 when it exited 0, printed nothing and its shim
+ * sent a record, else -1 with why. */
+static int probe_verdict(struct probe *pr, const char *prog, char *err, size_t errlen)
+{
+	char *eb = pr->errbuf;
+	size_t elen = pr->elen;
+	int st = pr->st;
+
 	/* the child is gone: whatever it sent is queued now */
-	take_conns(lfd, pid, conns, &nconns);
-	read_conns(conns, nconns, &seen);
-	pid = -1;
-	errbuf[elen] = '\0';
-	while (elen && (errbuf[elen - 1] == '\n' || errbuf[elen - 1] == '\r'))
-		errbuf[--elen] = '\0';
-	if (WIFSIGNALED(st)) {
+	take_conns(pr->lfd, pr->pid, pr->conns, &pr->nconns);
+	read_conns(pr->conns, pr->nconns, &pr->seen);
+	eb[elen] = '\0';
+	while (elen && (eb[elen - 1] == '\n' || eb[elen - 1] == '\r'))
+		eb[--elen] = '\0';
+	if (WIFSIGNALED(st))
 		snprintf(err, errlen, "%s with the shim was killed by signal %d%s%s", prog,
-			 WTERMSIG(st), elen ? ": " : "", errbuf);
-	} else if (WEXITSTATUS(st) != 0) {
+			 WTERMSIG(st), elen ? ": " : "", eb);
+	else if (WEXITSTATUS(st) != 0)
 		snprintf(err, errlen, "%s with the shim exited %d%s%s", prog, WEXITSTATUS(st),
-			 elen ? ": " : "", errbuf);
-	} else if (elen) {
-		snprintf(err, errlen, "%s with the shim printed: %s", prog, errbuf);
-	} else if (!seen) {
+			 elen ? ": " : "", eb);
+	else if (elen)
+		snprintf(err, errlen, "%s with the shim printed: %s", prog, eb);
+	else if (!pr->seen)
 		snprintf(err, errlen, "%s ran, but the shim's constructor sent no record "
 			 "(the library did not run in it)", prog);
-	} else {
-		rc = 0;
+	else
+		return 0;
+	return -1;
+}
+
+int shim_probe(const char *lib, const char *prog, int timeout_ms, char *err, size_t errlen)
+{
+	struct probe pr = {.lfd = -1, .ep = {-1, -1}, .pid = -1};
+	int rc = -1;
+
+	if (probe_listen(&pr, err, errlen) < 0 || probe_spawn(&pr, lib, prog, err, errlen) < 0)
+		goto out;
+	probe_watch(&pr, timeout_ms);
+	if (!pr.exited) {
+		snprintf(err, errlen, "%s with the shim did not finish within %d ms", prog,
+			 timeout_ms);
+		goto out; /* killed below */
 	}
+	rc = probe_verdict(&pr, prog, err, errlen);
+	pr.pid = -1; /* reaped */
 out:
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
+	if (pr.pid > 0) {
+		kill(pr.pid, SIGKILL);
+		waitpid(pr.pid, NULL, 0);
 	}
-	for (int i = 0; i < nconns; i++)
-		close(conns[i]);
-	if (lfd >= 0)
-		close(lfd);
-	if (ep[0] >= 0)
-		close(ep[0]);
-	if (ep[1] >= 0)
-		close(ep[1]);
+	for (int i = 0; i < pr.nconns; i++)
+		close(pr.conns[i]);
+	if (pr.lfd >= 0)
+		close(pr.lfd);
+	if (pr.ep[0] >= 0)
+		close(pr.ep[0]);
+	if (pr.ep[1] >= 0)
+		close(pr.ep[1]);
 	return rc;
 }
 

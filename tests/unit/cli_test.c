@@ -1,11 +1,20 @@
 /*
  * cli_test.c — the CLI's pure parts: collector answers (fixed JSON) rendered
- * as text by cli/chainfmt.c.
+ * as text by cli/chainfmt.c; and cli/ask.c's question to the collector (a
+ * stub REP socket in a thread): the request the codec builds, and the exit
+ * status routed by the answer's code (enum ht_qerr), never by its text.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
 
 #include "../../cli/chainfmt.h"
+#include "../../cli/cli.h"
 #include "test.h"
 
 typedef int (*fmt_fn)(const char *, FILE *);
@@ -242,5 +251,130 @@ static void status_lines(void)
 		     "host: h2\nx: -\ny: true\n");
 }
 
+/* ---- ask.c: one question, routed by code ------------------------------------ */
+
+static void exit_status(void)
+{
+	CHECK_EQ_INT(cli_exit_status(HT_QE_OK), CLI_EX_OK);
+	for (int e = HT_QE_BAD_REQUEST; e <= HT_QE_OTHER; e++) /* the collector answered */
+		CHECK_EQ_INT(cli_exit_status((enum ht_qerr)e), CLI_EX_FAIL);
+	CHECK_EQ_INT(cli_exit_status(HT_QE_UNREACHABLE), CLI_EX_UNREACH);
+	CHECK_EQ_INT(cli_exit_status(HT_QE_NOT_ROOT), CLI_EX_UNREACH);
+	CHECK_EQ_INT(cli_exit_status(HT_QE_TIMEOUT), CLI_EX_UNREACH);
+	CHECK_EQ_INT(cli_exit_status(HT_QE_CLOSED), CLI_EX_UNREACH);
+	CHECK_EQ_INT(cli_exit_status(HT_QE_BAD_ANSWER), CLI_EX_FAIL);
+}
+
+/* A collector stand-in: takes one request on ipc://path, answers with answer
+ * (none when NULL), keeps the request. */
+struct stub {
+	nng_socket s;
+	const char *answer;
+	char req[512];
+	pthread_t t;
+};
+
+static void *stub_serve(void *arg)
+{
+	struct stub *st = arg;
+	char *b;
+	size_t n;
+
+	if (nng_recv(st->s, &b, &n, NNG_FLAG_ALLOC) != 0)
+		return NULL;
+	snprintf(st->req, sizeof(st->req), "%.*s", (int)n, b);
+	nng_free(b, n);
+	if (st->answer)
+		nng_send(st->s, (void *)st->answer, strlen(st->answer), 0);
+	return NULL;
+}
+
+/* Asks req of a stub answering answer: the exit status, *code, and the request sent. */
+static int ask_stub(const struct ht_qreq *req, const char *answer, enum ht_qerr *code,
+		    char *sent, size_t sentn)
+{
+	struct stub st = {.answer = answer};
+	char url[sizeof(cli_opt.control) + 8], *text = NULL;
+	int rc;
+
+	snprintf(cli_opt.control, sizeof(cli_opt.control), "/tmp/cli_test.%d.sock", (int)getpid());
+	snprintf(url, sizeof(url), "ipc://%s", cli_opt.control);
+	if (nng_rep0_open(&st.s) != 0 || nng_listen(st.s, url, NULL, 0) != 0 ||
+	    pthread_create(&st.t, NULL, stub_serve, &st) != 0) {
+		CHECK(!"stub collector");
+		return -1;
+	}
+	cli_opt.timeout_ms = 300;
+	rc = cli_ask(req, &text, code);
+	CHECK(rc == CLI_EX_OK ? text != NULL : text == NULL);
+	if (rc == CLI_EX_OK && answer)
+		CHECK_EQ_STR(text, answer);
+	free(text);
+	nng_close(st.s); /* ends a stub still waiting */
+	pthread_join(st.t, NULL);
+	unlink(cli_opt.control);
+	snprintf(sent, sentn, "%s", st.req);
+	return rc;
+}
+
+static void ask_routes_by_code(void)
+{
+	struct ht_qreq chain = {.op = HT_QOP_CHAIN, .pid = 812};
+	struct ht_qreq who = {.op = HT_QOP_WHO, .local = "10.0.0.2:1", .remote = "[2001:db8::1]:22"};
+	enum ht_qerr code;
+	char sent[512];
+
+	CHECK_EQ_INT(ask_stub(&chain, "{\"ok\":true,\"host\":\"h\"}", &code, sent, sizeof(sent)),
+		     CLI_EX_OK);
+	CHECK_EQ_INT(code, HT_QE_OK);
+	CHECK_EQ_STR(sent, "{\"op\":\"chain\",\"pid\":812}");
+	CHECK_EQ_INT(ask_stub(&who, "{\"ok\":true}", &code, sent, sizeof(sent)), CLI_EX_OK);
+	CHECK_EQ_STR(sent, "{\"op\":\"who\",\"local\":\"10.0.0.2:1\",\"remote\":\"[2001:db8::1]:22\"}");
+
+	/* the code decides, whatever the text says */
+	CHECK_EQ_INT(ask_stub(&chain, "{\"ok\":false,\"error\":\"no such process on this host\","
+				      "\"code\":\"no_proc\"}", &code, sent, sizeof(sent)),
+		     CLI_EX_FAIL);
+	CHECK_EQ_INT(code, HT_QE_NO_PROC);
+	CHECK_EQ_INT(ask_stub(&who, "{\"ok\":false,\"error\":\"no such process on this host\","
+				    "\"code\":\"no_conn\"}", &code, sent, sizeof(sent)),
+		     CLI_EX_FAIL);
+	CHECK_EQ_INT(code, HT_QE_NO_CONN);
+	CHECK_EQ_INT(ask_stub(&who, "{\"ok\":false,\"error\":\"collector unreachable\","
+				    "\"code\":\"no_holder\"}", &code, sent, sizeof(sent)),
+		     CLI_EX_FAIL);
+	CHECK_EQ_INT(code, HT_QE_NO_HOLDER);
+	/* an older collector: no code */
+	CHECK_EQ_INT(ask_stub(&chain, "{\"ok\":false,\"error\":\"no such TCP connection on this host\"}",
+			      &code, sent, sizeof(sent)), CLI_EX_FAIL);
+	CHECK_EQ_INT(code, HT_QE_OTHER);
+	/* unreadable answers */
+	CHECK_EQ_INT(ask_stub(&chain, "not json", &code, sent, sizeof(sent)), CLI_EX_FAIL);
+	CHECK_EQ_INT(code, HT_QE_BAD_ANSWER);
+	CHECK_EQ_INT(ask_stub(&chain, "[1]", &code, sent, sizeof(sent)), CLI_EX_FAIL);
+	CHECK_EQ_INT(code, HT_QE_BAD_ANSWER);
+	CHECK_EQ_INT(ask_stub(&chain, "{\"ok\":\"yes\"}", &code, sent, sizeof(sent)), CLI_EX_FAIL);
+	CHECK_EQ_INT(code, HT_QE_BAD_ANSWER);
+	/* no answer in time */
+	CHECK_EQ_INT(ask_stub(&chain, NULL, &code, sent, sizeof(sent)), CLI_EX_UNREACH);
+	CHECK_EQ_INT(code, HT_QE_TIMEOUT);
+	CHECK_EQ_STR(sent, "{\"op\":\"chain\",\"pid\":812}");
+
+	/* nobody there */
+	char *text = (char *)"x";
+	snprintf(cli_opt.control, sizeof(cli_opt.control), "/nonexistent/cli_test.sock");
+	CHECK_EQ_INT(cli_ask(&chain, &text, &code), CLI_EX_UNREACH);
+	CHECK_EQ_INT(code, HT_QE_UNREACHABLE);
+	CHECK(text == NULL);
+	/* a request the codec will not build is never sent */
+	struct ht_qreq bad = {.op = HT_QOP_WHO, .local = "10.0.0.1:1\"", .remote = "10.0.0.2:2"};
+	CHECK_EQ_INT(cli_ask(&bad, &text, &code), CLI_EX_FAIL);
+	CHECK_EQ_INT(code, HT_QE_BAD_REQUEST);
+	struct ht_qreq pid0 = {.op = HT_QOP_CHAIN, .pid = 0};
+	CHECK_EQ_INT(cli_ask(&pid0, &text, &code), CLI_EX_FAIL);
+	CHECK_EQ_INT(code, HT_QE_BAD_REQUEST);
+}
+
 T_MAIN("cli", T(tree_who), T(tree_upstream), T(tree_local_origin), T(tree_control_chars),
-       T(tree_too_deep), T(tree_malformed), T(dot_graph), T(ps_table), T(status_lines))
+       T(tree_too_deep), T(tree_malformed), T(dot_graph), T(ps_table), T(status_lines),
+       T(exit_status), T(ask_routes_by_code))
