@@ -2,7 +2,6 @@
  * audit.c — implements audit.h: a hand-written JSON writer (no allocation
  * besides the thread's reusable buffer).
  */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -97,19 +96,6 @@ void audit_time(const struct timespec *ts, char *buf, size_t n)
 	char d[32];
 	strftime(d, sizeof(d), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(buf, n, "%s.%06dZ", d, (int)((unsigned long)ts->tv_nsec / 1000 % 1000000));
-}
-
-int audit_is_rule(const char *why)
-{
-	if (!why || !*why)
-		return 0;
-	const char *c = strrchr(why, ':');
-	if (!c || c == why || !c[1] || strchr(why, ' '))
-		return 0;
-	for (c++; *c; c++)
-		if (!isdigit((unsigned char)*c))
-			return 0;
-	return 1;
 }
 
 int audit_format(struct abuf *b, const struct audit_rec *r)

@@ -52,7 +52,5 @@ int audit_write(int fd, const struct abuf *b);
 
 /* RFC 3339 UTC with microseconds: 2026-11-25T20:56:19.123456Z (buf >= 32) */
 void audit_time(const struct timespec *ts, char *buf, size_t n);
-/* Does why look like "FILE:LINE"? */
-int audit_is_rule(const char *why);
 
 #endif

@@ -15,6 +15,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +119,16 @@ static long mono_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* snprintf whose truncation is intended (texts for the log) */
+static void say(char *b, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(char *b, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(b, n, fmt, ap);
+	va_end(ap);
 }
 
 static long mono_us(void)
@@ -664,14 +675,14 @@ static int judge_route(const struct acl *acl, struct ht_chainset *cs, const stru
 			memset(cs->v[i].dst.addr, 0, 16);
 			memcpy(cs->v[i].dst.addr, a, al);
 		}
-		char w2[400];
-		int v = acl_decide(acl, cs, w2, sizeof(w2));
+		struct acl_result w2;
+		int v = acl_decide(acl, cs, &w2);
 		for (size_t i = 0; i < m; i++)
 			memcpy(cs->v[i].dst.addr, saved[i], 16);
 		if (v != ACL_ACCEPT) {
 			char as[INET6_ADDRSTRLEN];
 			addr_str(p->family, a, as, sizeof(as));
-			snprintf(why, n, "source route via %s: %s", as, w2);
+			say(why, n, "source route via %s: %s", as, w2.text);
 			return v;
 		}
 	}
@@ -932,36 +943,42 @@ again:
 			 "on_unparsable = %s", acl_verdict_str((enum acl_verdict)verdict));
 		r.reason = why;
 	} else if (c->policy_url[0]) {
-		enum acl_verdict v;
-		char pw[400] = "";
-		if (policy_remote_decide(c->policy_url, c->policy_secret, (long)c->policy_timeout_ms,
-					 w->cq.buf, (size_t)alen, &v, pw, sizeof(pw)) == 0) {
-			verdict = v;
-			snprintf(why, sizeof(why), "%s", pw);
+		struct acl_result ps;
+		if (policy_remote_ask(c->policy_url, c->policy_secret, (long)c->policy_timeout_ms,
+				      w->cq.buf, (size_t)alen, &ps) == 0) {
+			verdict = ps.verdict;
+			snprintf(why, sizeof(why), "%s", ps.why == ACL_WHY_RULE ? ps.rule : ps.text);
+			if (ps.why == ACL_WHY_RULE)
+				r.rule = why;
+			else
+				r.reason = why;
 		} else {
 			verdict = c->on_policy_error;
-			/* pw names the server already ("policy server URL: ...") */
-			snprintf(why, sizeof(why), "%s; on_policy_error = %s", pw,
+			/* ps.text names the server already ("policy server URL: ...") */
+			say(why, sizeof(why), "%s; on_policy_error = %s", ps.text,
 				 acl_verdict_str((enum acl_verdict)verdict));
 			log_warnx("%s -> %s: %s", local, remote, why);
-		}
-		if (audit_is_rule(why))
-			r.rule = why;
-		else
 			r.reason = why;
+		}
 	} else {
+		int is_rule = 0;
 		pthread_rwlock_rdlock(&e->acl_lock);
 		if (e->acl) {
-			verdict = acl_decide(e->acl, &cs, why, sizeof(why));
-			if (detour && verdict == ACL_ACCEPT)
+			struct acl_result ar;
+			verdict = acl_decide(e->acl, &cs, &ar);
+			snprintf(why, sizeof(why), "%s", ar.text);
+			is_rule = ar.why == ACL_WHY_RULE;
+			if (detour && verdict == ACL_ACCEPT) {
 				verdict = judge_route(e->acl, &cs, &p, pkt, why, sizeof(why));
+				is_rule = is_rule && verdict == ACL_ACCEPT;
+			}
 		} else {
 			verdict = c->on_policy_error;
 			snprintf(why, sizeof(why), "no policy loaded; on_policy_error = %s",
 				 acl_verdict_str((enum acl_verdict)verdict));
 		}
 		pthread_rwlock_unlock(&e->acl_lock);
-		if (audit_is_rule(why))
+		if (is_rule)
 			r.rule = why;
 		else
 			r.reason = why;
