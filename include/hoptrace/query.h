@@ -30,6 +30,10 @@
  * CODE is the wire name of an enum ht_qerr (below); TEXT is for people and may
  * carry details ("unknown op \"x\""); nothing routes on it. A push on the
  * subscription is a who answer with a trailing "ino", or {"nopush":true,"ino":N}.
+ * Order: an answer's head members (id, ok, error, code, pushed, nopush, host)
+ * come before any member whose value is an array or object, and a push's
+ * "ino" is its last member — ht_qhead_parse() reads no further. A subscribe
+ * is answered {"ok":true}; bound is not answered.
  *
  * Compatibility: unknown members are ignored by every reader; an answer
  * without "code" (an older collector) reads as HT_QE_OTHER.
@@ -51,6 +55,10 @@
 #define HT_SUBSCRIBERS_MAX 4       /* subscriptions per collector */
 #define HT_WHO_DEADLINE_MS 1000    /* "deadline_ms" when a who does not say */
 #define HT_ENDPOINT_MAX 64         /* "[v6%scope]:port" and its NUL fit */
+#define HT_QID_MAX 9007199254740991ULL /* largest "id" (2^53 - 1: exact in a double) */
+#define HT_QDEADLINE_MAX_MS 600000 /* largest "deadline_ms" a reader takes */
+#define HT_QPID_MAX 4194304        /* largest "pid" (PID_MAX_LIMIT) */
+#define HT_QTEXT_MAX 200           /* an answer's "error" text as a reader keeps it */
 
 /* ---- operations ----------------------------------------------------------- */
 enum ht_qop {
@@ -80,6 +88,8 @@ enum ht_qerr {
 	HT_QE_TOO_MANY_CHAINS, /* more chains than a reader takes (HT_CHAINS_MAX) */
 	HT_QE_PUSHED,          /* who from the subscriber: its chain was pushed */
 	HT_QE_NO_MEMORY,       /* the collector ran out of memory */
+	HT_QE_DENIED,          /* the asker is not root (nng control socket) */
+	HT_QE_SUBSCRIBERS,     /* subscribe: HT_SUBSCRIBERS_MAX already */
 	HT_QE_OTHER,           /* an answer with "ok":false and no known code */
 	/* this side of the transport */
 	HT_QE_UNREACHABLE,     /* cannot connect or send */
@@ -102,5 +112,104 @@ int ht_qerr_incomplete(enum ht_qerr e);
 
 const char *ht_qop_name(enum ht_qop op); /* "who"; "" for HT_QOP_NONE */
 enum ht_qop ht_qop_from_name(const char *name, size_t len);
+
+/* ---- requests ------------------------------------------------------------- *
+ * A request as a struct. Members an op does not take are zero after a parse
+ * and ignored by a build. Invariant (tests/fuzz/fuzz_qcodec.c): a struct that
+ * ht_qreq_parse() filled builds to text that parses back to the same struct.
+ *   id           has_id = 0: none (a parse also says 0 for an "id" that is not
+ *                a whole number in [0, HT_QID_MAX]: such a request is still
+ *                answered, without an id — as before the codec)
+ *   local/remote who, bound: endpoints as ht_endpoint_parse() reads them
+ *                (a parse checks them so; a build only refuses characters
+ *                outside [0-9A-Za-z.:[]%_-], so nothing it writes can leave
+ *                the JSON string)
+ *   pid          chain: 1..HT_QPID_MAX
+ *   ino          bound: >= 1
+ *   deadline_ms  who: 0 = not given (the collector's default); a parse reads
+ *                1..HT_QDEADLINE_MAX_MS (else 0), a build clamps to it
+ *   force        who: "force":true (the full answer, never "pushed")
+ */
+struct ht_qreq {
+	enum ht_qop op;
+	int has_id;
+	uint64_t id;
+	char local[HT_ENDPOINT_MAX], remote[HT_ENDPOINT_MAX];
+	int64_t pid;
+	uint64_t ino;
+	unsigned long deadline_ms;
+	int force;
+};
+
+/* Writes r as one JSON object into out (n bytes, NUL-terminated): returns its
+ * length, or -1 when it does not fit or r is not a request (no op, a bad
+ * endpoint, pid or ino, an id above HT_QID_MAX). Members in this order:
+ *   {"op":OP[,"id":N][,"pid":N][,"ino":N][,"local":L,"remote":R]
+ *    [,"deadline_ms":N][,"force":true]}
+ * No allocation. */
+int ht_qreq_build(char *out, size_t n, const struct ht_qreq *r);
+
+/* Reads request buf (len bytes, need not be NUL-terminated, at most
+ * HT_QUERY_MAX) into *r: HT_QE_OK, or HT_QE_BAD_REQUEST with the wire text
+ * in detail (dn bytes; may be NULL):
+ *   "request empty or larger than 64 KiB", "request is not a JSON object",
+ *   "missing \"op\"", "unknown op \"X\"" (X cut at 40 bytes),
+ *   "bad or missing \"local\" endpoint", "bad or missing \"remote\" endpoint",
+ *   "local and remote are of different address families",
+ *   "bad or missing \"pid\"", "bad or missing \"ino\"".
+ * On failure r->op, r->has_id and r->id hold what was read (an answer to a
+ * bad request still carries its id). Members are matched case-sensitively;
+ * of duplicate members the first counts; after the object only whitespace
+ * or NULs may follow. */
+enum ht_qerr ht_qreq_parse(const char *buf, size_t len, struct ht_qreq *r, char *detail,
+			   size_t dn);
+
+/* ---- answers -------------------------------------------------------------- *
+ * The head of an answer, read without building a tree (the guard's per-SYN
+ * path): its top-level members up to the first array or object value (the
+ * grammar puts every head member before those), and a last member "ino" (a
+ * push's), read from the end. A bounded scanner: it never reads beyond len,
+ * allocates nothing, and does not check what follows the head — the chain
+ * decoder (ht_chains_from_json) does.
+ *   ok      1 for "ok":true; has_ok 0 when the answer has no "ok" (a push
+ *           {"nopush":true,...})
+ *   code    HT_QE_OK when ok; else the "code" member's code, HT_QE_OTHER
+ *           when it is absent or unknown (an older collector)
+ *   text    "error" as text (JSON escapes decoded, cut to HT_QTEXT_MAX - 1
+ *           bytes), "" when absent
+ *   pushed  "pushed":true;  nopush "nopush":true;  ino the "ino" member (0: none)
+ *   host    "host" (cut to 255 bytes), "" when absent
+ * Of duplicate members the first counts. Returns HT_QE_OK when the answer is
+ * an object whose head the scanner could read, else HT_QE_BAD_ANSWER (what
+ * was read before the fault stays in *h; h->code is HT_QE_BAD_ANSWER). */
+struct ht_qhead {
+	int ok, has_ok;
+	int has_id;
+	uint64_t id;
+	enum ht_qerr code;
+	char text[HT_QTEXT_MAX];
+	int pushed;
+	int nopush;
+	uint64_t ino;
+	char host[256];
+};
+enum ht_qerr ht_qhead_parse(const char *ans, size_t len, struct ht_qhead *h);
+
+/* A failed answer  {["id":N,]"ok":false,"error":TEXT,"code":NAME[,"pushed":true]}
+ * with TEXT = detail, or ht_qerr_text(code) when detail is NULL or "" (JSON-
+ * escaped, cut at 255 bytes); the id is req's when req has one (req may be
+ * NULL); "pushed":true for HT_QE_PUSHED. Returns a malloc()ed string the
+ * caller frees, NULL when out of memory. */
+char *ht_qerr_answer(const struct ht_qreq *req, enum ht_qerr code, const char *detail);
+/* The same into out (n bytes): returns the length, or 0 when it does not fit
+ * (2048 bytes always do; 400 do for any detail without quotes, backslashes or
+ * control bytes). No allocation. */
+size_t ht_qerr_format(char *out, size_t n, int has_id, uint64_t id, enum ht_qerr code,
+		      const char *detail);
+/* The answer that replaces one too large to send (HT_QE_TOO_LARGE), keeping
+ * the leading {"id":N of ans (len bytes) — the guard matches answers to
+ * questions by it. Returns the length written to out, 0 when n is too small
+ * (96 bytes always do). */
+size_t ht_qerr_cut(char *out, size_t n, const char *ans, size_t len);
 
 #endif
