@@ -16,8 +16,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <cjson/cJSON.h>
-
 #include "hoptrace/chain.h"
 #include "hoptrace/log.h"
 #include "hoptrace/policy_remote.h"
@@ -42,7 +40,7 @@ struct answer {
 };
 
 /* ---- glue: the collector's failure as a code ------------------------------ *
- * (interim: until collq and the chain decoder report codes, their texts are
+ * (interim, until collq and the chain decoder report codes: their texts are
  * mapped here, and only here) */
 
 static enum ht_qerr collq_err_code(const char *err)
@@ -56,65 +54,40 @@ static enum ht_qerr collq_err_code(const char *err)
 	return HT_QE_TIMEOUT;
 }
 
-static enum ht_qerr text_code(const char *t)
+static enum ht_qerr chains_err_code(const char *jerr)
 {
-	if (strstr(t, "too large"))
+	if (!jerr)
+		return HT_QE_BAD_ANSWER;
+	if (!strcmp(jerr, "answer too large"))
 		return HT_QE_TOO_LARGE;
-	if (strstr(t, "too many chains"))
+	if (!strncmp(jerr, "answer has too many chains", 26))
 		return HT_QE_TOO_MANY_CHAINS;
-	return HT_QE_OTHER;
+	return HT_QE_BAD_ANSWER;
 }
 
-static enum ht_qerr chains_err_code(const char *ans, size_t len, const char *jerr, char *text,
-				    size_t n)
-{
-	if (jerr && !strcmp(jerr, "answer is not ok")) {
-		cJSON *r = cJSON_ParseWithLength(ans, len);
-		const cJSON *er = r ? cJSON_GetObjectItemCaseSensitive(r, "error") : NULL;
-		snprintf(text, n, "%.199s", cJSON_IsString(er) ? er->valuestring : "malformed answer");
-		cJSON_Delete(r);
-		return text_code(text);
-	}
-	snprintf(text, n, "%s", jerr ? jerr : "bad answer");
-	enum ht_qerr e = text_code(text);
-	return e == HT_QE_OTHER ? HT_QE_BAD_ANSWER : e;
-}
-
-static enum ht_qerr answer_code(const char *ans, size_t len)
-{
-	return memmem(ans, len, "\"error\":\"pushed\"", 16) ? HT_QE_PUSHED : HT_QE_OTHER;
-}
-
-static void answer_host(const char *ans, size_t len, char *out, size_t n)
-{
-	/* cheap scan for "host":"..." at top level: the first occurrence is it */
-	out[0] = 0;
-	const char *h = memmem(ans, len, "\"host\":\"", 8);
-	if (!h)
-		return;
-	h += 8;
-	size_t i = 0;
-	while (h < ans + len && *h != '"' && *h != '\\' && i + 1 < n)
-		out[i++] = *h++;
-	out[i] = 0;
-}
-
-/* The code and text of a failed exchange: collq's (alen < 0, err), or an
- * answer that did not give chains (jerr from ht_chains_from_json). */
-static void answer_failure(struct answer *a, long alen, const char *err, const char *jerr)
+/* The code and text of a failed exchange: collq's (alen < 0, err), the
+ * answer's own ("ok":false: its "code" and "error", head h), or why the
+ * chain decoder refused it (jerr). */
+static void answer_failure(struct answer *a, long alen, const char *err, const struct ht_qhead *h,
+			   const char *jerr)
 {
 	if (alen < 0) {
 		a->qerr = collq_err_code(err);
 		snprintf(a->qtext, sizeof a->qtext, "%s", err);
-		return;
+	} else if (h->has_ok && !h->ok) {
+		a->qerr = h->code;
+		snprintf(a->qtext, sizeof a->qtext, "%s", h->text[0] ? h->text : "malformed answer");
+	} else {
+		a->qerr = chains_err_code(jerr);
+		snprintf(a->qtext, sizeof a->qtext, "%s", jerr ? jerr : "bad answer");
 	}
-	a->qerr = chains_err_code(a->json, (size_t)a->len, jerr, a->qtext, sizeof a->qtext);
 }
 
 /* Did the collector answer that it pushed this socket's chain? */
 static int answer_pushed(const char *ans, long len)
 {
-	return len > 0 && answer_code(ans, (size_t)len) == HT_QE_PUSHED;
+	struct ht_qhead h;
+	return len > 0 && ht_qhead_parse(ans, (size_t)len, &h) == HT_QE_OK && h.code == HT_QE_PUSHED;
 }
 
 /* ---- the SYN ---------------------------------------------------------------- */
@@ -225,6 +198,7 @@ static void collector_answer(struct worker *w, const struct ht_pkt *p, int local
 	struct engine *e = w->e;
 	char err[256] = "";
 	const char *jerr = NULL;
+	struct ht_qhead head = {.ok = 0};
 	long tq = mono_us(), alen = -1;
 	int asked = 0;
 	a->pushed = local_dst ? NULL : prejudged(w, p, local, remote, ino, &alen, &asked, err, sizeof err);
@@ -244,7 +218,11 @@ static void collector_answer(struct worker *w, const struct ht_pkt *p, int local
 		a->len = alen;
 		if (alen < 0)
 			break;
-		answer_host(a->json, (size_t)alen, a->host, sizeof a->host);
+		ht_qhead_parse(a->json, (size_t)alen, &head);
+		/* (the first answer's host stays when a push is dropped and asking fails) */
+		size_t hl = strnlen(head.host, sizeof a->host - 1);
+		memcpy(a->host, head.host, hl);
+		a->host[hl] = 0;
 		a->have_chains = ht_chains_from_json(a->json, (size_t)alen, &a->cs, &jerr) == 0;
 		if (!a->pushed || (a->have_chains && push_for(&a->cs, p)))
 			break;
@@ -262,7 +240,7 @@ static void collector_answer(struct worker *w, const struct ht_pkt *p, int local
 	if (a->have_chains && a->pushed)
 		push_fill_src(&a->cs, p);
 	if (!a->have_chains)
-		answer_failure(a, alen, err, jerr);
+		answer_failure(a, alen, err, &head, jerr);
 }
 
 /* ---- acting ----------------------------------------------------------------- */

@@ -54,23 +54,6 @@ void push_free(struct push *ps)
 	ps->buf = NULL;
 }
 
-/* The "ino" the collector appends last to a pushed answer: ...,"ino":N} */
-static int push_ino(const char *s, size_t n, uint64_t *ino)
-{
-	if (n < 10 || s[n - 1] != '}')
-		return -1;
-	size_t i = n - 1, end = i;
-	while (i > 0 && s[i - 1] >= '0' && s[i - 1] <= '9')
-		i--;
-	if (i == end || end - i > 19 || i < 7 || memcmp(s + i - 7, ",\"ino\":", 7) != 0)
-		return -1;
-	uint64_t v = 0;
-	for (size_t k = i; k < end; k++)
-		v = v * 10 + (uint64_t)(s[k] - '0');
-	*ino = v;
-	return 0;
-}
-
 /* Subscribes (called with the lock held; dropped during the exchange): at
  * most once a second, waits at most 50 ms. */
 static void push_subscribe(struct push *ps)
@@ -86,16 +69,18 @@ static void push_subscribe(struct push *ps)
 	struct collq q;
 	int fd = -1;
 	if (collq_init(&q, ps->name[0] ? ps->name : NULL) == 0) {
-		char err[160];
-		long n = -1;
-		static const char req[] = "{\"op\":\"subscribe\"}";
-		if (collq_connect(&q, err, sizeof(err)) == 0 &&
-		    send(q.fd, req, sizeof(req) - 1, MSG_NOSIGNAL) == (ssize_t)(sizeof(req) - 1)) {
+		char err[160], req[64];
+		ssize_t n = -1;
+		struct ht_qreq r = {.op = HT_QOP_SUBSCRIBE};
+		struct ht_qhead h;
+		int rl = ht_qreq_build(req, sizeof req, &r);
+		if (rl > 0 && collq_connect(&q, err, sizeof(err)) == 0 &&
+		    send(q.fd, req, (size_t)rl, MSG_NOSIGNAL) == rl) {
 			struct pollfd p = {.fd = q.fd, .events = POLLIN};
 			if (poll(&p, 1, 50) == 1)
 				n = recv(q.fd, q.buf, 64, MSG_DONTWAIT);
 		}
-		if (n == 11 && !memcmp(q.buf, "{\"ok\":true}", 11)) {
+		if (n > 0 && ht_qhead_parse(q.buf, (size_t)n, &h) == HT_QE_OK && h.ok) {
 			fd = q.fd;
 			q.fd = -1;
 		}
@@ -124,14 +109,15 @@ static void push_drain(struct push *ps)
 			push_close(ps);
 			return;
 		}
-		uint64_t ino;
-		if (n > HT_PUSH_MAX || push_ino(ps->buf, (size_t)n, &ino) != 0)
+		struct ht_qhead h;
+		if (n > HT_PUSH_MAX || ht_qhead_parse(ps->buf, (size_t)n, &h) != HT_QE_OK || !h.ino)
 			continue; /* not a push we can use: the SYN is asked about */
+		uint64_t ino = h.ino;
 		struct push_ent *p = &ps->ents[ino % PUSH_SLOTS];
 		if (p->ino == ino && p->none && p->expires_ms > mono_ms())
 			continue; /* that SYN was decided by asking: nothing for this socket */
 		char *j = NULL;
-		int none = n > 14 && !memcmp(ps->buf, "{\"nopush\":true", 14);
+		int none = h.nopush;
 		if (!none) {
 			if (!(j = malloc((size_t)n + 1)))
 				continue;
@@ -186,9 +172,11 @@ void push_forget(struct push *ps, uint64_t ino)
 void push_bound(struct push *ps, uint64_t ino, const char *local, const char *remote)
 {
 	char m[256];
-	int n = snprintf(m, sizeof(m), "{\"op\":\"bound\",\"ino\":%llu,\"local\":\"%s\",\"remote\":\"%s\"}",
-			 (unsigned long long)ino, local, remote);
-	if (!ps->on || n <= 0 || (size_t)n >= sizeof(m))
+	struct ht_qreq r = {.op = HT_QOP_BOUND, .ino = ino};
+	snprintf(r.local, sizeof r.local, "%s", local);
+	snprintf(r.remote, sizeof r.remote, "%s", remote);
+	int n = ps->on ? ht_qreq_build(m, sizeof m, &r) : -1;
+	if (n <= 0)
 		return;
 	pthread_mutex_lock(&ps->lock);
 	if (ps->fd >= 0)

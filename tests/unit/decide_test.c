@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <stdlib.h>
 
+#include "../../guard/audit.h"
 #include "../../guard/decide.h"
 #include "test.h"
 
@@ -424,6 +425,35 @@ static void acl_verdicts(void)
 	acl_free(a);
 }
 
+/* The audit line of a decision: a rule as "rule", a reason as "reason" —
+ * a list whose path has a space included (it was logged as a reason). */
+static void audit_line_rule_or_reason(void)
+{
+	struct guard_conf c = conf();
+	struct acl *sp = load("/etc/my policies/p.acl", ACL_TEXT);
+	struct fx f;
+	struct abuf b = {0};
+	struct audit_rec r = {.verdict = "accept", .action = "accept", .local = "10.0.0.1:40000",
+			      .remote = "10.0.0.2:22", .collector_us = -1};
+	with_chain(&f, "10.0.0.2", 22, 2);
+	run(&f, &c, sp);
+	r.rule = f.out.rule;
+	r.reason = f.out.reason;
+	CHECK_EQ_INT(audit_format(&b, &r), 0);
+	CHECK(b.p && strstr(b.p, ",\"mode\":\"enforce\",\"rule\":\"/etc/my policies/p.acl:1\",\"local\":"));
+	CHECK(b.p && !strstr(b.p, "\"reason\""));
+	with_chain(&f, "10.0.0.2", 22, 3);
+	run(&f, &c, sp);
+	r.rule = f.out.rule;
+	r.reason = f.out.reason;
+	r.verdict = r.action = "reject";
+	CHECK_EQ_INT(audit_format(&b, &r), 0);
+	CHECK(b.p && strstr(b.p, ",\"reason\":\"process nc not in white list (/etc/my policies/p.acl:1)\""));
+	CHECK(b.p && !strstr(b.p, "\"rule\""));
+	abuf_free(&b);
+	acl_free(sp);
+}
+
 static void monitor_mode(void)
 {
 	struct guard_conf c = conf();
@@ -576,5 +606,5 @@ static void unparsable_syn(void)
 
 T_MAIN("decide", T(local_destination), T(answer_too_large_or_too_many_chains), T(collector_errors),
        T(incomplete_chains), T(policy_server), T(source_route_with_policy_server), T(acl_verdicts),
-       T(monitor_mode), T(kernel_only_and_fallback), T(unattested_source), T(source_route_with_acl),
+       T(audit_line_rule_or_reason),       T(monitor_mode), T(kernel_only_and_fallback), T(unattested_source), T(source_route_with_acl),
        T(unparsable_syn))
