@@ -1,12 +1,14 @@
 /*
- * query.h — the collector's answers to docs/query-protocol.md requests.
+ * answer.h — the collector's answers to docs/query-protocol.md requests
+ * (read and written with the codec of include/hoptrace/query.h).
  */
-#ifndef HT_QUERY_H
-#define HT_QUERY_H
+#ifndef HT_ANSWER_H
+#define HT_ANSWER_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hoptrace/query.h"
 #include "graph.h"
 
 struct collector_stats {
@@ -27,13 +29,20 @@ struct query_ctx {
 	uint64_t (*now_fn)(void);
 	/* "who" from a guard that was pushed this socket's chain already (set
 	 * per request by the SEQPACKET transport; NULL: never): the answer is
-	 * {"ok":false,"error":"pushed"} unless the request says "force":true */
+	 * HT_QE_PUSHED ({"ok":false,"error":"pushed","code":"pushed","pushed":true})
+	 * unless the request says "force":true */
 	int (*was_pushed)(uint64_t ino, void *arg);
 	void *was_pushed_arg;
 };
 
-/* Returns a malloc()ed JSON answer (never NULL unless out of memory). */
+/* Returns a malloc()ed JSON answer (never NULL unless out of memory): the
+ * request's answer, or a failed one with its "code" (a request ht_qreq_parse
+ * refuses: HT_QE_BAD_REQUEST with the parser's text). The request's "id", if
+ * it has one, leads the answer. */
 char *query_answer(struct query_ctx *q, const char *req, size_t len, uint64_t now);
+/* The same for a request already parsed (ht_qreq_parse() == HT_QE_OK): a
+ * transport that parses once to route (subscribe, bound) answers with this. */
+char *query_answer_req(struct query_ctx *q, const struct ht_qreq *req, uint64_t now);
 
 /* A chain computed ahead of the SYN (docs/query-protocol.md "subscribe"): the
  * who answer for socket ino connecting to remote, with "ino" and without the
@@ -45,6 +54,8 @@ char *query_answer(struct query_ctx *q, const char *req, size_t len, uint64_t no
  * a pushed chain and tells the socket's local end (what "who" would have
  * learnt). Returns 1 when req was one (it gets no answer), else 0. */
 int query_bound(struct query_ctx *q, const char *req, size_t len);
+/* The same for a parsed request (op HT_QOP_BOUND; anything else is ignored). */
+void query_bound_req(struct query_ctx *q, const struct ht_qreq *req);
 /* Is req {"op":"subscribe"}? (Handled by the SEQPACKET transport only.) */
 int query_is_subscribe(const char *req, size_t len);
 char *query_prejudge(struct query_ctx *q, uint64_t ino, const struct ht_addr *remote, uint64_t now);

@@ -14,6 +14,10 @@
  * Required: the answer is an object, "chains" is an array, every chain is an
  * object with a "procs" array, every proc is an object with an integer "pid".
  * An answer with "ok": false is rejected ("answer is not ok").
+ * Why a decode failed is also a code (ht_chains_read): HT_QE_TOO_LARGE (above
+ * 16 MiB), HT_QE_TOO_MANY_CHAINS (above HT_CHAINS_MAX), the answer's own
+ * "code" when it is not ok (HT_QE_OTHER without one), HT_QE_NO_MEMORY, and
+ * HT_QE_BAD_ANSWER for anything malformed.
  *
  * IPv4-mapped IPv6 endpoints ("[::ffff:10.0.0.1]:22") are normalised to
  * AF_INET so that policy matches them against IPv4 rules.
@@ -28,6 +32,7 @@
 #include <cjson/cJSON.h>
 
 #include "hoptrace/chain.h"
+#include "hoptrace/query.h"
 
 #define HT_CHAINS_MAX 64
 #define HT_CHAIN_PROCS_MAX 256
@@ -157,6 +162,7 @@ static int parse_proc(const cJSON *p, struct ht_chain_proc *out, const char **er
 	return 0;
 }
 
+/* 0, or -1 (malformed) / -2 (out of memory) with *err */
 static int parse_chain(const cJSON *c, struct ht_chain *out, const char **err)
 {
 	const cJSON *procs, *p;
@@ -189,7 +195,7 @@ static int parse_chain(const cJSON *c, struct ht_chain *out, const char **err)
 	if (n > 0) {
 		out->procs = calloc((size_t)n, sizeof(*out->procs));
 		if (!out->procs)
-			return *err = "out of memory", -1;
+			return *err = "out of memory", -2;
 	}
 	cJSON_ArrayForEach(p, procs)
 	{
@@ -204,16 +210,34 @@ static int parse_chain(const cJSON *c, struct ht_chain *out, const char **err)
 	return 0;
 }
 
+/* the "code" of a failed answer (HT_QE_OTHER when it has none) */
+static enum ht_qerr answer_code(const cJSON *root)
+{
+	const char *c = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "code"));
+	enum ht_qerr e = c ? ht_qerr_from_name(c, strlen(c)) : HT_QE_OTHER;
+	return e == HT_QE_OK ? HT_QE_OTHER : e;
+}
+
 int ht_chains_from_json(const char *json, size_t len, struct ht_chainset *out,
 			const char **err)
 {
+	return ht_chains_read(json, len, out, NULL, err);
+}
+
+int ht_chains_read(const char *json, size_t len, struct ht_chainset *out, enum ht_qerr *code,
+		   const char **err)
+{
 	const char *dummy, *end = NULL;
+	enum ht_qerr cdummy;
 	cJSON *root, *chains, *c, *ok;
 	int n, i = 0;
 
 	if (!err)
 		err = &dummy;
+	if (!code)
+		code = &cdummy;
 	*err = NULL;
+	*code = HT_QE_BAD_ANSWER; /* unless said otherwise below */
 	if (!out)
 		return *err = "no output", -EINVAL;
 	out->n = 0;
@@ -221,7 +245,7 @@ int ht_chains_from_json(const char *json, size_t len, struct ht_chainset *out,
 	if (!json)
 		return *err = "no answer", -EINVAL;
 	if (len > HT_JSON_MAX)
-		return *err = "answer too large", -EINVAL;
+		return *code = HT_QE_TOO_LARGE, *err = "answer too large", -EINVAL;
 	root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
 	if (!root)
 		return *err = "answer is not valid JSON", -EINVAL;
@@ -241,6 +265,7 @@ int ht_chains_from_json(const char *json, size_t len, struct ht_chainset *out,
 		goto bad;
 	}
 	if (ok && cJSON_IsFalse(ok)) {
+		*code = answer_code(root);
 		*err = "answer is not ok";
 		goto bad;
 	}
@@ -255,12 +280,14 @@ int ht_chains_from_json(const char *json, size_t len, struct ht_chainset *out,
 	}
 	n = cJSON_GetArraySize(chains);
 	if (n > HT_CHAINS_MAX) {
+		*code = HT_QE_TOO_MANY_CHAINS;
 		*err = "answer has too many chains (limit 64)";
 		goto bad;
 	}
 	if (n > 0) {
 		out->v = calloc((size_t)n, sizeof(*out->v));
 		if (!out->v) {
+			*code = HT_QE_NO_MEMORY;
 			*err = "out of memory";
 			goto bad;
 		}
@@ -270,11 +297,16 @@ int ht_chains_from_json(const char *json, size_t len, struct ht_chainset *out,
 		if (i >= n)
 			break;
 		out->n = (size_t)i + 1; /* so that free() sees a partly built chain */
-		if (parse_chain(c, &out->v[i], err) < 0)
+		int rc = parse_chain(c, &out->v[i], err);
+		if (rc < 0) {
+			if (rc == -2)
+				*code = HT_QE_NO_MEMORY;
 			goto bad;
+		}
 		i++;
 	}
 	cJSON_Delete(root);
+	*code = HT_QE_OK;
 	return 0;
 bad:
 	cJSON_Delete(root);

@@ -1,5 +1,5 @@
 /*
- * collq.c — implements collq.h.
+ * collq.c — implements collq.h: the guard's "who" over SEQPACKET.
  */
 #include <errno.h>
 #include <poll.h>
@@ -23,8 +23,10 @@ int collq_init(struct collq *c, const char *name)
 	c->stale = 0;
 	c->seq = 0;
 	c->force = 0;
-	snprintf(c->name, sizeof(c->name), "%s", name ? name : COLLQ_NAME);
-	c->buf = malloc(COLLQ_MAX_ANSWER + 1);
+	c->code = HT_QE_OK;
+	memset(&c->head, 0, sizeof(c->head));
+	snprintf(c->name, sizeof(c->name), "%s", name ? name : HT_QUERY_SOCKET);
+	c->buf = malloc(HT_QUERY_MAX + 1);
 	return c->buf ? 0 : -1;
 }
 
@@ -45,17 +47,20 @@ static void drop(struct collq *c)
 	c->stale = 0;
 }
 
-/* a connection to sa whose peer is root (or us); -1 with err set */
+#define UNREACH "collector unreachable: "
+
+/* a connection to sa whose peer is root (or us); -1 with err and *code set */
 static int dial_checked(const struct sockaddr_un *sa, socklen_t sl, const char *shown, char *err,
-			size_t errlen)
+			size_t errlen, enum ht_qerr *code)
 {
+	*code = HT_QE_UNREACHABLE;
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
-		snprintf(err, errlen, "collector unreachable: socket: %s", strerror(errno));
+		snprintf(err, errlen, UNREACH "socket: %s", strerror(errno));
 		return -1;
 	}
 	if (connect(fd, (const struct sockaddr *)sa, sl) < 0) {
-		snprintf(err, errlen, "collector unreachable: %s: %s", shown, strerror(errno));
+		snprintf(err, errlen, UNREACH "%s: %s", shown, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -66,11 +71,13 @@ static int dial_checked(const struct sockaddr_un *sa, socklen_t sl, const char *
 	socklen_t cl = sizeof(cr);
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) != 0 ||
 	    (cr.uid != 0 && cr.uid != geteuid())) {
-		snprintf(err, errlen, "collector unreachable: %s is not served by root (uid %d)", shown,
+		*code = HT_QE_NOT_ROOT;
+		snprintf(err, errlen, UNREACH "%s is not served by root (uid %d)", shown,
 			 cl == sizeof(cr) ? (int)cr.uid : -1);
 		close(fd);
 		return -1;
 	}
+	*code = HT_QE_OK;
 	return fd;
 }
 
@@ -82,6 +89,7 @@ int collq_connect(struct collq *c, char *err, size_t errlen)
 	struct sockaddr_un sa;
 	struct stat ns;
 	char e1[256] = "";
+	enum ht_qerr c1 = HT_QE_UNREACHABLE, c2;
 	int fd = -1;
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
@@ -90,7 +98,7 @@ int collq_connect(struct collq *c, char *err, size_t errlen)
 			   : 0;
 	if (k)
 		fd = dial_checked(&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + k + 1),
-				  sa.sun_path, e1, sizeof(e1));
+				  sa.sun_path, e1, sizeof(e1), &c1);
 	if (fd < 0) {
 		memset(&sa, 0, sizeof(sa));
 		sa.sun_family = AF_UNIX;
@@ -99,30 +107,28 @@ int collq_connect(struct collq *c, char *err, size_t errlen)
 		char shown[120];
 		snprintf(shown, sizeof(shown), "@%s", c->name);
 		fd = dial_checked(&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n), shown,
-				  err, errlen);
-		if (fd < 0 && k && strstr(e1, "not served by root")) {
+				  err, errlen, &c2);
+		c->code = c2;
+		if (fd < 0 && k && c1 == HT_QE_NOT_ROOT) {
+			/* both said: the path's squatter is news too */
 			size_t l = strlen(err);
-			snprintf(err + l, errlen > l ? errlen - l : 0, "; %s", e1 + 23);
+			snprintf(err + l, errlen > l ? errlen - l : 0, "; %s", e1 + strlen(UNREACH));
+			c->code = HT_QE_NOT_ROOT;
 		}
 	}
 	if (fd < 0)
 		return -1;
+	c->code = HT_QE_OK;
 	c->fd = fd;
 	return 0;
 }
 
-/* Is this the answer to question id? Answers lead with {"id":N; one without
- * an id (a request the collector could not read) is taken when no other
- * answer is outstanding. */
-static int answer_is(const char *a, size_t n, unsigned long long id, int stale)
+/* Is the answer whose head is h the answer to question id? Answers lead
+ * with {"id":N; one without an id (a request the collector could not read)
+ * is taken when no other answer is outstanding. */
+static int answer_is(const struct ht_qhead *h, unsigned long long id, int stale)
 {
-	if (n < 7 || memcmp(a, "{\"id\":", 6) != 0)
-		return stale == 0;
-	unsigned long long v = 0;
-	size_t i = 6;
-	for (; i < n && a[i] >= '0' && a[i] <= '9' && i < 26; i++)
-		v = v * 10 + (unsigned long long)(a[i] - '0');
-	return i > 6 && v == id;
+	return h->has_id ? h->id == id : stale == 0;
 }
 
 static long now_us(void)
@@ -151,10 +157,18 @@ long collq_who_or(struct collq *c, const char *local, const char *remote,
 {
 	char req[256];
 	unsigned long long id = ++c->seq;
-	int n = snprintf(req, sizeof(req),
-			 "{\"op\":\"who\",\"id\":%llu,\"local\":\"%s\",\"remote\":\"%s\",\"deadline_ms\":%lu%s}",
-			 id, local, remote, timeout_ms, c->force ? ",\"force\":true" : "");
+	struct ht_qreq q = {.op = HT_QOP_WHO, .has_id = 1, .id = id, .deadline_ms = timeout_ms,
+			    .force = c->force};
 	c->force = 0;
+	int n = -1;
+	if (snprintf(q.local, sizeof(q.local), "%s", local) < (int)sizeof(q.local) &&
+	    snprintf(q.remote, sizeof(q.remote), "%s", remote) < (int)sizeof(q.remote))
+		n = ht_qreq_build(req, sizeof(req), &q);
+	if (n < 0) {
+		c->code = HT_QE_BAD_REQUEST;
+		snprintf(err, errlen, "bad request: endpoints %.64s %.64s", local, remote);
+		return -1;
+	}
 	long deadline = now_ms() + (long)timeout_ms;
 	long spin_until = spin_us > 0 ? now_us() + spin_us : 0;
 
@@ -163,13 +177,15 @@ long collq_who_or(struct collq *c, const char *local, const char *remote,
 			return -1;
 		if (send(c->fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
 			/* a collector restart leaves a dead connection: retry once */
-			snprintf(err, errlen, "collector unreachable: send: %s", strerror(errno));
+			c->code = HT_QE_UNREACHABLE;
+			snprintf(err, errlen, UNREACH "send: %s", strerror(errno));
 			drop(c);
 			continue;
 		}
 		for (;;) {
 			long left = deadline - now_ms();
 			if (left <= 0) {
+				c->code = HT_QE_TIMEOUT;
 				snprintf(err, errlen, "no answer from collector within %lu ms",
 					 timeout_ms);
 				drop(c);
@@ -192,6 +208,7 @@ long collq_who_or(struct collq *c, const char *local, const char *remote,
 			if (r < 0 && errno == EINTR)
 				continue;
 			if (r < 0) {
+				c->code = HT_QE_UNREACHABLE;
 				snprintf(err, errlen, "poll: %s", strerror(errno));
 				drop(c);
 				return -1;
@@ -202,6 +219,7 @@ long collq_who_or(struct collq *c, const char *local, const char *remote,
 				int a = p[1].revents & POLLIN ? alt(arg) : -1;
 				if (a > 0) {
 					c->stale++;
+					c->code = HT_QE_OK;
 					return COLLQ_ELSEWHERE;
 				}
 				if (a < 0 || p[1].revents & (POLLNVAL | POLLERR | POLLHUP))
@@ -209,10 +227,11 @@ long collq_who_or(struct collq *c, const char *local, const char *remote,
 			}
 			if (!p[0].revents)
 				continue;
-			ssize_t got = recv(c->fd, c->buf, COLLQ_MAX_ANSWER, MSG_TRUNC);
+			ssize_t got = recv(c->fd, c->buf, HT_QUERY_MAX, MSG_TRUNC);
 			if (got < 0 && (errno == EAGAIN || errno == EINTR))
 				continue;
 			if (got <= 0) {
+				c->code = HT_QE_CLOSED;
 				snprintf(err, errlen, "collector closed the connection%s%s",
 					 got < 0 ? ": " : "", got < 0 ? strerror(errno) : "");
 				drop(c);
@@ -222,18 +241,65 @@ long collq_who_or(struct collq *c, const char *local, const char *remote,
 			}
 			/* the answer to a question answered elsewhere (or that stopped
 			 * being waited for): its id is not this question's */
-			if (!answer_is(c->buf, (size_t)got, id, c->stale)) {
+			size_t have = got > HT_QUERY_MAX ? HT_QUERY_MAX : (size_t)got;
+			enum ht_qerr hc = ht_qhead_parse(c->buf, have, &c->head);
+			if (!answer_is(&c->head, id, c->stale)) {
 				if (c->stale > 0)
 					c->stale--;
 				continue;
 			}
-			if (got > COLLQ_MAX_ANSWER) {
-				snprintf(err, errlen, "answer too large");
+			if (got > HT_QUERY_MAX) {
+				c->code = HT_QE_TOO_LARGE;
+				snprintf(err, errlen, "%s", ht_qerr_text(HT_QE_TOO_LARGE));
 				return -1;
 			}
 			c->buf[got] = 0;
+			c->code = hc == HT_QE_OK ? c->head.code : HT_QE_BAD_ANSWER;
 			return (long)got;
 		}
 	}
 	return -1;
+}
+
+int collq_subscribe(struct collq *c, int timeout_ms, char *err, size_t errlen)
+{
+	char req[64];
+	struct ht_qreq q = {.op = HT_QOP_SUBSCRIBE};
+	int n = ht_qreq_build(req, sizeof(req), &q);
+	if (c->fd < 0 && collq_connect(c, err, errlen))
+		return -1;
+	if (send(c->fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+		c->code = HT_QE_UNREACHABLE;
+		snprintf(err, errlen, UNREACH "send: %s", strerror(errno));
+		drop(c);
+		return -1;
+	}
+	struct pollfd p = {.fd = c->fd, .events = POLLIN};
+	int r;
+	while ((r = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
+		;
+	if (r != 1) {
+		c->code = HT_QE_TIMEOUT;
+		snprintf(err, errlen, "no answer from collector within %d ms", timeout_ms);
+		drop(c);
+		return -1;
+	}
+	ssize_t got = recv(c->fd, c->buf, HT_QUERY_MAX, MSG_DONTWAIT | MSG_TRUNC);
+	if (got <= 0) {
+		c->code = HT_QE_CLOSED;
+		snprintf(err, errlen, "collector closed the connection");
+		drop(c);
+		return -1;
+	}
+	size_t have = got > HT_QUERY_MAX ? HT_QUERY_MAX : (size_t)got;
+	if (ht_qhead_parse(c->buf, have, &c->head) != HT_QE_OK || got > HT_QUERY_MAX)
+		c->code = HT_QE_BAD_ANSWER;
+	else
+		c->code = c->head.code;
+	if (c->code != HT_QE_OK) {
+		snprintf(err, errlen, "%s", c->head.text[0] ? c->head.text : ht_qerr_text(c->code));
+		drop(c);
+		return -1;
+	}
+	return 0;
 }

@@ -12,6 +12,8 @@
 #include <sys/types.h>
 #include <netinet/in.h>
 
+#include "hoptrace/query.h"
+
 #define HT_HOST_MAX 64
 #define HT_EXE_MAX 256
 
@@ -49,10 +51,18 @@ struct ht_chainset {
 };
 
 /* Parses the `chains` array of a who/chain answer (the whole answer object as
- * text). Returns 0, or -EINVAL with *err (static text) on malformed input.
- * The caller owns *out and frees it with ht_chainset_free(). */
+ * text). Returns 0, or -EINVAL with *err (static text, for people) on
+ * malformed input. The caller owns *out and frees it with ht_chainset_free(). */
 int ht_chains_from_json(const char *json, size_t len, struct ht_chainset *out,
 			const char **err);
+/* The same, and why as a code in *code (may be NULL) — what a reader routes
+ * on, never *err: HT_QE_OK; HT_QE_TOO_LARGE (an answer above 16 MiB);
+ * HT_QE_TOO_MANY_CHAINS (above 64); for "ok":false the answer's own "code"
+ * (HT_QE_OTHER when it has none or one this side does not know);
+ * HT_QE_NO_MEMORY; HT_QE_BAD_ANSWER (anything malformed, a chain with too
+ * many processes too). */
+int ht_chains_read(const char *json, size_t len, struct ht_chainset *out, enum ht_qerr *code,
+		   const char **err);
 void ht_chainset_free(struct ht_chainset *cs);
 
 /* "10.0.0.1:22" / "[2001:db8::1]:22" <-> endpoint. parse returns 0 or -EINVAL. */

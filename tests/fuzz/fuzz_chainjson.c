@@ -1,5 +1,6 @@
-/* fuzz_chainjson.c — libFuzzer target for the chain JSON decoder, the endpoint
- * codec and the CLI's answer renderers (common/chainjson.c, chainfmt.c). */
+/* fuzz_chainjson.c — libFuzzer target for the chain JSON decoder (with its
+ * failure codes, ht_chains_read), the endpoint codec and the CLI's answer
+ * renderers (common/chainjson.c, chainfmt.c). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +20,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!devnull)
 		devnull = fopen("/dev/null", "w");
+	/* why, as a code: OK exactly when it decoded */
+	enum ht_qerr code;
+	int rc = ht_chains_read((const char *)data, size, &cs, &code, &err);
+	if ((rc == 0) != (code == HT_QE_OK) || (unsigned)code >= HT_QE_COUNT || (rc && !err))
+		abort();
+	if (rc == 0)
+		ht_chainset_free(&cs);
 	/* not NUL-terminated: the decoder must respect size */
 	if (ht_chains_from_json((const char *)data, size, &cs, &err) == 0) {
 		for (size_t i = 0; i < cs.n; i++) {

@@ -1,13 +1,16 @@
 /*
  * fuzz_query.c — libFuzzer target for the collector's query parser and
  * dispatcher (query_answer) over a small graph: any request gets a JSON
- * answer, never a crash.
+ * answer, never a crash; a failed one names a code the collector sends
+ * (never "other"), and the answer carries the request's id when the codec
+ * read one.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hoptrace/query.h"
 #include "../../collector/graph.h"
 #include "../../collector/answer.h"
 
@@ -42,6 +45,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	char *a = query_answer(&q, (const char *)data, size, fake_now());
 	if (!a || a[0] != '{')
+		abort();
+	struct ht_qhead h;
+	struct ht_qreq r;
+	if (ht_qhead_parse(a, strlen(a), &h) != HT_QE_OK || !h.has_ok)
+		abort();
+	if (!h.ok && (h.code == HT_QE_OTHER || h.code == HT_QE_OK))
+		abort();
+	(void)ht_qreq_parse((const char *)data, size, &r, NULL, 0);
+	if (h.has_id != r.has_id || h.id != r.id)
 		abort();
 	free(a);
 	return 0;

@@ -335,5 +335,75 @@ static void endpoint_format_edges(void)
 	CHECK(ht_endpoint_format(&ep, NULL, 10) == NULL);
 }
 
+/* ht_chains_read: why, as a code — what the guard routes on */
+static void read_codes(void)
+{
+	struct ht_chainset cs;
+	const char *err;
+	enum ht_qerr code = HT_QE_COUNT;
+	char *s;
+
+	CHECK_EQ_INT(ht_chains_read(GOOD, strlen(GOOD), &cs, &code, &err), 0);
+	CHECK_EQ_INT(code, HT_QE_OK);
+	CHECK(err == NULL);
+	ht_chainset_free(&cs);
+	static const struct {
+		const char *json;
+		enum ht_qerr code;
+		const char *err;
+	} cases[] = {
+		{"{\"id\":3,\"ok\":false,\"error\":\"answer too large\",\"code\":\"too_large\"}",
+		 HT_QE_TOO_LARGE, "answer is not ok"},
+		{"{\"ok\":false,\"error\":\"x\",\"code\":\"no_conn\"}", HT_QE_NO_CONN, "answer is not ok"},
+		{"{\"ok\":false,\"error\":\"pushed\",\"code\":\"pushed\",\"pushed\":true}", HT_QE_PUSHED,
+		 "answer is not ok"},
+		/* an older collector, an unknown code, a code that is no string, "ok" */
+		{"{\"ok\":false,\"error\":\"answer too large\"}", HT_QE_OTHER, "answer is not ok"},
+		{"{\"ok\":false,\"code\":\"soon_new\"}", HT_QE_OTHER, "answer is not ok"},
+		{"{\"ok\":false,\"code\":7}", HT_QE_OTHER, "answer is not ok"},
+		{"{\"ok\":false,\"code\":\"ok\"}", HT_QE_OTHER, "answer is not ok"},
+		/* the first of duplicates, as the head parser reads it */
+		{"{\"ok\":false,\"code\":\"no_proc\",\"code\":\"too_large\"}", HT_QE_NO_PROC,
+		 "answer is not ok"},
+		/* a code with "ok":true is no failure */
+		{"{\"ok\":true,\"code\":\"too_large\",\"chains\":[]}", HT_QE_OK, NULL},
+		{"{\"ok\":true}", HT_QE_BAD_ANSWER, "answer has no chains"},
+		{"[1]", HT_QE_BAD_ANSWER, "answer is not a JSON object"},
+		{"{\"chains\":[", HT_QE_BAD_ANSWER, "answer is not valid JSON"},
+		{"{\"chains\":[{\"procs\":[{}]}]}", HT_QE_BAD_ANSWER, "chain proc has no pid"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		code = HT_QE_COUNT;
+		int rc = ht_chains_read(cases[i].json, strlen(cases[i].json), &cs, &code, &err);
+		if (code != cases[i].code)
+			fprintf(stderr, "    case %zu: %s\n", i, cases[i].json);
+		CHECK_EQ_INT(code, cases[i].code);
+		CHECK_EQ_INT(rc, cases[i].code == HT_QE_OK ? 0 : -EINVAL);
+		if (cases[i].err)
+			CHECK_EQ_STR(err, cases[i].err);
+		if (rc == 0)
+			ht_chainset_free(&cs);
+	}
+	s = repeat_json("{\"chains\":[", "{\"procs\":[{\"pid\":1}]}", 65, "]}");
+	CHECK_EQ_INT(ht_chains_read(s, strlen(s), &cs, &code, &err), -EINVAL);
+	CHECK_EQ_INT(code, HT_QE_TOO_MANY_CHAINS);
+	free(s);
+	/* a chain with too many processes is a bad answer (as its text always
+	 * routed: the collector never sends one) */
+	s = repeat_json("{\"chains\":[{\"procs\":[", "{\"pid\":1}", 257, "]}]}");
+	CHECK_EQ_INT(ht_chains_read(s, strlen(s), &cs, &code, &err), -EINVAL);
+	CHECK_EQ_INT(code, HT_QE_BAD_ANSWER);
+	free(s);
+	/* above 16 MiB: refused unread */
+	CHECK_EQ_INT(ht_chains_read("{}", (16u << 20) + 1, &cs, &code, &err), -EINVAL);
+	CHECK_EQ_INT(code, HT_QE_TOO_LARGE);
+	CHECK_EQ_STR(err, "answer too large");
+	/* code and err may be NULL */
+	CHECK_EQ_INT(ht_chains_read(GOOD, strlen(GOOD), &cs, NULL, NULL), 0);
+	ht_chainset_free(&cs);
+	CHECK_EQ_INT(ht_chains_read(NULL, 0, &cs, &code, NULL), -EINVAL);
+	CHECK_EQ_INT(code, HT_QE_BAD_ANSWER);
+}
+
 T_MAIN("chainjson", T(good_answer), T(good_minimal), T(malformed), T(hostile_sizes),
-       T(endpoint_parse_good), T(endpoint_parse_bad), T(endpoint_format_edges))
+       T(endpoint_parse_good), T(endpoint_parse_bad), T(endpoint_format_edges), T(read_codes))

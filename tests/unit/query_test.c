@@ -5,11 +5,19 @@
  * duplicate members, NUL bytes, quotes and backslashes in endpoints, over-long
  * strings, nested junk), answer heads, failed answers and the cut answer.
  */
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "hoptrace/query.h"
+#include "../../collector/answer.h"
+#include "../../collector/graph.h"
+#include "../../guard/collq.h"
 #include "test.h"
 
 static enum ht_qerr P(const char *s, struct ht_qreq *r, char *d)
@@ -674,6 +682,239 @@ static void cut_answers(void)
 	CHECK_EQ_STR(out, "{\"id\":12,\"ok\":false,\"error\":\"answer too large\",\"code\":\"too_large\"}");
 }
 
+/* ---- the collector's answers (collector/answer.c) through the codec ------- */
+
+static uint64_t fake_now(void)
+{
+	return 5000000000ULL;
+}
+
+static struct query_ctx *ctx(void)
+{
+	static struct query_ctx q;
+	static struct collector_stats st;
+	if (!q.g) {
+		struct graph_conf c = {.retention_ns = 1000000000ULL, .window_ns = 1000000000ULL,
+				       .max_procs = 100, .use_procfs = 0};
+		q.g = graph_new(&c);
+		q.hostname = "hq";
+		q.nl = -1;
+		q.stats = &st;
+		q.now_fn = fake_now;
+	}
+	return &q;
+}
+
+/* asks req; the answer's head in *h; returns the answer (freed by the caller) */
+static char *ask(const char *req, struct ht_qhead *h)
+{
+	char *a = query_answer(ctx(), req, strlen(req), fake_now());
+	CHECK(a != NULL);
+	if (!a)
+		return NULL;
+	CHECK_EQ_INT(ht_qhead_parse(a, strlen(a), h), HT_QE_OK);
+	return a;
+}
+
+static void collector_answers(void)
+{
+	struct ht_qhead h;
+	static const struct {
+		const char *req;
+		enum ht_qerr code;
+		int has_id;
+		uint64_t id;
+		const char *text;
+	} cases[] = {
+		{"{\"op\":\"who\",\"id\":5,\"local\":\"10.0.0.2:4\",\"remote\":\"10.0.0.3:22\"}",
+		 HT_QE_NO_CONN, 1, 5, "no such TCP connection on this host"},
+		{"{\"op\":\"who\",\"id\":6,\"local\":\"10.0.0.2:4\"}", HT_QE_BAD_REQUEST, 1, 6,
+		 "bad or missing \"remote\" endpoint"},
+		{"{\"op\":\"chain\",\"id\":7,\"pid\":4000000}", HT_QE_NO_PROC, 1, 7,
+		 "no process 4000000 on this host"},
+		{"{\"op\":\"chain\",\"pid\":-4}", HT_QE_BAD_REQUEST, 0, 0, "bad or missing \"pid\""},
+		{"{\"op\":\"subscribe\",\"id\":8}", HT_QE_BAD_REQUEST, 1, 8, "unknown op \"subscribe\""},
+		{"{\"op\":\"bound\",\"ino\":3,\"local\":\"1.2.3.4:5\",\"remote\":\"1.2.3.5:6\"}",
+		 HT_QE_BAD_REQUEST, 0, 0, "unknown op \"bound\""},
+		{"{\"op\":\"x\\\"y\",\"id\":9}", HT_QE_BAD_REQUEST, 1, 9, "unknown op \"x\"y\""},
+		{"not json", HT_QE_BAD_REQUEST, 0, 0, "request is not a JSON object"},
+		{"{\"op\":\"ps\",\"id\":10}", HT_QE_OK, 1, 10, ""},
+		{"{\"op\":\"graph\"}", HT_QE_OK, 0, 0, ""},
+		{"{\"op\":\"status\",\"id\":0}", HT_QE_OK, 1, 0, ""},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *a = ask(cases[i].req, &h);
+		if (h.code != cases[i].code || strcmp(h.text, cases[i].text))
+			fprintf(stderr, "    case %zu: %s -> %s\n", i, cases[i].req, a);
+		CHECK_EQ_INT(h.code, cases[i].code);
+		CHECK_EQ_INT(h.ok, cases[i].code == HT_QE_OK);
+		CHECK_EQ_INT(h.has_id, cases[i].has_id);
+		CHECK_EQ_INT(h.id, cases[i].id);
+		CHECK_EQ_STR(h.text, cases[i].text);
+		/* the id leads the answer */
+		if (cases[i].has_id)
+			CHECK(a && !strncmp(a, "{\"id\":", 6));
+		if (cases[i].code == HT_QE_OK)
+			CHECK_EQ_STR(h.host, "hq");
+		free(a);
+	}
+	/* the empty request and its length bound */
+	char *a = query_answer(ctx(), "", 0, fake_now());
+	CHECK_EQ_INT(ht_qhead_parse(a, strlen(a), &h), HT_QE_OK);
+	CHECK_EQ_INT(h.code, HT_QE_BAD_REQUEST);
+	CHECK_EQ_STR(h.text, "request empty or larger than 64 KiB");
+	free(a);
+	/* a parsed request answers the same */
+	struct ht_qreq r = {.op = HT_QOP_CHAIN, .has_id = 1, .id = 77, .pid = 4000001};
+	a = query_answer_req(ctx(), &r, fake_now());
+	CHECK_EQ_STR(a, "{\"id\":77,\"ok\":false,\"error\":\"no process 4000001 on this host\","
+			"\"code\":\"no_proc\"}");
+	free(a);
+	/* the SEQPACKET transport's own ops */
+	const char *sub = "{\"op\":\"subscribe\"}";
+	CHECK_EQ_INT(query_is_subscribe(sub, strlen(sub)), 1);
+	const char *nsub = "{\"op\":\"ps\",\"x\":\"subscribe\"}";
+	CHECK_EQ_INT(query_is_subscribe(nsub, strlen(nsub)), 0);
+	const char *bound = "{\"op\":\"bound\",\"ino\":3,\"local\":\"1.2.3.4:5\",\"remote\":\"1.2.3.5:6\"}";
+	CHECK_EQ_INT(query_bound(ctx(), bound, strlen(bound)), 1);
+	const char *badbound = "{\"op\":\"bound\",\"ino\":0}";
+	CHECK_EQ_INT(query_bound(ctx(), badbound, strlen(badbound)), 1); /* not answered either */
+	const char *notbound = "{\"op\":\"ps\",\"x\":\"bound\"}";
+	CHECK_EQ_INT(query_bound(ctx(), notbound, strlen(notbound)), 0);
+}
+
+/* ---- the guard's client (guard/collq.c) against a scripted collector ------- */
+
+static void reply(int fd, const char *s)
+{
+	send(fd, s, strlen(s), MSG_NOSIGNAL);
+}
+
+/* the scripted collector: what it does is chosen by the who's local port */
+static void fake_collector(int ls)
+{
+	static char big[70001];
+	int subs = 0;
+	for (;;) {
+		int fd = accept(ls, NULL, NULL);
+		if (fd < 0)
+			_exit(1);
+		for (;;) {
+			char req[4096], a[512];
+			ssize_t n = recv(fd, req, sizeof(req), 0);
+			struct ht_qreq r;
+			if (n <= 0)
+				break;
+			if (ht_qreq_parse(req, (size_t)n, &r, NULL, 0) != HT_QE_OK) {
+				reply(fd, "{\"ok\":false,\"error\":\"request is not a JSON object\",\"code\":\"bad_request\"}");
+				continue;
+			}
+			if (r.op == HT_QOP_SUBSCRIBE) {
+				reply(fd, subs++ ? "{\"ok\":false,\"error\":\"too many subscribers\",\"code\":\"subscribers\"}"
+						 : "{\"ok\":true}");
+				continue;
+			}
+			int port = atoi(strrchr(r.local, ':') + 1);
+			if (port == 1) { /* a stale answer first, then its own */
+				snprintf(a, sizeof(a), "{\"id\":%llu,\"ok\":true}", (unsigned long long)r.id + 100);
+				reply(fd, a);
+				ht_qerr_format(a, sizeof(a), 1, r.id, HT_QE_NO_CONN, NULL);
+				reply(fd, a);
+			} else if (port == 2) { /* more than a datagram */
+				memset(big, ' ', sizeof(big) - 1);
+				int k = snprintf(big, 40, "{\"id\":%llu,\"ok\":true,", (unsigned long long)r.id);
+				big[k] = ' ';
+				big[sizeof(big) - 2] = '}';
+				send(fd, big, sizeof(big) - 1, MSG_NOSIGNAL);
+			} else if (port == 3) { /* silence */
+			} else if (port == 4) { /* gone: the client asks again */
+				break;
+			} else {
+				snprintf(a, sizeof(a), "{\"id\":%llu,\"ok\":true,\"host\":\"%s\",\"chains\":[]}",
+					 (unsigned long long)r.id, r.force ? "forced" : "h");
+				reply(fd, a);
+			}
+		}
+		close(fd);
+	}
+}
+
+static void guard_client(void)
+{
+	char name[64], err[256];
+	snprintf(name, sizeof(name), "hoptrace/qtest.%d", (int)getpid());
+	struct collq c;
+	CHECK_EQ_INT(collq_init(&c, name), 0);
+	/* nobody there */
+	CHECK_EQ_INT(collq_who(&c, "10.0.0.1:5", "10.0.0.2:22", 100, err, sizeof(err)), -1);
+	CHECK_EQ_INT(c.code, HT_QE_UNREACHABLE);
+	CHECK(strstr(err, "collector unreachable") != NULL);
+	int ls = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	memcpy(sa.sun_path + 1, name, strlen(name));
+	CHECK(bind(ls, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name))) == 0);
+	CHECK(listen(ls, 4) == 0);
+	pid_t pid = fork();
+	if (pid == 0)
+		fake_collector(ls);
+	close(ls);
+	/* a code in the answer; a stale answer skipped by its id */
+	long n = collq_who(&c, "10.0.0.1:1", "10.0.0.2:22", 1000, err, sizeof(err));
+	CHECK(n > 0);
+	CHECK_EQ_INT(c.code, HT_QE_NO_CONN);
+	CHECK_EQ_STR(c.head.text, "no such TCP connection on this host");
+	CHECK_EQ_INT(c.head.id, c.seq);
+	/* larger than a datagram */
+	CHECK_EQ_INT(collq_who(&c, "10.0.0.1:2", "10.0.0.2:22", 1000, err, sizeof(err)), -1);
+	CHECK_EQ_INT(c.code, HT_QE_TOO_LARGE);
+	CHECK_EQ_STR(err, "answer too large");
+	/* no answer in time */
+	CHECK_EQ_INT(collq_who(&c, "10.0.0.1:3", "10.0.0.2:22", 50, err, sizeof(err)), -1);
+	CHECK_EQ_INT(c.code, HT_QE_TIMEOUT);
+	CHECK_EQ_STR(err, "no answer from collector within 50 ms");
+	/* the collector closes: asked again on a fresh connection, once */
+	CHECK_EQ_INT(collq_who(&c, "10.0.0.1:4", "10.0.0.2:22", 500, err, sizeof(err)), -1);
+	CHECK_EQ_INT(c.code, HT_QE_CLOSED);
+	/* ok, and "force" goes out once */
+	c.force = 1;
+	n = collq_who(&c, "[::1]:5", "[::1]:22", 1000, err, sizeof(err));
+	CHECK(n > 0);
+	CHECK_EQ_INT(c.code, HT_QE_OK);
+	CHECK_EQ_STR(c.head.host, "forced");
+	CHECK_EQ_INT(strlen(c.buf), n);
+	n = collq_who(&c, "10.0.0.1:5", "10.0.0.2:22", 1000, err, sizeof(err));
+	CHECK(n > 0);
+	CHECK_EQ_STR(c.head.host, "h");
+	/* an endpoint the codec refuses never goes out */
+	CHECK_EQ_INT(collq_who(&c, "10.0.0.1:5\",\"op\":\"ps", "10.0.0.2:22", 100, err, sizeof(err)), -1);
+	CHECK_EQ_INT(c.code, HT_QE_BAD_REQUEST);
+	char longep[300];
+	memset(longep, '1', sizeof(longep) - 1);
+	longep[sizeof(longep) - 1] = 0;
+	CHECK_EQ_INT(collq_who(&c, longep, "10.0.0.2:22", 100, err, sizeof(err)), -1);
+	CHECK_EQ_INT(c.code, HT_QE_BAD_REQUEST);
+	n = collq_who(&c, "10.0.0.1:5", "10.0.0.2:22", 1000, err, sizeof(err));
+	CHECK(n > 0); /* and the connection still works */
+	collq_close(&c);
+	/* subscribing: the first is taken, the second refused by code */
+	struct collq s1, s2;
+	CHECK_EQ_INT(collq_init(&s1, name), 0);
+	CHECK_EQ_INT(collq_init(&s2, name), 0);
+	CHECK_EQ_INT(collq_subscribe(&s1, 500, err, sizeof(err)), 0);
+	CHECK(s1.fd >= 0);
+	CHECK_EQ_INT(s1.code, HT_QE_OK);
+	close(s1.fd); /* (the fake serves one connection at a time) */
+	s1.fd = -1;
+	CHECK_EQ_INT(collq_subscribe(&s2, 500, err, sizeof(err)), -1);
+	CHECK_EQ_INT(s2.code, HT_QE_SUBSCRIBERS);
+	CHECK_EQ_STR(err, "too many subscribers");
+	CHECK_EQ_INT(s2.fd, -1);
+	collq_close(&s1);
+	collq_close(&s2);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
 T_MAIN("query", T(tables), T(build_every_op), T(build_refuses), T(parse_requests),
        T(parse_bad_requests), T(parse_hostile), T(head_answers), T(head_hostile), T(error_answers),
-       T(cut_answers))
+       T(cut_answers), T(collector_answers), T(guard_client))
