@@ -39,55 +39,25 @@ struct answer {
 	long collector_us;
 };
 
-/* ---- glue: the collector's failure as a code ------------------------------ *
- * (interim, until collq and the chain decoder report codes: their texts are
- * mapped here, and only here) */
+/* ---- the collector's failure ------------------------------------------------ */
 
-static enum ht_qerr collq_err_code(const char *err)
-{
-	if (!strncmp(err, "collector unreachable", 21))
-		return strstr(err, "not served by root") ? HT_QE_NOT_ROOT : HT_QE_UNREACHABLE;
-	if (!strncmp(err, "collector closed", 16))
-		return HT_QE_CLOSED;
-	if (!strcmp(err, "answer too large"))
-		return HT_QE_TOO_LARGE;
-	return HT_QE_TIMEOUT;
-}
-
-static enum ht_qerr chains_err_code(const char *jerr)
-{
-	if (!jerr)
-		return HT_QE_BAD_ANSWER;
-	if (!strcmp(jerr, "answer too large"))
-		return HT_QE_TOO_LARGE;
-	if (!strncmp(jerr, "answer has too many chains", 26))
-		return HT_QE_TOO_MANY_CHAINS;
-	return HT_QE_BAD_ANSWER;
-}
-
-/* The code and text of a failed exchange: collq's (alen < 0, err), the
- * answer's own ("ok":false: its "code" and "error", head h), or why the
- * chain decoder refused it (jerr). */
-static void answer_failure(struct answer *a, long alen, const char *err, const struct ht_qhead *h,
-			   const char *jerr)
+/* The code and text of a failed exchange (decide.c routes on the code only):
+ * collq's (alen < 0: q->code, err), the answer's own ("ok":false: its
+ * "code" and "error" in head h), or why the chain decoder refused it (code,
+ * jerr). */
+static void answer_failure(struct answer *a, long alen, const struct collq *q, const char *err,
+			   const struct ht_qhead *h, enum ht_qerr code, const char *jerr)
 {
 	if (alen < 0) {
-		a->qerr = collq_err_code(err);
+		a->qerr = q->code;
 		snprintf(a->qtext, sizeof a->qtext, "%s", err);
 	} else if (h->has_ok && !h->ok) {
-		a->qerr = h->code;
+		a->qerr = code;
 		snprintf(a->qtext, sizeof a->qtext, "%s", h->text[0] ? h->text : "malformed answer");
 	} else {
-		a->qerr = chains_err_code(jerr);
+		a->qerr = code;
 		snprintf(a->qtext, sizeof a->qtext, "%s", jerr ? jerr : "bad answer");
 	}
-}
-
-/* Did the collector answer that it pushed this socket's chain? */
-static int answer_pushed(const char *ans, long len)
-{
-	struct ht_qhead h;
-	return len > 0 && ht_qhead_parse(ans, (size_t)len, &h) == HT_QE_OK && h.code == HT_QE_PUSHED;
 }
 
 /* ---- the SYN ---------------------------------------------------------------- */
@@ -175,7 +145,7 @@ static char *prejudged(struct worker *w, const struct ht_pkt *p, const char *loc
 	*asked = 1;
 	*alen = push_ask(ps, &w->cq, pfd, si.ino, none, local, remote,
 			 e->conf.collector_timeout_ms, err, errlen, &pushed);
-	if (!pushed && answer_pushed(w->cq.buf, *alen)) {
+	if (!pushed && *alen > 0 && w->cq.code == HT_QE_PUSHED) {
 		/* the collector sent it before this answer */
 		pushed = push_take(ps, si.ino, &none);
 		if (!pushed) /* not usable here after all: ask again */
@@ -198,7 +168,8 @@ static void collector_answer(struct worker *w, const struct ht_pkt *p, int local
 	struct engine *e = w->e;
 	char err[256] = "";
 	const char *jerr = NULL;
-	struct ht_qhead head = {.ok = 0};
+	enum ht_qerr jcode = HT_QE_BAD_ANSWER;
+	struct ht_qhead pushed_head, *head = &w->cq.head;
 	long tq = mono_us(), alen = -1;
 	int asked = 0;
 	a->pushed = local_dst ? NULL : prejudged(w, p, local, remote, ino, &alen, &asked, err, sizeof err);
@@ -218,12 +189,15 @@ static void collector_answer(struct worker *w, const struct ht_pkt *p, int local
 		a->len = alen;
 		if (alen < 0)
 			break;
-		ht_qhead_parse(a->json, (size_t)alen, &head);
+		if (a->pushed) /* (an asked answer's head collq has read) */
+			ht_qhead_parse(a->json, (size_t)alen, head = &pushed_head);
+		else
+			head = &w->cq.head;
 		/* (the first answer's host stays when a push is dropped and asking fails) */
-		size_t hl = strnlen(head.host, sizeof a->host - 1);
-		memcpy(a->host, head.host, hl);
+		size_t hl = strnlen(head->host, sizeof a->host - 1);
+		memcpy(a->host, head->host, hl);
 		a->host[hl] = 0;
-		a->have_chains = ht_chains_from_json(a->json, (size_t)alen, &a->cs, &jerr) == 0;
+		a->have_chains = ht_chains_read(a->json, (size_t)alen, &a->cs, &jcode, &jerr) == 0;
 		if (!a->pushed || (a->have_chains && push_for(&a->cs, p)))
 			break;
 		/* unreadable, or computed for another connect() of this socket: ask */
@@ -240,7 +214,7 @@ static void collector_answer(struct worker *w, const struct ht_pkt *p, int local
 	if (a->have_chains && a->pushed)
 		push_fill_src(&a->cs, p);
 	if (!a->have_chains)
-		answer_failure(a, alen, err, &head, jerr);
+		answer_failure(a, alen, &w->cq, err, head, jcode, jerr);
 }
 
 /* ---- acting ----------------------------------------------------------------- */

@@ -2,7 +2,6 @@
  * push.c — implements push.h.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,18 +68,8 @@ static void push_subscribe(struct push *ps)
 	struct collq q;
 	int fd = -1;
 	if (collq_init(&q, ps->name[0] ? ps->name : NULL) == 0) {
-		char err[160], req[64];
-		ssize_t n = -1;
-		struct ht_qreq r = {.op = HT_QOP_SUBSCRIBE};
-		struct ht_qhead h;
-		int rl = ht_qreq_build(req, sizeof req, &r);
-		if (rl > 0 && collq_connect(&q, err, sizeof(err)) == 0 &&
-		    send(q.fd, req, (size_t)rl, MSG_NOSIGNAL) == rl) {
-			struct pollfd p = {.fd = q.fd, .events = POLLIN};
-			if (poll(&p, 1, 50) == 1)
-				n = recv(q.fd, q.buf, 64, MSG_DONTWAIT);
-		}
-		if (n > 0 && ht_qhead_parse(q.buf, (size_t)n, &h) == HT_QE_OK && h.ok) {
+		char err[160];
+		if (collq_subscribe(&q, 50, err, sizeof err) == 0) {
 			fd = q.fd;
 			q.fd = -1;
 		}
