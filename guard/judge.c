@@ -219,9 +219,9 @@ static void collector_answer(struct worker *w, const struct ht_pkt *p, int local
 
 /* ---- acting ----------------------------------------------------------------- */
 
-static void emit(struct worker *w, const struct audit_rec *r, int action_refused)
+static void emit(struct worker *w, const struct audit_rec *r, int refusal)
 {
-	audit_sink_emit(&w->e->audit, &w->line, r, action_refused);
+	audit_sink_emit(&w->e->audit, &w->line, r, refusal);
 }
 
 /* A SYN the guard cannot judge: on_unparsable decides, and it is audited
