@@ -117,8 +117,12 @@ static void puts_(struct obuf *o, const char *s)
 static void putu(struct obuf *o, unsigned long long v)
 {
 	char b[24];
-	int k = snprintf(b, sizeof(b), "%llu", v);
-	put(o, b, (size_t)k);
+	size_t k = sizeof(b);
+	do {
+		b[--k] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put(o, b + k, sizeof(b) - k);
 }
 
 /* s as a JSON string's content: quotes, backslashes and control bytes escaped;
@@ -687,4 +691,20 @@ size_t ht_qerr_cut(char *out, size_t n, const char *ans, size_t len)
 		has_id = k > 6 && k - 6 <= 20 && span_uint(ans + 6, k - 6, UINT64_MAX, &id) == 0;
 	}
 	return ht_qerr_format(out, n, has_id, id, HT_QE_TOO_LARGE, NULL);
+}
+
+size_t ht_qnopush_format(char *out, size_t n, uint64_t ino)
+{
+	if (!out || n == 0)
+		return 0;
+	struct obuf o = {out, n, 0, 0};
+	out[0] = 0;
+	puts_(&o, "{\"nopush\":true,\"ino\":");
+	putu(&o, ino);
+	put(&o, "}", 1);
+	if (o.over) {
+		out[0] = 0;
+		return 0;
+	}
+	return o.len;
 }

@@ -156,14 +156,19 @@ long collq_who_or(struct collq *c, const char *local, const char *remote,
 		  int (*alt)(void *arg), void *arg, long spin_us)
 {
 	char req[256];
+	if (c->seq >= HT_QID_MAX) /* (never: 2^53 questions) */
+		c->seq = 0;
 	unsigned long long id = ++c->seq;
 	struct ht_qreq q = {.op = HT_QOP_WHO, .has_id = 1, .id = id, .deadline_ms = timeout_ms,
 			    .force = c->force};
 	c->force = 0;
 	int n = -1;
-	if (snprintf(q.local, sizeof(q.local), "%s", local) < (int)sizeof(q.local) &&
-	    snprintf(q.remote, sizeof(q.remote), "%s", remote) < (int)sizeof(q.remote))
+	size_t ll = strnlen(local, sizeof(q.local)), rl = strnlen(remote, sizeof(q.remote));
+	if (ll < sizeof(q.local) && rl < sizeof(q.remote)) {
+		memcpy(q.local, local, ll + 1);
+		memcpy(q.remote, remote, rl + 1);
 		n = ht_qreq_build(req, sizeof(req), &q);
+	}
 	if (n < 0) {
 		c->code = HT_QE_BAD_REQUEST;
 		snprintf(err, errlen, "bad request: endpoints %.64s %.64s", local, remote);

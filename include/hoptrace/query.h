@@ -17,12 +17,16 @@
  *   the CLI     nng REQ/REP over ipc:// at HT_CONTROL_PATH (mode 0600).
  *
  * Grammar. A request is one JSON object:
- *   {"op": OP [, "id": N] [, op's members]}
- *     who        "local": ENDPOINT, "remote": ENDPOINT [, "deadline_ms": N] [, "force": true]
- *     chain      "pid": N
+ *   {"op": OP [, "id": ID] [, op's members]}
+ *     who        "local": ENDPOINT, "remote": ENDPOINT [, "deadline_ms": 1..HT_QDEADLINE_MAX_MS]
+ *                [, "force": true]
+ *     chain      "pid": 1..HT_QPID_MAX
  *     ps | graph | status | subscribe      (no members)
- *     bound      "ino": N, "local": ENDPOINT, "remote": ENDPOINT   (no answer)
- *   ENDPOINT is "a.b.c.d:port" or "[v6]:port"; N a whole number >= 0.
+ *     bound      "ino": N >= 1, "local": ENDPOINT, "remote": ENDPOINT   (no answer)
+ *   ENDPOINT is "a.b.c.d:port" or "[v6]:port", both ends of one family; ID a
+ *   whole number 0..HT_QID_MAX (another "id" is answered without one). At
+ *   most HT_QUERY_MAX bytes, nothing but white space after the object;
+ *   member names are case-sensitive, the first of duplicates counts.
  * An answer is one JSON object; when the request had "id" the answer starts
  * with it:
  *   {["id": N,] "ok": true, ...}                                  success
@@ -211,5 +215,8 @@ size_t ht_qerr_format(char *out, size_t n, int has_id, uint64_t id, enum ht_qerr
  * questions by it. Returns the length written to out, 0 when n is too small
  * (96 bytes always do). */
 size_t ht_qerr_cut(char *out, size_t n, const char *ans, size_t len);
+/* The push that says none comes for socket ino: {"nopush":true,"ino":N}.
+ * Returns the length, 0 when n is too small (48 bytes always do). */
+size_t ht_qnopush_format(char *out, size_t n, uint64_t ino);
 
 #endif

@@ -677,6 +677,15 @@ static void cut_answers(void)
 	CHECK_EQ_STR(out, "{\"ok\":false,\"error\":\"answer too large\",\"code\":\"too_large\"}");
 	CHECK(ht_qerr_cut(out, sizeof(out), NULL, 0) > 0);
 	CHECK_EQ_INT(ht_qerr_cut(out, 20, big, strlen(big)), 0);
+	/* the push that says none comes */
+	struct ht_qhead h;
+	size_t k = ht_qnopush_format(out, 48, UINT64_MAX);
+	CHECK_EQ_STR(out, "{\"nopush\":true,\"ino\":18446744073709551615}");
+	CHECK_EQ_INT(k, strlen(out));
+	CHECK_EQ_INT(ht_qhead_parse(out, k, &h), HT_QE_OK);
+	CHECK(h.nopush && h.ino == UINT64_MAX && !h.has_ok);
+	CHECK_EQ_INT(ht_qnopush_format(out, k, 5), 23);
+	CHECK_EQ_INT(ht_qnopush_format(out, 10, 5), 0);
 	/* reads only len bytes of ans */
 	CHECK(ht_qerr_cut(out, sizeof(out), big, 8) > 0);
 	CHECK_EQ_STR(out, "{\"id\":12,\"ok\":false,\"error\":\"answer too large\",\"code\":\"too_large\"}");
