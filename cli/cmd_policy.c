@@ -134,7 +134,9 @@ int cmd_policy(int argc, char **argv)
 			acl_free(a);
 			goto out;
 		}
-		v = acl_decide(a, &cs, why, sizeof why);
+		struct acl_result res;
+		v = acl_decide(a, &cs, &res);
+		snprintf(why, sizeof why, "%s", res.text);
 		ht_chainset_free(&cs);
 		acl_free(a);
 	} else {

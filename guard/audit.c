@@ -2,7 +2,6 @@
  * audit.c — implements audit.h: a hand-written JSON writer (no allocation
  * besides the thread's reusable buffer).
  */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -15,7 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hoptrace/log.h"
 #include "audit.h"
+#include "clock.h"
 
 void abuf_free(struct abuf *b)
 {
@@ -97,19 +98,6 @@ void audit_time(const struct timespec *ts, char *buf, size_t n)
 	char d[32];
 	strftime(d, sizeof(d), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(buf, n, "%s.%06dZ", d, (int)((unsigned long)ts->tv_nsec / 1000 % 1000000));
-}
-
-int audit_is_rule(const char *why)
-{
-	if (!why || !*why)
-		return 0;
-	const char *c = strrchr(why, ':');
-	if (!c || c == why || !c[1] || strchr(why, ' '))
-		return 0;
-	for (c++; *c; c++)
-		if (!isdigit((unsigned char)*c))
-			return 0;
-	return 1;
 }
 
 int audit_format(struct abuf *b, const struct audit_rec *r)
@@ -228,4 +216,75 @@ int audit_syslog_send(int fd, const struct abuf *b, int refusal)
 	struct iovec iov[2] = {{head, (size_t)hl}, {b->p, b->len - (b->p[b->len - 1] == '\n')}};
 	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
 	return sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+int audit_sink_init(struct audit_sink *s, const char *path, const char *syslog_path)
+{
+	pthread_mutex_init(&s->lock, NULL);
+	snprintf(s->path, sizeof s->path, "%s", path);
+	snprintf(s->syslog, sizeof s->syslog, "%s", syslog_path);
+	s->fd = -1;
+	s->syslog_fd = -1;
+	s->syslog_retry_ms = 0;
+	if (s->path[0] && (s->fd = audit_open(s->path)) < 0)
+		return -1;
+	return 0;
+}
+
+void audit_sink_close(struct audit_sink *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->syslog_fd >= 0)
+		close(s->syslog_fd);
+	s->fd = s->syslog_fd = -1;
+}
+
+int audit_sink_reopen(struct audit_sink *s)
+{
+	if (!s->path[0])
+		return 0;
+	int fd = audit_open(s->path);
+	if (fd < 0)
+		return -1;
+	pthread_mutex_lock(&s->lock);
+	int old = s->fd;
+	s->fd = fd;
+	pthread_mutex_unlock(&s->lock);
+	if (old >= 0)
+		close(old);
+	return 0;
+}
+
+/* (lock held) */
+static void syslog_emit(struct audit_sink *s, const struct abuf *line, int refusal)
+{
+	if (s->syslog_fd < 0 && mono_ms() >= s->syslog_retry_ms) {
+		s->syslog_fd = audit_syslog_open(s->syslog);
+		if (s->syslog_fd < 0)
+			s->syslog_retry_ms = mono_ms() + 1000;
+	}
+	int fd = s->syslog_fd;
+	if (audit_syslog_send(fd, line, refusal)) {
+		atomic_fetch_add(&s->n_syslog_lost, 1);
+		if (fd >= 0 && errno != EAGAIN) { /* the peer went away: reconnect later */
+			close(fd);
+			s->syslog_fd = -1;
+		}
+	}
+}
+
+void audit_sink_emit(struct audit_sink *s, struct abuf *b, const struct audit_rec *r, int refusal)
+{
+	if (audit_format(b, r) != 0)
+		return;
+	pthread_mutex_lock(&s->lock); /* cheap; only guards reopen */
+	if (audit_write(s->fd, b))
+		log_warn("audit log write");
+	pthread_mutex_unlock(&s->lock);
+	if (s->syslog[0]) {
+		pthread_mutex_lock(&s->lock);
+		syslog_emit(s, b, refusal);
+		pthread_mutex_unlock(&s->lock);
+	}
 }

@@ -6,6 +6,8 @@
 #ifndef HOPTRACE_GUARD_AUDIT_H
 #define HOPTRACE_GUARD_AUDIT_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <time.h>
 #include "hoptrace/chain.h"
@@ -50,9 +52,31 @@ int audit_open(const char *path);
 /* One write() of the line; returns 0 or -1. */
 int audit_write(int fd, const struct abuf *b);
 
+/* Where the guard's lines go: the audit file and, with audit_syslog, syslog.
+ * One lock (cheap) guards a reopen and the syslog reconnect. */
+struct audit_sink {
+	pthread_mutex_t lock;
+	char path[512];        /* audit_log, "" none */
+	int fd;                /* -1 none */
+	char syslog[108];      /* audit_syslog's socket, "" off */
+	int syslog_fd;         /* -1 off or not reachable (retried) */
+	long syslog_retry_ms;
+	atomic_ulong n_syslog_lost;
+};
+/* Opens path ("" none); syslog_path "" off. Returns 0, or -1 (the file
+ * cannot be opened; errno). audit_sink_close accepts a zeroed struct after
+ * audit_sink_init. */
+int audit_sink_init(struct audit_sink *s, const char *path, const char *syslog_path);
+void audit_sink_close(struct audit_sink *s);
+/* Opens the file anew (logrotate): 0, or -1 and the old one stays. */
+int audit_sink_reopen(struct audit_sink *s);
+/* Formats r into b (the caller's, reused) and writes it to the file and to
+ * syslog (a refusal at notice). Never blocks on syslog: an absent or
+ * restarted syslog is reconnected at most once a second, a lost message is
+ * counted (the file has it). */
+void audit_sink_emit(struct audit_sink *s, struct abuf *b, const struct audit_rec *r, int refusal);
+
 /* RFC 3339 UTC with microseconds: 2026-11-25T20:56:19.123456Z (buf >= 32) */
 void audit_time(const struct timespec *ts, char *buf, size_t n);
-/* Does why look like "FILE:LINE"? */
-int audit_is_rule(const char *why);
 
 #endif

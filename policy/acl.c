@@ -720,8 +720,6 @@ static int listed(const struct acl_rule *r, const struct ht_chain_proc *p)
 static void setwhy(char *why, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void setwhy(char *why, size_t n, const char *fmt, ...)
 {
-	if (!why || !n)
-		return;
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(why, n, fmt, ap);
@@ -746,22 +744,30 @@ static void where(const struct acl *acl, int line, char *b, size_t n)
 		snprintf(b, n, "default");
 }
 
-static enum acl_verdict decide_one(const struct acl *acl, const struct ht_chain *c, char *why,
-				   size_t whylen)
+static enum acl_verdict result(struct acl_result *res, enum acl_verdict v, enum acl_why why)
+{
+	res->verdict = v;
+	res->why = why;
+	return v;
+}
+
+static enum acl_verdict decide_one(const struct acl *acl, const struct ht_chain *c,
+				   struct acl_result *res)
 {
 	char w[300];
+	res->rule[0] = 0;
 	if (!c->complete && acl->incomplete.mode != MODE_EVALUATE) {
 		where(acl, acl->incomplete.line, w, sizeof w);
-		setwhy(why, whylen, "chain incomplete (%s)", w);
-		return mode_verdict(acl->incomplete.mode);
+		setwhy(res->text, sizeof res->text, "chain incomplete (%s)", w);
+		return result(res, mode_verdict(acl->incomplete.mode), ACL_WHY_INCOMPLETE);
 	}
 	int kern = c->fallback;
 	for (size_t i = 0; !kern && i < c->nprocs; i++)
 		kern = c->procs[i].kernel_only;
 	if (kern && acl->kernel_only.mode != MODE_EVALUATE) {
 		where(acl, acl->kernel_only.line, w, sizeof w);
-		setwhy(why, whylen, "chain seen only by the kernel fallback (%s)", w);
-		return mode_verdict(acl->kernel_only.mode);
+		setwhy(res->text, sizeof res->text, "chain seen only by the kernel fallback (%s)", w);
+		return result(res, mode_verdict(acl->kernel_only.mode), ACL_WHY_KERNEL_ONLY);
 	}
 	static const struct ht_endpoint unattested; /* family 0 */
 	for (size_t i = 0; i < acl->nrules; i++) {
@@ -771,52 +777,55 @@ static enum acl_verdict decide_one(const struct acl *acl, const struct ht_chain 
 		if (!addr_match(&r->src, src) || !port_match(&r->sport, src) ||
 		    !addr_match(&r->dst, &c->dst) || !port_match(&r->dport, &c->dst))
 			continue;
+		snprintf(res->rule, sizeof res->rule, "%s:%d", acl->name, r->line);
 		for (size_t j = 0; j < c->nprocs; j++) {
 			const struct ht_chain_proc *p = &c->procs[j];
 			if (r->white && !r->anyproc && !listed(r, p)) {
-				setwhy(why, whylen, "process %s not in white list (%s:%d)", pname(p),
-				       acl->name, r->line);
-				return r->refuse;
+				setwhy(res->text, sizeof res->text, "process %s not in white list (%s)",
+				       pname(p), res->rule);
+				return result(res, r->refuse, ACL_WHY_NOT_WHITE);
 			}
 			if (!r->white && listed(r, p)) {
-				setwhy(why, whylen, "process %s in black list (%s:%d)", pname(p),
-				       acl->name, r->line);
-				return r->refuse;
+				setwhy(res->text, sizeof res->text, "process %s in black list (%s)",
+				       pname(p), res->rule);
+				return result(res, r->refuse, ACL_WHY_BLACK);
 			}
 		}
-		setwhy(why, whylen, "%s:%d", acl->name, r->line);
-		return ACL_ACCEPT;
+		setwhy(res->text, sizeof res->text, "%s", res->rule);
+		return result(res, ACL_ACCEPT, ACL_WHY_RULE);
 	}
-	setwhy(why, whylen, "no matching rule");
-	return acl->deflt;
+	setwhy(res->text, sizeof res->text, "no matching rule");
+	return result(res, acl->deflt, ACL_WHY_NO_MATCH);
 }
 
-enum acl_verdict acl_decide(const struct acl *acl, const struct ht_chainset *cs, char *why,
-			    size_t whylen)
+enum acl_verdict acl_decide(const struct acl *acl, const struct ht_chainset *cs,
+			    struct acl_result *res)
 {
-	char first[512] = "";
+	res->rule[0] = 0;
 	if (!acl) {
-		setwhy(why, whylen, "no policy loaded");
-		return ACL_REJECT;
+		setwhy(res->text, sizeof res->text, "no policy loaded");
+		return result(res, ACL_REJECT, ACL_WHY_NO_POLICY);
 	}
 	if (!cs || cs->n == 0) {
-		setwhy(why, whylen, "no chain");
-		return acl->deflt;
+		setwhy(res->text, sizeof res->text, "no chain");
+		return result(res, acl->deflt, ACL_WHY_NO_CHAIN);
 	}
+	/* the first chain's result is the answer unless another is refused */
+	struct acl_result one;
 	for (size_t i = 0; i < cs->n; i++) {
-		char w[512];
-		enum acl_verdict v = decide_one(acl, &cs->v[i], w, sizeof w);
-		if (v != ACL_ACCEPT) {
-			if (cs->n > 1)
-				setwhy(why, whylen, "origin %s: %s",
-				       cs->v[i].origin_host[0] ? cs->v[i].origin_host : "?", w);
-			else
-				setwhy(why, whylen, "%s", w);
-			return v;
+		struct acl_result *r = i ? &one : res;
+		enum acl_verdict v = decide_one(acl, &cs->v[i], r);
+		if (v == ACL_ACCEPT)
+			continue;
+		if (cs->n > 1) {
+			char t[sizeof r->text];
+			memcpy(t, r->text, sizeof t);
+			setwhy(r->text, sizeof r->text, "origin %s: %s",
+			       cs->v[i].origin_host[0] ? cs->v[i].origin_host : "?", t);
 		}
-		if (i == 0)
-			memcpy(first, w, sizeof first);
+		if (r != res)
+			*res = *r;
+		return v;
 	}
-	setwhy(why, whylen, "%s", first);
 	return ACL_ACCEPT;
 }

@@ -75,6 +75,22 @@ int policy_remote_decide(const char *url, const char *secret, long timeout_ms,
 			 const char *answer_json, size_t len, enum acl_verdict *v, char *why,
 			 size_t whylen)
 {
+	struct acl_result res;
+	int rc = policy_remote_ask(url, secret, timeout_ms, answer_json, len, &res);
+	if (rc == 0)
+		*v = res.verdict;
+	setwhy(why, whylen, "%s", res.text);
+	return rc;
+}
+
+int policy_remote_ask(const char *url, const char *secret, long timeout_ms,
+		      const char *answer_json, size_t len, struct acl_result *res)
+{
+	char *why = res->text;
+	size_t whylen = sizeof res->text;
+	res->rule[0] = 0;
+	res->why = ACL_WHY_REMOTE;
+	res->verdict = ACL_REJECT; /* until the server says */
 	pthread_once(&pr_once, pr_init);
 	if (!pr_curl && !(pr_curl = curl_easy_init())) {
 		setwhy(why, whylen, "policy server: curl_easy_init failed");
@@ -143,8 +159,13 @@ int policy_remote_decide(const char *url, const char *secret, long timeout_ms,
 		cJSON_Delete(j);
 		goto out;
 	}
-	*v = vv;
+	const cJSON *jr = cJSON_GetObjectItemCaseSensitive(j, "rule");
+	res->verdict = vv;
 	setwhy(why, whylen, "%s", cJSON_IsString(jw) ? jw->valuestring : "");
+	if (cJSON_IsString(jr) && jr->valuestring[0]) {
+		res->why = ACL_WHY_RULE;
+		setwhy(res->rule, sizeof res->rule, "%s", jr->valuestring);
+	}
 	cJSON_Delete(j);
 	ret = 0;
 out:

@@ -235,10 +235,11 @@ static void process(nng_aio *aio, nng_http_req *req, const char *data, size_t le
 		reply_error(aio, 400, msg);
 		return;
 	}
-	char why[512];
+	struct acl_result res;
 	pthread_rwlock_rdlock(&acl_lock);
-	enum acl_verdict v = acl_decide(cur_acl, &cs, why, sizeof why);
+	enum acl_verdict v = acl_decide(cur_acl, &cs, &res);
 	pthread_rwlock_unlock(&acl_lock);
+	const char *why = res.text;
 	if (verbose) {
 		char s[HT_ENDPOINT_STRLEN] = "-", d[HT_ENDPOINT_STRLEN] = "-";
 		if (cs.n) {
@@ -251,6 +252,8 @@ static void process(nng_aio *aio, nng_http_req *req, const char *data, size_t le
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "verdict", acl_verdict_str(v));
 	cJSON_AddStringToObject(o, "why", why);
+	if (res.why == ACL_WHY_RULE) /* a rule, not a reason (policy_remote.h) */
+		cJSON_AddStringToObject(o, "rule", res.rule);
 	reply(aio, 200, o);
 }
 

@@ -44,14 +44,43 @@ size_t acl_nrules(const struct acl *acl);
 /* The file name the list was loaded from. */
 const char *acl_name(const struct acl *acl);
 
+/* Why a list decided as it did: the reason code of an acl_result. */
+enum acl_why {
+	ACL_WHY_RULE = 0,    /* a rule matched and every process passed it */
+	ACL_WHY_NOT_WHITE,   /* a process not in the matching rule's white list */
+	ACL_WHY_BLACK,       /* a process in the matching rule's black list */
+	ACL_WHY_NO_MATCH,    /* no rule matched: the default (@default) */
+	ACL_WHY_INCOMPLETE,  /* an incomplete chain: @incomplete */
+	ACL_WHY_KERNEL_ONLY, /* a chain seen only by the kernel fallback: @kernel_only */
+	ACL_WHY_NO_CHAIN,    /* nothing to judge */
+	ACL_WHY_NO_POLICY,   /* no list loaded */
+	ACL_WHY_REMOTE       /* a policy server's reason (policy_remote.h) */
+};
+
+#define ACL_RULE_MAX 272 /* "FILE:LINE" of a list name (256) */
+
+/* A decision: the verdict, what decided it, and the text people read.
+ * rule is "FILE:LINE" of the rule that decided (ACL_WHY_RULE, _NOT_WHITE,
+ * _BLACK), "" when a directive or the default did — so a reader tells a rule
+ * from a reason by why, never by the shape of a string. */
+struct acl_result {
+	enum acl_verdict verdict;
+	enum acl_why why;
+	char rule[ACL_RULE_MAX];
+	char text[512]; /* "FILE:LINE" of an accepting rule, or a reason:
+			 * "no matching rule", "process nc not in white list
+			 * (FILE:LINE)", "process nc in black list (FILE:LINE)",
+			 * "chain incomplete (FILE:LINE|default)", ...; prefixed
+			 * "origin HOST: " when one of several origins is refused */
+};
+
 /* Decides a connection: every chain in cs must be allowed (several origins →
- * all must pass; the first refusal decides). An empty chain set (cs NULL or
- * n == 0) is refused with why "no chain". why (may be NULL) receives
- * "FILE:LINE" of the deciding rule, or a reason: "no matching rule",
- * "process nc not in white list (FILE:LINE)", "process nc in black list
- * (FILE:LINE)", "chain incomplete (FILE:LINE|default)", ... */
-enum acl_verdict acl_decide(const struct acl *acl, const struct ht_chainset *cs, char *why,
-			    size_t whylen);
+ * all must pass; the first refusal decides; an accept names the first
+ * chain's rule). An empty chain set (cs NULL or n == 0) is refused with
+ * ACL_WHY_NO_CHAIN, "no chain". Fills *res (required) and returns its
+ * verdict. Pure: reads only acl and cs. */
+enum acl_verdict acl_decide(const struct acl *acl, const struct ht_chainset *cs,
+			    struct acl_result *res);
 
 /* "accept" / "reject" / "drop" */
 const char *acl_verdict_str(enum acl_verdict v);

@@ -42,12 +42,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c[1].fallback = 1;
 	c[1].src.family = 0;
 	struct ht_chainset cs = {2, c};
-	char why[128];
-	enum acl_verdict v = acl_decide(a, &cs, why, sizeof why);
+	struct acl_result res;
+	enum acl_verdict v = acl_decide(a, &cs, &res);
 	if (v != ACL_ACCEPT && v != ACL_REJECT && v != ACL_DROP)
 		abort();
+	if (res.verdict != v || (res.why == ACL_WHY_RULE) != (v == ACL_ACCEPT && res.rule[0] != 0))
+		abort();
 	cs.n = 1;
-	(void)acl_decide(a, &cs, why, sizeof why);
+	(void)acl_decide(a, &cs, &res);
 	acl_free(a);
 	return 0;
 }

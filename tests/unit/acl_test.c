@@ -67,10 +67,16 @@ static struct acl *load(const char *text)
 	return a;
 }
 
+static struct acl_result last; /* of the last dec1 */
+
 static enum acl_verdict dec1(const struct acl *a, struct ht_chain c, char *why, size_t n)
 {
 	struct ht_chainset cs = {1, &c};
-	enum acl_verdict v = acl_decide(a, &cs, why, n);
+	enum acl_verdict v = acl_decide(a, &cs, &last);
+	size_t l = strlen(last.text) < n ? strlen(last.text) : n - 1;
+	memcpy(why, last.text, l);
+	why[l] = 0;
+	CHECK_EQ_INT(last.verdict, v);
 	freechain(&c);
 	return v;
 }
@@ -178,16 +184,23 @@ static void first_match_and_why(void)
 	CHECK_EQ_INT(dec1(a, mkchain("10.0.0.1", 1500, "10.0.0.3", 22, SSH " " SSHD), why,
 			  sizeof why), ACL_ACCEPT);
 	CHECK_EQ_STR(why, "t.acl:2");
+	CHECK_EQ_INT(last.why, ACL_WHY_RULE);
+	CHECK_EQ_STR(last.rule, "t.acl:2");
 	CHECK_EQ_INT(dec1(a, mkchain("10.0.0.1", 1500, "10.0.0.3", 22, SSH " " NC), why,
 			  sizeof why), ACL_REJECT);
 	CHECK_EQ_STR(why, "process nc.openbsd not in white list (t.acl:2)");
+	CHECK_EQ_INT(last.why, ACL_WHY_NOT_WHITE);
+	CHECK_EQ_STR(last.rule, "t.acl:2");
 	/* source port outside the range: the second line decides */
 	CHECK_EQ_INT(dec1(a, mkchain("10.0.0.1", 2001, "10.0.0.3", 22, NC), why, sizeof why),
 		     ACL_ACCEPT);
 	CHECK_EQ_STR(why, "t.acl:3");
+	CHECK_EQ_STR(last.rule, "t.acl:3");
 	CHECK_EQ_INT(dec1(a, mkchain("10.0.0.2", 1500, "10.0.0.3", 22, SSH), why, sizeof why),
 		     ACL_REJECT);
 	CHECK_EQ_STR(why, "no matching rule");
+	CHECK_EQ_INT(last.why, ACL_WHY_NO_MATCH);
+	CHECK_EQ_STR(last.rule, "");
 	acl_free(a);
 }
 
@@ -210,6 +223,8 @@ static void white_black_semantics(void)
 	CHECK_EQ_INT(dec1(a, mkchain("1.1.1.1", 1, "10.0.0.5", 5, CURL " " SSH), why, sizeof why),
 		     ACL_REJECT);
 	CHECK_EQ_STR(why, "process ssh in black list (t.acl:5)");
+	CHECK_EQ_INT(last.why, ACL_WHY_BLACK);
+	CHECK_EQ_STR(last.rule, "t.acl:5");
 	CHECK_EQ_INT(dec(a, mkchain("1.1.1.1", 1, "10.0.0.5", 5, CURL)), ACL_ACCEPT);
 	/* full path entry */
 	CHECK_EQ_INT(dec(a, mkchain("1.1.1.1", 1, "10.0.0.6", 5, SSH)), ACL_ACCEPT);
@@ -301,6 +316,8 @@ static void verdicts_and_directives(void)
 		c.complete = 0;
 		CHECK_EQ_INT(dec1(a, c, why, sizeof why), ACL_REJECT);
 		CHECK_EQ_STR(why, "chain incomplete (default)");
+		CHECK_EQ_INT(last.why, ACL_WHY_INCOMPLETE);
+		CHECK_EQ_STR(last.rule, "");
 		c = mkchain("1.1.1.1", 1, "2.2.2.2", 22, SSH);
 		c.fallback = 1;
 		CHECK_EQ_INT(dec(a, c), ACL_ACCEPT);
@@ -319,6 +336,8 @@ static void verdicts_and_directives(void)
 		c.procs[0].kernel_only = 1;
 		CHECK_EQ_INT(dec1(a, c, why, sizeof why), ACL_DROP);
 		CHECK_EQ_STR(why, "chain seen only by the kernel fallback (t.acl:2)");
+		CHECK_EQ_INT(last.why, ACL_WHY_KERNEL_ONLY);
+		CHECK_EQ_STR(last.rule, "");
 		acl_free(a);
 	}
 	a = load("@incomplete accept\n@kernel_only reject\n");
@@ -337,22 +356,37 @@ static void verdicts_and_directives(void)
 static void several_origins(void)
 {
 	struct acl *a = load("10.0.0.1,*,*,22,black,\n");
-	char why[256];
+	struct acl_result r;
 	CHECK(a != NULL);
 	if (!a)
 		return;
 	struct ht_chain c[2] = {mkchain("10.0.0.1", 1, "10.0.0.3", 22, SSH),
 				mkchain("10.0.0.2", 1, "10.0.0.3", 22, SSH)};
 	struct ht_chainset cs = {2, c};
-	CHECK_EQ_INT(acl_decide(a, &cs, why, sizeof why), ACL_REJECT);
-	CHECK_EQ_STR(why, "origin 10.0.0.2: no matching rule");
+	CHECK_EQ_INT(acl_decide(a, &cs, &r), ACL_REJECT);
+	CHECK_EQ_STR(r.text, "origin 10.0.0.2: no matching rule");
+	CHECK_EQ_INT(r.why, ACL_WHY_NO_MATCH);
 	cs.n = 1;
-	CHECK_EQ_INT(acl_decide(a, &cs, why, sizeof why), ACL_ACCEPT);
-	CHECK_EQ_STR(why, "t.acl:1");
+	CHECK_EQ_INT(acl_decide(a, &cs, &r), ACL_ACCEPT);
+	CHECK_EQ_STR(r.text, "t.acl:1");
+	CHECK_EQ_INT(r.why, ACL_WHY_RULE);
+	CHECK_EQ_STR(r.rule, "t.acl:1");
+	/* both origins accepted: the first chain's rule */
+	freechain(&c[1]);
+	c[1] = mkchain("10.0.0.1", 2, "10.0.0.3", 22, SSH);
+	cs.n = 2;
+	CHECK_EQ_INT(acl_decide(a, &cs, &r), ACL_ACCEPT);
+	CHECK_EQ_INT(r.why, ACL_WHY_RULE);
+	CHECK_EQ_STR(r.rule, "t.acl:1");
 	cs.n = 0;
-	CHECK_EQ_INT(acl_decide(a, &cs, why, sizeof why), ACL_REJECT);
-	CHECK_EQ_INT(acl_decide(a, NULL, why, sizeof why), ACL_REJECT);
-	CHECK_EQ_INT(acl_decide(NULL, NULL, why, sizeof why), ACL_REJECT);
+	CHECK_EQ_INT(acl_decide(a, &cs, &r), ACL_REJECT);
+	CHECK_EQ_INT(r.why, ACL_WHY_NO_CHAIN);
+	CHECK_EQ_STR(r.text, "no chain");
+	CHECK_EQ_INT(acl_decide(a, NULL, &r), ACL_REJECT);
+	CHECK_EQ_INT(acl_decide(NULL, NULL, &r), ACL_REJECT);
+	CHECK_EQ_INT(r.why, ACL_WHY_NO_POLICY);
+	CHECK_EQ_STR(r.text, "no policy loaded");
+	CHECK_EQ_STR(r.rule, "");
 	freechain(&c[0]);
 	freechain(&c[1]);
 	acl_free(a);
@@ -497,6 +531,29 @@ static void verdict_words(void)
 	CHECK(acl_verdict_parse("DROP", &v) == -1);
 }
 
+/* A list whose file name has a space (and a colon): its accepting rule is
+ * still a rule, told by the result's why, not by the text's shape (the
+ * guard's audit_is_rule logged it as a reason). */
+static void rule_of_a_path_with_a_space(void)
+{
+	static const char txt[] = "*, *, 10.0.0.2, 22, black,\n";
+	struct acl *a = NULL;
+	CHECK_EQ_INT(acl_load_buf("/etc/my policies/a:b.acl", txt, sizeof txt - 1, &a, NULL, 0,
+				  NULL), 0);
+	if (!a)
+		return;
+	char why[300];
+	CHECK_EQ_INT(dec1(a, mkchain("10.0.0.1", 5, "10.0.0.2", 22, SSH), why, sizeof why),
+		     ACL_ACCEPT);
+	CHECK_EQ_INT(last.why, ACL_WHY_RULE);
+	CHECK_EQ_STR(last.rule, "/etc/my policies/a:b.acl:1");
+	CHECK_EQ_STR(why, "/etc/my policies/a:b.acl:1");
+	CHECK_EQ_INT(dec1(a, mkchain("10.0.0.1", 5, "10.0.0.3", 22, SSH), why, sizeof why),
+		     ACL_REJECT);
+	CHECK_EQ_INT(last.why, ACL_WHY_NO_MATCH);
+	acl_free(a);
+}
+
 /* a source only a record named ("src_attested": false) matches no rule's
  * source but `*` (issue 10: a forged 4-tuple must not pass as a trusted host) */
 static void unattested_source(void)
@@ -509,12 +566,13 @@ static void unattested_source(void)
 	c = mkchain("10.0.0.1", 1500, "10.0.0.3", 22, SSH);
 	c.src_unattested = 1;
 	CHECK_EQ_INT(dec(a, c), ACL_REJECT); /* no matching line */
+	CHECK_EQ_INT(last.why, ACL_WHY_NO_MATCH);
 	c = mkchain("10.0.0.1", 1500, "10.0.0.4", 22, SSH);
 	c.src_unattested = 1;
 	CHECK_EQ_INT(dec(a, c), ACL_ACCEPT); /* `*` source */
 	acl_free(a);
 }
 
-T_MAIN("acl", T(unattested_source), T(paper_table), T(first_match_and_why), T(white_black_semantics),
+T_MAIN("acl", T(unattested_source), T(rule_of_a_path_with_a_space), T(paper_table), T(first_match_and_why), T(white_black_semantics),
        T(cidr_and_ipv6), T(ports), T(sha256_pins), T(verdicts_and_directives),
        T(several_origins), T(nc_resolution), T(every_error), T(load_file), T(verdict_words))
