@@ -141,6 +141,7 @@ struct named {
 	int afd, pfd;
 	char path[108];
 	int squat; /* index in squat_msg + 1 */
+	long squat_uid; /* the squatter's uid when it could be told, else -1 */
 };
 
 struct sockets {

@@ -52,22 +52,27 @@ static int bind_sock(struct collector *c, int type, const char *name, int abstra
 	return fd;
 }
 
-/* Who holds abstract name (a listening SEQPACKET socket tells its creds). */
-static void squat_who(const char *name, int type, char *out, size_t n)
+/* Who holds abstract name (a listening SEQPACKET socket tells its creds):
+ * its uid, or -1 when it cannot be told. */
+static long squat_who(const char *name, int type, char *out, size_t n)
 {
+	long uid = -1;
 	snprintf(out, n, "another process");
 	if (type != SOCK_SEQPACKET)
-		return;
+		return uid;
 	struct sockaddr_un sa;
 	socklen_t sl = sun_set(&sa, name, 1);
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	struct ucred cr;
 	socklen_t cl = sizeof(cr);
 	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sl) == 0 &&
-	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0)
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0) {
 		snprintf(out, n, "pid %d uid %d", (int)cr.pid, (int)cr.uid);
+		uid = (long)cr.uid;
+	}
 	if (fd >= 0)
 		close(fd);
+	return uid;
 }
 
 static void named_add(struct collector *c, struct named *s, int fd)
@@ -82,6 +87,7 @@ static int named_open(struct collector *c, struct named *s, const char *what, co
 {
 	struct sockets *k = &c->socks;
 	memset(s, 0, sizeof(*s));
+	s->squat_uid = -1;
 	s->what = what;
 	snprintf(s->name, sizeof(s->name), "%s%s", name, suffix);
 	s->type = type;
@@ -90,7 +96,7 @@ static int named_open(struct collector *c, struct named *s, const char *what, co
 	s->afd = bind_sock(c, type, s->name, 1, 0);
 	if (s->afd < 0) {
 		char who[64];
-		squat_who(s->name, type, who, sizeof(who));
+		s->squat_uid = squat_who(s->name, type, who, sizeof(who));
 		if (k->nsquat < MAX_SQUAT) {
 			snprintf(k->squat_msg[k->nsquat], sizeof(k->squat_msg[0]), "@%s (%s) held by %s",
 				 s->name, what, who);
@@ -104,6 +110,8 @@ static int named_open(struct collector *c, struct named *s, const char *what, co
 		named_add(c, s, s->afd);
 	}
 	s->pfd = -1;
+	if (s->squat_uid == 0)
+		return -1; /* root serves it: another collector; its path is not ours to take */
 	if (k->rundir_ok && ht_run_path(s->path, sizeof(s->path), name, suffix, k->netns_ino)) {
 		s->pfd = bind_sock(c, type, s->path, 0, mode);
 		if (s->pfd < 0)
@@ -159,11 +167,12 @@ void sockets_open(struct collector *c)
 	k->bell_paused[0] = k->bell_paused[1] = -1;
 	rundir_setup(k);
 	if (named_open(c, &k->rec, "record socket", cf->rec_socket, "", SOCK_SEQPACKET, TAG_REC_LISTEN,
-		       0666) < 0)
+		       0666) < 0) {
+		if (k->rec.squat_uid == 0)
+			fatalx("@%s is served by root already: another collector in this network namespace?",
+			       cf->rec_socket);
 		fatal("cannot listen on @%s nor at its path", cf->rec_socket);
-	if (k->rec.afd < 0 && k->rec.squat && strstr(k->squat_msg[k->rec.squat - 1], " uid 0)"))
-		fatalx("@%s is served by root already: another collector in this network namespace?",
-		       cf->rec_socket);
+	}
 	if (named_open(c, &k->query, "query socket", cf->query_socket, "", SOCK_SEQPACKET, TAG_Q_LISTEN,
 		       0600) < 0)
 		fatal("cannot listen on @%s nor at its path", cf->query_socket);

@@ -139,5 +139,16 @@ else
 	echo "   (unprivileged user namespaces not permitted: case 4 skipped)"
 fi
 
+tb_log "5. a second hoptraced where root serves the names already: it exits, the first keeps serving"
+# (h2's collector serves @hoptrace/rec; only its doorbell was squatted)
+rp=$(tb_exec h2 sh -c 'ls /run/hoptrace/hoptrace_rec@* 2>/dev/null' | head -n 1)
+if tb_exec h2 timeout 10 "$TB_HOPTRACED" -d -f /etc/hoptrace/hoptrace.conf >"$TB_T/second.log" 2>&1; then
+	fail "a second collector in h2 did not exit: $(tail -n 3 "$TB_T/second.log" | tr '\n' ' ')"
+fi
+grep -q "served by root already" "$TB_T/second.log" ||
+	fail "the second collector did not say why it stopped: $(tail -n 3 "$TB_T/second.log" | tr '\n' ' ')"
+[ -z "$rp" ] || tb_exec h2 test -S "$rp" || fail "the second collector removed the first one's $rp"
+victim h2 "after a second collector"
+
 [ $fails = 0 ] || tb_fail "$fails check(s) failed"
 echo "PASS"
