@@ -58,16 +58,35 @@ int ldp_list_has(const char *list, const char *item)
 	return 0;
 }
 
+size_t ldp_uncommented(const char *line, size_t ll)
+{
+	const char *h = memchr(line, '#', ll);
+	return h ? (size_t)(h - line) : ll;
+}
+
+/* The line at s[pos..n): its length up to its '\n' or NUL (or the end). */
+static size_t line_len(const char *s, size_t n, size_t pos)
+{
+	size_t i = pos;
+
+	while (i < n && s[i] != '\n' && s[i] != '\0')
+		i++;
+	return i - pos;
+}
+
 void ldp_scan(const char *s, size_t n, const char *lib, int *listed, int *other)
 {
 	struct ldp_entry e;
-	size_t pos = 0;
 
-	while (ldp_next(s, n, &pos, &e)) {
-		if (is_exactly(&e, lib))
-			*listed = 1;
-		else if (ldp_is_shim(&e, lib))
-			*other = 1;
+	for (size_t at = 0; at < n;) {
+		size_t ll = line_len(s, n, at), pos = 0, act = ldp_uncommented(s + at, ll);
+		while (ldp_next(s + at, act, &pos, &e)) {
+			if (is_exactly(&e, lib))
+				*listed = 1;
+			else if (ldp_is_shim(&e, lib))
+				*other = 1;
+		}
+		at += ll + 1;
 	}
 }
 
@@ -101,30 +120,26 @@ static void buf_add(struct buf *b, const char *s, size_t n)
 	b->p[b->len] = '\0';
 }
 
-/* The line at s[pos..n): its length up to its '\n' or NUL (or the end). */
-static size_t line_len(const char *s, size_t n, size_t pos)
-{
-	size_t i = pos;
-
-	while (i < n && s[i] != '\n' && s[i] != '\0')
-		i++;
-	return i - pos;
-}
-
-/* The entries of line[0..ll) that are not the shim, joined by blanks, and '\n'. */
-static void keep_others(struct buf *b, const char *line, size_t ll, const char *lib)
+/* The entries of line[0..act) that are not the shim, joined by blanks, then
+ * the line's comment (line[act..ll), when it has one), and '\n'. */
+static void keep_others(struct buf *b, const char *line, size_t act, size_t ll, const char *lib)
 {
 	struct ldp_entry e;
 	size_t pos = 0;
 	int first = 1;
 
-	while (ldp_next(line, ll, &pos, &e)) {
+	while (ldp_next(line, act, &pos, &e)) {
 		if (ldp_is_shim(&e, lib))
 			continue;
 		if (!first)
 			buf_add(b, " ", 1);
 		buf_add(b, e.p, e.len);
 		first = 0;
+	}
+	if (act < ll) {
+		if (!first)
+			buf_add(b, " ", 1);
+		buf_add(b, line + act, ll - act);
 	}
 	buf_add(b, "\n", 1);
 }
@@ -140,11 +155,12 @@ int ldp_edit(const char *in, size_t len, const char *lib, int add, char **out,
 	for (size_t pos = 0; pos < len;) {
 		const char *line = in + pos;
 		size_t ll = line_len(in, len, pos), lpos = 0;
+		size_t act = ldp_uncommented(line, ll); /* ld.so reads no further */
 		size_t end = ll + (pos + ll < len); /* with its line end */
 		int ours = 0, others = 0;
 		struct ldp_entry e;
 
-		while (ldp_next(line, ll, &lpos, &e)) {
+		while (ldp_next(line, act, &lpos, &e)) {
 			found |= is_exactly(&e, lib);
 			if (ldp_is_shim(&e, lib))
 				ours++;
@@ -155,8 +171,8 @@ int ldp_edit(const char *in, size_t len, const char *lib, int add, char **out,
 			buf_add(&b, line, end);
 		} else {
 			changed = 1;
-			if (others) /* keep the other entries of that line */
-				keep_others(&b, line, ll, lib);
+			if (others || act < ll) /* keep the other entries, and a comment */
+				keep_others(&b, line, act, ll, lib);
 		}
 		pos += end;
 	}

@@ -5,9 +5,11 @@
  *
  * Syntax, as ld.so(8) reads it: entries are separated by blanks (' ', '\t'),
  * ':' and line ends. A line ends at '\n' or at a NUL byte (the old
- * strcspn-based reader's rule, kept). '#' is not special: ld.so drops a '#'
- * and the rest of its line as a comment, this reader does not (it never did),
- * so "# /x/libhoptrace.so" holds the entries "#" and "/x/libhoptrace.so".
+ * strcspn-based reader's rule, kept). In the file, a '#' and the rest of its
+ * line are a comment (glibc's rtld drops them: checked on this machine, a
+ * "# /x/libhoptrace.so" line loads nothing), so a commented-out shim is not
+ * enabled; ldp_scan and ldp_edit apply that, ldp_next does not (LD_PRELOAD has
+ * no comments: it is used on a file line's ldp_uncommented() part).
  */
 #ifndef HOPTRACE_LDPRELOAD_H
 #define HOPTRACE_LDPRELOAD_H
@@ -31,10 +33,13 @@ int ldp_next(const char *s, size_t n, size_t *pos, struct ldp_entry *e);
  * be NULL: copies only. */
 int ldp_is_shim(const struct ldp_entry *e, const char *lib);
 
-/* Does the list (a NUL-terminated LD_PRELOAD value or line) hold item exactly? */
+/* The length of line[0..ll) before its comment ('#'), ll when it has none. */
+size_t ldp_uncommented(const char *line, size_t ll);
+
+/* Does the list (a NUL-terminated LD_PRELOAD value, no comments) hold item exactly? */
 int ldp_list_has(const char *list, const char *item);
 
-/* Looks at the entries of s[0..n): *listed = 1 when one is lib exactly
+/* Looks at the entries of the file text s[0..n), comments left out: *listed = 1 when one is lib exactly
  * (lib may be NULL), *other = 1 when one is another copy of the shim. Flags
  * already set stay set (call it line by line). */
 void ldp_scan(const char *s, size_t n, const char *lib, int *listed, int *other);
@@ -45,8 +50,10 @@ void ldp_scan(const char *s, size_t n, const char *lib, int *listed, int *other)
  *            text does not end with one). Other copies of the shim stay.
  *   disable  every line without a copy of the shim kept byte for byte; a
  *            line that held only copies goes (with its line end); one that
- *            held other entries too keeps those, joined by single blanks,
- *            and ends with '\n'.
+ *            held other entries or a comment too keeps those, joined by
+ *            single blanks, and ends with '\n'.
+ * Entries in comments are not entries: enable adds lib when it is only in
+ * a comment, disable leaves a comment that names it alone.
  * Returns 1 with *out (malloc()ed, NUL-terminated, *outlen bytes; the caller
  * frees it) when the text changes, 0 when it would not (*out NULL), -1 when
  * out of memory. */

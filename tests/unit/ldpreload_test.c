@@ -58,8 +58,13 @@ static void tokenizer(void)
 	/* several entries a line: blanks, tabs and colons, any number of them */
 	CHECK_ENTRIES("/a.so /b.so:/c.so\t/d.so \t: /e.so", "/a.so|/b.so|/c.so|/d.so|/e.so|");
 	CHECK_ENTRIES("\t/a.so\t:\n:/b.so:\n", "/a.so|/b.so|");
-	/* '#' is an ordinary byte (ld.so would drop the rest of the line) */
+	/* to ldp_next '#' is an ordinary byte (LD_PRELOAD has no comments); file
+	 * lines are cut at their '#' first (ldp_uncommented) */
 	CHECK_ENTRIES("# /a.so #x\n", "#|/a.so|#x|");
+	CHECK_EQ_INT(ldp_uncommented("/a.so # x", 9), 6);
+	CHECK_EQ_INT(ldp_uncommented("/a#b", 4), 2);
+	CHECK_EQ_INT(ldp_uncommented("/a.so", 5), 5);
+	CHECK_EQ_INT(ldp_uncommented("#", 1), 0);
 	/* a CR is part of its entry, as for ld.so */
 	CHECK_ENTRIES("/a.so\r\n", "/a.so\r|");
 
@@ -137,9 +142,18 @@ static void scan(void)
 	CHECK_EQ_INT(listed, 0);
 	CHECK_EQ_INT(other, 1);
 	listed = other = 0;
-	s = "# " LIB; /* '#' is not a comment to this reader */
+	s = "# " LIB; /* a comment, as for ld.so: not listed */
+	ldp_scan(s, strlen(s), LIB, &listed, &other);
+	CHECK_EQ_INT(listed, 0);
+	CHECK_EQ_INT(other, 0);
+	s = "/a.so # " LIB "\n" LIB "#x\n"; /* the second line's entry ends at its '#' */
 	ldp_scan(s, strlen(s), LIB, &listed, &other);
 	CHECK_EQ_INT(listed, 1);
+	listed = 0;
+	s = "# " LIB "\n/old/libhoptrace.so"; /* comments end at their line */
+	ldp_scan(s, strlen(s), LIB, &listed, &other);
+	CHECK_EQ_INT(listed, 0);
+	CHECK_EQ_INT(other, 1);
 }
 
 static void enable(void)
@@ -158,9 +172,11 @@ static void enable(void)
 	CHECK_ENABLE(LIB "\n" LIB "\n", 0, "");
 	/* another copy stays; this one is added */
 	CHECK_ENABLE("/old/libhoptrace.so\n", 1, "/old/libhoptrace.so\n" LIB "\n");
-	/* a '#' line naming it counts as listed (the reader has no comments) */
-	CHECK_ENABLE("# " LIB "\n", 0, "");
-	CHECK_ENABLE("#" LIB "\n", 1, "#" LIB "\n" LIB "\n"); /* "#/usr/..." is another entry */
+	/* named only in a comment: ld.so would not load it, so it is added */
+	CHECK_ENABLE("# " LIB "\n", 1, "# " LIB "\n" LIB "\n");
+	CHECK_ENABLE("#" LIB "\n", 1, "#" LIB "\n" LIB "\n");
+	CHECK_ENABLE("/a.so # " LIB "\n", 1, "/a.so # " LIB "\n" LIB "\n");
+	CHECK_ENABLE(LIB " # enabled by hoptrace\n", 0, "");
 	/* similar names are not it */
 	CHECK_ENABLE(LIB ".1\n/x" LIB "\n", 1, LIB ".1\n/x" LIB "\n" LIB "\n");
 	/* CRLF: "LIB\r" is not LIB */
@@ -192,9 +208,12 @@ static void disable(void)
 	/* a bare name is not a copy */
 	CHECK_DISABLE("libhoptrace.so\n", 0, "");
 	CHECK_DISABLE("/x/notlibhoptrace.so /x/libhoptrace.so.1\n", 0, "");
-	/* '#': "# /x/libhoptrace.so /keep.so" holds "#", a copy and "/keep.so" */
-	CHECK_DISABLE("# /x/libhoptrace.so /keep.so\n/a.so\n", 1, "# /keep.so\n/a.so\n");
+	/* comments: a shim named only in one is not loaded, and stays; a line's
+	 * comment stays when its entries go */
+	CHECK_DISABLE("# /x/libhoptrace.so /keep.so\n/a.so\n", 0, "");
 	CHECK_DISABLE("# comment\n" LIB "\n", 1, "# comment\n");
+	CHECK_DISABLE(LIB " # added by hand\n", 1, "# added by hand\n");
+	CHECK_DISABLE("/keep.so " LIB " #c " LIB "\n", 1, "/keep.so #c " LIB "\n");
 	/* the last line without a newline */
 	CHECK_DISABLE("/keep.so\n" LIB, 1, "/keep.so\n");
 	/* a relative lib */
