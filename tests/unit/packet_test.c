@@ -463,7 +463,7 @@ static void ipv6_long_chain(void)
 	t[2] = 0x01, t[3] = 0xbb, t[12] = 0xf0, t[13] = HT_TCP_SYN;
 	size_t pkt = sizeof(b), hdrs = 40 + 4 * 2048 + 60;
 	b[4] = (uint8_t)((pkt - 40) >> 8), b[5] = (uint8_t)(pkt - 40);
-	CHECK(hdrs <= 8320); /* engine.c's COPY_RANGE */
+	CHECK(hdrs <= 8320); /* guard/nfqueue.h NFQUEUE_COPY_RANGE */
 	CHECK_EQ_INT(ht_pkt_parse(b, 8320, pkt, &p), HT_PKT_OK);
 	CHECK_EQ_INT(p.hdrlen, hdrs);
 	CHECK_EQ_INT(p.dst[15], 0x99);
