@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "chain.h"
+#include "hoptrace/chain.h"
 #include "hoptrace/procfs.h"
 #include "hoptrace/sockdiag.h"
 
@@ -342,9 +343,9 @@ static cJSON *conn_node(struct walk *w, const struct chan *c)
 		 * another user's 4-tuple from /proc/net/tcp) — incomplete, so
 		 * policy decides by @incomplete */
 		cJSON_AddBoolToObject(n, "attested", 0);
-		cJSON_AddStringToObject(n, "reason", "not attested");
+		cJSON_AddStringToObject(n, "reason", HT_LEAF_NOT_ATTESTED);
 	} else {
-		cJSON_AddStringToObject(n, "reason", "not followed");
+		cJSON_AddStringToObject(n, "reason", HT_LEAF_NOT_FOLLOWED);
 	}
 	return n;
 }

@@ -291,7 +291,7 @@ static void leaves(cJSON *node, cJSON **out, size_t max, size_t *k, int depth)
 	if (!strcmp(type, "conn")) {
 		const cJSON *up = cJSON_GetObjectItem(node, "upstream");
 		const char *reason = jstr(node, "reason");
-		if ((!up || cJSON_IsNull(up)) && reason && !strcmp(reason, "not followed"))
+		if ((!up || cJSON_IsNull(up)) && reason && !strcmp(reason, HT_LEAF_NOT_FOLLOWED))
 			out[(*k)++] = node;
 		return;
 	}

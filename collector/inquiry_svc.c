@@ -353,7 +353,8 @@ static int queue_job(struct inquiry *q, cJSON *ans, long deadline_ms, int depth,
 
 int inquiry_wants_follow(const struct inquiry *q, const char *answer)
 {
-	return q && answer && strstr(answer, "\"reason\":\"not followed\"") != NULL;
+	/* the answer is cJSON's unformatted print: the member is written so */
+	return q && answer && strstr(answer, "\"reason\":\"" HT_LEAF_NOT_FOLLOWED "\"") != NULL;
 }
 
 int inquiry_follow(struct inquiry *q, const char *answer, long deadline_ms, const char *subject_canon,

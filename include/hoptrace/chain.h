@@ -17,6 +17,11 @@
 #define HT_HOST_MAX 64
 #define HT_EXE_MAX 256
 
+/* A tree's "conn" leaf (a connection whose far end was not followed) says why
+ * in its "reason" member: one of these tokens (docs/query-protocol.md). */
+#define HT_LEAF_NOT_FOLLOWED "not followed" /* upstream host not asked (yet) */
+#define HT_LEAF_NOT_ATTESTED "not attested" /* the kernel never showed it: never followed */
+
 /* An IPv4 or IPv6 endpoint (v4 stored as family AF_INET, first 4 bytes). */
 struct ht_endpoint {
 	int family;          /* AF_INET, AF_INET6, or 0 when absent */
