@@ -56,11 +56,15 @@ int metrics_audit_line(struct audit_counts *c, const char *line, size_t len)
 	}
 	c->decisions[v][m]++;
 	const char *reason = jstr(r, "reason");
-	/* a rule decided: it is named ("rule"), or the reason names the list
-	 * line a process was found in (or missing from) */
+	/* the guard names what decided ("cause", a code); a line written before
+	 * it did is read by its text: a rule decided when it is named ("rule")
+	 * or the reason names the list line a process was found in (or missing
+	 * from) */
+	int cause = idx(jstr(r, "cause"), causes, MC_N);
 	int by_rule = jstr(r, "rule") || (reason && strstr(reason, "process ") == reason &&
 					 strstr(reason, " list ("));
-	int cause = by_rule                                 ? MC_RULE
+	if (cause < 0)
+		cause = by_rule                             ? MC_RULE
 		    : starts(reason, "no matching rule")    ? MC_NO_RULE
 		    : starts(reason, "collector")           ? MC_COLLECTOR
 		    : starts(reason, "policy server")       ? MC_POLICY

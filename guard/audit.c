@@ -119,6 +119,10 @@ int audit_format(struct abuf *b, const struct audit_rec *r)
 		rc |= puts_(b, ",\"reason\":");
 		rc |= putq(b, r->reason);
 	}
+	if (r->cause) {
+		rc |= puts_(b, ",\"cause\":");
+		rc |= putq(b, r->cause);
+	}
 	rc |= puts_(b, ",\"local\":");
 	rc |= putq(b, r->local);
 	rc |= puts_(b, ",\"remote\":");

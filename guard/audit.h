@@ -19,6 +19,7 @@ struct audit_rec {
 	int monitor;
 	const char *rule;         /* "FILE:LINE" of the deciding rule, or NULL */
 	const char *reason;       /* why, when no rule decided (or extra text) */
+	const char *cause;        /* what decided, as a code (decide.h), or NULL */
 	const char *local, *remote;
 	const char *host;         /* this host's name as the collector says, or NULL */
 	const struct ht_chainset *chains; /* may be NULL */

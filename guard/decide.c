@@ -118,6 +118,23 @@ static enum acl_verdict judge_hops(const struct decide_in *in, const struct acl 
 	return ACL_ACCEPT;
 }
 
+/* The audit line's "cause" of a list's (or a policy server's) decision. */
+static const char *acl_cause(enum acl_why w)
+{
+	switch (w) {
+	case ACL_WHY_RULE:
+	case ACL_WHY_NOT_WHITE:
+	case ACL_WHY_BLACK:
+		return "rule";
+	case ACL_WHY_NO_MATCH:
+		return "no_rule";
+	case ACL_WHY_INCOMPLETE:
+		return "incomplete";
+	default:
+		return "other";
+	}
+}
+
 /* Branch 7: the access list (acl not NULL). */
 static void by_acl(const struct decide_in *in, const struct acl *acl, struct decide_out *out)
 {
@@ -125,10 +142,12 @@ static void by_acl(const struct decide_in *in, const struct acl *acl, struct dec
 	out->verdict = acl_decide(acl, in->cs, &r);
 	say(out->buf, sizeof out->buf, "%s", r.why == ACL_WHY_RULE ? r.rule : r.text);
 	int rule = r.why == ACL_WHY_RULE;
+	out->cause = acl_cause(r.why);
 	if (in->detour && out->verdict == ACL_ACCEPT) {
 		out->verdict = judge_hops(in, acl, out);
 		if (out->verdict != ACL_ACCEPT) {
 			out->why = DECIDE_ROUTE_HOP;
+			out->cause = "other";
 			rule = 0;
 		}
 	}
@@ -145,12 +164,14 @@ void decide_syn(const struct decide_in *in, const struct guard_conf *c, const st
 	out->rule = out->reason = NULL;
 	out->warn = out->collector_error = 0;
 	out->buf[0] = 0;
+	out->cause = "other";
 	out->why = route(in, c, acl);
 	if (!in->cs)
 		failure_text(in, err, sizeof err);
 	switch (out->why) {
 	case DECIDE_LOCAL:
 		out->verdict = ACL_ACCEPT;
+		out->cause = "local";
 		say(out->buf, sizeof out->buf, "local destination, not judged%s%s",
 		    in->cs ? "" : "; ", in->cs ? "" : err);
 		break;
@@ -158,11 +179,13 @@ void decide_syn(const struct decide_in *in, const struct guard_conf *c, const st
 		/* the collector found a chain but cannot send it: incomplete */
 		out->verdict = c->on_incomplete >= 0 ? (enum acl_verdict)c->on_incomplete
 						     : c->on_collector_error;
+		out->cause = "incomplete";
 		say(out->buf, sizeof out->buf, "chain incomplete (%s)", err);
 		break;
 	case DECIDE_COLLECTOR_ERROR:
 		out->verdict = c->on_collector_error;
 		out->collector_error = out->warn = 1;
+		out->cause = "collector_error";
 		/* "no answer from collector within N ms" does not start with
 		 * the collector's name; every other failure text does */
 		say(out->buf, sizeof out->buf, "%s%s; on_collector_error = %s",
@@ -170,6 +193,7 @@ void decide_syn(const struct decide_in *in, const struct guard_conf *c, const st
 		break;
 	case DECIDE_INCOMPLETE:
 		out->verdict = (enum acl_verdict)c->on_incomplete;
+		out->cause = "incomplete";
 		say(out->buf, sizeof out->buf, "chain incomplete; on_incomplete = %s",
 		    vstr(out->verdict));
 		break;
@@ -183,6 +207,7 @@ void decide_syn(const struct decide_in *in, const struct guard_conf *c, const st
 		break;
 	case DECIDE_POLICY_SERVER:
 		out->verdict = in->policy->verdict;
+		out->cause = acl_cause(in->policy->why);
 		say(out->buf, sizeof out->buf, "%s",
 		    in->policy->why == ACL_WHY_RULE ? in->policy->rule : in->policy->text);
 		if (in->policy->why == ACL_WHY_RULE)
@@ -192,6 +217,7 @@ void decide_syn(const struct decide_in *in, const struct guard_conf *c, const st
 		out->verdict = c->on_policy_error;
 		if (c->policy_url[0]) {
 			out->warn = 1;
+			out->cause = "policy_error";
 			/* the text names the server already ("policy server URL: ...") */
 			say(out->buf, sizeof out->buf, "%s; on_policy_error = %s",
 			    in->policy ? in->policy->text : "policy server: not asked",
@@ -216,6 +242,7 @@ void decide_syn(const struct decide_in *in, const struct guard_conf *c, const st
 void decide_unparsable(const char *what, const struct guard_conf *c, struct decide_out *out)
 {
 	out->why = DECIDE_UNPARSABLE;
+	out->cause = "other";
 	out->verdict = c->on_unparsable;
 	out->action = c->monitor ? ACL_ACCEPT : out->verdict;
 	out->warn = 1;

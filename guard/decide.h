@@ -78,6 +78,10 @@ struct decide_out {
 	enum decide_why why;
 	const char *rule;         /* the audit line's "rule" (FILE:LINE), or NULL */
 	const char *reason;       /* the audit line's "reason", or NULL */
+	const char *cause;        /* the audit line's "cause" (docs/audit-log.md):
+				   * rule, no_rule, collector_error, policy_error,
+				   * incomplete, local, other — what decided, as a
+				   * code the metrics count by */
 	int warn;                 /* worth a warning in the log too */
 	int collector_error;      /* counted as a collector error */
 	char buf[512];            /* what rule / reason point into */

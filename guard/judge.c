@@ -243,6 +243,7 @@ static void unparsable(struct worker *w, const struct nfqueue_pkt *pk, const str
 		r->remote = remote;
 	}
 	r->reason = out.reason;
+	r->cause = out.cause;
 	r->monitor = e->conf.monitor;
 	r->verdict = acl_verdict_str(out.verdict);
 	r->action = acl_verdict_str(out.action);
@@ -336,6 +337,7 @@ static void judge_new(struct worker *w, const struct nfqueue_pkt *pk, const stru
 	r->fallback = in.fallback;
 	r->rule = out.rule;
 	r->reason = out.reason;
+	r->cause = out.cause;
 	r->verdict = acl_verdict_str(out.verdict);
 	r->action = acl_verdict_str(out.action);
 	emit(w, r, out.verdict != ACL_ACCEPT);

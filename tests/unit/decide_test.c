@@ -103,10 +103,30 @@ static void without_chain(struct fx *f, enum ht_qerr e, const char *text)
 	f->in.family = AF_INET;
 }
 
+static const struct guard_conf *cur_conf; /* the last run()'s */
+
 static void run(struct fx *f, const struct guard_conf *c, const struct acl *a)
 {
 	memset(&f->out, 0x5a, sizeof f->out); /* nothing left from before */
+	cur_conf = c;
 	decide_syn(&f->in, c, a, &f->out);
+}
+
+/* The audit line's "cause" a branch must give whatever the list said
+ * (NULL: the list's or the server's answer decides it, checked by CHECK_CAUSE). */
+static const char *branch_cause(enum decide_why w, const struct guard_conf *c)
+{
+	switch (w) {
+	case DECIDE_LOCAL: return "local";
+	case DECIDE_ANSWER_INCOMPLETE:
+	case DECIDE_INCOMPLETE: return "incomplete";
+	case DECIDE_COLLECTOR_ERROR: return "collector_error";
+	case DECIDE_POLICY_ERROR: return c && c->policy_url[0] ? "policy_error" : "other";
+	case DECIDE_ROUTE_UNJUDGED:
+	case DECIDE_ROUTE_HOP:
+	case DECIDE_UNPARSABLE: return "other";
+	default: return NULL;
+	}
 }
 
 #define CHECK_OUT(f, v, act, w)                               \
@@ -114,7 +134,11 @@ static void run(struct fx *f, const struct guard_conf *c, const struct acl *a)
 		CHECK_EQ_INT((f)->out.verdict, v);            \
 		CHECK_EQ_INT((f)->out.action, act);           \
 		CHECK_EQ_INT((f)->out.why, w);                \
+		CHECK((f)->out.cause != NULL);                \
+		if (branch_cause(w, cur_conf))                \
+			CHECK_EQ_STR((f)->out.cause, branch_cause(w, cur_conf)); \
 	} while (0)
+#define CHECK_CAUSE(f, want) CHECK_EQ_STR((f)->out.cause, want)
 #define CHECK_REASON(f, text)                                 \
 	do {                                                  \
 		CHECK((f)->out.rule == NULL);                 \
@@ -158,6 +182,7 @@ static void local_destination(void)
 	run(&f, &c, a);
 	CHECK_OUT(&f, ACL_DROP, ACL_DROP, DECIDE_ACL);
 	CHECK_REASON(&f, "process nc in black list (t.acl:2)");
+	CHECK_CAUSE(&f, "rule");
 	/* judge_local = yes without a chain: on_collector_error */
 	without_chain(&f, HT_QE_UNREACHABLE, "collector unreachable: @hoptrace/query: Connection refused");
 	f.in.local_dst = 1;
@@ -395,11 +420,13 @@ static void acl_verdicts(void)
 	run(&f, &c, a);
 	CHECK_OUT(&f, ACL_ACCEPT, ACL_ACCEPT, DECIDE_ACL);
 	CHECK_RULE(&f, "t.acl:1");
+	CHECK_CAUSE(&f, "rule");
 	/* reject: a process not in the white list */
 	with_chain(&f, "10.0.0.2", 22, 3);
 	run(&f, &c, a);
 	CHECK_OUT(&f, ACL_REJECT, ACL_REJECT, DECIDE_ACL);
 	CHECK_REASON(&f, "process nc not in white list (t.acl:1)");
+	CHECK_CAUSE(&f, "rule");
 	/* drop: the rule's seventh field */
 	with_chain(&f, "10.0.0.2", 23, 3);
 	run(&f, &c, a);
@@ -410,6 +437,7 @@ static void acl_verdicts(void)
 	run(&f, &c, a);
 	CHECK_OUT(&f, ACL_REJECT, ACL_REJECT, DECIDE_ACL);
 	CHECK_REASON(&f, "no matching rule");
+	CHECK_CAUSE(&f, "no_rule");
 	CHECK_EQ_INT(f.out.warn, 0);
 	/* a list whose path has a space: its rule is a rule */
 	struct acl *sp = load("/etc/my policies/p.acl", ACL_TEXT);
