@@ -343,9 +343,14 @@ static int rec_socketpair(struct rec *x)
 	return rc ? rc : fd_rec(g, p, r->fd2, b, r->ts, HOLD_CREATED, 0);
 }
 
-/* The holds on pty index N that a new master for N shows gone: the kernel
- * frees an index only when no fd of the old pair is left, so whoever the graph
- * still has on pts/N is gone (died by a signal, or closed without a record).
+/* The holds on pty index N that a new master for N (made at ts) shows gone:
+ * the kernel frees an index only when no fd of the old pair is left, so
+ * whoever the graph still has on pts/N from before ts is gone (died by a
+ * signal, or closed without a record). No hold may span ts: one of the old
+ * pair that the graph ended later (a sweep found it dead after ts) ended by
+ * ts, and the new master's own hold, when a /proc read dated it back to p's
+ * fork (screen's backend: BIRTH read after getpt()), begins at ts — else the
+ * old pair's holders were departed feeders of the new master.
  * The holds are collected first: closing one may not free anything here
  * (hold_close only queues trimming), but fd_unset moves fd-table entries. */
 static void pty_purge(struct graph *g, struct proc *p, uint64_t idx, uint64_t ts)
@@ -353,6 +358,12 @@ static void pty_purge(struct graph *g, struct proc *p, uint64_t idx, uint64_t ts
 	struct chan *old = graph_chan(g, HT_CHAN_PTY, 0, idx);
 	for (struct hold *h = old ? old->holds : NULL, *next; h; h = next) {
 		next = h->cnext;
+		if (h->since >= ts)
+			continue; /* the new pair's */
+		if (h->p == p && !h->until)
+			h->since = ts;
+		if (h->until && h->until > ts)
+			h->until = ts;
 		if (h->until || h->p == p)
 			continue;
 		struct proc *q = h->p;

@@ -6,6 +6,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1045,6 +1047,122 @@ static void test_pty_purge_trim_uaf(void)
 	graph_free(g);
 }
 
+/* GNU screen quit, then a new screen whose window pty gets the freed index N
+ * (tests/func/chain_screen.sh, ~1 run in 6): the old window's shell died by
+ * SIGHUP (no EXIT), so the graph still has it on pts/N when the new master's
+ * PTY record comes. No hold may span the new master's creation — the kernel
+ * frees an index only when no fd of the old pair is left — else the old shell
+ * looks like a departed feeder of the new master (it let go of pts/N while the
+ * new backend held it) and its session becomes a spurious origin of everything
+ * in the new window. Two ways the graph got such a hold:
+ *   backdated  the new backend's BIRTH, applied after it called getpt(), read
+ *              its /proc/PID/fd — the master already there — and dated that
+ *              hold to the fork, before the PTY record (the backend here is
+ *              this process, with a real pty);
+ *   late_end   the old shell was found dead (sweep, graph_verify_alive) after
+ *              the new master was made but before its PTY record was applied:
+ *              its hold ended then, after the new master's began.
+ * The other processes are pids above PID_MAX_LIMIT (never in /proc: their fds
+ * come from records). */
+static uint64_t mono_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * SEC + (uint64_t)t.tv_nsec;
+}
+
+static void pty_reuse_case(int late_end)
+{
+	int m = -1;
+	unsigned int n = 7;
+	if (!late_end && ((m = posix_openpt(O_RDWR | O_NOCTTY)) < 0 || ioctl(m, TIOCGPTN, &n) != 0)) {
+		printf("    skipped: no pty (%s)\n", strerror(errno));
+		if (m >= 0)
+			close(m);
+		return;
+	}
+	struct graph_conf cf = {.retention_ns = 600 * SEC, .window_ns = 60 * SEC,
+				.max_procs = 1000, .use_procfs = 1, .trust_claims = 1};
+	struct graph *g = graph_new(&cf);
+	const pid_t F = 4200000; /* > PID_MAX_LIMIT */
+	pid_t be = late_end ? F + 20 : getpid(); /* the new backend */
+	uint64_t b = mono_ns() - 30 * SEC, t_pty = b + 7 * SEC + 1000000;
+	struct ht_record o;
+	image(g, F, 1, "/usr/sbin/sshd", b);
+	/* session 1 (sshd F+1, bash F+2 on pty N+100) runs screen: backend
+	 * F+3 on pts/N, window shell F+4 on its slave */
+	accept_tcp(g, F, 4, 1000, "192.0.2.1", 50000, b + 1 * SEC);
+	birth(g, F + 1, F, b + 1 * SEC + 1);
+	pty(g, F + 1, 5, 6, n + 100, b + 1 * SEC + 2);
+	birth(g, F + 2, F + 1, b + 1 * SEC + 3);
+	fdop(g, F + 2, HT_REC_DUP, 6, 0, b + 1 * SEC + 4);
+	fdop(g, F + 2, HT_REC_CLOSE, 5, 0, b + 1 * SEC + 5);
+	image(g, F + 2, F + 1, "/usr/bin/bash", b + 1 * SEC + 6);
+	birth(g, F + 3, F + 2, b + 2 * SEC);
+	image(g, F + 3, F + 2, "/usr/bin/screen", b + 2 * SEC + 1);
+	pty(g, F + 3, 7, -1, n, b + 2 * SEC + 2);
+	birth(g, F + 4, F + 3, b + 2 * SEC + 3);
+	fdop(g, F + 4, HT_REC_CLOSERANGE, 0, 100, b + 2 * SEC + 4);
+	o = R(HT_REC_OPEN, b + 2 * SEC + 5);
+	o.fd = 0;
+	o.chan = (struct ht_chan){HT_CHAN_PTY, 0, n};
+	ok(g, F + 4, o);
+	image(g, F + 4, F + 3, "/usr/bin/bash", b + 2 * SEC + 6);
+	/* quit: the backend exits; its window shell dies by SIGHUP (no EXIT) */
+	ok(g, F + 3, R(HT_REC_EXIT, b + 5 * SEC));
+	/* session 2 (sshd F+11, bash F+12) from another origin starts a new
+	 * screen: the backend forks at b+7s and gets pts/N a millisecond later */
+	accept_tcp(g, F, 4, 1100, "192.0.2.4", 50001, b + 6 * SEC);
+	birth(g, F + 11, F, b + 6 * SEC + 1);
+	pty(g, F + 11, 5, 6, n + 101, b + 6 * SEC + 2);
+	birth(g, F + 12, F + 11, b + 6 * SEC + 3);
+	fdop(g, F + 12, HT_REC_DUP, 6, 0, b + 6 * SEC + 4);
+	fdop(g, F + 12, HT_REC_CLOSE, 5, 0, b + 6 * SEC + 5);
+	image(g, F + 12, F + 11, "/usr/bin/bash", b + 6 * SEC + 6);
+	birth(g, be, F + 12, b + 7 * SEC); /* backdated: read after getpt() */
+	if (late_end) {
+		image(g, be, F + 12, "/usr/bin/screen", b + 7 * SEC + 1);
+		struct proc *old = graph_proc(g, F + 4);
+		CHECK(old && old->alive);
+		if (old) /* found dead now, before the PTY record is applied */
+			CHECK_EQ_INT(graph_verify_alive(g, old, t_pty + 500000000), 0);
+	}
+	pty(g, be, late_end ? 7 : m, -1, n, t_pty);
+	/* its window shell F+13, and nc from it */
+	birth(g, F + 13, be, t_pty + 1000000);
+	fdop(g, F + 13, HT_REC_CLOSERANGE, 0, 100, t_pty + 1000001);
+	o = R(HT_REC_OPEN, t_pty + 1000002);
+	o.fd = 0;
+	o.chan = (struct ht_chan){HT_CHAN_PTY, 0, n};
+	ok(g, F + 13, o);
+	image(g, F + 13, be, "/usr/bin/bash", t_pty + 1000003);
+	onward(g, F + 14, F + 13, "/usr/bin/nc.openbsd", 5000, b + 8 * SEC);
+	/* no hold on pts/N spans the new master's creation */
+	struct chan *c = graph_chan(g, HT_CHAN_PTY, 0, n);
+	int span = 0;
+	for (struct hold *h = c ? c->holds : NULL; h; h = h->cnext)
+		span += h->since < t_pty && (!h->until || h->until > t_pty);
+	CHECK_EQ_INT(span, 0);
+	char want[512];
+	struct proc *pb = graph_proc(g, be);
+	const char *e = pb ? strrchr(pb->exe, '/') : NULL;
+	snprintf(want, sizeof(want), "192.0.2.4:sshd,sshd,bash,%s,bash,nc.openbsd", e ? e + 1 : "?");
+	CHECK_CHAINS(g, F + 14, 5000, mono_ns(), want);
+	graph_free(g);
+	if (m >= 0)
+		close(m);
+}
+
+static void test_pty_reuse_backdated_master(void)
+{
+	pty_reuse_case(0);
+}
+
+static void test_pty_reuse_late_end(void)
+{
+	pty_reuse_case(1);
+}
+
 /* hashed fd tables: many fds, closed in an order that moves entries around
  * (the index must follow the swap-remove), looked up again */
 static void test_many_fds(void)
@@ -1117,5 +1235,5 @@ T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_re
        T(test_direct_path_first),
        T(test_local_origin), T(test_local_origin_feeders), T(test_local_origin_feeder_once), T(test_pid_reuse), T(test_retention_and_bounds),
        T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_ghost_fd_inherited), T(test_probe_keeps_tcp_peers), T(test_reconnect_after_failure),
-       T(test_pty_purge_trim_uaf), T(test_many_fds),
+       T(test_pty_purge_trim_uaf), T(test_pty_reuse_backdated_master), T(test_pty_reuse_late_end), T(test_many_fds),
        T(test_memory_per_10k))
