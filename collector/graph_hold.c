@@ -81,6 +81,8 @@ static void oh_del(struct graph *g, struct hold *h)
 	}
 }
 
+/* ---- opening, closing and trimming holds ------------------------------------ */
+
 struct hold *hold_open(struct graph *g, struct proc *p, struct chan *c, uint64_t ts,
 		       uint8_t how)
 {

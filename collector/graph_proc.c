@@ -22,6 +22,8 @@
 #include "hoptrace/procfs.h"
 #include "sha256.h"
 
+/* Is pid in the collector's network namespace? (another namespace is another
+ * host: never a process of this graph) */
 static int in_my_netns(struct graph *g, pid_t pid)
 {
 	uint64_t ns;
