@@ -87,7 +87,6 @@ static int check_creator(struct graph *g, pid_t pid, pid_t cpid, uint64_t fork_t
 	return 0;
 }
 
-
 /* ---- what every handler shares --------------------------------------------- */
 
 /* One record being applied: what it says, its kernel-attested sender, and
