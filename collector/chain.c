@@ -545,7 +545,7 @@ static int same_host(const struct gaddr *a, const struct ht_addr *b)
  * that failed never carried anything, and the subject's own other
  * connections to the host it is connecting to (retries, parallel fetches, a
  * load generator) are not where it came from. */
-static int never_source(const struct walk *w, const struct chan *c, int depth)
+static inline int never_source(const struct walk *w, const struct chan *c, int depth)
 {
 	return c->failed || (depth == 0 && is_tcp(c) && c->dir == 'o' &&
 			     same_host(&c->remote, w->req->syn_remote));

@@ -141,7 +141,7 @@ static void proc_trim(struct graph *g, struct proc *p)
 	}
 }
 
-void run_trims(struct graph *g)
+void run_trims_queued(struct graph *g)
 {
 	if (g->held)
 		return;

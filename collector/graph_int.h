@@ -196,8 +196,14 @@ struct hold *hold_open(struct graph *g, struct proc *p, struct chan *c, uint64_t
 void hold_close(struct graph *g, struct hold *h, uint64_t ts);
 /* unlinks and frees h */
 void hold_unlink(struct graph *g, struct hold *h);
-/* trims the closed holds queued by hold_close (a safe point; not while held) */
-void run_trims(struct graph *g);
+/* trims the closed holds queued by hold_close (a safe point; not while held);
+ * run_trims is on every record's path: the call only when some are queued */
+void run_trims_queued(struct graph *g);
+static inline void run_trims(struct graph *g)
+{
+	if (g->ntrim)
+		run_trims_queued(g);
+}
 
 /* ---- graph_fd.c: fd tables, ghosts, fd claims ------------------------------ */
 
