@@ -77,6 +77,8 @@ struct graph {
 	struct dcache { pid_t pid; int fd; uint64_t serial; } dcache[DCACHE_N];
 	size_t dnext;
 	uint64_t last_failcheck;         /* monotonic ns of the last CONNFAIL check dump */
+	struct closedfd *closes;         /* the last CLOSES_MAX closes by records (fd_close_rec) */
+	uint32_t nclosed;
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -987,6 +989,36 @@ static void ghost_end(struct proc *p, int fd, uint64_t ts)
 		e->until = ts;
 }
 
+/* The host's last CLOSES_MAX fds closed by records, each with its creator's
+ * interval (from its hold's start): a fork child whose BIRTH is applied after
+ * its creator's records closed an fd it had at the fork — the parent runs
+ * first (dash closes the write end it gave `$(...)`) — and that is gone (or a
+ * zombie) by then inherits it (inherit_from). One ring for the host, not per
+ * process: a BIRTH comes soon after the closes that follow its fork, in
+ * record order. */
+#define CLOSES_MAX 256
+struct closedfd {
+	uint64_t serial; /* the closer's */
+	struct ghostfd e;
+};
+
+/* a record closes p's fd at ts */
+static void fd_close_rec(struct graph *g, struct proc *p, int fd, uint64_t ts)
+{
+	struct fdent *e = fd_find(p, fd);
+	if (!e)
+		return;
+	if (!g->closes && (g->closes = calloc(CLOSES_MAX, sizeof(*g->closes))))
+		g->st.bytes += CLOSES_MAX * sizeof(*g->closes);
+	if (g->closes) {
+		const struct chan *c = e->h->c;
+		g->closes[g->nclosed++ % CLOSES_MAX] = (struct closedfd){
+			p->serial, {.fd = fd, .kind = c->kind, .ends = e->ends, .dev = c->dev,
+				    .ino = c->ino, .since = e->h->since, .until = ts}};
+	}
+	fd_unset(g, p, fd, ts);
+}
+
 /* fd_set_ for a record's fd (c NULL: chan_get failed). A record sent before
  * our last read of the sender's /proc/PID/fd table (it waited in the socket
  * while the collector read the table for another reason) must not put back
@@ -1302,6 +1334,18 @@ static void inherit_from(struct graph *g, struct proc *p, struct proc *c, uint64
 	for (int i = 0; c->ghosts && i < c->ghosts->n; i++) {
 		struct ghostfd *e = &c->ghosts->e[i];
 		if (e->since > fork_ts || fork_ts >= e->until)
+			continue;
+		struct ht_chan k = {e->kind, e->dev, e->ino};
+		struct chan *ch = chan_get(g, &k, fork_ts);
+		if (ch)
+			fd_set_(g, p, e->fd, ch, fork_ts, HOLD_INHERITED, e->ends);
+	}
+	/* and what its records closed after the fork, before the child's BIRTH
+	 * was applied */
+	for (uint32_t i = 0; g->closes && i < CLOSES_MAX; i++) {
+		struct ghostfd *e = &g->closes[i].e;
+		if (g->closes[i].serial != c->serial || e->since > fork_ts || fork_ts >= e->until ||
+		    fd_find(p, e->fd))
 			continue;
 		struct ht_chan k = {e->kind, e->dev, e->ino};
 		struct chan *ch = chan_get(g, &k, fork_ts);
@@ -2069,7 +2113,7 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 					break;
 				}
 			}
-			fd_unset(g, p, r->fd, r->ts);
+			fd_close_rec(g, p, r->fd, r->ts);
 		}
 		break;
 	case HT_REC_DUP: {
@@ -2108,7 +2152,7 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 					break;
 				}
 			}
-			fd_unset(g, p, r->fd2, r->ts);
+			fd_close_rec(g, p, r->fd2, r->ts);
 		}
 		break;
 	}
@@ -2119,7 +2163,7 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 			struct chan *c = p->fds[i].h->c;
 			struct ht_chan k = {c->kind, c->dev, c->ino};
 			if (fd >= r->fd && fd <= r->fd2 && !(checking(g) && kernel_shows(g, p, fd, &k) && ++kept))
-				fd_unset(g, p, fd, r->ts);
+				fd_close_rec(g, p, fd, r->ts);
 			else
 				i++;
 		}
@@ -2259,6 +2303,7 @@ void graph_free(struct graph *g)
 			g->utab[i] = n;
 		}
 	free(g->byid);
+	free(g->closes);
 	free(g->pidtab);
 	free(g->chantab);
 	free(g->ohtab);

@@ -1204,6 +1204,46 @@ static void test_zombie_child_inherits(void)
 	waitpid(z, NULL, 0);
 }
 
+/* The same hand-off in the usual order of records: after fork() the parent
+ * runs first, and dash closes the write end it gave `$(...)` before the
+ * child's BIRTH is sent (it travels on the parent's connection, after that
+ * CLOSE). When the child is gone by the time its BIRTH is applied, it
+ * inherits its creator's table at the fork: the table now lacks the write
+ * end, so the child had no hold on the pipe and the shell no departed feeder
+ * (chain_handoff '$(nc) then eval' under load, with the zombie above). What
+ * the creator's records closed after the fork is inherited too. */
+static void test_creator_closed_after_fork(void)
+{
+	struct graph *g = mk(600, 1000);
+	const pid_t F = 4200200;
+	image(g, F, 1, "/usr/bin/dash", 1 * SEC);
+	mkpipe(g, F, 3, 4, 960, 2 * SEC);
+	fdop(g, F, HT_REC_CLOSE, 4, 0, 2 * SEC + 3); /* the parent, after the fork */
+	struct ht_record r = R(HT_REC_BIRTH, 2 * SEC + 5);
+	r.num = F;
+	r.ts2 = 2 * SEC + 1; /* the fork */
+	ok(g, F + 1, r);
+	fdop(g, F + 1, HT_REC_DUP, 4, 1, 2 * SEC + 6);
+	fdop(g, F + 1, HT_REC_CLOSE, 3, 0, 2 * SEC + 6);
+	fdop(g, F + 1, HT_REC_CLOSE, 4, 0, 2 * SEC + 6);
+	image(g, F + 1, F, "/usr/bin/nc.openbsd", 2 * SEC + 7);
+	connect_tcp(g, F + 1, 5, 3400, "192.0.2.9", 9000, 2 * SEC + 8);
+	ok(g, F + 1, R(HT_REC_EXIT, 3 * SEC + 1));
+	fdop(g, F, HT_REC_CLOSE, 3, 0, 3 * SEC + 2); /* EOF */
+	onward(g, F + 2, F, "/usr/bin/nc.openbsd", 3401, 4 * SEC);
+	CHECK_CHAINS(g, F + 2, 3401, 5 * SEC, "192.0.2.9:nc.openbsd,dash,nc.openbsd");
+	/* a channel the creator opened after the fork is not the child's */
+	mkpipe(g, F, 3, 4, 961, 6 * SEC);
+	fdop(g, F, HT_REC_CLOSE, 4, 0, 6 * SEC + 2);
+	r = R(HT_REC_BIRTH, 6 * SEC + 3);
+	r.num = F;
+	r.ts2 = 6 * SEC - 1; /* forked before the pipe */
+	ok(g, F + 3, r);
+	struct proc *c = graph_proc(g, F + 3);
+	CHECK(c && c->nfds == 0);
+	graph_free(g);
+}
+
 /* hashed fd tables: many fds, closed in an order that moves entries around
  * (the index must follow the swap-remove), looked up again */
 static void test_many_fds(void)
@@ -1276,5 +1316,5 @@ T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_re
        T(test_direct_path_first),
        T(test_local_origin), T(test_local_origin_feeders), T(test_local_origin_feeder_once), T(test_pid_reuse), T(test_retention_and_bounds),
        T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_ghost_fd_inherited), T(test_probe_keeps_tcp_peers), T(test_reconnect_after_failure),
-       T(test_pty_purge_trim_uaf), T(test_pty_reuse_backdated_master), T(test_pty_reuse_late_end), T(test_zombie_child_inherits), T(test_many_fds),
+       T(test_pty_purge_trim_uaf), T(test_pty_reuse_backdated_master), T(test_pty_reuse_late_end), T(test_zombie_child_inherits), T(test_creator_closed_after_fork), T(test_many_fds),
        T(test_memory_per_10k))
