@@ -412,6 +412,12 @@ static void proc_end(struct graph *g, struct proc *p, uint64_t ts)
 {
 	if (!p->alive)
 		return;
+	/* it said it exits (an EXIT while the kernel still ran it): it ended
+	 * when the kernel last showed it running, not when a sweep (up to a
+	 * second later) found it gone — else a `$(...)` child let go of its
+	 * pipe after the shell that read it to EOF */
+	if (p->exit_claimed && p->exit_ts && p->exit_ts < ts)
+		ts = p->exit_ts;
 	p->alive = 0;
 	p->exit_ts = ts;
 	for (struct hold *h = p->holds; h; h = h->pnext)
@@ -1490,6 +1496,8 @@ int graph_verify_alive(struct graph *g, struct proc *p, uint64_t now)
 			proc_end(g, p, now); /* it said it exits, and now it has */
 			return 0;
 		}
+		if (now > p->exit_ts)
+			p->exit_ts = now;
 		return 1;
 	}
 	if (!g->conf.use_procfs || kill(p->pid, 0) == 0 || errno != ESRCH)
@@ -1928,6 +1936,8 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 		if (checking(g) && kernel_proc(g, pid, &k) == 0 && k.state != 'Z' && k.state != 'X' &&
 		    (!p->start || k.start == p->start)) {
 			p->exit_claimed = 1;
+			/* while alive: when the kernel last showed it running */
+			p->exit_ts = now > r->ts ? now : r->ts;
 			break;
 		}
 		proc_end(g, p, r->ts);

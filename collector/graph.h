@@ -49,7 +49,9 @@ struct proc {
 	uid_t uid;
 	uint64_t start;       /* /proc starttime (clock ticks), 0 unknown */
 	uint64_t serial;      /* unique per entry */
-	uint64_t birth_ts, exit_ts, exec_ts; /* monotonic ns; exit_ts 0 = alive */
+	uint64_t birth_ts, exit_ts, exec_ts; /* monotonic ns; exit_ts 0 = alive, or
+					      * exit_claimed: when the kernel last
+					      * showed it running */
 	struct proc *creator;
 	const char *exe, *argv0;  /* interned, never NULL ("" unknown) */
 	const char *sha256;   /* interned lowercase hex, "" unknown */

