@@ -1358,6 +1358,21 @@ static void inherit_from(struct graph *g, struct proc *p, struct proc *c, uint64
 		if (ch)
 			fd_set_(g, p, e->fd, ch, fork_ts, HOLD_INHERITED, e->ends);
 	}
+	/* and its own claims the kernel could not confirm (all gone by the time
+	 * they were applied: dash's PIPE for `$(...)` when the collector lags)
+	 * that span the fork — unconfirmed for the child too, judged by the
+	 * creator's uid (chain.c claim_ok) */
+	for (struct hold *x = c->holds; x; x = x->pnext) {
+		if (!x->unconf || x->how == HOLD_INHERITED || x->since > fork_ts ||
+		    fork_ts >= x->until || oh_find(g, p, x->c))
+			continue;
+		struct hold *h = hold_open(g, p, x->c, fork_ts, HOLD_INHERITED);
+		if (!h)
+			break;
+		h->unconf = 1;
+		h->ends = x->ends;
+		hold_close(g, h, x->until);
+	}
 }
 
 static void proc_hash(struct graph *g, struct proc *p)
