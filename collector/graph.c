@@ -2353,10 +2353,17 @@ void graph_gc(struct graph *g, uint64_t now)
 			budget--;
 			/* (a reused pid is caught when its new process announces
 			 * itself: reading starttime here would cost ~5 µs each) */
-			if (p->exit_claimed)
+			if (p->exit_claimed) {
 				graph_verify_alive(g, p, now);
-			else if (kill(p->pid, 0) != 0 && errno == ESRCH)
-				proc_end(g, p, now);
+			} else if (kill(p->pid, 0) != 0 && errno == ESRCH) {
+				/* gone, and no EXIT applied: its last records may
+				 * still wait in its connection (the collector lags:
+				 * a FIFO's writer that exited at once) — applied to
+				 * it, not refused as from nobody, it ends at the next
+				 * sweep, dated now, unless its EXIT comes first */
+				p->exit_claimed = 1;
+				p->exit_ts = now;
+			}
 		}
 		g->sweep_pos = budget ? 0 : i;
 	}

@@ -56,7 +56,10 @@ struct proc {
 	const char *exe, *argv0;  /* interned, never NULL ("" unknown) */
 	const char *sha256;   /* interned lowercase hex, "" unknown */
 	uint8_t alive, seen_kernel, exec_pending, foreign_creator;
-	uint8_t exit_claimed : 1;   /* an EXIT came while the kernel still ran it */
+	uint8_t exit_claimed : 1;   /* an EXIT came while the kernel still ran it,
+				     * or a sweep found it gone (its last records
+				     * may still come): ended when the kernel, or
+				     * the next sweep, says; dated exit_ts */
 	uint8_t trim_queued : 1;    /* its closed holds wait for trimming (graph.c) */
 	uint8_t lineage_kernel : 1; /* its creator was taken from the kernel's view
 				     * (process group / session), not from a record */
