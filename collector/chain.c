@@ -425,6 +425,11 @@ static int claim_ok(struct walk *w, const struct hold *h)
 {
 	if (!h->unconf)
 		return 1;
+	/* its creator's claim, inherited at a fork whose child was gone when
+	 * its BIRTH was applied (graph_proc.c inherit_from): the claimer's uid is
+	 * the line — not one the child took since (a setuid program) */
+	if (h->how == HOLD_INHERITED && (!h->p->creator || h->p->creator->uid != h->p->uid))
+		return 0;
 	const struct chan *c = h->c;
 	int same_live = 0;
 	for (const struct hold *x = c->holds; x; x = x->cnext) {

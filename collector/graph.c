@@ -134,6 +134,12 @@ void proc_end(struct graph *g, struct proc *p, uint64_t ts)
 {
 	if (!p->alive)
 		return;
+	/* it said it exits (an EXIT while the kernel still ran it): it ended
+	 * when the kernel last showed it running, not when a sweep (up to a
+	 * second later) found it gone — else a `$(...)` child let go of its
+	 * pipe after the shell that read it to EOF */
+	if (p->exit_claimed && p->exit_ts && p->exit_ts < ts)
+		ts = p->exit_ts;
 	p->alive = 0;
 	p->exit_ts = ts;
 	for (struct hold *h = p->holds; h; h = h->pnext)
@@ -358,6 +364,7 @@ void graph_free(struct graph *g)
 			g->utab[i] = n;
 		}
 	free(g->byid);
+	free(g->closes);
 	free(g->pidtab);
 	free(g->chantab);
 	free(g->ohtab);
@@ -382,10 +389,17 @@ void graph_gc(struct graph *g, uint64_t now)
 			budget--;
 			/* (a reused pid is caught when its new process announces
 			 * itself: reading starttime here would cost ~5 µs each) */
-			if (p->exit_claimed)
+			if (p->exit_claimed) {
 				graph_verify_alive(g, p, now);
-			else if (kill(p->pid, 0) != 0 && errno == ESRCH)
-				proc_end(g, p, now);
+			} else if (kill(p->pid, 0) != 0 && errno == ESRCH) {
+				/* gone, and no EXIT applied: its last records may
+				 * still wait in its connection (the collector lags:
+				 * a FIFO's writer that exited at once) — applied to
+				 * it, not refused as from nobody, it ends at the next
+				 * sweep, dated now, unless its EXIT comes first */
+				p->exit_claimed = 1;
+				p->exit_ts = now;
+			}
 		}
 		g->sweep_pos = budget ? 0 : i;
 	}

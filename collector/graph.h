@@ -49,12 +49,17 @@ struct proc {
 	uid_t uid;
 	uint64_t start;       /* /proc starttime (clock ticks), 0 unknown */
 	uint64_t serial;      /* unique per entry */
-	uint64_t birth_ts, exit_ts, exec_ts; /* monotonic ns; exit_ts 0 = alive */
+	uint64_t birth_ts, exit_ts, exec_ts; /* monotonic ns; exit_ts 0 = alive, or
+					      * exit_claimed: when the kernel last
+					      * showed it running */
 	struct proc *creator;
 	const char *exe, *argv0;  /* interned, never NULL ("" unknown) */
 	const char *sha256;   /* interned lowercase hex, "" unknown */
 	uint8_t alive, seen_kernel, exec_pending, foreign_creator;
-	uint8_t exit_claimed : 1;   /* an EXIT came while the kernel still ran it */
+	uint8_t exit_claimed : 1;   /* an EXIT came while the kernel still ran it,
+				     * or a sweep found it gone (its last records
+				     * may still come): ended when the kernel, or
+				     * the next sweep, says; dated exit_ts */
 	uint8_t trim_queued : 1;    /* its closed holds wait for trimming (graph.c) */
 	uint8_t lineage_kernel : 1; /* its creator was taken from the kernel's view
 				     * (process group / session), not from a record */

@@ -244,6 +244,8 @@ static int rec_exit(struct rec *x)
 	 * so (graph_gc's sweep, graph_verify_alive) */
 	if (checking(g) && kernel_runs(g, x->p)) {
 		x->p->exit_claimed = 1;
+		/* while alive: when the kernel last showed it running */
+		x->p->exit_ts = x->now > x->r->ts ? x->now : x->r->ts;
 		return 0;
 	}
 	proc_end(g, x->p, x->r->ts);
@@ -554,7 +556,7 @@ static int rec_close(struct rec *x)
 	struct fdent *e = fd_find(p, r->fd);
 	if (e && kernel_keeps(g, p, r->fd, e->h->c))
 		return refuse(g, &g->st.refused_close, x->why, "fd still open in the kernel");
-	fd_unset(g, p, r->fd, r->ts);
+	fd_close_rec(g, p, r->fd, r->ts);
 	return 0;
 }
 
@@ -599,7 +601,7 @@ static int rec_dup(struct rec *x)
 	struct fdent *cur = fd_find(p, r->fd2);
 	if (cur && kernel_keeps(g, p, r->fd2, cur->h->c))
 		return refuse(g, &g->st.refused_close, x->why, "dup over an fd the kernel still shows");
-	fd_unset(g, p, r->fd2, r->ts);
+	fd_close_rec(g, p, r->fd2, r->ts);
 	return 0;
 }
 
@@ -612,7 +614,7 @@ static int rec_closerange(struct rec *x)
 	for (uint32_t i = 0; r->ts >= p->synced_ts && i < p->nfds;) {
 		int fd = p->fds[i].fd;
 		if (fd >= r->fd && fd <= r->fd2 && !(kernel_keeps(g, p, fd, p->fds[i].h->c) && ++kept))
-			fd_unset(g, p, fd, r->ts);
+			fd_close_rec(g, p, fd, r->ts);
 		else
 			i++;
 	}

@@ -212,6 +212,23 @@ void ghost_end(struct proc *p, int fd, uint64_t ts)
 		e->until = ts;
 }
 
+/* a record closes p's fd at ts (graph_int.h struct closedfd) */
+void fd_close_rec(struct graph *g, struct proc *p, int fd, uint64_t ts)
+{
+	struct fdent *e = fd_find(p, fd);
+	if (!e)
+		return;
+	if (!g->closes && (g->closes = calloc(CLOSES_MAX, sizeof(*g->closes))))
+		g->st.bytes += CLOSES_MAX * sizeof(*g->closes);
+	if (g->closes) {
+		const struct chan *c = e->h->c;
+		g->closes[g->nclosed++ % CLOSES_MAX] = (struct closedfd){
+			p->serial, {.fd = fd, .kind = c->kind, .ends = e->ends, .dev = c->dev,
+				    .ino = c->ino, .since = e->h->since, .until = ts}};
+	}
+	fd_unset(g, p, fd, ts);
+}
+
 /* fd_set_ for a record's fd (c NULL: chan_get failed). A record sent before
  * our last read of the sender's /proc/PID/fd table (it waited in the socket
  * while the collector read the table for another reason) must not put back

@@ -89,6 +89,8 @@ struct graph {
 	struct dcache { pid_t pid; int fd; uint64_t serial; } dcache[DCACHE_N];
 	size_t dnext;
 	uint64_t last_failcheck;         /* monotonic ns of the last CONNFAIL check dump */
+	struct closedfd *closes;         /* the last CLOSES_MAX closes by records (fd_close_rec) */
+	uint32_t nclosed;
 };
 
 /* Ghost fds. A record sent before the collector's last read of the sender's
@@ -108,6 +110,19 @@ struct ghostfd {
 struct ghosts {
 	uint8_t n, next;
 	struct ghostfd e[GHOSTS_MAX];
+};
+
+/* The host's last CLOSES_MAX fds closed by records, each with its creator's
+ * interval (from its hold's start): a fork child whose BIRTH is applied after
+ * its creator's records closed an fd it had at the fork — the parent runs
+ * first (dash closes the write end it gave `$(...)`) — and that is gone (or a
+ * zombie) by then inherits it (inherit_from). One ring for the host, not per
+ * process: a BIRTH comes soon after the closes that follow its fork, in
+ * record order. */
+#define CLOSES_MAX 256
+struct closedfd {
+	uint64_t serial; /* the closer's */
+	struct ghostfd e;
 };
 
 /* ---- small helpers (inline: on every record's path) ---------------------- */
@@ -213,6 +228,9 @@ int fd_set_(struct graph *g, struct proc *p, int fd, struct chan *c, uint64_t ts
 int fd_set_key(struct graph *g, struct proc *p, int fd, const struct ht_chan *k, uint64_t ts,
 	       uint8_t how, uint8_t ends);
 void fd_unset(struct graph *g, struct proc *p, int fd, uint64_t ts);
+/* fd_unset for a record's close (CLOSE, DUP over, CLOSERANGE): remembered in
+ * g->closes for fork children applied later */
+void fd_close_rec(struct graph *g, struct proc *p, int fd, uint64_t ts);
 /* fd_set_ for a record's fd, minding the last /proc read (c NULL: chan_get failed) */
 int fd_rec(struct graph *g, struct proc *p, int fd, struct chan *c, uint64_t ts, uint8_t how,
 	   uint8_t ends);

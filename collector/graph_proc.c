@@ -157,7 +157,7 @@ static int int_cmp(const void *a, const void *b)
 }
 
 /* Makes p's fd table equal to /proc/PID/fd. Returns 0, or -errno if /proc
- * could not be read (p unchanged). */
+ * could not be read or p has exited (p unchanged). */
 int proc_sync_fds(struct graph *g, struct proc *p, uint64_t ts, uint8_t how)
 {
 	int seen[1024];
@@ -171,6 +171,12 @@ int proc_sync_fds(struct graph *g, struct proc *p, uint64_t ts, uint8_t how)
 	int rc = procfs_fds(p->pid, sync_cb, &x);
 	if (rc < 0)
 		return rc;
+	/* a zombie's /proc/PID/fd is there and empty: that says nothing of what
+	 * it held (a `$(...)` child gone before its BIRTH was applied, not yet
+	 * reaped: it inherits from its creator instead) */
+	struct graph_kproc k;
+	if (!x.nseen && (kernel_proc(g, p->pid, &k) != 0 || k.state == 'Z' || k.state == 'X'))
+		return -ESRCH;
 	p->synced_ts = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
 	if (x.nseen == x.cap)
 		return 0; /* too many to compare: keep what we have */
@@ -205,6 +211,33 @@ void inherit_from(struct graph *g, struct proc *p, struct proc *c, uint64_t fork
 		struct chan *ch = chan_get(g, &k, fork_ts);
 		if (ch)
 			fd_set_(g, p, e->fd, ch, fork_ts, HOLD_INHERITED, e->ends);
+	}
+	/* and what its records closed after the fork, before the child's BIRTH
+	 * was applied */
+	for (uint32_t i = 0; g->closes && i < CLOSES_MAX; i++) {
+		struct ghostfd *e = &g->closes[i].e;
+		if (g->closes[i].serial != c->serial || e->since > fork_ts || fork_ts >= e->until ||
+		    fd_find(p, e->fd))
+			continue;
+		struct ht_chan k = {e->kind, e->dev, e->ino};
+		struct chan *ch = chan_get(g, &k, fork_ts);
+		if (ch)
+			fd_set_(g, p, e->fd, ch, fork_ts, HOLD_INHERITED, e->ends);
+	}
+	/* and its own claims the kernel could not confirm (all gone by the time
+	 * they were applied: dash's PIPE for `$(...)` when the collector lags)
+	 * that span the fork — unconfirmed for the child too, judged by the
+	 * creator's uid (chain.c claim_ok) */
+	for (struct hold *x = c->holds; x; x = x->pnext) {
+		if (!x->unconf || x->how == HOLD_INHERITED || x->since > fork_ts ||
+		    fork_ts >= x->until || oh_find(g, p, x->c))
+			continue;
+		struct hold *h = hold_open(g, p, x->c, fork_ts, HOLD_INHERITED);
+		if (!h)
+			break;
+		h->unconf = 1;
+		h->ends = x->ends;
+		hold_close(g, h, x->until);
 	}
 }
 /* ---- an image's identity: exe, argv0, sha256 ---------------------------- */
@@ -342,6 +375,8 @@ int graph_verify_alive(struct graph *g, struct proc *p, uint64_t now)
 			proc_end(g, p, now); /* it said it exits, and now it has */
 			return 0;
 		}
+		if (now > p->exit_ts)
+			p->exit_ts = now;
 		return 1;
 	}
 	if (!g->conf.use_procfs || kill(p->pid, 0) == 0 || errno != ESRCH)
