@@ -1953,6 +1953,11 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 			p->exit_claimed = 1;
 			/* while alive: when the kernel last showed it running */
 			p->exit_ts = now > r->ts ? now : r->ts;
+			/* an exiting process may be past the release of its files
+			 * and not yet a zombie (its `$(...)` shell has read EOF and
+			 * closed the pipe already): what the kernel shows gone it
+			 * let go of by its EXIT */
+			proc_sync_fds(g, p, r->ts, HOLD_INHERITED);
 			break;
 		}
 		proc_end(g, p, r->ts);
