@@ -50,8 +50,9 @@ struct proc {
 	uint64_t start;       /* /proc starttime (clock ticks), 0 unknown */
 	uint64_t serial;      /* unique per entry */
 	uint64_t birth_ts, exit_ts, exec_ts; /* monotonic ns; exit_ts 0 = alive, or
-					      * exit_claimed: when the kernel last
-					      * showed it running */
+					      * exit_claimed: the end to date it at
+					      * (when the kernel last showed it
+					      * running, or a sweep found it gone) */
 	struct proc *creator;
 	const char *exe, *argv0;  /* interned, never NULL ("" unknown) */
 	const char *sha256;   /* interned lowercase hex, "" unknown */

@@ -246,6 +246,11 @@ static int rec_exit(struct rec *x)
 		x->p->exit_claimed = 1;
 		/* while alive: when the kernel last showed it running */
 		x->p->exit_ts = x->now > x->r->ts ? x->now : x->r->ts;
+		/* an exiting process may be past the release of its files and
+		 * not yet a zombie (its `$(...)` shell has read EOF and closed
+		 * the pipe already): what the kernel shows gone it let go of by
+		 * its EXIT */
+		proc_sync_fds(g, x->p, x->r->ts, HOLD_INHERITED);
 		return 0;
 	}
 	proc_end(g, x->p, x->r->ts);
