@@ -138,8 +138,13 @@ void proc_end(struct graph *g, struct proc *p, uint64_t ts)
 	 * when the kernel last showed it running, not when a sweep (up to a
 	 * second later) found it gone — else a `$(...)` child let go of its
 	 * pipe after the shell that read it to EOF */
-	if (p->exit_claimed && p->exit_ts && p->exit_ts < ts)
-		ts = p->exit_ts;
+	if (p->exit_claimed && p->exit_ts && p->exit_ts < ts) {
+		uint64_t lo = p->exit_ts; /* (no hold ends before it began) */
+		for (struct hold *h = p->holds; h; h = h->pnext)
+			if (!h->until && h->since >= lo)
+				lo = h->since + 1;
+		ts = lo < ts ? lo : ts;
+	}
 	p->alive = 0;
 	p->exit_ts = ts;
 	for (struct hold *h = p->holds; h; h = h->pnext)

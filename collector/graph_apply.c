@@ -373,15 +373,19 @@ static void pty_purge(struct graph *g, struct proc *p, uint64_t idx, uint64_t ts
 		if (h->until || h->p == p)
 			continue;
 		struct proc *q = h->p;
+		/* one that said it exits, or a sweep found gone, ended then
+		 * (proc_end), not when its index was reused: else it let go of
+		 * pts/N while the new pair held it (a tmux pane's utempter) */
+		uint64_t end = q->exit_claimed && q->exit_ts > h->since && q->exit_ts < ts ? q->exit_ts : ts;
 		for (uint32_t i = 0; i < q->nfds;) {
 			if (q->fds[i].h == h)
-				fd_unset(g, q, q->fds[i].fd, ts);
+				fd_unset(g, q, q->fds[i].fd, end);
 			else
 				i++;
 		}
 		if (!h->until) {
 			h->nfds = 0;
-			hold_close(g, h, ts);
+			hold_close(g, h, end);
 		}
 	}
 }

@@ -1357,6 +1357,38 @@ static void test_exit_past_files(void)
 	close(ctl[0]), close(ctl[1]), close(ack[0]), close(ack[1]), close(data[0]), close(data[1]);
 }
 
+/* tmux forks libutempter's helper for a new pane with the server's fds (the
+ * pane's pty master among them); the helper is gone — found by a sweep, not
+ * yet ended (its last records may still come) — when a new master gets its
+ * pty index (chain_tmux's next session, under load). The PTY purge ended its
+ * hold then, when the index was reused, so it let go of pts/N while the new
+ * pair held it: a departed feeder of the new pane's shell, with the old
+ * session as a spurious origin. Whom a sweep found gone (or who said it
+ * exits) ended then. */
+static void test_pty_purge_found_gone(void)
+{
+	struct graph_conf cf = {.retention_ns = 600 * SEC, .window_ns = 60 * SEC,
+				.max_procs = 1000, .use_procfs = 1, .trust_claims = 1};
+	struct graph *g = graph_new(&cf);
+	const pid_t F = 4200400; /* > PID_MAX_LIMIT: a sweep finds them gone */
+	uint64_t b = mono_ns() - 30 * SEC;
+	image(g, F, 1, "/usr/bin/tmux", b);
+	pty(g, F, 5, -1, 9, b + 1 * SEC);
+	birth(g, F + 1, F, b + 2 * SEC); /* utempter: inherits the master */
+	graph_gc(g, b + 3 * SEC);       /* found gone */
+	image(g, F + 10, 1, "/usr/bin/tmux", b + 4 * SEC);
+	pty(g, F + 10, 5, -1, 9, b + 5 * SEC); /* pts/9 again */
+	struct chan *c = graph_chan(g, HT_CHAN_PTY, 0, 9);
+	int n = 0;
+	for (struct hold *h = c ? c->holds : NULL; h; h = h->cnext)
+		if (h->p->pid == F + 1) {
+			n++;
+			CHECK(h->until == b + 3 * SEC);
+		}
+	CHECK_EQ_INT(n, 1);
+	graph_free(g);
+}
+
 /* hashed fd tables: many fds, closed in an order that moves entries around
  * (the index must follow the swap-remove), looked up again */
 static void test_many_fds(void)
@@ -1429,5 +1461,5 @@ T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_re
        T(test_direct_path_first),
        T(test_local_origin), T(test_local_origin_feeders), T(test_local_origin_feeder_once), T(test_pid_reuse), T(test_retention_and_bounds),
        T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_ghost_fd_inherited), T(test_probe_keeps_tcp_peers), T(test_reconnect_after_failure),
-       T(test_pty_purge_trim_uaf), T(test_pty_reuse_backdated_master), T(test_pty_reuse_late_end), T(test_zombie_child_inherits), T(test_creator_closed_after_fork), T(test_sweep_before_records), T(test_exit_past_files), T(test_many_fds),
+       T(test_pty_purge_trim_uaf), T(test_pty_reuse_backdated_master), T(test_pty_reuse_late_end), T(test_zombie_child_inherits), T(test_creator_closed_after_fork), T(test_sweep_before_records), T(test_exit_past_files), T(test_pty_purge_found_gone), T(test_many_fds),
        T(test_memory_per_10k))
