@@ -426,6 +426,11 @@ static int claim_ok(struct walk *w, const struct hold *h)
 {
 	if (!h->unconf)
 		return 1;
+	/* its creator's claim, inherited at a fork whose child was gone when
+	 * its BIRTH was applied (graph_proc.c inherit_from): the claimer's uid is
+	 * the line — not one the child took since (a setuid program) */
+	if (h->how == HOLD_INHERITED && (!h->p->creator || h->p->creator->uid != h->p->uid))
+		return 0;
 	const struct chan *c = h->c;
 	int same_live = 0;
 	for (const struct hold *x = c->holds; x; x = x->cnext) {
@@ -542,18 +547,195 @@ static int same_host(const struct gaddr *a, const struct ht_addr *b)
 	return x[0] == y[0] && x[1] == y[1];
 }
 
+/* Never a source (skipped before it counts against any bound): a connect()
+ * that failed never carried anything, and the subject's own other
+ * connections to the host it is connecting to (retries, parallel fetches, a
+ * load generator) are not where it came from. */
+static inline int never_source(const struct walk *w, const struct chan *c, int depth)
+{
+	return c->failed || (depth == 0 && is_tcp(c) && c->dir == 'o' &&
+			     same_host(&c->remote, w->req->syn_remote));
+}
+
+/* One channel of p followed at t (through_chan): p's hold of it, the ends
+ * whose holders may feed p through it, and where their nodes go. */
+struct through {
+	struct proc *p;
+	struct hold *mine;
+	uint64_t t;
+	int depth;
+	cJSON *sources;
+	int past;              /* a channel in p's history (closed) */
+	struct chan *ends[2];  /* [0] the channel itself (or, for a local TCP
+				* connection, the far socket), [1] its unix peer */
+	char id[64];
+	const char *via;
+	int ndeparted;
+};
+
+/* An external TCP connection: a leaf, reported once per walk. */
+static void conn_leaf(struct walk *w, const struct chan *c, cJSON *sources)
+{
+	if (leaf_seen(w, c))
+		return;
+	cJSON *n = conn_node(w, c);
+	if (n)
+		add_source(sources, "tcp", NULL, n);
+}
+
+/* A TCP connection between two local processes: the far socket is the one
+ * whose local end is our remote end (linked to c once found). NULL: not
+ * known, nothing to follow. */
+static struct chan *tcp_far_end(struct walk *w, struct chan *c, int live)
+{
+	struct sd_inet far;
+	struct chan *f;
+	if (c->peer)
+		return c->peer; /* resolved by an earlier query */
+	if (!live || !c->has_local || w->req->nl < 0 ||
+	    sd_inet_lookup(w->req->nl, c->remote.family, c->remote.a, c->remote.port, c->local.a,
+			   c->local.port, &far) != 0 || !far.ino)
+		return NULL;
+	f = graph_chan(w->g, HT_CHAN_SOCK, 0, far.ino);
+	if (!f || !f->holds)
+		f = kernel_holders(w, far.ino);
+	if (f && !f->peer)
+		chan_link_peers(f, c);
+	return f;
+}
+
+/* A unix socket end talks to its peer end, not to other holders of the same
+ * end (a forking server's children sharing a socketpair) — unless the peer is
+ * unknown. Fills ends; 0 when nothing is followed through c (the collector's
+ * own connection, a listening socket). */
+static int unix_ends(struct walk *w, struct chan *c, int live, struct chan **ends)
+{
+	if (c->internal || (c->peer && c->peer->internal))
+		return 0; /* a shim's or a query's connection to the collector */
+	if (c->dir == 'l')
+		return 0; /* a listening socket: no data between its holders */
+	ends[1] = c->peer;
+	if (c->peer)
+		ends[0] = NULL;
+	if (!live)
+		return 1; /* history: only what the graph remembers */
+	if (!c->peer && c->remote.family == AF_UNIX && c->remote.len == 8) {
+		uint64_t peer;
+		memcpy(&peer, c->remote.a, 8);
+		w->scan_self = 0;
+		ends[1] = kernel_holders(w, peer);
+		if (w->scan_self) {
+			/* a shim's record socket, shared by a forking server and
+			 * its children that did not exec: nobody's source, and
+			 * never scanned for again */
+			c->remote.len = 0;
+			c->internal = 1;
+			return 0;
+		}
+	} else if (c->peer && !c->peer->holds && !c->peer->kscanned) {
+		ends[1] = kernel_holders(w, c->peer->ino);
+		if (c->peer && !c->peer->holds)
+			c->peer->kscanned = 1; /* nobody we may see: do not scan again */
+	}
+	return 1;
+}
+
+/* May h, a holder of x->ends[e], have fed p through the channel? In pass 0
+ * the holders at t, in pass 1 those that let go before (*ht: when h is
+ * judged). The filters in the order the walk asks them. */
+static int holder_candidate(struct walk *w, const struct through *x, int e, const struct hold *h,
+			    int pass, uint64_t *ht)
+{
+	const struct hold *mine = x->mine;
+	*ht = x->t;
+	if (hold_live_at(h, x->t) == pass || !claim_ok(w, h))
+		return 0;
+	if (pass) {
+		/* a holder that let go of the channel within the window before
+		 * t, while p held it, fed p all the same — what it wrote waits
+		 * in the pipe or socket buffer (`nc -l | sh` after the
+		 * controller hung up, `curl … | sh`): judged as it was when it
+		 * let go */
+		if (!h->until || h->until > x->t || h->since > x->t || h->until + w->window < x->t ||
+		    h->until <= mine->since)
+			return 0;
+		*ht = h->until - 1;
+	}
+	if (h->p == x->p || on_path(w, h->p) || !feeds(mine, h))
+		return 0;
+	/* a process holding both ends of a socketpair (socat's, shared by a
+	 * forking listener and all its children) cannot be told apart from our
+	 * side: not a source through it */
+	if (e == 1 && holds_at(h->p, mine->c, *ht))
+		return 0;
+	/* a process reached on the way is not fed through a channel it holds by
+	 * what it created — a hub (a forking listener, an sshd listener known
+	 * only from /proc, a tmux server) holds one to each child — only the
+	 * subject's own descendants count; but in a process's history (past: a
+	 * channel it has closed) a descendant that let go of it first did: the
+	 * process stayed to take what the child wrote (`c=$(nc H1 9000)`), where
+	 * a shell that built a pipeline between two children let go at once */
+	if (x->depth > 0 && descends_from(h->p, x->p) &&
+	    !(x->past && h->until && h->until <= mine->until))
+		return 0;
+	return 1;
+}
+
+/* Expands a candidate holder h of x->ends[e], judged at ht, into a source of
+ * p. -1: the tree is full (stop following this channel), else 0. */
+static int follow_holder(struct walk *w, struct through *x, int e, struct hold *h, uint64_t ht)
+{
+	if (w->nodes >= w->max_nodes) {
+		w->truncated = 1;
+		return -1;
+	}
+	/* a holder that died by a signal left no EXIT: its holds are stale (a
+	 * pty index may already serve someone else) */
+	if (x->t == w->req->now && !h->until && !graph_verify_alive(w->g, h->p, w->req->now))
+		return 0;
+	if (visited(w, h->p, ht))
+		return 0;
+	if (ht != x->t && ++x->ndeparted > 16) {
+		w->truncated = 1; /* more departed feeders than we follow */
+		return 0;
+	}
+	cJSON *n = expand(w, h->p, ht, ht != x->t ? ROLE_DEPARTED : ROLE_FED, x->depth + 1,
+			  x->ends[e]);
+	if (n)
+		add_source(x->sources,
+			   (x->mine->how == HOLD_RECEIVED || h->how == HOLD_RECEIVED) ? "fdpass" : x->via,
+			   x->id, n);
+	return 0;
+}
+
+/* The holders of the channel's ends: those at t first, those that let go
+ * after (the most direct path reports an external connection). */
+static void through_holders(struct walk *w, struct through *x)
+{
+	for (int pass = 0; pass < 2; pass++)
+		for (int e = 0; e < 2; e++) {
+			if (!x->ends[e])
+				continue;
+			for (struct hold *h = x->ends[e]->holds; h; h = h->cnext) {
+				uint64_t ht;
+				if (holder_candidate(w, x, e, h, pass, &ht) &&
+				    follow_holder(w, x, e, h, ht) < 0)
+					return;
+			}
+		}
+}
+
+/* Follows p's hold `mine` of a channel at t: an external TCP connection is a
+ * leaf; otherwise the other holders of the channel (of its peer, of the far
+ * socket) that may have fed p are expanded. live: t is now. */
 static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint64_t t,
 			 int depth, cJSON *sources, int live, int past)
 {
 	struct chan *c = mine->c;
-	struct chan *ends[2] = {c, NULL};
-	char id[64];
+	struct through x = {.p = p, .mine = mine, .t = t, .depth = depth, .sources = sources,
+			    .past = past, .ends = {c, NULL}};
 
-	if (c->failed)
-		return; /* a connect() that failed never carried anything */
-	/* the subject's own other connections to the host it is connecting to
-	 * (retries, parallel fetches, a load generator) are not where it came from */
-	if (depth == 0 && is_tcp(c) && c->dir == 'o' && same_host(&c->remote, w->req->syn_remote))
+	if (never_source(w, c, depth))
 		return;
 	/* the kernel only knows what is still open — but a socket's kind and ends
 	 * do not change, so one still held now is probed even when it is judged
@@ -562,127 +744,18 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 		sock_complete(w, c);
 	if (is_tcp(c)) {
 		if (!is_local(&c->remote)) {
-			if (!leaf_seen(w, c)) {
-				cJSON *n = conn_node(w, c);
-				if (n)
-					add_source(sources, "tcp", NULL, n);
-			}
+			conn_leaf(w, c, sources);
 			return;
 		}
-		/* a TCP connection between two local processes: the far socket is the
-		 * one whose local end is our remote end */
-		if (c->peer) {
-			ends[0] = c->peer; /* resolved by an earlier query */
-		} else {
-			struct sd_inet far;
-			if (!live || !c->has_local || w->req->nl < 0 ||
-			    sd_inet_lookup(w->req->nl, c->remote.family, c->remote.a, c->remote.port,
-					   c->local.a, c->local.port, &far) != 0 || !far.ino)
-				return;
-			ends[0] = graph_chan(w->g, HT_CHAN_SOCK, 0, far.ino);
-			if (!ends[0] || !ends[0]->holds)
-				ends[0] = kernel_holders(w, far.ino);
-			if (ends[0] && !ends[0]->peer) {
-				chan_link_peers(ends[0], c);
-			}
-		}
-	} else if (c->kind == HT_CHAN_SOCK) {
-		if (c->internal || (c->peer && c->peer->internal))
-			return; /* a shim's or a query's connection to the collector */
-		if (c->dir == 'l')
-			return; /* a listening socket: no data between its holders */
-		/* a unix socket end talks to its peer end, not to other holders of
-		 * the same end (a forking server's children sharing a socketpair) —
-		 * unless the peer is unknown */
-		ends[1] = c->peer;
-		if (c->peer)
-			ends[0] = NULL;
-		if (!live) {
-			/* history: only what the graph remembers */
-		} else if (!c->peer && c->remote.family == AF_UNIX && c->remote.len == 8) {
-			uint64_t peer;
-			memcpy(&peer, c->remote.a, 8);
-			w->scan_self = 0;
-			ends[1] = kernel_holders(w, peer);
-			if (w->scan_self) {
-				/* a shim's record socket, shared by a forking server and
-				 * its children that did not exec: nobody's source, and
-				 * never scanned for again */
-				c->remote.len = 0;
-				c->internal = 1;
-				return;
-			}
-		} else if (c->peer && !c->peer->holds && !c->peer->kscanned) {
-			ends[1] = kernel_holders(w, c->peer->ino);
-			if (c->peer && !c->peer->holds)
-				c->peer->kscanned = 1; /* nobody we may see: do not scan again */
-		}
+		x.ends[0] = tcp_far_end(w, c, live);
+		if (!x.ends[0])
+			return;
+	} else if (c->kind == HT_CHAN_SOCK && !unix_ends(w, c, live, x.ends)) {
+		return;
 	}
-	chan_label(c, id, sizeof(id));
-	const char *via = via_name(c);
-	/* the holders at t first, those that let go after (the most direct path
-	 * reports an external connection) */
-	int ndeparted = 0;
-	for (int pass = 0; pass < 2; pass++)
-	for (int e = 0; e < 2; e++) {
-		if (!ends[e])
-			continue;
-		for (struct hold *h = ends[e]->holds; h; h = h->cnext) {
-			uint64_t ht = t;
-			if (hold_live_at(h, t) == pass || !claim_ok(w, h))
-				continue;
-			if (pass) {
-				/* a holder that let go of the channel within the window
-				 * before t, while p held it, fed p all the same — what it
-				 * wrote waits in the pipe or socket buffer (`nc -l | sh`
-				 * after the controller hung up, `curl … | sh`): judged as
-				 * it was when it let go */
-				if (!h->until || h->until > t || h->since > t ||
-				    h->until + w->window < t || h->until <= mine->since)
-					continue;
-				ht = h->until - 1;
-			}
-			if (h->p == p || on_path(w, h->p) || !feeds(mine, h))
-				continue;
-			/* a process holding both ends of a socketpair (socat's, shared
-			 * by a forking listener and all its children) cannot be told
-			 * apart from our side: not a source through it */
-			if (e == 1 && holds_at(h->p, c, ht))
-				continue;
-			/* a process reached on the way is not fed through a channel it
-			 * holds by what it created — a hub (a forking listener, an sshd
-			 * listener known only from /proc, a tmux server) holds one to
-			 * each child — only the subject's own descendants count; but in
-			 * a process's history (past: a channel it has closed) a
-			 * descendant that let go of it first did: the process stayed to
-			 * take what the child wrote (`c=$(nc H1 9000)`), where a shell
-			 * that built a pipeline between two children let go at once */
-			if (depth > 0 && descends_from(h->p, p) &&
-			    !(past && h->until && h->until <= mine->until))
-				continue;
-			if (w->nodes >= w->max_nodes) {
-				w->truncated = 1;
-				return;
-			}
-			/* a holder that died by a signal left no EXIT: its holds
-			 * are stale (a pty index may already serve someone else) */
-			if (t == w->req->now && !h->until &&
-			    !graph_verify_alive(w->g, h->p, w->req->now))
-				continue;
-			if (visited(w, h->p, ht))
-				continue;
-			if (ht != t && ++ndeparted > 16) {
-				w->truncated = 1; /* more departed feeders than we follow */
-				continue;
-			}
-			cJSON *n = expand(w, h->p, ht, ht != t ? ROLE_DEPARTED : ROLE_FED, depth + 1,
-					  ends[e]);
-			if (n)
-				add_source(sources,
-					   (mine->how == HOLD_RECEIVED || h->how == HOLD_RECEIVED) ? "fdpass" : via,
-					   id, n);
-		}
-	}
+	chan_label(c, x.id, sizeof(x.id));
+	x.via = via_name(c);
+	through_holders(w, &x);
 }
 
 static cJSON *expand(struct walk *w, struct proc *p, uint64_t t, enum role role, int depth,
@@ -700,6 +773,95 @@ static cJSON *expand(struct walk *w, struct proc *p, uint64_t t, enum role role,
 	return n;
 }
 
+/* Which of p's holds are followed from a node (channel_sources), and how. */
+struct pick {
+	struct proc *p;
+	uint64_t t, from;        /* history: holds closed within [from, t] */
+	int subject, depth;
+	int history;             /* closed holds followed: 1 yes, 0 no, -1 unless
+				  * p is a hub (asked once, lazily) */
+	const struct chan *via;  /* the channel p was reached through */
+	struct proc *hubmom;     /* a departed feeder's hub creator (see below) */
+	int nrecent;             /* history holds taken so far */
+};
+
+enum { PICK_NO = 0, PICK_LIVE, PICK_HISTORY };
+
+/* Is h one of p's sources, and held at t (PICK_LIVE) or closed in the
+ * window (PICK_HISTORY)? */
+static int pick_hold(struct walk *w, struct pick *k, const struct hold *h)
+{
+	if (h->c == w->req->exclude || (k->via && (h->c == k->via || h->c->peer == k->via)) ||
+	    !claim_ok(w, h))
+		return PICK_NO;
+	if (k->hubmom && holds_at(k->hubmom, h->c, k->p->birth_ts))
+		return PICK_NO;
+	int live = hold_live_at(h, k->t);
+	if (!live) {
+		if (!k->history || !h->until || h->until < k->from || h->until > k->t || h->since > k->t)
+			return PICK_NO;
+		if (k->history < 0 && !(k->history = !is_hub(k->p)))
+			return PICK_NO;
+		/* a creator's history is its own: an fd its creator also held at
+		 * its birth (sshd's child closing the other sessions' pipes) is
+		 * reached through the lineage, under the hub rule (asked only
+		 * while there is room) */
+		if (!k->subject && k->nrecent < 32 && k->p->creator &&
+		    holds_at(k->p->creator, h->c, k->p->birth_ts))
+			return PICK_NO;
+	}
+	/* not a source (see through_chan): not counted against the bound */
+	if (never_source(w, h->c, k->depth))
+		return PICK_NO;
+	return live ? PICK_LIVE : PICK_HISTORY;
+}
+
+/* The channels p holds at t and, as the role allows, those it let go of
+ * within the window before t, each followed by through_chan. */
+static void channel_sources(struct walk *w, struct proc *p, uint64_t t, enum role role, int depth,
+			    const struct chan *via, cJSON *sources)
+{
+	/* what the subject held lately, what a creator held lately when its child
+	 * was born (a shell that read its orders from a connection it has closed,
+	 * then runs them), what a departed feeder held lately when it let go —
+	 * a hub's history only when it is the subject (a hub's closed
+	 * connections are other clients', not its children's; for the subject
+	 * an extra origin is the safe side of the doubt). Asked once, of the
+	 * first closed hold that falls in the window. */
+	struct pick k = {.p = p, .t = t, .subject = role == ROLE_SUBJECT, .depth = depth, .via = via,
+			 .history = role == ROLE_SUBJECT ? 1 : role == ROLE_FED ? 0 : -1};
+	/* a creator's history: only what it let go of shortly before the birth
+	 * (orders read, then run); a prompt's or a status line's `$(curl …)`
+	 * long before the user's next command is not where that came from */
+	uint64_t span = role == ROLE_CREATOR && w->window > CREATOR_GAP_NS ? CREATOR_GAP_NS
+									  : w->window;
+	k.from = t > span ? t - span : 0;
+	if (p->exec_ts > k.from)
+		k.from = p->exec_ts;
+	/* a departed feeder that a hub created (libutempter's helper, forked by
+	 * tmux for each new pane with every fd of the server): what it had from
+	 * its creator is the hub's, reached through the lineage — only what it
+	 * opened itself is judged here */
+	k.hubmom = role == ROLE_DEPARTED && p->creator && is_hub(p->creator) ? p->creator : NULL;
+	/* what it holds first, its history after (at most 32, in list order): an
+	 * external connection is reported once, on the first (most direct) path
+	 * that reaches it. Copies: a live pass may re-read a holder's /proc
+	 * (kernel_holders), which can free this process's oldest closed holds */
+	struct hold recent[32];
+	for (struct hold *h = p->holds; h; h = h->pnext) {
+		int how = pick_hold(w, &k, h);
+		if (how == PICK_LIVE)
+			through_chan(w, p, h, t, depth, sources, t == w->req->now, 0);
+		else if (how == PICK_HISTORY && k.nrecent == 32)
+			w->truncated = 1; /* more history than we follow */
+		else if (how == PICK_HISTORY)
+			recent[k.nrecent++] = *h;
+	}
+	/* a recently closed channel is judged by who held it then */
+	for (int i = 0; i < k.nrecent; i++)
+		through_chan(w, p, &recent[i], recent[i].until - 1, depth, sources, 0, 1);
+}
+
 /* via: the channel p was reached through (NULL: through its creator, or p is
  * the subject). A path does not go back out through the channel it came in by:
  * two slaves of one pty reach each other only through the master, and a hub's
@@ -707,7 +869,6 @@ static cJSON *expand(struct walk *w, struct proc *p, uint64_t t, enum role role,
 static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, enum role role,
 			     int depth, const struct chan *via)
 {
-	int subject = role == ROLE_SUBJECT;
 	graph_refresh(w->g, p, w->req->now);
 	cJSON *sources = cJSON_CreateArray();
 	if (!sources)
@@ -719,73 +880,9 @@ static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, enum ro
 		if (n)
 			add_source(sources, "creator", NULL, n);
 	}
-	/* what the subject held lately, what a creator held lately when its child
-	 * was born (a shell that read its orders from a connection it has closed,
-	 * then runs them), what a departed feeder held lately when it let go —
-	 * a hub's history only when it is the subject (a hub's closed
-	 * connections are other clients', not its children's; for the subject
-	 * an extra origin is the safe side of the doubt). Asked once, of the
-	 * first closed hold that falls in the window. */
-	int history = subject ? 1 : role == ROLE_FED ? 0 : -1;
-	/* a creator's history: only what it let go of shortly before the birth
-	 * (orders read, then run); a prompt's or a status line's `$(curl …)`
-	 * long before the user's next command is not where that came from */
-	uint64_t span = role == ROLE_CREATOR && w->window > CREATOR_GAP_NS ? CREATOR_GAP_NS
-									  : w->window;
-	uint64_t from = t > span ? t - span : 0;
-	if (p->exec_ts > from)
-		from = p->exec_ts;
-	/* a departed feeder that a hub created (libutempter's helper, forked by
-	 * tmux for each new pane with every fd of the server): what it had from
-	 * its creator is the hub's, reached through the lineage — only what it
-	 * opened itself is judged here */
-	struct proc *hubmom = role == ROLE_DEPARTED && p->creator && is_hub(p->creator)
-				      ? p->creator
-				      : NULL;
-	/* what it holds first, its history after (at most 32, in list order): an
-	 * external connection is reported once, on the first (most direct) path
-	 * that reaches it. Copies: a live pass may re-read a holder's /proc
-	 * (kernel_holders), which can free this process's oldest closed holds */
-	struct hold recent[32];
-	int nrecent = 0;
-	for (struct hold *h = p->holds; h; h = h->pnext) {
-		if (h->c == w->req->exclude || (via && (h->c == via || h->c->peer == via)) ||
-		    !claim_ok(w, h))
-			continue;
-		if (hubmom && holds_at(hubmom, h->c, p->birth_ts))
-			continue;
-		int live = hold_live_at(h, t);
-		if (!live) {
-			if (!history || !h->until || h->until < from || h->until > t || h->since > t)
-				continue;
-			if (history < 0 && !(history = !is_hub(p)))
-				continue;
-			/* a creator's history is its own: an fd its creator also
-			 * held at its birth (sshd's child closing the other
-			 * sessions' pipes) is reached through the lineage, under
-			 * the hub rule (asked only while there is room) */
-			if (!subject && nrecent < 32 && p->creator &&
-			    holds_at(p->creator, h->c, p->birth_ts))
-				continue;
-		}
-		/* not a source (see through_chan): not counted against the bound */
-		if (h->c->failed || (depth == 0 && is_tcp(h->c) && h->c->dir == 'o' &&
-				     same_host(&h->c->remote, w->req->syn_remote)))
-			continue;
-		if (!live) {
-			if (nrecent == 32)
-				w->truncated = 1; /* more history than we follow */
-			else
-				recent[nrecent++] = *h;
-			continue;
-		}
-		through_chan(w, p, h, t, depth, sources, t == w->req->now, 0);
-	}
-	/* a recently closed channel is judged by who held it then */
-	for (int i = 0; i < nrecent; i++)
-		through_chan(w, p, &recent[i], recent[i].until - 1, depth, sources, 0, 1);
+	channel_sources(w, p, t, role, depth, via, sources);
 
-	if (cJSON_GetArraySize(sources) == 0 && !subject) {
+	if (cJSON_GetArraySize(sources) == 0 && role != ROLE_SUBJECT) {
 		cJSON_Delete(sources);
 		return NULL;
 	}

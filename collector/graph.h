@@ -16,6 +16,8 @@
  *   by index (master and slave are one channel); sockets by inode, with
  *   c->peer linking the two ends of a unix socketpair/connection.
  * The graph is single-threaded: only the collector's main loop touches it.
+ * Implemented by collector/graph*.c, one file per role (the map is at the
+ * top of graph_int.h, their internal header).
  */
 #ifndef HT_GRAPH_H
 #define HT_GRAPH_H
@@ -49,25 +51,31 @@ struct proc {
 	uid_t uid;
 	uint64_t start;       /* /proc starttime (clock ticks), 0 unknown */
 	uint64_t serial;      /* unique per entry */
-	uint64_t birth_ts, exit_ts, exec_ts; /* monotonic ns; exit_ts 0 = alive */
+	uint64_t birth_ts, exit_ts, exec_ts; /* monotonic ns; exit_ts 0 = alive, or
+					      * exit_claimed: the end to date it at
+					      * (when the kernel last showed it
+					      * running, or a sweep found it gone) */
 	struct proc *creator;
 	const char *exe, *argv0;  /* interned, never NULL ("" unknown) */
 	const char *sha256;   /* interned lowercase hex, "" unknown */
 	uint8_t alive, seen_kernel, exec_pending, foreign_creator;
-	uint8_t exit_claimed : 1;   /* an EXIT came while the kernel still ran it */
-	uint8_t trim_queued : 1;    /* its closed holds wait for trimming (graph.c) */
+	uint8_t exit_claimed : 1;   /* an EXIT came while the kernel still ran it,
+				     * or a sweep found it gone (its last records
+				     * may still come): ended when the kernel, or
+				     * the next sweep, says; dated exit_ts */
+	uint8_t trim_queued : 1;    /* its closed holds wait for trimming (graph_hold.c) */
 	uint8_t lineage_kernel : 1; /* its creator was taken from the kernel's view
 				     * (process group / session), not from a record */
-	uint16_t acct;        /* its uid's bounds (graph.c), charged for its holds; 0 none */
+	uint16_t acct;        /* its uid's bounds (graph_uid.c), charged for its holds; 0 none */
 	uint32_t nchildren;
 	uint32_t hash_ticket;    /* sha256 "": exehash_peek() may know it by now */
 	uint32_t nclosed;        /* closed holds kept on the list */
 	pid_t creator_pid;    /* (here: no padding — 100,000 entries must fit 64 MB) */
 	struct fdent *fds;    /* capfds entries; from 16 on, followed in the same block
-			       * by a 2 * capfds fd -> index+1 hash (graph.c) */
+			       * by a 2 * capfds fd -> index+1 hash (graph_fd.c) */
 	uint32_t nfds, capfds;
 	uint64_t synced_ts;   /* monotonic ns of the last /proc/PID/fd read */
-	struct ghosts *ghosts; /* fds a /proc read came too late to see (graph.c) */
+	struct ghosts *ghosts; /* fds a /proc read came too late to see (graph_fd.c) */
 	struct hold *holds;
 	struct proc *hnext;          /* pid hash chain */
 	struct proc *next, *prev;    /* all entries, oldest first */
@@ -111,7 +119,7 @@ struct chan {
 	uint8_t kscanned;      /* /proc was searched for its holders and found none */
 	uint8_t tcp_probed;    /* sockets: TCP table searched when first read from /proc */
 	uint8_t addr_claimed;  /* remote/local from a record, not yet from the kernel */
-	uint16_t acct;         /* the uid whose claim created it (graph.c); 0 none */
+	uint16_t acct;         /* the uid whose claim created it (graph_uid.c); 0 none */
 	int sotype;
 	uint64_t dev, ino;
 	struct gaddr local, remote; /* sockets: local end, far end (remote.family 0 = unknown) */

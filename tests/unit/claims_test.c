@@ -396,6 +396,148 @@ static void test_hidden_close(void)
 	graph_free(g);
 }
 
+/* `c=$(nc H1 9000); eval "$c"` (tests/func/chain_handoff.sh, under load): the
+ * `$(...)` nc's EXIT came while the kernel still ran it (the shim sends it
+ * from exit()), so it was noted, and the sweep that found nc gone (up to a
+ * second later, graph_verify_alive) ended it then — after the shell had read
+ * the pipe to EOF and closed it. nc let go of the pipe after the shell, so it
+ * was no departed feeder of the shell's history and the onward nc's chain was
+ * local. A process that said it exits ended when the kernel last showed it
+ * running. */
+static void test_exit_noted_ends_when_seen(void)
+{
+	struct graph *g = mk(0);
+	const struct ht_chan pipe = {HT_CHAN_PIPE, 12, 960};
+	kproc_set(50, 1, 50, 50, 300);
+	ok(g, 50, 0, image_rec(1, "/usr/bin/dash", 1 * SEC));
+	kfd_set(50, 3, HT_CHAN_PIPE, 12, 960);
+	kfd_set(50, 4, HT_CHAN_PIPE, 12, 960);
+	struct ht_record r = fd_rec(HT_REC_PIPE, 3, pipe, 2 * SEC);
+	r.fd2 = 4;
+	ok(g, 50, 0, r);
+	kproc_set(51, 50, 50, 50, 301); /* $(nc H1 9000): stdout is the pipe */
+	r = R(HT_REC_BIRTH, 2 * SEC + 1);
+	r.num = 50;
+	r.ts2 = 2 * SEC + 1;
+	ok(g, 51, 0, r);
+	kfd_set(51, 1, HT_CHAN_PIPE, 12, 960);
+	r = R(HT_REC_DUP, 2 * SEC + 2);
+	r.fd = 4;
+	r.fd2 = 1;
+	ok(g, 51, 0, r);
+	ok(g, 51, 0, fd_rec(HT_REC_CLOSE, 3, (struct ht_chan){0, 0, 0}, 2 * SEC + 2));
+	ok(g, 51, 0, fd_rec(HT_REC_CLOSE, 4, (struct ht_chan){0, 0, 0}, 2 * SEC + 2));
+	ok(g, 51, 0, image_rec(50, "/usr/bin/nc.openbsd", 2 * SEC + 3));
+	kfd_set(51, 5, HT_CHAN_SOCK, 0, 3400);
+	ok(g, 51, 0, connect_rec(5, 3400, "192.0.2.9", 2 * SEC + 4));
+	kfd_del(50, 4);
+	ok(g, 50, 0, fd_rec(HT_REC_CLOSE, 4, (struct ht_chan){0, 0, 0}, 2 * SEC + 5));
+	ok(g, 51, 0, R(HT_REC_EXIT, 3 * SEC)); /* still running: noted */
+	CHECK(graph_proc(g, 51)->alive);
+	kproc_del(51); /* gone: the shell reads EOF, closes the pipe */
+	kfd_del(51, 1);
+	kfd_del(51, 5);
+	kfd_del(50, 3);
+	ok(g, 50, 0, fd_rec(HT_REC_CLOSE, 3, (struct ht_chan){0, 0, 0}, 3 * SEC + 2));
+	/* the sweep, a second later */
+	CHECK_EQ_INT(graph_verify_alive(g, graph_proc(g, 51), 4 * SEC), 0);
+	CHECK(graph_proc(g, 51)->exit_ts <= 3 * SEC + 2);
+	kproc_set(52, 50, 50, 50, 400); /* sleep 1; eval "$c": nc -d H3 22 */
+	r = R(HT_REC_BIRTH, 5 * SEC);
+	r.num = 50;
+	r.ts2 = 5 * SEC;
+	ok(g, 52, 0, r);
+	ok(g, 52, 0, image_rec(50, "/usr/bin/nc.openbsd", 5 * SEC + 1));
+	kfd_set(52, 3, HT_CHAN_SOCK, 0, 3401);
+	ok(g, 52, 0, connect_rec(3, 3401, "198.51.100.3", 5 * SEC + 2));
+	CHECK_ORIGINS(g, 52, 3401, 6 * SEC, "192.0.2.9");
+	graph_free(g);
+}
+
+/* The same hand-off when the collector lags (chain_handoff under load): all of
+ * it — dash's PIPE, the `$(...)` child's BIRTH and records, its connection —
+ * is applied after it happened, when no fd of it is left. Every fd claim is
+ * unconfirmed (history only), so the child's table inherits nothing and the
+ * pipe had no writer. The creator's unconfirmed holds that span the fork are
+ * the child's too, unconfirmed. (Records applied at `now`, the batch's time.) */
+static void test_unconfirmed_inherited(void)
+{
+	struct graph *g = mk(0);
+	const struct ht_chan pipe = {HT_CHAN_PIPE, 12, 961};
+	const uint64_t now = 3 * SEC; /* the batch that applies it all */
+	const char *why;
+	kproc_set(60, 1, 60, 60, 300);
+	ok(g, 60, 0, image_rec(1, "/usr/bin/dash", 1 * SEC));
+	struct ht_record recs[8];
+	pid_t from[8];
+	int n = 0;
+	recs[n] = fd_rec(HT_REC_PIPE, 3, pipe, 2 * SEC);
+	recs[n].fd2 = 4;
+	from[n++] = 60;
+	recs[n] = R(HT_REC_BIRTH, 2 * SEC + 1);
+	recs[n].num = 60;
+	recs[n].ts2 = 2 * SEC + 1;
+	from[n++] = 61;
+	recs[n] = fd_rec(HT_REC_CLOSE, 4, (struct ht_chan){0, 0, 0}, 2 * SEC + 2);
+	from[n++] = 60;
+	recs[n] = image_rec(60, "/usr/bin/nc.openbsd", 2 * SEC + 3);
+	from[n++] = 61;
+	recs[n] = connect_rec(5, 3400, "192.0.2.9", 2 * SEC + 4);
+	from[n++] = 61;
+	recs[n] = R(HT_REC_EXIT, 2 * SEC + 5);
+	from[n++] = 61;
+	recs[n] = fd_rec(HT_REC_CLOSE, 3, (struct ht_chan){0, 0, 0}, 2 * SEC + 6);
+	from[n++] = 60;
+	for (int i = 0; i < n; i++)
+		CHECK_EQ_INT(graph_apply(g, from[i], 0, &recs[i], now, &why), 0);
+	kproc_set(62, 60, 60, 60, 400); /* eval "$c": nc -d H3 22 */
+	struct ht_record r = R(HT_REC_BIRTH, 4 * SEC);
+	r.num = 60;
+	r.ts2 = 4 * SEC;
+	ok(g, 62, 0, r);
+	ok(g, 62, 0, image_rec(60, "/usr/bin/nc.openbsd", 4 * SEC + 1));
+	kfd_set(62, 3, HT_CHAN_SOCK, 0, 3401);
+	ok(g, 62, 0, connect_rec(3, 3401, "198.51.100.3", 4 * SEC + 2));
+	CHECK_ORIGINS(g, 62, 3401, 5 * SEC, "192.0.2.9");
+	graph_free(g);
+}
+
+/* ... and an inherited claim is judged by its claimer's uid: uid 1000 claims
+ * root's pipe (whose writer serves a connection from the trusted 10.0.0.1);
+ * its child, inheriting the unconfirmed claim, runs a setuid program — uid 0
+ * like the pipe's real holders — and connects: not an origin through it. */
+static void test_unconfirmed_inherited_uid(void)
+{
+	struct graph *g = mk(0);
+	const struct ht_chan pipe = {HT_CHAN_PIPE, 12, 962};
+	kproc_set(80, 1, 80, 80, 100);
+	kfd_set(80, 3, HT_CHAN_SOCK, 0, 9100);
+	kfd_set(80, 5, HT_CHAN_PIPE, 12, 962);
+	kfd_set(80, 6, HT_CHAN_PIPE, 12, 962);
+	ok(g, 80, 0, image_rec(1, "/usr/sbin/sshd", 1 * SEC));
+	ok(g, 80, 0, accept_rec(3, 9100, "10.0.0.1", 1 * SEC + 1));
+	struct ht_record r = fd_rec(HT_REC_PIPE, 5, pipe, 1 * SEC + 2);
+	r.fd2 = 6;
+	ok(g, 80, 0, r);
+	kproc_set(90, 1, 90, 90, 200);
+	ok(g, 90, 1000, image_rec(1, "/usr/bin/dash", 2 * SEC));
+	r = fd_rec(HT_REC_PIPE, 3, pipe, 2 * SEC + 1); /* not its pipe */
+	r.fd2 = 4;
+	const char *why;
+	CHECK_EQ_INT(graph_apply(g, 90, 1000, &r, 3 * SEC, &why), 0); /* unconfirmed */
+	r = R(HT_REC_BIRTH, 2 * SEC + 2);
+	r.num = 90;
+	r.ts2 = 2 * SEC + 2;
+	CHECK_EQ_INT(graph_apply(g, 91, 1000, &r, 3 * SEC, &why), 0);
+	kproc_set(91, 90, 90, 90, 201);
+	r = image_rec(90, "/usr/bin/setuidprog", 2 * SEC + 3); /* uid 0 now */
+	CHECK_EQ_INT(graph_apply(g, 91, 0, &r, 3 * SEC, &why), 0);
+	kfd_set(91, 7, HT_CHAN_SOCK, 0, 3402);
+	ok(g, 91, 0, connect_rec(7, 3402, "10.0.0.3", 4 * SEC + 1));
+	CHECK_ORIGINS(g, 91, 3402, 5 * SEC, "h2");
+	graph_free(g);
+}
+
 static int count_uid(void *ctx, const struct graph_uid_stats *u)
 {
 	if (u->uid == 65534)
@@ -436,4 +578,4 @@ static void test_bounds(void)
 }
 
 T_MAIN("claims", T(test_forged_fdrecv), T(test_forged_fd_claims), T(test_forged_creator),
-       T(test_kernel_lineage), T(test_hidden_close), T(test_bounds))
+       T(test_kernel_lineage), T(test_hidden_close), T(test_exit_noted_ends_when_seen), T(test_unconfirmed_inherited), T(test_unconfirmed_inherited_uid), T(test_bounds))

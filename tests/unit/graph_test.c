@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/ioctl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1163,6 +1164,231 @@ static void test_pty_reuse_late_end(void)
 	pty_reuse_case(1);
 }
 
+/* `c=$(nc H1 9000); eval "$c"` under load (tests/func/chain_handoff.sh, ~1
+ * run in 4 with two busy loops): the collector applied the `$(...)` child's
+ * BIRTH after the child had run nc, written its output and exited, while the
+ * shell had not reaped it yet (it reads to EOF first). A zombie's
+ * /proc/PID/fd is there and empty: the read "succeeded", so the child got an
+ * empty table instead of its creator's at the fork — no hold on the pipe, so
+ * no departed feeder of the shell, and the onward nc had a local chain. A
+ * zombie's (or a gone process's) fd table says nothing: the child inherits.
+ * The child here is a real zombie of this process; the shell and the onward
+ * nc are pids above PID_MAX_LIMIT (never in /proc: their fds come from
+ * records). */
+static void test_zombie_child_inherits(void)
+{
+	pid_t z = fork();
+	if (z < 0) {
+		printf("    skipped: fork (%s)\n", strerror(errno));
+		return;
+	}
+	if (z == 0)
+		_exit(0);
+	siginfo_t si;
+	/* a zombie now (WNOWAIT: not reaped) */
+	CHECK_EQ_INT(waitid(P_PID, (id_t)z, &si, WEXITED | WNOWAIT), 0);
+	struct graph_conf cf = {.retention_ns = 600 * SEC, .window_ns = 60 * SEC,
+				.max_procs = 1000, .use_procfs = 1, .trust_claims = 1};
+	struct graph *g = graph_new(&cf);
+	const pid_t F = 4200100; /* > PID_MAX_LIMIT */
+	uint64_t b = mono_ns() - 30 * SEC;
+	image(g, F, 1, "/usr/bin/dash", b);
+	mkpipe(g, F, 3, 4, 960, b + 1 * SEC);
+	pipe_child(g, z, F, 4, 1, "/usr/bin/nc.openbsd", b + 1 * SEC + 1);
+	fdop(g, F, HT_REC_CLOSE, 4, 0, b + 1 * SEC + 3);
+	connect_tcp(g, z, 5, 3400, "192.0.2.9", 9000, b + 1 * SEC + 4);
+	ok(g, z, R(HT_REC_EXIT, b + 2 * SEC));
+	fdop(g, F, HT_REC_CLOSE, 3, 0, b + 2 * SEC + 2); /* EOF */
+	onward(g, F + 1, F, "/usr/bin/nc.openbsd", 3401, b + 3 * SEC);
+	CHECK_CHAINS(g, F + 1, 3401, mono_ns(), "192.0.2.9:nc.openbsd,dash,nc.openbsd");
+	graph_free(g);
+	waitpid(z, NULL, 0);
+}
+
+/* The same hand-off in the usual order of records: after fork() the parent
+ * runs first, and dash closes the write end it gave `$(...)` before the
+ * child's BIRTH is sent (it travels on the parent's connection, after that
+ * CLOSE). When the child is gone by the time its BIRTH is applied, it
+ * inherits its creator's table at the fork: the table now lacks the write
+ * end, so the child had no hold on the pipe and the shell no departed feeder
+ * (chain_handoff '$(nc) then eval' under load, with the zombie above). What
+ * the creator's records closed after the fork is inherited too. */
+static void test_creator_closed_after_fork(void)
+{
+	struct graph *g = mk(600, 1000);
+	const pid_t F = 4200200;
+	image(g, F, 1, "/usr/bin/dash", 1 * SEC);
+	mkpipe(g, F, 3, 4, 960, 2 * SEC);
+	fdop(g, F, HT_REC_CLOSE, 4, 0, 2 * SEC + 3); /* the parent, after the fork */
+	struct ht_record r = R(HT_REC_BIRTH, 2 * SEC + 5);
+	r.num = F;
+	r.ts2 = 2 * SEC + 1; /* the fork */
+	ok(g, F + 1, r);
+	fdop(g, F + 1, HT_REC_DUP, 4, 1, 2 * SEC + 6);
+	fdop(g, F + 1, HT_REC_CLOSE, 3, 0, 2 * SEC + 6);
+	fdop(g, F + 1, HT_REC_CLOSE, 4, 0, 2 * SEC + 6);
+	image(g, F + 1, F, "/usr/bin/nc.openbsd", 2 * SEC + 7);
+	connect_tcp(g, F + 1, 5, 3400, "192.0.2.9", 9000, 2 * SEC + 8);
+	ok(g, F + 1, R(HT_REC_EXIT, 3 * SEC + 1));
+	fdop(g, F, HT_REC_CLOSE, 3, 0, 3 * SEC + 2); /* EOF */
+	onward(g, F + 2, F, "/usr/bin/nc.openbsd", 3401, 4 * SEC);
+	CHECK_CHAINS(g, F + 2, 3401, 5 * SEC, "192.0.2.9:nc.openbsd,dash,nc.openbsd");
+	/* a channel the creator opened after the fork is not the child's */
+	mkpipe(g, F, 3, 4, 961, 6 * SEC);
+	fdop(g, F, HT_REC_CLOSE, 4, 0, 6 * SEC + 2);
+	r = R(HT_REC_BIRTH, 6 * SEC + 3);
+	r.num = F;
+	r.ts2 = 6 * SEC - 1; /* forked before the pipe */
+	ok(g, F + 3, r);
+	struct proc *c = graph_proc(g, F + 3);
+	CHECK(c && c->nfds == 0);
+	graph_free(g);
+}
+
+/* A FIFO command queue whose writer — a session's shell, `echo … >fifo` — is
+ * gone (tests/func/chain_handoff.sh 'FIFO queue', under load): the sweep
+ * found it gone while its OPEN, CLOSE and EXIT still waited in its
+ * connection; it ended it then, and its records came from nobody (refused),
+ * so the queue had no writer and the command's nc a local chain. A process
+ * the sweep finds gone ends at the next sweep, dated when it was found gone,
+ * unless its EXIT comes first. (Pids above PID_MAX_LIMIT: never in /proc,
+ * so the sweep finds them all gone.) */
+static void test_sweep_before_records(void)
+{
+	struct graph_conf cf = {.retention_ns = 600 * SEC, .window_ns = 60 * SEC,
+				.max_procs = 1000, .use_procfs = 1, .trust_claims = 1};
+	struct graph *g = graph_new(&cf);
+	const pid_t F = 4200300; /* > PID_MAX_LIMIT */
+	const struct ht_chan fifo = {HT_CHAN_FIFO, 12, 134};
+	uint64_t b = mono_ns() - 30 * SEC;
+	image(g, F, 1, "/usr/bin/bash", b); /* the runner: `exec 3<>fifo` */
+	struct ht_record o = R(HT_REC_OPEN, b + 1);
+	o.fd = 3;
+	o.chan = fifo;
+	ok(g, F, o);
+	image(g, F + 1, 1, "/usr/sbin/sshd", b + 1 * SEC);
+	accept_tcp(g, F + 1, 4, 7300, "192.0.2.1", 40000, b + 1 * SEC + 1);
+	birth(g, F + 2, F + 1, b + 1 * SEC + 2); /* the session's shell */
+	fdop(g, F + 2, HT_REC_CLOSE, 4, 0, b + 1 * SEC + 3);
+	image(g, F + 2, F + 1, "/usr/bin/bash", b + 1 * SEC + 4);
+	/* its OPEN, CLOSE, EXIT (b + 2 s) wait while a sweep runs */
+	graph_gc(g, b + 2 * SEC + 500000000);
+	const char *why;
+	o.ts = b + 2 * SEC;
+	o.fd = 1;
+	graph_apply(g, F + 2, 0, &o, o.ts, &why);
+	struct ht_record r = R(HT_REC_CLOSE, b + 2 * SEC + 1);
+	r.fd = 1;
+	graph_apply(g, F + 2, 0, &r, r.ts, &why);
+	r = R(HT_REC_EXIT, b + 2 * SEC + 2);
+	graph_apply(g, F + 2, 0, &r, r.ts, &why);
+	/* the runner reads the command and runs it */
+	onward(g, F + 3, F, "/usr/bin/nc.openbsd", 7301, b + 3 * SEC);
+	CHECK_CHAINS(g, F + 3, 7301, mono_ns(), "192.0.2.1:sshd,bash,bash,nc.openbsd");
+	/* the next sweep ends whom the first found gone, dated then */
+	graph_gc(g, b + 4 * SEC);
+	struct proc *sshd = graph_proc(g, F + 1);
+	CHECK(sshd && !sshd->alive && sshd->exit_ts == b + 2 * SEC + 500000000);
+	graph_free(g);
+}
+
+/* The `$(...)` nc's EXIT applied while the kernel showed it running — but past
+ * the release of its files, not yet a zombie (an exiting task preempted
+ * between the two; its shell had read EOF and closed the pipe already): the
+ * graph kept its hold on the pipe until it last saw it running, after the
+ * shell let go (chain_handoff '$(nc) then eval' under load). What the kernel
+ * shows gone when such an EXIT is applied it let go of by the EXIT. The
+ * exiting process here is a real child of this one that closed its end of a
+ * pipe without a record and stays (a liar's EXIT would look the same: what it
+ * still holds stays held). */
+static void test_exit_past_files(void)
+{
+	int ctl[2], ack[2], data[2];
+	if (pipe(ctl) || pipe(ack) || pipe(data)) {
+		printf("    skipped: pipe (%s)\n", strerror(errno));
+		return;
+	}
+	struct stat dst;
+	CHECK_EQ_INT(fstat(data[0], &dst), 0);
+	pid_t c = fork();
+	if (c == 0) {
+		char b = 'r';
+		close(ctl[1]);
+		close(ack[0]);
+		close(data[0]);
+		if (write(ack[1], &b, 1) != 1 || read(ctl[0], &b, 1) != 1)
+			_exit(1);
+		close(data[1]); /* its files released: the exit under way */
+		if (write(ack[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	CHECK(c > 0);
+	if (c <= 0)
+		return;
+	struct graph_conf cf = {.retention_ns = 600 * SEC, .window_ns = 60 * SEC,
+				.max_procs = 1000, .use_procfs = 1};
+	struct graph *g = graph_new(&cf);
+	char x;
+	CHECK_EQ_INT((int)read(ack[0], &x, 1), 1); /* it holds data[1], not data[0] */
+	uint64_t b = mono_ns();
+	image(g, c, getpid(), "/usr/bin/nc.openbsd", b); /* reads its fds */
+	struct proc *p = graph_proc(g, c);
+	struct hold *h = NULL;
+	for (struct hold *y = p ? p->holds : NULL; y; y = y->pnext)
+		if (y->c->ino == dst.st_ino)
+			h = y;
+	CHECK(h && !h->until);
+	x = 'x';
+	CHECK_EQ_INT((int)write(ctl[1], &x, 1), 1);
+	CHECK_EQ_INT((int)read(ack[0], &x, 1), 1);
+	/* its EXIT (sent at b + 1 ms), applied 5 ms later: still running */
+	struct ht_record e = R(HT_REC_EXIT, b + 1000000);
+	const char *why;
+	CHECK_EQ_INT(graph_apply(g, c, 0, &e, b + 6000000, &why), 0);
+	CHECK(p && p->alive);
+	CHECK(h && h->until == b + 1000000);
+	kill(c, SIGKILL);
+	waitpid(c, NULL, 0);
+	CHECK_EQ_INT(graph_verify_alive(g, p, b + 2 * SEC), 0);
+	CHECK(h && h->until == b + 1000000);
+	graph_free(g);
+	close(ctl[0]), close(ctl[1]), close(ack[0]), close(ack[1]), close(data[0]), close(data[1]);
+}
+
+/* tmux forks libutempter's helper for a new pane with the server's fds (the
+ * pane's pty master among them); the helper is gone — found by a sweep, not
+ * yet ended (its last records may still come) — when a new master gets its
+ * pty index (chain_tmux's next session, under load). The PTY purge ended its
+ * hold then, when the index was reused, so it let go of pts/N while the new
+ * pair held it: a departed feeder of the new pane's shell, with the old
+ * session as a spurious origin. Whom a sweep found gone (or who said it
+ * exits) ended then. */
+static void test_pty_purge_found_gone(void)
+{
+	struct graph_conf cf = {.retention_ns = 600 * SEC, .window_ns = 60 * SEC,
+				.max_procs = 1000, .use_procfs = 1, .trust_claims = 1};
+	struct graph *g = graph_new(&cf);
+	const pid_t F = 4200400; /* > PID_MAX_LIMIT: a sweep finds them gone */
+	uint64_t b = mono_ns() - 30 * SEC;
+	image(g, F, 1, "/usr/bin/tmux", b);
+	pty(g, F, 5, -1, 9, b + 1 * SEC);
+	birth(g, F + 1, F, b + 2 * SEC); /* utempter: inherits the master */
+	graph_gc(g, b + 3 * SEC);       /* found gone */
+	image(g, F + 10, 1, "/usr/bin/tmux", b + 4 * SEC);
+	pty(g, F + 10, 5, -1, 9, b + 5 * SEC); /* pts/9 again */
+	struct chan *c = graph_chan(g, HT_CHAN_PTY, 0, 9);
+	int n = 0;
+	for (struct hold *h = c ? c->holds : NULL; h; h = h->cnext)
+		if (h->p->pid == F + 1) {
+			n++;
+			CHECK(h->until == b + 3 * SEC);
+		}
+	CHECK_EQ_INT(n, 1);
+	graph_free(g);
+}
+
 /* hashed fd tables: many fds, closed in an order that moves entries around
  * (the index must follow the swap-remove), looked up again */
 static void test_many_fds(void)
@@ -1235,5 +1461,5 @@ T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_re
        T(test_direct_path_first),
        T(test_local_origin), T(test_local_origin_feeders), T(test_local_origin_feeder_once), T(test_pid_reuse), T(test_retention_and_bounds),
        T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_ghost_fd_inherited), T(test_probe_keeps_tcp_peers), T(test_reconnect_after_failure),
-       T(test_pty_purge_trim_uaf), T(test_pty_reuse_backdated_master), T(test_pty_reuse_late_end), T(test_many_fds),
+       T(test_pty_purge_trim_uaf), T(test_pty_reuse_backdated_master), T(test_pty_reuse_late_end), T(test_zombie_child_inherits), T(test_creator_closed_after_fork), T(test_sweep_before_records), T(test_exit_past_files), T(test_pty_purge_found_gone), T(test_many_fds),
        T(test_memory_per_10k))

@@ -1,0 +1,287 @@
+/*
+ * graph_int.h — what the files implementing graph.h share, and nothing any
+ * other part of the collector may use (graph.h is the graph's public face).
+ *
+ * The graph's files, by what they do (docs/chain-model.md):
+ *   graph.c        the graph's objects: processes and channels (hash tables,
+ *                  creation, end, freeing), interned strings, retention (gc),
+ *                  life cycle and statistics
+ *   graph_apply.c  applying one shim record: graph_apply's table of one
+ *                  handler per record type, with the common prologue (the
+ *                  sender, its uid's account) and epilogue (counters, trims);
+ *                  the creator claims of BIRTH, IMAGE and SPAWN
+ *   graph_fd.c     per-process fd tables (hashed), ghost fds, and the fd
+ *                  claims a record makes (fd_rec, fd_unconfirmed)
+ *   graph_hold.c   holds: (process, channel) intervals, the open-hold index,
+ *                  trimming closed holds at safe points (graph_hold/release)
+ *   graph_proc.c   the kernel's view through /proc: claim checks of one fd
+ *                  (cached /proc/PID/fd directory fds), the kernel's parent,
+ *                  fd table resync, processes the shim did not describe
+ *                  (graph_proc_kernel, lineage gaps), exe, argv0, sha256
+ *   graph_sock.c   the kernel's view of sockets through sock_diag: probing
+ *                  sockets first seen in /proc, the listener an ACCEPT names,
+ *                  a CONNFAIL's socket, unix peers, an accept's 4-tuple
+ *   graph_uid.c    per-uid accounts: holds and channels charged, bounds,
+ *                  refused claims (graph_uid_stats)
+ * The graph is single-threaded: only the collector's main loop touches it.
+ */
+#ifndef HT_GRAPH_INT_H
+#define HT_GRAPH_INT_H
+
+#include "graph.h"
+
+#define PID_BUCKETS_MIN 1024
+#define CHAN_BUCKETS_MIN 1024
+#define INTERN_BUCKETS 4096
+
+struct istr {
+	struct istr *next;
+	char s[];
+};
+
+#define PENDING_MAX 4096 /* sockets queued for a probe (graph_sock.c) */
+#define TRIM_MAX 64      /* processes whose closed holds wait for trimming */
+#define DCACHE_N 32      /* cached /proc/PID/fd directory fds */
+#define UID_BUCKETS 256
+#define CLOSED_KEEP 256  /* closed holds a live process keeps (its recent history) */
+
+/* A uid's share of the graph and its refused claims (graph_uid_stats). */
+struct uacct {
+	uid_t uid;
+	uint16_t id;  /* what processes and channels keep (0: none) */
+	uint64_t holds, chans, refused_claims, refused_bounds;
+	struct uacct *next;
+};
+
+struct graph {
+	struct graph_conf conf;
+	struct proc **pidtab;
+	size_t npidtab;
+	struct chan **chantab;
+	size_t nchantab;
+	struct proc *phead, *ptail;
+	struct chan *chead, *ctail;
+	struct istr *itab[INTERN_BUCKETS];
+	uint64_t serial;
+	uint64_t my_netns;
+	size_t sweep_pos;
+	unsigned gc_ticks;
+	struct graph_stats st;
+	int nl; /* sock_diag socket, -1 until needed (graph_nl) */
+	struct chan *pending[PENDING_MAX]; /* sockets to probe (graph_probe_pending) */
+	size_t npending;
+	uint64_t last_dump;              /* monotonic ns of the last TCP dump */
+	size_t pending_checked;          /* pending[0..this) are not unix sockets */
+	/* freeing is deferred while a walk holds the graph (graph_hold), and
+	 * closed holds are trimmed at safe points, never inside hold_close (its
+	 * callers may be iterating the lists it would trim) */
+	int held;
+	struct proc *trim[TRIM_MAX];
+	size_t ntrim;
+	/* open holds by (process, channel) */
+	struct hold **ohtab;
+	size_t nohtab, nopen;
+	struct uacct *utab[UID_BUCKETS];
+	struct uacct **byid;             /* byid[id - 1] */
+	size_t nbyid, capbyid;
+	struct uacct *cur_acct;          /* the sender's while its record is applied */
+	int capped;                      /* the last hold_open/chan_get hit a bound */
+	struct dcache { pid_t pid; int fd; uint64_t serial; } dcache[DCACHE_N];
+	size_t dnext;
+	uint64_t last_failcheck;         /* monotonic ns of the last CONNFAIL check dump */
+	struct closedfd *closes;         /* the last CLOSES_MAX closes by records (fd_close_rec) */
+	uint32_t nclosed;
+};
+
+/* Ghost fds. A record sent before the collector's last read of the sender's
+ * /proc/PID/fd table changes the table no more (fd_rec) — but a fork child
+ * whose own table cannot be read (gone already) inherits its creator's table
+ * as it was at the fork, and a fd the creator opened and closed again before
+ * the read (a pipe's write end that dash hands to the `$(...)` child, then
+ * closes) is in no table. The creator keeps the last GHOSTS_MAX such fds with
+ * the interval the records give them, for inherit_from. Channels by key, not
+ * by pointer: a channel may be freed before its ghost. */
+#define GHOSTS_MAX 8
+struct ghostfd {
+	int fd;
+	uint8_t kind, ends;
+	uint64_t dev, ino, since, until;
+};
+struct ghosts {
+	uint8_t n, next;
+	struct ghostfd e[GHOSTS_MAX];
+};
+
+/* The host's last CLOSES_MAX fds closed by records, each with its creator's
+ * interval (from its hold's start): a fork child whose BIRTH is applied after
+ * its creator's records closed an fd it had at the fork — the parent runs
+ * first (dash closes the write end it gave `$(...)`) — and that is gone (or a
+ * zombie) by then inherits it (inherit_from). One ring for the host, not per
+ * process: a BIRTH comes soon after the closes that follow its fork, in
+ * record order. */
+#define CLOSES_MAX 256
+struct closedfd {
+	uint64_t serial; /* the closer's */
+	struct ghostfd e;
+};
+
+/* ---- small helpers (inline: on every record's path) ---------------------- */
+
+/* an fd table's block: the entries, and from FDIDX_MIN on an fd -> index+1
+ * hash of twice as many slots after them (graph.h struct proc) */
+#define FDIDX_MIN 16
+static inline size_t fds_bytes(uint32_t cap)
+{
+	return cap * sizeof(struct fdent) + (cap >= FDIDX_MIN ? 2 * (size_t)cap * sizeof(uint32_t) : 0);
+}
+
+static inline uint64_t hash64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+/* pipes and FIFOs share one key kind */
+static inline uint8_t key_kind(uint8_t kind)
+{
+	return kind == HT_CHAN_FIFO ? HT_CHAN_PIPE : kind;
+}
+
+static inline int same_key(const struct ht_chan *a, const struct ht_chan *b)
+{
+	uint8_t ka = key_kind(a->kind), kb = key_kind(b->kind);
+	if (ka != kb || a->ino != b->ino)
+		return 0;
+	return ka != HT_CHAN_PIPE || a->dev == b->dev;
+}
+
+static inline struct proc *live_proc(struct graph *g, pid_t pid)
+{
+	struct proc *p = graph_proc(g, pid);
+	return p && p->alive ? p : NULL;
+}
+
+/* Are claims checked? (a fake kernel's hooks, or /proc) */
+static inline int checking(const struct graph *g)
+{
+	return !g->conf.trust_claims && (g->conf.kernel_fd || g->conf.use_procfs);
+}
+
+/* Are claimed TCP addresses checked? (the kernel's TCP table: sock_diag) */
+static inline int addr_checking(const struct graph *g)
+{
+	return !g->conf.trust_claims && g->conf.use_procfs;
+}
+
+/* ---- graph.c: processes and channels -------------------------------------- */
+
+struct proc *proc_new(struct graph *g, pid_t pid, uint64_t ts);
+/* ends p: its open holds close at ts, its fd table goes */
+void proc_end(struct graph *g, struct proc *p, uint64_t ts);
+void proc_free(struct graph *g, struct proc *p);
+/* sets p's creator once (never re-parented) */
+void set_creator(struct proc *p, struct proc *c);
+/* the channel keyed by k, created (charged to the sender's uid) when new;
+ * NULL over a bound (g->capped) or without memory */
+struct chan *chan_get(struct graph *g, const struct ht_chan *k, uint64_t ts);
+void chan_free(struct graph *g, struct chan *c);
+
+/* ---- graph_uid.c: per-uid accounts ---------------------------------------- */
+
+struct uacct *acct_of(struct graph *g, uid_t uid);
+static inline struct uacct *acct_by_id(const struct graph *g, uint16_t id)
+{
+	return id && id <= g->nbyid ? g->byid[id - 1] : NULL;
+}
+/* A bound hit: counted for the uid being charged (the record's sender) */
+void over_bound(struct graph *g, struct uacct *a);
+
+/* ---- graph_hold.c: holds --------------------------------------------------- */
+
+/* the open hold of (p, c), or NULL */
+struct hold *oh_find(struct graph *g, const struct proc *p, const struct chan *c);
+/* the open hold of (p, c), opened at ts when there is none; NULL over a
+ * bound (g->capped) or without memory */
+struct hold *hold_open(struct graph *g, struct proc *p, struct chan *c, uint64_t ts, uint8_t how);
+/* closes h at ts (queues p's trimming; frees nothing) */
+void hold_close(struct graph *g, struct hold *h, uint64_t ts);
+/* unlinks and frees h */
+void hold_unlink(struct graph *g, struct hold *h);
+/* trims the closed holds queued by hold_close (a safe point; not while held);
+ * run_trims is on every record's path: the call only when some are queued */
+void run_trims_queued(struct graph *g);
+static inline void run_trims(struct graph *g)
+{
+	if (g->ntrim)
+		run_trims_queued(g);
+}
+
+/* ---- graph_fd.c: fd tables, ghosts, fd claims ------------------------------ */
+
+struct fdent *fd_find(struct proc *p, int fd);
+int fd_set_(struct graph *g, struct proc *p, int fd, struct chan *c, uint64_t ts, uint8_t how,
+	    uint8_t ends);
+int fd_set_key(struct graph *g, struct proc *p, int fd, const struct ht_chan *k, uint64_t ts,
+	       uint8_t how, uint8_t ends);
+void fd_unset(struct graph *g, struct proc *p, int fd, uint64_t ts);
+/* fd_unset for a record's close (CLOSE, DUP over, CLOSERANGE): remembered in
+ * g->closes for fork children applied later */
+void fd_close_rec(struct graph *g, struct proc *p, int fd, uint64_t ts);
+/* fd_set_ for a record's fd, minding the last /proc read (c NULL: chan_get failed) */
+int fd_rec(struct graph *g, struct proc *p, int fd, struct chan *c, uint64_t ts, uint8_t how,
+	   uint8_t ends);
+/* an fd claim the kernel did not confirm: history only (unconf), counted */
+int fd_unconfirmed(struct graph *g, struct proc *p, const struct ht_chan *k, uint64_t ts,
+		   uint64_t now, uint8_t how, uint8_t ends);
+/* does no process but p hold c by the kernel's word? */
+int chan_fresh(const struct chan *c, const struct proc *p);
+void ghost_add(struct graph *g, struct proc *p, int fd, const struct chan *c, uint8_t ends,
+	       uint64_t since, uint64_t until);
+struct ghostfd *ghost_at(struct proc *p, int fd, uint64_t ts);
+void ghost_end(struct proc *p, int fd, uint64_t ts);
+
+/* ---- graph_proc.c: the kernel's view through /proc ------------------------- */
+
+/* does the kernel show fd of p as channel k now? (1 also when not checking) */
+int kernel_shows(struct graph *g, struct proc *p, int fd, const struct ht_chan *k);
+/* the kernel's parent, group, session, start of pid (hooks or /proc) */
+int kernel_proc(struct graph *g, pid_t pid, struct graph_kproc *k);
+/* does the kernel still run p (the same process, not a zombie)? */
+int kernel_runs(struct graph *g, const struct proc *p);
+void dcache_drop(struct graph *g, const struct proc *p);
+/* the end of a pipe/FIFO/pty fd is, from /proc (0 unknown) */
+uint8_t fd_ends(struct graph *g, pid_t pid, int fd, uint8_t kind);
+/* makes p's fd table equal to /proc/PID/fd; 0 or -errno (p unchanged) */
+int proc_sync_fds(struct graph *g, struct proc *p, uint64_t ts, uint8_t how);
+/* the creator's holds open at the fork, for a child whose table is gone */
+void inherit_from(struct graph *g, struct proc *p, struct proc *c, uint64_t fork_ts);
+void proc_hash(struct graph *g, struct proc *p);
+void proc_fill_identity(struct graph *g, struct proc *p);
+struct proc *find_creator(struct graph *g, pid_t cpid, uint64_t birth_ts, uint64_t now);
+void kernel_lineage(struct graph *g, struct proc *p, uint64_t now);
+/* is this known live entry the same process the kernel runs as its pid? */
+int same_process(struct graph *g, struct proc *p);
+
+/* ---- graph_sock.c: the kernel's view of sockets (sock_diag) ---------------- */
+
+/* the sock_diag socket, opened when first needed; -1 if it cannot be */
+int graph_nl(struct graph *g);
+/* queues a socket first seen in /proc for graph_probe_pending */
+void pend_socket(struct graph *g, const struct ht_chan *k);
+/* is unix socket ino paired with peer by the kernel? */
+int kernel_unix_peer_is(struct graph *g, uint64_t ino, uint64_t peer);
+/* links c (an accepted unix socket) with the peer the kernel names */
+void kernel_unix_link(struct graph *g, struct chan *c, uint64_t ts);
+/* does the kernel's exact lookup of an ACCEPT's 4-tuple find c? 1 yes, 0 no,
+ * -1 no sock_diag */
+int kernel_accept_attests(struct graph *g, const struct ht_record *r, const struct chan *c);
+/* is lc, the socket an ACCEPT names as its listener, listening? */
+int kernel_listener(struct graph *g, struct proc *p, const struct ht_record *r, struct chan *lc);
+/* does the kernel show that the connect() of a CONNFAIL's socket failed? */
+int kernel_conn_failed(struct graph *g, struct proc *p, const struct ht_record *r, struct chan *c);
+
+#endif

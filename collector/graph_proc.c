@@ -1,0 +1,475 @@
+/*
+ * graph_proc.c — the graph's /proc completion (docs/chain-model.md "Kernel
+ * fallback", "Claims", "Lineage gaps"): what the kernel says one fd of a
+ * process is (one fstatat through a cached /proc/PID/fd directory fd), the
+ * kernel's parent, group, session and start of a pid; a process's fd table
+ * re-read from /proc (exec, RESYNC, a fork child's inherited fds); processes
+ * the shim did not describe (graph_proc_kernel: with their fds and their
+ * parents up to a known process); the creator a lineage gap gets; exe, argv0
+ * and sha256 of an image.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <signal.h>
+#include <time.h>
+
+#include "graph_int.h"
+#include "hoptrace/procfs.h"
+#include "sha256.h"
+
+/* Is pid in the collector's network namespace? (another namespace is another
+ * host: never a process of this graph) */
+static int in_my_netns(struct graph *g, pid_t pid)
+{
+	uint64_t ns;
+	if (!g->conf.use_procfs || !g->my_netns)
+		return 1;
+	if (procfs_netns(pid, &ns) != 0)
+		return 0;
+	return ns == g->my_netns;
+}
+
+/* ---- the kernel's view of a claim ------------------------------------------ */
+
+void dcache_drop(struct graph *g, const struct proc *p)
+{
+	for (size_t i = 0; i < DCACHE_N; i++)
+		if (g->dcache[i].serial == p->serial && g->dcache[i].fd >= 0) {
+			close(g->dcache[i].fd); /* a /proc directory: never blocks */
+			g->dcache[i].fd = -1;
+			g->dcache[i].serial = 0;
+		}
+}
+
+/* What the kernel says fd of p is: 0 and *k (a FIFO keyed as a pipe),
+ * -ENOENT no such fd (or p ended), -ENOTSUP not a channel end. One fstatat
+ * through a cached /proc/PID/fd directory fd (opened once per process, so a
+ * reused pid is never asked: the old directory answers ENOENT). */
+static int kernel_fd(struct graph *g, struct proc *p, int fd, struct ht_chan *k)
+{
+	g->st.fd_checks++;
+	if (g->conf.kernel_fd)
+		return g->conf.kernel_fd(g->conf.kernel_ctx, p->pid, fd, k);
+	struct dcache *d = NULL;
+	for (size_t i = 0; i < DCACHE_N; i++)
+		if (g->dcache[i].serial == p->serial && g->dcache[i].fd >= 0) {
+			d = &g->dcache[i];
+			break;
+		}
+	if (!d) {
+		int dfd = procfs_fd_dir(p->pid);
+		if (dfd < 0)
+			return -ENOENT;
+		d = &g->dcache[g->dnext];
+		g->dnext = (g->dnext + 1) % DCACHE_N;
+		if (d->fd >= 0)
+			close(d->fd);
+		*d = (struct dcache){p->pid, dfd, p->serial};
+	}
+	return procfs_fd_chan_at(d->fd, p->pid, fd, k);
+}
+
+/* Does the kernel show fd of p as channel k now? 1 yes (or nothing to ask
+ * with: checks off), 0 no. */
+int kernel_shows(struct graph *g, struct proc *p, int fd, const struct ht_chan *k)
+{
+	struct ht_chan cur;
+	if (!checking(g))
+		return 1;
+	return kernel_fd(g, p, fd, &cur) == 0 && same_key(&cur, k);
+}
+
+/* The kernel's parent, group, session, start of pid (hooks or /proc) */
+int kernel_proc(struct graph *g, pid_t pid, struct graph_kproc *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (g->conf.kernel_proc)
+		return g->conf.kernel_proc(g->conf.kernel_ctx, pid, k);
+	if (!g->conf.use_procfs)
+		return -ENOSYS;
+	struct procfs_stat st;
+	int rc = procfs_stat_nouid(pid, &st);
+	if (rc)
+		return rc;
+	*k = (struct graph_kproc){st.ppid, st.pgrp, st.sid, st.starttime, st.state};
+	return 0;
+}
+
+/* The kernel still runs p: the same process (its start time, when known),
+ * not a zombie. */
+int kernel_runs(struct graph *g, const struct proc *p)
+{
+	struct graph_kproc k;
+	return kernel_proc(g, p->pid, &k) == 0 && k.state != 'Z' && k.state != 'X' &&
+	       (!p->start || k.start == p->start);
+}
+
+/* ---- fd tables from /proc ------------------------------------------------- */
+
+/* The end of a pipe/FIFO (access mode: the mode bits of the /proc/PID/fd link)
+ * or of a pty (ptmx is the master) that fd is; 0 when /proc cannot say. */
+uint8_t fd_ends(struct graph *g, pid_t pid, int fd, uint8_t kind)
+{
+	char path[64];
+	struct stat sb;
+	if (!g->conf.use_procfs || (kind != HT_CHAN_PIPE && kind != HT_CHAN_FIFO && kind != HT_CHAN_PTY))
+		return 0;
+	snprintf(path, sizeof(path), "%s/%d/fd/%d", procfs_root(), pid, fd);
+	if (kind == HT_CHAN_PTY) {
+		if (stat(path, &sb) != 0 || !S_ISCHR(sb.st_mode))
+			return 0;
+		return major(sb.st_rdev) == 5 ? HE_M : HE_S;
+	}
+	if (lstat(path, &sb) != 0)
+		return 0;
+	return (uint8_t)(((sb.st_mode & S_IRUSR) ? HE_R : 0) | ((sb.st_mode & S_IWUSR) ? HE_W : 0));
+}
+
+struct sync_ctx {
+	struct graph *g;
+	struct proc *p;
+	uint64_t ts;
+	uint8_t how;
+	int *seen;
+	size_t nseen, cap;
+};
+
+static int sync_cb(void *vctx, int fd, const struct ht_chan *k)
+{
+	struct sync_ctx *x = vctx;
+	if (x->nseen < x->cap)
+		x->seen[x->nseen++] = fd;
+	fd_set_key(x->g, x->p, fd, k, x->ts, x->how, fd_ends(x->g, x->p->pid, fd, k->kind));
+	if (k->kind == HT_CHAN_SOCK)
+		pend_socket(x->g, k);
+	return 0;
+}
+
+static int int_cmp(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+	return (x > y) - (x < y);
+}
+
+/* Makes p's fd table equal to /proc/PID/fd. Returns 0, or -errno if /proc
+ * could not be read or p has exited (p unchanged). */
+int proc_sync_fds(struct graph *g, struct proc *p, uint64_t ts, uint8_t how)
+{
+	int seen[1024];
+	struct sync_ctx x = {.g = g, .p = p, .ts = ts, .how = how, .seen = seen,
+			     .cap = sizeof(seen) / sizeof(seen[0])};
+	if (!g->conf.use_procfs)
+		return -ENOSYS;
+	g->st.proc_reads++;
+	struct timespec rt;
+	clock_gettime(CLOCK_MONOTONIC, &rt); /* the records' clock */
+	int rc = procfs_fds(p->pid, sync_cb, &x);
+	if (rc < 0)
+		return rc;
+	/* a zombie's /proc/PID/fd is there and empty: that says nothing of what
+	 * it held (a `$(...)` child gone before its BIRTH was applied, not yet
+	 * reaped: it inherits from its creator instead) */
+	struct graph_kproc k;
+	if (!x.nseen && (kernel_proc(g, p->pid, &k) != 0 || k.state == 'Z' || k.state == 'X'))
+		return -ESRCH;
+	p->synced_ts = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
+	if (x.nseen == x.cap)
+		return 0; /* too many to compare: keep what we have */
+	qsort(seen, x.nseen, sizeof(seen[0]), int_cmp);
+	for (uint32_t i = 0; i < p->nfds;) {
+		int fd = p->fds[i].fd;
+		int found = bsearch(&fd, seen, x.nseen, sizeof(seen[0]), int_cmp) != NULL;
+		if (!found)
+			fd_unset(g, p, fd, ts); /* swaps the last entry into i */
+		else
+			i++;
+	}
+	return 0;
+}
+
+/* Copies the creator's holds that were open at fork time (used when the child's
+ * own fd table cannot be read). */
+void inherit_from(struct graph *g, struct proc *p, struct proc *c, uint64_t fork_ts)
+{
+	/* the table as it is now, but what came after the fork */
+	for (uint32_t i = 0; c->fds && i < c->nfds; i++)
+		if (c->fds[i].h->since <= fork_ts)
+			fd_set_(g, p, c->fds[i].fd, c->fds[i].h->c, fork_ts, HOLD_INHERITED,
+				c->fds[i].ends);
+	/* and what the creator held at the fork that its table no longer shows
+	 * (the records before the read are the truth about that moment) */
+	for (int i = 0; c->ghosts && i < c->ghosts->n; i++) {
+		struct ghostfd *e = &c->ghosts->e[i];
+		if (e->since > fork_ts || fork_ts >= e->until)
+			continue;
+		struct ht_chan k = {e->kind, e->dev, e->ino};
+		struct chan *ch = chan_get(g, &k, fork_ts);
+		if (ch)
+			fd_set_(g, p, e->fd, ch, fork_ts, HOLD_INHERITED, e->ends);
+	}
+	/* and what its records closed after the fork, before the child's BIRTH
+	 * was applied */
+	for (uint32_t i = 0; g->closes && i < CLOSES_MAX; i++) {
+		struct ghostfd *e = &g->closes[i].e;
+		if (g->closes[i].serial != c->serial || e->since > fork_ts || fork_ts >= e->until ||
+		    fd_find(p, e->fd))
+			continue;
+		struct ht_chan k = {e->kind, e->dev, e->ino};
+		struct chan *ch = chan_get(g, &k, fork_ts);
+		if (ch)
+			fd_set_(g, p, e->fd, ch, fork_ts, HOLD_INHERITED, e->ends);
+	}
+	/* and its own claims the kernel could not confirm (all gone by the time
+	 * they were applied: dash's PIPE for `$(...)` when the collector lags)
+	 * that span the fork — unconfirmed for the child too, judged by the
+	 * creator's uid (chain.c claim_ok) */
+	for (struct hold *x = c->holds; x; x = x->pnext) {
+		if (!x->unconf || x->how == HOLD_INHERITED || x->since > fork_ts ||
+		    fork_ts >= x->until || oh_find(g, p, x->c))
+			continue;
+		struct hold *h = hold_open(g, p, x->c, fork_ts, HOLD_INHERITED);
+		if (!h)
+			break;
+		h->unconf = 1;
+		h->ends = x->ends;
+		hold_close(g, h, x->until);
+	}
+}
+/* ---- an image's identity: exe, argv0, sha256 ---------------------------- */
+
+void proc_hash(struct graph *g, struct proc *p)
+{
+	char hex[65];
+	uint32_t t;
+	/* never long on this thread: a large or busy user's file is hashed in
+	 * the background and picked up by graph_proc_sha256 */
+	p->sha256 = exehash_request(p->pid, p->uid, hex, &t) == 0 ? graph_intern(g, hex) : "";
+	p->hash_ticket = t;
+}
+
+const char *graph_proc_sha256(struct graph *g, const struct proc *cp)
+{
+	struct proc *p = (struct proc *)cp; /* a cache fill, not a change of the model */
+	char hex[65];
+	if (p->sha256[0] || !p->hash_ticket)
+		return p->sha256;
+	int rc = exehash_peek(p->hash_ticket, hex);
+	if (rc == 0)
+		p->sha256 = graph_intern(g, hex);
+	if (rc != -EINPROGRESS)
+		p->hash_ticket = 0;
+	return p->sha256;
+}
+
+void proc_fill_identity(struct graph *g, struct proc *p)
+{
+	struct procfs_stat st;
+	char buf[HT_REC_PATH_MAX + 1];
+	if (!g->conf.use_procfs)
+		return;
+	if (procfs_stat(p->pid, &st) == 0) {
+		p->start = st.starttime;
+		p->uid = st.uid;
+	}
+	if (!p->exe[0] && procfs_exe(p->pid, buf, sizeof(buf)) == 0)
+		p->exe = graph_intern(g, buf);
+	if (!p->argv0[0] && procfs_argv0(p->pid, buf, sizeof(buf)) == 0)
+		p->argv0 = graph_intern(g, buf);
+	proc_hash(g, p);
+}
+/* ---- processes the shim did not describe; creators ------------------------ */
+
+/* The creator a record claims (BIRTH) or implies (IMAGE's ppid). Only a process
+ * of this host counts; one we never heard of is created from /proc. */
+struct proc *find_creator(struct graph *g, pid_t cpid, uint64_t birth_ts, uint64_t now)
+{
+	if (cpid <= 1)
+		return NULL;
+	struct proc *c = live_proc(g, cpid);
+	if (c)
+		return c;
+	/* a creator that ended after the fork (its EXIT was processed before the
+	 * child's BIRTH: setsid's or daemon()'s parent exits at once) */
+	c = graph_proc(g, cpid);
+	if (c && !c->alive && c->exit_ts + HT_REC_MAX_SKEW_NS >= birth_ts && c->birth_ts <= birth_ts)
+		return c;
+	if (!g->conf.use_procfs)
+		return NULL;
+	return graph_proc_kernel(g, cpid, now);
+}
+
+/* When a process the kernel shows us started, on our clock: /proc's
+ * starttime (clock ticks since boot) is CLOCK_BOOTTIME, which equals
+ * CLOCK_MONOTONIC on a machine that never suspended; never later than now. */
+static uint64_t kernel_birth_ns(uint64_t starttime, uint64_t now)
+{
+	static long hz;
+	if (!hz)
+		hz = sysconf(_SC_CLK_TCK) > 0 ? sysconf(_SC_CLK_TCK) : 100;
+	uint64_t ns = starttime * (1000000000ULL / (uint64_t)hz);
+	return ns && ns < now ? ns : now;
+}
+
+/* A process found from /proc only: it has held what /proc shows since it
+ * started, as far as we can tell — dating its holds "now" would hide them from
+ * questions about its children's births, which happened before. */
+static struct proc *proc_from_kernel(struct graph *g, pid_t pid, const struct procfs_stat *st,
+				     uint64_t now)
+{
+	uint64_t born = kernel_birth_ns(st->starttime, now);
+	struct proc *p = proc_new(g, pid, born);
+	if (!p)
+		return NULL;
+	p->seen_kernel = 1;
+	p->creator_pid = st->ppid;
+	proc_fill_identity(g, p);
+	proc_sync_fds(g, p, born, HOLD_KERNEL);
+	return p;
+}
+
+struct proc *graph_proc_kernel(struct graph *g, pid_t pid, uint64_t now)
+{
+	struct procfs_stat st;
+	struct proc *p = live_proc(g, pid);
+	if (p)
+		return p;
+	if (!g->conf.use_procfs || pid <= 1)
+		return NULL;
+	if (procfs_stat(pid, &st) != 0 || !in_my_netns(g, pid))
+		return NULL;
+	p = proc_from_kernel(g, pid, &st, now);
+	if (!p)
+		return NULL;
+	/* lineage: follow parents from /proc while they are on this host; bounded */
+	struct proc *child = p;
+	for (int depth = 0; depth < 64 && child->creator_pid > 1; depth++) {
+		struct proc *c = live_proc(g, child->creator_pid);
+		if (c) {
+			set_creator(child, c);
+			break;
+		}
+		if (procfs_stat(child->creator_pid, &st) != 0 || !in_my_netns(g, child->creator_pid))
+			break;
+		c = proc_from_kernel(g, child->creator_pid, &st, now);
+		if (!c)
+			break;
+		set_creator(child, c);
+		child = c;
+	}
+	if (!child->creator && child->creator_pid <= 1)
+		kernel_lineage(g, child, now); /* re-parented: its group's or session's leader */
+	return p;
+}
+
+int graph_verify_alive(struct graph *g, struct proc *p, uint64_t now)
+{
+	if (!p->alive)
+		return 0;
+	if (p->exit_claimed) {
+		if (!kernel_runs(g, p)) {
+			proc_end(g, p, now); /* it said it exits, and now it has */
+			return 0;
+		}
+		if (now > p->exit_ts)
+			p->exit_ts = now;
+		return 1;
+	}
+	if (!g->conf.use_procfs || kill(p->pid, 0) == 0 || errno != ESRCH)
+		return 1;
+	proc_end(g, p, now); /* killed by a signal: no EXIT record came */
+	return 0;
+}
+
+struct proc *graph_proc_resync(struct graph *g, pid_t pid, uint64_t now)
+{
+	struct proc *p = live_proc(g, pid);
+	if (!p)
+		return graph_proc_kernel(g, pid, now);
+	if (proc_sync_fds(g, p, now, HOLD_KERNEL) != 0 && kill(pid, 0) != 0 && errno == ESRCH)
+		proc_end(g, p, now);
+	return p->alive ? p : NULL;
+}
+
+struct proc *graph_creator(struct graph *g, struct proc *p, uint64_t now)
+{
+	if (p->creator || p->foreign_creator || p->creator_pid <= 1)
+		return p->creator;
+	if (!p->alive || !g->conf.use_procfs)
+		return NULL;
+	struct proc *c = find_creator(g, p->creator_pid, p->birth_ts, now);
+	if (c && c != p && c->birth_ts <= p->birth_ts)
+		set_creator(p, c);
+	else
+		p->foreign_creator = 1;
+	return p->creator;
+}
+
+void graph_refresh(struct graph *g, struct proc *p, uint64_t now)
+{
+	char buf[HT_REC_PATH_MAX + 1];
+	if (!p->alive || !p->exec_pending || !g->conf.use_procfs)
+		return;
+	if (kill(p->pid, 0) != 0 && errno == ESRCH) {
+		proc_end(g, p, now);
+		return;
+	}
+	/* exec'd without announcing a new image: a static binary (no shim) */
+	if (procfs_exe(p->pid, buf, sizeof(buf)) == 0) {
+		p->exe = graph_intern(g, buf);
+		if (procfs_argv0(p->pid, buf, sizeof(buf)) == 0)
+			p->argv0 = graph_intern(g, buf);
+		proc_hash(g, p);
+	}
+	proc_sync_fds(g, p, now, HOLD_KERNEL);
+	p->seen_kernel = 1;
+	p->exec_pending = 0;
+}
+
+/* A process whose creator neither a record nor its kernel parent names (it
+ * was re-parented: whatever created it ran without the shim — HOPTRACE_DISABLE,
+ * a static binary — and has ended): the leader of its process group, else of
+ * its session, when the graph or /proc knows one born before it. The gap is
+ * marked (lineage_kernel: seen "kernel", the chain a fallback). A setsid'd
+ * orphan of an unshimmed process keeps no trace the kernel shows; the
+ * kernel-events issue (process creation reported by the kernel itself) will
+ * set the creator before this runs, and wins: this is only asked while
+ * p->creator is unknown. */
+void kernel_lineage(struct graph *g, struct proc *p, uint64_t now)
+{
+	struct graph_kproc k;
+	if (p->creator || !checking(g) || kernel_proc(g, p->pid, &k) != 0)
+		return;
+	pid_t cand[2] = {k.pgrp, k.sid};
+	for (int i = 0; i < 2; i++) {
+		if (cand[i] <= 1 || cand[i] == p->pid || (i == 1 && cand[1] == cand[0]))
+			continue;
+		struct proc *c = graph_proc(g, cand[i]);
+		if (!c && g->conf.use_procfs)
+			c = graph_proc_kernel(g, cand[i], now);
+		if (!c || c == p || c->birth_ts > p->birth_ts)
+			continue;
+		set_creator(p, c);
+		p->creator_pid = c->pid;
+		p->foreign_creator = 0;
+		p->lineage_kernel = p->seen_kernel = 1;
+		g->st.lineage_kernel++;
+		return;
+	}
+}
+
+/* Is this already-known live entry the same process? */
+int same_process(struct graph *g, struct proc *p)
+{
+	struct procfs_stat st;
+	if (!g->conf.use_procfs || !p->start)
+		return 1;
+	if (procfs_stat(p->pid, &st) != 0)
+		return 1; /* gone already: cannot tell, keep */
+	return st.starttime == p->start;
+}
+

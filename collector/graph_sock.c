@@ -1,0 +1,305 @@
+/*
+ * graph_sock.c — what the kernel says about sockets, through netlink
+ * sock_diag (include/hoptrace/sockdiag.h): sockets first seen in /proc are
+ * probed while they exist (graph_probe_pending: unix peers by exact lookup,
+ * TCP ends in one dump at most every GRAPH_PROBE_GAP_NS); and the socket
+ * claims of records (graph_apply.c) are checked here: the listener an ACCEPT
+ * names, an ACCEPT's 4-tuple, the peer of a unix socket, a CONNFAIL.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "graph_int.h"
+#include "hoptrace/sockdiag.h"
+
+/* ---- the sock_diag socket -------------------------------------------------- */
+
+int graph_nl(struct graph *g)
+{
+	if (g->nl < 0)
+		g->nl = sd_open();
+	return g->nl;
+}
+
+/* ---- sockets first seen in /proc ------------------------------------------- */
+
+/* Sockets first seen in /proc (inherited from a process no record names: an
+ * unshimmed listener's accepted connection) are asked about while they are
+ * open: once closed, the kernel can no longer say it was a TCP connection, and
+ * a creator lineage judged after the session ended would reach an unknown
+ * socket. They are queued here and probed in one sock_diag dump per round
+ * (graph_probe_pending, called by the collector's loop), not one per socket. */
+void pend_socket(struct graph *g, const struct ht_chan *k)
+{
+	struct chan *c = graph_chan(g, HT_CHAN_SOCK, 0, k->ino);
+	if (!c || c->probed || c->tcp_probed || c->remote.family != 0 || c->has_local ||
+	    g->npending >= PENDING_MAX)
+		return;
+	c->tcp_probed = 1; /* queued */
+	g->pending[g->npending++] = c;
+}
+
+struct probe_ctx {
+	struct graph *g;
+	struct { uint16_t family, port; } listen[256];
+	size_t nlisten;
+};
+
+static int probe_listen_cb(void *vctx, const struct sd_inet *s)
+{
+	struct probe_ctx *x = vctx;
+	if (s->state != 10 /* TCP_LISTEN */)
+		return 0;
+	/* shared by a forking server's children: no data between them */
+	struct chan *c = graph_chan(x->g, HT_CHAN_SOCK, 0, s->ino);
+	if (c && !c->dir)
+		c->dir = 'l';
+	if (x->nlisten < 256) {
+		x->listen[x->nlisten].family = (uint16_t)s->family;
+		x->listen[x->nlisten].port = s->lport;
+		x->nlisten++;
+	}
+	return 0;
+}
+
+static int probe_cb(void *vctx, const struct sd_inet *s)
+{
+	struct probe_ctx *x = vctx;
+	struct graph *g = x->g;
+	if (s->state == 10)
+		return 0;
+	for (size_t i = 0; i < g->npending; i++) {
+		struct chan *c = g->pending[i];
+		if (!c || c->ino != s->ino)
+			continue;
+		if (c->addr_claimed && c->remote.family &&
+		    (c->remote.port != s->rport || memcmp(c->remote.a, s->raddr, c->remote.len)))
+			g->st.addr_corrected++;
+		c->addr_claimed = 0; /* the kernel's, from here on */
+		struct gaddr *a[2] = {&c->local, &c->remote};
+		const uint8_t *ip[2] = {s->laddr, s->raddr};
+		uint16_t port[2] = {s->lport, s->rport};
+		for (int k = 0; k < 2; k++) {
+			memset(a[k], 0, sizeof(*a[k]));
+			a[k]->family = (uint16_t)s->family;
+			a[k]->len = s->family == AF_INET ? 4 : 16;
+			memcpy(a[k]->a, ip[k], a[k]->len);
+			a[k]->port = port[k];
+		}
+		c->has_local = 1;
+		c->probed = 1;
+		/* accepted if its local port is one this host listens on */
+		c->dir = 'o';
+		for (size_t l = 0; l < x->nlisten; l++)
+			if (x->listen[l].port == s->lport)
+				c->dir = 'i';
+		g->pending[i] = NULL;
+	}
+	return 0;
+}
+
+void graph_mark_internal(struct graph *g, uint64_t ino, int on)
+{
+	struct ht_chan k = {HT_CHAN_SOCK, 0, ino};
+	struct chan *c = on ? chan_get(g, &k, 0) : graph_chan(g, HT_CHAN_SOCK, 0, ino);
+	if (!c)
+		return;
+	c->internal = (uint8_t)on;
+	c->probed = 1;
+	/* kept while the connection lives; retention applies after */
+	if (!on) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		c->last_ts = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	} else {
+		c->last_ts = UINT64_MAX / 2;
+	}
+}
+
+size_t graph_pending(const struct graph *g)
+{
+	return g->npending;
+}
+
+void graph_probe_pending(struct graph *g, int force)
+{
+	if (!g->npending)
+		return;
+	if (graph_nl(g) < 0) {
+		g->npending = g->pending_checked = 0;
+		return;
+	}
+	/* unix sockets first: an exact lookup by inode each (the entries before
+	 * pending_checked were looked up in an earlier round: TCP candidates) */
+	size_t left = 0;
+	for (size_t i = 0; i < g->npending; i++) {
+		struct chan *c = g->pending[i];
+		uint64_t peer = 0;
+		if (!c)
+			continue;
+		if (c->remote.family == AF_INET || c->remote.family == AF_INET6) {
+			/* TCP (a CONNECT record, or a query linked it): the dump
+			 * still gives its local end if nobody did yet, and the
+			 * kernel's addresses for what a record claimed */
+			if (!c->has_local || c->addr_claimed)
+				g->pending[left++] = c;
+			continue;
+		}
+		if (i < g->pending_checked) {
+			g->pending[left++] = c;
+			continue;
+		}
+		int rc = sd_unix_peer(g->nl, c->ino, &peer);
+		if (rc != 0 && rc != -ENOTCONN) {
+			g->pending[left++] = c; /* not a unix socket (or no answer): TCP? */
+			continue;
+		}
+		c->remote.family = AF_UNIX;
+		c->probed = 1;
+		if (rc == 0) {
+			struct ht_chan k = {HT_CHAN_SOCK, 0, peer};
+			struct chan *pc = chan_get(g, &k, c->last_ts);
+			if (pc && pc != c) {
+				chan_link_peers(c, pc);
+				pc->remote.family = AF_UNIX;
+			}
+		}
+	}
+	g->npending = g->pending_checked = left;
+	if (!left)
+		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	if (!force && now < g->last_dump + GRAPH_PROBE_GAP_NS && left < PENDING_MAX / 2)
+		return; /* kept for the next round (chan_free unlists a freed one) */
+	g->last_dump = now;
+	struct probe_ctx x = {.g = g};
+	sd_inet_dump(g->nl, 0, 1u << 10, probe_listen_cb, &x);
+	sd_inet_dump(g->nl, 0, ~((1u << 6) | (1u << 10)) & 0xfff, probe_cb, &x);
+	g->npending = g->pending_checked = 0; /* found or not (UDP, netlink): done */
+}
+
+/* ---- the socket claims of records (graph_apply.c) -------------------------- */
+
+/* The socket a listening socket's ACCEPT names: marked listening only when
+ * the kernel says it is one (a forged one would cut a connection's chain):
+ * TCP by an exact lookup of the listener on the accepted socket's local
+ * address, unix by having no peer; without a kernel to ask, when the sender
+ * holds it. */
+int kernel_listener(struct graph *g, struct proc *p, const struct ht_record *r,
+		    struct chan *lc)
+{
+	if (!checking(g))
+		return 1;
+	if (!g->conf.use_procfs)
+		return oh_find(g, p, lc) != NULL;
+	if (graph_nl(g) < 0)
+		return 0;
+	if (r->addr.family == AF_INET || r->addr.family == AF_INET6) {
+		static const uint8_t any[16];
+		struct sd_inet s;
+		return sd_inet_lookup(g->nl, r->addr.family, r->addr.a, r->addr.port, any, 0, &s) == 0 &&
+		       s.ino == lc->ino && s.state == 10;
+	}
+	uint64_t peer;
+	return sd_unix_peer(g->nl, lc->ino, &peer) == -ENOTCONN;
+}
+
+struct failcheck {
+	uint64_t ino;
+	int found;
+};
+
+static int failcheck_cb(void *vctx, const struct sd_inet *s)
+{
+	struct failcheck *x = vctx;
+	if (s->ino == x->ino) {
+		x->found = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* CONNFAIL: the sender's socket never became a connection. Believed when the
+ * kernel shows the fd still holding it and the socket in no TCP connection
+ * (a failed connect leaves it unhashed; one TCP dump, at most every
+ * GRAPH_PROBE_GAP_NS), or — the fd closed already — when the 4-tuple the
+ * kernel gave for it is not in the kernel's table (see below). A claim that
+ * cannot be checked is refused: the socket stays a possible source, the safe
+ * side. (Left: a socket closed before any SYN query or dump gave its 4-tuple
+ * is believed — a process can hide a connection the peer closed first.) */
+int kernel_conn_failed(struct graph *g, struct proc *p, const struct ht_record *r,
+		       struct chan *c)
+{
+	if (!checking(g))
+		return 1;
+	if (!kernel_shows(g, p, r->fd, &r->chan)) {
+		/* closed already (nc closes a refused socket at once and tries
+		 * the next address): a connection that existed leaves its
+		 * 4-tuple in the kernel's table a while (TIME_WAIT after our
+		 * close), a failed one nothing — asked when the kernel gave
+		 * the 4-tuple (the SYN's query); otherwise believed */
+		if (!g->conf.use_procfs || !c->has_local || c->addr_claimed ||
+		    (c->remote.family != AF_INET && c->remote.family != AF_INET6))
+			return g->conf.use_procfs;
+		struct sd_inet si;
+		return graph_nl(g) >= 0 && sd_inet_lookup(g->nl, c->remote.family, c->local.a, c->local.port,
+						    c->remote.a, c->remote.port, &si) == -ENOENT;
+	}
+	if (!g->conf.use_procfs)
+		return 1; /* a fake kernel's fd view only */
+	if (graph_nl(g) < 0)
+		return 0;
+	if (c->remote.family == AF_UNIX) {
+		uint64_t peer;
+		return sd_unix_peer(g->nl, c->ino, &peer) == -ENOTCONN;
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t t = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	if (g->last_failcheck && t < g->last_failcheck + GRAPH_PROBE_GAP_NS)
+		return 0;
+	g->last_failcheck = t;
+	struct failcheck x = {c->ino, 0};
+	/* every state but LISTEN and TIME_WAIT */
+	if (sd_inet_dump(g->nl, 0, ~((1u << 6) | (1u << 10)) & 0xfff, failcheck_cb, &x) < 0)
+		return 0;
+	return !x.found;
+}
+
+/* A socketpair one of whose ends is gone already: the kernel pairs the other
+ * with it (an exact lookup of ino's unix peer). */
+int kernel_unix_peer_is(struct graph *g, uint64_t ino, uint64_t peer)
+{
+	uint64_t k = 0;
+	return graph_nl(g) >= 0 && sd_unix_peer(g->nl, ino, &k) == 0 && k == peer;
+}
+
+/* An accepted unix socket is paired with its connecting end now, while both
+ * exist: the kernel knows the peer inode. */
+void kernel_unix_link(struct graph *g, struct chan *c, uint64_t ts)
+{
+	uint64_t peer;
+	if (graph_nl(g) < 0 || sd_unix_peer(g->nl, c->ino, &peer) != 0)
+		return;
+	struct ht_chan k = {HT_CHAN_SOCK, 0, peer};
+	struct chan *pc = chan_get(g, &k, ts);
+	if (pc) {
+		chan_link_peers(c, pc);
+		pc->remote.family = AF_UNIX;
+	}
+}
+
+/* Just accepted, so still there: the kernel's exact lookup of the 4-tuple
+ * an ACCEPT claims must find the accepted socket c. */
+int kernel_accept_attests(struct graph *g, const struct ht_record *r, const struct chan *c)
+{
+	struct sd_inet si;
+	if (graph_nl(g) < 0)
+		return -1;
+	return r->addr.family == r->addr2.family &&
+	       sd_inet_lookup(g->nl, r->addr.family, r->addr.a, r->addr.port, r->addr2.a,
+			      r->addr2.port, &si) == 0 && si.ino == c->ino;
+}
