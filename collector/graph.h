@@ -76,6 +76,8 @@ struct proc {
 	uint32_t nfds, capfds;
 	uint64_t synced_ts;   /* monotonic ns of the last /proc/PID/fd read */
 	struct ghosts *ghosts; /* fds a /proc read came too late to see (graph_fd.c) */
+	uint64_t close_ts;     /* its last fd closed by a record: when, and the host's */
+	uint32_t close_n;      /* close count after it (0: none) — inherit_from's shortcut */
 	struct hold *holds;
 	struct proc *hnext;          /* pid hash chain */
 	struct proc *next, *prev;    /* all entries, oldest first */

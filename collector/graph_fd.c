@@ -225,6 +225,8 @@ void fd_close_rec(struct graph *g, struct proc *p, int fd, uint64_t ts)
 		g->closes[g->nclosed++ % CLOSES_MAX] = (struct closedfd){
 			p->serial, {.fd = fd, .kind = c->kind, .ends = e->ends, .dev = c->dev,
 				    .ino = c->ino, .since = e->h->since, .until = ts}};
+		p->close_n = g->nclosed ? g->nclosed : 1;
+		p->close_ts = ts > p->close_ts ? ts : p->close_ts;
 	}
 	fd_unset(g, p, fd, ts);
 }
