@@ -151,29 +151,95 @@ long collq_who(struct collq *c, const char *local, const char *remote, unsigned 
 	return collq_who_or(c, local, remote, timeout_ms, err, errlen, -1, NULL, NULL, 0);
 }
 
-long collq_who_or(struct collq *c, const char *local, const char *remote,
-		  unsigned long timeout_ms, char *err, size_t errlen, int alt_fd,
-		  int (*alt)(void *arg), void *arg, long spin_us)
+/* The who request for the next question (c->seq); its length, or -1 with
+ * the failure in c->code and err. */
+static int who_request(struct collq *c, const char *local, const char *remote,
+		       unsigned long timeout_ms, char *req, size_t reqlen, char *err, size_t errlen)
 {
-	char req[256];
 	if (c->seq >= HT_QID_MAX) /* (never: 2^53 questions) */
 		c->seq = 0;
-	unsigned long long id = ++c->seq;
-	struct ht_qreq q = {.op = HT_QOP_WHO, .has_id = 1, .id = id, .deadline_ms = timeout_ms,
-			    .force = c->force};
+	struct ht_qreq q = {.op = HT_QOP_WHO, .has_id = 1, .id = ++c->seq,
+			    .deadline_ms = timeout_ms, .force = c->force};
 	c->force = 0;
 	int n = -1;
 	size_t ll = strnlen(local, sizeof(q.local)), rl = strnlen(remote, sizeof(q.remote));
 	if (ll < sizeof(q.local) && rl < sizeof(q.remote)) {
 		memcpy(q.local, local, ll + 1);
 		memcpy(q.remote, remote, rl + 1);
-		n = ht_qreq_build(req, sizeof(req), &q);
+		n = ht_qreq_build(req, reqlen, &q);
 	}
 	if (n < 0) {
 		c->code = HT_QE_BAD_REQUEST;
 		snprintf(err, errlen, "bad request: endpoints %.64s %.64s", local, remote);
-		return -1;
 	}
+	return n;
+}
+
+/* poll() on p[0..np) for at most left ms — spinning first, awake, until
+ * *spin_until (then 0): an answer to a thread that is not asleep needs no
+ * cross-CPU wake-up (10-30 us on a VM); yielding, so a collector woken on
+ * this CPU runs at once. */
+static int wait_ready(struct pollfd *p, nfds_t np, long left, long *spin_until)
+{
+	int r = 0;
+	if (*spin_until) {
+		while ((r = poll(p, np, 0)) == 0 && now_us() < *spin_until)
+			sched_yield();
+		if (r == 0)
+			*spin_until = 0;
+	}
+	if (r == 0)
+		r = poll(p, np, (int)left);
+	return r;
+}
+
+enum take { TAKE_MINE, TAKE_OTHER, TAKE_RETRY, TAKE_FAIL };
+
+/* Reads one datagram: this question's answer (TAKE_MINE, its length in
+ * *len, c->code its code), another's (TAKE_OTHER: the answer to a question
+ * answered elsewhere or no longer waited for — its id is not this one's),
+ * or the connection's end (TAKE_RETRY when a fresh one may be tried,
+ * TAKE_FAIL with err). */
+static enum take take_answer(struct collq *c, unsigned long long id, int may_retry, long *len,
+			     char *err, size_t errlen)
+{
+	ssize_t got = recv(c->fd, c->buf, HT_QUERY_MAX, MSG_TRUNC);
+	if (got < 0 && (errno == EAGAIN || errno == EINTR))
+		return TAKE_OTHER;
+	if (got <= 0) {
+		c->code = HT_QE_CLOSED;
+		snprintf(err, errlen, "collector closed the connection%s%s", got < 0 ? ": " : "",
+			 got < 0 ? strerror(errno) : "");
+		drop(c);
+		return may_retry && got == 0 ? TAKE_RETRY : TAKE_FAIL;
+	}
+	size_t have = got > HT_QUERY_MAX ? HT_QUERY_MAX : (size_t)got;
+	enum ht_qerr hc = ht_qhead_parse(c->buf, have, &c->head);
+	if (!answer_is(&c->head, id, c->stale)) {
+		if (c->stale > 0)
+			c->stale--;
+		return TAKE_OTHER;
+	}
+	if (got > HT_QUERY_MAX) {
+		c->code = HT_QE_TOO_LARGE;
+		snprintf(err, errlen, "%s", ht_qerr_text(HT_QE_TOO_LARGE));
+		return TAKE_FAIL;
+	}
+	c->buf[got] = 0;
+	c->code = hc == HT_QE_OK ? c->head.code : HT_QE_BAD_ANSWER;
+	*len = (long)got;
+	return TAKE_MINE;
+}
+
+long collq_who_or(struct collq *c, const char *local, const char *remote,
+		  unsigned long timeout_ms, char *err, size_t errlen, int alt_fd,
+		  int (*alt)(void *arg), void *arg, long spin_us)
+{
+	char req[256];
+	int n = who_request(c, local, remote, timeout_ms, req, sizeof(req), err, errlen);
+	if (n < 0)
+		return -1;
+	unsigned long long id = c->seq;
 	long deadline = now_ms() + (long)timeout_ms;
 	long spin_until = spin_us > 0 ? now_us() + spin_us : 0;
 
@@ -188,7 +254,7 @@ long collq_who_or(struct collq *c, const char *local, const char *remote,
 			continue;
 		}
 		for (;;) {
-			long left = deadline - now_ms();
+			long left = deadline - now_ms(), len = -1;
 			if (left <= 0) {
 				c->code = HT_QE_TIMEOUT;
 				snprintf(err, errlen, "no answer from collector within %lu ms",
@@ -198,18 +264,7 @@ long collq_who_or(struct collq *c, const char *local, const char *remote,
 			}
 			struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN},
 					      {.fd = alt_fd, .events = POLLIN}};
-			/* spinning first: an answer to a thread that is not asleep
-			 * needs no cross-CPU wake-up (10-30 us on a VM) */
-			int r = 0;
-			if (spin_until) {
-				/* yielding: a collector woken on this CPU runs at once */
-				while ((r = poll(p, alt_fd >= 0 ? 2 : 1, 0)) == 0 && now_us() < spin_until)
-					sched_yield();
-				if (r == 0)
-					spin_until = 0;
-			}
-			if (r == 0)
-				r = poll(p, alt_fd >= 0 ? 2 : 1, (int)left);
+			int r = wait_ready(p, alt_fd >= 0 ? 2 : 1, left, &spin_until);
 			if (r < 0 && errno == EINTR)
 				continue;
 			if (r < 0) {
@@ -232,35 +287,13 @@ long collq_who_or(struct collq *c, const char *local, const char *remote,
 			}
 			if (!p[0].revents)
 				continue;
-			ssize_t got = recv(c->fd, c->buf, HT_QUERY_MAX, MSG_TRUNC);
-			if (got < 0 && (errno == EAGAIN || errno == EINTR))
-				continue;
-			if (got <= 0) {
-				c->code = HT_QE_CLOSED;
-				snprintf(err, errlen, "collector closed the connection%s%s",
-					 got < 0 ? ": " : "", got < 0 ? strerror(errno) : "");
-				drop(c);
-				if (attempt == 0 && got == 0)
-					break; /* retry once on a fresh connection */
+			enum take t = take_answer(c, id, attempt == 0, &len, err, errlen);
+			if (t == TAKE_MINE)
+				return len;
+			if (t == TAKE_FAIL)
 				return -1;
-			}
-			/* the answer to a question answered elsewhere (or that stopped
-			 * being waited for): its id is not this question's */
-			size_t have = got > HT_QUERY_MAX ? HT_QUERY_MAX : (size_t)got;
-			enum ht_qerr hc = ht_qhead_parse(c->buf, have, &c->head);
-			if (!answer_is(&c->head, id, c->stale)) {
-				if (c->stale > 0)
-					c->stale--;
-				continue;
-			}
-			if (got > HT_QUERY_MAX) {
-				c->code = HT_QE_TOO_LARGE;
-				snprintf(err, errlen, "%s", ht_qerr_text(HT_QE_TOO_LARGE));
-				return -1;
-			}
-			c->buf[got] = 0;
-			c->code = hc == HT_QE_OK ? c->head.code : HT_QE_BAD_ANSWER;
-			return (long)got;
+			if (t == TAKE_RETRY)
+				break; /* retry once on a fresh connection */
 		}
 	}
 	return -1;
