@@ -66,6 +66,7 @@ struct proc {
 	uint8_t trim_queued : 1;    /* its closed holds wait for trimming (graph_hold.c) */
 	uint8_t lineage_kernel : 1; /* its creator was taken from the kernel's view
 				     * (process group / session), not from a record */
+	uint8_t closed_rec : 1;     /* it closed an fd by record (the ring, inherit_from) */
 	uint16_t acct;        /* its uid's bounds (graph_uid.c), charged for its holds; 0 none */
 	uint32_t nchildren;
 	uint32_t hash_ticket;    /* sha256 "": exehash_peek() may know it by now */
@@ -76,8 +77,6 @@ struct proc {
 	uint32_t nfds, capfds;
 	uint64_t synced_ts;   /* monotonic ns of the last /proc/PID/fd read */
 	struct ghosts *ghosts; /* fds a /proc read came too late to see (graph_fd.c) */
-	uint64_t close_ts;     /* its last fd closed by a record: when, and the host's */
-	uint32_t close_n;      /* close count after it (0: none) — inherit_from's shortcut */
 	struct hold *holds;
 	struct proc *hnext;          /* pid hash chain */
 	struct proc *next, *prev;    /* all entries, oldest first */

@@ -225,8 +225,10 @@ void fd_close_rec(struct graph *g, struct proc *p, int fd, uint64_t ts)
 		g->closes[g->nclosed++ % CLOSES_MAX] = (struct closedfd){
 			p->serial, {.fd = fd, .kind = c->kind, .ends = e->ends, .dev = c->dev,
 				    .ino = c->ino, .since = e->h->since, .until = ts}};
-		p->close_n = g->nclosed ? g->nclosed : 1;
-		p->close_ts = ts > p->close_ts ? ts : p->close_ts;
+		/* a process's record times never go back (clamped to when each
+		 * was received, in its own order): this close is its latest */
+		g->lastclose[p->serial % LASTCLOSE_N] = (struct lastclose){p->serial, ts};
+		p->closed_rec = 1;
 	}
 	fd_unset(g, p, fd, ts);
 }

@@ -53,6 +53,8 @@ struct uacct {
 	struct uacct *next;
 };
 
+#define LASTCLOSE_N 64 /* struct graph's lastclose slots (serials start at 1: 0 is free) */
+
 struct graph {
 	struct graph_conf conf;
 	struct proc **pidtab;
@@ -91,6 +93,11 @@ struct graph {
 	uint64_t last_failcheck;         /* monotonic ns of the last CONNFAIL check dump */
 	struct closedfd *closes;         /* the last CLOSES_MAX closes by records (fd_close_rec) */
 	uint32_t nclosed;
+	/* the last close by record of a process (by serial, direct-mapped): a
+	 * fork child's creator whose last close came before the fork has none
+	 * in the ring to give (inherit_from skips the scan); a slot another
+	 * process took means "not known": scan */
+	struct lastclose { uint64_t serial, ts; } lastclose[LASTCLOSE_N];
 };
 
 /* Ghost fds. A record sent before the collector's last read of the sender's

@@ -213,10 +213,10 @@ void inherit_from(struct graph *g, struct proc *p, struct proc *c, uint64_t fork
 			fd_set_(g, p, e->fd, ch, fork_ts, HOLD_INHERITED, e->ends);
 	}
 	/* and what its records closed after the fork, before the child's BIRTH
-	 * was applied — none when its last close was before the fork, or is no
-	 * longer in the ring (then none of its older ones is either) */
-	int closed_since = c->close_n && c->close_ts > fork_ts &&
-			   (uint32_t)(g->nclosed - (c->close_n - 1)) <= CLOSES_MAX;
+	 * was applied — none when it never closed one by record, or its last
+	 * close (when still known) was before the fork */
+	const struct lastclose *lc = &g->lastclose[c->serial % LASTCLOSE_N];
+	int closed_since = c->closed_rec && (lc->serial != c->serial || lc->ts > fork_ts);
 	for (uint32_t i = 0; closed_since && g->closes && i < CLOSES_MAX; i++) {
 		struct ghostfd *e = &g->closes[i].e;
 		if (g->closes[i].serial != c->serial || e->since > fork_ts || fork_ts >= e->until ||
