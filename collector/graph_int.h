@@ -91,6 +91,7 @@ struct graph {
 	uint64_t last_failcheck;         /* monotonic ns of the last CONNFAIL check dump */
 	struct closedfd *closes;         /* the last CLOSES_MAX closes by records (fd_close_rec) */
 	uint32_t nclosed;
+	uint64_t changes;                /* graph_changes(): bumped by every change a chain may see */
 };
 
 /* Ghost fds. A record sent before the collector's last read of the sender's
