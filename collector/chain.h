@@ -17,6 +17,9 @@ struct chain_req {
 	uint64_t now;
 	int nl;                     /* sock_diag socket, or -1 */
 	size_t max_nodes;           /* bound on tree size (0 = 512) */
+	unsigned *kernel_asked;     /* if set: counts the walk's /proc searches for a
+				     * socket's holders (their answer may change
+				     * with no change to the graph: push.c) */
 };
 
 /* Returns a new cJSON object {"ok":true,"host",..,"subject",..,"tree",..,
