@@ -59,6 +59,13 @@ static int endpoint_to_addr(const char *s, struct ht_addr *a)
 	return 0;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
 struct holder_ctx {
 	struct query_ctx *q;
 	uint64_t now;
@@ -90,10 +97,11 @@ static struct proc *socket_holder(struct chan *c)
 
 static char *answer_chain(struct query_ctx *q, const struct ht_qreq *rq, struct proc *p,
 			  struct chan *exclude, const struct ht_addr *l, const struct ht_addr *r,
-			  uint64_t now)
+			  uint64_t now, uint64_t scan_deadline)
 {
 	struct chain_req req = {.host = q->hostname, .subject = p, .exclude = exclude,
-				.syn_local = l, .syn_remote = r, .now = now, .nl = q->nl};
+				.syn_local = l, .syn_remote = r, .now = now, .nl = q->nl,
+				.scan_deadline_ns = scan_deadline};
 	cJSON *a = chain_compute(q->g, &req);
 	if (!a)
 		return ht_qerr_answer(rq, HT_QE_NO_MEMORY, NULL);
@@ -115,12 +123,19 @@ static char *op_who(struct query_ctx *q, const struct ht_qreq *rq, uint64_t now)
 		return ht_qerr_answer(rq, HT_QE_PUSHED, NULL);
 	struct chan *c = graph_chan(q->g, HT_CHAN_SOCK, 0, s.ino);
 	struct proc *p = c ? socket_holder(c) : NULL;
-	if (!p) {
-		/* not reported by any shim: the kernel fallback */
+	uint64_t deadline = mono_ns() + GRAPH_SCAN_BUDGET_NS; /* the query's scans */
+	if (!p && graph_conf(q->g)->use_procfs) {
+		/* not reported by any shim: the kernel fallback — the socket
+		 * owner's processes first, one holder suffices, bounded */
 		struct holder_ctx x = {q, now};
-		procfs_socket_holders(s.ino, holder_cb, &x);
+		struct procfs_scan ps = {.owner = (uid_t)s.uid, .deadline_ns = deadline,
+					 .first_only = 1};
+		graph_scan_holders(q->g, s.ino, &ps, holder_cb, &x);
 		c = graph_chan(q->g, HT_CHAN_SOCK, 0, s.ino);
 		p = c ? socket_holder(c) : NULL;
+		if (!p && ps.incomplete)
+			return ht_qerr_answer(rq, HT_QE_NO_HOLDER,
+					      "holder scan incomplete: /proc search ran out of its budget");
 	}
 	if (!p)
 		return ht_qerr_answer(rq, HT_QE_NO_HOLDER, NULL);
@@ -134,7 +149,7 @@ static char *op_who(struct query_ctx *q, const struct ht_qreq *rq, uint64_t now)
 		if (!c->dir)
 			c->dir = 'o';
 	}
-	return answer_chain(q, rq, p, c, &l, &r, now);
+	return answer_chain(q, rq, p, c, &l, &r, now, deadline);
 }
 
 void query_bound_req(struct query_ctx *q, const struct ht_qreq *rq)
@@ -223,7 +238,7 @@ static char *op_chain(struct query_ctx *q, const struct ht_qreq *rq, uint64_t no
 		snprintf(b, sizeof(b), "no process %d on this host", pid);
 		return ht_qerr_answer(rq, HT_QE_NO_PROC, b);
 	}
-	return answer_chain(q, rq, p, NULL, NULL, NULL, now);
+	return answer_chain(q, rq, p, NULL, NULL, NULL, now, 0);
 }
 
 static cJSON *op_ps(struct query_ctx *q)
@@ -356,6 +371,10 @@ static cJSON *op_status(struct query_ctx *q)
 	cJSON_AddNumberToObject(a, "evicted", (double)st.evicted);
 	cJSON_AddNumberToObject(a, "graph_bytes", (double)st.bytes);
 	cJSON_AddNumberToObject(a, "proc_reads", (double)st.proc_reads);
+	cJSON *hsc = cJSON_AddObjectToObject(a, "holder_scans");
+	cJSON_AddNumberToObject(hsc, "scans", (double)st.holder_scans);
+	cJSON_AddNumberToObject(hsc, "incomplete", (double)st.holder_scans_incomplete);
+	cJSON_AddNumberToObject(hsc, "ms", (double)(st.holder_scan_ns / 1000000));
 	/* claims the kernel did not confirm (docs/chain-model.md "Claims") */
 	cJSON *cl = cJSON_AddObjectToObject(a, "claims");
 	cJSON_AddNumberToObject(cl, "kernel_checks", (double)st.fd_checks);

@@ -190,6 +190,7 @@ struct graph_conf {
 struct graph_stats {
 	uint64_t procs, procs_alive, chans, holds;
 	uint64_t applied, rejected, evicted, proc_reads;
+	uint64_t holder_scans, holder_scans_incomplete, holder_scan_ns; /* graph_scan_holders */
 	uint64_t lost_by_shims;  /* sum of EXIT.lost */
 	size_t bytes;            /* approximate heap use */
 	/* claims the kernel did not confirm (refused: counted in rejected too) */
@@ -236,6 +237,19 @@ struct proc *graph_proc_kernel(struct graph *g, pid_t pid, uint64_t now);
 /* Like graph_proc_kernel, and re-reads a known process's fds from /proc
  * (used when the kernel says pid holds a socket the graph does not know). */
 struct proc *graph_proc_resync(struct graph *g, pid_t pid, uint64_t now);
+/* The holders of socket ino (owner: its uid from sock_diag, (uid_t)-1 if
+ * unknown), found by procfs_holders_scan (include/hoptrace/procfs.h: the
+ * owner's processes first; others fair share, within s's budget), each
+ * handed to cb. The scan time is charged to the uid whose process was read:
+ * a uid (not root) whose processes cost more than GRAPH_SCAN_SHARE of a core
+ * lately (GRAPH_SCAN_BURST_NS at once) is not read until that is paid off —
+ * s->incomplete then says so. Returns as procfs_holders_scan. */
+#define GRAPH_SCAN_BUDGET_NS (20ULL * 1000000ULL) /* a query's /proc scans, all of them */
+#define GRAPH_SCAN_BURST_NS (20ULL * 1000000ULL)
+#define GRAPH_SCAN_SHARE 10 /* percent of a core */
+struct procfs_scan;
+int graph_scan_holders(struct graph *g, uint64_t ino, struct procfs_scan *s,
+		       int (*cb)(void *ctx, pid_t pid, int fd), void *ctx);
 /* Is p (alive in the graph) still alive? Ends it when the kernel says it is
  * gone (a signal's death sends no EXIT). 1 alive, 0 not. */
 int graph_verify_alive(struct graph *g, struct proc *p, uint64_t now);

@@ -388,6 +388,60 @@ int graph_verify_alive(struct graph *g, struct proc *p, uint64_t now)
 	return 0;
 }
 
+/* ---- holder scans, charged to the uid whose processes cost them ---------- */
+
+static uint64_t scan_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* the debt of a, paid off at GRAPH_SCAN_SHARE percent of a core since */
+static void scan_settle(struct uacct *a, uint64_t now)
+{
+	uint64_t paid = (now - a->scan_ts) / 100 * GRAPH_SCAN_SHARE;
+	a->scan_debt_ns = a->scan_debt_ns > paid ? a->scan_debt_ns - paid : 0;
+	a->scan_ts = now;
+}
+
+static int scan_admit(void *vg, uid_t uid)
+{
+	if (uid == 0)
+		return 1; /* root's processes: always read */
+	struct uacct *a = acct_of(vg, uid);
+	if (!a)
+		return 1;
+	scan_settle(a, scan_now());
+	return a->scan_debt_ns < GRAPH_SCAN_BURST_NS;
+}
+
+static void scan_charge(void *vg, uid_t uid, uint64_t ns, uint64_t fds)
+{
+	(void)fds;
+	if (uid == 0)
+		return;
+	struct uacct *a = acct_of(vg, uid);
+	if (!a)
+		return;
+	scan_settle(a, scan_now());
+	a->scan_debt_ns += ns;
+}
+
+int graph_scan_holders(struct graph *g, uint64_t ino, struct procfs_scan *s,
+		       int (*cb)(void *ctx, pid_t pid, int fd), void *ctx)
+{
+	s->admit = scan_admit;
+	s->charge = scan_charge;
+	s->actx = g;
+	int rc = procfs_holders_scan(ino, s, cb, ctx);
+	g->st.holder_scans++;
+	g->st.holder_scan_ns += s->ns;
+	if (s->incomplete)
+		g->st.holder_scans_incomplete++;
+	return rc;
+}
+
 struct proc *graph_proc_resync(struct graph *g, pid_t pid, uint64_t now)
 {
 	struct proc *p = live_proc(g, pid);
