@@ -21,6 +21,7 @@
 #include "answer.h"
 #include "sha256.h"
 #include "hoptrace/sockdiag.h"
+#include "hoptrace/log.h"
 
 /* Prints a success answer, its request's "id" first (a client that stopped
  * waiting for an answer can tell it from the next); frees a. */
@@ -57,13 +58,6 @@ static int endpoint_to_addr(const char *s, struct ht_addr *a)
 	memcpy(a->a, ep.addr, a->len);
 	a->port = ep.port;
 	return 0;
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 struct holder_ctx {
@@ -123,19 +117,28 @@ static char *op_who(struct query_ctx *q, const struct ht_qreq *rq, uint64_t now)
 		return ht_qerr_answer(rq, HT_QE_PUSHED, NULL);
 	struct chan *c = graph_chan(q->g, HT_CHAN_SOCK, 0, s.ino);
 	struct proc *p = c ? socket_holder(c) : NULL;
-	uint64_t deadline = mono_ns() + GRAPH_SCAN_BUDGET_NS; /* the query's scans */
+	/* the query's scans (CPU time; the walk's get what this one leaves) */
+	uint64_t deadline = procfs_cpu_ns() + GRAPH_SCAN_BUDGET_NS;
 	if (!p && graph_conf(q->g)->use_procfs) {
 		/* not reported by any shim: the kernel fallback — the socket
 		 * owner's processes first, one holder suffices, bounded */
 		struct holder_ctx x = {q, now};
-		struct procfs_scan ps = {.owner = (uid_t)s.uid, .deadline_ns = deadline,
+		struct procfs_scan ps = {.owner = (uid_t)s.uid, .cpu_deadline_ns = deadline,
+					 .deadline_ns = procfs_mono_ns() + GRAPH_SCAN_WALL_NS,
 					 .first_only = 1};
 		graph_scan_holders(q->g, s.ino, &ps, holder_cb, &x);
 		c = graph_chan(q->g, HT_CHAN_SOCK, 0, s.ino);
 		p = c ? socket_holder(c) : NULL;
-		if (!p && ps.incomplete)
+		if (!p && ps.incomplete) {
+			log_warnx("who %s: holder scan incomplete (%s; owner uid %u, %llu processes, "
+				  "%llu fds read, %llu us)", rq->local,
+				  ps.why == PROCFS_SCAN_BUDGET ? "budget" :
+				  "a uid over its scan share",
+				  (unsigned)s.uid, (unsigned long long)ps.procs,
+				  (unsigned long long)ps.fds, (unsigned long long)(ps.ns / 1000));
 			return ht_qerr_answer(rq, HT_QE_NO_HOLDER,
 					      "holder scan incomplete: /proc search ran out of its budget");
+		}
 	}
 	if (!p)
 		return ht_qerr_answer(rq, HT_QE_NO_HOLDER, NULL);

@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "chain.h"
@@ -57,7 +56,8 @@ struct walk {
 	int truncated;
 	int kernel_scans;   /* /proc scans this query (each costs milliseconds) */
 	int scan_self;      /* the last scan found only the collector itself */
-	uint64_t scan_deadline;  /* CLOCK_MONOTONIC: the query's scans end then */
+	uint64_t scan_deadline;  /* thread CPU time: the query's scans end then */
+	uint64_t scan_wall;      /* CLOCK_MONOTONIC: and then at the latest */
 	int holders_incomplete;  /* a scan ran out of budget: holders missed */
 	uint64_t path[80];  /* serials of the processes on the current DFS path */
 	size_t npath;
@@ -510,7 +510,8 @@ static struct chan *kernel_holders(struct walk *w, uint64_t ino, uid_t owner)
 	if (!graph_conf(w->g)->use_procfs || ino == 0 || w->kernel_scans >= 4)
 		return NULL;
 	w->kernel_scans++;
-	struct procfs_scan s = {.owner = owner, .deadline_ns = w->scan_deadline};
+	struct procfs_scan s = {.owner = owner, .cpu_deadline_ns = w->scan_deadline,
+				.deadline_ns = w->scan_wall};
 	graph_scan_holders(w->g, ino, &s, kh_cb, &x);
 	if (s.incomplete)
 		w->holders_incomplete = 1;
@@ -887,6 +888,8 @@ static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, enum ro
 			     int depth, const struct chan *via)
 {
 	graph_refresh(w->g, p, w->req->now);
+	if (p->fds_stale)
+		w->holders_incomplete = 1; /* its fds not all read: a source may be missing */
 	cJSON *sources = cJSON_CreateArray();
 	if (!sources)
 		return NULL;
@@ -1132,12 +1135,9 @@ cJSON *chain_compute(struct graph *g, const struct chain_req *req)
 	struct walk w = {.g = g, .req = req, .window = graph_conf(g)->window_ns,
 			 .max_nodes = req->max_nodes ? req->max_nodes : 512,
 			 .scan_deadline = req->scan_deadline_ns};
-	if (!w.scan_deadline) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		w.scan_deadline = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec +
-				  GRAPH_SCAN_BUDGET_NS;
-	}
+	if (!w.scan_deadline)
+		w.scan_deadline = procfs_cpu_ns() + GRAPH_SCAN_BUDGET_NS;
+	w.scan_wall = procfs_mono_ns() + GRAPH_SCAN_WALL_NS;
 	char buf[160];
 	cJSON *ans = cJSON_CreateObject();
 	if (!ans)

@@ -17,7 +17,7 @@ struct chain_req {
 	uint64_t now;
 	int nl;                     /* sock_diag socket, or -1 */
 	size_t max_nodes;           /* bound on tree size (0 = 512) */
-	/* when the query's /proc holder scans must end (CLOCK_MONOTONIC ns;
+	/* when the query's /proc holder scans must end (CLOCK_THREAD_CPUTIME_ID ns;
 	 * 0: GRAPH_SCAN_BUDGET_NS from the walk's start) — a scan cut short
 	 * makes the answer "holders_incomplete" and its chains incomplete */
 	uint64_t scan_deadline_ns;

@@ -66,6 +66,9 @@ struct proc {
 	uint8_t trim_queued : 1;    /* its closed holds wait for trimming (graph_hold.c) */
 	uint8_t lineage_kernel : 1; /* its creator was taken from the kernel's view
 				     * (process group / session), not from a record */
+	uint8_t fds_stale : 1;      /* its last /proc/PID/fd read was cut short or
+				     * put off (its uid's scan share, graph_proc.c):
+				     * its chains say holders_incomplete */
 	uint16_t acct;        /* its uid's bounds (graph_uid.c), charged for its holds; 0 none */
 	uint32_t nchildren;
 	uint32_t hash_ticket;    /* sha256 "": exehash_peek() may know it by now */
@@ -241,12 +244,14 @@ struct proc *graph_proc_resync(struct graph *g, pid_t pid, uint64_t now);
  * unknown), found by procfs_holders_scan (include/hoptrace/procfs.h: the
  * owner's processes first; others fair share, within s's budget), each
  * handed to cb. The scan time is charged to the uid whose process was read:
- * a uid (not root) whose processes cost more than GRAPH_SCAN_SHARE of a core
+ * (CPU time) a uid (not root) whose processes cost more than GRAPH_SCAN_SHARE of a core
  * lately (GRAPH_SCAN_BURST_NS at once) is not read until that is paid off —
  * s->incomplete then says so. Returns as procfs_holders_scan. */
-#define GRAPH_SCAN_BUDGET_NS (20ULL * 1000000ULL) /* a query's /proc scans, all of them */
+#define GRAPH_SCAN_BUDGET_NS (20ULL * 1000000ULL) /* a query's /proc scans, all of them: CPU */
+#define GRAPH_SCAN_WALL_NS (150ULL * 1000000ULL)  /* and on the clock (half the guard's wait) */
 #define GRAPH_SCAN_BURST_NS (20ULL * 1000000ULL)
 #define GRAPH_SCAN_SHARE 10 /* percent of a core */
+#define GRAPH_SYNC_BUDGET_NS (10ULL * 1000000ULL) /* one read of a non-root process's fds */
 struct procfs_scan;
 int graph_scan_holders(struct graph *g, uint64_t ino, struct procfs_scan *s,
 		       int (*cb)(void *ctx, pid_t pid, int fd), void *ctx);

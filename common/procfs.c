@@ -394,17 +394,31 @@ struct scan_ent {
 	uint64_t key;     /* pass 2: the fair-share order */
 };
 
-static uint64_t mono_ns(void)
+static uint64_t clock_ns(clockid_t id)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t procfs_mono_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+uint64_t procfs_cpu_ns(void)
+{
+	return clock_ns(CLOCK_THREAD_CPUTIME_ID);
+}
+
+#define mono_ns procfs_mono_ns
+
 static int over_budget(struct procfs_scan *s)
 {
-	if ((s->max_fds && s->fds >= s->max_fds) || (s->deadline_ns && mono_ns() >= s->deadline_ns)) {
+	if ((s->max_fds && s->fds >= s->max_fds) || (s->deadline_ns && mono_ns() >= s->deadline_ns) ||
+	    (s->cpu_deadline_ns && procfs_cpu_ns() >= s->cpu_deadline_ns)) {
 		s->incomplete = 1;
+		s->why = PROCFS_SCAN_BUDGET;
 		return 1;
 	}
 	return 0;
@@ -537,21 +551,31 @@ static int scan_proc(struct procfs_scan *s, const struct scan_ent *e, const char
 	struct dirent *fe;
 	struct stat sb;
 	int found = 0, out = 0;
-	uint64_t t0 = mono_ns(), fds0 = s->fds;
+	uint64_t t0 = procfs_cpu_ns(), fds0 = s->fds;
 
 	if (s->admit && !s->admit(s->actx, e->uid)) {
 		s->incomplete = 1; /* that uid's scans cost more than its share lately */
+		s->why = PROCFS_SCAN_REFUSED;
 		return 0;
 	}
 	snprintf(path, sizeof(path), "%s/%d/fd", proc_root, (int)e->pid);
 	DIR *d = opendir(path);
 	if (!d)
 		return 0; /* gone, or not ours to read */
-	if (fstat(dirfd(d), &sb) < 0 || sb.st_uid != e->dir_uid) {
-		/* not the process listed (a pid reused) or its credentials changed */
-		s->incomplete = 1;
+	if (fstat(dirfd(d), &sb) < 0) {
 		closedir(d);
-		return 0;
+		return 0; /* gone */
+	}
+	if (sb.st_uid != e->dir_uid && e->pass == 1) {
+		/* not the process listed (a pid reused) or its credentials
+		 * changed: read in the owner's pass only if it is still the
+		 * owner's (the directory open is that of the process now) */
+		uid_t u[4];
+		if ((sb.st_uid != 0 && sb.st_uid != s->owner) || status_uids(e->pid, u) < 0 ||
+		    u[0] != s->owner || u[1] != u[0] || u[2] != u[0] || u[3] != u[0]) {
+			closedir(d);
+			return 0;
+		}
 	}
 	s->procs++;
 	while ((fe = readdir(d)) != NULL) {
@@ -574,7 +598,7 @@ static int scan_proc(struct procfs_scan *s, const struct scan_ent *e, const char
 	}
 	closedir(d);
 	if (s->charge)
-		s->charge(s->actx, e->uid, mono_ns() - t0, s->fds - fds0);
+		s->charge(s->actx, e->uid, procfs_cpu_ns() - t0, s->fds - fds0);
 	return out < 0 ? -1 : found;
 }
 
@@ -587,7 +611,7 @@ int procfs_holders_scan(uint64_t ino, struct procfs_scan *s,
 	uint64_t t0 = mono_ns();
 	int rc = 0, e;
 
-	s->incomplete = 0;
+	s->incomplete = s->why = 0;
 	s->pass = 0;
 	s->procs = s->fds = 0;
 	snprintf(want, sizeof(want), "socket:[%" PRIu64 "]", ino);

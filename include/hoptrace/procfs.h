@@ -89,15 +89,20 @@ int procfs_socket_holders(uint64_t ino, int (*cb)(void *ctx, pid_t pid, int fd),
  *      uid's hundredth process or its 20,000-fd ones come after another
  *      uid's few small ones. first_only: stop at the first holder here.
  * A process whose fd directory's owner changed since it was listed (a pid
- * reused, credentials changed) is skipped (incomplete). The budget is a
- * CLOCK_MONOTONIC deadline and a number of fd entries read; a uid that
+ * reused, credentials changed) is read in pass 1 only if it is still the
+ * owner's by its status. The budget is a
+ * deadline of the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID: the
+ * work itself, not a preemption), a CLOCK_MONOTONIC one, and a number of fd
+ * entries read; a uid that
  * admit() refuses is not read. Whatever was not read makes `incomplete` 1:
  * the holders reported may then not be all of them (or none when some
  * were). owner (uid_t)-1: one pass over everything, st_uid accounting. */
+enum { PROCFS_SCAN_BUDGET = 1, PROCFS_SCAN_REFUSED };
 struct procfs_scan {
 	/* in */
 	uid_t owner;
 	uint64_t deadline_ns;  /* CLOCK_MONOTONIC; 0: none */
+	uint64_t cpu_deadline_ns; /* CLOCK_THREAD_CPUTIME_ID; 0: none */
 	uint64_t max_fds;      /* fd entries read at most; 0: none */
 	int first_only;        /* pass 2: stop at the first holder */
 	int (*admit)(void *actx, uid_t uid);  /* NULL: every uid */
@@ -105,6 +110,7 @@ struct procfs_scan {
 	void *actx;
 	/* out */
 	int incomplete;
+	int why;               /* the last cut: PROCFS_SCAN_BUDGET or _REFUSED */
 	int pass;              /* where holders were found: 1, 2; 0 none */
 	uint64_t procs, fds;   /* fd directories and fd entries read */
 	uint64_t ns;           /* time the scan took */
@@ -113,5 +119,9 @@ struct procfs_scan {
  * (cb non-zero also stops). */
 int procfs_holders_scan(uint64_t ino, struct procfs_scan *s,
 			int (*cb)(void *ctx, pid_t pid, int fd), void *ctx);
+
+/* now on CLOCK_MONOTONIC and on CLOCK_THREAD_CPUTIME_ID, in ns */
+uint64_t procfs_mono_ns(void);
+uint64_t procfs_cpu_ns(void);
 
 #endif
