@@ -131,11 +131,12 @@ static char *op_who(struct query_ctx *q, const struct ht_qreq *rq, uint64_t now)
 		p = c ? socket_holder(c) : NULL;
 		if (!p && ps.incomplete) {
 			log_warnx("who %s: holder scan incomplete (%s; owner uid %u, %llu processes, "
-				  "%llu fds read, %llu us)", rq->local,
+				  "%llu fds read, %llu us, %llu us CPU)", rq->local,
 				  ps.why == PROCFS_SCAN_BUDGET ? "budget" :
 				  "a uid over its scan share",
 				  (unsigned)s.uid, (unsigned long long)ps.procs,
-				  (unsigned long long)ps.fds, (unsigned long long)(ps.ns / 1000));
+				  (unsigned long long)ps.fds, (unsigned long long)(ps.ns / 1000),
+				  (unsigned long long)(ps.cpu_ns / 1000));
 			return ht_qerr_answer(rq, HT_QE_NO_HOLDER,
 					      "holder scan incomplete: /proc search ran out of its budget");
 		}

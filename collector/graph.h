@@ -248,7 +248,7 @@ struct proc *graph_proc_resync(struct graph *g, pid_t pid, uint64_t now);
  * lately (GRAPH_SCAN_BURST_NS at once) is not read until that is paid off —
  * s->incomplete then says so. Returns as procfs_holders_scan. */
 #define GRAPH_SCAN_BUDGET_NS (20ULL * 1000000ULL) /* a query's /proc scans, all of them: CPU */
-#define GRAPH_SCAN_WALL_NS (150ULL * 1000000ULL)  /* and on the clock (half the guard's wait) */
+#define GRAPH_SCAN_WALL_NS (250ULL * 1000000ULL)  /* and on the clock (the guard waits 300 ms) */
 #define GRAPH_SCAN_BURST_NS (20ULL * 1000000ULL)
 #define GRAPH_SCAN_SHARE 10 /* percent of a core */
 #define GRAPH_SYNC_BUDGET_NS (10ULL * 1000000ULL) /* one read of a non-root process's fds */

@@ -608,7 +608,7 @@ int procfs_holders_scan(uint64_t ino, struct procfs_scan *s,
 	char want[48];
 	struct scan_ent *v = NULL;
 	size_t n = 0, first2;
-	uint64_t t0 = mono_ns();
+	uint64_t t0 = mono_ns(), c0 = procfs_cpu_ns();
 	int rc = 0, e;
 
 	s->incomplete = s->why = 0;
@@ -650,9 +650,11 @@ int procfs_holders_scan(uint64_t ino, struct procfs_scan *s,
 	}
 	free(v);
 	s->ns = mono_ns() - t0;
+	s->cpu_ns = procfs_cpu_ns() - c0;
 	return rc;
 out_err:
 	s->ns = mono_ns() - t0;
+	s->cpu_ns = procfs_cpu_ns() - c0;
 	return e;
 }
 

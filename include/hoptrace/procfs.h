@@ -113,7 +113,7 @@ struct procfs_scan {
 	int why;               /* the last cut: PROCFS_SCAN_BUDGET or _REFUSED */
 	int pass;              /* where holders were found: 1, 2; 0 none */
 	uint64_t procs, fds;   /* fd directories and fd entries read */
-	uint64_t ns;           /* time the scan took */
+	uint64_t ns, cpu_ns;   /* time the scan took, on the clock and on the CPU */
 };
 /* 0, -errno (the root unreadable, no memory) or the cb's non-zero value
  * (cb non-zero also stops). */
