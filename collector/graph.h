@@ -250,7 +250,7 @@ struct proc *graph_proc_resync(struct graph *g, pid_t pid, uint64_t now);
 #define GRAPH_SCAN_BUDGET_NS (20ULL * 1000000ULL) /* a query's /proc scans, all of them: CPU */
 #define GRAPH_SCAN_WALL_NS (250ULL * 1000000ULL)  /* and on the clock (the guard waits 300 ms) */
 #define GRAPH_SCAN_BURST_NS (20ULL * 1000000ULL)
-#define GRAPH_SCAN_SHARE 10 /* percent of a core */
+#define GRAPH_SCAN_SHARE 25 /* percent of a core (as record_rate_uid's graph time) */
 #define GRAPH_SYNC_BUDGET_NS (10ULL * 1000000ULL) /* one read of a non-root process's fds */
 struct procfs_scan;
 int graph_scan_holders(struct graph *g, uint64_t ino, struct procfs_scan *s,
