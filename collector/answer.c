@@ -21,6 +21,7 @@
 #include "answer.h"
 #include "sha256.h"
 #include "hoptrace/sockdiag.h"
+#include "hoptrace/log.h"
 
 /* Prints a success answer, its request's "id" first (a client that stopped
  * waiting for an answer can tell it from the next); frees a. */
@@ -90,10 +91,11 @@ static struct proc *socket_holder(struct chan *c)
 
 static char *answer_chain(struct query_ctx *q, const struct ht_qreq *rq, struct proc *p,
 			  struct chan *exclude, const struct ht_addr *l, const struct ht_addr *r,
-			  uint64_t now)
+			  uint64_t now, uint64_t scan_deadline)
 {
 	struct chain_req req = {.host = q->hostname, .subject = p, .exclude = exclude,
-				.syn_local = l, .syn_remote = r, .now = now, .nl = q->nl};
+				.syn_local = l, .syn_remote = r, .now = now, .nl = q->nl,
+				.scan_deadline_ns = scan_deadline};
 	cJSON *a = chain_compute(q->g, &req);
 	if (!a)
 		return ht_qerr_answer(rq, HT_QE_NO_MEMORY, NULL);
@@ -121,12 +123,29 @@ static char *op_who(struct query_ctx *q, const struct ht_qreq *rq, uint64_t now)
 		/* the asker has the chain (sent before this answer) and it still
 		 * holds: no second walk */
 		return ht_qerr_answer(rq, HT_QE_PUSHED, NULL);
-	if (!p) {
-		/* not reported by any shim: the kernel fallback */
+	/* the query's scans (CPU time; the walk's get what this one leaves) */
+	uint64_t deadline = procfs_cpu_ns() + GRAPH_SCAN_BUDGET_NS;
+	if (!p && graph_conf(q->g)->use_procfs) {
+		/* not reported by any shim: the kernel fallback — the socket
+		 * owner's processes first, one holder suffices, bounded */
 		struct holder_ctx x = {q, now};
-		procfs_socket_holders(s.ino, holder_cb, &x);
+		struct procfs_scan ps = {.owner = (uid_t)s.uid, .cpu_deadline_ns = deadline,
+					 .deadline_ns = procfs_mono_ns() + GRAPH_SCAN_WALL_NS,
+					 .first_only = 1};
+		graph_scan_holders(q->g, s.ino, &ps, holder_cb, &x);
 		c = graph_chan(q->g, HT_CHAN_SOCK, 0, s.ino);
 		p = c ? socket_holder(c) : NULL;
+		if (!p && ps.incomplete) {
+			log_warnx("who %s: holder scan incomplete (%s; owner uid %u, %llu processes, "
+				  "%llu fds read, %llu us, %llu us CPU)", rq->local,
+				  ps.why == PROCFS_SCAN_BUDGET ? "budget" :
+				  "a uid over its scan share",
+				  (unsigned)s.uid, (unsigned long long)ps.procs,
+				  (unsigned long long)ps.fds, (unsigned long long)(ps.ns / 1000),
+				  (unsigned long long)(ps.cpu_ns / 1000));
+			return ht_qerr_answer(rq, HT_QE_NO_HOLDER,
+					      "holder scan incomplete: /proc search ran out of its budget");
+		}
 	}
 	if (!p)
 		return ht_qerr_answer(rq, HT_QE_NO_HOLDER, NULL);
@@ -140,7 +159,7 @@ static char *op_who(struct query_ctx *q, const struct ht_qreq *rq, uint64_t now)
 		if (!c->dir)
 			c->dir = 'o';
 	}
-	return answer_chain(q, rq, p, c, &l, &r, now);
+	return answer_chain(q, rq, p, c, &l, &r, now, deadline);
 }
 
 void query_bound_req(struct query_ctx *q, const struct ht_qreq *rq)
@@ -269,7 +288,7 @@ static char *op_chain(struct query_ctx *q, const struct ht_qreq *rq, uint64_t no
 		snprintf(b, sizeof(b), "no process %d on this host", pid);
 		return ht_qerr_answer(rq, HT_QE_NO_PROC, b);
 	}
-	return answer_chain(q, rq, p, NULL, NULL, NULL, now);
+	return answer_chain(q, rq, p, NULL, NULL, NULL, now, 0);
 }
 
 static cJSON *op_ps(struct query_ctx *q)
@@ -402,6 +421,10 @@ static cJSON *op_status(struct query_ctx *q)
 	cJSON_AddNumberToObject(a, "evicted", (double)st.evicted);
 	cJSON_AddNumberToObject(a, "graph_bytes", (double)st.bytes);
 	cJSON_AddNumberToObject(a, "proc_reads", (double)st.proc_reads);
+	cJSON *hsc = cJSON_AddObjectToObject(a, "holder_scans");
+	cJSON_AddNumberToObject(hsc, "scans", (double)st.holder_scans);
+	cJSON_AddNumberToObject(hsc, "incomplete", (double)st.holder_scans_incomplete);
+	cJSON_AddNumberToObject(hsc, "ms", (double)(st.holder_scan_ns / 1000000));
 	/* claims the kernel did not confirm (docs/chain-model.md "Claims") */
 	cJSON *cl = cJSON_AddObjectToObject(a, "claims");
 	cJSON_AddNumberToObject(cl, "kernel_checks", (double)st.fd_checks);

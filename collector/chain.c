@@ -56,6 +56,9 @@ struct walk {
 	int truncated;
 	int kernel_scans;   /* /proc scans this query (each costs milliseconds) */
 	int scan_self;      /* the last scan found only the collector itself */
+	uint64_t scan_deadline;  /* thread CPU time: the query's scans end then */
+	uint64_t scan_wall;      /* CLOCK_MONOTONIC: and then at the latest */
+	int holders_incomplete;  /* a scan ran out of budget: holders missed */
 	uint64_t path[80];  /* serials of the processes on the current DFS path */
 	size_t npath;
 };
@@ -496,8 +499,12 @@ static int kh_cb(void *vctx, pid_t pid, int fd)
 
 /* Kernel fallback: the processes holding socket ino that no record named
  * (a static binary, a program started before the collector). They enter the
- * graph as "seen: kernel" with their fds, so the socket's channel gets holds. */
-static struct chan *kernel_holders(struct walk *w, uint64_t ino)
+ * graph as "seen: kernel" with their fds, so the socket's channel gets holds.
+ * owner: the socket's uid (sock_diag), (uid_t)-1 unknown — its processes are
+ * searched first, others only when none of them holds it, all within the
+ * query's budget (graph_scan_holders); a search cut short marks the answer
+ * holders_incomplete. */
+static struct chan *kernel_holders(struct walk *w, uint64_t ino, uid_t owner)
 {
 	struct kh_ctx x = {w, 0, 0};
 	if (!graph_conf(w->g)->use_procfs || ino == 0)
@@ -507,11 +514,22 @@ static struct chan *kernel_holders(struct walk *w, uint64_t ino)
 	if (w->kernel_scans >= 4)
 		return NULL;
 	w->kernel_scans++;
-	procfs_socket_holders(ino, kh_cb, &x);
+	struct procfs_scan s = {.owner = owner, .cpu_deadline_ns = w->scan_deadline,
+				.deadline_ns = w->scan_wall};
+	graph_scan_holders(w->g, ino, &s, kh_cb, &x);
+	if (s.incomplete)
+		w->holders_incomplete = 1;
 	w->scan_self = x.self && x.n == 0;
 	if (w->scan_self)
 		return NULL; /* a shim's record socket: not a channel of the chain model */
 	return graph_chan(w->g, HT_CHAN_SOCK, 0, ino);
+}
+
+/* the uid of unix socket ino by the kernel's word, (uid_t)-1 unknown */
+static uid_t unix_owner(const struct walk *w, uint64_t ino)
+{
+	uint32_t u;
+	return w->req->nl >= 0 && sd_unix_uid(w->req->nl, ino, &u) == 0 ? (uid_t)u : (uid_t)-1;
 }
 
 /* Other holders of channel c (and of its unix peer) at time t. */
@@ -602,7 +620,7 @@ static struct chan *tcp_far_end(struct walk *w, struct chan *c, int live)
 		return NULL;
 	f = graph_chan(w->g, HT_CHAN_SOCK, 0, far.ino);
 	if (!f || !f->holds)
-		f = kernel_holders(w, far.ino);
+		f = kernel_holders(w, far.ino, (uid_t)far.uid);
 	if (f && !f->peer)
 		chan_link_peers(f, c);
 	return f;
@@ -627,7 +645,7 @@ static int unix_ends(struct walk *w, struct chan *c, int live, struct chan **end
 		uint64_t peer;
 		memcpy(&peer, c->remote.a, 8);
 		w->scan_self = 0;
-		ends[1] = kernel_holders(w, peer);
+		ends[1] = kernel_holders(w, peer, unix_owner(w, peer));
 		if (w->scan_self) {
 			/* a shim's record socket, shared by a forking server and
 			 * its children that did not exec: nobody's source, and
@@ -637,7 +655,7 @@ static int unix_ends(struct walk *w, struct chan *c, int live, struct chan **end
 			return 0;
 		}
 	} else if (c->peer && !c->peer->holds && !c->peer->kscanned) {
-		ends[1] = kernel_holders(w, c->peer->ino);
+		ends[1] = kernel_holders(w, c->peer->ino, unix_owner(w, c->peer->ino));
 		if (c->peer && !c->peer->holds)
 			c->peer->kscanned = 1; /* nobody we may see: do not scan again */
 	}
@@ -874,6 +892,8 @@ static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, enum ro
 			     int depth, const struct chan *via)
 {
 	graph_refresh(w->g, p, w->req->now);
+	if (p->fds_stale)
+		w->holders_incomplete = 1; /* its fds not all read: a source may be missing */
 	cJSON *sources = cJSON_CreateArray();
 	if (!sources)
 		return NULL;
@@ -1099,7 +1119,8 @@ int chain_reflatten(cJSON *answer)
 		return -1;
 	struct flat f = {.host = jstr(answer, "host"), .src = jstr(subj, "local"),
 			 .dst = jstr(subj, "remote"),
-			 .truncated = cJSON_IsTrue(cJSON_GetObjectItem(answer, "truncated"))};
+			 .truncated = cJSON_IsTrue(cJSON_GetObjectItem(answer, "truncated")) ||
+				      cJSON_IsTrue(cJSON_GetObjectItem(answer, "holders_incomplete"))};
 	if (!f.host)
 		f.host = "?";
 	f.chains = cJSON_CreateArray();
@@ -1116,7 +1137,11 @@ int chain_reflatten(cJSON *answer)
 cJSON *chain_compute(struct graph *g, const struct chain_req *req)
 {
 	struct walk w = {.g = g, .req = req, .window = graph_conf(g)->window_ns,
-			 .max_nodes = req->max_nodes ? req->max_nodes : 512};
+			 .max_nodes = req->max_nodes ? req->max_nodes : 512,
+			 .scan_deadline = req->scan_deadline_ns};
+	if (!w.scan_deadline)
+		w.scan_deadline = procfs_cpu_ns() + GRAPH_SCAN_BUDGET_NS;
+	w.scan_wall = procfs_mono_ns() + GRAPH_SCAN_WALL_NS;
 	char buf[160];
 	cJSON *ans = cJSON_CreateObject();
 	if (!ans)
@@ -1153,6 +1178,10 @@ cJSON *chain_compute(struct graph *g, const struct chain_req *req)
 	cJSON_AddItemToObject(ans, "tree", tree);
 	if (w.truncated)
 		cJSON_AddBoolToObject(ans, "truncated", 1);
+	if (w.holders_incomplete)
+		/* a /proc search for a socket's holders ran out of its budget:
+		 * a feeder may be missing (docs/chain-model.md "Kernel fallback") */
+		cJSON_AddBoolToObject(ans, "holders_incomplete", 1);
 
 	chain_reflatten(ans);
 	free(w.vis);

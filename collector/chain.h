@@ -20,6 +20,10 @@ struct chain_req {
 	unsigned *kernel_asked;     /* if set: counts the walk's /proc searches for a
 				     * socket's holders (their answer may change
 				     * with no change to the graph: push.c) */
+	/* when the query's /proc holder scans must end (CLOCK_THREAD_CPUTIME_ID ns;
+	 * 0: GRAPH_SCAN_BUDGET_NS from the walk's start) — a scan cut short
+	 * makes the answer "holders_incomplete" and its chains incomplete */
+	uint64_t scan_deadline_ns;
 };
 
 /* Returns a new cJSON object {"ok":true,"host",..,"subject",..,"tree",..,

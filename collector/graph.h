@@ -72,6 +72,9 @@ struct proc {
 				     * older than the collector): what its records
 				     * leave out is read again at a SYN judged on it
 				     * (graph_subject_refresh) */
+	uint8_t fds_stale : 1;      /* its last /proc/PID/fd read was cut short or
+				     * put off (its uid's scan share, graph_proc.c):
+				     * its chains say holders_incomplete */
 	uint16_t acct;        /* its uid's bounds (graph_uid.c), charged for its holds; 0 none */
 	uint32_t nchildren;
 	uint32_t hash_ticket;    /* sha256 "": exehash_peek() may know it by now */
@@ -194,6 +197,7 @@ struct graph_conf {
 struct graph_stats {
 	uint64_t procs, procs_alive, chans, holds;
 	uint64_t applied, rejected, evicted, proc_reads;
+	uint64_t holder_scans, holder_scans_incomplete, holder_scan_ns; /* graph_scan_holders */
 	uint64_t lost_by_shims;  /* sum of EXIT.lost */
 	size_t bytes;            /* approximate heap use */
 	/* claims the kernel did not confirm (refused: counted in rejected too) */
@@ -244,6 +248,21 @@ struct proc *graph_proc_resync(struct graph *g, pid_t pid, uint64_t now);
  * need not tell all (sender_kernel) has its fds re-read from /proc — an
  * accept() or recvmsg() it did not report is then on its chain. */
 void graph_subject_refresh(struct graph *g, struct proc *p, uint64_t now);
+/* The holders of socket ino (owner: its uid from sock_diag, (uid_t)-1 if
+ * unknown), found by procfs_holders_scan (include/hoptrace/procfs.h: the
+ * owner's processes first; others fair share, within s's budget), each
+ * handed to cb. The scan time is charged to the uid whose process was read:
+ * (CPU time) a uid (not root) whose processes cost more than GRAPH_SCAN_SHARE of a core
+ * lately (GRAPH_SCAN_BURST_NS at once) is not read until that is paid off —
+ * s->incomplete then says so. Returns as procfs_holders_scan. */
+#define GRAPH_SCAN_BUDGET_NS (20ULL * 1000000ULL) /* a query's /proc scans, all of them: CPU */
+#define GRAPH_SCAN_WALL_NS (250ULL * 1000000ULL)  /* and on the clock (the guard waits 300 ms) */
+#define GRAPH_SCAN_BURST_NS (20ULL * 1000000ULL)
+#define GRAPH_SCAN_SHARE 25 /* percent of a core (as record_rate_uid's graph time) */
+#define GRAPH_SYNC_BUDGET_NS (10ULL * 1000000ULL) /* one read of a non-root process's fds */
+struct procfs_scan;
+int graph_scan_holders(struct graph *g, uint64_t ino, struct procfs_scan *s,
+		       int (*cb)(void *ctx, pid_t pid, int fd), void *ctx);
 /* Is p (alive in the graph) still alive? Ends it when the kernel says it is
  * gone (a signal's death sends no EXIT). 1 alive, 0 not. */
 int graph_verify_alive(struct graph *g, struct proc *p, uint64_t now);

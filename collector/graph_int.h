@@ -50,6 +50,8 @@ struct uacct {
 	uid_t uid;
 	uint16_t id;  /* what processes and channels keep (0: none) */
 	uint64_t holds, chans, refused_claims, refused_bounds;
+	uint64_t scan_debt_ns, scan_ts; /* /proc holder scans of its processes
+					 * (graph_scan_holders): time owed, when */
 	struct uacct *next;
 };
 

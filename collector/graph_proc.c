@@ -136,12 +136,15 @@ struct sync_ctx {
 	uint64_t ts;
 	uint8_t how;
 	int *seen;
-	size_t nseen, cap;
+	size_t nseen, cap, n;
+	uint64_t cpu_deadline; /* 0: unbounded (root's) */
 };
 
 static int sync_cb(void *vctx, int fd, const struct ht_chan *k)
 {
 	struct sync_ctx *x = vctx;
+	if (x->cpu_deadline && (++x->n & 63) == 0 && procfs_cpu_ns() >= x->cpu_deadline)
+		return 1; /* cut short: the rest is not read */
 	if (x->nseen < x->cap)
 		x->seen[x->nseen++] = fd;
 	fd_set_key(x->g, x->p, fd, k, x->ts, x->how, fd_ends(x->g, x->p->pid, fd, k->kind));
@@ -156,8 +159,17 @@ static int int_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+static int scan_admit(void *vg, uid_t uid);
+static void scan_charge(void *vg, uid_t uid, uint64_t ns, uint64_t fds);
+
 /* Makes p's fd table equal to /proc/PID/fd. Returns 0, or -errno if /proc
- * could not be read or p has exited (p unchanged). */
+ * could not be read or p has exited (p unchanged), -EAGAIN when p's uid has
+ * no scan share left (p unchanged, fds_stale). A non-root process's read is
+ * charged to its uid's scan share (as holder scans are) and cut short after
+ * GRAPH_SYNC_BUDGET_NS of CPU: what was read is added, nothing is taken away,
+ * and p is fds_stale — so a process's many fds (one pipe dup2()ed 500,000
+ * times), re-read on every RESYNC, EXEC or fork, cost the collector a bounded
+ * share, and the chains through it say they may be incomplete. */
 int proc_sync_fds(struct graph *g, struct proc *p, uint64_t ts, uint8_t how)
 {
 	int seen[1024];
@@ -165,12 +177,29 @@ int proc_sync_fds(struct graph *g, struct proc *p, uint64_t ts, uint8_t how)
 			     .cap = sizeof(seen) / sizeof(seen[0])};
 	if (!g->conf.use_procfs)
 		return -ENOSYS;
+	int bounded = p->uid != 0 && p->uid != (uid_t)-1;
+	if (bounded && !scan_admit(g, p->uid)) {
+		p->fds_stale = 1;
+		return -EAGAIN;
+	}
 	g->st.proc_reads++;
+	uint64_t c0 = procfs_cpu_ns();
+	if (bounded)
+		x.cpu_deadline = c0 + GRAPH_SYNC_BUDGET_NS;
 	struct timespec rt;
 	clock_gettime(CLOCK_MONOTONIC, &rt); /* the records' clock */
 	int rc = procfs_fds(p->pid, sync_cb, &x);
+	if (bounded)
+		scan_charge(g, p->uid, procfs_cpu_ns() - c0, x.n);
 	if (rc < 0)
 		return rc;
+	if (rc > 0) {
+		/* cut short: keep what we have, add what was read */
+		p->fds_stale = 1;
+		p->synced_ts = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
+		return 0;
+	}
+	p->fds_stale = 0;
 	/* a zombie's /proc/PID/fd is there and empty: that says nothing of what
 	 * it held (a `$(...)` child gone before its BIRTH was applied, not yet
 	 * reaped: it inherits from its creator instead) */
@@ -388,6 +417,55 @@ int graph_verify_alive(struct graph *g, struct proc *p, uint64_t now)
 	return 0;
 }
 
+/* ---- holder scans, charged to the uid whose processes cost them ---------- */
+
+#define scan_now procfs_mono_ns
+
+/* the debt of a, paid off at GRAPH_SCAN_SHARE percent of a core since */
+static void scan_settle(struct uacct *a, uint64_t now)
+{
+	uint64_t paid = (now - a->scan_ts) / 100 * GRAPH_SCAN_SHARE;
+	a->scan_debt_ns = a->scan_debt_ns > paid ? a->scan_debt_ns - paid : 0;
+	a->scan_ts = now;
+}
+
+static int scan_admit(void *vg, uid_t uid)
+{
+	if (uid == 0)
+		return 1; /* root's processes: always read */
+	struct uacct *a = acct_of(vg, uid);
+	if (!a)
+		return 1;
+	scan_settle(a, scan_now());
+	return a->scan_debt_ns < GRAPH_SCAN_BURST_NS;
+}
+
+static void scan_charge(void *vg, uid_t uid, uint64_t ns, uint64_t fds)
+{
+	(void)fds;
+	if (uid == 0)
+		return;
+	struct uacct *a = acct_of(vg, uid);
+	if (!a)
+		return;
+	scan_settle(a, scan_now());
+	a->scan_debt_ns += ns;
+}
+
+int graph_scan_holders(struct graph *g, uint64_t ino, struct procfs_scan *s,
+		       int (*cb)(void *ctx, pid_t pid, int fd), void *ctx)
+{
+	s->admit = scan_admit;
+	s->charge = scan_charge;
+	s->actx = g;
+	int rc = procfs_holders_scan(ino, s, cb, ctx);
+	g->st.holder_scans++;
+	g->st.holder_scan_ns += s->ns;
+	if (s->incomplete)
+		g->st.holder_scans_incomplete++;
+	return rc;
+}
+
 struct proc *graph_proc_resync(struct graph *g, pid_t pid, uint64_t now)
 {
 	struct proc *p = live_proc(g, pid);
@@ -422,6 +500,11 @@ struct proc *graph_creator(struct graph *g, struct proc *p, uint64_t now)
 void graph_refresh(struct graph *g, struct proc *p, uint64_t now)
 {
 	char buf[HT_REC_PATH_MAX + 1];
+	if (p->alive && p->fds_stale && !p->exec_pending && g->conf.use_procfs) {
+		/* a read cut short or put off: again, if its uid has the share */
+		proc_sync_fds(g, p, now, HOLD_KERNEL);
+		return;
+	}
 	if (!p->alive || !p->exec_pending || !g->conf.use_procfs)
 		return;
 	g->changes++;

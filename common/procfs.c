@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hoptrace/procfs.h"
@@ -383,42 +384,282 @@ int procfs_fds(pid_t pid, int (*cb)(void *ctx, int fd, const struct ht_chan *c),
 	return rc;
 }
 
-int procfs_socket_holders(uint64_t ino, int (*cb)(void *ctx, pid_t pid, int fd), void *ctx)
-{
-	char want[48], path[PATH_MAX], link[64];
-	struct dirent *pe, *fe;
-	DIR *root, *d;
-	int rc = 0;
-	size_t wl;
+/* ---- the holders of a socket ------------------------------------------------ */
 
-	snprintf(want, sizeof(want), "socket:[%" PRIu64 "]", ino);
-	wl = strlen(want);
-	root = opendir(proc_root);
+struct scan_ent {
+	pid_t pid;
+	uid_t uid;        /* its uid (all four alike), or its real uid (mixed) */
+	uid_t dir_uid;    /* the owner of /proc/PID when listed */
+	int pass;         /* 1: the owner's, 2: another's */
+	uint64_t key;     /* pass 2: the fair-share order */
+};
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t procfs_mono_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+uint64_t procfs_cpu_ns(void)
+{
+	return clock_ns(CLOCK_THREAD_CPUTIME_ID);
+}
+
+#define mono_ns procfs_mono_ns
+
+static int over_budget(struct procfs_scan *s)
+{
+	if ((s->max_fds && s->fds >= s->max_fds) || (s->deadline_ns && mono_ns() >= s->deadline_ns) ||
+	    (s->cpu_deadline_ns && procfs_cpu_ns() >= s->cpu_deadline_ns)) {
+		s->incomplete = 1;
+		s->why = PROCFS_SCAN_BUDGET;
+		return 1;
+	}
+	return 0;
+}
+
+/* Real, effective, saved and fs uid of pid ("Uid:" of /proc/PID/status). 0 or -errno. */
+static int status_uids(pid_t pid, uid_t u[4])
+{
+	char path[PATH_MAX], buf[4096];
+	const char *p;
+	uint64_t v;
+	snprintf(path, sizeof(path), "%s/%d/status", proc_root, (int)pid);
+	ssize_t n = read_small(path, buf, sizeof(buf));
+	if (n < 0)
+		return (int)n;
+	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (strncmp(p, "Uid:", 4) != 0)
+			continue;
+		p += 4;
+		for (int i = 0; i < 4; i++) {
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if (parse_u64(&p, &v) < 0 || v > UINT32_MAX)
+				return -EINVAL;
+			u[i] = (uid_t)v;
+		}
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* Lists the processes and tells the owner's from the others (see procfs.h).
+ * 0 or -errno; *out malloc'd (the caller frees). */
+static int scan_list(struct procfs_scan *s, struct scan_ent **out, size_t *nout)
+{
+	struct scan_ent *v = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *pe;
+	DIR *root = opendir(proc_root);
 	if (!root)
 		return -errno;
-	while (rc == 0 && (pe = readdir(root)) != NULL) {
+	while ((pe = readdir(root)) != NULL) {
+		struct stat sb;
 		int pid;
 		if (parse_fdname(pe->d_name, &pid) < 0)
 			continue;
-		snprintf(path, sizeof(path), "%s/%d/fd", proc_root, pid);
-		d = opendir(path);
-		if (!d)
-			continue; /* gone, or not ours to read */
-		while ((fe = readdir(d)) != NULL) {
-			int fd;
-			ssize_t r;
-			if (parse_fdname(fe->d_name, &fd) < 0)
-				continue;
-			snprintf(path, sizeof(path), "%s/%d/fd/%d", proc_root, pid, fd);
-			r = readlink(path, link, sizeof(link));
-			if (r != (ssize_t)wl || memcmp(link, want, wl) != 0)
-				continue;
-			rc = cb(ctx, (pid_t)pid, fd);
-			if (rc)
-				break;
+		if ((n & 63) == 0 && over_budget(s))
+			break;
+		if (fstatat(dirfd(root), pe->d_name, &sb, 0) < 0)
+			continue; /* gone */
+		struct scan_ent e = {.pid = pid, .uid = sb.st_uid, .dir_uid = sb.st_uid, .pass = 1};
+		if (s->owner != (uid_t)-1) {
+			e.pass = 2;
+			if (sb.st_uid == 0 || sb.st_uid == s->owner) {
+				/* root's or the owner's dir: a non-dumpable process
+				 * shows as root's; its status says whose it is */
+				uid_t u[4];
+				if (status_uids(pid, u) < 0)
+					continue; /* gone */
+				e.uid = u[0];
+				if (u[0] == s->owner && u[1] == u[0] && u[2] == u[0] && u[3] == u[0])
+					e.pass = 1;
+			}
 		}
-		closedir(d);
+		if (n == cap) {
+			size_t c = cap ? cap * 2 : 256;
+			struct scan_ent *t = realloc(v, c * sizeof(*t));
+			if (!t) {
+				free(v);
+				closedir(root);
+				return -ENOMEM;
+			}
+			v = t;
+			cap = c;
+		}
+		v[n++] = e;
 	}
 	closedir(root);
+	*out = v;
+	*nout = n;
+	return 0;
+}
+
+static int by_uid_cost(const void *a, const void *b)
+{
+	const struct scan_ent *x = a, *y = b;
+	if (x->pass != y->pass)
+		return x->pass - y->pass;
+	if (x->uid != y->uid)
+		return x->uid < y->uid ? -1 : 1;
+	return x->key < y->key ? -1 : x->key > y->key;
+}
+
+static int by_key(const void *a, const void *b)
+{
+	const struct scan_ent *x = a, *y = b;
+	if (x->pass != y->pass)
+		return x->pass - y->pass;
+	return x->key < y->key ? -1 : x->key > y->key ? 1 : (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+/* Pass 2's order: within a uid by fd count, across uids by the running sum
+ * of the fds its processes before this one hold (their cost to read). */
+static void fair_order(struct scan_ent *v, size_t n, size_t first)
+{
+	char path[PATH_MAX];
+	for (size_t i = first; i < n; i++) {
+		struct stat sb;
+		snprintf(path, sizeof(path), "%s/%d/fd", proc_root, (int)v[i].pid);
+		/* (Linux >= 6.2 gives the number of open fds as st_size) */
+		v[i].key = 1 + (stat(path, &sb) == 0 && sb.st_size > 0 ? (uint64_t)sb.st_size : 0);
+	}
+	qsort(v + first, n - first, sizeof(*v), by_uid_cost);
+	uint64_t sum = 0;
+	for (size_t i = first; i < n; i++) {
+		if (i == first || v[i].uid != v[i - 1].uid)
+			sum = 0;
+		sum += v[i].key;
+		v[i].key = sum;
+	}
+	qsort(v + first, n - first, sizeof(*v), by_key);
+}
+
+/* Reads e's fd directory for the socket; the number of holders found
+ * (cb's non-zero value in *rc), -1 when the budget ran out. */
+static int scan_proc(struct procfs_scan *s, const struct scan_ent *e, const char *want, size_t wl,
+		     int (*cb)(void *ctx, pid_t pid, int fd), void *ctx, int *rc)
+{
+	char path[PATH_MAX], link[64];
+	struct dirent *fe;
+	struct stat sb;
+	int found = 0, out = 0;
+	uint64_t t0 = procfs_cpu_ns(), fds0 = s->fds;
+
+	if (s->admit && !s->admit(s->actx, e->uid)) {
+		s->incomplete = 1; /* that uid's scans cost more than its share lately */
+		s->why = PROCFS_SCAN_REFUSED;
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/%d/fd", proc_root, (int)e->pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return 0; /* gone, or not ours to read */
+	if (fstat(dirfd(d), &sb) < 0) {
+		closedir(d);
+		return 0; /* gone */
+	}
+	if (sb.st_uid != e->dir_uid && e->pass == 1) {
+		/* not the process listed (a pid reused) or its credentials
+		 * changed: read in the owner's pass only if it is still the
+		 * owner's (the directory open is that of the process now) */
+		uid_t u[4];
+		if ((sb.st_uid != 0 && sb.st_uid != s->owner) || status_uids(e->pid, u) < 0 ||
+		    u[0] != s->owner || u[1] != u[0] || u[2] != u[0] || u[3] != u[0]) {
+			closedir(d);
+			return 0;
+		}
+	}
+	s->procs++;
+	while ((fe = readdir(d)) != NULL) {
+		int fd;
+		ssize_t r;
+		if (parse_fdname(fe->d_name, &fd) < 0)
+			continue;
+		if ((++s->fds & 31) == 0 && over_budget(s)) {
+			out = -1;
+			break;
+		}
+		snprintf(path, sizeof(path), "%s/%d/fd/%d", proc_root, (int)e->pid, fd);
+		r = readlink(path, link, sizeof(link));
+		if (r != (ssize_t)wl || memcmp(link, want, wl) != 0)
+			continue;
+		found++;
+		*rc = cb(ctx, e->pid, fd);
+		if (*rc)
+			break;
+	}
+	closedir(d);
+	if (s->charge)
+		s->charge(s->actx, e->uid, procfs_cpu_ns() - t0, s->fds - fds0);
+	return out < 0 ? -1 : found;
+}
+
+int procfs_holders_scan(uint64_t ino, struct procfs_scan *s,
+			int (*cb)(void *ctx, pid_t pid, int fd), void *ctx)
+{
+	char want[48];
+	struct scan_ent *v = NULL;
+	size_t n = 0, first2;
+	uint64_t t0 = mono_ns(), c0 = procfs_cpu_ns();
+	int rc = 0, e;
+
+	s->incomplete = s->why = 0;
+	s->pass = 0;
+	s->procs = s->fds = 0;
+	snprintf(want, sizeof(want), "socket:[%" PRIu64 "]", ino);
+	size_t wl = strlen(want);
+	if ((e = scan_list(s, &v, &n)) < 0)
+		goto out_err;
+	/* the owner's first, in /proc's order; the others after, fair share */
+	for (first2 = 0; first2 < n && v[first2].pass == 1; first2++)
+		;
+	for (size_t i = first2; i < n; i++)
+		if (v[i].pass == 1) {
+			struct scan_ent t = v[i];
+			memmove(v + first2 + 1, v + first2, (i - first2) * sizeof(*v));
+			v[first2++] = t;
+		}
+	for (int pass = 1; pass <= 2 && rc == 0; pass++) {
+		size_t lo = pass == 1 ? 0 : first2, hi = pass == 1 ? first2 : n;
+		if (pass == 2) {
+			if (s->pass || s->incomplete)
+				break; /* found among the owner's — or its search ran out */
+			fair_order(v, n, first2);
+		}
+		for (size_t i = lo; i < hi && rc == 0; i++) {
+			if ((i & 15) == 0 && over_budget(s))
+				break;
+			int k = scan_proc(s, &v[i], want, wl, cb, ctx, &rc);
+			if (k > 0 && !s->pass)
+				s->pass = pass;
+			if (k < 0)
+				break;
+			if (k > 0 && pass == 2 && s->first_only)
+				break;
+		}
+		if (s->incomplete)
+			break;
+	}
+	free(v);
+	s->ns = mono_ns() - t0;
+	s->cpu_ns = procfs_cpu_ns() - c0;
 	return rc;
+out_err:
+	s->ns = mono_ns() - t0;
+	s->cpu_ns = procfs_cpu_ns() - c0;
+	return e;
+}
+
+int procfs_socket_holders(uint64_t ino, int (*cb)(void *ctx, pid_t pid, int fd), void *ctx)
+{
+	struct procfs_scan s = {.owner = (uid_t)-1};
+	return procfs_holders_scan(ino, &s, cb, ctx);
 }

@@ -312,8 +312,9 @@ int sd_inet_dump(int nl, int family, uint32_t states_mask,
 
 struct unix_one {
 	uint64_t ino;
-	int found, has_peer;
+	int found, has_peer, has_uid;
 	uint64_t peer;
+	uint32_t uid;
 };
 
 static int unix_one_fn(void *ctx, const struct nlmsghdr *h)
@@ -334,17 +335,20 @@ static int unix_one_fn(void *ctx, const struct nlmsghdr *h)
 			o->peer = p;
 			o->has_peer = p != 0;
 		}
+		if (a->rta_type == UNIX_DIAG_UID && RTA_PAYLOAD(a) >= sizeof(uint32_t)) {
+			memcpy(&o->uid, RTA_DATA(a), sizeof(o->uid));
+			o->has_uid = 1;
+		}
 	}
 	return 1;
 }
 
-int sd_unix_peer(int nl, uint64_t ino, uint64_t *peer_ino)
+static int unix_one(int nl, uint64_t ino, uint32_t show, struct unix_one *o)
 {
 	struct {
 		struct nlmsghdr h;
 		struct unix_diag_req r;
 	} req;
-	struct unix_one o = {.ino = ino};
 	int stop = 0, rc;
 
 	if (ino == 0 || ino > UINT32_MAX)
@@ -357,20 +361,39 @@ int sd_unix_peer(int nl, uint64_t ino, uint64_t *peer_ino)
 	req.r.sdiag_family = AF_UNIX;
 	req.r.udiag_states = ~0u;
 	req.r.udiag_ino = (uint32_t)ino;
-	req.r.udiag_show = UDIAG_SHOW_PEER;
+	req.r.udiag_show = show;
 	req.r.udiag_cookie[0] = INET_DIAG_NOCOOKIE;
 	req.r.udiag_cookie[1] = INET_DIAG_NOCOOKIE;
 	rc = nl_send(nl, &req.h);
 	if (rc < 0)
 		return rc;
-	rc = nl_recv(nl, req.h.nlmsg_seq, 0, unix_one_fn, &o, &stop);
+	rc = nl_recv(nl, req.h.nlmsg_seq, 0, unix_one_fn, o, &stop);
 	if (rc < 0)
 		return rc;
-	if (!o.found)
-		return -ENOENT;
+	return o->found ? 0 : -ENOENT;
+}
+
+int sd_unix_peer(int nl, uint64_t ino, uint64_t *peer_ino)
+{
+	struct unix_one o = {.ino = ino};
+	int rc = unix_one(nl, ino, UDIAG_SHOW_PEER, &o);
+	if (rc < 0)
+		return rc;
 	if (!o.has_peer)
 		return -ENOTCONN;
 	*peer_ino = o.peer;
+	return 0;
+}
+
+int sd_unix_uid(int nl, uint64_t ino, uint32_t *uid)
+{
+	struct unix_one o = {.ino = ino};
+	int rc = unix_one(nl, ino, UDIAG_SHOW_UID, &o);
+	if (rc < 0)
+		return rc;
+	if (!o.has_uid)
+		return -ENOTSUP;
+	*uid = o.uid;
 	return 0;
 }
 

@@ -69,8 +69,59 @@ int procfs_fd_dir(pid_t pid);
  * HT_CHAN_PIPE (keyed alike). -ENOENT: no such fd (or the process ended). */
 int procfs_fd_chan_at(int dfd, pid_t pid, int fd, struct ht_chan *c);
 
-/* Every (pid, fd) holding socket inode ino: scans /proc/[0-9]* /fd. cb returns
+/* Every (pid, fd) holding socket inode ino: scans every /proc/[0-9]* /fd,
+ * unbounded (tests, tools; the collector uses procfs_holders_scan). cb returns
  * non-zero to stop. Returns 0, -errno (root unreadable) or the cb's value. */
 int procfs_socket_holders(uint64_t ino, int (*cb)(void *ctx, pid_t pid, int fd), void *ctx);
+
+/* A bounded search for the holders of socket inode ino, in the order that no
+ * user's processes can make another user's search slow:
+ *   1. the processes of `owner` (the socket's uid, sock_diag's idiag_uid):
+ *      those whose real, effective, saved and fs uids are all owner — told by
+ *      the owner of /proc/PID (the euid of a dumpable process: one fstatat),
+ *      /proc/PID/status only when that owner is root or owner (a non-dumpable
+ *      process shows as root's). If any holds it, the search ends there:
+ *      holders of other uids (SCM_RIGHTS, an exec'd setuid program) alongside
+ *      one of the owner's are not looked for.
+ *   2. otherwise every other process (mixed uids: accounted to the real uid),
+ *      fair share first: each uid's processes by their fd count (st_size of
+ *      /proc/PID/fd), ordered across uids by the running sum of fds read — a
+ *      uid's hundredth process or its 20,000-fd ones come after another
+ *      uid's few small ones. first_only: stop at the first holder here.
+ * A process whose fd directory's owner changed since it was listed (a pid
+ * reused, credentials changed) is read in pass 1 only if it is still the
+ * owner's by its status. The budget is a
+ * deadline of the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID: the
+ * work itself, not a preemption), a CLOCK_MONOTONIC one, and a number of fd
+ * entries read; a uid that
+ * admit() refuses is not read. Whatever was not read makes `incomplete` 1:
+ * the holders reported may then not be all of them (or none when some
+ * were). owner (uid_t)-1: one pass over everything, st_uid accounting. */
+enum { PROCFS_SCAN_BUDGET = 1, PROCFS_SCAN_REFUSED };
+struct procfs_scan {
+	/* in */
+	uid_t owner;
+	uint64_t deadline_ns;  /* CLOCK_MONOTONIC; 0: none */
+	uint64_t cpu_deadline_ns; /* CLOCK_THREAD_CPUTIME_ID; 0: none */
+	uint64_t max_fds;      /* fd entries read at most; 0: none */
+	int first_only;        /* pass 2: stop at the first holder */
+	int (*admit)(void *actx, uid_t uid);  /* NULL: every uid */
+	void (*charge)(void *actx, uid_t uid, uint64_t ns, uint64_t fds); /* per process read */
+	void *actx;
+	/* out */
+	int incomplete;
+	int why;               /* the last cut: PROCFS_SCAN_BUDGET or _REFUSED */
+	int pass;              /* where holders were found: 1, 2; 0 none */
+	uint64_t procs, fds;   /* fd directories and fd entries read */
+	uint64_t ns, cpu_ns;   /* time the scan took, on the clock and on the CPU */
+};
+/* 0, -errno (the root unreadable, no memory) or the cb's non-zero value
+ * (cb non-zero also stops). */
+int procfs_holders_scan(uint64_t ino, struct procfs_scan *s,
+			int (*cb)(void *ctx, pid_t pid, int fd), void *ctx);
+
+/* now on CLOCK_MONOTONIC and on CLOCK_THREAD_CPUTIME_ID, in ns */
+uint64_t procfs_mono_ns(void);
+uint64_t procfs_cpu_ns(void);
 
 #endif

@@ -46,6 +46,10 @@ int sd_inet_dump(int nl, int family, uint32_t states_mask,
  * (gone, or another kind of socket); or -errno. */
 int sd_unix_peer(int nl, uint64_t ino, uint64_t *peer_ino);
 
+/* Owner uid of a unix socket (UNIX_DIAG_UID, Linux 5.3+): 0; -ENOENT: no such
+ * unix socket; -ENOTSUP: the kernel does not say; or -errno. */
+int sd_unix_uid(int nl, uint64_t ino, uint32_t *uid);
+
 /* Is addr one of this netns's own addresses (any interface, incl. loopback;
  * all of 127.0.0.0/8 and ::1; IPv4-mapped IPv6 is judged as IPv4)? 1 or 0.
  * The list is cached (thread-safe); a miss re-reads it at most once every 2 s,

@@ -352,5 +352,181 @@ static void test_fake_stat(void)
 	CHECK_EQ_STR(procfs_root(), "/proc");
 }
 
+
+/* ---- the bounded holder search over a fake tree ------------------------------ */
+
+/* A fake process: status with uids "r e s f", nfds fds 0..nfds-1 linking to
+ * pipe:[1], and fd holdfd (if >= 0) to socket:[ino]. */
+static void fake_proc(int pid, const char *uids, int nfds, int holdfd, uint64_t ino)
+{
+	char path[256], link[64], st[128];
+	snprintf(st, sizeof(st), "Name:\tx\nUid:\t%s\nGid:\t0\t0\t0\t0\n", uids);
+	puts_(pid, "status", st);
+	snprintf(path, sizeof(path), "%s/%d/fd", fake, pid);
+	mkdir(path, 0755);
+	for (int fd = 0; fd < nfds; fd++) {
+		snprintf(path, sizeof(path), "%s/%d/fd/%d", fake, pid, fd);
+		if (fd == holdfd)
+			snprintf(link, sizeof(link), "socket:[%llu]", (unsigned long long)ino);
+		else
+			snprintf(link, sizeof(link), "pipe:[1]");
+		CHECK_EQ_INT(symlink(link, path), 0);
+	}
+}
+
+/* as root: /proc/PID's owner (the euid of a dumpable process) */
+static void fake_own(int pid, uid_t uid)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%d", fake, pid);
+	CHECK_EQ_INT(chown(path, uid, 0), 0);
+	snprintf(path, sizeof(path), "%s/%d/fd", fake, pid);
+	CHECK_EQ_INT(chown(path, uid, 0), 0);
+}
+
+static uid_t refused_uid = (uid_t)-2;
+static uint64_t charged_fds[4];
+static int admit_fn(void *ctx, uid_t uid)
+{
+	(void)ctx;
+	return uid != refused_uid;
+}
+static void charge_fn(void *ctx, uid_t uid, uint64_t ns, uint64_t fds)
+{
+	(void)ctx;
+	(void)ns;
+	charged_fds[uid == 7001 ? 1 : uid == 7002 ? 2 : uid == getuid() ? 3 : 0] += fds;
+}
+
+static void test_holders_scan(void)
+{
+	struct holders h = {0};
+	uid_t me = getuid();
+	char u[64];
+	strcpy(fake, "/tmp/procfs_scanXXXXXX");
+	CHECK(mkdtemp(fake) != NULL);
+	procfs_set_root(fake);
+	snprintf(u, sizeof(u), "%u\t%u\t%u\t%u", me, me, me, me);
+	/* 10: the owner's, holds 4711 at fd 3; 11: uid 4242's, holds it too;
+	 * 12: mixed (a setuid program run by the owner), holds 4712 */
+	fake_proc(10, u, 5, 3, 4711);
+	fake_proc(11, "4242\t4242\t4242\t4242", 5, 2, 4711);
+	char mixed[64];
+	snprintf(mixed, sizeof(mixed), "%u\t4243\t4243\t%u", me, me);
+	fake_proc(12, mixed, 5, 1, 4712);
+
+	/* the owner's process is found; the other uid's holder is not looked for */
+	struct procfs_scan s = {.owner = me};
+	CHECK_EQ_INT(procfs_holders_scan(4711, &s, holder_cb, &h), 0);
+	CHECK_EQ_INT(h.n, 1);
+	CHECK_EQ_INT(h.pid[0], 10);
+	CHECK_EQ_INT(h.fd[0], 3);
+	CHECK_EQ_INT(s.pass, 1);
+	CHECK_EQ_INT(s.incomplete, 0);
+	/* a mixed-uid process is not the owner's: found in pass 2 */
+	h.n = 0;
+	CHECK_EQ_INT(procfs_holders_scan(4712, &s, holder_cb, &h), 0);
+	CHECK_EQ_INT(h.n, 1);
+	CHECK_EQ_INT(h.pid[0], 12);
+	CHECK_EQ_INT(s.pass, 2);
+	/* no holder: every process read, complete */
+	h.n = 0;
+	CHECK_EQ_INT(procfs_holders_scan(9999, &s, holder_cb, &h), 0);
+	CHECK_EQ_INT(h.n, 0);
+	CHECK_EQ_INT(s.pass, 0);
+	CHECK_EQ_INT(s.incomplete, 0);
+	CHECK_EQ_INT(s.procs, 3);
+	/* owner unknown: one pass over everything (both holders of 4711) */
+	h.n = 0;
+	struct procfs_scan any = {.owner = (uid_t)-1};
+	CHECK_EQ_INT(procfs_holders_scan(4711, &any, holder_cb, &h), 0);
+	CHECK_EQ_INT(h.n, 2);
+	/* the unbounded wrapper is the same */
+	h.n = 0;
+	CHECK_EQ_INT(procfs_socket_holders(4711, holder_cb, &h), 0);
+	CHECK_EQ_INT(h.n, 2);
+
+	/* a budget of fd entries: a big process (400 fds) and no holder among
+	 * what fits — incomplete, nothing reported */
+	fake_proc(20, "4242\t4242\t4242\t4242", 400, -1, 0);
+	h.n = 0;
+	struct procfs_scan b = {.owner = 5555, .max_fds = 64};
+	CHECK_EQ_INT(procfs_holders_scan(4712, &b, holder_cb, &h), 0);
+	CHECK(b.fds <= 64 + 32);
+	if (h.n == 0) {
+		CHECK_EQ_INT(b.incomplete, 1);
+		CHECK_EQ_INT(b.why, PROCFS_SCAN_BUDGET);
+	}
+	/* a CPU deadline already past: incomplete at once */
+	h.n = 0;
+	struct procfs_scan c = {.owner = me, .cpu_deadline_ns = 1};
+	CHECK_EQ_INT(procfs_holders_scan(4711, &c, holder_cb, &h), 0);
+	CHECK_EQ_INT(h.n, 0);
+	CHECK_EQ_INT(c.incomplete, 1);
+	/* a uid refused by admit (over its scan share): its processes are not
+	 * read, and the search says it is incomplete */
+	refused_uid = me;
+	h.n = 0;
+	struct procfs_scan r = {.owner = me, .admit = admit_fn, .charge = charge_fn};
+	CHECK_EQ_INT(procfs_holders_scan(4711, &r, holder_cb, &h), 0);
+	CHECK_EQ_INT(h.n, 0);
+	CHECK_EQ_INT(r.incomplete, 1);
+	CHECK_EQ_INT(r.why, PROCFS_SCAN_REFUSED);
+	refused_uid = (uid_t)-2;
+	char cmd[300]; /* (the big process is not needed below) */
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s/20'", fake);
+	CHECK_EQ_INT(system(cmd), 0);
+
+	if (me == 0) {
+		/* fair share across uids (needs chown): uid 7001's three big
+		 * processes (pids 30..32) come before uid 7002's small holder
+		 * (pid 40) in /proc's order; within a budget of 300 fds only a
+		 * fair order reaches it */
+		for (int pid = 30; pid <= 32; pid++) {
+			fake_proc(pid, "7001\t7001\t7001\t7001", 200, -1, 0);
+			fake_own(pid, 7001);
+		}
+		fake_proc(40, "7002\t7002\t7002\t7002", 3, 2, 4713);
+		fake_own(40, 7002);
+		fake_own(11, 4242);
+		fake_own(12, 0); /* (non-dumpable: root's dir, status says whose) */
+		h.n = 0;
+		memset(charged_fds, 0, sizeof(charged_fds));
+		struct procfs_scan f = {.owner = 5555, .max_fds = 300, .first_only = 1,
+					.admit = admit_fn, .charge = charge_fn};
+		CHECK_EQ_INT(procfs_holders_scan(4713, &f, holder_cb, &h), 0);
+		CHECK_EQ_INT(h.n, 1);
+		CHECK_EQ_INT(h.pid[0], 40);
+		CHECK_EQ_INT(f.pass, 2);
+		CHECK(f.fds < 300);
+		CHECK_EQ_INT(charged_fds[2], 3); /* uid 7002 paid for its process */
+		CHECK(charged_fds[1] <= 200);    /* 7001: at most one process read */
+		/* the unbounded search in /proc's order reads 600 fds first */
+		struct procfs_scan o = {.owner = (uid_t)-1, .max_fds = 300};
+		h.n = 0;
+		CHECK_EQ_INT(procfs_holders_scan(4713, &o, holder_cb, &h), 0);
+		CHECK_EQ_INT(h.n, 0);
+		CHECK_EQ_INT(o.incomplete, 1);
+		/* root's socket: a non-dumpable process (root-owned dir) of
+		 * another uid is not root's — it is read only in pass 2 */
+		fake_proc(13, "4242\t4242\t4242\t4242", 5, 4, 4714);
+		fake_own(13, 0);
+		fake_proc(14, "0\t0\t0\t0", 5, 4, 4714);
+		fake_own(14, 0);
+		h.n = 0;
+		struct procfs_scan rs = {.owner = 0};
+		CHECK_EQ_INT(procfs_holders_scan(4714, &rs, holder_cb, &h), 0);
+		CHECK_EQ_INT(h.n, 1);
+		CHECK_EQ_INT(h.pid[0], 14);
+		CHECK_EQ_INT(rs.pass, 1);
+	} else {
+		printf("  (fair share across uids: needs root for chown, skipped)\n");
+	}
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fake);
+	CHECK_EQ_INT(system(cmd), 0);
+	procfs_set_root(NULL);
+}
+
 T_MAIN("procfs", T(test_self_identity), T(test_self_fds), T(test_socket_holders),
-       T(test_fake_stat))
+       T(test_fake_stat), T(test_holders_scan))
