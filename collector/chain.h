@@ -17,9 +17,6 @@ struct chain_req {
 	uint64_t now;
 	int nl;                     /* sock_diag socket, or -1 */
 	size_t max_nodes;           /* bound on tree size (0 = 512) */
-	unsigned *kernel_asked;     /* if set: counts the walk's /proc searches for a
-				     * socket's holders (their answer may change
-				     * with no change to the graph: push.c) */
 	/* when the query's /proc holder scans must end (CLOCK_THREAD_CPUTIME_ID ns;
 	 * 0: GRAPH_SCAN_BUDGET_NS from the walk's start) — a scan cut short
 	 * makes the answer "holders_incomplete" and its chains incomplete */

@@ -67,11 +67,6 @@ struct proc {
 	uint8_t lineage_kernel : 1; /* its creator was taken from the kernel's view
 				     * (process group / session), not from a record */
 	uint8_t closed_rec : 1;     /* it closed an fd by record (the ring, inherit_from) */
-	uint8_t sender_kernel : 1;  /* first known from /proc when a record of its
-				     * came (no BIRTH: a hand-made record, a process
-				     * older than the collector): what its records
-				     * leave out is read again at a SYN judged on it
-				     * (graph_subject_refresh) */
 	uint8_t fds_stale : 1;      /* its last /proc/PID/fd read was cut short or
 				     * put off (its uid's scan share, graph_proc.c):
 				     * its chains say holders_incomplete */
@@ -244,10 +239,6 @@ struct proc *graph_proc_kernel(struct graph *g, pid_t pid, uint64_t now);
 /* Like graph_proc_kernel, and re-reads a known process's fds from /proc
  * (used when the kernel says pid holds a socket the graph does not know). */
 struct proc *graph_proc_resync(struct graph *g, pid_t pid, uint64_t now);
-/* Before a SYN's chain is walked from subject p: a process whose records
- * need not tell all (sender_kernel) has its fds re-read from /proc — an
- * accept() or recvmsg() it did not report is then on its chain. */
-void graph_subject_refresh(struct graph *g, struct proc *p, uint64_t now);
 /* The holders of socket ino (owner: its uid from sock_diag, (uid_t)-1 if
  * unknown), found by procfs_holders_scan (include/hoptrace/procfs.h: the
  * owner's processes first; others fair share, within s's budget), each
@@ -298,12 +289,6 @@ void graph_stats(const struct graph *g, struct graph_stats *st);
 /* counts a claimed TCP address the kernel's table replaced (chain.c) */
 void graph_note_addr_corrected(struct graph *g);
 const struct graph_conf *graph_conf(const struct graph *g);
-/* A counter of the graph's changes that a chain walk may see: every record
- * applied (or refused), every hold opened (also from /proc), every process
- * ended, every gc, trim and socket probe. While it stays the same a walk
- * from the same subject gives the same chain but for what the walk itself
- * asks the kernel (collector/push.c: a prejudged chain is confirmed on it). */
-uint64_t graph_changes(const struct graph *g);
 
 /* iteration: oldest first */
 struct proc *graph_first_proc(struct graph *g);
