@@ -77,21 +77,22 @@ UNITS      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 HELPERS    := $(patsubst tests/helpers/%.c,$(BUILD)/tests/helpers/%,$(TESTHELP_SRC))
 BENCHES    := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRC))
 
+MBED := -lmbedtls -lmbedx509 -lmbedcrypto -lcrypto
 # per-program link lists: each program links the parts and system libraries it uses
 LIBS_hoptraced        := $(COLL_LIB) $(COMMON_LIB)
-SYS_hoptraced         := -lnng -lcurl -lcjson -lpthread
+SYS_hoptraced         := -lnng -lcurl -lcjson -lpthread $(MBED)
 LIBS_hoptrace         := $(CLI_LIB) $(POLICY_LIB) $(COMMON_LIB)
-SYS_hoptrace          := -lnng -lcurl -lcjson -lpthread
+SYS_hoptrace          := -lnng -lcurl -lcjson -lpthread $(MBED)
 LIBS_hopguard         := $(GUARD_LIB) $(POLICY_LIB) $(COMMON_LIB)
-SYS_hopguard          := -lnetfilter_queue -lmnl -lcurl -lcjson -lpthread
+SYS_hopguard          := -lnetfilter_queue -lmnl -lcurl -lcjson -lpthread $(MBED)
 LIBS_hoptrace-policyd := $(POLICY_LIB) $(COMMON_LIB)
-SYS_hoptrace-policyd  := -lnng -lcjson -lpthread
+SYS_hoptrace-policyd  := -lnng -lcjson -lpthread $(MBED)
 MAIN_hoptraced        := collector/main.c
 MAIN_hoptrace         := cli/main.c
 MAIN_hopguard         := guard/main.c
 MAIN_hoptrace-policyd := policyd/main.c
 # tests and benchmarks may reach into any part
-SYS_ALL := -lnetfilter_queue -lmnl -lnng -lcurl -lcjson -lpthread
+SYS_ALL := -lnetfilter_queue -lmnl -lnng -lcurl -lcjson -lpthread $(MBED)
 
 .PHONY: all progs libs deps run stop check check-unit check-func bench asan fuzz fuzz-run \
         install uninstall clean demo deb man-lint

@@ -6,7 +6,7 @@ set -eu
 
 BUILD="gcc make pkg-config clang libclang-rt-14-dev \
 libnetfilter-queue-dev libmnl-dev libnng-dev libmsgpack-dev \
-libcurl4-openssl-dev libcjson-dev"
+libcurl4-openssl-dev libcjson-dev libmbedtls-dev libssl-dev"
 TEST="iproute2 iptables openssh-server openssh-client tmux screen socat \
 netcat-openbsd curl python3 git tar procps psmisc util-linux iputils-ping"
 # `make deb` (debhelper, lintian), the man-page lint, the unit verifier
