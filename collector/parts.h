@@ -1,0 +1,54 @@
+/* parts.h — signed chain parts: each host signs its own part of a chain, the judging host
+ * checks every part (issue 11; design docs/research/fleet-trust.md §6.4).
+ *
+ * Wire form: an answer to a trace inquiry that carried "nonce" has, beside its usual
+ * members ("ok","host","tree","chains"), a member
+ *   "signed": {"v":1, "part":"<the exact signed text>", "sig":"<base64 DER>",
+ *              "cert":"<base64 DER of the part-signing certificate>"}
+ * where part is the JSON text
+ *   {"v":1,"host":"h2","nonce":"<b64url>","ts":<unix s>,
+ *    "asked":{"local":"10.0.0.2:22","remote":"10.0.0.1:51234"},   (as the signer sees it)
+ *    "tree":{… the signer's own tree; every conn leaf has "upstream":null …}}
+ * and sig is ECDSA P-256 over SHA-256("hoptrace-part-v1\0" ‖ part).
+ * The judge verifies the part bytes and parses *them*; the outer tree/chains of an
+ * upstream answer are never believed.
+ *
+ * The judge's checks for a followed leaf L (of a tree it already trusts) and the
+ * upstream answer U it got for L:
+ *   1. U.signed.cert chains to the fleet CA, valid, not revoked, a part-signing cert
+ *   2. the signature verifies
+ *   3. part.nonce is the judge's nonce
+ *   4. part.asked is L's connection with local and remote swapped
+ *   5. the certificate names L's far IP (only the true far host speaks for it)
+ *   6. part.host is the certificate's CN
+ * A failed check turns L into upstream:null, complete:false, reason "forged part: <check>";
+ * the chains are then rebuilt from verified parts only.
+ * Contract written session 7; implemented in collector/parts.c. */
+#ifndef HT_PARTS_H
+#define HT_PARTS_H
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "hoptrace/pki.h"
+
+#define PART_NONCE_B64 22 /* 16 random bytes, base64url without padding */
+#define PART_DOMAIN "hoptrace-part-v1"
+
+/* a fresh nonce (base64url text, NUL-terminated) */
+int part_nonce(char out[PART_NONCE_B64 + 1]);
+
+/* This host's signed part over the connection it was asked about (local/remote as this
+ * host sees them), of `tree` (copied; its conn leaves' upstreams are written as null).
+ * Returns the "signed" object, or NULL with err. */
+cJSON *part_make(struct pki_signer *s, const char *host, const char *nonce,
+		 const char *asked_local, const char *asked_remote, const cJSON *tree, char *err,
+		 size_t n);
+
+/* The judge: `answer` is a tree this host trusts (its own local answer) whose followed
+ * conn leaves carry upstream answers as received. Replaces every leaf's "upstream" by the
+ * verified form (built only from verified part bytes, recursively) or by null with
+ * "forged part: …", fixes "complete", and rebuilds "chains". Returns the number of
+ * leaves refused. */
+int parts_verify_answer(struct pki_trust *t, const char *nonce, cJSON *answer);
+#endif

@@ -1,0 +1,70 @@
+/* tlsfront.h — the one HTTP/1.1 front that faces the network (inquiry service, policyd).
+ *
+ * mbedTLS directly (nng's HTTP server has no peer identity, no deadlines, no caps:
+ * docs/research/fleet-trust.md §2). One poll-loop thread; every limit below is enforced
+ * before the request body is read; the handler sees only complete, authenticated POSTs
+ * to `path` whose TLS peer certificate names the TCP peer's address.
+ *
+ * Life cycle, for privilege separation:
+ *   tlsfront_new()   as root: loads the CA, CRL, certificate and key, binds and listens.
+ *                    Starts no thread, so the caller may fork and drop privileges after it.
+ *   tlsfront_start() in the (unprivileged) process that serves: starts the loop thread.
+ *   tlsfront_reply() from any thread, at once or later (the answer may wait for upstream
+ *                    inquiries); a reply for a connection that has gone is dropped.
+ *   tlsfront_stop()  stops the thread, closes everything.
+ * Contract written session 7; implemented in common/tlsfront.c. */
+#ifndef HOPTRACE_TLSFRONT_H
+#define HOPTRACE_TLSFRONT_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "hoptrace/pki.h"
+
+struct tlsfront_conf {
+	const char *listen; /* "https://[::]:8471", "https://10.0.0.1:8480"; "http://…" only
+			       with lab_plain (no TLS, no identity: lab and benchmarks only) */
+	int lab_plain;
+	const char *ca_file, *cert_file, *key_file, *crl_file; /* crl optional */
+	const char *path;                                      /* "/v1/trace" */
+	int head_timeout_ms;  /* accept → TLS done and request head complete (2000) */
+	int body_timeout_ms;  /* head → body complete (2000) */
+	int idle_timeout_ms;  /* keep-alive idle (15000) */
+	int reply_timeout_ms; /* a request the handler never answers gets 503 (65000) */
+	int max_conns;        /* in all (256) */
+	int max_conns_per_peer;   /* per peer address (8) */
+	int max_preauth_per_peer; /* not yet through TLS + head (4); the oldest is evicted */
+	int handshakes_per_peer;  /* per second, token bucket, burst 2× (20) */
+	int handshakes_total;     /* per second (200) */
+	int rate;                 /* requests per peer certificate per second (100) */
+	size_t max_head;          /* 8192 */
+	size_t max_body;          /* 65536; Content-Length required, chunked → 411 */
+};
+void tlsfront_conf_defaults(struct tlsfront_conf *c);
+
+struct tlsfront_req {
+	uint64_t id;                  /* pass to tlsfront_reply */
+	struct sockaddr_storage peer; /* TCP peer; a v4-mapped v6 address is given as AF_INET */
+	char peer_cn[PKI_CN_MAX + 1]; /* the peer certificate's CN ("" with lab_plain) */
+	struct pki_addr peer_addrs[PKI_ADDRS_MAX]; /* its iPAddress SANs */
+	int npeer_addrs;
+	const char *body; /* NUL-terminated; valid during the callback only */
+	size_t body_len;
+};
+/* Called on the loop thread; must not block. Copy what is needed, reply later if need be. */
+typedef void (*tlsfront_fn)(void *ud, const struct tlsfront_req *r);
+
+struct tlsfront_stats {
+	uint64_t accepted, refused_cap, evicted_preauth, refused_rate_handshake,
+		handshake_failed, peer_addr_mismatch, timed_out, requests, rate_limited, bad_request;
+	int conns, preauth;
+};
+
+struct tlsfront;
+struct tlsfront *tlsfront_new(const struct tlsfront_conf *c, char *err, size_t n);
+int tlsfront_start(struct tlsfront *f, tlsfront_fn fn, void *ud, char *err, size_t n);
+int tlsfront_reply(struct tlsfront *f, uint64_t id, int status, const char *json, size_t len);
+void tlsfront_get_stats(struct tlsfront *f, struct tlsfront_stats *s);
+int tlsfront_port(const struct tlsfront *f); /* the bound port (listen port 0 → chosen) */
+void tlsfront_stop(struct tlsfront *f);
+#endif
