@@ -253,6 +253,43 @@ static int pty_master_index(pid_t pid, int fd, uint64_t *idx)
 	return -ENOTSUP;
 }
 
+/* The channel an open descriptor of pid is, from its stat (and, where known, its
+ * /proc link text: it tells a named FIFO from a pipe and names /dev/ptmx). */
+static int chan_of_stat(const struct stat *sb, const char *link, pid_t pid, int fd,
+			struct ht_chan *c)
+{
+	if (S_ISFIFO(sb->st_mode)) {
+		c->kind = link && strncmp(link, "pipe:[", 6) != 0 ? HT_CHAN_FIFO : HT_CHAN_PIPE;
+		c->dev = (uint64_t)sb->st_dev;
+		c->ino = (uint64_t)sb->st_ino;
+		return 0;
+	}
+	if (S_ISSOCK(sb->st_mode)) {
+		c->kind = HT_CHAN_SOCK;
+		c->ino = (uint64_t)sb->st_ino;
+		return 0;
+	}
+	if (S_ISCHR(sb->st_mode)) {
+		unsigned maj = major(sb->st_rdev), min = minor(sb->st_rdev);
+		if (maj >= 136 && maj <= 143) {
+			c->kind = HT_CHAN_PTY;
+			c->ino = (uint64_t)(maj - 136) * 256 + min;
+			return 0;
+		}
+		if ((maj == 5 && min == 2) ||
+		    (link && (strcmp(link, "/dev/ptmx") == 0 || strcmp(link, "/dev/pts/ptmx") == 0))) {
+			uint64_t idx = 0;
+			int e = pty_master_index(pid, fd, &idx);
+			if (e < 0)
+				return e;
+			c->kind = HT_CHAN_PTY;
+			c->ino = idx;
+			return 0;
+		}
+	}
+	return -ENOTSUP;
+}
+
 int procfs_fd_chan(pid_t pid, int fd, struct ht_chan *c)
 {
 	char path[PATH_MAX], link[PATH_MAX];
@@ -267,36 +304,7 @@ int procfs_fd_chan(pid_t pid, int fd, struct ht_chan *c)
 	link[r] = '\0';
 	if (stat(path, &sb) < 0)
 		return -errno;
-	if (S_ISFIFO(sb.st_mode)) {
-		c->kind = strncmp(link, "pipe:[", 6) == 0 ? HT_CHAN_PIPE : HT_CHAN_FIFO;
-		c->dev = (uint64_t)sb.st_dev;
-		c->ino = (uint64_t)sb.st_ino;
-		return 0;
-	}
-	if (S_ISSOCK(sb.st_mode)) {
-		c->kind = HT_CHAN_SOCK;
-		c->ino = (uint64_t)sb.st_ino;
-		return 0;
-	}
-	if (S_ISCHR(sb.st_mode)) {
-		unsigned maj = major(sb.st_rdev), min = minor(sb.st_rdev);
-		if (maj >= 136 && maj <= 143) {
-			c->kind = HT_CHAN_PTY;
-			c->ino = (uint64_t)(maj - 136) * 256 + min;
-			return 0;
-		}
-		if ((maj == 5 && min == 2) || strcmp(link, "/dev/ptmx") == 0 ||
-		    strcmp(link, "/dev/pts/ptmx") == 0) {
-			uint64_t idx = 0;
-			int e = pty_master_index(pid, fd, &idx);
-			if (e < 0)
-				return e;
-			c->kind = HT_CHAN_PTY;
-			c->ino = idx;
-			return 0;
-		}
-	}
-	return -ENOTSUP;
+	return chan_of_stat(&sb, link, pid, fd, c);
 }
 
 int procfs_fd_dir(pid_t pid)
@@ -317,35 +325,7 @@ int procfs_fd_chan_at(int dfd, pid_t pid, int fd, struct ht_chan *c)
 	snprintf(name, sizeof(name), "%d", fd);
 	if (fstatat(dfd, name, &sb, 0) < 0)
 		return errno == ENOENT || errno == ESRCH ? -ENOENT : -errno;
-	if (S_ISFIFO(sb.st_mode)) {
-		c->kind = HT_CHAN_PIPE; /* (or a FIFO: keyed alike) */
-		c->dev = (uint64_t)sb.st_dev;
-		c->ino = (uint64_t)sb.st_ino;
-		return 0;
-	}
-	if (S_ISSOCK(sb.st_mode)) {
-		c->kind = HT_CHAN_SOCK;
-		c->ino = (uint64_t)sb.st_ino;
-		return 0;
-	}
-	if (S_ISCHR(sb.st_mode)) {
-		unsigned maj = major(sb.st_rdev), min = minor(sb.st_rdev);
-		if (maj >= 136 && maj <= 143) {
-			c->kind = HT_CHAN_PTY;
-			c->ino = (uint64_t)(maj - 136) * 256 + min;
-			return 0;
-		}
-		if (maj == 5 && min == 2) {
-			uint64_t idx = 0;
-			int e = pty_master_index(pid, fd, &idx);
-			if (e < 0)
-				return e;
-			c->kind = HT_CHAN_PTY;
-			c->ino = idx;
-			return 0;
-		}
-	}
-	return -ENOTSUP;
+	return chan_of_stat(&sb, NULL, pid, fd, c); /* a FIFO is keyed as a pipe: alike */
 }
 
 static int parse_fdname(const char *s, int *out)
