@@ -27,6 +27,47 @@ void inq_conf_defaults(struct inq_conf *c)
 	c->timeout_ms = 2000;
 	c->mark = 0x20000000u;
 	c->rate = 100;
+	snprintf(c->user, sizeof(c->user), "hoptrace");
+	snprintf(c->chroot, sizeof(c->chroot), "/run/hoptrace/empty");
+	c->max_restarts = 5;
+}
+
+static int path_key(char *dst, size_t cap, const char *key, const char *val, char *err, size_t n)
+{
+	if (val[0] != '/' || strlen(val) >= cap) {
+		snprintf(err, n, "%s: must be an absolute path", key);
+		return -1;
+	}
+	snprintf(dst, cap, "%s", val);
+	return 0;
+}
+
+int inq_fleet_key(struct inq_conf *c, const char *key, const char *val, char *err, size_t n)
+{
+	if (!strcmp(key, "ca"))
+		return path_key(c->fleet_ca, sizeof(c->fleet_ca), key, val, err, n);
+	if (!strcmp(key, "cert"))
+		return path_key(c->fleet_cert, sizeof(c->fleet_cert), key, val, err, n);
+	if (!strcmp(key, "key"))
+		return path_key(c->fleet_key, sizeof(c->fleet_key), key, val, err, n);
+	if (!strcmp(key, "crl"))
+		return path_key(c->fleet_crl, sizeof(c->fleet_crl), key, val, err, n);
+	if (!strcmp(key, "sign_cert"))
+		return path_key(c->fleet_sign_cert, sizeof(c->fleet_sign_cert), key, val, err, n);
+	if (!strcmp(key, "sign_key"))
+		return path_key(c->fleet_sign_key, sizeof(c->fleet_sign_key), key, val, err, n);
+	if (!strcmp(key, "lab_plain")) {
+		if (!strcmp(val, "yes") || !strcmp(val, "true") || !strcmp(val, "1"))
+			c->lab_plain = 1;
+		else if (!strcmp(val, "no") || !strcmp(val, "false") || !strcmp(val, "0"))
+			c->lab_plain = 0;
+		else {
+			snprintf(err, n, "lab_plain: yes or no");
+			return -1;
+		}
+		return 0;
+	}
+	return 0; /* other programs' [fleet] keys */
 }
 
 int inq_conf_key(struct inq_conf *c, const char *key, const char *val, char *err, size_t n)
@@ -85,6 +126,19 @@ int inq_conf_key(struct inq_conf *c, const char *key, const char *val, char *err
 			return -1;
 		}
 		c->mark = (uint32_t)m;
+	} else if (!strcmp(key, "user")) {
+		if (!*val || strlen(val) >= sizeof(c->user)) {
+			snprintf(err, n, "user: empty or longer than 63 bytes");
+			return -1;
+		}
+		snprintf(c->user, sizeof(c->user), "%s", val);
+	} else if (!strcmp(key, "chroot")) {
+		if (path_key(c->chroot, sizeof(c->chroot), key, val, err, n) != 0)
+			return -1;
+	} else if (!strcmp(key, "max_restarts")) {
+		if (ini_uint(val, 15, &u, err, n) != 0)
+			return -1;
+		c->max_restarts = (unsigned)u;
 	} else if (!strcmp(key, "rate")) {
 		if (ini_uint(val, 1000000, &u, err, n) != 0)
 			return -1;
@@ -120,6 +174,26 @@ int inq_conf_finish(struct inq_conf *c, char *err, size_t n)
 	}
 	memcpy(c->secret, buf, strlen(buf) + 1); /* length checked above */
 	return 0;
+}
+
+int inq_wants_follow(const char *answer)
+{
+	/* the answer is cJSON's unformatted print: the member is written so */
+	return answer && strstr(answer, "\"reason\":\"" HT_LEAF_NOT_FOLLOWED "\"") != NULL;
+}
+
+int inq_nonce_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 23)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+		      ch == '-' || ch == '_'))
+			return 0;
+	}
+	return 1;
 }
 
 /* ---- requests ----------------------------------------------------------------- */
@@ -211,6 +285,14 @@ int inq_parse_request(const char *body, size_t len, struct inq_req *r, char *err
 			goto bad;
 		}
 		r->paper = !strcmp(f->valuestring, "paper");
+	}
+	f = cJSON_GetObjectItem(j, "nonce");
+	if (f) {
+		if (!cJSON_IsString(f) || !inq_nonce_ok(f->valuestring)) {
+			snprintf(err, n, "bad \"nonce\": 1..23 base64url characters");
+			goto bad;
+		}
+		snprintf(r->nonce, sizeof(r->nonce), "%s", f->valuestring);
 	}
 	vis = cJSON_GetObjectItem(j, "visited");
 	r->visited = cJSON_CreateArray();
