@@ -304,7 +304,14 @@ static cJSON *outer_leaf(cJSON **outer, size_t n, const cJSON *leaf)
 	return NULL;
 }
 
-static void fill_leaves(struct judge *j, cJSON *tree, cJSON *outer_tree, int depth);
+/* who signed a tree the judge trusts (NULL: the judge itself) */
+struct signer {
+	const struct pki_addr *addrs;
+	int naddrs;
+};
+
+static void fill_leaves(struct judge *j, cJSON *tree, cJSON *outer_tree, const struct signer *by,
+			int depth);
 
 __attribute__((format(printf, 3, 4))) static cJSON *forged(char *why, size_t wn,
 							     const char *fmt, ...)
@@ -436,7 +443,8 @@ static cJSON *verify_one(struct judge *j, const cJSON *L, cJSON *U, int depth, c
 		cJSON_AddBoolToObject(V, "holders_incomplete", 1);
 	/* kept, so a host that forwards this answer forwards a part its judge can check */
 	cJSON_AddItemToObject(V, "signed", sgc);
-	fill_leaves(j, tree, cJSON_GetObjectItem(U, "tree"), depth);
+	struct signer by = {.addrs = addrs, .naddrs = naddrs};
+	fill_leaves(j, tree, cJSON_GetObjectItem(U, "tree"), &by, depth);
 	chain_reflatten(V);
 out:
 	cJSON_Delete(p);
@@ -447,7 +455,8 @@ out:
  * own tree, each leaf carrying its upstream answer as received. Else a verified part's
  * tree, whose upstream answers travel in the outer (unverified) tree of the answer the
  * part came in, at the leaf with the same ends. */
-static void fill_leaves(struct judge *j, cJSON *tree, cJSON *outer_tree, int depth)
+static void fill_leaves(struct judge *j, cJSON *tree, cJSON *outer_tree, const struct signer *by,
+			int depth)
 {
 	cJSON **lv = calloc(2 * PARTS_LEAVES_MAX, sizeof(*lv));
 	if (!lv) {
@@ -485,6 +494,17 @@ static void fill_leaves(struct judge *j, cJSON *tree, cJSON *outer_tree, int dep
 			continue;
 		}
 		char why[256];
+		struct ht_endpoint le;
+		char ln[HT_ENDPOINT_STRLEN];
+		if (by && (ep_norm(jstr(L, "local"), ln, &le) != 0 ||
+			   !pki_addr_in(by->addrs, by->naddrs, le.family, le.addr))) {
+			/* a signer speaks only for connections of its own: else it could put a
+			 * genuine part it was shown (in an answer to its own inquiry) under a
+			 * leaf that names another host's end of that part's connection */
+			j->refused++;
+			inq_fill(L, NULL, 0, "forged part: local end not the signer's");
+			continue;
+		}
 		cJSON *V = verify_one(j, L, U, depth + 1, why, sizeof(why));
 		if (!V) {
 			j->refused++;
@@ -503,7 +523,7 @@ int parts_verify_answer(struct pki_trust *t, const char *nonce, cJSON *answer)
 	cJSON *tree = cJSON_GetObjectItem(answer, "tree");
 	if (!cJSON_IsObject(tree))
 		return 0;
-	fill_leaves(&j, tree, NULL, 0);
+	fill_leaves(&j, tree, NULL, NULL, 0);
 	chain_reflatten(answer);
 	return j.refused;
 }

@@ -596,6 +596,32 @@ static void middle(void)
 	}
 }
 
+/* M has a real connection to h3, and was shown h1's genuine part for h1 → h2 (an
+ * honest h2 answered M's own inquiry with that nonce): it puts that part under a leaf
+ * of its own that names h2's end. Refused: a signer speaks only for its own ends. */
+static void spliced(void)
+{
+	static const char HM[] =
+		"{\"ok\":true,\"host\":\"M\",\"subject\":{\"pid\":70,\"local\":\"10.0.0.9:40000\","
+		"\"remote\":\"10.0.0.3:22\"},\"tree\":{\"type\":\"proc\",\"host\":\"M\",\"pid\":70,"
+		"\"exe\":\"/usr/bin/ssh\",\"sources\":[{\"via\":\"tcp\",\"node\":{\"type\":\"conn\","
+		"\"host\":\"M\",\"dir\":\"in\",\"local\":\"10.0.0.2:22\",\"remote\":\"10.0.0.1:51234\","
+		"\"upstream\":null,\"complete\":false,\"reason\":\"not followed\"}}]}},\"chains\":[]}";
+	char *j3 = strdup(H3);
+	char *x = strstr(j3, "\"remote\":\"10.0.0.2:40000\"");
+	memcpy(x, "\"remote\":\"10.0.0.9:40000\"", 25);
+	cJSON *a = cJSON_Parse(j3);
+	free(j3);
+	inq_fill(leaf_of(a), wire(HM, s_m, nonce, NULL, NULL, good_h1()), 1, NULL);
+	CHECK_EQ_INT(parts_verify_answer(trust, nonce, a), 1);
+	cJSON *vm = cJSON_GetObjectItem(conn_of(a), "upstream");
+	CHECK_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItem(vm, "host")), "M");
+	CHECK_EQ_STR(reason_of(conn_of(vm)), "forged part: local end not the signer's");
+	CHECK_EQ_STR(origin(a), "10.0.0.1");
+	CHECK(cJSON_IsFalse(cJSON_GetObjectItem(chain0(a), "complete")));
+	cJSON_Delete(a);
+}
+
 /* a signed part with "holders_incomplete" stays incomplete at the judge */
 static void signed_flags(void)
 {
@@ -730,6 +756,7 @@ int main(void)
 		{"tls_signer", tls_signer},     {"unsigned_answer", unsigned_answer},
 		{"outer_edited", outer_edited}, {"middle", middle},
 		{"signed_flags", signed_flags}, {"too_deep", too_deep},
+		{"spliced", spliced},
 		{"bench", bench},
 	};
 	int rv = t_run("parts", cases, sizeof(cases) / sizeof(cases[0]));
