@@ -1,8 +1,7 @@
 /*
  * ps_stubs.c — TEMPORARY (session 7): stand-ins for the fleet pieces other
- * branches implement (wt-pki: pki_signer_*, pki_trust_*; wt-parts: part_*,
- * parts_verify_answer), so that this branch links and runs before they merge.
- * Nothing is signed and no part is checked. DELETE on merging wt-pki/wt-parts.
+ * branches implement (wt-pki: pki_signer_*, pki_trust_*), so that this branch links and runs before they merge.
+ * Nothing is signed and no part is checked. DELETE on merging wt-pki's signer/trust.
  */
 #include <stdio.h>
 
@@ -32,22 +31,28 @@ struct pki_trust *pki_trust_load(const char *ca_file, const char *crl_file, char
 	return (struct pki_trust *)&dummy;
 }
 
-int part_nonce(char out[PART_NONCE_B64 + 1])
+int pki_signer_sign(struct pki_signer *s, const void *data, size_t len, unsigned char *sig,
+		    size_t *slen)
 {
-	out[0] = 0;
+	(void)s, (void)data, (void)len, (void)sig;
+	*slen = 0;
 	return -1;
 }
 
-cJSON *part_make_answer(struct pki_signer *s, const char *nonce, const char *asked_local,
-			const char *asked_remote, const cJSON *answer, char *err, size_t n)
+const unsigned char *pki_signer_cert(const struct pki_signer *s, size_t *len)
 {
-	(void)s, (void)nonce, (void)asked_local, (void)asked_remote, (void)answer;
-	snprintf(err, n, "not built yet");
+	(void)s;
+	*len = 0;
 	return NULL;
 }
 
-int parts_verify_answer(struct pki_trust *t, const char *nonce, cJSON *answer)
+int pki_trust_verify_part(struct pki_trust *t, const unsigned char *der, size_t derlen,
+			  const void *data, size_t len, const unsigned char *sig, size_t slen,
+			  char cn[PKI_CN_MAX + 1], struct pki_addr *addrs, int *naddrs, char *why,
+			  size_t n)
 {
-	(void)t, (void)nonce, (void)answer;
-	return 0;
+	(void)t, (void)der, (void)derlen, (void)data, (void)len, (void)sig, (void)slen, (void)cn,
+		(void)addrs, (void)naddrs;
+	snprintf(why, n, "part checks not built yet (wt-pki)");
+	return -1;
 }

@@ -41,14 +41,16 @@ static int setup_pki(void)
 	snprintf(other, sizeof other, "%s/other", dir);
 	char *lo[] = {"127.0.0.1", "::1"}, *far[] = {"10.9.9.9"};
 	char rv[400];
-	if (pki_ca_init(fleet, 30) || pki_issue(fleet, "srv", lo, 2, 30) ||
-	    pki_issue(fleet, "h1", lo, 2, 30) || pki_issue(fleet, "far", far, 1, 30) ||
-	    pki_issue(fleet, "gone", lo, 2, 30) || pki_ca_init(other, 30) ||
-	    pki_issue(other, "x", lo, 2, 30))
+	char e[256];
+	if (pki_ca_init(fleet, 30, e, sizeof e) || pki_issue(fleet, "srv", lo, 2, 30, NULL, e, sizeof e) ||
+	    pki_issue(fleet, "h1", lo, 2, 30, NULL, e, sizeof e) ||
+	    pki_issue(fleet, "far", far, 1, 30, NULL, e, sizeof e) ||
+	    pki_issue(fleet, "gone", lo, 2, 30, NULL, e, sizeof e) || pki_ca_init(other, 30, e, sizeof e) ||
+	    pki_issue(other, "x", lo, 2, 30, NULL, e, sizeof e))
 		return 0;
 	path_of(rv, sizeof rv, fleet, "gone.crt");
 	char *revoked[] = {rv};
-	if (pki_revoke(fleet, revoked, 1, 30))
+	if (pki_revoke(fleet, revoked, 1, 30, NULL, e, sizeof e))
 		return 0;
 	pki_ready = 1;
 	return 1;
