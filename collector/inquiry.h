@@ -24,14 +24,15 @@
 /* ---- configuration: [inquiry] in hoptrace.conf ---------------------------- */
 struct inq_conf {
 	int enabled;              /* listen != "no" */
-	char listen[256];         /* http://0.0.0.0:8471 */
+	char listen[256];         /* https://[::]:8471 (http:// only with [fleet] lab_plain) */
 	unsigned port;            /* where other hosts' services listen (8471) */
-	char secret[256];         /* shared secret ("" = inquiries refused / sent bare) */
-	char secret_file[256];
 	unsigned max_depth;       /* 8 */
 	unsigned timeout_ms;      /* 2000: deadline when a query gives none */
 	uint32_t mark;            /* SO_MARK on outgoing inquiries (0x20000000) */
 	unsigned rate;            /* inquiries per second per peer (burst 2x); 0 = unbounded */
+	/* the front's limits (common/tlsfront.c; 0 = its default) */
+	unsigned head_timeout_ms, body_timeout_ms, idle_timeout_ms, max_conns, max_conns_per_peer,
+		max_preauth_per_peer, handshakes_per_peer, handshakes_total;
 	char user[64];            /* the unprivileged child's user ("hoptrace", else nobody) */
 	char chroot[256];         /* the child's empty root (/run/hoptrace/empty) */
 	unsigned max_restarts;    /* child restarts per minute before giving up (5) */
@@ -40,6 +41,7 @@ struct inq_conf {
 	char fleet_ca[256], fleet_cert[256], fleet_key[256], fleet_crl[256];
 	char fleet_sign_cert[256], fleet_sign_key[256];
 	int lab_plain;
+	int crl_default;          /* crl not set: the default path, if it exists */
 };
 
 void inq_conf_defaults(struct inq_conf *c);
@@ -47,8 +49,10 @@ void inq_conf_defaults(struct inq_conf *c);
 int inq_conf_key(struct inq_conf *c, const char *key, const char *val, char *err, size_t n);
 /* one key of [fleet] (others' keys are skipped); 0 or -1 with err */
 int inq_fleet_key(struct inq_conf *c, const char *key, const char *val, char *err, size_t n);
-/* after parsing: reads secret_file; 0 or -1 with err */
+/* after parsing (the default CRL path dropped if absent); 0 or -1 with err */
 int inq_conf_finish(struct inq_conf *c, char *err, size_t n);
+/* the [fleet] files this host needs are readable (lab_plain: none); 0 or -1 with err */
+int inq_fleet_ready(const struct inq_conf *c, char *err, size_t n);
 
 /* ---- requests -------------------------------------------------------------- */
 struct inq_req {
@@ -91,8 +95,6 @@ cJSON *inq_to_paper(const cJSON *native);
 /* {"ok":false,"error":msg} as a malloc()ed string */
 char *inq_error_json(const char *msg);
 
-/* constant-time bearer check: hdr is "Bearer <secret>" */
-int inq_secret_ok(const char *hdr, const char *secret);
 
 /* Does this answer text have unfollowed conn leaves? (a cheap scan: a local
  * origin pays only this) */

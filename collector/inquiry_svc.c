@@ -79,6 +79,7 @@ struct inquiry {
 	uint64_t spawned[16]; /* the last spawns' times, a ring */
 	unsigned nspawn;
 	int tls;
+	int off; /* no [fleet] identity: no child */
 	int front_names_peer; /* the child's front reports the peer certificate's addresses */
 	struct pki_signer *signer;
 	uint64_t violations, restarts, sock_refused;
@@ -592,7 +593,7 @@ void inquiry_tick(struct inquiry *q)
 			pp = &p->next;
 		}
 	}
-	if (q->ps < 0)
+	if (q->ps < 0 && !q->off)
 		spawn(q);
 }
 
@@ -618,15 +619,22 @@ struct inquiry *inquiry_start(const struct inq_conf *c, const char *hostname, in
 	q->fg = foreground;
 	q->verbose = verbose;
 	q->ps = -1;
-	q->tls = !c->lab_plain && c->fleet_ca[0];
-	q->front_names_peer = 0; /* nng's front: the peer certificate's addresses are unknown */
+	q->tls = !c->lab_plain;
+	q->front_names_peer = 1; /* tlsfront: the peer certificate's iPAddress SANs */
 	q->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (q->epfd < 0) {
 		snprintf(err, n, "inquiry: epoll_create1: %s", strerror(errno));
 		free(q);
 		return NULL;
 	}
-	if (q->tls && c->fleet_sign_cert[0]) {
+	if (inq_fleet_ready(c, err, n) != 0) {
+		/* no fleet identity: no inquiries in or out (answers keep their
+		 * leaves "not followed"); hoptraced itself runs */
+		log_warnx("inquiry: OFF: %s (hoptrace ca issue; docs/config.md [fleet])", err);
+		q->off = 1;
+		return q;
+	}
+	if (q->tls) {
 		q->signer = pki_signer_load(c->fleet_sign_cert, c->fleet_sign_key, err, n);
 		if (!q->signer) {
 			close(q->epfd);

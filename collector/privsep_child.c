@@ -2,9 +2,11 @@
  * privsep_child.c — the inquiry service's unprivileged child (privsep.h):
  * everything that parses what the network sends.
  *
- *   - the HTTP(S) front (nng's HTTP server for now, on its own threads):
- *     method, size, body, JSON, rate; a valid inquiry goes to the monitor as a
- *     binary WHO_REQ with the TCP peer's address; the monitor's WHO_ANS comes
+ *   - the HTTPS front (common/tlsfront.c, one poll-loop thread: caps,
+ *     deadlines, rates, client certificate required and naming the TCP peer):
+ *     the JSON of an authenticated POST; a valid inquiry goes to the monitor
+ *     as a binary WHO_REQ with the TCP peer's address and the addresses its
+ *     certificate names; the monitor's WHO_ANS comes
  *     back on the reader (the process's main thread), which replies at once or
  *     hands the answer to the follower;
  *   - one follower thread owning a libcurl multi handle: every conn leaf of
@@ -36,14 +38,12 @@
 #include <netinet/in.h>
 
 #include <curl/curl.h>
-#include <nng/nng.h>
-#include <nng/supplemental/http/http.h>
-#include <nng/supplemental/tls/tls.h>
 
 #include "hoptrace/chain.h"
 #include "hoptrace/ini.h"
 #include "hoptrace/log.h"
 #include "hoptrace/query.h"
+#include "hoptrace/tlsfront.h"
 #include "chain.h"
 #include "inquiry.h"
 #include "parts.h"
@@ -79,15 +79,9 @@ struct job {
 /* an HTTP inquiry waiting for the monitor's WHO_ANS */
 struct hwait {
 	struct hwait *next;
-	uint64_t id;
-	nng_aio *aio;
+	uint64_t id;  /* ours, in WHO_REQ */
+	uint64_t fid; /* the front's request */
 	struct inq_req r;
-};
-
-struct bucket {
-	char key[64];
-	double tokens;
-	uint64_t last;
 };
 
 struct child {
@@ -102,11 +96,7 @@ struct child {
 	pthread_t thr;
 	CURLM *multi;
 	CURLSH *share;
-	nng_http_server *srv;
-	nng_url *url;
-	pthread_mutex_t rmu;
-	struct bucket buckets[256];
-	char auth[300];
+	struct tlsfront *front;
 	/* SOCK_REQ/SOCK_ANS: one at a time (the follower is the only asker) */
 	pthread_mutex_t kmu;
 	pthread_cond_t kcv;
@@ -309,8 +299,6 @@ static int start_leaf(struct job *j, cJSON *node, const char *canon, long rem_ms
 	l->e = e;
 	l->hdr = curl_slist_append(NULL, "Content-Type: application/json");
 	l->hdr = curl_slist_append(l->hdr, "Expect:");
-	if (!C->tls && C->auth[0])
-		l->hdr = curl_slist_append(l->hdr, C->auth);
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
@@ -477,95 +465,45 @@ static int queue_job(cJSON *ans, long deadline_ms, int depth, cJSON *visited, in
 	return 0;
 }
 
-/* ---- HTTP ----------------------------------------------------------------------- */
+/* ---- the front (common/tlsfront.c) -------------------------------------------- */
 
-static void http_reply(nng_aio *aio, uint16_t status, const char *json, int close_conn)
+static void front_reply(uint64_t fid, int status, const char *json)
 {
-	nng_http_res *res;
-	if (nng_http_res_alloc(&res) != 0) {
-		nng_aio_finish(aio, NNG_ENOMEM);
-		return;
-	}
-	nng_http_res_set_status(res, status);
-	nng_http_res_set_header(res, "Content-Type", "application/json");
-	if (status == 401)
-		nng_http_res_set_header(res, "WWW-Authenticate", "Bearer realm=\"hoptrace\"");
-	if (status == 405)
-		nng_http_res_set_header(res, "Allow", "POST");
-	if (close_conn)
-		nng_http_res_set_header(res, "Connection", "close");
-	if (json)
-		nng_http_res_copy_data(res, json, strlen(json));
-	nng_aio_set_output(aio, 0, res);
-	nng_aio_finish(aio, 0);
+	tlsfront_reply(C->front, fid, status, json, strlen(json));
 }
 
-static void http_error(nng_aio *aio, uint16_t status, const char *msg, int close_conn)
+static void front_error(uint64_t fid, int status, const char *msg)
 {
 	char *s = inq_error_json(msg);
-	log_debug("inquiry: HTTP %u: %s", status, msg);
-	http_reply(aio, status, s, close_conn);
+	log_debug("inquiry: HTTP %d: %s", status, msg);
+	front_reply(fid, status, s ? s : "{\"ok\":false}");
 	free(s);
 }
 
 static void http_done(void *arg, uint64_t id, const char *text)
 {
-	(void)id;
-	http_reply(arg, 200, text, 0);
+	(void)arg;
+	front_reply(id, 200, text);
 }
 
-/* token bucket per key; 1 = allowed */
-static int rate_ok(const char *key)
+static int ss_to_addr(const struct sockaddr_storage *ss, struct ps_addr *a)
 {
-	if (!C->c.rate)
-		return 1;
-	uint32_t h = 2166136261u;
-	for (const char *p = key; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	uint64_t now = mono_ns();
-	double burst = 2.0 * C->c.rate;
-	pthread_mutex_lock(&C->rmu);
-	struct bucket *b = &C->buckets[h % 256];
-	if (strcmp(b->key, key) != 0) {
-		snprintf(b->key, sizeof(b->key), "%s", key);
-		b->tokens = burst;
-		b->last = now;
-	}
-	b->tokens += (double)(now - b->last) / 1e9 * C->c.rate;
-	if (b->tokens > burst)
-		b->tokens = burst;
-	b->last = now;
-	int ok = b->tokens >= 1.0;
-	if (ok)
-		b->tokens -= 1.0;
-	pthread_mutex_unlock(&C->rmu);
-	return ok;
-}
-
-/* The TCP peer of an nng HTTP connection. nng 1.5.2 gives a handler no peer
- * address; struct nng_http_conn begins with its nng_stream (v1.5.2 through
- * v1.9.0): docs/research/fleet-trust.md §2. Interim, until common/tlsfront.c. */
-static int conn_peer(nng_http_conn *conn, struct ps_addr *a)
-{
-	nng_stream *s = *(nng_stream **)conn;
-	nng_sockaddr sa;
 	memset(a, 0, sizeof(*a));
-	if (!s || nng_stream_get_addr(s, NNG_OPT_REMADDR, &sa) != 0)
-		return -1;
-	nng_stream_set_bool(s, NNG_OPT_TCP_NODELAY, true);
-	if (sa.s_family == NNG_AF_INET) {
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)ss;
 		a->family = 4;
-		memcpy(a->a, &sa.s_in.sa_addr, 4);
-		a->port = ntohs(sa.s_in.sa_port);
-	} else if (sa.s_family == NNG_AF_INET6) {
+		a->port = ntohs(s4->sin_port);
+		memcpy(a->a, &s4->sin_addr, 4);
+	} else if (ss->ss_family == AF_INET6) {
 		static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-		a->port = ntohs(sa.s_in6.sa_port);
-		if (!memcmp(sa.s_in6.sa_addr, mapped, 12)) {
+		const struct sockaddr_in6 *s6 = (const void *)ss;
+		a->port = ntohs(s6->sin6_port);
+		if (!memcmp(&s6->sin6_addr, mapped, 12)) {
 			a->family = 4;
-			memcpy(a->a, sa.s_in6.sa_addr + 12, 4);
+			memcpy(a->a, (const uint8_t *)&s6->sin6_addr + 12, 4);
 		} else {
 			a->family = 6;
-			memcpy(a->a, sa.s_in6.sa_addr, 16);
+			memcpy(a->a, &s6->sin6_addr, 16);
 		}
 	} else {
 		return -1;
@@ -573,45 +511,52 @@ static int conn_peer(nng_http_conn *conn, struct ps_addr *a)
 	return 0;
 }
 
-static void process(nng_aio *aio, const struct ps_addr *peer, const char *data, size_t len)
+/* the front's loop thread: an authenticated POST /v1/trace (must not block
+ * long: one datagram to the monitor) */
+static void on_request(void *ud, const struct tlsfront_req *rq)
 {
+	(void)ud;
 	struct hwait *h = calloc(1, sizeof(*h));
 	char err[160];
 	if (!h) {
-		http_error(aio, 500, "out of memory", 0);
+		front_error(rq->id, 500, "out of memory");
 		return;
 	}
-	if (inq_parse_request(data, len, &h->r, err, sizeof(err)) != 0) {
+	h->fid = rq->id;
+	if (inq_parse_request(rq->body, rq->body_len, &h->r, err, sizeof(err)) != 0) {
 		free(h);
-		http_error(aio, 400, err, 0);
-		return;
-	}
-	char key[HT_ENDPOINT_STRLEN + 2];
-	struct ps_addr pk = *peer;
-	pk.port = 0;
-	ps_addr_text(&pk, key, sizeof(key));
-	if (!rate_ok(key)) {
-		inq_req_free(&h->r);
-		free(h);
-		http_error(aio, 429, "too many inquiries", 0);
+		front_error(rq->id, 400, err);
 		return;
 	}
 	struct ps_who_req m;
 	memset(&m, 0, sizeof(m));
 	m.h.magic = PS_MAGIC;
 	m.h.type = PS_WHO_REQ;
-	m.peer = *peer;
-	if (ps_addr_from_text(h->r.local, &m.local) != 0 || ps_addr_from_text(h->r.remote, &m.remote) != 0) {
+	if (ss_to_addr(&rq->peer, &m.peer) != 0 || ps_addr_from_text(h->r.local, &m.local) != 0 ||
+	    ps_addr_from_text(h->r.remote, &m.remote) != 0) {
 		inq_req_free(&h->r);
 		free(h);
-		http_error(aio, 400, "bad endpoints", 0);
+		front_error(rq->id, 400, "bad endpoints");
 		return;
 	}
+	for (int i = 0; i < rq->npeer_addrs && i < PKI_ADDRS_MAX; i++) {
+		struct ps_addr *pa = &m.peer_addrs[m.npeer_addrs];
+		if (rq->peer_addrs[i].family == AF_INET) {
+			pa->family = 4;
+			memcpy(pa->a, rq->peer_addrs[i].a, 4);
+		} else if (rq->peer_addrs[i].family == AF_INET6) {
+			pa->family = 6;
+			memcpy(pa->a, rq->peer_addrs[i].a, 16);
+		} else {
+			continue;
+		}
+		m.npeer_addrs++;
+	}
+	snprintf(m.peer_cn, sizeof(m.peer_cn), "%s", rq->peer_cn);
 	m.depth = h->r.depth;
 	m.deadline_ms = h->r.deadline_ms > 0 ? (uint32_t)h->r.deadline_ms : 0;
 	m.paper = (uint32_t)h->r.paper;
 	snprintf(m.nonce, sizeof(m.nonce), "%s", h->r.nonce);
-	h->aio = aio;
 	pthread_mutex_lock(&C->mu);
 	h->id = m.h.id = ++C->next_id;
 	h->next = C->hw;
@@ -619,82 +564,6 @@ static void process(nng_aio *aio, const struct ps_addr *peer, const char *data, 
 	pthread_mutex_unlock(&C->mu);
 	if (ps_send(C->ps, &C->smu, &m, sizeof(m), -1) != 0)
 		ps_lost("WHO_REQ");
-}
-
-struct body_read {
-	nng_aio *outer, *sub;
-	char *buf;
-	size_t len;
-	struct ps_addr peer;
-};
-
-static void body_done(void *arg)
-{
-	struct body_read *br = arg;
-	int rv = nng_aio_result(br->sub);
-	if (rv != 0)
-		nng_aio_finish(br->outer, rv); /* nng closes the connection */
-	else
-		process(br->outer, &br->peer, br->buf, br->len);
-	free(br->buf);
-	nng_aio_reap(br->sub);
-	free(br);
-}
-
-static void handle_trace(nng_aio *aio)
-{
-	nng_http_req *req = nng_aio_get_input(aio, 0);
-	nng_http_conn *conn = nng_aio_get_input(aio, 2);
-	const char *m = nng_http_req_get_method(req);
-	const char *cl = nng_http_req_get_header(req, "Content-Length");
-	const char *te = nng_http_req_get_header(req, "Transfer-Encoding");
-	struct ps_addr peer;
-	if (conn_peer(conn, &peer) != 0) {
-		http_error(aio, 500, "no peer address", 1);
-		return;
-	}
-	if (strcmp(m, "POST")) {
-		http_error(aio, 405, "method not allowed: use POST", cl || te);
-		return;
-	}
-	if (te) {
-		http_error(aio, 411, "chunked bodies are not accepted: send Content-Length", 1);
-		return;
-	}
-	unsigned long long n = 0;
-	char ebuf[64];
-	if (cl && ini_uint(cl, ~0ull, &n, ebuf, sizeof ebuf) != 0) {
-		http_error(aio, 400, "bad Content-Length", 1);
-		return;
-	}
-	if (n > INQ_BODY_MAX) {
-		http_error(aio, 413, "request body larger than 64 KiB", 1);
-		return;
-	}
-	if (!C->tls && !C->c.lab_plain &&
-	    !inq_secret_ok(nng_http_req_get_header(req, "Authorization"), C->c.secret)) {
-		http_error(aio, 401, "missing or wrong secret (Authorization: Bearer ...)", n > 0);
-		return;
-	}
-	if (n == 0) {
-		process(aio, &peer, NULL, 0);
-		return;
-	}
-	struct body_read *br = calloc(1, sizeof(*br));
-	if (!br || !(br->buf = malloc((size_t)n)) || nng_aio_alloc(&br->sub, body_done, br) != 0) {
-		if (br)
-			free(br->buf);
-		free(br);
-		nng_aio_finish(aio, NNG_ENOMEM);
-		return;
-	}
-	br->outer = aio;
-	br->len = (size_t)n;
-	br->peer = peer;
-	nng_iov iov = {.iov_buf = br->buf, .iov_len = br->len};
-	nng_aio_set_iov(br->sub, 1, &iov);
-	nng_aio_set_timeout(br->sub, 5000);
-	nng_http_conn_read_all(conn, br->sub);
 }
 
 /* ---- the monitor's messages --------------------------------------------------- */
@@ -727,28 +596,28 @@ static void on_who_ans(const struct ps_who_ans *a, char *text)
 	if (!h)
 		return;
 	if (a->status != 200) {
-		http_reply(h->aio, (uint16_t)a->status, text, 0);
+		front_reply(h->fid, a->status, text);
 	} else if (inq_wants_follow(text)) {
 		cJSON *ans = cJSON_Parse(text);
 		int depth = h->r.depth < 0 || h->r.depth > (int)C->c.max_depth ? (int)C->c.max_depth : h->r.depth;
 		cJSON *vis = h->r.visited;
 		h->r.visited = NULL;
 		if (!ans || queue_job(ans, h->r.deadline_ms, depth, vis, h->r.paper, h->r.nonce, 0,
-				      http_done, h->aio, 0) != 0)
-			http_error(h->aio, 500, "out of memory", 0);
+				      http_done, NULL, h->fid) != 0)
+			front_error(h->fid, 500, "out of memory");
 	} else if (h->r.paper) {
 		cJSON *a2 = cJSON_Parse(text);
 		cJSON *p = a2 ? inq_to_paper(a2) : NULL;
 		char *s = p ? cJSON_PrintUnformatted(p) : NULL;
 		if (s)
-			http_reply(h->aio, 200, s, 0);
+			front_reply(h->fid, 200, s);
 		else
-			http_error(h->aio, 500, "out of memory", 0);
+			front_error(h->fid, 500, "out of memory");
 		free(s);
 		cJSON_Delete(p);
 		cJSON_Delete(a2);
 	} else {
-		http_reply(h->aio, 200, text, 0);
+		front_reply(h->fid, 200, text);
 	}
 	inq_req_free(&h->r);
 	free(h);
@@ -896,32 +765,58 @@ int inq_child_main(const struct inq_conf *conf, int psfd)
 {
 	static struct child ch;
 	char err[512];
-	int rv;
 	C = &ch;
 	ch.c = *conf;
 	ch.ps = psfd;
 	ch.fq_tail = &ch.fq;
 	pthread_mutex_init(&ch.smu, NULL);
 	pthread_mutex_init(&ch.mu, NULL);
-	pthread_mutex_init(&ch.rmu, NULL);
 	pthread_mutex_init(&ch.kmu, NULL);
 	pthread_cond_init(&ch.kcv, NULL);
-	ch.tls = !conf->lab_plain && conf->fleet_ca[0];
-	if (conf->secret[0])
-		snprintf(ch.auth, sizeof(ch.auth), "Authorization: Bearer %s", conf->secret);
+	ch.tls = !conf->lab_plain;
 
-	/* as root, before the drop: libraries' files, the TLS identity */
+	/* as root, before the drop: libraries' files, the TLS identity, the port */
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	nng_tls_config *tcfg = NULL;
 	if (ch.tls) {
 		if (slurp(conf->fleet_ca, &ch.ca, err, sizeof(err)) != 0 ||
 		    slurp(conf->fleet_cert, &ch.crt, err, sizeof(err)) != 0 ||
 		    slurp(conf->fleet_key, &ch.key, err, sizeof(err)) != 0)
-			fatalx("inquiry child: %s", err);
+			fatalx("inquiry child: [fleet] %s", err);
 		ch.trust = pki_trust_load(conf->fleet_ca, conf->fleet_crl[0] ? conf->fleet_crl : NULL, err,
 					  sizeof(err));
 		if (!ch.trust)
-			fatalx("inquiry child: fleet CA: %s", err);
+			fatalx("inquiry child: [fleet] %s", err);
+	}
+	if (conf->enabled) {
+		struct tlsfront_conf fc;
+		char url[300];
+		tlsfront_conf_defaults(&fc);
+		const char *rest = strstr(conf->listen, "://");
+		snprintf(url, sizeof(url), "%s%s", ch.tls ? "https" : "http", rest ? rest : "://[::]:8471");
+		fc.listen = url;
+		fc.lab_plain = conf->lab_plain;
+		fc.ca_file = conf->fleet_ca;
+		fc.cert_file = conf->fleet_cert;
+		fc.key_file = conf->fleet_key;
+		fc.crl_file = conf->fleet_crl[0] ? conf->fleet_crl : NULL;
+		fc.path = "/v1/trace";
+		fc.max_body = INQ_BODY_MAX;
+		fc.rate = (int)conf->rate ? (int)conf->rate : 1000000;
+#define SET(k)            \
+	if (conf->k)      \
+		fc.k = (int)conf->k;
+		SET(head_timeout_ms)
+		SET(body_timeout_ms)
+		SET(idle_timeout_ms)
+		SET(max_conns)
+		SET(max_conns_per_peer)
+		SET(max_preauth_per_peer)
+		SET(handshakes_per_peer)
+		SET(handshakes_total)
+#undef SET
+		ch.front = tlsfront_new(&fc, err, sizeof(err));
+		if (!ch.front)
+			fatalx("inquiry: %s", err);
 	}
 	ch.multi = curl_multi_init();
 	ch.share = curl_share_init();
@@ -930,43 +825,18 @@ int inq_child_main(const struct inq_conf *conf, int psfd)
 	curl_share_setopt(ch.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
 	curl_multi_setopt(ch.multi, CURLMOPT_MAXCONNECTS, 256L);
 
-	if (ps_drop(conf->user, conf->chroot, 4096, err, sizeof(err)) != 0)
+	/* descriptors: the front's connections + the follower's + a reserve */
+	int nofile = (conf->max_conns ? (int)conf->max_conns : 256) + 256 + 64;
+	if (ps_drop(conf->user, conf->chroot, nofile, err, sizeof(err)) != 0)
 		fatalx("inquiry child: %s", err);
 	log_info("inquiry child: running as uid %d in %s, %s", (int)getuid(), conf->chroot,
-		 ch.tls ? "mTLS" : conf->lab_plain ? "lab_plain (plain HTTP)" : "plain HTTP");
+		 ch.tls ? "mTLS" : "lab_plain (plain HTTP)");
 
-	/* threads only now (nng starts its own at its first call): every one of them
-	 * has no_new_privs */
-	if (ch.tls &&
-	    ((rv = nng_tls_config_alloc(&tcfg, NNG_TLS_MODE_SERVER)) != 0 ||
-	     (rv = nng_tls_config_version(tcfg, NNG_TLS_1_2, NNG_TLS_1_2)) != 0 ||
-	     (rv = nng_tls_config_own_cert(tcfg, ch.crt.data, ch.key.data, NULL)) != 0 ||
-	     (rv = nng_tls_config_ca_chain(tcfg, ch.ca.data, NULL)) != 0 ||
-	     (rv = nng_tls_config_auth_mode(tcfg, NNG_TLS_AUTH_MODE_REQUIRED)) != 0))
-		fatalx("inquiry child: TLS: %s", nng_strerror(rv));
+	/* threads only now: every one of them has no_new_privs */
 	if (pthread_create(&ch.thr, NULL, follower, NULL) != 0)
 		fatalx("inquiry child: cannot start the follower thread");
-	if (conf->enabled) {
-		char url[300];
-		nng_http_handler *h;
-		/* the front speaks https unless lab_plain; "listen" names the address */
-		const char *rest = strstr(conf->listen, "://");
-		snprintf(url, sizeof(url), "%s%s", ch.tls ? "https" : "http", rest ? rest : "://[::]:8471");
-		if ((rv = nng_url_parse(&ch.url, url)) != 0 || (rv = nng_http_server_hold(&ch.srv, ch.url)) != 0)
-			fatalx("inquiry listen %s: %s", url, nng_strerror(rv));
-		if (tcfg && (rv = nng_http_server_set_tls(ch.srv, tcfg)) != 0)
-			fatalx("inquiry listen %s: TLS: %s", url, nng_strerror(rv));
-		if ((rv = nng_http_handler_alloc(&h, "/v1/trace", handle_trace)) != 0 ||
-		    (rv = nng_http_handler_set_method(h, NULL)) != 0 ||
-		    (rv = nng_http_handler_collect_body(h, false, 0)) != 0 ||
-		    (rv = nng_http_server_add_handler(ch.srv, h)) != 0 ||
-		    (rv = nng_http_server_start(ch.srv)) != 0)
-			fatalx("inquiry listen %s: %s", url, nng_strerror(rv));
-		if (!ch.tls && !conf->lab_plain && !conf->secret[0])
-			log_warnx("inquiry: no secret configured: every inquiry is refused (401)");
-	}
-	if (tcfg)
-		nng_tls_config_free(tcfg);
+	if (ch.front && tlsfront_start(ch.front, on_request, NULL, err, sizeof(err)) != 0)
+		fatalx("inquiry: %s", err);
 	reader();
 	return 0;
 }
