@@ -314,7 +314,7 @@ if want inquiry; then
 	if [ -f tests/bench/inquiry.sh ]; then
 		step inquiry sh tests/bench/inquiry.sh
 		# its own summary lines (those naming a ratio, µs or ms figure), verbatim
-		grep -Ei 'hop|p50|ratio' "$LOGS/inquiry.log" | grep -v '^==' | tail -n 6 |
+		grep -Ei 'hop|p50|ratio' "$LOGS/inquiry.log" | grep -v '^==' | tail -n 11 |
 			while read -r l; do row inquiry "$l" ""; done
 	else
 		STATUS="$STATUS inquiry:skipped(tests/bench/inquiry.sh not there yet)"
