@@ -19,6 +19,9 @@ for h in 1 2 3 4 5; do
 	tb_host h$h 10.231.0.$h
 	tb_host p$h 10.231.1.$h
 	tb_lab_plain p$h
+	# no per-peer rate: the questions come faster than a guard's would
+	printf 'rate = 0\n' >>"$(tb_conf h$h)"
+	printf 'rate = 0\n' >>"$(tb_conf p$h)"
 	tb_sshd h$h
 	tb_sshd p$h
 	tb_collector h$h
