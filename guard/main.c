@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "hoptrace/ini.h"
+#include "hoptrace/fleetconf.h"
 #include "hoptrace/log.h"
 #include "hoptrace/sdnotify.h"
 #include "hoptrace/acl.h"
@@ -102,6 +103,11 @@ int main(int argc, char **argv)
 	if (check) {
 		if (acl)
 			acl_free(acl);
+		/* [fleet] (docs/fleet.md): the remote policy client's TLS files */
+		if (conf.policy_url[0] &&
+		    fleet_check_print("hopguard", conf_path, conf_given,
+				      FLEET_USE_TLS | FLEET_USE_TRUST, stderr) > 0)
+			return 1;
 		printf("configuration OK\n");
 		return 0;
 	}
