@@ -490,6 +490,7 @@ struct crt_spec {
 	mbedtls_pk_context *subj, *issuer;
 	const char *subj_name, *issuer_name;
 	int days, kind; /* PKI_KIND_CA / TLS / SIGN */
+	time_t not_after_max; /* 0: none (else the issuer's notAfter) */
 	const unsigned char *san;
 	size_t san_len;
 };
@@ -507,6 +508,12 @@ static int make_crt(const struct crt_spec *s, unsigned char *buf, size_t cap, ch
 	if (rng_or_fail(&r, err, n) || random_serial(&serial, err, n))
 		return -1;
 	validity(s->days, nb, na, not_after);
+	if (s->not_after_max && *not_after > s->not_after_max) {
+		struct tm tm;
+		*not_after = s->not_after_max;
+		gmtime_r(not_after, &tm);
+		strftime(na, 16, "%Y%m%d%H%M%S", &tm);
+	}
 	ku = ca ? MBEDTLS_X509_KU_KEY_CERT_SIGN | MBEDTLS_X509_KU_CRL_SIGN
 	     : s->kind == PKI_KIND_TLS ? MBEDTLS_X509_KU_DIGITAL_SIGNATURE
 				       : MBEDTLS_X509_KU_NON_REPUDIATION;
@@ -667,9 +674,12 @@ int pki_issue(const char *dir, const char *host, char **addrs, int naddrs, int d
 		fail(err, n, "%s/ca.crt: its subject is not one RDN", dir);
 		goto out;
 	}
-	if (days > 0 && time(NULL) + (time_t)days * 86400 > pki_time(&ca.valid_to)) {
+	/* never past the CA: a day over (a 30-day host under a CA made with 30 days a
+	 * moment ago) ends with the CA; more is refused */
+	time_t ca_end = pki_time(&ca.valid_to);
+	if (days > 0 && time(NULL) + (time_t)days * 86400 > ca_end + 86400) {
 		fail(err, n, "--days %d: the certificate would outlive the CA (ca.crt expires in %ld days)",
-		     days, (long)((pki_time(&ca.valid_to) - time(NULL)) / 86400));
+		     days, (long)((ca_end - time(NULL)) / 86400));
 		goto out;
 	}
 	snprintf(subj, sizeof subj, "CN=%s", host);
@@ -680,7 +690,7 @@ int pki_issue(const char *dir, const char *host, char **addrs, int naddrs, int d
 		struct crt_spec s = {.subj = &k[i], .issuer = &cak, .subj_name = subj,
 				     .issuer_name = issuer, .days = days,
 				     .kind = i == 0 ? PKI_KIND_TLS : PKI_KIND_SIGN,
-				     .san = san, .san_len = sanlen};
+				     .not_after_max = ca_end, .san = san, .san_len = sanlen};
 		if (key_pem(&k[i], key[i], sizeof key[i], err, n) ||
 		    make_crt(&s, crt[i], sizeof crt[i], serial[i], &na[i], err, n))
 			goto out;

@@ -25,7 +25,6 @@
 #include <nng/supplemental/http/http.h>
 
 #include "hoptrace/chain.h"
-#include "hoptrace/fleetconf.h"
 #include "hoptrace/ini.h"
 #include "hoptrace/log.h"
 #include "hoptrace/acl.h"
@@ -360,12 +359,6 @@ int main(int argc, char **argv)
 	if (check) {
 		if (load_policy(1) != 0)
 			return 1;
-		/* [fleet] (docs/fleet.md): its TLS front's files */
-		if (fleet_check_print("hoptrace-policyd", cpath, strcmp(cpath, HT_CONF_DEFAULT) != 0,
-				      FLEET_USE_TLS | FLEET_USE_TRUST, stderr) > 0) {
-			acl_free(cur_acl);
-			return 1;
-		}
 		printf("config OK; policy OK (%zu rules)\n", acl_nrules(cur_acl));
 		acl_free(cur_acl);
 		return 0;
