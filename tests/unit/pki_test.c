@@ -226,6 +226,31 @@ static void test_other_ca(void)
 	CHECK_EQ_INT(sign_verify(t, B, "hb", why, sizeof why, NULL, NULL, NULL), 0);
 	CHECK_EQ_INT(sign_verify(t, A, "hr", why, sizeof why, NULL, NULL, NULL), -1); /* A's CRL */
 	pki_trust_free(t);
+	/* and both CAs' CRLs in one file: each applies to its own CA's certificates */
+	char *hb[1] = {"hb"}, crls[600];
+	CHECK_EQ_INT(pki_revoke(B, hb, 1, 30, NULL, err, sizeof err), 0);
+	snprintf(crls, sizeof crls, "%s/crls.pem", top);
+	o = fopen(crls, "w");
+	for (int i = 0; i < 2; i++) {
+		FILE *f = fopen(path(i ? B : A, "crl.pem"), "r");
+		char buf[4096];
+		size_t k;
+		while (f && (k = fread(buf, 1, sizeof buf, f)) > 0)
+			fwrite(buf, 1, k, o);
+		if (f)
+			fclose(f);
+	}
+	fclose(o);
+	t = pki_trust_load(bundle, crls, err, sizeof err);
+	CHECK(t);
+	if (!t)
+		return;
+	CHECK_EQ_INT(sign_verify(t, A, "h1", why, sizeof why, NULL, NULL, NULL), 0);
+	CHECK_EQ_INT(sign_verify(t, A, "hr", why, sizeof why, NULL, NULL, NULL), -1);
+	CHECK(strstr(why, "revoked"));
+	CHECK_EQ_INT(sign_verify(t, B, "hb", why, sizeof why, NULL, NULL, NULL), -1);
+	CHECK(strstr(why, "revoked"));
+	pki_trust_free(t);
 }
 
 static void test_expired(void)
