@@ -626,6 +626,7 @@ int pki_issue(const char *dir, const char *host, char **addrs, int naddrs, int d
 	char issuer[256], subj[PKI_CN_MAX + 4], idx[PKI_PATH_MAX];
 	char path[4][PKI_PATH_MAX]; /* tls crt, tls key, sign crt, sign key */
 	static const char *const sfx[4] = {".crt", ".key", ".sign.crt", ".sign.key"};
+	static const int write_order[4] = {1, 3, 0, 2}; /* the keys first */
 	struct pki_addr a[PKI_ADDRS_MAX];
 	unsigned char sanbuf[20 * PKI_ADDRS_MAX + PKI_CN_MAX + 16], *san;
 	unsigned char crt[2][4096], key[2][1024];
@@ -696,15 +697,12 @@ int pki_issue(const char *dir, const char *host, char **addrs, int naddrs, int d
 			goto out;
 	}
 	/* keys first (0600), then certificates; on any failure none stays */
-	{
-		const unsigned char *data[4] = {crt[0], key[0], crt[1], key[1]};
-		static const int order[4] = {1, 3, 0, 2};
-		for (written = 0; written < 4; written++) {
-			int j = order[written];
-			if (write_new(path[j], data[j], strlen((const char *)data[j]),
-				      j % 2 ? 0600 : 0644, err, n))
-				goto out;
-		}
+	const unsigned char *data[4] = {crt[0], key[0], crt[1], key[1]};
+	for (written = 0; written < 4; written++) {
+		int j = write_order[written];
+		if (write_new(path[j], data[j], strlen((const char *)data[j]), j % 2 ? 0600 : 0644,
+			      err, n))
+			goto out;
 	}
 	for (int i = 0; i < 2; i++) {
 		char line[PKI_PATH_MAX + 128];
@@ -720,11 +718,9 @@ int pki_issue(const char *dir, const char *host, char **addrs, int naddrs, int d
 	}
 	rv = 0;
 out:
-	if (rv && written < 4) {
-		static const int order[4] = {1, 3, 0, 2};
+	if (rv && written < 4)
 		for (int i = 0; i < written; i++)
-			unlink(path[order[i]]);
-	}
+			unlink(path[write_order[i]]);
 	mbedtls_platform_zeroize(key, sizeof key);
 	for (int i = 0; i < nk; i++)
 		mbedtls_pk_free(&k[i]);
@@ -1489,7 +1485,11 @@ static void verify_why(uint32_t flags, char *why, size_t n)
 	o = strlen(b);
 	while (o && b[o - 1] == ';')
 		b[--o] = 0;
-	snprintf(why, n, "%s", b);
+	if (n) {
+		size_t k = o < n - 1 ? o : n - 1;
+		memcpy(why, b, k);
+		why[k] = 0;
+	}
 }
 
 /* chain check of a parsed certificate; call with t->mu held */
