@@ -60,7 +60,14 @@
 #define SLOT_BITS 16
 #define ACCEPT_BATCH 64
 
-enum cstate { C_FREE, C_HS, C_HEAD, C_BODY, C_WAIT, C_WRITE, C_IDLE };
+enum cstate { C_FREE, C_HS, C_HEAD, C_BODY, C_WAIT, C_WRITE, C_IDLE, C_LINGER };
+
+/* After a response that closes the connection (an error before the body was read): our
+ * side is shut down and what the peer still sends is read and thrown away, for at most
+ * LINGER_MS and LINGER_BYTES, so that our close does not reset the connection before the
+ * peer has read the response (as nginx's lingering close). Nothing is kept of it. */
+#define LINGER_MS 1000
+#define LINGER_BYTES (256 * 1024)
 
 struct bucket {
 	double tokens;
@@ -104,6 +111,7 @@ struct conn {
 	size_t blen, bneed;
 	char *out;
 	size_t olen, ooff;
+	size_t linger_left;
 };
 
 struct rep {
@@ -785,14 +793,42 @@ static int do_write(struct tlsfront *f, struct conn *c)
 	free(c->out);
 	c->out = NULL;
 	if (c->close_after) {
-		if (c->ssl)
-			mbedtls_ssl_close_notify(c->ssl);
-		conn_close(f, c);
-		return -1;
+		if (c->ssl) {
+			mbedtls_ssl_close_notify(c->ssl); /* best effort */
+			mbedtls_ssl_free(c->ssl);
+			free(c->ssl);
+			c->ssl = NULL;
+		}
+		free(c->head);
+		free(c->body);
+		c->head = c->body = NULL;
+		c->hlen = 0;
+		shutdown(c->fd, SHUT_WR);
+		c->st = C_LINGER;
+		c->linger_left = LINGER_BYTES;
+		c->deadline = now_ms() + LINGER_MS;
+		return 1;
 	}
 	c->st = c->hlen ? C_HEAD : C_IDLE;
 	c->deadline = now_ms() + (c->hlen ? f->c.head_timeout_ms : f->c.idle_timeout_ms);
 	return 1;
+}
+
+static int do_linger(struct tlsfront *f, struct conn *c)
+{
+	char junk[4096];
+	for (;;) {
+		ssize_t r = recv(c->fd, junk, sizeof junk, 0);
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+			c->want = POLLIN;
+			return 0;
+		}
+		if (r <= 0 || (size_t)r >= c->linger_left) {
+			conn_close(f, c);
+			return -1;
+		}
+		c->linger_left -= (size_t)r;
+	}
 }
 
 static void conn_run(struct tlsfront *f, struct conn *c)
@@ -806,6 +842,7 @@ static void conn_run(struct tlsfront *f, struct conn *c)
 		case C_IDLE: r = do_head(f, c); break;
 		case C_BODY: r = do_body(f, c); break;
 		case C_WRITE: r = do_write(f, c); break;
+		case C_LINGER: r = do_linger(f, c); break;
 		default: return;
 		}
 		if (r <= 0)
@@ -821,7 +858,7 @@ static void conn_timeout(struct tlsfront *f, struct conn *c)
 		conn_run(f, c);
 		return;
 	}
-	if (c->st != C_IDLE)
+	if (c->st != C_IDLE && c->st != C_LINGER)
 		STAT_INC(f, timed_out);
 	conn_close(f, c);
 }
