@@ -86,10 +86,10 @@ static void against_policyd(void)
 	snprintf(fleet, sizeof fleet, "%s/fleet", dir);
 	snprintf(other, sizeof other, "%s/other", dir);
 	char *lo[] = {"127.0.0.1"};
-	if (pki_ca_init(fleet, 30, err, sizeof err) ||
+	if (pki_ca_init(fleet, 3650, err, sizeof err) ||
 	    pki_issue(fleet, "pd", lo, 1, 30, NULL, err, sizeof err) ||
 	    pki_issue(fleet, "g", lo, 1, 30, NULL, err, sizeof err) ||
-	    pki_ca_init(other, 30, err, sizeof err) ||
+	    pki_ca_init(other, 3650, err, sizeof err) ||
 	    pki_issue(other, "g", lo, 1, 30, NULL, err, sizeof err)) {
 		fprintf(stderr, "    pki: %s\n", err);
 		CHECK(!"pki set-up");

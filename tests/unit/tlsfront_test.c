@@ -41,12 +41,12 @@ static int setup_pki(void)
 	snprintf(other, sizeof other, "%s/other", dir);
 	char *lo[] = {"127.0.0.1", "::1"}, *far[] = {"10.9.9.9"}, *revoked[] = {"gone"};
 	char err[256] = "";
-	if (pki_ca_init(fleet, 30, err, sizeof err) ||
+	if (pki_ca_init(fleet, 3650, err, sizeof err) ||
 	    pki_issue(fleet, "srv", lo, 2, 30, NULL, err, sizeof err) ||
 	    pki_issue(fleet, "h1", lo, 2, 30, NULL, err, sizeof err) ||
 	    pki_issue(fleet, "far", far, 1, 30, NULL, err, sizeof err) ||
 	    pki_issue(fleet, "gone", lo, 2, 30, NULL, err, sizeof err) ||
-	    pki_ca_init(other, 30, err, sizeof err) ||
+	    pki_ca_init(other, 3650, err, sizeof err) ||
 	    pki_issue(other, "x", lo, 2, 30, NULL, err, sizeof err) ||
 	    pki_revoke(fleet, revoked, 1, 30, NULL, err, sizeof err)) {
 		fprintf(stderr, "    pki: %s\n", err);
