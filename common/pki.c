@@ -38,6 +38,13 @@
 #include <mbedtls/x509_crl.h>
 #include <mbedtls/x509_crt.h>
 
+#include <openssl/bio.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "hoptrace/pki.h"
 
 /* ---- errors ------------------------------------------------------------------ */
@@ -633,7 +640,7 @@ int pki_issue(const char *dir, const char *host, char **addrs, int naddrs, int d
 			if (a[j].family == a[i].family && !memcmp(a[j].a, a[i].a, 16))
 				return fail(err, n, "address given twice: %s", addrs[i]);
 	}
-	if (days < 1 || days > 36500)
+	if (days == 0 || days > 36500 || days < -36500)
 		return fail(err, n, "--days must be 1 to 36500");
 	if (!outdir)
 		outdir = dir;
@@ -660,7 +667,7 @@ int pki_issue(const char *dir, const char *host, char **addrs, int naddrs, int d
 		fail(err, n, "%s/ca.crt: its subject is not one RDN", dir);
 		goto out;
 	}
-	if (time(NULL) + (time_t)days * 86400 > pki_time(&ca.valid_to)) {
+	if (days > 0 && time(NULL) + (time_t)days * 86400 > pki_time(&ca.valid_to)) {
 		fail(err, n, "--days %d: the certificate would outlive the CA (ca.crt expires in %ld days)",
 		     days, (long)((pki_time(&ca.valid_to) - time(NULL)) / 86400));
 		goto out;
@@ -1190,4 +1197,441 @@ int pki_verify(mbedtls_x509_crt *signer, mbedtls_x509_crt *ca, const void *data,
 	    (rv = mbedtls_pk_verify(&signer->pk, MBEDTLS_MD_SHA256, h, sizeof h, sig, slen)))
 		return fail(why, n, "bad signature (-0x%04x)", (unsigned)-rv);
 	return 0;
+}
+
+/* ---- part signatures: the signer (OpenSSL libcrypto) ----------------------------------
+ * An EVP_PKEY is read-only after loading; OpenSSL 3 allows it in many threads at once,
+ * each call with its own EVP_MD_CTX. */
+
+struct pki_signer {
+	EVP_PKEY *key;
+	unsigned char *der; /* the certificate */
+	size_t derlen;
+};
+
+int pki_crt_is_signer(const mbedtls_x509_crt *c, char *why, size_t n)
+{
+	if (c->ca_istrue)
+		return fail(why, n, "a CA certificate is not a part-signing certificate");
+	if ((c->ext_types & MBEDTLS_X509_EXT_EXTENDED_KEY_USAGE)) {
+		for (const mbedtls_x509_sequence *s = &c->ext_key_usage; s; s = s->next) {
+			if (!s->buf.p)
+				continue;
+			if (!MBEDTLS_OID_CMP(MBEDTLS_OID_SERVER_AUTH, &s->buf) ||
+			    !MBEDTLS_OID_CMP(MBEDTLS_OID_CLIENT_AUTH, &s->buf) ||
+			    !MBEDTLS_OID_CMP(MBEDTLS_OID_ANY_EXTENDED_KEY_USAGE, &s->buf))
+				return fail(why, n,
+					    "a TLS certificate (extKeyUsage serverAuth/clientAuth) "
+					    "is not a part-signing certificate: use HOST.sign.crt");
+		}
+	}
+	if (!(c->ext_types & MBEDTLS_X509_EXT_KEY_USAGE) ||
+	    !(c->key_usage & MBEDTLS_X509_KU_NON_REPUDIATION))
+		return fail(why, n,
+			    "not a part-signing certificate: no keyUsage contentCommitment "
+			    "(use HOST.sign.crt)");
+	return 0;
+}
+
+/* the certificate's public key as an OpenSSL key; only EC P-256 */
+static EVP_PKEY *crt_pubkey(const mbedtls_x509_crt *c, char *why, size_t n)
+{
+	const unsigned char *p = c->pk_raw.p;
+	EVP_PKEY *k = p ? d2i_PUBKEY(NULL, &p, (long)c->pk_raw.len) : NULL;
+	if (!k) {
+		fail(why, n, "the certificate's public key cannot be read");
+		return NULL;
+	}
+	char grp[32] = "";
+	size_t gl = 0;
+	if (EVP_PKEY_get_base_id(k) != EVP_PKEY_EC ||
+	    !EVP_PKEY_get_utf8_string_param(k, "group", grp, sizeof grp, &gl) ||
+	    strcmp(grp, "prime256v1")) {
+		EVP_PKEY_free(k);
+		fail(why, n, "the certificate's key is not EC P-256");
+		return NULL;
+	}
+	return k;
+}
+
+struct pki_signer *pki_signer_load(const char *cert_file, const char *key_file, char *err,
+				   size_t n)
+{
+	mbedtls_x509_crt c;
+	struct pki_signer *s = NULL;
+	EVP_PKEY *pub = NULL, *key = NULL;
+	BIO *b = NULL;
+	char why[256];
+	mbedtls_x509_crt_init(&c);
+	if (pki_crt_load(cert_file, &c, err, n))
+		goto out;
+	if (pki_crt_is_signer(&c, why, sizeof why)) {
+		fail(err, n, "%s: %s", cert_file, why);
+		goto out;
+	}
+	if (!(pub = crt_pubkey(&c, why, sizeof why))) {
+		fail(err, n, "%s: %s", cert_file, why);
+		goto out;
+	}
+	if (access(key_file, R_OK) != 0) {
+		fail(err, n, "%s: %s", key_file, strerror(errno));
+		goto out;
+	}
+	if (!(b = BIO_new_file(key_file, "r")) ||
+	    !(key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL))) {
+		fail(err, n, "%s: not a PEM private key", key_file);
+		goto out;
+	}
+	if (EVP_PKEY_eq(pub, key) != 1) {
+		fail(err, n, "%s does not match %s", key_file, cert_file);
+		goto out;
+	}
+	if (!(s = calloc(1, sizeof *s)) || !(s->der = malloc(c.raw.len))) {
+		free(s);
+		s = NULL;
+		fail(err, n, "out of memory");
+		goto out;
+	}
+	memcpy(s->der, c.raw.p, c.raw.len);
+	s->derlen = c.raw.len;
+	s->key = key;
+	key = NULL;
+out:
+	BIO_free(b);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(pub);
+	mbedtls_x509_crt_free(&c);
+	return s;
+}
+
+int pki_signer_sign(struct pki_signer *s, const void *data, size_t len, unsigned char *sig,
+		    size_t *slen)
+{
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	size_t sl = PKI_SIG_MAX;
+	int ok = m && EVP_DigestSignInit(m, NULL, EVP_sha256(), NULL, s->key) == 1 &&
+		 EVP_DigestSign(m, sig, &sl, data, len) == 1;
+	EVP_MD_CTX_free(m);
+	if (!ok)
+		return -1;
+	*slen = sl;
+	return 0;
+}
+
+const unsigned char *pki_signer_cert(const struct pki_signer *s, size_t *len)
+{
+	*len = s->derlen;
+	return s->der;
+}
+
+void pki_signer_free(struct pki_signer *s)
+{
+	if (!s)
+		return;
+	EVP_PKEY_free(s->key);
+	free(s->der);
+	free(s);
+}
+
+/* ---- part signatures: the trust (mbedTLS chain + CRL checks, a cache, libcrypto
+ * signature checks) ---------------------------------------------------------------------
+ * Invariants: t->mu guards ca, crl and the cache. mbedtls_x509_crt_verify runs under it
+ * (2.28's ECP code fills the CA key's precomputed table lazily: not safe to share).
+ * A cache entry is the outcome of one chain check, keyed by SHA-256 of the DER:
+ * good entries live until the certificate's notAfter, bad ones PKI_TRUST_NEG_S (a peer
+ * sending the same bad certificate costs one check a minute). A new CRL or CA bundle
+ * means a new pki_trust (or pki_trust_reload): the cache starts empty. */
+
+#define PKI_TRUST_NEG_S 60
+
+struct trust_ent {
+	uint8_t h[32];
+	int used, ok;
+	time_t until;
+	uint64_t lru;
+	EVP_PKEY *pub; /* ok only */
+	char cn[PKI_CN_MAX + 1];
+	struct pki_addr addrs[PKI_ADDRS_MAX];
+	int naddrs;
+	char why[200]; /* !ok only */
+};
+
+struct pki_trust {
+	pthread_mutex_t mu;
+	mbedtls_x509_crt ca;
+	mbedtls_x509_crl crl;
+	int have_crl;
+	uint64_t tick;
+	struct pki_trust_stats st;
+	struct trust_ent cache[PKI_TRUST_CACHE];
+};
+
+static void cache_flush(struct pki_trust *t)
+{
+	for (int i = 0; i < PKI_TRUST_CACHE; i++) {
+		EVP_PKEY_free(t->cache[i].pub);
+		memset(&t->cache[i], 0, sizeof t->cache[i]);
+	}
+}
+
+static int trust_read(const char *ca_file, const char *crl_file, mbedtls_x509_crt *ca,
+		      mbedtls_x509_crl *crl, int *have_crl, char *err, size_t n)
+{
+	mbedtls_x509_crt_init(ca);
+	mbedtls_x509_crl_init(crl);
+	*have_crl = 0;
+	if (pki_crt_load(ca_file, ca, err, n))
+		goto bad;
+	for (const mbedtls_x509_crt *c = ca; c && c->raw.p; c = c->next)
+		if (!c->ca_istrue) {
+			char cn[PKI_CN_MAX + 1] = "?";
+			pki_crt_cn(c, cn);
+			fail(err, n, "%s: holds \"%s\", which is not a CA certificate", ca_file, cn);
+			goto bad;
+		}
+	if (crl_file && *crl_file) {
+		if (access(crl_file, R_OK) != 0) {
+			fail(err, n, "%s: %s", crl_file, strerror(errno));
+			goto bad;
+		}
+		int rv = mbedtls_x509_crl_parse_file(crl, crl_file);
+		if (rv) {
+			mbed_fail(err, n, crl_file, rv);
+			goto bad;
+		}
+		*have_crl = 1;
+	}
+	return 0;
+bad:
+	mbedtls_x509_crt_free(ca);
+	mbedtls_x509_crl_free(crl);
+	return -1;
+}
+
+struct pki_trust *pki_trust_load(const char *ca_file, const char *crl_file, char *err, size_t n)
+{
+	struct pki_trust *t = calloc(1, sizeof *t);
+	if (!t) {
+		fail(err, n, "out of memory");
+		return NULL;
+	}
+	if (trust_read(ca_file, crl_file, &t->ca, &t->crl, &t->have_crl, err, n)) {
+		free(t);
+		return NULL;
+	}
+	pthread_mutex_init(&t->mu, NULL);
+	return t;
+}
+
+int pki_trust_reload(struct pki_trust *t, const char *ca_file, const char *crl_file, char *err,
+		     size_t n)
+{
+	mbedtls_x509_crt ca;
+	mbedtls_x509_crl crl;
+	int have;
+	if (trust_read(ca_file, crl_file, &ca, &crl, &have, err, n))
+		return -1; /* the old trust stays */
+	pthread_mutex_lock(&t->mu);
+	mbedtls_x509_crt_free(&t->ca);
+	mbedtls_x509_crl_free(&t->crl);
+	t->ca = ca;
+	t->crl = crl;
+	t->have_crl = have;
+	cache_flush(t);
+	t->st.reloads++;
+	pthread_mutex_unlock(&t->mu);
+	return 0;
+}
+
+void pki_trust_free(struct pki_trust *t)
+{
+	if (!t)
+		return;
+	cache_flush(t);
+	mbedtls_x509_crt_free(&t->ca);
+	mbedtls_x509_crl_free(&t->crl);
+	pthread_mutex_destroy(&t->mu);
+	free(t);
+}
+
+void pki_trust_get_stats(struct pki_trust *t, struct pki_trust_stats *s)
+{
+	pthread_mutex_lock(&t->mu);
+	*s = t->st;
+	pthread_mutex_unlock(&t->mu);
+}
+
+/* the flags of a failed verify as one line: "expired; revoked" */
+static void verify_why(uint32_t flags, char *why, size_t n)
+{
+	char b[512];
+	size_t o = 0;
+	if (mbedtls_x509_crt_verify_info(b, sizeof b, "", flags) < 0)
+		snprintf(b, sizeof b, "flags 0x%x", (unsigned)flags);
+	for (char *p = b; *p; p++) {
+		if (*p == '\n') {
+			if (p[1])
+				*p = ';';
+			else
+				*p = 0;
+		}
+	}
+	o = strlen(b);
+	while (o && b[o - 1] == ';')
+		b[--o] = 0;
+	snprintf(why, n, "%s", b);
+}
+
+/* chain check of a parsed certificate; call with t->mu held */
+static int trust_check_locked(struct pki_trust *t, mbedtls_x509_crt *c, char *why, size_t n)
+{
+	uint32_t flags = 0;
+	int rv = mbedtls_x509_crt_verify(c, &t->ca, t->have_crl ? &t->crl : NULL, NULL, &flags,
+					 NULL, NULL);
+	if (rv) {
+		char b[300];
+		if (flags)
+			verify_why(flags, b, sizeof b);
+		else
+			pki_strerror(rv, b, sizeof b);
+		return fail(why, n, "certificate: %s", b);
+	}
+	return 0;
+}
+
+static struct trust_ent *cache_find(struct pki_trust *t, const uint8_t h[32], time_t now)
+{
+	for (int i = 0; i < PKI_TRUST_CACHE; i++) {
+		struct trust_ent *e = &t->cache[i];
+		if (e->used && !memcmp(e->h, h, 32)) {
+			if (now >= e->until) { /* expired since, or a negative entry aged out */
+				EVP_PKEY_free(e->pub);
+				memset(e, 0, sizeof *e);
+				return NULL;
+			}
+			e->lru = ++t->tick;
+			return e;
+		}
+	}
+	return NULL;
+}
+
+static struct trust_ent *cache_slot(struct pki_trust *t)
+{
+	struct trust_ent *v = &t->cache[0];
+	for (int i = 0; i < PKI_TRUST_CACHE; i++) {
+		if (!t->cache[i].used)
+			return &t->cache[i];
+		if (t->cache[i].lru < v->lru)
+			v = &t->cache[i];
+	}
+	EVP_PKEY_free(v->pub);
+	memset(v, 0, sizeof *v);
+	t->st.evictions++;
+	return v;
+}
+
+int pki_trust_verify_part(struct pki_trust *t, const unsigned char *der, size_t derlen,
+			  const void *data, size_t len, const unsigned char *sig, size_t slen,
+			  char cn[PKI_CN_MAX + 1], struct pki_addr *addrs, int *naddrs, char *why,
+			  size_t n)
+{
+	uint8_t h[32];
+	time_t now = time(NULL);
+	EVP_PKEY *pub = NULL;
+	struct trust_ent *e;
+	int cap = naddrs ? *naddrs : 0, rv = -1;
+	if (naddrs)
+		*naddrs = 0;
+	if (cn)
+		cn[0] = 0;
+	if (!der || derlen == 0 || derlen > PKI_CERT_MAX)
+		return fail(why, n, "certificate: missing or longer than %d bytes", PKI_CERT_MAX);
+	if (!sig || slen == 0 || slen > PKI_SIG_MAX)
+		return fail(why, n, "signature: missing or longer than %d bytes", PKI_SIG_MAX);
+	if (mbedtls_sha256_ret(der, derlen, h, 0))
+		return fail(why, n, "sha256 failed");
+
+	pthread_mutex_lock(&t->mu);
+	if ((e = cache_find(t, h, now))) {
+		t->st.hits++;
+		if (!e->ok) {
+			fail(why, n, "%s", e->why);
+			pthread_mutex_unlock(&t->mu);
+			return -1;
+		}
+	} else {
+		mbedtls_x509_crt c;
+		char w[200], cn1[PKI_CN_MAX + 1];
+		int ok;
+		t->st.misses++;
+		mbedtls_x509_crt_init(&c);
+		e = NULL;
+		if (mbedtls_x509_crt_parse_der(&c, der, derlen)) {
+			snprintf(w, sizeof w, "certificate: not a DER X.509 certificate");
+			ok = 0;
+		} else {
+			ok = trust_check_locked(t, &c, w, sizeof w) == 0 &&
+			     pki_crt_is_signer(&c, w, sizeof w) == 0;
+			if (ok && pki_crt_cn(&c, cn1)) {
+				snprintf(w, sizeof w, "certificate: no usable CN");
+				ok = 0;
+			}
+			if (ok && !(pub = crt_pubkey(&c, w, sizeof w)))
+				ok = 0;
+		}
+		e = cache_slot(t);
+		e->used = 1;
+		memcpy(e->h, h, 32);
+		e->lru = ++t->tick;
+		e->ok = ok;
+		if (ok) {
+			time_t na = pki_time(&c.valid_to);
+			e->until = na;
+			e->pub = pub;
+			pub = NULL;
+			pki_crt_cn(&c, e->cn);
+			e->naddrs = pki_crt_addrs(&c, e->addrs, PKI_ADDRS_MAX);
+		} else {
+			e->until = now + PKI_TRUST_NEG_S;
+			snprintf(e->why, sizeof e->why, "%s", w);
+		}
+		mbedtls_x509_crt_free(&c);
+		if (!ok) {
+			t->st.refused++;
+			fail(why, n, "%s", w);
+			pthread_mutex_unlock(&t->mu);
+			return -1;
+		}
+	}
+	/* e is a good entry: take what the caller needs, then check the signature unlocked */
+	char signer[PKI_CN_MAX + 1];
+	pub = e->pub;
+	EVP_PKEY_up_ref(pub);
+	memcpy(signer, e->cn, sizeof signer);
+	if (cn)
+		memcpy(cn, e->cn, sizeof e->cn);
+	if (addrs && naddrs) {
+		int k = e->naddrs < cap ? e->naddrs : cap;
+		memcpy(addrs, e->addrs, (size_t)k * sizeof *addrs);
+		*naddrs = k;
+	}
+	pthread_mutex_unlock(&t->mu);
+
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	if (m && EVP_DigestVerifyInit(m, NULL, EVP_sha256(), NULL, pub) == 1 &&
+	    EVP_DigestVerify(m, sig, slen, data, len) == 1)
+		rv = 0;
+	else
+		fail(why, n, "signature: does not verify with the certificate of %s", signer);
+	EVP_MD_CTX_free(m);
+	EVP_PKEY_free(pub);
+	if (rv) {
+		if (naddrs)
+			*naddrs = 0;
+		pthread_mutex_lock(&t->mu);
+		t->st.bad_sig++;
+		pthread_mutex_unlock(&t->mu);
+	}
+	return rv;
 }

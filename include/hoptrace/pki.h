@@ -118,6 +118,20 @@ int pki_trust_verify_part(struct pki_trust *t, const unsigned char *der, size_t 
 			  char cn[PKI_CN_MAX + 1], struct pki_addr *addrs, int *naddrs, char *why,
 			  size_t n);
 void pki_trust_free(struct pki_trust *t);
+/* ---- added (wt-pki) ---- */
+#define PKI_CERT_MAX 8192    /* a part's certificate DER is refused above this */
+#define PKI_TRUST_CACHE 256 /* certificates whose chain check is remembered */
+/* Swaps in a new CA bundle and CRL (SIGHUP) and empties the cache; on failure (-1, err)
+ * the old ones stay. */
+int pki_trust_reload(struct pki_trust *t, const char *ca_file, const char *crl_file, char *err,
+		     size_t n);
+struct pki_trust_stats {
+	uint64_t hits, misses, refused, bad_sig, evictions, reloads;
+};
+void pki_trust_get_stats(struct pki_trust *t, struct pki_trust_stats *s);
+/* 0 if c may sign parts: keyUsage contentCommitment, no extKeyUsage serverAuth/clientAuth/
+ * any, not a CA; else -1 and why */
+int pki_crt_is_signer(const mbedtls_x509_crt *c, char *why, size_t n);
 /* 1 if addr (AF_INET/AF_INET6 bytes; v4-mapped v6 is taken as v4) is in addrs */
 int pki_addr_in(const struct pki_addr *addrs, int naddrs, int family, const void *addr);
 #endif
