@@ -1,7 +1,9 @@
 #!/bin/sh
 # issue 11: no stranger can exhaust a service. hoptrace-policyd on p (mutual TLS, the
 # fleet certificate, the front's limits: common/tlsfront.c) is flooded by user nobody
-# (setpriv) on host x, which is in the fleet but whose keys nobody cannot read:
+# (setpriv) on host x, which is in the fleet but whose keys nobody cannot read, from 64
+# source addresses (enough to fill the total cap with connections that never
+# authenticate):
 #   300 half-open TCP connections (kept open, re-opened when closed),
 #   slow TLS handshakes (a record header, then a byte every 0.5 s),
 #   half request heads (plain text to the TLS port),
@@ -30,6 +32,11 @@ tb_host x $HX
 tb_host h2 $H2
 tb_host h3 $H3
 tb_host p $HP
+SRCS=""
+for i in $(seq 100 163); do
+	ip -n "$(tb_ns x)" addr add $NET.$i/24 dev eth0 || tb_fail "address $NET.$i"
+	SRCS="$SRCS${SRCS:+,}$NET.$i"
+done
 chmod 0755 "$TB_T" "$TB_T/h" 2>/dev/null
 PUB=$TB_T/pub
 mkdir -p "$PUB" && chmod 0755 "$PUB"
@@ -87,6 +94,11 @@ cat >"$PUB/flood.py" <<'EOP'
 # the flood: as an unprivileged user, without any fleet key
 import errno, os, select, socket, ssl, sys, threading, time
 ip, port, dur, ca = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+srcs = sys.argv[5].split(",") if len(sys.argv) > 5 and sys.argv[5] else [""]
+nsrc = [0]
+def src():
+    nsrc[0] += 1
+    return (srcs[nsrc[0] % len(srcs)], 0)
 end = time.monotonic() + dur
 st = {"tcp_opened": 0, "tcp_closed_by_server": 0, "tls_attempts": 0, "tls_refused": 0,
       "tls_ok": 0, "plain_posts": 0, "plain_bytes_sent": 0, "slow_bytes": 0, "heads": 0}
@@ -100,6 +112,7 @@ def pool():
     conns = {}
     def opened(kind):
         s = socket.socket(); s.setblocking(False)
+        s.bind(src())
         s.connect_ex((ip, port))
         conns[s] = [kind, 0, time.monotonic()]
         bump("tcp_opened")
@@ -140,7 +153,7 @@ def tls_bodies():
         if time.monotonic() > end: break
         bump("tls_attempts")
         try:
-            s = socket.create_connection((ip, port), timeout=2)
+            s = socket.create_connection((ip, port), timeout=2, source_address=src())
             t = ctx.wrap_socket(s)
             t.sendall(b"POST /v1/decide HTTP/1.1\r\nHost: p\r\nContent-Length: 1048576\r\n\r\n")
             t.sendall(body)
@@ -154,7 +167,7 @@ def plain_bodies():
     for i in range(400):
         if time.monotonic() > end: break
         try:
-            s = socket.create_connection((ip, port), timeout=2)
+            s = socket.create_connection((ip, port), timeout=2, source_address=src())
             s.sendall(b"POST /v1/decide HTTP/1.1\r\nHost: p\r\nContent-Length: 1048576\r\n\r\n")
             bump("plain_posts")
             n = s.send(body)
@@ -168,6 +181,10 @@ for t in th: t.start()
 for t in th: t.join()
 print(" ".join("%s=%d" % kv for kv in sorted(st.items())), flush=True)
 EOP
+printf '{"chains":[{"src":"%s:1","dst":"%s:8000","complete":true,"procs":[{"pid":1,"exe":"/usr/bin/curl"}]}]}' $HG $HX >"$PUB/a.json"
+chmod 0644 "$PUB/a.json"
+o=$(tb_exec h3 "$TB_HOPTRACE" policy ask "$PURL" --chain-json "$PUB/a.json" --timeout-ms 2000 2>&1)
+case $o in accept:*) ;; *) tb_fail "h3 before the flood: $o" ;; esac
 cp "$TB_T/fleet/ca.crt" "$PUB/ca.crt" && chmod 0644 "$PUB/ca.crt" "$PUB"/*.py
 
 # RSS of policyd, sampled every 50 ms until told to stop
@@ -187,7 +204,7 @@ tb_log "flood for $DUR s: nobody on x and on h2"
 python3 "$PUB/rss.py" "$PD_PID" "$TB_T/rss.stop" >"$TB_T/rss.out" &
 RSSP=$!
 sleep 0.3
-tb_exec x setpriv --reuid=nobody --regid=nogroup --clear-groups "$TB_PY" "$PUB/flood.py" $HP 8470 "$DUR" "$PUB/ca.crt" >"$TB_T/flood-x.out" 2>&1 &
+tb_exec x setpriv --reuid=nobody --regid=nogroup --clear-groups "$TB_PY" "$PUB/flood.py" $HP 8470 "$DUR" "$PUB/ca.crt" "$SRCS" >"$TB_T/flood-x.out" 2>&1 &
 FX=$!
 tb_exec h2 setpriv --reuid=nobody --regid=nogroup --clear-groups "$TB_PY" "$PUB/flood.py" $HP 8470 "$DUR" "$PUB/ca.crt" >"$TB_T/flood-h2.out" 2>&1 &
 FG=$!
@@ -195,8 +212,6 @@ sleep 1
 # the guard's decisions and a fresh fleet client during the flood
 tb_exec g python3 "$PUB/probe.py" $HX $((DUR - 3)) >"$TB_T/probe.out" 2>&1 &
 PR=$!
-printf '{"chains":[{"src":"%s:1","dst":"%s:8000","complete":true,"procs":[{"pid":1,"exe":"/usr/bin/curl"}]}]}' $HG $HX >"$PUB/a.json"
-chmod 0644 "$PUB/a.json"
 asks=0 ask_ok=0 ask_worst=0 asks2=0 ask2_ok=0
 while kill -0 $PR 2>/dev/null; do
 	t0=$(date +%s%N)
