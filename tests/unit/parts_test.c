@@ -208,7 +208,14 @@ static int starts(const char *s, const char *p)
 }
 
 /* the judge refuses h2's part (the leaf of h3) with a reason starting with `why` */
+static void refused_at_h2_also(cJSON *h2, const char *why, const char *also);
 static void refused_at_h2(cJSON *h2, const char *why)
+{
+	refused_at_h2_also(h2, why, NULL);
+}
+
+/* … and whose text has `also` in it (what pki_trust_verify_part said) */
+static void refused_at_h2_also(cJSON *h2, const char *why, const char *also)
 {
 	cJSON *a = judge_of(h2);
 	CHECK_EQ_INT(parts_verify_answer(trust, nonce, a), 1);
@@ -216,6 +223,9 @@ static void refused_at_h2(cJSON *h2, const char *why)
 	if (!starts(reason_of(l), why))
 		fprintf(stderr, "    reason \"%s\", expected \"%s…\"\n", reason_of(l), why);
 	CHECK(starts(reason_of(l), why));
+	if (also && !(reason_of(l) && strstr(reason_of(l), also)))
+		fprintf(stderr, "    reason \"%s\" without \"%s\"\n", reason_of(l), also);
+	CHECK(!also || (reason_of(l) && strstr(reason_of(l), also)));
 	CHECK(cJSON_IsNull(cJSON_GetObjectItem(l, "upstream")));
 	CHECK(cJSON_IsFalse(cJSON_GetObjectItem(l, "complete")));
 	CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(a, "chains")), 1);
@@ -321,7 +331,7 @@ static void tampered(void)
 		memcpy(x, "/usr/sbin/evil", 14);
 	cJSON_ReplaceItemInObject(sg, "part", cJSON_CreateString(t));
 	free(t);
-	refused_at_h2(h2, "forged part: certificate or signature");
+	refused_at_h2_also(h2, "forged part: certificate or signature", "signature:");
 	/* the signature or the certificate bytes changed */
 	h2 = good_h2(good_h1());
 	sg = cJSON_GetObjectItem(h2, "signed");
@@ -400,7 +410,7 @@ static void tls_signer(void)
 	mbedtls_pk_free(&k);
 	mbedtls_x509_crt_free(&c);
 	free(b);
-	refused_at_h2(h2, "forged part: certificate or signature");
+	refused_at_h2_also(h2, "forged part: certificate or signature", "not a part-signing certificate");
 }
 
 static void unsigned_answer(void)
@@ -524,6 +534,30 @@ static void signed_flags(void)
 	cJSON_Delete(a);
 	free(u);
 	free(t);
+}
+
+/* h2 revoked (`hoptrace ca revoke DIR h2`, crl.pem copied): its parts refused */
+static void revoked(void)
+{
+	char ca[256], crt[256], crl[256], err[256], *which[1] = {"h2"};
+	snprintf(ca, sizeof(ca), "%s/ca", dir);
+	snprintf(crt, sizeof(crt), "%s/ca/ca.crt", dir);
+	snprintf(crl, sizeof(crl), "%s/ca/crl.pem", dir);
+	CHECK_EQ_INT(pki_revoke(ca, which, 1, 30, NULL, err, sizeof(err)), 0);
+	struct pki_trust *t = pki_trust_load(crt, crl, err, sizeof(err));
+	CHECK(t != NULL);
+	if (!t)
+		return;
+	cJSON *a = judge_of(good_h2(good_h1()));
+	CHECK_EQ_INT(parts_verify_answer(t, nonce, a), 1);
+	const char *r = reason_of(conn_of(a));
+	CHECK(starts(r, "forged part: certificate or signature: certificate:"));
+	if (r && !strstr(r, "revoked"))
+		fprintf(stderr, "    reason \"%s\"\n", r);
+	CHECK(r && strstr(r, "revoked"));
+	CHECK_EQ_STR(origin(a), "10.0.0.2");
+	cJSON_Delete(a);
+	pki_trust_free(t);
 }
 
 /* ---- nesting bound, with a verifier that believes every signature ---------------- */
@@ -694,7 +728,7 @@ int main(void)
 		{"tls_signer", tls_signer},     {"unsigned_answer", unsigned_answer},
 		{"outer_edited", outer_edited}, {"middle", middle},
 		{"signed_flags", signed_flags}, {"too_deep", too_deep},
-		{"spliced", spliced},
+		{"spliced", spliced},           {"revoked", revoked},
 		{"bench", bench},
 	};
 	int rv = t_run("parts", cases, sizeof(cases) / sizeof(cases[0]));
