@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include <mbedtls/base64.h>
+#include <mbedtls/sha256.h>
 
 #include "chain.h"
 #include "hoptrace/chain.h"
@@ -233,7 +234,26 @@ struct judge {
 	const char *nonce;
 	int refused;  /* leaves refused (the return value) */
 	int parts;    /* parts looked at (bounded by PARTS_MAX) */
+	/* distinct certificates seen (bounded by PARTS_CERTS_MAX): a certificate not in the
+	 * trust's cache costs a chain check (ms), so one answer may not bring many */
+	unsigned char certs[PARTS_CERTS_MAX][32]; /* SHA-256 of their base64 text */
+	int ncerts;
 };
+
+/* 0 if cert64 was seen in this answer or there is room for one more */
+static int cert_seen(struct judge *j, const char *cert64)
+{
+	unsigned char h[32];
+	if (mbedtls_sha256_ret((const unsigned char *)cert64, strlen(cert64), h, 0) != 0)
+		return -1;
+	for (int i = 0; i < j->ncerts; i++)
+		if (!memcmp(j->certs[i], h, 32))
+			return 0;
+	if (j->ncerts >= PARTS_CERTS_MAX)
+		return -1;
+	memcpy(j->certs[j->ncerts++], h, 32);
+	return 0;
+}
 
 /* an endpoint in the form inquiry.c compares (ht_endpoint_format); 0 or -1 */
 static int ep_norm(const char *s, char out[HT_ENDPOINT_STRLEN], struct ht_endpoint *ep)
@@ -349,6 +369,10 @@ static cJSON *verify_one(struct judge *j, const cJSON *L, cJSON *U, int depth, c
 	size_t plen = strnlen(part, INQ_ANSWER_MAX + 1);
 	if (plen > INQ_ANSWER_MAX)
 		return FORGED("too large");
+	if (strnlen(cert64, PARTS_CERT_B64_MAX + 1) > PARTS_CERT_B64_MAX)
+		return FORGED("bad form");
+	if (cert_seen(j, cert64) != 0)
+		return FORGED("too many certificates");
 
 	size_t derlen = 0, slen = 0, blen = 0;
 	unsigned char *der = b64_decode(cert64, PARTS_CERT_B64_MAX, &derlen);

@@ -613,6 +613,49 @@ static void too_deep(void)
 	parts_set_verifier(NULL);
 }
 
+/* one answer may bring at most PARTS_CERTS_MAX distinct certificates (each not yet
+ * cached costs a chain check): 40 branches, each signed under its own certificate */
+static void many_certs(void)
+{
+	parts_set_verifier(trust_all);
+	char text[1024], err[160];
+	cJSON *j = cJSON_Parse("{\"ok\":true,\"host\":\"hj\",\"tree\":{\"type\":\"proc\","
+			       "\"host\":\"hj\",\"pid\":9,\"sources\":[]},\"chains\":[]}");
+	cJSON *src = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "tree"), "sources");
+	for (int i = 0; i < 40; i++) {
+		snprintf(text, sizeof(text),
+			 "{\"ok\":true,\"host\":\"h\",\"subject\":{\"pid\":1,\"local\":\"10.0.0.1:%d\","
+			 "\"remote\":\"10.0.0.3:%d\"},\"tree\":{\"type\":\"proc\",\"host\":\"h\",\"pid\":1,"
+			 "\"sources\":[{\"via\":\"local\",\"node\":{\"type\":\"origin\",\"host\":\"h\"}}]},"
+			 "\"chains\":[]}", 200 + i, 100 + i);
+		cJSON *u = cJSON_Parse(text);
+		snprintf(text, sizeof(text), "10.0.0.1:%d", 200 + i);
+		char r[32];
+		snprintf(r, sizeof(r), "10.0.0.3:%d", 100 + i);
+		cJSON *sg = part_make_answer(s_h1, nonce, text, r, u, err, sizeof(err));
+		snprintf(text, sizeof(text), "Y2VydC0%04d", i); /* distinct base64 texts */
+		cJSON_ReplaceItemInObject(sg, "cert", cJSON_CreateString(text));
+		cJSON_AddItemToObject(u, "signed", sg);
+		snprintf(text, sizeof(text),
+			 "{\"via\":\"tcp\",\"node\":{\"type\":\"conn\",\"host\":\"hj\","
+			 "\"local\":\"10.0.0.3:%d\",\"remote\":\"10.0.0.1:%d\"}}", 100 + i, 200 + i);
+		cJSON *s1 = cJSON_Parse(text);
+		inq_fill(cJSON_GetObjectItem(s1, "node"), u, 1, NULL);
+		cJSON_AddItemToArray(src, s1);
+	}
+	CHECK_EQ_INT(parts_verify_answer(trust, nonce, j), 40 - PARTS_CERTS_MAX);
+	int n = 0;
+	const cJSON *e;
+	cJSON_ArrayForEach(e, src)
+	{
+		const char *r = reason_of(cJSON_GetObjectItem(e, "node"));
+		n += r && !strcmp(r, "forged part: too many certificates");
+	}
+	CHECK_EQ_INT(n, 40 - PARTS_CERTS_MAX);
+	cJSON_Delete(j);
+	parts_set_verifier(NULL);
+}
+
 /* ---- figures ---------------------------------------------------------------------- */
 static double now_us(void)
 {
@@ -729,6 +772,7 @@ int main(void)
 		{"outer_edited", outer_edited}, {"middle", middle},
 		{"signed_flags", signed_flags}, {"too_deep", too_deep},
 		{"spliced", spliced},           {"revoked", revoked},
+		{"many_certs", many_certs},
 		{"bench", bench},
 	};
 	int rv = t_run("parts", cases, sizeof(cases) / sizeof(cases[0]));
