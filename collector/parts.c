@@ -278,15 +278,18 @@ struct walk {
 	size_t nleaves, max;
 	size_t nodes;
 	const char *host; /* non-NULL: every node must be this host's (a part's tree) */
+	int own;          /* the judge's own tree: no node bound, leaves past max cut */
 	int bad;          /* 1 too large, 2 a node of another host */
 };
 
-/* collects the conn leaves below node (proc sources only, as chain_reflatten reads) */
+/* collects the conn leaves below node — below any node's sources, not only a proc's as
+ * chain_reflatten reads, so that no conn leaf of a tree the judge returns keeps an
+ * upstream it did not verify (inq_to_paper reads them all) */
 static void walk(struct walk *w, cJSON *node, int depth)
 {
 	if (w->bad || !cJSON_IsObject(node))
 		return;
-	if (++w->nodes > PARTS_NODES_MAX || depth > 200) {
+	if ((++w->nodes > PARTS_NODES_MAX && !w->own) || depth > 200) {
 		w->bad = 1;
 		return;
 	}
@@ -303,12 +306,12 @@ static void walk(struct walk *w, cJSON *node, int depth)
 	if (!strcmp(type, "conn")) {
 		if (w->nleaves < w->max)
 			w->leaves[w->nleaves++] = node;
+		else if (w->own && cJSON_IsObject(cJSON_GetObjectItem(node, "upstream")))
+			inq_fill(node, NULL, 0, "too many leaves");
 		else if (w->host)
 			w->bad = 1;
 		return;
 	}
-	if (strcmp(type, "proc") != 0)
-		return;
 	cJSON *s;
 	cJSON_ArrayForEach(s, cJSON_GetObjectItem(node, "sources"))
 		walk(w, cJSON_GetObjectItem(s, "node"), depth + 1);
@@ -475,9 +478,9 @@ out:
 	return V;
 }
 
-/* A trusted tree's conn leaves get their verified upstreams. outer_tree NULL: the judge's
- * own tree, each leaf carrying its upstream answer as received. Else a verified part's
- * tree, whose upstream answers travel in the outer (unverified) tree of the answer the
+/* A trusted tree's conn leaves get their verified upstreams. by NULL: the judge's own
+ * tree, each leaf carrying its upstream answer as received. Else a part verified as by's,
+ * whose upstream answers travel in outer_tree, the (unverified) tree of the answer the
  * part came in, at the leaf with the same ends. */
 static void fill_leaves(struct judge *j, cJSON *tree, cJSON *outer_tree, const struct signer *by,
 			int depth)
@@ -488,22 +491,23 @@ static void fill_leaves(struct judge *j, cJSON *tree, cJSON *outer_tree, const s
 		return;
 	}
 	cJSON **ov = lv + PARTS_LEAVES_MAX;
-	struct walk w = {.leaves = lv, .max = PARTS_LEAVES_MAX};
+	int own = !by; /* the judge's own tree */
+	struct walk w = {.leaves = lv, .max = PARTS_LEAVES_MAX, .own = own};
 	struct walk o = {.leaves = ov, .max = PARTS_LEAVES_MAX};
 	walk(&w, tree, 0);
-	if (outer_tree)
+	if (!own && outer_tree)
 		walk(&o, outer_tree, 0);
 	for (size_t i = 0; i < w.nleaves; i++) {
 		cJSON *L = lv[i], *U;
 		const cJSON *ol = NULL;
-		if (outer_tree) {
+		if (!own) {
 			ol = outer_leaf(ov, o.nleaves, L);
 			U = ol ? cJSON_GetObjectItem(ol, "upstream") : NULL;
 		} else {
 			U = cJSON_GetObjectItem(L, "upstream");
 		}
 		if (!cJSON_IsObject(U)) {
-			if (!outer_tree)
+			if (own)
 				continue; /* the judge's own leaf, as its follower left it */
 			/* not followed by the signer's side, or dropped on the way: the
 			 * reason given (unsigned, but it only says why it is incomplete) */

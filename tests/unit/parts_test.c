@@ -560,6 +560,64 @@ static void revoked(void)
 	pki_trust_free(t);
 }
 
+/* signed wire form of an arbitrary part text, with s's key and certificate */
+static cJSON *sign_text(struct pki_signer *s, const char *part)
+{
+	size_t pl = strlen(part), bl = sizeof(PART_DOMAIN) + pl, sl = PKI_SIG_MAX, ol = 0, dl = 0;
+	unsigned char *b = malloc(bl), sig[PKI_SIG_MAX], out[8192];
+	memcpy(b, PART_DOMAIN, sizeof(PART_DOMAIN));
+	memcpy(b + sizeof(PART_DOMAIN), part, pl);
+	CHECK_EQ_INT(pki_signer_sign(s, b, bl, sig, &sl), 0);
+	free(b);
+	cJSON *sg = cJSON_CreateObject();
+	cJSON_AddNumberToObject(sg, "v", 1);
+	cJSON_AddStringToObject(sg, "part", part);
+	mbedtls_base64_encode(out, sizeof(out), &ol, sig, sl);
+	cJSON_AddStringToObject(sg, "sig", (char *)out);
+	const unsigned char *der = pki_signer_cert(s, &dl);
+	mbedtls_base64_encode(out, sizeof(out), &ol, der, dl);
+	cJSON_AddStringToObject(sg, "cert", (char *)out);
+	return sg;
+}
+
+/* h2 writes upstream answers into its part itself — under its proc, and under a node
+ * type chain_reflatten does not read: none of them is believed, none is shown */
+static void upstream_in_part(void)
+{
+	char part[2048];
+	const char *fake = "{\"ok\":true,\"host\":\"h1\",\"tree\":{\"type\":\"origin\",\"host\":\"h1\"},"
+			   "\"chains\":[{\"origin_host\":\"FAKE\",\"src\":\"10.0.0.1:1\",\"complete\":true,"
+			   "\"procs\":[]}]}";
+	snprintf(part, sizeof(part),
+		 "{\"v\":1,\"host\":\"h2\",\"nonce\":\"%s\",\"ts\":1,\"asked\":{\"local\":\"10.0.0.2:40000\","
+		 "\"remote\":\"10.0.0.3:22\"},\"tree\":{\"type\":\"proc\",\"host\":\"h2\",\"pid\":30,"
+		 "\"sources\":[{\"via\":\"tcp\",\"node\":{\"type\":\"conn\",\"host\":\"h2\","
+		 "\"local\":\"10.0.0.2:22\",\"remote\":\"10.0.0.1:51234\",\"upstream\":%s,"
+		 "\"complete\":true}},{\"via\":\"x\",\"node\":{\"type\":\"odd\",\"host\":\"h2\","
+		 "\"sources\":[{\"node\":{\"type\":\"conn\",\"host\":\"h2\",\"local\":\"10.0.0.2:23\","
+		 "\"remote\":\"10.0.0.1:5\",\"upstream\":%s}}]}}]}}",
+		 nonce, fake, fake);
+	cJSON *h2 = cJSON_Parse(H2);
+	cJSON_AddItemToObject(h2, "signed", sign_text(s_h2, part));
+	cJSON *a = judge_of(h2);
+	CHECK_EQ_INT(parts_verify_answer(trust, nonce, a), 0);
+	/* (the part's text, kept in "signed", still has it: that is the signed bytes) */
+	char *t = cJSON_PrintUnformatted(cJSON_GetObjectItem(a, "chains"));
+	CHECK(strstr(t, "FAKE") == NULL);
+	free(t);
+	t = cJSON_PrintUnformatted(cJSON_GetObjectItem(cJSON_GetObjectItem(conn_of(a), "upstream"), "tree"));
+	CHECK(strstr(t, "FAKE") == NULL && strstr(t, "\"upstream\":null") != NULL);
+	free(t);
+	cJSON *p = inq_to_paper(a);
+	t = cJSON_PrintUnformatted(p);
+	CHECK(strstr(t, "FAKE") == NULL && strstr(t, "\"hostname\":\"h1\"") == NULL);
+	free(t);
+	cJSON_Delete(p);
+	CHECK_EQ_STR(origin(a), "10.0.0.1");
+	CHECK(cJSON_IsFalse(cJSON_GetObjectItem(chain0(a), "complete")));
+	cJSON_Delete(a);
+}
+
 /* ---- nesting bound, with a verifier that believes every signature ---------------- */
 static int trust_all(struct pki_trust *t, const unsigned char *der, size_t derlen,
 		     const void *data, size_t len, const unsigned char *sig, size_t slen,
@@ -772,7 +830,7 @@ int main(void)
 		{"outer_edited", outer_edited}, {"middle", middle},
 		{"signed_flags", signed_flags}, {"too_deep", too_deep},
 		{"spliced", spliced},           {"revoked", revoked},
-		{"many_certs", many_certs},
+		{"many_certs", many_certs},     {"upstream_in_part", upstream_in_part},
 		{"bench", bench},
 	};
 	int rv = t_run("parts", cases, sizeof(cases) / sizeof(cases[0]));
