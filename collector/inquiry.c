@@ -30,13 +30,7 @@ void inq_conf_defaults(struct inq_conf *c)
 	snprintf(c->user, sizeof(c->user), "hoptrace");
 	snprintf(c->chroot, sizeof(c->chroot), "/run/hoptrace/empty");
 	c->max_restarts = 5;
-	snprintf(c->fleet_ca, sizeof(c->fleet_ca), "/etc/hoptrace/fleet/ca.crt");
-	snprintf(c->fleet_cert, sizeof(c->fleet_cert), "/etc/hoptrace/fleet/host.crt");
-	snprintf(c->fleet_key, sizeof(c->fleet_key), "/etc/hoptrace/fleet/host.key");
-	snprintf(c->fleet_sign_cert, sizeof(c->fleet_sign_cert), "/etc/hoptrace/fleet/host.sign.crt");
-	snprintf(c->fleet_sign_key, sizeof(c->fleet_sign_key), "/etc/hoptrace/fleet/host.sign.key");
-	snprintf(c->fleet_crl, sizeof(c->fleet_crl), "/etc/hoptrace/fleet/crl.pem");
-	c->crl_default = 1;
+	fleet_conf_defaults(&c->fleet);
 }
 
 static int path_key(char *dst, size_t cap, const char *key, const char *val, char *err, size_t n)
@@ -51,36 +45,7 @@ static int path_key(char *dst, size_t cap, const char *key, const char *val, cha
 
 int inq_fleet_key(struct inq_conf *c, const char *key, const char *val, char *err, size_t n)
 {
-	if (!strcmp(key, "ca"))
-		return path_key(c->fleet_ca, sizeof(c->fleet_ca), key, val, err, n);
-	if (!strcmp(key, "cert"))
-		return path_key(c->fleet_cert, sizeof(c->fleet_cert), key, val, err, n);
-	if (!strcmp(key, "key"))
-		return path_key(c->fleet_key, sizeof(c->fleet_key), key, val, err, n);
-	if (!strcmp(key, "crl")) {
-		c->crl_default = 0;
-		if (!strcmp(val, "no") || !*val) {
-			c->fleet_crl[0] = 0;
-			return 0;
-		}
-		return path_key(c->fleet_crl, sizeof(c->fleet_crl), key, val, err, n);
-	}
-	if (!strcmp(key, "sign_cert"))
-		return path_key(c->fleet_sign_cert, sizeof(c->fleet_sign_cert), key, val, err, n);
-	if (!strcmp(key, "sign_key"))
-		return path_key(c->fleet_sign_key, sizeof(c->fleet_sign_key), key, val, err, n);
-	if (!strcmp(key, "lab_plain")) {
-		if (!strcmp(val, "yes") || !strcmp(val, "true") || !strcmp(val, "1"))
-			c->lab_plain = 1;
-		else if (!strcmp(val, "no") || !strcmp(val, "false") || !strcmp(val, "0"))
-			c->lab_plain = 0;
-		else {
-			snprintf(err, n, "lab_plain: yes or no");
-			return -1;
-		}
-		return 0;
-	}
-	return 0; /* other programs' [fleet] keys */
+	return fleet_conf_key(&c->fleet, key, val, err, n);
 }
 
 int inq_conf_key(struct inq_conf *c, const char *key, const char *val, char *err, size_t n)
@@ -175,17 +140,34 @@ int inq_conf_key(struct inq_conf *c, const char *key, const char *val, char *err
 	return 0;
 }
 
+static int copy_path(char *dst, size_t cap, const char *src, const char *key, char *err, size_t n)
+{
+	if (strlen(src) >= cap) {
+		snprintf(err, n, "[fleet] %s: longer than %zu bytes", key, cap - 1);
+		return -1;
+	}
+	snprintf(dst, cap, "%s", src);
+	return 0;
+}
+
 int inq_conf_finish(struct inq_conf *c, char *err, size_t n)
 {
+	const struct fleet_conf *f = &c->fleet;
+	c->lab_plain = f->lab_plain;
 	if (c->lab_plain) {
 		c->fleet_ca[0] = c->fleet_cert[0] = c->fleet_key[0] = c->fleet_crl[0] = 0;
 		c->fleet_sign_cert[0] = c->fleet_sign_key[0] = 0;
 		return 0;
 	}
-	if (c->crl_default && access(c->fleet_crl, F_OK) != 0)
-		c->fleet_crl[0] = 0; /* the default CRL is optional */
-	(void)err;
-	(void)n;
+	if (copy_path(c->fleet_ca, sizeof(c->fleet_ca), f->ca, "ca", err, n) ||
+	    copy_path(c->fleet_cert, sizeof(c->fleet_cert), f->cert, "cert", err, n) ||
+	    copy_path(c->fleet_key, sizeof(c->fleet_key), f->key, "key", err, n) ||
+	    copy_path(c->fleet_sign_cert, sizeof(c->fleet_sign_cert), f->sign_cert, "sign_cert", err, n) ||
+	    copy_path(c->fleet_sign_key, sizeof(c->fleet_sign_key), f->sign_key, "sign_key", err, n) ||
+	    copy_path(c->fleet_crl, sizeof(c->fleet_crl), f->crl, "crl", err, n))
+		return -1;
+	if (c->fleet_crl[0] && access(c->fleet_crl, F_OK) != 0)
+		c->fleet_crl[0] = 0; /* optional: no file, no revocations (-n says so) */
 	return 0;
 }
 

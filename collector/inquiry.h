@@ -15,6 +15,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "hoptrace/fleetconf.h"
+
 #define INQ_BODY_MAX 65536      /* request body bound (413 above) */
 #define INQ_VISITED_MAX 256     /* entries in "visited" */
 #define INQ_ANSWER_MAX (1u << 20) /* an upstream answer larger than this: "no answer" */
@@ -41,7 +43,7 @@ struct inq_conf {
 	char fleet_ca[256], fleet_cert[256], fleet_key[256], fleet_crl[256];
 	char fleet_sign_cert[256], fleet_sign_key[256];
 	int lab_plain;
-	int crl_default;          /* crl not set: the default path, if it exists */
+	struct fleet_conf fleet;  /* as parsed (common/fleetconf.c); the paths above from it */
 };
 
 void inq_conf_defaults(struct inq_conf *c);

@@ -40,6 +40,7 @@
 #include <getopt.h>
 
 #include "hoptrace/ini.h"
+#include "hoptrace/fleetconf.h"
 #include "hoptrace/log.h"
 #include "hoptrace/sdnotify.h"
 #include "hoptrace/sockdiag.h"
@@ -180,6 +181,10 @@ int main(int argc, char **argv)
 		return inq_child_main(&c->cf.inq, child_fd);
 	}
 	if (check) {
+		/* [fleet] (docs/fleet.md): every fault, one line each */
+		if (c->cf.inq.enabled &&
+		    fleet_check_print("hoptraced", conffile, explicit_conf, FLEET_USE_ALL, stderr) > 0)
+			return 1;
 		printf("configuration OK\n");
 		return 0;
 	}

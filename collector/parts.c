@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include <mbedtls/base64.h>
+#include <mbedtls/sha256.h>
 
 #include "chain.h"
 #include "hoptrace/chain.h"
@@ -233,7 +234,26 @@ struct judge {
 	const char *nonce;
 	int refused;  /* leaves refused (the return value) */
 	int parts;    /* parts looked at (bounded by PARTS_MAX) */
+	/* distinct certificates seen (bounded by PARTS_CERTS_MAX): a certificate not in the
+	 * trust's cache costs a chain check (ms), so one answer may not bring many */
+	unsigned char certs[PARTS_CERTS_MAX][32]; /* SHA-256 of their base64 text */
+	int ncerts;
 };
+
+/* 0 if cert64 was seen in this answer or there is room for one more */
+static int cert_seen(struct judge *j, const char *cert64)
+{
+	unsigned char h[32];
+	if (mbedtls_sha256_ret((const unsigned char *)cert64, strlen(cert64), h, 0) != 0)
+		return -1;
+	for (int i = 0; i < j->ncerts; i++)
+		if (!memcmp(j->certs[i], h, 32))
+			return 0;
+	if (j->ncerts >= PARTS_CERTS_MAX)
+		return -1;
+	memcpy(j->certs[j->ncerts++], h, 32);
+	return 0;
+}
 
 /* an endpoint in the form inquiry.c compares (ht_endpoint_format); 0 or -1 */
 static int ep_norm(const char *s, char out[HT_ENDPOINT_STRLEN], struct ht_endpoint *ep)
@@ -258,15 +278,18 @@ struct walk {
 	size_t nleaves, max;
 	size_t nodes;
 	const char *host; /* non-NULL: every node must be this host's (a part's tree) */
+	int own;          /* the judge's own tree: no node bound, leaves past max cut */
 	int bad;          /* 1 too large, 2 a node of another host */
 };
 
-/* collects the conn leaves below node (proc sources only, as chain_reflatten reads) */
+/* collects the conn leaves below node — below any node's sources, not only a proc's as
+ * chain_reflatten reads, so that no conn leaf of a tree the judge returns keeps an
+ * upstream it did not verify (inq_to_paper reads them all) */
 static void walk(struct walk *w, cJSON *node, int depth)
 {
 	if (w->bad || !cJSON_IsObject(node))
 		return;
-	if (++w->nodes > PARTS_NODES_MAX || depth > 200) {
+	if ((++w->nodes > PARTS_NODES_MAX && !w->own) || depth > 200) {
 		w->bad = 1;
 		return;
 	}
@@ -283,12 +306,12 @@ static void walk(struct walk *w, cJSON *node, int depth)
 	if (!strcmp(type, "conn")) {
 		if (w->nleaves < w->max)
 			w->leaves[w->nleaves++] = node;
+		else if (w->own && cJSON_IsObject(cJSON_GetObjectItem(node, "upstream")))
+			inq_fill(node, NULL, 0, "too many leaves");
 		else if (w->host)
 			w->bad = 1;
 		return;
 	}
-	if (strcmp(type, "proc") != 0)
-		return;
 	cJSON *s;
 	cJSON_ArrayForEach(s, cJSON_GetObjectItem(node, "sources"))
 		walk(w, cJSON_GetObjectItem(s, "node"), depth + 1);
@@ -349,6 +372,10 @@ static cJSON *verify_one(struct judge *j, const cJSON *L, cJSON *U, int depth, c
 	size_t plen = strnlen(part, INQ_ANSWER_MAX + 1);
 	if (plen > INQ_ANSWER_MAX)
 		return FORGED("too large");
+	if (strnlen(cert64, PARTS_CERT_B64_MAX + 1) > PARTS_CERT_B64_MAX)
+		return FORGED("bad form");
+	if (cert_seen(j, cert64) != 0)
+		return FORGED("too many certificates");
 
 	size_t derlen = 0, slen = 0, blen = 0;
 	unsigned char *der = b64_decode(cert64, PARTS_CERT_B64_MAX, &derlen);
@@ -451,9 +478,9 @@ out:
 	return V;
 }
 
-/* A trusted tree's conn leaves get their verified upstreams. outer_tree NULL: the judge's
- * own tree, each leaf carrying its upstream answer as received. Else a verified part's
- * tree, whose upstream answers travel in the outer (unverified) tree of the answer the
+/* A trusted tree's conn leaves get their verified upstreams. by NULL: the judge's own
+ * tree, each leaf carrying its upstream answer as received. Else a part verified as by's,
+ * whose upstream answers travel in outer_tree, the (unverified) tree of the answer the
  * part came in, at the leaf with the same ends. */
 static void fill_leaves(struct judge *j, cJSON *tree, cJSON *outer_tree, const struct signer *by,
 			int depth)
@@ -464,22 +491,23 @@ static void fill_leaves(struct judge *j, cJSON *tree, cJSON *outer_tree, const s
 		return;
 	}
 	cJSON **ov = lv + PARTS_LEAVES_MAX;
-	struct walk w = {.leaves = lv, .max = PARTS_LEAVES_MAX};
+	int own = !by; /* the judge's own tree */
+	struct walk w = {.leaves = lv, .max = PARTS_LEAVES_MAX, .own = own};
 	struct walk o = {.leaves = ov, .max = PARTS_LEAVES_MAX};
 	walk(&w, tree, 0);
-	if (outer_tree)
+	if (!own && outer_tree)
 		walk(&o, outer_tree, 0);
 	for (size_t i = 0; i < w.nleaves; i++) {
 		cJSON *L = lv[i], *U;
 		const cJSON *ol = NULL;
-		if (outer_tree) {
+		if (!own) {
 			ol = outer_leaf(ov, o.nleaves, L);
 			U = ol ? cJSON_GetObjectItem(ol, "upstream") : NULL;
 		} else {
 			U = cJSON_GetObjectItem(L, "upstream");
 		}
 		if (!cJSON_IsObject(U)) {
-			if (!outer_tree)
+			if (own)
 				continue; /* the judge's own leaf, as its follower left it */
 			/* not followed by the signer's side, or dropped on the way: the
 			 * reason given (unsigned, but it only says why it is incomplete) */

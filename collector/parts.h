@@ -59,11 +59,13 @@ int parts_verify_answer(struct pki_trust *t, const char *nonce, cJSON *answer);
 cJSON *part_make_answer(struct pki_signer *s, const char *nonce, const char *asked_local,
 			const char *asked_remote, const cJSON *answer, char *err, size_t n);
 
-/* Bounds of the judge (an answer past them gets "forged part: too deep/too large") */
+/* Bounds of the judge (past them: "forged part: too deep / too many parts / too large /
+ * too many certificates") */
 #define PARTS_DEPTH_MAX 64        /* parts nested in one answer */
 #define PARTS_MAX 512             /* parts verified for one answer */
 #define PARTS_LEAVES_MAX 256      /* conn leaves of one part */
 #define PARTS_NODES_MAX 8192      /* nodes of one part's tree */
+#define PARTS_CERTS_MAX 32        /* distinct signer certificates in one answer */
 #define PARTS_CERT_B64_MAX 8192   /* "cert" (base64) */
 #define PARTS_SIG_B64_MAX 256     /* "sig" (base64) */
 

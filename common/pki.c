@@ -490,6 +490,7 @@ struct crt_spec {
 	mbedtls_pk_context *subj, *issuer;
 	const char *subj_name, *issuer_name;
 	int days, kind; /* PKI_KIND_CA / TLS / SIGN */
+	time_t not_after_max; /* 0: none (else the issuer's notAfter) */
 	const unsigned char *san;
 	size_t san_len;
 };
@@ -507,6 +508,12 @@ static int make_crt(const struct crt_spec *s, unsigned char *buf, size_t cap, ch
 	if (rng_or_fail(&r, err, n) || random_serial(&serial, err, n))
 		return -1;
 	validity(s->days, nb, na, not_after);
+	if (s->not_after_max && *not_after > s->not_after_max) {
+		struct tm tm;
+		*not_after = s->not_after_max;
+		gmtime_r(not_after, &tm);
+		strftime(na, 16, "%Y%m%d%H%M%S", &tm);
+	}
 	ku = ca ? MBEDTLS_X509_KU_KEY_CERT_SIGN | MBEDTLS_X509_KU_CRL_SIGN
 	     : s->kind == PKI_KIND_TLS ? MBEDTLS_X509_KU_DIGITAL_SIGNATURE
 				       : MBEDTLS_X509_KU_NON_REPUDIATION;
@@ -619,6 +626,7 @@ int pki_issue(const char *dir, const char *host, char **addrs, int naddrs, int d
 	char issuer[256], subj[PKI_CN_MAX + 4], idx[PKI_PATH_MAX];
 	char path[4][PKI_PATH_MAX]; /* tls crt, tls key, sign crt, sign key */
 	static const char *const sfx[4] = {".crt", ".key", ".sign.crt", ".sign.key"};
+	static const int write_order[4] = {1, 3, 0, 2}; /* the keys first */
 	struct pki_addr a[PKI_ADDRS_MAX];
 	unsigned char sanbuf[20 * PKI_ADDRS_MAX + PKI_CN_MAX + 16], *san;
 	unsigned char crt[2][4096], key[2][1024];
@@ -667,9 +675,12 @@ int pki_issue(const char *dir, const char *host, char **addrs, int naddrs, int d
 		fail(err, n, "%s/ca.crt: its subject is not one RDN", dir);
 		goto out;
 	}
-	if (days > 0 && time(NULL) + (time_t)days * 86400 > pki_time(&ca.valid_to)) {
+	/* never past the CA: a day over (a 30-day host under a CA made with 30 days a
+	 * moment ago) ends with the CA; more is refused */
+	time_t ca_end = pki_time(&ca.valid_to);
+	if (days > 0 && time(NULL) + (time_t)days * 86400 > ca_end + 86400) {
 		fail(err, n, "--days %d: the certificate would outlive the CA (ca.crt expires in %ld days)",
-		     days, (long)((pki_time(&ca.valid_to) - time(NULL)) / 86400));
+		     days, (long)((ca_end - time(NULL)) / 86400));
 		goto out;
 	}
 	snprintf(subj, sizeof subj, "CN=%s", host);
@@ -680,21 +691,18 @@ int pki_issue(const char *dir, const char *host, char **addrs, int naddrs, int d
 		struct crt_spec s = {.subj = &k[i], .issuer = &cak, .subj_name = subj,
 				     .issuer_name = issuer, .days = days,
 				     .kind = i == 0 ? PKI_KIND_TLS : PKI_KIND_SIGN,
-				     .san = san, .san_len = sanlen};
+				     .not_after_max = ca_end, .san = san, .san_len = sanlen};
 		if (key_pem(&k[i], key[i], sizeof key[i], err, n) ||
 		    make_crt(&s, crt[i], sizeof crt[i], serial[i], &na[i], err, n))
 			goto out;
 	}
 	/* keys first (0600), then certificates; on any failure none stays */
-	{
-		const unsigned char *data[4] = {crt[0], key[0], crt[1], key[1]};
-		static const int order[4] = {1, 3, 0, 2};
-		for (written = 0; written < 4; written++) {
-			int j = order[written];
-			if (write_new(path[j], data[j], strlen((const char *)data[j]),
-				      j % 2 ? 0600 : 0644, err, n))
-				goto out;
-		}
+	const unsigned char *data[4] = {crt[0], key[0], crt[1], key[1]};
+	for (written = 0; written < 4; written++) {
+		int j = write_order[written];
+		if (write_new(path[j], data[j], strlen((const char *)data[j]), j % 2 ? 0600 : 0644,
+			      err, n))
+			goto out;
 	}
 	for (int i = 0; i < 2; i++) {
 		char line[PKI_PATH_MAX + 128];
@@ -710,11 +718,9 @@ int pki_issue(const char *dir, const char *host, char **addrs, int naddrs, int d
 	}
 	rv = 0;
 out:
-	if (rv && written < 4) {
-		static const int order[4] = {1, 3, 0, 2};
+	if (rv && written < 4)
 		for (int i = 0; i < written; i++)
-			unlink(path[order[i]]);
-	}
+			unlink(path[write_order[i]]);
 	mbedtls_platform_zeroize(key, sizeof key);
 	for (int i = 0; i < nk; i++)
 		mbedtls_pk_free(&k[i]);
@@ -1479,7 +1485,11 @@ static void verify_why(uint32_t flags, char *why, size_t n)
 	o = strlen(b);
 	while (o && b[o - 1] == ';')
 		b[--o] = 0;
-	snprintf(why, n, "%s", b);
+	if (n) {
+		size_t k = o < n - 1 ? o : n - 1;
+		memcpy(why, b, k);
+		why[k] = 0;
+	}
 }
 
 /* chain check of a parsed certificate; call with t->mu held */

@@ -12,7 +12,9 @@
  * read: at accept the total cap (when full, the oldest connection not yet through TLS and
  * its first head is evicted; none: refused), the per-peer cap, the per-peer pre-auth cap
  * (the peer's oldest pre-auth connection is evicted), the handshake token buckets (per
- * peer and in all, burst 2×); then the handshake with a client certificate REQUIRED
+ * peer and in all, burst 2×; an address that completed a fleet handshake before draws
+ * from a total bucket of its own, so strangers on many addresses cannot lock the fleet
+ * out); then the handshake with a client certificate REQUIRED
  * (CA + CRL), the certificate must name the TCP peer's address (else 403 and close); the
  * head within head_timeout_ms of accept and ≤ max_head; POST to `path` only,
  * Content-Length ≤ max_body (404/405/411/413, and the connection is closed: its body was
@@ -60,7 +62,14 @@
 #define SLOT_BITS 16
 #define ACCEPT_BATCH 64
 
-enum cstate { C_FREE, C_HS, C_HEAD, C_BODY, C_WAIT, C_WRITE, C_IDLE };
+enum cstate { C_FREE, C_HS, C_HEAD, C_BODY, C_WAIT, C_WRITE, C_IDLE, C_LINGER };
+
+/* After a response that closes the connection (an error before the body was read): our
+ * side is shut down and what the peer still sends is read and thrown away, for at most
+ * LINGER_MS and LINGER_BYTES, so that our close does not reset the connection before the
+ * peer has read the response (as nginx's lingering close). Nothing is kept of it. */
+#define LINGER_MS 1000
+#define LINGER_BYTES (256 * 1024)
 
 struct bucket {
 	double tokens;
@@ -71,6 +80,16 @@ struct peer {
 	struct in6_addr a; /* v4 as v4-mapped */
 	int used, conns, preauth;
 	struct bucket hs;
+};
+
+/* An address from which a fleet certificate naming it completed a handshake. Only such
+ * a handshake adds one, so strangers cannot churn the table. Its new connections draw
+ * from their own total bucket (hs_fleet), so strangers from many addresses who empty
+ * the total bucket do not lock out the fleet; the per-peer bucket still applies. */
+#define KNOWN_MAX 1024
+struct known {
+	struct in6_addr a;
+	int64_t last_ms; /* 0: free */
 };
 
 struct certrate {
@@ -104,6 +123,7 @@ struct conn {
 	size_t blen, bneed;
 	char *out;
 	size_t olen, ooff;
+	size_t linger_left;
 };
 
 struct rep {
@@ -134,7 +154,9 @@ struct tlsfront {
 	int npeers;
 	struct certrate *rates;
 	int nrates;
-	struct bucket hs_total;
+	struct bucket hs_total, hs_fleet;
+	struct known *known; /* addresses that completed an authenticated handshake */
+	int nknown;
 	uint64_t seq, acc_seq;
 	int64_t listen_paused_until;
 	pthread_mutex_t mu; /* replies and stats */
@@ -608,6 +630,30 @@ static int respond_err(struct tlsfront *f, struct conn *c, int status, const cha
 	return respond(f, c, status, b, n, close_after);
 }
 
+static int known_has(struct tlsfront *f, const struct in6_addr *k)
+{
+	for (int i = 0; i < f->nknown; i++)
+		if (f->known[i].last_ms && !memcmp(&f->known[i].a, k, sizeof *k))
+			return 1;
+	return 0;
+}
+
+static void known_add(struct tlsfront *f, const struct in6_addr *k, int64_t now)
+{
+	struct known *o = NULL;
+	for (int i = 0; i < f->nknown; i++) {
+		struct known *e = &f->known[i];
+		if (e->last_ms && !memcmp(&e->a, k, sizeof *k)) {
+			e->last_ms = now;
+			return;
+		}
+		if (!o || e->last_ms < o->last_ms)
+			o = e;
+	}
+	o->a = *k;
+	o->last_ms = now;
+}
+
 static int do_handshake(struct tlsfront *f, struct conn *c)
 {
 	int r = mbedtls_ssl_handshake(c->ssl);
@@ -637,6 +683,7 @@ static int do_handshake(struct tlsfront *f, struct conn *c)
 		return respond_err(f, c, 403, "forbidden",
 				   "peer certificate does not name the peer's address", 1);
 	}
+	known_add(f, &k, now_ms());
 	c->cn[0] = 0;
 	for (const mbedtls_x509_name *nm = &pc->subject; nm; nm = nm->next) {
 		if (MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &nm->oid))
@@ -785,14 +832,42 @@ static int do_write(struct tlsfront *f, struct conn *c)
 	free(c->out);
 	c->out = NULL;
 	if (c->close_after) {
-		if (c->ssl)
-			mbedtls_ssl_close_notify(c->ssl);
-		conn_close(f, c);
-		return -1;
+		if (c->ssl) {
+			mbedtls_ssl_close_notify(c->ssl); /* best effort */
+			mbedtls_ssl_free(c->ssl);
+			free(c->ssl);
+			c->ssl = NULL;
+		}
+		free(c->head);
+		free(c->body);
+		c->head = c->body = NULL;
+		c->hlen = 0;
+		shutdown(c->fd, SHUT_WR);
+		c->st = C_LINGER;
+		c->linger_left = LINGER_BYTES;
+		c->deadline = now_ms() + LINGER_MS;
+		return 1;
 	}
 	c->st = c->hlen ? C_HEAD : C_IDLE;
 	c->deadline = now_ms() + (c->hlen ? f->c.head_timeout_ms : f->c.idle_timeout_ms);
 	return 1;
+}
+
+static int do_linger(struct tlsfront *f, struct conn *c)
+{
+	char junk[4096];
+	for (;;) {
+		ssize_t r = recv(c->fd, junk, sizeof junk, 0);
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+			c->want = POLLIN;
+			return 0;
+		}
+		if (r <= 0 || (size_t)r >= c->linger_left) {
+			conn_close(f, c);
+			return -1;
+		}
+		c->linger_left -= (size_t)r;
+	}
 }
 
 static void conn_run(struct tlsfront *f, struct conn *c)
@@ -806,6 +881,7 @@ static void conn_run(struct tlsfront *f, struct conn *c)
 		case C_IDLE: r = do_head(f, c); break;
 		case C_BODY: r = do_body(f, c); break;
 		case C_WRITE: r = do_write(f, c); break;
+		case C_LINGER: r = do_linger(f, c); break;
 		default: return;
 		}
 		if (r <= 0)
@@ -821,7 +897,7 @@ static void conn_timeout(struct tlsfront *f, struct conn *c)
 		conn_run(f, c);
 		return;
 	}
-	if (c->st != C_IDLE)
+	if (c->st != C_IDLE && c->st != C_LINGER)
 		STAT_INC(f, timed_out);
 	conn_close(f, c);
 }
@@ -905,14 +981,16 @@ static void do_accept(struct tlsfront *f)
 		if (p->preauth - (evict_total && evict_total->peer == p) >= f->c.max_preauth_per_peer)
 			evict_peer = oldest_preauth(f, p);
 		/* 4. handshake buckets, per peer and in all (nothing evicted if refused) */
+		struct bucket *tot = !f->c.lab_plain && known_has(f, &key) ? &f->hs_fleet
+									  : &f->hs_total;
 		if (!bucket_take(&p->hs, f->c.handshakes_per_peer, now, 0) ||
-		    !bucket_take(&f->hs_total, f->c.handshakes_total, now, 0)) {
+		    !bucket_take(tot, f->c.handshakes_total, now, 0)) {
 			STAT_INC(f, refused_rate_handshake);
 			close(fd);
 			continue;
 		}
 		bucket_take(&p->hs, f->c.handshakes_per_peer, now, 1);
-		bucket_take(&f->hs_total, f->c.handshakes_total, now, 1);
+		bucket_take(tot, f->c.handshakes_total, now, 1);
 		if (evict_total) {
 			STAT_INC(f, evicted_preauth);
 			conn_close(f, evict_total);
@@ -1214,6 +1292,7 @@ void tlsfront_stop(struct tlsfront *f)
 	free(f->conns);
 	free(f->peers);
 	free(f->rates);
+	free(f->known);
 	pthread_mutex_destroy(&f->mu);
 	free(f);
 }
@@ -1263,7 +1342,9 @@ struct tlsfront *tlsfront_new(const struct tlsfront_conf *c, char *err, size_t n
 	f->peers = calloc((size_t)f->npeers, sizeof *f->peers);
 	f->nrates = c->max_conns + 64;
 	f->rates = calloc((size_t)f->nrates, sizeof *f->rates);
-	if (!f->conns || !f->peers || !f->rates) {
+	f->nknown = KNOWN_MAX;
+	f->known = calloc((size_t)f->nknown, sizeof *f->known);
+	if (!f->conns || !f->peers || !f->rates || !f->known) {
 		snprintf(err, n, "out of memory");
 		goto fail;
 	}

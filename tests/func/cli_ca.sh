@@ -5,7 +5,8 @@
 # contentCommitment only; CN and SANs; keys 0600; random serials), the refusals (bad
 # address, bad host name, existing file, --days), the CRL (openssl crl -CAfile, a
 # revoked certificate fails verify -crl_check) and a CA rotation bundle (two CAs in
-# ca.crt: certificates of either verify). Needs no root and no network namespace.
+# ca.crt: certificates of either verify), and what hoptraced -n says about the [fleet]
+# files. Needs no root and no network namespace.
 set -u
 top=${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${BUILD:-build}
@@ -164,6 +165,42 @@ for c in "$tmp/h2/h2.crt" "$tmp/fleet2/h2.crt"; do
 done
 openssl verify -CAfile "$F/ca.crt" "$tmp/fleet2/h2.crt" >/dev/null 2>&1 &&
 	fail "the old CA alone accepts the new CA's certificate" || ok "the old CA alone refuses the new one's"
+
+# ---- what hoptraced -n says about the [fleet] files ---------------------------------------
+HTD=$bin/hoptraced
+expect_rc 0 "ca issue h4 for -n" "$HT" ca issue "$F" h4 10.0.0.4 fd00::4
+nconf() { # FILE HOST [DIR]: a config with [inquiry] on and [fleet] naming HOST's files
+	d=${3:-$F}
+	printf '[collector]\nhostname = %s\n[inquiry]\nlisten = %s\n[fleet]\nca = %s\ncert = %s\nkey = %s\nsign_cert = %s\nsign_key = %s\ncrl = %s\n' \
+		"$2" "$listen" "$F/ca.crt" "$d/$2.crt" "$d/$2.key" "$d/$2.sign.crt" "$d/$2.sign.key" "$F/crl.pem" >"$1"
+}
+# the inquiry listener's scheme (http:// before issue 11's front, https:// after)
+for listen in https://127.0.0.1:8471 http://127.0.0.1:8471; do
+	nconf "$tmp/n.conf" h4
+	"$HTD" -n -f "$tmp/n.conf" >"$tmp/out" 2>"$tmp/err" && break
+	grep -q listen "$tmp/err" || break
+done
+grep -q "configuration OK" "$tmp/out" && ok "hoptraced -n: h4's fleet files OK ($listen)" ||
+	{ fail "hoptraced -n on good fleet files:"; sed 's/^/    | /' "$tmp/out" "$tmp/err"; }
+grep -q "fleet: [^w]" "$tmp/err" && fail "-n printed an error for good files: $(cat "$tmp/err")"
+nconf "$tmp/n.conf" h1
+expect_rc 1 "hoptraced -n: h1 (revoked)" "$HTD" -n -f "$tmp/n.conf"
+expect_err "hoptraced: fleet: .*h1.crt: revoked"
+grep -q "h1.sign.crt: revoked" "$tmp/err" && ok "  and h1.sign.crt" || fail "sign cert revocation not reported"
+grep -q "configuration OK" "$tmp/out" && fail "configuration OK printed with a fault"
+nconf "$tmp/n.conf" h2 "$tmp/fleet2"
+expect_rc 1 "hoptraced -n: another CA's certificate" "$HTD" -n -f "$tmp/n.conf"
+expect_err "h2.crt: not signed by the fleet CA"
+nconf "$tmp/n.conf" h4
+sed -i "s|^key = .*|key = $F/h1.key|; s|^sign_cert = .*|sign_cert = $F/h4.crt|" "$tmp/n.conf"
+expect_rc 1 "hoptraced -n: wrong key, TLS cert as sign_cert" "$HTD" -n -f "$tmp/n.conf"
+expect_err "h1.key: does not match the certificate"
+grep -q "h4.crt: a TLS certificate .* is not a part-signing certificate" "$tmp/err" &&
+	ok "  says: the TLS certificate is no part-signing one" || fail "TLS as sign_cert: $(cat "$tmp/err")"
+expect_rc 0 "ca issue h5 --days 10" "$HT" ca issue "$F" h5 10.0.0.5 --days 10
+nconf "$tmp/n.conf" h5
+expect_rc 0 "hoptraced -n: h5 expires in 10 days (a warning)" "$HTD" -n -f "$tmp/n.conf"
+expect_err "fleet: warning: .*h5.crt: expires in (9|10) days"
 
 [ "$fails" = 0 ] || { echo "$fails failure(s)"; exit 1; }
 echo "all ok"

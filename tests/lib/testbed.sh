@@ -348,21 +348,28 @@ tb_guard() {
 	done
 }
 
-# tb_policy_server NAME PORT ACLFILE : hoptrace-policyd on NAME:PORT (secret in
-# $TB_T/policy.secret); sets TB_POLICY_URL
+# tb_policy_server NAME PORT ACLFILE : hoptrace-policyd on NAME:PORT over mutual TLS with
+# NAME's fleet certificate (tb_host's /etc/hoptrace/fleet; the guards present theirs),
+# dropping to user nobody; sets TB_POLICY_URL (https://IP:PORT)
 tb_policy_server() {
 	[ -x "$TB_POLICYD" ] || tb_skip "hoptrace-policyd not built"
 	_n=$1 _port=$2 _acl=$3 _d=$(tb_dir "$1")
-	echo "tb-secret-$TB_P" >"$TB_T/policy.secret"
 	cat >"$_d/policyd.conf" <<EOC
 [policyd]
-listen = http://0.0.0.0:$_port
+listen = https://0.0.0.0:$_port
 policy = $_acl
-secret_file = $TB_T/policy.secret
+user = nobody
+
+[fleet]
+ca = /etc/hoptrace/fleet/ca.crt
+cert = /etc/hoptrace/fleet/host.crt
+key = /etc/hoptrace/fleet/host.key
+crl = /etc/hoptrace/fleet/crl.pem
 EOC
 	_tb_bglog "$_d/policyd.log" "$_n" "$TB_POLICYD" -d -f "$_d/policyd.conf"
+	echo "$TB_LAST" >"$_d/policyd.pid"
 	tb_wait_port "$_n" "$_port" || { tail -n 20 "$_d/policyd.log"; tb_fail "policyd on $_n"; }
-	TB_POLICY_URL=http://$(tb_ip "$_n"):$_port
+	TB_POLICY_URL=https://$(tb_ip "$_n"):$_port
 }
 
 _tb_ssh_common() { # once: keys, sshd_config template, client config, htuser

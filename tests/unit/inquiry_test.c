@@ -217,7 +217,7 @@ static void secret(void)
 	CHECK_EQ_INT(inq_parse_request(b2, strlen(b2), &r, err, sizeof(err)), -1);
 	CHECK_EQ_INT(inq_fleet_key(&c, "lab_plain", "maybe", err, sizeof(err)), -1);
 	CHECK_EQ_INT(inq_fleet_key(&c, "lab_plain", "yes", err, sizeof(err)), 0);
-	CHECK_EQ_INT(c.lab_plain, 1);
+	CHECK_EQ_INT(c.fleet.lab_plain, 1);
 	CHECK_EQ_INT(inq_fleet_key(&c, "ca", "rel", err, sizeof(err)), -1);
 }
 

@@ -13,6 +13,7 @@
 
 #include <mbedtls/x509_crt.h>
 
+#include "hoptrace/fleetconf.h"
 #include "hoptrace/pki.h"
 #include "test.h"
 
@@ -224,6 +225,31 @@ static void test_other_ca(void)
 	CHECK_EQ_INT(sign_verify(t, A, "h1", why, sizeof why, NULL, NULL, NULL), 0);
 	CHECK_EQ_INT(sign_verify(t, B, "hb", why, sizeof why, NULL, NULL, NULL), 0);
 	CHECK_EQ_INT(sign_verify(t, A, "hr", why, sizeof why, NULL, NULL, NULL), -1); /* A's CRL */
+	pki_trust_free(t);
+	/* and both CAs' CRLs in one file: each applies to its own CA's certificates */
+	char *hb[1] = {"hb"}, crls[600];
+	CHECK_EQ_INT(pki_revoke(B, hb, 1, 30, NULL, err, sizeof err), 0);
+	snprintf(crls, sizeof crls, "%s/crls.pem", top);
+	o = fopen(crls, "w");
+	for (int i = 0; i < 2; i++) {
+		FILE *f = fopen(path(i ? B : A, "crl.pem"), "r");
+		char buf[4096];
+		size_t k;
+		while (f && (k = fread(buf, 1, sizeof buf, f)) > 0)
+			fwrite(buf, 1, k, o);
+		if (f)
+			fclose(f);
+	}
+	fclose(o);
+	t = pki_trust_load(bundle, crls, err, sizeof err);
+	CHECK(t);
+	if (!t)
+		return;
+	CHECK_EQ_INT(sign_verify(t, A, "h1", why, sizeof why, NULL, NULL, NULL), 0);
+	CHECK_EQ_INT(sign_verify(t, A, "hr", why, sizeof why, NULL, NULL, NULL), -1);
+	CHECK(strstr(why, "revoked"));
+	CHECK_EQ_INT(sign_verify(t, B, "hb", why, sizeof why, NULL, NULL, NULL), -1);
+	CHECK(strstr(why, "revoked"));
 	pki_trust_free(t);
 }
 
@@ -566,6 +592,181 @@ static void test_ca_dir(void)
 	CHECK(!pki_trust_load(path(A, "ca.crt"), path(A, "h1.crt"), err, sizeof err));
 }
 
+/* ---- fleetconf: [fleet] and fleet_check ---------------------------------------------- */
+
+static int conf_of(struct fleet_conf *f, const char *text)
+{
+	char p[600];
+	snprintf(p, sizeof p, "%s/f.conf", top);
+	FILE *o = fopen(p, "w");
+	fputs(text, o);
+	fclose(o);
+	return fleet_conf_load(p, 1, f, err, sizeof err);
+}
+
+/* a fleet_conf for host h of dir (cert and sign pair) */
+static void fleet_for(struct fleet_conf *f, const char *dir, const char *h)
+{
+	fleet_conf_defaults(f);
+	snprintf(f->ca, sizeof f->ca, "%s/ca.crt", A);
+	snprintf(f->crl, sizeof f->crl, "%s/crl.pem", A);
+	snprintf(f->cert, sizeof f->cert, "%s/%s.crt", dir, h);
+	snprintf(f->key, sizeof f->key, "%s/%s.key", dir, h);
+	snprintf(f->sign_cert, sizeof f->sign_cert, "%s/%s.sign.crt", dir, h);
+	snprintf(f->sign_key, sizeof f->sign_key, "%s/%s.sign.key", dir, h);
+	f->set = FLEET_SET_CA | FLEET_SET_CERT | FLEET_SET_KEY | FLEET_SET_SIGN_CERT |
+		 FLEET_SET_SIGN_KEY | FLEET_SET_CRL;
+}
+
+static int lines(const char *s)
+{
+	int k = 0;
+	for (; *s; s++)
+		k += *s == '\n';
+	return k;
+}
+
+static void test_fleet_conf(void)
+{
+	struct fleet_conf f;
+	CHECK_EQ_INT(conf_of(&f, "[collector]\nhostname = x\n"), 0);
+	CHECK_EQ_STR(f.ca, "/etc/hoptrace/fleet/ca.crt");
+	CHECK_EQ_STR(f.cert, "/etc/hoptrace/fleet/host.crt");
+	CHECK_EQ_STR(f.key, "/etc/hoptrace/fleet/host.key");
+	CHECK_EQ_STR(f.sign_cert, "/etc/hoptrace/fleet/host.sign.crt");
+	CHECK_EQ_STR(f.sign_key, "/etc/hoptrace/fleet/host.sign.key");
+	CHECK_EQ_STR(f.crl, "/etc/hoptrace/fleet/crl.pem");
+	CHECK_EQ_INT(f.lab_plain, 0);
+	CHECK_EQ_INT(f.set, 0);
+	CHECK_EQ_INT(conf_of(&f, "[fleet]\nca = /x/ca.crt\ncert = /x/h.crt\nkey = /x/h.key\n"
+				 "sign_cert = /x/s.crt\nsign_key = /x/s.key\ncrl =\nlab_plain = yes\n"
+				 "[guard]\nfoo = bar\n"),
+		     0);
+	CHECK_EQ_STR(f.ca, "/x/ca.crt");
+	CHECK_EQ_STR(f.sign_key, "/x/s.key");
+	CHECK_EQ_STR(f.crl, "");
+	CHECK_EQ_INT(f.lab_plain, 1);
+	CHECK_EQ_INT(f.set, 127);
+	CHECK_EQ_INT(conf_of(&f, "[fleet]\nfoo = 1\n"), -1);
+	CHECK(strstr(err, ":2: unknown key \"foo\" in [fleet]"));
+	CHECK_EQ_INT(conf_of(&f, "[fleet]\nca = ca.crt\n"), -1);
+	CHECK(strstr(err, "absolute path"));
+	CHECK_EQ_INT(conf_of(&f, "[fleet]\nlab_plain = maybe\n"), -1);
+	/* a missing default file is fine, an explicit one is not */
+	CHECK_EQ_INT(fleet_conf_load("/nonexistent/h.conf", 0, &f, err, sizeof err), 0);
+	CHECK_EQ_INT(fleet_conf_load("/nonexistent/h.conf", 1, &f, err, sizeof err), -1);
+}
+
+static void test_fleet_check(void)
+{
+	struct fleet_conf f;
+	char out[8192];
+	const char *mine[2] = {"10.0.0.1", "fd00::1"}, *other[1] = {"10.9.9.9"};
+	/* the fixtures' CRL has 30 days: -n would warn; a CRL due within 30 days is a warning */
+	fleet_for(&f, A, "h1");
+	f.uses = FLEET_USE_TRUST;
+	CHECK_EQ_INT(fleet_check(&f, NULL, 0, out, sizeof out), 0);
+	CHECK(strstr(out, "crl.pem: next update due "));
+	CHECK_EQ_INT(pki_revoke(A, NULL, 0, 365, NULL, err, sizeof err), 0);
+	char *h5a[1] = {"10.0.0.5"};
+	CHECK_EQ_INT(pki_issue(A, "h5", h5a, 1, 200, NULL, err, sizeof err), 0);
+	fleet_for(&f, A, "h5");
+	const char *m5[1] = {"10.0.0.5"};
+	CHECK_EQ_INT(fleet_check(&f, m5, 1, out, sizeof out), 0);
+	CHECK_EQ_STR(out, "");
+	/* an address it does not name: one error line per address */
+	CHECK_EQ_INT(fleet_check(&f, other, 1, out, sizeof out), 2); /* cert + sign_cert */
+	CHECK(strstr(out, "h5.crt: does not name address 10.9.9.9\n"));
+	CHECK(strstr(out, "h5.sign.crt: does not name address 10.9.9.9\n"));
+	/* as the hook calls it: a warning, in one line per certificate */
+	const char *two[2] = {"10.9.9.9", "fd00::9"};
+	CHECK_EQ_INT(fleet_check_addrs(&f, two, 2, 1, out, sizeof out), 0);
+	CHECK(strstr(out, "fleet: warning: ") && strstr(out, "address(es) 10.9.9.9, fd00::9"));
+	CHECK_EQ_INT(lines(out), 2);
+	/* soon: h1's 30 days → a warning for each certificate, no error */
+	fleet_for(&f, A, "h1");
+	f.crl[0] = 0; /* h1 is revoked by test_cache */
+	CHECK_EQ_INT(fleet_check(&f, mine, 2, out, sizeof out), 0);
+	CHECK(strstr(out, "fleet: warning: ") && strstr(out, "h1.crt: expires in 29 days"));
+	CHECK_EQ_INT(lines(out), 2);
+	/* revoked */
+	fleet_for(&f, A, "h1");
+	CHECK_EQ_INT(fleet_check(&f, mine, 2, out, sizeof out), 2);
+	CHECK(strstr(out, "h1.crt: revoked (on "));
+	CHECK(strstr(out, "h1.sign.crt: revoked (on "));
+	/* expired */
+	fleet_for(&f, A, "hx");
+	CHECK(fleet_check(&f, NULL, 0, out, sizeof out) >= 2);
+	CHECK(strstr(out, "hx.crt: expired on "));
+	/* another CA */
+	fleet_for(&f, B, "hb");
+	CHECK_EQ_INT(fleet_check(&f, NULL, 0, out, sizeof out), 2);
+	CHECK(strstr(out, "hb.crt: not signed by the fleet CA ("));
+	/* key does not match; a TLS certificate as sign_cert and the reverse */
+	fleet_for(&f, A, "h5");
+	snprintf(f.key, sizeof f.key, "%s/hr.key", A);
+	snprintf(f.sign_cert, sizeof f.sign_cert, "%s/h5.crt", A);
+	snprintf(f.cert, sizeof f.cert, "%s/h5.sign.crt", A);
+	snprintf(f.sign_key, sizeof f.sign_key, "%s/h5.key", A);
+	CHECK_EQ_INT(fleet_check(&f, NULL, 0, out, sizeof out), 3);
+	CHECK(strstr(out, "hr.key: does not match the certificate "));
+	CHECK(strstr(out, "h5.sign.crt: not a TLS certificate"));
+	CHECK(strstr(out, "h5.crt: a TLS certificate (extKeyUsage serverAuth/clientAuth) is not a "
+			  "part-signing certificate"));
+	/* sign cert missing; the two certificates naming different hosts */
+	fleet_for(&f, A, "h5");
+	snprintf(f.sign_cert, sizeof f.sign_cert, "%s/nosuch.sign.crt", A);
+	CHECK_EQ_INT(fleet_check(&f, NULL, 0, out, sizeof out), 1);
+	CHECK(strstr(out, "fleet: sign_cert ") && strstr(out, "nosuch.sign.crt: No such file"));
+	fleet_for(&f, A, "h5");
+	snprintf(f.sign_cert, sizeof f.sign_cert, "%s/hr.sign.crt", A);
+	snprintf(f.sign_key, sizeof f.sign_key, "%s/hr.sign.key", A);
+	f.crl[0] = 0;
+	CHECK_EQ_INT(fleet_check(&f, NULL, 0, out, sizeof out), 1);
+	CHECK(strstr(out, "names host \"h5\" but ") && strstr(out, "names \"hr\""));
+	/* only what the program uses: policyd has no sign pair */
+	fleet_for(&f, A, "h5");
+	snprintf(f.sign_cert, sizeof f.sign_cert, "%s/nosuch.sign.crt", A);
+	f.uses = FLEET_USE_TLS | FLEET_USE_TRUST;
+	CHECK_EQ_INT(fleet_check(&f, NULL, 0, out, sizeof out), 0);
+	/* a CA file that is no CA; a CRL that does not parse */
+	fleet_for(&f, A, "h5");
+	snprintf(f.ca, sizeof f.ca, "%s/h5.crt", A);
+	CHECK(fleet_check(&f, NULL, 0, out, sizeof out) >= 1);
+	CHECK(strstr(out, "not a CA certificate"));
+	fleet_for(&f, A, "h5");
+	snprintf(f.crl, sizeof f.crl, "%s/h5.key", A);
+	CHECK(fleet_check(&f, NULL, 0, out, sizeof out) >= 1);
+	/* a key readable by others: a warning */
+	fleet_for(&f, A, "h5");
+	chmod(f.key, 0644);
+	CHECK_EQ_INT(fleet_check(&f, NULL, 0, out, sizeof out), 0);
+	CHECK(strstr(out, "readable by group or others (mode 644)"));
+	chmod(f.key, 0600);
+	/* not in a fleet yet: the defaults, no file there → one warning */
+	fleet_conf_defaults(&f);
+	if (access(f.ca, F_OK) != 0) {
+		CHECK_EQ_INT(fleet_check(&f, NULL, 0, out, sizeof out), 0);
+		CHECK(strstr(out, "no fleet certificates yet"));
+		CHECK_EQ_INT(lines(out), 1);
+	}
+	/* an explicit path that does not exist is an error */
+	f.set |= FLEET_SET_CA;
+	snprintf(f.ca, sizeof f.ca, "%s/nosuch.crt", A);
+	CHECK(fleet_check(&f, NULL, 0, out, sizeof out) >= 1);
+	CHECK(strstr(out, "fleet: ca ") && strstr(out, "nosuch.crt: No such file"));
+	/* lab_plain: one warning, nothing else */
+	f.lab_plain = 1;
+	CHECK_EQ_INT(fleet_check(&f, NULL, 0, out, sizeof out), 0);
+	CHECK(strstr(out, "lab_plain = yes"));
+	CHECK_EQ_INT(lines(out), 1);
+	/* a small buffer: truncated, terminated, the count still right */
+	fleet_for(&f, A, "h1");
+	char small[20];
+	CHECK_EQ_INT(fleet_check(&f, mine, 2, small, sizeof small), 2);
+	CHECK(strlen(small) < sizeof small);
+}
+
 int main(void)
 {
 	static const struct t_case cases[] = {
@@ -581,6 +782,8 @@ int main(void)
 		{"cache", test_cache},
 		{"cache_bound", test_cache_bound},
 		{"threads", test_threads},
+		{"fleet_conf", test_fleet_conf},
+		{"fleet_check", test_fleet_check},
 	};
 	setup();
 	int rv = t_run("pki", cases, sizeof cases / sizeof cases[0]);

@@ -39,19 +39,19 @@ static int setup_pki(void)
 		return 0;
 	snprintf(fleet, sizeof fleet, "%s/fleet", dir);
 	snprintf(other, sizeof other, "%s/other", dir);
-	char *lo[] = {"127.0.0.1", "::1"}, *far[] = {"10.9.9.9"};
-	char rv[400];
-	char e[256];
-	if (pki_ca_init(fleet, 30, e, sizeof e) || pki_issue(fleet, "srv", lo, 2, 30, NULL, e, sizeof e) ||
-	    pki_issue(fleet, "h1", lo, 2, 30, NULL, e, sizeof e) ||
-	    pki_issue(fleet, "far", far, 1, 30, NULL, e, sizeof e) ||
-	    pki_issue(fleet, "gone", lo, 2, 30, NULL, e, sizeof e) || pki_ca_init(other, 30, e, sizeof e) ||
-	    pki_issue(other, "x", lo, 2, 30, NULL, e, sizeof e))
+	char *lo[] = {"127.0.0.1", "::1"}, *far[] = {"10.9.9.9"}, *revoked[] = {"gone"};
+	char err[256] = "";
+	if (pki_ca_init(fleet, 3650, err, sizeof err) ||
+	    pki_issue(fleet, "srv", lo, 2, 30, NULL, err, sizeof err) ||
+	    pki_issue(fleet, "h1", lo, 2, 30, NULL, err, sizeof err) ||
+	    pki_issue(fleet, "far", far, 1, 30, NULL, err, sizeof err) ||
+	    pki_issue(fleet, "gone", lo, 2, 30, NULL, err, sizeof err) ||
+	    pki_ca_init(other, 3650, err, sizeof err) ||
+	    pki_issue(other, "x", lo, 2, 30, NULL, err, sizeof err) ||
+	    pki_revoke(fleet, revoked, 1, 30, NULL, err, sizeof err)) {
+		fprintf(stderr, "    pki: %s\n", err);
 		return 0;
-	path_of(rv, sizeof rv, fleet, "gone.crt");
-	char *revoked[] = {rv};
-	if (pki_revoke(fleet, revoked, 1, 30, NULL, e, sizeof e))
-		return 0;
+	}
 	pki_ready = 1;
 	return 1;
 }
