@@ -114,5 +114,6 @@ int cmd_enable(int argc, char **argv);  /* enable [--preload-file FILE] */
 int cmd_disable(int argc, char **argv); /* disable [--preload-file FILE] */
 int cmd_log(int argc, char **argv);     /* log [-f] [FILE] (its own options) */
 int cmd_policy(int argc, char **argv);  /* policy check|decide|ask ... (its own options) */
+int cmd_ca(int argc, char **argv);      /* ca init|issue|revoke|list DIR ... (its own options) */
 
 #endif

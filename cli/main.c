@@ -49,6 +49,8 @@ static const struct command {
 	{"log", cmd_log, CMD_CONF | CMD_OWN_ARGS, "log [-f] [FILE]",
 	 "show the decision log (default: the\nconfiguration's audit_log)"},
 	{"policy", cmd_policy, CMD_OWN_ARGS, "policy check FILE", "check an access list"},
+	{"ca", cmd_ca, CMD_OWN_ARGS, "ca init|issue|revoke|list DIR",
+	 "the fleet's CA (docs/fleet.md); options\n--days N, --out D: hoptrace ca -h"},
 	{"help", cmd_help, 0, NULL, NULL},
 };
 

@@ -40,6 +40,7 @@
 #include <getopt.h>
 
 #include "hoptrace/ini.h"
+#include "hoptrace/fleetconf.h"
 #include "hoptrace/log.h"
 #include "hoptrace/sdnotify.h"
 #include "hoptrace/sockdiag.h"
@@ -65,6 +66,9 @@ static void status_extra(void *obj)
 	closer_status(&status_of->closer, obj);
 	records_status(status_of, obj);
 }
+
+static const char *conf_path;
+static int opt_fg, opt_verbose;
 
 static void usage(void)
 {
@@ -131,7 +135,8 @@ static void collector_start(struct collector *c)
 	if (c->qctx.nl < 0)
 		log_warnx("sock_diag unavailable: connection lookups will fail");
 
-	c->inq = inquiry_start(&c->cf.inq, c->cf.hostname, follow_inq_who, c, err, sizeof(err));
+	c->inq = inquiry_start(&c->cf.inq, c->cf.hostname, follow_inq_who, c, conf_path, opt_fg,
+			       opt_verbose, err, sizeof(err));
 	if (!c->inq)
 		fatalx("%s", err);
 	ep_add(c, inquiry_fd(c->inq), TAG_INQ);
@@ -142,11 +147,12 @@ int main(int argc, char **argv)
 {
 	ht_unshim_self(argv);
 	const char *conffile = HT_CONF_DEFAULT;
-	int foreground = 0, check = 0, verbose = 0, explicit_conf = 0, ch;
+	int foreground = 0, check = 0, verbose = 0, explicit_conf = 0, ch, child_fd = -1;
 	char err[512];
 
-	while ((ch = getopt(argc, argv, "df:nvh")) != -1) {
+	while ((ch = getopt(argc, argv, "df:nvhX:")) != -1) {
 		switch (ch) {
+		case 'X': child_fd = atoi(optarg); break; /* the inquiry child (privsep.h) */
 		case 'd': foreground = 1; break;
 		case 'f': conffile = optarg; explicit_conf = 1; break;
 		case 'n': check = 1; break;
@@ -156,16 +162,29 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
-	log_init("hoptraced", foreground || check, verbose);
+	conf_path = conffile;
+	opt_fg = foreground;
+	opt_verbose = verbose;
+	log_init(child_fd >= 0 ? "hoptraced-inquiry" : "hoptraced", foreground || check, verbose);
 	struct collector *c = calloc(1, sizeof(*c));
 	if (!c)
 		fatalx("out of memory");
 	c->quit = &quit;
-	if (conf_load(conffile, explicit_conf, &c->cf, err, sizeof(err)) != 0) {
+	if (conf_load(conffile, explicit_conf && child_fd < 0, &c->cf, err, sizeof(err)) != 0) {
 		fprintf(stderr, "hoptraced: %s\n", err);
 		return 1;
 	}
+	if (child_fd >= 0) {
+		if (child_fd != 3)
+			usage();
+		signal(SIGPIPE, SIG_IGN);
+		return inq_child_main(&c->cf.inq, child_fd);
+	}
 	if (check) {
+		/* [fleet] (docs/fleet.md): every fault, one line each */
+		if (c->cf.inq.enabled &&
+		    fleet_check_print("hoptraced", conffile, explicit_conf, FLEET_USE_ALL, stderr) > 0)
+			return 1;
 		printf("configuration OK\n");
 		return 0;
 	}

@@ -1,5 +1,6 @@
 /*
- * sha256.c — implements sha256.h. Plain C, rounds unrolled by macro.
+ * sha256.c — implements sha256.h: a streaming SHA-256 over mbedTLS, and the
+ * collector's cache of executable hashes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,138 +18,25 @@
 #include "hoptrace/procfs.h"
 #include "sha256.h"
 
-static const uint32_t K[64] = {
-	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-	0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-	0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-	0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-	0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-	0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-	0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-	0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-	0xc67178f2,
-};
-
-#define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
-#define S0(x) (ROR(x, 2) ^ ROR(x, 13) ^ ROR(x, 22))
-#define S1(x) (ROR(x, 6) ^ ROR(x, 11) ^ ROR(x, 25))
-#define s0(x) (ROR(x, 7) ^ ROR(x, 18) ^ ((x) >> 3))
-#define s1(x) (ROR(x, 17) ^ ROR(x, 19) ^ ((x) >> 10))
-#define CH(x, y, z) (((x) & ((y) ^ (z))) ^ (z))
-#define MAJ(x, y, z) (((x) & (y)) | ((z) & ((x) | (y))))
-
-static inline uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* one round; the variables rotate by renaming */
-#define RND(a, b, c, d, e, f, g, h, i)                                      \
-	do {                                                                \
-		uint32_t t1 = h + S1(e) + CH(e, f, g) + K[i] + W[(i) & 15]; \
-		uint32_t t2 = S0(a) + MAJ(a, b, c);                         \
-		d += t1;                                                    \
-		h = t1 + t2;                                                \
-	} while (0)
-#define EXP(i) (W[(i) & 15] += s1(W[((i) - 2) & 15]) + W[((i) - 7) & 15] + s0(W[((i) - 15) & 15]))
-#define RND8(i)                                   \
-	do {                                      \
-		RND(a, b, c, d, e, f, g, h, (i) + 0); \
-		RND(h, a, b, c, d, e, f, g, (i) + 1); \
-		RND(g, h, a, b, c, d, e, f, (i) + 2); \
-		RND(f, g, h, a, b, c, d, e, (i) + 3); \
-		RND(e, f, g, h, a, b, c, d, (i) + 4); \
-		RND(d, e, f, g, h, a, b, c, (i) + 5); \
-		RND(c, d, e, f, g, h, a, b, (i) + 6); \
-		RND(b, c, d, e, f, g, h, a, (i) + 7); \
-	} while (0)
-#define EXP8(i)                                                                    \
-	do {                                                                       \
-		EXP((i) + 0); EXP((i) + 1); EXP((i) + 2); EXP((i) + 3);            \
-		EXP((i) + 4); EXP((i) + 5); EXP((i) + 6); EXP((i) + 7);            \
-	} while (0)
-
-static void compress(uint32_t st[8], const uint8_t *p, size_t nblocks)
-{
-	while (nblocks--) {
-		uint32_t W[16];
-		uint32_t a = st[0], b = st[1], c = st[2], d = st[3];
-		uint32_t e = st[4], f = st[5], g = st[6], h = st[7];
-		for (int i = 0; i < 16; i++)
-			W[i] = be32(p + 4 * i);
-		RND8(0);
-		RND8(8);
-		for (int i = 16; i < 64; i += 16) {
-			EXP8(i);
-			RND8(i);
-			EXP8(i + 8);
-			RND8(i + 8);
-		}
-		st[0] += a;
-		st[1] += b;
-		st[2] += c;
-		st[3] += d;
-		st[4] += e;
-		st[5] += f;
-		st[6] += g;
-		st[7] += h;
-		p += 64;
-	}
-}
+/* The primitive is mbedTLS's (mbedtls_sha256_*, the library the fleet PKI uses);
+ * only the streaming wrapper and the exehash cache are ours. The *_ret names are
+ * mbedTLS 2.28's (3.x drops the suffix: docs/research/fleet-trust.md §1). */
 
 void sha256_init(struct sha256_ctx *c)
 {
-	static const uint32_t H0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-				       0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-	memcpy(c->h, H0, sizeof(H0));
-	c->len = 0;
-	c->nbuf = 0;
+	mbedtls_sha256_init(&c->m);
+	mbedtls_sha256_starts_ret(&c->m, 0); /* 0: SHA-256, not SHA-224; cannot fail */
 }
 
 void sha256_update(struct sha256_ctx *c, const void *data, size_t n)
 {
-	const uint8_t *p = data;
-	c->len += n;
-	if (c->nbuf) {
-		size_t take = 64 - c->nbuf < n ? 64 - c->nbuf : n;
-		memcpy(c->buf + c->nbuf, p, take);
-		c->nbuf += take;
-		p += take;
-		n -= take;
-		if (c->nbuf < 64)
-			return;
-		compress(c->h, c->buf, 1);
-		c->nbuf = 0;
-	}
-	if (n >= 64) {
-		compress(c->h, p, n / 64);
-		p += n & ~(size_t)63;
-		n &= 63;
-	}
-	if (n) {
-		memcpy(c->buf, p, n);
-		c->nbuf = n;
-	}
+	mbedtls_sha256_update_ret(&c->m, data, n); /* software: cannot fail */
 }
 
 void sha256_final(struct sha256_ctx *c, uint8_t out[32])
 {
-	uint64_t bits = c->len * 8;
-	uint8_t pad[72];
-	size_t padlen = (c->nbuf < 56 ? 56 : 120) - c->nbuf;
-	memset(pad, 0, sizeof(pad));
-	pad[0] = 0x80;
-	for (int i = 0; i < 8; i++)
-		pad[padlen + (size_t)i] = (uint8_t)(bits >> (56 - 8 * i));
-	sha256_update(c, pad, padlen + 8);
-	for (int i = 0; i < 8; i++) {
-		out[4 * i] = (uint8_t)(c->h[i] >> 24);
-		out[4 * i + 1] = (uint8_t)(c->h[i] >> 16);
-		out[4 * i + 2] = (uint8_t)(c->h[i] >> 8);
-		out[4 * i + 3] = (uint8_t)c->h[i];
-	}
-	memset(c, 0, sizeof(*c));
+	mbedtls_sha256_finish_ret(&c->m, out);
+	mbedtls_sha256_free(&c->m);
 }
 
 void sha256_hex(const uint8_t d[32], char out[65])

@@ -1,5 +1,5 @@
 /*
- * sha256.h — SHA-256 (FIPS 180-4), streaming, plus the collector's cache of
+ * sha256.h — SHA-256 (FIPS 180-4, mbedTLS's), streaming, plus the collector's cache of
  * executable hashes.
  */
 #ifndef HOPTRACE_COLLECTOR_SHA256_H
@@ -9,11 +9,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <mbedtls/sha256.h>
+
+/* mbedTLS's SHA-256 behind the names the collector has always used */
 struct sha256_ctx {
-	uint32_t h[8];
-	uint64_t len;      /* bytes hashed so far */
-	uint8_t buf[64];
-	size_t nbuf;
+	mbedtls_sha256_context m;
 };
 
 void sha256_init(struct sha256_ctx *c);

@@ -22,12 +22,14 @@
 #include <unistd.h>
 
 #include "hoptrace/ini.h"
+#include "hoptrace/fleetconf.h"
 #include "hoptrace/log.h"
 #include "hoptrace/sdnotify.h"
 #include "hoptrace/acl.h"
 #include "engine.h"
 #include "gconf.h"
 #include "rules.h"
+#include "hoptrace/policy_remote.h"
 #include "hoptrace/unshim.h"
 
 static void usage(void)
@@ -93,6 +95,14 @@ int main(int argc, char **argv)
 		}
 		guard_conf_defaults(&conf);
 	}
+	if (conf.policy_url[0]) { /* the policy client's fleet identity (policy_remote.h) */
+		struct policy_fleet pf;
+		if (policy_fleet_read(conf_path, &pf, err, sizeof err) != 0) {
+			fprintf(stderr, "%s\n", err);
+			return 1;
+		}
+		policy_remote_set_fleet(&pf);
+	}
 	struct acl *acl = NULL;
 	if (!bare && !conf.policy_url[0]) {
 		acl = load_policy(conf.policy, 1);
@@ -102,6 +112,11 @@ int main(int argc, char **argv)
 	if (check) {
 		if (acl)
 			acl_free(acl);
+		/* [fleet] (docs/fleet.md): the remote policy client's TLS files */
+		if (conf.policy_url[0] &&
+		    fleet_check_print("hopguard", conf_path, conf_given,
+				      FLEET_USE_TLS | FLEET_USE_TRUST, stderr) > 0)
+			return 1;
 		printf("configuration OK\n");
 		return 0;
 	}

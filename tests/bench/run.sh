@@ -21,6 +21,8 @@
 #   ssh        tests/bench/ssh_overhead.sh: the paper's `ssh -tt h2 ls` and
 #              `ssh -tt h2 ssh -tt h1 ls`, hoptrace (shim+collector+guard) vs none
 #   inquiry    tests/bench/inquiry.sh, when it exists
+#   pki        build/tests/bench/pki_bench: a chain part's signature and its check
+#              (cached certificate, first sight), libcrypto vs the mbedTLS prototype
 # Full outputs: $BENCH_LOGS (default $BUILD/bench-logs). Env: BUILD; ONLY="a b"
 # runs only those steps; BENCH_SETTLE seconds between steps (5). Exit status 1
 # when a step failed.
@@ -296,12 +298,23 @@ if want ssh; then
 	[ -n "$g" ] && row ssh "guard decisions during the full row" "" "$g"
 fi
 
+# ---- pki: signed chain parts ------------------------------------------------------------
+if want pki; then
+	if [ -x "$B/tests/bench/pki_bench" ]; then
+		step pki "$B/tests/bench/pki_bench" 2000
+		L=$LOGS/pki.log
+		for k in "sign (libcrypto" "verify_part, certificate cached" "verify_part, first sight"; do
+			row pki "$(grep "^$k" "$L" | sed 's/  *n=.*//')" "$(grep "^$k" "$L" | sed 's/.*p50 *\([0-9.]*\) us *p99 *\([0-9.]*\) us.*/\1 \/ \2 us/')" "p50 / p99"
+		done
+	else STATUS="$STATUS pki:skipped(not built)"; fi
+fi
+
 # ---- inquiry ------------------------------------------------------------------------
 if want inquiry; then
 	if [ -f tests/bench/inquiry.sh ]; then
 		step inquiry sh tests/bench/inquiry.sh
 		# its own summary lines (those naming a ratio, µs or ms figure), verbatim
-		grep -Ei 'hop|p50|ratio' "$LOGS/inquiry.log" | grep -v '^==' | tail -n 6 |
+		grep -Ei 'hop|p50|ratio' "$LOGS/inquiry.log" | grep -v '^==' | tail -n 11 |
 			while read -r l; do row inquiry "$l" ""; done
 	else
 		STATUS="$STATUS inquiry:skipped(tests/bench/inquiry.sh not there yet)"
