@@ -6,7 +6,7 @@
  *   hoptrace policy decide FILE --chain-json ANSWER.json|-
  *       decides the chains of a collector answer with FILE: prints
  *       "VERDICT: why"; exit 0 accept, 2 reject/drop, 1 error
- *   hoptrace policy ask URL --chain-json ANSWER.json|- [--secret S | --secret-file F]
+ *   hoptrace policy ask URL --chain-json ANSWER.json|- [--conf FILE]   ([fleet] of FILE)
  *       [--timeout-ms N]
  *       the same question to a hoptrace-policyd (URL of /v1/decide)
  */
@@ -18,6 +18,7 @@
 #include "hoptrace/chain.h"
 #include "cli.h"
 #include "hoptrace/acl.h"
+#include "hoptrace/ini.h"
 #include "hoptrace/policy_remote.h"
 
 #define JSON_MAX (16u << 20)
@@ -27,7 +28,7 @@ static int usage(void)
 	fprintf(stderr,
 		"usage: hoptrace policy check FILE\n"
 		"       hoptrace policy decide FILE --chain-json ANSWER.json|-\n"
-		"       hoptrace policy ask URL --chain-json ANSWER.json|- [--secret S | --secret-file F] [--timeout-ms N]\n");
+		"       hoptrace policy ask URL --chain-json ANSWER.json|- [--conf FILE] [--timeout-ms N]\n");
 	return 1;
 }
 
@@ -140,21 +141,21 @@ int cmd_policy(int argc, char **argv)
 		ht_chainset_free(&cs);
 		acl_free(a);
 	} else {
-		const char *secret = opt(argc, argv, "--secret");
-		const char *sf = opt(argc, argv, "--secret-file");
+		const char *cf = opt(argc, argv, "--conf");
 		const char *to = opt(argc, argv, "--timeout-ms");
-		char sbuf[1024] = "";
-		if (sf) {
-			size_t sl = 0;
-			char *s = slurp(sf, &sl);
-			if (!s)
-				goto out;
-			while (sl && (s[sl - 1] == '\n' || s[sl - 1] == '\r' || s[sl - 1] == ' '))
-				s[--sl] = 0;
-			snprintf(sbuf, sizeof sbuf, "%s", s);
-			free(s);
-			secret = sbuf;
+		const char *secret = NULL;
+		char ferr[512];
+		struct policy_fleet pf;
+		if (opt(argc, argv, "--secret") || opt(argc, argv, "--secret-file")) {
+			fprintf(stderr, "hoptrace policy: --secret is gone: the fleet certificate "
+					"([fleet] of --conf) authenticates\n");
+			goto out;
 		}
+		if (policy_fleet_read(cf ? cf : HT_CONF_DEFAULT, &pf, ferr, sizeof ferr) != 0) {
+			fprintf(stderr, "hoptrace policy: %s\n", ferr);
+			goto out;
+		}
+		policy_remote_set_fleet(&pf);
 		if (policy_remote_decide(file, secret, to ? atol(to) : 2000, json, len, &v, why,
 					 sizeof why) != 0) {
 			fprintf(stderr, "hoptrace policy: %s\n", why);

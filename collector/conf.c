@@ -16,6 +16,8 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 	struct conf *c = ctx;
 	if (strcmp(sec, "inquiry") == 0)
 		return inq_conf_key(&c->inq, key, val, err, errlen);
+	if (strcmp(sec, "fleet") == 0)
+		return inq_fleet_key(&c->inq, key, val, err, errlen);
 	if (strcmp(sec, "collector") != 0)
 		return 0; /* other programs' sections */
 	if (strcmp(key, "hostname") == 0) {

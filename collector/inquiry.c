@@ -21,12 +21,66 @@ void inq_conf_defaults(struct inq_conf *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->enabled = 1;
-	snprintf(c->listen, sizeof(c->listen), "http://[::]:8471");
+	snprintf(c->listen, sizeof(c->listen), "https://[::]:8471");
 	c->port = 8471;
 	c->max_depth = 8;
 	c->timeout_ms = 2000;
 	c->mark = 0x20000000u;
 	c->rate = 100;
+	snprintf(c->user, sizeof(c->user), "hoptrace");
+	snprintf(c->chroot, sizeof(c->chroot), "/run/hoptrace/empty");
+	c->max_restarts = 5;
+	snprintf(c->fleet_ca, sizeof(c->fleet_ca), "/etc/hoptrace/fleet/ca.crt");
+	snprintf(c->fleet_cert, sizeof(c->fleet_cert), "/etc/hoptrace/fleet/host.crt");
+	snprintf(c->fleet_key, sizeof(c->fleet_key), "/etc/hoptrace/fleet/host.key");
+	snprintf(c->fleet_sign_cert, sizeof(c->fleet_sign_cert), "/etc/hoptrace/fleet/host.sign.crt");
+	snprintf(c->fleet_sign_key, sizeof(c->fleet_sign_key), "/etc/hoptrace/fleet/host.sign.key");
+	snprintf(c->fleet_crl, sizeof(c->fleet_crl), "/etc/hoptrace/fleet/crl.pem");
+	c->crl_default = 1;
+}
+
+static int path_key(char *dst, size_t cap, const char *key, const char *val, char *err, size_t n)
+{
+	if (val[0] != '/' || strlen(val) >= cap) {
+		snprintf(err, n, "%s: must be an absolute path", key);
+		return -1;
+	}
+	snprintf(dst, cap, "%s", val);
+	return 0;
+}
+
+int inq_fleet_key(struct inq_conf *c, const char *key, const char *val, char *err, size_t n)
+{
+	if (!strcmp(key, "ca"))
+		return path_key(c->fleet_ca, sizeof(c->fleet_ca), key, val, err, n);
+	if (!strcmp(key, "cert"))
+		return path_key(c->fleet_cert, sizeof(c->fleet_cert), key, val, err, n);
+	if (!strcmp(key, "key"))
+		return path_key(c->fleet_key, sizeof(c->fleet_key), key, val, err, n);
+	if (!strcmp(key, "crl")) {
+		c->crl_default = 0;
+		if (!strcmp(val, "no") || !*val) {
+			c->fleet_crl[0] = 0;
+			return 0;
+		}
+		return path_key(c->fleet_crl, sizeof(c->fleet_crl), key, val, err, n);
+	}
+	if (!strcmp(key, "sign_cert"))
+		return path_key(c->fleet_sign_cert, sizeof(c->fleet_sign_cert), key, val, err, n);
+	if (!strcmp(key, "sign_key"))
+		return path_key(c->fleet_sign_key, sizeof(c->fleet_sign_key), key, val, err, n);
+	if (!strcmp(key, "lab_plain")) {
+		if (!strcmp(val, "yes") || !strcmp(val, "true") || !strcmp(val, "1"))
+			c->lab_plain = 1;
+		else if (!strcmp(val, "no") || !strcmp(val, "false") || !strcmp(val, "0"))
+			c->lab_plain = 0;
+		else {
+			snprintf(err, n, "lab_plain: yes or no");
+			return -1;
+		}
+		return 0;
+	}
+	return 0; /* other programs' [fleet] keys */
 }
 
 int inq_conf_key(struct inq_conf *c, const char *key, const char *val, char *err, size_t n)
@@ -38,8 +92,9 @@ int inq_conf_key(struct inq_conf *c, const char *key, const char *val, char *err
 			c->listen[0] = 0;
 			return 0;
 		}
-		if (strncmp(val, "http://", 7) != 0 || strlen(val) >= sizeof(c->listen)) {
-			snprintf(err, n, "listen: expected http://ADDR:PORT or \"no\"");
+		if ((strncmp(val, "https://", 8) != 0 && strncmp(val, "http://", 7) != 0) ||
+		    strlen(val) >= sizeof(c->listen)) {
+			snprintf(err, n, "listen: expected https://ADDR:PORT or \"no\"");
 			return -1;
 		}
 		c->enabled = 1;
@@ -52,18 +107,10 @@ int inq_conf_key(struct inq_conf *c, const char *key, const char *val, char *err
 			return -1;
 		}
 		c->port = (unsigned)u;
-	} else if (!strcmp(key, "secret")) {
-		if (strlen(val) >= sizeof(c->secret)) {
-			snprintf(err, n, "secret: longer than 255 bytes");
-			return -1;
-		}
-		snprintf(c->secret, sizeof(c->secret), "%s", val);
-	} else if (!strcmp(key, "secret_file")) {
-		if (val[0] != '/' || strlen(val) >= sizeof(c->secret_file)) {
-			snprintf(err, n, "secret_file: must be an absolute path");
-			return -1;
-		}
-		snprintf(c->secret_file, sizeof(c->secret_file), "%s", val);
+	} else if (!strcmp(key, "secret") || !strcmp(key, "secret_file")) {
+		snprintf(err, n, "%s: the shared secret is gone: fleet members prove themselves with "
+			 "certificates, see [fleet] in docs/config.md (hoptrace ca init/issue)", key);
+		return -1;
 	} else if (!strcmp(key, "max_depth")) {
 		if (ini_uint(val, 64, &u, err, n) != 0)
 			return -1;
@@ -85,6 +132,38 @@ int inq_conf_key(struct inq_conf *c, const char *key, const char *val, char *err
 			return -1;
 		}
 		c->mark = (uint32_t)m;
+	} else if (!strcmp(key, "user")) {
+		if (!*val || strlen(val) >= sizeof(c->user)) {
+			snprintf(err, n, "user: empty or longer than 63 bytes");
+			return -1;
+		}
+		snprintf(c->user, sizeof(c->user), "%s", val);
+	} else if (!strcmp(key, "chroot")) {
+		if (path_key(c->chroot, sizeof(c->chroot), key, val, err, n) != 0)
+			return -1;
+	} else if (!strcmp(key, "handshake_timeout_ms") || !strcmp(key, "body_timeout_ms") ||
+		   !strcmp(key, "idle_timeout_ms") || !strcmp(key, "max_conns") ||
+		   !strcmp(key, "max_conns_per_peer") || !strcmp(key, "max_preauth_per_peer") ||
+		   !strcmp(key, "handshakes_per_peer") || !strcmp(key, "handshakes_total")) {
+		unsigned *dst = key[0] == 'b' ? &c->body_timeout_ms
+				: key[0] == 'i' ? &c->idle_timeout_ms
+				: !strcmp(key, "handshake_timeout_ms") ? &c->head_timeout_ms
+				: !strcmp(key, "max_conns") ? &c->max_conns
+				: !strcmp(key, "max_conns_per_peer") ? &c->max_conns_per_peer
+				: !strcmp(key, "max_preauth_per_peer") ? &c->max_preauth_per_peer
+				: !strcmp(key, "handshakes_per_peer") ? &c->handshakes_per_peer
+				: &c->handshakes_total;
+		if (ini_uint(val, key[0] == 'm' && !strcmp(key, "max_conns") ? 60000 : 600000, &u, err, n) != 0)
+			return -1;
+		if (u == 0) {
+			snprintf(err, n, "%s: at least 1", key);
+			return -1;
+		}
+		*dst = (unsigned)u;
+	} else if (!strcmp(key, "max_restarts")) {
+		if (ini_uint(val, 15, &u, err, n) != 0)
+			return -1;
+		c->max_restarts = (unsigned)u;
 	} else if (!strcmp(key, "rate")) {
 		if (ini_uint(val, 1000000, &u, err, n) != 0)
 			return -1;
@@ -98,28 +177,52 @@ int inq_conf_key(struct inq_conf *c, const char *key, const char *val, char *err
 
 int inq_conf_finish(struct inq_conf *c, char *err, size_t n)
 {
-	if (!c->secret_file[0])
+	if (c->lab_plain) {
+		c->fleet_ca[0] = c->fleet_cert[0] = c->fleet_key[0] = c->fleet_crl[0] = 0;
+		c->fleet_sign_cert[0] = c->fleet_sign_key[0] = 0;
 		return 0;
-	int fd = open(c->secret_file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, n, "secret_file %s: %s", c->secret_file, strerror(errno));
-		return -1;
 	}
-	char buf[sizeof(c->secret) + 1];
-	ssize_t r = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (r < 0) {
-		snprintf(err, n, "secret_file %s: %s", c->secret_file, strerror(errno));
-		return -1;
-	}
-	buf[r] = 0;
-	buf[strcspn(buf, "\r\n")] = 0;
-	if (!buf[0] || strlen(buf) >= sizeof(c->secret)) {
-		snprintf(err, n, "secret_file %s: empty or longer than 255 bytes", c->secret_file);
-		return -1;
-	}
-	memcpy(c->secret, buf, strlen(buf) + 1); /* length checked above */
+	if (c->crl_default && access(c->fleet_crl, F_OK) != 0)
+		c->fleet_crl[0] = 0; /* the default CRL is optional */
+	(void)err;
+	(void)n;
 	return 0;
+}
+
+/* The [fleet] files the service needs, readable: 0, or -1 with what is missing */
+int inq_fleet_ready(const struct inq_conf *c, char *err, size_t n)
+{
+	if (c->lab_plain)
+		return 0;
+	const char *files[] = {c->fleet_ca, c->fleet_cert, c->fleet_key, c->fleet_sign_cert,
+			       c->fleet_sign_key, c->fleet_crl};
+	const char *names[] = {"ca", "cert", "key", "sign_cert", "sign_key", "crl"};
+	for (int i = 0; i < 6; i++)
+		if (files[i][0] && access(files[i], R_OK) != 0) {
+			snprintf(err, n, "[fleet] %s %s: %s", names[i], files[i], strerror(errno));
+			return -1;
+		}
+	return 0;
+}
+
+int inq_wants_follow(const char *answer)
+{
+	/* the answer is cJSON's unformatted print: the member is written so */
+	return answer && strstr(answer, "\"reason\":\"" HT_LEAF_NOT_FOLLOWED "\"") != NULL;
+}
+
+int inq_nonce_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 23)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+		      ch == '-' || ch == '_'))
+			return 0;
+	}
+	return 1;
 }
 
 /* ---- requests ----------------------------------------------------------------- */
@@ -211,6 +314,14 @@ int inq_parse_request(const char *body, size_t len, struct inq_req *r, char *err
 			goto bad;
 		}
 		r->paper = !strcmp(f->valuestring, "paper");
+	}
+	f = cJSON_GetObjectItem(j, "nonce");
+	if (f) {
+		if (!cJSON_IsString(f) || !inq_nonce_ok(f->valuestring)) {
+			snprintf(err, n, "bad \"nonce\": 1..23 base64url characters");
+			goto bad;
+		}
+		snprintf(r->nonce, sizeof(r->nonce), "%s", f->valuestring);
 	}
 	vis = cJSON_GetObjectItem(j, "visited");
 	r->visited = cJSON_CreateArray();
@@ -350,18 +461,6 @@ int inq_answer_complete(const cJSON *a)
 	return any;
 }
 
-int inq_secret_ok(const char *hdr, const char *secret)
-{
-	static const char pfx[] = "Bearer ";
-	if (!hdr || !secret || strncmp(hdr, pfx, sizeof pfx - 1))
-		return 0;
-	const char *got = hdr + sizeof pfx - 1;
-	size_t gl = strlen(got), sl = strlen(secret);
-	volatile unsigned char diff = (unsigned char)(gl != sl);
-	for (size_t i = 0; i < gl; i++)
-		diff |= (unsigned char)got[i] ^ (unsigned char)secret[i < sl ? i : 0];
-	return diff == 0 && sl > 0;
-}
 
 /* ---- the paper's format ---------------------------------------------------------- */
 

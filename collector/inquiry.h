@@ -24,21 +24,35 @@
 /* ---- configuration: [inquiry] in hoptrace.conf ---------------------------- */
 struct inq_conf {
 	int enabled;              /* listen != "no" */
-	char listen[256];         /* http://0.0.0.0:8471 */
+	char listen[256];         /* https://[::]:8471 (http:// only with [fleet] lab_plain) */
 	unsigned port;            /* where other hosts' services listen (8471) */
-	char secret[256];         /* shared secret ("" = inquiries refused / sent bare) */
-	char secret_file[256];
 	unsigned max_depth;       /* 8 */
 	unsigned timeout_ms;      /* 2000: deadline when a query gives none */
 	uint32_t mark;            /* SO_MARK on outgoing inquiries (0x20000000) */
 	unsigned rate;            /* inquiries per second per peer (burst 2x); 0 = unbounded */
+	/* the front's limits (common/tlsfront.c; 0 = its default) */
+	unsigned head_timeout_ms, body_timeout_ms, idle_timeout_ms, max_conns, max_conns_per_peer,
+		max_preauth_per_peer, handshakes_per_peer, handshakes_total;
+	char user[64];            /* the unprivileged child's user ("hoptrace", else nobody) */
+	char chroot[256];         /* the child's empty root (/run/hoptrace/empty) */
+	unsigned max_restarts;    /* child restarts per minute before giving up (5) */
+	/* [fleet] (docs/config.md): the mTLS identity; lab_plain = plain HTTP, nothing
+	 * signed or checked (benchmarks only) */
+	char fleet_ca[256], fleet_cert[256], fleet_key[256], fleet_crl[256];
+	char fleet_sign_cert[256], fleet_sign_key[256];
+	int lab_plain;
+	int crl_default;          /* crl not set: the default path, if it exists */
 };
 
 void inq_conf_defaults(struct inq_conf *c);
 /* one key of [inquiry]; 0 or -1 with err */
 int inq_conf_key(struct inq_conf *c, const char *key, const char *val, char *err, size_t n);
-/* after parsing: reads secret_file; 0 or -1 with err */
+/* one key of [fleet] (others' keys are skipped); 0 or -1 with err */
+int inq_fleet_key(struct inq_conf *c, const char *key, const char *val, char *err, size_t n);
+/* after parsing (the default CRL path dropped if absent); 0 or -1 with err */
 int inq_conf_finish(struct inq_conf *c, char *err, size_t n);
+/* the [fleet] files this host needs are readable (lab_plain: none); 0 or -1 with err */
+int inq_fleet_ready(const struct inq_conf *c, char *err, size_t n);
 
 /* ---- requests -------------------------------------------------------------- */
 struct inq_req {
@@ -46,6 +60,7 @@ struct inq_req {
 	int depth;                /* -1: absent */
 	long deadline_ms;         /* -1: absent */
 	int paper;                /* "format":"paper" */
+	char nonce[24];           /* "nonce" (base64url, the judge's), "" if absent */
 	cJSON *visited;           /* array of canonical 4-tuple strings (owned) */
 };
 
@@ -80,21 +95,33 @@ cJSON *inq_to_paper(const cJSON *native);
 /* {"ok":false,"error":msg} as a malloc()ed string */
 char *inq_error_json(const char *msg);
 
-/* constant-time bearer check: hdr is "Bearer <secret>" */
-int inq_secret_ok(const char *hdr, const char *secret);
 
-/* ---- the service (inquiry_svc.c) ------------------------------------------- */
+/* Does this answer text have unfollowed conn leaves? (a cheap scan: a local
+ * origin pays only this) */
+int inq_wants_follow(const char *answer);
+/* "nonce" syntax: 1..23 base64url characters */
+int inq_nonce_ok(const char *s);
+
+/* ---- the service (inquiry_svc.c: the monitor; privsep_child.c: the child) --- */
 struct inquiry;
 
 /* what the main loop gets for an HTTP inquiry: compute the local "who" answer
  * (a malloc()ed JSON string) for local/remote; runs on the main thread. */
 typedef char *(*inq_who_fn)(void *arg, const char *local, const char *remote);
 
-/* Starts the follower thread and, when enabled, the HTTP server. */
+/* The monitor's side: loads the part-signing key, starts the unprivileged
+ * child (hoptraced re-executed as `hoptraced -X FD [-d] [-v…] -f conffile`),
+ * which serves HTTP and follows (privsep.h). */
 struct inquiry *inquiry_start(const struct inq_conf *c, const char *hostname, inq_who_fn who,
-			      void *who_arg, char *err, size_t n);
+			      void *who_arg, const char *conffile, int foreground, int verbose,
+			      char *err, size_t n);
+/* every second from the loop's timer: overdue follows, the child's restarts */
+void inquiry_tick(struct inquiry *q);
+/* the child's main (hoptraced -X FD): never returns on success */
+int inq_child_main(const struct inq_conf *c, int psfd);
 void inquiry_stop(struct inquiry *q);
-/* eventfd the main loop polls; on readable, call inquiry_main() */
+/* an epoll descriptor (stable across child restarts) the main loop polls; on
+ * readable, call inquiry_main() */
 int inquiry_fd(const struct inquiry *q);
 void inquiry_main(struct inquiry *q);
 

@@ -1,75 +1,65 @@
 /*
- * inquiry_svc.c — the trace inquiry service (docs/inquiry.md).
- *
- * Threads and ownership:
- *   - nng's HTTP threads run handle_trace(): method, size, secret, body, JSON,
- *     rate. A valid inquiry is queued for the main loop (mutex + eventfd); the
- *     nng aio stays pending, so no nng thread ever waits.
- *   - the main loop (the only thread that touches the graph) calls
- *     inquiry_main(): computes the local "who" answer, replies at once when it
- *     has nothing to follow, else hands the answer text to the follower.
- *   - one follower thread owns a libcurl multi handle: every conn leaf of every
- *     pending answer is one transfer, all concurrent; the multi's connection
- *     cache keeps one keep-alive connection per peer. When a job's last leaf
- *     is in (or timed out), it merges, re-flattens and calls the job's done()
- *     — which replies to HTTP (nng_aio_finish), the guard (send on a dup of
- *     its socket) or the CLI (nng raw REP send).
+ * inquiry_svc.c — the trace inquiry service's monitor side (docs/inquiry.md,
+ * privsep.h). hoptraced (root, the graph) never parses what the network
+ * sends: an unprivileged child does (privsep_child.c). This file
+ *   - starts the child (hoptraced re-executed with -X: a fresh image holding
+ *     only 0-2 and its end of a SEQPACKET socketpair), restarts it when it
+ *     dies or is killed (at most max_restarts a minute, each logged);
+ *   - reads the child's messages on the loop's thread (inquiry_main), checks
+ *     every length, range and NUL and kills the child on any violation;
+ *   - WHO_REQ: checks that the asker is the far end of the connection it asks
+ *     about (its TCP address is the request's remote, and its certificate
+ *     names it), computes the local "who" answer, signs this host's part
+ *     (part_make_answer, the part-signing key stays here) and answers;
+ *   - FOLLOW_REQ: hands a guard/CLI answer with unfollowed leaves to the child
+ *     and forwards the child's merged answer (opaque bytes) to done();
+ *   - SOCK_REQ: makes the outgoing inquiry sockets (SO_MARK, which the child
+ *     cannot set) — only to the inquiry port of a far end that appeared in a
+ *     leaf handed out here — and passes them by SCM_RIGHTS.
  */
 #include <errno.h>
-#include <pthread.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <curl/curl.h>
-#include <nng/nng.h>
-#include <nng/supplemental/http/http.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include "hoptrace/chain.h"
-#include "hoptrace/ini.h"
 #include "hoptrace/log.h"
 #include "hoptrace/query.h"
 #include "chain.h"
 #include "inquiry.h"
+#include "parts.h"
+#include "privsep.h"
 
-struct job;
+/* collector/parts.c (wt-parts, session 7): part_make over a whole "who" answer */
+cJSON *part_make_answer(struct pki_signer *s, const char *nonce, const char *asked_local,
+			const char *asked_remote, const cJSON *answer, char *err, size_t n);
 
-struct leafreq {
-	struct job *j;
-	cJSON *node;
-	CURL *e;
-	struct curl_slist *hdr;
-	char *buf;
-	size_t len, cap;
-	int over;
-};
+#define ALLOW_MAX 256
+#define RESTART_WINDOW_NS (60ULL * 1000000000ULL)
 
-struct job {
-	struct job *next;
-	cJSON *ans;
-	cJSON *visited;
-	int depth;
-	uint64_t deadline_ns;
-	int paper;
-	size_t pending;
+struct pfollow {
+	struct pfollow *next;
+	uint64_t id;
 	inq_done_fn done;
 	void *arg;
+	char *own; /* the monitor's own answer: what is sent if the child fails */
+	uint64_t expire_ns;
 };
 
-struct hreq {
-	struct hreq *next;
-	nng_aio *aio;
-	struct inq_req r;
-};
-
-struct bucket {
-	char key[64];
-	double tokens;
-	uint64_t last;
+struct allow {
+	struct ps_addr ip;
+	uint64_t until;
 };
 
 struct inquiry {
@@ -77,19 +67,22 @@ struct inquiry {
 	char host[64];
 	inq_who_fn who;
 	void *who_arg;
-	int efd;
-	pthread_mutex_t mu;
-	struct hreq *mq, **mq_tail;
-	struct job *fq, **fq_tail;
-	int stop;
-	pthread_t thr;
-	int thr_started;
-	CURLM *multi;
-	nng_http_server *srv;
-	nng_url *url;
-	pthread_mutex_t rmu;
-	struct bucket buckets[256];
-	char auth[300];
+	char conffile[256];
+	int fg, verbose;
+	int epfd;  /* the loop polls this one; the child's socket inside */
+	int ps;    /* -1: no child */
+	pid_t pid;
+	struct ps_text t;
+	struct pfollow *pf;
+	uint64_t next_id;
+	struct allow allow[ALLOW_MAX];
+	uint64_t spawned[16]; /* the last spawns' times, a ring */
+	unsigned nspawn;
+	int tls;
+	int off; /* no [fleet] identity: no child */
+	int front_names_peer; /* the child's front reports the peer certificate's addresses */
+	struct pki_signer *signer;
+	uint64_t violations, restarts, sock_refused;
 };
 
 static uint64_t mono_ns(void)
@@ -99,580 +92,590 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-/* what a level keeps back from its deadline for the way home */
-static long margin_ms(long d)
-{
-	long m = d / 10;
-	return m < 5 ? 5 : m;
-}
+/* ---- far ends the child may connect to ------------------------------------------ */
 
-/* ---- follower thread ------------------------------------------------------------ */
-
-static void finish_job(struct job *j)
+static void allow_add(struct inquiry *q, const struct ps_addr *ip, uint64_t until)
 {
-	chain_reflatten(j->ans);
-	char *text;
-	if (j->paper) {
-		cJSON *p = inq_to_paper(j->ans);
-		text = p ? cJSON_PrintUnformatted(p) : NULL;
-		cJSON_Delete(p);
-	} else {
-		text = cJSON_PrintUnformatted(j->ans);
+	struct allow *best = &q->allow[0];
+	uint64_t now = mono_ns();
+	for (int i = 0; i < ALLOW_MAX; i++) {
+		struct allow *a = &q->allow[i];
+		if (a->until > now && ps_addr_same_ip(&a->ip, ip)) {
+			if (a->until < until)
+				a->until = until;
+			return;
+		}
+		if (a->until < best->until)
+			best = a;
 	}
-	if (!text)
-		text = ht_qerr_answer(NULL, HT_QE_NO_MEMORY, NULL);
-	char oom[128];
-	if (!text)
-		ht_qerr_format(oom, sizeof(oom), 0, 0, HT_QE_NO_MEMORY, NULL);
-	j->done(j->arg, text ? text : oom);
-	free(text);
-	cJSON_Delete(j->ans);
-	cJSON_Delete(j->visited);
-	free(j);
+	best->ip = *ip;
+	best->ip.port = 0;
+	best->until = until;
 }
 
-static size_t on_data(char *p, size_t sz, size_t n, void *ud)
+static int allowed(struct inquiry *q, const struct ps_addr *ip)
 {
-	struct leafreq *l = ud;
-	size_t k = sz * n;
-	if (l->len + k > INQ_ANSWER_MAX) {
-		l->over = 1;
-		return 0;
-	}
-	if (l->len + k + 1 > l->cap) {
-		size_t nc = (l->len + k + 1) * 2;
-		char *nb = realloc(l->buf, nc);
-		if (!nb)
-			return 0;
-		l->buf = nb;
-		l->cap = nc;
-	}
-	memcpy(l->buf + l->len, p, k);
-	l->len += k;
-	l->buf[l->len] = 0;
-	return k;
-}
-
-static int on_sockopt(void *ud, curl_socket_t fd, curlsocktype purpose)
-{
-	struct inquiry *q = ud;
-	(void)purpose;
-	if (q->c.mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &q->c.mark, sizeof(q->c.mark)) < 0)
-		log_warn("inquiry: SO_MARK 0x%x", q->c.mark);
-	return CURL_SOCKOPT_OK;
-}
-
-/* host part of an endpoint, bracketed for IPv6: "10.0.0.1" / "[fd00::1]" */
-static int url_host(const char *ep_s, char *out, size_t n)
-{
-	struct ht_endpoint ep;
-	char b[HT_ENDPOINT_STRLEN];
-	if (ht_endpoint_parse(ep_s, &ep) != 0)
-		return -1;
-	ht_endpoint_format(&ep, b, sizeof(b));
-	char *colon = strrchr(b, ':');
-	if (!colon)
-		return -1;
-	*colon = 0;
-	snprintf(out, n, "%s", b);
+	uint64_t now = mono_ns();
+	for (int i = 0; i < ALLOW_MAX; i++)
+		if (q->allow[i].until > now && ps_addr_same_ip(&q->allow[i].ip, ip))
+			return 1;
 	return 0;
 }
 
-static int start_leaf(struct inquiry *q, struct job *j, cJSON *node, const char *canon, long rem_ms)
-{
-	const cJSON *jl = cJSON_GetObjectItem(node, "local"), *jr = cJSON_GetObjectItem(node, "remote");
-	char host[HT_ENDPOINT_STRLEN + 2], url[HT_ENDPOINT_STRLEN + 40];
-	if (url_host(jr->valuestring, host, sizeof(host)) != 0)
-		return -1;
-	snprintf(url, sizeof(url), "http://%s:%u/v1/trace", host, q->c.port);
-
-	cJSON *rq = cJSON_CreateObject();
-	cJSON_AddStringToObject(rq, "local", jr->valuestring);
-	cJSON_AddStringToObject(rq, "remote", jl->valuestring);
-	cJSON_AddNumberToObject(rq, "depth", j->depth - 1);
-	cJSON_AddNumberToObject(rq, "deadline_ms", (double)rem_ms);
-	cJSON *vis = cJSON_Duplicate(j->visited, 1);
-	if (vis && !inq_visited_has(vis, canon) && cJSON_GetArraySize(vis) < INQ_VISITED_MAX)
-		cJSON_AddItemToArray(vis, cJSON_CreateString(canon));
-	cJSON_AddItemToObject(rq, "visited", vis ? vis : cJSON_CreateArray());
-	char *body = cJSON_PrintUnformatted(rq);
-	cJSON_Delete(rq);
-	struct leafreq *l = calloc(1, sizeof(*l));
-	CURL *e = curl_easy_init();
-	if (!body || !l || !e) {
-		free(body);
-		free(l);
-		if (e)
-			curl_easy_cleanup(e);
-		return -1;
-	}
-	l->j = j;
-	l->node = node;
-	l->e = e;
-	l->hdr = curl_slist_append(NULL, "Content-Type: application/json");
-	l->hdr = curl_slist_append(l->hdr, "Expect:");
-	if (q->auth[0])
-		l->hdr = curl_slist_append(l->hdr, q->auth);
-	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http");
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, rem_ms);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, rem_ms);
-	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, l->hdr);
-	curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, l);
-	curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
-	curl_easy_setopt(e, CURLOPT_SOCKOPTDATA, q);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, l);
-	free(body);
-	if (curl_multi_add_handle(q->multi, e) != CURLM_OK) {
-		curl_slist_free_all(l->hdr);
-		curl_easy_cleanup(e);
-		free(l);
-		return -1;
-	}
-	j->pending++;
-	return 0;
-}
-
-static void start_job(struct inquiry *q, struct job *j)
+/* the far ends of an answer's unfollowed leaves (the monitor's own answer) */
+static void allow_leaves(struct inquiry *q, cJSON *a, long deadline_ms)
 {
 	cJSON *lv[INQ_LEAVES_MAX];
-	size_t n = inq_leaves(j->ans, lv, INQ_LEAVES_MAX);
-	uint64_t now = mono_ns();
-	long rem_ms = j->deadline_ns > now ? (long)((j->deadline_ns - now) / 1000000ULL) : 0;
-	for (size_t i = 0; i < n; i++) {
-		char canon[2 * HT_ENDPOINT_STRLEN + 2];
-		const char *l = cJSON_GetStringValue(cJSON_GetObjectItem(lv[i], "local"));
-		const char *r = cJSON_GetStringValue(cJSON_GetObjectItem(lv[i], "remote"));
-		if (inq_canon(l, r, canon, sizeof(canon)) != 0)
-			inq_fill(lv[i], NULL, 0, "unknown endpoint");
-		else if (inq_visited_has(j->visited, canon))
-			inq_fill(lv[i], NULL, 0, "loop");
-		else if (j->depth <= 0)
-			inq_fill(lv[i], NULL, 0, "depth limit");
-		else if (rem_ms < 2)
-			inq_fill(lv[i], NULL, 0, "no answer");
-		else if (start_leaf(q, j, lv[i], canon, rem_ms) != 0)
-			inq_fill(lv[i], NULL, 0, "no answer");
-	}
-	if (j->pending == 0)
-		finish_job(j);
-}
-
-static void leaf_done(struct inquiry *q, CURL *e, CURLcode rc)
-{
-	struct leafreq *l = NULL;
-	long code = 0;
-	curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&l);
-	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
-	if (rc != CURLE_OK) {
-		log_debug("inquiry: %s", curl_easy_strerror(rc));
-		inq_fill(l->node, NULL, 0, "no answer");
-	} else if (code != 200) {
-		char why[32];
-		snprintf(why, sizeof(why), "refused: %ld", code);
-		inq_fill(l->node, NULL, 0, why);
-	} else {
-		cJSON *up = l->buf ? cJSON_ParseWithLength(l->buf, l->len) : NULL;
-		if (inq_answer_valid(up) != 0) {
-			cJSON_Delete(up);
-			inq_fill(l->node, NULL, 0, "no answer");
-		} else {
-			int complete = inq_answer_complete(up);
-			inq_fill(l->node, up, complete, complete ? NULL : "upstream incomplete");
-		}
-	}
-	curl_multi_remove_handle(q->multi, e);
-	curl_easy_cleanup(e); /* the connection stays in the multi's cache */
-	curl_slist_free_all(l->hdr);
-	free(l->buf);
-	struct job *j = l->j;
-	free(l);
-	if (--j->pending == 0)
-		finish_job(j);
-}
-
-static void *follower(void *arg)
-{
-	struct inquiry *q = arg;
-	for (;;) {
-		pthread_mutex_lock(&q->mu);
-		int stop = q->stop;
-		struct job *jobs = q->fq;
-		q->fq = NULL;
-		q->fq_tail = &q->fq;
-		pthread_mutex_unlock(&q->mu);
-		while (jobs) {
-			struct job *j = jobs;
-			jobs = j->next;
-			start_job(q, j);
-		}
-		if (stop)
-			break;
-		int running = 0, left;
-		curl_multi_perform(q->multi, &running);
-		CURLMsg *m;
-		while ((m = curl_multi_info_read(q->multi, &left)))
-			if (m->msg == CURLMSG_DONE)
-				leaf_done(q, m->easy_handle, m->data.result);
-		curl_multi_poll(q->multi, NULL, 0, 1000, NULL);
-	}
-	return NULL;
-}
-
-static int queue_job(struct inquiry *q, cJSON *ans, long deadline_ms, int depth, cJSON *visited,
-		     int paper, inq_done_fn done, void *arg)
-{
-	struct job *j = calloc(1, sizeof(*j));
-	if (!j) {
-		cJSON_Delete(ans);
-		cJSON_Delete(visited);
-		return -1;
-	}
+	size_t n = inq_leaves(a, lv, INQ_LEAVES_MAX);
 	if (deadline_ms <= 0)
 		deadline_ms = q->c.timeout_ms;
-	deadline_ms -= margin_ms(deadline_ms);
-	j->ans = ans;
-	j->visited = visited;
-	j->depth = depth;
-	j->deadline_ns = mono_ns() + (uint64_t)deadline_ms * 1000000ULL;
-	j->paper = paper;
-	j->done = done;
-	j->arg = arg;
-	pthread_mutex_lock(&q->mu);
-	*q->fq_tail = j;
-	q->fq_tail = &j->next;
-	pthread_mutex_unlock(&q->mu);
-	curl_multi_wakeup(q->multi);
+	uint64_t until = mono_ns() + (uint64_t)(deadline_ms + 1000) * 1000000ULL;
+	for (size_t i = 0; i < n; i++) {
+		struct ps_addr far;
+		if (ps_addr_from_text(cJSON_GetStringValue(cJSON_GetObjectItem(lv[i], "remote")), &far) == 0)
+			allow_add(q, &far, until);
+	}
+}
+
+/* ---- the child ----------------------------------------------------------------- */
+
+/* the monitor's own answer, its unfollowed leaves "no answer" */
+static void fail_follow(struct pfollow *p)
+{
+	cJSON *a = cJSON_Parse(p->own);
+	char *text = NULL;
+	if (a) {
+		cJSON *lv[INQ_LEAVES_MAX];
+		size_t n = inq_leaves(a, lv, INQ_LEAVES_MAX);
+		for (size_t i = 0; i < n; i++)
+			inq_fill(lv[i], NULL, 0, "no answer");
+		chain_reflatten(a);
+		text = cJSON_PrintUnformatted(a);
+		cJSON_Delete(a);
+	}
+	p->done(p->arg, text ? text : p->own);
+	free(text);
+	free(p->own);
+	free(p);
+}
+
+static void child_gone(struct inquiry *q, const char *why)
+{
+	if (q->ps < 0)
+		return;
+	if (why)
+		kill(q->pid, SIGKILL);
+	epoll_ctl(q->epfd, EPOLL_CTL_DEL, q->ps, NULL);
+	close(q->ps);
+	q->ps = -1;
+	int st = 0;
+	while (waitpid(q->pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (why)
+		log_warnx("inquiry: child %d killed: %s", (int)q->pid, why);
+	else if (WIFSIGNALED(st))
+		log_warnx("inquiry: child %d died of signal %d", (int)q->pid, WTERMSIG(st));
+	else
+		log_warnx("inquiry: child %d exited with status %d", (int)q->pid, WEXITSTATUS(st));
+	q->pid = 0;
+	ps_text_reset(&q->t);
+	struct pfollow *p = q->pf;
+	q->pf = NULL;
+	while (p) {
+		struct pfollow *nx = p->next;
+		fail_follow(p);
+		p = nx;
+	}
+}
+
+static void violation(struct inquiry *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void violation(struct inquiry *q, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	q->violations++;
+	child_gone(q, why);
+}
+
+static int spawn(struct inquiry *q)
+{
+	uint64_t now = mono_ns();
+	unsigned cap = q->c.max_restarts + 1;
+	if (cap > 16)
+		cap = 16;
+	if (q->nspawn >= cap && now - q->spawned[(q->nspawn - cap) % 16] < RESTART_WINDOW_NS)
+		return -1; /* too many in the last minute: the tick tries later */
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+		log_warn("inquiry: socketpair");
+		return -1;
+	}
+	char fdarg[16];
+	snprintf(fdarg, sizeof(fdarg), "%d", 3);
+	char *argv[16];
+	int k = 0;
+	argv[k++] = "hoptraced";
+	argv[k++] = "-X";
+	argv[k++] = fdarg;
+	if (q->fg)
+		argv[k++] = "-d";
+	for (int i = 0; i < q->verbose && i < 3; i++)
+		argv[k++] = "-v";
+	argv[k++] = "-f";
+	argv[k++] = q->conffile;
+	argv[k] = NULL;
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_warn("inquiry: fork");
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		/* only async-signal-safe calls until exec */
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (sv[1] != 3) {
+			if (dup2(sv[1], 3) < 0)
+				_exit(127);
+		} else {
+			fcntl(3, F_SETFD, 0);
+		}
+		close_range(4, ~0U, 0); /* the graph's, the guard's, the CLI's, /proc's */
+		execv("/proc/self/exe", argv);
+		_exit(127);
+	}
+	close(sv[1]);
+	q->ps = sv[0];
+	q->pid = pid;
+	q->spawned[q->nspawn % 16] = now;
+	if (q->nspawn++)
+		q->restarts++;
+	struct timeval tv = {1, 0}; /* a child that stops reading is killed */
+	setsockopt(q->ps, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	struct epoll_event ev = {.events = EPOLLIN};
+	epoll_ctl(q->epfd, EPOLL_CTL_ADD, q->ps, &ev);
+	log_info("inquiry: child %d started", (int)pid);
 	return 0;
+}
+
+static int send_text(struct inquiry *q, const void *head, size_t hlen, const char *text, size_t len)
+{
+	if (q->ps < 0)
+		return -1;
+	if (ps_send_text(q->ps, NULL, head, hlen, text, len) != 0) {
+		child_gone(q, errno == EAGAIN ? "stopped reading" : "send failed");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- WHO_REQ ------------------------------------------------------------------- */
+
+static int nul_inside(const char *s, size_t n)
+{
+	return memchr(s, 0, n) != NULL;
+}
+
+static void who_ans(struct inquiry *q, uint64_t id, int status, const char *text)
+{
+	struct ps_who_ans a = {{PS_MAGIC, PS_WHO_ANS, id}, status, (uint32_t)strlen(text)};
+	send_text(q, &a, sizeof(a), text, strlen(text));
+}
+
+static void who_err(struct inquiry *q, uint64_t id, int status, const char *msg)
+{
+	char *s = inq_error_json(msg);
+	who_ans(q, id, status, s ? s : "{\"ok\":false}");
+	free(s);
+}
+
+static void on_who_req(struct inquiry *q, const struct ps_who_req *m)
+{
+	/* shape: any fault here is the child's */
+	if (!ps_addr_valid(&m->peer, 1) || !ps_addr_valid(&m->local, 1) || !ps_addr_valid(&m->remote, 1) ||
+	    m->local.family != m->remote.family || m->npeer_addrs > PKI_ADDRS_MAX || m->depth < -1 ||
+	    m->depth > 64 || m->deadline_ms > 60000 || m->paper > 1 ||
+	    !nul_inside(m->nonce, sizeof(m->nonce)) || (m->nonce[0] && !inq_nonce_ok(m->nonce)) ||
+	    !nul_inside(m->peer_cn, sizeof(m->peer_cn))) {
+		violation(q, "malformed WHO_REQ");
+		return;
+	}
+	for (uint32_t i = 0; i < m->npeer_addrs; i++)
+		if (!ps_addr_valid(&m->peer_addrs[i], 0)) {
+			violation(q, "malformed WHO_REQ peer address %u", i);
+			return;
+		}
+	/* the asker is the far end of the connection it asks about */
+	int named = !q->tls || !q->front_names_peer;
+	for (uint32_t i = 0; !named && i < m->npeer_addrs; i++)
+		named = ps_addr_same_ip(&m->peer_addrs[i], &m->peer);
+	if (!ps_addr_same_ip(&m->peer, &m->remote) || !named) {
+		char p[HT_ENDPOINT_STRLEN], r[HT_ENDPOINT_STRLEN];
+		ps_addr_text(&m->peer, p, sizeof(p));
+		ps_addr_text(&m->remote, r, sizeof(r));
+		log_debug("inquiry: refused: peer %s asked about a connection to %s", p, r);
+		who_err(q, m->h.id, 403,
+			!named ? "the peer's certificate does not name its address"
+			       : "the asker is not the far end of the connection it asks about");
+		return;
+	}
+	char local[HT_ENDPOINT_STRLEN], remote[HT_ENDPOINT_STRLEN];
+	ps_addr_text(&m->local, local, sizeof(local));
+	ps_addr_text(&m->remote, remote, sizeof(remote));
+	char *ans = q->who(q->who_arg, local, remote);
+	cJSON *a = ans ? cJSON_Parse(ans) : NULL;
+	if (!a) {
+		who_err(q, m->h.id, 500, "out of memory");
+	} else if (!cJSON_IsTrue(cJSON_GetObjectItem(a, "ok"))) {
+		const char *e = cJSON_GetStringValue(cJSON_GetObjectItem(a, "error"));
+		const char *cn = cJSON_GetStringValue(cJSON_GetObjectItem(a, "code"));
+		enum ht_qerr code = ht_qerr_from_name(cn, cn ? strlen(cn) : 0);
+		if (code == HT_QE_NO_CONN || code == HT_QE_NO_HOLDER || code == HT_QE_NO_PROC)
+			who_err(q, m->h.id, 404, "no such connection");
+		else
+			who_err(q, m->h.id, 400, e ? e : "bad request");
+	} else {
+		char *text = ans;
+		char *signed_text = NULL;
+		if (m->nonce[0] && q->signer) {
+			char err[160];
+			cJSON *s = part_make_answer(q->signer, m->nonce, local, remote, a, err, sizeof(err));
+			if (s) {
+				cJSON_AddItemToObject(a, "signed", s);
+				signed_text = cJSON_PrintUnformatted(a);
+				if (signed_text)
+					text = signed_text;
+			} else {
+				log_warnx("inquiry: cannot sign the part: %s", err);
+			}
+		}
+		if (inq_wants_follow(text))
+			allow_leaves(q, a, (long)m->deadline_ms);
+		if (strlen(text) > PS_TEXT_MAX)
+			who_err(q, m->h.id, 500, "answer too large");
+		else
+			who_ans(q, m->h.id, 200, text);
+		free(signed_text);
+	}
+	cJSON_Delete(a);
+	free(ans);
+}
+
+/* ---- SOCK_REQ ------------------------------------------------------------------ */
+
+static void on_sock_req(struct inquiry *q, const struct ps_sock_req *m)
+{
+	struct ps_sock_ans a = {{PS_MAGIC, PS_SOCK_ANS, m->h.id}, 0, 0};
+	if (!ps_addr_valid(&m->far, 1)) {
+		violation(q, "malformed SOCK_REQ");
+		return;
+	}
+	char far[HT_ENDPOINT_STRLEN];
+	ps_addr_text(&m->far, far, sizeof(far));
+	int fd = -1;
+	if (m->far.port != q->c.port || !allowed(q, &m->far)) {
+		q->sock_refused++;
+		log_warnx("inquiry: the child asked for a connection to %s: not a far end it was given", far);
+		a.err = EPERM;
+	} else {
+		int fam = m->far.family == 4 ? AF_INET : AF_INET6;
+		struct sockaddr_storage ss;
+		socklen_t sl;
+		memset(&ss, 0, sizeof(ss));
+		if (fam == AF_INET) {
+			struct sockaddr_in *s4 = (void *)&ss;
+			s4->sin_family = AF_INET;
+			s4->sin_port = htons(m->far.port);
+			memcpy(&s4->sin_addr, m->far.a, 4);
+			sl = sizeof(*s4);
+		} else {
+			struct sockaddr_in6 *s6 = (void *)&ss;
+			s6->sin6_family = AF_INET6;
+			s6->sin6_port = htons(m->far.port);
+			memcpy(&s6->sin6_addr, m->far.a, 16);
+			sl = sizeof(*s6);
+		}
+		int one = 1;
+		fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0 ||
+		    (q->c.mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &q->c.mark, sizeof(q->c.mark)) < 0) ||
+		    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
+		    (connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS)) {
+			a.err = errno ? errno : EIO;
+			log_debug("inquiry: socket to %s: %s", far, strerror(a.err));
+			if (fd >= 0)
+				close(fd);
+			fd = -1;
+		}
+	}
+	if (ps_send(q->ps, NULL, &a, sizeof(a), fd) != 0)
+		child_gone(q, "send failed");
+	if (fd >= 0)
+		close(fd);
+}
+
+/* ---- FOLLOW -------------------------------------------------------------------- */
+
+static void on_follow_done(struct inquiry *q, uint64_t id, const char *text)
+{
+	struct pfollow **pp = &q->pf, *p;
+	while ((p = *pp) && p->id != id)
+		pp = &p->next;
+	if (!p)
+		return; /* expired already */
+	*pp = p->next;
+	p->done(p->arg, text); /* opaque: the guard / CLI reads it */
+	free(p->own);
+	free(p);
 }
 
 int inquiry_wants_follow(const struct inquiry *q, const char *answer)
 {
-	/* the answer is cJSON's unformatted print: the member is written so */
-	return q && answer && strstr(answer, "\"reason\":\"" HT_LEAF_NOT_FOLLOWED "\"") != NULL;
+	return q && q->ps >= 0 && inq_wants_follow(answer);
 }
 
 int inquiry_follow(struct inquiry *q, const char *answer, long deadline_ms, const char *subject_canon,
 		   inq_done_fn done, void *arg)
 {
-	cJSON *ans = cJSON_Parse(answer);
-	cJSON *vis = cJSON_CreateArray();
-	if (!ans || !vis) {
-		cJSON_Delete(ans);
-		cJSON_Delete(vis);
+	size_t len = strlen(answer);
+	if (!q || q->ps < 0 || len > PS_TEXT_MAX)
+		return -1;
+	cJSON *a = cJSON_Parse(answer);
+	if (!a)
+		return -1;
+	if (deadline_ms <= 0 || deadline_ms > 60000)
+		deadline_ms = q->c.timeout_ms;
+	allow_leaves(q, a, deadline_ms);
+	cJSON_Delete(a);
+	struct pfollow *p = calloc(1, sizeof(*p));
+	if (!p || !(p->own = strdup(answer))) {
+		free(p);
 		return -1;
 	}
+	p->id = ++q->next_id;
+	p->done = done;
+	p->arg = arg;
+	p->expire_ns = mono_ns() + (uint64_t)(deadline_ms + 1000) * 1000000ULL;
+	struct ps_follow_req m;
+	memset(&m, 0, sizeof(m));
+	m.h = (struct ps_hdr){PS_MAGIC, PS_FOLLOW_REQ, p->id};
+	m.depth = (int32_t)q->c.max_depth;
+	m.deadline_ms = (uint32_t)deadline_ms;
+	m.len = (uint32_t)len;
 	if (subject_canon)
-		cJSON_AddItemToArray(vis, cJSON_CreateString(subject_canon));
-	return queue_job(q, ans, deadline_ms, (int)q->c.max_depth, vis, 0, done, arg);
+		snprintf(m.subject, sizeof(m.subject), "%s", subject_canon);
+	p->next = q->pf;
+	q->pf = p;
+	if (send_text(q, &m, sizeof(m), answer, len) != 0)
+		return 0; /* child_gone answered it ("no answer") */
+	return 0;
 }
 
-/* ---- HTTP ----------------------------------------------------------------------- */
+/* ---- the loop's side ----------------------------------------------------------- */
 
-static void http_reply(nng_aio *aio, uint16_t status, const char *json, int close_conn)
+static void on_text(struct inquiry *q)
 {
-	nng_http_res *res;
-	if (nng_http_res_alloc(&res) != 0) {
-		nng_aio_finish(aio, NNG_ENOMEM);
-		return;
-	}
-	nng_http_res_set_status(res, status);
-	nng_http_res_set_header(res, "Content-Type", "application/json");
-	if (status == 401)
-		nng_http_res_set_header(res, "WWW-Authenticate", "Bearer realm=\"hoptrace\"");
-	if (status == 405)
-		nng_http_res_set_header(res, "Allow", "POST");
-	if (close_conn)
-		nng_http_res_set_header(res, "Connection", "close");
-	if (json)
-		nng_http_res_copy_data(res, json, strlen(json));
-	nng_aio_set_output(aio, 0, res);
-	nng_aio_finish(aio, 0);
+	if (q->t.type == PS_FOLLOW_DONE)
+		on_follow_done(q, q->t.id, q->t.buf);
+	ps_text_reset(&q->t);
 }
 
-static void http_error(nng_aio *aio, uint16_t status, const char *msg, int close_conn)
-{
-	char *s = inq_error_json(msg);
-	log_debug("inquiry: HTTP %u: %s", status, msg);
-	http_reply(aio, status, s, close_conn);
-	free(s);
-}
-
-static void http_done(void *arg, const char *text)
-{
-	http_reply(arg, 200, text, 0);
-}
-
-/* token bucket per key; 1 = allowed */
-static int rate_ok(struct inquiry *q, const char *key)
-{
-	if (!q->c.rate)
-		return 1;
-	uint32_t h = 2166136261u;
-	for (const char *p = key; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	uint64_t now = mono_ns();
-	double burst = 2.0 * q->c.rate;
-	pthread_mutex_lock(&q->rmu);
-	struct bucket *b = &q->buckets[h % 256];
-	if (strcmp(b->key, key) != 0) { /* a new (or colliding) peer takes the slot */
-		snprintf(b->key, sizeof(b->key), "%s", key);
-		b->tokens = burst;
-		b->last = now;
-	}
-	b->tokens += (double)(now - b->last) / 1e9 * q->c.rate;
-	if (b->tokens > burst)
-		b->tokens = burst;
-	b->last = now;
-	int ok = b->tokens >= 1.0;
-	if (ok)
-		b->tokens -= 1.0;
-	pthread_mutex_unlock(&q->rmu);
-	return ok;
-}
-
-static void process(struct inquiry *q, nng_aio *aio, const char *data, size_t len)
-{
-	struct hreq *h = calloc(1, sizeof(*h));
-	char err[160];
-	if (!h) {
-		http_error(aio, 500, "out of memory", 0);
-		return;
-	}
-	if (inq_parse_request(data, len, &h->r, err, sizeof(err)) != 0) {
-		free(h);
-		http_error(aio, 400, err, 0);
-		return;
-	}
-	/* the asking host is the far end of the connection it asks about */
-	char key[HT_ENDPOINT_STRLEN + 2];
-	if (url_host(h->r.remote, key, sizeof(key)) != 0 || !rate_ok(q, key)) {
-		inq_req_free(&h->r);
-		free(h);
-		http_error(aio, 429, "too many inquiries", 0);
-		return;
-	}
-	h->aio = aio;
-	pthread_mutex_lock(&q->mu);
-	*q->mq_tail = h;
-	q->mq_tail = &h->next;
-	pthread_mutex_unlock(&q->mu);
-	uint64_t one = 1;
-	if (write(q->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		log_warn("inquiry: eventfd");
-}
-
-struct body_read {
-	struct inquiry *q;
-	nng_aio *outer, *sub;
-	char *buf;
-	size_t len;
-};
-
-static void body_done(void *arg)
-{
-	struct body_read *br = arg;
-	int rv = nng_aio_result(br->sub);
-	if (rv != 0)
-		nng_aio_finish(br->outer, rv); /* nng closes the connection */
-	else
-		process(br->q, br->outer, br->buf, br->len);
-	free(br->buf);
-	nng_aio_reap(br->sub);
-	free(br);
-}
-
-static void handle_trace(nng_aio *aio)
-{
-	nng_http_req *req = nng_aio_get_input(aio, 0);
-	nng_http_handler *hd = nng_aio_get_input(aio, 1);
-	nng_http_conn *conn = nng_aio_get_input(aio, 2);
-	struct inquiry *q = nng_http_handler_get_data(hd);
-	const char *m = nng_http_req_get_method(req);
-	const char *cl = nng_http_req_get_header(req, "Content-Length");
-	const char *te = nng_http_req_get_header(req, "Transfer-Encoding");
-	if (strcmp(m, "POST")) {
-		http_error(aio, 405, "method not allowed: use POST", cl || te);
-		return;
-	}
-	if (te) {
-		http_error(aio, 411, "chunked bodies are not accepted: send Content-Length", 1);
-		return;
-	}
-	unsigned long long n = 0;
-	char ebuf[64];
-	if (cl && ini_uint(cl, ~0ull, &n, ebuf, sizeof ebuf) != 0) {
-		http_error(aio, 400, "bad Content-Length", 1);
-		return;
-	}
-	if (n > INQ_BODY_MAX) {
-		http_error(aio, 413, "request body larger than 64 KiB", 1);
-		return;
-	}
-	if (!inq_secret_ok(nng_http_req_get_header(req, "Authorization"), q->c.secret)) {
-		http_error(aio, 401, "missing or wrong secret (Authorization: Bearer ...)", n > 0);
-		return;
-	}
-	if (n == 0) {
-		process(q, aio, NULL, 0);
-		return;
-	}
-	struct body_read *br = calloc(1, sizeof(*br));
-	if (!br || !(br->buf = malloc((size_t)n)) || nng_aio_alloc(&br->sub, body_done, br) != 0) {
-		if (br)
-			free(br->buf);
-		free(br);
-		nng_aio_finish(aio, NNG_ENOMEM);
-		return;
-	}
-	br->q = q;
-	br->outer = aio;
-	br->len = (size_t)n;
-	nng_iov iov = {.iov_buf = br->buf, .iov_len = br->len};
-	nng_aio_set_iov(br->sub, 1, &iov);
-	nng_aio_set_timeout(br->sub, 5000);
-	nng_http_conn_read_all(conn, br->sub);
-}
-
-/* main thread: every queued HTTP inquiry */
 void inquiry_main(struct inquiry *q)
 {
-	uint64_t x;
-	if (read(q->efd, &x, sizeof(x)) < 0 && errno != EAGAIN)
-		return;
-	pthread_mutex_lock(&q->mu);
-	struct hreq *list = q->mq;
-	q->mq = NULL;
-	q->mq_tail = &q->mq;
-	pthread_mutex_unlock(&q->mu);
-	while (list) {
-		struct hreq *h = list;
-		list = h->next;
-		char *ans = q->who(q->who_arg, h->r.local, h->r.remote);
-		cJSON *a = ans ? cJSON_Parse(ans) : NULL;
-		if (!a) {
-			http_error(h->aio, 500, "out of memory", 0);
-		} else if (!cJSON_IsTrue(cJSON_GetObjectItem(a, "ok"))) {
-			const char *e = cJSON_GetStringValue(cJSON_GetObjectItem(a, "error"));
-			const char *cn = cJSON_GetStringValue(cJSON_GetObjectItem(a, "code"));
-			enum ht_qerr code = ht_qerr_from_name(cn, cn ? strlen(cn) : 0);
-			if (code == HT_QE_NO_CONN || code == HT_QE_NO_HOLDER || code == HT_QE_NO_PROC)
-				http_error(h->aio, 404, "no such connection", 0);
-			else
-				http_error(h->aio, 400, e ? e : "bad request", 0);
-			cJSON_Delete(a);
-		} else if (inquiry_wants_follow(q, ans)) {
-			int depth = h->r.depth < 0 || h->r.depth > (int)q->c.max_depth ? (int)q->c.max_depth
-											   : h->r.depth;
-			cJSON *vis = h->r.visited;
-			h->r.visited = NULL;
-			if (queue_job(q, a, h->r.deadline_ms, depth, vis, h->r.paper, http_done, h->aio) != 0)
-				http_error(h->aio, 500, "out of memory", 0);
-		} else if (h->r.paper) {
-			cJSON *p = inq_to_paper(a);
-			char *s = p ? cJSON_PrintUnformatted(p) : NULL;
-			http_reply(h->aio, 200, s, 0);
-			free(s);
-			cJSON_Delete(p);
-			cJSON_Delete(a);
-		} else {
-			http_reply(h->aio, 200, ans, 0);
-			cJSON_Delete(a);
+	static unsigned char buf[PS_MSG_MAX];
+	char why[160];
+	for (int budget = 64; budget > 0 && q->ps >= 0; budget--) {
+		union {
+			char b[CMSG_SPACE(sizeof(int) * 8)];
+			struct cmsghdr align;
+		} cb;
+		struct iovec iov = {buf, sizeof(buf)};
+		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb.b,
+				    .msg_controllen = sizeof(cb.b)};
+		ssize_t r = recvmsg(q->ps, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (r <= 0) {
+			child_gone(q, NULL);
+			spawn(q);
+			return;
 		}
-		free(ans);
-		inq_req_free(&h->r);
-		free(h);
+		int got_fd = 0;
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+				int nfd = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+				for (int i = 0; i < nfd; i++) {
+					int x;
+					memcpy(&x, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+					close(x);
+				}
+				got_fd = 1;
+			}
+		const struct ps_hdr *h = (const void *)buf;
+		if (got_fd || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+			violation(q, "a descriptor or an oversized message");
+			goto respawn;
+		}
+		if ((size_t)r < sizeof(*h) || h->magic != PS_MAGIC) {
+			violation(q, "bad magic or length %zd", r);
+			goto respawn;
+		}
+		if (q->t.active && h->type != PS_CHUNK_MSG) {
+			violation(q, "message type %u inside a text", h->type);
+			goto respawn;
+		}
+		int done;
+		switch (h->type) {
+		case PS_WHO_REQ:
+			if ((size_t)r != sizeof(struct ps_who_req)) {
+				violation(q, "WHO_REQ of %zd bytes", r);
+				goto respawn;
+			}
+			on_who_req(q, (const void *)buf);
+			break;
+		case PS_SOCK_REQ:
+			if ((size_t)r != sizeof(struct ps_sock_req)) {
+				violation(q, "SOCK_REQ of %zd bytes", r);
+				goto respawn;
+			}
+			on_sock_req(q, (const void *)buf);
+			break;
+		case PS_FOLLOW_DONE:
+			if ((size_t)r != sizeof(struct ps_follow_done)) {
+				violation(q, "FOLLOW_DONE of %zd bytes", r);
+				goto respawn;
+			}
+			done = ps_text_begin(&q->t, buf, (size_t)r, ((const struct ps_follow_done *)buf)->len, why,
+					     sizeof(why));
+			if (done < 0) {
+				violation(q, "FOLLOW_DONE: %s", why);
+				goto respawn;
+			}
+			if (done)
+				on_text(q);
+			break;
+		case PS_CHUNK_MSG:
+			done = ps_text_add(&q->t, buf, (size_t)r, why, sizeof(why));
+			if (done < 0) {
+				violation(q, "%s", why);
+				goto respawn;
+			}
+			if (done)
+				on_text(q);
+			break;
+		default:
+			violation(q, "message type %u", h->type);
+			goto respawn;
+		}
 	}
+	return;
+respawn:
+	spawn(q);
+}
+
+void inquiry_tick(struct inquiry *q)
+{
+	if (!q)
+		return;
+	uint64_t now = mono_ns();
+	struct pfollow **pp = &q->pf, *p;
+	while ((p = *pp)) {
+		if (p->expire_ns <= now) {
+			*pp = p->next;
+			log_warnx("inquiry: the child did not finish a follow in time");
+			fail_follow(p);
+		} else {
+			pp = &p->next;
+		}
+	}
+	if (q->ps < 0 && !q->off)
+		spawn(q);
 }
 
 int inquiry_fd(const struct inquiry *q)
 {
-	return q->efd;
+	return q->epfd;
 }
 
 struct inquiry *inquiry_start(const struct inq_conf *c, const char *hostname, inq_who_fn who,
-			      void *who_arg, char *err, size_t n)
+			      void *who_arg, const char *conffile, int foreground, int verbose,
+			      char *err, size_t n)
 {
 	struct inquiry *q = calloc(1, sizeof(*q));
-	int rv;
 	if (!q) {
 		snprintf(err, n, "out of memory");
 		return NULL;
 	}
 	q->c = *c;
 	snprintf(q->host, sizeof(q->host), "%s", hostname);
+	snprintf(q->conffile, sizeof(q->conffile), "%s", conffile);
 	q->who = who;
 	q->who_arg = who_arg;
-	q->mq_tail = &q->mq;
-	q->fq_tail = &q->fq;
-	pthread_mutex_init(&q->mu, NULL);
-	pthread_mutex_init(&q->rmu, NULL);
-	if (c->secret[0])
-		snprintf(q->auth, sizeof(q->auth), "Authorization: Bearer %s", c->secret);
-	q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	q->multi = curl_multi_init();
-	if (q->efd < 0 || !q->multi) {
-		snprintf(err, n, "inquiry: eventfd or curl_multi_init failed");
-		goto fail;
+	q->fg = foreground;
+	q->verbose = verbose;
+	q->ps = -1;
+	q->tls = !c->lab_plain;
+	q->front_names_peer = 1; /* tlsfront: the peer certificate's iPAddress SANs */
+	q->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (q->epfd < 0) {
+		snprintf(err, n, "inquiry: epoll_create1: %s", strerror(errno));
+		free(q);
+		return NULL;
 	}
-	curl_multi_setopt(q->multi, CURLMOPT_MAXCONNECTS, 256L);
-	if (pthread_create(&q->thr, NULL, follower, q) != 0) {
-		snprintf(err, n, "inquiry: cannot start the follower thread");
-		goto fail;
+	if (inq_fleet_ready(c, err, n) != 0) {
+		/* no fleet identity: no inquiries in or out (answers keep their
+		 * leaves "not followed"); hoptraced itself runs */
+		log_warnx("inquiry: OFF: %s (hoptrace ca issue; docs/config.md [fleet])", err);
+		q->off = 1;
+		return q;
 	}
-	q->thr_started = 1;
-	if (c->enabled) {
-		nng_http_handler *h;
-		if ((rv = nng_url_parse(&q->url, c->listen)) != 0 ||
-		    (rv = nng_http_server_hold(&q->srv, q->url)) != 0) {
-			snprintf(err, n, "inquiry listen %s: %s", c->listen, nng_strerror(rv));
-			goto fail;
+	if (q->tls) {
+		q->signer = pki_signer_load(c->fleet_sign_cert, c->fleet_sign_key, err, n);
+		if (!q->signer) {
+			close(q->epfd);
+			free(q);
+			return NULL;
 		}
-		if ((rv = nng_http_handler_alloc(&h, "/v1/trace", handle_trace)) != 0 ||
-		    (rv = nng_http_handler_set_method(h, NULL)) != 0 ||
-		    (rv = nng_http_handler_collect_body(h, false, 0)) != 0 ||
-		    (rv = nng_http_handler_set_data(h, q, NULL)) != 0 ||
-		    (rv = nng_http_server_add_handler(q->srv, h)) != 0 ||
-		    (rv = nng_http_server_start(q->srv)) != 0) {
-			snprintf(err, n, "inquiry listen %s: %s", c->listen, nng_strerror(rv));
-			goto fail;
-		}
-		if (!c->secret[0])
-			log_warnx("inquiry: no secret configured: every inquiry is refused (401)");
+	}
+	if (c->lab_plain)
+		log_warnx("inquiry: [fleet] lab_plain = yes: PLAIN HTTP, NOTHING SIGNED OR CHECKED: "
+			  "any host may ask and any answer is believed (benchmarks only)");
+	if (spawn(q) != 0) {
+		snprintf(err, n, "inquiry: cannot start the child");
+		close(q->epfd);
+		pki_signer_free(q->signer);
+		free(q);
+		return NULL;
 	}
 	return q;
-fail:
-	inquiry_stop(q);
-	return NULL;
 }
 
 void inquiry_stop(struct inquiry *q)
 {
 	if (!q)
 		return;
-	if (q->srv) {
-		nng_http_server_stop(q->srv);
-		nng_http_server_release(q->srv);
+	if (q->ps >= 0) {
+		kill(q->pid, SIGTERM);
+		epoll_ctl(q->epfd, EPOLL_CTL_DEL, q->ps, NULL);
+		close(q->ps);
+		q->ps = -1;
+		int st;
+		waitpid(q->pid, &st, 0);
 	}
-	if (q->url)
-		nng_url_free(q->url);
-	if (q->thr_started) {
-		pthread_mutex_lock(&q->mu);
-		q->stop = 1;
-		pthread_mutex_unlock(&q->mu);
-		curl_multi_wakeup(q->multi);
-		pthread_join(q->thr, NULL);
+	struct pfollow *p = q->pf;
+	q->pf = NULL;
+	while (p) {
+		struct pfollow *nx = p->next;
+		fail_follow(p);
+		p = nx;
 	}
-	/* pending HTTP inquiries are answered by nng's own teardown */
-	if (q->multi)
-		curl_multi_cleanup(q->multi);
-	if (q->efd >= 0)
-		close(q->efd);
+	ps_text_reset(&q->t);
+	pki_signer_free(q->signer);
+	close(q->epfd);
 	free(q);
 }

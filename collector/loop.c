@@ -96,6 +96,7 @@ static void loop_tick(struct collector *c, int fd, uint64_t now)
 	if (c->loop.wd_usec) /* the graph loop is alive: every 1 s tick */
 		ht_sd_notify("WATCHDOG=1");
 	sockets_retry(c);
+	inquiry_tick(c->inq); /* overdue follows, the inquiry child's restarts */
 }
 
 /* One event; returns 1 when records are to be read. */

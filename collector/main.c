@@ -67,6 +67,9 @@ static void status_extra(void *obj)
 	records_status(status_of, obj);
 }
 
+static const char *conf_path;
+static int opt_fg, opt_verbose;
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: hoptraced [-dnv] [-f file]\n");
@@ -132,7 +135,8 @@ static void collector_start(struct collector *c)
 	if (c->qctx.nl < 0)
 		log_warnx("sock_diag unavailable: connection lookups will fail");
 
-	c->inq = inquiry_start(&c->cf.inq, c->cf.hostname, follow_inq_who, c, err, sizeof(err));
+	c->inq = inquiry_start(&c->cf.inq, c->cf.hostname, follow_inq_who, c, conf_path, opt_fg,
+			       opt_verbose, err, sizeof(err));
 	if (!c->inq)
 		fatalx("%s", err);
 	ep_add(c, inquiry_fd(c->inq), TAG_INQ);
@@ -143,11 +147,12 @@ int main(int argc, char **argv)
 {
 	ht_unshim_self(argv);
 	const char *conffile = HT_CONF_DEFAULT;
-	int foreground = 0, check = 0, verbose = 0, explicit_conf = 0, ch;
+	int foreground = 0, check = 0, verbose = 0, explicit_conf = 0, ch, child_fd = -1;
 	char err[512];
 
-	while ((ch = getopt(argc, argv, "df:nvh")) != -1) {
+	while ((ch = getopt(argc, argv, "df:nvhX:")) != -1) {
 		switch (ch) {
+		case 'X': child_fd = atoi(optarg); break; /* the inquiry child (privsep.h) */
 		case 'd': foreground = 1; break;
 		case 'f': conffile = optarg; explicit_conf = 1; break;
 		case 'n': check = 1; break;
@@ -157,14 +162,23 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
-	log_init("hoptraced", foreground || check, verbose);
+	conf_path = conffile;
+	opt_fg = foreground;
+	opt_verbose = verbose;
+	log_init(child_fd >= 0 ? "hoptraced-inquiry" : "hoptraced", foreground || check, verbose);
 	struct collector *c = calloc(1, sizeof(*c));
 	if (!c)
 		fatalx("out of memory");
 	c->quit = &quit;
-	if (conf_load(conffile, explicit_conf, &c->cf, err, sizeof(err)) != 0) {
+	if (conf_load(conffile, explicit_conf && child_fd < 0, &c->cf, err, sizeof(err)) != 0) {
 		fprintf(stderr, "hoptraced: %s\n", err);
 		return 1;
+	}
+	if (child_fd >= 0) {
+		if (child_fd != 3)
+			usage();
+		signal(SIGPIPE, SIG_IGN);
+		return inq_child_main(&c->cf.inq, child_fd);
 	}
 	if (check) {
 		/* [fleet] (docs/fleet.md): every fault, one line each */

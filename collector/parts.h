@@ -51,4 +51,27 @@ cJSON *part_make(struct pki_signer *s, const char *host, const char *nonce,
  * "forged part: …", fixes "complete", and rebuilds "chains". Returns the number of
  * leaves refused. */
 int parts_verify_answer(struct pki_trust *t, const char *nonce, cJSON *answer);
+
+/* ---- added in session 7 (collector/parts.c) ---------------------------------------- */
+/* part_make over a whole "who" answer: host, tree and the flags that make every chain
+ * incomplete ("truncated", "holders_incomplete": signed as members of the part when
+ * true, so a judge cannot lose them) are taken from `answer`. Use this one. */
+cJSON *part_make_answer(struct pki_signer *s, const char *nonce, const char *asked_local,
+			const char *asked_remote, const cJSON *answer, char *err, size_t n);
+
+/* Bounds of the judge (an answer past them gets "forged part: too deep/too large") */
+#define PARTS_DEPTH_MAX 64        /* parts nested in one answer */
+#define PARTS_MAX 512             /* parts verified for one answer */
+#define PARTS_LEAVES_MAX 256      /* conn leaves of one part */
+#define PARTS_NODES_MAX 8192      /* nodes of one part's tree */
+#define PARTS_CERT_B64_MAX 8192   /* "cert" (base64) */
+#define PARTS_SIG_B64_MAX 256     /* "sig" (base64) */
+
+/* Test seam (unit and fuzz tests only): replaces pki_trust_verify_part for the judge;
+ * NULL restores it. Not thread-safe: set it before any judge runs. */
+typedef int (*parts_verify_fn)(struct pki_trust *t, const unsigned char *der, size_t derlen,
+			       const void *data, size_t len, const unsigned char *sig,
+			       size_t slen, char cn[PKI_CN_MAX + 1], struct pki_addr *addrs,
+			       int *naddrs, char *why, size_t n);
+void parts_set_verifier(parts_verify_fn fn);
 #endif

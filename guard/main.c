@@ -29,6 +29,7 @@
 #include "engine.h"
 #include "gconf.h"
 #include "rules.h"
+#include "hoptrace/policy_remote.h"
 #include "hoptrace/unshim.h"
 
 static void usage(void)
@@ -93,6 +94,14 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		guard_conf_defaults(&conf);
+	}
+	if (conf.policy_url[0]) { /* the policy client's fleet identity (policy_remote.h) */
+		struct policy_fleet pf;
+		if (policy_fleet_read(conf_path, &pf, err, sizeof err) != 0) {
+			fprintf(stderr, "%s\n", err);
+			return 1;
+		}
+		policy_remote_set_fleet(&pf);
 	}
 	struct acl *acl = NULL;
 	if (!bare && !conf.policy_url[0]) {

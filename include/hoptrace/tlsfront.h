@@ -67,4 +67,33 @@ int tlsfront_reply(struct tlsfront *f, uint64_t id, int status, const char *json
 void tlsfront_get_stats(struct tlsfront *f, struct tlsfront_stats *s);
 int tlsfront_port(const struct tlsfront *f); /* the bound port (listen port 0 → chosen) */
 void tlsfront_stop(struct tlsfront *f);
+
+/* ---- added in session 7 (implementation) ---------------------------------------------
+ * The request head parser, a pure function (unit test, tests/fuzz/fuzz_httphead.c).
+ * buf holds the bytes read so far (len of them). Returns the head's length (through the
+ * blank line) when complete and well-formed, 0 when more bytes are needed (never past
+ * max_head: then -1 with status 431), -1 when refused: h->status is the HTTP status
+ * (400 malformed, 414 target too long, 431 too large, 505 not HTTP/1.x) and h->code/h->why say why.
+ * Checks of method, path and length against the conf are the caller's (tlsfront_check_head). */
+struct tlsfront_head {
+	char method[16];
+	char target[256];   /* the request target as sent */
+	int minor;          /* HTTP/1.minor */
+	long long content_length; /* -1: none */
+	int chunked;        /* any Transfer-Encoding */
+	int conn_close;     /* Connection: close, or HTTP/1.0 without keep-alive */
+	int expect_continue;
+	int status;         /* on -1 */
+	const char *code, *why;
+};
+long tlsfront_parse_head(const char *buf, size_t len, size_t max_head, struct tlsfront_head *h);
+/* The front's checks of a parsed head, in order: path (404), method (405), Transfer-Encoding
+ * (411), Content-Length missing (411) or > max_body (413). 0 if accepted, else the status
+ * with h->code/h->why set. */
+int tlsfront_check_head(struct tlsfront_head *h, const char *path, size_t max_body);
+/* {"ok":false,"error":TEXT,"code":CODE} into out (JSON-escaped); returns its length. */
+size_t tlsfront_error_json(char *out, size_t n, const char *code, const char *text);
+/* Memory the front holds for one connection before it is authenticated (TLS buffers,
+ * handshake state, the head buffer, the slot): the bound per pre-auth connection. */
+size_t tlsfront_preauth_bytes(const struct tlsfront_conf *c);
 #endif

@@ -1,8 +1,9 @@
 #!/bin/sh
 # hopguard with policy_url at a policy server that fails (docs/config.md:
-# policy_url, policy_timeout_ms, on_policy_error):
+# policy_url, policy_timeout_ms, on_policy_error), over mutual TLS with a fleet
+# certificate (`hoptrace ca init/issue`, [fleet] in the guard's config):
 #   unreachable (nothing listens on the port: the guard's connect is refused)
-#   silent (a listener that accepts and never answers: the request times out)
+#   silent (a listener that accepts and never answers: the TLS handshake times out)
 # For each: on_policy_error = reject refuses the connection at once (ECONNREFUSED
 # within policy_timeout_ms + a margin) and the audit log and the guard's log say
 # why; on_policy_error = accept lets it connect, and that is logged too.
@@ -10,6 +11,13 @@
 gn_need
 gn_setup
 gn_start_collector
+HT=${HOPTRACE:-$HT_TOP/${BUILD:-build}/hoptrace}
+"$HT" ca init "$T/fleet" >/dev/null && "$HT" ca issue "$T/fleet" hA "$A4" "$A6" >/dev/null ||
+	gn_fail "fleet certificates"
+# first in the file: gn_conf appends keys it has not seen to the last section
+{ printf '[fleet]\nca = %s/ca.crt\ncert = %s/hA.crt\nkey = %s/hA.key\ncrl = %s/crl.pem\n\n' \
+	"$T/fleet" "$T/fleet" "$T/fleet" "$T/fleet"; cat "$T/hoptrace.conf"; } >"$T/c.new" &&
+	mv "$T/c.new" "$T/hoptrace.conf"
 
 TMO=400          # policy_timeout_ms
 MARGIN=600       # ms on top of it for a refusal
@@ -38,7 +46,7 @@ NAUD=0   # audit lines seen so far (each phase checks only its own)
 phase() {
 	_name=$1 _pport=$2 _v=$3 _dport=$4 _words=$5
 	gn_log "$_name policy server, on_policy_error = $_v"
-	gn_conf policy_url "http://$B4:$_pport/v1/decide"
+	gn_conf policy_url "https://$B4:$_pport/v1/decide"
 	gn_conf on_policy_error "$_v"
 	: >"$T/hopguard.log"
 	gn_start_guard

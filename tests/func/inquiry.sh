@@ -3,8 +3,10 @@
 #   1. ssh h1 -> h2 -> h3: on h2, `hoptrace chain` of the ssh to h3 and `who` of
 #      its connection reach the true origin h1 (h1:ssh, h2:sshd…, h2:ssh), complete;
 #      the same inquiry in the paper's format;
-#   2. hostile and bad inquiries (issue 4, Done when 4): malformed JSON 400,
-#      oversized body 413, wrong secret 401, unknown connection 404, GET 405;
+#   2. hostile and bad inquiries (issue 4, Done when 4; issue 11): malformed JSON
+#      400, oversized body 413, no client certificate / another CA's / plain HTTP:
+#      refused in the handshake, a fleet certificate not naming the asker 403, an
+#      asker that is not the connection's far end 403, unknown connection 404, GET 405;
 #   3. a peer that never answers (h4: a listener on 8471 that accepts and never
 #      replies): `who` on h2 answers within its deadline, that branch "no answer";
 #   4. a loop between h1 and h2 (h1: nc -l 9000 | ssh h2 'nc h1 9000'): cut,
@@ -25,7 +27,6 @@ tb_sshd h4          # no collector: a listener that never answers instead
 tb_bg h4 $INQ blackhole 8471
 tb_wait_port h4 8471 || tb_fail "blackhole on h4"
 tb_preload on
-SECRET=$(cat "$TB_T/inquiry.secret")
 fails=0
 ok() { echo "ok   $*"; }
 bad() { echo "FAIL $*"; fails=$((fails + 1)); }
@@ -62,7 +63,7 @@ ms=${out%% *}
 echo "$out" | grep -q '"origin_host":"h1"' && ok "guard path: who from h1 in $ms ms" || bad "guard path: $out"
 
 # the paper's format: ask h2 (as h3 would) about h2's connection to h3
-ans=$(tb_exec h3 $INQ post "http://$H2:8471/v1/trace" "$SECRET" "{\"local\":\"$L\",\"remote\":\"$R\",\"format\":\"paper\"}")
+ans=$(tb_exec h3 $INQ post "https://$H2:8471/v1/trace" "{\"local\":\"$L\",\"remote\":\"$R\",\"format\":\"paper\"}")
 echo "$ans" | "$TB_PY" -c '
 import json, sys
 st, body = sys.stdin.read().split(" ", 1)
@@ -75,20 +76,34 @@ assert len(a["prev"]) == 1 and a["prev"][0]["hostname"] == "h1", a
 ' && ok "paper format: trace, prev from h1" || bad "paper format: $ans"
 
 tb_log "2. bad and hostile inquiries"
-URL=http://$H2:8471/v1/trace
+URL=https://$H2:8471/v1/trace
 check() { # NAME EXPECTED_STATUS ERROR_SUBSTRING OUTPUT
 	st=${4%% *}
 	if [ "$st" = "$2" ] && echo "$4" | grep -q "\"ok\":false" && echo "$4" | grep -q "$3"; then
 		ok "$1: $st"
 	else bad "$1: expected $2 ($3), got: $(echo "$4" | head -c 300)"; fi
 }
-check "malformed JSON" 400 "malformed JSON" "$(tb_exec h1 $INQ post $URL "$SECRET" '{"local":')"
-check "bad endpoint" 400 "local" "$(tb_exec h1 $INQ post $URL "$SECRET" '{"local":"1.2.3.4","remote":"1.2.3.5:1"}')"
-check "oversized body" 413 "64 KiB" "$(tb_exec h1 $INQ post $URL "$SECRET" -70000)"
-check "wrong secret" 401 "secret" "$(tb_exec h1 $INQ post $URL "wrong-$SECRET" "{\"local\":\"$R\",\"remote\":\"$L\"}")"
-check "no secret" 401 "secret" "$(tb_exec h1 curl -s -w ' %{http_code}' -d '{}' $URL | awk '{st=$NF; $NF=""; print st, $0}')"
+# refused in the TLS handshake: nothing read, nothing computed
+check_tls() { # NAME OUTPUT
+	case $2 in "000 "*) ok "$1: refused in the handshake";; *) bad "$1: $(echo "$2" | head -c 300)";; esac
+}
+check "malformed JSON" 400 "malformed JSON" "$(tb_exec h1 $INQ post $URL '{"local":')"
+check "bad endpoint" 400 "local" "$(tb_exec h1 $INQ post $URL '{"local":"1.2.3.4","remote":"1.2.3.5:1"}')"
+check "oversized body" 413 "too large" "$(tb_exec h1 $INQ post $URL -70000)"
+check_tls "no client certificate" "$(tb_exec h1 $INQ post $URL "{\"local\":\"$R\",\"remote\":\"$L\"}" --nocert)"
+"$TB_HOPTRACE" ca init "$TB_T/other" >/dev/null && "$TB_HOPTRACE" ca issue "$TB_T/other" h1 $H1 >/dev/null ||
+	tb_fail "another CA"
+check_tls "a certificate of another CA" "$(tb_exec h1 $INQ post $URL "{\"local\":\"$R\",\"remote\":\"$L\"}" \
+	--cert "$TB_T/other/h1.crt" --key "$TB_T/other/h1.key")"
+check "plain HTTP" 000 "" "$(tb_exec h1 curl -s -m 5 -w ' %{http_code}' -d '{}' http://$H2:8471/v1/trace | awk '{st=$NF; $NF=""; print st, "{\"ok\":false}", $0}')"
+out=$(tb_exec h1 $INQ post $URL "{\"local\":\"$H2:22\",\"remote\":\"$H1:1\"}" --cert "$(tb_dir h3)/h3.crt" --key "$(tb_dir h3)/h3.key")
+case $out in # the front answers 403 and closes (the client may see only the close)
+"403 "*|"000 "*) ok "a fleet certificate that does not name the asker: refused (${out%% *})";;
+*) bad "a fleet certificate of another host: $(echo "$out" | head -c 300)";;
+esac
+check "asker not the far end" 403 "far end" "$(tb_exec h1 $INQ post $URL "{\"local\":\"$L\",\"remote\":\"$R\"}")"
 check "unknown connection" 404 "no such connection" \
-	"$(tb_exec h1 $INQ post $URL "$SECRET" "{\"local\":\"$H2:22\",\"remote\":\"$H1:1\"}")"
+	"$(tb_exec h1 $INQ post $URL "{\"local\":\"$H2:22\",\"remote\":\"$H1:1\"}")"
 check "GET" 405 "POST" "$(tb_exec h1 $INQ get $URL)"
 tb_exec h2 "$TB_HOPTRACE" status >/dev/null && ok "collector alive after hostile inquiries" || bad "collector died"
 

@@ -38,7 +38,8 @@ bad hoptraced collector "retention = 60s" "retention = banana"
 bad hoptraced inquiry "max_depth = 999"
 bad hopguard guard "workers = 4" "workers = -3"
 bad hopguard guard "no_such_key = 1"
-bad hoptrace-policyd policyd "secret = x" "max_body = lots"
+bad hoptrace-policyd policyd "user = nobody" "max_body = lots"
+bad hoptrace-policyd policyd "policy = /x" "secret = x"
 
 # hopguard-cleanup with a chain name from the config
 ip netns add "$ns" || { echo "FAIL: ip netns add"; exit 1; }

@@ -49,7 +49,7 @@ for h in h1 h2 h3 p; do
 done
 for h in h1 h2 h3; do tb_wait_port $h 22 && tb_wait_port $h 8000 || tb_fail "$h servers"; done
 tb_wait_port p 8470 || tb_fail "policyd"
-PURL=http://$HP:8470/v1/decide
+PURL=https://$HP:8470/v1/decide
 
 start_guards() { # KEY=VALUE... (each guard in parallel)
 	for h in h1 h2 h3; do
@@ -228,7 +228,7 @@ run_mode local
 
 tb_log "(b) access list from hoptrace-policyd on p"
 stop_guards
-start_guards "policy_url=$PURL" "policy_secret=$(cat "$TB_T/policy.secret")" policy_timeout_ms=2000
+start_guards "policy_url=$PURL" policy_timeout_ms=2000
 PDPID=$(tb_pid_of p 'hoptrace-policyd') || tb_fail "no policyd pid"
 run_mode policyd
 

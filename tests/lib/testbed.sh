@@ -172,7 +172,16 @@ tb_host() {
 	echo "hello from $_n" >"$_d/www/index.html"
 	mkdir -p "/etc/netns/$_ns/hoptrace" "/run/hoptrace-$_ns"
 	chmod 0700 "/run/hoptrace-$_ns"
-	[ -f "$TB_T/inquiry.secret" ] || { echo "tb-inquiry-$TB_P" >"$TB_T/inquiry.secret"; chmod 0600 "$TB_T/inquiry.secret"; }
+	# the host's fleet identity, as a person makes it: hoptrace ca issue, then
+	# the four files and the CA into its /etc/hoptrace/fleet
+	tb_fleet
+	_fd=/etc/netns/$_ns/hoptrace/fleet
+	mkdir -p "$_fd" && chmod 0700 "$_fd" || tb_fail "mkdir $_fd"
+	"$TB_HOPTRACE" ca issue "$TB_T/fleet" "$_n" "$_v4" ${_v6:+"$_v6"} --out "$_d" >/dev/null ||
+		tb_fail "hoptrace ca issue $_n"
+	for _f in crt key sign.crt sign.key; do cp "$_d/$_n.$_f" "$_fd/host.$_f" || tb_fail "install $_n.$_f"; done
+	cp "$TB_T/fleet/ca.crt" "$TB_T/fleet/crl.pem" "$_fd/" || tb_fail "install ca.crt"
+	chmod 0600 "$_fd/host.key" "$_fd/host.sign.key"
 	cat >"/etc/netns/$_ns/hoptrace/hoptrace.conf" <<EOC
 # testbed host $_n (netns $_ns)
 [collector]
@@ -181,10 +190,32 @@ control = /run/hoptrace-$_ns/control.sock
 retention = 600s
 history_window = 60s
 
+[fleet]
+ca = /etc/hoptrace/fleet/ca.crt
+cert = /etc/hoptrace/fleet/host.crt
+key = /etc/hoptrace/fleet/host.key
+sign_cert = /etc/hoptrace/fleet/host.sign.crt
+sign_key = /etc/hoptrace/fleet/host.sign.key
+crl = /etc/hoptrace/fleet/crl.pem
+
 [inquiry]
-listen = http://[::]:8471
-secret_file = $TB_T/inquiry.secret
+listen = https://[::]:8471
 EOC
+}
+
+# tb_fleet : the testbed's fleet CA in $TB_T/fleet (hoptrace ca init), once
+tb_fleet() {
+	[ -f "$TB_T/fleet/ca.crt" ] && return 0
+	[ -x "$TB_HOPTRACE" ] || tb_skip "hoptrace not built ($TB_HOPTRACE)"
+	"$TB_HOPTRACE" ca init "$TB_T/fleet" >/dev/null || tb_fail "hoptrace ca init"
+}
+
+# tb_lab_plain NAME : NAME's inquiry service in lab_plain (plain HTTP, nothing signed
+# or checked: benchmarks' baseline only); before tb_collector
+tb_lab_plain() {
+	_cf=$(tb_conf "$1")
+	sed -i 's|^listen = https://|listen = http://|' "$_cf"
+	sed -i 's|^\[fleet\]$|[fleet]\nlab_plain = yes|' "$_cf"
 }
 
 tb_conf() { echo "/etc/netns/$(tb_ns "$1")/hoptrace/hoptrace.conf"; }  # real path of NAME's config
@@ -268,7 +299,7 @@ tb_preload() {
 
 # ---- daemons ------------------------------------------------------------------
 # tb_collector NAME : hoptraced -d in NAME with NAME's config (trace inquiry
-# service on :8471, shared secret $TB_T/inquiry.secret); waits until
+# service on :8471, mTLS with NAME's fleet certificates); waits until
 # `hoptrace status` answers (5 s)
 tb_collector() {
 	[ -x "$TB_HOPTRACED" ] || tb_skip "hoptraced not built ($TB_HOPTRACED)"
@@ -317,21 +348,28 @@ tb_guard() {
 	done
 }
 
-# tb_policy_server NAME PORT ACLFILE : hoptrace-policyd on NAME:PORT (secret in
-# $TB_T/policy.secret); sets TB_POLICY_URL
+# tb_policy_server NAME PORT ACLFILE : hoptrace-policyd on NAME:PORT over mutual TLS with
+# NAME's fleet certificate (tb_host's /etc/hoptrace/fleet; the guards present theirs),
+# dropping to user nobody; sets TB_POLICY_URL (https://IP:PORT)
 tb_policy_server() {
 	[ -x "$TB_POLICYD" ] || tb_skip "hoptrace-policyd not built"
 	_n=$1 _port=$2 _acl=$3 _d=$(tb_dir "$1")
-	echo "tb-secret-$TB_P" >"$TB_T/policy.secret"
 	cat >"$_d/policyd.conf" <<EOC
 [policyd]
-listen = http://0.0.0.0:$_port
+listen = https://0.0.0.0:$_port
 policy = $_acl
-secret_file = $TB_T/policy.secret
+user = nobody
+
+[fleet]
+ca = /etc/hoptrace/fleet/ca.crt
+cert = /etc/hoptrace/fleet/host.crt
+key = /etc/hoptrace/fleet/host.key
+crl = /etc/hoptrace/fleet/crl.pem
 EOC
 	_tb_bglog "$_d/policyd.log" "$_n" "$TB_POLICYD" -d -f "$_d/policyd.conf"
+	echo "$TB_LAST" >"$_d/policyd.pid"
 	tb_wait_port "$_n" "$_port" || { tail -n 20 "$_d/policyd.log"; tb_fail "policyd on $_n"; }
-	TB_POLICY_URL=http://$(tb_ip "$_n"):$_port
+	TB_POLICY_URL=https://$(tb_ip "$_n"):$_port
 }
 
 _tb_ssh_common() { # once: keys, sshd_config template, client config, htuser

@@ -192,15 +192,33 @@ static void paper(void)
 	cJSON_Delete(e);
 }
 
+/* the shared secret is gone (issue 11): its keys are a configuration error
+ * that names [fleet]; a request's nonce is base64url, 1..23 characters */
 static void secret(void)
 {
-	CHECK(inq_secret_ok("Bearer abc", "abc"));
-	CHECK(!inq_secret_ok("Bearer abd", "abc"));
-	CHECK(!inq_secret_ok("Bearer ab", "abc"));
-	CHECK(!inq_secret_ok("Bearer abcd", "abc"));
-	CHECK(!inq_secret_ok("bearer abc", "abc"));
-	CHECK(!inq_secret_ok(NULL, "abc"));
-	CHECK(!inq_secret_ok("Bearer ", "")); /* no secret: everything refused */
+	struct inq_conf c;
+	char err[256];
+	inq_conf_defaults(&c);
+	CHECK_EQ_INT(inq_conf_key(&c, "secret", "abc", err, sizeof(err)), -1);
+	CHECK(strstr(err, "[fleet]") != NULL);
+	CHECK_EQ_INT(inq_conf_key(&c, "secret_file", "/etc/x", err, sizeof(err)), -1);
+	CHECK(strstr(err, "[fleet]") != NULL);
+	CHECK(inq_nonce_ok("AAAAAAAAAAAAAAAAAAAAAA"));
+	CHECK(inq_nonce_ok("a-_9"));
+	CHECK(!inq_nonce_ok(""));
+	CHECK(!inq_nonce_ok("AAAAAAAAAAAAAAAAAAAAAAAA"));
+	CHECK(!inq_nonce_ok("a+b"));
+	struct inq_req r;
+	const char *b1 = "{\"local\":\"10.0.0.2:22\",\"remote\":\"10.0.0.1:5000\",\"nonce\":\"abc_-1\"}";
+	CHECK_EQ_INT(inq_parse_request(b1, strlen(b1), &r, err, sizeof(err)), 0);
+	CHECK(!strcmp(r.nonce, "abc_-1"));
+	inq_req_free(&r);
+	const char *b2 = "{\"local\":\"10.0.0.2:22\",\"remote\":\"10.0.0.1:5000\",\"nonce\":\"a/b\"}";
+	CHECK_EQ_INT(inq_parse_request(b2, strlen(b2), &r, err, sizeof(err)), -1);
+	CHECK_EQ_INT(inq_fleet_key(&c, "lab_plain", "maybe", err, sizeof(err)), -1);
+	CHECK_EQ_INT(inq_fleet_key(&c, "lab_plain", "yes", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.lab_plain, 1);
+	CHECK_EQ_INT(inq_fleet_key(&c, "ca", "rel", err, sizeof(err)), -1);
 }
 
 static void conf(void)
@@ -221,10 +239,17 @@ static void conf(void)
 	CHECK_EQ_INT(inq_conf_key(&c, "mark", "zz", err, sizeof(err)), -1);
 	CHECK_EQ_INT(inq_conf_key(&c, "port", "0", err, sizeof(err)), -1);
 	CHECK_EQ_INT(inq_conf_key(&c, "timeout_ms", "5", err, sizeof(err)), -1);
-	CHECK_EQ_INT(inq_conf_key(&c, "secret_file", "rel", err, sizeof(err)), -1);
 	CHECK_EQ_INT(inq_conf_key(&c, "bogus", "1", err, sizeof(err)), -1);
-	CHECK_EQ_INT(inq_conf_key(&c, "secret_file", "/nonexistent/x", err, sizeof(err)), 0);
-	CHECK_EQ_INT(inq_conf_finish(&c, err, sizeof(err)), -1);
+	CHECK_EQ_INT(inq_conf_key(&c, "listen", "https://[::]:8471", err, sizeof(err)), 0);
+	CHECK_EQ_INT(inq_conf_key(&c, "max_conns", "0", err, sizeof(err)), -1);
+	CHECK_EQ_INT(inq_conf_key(&c, "max_conns", "300", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.max_conns, 300);
+	CHECK_EQ_INT(inq_conf_finish(&c, err, sizeof(err)), 0);
+	inq_conf_defaults(&c);
+	CHECK_EQ_INT(inq_fleet_key(&c, "ca", "/nonexistent/ca.crt", err, sizeof(err)), 0);
+	CHECK_EQ_INT(inq_conf_finish(&c, err, sizeof(err)), 0);
+	CHECK_EQ_INT(inq_fleet_ready(&c, err, sizeof(err)), -1);
+	CHECK(strstr(err, "/nonexistent/ca.crt") != NULL);
 }
 
 T_MAIN("inquiry", T(request_good), T(request_bad), T(canon), T(leaves_and_merge), T(paper),

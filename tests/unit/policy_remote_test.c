@@ -1,7 +1,9 @@
 /*
  * policy_remote_test.c — policy_remote_decide() against a real
- * $BUILD/hoptrace-policyd on 127.0.0.1 (skipped when it is not built), and
- * against fake servers: refused, silent (timeout), garbled.
+ * $BUILD/hoptrace-policyd on 127.0.0.1 over mutual TLS with a fleet CA made by the pki
+ * functions (skipped when it is not built): answers, keep-alive, 400, a client of
+ * another CA or with no certificate refused, http:// refused without lab_plain; and
+ * against fake servers: refused, silent (timeout, TLS), garbled (lab_plain).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -13,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hoptrace/pki.h"
 #include "hoptrace/policy_remote.h"
 #include "test.h"
 
@@ -59,21 +62,46 @@ static const char ANS_NC[] =
 	"\"dst\":\"10.0.0.3:22\",\"complete\":true,\"fallback\":false,\"procs\":"
 	"[{\"host\":\"h1\",\"pid\":7,\"exe\":\"/usr/bin/nc.openbsd\",\"sha256\":\"\"}]}]}";
 
+static struct policy_fleet fleet_of(const char *ca_dir, const char *host, int lab_plain)
+{
+	struct policy_fleet pf;
+	memset(&pf, 0, sizeof pf);
+	snprintf(pf.ca, sizeof pf.ca, "%s/ca.crt", ca_dir);
+	snprintf(pf.cert, sizeof pf.cert, "%s/%s.crt", ca_dir, host);
+	snprintf(pf.key, sizeof pf.key, "%s/%s.key", ca_dir, host);
+	snprintf(pf.crl, sizeof pf.crl, "%s/crl.pem", ca_dir);
+	pf.lab_plain = lab_plain;
+	return pf;
+}
+
 static void against_policyd(void)
 {
 	const char *b = getenv("BUILD") ? getenv("BUILD") : "build";
-	char bin[512], conf[512], url[128];
+	char bin[512], conf[512], url[128], fleet[300], other[300], err[256] = "";
 	snprintf(bin, sizeof bin, "%s/hoptrace-policyd", b);
 	if (access(bin, X_OK) != 0) {
 		fprintf(stderr, "    (%s not built: skipped)\n", bin);
 		return;
 	}
+	snprintf(fleet, sizeof fleet, "%s/fleet", dir);
+	snprintf(other, sizeof other, "%s/other", dir);
+	char *lo[] = {"127.0.0.1"};
+	if (pki_ca_init(fleet, 3650, err, sizeof err) ||
+	    pki_issue(fleet, "pd", lo, 1, 30, NULL, err, sizeof err) ||
+	    pki_issue(fleet, "g", lo, 1, 30, NULL, err, sizeof err) ||
+	    pki_ca_init(other, 3650, err, sizeof err) ||
+	    pki_issue(other, "g", lo, 1, 30, NULL, err, sizeof err)) {
+		fprintf(stderr, "    pki: %s\n", err);
+		CHECK(!"pki set-up");
+		return;
+	}
 	int port = free_port();
-	char text[1024];
+	char text[2048];
 	wfile("p.acl", "10.0.0.1, *, 10.0.0.3, 22, black, nc, drop\n");
 	snprintf(text, sizeof text,
-		 "[policyd]\nlisten = http://127.0.0.1:%d\npolicy = %s/p.acl\nsecret = t0ps3cret\n",
-		 port, dir);
+		 "[policyd]\nlisten = https://127.0.0.1:%d\npolicy = %s/p.acl\n%s"
+		 "[fleet]\nca = %s/ca.crt\ncert = %s/pd.crt\nkey = %s/pd.key\ncrl = %s/crl.pem\n",
+		 port, dir, geteuid() == 0 ? "user = nobody\n" : "", fleet, fleet, fleet, fleet);
 	wfile("c.conf", text);
 	snprintf(conf, sizeof conf, "%s/c.conf", dir);
 	pid_t pid = fork();
@@ -81,13 +109,15 @@ static void against_policyd(void)
 		execl(bin, bin, "-d", "-f", conf, (char *)NULL);
 		_exit(127);
 	}
-	snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/decide", port);
+	snprintf(url, sizeof url, "https://127.0.0.1:%d/v1/decide", port);
+	struct policy_fleet pf = fleet_of(fleet, "g", 0);
+	policy_remote_set_fleet(&pf);
 	enum acl_verdict v = ACL_ACCEPT;
-	char why[256];
+	char why[512];
 	int rc = -1;
 	for (int i = 0; i < 50 && rc != 0; i++) {
-		rc = policy_remote_decide(url, "t0ps3cret", 500, ANS_SSH, strlen(ANS_SSH), &v,
-					  why, sizeof why);
+		rc = policy_remote_decide(url, NULL, 500, ANS_SSH, strlen(ANS_SSH), &v, why,
+					  sizeof why);
 		if (rc)
 			usleep(100000);
 	}
@@ -95,24 +125,41 @@ static void against_policyd(void)
 	CHECK_EQ_INT(v, ACL_ACCEPT);
 	CHECK(strstr(why, "p.acl:1") != NULL);
 	/* the same handle again (keep-alive), a refusal with drop */
-	CHECK_EQ_INT(policy_remote_decide(url, "t0ps3cret", 500, ANS_NC, strlen(ANS_NC), &v, why,
+	CHECK_EQ_INT(policy_remote_decide(url, NULL, 500, ANS_NC, strlen(ANS_NC), &v, why,
 					  sizeof why), 0);
 	CHECK_EQ_INT(v, ACL_DROP);
 	CHECK(strstr(why, "black list") != NULL);
-	/* wrong secret and a malformed body: -1 with the reason */
-	CHECK_EQ_INT(policy_remote_decide(url, "nope", 500, ANS_SSH, strlen(ANS_SSH), &v, why,
-					  sizeof why), -1);
-	CHECK(strstr(why, "401") != NULL);
-	CHECK_EQ_INT(policy_remote_decide(url, "t0ps3cret", 500, "{x", 2, &v, why, sizeof why), -1);
+	/* a malformed body: -1 with the reason */
+	CHECK_EQ_INT(policy_remote_decide(url, NULL, 500, "{x", 2, &v, why, sizeof why), -1);
 	CHECK(strstr(why, "400") != NULL);
 	/* with a socket mark (needs CAP_NET_ADMIN) */
 	if (geteuid() == 0) {
 		policy_remote_set_mark(0x4854);
 		policy_remote_thread_cleanup(); /* new connection: the mark applies */
-		CHECK_EQ_INT(policy_remote_decide(url, "t0ps3cret", 500, ANS_SSH, strlen(ANS_SSH),
-						  &v, why, sizeof why), 0);
+		CHECK_EQ_INT(policy_remote_decide(url, NULL, 500, ANS_SSH, strlen(ANS_SSH), &v,
+						  why, sizeof why), 0);
 		policy_remote_set_mark(0);
 	}
+	/* another CA's client: TLS refused; the server is not in *its* fleet either */
+	policy_remote_thread_cleanup();
+	pf = fleet_of(other, "g", 0);
+	policy_remote_set_fleet(&pf);
+	CHECK_EQ_INT(policy_remote_decide(url, NULL, 500, ANS_SSH, strlen(ANS_SSH), &v, why,
+					  sizeof why), -1);
+	CHECK(strstr(why, "not in fleet") != NULL);
+	/* the fleet's CA but no certificate of ours */
+	pf = fleet_of(fleet, "g", 0);
+	snprintf(pf.cert, sizeof pf.cert, "%s/none.crt", fleet);
+	policy_remote_set_fleet(&pf);
+	CHECK_EQ_INT(policy_remote_decide(url, NULL, 500, ANS_SSH, strlen(ANS_SSH), &v, why,
+					  sizeof why), -1);
+	/* plain http:// only with lab_plain */
+	pf = fleet_of(fleet, "g", 0);
+	policy_remote_set_fleet(&pf);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/decide", port);
+	CHECK_EQ_INT(policy_remote_decide(url, NULL, 500, ANS_SSH, strlen(ANS_SSH), &v, why,
+					  sizeof why), -1);
+	CHECK(strstr(why, "lab_plain") != NULL);
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
 	policy_remote_thread_cleanup();
@@ -122,7 +169,7 @@ static void unreachable(void)
 {
 	char url[128], why[256];
 	enum acl_verdict v;
-	snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/decide", free_port());
+	snprintf(url, sizeof url, "https://127.0.0.1:%d/v1/decide", free_port());
 	CHECK_EQ_INT(policy_remote_decide(url, "x", 300, "{}", 2, &v, why, sizeof why), -1);
 	CHECK(why[0] != 0);
 }
@@ -144,7 +191,7 @@ static void timeout(void)
 	pthread_create(&t, NULL, silent_srv, &s);
 	char url[128], why[256];
 	enum acl_verdict v;
-	snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/decide", port);
+	snprintf(url, sizeof url, "https://127.0.0.1:%d/v1/decide", port);
 	struct timespec a, b;
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	CHECK_EQ_INT(policy_remote_decide(url, "x", 300, "{}", 2, &v, why, sizeof why), -1);
@@ -180,6 +227,10 @@ static void garbled(void)
 	char url[128], why[256];
 	enum acl_verdict v;
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/decide", port);
+	struct policy_fleet pf;
+	policy_fleet_defaults(&pf);
+	pf.lab_plain = 1;
+	policy_remote_set_fleet(&pf);
 	CHECK_EQ_INT(policy_remote_decide(url, "x", 1000, "{}", 2, &v, why, sizeof why), -1);
 	CHECK(strstr(why, "garbled") != NULL);
 	pthread_join(t, NULL);

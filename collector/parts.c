@@ -1,0 +1,529 @@
+/*
+ * parts.c — signed chain parts (parts.h; docs/inquiry.md "Signed parts").
+ *
+ * A host that answers a trace inquiry signs its own part: its tree, with every conn
+ * leaf's upstream written as null, the connection it was asked about and the judge's
+ * nonce (part_make). The judge (parts_verify_answer) believes nothing of an upstream
+ * answer but the bytes of its part, after the six checks; the answers of the hosts
+ * further up are found in the outer tree, but each of them is in turn checked against
+ * a leaf of a part already verified — so the tree the judge ends with is made of
+ * verified parts only, and a host on the way can drop what it forwards (incomplete)
+ * but not change it.
+ *
+ * Everything read from another host is bounded: nesting (PARTS_DEPTH_MAX), parts per
+ * answer, leaves and nodes per part, the sizes of "cert" and "sig". No primitive is
+ * written here: base64 is mbedTLS's, signatures and certificates are pki.h's.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <mbedtls/base64.h>
+
+#include "chain.h"
+#include "hoptrace/chain.h"
+#include "inquiry.h"
+#include "parts.h"
+
+static parts_verify_fn verifier;
+
+void parts_set_verifier(parts_verify_fn fn)
+{
+	verifier = fn;
+}
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItem(o, k);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void set_item(cJSON *o, const char *k, cJSON *v)
+{
+	if (cJSON_GetObjectItem(o, k))
+		cJSON_ReplaceItemInObject(o, k, v);
+	else
+		cJSON_AddItemToObject(o, k, v);
+}
+
+/* ---- base64 (mbedTLS's codec; only the URL alphabet is mapped here) --------------- */
+
+static char *b64_encode(const unsigned char *src, size_t len)
+{
+	size_t need = 0;
+	mbedtls_base64_encode(NULL, 0, &need, src, len); /* BUFFER_TOO_SMALL, need set */
+	char *out = malloc(need + 1);
+	if (!out)
+		return NULL;
+	if (mbedtls_base64_encode((unsigned char *)out, need + 1, &need, src, len) != 0) {
+		free(out);
+		return NULL;
+	}
+	out[need] = 0;
+	return out;
+}
+
+/* decodes text (at most max_text characters) into a new buffer; NULL when it does not */
+static unsigned char *b64_decode(const char *text, size_t max_text, size_t *len)
+{
+	size_t tl = strnlen(text, max_text + 1), need = 0;
+	if (tl == 0 || tl > max_text)
+		return NULL;
+	if (mbedtls_base64_decode(NULL, 0, &need, (const unsigned char *)text, tl) ==
+	    MBEDTLS_ERR_BASE64_INVALID_CHARACTER)
+		return NULL;
+	unsigned char *out = malloc(need ? need : 1);
+	if (!out)
+		return NULL;
+	if (mbedtls_base64_decode(out, need, len, (const unsigned char *)text, tl) != 0 || !*len) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+int part_nonce(char out[PART_NONCE_B64 + 1])
+{
+	unsigned char r[16];
+	size_t got = 0;
+	while (got < sizeof(r)) {
+		ssize_t k = getrandom(r + got, sizeof(r) - got, 0);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		got += (size_t)k;
+	}
+	unsigned char b[32];
+	size_t ol = 0;
+	if (mbedtls_base64_encode(b, sizeof(b), &ol, r, sizeof(r)) != 0 || ol != 24)
+		return -EINVAL;
+	for (size_t i = 0; i < PART_NONCE_B64; i++) /* base64url, the two '=' dropped */
+		out[i] = b[i] == '+' ? '-' : b[i] == '/' ? '_' : (char)b[i];
+	out[PART_NONCE_B64] = 0;
+	return 0;
+}
+
+/* ---- the signer --------------------------------------------------------------- */
+
+/* every conn leaf of a copied tree: upstream null (the upstream answers travel in the
+ * outer tree, each with its own part) */
+static void null_upstreams(cJSON *node, int depth)
+{
+	const char *type = jstr(node, "type");
+	if (!type || depth > 200)
+		return;
+	if (!strcmp(type, "conn")) {
+		set_item(node, "upstream", cJSON_CreateNull());
+		return;
+	}
+	cJSON *s;
+	cJSON_ArrayForEach(s, cJSON_GetObjectItem(node, "sources"))
+		null_upstreams(cJSON_GetObjectItem(s, "node"), depth + 1);
+}
+
+/* domain ‖ NUL ‖ part: the bytes signed */
+static unsigned char *signed_bytes(const char *part, size_t plen, size_t *len)
+{
+	unsigned char *b = malloc(sizeof(PART_DOMAIN) + plen);
+	if (!b)
+		return NULL;
+	memcpy(b, PART_DOMAIN, sizeof(PART_DOMAIN)); /* with its NUL */
+	memcpy(b + sizeof(PART_DOMAIN), part, plen);
+	*len = sizeof(PART_DOMAIN) + plen;
+	return b;
+}
+
+static cJSON *make(struct pki_signer *s, const char *host, const char *nonce,
+		   const char *asked_local, const char *asked_remote, const cJSON *tree,
+		   int truncated, int holders_incomplete, char *err, size_t n)
+{
+	if (!s || !host || !nonce || !asked_local || !asked_remote || !cJSON_IsObject(tree)) {
+		snprintf(err, n, "part: missing signer, host, nonce, asked connection or tree");
+		return NULL;
+	}
+	cJSON *p = cJSON_CreateObject(), *out = NULL;
+	char *text = NULL, *sig64 = NULL, *cert64 = NULL;
+	unsigned char *bytes = NULL;
+	if (!p)
+		goto oom;
+	cJSON_AddNumberToObject(p, "v", 1);
+	cJSON_AddStringToObject(p, "host", host);
+	cJSON_AddStringToObject(p, "nonce", nonce);
+	cJSON_AddNumberToObject(p, "ts", (double)time(NULL));
+	cJSON *asked = cJSON_AddObjectToObject(p, "asked");
+	if (!asked)
+		goto oom;
+	cJSON_AddStringToObject(asked, "local", asked_local);
+	cJSON_AddStringToObject(asked, "remote", asked_remote);
+	if (truncated)
+		cJSON_AddBoolToObject(p, "truncated", 1);
+	if (holders_incomplete)
+		cJSON_AddBoolToObject(p, "holders_incomplete", 1);
+	cJSON *t = cJSON_Duplicate(tree, 1);
+	if (!t)
+		goto oom;
+	null_upstreams(t, 0);
+	cJSON_AddItemToObject(p, "tree", t);
+	text = cJSON_PrintUnformatted(p);
+	if (!text)
+		goto oom;
+	size_t blen, derlen = 0, slen = PKI_SIG_MAX;
+	unsigned char sig[PKI_SIG_MAX + 16];
+	bytes = signed_bytes(text, strlen(text), &blen);
+	if (!bytes)
+		goto oom;
+	if (pki_signer_sign(s, bytes, blen, sig, &slen) != 0 || slen == 0 || slen > PKI_SIG_MAX) {
+		snprintf(err, n, "part: signing failed");
+		goto out;
+	}
+	const unsigned char *der = pki_signer_cert(s, &derlen);
+	if (!der || !derlen) {
+		snprintf(err, n, "part: the signer has no certificate");
+		goto out;
+	}
+	sig64 = b64_encode(sig, slen);
+	cert64 = b64_encode(der, derlen);
+	out = cJSON_CreateObject();
+	if (!sig64 || !cert64 || !out)
+		goto oom;
+	cJSON_AddNumberToObject(out, "v", 1);
+	cJSON_AddStringToObject(out, "part", text);
+	cJSON_AddStringToObject(out, "sig", sig64);
+	cJSON_AddStringToObject(out, "cert", cert64);
+	goto out;
+oom:
+	snprintf(err, n, "part: out of memory");
+	cJSON_Delete(out);
+	out = NULL;
+out:
+	cJSON_Delete(p);
+	free(text);
+	free(bytes);
+	free(sig64);
+	free(cert64);
+	return out;
+}
+
+cJSON *part_make(struct pki_signer *s, const char *host, const char *nonce,
+		 const char *asked_local, const char *asked_remote, const cJSON *tree, char *err,
+		 size_t n)
+{
+	return make(s, host, nonce, asked_local, asked_remote, tree, 0, 0, err, n);
+}
+
+cJSON *part_make_answer(struct pki_signer *s, const char *nonce, const char *asked_local,
+			const char *asked_remote, const cJSON *answer, char *err, size_t n)
+{
+	return make(s, jstr(answer, "host"), nonce, asked_local, asked_remote,
+		    cJSON_GetObjectItem(answer, "tree"),
+		    cJSON_IsTrue(cJSON_GetObjectItem(answer, "truncated")),
+		    cJSON_IsTrue(cJSON_GetObjectItem(answer, "holders_incomplete")), err, n);
+}
+
+/* ---- the judge ---------------------------------------------------------------- */
+
+struct judge {
+	struct pki_trust *t;
+	const char *nonce;
+	int refused;  /* leaves refused (the return value) */
+	int parts;    /* parts looked at (bounded by PARTS_MAX) */
+};
+
+/* an endpoint in the form inquiry.c compares (ht_endpoint_format); 0 or -1 */
+static int ep_norm(const char *s, char out[HT_ENDPOINT_STRLEN], struct ht_endpoint *ep)
+{
+	struct ht_endpoint e;
+	if (!s || strlen(s) >= INQ_EP_MAX || ht_endpoint_parse(s, &e) != 0 || !e.family)
+		return -1;
+	ht_endpoint_format(&e, out, HT_ENDPOINT_STRLEN);
+	if (ep)
+		*ep = e;
+	return 0;
+}
+
+static int same_ep(const char *a, const char *b)
+{
+	char na[HT_ENDPOINT_STRLEN], nb[HT_ENDPOINT_STRLEN];
+	return ep_norm(a, na, NULL) == 0 && ep_norm(b, nb, NULL) == 0 && !strcmp(na, nb);
+}
+
+struct walk {
+	cJSON **leaves;
+	size_t nleaves, max;
+	size_t nodes;
+	const char *host; /* non-NULL: every node must be this host's (a part's tree) */
+	int bad;          /* 1 too large, 2 a node of another host */
+};
+
+/* collects the conn leaves below node (proc sources only, as chain_reflatten reads) */
+static void walk(struct walk *w, cJSON *node, int depth)
+{
+	if (w->bad || !cJSON_IsObject(node))
+		return;
+	if (++w->nodes > PARTS_NODES_MAX || depth > 200) {
+		w->bad = 1;
+		return;
+	}
+	const char *type = jstr(node, "type");
+	if (!type)
+		return;
+	if (w->host) {
+		const char *h = jstr(node, "host");
+		if (!h || strcmp(h, w->host)) {
+			w->bad = 2;
+			return;
+		}
+	}
+	if (!strcmp(type, "conn")) {
+		if (w->nleaves < w->max)
+			w->leaves[w->nleaves++] = node;
+		else if (w->host)
+			w->bad = 1;
+		return;
+	}
+	if (strcmp(type, "proc") != 0)
+		return;
+	cJSON *s;
+	cJSON_ArrayForEach(s, cJSON_GetObjectItem(node, "sources"))
+		walk(w, cJSON_GetObjectItem(s, "node"), depth + 1);
+}
+
+/* the conn leaf of an outer (unverified) tree with these ends, as the signer sees them */
+static cJSON *outer_leaf(cJSON **outer, size_t n, const cJSON *leaf)
+{
+	const char *l = jstr(leaf, "local"), *r = jstr(leaf, "remote");
+	for (size_t i = 0; i < n; i++)
+		if (same_ep(jstr(outer[i], "local"), l) && same_ep(jstr(outer[i], "remote"), r))
+			return outer[i];
+	return NULL;
+}
+
+/* who signed a tree the judge trusts (NULL: the judge itself) */
+struct signer {
+	const struct pki_addr *addrs;
+	int naddrs;
+};
+
+static void fill_leaves(struct judge *j, cJSON *tree, cJSON *outer_tree, const struct signer *by,
+			int depth);
+
+__attribute__((format(printf, 3, 4))) static cJSON *forged(char *why, size_t wn,
+							     const char *fmt, ...)
+{
+	int k = snprintf(why, wn, "forged part: ");
+	va_list ap;
+	va_start(ap, fmt);
+	if (k > 0 && (size_t)k < wn)
+		vsnprintf(why + k, wn - (size_t)k, fmt, ap);
+	va_end(ap);
+	return NULL;
+}
+#define FORGED(...) forged(why, wn, __VA_ARGS__)
+
+/* U, the upstream answer carried for leaf L (of a tree already trusted): its verified
+ * form {"ok","host","subject","tree","chains","signed"}, built from the part's bytes,
+ * or NULL with the reason in why. */
+static cJSON *verify_one(struct judge *j, const cJSON *L, cJSON *U, int depth, char *why,
+			 size_t wn)
+{
+	const cJSON *sg = cJSON_GetObjectItem(U, "signed");
+	if (!sg || cJSON_IsNull(sg)) {
+		snprintf(why, wn, "unsigned answer");
+		return NULL;
+	}
+	if (depth > PARTS_DEPTH_MAX)
+		return FORGED("too deep");
+	if (++j->parts > PARTS_MAX)
+		return FORGED("too many parts");
+	const cJSON *v = cJSON_GetObjectItem(sg, "v");
+	const char *part = jstr(sg, "part"), *sig64 = jstr(sg, "sig"), *cert64 = jstr(sg, "cert");
+	if (!cJSON_IsObject(sg) || !cJSON_IsNumber(v) || v->valuedouble != 1 || !part ||
+	    !sig64 || !cert64)
+		return FORGED("bad form");
+	size_t plen = strnlen(part, INQ_ANSWER_MAX + 1);
+	if (plen > INQ_ANSWER_MAX)
+		return FORGED("too large");
+
+	size_t derlen = 0, slen = 0, blen = 0;
+	unsigned char *der = b64_decode(cert64, PARTS_CERT_B64_MAX, &derlen);
+	unsigned char *sig = b64_decode(sig64, PARTS_SIG_B64_MAX, &slen);
+	unsigned char *bytes = der && sig ? signed_bytes(part, plen, &blen) : NULL;
+	char cn[PKI_CN_MAX + 1] = "", pwhy[160] = "";
+	struct pki_addr addrs[PKI_ADDRS_MAX];
+	int naddrs = PKI_ADDRS_MAX, rv = -2;
+	if (bytes)
+		rv = (verifier ? verifier : pki_trust_verify_part)(j->t, der, derlen, bytes, blen,
+								   sig, slen, cn, addrs, &naddrs,
+								   pwhy, sizeof(pwhy));
+	free(der);
+	free(sig);
+	free(bytes);
+	if (rv == -2)
+		return FORGED("bad form");
+	if (rv != 0) /* checks 1 and 2 */
+		return FORGED("certificate or signature: %s", pwhy[0] ? pwhy : "refused");
+	cn[PKI_CN_MAX] = 0;
+	if (naddrs < 0 || naddrs > PKI_ADDRS_MAX)
+		naddrs = 0;
+
+	/* the signed bytes are believed now: parse them, never the outer answer */
+	cJSON *p = cJSON_ParseWithLength(part, plen), *V = NULL;
+	const cJSON *pv = cJSON_GetObjectItem(p, "v"), *asked = cJSON_GetObjectItem(p, "asked");
+	const char *host = jstr(p, "host"), *nonce = jstr(p, "nonce");
+	const char *al = jstr(asked, "local"), *ar = jstr(asked, "remote");
+	cJSON *tree = cJSON_GetObjectItem(p, "tree");
+	char nl[HT_ENDPOINT_STRLEN], nr[HT_ENDPOINT_STRLEN];
+	struct ht_endpoint far;
+	if (!cJSON_IsObject(p) || !cJSON_IsNumber(pv) || pv->valuedouble != 1 || !host ||
+	    !nonce || !al || !ar || !cJSON_IsObject(tree)) {
+		FORGED("bad form");
+		goto out;
+	}
+	/* 3. the judge's nonce: not a part given for another question */
+	if (!j->nonce || strcmp(nonce, j->nonce) != 0) {
+		FORGED("nonce");
+		goto out;
+	}
+	/* 4. asked about L's connection, seen from the far side */
+	if (ep_norm(jstr(L, "remote"), nr, &far) != 0 || ep_norm(jstr(L, "local"), nl, NULL) != 0 ||
+	    !same_ep(al, nr) || !same_ep(ar, nl)) {
+		FORGED("asked");
+		goto out;
+	}
+	/* 5. the signer is L's far host */
+	if (!pki_addr_in(addrs, naddrs, far.family, far.addr)) {
+		FORGED("signer does not own the far address");
+		goto out;
+	}
+	/* 6. the part is the signer's: its host, and every node of its tree */
+	if (strcmp(host, cn) != 0) {
+		FORGED("host");
+		goto out;
+	}
+	cJSON *lv[PARTS_LEAVES_MAX];
+	struct walk w = {.leaves = lv, .max = PARTS_LEAVES_MAX, .host = host};
+	walk(&w, tree, 0);
+	if (w.bad) {
+		if (w.bad == 2)
+			FORGED("host");
+		else
+			FORGED("too large");
+		goto out;
+	}
+
+	V = cJSON_CreateObject();
+	cJSON *subj = V ? cJSON_CreateObject() : NULL;
+	cJSON *sgc = subj ? cJSON_Duplicate(sg, 1) : NULL;
+	if (!sgc) {
+		snprintf(why, wn, "out of memory");
+		cJSON_Delete(subj);
+		cJSON_Delete(V);
+		V = NULL;
+		goto out;
+	}
+	cJSON_AddBoolToObject(V, "ok", 1);
+	cJSON_AddStringToObject(V, "host", host);
+	const cJSON *pid = cJSON_GetObjectItem(tree, "pid");
+	if (cJSON_IsNumber(pid))
+		cJSON_AddNumberToObject(subj, "pid", pid->valuedouble);
+	cJSON_AddStringToObject(subj, "local", al);
+	cJSON_AddStringToObject(subj, "remote", ar);
+	cJSON_AddItemToObject(V, "subject", subj);
+	cJSON_DetachItemViaPointer(p, tree);
+	cJSON_AddItemToObject(V, "tree", tree);
+	if (cJSON_IsTrue(cJSON_GetObjectItem(p, "truncated")))
+		cJSON_AddBoolToObject(V, "truncated", 1);
+	if (cJSON_IsTrue(cJSON_GetObjectItem(p, "holders_incomplete")))
+		cJSON_AddBoolToObject(V, "holders_incomplete", 1);
+	/* kept, so a host that forwards this answer forwards a part its judge can check */
+	cJSON_AddItemToObject(V, "signed", sgc);
+	struct signer by = {.addrs = addrs, .naddrs = naddrs};
+	fill_leaves(j, tree, cJSON_GetObjectItem(U, "tree"), &by, depth);
+	chain_reflatten(V);
+out:
+	cJSON_Delete(p);
+	return V;
+}
+
+/* A trusted tree's conn leaves get their verified upstreams. outer_tree NULL: the judge's
+ * own tree, each leaf carrying its upstream answer as received. Else a verified part's
+ * tree, whose upstream answers travel in the outer (unverified) tree of the answer the
+ * part came in, at the leaf with the same ends. */
+static void fill_leaves(struct judge *j, cJSON *tree, cJSON *outer_tree, const struct signer *by,
+			int depth)
+{
+	cJSON **lv = calloc(2 * PARTS_LEAVES_MAX, sizeof(*lv));
+	if (!lv) {
+		j->refused++;
+		return;
+	}
+	cJSON **ov = lv + PARTS_LEAVES_MAX;
+	struct walk w = {.leaves = lv, .max = PARTS_LEAVES_MAX};
+	struct walk o = {.leaves = ov, .max = PARTS_LEAVES_MAX};
+	walk(&w, tree, 0);
+	if (outer_tree)
+		walk(&o, outer_tree, 0);
+	for (size_t i = 0; i < w.nleaves; i++) {
+		cJSON *L = lv[i], *U;
+		const cJSON *ol = NULL;
+		if (outer_tree) {
+			ol = outer_leaf(ov, o.nleaves, L);
+			U = ol ? cJSON_GetObjectItem(ol, "upstream") : NULL;
+		} else {
+			U = cJSON_GetObjectItem(L, "upstream");
+		}
+		if (!cJSON_IsObject(U)) {
+			if (!outer_tree)
+				continue; /* the judge's own leaf, as its follower left it */
+			/* not followed by the signer's side, or dropped on the way: the
+			 * reason given (unsigned, but it only says why it is incomplete) */
+			const char *r = jstr(ol, "reason");
+			if (!r || strlen(r) > 128)
+				r = jstr(L, "reason");
+			if (!r || strlen(r) > 128)
+				r = "no answer";
+			char rb[160];
+			snprintf(rb, sizeof(rb), "%s", r);
+			inq_fill(L, NULL, 0, rb);
+			continue;
+		}
+		char why[256];
+		struct ht_endpoint le;
+		char ln[HT_ENDPOINT_STRLEN];
+		if (by && (ep_norm(jstr(L, "local"), ln, &le) != 0 ||
+			   !pki_addr_in(by->addrs, by->naddrs, le.family, le.addr))) {
+			/* a signer speaks only for connections of its own: else it could put a
+			 * genuine part it was shown (in an answer to its own inquiry) under a
+			 * leaf that names another host's end of that part's connection */
+			j->refused++;
+			inq_fill(L, NULL, 0, "forged part: local end not the signer's");
+			continue;
+		}
+		cJSON *V = verify_one(j, L, U, depth + 1, why, sizeof(why));
+		if (!V) {
+			j->refused++;
+			inq_fill(L, NULL, 0, why);
+			continue;
+		}
+		int complete = inq_answer_complete(V);
+		inq_fill(L, V, complete, complete ? NULL : "upstream incomplete");
+	}
+	free(lv);
+}
+
+int parts_verify_answer(struct pki_trust *t, const char *nonce, cJSON *answer)
+{
+	struct judge j = {.t = t, .nonce = nonce};
+	cJSON *tree = cJSON_GetObjectItem(answer, "tree");
+	if (!cJSON_IsObject(tree))
+		return 0;
+	fill_leaves(&j, tree, NULL, NULL, 0);
+	chain_reflatten(answer);
+	return j.refused;
+}
