@@ -29,7 +29,37 @@ static int pr_fleet_set;
 static pthread_once_t pr_once = PTHREAD_ONCE_INIT;
 static __thread CURL *pr_curl;
 
-static void pr_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+/* TLS sessions shared by every thread's handle: a worker's new connection resumes
+ * (≈ 1.3 ms instead of a full handshake's 13.6 ms, fleet-trust.md §3) and costs the
+ * server no signature */
+static CURLSH *pr_share;
+static pthread_mutex_t pr_share_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void sh_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *u)
+{
+	(void)h, (void)d, (void)a, (void)u;
+	pthread_mutex_lock(&pr_share_mu);
+}
+
+static void sh_unlock(CURL *h, curl_lock_data d, void *u)
+{
+	(void)h, (void)d, (void)u;
+	pthread_mutex_unlock(&pr_share_mu);
+}
+
+static void pr_init(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	pr_share = curl_share_init();
+	if (pr_share &&
+	    (curl_share_setopt(pr_share, CURLSHOPT_LOCKFUNC, sh_lock) != CURLSHE_OK ||
+	     curl_share_setopt(pr_share, CURLSHOPT_UNLOCKFUNC, sh_unlock) != CURLSHE_OK ||
+	     curl_share_setopt(pr_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) !=
+		     CURLSHE_OK)) {
+		curl_share_cleanup(pr_share);
+		pr_share = NULL;
+	}
+}
 
 void policy_fleet_defaults(struct policy_fleet *pf)
 {
@@ -201,6 +231,8 @@ int policy_remote_ask(const char *url, const char *secret, long timeout_ms,
 		curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
 		if (pf->crl[0])
 			curl_easy_setopt(c, CURLOPT_CRLFILE, pf->crl);
+		if (pr_share)
+			curl_easy_setopt(c, CURLOPT_SHARE, pr_share);
 	}
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);

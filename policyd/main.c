@@ -42,6 +42,7 @@
 
 #include "hoptrace/acl.h"
 #include "hoptrace/chain.h"
+#include "hoptrace/fleetconf.h"
 #include "hoptrace/ini.h"
 #include "hoptrace/log.h"
 #include "hoptrace/policy_remote.h"
@@ -348,6 +349,12 @@ int main(int argc, char **argv)
 	if (check) {
 		if (load_policy(1) != 0)
 			return 1;
+		/* [fleet] (docs/fleet.md): every fault of its TLS files, one line each */
+		if (fleet_check_print("hoptrace-policyd", cpath, strcmp(cpath, HT_CONF_DEFAULT) != 0,
+				      FLEET_USE_TLS | FLEET_USE_TRUST, stderr) > 0) {
+			acl_free(cur_acl);
+			return 1;
+		}
 		/* the front loads the CA, the CRL, the certificate and the key: what a start
 		 * would refuse, -n refuses (on a free port, so a running server is no bother) */
 		struct tlsfront_conf t;

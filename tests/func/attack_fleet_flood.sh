@@ -17,6 +17,9 @@
 # attacker, is counted (its new handshakes share h2's per-peer bucket with the attacker:
 # printed, not asserted; docs/policy.md); policyd's RSS grows by less than the bound it
 # states for unauthenticated connections (printed).
+# Then the same flood from x against g's inquiry service (hoptraced's unprivileged child
+# on the same front, port 8471): its RSS stays under the same bound, it is not
+# restarted, and g's collector answers the CLI throughout.
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/testbed.sh"
 tb_init "$@"
 tb_need python3 setpriv iptables
@@ -254,4 +257,40 @@ grep -q "tcp_opened=" "$TB_T/flood-x.out" || tb_fail "the flood from x did not r
 for f in x h2; do
 	grep -q "tls_ok=0" "$TB_T/flood-$f.out" || tb_fail "a TLS handshake without a certificate succeeded ($f)"
 done
+
+# ---- the same against the inquiry service (the child of g's hoptraced, tlsfront) ----
+tb_wait_port g 8471 || tb_fail "g's inquiry service does not listen"
+CPID=$(pgrep -P "$(cat "$(tb_dir g)/hoptraced.pid")" | head -n 1)
+[ -n "$CPID" ] || tb_fail "no inquiry child on g"
+tb_log "flood for $DUR s: nobody on x against g's inquiry service (child pid $CPID)"
+rm -f "$TB_T/rss.stop"
+python3 "$PUB/rss.py" "$CPID" "$TB_T/rss.stop" >"$TB_T/rss2.out" &
+RSSP=$!
+sleep 0.3
+tb_exec x setpriv --reuid=nobody --regid=nogroup --clear-groups "$TB_PY" "$PUB/flood.py" $HG 8471 "$DUR" "$PUB/ca.crt" "$SRCS" >"$TB_T/flood-x2.out" 2>&1 &
+FX=$!
+sleep 1
+st=0 st_ok=0 st_worst=0
+while kill -0 $FX 2>/dev/null; do
+	t0=$(date +%s%N)
+	tb_exec g "$TB_HOPTRACE" status >/dev/null 2>&1 && st_ok=$((st_ok + 1))
+	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	st=$((st + 1))
+	[ $ms -gt $st_worst ] && st_worst=$ms
+	sleep 0.3
+done
+wait $FX
+: >"$TB_T/rss.stop"; wait $RSSP
+read base peak <"$TB_T/rss2.out"
+echo "   flood from x: $(cat "$TB_T/flood-x2.out")"
+echo "   g's collector: $st_ok/$st status answers, worst $st_worst ms"
+echo "   inquiry child RSS: $base KiB before, peak $peak KiB: +$((peak - base)) KiB (bound $bound MiB)"
+[ "$(pgrep -P "$(cat "$(tb_dir g)/hoptraced.pid")" | head -n 1)" = "$CPID" ] ||
+	tb_fail "the inquiry child was restarted during the flood"
+[ $st_ok = $st ] && [ $st -gt 0 ] || tb_fail "g's collector did not always answer ($st_ok/$st)"
+python3 - "$((peak - base))" "$bound" <<'EOP' || tb_fail "the inquiry child grew beyond the bound"
+import sys
+sys.exit(0 if int(sys.argv[1]) < float(sys.argv[2]) * 1024 else 1)
+EOP
+grep -q "tls_ok=0" "$TB_T/flood-x2.out" || tb_fail "a TLS handshake without a certificate succeeded (inquiry)"
 echo "PASS"
