@@ -77,7 +77,7 @@ UNITS      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 HELPERS    := $(patsubst tests/helpers/%.c,$(BUILD)/tests/helpers/%,$(TESTHELP_SRC))
 BENCHES    := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRC))
 
-MBED := -lmbedtls -lmbedx509 -lmbedcrypto -lcrypto
+MBED := -lmbedtls -lmbedx509 -lmbedcrypto -lssl -lcrypto
 # per-program link lists: each program links the parts and system libraries it uses
 LIBS_hoptraced        := $(COLL_LIB) $(COMMON_LIB)
 SYS_hoptraced         := -lnng -lcurl -lcjson -lpthread $(MBED)

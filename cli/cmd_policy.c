@@ -143,7 +143,6 @@ int cmd_policy(int argc, char **argv)
 	} else {
 		const char *cf = opt(argc, argv, "--conf");
 		const char *to = opt(argc, argv, "--timeout-ms");
-		const char *secret = NULL;
 		char ferr[512];
 		struct policy_fleet pf;
 		if (opt(argc, argv, "--secret") || opt(argc, argv, "--secret-file")) {
@@ -156,7 +155,7 @@ int cmd_policy(int argc, char **argv)
 			goto out;
 		}
 		policy_remote_set_fleet(&pf);
-		if (policy_remote_decide(file, secret, to ? atol(to) : 2000, json, len, &v, why,
+		if (policy_remote_decide(file, to ? atol(to) : 2000, json, len, &v, why,
 					 sizeof why) != 0) {
 			fprintf(stderr, "hoptrace policy: %s\n", why);
 			policy_remote_thread_cleanup();

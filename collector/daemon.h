@@ -305,6 +305,7 @@ void loop_run(struct collector *c);
 /* ---- main.c --------------------------------------------------------------------------- */
 struct collector {
 	volatile sig_atomic_t *quit; /* set by SIGTERM / SIGINT */
+	volatile sig_atomic_t *hup;  /* set by SIGHUP: the [fleet] files again (next tick) */
 	int ep;                 /* the loop's epoll set */
 	struct conf cf;
 	struct graph *graph;

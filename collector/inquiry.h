@@ -122,6 +122,12 @@ void inquiry_tick(struct inquiry *q);
 /* the child's main (hoptraced -X FD): never returns on success */
 int inq_child_main(const struct inq_conf *c, int psfd);
 void inquiry_stop(struct inquiry *q);
+/* SIGHUP: the [fleet] files again (the same paths). Every file is checked first; on a
+ * fault the old identity stays (-1, err). Else the monitor's part-signing pair is
+ * swapped and the child restarted, which reads the TLS pair, the CA and the CRL anew;
+ * follows in flight end "no answer". A service that was off for want of fleet files
+ * starts. */
+int inquiry_reload(struct inquiry *q, char *err, size_t n);
 /* an epoll descriptor (stable across child restarts) the main loop polls; on
  * readable, call inquiry_main() */
 int inquiry_fd(const struct inquiry *q);

@@ -34,6 +34,7 @@
 #include <netinet/tcp.h>
 
 #include "hoptrace/chain.h"
+#include "hoptrace/fleetconf.h"
 #include "hoptrace/log.h"
 #include "hoptrace/query.h"
 #include "chain.h"
@@ -655,6 +656,68 @@ struct inquiry *inquiry_start(const struct inq_conf *c, const char *hostname, in
 	return q;
 }
 
+/* every follow waiting on the child ends now (its answer: the leaves "no answer") */
+static void fail_pending(struct inquiry *q)
+{
+	struct pfollow *p = q->pf;
+	q->pf = NULL;
+	while (p) {
+		struct pfollow *nx = p->next;
+		fail_follow(p);
+		p = nx;
+	}
+	ps_text_reset(&q->t);
+}
+
+int inquiry_reload(struct inquiry *q, char *err, size_t n)
+{
+	if (!q)
+		return 0;
+	if (inq_fleet_ready(&q->c, err, n) != 0)
+		return -1;
+	struct pki_signer *sg = NULL;
+	if (q->tls) {
+		/* what -n checks (chain, expiry, revocation, kinds, key match), then the pairs */
+		struct fleet_conf f;
+		char out[2048];
+		fleet_conf_defaults(&f);
+		snprintf(f.ca, sizeof f.ca, "%s", q->c.fleet_ca);
+		snprintf(f.cert, sizeof f.cert, "%s", q->c.fleet_cert);
+		snprintf(f.key, sizeof f.key, "%s", q->c.fleet_key);
+		snprintf(f.sign_cert, sizeof f.sign_cert, "%s", q->c.fleet_sign_cert);
+		snprintf(f.sign_key, sizeof f.sign_key, "%s", q->c.fleet_sign_key);
+		snprintf(f.crl, sizeof f.crl, "%s", q->c.fleet_crl);
+		f.set = FLEET_SET_CA | FLEET_SET_CERT | FLEET_SET_KEY | FLEET_SET_SIGN_CERT |
+			FLEET_SET_SIGN_KEY | (q->c.fleet_crl[0] ? FLEET_SET_CRL : 0);
+		if (fleet_check_addrs(&f, NULL, 0, 1, out, sizeof out) != 0) {
+			char *nl = strchr(out, '\n');
+			if (nl)
+				*nl = 0;
+			snprintf(err, n, "%s", out);
+			return -1;
+		}
+		struct pki_signer *tls = pki_signer_load(q->c.fleet_cert, q->c.fleet_key, err, n);
+		if (!tls)
+			return -1;
+		pki_signer_free(tls);
+		if (!(sg = pki_signer_load(q->c.fleet_sign_cert, q->c.fleet_sign_key, err, n)))
+			return -1;
+	}
+	pki_signer_free(q->signer);
+	q->signer = sg;
+	q->off = 0;
+	if (q->ps >= 0) {
+		kill(q->pid, SIGTERM);
+		child_gone(q, NULL);
+	}
+	fail_pending(q);
+	q->nspawn = 0; /* an operator's reload is not a crash loop */
+	if (spawn(q) != 0)
+		log_warnx("inquiry: reload: the child did not start; retrying every second");
+	log_info("inquiry: [fleet] files reloaded (%s)", q->tls ? "mTLS" : "lab_plain");
+	return 0;
+}
+
 void inquiry_stop(struct inquiry *q)
 {
 	if (!q)
@@ -667,14 +730,7 @@ void inquiry_stop(struct inquiry *q)
 		int st;
 		waitpid(q->pid, &st, 0);
 	}
-	struct pfollow *p = q->pf;
-	q->pf = NULL;
-	while (p) {
-		struct pfollow *nx = p->next;
-		fail_follow(p);
-		p = nx;
-	}
-	ps_text_reset(&q->t);
+	fail_pending(q);
 	pki_signer_free(q->signer);
 	close(q->epfd);
 	free(q);

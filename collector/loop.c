@@ -96,6 +96,12 @@ static void loop_tick(struct collector *c, int fd, uint64_t now)
 	if (c->loop.wd_usec) /* the graph loop is alive: every 1 s tick */
 		ht_sd_notify("WATCHDOG=1");
 	sockets_retry(c);
+	if (c->hup && *c->hup) {
+		char err[512];
+		*c->hup = 0;
+		if (inquiry_reload(c->inq, err, sizeof(err)) != 0)
+			log_warnx("SIGHUP: [fleet] not reloaded, the old identity stays: %s", err);
+	}
 	inquiry_tick(c->inq); /* overdue follows, the inquiry child's restarts */
 }
 

@@ -47,12 +47,14 @@
 #include "hoptrace/unshim.h"
 #include "daemon.h"
 
-static volatile sig_atomic_t quit;
+static volatile sig_atomic_t quit, hup;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	quit = 1;
+	if (sig == SIGHUP)
+		hup = 1;
+	else
+		quit = 1;
 }
 
 /* The status callback takes no argument (answer.h): the one collector. */
@@ -87,6 +89,7 @@ static void process_setup(void)
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -119,6 +122,7 @@ static void collector_start(struct collector *c)
 	sigemptyset(&qs);
 	sigaddset(&qs, SIGTERM);
 	sigaddset(&qs, SIGINT);
+	sigaddset(&qs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &qs, &olds);
 	closer_start(&c->closer);
 	control_open(c);
@@ -170,6 +174,7 @@ int main(int argc, char **argv)
 	if (!c)
 		fatalx("out of memory");
 	c->quit = &quit;
+	c->hup = &hup;
 	if (conf_load(conffile, explicit_conf && child_fd < 0, &c->cf, err, sizeof(err)) != 0) {
 		fprintf(stderr, "hoptraced: %s\n", err);
 		return 1;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "hoptrace/chain.h"
+#include "hoptrace/log.h"
 #include "privsep.h"
 
 static int send_one(int fd, const void *a, size_t alen, const void *b, size_t blen, int sfd)
@@ -180,8 +181,12 @@ int ps_addr_valid(const struct ps_addr *a, int needport)
 int ps_drop(const char *user, const char *dir, int nofile, char *err, size_t n)
 {
 	struct passwd *pw = getpwnam(user);
-	if (!pw && !strcmp(user, "hoptrace"))
+	if (!pw && !strcmp(user, "hoptrace")) {
+		/* the package makes the user; a build-tree run may not have it */
+		log_warnx("inquiry user hoptrace does not exist: the child runs as nobody, which "
+			 "other nobody processes can signal (adduser --system --group hoptrace)");
 		pw = getpwnam("nobody");
+	}
 	if (!pw) {
 		snprintf(err, n, "inquiry user %s: no such user", user);
 		return -1;
@@ -217,7 +222,9 @@ int ps_drop(const char *user, const char *dir, int nofile, char *err, size_t n)
 		snprintf(err, n, "dropping to %s: root still reachable", user);
 		return -1;
 	}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {
+	/* not dumpable: no process of the same uid may ptrace it or read its memory (the TLS key) */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
 		snprintf(err, n, "prctl: %s", strerror(errno));
 		return -1;
 	}

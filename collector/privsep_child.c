@@ -105,10 +105,18 @@ struct child {
 	/* TLS client identity (loaded as root, kept in memory) */
 	int tls;
 	struct curl_blob ca, crt, key;
+	struct pki_crl *crl; /* [fleet] crl, read before the chroot (NULL: none set) */
 	struct pki_trust *trust;
 };
 
 static struct child *C;
+
+/* each new TLS context of the follower: the far end's certificate checked against the CRL */
+static CURLcode on_ssl_ctx(CURL *e, void *ssl_ctx, void *u)
+{
+	(void)e;
+	return pki_crl_apply(u, ssl_ctx) == 0 ? CURLE_OK : CURLE_SSL_CERTPROBLEM;
+}
 
 static uint64_t mono_ns(void)
 {
@@ -328,6 +336,10 @@ static int start_leaf(struct job *j, cJSON *node, const char *canon, long rem_ms
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L); /* the URL's IP in its SANs */
 		curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 		curl_easy_setopt(e, CURLOPT_SHARE, C->share);
+		if (C->crl) {
+			curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+			curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, C->crl);
+		}
 	}
 	free(body);
 	if (curl_multi_add_handle(C->multi, e) != CURLM_OK) {
@@ -785,6 +797,8 @@ int inq_child_main(const struct inq_conf *conf, int psfd)
 		ch.trust = pki_trust_load(conf->fleet_ca, conf->fleet_crl[0] ? conf->fleet_crl : NULL, err,
 					  sizeof(err));
 		if (!ch.trust)
+			fatalx("inquiry child: [fleet] %s", err);
+		if (conf->fleet_crl[0] && !(ch.crl = pki_crl_load(conf->fleet_crl, err, sizeof(err))))
 			fatalx("inquiry child: [fleet] %s", err);
 	}
 	if (conf->enabled) {

@@ -111,7 +111,9 @@ static int cb(void *ctx, const char *section, const char *key, const char *v, ch
 		}
 		return copy_str(c->policy_url, sizeof(c->policy_url), v, err, errlen);
 	} else if (!strcmp(key, "policy_secret")) {
-		return copy_str(c->policy_secret, sizeof(c->policy_secret), v, err, errlen);
+		snprintf(err, errlen, "policy_secret: the shared secret is gone: the guard presents "
+				      "this host's [fleet] certificate to the policy server (docs/fleet.md)");
+		return -1;
 	} else if (!strcmp(key, "policy_timeout_ms")) {
 		if (ini_uint(v, 600000, &u, err, errlen))
 			return -1;

@@ -15,7 +15,6 @@ struct guard_conf {
 	int monitor;                   /* monitor = no */
 	char policy[512];              /* policy = /etc/hoptrace/policy.acl */
 	char policy_url[512];          /* policy_url = (empty: use policy) */
-	char policy_secret[256];       /* policy_secret = */
 	unsigned long policy_timeout_ms; /* policy_timeout_ms = 1000 */
 	enum acl_verdict on_policy_error;    /* reject */
 	enum acl_verdict on_collector_error; /* reject */

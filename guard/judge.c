@@ -312,7 +312,7 @@ static void judge_new(struct worker *w, const struct nfqueue_pkt *pk, const stru
 	in.qtext = a.qtext;
 	decide_chain_flags(in.cs, &in.complete, &in.fallback);
 	if (decide_wants_policy_server(&in, c)) {
-		in.policy_ok = policy_remote_ask(c->policy_url, c->policy_secret,
+		in.policy_ok = policy_remote_ask(c->policy_url,
 						 (long)c->policy_timeout_ms, a.json, (size_t)a.len,
 						 &policy) == 0;
 		in.policy = &policy;

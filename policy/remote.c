@@ -160,19 +160,19 @@ static void setwhy(char *why, size_t n, const char *fmt, ...)
 	va_end(ap);
 }
 
-int policy_remote_decide(const char *url, const char *secret, long timeout_ms,
+int policy_remote_decide(const char *url, long timeout_ms,
 			 const char *answer_json, size_t len, enum acl_verdict *v, char *why,
 			 size_t whylen)
 {
 	struct acl_result res;
-	int rc = policy_remote_ask(url, secret, timeout_ms, answer_json, len, &res);
+	int rc = policy_remote_ask(url, timeout_ms, answer_json, len, &res);
 	if (rc == 0)
 		*v = res.verdict;
 	setwhy(why, whylen, "%s", res.text);
 	return rc;
 }
 
-int policy_remote_ask(const char *url, const char *secret, long timeout_ms,
+int policy_remote_ask(const char *url, long timeout_ms,
 		      const char *answer_json, size_t len, struct acl_result *res)
 {
 	char *why = res->text;
@@ -193,7 +193,6 @@ int policy_remote_ask(const char *url, const char *secret, long timeout_ms,
 	}
 	struct rbuf rb = {buf, 0, 0};
 	struct curl_slist *hdr = NULL;
-	(void)secret; /* the shared secret is gone: the fleet certificate authenticates */
 	if (!pr_fleet_set) {
 		policy_fleet_defaults(&pr_fleet);
 		pr_fleet_set = 1;

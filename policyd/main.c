@@ -306,7 +306,8 @@ static int drop_privileges(char *err, size_t n)
 	}
 	if (setgroups(0, NULL) != 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
 	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) != 0 ||
-	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) { /* its key: no same-uid ptrace */
 		snprintf(err, n, "dropping to %s: %s", conf.user, strerror(errno));
 		return -1;
 	}

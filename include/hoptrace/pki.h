@@ -134,4 +134,13 @@ void pki_trust_get_stats(struct pki_trust *t, struct pki_trust_stats *s);
 int pki_crt_is_signer(const mbedtls_x509_crt *c, char *why, size_t n);
 /* 1 if addr (AF_INET/AF_INET6 bytes; v4-mapped v6 is taken as v4) is in addrs */
 int pki_addr_in(const struct pki_addr *addrs, int naddrs, int family, const void *addr);
+/* ---- the CRL of outgoing TLS (libcurl/OpenSSL; common/pki_crl.c) ---- */
+/* Every CRL in path (PEM), read now: the caller may chroot after. NULL and err on a
+ * missing, damaged or empty file. */
+struct pki_crl *pki_crl_load(const char *path, char *err, size_t n);
+int pki_crl_count(const struct pki_crl *c);
+/* For CURLOPT_SSL_CTX_FUNCTION: adds the CRLs to ssl_ctx's (an SSL_CTX *) store and
+ * checks the peer's certificate against its CA's CRL. 0, or -1 (refuse the connection). */
+int pki_crl_apply(const struct pki_crl *c, void *ssl_ctx);
+void pki_crl_free(struct pki_crl *c);
 #endif

@@ -43,17 +43,16 @@ void policy_remote_set_mark(uint32_t mark);
 /* Returns 0 and *v / why on an answer; -1 (why holds the reason) when the server
  * is unreachable, not of the fleet (TLS refused either way, or its certificate does
  * not name the URL's address), times out, refuses the request (non-200) or answers
- * garbage — the caller then applies its configured answer.
- * secret: ignored (the shared secret is gone, session 7: the fleet certificate
- * authenticates); kept so that callers build unchanged until [guard] policy_secret goes. */
-int policy_remote_decide(const char *url, const char *secret, long timeout_ms,
+ * garbage — the caller then applies its configured answer. There is no shared
+ * secret: the fleet certificate (policy_remote_set_fleet) authenticates. */
+int policy_remote_decide(const char *url, long timeout_ms,
 			 const char *answer_json, size_t len, enum acl_verdict *v, char *why,
 			 size_t whylen);
 
 /* The same with the answer as a result: why ACL_WHY_RULE and rule set when
  * the server named a rule, else ACL_WHY_REMOTE; text is the server's "why"
  * (on -1: the reason the server could not be asked). */
-int policy_remote_ask(const char *url, const char *secret, long timeout_ms,
+int policy_remote_ask(const char *url, long timeout_ms,
 		      const char *answer_json, size_t len, struct acl_result *res);
 
 /* Frees the calling thread's handle (optional; call before a worker exits). */

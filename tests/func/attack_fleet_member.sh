@@ -33,6 +33,12 @@ fails=0
 ok() { echo "ok   $*"; }
 bad() { echo "FAIL $*"; fails=$((fails + 1)); }
 A=$TB_T/a.json
+# the policy that decides these chains: any chain without nc/socat is allowed,
+# an incomplete one is refused (the default, spelled out)
+ACL=$TB_T/p.acl
+printf '@incomplete reject\n*, *, *, *, black, nc:socat\n' >"$ACL"
+# verdict: what the access list decides for $A (accept/reject/drop: why)
+verdict() { "$TB_HOPTRACE" policy decide "$ACL" --chain-json "$A" 2>&1; }
 ATK=$TB_T/atk
 mkdir -p "$ATK" && chmod 0755 "$ATK"
 as_nobody() { _n=$1; shift; tb_bg "$_n" setpriv --reuid nobody --regid nogroup --clear-groups "$@"; }
@@ -57,6 +63,7 @@ who_h2 1000
 tb_assert_chain "$A" --origin h1 --complete -q && ok "baseline: complete from h1 over mTLS" ||
 	{ bad "baseline"; head -c 600 "$A"; }
 grep -q '"signed"' "$A" && ok "baseline: h1's part is signed" || bad "baseline: no signed part"
+v=$(verdict); case $v in accept:*) ok "baseline: policy accepts ($v)";; *) bad "baseline: policy '$v'";; esac
 
 # the leaf's reason after a follow, for the checks
 reason_of() { "$TB_PY" -c '
@@ -119,7 +126,8 @@ tb_log "1. a stranger's plain listener on h1:8471"
 who_h2 1000
 r=$(reason_of $H1)
 [ "$r" = "peer not in fleet" ] && ok "stranger: leaf 'peer not in fleet'" || { bad "stranger: reason '$r'"; head -c 800 "$A"; }
-tb_assert_chain "$A" --incomplete -q && ok "stranger: chain incomplete (policy: @incomplete)" || bad "stranger: not incomplete"
+tb_assert_chain "$A" --incomplete -q && ok "stranger: chain incomplete" || bad "stranger: not incomplete"
+v=$(verdict); case $v in reject:*incomplete*) ok "stranger: @incomplete decides ($v)";; *) bad "stranger: policy '$v'";; esac
 ! grep -q '/usr/bin/innocent' "$A" && ok "stranger: its forged answer is not in the answer" || bad "stranger: forged answer believed"
 "$TB_PY" - "$ATK/plain.log" <<'PY' && ok "stranger: got one ClientHello, no request" || bad "stranger: got more: $(head -c 300 "$ATK/plain.log")"
 import sys
@@ -145,6 +153,7 @@ who_h2 1000
 r=$(reason_of $H1)
 [ "$r" = "peer not in fleet" ] && ok "other CA: leaf 'peer not in fleet'" || { bad "other CA: reason '$r'"; head -c 800 "$A"; }
 ! grep -q '/usr/bin/innocent' "$A" && ok "other CA: nothing believed" || bad "other CA: forged answer believed"
+v=$(verdict); case $v in reject:*incomplete*) ok "other CA: @incomplete decides ($v)";; *) bad "other CA: policy '$v'";; esac
 ! grep -q 'POST\|local' "$ATK/tls.log" && ok "other CA: no request decrypted" || bad "other CA: it read a request"
 kill "$TB_LAST" 2>/dev/null; sleep 0.2
 
@@ -212,6 +221,7 @@ for v in "h3's part-signing key:$ATK/h3.sign.key:$ATK/h3.sign.crt" "h1's TLS key
 	esac
 	! grep -q '/usr/bin/innocent' "$A" && ok "forger ($what): its part is not believed" || bad "forger ($what): believed"
 	tb_assert_chain "$A" --incomplete -q && ok "forger ($what): chain incomplete" || bad "forger ($what): not incomplete"
+	v=$(verdict); case $v in reject:*incomplete*) ok "forger ($what): @incomplete decides ($v)";; *) bad "forger ($what): policy '$v'";; esac
 	kill "$TB_LAST" 2>/dev/null; sleep 0.3
 done
 

@@ -40,6 +40,7 @@ bad hopguard guard "workers = 4" "workers = -3"
 bad hopguard guard "no_such_key = 1"
 bad hoptrace-policyd policyd "user = nobody" "max_body = lots"
 bad hoptrace-policyd policyd "policy = /x" "secret = x"
+bad hopguard guard "monitor = no" "policy_secret = x"
 
 # hopguard-cleanup with a chain name from the config
 ip netns add "$ns" || { echo "FAIL: ip netns add"; exit 1; }

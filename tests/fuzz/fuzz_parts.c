@@ -9,48 +9,43 @@
  * "certificate" (base64) as the text "CN,IP,IP…": the input chooses who signed and for
  * which addresses, so the checks after the signature (nonce, asked, far address, host,
  * every node's host, the bounds, the recursion) are reached. The judge's nonce is
- * "AAAAAAAAAAAAAAAAAAAAAA". Seeds: tests/fuzz/corpus/fuzz_parts/. */
+ * "AAAAAAAAAAAAAAAAAAAAAA". What is kept is signed again with a real key (fuzz_signer). Seeds: tests/fuzz/corpus/fuzz_parts/. */
 /* the stand-ins take the contract's parameters and use few of them */
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #include <arpa/inet.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../collector/chain.h"
 #include "../../collector/inquiry.h"
 #include "../../collector/parts.h"
+#include "hoptrace/pki.h"
 
-/* stand-ins for common/pki.c's signer (weak: its own win when it is linked in) */
-__attribute__((weak)) int pki_signer_sign(struct pki_signer *s, const void *data, size_t len,
-					  unsigned char *sig, size_t *slen)
+/* a real part-signing key (common/pki.c), made once in a temporary CA that is removed
+ * again at once: part_make_answer signs what the judge kept */
+static struct pki_signer *fuzz_signer(void)
 {
-	memcpy(sig, "\x30\x06\x02\x01\x01\x02\x01\x01", 8);
-	*slen = 8;
-	return 0;
-}
-__attribute__((weak)) const unsigned char *pki_signer_cert(const struct pki_signer *s, size_t *len)
-{
-	*len = 11;
-	return (const unsigned char *)"h2,10.0.0.2";
-}
-__attribute__((weak)) int pki_trust_verify_part(struct pki_trust *t, const unsigned char *der,
-						size_t derlen, const void *data, size_t len,
-						const unsigned char *sig, size_t slen,
-						char cn[PKI_CN_MAX + 1], struct pki_addr *addrs,
-						int *naddrs, char *why, size_t n)
-{
-	snprintf(why, n, "no pki");
-	return -1;
-}
-__attribute__((weak)) int pki_addr_in(const struct pki_addr *addrs, int naddrs, int family,
-				      const void *addr)
-{
-	for (int i = 0; i < naddrs; i++)
-		if (addrs[i].family == family && !memcmp(addrs[i].a, addr, family == AF_INET ? 4 : 16))
-			return 1;
-	return 0;
+	char dir[] = "/tmp/fuzz_parts.XXXXXX", ca[64], c[96], k[96], err[256];
+	char *addrs[1] = {(char *)"10.0.0.2"};
+	struct pki_signer *sg = NULL;
+	if (!mkdtemp(dir))
+		abort();
+	snprintf(ca, sizeof(ca), "%s/ca", dir);
+	snprintf(c, sizeof(c), "%s/h2.sign.crt", ca);
+	snprintf(k, sizeof(k), "%s/h2.sign.key", ca);
+	if (pki_ca_init(ca, 2, err, sizeof(err)) == 0 &&
+	    pki_issue(ca, "h2", addrs, 1, 2, NULL, err, sizeof(err)) == 0)
+		sg = pki_signer_load(c, k, err, sizeof(err));
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0 || !sg) {
+		fprintf(stderr, "fuzz_parts: no test signer: %s\n", err);
+		abort();
+	}
+	return sg;
 }
 
 static int fuzz_verify(struct pki_trust *t, const unsigned char *der, size_t derlen,
@@ -85,10 +80,10 @@ static int fuzz_verify(struct pki_trust *t, const unsigned char *der, size_t der
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static int init;
-	if (!init) {
+	static struct pki_signer *signer;
+	if (!signer) {
 		parts_set_verifier(fuzz_verify);
-		init = 1;
+		signer = fuzz_signer();
 	}
 	cJSON *a = cJSON_ParseWithLength((const char *)data, size);
 	if (!a)
@@ -101,7 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	inq_answer_complete(a);
 	char err[160];
 	cJSON *subj = cJSON_GetObjectItem(a, "subject");
-	cJSON *sg = part_make_answer((struct pki_signer *)&err, "AAAAAAAAAAAAAAAAAAAAAA",
+	cJSON *sg = part_make_answer(signer, "AAAAAAAAAAAAAAAAAAAAAA",
 				     cJSON_GetStringValue(cJSON_GetObjectItem(subj, "local")),
 				     cJSON_GetStringValue(cJSON_GetObjectItem(subj, "remote")), a, err,
 				     sizeof(err));

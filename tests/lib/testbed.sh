@@ -84,6 +84,10 @@ os.execvp(sys.argv[1], sys.argv[1:])' unshare -m --propagation private -- sh "$0
 	mount -t overlay overlay -o "lowerdir=/etc,upperdir=$TB_T/etc-upper,workdir=$TB_T/etc-work" /etc ||
 		tb_fail "overlay on /etc"
 	mkdir -p /etc/hoptrace /etc/netns /run/netns /run/sshd /run/screen || tb_fail "mkdir in overlay"
+	# the inquiry child's own system user, as the package makes it (not nobody:
+	# attack tests run their attacker as nobody)
+	id hoptrace >/dev/null 2>&1 || useradd -r -M -d /nonexistent -s /usr/sbin/nologin hoptrace ||
+		tb_fail "useradd hoptrace"
 	chmod 0755 /run/sshd
 	chmod 1777 /run/screen
 	rm -f /etc/ld.so.preload
@@ -350,7 +354,7 @@ tb_guard() {
 
 # tb_policy_server NAME PORT ACLFILE : hoptrace-policyd on NAME:PORT over mutual TLS with
 # NAME's fleet certificate (tb_host's /etc/hoptrace/fleet; the guards present theirs),
-# dropping to user nobody; sets TB_POLICY_URL (https://IP:PORT)
+# dropping to user hoptrace; sets TB_POLICY_URL (https://IP:PORT)
 tb_policy_server() {
 	[ -x "$TB_POLICYD" ] || tb_skip "hoptrace-policyd not built"
 	_n=$1 _port=$2 _acl=$3 _d=$(tb_dir "$1")
@@ -358,7 +362,7 @@ tb_policy_server() {
 [policyd]
 listen = https://0.0.0.0:$_port
 policy = $_acl
-user = nobody
+user = hoptrace
 
 [fleet]
 ca = /etc/hoptrace/fleet/ca.crt

@@ -767,6 +767,47 @@ static void test_fleet_check(void)
 	CHECK(strlen(small) < sizeof small);
 }
 
+/* pki_crl_load: the outgoing side's CRL file (its use: tests/func/fleet_reload.sh) */
+static void test_crl_load(void)
+{
+	char p[600], e[300] = "";
+	struct pki_crl *c = pki_crl_load(path(A, "crl.pem"), e, sizeof e);
+	CHECK(c);
+	CHECK_EQ_INT(pki_crl_count(c), 1);
+	pki_crl_free(c);
+	CHECK(!pki_crl_load(path(A, "no-such.pem"), e, sizeof e));
+	CHECK(strstr(e, "cannot open"));
+	snprintf(p, sizeof p, "%s/empty.pem", top);
+	FILE *f = fopen(p, "w");
+	fclose(f);
+	CHECK(!pki_crl_load(p, e, sizeof e));
+	CHECK(strstr(e, "no CRL"));
+	f = fopen(p, "w");
+	fputs("-----BEGIN X509 CRL-----\nnot base64 at all\n-----END X509 CRL-----\n", f);
+	fclose(f);
+	CHECK(!pki_crl_load(p, e, sizeof e));
+	/* a certificate is not a CRL */
+	CHECK(!pki_crl_load(path(A, "ca.crt"), e, sizeof e));
+	/* both CAs' CRLs in one file (a CA rotation) */
+	snprintf(p, sizeof p, "%s/two.pem", top);
+	f = fopen(p, "w");
+	for (int i = 0; i < 2; i++) {
+		FILE *g = fopen(path(i ? B : A, "crl.pem"), "r");
+		char buf[4096];
+		size_t k;
+		while (g && (k = fread(buf, 1, sizeof buf, g)) > 0)
+			fwrite(buf, 1, k, f);
+		if (g)
+			fclose(g);
+	}
+	fclose(f);
+	c = pki_crl_load(p, e, sizeof e);
+	CHECK(c);
+	CHECK_EQ_INT(pki_crl_count(c), 2);
+	CHECK_EQ_INT(pki_crl_apply(c, NULL), -1);
+	pki_crl_free(c);
+}
+
 int main(void)
 {
 	static const struct t_case cases[] = {
@@ -784,6 +825,7 @@ int main(void)
 		{"threads", test_threads},
 		{"fleet_conf", test_fleet_conf},
 		{"fleet_check", test_fleet_check},
+		{"crl_load", test_crl_load},
 	};
 	setup();
 	int rv = t_run("pki", cases, sizeof cases / sizeof cases[0]);

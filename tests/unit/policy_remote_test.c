@@ -116,7 +116,7 @@ static void against_policyd(void)
 	char why[512];
 	int rc = -1;
 	for (int i = 0; i < 50 && rc != 0; i++) {
-		rc = policy_remote_decide(url, NULL, 500, ANS_SSH, strlen(ANS_SSH), &v, why,
+		rc = policy_remote_decide(url, 500, ANS_SSH, strlen(ANS_SSH), &v, why,
 					  sizeof why);
 		if (rc)
 			usleep(100000);
@@ -125,18 +125,18 @@ static void against_policyd(void)
 	CHECK_EQ_INT(v, ACL_ACCEPT);
 	CHECK(strstr(why, "p.acl:1") != NULL);
 	/* the same handle again (keep-alive), a refusal with drop */
-	CHECK_EQ_INT(policy_remote_decide(url, NULL, 500, ANS_NC, strlen(ANS_NC), &v, why,
+	CHECK_EQ_INT(policy_remote_decide(url, 500, ANS_NC, strlen(ANS_NC), &v, why,
 					  sizeof why), 0);
 	CHECK_EQ_INT(v, ACL_DROP);
 	CHECK(strstr(why, "black list") != NULL);
 	/* a malformed body: -1 with the reason */
-	CHECK_EQ_INT(policy_remote_decide(url, NULL, 500, "{x", 2, &v, why, sizeof why), -1);
+	CHECK_EQ_INT(policy_remote_decide(url, 500, "{x", 2, &v, why, sizeof why), -1);
 	CHECK(strstr(why, "400") != NULL);
 	/* with a socket mark (needs CAP_NET_ADMIN) */
 	if (geteuid() == 0) {
 		policy_remote_set_mark(0x4854);
 		policy_remote_thread_cleanup(); /* new connection: the mark applies */
-		CHECK_EQ_INT(policy_remote_decide(url, NULL, 500, ANS_SSH, strlen(ANS_SSH), &v,
+		CHECK_EQ_INT(policy_remote_decide(url, 500, ANS_SSH, strlen(ANS_SSH), &v,
 						  why, sizeof why), 0);
 		policy_remote_set_mark(0);
 	}
@@ -144,20 +144,20 @@ static void against_policyd(void)
 	policy_remote_thread_cleanup();
 	pf = fleet_of(other, "g", 0);
 	policy_remote_set_fleet(&pf);
-	CHECK_EQ_INT(policy_remote_decide(url, NULL, 500, ANS_SSH, strlen(ANS_SSH), &v, why,
+	CHECK_EQ_INT(policy_remote_decide(url, 500, ANS_SSH, strlen(ANS_SSH), &v, why,
 					  sizeof why), -1);
 	CHECK(strstr(why, "not in fleet") != NULL);
 	/* the fleet's CA but no certificate of ours */
 	pf = fleet_of(fleet, "g", 0);
 	snprintf(pf.cert, sizeof pf.cert, "%s/none.crt", fleet);
 	policy_remote_set_fleet(&pf);
-	CHECK_EQ_INT(policy_remote_decide(url, NULL, 500, ANS_SSH, strlen(ANS_SSH), &v, why,
+	CHECK_EQ_INT(policy_remote_decide(url, 500, ANS_SSH, strlen(ANS_SSH), &v, why,
 					  sizeof why), -1);
 	/* plain http:// only with lab_plain */
 	pf = fleet_of(fleet, "g", 0);
 	policy_remote_set_fleet(&pf);
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/decide", port);
-	CHECK_EQ_INT(policy_remote_decide(url, NULL, 500, ANS_SSH, strlen(ANS_SSH), &v, why,
+	CHECK_EQ_INT(policy_remote_decide(url, 500, ANS_SSH, strlen(ANS_SSH), &v, why,
 					  sizeof why), -1);
 	CHECK(strstr(why, "lab_plain") != NULL);
 	kill(pid, SIGTERM);
@@ -170,7 +170,7 @@ static void unreachable(void)
 	char url[128], why[256];
 	enum acl_verdict v;
 	snprintf(url, sizeof url, "https://127.0.0.1:%d/v1/decide", free_port());
-	CHECK_EQ_INT(policy_remote_decide(url, "x", 300, "{}", 2, &v, why, sizeof why), -1);
+	CHECK_EQ_INT(policy_remote_decide(url, 300, "{}", 2, &v, why, sizeof why), -1);
 	CHECK(why[0] != 0);
 }
 
@@ -194,7 +194,7 @@ static void timeout(void)
 	snprintf(url, sizeof url, "https://127.0.0.1:%d/v1/decide", port);
 	struct timespec a, b;
 	clock_gettime(CLOCK_MONOTONIC, &a);
-	CHECK_EQ_INT(policy_remote_decide(url, "x", 300, "{}", 2, &v, why, sizeof why), -1);
+	CHECK_EQ_INT(policy_remote_decide(url, 300, "{}", 2, &v, why, sizeof why), -1);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	long ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
 	CHECK(ms < 1500);
@@ -231,7 +231,7 @@ static void garbled(void)
 	policy_fleet_defaults(&pf);
 	pf.lab_plain = 1;
 	policy_remote_set_fleet(&pf);
-	CHECK_EQ_INT(policy_remote_decide(url, "x", 1000, "{}", 2, &v, why, sizeof why), -1);
+	CHECK_EQ_INT(policy_remote_decide(url, 1000, "{}", 2, &v, why, sizeof why), -1);
 	CHECK(strstr(why, "garbled") != NULL);
 	pthread_join(t, NULL);
 	close(s);
