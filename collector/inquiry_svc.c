@@ -677,7 +677,8 @@ int inquiry_reload(struct inquiry *q, char *err, size_t n)
 		return -1;
 	struct pki_signer *sg = NULL;
 	if (q->tls) {
-		/* what -n checks (chain, expiry, revocation, kinds, key match), then the pairs */
+		/* what -n checks (chain, expiry, revocation, kinds, both keys match), then the
+		 * part-signing pair the monitor keeps */
 		struct fleet_conf f;
 		char out[2048];
 		fleet_conf_defaults(&f);
@@ -696,10 +697,6 @@ int inquiry_reload(struct inquiry *q, char *err, size_t n)
 			snprintf(err, n, "%s", out);
 			return -1;
 		}
-		struct pki_signer *tls = pki_signer_load(q->c.fleet_cert, q->c.fleet_key, err, n);
-		if (!tls)
-			return -1;
-		pki_signer_free(tls);
 		if (!(sg = pki_signer_load(q->c.fleet_sign_cert, q->c.fleet_sign_key, err, n)))
 			return -1;
 	}

@@ -58,10 +58,10 @@ def walk(n):
 walk(json.load(open(sys.argv[1]))["tree"])' "$A" "$1"; }
 # reloaded NAME LOG : SIGHUP NAME's hoptraced, wait for its reload line (or refusal)
 reloaded() {
-	_n0=$(grep -c 'SIGHUP\|files reloaded' "$2")
+	_n0=$(grep -c 'not reloaded\|files reloaded' "$2")
 	kill -HUP "$(cat "$(tb_dir "$1")/hoptraced.pid")"
 	i=0
-	while [ "$(grep -c 'SIGHUP\|files reloaded' "$2")" -le "$_n0" ] && [ $i -lt 50 ]; do
+	while [ "$(grep -c 'not reloaded\|files reloaded' "$2")" -le "$_n0" ] && [ $i -lt 50 ]; do
 		i=$((i + 1)); sleep 0.1
 	done
 	tb_wait_port "$1" 8471 || tb_fail "$1's inquiry port after SIGHUP"
