@@ -16,6 +16,7 @@
  * answer is nested under it (its tree's root on the upstream host).
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -407,44 +408,152 @@ static void dot_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-/* index of the proc with that pid (and start when known; the latest otherwise) */
-static int find_proc(const cJSON *procs, long long pid, int have_start, long long start)
-{
-	const cJSON *p;
-	int i = 0, found = -1;
-	long long best = -1;
+/* Lookups of the graph dump's processes and channels by the holds and creators: sorted
+ * indexes searched in O(log n) (a linear search per hold made a large graph's dot
+ * quadratic: fuzz_graph's timeout in chainfmt_dot). */
+struct pkey {
+	long long pid, start;
+	int i;
+};
+struct ckey {
+	int str;         /* 0: a number id, 1: a string id (never equal to each other) */
+	double num;
+	const char *s;
+	int i;
+};
+struct dot_index {
+	struct pkey *p;
+	size_t np;
+	struct ckey *c;
+	size_t nc;
+};
 
-	cJSON_ArrayForEach(p, procs)
+static int pkey_cmp(const void *a, const void *b)
+{
+	const struct pkey *x = a, *y = b;
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return x->i - y->i;
+}
+
+static int ckey_id_cmp(const struct ckey *x, const struct ckey *y)
+{
+	if (x->str != y->str)
+		return x->str - y->str;
+	if (x->str)
+		return strcmp(x->s, y->s);
+	return x->num < y->num ? -1 : x->num > y->num ? 1 : 0;
+}
+
+static int ckey_cmp(const void *a, const void *b)
+{
+	const struct ckey *x = a, *y = b;
+	int r = ckey_id_cmp(x, y);
+	return r ? r : x->i - y->i;
+}
+
+/* a channel id (a number or a string) as a key; 0 for other types */
+static int chan_key(const cJSON *id, struct ckey *k)
+{
+	if (cJSON_IsNumber(id)) {
+		*k = (struct ckey){0, id->valuedouble, NULL, 0};
+		return 1;
+	}
+	if (cJSON_IsString(id) && id->valuestring) {
+		*k = (struct ckey){1, 0, id->valuestring, 0};
+		return 1;
+	}
+	return 0;
+}
+
+static int index_build(struct dot_index *x, const cJSON *procs, const cJSON *chans)
+{
+	const cJSON *e;
+	int i = 0;
+	int np = procs ? cJSON_GetArraySize(procs) : 0, nc = chans ? cJSON_GetArraySize(chans) : 0;
+	memset(x, 0, sizeof(*x));
+	x->p = malloc(sizeof(*x->p) * (size_t)(np + 1));
+	x->c = malloc(sizeof(*x->c) * (size_t)(nc + 1));
+	if (!x->p || !x->c) {
+		free(x->p);
+		free(x->c);
+		return -1;
+	}
+	cJSON_ArrayForEach(e, procs)
 	{
-		long long ppid, st = 0;
-		if (jnum(p, "pid", &ppid) == 0 && ppid == pid) {
-			jnum(p, "start", &st);
-			if (have_start) {
-				if (st == start)
-					return i;
-			} else if (found < 0 || st > best) {
-				found = i;
-				best = st;
-			}
+		long long pid, st = 0;
+		if (jnum(e, "pid", &pid) == 0) {
+			jnum(e, "start", &st);
+			x->p[x->np++] = (struct pkey){pid, st, i};
 		}
 		i++;
 	}
-	return found;
-}
-
-static int find_chan(const cJSON *chans, const cJSON *id)
-{
-	const cJSON *c;
-	int i = 0;
-
-	cJSON_ArrayForEach(c, chans)
+	i = 0;
+	cJSON_ArrayForEach(e, chans)
 	{
-		const cJSON *cid = cJSON_GetObjectItemCaseSensitive(c, "id");
-		if (cid && cJSON_Compare(cid, id, 1))
-			return i;
+		const cJSON *cid = cJSON_GetObjectItemCaseSensitive(e, "id");
+		if (cid && chan_key(cid, &x->c[x->nc]))
+			x->c[x->nc++].i = i;
 		i++;
 	}
-	return -1;
+	qsort(x->p, x->np, sizeof(*x->p), pkey_cmp);
+	qsort(x->c, x->nc, sizeof(*x->c), ckey_cmp);
+	return 0;
+}
+
+static void index_free(struct dot_index *x)
+{
+	free(x->p);
+	free(x->c);
+}
+
+/* index of the proc with that pid (and start when known; the latest otherwise; of
+ * equals, the first in the dump) */
+/* the first entry not below (pid, start) */
+static size_t proc_lower(const struct dot_index *x, long long pid, long long start)
+{
+	size_t lo = 0, hi = x->np;
+	while (lo < hi) {
+		size_t m = lo + (hi - lo) / 2;
+		if (x->p[m].pid < pid || (x->p[m].pid == pid && x->p[m].start < start))
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	return lo;
+}
+
+static int find_proc(const struct dot_index *x, long long pid, int have_start, long long start)
+{
+	if (have_start) {
+		size_t k = proc_lower(x, pid, start);
+		return k < x->np && x->p[k].pid == pid && x->p[k].start == start ? x->p[k].i : -1;
+	}
+	/* the latest start: the entry before the first of the next pid, then the first of
+	 * its start's group */
+	size_t end = pid == LLONG_MAX ? x->np : proc_lower(x, pid + 1, LLONG_MIN);
+	if (end == 0 || x->p[end - 1].pid != pid)
+		return -1;
+	size_t k = proc_lower(x, pid, x->p[end - 1].start);
+	return x->p[k].i;
+}
+
+static int find_chan(const struct dot_index *x, const cJSON *id)
+{
+	struct ckey k;
+	if (!chan_key(id, &k))
+		return -1;
+	size_t lo = 0, hi = x->nc;
+	while (lo < hi) {
+		size_t m = lo + (hi - lo) / 2;
+		if (ckey_id_cmp(&x->c[m], &k) < 0)
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	return lo < x->nc && !ckey_id_cmp(&x->c[lo], &k) ? x->c[lo].i : -1;
 }
 
 static int get_array(cJSON *root, const char *k, const cJSON **out)
@@ -523,7 +632,7 @@ static int dot_chans(FILE *mem, const cJSON *chans)
 }
 
 /* Creator links between process nodes (dotted). */
-static void dot_creators(FILE *mem, const cJSON *procs)
+static void dot_creators(FILE *mem, const cJSON *procs, const struct dot_index *ix)
 {
 	const cJSON *x;
 	int i = 0;
@@ -533,7 +642,7 @@ static void dot_creators(FILE *mem, const cJSON *procs)
 		long long cpid, cstart;
 		int have = jnum(x, "creator_start", &cstart) == 0;
 		if (jnum(x, "creator_pid", &cpid) == 0 && cpid > 0) {
-			int j = find_proc(procs, cpid, have, have ? cstart : 0);
+			int j = find_proc(ix, cpid, have, have ? cstart : 0);
 			if (j >= 0 && j != i)
 				fprintf(mem, "\tp%d -> p%d [style=dotted, label=\"creator\"];\n", j, i);
 		}
@@ -542,7 +651,7 @@ static void dot_creators(FILE *mem, const cJSON *procs)
 }
 
 /* Holdings: process to channel, dashed once released. */
-static int dot_holds(FILE *mem, const cJSON *procs, const cJSON *chans, const cJSON *holds)
+static int dot_holds(FILE *mem, const struct dot_index *ix, const cJSON *holds)
 {
 	const cJSON *x;
 
@@ -560,8 +669,8 @@ static int dot_holds(FILE *mem, const cJSON *procs, const cJSON *chans, const cJ
 		if (jnum(x, "pid", &pid) < 0 || !cid)
 			continue;
 		have = jnum(x, "start", &start) == 0;
-		p = find_proc(procs, pid, have, have ? start : 0);
-		c = find_chan(chans, cid);
+		p = find_proc(ix, pid, have, have ? start : 0);
+		c = find_chan(ix, cid);
 		if (p < 0 || c < 0)
 			continue;
 		fprintf(mem, "\tp%d -> c%d [dir=none", p, c);
@@ -599,12 +708,18 @@ int chainfmt_dot(const char *json, FILE *out)
 	fputs("digraph hoptrace {\n\trankdir=LR;\n"
 	      "\tnode [fontname=\"monospace\", fontsize=10];\n"
 	      "\tedge [fontname=\"monospace\", fontsize=9];\n", mem);
-	if (dot_procs(mem, procs) == 0 && dot_chans(mem, chans) == 0) {
-		dot_creators(mem, procs);
-		if (dot_holds(mem, procs, chans, holds) == 0) {
-			fputs("}\n", mem);
-			rc = 0;
+	struct dot_index ix;
+	if (index_build(&ix, procs, chans) != 0) {
+		fmt_err = "out of memory";
+	} else {
+		if (dot_procs(mem, procs) == 0 && dot_chans(mem, chans) == 0) {
+			dot_creators(mem, procs, &ix);
+			if (dot_holds(mem, &ix, holds) == 0) {
+				fputs("}\n", mem);
+				rc = 0;
+			}
 		}
+		index_free(&ix);
 	}
 	cJSON_Delete(root);
 	return flush_mem(mem, &buf, &len, out, rc);
