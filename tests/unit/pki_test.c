@@ -100,6 +100,23 @@ static void setup(void)
 	}
 }
 
+/* out = A's file NAME then B's (a CA bundle, two CRLs in one file) */
+static void cat_ab(const char *out, const char *name)
+{
+	FILE *o = fopen(out, "w");
+	for (int i = 0; o && i < 2; i++) {
+		FILE *f = fopen(path(i ? B : A, name), "r");
+		char buf[4096];
+		size_t k;
+		while (f && (k = fread(buf, 1, sizeof buf, f)) > 0)
+			fwrite(buf, 1, k, o);
+		if (f)
+			fclose(f);
+	}
+	if (o)
+		fclose(o);
+}
+
 static struct pki_trust *trust_a(void)
 {
 	struct pki_trust *t = pki_trust_load(path(A, "ca.crt"), path(A, "crl.pem"), err, sizeof err);
@@ -207,17 +224,7 @@ static void test_other_ca(void)
 	/* a bundle of both CAs (CA rotation) accepts either */
 	char bundle[600];
 	snprintf(bundle, sizeof bundle, "%s/bundle.crt", top);
-	FILE *o = fopen(bundle, "w");
-	for (int i = 0; i < 2; i++) {
-		FILE *f = fopen(path(i ? B : A, "ca.crt"), "r");
-		char buf[4096];
-		size_t k;
-		while (f && (k = fread(buf, 1, sizeof buf, f)) > 0)
-			fwrite(buf, 1, k, o);
-		if (f)
-			fclose(f);
-	}
-	fclose(o);
+	cat_ab(bundle, "ca.crt");
 	t = pki_trust_load(bundle, path(A, "crl.pem"), err, sizeof err);
 	CHECK(t);
 	if (!t)
@@ -230,17 +237,7 @@ static void test_other_ca(void)
 	char *hb[1] = {"hb"}, crls[600];
 	CHECK_EQ_INT(pki_revoke(B, hb, 1, 30, NULL, err, sizeof err), 0);
 	snprintf(crls, sizeof crls, "%s/crls.pem", top);
-	o = fopen(crls, "w");
-	for (int i = 0; i < 2; i++) {
-		FILE *f = fopen(path(i ? B : A, "crl.pem"), "r");
-		char buf[4096];
-		size_t k;
-		while (f && (k = fread(buf, 1, sizeof buf, f)) > 0)
-			fwrite(buf, 1, k, o);
-		if (f)
-			fclose(f);
-	}
-	fclose(o);
+	cat_ab(crls, "crl.pem");
 	t = pki_trust_load(bundle, crls, err, sizeof err);
 	CHECK(t);
 	if (!t)
@@ -790,17 +787,7 @@ static void test_crl_load(void)
 	CHECK(!pki_crl_load(path(A, "ca.crt"), e, sizeof e));
 	/* both CAs' CRLs in one file (a CA rotation) */
 	snprintf(p, sizeof p, "%s/two.pem", top);
-	f = fopen(p, "w");
-	for (int i = 0; i < 2; i++) {
-		FILE *g = fopen(path(i ? B : A, "crl.pem"), "r");
-		char buf[4096];
-		size_t k;
-		while (g && (k = fread(buf, 1, sizeof buf, g)) > 0)
-			fwrite(buf, 1, k, f);
-		if (g)
-			fclose(g);
-	}
-	fclose(f);
+	cat_ab(p, "crl.pem");
 	c = pki_crl_load(p, e, sizeof e);
 	CHECK(c);
 	CHECK_EQ_INT(pki_crl_count(c), 2);
