@@ -1344,22 +1344,31 @@ void pki_signer_free(struct pki_signer *s)
  * Invariants: t->mu guards ca, crl and the cache. mbedtls_x509_crt_verify runs under it
  * (2.28's ECP code fills the CA key's precomputed table lazily: not safe to share).
  * A cache entry is the outcome of one chain check, keyed by SHA-256 of the DER:
- * good entries live until the certificate's notAfter, bad ones PKI_TRUST_NEG_S (a peer
- * sending the same bad certificate costs one check a minute). A new CRL or CA bundle
- * means a new pki_trust (or pki_trust_reload): the cache starts empty. */
+ * good entries live in `cache` until the certificate's notAfter; refusals live in their
+ * own smaller `neg` for PKI_TRUST_NEG_S (a peer sending the same bad certificate costs
+ * one check a minute). Two caches, so that a peer sending many bad certificates evicts
+ * only other refusals, never a good entry (review finding 4c). A new CRL or CA bundle
+ * means a new pki_trust (or pki_trust_reload): both start empty. */
 
 #define PKI_TRUST_NEG_S 60
 
-struct trust_ent {
+struct neg_ent {
 	uint8_t h[32];
-	int used, ok;
+	int used;
 	time_t until;
 	uint64_t lru;
-	EVP_PKEY *pub; /* ok only */
+	char why[200];
+};
+
+struct trust_ent {
+	uint8_t h[32];
+	int used;
+	time_t until;
+	uint64_t lru;
+	EVP_PKEY *pub;
 	char cn[PKI_CN_MAX + 1];
 	struct pki_addr addrs[PKI_ADDRS_MAX];
 	int naddrs;
-	char why[200]; /* !ok only */
 };
 
 struct pki_trust {
@@ -1370,6 +1379,7 @@ struct pki_trust {
 	uint64_t tick;
 	struct pki_trust_stats st;
 	struct trust_ent cache[PKI_TRUST_CACHE];
+	struct neg_ent neg[PKI_TRUST_NEG_CACHE];
 };
 
 static void cache_flush(struct pki_trust *t)
@@ -1378,6 +1388,7 @@ static void cache_flush(struct pki_trust *t)
 		EVP_PKEY_free(t->cache[i].pub);
 		memset(&t->cache[i], 0, sizeof t->cache[i]);
 	}
+	memset(t->neg, 0, sizeof t->neg);
 }
 
 static int trust_read(const char *ca_file, const char *crl_file, mbedtls_x509_crt *ca,
@@ -1514,7 +1525,7 @@ static struct trust_ent *cache_find(struct pki_trust *t, const uint8_t h[32], ti
 	for (int i = 0; i < PKI_TRUST_CACHE; i++) {
 		struct trust_ent *e = &t->cache[i];
 		if (e->used && !memcmp(e->h, h, 32)) {
-			if (now >= e->until) { /* expired since, or a negative entry aged out */
+			if (now >= e->until) { /* expired since */
 				EVP_PKEY_free(e->pub);
 				memset(e, 0, sizeof *e);
 				return NULL;
@@ -1541,6 +1552,44 @@ static struct trust_ent *cache_slot(struct pki_trust *t)
 	return v;
 }
 
+static struct neg_ent *neg_find(struct pki_trust *t, const uint8_t h[32], time_t now)
+{
+	for (int i = 0; i < PKI_TRUST_NEG_CACHE; i++) {
+		struct neg_ent *e = &t->neg[i];
+		if (e->used && !memcmp(e->h, h, 32)) {
+			if (now >= e->until) { /* aged out */
+				memset(e, 0, sizeof *e);
+				return NULL;
+			}
+			e->lru = ++t->tick;
+			return e;
+		}
+	}
+	return NULL;
+}
+
+/* remembers a refusal, evicting the oldest refusal (never a good entry) */
+static void neg_add(struct pki_trust *t, const uint8_t h[32], time_t now, const char *why)
+{
+	struct neg_ent *v = &t->neg[0];
+	for (int i = 0; i < PKI_TRUST_NEG_CACHE; i++) {
+		if (!t->neg[i].used) {
+			v = &t->neg[i];
+			break;
+		}
+		if (t->neg[i].lru < v->lru)
+			v = &t->neg[i];
+	}
+	if (v->used)
+		t->st.neg_evictions++;
+	memset(v, 0, sizeof *v);
+	v->used = 1;
+	memcpy(v->h, h, 32);
+	v->until = now + PKI_TRUST_NEG_S;
+	v->lru = ++t->tick;
+	snprintf(v->why, sizeof v->why, "%s", why);
+}
+
 int pki_trust_verify_part(struct pki_trust *t, const unsigned char *der, size_t derlen,
 			  const void *data, size_t len, const unsigned char *sig, size_t slen,
 			  char cn[PKI_CN_MAX + 1], struct pki_addr *addrs, int *naddrs, char *why,
@@ -1563,13 +1612,15 @@ int pki_trust_verify_part(struct pki_trust *t, const unsigned char *der, size_t 
 		return fail(why, n, "sha256 failed");
 
 	pthread_mutex_lock(&t->mu);
+	struct neg_ent *ne = neg_find(t, h, now);
+	if (ne) {
+		t->st.hits++;
+		fail(why, n, "%s", ne->why);
+		pthread_mutex_unlock(&t->mu);
+		return -1;
+	}
 	if ((e = cache_find(t, h, now))) {
 		t->st.hits++;
-		if (!e->ok) {
-			fail(why, n, "%s", e->why);
-			pthread_mutex_unlock(&t->mu);
-			return -1;
-		}
 	} else {
 		mbedtls_x509_crt c;
 		char w[200], cn1[PKI_CN_MAX + 1];
@@ -1590,29 +1641,24 @@ int pki_trust_verify_part(struct pki_trust *t, const unsigned char *der, size_t 
 			if (ok && !(pub = crt_pubkey(&c, w, sizeof w)))
 				ok = 0;
 		}
-		e = cache_slot(t);
-		e->used = 1;
-		memcpy(e->h, h, 32);
-		e->lru = ++t->tick;
-		e->ok = ok;
-		if (ok) {
-			time_t na = pki_time(&c.valid_to);
-			e->until = na;
-			e->pub = pub;
-			pub = NULL;
-			pki_crt_cn(&c, e->cn);
-			e->naddrs = pki_crt_addrs(&c, e->addrs, PKI_ADDRS_MAX);
-		} else {
-			e->until = now + PKI_TRUST_NEG_S;
-			snprintf(e->why, sizeof e->why, "%s", w);
-		}
-		mbedtls_x509_crt_free(&c);
 		if (!ok) {
+			neg_add(t, h, now, w);
+			mbedtls_x509_crt_free(&c);
 			t->st.refused++;
 			fail(why, n, "%s", w);
 			pthread_mutex_unlock(&t->mu);
 			return -1;
 		}
+		e = cache_slot(t);
+		e->used = 1;
+		memcpy(e->h, h, 32);
+		e->lru = ++t->tick;
+		e->until = pki_time(&c.valid_to);
+		e->pub = pub;
+		pub = NULL;
+		pki_crt_cn(&c, e->cn);
+		e->naddrs = pki_crt_addrs(&c, e->addrs, PKI_ADDRS_MAX);
+		mbedtls_x509_crt_free(&c);
 	}
 	/* e is a good entry: take what the caller needs, then check the signature unlocked */
 	char signer[PKI_CN_MAX + 1];

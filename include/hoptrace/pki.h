@@ -120,13 +120,15 @@ int pki_trust_verify_part(struct pki_trust *t, const unsigned char *der, size_t 
 void pki_trust_free(struct pki_trust *t);
 /* ---- added (wt-pki) ---- */
 #define PKI_CERT_MAX 8192    /* a part's certificate DER is refused above this */
-#define PKI_TRUST_CACHE 256 /* certificates whose chain check is remembered */
+#define PKI_TRUST_CACHE 256 /* certificates whose chain check passed, remembered */
+#define PKI_TRUST_NEG_CACHE 64 /* refused certificates, remembered 60 s (their own cache) */
 /* Swaps in a new CA bundle and CRL (SIGHUP) and empties the cache; on failure (-1, err)
  * the old ones stay. */
 int pki_trust_reload(struct pki_trust *t, const char *ca_file, const char *crl_file, char *err,
 		     size_t n);
 struct pki_trust_stats {
 	uint64_t hits, misses, refused, bad_sig, evictions, reloads;
+	uint64_t neg_evictions; /* refusals pushed out of the negative cache */
 };
 void pki_trust_get_stats(struct pki_trust *t, struct pki_trust_stats *s);
 /* 0 if c may sign parts: keyUsage contentCommitment, no extKeyUsage serverAuth/clientAuth/

@@ -479,6 +479,67 @@ static void test_cache_bound(void)
 	pki_trust_free(t);
 }
 
+/* finding 4c: refusals have their own cache. A peer sending many distinct bad certificates
+ * (more than both caches hold) pushes out only other refusals: the good entries stay, and
+ * a repeated refusal within the last PKI_TRUST_NEG_CACHE is still a hit */
+static void test_cache_neg(void)
+{
+	char d[600];
+	snprintf(d, sizeof d, "%s/neg", top);
+	struct pki_trust *t = trust_a();
+	struct pki_trust_stats st;
+	char why[300];
+	int good = 8, bad = 0;
+	CHECK(t);
+	if (!t)
+		return;
+	for (int i = 0; i < good && !bad; i++) {
+		char host[32], *addr[1] = {"10.2.0.1"};
+		snprintf(host, sizeof host, "g%d", i);
+		if (pki_issue(A, host, addr, 1, 30, d, err, sizeof err) ||
+		    sign_verify(t, d, host, why, sizeof why, NULL, NULL, NULL))
+			bad = 1;
+	}
+	CHECK_EQ_INT(bad, 0);
+	/* bad certificates, each distinct: garbage DER (cheap) and the revoked hr */
+	unsigned char junk[64], sig[8] = {0x30, 6, 2, 1, 1, 2, 1, 1};
+	int nbad = PKI_TRUST_CACHE + PKI_TRUST_NEG_CACHE + 16;
+	for (int i = 0; i < nbad; i++) {
+		memset(junk, 0x5a, sizeof junk);
+		memcpy(junk, &i, sizeof i);
+		CHECK_EQ_INT(pki_trust_verify_part(t, junk, sizeof junk, "x", 1, sig, sizeof sig, NULL,
+						   NULL, NULL, why, sizeof why),
+			     -1);
+	}
+	CHECK_EQ_INT(sign_verify(t, A, "hr", why, sizeof why, NULL, NULL, NULL), -1);
+	pki_trust_get_stats(t, &st);
+	uint64_t misses = st.misses;
+	CHECK_EQ_INT(st.evictions, 0);
+	CHECK_EQ_INT(st.neg_evictions, nbad + 1 - PKI_TRUST_NEG_CACHE);
+	/* every good entry is still cached: no new chain check */
+	for (int i = 0; i < good; i++) {
+		char host[32];
+		snprintf(host, sizeof host, "g%d", i);
+		CHECK_EQ_INT(sign_verify(t, d, host, why, sizeof why, NULL, NULL, NULL), 0);
+	}
+	/* the last refusal is remembered (a hit), the first one aged out of the 64 (a miss) */
+	CHECK_EQ_INT(sign_verify(t, A, "hr", why, sizeof why, NULL, NULL, NULL), -1);
+	CHECK(strstr(why, "revoked"));
+	pki_trust_get_stats(t, &st);
+	CHECK_EQ_INT(st.misses, misses);
+	int z = 0;
+	memset(junk, 0x5a, sizeof junk);
+	memcpy(junk, &z, sizeof z);
+	CHECK_EQ_INT(pki_trust_verify_part(t, junk, sizeof junk, "x", 1, sig, sizeof sig, NULL, NULL,
+					   NULL, why, sizeof why),
+		     -1);
+	CHECK(strstr(why, "not a DER"));
+	pki_trust_get_stats(t, &st);
+	CHECK_EQ_INT(st.misses, misses + 1);
+	CHECK_EQ_INT(st.evictions, 0);
+	pki_trust_free(t);
+}
+
 struct thr {
 	struct pki_trust *t;
 	int bad;
@@ -809,6 +870,7 @@ int main(void)
 		{"ca_dir", test_ca_dir},
 		{"cache", test_cache},
 		{"cache_bound", test_cache_bound},
+		{"cache_neg", test_cache_neg},
 		{"threads", test_threads},
 		{"fleet_conf", test_fleet_conf},
 		{"fleet_check", test_fleet_check},
