@@ -119,6 +119,9 @@ struct inquiry *inquiry_start(const struct inq_conf *c, const char *hostname, in
 			      char *err, size_t n);
 /* every second from the loop's timer: overdue follows, the child's restarts */
 void inquiry_tick(struct inquiry *q);
+/* the loop's 1 s tick: binds [inquiry] listen if it was taken at start (then restarts
+ * the child to serve it) */
+void inquiry_listen_retry(struct inquiry *q);
 /* the child's main (hoptraced -X FD): never returns on success */
 int inq_child_main(const struct inq_conf *c, int psfd);
 void inquiry_stop(struct inquiry *q);

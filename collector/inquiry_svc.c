@@ -3,8 +3,12 @@
  * privsep.h). hoptraced (root, the graph) never parses what the network
  * sends: an unprivileged child does (privsep_child.c). This file
  *   - starts the child (hoptraced re-executed with -X: a fresh image holding
- *     only 0-2 and its end of a SEQPACKET socketpair), restarts it when it
- *     dies or is killed (at most max_restarts a minute, each logged);
+ *     only 0-2, its end of a SEQPACKET socketpair at 3 and the listening
+ *     socket at 4), restarts it when it dies or is killed (at most
+ *     max_restarts a minute, each logged);
+ *   - binds [inquiry] listen once, before any child, and keeps it: the port is
+ *     never free between two children (review finding 2); SIGHUP rebinds it
+ *     when the address changed;
  *   - reads the child's messages on the loop's thread (inquiry_main), checks
  *     every length, range and NUL and kills the child on any violation;
  *   - WHO_REQ: checks that the asker is the far end of the connection it asks
@@ -35,8 +39,10 @@
 
 #include "hoptrace/chain.h"
 #include "hoptrace/fleetconf.h"
+#include "hoptrace/ini.h"
 #include "hoptrace/log.h"
 #include "hoptrace/query.h"
+#include "hoptrace/tlsfront.h"
 #include "chain.h"
 #include "inquiry.h"
 #include "parts.h"
@@ -72,6 +78,9 @@ struct inquiry {
 	int fg, verbose;
 	int epfd;  /* the loop polls this one; the child's socket inside */
 	int ps;    /* -1: no child */
+	int ls;    /* the listening socket every child serves on (PS_LISTEN_FD there); -1: none */
+	char ls_url[256]; /* what ls is bound to */
+	int ls_failed;    /* [inquiry] listen could not be bound: retried every tick */
 	pid_t pid;
 	struct ps_text t;
 	struct pfollow *pf;
@@ -201,6 +210,124 @@ static void violation(struct inquiry *q, const char *fmt, ...)
 	child_gone(q, why);
 }
 
+/* ---- the listening socket: bound here, once, passed to every child ---------- */
+
+/* [inquiry] listen as the file says now (SIGHUP): 0, or -1 and err (the file's fault) */
+static int listen_cb(void *ctx, const char *sec, const char *key, const char *val, char *err,
+		     size_t n)
+{
+	if (!strcmp(sec, "inquiry"))
+		return inq_conf_key(ctx, key, val, err, n);
+	if (!strcmp(sec, "fleet"))
+		return inq_fleet_key(ctx, key, val, err, n);
+	return 0;
+}
+
+static int listen_reread(struct inquiry *q, struct inq_conf *c, char *err, size_t n)
+{
+	inq_conf_defaults(c);
+	if (access(q->conffile, F_OK) != 0)
+		return 0; /* no file: defaults, as at start */
+	if (ini_parse(q->conffile, listen_cb, c, err, n) != 0)
+		return -1;
+	return inq_conf_finish(c, err, n);
+}
+
+/* Binds url (enabled) or lets go of the socket (!enabled). The old socket is kept until
+ * the new one is bound; if the kernel refuses the new address while the old one holds
+ * it (the same port), the old is closed and bound again on failure. 0 or -1 (err; the
+ * old socket then still stands when it could be kept). Call with no child running. */
+static int listen_set(struct inquiry *q, int enabled, const char *url, char *err, size_t n)
+{
+	if (!enabled) {
+		if (q->ls >= 0)
+			close(q->ls);
+		q->ls = -1;
+		q->ls_url[0] = 0;
+		return 0;
+	}
+	if (q->ls >= 0 && !strcmp(q->ls_url, url))
+		return 0;
+	int ls = tlsfront_listen_socket(url, q->c.lab_plain, err, n);
+	if (ls < 0 && q->ls >= 0 && errno == EADDRINUSE) {
+		close(q->ls);
+		q->ls = -1;
+		ls = tlsfront_listen_socket(url, q->c.lab_plain, err, n);
+		if (ls < 0) {
+			char e2[160];
+			q->ls = tlsfront_listen_socket(q->ls_url, q->c.lab_plain, e2, sizeof e2);
+			if (q->ls < 0) {
+				log_warnx("inquiry: %s again: %s", q->ls_url, e2);
+				q->ls_url[0] = 0;
+			}
+		}
+	}
+	if (ls < 0)
+		return -1;
+	if (q->ls >= 0)
+		close(q->ls);
+	q->ls = ls;
+	snprintf(q->ls_url, sizeof q->ls_url, "%s", url);
+	return 0;
+}
+
+/* at start: a port someone else holds is not fatal (a local user can race a restart
+ * of hoptraced for it): the child follows but serves nothing, and the loop's tick
+ * tries again (inquiry_listen_retry) */
+static int listen_try(struct inquiry *q)
+{
+	char err[256];
+	if (!q->c.enabled || q->ls >= 0)
+		return 0;
+	if (listen_set(q, 1, q->c.listen, err, sizeof err) == 0)
+		return 0;
+	if (!q->ls_failed)
+		log_warnx("inquiry: %s: other hosts' inquiries are not served until it is free "
+			  "(tried every second)", err);
+	q->ls_failed = 1;
+	return -1;
+}
+
+static int spawn(struct inquiry *q);
+
+void inquiry_listen_retry(struct inquiry *q)
+{
+	if (!q || q->off || !q->ls_failed || listen_try(q) != 0)
+		return;
+	q->ls_failed = 0;
+	log_info("inquiry: listening on %s: the child restarts to serve it", q->ls_url);
+	if (q->ps >= 0) {
+		kill(q->pid, SIGTERM);
+		child_gone(q, NULL);
+	}
+	spawn(q);
+}
+
+/* in the forked child, before exec (async-signal-safe only): the socketpair end ps
+ * at 3, the listening socket ls (or nothing) at PS_LISTEN_FD, nothing else */
+static int child_fds(int ps, int ls)
+{
+	if (ls == 3 && (ls = fcntl(ls, F_DUPFD_CLOEXEC, PS_LISTEN_FD + 1)) < 0)
+		return -1;
+	if (ps != 3) {
+		if (dup2(ps, 3) < 0)
+			return -1;
+	} else if (fcntl(3, F_SETFD, 0) < 0) {
+		return -1;
+	}
+	if (ls >= 0) {
+		if (ls != PS_LISTEN_FD) {
+			if (dup2(ls, PS_LISTEN_FD) < 0)
+				return -1;
+		} else if (fcntl(ls, F_SETFD, 0) < 0) {
+			return -1;
+		}
+	}
+	/* the graph's, the guard's, the CLI's, /proc's */
+	close_range(ls >= 0 ? PS_LISTEN_FD + 1 : 4, ~0U, 0);
+	return 0;
+}
+
 static int spawn(struct inquiry *q)
 {
 	uint64_t now = mono_ns();
@@ -240,13 +367,8 @@ static int spawn(struct inquiry *q)
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (sv[1] != 3) {
-			if (dup2(sv[1], 3) < 0)
-				_exit(127);
-		} else {
-			fcntl(3, F_SETFD, 0);
-		}
-		close_range(4, ~0U, 0); /* the graph's, the guard's, the CLI's, /proc's */
+		if (child_fds(sv[1], q->ls) != 0)
+			_exit(127);
 		execv("/proc/self/exe", argv);
 		_exit(127);
 	}
@@ -620,6 +742,7 @@ struct inquiry *inquiry_start(const struct inq_conf *c, const char *hostname, in
 	q->fg = foreground;
 	q->verbose = verbose;
 	q->ps = -1;
+	q->ls = -1;
 	q->tls = !c->lab_plain;
 	q->front_names_peer = 1; /* tlsfront: the peer certificate's iPAddress SANs */
 	q->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -646,8 +769,10 @@ struct inquiry *inquiry_start(const struct inq_conf *c, const char *hostname, in
 	if (c->lab_plain)
 		log_warnx("inquiry: [fleet] lab_plain = yes: PLAIN HTTP, NOTHING SIGNED OR CHECKED: "
 			  "any host may ask and any answer is believed (benchmarks only)");
+	listen_try(q);
 	if (spawn(q) != 0) {
 		snprintf(err, n, "inquiry: cannot start the child");
+		listen_set(q, 0, "", err, 0);
 		close(q->epfd);
 		pki_signer_free(q->signer);
 		free(q);
@@ -669,10 +794,29 @@ static void fail_pending(struct inquiry *q)
 	ps_text_reset(&q->t);
 }
 
+/* SIGHUP, no child running: the listen address the file names now */
+static void listen_reload(struct inquiry *q, const struct inq_conf *now)
+{
+	char err[256];
+	if ((q->ls >= 0) == now->enabled && (!now->enabled || !strcmp(q->ls_url, now->listen)))
+		return;
+	if (listen_set(q, now->enabled, now->listen, err, sizeof err) != 0) {
+		log_warnx("inquiry: SIGHUP: %s: still serving %s", err, q->ls >= 0 ? q->ls_url : "nothing");
+		return;
+	}
+	snprintf(q->c.listen, sizeof q->c.listen, "%s", now->listen);
+	q->c.enabled = now->enabled;
+	q->ls_failed = 0;
+	log_info("inquiry: SIGHUP: listening on %s", q->ls >= 0 ? q->ls_url : "nothing (listen = no)");
+}
+
 int inquiry_reload(struct inquiry *q, char *err, size_t n)
 {
 	if (!q)
 		return 0;
+	struct inq_conf now;
+	if (listen_reread(q, &now, err, n) != 0)
+		return -1;
 	if (inq_fleet_ready(&q->c, err, n) != 0)
 		return -1;
 	struct pki_signer *sg = NULL;
@@ -708,6 +852,7 @@ int inquiry_reload(struct inquiry *q, char *err, size_t n)
 		child_gone(q, NULL);
 	}
 	fail_pending(q);
+	listen_reload(q, &now);
 	q->nspawn = 0; /* an operator's reload is not a crash loop */
 	if (spawn(q) != 0)
 		log_warnx("inquiry: reload: the child did not start; retrying every second");
@@ -728,6 +873,7 @@ void inquiry_stop(struct inquiry *q)
 		waitpid(q->pid, &st, 0);
 	}
 	fail_pending(q);
+	listen_set(q, 0, "", NULL, 0);
 	pki_signer_free(q->signer);
 	close(q->epfd);
 	free(q);

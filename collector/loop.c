@@ -102,6 +102,7 @@ static void loop_tick(struct collector *c, int fd, uint64_t now)
 		if (inquiry_reload(c->inq, err, sizeof(err)) != 0)
 			log_warnx("SIGHUP: [fleet] not reloaded, the old identity stays: %s", err);
 	}
+	inquiry_listen_retry(c->inq); /* [inquiry] listen, if someone held it at start */
 	inquiry_tick(c->inq); /* overdue follows, the inquiry child's restarts */
 }
 

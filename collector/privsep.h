@@ -9,7 +9,7 @@
  *            ▼
  *   user [inquiry] user, chroot [inquiry] chroot, no_new_privs: CHILD
  *     (hoptraced re-executed with -X: a fresh image, no graph, no descriptors
- *     but 0-2 and the socketpair)
+ *     but 0-2, the socketpair and the monitor's listening socket)
  *     - the HTTP(S) front: incoming inquiries, their JSON → WHO_REQ
  *     - the libcurl follower: outgoing inquiries over sockets the monitor
  *       made (SOCK_REQ), their answers, part checks, the merge
@@ -37,6 +37,9 @@
 #include "hoptrace/pki.h"
 
 #define PS_MAGIC 0x48545053u /* "HTPS" */
+/* the child's descriptors: 3 its end of the socketpair, PS_LISTEN_FD the listening
+ * socket of [inquiry] listen (bound once by the monitor; absent with listen = no) */
+#define PS_LISTEN_FD 4
 #define PS_TEXT_MAX (1u << 20)
 #define PS_CHUNK 32768u
 #define PS_NONCE_MAX 24 /* base64url text + NUL (parts.h PART_NONCE_B64 = 22) */

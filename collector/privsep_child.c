@@ -773,6 +773,21 @@ static int slurp(const char *path, struct curl_blob *b, char *err, size_t n)
 	return 0;
 }
 
+/* the listening socket the monitor bound and passed (PS_LISTEN_FD), or -1: the child
+ * never binds, so the port is never free between two children */
+static int listen_fd(const struct inq_conf *conf)
+{
+	int acc = 0;
+	socklen_t al = sizeof(acc);
+	if (getsockopt(PS_LISTEN_FD, SOL_SOCKET, SO_ACCEPTCONN, &acc, &al) == 0 && acc)
+		return PS_LISTEN_FD;
+	if (conf->enabled)
+		log_warnx("inquiry child: no listening socket from the monitor: other hosts' "
+			  "inquiries are not served");
+	close(PS_LISTEN_FD);
+	return -1;
+}
+
 int inq_child_main(const struct inq_conf *conf, int psfd)
 {
 	static struct child ch;
@@ -787,7 +802,8 @@ int inq_child_main(const struct inq_conf *conf, int psfd)
 	pthread_cond_init(&ch.kcv, NULL);
 	ch.tls = !conf->lab_plain;
 
-	/* as root, before the drop: libraries' files, the TLS identity, the port */
+	/* as root, before the drop: libraries' files, the TLS identity (the port is the
+	 * monitor's: PS_LISTEN_FD) */
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (ch.tls) {
 		if (slurp(conf->fleet_ca, &ch.ca, err, sizeof(err)) != 0 ||
@@ -801,7 +817,8 @@ int inq_child_main(const struct inq_conf *conf, int psfd)
 		if (conf->fleet_crl[0] && !(ch.crl = pki_crl_load(conf->fleet_crl, err, sizeof(err))))
 			fatalx("inquiry child: [fleet] %s", err);
 	}
-	if (conf->enabled) {
+	int ls = listen_fd(conf);
+	if (ls >= 0) {
 		struct tlsfront_conf fc;
 		char url[300];
 		tlsfront_conf_defaults(&fc);
@@ -828,7 +845,7 @@ int inq_child_main(const struct inq_conf *conf, int psfd)
 		SET(handshakes_per_peer)
 		SET(handshakes_total)
 #undef SET
-		ch.front = tlsfront_new(&fc, err, sizeof(err));
+		ch.front = tlsfront_new_on(&fc, ls, err, sizeof(err));
 		if (!ch.front)
 			fatalx("inquiry: %s", err);
 	}

@@ -1297,11 +1297,62 @@ void tlsfront_stop(struct tlsfront *f)
 	free(f);
 }
 
+/* a bound, listening socket for listen (the scheme checked as tlsfront_new does) */
+int tlsfront_listen_socket(const char *url, int plain, char *err, size_t n)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	if (parse_listen(url ? url : "", plain, &ss, &sl, err, n) != 0)
+		return -1;
+	int ls = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (ls < 0) {
+		snprintf(err, n, "socket: %s", strerror(errno));
+		return -1;
+	}
+	int one = 1, zero = 0;
+	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (ss.ss_family == AF_INET6)
+		setsockopt(ls, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+	if (bind(ls, (struct sockaddr *)&ss, sl) != 0 || listen(ls, 128) != 0) {
+		int e = errno;
+		snprintf(err, n, "listen %s: %s", url, strerror(e));
+		close(ls);
+		errno = e; /* EADDRINUSE: the caller may let go of its old socket first */
+		return -1;
+	}
+	return ls;
+}
+
+/* ls: a listening TCP socket to take, or -1 to bind c->listen here */
+static int take_listener(struct tlsfront *f, int ls, char *err, size_t n)
+{
+	int acc = 0;
+	socklen_t al = sizeof acc;
+	if (getsockopt(ls, SOL_SOCKET, SO_ACCEPTCONN, &acc, &al) != 0 || !acc) {
+		snprintf(err, n, "listening socket %d: %s", ls, acc ? strerror(errno) : "not listening");
+		return -1;
+	}
+	int fl = fcntl(ls, F_GETFL);
+	if (fl < 0 || fcntl(ls, F_SETFL, fl | O_NONBLOCK) != 0 || fcntl(ls, F_SETFD, FD_CLOEXEC) != 0) {
+		snprintf(err, n, "listening socket %d: %s", ls, strerror(errno));
+		return -1;
+	}
+	f->ls = ls;
+	return 0;
+}
+
 struct tlsfront *tlsfront_new(const struct tlsfront_conf *c, char *err, size_t n)
+{
+	return tlsfront_new_on(c, -1, err, n);
+}
+
+struct tlsfront *tlsfront_new_on(const struct tlsfront_conf *c, int ls, char *err, size_t n)
 {
 	struct tlsfront *f = calloc(1, sizeof *f);
 	if (!f) {
 		snprintf(err, n, "out of memory");
+		if (ls >= 0)
+			close(ls);
 		return NULL;
 	}
 	f->c = *c;
@@ -1326,8 +1377,12 @@ struct tlsfront *tlsfront_new(const struct tlsfront_conf *c, char *err, size_t n
 	}
 	struct sockaddr_storage ss;
 	socklen_t sl;
-	if (parse_listen(c->listen ? c->listen : "", c->lab_plain, &ss, &sl, err, n) != 0)
+	if (ls >= 0) {
+		if (take_listener(f, ls, err, n) != 0)
+			goto fail;
+	} else if (parse_listen(c->listen ? c->listen : "", c->lab_plain, &ss, &sl, err, n) != 0) {
 		goto fail;
+	}
 	if (!c->lab_plain) {
 		f->c.ca_file = c->ca_file;
 		f->c.cert_file = c->cert_file;
@@ -1351,18 +1406,24 @@ struct tlsfront *tlsfront_new(const struct tlsfront_conf *c, char *err, size_t n
 	for (int i = 0; i < c->max_conns; i++)
 		f->conns[i].fd = -1;
 	f->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	f->ls = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (f->efd < 0 || f->ls < 0) {
-		snprintf(err, n, "socket: %s", strerror(errno));
+	if (f->efd < 0) {
+		snprintf(err, n, "eventfd: %s", strerror(errno));
 		goto fail;
 	}
-	int one = 1, zero = 0;
-	setsockopt(f->ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (ss.ss_family == AF_INET6)
-		setsockopt(f->ls, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-	if (bind(f->ls, (struct sockaddr *)&ss, sl) != 0 || listen(f->ls, 128) != 0) {
-		snprintf(err, n, "listen %s: %s", c->listen, strerror(errno));
-		goto fail;
+	if (f->ls < 0) {
+		f->ls = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (f->ls < 0) {
+			snprintf(err, n, "socket: %s", strerror(errno));
+			goto fail;
+		}
+		int one = 1, zero = 0;
+		setsockopt(f->ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		if (ss.ss_family == AF_INET6)
+			setsockopt(f->ls, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+		if (bind(f->ls, (struct sockaddr *)&ss, sl) != 0 || listen(f->ls, 128) != 0) {
+			snprintf(err, n, "listen %s: %s", c->listen, strerror(errno));
+			goto fail;
+		}
 	}
 	sl = sizeof ss;
 	getsockname(f->ls, (struct sockaddr *)&ss, &sl);
@@ -1370,6 +1431,8 @@ struct tlsfront *tlsfront_new(const struct tlsfront_conf *c, char *err, size_t n
 						: ((struct sockaddr_in6 *)&ss)->sin6_port);
 	return f;
 fail:
+	if (ls >= 0 && f->ls != ls)
+		close(ls); /* not taken yet */
 	tlsfront_stop(f);
 	return NULL;
 }

@@ -62,6 +62,13 @@ struct tlsfront_stats {
 
 struct tlsfront;
 struct tlsfront *tlsfront_new(const struct tlsfront_conf *c, char *err, size_t n);
+/* As tlsfront_new, on ls: a socket already bound and listening (the caller's listen address;
+ * c->listen is then not read). The front takes ls (closed on failure too). The inquiry
+ * monitor binds once and passes the socket to each child it starts. */
+struct tlsfront *tlsfront_new_on(const struct tlsfront_conf *c, int ls, char *err, size_t n);
+/* A socket bound to listen ("https://[::]:8471"; http:// only with plain) and listening,
+ * close-on-exec; -1 and err. */
+int tlsfront_listen_socket(const char *listen, int plain, char *err, size_t n);
 int tlsfront_start(struct tlsfront *f, tlsfront_fn fn, void *ud, char *err, size_t n);
 int tlsfront_reply(struct tlsfront *f, uint64_t id, int status, const char *json, size_t len);
 void tlsfront_get_stats(struct tlsfront *f, struct tlsfront_stats *s);
