@@ -8,6 +8,7 @@
  * the per-peer pre-auth eviction, the handshake bucket, the head deadline, lab_plain.
  */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -560,6 +561,57 @@ static void lab_plain(void)
 	tlsfront_stop(f);
 }
 
+/* a listening socket bound by the caller (the inquiry monitor) and handed to one front
+ * after another (its children): the same port throughout, never bound by the front; the
+ * port cannot be bound again while the caller holds it, SO_REUSEADDR or not */
+static void passed_listener(void)
+{
+	struct tlsfront_conf c;
+	char err[256] = "";
+	conf_for_test(&c);
+	c.lab_plain = 1;
+	c.listen = "http://127.0.0.1:0";
+	int ls = tlsfront_listen_socket(c.listen, 1, err, sizeof err);
+	CHECK(ls >= 0);
+	if (ls < 0)
+		return;
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof sa;
+	CHECK_EQ_INT(getsockname(ls, (struct sockaddr *)&sa, &sl), 0);
+	int port = ntohs(sa.sin_port);
+	char again[64];
+	snprintf(again, sizeof again, "http://127.0.0.1:%d", port);
+	CHECK_EQ_INT(tlsfront_listen_socket(again, 1, err, sizeof err), -1);
+	CHECK(strstr(err, "Address already in use") != NULL);
+	for (int round = 0; round < 2; round++) {
+		c.listen = "http://nowhere:1"; /* not read: the socket is given */
+		struct tlsfront *f = tlsfront_new_on(&c, dup(ls), err, sizeof err);
+		CHECK(f != NULL);
+		if (!f)
+			break;
+		CHECK_EQ_INT(tlsfront_port(f), port);
+		cur = f;
+		CHECK_EQ_INT(tlsfront_start(f, handler, NULL, err, sizeof err), 0);
+		char u[128];
+		struct resp r;
+		url_of(u, sizeof u, f, "http", "127.0.0.1", "/v1/t");
+		ask(NULL, &r, u, fleet, "-", NULL, "{\"x\":2}", -1, NULL);
+		CHECK_EQ_INT(r.code, 200);
+		tlsfront_stop(f); /* closes its copy; ls still holds the port */
+		CHECK_EQ_INT(tlsfront_listen_socket(again, 1, err, sizeof err), -1);
+	}
+	/* not a listening socket: refused (and closed) */
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(tlsfront_new_on(&c, s, err, sizeof err) == NULL);
+	CHECK(strstr(err, "not listening") != NULL);
+	CHECK(fcntl(s, F_GETFD) == -1);
+	close(ls);
+	ls = tlsfront_listen_socket(again, 1, err, sizeof err); /* free once the last copy is closed */
+	CHECK(ls >= 0);
+	if (ls >= 0)
+		close(ls);
+}
+
 static void cleanup(void)
 {
 	if (pki_ready) {
@@ -569,4 +621,4 @@ static void cleanup(void)
 	}
 }
 
-T_MAIN("tlsfront", T(parse_head), T(mtls), T(rate), T(limits), T(lab_plain), T(cleanup))
+T_MAIN("tlsfront", T(parse_head), T(mtls), T(rate), T(limits), T(lab_plain), T(passed_listener), T(cleanup))
