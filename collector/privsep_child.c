@@ -97,11 +97,13 @@ struct child {
 	CURLM *multi;
 	CURLSH *share;
 	struct tlsfront *front;
-	/* SOCK_REQ/SOCK_ANS: one at a time (the follower is the only asker) */
+	/* SOCK_REQ/SOCK_ANS: one at a time (the follower is the only asker). kwait: the
+	 * follower still waits for the answer to kid; any other SOCK_ANS (an earlier id, or
+	 * kid's after the wait gave up) is late and its descriptor closed at once */
 	pthread_mutex_t kmu;
 	pthread_cond_t kcv;
 	uint64_t kid;
-	int kfd, kerr, khave;
+	int kfd, kerr, khave, kwait;
 	/* TLS client identity (loaded as root, kept in memory) */
 	int tls;
 	struct curl_blob ca, crt, key;
@@ -214,6 +216,7 @@ static curl_socket_t on_open(void *ud, curlsocktype purpose, struct curl_sockadd
 	m.h.id = ++C->kid;
 	C->khave = 0;
 	C->kfd = -1;
+	C->kwait = 1;
 	pthread_mutex_unlock(&C->kmu);
 	if (ps_send(C->ps, &C->smu, &m, sizeof(m), -1) != 0)
 		ps_lost("SOCK_REQ");
@@ -226,6 +229,8 @@ static curl_socket_t on_open(void *ud, curlsocktype purpose, struct curl_sockadd
 			break;
 	int fd = C->khave ? C->kfd : -1, err = C->khave ? C->kerr : ETIMEDOUT;
 	C->khave = 0;
+	C->kfd = -1;
+	C->kwait = 0; /* from now on kid's answer is late (on_sock_ans closes it) */
 	pthread_mutex_unlock(&C->kmu);
 	if (fd < 0) {
 		log_debug("inquiry: no socket to the peer: %s", strerror(err));
@@ -657,7 +662,7 @@ static void on_follow_req(const struct ps_follow_req *f, char *text)
 static void on_sock_ans(const struct ps_sock_ans *a, int fd)
 {
 	pthread_mutex_lock(&C->kmu);
-	if (a->h.id == C->kid && !C->khave) {
+	if (a->h.id == C->kid && C->kwait && !C->khave) {
 		C->khave = 1;
 		C->kfd = a->err == 0 ? fd : -1;
 		C->kerr = a->err;
@@ -666,7 +671,7 @@ static void on_sock_ans(const struct ps_sock_ans *a, int fd)
 	}
 	pthread_mutex_unlock(&C->kmu);
 	if (fd >= 0)
-		close(fd); /* a late answer */
+		close(fd); /* a late answer (after on_open stopped waiting), or a stray one */
 }
 
 /* the process's main thread: messages from the monitor, until it goes */
