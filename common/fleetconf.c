@@ -4,6 +4,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -140,6 +141,27 @@ static void check_dates(struct out *o, const char *what, const mbedtls_x509_crt 
 	}
 }
 
+/* A key's mode: the part-signing key 0600 (hoptraced's root part only). The TLS key may
+ * also be 0640 with group hoptrace: hoptrace-policyd reads it again at SIGHUP, after its
+ * drop to user hoptrace (the inquiry child, the same user, has it in memory anyway). */
+static void key_mode(struct out *o, const char *key, int sign)
+{
+	struct stat st;
+	if (stat(key, &st) != 0 || !(st.st_mode & 077))
+		return;
+	unsigned m = (unsigned)(st.st_mode & 0777);
+	if (!sign && !(st.st_mode & 037)) {
+		struct group *g = getgrnam("hoptrace");
+		if (g && st.st_gid == g->gr_gid)
+			return;
+		say(o, 1, "%s: readable by its group (mode %03o), not group hoptrace: chgrp hoptrace "
+			  "(or chmod 600)", key, m);
+		return;
+	}
+	say(o, 1, "%s: readable by group or others (mode %03o): chmod 600%s", key, m,
+	    sign ? "" : " (or 640 with group hoptrace)");
+}
+
 /* one certificate and its key; returns the parsed certificate in c (caller frees) */
 static int check_pair(struct out *o, const struct fleet_conf *f, const char *cert,
 		      const char *key, int sign, mbedtls_x509_crt *ca, mbedtls_x509_crl *crl,
@@ -147,7 +169,6 @@ static int check_pair(struct out *o, const struct fleet_conf *f, const char *cer
 		      time_t now)
 {
 	char err[600], why[300];
-	struct stat st;
 	const char *kind = sign ? "sign_cert" : "cert";
 	mbedtls_x509_crt_init(c);
 	if (pki_crt_load(cert, c, err, sizeof err)) {
@@ -201,9 +222,7 @@ static int check_pair(struct out *o, const struct fleet_conf *f, const char *cer
 	if (mbedtls_pk_check_pair(&c->pk, &k))
 		say(o, 0, "%s: does not match the certificate %s", key, cert);
 	mbedtls_pk_free(&k);
-	if (stat(key, &st) == 0 && (st.st_mode & 077))
-		say(o, 1, "%s: readable by group or others (mode %03o): chmod 600", key,
-		    (unsigned)(st.st_mode & 0777));
+	key_mode(o, key, sign);
 	return 0;
 }
 

@@ -112,6 +112,7 @@ struct conn {
 	struct sockaddr_storage ss; /* v4-mapped given as AF_INET */
 	char ip[INET6_ADDRSTRLEN];
 	mbedtls_ssl_context *ssl;
+	struct tls_id *id; /* the identity ssl was set up with */
 	char cn[PKI_CN_MAX + 1];
 	struct pki_addr addrs[PKI_ADDRS_MAX];
 	int naddrs;
@@ -134,6 +135,22 @@ struct rep {
 	char data[];
 };
 
+/* A TLS identity: the CA bundle, the CRL, this end's pair and the mbedTLS server
+ * configuration made of them, with its own session cache (so that no session checked
+ * against an old CA or CRL is resumed after a reload). Each TLS connection holds a
+ * reference, and the front one while the identity is current (f->id); after start only
+ * the loop thread changes refs. tlsfront_reload makes a new one and hands it over in
+ * f->pending (under mu); the loop swaps it in at its next round. */
+struct tls_id {
+	mbedtls_ssl_config conf;
+	mbedtls_x509_crt own, ca;
+	mbedtls_x509_crl crl;
+	mbedtls_pk_context key;
+	mbedtls_ssl_cache_context cache;
+	int have_crl;
+	int refs;
+};
+
 struct tlsfront {
 	struct tlsfront_conf c;
 	char path[256];
@@ -142,12 +159,8 @@ struct tlsfront {
 	pthread_t th;
 	tlsfront_fn fn;
 	void *ud;
-	mbedtls_ssl_config conf;
-	mbedtls_x509_crt own, ca;
-	mbedtls_x509_crl crl;
-	mbedtls_pk_context key;
-	mbedtls_ssl_cache_context cache;
-	int have_crl, tls_ready;
+	struct tls_id *id;      /* current (NULL with lab_plain) */
+	struct tls_id *pending; /* a reload's, not yet swapped in (mu) */
 	struct conn *conns;
 	int nconns, npreauth;
 	struct peer *peers;
@@ -501,13 +514,54 @@ static struct certrate *rate_get(struct tlsfront *f, const unsigned char key[32]
 	return old;
 }
 
+static void id_free(struct tls_id *t)
+{
+	if (!t)
+		return;
+	mbedtls_ssl_config_free(&t->conf);
+	mbedtls_ssl_cache_free(&t->cache);
+	mbedtls_x509_crt_free(&t->own);
+	mbedtls_x509_crt_free(&t->ca);
+	mbedtls_x509_crl_free(&t->crl);
+	mbedtls_pk_free(&t->key);
+	free(t);
+}
+
+static void id_unref(struct tls_id *t)
+{
+	if (t && --t->refs == 0)
+		id_free(t);
+}
+
+static void ssl_release(struct conn *c)
+{
+	if (!c->ssl)
+		return;
+	mbedtls_ssl_free(c->ssl);
+	free(c->ssl);
+	c->ssl = NULL;
+	id_unref(c->id);
+	c->id = NULL;
+}
+
+/* the loop thread, each round: a reload's identity becomes the current one (new
+ * connections use it; the old one lives on while connections set up with it do) */
+static void id_swap(struct tlsfront *f)
+{
+	pthread_mutex_lock(&f->mu);
+	struct tls_id *p = f->pending;
+	f->pending = NULL;
+	pthread_mutex_unlock(&f->mu);
+	if (!p)
+		return;
+	struct tls_id *old = f->id;
+	f->id = p;
+	id_unref(old);
+}
+
 static void conn_close(struct tlsfront *f, struct conn *c)
 {
-	if (c->ssl) {
-		mbedtls_ssl_free(c->ssl);
-		free(c->ssl);
-		c->ssl = NULL;
-	}
+	ssl_release(c);
 	free(c->head);
 	free(c->body);
 	free(c->out);
@@ -834,9 +888,7 @@ static int do_write(struct tlsfront *f, struct conn *c)
 	if (c->close_after) {
 		if (c->ssl) {
 			mbedtls_ssl_close_notify(c->ssl); /* best effort */
-			mbedtls_ssl_free(c->ssl);
-			free(c->ssl);
-			c->ssl = NULL;
+			ssl_release(c);
 		}
 		free(c->head);
 		free(c->body);
@@ -1042,7 +1094,9 @@ static void do_accept(struct tlsfront *f)
 				continue;
 			}
 			mbedtls_ssl_init(c->ssl);
-			if (mbedtls_ssl_setup(c->ssl, &f->conf) != 0) {
+			c->id = f->id;
+			c->id->refs++;
+			if (mbedtls_ssl_setup(c->ssl, &f->id->conf) != 0) {
 				conn_close(f, c);
 				continue;
 			}
@@ -1102,6 +1156,7 @@ static void *loop(void *arg)
 			if (read(f->efd, &v, sizeof v) < 0 && errno != EAGAIN)
 				break;
 		}
+		id_swap(f); /* before this round's accepts */
 		drain_replies(f);
 		for (int i = 0; i < n; i++) {
 			if (f->conns[i].kick) {
@@ -1189,73 +1244,139 @@ bad:
 	return -1;
 }
 
-static int tls_setup(struct tlsfront *f, char *err, size_t n)
+/* A new identity from the files; max_conns sizes its session cache. strict (a reload):
+ * also this end's certificate checked against the new CA and CRL — chain, validity,
+ * revocation, a TLS certificate — so that nothing is swapped in that a peer refuses. */
+static struct tls_id *id_load(const char *ca_file, const char *cert_file, const char *key_file,
+			      const char *crl_file, int max_conns, int strict, char *err, size_t n)
 {
-	const struct tlsfront_conf *c = &f->c;
 	char what[600];
-	int rv;
+	int rv = 0;
 	mbedtls_ctr_drbg_context *drbg;
-	if (!c->ca_file || !c->cert_file || !c->key_file || !*c->ca_file || !*c->cert_file ||
-	    !*c->key_file) {
+	if (!ca_file || !cert_file || !key_file || !*ca_file || !*cert_file || !*key_file) {
 		snprintf(err, n, "TLS needs ca, cert and key ([fleet])");
-		return -1;
+		return NULL;
 	}
 	if (pki_rng(&drbg) != 0) {
 		snprintf(err, n, "random generator: seeding failed");
-		return -1;
+		return NULL;
 	}
-	if ((rv = mbedtls_x509_crt_parse_file(&f->ca, c->ca_file))) {
-		snprintf(what, sizeof what, "ca %s", c->ca_file);
+	struct tls_id *t = calloc(1, sizeof *t);
+	if (!t) {
+		snprintf(err, n, "out of memory");
+		return NULL;
+	}
+	mbedtls_ssl_config_init(&t->conf);
+	mbedtls_ssl_cache_init(&t->cache);
+	mbedtls_x509_crt_init(&t->own);
+	mbedtls_x509_crt_init(&t->ca);
+	mbedtls_x509_crl_init(&t->crl);
+	mbedtls_pk_init(&t->key);
+	t->refs = 1;
+	if ((rv = mbedtls_x509_crt_parse_file(&t->ca, ca_file))) {
+		snprintf(what, sizeof what, "ca %s", ca_file);
 		goto fail;
 	}
-	if ((rv = mbedtls_x509_crt_parse_file(&f->own, c->cert_file))) {
-		snprintf(what, sizeof what, "cert %s", c->cert_file);
+	if ((rv = mbedtls_x509_crt_parse_file(&t->own, cert_file))) {
+		snprintf(what, sizeof what, "cert %s", cert_file);
 		goto fail;
 	}
-	if ((rv = mbedtls_pk_parse_keyfile(&f->key, c->key_file, NULL))) {
-		snprintf(what, sizeof what, "key %s", c->key_file);
+	if ((rv = mbedtls_pk_parse_keyfile(&t->key, key_file, NULL))) {
+		snprintf(what, sizeof what, "key %s", key_file);
 		goto fail;
 	}
-	if ((rv = mbedtls_pk_check_pair(&f->own.pk, &f->key))) {
-		snprintf(what, sizeof what, "key %s does not match cert %s", c->key_file,
-			 c->cert_file);
+	if ((rv = mbedtls_pk_check_pair(&t->own.pk, &t->key))) {
+		snprintf(what, sizeof what, "key %s does not match cert %s", key_file, cert_file);
 		goto fail;
 	}
-	if (c->crl_file && *c->crl_file) {
-		if ((rv = mbedtls_x509_crl_parse_file(&f->crl, c->crl_file))) {
-			snprintf(what, sizeof what, "crl %s", c->crl_file);
+	if (crl_file && *crl_file) {
+		if ((rv = mbedtls_x509_crl_parse_file(&t->crl, crl_file))) {
+			snprintf(what, sizeof what, "crl %s", crl_file);
 			goto fail;
 		}
-		f->have_crl = 1;
+		t->have_crl = 1;
+	}
+	if (strict) {
+		uint32_t flags = 0;
+		if (mbedtls_x509_crt_verify(&t->own, &t->ca, t->have_crl ? &t->crl : NULL, NULL, &flags,
+					    NULL, NULL) != 0) {
+			char b[300];
+			mbedtls_x509_crt_verify_info(b, sizeof b, "", flags);
+			for (char *p = b; *p; p++)
+				if (*p == '\n')
+					*p = p[1] ? ';' : 0;
+			snprintf(err, n, "cert %s: %s (ca %s%s%s)", cert_file, b, ca_file,
+				 t->have_crl ? ", crl " : "", t->have_crl ? crl_file : "");
+			id_free(t);
+			return NULL;
+		}
+		if (pki_crt_kind(&t->own) != PKI_KIND_TLS) {
+			snprintf(err, n, "cert %s: not a TLS certificate (use HOST.crt)", cert_file);
+			id_free(t);
+			return NULL;
+		}
 	}
 	static const int suites[] = {MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
 				     MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
 				     MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, 0};
-	if ((rv = mbedtls_ssl_config_defaults(&f->conf, MBEDTLS_SSL_IS_SERVER,
+	if ((rv = mbedtls_ssl_config_defaults(&t->conf, MBEDTLS_SSL_IS_SERVER,
 					      MBEDTLS_SSL_TRANSPORT_STREAM,
 					      MBEDTLS_SSL_PRESET_DEFAULT)) ||
-	    (rv = mbedtls_ssl_conf_own_cert(&f->conf, &f->own, &f->key))) {
+	    (rv = mbedtls_ssl_conf_own_cert(&t->conf, &t->own, &t->key))) {
 		snprintf(what, sizeof what, "TLS configuration");
 		goto fail;
 	}
-	mbedtls_ssl_conf_rng(&f->conf, mbedtls_ctr_drbg_random, drbg);
-	mbedtls_ssl_conf_authmode(&f->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
-	mbedtls_ssl_conf_ca_chain(&f->conf, &f->ca, f->have_crl ? &f->crl : NULL);
-	mbedtls_ssl_conf_min_version(&f->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+	mbedtls_ssl_conf_rng(&t->conf, mbedtls_ctr_drbg_random, drbg);
+	mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+	mbedtls_ssl_conf_ca_chain(&t->conf, &t->ca, t->have_crl ? &t->crl : NULL);
+	mbedtls_ssl_conf_min_version(&t->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
 				     MBEDTLS_SSL_MINOR_VERSION_3);
-	mbedtls_ssl_conf_max_version(&f->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+	mbedtls_ssl_conf_max_version(&t->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
 				     MBEDTLS_SSL_MINOR_VERSION_3);
-	mbedtls_ssl_conf_ciphersuites(&f->conf, suites);
-	mbedtls_ssl_conf_renegotiation(&f->conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
-	mbedtls_ssl_cache_set_max_entries(&f->cache, c->max_conns);
-	mbedtls_ssl_cache_set_timeout(&f->cache, 3600);
-	mbedtls_ssl_conf_session_cache(&f->conf, &f->cache, mbedtls_ssl_cache_get,
+	mbedtls_ssl_conf_ciphersuites(&t->conf, suites);
+	mbedtls_ssl_conf_renegotiation(&t->conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+	mbedtls_ssl_cache_set_max_entries(&t->cache, max_conns);
+	mbedtls_ssl_cache_set_timeout(&t->cache, 3600);
+	mbedtls_ssl_conf_session_cache(&t->conf, &t->cache, mbedtls_ssl_cache_get,
 				       mbedtls_ssl_cache_set);
-	f->tls_ready = 1;
-	return 0;
+	return t;
 fail:
 	seterr(err, n, what, rv);
-	return -1;
+	id_free(t);
+	return NULL;
+}
+
+static int tls_setup(struct tlsfront *f, char *err, size_t n)
+{
+	const struct tlsfront_conf *c = &f->c;
+	f->id = id_load(c->ca_file, c->cert_file, c->key_file, c->crl_file, c->max_conns, 0, err, n);
+	return f->id ? 0 : -1;
+}
+
+int tlsfront_reload(struct tlsfront *f, const char *ca_file, const char *cert_file,
+		    const char *key_file, const char *crl_file, char *err, size_t n)
+{
+	if (!f->id) {
+		snprintf(err, n, "lab_plain: no TLS identity to reload");
+		return -1;
+	}
+	struct tls_id *t = id_load(ca_file, cert_file, key_file, crl_file, f->c.max_conns, 1, err, n);
+	if (!t)
+		return -1; /* the old identity stays */
+	pthread_mutex_lock(&f->mu);
+	struct tls_id *old = f->pending; /* a reload not yet swapped in: never used */
+	f->pending = t;
+	f->st.reloads++;
+	pthread_mutex_unlock(&f->mu);
+	id_free(old);
+	if (!f->started) {
+		id_swap(f);
+	} else {
+		uint64_t one = 1;
+		if (write(f->efd, &one, sizeof one) < 0) { /* the loop swaps at its next round */
+		}
+	}
+	return 0;
 }
 
 void tlsfront_stop(struct tlsfront *f)
@@ -1283,12 +1404,8 @@ void tlsfront_stop(struct tlsfront *f)
 		close(f->ls);
 	if (f->efd >= 0)
 		close(f->efd);
-	mbedtls_ssl_config_free(&f->conf);
-	mbedtls_ssl_cache_free(&f->cache);
-	mbedtls_x509_crt_free(&f->own);
-	mbedtls_x509_crt_free(&f->ca);
-	mbedtls_x509_crl_free(&f->crl);
-	mbedtls_pk_free(&f->key);
+	id_unref(f->id);
+	id_free(f->pending);
 	free(f->conns);
 	free(f->peers);
 	free(f->rates);
@@ -1359,12 +1476,6 @@ struct tlsfront *tlsfront_new_on(const struct tlsfront_conf *c, int ls, char *er
 	f->ls = f->efd = -1;
 	pthread_mutex_init(&f->mu, NULL);
 	f->rq_tail = &f->rq;
-	mbedtls_ssl_config_init(&f->conf);
-	mbedtls_ssl_cache_init(&f->cache);
-	mbedtls_x509_crt_init(&f->own);
-	mbedtls_x509_crt_init(&f->ca);
-	mbedtls_x509_crl_init(&f->crl);
-	mbedtls_pk_init(&f->key);
 	/* the conf's strings are the caller's: keep only what the loop reads */
 	snprintf(f->path, sizeof f->path, "%s", c->path ? c->path : "/");
 	f->c.path = f->path;

@@ -9,7 +9,10 @@
  *     -n       check the config, the fleet certificate and the policy, print every
  *              error, exit
  *     -v       verbose (log every decision)
- * SIGHUP reloads the policy (a bad file is refused, the old list stays);
+ * SIGHUP reloads the policy (a bad file is refused, the old list stays) and the TLS
+ * identity: [fleet] ca, cert, key, crl, each checked before anything changes (a fault:
+ * one log line, the old identity stays; tlsfront_reload). After the drop policyd reads
+ * them as [policyd] user, so the TLS key is root:hoptrace 0640 (docs/fleet.md);
  * SIGTERM/SIGINT stop.
  *
  * The network side is common/tlsfront.c: mutual TLS with the fleet certificate
@@ -21,8 +24,8 @@
  * Privileges: policyd needs none. Started as root, it loads the config, the policy, the
  * certificates and the key and binds, then drops to [policyd] user (setgroups,
  * setresgid, setresuid, no_new_privs) before it reads anything from the network; as
- * root without `user` it refuses to start. The policy file must be readable by that user
- * for SIGHUP.
+ * root without `user` it refuses to start. The policy file and the [fleet] files (the TLS
+ * key by its group) must be readable by that user for SIGHUP.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -215,6 +218,20 @@ static int load_policy(int print)
 	if (!print)
 		log_info("policy %s loaded (%zu rules)", conf.policy, acl_nrules(a));
 	return 0;
+}
+
+/* SIGHUP: the [fleet] TLS files again (the same paths); on any fault the old identity stays */
+static void reload_tls(void)
+{
+	char err[1024];
+	if (conf.fleet.lab_plain)
+		return;
+	if (tlsfront_reload(front, conf.fleet.ca, conf.fleet.cert, conf.fleet.key,
+			    conf.fleet.crl[0] ? conf.fleet.crl : NULL, err, sizeof err) != 0)
+		log_warnx("SIGHUP: [fleet] TLS identity not reloaded, the old one stays: %s", err);
+	else
+		log_info("SIGHUP: [fleet] TLS identity reloaded (%s, %s%s%s)", conf.fleet.cert,
+			 conf.fleet.ca, conf.fleet.crl[0] ? ", " : "", conf.fleet.crl);
 }
 
 static void reply_error(const struct tlsfront_req *r, int status, const char *code,
@@ -434,6 +451,7 @@ int main(int argc, char **argv)
 			if (load_policy(0) != 0)
 				log_warnx("%s: reload refused, keeping the previous policy",
 					  conf.policy);
+			reload_tls();
 			continue;
 		}
 		break;

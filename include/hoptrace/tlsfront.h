@@ -57,6 +57,7 @@ typedef void (*tlsfront_fn)(void *ud, const struct tlsfront_req *r);
 struct tlsfront_stats {
 	uint64_t accepted, refused_cap, evicted_preauth, refused_rate_handshake,
 		handshake_failed, peer_addr_mismatch, timed_out, requests, rate_limited, bad_request;
+	uint64_t reloads; /* tlsfront_reload's that succeeded */
 	int conns, preauth;
 };
 
@@ -74,6 +75,14 @@ int tlsfront_reply(struct tlsfront *f, uint64_t id, int status, const char *json
 void tlsfront_get_stats(struct tlsfront *f, struct tlsfront_stats *s);
 int tlsfront_port(const struct tlsfront *f); /* the bound port (listen port 0 → chosen) */
 void tlsfront_stop(struct tlsfront *f);
+/* SIGHUP: a new TLS identity (CA bundle, this end's certificate and key, CRL or NULL). Every
+ * file is read and checked first — parses, the key matches, the certificate is a TLS one
+ * that chains to the new CA, is valid now and not on the new CRL — and on any fault -1
+ * with err and the old identity stays. Else 0: new connections use the new identity (and
+ * its own, empty session cache) from the loop's next round; connections set up before
+ * finish on the old one. Thread-safe against the loop; not with lab_plain. */
+int tlsfront_reload(struct tlsfront *f, const char *ca_file, const char *cert_file,
+		    const char *key_file, const char *crl_file, char *err, size_t n);
 
 /* ---- added in session 7 (implementation) ---------------------------------------------
  * The request head parser, a pure function (unit test, tests/fuzz/fuzz_httphead.c).

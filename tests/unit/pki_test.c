@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <grp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -800,7 +801,30 @@ static void test_fleet_check(void)
 	chmod(f.key, 0644);
 	CHECK_EQ_INT(fleet_check(&f, NULL, 0, out, sizeof out), 0);
 	CHECK(strstr(out, "readable by group or others (mode 644)"));
+	/* the TLS key 0640: fine with group hoptrace (policyd's SIGHUP reads it), else a
+	 * warning; the part-signing key 0640: a warning whatever its group */
+	chmod(f.key, 0640);
+	struct group *hg = getgrnam("hoptrace");
+	if (hg && chown(f.key, (uid_t)-1, hg->gr_gid) == 0) {
+		CHECK_EQ_INT(fleet_check(&f, NULL, 0, out, sizeof out), 0);
+		CHECK(!strstr(out, "host.key") && !strstr(out, "h5.key"));
+		CHECK(!strstr(out, "readable"));
+		if (strstr(out, "readable"))
+			fprintf(stderr, "    %s", out);
+	} else {
+		fprintf(stderr, "    (no group hoptrace to give the key: its case not run)\n");
+	}
+	if (chown(f.key, (uid_t)-1, getgid()) == 0 && (!hg || getgid() != hg->gr_gid)) {
+		CHECK_EQ_INT(fleet_check(&f, NULL, 0, out, sizeof out), 0);
+		CHECK(strstr(out, "readable by its group (mode 640), not group hoptrace"));
+	}
 	chmod(f.key, 0600);
+	chmod(f.sign_key, 0640);
+	if (hg && chown(f.sign_key, (uid_t)-1, hg->gr_gid) != 0)
+		hg = NULL;
+	CHECK_EQ_INT(fleet_check(&f, NULL, 0, out, sizeof out), 0);
+	CHECK(strstr(out, "readable by group or others (mode 640): chmod 600\n"));
+	chmod(f.sign_key, 0600);
 	/* not in a fleet yet: the defaults, no file there → one warning */
 	fleet_conf_defaults(&f);
 	if (access(f.ca, F_OK) != 0) {

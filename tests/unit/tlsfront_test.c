@@ -165,6 +165,8 @@ static size_t on_hdr(char *p, size_t sz, size_t nm, void *ud)
 	return k;
 }
 
+static char client_ca[400]; /* the CA the client trusts; "" = the fleet's */
+
 /* one request; e: a handle kept between calls (keep-alive) or NULL. who: certificate
  * name in dir d ("-" none); method NULL = POST; hdr: one extra header or NULL */
 static void ask(CURL *e, struct resp *r, const char *url, const char *d, const char *who,
@@ -187,7 +189,10 @@ static void ask(CURL *e, struct resp *r, const char *url, const char *d, const c
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_hdr);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
 	if (!strncmp(url, "https:", 6)) {
-		path_of(ca, sizeof ca, fleet, "ca.crt");
+		if (client_ca[0])
+			snprintf(ca, sizeof ca, "%s", client_ca);
+		else
+			path_of(ca, sizeof ca, fleet, "ca.crt");
 		curl_easy_setopt(e, CURLOPT_CAINFO, ca);
 		curl_easy_setopt(e, CURLOPT_CAPATH, NULL); /* fleet-trust.md §3: the pitfall */
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
@@ -612,6 +617,86 @@ static void passed_listener(void)
 		close(ls);
 }
 
+/* SIGHUP's tlsfront_reload: every fault keeps the old identity; a good one is what new
+ * connections get (a client trusting only the new chain connects, one trusting only the
+ * old does not), while a connection made before goes on */
+static void reload(void)
+{
+	if (!setup_pki())
+		return;
+	struct tlsfront_conf c;
+	conf_for_test(&c);
+	struct tlsfront *f = server(&c);
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	char u[128], err[512] = "", ca[400], crl[400], bundle[400], bad[400], crt[400], key[400];
+	char crt2[400], key2[400], gcrt[400], gkey[400], occa[400];
+	char *lo[] = {"127.0.0.1", "::1"};
+	path_of(ca, sizeof ca, fleet, "ca.crt");
+	path_of(crl, sizeof crl, fleet, "crl.pem");
+	path_of(crt, sizeof crt, fleet, "srv.crt");
+	path_of(key, sizeof key, fleet, "srv.key");
+	path_of(gcrt, sizeof gcrt, fleet, "gone.crt");
+	path_of(gkey, sizeof gkey, fleet, "gone.key");
+	path_of(crt2, sizeof crt2, other, "srv2.crt");
+	path_of(key2, sizeof key2, other, "srv2.key");
+	path_of(occa, sizeof occa, other, "ca.crt");
+	path_of(bundle, sizeof bundle, dir, "bundle.crt");
+	path_of(bad, sizeof bad, dir, "bad.key");
+	CHECK_EQ_INT(pki_issue(other, "srv2", lo, 2, 30, NULL, err, sizeof err), 0);
+	char cmd[2048];
+	snprintf(cmd, sizeof cmd, "cat %s %s > %s && echo 'not a key' > %s", ca, occa, bundle, bad);
+	CHECK_EQ_INT(system(cmd), 0);
+	url_of(u, sizeof u, f, "https", "127.0.0.1", "/v1/t");
+	struct resp r;
+	CURL *kept = curl_easy_init();
+	ask(kept, &r, u, fleet, "h1", NULL, "{}", -1, NULL);
+	CHECK_EQ_INT(r.code, 200);
+	/* faults: each refused, the old identity serves on */
+	CHECK_EQ_INT(tlsfront_reload(f, ca, crt, bad, crl, err, sizeof err), -1);
+	CHECK(strstr(err, bad) != NULL);
+	CHECK_EQ_INT(tlsfront_reload(f, bundle, crt2, key, crl, err, sizeof err), -1);
+	CHECK(strstr(err, "does not match") != NULL);
+	CHECK_EQ_INT(tlsfront_reload(f, ca, gcrt, gkey, crl, err, sizeof err), -1);
+	CHECK(strstr(err, "revoked") != NULL);
+	CHECK_EQ_INT(tlsfront_reload(f, ca, crt2, key2, crl, err, sizeof err), -1); /* other CA's */
+	CHECK(strstr(err, "srv2.crt") != NULL);
+	CHECK_EQ_INT(tlsfront_reload(f, ca, crt, key, bad, err, sizeof err), -1); /* CRL */
+	CHECK(strstr(err, "crl") != NULL);
+	ask(NULL, &r, u, fleet, "h1", NULL, "{}", -1, NULL);
+	CHECK_EQ_INT(r.code, 200);
+	struct tlsfront_stats st;
+	tlsfront_get_stats(f, &st);
+	CHECK_EQ_INT(st.reloads, 0);
+	/* a good one: the other CA's certificate, the CA bundle (fleet clients still accepted) */
+	CHECK_EQ_INT(tlsfront_reload(f, bundle, crt2, key2, crl, err, sizeof err), 0);
+	snprintf(client_ca, sizeof client_ca, "%s", occa);
+	ask(NULL, &r, u, fleet, "h1", NULL, "{}", -1, NULL);
+	CHECK_EQ_INT(r.rc, CURLE_OK);
+	CHECK_EQ_INT(r.code, 200);
+	client_ca[0] = 0; /* the fleet CA only: the new certificate is not of it */
+	ask(NULL, &r, u, fleet, "h1", NULL, "{}", -1, NULL);
+	CHECK(r.rc != CURLE_OK);
+	ask(kept, &r, u, fleet, "h1", NULL, "{}", -1, NULL); /* made before: on the old one */
+	CHECK_EQ_INT(r.code, 200);
+	CHECK_EQ_INT(r.connects, 0);
+	curl_easy_cleanup(kept);
+	tlsfront_get_stats(f, &st);
+	CHECK_EQ_INT(st.reloads, 1);
+	tlsfront_stop(f);
+	/* lab_plain has no identity to reload */
+	conf_for_test(&c);
+	c.lab_plain = 1;
+	c.listen = "http://127.0.0.1:0";
+	f = tlsfront_new(&c, err, sizeof err);
+	CHECK(f != NULL);
+	if (f) {
+		CHECK_EQ_INT(tlsfront_reload(f, ca, crt, key, crl, err, sizeof err), -1);
+		tlsfront_stop(f);
+	}
+}
+
 static void cleanup(void)
 {
 	if (pki_ready) {
@@ -621,4 +706,4 @@ static void cleanup(void)
 	}
 }
 
-T_MAIN("tlsfront", T(parse_head), T(mtls), T(rate), T(limits), T(lab_plain), T(passed_listener), T(cleanup))
+T_MAIN("tlsfront", T(parse_head), T(mtls), T(rate), T(limits), T(lab_plain), T(passed_listener), T(reload), T(cleanup))
