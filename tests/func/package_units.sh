@@ -70,6 +70,12 @@ grep -q '^Requires=hoptraced.service' "$g" && grep -q '^After=hoptraced.service'
 	ok "hopguard: Requires= and After= the collector" || fail "hopguard: not ordered after the collector"
 grep -q '^ExecStopPost=/usr/libexec/hoptrace/hopguard-cleanup' "$g" && [ -x /usr/libexec/hoptrace/hopguard-cleanup ] &&
 	ok "hopguard: ExecStopPost removes its rules" || fail "hopguard: no ExecStopPost cleanup"
+# systemctl reload = SIGHUP: hoptraced (fleet files, listen), hopguard, hoptrace-policyd
+# (its access list and its [fleet] TLS identity)
+for u in hoptraced hopguard hoptrace-policyd; do
+	grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "/lib/systemd/system/$u.service" &&
+		ok "$u: ExecReload sends SIGHUP" || fail "$u: no ExecReload=/bin/kill -HUP \$MAINPID"
+done
 for u in hoptraced hopguard; do
 	f=/lib/systemd/system/$u.service
 	grep -q '^Type=notify' "$f" && grep -q '^WatchdogSec=' "$f" &&
