@@ -17,6 +17,8 @@
 #     writes the next decision to the new file (SIGHUP through its pid file);
 #   - hopguard killed with SIGKILL leaves its iptables rules; the unit's
 #     ExecStopPost command removes them (IPv4 and IPv6);
+#   - postinst gives fleet files already there their modes: the directory 0755,
+#     the TLS key root:hoptrace 0640, the part-signing key root 0600;
 #   - `dpkg --purge` removes /etc/ld.so.preload's entry (prerm), every file
 #     the package installed, its conffiles, /var/log/hoptrace and the systemd
 #     enablement; what is left in the overlays is dpkg's own bookkeeping.
@@ -47,8 +49,17 @@ snap() { # the overlays' upper dirs, as a sorted list
 }
 snap >"$TB_T/before.list"
 
+# fleet files already there, as hoptrace ca issue wrote them and a careless copy left them
+FD=/etc/hoptrace/fleet
+mkdir -p "$FD" && chmod 0700 "$FD" && echo key >"$FD/host.key" && echo key >"$FD/host.sign.key" &&
+	chmod 0600 "$FD/host.key" && chmod 0644 "$FD/host.sign.key" || tb_fail "fleet files"
 DEBIAN_FRONTEND=noninteractive dpkg -i "$deb" >"$TB_T/dpkg-i.log" 2>&1 || { cat "$TB_T/dpkg-i.log"; tb_fail "dpkg -i"; }
 ok "dpkg -i $(basename "$deb")"
+m="$(stat -c '%a %U:%G' "$FD") / $(stat -c '%a %U:%G' "$FD/host.key") / $(stat -c '%a %U:%G' "$FD/host.sign.key")"
+[ "$m" = "755 root:root / 640 root:hoptrace / 600 root:root" ] &&
+	ok "postinst: fleet dir 0755, TLS key 0640 root:hoptrace (policyd's SIGHUP), part-signing key 0600 ($m)" ||
+	tb_fail "postinst's fleet modes: $m"
+rm -rf "$FD"
 sh "$HT_TOP/packaging/next-steps.sh" "$HT_TOP/$BUILD/" | sed "s|$HT_TOP/$BUILD/||g" >"$TB_T/steps.run"
 /usr/libexec/hoptrace/next-steps >"$TB_T/steps.pkg"
 cmp -s "$TB_T/steps.run" "$TB_T/steps.pkg" && grep -qF -f "$TB_T/steps.pkg" "$TB_T/dpkg-i.log" &&
