@@ -1,19 +1,17 @@
 #!/bin/sh
-# attack_review_fleet_child_uid — issue 11 review, attacker (b): an unprivileged
-# local user on a fleet host. The inquiry child drops to [inquiry] user
-# "hoptrace", which nothing creates (packaging/debian/hoptrace.postinst, the
-# testbed), so privsep.c ps_drop() falls back to "nobody": the child then runs
-# as the very uid daemons and attackers commonly have. As nobody on h1:
-#   1. kill(child, 0) / SIGSTOP / SIGKILL are allowed (same real uid);
-#   2. prlimit(child, RLIMIT_NOFILE) is allowed (same uids and gids);
-#   3. nobody kills the child once and binds :8471 itself (a port > 1024,
-#      SO_REUSEADDR) in the gap before the respawn (or once kills have used up
-#      [inquiry] max_restarts, 5 a minute): every new child exits with
-#      "Address already in use", and h2's chain through h1 ends
-#      incomplete: the upstream origin behind h1 is hidden (or, with
-#      @incomplete reject, every chain through h1 is refused).
-# Chain: ssh h1 -> h2 -> h3; h2's collector is asked about h2's connection to
-# h3. Prints FAIL-CASE lines for each step that works on today's code.
+# attack_fleet_child_uid — issue 11 review finding 2, attacker (b): an unprivileged
+# local user (nobody) on a fleet host against the inquiry child. The child once ran as
+# nobody (no hoptrace user existed) and bound :8471 itself; now it runs as its own
+# system user hoptrace (the package and the testbed make it; ps_drop falls back to
+# nobody only with a warning) and serves on the monitor's socket. As nobody on h1:
+#   1. kill(child, 0) (and so SIGSTOP / SIGKILL) is refused;
+#   2. prlimit(child, RLIMIT_NOFILE) is refused;
+#   3. nobody tries to kill each new child and bind :8471 itself (SO_REUSEADDR) in the
+#      gap before the respawn: no kill works, the port is never free;
+#   4. h2's chain through h1 stays complete.
+# Was tests/open/attack_review_fleet_child_uid.sh (FAIL-CASE on wt-int8 for 1-4);
+# tests/func/attack_fleet_child_port.sh races the port against kills made by root.
+# Chain: ssh h1 -> h2 -> h3; h2's collector is asked about h2's connection to h3.
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/testbed.sh"
 tb_init "$@"
 tb_need setpriv ssh prlimit
@@ -29,7 +27,7 @@ tb_preload on
 
 fails=0
 ok() { echo "ok   $*"; }
-bad() { echo "FAIL-CASE $*"; fails=$((fails + 1)); }
+bad() { echo "FAIL $*"; fails=$((fails + 1)); }
 A=$TB_T/a.json
 ATK=$TB_T/atk
 mkdir -p "$ATK" && chmod 0755 "$ATK"
@@ -105,5 +103,5 @@ else
 fi
 tail -n 5 "$(tb_dir h1)/hoptraced.log" | sed 's/^/    h1: /'
 kill "$squat" 2>/dev/null
-[ $fails = 0 ] || { echo "$fails FAIL-CASE"; exit 1; }
+[ $fails = 0 ] || tb_fail "$fails checks failed"
 echo "all ok"
