@@ -336,6 +336,7 @@ static int spawn(struct inquiry *q)
 		cap = 16;
 	if (q->nspawn >= cap && now - q->spawned[(q->nspawn - cap) % 16] < RESTART_WINDOW_NS)
 		return -1; /* too many in the last minute: the tick tries later */
+	listen_try(q); /* the first child's: bound once, kept for every later one */
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
 		log_warn("inquiry: socketpair");
@@ -735,6 +736,7 @@ struct inquiry *inquiry_start(const struct inq_conf *c, const char *hostname, in
 		return NULL;
 	}
 	q->c = *c;
+	q->ls = -1; /* bound by the first spawn (listen_try) */
 	snprintf(q->host, sizeof(q->host), "%s", hostname);
 	snprintf(q->conffile, sizeof(q->conffile), "%s", conffile);
 	q->who = who;
@@ -742,7 +744,6 @@ struct inquiry *inquiry_start(const struct inq_conf *c, const char *hostname, in
 	q->fg = foreground;
 	q->verbose = verbose;
 	q->ps = -1;
-	q->ls = -1;
 	q->tls = !c->lab_plain;
 	q->front_names_peer = 1; /* tlsfront: the peer certificate's iPAddress SANs */
 	q->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -769,10 +770,8 @@ struct inquiry *inquiry_start(const struct inq_conf *c, const char *hostname, in
 	if (c->lab_plain)
 		log_warnx("inquiry: [fleet] lab_plain = yes: PLAIN HTTP, NOTHING SIGNED OR CHECKED: "
 			  "any host may ask and any answer is believed (benchmarks only)");
-	listen_try(q);
 	if (spawn(q) != 0) {
 		snprintf(err, n, "inquiry: cannot start the child");
-		listen_set(q, 0, "", err, 0);
 		close(q->epfd);
 		pki_signer_free(q->signer);
 		free(q);
@@ -851,8 +850,8 @@ int inquiry_reload(struct inquiry *q, char *err, size_t n)
 		kill(q->pid, SIGTERM);
 		child_gone(q, NULL);
 	}
-	fail_pending(q);
 	listen_reload(q, &now);
+	fail_pending(q);
 	q->nspawn = 0; /* an operator's reload is not a crash loop */
 	if (spawn(q) != 0)
 		log_warnx("inquiry: reload: the child did not start; retrying every second");
@@ -873,8 +872,8 @@ void inquiry_stop(struct inquiry *q)
 		waitpid(q->pid, &st, 0);
 	}
 	fail_pending(q);
-	listen_set(q, 0, "", NULL, 0);
 	pki_signer_free(q->signer);
+	listen_set(q, 0, "", NULL, 0);
 	close(q->epfd);
 	free(q);
 }
