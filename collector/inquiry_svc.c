@@ -42,11 +42,11 @@
 #include "hoptrace/ini.h"
 #include "hoptrace/log.h"
 #include "hoptrace/query.h"
-#include "hoptrace/tlsfront.h"
 #include "chain.h"
 #include "inquiry.h"
 #include "parts.h"
 #include "privsep.h"
+#include "hoptrace/tlsfront.h" /* tlsfront_listen_socket: the monitor binds the inquiry port */
 
 /* collector/parts.c (wt-parts, session 7): part_make over a whole "who" answer */
 cJSON *part_make_answer(struct pki_signer *s, const char *nonce, const char *asked_local,
