@@ -10,7 +10,10 @@
 #   2. nobody never binds it, at any kill;
 #   3. after every restart h2's chain through h1 is complete;
 #   4. SIGHUP with [inquiry] listen changed to h1's address rebinds in the monitor
-#      (then :8471 on 10.232.0.1, the wildcard let go), the chain still complete.
+#      (then :8471 on 10.232.0.1, the wildcard let go), the chain still complete;
+#   5. a restart of hoptraced raced: nobody holds 10.232.0.1:8471 when it starts: it
+#      starts anyway (logged), and takes the port once nobody lets go (retried every
+#      second; the child restarted to serve it), the chain complete again.
 # On main (the child binds it itself) nobody gets the port at the first kills and the
 # chain ends 'no answer'.
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/testbed.sh"
@@ -145,6 +148,39 @@ esac
 who_h2
 tb_assert_chain "$A" --origin h1 --complete -q && ok "4. after the rebind: h2's chain through h1 complete" ||
 	{ bad "4. after the rebind: not complete"; tail -n 5 "$LOG1" | sed 's/^/    h1: /'; }
+
+# ---- 5. a restart of hoptraced raced: the port held at start is taken once free --------
+kill -TERM "$MON1"
+i=0; while kill -0 "$MON1" 2>/dev/null && [ $i -lt 50 ]; do i=$((i + 1)); sleep 0.1; done
+cat >"$ATK/hold.py" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 8471)); s.listen(8)
+open(sys.argv[2], "a").write("holding\n")
+time.sleep(float(sys.argv[3]))
+PY
+hl=$ATK/hold.log
+: >"$hl"; chmod 0666 "$hl"
+tb_bg h1 $NOBODY "$TB_PY" "$ATK/hold.py" $H1 "$hl" 4
+i=0; while ! grep -q holding "$hl" && [ $i -lt 50 ]; do i=$((i + 1)); sleep 0.1; done
+grep -q holding "$hl" || tb_fail "5. nobody could not take the free port"
+tb_collector h1
+MON1=$(cat "$(tb_dir h1)/hoptraced.pid")
+grep -q 'are not served until it is free' "$LOG1" &&
+	ok "5. hoptraced started with the port held: '$(grep 'not served until' "$LOG1" | tail -n 1 | cut -c1-110)'" ||
+	bad "5. no 'not served' line (the port held at start)"
+i=0; while ! grep -q 'the child restarts to serve it' "$LOG1" && [ $i -lt 100 ]; do i=$((i + 1)); sleep 0.1; done
+grep -q 'the child restarts to serve it' "$LOG1" && ok "5. once nobody let go the monitor took the port" ||
+	bad "5. the monitor did not take the port back"
+sleep 0.5
+case " $(holders)" in
+*" $MON1 "*) ok "5. the new monitor ($MON1) holds :8471" ;;
+*) bad "5. the new monitor ($MON1) does not hold :8471 (holders: $(holders))" ;;
+esac
+who_h2
+tb_assert_chain "$A" --origin h1 --complete -q && ok "5. h2's chain through h1 complete again" ||
+	{ bad "5. not complete after the port came back"; tail -n 5 "$LOG1" | sed 's/^/    h1: /'; }
 
 [ $fails = 0 ] || tb_fail "$fails checks failed"
 echo "all child port checks passed"
