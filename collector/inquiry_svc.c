@@ -800,7 +800,16 @@ static void listen_reload(struct inquiry *q, const struct inq_conf *now)
 	if ((q->ls >= 0) == now->enabled && (!now->enabled || !strcmp(q->ls_url, now->listen)))
 		return;
 	if (listen_set(q, now->enabled, now->listen, err, sizeof err) != 0) {
-		log_warnx("inquiry: SIGHUP: %s: still serving %s", err, q->ls >= 0 ? q->ls_url : "nothing");
+		if (q->ls >= 0) {
+			log_warnx("inquiry: SIGHUP: %s: still serving %s", err, q->ls_url);
+			return;
+		}
+		/* nothing bound: the new address, tried every second as at start */
+		snprintf(q->c.listen, sizeof q->c.listen, "%s", now->listen);
+		q->c.enabled = 1;
+		q->ls_failed = 1;
+		log_warnx("inquiry: SIGHUP: %s: other hosts' inquiries are not served until it is "
+			  "free (tried every second)", err);
 		return;
 	}
 	snprintf(q->c.listen, sizeof q->c.listen, "%s", now->listen);
