@@ -507,7 +507,11 @@ static int kh_cb(void *vctx, pid_t pid, int fd)
 static struct chan *kernel_holders(struct walk *w, uint64_t ino, uid_t owner)
 {
 	struct kh_ctx x = {w, 0, 0};
-	if (!graph_conf(w->g)->use_procfs || ino == 0 || w->kernel_scans >= 4)
+	if (!graph_conf(w->g)->use_procfs || ino == 0)
+		return NULL;
+	if (w->req->kernel_asked)
+		(*w->req->kernel_asked)++;
+	if (w->kernel_scans >= 4)
 		return NULL;
 	w->kernel_scans++;
 	struct procfs_scan s = {.owner = owner, .cpu_deadline_ns = w->scan_deadline,

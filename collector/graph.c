@@ -134,6 +134,7 @@ void proc_end(struct graph *g, struct proc *p, uint64_t ts)
 {
 	if (!p->alive)
 		return;
+	g->changes++;
 	/* it said it exits (an EXIT while the kernel still ran it): it ended
 	 * when the kernel last showed it running, not when a sweep (up to a
 	 * second later) found it gone — else a `$(...)` child let go of its
@@ -383,6 +384,7 @@ void graph_gc(struct graph *g, uint64_t now)
 
 	if (g->held)
 		return;
+	g->changes++;
 	run_trims(g);
 
 	/* liveness: a rolling sample of live processes, for exits no record told */
@@ -444,6 +446,11 @@ void graph_stats(const struct graph *g, struct graph_stats *st)
 const struct graph_conf *graph_conf(const struct graph *g)
 {
 	return &g->conf;
+}
+
+uint64_t graph_changes(const struct graph *g)
+{
+	return g->changes;
 }
 
 struct proc *graph_first_proc(struct graph *g)

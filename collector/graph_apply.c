@@ -683,6 +683,7 @@ static int sender(struct rec *x)
 			return -ESRCH;
 		}
 		p->seen_kernel = p->lineage_kernel;
+		p->sender_kernel = 1;
 	}
 	if (!p->acct) {
 		struct uacct *pa = acct_of(g, p->uid != (uid_t)-1 ? p->uid : x->uid);
@@ -718,6 +719,7 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 	int rc;
 
 	*x.why = NULL;
+	g->changes++; /* (refused too: a refusal may have read /proc) */
 	g->cur_acct = acct_of(g, uid); /* the sender's, charged for what it makes */
 	if (pid <= 0) {
 		*x.why = "no sender pid";

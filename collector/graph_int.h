@@ -100,6 +100,7 @@ struct graph {
 	 * in the ring to give (inherit_from skips the scan); a slot another
 	 * process took means "not known": scan */
 	struct lastclose { uint64_t serial, ts; } lastclose[LASTCLOSE_N];
+	uint64_t changes;                /* graph_changes(): bumped by every change a chain may see */
 };
 
 /* Ghost fds. A record sent before the collector's last read of the sender's

@@ -476,6 +476,12 @@ struct proc *graph_proc_resync(struct graph *g, pid_t pid, uint64_t now)
 	return p->alive ? p : NULL;
 }
 
+void graph_subject_refresh(struct graph *g, struct proc *p, uint64_t now)
+{
+	if (p && p->alive && p->sender_kernel && g->conf.use_procfs)
+		graph_proc_resync(g, p->pid, now);
+}
+
 struct proc *graph_creator(struct graph *g, struct proc *p, uint64_t now)
 {
 	if (p->creator || p->foreign_creator || p->creator_pid <= 1)
@@ -483,6 +489,7 @@ struct proc *graph_creator(struct graph *g, struct proc *p, uint64_t now)
 	if (!p->alive || !g->conf.use_procfs)
 		return NULL;
 	struct proc *c = find_creator(g, p->creator_pid, p->birth_ts, now);
+	g->changes++;
 	if (c && c != p && c->birth_ts <= p->birth_ts)
 		set_creator(p, c);
 	else
@@ -500,6 +507,7 @@ void graph_refresh(struct graph *g, struct proc *p, uint64_t now)
 	}
 	if (!p->alive || !p->exec_pending || !g->conf.use_procfs)
 		return;
+	g->changes++;
 	if (kill(p->pid, 0) != 0 && errno == ESRCH) {
 		proc_end(g, p, now);
 		return;
@@ -540,6 +548,7 @@ void kernel_lineage(struct graph *g, struct proc *p, uint64_t now)
 		if (!c || c == p || c->birth_ts > p->birth_ts)
 			continue;
 		set_creator(p, c);
+		g->changes++;
 		p->creator_pid = c->pid;
 		p->foreign_creator = 0;
 		p->lineage_kernel = p->seen_kernel = 1;

@@ -157,6 +157,7 @@ void graph_probe_pending(struct graph *g, int force)
 		}
 		c->remote.family = AF_UNIX;
 		c->probed = 1;
+		g->changes++;
 		if (rc == 0) {
 			struct ht_chan k = {HT_CHAN_SOCK, 0, peer};
 			struct chan *pc = chan_get(g, &k, c->last_ts);
@@ -175,6 +176,7 @@ void graph_probe_pending(struct graph *g, int force)
 	if (!force && now < g->last_dump + GRAPH_PROBE_GAP_NS && left < PENDING_MAX / 2)
 		return; /* kept for the next round (chan_free unlists a freed one) */
 	g->last_dump = now;
+	g->changes++;
 	struct probe_ctx x = {.g = g};
 	sd_inet_dump(g->nl, 0, 1u << 10, probe_listen_cb, &x);
 	sd_inet_dump(g->nl, 0, ~((1u << 6) | (1u << 10)) & 0xfff, probe_cb, &x);
