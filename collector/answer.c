@@ -214,9 +214,10 @@ static int has_conn(const cJSON *n)
 	return 0;
 }
 
-/* Does some process of the chains have no known executable hash yet (it may
- * be known by the SYN: exehash_peek)? */
-static int hash_unknown(const cJSON *a)
+/* Is some process of the chains still being hashed (its hash may be known by
+ * the SYN: graph_proc_sha256)? One whose hash will never be known (too large,
+ * FUSE, unreadable) is not. */
+static int hash_pending(struct graph *g, const cJSON *a)
 {
 	const cJSON *ch, *pr;
 	cJSON_ArrayForEach(ch, cJSON_GetObjectItem(a, "chains"))
@@ -224,7 +225,11 @@ static int hash_unknown(const cJSON *a)
 		cJSON_ArrayForEach(pr, cJSON_GetObjectItem(ch, "procs"))
 		{
 			const cJSON *h = cJSON_GetObjectItem(pr, "sha256");
-			if (!cJSON_IsString(h) || !h->valuestring[0])
+			const cJSON *pid = cJSON_GetObjectItem(pr, "pid");
+			if (cJSON_IsString(h) && h->valuestring[0])
+				continue;
+			const struct proc *p = cJSON_IsNumber(pid) ? graph_proc(g, (pid_t)pid->valuedouble) : NULL;
+			if (!p || p->hash_ticket)
 				return 1;
 		}
 	}
@@ -256,7 +261,7 @@ char *query_prejudge_at(struct query_ctx *q, uint64_t ino, const struct ht_addr 
 		/* the guard reads the flat chains only: the tree stays here */
 		cJSON_DeleteItemFromObject(a, "tree");
 		if (settled)
-			*settled = !kernel_asked && !hash_unknown(a);
+			*settled = !kernel_asked && !hash_pending(q->g, a);
 		if (after_us) /* (second to last: "ino" ends a push) */
 			cJSON_AddNumberToObject(a, "after_us", (double)after_us);
 		cJSON_AddNumberToObject(a, "ino", (double)ino);

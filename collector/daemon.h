@@ -270,10 +270,11 @@ void push_unsubscribe(struct collector *c, int fd); /* fd closes */
 int push_is_fresh(struct collector *c, const struct ht_record *r);
 void push_note(struct collector *c, const struct ht_record *r); /* applied */
 void push_prejudged(struct collector *c); /* the noted connects' chains, now */
-/* A drain of every record queued begins, at now_ns(); and it ended, cut
- * short or not (drain_cut): what push_prejudged sends as "after_us". */
+/* A drain of every record queued begins, at now_ns(); and it ended, with
+ * every record queued at its start read or not (cut short, or a connection
+ * parked): what push_prejudged sends as "after_us" (none when not). */
 void push_drain_begin(struct collector *c);
-void push_drain_end(struct collector *c, int cut);
+void push_drain_end(struct collector *c, int unread);
 /* Sets c->qctx.was_pushed for a request from fd's process (answer.h; a
  * is its argument, alive until the answer is made); push_asker_clear after. */
 struct push_asker {

@@ -144,9 +144,9 @@ void push_drain_begin(struct collector *c)
 	c->push.drain_ns = now_ns();
 }
 
-void push_drain_end(struct collector *c, int cut)
+void push_drain_end(struct collector *c, int unread)
 {
-	if (cut)
+	if (unread)
 		c->push.drain_ns = 0;
 }
 

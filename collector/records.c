@@ -547,7 +547,8 @@ int drain_rounds(struct collector *c, uint64_t deadline, int query)
 			break;
 		}
 	}
-	push_drain_end(c, rs->drain_cut);
+	/* (a parked connection's records wait unread: not all were read either) */
+	push_drain_end(c, rs->drain_cut || rs->unpark_at);
 	return total;
 }
 
