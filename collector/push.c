@@ -4,6 +4,12 @@
  * soon as the CONNECT record is read, and the ring of pushes that reached a
  * subscriber (a "who" about one of those is answered "pushed").
  *
+ * A push carries "after_us" (when the drain before its walk began), and the
+ * ring keeps graph_changes() after its walk: a "who" about a pushed socket is
+ * answered "pushed" only while the graph is unchanged and the walk depended
+ * on the graph alone, else in full (docs/query-protocol.md "When a push may
+ * decide a SYN").
+ *
  * A guard too slow to read loses pushes, never blocks the collector: it asks
  * with "who" instead. A chain larger than HT_PUSH_MAX is not pushed: the
  * guard is told {"nopush":true,"ino":N} and asks at once.

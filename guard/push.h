@@ -4,7 +4,10 @@
  * chain of every shim-reported connect() to another host as soon as it reads
  * the record, so that the chain is often here before the SYN. Pushes are
  * kept by socket inode in PUSH_SLOTS slots for HT_PUSH_TTL_MS; a worker takes
- * the one of its SYN's socket, or asks and takes the push if it comes first.
+ * the one of its SYN's socket only when it holds for the SYN: computed after
+ * the worker had the SYN ("after_us"), or confirmed by the collector's
+ * "pushed" answer to the worker's "who" — a push computed before the SYN may
+ * miss what the process did between its CONNECT record and its connect().
  * One lock guards the subscription and the slots.
  */
 #ifndef HOPTRACE_GUARD_PUSH_H
