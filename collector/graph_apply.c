@@ -129,10 +129,50 @@ static int hold_fd(const struct rec *x, int fd, const struct ht_chan *k, uint8_t
 	return fd_rec(x->g, x->p, fd, chan_get(x->g, k, x->r->ts), x->r->ts, how, ends);
 }
 
-/* The record's claim about k, not confirmed: history only (fd_unconfirmed). */
+/* Re-reads the sender's fd table from /proc (the kernel's truth: records
+ * older than the read are in it already and change it no more) — when a
+ * record's fd no longer shows its channel, or a close would end the last fd
+ * of a hold: the process may hold the channel on another fd the records did
+ * not name (dup2 then close before the collector read the ACCEPT; an
+ * F_DUPFD, a raw dup syscall). Not rate-limited (a sync just before the
+ * dup would let it through): its cost is the sender's, in its uid's graph
+ * time (record_rate_uid). 1 when c is held (open) after it. */
+static int resync_holds(const struct rec *x, const struct chan *c)
+{
+	struct graph *g = x->g;
+	struct proc *p = x->p;
+	if (!c || !checking(g) || !g->conf.use_procfs)
+		return 0;
+	if (proc_sync_fds(g, p, x->r->ts, HOLD_INHERITED) != 0)
+		return 0;
+	return oh_find(g, p, c) != NULL;
+}
+
+/* The record's claim about k, not confirmed at its fd: held on another fd
+ * by the kernel's word (resync_holds), else history only (fd_unconfirmed). */
 static int unconfirmed(const struct rec *x, const struct ht_chan *k, uint8_t how, uint8_t ends)
 {
+	struct chan *c = graph_chan(x->g, k->kind, k->dev, k->ino);
+	if (c && oh_find(x->g, x->p, c))
+		return 0; /* held already (the kernel showed it before) */
+	if (!c && checking(x->g) && x->g->conf.use_procfs)
+		c = chan_get(x->g, k, x->r->ts);
+	if (resync_holds(x, c))
+		return 0;
 	return fd_unconfirmed(x->g, x->p, k, x->r->ts, x->now, how, ends);
+}
+
+/* A close of fd (or a dup over it) ends its hold when fd is the last fd of
+ * it the table knows: for a socket, ask the kernel first whether another fd
+ * still holds it (resync_holds). 1 when the re-read made the record moot. */
+static int last_fd_resynced(const struct rec *x, int fd)
+{
+	struct fdent *e = fd_find(x->p, fd);
+	if (!e || !e->h || e->h->nfds != 1 || e->h->c->kind != HT_CHAN_SOCK)
+		return 0;
+	uint64_t before = x->p->synced_ts;
+	resync_holds(x, e->h->c);
+	return x->p->synced_ts != before && x->r->ts < x->p->synced_ts;
 }
 
 /* Does the kernel still show channel c on fd of p? A close of fd (or a dup
@@ -565,6 +605,10 @@ static int rec_close(struct rec *x)
 	struct fdent *e = fd_find(p, r->fd);
 	if (e && kernel_keeps(g, p, r->fd, e->h->c))
 		return refuse(g, &g->st.refused_close, x->why, "fd still open in the kernel");
+	if (last_fd_resynced(x, r->fd)) {
+		ghost_end(p, r->fd, r->ts);
+		return 0; /* the table is the kernel's now (fd gone, the channel kept if held) */
+	}
 	fd_close_rec(g, p, r->fd, r->ts);
 	return 0;
 }
@@ -585,6 +629,39 @@ static void dup_ghost(struct rec *x)
 	struct fdent *cur = fd_find(p, r->fd2);
 	if (ch && (!cur || cur->h->c != ch))
 		ghost_add(x->g, p, r->fd2, ch, copy.ends, r->ts, copy.until);
+}
+
+/* A DUP of an fd the table does not know (its ACCEPT, PIPE… was applied after
+ * the process had moved the channel and closed the original: the claim stayed
+ * unconfirmed). If the kernel shows newfd as a channel the sender claimed
+ * (an unconfirmed hold of its own, the newest 8 looked at), the claim is
+ * confirmed now, on newfd: into the table, from the claim's time. 1 if so. */
+static int dup_unknown_held(struct rec *x)
+{
+	struct graph *g = x->g;
+	struct proc *p = x->p;
+	const struct ht_record *r = x->r;
+	if (!checking(g))
+		return 0;
+	int n = 0;
+	for (struct hold *h = p->holds; h && n < 8; h = h->pnext) {
+		if (!h->unconf || h->how == HOLD_INHERITED)
+			continue;
+		n++;
+		struct ht_chan k = {h->c->kind, h->c->dev, h->c->ino};
+		if (!kernel_shows(g, p, r->fd2, &k))
+			continue;
+		struct chan *c = h->c;
+		uint64_t since = h->since;
+		uint8_t how = h->how, ends = h->ends;
+		if (fd_set_(g, p, r->fd2, c, r->ts, how, ends) != 0)
+			return 0;
+		struct hold *nh = oh_find(g, p, c);
+		if (nh && since < nh->since)
+			nh->since = since;
+		return 1;
+	}
+	return 0;
 }
 
 static int rec_dup(struct rec *x)
@@ -610,6 +687,10 @@ static int rec_dup(struct rec *x)
 	struct fdent *cur = fd_find(p, r->fd2);
 	if (cur && kernel_keeps(g, p, r->fd2, cur->h->c))
 		return refuse(g, &g->st.refused_close, x->why, "dup over an fd the kernel still shows");
+	if (dup_unknown_held(x))
+		return 0;
+	if (last_fd_resynced(x, r->fd2))
+		return 0;
 	fd_close_rec(g, p, r->fd2, r->ts);
 	return 0;
 }

@@ -21,8 +21,9 @@
 #                and passes it (SCM_RIGHTS) to the attacker, who reads it
 #   child        the shim preloaded: the attacker reads B's orders, then a
 #                forked child does the connect() on the inherited S, 100 ms on
-# (CASES=dup2 / dup2hi: B's connection dup2()ed onto fd 0 / 10 and closed —
-# refused neither with nor without a push: tests/open/attack_review_dup_close.sh)
+# (CASES=dup2 dup2hi dup3 dup fdupfd fdupfd_cloexec dup2hi_late: B's
+# connection moved to another fd and the original closed —
+# tests/func/attack_dup_close.sh runs them)
 # Controls: the same without the record (no push): refused; a plain shimmed
 # connect to B4:8000 is accepted on its push (prejudged).
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/guardnet.sh"
@@ -41,7 +42,7 @@ EOC
 gn_start_collector
 gn_start_guard
 cat >"$T/stale.py" <<'EOP'
-import os, socket, struct, sys, time
+import ctypes, fcntl, os, socket, struct, sys, time
 mode, b4, a4, record = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "record"
 def u(v):
     if v < 128: return bytes([v])
@@ -76,14 +77,26 @@ if mode == "fdpass":
     _, fds, _, _ = socket.recv_fds(sp0, 16, 1)
     c = socket.socket(fileno=fds[0])
     peer = c.getpeername()
-elif mode.startswith("dup2"):
+elif mode.startswith(("dup", "fdup")):
+    # B's connection moved to another fd, the original and the listener
+    # closed: the shim's dup/dup2/dup3 (DUP records), or fcntl F_DUPFD*
+    # (no record); "late": the orders read from the original, closed after
     c, peer = L.accept()
-    n = 0 if mode == "dup2" else 10
-    os.dup2(c.fileno(), n); c.close(); L.close()
+    fd = c.fileno()
+    if mode == "dup2": n = os.dup2(fd, 0)
+    elif mode in ("dup2hi", "dup2hi_late"): n = os.dup2(fd, 10)
+    elif mode == "dup3": n = os.dup2(fd, 11, inheritable=False)  # dup3(O_CLOEXEC)
+    elif mode == "dup": n = ctypes.CDLL(None, use_errno=True).dup(fd)
+    elif mode == "fdupfd": n = fcntl.fcntl(fd, fcntl.F_DUPFD, 20)
+    elif mode == "fdupfd_cloexec": n = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 30)
+    if mode.endswith("_late"):
+        orders0 = c.recv(100)
+    c.close(); L.close()
+    time.sleep(float(os.environ.get("DUP_PAUSE", "0")))
     c = socket.socket(fileno=os.dup(n))
 else:
     c, peer = L.accept()
-orders = c.recv(100)
+orders = orders0 if mode.endswith("_late") else c.recv(100)
 def connect():
     S.settimeout(2)
     try:
@@ -115,7 +128,14 @@ for k in range(50):
     except OSError: time.sleep(0.02)
 s.send(b'orders from B'); time.sleep(3)"
 	case $mode in stale|fast) pre="" ;; *) pre="env LD_PRELOAD=$SHIM" ;; esac
-	out=$(nobody $pre /usr/bin/python3 "$T/stale.py" "$mode" "$B4" "$A4" "$2" 2>&1)
+	if [ -n "${held:-}" ]; then
+		# the collector reads the ACCEPT, DUP and CLOSE only after the fd
+		# moved (it lags: records are read in 2 ms rounds)
+		(sleep 0.15; kill -STOP "$COLL_PID"; sleep 0.45; kill -CONT "$COLL_PID") &
+		hold=$!
+	fi
+	out=$(nobody $pre env DUP_PAUSE="${DUP_PAUSE:-0}" /usr/bin/python3 "$T/stale.py" "$mode" "$B4" "$A4" "$2" 2>&1)
+	[ -z "${held:-}" ] || wait "$hold"
 	echo "$out" | sed 's/^/   /'
 	sleep 0.3
 	tail -n 1 "$T/audit.log" | cut -c1-300 | sed 's/^/      audit: /'
@@ -128,6 +148,7 @@ gn_log "controls: no record, no push (asked: origin B)"
 for mode in ${CONTROLS-stale shim}; do
 	run $mode norecord
 done
+held=${HOLD_COLLECTOR:-}
 for mode in ${CASES:-stale fast shim shim_fast fdpass child}; do
 	gn_log "$mode"
 	run $mode record

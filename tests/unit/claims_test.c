@@ -396,6 +396,41 @@ static void test_hidden_close(void)
 	graph_free(g);
 }
 
+/* dup2 + close before the collector read the ACCEPT
+ * (tests/func/attack_dup_close.sh): the accepted socket was moved from fd 8
+ * to fd 10 and fd 8 closed, so the ACCEPT's fd no longer showed it — an
+ * unconfirmed claim, history only until the record's arrival — the DUP named
+ * an fd the table did not know and the CLOSE ended nothing: past the window
+ * the process that still reads B's orders on fd 10 had no source. The DUP
+ * now confirms the claim on fd 10 (the kernel shows it there); and when fd
+ * 10 is closed too, the connection is no longer a live source. */
+static void test_dup_after_late_accept(void)
+{
+	struct graph *g = scene(0);
+	kfd_set(30, 10, HT_CHAN_SOCK, 0, 4321); /* fd 8 gone already */
+	CHECK_EQ_INT(apply(g, 30, 65534, accept_rec(8, 4321, "10.0.0.66", 10)), 0);
+	struct ht_record d = R(HT_REC_DUP, 11);
+	d.fd = 8;
+	d.fd2 = 10;
+	ok(g, 30, 65534, d);
+	ok(g, 30, 65534, fd_rec(HT_REC_CLOSE, 8, (struct ht_chan){0, 0, 0}, 12));
+	CHECK_ORIGINS(g, 30, 7777, 13, "10.0.0.66");
+	CHECK_ORIGINS(g, 30, 7777, 200 * SEC, "10.0.0.66"); /* held live on fd 10 */
+	/* a DUP of an unknown fd onto one the kernel shows as nothing claimed:
+	 * no hold (only the sender's own claims are confirmed this way) */
+	kfd_set(30, 12, HT_CHAN_SOCK, 0, 9000);
+	d.fd = 9;
+	d.fd2 = 12;
+	d.ts = 13;
+	ok(g, 30, 65534, d);
+	CHECK_ORIGINS(g, 30, 7777, 200 * SEC, "10.0.0.66");
+	/* and let go: not fed by a connection it no longer has */
+	kfd_del(30, 10);
+	ok(g, 30, 65534, fd_rec(HT_REC_CLOSE, 10, (struct ht_chan){0, 0, 0}, 300 * SEC));
+	CHECK_ORIGINS(g, 30, 7777, 400 * SEC, "h2");
+	graph_free(g);
+}
+
 /* `c=$(nc H1 9000); eval "$c"` (tests/func/chain_handoff.sh, under load): the
  * `$(...)` nc's EXIT came while the kernel still ran it (the shim sends it
  * from exit()), so it was noted, and the sweep that found nc gone (up to a
@@ -578,4 +613,4 @@ static void test_bounds(void)
 }
 
 T_MAIN("claims", T(test_forged_fdrecv), T(test_forged_fd_claims), T(test_forged_creator),
-       T(test_kernel_lineage), T(test_hidden_close), T(test_exit_noted_ends_when_seen), T(test_unconfirmed_inherited), T(test_unconfirmed_inherited_uid), T(test_bounds))
+       T(test_kernel_lineage), T(test_hidden_close), T(test_dup_after_late_accept), T(test_exit_noted_ends_when_seen), T(test_unconfirmed_inherited), T(test_unconfirmed_inherited_uid), T(test_bounds))
