@@ -157,8 +157,14 @@ static int unconfirmed(const struct rec *x, const struct ht_chan *k, uint8_t how
 		return 0; /* held already (the kernel showed it before) */
 	if (!c && checking(x->g) && x->g->conf.use_procfs)
 		c = chan_get(x->g, k, x->r->ts);
-	if (resync_holds(x, c))
+	if (resync_holds(x, c)) {
+		struct hold *h = oh_find(x->g, x->p, c);
+		if (h && h->since >= x->r->ts) {
+			h->how = how; /* what the record says it is (an accept: a hub's count) */
+			h->ends |= ends;
+		}
 		return 0;
+	}
 	return fd_unconfirmed(x->g, x->p, k, x->r->ts, x->now, how, ends);
 }
 
@@ -477,6 +483,8 @@ static struct chan *claimed_socket(const struct rec *x, int *confirmed, int *rc)
 	*confirmed = r->chan.kind == HT_CHAN_SOCK && kernel_shows(x->g, x->p, r->fd, &r->chan);
 	struct chan *c = chan_get(x->g, &r->chan, r->ts);
 	*rc = 0;
+	if (c && !*confirmed && r->chan.kind == HT_CHAN_SOCK && (oh_find(x->g, x->p, c) || resync_holds(x, c)))
+		*confirmed = -1; /* on another fd, by the kernel's word: held already */
 	if (!c)
 		*rc = capped_rc(x->g);
 	else if (!*confirmed && !chan_fresh(c, x->p))
@@ -491,6 +499,12 @@ static struct chan *claimed_socket(const struct rec *x, int *confirmed, int *rc)
 static int hold_socket(const struct rec *x, struct chan *c, int confirmed)
 {
 	const struct ht_record *r = x->r;
+	if (confirmed < 0) {
+		struct hold *h = oh_find(x->g, x->p, c);
+		if (h && h->since >= r->ts)
+			h->how = HOLD_CREATED; /* (the re-read's entry: this record's socket) */
+		return 0;
+	}
 	return confirmed ? fd_rec(x->g, x->p, r->fd, c, r->ts, HOLD_CREATED, 0)
 			 : unconfirmed(x, &r->chan, HOLD_CREATED, 0);
 }
@@ -682,6 +696,10 @@ static int rec_dup(struct rec *x)
 		 * holder longer: the safe side) */
 		struct chan *c = e->h->c;
 		uint8_t how = e->h->how, ends = e->ends;
+		/* (e may move: nothing of it is used after) */
+		struct fdent *over = fd_find(p, r->fd2);
+		if (over && over->h->c != c && last_fd_resynced(x, r->fd2))
+			return 0; /* the table is the kernel's now, this dup in it */
 		return fd_set_(g, p, r->fd2, c, r->ts, how, ends);
 	}
 	struct fdent *cur = fd_find(p, r->fd2);
