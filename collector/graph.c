@@ -6,6 +6,7 @@
  * listed in graph_int.h.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -148,6 +149,7 @@ void proc_end(struct graph *g, struct proc *p, uint64_t ts)
 	}
 	p->alive = 0;
 	p->exit_ts = ts;
+	uclaim_close(g, p, 0, INT_MAX, ts); /* its claims' fds went with it */
 	for (struct hold *h = p->holds; h; h = h->pnext)
 		if (!h->until) {
 			h->nfds = 0;
@@ -371,6 +373,7 @@ void graph_free(struct graph *g)
 		}
 	free(g->byid);
 	free(g->closes);
+	free(g->uclaims);
 	free(g->pidtab);
 	free(g->chantab);
 	free(g->ohtab);

@@ -128,8 +128,12 @@ struct chan {
 	uint8_t kscanned;      /* /proc was searched for its holders and found none */
 	uint8_t tcp_probed;    /* sockets: TCP table searched when first read from /proc */
 	uint8_t addr_claimed;  /* remote/local from a record, not yet from the kernel */
+	uint8_t peer_wait;     /* unix: times the kernel said "connected, peer not
+				* accepted yet" (sock_diag -EAGAIN: a record
+				* connection the collector has not accepted);
+				* 0 once it answered (graph_sock.c, chain.c) */
 	uint16_t acct;         /* the uid whose claim created it (graph_uid.c); 0 none */
-	int sotype;
+	int16_t sotype;        /* SOCK_STREAM, ... (without the flags) */
 	uint64_t dev, ino;
 	struct gaddr local, remote; /* sockets: local end, far end (remote.family 0 = unknown) */
 	struct chan *peer;     /* unix: the other end */
@@ -283,6 +287,13 @@ void graph_probe_pending(struct graph *g, int force);
  * time when every process of a shell script inherited a socket): not more
  * often than this unless forced */
 #define GRAPH_PROBE_GAP_NS (20ULL * 1000000ULL)
+/* A unix socket whose peer the kernel cannot name yet (connected, not yet
+ * accepted: sock_diag -EAGAIN — a shim's record connection while the
+ * collector lags) is asked again each round, at most this many; a chain walk
+ * asks again too, and one that reaches such a socket after so many answers is
+ * holders_incomplete (chain.c unix_ends) */
+#define GRAPH_PEER_WAIT_ROUNDS 64
+void graph_peer_wait(struct graph *g, struct chan *c);
 size_t graph_pending(const struct graph *g);
 /* Marks (on=1) or unmarks the collector's own end of a connection (socket
  * inode): a channel whose peer is internal is nobody's source. */

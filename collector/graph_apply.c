@@ -165,7 +165,13 @@ static int unconfirmed(const struct rec *x, const struct ht_chan *k, uint8_t how
 		}
 		return 0;
 	}
-	return fd_unconfirmed(x->g, x->p, k, x->r->ts, x->now, how, ends);
+	/* the fds the claim names, for their close (uclaim_close): a pipe's and
+	 * a pty's two, a socketpair's second socket on fd2 */
+	const struct ht_record *r = x->r;
+	int fd = k == &r->chan2 ? r->fd2 : r->fd, fd2 = -1;
+	if (r->type == HT_REC_PIPE || r->type == HT_REC_PTY)
+		fd2 = r->fd2;
+	return fd_unconfirmed(x->g, x->p, k, r->ts, x->now, how, ends, fd, fd2);
 }
 
 /* A close of fd (or a dup over it) ends its hold when fd is the last fd of
@@ -524,7 +530,7 @@ static int rec_connect(struct rec *x)
 		c->addr_claimed = addr_checking(x->g) && inet_family(r->addr.family);
 	}
 	c->dir = 'o';
-	c->sotype = (int)r->num;
+	c->sotype = (int16_t)(r->num & 0xf);
 	c->connector = x->pid;
 	c->failed = 0; /* a new attempt (TCP may connect() again after a failure) */
 	return hold_socket(x, c, confirmed);
@@ -575,7 +581,7 @@ static int rec_accept(struct rec *x)
 		return rc;
 	accept_addrs(x, c);
 	c->dir = 'i';
-	c->sotype = (int)r->num;
+	c->sotype = (int16_t)(r->num & 0xf);
 	if (r->addr.family == AF_UNIX || r->addr2.family == AF_UNIX) {
 		c->remote.family = AF_UNIX;
 		if (x->g->conf.use_procfs)
@@ -612,6 +618,7 @@ static int rec_close(struct rec *x)
 	const struct ht_record *r = x->r;
 	if (r->ts < p->synced_ts) {
 		ghost_end(p, r->fd, r->ts);
+		uclaim_close(g, p, r->fd, r->fd, r->ts);
 		return 0;
 	}
 	/* a close the kernel contradicts (the fd still shows the channel)
@@ -619,6 +626,7 @@ static int rec_close(struct rec *x)
 	struct fdent *e = fd_find(p, r->fd);
 	if (e && kernel_keeps(g, p, r->fd, e->h->c))
 		return refuse(g, &g->st.refused_close, x->why, "fd still open in the kernel");
+	uclaim_close(g, p, r->fd, r->fd, r->ts);
 	if (last_fd_resynced(x, r->fd)) {
 		ghost_end(p, r->fd, r->ts);
 		return 0; /* the table is the kernel's now (fd gone, the channel kept if held) */
@@ -686,6 +694,9 @@ static int rec_dup(struct rec *x)
 	struct fdent *e = fd_find(p, r->fd);
 	if (r->fd == r->fd2)
 		return 0;
+	/* a claim kept as history on fd is on fd2 too; one on fd2 is closed */
+	uclaim_close(g, p, r->fd2, r->fd2, r->ts);
+	uclaim_dup(g, p, r->fd, r->fd2);
 	if (r->ts < p->synced_ts) {
 		dup_ghost(x);
 		return 0;
@@ -719,6 +730,7 @@ static int rec_closerange(struct rec *x)
 	struct proc *p = x->p;
 	const struct ht_record *r = x->r;
 	int kept = 0;
+	uclaim_close(g, p, r->fd, r->fd2, r->ts);
 	for (uint32_t i = 0; r->ts >= p->synced_ts && i < p->nfds;) {
 		int fd = p->fds[i].fd;
 		if (fd >= r->fd && fd <= r->fd2 && !(kernel_keeps(g, p, fd, p->fds[i].h->c) && ++kept))

@@ -259,7 +259,11 @@ void inherit_from(struct graph *g, struct proc *p, struct proc *c, uint64_t fork
 	/* and its own claims the kernel could not confirm (all gone by the time
 	 * they were applied: dash's PIPE for `$(...)` when the collector lags)
 	 * that span the fork — unconfirmed for the child too, judged by the
-	 * creator's uid (chain.c claim_ok) */
+	 * creator's uid (chain.c claim_ok). The child's copy lasts until the
+	 * child ends (proc_end): when the creator's claim ended says nothing of
+	 * the child — it ended when its record was applied, or when the creator
+	 * closed it, and curl in `curl | sh` wrote to the pipe and connected
+	 * after that. */
 	for (struct hold *x = c->holds; x; x = x->pnext) {
 		if (!x->unconf || x->how == HOLD_INHERITED || x->since > fork_ts ||
 		    fork_ts >= x->until || oh_find(g, p, x->c))
@@ -269,7 +273,8 @@ void inherit_from(struct graph *g, struct proc *p, struct proc *c, uint64_t fork
 			break;
 		h->unconf = 1;
 		h->ends = x->ends;
-		hold_close(g, h, x->until);
+		if (!p->alive)
+			hold_close(g, h, p->exit_ts > fork_ts ? p->exit_ts : fork_ts + 1);
 	}
 }
 /* ---- an image's identity: exe, argv0, sha256 ---------------------------- */
