@@ -602,6 +602,7 @@ struct through {
 	char id[64];
 	const char *via;
 	int ndeparted;
+	uint64_t held_since;   /* held_since(mine), once asked (0: not yet) */
 };
 
 /* An external TCP connection: a leaf, reported once per walk. */
@@ -712,7 +713,7 @@ static uint64_t held_since(struct walk *w, const struct hold *mine)
 /* May h, a holder of x->ends[e], have fed p through the channel? In pass 0
  * the holders at t, in pass 1 those that let go before (*ht: when h is
  * judged). The filters in the order the walk asks them. */
-static int holder_candidate(struct walk *w, const struct through *x, int e, const struct hold *h,
+static int holder_candidate(struct walk *w, struct through *x, int e, const struct hold *h,
 			    int pass, uint64_t *ht)
 {
 	const struct hold *mine = x->mine;
@@ -726,7 +727,7 @@ static int holder_candidate(struct walk *w, const struct through *x, int e, cons
 		 * controller hung up, `curl … | sh`): judged as it was when it
 		 * let go */
 		if (!h->until || h->until > x->t || h->since > x->t || h->until + w->window < x->t ||
-		    h->until <= held_since(w, mine))
+		    h->until <= (x->held_since ? x->held_since : (x->held_since = held_since(w, mine))))
 			return 0;
 		*ht = h->until - 1;
 	}
