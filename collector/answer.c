@@ -112,11 +112,17 @@ static char *op_who(struct query_ctx *q, const struct ht_qreq *rq, uint64_t now)
 		return ht_qerr_answer(rq, HT_QE_BAD_REQUEST, NULL);
 	if (q->nl < 0 || sd_inet_lookup(q->nl, l.family, l.a, l.port, r.a, r.port, &s) != 0)
 		return ht_qerr_answer(rq, HT_QE_NO_CONN, NULL);
-	if (q->was_pushed && s.ino && !rq->force && q->was_pushed(s.ino, q->was_pushed_arg))
-		/* the asker has the chain (sent before this answer): no second walk */
-		return ht_qerr_answer(rq, HT_QE_PUSHED, NULL);
 	struct chan *c = graph_chan(q->g, HT_CHAN_SOCK, 0, s.ino);
 	struct proc *p = c ? socket_holder(c) : NULL;
+	if (p) {
+		/* what a process whose records need not tell all did since */
+		graph_subject_refresh(q->g, p, now);
+		p = socket_holder(c);
+	}
+	if (p && q->was_pushed && !rq->force && q->was_pushed(s.ino, q->was_pushed_arg))
+		/* the asker has the chain (sent before this answer) and it still
+		 * holds: no second walk */
+		return ht_qerr_answer(rq, HT_QE_PUSHED, NULL);
 	/* the query's scans (CPU time; the walk's get what this one leaves) */
 	uint64_t deadline = procfs_cpu_ns() + GRAPH_SCAN_BUDGET_NS;
 	if (!p && graph_conf(q->g)->use_procfs) {
@@ -208,14 +214,45 @@ static int has_conn(const cJSON *n)
 	return 0;
 }
 
-char *query_prejudge(struct query_ctx *q, uint64_t ino, const struct ht_addr *remote, uint64_t now)
+/* Is some process of the chains still being hashed (its hash may be known by
+ * the SYN: graph_proc_sha256)? One whose hash will never be known (too large,
+ * FUSE, unreadable) is not. */
+static int hash_pending(struct graph *g, const cJSON *a)
+{
+	const cJSON *ch, *pr;
+	cJSON_ArrayForEach(ch, cJSON_GetObjectItem(a, "chains"))
+	{
+		cJSON_ArrayForEach(pr, cJSON_GetObjectItem(ch, "procs"))
+		{
+			const cJSON *h = cJSON_GetObjectItem(pr, "sha256");
+			const cJSON *pid = cJSON_GetObjectItem(pr, "pid");
+			if (cJSON_IsString(h) && h->valuestring[0])
+				continue;
+			const struct proc *p = cJSON_IsNumber(pid) ? graph_proc(g, (pid_t)pid->valuedouble) : NULL;
+			if (!p || p->hash_ticket)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+char *query_prejudge_at(struct query_ctx *q, uint64_t ino, const struct ht_addr *remote,
+			uint64_t now, uint64_t after_us, int *settled)
 {
 	struct chan *c = graph_chan(q->g, HT_CHAN_SOCK, 0, ino);
 	struct proc *p = c && !c->failed ? socket_holder(c) : NULL;
+	unsigned kernel_asked = 0;
+	if (settled)
+		*settled = 0;
+	if (p) {
+		graph_subject_refresh(q->g, p, now);
+		p = socket_holder(c);
+	}
 	if (!p)
 		return NULL;
 	struct chain_req req = {.host = q->hostname, .subject = p, .exclude = c,
-				.syn_remote = remote, .now = now, .nl = q->nl};
+				.syn_remote = remote, .now = now, .nl = q->nl,
+				.kernel_asked = &kernel_asked};
 	cJSON *a = chain_compute(q->g, &req);
 	if (!a)
 		return NULL;
@@ -223,11 +260,20 @@ char *query_prejudge(struct query_ctx *q, uint64_t ino, const struct ht_addr *re
 	if (!has_conn(cJSON_GetObjectItem(a, "tree"))) {
 		/* the guard reads the flat chains only: the tree stays here */
 		cJSON_DeleteItemFromObject(a, "tree");
+		if (settled)
+			*settled = !kernel_asked && !hash_pending(q->g, a);
+		if (after_us) /* (second to last: "ino" ends a push) */
+			cJSON_AddNumberToObject(a, "after_us", (double)after_us);
 		cJSON_AddNumberToObject(a, "ino", (double)ino);
 		s = cJSON_PrintUnformatted(a);
 	}
 	cJSON_Delete(a);
 	return s;
+}
+
+char *query_prejudge(struct query_ctx *q, uint64_t ino, const struct ht_addr *remote, uint64_t now)
+{
+	return query_prejudge_at(q, ino, remote, now, 0, NULL);
 }
 
 /* (the pid was checked by ht_qreq_parse: 1..HT_QPID_MAX) */

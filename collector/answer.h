@@ -59,5 +59,13 @@ void query_bound_req(struct query_ctx *q, const struct ht_qreq *req);
 /* Is req {"op":"subscribe"}? (Handled by the SEQPACKET transport only.) */
 int query_is_subscribe(const char *req, size_t len);
 char *query_prejudge(struct query_ctx *q, uint64_t ino, const struct ht_addr *remote, uint64_t now);
+/* The same, for a push: after_us (0: none) is sent as "after_us", the
+ * collector's monotonic time in µs when the drain that read every record
+ * before it began (collector/push.c); *settled = 1 when the chain depends on
+ * the graph alone — the walk asked /proc for no socket's holders, and no
+ * process on it is still being hashed — so an unchanged graph
+ * (graph_changes) would give the same chain at the SYN. */
+char *query_prejudge_at(struct query_ctx *q, uint64_t ino, const struct ht_addr *remote,
+			uint64_t now, uint64_t after_us, int *settled);
 
 #endif

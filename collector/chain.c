@@ -247,7 +247,16 @@ static void sock_complete(struct walk *w, struct chan *c)
 	if (c->remote.family == AF_UNIX || (c->remote.family == 0 && c->dir == 0)) {
 		if (!c->peer) {
 			uint64_t peer;
-			if (sd_unix_peer(w->req->nl, c->ino, &peer) == 0) {
+			int rc = sd_unix_peer(w->req->nl, c->ino, &peer);
+			if (rc == -EAGAIN) {
+				/* connected, the peer not accepted yet: asked
+				 * again by the next walk (unix_ends) */
+				c->probed = 0;
+				graph_peer_wait(w->g, c);
+				return;
+			}
+			c->peer_wait = 0;
+			if (rc == 0) {
 				struct chan *pc = graph_chan(w->g, HT_CHAN_SOCK, 0, peer);
 				c->remote.family = AF_UNIX;
 				if (pc) {
@@ -507,7 +516,11 @@ static int kh_cb(void *vctx, pid_t pid, int fd)
 static struct chan *kernel_holders(struct walk *w, uint64_t ino, uid_t owner)
 {
 	struct kh_ctx x = {w, 0, 0};
-	if (!graph_conf(w->g)->use_procfs || ino == 0 || w->kernel_scans >= 4)
+	if (!graph_conf(w->g)->use_procfs || ino == 0)
+		return NULL;
+	if (w->req->kernel_asked)
+		(*w->req->kernel_asked)++;
+	if (w->kernel_scans >= 4)
 		return NULL;
 	w->kernel_scans++;
 	struct procfs_scan s = {.owner = owner, .cpu_deadline_ns = w->scan_deadline,
@@ -589,6 +602,7 @@ struct through {
 	char id[64];
 	const char *via;
 	int ndeparted;
+	uint64_t held_since;   /* held_since(mine), once asked (0: not yet) */
 };
 
 /* An external TCP connection: a leaf, reported once per walk. */
@@ -632,6 +646,20 @@ static int unix_ends(struct walk *w, struct chan *c, int live, struct chan **end
 		return 0; /* a shim's or a query's connection to the collector */
 	if (c->dir == 'l')
 		return 0; /* a listening socket: no data between its holders */
+	if (!c->peer && c->peer_wait) {
+		/* connected to a peer its listener has not accepted yet (sock_diag
+		 * -EAGAIN; a shim's record connection while the collector lags):
+		 * nothing came through it from there yet, and its other holders
+		 * share its end, not its peer (a forking server's children). The
+		 * answer may change with no change to the graph — no push decides
+		 * on it (kernel_asked) — and after GRAPH_PEER_WAIT_ROUNDS answers
+		 * the kernel may never say: holders_incomplete. */
+		if (w->req->kernel_asked)
+			(*w->req->kernel_asked)++;
+		if (c->peer_wait >= GRAPH_PEER_WAIT_ROUNDS)
+			w->holders_incomplete = 1;
+		return 0;
+	}
 	ends[1] = c->peer;
 	if (c->peer)
 		ends[0] = NULL;
@@ -658,10 +686,34 @@ static int unix_ends(struct walk *w, struct chan *c, int live, struct chan **end
 	return 1;
 }
 
+/* Since when p's hold `mine` carried what is in the channel: an fd p
+ * inherited continues its creator's hold when the creator let go of the
+ * channel only after p's hold began (dash forks both sides of `curl | sh`
+ * and then closes the pipe: what curl wrote before sh was forked waits in
+ * the pipe for sh). Not when the creator holds it still (a shell reading its
+ * child's output: test_reads_child_live). Up the creators, bounded. */
+static uint64_t held_since(struct walk *w, const struct hold *mine)
+{
+	uint64_t since = mine->since;
+	const struct hold *m = mine;
+	for (int i = 0; i < 8 && m->how == HOLD_INHERITED && m->p->creator; i++) {
+		const struct hold *up = NULL;
+		for (const struct hold *x = m->p->creator->holds; x && !up; x = x->pnext)
+			if (x->c == m->c && x->until && x->since <= m->since && m->since < x->until &&
+			    claim_ok(w, x))
+				up = x;
+		if (!up)
+			break;
+		since = up->since;
+		m = up;
+	}
+	return since;
+}
+
 /* May h, a holder of x->ends[e], have fed p through the channel? In pass 0
  * the holders at t, in pass 1 those that let go before (*ht: when h is
  * judged). The filters in the order the walk asks them. */
-static int holder_candidate(struct walk *w, const struct through *x, int e, const struct hold *h,
+static int holder_candidate(struct walk *w, struct through *x, int e, const struct hold *h,
 			    int pass, uint64_t *ht)
 {
 	const struct hold *mine = x->mine;
@@ -675,7 +727,7 @@ static int holder_candidate(struct walk *w, const struct through *x, int e, cons
 		 * controller hung up, `curl … | sh`): judged as it was when it
 		 * let go */
 		if (!h->until || h->until > x->t || h->since > x->t || h->until + w->window < x->t ||
-		    h->until <= mine->since)
+		    h->until <= (x->held_since ? x->held_since : (x->held_since = held_since(w, mine))))
 			return 0;
 		*ht = h->until - 1;
 	}

@@ -21,6 +21,9 @@ struct chain_req {
 	 * 0: GRAPH_SCAN_BUDGET_NS from the walk's start) — a scan cut short
 	 * makes the answer "holders_incomplete" and its chains incomplete */
 	uint64_t scan_deadline_ns;
+	unsigned *kernel_asked;     /* if set: counts the walk's /proc searches for a
+				     * socket's holders (their answer may change
+				     * with no change to the graph: push.c) */
 };
 
 /* Returns a new cJSON object {"ok":true,"host",..,"subject",..,"tree",..,

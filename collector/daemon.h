@@ -246,9 +246,15 @@ void records_status(struct collector *c, cJSON *a);
 struct push {
 	int subs[HT_SUBSCRIBERS_MAX], nsubs;
 	pid_t sub_pid[HT_SUBSCRIBERS_MAX]; /* each subscriber's process (SO_PEERCRED) */
-	/* the pushes that reached a subscriber's socket, newest last (a ring) */
-	struct { uint64_t ino; pid_t pid; } ring[PUSHED_RING];
+	/* the pushes that reached a subscriber's socket, newest last (a ring):
+	 * each with graph_changes() after its walk, and whether its chain
+	 * depended on the graph alone (query_prejudge_at "settled") — a "who"
+	 * after the SYN is answered "pushed" only while both hold */
+	struct { uint64_t ino, changes; pid_t pid; int settled; } ring[PUSHED_RING];
 	unsigned next;
+	/* the drain that read the noted connects: when it began (monotonic ns;
+	 * 0 when it was cut short — records sent before it may wait unread) */
+	uint64_t drain_ns;
 	/* the TCP connects to other hosts read since the last push */
 	struct { uint64_t ino; struct ht_addr remote; } prej[MAX_PREJ];
 	int nprej;
@@ -264,10 +270,16 @@ void push_unsubscribe(struct collector *c, int fd); /* fd closes */
 int push_is_fresh(struct collector *c, const struct ht_record *r);
 void push_note(struct collector *c, const struct ht_record *r); /* applied */
 void push_prejudged(struct collector *c); /* the noted connects' chains, now */
+/* A drain of every record queued begins, at now_ns(); and it ended, with
+ * every record queued at its start read or not (cut short, or a connection
+ * parked): what push_prejudged sends as "after_us" (none when not). */
+void push_drain_begin(struct collector *c);
+void push_drain_end(struct collector *c, int unread);
 /* Sets c->qctx.was_pushed for a request from fd's process (answer.h; a
  * is its argument, alive until the answer is made); push_asker_clear after. */
 struct push_asker {
 	struct push *p;
+	const struct graph *graph;
 	pid_t pid;
 };
 void push_asker_set(struct collector *c, int fd, struct push_asker *a);

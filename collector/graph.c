@@ -6,6 +6,7 @@
  * listed in graph_int.h.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -134,6 +135,7 @@ void proc_end(struct graph *g, struct proc *p, uint64_t ts)
 {
 	if (!p->alive)
 		return;
+	g->changes++;
 	/* it said it exits (an EXIT while the kernel still ran it): it ended
 	 * when the kernel last showed it running, not when a sweep (up to a
 	 * second later) found it gone — else a `$(...)` child let go of its
@@ -147,6 +149,7 @@ void proc_end(struct graph *g, struct proc *p, uint64_t ts)
 	}
 	p->alive = 0;
 	p->exit_ts = ts;
+	uclaim_close(g, p, 0, INT_MAX, ts); /* its claims' fds went with it */
 	for (struct hold *h = p->holds; h; h = h->pnext)
 		if (!h->until) {
 			h->nfds = 0;
@@ -370,6 +373,7 @@ void graph_free(struct graph *g)
 		}
 	free(g->byid);
 	free(g->closes);
+	free(g->uclaims);
 	free(g->pidtab);
 	free(g->chantab);
 	free(g->ohtab);
@@ -383,6 +387,7 @@ void graph_gc(struct graph *g, uint64_t now)
 
 	if (g->held)
 		return;
+	g->changes++;
 	run_trims(g);
 
 	/* liveness: a rolling sample of live processes, for exits no record told */
@@ -444,6 +449,11 @@ void graph_stats(const struct graph *g, struct graph_stats *st)
 const struct graph_conf *graph_conf(const struct graph *g)
 {
 	return &g->conf;
+}
+
+uint64_t graph_changes(const struct graph *g)
+{
+	return g->changes;
 }
 
 struct proc *graph_first_proc(struct graph *g)

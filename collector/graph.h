@@ -70,6 +70,11 @@ struct proc {
 	uint8_t fds_stale : 1;      /* its last /proc/PID/fd read was cut short or
 				     * put off (its uid's scan share, graph_proc.c):
 				     * its chains say holders_incomplete */
+	uint8_t sender_kernel : 1;  /* first known from /proc when a record of its
+				     * came (no BIRTH: a hand-made record, a process
+				     * older than the collector): what its records
+				     * leave out is read again at a SYN judged on it
+				     * (graph_subject_refresh) */
 	uint16_t acct;        /* its uid's bounds (graph_uid.c), charged for its holds; 0 none */
 	uint32_t nchildren;
 	uint32_t hash_ticket;    /* sha256 "": exehash_peek() may know it by now */
@@ -123,8 +128,12 @@ struct chan {
 	uint8_t kscanned;      /* /proc was searched for its holders and found none */
 	uint8_t tcp_probed;    /* sockets: TCP table searched when first read from /proc */
 	uint8_t addr_claimed;  /* remote/local from a record, not yet from the kernel */
+	uint8_t peer_wait;     /* unix: times the kernel said "connected, peer not
+				* accepted yet" (sock_diag -EAGAIN: a record
+				* connection the collector has not accepted);
+				* 0 once it answered (graph_sock.c, chain.c) */
 	uint16_t acct;         /* the uid whose claim created it (graph_uid.c); 0 none */
-	int sotype;
+	int16_t sotype;        /* SOCK_STREAM, ... (without the flags) */
 	uint64_t dev, ino;
 	struct gaddr local, remote; /* sockets: local end, far end (remote.family 0 = unknown) */
 	struct chan *peer;     /* unix: the other end */
@@ -254,6 +263,10 @@ struct proc *graph_proc_resync(struct graph *g, pid_t pid, uint64_t now);
 struct procfs_scan;
 int graph_scan_holders(struct graph *g, uint64_t ino, struct procfs_scan *s,
 		       int (*cb)(void *ctx, pid_t pid, int fd), void *ctx);
+/* Before a SYN's chain is walked from subject p: a process whose records
+ * need not tell all (sender_kernel) has its fds re-read from /proc — an
+ * accept() or recvmsg() it did not report is then on its chain. */
+void graph_subject_refresh(struct graph *g, struct proc *p, uint64_t now);
 /* Is p (alive in the graph) still alive? Ends it when the kernel says it is
  * gone (a signal's death sends no EXIT). 1 alive, 0 not. */
 int graph_verify_alive(struct graph *g, struct proc *p, uint64_t now);
@@ -274,6 +287,13 @@ void graph_probe_pending(struct graph *g, int force);
  * time when every process of a shell script inherited a socket): not more
  * often than this unless forced */
 #define GRAPH_PROBE_GAP_NS (20ULL * 1000000ULL)
+/* A unix socket whose peer the kernel cannot name yet (connected, not yet
+ * accepted: sock_diag -EAGAIN — a shim's record connection while the
+ * collector lags) is asked again each round, at most this many; a chain walk
+ * asks again too, and one that reaches such a socket after so many answers is
+ * holders_incomplete (chain.c unix_ends) */
+#define GRAPH_PEER_WAIT_ROUNDS 64
+void graph_peer_wait(struct graph *g, struct chan *c);
 size_t graph_pending(const struct graph *g);
 /* Marks (on=1) or unmarks the collector's own end of a connection (socket
  * inode): a channel whose peer is internal is nobody's source. */
@@ -289,6 +309,12 @@ void graph_stats(const struct graph *g, struct graph_stats *st);
 /* counts a claimed TCP address the kernel's table replaced (chain.c) */
 void graph_note_addr_corrected(struct graph *g);
 const struct graph_conf *graph_conf(const struct graph *g);
+/* A counter of the graph's changes that a chain walk may see: every record
+ * applied (or refused), every hold opened (also from /proc), every process
+ * ended, every gc, trim and socket probe. While it stays the same a walk
+ * from the same subject gives the same chain but for what the walk itself
+ * asks the kernel (collector/push.c: a prejudged chain is confirmed on it). */
+uint64_t graph_changes(const struct graph *g);
 
 /* iteration: oldest first */
 struct proc *graph_first_proc(struct graph *g);

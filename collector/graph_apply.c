@@ -129,10 +129,62 @@ static int hold_fd(const struct rec *x, int fd, const struct ht_chan *k, uint8_t
 	return fd_rec(x->g, x->p, fd, chan_get(x->g, k, x->r->ts), x->r->ts, how, ends);
 }
 
-/* The record's claim about k, not confirmed: history only (fd_unconfirmed). */
+/* Re-reads the sender's fd table from /proc (the kernel's truth: records
+ * older than the read are in it already and change it no more) — when a
+ * record's fd no longer shows its channel, or a close would end the last fd
+ * of a hold: the process may hold the channel on another fd the records did
+ * not name (dup2 then close before the collector read the ACCEPT; an
+ * F_DUPFD, a raw dup syscall). Not rate-limited (a sync just before the
+ * dup would let it through): its cost is the sender's, in its uid's graph
+ * time (record_rate_uid). 1 when c is held (open) after it. */
+static int resync_holds(const struct rec *x, const struct chan *c)
+{
+	struct graph *g = x->g;
+	struct proc *p = x->p;
+	if (!c || !checking(g) || !g->conf.use_procfs)
+		return 0;
+	if (proc_sync_fds(g, p, x->r->ts, HOLD_INHERITED) != 0)
+		return 0;
+	return oh_find(g, p, c) != NULL;
+}
+
+/* The record's claim about k, not confirmed at its fd: held on another fd
+ * by the kernel's word (resync_holds), else history only (fd_unconfirmed). */
 static int unconfirmed(const struct rec *x, const struct ht_chan *k, uint8_t how, uint8_t ends)
 {
-	return fd_unconfirmed(x->g, x->p, k, x->r->ts, x->now, how, ends);
+	struct chan *c = graph_chan(x->g, k->kind, k->dev, k->ino);
+	if (c && oh_find(x->g, x->p, c))
+		return 0; /* held already (the kernel showed it before) */
+	if (!c && checking(x->g) && x->g->conf.use_procfs)
+		c = chan_get(x->g, k, x->r->ts);
+	if (resync_holds(x, c)) {
+		struct hold *h = oh_find(x->g, x->p, c);
+		if (h && h->since >= x->r->ts) {
+			h->how = how; /* what the record says it is (an accept: a hub's count) */
+			h->ends |= ends;
+		}
+		return 0;
+	}
+	/* the fds the claim names, for their close (uclaim_close): a pipe's and
+	 * a pty's two, a socketpair's second socket on fd2 */
+	const struct ht_record *r = x->r;
+	int fd = k == &r->chan2 ? r->fd2 : r->fd, fd2 = -1;
+	if (r->type == HT_REC_PIPE || r->type == HT_REC_PTY)
+		fd2 = r->fd2;
+	return fd_unconfirmed(x->g, x->p, k, r->ts, x->now, how, ends, fd, fd2);
+}
+
+/* A close of fd (or a dup over it) ends its hold when fd is the last fd of
+ * it the table knows: for a socket, ask the kernel first whether another fd
+ * still holds it (resync_holds). 1 when the re-read made the record moot. */
+static int last_fd_resynced(const struct rec *x, int fd)
+{
+	struct fdent *e = fd_find(x->p, fd);
+	if (!e || !e->h || e->h->nfds != 1 || e->h->c->kind != HT_CHAN_SOCK)
+		return 0;
+	uint64_t before = x->p->synced_ts;
+	resync_holds(x, e->h->c);
+	return x->p->synced_ts != before && x->r->ts < x->p->synced_ts;
 }
 
 /* Does the kernel still show channel c on fd of p? A close of fd (or a dup
@@ -437,6 +489,8 @@ static struct chan *claimed_socket(const struct rec *x, int *confirmed, int *rc)
 	*confirmed = r->chan.kind == HT_CHAN_SOCK && kernel_shows(x->g, x->p, r->fd, &r->chan);
 	struct chan *c = chan_get(x->g, &r->chan, r->ts);
 	*rc = 0;
+	if (c && !*confirmed && r->chan.kind == HT_CHAN_SOCK && (oh_find(x->g, x->p, c) || resync_holds(x, c)))
+		*confirmed = -1; /* on another fd, by the kernel's word: held already */
 	if (!c)
 		*rc = capped_rc(x->g);
 	else if (!*confirmed && !chan_fresh(c, x->p))
@@ -451,6 +505,12 @@ static struct chan *claimed_socket(const struct rec *x, int *confirmed, int *rc)
 static int hold_socket(const struct rec *x, struct chan *c, int confirmed)
 {
 	const struct ht_record *r = x->r;
+	if (confirmed < 0) {
+		struct hold *h = oh_find(x->g, x->p, c);
+		if (h && h->since >= r->ts)
+			h->how = HOLD_CREATED; /* (the re-read's entry: this record's socket) */
+		return 0;
+	}
 	return confirmed ? fd_rec(x->g, x->p, r->fd, c, r->ts, HOLD_CREATED, 0)
 			 : unconfirmed(x, &r->chan, HOLD_CREATED, 0);
 }
@@ -470,7 +530,7 @@ static int rec_connect(struct rec *x)
 		c->addr_claimed = addr_checking(x->g) && inet_family(r->addr.family);
 	}
 	c->dir = 'o';
-	c->sotype = (int)r->num;
+	c->sotype = (int16_t)(r->num & 0xf);
 	c->connector = x->pid;
 	c->failed = 0; /* a new attempt (TCP may connect() again after a failure) */
 	return hold_socket(x, c, confirmed);
@@ -521,7 +581,7 @@ static int rec_accept(struct rec *x)
 		return rc;
 	accept_addrs(x, c);
 	c->dir = 'i';
-	c->sotype = (int)r->num;
+	c->sotype = (int16_t)(r->num & 0xf);
 	if (r->addr.family == AF_UNIX || r->addr2.family == AF_UNIX) {
 		c->remote.family = AF_UNIX;
 		if (x->g->conf.use_procfs)
@@ -558,6 +618,7 @@ static int rec_close(struct rec *x)
 	const struct ht_record *r = x->r;
 	if (r->ts < p->synced_ts) {
 		ghost_end(p, r->fd, r->ts);
+		uclaim_close(g, p, r->fd, r->fd, r->ts);
 		return 0;
 	}
 	/* a close the kernel contradicts (the fd still shows the channel)
@@ -565,6 +626,11 @@ static int rec_close(struct rec *x)
 	struct fdent *e = fd_find(p, r->fd);
 	if (e && kernel_keeps(g, p, r->fd, e->h->c))
 		return refuse(g, &g->st.refused_close, x->why, "fd still open in the kernel");
+	uclaim_close(g, p, r->fd, r->fd, r->ts);
+	if (last_fd_resynced(x, r->fd)) {
+		ghost_end(p, r->fd, r->ts);
+		return 0; /* the table is the kernel's now (fd gone, the channel kept if held) */
+	}
 	fd_close_rec(g, p, r->fd, r->ts);
 	return 0;
 }
@@ -587,6 +653,39 @@ static void dup_ghost(struct rec *x)
 		ghost_add(x->g, p, r->fd2, ch, copy.ends, r->ts, copy.until);
 }
 
+/* A DUP of an fd the table does not know (its ACCEPT, PIPE… was applied after
+ * the process had moved the channel and closed the original: the claim stayed
+ * unconfirmed). If the kernel shows newfd as a channel the sender claimed
+ * (an unconfirmed hold of its own, the newest 8 looked at), the claim is
+ * confirmed now, on newfd: into the table, from the claim's time. 1 if so. */
+static int dup_unknown_held(struct rec *x)
+{
+	struct graph *g = x->g;
+	struct proc *p = x->p;
+	const struct ht_record *r = x->r;
+	if (!checking(g))
+		return 0;
+	int n = 0;
+	for (struct hold *h = p->holds; h && n < 8; h = h->pnext) {
+		if (!h->unconf || h->how == HOLD_INHERITED)
+			continue;
+		n++;
+		struct ht_chan k = {h->c->kind, h->c->dev, h->c->ino};
+		if (!kernel_shows(g, p, r->fd2, &k))
+			continue;
+		struct chan *c = h->c;
+		uint64_t since = h->since;
+		uint8_t how = h->how, ends = h->ends;
+		if (fd_set_(g, p, r->fd2, c, r->ts, how, ends) != 0)
+			return 0;
+		struct hold *nh = oh_find(g, p, c);
+		if (nh && since < nh->since)
+			nh->since = since;
+		return 1;
+	}
+	return 0;
+}
+
 static int rec_dup(struct rec *x)
 {
 	struct graph *g = x->g;
@@ -595,6 +694,9 @@ static int rec_dup(struct rec *x)
 	struct fdent *e = fd_find(p, r->fd);
 	if (r->fd == r->fd2)
 		return 0;
+	/* a claim kept as history on fd is on fd2 too; one on fd2 is closed */
+	uclaim_close(g, p, r->fd2, r->fd2, r->ts);
+	uclaim_dup(g, p, r->fd, r->fd2);
 	if (r->ts < p->synced_ts) {
 		dup_ghost(x);
 		return 0;
@@ -605,11 +707,19 @@ static int rec_dup(struct rec *x)
 		 * holder longer: the safe side) */
 		struct chan *c = e->h->c;
 		uint8_t how = e->h->how, ends = e->ends;
+		/* (e may move: nothing of it is used after) */
+		struct fdent *over = fd_find(p, r->fd2);
+		if (over && over->h->c != c && last_fd_resynced(x, r->fd2))
+			return 0; /* the table is the kernel's now, this dup in it */
 		return fd_set_(g, p, r->fd2, c, r->ts, how, ends);
 	}
 	struct fdent *cur = fd_find(p, r->fd2);
 	if (cur && kernel_keeps(g, p, r->fd2, cur->h->c))
 		return refuse(g, &g->st.refused_close, x->why, "dup over an fd the kernel still shows");
+	if (dup_unknown_held(x))
+		return 0;
+	if (last_fd_resynced(x, r->fd2))
+		return 0;
 	fd_close_rec(g, p, r->fd2, r->ts);
 	return 0;
 }
@@ -620,6 +730,7 @@ static int rec_closerange(struct rec *x)
 	struct proc *p = x->p;
 	const struct ht_record *r = x->r;
 	int kept = 0;
+	uclaim_close(g, p, r->fd, r->fd2, r->ts);
 	for (uint32_t i = 0; r->ts >= p->synced_ts && i < p->nfds;) {
 		int fd = p->fds[i].fd;
 		if (fd >= r->fd && fd <= r->fd2 && !(kernel_keeps(g, p, fd, p->fds[i].h->c) && ++kept))
@@ -683,6 +794,7 @@ static int sender(struct rec *x)
 			return -ESRCH;
 		}
 		p->seen_kernel = p->lineage_kernel;
+		p->sender_kernel = 1;
 	}
 	if (!p->acct) {
 		struct uacct *pa = acct_of(g, p->uid != (uid_t)-1 ? p->uid : x->uid);
@@ -718,6 +830,7 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 	int rc;
 
 	*x.why = NULL;
+	g->changes++; /* (refused too: a refusal may have read /proc) */
 	g->cur_acct = acct_of(g, uid); /* the sender's, charged for what it makes */
 	if (pid <= 0) {
 		*x.why = "no sender pid";

@@ -255,6 +255,7 @@ int fd_rec(struct graph *g, struct proc *p, int fd, struct chan *c, uint64_t ts,
 			x->ends |= ends; /* the record's other fd (a pipe's two ends) */
 			if (ts < x->since)
 				x->since = ts;
+			uclaim_add(g, p, fd, x);
 			return 0;
 		}
 	struct hold *h = hold_open(g, p, c, ts, how);
@@ -263,6 +264,7 @@ int fd_rec(struct graph *g, struct proc *p, int fd, struct chan *c, uint64_t ts,
 	if (h->nfds == 0) {
 		h->ends |= ends;
 		hold_close(g, h, p->synced_ts);
+		uclaim_add(g, p, fd, h); /* its close (older than the read) ends it */
 	} else if (ts < h->since) {
 		h->since = ts;
 	}
@@ -285,7 +287,7 @@ int chan_fresh(const struct chan *c, const struct proc *p)
  * table, judged when a chain reaches it (chain.c claim_ok: only about a
  * channel no other uid holds) — and counted. */
 int fd_unconfirmed(struct graph *g, struct proc *p, const struct ht_chan *k, uint64_t ts,
-		   uint64_t now, uint8_t how, uint8_t ends)
+		   uint64_t now, uint8_t how, uint8_t ends, int fd, int fd2)
 {
 	g->st.refused_fd++;
 	if (g->cur_acct)
@@ -301,5 +303,68 @@ int fd_unconfirmed(struct graph *g, struct proc *p, const struct ht_chan *k, uin
 	h->unconf = 1;
 	h->ends |= ends;
 	hold_close(g, h, now > ts ? now : ts + 1);
+	uclaim_add(g, p, fd, h);
+	if (fd2 >= 0 && fd2 != fd)
+		uclaim_add(g, p, fd2, h);
 	return 0;
+}
+
+/* ---- history-only claims: ended when their claimer closed them ---------- */
+
+void uclaim_add(struct graph *g, const struct proc *p, int fd, const struct hold *h)
+{
+	if (fd < 0)
+		return;
+	if (!g->uclaims && (g->uclaims = calloc(UCLAIMS_MAX, sizeof(*g->uclaims))))
+		g->st.bytes += UCLAIMS_MAX * sizeof(*g->uclaims);
+	if (!g->uclaims)
+		return;
+	g->uclaims[g->nuclaims++ % UCLAIMS_MAX] = (struct uclaim){
+		.serial = p->serial, .dev = h->c->dev, .ino = h->c->ino, .since = h->since,
+		.fd = fd, .kind = h->c->kind, .open = 1};
+}
+
+static int uclaim_same(const struct uclaim *a, const struct uclaim *b)
+{
+	return a->serial == b->serial && a->kind == b->kind && a->dev == b->dev &&
+	       a->ino == b->ino && a->since == b->since;
+}
+
+void uclaim_close(struct graph *g, struct proc *p, int lo, int hi, uint64_t ts)
+{
+	for (uint32_t i = 0; g->uclaims && i < UCLAIMS_MAX; i++) {
+		struct uclaim *e = &g->uclaims[i];
+		if (!e->open || e->serial != p->serial || e->fd < lo || e->fd > hi || ts < e->since)
+			continue;
+		e->open = 0;
+		int other = 0; /* the claim's other fd (a pipe's other end) still open */
+		for (uint32_t j = 0; j < UCLAIMS_MAX && !other; j++)
+			other = g->uclaims[j].open && uclaim_same(&g->uclaims[j], e);
+		if (other)
+			continue;
+		for (struct hold *h = p->holds; h; h = h->pnext) {
+			if (!h->until || h->nfds || h->how == HOLD_INHERITED || h->since != e->since ||
+			    h->c->kind != e->kind || h->c->dev != e->dev || h->c->ino != e->ino)
+				continue;
+			uint64_t end = ts > h->since ? ts : h->since + 1;
+			if (end < h->until) {
+				h->until = end;
+				g->changes++;
+			}
+			break;
+		}
+	}
+}
+
+void uclaim_dup(struct graph *g, const struct proc *p, int oldfd, int newfd)
+{
+	for (uint32_t i = 0; g->uclaims && i < UCLAIMS_MAX; i++) {
+		struct uclaim *e = &g->uclaims[i];
+		if (e->open && e->serial == p->serial && e->fd == oldfd) {
+			struct uclaim copy = *e;
+			copy.fd = newfd;
+			g->uclaims[g->nuclaims++ % UCLAIMS_MAX] = copy;
+			return;
+		}
+	}
 }

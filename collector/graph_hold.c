@@ -101,6 +101,7 @@ struct hold *hold_open(struct graph *g, struct proc *p, struct chan *c, uint64_t
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return NULL;
+	g->changes++;
 	if (a)
 		a->holds++;
 	h->p = p;
@@ -145,6 +146,7 @@ void run_trims_queued(struct graph *g)
 {
 	if (g->held)
 		return;
+	g->changes += g->ntrim != 0;
 	for (size_t i = 0; i < g->ntrim; i++)
 		if (g->trim[i])
 			proc_trim(g, g->trim[i]);
@@ -166,6 +168,7 @@ void hold_close(struct graph *g, struct hold *h, uint64_t ts)
 {
 	if (h->until)
 		return;
+	g->changes++;
 	h->until = ts > h->since ? ts : h->since + 1;
 	h->c->last_ts = ts;
 	oh_del(g, h);

@@ -94,12 +94,15 @@ struct graph {
 	size_t dnext;
 	uint64_t last_failcheck;         /* monotonic ns of the last CONNFAIL check dump */
 	struct closedfd *closes;         /* the last CLOSES_MAX closes by records (fd_close_rec) */
+	struct uclaim *uclaims;          /* the last UCLAIMS_MAX history-only fd claims */
+	uint32_t nuclaims;
 	uint32_t nclosed;
 	/* the last close by record of a process (by serial, direct-mapped): a
 	 * fork child's creator whose last close came before the fork has none
 	 * in the ring to give (inherit_from skips the scan); a slot another
 	 * process took means "not known": scan */
 	struct lastclose { uint64_t serial, ts; } lastclose[LASTCLOSE_N];
+	uint64_t changes;                /* graph_changes(): bumped by every change a chain may see */
 };
 
 /* Ghost fds. A record sent before the collector's last read of the sender's
@@ -132,6 +135,23 @@ struct ghosts {
 struct closedfd {
 	uint64_t serial; /* the closer's */
 	struct ghostfd e;
+};
+
+/* The host's last UCLAIMS_MAX fd claims kept as history only: unconfirmed
+ * (the fd was gone when the record was applied, fd_unconfirmed) or sent
+ * before a /proc read that showed the fd gone (fd_rec). Such a hold ends when
+ * the record is applied (or at the read) — later than the holder let go when
+ * the collector lags: a forking server that accepted h1's connection, forked
+ * and closed it still held it, by the graph, when it forked h3's child, and
+ * h1 became an origin of h3's child. The claimer's own later close (CLOSE,
+ * DUP over it, CLOSERANGE, its end) of that fd ends it then (uclaim_close).
+ * One ring for the host, by key: a close follows its claim in record order. */
+#define UCLAIMS_MAX 128
+struct uclaim {
+	uint64_t serial; /* the claimer's; 0: free */
+	uint64_t dev, ino, since;
+	int fd;
+	uint8_t kind, open;
 };
 
 /* ---- small helpers (inline: on every record's path) ---------------------- */
@@ -245,13 +265,20 @@ int fd_rec(struct graph *g, struct proc *p, int fd, struct chan *c, uint64_t ts,
 	   uint8_t ends);
 /* an fd claim the kernel did not confirm: history only (unconf), counted */
 int fd_unconfirmed(struct graph *g, struct proc *p, const struct ht_chan *k, uint64_t ts,
-		   uint64_t now, uint8_t how, uint8_t ends);
+		   uint64_t now, uint8_t how, uint8_t ends, int fd, int fd2);
 /* does no process but p hold c by the kernel's word? */
 int chan_fresh(const struct chan *c, const struct proc *p);
 void ghost_add(struct graph *g, struct proc *p, int fd, const struct chan *c, uint8_t ends,
 	       uint64_t since, uint64_t until);
 struct ghostfd *ghost_at(struct proc *p, int fd, uint64_t ts);
 void ghost_end(struct proc *p, int fd, uint64_t ts);
+/* a history-only claim h of p on fd (fd < 0: none) — remembered for its close */
+void uclaim_add(struct graph *g, const struct proc *p, int fd, const struct hold *h);
+/* p closed fds lo..hi at ts (0..INT_MAX: it ended): a history-only claim on
+ * one, with no other fd of it left open, ends then if it ended later */
+void uclaim_close(struct graph *g, struct proc *p, int lo, int hi, uint64_t ts);
+/* p's dup of oldfd onto newfd: a claim on oldfd is on newfd too */
+void uclaim_dup(struct graph *g, const struct proc *p, int oldfd, int newfd);
 
 /* ---- graph_proc.c: the kernel's view through /proc ------------------------- */
 

@@ -259,7 +259,11 @@ void inherit_from(struct graph *g, struct proc *p, struct proc *c, uint64_t fork
 	/* and its own claims the kernel could not confirm (all gone by the time
 	 * they were applied: dash's PIPE for `$(...)` when the collector lags)
 	 * that span the fork — unconfirmed for the child too, judged by the
-	 * creator's uid (chain.c claim_ok) */
+	 * creator's uid (chain.c claim_ok). The child's copy lasts until the
+	 * child ends (proc_end): when the creator's claim ended says nothing of
+	 * the child — it ended when its record was applied, or when the creator
+	 * closed it, and curl in `curl | sh` wrote to the pipe and connected
+	 * after that. */
 	for (struct hold *x = c->holds; x; x = x->pnext) {
 		if (!x->unconf || x->how == HOLD_INHERITED || x->since > fork_ts ||
 		    fork_ts >= x->until || oh_find(g, p, x->c))
@@ -269,7 +273,8 @@ void inherit_from(struct graph *g, struct proc *p, struct proc *c, uint64_t fork
 			break;
 		h->unconf = 1;
 		h->ends = x->ends;
-		hold_close(g, h, x->until);
+		if (!p->alive)
+			hold_close(g, h, p->exit_ts > fork_ts ? p->exit_ts : fork_ts + 1);
 	}
 }
 /* ---- an image's identity: exe, argv0, sha256 ---------------------------- */
@@ -476,6 +481,12 @@ struct proc *graph_proc_resync(struct graph *g, pid_t pid, uint64_t now)
 	return p->alive ? p : NULL;
 }
 
+void graph_subject_refresh(struct graph *g, struct proc *p, uint64_t now)
+{
+	if (p && p->alive && p->sender_kernel && g->conf.use_procfs)
+		graph_proc_resync(g, p->pid, now);
+}
+
 struct proc *graph_creator(struct graph *g, struct proc *p, uint64_t now)
 {
 	if (p->creator || p->foreign_creator || p->creator_pid <= 1)
@@ -483,6 +494,7 @@ struct proc *graph_creator(struct graph *g, struct proc *p, uint64_t now)
 	if (!p->alive || !g->conf.use_procfs)
 		return NULL;
 	struct proc *c = find_creator(g, p->creator_pid, p->birth_ts, now);
+	g->changes++;
 	if (c && c != p && c->birth_ts <= p->birth_ts)
 		set_creator(p, c);
 	else
@@ -500,6 +512,7 @@ void graph_refresh(struct graph *g, struct proc *p, uint64_t now)
 	}
 	if (!p->alive || !p->exec_pending || !g->conf.use_procfs)
 		return;
+	g->changes++;
 	if (kill(p->pid, 0) != 0 && errno == ESRCH) {
 		proc_end(g, p, now);
 		return;
@@ -540,6 +553,7 @@ void kernel_lineage(struct graph *g, struct proc *p, uint64_t now)
 		if (!c || c == p || c->birth_ts > p->birth_ts)
 			continue;
 		set_creator(p, c);
+		g->changes++;
 		p->creator_pid = c->pid;
 		p->foreign_creator = 0;
 		p->lineage_kernel = p->seen_kernel = 1;

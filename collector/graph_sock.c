@@ -40,6 +40,21 @@ void pend_socket(struct graph *g, const struct ht_chan *k)
 	g->pending[g->npending++] = c;
 }
 
+/* A chain walk found unix socket c connected to a peer not accepted yet
+ * (sock_diag -EAGAIN): it is asked again each round (graph_probe_pending),
+ * at most GRAPH_PEER_WAIT_ROUNDS times. */
+void graph_peer_wait(struct graph *g, struct chan *c)
+{
+	c->remote.family = AF_UNIX;
+	if (c->peer_wait)
+		return; /* queued already, or its rounds are over */
+	c->peer_wait = 1;
+	if (g->npending < PENDING_MAX) {
+		c->tcp_probed = 1; /* queued (chan_free unlists it) */
+		g->pending[g->npending++] = c;
+	}
+}
+
 struct probe_ctx {
 	struct graph *g;
 	struct { uint16_t family, port; } listen[256];
@@ -131,8 +146,9 @@ void graph_probe_pending(struct graph *g, int force)
 		return;
 	}
 	/* unix sockets first: an exact lookup by inode each (the entries before
-	 * pending_checked were looked up in an earlier round: TCP candidates) */
-	size_t left = 0;
+	 * pending_checked were looked up in an earlier round: TCP candidates;
+	 * those waiting for their peer's accept are asked each round) */
+	size_t left = 0, waiting = 0;
 	for (size_t i = 0; i < g->npending; i++) {
 		struct chan *c = g->pending[i];
 		uint64_t peer = 0;
@@ -146,17 +162,35 @@ void graph_probe_pending(struct graph *g, int force)
 				g->pending[left++] = c;
 			continue;
 		}
-		if (i < g->pending_checked) {
+		if (c->probed && c->remote.family == AF_UNIX)
+			continue; /* a walk asked meanwhile (chain.c sock_complete) */
+		if (i < g->pending_checked && !c->peer_wait) {
 			g->pending[left++] = c;
 			continue;
 		}
 		int rc = sd_unix_peer(g->nl, c->ino, &peer);
+		if (rc == -EAGAIN) {
+			/* connected, its peer not accepted yet (a shim's record
+			 * connection the collector has not accepted): not "no
+			 * peer" — that would make the siblings sharing it (a
+			 * forking server's children) each other's sources */
+			c->remote.family = AF_UNIX;
+			if (c->peer_wait < 255)
+				c->peer_wait++;
+			if (c->peer_wait < GRAPH_PEER_WAIT_ROUNDS) {
+				g->pending[left++] = c;
+				waiting++;
+			}
+			continue;
+		}
 		if (rc != 0 && rc != -ENOTCONN) {
 			g->pending[left++] = c; /* not a unix socket (or no answer): TCP? */
 			continue;
 		}
 		c->remote.family = AF_UNIX;
 		c->probed = 1;
+		c->peer_wait = 0;
+		g->changes++;
 		if (rc == 0) {
 			struct ht_chan k = {HT_CHAN_SOCK, 0, peer};
 			struct chan *pc = chan_get(g, &k, c->last_ts);
@@ -167,18 +201,26 @@ void graph_probe_pending(struct graph *g, int force)
 		}
 	}
 	g->npending = g->pending_checked = left;
-	if (!left)
-		return;
+	if (left == waiting)
+		return; /* (the waiting ones: no TCP dump for them) */
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	uint64_t now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 	if (!force && now < g->last_dump + GRAPH_PROBE_GAP_NS && left < PENDING_MAX / 2)
 		return; /* kept for the next round (chan_free unlists a freed one) */
 	g->last_dump = now;
+	g->changes++;
 	struct probe_ctx x = {.g = g};
 	sd_inet_dump(g->nl, 0, 1u << 10, probe_listen_cb, &x);
 	sd_inet_dump(g->nl, 0, ~((1u << 6) | (1u << 10)) & 0xfff, probe_cb, &x);
-	g->npending = g->pending_checked = 0; /* found or not (UDP, netlink): done */
+	/* found or not (UDP, netlink): done — but for the unix sockets that
+	 * wait for their peer (asked again next round) */
+	size_t keep = 0;
+	for (size_t i = 0; i < g->npending; i++)
+		if (g->pending[i] && g->pending[i]->peer_wait && g->pending[i]->remote.family == AF_UNIX)
+			g->pending[keep++] = g->pending[i];
+	g->npending = keep;
+	g->pending_checked = 0;
 }
 
 /* ---- the socket claims of records (graph_apply.c) -------------------------- */

@@ -4,6 +4,12 @@
  * soon as the CONNECT record is read, and the ring of pushes that reached a
  * subscriber (a "who" about one of those is answered "pushed").
  *
+ * A push carries "after_us" (when the drain before its walk began), and the
+ * ring keeps graph_changes() after its walk: a "who" about a pushed socket is
+ * answered "pushed" only while the graph is unchanged and the walk depended
+ * on the graph alone, else in full (docs/query-protocol.md "When a push may
+ * decide a SYN").
+ *
  * A guard too slow to read loses pushes, never blocks the collector: it asks
  * with "who" instead. A chain larger than HT_PUSH_MAX is not pushed: the
  * guard is told {"nopush":true,"ino":N} and asks at once.
@@ -56,7 +62,11 @@ void push_unsubscribe(struct collector *c, int fd)
 		}
 }
 
-/* Did the chain of socket ino reach the subscription of process a->pid? */
+/* Did the chain of socket ino reach the subscription of process a->pid, and
+ * is it still the chain a walk would give now (the records read before this
+ * question included)? Its newest push only: nothing in the graph changed
+ * since its walk, and that walk depended on the graph alone. Otherwise the
+ * question gets the full answer (the guard uses it, not the push). */
 static int was_pushed(uint64_t ino, void *arg)
 {
 	const struct push_asker *a = arg;
@@ -65,7 +75,7 @@ static int was_pushed(uint64_t ino, void *arg)
 	for (unsigned k = 1; k <= n; k++) {
 		unsigned i = (p->next - k) % PUSHED_RING;
 		if (p->ring[i].ino == ino && p->ring[i].pid == a->pid)
-			return 1;
+			return p->ring[i].settled && p->ring[i].changes == graph_changes(a->graph);
 	}
 	return 0;
 }
@@ -73,6 +83,7 @@ static int was_pushed(uint64_t ino, void *arg)
 void push_asker_set(struct collector *c, int fd, struct push_asker *a)
 {
 	a->p = &c->push;
+	a->graph = c->graph;
 	a->pid = c->push.nsubs ? peer_pid(fd) : 0;
 	c->qctx.was_pushed = a->pid > 0 ? was_pushed : NULL;
 	c->qctx.was_pushed_arg = a;
@@ -134,14 +145,32 @@ void push_note(struct collector *c, const struct ht_record *r)
 	p->nprej++;
 }
 
+void push_drain_begin(struct collector *c)
+{
+	c->push.drain_ns = now_ns();
+}
+
+void push_drain_end(struct collector *c, int unread)
+{
+	if (unread)
+		c->push.drain_ns = 0;
+}
+
 /* Sends each noted connect's chain to the subscribed guards (the graph is
- * drained and probed). */
+ * drained and probed), with "after_us": every record sent before that
+ * moment was read before the walk — a guard that got the SYN before it may
+ * decide on the push at once; any other SYN it asks about ("pushed" when the
+ * push still holds: was_pushed). */
 void push_prejudged(struct collector *c)
 {
 	struct push *p = &c->push;
 	uint64_t now = now_ns();
+	uint64_t after_us = p->drain_ns / 1000; /* (0: the drain was cut) */
 	for (int i = 0; i < p->nprej && p->nsubs; i++) {
-		char *s = query_prejudge(&c->qctx, p->prej[i].ino, &p->prej[i].remote, now);
+		int settled;
+		char *s = query_prejudge_at(&c->qctx, p->prej[i].ino, &p->prej[i].remote, now,
+					    after_us, &settled);
+		uint64_t changes = graph_changes(c->graph); /* (after the walk's own) */
 		size_t n = s ? strlen(s) : 0;
 		if (!s || n > HT_PUSH_MAX) { /* the guard need not wait for it: it asks */
 			push_none(p, p->prej[i].ino);
@@ -155,6 +184,8 @@ void push_prejudged(struct collector *c)
 				p->spin_until = now_ns() + c->cf.busy_poll_us * 1000ULL;
 				p->ring[p->next % PUSHED_RING].ino = p->prej[i].ino;
 				p->ring[p->next % PUSHED_RING].pid = p->sub_pid[k];
+				p->ring[p->next % PUSHED_RING].changes = changes;
+				p->ring[p->next % PUSHED_RING].settled = settled;
 				p->next++;
 			} else {
 				c->stats.push_dropped++;

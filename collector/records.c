@@ -529,6 +529,7 @@ int drain_rounds(struct collector *c, uint64_t deadline, int query)
 	struct epoll_event evs[MAX_UIDS + 8];
 	int total = 0;
 	rs->drain_cut = 0;
+	push_drain_begin(c);
 	closer_watch(&c->closer, now_ns());
 	unpark(rs, now_ns());
 	for (int round = 0; round < 64; round++) {
@@ -546,6 +547,8 @@ int drain_rounds(struct collector *c, uint64_t deadline, int query)
 			break;
 		}
 	}
+	/* (a parked connection's records wait unread: not all were read either) */
+	push_drain_end(c, rs->drain_cut || rs->unpark_at);
 	return total;
 }
 

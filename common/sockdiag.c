@@ -310,9 +310,15 @@ int sd_inet_dump(int nl, int family, uint32_t states_mask,
 
 /* ---- unix ------------------------------------------------------------------ */
 
+/* the kernel's sk_shutdown bits (RCV_SHUTDOWN | SEND_SHUTDOWN), as
+ * UNIX_DIAG_SHUTDOWN reports them, and TCP_ESTABLISHED as udiag_state */
+#define UD_SHUTDOWN_BOTH 3
+#define UD_ESTABLISHED 1
+
 struct unix_one {
 	uint64_t ino;
 	int found, has_peer, has_uid;
+	uint8_t type, state, shutdown;
 	uint64_t peer;
 	uint32_t uid;
 };
@@ -326,6 +332,8 @@ static int unix_one_fn(void *ctx, const struct nlmsghdr *h)
 	if (m->udiag_ino != o->ino)
 		return 0;
 	o->found = 1;
+	o->type = m->udiag_type;
+	o->state = m->udiag_state;
 	int alen = (int)h->nlmsg_len - (int)NLMSG_LENGTH(sizeof(*m));
 	for (const struct rtattr *a = (const struct rtattr *)(m + 1); RTA_OK(a, alen);
 	     a = RTA_NEXT(a, alen)) {
@@ -335,6 +343,8 @@ static int unix_one_fn(void *ctx, const struct nlmsghdr *h)
 			o->peer = p;
 			o->has_peer = p != 0;
 		}
+		if (a->rta_type == UNIX_DIAG_SHUTDOWN && RTA_PAYLOAD(a) >= 1)
+			o->shutdown = *(const uint8_t *)RTA_DATA(a);
 		if (a->rta_type == UNIX_DIAG_UID && RTA_PAYLOAD(a) >= sizeof(uint32_t)) {
 			memcpy(&o->uid, RTA_DATA(a), sizeof(o->uid));
 			o->has_uid = 1;
@@ -379,10 +389,18 @@ int sd_unix_peer(int nl, uint64_t ino, uint64_t *peer_ino)
 	int rc = unix_one(nl, ino, UDIAG_SHOW_PEER, &o);
 	if (rc < 0)
 		return rc;
-	if (!o.has_peer)
-		return -ENOTCONN;
-	*peer_ino = o.peer;
-	return 0;
+	if (o.has_peer) {
+		*peer_ino = o.peer;
+		return 0;
+	}
+	/* connected, and its peer has no inode: the embryo socket of a
+	 * connection the listener has not accepted yet (the kernel grafts it
+	 * to a file at accept()) — the peer is not known yet, not absent. A
+	 * peer that closed leaves the survivor shut down both ways. */
+	if ((o.type == SOCK_STREAM || o.type == SOCK_SEQPACKET) && o.state == UD_ESTABLISHED &&
+	    (o.shutdown & UD_SHUTDOWN_BOTH) != UD_SHUTDOWN_BOTH)
+		return -EAGAIN;
+	return -ENOTCONN;
 }
 
 int sd_unix_uid(int nl, uint64_t ino, uint32_t *uid)

@@ -122,12 +122,17 @@ static int route_facts(const struct ht_pkt *p, const uint8_t *pkt, uint8_t hops[
 /* ---- the collector's answer ------------------------------------------------- */
 
 /* The chain the collector pushed for the SYN's socket (malloc()ed), or NULL.
- * When it is not there yet, asks "who" and takes the push if it comes first;
- * then *asked is 1 and, without a push, the answer is in w->cq.buf (*alen).
- * *ino: the socket's inode, 0 when it was not found (nothing pushed or asked). */
+ * A push decides the SYN only when it holds for the SYN: it was computed
+ * after the guard had the SYN (syn_us, so after every record sent before the
+ * connect()), or the collector answers "pushed" to a "who" asked now — after
+ * reading every record sent before it, when nothing a chain walk sees changed
+ * since the push (docs/query-protocol.md "subscribe"). So it asks "who" and
+ * takes the push if a fresh one comes first; then *asked is 1 and, without a
+ * push, the answer is in w->cq.buf (*alen). *ino: the socket's inode, 0 when
+ * it was not found (nothing pushed or asked). */
 static char *prejudged(struct worker *w, const struct ht_pkt *p, const char *local,
-		       const char *remote, uint64_t *ino, long *alen, int *asked, char *err,
-		       size_t errlen)
+		       const char *remote, long syn_us, uint64_t *ino, long *alen, int *asked,
+		       char *err, size_t errlen)
 {
 	struct engine *e = w->e;
 	struct push *ps = &e->push;
@@ -137,17 +142,17 @@ static char *prejudged(struct worker *w, const struct ht_pkt *p, const char *loc
 	if ((pfd = push_fd_now(ps)) < 0 || syn_socket(w, p, &si) != 0)
 		return NULL;
 	*ino = si.ino;
-	char *pushed = push_take(ps, si.ino, &none);
+	char *pushed = push_take(ps, si.ino, syn_us, &none);
 	if (pushed) {
 		atomic_fetch_add(&ps->n_hit, 1);
 		return pushed;
 	}
 	*asked = 1;
-	*alen = push_ask(ps, &w->cq, pfd, si.ino, none, local, remote,
+	*alen = push_ask(ps, &w->cq, pfd, si.ino, syn_us, none, local, remote,
 			 e->conf.collector_timeout_ms, err, errlen, &pushed);
 	if (!pushed && *alen > 0 && w->cq.code == HT_QE_PUSHED) {
-		/* the collector sent it before this answer */
-		pushed = push_take(ps, si.ino, &none);
+		/* the collector sent it before this answer, and it holds */
+		pushed = push_take(ps, si.ino, 0, &none);
 		if (!pushed) /* not usable here after all: ask again */
 			*asked = 0;
 	}
@@ -162,7 +167,7 @@ static char *prejudged(struct worker *w, const struct ht_pkt *p, const char *loc
  * computed for another connect() of the socket, is dropped and the SYN
  * asked about (at most once). */
 static void collector_answer(struct worker *w, const struct ht_pkt *p, int local_dst,
-			     const char *local, const char *remote, uint64_t *ino,
+			     const char *local, const char *remote, long syn_us, uint64_t *ino,
 			     struct audit_rec *r, struct answer *a)
 {
 	struct engine *e = w->e;
@@ -172,7 +177,8 @@ static void collector_answer(struct worker *w, const struct ht_pkt *p, int local
 	struct ht_qhead pushed_head, *head = &w->cq.head;
 	long tq = mono_us(), alen = -1;
 	int asked = 0;
-	a->pushed = local_dst ? NULL : prejudged(w, p, local, remote, ino, &alen, &asked, err, sizeof err);
+	a->pushed = local_dst ? NULL
+			      : prejudged(w, p, local, remote, syn_us, ino, &alen, &asked, err, sizeof err);
 	for (;;) {
 		a->json = a->pushed ? a->pushed : w->cq.buf;
 		if (a->pushed) {
@@ -304,7 +310,7 @@ static void judge_new(struct worker *w, const struct nfqueue_pkt *pk, const stru
 			      : (pk->outdev > 0 && pk->outdev == e->lo_ifindex) || is_loopback(p);
 	r->local_dst = in.local_dst;
 	r->monitor = c->monitor;
-	collector_answer(w, p, in.local_dst, local, remote, &ino, r, &a);
+	collector_answer(w, p, in.local_dst, local, remote, t0, &ino, r, &a);
 	if (a.host[0])
 		r->host = a.host;
 	in.cs = a.have_chains ? &a.cs : NULL;

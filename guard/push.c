@@ -2,6 +2,7 @@
  * push.c — implements push.h.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 struct push_ent {
 	uint64_t ino;
 	long expires_ms;
+	long after_us; /* its "after_us": decides a SYN got before then; 0 none */
 	char *json;   /* the answer, or NULL with none set: */
 	int none;     /* the collector said it pushes nothing for ino */
 };
@@ -83,6 +85,32 @@ static void push_subscribe(struct push *ps)
 	}
 }
 
+/* A push's "after_us" (the collector's monotonic µs since which every record
+ * was read before its walk), its member before the last ("ino" ino): the
+ * answer ends ,"after_us":N,"ino":ino} — or 0. */
+static long push_after(const char *b, size_t n, uint64_t ino)
+{
+	static const char key[] = ",\"after_us\":";
+	size_t kl = sizeof(key) - 1, from = n > 64 ? n - 64 : 0;
+	for (size_t i = n > kl ? n - kl : 0; i-- > from;) {
+		if (memcmp(b + i, key, kl) != 0)
+			continue;
+		unsigned long long a, x;
+		char tail[64];
+		int len = (int)(n - i - kl);
+		if (len <= 0 || len >= (int)sizeof(tail))
+			return 0;
+		memcpy(tail, b + i + kl, (size_t)len);
+		tail[len] = 0;
+		int used = 0;
+		if (sscanf(tail, "%llu,\"ino\":%llu}%n", &a, &x, &used) != 2 || used != len ||
+		    x != ino || a > (unsigned long long)LONG_MAX)
+			return 0;
+		return (long)a;
+	}
+	return 0;
+}
+
 /* Reads every pushed chain waiting on the subscription (lock held). */
 static void push_drain(struct push *ps)
 {
@@ -117,11 +145,12 @@ static void push_drain(struct push *ps)
 		p->json = j;
 		p->none = none;
 		p->ino = ino;
+		p->after_us = none ? 0 : push_after(ps->buf, (size_t)n, ino);
 		p->expires_ms = mono_ms() + HT_PUSH_TTL_MS;
 	}
 }
 
-char *push_take(struct push *ps, uint64_t ino, int *none)
+char *push_take(struct push *ps, uint64_t ino, long syn_us, int *none)
 {
 	char *j = NULL;
 	*none = 0;
@@ -130,6 +159,14 @@ char *push_take(struct push *ps, uint64_t ino, int *none)
 	pthread_mutex_lock(&ps->lock);
 	push_drain(ps);
 	struct push_ent *p = &ps->ents[ino % PUSH_SLOTS];
+	if (syn_us && p->json && p->ino == ino && p->after_us <= syn_us &&
+	    p->expires_ms > mono_ms()) {
+		/* computed before the SYN came: what the process did between
+		 * the record and its connect() may not be in it — the SYN is
+		 * asked about (the collector answers "pushed" if it still holds) */
+		pthread_mutex_unlock(&ps->lock);
+		return NULL;
+	}
 	if ((p->json || p->none) && p->ino == ino) {
 		if (p->expires_ms > mono_ms()) {
 			j = p->json;
@@ -188,6 +225,7 @@ struct push_wait {
 	struct push *ps;
 	int fd; /* the subscription watched */
 	uint64_t ino;
+	long syn_us;
 	char *json;
 };
 
@@ -195,7 +233,7 @@ static int push_arrived(void *arg)
 {
 	struct push_wait *w = arg;
 	int none;
-	w->json = push_take(w->ps, w->ino, &none);
+	w->json = push_take(w->ps, w->ino, w->syn_us, &none);
 	if (w->json)
 		return 1;
 	/* none coming, or the subscription ended (and its number may be another
@@ -203,13 +241,13 @@ static int push_arrived(void *arg)
 	return !none && push_fd_now(w->ps) == w->fd ? 0 : -1;
 }
 
-long push_ask(struct push *ps, struct collq *q, int pfd, uint64_t ino, int none,
+long push_ask(struct push *ps, struct collq *q, int pfd, uint64_t ino, long syn_us, int none,
 	      const char *local, const char *remote, unsigned long timeout_ms, char *err,
 	      size_t errlen, char **pushed)
 {
 	/* one worker at a time waits awake (more would starve the collector of
 	 * the CPU it needs) */
-	struct push_wait pw = {ps, pfd, ino, NULL};
+	struct push_wait pw = {ps, pfd, ino, syn_us, NULL};
 	int spin = !none && atomic_exchange(&ps->spinning, 1) == 0;
 	long alen = collq_who_or(q, local, remote, timeout_ms, err, errlen, none ? -1 : pfd,
 				 push_arrived, &pw, spin ? PUSH_SPIN_US : 0);

@@ -4,7 +4,10 @@
  * chain of every shim-reported connect() to another host as soon as it reads
  * the record, so that the chain is often here before the SYN. Pushes are
  * kept by socket inode in PUSH_SLOTS slots for HT_PUSH_TTL_MS; a worker takes
- * the one of its SYN's socket, or asks and takes the push if it comes first.
+ * the one of its SYN's socket only when it holds for the SYN: computed after
+ * the worker had the SYN ("after_us"), or confirmed by the collector's
+ * "pushed" answer to the worker's "who" — a push computed before the SYN may
+ * miss what the process did between its CONNECT record and its connect().
  * One lock guards the subscription and the slots.
  */
 #ifndef HOPTRACE_GUARD_PUSH_H
@@ -45,8 +48,12 @@ void push_free(struct push *ps);
  * 50 ms), or -1. */
 int push_fd_now(struct push *ps);
 /* The chain pushed for socket ino (malloc()ed, the caller frees), or NULL;
- * *none = 1 when the collector said none will come. */
-char *push_take(struct push *ps, uint64_t ino, int *none);
+ * *none = 1 when the collector said none will come. syn_us: the guard's
+ * monotonic µs when it had the SYN — only a push whose "after_us" is later
+ * (every record sent before the SYN was read before its walk) is taken, one
+ * computed before is left for a "pushed" answer; 0: the collector answered
+ * "pushed" to a question asked after the SYN, take any. */
+char *push_take(struct push *ps, uint64_t ino, long syn_us, int *none);
 /* The SYN of socket ino was decided by asking: a push for it that comes
  * later is not kept for another SYN of that socket. */
 void push_forget(struct push *ps, uint64_t ino);
@@ -54,9 +61,10 @@ void push_forget(struct push *ps, uint64_t ino);
  * skipped the "who" that would have told it. */
 void push_bound(struct push *ps, uint64_t ino, const char *local, const char *remote);
 /* Asks "who" on q (collq_who_or), watching subscription pfd: when socket
- * ino's push comes first, returns COLLQ_ELSEWHERE with it in *pushed
- * (malloc()ed). none: the collector said no push comes (just ask). */
-long push_ask(struct push *ps, struct collq *q, int pfd, uint64_t ino, int none,
+ * ino's push comes first (computed after syn_us: push_take), returns
+ * COLLQ_ELSEWHERE with it in *pushed (malloc()ed). none: the collector said
+ * no push comes (just ask). */
+long push_ask(struct push *ps, struct collq *q, int pfd, uint64_t ino, long syn_us, int none,
 	      const char *local, const char *remote, unsigned long timeout_ms, char *err,
 	      size_t errlen, char **pushed);
 

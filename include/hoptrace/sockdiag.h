@@ -42,8 +42,11 @@ int sd_inet_dump(int nl, int family, uint32_t states_mask,
 		 int (*cb)(void *ctx, const struct sd_inet *s), void *ctx);
 
 /* Peer inode of a unix socket (UNIX_DIAG_PEER, exact lookup by inode).
- * 0; -ENOTCONN: a unix socket without a peer; -ENOENT: no such unix socket
- * (gone, or another kind of socket); or -errno. */
+ * 0; -ENOTCONN: a unix socket without a peer (never connected, a listener,
+ * or its peer closed); -EAGAIN: connected, but the peer is a connection its
+ * listener has not accepted yet (the kernel says inode 0 until accept()):
+ * ask again later; -ENOENT: no such unix socket (gone, or another kind of
+ * socket); or -errno. */
 int sd_unix_peer(int nl, uint64_t ino, uint64_t *peer_ino);
 
 /* Owner uid of a unix socket (UNIX_DIAG_UID, Linux 5.3+): 0; -ENOENT: no such

@@ -22,11 +22,21 @@
 # origin h1 (by name when h1's collector answers, else h1's address: h1's end
 # of a closed connection is not answered, docs/inquiry.md), dst h3:22, and h2's
 # processes in order.
+# CT_LAG="STOP RUN" (chain_handoff_lag.sh): h2's collector is stopped STOP
+# seconds, then runs RUN seconds, throughout, so it lags behind the records the way a busy machine makes
+# it: records applied after their fds are gone, /proc and sock_diag read
+# before it accepted a record connection.
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/testbed.sh"
 . "$TB_LIB/chaintest.sh"
 tb_init "$@"
 tb_need nc bash curl
 ct_setup
+if [ -n "${CT_LAG:-}" ]; then
+	_lagpid=$(cat "$(tb_dir h2)/hoptraced.pid")
+	sh -c 'trap "kill -CONT \$0; exit 0" TERM; while kill -STOP "$0" 2>/dev/null; do sleep "$1"; kill -CONT "$0"; sleep "$2"; done' \
+		"$_lagpid" $CT_LAG &
+	echo "$!" >>"$TB_T/pids"
+fi
 
 # who_h2 PID TAG ARGS... : `hoptrace who` on h2 for PID's connection to h3:22,
 # then chainassert.py ARGS on the answer

@@ -396,6 +396,41 @@ static void test_hidden_close(void)
 	graph_free(g);
 }
 
+/* dup2 + close before the collector read the ACCEPT
+ * (tests/func/attack_dup_close.sh): the accepted socket was moved from fd 8
+ * to fd 10 and fd 8 closed, so the ACCEPT's fd no longer showed it — an
+ * unconfirmed claim, history only until the record's arrival — the DUP named
+ * an fd the table did not know and the CLOSE ended nothing: past the window
+ * the process that still reads B's orders on fd 10 had no source. The DUP
+ * now confirms the claim on fd 10 (the kernel shows it there); and when fd
+ * 10 is closed too, the connection is no longer a live source. */
+static void test_dup_after_late_accept(void)
+{
+	struct graph *g = scene(0);
+	kfd_set(30, 10, HT_CHAN_SOCK, 0, 4321); /* fd 8 gone already */
+	CHECK_EQ_INT(apply(g, 30, 65534, accept_rec(8, 4321, "10.0.0.66", 10)), 0);
+	struct ht_record d = R(HT_REC_DUP, 11);
+	d.fd = 8;
+	d.fd2 = 10;
+	ok(g, 30, 65534, d);
+	ok(g, 30, 65534, fd_rec(HT_REC_CLOSE, 8, (struct ht_chan){0, 0, 0}, 12));
+	CHECK_ORIGINS(g, 30, 7777, 13, "10.0.0.66");
+	CHECK_ORIGINS(g, 30, 7777, 200 * SEC, "10.0.0.66"); /* held live on fd 10 */
+	/* a DUP of an unknown fd onto one the kernel shows as nothing claimed:
+	 * no hold (only the sender's own claims are confirmed this way) */
+	kfd_set(30, 12, HT_CHAN_SOCK, 0, 9000);
+	d.fd = 9;
+	d.fd2 = 12;
+	d.ts = 13;
+	ok(g, 30, 65534, d);
+	CHECK_ORIGINS(g, 30, 7777, 200 * SEC, "10.0.0.66");
+	/* and let go: not fed by a connection it no longer has */
+	kfd_del(30, 10);
+	ok(g, 30, 65534, fd_rec(HT_REC_CLOSE, 10, (struct ht_chan){0, 0, 0}, 300 * SEC));
+	CHECK_ORIGINS(g, 30, 7777, 400 * SEC, "h2");
+	graph_free(g);
+}
+
 /* `c=$(nc H1 9000); eval "$c"` (tests/func/chain_handoff.sh, under load): the
  * `$(...)` nc's EXIT came while the kernel still ran it (the shim sends it
  * from exit()), so it was noted, and the sweep that found nc gone (up to a
@@ -502,6 +537,82 @@ static void test_unconfirmed_inherited(void)
 	graph_free(g);
 }
 
+static void at(struct graph *g, pid_t pid, struct ht_record r, uint64_t now)
+{
+	const char *why = NULL;
+	int rc = graph_apply(g, pid, 0, &r, now, &why);
+	if (rc)
+		fprintf(stderr, "    apply %s for pid %d: %s\n", ht_rec_type_name(r.type), pid, why);
+	CHECK_EQ_INT(rc, 0);
+}
+
+static struct ht_record birth_rec(pid_t creator, uint64_t ts)
+{
+	struct ht_record r = R(HT_REC_BIRTH, ts);
+	r.num = creator;
+	r.ts2 = ts;
+	return r;
+}
+
+/* A forking server when the collector lags (chain_handoff's forking server):
+ * it accepted h1's connection, forked, closed it; then h3's. Applied after
+ * all that, both ACCEPTs are unconfirmed (fd 4 is gone) — each claim kept
+ * as history up to when it was applied, so the server (a hub: judged by
+ * what it holds) held h1's connection when it forked h3's child. The
+ * server's own CLOSE of fd 4 ends the claim then (uclaim_close). */
+static void test_unconfirmed_ends_at_close(void)
+{
+	struct graph *g = mk(0);
+	const uint64_t now = 3 * SEC; /* the batch that applies it all */
+	kproc_set(100, 1, 100, 100, 100);
+	ok(g, 100, 0, image_rec(1, "/usr/bin/python3", 1 * SEC));
+	kproc_set(101, 100, 100, 100, 200);
+	kproc_set(102, 100, 100, 100, 210);
+	at(g, 100, accept_rec(4, 3600, "192.0.2.41", 2 * SEC), now);
+	at(g, 101, birth_rec(100, 2 * SEC + 1), now);
+	at(g, 100, fd_rec(HT_REC_CLOSE, 4, (struct ht_chan){0, 0, 0}, 2 * SEC + 2), now);
+	at(g, 100, accept_rec(4, 3601, "192.0.2.42", 2 * SEC + 100000000), now);
+	at(g, 102, birth_rec(100, 2 * SEC + 100000001), now);
+	at(g, 100, fd_rec(HT_REC_CLOSE, 4, (struct ht_chan){0, 0, 0}, 2 * SEC + 100000002), now);
+	kfd_set(102, 5, HT_CHAN_SOCK, 0, 3602);
+	at(g, 102, connect_rec(5, 3602, "198.51.100.3", 2 * SEC + 200000000), now);
+	CHECK_ORIGINS(g, 102, 3602, 4 * SEC, "192.0.2.42");
+	graph_free(g);
+}
+
+/* `curl | sh` when the collector lags: dash's PIPE is applied at once (its
+ * fds already closed: unconfirmed, a claim up to then), curl's BIRTH, its
+ * connection and its EXIT long after (curl gone: it inherits dash's claim).
+ * curl's copy of the claim lasts until curl ends: it connected and wrote
+ * after dash's claim was applied. */
+static void test_unconfirmed_child_copy(void)
+{
+	struct graph *g = mk(0);
+	const struct ht_chan pipe = {HT_CHAN_PIPE, 12, 963};
+	const uint64_t t = 2 * SEC;
+	kproc_set(110, 1, 110, 110, 100);
+	ok(g, 110, 0, image_rec(1, "/usr/bin/dash", 1 * SEC));
+	struct ht_record r = fd_rec(HT_REC_PIPE, 3, pipe, t);
+	r.fd2 = 4;
+	at(g, 110, r, t + 10000000); /* applied 10 ms later: fds 3, 4 closed */
+	kproc_set(112, 110, 110, 110, 210); /* sh: lives */
+	at(g, 111, birth_rec(110, t + 1), 3 * SEC); /* curl: gone by then */
+	at(g, 112, birth_rec(110, t + 2), 3 * SEC);
+	at(g, 110, fd_rec(HT_REC_CLOSE, 4, (struct ht_chan){0, 0, 0}, t + 3), 3 * SEC);
+	at(g, 110, fd_rec(HT_REC_CLOSE, 3, (struct ht_chan){0, 0, 0}, t + 3), 3 * SEC);
+	at(g, 111, image_rec(110, "/usr/bin/curl", t + 4), 3 * SEC);
+	at(g, 111, connect_rec(5, 3700, "192.0.2.51", t + 50000000), 3 * SEC);
+	at(g, 111, R(HT_REC_EXIT, t + 60000000), 3 * SEC);
+	at(g, 112, image_rec(110, "/usr/bin/dash", t + 5), 3 * SEC);
+	kproc_set(113, 112, 110, 110, 400); /* nc -d H3 22 */
+	ok(g, 113, 0, birth_rec(112, 4 * SEC));
+	ok(g, 113, 0, image_rec(112, "/usr/bin/nc.openbsd", 4 * SEC + 1));
+	kfd_set(113, 3, HT_CHAN_SOCK, 0, 3701);
+	ok(g, 113, 0, connect_rec(3, 3701, "198.51.100.3", 4 * SEC + 2));
+	CHECK_ORIGINS(g, 113, 3701, 5 * SEC, "192.0.2.51");
+	graph_free(g);
+}
+
 /* ... and an inherited claim is judged by its claimer's uid: uid 1000 claims
  * root's pipe (whose writer serves a connection from the trusted 10.0.0.1);
  * its child, inheriting the unconfirmed claim, runs a setuid program — uid 0
@@ -578,4 +689,4 @@ static void test_bounds(void)
 }
 
 T_MAIN("claims", T(test_forged_fdrecv), T(test_forged_fd_claims), T(test_forged_creator),
-       T(test_kernel_lineage), T(test_hidden_close), T(test_exit_noted_ends_when_seen), T(test_unconfirmed_inherited), T(test_unconfirmed_inherited_uid), T(test_bounds))
+       T(test_kernel_lineage), T(test_hidden_close), T(test_dup_after_late_accept), T(test_exit_noted_ends_when_seen), T(test_unconfirmed_inherited), T(test_unconfirmed_inherited_uid), T(test_unconfirmed_ends_at_close), T(test_unconfirmed_child_copy), T(test_bounds))

@@ -10,7 +10,9 @@
 #include <sys/ioctl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <sys/wait.h>
@@ -19,6 +21,7 @@
 #include "../../collector/chain.h"
 #include "../../collector/graph.h"
 #include "hoptrace/chain.h"
+#include "hoptrace/sockdiag.h"
 #include "rec_fixture.h"
 #include "test.h"
 
@@ -587,6 +590,28 @@ static void test_creator_reads_child(void)
 	graph_free(g);
 }
 
+/* `printf … | sh` with a writer that was quicker than the fork of its reader:
+ * curl wrote its answer into the pipe and exited before dash forked sh; what
+ * it wrote waited in the pipe, held by dash, until sh read it. sh's inherited
+ * fd continues dash's hold (dash let go of the pipe after forking sh), so
+ * curl, gone before sh was born, still fed it (chain.c held_since). */
+static void test_writer_before_reader(void)
+{
+	struct graph *g = mk(600, 1000);
+	image(g, 140, 1, "/usr/bin/dash", 1 * SEC);
+	mkpipe(g, 140, 3, 4, 995, 2 * SEC);
+	pipe_child(g, 141, 140, 4, 1, "/usr/bin/curl", 2 * SEC + 1);
+	connect_tcp(g, 141, 5, 3950, "192.0.2.17", 80, 2 * SEC + 4);
+	fdop(g, 141, HT_REC_CLOSE, 5, 0, 2 * SEC + 5);
+	ok(g, 141, R(HT_REC_EXIT, 2 * SEC + 6));
+	pipe_child(g, 142, 140, 3, 0, "/usr/bin/dash", 2 * SEC + 10); /* sh: after curl ended */
+	fdop(g, 140, HT_REC_CLOSE, 4, 0, 2 * SEC + 12);
+	fdop(g, 140, HT_REC_CLOSE, 3, 0, 2 * SEC + 12);
+	onward(g, 143, 142, "/usr/bin/nc.openbsd", 3951, 4 * SEC);
+	CHECK_CHAINS(g, 143, 3951, 5 * SEC, "192.0.2.17:curl,dash,nc.openbsd");
+	graph_free(g);
+}
+
 /* what must not become an origin through a creator's history: a terminal
  * server's status-line job (`#(curl …)` in tmux: the server holds pty masters,
  * a hub), and a prompt's `$(curl …)` long (> 5 s) before the user's command */
@@ -635,6 +660,89 @@ static void test_reads_child_live(void)
 	ok(g, 121, R(HT_REC_EXIT, 3 * SEC + 1));
 	onward(g, 122, 120, "/usr/bin/nc.openbsd", 3801, 4 * SEC);
 	CHECK_CHAINS(g, 122, 3801, 5 * SEC, "h2:nc.openbsd");
+	graph_free(g);
+}
+
+/* A forking server's children share its record socket (the shim's
+ * connection to the collector, inherited at fork). Read from /proc before
+ * the collector accepted that connection, the kernel names its peer inode 0:
+ * taken as "no peer", the socket's other holders became sources — the
+ * sibling serving another client fed this one (chain_handoff's forking
+ * server, with the collector lagging). It is "not known yet" (sock_diag
+ * -EAGAIN): nothing is followed through it, no push may decide on the walk
+ * (kernel_asked), and once accepted it is the collector's own connection. */
+static void test_record_socket_unaccepted(void)
+{
+	struct graph *g = mk(600, 1000);
+	int nl = sd_open();
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "ht-graph-test-rec-%d", (int)getpid());
+	socklen_t al = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(a.sun_path + 1));
+	int l = socket(AF_UNIX, SOCK_SEQPACKET, 0), rs = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	CHECK(nl >= 0);
+	CHECK_EQ_INT(bind(l, (struct sockaddr *)&a, al), 0);
+	CHECK_EQ_INT(listen(l, 4), 0);
+	CHECK_EQ_INT(connect(rs, (struct sockaddr *)&a, al), 0);
+	struct stat st;
+	CHECK_EQ_INT(fstat(rs, &st), 0);
+	uint64_t rec = (uint64_t)st.st_ino;
+
+	image(g, 300, 1, "/usr/bin/python3", 1 * SEC);
+	struct ht_record o = R(HT_REC_OPEN, 1 * SEC + 1); /* its record socket, as /proc shows it */
+	o.fd = 800;
+	o.chan = (struct ht_chan){HT_CHAN_SOCK, 0, rec};
+	ok(g, 300, o);
+	accept_tcp(g, 300, 4, 3300, "192.0.2.31", 40001, 2 * SEC);
+	birth(g, 301, 300, 2 * SEC + 1); /* h1's child: fds 4 and 800 */
+	fdop(g, 300, HT_REC_CLOSE, 4, 0, 2 * SEC + 2);
+	connect_tcp(g, 301, 5, 3301, "198.51.100.3", 22, 2 * SEC + 3);
+	accept_tcp(g, 300, 4, 3302, "192.0.2.32", 40002, 3 * SEC);
+	birth(g, 302, 300, 3 * SEC + 1); /* h3's child */
+	fdop(g, 300, HT_REC_CLOSE, 4, 0, 3 * SEC + 2);
+	connect_tcp(g, 302, 5, 3303, "198.51.100.3", 22, 3 * SEC + 3);
+
+	unsigned asked = 0;
+	struct chain_req req = {.host = "h2", .subject = graph_proc(g, 302),
+				.exclude = graph_chan(g, HT_CHAN_SOCK, 0, 3303),
+				.now = 4 * SEC, .nl = nl, .kernel_asked = &asked};
+	char s[1024] = "";
+	cJSON *c = chain_compute(g, &req);
+	if (c)
+		chains_str(c, s, sizeof(s));
+	CHECK_EQ_STR(s, "192.0.2.32:python3,python3");
+	CHECK(asked > 0); /* a push computed now decides nothing */
+	CHECK(!cJSON_GetObjectItem(c, "holders_incomplete"));
+	cJSON_Delete(c);
+	/* asked again each round, a bounded number of times: then a walk says
+	 * it may have missed a source */
+	CHECK(graph_pending(g) > 0);
+	for (int i = 0; i < GRAPH_PEER_WAIT_ROUNDS + 4; i++)
+		graph_probe_pending(g, 0);
+	CHECK_EQ_INT(graph_pending(g), 0);
+	c = chain_compute(g, &req);
+	CHECK(c && cJSON_IsTrue(cJSON_GetObjectItem(c, "holders_incomplete")));
+	cJSON_Delete(c);
+
+	/* accepted: the collector's own end; the socket is nobody's source */
+	int acc = accept(l, NULL, NULL);
+	CHECK(acc >= 0);
+	CHECK_EQ_INT(fstat(acc, &st), 0);
+	graph_mark_internal(g, (uint64_t)st.st_ino, 1);
+	asked = 0;
+	req.now = 5 * SEC;
+	c = chain_compute(g, &req);
+	s[0] = 0;
+	if (c)
+		chains_str(c, s, sizeof(s));
+	CHECK_EQ_STR(s, "192.0.2.32:python3,python3");
+	CHECK_EQ_INT(asked, 0);
+	cJSON_Delete(c);
+	struct chan *rc = graph_chan(g, HT_CHAN_SOCK, 0, rec);
+	CHECK(rc && rc->peer && rc->peer->internal);
+	close(acc);
+	close(rs);
+	close(l);
+	close(nl);
 	graph_free(g);
 }
 
@@ -1457,7 +1565,7 @@ T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_re
        T(test_creator_ended_before_birth_seen), T(test_hub_children_not_sources),
        T(test_same_end_not_sources), T(test_recent_history), T(test_departed_feeder),
        T(test_creator_history), T(test_creator_reads_child), T(test_creator_history_limits),
-       T(test_reads_child_live), T(test_hub_child_departed),
+       T(test_reads_child_live), T(test_writer_before_reader), T(test_hub_child_departed), T(test_record_socket_unaccepted),
        T(test_direct_path_first),
        T(test_local_origin), T(test_local_origin_feeders), T(test_local_origin_feeder_once), T(test_pid_reuse), T(test_retention_and_bounds),
        T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_ghost_fd_inherited), T(test_probe_keeps_tcp_peers), T(test_reconnect_after_failure),

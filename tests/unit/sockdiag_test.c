@@ -6,9 +6,11 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -382,6 +384,43 @@ static void test_unix_peer(void)
 	close(nl);
 }
 
+/* A connection its listener has not accepted yet: the kernel reports the
+ * peer (an embryo socket with no file) as inode 0 — not "no peer" (-EAGAIN,
+ * ask again) — and the accepted socket once accepted; a socket whose peer
+ * closed, and a listener, have none (-ENOTCONN). The collector's record
+ * sockets are such connections while it lags (graph_sock.c). */
+static void test_unix_peer_unaccepted(void)
+{
+	static const int types[] = {SOCK_STREAM, SOCK_SEQPACKET};
+	int nl = sd_open();
+	uint64_t peer = 0;
+	for (int i = 0; i < 2; i++) {
+		struct sockaddr_un a = {.sun_family = AF_UNIX};
+		snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "ht-sockdiag-test-%d-%d", (int)getpid(), i);
+		socklen_t al = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(a.sun_path + 1));
+		int l = socket(AF_UNIX, types[i], 0), c = socket(AF_UNIX, types[i], 0);
+		CHECK_EQ_INT(bind(l, (struct sockaddr *)&a, al), 0);
+		CHECK_EQ_INT(listen(l, 4), 0);
+		CHECK_EQ_INT(connect(c, (struct sockaddr *)&a, al), 0);
+		CHECK_EQ_INT(sd_unix_peer(nl, ino_of(c), &peer), -EAGAIN);
+		CHECK_EQ_INT(sd_unix_peer(nl, ino_of(l), &peer), -ENOTCONN);
+		int s = accept(l, NULL, NULL);
+		CHECK(s >= 0);
+		CHECK_EQ_INT(sd_unix_peer(nl, ino_of(c), &peer), 0);
+		CHECK_EQ_INT(peer, ino_of(s));
+		close(s);
+		CHECK_EQ_INT(sd_unix_peer(nl, ino_of(c), &peer), -ENOTCONN); /* its peer closed */
+		close(c);
+		close(l);
+	}
+	int sp[2];
+	CHECK_EQ_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+	close(sp[1]);
+	CHECK_EQ_INT(sd_unix_peer(nl, ino_of(sp[0]), &peer), -ENOTCONN);
+	close(sp[0]);
+	close(nl);
+}
+
 static void test_local_addrs(void)
 {
 	uint8_t a[16];
@@ -441,5 +480,5 @@ static void test_open(void)
 }
 
 T_MAIN("sockdiag", T(test_open), T(test_v4_lookup), T(test_v6_lookup), T(test_dual_stack),
-       T(test_dump), T(test_dump_multipart), T(test_syn_sent), T(test_unix_peer),
+       T(test_dump), T(test_dump_multipart), T(test_syn_sent), T(test_unix_peer), T(test_unix_peer_unaccepted),
        T(test_local_addrs))
