@@ -52,7 +52,7 @@ done
 [ -n "$c" ] || tb_fail "ssh on h2 did not connect to h3"
 set -- $c; L=$1 R=$2
 who_h2() { out=$(tb_exec h2 $INQ who "$L" "$R" "$1"); echo "${out#* }" >"$A"; }
-complete() { complete >/dev/null 2>&1; }
+complete() { tb_assert_chain "$A" --origin h1 --complete -q >/dev/null 2>&1; }
 who_h2 1500
 complete && ok "baseline (honest child): complete from h1" ||
 	{ head -c 600 "$A"; tb_fail "baseline not complete from h1"; }
