@@ -969,6 +969,8 @@ static void ping_child(struct inquiry *q, uint64_t now)
 
 static void ping_judge(struct inquiry *q, uint64_t now)
 {
+	if (q->judge_ping_ns && judge_svc_heard(q->judge) >= q->judge_ping_ns)
+		q->judge_ping_ns = 0; /* answered since */
 	if (q->judge_ping_ns || !judge_svc_up(q->judge))
 		return;
 	q->judge_ping_ns = now;
@@ -984,21 +986,22 @@ static void ping_judge(struct inquiry *q, uint64_t now)
  * work, still answers — so follows of different deadlines do not restart a live one. */
 static void follows_expire(struct inquiry *q, uint64_t now)
 {
-	int child_stuck = 0, judge_stuck = 0;
-	for (struct pfollow *p = q->pf; p; p = p->next) {
-		if (p->deadline_ns > now || p->ping_ns)
-			continue;
-		if (p->at_judge) {
-			ping_judge(q, now);
-			p->ping_ns = q->judge_ping_ns ? q->judge_ping_ns : now;
-		} else {
-			ping_child(q, now);
-			p->ping_ns = q->child_ping_ns ? q->child_ping_ns : now;
+	int child_stuck = 0, judge_stuck = 0, ping[2] = {0, 0};
+	struct pfollow **pp, *p;
+	for (p = q->pf; p; p = p->next)
+		if (p->deadline_ns <= now && !p->ping_ns)
+			ping[p->at_judge] = 1;
+	/* (a failed ping kills its process: its follows end, the list changes) */
+	if (ping[0])
+		ping_child(q, now);
+	if (ping[1])
+		ping_judge(q, now);
+	for (p = q->pf; p; p = p->next)
+		if (p->deadline_ns <= now && !p->ping_ns) {
+			uint64_t t = p->at_judge ? q->judge_ping_ns : q->child_ping_ns;
+			p->ping_ns = t ? t : now;
 		}
-		if (!q->pf)
-			return; /* a failed ping ended them all */
-	}
-	struct pfollow **pp = &q->pf, *p;
+	pp = &q->pf;
 	while ((p = *pp)) {
 		if (p->expire_ns > now || !p->ping_ns || now < p->ping_ns + PING_WAIT_NS) {
 			pp = &p->next;
