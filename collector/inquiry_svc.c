@@ -27,6 +27,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -51,7 +52,6 @@
 #include "judge.h"
 #include "parts.h"
 #include "privsep.h"
-#include <pwd.h>
 
 /* collector/parts.c (wt-parts, session 7): part_make over a whole "who" answer */
 cJSON *part_make_answer(struct pki_signer *s, const char *nonce, const char *asked_local,

@@ -12,7 +12,8 @@
  *     but 0-2 and the socketpair)
  *     - the HTTP(S) front: incoming inquiries, their JSON → WHO_REQ
  *     - the libcurl follower: outgoing inquiries over sockets the monitor
- *       made (SOCK_REQ), their answers, part checks, the merge
+ *       made (SOCK_REQ), their answers, the merge (the part checks are the
+ *       judge's, judge.h: a third process)
  *
  * Messages (type; direction; what follows):
  *   WHO_REQ     child→monitor  an incoming inquiry, in binary
