@@ -7,6 +7,7 @@
  * the monitor did not hand out or an edited outer tree are not believed.
  */
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hoptrace/chain.h"
@@ -330,6 +331,36 @@ static void lab_plain(void)
 	free(up);
 }
 
+static uint64_t ns_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* what one judgement of a 1-hop answer costs (the certificate cached): one line */
+static void bench(void)
+{
+	char *up = child_text(h1_answer(nonce), NULL);
+	uint64_t t[200];
+	for (int i = 0; i < 200; i++) {
+		uint64_t t0 = ns_now();
+		char *v = judge_run(trust, nonce, OWN, strlen(OWN), up, strlen(up));
+		t[i] = ns_now() - t0;
+		free(v);
+	}
+	qsort(t, 200, sizeof(t[0]), cmp_u64);
+	printf("bench judge: judge_run of a 1-hop answer p50 %.1f us (own %zu B, child's text %zu B)\n",
+	       (double)t[100] / 1000.0, strlen(OWN), strlen(up));
+	free(up);
+}
+
 int main(void)
 {
 	if (fleet_up() != 0) {
@@ -340,7 +371,7 @@ int main(void)
 	static const struct t_case cases[] = {
 		T(frames_split), T(frames_refused), T(req_refused), T(genuine),
 		T(unsigned_up),  T(wrong_nonce),    T(garbage_and_truncated),
-		T(reasons),      T(outer_ignored),  T(lab_plain),
+		T(reasons),      T(outer_ignored),  T(lab_plain), T(bench),
 	};
 	int rv = t_run("judge", cases, sizeof(cases) / sizeof(cases[0]));
 	fleet_down();
