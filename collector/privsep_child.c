@@ -649,17 +649,33 @@ static void evil_outer(cJSON *L)
 	inq_fill(L, cJSON_Duplicate(u, 1), 1, NULL);
 }
 
+/* "tampered": the genuine part's bytes changed (its signature no longer holds) */
+static void evil_tampered(cJSON *L)
+{
+	cJSON *sg = cJSON_GetObjectItem(cJSON_GetObjectItem(L, "upstream"), "signed");
+	const char *part = cJSON_GetStringValue(cJSON_GetObjectItem(sg, "part"));
+	if (!part)
+		return;
+	char *t = strdup(part), *x = t ? strstr(t, "\"exe\":\"/") : NULL;
+	if (x)
+		x[8] = x[8] == 'u' ? 'v' : 'u'; /* "/usr/…" → "/vsr/…" */
+	if (t)
+		cJSON_ReplaceItemInObject(sg, "part", cJSON_CreateString(t));
+	free(t);
+}
+
 /* the text a compromised child sends instead of text; NULL: send text as it is. A new
  * string (freed by the caller) or, for "oversized", nothing (*raw set: sent here). */
 static char *evil_done(uint64_t id, const char *text, int *raw)
 {
 	const char *m = C->evil;
 	*raw = 0;
-	if (!strcmp(m, "unsigned") || !strcmp(m, "outer")) {
+	if (!strcmp(m, "unsigned") || !strcmp(m, "outer") || !strcmp(m, "tampered")) {
 		cJSON *a = cJSON_Parse(text);
 		if (!a)
 			return NULL;
-		evil_leaves(cJSON_GetObjectItem(a, "tree"), 0, m[0] == 'u' ? evil_unsigned : evil_outer);
+		evil_leaves(cJSON_GetObjectItem(a, "tree"), 0,
+			    m[0] == 'u' ? evil_unsigned : m[0] == 'o' ? evil_outer : evil_tampered);
 		chain_reflatten(a);
 		cJSON_DeleteItemFromObject(a, "holders_incomplete");
 		char *s = cJSON_PrintUnformatted(a);

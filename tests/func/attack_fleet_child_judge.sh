@@ -15,7 +15,8 @@
 #      4a: on main the monitor answered with this host's signed part)
 #   2. the real child with the test hook HT_TEST_EVIL_CHILD=MODE (what a compromised
 #      child could do; collector/privsep_child.c evil_done): unsigned, outer (the
-#      genuine part kept, the answer around it rewritten), nonce (its own nonce
+#      genuine part kept, the answer around it rewritten), tampered (the part's
+#      bytes changed: its signature fails in the judge), nonce (its own nonce
 #      upstream), replay (the first answer again), truncated, garbage, oversized
 #      (a text over the limit announced) — none complete with the forgery, each
 #      with its reason; outer stays complete with the GENUINE processes
@@ -272,7 +273,7 @@ not_believed() {
 		ok "2. $1: not believed ($2)"
 	fi
 }
-for mode in unsigned outer nonce replay truncated garbage oversized; do
+for mode in unsigned outer tampered nonce replay truncated garbage oversized; do
 	tb_log "2. HT_TEST_EVIL_CHILD=$mode"
 	n0=$(grep -c "FORGES its follows" "$LOG2")
 	restart_h2 HT_TEST_EVIL_CHILD=$mode
@@ -290,6 +291,7 @@ for mode in unsigned outer nonce replay truncated garbage oversized; do
 		else
 			bad "2. outer: not complete from h1: $(head -c 300 "$A")"
 		fi ;;
+	tampered) not_believed $mode "forged part: certificate or signature: signature" ;;
 	nonce) not_believed $mode "forged part: nonce" ;;
 	replay)
 		complete && ok "2. replay: the first answer is genuine" ||
@@ -303,6 +305,9 @@ for mode in unsigned outer nonce replay truncated garbage oversized; do
 			bad "2. oversized: no kill logged" ;;
 	esac
 done
+
+grep -q "judge: [0-9]* died of signal" "$LOG2" &&
+	bad "2. the judge died (its seccomp filter?): $(grep 'judge: [0-9]* died' "$LOG2" | head -n 2)"
 
 tb_log "3. the honest child again"
 restart_h2 HT_TEST_EVIL_CHILD=
