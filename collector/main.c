@@ -46,6 +46,7 @@
 #include "hoptrace/sockdiag.h"
 #include "hoptrace/unshim.h"
 #include "daemon.h"
+#include "judge.h"
 
 static volatile sig_atomic_t quit, hup;
 
@@ -152,11 +153,13 @@ int main(int argc, char **argv)
 	ht_unshim_self(argv);
 	const char *conffile = HT_CONF_DEFAULT;
 	int foreground = 0, check = 0, verbose = 0, explicit_conf = 0, ch, child_fd = -1;
+	int judge_fd = -1;
 	char err[512];
 
-	while ((ch = getopt(argc, argv, "df:nvhX:")) != -1) {
+	while ((ch = getopt(argc, argv, "df:nvhX:J:")) != -1) {
 		switch (ch) {
 		case 'X': child_fd = atoi(optarg); break; /* the inquiry child (privsep.h) */
+		case 'J': judge_fd = atoi(optarg); break; /* the judge (judge.h) */
 		case 'd': foreground = 1; break;
 		case 'f': conffile = optarg; explicit_conf = 1; break;
 		case 'n': check = 1; break;
@@ -169,13 +172,14 @@ int main(int argc, char **argv)
 	conf_path = conffile;
 	opt_fg = foreground;
 	opt_verbose = verbose;
-	log_init(child_fd >= 0 ? "hoptraced-inquiry" : "hoptraced", foreground || check, verbose);
+	log_init(child_fd >= 0 ? "hoptraced-inquiry" : judge_fd >= 0 ? "hoptraced-judge" : "hoptraced",
+		 foreground || check, verbose);
 	struct collector *c = calloc(1, sizeof(*c));
 	if (!c)
 		fatalx("out of memory");
 	c->quit = &quit;
 	c->hup = &hup;
-	if (conf_load(conffile, explicit_conf && child_fd < 0, &c->cf, err, sizeof(err)) != 0) {
+	if (conf_load(conffile, explicit_conf && child_fd < 0 && judge_fd < 0, &c->cf, err, sizeof(err)) != 0) {
 		fprintf(stderr, "hoptraced: %s\n", err);
 		return 1;
 	}
@@ -184,6 +188,12 @@ int main(int argc, char **argv)
 			usage();
 		signal(SIGPIPE, SIG_IGN);
 		return inq_child_main(&c->cf.inq, child_fd);
+	}
+	if (judge_fd >= 0) {
+		if (judge_fd != 3 || child_fd >= 0)
+			usage();
+		signal(SIGPIPE, SIG_IGN);
+		return judge_main(&c->cf.inq, judge_fd);
 	}
 	if (check) {
 		/* [fleet] (docs/fleet.md): every fault, one line each */

@@ -12,13 +12,20 @@
  *     but 0-2, the socketpair and the monitor's listening socket)
  *     - the HTTP(S) front: incoming inquiries, their JSON → WHO_REQ
  *     - the libcurl follower: outgoing inquiries over sockets the monitor
- *       made (SOCK_REQ), their answers, part checks, the merge
+ *       made (SOCK_REQ), their answers, the merge (the part checks are the
+ *       judge's, judge.h: a third process)
  *
  * Messages (type; direction; what follows):
  *   WHO_REQ     child→monitor  an incoming inquiry, in binary
  *   WHO_ANS     monitor→child  status + the monitor's answer text (chunks)
- *   FOLLOW_REQ  monitor→child  a guard/CLI answer to follow (chunks)
- *   FOLLOW_DONE child→monitor  the merged answer (chunks), forwarded opaque
+ *   FOLLOW_REQ  monitor→child  a guard/CLI answer to follow (chunks), with the
+ *                              monitor's nonce for the upstream inquiries
+ *   FOLLOW_DONE child→monitor  the far hosts' answers as fetched, on the answer's
+ *                              leaves (chunks): never believed by the monitor, it
+ *                              goes to the judge (judge.h) with the monitor's own
+ *                              answer and nonce
+ *   PING / PONG either         liveness: a follow past its deadline makes the
+ *                              monitor ping; the child's reader answers at once
  *   SOCK_REQ    child→monitor  an outgoing connection to far ip:port
  *   SOCK_ANS    monitor→child  status, and the connected (in progress) socket
  *                              by SCM_RIGHTS
@@ -53,6 +60,8 @@ enum ps_type {
 	PS_SOCK_REQ,
 	PS_SOCK_ANS,
 	PS_CHUNK_MSG,
+	PS_PING, /* a bare struct ps_hdr */
+	PS_PONG,
 };
 
 struct ps_hdr {
@@ -95,6 +104,7 @@ struct ps_follow_req {
 	uint32_t len;
 	uint32_t pad;
 	char subject[PS_CANON_MAX]; /* canonical 4-tuple or "" */
+	char nonce[PS_NONCE_MAX];   /* the monitor's, for every upstream inquiry ("" lab_plain) */
 };
 
 struct ps_follow_done {

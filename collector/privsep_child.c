@@ -15,13 +15,18 @@
  *     sessions). Each new connection's socket is made by the monitor
  *     (SOCK_REQ: SO_MARK, only to a far end of a leaf it handed out, only to
  *     the inquiry port) and passed here; libcurl takes it as connected.
- *   - the monitor's FOLLOW_REQ (a guard/CLI answer) is followed the same way
- *     and its merged, checked answer sent back as FOLLOW_DONE.
+ *   - the monitor's FOLLOW_REQ (a guard/CLI answer and the monitor's nonce) is
+ *     followed the same way and the far hosts' answers, as fetched, sent back on
+ *     its leaves as FOLLOW_DONE. Nothing is checked here: the monitor gives that
+ *     text to the judge (judge.h), never believes it (review finding 1).
  * With [fleet] (not lab_plain) outgoing inquiries are HTTPS with this host's
  * TLS certificate, the fleet CA only (CAPATH NULL) and VERIFYHOST 2 on the
- * IP URL; curl's TLS failures end a leaf "peer not in fleet". A judge's nonce
- * goes upstream in every inquiry; upstream parts are checked
- * (parts_verify_answer) before a judged answer goes back to the monitor.
+ * IP URL; curl's TLS failures end a leaf "peer not in fleet". The asker's nonce
+ * goes upstream in every inquiry.
+ *
+ * Test hook: HT_TEST_EVIL_CHILD=MODE (tests/func/attack_fleet_child_judge.sh) makes
+ * this child forge its FOLLOW_DONE as a compromised child would (evil_done) — nothing
+ * a child with code execution could not do; the judge is what stops it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -68,7 +73,7 @@ struct job {
 	int depth;
 	uint64_t deadline_ns;
 	int paper;
-	int judge;                    /* check the upstream parts (the monitor's own follow) */
+	int judge;                    /* the monitor's own follow: its text goes to the judge */
 	char nonce[PS_NONCE_MAX];
 	size_t pending;
 	void (*done)(void *arg, uint64_t id, const char *text);
@@ -108,7 +113,8 @@ struct child {
 	int tls;
 	struct curl_blob ca, crt, key;
 	struct pki_crl *crl; /* [fleet] crl, read before the chroot (NULL: none set) */
-	struct pki_trust *trust;
+	const char *evil;    /* HT_TEST_EVIL_CHILD (tests only) */
+	char *replay;        /* evil "replay": the first FOLLOW_DONE sent */
 };
 
 static struct child *C;
@@ -143,9 +149,7 @@ static void ps_lost(const char *what)
 
 static void finish_job(struct job *j)
 {
-	if (j->judge && j->nonce[0] && C->trust)
-		parts_verify_answer(C->trust, j->nonce, j->ans); /* rebuilds the chains */
-	else
+	if (!j->judge) /* the judge reads only the leaves' upstreams */
 		chain_reflatten(j->ans);
 	char *text;
 	if (j->paper) {
@@ -585,9 +589,149 @@ static void on_request(void *ud, const struct tlsfront_req *rq)
 
 /* ---- the monitor's messages --------------------------------------------------- */
 
+/* ---- the test hook: a compromised child's FOLLOW_DONE ---------------------------- */
+
+static void evil_leaves(cJSON *node, int depth, void (*fn)(cJSON *leaf))
+{
+	const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(node, "type"));
+	if (!type || depth > 200)
+		return;
+	if (!strcmp(type, "conn")) {
+		fn(node);
+		return;
+	}
+	cJSON *s;
+	cJSON_ArrayForEach(s, cJSON_GetObjectItem(node, "sources"))
+		evil_leaves(cJSON_GetObjectItem(s, "node"), depth + 1, fn);
+}
+
+static cJSON *innocent_tree(const char *host)
+{
+	cJSON *t = cJSON_CreateObject(), *src = cJSON_CreateArray(), *s = cJSON_CreateObject();
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(t, "type", "proc");
+	cJSON_AddStringToObject(t, "host", host);
+	cJSON_AddNumberToObject(t, "pid", 1);
+	cJSON_AddStringToObject(t, "exe", "/usr/bin/innocent");
+	cJSON_AddStringToObject(t, "seen", "shim");
+	cJSON_AddStringToObject(o, "type", "origin");
+	cJSON_AddStringToObject(o, "host", host);
+	cJSON_AddStringToObject(s, "via", "local");
+	cJSON_AddItemToObject(s, "node", o);
+	cJSON_AddItemToArray(src, s);
+	cJSON_AddItemToObject(t, "sources", src);
+	return t;
+}
+
+/* "unsigned": an answer naming an innocent origin process, without a part */
+static void evil_unsigned(cJSON *L)
+{
+	const cJSON *old = cJSON_GetObjectItem(L, "upstream");
+	const char *h = cJSON_GetStringValue(cJSON_GetObjectItem(old, "host"));
+	char host[64];
+	snprintf(host, sizeof(host), "%s", h ? h : "h1");
+	cJSON *u = cJSON_CreateObject(), *subj = cJSON_CreateObject();
+	cJSON_AddBoolToObject(u, "ok", 1);
+	cJSON_AddStringToObject(u, "host", host);
+	cJSON_AddNumberToObject(subj, "pid", 1);
+	cJSON_AddStringToObject(subj, "local", cJSON_GetStringValue(cJSON_GetObjectItem(L, "remote")));
+	cJSON_AddStringToObject(subj, "remote", cJSON_GetStringValue(cJSON_GetObjectItem(L, "local")));
+	cJSON_AddItemToObject(u, "subject", subj);
+	cJSON_AddItemToObject(u, "tree", innocent_tree(host));
+	chain_reflatten(u);
+	inq_fill(L, u, 1, NULL);
+}
+
+/* "outer": the genuine part kept, the answer around it rewritten */
+static void evil_outer(cJSON *L)
+{
+	cJSON *u = cJSON_GetObjectItem(L, "upstream");
+	if (!cJSON_IsObject(u))
+		return;
+	const char *h = cJSON_GetStringValue(cJSON_GetObjectItem(u, "host"));
+	cJSON_ReplaceItemInObject(u, "tree", innocent_tree(h ? h : "h1"));
+	chain_reflatten(u);
+	inq_fill(L, cJSON_Duplicate(u, 1), 1, NULL);
+}
+
+/* "tampered": the genuine part's bytes changed (its signature no longer holds) */
+static void evil_tampered(cJSON *L)
+{
+	cJSON *sg = cJSON_GetObjectItem(cJSON_GetObjectItem(L, "upstream"), "signed");
+	const char *part = cJSON_GetStringValue(cJSON_GetObjectItem(sg, "part"));
+	if (!part)
+		return;
+	char *t = strdup(part), *x = t ? strstr(t, "\"exe\":\"/") : NULL;
+	if (x)
+		x[8] = x[8] == 'u' ? 'v' : 'u'; /* "/usr/…" → "/vsr/…" */
+	if (t)
+		cJSON_ReplaceItemInObject(sg, "part", cJSON_CreateString(t));
+	free(t);
+}
+
+/* the text a compromised child sends instead of text; NULL: send text as it is. A new
+ * string (freed by the caller) or, for "oversized", nothing (*raw set: sent here). */
+static char *evil_done(uint64_t id, const char *text, int *raw)
+{
+	const char *m = C->evil;
+	*raw = 0;
+	if (!strcmp(m, "unsigned") || !strcmp(m, "outer") || !strcmp(m, "tampered")) {
+		cJSON *a = cJSON_Parse(text);
+		if (!a)
+			return NULL;
+		evil_leaves(cJSON_GetObjectItem(a, "tree"), 0,
+			    m[0] == 'u' ? evil_unsigned : m[0] == 'o' ? evil_outer : evil_tampered);
+		chain_reflatten(a);
+		cJSON_DeleteItemFromObject(a, "holders_incomplete");
+		char *s = cJSON_PrintUnformatted(a);
+		cJSON_Delete(a);
+		return s;
+	}
+	if (!strcmp(m, "replay")) { /* the first answer, again and again (its nonce is old) */
+		if (!C->replay) {
+			C->replay = strdup(text);
+			return NULL;
+		}
+		return strdup(C->replay);
+	}
+	if (!strcmp(m, "truncated")) {
+		size_t n = strlen(text) / 2;
+		char *s = malloc(n + 1);
+		if (s) {
+			memcpy(s, text, n);
+			s[n] = 0;
+		}
+		return s;
+	}
+	if (!strcmp(m, "garbage")) {
+		char *s = malloc(4097);
+		for (int i = 0; s && i < 4096; i++)
+			s[i] = (char)(0x21 + (i * 7919 + 13) % 94);
+		if (s)
+			s[4096] = 0;
+		return s;
+	}
+	if (!strcmp(m, "oversized")) { /* a text over the limit announced */
+		struct ps_follow_done d = {{PS_MAGIC, PS_FOLLOW_DONE, id}, PS_TEXT_MAX + 1, 0};
+		*raw = 1;
+		if (ps_send(C->ps, &C->smu, &d, sizeof(d), -1) != 0)
+			ps_lost("FOLLOW_DONE");
+	}
+	return NULL;
+}
+
 static void follow_done(void *arg, uint64_t id, const char *text)
 {
 	(void)arg;
+	char *evil = NULL;
+	if (C->evil) {
+		int raw;
+		evil = evil_done(id, text, &raw);
+		if (raw)
+			return;
+		if (evil)
+			text = evil;
+	}
 	size_t n = strlen(text);
 	struct ps_follow_done m = {{PS_MAGIC, PS_FOLLOW_DONE, id}, 0, 0};
 	char big[160];
@@ -599,6 +743,7 @@ static void follow_done(void *arg, uint64_t id, const char *text)
 	m.len = (uint32_t)n;
 	if (ps_send_text(C->ps, &C->smu, &m, sizeof(m), text, n) != 0)
 		ps_lost("FOLLOW_DONE");
+	free(evil);
 }
 
 static void on_who_ans(const struct ps_who_ans *a, char *text)
@@ -644,8 +789,12 @@ static void on_follow_req(const struct ps_follow_req *f, char *text)
 {
 	cJSON *ans = cJSON_Parse(text);
 	cJSON *vis = cJSON_CreateArray();
-	char nonce[PART_NONCE_B64 + 1] = "";
-	if (C->tls && C->trust && part_nonce(nonce) != 0)
+	char nonce[PS_NONCE_MAX];
+	memcpy(nonce, f->nonce, sizeof(nonce)); /* the monitor's (its judge checks it) */
+	nonce[sizeof(nonce) - 1] = 0;
+	if (nonce[0] && !inq_nonce_ok(nonce))
+		nonce[0] = 0;
+	if (C->evil && !strcmp(C->evil, "nonce") && part_nonce(nonce) != 0) /* a nonce of its own */
 		nonce[0] = 0;
 	if (vis && f->subject[0])
 		cJSON_AddItemToArray(vis, cJSON_CreateString(f->subject));
@@ -714,6 +863,14 @@ static void reader(void)
 		int done = 0;
 		if (h->type == PS_SOCK_ANS && (size_t)r == sizeof(struct ps_sock_ans)) {
 			on_sock_ans((const void *)buf, fd);
+			continue;
+		}
+		if (h->type == PS_PING && (size_t)r == sizeof(struct ps_hdr) && !t.active) {
+			struct ps_hdr pong = {PS_MAGIC, PS_PONG, h->id};
+			if (fd >= 0)
+				close(fd);
+			if (ps_send(C->ps, &C->smu, &pong, sizeof(pong), -1) != 0)
+				ps_lost("PONG");
 			continue;
 		}
 		if (fd >= 0)
@@ -806,6 +963,12 @@ int inq_child_main(const struct inq_conf *conf, int psfd)
 	pthread_mutex_init(&ch.kmu, NULL);
 	pthread_cond_init(&ch.kcv, NULL);
 	ch.tls = !conf->lab_plain;
+	ch.evil = getenv("HT_TEST_EVIL_CHILD");
+	if (ch.evil && !*ch.evil)
+		ch.evil = NULL;
+	if (ch.evil)
+		log_warnx("inquiry child: HT_TEST_EVIL_CHILD=%s: this child FORGES its follows (a test of the judge)",
+			  ch.evil);
 
 	/* as root, before the drop: libraries' files, the TLS identity (the port is the
 	 * monitor's: PS_LISTEN_FD) */
@@ -814,10 +977,6 @@ int inq_child_main(const struct inq_conf *conf, int psfd)
 		if (slurp(conf->fleet_ca, &ch.ca, err, sizeof(err)) != 0 ||
 		    slurp(conf->fleet_cert, &ch.crt, err, sizeof(err)) != 0 ||
 		    slurp(conf->fleet_key, &ch.key, err, sizeof(err)) != 0)
-			fatalx("inquiry child: [fleet] %s", err);
-		ch.trust = pki_trust_load(conf->fleet_ca, conf->fleet_crl[0] ? conf->fleet_crl : NULL, err,
-					  sizeof(err));
-		if (!ch.trust)
 			fatalx("inquiry child: [fleet] %s", err);
 		if (conf->fleet_crl[0] && !(ch.crl = pki_crl_load(conf->fleet_crl, err, sizeof(err))))
 			fatalx("inquiry child: [fleet] %s", err);

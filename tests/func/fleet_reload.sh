@@ -67,7 +67,7 @@ reloaded() {
 	tb_wait_port "$1" 8471 || tb_fail "$1's inquiry port after SIGHUP"
 	sleep 0.3
 }
-child_of() { pgrep -P "$(cat "$(tb_dir "$1")/hoptraced.pid")" | head -n 1; }
+child_of() { pgrep -P "$(cat "$(tb_dir "$1")/hoptraced.pid")" -f '^hoptraced -X' | head -n 1; } # not the judge (-J), not a zombie being reaped
 
 who_h2
 tb_assert_chain "$A" --origin h1 --complete -q && ok "baseline: complete from h1" || { bad "baseline"; head -c 600 "$A"; }
