@@ -19,6 +19,7 @@
 #include "chain.h"
 #include "hoptrace/procfs.h"
 #include "answer.h"
+#include "kev.h"
 #include "sha256.h"
 #include "hoptrace/sockdiag.h"
 #include "hoptrace/log.h"
@@ -404,6 +405,8 @@ static cJSON *op_status(struct query_ctx *q)
 	cJSON_AddNumberToObject(eh, "refused", (double)hs.refused);
 	cJSON_AddNumberToObject(eh, "changed_while_read", (double)hs.changed);
 	cJSON_AddNumberToObject(a, "records_dropped", (double)q->stats->dropped);
+	if (q->kev)
+		kev_status(q->kev, a);
 	if (q->stats->status_extra)
 		q->stats->status_extra(a);
 	return a;
@@ -418,6 +421,10 @@ static char *answer_req(struct query_ctx *q, const struct ht_qreq *rq, uint64_t 
 	case HT_QOP_PS: return print_answer(rq, op_ps(q));
 	case HT_QOP_GRAPH: return print_answer(rq, op_graph(q));
 	case HT_QOP_STATUS: return print_answer(rq, op_status(q));
+	case HT_QOP_KEVENTS:
+		if (q->kev)
+			return print_answer(rq, kev_dump(q->kev));
+		return ht_qerr_answer(rq, HT_QE_BAD_REQUEST, "no kernel event source");
 	default:
 		/* subscribe and bound are the SEQPACKET transport's (query_is_subscribe,
 		 * query_bound); anywhere else they are unknown ops, as they were */

@@ -93,6 +93,27 @@ static void process_setup(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* The kernel event source (kev.c) for this network namespace, before
+ * daemon() so that "on" fails on the terminal: auto says once why it is
+ * unavailable and goes on without it. */
+static void kev_start(struct collector *c)
+{
+	struct kev *k = &c->kev;
+	if (kev_open(k, c->cf.kev_mode, (unsigned)c->cf.kev_ring_kb, c->socks.netns_ino) != 0) {
+		if (c->cf.kev_mode == KEV_MODE_ON)
+			fatalx("kernel events: cannot load (kernel_events = on): %s", k->why);
+		log_warnx("kernel events: unavailable (%s); working without them", k->why);
+		return;
+	}
+	if (k->state == KEV_STATE_OFF) {
+		log_info("kernel events: off (kernel_events = off)");
+		return;
+	}
+	ep_add(c, k->fd, TAG_KEV);
+	log_info("kernel events: on (netns %llu, ring %u KiB)",
+		 (unsigned long long)c->socks.netns_ino, k->ring_kb);
+}
+
 /* Before daemon(): the graph, the epoll sets, the sockets and the control
  * socket's directory (a failure is still reported on the terminal). */
 static void collector_open(struct collector *c)
@@ -111,6 +132,7 @@ static void collector_open(struct collector *c)
 	closer_init(&c->closer);
 	sockets_open(c);
 	control_prepare(c);
+	kev_start(c);
 }
 
 /* After daemon(): the threads (nng's, the closer, the inquiry follower),
@@ -135,6 +157,7 @@ static void collector_start(struct collector *c)
 	status_of = c;
 	c->stats.status_extra = status_extra;
 	c->qctx.now_fn = now_ns;
+	c->qctx.kev = &c->kev;
 	c->qctx.started = now_ns();
 	if (c->qctx.nl < 0)
 		log_warnx("sock_diag unavailable: connection lookups will fail");
@@ -212,6 +235,7 @@ int main(int argc, char **argv)
 	inquiry_stop(c->inq);
 	nng_close(c->rep);
 	unlink(c->cf.control);
+	kev_close(&c->kev);
 	graph_free(c->graph);
 	return 0;
 }

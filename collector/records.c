@@ -559,6 +559,7 @@ void rec_arm(struct collector *c)
 
 void drain_records(struct collector *c)
 {
+	kev_consume(&c->kev); /* what the kernel saw, before any answer */
 	drain_rounds(c, now_ns() + c->cf.query_drain_us * 1000ULL, 1);
 	graph_probe_pending(c->graph, 1);
 	if (c->push.nprej)
