@@ -203,6 +203,8 @@ struct graph_stats {
 	uint64_t addr_corrected;   /* a claimed TCP address the kernel replaced */
 	uint64_t lineage_kernel;   /* creators taken from the kernel's view (a gap) */
 	uint64_t fd_checks;        /* kernel look-ups made for claims */
+	uint64_t refused_kev;      /* a BIRTH/IMAGE the kernel's events contradict */
+	uint64_t kev_forks;        /* fork events taken (graph_kev.c) */
 };
 
 /* Per uid: what it has in the graph and what of its was refused. */
@@ -219,6 +221,16 @@ void graph_uid_stats(const struct graph *g, int (*cb)(void *ctx, const struct gr
 struct graph;
 
 struct graph *graph_new(const struct graph_conf *conf);
+
+/* The kernel event source (collector/kev.c, graph_kev.c): on, its fork and
+ * exec events are authoritative for BIRTH and IMAGE records; lossy: the ring
+ * lost events (a missing exec proves nothing). Times: monotonic ns; start_ns:
+ * the child's start since boot (as /proc's starttime, in ns). */
+void graph_kev_on(struct graph *g, int on);
+void graph_kev_lossy(struct graph *g);
+void graph_kev_fork(struct graph *g, pid_t child, pid_t creator, uint64_t start_ns, uint64_t ts);
+void graph_kev_exec(struct graph *g, pid_t pid, uint64_t dev, uint64_t ino, uint64_t ts);
+void graph_kev_exit(struct graph *g, pid_t pid, uint64_t ts);
 void graph_free(struct graph *g);             /* accepts NULL */
 
 /* Applies one record sent by (pid, uid) — the kernel-attested sender — at

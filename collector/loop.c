@@ -97,6 +97,8 @@ static void loop_tick(struct collector *c, int fd, uint64_t now)
 		ht_sd_notify("WATCHDOG=1");
 	sockets_retry(c);
 	kev_consume(&c->kev); /* the programs wake us only at a quarter full */
+	if (c->kev.state == KEV_STATE_ON && kev_lost(&c->kev))
+		graph_kev_lossy(c->graph); /* a missing exec event proves nothing now */
 	if (c->hup && *c->hup) {
 		char err[512];
 		*c->hup = 0;

@@ -46,6 +46,8 @@
 #include "hoptrace/sockdiag.h"
 #include "hoptrace/unshim.h"
 #include "daemon.h"
+#include <linux/types.h>
+#include "bpf/kev_event.h"
 
 static volatile sig_atomic_t quit, hup;
 
@@ -93,6 +95,17 @@ static void process_setup(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* Each kernel event, as it is read: the lifecycle into the graph (graph_kev.c) */
+static void kev_event(void *arg, const struct kev_ev *e)
+{
+	struct collector *c = arg;
+	switch (e->type) {
+	case KEV_FORK: graph_kev_fork(c->graph, e->tgid, e->ptgid, e->start_ns, e->t_ns); break;
+	case KEV_EXEC: graph_kev_exec(c->graph, e->tgid, e->dev, e->ino, e->t_ns); break;
+	case KEV_EXIT: graph_kev_exit(c->graph, e->tgid, e->t_ns); break;
+	}
+}
+
 /* The kernel event source (kev.c) for this network namespace, before
  * daemon() so that "on" fails on the terminal: auto says once why it is
  * unavailable and goes on without it. */
@@ -110,6 +123,9 @@ static void kev_start(struct collector *c)
 		return;
 	}
 	ep_add(c, k->fd, TAG_KEV);
+	k->on_event = kev_event;
+	k->arg = c;
+	graph_kev_on(c->graph, 1);
 	log_info("kernel events: on (netns %llu, ring %u KiB)",
 		 (unsigned long long)c->socks.netns_ino, k->ring_kb);
 }

@@ -529,6 +529,9 @@ int drain_rounds(struct collector *c, uint64_t deadline, int query)
 	struct epoll_event evs[MAX_UIDS + 8];
 	int total = 0;
 	rs->drain_cut = 0;
+	/* the kernel's events first: a child's fork event is in the ring before
+	 * the child runs, so before its BIRTH is read (graph_kev.c) */
+	kev_consume(&c->kev);
 	closer_watch(&c->closer, now_ns());
 	unpark(rs, now_ns());
 	for (int round = 0; round < 64; round++) {
@@ -559,7 +562,6 @@ void rec_arm(struct collector *c)
 
 void drain_records(struct collector *c)
 {
-	kev_consume(&c->kev); /* what the kernel saw, before any answer */
 	drain_rounds(c, now_ns() + c->cf.query_drain_us * 1000ULL, 1);
 	graph_probe_pending(c->graph, 1);
 	if (c->push.nprej)
