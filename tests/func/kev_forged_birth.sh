@@ -15,6 +15,8 @@
 #   - C's entry in the graph (creator, seen) and `hoptrace chain C` are the
 #     same before and after, and never name V
 # Removing the fork-event check in graph_apply.c (rec_birth) makes it fail.
+# And an IMAGE from a fork child that never exec'd (nobody's python claiming
+# to be sshd) is refused: the kernel saw no exec.
 # SKIP when the kernel event source cannot load here.
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/testbed.sh"
 tb_init "$@"
@@ -108,5 +110,43 @@ case " $after " in *" $V "*) echo "    not: the chain of $C names the victim $V"
 [ "$before_e" = "$after_e" ] || { echo "    not: $C's entry changed"; rc=1; }
 case $after_e in "$V "*) echo "    not: the graph takes $V as $C's creator"; rc=1 ;; esac
 [ "$a_kev" = $((b_kev + 1)) ] || { echo "    not: the forged BIRTH was not refused by the kernel's events"; rc=1; }
-[ $rc = 0 ] || tb_fail "a forged BIRTH changed the lineage with kernel events on"
-echo "PASS: the forged BIRTH was refused, the chain unchanged"
+
+# An IMAGE from a process the kernel saw fork and never exec (a python fork
+# child of nobody claiming to be sshd): refused, counted, its entry unchanged.
+cat >"$TB_T/image.py" <<'PY'
+import os, socket, struct, sys, time
+go = sys.argv[1]
+def mp_str(s):
+    s = s.encode(); return bytes([0xa0 | len(s)]) + s
+if os.fork() == 0:
+    print(os.getpid(), flush=True)
+    while not os.path.exists(go):
+        time.sleep(0.02)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(b"\0hoptrace/rec")
+    s.send(bytes([0x96, 1, 2, 1, 0xce]) + struct.pack(">I", os.getppid()) + mp_str("/usr/sbin/sshd") + mp_str("sshd"))
+    open(go + ".sent", "w").write("sent\n")
+    time.sleep(60)
+    os._exit(0)
+time.sleep(60)
+PY
+chmod 0644 "$TB_T/image.py"
+tb_bg h1 setpriv --reuid 65534 --regid 65534 --clear-groups "$TB_PY" "$TB_T/image.py" "$TB_T/f/igo"
+i=0
+until [ -s "$TB_LASTLOG" ]; do i=$((i + 1)); [ $i -lt 100 ] || tb_fail "image forger did not start"; sleep 0.05; done
+D=$(head -n 1 "$TB_LASTLOG")
+tb_exec h1 "$TB_HOPTRACE" chain "$D" >/dev/null || tb_fail "no chain for the image forger $D"
+before_e=$(live_entry "$D")
+b_kev=$(tb_exec h1 "$TB_HOPTRACE" status --json | field '["claims"]["refused_by_kernel_events"]')
+touch "$TB_T/f/igo"
+i=0
+until [ -s "$TB_T/f/igo.sent" ]; do i=$((i + 1)); [ $i -lt 100 ] || tb_fail "image forger did not send"; sleep 0.05; done
+sleep 0.3
+after_e=$(live_entry "$D")
+a_kev=$(tb_exec h1 "$TB_HOPTRACE" status --json | field '["claims"]["refused_by_kernel_events"]')
+echo "    image forger $D (creator, seen): before '$before_e', after '$after_e'; refused $b_kev -> $a_kev"
+[ "$a_kev" = $((b_kev + 1)) ] || { echo "    not: the IMAGE of a process that never exec'd was not refused"; rc=1; }
+[ "$before_e" = "$after_e" ] || { echo "    not: $D's entry changed"; rc=1; }
+
+[ $rc = 0 ] || tb_fail "a forged BIRTH or IMAGE changed the graph with kernel events on"
+echo "PASS: the forged BIRTH and IMAGE were refused, the chain unchanged"
