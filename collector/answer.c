@@ -264,7 +264,7 @@ static cJSON *op_ps(struct query_ctx *q)
 		cJSON_AddStringToObject(o, "exe", p->exe);
 		cJSON_AddStringToObject(o, "argv0", p->argv0);
 		cJSON_AddBoolToObject(o, "alive", p->alive);
-		cJSON_AddStringToObject(o, "seen", p->seen_kernel ? "kernel" : "shim");
+		cJSON_AddStringToObject(o, "seen", proc_seen(p));
 		cJSON_AddNumberToObject(o, "nholds", 0);
 		int nh = 0;
 		for (struct hold *h = p->holds; h; h = h->pnext)
@@ -292,7 +292,7 @@ static cJSON *op_graph(struct query_ctx *q)
 		cJSON_AddStringToObject(o, "argv0", p->argv0);
 		cJSON_AddNumberToObject(o, "creator_pid", p->creator ? p->creator->pid : 0);
 		cJSON_AddBoolToObject(o, "alive", p->alive);
-		cJSON_AddStringToObject(o, "seen", p->seen_kernel ? "kernel" : "shim");
+		cJSON_AddStringToObject(o, "seen", proc_seen(p));
 		cJSON_AddItemToArray(procs, o);
 		for (struct hold *h = p->holds; h; h = h->pnext) {
 			cJSON *ho = cJSON_CreateObject();

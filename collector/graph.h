@@ -67,6 +67,8 @@ struct proc {
 	uint8_t lineage_kernel : 1; /* its creator was taken from the kernel's view
 				     * (process group / session), not from a record */
 	uint8_t closed_rec : 1;     /* it closed an fd by record (the ring, inherit_from) */
+	uint8_t seen_kev : 1;       /* first known from /proc, its creator from the
+				     * kernel's fork event: seen "kernel-events" */
 	uint8_t fds_stale : 1;      /* its last /proc/PID/fd read was cut short or
 				     * put off (its uid's scan share, graph_proc.c):
 				     * its chains say holders_incomplete */
@@ -219,6 +221,13 @@ void graph_uid_stats(const struct graph *g, int (*cb)(void *ctx, const struct gr
 		     void *ctx);
 
 struct graph;
+
+/* How the graph knows p: "shim" (its records), "kernel" (/proc), or
+ * "kernel-events" (/proc, with its creator from the kernel's fork event) */
+static inline const char *proc_seen(const struct proc *p)
+{
+	return p->seen_kev ? "kernel-events" : p->seen_kernel ? "kernel" : "shim";
+}
 
 struct graph *graph_new(const struct graph_conf *conf);
 

@@ -222,6 +222,7 @@ static int rec_image(struct rec *x)
 	p->exec_ts = r->ts;
 	p->exec_pending = 0;
 	p->seen_kernel = p->lineage_kernel;
+	p->seen_kev = 0;
 	p->uid = x->uid;
 	char exe[HT_REC_PATH_MAX + 1];
 	/* trust the kernel's view of the executable over the record's */
@@ -691,6 +692,7 @@ static int sender(struct rec *x)
 			return -ESRCH;
 		}
 		p->seen_kernel = p->lineage_kernel;
+		p->seen_kev = 0;
 	}
 	if (!p->acct) {
 		struct uacct *pa = acct_of(g, p->uid != (uid_t)-1 ? p->uid : x->uid);
