@@ -11,6 +11,11 @@
 #           (unavailable, the reason), and it answers chains as before
 #   on      h3 with `kernel_events = on` and the same missing privileges: the
 #           collector refuses to start and says why
+#   pidns   h4 (auto) started in a pid namespace of its own (a container): the
+#           programs' pids are the kernel's, not the collector's; the load's
+#           self-test (a fork of its own, end to end) finds no event naming it,
+#           and the source is unavailable with that reason — never on with
+#           pids that name other processes
 #   config  `kernel_events` other than auto|on|off and a ring size that is not
 #           a power of two from 4 to 65536 KiB are refused by `hoptraced -n`
 # None of this needs BPF to work here; the "on" case with privileges is
@@ -22,6 +27,7 @@ tb_switch
 tb_host h1 10.231.0.1
 tb_host h2 10.231.0.2
 tb_host h3 10.231.0.3
+tb_host h4 10.231.0.4
 
 # a hoptraced without the privileges BPF needs: dropped from the bounding set,
 # root's exec gets none of them
@@ -96,6 +102,22 @@ else
 		bad "h3 does not say why: $(tail -n 2 "$TB_T/h3.out")"
 	sed 's/^/    h3: /' "$TB_T/h3.out" | tail -n 1
 fi
+
+tb_log "pidns: auto in a pid namespace of its own"
+NOPID=$TB_T/hoptraced-pidns
+cat >"$NOPID" <<EOC
+#!/bin/sh
+exec unshare --pid --fork --mount-proc "$TB_HOPTRACED" "\$@"
+EOC
+chmod 0755 "$NOPID"
+TB_HOPTRACED=$NOPID tb_collector h4
+st=$(status_of h4 state) why=$(status_of h4 reason)
+echo "    h4: state $st, reason: $why"
+[ "$st" = unavailable ] || bad "h4 (own pid namespace) state is '$st', want unavailable"
+case $why in
+"self-test: no fork event"*|"built without BPF support"*) ;;
+*) bad "h4's reason '$why' is not the self-test's" ;;
+esac
 
 tb_log "config: values refused"
 for kv in "kernel_events = maybe" "kernel_events_ring_kb = 1000" "kernel_events_ring_kb = 2" \
