@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +17,7 @@
 #include "kev.h"
 
 #ifdef HT_KEV
+#include <linux/perf_event.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -26,6 +29,7 @@
 struct kev_impl {
 	struct kev_bpf *skel;
 	struct ring_buffer *rb;
+	struct bpf_link *accept[2]; /* syscalls/sys_exit_accept, sys_exit_accept4 */
 	int ncpu;
 };
 
@@ -53,6 +57,83 @@ static int fail(struct kev *k, const char *what, int err)
 	kev_close(k);
 	k->state = KEV_STATE_UNAVAILABLE;
 	return -1;
+}
+
+/* The id of tracepoint syscalls/NAME under tracefs root dir: > 0, or -1 */
+static long tp_id(const char *dir, const char *name)
+{
+	char path[256];
+	long id = -1;
+	snprintf(path, sizeof(path), "%s/events/syscalls/%s/id", dir, name);
+	FILE *f = fopen(path, "re");
+	if (f) {
+		if (fscanf(f, "%ld", &id) != 1)
+			id = -1;
+		fclose(f);
+	}
+	return id;
+}
+
+/* The two accept tracepoints' ids: from tracefs where it is mounted, else
+ * from one mounted for the moment in a private directory (a host made with
+ * `ip netns exec` has a fresh /sys without it). 0, or -1 with why. */
+static int accept_ids(long ids[2], char *why, size_t n)
+{
+	static const char *const roots[] = {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"};
+	static const char *const names[2] = {"sys_exit_accept", "sys_exit_accept4"};
+	for (size_t r = 0; r < sizeof(roots) / sizeof(roots[0]); r++) {
+		ids[0] = tp_id(roots[r], names[0]);
+		ids[1] = tp_id(roots[r], names[1]);
+		if (ids[0] > 0 && ids[1] > 0)
+			return 0;
+	}
+	char dir[] = "/tmp/hoptraced-tracefs.XXXXXX";
+	if (!mkdtemp(dir)) {
+		snprintf(why, n, "no tracefs, and no directory to mount one: %s", strerror(errno));
+		return -1;
+	}
+	int rc = -1;
+	if (mount("tracefs", dir, "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) {
+		snprintf(why, n, "no tracefs, and mounting one failed: %s", strerror(errno));
+	} else {
+		ids[0] = tp_id(dir, names[0]);
+		ids[1] = tp_id(dir, names[1]);
+		rc = ids[0] > 0 && ids[1] > 0 ? 0 : -1;
+		if (rc)
+			snprintf(why, n, "tracefs has no syscalls/sys_exit_accept{,4} (CONFIG_FTRACE_SYSCALLS?)");
+		umount2(dir, MNT_DETACH);
+	}
+	rmdir(dir);
+	return rc;
+}
+
+/* accept events: the programs on the two syscalls' exit tracepoints (only
+ * those syscalls run them). Without them the other events stay on. */
+static void attach_accept(struct kev *k)
+{
+	struct kev_impl *im = k->impl;
+	struct bpf_program *progs[2] = {im->skel->progs.kev_accept, im->skel->progs.kev_accept4};
+	long ids[2];
+	if (accept_ids(ids, k->accept_why, sizeof(k->accept_why)) != 0)
+		return;
+	for (int i = 0; i < 2; i++) {
+		struct perf_event_attr a = {.type = PERF_TYPE_TRACEPOINT, .size = sizeof(a),
+					    .config = (__u64)ids[i], .sample_period = 1,
+					    .wakeup_events = 1};
+		int pfd = (int)syscall(SYS_perf_event_open, &a, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+		if (pfd < 0) {
+			snprintf(k->accept_why, sizeof(k->accept_why), "perf_event_open: %s",
+				 strerror(errno));
+			return;
+		}
+		im->accept[i] = bpf_program__attach_perf_event(progs[i], pfd);
+		if (!im->accept[i]) {
+			snprintf(k->accept_why, sizeof(k->accept_why), "attach: %s", strerror(errno));
+			close(pfd);
+			return;
+		}
+	}
+	k->accept_why[0] = 0;
 }
 
 /* The programs report pids as the initial pid namespace numbers them: a
@@ -88,7 +169,7 @@ static int self_test(struct kev *k)
 	return -1;
 }
 
-int kev_open(struct kev *k, int mode, unsigned ring_kb, uint64_t netns_ino)
+int kev_open(struct kev *k, int mode, unsigned ring_kb, uint64_t netns_ino, int accept)
 {
 	struct kev_impl *im;
 	int err;
@@ -117,6 +198,11 @@ int kev_open(struct kev *k, int mode, unsigned ring_kb, uint64_t netns_ino)
 	if (!(im->skel = kev_bpf__open()))
 		return fail(k, "open", errno);
 	im->skel->rodata->target_netns = (__u32)netns_ino;
+	/* the accept tracepoints are attached by id (attach_accept), or not loaded */
+	bpf_program__set_autoattach(im->skel->progs.kev_accept, false);
+	bpf_program__set_autoattach(im->skel->progs.kev_accept4, false);
+	bpf_program__set_autoload(im->skel->progs.kev_accept, accept);
+	bpf_program__set_autoload(im->skel->progs.kev_accept4, accept);
 	err = bpf_map__set_max_entries(im->skel->maps.events, ring_kb * 1024u);
 	if (err)
 		return fail(k, "ring size", err);
@@ -130,6 +216,10 @@ int kev_open(struct kev *k, int mode, unsigned ring_kb, uint64_t netns_ino)
 	im->ncpu = libbpf_num_possible_cpus();
 	if (im->ncpu <= 0)
 		im->ncpu = 1;
+	if (accept)
+		attach_accept(k);
+	else
+		snprintf(k->accept_why, sizeof(k->accept_why), "kernel_events_accept = off");
 	if (self_test(k) != 0)
 		return -1;
 	k->fd = ring_buffer__epoll_fd(im->rb);
@@ -166,6 +256,8 @@ void kev_close(struct kev *k)
 {
 	struct kev_impl *im = k->impl;
 	if (im) {
+		for (int i = 0; i < 2; i++)
+			bpf_link__destroy(im->accept[i]);
 		ring_buffer__free(im->rb);
 		kev_bpf__destroy(im->skel);
 		free(im);
@@ -176,9 +268,10 @@ void kev_close(struct kev *k)
 
 #else /* built without BPF support */
 
-int kev_open(struct kev *k, int mode, unsigned ring_kb, uint64_t netns_ino)
+int kev_open(struct kev *k, int mode, unsigned ring_kb, uint64_t netns_ino, int accept)
 {
 	(void)netns_ino;
+	(void)accept;
 	k->mode = mode;
 	k->ring_kb = ring_kb;
 	k->fd = -1;

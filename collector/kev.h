@@ -57,6 +57,7 @@ cJSON *kev_ev_json(const struct kev_ev *e);
 struct kev {
 	int mode, state;
 	char why[256];          /* KEV_STATE_UNAVAILABLE / OFF: the reason */
+	char accept_why[160];   /* on, but no accept events: why ("" when they are on) */
 	unsigned ring_kb;
 	int fd;                 /* the ring's epoll fd, -1 when not on */
 	uint64_t seen[8];       /* events by type (index KEV_*) */
@@ -71,9 +72,9 @@ struct kev {
 };
 
 /* Loads and attaches the programs for the network namespace netns_ino
- * (mode KEV_MODE_OFF: nothing). 0 when on or off; -1 when it could not be
+ * (mode KEV_MODE_OFF: nothing; accept 0: no accept events). 0 when on or off; -1 when it could not be
  * loaded, with k->why saying why (k->state KEV_STATE_UNAVAILABLE). */
-int kev_open(struct kev *k, int mode, unsigned ring_kb, uint64_t netns_ino);
+int kev_open(struct kev *k, int mode, unsigned ring_kb, uint64_t netns_ino, int accept);
 /* Reads what the ring holds now; returns how many events. */
 int kev_consume(struct kev *k);
 void kev_close(struct kev *k);

@@ -176,8 +176,14 @@ void kev_status(const struct kev *k, cJSON *a)
 		cJSON_AddNumberToObject(o, kev_type_name(t), (double)k->seen[t]);
 	cJSON_AddNumberToObject(o, "lost", (double)kev_lost(k));
 	cJSON_AddNumberToObject(o, "malformed", (double)k->malformed);
-	if (k->state == KEV_STATE_ON)
+	if (k->state == KEV_STATE_ON) {
 		cJSON_AddNumberToObject(o, "ring_kb", k->ring_kb);
+		int off = !strncmp(k->accept_why, "kernel_events_accept", 20);
+		cJSON_AddStringToObject(o, "accept_events",
+					!k->accept_why[0] ? "on" : off ? "off" : "unavailable");
+		if (k->accept_why[0] && !off)
+			cJSON_AddStringToObject(o, "accept_reason", k->accept_why);
+	}
 }
 
 cJSON *kev_dump(const struct kev *k)

@@ -112,7 +112,8 @@ static void kev_event(void *arg, const struct kev_ev *e)
 static void kev_start(struct collector *c)
 {
 	struct kev *k = &c->kev;
-	if (kev_open(k, c->cf.kev_mode, (unsigned)c->cf.kev_ring_kb, c->socks.netns_ino) != 0) {
+	if (kev_open(k, c->cf.kev_mode, (unsigned)c->cf.kev_ring_kb, c->socks.netns_ino,
+		     c->cf.kev_accept) != 0) {
 		if (c->cf.kev_mode == KEV_MODE_ON)
 			fatalx("kernel events: cannot load (kernel_events = on): %s", k->why);
 		log_warnx("kernel events: unavailable (%s); working without them", k->why);
@@ -128,6 +129,8 @@ static void kev_start(struct collector *c)
 	graph_kev_on(c->graph, 1);
 	log_info("kernel events: on (netns %llu, ring %u KiB)",
 		 (unsigned long long)c->socks.netns_ino, k->ring_kb);
+	if (k->accept_why[0] && c->cf.kev_accept)
+		log_warnx("kernel events: no accept events (%s)", k->accept_why);
 }
 
 /* Before daemon(): the graph, the epoll sets, the sockets and the control

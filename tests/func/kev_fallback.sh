@@ -63,6 +63,7 @@ tb_collector h1
 [ "$(status_of h1 state)" = off ] || bad "h1 state is '$(status_of h1 state)', want off"
 [ "$(status_of h1 reason)" = "kernel_events = off" ] || bad "h1 reason is '$(status_of h1 reason)'"
 [ "$(status_of h1 events)" = 0 ] || bad "h1 counted $(status_of h1 events) events with the source off"
+[ -z "$(status_of h1 accept_events)" ] || bad "h1 shows accept_events with the source off"
 n=$(tb_exec h1 "$TB_HOPTRACE" kev-dump | wc -l)
 [ "$n" = 0 ] || bad "h1 kev-dump printed $n events"
 [ "$(grep -c 'kernel events: off' "$(tb_dir h1)/hoptraced.log")" = 1 ] || bad "h1's log does not say 'kernel events: off' once"
@@ -121,11 +122,12 @@ esac
 
 tb_log "config: values refused"
 for kv in "kernel_events = maybe" "kernel_events_ring_kb = 1000" "kernel_events_ring_kb = 2" \
-	"kernel_events_ring_kb = 131072" "kernel_events_ring_kb = 64"; do
+	"kernel_events_ring_kb = 131072" "kernel_events_accept = maybe" \
+	"kernel_events_ring_kb = 64" "kernel_events_accept = on"; do
 	printf '[collector]\n%s\n' "$kv" >"$TB_T/c.conf"
 	out=$("$TB_HOPTRACED" -n -f "$TB_T/c.conf" 2>&1); r=$?
 	case $kv in
-	*"= 64") [ $r = 0 ] || bad "'$kv' refused: $out" ;;
+	*"= 64"|*"accept = on") [ $r = 0 ] || bad "'$kv' refused: $out" ;;
 	*) [ $r != 0 ] || bad "'$kv' accepted"; echo "    $kv: $out" ;;
 	esac
 done

@@ -19,6 +19,9 @@ tb_need python3
 tb_switch
 tb_host h1 10.231.0.1
 tb_host h2 10.231.0.2
+for h in h1 h2; do # (accept events are off by default)
+	sed -i 's|^\[collector\]$|[collector]\nkernel_events_accept = on|' "$(tb_conf $h)"
+done
 tb_collector h1
 tb_collector h2
 
@@ -27,6 +30,8 @@ for h in h1 h2; do
 	state=$(echo "$st" | sed -n 's/^kernel_events\.state: //p')
 	[ "$state" = on ] ||
 		tb_skip "kernel events unavailable on $h: $(echo "$st" | sed -n 's/^kernel_events\.reason: //p')"
+	[ "$(echo "$st" | sed -n 's/^kernel_events\.accept_events: //p')" = on ] ||
+		tb_skip "no accept events on $h: $(echo "$st" | sed -n 's/^kernel_events\.accept_reason: //p')"
 done
 
 cat >"$TB_T/tcp.py" <<'PY'

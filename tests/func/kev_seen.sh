@@ -26,6 +26,9 @@ tb_collector h2
 st=$(tb_exec h1 "$TB_HOPTRACE" status) || tb_fail "status"
 [ "$(echo "$st" | sed -n 's/^kernel_events\.state: //p')" = on ] ||
 	tb_skip "kernel events unavailable: $(echo "$st" | sed -n 's/^kernel_events\.reason: //p')"
+# (by default without accept events: docs/config.md kernel_events_accept)
+[ "$(echo "$st" | sed -n 's/^kernel_events\.accept_events: //p')" = off ] ||
+	tb_fail "accept events not off by default: $(echo "$st" | grep accept)"
 
 # run H: O, M, S; prints "O M S" once M has ended (M asked about while alive)
 run() {
