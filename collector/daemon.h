@@ -21,6 +21,8 @@
  *                               the inquiry follower; HTTP inquiries' local part
  *   loop.c     struct loop      the epoll loop: timeouts, record batching,
  *                               the 1 s timer (retention, names, watchdog)
+ *   kev.c      struct kev       the kernel event source (kev.h): BPF programs,
+ *                               their ring buffer, read before records
  *
  * Every function takes the collector (or its part) explicitly; the only file
  * statics left are the quit flag the signal handler sets and the pointer the

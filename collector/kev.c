@@ -1,8 +1,12 @@
 /*
  * kev.c — loads the kernel event programs (bpf/kev.bpf.c) through their
  * libbpf skeleton, which the build generates (Makefile "kernel events") and
- * reads their ring buffer (kev.h). Without BPF support at build time
- * (HT_KEV unset) kev_open() only says why the source is unavailable.
+ * reads their ring buffer (kev.h). Loading: open, the netns and the ring's
+ * size set, load, attach the raw tracepoints, the accept tracepoints by id
+ * when asked (attach_accept), then a self-test: our own fork must come back
+ * naming us. Any failure leaves the source unavailable with the reason.
+ * Without BPF support at build time (HT_KEV unset) kev_open() only says why
+ * the source is unavailable.
  */
 #include <errno.h>
 #include <stdio.h>
