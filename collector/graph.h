@@ -207,6 +207,7 @@ struct graph_stats {
 	uint64_t fd_checks;        /* kernel look-ups made for claims */
 	uint64_t refused_kev;      /* a BIRTH/IMAGE the kernel's events contradict */
 	uint64_t kev_forks;        /* fork events taken (graph_kev.c) */
+	uint64_t kev_tcp_holds;    /* holds of TCP connections from kernel events */
 };
 
 /* Per uid: what it has in the graph and what of its was refused. */
@@ -240,6 +241,18 @@ void graph_kev_lossy(struct graph *g);
 void graph_kev_fork(struct graph *g, pid_t child, pid_t creator, uint64_t start_ns, uint64_t ts);
 void graph_kev_exec(struct graph *g, pid_t pid, uint64_t dev, uint64_t ino, uint64_t ts);
 void graph_kev_exit(struct graph *g, pid_t pid, uint64_t ts);
+/* A TCP state change (states as include/net/tcp_states.h) of socket ino:
+ * a connect() the kernel saw (SYN_SENT) until its owner's close gives a
+ * process the shim does not cover its hold of that connection (history). */
+struct graph_kev_sock {
+	pid_t pid;
+	uint64_t ino, ts;
+	int family;
+	uint16_t sport, dport;
+	uint8_t oldstate, newstate;
+	const uint8_t *saddr, *daddr;
+};
+void graph_kev_tcp(struct graph *g, const struct graph_kev_sock *s, uint64_t now);
 void graph_free(struct graph *g);             /* accepts NULL */
 
 /* Applies one record sent by (pid, uid) — the kernel-attested sender — at

@@ -194,7 +194,8 @@ struct kev_lineage {
 	pid_t creator;          /* the fork event's creator; 0: no fork seen */
 	uint64_t start;         /* its /proc starttime */
 	uint64_t fork_ts;
-	int exec_known;         /* an exec event came (dev, ino) */
+	int exec_known;         /* an exec event came (dev, ino), at exec_ts */
+	uint64_t exec_ts;
 	int exec_missing;       /* it forked under the source and never exec'd (no loss) */
 	uint64_t dev, ino;
 };

@@ -155,7 +155,9 @@ cJSON *kev_ev_json(const struct kev_ev *e)
 			cJSON_AddStringToObject(o, "state",
 						e->newstate == KEV_TCP_SYN_SENT ? "syn_sent"
 						: e->newstate == KEV_TCP_ESTABLISHED ? "established"
-										     : "close");
+						: e->newstate == KEV_TCP_FIN_WAIT1 ? "fin_wait1"
+						: e->newstate == KEV_TCP_LAST_ACK ? "last_ack"
+										  : "close");
 		if (e->family == AF_INET || e->family == AF_INET6) {
 			add_addr(o, "local", e->family, e->saddr, e->sport);
 			add_addr(o, "remote", e->family, e->daddr, e->dport);

@@ -103,6 +103,12 @@ static void kev_event(void *arg, const struct kev_ev *e)
 	case KEV_FORK: graph_kev_fork(c->graph, e->tgid, e->ptgid, e->start_ns, e->t_ns); break;
 	case KEV_EXEC: graph_kev_exec(c->graph, e->tgid, e->dev, e->ino, e->t_ns); break;
 	case KEV_EXIT: graph_kev_exit(c->graph, e->tgid, e->t_ns); break;
+	case KEV_TCP: {
+		struct graph_kev_sock s = {e->tgid, e->ino, e->t_ns, e->family, e->sport, e->dport,
+					   e->oldstate, e->newstate, e->saddr, e->daddr};
+		graph_kev_tcp(c->graph, &s, now_ns());
+		break;
+	}
 	}
 }
 

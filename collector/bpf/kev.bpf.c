@@ -14,7 +14,8 @@
  *   sched_process_fork   a new process (threads skipped): creator, child
  *   sched_process_exec   the image: device, inode, path
  *   sched_process_exit   the last thread of a process
- *   inet_sock_set_state  TCP SYN_SENT (connect), ESTABLISHED, CLOSE
+ *   inet_sock_set_state  TCP SYN_SENT (connect), ESTABLISHED, FIN_WAIT1 and
+ *                        LAST_ACK (its owner's close()), CLOSE
  *   syscalls/sys_exit_accept, sys_exit_accept4 (tracepoints, by id)
  *                        accept/accept4 that returned a descriptor
  *
@@ -181,7 +182,8 @@ int kev_tcp(struct bpf_raw_tracepoint_args *ctx)
 	const struct sock *sk = (const struct sock *)ctx->args[0];
 	int oldstate = (int)ctx->args[1], newstate = (int)ctx->args[2];
 	if (newstate != KEV_TCP_SYN_SENT && newstate != KEV_TCP_ESTABLISHED &&
-	    newstate != KEV_TCP_CLOSE)
+	    newstate != KEV_TCP_CLOSE && newstate != KEV_TCP_FIN_WAIT1 &&
+	    newstate != KEV_TCP_LAST_ACK)
 		return 0;
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP || !netns_ours_sock(sk))
 		return 0;

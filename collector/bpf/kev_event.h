@@ -14,7 +14,8 @@
 #define KEV_FORK 1   /* a new process (not a thread): creator, child */
 #define KEV_EXEC 2   /* a successful exec: the image's device, inode, path */
 #define KEV_EXIT 3   /* the whole process (its last thread) ended */
-#define KEV_TCP 4    /* a TCP state change: SYN_SENT (connect), ESTABLISHED, CLOSE */
+#define KEV_TCP 4    /* a TCP state change: SYN_SENT (connect), ESTABLISHED, the
+		      * owner's close (FIN_WAIT1, LAST_ACK), CLOSE */
 #define KEV_ACCEPT 5 /* accept()/accept4() returned a descriptor */
 #define KEV_TYPES 6
 
@@ -23,7 +24,9 @@
 /* TCP states (include/net/tcp_states.h) */
 #define KEV_TCP_ESTABLISHED 1
 #define KEV_TCP_SYN_SENT 2
+#define KEV_TCP_FIN_WAIT1 4 /* close() of an established socket (process context) */
 #define KEV_TCP_CLOSE 7
+#define KEV_TCP_LAST_ACK 9  /* close() after the peer's FIN (process context) */
 
 struct kev_hdr {
 	__u32 type;
