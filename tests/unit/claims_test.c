@@ -390,6 +390,52 @@ static void test_kev_lineage(void)
 	graph_free(g);
 }
 
+/* An outgoing TCP connection the kernel saw a process the shim does not
+ * cover (exec'd without an IMAGE) make and close is its closed hold; a
+ * shimmed process's, or a failed connect, adds nothing. */
+static void kev_tcp(struct graph *g, pid_t pid, uint64_t ino, int oldst, int newst, uint64_t ts)
+{
+	static const uint8_t a2[4] = {10, 0, 0, 2}, a1[4] = {10, 0, 0, 1};
+	struct graph_kev_sock s = {pid, ino, ts, AF_INET, newst == 2 ? 0 : 40000, 9000,
+				   (uint8_t)oldst, (uint8_t)newst, a2, a1};
+	graph_kev_tcp(g, &s, ts);
+}
+
+static void test_kev_tcp(void)
+{
+	struct graph *g = scene(0);
+	struct graph_stats st;
+	graph_kev_on(g, 1);
+	kproc_set(50, 40, 40, 40, 500);
+	ok(g, 50, 0, image_rec(40, "/usr/bin/dash", 20));
+	ok(g, 50, 0, R(HT_REC_EXEC, 21)); /* exec'd a static binary: no IMAGE follows */
+	kev_tcp(g, 50, 5000, 7, 2, 22);   /* SYN_SENT */
+	kev_tcp(g, 50, 5000, 2, 1, 23);   /* ESTABLISHED */
+	kev_tcp(g, 50, 5000, 8, 9, 25);   /* LAST_ACK: its close() */
+	struct chan *c = graph_chan(g, HT_CHAN_SOCK, 0, 5000);
+	CHECK(c && c->holds && c->holds->p == graph_proc(g, 50));
+	if (c && c->holds) {
+		CHECK_EQ_INT((int)c->holds->since, 22);
+		CHECK_EQ_INT((int)c->holds->until, 25);
+		CHECK_EQ_INT(c->dir, 'o');
+		CHECK_EQ_INT(c->remote.port, 9000);
+		CHECK_EQ_INT(c->remote.a[3], 1);
+	}
+	/* a failed connect (SYN_SENT -> CLOSE) */
+	kev_tcp(g, 50, 5001, 7, 2, 26);
+	kev_tcp(g, 50, 5001, 2, 7, 27);
+	CHECK(graph_chan(g, HT_CHAN_SOCK, 0, 5001) == NULL);
+	/* a shimmed process (its IMAGE came, no exec since): its records say it */
+	kproc_set(51, 40, 40, 40, 510);
+	ok(g, 51, 0, image_rec(40, "/usr/bin/curl", 28));
+	kev_tcp(g, 51, 5002, 7, 2, 29);
+	kev_tcp(g, 51, 5002, 1, 4, 30);
+	CHECK(graph_chan(g, HT_CHAN_SOCK, 0, 5002) == NULL);
+	graph_stats(g, &st);
+	CHECK_EQ_INT((int)st.kev_tcp_holds, 1);
+	graph_free(g);
+}
+
 /* A re-parented process whose creator ran without the shim and ended: its
  * lineage is its process group's leader, from the kernel, marked */
 static void test_kernel_lineage(void)
@@ -632,5 +678,5 @@ static void test_bounds(void)
 	graph_free(g);
 }
 
-T_MAIN("claims", T(test_forged_fdrecv), T(test_forged_fd_claims), T(test_forged_creator), T(test_kev_lineage),
+T_MAIN("claims", T(test_forged_fdrecv), T(test_forged_fd_claims), T(test_forged_creator), T(test_kev_lineage), T(test_kev_tcp),
        T(test_kernel_lineage), T(test_hidden_close), T(test_exit_noted_ends_when_seen), T(test_unconfirmed_inherited), T(test_unconfirmed_inherited_uid), T(test_bounds))
