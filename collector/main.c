@@ -225,6 +225,7 @@ int main(int argc, char **argv)
 	c->hup = &hup;
 	if (conf_load(conffile, explicit_conf && child_fd < 0, &c->cf, err, sizeof(err)) != 0) {
 		fprintf(stderr, "hoptraced: %s\n", err);
+		free(c);
 		return 1;
 	}
 	if (child_fd >= 0) {
@@ -235,11 +236,12 @@ int main(int argc, char **argv)
 	}
 	if (check) {
 		/* [fleet] (docs/fleet.md): every fault, one line each */
-		if (c->cf.inq.enabled &&
-		    fleet_check_print("hoptraced", conffile, explicit_conf, FLEET_USE_ALL, stderr) > 0)
-			return 1;
-		printf("configuration OK\n");
-		return 0;
+		int bad = c->cf.inq.enabled &&
+			  fleet_check_print("hoptraced", conffile, explicit_conf, FLEET_USE_ALL, stderr) > 0;
+		if (!bad)
+			printf("configuration OK\n");
+		free(c);
+		return bad;
 	}
 	process_setup();
 	collector_open(c);
