@@ -312,7 +312,7 @@ if want kev; then
 			else l=$(sed -n '/^== kernel_events_accept = off/,$p' "$L" | grep "^kev $w "); fi
 			[ -n "$l" ] || continue
 			set -- $l
-			row kev "$w CPU ns, off -> on$([ $part = noaccept ] && echo ' (no accept events)')" "$3 -> $4" \
+			row kev "$w CPU ns, off -> on, $([ $part = noaccept ] && echo 'no accept events (default)' || echo 'with accept events')" "$3 -> $4" \
 				"$(awk -v r="$5" 'BEGIN { printf "%sx, target <= 1.03: %s", r, (r <= 1.03 ? "MET" : "NOT MET") }')"
 		done
 	done
