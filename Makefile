@@ -80,7 +80,7 @@ BENCHES    := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRC))
 MBED := -lmbedtls -lmbedx509 -lmbedcrypto -lssl -lcrypto
 # per-program link lists: each program links the parts and system libraries it uses
 LIBS_hoptraced        := $(COLL_LIB) $(COMMON_LIB)
-SYS_hoptraced         := -lnng -lcurl -lcjson -lpthread $(MBED)
+SYS_hoptraced         = -lnng -lcurl -lcjson -lpthread $(MBED) $(KEV_LIBS)
 LIBS_hoptrace         := $(CLI_LIB) $(POLICY_LIB) $(COMMON_LIB)
 SYS_hoptrace          := -lnng -lcurl -lcjson -lpthread $(MBED)
 LIBS_hopguard         := $(GUARD_LIB) $(POLICY_LIB) $(COMMON_LIB)
@@ -92,13 +92,49 @@ MAIN_hoptrace         := cli/main.c
 MAIN_hopguard         := guard/main.c
 MAIN_hoptrace-policyd := policyd/main.c
 # tests and benchmarks may reach into any part
-SYS_ALL := -lnetfilter_queue -lmnl -lnng -lcurl -lcjson -lpthread $(MBED)
+SYS_ALL = -lnetfilter_queue -lmnl -lnng -lcurl -lcjson -lpthread $(MBED) $(KEV_LIBS)
 
 .PHONY: all progs libs deps run stop check check-unit check-func bench asan fuzz fuzz-run \
         install uninstall clean demo deb man-lint
 all: $(SHIM) $(PROGS) $(UNITS) $(HELPERS) $(BENCHES)
 progs: $(SHIM) $(PROGS)
 libs: $(ALL_LIBS)
+
+# ---- kernel events (collector/kev.c, docs/collector.md "Kernel events") -----
+# The BPF programs (collector/bpf/kev.bpf.c) are compiled by clang against a
+# vmlinux.h that bpftool dumps from this machine's BTF, and embedded in a
+# skeleton header (both in $(BUILD)/kev, never committed); CO-RE relocates
+# them on the kernel they load on. When clang, bpftool, libbpf or the BTF is
+# missing (or KEV=0) collector/kev.c builds as a stub that says so.
+BPFTOOL     ?= $(firstword $(shell command -v bpftool 2>/dev/null) $(wildcard /usr/sbin/bpftool /sbin/bpftool))
+BPF_CLANG   ?= clang
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+KEV_ARCH    := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+KEV         ?= 1
+KEV_MISSING := $(strip $(if $(filter 0,$(KEV)),KEV=0) $(if $(BPFTOOL),,bpftool) \
+                 $(if $(shell command -v $(BPF_CLANG) 2>/dev/null),,clang) \
+                 $(if $(shell pkg-config --exists libbpf 2>/dev/null && echo y),,libbpf-dev) \
+                 $(if $(wildcard $(VMLINUX_BTF)),,$(VMLINUX_BTF)))
+KEV_DIR     := $(BUILD)/kev
+ifeq ($(KEV_MISSING),)
+KEV_LIBS := -lbpf
+$(BUILD)/collector/kev.o: HT_CFLAGS += -DHT_KEV -I$(KEV_DIR)
+$(BUILD)/collector/kev.o: $(KEV_DIR)/kev.skel.h
+$(KEV_DIR)/vmlinux.h:
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  BTF     $@")
+	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c >$@.tmp && mv $@.tmp $@
+$(KEV_DIR)/kev.bpf.o: collector/bpf/kev.bpf.c collector/bpf/kev_event.h $(KEV_DIR)/vmlinux.h
+	@$(if $(Q),echo "  BPF     $<")
+	$(Q)$(BPF_CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(KEV_ARCH) -Wall -Wextra -Werror \
+	    -I$(KEV_DIR) -Icollector/bpf -c -o $@ $<
+$(KEV_DIR)/kev.skel.h: $(KEV_DIR)/kev.bpf.o
+	@$(if $(Q),echo "  SKEL    $@")
+	$(Q)$(BPFTOOL) gen skeleton $< name kev_bpf >$@.tmp && mv $@.tmp $@
+else
+KEV_LIBS :=
+$(BUILD)/collector/kev.o: HT_CFLAGS += -DHT_KEV_MISSING='"missing at build time: $(KEV_MISSING)"'
+endif
 
 # ---- the shim: only the wrapped libc names are exported --------------------
 $(BUILD)/preload/%.o: preload/%.c

@@ -124,6 +124,8 @@ static void proc_desc(FILE *f, const cJSON *n)
 		const char *seen = jstr(n, "seen");
 		if (seen && strcmp(seen, "kernel") == 0)
 			fputs("  [kernel]", f);
+		else if (seen && strcmp(seen, "kernel-events") == 0)
+			fputs("  [kernel-events]", f);
 	}
 	if (jbool(n, "alive") == 0)
 		fputs("  (exited)", f);
@@ -591,7 +593,9 @@ static int dot_procs(FILE *mem, const cJSON *procs)
 		seen = jstr(x, "seen");
 		snprintf(label, sizeof(label), "%s[%lld]\n%s%s",
 			 exe && *exe ? base_name(exe) : (argv0 ? base_name(argv0) : "?"), pid,
-			 exe ? exe : "", seen && strcmp(seen, "kernel") == 0 ? "\n[kernel]" : "");
+			 exe ? exe : "",
+			 !seen || !strncmp(seen, "shim", 4) ? "" : !strcmp(seen, "kernel") ? "\n[kernel]"
+			 : !strcmp(seen, "kernel-events") ? "\n[kernel-events]" : "");
 		fprintf(mem, "\tp%d [shape=box, label=", i);
 		dot_str(mem, label);
 		if (jbool(x, "alive") == 0)

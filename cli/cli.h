@@ -108,6 +108,7 @@ int cmd_who(int argc, char **argv);     /* who LOCAL_IP:PORT REMOTE_IP:PORT */
 int cmd_ps(int argc, char **argv);      /* ps */
 int cmd_graph(int argc, char **argv);   /* graph --dot | --json */
 int cmd_status(int argc, char **argv);  /* status */
+int cmd_kev_dump(int argc, char **argv); /* kev-dump */
 int cmd_metrics(int argc, char **argv); /* metrics [--output FILE] */
 int cmd_env(int argc, char **argv);     /* env */
 int cmd_enable(int argc, char **argv);  /* enable [--preload-file FILE] */

@@ -85,7 +85,8 @@ static void print_line(const char *line, size_t len)
 			       cJSON_IsNumber(pid) ? (long)pid->valuedouble : -1L,
 			       str(p, "exe") && *str(p, "exe") ? str(p, "exe") : "?",
 			       sha ? "  sha256:" : "", sha ? sha : "",
-			       seen && !strcmp(seen, "kernel") ? "  (kernel)" : "");
+			       seen && !strcmp(seen, "kernel") ? "  (kernel)"
+			       : seen && !strcmp(seen, "kernel-events") ? "  (kernel-events)" : "");
 		}
 	}
 	cJSON_Delete(r);

@@ -39,6 +39,8 @@ static const struct command {
 	{"graph", cmd_graph, CMD_CONF, "graph --dot", "the whole graph, as Graphviz dot"},
 	{"status", cmd_status, CMD_CONF, "status",
 	 "the collector's counters and which\nrunning processes carry the shim"},
+	{"kev-dump", cmd_kev_dump, CMD_CONF, "kev-dump",
+	 "the kernel events the collector read\nlately (kernel_events, root only)"},
 	{"metrics", cmd_metrics, CMD_CONF, "metrics [--output FILE]",
 	 "the counters in Prometheus text format"},
 	{"env", cmd_env, 0, "env", "shell lines that opt a shell in:\neval \"$(hoptrace env)\""},

@@ -19,6 +19,7 @@
 #include "chain.h"
 #include "hoptrace/procfs.h"
 #include "answer.h"
+#include "kev.h"
 #include "sha256.h"
 #include "hoptrace/sockdiag.h"
 #include "hoptrace/log.h"
@@ -309,7 +310,7 @@ static cJSON *op_ps(struct query_ctx *q)
 		cJSON_AddStringToObject(o, "exe", p->exe);
 		cJSON_AddStringToObject(o, "argv0", p->argv0);
 		cJSON_AddBoolToObject(o, "alive", p->alive);
-		cJSON_AddStringToObject(o, "seen", p->seen_kernel ? "kernel" : "shim");
+		cJSON_AddStringToObject(o, "seen", proc_seen(p));
 		cJSON_AddNumberToObject(o, "nholds", 0);
 		int nh = 0;
 		for (struct hold *h = p->holds; h; h = h->pnext)
@@ -337,7 +338,7 @@ static cJSON *op_graph(struct query_ctx *q)
 		cJSON_AddStringToObject(o, "argv0", p->argv0);
 		cJSON_AddNumberToObject(o, "creator_pid", p->creator ? p->creator->pid : 0);
 		cJSON_AddBoolToObject(o, "alive", p->alive);
-		cJSON_AddStringToObject(o, "seen", p->seen_kernel ? "kernel" : "shim");
+		cJSON_AddStringToObject(o, "seen", proc_seen(p));
 		cJSON_AddItemToArray(procs, o);
 		for (struct hold *h = p->holds; h; h = h->pnext) {
 			cJSON *ho = cJSON_CreateObject();
@@ -434,6 +435,8 @@ static cJSON *op_status(struct query_ctx *q)
 	cJSON_AddNumberToObject(cl, "refused_bounds", (double)st.refused_bounds);
 	cJSON_AddNumberToObject(cl, "addr_corrected", (double)st.addr_corrected);
 	cJSON_AddNumberToObject(cl, "lineage_from_kernel", (double)st.lineage_kernel);
+	cJSON_AddNumberToObject(cl, "refused_by_kernel_events", (double)st.refused_kev);
+	cJSON_AddNumberToObject(cl, "tcp_holds_from_kernel_events", (double)st.kev_tcp_holds);
 	cJSON *by = cJSON_AddArrayToObject(cl, "by_uid");
 	graph_uid_stats(q->g, uid_cb, by);
 	/* executable hashes: on the graph thread (sync) or in the background */
@@ -450,6 +453,8 @@ static cJSON *op_status(struct query_ctx *q)
 	cJSON_AddNumberToObject(eh, "refused", (double)hs.refused);
 	cJSON_AddNumberToObject(eh, "changed_while_read", (double)hs.changed);
 	cJSON_AddNumberToObject(a, "records_dropped", (double)q->stats->dropped);
+	if (q->kev)
+		kev_status(q->kev, a);
 	if (q->stats->status_extra)
 		q->stats->status_extra(a);
 	return a;
@@ -464,6 +469,10 @@ static char *answer_req(struct query_ctx *q, const struct ht_qreq *rq, uint64_t 
 	case HT_QOP_PS: return print_answer(rq, op_ps(q));
 	case HT_QOP_GRAPH: return print_answer(rq, op_graph(q));
 	case HT_QOP_STATUS: return print_answer(rq, op_status(q));
+	case HT_QOP_KEVENTS:
+		if (q->kev)
+			return print_answer(rq, kev_dump(q->kev));
+		return ht_qerr_answer(rq, HT_QE_BAD_REQUEST, "no kernel event source");
 	default:
 		/* subscribe and bound are the SEQPACKET transport's (query_is_subscribe,
 		 * query_bound); anywhere else they are unknown ops, as they were */

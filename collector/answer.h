@@ -11,6 +11,8 @@
 #include "hoptrace/query.h"
 #include "graph.h"
 
+struct kev;
+
 struct collector_stats {
 	uint64_t records, decode_errors, no_creds, fd_passing, oversized;
 	uint64_t conns, queries, query_refused;
@@ -33,6 +35,8 @@ struct query_ctx {
 	 * unless the request says "force":true */
 	int (*was_pushed)(uint64_t ino, void *arg);
 	void *was_pushed_arg;
+	/* the kernel event source (kev.h; NULL: none): status, kevents */
+	const struct kev *kev;
 };
 
 /* Returns a malloc()ed JSON answer (never NULL unless out of memory): the

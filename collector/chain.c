@@ -321,7 +321,7 @@ static cJSON *proc_node(struct walk *w, const struct proc *p)
 	cJSON_AddStringToObject(n, "exe", p->exe);
 	cJSON_AddStringToObject(n, "argv0", p->argv0);
 	cJSON_AddStringToObject(n, "sha256", graph_proc_sha256(w->g, p));
-	cJSON_AddStringToObject(n, "seen", p->seen_kernel ? "kernel" : "shim");
+	cJSON_AddStringToObject(n, "seen", proc_seen(p));
 	if (p->lineage_kernel)
 		/* its creator is the kernel's process group or session leader:
 		 * whatever created it ran without the shim (a gap, marked) */
@@ -1063,8 +1063,8 @@ static int path_procs(struct flat *f, cJSON *arr)
 		cJSON *n = f->path[i];
 		cJSON *o = cJSON_CreateObject();
 		const char *seen = jstr(n, "seen");
-		if (seen && strcmp(seen, "kernel") == 0)
-			fallback = 1;
+		if (seen && (strcmp(seen, "kernel") == 0 || strcmp(seen, "kernel-events") == 0))
+			fallback = 1; /* its channels from /proc: a snapshot */
 		static const char *const keys[] = {"host", "pid", "exe", "sha256", "seen", "uid"};
 		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
 			const cJSON *v = cJSON_GetObjectItem(n, keys[k]);

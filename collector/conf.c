@@ -83,6 +83,32 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 			snprintf(err, errlen, "max_processes: at least 100");
 			return -1;
 		}
+	} else if (strcmp(key, "kernel_events") == 0) {
+		if (strcmp(val, "auto") == 0)
+			c->kev_mode = KEV_MODE_AUTO;
+		else if (strcmp(val, "on") == 0)
+			c->kev_mode = KEV_MODE_ON;
+		else if (strcmp(val, "off") == 0)
+			c->kev_mode = KEV_MODE_OFF;
+		else {
+			snprintf(err, errlen, "kernel_events: auto, on or off");
+			return -1;
+		}
+	} else if (strcmp(key, "kernel_events_accept") == 0) {
+		if (strcmp(val, "on") && strcmp(val, "off")) {
+			snprintf(err, errlen, "kernel_events_accept: on or off");
+			return -1;
+		}
+		c->kev_accept = val[1] == 'n';
+	} else if (strcmp(key, "kernel_events_ring_kb") == 0) {
+		if (ini_uint(val, KEV_RING_KB_MAX, &c->kev_ring_kb, err, errlen) != 0)
+			return -1;
+		/* a BPF ring buffer is a power of two of pages */
+		if (c->kev_ring_kb < KEV_RING_KB_MIN || (c->kev_ring_kb & (c->kev_ring_kb - 1))) {
+			snprintf(err, errlen, "kernel_events_ring_kb: a power of two, %d to %d",
+				 KEV_RING_KB_MIN, KEV_RING_KB_MAX);
+			return -1;
+		}
 	} else {
 		snprintf(err, errlen, "unknown key \"%s\" in [collector]", key);
 		return -1;
@@ -106,6 +132,9 @@ int conf_load(const char *path, int explicit_path, struct conf *c, char *err, si
 	c->rate_uid = 50000;
 	c->max_conns_uid = 4096;
 	c->query_drain_us = 1000;
+	c->kev_mode = KEV_MODE_AUTO;
+	c->kev_accept = 0; /* +4..5% CPU on syscall-bound work, and the graph takes none yet */
+	c->kev_ring_kb = KEV_RING_KB_DEFAULT;
 	inq_conf_defaults(&c->inq);
 	if (!explicit_path && access(path, F_OK) != 0)
 		return 0; /* no file: defaults */

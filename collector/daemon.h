@@ -21,6 +21,8 @@
  *                               the inquiry follower; HTTP inquiries' local part
  *   loop.c     struct loop      the epoll loop: timeouts, record batching,
  *                               the 1 s timer (retention, names, watchdog)
+ *   kev.c      struct kev       the kernel event source (kev.h): BPF programs,
+ *                               their ring buffer, read before records
  *
  * Every function takes the collector (or its part) explicitly; the only file
  * statics left are the quit flag the signal handler sets and the pointer the
@@ -46,6 +48,7 @@
 #include "answer.h"
 #include "graph.h"
 #include "inquiry.h"
+#include "kev.h"
 
 /* ---- epoll tags: what an event's fd is --------------------------------------- */
 #define TAG_REC_LISTEN 1u
@@ -57,7 +60,8 @@
 #define TAG_INQ 7u
 #define TAG_RECORDS 8u
 #define TAG_BELL 9u
-#define TAG_UIDSET 10u /* a uid's set of record connections, in records.ep */
+#define TAG_UIDSET 10u
+#define TAG_KEV 11u    /* the kernel event ring buffer (kev.c) */ /* a uid's set of record connections, in records.ep */
 #define TAG(t, fd) (((uint64_t)(t) << 32) | (uint32_t)(fd))
 
 static inline uint64_t now_ns(void)
@@ -78,6 +82,9 @@ struct conf {
 	 * per uid (root: per connection only), connections per uid, and how long
 	 * a query may spend draining records before it is answered */
 	unsigned long long rate_conn, rate_uid, max_conns_uid, query_drain_us;
+	/* the kernel event source (kev.h): auto|on|off, its ring's size */
+	int kev_mode, kev_accept;
+	unsigned long long kev_ring_kb;
 	struct inq_conf inq;
 };
 
@@ -331,6 +338,7 @@ struct collector {
 	struct records rec;
 	struct push push;
 	struct loop loop;
+	struct kev kev;         /* the kernel event source (kev.c) */
 };
 
 #endif

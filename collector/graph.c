@@ -350,6 +350,7 @@ void graph_free(struct graph *g)
 {
 	if (!g)
 		return;
+	free(g->kev);
 	while (g->phead)
 		proc_free(g, g->phead);
 	while (g->chead)

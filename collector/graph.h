@@ -67,6 +67,8 @@ struct proc {
 	uint8_t lineage_kernel : 1; /* its creator was taken from the kernel's view
 				     * (process group / session), not from a record */
 	uint8_t closed_rec : 1;     /* it closed an fd by record (the ring, inherit_from) */
+	uint8_t seen_kev : 1;       /* first known from /proc, its creator from the
+				     * kernel's fork event: seen "kernel-events" */
 	uint8_t fds_stale : 1;      /* its last /proc/PID/fd read was cut short or
 				     * put off (its uid's scan share, graph_proc.c):
 				     * its chains say holders_incomplete */
@@ -212,6 +214,9 @@ struct graph_stats {
 	uint64_t addr_corrected;   /* a claimed TCP address the kernel replaced */
 	uint64_t lineage_kernel;   /* creators taken from the kernel's view (a gap) */
 	uint64_t fd_checks;        /* kernel look-ups made for claims */
+	uint64_t refused_kev;      /* a BIRTH/IMAGE the kernel's events contradict */
+	uint64_t kev_forks;        /* fork events taken (graph_kev.c) */
+	uint64_t kev_tcp_holds;    /* holds of TCP connections from kernel events */
 };
 
 /* Per uid: what it has in the graph and what of its was refused. */
@@ -227,7 +232,36 @@ void graph_uid_stats(const struct graph *g, int (*cb)(void *ctx, const struct gr
 
 struct graph;
 
+/* How the graph knows p: "shim" (its records), "kernel" (/proc), or
+ * "kernel-events" (/proc, with its creator from the kernel's fork event) */
+static inline const char *proc_seen(const struct proc *p)
+{
+	return p->seen_kev ? "kernel-events" : p->seen_kernel ? "kernel" : "shim";
+}
+
 struct graph *graph_new(const struct graph_conf *conf);
+
+/* The kernel event source (collector/kev.c, graph_kev.c): on, its fork and
+ * exec events are authoritative for BIRTH and IMAGE records; lossy: the ring
+ * lost events (a missing exec proves nothing). Times: monotonic ns; start_ns:
+ * the child's start since boot (as /proc's starttime, in ns). */
+void graph_kev_on(struct graph *g, int on);
+void graph_kev_lossy(struct graph *g);
+void graph_kev_fork(struct graph *g, pid_t child, pid_t creator, uint64_t start_ns, uint64_t ts);
+void graph_kev_exec(struct graph *g, pid_t pid, uint64_t dev, uint64_t ino, uint64_t ts);
+void graph_kev_exit(struct graph *g, pid_t pid, uint64_t ts);
+/* A TCP state change (states as include/net/tcp_states.h) of socket ino:
+ * a connect() the kernel saw (SYN_SENT) until its owner's close gives a
+ * process the shim does not cover its hold of that connection (history). */
+struct graph_kev_sock {
+	pid_t pid;
+	uint64_t ino, ts;
+	int family;
+	uint16_t sport, dport;
+	uint8_t oldstate, newstate;
+	const uint8_t *saddr, *daddr;
+};
+void graph_kev_tcp(struct graph *g, const struct graph_kev_sock *s, uint64_t now);
 void graph_free(struct graph *g);             /* accepts NULL */
 
 /* Applies one record sent by (pid, uid) — the kernel-attested sender — at

@@ -209,6 +209,10 @@ static int rec_birth(struct rec *x)
 		*x->why = "a process cannot be its own creator";
 		return -EINVAL;
 	}
+	struct kev_lineage kl;
+	if (kev_lineage(g, x->pid, &kl) == 0 && kl.creator && kl.creator != cpid)
+		return refuse(g, &g->st.refused_kev, x->why,
+			      "creator contradicts the kernel's fork event");
 	if (check_creator(g, x->pid, cpid, fork_ts, &use) != 0)
 		return refuse(g, &g->st.refused_creator, x->why,
 			      "creator does not match the kernel's parent");
@@ -255,6 +259,10 @@ static int rec_image(struct rec *x)
 	 * known already, whose creator it does not change: a lie is a lie) */
 	if ((pid_t)r->num == pid || check_creator(g, pid, (pid_t)r->num, r->ts, &use) != 0)
 		return refuse(g, &g->st.refused_creator, x->why, "ppid does not match the kernel's parent");
+	/* the kernel saw it fork and never exec: no new image to announce */
+	struct kev_lineage kl;
+	if (kev_lineage(g, pid, &kl) == 0 && kl.exec_missing)
+		return refuse(g, &g->st.refused_kev, x->why, "no exec in the kernel's events");
 	if (!p) {
 		p = proc_arrive(g, pid, x->uid, use, r->ts, x->now);
 		if (!p)
@@ -266,6 +274,7 @@ static int rec_image(struct rec *x)
 	p->exec_ts = r->ts;
 	p->exec_pending = 0;
 	p->seen_kernel = p->lineage_kernel;
+	p->seen_kev = 0;
 	p->uid = x->uid;
 	char exe[HT_REC_PATH_MAX + 1];
 	/* trust the kernel's view of the executable over the record's */
@@ -795,6 +804,7 @@ static int sender(struct rec *x)
 		}
 		p->seen_kernel = p->lineage_kernel;
 		p->sender_kernel = 1;
+		p->seen_kev = 0;
 	}
 	if (!p->acct) {
 		struct uacct *pa = acct_of(g, p->uid != (uid_t)-1 ? p->uid : x->uid);

@@ -103,6 +103,9 @@ struct graph {
 	 * process took means "not known": scan */
 	struct lastclose { uint64_t serial, ts; } lastclose[LASTCLOSE_N];
 	uint64_t changes;                /* graph_changes(): bumped by every change a chain may see */
+	/* the kernel event source's lineage (graph_kev.c); kev_on: authoritative */
+	struct kevtab *kev;
+	int kev_on;
 };
 
 /* Ghost fds. A record sent before the collector's last read of the sender's
@@ -205,6 +208,20 @@ static inline int addr_checking(const struct graph *g)
 {
 	return !g->conf.trust_claims && g->conf.use_procfs;
 }
+
+/* ---- graph_kev.c: the kernel's fork and exec events ------------------------ */
+struct kev_lineage {
+	pid_t creator;          /* the fork event's creator; 0: no fork seen */
+	uint64_t start;         /* its /proc starttime */
+	uint64_t fork_ts;
+	int exec_known;         /* an exec event came (dev, ino), at exec_ts */
+	uint64_t exec_ts;
+	int exec_missing;       /* it forked under the source and never exec'd (no loss) */
+	uint64_t dev, ino;
+};
+/* 0 and *out for pid's current process when the source is on and saw it;
+ * -1 otherwise */
+int kev_lineage(struct graph *g, pid_t pid, struct kev_lineage *out);
 
 /* ---- graph.c: processes and channels -------------------------------------- */
 

@@ -352,6 +352,29 @@ static uint64_t kernel_birth_ns(uint64_t starttime, uint64_t now)
 	return ns && ns < now ? ns : now;
 }
 
+/* A process found from /proc that the kernel event source saw fork: its
+ * creator is the fork event's (the process that forked it, not the parent it
+ * was re-parented to), when that creator is still known — alive on this host,
+ * or an ended entry the graph keeps from before p's birth. Else /proc's
+ * parent, as without the source (and kernel_lineage for an orphan). */
+static void kev_creator(struct graph *g, struct proc *p, const struct procfs_stat *st, uint64_t born)
+{
+	struct kev_lineage kl;
+	struct procfs_stat cst;
+	if (kev_lineage(g, p->pid, &kl) != 0 || kl.creator <= 0 || kl.start != st->starttime ||
+	    kl.creator == p->pid)
+		return;
+	struct proc *kc = graph_proc(g, kl.creator);
+	if (kc && kc != p && !kc->alive && kc->birth_ts <= born && kc->exit_ts + HT_REC_MAX_SKEW_NS >= born) {
+		set_creator(p, kc); /* ended: the graph's entry */
+	} else if (!(kc && kc->alive) &&
+		   (procfs_stat(kl.creator, &cst) != 0 || !in_my_netns(g, kl.creator))) {
+		return;
+	}
+	p->creator_pid = kl.creator;
+	p->seen_kev = 1;
+}
+
 /* A process found from /proc only: it has held what /proc shows since it
  * started, as far as we can tell — dating its holds "now" would hide them from
  * questions about its children's births, which happened before. */
@@ -364,6 +387,7 @@ static struct proc *proc_from_kernel(struct graph *g, pid_t pid, const struct pr
 		return NULL;
 	p->seen_kernel = 1;
 	p->creator_pid = st->ppid;
+	kev_creator(g, p, st, born);
 	proc_fill_identity(g, p);
 	proc_sync_fds(g, p, born, HOLD_KERNEL);
 	return p;

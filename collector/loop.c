@@ -96,6 +96,9 @@ static void loop_tick(struct collector *c, int fd, uint64_t now)
 	if (c->loop.wd_usec) /* the graph loop is alive: every 1 s tick */
 		ht_sd_notify("WATCHDOG=1");
 	sockets_retry(c);
+	kev_consume(&c->kev); /* the programs wake us only at a quarter full */
+	if (c->kev.state == KEV_STATE_ON && kev_lost(&c->kev))
+		graph_kev_lossy(c->graph); /* a missing exec event proves nothing now */
 	if (c->hup && *c->hup) {
 		char err[512];
 		*c->hup = 0;
@@ -117,6 +120,7 @@ static int loop_event(struct collector *c, uint32_t tag, int fd, uint64_t now)
 	case TAG_NNG: serve_nng(c); break;
 	case TAG_INQ: drain_records(c); inquiry_main(c->inq); break;
 	case TAG_TIMER: loop_tick(c, fd, now); break;
+	case TAG_KEV: kev_consume(&c->kev); break;
 	}
 	return 0;
 }

@@ -47,6 +47,8 @@
 #include "hoptrace/unshim.h"
 #include "daemon.h"
 #include "judge.h"
+#include <linux/types.h>
+#include "bpf/kev_event.h"
 
 static volatile sig_atomic_t quit, hup;
 
@@ -94,6 +96,50 @@ static void process_setup(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* Each kernel event, as it is read: the lifecycle into the graph (graph_kev.c) */
+static void kev_event(void *arg, const struct kev_ev *e)
+{
+	struct collector *c = arg;
+	switch (e->type) {
+	case KEV_FORK: graph_kev_fork(c->graph, e->tgid, e->ptgid, e->start_ns, e->t_ns); break;
+	case KEV_EXEC: graph_kev_exec(c->graph, e->tgid, e->dev, e->ino, e->t_ns); break;
+	case KEV_EXIT: graph_kev_exit(c->graph, e->tgid, e->t_ns); break;
+	case KEV_TCP: {
+		struct graph_kev_sock s = {e->tgid, e->ino, e->t_ns, e->family, e->sport, e->dport,
+					   e->oldstate, e->newstate, e->saddr, e->daddr};
+		graph_kev_tcp(c->graph, &s, now_ns());
+		break;
+	}
+	}
+}
+
+/* The kernel event source (kev.c) for this network namespace, before
+ * daemon() so that "on" fails on the terminal: auto says once why it is
+ * unavailable and goes on without it. */
+static void kev_start(struct collector *c)
+{
+	struct kev *k = &c->kev;
+	if (kev_open(k, c->cf.kev_mode, (unsigned)c->cf.kev_ring_kb, c->socks.netns_ino,
+		     c->cf.kev_accept) != 0) {
+		if (c->cf.kev_mode == KEV_MODE_ON)
+			fatalx("kernel events: cannot load (kernel_events = on): %s", k->why);
+		log_warnx("kernel events: unavailable (%s); working without them", k->why);
+		return;
+	}
+	if (k->state == KEV_STATE_OFF) {
+		log_info("kernel events: off (kernel_events = off)");
+		return;
+	}
+	ep_add(c, k->fd, TAG_KEV);
+	k->on_event = kev_event;
+	k->arg = c;
+	graph_kev_on(c->graph, 1);
+	log_info("kernel events: on (netns %llu, ring %u KiB)",
+		 (unsigned long long)c->socks.netns_ino, k->ring_kb);
+	if (k->accept_why[0] && c->cf.kev_accept)
+		log_warnx("kernel events: no accept events (%s)", k->accept_why);
+}
+
 /* Before daemon(): the graph, the epoll sets, the sockets and the control
  * socket's directory (a failure is still reported on the terminal). */
 static void collector_open(struct collector *c)
@@ -112,6 +158,7 @@ static void collector_open(struct collector *c)
 	closer_init(&c->closer);
 	sockets_open(c);
 	control_prepare(c);
+	kev_start(c);
 }
 
 /* After daemon(): the threads (nng's, the closer, the inquiry follower),
@@ -136,6 +183,7 @@ static void collector_start(struct collector *c)
 	status_of = c;
 	c->stats.status_extra = status_extra;
 	c->qctx.now_fn = now_ns;
+	c->qctx.kev = &c->kev;
 	c->qctx.started = now_ns();
 	if (c->qctx.nl < 0)
 		log_warnx("sock_diag unavailable: connection lookups will fail");
@@ -181,6 +229,7 @@ int main(int argc, char **argv)
 	c->hup = &hup;
 	if (conf_load(conffile, explicit_conf && child_fd < 0 && judge_fd < 0, &c->cf, err, sizeof(err)) != 0) {
 		fprintf(stderr, "hoptraced: %s\n", err);
+		free(c);
 		return 1;
 	}
 	if (child_fd >= 0) {
@@ -197,11 +246,12 @@ int main(int argc, char **argv)
 	}
 	if (check) {
 		/* [fleet] (docs/fleet.md): every fault, one line each */
-		if (c->cf.inq.enabled &&
-		    fleet_check_print("hoptraced", conffile, explicit_conf, FLEET_USE_ALL, stderr) > 0)
-			return 1;
-		printf("configuration OK\n");
-		return 0;
+		int bad = c->cf.inq.enabled &&
+			  fleet_check_print("hoptraced", conffile, explicit_conf, FLEET_USE_ALL, stderr) > 0;
+		if (!bad)
+			printf("configuration OK\n");
+		free(c);
+		return bad;
 	}
 	process_setup();
 	collector_open(c);
@@ -222,6 +272,7 @@ int main(int argc, char **argv)
 	inquiry_stop(c->inq);
 	nng_close(c->rep);
 	unlink(c->cf.control);
+	kev_close(&c->kev);
 	graph_free(c->graph);
 	return 0;
 }

@@ -530,6 +530,9 @@ int drain_rounds(struct collector *c, uint64_t deadline, int query)
 	int total = 0;
 	rs->drain_cut = 0;
 	push_drain_begin(c);
+	/* the kernel's events first: a child's fork event is in the ring before
+	 * the child runs, so before its BIRTH is read (graph_kev.c) */
+	kev_consume(&c->kev);
 	closer_watch(&c->closer, now_ns());
 	unpark(rs, now_ns());
 	for (int round = 0; round < 64; round++) {

@@ -155,10 +155,16 @@ static int parse_proc(const cJSON *p, struct ht_chain_proc *out, const char **er
 	}
 	if (opt_string(p, "seen", seen, sizeof(seen), "shim") < 0)
 		return *err = "chain proc seen is not a string", -1;
-	if (strcmp(seen, "kernel") == 0)
+	if (strcmp(seen, "kernel") == 0) {
 		out->kernel_only = 1;
-	else if (strcmp(seen, "shim") != 0)
-		return *err = "chain proc seen is neither \"shim\" nor \"kernel\"", -1;
+	} else if (strcmp(seen, "kernel-events") == 0) {
+		/* its creator from the kernel's fork event, its channels from
+		 * /proc: @kernel_only applies as to "kernel" */
+		out->kernel_only = 1;
+		out->kernel_events = 1;
+	} else if (strcmp(seen, "shim") != 0) {
+		return *err = "chain proc seen is not \"shim\", \"kernel\" or \"kernel-events\"", -1;
+	}
 	return 0;
 }
 

@@ -47,6 +47,7 @@ static const char *const qop[HT_QOP_COUNT] = {
 	[HT_QOP_STATUS] = "status",
 	[HT_QOP_SUBSCRIBE] = "subscribe",
 	[HT_QOP_BOUND] = "bound",
+	[HT_QOP_KEVENTS] = "kevents",
 };
 
 const char *ht_qerr_name(enum ht_qerr e)

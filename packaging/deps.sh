@@ -4,7 +4,7 @@
 # missing. Idempotent: installs only what is absent. Needs root.
 set -eu
 
-BUILD="gcc make pkg-config clang libclang-rt-14-dev \
+BUILD="gcc make pkg-config clang libclang-rt-14-dev libbpf-dev bpftool \
 libnetfilter-queue-dev libmnl-dev libnng-dev libmsgpack-dev \
 libcurl4-openssl-dev libcjson-dev libmbedtls-dev libssl-dev"
 TEST="iproute2 iptables openssh-server openssh-client tmux screen socat \

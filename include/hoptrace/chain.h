@@ -35,7 +35,8 @@ struct ht_chain_proc {
 	uid_t uid;
 	char exe[HT_EXE_MAX];     /* executable path, "" if unknown */
 	char sha256[65];          /* lowercase hex, "" if unknown */
-	int kernel_only;          /* seen: kernel */
+	int kernel_only;          /* seen: kernel or kernel-events */
+	int kernel_events;        /* seen: kernel-events (creator from the kernel's fork event) */
 };
 
 struct ht_chain {

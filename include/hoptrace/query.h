@@ -21,7 +21,7 @@
  *     who        "local": ENDPOINT, "remote": ENDPOINT [, "deadline_ms": 1..HT_QDEADLINE_MAX_MS]
  *                [, "force": true]
  *     chain      "pid": 1..HT_QPID_MAX
- *     ps | graph | status | subscribe      (no members)
+ *     ps | graph | status | subscribe | kevents   (no members)
  *     bound      "ino": N >= 1, "local": ENDPOINT, "remote": ENDPOINT   (no answer)
  *   ENDPOINT is "a.b.c.d:port" or "[v6]:port", both ends of one family; ID a
  *   whole number 0..HT_QID_MAX (another "id" is answered without one). At
@@ -74,6 +74,7 @@ enum ht_qop {
 	HT_QOP_STATUS,
 	HT_QOP_SUBSCRIBE,
 	HT_QOP_BOUND,
+	HT_QOP_KEVENTS, /* the kernel event source's recent events (hoptrace kev-dump) */
 	HT_QOP_COUNT
 };
 

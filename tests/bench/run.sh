@@ -21,6 +21,9 @@
 #   ssh        tests/bench/ssh_overhead.sh: the paper's `ssh -tt h2 ls` and
 #              `ssh -tt h2 ssh -tt h1 ls`, hoptrace (shim+collector+guard) vs none
 #   inquiry    tests/bench/inquiry.sh, when it exists
+#   kev        tests/bench/kev.sh: the kernel event source's cost to the machine
+#              (a syscall-bound loop, spawns; on vs off in the same run, CPU time),
+#              with and without the accept events, and the collector's CPU per event
 #   pki        build/tests/bench/pki_bench: a chain part's signature and its check
 #              (cached certificate, first sight), libcrypto vs the mbedTLS prototype
 # Full outputs: $BENCH_LOGS (default $BUILD/bench-logs). Env: BUILD; ONLY="a b"
@@ -296,6 +299,24 @@ if want ssh; then
 	grep '^note ' "$L" | sed 's/^note *//' | while read -r l; do row ssh "note" "" "$l"; done
 	g=$(grep '^guard ' "$L" | sed 's/^guard *//')
 	[ -n "$g" ] && row ssh "guard decisions during the full row" "" "$g"
+fi
+
+# ---- kev: the kernel event source's cost ----------------------------------------------
+kev_both() { sh tests/bench/kev.sh && echo "== kernel_events_accept = off" && KEV_ACCEPT=off sh tests/bench/kev.sh; }
+if want kev; then
+	step kev kev_both
+	L=$LOGS/kev.log
+	for w in syscall spawn; do
+		for part in all noaccept; do
+			if [ $part = all ]; then l=$(sed -n '/^== kernel_events_accept = off/q; p' "$L" | grep "^kev $w ")
+			else l=$(sed -n '/^== kernel_events_accept = off/,$p' "$L" | grep "^kev $w "); fi
+			[ -n "$l" ] || continue
+			set -- $l
+			row kev "$w CPU ns, off -> on, $([ $part = noaccept ] && echo 'no accept events (default)' || echo 'with accept events')" "$3 -> $4" \
+				"$(awk -v r="$5" 'BEGIN { printf "%sx, target <= 1.03: %s", r, (r <= 1.03 ? "MET" : "NOT MET") }')"
+		done
+	done
+	row kev "collector CPU per kernel event, ns" "$(sed -n 's/^kev collector_ns_per_event \([0-9]*\).*/\1/p' "$L" | head -n 1)"
 fi
 
 # ---- pki: signed chain parts ------------------------------------------------------------

@@ -276,7 +276,7 @@ def main(argv):
     def visit(n):
         if "_edge" in n:
             vias.add(n["_edge"])
-        elif n.get("type") == "proc" and n.get("seen") == "kernel":
+        elif n.get("type") == "proc" and n.get("seen") in ("kernel", "kernel-events"):
             kern[0] = True
     walk(tree, visit)
     if any(c.get("fallback") for c in chains):

@@ -142,7 +142,7 @@ static const struct {
 	 "\"g000000000000000000000000000000000000000000000000000000000000000\"}]}]}",
 	 "chain proc sha256 is not 64 hex digits"},
 	{"{\"chains\":[{\"procs\":[{\"pid\":1,\"seen\":\"magic\"}]}]}",
-	 "chain proc seen is neither \"shim\" nor \"kernel\""},
+	 "chain proc seen is not \"shim\", \"kernel\" or \"kernel-events\""},
 	{"{\"chains\":[{\"procs\":[{\"pid\":1,\"seen\":false}]}]}", "chain proc seen is not a string"},
 	/* an error in a later chain, after good ones were decoded (no leak: ASan) */
 	{"{\"chains\":[{\"procs\":[{\"pid\":1},{\"pid\":2}]},{\"procs\":[{\"pid\":1},{}]}]}",
@@ -405,5 +405,28 @@ static void read_codes(void)
 	CHECK_EQ_INT(code, HT_QE_BAD_ANSWER);
 }
 
-T_MAIN("chainjson", T(good_answer), T(good_minimal), T(malformed), T(hostile_sizes),
+/* seen: kernel-events (the kernel event source gave its creator) is a
+ * kernel-only process to policy, and marked as such */
+static void seen_kernel_events(void)
+{
+	struct ht_chainset cs;
+	const char *err = "x";
+	const char *j = "{\"chains\":[{\"origin_host\":\"h1\",\"procs\":["
+			"{\"pid\":1,\"seen\":\"shim\"},{\"pid\":2,\"seen\":\"kernel-events\"},"
+			"{\"pid\":3,\"seen\":\"kernel\"}]}]}";
+	CHECK_EQ_INT(parse(j, &cs, &err), 0);
+	CHECK_EQ_INT(cs.n, 1);
+	if (cs.n != 1 || cs.v[0].nprocs != 3)
+		return;
+	CHECK_EQ_INT(cs.v[0].procs[0].kernel_only, 0);
+	CHECK_EQ_INT(cs.v[0].procs[0].kernel_events, 0);
+	CHECK_EQ_INT(cs.v[0].procs[1].kernel_only, 1);
+	CHECK_EQ_INT(cs.v[0].procs[1].kernel_events, 1);
+	CHECK_EQ_INT(cs.v[0].procs[2].kernel_only, 1);
+	CHECK_EQ_INT(cs.v[0].procs[2].kernel_events, 0);
+	CHECK_EQ_INT(cs.v[0].fallback, 1);
+	ht_chainset_free(&cs);
+}
+
+T_MAIN("chainjson", T(good_answer), T(good_minimal), T(seen_kernel_events), T(malformed), T(hostile_sizes),
        T(endpoint_parse_good), T(endpoint_parse_bad), T(endpoint_format_edges), T(read_codes))

@@ -335,6 +335,107 @@ static void test_forged_creator(void)
 	graph_free(g);
 }
 
+/* With the kernel event source on (graph_kev.c), its fork and exec events
+ * decide what /proc cannot: the same "honestly re-parented" BIRTH as in
+ * test_forged_creator is refused when the fork event names another creator;
+ * an IMAGE of a process that forked and never exec'd is refused until its
+ * exec event; an entry whose start is not the kernel's (pid reuse) or the
+ * source off decides nothing. Start times: /proc ticks (USER_HZ 100). */
+#define TICK_NS 10000000ULL
+static void test_kev_lineage(void)
+{
+	struct graph *g = scene(0);
+	struct graph_stats st;
+	graph_kev_on(g, 1);
+	kproc_set(41, 40, 40, 40, 110);
+	ok(g, 41, 0, image_rec(40, "/usr/bin/bash", 7)); /* (no fork event: not asked) */
+	struct ht_record e = R(HT_REC_EXIT, 8);
+	kproc_del(41);
+	ok(g, 41, 0, e);
+	/* 33: forked by 35 (ended, unknown), re-parented to init, names 41 */
+	kproc_set(33, 1, 40, 40, 330);
+	graph_kev_fork(g, 33, 35, 330 * TICK_NS, 9);
+	struct ht_record b = R(HT_REC_BIRTH, 13);
+	b.num = 41;
+	b.ts2 = 9;
+	CHECK_EQ_INT(apply(g, 33, 65534, b), -EPERM);
+	CHECK(graph_proc(g, 33) == NULL);
+	graph_stats(g, &st);
+	CHECK_EQ_INT((int)st.refused_kev, 1);
+	b.num = 35; /* the truth: believed; 35 is not known, so the gap is the
+		     * process group's leader, marked (as without the source) */
+	ok(g, 33, 65534, b);
+	CHECK(graph_proc(g, 33) && graph_proc(g, 33)->creator == graph_proc(g, 40) &&
+	      graph_proc(g, 33)->lineage_kernel);
+	/* 36: forked by 40, never exec'd, sends an IMAGE */
+	kproc_set(36, 40, 40, 40, 360);
+	graph_kev_fork(g, 36, 40, 360 * TICK_NS, 14);
+	CHECK_EQ_INT(apply(g, 36, 0, image_rec(40, "/usr/sbin/sshd", 15)), -EPERM);
+	graph_kev_exec(g, 36, 8, 1234, 16);
+	ok(g, 36, 0, image_rec(40, "/usr/bin/true", 17));
+	/* 37: the fork event is of an earlier process with that pid */
+	kproc_set(37, 1, 40, 40, 371);
+	graph_kev_fork(g, 37, 35, 370 * TICK_NS, 18);
+	b.ts = b.ts2 = 19;
+	b.num = 41;
+	ok(g, 37, 0, b); /* (as without the source: 41 ended, 37 is init's) */
+	/* the source off: the fork event decides nothing */
+	graph_kev_on(g, 0);
+	kproc_set(38, 1, 40, 40, 380);
+	graph_kev_fork(g, 38, 35, 380 * TICK_NS, 20);
+	b.ts = b.ts2 = 21;
+	ok(g, 38, 0, b);
+	graph_stats(g, &st);
+	CHECK_EQ_INT((int)st.refused_kev, 2);
+	graph_free(g);
+}
+
+/* An outgoing TCP connection the kernel saw a process the shim does not
+ * cover (exec'd without an IMAGE) make and close is its closed hold; a
+ * shimmed process's, or a failed connect, adds nothing. */
+static void kev_tcp(struct graph *g, pid_t pid, uint64_t ino, int oldst, int newst, uint64_t ts)
+{
+	static const uint8_t a2[4] = {10, 0, 0, 2}, a1[4] = {10, 0, 0, 1};
+	struct graph_kev_sock s = {pid, ino, ts, AF_INET, newst == 2 ? 0 : 40000, 9000,
+				   (uint8_t)oldst, (uint8_t)newst, a2, a1};
+	graph_kev_tcp(g, &s, ts);
+}
+
+static void test_kev_tcp(void)
+{
+	struct graph *g = scene(0);
+	struct graph_stats st;
+	graph_kev_on(g, 1);
+	kproc_set(50, 40, 40, 40, 500);
+	ok(g, 50, 0, image_rec(40, "/usr/bin/dash", 20));
+	ok(g, 50, 0, R(HT_REC_EXEC, 21)); /* exec'd a static binary: no IMAGE follows */
+	kev_tcp(g, 50, 5000, 7, 2, 22);   /* SYN_SENT */
+	kev_tcp(g, 50, 5000, 2, 1, 23);   /* ESTABLISHED */
+	kev_tcp(g, 50, 5000, 8, 9, 25);   /* LAST_ACK: its close() */
+	struct chan *c = graph_chan(g, HT_CHAN_SOCK, 0, 5000);
+	CHECK(c && c->holds && c->holds->p == graph_proc(g, 50));
+	if (c && c->holds) {
+		CHECK_EQ_INT((int)c->holds->since, 22);
+		CHECK_EQ_INT((int)c->holds->until, 25);
+		CHECK_EQ_INT(c->dir, 'o');
+		CHECK_EQ_INT(c->remote.port, 9000);
+		CHECK_EQ_INT(c->remote.a[3], 1);
+	}
+	/* a failed connect (SYN_SENT -> CLOSE) */
+	kev_tcp(g, 50, 5001, 7, 2, 26);
+	kev_tcp(g, 50, 5001, 2, 7, 27);
+	CHECK(graph_chan(g, HT_CHAN_SOCK, 0, 5001) == NULL);
+	/* a shimmed process (its IMAGE came, no exec since): its records say it */
+	kproc_set(51, 40, 40, 40, 510);
+	ok(g, 51, 0, image_rec(40, "/usr/bin/curl", 28));
+	kev_tcp(g, 51, 5002, 7, 2, 29);
+	kev_tcp(g, 51, 5002, 1, 4, 30);
+	CHECK(graph_chan(g, HT_CHAN_SOCK, 0, 5002) == NULL);
+	graph_stats(g, &st);
+	CHECK_EQ_INT((int)st.kev_tcp_holds, 1);
+	graph_free(g);
+}
+
 /* A re-parented process whose creator ran without the shim and ended: its
  * lineage is its process group's leader, from the kernel, marked */
 static void test_kernel_lineage(void)
@@ -688,5 +789,5 @@ static void test_bounds(void)
 	graph_free(g);
 }
 
-T_MAIN("claims", T(test_forged_fdrecv), T(test_forged_fd_claims), T(test_forged_creator),
+T_MAIN("claims", T(test_forged_fdrecv), T(test_forged_fd_claims), T(test_forged_creator), T(test_kev_lineage), T(test_kev_tcp),
        T(test_kernel_lineage), T(test_hidden_close), T(test_dup_after_late_accept), T(test_exit_noted_ends_when_seen), T(test_unconfirmed_inherited), T(test_unconfirmed_inherited_uid), T(test_unconfirmed_ends_at_close), T(test_unconfirmed_child_copy), T(test_bounds))

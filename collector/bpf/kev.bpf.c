@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kev.bpf.c — hoptraced's kernel event programs (collector/kev.c loads them;
+ * docs/collector.md "Kernel events"). CO-RE: compiled once against the
+ * build machine's vmlinux.h, relocated by libbpf on the kernel it loads on.
+ *
+ * Raw tracepoints, and the two accept syscalls' tracepoints: neither needs
+ * kprobes, fentry or LSM programs, which many kernels lack; raw tracepoints
+ * need no tracefs either (hosts made with `ip netns exec` have none: kev.c
+ * mounts a private one to read the two syscall tracepoints' ids). Each collector loads its own copy; target_netns (set before
+ * load) keeps only the events of its network namespace: a process's by its
+ * task's netns, a TCP state change's by its socket's.
+ *
+ *   sched_process_fork   a new process (threads skipped): creator, child
+ *   sched_process_exec   the image: device, inode, path
+ *   sched_process_exit   the last thread of a process
+ *   inet_sock_set_state  TCP SYN_SENT (connect), ESTABLISHED, FIN_WAIT1 and
+ *                        LAST_ACK (its owner's close()), CLOSE
+ *   syscalls/sys_exit_accept, sys_exit_accept4 (tracepoints, by id)
+ *                        accept/accept4 that returned a descriptor
+ *
+ * A record that finds the ring full is counted in `lost` (per CPU). The
+ * consumer is woken when a quarter of the ring is used; it also reads on its
+ * own timer and before every answer.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+
+#include "kev_event.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+
+char LICENSE[] SEC("license") = "GPL";
+
+const volatile __u32 target_netns = 0; /* the collector's netns inode */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024); /* set by the loader: [collector] kernel_events_ring_kb */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+static __always_inline int netns_ours_task(struct task_struct *t)
+{
+	struct nsproxy *ns = BPF_CORE_READ(t, nsproxy);
+	if (!ns)
+		return 0;
+	return BPF_CORE_READ(ns, net_ns, ns.inum) == target_netns;
+}
+
+static __always_inline int netns_ours_sock(const struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) == target_netns;
+}
+
+static __always_inline void *reserve(__u64 size)
+{
+	void *p = bpf_ringbuf_reserve(&events, size, 0);
+	if (!p) {
+		__u32 k = 0;
+		__u64 *n = bpf_map_lookup_elem(&lost, &k);
+		if (n)
+			(*n)++;
+	}
+	return p;
+}
+
+/* wake the consumer only once a quarter of the ring waits */
+static __always_inline void submit(void *p)
+{
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 size = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
+	bpf_ringbuf_submit(p, avail >= size / 4 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
+
+static __always_inline void hdr(struct kev_hdr *h, __u32 type, __u32 tgid)
+{
+	h->type = type;
+	h->tgid = tgid;
+	h->t_ns = bpf_ktime_get_ns();
+}
+
+SEC("raw_tracepoint/sched_process_fork")
+int kev_fork(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *parent = (struct task_struct *)ctx->args[0];
+	struct task_struct *child = (struct task_struct *)ctx->args[1];
+	__u32 pid = BPF_CORE_READ(child, pid), tgid = BPF_CORE_READ(child, tgid);
+	if (pid != tgid || !netns_ours_task(child))
+		return 0; /* a thread, or another host's */
+	struct kev_fork *e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	hdr(&e->h, KEV_FORK, tgid);
+	e->ptgid = BPF_CORE_READ(parent, tgid);
+	e->pad = 0;
+	e->start_ns = BPF_CORE_READ(child, start_boottime);
+	submit(e);
+	return 0;
+}
+
+SEC("raw_tracepoint/sched_process_exec")
+int kev_exec(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *t = (struct task_struct *)ctx->args[0];
+	struct linux_binprm *bprm = (struct linux_binprm *)ctx->args[2];
+	if (!netns_ours_task(t))
+		return 0;
+	struct kev_exec *e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	hdr(&e->h, KEV_EXEC, BPF_CORE_READ(t, tgid));
+	struct file *f = BPF_CORE_READ(bprm, file);
+	e->ino = BPF_CORE_READ(f, f_inode, i_ino);
+	e->dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
+	const char *fn = BPF_CORE_READ(bprm, filename);
+	long n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), fn);
+	e->len = n > 0 ? (__u32)n : 0;
+	if (n <= 0)
+		e->filename[0] = 0;
+	submit(e);
+	return 0;
+}
+
+SEC("raw_tracepoint/sched_process_exit")
+int kev_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *t = (struct task_struct *)ctx->args[0];
+	/* signal->live reached 0 before the tracepoint: the last thread (CO-RE
+	 * for kernels whose tracepoint has no group_dead argument) */
+	if (BPF_CORE_READ(t, signal, live.counter) != 0 || !netns_ours_task(t))
+		return 0;
+	struct kev_exit *e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	hdr(&e->h, KEV_EXIT, BPF_CORE_READ(t, tgid));
+	submit(e);
+	return 0;
+}
+
+static __always_inline void sock_addrs(struct kev_sock *e, const struct sock *sk)
+{
+	__builtin_memset(e->saddr, 0, sizeof(e->saddr));
+	__builtin_memset(e->daddr, 0, sizeof(e->daddr));
+	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	e->sport = e->dport = 0;
+	if (e->family != AF_INET && e->family != AF_INET6)
+		return; /* accept() of a unix socket: the family only */
+	e->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (e->family == AF_INET6) {
+		BPF_CORE_READ_INTO(&e->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&e->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		BPF_CORE_READ_INTO((__u32 *)e->saddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)e->daddr, sk, __sk_common.skc_daddr);
+	}
+}
+
+static __always_inline __u64 sock_ino(const struct sock *sk)
+{
+	struct socket *so = BPF_CORE_READ(sk, sk_socket);
+	if (!so)
+		return 0;
+	return BPF_CORE_READ(so, file, f_inode, i_ino);
+}
+
+SEC("raw_tracepoint/inet_sock_set_state")
+int kev_tcp(struct bpf_raw_tracepoint_args *ctx)
+{
+	const struct sock *sk = (const struct sock *)ctx->args[0];
+	int oldstate = (int)ctx->args[1], newstate = (int)ctx->args[2];
+	if (newstate != KEV_TCP_SYN_SENT && newstate != KEV_TCP_ESTABLISHED &&
+	    newstate != KEV_TCP_CLOSE && newstate != KEV_TCP_FIN_WAIT1 &&
+	    newstate != KEV_TCP_LAST_ACK)
+		return 0;
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP || !netns_ours_sock(sk))
+		return 0;
+	struct kev_sock *e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	hdr(&e->h, KEV_TCP, (__u32)(bpf_get_current_pid_tgid() >> 32));
+	e->ino = sock_ino(sk);
+	e->fd = -1;
+	e->oldstate = (__u8)oldstate;
+	e->newstate = (__u8)newstate;
+	sock_addrs(e, sk);
+	submit(e);
+	return 0;
+}
+
+/* accept()/accept4() returning a descriptor: the syscalls' own exit
+ * tracepoints (attached by kev.c through their ids in tracefs: only these two
+ * syscalls run the program — a raw sys_exit program would run on every
+ * syscall of the machine, +20..40% on a syscall-bound loop) */
+static __always_inline int accepted(long ret)
+{
+	if (ret < 0)
+		return 0;
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	if (!netns_ours_task(t))
+		return 0;
+	struct kev_sock *e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	hdr(&e->h, KEV_ACCEPT, BPF_CORE_READ(t, tgid));
+	e->fd = (__s32)ret;
+	e->ino = 0;
+	e->oldstate = e->newstate = 0;
+	e->family = 0;
+	e->sport = e->dport = 0;
+	__builtin_memset(e->saddr, 0, sizeof(e->saddr));
+	__builtin_memset(e->daddr, 0, sizeof(e->daddr));
+	/* the new descriptor's file: files->fdt->fd[ret] */
+	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+	unsigned int max = BPF_CORE_READ(fdt, max_fds);
+	struct file **fda = BPF_CORE_READ(fdt, fd);
+	struct file *f = 0;
+	if ((unsigned long)ret < max && fda)
+		bpf_probe_read_kernel(&f, sizeof(f), &fda[ret]);
+	if (f) {
+		e->ino = BPF_CORE_READ(f, f_inode, i_ino);
+		struct socket *so = BPF_CORE_READ(f, private_data);
+		struct sock *sk = so ? BPF_CORE_READ(so, sk) : 0;
+		if (sk)
+			sock_addrs(e, sk);
+	}
+	submit(e);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int kev_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	return accepted(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int kev_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	return accepted(ctx->ret);
+}

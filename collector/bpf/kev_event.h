@@ -1,0 +1,68 @@
+/*
+ * kev_event.h — the records the kernel event programs (bpf/kev.bpf.c) put in
+ * their ring buffer, defined once for both sides. The BPF side includes it
+ * after vmlinux.h, user space after <linux/types.h>; it includes nothing.
+ *
+ * Every record starts with struct kev_hdr; its type says which struct it is
+ * and each has a fixed size. User space never trusts a record's layout: the
+ * decoder (kev_decode.c) checks the type, the size and every length before it
+ * reads a field (tests/fuzz/fuzz_kev.c).
+ */
+#ifndef HT_KEV_EVENT_H
+#define HT_KEV_EVENT_H
+
+#define KEV_FORK 1   /* a new process (not a thread): creator, child */
+#define KEV_EXEC 2   /* a successful exec: the image's device, inode, path */
+#define KEV_EXIT 3   /* the whole process (its last thread) ended */
+#define KEV_TCP 4    /* a TCP state change: SYN_SENT (connect), ESTABLISHED, the
+		      * owner's close (FIN_WAIT1, LAST_ACK), CLOSE */
+#define KEV_ACCEPT 5 /* accept()/accept4() returned a descriptor */
+#define KEV_TYPES 6
+
+#define KEV_PATH_MAX 256
+
+/* TCP states (include/net/tcp_states.h) */
+#define KEV_TCP_ESTABLISHED 1
+#define KEV_TCP_SYN_SENT 2
+#define KEV_TCP_FIN_WAIT1 4 /* close() of an established socket (process context) */
+#define KEV_TCP_CLOSE 7
+#define KEV_TCP_LAST_ACK 9  /* close() after the peer's FIN (process context) */
+
+struct kev_hdr {
+	__u32 type;
+	__u32 tgid;     /* the process (for KEV_TCP: the current one, meaningful for SYN_SENT) */
+	__u64 t_ns;     /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+};
+
+struct kev_fork {
+	struct kev_hdr h; /* h.tgid: the child */
+	__u32 ptgid;      /* the creator: the process that called fork/clone */
+	__u32 pad;
+	__u64 start_ns;   /* the child's start_boottime (ns since boot) */
+};
+
+struct kev_exec {
+	struct kev_hdr h;
+	__u64 ino;        /* the executable's inode */
+	__u32 dev;        /* its superblock's s_dev (kernel encoding: major << 20 | minor) */
+	__u32 len;        /* bytes of filename, with its NUL (bpf_probe_read_kernel_str) */
+	char filename[KEV_PATH_MAX];
+};
+
+struct kev_exit {
+	struct kev_hdr h;
+};
+
+struct kev_sock {
+	struct kev_hdr h;
+	__u64 ino;        /* the socket's inode, 0 when it has no file (yet) */
+	__s32 fd;         /* KEV_ACCEPT: the new descriptor; else -1 */
+	__u16 family;     /* AF_INET, AF_INET6; ACCEPT also AF_UNIX (no addresses) */
+	__u16 sport;      /* local port, host order */
+	__u16 dport;      /* remote port, host order */
+	__u8 oldstate, newstate; /* KEV_TCP */
+	__u8 saddr[16];   /* AF_INET: the first 4 bytes */
+	__u8 daddr[16];
+};
+
+#endif

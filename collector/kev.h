@@ -1,0 +1,90 @@
+/*
+ * kev.h — the collector's kernel event source (kev.c; the programs in
+ * bpf/kev.bpf.c; docs/collector.md "Kernel events"). Process lifecycle and
+ * TCP connect/accept as the kernel sees them, for the collector's own network
+ * namespace only, through one bounded ring buffer per collector.
+ *
+ * Built without clang, bpftool, libbpf or the build machine's BTF, kev.c is a
+ * stub whose kev_open() says why it is unavailable; the rest of the collector
+ * works as without the source.
+ */
+#ifndef HT_KEV_H
+#define HT_KEV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <cjson/cJSON.h>
+
+#define KEV_MODE_AUTO 0
+#define KEV_MODE_ON 1
+#define KEV_MODE_OFF 2
+
+#define KEV_STATE_OFF 0          /* kernel_events = off */
+#define KEV_STATE_ON 1           /* loaded and attached */
+#define KEV_STATE_UNAVAILABLE 2  /* could not be loaded: why */
+
+#define KEV_RING_KB_DEFAULT 256
+#define KEV_RING_KB_MIN 4        /* one page */
+#define KEV_RING_KB_MAX 65536    /* 64 MiB */
+#define KEV_RECENT 4096          /* decoded events kept for kev-dump */
+
+/* One ring buffer record, decoded and checked (kev_decode). */
+struct kev_ev {
+	uint32_t type;          /* KEV_FORK .. KEV_ACCEPT (bpf/kev_event.h) */
+	pid_t tgid;
+	uint64_t t_ns;          /* CLOCK_MONOTONIC */
+	pid_t ptgid;            /* FORK: the creator */
+	uint64_t start_ns;      /* FORK: the child's start, ns since boot */
+	uint64_t ino;           /* EXEC: the executable's; TCP/ACCEPT: the socket's */
+	dev_t dev;              /* EXEC: the executable's device (as stat's st_dev) */
+	int fd;                 /* ACCEPT: the new descriptor */
+	int family;             /* TCP/ACCEPT: AF_INET, AF_INET6 (0 unknown) */
+	uint16_t sport, dport;
+	uint8_t oldstate, newstate;
+	uint8_t saddr[16], daddr[16];
+	char filename[256];     /* EXEC; NUL-terminated */
+};
+
+/* Decodes one ring buffer record of n bytes: 0, or -1 when it is not a
+ * whole, well-formed record (wrong type, size or length). Never reads past n. */
+int kev_decode(const void *data, size_t n, struct kev_ev *out);
+const char *kev_type_name(uint32_t type);
+/* one event as a JSON object (kev-dump) */
+cJSON *kev_ev_json(const struct kev_ev *e);
+
+struct kev {
+	int mode, state;
+	char why[256];          /* KEV_STATE_UNAVAILABLE / OFF: the reason */
+	char accept_why[160];   /* on, but no accept events: why ("" when they are on) */
+	unsigned ring_kb;
+	int fd;                 /* the ring's epoll fd, -1 when not on */
+	uint64_t seen[8];       /* events by type (index KEV_*) */
+	uint64_t events, malformed;
+	struct kev_ev *recent;  /* KEV_RECENT, a ring, for kev-dump */
+	unsigned recent_next;
+	uint64_t recent_n;
+	void *impl;             /* kev.c's libbpf state */
+	/* each decoded event, as it is read (NULL: none) */
+	void (*on_event)(void *arg, const struct kev_ev *e);
+	void *arg;
+};
+
+/* Loads and attaches the programs for the network namespace netns_ino
+ * (mode KEV_MODE_OFF: nothing; accept 0: no accept events). 0 when on or off; -1 when it could not be
+ * loaded, with k->why saying why (k->state KEV_STATE_UNAVAILABLE). */
+int kev_open(struct kev *k, int mode, unsigned ring_kb, uint64_t netns_ino, int accept);
+/* Reads what the ring holds now; returns how many events. */
+int kev_consume(struct kev *k);
+void kev_close(struct kev *k);
+uint64_t kev_lost(const struct kev *k); /* records the programs found no room for */
+const char *kev_state_name(int state);
+/* one ring buffer record: decoded, counted, kept for kev-dump, handed to on_event */
+void kev_take(struct kev *k, const void *data, size_t n);
+/* "kernel_events" in hoptrace status */
+void kev_status(const struct kev *k, cJSON *a);
+/* the recent events, oldest first, as {"ok":true,"events":[...]} */
+cJSON *kev_dump(const struct kev *k);
+
+#endif

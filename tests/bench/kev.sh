@@ -1,0 +1,88 @@
+#!/bin/sh
+# tests/bench/kev.sh — what the kernel event source's programs cost the whole
+# machine (issue 13 Done-when 4, in part): a collector in a network namespace
+# with `kernel_events = on`, then `off`, alternating ROUNDS times in the same
+# run; each row is the median CPU time (user + system: the machine may be
+# shared) of a workload run in that namespace (its events are the ones the
+# programs keep; everyone else's pay the filter):
+#   syscall  dd bs=1 of COUNT bytes /dev/zero -> /dev/null (2 syscalls a byte:
+#            with the accept syscalls' tracepoints on, every syscall takes the
+#            kernel's syscall-tracing path; only accept runs a program)
+#   spawn    SPAWNS times /bin/true from sh (fork, exec, exit events kept)
+# and the collector's CPU time (schedstat) per event it read while "on".
+# KEV_ACCEPT=off: the same with `kernel_events_accept = off`.
+# Prints "kev ROW off_ns on_ns ratio" lines. Needs root; exit 77 when the
+# source cannot load here (the reason printed).
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+B=$top/${BUILD:-build}
+ROUNDS=${ROUNDS:-5} COUNT=${COUNT:-500000} SPAWNS=${SPAWNS:-300}
+[ "$(id -u)" = 0 ] || { echo "kev bench: needs root"; exit 77; }
+ns=htkev$$ d=$(mktemp -d /tmp/htkev.XXXXXX)
+cp=""
+cleanup() { [ -n "$cp" ] && kill "$cp" 2>/dev/null; ip netns del "$ns" 2>/dev/null; rm -rf "$d"; }
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+ip netns add "$ns" && ip -n "$ns" link set lo up || exit 1
+
+start() { # on|off  (KEV_ACCEPT=off: kernel_events_accept = off)
+	printf '[collector]\nhostname = kev\ncontrol = %s/control.sock\nkernel_events = %s\nkernel_events_accept = %s\n' \
+		"$d" "$1" "${KEV_ACCEPT:-on}" >"$d/c.conf"
+	ip netns exec "$ns" "$B/hoptraced" -d -f "$d/c.conf" >"$d/coll-$1.log" 2>&1 &
+	cp=$!
+	i=0
+	until ip netns exec "$ns" "$B/hoptrace" -f "$d/c.conf" status >"$d/st" 2>/dev/null; do
+		i=$((i + 1))
+		if [ $i -gt 50 ] || ! kill -0 $cp 2>/dev/null; then
+			cat "$d/coll-$1.log"; cp=""
+			echo "kev bench: the collector (kernel_events = $1) did not start"; exit 77
+		fi
+		sleep 0.1
+	done
+}
+stop() { kill "$cp"; wait "$cp" 2>/dev/null; cp=""; }
+cpu_ns() { awk '{ print $1 }' "/proc/$cp/schedstat"; } # time on a CPU, ns
+events() { ip netns exec "$ns" "$B/hoptrace" -f "$d/c.conf" status | sed -n 's/^kernel_events\.events: //p'; }
+timed() { # CMD...: the CPU time (user + system, ns) CMD and its children took
+	# (CPU, not wall time: the machine may be shared; a syscall's cost is CPU)
+	ip netns exec "$ns" python3 -c 'import os, resource, subprocess, sys
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(int((r.ru_utime + r.ru_stime) * 1e9))' "$@"
+}
+w_syscall() { timed dd if=/dev/zero of=/dev/null bs=1 count="$COUNT"; }
+w_spawn() { timed sh -c 'i=0; while [ $i -lt '"$SPAWNS"' ]; do /bin/true; i=$((i + 1)); done'; }
+
+start on
+st=$(sed -n 's/^kernel_events\.state: //p' "$d/st")
+if [ "$st" != on ]; then
+	echo "kev bench: kernel events $st: $(sed -n 's/^kernel_events\.reason: //p' "$d/st")"
+	exit 77
+fi
+stop
+: >"$d/syscall.on"; : >"$d/syscall.off"; : >"$d/spawn.on"; : >"$d/spawn.off"
+ev_total=0 tick_total=0
+r=0
+while [ $r -lt "$ROUNDS" ]; do
+	for m in off on; do
+		start $m
+		[ $m = on ] && { c0=$(cpu_ns); e0=$(events); }
+		w_syscall >>"$d/syscall.$m"
+		w_spawn >>"$d/spawn.$m"
+		if [ $m = on ]; then
+			e1=$(events); c1=$(cpu_ns)
+			ev_total=$((ev_total + e1 - e0)); tick_total=$((tick_total + c1 - c0))
+		fi
+		stop
+	done
+	r=$((r + 1))
+done
+med() { sort -n "$1" | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+for w in syscall spawn; do
+	off=$(med "$d/$w.off") on=$(med "$d/$w.on")
+	awk -v w="$w" -v a="$off" -v b="$on" 'BEGIN { printf "kev %s %d %d %.3f\n", w, a, b, b / a }'
+done
+echo "kev events_read $ev_total"
+# (the collector's whole CPU time meanwhile: the two status queries included)
+awk -v t="$tick_total" -v n="$ev_total" \
+	'BEGIN { if (n > 0) printf "kev collector_ns_per_event %.0f (%d ns of CPU for %d events)\n", t / n, t, n }'
