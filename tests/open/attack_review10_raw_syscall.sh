@@ -14,6 +14,11 @@
 #   raw_fifo     a FIFO opened by syscall(SYS_openat); a helper of nobody's
 #                that accepted B's connection (shim) writes B's orders into
 #                it and keeps both open
+#   raw_feeder   the subject holds nothing of B's: a forked helper accepts
+#                B's connection by syscall(SYS_accept4), keeps it open and
+#                writes B's orders into a pipe (shim: PIPE) the subject reads
+#                — a fix that re-reads only the subject's /proc/PID/fd at the
+#                SYN misses this one
 # B's connection is open in the attacker when its SYN leaves (the kernel shows
 # it), so each must be refused: docs/threat-model.md "a local user ... may
 # hide what it does" is limited in "What is not defended yet" to what the
@@ -65,6 +70,19 @@ elif mode == "pidfd_getfd":
     assert fd >= 0, ctypes.get_errno()
     os.close(pfd)
     os.kill(pid, 9); os.waitpid(pid, 0)
+elif mode == "raw_feeder":
+    # the subject holds no socket of B's: a forked helper accepts B's
+    # connection by syscall(SYS_accept4), keeps it, and writes B's orders
+    # into a pipe the subject reads (the helper feeds the subject: shim PIPE)
+    rd, wr = os.pipe()
+    if os.fork() == 0:
+        os.close(rd)
+        cfd = libc.syscall(SYS_accept4, L.fileno(), None, None, 0)
+        os.write(wr, os.read(cfd, 100))
+        time.sleep(5)
+        os._exit(0)
+    os.close(wr)
+    fd = rd
 elif mode == "raw_fifo":
     # a FIFO opened by syscall(SYS_openat); B's orders written into it by a
     # helper that accepted B's connection (shim: ACCEPT, OPEN) and keeps it
@@ -72,8 +90,8 @@ elif mode == "raw_fifo":
     fd = libc.syscall(SYS_openat, -100, fifo.encode(), os.O_RDONLY, 0)
     assert fd >= 0, ctypes.get_errno()
 L.close()
-if mode == "raw_fifo":
-    orders = os.read(fd, 100); peer = ("the FIFO's writer",)
+if mode in ("raw_fifo", "raw_feeder"):
+    orders = os.read(fd, 100); peer = ("the FIFO's writer" if mode == "raw_fifo" else "the helper",)
 else:
     c = socket.socket(fileno=fd)
     peer = c.getpeername()
@@ -130,7 +148,7 @@ s.send(b'orders from B'); time.sleep(4)"
 gn_log "control: no shim (the kernel fallback)"
 run noshim
 case "$out" in *"RESULT refused"*) ;; *) gn_fail "control: without the shim the connection was not refused" ;; esac
-for mode in ${CASES:-raw_accept pidfd_getfd raw_fifo}; do
+for mode in ${CASES:-raw_accept pidfd_getfd raw_fifo raw_feeder}; do
 	gn_log "$mode"
 	run $mode
 done
