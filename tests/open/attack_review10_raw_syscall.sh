@@ -19,6 +19,13 @@
 #                writes B's orders into a pipe (shim: PIPE) the subject reads
 #                — a fix that re-reads only the subject's /proc/PID/fd at the
 #                SYN misses this one
+#   recvmmsg     no raw syscall: libc's recvmmsg() (not hooked, docs/shim.md)
+#                takes B's connection by SCM_RIGHTS from a helper that closed
+#                its copy at once; the connect() comes 62 s later (past
+#                history_window, so the helper no longer feeds B's connection
+#                through the socketpair) while B's connection is still open —
+#                HELD (refused, origin B) on 9414ca2; not run by default
+#                (CASES=recvmmsg), it takes 62 s
 # B's connection is open in the attacker when its SYN leaves (the kernel shows
 # it), so each must be refused: docs/threat-model.md "a local user ... may
 # hide what it does" is limited in "What is not defended yet" to what the
@@ -83,6 +90,38 @@ elif mode == "raw_feeder":
         os._exit(0)
     os.close(wr)
     fd = rd
+elif mode == "recvmmsg":
+    # no raw syscall: libc's recvmmsg(), which the shim does not hook
+    # (docs/shim.md), takes B's connection from a helper by SCM_RIGHTS; the
+    # helper closed its copy at once, so it no longer feeds B's connection
+    # through the socketpair once history_window (60 s) has passed
+    sp0, sp1 = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:
+        sp0.close()
+        c, _ = L.accept()
+        socket.send_fds(sp1, [b"x"], [c.fileno()])
+        c.close()
+        time.sleep(70)
+        os._exit(0)
+    sp1.close()
+    class iovec(ctypes.Structure):
+        _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+    class msghdr(ctypes.Structure):
+        _fields_ = [("name", ctypes.c_void_p), ("namelen", ctypes.c_uint32),
+                    ("iov", ctypes.POINTER(iovec)), ("iovlen", ctypes.c_size_t),
+                    ("control", ctypes.c_void_p), ("controllen", ctypes.c_size_t),
+                    ("flags", ctypes.c_int)]
+    class mmsghdr(ctypes.Structure):
+        _fields_ = [("hdr", msghdr), ("len", ctypes.c_uint)]
+    buf = ctypes.create_string_buffer(16); cbuf = ctypes.create_string_buffer(64)
+    iov = iovec(ctypes.cast(buf, ctypes.c_void_p), 16)
+    mm = mmsghdr(msghdr(None, 0, ctypes.pointer(iov), 1, ctypes.cast(cbuf, ctypes.c_void_p), 64, 0), 0)
+    n = libc.recvmmsg(sp0.fileno(), ctypes.byref(mm), 1, 0, None)
+    assert n == 1, ctypes.get_errno()
+    fd = struct.unpack("i", cbuf.raw[16:20])[0]
+    orders0 = os.read(fd, 100)
+    time.sleep(62)
 elif mode == "raw_fifo":
     # a FIFO opened by syscall(SYS_openat); B's orders written into it by a
     # helper that accepted B's connection (shim: ACCEPT, OPEN) and keeps it
@@ -95,7 +134,7 @@ if mode in ("raw_fifo", "raw_feeder"):
 else:
     c = socket.socket(fileno=fd)
     peer = c.getpeername()
-    orders = c.recv(100)
+    orders = orders0 if mode == "recvmmsg" else c.recv(100)
 time.sleep(0.3)
 S = socket.socket(); S.settimeout(2)
 try:
@@ -116,7 +155,7 @@ run() { # MODE
 for k in range(50):
     try: s=socket.create_connection(('$A4',9000)); break
     except OSError: time.sleep(0.02)
-s.send(b'orders from B'); time.sleep(4)"
+s.send(b'orders from B'); time.sleep(80)"
 	case $mode in noshim) pre="" ;; *) pre="env LD_PRELOAD=$SHIM" ;; esac
 	if [ $mode = raw_fifo ]; then
 		rm -f "$T/q"; mkfifo -m 0666 "$T/q"
