@@ -14,6 +14,9 @@
 #   raw_fifo     a FIFO opened by syscall(SYS_openat); a helper of nobody's
 #                that accepted B's connection (shim) writes B's orders into
 #                it and keeps both open
+#   noshim_fifo  no raw syscall at all: the subject (shim) opens the FIFO with
+#                libc; the helper that accepted B's connection and writes
+#                B's orders into the FIFO runs without the shim
 #   raw_feeder   the subject holds nothing of B's: a forked helper accepts
 #                B's connection by syscall(SYS_accept4), keeps it open and
 #                writes B's orders into a pipe (shim: PIPE) the subject reads
@@ -122,6 +125,9 @@ elif mode == "recvmmsg":
     fd = struct.unpack("i", cbuf.raw[16:20])[0]
     orders0 = os.read(fd, 100)
     time.sleep(62)
+elif mode == "noshim_fifo":
+    # no raw syscall in the subject: it opens the FIFO with libc (shim: OPEN)
+    fd = os.open(sys.argv[4], os.O_RDONLY)
 elif mode == "raw_fifo":
     # a FIFO opened by syscall(SYS_openat); B's orders written into it by a
     # helper that accepted B's connection (shim: ACCEPT, OPEN) and keeps it
@@ -129,7 +135,7 @@ elif mode == "raw_fifo":
     fd = libc.syscall(SYS_openat, -100, fifo.encode(), os.O_RDONLY, 0)
     assert fd >= 0, ctypes.get_errno()
 L.close()
-if mode in ("raw_fifo", "raw_feeder"):
+if mode in ("raw_fifo", "raw_feeder", "noshim_fifo"):
     orders = os.read(fd, 100); peer = ("the FIFO's writer" if mode == "raw_fifo" else "the helper",)
 else:
     c = socket.socket(fileno=fd)
@@ -157,11 +163,12 @@ for k in range(50):
     except OSError: time.sleep(0.02)
 s.send(b'orders from B'); time.sleep(80)"
 	case $mode in noshim) pre="" ;; *) pre="env LD_PRELOAD=$SHIM" ;; esac
-	if [ $mode = raw_fifo ]; then
+	case $mode in noshim_fifo) hpre="" ;; *) hpre="env LD_PRELOAD=$SHIM" ;; esac
+	if [ $mode = raw_fifo ] || [ $mode = noshim_fifo ]; then
 		rm -f "$T/q"; mkfifo -m 0666 "$T/q"
 		# the helper (nobody, shim): accepts B's connection, writes what it
 		# got into the FIFO, keeps both open
-		nobody env LD_PRELOAD=$SHIM python3 -c "import socket,time
+		nobody $hpre /usr/bin/python3 -c "import socket,time
 L = socket.socket(); L.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 L.bind(('$A4', 9001)); L.listen(1); c, _ = L.accept()
 f = open('$T/q', 'wb', 0); f.write(c.recv(100)); time.sleep(5)" &
@@ -173,7 +180,7 @@ for k in range(50):
 s.send(b'orders from B'); time.sleep(4)"
 	fi
 	out=$(nobody $pre /usr/bin/python3 "$T/raw.py" "$mode" "$B4" "$A4" "$T/q" 2>&1)
-	[ $mode != raw_fifo ] || kill "$helper" 2>/dev/null
+	[ -z "${helper:-}" ] || { kill "$helper" 2>/dev/null; helper=""; }
 	echo "$out" | sed 's/^/   /'
 	sleep 0.3
 	tail -n 1 "$T/audit.log" | cut -c1-400 | sed 's/^/      audit: /'
@@ -187,7 +194,7 @@ s.send(b'orders from B'); time.sleep(4)"
 gn_log "control: no shim (the kernel fallback)"
 run noshim
 case "$out" in *"RESULT refused"*) ;; *) gn_fail "control: without the shim the connection was not refused" ;; esac
-for mode in ${CASES:-raw_accept pidfd_getfd raw_fifo raw_feeder}; do
+for mode in ${CASES:-raw_accept pidfd_getfd raw_fifo raw_feeder noshim_fifo}; do
 	gn_log "$mode"
 	run $mode
 done
