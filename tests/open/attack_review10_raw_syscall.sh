@@ -1,0 +1,202 @@
+#!/bin/sh
+# attack_review10_raw_syscall — review of issue 10: a shimmed process that
+# takes a descriptor by a raw syscall (no record) holds it without the
+# collector knowing, and the kernel keeps showing it in /proc/PID/fd while
+# the SYN is judged. As nobody on A, with the shim preloaded, against a policy
+# that refuses every chain whose origin is B ("B4, *, *, *, black, *") and
+# allows B4:8000 otherwise, the attacker gets B's orders over a connection
+# that stays open, then connect()s (libc, shim: CONNECT record) to B4:8000:
+#   raw_accept   accept4() by syscall(SYS_accept4) on its own listener
+#   pidfd_getfd  a forked helper accepts B's connection (shim: ACCEPT record),
+#                the attacker copies it with pidfd_getfd(), the helper exits
+#                (the helper's fd found in /proc/PID/fd: nothing passes
+#                between them), the helper killed
+#   raw_fifo     a FIFO opened by syscall(SYS_openat); a helper of nobody's
+#                that accepted B's connection (shim) writes B's orders into
+#                it and keeps both open
+#   noshim_fifo  no raw syscall at all: the subject (shim) opens the FIFO with
+#                libc; the helper that accepted B's connection and writes
+#                B's orders into the FIFO runs without the shim
+#   raw_feeder   the subject holds nothing of B's: a forked helper accepts
+#                B's connection by syscall(SYS_accept4), keeps it open and
+#                writes B's orders into a pipe (shim: PIPE) the subject reads
+#                — a fix that re-reads only the subject's /proc/PID/fd at the
+#                SYN misses this one
+#   recvmmsg     no raw syscall: libc's recvmmsg() (not hooked, docs/shim.md)
+#                takes B's connection by SCM_RIGHTS from a helper that closed
+#                its copy at once; the connect() comes 62 s later (past
+#                history_window, so the helper no longer feeds B's connection
+#                through the socketpair) while B's connection is still open —
+#                HELD (refused, origin B) on 9414ca2; not run by default
+#                (CASES=recvmmsg), it takes 62 s
+# B's connection is open in the attacker when its SYN leaves (the kernel shows
+# it), so each must be refused: docs/threat-model.md "a local user ... may
+# hide what it does" is limited in "What is not defended yet" to what the
+# kernel does not show. Control: the same program with no shim (the kernel
+# fallback reads /proc: refused).
+# Prints FAIL-CASE and exits 1 while a case is accepted.
+. "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/guardnet.sh"
+gn_need
+command -v setpriv >/dev/null || gn_skip "setpriv missing"
+SHIM=$B_/libhoptrace.so
+[ -f "$SHIM" ] || gn_skip "shim not built"
+gn_setup
+chmod 755 "$T"
+cat >"$T/policy.acl" <<EOC
+$B4, *, *, *, black, *
+*, *, $B4, 8000, black,
+@incomplete evaluate
+@default reject
+EOC
+gn_start_collector
+gn_start_guard
+cat >"$T/raw.py" <<'EOP'
+import ctypes, os, socket, struct, sys, time
+mode, b4, a4 = sys.argv[1], sys.argv[2], sys.argv[3]
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+SYS_accept4, SYS_recvmsg, SYS_pidfd_open, SYS_pidfd_getfd, SYS_openat = 288, 47, 434, 438, 257
+L = socket.socket(); L.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+L.bind((a4, 9000)); L.listen(4)
+if mode == "raw_accept" or mode == "noshim":
+    fd = libc.syscall(SYS_accept4, L.fileno(), None, None, 0)
+    assert fd >= 0, ctypes.get_errno()
+elif mode == "pidfd_getfd":
+    pid = os.fork()
+    if pid == 0:
+        c, _ = L.accept()
+        time.sleep(5)
+        os._exit(0)
+    mine = set(os.fstat(int(f)).st_ino for f in os.listdir("/proc/self/fd") if f.isdigit() and int(f) > 2 and os.path.exists("/proc/self/fd/" + f))
+    cfd = -1
+    for _ in range(300):
+        for f in os.listdir("/proc/%d/fd" % pid):
+            l = os.readlink("/proc/%d/fd/%s" % (pid, f))
+            if l.startswith("socket:") and int(l[8:-1]) not in mine: cfd = int(f)
+        if cfd >= 0: break
+        time.sleep(0.01)
+    pfd = libc.syscall(SYS_pidfd_open, pid, 0)
+    fd = libc.syscall(SYS_pidfd_getfd, pfd, cfd, 0)
+    assert fd >= 0, ctypes.get_errno()
+    os.close(pfd)
+    os.kill(pid, 9); os.waitpid(pid, 0)
+elif mode == "raw_feeder":
+    # the subject holds no socket of B's: a forked helper accepts B's
+    # connection by syscall(SYS_accept4), keeps it, and writes B's orders
+    # into a pipe the subject reads (the helper feeds the subject: shim PIPE)
+    rd, wr = os.pipe()
+    if os.fork() == 0:
+        os.close(rd)
+        cfd = libc.syscall(SYS_accept4, L.fileno(), None, None, 0)
+        os.write(wr, os.read(cfd, 100))
+        time.sleep(5)
+        os._exit(0)
+    os.close(wr)
+    fd = rd
+elif mode == "recvmmsg":
+    # no raw syscall: libc's recvmmsg(), which the shim does not hook
+    # (docs/shim.md), takes B's connection from a helper by SCM_RIGHTS; the
+    # helper closed its copy at once, so it no longer feeds B's connection
+    # through the socketpair once history_window (60 s) has passed
+    sp0, sp1 = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:
+        sp0.close()
+        c, _ = L.accept()
+        socket.send_fds(sp1, [b"x"], [c.fileno()])
+        c.close()
+        time.sleep(70)
+        os._exit(0)
+    sp1.close()
+    class iovec(ctypes.Structure):
+        _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+    class msghdr(ctypes.Structure):
+        _fields_ = [("name", ctypes.c_void_p), ("namelen", ctypes.c_uint32),
+                    ("iov", ctypes.POINTER(iovec)), ("iovlen", ctypes.c_size_t),
+                    ("control", ctypes.c_void_p), ("controllen", ctypes.c_size_t),
+                    ("flags", ctypes.c_int)]
+    class mmsghdr(ctypes.Structure):
+        _fields_ = [("hdr", msghdr), ("len", ctypes.c_uint)]
+    buf = ctypes.create_string_buffer(16); cbuf = ctypes.create_string_buffer(64)
+    iov = iovec(ctypes.cast(buf, ctypes.c_void_p), 16)
+    mm = mmsghdr(msghdr(None, 0, ctypes.pointer(iov), 1, ctypes.cast(cbuf, ctypes.c_void_p), 64, 0), 0)
+    n = libc.recvmmsg(sp0.fileno(), ctypes.byref(mm), 1, 0, None)
+    assert n == 1, ctypes.get_errno()
+    fd = struct.unpack("i", cbuf.raw[16:20])[0]
+    orders0 = os.read(fd, 100)
+    time.sleep(62)
+elif mode == "noshim_fifo":
+    # no raw syscall in the subject: it opens the FIFO with libc (shim: OPEN)
+    fd = os.open(sys.argv[4], os.O_RDONLY)
+elif mode == "raw_fifo":
+    # a FIFO opened by syscall(SYS_openat); B's orders written into it by a
+    # helper that accepted B's connection (shim: ACCEPT, OPEN) and keeps it
+    fifo = sys.argv[4]
+    fd = libc.syscall(SYS_openat, -100, fifo.encode(), os.O_RDONLY, 0)
+    assert fd >= 0, ctypes.get_errno()
+L.close()
+if mode in ("raw_fifo", "raw_feeder", "noshim_fifo"):
+    orders = os.read(fd, 100); peer = ("the FIFO's writer" if mode == "raw_fifo" else "the helper",)
+else:
+    c = socket.socket(fileno=fd)
+    peer = c.getpeername()
+    orders = orders0 if mode == "recvmmsg" else c.recv(100)
+time.sleep(0.3)
+S = socket.socket(); S.settimeout(2)
+try:
+    S.connect((b4, 8000)); res = "connected"
+except ConnectionRefusedError: res = "refused"
+except OSError as e: res = "error %s" % e
+held = any(os.path.exists("/proc/self/fd/%d" % fd) for _ in [0])
+print("%s: got %r from %s (fd %d still open: %s), connect to %s:8000: %s" %
+      (mode, orders, peer[0], fd, held, b4, res), flush=True)
+print("RESULT", res)
+EOP
+chmod 644 "$T/raw.py"
+fails=0
+nobody() { ip netns exec "$A" setpriv --reuid nobody --regid nogroup --clear-groups "$@"; }
+run() { # MODE
+	mode=$1
+	gn_bg "$BB" "$T/b_$mode.log" python3 -c "import socket,time; time.sleep(0.3)
+for k in range(50):
+    try: s=socket.create_connection(('$A4',9000)); break
+    except OSError: time.sleep(0.02)
+s.send(b'orders from B'); time.sleep(80)"
+	case $mode in noshim) pre="" ;; *) pre="env LD_PRELOAD=$SHIM" ;; esac
+	case $mode in noshim_fifo) hpre="" ;; *) hpre="env LD_PRELOAD=$SHIM" ;; esac
+	if [ $mode = raw_fifo ] || [ $mode = noshim_fifo ]; then
+		rm -f "$T/q"; mkfifo -m 0666 "$T/q"
+		# the helper (nobody, shim): accepts B's connection, writes what it
+		# got into the FIFO, keeps both open
+		nobody $hpre /usr/bin/python3 -c "import socket,time
+L = socket.socket(); L.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+L.bind(('$A4', 9001)); L.listen(1); c, _ = L.accept()
+f = open('$T/q', 'wb', 0); f.write(c.recv(100)); time.sleep(5)" &
+		helper=$!
+		gn_bg "$BB" "$T/b_$mode.log" python3 -c "import socket,time; time.sleep(0.3)
+for k in range(50):
+    try: s=socket.create_connection(('$A4',9001)); break
+    except OSError: time.sleep(0.02)
+s.send(b'orders from B'); time.sleep(4)"
+	fi
+	out=$(nobody $pre /usr/bin/python3 "$T/raw.py" "$mode" "$B4" "$A4" "$T/q" 2>&1)
+	[ -z "${helper:-}" ] || { kill "$helper" 2>/dev/null; helper=""; }
+	echo "$out" | sed 's/^/   /'
+	sleep 0.3
+	tail -n 1 "$T/audit.log" | cut -c1-400 | sed 's/^/      audit: /'
+	case "$out" in
+	*"RESULT refused"*) echo "ok   $mode: refused" ;;
+	*"RESULT connected"*) echo "FAIL-CASE: $mode: B's orders held open, the connection to $B4:8000 was accepted on a chain without B"; fails=$((fails + 1)) ;;
+	*) gn_fail "$mode: the case did not run: $out" ;;
+	esac
+	sleep 1
+}
+gn_log "control: no shim (the kernel fallback)"
+run noshim
+case "$out" in *"RESULT refused"*) ;; *) gn_fail "control: without the shim the connection was not refused" ;; esac
+for mode in ${CASES:-raw_accept pidfd_getfd raw_fifo raw_feeder noshim_fifo}; do
+	gn_log "$mode"
+	run $mode
+done
+[ $fails = 0 ] || { echo "$fails case(s) accepted"; exit 1; }
+echo "PASS"
