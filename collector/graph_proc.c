@@ -487,6 +487,9 @@ int graph_scan_holders(struct graph *g, uint64_t ino, struct procfs_scan *s,
 	s->admit = scan_admit;
 	s->charge = scan_charge;
 	s->actx = g;
+	/* a holder in another namespace is never a process of this graph
+	 * (graph_proc_resync refuses it): not worth reading its fds */
+	s->netns = g->conf.use_procfs ? g->my_netns : 0;
 	int rc = procfs_holders_scan(ino, s, cb, ctx);
 	g->st.holder_scans++;
 	g->st.holder_scan_ns += s->ns;

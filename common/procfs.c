@@ -538,6 +538,14 @@ static int scan_proc(struct procfs_scan *s, const struct scan_ent *e, const char
 		s->why = PROCFS_SCAN_REFUSED;
 		return 0;
 	}
+	if (s->netns) {
+		/* another network namespace is another host (one stat, not a
+		 * read of every fd: on a machine with many namespaces most of
+		 * the processes are others') */
+		uint64_t ns = 0;
+		if (procfs_netns(e->pid, &ns) != 0 || ns != s->netns)
+			return 0;
+	}
 	snprintf(path, sizeof(path), "%s/%d/fd", proc_root, (int)e->pid);
 	DIR *d = opendir(path);
 	if (!d)

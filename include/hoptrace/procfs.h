@@ -105,6 +105,8 @@ struct procfs_scan {
 	uint64_t cpu_deadline_ns; /* CLOCK_THREAD_CPUTIME_ID; 0: none */
 	uint64_t max_fds;      /* fd entries read at most; 0: none */
 	int first_only;        /* pass 2: stop at the first holder */
+	uint64_t netns;        /* only processes in this network namespace (its
+				* inode); 0: any */
 	int (*admit)(void *actx, uid_t uid);  /* NULL: every uid */
 	void (*charge)(void *actx, uid_t uid, uint64_t ns, uint64_t fds); /* per process read */
 	void *actx;

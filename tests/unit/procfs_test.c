@@ -445,6 +445,35 @@ static void test_holders_scan(void)
 	h.n = 0;
 	CHECK_EQ_INT(procfs_socket_holders(4711, holder_cb, &h), 0);
 	CHECK_EQ_INT(h.n, 2);
+	/* holders in the collector's network namespace only: 10's ns/net is
+	 * "ours", 11's another's (another host), 12 shows none (gone) — only
+	 * 10's fds are read */
+	{
+		char a[256], b[256], l[256];
+		struct stat sa;
+		snprintf(a, sizeof(a), "%s/netns-ours", fake);
+		snprintf(b, sizeof(b), "%s/netns-other", fake);
+		FILE *fa = fopen(a, "w"), *fb = fopen(b, "w");
+		CHECK(fa && fb);
+		if (fa)
+			fclose(fa);
+		if (fb)
+			fclose(fb);
+		CHECK_EQ_INT(stat(a, &sa), 0);
+		for (int pid = 10; pid <= 11; pid++) {
+			snprintf(l, sizeof(l), "%s/%d/ns", fake, pid);
+			mkdir(l, 0755);
+			snprintf(l, sizeof(l), "%s/%d/ns/net", fake, pid);
+			CHECK_EQ_INT(symlink(pid == 10 ? a : b, l), 0);
+		}
+		h.n = 0;
+		struct procfs_scan ns = {.owner = (uid_t)-1, .netns = (uint64_t)sa.st_ino};
+		CHECK_EQ_INT(procfs_holders_scan(4711, &ns, holder_cb, &h), 0);
+		CHECK_EQ_INT(h.n, 1);
+		CHECK_EQ_INT(h.pid[0], 10);
+		CHECK_EQ_INT(ns.procs, 1);
+		CHECK_EQ_INT(ns.incomplete, 0);
+	}
 
 	/* a budget of fd entries: a big process (400 fds) and no holder among
 	 * what fits — incomplete, nothing reported */
