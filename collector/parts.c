@@ -149,7 +149,7 @@ static cJSON *make(struct pki_signer *s, const char *host, const char *nonce,
 		return NULL;
 	}
 	cJSON *p = cJSON_CreateObject(), *out = NULL;
-	char *text = NULL, *sig64 = NULL, *cert64 = NULL;
+	char *text = NULL, *sig64 = NULL;
 	unsigned char *bytes = NULL;
 	if (!p)
 		goto oom;
@@ -184,12 +184,12 @@ static cJSON *make(struct pki_signer *s, const char *host, const char *nonce,
 		goto out;
 	}
 	const unsigned char *der = pki_signer_cert(s, &derlen);
-	if (!der || !derlen) {
+	const char *cert64 = pki_signer_cert_b64(s);
+	if (!der || !derlen || !cert64) {
 		snprintf(err, n, "part: the signer has no certificate");
 		goto out;
 	}
 	sig64 = b64_encode(sig, slen);
-	cert64 = b64_encode(der, derlen);
 	out = cJSON_CreateObject();
 	if (!sig64 || !cert64 || !out)
 		goto oom;
@@ -207,7 +207,6 @@ out:
 	free(text);
 	free(bytes);
 	free(sig64);
-	free(cert64);
 	return out;
 }
 

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include <mbedtls/asn1write.h>
+#include <mbedtls/base64.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
 #include <mbedtls/oid.h>
@@ -1326,6 +1327,7 @@ struct pki_signer {
 	struct kpool *kp; /* the private key and its signing contexts */
 	unsigned char *der; /* the certificate */
 	size_t derlen;
+	char *der64; /* its base64, made once (every part carries it) */
 };
 
 int pki_crt_is_signer(const mbedtls_x509_crt *c, char *why, size_t n)
@@ -1421,6 +1423,16 @@ struct pki_signer *pki_signer_load(const char *cert_file, const char *key_file, 
 	memcpy(s->der, c.raw.p, c.raw.len);
 	s->derlen = c.raw.len;
 	key = NULL;
+	size_t need = 0;
+	mbedtls_base64_encode(NULL, 0, &need, s->der, s->derlen); /* BUFFER_TOO_SMALL, need set */
+	if (!(s->der64 = malloc(need + 1)) ||
+	    mbedtls_base64_encode((unsigned char *)s->der64, need + 1, &need, s->der, s->derlen)) {
+		pki_signer_free(s);
+		s = NULL;
+		fail(err, n, "out of memory");
+		goto out;
+	}
+	s->der64[need] = 0;
 out:
 	BIO_free(b);
 	EVP_PKEY_free(key);
@@ -1451,12 +1463,18 @@ const unsigned char *pki_signer_cert(const struct pki_signer *s, size_t *len)
 	return s->der;
 }
 
+const char *pki_signer_cert_b64(const struct pki_signer *s)
+{
+	return s->der64;
+}
+
 void pki_signer_free(struct pki_signer *s)
 {
 	if (!s)
 		return;
 	kpool_unref(s->kp);
 	free(s->der);
+	free(s->der64);
 	free(s);
 }
 

@@ -106,6 +106,7 @@ struct pki_signer *pki_signer_load(const char *cert_file, const char *key_file, 
 int pki_signer_sign(struct pki_signer *s, const void *data, size_t len, unsigned char *sig,
 		    size_t *slen);
 const unsigned char *pki_signer_cert(const struct pki_signer *s, size_t *len); /* DER */
+const char *pki_signer_cert_b64(const struct pki_signer *s); /* its base64 (made once) */
 void pki_signer_free(struct pki_signer *s);
 
 struct pki_trust; /* the fleet CA bundle, its CRL, and a cache of certificates verified */

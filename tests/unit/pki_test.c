@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <mbedtls/base64.h>
 #include <mbedtls/x509_crt.h>
 
 #include "hoptrace/fleetconf.h"
@@ -144,6 +145,13 @@ static int sign_verify(struct pki_trust *t, const char *dir, const char *host, c
 	CHECK_EQ_INT(pki_signer_sign(s, msg, strlen(msg), sig, &sl), 0);
 	CHECK(sl > 8 && sl <= 72);
 	const unsigned char *der = pki_signer_cert(s, &dl);
+	/* the base64 made once at load is the certificate's */
+	const char *d64 = pki_signer_cert_b64(s);
+	unsigned char back[PKI_CERT_MAX];
+	size_t bl = 0;
+	CHECK(d64 && mbedtls_base64_decode(back, sizeof back, &bl, (const unsigned char *)d64,
+					   strlen(d64)) == 0 &&
+	      bl == dl && !memcmp(back, der, dl));
 	int rv = pki_trust_verify_part(t, der, dl, msg, strlen(msg), sig, sl, cn, a, na, why, wn);
 	pki_signer_free(s);
 	return rv;
