@@ -15,6 +15,7 @@
  * written here: base64 is mbedTLS's, signatures and certificates are pki.h's.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,7 @@
 #include <time.h>
 
 #include <mbedtls/base64.h>
-#include <mbedtls/sha256.h>
+#include <openssl/sha.h>
 
 #include "chain.h"
 #include "hoptrace/chain.h"
@@ -239,12 +240,10 @@ struct judge {
 	int ncerts;
 };
 
-/* 0 if cert64 was seen in this answer or there is room for one more */
-static int cert_seen(struct judge *j, const char *cert64)
+/* 0 if cert64 was seen in this answer or there is room for one more; h: its SHA-256 */
+static int cert_seen(struct judge *j, const char *cert64, unsigned char h[32])
 {
-	unsigned char h[32];
-	if (mbedtls_sha256_ret((const unsigned char *)cert64, strlen(cert64), h, 0) != 0)
-		return -1;
+	SHA256((const unsigned char *)cert64, strlen(cert64), h);
 	for (int i = 0; i < j->ncerts; i++)
 		if (!memcmp(j->certs[i], h, 32))
 			return 0;
@@ -252,6 +251,65 @@ static int cert_seen(struct judge *j, const char *cert64)
 		return -1;
 	memcpy(j->certs[j->ncerts++], h, 32);
 	return 0;
+}
+
+/* The certificates of the last few signers, decoded: keyed by SHA-256 of the base64
+ * text, the DER it decodes to (the same text always decodes to the same DER). Only the
+ * decoding is saved: pki_trust_verify_part checks the DER as it would the decoded text.
+ * Invariant: certc_mu guards certc and certc_tick. */
+#define CERTC_N 8
+
+static struct certc_ent {
+	unsigned char h[32];
+	unsigned char *der; /* NULL: unused */
+	size_t len;
+	uint64_t lru;
+} certc[CERTC_N];
+static uint64_t certc_tick;
+static pthread_mutex_t certc_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* cert64 (its SHA-256 h) decoded into a new buffer, from the cache or decoded now */
+static unsigned char *cert_decode(const char *cert64, const unsigned char h[32], size_t *len)
+{
+	unsigned char *der = NULL;
+	pthread_mutex_lock(&certc_mu);
+	for (int i = 0; i < CERTC_N; i++) {
+		struct certc_ent *e = &certc[i];
+		if (e->der && !memcmp(e->h, h, 32)) {
+			if ((der = malloc(e->len))) {
+				memcpy(der, e->der, e->len);
+				*len = e->len;
+				e->lru = ++certc_tick;
+			}
+			break;
+		}
+	}
+	pthread_mutex_unlock(&certc_mu);
+	if (der)
+		return der;
+	if (!(der = b64_decode(cert64, PARTS_CERT_B64_MAX, len)))
+		return NULL;
+	unsigned char *keep = malloc(*len);
+	if (!keep)
+		return der;
+	memcpy(keep, der, *len);
+	pthread_mutex_lock(&certc_mu);
+	struct certc_ent *v = &certc[0];
+	for (int i = 0; i < CERTC_N; i++) {
+		if (!certc[i].der) {
+			v = &certc[i];
+			break;
+		}
+		if (certc[i].lru < v->lru)
+			v = &certc[i];
+	}
+	free(v->der);
+	memcpy(v->h, h, 32);
+	v->der = keep;
+	v->len = *len;
+	v->lru = ++certc_tick;
+	pthread_mutex_unlock(&certc_mu);
+	return der;
 }
 
 /* an endpoint in the form inquiry.c compares (ht_endpoint_format); 0 or -1 */
@@ -373,11 +431,12 @@ static cJSON *verify_one(struct judge *j, const cJSON *L, cJSON *U, int depth, c
 		return FORGED("too large");
 	if (strnlen(cert64, PARTS_CERT_B64_MAX + 1) > PARTS_CERT_B64_MAX)
 		return FORGED("bad form");
-	if (cert_seen(j, cert64) != 0)
+	unsigned char ch[32];
+	if (cert_seen(j, cert64, ch) != 0)
 		return FORGED("too many certificates");
 
 	size_t derlen = 0, slen = 0, blen = 0;
-	unsigned char *der = b64_decode(cert64, PARTS_CERT_B64_MAX, &derlen);
+	unsigned char *der = cert_decode(cert64, ch, &derlen);
 	unsigned char *sig = b64_decode(sig64, PARTS_SIG_B64_MAX, &slen);
 	unsigned char *bytes = der && sig ? signed_bytes(part, plen, &blen) : NULL;
 	char cn[PKI_CN_MAX + 1] = "", pwhy[160] = "";
