@@ -312,22 +312,25 @@ static unsigned char *cert_decode(const char *cert64, const unsigned char h[32],
 	return der;
 }
 
-/* an endpoint in the form inquiry.c compares (ht_endpoint_format); 0 or -1 */
-static int ep_norm(const char *s, char out[HT_ENDPOINT_STRLEN], struct ht_endpoint *ep)
+/* an endpoint as inquiry.c reads it (ht_endpoint_parse: an IPv4-mapped address is the
+ * IPv4 one, the unused bytes zero); 0 or -1. Two parsed endpoints are the same when their
+ * formatted forms are (ht_endpoint_format): family, address and port, compared as such. */
+static int ep_parse(const char *s, struct ht_endpoint *ep)
 {
-	struct ht_endpoint e;
-	if (!s || strlen(s) >= INQ_EP_MAX || ht_endpoint_parse(s, &e) != 0 || !e.family)
+	if (!s || strlen(s) >= INQ_EP_MAX || ht_endpoint_parse(s, ep) != 0 || !ep->family)
 		return -1;
-	ht_endpoint_format(&e, out, HT_ENDPOINT_STRLEN);
-	if (ep)
-		*ep = e;
 	return 0;
+}
+
+static int ep_eq(const struct ht_endpoint *a, const struct ht_endpoint *b)
+{
+	return a->family == b->family && a->port == b->port && !memcmp(a->addr, b->addr, 16);
 }
 
 static int same_ep(const char *a, const char *b)
 {
-	char na[HT_ENDPOINT_STRLEN], nb[HT_ENDPOINT_STRLEN];
-	return ep_norm(a, na, NULL) == 0 && ep_norm(b, nb, NULL) == 0 && !strcmp(na, nb);
+	struct ht_endpoint x, y;
+	return ep_parse(a, &x) == 0 && ep_parse(b, &y) == 0 && ep_eq(&x, &y);
 }
 
 struct walk {
@@ -463,8 +466,7 @@ static cJSON *verify_one(struct judge *j, const cJSON *L, cJSON *U, int depth, c
 	const char *host = jstr(p, "host"), *nonce = jstr(p, "nonce");
 	const char *al = jstr(asked, "local"), *ar = jstr(asked, "remote");
 	cJSON *tree = cJSON_GetObjectItem(p, "tree");
-	char nl[HT_ENDPOINT_STRLEN], nr[HT_ENDPOINT_STRLEN];
-	struct ht_endpoint far;
+	struct ht_endpoint far, near, pal, par;
 	if (!cJSON_IsObject(p) || !cJSON_IsNumber(pv) || pv->valuedouble != 1 || !host ||
 	    !nonce || !al || !ar || !cJSON_IsObject(tree)) {
 		FORGED("bad form");
@@ -476,8 +478,9 @@ static cJSON *verify_one(struct judge *j, const cJSON *L, cJSON *U, int depth, c
 		goto out;
 	}
 	/* 4. asked about L's connection, seen from the far side */
-	if (ep_norm(jstr(L, "remote"), nr, &far) != 0 || ep_norm(jstr(L, "local"), nl, NULL) != 0 ||
-	    !same_ep(al, nr) || !same_ep(ar, nl)) {
+	if (ep_parse(jstr(L, "remote"), &far) != 0 || ep_parse(jstr(L, "local"), &near) != 0 ||
+	    ep_parse(al, &pal) != 0 || ep_parse(ar, &par) != 0 || !ep_eq(&pal, &far) ||
+	    !ep_eq(&par, &near)) {
 		FORGED("asked");
 		goto out;
 	}
@@ -581,8 +584,7 @@ static void fill_leaves(struct judge *j, cJSON *tree, cJSON *outer_tree, const s
 		}
 		char why[256];
 		struct ht_endpoint le;
-		char ln[HT_ENDPOINT_STRLEN];
-		if (by && (ep_norm(jstr(L, "local"), ln, &le) != 0 ||
+		if (by && (ep_parse(jstr(L, "local"), &le) != 0 ||
 			   !pki_addr_in(by->addrs, by->naddrs, le.family, le.addr))) {
 			/* a signer speaks only for connections of its own: else it could put a
 			 * genuine part it was shown (in an answer to its own inquiry) under a
