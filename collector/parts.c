@@ -227,6 +227,42 @@ cJSON *part_make_answer(struct pki_signer *s, const char *nonce, const char *ask
 		    cJSON_IsTrue(cJSON_GetObjectItem(answer, "holders_incomplete")), err, n);
 }
 
+static int is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+char *part_splice(const char *answer, size_t alen, const cJSON *sgn)
+{
+	size_t n = alen, k;
+	while (n && is_ws(answer[n - 1]))
+		n--;
+	if (n < 2 || answer[0] != '{' || answer[n - 1] != '}')
+		return NULL;
+	for (k = n - 1; k > 1 && is_ws(answer[k - 1]); k--)
+		;
+	int empty = answer[k - 1] == '{'; /* "{}": no comma before the member */
+	char *st = cJSON_PrintUnformatted(sgn);
+	if (!st)
+		return NULL;
+	static const char key[] = "\"signed\":";
+	size_t sl = strlen(st), o = n - 1;
+	char *out = malloc(n + sizeof(key) + sl + 2);
+	if (out) {
+		memcpy(out, answer, o);
+		if (!empty)
+			out[o++] = ',';
+		memcpy(out + o, key, sizeof(key) - 1);
+		o += sizeof(key) - 1;
+		memcpy(out + o, st, sl);
+		o += sl;
+		out[o++] = '}';
+		out[o] = 0;
+	}
+	free(st);
+	return out;
+}
+
 /* ---- the judge ---------------------------------------------------------------- */
 
 struct judge {
