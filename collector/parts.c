@@ -24,7 +24,6 @@
 #include <time.h>
 
 #include <mbedtls/base64.h>
-#include <openssl/sha.h>
 
 #include "chain.h"
 #include "hoptrace/chain.h"
@@ -279,7 +278,8 @@ struct judge {
 /* 0 if cert64 was seen in this answer or there is room for one more; h: its SHA-256 */
 static int cert_seen(struct judge *j, const char *cert64, unsigned char h[32])
 {
-	SHA256((const unsigned char *)cert64, strlen(cert64), h);
+	if (pki_sha256(cert64, strlen(cert64), h) != 0)
+		return -1;
 	for (int i = 0; i < j->ncerts; i++)
 		if (!memcmp(j->certs[i], h, 32))
 			return 0;

@@ -1239,6 +1239,11 @@ static int sha256_of(const void *data, size_t len, unsigned char h[32])
 	return md && EVP_Digest(data, len, h, &hl, md, NULL) == 1 && hl == 32 ? 0 : -1;
 }
 
+int pki_sha256(const void *data, size_t len, unsigned char h[32])
+{
+	return sha256_of(data, len, h);
+}
+
 struct kpool {
 	pthread_mutex_t mu;
 	EVP_PKEY *key;

@@ -132,6 +132,8 @@ struct pki_trust_stats {
 	uint64_t neg_evictions; /* refusals pushed out of the negative cache */
 };
 void pki_trust_get_stats(struct pki_trust *t, struct pki_trust_stats *s);
+/* SHA-256 with libcrypto's digest fetched once (not looked up per call as SHA256() is); 0 or -1 */
+int pki_sha256(const void *data, size_t len, unsigned char h[32]);
 /* 0 if c may sign parts: keyUsage contentCommitment, no extKeyUsage serverAuth/clientAuth/
  * any, not a CA; else -1 and why */
 int pki_crt_is_signer(const mbedtls_x509_crt *c, char *why, size_t n);
