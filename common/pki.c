@@ -3,8 +3,9 @@
  * and a part-signing pair per host), the CRL, and the checks a part's signature gets.
  *
  * Who does what: mbedTLS 2.28 writes and parses certificates, checks chains and CRLs
- * and hashes; OpenSSL's libcrypto signs and verifies the parts (EVP_DigestSign /
- * EVP_DigestVerify: 20-50 µs where mbedTLS 2.28 takes 0.7-1.4 ms, fleet-trust.md §5).
+ * and hashes; OpenSSL's libcrypto signs and verifies the parts (SHA-256, then
+ * EVP_PKEY_sign / EVP_PKEY_verify on a pooled context: 20-65 µs where mbedTLS 2.28 takes
+ * 0.7-1.4 ms, fleet-trust.md §5).
  * No primitive is written here: the DER this file encodes itself (subjectAltName,
  * extKeyUsage, the CRL — 2.28 has no writers for them) is encoding only.
  *
