@@ -745,7 +745,8 @@ static void on_who_req(struct inquiry *q, const struct ps_who_req *m)
 	ps_addr_text(&m->local, local, sizeof(local));
 	ps_addr_text(&m->remote, remote, sizeof(remote));
 	char *ans = q->who(q->who_arg, local, remote);
-	cJSON *a = ans ? cJSON_Parse(ans) : NULL;
+	const char *aend = NULL;
+	cJSON *a = ans ? cJSON_ParseWithOpts(ans, &aend, 0) : NULL;
 	if (!a) {
 		who_err(q, m->h.id, 500, "out of memory");
 	} else if (!cJSON_IsTrue(cJSON_GetObjectItem(a, "ok"))) {
@@ -763,8 +764,11 @@ static void on_who_req(struct inquiry *q, const struct ps_who_req *m)
 			char err[160];
 			cJSON *s = part_make_answer(q->signer, m->nonce, local, remote, a, err, sizeof(err));
 			if (s) {
+				/* the answer's bytes and the part spliced, not the whole printed again */
+				signed_text = aend ? part_splice(ans, (size_t)(aend - ans), s) : NULL;
 				cJSON_AddItemToObject(a, "signed", s);
-				signed_text = cJSON_PrintUnformatted(a);
+				if (!signed_text)
+					signed_text = cJSON_PrintUnformatted(a);
 				if (signed_text)
 					text = signed_text;
 			} else {

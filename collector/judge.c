@@ -143,16 +143,15 @@ static const char *jstr(const cJSON *o, const char *k)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* the same endpoint once parsed (ht_endpoint_parse zeroes the unused bytes and maps an
+ * IPv4-mapped address to IPv4): what comparing their ht_endpoint_format forms says */
 static int same_ep(const char *a, const char *b)
 {
 	struct ht_endpoint x, y;
-	char na[HT_ENDPOINT_STRLEN], nb[HT_ENDPOINT_STRLEN];
 	if (!a || !b || strlen(a) >= INQ_EP_MAX || strlen(b) >= INQ_EP_MAX ||
 	    ht_endpoint_parse(a, &x) != 0 || ht_endpoint_parse(b, &y) != 0)
 		return 0;
-	ht_endpoint_format(&x, na, sizeof(na));
-	ht_endpoint_format(&y, nb, sizeof(nb));
-	return !strcmp(na, nb);
+	return x.family == y.family && x.port == y.port && !memcmp(x.addr, y.addr, 16);
 }
 
 #define JUDGE_NODES_MAX 65536 /* nodes of the child's outer tree looked at */

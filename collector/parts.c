@@ -15,6 +15,7 @@
  * written here: base64 is mbedTLS's, signatures and certificates are pki.h's.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,6 @@
 #include <time.h>
 
 #include <mbedtls/base64.h>
-#include <mbedtls/sha256.h>
 
 #include "chain.h"
 #include "hoptrace/chain.h"
@@ -149,7 +149,7 @@ static cJSON *make(struct pki_signer *s, const char *host, const char *nonce,
 		return NULL;
 	}
 	cJSON *p = cJSON_CreateObject(), *out = NULL;
-	char *text = NULL, *sig64 = NULL, *cert64 = NULL;
+	char *text = NULL, *sig64 = NULL;
 	unsigned char *bytes = NULL;
 	if (!p)
 		goto oom;
@@ -184,12 +184,12 @@ static cJSON *make(struct pki_signer *s, const char *host, const char *nonce,
 		goto out;
 	}
 	const unsigned char *der = pki_signer_cert(s, &derlen);
-	if (!der || !derlen) {
+	const char *cert64 = pki_signer_cert_b64(s);
+	if (!der || !derlen || !cert64) {
 		snprintf(err, n, "part: the signer has no certificate");
 		goto out;
 	}
 	sig64 = b64_encode(sig, slen);
-	cert64 = b64_encode(der, derlen);
 	out = cJSON_CreateObject();
 	if (!sig64 || !cert64 || !out)
 		goto oom;
@@ -207,7 +207,6 @@ out:
 	free(text);
 	free(bytes);
 	free(sig64);
-	free(cert64);
 	return out;
 }
 
@@ -227,6 +226,42 @@ cJSON *part_make_answer(struct pki_signer *s, const char *nonce, const char *ask
 		    cJSON_IsTrue(cJSON_GetObjectItem(answer, "holders_incomplete")), err, n);
 }
 
+static int is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+char *part_splice(const char *answer, size_t alen, const cJSON *sgn)
+{
+	size_t n = alen, k;
+	while (n && is_ws(answer[n - 1]))
+		n--;
+	if (n < 2 || answer[0] != '{' || answer[n - 1] != '}')
+		return NULL;
+	for (k = n - 1; k > 1 && is_ws(answer[k - 1]); k--)
+		;
+	int empty = answer[k - 1] == '{'; /* "{}": no comma before the member */
+	char *st = cJSON_PrintUnformatted(sgn);
+	if (!st)
+		return NULL;
+	static const char key[] = "\"signed\":";
+	size_t sl = strlen(st), o = n - 1;
+	char *out = malloc(n + sizeof(key) + sl + 2);
+	if (out) {
+		memcpy(out, answer, o);
+		if (!empty)
+			out[o++] = ',';
+		memcpy(out + o, key, sizeof(key) - 1);
+		o += sizeof(key) - 1;
+		memcpy(out + o, st, sl);
+		o += sl;
+		out[o++] = '}';
+		out[o] = 0;
+	}
+	free(st);
+	return out;
+}
+
 /* ---- the judge ---------------------------------------------------------------- */
 
 struct judge {
@@ -240,11 +275,10 @@ struct judge {
 	int ncerts;
 };
 
-/* 0 if cert64 was seen in this answer or there is room for one more */
-static int cert_seen(struct judge *j, const char *cert64)
+/* 0 if cert64 was seen in this answer or there is room for one more; h: its SHA-256 */
+static int cert_seen(struct judge *j, const char *cert64, unsigned char h[32])
 {
-	unsigned char h[32];
-	if (mbedtls_sha256_ret((const unsigned char *)cert64, strlen(cert64), h, 0) != 0)
+	if (pki_sha256(cert64, strlen(cert64), h) != 0)
 		return -1;
 	for (int i = 0; i < j->ncerts; i++)
 		if (!memcmp(j->certs[i], h, 32))
@@ -255,22 +289,84 @@ static int cert_seen(struct judge *j, const char *cert64)
 	return 0;
 }
 
-/* an endpoint in the form inquiry.c compares (ht_endpoint_format); 0 or -1 */
-static int ep_norm(const char *s, char out[HT_ENDPOINT_STRLEN], struct ht_endpoint *ep)
+/* The certificates of the last few signers, decoded: keyed by SHA-256 of the base64
+ * text, the DER it decodes to (the same text always decodes to the same DER). Only the
+ * decoding is saved: pki_trust_verify_part checks the DER as it would the decoded text.
+ * Invariant: certc_mu guards certc and certc_tick. */
+#define CERTC_N 8
+
+static struct certc_ent {
+	unsigned char h[32];
+	unsigned char *der; /* NULL: unused */
+	size_t len;
+	uint64_t lru;
+} certc[CERTC_N];
+static uint64_t certc_tick;
+static pthread_mutex_t certc_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* cert64 (its SHA-256 h) decoded into a new buffer, from the cache or decoded now */
+static unsigned char *cert_decode(const char *cert64, const unsigned char h[32], size_t *len)
 {
-	struct ht_endpoint e;
-	if (!s || strlen(s) >= INQ_EP_MAX || ht_endpoint_parse(s, &e) != 0 || !e.family)
+	unsigned char *der = NULL;
+	pthread_mutex_lock(&certc_mu);
+	for (int i = 0; i < CERTC_N; i++) {
+		struct certc_ent *e = &certc[i];
+		if (e->der && !memcmp(e->h, h, 32)) {
+			if ((der = malloc(e->len))) {
+				memcpy(der, e->der, e->len);
+				*len = e->len;
+				e->lru = ++certc_tick;
+			}
+			break;
+		}
+	}
+	pthread_mutex_unlock(&certc_mu);
+	if (der)
+		return der;
+	if (!(der = b64_decode(cert64, PARTS_CERT_B64_MAX, len)))
+		return NULL;
+	unsigned char *keep = malloc(*len);
+	if (!keep)
+		return der;
+	memcpy(keep, der, *len);
+	pthread_mutex_lock(&certc_mu);
+	struct certc_ent *v = &certc[0];
+	for (int i = 0; i < CERTC_N; i++) {
+		if (!certc[i].der) {
+			v = &certc[i];
+			break;
+		}
+		if (certc[i].lru < v->lru)
+			v = &certc[i];
+	}
+	free(v->der);
+	memcpy(v->h, h, 32);
+	v->der = keep;
+	v->len = *len;
+	v->lru = ++certc_tick;
+	pthread_mutex_unlock(&certc_mu);
+	return der;
+}
+
+/* an endpoint as inquiry.c reads it (ht_endpoint_parse: an IPv4-mapped address is the
+ * IPv4 one, the unused bytes zero); 0 or -1. Two parsed endpoints are the same when their
+ * formatted forms are (ht_endpoint_format): family, address and port, compared as such. */
+static int ep_parse(const char *s, struct ht_endpoint *ep)
+{
+	if (!s || strlen(s) >= INQ_EP_MAX || ht_endpoint_parse(s, ep) != 0 || !ep->family)
 		return -1;
-	ht_endpoint_format(&e, out, HT_ENDPOINT_STRLEN);
-	if (ep)
-		*ep = e;
 	return 0;
+}
+
+static int ep_eq(const struct ht_endpoint *a, const struct ht_endpoint *b)
+{
+	return a->family == b->family && a->port == b->port && !memcmp(a->addr, b->addr, 16);
 }
 
 static int same_ep(const char *a, const char *b)
 {
-	char na[HT_ENDPOINT_STRLEN], nb[HT_ENDPOINT_STRLEN];
-	return ep_norm(a, na, NULL) == 0 && ep_norm(b, nb, NULL) == 0 && !strcmp(na, nb);
+	struct ht_endpoint x, y;
+	return ep_parse(a, &x) == 0 && ep_parse(b, &y) == 0 && ep_eq(&x, &y);
 }
 
 struct walk {
@@ -374,11 +470,12 @@ static cJSON *verify_one(struct judge *j, const cJSON *L, cJSON *U, int depth, c
 		return FORGED("too large");
 	if (strnlen(cert64, PARTS_CERT_B64_MAX + 1) > PARTS_CERT_B64_MAX)
 		return FORGED("bad form");
-	if (cert_seen(j, cert64) != 0)
+	unsigned char ch[32];
+	if (cert_seen(j, cert64, ch) != 0)
 		return FORGED("too many certificates");
 
 	size_t derlen = 0, slen = 0, blen = 0;
-	unsigned char *der = b64_decode(cert64, PARTS_CERT_B64_MAX, &derlen);
+	unsigned char *der = cert_decode(cert64, ch, &derlen);
 	unsigned char *sig = b64_decode(sig64, PARTS_SIG_B64_MAX, &slen);
 	unsigned char *bytes = der && sig ? signed_bytes(part, plen, &blen) : NULL;
 	char cn[PKI_CN_MAX + 1] = "", pwhy[160] = "";
@@ -405,8 +502,7 @@ static cJSON *verify_one(struct judge *j, const cJSON *L, cJSON *U, int depth, c
 	const char *host = jstr(p, "host"), *nonce = jstr(p, "nonce");
 	const char *al = jstr(asked, "local"), *ar = jstr(asked, "remote");
 	cJSON *tree = cJSON_GetObjectItem(p, "tree");
-	char nl[HT_ENDPOINT_STRLEN], nr[HT_ENDPOINT_STRLEN];
-	struct ht_endpoint far;
+	struct ht_endpoint far, near, pal, par;
 	if (!cJSON_IsObject(p) || !cJSON_IsNumber(pv) || pv->valuedouble != 1 || !host ||
 	    !nonce || !al || !ar || !cJSON_IsObject(tree)) {
 		FORGED("bad form");
@@ -418,8 +514,9 @@ static cJSON *verify_one(struct judge *j, const cJSON *L, cJSON *U, int depth, c
 		goto out;
 	}
 	/* 4. asked about L's connection, seen from the far side */
-	if (ep_norm(jstr(L, "remote"), nr, &far) != 0 || ep_norm(jstr(L, "local"), nl, NULL) != 0 ||
-	    !same_ep(al, nr) || !same_ep(ar, nl)) {
+	if (ep_parse(jstr(L, "remote"), &far) != 0 || ep_parse(jstr(L, "local"), &near) != 0 ||
+	    ep_parse(al, &pal) != 0 || ep_parse(ar, &par) != 0 || !ep_eq(&pal, &far) ||
+	    !ep_eq(&par, &near)) {
 		FORGED("asked");
 		goto out;
 	}
@@ -523,8 +620,7 @@ static void fill_leaves(struct judge *j, cJSON *tree, cJSON *outer_tree, const s
 		}
 		char why[256];
 		struct ht_endpoint le;
-		char ln[HT_ENDPOINT_STRLEN];
-		if (by && (ep_norm(jstr(L, "local"), ln, &le) != 0 ||
+		if (by && (ep_parse(jstr(L, "local"), &le) != 0 ||
 			   !pki_addr_in(by->addrs, by->naddrs, le.family, le.addr))) {
 			/* a signer speaks only for connections of its own: else it could put a
 			 * genuine part it was shown (in an answer to its own inquiry) under a

@@ -58,6 +58,11 @@ int parts_verify_answer(struct pki_trust *t, const char *nonce, cJSON *answer);
  * true, so a judge cannot lose them) are taken from `answer`. Use this one. */
 cJSON *part_make_answer(struct pki_signer *s, const char *nonce, const char *asked_local,
 			const char *asked_remote, const cJSON *answer, char *err, size_t n);
+/* The text of answer (a JSON object: its first alen bytes, as parsed) with a last member
+ * "signed": sgn, made by splicing: the answer's own bytes are kept, only sgn is printed
+ * (the whole answer is not printed again). A new string, or NULL (not an object's text,
+ * or out of memory). */
+char *part_splice(const char *answer, size_t alen, const cJSON *sgn);
 
 /* Bounds of the judge (past them: "forged part: too deep / too many parts / too large /
  * too many certificates") */

@@ -3,8 +3,9 @@
  * and a part-signing pair per host), the CRL, and the checks a part's signature gets.
  *
  * Who does what: mbedTLS 2.28 writes and parses certificates, checks chains and CRLs
- * and hashes; OpenSSL's libcrypto signs and verifies the parts (EVP_DigestSign /
- * EVP_DigestVerify: 20-50 µs where mbedTLS 2.28 takes 0.7-1.4 ms, fleet-trust.md §5).
+ * and hashes; OpenSSL's libcrypto signs and verifies the parts (SHA-256, then
+ * EVP_PKEY_sign / EVP_PKEY_verify on a pooled context: 20-65 µs where mbedTLS 2.28 takes
+ * 0.7-1.4 ms, fleet-trust.md §5).
  * No primitive is written here: the DER this file encodes itself (subjectAltName,
  * extKeyUsage, the CRL — 2.28 has no writers for them) is encoding only.
  *
@@ -30,6 +31,7 @@
 #include <unistd.h>
 
 #include <mbedtls/asn1write.h>
+#include <mbedtls/base64.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
 #include <mbedtls/oid.h>
@@ -1205,14 +1207,133 @@ int pki_verify(mbedtls_x509_crt *signer, mbedtls_x509_crt *ca, const void *data,
 	return 0;
 }
 
+/* ---- part signatures: SHA-256 and the key contexts -------------------------------------
+ * SHA-256 is fetched once (EVP_MD_fetch), not looked up per call. A key's EVP_PKEY_CTX,
+ * set up for signing or verifying (the provider's ECDSA fetched, the key exported to it,
+ * the digest named), is kept in a small pool of its key and reused: a signature or a
+ * check is then a hash and EVP_PKEY_sign/EVP_PKEY_verify on the digest — the same ECDSA
+ * code EVP_DigestSign/EVP_DigestVerify end in, so the same signature and the same checks.
+ * The signing nonce stays OpenSSL's own (random, hedged with the key and the digest).
+ * Invariants: kp->mu guards n, free[] and refs; a context is used by one thread at a
+ * time (taken out of the pool, put back after); at most KPOOL_MAX are kept idle. */
+
+#define KPOOL_MAX 4
+
+static EVP_MD *sha256_md;
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+
+static void md_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *md_sha256(void)
+{
+	pthread_once(&md_once, md_fetch);
+	return sha256_md;
+}
+
+static int sha256_of(const void *data, size_t len, unsigned char h[32])
+{
+	unsigned int hl = 0;
+	const EVP_MD *md = md_sha256();
+	return md && EVP_Digest(data, len, h, &hl, md, NULL) == 1 && hl == 32 ? 0 : -1;
+}
+
+int pki_sha256(const void *data, size_t len, unsigned char h[32])
+{
+	return sha256_of(data, len, h);
+}
+
+struct kpool {
+	pthread_mutex_t mu;
+	EVP_PKEY *key;
+	int sign; /* contexts for EVP_PKEY_sign, else EVP_PKEY_verify */
+	int refs;
+	int n;
+	EVP_PKEY_CTX *free[KPOOL_MAX];
+};
+
+/* a pool for key (one reference of key taken over), refs 1 */
+static struct kpool *kpool_new(EVP_PKEY *key, int sign)
+{
+	struct kpool *kp = calloc(1, sizeof *kp);
+	if (!kp)
+		return NULL;
+	pthread_mutex_init(&kp->mu, NULL);
+	kp->key = key;
+	kp->sign = sign;
+	kp->refs = 1;
+	return kp;
+}
+
+static void kpool_ref(struct kpool *kp)
+{
+	pthread_mutex_lock(&kp->mu);
+	kp->refs++;
+	pthread_mutex_unlock(&kp->mu);
+}
+
+static void kpool_unref(struct kpool *kp)
+{
+	if (!kp)
+		return;
+	pthread_mutex_lock(&kp->mu);
+	int last = --kp->refs == 0;
+	pthread_mutex_unlock(&kp->mu);
+	if (!last)
+		return;
+	for (int i = 0; i < kp->n; i++)
+		EVP_PKEY_CTX_free(kp->free[i]);
+	EVP_PKEY_free(kp->key);
+	pthread_mutex_destroy(&kp->mu);
+	free(kp);
+}
+
+/* a context of the pool's, or a new one set up; NULL when it cannot be made */
+static EVP_PKEY_CTX *kpool_take(struct kpool *kp)
+{
+	EVP_PKEY_CTX *c = NULL;
+	pthread_mutex_lock(&kp->mu);
+	if (kp->n)
+		c = kp->free[--kp->n];
+	pthread_mutex_unlock(&kp->mu);
+	if (c)
+		return c;
+	const EVP_MD *md = md_sha256();
+	if (!md || !(c = EVP_PKEY_CTX_new_from_pkey(NULL, kp->key, NULL)))
+		return NULL;
+	if ((kp->sign ? EVP_PKEY_sign_init(c) : EVP_PKEY_verify_init(c)) != 1 ||
+	    EVP_PKEY_CTX_set_signature_md(c, md) != 1) {
+		EVP_PKEY_CTX_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* back into the pool, or freed when it is full (or the last use failed: bad = 1) */
+static void kpool_give(struct kpool *kp, EVP_PKEY_CTX *c, int bad)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&kp->mu);
+	if (!bad && kp->n < KPOOL_MAX) {
+		kp->free[kp->n++] = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&kp->mu);
+	EVP_PKEY_CTX_free(c);
+}
+
 /* ---- part signatures: the signer (OpenSSL libcrypto) ----------------------------------
  * An EVP_PKEY is read-only after loading; OpenSSL 3 allows it in many threads at once,
- * each call with its own EVP_MD_CTX. */
+ * each call with its own context (from the key's pool). */
 
 struct pki_signer {
-	EVP_PKEY *key;
+	struct kpool *kp; /* the private key and its signing contexts */
 	unsigned char *der; /* the certificate */
 	size_t derlen;
+	char *der64; /* its base64, made once (every part carries it) */
 };
 
 int pki_crt_is_signer(const mbedtls_x509_crt *c, char *why, size_t n)
@@ -1298,10 +1419,26 @@ struct pki_signer *pki_signer_load(const char *cert_file, const char *key_file, 
 		fail(err, n, "out of memory");
 		goto out;
 	}
+	if (!md_sha256() || !(s->kp = kpool_new(key, 1))) {
+		free(s->der);
+		free(s);
+		s = NULL;
+		fail(err, n, "out of memory or no SHA-256");
+		goto out;
+	}
 	memcpy(s->der, c.raw.p, c.raw.len);
 	s->derlen = c.raw.len;
-	s->key = key;
 	key = NULL;
+	size_t need = 0;
+	mbedtls_base64_encode(NULL, 0, &need, s->der, s->derlen); /* BUFFER_TOO_SMALL, need set */
+	if (!(s->der64 = malloc(need + 1)) ||
+	    mbedtls_base64_encode((unsigned char *)s->der64, need + 1, &need, s->der, s->derlen)) {
+		pki_signer_free(s);
+		s = NULL;
+		fail(err, n, "out of memory");
+		goto out;
+	}
+	s->der64[need] = 0;
 out:
 	BIO_free(b);
 	EVP_PKEY_free(key);
@@ -1313,11 +1450,13 @@ out:
 int pki_signer_sign(struct pki_signer *s, const void *data, size_t len, unsigned char *sig,
 		    size_t *slen)
 {
-	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	unsigned char h[32];
 	size_t sl = PKI_SIG_MAX;
-	int ok = m && EVP_DigestSignInit(m, NULL, EVP_sha256(), NULL, s->key) == 1 &&
-		 EVP_DigestSign(m, sig, &sl, data, len) == 1;
-	EVP_MD_CTX_free(m);
+	if (sha256_of(data, len, h))
+		return -1;
+	EVP_PKEY_CTX *c = kpool_take(s->kp);
+	int ok = c && EVP_PKEY_sign(c, sig, &sl, h, sizeof h) == 1;
+	kpool_give(s->kp, c, !ok);
 	if (!ok)
 		return -1;
 	*slen = sl;
@@ -1330,12 +1469,18 @@ const unsigned char *pki_signer_cert(const struct pki_signer *s, size_t *len)
 	return s->der;
 }
 
+const char *pki_signer_cert_b64(const struct pki_signer *s)
+{
+	return s->der64;
+}
+
 void pki_signer_free(struct pki_signer *s)
 {
 	if (!s)
 		return;
-	EVP_PKEY_free(s->key);
+	kpool_unref(s->kp);
 	free(s->der);
+	free(s->der64);
 	free(s);
 }
 
@@ -1365,7 +1510,7 @@ struct trust_ent {
 	int used;
 	time_t until;
 	uint64_t lru;
-	EVP_PKEY *pub;
+	struct kpool *pub; /* the certificate's key and its verifying contexts */
 	char cn[PKI_CN_MAX + 1];
 	struct pki_addr addrs[PKI_ADDRS_MAX];
 	int naddrs;
@@ -1385,7 +1530,7 @@ struct pki_trust {
 static void cache_flush(struct pki_trust *t)
 {
 	for (int i = 0; i < PKI_TRUST_CACHE; i++) {
-		EVP_PKEY_free(t->cache[i].pub);
+		kpool_unref(t->cache[i].pub);
 		memset(&t->cache[i], 0, sizeof t->cache[i]);
 	}
 	memset(t->neg, 0, sizeof t->neg);
@@ -1430,6 +1575,11 @@ struct pki_trust *pki_trust_load(const char *ca_file, const char *crl_file, char
 	struct pki_trust *t = calloc(1, sizeof *t);
 	if (!t) {
 		fail(err, n, "out of memory");
+		return NULL;
+	}
+	if (!md_sha256()) { /* fetched now, before a caller's sandbox */
+		free(t);
+		fail(err, n, "no SHA-256 in libcrypto");
 		return NULL;
 	}
 	if (trust_read(ca_file, crl_file, &t->ca, &t->crl, &t->have_crl, err, n)) {
@@ -1526,7 +1676,7 @@ static struct trust_ent *cache_find(struct pki_trust *t, const uint8_t h[32], ti
 		struct trust_ent *e = &t->cache[i];
 		if (e->used && !memcmp(e->h, h, 32)) {
 			if (now >= e->until) { /* expired since */
-				EVP_PKEY_free(e->pub);
+				kpool_unref(e->pub);
 				memset(e, 0, sizeof *e);
 				return NULL;
 			}
@@ -1546,7 +1696,7 @@ static struct trust_ent *cache_slot(struct pki_trust *t)
 		if (t->cache[i].lru < v->lru)
 			v = &t->cache[i];
 	}
-	EVP_PKEY_free(v->pub);
+	kpool_unref(v->pub);
 	memset(v, 0, sizeof *v);
 	t->st.evictions++;
 	return v;
@@ -1608,7 +1758,7 @@ int pki_trust_verify_part(struct pki_trust *t, const unsigned char *der, size_t 
 		return fail(why, n, "certificate: missing or longer than %d bytes", PKI_CERT_MAX);
 	if (!sig || slen == 0 || slen > PKI_SIG_MAX)
 		return fail(why, n, "signature: missing or longer than %d bytes", PKI_SIG_MAX);
-	if (mbedtls_sha256_ret(der, derlen, h, 0))
+	if (sha256_of(der, derlen, h))
 		return fail(why, n, "sha256 failed");
 
 	pthread_mutex_lock(&t->mu);
@@ -1649,21 +1799,29 @@ int pki_trust_verify_part(struct pki_trust *t, const unsigned char *der, size_t 
 			pthread_mutex_unlock(&t->mu);
 			return -1;
 		}
+		struct kpool *kp = kpool_new(pub, 0);
+		if (!kp) {
+			EVP_PKEY_free(pub);
+			mbedtls_x509_crt_free(&c);
+			fail(why, n, "out of memory");
+			pthread_mutex_unlock(&t->mu);
+			return -1;
+		}
+		pub = NULL;
 		e = cache_slot(t);
 		e->used = 1;
 		memcpy(e->h, h, 32);
 		e->lru = ++t->tick;
 		e->until = pki_time(&c.valid_to);
-		e->pub = pub;
-		pub = NULL;
+		e->pub = kp;
 		pki_crt_cn(&c, e->cn);
 		e->naddrs = pki_crt_addrs(&c, e->addrs, PKI_ADDRS_MAX);
 		mbedtls_x509_crt_free(&c);
 	}
 	/* e is a good entry: take what the caller needs, then check the signature unlocked */
 	char signer[PKI_CN_MAX + 1];
-	pub = e->pub;
-	EVP_PKEY_up_ref(pub);
+	struct kpool *kp = e->pub;
+	kpool_ref(kp);
 	memcpy(signer, e->cn, sizeof signer);
 	if (cn)
 		memcpy(cn, e->cn, sizeof e->cn);
@@ -1674,14 +1832,14 @@ int pki_trust_verify_part(struct pki_trust *t, const unsigned char *der, size_t 
 	}
 	pthread_mutex_unlock(&t->mu);
 
-	EVP_MD_CTX *m = EVP_MD_CTX_new();
-	if (m && EVP_DigestVerifyInit(m, NULL, EVP_sha256(), NULL, pub) == 1 &&
-	    EVP_DigestVerify(m, sig, slen, data, len) == 1)
+	unsigned char dg[32];
+	EVP_PKEY_CTX *vc = sha256_of(data, len, dg) ? NULL : kpool_take(kp);
+	if (vc && EVP_PKEY_verify(vc, sig, slen, dg, sizeof dg) == 1)
 		rv = 0;
 	else
 		fail(why, n, "signature: does not verify with the certificate of %s", signer);
-	EVP_MD_CTX_free(m);
-	EVP_PKEY_free(pub);
+	kpool_give(kp, vc, rv != 0);
+	kpool_unref(kp);
 	if (rv) {
 		if (naddrs)
 			*naddrs = 0;

@@ -106,6 +106,7 @@ struct pki_signer *pki_signer_load(const char *cert_file, const char *key_file, 
 int pki_signer_sign(struct pki_signer *s, const void *data, size_t len, unsigned char *sig,
 		    size_t *slen);
 const unsigned char *pki_signer_cert(const struct pki_signer *s, size_t *len); /* DER */
+const char *pki_signer_cert_b64(const struct pki_signer *s); /* its base64 (made once) */
 void pki_signer_free(struct pki_signer *s);
 
 struct pki_trust; /* the fleet CA bundle, its CRL, and a cache of certificates verified */
@@ -131,6 +132,8 @@ struct pki_trust_stats {
 	uint64_t neg_evictions; /* refusals pushed out of the negative cache */
 };
 void pki_trust_get_stats(struct pki_trust *t, struct pki_trust_stats *s);
+/* SHA-256 with libcrypto's digest fetched once (not looked up per call as SHA256() is); 0 or -1 */
+int pki_sha256(const void *data, size_t len, unsigned char h[32]);
 /* 0 if c may sign parts: keyUsage contentCommitment, no extKeyUsage serverAuth/clientAuth/
  * any, not a CA; else -1 and why */
 int pki_crt_is_signer(const mbedtls_x509_crt *c, char *why, size_t n);

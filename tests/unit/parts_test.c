@@ -814,6 +814,35 @@ static void bench(void)
 	       median(pki, N), (unsigned long long)st.hits, (unsigned long long)st.misses);
 }
 
+/* part_splice: the answer's bytes with "signed" appended are the answer with the member
+ * added (the same JSON); what is not an object's text is refused */
+static void splice_text(void)
+{
+	cJSON *sg = cJSON_CreateObject();
+	cJSON_AddNumberToObject(sg, "v", 1);
+	cJSON_AddStringToObject(sg, "part", "{\"host\":\"h\\\"x\",\"n\":[1,2]}");
+	cJSON_AddStringToObject(sg, "sig", "MEUC");
+	static const char *const texts[] = {
+		"{\"ok\":true,\"host\":\"h2\",\"tree\":{\"type\":\"proc\",\"sources\":[]}}",
+		"{ \"ok\" : true }\n", "{}", "{ }  ",
+	};
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		char *t = part_splice(texts[i], strlen(texts[i]), sg);
+		cJSON *got = t ? cJSON_ParseWithOpts(t, NULL, 1) : NULL;
+		cJSON *want = cJSON_Parse(texts[i]);
+		cJSON_AddItemToObject(want, "signed", cJSON_Duplicate(sg, 1));
+		CHECK(got && cJSON_Compare(got, want, 1));
+		CHECK(t && !strncmp(t, texts[i], 1)); /* the answer's own bytes first */
+		cJSON_Delete(got);
+		cJSON_Delete(want);
+		free(t);
+	}
+	static const char *const bad[] = {"", "[1]", "{\"a\":1", "\"x\"", "  "};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(part_splice(bad[i], strlen(bad[i]), sg) == NULL);
+	cJSON_Delete(sg);
+}
+
 int main(void)
 {
 	if (fleet_up() != 0) {
@@ -831,7 +860,7 @@ int main(void)
 		{"signed_flags", signed_flags}, {"too_deep", too_deep},
 		{"spliced", spliced},           {"revoked", revoked},
 		{"many_certs", many_certs},     {"upstream_in_part", upstream_in_part},
-		{"bench", bench},
+		{"splice_text", splice_text},   {"bench", bench},
 	};
 	int rv = t_run("parts", cases, sizeof(cases) / sizeof(cases[0]));
 	fleet_down();

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <mbedtls/base64.h>
 #include <mbedtls/x509_crt.h>
 
 #include "hoptrace/fleetconf.h"
@@ -144,6 +145,13 @@ static int sign_verify(struct pki_trust *t, const char *dir, const char *host, c
 	CHECK_EQ_INT(pki_signer_sign(s, msg, strlen(msg), sig, &sl), 0);
 	CHECK(sl > 8 && sl <= 72);
 	const unsigned char *der = pki_signer_cert(s, &dl);
+	/* the base64 made once at load is the certificate's */
+	const char *d64 = pki_signer_cert_b64(s);
+	unsigned char back[PKI_CERT_MAX];
+	size_t bl = 0;
+	CHECK(d64 && mbedtls_base64_decode(back, sizeof back, &bl, (const unsigned char *)d64,
+					   strlen(d64)) == 0 &&
+	      bl == dl && !memcmp(back, der, dl));
 	int rv = pki_trust_verify_part(t, der, dl, msg, strlen(msg), sig, sl, cn, a, na, why, wn);
 	pki_signer_free(s);
 	return rv;
@@ -589,6 +597,72 @@ static void test_threads(void)
 	pki_trust_free(t);
 }
 
+/* the pooled contexts (≤ 4 a key) shared by more threads than that, one signer and one
+ * cached certificate: every genuine signature verifies, every altered one (the message
+ * or the signature) is refused — a context reused after a success or a failure keeps no
+ * outcome */
+struct pool_thr {
+	struct pki_trust *t;
+	struct pki_signer *s;
+	int bad;
+};
+
+static void *pool_main(void *p)
+{
+	struct pool_thr *a = p;
+	for (int i = 0; i < 150; i++) {
+		unsigned char sig[PKI_SIG_MAX];
+		size_t sl = 0, dl;
+		char why[200], msg[32];
+		snprintf(msg, sizeof msg, "pooled part %d", i);
+		const unsigned char *der = pki_signer_cert(a->s, &dl);
+		if (pki_signer_sign(a->s, msg, strlen(msg), sig, &sl)) {
+			a->bad++;
+			continue;
+		}
+		int good = pki_trust_verify_part(a->t, der, dl, msg, strlen(msg), sig, sl, NULL, NULL,
+						 NULL, why, sizeof why);
+		msg[0] ^= 1;
+		int moved = pki_trust_verify_part(a->t, der, dl, msg, strlen(msg), sig, sl, NULL,
+						  NULL, NULL, why, sizeof why);
+		msg[0] ^= 1;
+		sig[sl - 1] ^= 0x01;
+		int flipped = pki_trust_verify_part(a->t, der, dl, msg, strlen(msg), sig, sl, NULL,
+						    NULL, NULL, why, sizeof why);
+		if (good != 0 || moved == 0 || flipped == 0)
+			a->bad++;
+	}
+	return NULL;
+}
+
+static void test_pools(void)
+{
+	struct pki_trust *t = pki_trust_load(path(A, "ca.crt"), NULL, err, sizeof err);
+	struct pki_signer *s =
+		pki_signer_load(path(A, "h1.sign.crt"), path(A, "h1.sign.key"), err, sizeof err);
+	CHECK(t && s);
+	if (!t || !s) {
+		pki_trust_free(t);
+		pki_signer_free(s);
+		return;
+	}
+	pthread_t th[6];
+	struct pool_thr a[6];
+	for (int i = 0; i < 6; i++) {
+		a[i] = (struct pool_thr){t, s, 0};
+		pthread_create(&th[i], NULL, pool_main, &a[i]);
+	}
+	for (int i = 0; i < 6; i++) {
+		pthread_join(th[i], NULL);
+		CHECK_EQ_INT(a[i].bad, 0);
+	}
+	struct pki_trust_stats st;
+	pki_trust_get_stats(t, &st);
+	CHECK(st.bad_sig == 6 * 150 * 2);
+	pki_signer_free(s);
+	pki_trust_free(t);
+}
+
 static void test_ca_dir(void)
 {
 	/* issue refusals, and the files a refused issue leaves: none */
@@ -896,6 +970,7 @@ int main(void)
 		{"cache_bound", test_cache_bound},
 		{"cache_neg", test_cache_neg},
 		{"threads", test_threads},
+		{"pools", test_pools},
 		{"fleet_conf", test_fleet_conf},
 		{"fleet_check", test_fleet_check},
 		{"crl_load", test_crl_load},
