@@ -115,7 +115,10 @@ int ring_register_msg(struct collector *c, int connfd, const struct rconn *rc, s
 	}
 	if (old >= 0) { /* its old ring first (an exec: the EXEC record is there) */
 		int more;
-		read_ring(c, g->v[old], now_ns(), HT_RING_SLOTS, &more);
+		/* unless the process is somebody else now (an exec of a setuid
+		 * image): a helper that kept the old memfd must not write as it */
+		if (g->v[old]->uid == cr->uid)
+			read_ring(c, g->v[old], now_ns(), HT_RING_SLOTS, &more);
 		ring_free(c, old);
 		g->replaced++;
 	}

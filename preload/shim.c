@@ -479,7 +479,11 @@ static int ring_register(const void *rec, size_t len)
 		return -2;
 	atomic_store(&g_ring_retry_at, now + 1000);
 	int rc = -2;
-	int mfd = (int)syscall(SYS_memfd_create, "hoptrace", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	/* not executable (vm.memfd_noexec=2 refuses an executable memfd); a
+	 * kernel before 6.3 does not know the flag */
+	int mfd = (int)syscall(SYS_memfd_create, "hoptrace", MFD_CLOEXEC | MFD_ALLOW_SEALING | 0x0008U);
+	if (mfd < 0 && errno == EINVAL)
+		mfd = (int)syscall(SYS_memfd_create, "hoptrace", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (mfd < 0) {
 		if (errno != EMFILE && errno != ENFILE && errno != ENOMEM) {
 			atomic_store(&g_ring_off, 1); /* no memfd / no sealing: the socket */
