@@ -92,8 +92,7 @@ void ht_ring_reader_init(struct ht_ring_reader *r, void *base)
 static void give_back(struct ht_ring_reader *r, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++)
-		atomic_store_explicit(&ht_ring_slot_at(r->base, r->rd + i)->seq,
-				      r->rd + i + HT_RING_SLOTS, memory_order_release);
+		ht_ring_seq_set(r->base, r->rd + i, r->rd + i + HT_RING_SLOTS);
 	r->rd += n;
 	r->stuck_since = 0;
 	atomic_store_explicit(&ht_ring_hdr(r->base)->tail, r->rd, memory_order_relaxed);
@@ -123,7 +122,7 @@ int ht_ring_next(struct ht_ring_reader *r, uint8_t *buf, size_t cap, uint64_t no
 {
 	struct ht_ring_slot s;
 	struct ht_ring_slot *sp = ht_ring_slot_at(r->base, r->rd);
-	if (atomic_load_explicit(&sp->seq, memory_order_acquire) != r->rd + 1)
+	if (ht_ring_seq(r->base, r->rd) != r->rd + 1)
 		return not_ready(r, now);
 	memcpy(&s, (const void *)sp, sizeof(s)); /* the copy, from here on */
 	uint32_t n = s.n, len = s.len;
@@ -136,7 +135,7 @@ int ht_ring_next(struct ht_ring_reader *r, uint8_t *buf, size_t cap, uint64_t no
 	memcpy(buf, s.data, len < HT_RING_DATA ? len : HT_RING_DATA);
 	for (uint32_t i = 1; i < n; i++) {
 		sp = ht_ring_slot_at(r->base, r->rd + i);
-		if (atomic_load_explicit(&sp->seq, memory_order_acquire) != r->rd + i + 1) {
+		if (ht_ring_seq(r->base, r->rd + i) != r->rd + i + 1) {
 			/* published first slot, unpublished rest: the writer
 			 * publishes the rest first, so it lied or scribbled */
 			r->bad++;

@@ -15,7 +15,10 @@
  * has seq == p (mod 2^32) — write them, then publish each with seq = p + 1
  * (release). The consumer (the collector) keeps its own read position; a
  * slot is taken only when its seq says "committed at this position"; after
- * copying it gives the slot back with seq = p + HT_RING_SLOTS.
+ * copying it gives the slot back with seq = p + HT_RING_SLOTS. A slot's word
+ * holds seq minus its index (ht_ring_seq): a fresh ring is all zeros, so
+ * registering one writes the header page only and the slot pages are touched
+ * as records fill them.
  *
  * Everything in the mapping is written by the process and may change at any
  * time under the reader: the reader copies first, then checks the copy
@@ -79,7 +82,21 @@ static inline struct ht_ring_slot *ht_ring_slot_at(void *base, uint32_t pos)
 	return (struct ht_ring_slot *)((char *)base + HT_RING_HDR) + (pos & (HT_RING_SLOTS - 1));
 }
 
-/* A fresh ring in memory of HT_RING_SIZE bytes (zeroed by the kernel). */
+/* the sequence number of the slot at position pos (stored minus its index) */
+static inline uint32_t ht_ring_seq(void *base, uint32_t pos)
+{
+	return atomic_load_explicit(&ht_ring_slot_at(base, pos)->seq, memory_order_acquire) +
+	       (pos & (HT_RING_SLOTS - 1));
+}
+
+static inline void ht_ring_seq_set(void *base, uint32_t pos, uint32_t seq)
+{
+	atomic_store_explicit(&ht_ring_slot_at(base, pos)->seq, seq - (pos & (HT_RING_SLOTS - 1)),
+			      memory_order_release);
+}
+
+/* A fresh ring in memory of HT_RING_SIZE zero bytes (a new memfd): only the
+ * header is written (every slot is free at its first position already). */
 static inline void ht_ring_init(void *base)
 {
 	struct ht_ring_hdr *h = ht_ring_hdr(base);
@@ -87,8 +104,6 @@ static inline void ht_ring_init(void *base)
 	h->version = HT_RING_VERSION;
 	h->nslots = HT_RING_SLOTS;
 	h->slot_size = HT_RING_SLOT;
-	for (uint32_t i = 0; i < HT_RING_SLOTS; i++)
-		atomic_store_explicit(&ht_ring_slot_at(base, i)->seq, i, memory_order_relaxed);
 	atomic_store_explicit(&h->head, 0, memory_order_release);
 }
 
@@ -107,8 +122,7 @@ static inline int ht_ring_put(void *base, const void *buf, size_t len, uint32_t 
 		pos = atomic_load_explicit(&h->head, memory_order_relaxed);
 		uint32_t i;
 		for (i = 0; i < n; i++)
-			if (atomic_load_explicit(&ht_ring_slot_at(base, pos + i)->seq,
-						 memory_order_acquire) != pos + i)
+			if (ht_ring_seq(base, pos + i) != pos + i)
 				break;
 		if (i < n) {
 			if (atomic_load_explicit(&h->head, memory_order_relaxed) == pos)
@@ -134,8 +148,7 @@ static inline int ht_ring_put(void *base, const void *buf, size_t len, uint32_t 
 	/* the continuation slots first: a reader that sees the first slot
 	 * published finds the rest published or being published */
 	for (uint32_t i = n; i-- > 0;)
-		atomic_store_explicit(&ht_ring_slot_at(base, pos + i)->seq, pos + i + 1,
-				      memory_order_release);
+		ht_ring_seq_set(base, pos + i, pos + i + 1);
 	*fill = pos + n - atomic_load_explicit(&h->tail, memory_order_relaxed);
 	return 0;
 }

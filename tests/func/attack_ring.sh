@@ -81,8 +81,7 @@ print("bad registrations sent", flush=True)
 f = memfd(SIZE, 0)
 m = mmap.mmap(f, SIZE)
 struct.pack_into("<IIIII", m, 0, 0x48545247, 1, 1024, 64, 0)
-for i in range(1024):
-    struct.pack_into("<I", m, 4096 + i * 64, i)
+# slots: all zero = free (a slot's word is its seq minus its index)
 fcntl.fcntl(f, fcntl.F_ADD_SEALS, ok)
 send_fd(f, rec(2, mp_uint(os.getppid()), b"\xa1x", b"\xa1x"))
 os.close(f)
@@ -91,7 +90,7 @@ def put(pos, data):
     o = 4096 + (pos % 1024) * 64
     struct.pack_into("<HBB", m, o + 4, len(data), 1, 0)
     m[o + 8:o + 8 + len(data)] = data
-    struct.pack_into("<I", m, o, pos + 1)
+    struct.pack_into("<I", m, o, (pos + 1 - pos % 1024) & 0xffffffff)
 rnd = random.Random(7)
 t0 = time.time()
 pos = 0
