@@ -515,9 +515,6 @@ static int ring_register(const void *rec, size_t len)
 	}
 	madvise(p, HT_RING_SIZE, MADV_DONTFORK); /* a fork child registers its own */
 	atomic_store_explicit(&g_beat_seen, 0, memory_order_relaxed);
-	atomic_store_explicit(&g_beat_t, now, memory_order_relaxed);
-	if (!old)
-		atomic_store_explicit(&g_ring, p, memory_order_release);
 	int s = ring_sock_open();
 	if (s >= 0) {
 		struct iovec iov = {(void *)rec, len};
@@ -535,6 +532,15 @@ static int ring_register(const void *rec, size_t len)
 		if (syscall(SYS_sendmsg, s, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) == (long)len)
 			rc = 0;
 		syscall(SYS_close, s);
+	}
+	if (rc == 0) { /* registered: records go into it from now on */
+		atomic_store_explicit(&g_beat_t, now, memory_order_relaxed);
+		if (!old)
+			atomic_store_explicit(&g_ring, p, memory_order_release);
+	} else if (!old) { /* nobody has seen it: gone again */
+		munmap(p, HT_RING_SIZE);
+	} else { /* the old mapping holds an unregistered ring: try again soon */
+		atomic_store_explicit(&g_beat_t, now - 3000, memory_order_relaxed);
 	}
 out_fd:
 	syscall(SYS_close, mfd);
