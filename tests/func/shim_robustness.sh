@@ -16,8 +16,9 @@ B=${BUILD:-build}
 LIB=$top/$B/libhoptrace.so
 SINK=$top/$B/tests/helpers/rec_sink
 PROG=$top/$B/tests/helpers/shim_prog
+NOMEMFD=$top/$B/tests/helpers/no_memfd
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
-for f in "$LIB" "$SINK" "$PROG"; do
+for f in "$LIB" "$SINK" "$PROG" "$NOMEMFD"; do
 	[ -e "$f" ] || { echo "missing $f (run make)"; exit 1; }
 done
 for c in python3 git tar make bash unshare setpriv passwd timeout mount; do
@@ -134,6 +135,12 @@ for t in PIPE:1 BIRTH:2 IMAGE:4 EXEC:3 CLOSE:2 DUP:2 EXIT:4; do
 	expect "$tmp/counts.pipes" "${t%:*}" "${t#*:}" "sh -c 'cat | cat | cat'"
 done
 [ "$(count bad "$tmp/counts.pipes")" = 0 ] || fail "rec_sink could not parse some records"
+
+# where memfd_create fails (seccomp: ENOSYS) the shim falls back to its socket
+records fallback "$NOMEMFD sh -c 'cat /etc/hostname | cat | cat >/dev/null'"
+for t in PIPE:1 BIRTH:2 IMAGE:4 EXEC:3 CLOSE:2 DUP:2 EXIT:4; do
+	expect "$tmp/counts.fallback" "${t%:*}" "${t#*:}" "no memfd: the socket fallback"
+done
 
 records connect "$PROG connect"
 expect "$tmp/counts.connect" CONNECT 1 connect
