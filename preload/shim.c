@@ -3,11 +3,15 @@
  *
  * Loaded into every process (/etc/ld.so.preload or LD_PRELOAD). Wraps the libc
  * entry points that create, pass, duplicate or drop IPC channels and reports
- * them to the collector as records (include/hoptrace/record.h), one datagram
- * each, on an AF_UNIX SOCK_SEQPACKET socket connected to the collector — the
- * record name's path under root's /run/hoptrace, else the abstract name
- * HT_REC_SOCKET — whose SO_PEERCRED uid is 0 (docs/shim.md "Whom the shim
- * talks to").
+ * them to the collector as records (include/hoptrace/record.h), written into
+ * a sealed memfd ring of this process's own (include/hoptrace/ring.h) that
+ * was registered once — its first record and the memfd, on a momentary
+ * connection to the collector's ring socket — after which no descriptor of
+ * ours stays open (docs/shim.md "Transport"). Where memfd sealing is missing:
+ * one datagram per record on an AF_UNIX SOCK_SEQPACKET socket. Either way the
+ * peer is the record name's path under root's /run/hoptrace, else the
+ * abstract name, and its SO_PEERCRED uid must be 0 (docs/shim.md "Whom the
+ * shim talks to").
  *
  * Rules kept by every line below:
  *  - no threads, no output, no abort/exit of our own, no malloc or locks in
@@ -15,12 +19,16 @@
  *  - errno is unchanged across every hook (the real call's errno is kept);
  *  - never block: the socket is SOCK_NONBLOCK; a failed send drops the record
  *    and counts it (EXIT's `lost`); nothing loops on errors;
- *  - our socket lives on a high CLOEXEC fd; its inode is re-checked with fstat
+ *  - between calls we hold no descriptor (the ring is a mapping); momentary
+ *    ones (registration, doorbell, a vfork child's send) are closed before
+ *    the hook returns;
+ *  - fallback only: our socket lives on a high CLOEXEC fd; its inode is re-checked with fstat
  *    before each send; if the program closed/dup2'ed over it we forget it (it
  *    is the program's fd now) and reconnect at most once per second;
  *  - if getpid() differs from the cached pid we run in a vfork / raw clone
  *    child that may share our memory: we send BIRTH + the record from the
- *    stack and write no global at all;
+ *    stack on a momentary connection, never into the ring, and write no
+ *    global at all;
  *  - internal socket/close/connect/dup3 go through syscall() so they never
  *    re-enter our own hooks.
  */
