@@ -233,6 +233,12 @@ void sockets_status(struct collector *c, cJSON *a)
 	}
 	if (k->rec.pfd >= 0)
 		cJSON_AddItemToArray(x, cJSON_CreateString(k->rec.path));
+	if (k->ring.afd >= 0) {
+		snprintf(b, sizeof(b), "@%s", k->ring.name);
+		cJSON_AddItemToArray(x, cJSON_CreateString(b));
+	}
+	if (k->ring.pfd >= 0)
+		cJSON_AddItemToArray(x, cJSON_CreateString(k->ring.path));
 }
 
 /* ---- the doorbell ------------------------------------------------------------ */
