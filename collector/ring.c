@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "hoptrace/log.h"
@@ -99,7 +100,12 @@ int ring_register_msg(struct collector *c, int connfd, const struct rconn *rc, s
 	}
 	int pidfd = -1;
 	socklen_t pl = sizeof(pidfd);
-	if (getsockopt(connfd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &pl) != 0 || pidfd < 0) {
+	if (getsockopt(connfd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &pl) != 0 || pidfd < 0)
+		/* before Linux 6.5: the pid the kernel just named (a pid reused
+		 * since would be watched instead: its records are still this
+		 * registrant's claims, as a socket's would be) */
+		pidfd = (int)syscall(SYS_pidfd_open, cr->pid, 0);
+	if (pidfd < 0) {
 		g->refused++;
 		close(fd);
 		return 1;
