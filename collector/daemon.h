@@ -59,7 +59,6 @@
 #define TAG_RECORDS 8u
 #define TAG_BELL 9u
 #define TAG_UIDSET 10u /* a uid's set of record connections, in records.ep */
-#define TAG_RING 11u   /* a ring's registrant (its pidfd), in records.ep: it exited */
 #define TAG(t, fd) (((uint64_t)(t) << 32) | (uint32_t)(fd))
 
 static inline uint64_t now_ns(void)
@@ -267,6 +266,8 @@ void records_status(struct collector *c, cJSON *a);
 int read_ring(struct collector *c, struct cring *r, uint64_t now, int max, int *more);
 
 /* ---- ring.c: per-process record rings -------------------------------------------- */
+#define TAG_RING 12u   /* a ring's registrant (its pidfd), in records.ep: it exited
+			* (11: the kernel event source's) */
 #define RING_POLL_NS (20ULL * 1000000ULL) /* an idle loop reads the rings this often */
 /* A datagram on a record connection that carries exactly one descriptor: a
  * ring registration when the descriptor is a ring and the kernel says the

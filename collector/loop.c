@@ -98,11 +98,11 @@ static void loop_tick(struct collector *c, int fd, uint64_t now)
 	uint64_t x;
 	if (read(fd, &x, sizeof(x)) > 0)
 		graph_gc(c->graph, now);
+	rings_tick(c); /* the shims see we still read their rings */
 	sd_local_addrs_refresh();
 	if (c->loop.wd_usec) /* the graph loop is alive: every 1 s tick */
 		ht_sd_notify("WATCHDOG=1");
 	sockets_retry(c);
-	rings_tick(c);
 	if (c->hup && *c->hup) {
 		char err[512];
 		*c->hup = 0;
