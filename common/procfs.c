@@ -338,6 +338,34 @@ static int parse_fdname(const char *s, int *out)
 	return 0;
 }
 
+/* procfs_fd_chan through the fd directory dfd: a socket by its link alone
+ * (one readlinkat), anything else by its stat too */
+static int fd_chan_in(int dfd, const char *name, pid_t pid, int fd, struct ht_chan *c)
+{
+	char link[PATH_MAX];
+	struct stat sb;
+	ssize_t r;
+	memset(c, 0, sizeof(*c));
+	r = readlinkat(dfd, name, link, sizeof(link) - 1);
+	if (r < 0)
+		return -errno;
+	link[r] = '\0';
+	if (strncmp(link, "socket:[", 8) == 0) {
+		const char *q = link + 8;
+		uint64_t v;
+		if (parse_u64(&q, &v) == 0 && *q == ']') {
+			c->kind = HT_CHAN_SOCK;
+			c->ino = v;
+			return 0;
+		}
+	} else if (link[0] != '/' && strncmp(link, "pipe:[", 6) != 0) {
+		return -ENOTSUP; /* anon_inode:[eventfd] and the like */
+	}
+	if (fstatat(dfd, name, &sb, 0) < 0)
+		return -errno;
+	return chan_of_stat(&sb, link, pid, fd, c);
+}
+
 int procfs_fds(pid_t pid, int (*cb)(void *ctx, int fd, const struct ht_chan *c), void *ctx)
 {
 	char path[PATH_MAX];
@@ -354,7 +382,7 @@ int procfs_fds(pid_t pid, int (*cb)(void *ctx, int fd, const struct ht_chan *c),
 		int fd;
 		if (parse_fdname(de->d_name, &fd) < 0)
 			continue;
-		if (procfs_fd_chan(pid, fd, &c) < 0)
+		if (fd_chan_in(dirfd(d), de->d_name, pid, fd, &c) < 0)
 			continue;
 		rc = cb(ctx, fd, &c);
 		if (rc)
