@@ -1019,8 +1019,10 @@ static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, enum ro
 {
 	graph_refresh(w->g, p, w->req->now);
 	check_fds(w, p);
-	if (p->fds_stale)
-		w->holders_incomplete = 1; /* its fds not all read: a source may be missing */
+	if (p->fds_stale || p->bound_refused)
+		/* its fds not all read, or a claim of its refused over a bound:
+		 * a source may be missing */
+		w->holders_incomplete = 1;
 	cJSON *sources = cJSON_CreateArray();
 	if (!sources)
 		return NULL;

@@ -72,6 +72,9 @@ struct proc {
 	uint8_t fds_stale : 1;      /* its last /proc/PID/fd read was cut short or
 				     * put off (its uid's scan share, graph_proc.c):
 				     * its chains say holders_incomplete */
+	uint8_t bound_refused : 1;  /* a hold or channel of its was refused over a
+				     * bound (graph_uid.c): the graph lacks what it
+				     * holds — its chains say holders_incomplete */
 	uint8_t sender_kernel : 1;  /* first known from /proc when a record of its
 				     * came (no BIRTH: a hand-made record, a process
 				     * older than the collector): what its records

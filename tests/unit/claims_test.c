@@ -35,7 +35,7 @@ struct kp {
 	pid_t pid;
 	struct graph_kproc k;
 };
-static struct kfd kfds[64];
+static struct kfd kfds[512];
 static int nkfds;
 static struct kp kps[32];
 static int nkps;
@@ -933,5 +933,66 @@ static void test_unreported_feeder(void)
 	graph_free(g);
 }
 
+/* (was tests/open/attack_review10_hold_budget.sh) nobody fills its hold
+ * account (bound lowered to 150) from process 31, then its process 30 accepts
+ * a connection from 10.0.0.1 — the ACCEPT refused, -EDQUOT — and connects
+ * out: the graph lacks the origin, so 30's chains are holders_incomplete (no
+ * chain complete); with room (control) the origin is there. */
+static void scene_budget(int nfill)
+{
+	struct graph_conf c = {.retention_ns = 600 * SEC, .window_ns = 60 * SEC, .max_procs = 1000,
+			       .use_procfs = 0, .kernel_fd = fake_fd, .kernel_proc = fake_proc,
+			       .max_fds_per_proc = 1000, .max_holds_per_uid = 150,
+			       .max_chans_per_uid = 1000000};
+	kreset();
+	struct graph *g = graph_new(&c);
+	kproc_set(29, 1, 29, 29, 150);
+	ok(g, 29, 65534, image_rec(1, "/usr/bin/dash", 4));
+	kproc_set(30, 29, 29, 29, 200);
+	ok(g, 30, 65534, image_rec(29, "/usr/bin/python3", 5));
+	kproc_set(31, 1, 31, 31, 210);
+	ok(g, 31, 65534, image_rec(1, "/usr/bin/python3", 6));
+	int refused = 0;
+	for (int i = 0; i < nfill; i++) {
+		kfd_set(31, 3 + i, HT_CHAN_PIPE, 1, 100 + (uint64_t)i);
+		refused += apply(g, 31, 65534,
+				 fd_rec(HT_REC_OPEN, 3 + i, (struct ht_chan){HT_CHAN_PIPE, 1, 100 + (uint64_t)i},
+					7 + (uint64_t)i)) == -EDQUOT;
+	}
+	CHECK_EQ_INT(refused, nfill > 150 ? nfill - 150 : 0);
+	kfd_set(30, 8, HT_CHAN_SOCK, 0, 9000);
+	CHECK_EQ_INT(apply(g, 30, 65534, accept_rec(8, 9000, "10.0.0.1", 200)), nfill ? -EDQUOT : 0);
+	kfd_set(30, 6, HT_CHAN_SOCK, 0, 7777);
+	apply(g, 30, 65534, connect_rec(6, 7777, "10.0.0.3", 201));
+	struct chain_req req = {.host = "h2", .subject = graph_proc(g, 30),
+				.exclude = graph_chan(g, HT_CHAN_SOCK, 0, 7777), .now = 300, .nl = -1};
+	cJSON *a = chain_compute(g, &req), *ch;
+	int complete = 0, n = 0;
+	cJSON_ArrayForEach(ch, cJSON_GetObjectItem(a, "chains"))
+	{
+		n++;
+		complete += cJSON_IsTrue(cJSON_GetObjectItem(ch, "complete"));
+	}
+	CHECK(n > 0);
+	if (!nfill) {
+		CHECK_ORIGINS(g, 30, 7777, 300, "10.0.0.1");
+	} else {
+		CHECK_EQ_INT(complete, 0);
+		CHECK(cJSON_IsTrue(cJSON_GetObjectItem(a, "holders_incomplete")));
+		CHECK(graph_proc(g, 30)->bound_refused);
+		/* the filler's own chains too, and not its shell's */
+		CHECK(graph_proc(g, 31)->bound_refused);
+		CHECK(!graph_proc(g, 29)->bound_refused);
+	}
+	cJSON_Delete(a);
+	graph_free(g);
+}
+
+static void test_hold_budget(void)
+{
+	scene_budget(0);
+	scene_budget(160);
+}
+
 T_MAIN("claims", T(test_forged_fdrecv), T(test_forged_fd_claims), T(test_forged_creator), T(test_kev_lineage), T(test_kev_tcp),
-       T(test_kernel_lineage), T(test_hidden_close), T(test_dup_after_late_accept), T(test_exit_noted_ends_when_seen), T(test_unconfirmed_inherited), T(test_unconfirmed_inherited_uid), T(test_unconfirmed_ends_at_close), T(test_unconfirmed_child_copy), T(test_bounds), T(test_unreported_fd), T(test_unreported_feeder))
+       T(test_kernel_lineage), T(test_hidden_close), T(test_dup_after_late_accept), T(test_exit_noted_ends_when_seen), T(test_unconfirmed_inherited), T(test_unconfirmed_inherited_uid), T(test_unconfirmed_ends_at_close), T(test_unconfirmed_child_copy), T(test_bounds), T(test_unreported_fd), T(test_unreported_feeder), T(test_hold_budget))
