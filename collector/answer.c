@@ -439,6 +439,7 @@ static cJSON *op_status(struct query_ctx *q)
 	cJSON_AddNumberToObject(cl, "refused_bounds", (double)st.refused_bounds);
 	cJSON_AddNumberToObject(cl, "addr_corrected", (double)st.addr_corrected);
 	cJSON_AddNumberToObject(cl, "lineage_from_kernel", (double)st.lineage_kernel);
+	cJSON_AddNumberToObject(cl, "unreported_fds", (double)st.unreported_fds);
 	cJSON_AddNumberToObject(cl, "refused_by_kernel_events", (double)st.refused_kev);
 	cJSON_AddNumberToObject(cl, "tcp_holds_from_kernel_events", (double)st.kev_tcp_holds);
 	cJSON *by = cJSON_AddArrayToObject(cl, "by_uid");

@@ -527,13 +527,20 @@ void graph_subject_refresh(struct graph *g, struct proc *p, uint64_t now)
 }
 
 /* A unix socket whose peer is the collector's own end: a shim's record
- * connection (or a query's), never reported by the shim and nobody's source */
+ * connection (or a query's), never reported by the shim and nobody's source
+ * (1, and marked so); or connected to a listener that has not accepted it
+ * yet (the kernel names no peer: a shim's record socket while the collector
+ * lags — nothing came through it yet; asked again by the next walk: 2). */
 static int record_socket(struct graph *g, const struct ht_chan *k)
 {
 	uint64_t peer;
 	struct chan *pc;
-	if (k->kind != HT_CHAN_SOCK || !g->conf.use_procfs || graph_nl(g) < 0 ||
-	    sd_unix_peer(g->nl, k->ino, &peer) != 0)
+	if (k->kind != HT_CHAN_SOCK || !g->conf.use_procfs || graph_nl(g) < 0)
+		return 0;
+	int rc = sd_unix_peer(g->nl, k->ino, &peer);
+	if (rc == -EAGAIN)
+		return 2;
+	if (rc != 0)
 		return 0;
 	pc = graph_chan(g, HT_CHAN_SOCK, 0, peer);
 	return pc && pc->internal;
@@ -562,13 +569,15 @@ static int check_cb(void *vctx, int fd, const struct ht_chan *k)
 	struct hold *h = c ? oh_find(g, x->p, c) : NULL;
 	if (h && !h->until)
 		return 0; /* the graph knows p holds it (on this fd or another) */
-	if (!c && record_socket(g, k)) {
+	int rs = c ? 0 : record_socket(g, k);
+	if (rs == 1) {
 		struct ht_chan rk = {HT_CHAN_SOCK, 0, k->ino};
 		struct chan *rc = chan_get(g, &rk, x->ts);
 		if (rc)
 			rc->internal = 1; /* asked once */
-		return 0;
 	}
+	if (rs)
+		return 0;
 	if (fd_set_key(g, x->p, fd, k, x->ts, HOLD_KERNEL, fd_ends(g, x->p->pid, fd, k->kind)) != 0)
 		return 0; /* over a bound: counted there */
 	if (k->kind == HT_CHAN_SOCK)

@@ -34,7 +34,7 @@
 # hide what it does" is limited in "What is not defended yet" to what the
 # kernel does not show. Control: the same program with no shim (the kernel
 # fallback reads /proc: refused).
-# Fixed (docs/threat-model.md class 13): each live process a SYN's walk
+# Fixed (docs/threat-model.md class 4b): each live process a SYN's walk
 # reaches has its /proc/PID/fd compared with the graph (an fd no record named
 # becomes a hold seen "kernel", the chain says fallback, no push decides on
 # it), and a FIFO the walk reads that no live process of the graph holds has
