@@ -974,7 +974,14 @@ static void channel_sources(struct walk *w, struct proc *p, uint64_t t, enum rol
 	struct hold recent[32];
 	for (struct hold *h = p->holds; h; h = h->pnext) {
 		int how = pick_hold(w, &k, h);
-		if (how == PICK_LIVE)
+		if (how == PICK_LIVE && h->unreported) {
+			/* no record named it (check_fds): a source through it is
+			 * the kernel's word, a snapshot — p is seen "kernel" */
+			int before = cJSON_GetArraySize(sources);
+			through_chan(w, p, h, t, depth, sources, t == w->req->now, 0);
+			if (cJSON_GetArraySize(sources) > before)
+				p->seen_kernel = 1;
+		} else if (how == PICK_LIVE)
 			through_chan(w, p, h, t, depth, sources, t == w->req->now, 0);
 		else if (how == PICK_HISTORY && k.nrecent == 32)
 			w->truncated = 1; /* more history than we follow */
@@ -982,8 +989,12 @@ static void channel_sources(struct walk *w, struct proc *p, uint64_t t, enum rol
 			recent[k.nrecent++] = *h;
 	}
 	/* a recently closed channel is judged by who held it then */
-	for (int i = 0; i < k.nrecent; i++)
+	for (int i = 0; i < k.nrecent; i++) {
+		int before = cJSON_GetArraySize(sources);
 		through_chan(w, p, &recent[i], recent[i].until - 1, depth, sources, 0, 1);
+		if (recent[i].unreported && cJSON_GetArraySize(sources) > before)
+			p->seen_kernel = 1;
+	}
 }
 
 /* via: the channel p was reached through (NULL: through its creator, or p is

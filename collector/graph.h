@@ -160,6 +160,9 @@ struct hold {
 	uint8_t unconf;        /* a claim the kernel did not confirm (the fd was
 				* gone or another channel when it was applied):
 				* history only, never a source (chain.c) */
+	uint8_t unreported;    /* found in /proc by a walk, no record named it
+				* (graph_proc_check_fds): a source through it
+				* makes its process seen "kernel" (chain.c) */
 	struct hold *pnext, *cnext;
 	struct hold **pprev, **cprev; /* O(1) unlink */
 };
@@ -317,8 +320,10 @@ void graph_subject_refresh(struct graph *g, struct proc *p, uint64_t now);
  * "Kernel fallback"): p's fd table compared with the kernel's. An fd on a
  * channel p holds no open hold of (a raw syscall(SYS_accept4), pidfd_getfd, a
  * raw openat of a FIFO: nothing the shim reported) becomes a hold seen from
- * the kernel, dated ts (the walk's now: a snapshot, as every kernel-found hold), and p is
- * seen "kernel" (its chains say fallback); nothing is taken away.
+ * the kernel, dated ts (the walk's now: a snapshot, as every kernel-found hold),
+ * marked unreported (a source found through it makes p seen "kernel": its
+ * chains say fallback — a listening or unconnected socket, which no record
+ * names either, carries nothing and changes no chain); nothing is taken away.
  * A non-root process's read is charged to its uid's scan share and cut short
  * at GRAPH_SYNC_BUDGET_NS or cpu_deadline (0: none). Returns how many such
  * fds were found (each a graph change), -EAGAIN when the read was put off or

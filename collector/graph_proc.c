@@ -580,6 +580,9 @@ static int check_cb(void *vctx, int fd, const struct ht_chan *k)
 		return 0;
 	if (fd_set_key(g, x->p, fd, k, x->ts, HOLD_KERNEL, fd_ends(g, x->p->pid, fd, k->kind)) != 0)
 		return 0; /* over a bound: counted there */
+	struct fdent *e = fd_find(x->p, fd);
+	if (e && e->h)
+		e->h->unreported = 1;
 	if (k->kind == HT_CHAN_SOCK)
 		pend_socket(g, k);
 	x->found++;
@@ -606,7 +609,6 @@ int graph_proc_check_fds(struct graph *g, struct proc *p, uint64_t ts, uint64_t 
 	if (bounded)
 		scan_charge(g, p->uid, procfs_cpu_ns() - c0, x.n);
 	if (x.found) {
-		p->seen_kernel = 1; /* its records did not tell all: a snapshot */
 		g->changes++;
 		g->st.unreported_fds += (uint64_t)x.found;
 	}

@@ -881,8 +881,15 @@ static void test_unreported_fd(void)
 	kfd_set(31, 5, HT_CHAN_SOCK, 0, 9100);
 	ok(g, 31, 65534, accept_rec(5, 9100, "10.0.0.9", 5));
 	CHECK_ORIGINS(g, 30, 7777, 6 * SEC, "h2");
+	/* a socket no record names that carries nothing (a listener, one not
+	 * connected yet: the shim reports neither) changes no chain */
+	kfd_set(30, 9, HT_CHAN_SOCK, 0, 9300);
+	CHECK_ORIGINS(g, 30, 7777, 6 * SEC, "h2");
+	CHECK(!chain_fallback(g, 30, 7777, 6 * SEC));
+	CHECK_EQ_STR(proc_seen(graph_proc(g, 30)), "shim");
 	kfd_set(30, 8, HT_CHAN_SOCK, 0, 9100); /* raw accept4 / pidfd_getfd */
 	CHECK_ORIGINS(g, 30, 7777, 7 * SEC, "10.0.0.9");
+	CHECK(chain_fallback(g, 30, 7777, 7 * SEC));
 	graph_free(g);
 }
 
