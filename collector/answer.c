@@ -120,12 +120,16 @@ static char *op_who(struct query_ctx *q, const struct ht_qreq *rq, uint64_t now)
 		graph_subject_refresh(q->g, p, now);
 		p = socket_holder(c);
 	}
-	if (p && q->was_pushed && !rq->force && q->was_pushed(s.ino, q->was_pushed_arg))
+	/* the query's scans (CPU time; the walk's get what this one leaves) */
+	uint64_t deadline = procfs_cpu_ns() + GRAPH_SCAN_BUDGET_NS;
+	/* a pushed chain holds while the graph is unchanged — and the graph is
+	 * what the kernel shows of the processes the walk reaches: an fd no
+	 * record named (a raw syscall's accept) is a change */
+	if (p && q->was_pushed && !rq->force && q->was_pushed(s.ino, q->was_pushed_arg) &&
+	    !chain_check_reach(q->g, p, now, deadline))
 		/* the asker has the chain (sent before this answer) and it still
 		 * holds: no second walk */
 		return ht_qerr_answer(rq, HT_QE_PUSHED, NULL);
-	/* the query's scans (CPU time; the walk's get what this one leaves) */
-	uint64_t deadline = procfs_cpu_ns() + GRAPH_SCAN_BUDGET_NS;
 	if (!p && graph_conf(q->g)->use_procfs) {
 		/* not reported by any shim: the kernel fallback — the socket
 		 * owner's processes first, one holder suffices, bounded */
@@ -435,6 +439,7 @@ static cJSON *op_status(struct query_ctx *q)
 	cJSON_AddNumberToObject(cl, "refused_bounds", (double)st.refused_bounds);
 	cJSON_AddNumberToObject(cl, "addr_corrected", (double)st.addr_corrected);
 	cJSON_AddNumberToObject(cl, "lineage_from_kernel", (double)st.lineage_kernel);
+	cJSON_AddNumberToObject(cl, "unreported_fds", (double)st.unreported_fds);
 	cJSON_AddNumberToObject(cl, "refused_by_kernel_events", (double)st.refused_kev);
 	cJSON_AddNumberToObject(cl, "tcp_holds_from_kernel_events", (double)st.kev_tcp_holds);
 	cJSON *by = cJSON_AddArrayToObject(cl, "by_uid");

@@ -59,6 +59,8 @@ struct walk {
 	uint64_t scan_deadline;  /* thread CPU time: the query's scans end then */
 	uint64_t scan_wall;      /* CLOCK_MONOTONIC: and then at the latest */
 	int holders_incomplete;  /* a scan ran out of budget: holders missed */
+	uint64_t checked[64];    /* serials whose fds this walk compared with the kernel's */
+	size_t nchecked;
 	uint64_t path[80];  /* serials of the processes on the current DFS path */
 	size_t npath;
 };
@@ -534,6 +536,56 @@ static struct chan *kernel_holders(struct walk *w, uint64_t ino, uid_t owner)
 	return graph_chan(w->g, HT_CHAN_SOCK, 0, ino);
 }
 
+static void check_fds(struct walk *w, struct proc *p);
+
+struct pk_ctx {
+	struct walk *w;
+	int n;
+};
+
+static int pk_cb(void *vctx, pid_t pid, int fd)
+{
+	struct pk_ctx *x = vctx;
+	(void)fd;
+	if (pid == getpid())
+		return 0;
+	struct proc *p = graph_proc_resync(x->w->g, pid, x->w->req->now);
+	if (p)
+		check_fds(x->w, p); /* (a known process: what its records left out) */
+	return ++x->n >= 16;
+}
+
+/* Kernel fallback for a FIFO p reads that no other live process of the graph
+ * holds: anyone may open it by its path, a program without the shim too. Its
+ * holders are searched for in /proc — p's uid's processes first, others only
+ * when none of them holds it, within the query's budget (graph_scan_pipe_holders,
+ * as kernel_holders) — and enter the graph with their fds; a search cut short
+ * marks the answer holders_incomplete. An anonymous pipe is not searched for:
+ * it reaches a process only by fork or SCM_RIGHTS, from a process the graph
+ * knows. */
+static void fifo_holders(struct walk *w, struct proc *p, const struct hold *mine)
+{
+	struct chan *c = mine->c;
+	if (!c->fifo || (mine->ends && !(mine->ends & HE_R)) || !graph_conf(w->g)->use_procfs)
+		return;
+	for (struct hold *h = c->holds; h; h = h->cnext)
+		if (!h->until && h->p != p && h->p->alive)
+			return; /* a writer the graph knows (or another reader) */
+	if (w->req->kernel_asked)
+		(*w->req->kernel_asked)++;
+	if (w->kernel_scans >= 4) {
+		w->holders_incomplete = 1;
+		return;
+	}
+	w->kernel_scans++;
+	struct pk_ctx x = {w, 0};
+	struct procfs_scan s = {.owner = p->uid, .cpu_deadline_ns = w->scan_deadline,
+				.deadline_ns = w->scan_wall};
+	graph_scan_pipe_holders(w->g, c->dev, c->ino, &s, pk_cb, &x);
+	if (s.incomplete)
+		w->holders_incomplete = 1;
+}
+
 /* the uid of unix socket ino by the kernel's word, (uid_t)-1 unknown */
 static uid_t unix_owner(const struct walk *w, uint64_t ino)
 {
@@ -822,6 +874,8 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 			return;
 	} else if (c->kind == HT_CHAN_SOCK && !unix_ends(w, c, live, x.ends)) {
 		return;
+	} else if (c->kind == HT_CHAN_PIPE && live) {
+		fifo_holders(w, p, mine);
 	}
 	chan_label(c, x.id, sizeof(x.id));
 	x.via = via_name(c);
@@ -920,7 +974,14 @@ static void channel_sources(struct walk *w, struct proc *p, uint64_t t, enum rol
 	struct hold recent[32];
 	for (struct hold *h = p->holds; h; h = h->pnext) {
 		int how = pick_hold(w, &k, h);
-		if (how == PICK_LIVE)
+		if (how == PICK_LIVE && h->unreported) {
+			/* no record named it (check_fds): a source through it is
+			 * the kernel's word, a snapshot — p is seen "kernel" */
+			int before = cJSON_GetArraySize(sources);
+			through_chan(w, p, h, t, depth, sources, t == w->req->now, 0);
+			if (cJSON_GetArraySize(sources) > before)
+				p->seen_kernel = 1;
+		} else if (how == PICK_LIVE)
 			through_chan(w, p, h, t, depth, sources, t == w->req->now, 0);
 		else if (how == PICK_HISTORY && k.nrecent == 32)
 			w->truncated = 1; /* more history than we follow */
@@ -928,20 +989,51 @@ static void channel_sources(struct walk *w, struct proc *p, uint64_t t, enum rol
 			recent[k.nrecent++] = *h;
 	}
 	/* a recently closed channel is judged by who held it then */
-	for (int i = 0; i < k.nrecent; i++)
+	for (int i = 0; i < k.nrecent; i++) {
+		int before = cJSON_GetArraySize(sources);
 		through_chan(w, p, &recent[i], recent[i].until - 1, depth, sources, 0, 1);
+		if (recent[i].unreported && cJSON_GetArraySize(sources) > before)
+			p->seen_kernel = 1;
+	}
 }
 
 /* via: the channel p was reached through (NULL: through its creator, or p is
  * the subject). A path does not go back out through the channel it came in by:
  * two slaves of one pty reach each other only through the master, and a hub's
  * master end is not a way from one slave to another. */
+/* A live process the walk reaches: its fd table compared with the kernel's,
+ * once per walk (graph_proc_check_fds) — what it holds that no record named
+ * (a raw syscall's accept, pidfd_getfd) is then followed, seen "kernel". The
+ * answer may change with no record (kernel_asked: no push decides on it); a
+ * read put off or cut short, or a walk past the bound, may miss a source. */
+static void check_fds(struct walk *w, struct proc *p)
+{
+	if (!p->alive)
+		return;
+	for (size_t i = 0; i < w->nchecked; i++)
+		if (w->checked[i] == p->serial)
+			return;
+	if (w->nchecked == sizeof(w->checked) / sizeof(w->checked[0])) {
+		w->holders_incomplete = 1;
+		return;
+	}
+	w->checked[w->nchecked++] = p->serial;
+	int rc = graph_proc_check_fds(w->g, p, w->req->now, w->scan_deadline);
+	if (rc > 0 && w->req->kernel_asked)
+		(*w->req->kernel_asked)++;
+	if (rc == -EAGAIN)
+		w->holders_incomplete = 1;
+}
+
 static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, enum role role,
 			     int depth, const struct chan *via)
 {
 	graph_refresh(w->g, p, w->req->now);
-	if (p->fds_stale)
-		w->holders_incomplete = 1; /* its fds not all read: a source may be missing */
+	check_fds(w, p);
+	if (p->fds_stale || p->bound_refused)
+		/* its fds not all read, or a claim of its refused over a bound:
+		 * a source may be missing */
+		w->holders_incomplete = 1;
 	cJSON *sources = cJSON_CreateArray();
 	if (!sources)
 		return NULL;
@@ -1180,6 +1272,45 @@ int chain_reflatten(cJSON *answer)
 	else
 		cJSON_AddItemToObject(answer, "chains", f.chains);
 	return 0;
+}
+
+static int reach_add(struct proc **q, size_t *n, size_t cap, struct proc *p)
+{
+	if (!p || !p->alive)
+		return 0;
+	for (size_t i = 0; i < *n; i++)
+		if (q[i] == p)
+			return 0;
+	if (*n == cap)
+		return 1;
+	q[(*n)++] = p;
+	return 0;
+}
+
+int chain_check_reach(struct graph *g, struct proc *subject, uint64_t now, uint64_t cpu_deadline)
+{
+	struct proc *q[64];
+	size_t n = 0;
+	int differs = 0;
+	reach_add(q, &n, 64, subject);
+	for (size_t i = 0; i < n; i++) {
+		struct proc *p = q[i];
+		int rc = graph_proc_check_fds(g, p, now, cpu_deadline);
+		if (rc > 0 || rc == -EAGAIN)
+			differs = 1;
+		differs |= reach_add(q, &n, 64, p->creator);
+		for (uint32_t f = 0; f < p->nfds; f++) {
+			struct hold *mine = p->fds[f].h;
+			struct chan *ends[2] = {mine ? mine->c : NULL, mine ? mine->c->peer : NULL};
+			if (!ends[0] || mine->until || ends[0]->internal || (ends[1] && ends[1]->internal))
+				continue;
+			for (int e = 0; e < 2; e++)
+				for (struct hold *h = ends[e] ? ends[e]->holds : NULL; h; h = h->cnext)
+					if (!h->until && h->p != p)
+						differs |= reach_add(q, &n, 64, h->p);
+		}
+	}
+	return differs;
 }
 
 cJSON *chain_compute(struct graph *g, const struct chain_req *req)

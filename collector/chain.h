@@ -30,6 +30,14 @@ struct chain_req {
  * "chains",..}; the caller owns it. NULL only when out of memory. */
 cJSON *chain_compute(struct graph *g, const struct chain_req *req);
 
+/* Before a pushed chain is taken as still true (a "who" answered PUSHED):
+ * the fd tables of the live processes its walk can reach — the subject, its
+ * creators, the other holders of what they hold, at most 64 — compared with
+ * the kernel's (graph_proc_check_fds). 1 when one differs (the graph changed:
+ * the push no longer holds) or could not be compared in full, 0 when all
+ * match. */
+int chain_check_reach(struct graph *g, struct proc *subject, uint64_t now, uint64_t cpu_deadline);
+
 /* (Re)builds answer["chains"] from answer["tree"], descending into conn
  * nodes' "upstream" answers (another host's chains continue into this host's
  * path). Touches only the JSON: safe outside the graph's thread. 0 or -1. */

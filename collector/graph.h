@@ -72,6 +72,9 @@ struct proc {
 	uint8_t fds_stale : 1;      /* its last /proc/PID/fd read was cut short or
 				     * put off (its uid's scan share, graph_proc.c):
 				     * its chains say holders_incomplete */
+	uint8_t bound_refused : 1;  /* a hold or channel of its was refused over a
+				     * bound (graph_uid.c): the graph lacks what it
+				     * holds — its chains say holders_incomplete */
 	uint8_t sender_kernel : 1;  /* first known from /proc when a record of its
 				     * came (no BIRTH: a hand-made record, a process
 				     * older than the collector): what its records
@@ -157,6 +160,9 @@ struct hold {
 	uint8_t unconf;        /* a claim the kernel did not confirm (the fd was
 				* gone or another channel when it was applied):
 				* history only, never a source (chain.c) */
+	uint8_t unreported;    /* found in /proc by a walk, no record named it
+				* (graph_proc_check_fds): a source through it
+				* makes its process seen "kernel" (chain.c) */
 	struct hold *pnext, *cnext;
 	struct hold **pprev, **cprev; /* O(1) unlink */
 };
@@ -173,6 +179,10 @@ struct graph_kproc {
 	char state;
 };
 typedef int (*graph_kernel_proc_fn)(void *ctx, pid_t pid, struct graph_kproc *k);
+/* Calls cb for every channel end pid holds, as procfs_fds does (0, -errno, or
+ * cb's non-zero value) */
+typedef int (*graph_kernel_fds_fn)(void *ctx, pid_t pid,
+				   int (*cb)(void *cbctx, int fd, const struct ht_chan *c), void *cbctx);
 
 struct graph_conf {
 	uint64_t retention_ns;  /* how long ended processes/holds/channels stay */
@@ -187,6 +197,7 @@ struct graph_conf {
 	 * baseline). */
 	graph_kernel_fd_fn kernel_fd;
 	graph_kernel_proc_fn kernel_proc;
+	graph_kernel_fds_fn kernel_fds; /* a process's fd table (graph_proc_check_fds) */
 	void *kernel_ctx;
 	int trust_claims;
 	/* bounds (0 = default): fd-table entries of one process (a process's
@@ -213,6 +224,7 @@ struct graph_stats {
 	uint64_t refused_bounds;   /* over a per-process or per-uid bound */
 	uint64_t addr_corrected;   /* a claimed TCP address the kernel replaced */
 	uint64_t lineage_kernel;   /* creators taken from the kernel's view (a gap) */
+	uint64_t unreported_fds;   /* fds a walk found in /proc that no record named (graph_proc_check_fds) */
 	uint64_t fd_checks;        /* kernel look-ups made for claims */
 	uint64_t refused_kev;      /* a BIRTH/IMAGE the kernel's events contradict */
 	uint64_t kev_forks;        /* fork events taken (graph_kev.c) */
@@ -297,10 +309,27 @@ struct proc *graph_proc_resync(struct graph *g, pid_t pid, uint64_t now);
 struct procfs_scan;
 int graph_scan_holders(struct graph *g, uint64_t ino, struct procfs_scan *s,
 		       int (*cb)(void *ctx, pid_t pid, int fd), void *ctx);
+/* the same for a pipe or FIFO (procfs_pipe_holders_scan) */
+int graph_scan_pipe_holders(struct graph *g, uint64_t dev, uint64_t ino, struct procfs_scan *s,
+			    int (*cb)(void *ctx, pid_t pid, int fd), void *ctx);
 /* Before a SYN's chain is walked from subject p: a process whose records
  * need not tell all (sender_kernel) has its fds re-read from /proc — an
  * accept() or recvmsg() it did not report is then on its chain. */
 void graph_subject_refresh(struct graph *g, struct proc *p, uint64_t now);
+/* At a SYN's walk, for each live process it reaches (docs/chain-model.md
+ * "Kernel fallback"): p's fd table compared with the kernel's. An fd on a
+ * channel p holds no open hold of (a raw syscall(SYS_accept4), pidfd_getfd, a
+ * raw openat of a FIFO: nothing the shim reported) becomes a hold seen from
+ * the kernel, dated ts (the walk's now: a snapshot, as every kernel-found hold),
+ * marked unreported (a source found through it makes p seen "kernel": its
+ * chains say fallback — a listening or unconnected socket, which no record
+ * names either, carries nothing and changes no chain); nothing is taken away.
+ * A non-root process's read is charged to its uid's scan share and cut short
+ * at GRAPH_SYNC_BUDGET_NS or cpu_deadline (0: none). Returns how many such
+ * fds were found (each a graph change), -EAGAIN when the read was put off or
+ * cut short (what was read is added: its chains may miss a source), -ENOSYS
+ * with nothing to read, another -errno when p's fds cannot be read. */
+int graph_proc_check_fds(struct graph *g, struct proc *p, uint64_t ts, uint64_t cpu_deadline);
 /* Is p (alive in the graph) still alive? Ends it when the kernel says it is
  * gone (a signal's death sends no EXIT). 1 alive, 0 not. */
 int graph_verify_alive(struct graph *g, struct proc *p, uint64_t now);

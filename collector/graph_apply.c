@@ -854,5 +854,7 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 		if (!t)
 			*x.why = "unknown record type";
 	}
+	if (rc == -EDQUOT && x.p && x.p->alive)
+		x.p->bound_refused = 1; /* what it holds is not all in the graph */
 	return applied(g, rc, x.why);
 }

@@ -133,6 +133,7 @@ int fd_set_(struct graph *g, struct proc *p, int fd, struct chan *c, uint64_t ts
 		fd_unset(g, p, fd, ts);
 	if (p->nfds >= g->conf.max_fds_per_proc) {
 		over_bound(g, g->cur_acct);
+		p->bound_refused = 1;
 		return -EDQUOT;
 	}
 	g->capped = 0;
@@ -165,7 +166,12 @@ int fd_set_(struct graph *g, struct proc *p, int fd, struct chan *c, uint64_t ts
 int fd_set_key(struct graph *g, struct proc *p, int fd, const struct ht_chan *k,
 	       uint64_t ts, uint8_t how, uint8_t ends)
 {
+	g->capped = 0;
 	struct chan *c = chan_get(g, k, ts);
+	if (!c && g->capped) {
+		p->bound_refused = 1; /* the uid's channels are full */
+		return -EDQUOT;
+	}
 	if (!c)
 		return -ENOMEM;
 	return fd_set_(g, p, fd, c, ts, how, ends);

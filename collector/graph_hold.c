@@ -96,6 +96,7 @@ struct hold *hold_open(struct graph *g, struct proc *p, struct chan *c, uint64_t
 	struct uacct *a = acct_by_id(g, p->acct);
 	if (a && a->uid != 0 && a->holds >= g->conf.max_holds_per_uid) {
 		over_bound(g, g->cur_acct ? g->cur_acct : a);
+		p->bound_refused = 1; /* its chains: holders_incomplete */
 		return NULL;
 	}
 	h = calloc(1, sizeof(*h));

@@ -20,6 +20,7 @@
 
 #include "graph_int.h"
 #include "hoptrace/procfs.h"
+#include "hoptrace/sockdiag.h"
 #include "sha256.h"
 
 /* Is pid in the collector's network namespace? (another namespace is another
@@ -498,6 +499,20 @@ int graph_scan_holders(struct graph *g, uint64_t ino, struct procfs_scan *s,
 	return rc;
 }
 
+int graph_scan_pipe_holders(struct graph *g, uint64_t dev, uint64_t ino, struct procfs_scan *s,
+			    int (*cb)(void *ctx, pid_t pid, int fd), void *ctx)
+{
+	s->admit = scan_admit;
+	s->charge = scan_charge;
+	s->actx = g;
+	int rc = procfs_pipe_holders_scan(dev, ino, s, cb, ctx);
+	g->st.holder_scans++;
+	g->st.holder_scan_ns += s->ns;
+	if (s->incomplete)
+		g->st.holder_scans_incomplete++;
+	return rc;
+}
+
 struct proc *graph_proc_resync(struct graph *g, pid_t pid, uint64_t now)
 {
 	struct proc *p = live_proc(g, pid);
@@ -512,6 +527,99 @@ void graph_subject_refresh(struct graph *g, struct proc *p, uint64_t now)
 {
 	if (p && p->alive && p->sender_kernel && g->conf.use_procfs)
 		graph_proc_resync(g, p->pid, now);
+}
+
+/* A unix socket whose peer is the collector's own end: a shim's record
+ * connection (or a query's), never reported by the shim and nobody's source
+ * (1, and marked so); or connected to a listener that has not accepted it
+ * yet (the kernel names no peer: a shim's record socket while the collector
+ * lags — nothing came through it yet; asked again by the next walk: 2). */
+static int record_socket(struct graph *g, const struct ht_chan *k)
+{
+	uint64_t peer;
+	struct chan *pc;
+	if (k->kind != HT_CHAN_SOCK || !g->conf.use_procfs || graph_nl(g) < 0)
+		return 0;
+	int rc = sd_unix_peer(g->nl, k->ino, &peer);
+	if (rc == -EAGAIN)
+		return 2;
+	if (rc != 0)
+		return 0;
+	pc = graph_chan(g, HT_CHAN_SOCK, 0, peer);
+	return pc && pc->internal;
+}
+
+struct check_ctx {
+	struct graph *g;
+	struct proc *p;
+	uint64_t ts, cpu_deadline;
+	size_t n;
+	int found, cut;
+};
+
+static int check_cb(void *vctx, int fd, const struct ht_chan *k)
+{
+	struct check_ctx *x = vctx;
+	struct graph *g = x->g;
+	if (x->cpu_deadline && (++x->n & 63) == 0 && procfs_cpu_ns() >= x->cpu_deadline) {
+		x->cut = 1;
+		return 1; /* cut short: the rest is not read */
+	}
+	uint8_t kind = key_kind(k->kind);
+	struct chan *c = graph_chan(g, kind, kind == HT_CHAN_PIPE ? k->dev : 0, k->ino);
+	if (c && (c->internal || (c->peer && c->peer->internal)))
+		return 0; /* the collector's: not a channel of the chain model */
+	struct hold *h = c ? oh_find(g, x->p, c) : NULL;
+	if (h && !h->until)
+		return 0; /* the graph knows p holds it (on this fd or another) */
+	int rs = c ? 0 : record_socket(g, k);
+	if (rs == 1) {
+		struct ht_chan rk = {HT_CHAN_SOCK, 0, k->ino};
+		struct chan *rc = chan_get(g, &rk, x->ts);
+		if (rc)
+			rc->internal = 1; /* asked once */
+	}
+	if (rs)
+		return 0;
+	if (fd_set_key(g, x->p, fd, k, x->ts, HOLD_KERNEL, fd_ends(g, x->p->pid, fd, k->kind)) != 0)
+		return 0; /* over a bound: counted there */
+	struct fdent *e = fd_find(x->p, fd);
+	if (e && e->h)
+		e->h->unreported = 1;
+	if (k->kind == HT_CHAN_SOCK)
+		pend_socket(g, k);
+	x->found++;
+	return 0;
+}
+
+int graph_proc_check_fds(struct graph *g, struct proc *p, uint64_t ts, uint64_t cpu_deadline)
+{
+	struct check_ctx x = {.g = g, .p = p, .ts = ts};
+	if (!p->alive || (!g->conf.kernel_fds && !g->conf.use_procfs))
+		return -ENOSYS;
+	int bounded = p->uid != 0 && p->uid != (uid_t)-1;
+	if (bounded && !scan_admit(g, p->uid))
+		return -EAGAIN;
+	g->st.proc_reads++;
+	uint64_t c0 = procfs_cpu_ns();
+	if (bounded) {
+		x.cpu_deadline = c0 + GRAPH_SYNC_BUDGET_NS;
+		if (cpu_deadline && cpu_deadline < x.cpu_deadline)
+			x.cpu_deadline = cpu_deadline;
+	}
+	int rc = g->conf.kernel_fds ? g->conf.kernel_fds(g->conf.kernel_ctx, p->pid, check_cb, &x)
+				    : procfs_fds(p->pid, check_cb, &x);
+	if (bounded)
+		scan_charge(g, p->uid, procfs_cpu_ns() - c0, x.n);
+	if (x.found) {
+		g->changes++;
+		g->st.unreported_fds += (uint64_t)x.found;
+	}
+	if (x.cut)
+		return -EAGAIN;
+	if (rc < 0)
+		return rc;
+	return x.found;
 }
 
 struct proc *graph_creator(struct graph *g, struct proc *p, uint64_t now)

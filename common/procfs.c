@@ -338,6 +338,34 @@ static int parse_fdname(const char *s, int *out)
 	return 0;
 }
 
+/* procfs_fd_chan through the fd directory dfd: a socket by its link alone
+ * (one readlinkat), anything else by its stat too */
+static int fd_chan_in(int dfd, const char *name, pid_t pid, int fd, struct ht_chan *c)
+{
+	char link[PATH_MAX];
+	struct stat sb;
+	ssize_t r;
+	memset(c, 0, sizeof(*c));
+	r = readlinkat(dfd, name, link, sizeof(link) - 1);
+	if (r < 0)
+		return -errno;
+	link[r] = '\0';
+	if (strncmp(link, "socket:[", 8) == 0) {
+		const char *q = link + 8;
+		uint64_t v;
+		if (parse_u64(&q, &v) == 0 && *q == ']') {
+			c->kind = HT_CHAN_SOCK;
+			c->ino = v;
+			return 0;
+		}
+	} else if (link[0] != '/' && strncmp(link, "pipe:[", 6) != 0) {
+		return -ENOTSUP; /* anon_inode:[eventfd] and the like */
+	}
+	if (fstatat(dfd, name, &sb, 0) < 0)
+		return -errno;
+	return chan_of_stat(&sb, link, pid, fd, c);
+}
+
 int procfs_fds(pid_t pid, int (*cb)(void *ctx, int fd, const struct ht_chan *c), void *ctx)
 {
 	char path[PATH_MAX];
@@ -354,7 +382,7 @@ int procfs_fds(pid_t pid, int (*cb)(void *ctx, int fd, const struct ht_chan *c),
 		int fd;
 		if (parse_fdname(de->d_name, &fd) < 0)
 			continue;
-		if (procfs_fd_chan(pid, fd, &c) < 0)
+		if (fd_chan_in(dirfd(d), de->d_name, pid, fd, &c) < 0)
 			continue;
 		rc = cb(ctx, fd, &c);
 		if (rc)
@@ -524,7 +552,27 @@ static void fair_order(struct scan_ent *v, size_t n, size_t first)
 
 /* Reads e's fd directory for the socket; the number of holders found
  * (cb's non-zero value in *rc), -1 when the budget ran out. */
-static int scan_proc(struct procfs_scan *s, const struct scan_ent *e, const char *want, size_t wl,
+/* what a scan looks for: a link text (a socket's, an anonymous pipe's), or
+ * for a pipe key also a FIFO's (dev, ino) — its link is a path, told by stat */
+struct want {
+	const char *s;
+	size_t l;
+	int fifo;
+	uint64_t dev, ino;
+};
+
+static int want_match(const struct want *w, const char *path, const char *link, ssize_t r)
+{
+	struct stat sb;
+	if (r == (ssize_t)w->l && memcmp(link, w->s, w->l) == 0)
+		return 1;
+	if (!w->fifo || r <= 0 || link[0] != '/')
+		return 0;
+	return stat(path, &sb) == 0 && S_ISFIFO(sb.st_mode) && (uint64_t)sb.st_dev == w->dev &&
+	       (uint64_t)sb.st_ino == w->ino;
+}
+
+static int scan_proc(struct procfs_scan *s, const struct scan_ent *e, const struct want *want,
 		     int (*cb)(void *ctx, pid_t pid, int fd), void *ctx, int *rc)
 {
 	char path[PATH_MAX], link[64];
@@ -577,7 +625,7 @@ static int scan_proc(struct procfs_scan *s, const struct scan_ent *e, const char
 		}
 		snprintf(path, sizeof(path), "%s/%d/fd/%d", proc_root, (int)e->pid, fd);
 		r = readlink(path, link, sizeof(link));
-		if (r != (ssize_t)wl || memcmp(link, want, wl) != 0)
+		if (!want_match(want, path, link, r))
 			continue;
 		found++;
 		*rc = cb(ctx, e->pid, fd);
@@ -590,10 +638,9 @@ static int scan_proc(struct procfs_scan *s, const struct scan_ent *e, const char
 	return out < 0 ? -1 : found;
 }
 
-int procfs_holders_scan(uint64_t ino, struct procfs_scan *s,
+static int holders_scan(const struct want *want, struct procfs_scan *s,
 			int (*cb)(void *ctx, pid_t pid, int fd), void *ctx)
 {
-	char want[48];
 	struct scan_ent *v = NULL;
 	size_t n = 0, first2;
 	uint64_t t0 = mono_ns(), c0 = procfs_cpu_ns();
@@ -602,8 +649,6 @@ int procfs_holders_scan(uint64_t ino, struct procfs_scan *s,
 	s->incomplete = s->why = 0;
 	s->pass = 0;
 	s->procs = s->fds = 0;
-	snprintf(want, sizeof(want), "socket:[%" PRIu64 "]", ino);
-	size_t wl = strlen(want);
 	if ((e = scan_list(s, &v, &n)) < 0)
 		goto out_err;
 	/* the owner's first, in /proc's order; the others after, fair share */
@@ -625,7 +670,7 @@ int procfs_holders_scan(uint64_t ino, struct procfs_scan *s,
 		for (size_t i = lo; i < hi && rc == 0; i++) {
 			if ((i & 15) == 0 && over_budget(s))
 				break;
-			int k = scan_proc(s, &v[i], want, wl, cb, ctx, &rc);
+			int k = scan_proc(s, &v[i], want, cb, ctx, &rc);
 			if (k > 0 && !s->pass)
 				s->pass = pass;
 			if (k < 0)
@@ -644,6 +689,24 @@ out_err:
 	s->ns = mono_ns() - t0;
 	s->cpu_ns = procfs_cpu_ns() - c0;
 	return e;
+}
+
+int procfs_holders_scan(uint64_t ino, struct procfs_scan *s,
+			int (*cb)(void *ctx, pid_t pid, int fd), void *ctx)
+{
+	char buf[48];
+	snprintf(buf, sizeof(buf), "socket:[%" PRIu64 "]", ino);
+	struct want w = {buf, strlen(buf), 0, 0, 0};
+	return holders_scan(&w, s, cb, ctx);
+}
+
+int procfs_pipe_holders_scan(uint64_t dev, uint64_t ino, struct procfs_scan *s,
+			     int (*cb)(void *ctx, pid_t pid, int fd), void *ctx)
+{
+	char buf[48];
+	snprintf(buf, sizeof(buf), "pipe:[%" PRIu64 "]", ino);
+	struct want w = {buf, strlen(buf), 1, dev, ino};
+	return holders_scan(&w, s, cb, ctx);
 }
 
 int procfs_socket_holders(uint64_t ino, int (*cb)(void *ctx, pid_t pid, int fd), void *ctx)

@@ -122,6 +122,12 @@ struct procfs_scan {
 int procfs_holders_scan(uint64_t ino, struct procfs_scan *s,
 			int (*cb)(void *ctx, pid_t pid, int fd), void *ctx);
 
+/* The same search for the holders of a pipe or FIFO (dev, ino: the key
+ * procfs_fds gives): "pipe:[ino]" links, and fds whose link is a path to a
+ * FIFO with that device and inode (one stat each). */
+int procfs_pipe_holders_scan(uint64_t dev, uint64_t ino, struct procfs_scan *s,
+			     int (*cb)(void *ctx, pid_t pid, int fd), void *ctx);
+
 /* now on CLOCK_MONOTONIC and on CLOCK_THREAD_CPUTIME_ID, in ns */
 uint64_t procfs_mono_ns(void);
 uint64_t procfs_cpu_ns(void);

@@ -35,7 +35,7 @@ struct kp {
 	pid_t pid;
 	struct graph_kproc k;
 };
-static struct kfd kfds[64];
+static struct kfd kfds[512];
 static int nkfds;
 static struct kp kps[32];
 static int nkps;
@@ -99,6 +99,19 @@ static int fake_proc(void *ctx, pid_t pid, struct graph_kproc *k)
 			return 0;
 		}
 	return -ESRCH;
+}
+
+/* the fake kernel's fd table of pid (graph_conf.kernel_fds) */
+static int fake_fds(void *ctx, pid_t pid, int (*cb)(void *, int, const struct ht_chan *), void *cbctx)
+{
+	(void)ctx;
+	for (int i = 0; i < nkfds; i++)
+		if (kfds[i].pid == pid) {
+			int rc = cb(cbctx, kfds[i].fd, &kfds[i].c);
+			if (rc)
+				return rc;
+		}
+	return 0;
 }
 
 static struct graph *mk(int trust)
@@ -789,5 +802,204 @@ static void test_bounds(void)
 	graph_free(g);
 }
 
+/* the fake kernel with its fd tables too: a SYN's walk compares them */
+static struct graph *mk_fds(void)
+{
+	struct graph_conf c = {.retention_ns = 600 * SEC, .window_ns = 60 * SEC, .max_procs = 1000,
+			       .use_procfs = 0, .kernel_fd = fake_fd, .kernel_proc = fake_proc,
+			       .kernel_fds = fake_fds};
+	kreset();
+	return graph_new(&c);
+}
+
+/* is chains[0] of pid's answer a fallback? */
+static int chain_fallback(struct graph *g, pid_t pid, uint64_t syn, uint64_t now)
+{
+	struct chain_req req = {.host = "h2", .subject = graph_proc(g, pid),
+				.exclude = graph_chan(g, HT_CHAN_SOCK, 0, syn), .now = now, .nl = -1};
+	cJSON *a = chain_compute(g, &req);
+	cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItem(a, "chains"), 0);
+	int fb = cJSON_IsTrue(cJSON_GetObjectItem(ch, "fallback"));
+	cJSON_Delete(a);
+	return fb;
+}
+
+/* attack_raw_fd at graph level: the attacker 30 (BIRTH from its shell 29, so
+ * not sender_kernel) holds B's connection 9100 on fd 8 that no record named
+ * (pidfd_getfd from the helper 31 that ACCEPTed it; a raw accept4). The walk
+ * re-reads its fd table: the chain comes from 10.0.0.9, seen "kernel",
+ * fallback; the push check (chain_check_reach) says the graph changed, once. */
+static void test_unreported_fd(void)
+{
+	struct graph *g = mk_fds();
+	kproc_set(29, 1, 29, 29, 150);
+	ok(g, 29, 65534, image_rec(1, "/usr/bin/dash", 1));
+	kproc_set(30, 29, 29, 29, 200);
+	struct ht_record b = R(HT_REC_BIRTH, 2);
+	b.num = 29;
+	b.ts2 = 2;
+	ok(g, 30, 65534, b);
+	CHECK(!graph_proc(g, 30)->sender_kernel);
+	kfd_set(30, 6, HT_CHAN_SOCK, 0, 7777);
+	ok(g, 30, 65534, connect_rec(6, 7777, "10.0.0.3", 3));
+	kproc_set(31, 30, 29, 29, 250);
+	b = R(HT_REC_BIRTH, 4);
+	b.num = 30;
+	b.ts2 = 4;
+	ok(g, 31, 65534, b);
+	kfd_set(31, 5, HT_CHAN_SOCK, 0, 9100);
+	ok(g, 31, 65534, accept_rec(5, 9100, "10.0.0.9", 5));
+	CHECK_ORIGINS(g, 30, 7777, 6 * SEC, "h2");
+	CHECK_EQ_INT(chain_check_reach(g, graph_proc(g, 30), 6 * SEC, 0), 0);
+	/* pidfd_getfd: the helper's connection on the attacker's fd 8, the
+	 * helper gone (its records said nothing of it) */
+	kfd_set(30, 8, HT_CHAN_SOCK, 0, 9100);
+	kfd_del(31, 5);
+	kproc_del(31);
+	struct ht_record e = R(HT_REC_EXIT, 7 * SEC);
+	ok(g, 31, 65534, e);
+	uint64_t ch0 = graph_changes(g);
+	CHECK_EQ_INT(chain_check_reach(g, graph_proc(g, 30), 8 * SEC, 0), 1);
+	CHECK(graph_changes(g) != ch0);
+	CHECK_EQ_INT(chain_check_reach(g, graph_proc(g, 30), 8 * SEC, 0), 0);
+	CHECK_ORIGINS(g, 30, 7777, 8 * SEC, "10.0.0.9");
+	CHECK(chain_fallback(g, 30, 7777, 8 * SEC));
+	CHECK_EQ_STR(proc_seen(graph_proc(g, 30)), "kernel");
+	struct graph_stats st;
+	graph_stats(g, &st);
+	CHECK_EQ_INT((int)st.unreported_fds, 1);
+	graph_free(g);
+
+	/* found by the walk itself (a prejudge: no push check first) */
+	g = mk_fds();
+	kproc_set(30, 1, 30, 30, 200);
+	ok(g, 30, 65534, image_rec(1, "/usr/bin/python3", 1));
+	kfd_set(30, 6, HT_CHAN_SOCK, 0, 7777);
+	ok(g, 30, 65534, connect_rec(6, 7777, "10.0.0.3", 3));
+	kproc_set(31, 1, 31, 31, 250);
+	ok(g, 31, 65534, image_rec(1, "/usr/bin/python3", 4));
+	kfd_set(31, 5, HT_CHAN_SOCK, 0, 9100);
+	ok(g, 31, 65534, accept_rec(5, 9100, "10.0.0.9", 5));
+	CHECK_ORIGINS(g, 30, 7777, 6 * SEC, "h2");
+	/* a socket no record names that carries nothing (a listener, one not
+	 * connected yet: the shim reports neither) changes no chain */
+	kfd_set(30, 9, HT_CHAN_SOCK, 0, 9300);
+	CHECK_ORIGINS(g, 30, 7777, 6 * SEC, "h2");
+	CHECK(!chain_fallback(g, 30, 7777, 6 * SEC));
+	CHECK_EQ_STR(proc_seen(graph_proc(g, 30)), "shim");
+	kfd_set(30, 8, HT_CHAN_SOCK, 0, 9100); /* raw accept4 / pidfd_getfd */
+	CHECK_ORIGINS(g, 30, 7777, 7 * SEC, "10.0.0.9");
+	CHECK(chain_fallback(g, 30, 7777, 7 * SEC));
+	graph_free(g);
+}
+
+/* raw_feeder: the subject 30 holds nothing of B's; its helper 31 (BIRTH)
+ * writes into the pipe 30 reads (records: PIPE, inherited) and holds B's
+ * connection 9200 that no record of its named. Reached as the pipe's writer,
+ * the helper's fds are compared too. */
+static void test_unreported_feeder(void)
+{
+	struct graph *g = mk_fds();
+	kproc_set(30, 1, 30, 30, 200);
+	ok(g, 30, 65534, image_rec(1, "/usr/bin/python3", 1));
+	kfd_set(30, 6, HT_CHAN_SOCK, 0, 7777);
+	ok(g, 30, 65534, connect_rec(6, 7777, "10.0.0.3", 2));
+	kfd_set(30, 3, HT_CHAN_PIPE, 12, 500);
+	kfd_set(30, 4, HT_CHAN_PIPE, 12, 500);
+	struct ht_record r = R(HT_REC_PIPE, 3);
+	r.fd = 3;
+	r.fd2 = 4;
+	r.chan = (struct ht_chan){HT_CHAN_PIPE, 12, 500};
+	ok(g, 30, 65534, r);
+	kproc_set(31, 30, 30, 30, 250);
+	kfd_set(31, 3, HT_CHAN_PIPE, 12, 500);
+	kfd_set(31, 4, HT_CHAN_PIPE, 12, 500);
+	struct ht_record b = R(HT_REC_BIRTH, 4);
+	b.num = 30;
+	b.ts2 = 4;
+	ok(g, 31, 65534, b);
+	/* B's connection, accepted by 32 (ACCEPT) and closed there: its
+	 * address is known; 31 took it by a raw syscall */
+	kproc_set(32, 1, 32, 32, 260);
+	ok(g, 32, 65534, image_rec(1, "/usr/bin/python3", 5));
+	kfd_set(32, 5, HT_CHAN_SOCK, 0, 9200);
+	ok(g, 32, 65534, accept_rec(5, 9200, "10.0.0.8", 6));
+	kfd_del(32, 5);
+	ok(g, 32, 65534, fd_rec(HT_REC_CLOSE, 5, (struct ht_chan){HT_CHAN_SOCK, 0, 9200}, 7));
+	/* 30 closed its write end, 31 its read end (records) */
+	kfd_del(30, 4);
+	ok(g, 30, 65534, fd_rec(HT_REC_CLOSE, 4, (struct ht_chan){HT_CHAN_PIPE, 12, 500}, 8));
+	kfd_del(31, 3);
+	ok(g, 31, 65534, fd_rec(HT_REC_CLOSE, 3, (struct ht_chan){HT_CHAN_PIPE, 12, 500}, 9));
+	CHECK_ORIGINS(g, 30, 7777, 600 * SEC, "h2");
+	kfd_set(31, 7, HT_CHAN_SOCK, 0, 9200);
+	CHECK_EQ_INT(chain_check_reach(g, graph_proc(g, 30), 601 * SEC, 0), 1);
+	CHECK_ORIGINS(g, 30, 7777, 601 * SEC, "10.0.0.8");
+	CHECK_EQ_STR(proc_seen(graph_proc(g, 31)), "kernel");
+	CHECK_EQ_STR(proc_seen(graph_proc(g, 30)), "shim");
+	graph_free(g);
+}
+
+/* (was tests/open/attack_review10_hold_budget.sh) nobody fills its hold
+ * account (bound lowered to 150) from process 31, then its process 30 accepts
+ * a connection from 10.0.0.1 — the ACCEPT refused, -EDQUOT — and connects
+ * out: the graph lacks the origin, so 30's chains are holders_incomplete (no
+ * chain complete); with room (control) the origin is there. */
+static void scene_budget(int nfill)
+{
+	struct graph_conf c = {.retention_ns = 600 * SEC, .window_ns = 60 * SEC, .max_procs = 1000,
+			       .use_procfs = 0, .kernel_fd = fake_fd, .kernel_proc = fake_proc,
+			       .max_fds_per_proc = 1000, .max_holds_per_uid = 150,
+			       .max_chans_per_uid = 1000000};
+	kreset();
+	struct graph *g = graph_new(&c);
+	kproc_set(29, 1, 29, 29, 150);
+	ok(g, 29, 65534, image_rec(1, "/usr/bin/dash", 4));
+	kproc_set(30, 29, 29, 29, 200);
+	ok(g, 30, 65534, image_rec(29, "/usr/bin/python3", 5));
+	kproc_set(31, 1, 31, 31, 210);
+	ok(g, 31, 65534, image_rec(1, "/usr/bin/python3", 6));
+	int refused = 0;
+	for (int i = 0; i < nfill; i++) {
+		kfd_set(31, 3 + i, HT_CHAN_PIPE, 1, 100 + (uint64_t)i);
+		refused += apply(g, 31, 65534,
+				 fd_rec(HT_REC_OPEN, 3 + i, (struct ht_chan){HT_CHAN_PIPE, 1, 100 + (uint64_t)i},
+					7 + (uint64_t)i)) == -EDQUOT;
+	}
+	CHECK_EQ_INT(refused, nfill > 150 ? nfill - 150 : 0);
+	kfd_set(30, 8, HT_CHAN_SOCK, 0, 9000);
+	CHECK_EQ_INT(apply(g, 30, 65534, accept_rec(8, 9000, "10.0.0.1", 200)), nfill ? -EDQUOT : 0);
+	kfd_set(30, 6, HT_CHAN_SOCK, 0, 7777);
+	apply(g, 30, 65534, connect_rec(6, 7777, "10.0.0.3", 201));
+	struct chain_req req = {.host = "h2", .subject = graph_proc(g, 30),
+				.exclude = graph_chan(g, HT_CHAN_SOCK, 0, 7777), .now = 300, .nl = -1};
+	cJSON *a = chain_compute(g, &req), *ch;
+	int complete = 0, n = 0;
+	cJSON_ArrayForEach(ch, cJSON_GetObjectItem(a, "chains"))
+	{
+		n++;
+		complete += cJSON_IsTrue(cJSON_GetObjectItem(ch, "complete"));
+	}
+	CHECK(n > 0);
+	if (!nfill) {
+		CHECK_ORIGINS(g, 30, 7777, 300, "10.0.0.1");
+	} else {
+		CHECK_EQ_INT(complete, 0);
+		CHECK(cJSON_IsTrue(cJSON_GetObjectItem(a, "holders_incomplete")));
+		CHECK(graph_proc(g, 30)->bound_refused);
+		/* the filler's own chains too, and not its shell's */
+		CHECK(graph_proc(g, 31)->bound_refused);
+		CHECK(!graph_proc(g, 29)->bound_refused);
+	}
+	cJSON_Delete(a);
+	graph_free(g);
+}
+
+static void test_hold_budget(void)
+{
+	scene_budget(0);
+	scene_budget(160);
+}
+
 T_MAIN("claims", T(test_forged_fdrecv), T(test_forged_fd_claims), T(test_forged_creator), T(test_kev_lineage), T(test_kev_tcp),
-       T(test_kernel_lineage), T(test_hidden_close), T(test_dup_after_late_accept), T(test_exit_noted_ends_when_seen), T(test_unconfirmed_inherited), T(test_unconfirmed_inherited_uid), T(test_unconfirmed_ends_at_close), T(test_unconfirmed_child_copy), T(test_bounds))
+       T(test_kernel_lineage), T(test_hidden_close), T(test_dup_after_late_accept), T(test_exit_noted_ends_when_seen), T(test_unconfirmed_inherited), T(test_unconfirmed_inherited_uid), T(test_unconfirmed_ends_at_close), T(test_unconfirmed_child_copy), T(test_bounds), T(test_unreported_fd), T(test_unreported_feeder), T(test_hold_budget))

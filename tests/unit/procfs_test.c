@@ -557,5 +557,47 @@ static void test_holders_scan(void)
 	procfs_set_root(NULL);
 }
 
+/* the holders of a pipe and of a FIFO (found by its path link's stat), in
+ * the real /proc: this process, at its fds; another FIFO's not */
+static void test_pipe_holders_scan(void)
+{
+	char dir[] = "/tmp/procfs_fifoXXXXXX", path[64], other[64];
+	struct stat sb;
+	int p[2];
+	procfs_set_root(NULL);
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/q", dir);
+	snprintf(other, sizeof(other), "%s/r", dir);
+	CHECK_EQ_INT(mkfifo(path, 0600), 0);
+	CHECK_EQ_INT(mkfifo(other, 0600), 0);
+	int f = open(path, O_RDWR | O_CLOEXEC), o = open(other, O_RDWR | O_CLOEXEC);
+	CHECK(f >= 0 && o >= 0);
+	CHECK_EQ_INT(pipe(p), 0);
+	struct procfs_scan s = {.owner = getuid()};
+	struct holders h = {0};
+	fstat(f, &sb);
+	CHECK_EQ_INT(procfs_pipe_holders_scan((uint64_t)sb.st_dev, (uint64_t)sb.st_ino, &s, holder_cb, &h), 0);
+	CHECK_EQ_INT(h.n, 1);
+	CHECK_EQ_INT(h.pid[0], getpid());
+	CHECK_EQ_INT(h.fd[0], f);
+	CHECK_EQ_INT(s.pass, 1);
+	h.n = 0;
+	fstat(p[0], &sb);
+	CHECK_EQ_INT(procfs_pipe_holders_scan((uint64_t)sb.st_dev, (uint64_t)sb.st_ino, &s, holder_cb, &h), 0);
+	CHECK_EQ_INT(h.n, 2); /* both ends */
+	CHECK_EQ_INT(h.pid[0], getpid());
+	/* a socket's search does not take a pipe of the same inode number */
+	h.n = 0;
+	CHECK_EQ_INT(procfs_holders_scan((uint64_t)sb.st_ino, &s, holder_cb, &h), 0);
+	CHECK_EQ_INT(h.n, 0);
+	close(p[0]);
+	close(p[1]);
+	close(f);
+	close(o);
+	unlink(path);
+	unlink(other);
+	rmdir(dir);
+}
+
 T_MAIN("procfs", T(test_self_identity), T(test_self_fds), T(test_socket_holders),
-       T(test_fake_stat), T(test_holders_scan))
+       T(test_fake_stat), T(test_holders_scan), T(test_pipe_holders_scan))

@@ -1,5 +1,5 @@
 #!/bin/sh
-# attack_review10_raw_syscall — review of issue 10: a shimmed process that
+# attack_raw_fd.sh — (was tests/open/attack_review10_raw_syscall.sh) a shimmed process that
 # takes a descriptor by a raw syscall (no record) holds it without the
 # collector knowing, and the kernel keeps showing it in /proc/PID/fd while
 # the SYN is judged. As nobody on A, with the shim preloaded, against a policy
@@ -34,7 +34,13 @@
 # hide what it does" is limited in "What is not defended yet" to what the
 # kernel does not show. Control: the same program with no shim (the kernel
 # fallback reads /proc: refused).
-# Prints FAIL-CASE and exits 1 while a case is accepted.
+# Fixed (docs/threat-model.md class 4b): each live process a SYN's walk
+# reaches has its /proc/PID/fd compared with the graph (an fd no record named
+# becomes a hold seen "kernel", the chain says fallback, no push decides on
+# it), and a FIFO the walk reads that no live process of the graph holds has
+# its holders searched for in /proc (the owner's processes first).
+# Prints FAIL-CASE and exits 1 while a case is accepted, or refused on a chain
+# without B (the refusal must be the rule of origin B, policy line 1).
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/guardnet.sh"
 gn_need
 command -v setpriv >/dev/null || gn_skip "setpriv missing"
@@ -184,8 +190,13 @@ s.send(b'orders from B'); time.sleep(4)"
 	echo "$out" | sed 's/^/   /'
 	sleep 0.3
 	tail -n 1 "$T/audit.log" | cut -c1-400 | sed 's/^/      audit: /'
+	last=$(tail -n 1 "$T/audit.log")
 	case "$out" in
-	*"RESULT refused"*) echo "ok   $mode: refused" ;;
+	*"RESULT refused"*)
+		# by the rule of origin B (line 1), not by another
+		case "$last" in *'"verdict":"reject"'*"policy.acl:1)"*) ;;
+		*) echo "FAIL-CASE: $mode: refused, but not on a chain from B: $last"; fails=$((fails + 1)); return ;; esac
+		echo "ok   $mode: refused (origin B)" ;;
 	*"RESULT connected"*) echo "FAIL-CASE: $mode: B's orders held open, the connection to $B4:8000 was accepted on a chain without B"; fails=$((fails + 1)) ;;
 	*) gn_fail "$mode: the case did not run: $out" ;;
 	esac
