@@ -406,31 +406,6 @@ void inquiry_listen_retry(struct inquiry *q)
 	spawn(q);
 }
 
-/* in the forked child, before exec (async-signal-safe only): the socketpair end ps
- * at 3, the listening socket ls (or nothing) at PS_LISTEN_FD, nothing else */
-static int child_fds(int ps, int ls)
-{
-	if (ls == 3 && (ls = fcntl(ls, F_DUPFD_CLOEXEC, PS_LISTEN_FD + 1)) < 0)
-		return -1;
-	if (ps != 3) {
-		if (dup2(ps, 3) < 0)
-			return -1;
-	} else if (fcntl(3, F_SETFD, 0) < 0) {
-		return -1;
-	}
-	if (ls >= 0) {
-		if (ls != PS_LISTEN_FD) {
-			if (dup2(ls, PS_LISTEN_FD) < 0)
-				return -1;
-		} else if (fcntl(ls, F_SETFD, 0) < 0) {
-			return -1;
-		}
-	}
-	/* the graph's, the guard's, the CLI's, /proc's */
-	close_range(ls >= 0 ? PS_LISTEN_FD + 1 : 4, ~0U, 0);
-	return 0;
-}
-
 static int spawn(struct inquiry *q)
 {
 	uint64_t now = mono_ns();
@@ -445,36 +420,12 @@ static int spawn(struct inquiry *q)
 		log_warn("inquiry: socketpair");
 		return -1;
 	}
-	char fdarg[16];
-	snprintf(fdarg, sizeof(fdarg), "%d", 3);
-	char *argv[16];
-	int k = 0;
-	argv[k++] = "hoptraced";
-	argv[k++] = "-X";
-	argv[k++] = fdarg;
-	if (q->fg)
-		argv[k++] = "-d";
-	for (int i = 0; i < q->verbose && i < 3; i++)
-		argv[k++] = "-v";
-	argv[k++] = "-f";
-	argv[k++] = q->conffile;
-	argv[k] = NULL;
-	pid_t pid = fork();
+	pid_t pid = ps_spawn("-X", sv[1], q->ls, q->fg, q->verbose, q->conffile);
 	if (pid < 0) {
 		log_warn("inquiry: fork");
 		close(sv[0]);
 		close(sv[1]);
 		return -1;
-	}
-	if (pid == 0) {
-		/* only async-signal-safe calls until exec */
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (child_fds(sv[1], q->ls) != 0)
-			_exit(127);
-		execv("/proc/self/exe", argv);
-		_exit(127);
 	}
 	close(sv[1]);
 	q->ps = sv[0];

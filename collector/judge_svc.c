@@ -146,39 +146,12 @@ int judge_svc_spawn(struct judge_svc *j)
 		log_warn("judge: socketpair");
 		return -1;
 	}
-	char *argv[16];
-	int k = 0;
-	argv[k++] = "hoptraced";
-	argv[k++] = "-J";
-	argv[k++] = "3";
-	if (j->fg)
-		argv[k++] = "-d";
-	for (int i = 0; i < j->verbose && i < 3; i++)
-		argv[k++] = "-v";
-	argv[k++] = "-f";
-	argv[k++] = j->conffile;
-	argv[k] = NULL;
-	pid_t pid = fork();
+	pid_t pid = ps_spawn("-J", sv[1], -1, j->fg, j->verbose, j->conffile);
 	if (pid < 0) {
 		log_warn("judge: fork");
 		close(sv[0]);
 		close(sv[1]);
 		return -1;
-	}
-	if (pid == 0) {
-		/* only async-signal-safe calls until exec */
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (sv[1] != 3) {
-			if (dup2(sv[1], 3) < 0)
-				_exit(127);
-		} else {
-			fcntl(3, F_SETFD, 0);
-		}
-		close_range(4, ~0U, 0);
-		execv("/proc/self/exe", argv);
-		_exit(127);
 	}
 	close(sv[1]);
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);

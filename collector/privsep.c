@@ -4,6 +4,7 @@
  * and id checked; endpoint conversion; and the child's privilege drop.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -229,4 +230,57 @@ int ps_drop(const char *user, const char *dir, int nofile, char *err, size_t n)
 		return -1;
 	}
 	return 0;
+}
+
+/* in the forked child, before exec (async-signal-safe only): the socketpair end ps
+ * at 3, the listening socket ls (or nothing) at PS_LISTEN_FD, nothing else */
+static int child_fds(int ps, int ls)
+{
+	if (ls == 3 && (ls = fcntl(ls, F_DUPFD_CLOEXEC, PS_LISTEN_FD + 1)) < 0)
+		return -1;
+	if (ps != 3) {
+		if (dup2(ps, 3) < 0)
+			return -1;
+	} else if (fcntl(3, F_SETFD, 0) < 0) {
+		return -1;
+	}
+	if (ls >= 0) {
+		if (ls != PS_LISTEN_FD) {
+			if (dup2(ls, PS_LISTEN_FD) < 0)
+				return -1;
+		} else if (fcntl(ls, F_SETFD, 0) < 0) {
+			return -1;
+		}
+	}
+	/* the graph's, the guard's, the CLI's, /proc's */
+	close_range(ls >= 0 ? PS_LISTEN_FD + 1 : 4, ~0U, 0);
+	return 0;
+}
+
+pid_t ps_spawn(const char *mode, int ps, int ls, int fg, int verbose, const char *conffile)
+{
+	char *argv[16];
+	int k = 0;
+	argv[k++] = "hoptraced";
+	argv[k++] = (char *)mode;
+	argv[k++] = "3";
+	if (fg)
+		argv[k++] = "-d";
+	for (int i = 0; i < verbose && i < 3; i++)
+		argv[k++] = "-v";
+	argv[k++] = "-f";
+	argv[k++] = (char *)conffile;
+	argv[k] = NULL;
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* only async-signal-safe calls until exec */
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (child_fds(ps, ls) != 0)
+			_exit(127);
+		execv("/proc/self/exe", argv);
+		_exit(127);
+	}
+	return pid;
 }

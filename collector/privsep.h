@@ -40,6 +40,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "hoptrace/pki.h"
 
@@ -171,5 +172,10 @@ int ps_addr_valid(const struct ps_addr *a, int needport);
  * "nobody" when user is "hoptrace" and no such user exists),
  * PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG(SIGKILL). 0 or -1 with err. */
 int ps_drop(const char *user, const char *dir, int nofile, char *err, size_t n);
+/* Forks and execs `hoptraced MODE 3 [-d] [-v...] -f CONFFILE` (the inquiry child
+ * "-X", the judge "-J"): in the new process ps (its end of the socketpair) at 3,
+ * ls (the listening socket; -1: none) at PS_LISTEN_FD, no other descriptor, the
+ * signal mask cleared. Its pid, or -1 (errno: fork's). */
+pid_t ps_spawn(const char *mode, int ps, int ls, int fg, int verbose, const char *conffile);
 
 #endif
