@@ -549,17 +549,21 @@ static void test_cache_neg(void)
 	pki_trust_free(t);
 }
 
+/* path() hands out static buffers: the threads get their file names made before they
+ * start (two threads in path() at once wrote one buffer, and a load failed now and then) */
 struct thr {
 	struct pki_trust *t;
+	const char *crt, *key;
+	char err[300];
 	int bad;
 };
 
 static void *thr_main(void *p)
 {
 	struct thr *a = p;
-	struct pki_signer *s =
-		pki_signer_load(path(A, "h1.sign.crt"), path(A, "h1.sign.key"), err, sizeof err);
+	struct pki_signer *s = pki_signer_load(a->crt, a->key, a->err, sizeof a->err);
 	if (!s) {
+		fprintf(stderr, "thread: %s\n", a->err);
 		a->bad++;
 		return NULL;
 	}
@@ -586,8 +590,11 @@ static void test_threads(void)
 	struct pki_trust *t = pki_trust_load(path(A, "ca.crt"), NULL, err, sizeof err);
 	pthread_t th[4];
 	struct thr a[4];
+	char crt[600], key[600];
+	snprintf(crt, sizeof crt, "%s", path(A, "h1.sign.crt"));
+	snprintf(key, sizeof key, "%s", path(A, "h1.sign.key"));
 	for (int i = 0; i < 4; i++) {
-		a[i] = (struct thr){t, 0};
+		a[i] = (struct thr){.t = t, .crt = crt, .key = key};
 		pthread_create(&th[i], NULL, thr_main, &a[i]);
 	}
 	for (int i = 0; i < 4; i++) {
