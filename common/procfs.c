@@ -2,6 +2,7 @@
  * procfs.c — implements procfs.h.
  */
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -338,7 +339,32 @@ static int parse_fdname(const char *s, int *out)
 	return 0;
 }
 
-/* procfs_fd_chan through the fd directory dfd: a socket by its link alone
+/* The device of pipefs: every anonymous pipe is on the kernel's one internal pipe
+ * mount, so a "pipe:[INO]" link (which only pipefs's dentry names give: a FIFO on a
+ * file system links to its path) is the pipe (that device, INO) with no stat. 0: not
+ * known (the pipe to learn it from could not be made). */
+static uint64_t pipefs_dev_v;
+static pthread_once_t pipefs_once = PTHREAD_ONCE_INIT;
+
+static void pipefs_learn(void)
+{
+	int p[2];
+	struct stat sb;
+	if (pipe(p) != 0)
+		return;
+	if (fstat(p[0], &sb) == 0 && S_ISFIFO(sb.st_mode) && sb.st_dev != 0)
+		pipefs_dev_v = (uint64_t)sb.st_dev;
+	close(p[0]);
+	close(p[1]);
+}
+
+static uint64_t pipefs_dev(void)
+{
+	pthread_once(&pipefs_once, pipefs_learn);
+	return pipefs_dev_v;
+}
+
+/* procfs_fd_chan through the fd directory dfd: a socket or a pipe by its link alone
  * (one readlinkat), anything else by its stat too */
 static int fd_chan_in(int dfd, const char *name, pid_t pid, int fd, struct ht_chan *c)
 {
@@ -358,7 +384,16 @@ static int fd_chan_in(int dfd, const char *name, pid_t pid, int fd, struct ht_ch
 			c->ino = v;
 			return 0;
 		}
-	} else if (link[0] != '/' && strncmp(link, "pipe:[", 6) != 0) {
+	} else if (strncmp(link, "pipe:[", 6) == 0) {
+		const char *q = link + 6;
+		uint64_t v, dev = pipefs_dev();
+		if (dev && parse_u64(&q, &v) == 0 && *q == ']' && q[1] == 0) {
+			c->kind = HT_CHAN_PIPE;
+			c->dev = dev;
+			c->ino = v;
+			return 0;
+		}
+	} else if (link[0] != '/') {
 		return -ENOTSUP; /* anon_inode:[eventfd] and the like */
 	}
 	if (fstatat(dfd, name, &sb, 0) < 0)

@@ -97,6 +97,9 @@ if want graph; then
 		# and one process's 120,000-OPEN flood (hashed fd and hold lookups)
 		row graph "ns/record, claims trusted (no kernel check)" "$(num 's/^claims_trusted_ns_per_record \([0-9]*\).*/\1/p' "$LOGS/graph.log")"
 		row graph "ns/record, claims checked (/proc/PID/fd)" "$(num 's/^claims_checked_ns_per_record \([0-9]*\).*/\1/p' "$LOGS/graph.log")" "ratio $(num 's/^claim_check_ratio //p' "$LOGS/graph.log")"
+		for k in 16 2000; do
+			row graph "SYN walk, fd-table check off -> on, ns ($k fds)" "$(num "s/^syn_walk_fdcheck_off_fds_${k}_ns \([0-9]*\).*/\1/p" "$LOGS/graph.log") -> $(num "s/^syn_walk_fdcheck_on_fds_${k}_ns \([0-9]*\).*/\1/p" "$LOGS/graph.log")" "ratio $(num "s/^syn_walk_fdcheck_ratio_fds_${k} //p" "$LOGS/graph.log")"
+		done
 		row graph "120,000 OPEN records from one process, s" "$(num 's/^flood_open_120k_s \([0-9.]*\).*/\1/p' "$LOGS/graph.log")" "was 11.5 s with linear lookups"
 	else STATUS="$STATUS graph:skipped(not built)"; fi
 	if [ -x "$B/tests/bench/chain_bench" ]; then

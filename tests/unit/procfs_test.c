@@ -137,6 +137,23 @@ static void test_self_fds(void)
 	CHECK(c && c->kind == HT_CHAN_FIFO && c->ino == (uint64_t)sb.st_ino &&
 	      c->dev == (uint64_t)sb.st_dev);
 
+	/* a FIFO named like pipefs's links ("pipe:[INO]", which a pipe is read by
+	 * without a stat) links to its path: still the FIFO, with its own device */
+	char fake[200];
+	snprintf(fake, sizeof(fake), "%s/pipe:[%llu]", dir, (unsigned long long)sb.st_ino + 1);
+	CHECK_EQ_INT(mkfifo(fake, 0600), 0);
+	int ff2 = open(fake, O_RDWR);
+	CHECK(ff2 >= 0);
+	struct fdset set2 = {0};
+	CHECK_EQ_INT(procfs_fds(getpid(), collect, &set2), 0);
+	struct stat sb2;
+	fstat(ff2, &sb2);
+	c = find(&set2, ff2);
+	CHECK(c && c->kind == HT_CHAN_FIFO && c->ino == (uint64_t)sb2.st_ino &&
+	      c->dev == (uint64_t)sb2.st_dev);
+	close(ff2);
+	unlink(fake);
+
 	/* regular files and stdio that is not a channel are skipped */
 	int reg = open("/proc/self/stat", O_RDONLY);
 	struct ht_chan one;
