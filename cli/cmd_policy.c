@@ -126,7 +126,7 @@ int cmd_policy(int argc, char **argv)
 	int rc = 1;
 	if (!strcmp(cmd, "decide")) {
 		struct acl *a = load_or_print(file);
-		struct ht_chainset cs = {0, NULL};
+		struct ht_chainset cs = {0};
 		const char *err = NULL;
 		if (!a)
 			goto out;

@@ -189,7 +189,7 @@ int proc_sync_fds(struct graph *g, struct proc *p, uint64_t ts, uint8_t how)
 		x.cpu_deadline = c0 + GRAPH_SYNC_BUDGET_NS;
 	struct timespec rt;
 	clock_gettime(CLOCK_MONOTONIC, &rt); /* the records' clock */
-	int rc = procfs_fds(p->pid, sync_cb, &x);
+	int rc = procfs_fds_until(p->pid, x.cpu_deadline, sync_cb, &x);
 	if (bounded)
 		scan_charge(g, p->uid, procfs_cpu_ns() - c0, x.n);
 	if (rc < 0)
@@ -608,7 +608,9 @@ int graph_proc_check_fds(struct graph *g, struct proc *p, uint64_t ts, uint64_t 
 			x.cpu_deadline = cpu_deadline;
 	}
 	int rc = g->conf.kernel_fds ? g->conf.kernel_fds(g->conf.kernel_ctx, p->pid, check_cb, &x)
-				    : procfs_fds(p->pid, check_cb, &x);
+				    : procfs_fds_until(p->pid, x.cpu_deadline, check_cb, &x);
+	if (rc > 0)
+		x.cut = 1; /* (the deadline passed among fds that are no channel) */
 	if (bounded)
 		scan_charge(g, p->uid, procfs_cpu_ns() - c0, x.n);
 	if (x.found) {

@@ -251,6 +251,7 @@ int ht_chains_read(const char *json, size_t len, struct ht_chainset *out, enum h
 		return *err = "no output", -EINVAL;
 	out->n = 0;
 	out->v = NULL;
+	out->local_gap = 0;
 	if (!json)
 		return *err = "no answer", -EINVAL;
 	if (len > HT_JSON_MAX)
@@ -313,6 +314,14 @@ int ht_chains_read(const char *json, size_t len, struct ht_chainset *out, enum h
 			goto bad;
 		}
 		i++;
+	}
+	{
+		const cJSON *hi = cJSON_GetObjectItemCaseSensitive(root, "holders_incomplete");
+		if (hi && !cJSON_IsBool(hi)) {
+			*err = "answer holders_incomplete is not a boolean";
+			goto bad;
+		}
+		out->local_gap = cJSON_IsTrue(hi);
 	}
 	cJSON_Delete(root);
 	*code = HT_QE_OK;

@@ -64,6 +64,11 @@ static enum decide_why route(const struct decide_in *in, const struct guard_conf
 		return DECIDE_LOCAL;
 	if (!in->cs)
 		return ht_qerr_incomplete(in->qerr) ? DECIDE_ANSWER_INCOMPLETE : DECIDE_COLLECTOR_ERROR;
+	if (in->cs->local_gap)
+		/* the collector's own search ran out: as when it found no holder at
+		 * all for that reason — not an upstream host's silence that
+		 * "@incomplete evaluate" judges on what is known */
+		return DECIDE_LOCAL_GAP;
 	if (!in->complete && c->on_incomplete >= 0)
 		return DECIDE_INCOMPLETE;
 	if (c->policy_url[0])
@@ -190,6 +195,15 @@ void decide_syn(const struct decide_in *in, const struct guard_conf *c, const st
 		 * the collector's name; every other failure text does */
 		say(out->buf, sizeof out->buf, "%s%s; on_collector_error = %s",
 		    in->qerr == HT_QE_TIMEOUT ? "collector: " : "", err, vstr(out->verdict));
+		break;
+	case DECIDE_LOCAL_GAP:
+		out->verdict = c->on_collector_error;
+		out->collector_error = out->warn = 1;
+		out->cause = "collector_error";
+		say(out->buf, sizeof out->buf,
+		    "collector: holder scan incomplete: a /proc search ran out of its budget "
+		    "(holders_incomplete); on_collector_error = %s",
+		    vstr(out->verdict));
 		break;
 	case DECIDE_INCOMPLETE:
 		out->verdict = (enum acl_verdict)c->on_incomplete;

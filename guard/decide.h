@@ -16,6 +16,8 @@
  *      (ht_qerr_incomplete: too_large, too_many_chains) → on_incomplete,
  *      or on_collector_error when on_incomplete = policy
  *   3. no chain, any other failure                 → on_collector_error
+ *   3b. chains, but the collector's own /proc search ran out
+ *      (holders_incomplete: a local source may be missing) → on_collector_error
  *   4. a chain incomplete, on_incomplete set       → on_incomplete
  *   5. policy server and a source route            → on_unparsable (the
  *      server is sent the answer for the socket's destination only)
@@ -42,6 +44,7 @@ enum decide_why {
 	DECIDE_ANSWER_INCOMPLETE, /* 2: a chain the collector cannot send */
 	DECIDE_COLLECTOR_ERROR,   /* 3: no chain: on_collector_error */
 	DECIDE_INCOMPLETE,        /* 4: chain incomplete: on_incomplete */
+	DECIDE_LOCAL_GAP,         /* 3b: holders_incomplete: on_collector_error */
 	DECIDE_ROUTE_UNJUDGED,    /* 5: source route with a policy server: on_unparsable */
 	DECIDE_POLICY_SERVER,     /* 6: the policy server's verdict */
 	DECIDE_POLICY_ERROR,      /* 6/7: server failed or no list loaded: on_policy_error */

@@ -262,7 +262,7 @@ static void on_request(void *ud, const struct tlsfront_req *r)
 		return;
 	}
 	cJSON_Delete(j);
-	struct ht_chainset cs = {0, NULL};
+	struct ht_chainset cs = {0};
 	const char *err = NULL;
 	if (ht_chains_from_json(data, len, &cs, &err) != 0) {
 		char msg[256];

@@ -54,6 +54,11 @@ struct ht_chain {
 struct ht_chainset {
 	size_t n;
 	struct ht_chain *v;
+	/* the answer's "holders_incomplete": a /proc search on the answering host
+	 * ran out (its budget, a uid's share, 64 processes a walk): a source there
+	 * may be missing — a gap the sender's own uid can cause, so no policy
+	 * evaluates what is known of it (docs/guard.md "How a SYN is decided") */
+	int local_gap;
 };
 
 /* Parses the `chains` array of a who/chain answer (the whole answer object as

@@ -56,6 +56,11 @@ int procfs_netns(pid_t pid, uint64_t *ino);
  * cb returns non-zero to stop. Returns 0, -errno (fd dir unreadable), or the
  * callback's non-zero value. */
 int procfs_fds(pid_t pid, int (*cb)(void *ctx, int fd, const struct ht_chan *c), void *ctx);
+/* The same, cut short once this thread's CPU time (procfs_cpu_ns) reaches
+ * cpu_deadline_ns (0: never), counted over every entry of the directory, the
+ * fds that are not channels too: then 1, what was read already given to cb. */
+int procfs_fds_until(pid_t pid, uint64_t cpu_deadline_ns,
+		     int (*cb)(void *ctx, int fd, const struct ht_chan *c), void *ctx);
 
 /* Classifies one fd (as procfs_fds does). 0 and *c filled; -ENOTSUP for an fd
  * that is not a channel end; -errno otherwise. */

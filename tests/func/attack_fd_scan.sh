@@ -15,6 +15,8 @@
 #      RESYNC records (a /proc re-read of its own table) every 2 ms;
 #   2. many processes with few fds: 300 processes x 200 fds;
 #   3. sockets instead of pipes: 9 x ~20k fds of one socketpair end;
+#   3b. fds that are no channel (/dev/null, eventfds), 9 x ~20k, RESYNC every
+#      2 ms: the read's budget counts every entry, not only channels;
 #   4. a holder of another uid: a root process creates the socket, a child
 #      drops to uid 65533 with it and connects (root's processes do not hold
 #      it: the search must go on to other uids), while nobody's case-1 load
@@ -114,6 +116,10 @@ soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 if kind == "sock":
     a, b = socket.socketpair(); r = a.fileno()
+elif kind == "null":
+    r = os.open("/dev/null", os.O_RDONLY)  # no channel: skipped at its link, read all the same
+elif kind == "eventfd":
+    r = os.eventfd(0)
 else:
     r, w = os.pipe()
 for fd in range(100, min(n, hard - 16)): os.dup2(r, fd, inheritable=False)
@@ -198,6 +204,16 @@ stop_attacker
 gn_log "3. sockets: nobody's 9 x ~20k fds of a socketpair end"
 attacker socks 524000 9 sock 8 0
 lat "sockets"
+stop_attacker
+
+gn_log "3b. fds that are no channel: nobody's 9 x ~20k /dev/null fds, 9 x ~20k eventfds, RESYNC every 2 ms"
+# (once a read's budget counted only channels: each RESYNC re-read ~20k links
+# unbounded, 47 ms a process for 20,000 eventfds)
+attacker nulls 524000 9 null 8 1
+lat "/dev/null+resync"
+stop_attacker
+attacker evfds 524000 9 eventfd 8 1
+lat "eventfds+resync"
 stop_attacker
 
 gn_log "4. a holder of another uid (root's socket connected by uid 65533) under case 1's load"

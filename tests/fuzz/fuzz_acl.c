@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c[1].complete = 0;
 	c[1].fallback = 1;
 	c[1].src.family = 0;
-	struct ht_chainset cs = {2, c};
+	struct ht_chainset cs = {.n = 2, .v = c};
 	struct acl_result res;
 	enum acl_verdict v = acl_decide(a, &cs, &res);
 	if (v != ACL_ACCEPT && v != ACL_REJECT && v != ACL_DROP)

@@ -71,7 +71,7 @@ static struct acl_result last; /* of the last dec1 */
 
 static enum acl_verdict dec1(const struct acl *a, struct ht_chain c, char *why, size_t n)
 {
-	struct ht_chainset cs = {1, &c};
+	struct ht_chainset cs = {.n = 1, .v = &c};
 	enum acl_verdict v = acl_decide(a, &cs, &last);
 	size_t l = strlen(last.text) < n ? strlen(last.text) : n - 1;
 	memcpy(why, last.text, l);
@@ -362,7 +362,7 @@ static void several_origins(void)
 		return;
 	struct ht_chain c[2] = {mkchain("10.0.0.1", 1, "10.0.0.3", 22, SSH),
 				mkchain("10.0.0.2", 1, "10.0.0.3", 22, SSH)};
-	struct ht_chainset cs = {2, c};
+	struct ht_chainset cs = {.n = 2, .v = c};
 	CHECK_EQ_INT(acl_decide(a, &cs, &r), ACL_REJECT);
 	CHECK_EQ_STR(r.text, "origin 10.0.0.2: no matching rule");
 	CHECK_EQ_INT(r.why, ACL_WHY_NO_MATCH);

@@ -144,6 +144,7 @@ static const struct {
 	{"{\"chains\":[{\"procs\":[{\"pid\":1,\"seen\":\"magic\"}]}]}",
 	 "chain proc seen is not \"shim\", \"kernel\" or \"kernel-events\""},
 	{"{\"chains\":[{\"procs\":[{\"pid\":1,\"seen\":false}]}]}", "chain proc seen is not a string"},
+	{"{\"holders_incomplete\":1,\"chains\":[]}", "answer holders_incomplete is not a boolean"},
 	/* an error in a later chain, after good ones were decoded (no leak: ASan) */
 	{"{\"chains\":[{\"procs\":[{\"pid\":1},{\"pid\":2}]},{\"procs\":[{\"pid\":1},{}]}]}",
 	 "chain proc has no pid"},
@@ -152,7 +153,7 @@ static const struct {
 static void malformed(void)
 {
 	for (size_t i = 0; i < sizeof(BAD) / sizeof(BAD[0]); i++) {
-		struct ht_chainset cs = {7, (struct ht_chain *)&cs};
+		struct ht_chainset cs = {.n = 7, .v = (struct ht_chain *)&cs};
 		const char *err = NULL;
 		int rc = parse(BAD[i].json, &cs, &err);
 		if (rc != -EINVAL || !err || strcmp(err, BAD[i].err) != 0)
@@ -161,6 +162,20 @@ static void malformed(void)
 		CHECK_EQ_STR(err, BAD[i].err);
 		CHECK_EQ_INT(cs.n, 0);
 		CHECK(cs.v == NULL);
+	}
+	{
+		/* the collector's search ran out: read, for the guard's decision */
+		struct ht_chainset cs;
+		const char *err = NULL;
+		static const char gap[] = "{\"ok\":true,\"holders_incomplete\":true,"
+					  "\"chains\":[{\"procs\":[{\"pid\":1}]}]}";
+		CHECK_EQ_INT(parse(gap, &cs, &err), 0);
+		CHECK_EQ_INT(cs.local_gap, 1);
+		ht_chainset_free(&cs);
+		static const char nogap[] = "{\"ok\":true,\"chains\":[{\"procs\":[{\"pid\":1}]}]}";
+		CHECK_EQ_INT(parse(nogap, &cs, &err), 0);
+		CHECK_EQ_INT(cs.local_gap, 0);
+		ht_chainset_free(&cs);
 	}
 	{
 		struct ht_chainset cs;

@@ -120,7 +120,8 @@ static const char *branch_cause(enum decide_why w, const struct guard_conf *c)
 	case DECIDE_LOCAL: return "local";
 	case DECIDE_ANSWER_INCOMPLETE:
 	case DECIDE_INCOMPLETE: return "incomplete";
-	case DECIDE_COLLECTOR_ERROR: return "collector_error";
+	case DECIDE_COLLECTOR_ERROR:
+	case DECIDE_LOCAL_GAP: return "collector_error";
 	case DECIDE_POLICY_ERROR: return c && c->policy_url[0] ? "policy_error" : "other";
 	case DECIDE_ROUTE_UNJUDGED:
 	case DECIDE_ROUTE_HOP:
@@ -321,6 +322,25 @@ static void incomplete_chains(void)
 	run(&f, &c, a);
 	CHECK_OUT(&f, ACL_REJECT, ACL_REJECT, DECIDE_INCOMPLETE);
 	CHECK_REASON(&f, "chain incomplete; on_incomplete = reject");
+	/* the collector's own /proc search ran out (holders_incomplete): the
+	 * uid that owns what was searched can make that happen, so no
+	 * "@incomplete evaluate" (nor on_incomplete) judges what is known of
+	 * it — on_collector_error does, as for a socket with no holder found */
+	with_chain(&f, "10.0.0.2", 22, 2);
+	f.v[0].complete = 0;
+	f.cs.local_gap = 1;
+	decide_chain_flags(&f.cs, &f.in.complete, &f.in.fallback);
+	c.on_incomplete = -1;
+	run(&f, &c, ev);
+	CHECK_OUT(&f, c.on_collector_error, c.on_collector_error, DECIDE_LOCAL_GAP);
+	CHECK_EQ_INT(f.out.collector_error, 1);
+	CHECK(f.out.reason && strstr(f.out.reason, "holders_incomplete"));
+	c.on_incomplete = ACL_ACCEPT;
+	run(&f, &c, ev);
+	CHECK_OUT(&f, c.on_collector_error, c.on_collector_error, DECIDE_LOCAL_GAP);
+	c.on_collector_error = ACL_DROP;
+	run(&f, &c, ev);
+	CHECK_OUT(&f, ACL_DROP, ACL_DROP, DECIDE_LOCAL_GAP);
 	acl_free(ev);
 	acl_free(a);
 }
@@ -603,7 +623,7 @@ static void source_route_with_acl(void)
 	struct ht_chain many[DECIDE_HOPS_MAX + 1];
 	for (size_t i = 0; i < DECIDE_HOPS_MAX + 1; i++)
 		many[i] = chain("10.0.0.9", 80, 2);
-	struct ht_chainset mcs = {DECIDE_HOPS_MAX + 1, many};
+	struct ht_chainset mcs = {.n = DECIDE_HOPS_MAX + 1, .v = many};
 	with_chain(&f, "10.0.0.9", 80, 2);
 	f.in.cs = &mcs;
 	f.in.detour = 1;

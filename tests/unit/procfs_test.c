@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -616,5 +617,33 @@ static void test_pipe_holders_scan(void)
 	rmdir(dir);
 }
 
+/* A read's CPU deadline counts every entry of the fd directory, not only the
+ * channels the callback is given: a process with thousands of eventfds (no
+ * channel, skipped at their link) once made one unbounded read (47 ms for
+ * 20,000) however short the deadline. A deadline already passed stops the read
+ * within 64 entries, before the pipe opened after 400 eventfds; none reads all. */
+static void test_fds_deadline(void)
+{
+	int ev[400], n = 0, p[2];
+	for (; n < 400; n++)
+		if ((ev[n] = eventfd(0, 0)) < 0)
+			break;
+	CHECK_EQ_INT(n, 400);
+	CHECK_EQ_INT(pipe(p), 0);
+	struct fdset set = {0};
+	CHECK_EQ_INT(procfs_fds_until(getpid(), procfs_cpu_ns(), collect, &set), 1);
+	CHECK(find(&set, p[0]) == NULL);
+	set.n = 0;
+	CHECK_EQ_INT(procfs_fds_until(getpid(), 0, collect, &set), 0);
+	CHECK(find(&set, p[0]) != NULL && find(&set, p[1]) != NULL);
+	set.n = 0;
+	CHECK_EQ_INT(procfs_fds_until(getpid(), procfs_cpu_ns() + 10000000000ULL, collect, &set), 0);
+	CHECK(find(&set, p[0]) != NULL);
+	while (n > 0)
+		close(ev[--n]);
+	close(p[0]);
+	close(p[1]);
+}
+
 T_MAIN("procfs", T(test_self_identity), T(test_self_fds), T(test_socket_holders),
-       T(test_fake_stat), T(test_holders_scan), T(test_pipe_holders_scan))
+       T(test_fake_stat), T(test_holders_scan), T(test_pipe_holders_scan), T(test_fds_deadline))
