@@ -127,9 +127,14 @@ static struct rconn *rconn_of(struct records *rs, int fd)
  * still report EPOLLHUP, level-triggered, every round) until unpark(). */
 static void park_conn(struct records *rs, int fd, struct rconn *rc, uint64_t until)
 {
-	struct ruid *u = &rs->uids[rc->u - 1];
 	if (rc->parked)
 		return;
+	if (fd < 0) { /* a ring (ring.c): not in any set, skipped until then */
+		rc->parked = 1;
+		rc->park_until = until;
+		return;
+	}
+	struct ruid *u = &rs->uids[rc->u - 1];
 	if (rs->nparked == rs->parked_cap) {
 		int nc = rs->parked_cap ? rs->parked_cap * 2 : 64;
 		int *p = realloc(rs->parked_fds, sizeof(int) * (size_t)nc);
@@ -344,7 +349,9 @@ static int admit(struct collector *c, struct reading *rd, struct msghdr *mh, ssi
 			memcpy(cr, CMSG_DATA(cm), sizeof(*cr));
 			have_cred = 1;
 		}
-	if (closer_drop_passed(&c->closer, mh)) { /* never closed here (closer.c) */
+	if (mh->msg_controllen && have_cred && ring_register_msg(c, rd->fd, rd->rc, mh, cr)) {
+		/* a ring registration (ring.c): its descriptor was taken */
+	} else if (closer_drop_passed(&c->closer, mh)) { /* never closed here (closer.c) */
 		c->stats.fd_passing++;
 		return -1;
 	}
@@ -466,6 +473,53 @@ static int read_records(struct collector *c, int fd, uint64_t now, int max, int 
 	return n;
 }
 
+/* Reads at most max records of a ring (ring.c) into `pend`, within the same
+ * buckets as a connection's; the bytes are copied out of the mapping and
+ * checked by ht_ring_next before they are decoded. */
+int read_ring(struct collector *c, struct cring *r, uint64_t now, int max, int *more)
+{
+	struct records *rs = &c->rec;
+	uint8_t buf[HT_RING_MAXN * HT_RING_DATA];
+	struct reading rd = {-1, &r->rc, &rs->uids[r->rc.u - 1], 0, now, r->last_ts};
+	struct ucred cr = {r->pid, r->uid, (gid_t)-1};
+	int n = 0;
+	rd.root = rd.u->uid == 0;
+	*more = 0;
+	while (n < max) {
+		if (!read_budget(c, &rd))
+			break;
+		if (rs->npend == PEND_MAX)
+			apply_pending(c);
+		int len = ht_ring_next(&r->rd, buf, sizeof(buf), rd.now);
+		if (len == 0)
+			break;
+		n++;
+		c->stats.records++;
+		rd.u->records++;
+		if (len < 0) {
+			c->stats.decode_errors++;
+			continue;
+		}
+		if ((size_t)len > HT_REC_MAX) {
+			c->stats.oversized++;
+			continue;
+		}
+		if (!bucket_take(&rd.rc->apply, (double)c->cf.rate_conn, rd.now) ||
+		    (!rd.root && !bucket_take(&rd.u->apply, (double)c->cf.rate_uid, rd.now))) {
+			rd.u->dropped++;
+			c->stats.dropped++;
+			rd.rc->drop_pid = r->pid;
+			rd.rc->drop_t = rd.now;
+			continue;
+		}
+		queue_resync(rs, &rd, r->uid);
+		queue_record(c, &rd, buf, (size_t)len, &cr);
+	}
+	r->last_ts = rd.last_ts;
+	*more = n == max;
+	return n;
+}
+
 /* ---- draining ---------------------------------------------------------------------- */
 
 /* Serves one uid's ready connections (one round's share). */
@@ -511,9 +565,11 @@ static int drain_round(struct collector *c, struct epoll_event *evs, int n, int 
 			accept_all(c, id, TAG_REC_CONN);
 			got++;
 			*busy = 1;
+		} else if (tag == TAG_RING) {
+			ring_exited(c, id);
 		}
 	}
-	return got;
+	return got + rings_drain(c, now, light, busy);
 }
 
 /* Processes records already queued, round-robin across uids (bounded: at
@@ -538,7 +594,9 @@ int drain_rounds(struct collector *c, uint64_t deadline, int query)
 	for (int round = 0; round < 64; round++) {
 		int n = epoll_wait(rs->ep, evs, MAX_UIDS + 8, 0);
 		int busy = 0, light = query && round == 0;
-		if (n <= 0)
+		if (n < 0)
+			n = 0;
+		if (n == 0 && !rs->rings.n)
 			break;
 		int got = drain_round(c, evs, n, light, &busy);
 		apply_pending(c);
@@ -588,4 +646,5 @@ void records_status(struct collector *c, cJSON *a)
 		cJSON_AddNumberToObject(o, "lost_by_shims", (double)u->shim_lost);
 		cJSON_AddItemToArray(x, o);
 	}
+	rings_status(c, a);
 }
