@@ -91,9 +91,14 @@ int ring_register_msg(struct collector *c, int connfd, const struct rconn *rc, s
 		return 0; /* the closer closes it */
 	}
 	struct ruid *u = &c->rec.uids[rc->u - 1];
+	/* whose it is: the connection's SO_PEERCRED uid (the effective uid
+	 * at connect), never SCM_CREDENTIALS' (the real uid, which a setuid
+	 * exec leaves as it was: the old ring of a nobody process that exec'd
+	 * a setuid image would pass for the new image's) */
+	uid_t peer_uid = u->uid;
 	int old = ring_find_pid(g, cr->pid);
 	if (old < 0 && (g->n >= MAX_RINGS ||
-			(cr->uid != 0 && (unsigned long long)u->nring >= c->cf.max_conns_uid))) {
+			(peer_uid != 0 && (unsigned long long)u->nring >= c->cf.max_conns_uid))) {
 		g->refused++;
 		close(fd); /* a checked memfd: closing it cannot block */
 		return 1;
@@ -123,7 +128,7 @@ int ring_register_msg(struct collector *c, int connfd, const struct rconn *rc, s
 		int more;
 		/* unless the process is somebody else now (an exec of a setuid
 		 * image): a helper that kept the old memfd must not write as it */
-		if (g->v[old]->uid == cr->uid)
+		if (g->v[old]->uid == peer_uid)
 			read_ring(c, g->v[old], now_ns(), HT_RING_SLOTS, &more);
 		ring_free(c, old);
 		g->replaced++;
@@ -142,7 +147,7 @@ int ring_register_msg(struct collector *c, int connfd, const struct rconn *rc, s
 		g->cap = nc;
 	}
 	r->pid = cr->pid;
-	r->uid = cr->uid;
+	r->uid = peer_uid;
 	r->pidfd = pidfd;
 	ht_ring_reader_init(&r->rd, base);
 	uint64_t now = now_ns();

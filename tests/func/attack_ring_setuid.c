@@ -1,5 +1,5 @@
 /*
- * attack_review_ring_setuid.c — the real collector/ring.c ring_register_msg
+ * attack_ring_setuid.c — the real collector/ring.c ring_register_msg
  * (and common/ring.c's reader) against a ring kept by a helper across a
  * setuid-root exec of its registrant.
  *

@@ -1,5 +1,5 @@
 #!/bin/sh
-# attack_review_ring_setuid.sh — builds tests/open/attack_review_ring_setuid.c
+# attack_ring_setuid.sh — builds tests/func/attack_ring_setuid.c
 # against the real collector/ring.c and common/ring.c, and runs it as root:
 # a nobody process registers a ring, leaves a helper holding its mapping and
 # execs a setuid-root binary whose (new) registration reads the old ring as
@@ -11,7 +11,7 @@ top=${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 t=$(mktemp -d /tmp/ht-rev-ring-setuid.XXXXXX)
 trap 'rm -rf "$t"' EXIT
 ${CC:-cc} -std=gnu11 -O1 -g -D_GNU_SOURCE -Wall -I"$top/include" -I"$top/collector" \
-	-o "$t/atk" "$top/tests/open/attack_review_ring_setuid.c" "$top/collector/ring.c" \
+	-o "$t/atk" "$top/tests/func/attack_ring_setuid.c" "$top/collector/ring.c" \
 	"$top/common/ring.c" "$top/common/log.c" -lcjson
 chmod 711 "$t"
 cp "$t/atk" "$t/atk-suid"
