@@ -544,12 +544,29 @@ static int uid_dropping(const struct ruid *u)
 	return u->uid != 0 && (u->parked || u->cpu.tok <= 0 || u->apply.tok < 1.0);
 }
 
-/* One round over the ready uids; *busy when one has more to read. */
-static int drain_round(struct collector *c, struct epoll_event *evs, int n, int light, int *busy)
+/* One round over the ready uids; *busy when one has more to read. The
+ * listeners first: what they accepted is read in the same round (a new
+ * image's ring registration, then its ring), so a record sent before the
+ * drain began is not left for a round that a query's deadline may cut, and
+ * a fork child's BIRTH is applied in the round of its parent's records
+ * (chain_handoff_lag: the runner's child answered as unknown). evs holds
+ * cap events. */
+static int drain_round(struct collector *c, struct epoll_event *evs, int n, int cap, int light,
+		       int *busy)
 {
 	struct records *rs = &c->rec;
 	uint64_t now = now_ns();
-	int got = 0;
+	int got = 0, accepted = 0;
+	for (int i = 0; i < n; i++)
+		if ((uint32_t)(evs[i].data.u64 >> 32) == TAG_REC_LISTEN) {
+			accept_all(c, (int)(uint32_t)evs[i].data.u64, TAG_REC_CONN);
+			got++;
+			accepted = 1;
+		}
+	if (accepted) { /* the uid sets the new connections made ready */
+		int m = epoll_wait(rs->ep, evs, cap, 0);
+		n = m < 0 ? 0 : m;
+	}
 	for (int i = 0; i < n; i++) {
 		uint32_t tag = (uint32_t)(evs[i].data.u64 >> 32);
 		int id = (int)(uint32_t)evs[i].data.u64;
@@ -562,9 +579,7 @@ static int drain_round(struct collector *c, struct epoll_event *evs, int n, int 
 			got += serve_uid(c, u, now);
 			*busy |= !u->drained && !uid_dropping(u);
 		} else if (tag == TAG_REC_LISTEN) {
-			accept_all(c, id, TAG_REC_CONN);
-			got++;
-			*busy = 1;
+			*busy = 1; /* more queued than accept_all takes: next round */
 		} else if (tag == TAG_RING) {
 			ring_exited(c, id);
 		}
@@ -598,7 +613,7 @@ int drain_rounds(struct collector *c, uint64_t deadline, int query)
 			n = 0;
 		if (n == 0 && !rs->rings.n)
 			break;
-		int got = drain_round(c, evs, n, light, &busy);
+		int got = drain_round(c, evs, n, MAX_UIDS + 8, light, &busy);
 		apply_pending(c);
 		total += got;
 		if ((!got && !light) || (query && !busy))
