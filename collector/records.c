@@ -40,6 +40,7 @@
 #define DRAIN_CONN 256
 #define DRAIN_UID 1024
 #define DRAIN_UID_CONNS 64
+#define QUERY_BACKLOG_NS 50000000ULL /* a query's drain past query_drain for queued connections */
 #define READ_FACTOR 2
 #define CPU_RATE_NS 250000000.0 /* graph time per second per non-root uid: 25% of a core */
 #define CPU_BURST_NS 1000000.0  /* of which at most 1 ms at once */
@@ -552,7 +553,7 @@ static int uid_dropping(const struct ruid *u)
  * (chain_handoff_lag: the runner's child answered as unknown). evs holds
  * cap events. */
 static int drain_round(struct collector *c, struct epoll_event *evs, int n, int cap, int light,
-		       int *busy)
+		       int *busy, int *backlog)
 {
 	struct records *rs = &c->rec;
 	uint64_t now = now_ns();
@@ -580,6 +581,7 @@ static int drain_round(struct collector *c, struct epoll_event *evs, int n, int 
 			*busy |= !u->drained && !uid_dropping(u);
 		} else if (tag == TAG_REC_LISTEN) {
 			*busy = 1; /* more queued than accept_all takes: next round */
+			*backlog = 1;
 		} else if (tag == TAG_RING) {
 			ring_exited(c, id);
 		}
@@ -592,8 +594,14 @@ static int drain_round(struct collector *c, struct epoll_event *evs, int n, int 
  * (`query`): first every uid but those over a bound (a quiet uid's connect
  * is not queued behind a flood; the order of records across the others is
  * kept, as within any round), then every uid until each read all it had,
- * but for those whose records are being dropped. Returns how many
- * records (and new shim connections) it took. */
+ * but for those whose records are being dropped. A query's drain goes on
+ * past `deadline` while a record or ring listener still has connections
+ * queued (accept_all takes 64 a round), up to QUERY_BACKLOG_NS more: every
+ * new image and fork child registers a ring with a connection of its own,
+ * and after a stall (chain_handoff_lag stops the collector 200 ms at a time)
+ * a hundred may wait, the asked-about process's last — answered without
+ * them it is a process of unknown creator with a local chain. Returns how
+ * many records (and new shim connections) it took. */
 int drain_rounds(struct collector *c, uint64_t deadline, int query)
 {
 	struct records *rs = &c->rec;
@@ -606,19 +614,23 @@ int drain_rounds(struct collector *c, uint64_t deadline, int query)
 	kev_consume(&c->kev);
 	closer_watch(&c->closer, now_ns());
 	unpark(rs, now_ns());
+	uint64_t hard = deadline + QUERY_BACKLOG_NS;
 	for (int round = 0; round < 64; round++) {
 		int n = epoll_wait(rs->ep, evs, MAX_UIDS + 8, 0);
-		int busy = 0, light = query && round == 0;
+		int busy = 0, backlog = 0, light = query && round == 0;
 		if (n < 0)
 			n = 0;
 		if (n == 0 && !rs->rings.n)
 			break;
-		int got = drain_round(c, evs, n, MAX_UIDS + 8, light, &busy);
+		int got = drain_round(c, evs, n, MAX_UIDS + 8, light, &busy, &backlog);
 		apply_pending(c);
 		total += got;
 		if ((!got && !light) || (query && !busy))
 			break;
-		if (now_ns() >= deadline || round == 63) {
+		uint64_t t = now_ns();
+		if (query && backlog && t < hard && round < 63)
+			continue; /* connections queued before the answer: read them */
+		if (t >= deadline || round == 63) {
 			rs->drain_cut = 1; /* more is waiting: the loop comes back at once */
 			break;
 		}
