@@ -45,7 +45,11 @@ int ht_ring_check_fd(int fd, const char **why)
 		return -1;
 	}
 	if ((seals & HT_RING_SEALS_NEEDED) != HT_RING_SEALS_NEEDED) {
-		*why = "not sealed against shrink, grow and unseal";
+		*why = "not sealed against shrink and grow";
+		return -1;
+	}
+	if (seals & F_SEAL_SEAL) { /* ht_ring_map could not seal it against holes */
+		*why = "sealed against further seals";
 		return -1;
 	}
 	if (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) {
@@ -69,6 +73,15 @@ void *ht_ring_map(int fd)
 	void *p = mmap(NULL, HT_RING_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		return NULL;
+	/* From here on nobody maps it writable or punches a hole in it (the
+	 * kernel refuses PUNCH_HOLE and MADV_REMOVE under F_SEAL_FUTURE_WRITE):
+	 * a hole would zap our page tables, and every touch of the ring in a
+	 * drain round would fault and allocate a page (the hole-punch stall). */
+	if (fcntl(fd, F_ADD_SEALS, HT_RING_SEALS_READER) != 0 ||
+	    (fcntl(fd, F_GET_SEALS) & (int)HT_RING_SEALS_READER) != (int)HT_RING_SEALS_READER) {
+		munmap(p, HT_RING_SIZE);
+		return NULL;
+	}
 	madvise(p, HT_RING_SIZE, MADV_DONTFORK); /* never in a child of ours */
 	return p;
 }

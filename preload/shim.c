@@ -504,7 +504,9 @@ static int ring_register(const void *rec, size_t len)
 	    (p = mmap(NULL, HT_RING_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0)) == MAP_FAILED)
 		goto out_fd;
 	ht_ring_init(p);
-	if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+	/* not F_SEAL_SEAL: the collector adds F_SEAL_FUTURE_WRITE | F_SEAL_SEAL
+	 * once it has mapped the ring (ring.h: no hole can be punched then) */
+	if (fcntl(mfd, F_ADD_SEALS, HT_RING_SEALS_SHIM) != 0) {
 		munmap(p, HT_RING_SIZE);
 		if (errno == EINVAL) {
 			atomic_store(&g_ring_off, 1);

@@ -2,11 +2,16 @@
  * hoptrace/ring.h — the per-process record ring (docs/research/transport.md).
  *
  * A process's shim creates one sealed memfd (MFD_ALLOW_SEALING, size
- * HT_RING_SIZE, sealed F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL), maps it
- * MAP_SHARED with MADV_DONTFORK, and registers it once: one datagram on a
+ * HT_RING_SIZE, sealed HT_RING_SEALS_SHIM: F_SEAL_SHRINK | F_SEAL_GROW), maps
+ * it MAP_SHARED with MADV_DONTFORK, and registers it once: one datagram on a
  * connection to the collector's ring socket (HT_REC_RING_SUFFIX), carrying
  * the process's first record and the memfd by SCM_RIGHTS. Then it closes both
- * descriptors: between calls the program sees none of the shim's.
+ * descriptors: between calls the program sees none of the shim's. The
+ * collector maps the ring and then seals it HT_RING_SEALS_READER
+ * (F_SEAL_FUTURE_WRITE | F_SEAL_SEAL): the two mappings made before stay
+ * writable, but nobody can map it writable again, write(2) it or punch holes
+ * in it (fallocate PUNCH_HOLE, MADV_REMOVE) — a hole would make every touch
+ * of the collector's fault and allocate a page, every drain round.
  *
  * Layout: one page of header, then HT_RING_SLOTS slots of HT_RING_SLOT bytes.
  * A record takes 1..HT_RING_MAXN consecutive slots (its bytes laid out over
@@ -46,7 +51,10 @@
 #define HT_RING_DATA (HT_RING_SLOT - 8u) /* data bytes per slot */
 #define HT_RING_MAXN 12u          /* slots of the largest record (HT_REC_MAX = 640) */
 #define HT_RING_SIZE (HT_RING_HDR + HT_RING_SLOTS * HT_RING_SLOT)
-#define HT_RING_SEALS_NEEDED 0x7u /* F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW */
+#define HT_RING_SEALS_SHIM 0x6u   /* F_SEAL_SHRINK | F_SEAL_GROW: the shim's seals */
+#define HT_RING_SEALS_NEEDED HT_RING_SEALS_SHIM /* what a registered ring must have */
+#define HT_RING_SEALS_READER 0x11u /* F_SEAL_SEAL | F_SEAL_FUTURE_WRITE: the collector's,
+				    * added once it has mapped the ring */
 #define HT_RING_STUCK_NS (250ULL * 1000000ULL)
 /* the ring socket: the record socket's name + this suffix (record.h names) */
 #define HT_REC_RING_SUFFIX ".ring"
@@ -164,10 +172,14 @@ struct ht_ring_reader {
 
 /* Is fd a ring the collector may map: a memfd (F_GET_SEALS answers only for
  * shmem/hugetlb files, without touching any other file system), sealed
- * against shrinking, growing and unsealing, not against writing, a regular
- * file of exactly HT_RING_SIZE bytes? 0, or -1 with *why. */
+ * against shrinking and growing, not against writing and still open to our
+ * seals (no F_SEAL_SEAL), a regular file of exactly HT_RING_SIZE bytes? 0,
+ * or -1 with *why. */
 int ht_ring_check_fd(int fd, const char **why);
-/* Maps a checked ring read-write (we give slots back); NULL on failure. */
+/* Maps a checked ring read-write (we give slots back), then seals it
+ * HT_RING_SEALS_READER so that no hole can be punched in it and no new
+ * writable mapping made; NULL on failure (the seal refused: a kernel before
+ * 5.1, or the sender sealed it meanwhile). */
 void *ht_ring_map(int fd);
 void ht_ring_unmap(void *base);
 void ht_ring_reader_init(struct ht_ring_reader *r, void *base);

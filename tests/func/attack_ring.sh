@@ -4,7 +4,8 @@
 # hoptraced in a testbed host. Registrations the collector must refuse: a
 # pipe, an unsealed memfd, a sealed memfd of the wrong size, one sealed
 # against writing, a registration sent by another process than the one that
-# connected (credentials do not match the connection's maker). Then a valid
+# connected (credentials do not match the connection's maker), one sealed
+# F_SEAL_SEAL already (the collector could not seal it against holes). Then a valid
 # ring whose owner scribbles over all of it for 2 s (seq words, lengths, slot
 # counts, head — torn and lying records) and writes records of its own: the
 # collector keeps answering within 1 s, counts malformed or stuck slots,
@@ -59,12 +60,13 @@ def memfd(size, seals):
         fcntl.fcntl(f, fcntl.F_ADD_SEALS, seals)
     return f
 
-ok = fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL
+ok = fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW                 # the shim's seals (ring.h)
 r, w = os.pipe()
 send_fd(r)                                             # 1: a pipe
 send_fd(memfd(SIZE, 0))                                # 2: not sealed (could shrink: SIGBUS)
 send_fd(memfd(SIZE * 2, ok))                           # 3: wrong size
 send_fd(memfd(SIZE, ok | fcntl.F_SEAL_WRITE))          # 4: sealed against writing
+send_fd(memfd(SIZE, ok | fcntl.F_SEAL_SEAL))           # 4b: the collector's seals refused (punchable)
 # 5: connected by us, sent by a child: the credentials are not the maker's
 s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 s.connect(NAME)
@@ -138,8 +140,8 @@ done
 b_fd=$(echo "$before" | field '["rejected"]["fd_passing"]')
 a_fd=$(echo "$after" | field '["rejected"]["fd_passing"]')
 echo "rings refused $b_refused->$a_refused registered $b_registered->$a_registered now $b_registered_now->$a_registered_now malformed $b_malformed_slots->$a_malformed_slots stuck $b_stuck_slots->$a_stuck_slots; fd_passing $b_fd->$a_fd"
-[ $((a_refused - b_refused)) -ge 4 ] || tb_fail "the four bad descriptors were not all refused"
-[ $((a_fd - b_fd)) -ge 5 ] || tb_fail "refused descriptors (and the one sent by another process) not handed to the closer"
+[ $((a_refused - b_refused)) -ge 5 ] || tb_fail "the five bad descriptors were not all refused"
+[ $((a_fd - b_fd)) -ge 6 ] || tb_fail "refused descriptors (and the one sent by another process) not handed to the closer"
 [ $((a_registered - b_registered)) -ge 1 ] || tb_fail "the valid ring was not registered"
 [ $((a_malformed_slots + a_stuck_slots - b_malformed_slots - b_stuck_slots)) -ge 1 ] ||
 	tb_fail "no scribbled slot was counted"

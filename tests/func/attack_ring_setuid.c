@@ -68,7 +68,7 @@ static void *make_ring(int *fdp)
 	if (p == MAP_FAILED)
 		return NULL;
 	ht_ring_init(p);
-	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
+	if (fcntl(fd, F_ADD_SEALS, HT_RING_SEALS_SHIM) != 0)
 		return NULL;
 	*fdp = fd;
 	return p;

@@ -254,21 +254,38 @@ static void t_check_fd(void)
 	f = memfd_create("t", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	CHECK(f >= 0 && ftruncate(f, HT_RING_SIZE) == 0);
 	CHECK_EQ_INT(ht_ring_check_fd(f, &why), -1); /* not sealed yet: could shrink */
-	CHECK(fcntl(f, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0);
+	void *w = mmap(NULL, HT_RING_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0); /* the shim's */
+	CHECK(w != MAP_FAILED);
+	CHECK(fcntl(f, F_ADD_SEALS, HT_RING_SEALS_SHIM) == 0);
 	CHECK_EQ_INT(ht_ring_check_fd(f, &why), 0);
 	CHECK(ftruncate(f, 4096) != 0 && errno == EPERM); /* no SIGBUS for a reader */
 	void *m = ht_ring_map(f);
 	CHECK(m != NULL);
+	/* mapped: sealed so that no hole can be punched in it (a hole would make
+	 * every touch of ours fault), no new writable mapping, no write(2) */
+	CHECK((fcntl(f, F_GET_SEALS) & (int)HT_RING_SEALS_READER) == (int)HT_RING_SEALS_READER);
+	CHECK(fallocate(f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, HT_RING_SIZE) != 0 && errno == EPERM);
+	CHECK(madvise(w, HT_RING_SIZE, MADV_REMOVE) != 0 && errno == EPERM);
+	CHECK(mmap(NULL, HT_RING_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0) == MAP_FAILED);
+	((volatile uint8_t *)w)[HT_RING_HDR] = 1; /* the shim's mapping still writes */
+	CHECK_EQ_INT(((volatile uint8_t *)m)[HT_RING_HDR], 1);
+	munmap(w, HT_RING_SIZE);
 	ht_ring_unmap(m);
+	close(f);
+	f = memfd_create("t", MFD_CLOEXEC | MFD_ALLOW_SEALING); /* sealed against our seals */
+	CHECK(f >= 0 && ftruncate(f, HT_RING_SIZE) == 0);
+	CHECK(fcntl(f, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0);
+	CHECK_EQ_INT(ht_ring_check_fd(f, &why), -1);
+	CHECK(ht_ring_map(f) == NULL);
 	close(f);
 	f = memfd_create("t", MFD_CLOEXEC | MFD_ALLOW_SEALING); /* wrong size */
 	CHECK(f >= 0 && ftruncate(f, HT_RING_SIZE * 2) == 0);
-	CHECK(fcntl(f, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0);
+	CHECK(fcntl(f, F_ADD_SEALS, HT_RING_SEALS_SHIM) == 0);
 	CHECK_EQ_INT(ht_ring_check_fd(f, &why), -1);
 	close(f);
 	f = memfd_create("t", MFD_CLOEXEC | MFD_ALLOW_SEALING); /* sealed against writing */
 	CHECK(f >= 0 && ftruncate(f, HT_RING_SIZE) == 0);
-	CHECK(fcntl(f, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) == 0);
+	CHECK(fcntl(f, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) == 0);
 	CHECK_EQ_INT(ht_ring_check_fd(f, &why), -1);
 	close(f);
 	f = open("/dev/null", O_RDONLY | O_CLOEXEC);
