@@ -226,8 +226,10 @@ struct cring {
 	pid_t pid;
 	uid_t uid;
 	int pidfd;              /* the registrant (SO_PEERPIDFD), in records.ep */
-	int dead;               /* it exited: read what is left, then forget the ring */
+	int dead;               /* it exited: read what is left, then forget the ring
+				 * (2: read, forgotten at the end of the round) */
 	struct ht_ring_reader rd;
+	uint64_t applied_ns;    /* of a read_ring: time spent applying records (PEND_MAX) */
 	struct rconn rc;        /* its buckets, parking, RESYNC (like a connection's) */
 	uint64_t last_ts;
 };
@@ -235,6 +237,7 @@ struct cring {
 struct rings {
 	struct cring **v;
 	int n, cap;
+	int start;              /* where the next drain round begins (rings_drain) */
 	uint32_t beat;          /* written to every ring each second (ring.h `beat`) */
 	uint64_t next_poll;     /* rings have no wake-up of their own: polled */
 	uint64_t registered, refused, replaced, ended, bad, stuck;

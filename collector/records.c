@@ -489,8 +489,11 @@ int read_ring(struct collector *c, struct cring *r, uint64_t now, int max, int *
 	while (n < max) {
 		if (!read_budget(c, &rd))
 			break;
-		if (rs->npend == PEND_MAX)
+		if (rs->npend == PEND_MAX) { /* charged by apply_pending, not rings_drain */
+			uint64_t t0 = now_ns();
 			apply_pending(c);
+			r->applied_ns += now_ns() - t0;
+		}
 		int len = ht_ring_next(&r->rd, buf, sizeof(buf), rd.now);
 		if (len == 0)
 			break;

@@ -184,38 +184,71 @@ void ring_exited(struct collector *c, int pidfd)
 	epoll_ctl(c->rec.ep, EPOLL_CTL_DEL, pidfd, NULL);
 }
 
+/* One round's share of every ring. A non-root uid's rings are read within
+ * its graph time (records.c CPU_RATE_NS, the bucket its records' applying
+ * is charged to): the time a round spends in its rings — copying slots out,
+ * the touch of an idle ring's next slot and `wake`, a page fault — is
+ * charged to it, and once it is spent read_ring reads none of its rings
+ * until it is back (the uid is parked). A round starts at the first ring the
+ * last one left unread for that reason, so a uid's rings past its budget
+ * are not starved by the ones before them, and no uid's rings make a round
+ * longer than its budget for the others. */
 int rings_drain(struct collector *c, uint64_t now, int light, int *busy)
 {
 	struct rings *g = &c->rec.rings;
 	struct records *rs = &c->rec;
-	int got = 0;
-	for (int i = 0; i < g->n; i++) {
+	int got = 0, n = g->n, cut = -1, dead = 0;
+	uint64_t t = 0; /* the clock at the end of the last ring read, 0: not read */
+	if (g->start >= n)
+		g->start = 0;
+	for (int k = 0; k < n; k++) {
+		int i = (g->start + k) % n;
 		struct cring *r = g->v[i];
 		struct ruid *u = &rs->uids[r->rc.u - 1];
+		int root = u->uid == 0;
 		if (r->rc.parked && now < r->rc.park_until && !r->dead) {
 			if (!rs->unpark_at || r->rc.park_until < rs->unpark_at)
 				rs->unpark_at = r->rc.park_until;
+			t = 0;
 			continue;
 		}
 		r->rc.parked = 0;
-		if (!r->dead && ((light && u->uid != 0 && (u->parked || u->cpu.tok <= 0)) ||
+		if (!r->dead && ((light && !root && (u->parked || u->cpu.tok <= 0)) ||
 				 (u->parked && now < u->park_until))) {
 			*busy |= light;
+			if (cut < 0 && !root)
+				cut = i;
+			t = 0;
 			continue;
 		}
 		int more = 0;
+		uint64_t t0 = t ? t : now_ns();
+		r->applied_ns = 0;
 		got += read_ring(c, r, now, r->dead ? (int)HT_RING_SLOTS : 256, &more);
 		struct ht_ring_hdr *h = ht_ring_hdr(r->rd.base);
 		if (atomic_load_explicit(&h->wake, memory_order_relaxed))
 			atomic_store_explicit(&h->wake, 0, memory_order_relaxed);
+		t = now_ns();
+		if (!root) { /* the applying read_ring did (PEND_MAX) is charged there */
+			double dt = (double)(t - t0) - (double)r->applied_ns;
+			if (dt > 0)
+				u->cpu.tok -= dt;
+			if (cut < 0 && u->parked && !r->dead)
+				cut = i; /* its budget ran out in this ring */
+		}
 		if (r->dead) {
 			g->bad += r->rd.bad;
 			g->stuck += r->rd.stuck;
-			ring_free(c, i--);
+			r->dead = 2; /* read: forgotten after the round */
+			dead = 1;
 			continue;
 		}
 		*busy |= more;
 	}
+	g->start = cut >= 0 ? cut : 0;
+	for (int i = g->n - 1; dead && i >= 0; i--) /* from the end: ring_free moves the last */
+		if (g->v[i]->dead == 2)
+			ring_free(c, i);
 	return got;
 }
 
