@@ -180,6 +180,8 @@ $(BUILD)/tests/bench/%_bench: $(BUILD)/tests/bench/%_bench.o $(ALL_LIBS)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(SYS_ALL)
 
+# the stand-in collector reads rings with the collector's own reader
+$(BUILD)/tests/helpers/rec_sink: $(BUILD)/common/ring.o
 $(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ -lpthread -lutil

@@ -67,6 +67,7 @@ static void read_conns(const int *conns, int nconns, int *seen)
 struct probe {
 	char name[64]; /* abstract socket name, without the leading NUL */
 	int lfd, ep[2];
+	int rfd;       /* NAME + ".ring": where a shim registers its ring (docs/shim.md) */
 	int conns[PROBE_CONNS], nconns;
 	pid_t pid;
 	int st, exited, seen;
@@ -89,6 +90,16 @@ static int probe_listen(struct probe *pr, char *err, size_t errlen)
 	al = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(pr->name));
 	pr->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (pr->lfd < 0 || bind(pr->lfd, (struct sockaddr *)&a, al) < 0 || listen(pr->lfd, 16) < 0) {
+		snprintf(err, errlen, "probe socket: %s", strerror(errno));
+		return -1;
+	}
+	/* the shim's first record comes with its ring's registration, on the
+	 * ring socket (the ring itself is never read here: recv() without room
+	 * for descriptors drops the memfd) */
+	memcpy(a.sun_path + 1 + strlen(pr->name), ".ring", 5);
+	al += 5;
+	pr->rfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (pr->rfd < 0 || bind(pr->rfd, (struct sockaddr *)&a, al) < 0 || listen(pr->rfd, 16) < 0) {
 		snprintf(err, errlen, "probe socket: %s", strerror(errno));
 		return -1;
 	}
@@ -139,10 +150,12 @@ static void probe_watch(struct probe *pr, int timeout_ms)
 		long long left = end - mono_ms();
 		if (left <= 0)
 			break;
-		struct pollfd pf[2] = {{.fd = pr->lfd, .events = POLLIN},
-				       {.fd = pipe_open ? pr->ep[0] : -1, .events = POLLIN}};
-		poll(pf, 2, left > 20 ? 20 : (int)left);
+		struct pollfd pf[3] = {{.fd = pr->lfd, .events = POLLIN},
+				       {.fd = pipe_open ? pr->ep[0] : -1, .events = POLLIN},
+				       {.fd = pr->rfd, .events = POLLIN}};
+		poll(pf, 3, left > 20 ? 20 : (int)left);
 		take_conns(pr->lfd, pr->pid, pr->conns, &pr->nconns);
+		take_conns(pr->rfd, pr->pid, pr->conns, &pr->nconns);
 		read_conns(pr->conns, pr->nconns, &pr->seen);
 		if (pipe_open && pf[1].revents) {
 			ssize_t n = read(pr->ep[0], pr->errbuf + pr->elen,
@@ -169,6 +182,7 @@ static int probe_verdict(struct probe *pr, const char *prog, char *err, size_t e
 
 	/* the child is gone: whatever it sent is queued now */
 	take_conns(pr->lfd, pr->pid, pr->conns, &pr->nconns);
+	take_conns(pr->rfd, pr->pid, pr->conns, &pr->nconns);
 	read_conns(pr->conns, pr->nconns, &pr->seen);
 	eb[elen] = '\0';
 	while (elen && (eb[elen - 1] == '\n' || eb[elen - 1] == '\r'))
@@ -191,7 +205,7 @@ static int probe_verdict(struct probe *pr, const char *prog, char *err, size_t e
 
 int shim_probe(const char *lib, const char *prog, int timeout_ms, char *err, size_t errlen)
 {
-	struct probe pr = {.lfd = -1, .ep = {-1, -1}, .pid = -1};
+	struct probe pr = {.lfd = -1, .rfd = -1, .ep = {-1, -1}, .pid = -1};
 	int rc = -1;
 
 	if (probe_listen(&pr, err, errlen) < 0 || probe_spawn(&pr, lib, prog, err, errlen) < 0)
@@ -213,6 +227,8 @@ out:
 		close(pr.conns[i]);
 	if (pr.lfd >= 0)
 		close(pr.lfd);
+	if (pr.rfd >= 0)
+		close(pr.rfd);
 	if (pr.ep[0] >= 0)
 		close(pr.ep[0]);
 	if (pr.ep[1] >= 0)

@@ -114,7 +114,9 @@ static int closer_put(struct closer *cl, int fd, size_t reserve)
 
 int closer_fd_room(struct closer *cl)
 {
-	if (cl->passrights_off)
+	/* with SO_PASSRIGHTS off only the ring socket takes descriptors
+	 * (collector/ring.c): the queue is looked at once it holds any */
+	if (cl->passrights_off && !__atomic_load_n(&cl->n, __ATOMIC_RELAXED))
 		return 1;
 	if (closer_room(cl) > SCM_MAX_FDS + CLOSER_RESERVE)
 		return 1;

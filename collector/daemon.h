@@ -45,6 +45,7 @@
 
 #include "hoptrace/query.h"
 #include "hoptrace/record.h"
+#include "hoptrace/ring.h"
 #include "answer.h"
 #include "graph.h"
 #include "inquiry.h"
@@ -157,6 +158,7 @@ struct sockets {
 	char squat_msg[MAX_SQUAT][200];
 	int nsquat;
 	struct named rec, bell, query;
+	struct named ring;      /* ring registrations (fd passing on: memfds only) */
 	int bell_paused[2];     /* doorbells not watched while the closer is full */
 };
 
@@ -195,6 +197,7 @@ struct ruid {
 	int drained;            /* the last round read all it had */
 	uint64_t records, dropped, refused, parks;
 	uint64_t shim_lost;     /* sends its shims could not make (EXIT's lost: a claim) */
+	int nring;              /* its registered rings (ring.c) */
 };
 
 struct rconn {
@@ -217,7 +220,31 @@ struct pend {
 	double pre;     /* graph time charged in advance (ns) */
 };
 
+/* one process's record ring (ring.c): read like a connection, its records
+ * the registrant's claims (pid and uid attested by the kernel at registration) */
+struct cring {
+	pid_t pid;
+	uid_t uid;
+	int pidfd;              /* the registrant (SO_PEERPIDFD), in records.ep */
+	int dead;               /* it exited: read what is left, then forget the ring
+				 * (2: read, forgotten at the end of the round) */
+	struct ht_ring_reader rd;
+	uint64_t applied_ns;    /* of a read_ring: time spent applying records (PEND_MAX) */
+	struct rconn rc;        /* its buckets, parking, RESYNC (like a connection's) */
+	uint64_t last_ts;
+};
+
+struct rings {
+	struct cring **v;
+	int n, cap;
+	int start;              /* where the next drain round begins (rings_drain) */
+	uint32_t beat;          /* written to every ring each second (ring.h `beat`) */
+	uint64_t next_poll;     /* rings have no wake-up of their own: polled */
+	uint64_t registered, refused, replaced, ended, bad, stuck;
+};
+
 struct records {
+	struct rings rings;
 	int ep;                 /* the record sockets: uid sets and listeners */
 	struct ruid uids[MAX_UIDS];
 	int nuids;
@@ -245,6 +272,24 @@ int drain_rounds(struct collector *c, uint64_t deadline, int query);
 void drain_records(struct collector *c);
 void rec_arm(struct collector *c); /* the next record wakes the loop */
 void records_status(struct collector *c, cJSON *a);
+/* reads at most max records of a ring into `pend` (records.c) */
+int read_ring(struct collector *c, struct cring *r, uint64_t now, int max, int *more);
+
+/* ---- ring.c: per-process record rings -------------------------------------------- */
+#define TAG_RING 12u   /* a ring's registrant (its pidfd), in records.ep: it exited
+			* (11: the kernel event source's) */
+#define RING_POLL_NS (20ULL * 1000000ULL) /* an idle loop reads the rings this often */
+/* A datagram on a record connection that carries exactly one descriptor: a
+ * ring registration when the descriptor is a ring and the kernel says the
+ * connection's maker sent it. 1 when it was taken (the descriptor is closed
+ * here), 0 when it is not a registration (the closer gets it). */
+int ring_register_msg(struct collector *c, int connfd, const struct rconn *rc, struct msghdr *mh,
+		      const struct ucred *cr);
+void ring_exited(struct collector *c, int pidfd); /* TAG_RING */
+/* reads every ring (one round's share); *busy when one has more */
+int rings_drain(struct collector *c, uint64_t now, int light, int *busy);
+void rings_tick(struct collector *c);             /* the 1 s timer: `beat` */
+void rings_status(struct collector *c, cJSON *a);
 
 /* ---- push.c: subscriptions and prejudged chains --------------------------------- */
 #define MAX_PREJ 256

@@ -73,6 +73,12 @@ static int64_t loop_timeout(struct collector *c)
 		uint64_t t = now_ns();
 		timeout = t >= l->next_drain ? 0 : (int64_t)(l->next_drain - t);
 	}
+	if (c->rec.rings.n && !l->batching) { /* rings: polled (ring.c) */
+		uint64_t t = now_ns(), at = c->rec.rings.next_poll;
+		int64_t w = at > t ? (int64_t)(at - t) : 0;
+		if (timeout < 0 || timeout > w)
+			timeout = w;
+	}
 	if (graph_pending(c->graph) && (timeout < 0 || timeout > PROBE_WAIT_NS))
 		timeout = PROBE_WAIT_NS; /* sockets wait for a TCP probe (graph_probe_pending) */
 	if (c->rec.unpark_at) { /* parked record connections (records.c) */
@@ -92,6 +98,7 @@ static void loop_tick(struct collector *c, int fd, uint64_t now)
 	uint64_t x;
 	if (read(fd, &x, sizeof(x)) > 0)
 		graph_gc(c->graph, now);
+	rings_tick(c); /* the shims see we still read their rings */
 	sd_local_addrs_refresh();
 	if (c->loop.wd_usec) /* the graph loop is alive: every 1 s tick */
 		ht_sd_notify("WATCHDOG=1");
@@ -136,6 +143,7 @@ static void loop_records(struct collector *c)
 		push_prejudged(c);
 	}
 	uint64_t t = now_ns();
+	c->rec.rings.next_poll = t + RING_POLL_NS;
 	/* a flood (records faster than a socket holds them for record_batch):
 	 * read every FLOOD_BATCH_NS for a while, or they would be dropped */
 	if (got >= BATCH_FLOOD)
@@ -169,6 +177,7 @@ void loop_run(struct collector *c)
 		}
 		uint64_t now = now_ns();
 		int records_due = (l->batching && now >= l->next_drain) ||
+				  (c->rec.rings.n && now >= c->rec.rings.next_poll) ||
 				  (c->rec.unpark_at && now >= c->rec.unpark_at);
 		closer_watch(&c->closer, now);
 		bell_resume(c);

@@ -40,6 +40,7 @@
 #define DRAIN_CONN 256
 #define DRAIN_UID 1024
 #define DRAIN_UID_CONNS 64
+#define QUERY_BACKLOG_NS 50000000ULL /* a query's drain past query_drain for queued connections */
 #define READ_FACTOR 2
 #define CPU_RATE_NS 250000000.0 /* graph time per second per non-root uid: 25% of a core */
 #define CPU_BURST_NS 1000000.0  /* of which at most 1 ms at once */
@@ -127,9 +128,14 @@ static struct rconn *rconn_of(struct records *rs, int fd)
  * still report EPOLLHUP, level-triggered, every round) until unpark(). */
 static void park_conn(struct records *rs, int fd, struct rconn *rc, uint64_t until)
 {
-	struct ruid *u = &rs->uids[rc->u - 1];
 	if (rc->parked)
 		return;
+	if (fd < 0) { /* a ring (ring.c): not in any set, skipped until then */
+		rc->parked = 1;
+		rc->park_until = until;
+		return;
+	}
+	struct ruid *u = &rs->uids[rc->u - 1];
 	if (rs->nparked == rs->parked_cap) {
 		int nc = rs->parked_cap ? rs->parked_cap * 2 : 64;
 		int *p = realloc(rs->parked_fds, sizeof(int) * (size_t)nc);
@@ -344,7 +350,9 @@ static int admit(struct collector *c, struct reading *rd, struct msghdr *mh, ssi
 			memcpy(cr, CMSG_DATA(cm), sizeof(*cr));
 			have_cred = 1;
 		}
-	if (closer_drop_passed(&c->closer, mh)) { /* never closed here (closer.c) */
+	if (mh->msg_controllen && have_cred && ring_register_msg(c, rd->fd, rd->rc, mh, cr)) {
+		/* a ring registration (ring.c): its descriptor was taken */
+	} else if (closer_drop_passed(&c->closer, mh)) { /* never closed here (closer.c) */
 		c->stats.fd_passing++;
 		return -1;
 	}
@@ -466,6 +474,56 @@ static int read_records(struct collector *c, int fd, uint64_t now, int max, int 
 	return n;
 }
 
+/* Reads at most max records of a ring (ring.c) into `pend`, within the same
+ * buckets as a connection's; the bytes are copied out of the mapping and
+ * checked by ht_ring_next before they are decoded. */
+int read_ring(struct collector *c, struct cring *r, uint64_t now, int max, int *more)
+{
+	struct records *rs = &c->rec;
+	uint8_t buf[HT_RING_MAXN * HT_RING_DATA];
+	struct reading rd = {-1, &r->rc, &rs->uids[r->rc.u - 1], 0, now, r->last_ts};
+	struct ucred cr = {r->pid, r->uid, (gid_t)-1};
+	int n = 0;
+	rd.root = rd.u->uid == 0;
+	*more = 0;
+	while (n < max) {
+		if (!read_budget(c, &rd))
+			break;
+		if (rs->npend == PEND_MAX) { /* charged by apply_pending, not rings_drain */
+			uint64_t t0 = now_ns();
+			apply_pending(c);
+			r->applied_ns += now_ns() - t0;
+		}
+		int len = ht_ring_next(&r->rd, buf, sizeof(buf), rd.now);
+		if (len == 0)
+			break;
+		n++;
+		c->stats.records++;
+		rd.u->records++;
+		if (len < 0) {
+			c->stats.decode_errors++;
+			continue;
+		}
+		if ((size_t)len > HT_REC_MAX) {
+			c->stats.oversized++;
+			continue;
+		}
+		if (!bucket_take(&rd.rc->apply, (double)c->cf.rate_conn, rd.now) ||
+		    (!rd.root && !bucket_take(&rd.u->apply, (double)c->cf.rate_uid, rd.now))) {
+			rd.u->dropped++;
+			c->stats.dropped++;
+			rd.rc->drop_pid = r->pid;
+			rd.rc->drop_t = rd.now;
+			continue;
+		}
+		queue_resync(rs, &rd, r->uid);
+		queue_record(c, &rd, buf, (size_t)len, &cr);
+	}
+	r->last_ts = rd.last_ts;
+	*more = n == max;
+	return n;
+}
+
 /* ---- draining ---------------------------------------------------------------------- */
 
 /* Serves one uid's ready connections (one round's share). */
@@ -490,12 +548,29 @@ static int uid_dropping(const struct ruid *u)
 	return u->uid != 0 && (u->parked || u->cpu.tok <= 0 || u->apply.tok < 1.0);
 }
 
-/* One round over the ready uids; *busy when one has more to read. */
-static int drain_round(struct collector *c, struct epoll_event *evs, int n, int light, int *busy)
+/* One round over the ready uids; *busy when one has more to read. The
+ * listeners first: what they accepted is read in the same round (a new
+ * image's ring registration, then its ring), so a record sent before the
+ * drain began is not left for a round that a query's deadline may cut, and
+ * a fork child's BIRTH is applied in the round of its parent's records
+ * (chain_handoff_lag: the runner's child answered as unknown). evs holds
+ * cap events. */
+static int drain_round(struct collector *c, struct epoll_event *evs, int n, int cap, int light,
+		       int *busy, int *backlog)
 {
 	struct records *rs = &c->rec;
 	uint64_t now = now_ns();
-	int got = 0;
+	int got = 0, accepted = 0;
+	for (int i = 0; i < n; i++)
+		if ((uint32_t)(evs[i].data.u64 >> 32) == TAG_REC_LISTEN) {
+			accept_all(c, (int)(uint32_t)evs[i].data.u64, TAG_REC_CONN);
+			got++;
+			accepted = 1;
+		}
+	if (accepted) { /* the uid sets the new connections made ready */
+		int m = epoll_wait(rs->ep, evs, cap, 0);
+		n = m < 0 ? 0 : m;
+	}
 	for (int i = 0; i < n; i++) {
 		uint32_t tag = (uint32_t)(evs[i].data.u64 >> 32);
 		int id = (int)(uint32_t)evs[i].data.u64;
@@ -508,12 +583,13 @@ static int drain_round(struct collector *c, struct epoll_event *evs, int n, int 
 			got += serve_uid(c, u, now);
 			*busy |= !u->drained && !uid_dropping(u);
 		} else if (tag == TAG_REC_LISTEN) {
-			accept_all(c, id, TAG_REC_CONN);
-			got++;
-			*busy = 1;
+			*busy = 1; /* more queued than accept_all takes: next round */
+			*backlog = 1;
+		} else if (tag == TAG_RING) {
+			ring_exited(c, id);
 		}
 	}
-	return got;
+	return got + rings_drain(c, now, light, busy);
 }
 
 /* Processes records already queued, round-robin across uids (bounded: at
@@ -521,8 +597,14 @@ static int drain_round(struct collector *c, struct epoll_event *evs, int n, int 
  * (`query`): first every uid but those over a bound (a quiet uid's connect
  * is not queued behind a flood; the order of records across the others is
  * kept, as within any round), then every uid until each read all it had,
- * but for those whose records are being dropped. Returns how many
- * records (and new shim connections) it took. */
+ * but for those whose records are being dropped. A query's drain goes on
+ * past `deadline` while a record or ring listener still has connections
+ * queued (accept_all takes 64 a round), up to QUERY_BACKLOG_NS more: every
+ * new image and fork child registers a ring with a connection of its own,
+ * and after a stall (chain_handoff_lag stops the collector 200 ms at a time)
+ * a hundred may wait, the asked-about process's last — answered without
+ * them it is a process of unknown creator with a local chain. Returns how
+ * many records (and new shim connections) it took. */
 int drain_rounds(struct collector *c, uint64_t deadline, int query)
 {
 	struct records *rs = &c->rec;
@@ -535,17 +617,23 @@ int drain_rounds(struct collector *c, uint64_t deadline, int query)
 	kev_consume(&c->kev);
 	closer_watch(&c->closer, now_ns());
 	unpark(rs, now_ns());
+	uint64_t hard = deadline + QUERY_BACKLOG_NS;
 	for (int round = 0; round < 64; round++) {
 		int n = epoll_wait(rs->ep, evs, MAX_UIDS + 8, 0);
-		int busy = 0, light = query && round == 0;
-		if (n <= 0)
+		int busy = 0, backlog = 0, light = query && round == 0;
+		if (n < 0)
+			n = 0;
+		if (n == 0 && !rs->rings.n)
 			break;
-		int got = drain_round(c, evs, n, light, &busy);
+		int got = drain_round(c, evs, n, MAX_UIDS + 8, light, &busy, &backlog);
 		apply_pending(c);
 		total += got;
 		if ((!got && !light) || (query && !busy))
 			break;
-		if (now_ns() >= deadline || round == 63) {
+		uint64_t t = now_ns();
+		if (query && backlog && t < hard && round < 63)
+			continue; /* connections queued before the answer: read them */
+		if (t >= deadline || round == 63) {
 			rs->drain_cut = 1; /* more is waiting: the loop comes back at once */
 			break;
 		}
@@ -588,4 +676,5 @@ void records_status(struct collector *c, cJSON *a)
 		cJSON_AddNumberToObject(o, "lost_by_shims", (double)u->shim_lost);
 		cJSON_AddItemToArray(x, o);
 	}
+	rings_status(c, a);
 }

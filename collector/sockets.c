@@ -75,6 +75,20 @@ static long squat_who(const char *name, int type, char *out, size_t n)
 	return uid;
 }
 
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS 83 /* Linux 6.16+ (closer.c) */
+#endif
+
+/* The ring socket takes descriptors (a ring's memfd): passing is switched
+ * back on there only; what is not a ring goes to the closer (ring.c). */
+static void rights_on(struct collector *c, struct named *s, int fd)
+{
+	int one = 1;
+	if (s == &c->socks.ring && fd >= 0 && c->closer.passrights_off &&
+	    setsockopt(fd, SOL_SOCKET, SO_PASSRIGHTS, &one, sizeof(one)) < 0)
+		log_warn("SO_PASSRIGHTS on the ring socket");
+}
+
 static void named_add(struct collector *c, struct named *s, int fd)
 {
 	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG(s->tag, fd)};
@@ -107,6 +121,7 @@ static int named_open(struct collector *c, struct named *s, const char *what, co
 			  what, s->name, who, strerror(errno), k->rundir_ok ? "its path" : "(no path: " HT_RUN_DIR
 			  " is not root's) nothing");
 	} else {
+		rights_on(c, s, s->afd);
 		named_add(c, s, s->afd);
 	}
 	s->pfd = -1;
@@ -114,10 +129,12 @@ static int named_open(struct collector *c, struct named *s, const char *what, co
 		return -1; /* root serves it: another collector; its path is not ours to take */
 	if (k->rundir_ok && ht_run_path(s->path, sizeof(s->path), name, suffix, k->netns_ino)) {
 		s->pfd = bind_sock(c, type, s->path, 0, mode);
-		if (s->pfd < 0)
+		if (s->pfd < 0) {
 			log_warn("cannot bind %s", s->path);
-		else
+		} else {
+			rights_on(c, s, s->pfd);
 			named_add(c, s, s->pfd);
+		}
 	}
 	return s->afd >= 0 || s->pfd >= 0 ? 0 : -1;
 }
@@ -130,6 +147,7 @@ static void named_retry(struct collector *c, struct named *s)
 	s->afd = bind_sock(c, s->type, s->name, 1, 0);
 	if (s->afd < 0)
 		return;
+	rights_on(c, s, s->afd);
 	named_add(c, s, s->afd);
 	log_info("the %s name @%s is free again: serving it", s->what, s->name);
 	snprintf(c->socks.squat_msg[s->squat - 1], sizeof(c->socks.squat_msg[0]),
@@ -179,6 +197,9 @@ void sockets_open(struct collector *c)
 	if (named_open(c, &k->bell, "doorbell", cf->rec_socket, HT_REC_BELL_SUFFIX, SOCK_DGRAM, TAG_BELL,
 		       0666) < 0)
 		log_warn("no doorbell for @%s: records of a connect wait for the next batch", cf->rec_socket);
+	if (named_open(c, &k->ring, "ring socket", cf->rec_socket, HT_REC_RING_SUFFIX, SOCK_SEQPACKET,
+		       TAG_REC_LISTEN, 0666) < 0)
+		log_warn("no ring socket for @%s: shims use the record socket", cf->rec_socket);
 }
 
 void sockets_retry(struct collector *c)
@@ -186,12 +207,13 @@ void sockets_retry(struct collector *c)
 	named_retry(c, &c->socks.rec);
 	named_retry(c, &c->socks.query);
 	named_retry(c, &c->socks.bell);
+	named_retry(c, &c->socks.ring);
 }
 
 void sockets_unlink(struct collector *c)
 {
-	struct named *nm[3] = {&c->socks.rec, &c->socks.query, &c->socks.bell};
-	for (int i = 0; i < 3; i++)
+	struct named *nm[4] = {&c->socks.rec, &c->socks.query, &c->socks.bell, &c->socks.ring};
+	for (int i = 0; i < 4; i++)
 		if (nm[i]->pfd >= 0)
 			unlink(nm[i]->path);
 }
@@ -211,6 +233,12 @@ void sockets_status(struct collector *c, cJSON *a)
 	}
 	if (k->rec.pfd >= 0)
 		cJSON_AddItemToArray(x, cJSON_CreateString(k->rec.path));
+	if (k->ring.afd >= 0) {
+		snprintf(b, sizeof(b), "@%s", k->ring.name);
+		cJSON_AddItemToArray(x, cJSON_CreateString(b));
+	}
+	if (k->ring.pfd >= 0)
+		cJSON_AddItemToArray(x, cJSON_CreateString(k->ring.path));
 }
 
 /* ---- the doorbell ------------------------------------------------------------ */

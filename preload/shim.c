@@ -3,11 +3,15 @@
  *
  * Loaded into every process (/etc/ld.so.preload or LD_PRELOAD). Wraps the libc
  * entry points that create, pass, duplicate or drop IPC channels and reports
- * them to the collector as records (include/hoptrace/record.h), one datagram
- * each, on an AF_UNIX SOCK_SEQPACKET socket connected to the collector — the
- * record name's path under root's /run/hoptrace, else the abstract name
- * HT_REC_SOCKET — whose SO_PEERCRED uid is 0 (docs/shim.md "Whom the shim
- * talks to").
+ * them to the collector as records (include/hoptrace/record.h), written into
+ * a sealed memfd ring of this process's own (include/hoptrace/ring.h) that
+ * was registered once — its first record and the memfd, on a momentary
+ * connection to the collector's ring socket — after which no descriptor of
+ * ours stays open (docs/shim.md "Transport"). Where memfd sealing is missing:
+ * one datagram per record on an AF_UNIX SOCK_SEQPACKET socket. Either way the
+ * peer is the record name's path under root's /run/hoptrace, else the
+ * abstract name, and its SO_PEERCRED uid must be 0 (docs/shim.md "Whom the
+ * shim talks to").
  *
  * Rules kept by every line below:
  *  - no threads, no output, no abort/exit of our own, no malloc or locks in
@@ -15,17 +19,22 @@
  *  - errno is unchanged across every hook (the real call's errno is kept);
  *  - never block: the socket is SOCK_NONBLOCK; a failed send drops the record
  *    and counts it (EXIT's `lost`); nothing loops on errors;
- *  - our socket lives on a high CLOEXEC fd; its inode is re-checked with fstat
+ *  - between calls we hold no descriptor (the ring is a mapping); momentary
+ *    ones (registration, doorbell, a vfork child's send) are closed before
+ *    the hook returns;
+ *  - fallback only: our socket lives on a high CLOEXEC fd; its inode is re-checked with fstat
  *    before each send; if the program closed/dup2'ed over it we forget it (it
  *    is the program's fd now) and reconnect at most once per second;
  *  - if getpid() differs from the cached pid we run in a vfork / raw clone
  *    child that may share our memory: we send BIRTH + the record from the
- *    stack and write no global at all;
+ *    stack on a momentary connection, never into the ring, and write no
+ *    global at all;
  *  - internal socket/close/connect/dup3 go through syscall() so they never
  *    re-enter our own hooks.
  */
 #undef _FORTIFY_SOURCE
 #include <hoptrace/record.h>
+#include <hoptrace/ring.h>
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -42,6 +51,7 @@
 #include <sys/auxv.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -83,6 +93,13 @@ static struct sockaddr_un g_addr;      /* collector address */
 static socklen_t g_addrlen;
 static struct sockaddr_un g_bell;      /* its doorbell (HT_REC_BELL_SUFFIX) */
 static socklen_t g_belllen;
+/* the ring (include/hoptrace/ring.h): our mapping, or NULL; g_ring_off once
+ * memfd sealing proved unavailable (then the socket path above is used) */
+static _Atomic(void *) g_ring;
+static atomic_int g_ring_off;
+static _Atomic int64_t g_ring_retry_at;  /* CLOCK_MONOTONIC_COARSE ms */
+static _Atomic uint32_t g_beat_seen;     /* the collector's last `beat` seen ... */
+static _Atomic int64_t g_beat_t;         /* ... and when (ms) */
 
 /* ----------------------------------------------------------- real symbols */
 
@@ -425,6 +442,170 @@ static void send_foreign(const void *b1, size_t l1, const void *b2, size_t l2)
 		syscall(SYS_close, tmp);
 }
 
+/* ---------------------------------------------------------------- the ring */
+
+/* A connection to the collector's ring socket (the record name +
+ * HT_REC_RING_SUFFIX: its path under HT_RUN_DIR first, then the name), the
+ * same peer check as the record socket; -1 if none. */
+static int ring_sock_open(void)
+{
+	if (!g_addrlen)
+		return -1;
+	struct sockaddr_un p, a;
+	socklen_t pl = run_addr(&p, HT_REC_RING_SUFFIX);
+	int s = pl ? sock_try(&p, pl, 1) : -1;
+	if (s >= 0)
+		return s;
+	size_t off = offsetof(struct sockaddr_un, sun_path), n = g_addrlen - off;
+	int path = g_addr.sun_path[0] != '\0';
+	if (path)
+		n--; /* a pathname: without its NUL */
+	if (n + sizeof(HT_REC_RING_SUFFIX) > sizeof(a.sun_path))
+		return -1;
+	memset(&a, 0, sizeof(a));
+	a.sun_family = AF_UNIX;
+	memcpy(a.sun_path, g_addr.sun_path, n);
+	memcpy(a.sun_path + n, HT_REC_RING_SUFFIX, sizeof(HT_REC_RING_SUFFIX) - 1);
+	socklen_t al = (socklen_t)(off + n + sizeof(HT_REC_RING_SUFFIX) - 1 + (path ? 1 : 0));
+	return sock_try(&a, al, path);
+}
+
+/* Registers a new ring with rec (the record that needed it) as the datagram
+ * that carries it. Two descriptors (the memfd, the connection) exist only
+ * inside this call and are closed before it returns. A re-registration maps
+ * the new memfd over the old mapping (MAP_FIXED): a thread still writing
+ * into the old one writes into the new one, never into unmapped memory.
+ * Returns 0 when the record went with it; -1 (memfd sealing unavailable:
+ * g_ring_off set, the caller uses the socket path) or -2 (failed this time:
+ * the record is lost, tried again in a second). */
+static int ring_register(const void *rec, size_t len)
+{
+	int64_t now = now_coarse_ms();
+	int zero = 0;
+	if (now < atomic_load(&g_ring_retry_at) ||
+	    !atomic_compare_exchange_strong(&g_connecting, &zero, 1))
+		return -2;
+	atomic_store(&g_ring_retry_at, now + 1000);
+	int rc = -2;
+	/* not executable (vm.memfd_noexec=2 refuses an executable memfd); a
+	 * kernel before 6.3 does not know the flag */
+	int mfd = (int)syscall(SYS_memfd_create, "hoptrace", MFD_CLOEXEC | MFD_ALLOW_SEALING | 0x0008U);
+	if (mfd < 0 && errno == EINVAL)
+		mfd = (int)syscall(SYS_memfd_create, "hoptrace", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (mfd < 0) {
+		if (errno != EMFILE && errno != ENFILE && errno != ENOMEM) {
+			atomic_store(&g_ring_off, 1); /* no memfd / no sealing: the socket */
+			rc = -1;
+		}
+		goto out;
+	}
+	void *old = atomic_load(&g_ring), *p = MAP_FAILED;
+	if (syscall(SYS_ftruncate, mfd, (long)HT_RING_SIZE) != 0 ||
+	    (p = mmap(NULL, HT_RING_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0)) == MAP_FAILED)
+		goto out_fd;
+	ht_ring_init(p);
+	/* not F_SEAL_SEAL: the collector adds F_SEAL_FUTURE_WRITE | F_SEAL_SEAL
+	 * once it has mapped the ring (ring.h: no hole can be punched then) */
+	if (fcntl(mfd, F_ADD_SEALS, HT_RING_SEALS_SHIM) != 0) {
+		munmap(p, HT_RING_SIZE);
+		if (errno == EINVAL) {
+			atomic_store(&g_ring_off, 1);
+			rc = -1;
+		}
+		goto out_fd;
+	}
+	if (old) { /* the new ring where the old one was */
+		munmap(p, HT_RING_SIZE);
+		p = mmap(old, HT_RING_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, mfd, 0);
+		if (p == MAP_FAILED) /* the old mapping is gone: never leave it unmapped */
+			p = mmap(old, HT_RING_SIZE, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		if (p != old)
+			goto out_fd; /* cannot happen with MAP_FIXED; keep nothing */
+	}
+	madvise(p, HT_RING_SIZE, MADV_DONTFORK); /* a fork child registers its own */
+	atomic_store_explicit(&g_beat_seen, 0, memory_order_relaxed);
+	int s = ring_sock_open();
+	if (s >= 0) {
+		struct iovec iov = {(void *)rec, len};
+		union {
+			char b[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr a;
+		} cb;
+		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb.b,
+				    .msg_controllen = sizeof(cb.b)};
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &mfd, sizeof(int));
+		if (syscall(SYS_sendmsg, s, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) == (long)len)
+			rc = 0;
+		syscall(SYS_close, s);
+	}
+	if (rc == 0) { /* registered: records go into it from now on */
+		atomic_store_explicit(&g_beat_t, now, memory_order_relaxed);
+		if (!old)
+			atomic_store_explicit(&g_ring, p, memory_order_release);
+	} else if (!old) { /* nobody has seen it: gone again */
+		munmap(p, HT_RING_SIZE);
+	} else { /* the old mapping holds an unregistered ring: try again soon */
+		atomic_store_explicit(&g_beat_t, now - 3000, memory_order_relaxed);
+	}
+out_fd:
+	syscall(SYS_close, mfd);
+out:
+	atomic_store(&g_connecting, 0);
+	return rc;
+}
+
+/* Is the collector still reading our ring (it bumps `beat` every second)? */
+static int ring_alive(void *r, int64_t now)
+{
+	uint32_t b = atomic_load_explicit(&ht_ring_hdr(r)->beat, memory_order_relaxed);
+	if (b != atomic_load_explicit(&g_beat_seen, memory_order_relaxed)) {
+		atomic_store_explicit(&g_beat_seen, b, memory_order_relaxed);
+		atomic_store_explicit(&g_beat_t, now, memory_order_relaxed);
+		return 1;
+	}
+	return now - atomic_load_explicit(&g_beat_t, memory_order_relaxed) < 3000;
+}
+
+/* Places a record in our ring, registering one first when there is none.
+ * Returns 0 when handled (placed, or lost and counted), -1 when the ring is
+ * not to be used (the socket path). */
+static int ring_emit(const void *buf, size_t len)
+{
+	if (atomic_load_explicit(&g_ring_off, memory_order_relaxed))
+		return -1;
+	void *r = atomic_load_explicit(&g_ring, memory_order_acquire);
+	if (!r) {
+		int rc = ring_register(buf, len);
+		if (rc == -2)
+			atomic_fetch_add_explicit(&g_lost, 1, memory_order_relaxed);
+		return rc == -1 ? -1 : 0;
+	}
+	uint32_t fill = 0;
+	int64_t now = now_coarse_ms();
+	if (!ring_alive(r, now)) { /* the collector went away: a new one, a new ring */
+		if (ring_register(buf, len) != 0)
+			atomic_fetch_add_explicit(&g_lost, 1, memory_order_relaxed);
+		return 0;
+	}
+	struct ht_ring_hdr *h = ht_ring_hdr(r);
+	if (ht_ring_put(r, buf, len, &fill) != 0) {
+		/* full: counted lost (never a wait, never a descriptor); the
+		 * doorbell makes the collector read sooner */
+		atomic_fetch_add_explicit(&g_lost, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&h->lost, 1, memory_order_relaxed);
+		fill = HT_RING_SLOTS;
+	}
+	/* half full: ring the doorbell once (the collector clears `wake`) */
+	if (fill >= HT_RING_SLOTS / 2 && !atomic_exchange_explicit(&h->wake, 1, memory_order_relaxed))
+		ring_bell();
+	return 0;
+}
+
 static void early_init(void);
 
 /* Sends an encoded record; the caller saved errno. */
@@ -450,6 +631,8 @@ static void emit(const struct ht_enc *e)
 		atomic_fetch_add_explicit(&g_lost, 1, memory_order_relaxed);
 		return;
 	}
+	if (ring_emit(e->buf, e->len) == 0)
+		return;
 	send_own(e->buf, e->len);
 }
 
@@ -643,6 +826,9 @@ static void atfork_child(void)
 	g_pid = raw_getpid();
 	atomic_store(&g_lost, 0);
 	atomic_store(&g_connecting, 0);
+	/* the parent's ring is not in this process (MADV_DONTFORK): our own */
+	atomic_store(&g_ring, NULL);
+	atomic_store(&g_ring_retry_at, 0);
 	atomic_store(&g_exit_sent, 0);
 	REC_BEGIN(HT_REC_BIRTH, 2);
 	ht_enc_int(&e_, old);

@@ -1,8 +1,12 @@
 #!/bin/sh
 # shim_robustness: real programs give the same stdout and exit status with and
-# without libhoptrace.so, whatever the collector does (not listening, killed
-# mid-run, flooded = never reading); with a reading collector (rec_sink) the
-# expected record types arrive. A setuid program is run through
+# without libhoptrace.so, whatever the collector does (reading, not listening,
+# killed mid-run, flooded = never reading); with a reading collector (rec_sink)
+# the expected record types arrive. Among the programs: ones that list their
+# own descriptors (/proc/self/fd, a closefrom-style fcntl loop, in a fork
+# child, an exec'd child, CPython's subprocess with close_fds) and ones that
+# open descriptors up to a lowered RLIMIT_NOFILE — the shim keeps none between
+# calls (issue 15, docs/shim.md "What the program can observe"). A setuid program is run through
 # /etc/ld.so.preload inside a private mount namespace (overlay on /etc) and a
 # private network namespace (its own abstract socket names).
 set -u
@@ -12,8 +16,9 @@ B=${BUILD:-build}
 LIB=$top/$B/libhoptrace.so
 SINK=$top/$B/tests/helpers/rec_sink
 PROG=$top/$B/tests/helpers/shim_prog
+NOMEMFD=$top/$B/tests/helpers/no_memfd
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
-for f in "$LIB" "$SINK" "$PROG"; do
+for f in "$LIB" "$SINK" "$PROG" "$NOMEMFD"; do
 	[ -e "$f" ] || { echo "missing $f (run make)"; exit 1; }
 done
 for c in python3 git tar make bash unshare setpriv passwd timeout mount; do
@@ -49,6 +54,10 @@ sigstorm	$PROG sigstorm 1500
 clobber	$PROG clobber
 spawners	$PROG spawners
 connect	$PROG connect
+fdlist	$PROG fdlist
+fdlimit	$PROG fdlimit 64
+fdlimit_low	$PROG fdlimit 12
+py_fds	python3 -c 'import os,subprocess,resource; print(sorted(int(f) for f in os.listdir("/proc/self/fd"))); print(subprocess.run(["ls","/proc/self/fd"],capture_output=True,close_fds=True).stdout.split()); r,w=os.pipe(); print(subprocess.run(["sh","-c","ls /proc/\$\$/fd"],pass_fds=[w],capture_output=True).stdout.split()); resource.setrlimit(resource.RLIMIT_NOFILE,(20,resource.getrlimit(resource.RLIMIT_NOFILE)[1])); print(subprocess.run(["sh","-c","ls /proc/\$\$/fd"],close_fds=True,capture_output=True).stdout.split())'
 EOF
 
 run_cmd() { # name cmd outfile [env...]: runs cmd in a fresh $tmp/w
@@ -78,6 +87,10 @@ tab=$(printf '\t')
 while IFS="$tab" read -r name cmd; do
 	[ -n "$name" ] || continue
 	run_cmd "$name" "$cmd" "$tmp/$name.base" LD_PRELOAD=
+	# 0. a collector that reads (every process registers its ring)
+	start_sink "ht_read.$$" read
+	run_cmd "$name" "$cmd" "$tmp/$name.reading" LD_PRELOAD="$LIB" HOPTRACE_SOCKET="ht_read.$$"
+	stop_sink
 	# 1. nobody listening
 	run_cmd "$name" "$cmd" "$tmp/$name.nocoll" LD_PRELOAD="$LIB" HOPTRACE_SOCKET="ht_none.$$"
 	# 2. the collector is killed while the program runs
@@ -91,7 +104,7 @@ while IFS="$tab" read -r name cmd; do
 	start_sink "ht_flood.$$" none
 	run_cmd "$name" "$cmd" "$tmp/$name.flood" LD_PRELOAD="$LIB" HOPTRACE_SOCKET="ht_flood.$$"
 	stop_sink
-	for c in nocoll killed flood; do
+	for c in reading nocoll killed flood; do
 		if ! cmp -s "$tmp/$name.base" "$tmp/$name.$c"; then
 			fail "$name differs under '$c' (last line = exit status):"
 			diff "$tmp/$name.base" "$tmp/$name.$c" | head -20
@@ -122,6 +135,12 @@ for t in PIPE:1 BIRTH:2 IMAGE:4 EXEC:3 CLOSE:2 DUP:2 EXIT:4; do
 	expect "$tmp/counts.pipes" "${t%:*}" "${t#*:}" "sh -c 'cat | cat | cat'"
 done
 [ "$(count bad "$tmp/counts.pipes")" = 0 ] || fail "rec_sink could not parse some records"
+
+# where memfd_create fails (seccomp: ENOSYS) the shim falls back to its socket
+records fallback "$NOMEMFD sh -c 'cat /etc/hostname | cat | cat >/dev/null'"
+for t in PIPE:1 BIRTH:2 IMAGE:4 EXEC:3 CLOSE:2 DUP:2 EXIT:4; do
+	expect "$tmp/counts.fallback" "${t%:*}" "${t#*:}" "no memfd: the socket fallback"
+done
 
 records connect "$PROG connect"
 expect "$tmp/counts.connect" CONNECT 1 connect

@@ -14,6 +14,10 @@
  * On SIGTERM/SIGINT (or stdin EOF never matters) it prints "TYPE count" for
  * every type seen, then "total N", "bad N", "pids N", and exits 0.
  * Decoding is minimal on purpose (msgpack array header, version, type, ts).
+ * It also serves "\0NAME.ring" (include/hoptrace/ring.h): a datagram there
+ * carries a shim's ring memfd; the ring is mapped and read like a client
+ * (read: every 20 ms; slow: one record per ring every 50 ms; none: never,
+ * its `beat` still bumped every second so the shim keeps writing into it).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +32,8 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "hoptrace/ring.h"
 
 #define MAXC 4096
 #define NTYPES 19
@@ -104,10 +110,62 @@ static void handle(const uint8_t *b, size_t n, int pid)
 		fprintf(logf_, "%llu %d %s %zu\n", (unsigned long long)ts, pid, names[type], n);
 }
 
+#define MAXR 8192
+static struct {
+	struct ht_ring_reader rd;
+	int pid;
+} rings[MAXR];
+static int nrings;
+static uint32_t beat = 1;
+
+static uint64_t mono_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
+}
+
+static void ring_add(int fd, int pid)
+{
+	const char *why;
+	void *b;
+	if (nrings < MAXR && ht_ring_check_fd(fd, &why) == 0 && (b = ht_ring_map(fd))) {
+		ht_ring_reader_init(&rings[nrings].rd, b);
+		atomic_store(&ht_ring_hdr(b)->beat, beat);
+		rings[nrings++].pid = pid;
+	} else {
+		bad++;
+	}
+	close(fd);
+}
+
+/* reads at most max records of each ring */
+static void rings_read(int max)
+{
+	uint8_t b[HT_RING_MAXN * HT_RING_DATA];
+	for (int i = 0; i < nrings; i++) {
+		int len;
+		for (int k = 0; k < max && (len = ht_ring_next(&rings[i].rd, b, sizeof(b), mono_ns())); k++) {
+			if (len < 0)
+				bad++;
+			else
+				handle(b, (size_t)len, rings[i].pid);
+		}
+		atomic_store(&ht_ring_hdr(rings[i].rd.base)->wake, 0);
+	}
+}
+
+static void rings_beat(void)
+{
+	beat++;
+	for (int i = 0; i < nrings; i++)
+		atomic_store(&ht_ring_hdr(rings[i].rd.base)->beat, beat);
+}
+
 static int read_one(int fd)
 {
 	uint8_t buf[2048];
-	char cbuf[CMSG_SPACE(sizeof(struct ucred))];
+	char cbuf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * 8)];
 	struct iovec iov = { buf, sizeof(buf) };
 	struct msghdr m = { 0 };
 	m.msg_iov = &iov;
@@ -117,13 +175,27 @@ static int read_one(int fd)
 	ssize_t r = recvmsg(fd, &m, MSG_DONTWAIT);
 	if (r <= 0)
 		return (int)r == 0 ? 0 : (errno == EAGAIN ? 1 : 0);
-	int pid = 0;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+	int pid = 0, rfd = -1;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
 			struct ucred u;
 			memcpy(&u, CMSG_DATA(c), sizeof(u));
 			pid = u.pid;
 		}
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (size_t i = 0; i < k; i++) {
+				int f;
+				memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+				if (rfd < 0)
+					rfd = f;
+				else
+					close(f);
+			}
+		}
+	}
+	if (rfd >= 0)
+		ring_add(rfd, pid);
 	handle(buf, (size_t)r, pid);
 	return 2;
 }
@@ -169,37 +241,52 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	int ls = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	struct sockaddr_un a = { 0 };
-	a.sun_family = AF_UNIX;
-	size_t n = strnlen(name, sizeof(a.sun_path) - 2);
-	memcpy(a.sun_path + 1, name, n);
-	socklen_t al = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
-	int one = 1;
-	if (ls >= 0)
-		setsockopt(ls, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
-	if (ls < 0 || bind(ls, (struct sockaddr *)&a, al) != 0 || listen(ls, 1024) != 0) {
-		perror("rec_sink: bind/listen");
-		return 1;
+	int lsk[2], one = 1;
+	for (int j = 0; j < 2; j++) {
+		int ls = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		struct sockaddr_un a = { 0 };
+		a.sun_family = AF_UNIX;
+		size_t n = strnlen(name, sizeof(a.sun_path) - 8);
+		memcpy(a.sun_path + 1, name, n);
+		if (j) {
+			memcpy(a.sun_path + 1 + n, HT_REC_RING_SUFFIX, sizeof(HT_REC_RING_SUFFIX) - 1);
+			n += sizeof(HT_REC_RING_SUFFIX) - 1;
+		}
+		socklen_t al = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+		if (ls >= 0)
+			setsockopt(ls, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
+		if (ls < 0 || bind(ls, (struct sockaddr *)&a, al) != 0 || listen(ls, 1024) != 0) {
+			perror("rec_sink: bind/listen");
+			return 1;
+		}
+		lsk[j] = ls;
 	}
 	if (ready) {
 		int f = open(ready, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (f >= 0)
 			close(f);
 	}
-	static struct pollfd pf[MAXC + 1];
-	int nc = 0;
-	pf[0].fd = ls;
-	pf[0].events = POLLIN;
+	static struct pollfd pf[MAXC + 2];
+	int nc = 1; /* pf[0], pf[1]: the listeners; clients from 2 */
+	pf[0].fd = lsk[0];
+	pf[1].fd = lsk[1];
+	pf[0].events = pf[1].events = POLLIN;
+	uint64_t beat_at = mono_ns() + 1000000000ULL;
 	while (!stop) {
-		for (int i = 1; i <= nc; i++)
+		for (int i = 2; i <= nc; i++)
 			pf[i].events = none ? 0 : POLLIN;
-		int pr = poll(pf, (nfds_t)nc + 1, slow ? 50 : 200);
+		int pr = poll(pf, (nfds_t)nc + 1, slow ? 50 : nrings ? 20 : 200);
 		if (pr < 0 && errno != EINTR)
 			break;
-		if (pf[0].revents & POLLIN) {
+		if (mono_ns() >= beat_at) {
+			rings_beat();
+			beat_at = mono_ns() + 1000000000ULL;
+		}
+		for (int j = 0; j < 2; j++) {
+			if (!(pf[j].revents & POLLIN))
+				continue;
 			int c;
-			while ((c = accept4(ls, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+			while ((c = accept4(lsk[j], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 				if (nc >= MAXC) {
 					close(c);
 					continue;
@@ -210,7 +297,9 @@ int main(int argc, char **argv)
 				pf[nc].revents = 0;
 			}
 		}
-		for (int i = 1; i <= nc; i++) {
+		if (!none)
+			rings_read(slow ? 1 : 1 << 20);
+		for (int i = 2; i <= nc; i++) {
 			short ev = pf[i].revents;
 			pf[i].revents = 0;
 			if (none) {
@@ -234,6 +323,12 @@ int main(int argc, char **argv)
 				i--;
 			}
 		}
+	}
+	if (!none) { /* what came since the last poll */
+		for (int i = 2; i <= nc; i++)
+			while (read_one(pf[i].fd) == 2)
+				;
+		rings_read(1 << 20);
 	}
 	report();
 	return 0;

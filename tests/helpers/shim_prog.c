@@ -11,6 +11,12 @@
  *   shim_prog spawners     popen, system, posix_spawnp, forkpty, daemon,
  *                          execvp/execlp/execle/execv, SCM_RIGHTS, FIFO, ptmx
  *   shim_prog connect      TCP (and IPv6 if present) connect+accept on loopback
+ *   shim_prog fdlist       lists its descriptors (/proc/self/fd and a
+ *                          closefrom-style fcntl loop) at start, after pipes,
+ *                          sockets and a fork, and in an exec'd child
+ *   shim_prog fdlimit N    lowers RLIMIT_NOFILE to N, then (itself and in an
+ *                          exec'd child) lists its descriptors and opens
+ *                          /dev/null until EMFILE: how many, which numbers
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +38,7 @@
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -448,8 +455,125 @@ static int m_connect(void)
 	return 0;
 }
 
+/* the open descriptors, two ways: /proc/self/fd (without the directory's
+ * own) and fcntl(F_GETFD) over every number below the limit */
+static void fd_list(const char *tag)
+{
+	char b[4096];
+	size_t k = 0;
+	DIR *d = opendir("/proc/self/fd");
+	int dfd = d ? dirfd(d) : -1;
+	int v[1024], nv = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] != '.' && atoi(e->d_name) != dfd && nv < 1024)
+			v[nv++] = atoi(e->d_name);
+	if (d)
+		closedir(d);
+	for (int i = 0; i < nv; i++) /* sorted: readdir's order is the kernel's */
+		for (int j = i + 1; j < nv; j++)
+			if (v[j] < v[i]) {
+				int t = v[i];
+				v[i] = v[j];
+				v[j] = t;
+			}
+	for (int i = 0; i < nv && k + 16 < sizeof(b); i++)
+		k += (size_t)snprintf(b + k, sizeof(b) - k, " %d", v[i]);
+	b[k] = '\0';
+	printf("%s /proc/self/fd:%s\n", tag, b);
+	struct rlimit rl;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	long max = rl.rlim_cur > 65536 ? 65536 : (long)rl.rlim_cur;
+	k = 0;
+	for (long f = 0; f < max && k + 16 < sizeof(b); f++)
+		if (fcntl((int)f, F_GETFD) != -1)
+			k += (size_t)snprintf(b + k, sizeof(b) - k, " %ld", f);
+	b[k] = '\0';
+	printf("%s fcntl:%s\n", tag, b);
+	fflush(stdout);
+}
+
+static int child_self(const char *mode)
+{
+	fflush(stdout);
+	pid_t p = fork();
+	if (p == 0) {
+		execl("/proc/self/exe", "shim_prog", mode, (char *)NULL);
+		_exit(127);
+	}
+	int st = 0;
+	waitpid(p, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static int m_fdlist(void)
+{
+	fd_list("start");
+	int pp[2], sv[2];
+	if (pipe(pp) == 0) {
+		close(pp[0]);
+		close(pp[1]);
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0) {
+		close(sv[0]);
+		close(sv[1]);
+	}
+	tcp_pair(AF_INET);
+	fd_list("after");
+	fflush(stdout);
+	pid_t p = fork();
+	if (p == 0) {
+		fd_list("forkchild");
+		_exit(0);
+	}
+	waitpid(p, NULL, 0);
+	return child_self("fdlist1");
+}
+
+static void fd_fill(const char *tag)
+{
+	fd_list(tag);
+	int n = 0, last = -1, f;
+	while ((f = open("/dev/null", O_RDONLY)) >= 0) {
+		n++;
+		last = f;
+	}
+	printf("%s opened %d (last %d, then %s)\n", tag, n, last, strerror(errno));
+	fflush(stdout);
+	/* the program at its limit: the hooks must still not take a number */
+	int pp[2];
+	printf("%s pipe at the limit: %s\n", tag, pipe(pp) == 0 ? "ok" : strerror(errno));
+	for (int i = 0; i < 3 && last >= 0; i++)
+		close(last - i);
+	printf("%s pipe after closing 3: %s\n", tag, pipe(pp) == 0 ? "ok" : strerror(errno));
+	fflush(stdout);
+	for (f = 3; f < 65536 && f <= last + 2; f++)
+		close(f);
+}
+
+static int m_fdlimit(int n)
+{
+	struct rlimit rl;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = (rlim_t)n;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		perror("setrlimit");
+		return 1;
+	}
+	fd_fill("self");
+	return child_self("fdfill");
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 2 && !strcmp(argv[1], "fdlist1")) {
+		fd_list("exec");
+		return 0;
+	}
+	if (argc >= 2 && !strcmp(argv[1], "fdfill")) {
+		fd_fill("child");
+		return 0;
+	}
 	if (argc < 2) {
 		fprintf(stderr, "usage: shim_prog threads|sigstorm|clobber|spawners|connect [N]\n");
 		return 2;
@@ -465,5 +589,9 @@ int main(int argc, char **argv)
 		return m_spawners();
 	if (!strcmp(argv[1], "connect"))
 		return m_connect();
+	if (!strcmp(argv[1], "fdlist"))
+		return m_fdlist();
+	if (!strcmp(argv[1], "fdlimit"))
+		return m_fdlimit(n);
 	return 2;
 }
