@@ -1334,11 +1334,14 @@ cJSON *chain_compute(struct graph *g, const struct chain_req *req)
 	if (req->syn_remote)
 		cJSON_AddStringToObject(subj, "remote", ht_addr_str(req->syn_remote, buf, sizeof(buf)));
 
-	visited(&w, req->subject, req->now);
+	/* as of a past instant (a closed connection's holder): the walk reads
+	 * only what the graph remembers of then (t != now: no live checks) */
+	uint64_t at = req->at && req->at < req->now ? req->at : req->now;
+	visited(&w, req->subject, at);
 	/* the walk keeps pointers to holds and processes across /proc reads:
 	 * nothing of the graph is freed until it is done */
 	graph_hold(g);
-	cJSON *tree = expand(&w, req->subject, req->now, ROLE_SUBJECT, 0, NULL);
+	cJSON *tree = expand(&w, req->subject, at, ROLE_SUBJECT, 0, NULL);
 	if (tree) {
 		cJSON *sources = cJSON_GetObjectItem(tree, "sources");
 		if (cJSON_GetArraySize(sources) == 0)

@@ -705,7 +705,8 @@ static void on_who_req(struct inquiry *q, const struct ps_who_req *m)
 		const char *cn = cJSON_GetStringValue(cJSON_GetObjectItem(a, "code"));
 		enum ht_qerr code = ht_qerr_from_name(cn, cn ? strlen(cn) : 0);
 		if (code == HT_QE_NO_CONN || code == HT_QE_NO_HOLDER || code == HT_QE_NO_PROC)
-			who_err(q, m->h.id, 404, "no such connection");
+			/* (why: not open, closed beyond history_window, ...) */
+			who_err(q, m->h.id, 404, e && e[0] ? e : "no such connection");
 		else
 			who_err(q, m->h.id, 400, e ? e : "bad request");
 	} else {

@@ -290,6 +290,7 @@ static int start_leaf(struct job *j, cJSON *node, const char *canon, long rem_ms
 	snprintf(url, sizeof(url), "%s://%s:%u/v1/trace", C->tls ? "https" : "http", host, C->c.port);
 
 	cJSON *rq = cJSON_CreateObject();
+	cJSON_AddNumberToObject(rq, "v", INQ_VERSION);
 	cJSON_AddStringToObject(rq, "local", jr->valuestring);
 	cJSON_AddStringToObject(rq, "remote", jl->valuestring);
 	cJSON_AddNumberToObject(rq, "depth", j->depth - 1);
@@ -404,8 +405,8 @@ static void leaf_done(CURL *e, CURLcode rc)
 		log_debug("inquiry: %s", curl_easy_strerror(rc));
 		inq_fill(l->node, NULL, 0, C->tls && tls_refused(rc) ? "peer not in fleet" : "no answer");
 	} else if (code != 200) {
-		char why[32];
-		snprintf(why, sizeof(why), "refused: %ld", code);
+		char why[128];
+		inq_refused_reason(code, l->buf, l->len, why, sizeof(why));
 		inq_fill(l->node, NULL, 0, why);
 	} else {
 		cJSON *up = l->buf ? cJSON_ParseWithLength(l->buf, l->len) : NULL;

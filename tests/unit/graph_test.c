@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../../collector/answer.h"
 #include "../../collector/chain.h"
 #include "../../collector/graph.h"
 #include "hoptrace/chain.h"
@@ -1684,6 +1685,74 @@ static void test_hist_bound(void)
 	graph_free(g);
 }
 
+/* "who" for a connection that has closed (issue 12): h2 asks about the ssh
+ * connection this host's ssh made and has closed — the answer is its holder
+ * as of then, with what fed it (the session from 10.250.0.9), marked "past";
+ * closed longer than history_window ago: refused, saying why */
+static char *who_at(struct graph *g, const char *req, uint64_t now)
+{
+	static struct collector_stats st;
+	struct query_ctx q = {.g = g, .hostname = "h1", .nl = -1, .stats = &st};
+	return query_answer(&q, req, strlen(req), now);
+}
+
+static void test_who_closed(void)
+{
+	struct graph *g = mk_hist(0);
+	image(g, 20, 1, "/usr/sbin/sshd", 1 * SEC);
+	accept_tcp(g, 20, 4, 500, "10.250.0.9", 5000, 2 * SEC);
+	birth(g, 21, 20, 3 * SEC);
+	image(g, 21, 20, "/usr/bin/bash", 3 * SEC);
+	birth(g, 22, 21, 4 * SEC);
+	image(g, 22, 21, "/usr/bin/ssh", 4 * SEC);
+	connect_tcp(g, 22, 3, 601, "10.250.0.3", 22, 5 * SEC);
+	struct chan *c = graph_chan(g, HT_CHAN_SOCK, 0, 601);
+	struct ht_addr l;
+	v4(&l, "10.250.0.2", 50000);
+	gaddr_set(&c->local, &l); /* (as the kernel's dump gives it) */
+	c->has_local = 1;
+	struct ht_record ex = R(HT_REC_EXIT, 8 * SEC);
+	ok(g, 22, ex);
+	const char *req = "{\"op\":\"who\",\"local\":\"10.250.0.2:50000\",\"remote\":\"10.250.0.3:22\","
+			  "\"age_ms\":14000}";
+	char *a = who_at(g, req, 20 * SEC);
+	cJSON *j = cJSON_Parse(a);
+	if (!cJSON_IsTrue(cJSON_GetObjectItem(j, "ok")))
+		fprintf(stderr, "    %s\n", a);
+	CHECK(cJSON_IsTrue(cJSON_GetObjectItem(j, "ok")));
+	cJSON *past = cJSON_GetObjectItem(j, "past");
+	CHECK_EQ_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(past, "closed_ago_ms")), 12000);
+	CHECK_EQ_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(past, "as_of_ago_ms")), 14000);
+	CHECK_EQ_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "subject"), "pid")), 22);
+	CHECK(strstr(a, "10.250.0.9:5000") != NULL); /* its origin, through its creators */
+	char s[512];
+	chains_str(j, s, sizeof(s));
+	CHECK(strstr(s, "ssh") != NULL);
+	cJSON_Delete(j);
+	free(a);
+	/* an age past the window is clamped (to 60 s ago), and into the hold:
+	 * as of its connect, 25 s ago */
+	req = "{\"op\":\"who\",\"local\":\"10.250.0.2:50000\",\"remote\":\"10.250.0.3:22\","
+	      "\"age_ms\":86400000}";
+	a = who_at(g, req, 30 * SEC);
+	CHECK(a && strstr(a, "\"ok\":true") && strstr(a, "\"as_of_ago_ms\":25000"));
+	free(a);
+	/* another 4-tuple: nothing */
+	a = who_at(g, "{\"op\":\"who\",\"local\":\"10.250.0.2:50001\",\"remote\":\"10.250.0.3:22\"}",
+		   20 * SEC);
+	CHECK(a && strstr(a, "\"code\":\"no_conn\"") &&
+	      strstr(a, "no such connection, open or closed within history_window (60 s)"));
+	free(a);
+	/* closed 72 s ago, window 60 s: not followed, and why */
+	a = who_at(g, "{\"op\":\"who\",\"local\":\"10.250.0.2:50000\",\"remote\":\"10.250.0.3:22\"}",
+		   80 * SEC);
+	if (!a || !strstr(a, "connection closed 72 s ago: beyond history_window (60 s)"))
+		fprintf(stderr, "    %s\n", a ? a : "(null)");
+	CHECK(a && strstr(a, "connection closed 72 s ago: beyond history_window (60 s)"));
+	free(a);
+	graph_free(g);
+}
+
 T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_relay), T(test_tmux_reattach),
        T(test_no_spurious_origin), T(test_daemonised_after_session),
        T(test_creator_ended_before_birth_seen), T(test_hub_children_not_sources),
@@ -1694,4 +1763,4 @@ T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_re
        T(test_local_origin), T(test_local_origin_feeders), T(test_local_origin_feeder_once), T(test_pid_reuse), T(test_retention_and_bounds),
        T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_ghost_fd_inherited), T(test_probe_keeps_tcp_peers), T(test_reconnect_after_failure),
        T(test_pty_purge_trim_uaf), T(test_pty_reuse_backdated_master), T(test_pty_reuse_late_end), T(test_zombie_child_inherits), T(test_creator_closed_after_fork), T(test_sweep_before_records), T(test_exit_past_files), T(test_pty_purge_found_gone), T(test_many_fds),
-       T(test_memory_per_10k), T(test_hist_closed_lookup), T(test_hist_outbound_reuse), T(test_hist_bound))
+       T(test_memory_per_10k), T(test_hist_closed_lookup), T(test_hist_outbound_reuse), T(test_hist_bound), T(test_who_closed))
