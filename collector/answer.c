@@ -155,7 +155,10 @@ static char *op_who(struct query_ctx *q, const struct ht_qreq *rq, uint64_t now)
 	/* the exact connection only (sock_diag's lookup also matches a
 	 * listener); else the host's recent past */
 	if (q->nl < 0 || sd_inet_lookup(q->nl, l.family, l.a, l.port, r.a, r.port, &s) != 0 ||
-	    s.state == 10 /* TCP_LISTEN */ || s.rport != r.port || memcmp(s.raddr, r.a, r.len) != 0)
+	    s.state == 10 /* TCP_LISTEN */ || s.rport != r.port || memcmp(s.raddr, r.a, r.len) != 0 ||
+	    /* closed by its holders: TIME_WAIT (the end that closed first keeps
+	     * it 60 s), or an orphan no descriptor holds (inode 0) */
+	    s.state == 6 /* TCP_TIME_WAIT */ || !s.ino)
 		return who_closed(q, rq, &l, &r, now);
 	struct chan *c = graph_chan(q->g, HT_CHAN_SOCK, 0, s.ino);
 	struct proc *p = c ? socket_holder(c) : NULL;
