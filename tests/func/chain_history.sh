@@ -7,7 +7,9 @@
 #   h1's collector answers for it from its closed-connection index, marked "past"),
 #   complete, with h1's ssh;
 #   the negative: once h1's connection closed longer than h1's history_window
-#   (15 s here) ago, h1 does not answer for it and the leaf says why.
+#   (15 s here) ago, h1 does not answer for it and the leaf says why;
+#   versions (with HT_OLD_HOPTRACED=an older hoptraced, e.g. main's before
+#   issue 12): h1 runs it, and the leaf says h1 runs inquiry v1.
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/testbed.sh"
 tb_init "$@"
 tb_need socat nc ssh
@@ -112,6 +114,25 @@ if check "$TB_T/expired.json" expired; then
 	tb_log "ok: not followed past the window, and why"
 else
 	cat "$TB_T/expired.txt"; fails=$((fails + 1))
+fi
+if [ -n "${HT_OLD_HOPTRACED:-}" ]; then
+	tb_log "h1 runs the previous version ($HT_OLD_HOPTRACED)"
+	kill "$(cat "$(tb_dir h1)/hoptraced.pid")"; sleep 1
+	TB_HOPTRACED=$HT_OLD_HOPTRACED tb_collector h1
+	tb_exec h1 ssh -n -o BatchMode=yes root@$H2 \
+		"setsid socat TCP-LISTEN:9101,reuseaddr,fork TCP:$H3:22 </dev/null >/dev/null 2>&1 &" ||
+		tb_fail "ssh h1 -> h2 failed"
+	tb_wait_port h2 9101 || tb_fail "no relay listening on h2:9101"
+	tb_bg h4 sh -c "sleep 60 | nc $H2 9101"
+	sleep 2
+	lr3=$(tb_exec h2 ss -Htnp state established "( dst $H3 and dport = :22 )" | grep -v "$(echo "$lr" | cut -d' ' -f1) \|$(echo "$lr2" | cut -d' ' -f1) " | awk 'NR==1 { print $3, $4 }')
+	[ -n "$lr3" ] || tb_fail "no third onward connection"
+	ask v1 "$lr3" || tb_fail "hoptrace who failed"
+	if grep -q "inquiry v1" "$TB_T/v1.txt"; then
+		tb_log "ok: the chain says h1 runs inquiry v1"
+	else
+		cat "$TB_T/v1.txt"; fails=$((fails + 1))
+	fi
 fi
 [ $fails -eq 0 ] || tb_fail "$fails case(s) failed"
 exit 0
