@@ -332,7 +332,7 @@ static cJSON *proc_node(struct walk *w, const struct proc *p)
 	return n;
 }
 
-static cJSON *conn_node(struct walk *w, const struct chan *c)
+static cJSON *conn_node(struct walk *w, const struct chan *c, uint64_t t)
 {
 	char buf[160];
 	cJSON *n = cJSON_CreateObject();
@@ -340,6 +340,10 @@ static cJSON *conn_node(struct walk *w, const struct chan *c)
 		return NULL;
 	cJSON_AddStringToObject(n, "type", "conn");
 	cJSON_AddStringToObject(n, "host", w->req->host);
+	/* met in the past (a creator at a birth, history): how long ago, so
+	 * the far host answers as of then (docs/inquiry.md "Versions") */
+	if (t < w->req->now && w->req->now - t >= 1000000ULL)
+		cJSON_AddNumberToObject(n, "seen_ago_ms", (double)((w->req->now - t) / 1000000ULL));
 	cJSON_AddStringToObject(n, "dir", c->dir == 'i' ? "in" : c->dir == 'o' ? "out" : "unknown");
 	struct ht_addr a;
 	gaddr_get(&a, &c->local);
@@ -658,11 +662,11 @@ struct through {
 };
 
 /* An external TCP connection: a leaf, reported once per walk. */
-static void conn_leaf(struct walk *w, const struct chan *c, cJSON *sources)
+static void conn_leaf(struct walk *w, const struct chan *c, uint64_t t, cJSON *sources)
 {
 	if (leaf_seen(w, c))
 		return;
-	cJSON *n = conn_node(w, c);
+	cJSON *n = conn_node(w, c, t);
 	if (n)
 		add_source(sources, "tcp", NULL, n);
 }
@@ -866,7 +870,7 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 		sock_complete(w, c);
 	if (is_tcp(c)) {
 		if (!is_local(&c->remote)) {
-			conn_leaf(w, c, sources);
+			conn_leaf(w, c, t, sources);
 			return;
 		}
 		x.ends[0] = tcp_far_end(w, c, live);

@@ -27,7 +27,7 @@ int follow_later(struct collector *c, const struct ht_qreq *q, const char *ans, 
 	return inquiry_follow(c->inq, ans, (long)q->deadline_ms, sc, done, arg) == 0;
 }
 
-char *follow_inq_who(void *arg, const char *local, const char *remote)
+char *follow_inq_who(void *arg, const char *local, const char *remote, unsigned long age_ms)
 {
 	struct collector *c = arg;
 	char req[256];
@@ -36,7 +36,7 @@ char *follow_inq_who(void *arg, const char *local, const char *remote)
 	struct ht_endpoint l, r;
 	if (ht_endpoint_parse(local, &l) != 0 || ht_endpoint_parse(remote, &r) != 0)
 		return ht_qerr_answer(NULL, HT_QE_NO_CONN, NULL);
-	struct ht_qreq q = {.op = HT_QOP_WHO};
+	struct ht_qreq q = {.op = HT_QOP_WHO, .age_ms = age_ms};
 	snprintf(q.local, sizeof(q.local), "%s", local);
 	snprintf(q.remote, sizeof(q.remote), "%s", remote);
 	int n = ht_qreq_build(req, sizeof(req), &q);

@@ -290,6 +290,12 @@ int inq_parse_request(const char *body, size_t len, struct inq_req *r, char *err
 		goto bad;
 	}
 	r->deadline_ms = v;
+	/* (issue 12) the asker's word, clamped by the answering host to its window */
+	if (int_field(j, "age_ms", 0, 86400000, &v) != 0) {
+		snprintf(err, n, "bad \"age_ms\": an integer 0..86400000");
+		goto bad;
+	}
+	r->age_ms = v < 0 ? 0 : v;
 	f = cJSON_GetObjectItem(j, "format");
 	if (f) {
 		if (!cJSON_IsString(f) || (strcmp(f->valuestring, "native") && strcmp(f->valuestring, "paper"))) {

@@ -65,6 +65,7 @@ struct inq_req {
 	char local[INQ_EP_MAX], remote[INQ_EP_MAX]; /* as the answering host sees them */
 	int depth;                /* -1: absent */
 	long deadline_ms;         /* -1: absent */
+	long age_ms;              /* "age_ms" (version 2): 0 absent */
 	int paper;                /* "format":"paper" */
 	char nonce[24];           /* "nonce" (base64url, the judge's), "" if absent */
 	cJSON *visited;           /* array of canonical 4-tuple strings (owned) */
@@ -118,7 +119,7 @@ struct inquiry;
 
 /* what the main loop gets for an HTTP inquiry: compute the local "who" answer
  * (a malloc()ed JSON string) for local/remote; runs on the main thread. */
-typedef char *(*inq_who_fn)(void *arg, const char *local, const char *remote);
+typedef char *(*inq_who_fn)(void *arg, const char *local, const char *remote, unsigned long age_ms);
 
 /* The monitor's side: loads the part-signing key, starts the unprivileged
  * child (hoptraced re-executed as `hoptraced -X FD [-d] [-v…] -f conffile`),

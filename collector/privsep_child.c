@@ -295,6 +295,11 @@ static int start_leaf(struct job *j, cJSON *node, const char *canon, long rem_ms
 	cJSON_AddStringToObject(rq, "remote", jl->valuestring);
 	cJSON_AddNumberToObject(rq, "depth", j->depth - 1);
 	cJSON_AddNumberToObject(rq, "deadline_ms", (double)rem_ms);
+	/* when this host's walk met the connection (a creator's at a birth,
+	 * history): the far host answers as of then */
+	const cJSON *seen = cJSON_GetObjectItem(node, "seen_ago_ms");
+	if (cJSON_IsNumber(seen) && seen->valuedouble >= 1 && seen->valuedouble <= 86400000)
+		cJSON_AddNumberToObject(rq, "age_ms", (double)(long)seen->valuedouble);
 	if (j->nonce[0])
 		cJSON_AddStringToObject(rq, "nonce", j->nonce);
 	cJSON *vis = cJSON_Duplicate(j->visited, 1);
@@ -577,6 +582,7 @@ static void on_request(void *ud, const struct tlsfront_req *rq)
 	snprintf(m.peer_cn, sizeof(m.peer_cn), "%s", rq->peer_cn);
 	m.depth = h->r.depth;
 	m.deadline_ms = h->r.deadline_ms > 0 ? (uint32_t)h->r.deadline_ms : 0;
+	m.age_ms = h->r.age_ms > 0 ? (uint32_t)h->r.age_ms : 0;
 	m.paper = (uint32_t)h->r.paper;
 	snprintf(m.nonce, sizeof(m.nonce), "%s", h->r.nonce);
 	pthread_mutex_lock(&C->mu);

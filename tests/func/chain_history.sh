@@ -76,7 +76,7 @@ if mode == "past":
         bad.append("h1's chain lacks h1's ssh or h2's socat")
     past = [l["upstream"].get("past") for l in l1 if isinstance(l.get("upstream"), dict)]
     if not past or not past[0] or past[0].get("closed_ago_ms", -1) < 0: bad.append("h1's part is not marked past")
-    else: print("h1's part: closed %.1f s ago" % (past[0]["closed_ago_ms"] / 1000))
+    else: print("h1's part: closed %.1f s ago, as of %.1f s ago" % (past[0]["closed_ago_ms"] / 1000, past[0].get("as_of_ago_ms", -1) / 1000))
 else:
     if by.get("h1"): bad.append("h1 answered for a connection closed beyond its window")
     why = [l.get("reason") or "" for l in l1]

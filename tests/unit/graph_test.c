@@ -1725,6 +1725,8 @@ static void test_who_closed(void)
 	CHECK_EQ_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(past, "as_of_ago_ms")), 14000);
 	CHECK_EQ_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "subject"), "pid")), 22);
 	CHECK(strstr(a, "10.250.0.9:5000") != NULL); /* its origin, through its creators */
+	/* met at bash's birth (3 s): the far host is asked as of 17 s ago */
+	CHECK(strstr(a, "\"seen_ago_ms\":17000") != NULL);
 	char s[512];
 	chains_str(j, s, sizeof(s));
 	CHECK(strstr(s, "ssh") != NULL);

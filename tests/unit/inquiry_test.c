@@ -34,7 +34,15 @@ static void request_good(void)
 	CHECK_EQ_INT(r.deadline_ms, -1);
 	CHECK_EQ_INT(r.paper, 0);
 	CHECK_EQ_INT(cJSON_GetArraySize(r.visited), 0);
+	CHECK_EQ_INT(r.age_ms, 0);
 	inq_req_free(&r);
+	/* version 2: when the asker saw the connection */
+	CHECK_EQ_INT(parse("{\"v\":2,\"local\":\"10.0.0.1:5\",\"remote\":\"10.0.0.2:22\",\"age_ms\":12000}",
+			   &r, err), 0);
+	CHECK_EQ_INT(r.age_ms, 12000);
+	inq_req_free(&r);
+	CHECK_EQ_INT(parse("{\"local\":\"10.0.0.1:5\",\"remote\":\"10.0.0.2:22\",\"age_ms\":-1}", &r, err), -1);
+	CHECK_EQ_INT(parse("{\"local\":\"10.0.0.1:5\",\"remote\":\"10.0.0.2:22\",\"age_ms\":86400001}", &r, err), -1);
 }
 
 static void request_bad(void)
