@@ -105,6 +105,22 @@ else
 	cat "$TB_T/past.txt"; fails=$((fails + 1))
 fi
 
+tb_log "only the far end may ask about a closed connection (h4 may not, h2 may)"
+h1end=$("$TB_PY" -c 'import json, re, sys
+s = json.dumps(json.load(open(sys.argv[1])))
+m = re.search(r"\"local\": \"10\.231\.0\.2:22\", \"remote\": \"(10\.231\.0\.1:[0-9]+)\"", s)
+print(m.group(1) if m else "")' "$TB_T/past.json")
+[ -n "$h1end" ] || tb_fail "no leaf to h1 in the answer"
+body="{\"v\":2,\"local\":\"$h1end\",\"remote\":\"$H2:22\",\"age_ms\":1000}"
+st4=$(tb_exec h4 "$TB_PY" "$TB_LIB/inqtool.py" post "https://$H1:8471/v1/trace" "$body" | cut -c1-3)
+a2=$(tb_exec h2 "$TB_PY" "$TB_LIB/inqtool.py" post "https://$H1:8471/v1/trace" "$body")
+echo "h4 asks: $st4; h2 asks: $(echo "$a2" | cut -c1-120)"
+if [ "$st4" = 403 ] && [ "$(echo "$a2" | cut -c1-3)" = 200 ] && echo "$a2" | grep -q '"past"'; then
+	tb_log "ok: h4 refused (403), h2 answered with h1's past"
+else
+	fails=$((fails + 1))
+fi
+
 tb_log "a client from h4 after h1's window has passed"
 now=$(date +%s)
 [ $((now - closed_at)) -gt $((WIN + 3)) ] || sleep $((WIN + 3 - (now - closed_at)))
