@@ -161,6 +161,13 @@ static void conn_desc(FILE *f, const cJSON *n)
 		}
 		fputc(')', f);
 	}
+	/* the far host's part describes the past: a connection it had closed
+	 * (its answer's "past", signed with its part) */
+	const cJSON *up = cJSON_GetObjectItemCaseSensitive(n, "upstream");
+	const cJSON *past = cJSON_IsObject(up) ? cJSON_GetObjectItemCaseSensitive(up, "past") : NULL;
+	long long ago;
+	if (cJSON_IsObject(past) && jnum(past, "closed_ago_ms", &ago) == 0 && ago >= 0)
+		fprintf(f, "  [closed %lld s ago]", ago / 1000);
 }
 
 static int render_node(FILE *f, const cJSON *n, const char *via, const char *via_id,

@@ -103,6 +103,47 @@ static char *answer_chain(struct query_ctx *q, const struct ht_qreq *rq, struct 
 	return print_answer(rq, a);
 }
 
+/* "who" for a connection the kernel no longer has: who held it within the
+ * history window (graph_hist.c), its chain as of then, marked "past"
+ * (docs/query-protocol.md). The asker's age_ms is its word: clamped to the
+ * window; only the exact 4-tuple asked is looked up. */
+static char *who_closed(struct query_ctx *q, const struct ht_qreq *rq, const struct ht_addr *l,
+			const struct ht_addr *r, uint64_t now)
+{
+	uint64_t win = graph_conf(q->g)->window_ns;
+	uint64_t age = rq->age_ms > win / 1000000ULL ? win : (uint64_t)rq->age_ms * 1000000ULL;
+	uint64_t t = now > age ? now - age : 0;
+	struct graph_closed e;
+	char why[160];
+	int rc = graph_hist_find(q->g, l, r, t, now, &e);
+	if (rc < 0) {
+		snprintf(why, sizeof(why),
+			 "no such connection, open or closed within history_window (%llu s)",
+			 (unsigned long long)(win / 1000000000ULL));
+		return ht_qerr_answer(rq, HT_QE_NO_CONN, why);
+	}
+	if (rc == 0) {
+		snprintf(why, sizeof(why), "connection closed %llu s ago: beyond history_window (%llu s)",
+			 (unsigned long long)((now - e.until) / 1000000000ULL),
+			 (unsigned long long)(win / 1000000000ULL));
+		return ht_qerr_answer(rq, HT_QE_NO_CONN, why);
+	}
+	struct chan *c;
+	struct proc *p = graph_hist_holder(q->g, &e, &t, &c);
+	if (!p)
+		return ht_qerr_answer(rq, HT_QE_NO_HOLDER,
+				      "the closed connection's holder is no longer in the graph (retention)");
+	struct chain_req req = {.host = q->hostname, .subject = p, .exclude = c, .syn_local = l,
+				.syn_remote = r, .now = now, .at = t, .nl = q->nl};
+	cJSON *a = chain_compute(q->g, &req);
+	if (!a)
+		return ht_qerr_answer(rq, HT_QE_NO_MEMORY, NULL);
+	cJSON *past = cJSON_AddObjectToObject(a, "past");
+	cJSON_AddNumberToObject(past, "closed_ago_ms", (double)((now - e.until) / 1000000ULL));
+	cJSON_AddNumberToObject(past, "as_of_ago_ms", (double)((now - t) / 1000000ULL));
+	return print_answer(rq, a);
+}
+
 /* (the request's endpoints were checked by ht_qreq_parse) */
 static char *op_who(struct query_ctx *q, const struct ht_qreq *rq, uint64_t now)
 {
@@ -111,8 +152,14 @@ static char *op_who(struct query_ctx *q, const struct ht_qreq *rq, uint64_t now)
 	if (endpoint_to_addr(rq->local, &l) != 0 || endpoint_to_addr(rq->remote, &r) != 0 ||
 	    l.family != r.family)
 		return ht_qerr_answer(rq, HT_QE_BAD_REQUEST, NULL);
-	if (q->nl < 0 || sd_inet_lookup(q->nl, l.family, l.a, l.port, r.a, r.port, &s) != 0)
-		return ht_qerr_answer(rq, HT_QE_NO_CONN, NULL);
+	/* the exact connection only (sock_diag's lookup also matches a
+	 * listener); else the host's recent past */
+	if (q->nl < 0 || sd_inet_lookup(q->nl, l.family, l.a, l.port, r.a, r.port, &s) != 0 ||
+	    s.state == 10 /* TCP_LISTEN */ || s.rport != r.port || memcmp(s.raddr, r.a, r.len) != 0 ||
+	    /* closed by its holders: TIME_WAIT (the end that closed first keeps
+	     * it 60 s), or an orphan no descriptor holds (inode 0) */
+	    s.state == 6 /* TCP_TIME_WAIT */ || !s.ino)
+		return who_closed(q, rq, &l, &r, now);
 	struct chan *c = graph_chan(q->g, HT_CHAN_SOCK, 0, s.ino);
 	struct proc *p = c ? socket_holder(c) : NULL;
 	if (p) {

@@ -332,7 +332,7 @@ static cJSON *proc_node(struct walk *w, const struct proc *p)
 	return n;
 }
 
-static cJSON *conn_node(struct walk *w, const struct chan *c)
+static cJSON *conn_node(struct walk *w, const struct chan *c, uint64_t t)
 {
 	char buf[160];
 	cJSON *n = cJSON_CreateObject();
@@ -340,6 +340,10 @@ static cJSON *conn_node(struct walk *w, const struct chan *c)
 		return NULL;
 	cJSON_AddStringToObject(n, "type", "conn");
 	cJSON_AddStringToObject(n, "host", w->req->host);
+	/* met in the past (a creator at a birth, history): how long ago, so
+	 * the far host answers as of then (docs/inquiry.md "Versions") */
+	if (t < w->req->now && w->req->now - t >= 1000000ULL)
+		cJSON_AddNumberToObject(n, "seen_ago_ms", (double)((w->req->now - t) / 1000000ULL));
 	cJSON_AddStringToObject(n, "dir", c->dir == 'i' ? "in" : c->dir == 'o' ? "out" : "unknown");
 	struct ht_addr a;
 	gaddr_get(&a, &c->local);
@@ -658,11 +662,11 @@ struct through {
 };
 
 /* An external TCP connection: a leaf, reported once per walk. */
-static void conn_leaf(struct walk *w, const struct chan *c, cJSON *sources)
+static void conn_leaf(struct walk *w, const struct chan *c, uint64_t t, cJSON *sources)
 {
 	if (leaf_seen(w, c))
 		return;
-	cJSON *n = conn_node(w, c);
+	cJSON *n = conn_node(w, c, t);
 	if (n)
 		add_source(sources, "tcp", NULL, n);
 }
@@ -866,7 +870,7 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 		sock_complete(w, c);
 	if (is_tcp(c)) {
 		if (!is_local(&c->remote)) {
-			conn_leaf(w, c, sources);
+			conn_leaf(w, c, t, sources);
 			return;
 		}
 		x.ends[0] = tcp_far_end(w, c, live);
@@ -1334,11 +1338,14 @@ cJSON *chain_compute(struct graph *g, const struct chain_req *req)
 	if (req->syn_remote)
 		cJSON_AddStringToObject(subj, "remote", ht_addr_str(req->syn_remote, buf, sizeof(buf)));
 
-	visited(&w, req->subject, req->now);
+	/* as of a past instant (a closed connection's holder): the walk reads
+	 * only what the graph remembers of then (t != now: no live checks) */
+	uint64_t at = req->at && req->at < req->now ? req->at : req->now;
+	visited(&w, req->subject, at);
 	/* the walk keeps pointers to holds and processes across /proc reads:
 	 * nothing of the graph is freed until it is done */
 	graph_hold(g);
-	cJSON *tree = expand(&w, req->subject, req->now, ROLE_SUBJECT, 0, NULL);
+	cJSON *tree = expand(&w, req->subject, at, ROLE_SUBJECT, 0, NULL);
 	if (tree) {
 		cJSON *sources = cJSON_GetObjectItem(tree, "sources");
 		if (cJSON_GetArraySize(sources) == 0)

@@ -15,6 +15,8 @@ struct chain_req {
 	struct chan *exclude;       /* the SYN's own socket: not a source */
 	const struct ht_addr *syn_local, *syn_remote; /* NULL for "chain PID" */
 	uint64_t now;
+	uint64_t at;                /* the subject as of then (0: now): a closed
+				     * connection's holder (graph_hist.c) */
 	int nl;                     /* sock_diag socket, or -1 */
 	size_t max_nodes;           /* bound on tree size (0 = 512) */
 	/* when the query's /proc holder scans must end (CLOCK_THREAD_CPUTIME_ID ns;

@@ -351,7 +351,7 @@ void control_open(struct collector *c);
 int follow_later(struct collector *c, const struct ht_qreq *q, const char *ans, inq_done_fn done,
 		 void *arg);
 /* inq_who_fn: the local part of an HTTP inquiry (arg: the collector) */
-char *follow_inq_who(void *arg, const char *local, const char *remote);
+char *follow_inq_who(void *arg, const char *local, const char *remote, unsigned long age_ms);
 
 /* ---- loop.c: the epoll loop --------------------------------------------------------- */
 struct loop {

@@ -27,20 +27,16 @@ int follow_later(struct collector *c, const struct ht_qreq *q, const char *ans, 
 	return inquiry_follow(c->inq, ans, (long)q->deadline_ms, sc, done, arg) == 0;
 }
 
-char *follow_inq_who(void *arg, const char *local, const char *remote)
+char *follow_inq_who(void *arg, const char *local, const char *remote, unsigned long age_ms)
 {
 	struct collector *c = arg;
 	char req[256];
-	/* the exact connection only: sock_diag's lookup also matches a listener */
+	/* the exact connection (op_who: not a listener), open or, within
+	 * history_window, closed (graph_hist.c) */
 	struct ht_endpoint l, r;
-	struct sd_inet si;
-	int nl = c->qctx.nl;
-	if (ht_endpoint_parse(local, &l) != 0 || ht_endpoint_parse(remote, &r) != 0 ||
-	    nl < 0 || sd_inet_lookup(nl, l.family, l.addr, l.port, r.addr, r.port, &si) != 0 ||
-	    si.state == TCP_LISTEN || memcmp(si.raddr, r.addr, l.family == AF_INET ? 4 : 16) != 0 ||
-	    si.rport != r.port)
+	if (ht_endpoint_parse(local, &l) != 0 || ht_endpoint_parse(remote, &r) != 0)
 		return ht_qerr_answer(NULL, HT_QE_NO_CONN, NULL);
-	struct ht_qreq q = {.op = HT_QOP_WHO};
+	struct ht_qreq q = {.op = HT_QOP_WHO, .age_ms = age_ms};
 	snprintf(q.local, sizeof(q.local), "%s", local);
 	snprintf(q.remote, sizeof(q.remote), "%s", remote);
 	int n = ht_qreq_build(req, sizeof(req), &q);

@@ -332,6 +332,8 @@ struct graph *graph_new(const struct graph_conf *conf)
 		g->conf.max_holds_per_uid = GRAPH_MAX_HOLDS_PER_UID;
 	if (!g->conf.max_chans_per_uid)
 		g->conf.max_chans_per_uid = GRAPH_MAX_CHANS_PER_UID;
+	if (!g->conf.max_closed)
+		g->conf.max_closed = GRAPH_HIST_MAX;
 	for (size_t i = 0; i < DCACHE_N; i++)
 		g->dcache[i].fd = -1;
 	g->nohtab = 1024;
@@ -351,6 +353,8 @@ void graph_free(struct graph *g)
 	if (!g)
 		return;
 	free(g->kev);
+	g->conf.max_closed = 0; /* (the procs' last closes are not listed) */
+	graph_hist_free(g);
 	while (g->phead)
 		proc_free(g, g->phead);
 	while (g->chead)
@@ -390,6 +394,7 @@ void graph_gc(struct graph *g, uint64_t now)
 		return;
 	g->changes++;
 	run_trims(g);
+	graph_hist_gc(g, now);
 
 	/* liveness: a rolling sample of live processes, for exits no record told */
 	if (g->conf.use_procfs) {

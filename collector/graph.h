@@ -206,10 +206,14 @@ struct graph_conf {
 	uint32_t max_fds_per_proc;   /* default GRAPH_MAX_FDS_PER_PROC */
 	uint64_t max_holds_per_uid;  /* default GRAPH_MAX_HOLDS_PER_UID */
 	uint64_t max_chans_per_uid;  /* default GRAPH_MAX_CHANS_PER_UID */
+	/* closed TCP connections listed (graph_hist.c): default GRAPH_HIST_MAX,
+	 * each graph_hist_ent_bytes() */
+	uint32_t max_closed;
 };
 #define GRAPH_MAX_FDS_PER_PROC (1u << 20)
 #define GRAPH_MAX_HOLDS_PER_UID 262144u
 #define GRAPH_MAX_CHANS_PER_UID 262144u
+#define GRAPH_HIST_MAX 131072u
 
 struct graph_stats {
 	uint64_t procs, procs_alive, chans, holds;
@@ -229,6 +233,11 @@ struct graph_stats {
 	uint64_t refused_kev;      /* a BIRTH/IMAGE the kernel's events contradict */
 	uint64_t kev_forks;        /* fork events taken (graph_kev.c) */
 	uint64_t kev_tcp_holds;    /* holds of TCP connections from kernel events */
+	/* closed TCP connections (graph_hist.c): listed, and dropped for the
+	 * count cap or the history window */
+	uint64_t hist_added, hist_evicted_cap, hist_evicted_window;
+	uint64_t hist_bytes;       /* its ring and buckets (in bytes too) */
+	uint64_t local_probed;     /* outbound sockets queued for their local end */
 };
 
 /* Per uid: what it has in the graph and what of its was refused. */
@@ -378,6 +387,32 @@ const struct graph_conf *graph_conf(const struct graph *g);
  * from the same subject gives the same chain but for what the walk itself
  * asks the kernel (collector/push.c: a prejudged chain is confirmed on it). */
 uint64_t graph_changes(const struct graph *g);
+
+/* ---- the recent past of TCP connections (graph_hist.c) -------------------
+ * A TCP connection whose 4-tuple the kernel gave is listed when its last
+ * holder lets go of it: at most conf.max_closed (the oldest dropped first),
+ * each until it closed longer than window_ns ago (graph_gc). Memory:
+ * max_closed * graph_hist_ent_bytes() (88 bytes: 11.5 MB at GRAPH_HIST_MAX),
+ * allocated at the first close; lookup by exact 4-tuple, O(1) expected. */
+struct graph_closed {
+	uint64_t ino, since, until; /* monotonic ns: its first hold, its last close */
+	uint64_t serial;            /* the holder's entry (struct proc serial) */
+	pid_t pid;
+	uint8_t dir;                /* 'o' connected, 'i' accepted, 0 unknown */
+	int expired;                /* closed longer than window_ns before now */
+};
+size_t graph_hist_ent_bytes(void);
+size_t graph_hist_count(const struct graph *g);
+/* The connection l-r (l: this host's end) as it was at t: 1 and *out when one
+ * closed within the window (the one held at t, else the newest); 0 and *out
+ * (expired) when the only one closed longer ago and is still listed; -1 none. */
+int graph_hist_find(struct graph *g, const struct ht_addr *l, const struct ht_addr *r, uint64_t t,
+		    uint64_t now, struct graph_closed *out);
+/* The process that held e's connection, and the channel (*cp), with *t put
+ * within its hold; NULL when the graph no longer has them (retention, a
+ * bound) or the inode is another socket's now. */
+struct proc *graph_hist_holder(struct graph *g, const struct graph_closed *e, uint64_t *t,
+			       struct chan **cp);
 
 /* iteration: oldest first */
 struct proc *graph_first_proc(struct graph *g);

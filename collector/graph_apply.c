@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "graph_int.h"
@@ -542,6 +543,11 @@ static int rec_connect(struct rec *x)
 	c->sotype = (int16_t)(r->num & 0xf);
 	c->connector = x->pid;
 	c->failed = 0; /* a new attempt (TCP may connect() again after a failure) */
+	/* its local end from the kernel, while the socket exists: a connection
+	 * that closes is found by its 4-tuple later (graph_hist.c) */
+	if (confirmed > 0 && x->g->conf.use_procfs && inet_family(c->remote.family) &&
+	    (c->sotype == 0 || c->sotype == SOCK_STREAM))
+		pend_connect(x->g, c);
 	return hold_socket(x, c, confirmed);
 }
 

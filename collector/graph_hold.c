@@ -173,6 +173,8 @@ void hold_close(struct graph *g, struct hold *h, uint64_t ts)
 	h->until = ts > h->since ? ts : h->since + 1;
 	h->c->last_ts = ts;
 	oh_del(g, h);
+	if (h->c->kind == HT_CHAN_SOCK)
+		graph_hist_closed(g, h->c, h->until);
 	struct proc *p = h->p;
 	/* (issue 10: trimming here freed holds — even h — that the PTY case and
 	 * chain walks were still iterating) */

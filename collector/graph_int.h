@@ -14,6 +14,8 @@
  *                  claims a record makes (fd_rec, fd_unconfirmed)
  *   graph_hold.c   holds: (process, channel) intervals, the open-hold index,
  *                  trimming closed holds at safe points (graph_hold/release)
+ *   graph_hist.c   the recent past of TCP connections: those closed,
+ *                  by 4-tuple, bounded (graph_hist_find)
  *   graph_proc.c   the kernel's view through /proc: claim checks of one fd
  *                  (cached /proc/PID/fd directory fds), the kernel's parent,
  *                  fd table resync, processes the shim did not describe
@@ -106,6 +108,7 @@ struct graph {
 	/* the kernel event source's lineage (graph_kev.c); kev_on: authoritative */
 	struct kevtab *kev;
 	int kev_on;
+	struct hist *hist;               /* closed TCP connections (graph_hist.c) */
 };
 
 /* Ghost fds. A record sent before the collector's last read of the sender's
@@ -319,12 +322,24 @@ void kernel_lineage(struct graph *g, struct proc *p, uint64_t now);
 /* is this known live entry the same process the kernel runs as its pid? */
 int same_process(struct graph *g, struct proc *p);
 
+/* ---- graph_hist.c: closed TCP connections --------------------------------- */
+
+/* c's last holder let go of it at ts: listed when it is a TCP connection
+ * with the kernel's 4-tuple (hold_close) */
+void graph_hist_closed(struct graph *g, struct chan *c, uint64_t ts);
+/* drops what closed longer than the window ago */
+void graph_hist_gc(struct graph *g, uint64_t now);
+void graph_hist_free(struct graph *g);
+
 /* ---- graph_sock.c: the kernel's view of sockets (sock_diag) ---------------- */
 
 /* the sock_diag socket, opened when first needed; -1 if it cannot be */
 int graph_nl(struct graph *g);
 /* queues a socket first seen in /proc for graph_probe_pending */
 void pend_socket(struct graph *g, const struct ht_chan *k);
+/* queues a CONNECT's TCP socket for its local end (the record names only
+ * the remote): the next probe's dump gives the kernel's 4-tuple */
+void pend_connect(struct graph *g, struct chan *c);
 /* is unix socket ino paired with peer by the kernel? */
 int kernel_unix_peer_is(struct graph *g, uint64_t ino, uint64_t peer);
 /* links c (an accepted unix socket) with the peer the kernel names */

@@ -40,6 +40,15 @@ void pend_socket(struct graph *g, const struct ht_chan *k)
 	g->pending[g->npending++] = c;
 }
 
+void pend_connect(struct graph *g, struct chan *c)
+{
+	if (c->has_local || c->tcp_probed || g->npending >= PENDING_MAX)
+		return;
+	c->tcp_probed = 1; /* queued (chan_free unlists it) */
+	g->pending[g->npending++] = c;
+	g->st.local_probed++;
+}
+
 /* A chain walk found unix socket c connected to a peer not accepted yet
  * (sock_diag -EAGAIN): it is asked again each round (graph_probe_pending),
  * at most GRAPH_PEER_WAIT_ROUNDS times. */
@@ -104,11 +113,14 @@ static int probe_cb(void *vctx, const struct sd_inet *s)
 		}
 		c->has_local = 1;
 		c->probed = 1;
-		/* accepted if its local port is one this host listens on */
-		c->dir = 'o';
+		/* accepted if its local port is one this host listens on (a
+		 * CONNECT's socket knows it connected) */
+		uint8_t dir = 'o';
 		for (size_t l = 0; l < x->nlisten; l++)
 			if (x->listen[l].port == s->lport)
-				c->dir = 'i';
+				dir = 'i';
+		if (!c->dir)
+			c->dir = dir;
 		g->pending[i] = NULL;
 	}
 	return 0;

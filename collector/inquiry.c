@@ -216,6 +216,7 @@ char *inq_error_json(const char *msg)
 		return NULL;
 	cJSON_AddBoolToObject(a, "ok", 0);
 	cJSON_AddStringToObject(a, "error", msg);
+	cJSON_AddNumberToObject(a, "v", INQ_VERSION);
 	char *s = cJSON_PrintUnformatted(a);
 	cJSON_Delete(a);
 	return s;
@@ -289,6 +290,12 @@ int inq_parse_request(const char *body, size_t len, struct inq_req *r, char *err
 		goto bad;
 	}
 	r->deadline_ms = v;
+	/* (issue 12) the asker's word, clamped by the answering host to its window */
+	if (int_field(j, "age_ms", 0, 86400000, &v) != 0) {
+		snprintf(err, n, "bad \"age_ms\": an integer 0..86400000");
+		goto bad;
+	}
+	r->age_ms = v < 0 ? 0 : v;
 	f = cJSON_GetObjectItem(j, "format");
 	if (f) {
 		if (!cJSON_IsString(f) || (strcmp(f->valuestring, "native") && strcmp(f->valuestring, "paper"))) {
@@ -547,4 +554,26 @@ cJSON *inq_to_paper(const cJSON *native)
 	prev_of(cJSON_GetObjectItem(native, "tree"), prev, 0);
 	nest--;
 	return o;
+}
+
+void inq_refused_reason(long status, const char *body, size_t n, char *out, size_t on)
+{
+	snprintf(out, on, "refused: %ld", status);
+	if (status != 404)
+		return;
+	cJSON *a = body && n ? cJSON_ParseWithLength(body, n) : NULL;
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(a, "v");
+	const char *e = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "error"));
+	if (cJSON_IsNumber(v) && v->valuedouble >= 2 && e && e[0]) {
+		/* (the judge keeps a reason of <= 128 printable bytes) */
+		char t[100];
+		size_t k = 0;
+		for (; e[k] && k < sizeof(t) - 1; k++)
+			t[k] = (unsigned char)e[k] >= 0x20 && e[k] != 0x7f ? e[k] : '?';
+		t[k] = 0;
+		snprintf(out, on, "refused: 404: %s", t);
+	} else {
+		snprintf(out, on, "refused: 404 (far host: inquiry v1, no history of closed connections)");
+	}
+	cJSON_Delete(a);
 }

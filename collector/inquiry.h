@@ -18,6 +18,10 @@
 #include "hoptrace/fleetconf.h"
 
 #define INQ_BODY_MAX 65536      /* request body bound (413 above) */
+/* The protocol's version: 2 answers for closed connections within
+ * history_window ("age_ms"); its error bodies say "v":2 (a version-1 host's
+ * do not) */
+#define INQ_VERSION 2
 #define INQ_VISITED_MAX 256     /* entries in "visited" */
 #define INQ_ANSWER_MAX (1u << 20) /* an upstream answer larger than this: "no answer" */
 #define INQ_LEAVES_MAX 64       /* conn leaves followed per answer */
@@ -61,6 +65,7 @@ struct inq_req {
 	char local[INQ_EP_MAX], remote[INQ_EP_MAX]; /* as the answering host sees them */
 	int depth;                /* -1: absent */
 	long deadline_ms;         /* -1: absent */
+	long age_ms;              /* "age_ms" (version 2): 0 absent */
 	int paper;                /* "format":"paper" */
 	char nonce[24];           /* "nonce" (base64url, the judge's), "" if absent */
 	cJSON *visited;           /* array of canonical 4-tuple strings (owned) */
@@ -84,6 +89,11 @@ size_t inq_leaves(cJSON *answer, cJSON **out, size_t max);
 /* Fills one conn leaf: "upstream" takes ownership of up (NULL: stays null),
  * "complete" and "reason" (NULL: removed). */
 void inq_fill(cJSON *conn, cJSON *up, int complete, const char *reason);
+/* The reason for a leaf whose far host answered status with body (n bytes,
+ * may be NULL): "refused: 404: <its error>" from a version-2 host, "refused:
+ * 404 (far host: inquiry v1, no history of closed connections)" from an
+ * older one, "refused: <status>" else. */
+void inq_refused_reason(long status, const char *body, size_t n, char *out, size_t on);
 /* Checks an upstream answer: an object with "ok":true, a "tree" and a
  * "chains" array. 0 or -1. */
 int inq_answer_valid(const cJSON *a);
@@ -109,7 +119,7 @@ struct inquiry;
 
 /* what the main loop gets for an HTTP inquiry: compute the local "who" answer
  * (a malloc()ed JSON string) for local/remote; runs on the main thread. */
-typedef char *(*inq_who_fn)(void *arg, const char *local, const char *remote);
+typedef char *(*inq_who_fn)(void *arg, const char *local, const char *remote, unsigned long age_ms);
 
 /* The monitor's side: loads the part-signing key, starts the unprivileged
  * child (hoptraced re-executed as `hoptraced -X FD [-d] [-v…] -f conffile`),

@@ -658,7 +658,7 @@ static void on_who_req(struct inquiry *q, const struct ps_who_req *m)
 	/* shape: any fault here is the child's */
 	if (!ps_addr_valid(&m->peer, 1) || !ps_addr_valid(&m->local, 1) || !ps_addr_valid(&m->remote, 1) ||
 	    m->local.family != m->remote.family || m->npeer_addrs > PKI_ADDRS_MAX || m->depth < -1 ||
-	    m->depth > 64 || m->deadline_ms > 60000 || m->paper > 1 ||
+	    m->depth > 64 || m->deadline_ms > 60000 || m->paper > 1 || m->age_ms > 86400000 ||
 	    !nul_inside(m->nonce, sizeof(m->nonce)) || (m->nonce[0] && !inq_nonce_ok(m->nonce)) ||
 	    !nul_inside(m->peer_cn, sizeof(m->peer_cn))) {
 		violation(q, "malformed WHO_REQ");
@@ -695,7 +695,7 @@ static void on_who_req(struct inquiry *q, const struct ps_who_req *m)
 	char local[HT_ENDPOINT_STRLEN], remote[HT_ENDPOINT_STRLEN];
 	ps_addr_text(&m->local, local, sizeof(local));
 	ps_addr_text(&m->remote, remote, sizeof(remote));
-	char *ans = q->who(q->who_arg, local, remote);
+	char *ans = q->who(q->who_arg, local, remote, m->age_ms);
 	const char *aend = NULL;
 	cJSON *a = ans ? cJSON_ParseWithOpts(ans, &aend, 0) : NULL;
 	if (!a) {
@@ -705,7 +705,8 @@ static void on_who_req(struct inquiry *q, const struct ps_who_req *m)
 		const char *cn = cJSON_GetStringValue(cJSON_GetObjectItem(a, "code"));
 		enum ht_qerr code = ht_qerr_from_name(cn, cn ? strlen(cn) : 0);
 		if (code == HT_QE_NO_CONN || code == HT_QE_NO_HOLDER || code == HT_QE_NO_PROC)
-			who_err(q, m->h.id, 404, "no such connection");
+			/* (why: not open, closed beyond history_window, ...) */
+			who_err(q, m->h.id, 404, e && e[0] ? e : "no such connection");
 		else
 			who_err(q, m->h.id, 400, e ? e : "bad request");
 	} else {

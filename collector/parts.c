@@ -140,9 +140,25 @@ static unsigned char *signed_bytes(const char *part, size_t plen, size_t *len)
 	return b;
 }
 
+/* "past" (a closed connection's answer, issue 12): its two ages, signed, so
+ * no host on the way can drop or change when the part describes; 0, or -1
+ * out of memory. A malformed one is not copied. */
+static int past_copy(cJSON *to, const cJSON *past)
+{
+	const cJSON *c = cJSON_GetObjectItem(past, "closed_ago_ms"), *a = cJSON_GetObjectItem(past, "as_of_ago_ms");
+	if (!cJSON_IsObject(past) || !cJSON_IsNumber(c) || !cJSON_IsNumber(a) || c->valuedouble < 0 ||
+	    a->valuedouble < 0 || c->valuedouble > 86400000.0 || a->valuedouble > 86400000.0)
+		return 0;
+	cJSON *o = cJSON_AddObjectToObject(to, "past");
+	if (!o || !cJSON_AddNumberToObject(o, "closed_ago_ms", (double)(uint64_t)c->valuedouble) ||
+	    !cJSON_AddNumberToObject(o, "as_of_ago_ms", (double)(uint64_t)a->valuedouble))
+		return -1;
+	return 0;
+}
+
 static cJSON *make(struct pki_signer *s, const char *host, const char *nonce,
 		   const char *asked_local, const char *asked_remote, const cJSON *tree,
-		   int truncated, int holders_incomplete, char *err, size_t n)
+		   int truncated, int holders_incomplete, const cJSON *past, char *err, size_t n)
 {
 	if (!s || !host || !nonce || !asked_local || !asked_remote || !cJSON_IsObject(tree)) {
 		snprintf(err, n, "part: missing signer, host, nonce, asked connection or tree");
@@ -166,6 +182,8 @@ static cJSON *make(struct pki_signer *s, const char *host, const char *nonce,
 		cJSON_AddBoolToObject(p, "truncated", 1);
 	if (holders_incomplete)
 		cJSON_AddBoolToObject(p, "holders_incomplete", 1);
+	if (past_copy(p, past) != 0)
+		goto oom;
 	cJSON *t = cJSON_Duplicate(tree, 1);
 	if (!t)
 		goto oom;
@@ -214,7 +232,7 @@ cJSON *part_make(struct pki_signer *s, const char *host, const char *nonce,
 		 const char *asked_local, const char *asked_remote, const cJSON *tree, char *err,
 		 size_t n)
 {
-	return make(s, host, nonce, asked_local, asked_remote, tree, 0, 0, err, n);
+	return make(s, host, nonce, asked_local, asked_remote, tree, 0, 0, NULL, err, n);
 }
 
 cJSON *part_make_answer(struct pki_signer *s, const char *nonce, const char *asked_local,
@@ -223,7 +241,8 @@ cJSON *part_make_answer(struct pki_signer *s, const char *nonce, const char *ask
 	return make(s, jstr(answer, "host"), nonce, asked_local, asked_remote,
 		    cJSON_GetObjectItem(answer, "tree"),
 		    cJSON_IsTrue(cJSON_GetObjectItem(answer, "truncated")),
-		    cJSON_IsTrue(cJSON_GetObjectItem(answer, "holders_incomplete")), err, n);
+		    cJSON_IsTrue(cJSON_GetObjectItem(answer, "holders_incomplete")),
+		    cJSON_GetObjectItem(answer, "past"), err, n);
 }
 
 static int is_ws(char c)
@@ -565,6 +584,7 @@ static cJSON *verify_one(struct judge *j, const cJSON *L, cJSON *U, int depth, c
 		cJSON_AddBoolToObject(V, "truncated", 1);
 	if (cJSON_IsTrue(cJSON_GetObjectItem(p, "holders_incomplete")))
 		cJSON_AddBoolToObject(V, "holders_incomplete", 1);
+	past_copy(V, cJSON_GetObjectItem(p, "past"));
 	/* kept, so a host that forwards this answer forwards a part its judge can check */
 	cJSON_AddItemToObject(V, "signed", sgc);
 	struct signer by = {.addrs = addrs, .naddrs = naddrs};

@@ -87,6 +87,7 @@ struct ps_who_req {
 	int32_t depth;        /* 0..64, -1 absent */
 	uint32_t deadline_ms; /* 0 absent, else 1..60000 */
 	uint32_t paper;       /* 0/1 */
+	uint32_t age_ms;      /* 0..86400000: the asker saw it this long ago (0: now) */
 	char nonce[PS_NONCE_MAX]; /* "" or base64url, NUL inside */
 	char peer_cn[PKI_CN_MAX + 1];
 	uint8_t pad[7];

@@ -290,10 +290,16 @@ static int start_leaf(struct job *j, cJSON *node, const char *canon, long rem_ms
 	snprintf(url, sizeof(url), "%s://%s:%u/v1/trace", C->tls ? "https" : "http", host, C->c.port);
 
 	cJSON *rq = cJSON_CreateObject();
+	cJSON_AddNumberToObject(rq, "v", INQ_VERSION);
 	cJSON_AddStringToObject(rq, "local", jr->valuestring);
 	cJSON_AddStringToObject(rq, "remote", jl->valuestring);
 	cJSON_AddNumberToObject(rq, "depth", j->depth - 1);
 	cJSON_AddNumberToObject(rq, "deadline_ms", (double)rem_ms);
+	/* when this host's walk met the connection (a creator's at a birth,
+	 * history): the far host answers as of then */
+	const cJSON *seen = cJSON_GetObjectItem(node, "seen_ago_ms");
+	if (cJSON_IsNumber(seen) && seen->valuedouble >= 1 && seen->valuedouble <= 86400000)
+		cJSON_AddNumberToObject(rq, "age_ms", (double)(long)seen->valuedouble);
 	if (j->nonce[0])
 		cJSON_AddStringToObject(rq, "nonce", j->nonce);
 	cJSON *vis = cJSON_Duplicate(j->visited, 1);
@@ -404,8 +410,8 @@ static void leaf_done(CURL *e, CURLcode rc)
 		log_debug("inquiry: %s", curl_easy_strerror(rc));
 		inq_fill(l->node, NULL, 0, C->tls && tls_refused(rc) ? "peer not in fleet" : "no answer");
 	} else if (code != 200) {
-		char why[32];
-		snprintf(why, sizeof(why), "refused: %ld", code);
+		char why[128];
+		inq_refused_reason(code, l->buf, l->len, why, sizeof(why));
 		inq_fill(l->node, NULL, 0, why);
 	} else {
 		cJSON *up = l->buf ? cJSON_ParseWithLength(l->buf, l->len) : NULL;
@@ -576,6 +582,7 @@ static void on_request(void *ud, const struct tlsfront_req *rq)
 	snprintf(m.peer_cn, sizeof(m.peer_cn), "%s", rq->peer_cn);
 	m.depth = h->r.depth;
 	m.deadline_ms = h->r.deadline_ms > 0 ? (uint32_t)h->r.deadline_ms : 0;
+	m.age_ms = h->r.age_ms > 0 ? (uint32_t)h->r.age_ms : 0;
 	m.paper = (uint32_t)h->r.paper;
 	snprintf(m.nonce, sizeof(m.nonce), "%s", h->r.nonce);
 	pthread_mutex_lock(&C->mu);

@@ -204,6 +204,10 @@ int ht_qreq_build(char *out, size_t n, const struct ht_qreq *r)
 	}
 	if (r->op == HT_QOP_WHO && r->force)
 		puts_(&o, ",\"force\":true");
+	if (r->op == HT_QOP_WHO && r->age_ms) {
+		puts_(&o, ",\"age_ms\":");
+		putu(&o, r->age_ms > HT_QAGE_MAX_MS ? HT_QAGE_MAX_MS : r->age_ms);
+	}
 	put(&o, "}", 1);
 	if (o.over) {
 		out[0] = 0;
@@ -265,6 +269,8 @@ static enum ht_qerr parse_members(const cJSON *j, struct ht_qreq *r, char *detai
 		if (whole(cJSON_GetObjectItemCaseSensitive(j, "deadline_ms"), 1, HT_QDEADLINE_MAX_MS, &d) == 0)
 			r->deadline_ms = (unsigned long)d;
 		r->force = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "force"));
+		if (whole(cJSON_GetObjectItemCaseSensitive(j, "age_ms"), 0, HT_QAGE_MAX_MS, &d) == 0)
+			r->age_ms = (unsigned long)d;
 		return HT_QE_OK;
 	case HT_QOP_CHAIN:
 		if (whole(cJSON_GetObjectItemCaseSensitive(j, "pid"), 1, HT_QPID_MAX, &d) != 0)

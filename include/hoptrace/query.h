@@ -144,13 +144,17 @@ struct ht_qreq {
 	uint64_t ino;
 	unsigned long deadline_ms;
 	int force;
+	unsigned long age_ms;  /* who: the asker saw the connection this long ago
+				* (0..HT_QAGE_MAX_MS; 0: now) — a closed one is
+				* answered as of then, within history_window */
 };
+#define HT_QAGE_MAX_MS 86400000UL
 
 /* Writes r as one JSON object into out (n bytes, NUL-terminated): returns its
  * length, or -1 when it does not fit or r is not a request (no op, a bad
  * endpoint, pid or ino, an id above HT_QID_MAX). Members in this order:
  *   {"op":OP[,"id":N][,"pid":N][,"ino":N][,"local":L,"remote":R]
- *    [,"deadline_ms":N][,"force":true]}
+ *    [,"deadline_ms":N][,"force":true][,"age_ms":N]}
  * No allocation. */
 int ht_qreq_build(char *out, size_t n, const struct ht_qreq *r);
 

@@ -7,6 +7,8 @@
 #   graph      build/tests/bench/graph_bench 100000: the collector's model alone
 #   chain      build/tests/bench/chain_bench: the chain the collector computes and
 #              pushes for a busy client's connect (no /proc, no sockets)
+#   hist       build/tests/bench/hist_bench: the closed-connection index at 100,000
+#              connections (bytes, lookup) and the as-of chain against a live one
 #   ingest     rec_flood_bench against a real hoptraced in a network namespace:
 #              records/s it takes, its RSS after
 #   who        who_bench under the shim in that namespace: the collector's half of
@@ -107,6 +109,13 @@ if want graph; then
 		row chain "chain pushed to the guard (busy client), ns" "$(num 's/^prejudge_ns //p' "$LOGS/chain.log")"
 		row chain "of which the walk (chain_compute), ns" "$(num 's/^compute_ns //p' "$LOGS/chain.log")"
 	else STATUS="$STATUS chain:skipped(not built)"; fi
+	if [ -x "$B/tests/bench/hist_bench" ]; then
+		# issue 12: the closed-connection index at 100,000 entries, the as-of chain
+		step hist "$B/tests/bench/hist_bench" 20000
+		row hist "closed-connection index at 100,000 connections, bytes" "$(num 's/^hist_bytes //p' "$LOGS/hist.log")" "ring + buckets at GRAPH_HIST_MAX (131072)"
+		row hist "lookup by 4-tuple, ns" "$(num 's/^find_ns //p' "$LOGS/hist.log")"
+		row hist "as-of chain of a closed connection, ns" "$(num 's/^asof_ns //p' "$LOGS/hist.log")" "live chain of the same shape $(num 's/^live_ns //p' "$LOGS/hist.log") ns, ratio $(num 's/^asof_ratio //p' "$LOGS/hist.log")"
+	else STATUS="$STATUS hist:skipped(not built)"; fi
 fi
 
 # ---- collector: ingest and who, in a network namespace ---------------------------

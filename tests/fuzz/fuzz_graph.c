@@ -19,7 +19,8 @@
  *
  * Program format (bytes past the end read as 0, so a cut program still runs):
  *   header  h0: max_procs {4,16,64,100000}[h0&3], retention {1,10,60,600} s
- *               [(h0>>2)&3], window {1,10,60,600} s [(h0>>4)&3]
+ *               [(h0>>2)&3], window {1,10,60,600} s [(h0>>4)&3], closed
+ *               connections listed {4,16,64,256} [h0>>6]
  *   then ops; an op byte is (kind << 3) | sender (8 senders, pids 100..107,
  *   uids 0,1000,1000,1001,65534,0,1000,1002):
  *     kind 0..17  record of type kind+1 (BIRTH..CONNFAIL), 8 field bytes
@@ -30,7 +31,9 @@
  *     20 GC       graph_gc(now)
  *     21 CHAIN    pid selector: {"op":"chain","pid":N}
  *     22 WHO      ino, addrs, max_nodes: the graph side of "who" (op_who
- *                 after its sock_diag lookup), chain_compute with the SYN
+ *                 after its sock_diag lookup), chain_compute with the SYN;
+ *                 a socket nobody holds: its 4-tuple in the closed index
+ *                 (graph_hist_find, max_nodes & 0x7f seconds back)
  *     23 PREJ     ino, addr: query_prejudge
  *     24 DUMP     sel: ps / graph / status, rendered by chainfmt
  *     25 BOUND    ino, addrs: {"op":"bound",...}
@@ -255,6 +258,9 @@ static void check_graph(struct graph *g)
 	      (unsigned long long)st.holds);
 	CHECK(st.procs <= graph_conf(g)->max_procs, "procs %llu > max",
 	      (unsigned long long)st.procs);
+	CHECK(graph_hist_count(g) <= graph_conf(g)->max_closed &&
+	      st.hist_added - st.hist_evicted_cap - st.hist_evicted_window == graph_hist_count(g),
+	      "hist %zu listed, %llu added", graph_hist_count(g), (unsigned long long)st.hist_added);
 }
 
 /* ---- value tables ------------------------------------------------------------- */
@@ -557,8 +563,22 @@ static void who(struct fz *f, uint64_t ino, uint8_t addrs, uint8_t nodes)
 	if (f->trace)
 		fprintf(stderr, "   who socket:[%llu]: holder %d\n", (unsigned long long)ino,
 			p ? p->pid : 0);
-	if (!p)
+	if (!p) {
+		/* closed: the recent past by 4-tuple (graph_hist.c), as op_who */
+		struct graph_closed e;
+		uint64_t back = (uint64_t)(nodes & 0x7f) * SEC;
+		uint64_t t = f->now > back ? f->now - back : 0;
+		int rc = graph_hist_find(f->g, &l, &r, t, f->now, &e);
+		CHECK(rc != 1 || (e.since < e.until && e.until + graph_conf(f->g)->window_ns >= f->now),
+		      "hist entry %d out of its window", rc);
+		struct chan *hc;
+		struct proc *hp = rc == 1 ? graph_hist_holder(f->g, &e, &t, &hc) : NULL;
+		CHECK(!hp || (hc && hc->ino == e.ino && hp->serial == e.serial && t < e.until),
+		      "hist holder of socket:[%llu]", (unsigned long long)e.ino);
+		if (f->trace)
+			fprintf(stderr, "   who closed: %d, holder %d\n", rc, hp ? hp->pid : 0);
 		return;
+	}
 	if (!c->has_local) {
 		gaddr_set(&c->local, &l);
 		c->has_local = 1;
@@ -793,7 +813,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	f.trace = getenv("HT_FUZZ_TRACE") != NULL;
 	struct graph_conf c = {.retention_ns = secs[(data[0] >> 2) & 3] * SEC,
 			       .window_ns = secs[(data[0] >> 4) & 3] * SEC,
-			       .max_procs = maxp[data[0] & 3], .use_procfs = 0};
+			       .max_procs = maxp[data[0] & 3], .use_procfs = 0,
+			       .max_closed = 4u << (2 * (data[0] >> 6))}; /* 4, 16, 64, 256 */
 	f.g = graph_new(&c);
 	if (!f.g)
 		return 0;

@@ -120,6 +120,22 @@ static void tree_upstream(void)
 		     "chain 2: origin h2 [2001:db8::2]:4000  procs: -  incomplete\n");
 }
 
+/* a far host's part about a connection it had closed (issue 12) */
+static void tree_past(void)
+{
+	CHECK_RENDER(chainfmt_tree,
+		     "{\"ok\":true,\"host\":\"h2\",\"tree\":{\"type\":\"proc\",\"host\":\"h2\",\"pid\":9,"
+		     "\"exe\":\"/usr/bin/socat\",\"sources\":[{\"via\":\"tcp\",\"node\":{\"type\":\"conn\","
+		     "\"dir\":\"in\",\"local\":\"10.0.0.2:22\",\"remote\":\"10.0.0.1:5000\",\"complete\":true,"
+		     "\"upstream\":{\"ok\":true,\"host\":\"h1\",\"past\":{\"closed_ago_ms\":12500,"
+		     "\"as_of_ago_ms\":30000},\"tree\":{\"type\":\"proc\",\"host\":\"h1\",\"pid\":4,"
+		     "\"exe\":\"/usr/bin/ssh\",\"sources\":[]},\"chains\":[]}}}]},\"chains\":[]}",
+		     "h2  socat[9] /usr/bin/socat\n"
+		     "└─ tcp in  10.0.0.2:22 ← 10.0.0.1:5000  [closed 12 s ago]\n"
+		     "   └─ h1  ssh[4] /usr/bin/ssh\n"
+		     "no chains\n");
+}
+
 static void tree_local_origin(void)
 {
 	CHECK_RENDER(chainfmt_tree,
@@ -375,6 +391,6 @@ static void ask_routes_by_code(void)
 	CHECK_EQ_INT(code, HT_QE_BAD_REQUEST);
 }
 
-T_MAIN("cli", T(tree_who), T(tree_upstream), T(tree_local_origin), T(tree_control_chars),
+T_MAIN("cli", T(tree_who), T(tree_upstream), T(tree_past), T(tree_local_origin), T(tree_control_chars),
        T(tree_too_deep), T(tree_malformed), T(dot_graph), T(ps_table), T(status_lines),
        T(exit_status), T(ask_routes_by_code))

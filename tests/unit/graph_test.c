@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../../collector/answer.h"
 #include "../../collector/chain.h"
 #include "../../collector/graph.h"
 #include "hoptrace/chain.h"
@@ -1560,6 +1561,200 @@ static void test_memory_per_10k(void)
 	graph_free(g);
 }
 
+/* ---- the recent past of TCP connections (graph_hist.c) ---------------------- */
+
+static struct graph *mk_hist(uint32_t max_closed)
+{
+	struct graph_conf c = {.retention_ns = 600 * SEC, .window_ns = 60 * SEC,
+			       .max_procs = 1000, .use_procfs = 0, .max_closed = max_closed};
+	return graph_new(&c);
+}
+
+static int hist_find(struct graph *g, const char *lip, uint16_t lport, const char *rip,
+		     uint16_t rport, uint64_t t, uint64_t now, struct graph_closed *e)
+{
+	struct ht_addr l, r;
+	v4(&l, lip, lport);
+	v4(&r, rip, rport);
+	return graph_hist_find(g, &l, &r, t, now, e);
+}
+
+/* a closed connection is found by its 4-tuple with who held it, from/until;
+ * not while open, not by another 4-tuple; past the window it says expired,
+ * and the window's gc drops it */
+static void test_hist_closed_lookup(void)
+{
+	struct graph *g = mk_hist(0);
+	struct graph_closed e;
+	struct graph_stats st;
+	image(g, 20, 1, "/usr/sbin/sshd", 1 * SEC);
+	accept_tcp(g, 20, 4, 500, "10.250.0.1", 40000, 2 * SEC);
+	CHECK_EQ_INT(hist_find(g, "10.250.0.2", 22, "10.250.0.1", 40000, 3 * SEC, 3 * SEC, &e), -1);
+	fdop(g, 20, HT_REC_CLOSE, 4, 0, 5 * SEC);
+	CHECK_EQ_INT((int)graph_hist_count(g), 1);
+	CHECK_EQ_INT(hist_find(g, "10.250.0.2", 22, "10.250.0.1", 40000, 3 * SEC, 10 * SEC, &e), 1);
+	CHECK_EQ_INT(e.pid, 20);
+	CHECK(e.ino == 500 && e.since == 2 * SEC && e.until == 5 * SEC && !e.expired);
+	CHECK_EQ_INT(e.dir, 'i');
+	uint64_t t = 9 * SEC; /* after it closed: put within the hold */
+	struct chan *c;
+	struct proc *p = graph_hist_holder(g, &e, &t, &c);
+	CHECK(p && p->pid == 20 && c && c->ino == 500 && t == 5 * SEC - 1);
+	CHECK_EQ_INT(hist_find(g, "10.250.0.2", 22, "10.250.0.1", 40001, 3 * SEC, 10 * SEC, &e), -1);
+	CHECK_EQ_INT(hist_find(g, "10.250.0.2", 23, "10.250.0.1", 40000, 3 * SEC, 10 * SEC, &e), -1);
+	CHECK_EQ_INT(hist_find(g, "10.250.0.9", 22, "10.250.0.1", 40000, 3 * SEC, 10 * SEC, &e), -1);
+	/* closed longer than the window (60 s) ago */
+	CHECK_EQ_INT(hist_find(g, "10.250.0.2", 22, "10.250.0.1", 40000, 3 * SEC, 66 * SEC, &e), 0);
+	CHECK(e.expired);
+	graph_gc(g, 66 * SEC);
+	CHECK_EQ_INT((int)graph_hist_count(g), 0);
+	CHECK_EQ_INT(hist_find(g, "10.250.0.2", 22, "10.250.0.1", 40000, 3 * SEC, 66 * SEC, &e), -1);
+	graph_stats(g, &st);
+	CHECK(st.hist_added == 1 && st.hist_evicted_window == 1 && st.hist_evicted_cap == 0);
+	graph_free(g);
+}
+
+/* an outbound connection is listed only with its local end from the kernel
+ * (here set as a probe would); the same 4-tuple used twice: the one held at t */
+static void test_hist_outbound_reuse(void)
+{
+	struct graph *g = mk_hist(0);
+	struct graph_closed e;
+	image(g, 30, 1, "/usr/bin/ssh", 1 * SEC);
+	connect_tcp(g, 30, 3, 600, "10.250.0.3", 22, 2 * SEC);
+	fdop(g, 30, HT_REC_CLOSE, 3, 0, 4 * SEC); /* local end never known */
+	CHECK_EQ_INT((int)graph_hist_count(g), 0);
+	for (int k = 0; k < 2; k++) {
+		uint64_t at = (10 + 10 * (uint64_t)k) * SEC;
+		connect_tcp(g, 30, 3, 601 + (uint64_t)k, "10.250.0.3", 22, at);
+		struct chan *c = graph_chan(g, HT_CHAN_SOCK, 0, 601 + (uint64_t)k);
+		struct ht_addr l;
+		v4(&l, "10.250.0.2", 50000);
+		gaddr_set(&c->local, &l);
+		c->has_local = 1;
+		fdop(g, 30, HT_REC_CLOSE, 3, 0, at + 5 * SEC);
+	}
+	CHECK_EQ_INT((int)graph_hist_count(g), 2);
+	CHECK_EQ_INT(hist_find(g, "10.250.0.2", 50000, "10.250.0.3", 22, 12 * SEC, 30 * SEC, &e), 1);
+	CHECK(e.ino == 601 && e.dir == 'o' && e.pid == 30);
+	CHECK_EQ_INT(hist_find(g, "10.250.0.2", 50000, "10.250.0.3", 22, 22 * SEC, 30 * SEC, &e), 1);
+	CHECK(e.ino == 602);
+	/* at no time either was held: the newest */
+	CHECK_EQ_INT(hist_find(g, "10.250.0.2", 50000, "10.250.0.3", 22, 29 * SEC, 30 * SEC, &e), 1);
+	CHECK(e.ino == 602);
+	graph_free(g);
+}
+
+/* the count cap: the oldest go first; memory within max_closed entries */
+static void test_hist_bound(void)
+{
+	struct graph *g = mk_hist(4);
+	struct graph_closed e;
+	struct graph_stats st;
+	image(g, 20, 1, "/usr/sbin/sshd", 1 * SEC);
+	for (int i = 0; i < 6; i++) {
+		accept_tcp(g, 20, 4, 700 + (uint64_t)i, "10.250.0.1", (uint16_t)(41000 + i), (2 + (uint64_t)i) * SEC);
+		fdop(g, 20, HT_REC_CLOSE, 4, 0, (2 + (uint64_t)i) * SEC + 1000);
+	}
+	graph_stats(g, &st);
+	CHECK_EQ_INT((int)graph_hist_count(g), 4);
+	CHECK(st.hist_added == 6 && st.hist_evicted_cap == 2);
+	CHECK_EQ_INT(hist_find(g, "10.250.0.2", 22, "10.250.0.1", 41000, 2 * SEC, 9 * SEC, &e), -1);
+	CHECK_EQ_INT(hist_find(g, "10.250.0.2", 22, "10.250.0.1", 41001, 3 * SEC, 9 * SEC, &e), -1);
+	for (int i = 2; i < 6; i++)
+		CHECK_EQ_INT(hist_find(g, "10.250.0.2", 22, "10.250.0.1", (uint16_t)(41000 + i), 3 * SEC,
+				       9 * SEC, &e), 1);
+	/* the ring and its buckets: within 4 entries' bytes and a header */
+	CHECK(graph_hist_ent_bytes() <= 88);
+	CHECK(st.hist_bytes > 0 && st.hist_bytes <= 4 * graph_hist_ent_bytes() + 64);
+	graph_free(g);
+	/* 100,000 closed connections: the index's memory */
+	g = mk_hist(0);
+	image(g, 20, 1, "/usr/sbin/sshd", 1 * SEC);
+	for (int i = 0; i < 100000; i++) {
+		accept_tcp(g, 20, 4, 10000 + (uint64_t)i, i & 1 ? "10.250.1.1" : "10.250.1.2",
+			   (uint16_t)(1024 + i / 2), 2 * SEC + (uint64_t)i * 1000);
+		fdop(g, 20, HT_REC_CLOSE, 4, 0, 2 * SEC + (uint64_t)i * 1000 + 500);
+	}
+	CHECK_EQ_INT((int)graph_hist_count(g), 100000);
+	CHECK_EQ_INT(hist_find(g, "10.250.0.2", 22, "10.250.1.1", 1024 + 49999, 3 * SEC, 9 * SEC, &e), 1);
+	graph_stats(g, &st);
+	CHECK(st.hist_bytes <= (uint64_t)GRAPH_HIST_MAX * graph_hist_ent_bytes() + 64);
+	printf("    closed-connection index: %zu bytes per entry, %.1f MB at GRAPH_HIST_MAX (%u)\n",
+	       graph_hist_ent_bytes(), (double)GRAPH_HIST_MAX * graph_hist_ent_bytes() / 1e6, GRAPH_HIST_MAX);
+	graph_free(g);
+}
+
+/* "who" for a connection that has closed (issue 12): h2 asks about the ssh
+ * connection this host's ssh made and has closed — the answer is its holder
+ * as of then, with what fed it (the session from 10.250.0.9), marked "past";
+ * closed longer than history_window ago: refused, saying why */
+static char *who_at(struct graph *g, const char *req, uint64_t now)
+{
+	static struct collector_stats st;
+	struct query_ctx q = {.g = g, .hostname = "h1", .nl = -1, .stats = &st};
+	return query_answer(&q, req, strlen(req), now);
+}
+
+static void test_who_closed(void)
+{
+	struct graph *g = mk_hist(0);
+	image(g, 20, 1, "/usr/sbin/sshd", 1 * SEC);
+	accept_tcp(g, 20, 4, 500, "10.250.0.9", 5000, 2 * SEC);
+	birth(g, 21, 20, 3 * SEC);
+	image(g, 21, 20, "/usr/bin/bash", 3 * SEC);
+	birth(g, 22, 21, 4 * SEC);
+	image(g, 22, 21, "/usr/bin/ssh", 4 * SEC);
+	connect_tcp(g, 22, 3, 601, "10.250.0.3", 22, 5 * SEC);
+	struct chan *c = graph_chan(g, HT_CHAN_SOCK, 0, 601);
+	struct ht_addr l;
+	v4(&l, "10.250.0.2", 50000);
+	gaddr_set(&c->local, &l); /* (as the kernel's dump gives it) */
+	c->has_local = 1;
+	struct ht_record ex = R(HT_REC_EXIT, 8 * SEC);
+	ok(g, 22, ex);
+	const char *req = "{\"op\":\"who\",\"local\":\"10.250.0.2:50000\",\"remote\":\"10.250.0.3:22\","
+			  "\"age_ms\":14000}";
+	char *a = who_at(g, req, 20 * SEC);
+	cJSON *j = cJSON_Parse(a);
+	if (!cJSON_IsTrue(cJSON_GetObjectItem(j, "ok")))
+		fprintf(stderr, "    %s\n", a);
+	CHECK(cJSON_IsTrue(cJSON_GetObjectItem(j, "ok")));
+	cJSON *past = cJSON_GetObjectItem(j, "past");
+	CHECK_EQ_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(past, "closed_ago_ms")), 12000);
+	CHECK_EQ_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(past, "as_of_ago_ms")), 14000);
+	CHECK_EQ_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "subject"), "pid")), 22);
+	CHECK(strstr(a, "10.250.0.9:5000") != NULL); /* its origin, through its creators */
+	/* met at bash's birth (3 s): the far host is asked as of 17 s ago */
+	CHECK(strstr(a, "\"seen_ago_ms\":17000") != NULL);
+	char s[512];
+	chains_str(j, s, sizeof(s));
+	CHECK(strstr(s, "ssh") != NULL);
+	cJSON_Delete(j);
+	free(a);
+	/* an age past the window is clamped (to 60 s ago), and into the hold:
+	 * as of its connect, 25 s ago */
+	req = "{\"op\":\"who\",\"local\":\"10.250.0.2:50000\",\"remote\":\"10.250.0.3:22\","
+	      "\"age_ms\":86400000}";
+	a = who_at(g, req, 30 * SEC);
+	CHECK(a && strstr(a, "\"ok\":true") && strstr(a, "\"as_of_ago_ms\":25000"));
+	free(a);
+	/* another 4-tuple: nothing */
+	a = who_at(g, "{\"op\":\"who\",\"local\":\"10.250.0.2:50001\",\"remote\":\"10.250.0.3:22\"}",
+		   20 * SEC);
+	CHECK(a && strstr(a, "\"code\":\"no_conn\"") &&
+	      strstr(a, "no such connection, open or closed within history_window (60 s)"));
+	free(a);
+	/* closed 72 s ago, window 60 s: not followed, and why */
+	a = who_at(g, "{\"op\":\"who\",\"local\":\"10.250.0.2:50000\",\"remote\":\"10.250.0.3:22\"}",
+		   80 * SEC);
+	if (!a || !strstr(a, "connection closed 72 s ago: beyond history_window (60 s)"))
+		fprintf(stderr, "    %s\n", a ? a : "(null)");
+	CHECK(a && strstr(a, "connection closed 72 s ago: beyond history_window (60 s)"));
+	free(a);
+	graph_free(g);
+}
+
 T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_relay), T(test_tmux_reattach),
        T(test_no_spurious_origin), T(test_daemonised_after_session),
        T(test_creator_ended_before_birth_seen), T(test_hub_children_not_sources),
@@ -1570,4 +1765,4 @@ T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_re
        T(test_local_origin), T(test_local_origin_feeders), T(test_local_origin_feeder_once), T(test_pid_reuse), T(test_retention_and_bounds),
        T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_ghost_fd_inherited), T(test_probe_keeps_tcp_peers), T(test_reconnect_after_failure),
        T(test_pty_purge_trim_uaf), T(test_pty_reuse_backdated_master), T(test_pty_reuse_late_end), T(test_zombie_child_inherits), T(test_creator_closed_after_fork), T(test_sweep_before_records), T(test_exit_past_files), T(test_pty_purge_found_gone), T(test_many_fds),
-       T(test_memory_per_10k))
+       T(test_memory_per_10k), T(test_hist_closed_lookup), T(test_hist_outbound_reuse), T(test_hist_bound), T(test_who_closed))

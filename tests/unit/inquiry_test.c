@@ -34,7 +34,15 @@ static void request_good(void)
 	CHECK_EQ_INT(r.deadline_ms, -1);
 	CHECK_EQ_INT(r.paper, 0);
 	CHECK_EQ_INT(cJSON_GetArraySize(r.visited), 0);
+	CHECK_EQ_INT(r.age_ms, 0);
 	inq_req_free(&r);
+	/* version 2: when the asker saw the connection */
+	CHECK_EQ_INT(parse("{\"v\":2,\"local\":\"10.0.0.1:5\",\"remote\":\"10.0.0.2:22\",\"age_ms\":12000}",
+			   &r, err), 0);
+	CHECK_EQ_INT(r.age_ms, 12000);
+	inq_req_free(&r);
+	CHECK_EQ_INT(parse("{\"local\":\"10.0.0.1:5\",\"remote\":\"10.0.0.2:22\",\"age_ms\":-1}", &r, err), -1);
+	CHECK_EQ_INT(parse("{\"local\":\"10.0.0.1:5\",\"remote\":\"10.0.0.2:22\",\"age_ms\":86400001}", &r, err), -1);
 }
 
 static void request_bad(void)
@@ -252,5 +260,30 @@ static void conf(void)
 	CHECK(strstr(err, "/nonexistent/ca.crt") != NULL);
 }
 
-T_MAIN("inquiry", T(request_good), T(request_bad), T(canon), T(leaves_and_merge), T(paper),
+/* a leaf refused by the far host: a version-2 host's 404 says why, a
+ * version-1 host's is named as such (docs/inquiry.md "Versions") */
+static void refused_reason(void)
+{
+	char why[128];
+	const char *v2 = "{\"ok\":false,\"error\":\"connection closed 72 s ago: beyond history_window (60 s)\",\"v\":2}";
+	inq_refused_reason(404, v2, strlen(v2), why, sizeof(why));
+	CHECK_EQ_STR(why, "refused: 404: connection closed 72 s ago: beyond history_window (60 s)");
+	const char *v1 = "{\"ok\":false,\"error\":\"no such connection\"}";
+	inq_refused_reason(404, v1, strlen(v1), why, sizeof(why));
+	CHECK_EQ_STR(why, "refused: 404 (far host: inquiry v1, no history of closed connections)");
+	inq_refused_reason(404, NULL, 0, why, sizeof(why));
+	CHECK_EQ_STR(why, "refused: 404 (far host: inquiry v1, no history of closed connections)");
+	inq_refused_reason(403, v2, strlen(v2), why, sizeof(why));
+	CHECK_EQ_STR(why, "refused: 403");
+	/* a hostile text: cut, and nothing unprintable passes */
+	char big[600];
+	snprintf(big, sizeof(big), "{\"v\":2,\"error\":\"\\u0001%0300d\"}", 7);
+	inq_refused_reason(404, big, strlen(big), why, sizeof(why));
+	CHECK(strlen(why) <= 128 && why[14] == '?');
+	char *e = inq_error_json("x");
+	CHECK(e && strstr(e, "\"v\":2"));
+	free(e);
+}
+
+T_MAIN("inquiry", T(refused_reason), T(request_good), T(request_bad), T(canon), T(leaves_and_merge), T(paper),
        T(secret), T(conf))

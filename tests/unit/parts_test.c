@@ -536,6 +536,42 @@ static void signed_flags(void)
 	free(t);
 }
 
+/* a part for a closed connection (issue 12) carries "past", signed: the
+ * judge's verified form keeps it; one only outside the part is dropped */
+static void signed_past(void)
+{
+	for (int inside = 0; inside < 2; inside++) {
+		char *t = strdup(H1);
+		char *x = strstr(t, ",\"chains\"");
+		size_t n = strlen(t) + 80;
+		char *u = malloc(n);
+		snprintf(u, n, "%.*s,\"past\":{\"closed_ago_ms\":12000,\"as_of_ago_ms\":14000}%s",
+			 (int)(x - t), t, x);
+		cJSON *h1 = wire(u, s_h1, nonce, NULL, NULL, NULL);
+		if (!inside) {
+			/* a forwarder's addition: outside the signed part */
+			cJSON *w = wire(H1, s_h1, nonce, NULL, NULL, NULL);
+			cJSON_AddItemToObject(w, "past", cJSON_Parse("{\"closed_ago_ms\":1,\"as_of_ago_ms\":1}"));
+			cJSON_Delete(h1);
+			h1 = w;
+		}
+		cJSON *a = judge_of(wire(H2, s_h2, nonce, NULL, NULL, h1));
+		CHECK_EQ_INT(parts_verify_answer(trust, nonce, a), 0);
+		cJSON *v2 = cJSON_GetObjectItem(conn_of(a), "upstream");
+		cJSON *v1 = cJSON_GetObjectItem(conn_of(v2), "upstream");
+		CHECK(v1 != NULL);
+		cJSON *past = cJSON_GetObjectItem(v1, "past");
+		if (inside)
+			CHECK_EQ_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(past, "closed_ago_ms")), 12000);
+		else
+			CHECK(past == NULL);
+		CHECK_EQ_STR(origin(a), "h1");
+		cJSON_Delete(a);
+		free(u);
+		free(t);
+	}
+}
+
 /* h2 revoked (`hoptrace ca revoke DIR h2`, crl.pem copied): its parts refused */
 static void revoked(void)
 {
@@ -857,7 +893,8 @@ int main(void)
 		{"other_host", other_host},     {"cn_mismatch", cn_mismatch},
 		{"tls_signer", tls_signer},     {"unsigned_answer", unsigned_answer},
 		{"outer_edited", outer_edited}, {"middle", middle},
-		{"signed_flags", signed_flags}, {"too_deep", too_deep},
+		{"signed_flags", signed_flags}, {"signed_past", signed_past},
+		{"too_deep", too_deep},
 		{"spliced", spliced},           {"revoked", revoked},
 		{"many_certs", many_certs},     {"upstream_in_part", upstream_in_part},
 		{"splice_text", splice_text},   {"bench", bench},

@@ -736,7 +736,7 @@ static void collector_answers(void)
 		const char *text;
 	} cases[] = {
 		{"{\"op\":\"who\",\"id\":5,\"local\":\"10.0.0.2:4\",\"remote\":\"10.0.0.3:22\"}",
-		 HT_QE_NO_CONN, 1, 5, "no such TCP connection on this host"},
+		 HT_QE_NO_CONN, 1, 5, "no such connection, open or closed within history_window (1 s)"},
 		{"{\"op\":\"who\",\"id\":6,\"local\":\"10.0.0.2:4\"}", HT_QE_BAD_REQUEST, 1, 6,
 		 "bad or missing \"remote\" endpoint"},
 		{"{\"op\":\"chain\",\"id\":7,\"pid\":4000000}", HT_QE_NO_PROC, 1, 7,
