@@ -584,8 +584,17 @@ static int check_cb(void *vctx, int fd, const struct ht_chan *k)
 	if (fd_set_key(g, x->p, fd, k, x->ts, HOLD_KERNEL, fd_ends(g, x->p->pid, fd, k->kind)) != 0)
 		return 0; /* over a bound: counted there */
 	struct fdent *e = fd_find(x->p, fd);
-	if (e && e->h)
+	if (e && e->h) {
 		e->h->unreported = 1;
+		/* when it was taken no record says and the kernel does not show:
+		 * held, for all we know, since the process began — so a creator
+		 * that raw-accepted B's connection, then forked the child that
+		 * connects, held it at that child's birth (chain.c judges a
+		 * creator then; dated now, it was neither live nor history) */
+		if (e->h->how == HOLD_KERNEL && e->h->since == x->ts && x->p->birth_ts &&
+		    x->p->birth_ts < e->h->since)
+			e->h->since = x->p->birth_ts;
+	}
 	if (k->kind == HT_CHAN_SOCK)
 		pend_socket(g, k);
 	x->found++;
