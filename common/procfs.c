@@ -740,7 +740,10 @@ int procfs_pipe_holders_scan(uint64_t dev, uint64_t ino, struct procfs_scan *s,
 {
 	char buf[48];
 	snprintf(buf, sizeof(buf), "pipe:[%" PRIu64 "]", ino);
-	struct want w = {buf, strlen(buf), 1, dev, ino};
+	/* an anonymous pipe (pipefs's) is only ever a pipe:[ino] link: no path
+	 * link need be stat()ed for it */
+	uint64_t pdev = pipefs_dev();
+	struct want w = {buf, strlen(buf), !pdev || dev != pdev, dev, ino};
 	return holders_scan(&w, s, cb, ctx);
 }
 
