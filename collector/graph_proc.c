@@ -98,6 +98,11 @@ int kernel_proc(struct graph *g, pid_t pid, struct graph_kproc *k)
 	if (rc)
 		return rc;
 	*k = (struct graph_kproc){st.ppid, st.pgrp, st.sid, st.starttime, st.state};
+	if (k->state == 'Z' && procfs_other_thread(pid) > 0)
+		/* its leader ended, its threads run on: a live process (taken
+		 * for ended, its table — B's connection in a thread — went
+		 * unread: tests/func/attack_review_rawfd_leader.sh) */
+		k->state = 'S';
 	return 0;
 }
 
