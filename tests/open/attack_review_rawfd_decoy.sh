@@ -1,5 +1,17 @@
 #!/bin/sh
 # attack_review_rawfd_decoy.sh (open: fifo17 of attack_review_rawfd_scans.sh, not fixed) — review of issue 10's /proc holder searches
+# OPEN (found, not fixed; accepted on a complete local chain on wt-atk
+# 25c62ca and later): fifo17 below. The push's walk searches the FIFO's
+# holders, takes the first 16 (the sleepers: lower pids) and says
+# holders_incomplete; the sleepers are in the graph now, so the guard's who
+# finds "a writer the graph knows" (chain.c fifo_holders) and searches no
+# more — H, the 17th, holding B's connection, is never looked for. One
+# shimmed process holding the FIFO open should do as well (not tried). A
+# fix: search even when the graph knows a live holder (the reader is found
+# in its own uid's pass, so that pass is all that runs: the owner's
+# processes, each walk) — tried and set aside for its cost to every pipe
+# reader's walk (4 searches a walk: a pipeline of five would be incomplete)
+# within the session's time; it needs its own bound and a bench.
 # (docs/chain-model.md "Kernel fallback"): the walk's bounds on searches for
 # the holders of what no record names. As nobody on A, against a policy that
 # refuses every chain whose origin is B ("B4, *, *, *, black, *") and allows
