@@ -653,7 +653,7 @@ static int same_host(const struct gaddr *a, const struct ht_addr *b)
  * load generator) are not where it came from. */
 static inline int never_source(const struct walk *w, const struct chan *c, int depth)
 {
-	return c->failed || (depth == 0 && is_tcp(c) && c->dir == 'o' &&
+	return c->failed || (depth == 0 && is_tcp(c) && c->dir == 'o' && !c->dir_guess &&
 			     same_host(&c->remote, w->req->syn_remote));
 }
 

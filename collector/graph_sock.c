@@ -104,11 +104,16 @@ static int probe_cb(void *vctx, const struct sd_inet *s)
 		}
 		c->has_local = 1;
 		c->probed = 1;
-		/* accepted if its local port is one this host listens on */
+		/* accepted if its local port is one this host listens on — a
+		 * guess: an accepted socket whose listener has closed looks
+		 * connected, so an 'o' no record or connect event said is
+		 * marked so (chain.c never_source) */
+		uint8_t was = c->dir, wasg = c->dir_guess;
 		c->dir = 'o';
 		for (size_t l = 0; l < x->nlisten; l++)
 			if (x->listen[l].port == s->lport)
 				c->dir = 'i';
+		c->dir_guess = c->dir == 'o' && (was != 'o' || wasg);
 		g->pending[i] = NULL;
 	}
 	return 0;
