@@ -24,7 +24,8 @@
 # socket found, but the hold it makes is dated at the SYN: a creator is
 # judged at its child's birth (chain.c channel_sources, ROLE_CREATOR), a hold
 # that began "later" is neither live nor history there, and the chain is
-# local: accepted.
+# local: accepted (all three, 325903a). Fixed: an fd the table check finds
+# is held from the process's birth (graph_proc.c check_cb).
 # Prints FAIL-CASE and exits 1 while a case is accepted, or refused on a
 # chain without B (the refusal must be the rule of origin B, policy line 1).
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/guardnet.sh"
