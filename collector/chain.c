@@ -56,6 +56,7 @@ struct walk {
 	int truncated;
 	int kernel_scans;   /* /proc scans this query (each costs milliseconds) */
 	int scan_self;      /* the last scan found only the collector itself */
+	int scan_full;      /* the last scan ran to its end: every holder is known */
 	uint64_t scan_deadline;  /* thread CPU time: the query's scans end then */
 	uint64_t scan_wall;      /* CLOCK_MONOTONIC: and then at the latest */
 	int holders_incomplete;  /* a scan ran out of budget: holders missed */
@@ -509,7 +510,10 @@ static int kh_cb(void *vctx, pid_t pid, int fd)
 		return 0;
 	}
 	graph_proc_resync(x->w->g, pid, x->w->req->now);
-	return ++x->n >= 16;
+	if (++x->n < 16)
+		return 0;
+	x->w->holders_incomplete = 1; /* the rest not looked for: one may be the source */
+	return 1;
 }
 
 /* Kernel fallback: the processes holding socket ino that no record named
@@ -522,18 +526,26 @@ static int kh_cb(void *vctx, pid_t pid, int fd)
 static struct chan *kernel_holders(struct walk *w, uint64_t ino, uid_t owner)
 {
 	struct kh_ctx x = {w, 0, 0};
+	w->scan_full = 0;
 	if (!graph_conf(w->g)->use_procfs || ino == 0)
 		return NULL;
 	if (w->req->kernel_asked)
 		(*w->req->kernel_asked)++;
-	if (w->kernel_scans >= 4)
+	if (w->kernel_scans >= 4) {
+		/* not searched: its holders, a source among them, are not known
+		 * (said, never guessed — skipped silently, a fifth unix peer of
+		 * an unshimmed holder of B's connection gave a complete local
+		 * chain: tests/func/attack_review_rawfd_scans.sh) */
+		w->holders_incomplete = 1;
 		return NULL;
+	}
 	w->kernel_scans++;
 	struct procfs_scan s = {.owner = owner, .cpu_deadline_ns = w->scan_deadline,
 				.deadline_ns = w->scan_wall};
 	graph_scan_holders(w->g, ino, &s, kh_cb, &x);
 	if (s.incomplete)
 		w->holders_incomplete = 1;
+	w->scan_full = !s.incomplete && x.n < 16;
 	w->scan_self = x.self && x.n == 0;
 	if (w->scan_self)
 		return NULL; /* a shim's record socket: not a channel of the chain model */
@@ -556,21 +568,26 @@ static int pk_cb(void *vctx, pid_t pid, int fd)
 	struct proc *p = graph_proc_resync(x->w->g, pid, x->w->req->now);
 	if (p)
 		check_fds(x->w, p); /* (a known process: what its records left out) */
-	return ++x->n >= 16;
+	if (++x->n < 16)
+		return 0;
+	x->w->holders_incomplete = 1; /* the rest not looked for */
+	return 1;
 }
 
-/* Kernel fallback for a FIFO p reads that no other live process of the graph
- * holds: anyone may open it by its path, a program without the shim too. Its
- * holders are searched for in /proc — p's uid's processes first, others only
- * when none of them holds it, within the query's budget (graph_scan_pipe_holders,
- * as kernel_holders) — and enter the graph with their fds; a search cut short
- * marks the answer holders_incomplete. An anonymous pipe is not searched for:
- * it reaches a process only by fork or SCM_RIGHTS, from a process the graph
- * knows. */
+/* Kernel fallback for a pipe or FIFO p reads that no other live process of
+ * the graph holds: anyone may open a FIFO by its path, a program without the
+ * shim too, and an anonymous pipe reaches a process by fork or SCM_RIGHTS
+ * from one the graph need not know (an unshimmed writer that passed its read
+ * end, an orphan's unshimmed parent: tests/func/attack_review_rawfd_pipe.sh).
+ * Its holders are searched for in /proc — p's uid's processes first, others
+ * only when none of them holds it, within the query's budget
+ * (graph_scan_pipe_holders, as kernel_holders) — and enter the graph with
+ * their fds; a search cut short, or past 16 holders, marks the answer
+ * holders_incomplete. */
 static void fifo_holders(struct walk *w, struct proc *p, const struct hold *mine)
 {
 	struct chan *c = mine->c;
-	if (!c->fifo || (mine->ends && !(mine->ends & HE_R)) || !graph_conf(w->g)->use_procfs)
+	if ((mine->ends && !(mine->ends & HE_R)) || !graph_conf(w->g)->use_procfs)
 		return;
 	for (struct hold *h = c->holds; h; h = h->cnext)
 		if (!h->until && h->p != p && h->p->alive)
@@ -640,7 +657,7 @@ static int same_host(const struct gaddr *a, const struct ht_addr *b)
  * load generator) are not where it came from. */
 static inline int never_source(const struct walk *w, const struct chan *c, int depth)
 {
-	return c->failed || (depth == 0 && is_tcp(c) && c->dir == 'o' &&
+	return c->failed || (depth == 0 && is_tcp(c) && c->dir == 'o' && !c->dir_guess &&
 			     same_host(&c->remote, w->req->syn_remote));
 }
 
@@ -736,7 +753,7 @@ static int unix_ends(struct walk *w, struct chan *c, int live, struct chan **end
 		}
 	} else if (c->peer && !c->peer->holds && !c->peer->kscanned) {
 		ends[1] = kernel_holders(w, c->peer->ino, unix_owner(w, c->peer->ino));
-		if (c->peer && !c->peer->holds)
+		if (c->peer && !c->peer->holds && w->scan_full)
 			c->peer->kscanned = 1; /* nobody we may see: do not scan again */
 	}
 	return 1;

@@ -126,6 +126,9 @@ struct chan {
 	uint8_t kind;          /* HT_CHAN_PIPE (also FIFOs), HT_CHAN_SOCK, HT_CHAN_PTY */
 	uint8_t fifo;          /* a named pipe */
 	uint8_t dir;           /* sockets: 0 unknown, 'i' accepted, 'o' connected, 'l' listening */
+	uint8_t dir_guess;     /* 'o' guessed by a probe (no listener had its port: an
+				* accepted socket whose listener closed looks so), not
+				* said by a record or the kernel's connect event */
 	uint8_t has_local;
 	uint8_t probed;        /* sockets: the kernel was asked what it is */
 	uint8_t failed;        /* its connect() failed: never a connection, never a source */

@@ -540,6 +540,7 @@ static int rec_connect(struct rec *x)
 		c->addr_claimed = addr_checking(x->g) && inet_family(r->addr.family);
 	}
 	c->dir = 'o';
+	c->dir_guess = 0;
 	c->sotype = (int16_t)(r->num & 0xf);
 	c->connector = x->pid;
 	c->failed = 0; /* a new attempt (TCP may connect() again after a failure) */

@@ -202,8 +202,10 @@ static void tcp_closed(struct graph *g, const struct ktcp *t, uint64_t ts, int f
 	int had = close_all(g, c, p, ts);
 	if (had)
 		return; /* /proc showed it already: its hold is closed at the kernel's time */
-	if (!c->dir)
-		c->dir = 'o';
+	if (!c->dir || c->dir_guess) {
+		c->dir = 'o'; /* the kernel's connect event: connected */
+		c->dir_guess = 0;
+	}
 	if (c->remote.family == 0 || c->addr_claimed) {
 		c->remote = t->remote;
 		c->addr_claimed = 0;

@@ -98,6 +98,11 @@ int kernel_proc(struct graph *g, pid_t pid, struct graph_kproc *k)
 	if (rc)
 		return rc;
 	*k = (struct graph_kproc){st.ppid, st.pgrp, st.sid, st.starttime, st.state};
+	if (k->state == 'Z' && procfs_other_thread(pid) > 0)
+		/* its leader ended, its threads run on: a live process (taken
+		 * for ended, its table — B's connection in a thread — went
+		 * unread: tests/func/attack_review_rawfd_leader.sh) */
+		k->state = 'S';
 	return 0;
 }
 
@@ -505,6 +510,10 @@ int graph_scan_pipe_holders(struct graph *g, uint64_t dev, uint64_t ino, struct 
 	s->admit = scan_admit;
 	s->charge = scan_charge;
 	s->actx = g;
+	/* as a socket's: a holder in another namespace is another host's
+	 * (without it every process of the machine was read, and another
+	 * host's fds spent the query's budget) */
+	s->netns = g->conf.use_procfs ? g->my_netns : 0;
 	int rc = procfs_pipe_holders_scan(dev, ino, s, cb, ctx);
 	g->st.holder_scans++;
 	g->st.holder_scan_ns += s->ns;
@@ -584,8 +593,17 @@ static int check_cb(void *vctx, int fd, const struct ht_chan *k)
 	if (fd_set_key(g, x->p, fd, k, x->ts, HOLD_KERNEL, fd_ends(g, x->p->pid, fd, k->kind)) != 0)
 		return 0; /* over a bound: counted there */
 	struct fdent *e = fd_find(x->p, fd);
-	if (e && e->h)
+	if (e && e->h) {
 		e->h->unreported = 1;
+		/* when it was taken no record says and the kernel does not show:
+		 * held, for all we know, since the process began — so a creator
+		 * that raw-accepted B's connection, then forked the child that
+		 * connects, held it at that child's birth (chain.c judges a
+		 * creator then; dated now, it was neither live nor history) */
+		if (e->h->how == HOLD_KERNEL && e->h->since == x->ts && x->p->birth_ts &&
+		    x->p->birth_ts < e->h->since)
+			e->h->since = x->p->birth_ts;
+	}
 	if (k->kind == HT_CHAN_SOCK)
 		pend_socket(g, k);
 	x->found++;

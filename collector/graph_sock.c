@@ -114,13 +114,17 @@ static int probe_cb(void *vctx, const struct sd_inet *s)
 		c->has_local = 1;
 		c->probed = 1;
 		/* accepted if its local port is one this host listens on (a
-		 * CONNECT's socket knows it connected) */
+		 * CONNECT's socket knows it connected) — a guess: an accepted
+		 * socket whose listener has closed looks connected, so an 'o' no
+		 * record or connect event said is marked so (chain.c never_source) */
 		uint8_t dir = 'o';
 		for (size_t l = 0; l < x->nlisten; l++)
 			if (x->listen[l].port == s->lport)
 				dir = 'i';
-		if (!c->dir)
+		if (!c->dir) {
 			c->dir = dir;
+			c->dir_guess = dir == 'o';
+		}
 		g->pending[i] = NULL;
 	}
 	return 0;

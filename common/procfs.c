@@ -401,6 +401,38 @@ static int fd_chan_in(int dfd, const char *name, pid_t pid, int fd, struct ht_ch
 	return chan_of_stat(&sb, link, pid, fd, c);
 }
 
+/* Another live thread of pid's (0: none). A process whose thread-group
+ * leader has ended (syscall(SYS_exit) in its main thread) while other
+ * threads run on shows an empty /proc/PID/fd: the leader's task has no
+ * files any more; the table is a live thread's, /proc/PID/task/TID/fd. */
+pid_t procfs_other_thread(pid_t pid)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	pid_t tid = 0;
+	snprintf(path, sizeof(path), "%s/%d/task", proc_root, (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return 0;
+	while (!tid && (de = readdir(d)) != NULL) {
+		int t;
+		if (parse_fdname(de->d_name, &t) == 0 && t != (int)pid)
+			tid = (pid_t)t;
+	}
+	closedir(d);
+	return tid;
+}
+
+/* pid's fd directory: /proc/PID/fd, or (that one empty, the leader ended)
+ * a live thread's */
+static void fd_dir_path(pid_t pid, pid_t tid, char *path, size_t n)
+{
+	if (tid)
+		snprintf(path, n, "%s/%d/task/%d/fd", proc_root, (int)pid, (int)tid);
+	else
+		snprintf(path, n, "%s/%d/fd", proc_root, (int)pid);
+}
+
 int procfs_fds(pid_t pid, int (*cb)(void *ctx, int fd, const struct ht_chan *c), void *ctx)
 {
 	return procfs_fds_until(pid, 0, cb, ctx);
@@ -413,23 +445,27 @@ int procfs_fds_until(pid_t pid, uint64_t cpu_deadline_ns,
 	struct dirent *de;
 	DIR *d;
 	int rc = 0;
-	unsigned n = 0;
+	size_t n = 0;
+	unsigned entries = 0;
+	pid_t tid = 0;
 
-	snprintf(path, sizeof(path), "%s/%d/fd", proc_root, (int)pid);
+again:
+	fd_dir_path(pid, tid, path, sizeof(path));
 	d = opendir(path);
 	if (!d)
-		return -errno;
+		return tid ? 0 : -errno;
 	while ((de = readdir(d)) != NULL) {
 		struct ht_chan c;
 		int fd;
 		/* every entry counts, channel or not: 20,000 eventfds are a
 		 * 47 ms read that no callback would see */
-		if (cpu_deadline_ns && (++n & 63) == 0 && procfs_cpu_ns() >= cpu_deadline_ns) {
+		if (cpu_deadline_ns && (++entries & 63) == 0 && procfs_cpu_ns() >= cpu_deadline_ns) {
 			rc = 1;
 			break;
 		}
 		if (parse_fdname(de->d_name, &fd) < 0)
 			continue;
+		n++;
 		if (fd_chan_in(dirfd(d), de->d_name, pid, fd, &c) < 0)
 			continue;
 		rc = cb(ctx, fd, &c);
@@ -437,6 +473,8 @@ int procfs_fds_until(pid_t pid, uint64_t cpu_deadline_ns,
 			break;
 	}
 	closedir(d);
+	if (!rc && !n && !tid && (tid = procfs_other_thread(pid)) != 0)
+		goto again; /* its leader ended: a live thread's table */
 	return rc;
 }
 
@@ -642,8 +680,12 @@ static int scan_proc(struct procfs_scan *s, const struct scan_ent *e, const stru
 		if (procfs_netns(e->pid, &ns) != 0 || ns != s->netns)
 			return 0;
 	}
-	snprintf(path, sizeof(path), "%s/%d/fd", proc_root, (int)e->pid);
-	DIR *d = opendir(path);
+	char base[1200];
+	pid_t tid = 0;
+	size_t listed = 0;
+again:
+	fd_dir_path(e->pid, tid, base, sizeof(base));
+	DIR *d = opendir(base);
 	if (!d)
 		return 0; /* gone, or not ours to read */
 	if (fstat(dirfd(d), &sb) < 0) {
@@ -661,17 +703,19 @@ static int scan_proc(struct procfs_scan *s, const struct scan_ent *e, const stru
 			return 0;
 		}
 	}
-	s->procs++;
+	if (!tid)
+		s->procs++;
 	while ((fe = readdir(d)) != NULL) {
 		int fd;
 		ssize_t r;
 		if (parse_fdname(fe->d_name, &fd) < 0)
 			continue;
+		listed++;
 		if ((++s->fds & 31) == 0 && over_budget(s)) {
 			out = -1;
 			break;
 		}
-		snprintf(path, sizeof(path), "%s/%d/fd/%d", proc_root, (int)e->pid, fd);
+		snprintf(path, sizeof(path), "%s/%d", base, fd);
 		r = readlink(path, link, sizeof(link));
 		if (!want_match(want, path, link, r))
 			continue;
@@ -681,6 +725,8 @@ static int scan_proc(struct procfs_scan *s, const struct scan_ent *e, const stru
 			break;
 	}
 	closedir(d);
+	if (!listed && !tid && !out && (tid = procfs_other_thread(e->pid)) != 0)
+		goto again; /* its leader ended: a live thread's table */
 	if (s->charge)
 		s->charge(s->actx, e->uid, procfs_cpu_ns() - t0, s->fds - fds0);
 	return out < 0 ? -1 : found;
@@ -753,7 +799,10 @@ int procfs_pipe_holders_scan(uint64_t dev, uint64_t ino, struct procfs_scan *s,
 {
 	char buf[48];
 	snprintf(buf, sizeof(buf), "pipe:[%" PRIu64 "]", ino);
-	struct want w = {buf, strlen(buf), 1, dev, ino};
+	/* an anonymous pipe (pipefs's) is only ever a pipe:[ino] link: no path
+	 * link need be stat()ed for it */
+	uint64_t pdev = pipefs_dev();
+	struct want w = {buf, strlen(buf), !pdev || dev != pdev, dev, ino};
 	return holders_scan(&w, s, cb, ctx);
 }
 

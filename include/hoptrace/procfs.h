@@ -133,6 +133,12 @@ int procfs_holders_scan(uint64_t ino, struct procfs_scan *s,
 int procfs_pipe_holders_scan(uint64_t dev, uint64_t ino, struct procfs_scan *s,
 			     int (*cb)(void *ctx, pid_t pid, int fd), void *ctx);
 
+/* Another live thread of pid's, 0 none. A process whose thread-group leader
+ * ended (syscall(SYS_exit) in its main thread) while other threads run on
+ * shows a zombie leader ('Z' in /proc/PID/stat) and an empty /proc/PID/fd;
+ * procfs_fds and the holder scans read a live thread's table then. */
+pid_t procfs_other_thread(pid_t pid);
+
 /* now on CLOCK_MONOTONIC and on CLOCK_THREAD_CPUTIME_ID, in ns */
 uint64_t procfs_mono_ns(void);
 uint64_t procfs_cpu_ns(void);

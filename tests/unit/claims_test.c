@@ -893,6 +893,38 @@ static void test_unreported_fd(void)
 	graph_free(g);
 }
 
+/* raw accept in a creator: 30 took B's connection 9200 by a raw syscall
+ * (no record), then forked 31, which closed its copy before its BIRTH was
+ * read and connects. 30 still holds it when 31's SYN is judged: its table is
+ * compared, and the hold found — dated from 30's birth, when it was taken
+ * being unknown — is live at 31's birth, where a creator is judged. */
+static void test_unreported_creator(void)
+{
+	struct graph *g = mk_fds();
+	kproc_set(32, 1, 32, 32, 100);
+	ok(g, 32, 65534, image_rec(1, "/usr/bin/python3", 1));
+	kfd_set(32, 5, HT_CHAN_SOCK, 0, 9200);
+	ok(g, 32, 65534, accept_rec(5, 9200, "10.0.0.8", 2));
+	kfd_del(32, 5);
+	ok(g, 32, 65534, fd_rec(HT_REC_CLOSE, 5, (struct ht_chan){HT_CHAN_SOCK, 0, 9200}, 3));
+	kproc_set(30, 1, 30, 30, 200);
+	ok(g, 30, 65534, image_rec(1, "/usr/bin/python3", 4));
+	kfd_set(30, 7, HT_CHAN_SOCK, 0, 9200); /* then a raw accept4 */
+	kproc_set(31, 30, 30, 30, 250);
+	struct ht_record b = R(HT_REC_BIRTH, 5 * SEC);
+	b.num = 30;
+	b.ts2 = 5 * SEC;
+	ok(g, 31, 65534, b);
+	kfd_set(31, 6, HT_CHAN_SOCK, 0, 7777);
+	ok(g, 31, 65534, connect_rec(6, 7777, "10.0.0.3", 6 * SEC));
+	CHECK_ORIGINS(g, 31, 7777, 7 * SEC, "10.0.0.8");
+	CHECK(chain_fallback(g, 31, 7777, 7 * SEC));
+	CHECK_EQ_STR(proc_seen(graph_proc(g, 30)), "kernel");
+	/* a later walk: the hold found is still live at the birth */
+	CHECK_ORIGINS(g, 31, 7777, 8 * SEC, "10.0.0.8");
+	graph_free(g);
+}
+
 /* raw_feeder: the subject 30 holds nothing of B's; its helper 31 (BIRTH)
  * writes into the pipe 30 reads (records: PIPE, inherited) and holds B's
  * connection 9200 that no record of its named. Reached as the pipe's writer,
@@ -1002,4 +1034,4 @@ static void test_hold_budget(void)
 }
 
 T_MAIN("claims", T(test_forged_fdrecv), T(test_forged_fd_claims), T(test_forged_creator), T(test_kev_lineage), T(test_kev_tcp),
-       T(test_kernel_lineage), T(test_hidden_close), T(test_dup_after_late_accept), T(test_exit_noted_ends_when_seen), T(test_unconfirmed_inherited), T(test_unconfirmed_inherited_uid), T(test_unconfirmed_ends_at_close), T(test_unconfirmed_child_copy), T(test_bounds), T(test_unreported_fd), T(test_unreported_feeder), T(test_hold_budget))
+       T(test_kernel_lineage), T(test_hidden_close), T(test_dup_after_late_accept), T(test_exit_noted_ends_when_seen), T(test_unconfirmed_inherited), T(test_unconfirmed_inherited_uid), T(test_unconfirmed_ends_at_close), T(test_unconfirmed_child_copy), T(test_bounds), T(test_unreported_fd), T(test_unreported_feeder), T(test_unreported_creator), T(test_hold_budget))
