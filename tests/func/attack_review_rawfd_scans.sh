@@ -121,6 +121,7 @@ s.send(b'orders from B'); time.sleep(20)"
 		case "$last" in
 		*'"verdict":"reject"'*"policy.acl:1)"*) echo "ok   $mode: refused (origin B)" ;;
 		*'"verdict":"reject"'*'"cause":"incomplete"'*) echo "ok   $mode: refused (the chain is incomplete: a search was cut short or skipped, and said so)" ;;
+		*'"verdict":"reject"'*'(holders_incomplete)'*'"cause":"collector_error"'*) echo "ok   $mode: refused (holders_incomplete: a search was cut short or skipped, and said so — on_collector_error, docs/guard.md 3b)" ;;
 		*) echo "FAIL-CASE: $mode: refused, but neither on a chain from B nor as incomplete: $last"; fails=$((fails + 1)); return ;; esac ;;
 	*"RESULT connected"*) echo "FAIL-CASE: $mode: H holds B's connection and feeds S, the connection to $B4:8000 was accepted on a chain without B"; fails=$((fails + 1)) ;;
 	*) gn_fail "$mode: the case did not run: $out" ;;
