@@ -73,8 +73,9 @@ tb_bg h2 bash -c "exec 3<>$TB_T/cmdq; while read -r c <&3; do bash -c \"\$c\" </
 sleep 0.5
 tb_exec h1 ssh -T "root@$CT_H2" "echo 'exec nc -d $CT_H3 22' >$TB_T/cmdq" || tb_fail "FIFO queue: ssh failed"
 ct_wait_new_onward 15 || tb_fail "FIFO queue: no connection to h3:22"
+# (h1 answers for its ssh, closed by now: its recent past — docs/inquiry.md)
 ct_case "FIFO queue, the writer gone: origin h1" "" \
-	who_h2 "$CT_P" fifoq --procs "h2:sshd+,h2:bash,h2:bash,h2:nc.openbsd"
+	who_h2 "$CT_P" fifoq --procs "h1:ssh,h2:sshd+,h2:bash,h2:bash,h2:nc.openbsd"
 
 tb_log "bash reads its orders over /dev/tcp, closes, runs them"
 tb_bg h1 sh -c "echo 'nc -d $CT_H3 22' | nc -N -l 9001"
