@@ -133,8 +133,9 @@ if who:
     far = r.rsplit(":", 1)[0]
     m = struct.pack("<IIQ", MAGIC, WHO_REQ, 7) + addr(far + ":40000") + addr(l) + addr(r)
     m += addr(far + ":0") + b"\0" * 20 * 15
-    m += struct.pack("<IiII", 1, -1, 0, 0) + b"AAAAAAAAAAAAAAAAAAAAAA".ljust(24, b"\0")
-    m += b"h1".ljust(65, b"\0") + b"\0" * 11
+    # npeer_addrs, depth, deadline_ms, paper, age_ms (inquiry v2), nonce, peer_cn, pad
+    m += struct.pack("<IiIII", 1, -1, 0, 0, 0) + b"AAAAAAAAAAAAAAAAAAAAAA".ljust(24, b"\0")
+    m += b"h1".ljust(65, b"\0") + b"\0" * 7
     assert len(m) == 512, len(m)
     s.send(m)
 
