@@ -265,6 +265,25 @@ static void reap_zombies(struct inquiry *q)
 	}
 }
 
+/* Waits (at most ms) for a killed child to be gone, so that what it held — its copy of
+ * the listening socket — is closed; 0 once reaped. */
+static int wait_gone(struct inquiry *q, pid_t pid, int ms)
+{
+	for (int i = 0; i <= ms / 5; i++) {
+		int st;
+		pid_t w = waitpid(pid, &st, WNOHANG);
+		if (w == pid || (w < 0 && errno == ECHILD)) {
+			for (int k = 0; k < 8; k++)
+				if (q->zombies[k] == pid)
+					q->zombies[k] = 0;
+			return 0;
+		}
+		struct timespec ts = {0, 5000000};
+		nanosleep(&ts, NULL);
+	}
+	return -1;
+}
+
 static void child_gone(struct inquiry *q, const char *why)
 {
 	if (q->ps < 0)
@@ -1282,8 +1301,14 @@ int inquiry_reload(struct inquiry *q, char *err, size_t n)
 	q->signer = sg;
 	q->off = 0;
 	if (q->ps >= 0) {
+		pid_t old = q->pid;
 		kill(q->pid, SIGTERM);
 		child_gone(q, NULL);
+		/* a new address is bound only once the old child's copy of the listening
+		 * socket is closed: else the kernel refuses it (EADDRINUSE) and nothing is
+		 * served until the next second's retry (attack_fleet_child_port case 4) */
+		if (wait_gone(q, old, 500) != 0)
+			log_warnx("inquiry: reload: child %d not gone after 500 ms", (int)old);
 	}
 	listen_reload(q, &now);
 	fail_pending(q);
