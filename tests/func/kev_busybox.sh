@@ -23,7 +23,7 @@ st=$(tb_exec h2 "$TB_HOPTRACE" status) || tb_fail "status"
 SSHD='h2:sshd( <(creator|unix|fdpass)< h2:sshd)*'
 BBK='h2:busybox(\[kernel\])?' # (the path marks "seen: kernel" only, not kernel-events)
 sess() { echo "$BBK( <(creator|pipe)< $BBK)*( <creator< h2:bash)? <(creator|pty)< $SSHD <tcp< conn:$(cs_re "$CS_H1")"; }
-PROCS=h2:sshd+,h2:bash?,h2:busybox,h2:busybox?,h2:busybox
+PROCS='h2:sshd+,h2:bash?,h2:busybox,h2:busybox?,h2:busybox'
 
 # seen TAG WANT : the subject's (nc's) "seen"
 seen() {

@@ -23,7 +23,7 @@ tb_init "$@"
 tb_need nc
 command -v go >/dev/null 2>&1 || tb_skip "no go (golang-go)"
 for g in gorelay goorders; do
-	(cd "$TB_T" && CGO_ENABLED=0 GOCACHE=$TB_T/gocache GOPATH=$TB_T/gopath GOPROXY=off GOFLAGS= \
+	(cd "$TB_T" && CGO_ENABLED=0 GOCACHE=$TB_T/gocache GOPATH=$TB_T/gopath GOPROXY=off GOFLAGS='' \
 		GO111MODULE=off nice go build -o "$TB_T/$g" "$HT_TOP/tests/helpers/$g.go") \
 		>"$TB_T/go.err" 2>&1 || tb_skip "go build $g: $(head -n 1 "$TB_T/go.err")"
 	readelf -l "$TB_T/$g" 2>/dev/null | grep -q INTERP && tb_fail "$g is not static"

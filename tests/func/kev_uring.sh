@@ -21,7 +21,7 @@ st=$(tb_exec h2 "$TB_HOPTRACE" status) || tb_fail "status"
 
 SSHD='h2:sshd( <(creator|unix|fdpass)< h2:sshd)*'
 sess() { echo "h2:uring_connect(\\[kernel\\])?( <creator< h2:bash)? <(creator|pty)< $SSHD <tcp< conn:$(cs_re "$CS_H1")"; }
-PROCS=h2:sshd+,h2:bash?,h2:uring_connect
+PROCS='h2:sshd+,h2:bash?,h2:uring_connect'
 
 run() { # TAG
 	tb_bg h1 sh -c "sleep 600 | ssh -tt root@$CS_H2 '$UR_BIN $CS_H3 22; true'"

@@ -28,7 +28,7 @@ SSHD='h2:sshd( <(creator|unix|fdpass)< h2:sshd)*'
 # (the path marks "seen: kernel" only; who saw each is checked by seen())
 VF='h2:vfork_connect(\[kernel\])? <creator< h2:vfork_connect\[kernel\]'
 sess() { echo "$VF( <creator< h2:bash)? <(creator|pty)< $SSHD <tcp< conn:$(cs_re "$CS_H1")"; }
-PROCS=h2:sshd+,h2:bash?,h2:vfork_connect,h2:vfork_connect
+PROCS='h2:sshd+,h2:bash?,h2:vfork_connect,h2:vfork_connect'
 
 # seen TAG CHILD PARENT : the "seen" of the two vfork_connect nodes on the
 # path, the child (the subject) first
