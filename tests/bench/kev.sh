@@ -19,9 +19,11 @@ B=$top/${BUILD:-build}
 ROUNDS=${ROUNDS:-5} COUNT=${COUNT:-500000} SPAWNS=${SPAWNS:-300}
 [ "$(id -u)" = 0 ] || { echo "kev bench: needs root"; exit 77; }
 # The whole bench runs in an anonymous network namespace (unshare): it ends with
-# its last process, so a killed bench (even SIGKILL) leaves no named netns behind.
+# its last process, so a killed bench (even SIGKILL) leaves no named netns
+# behind; --kill-child and the collector's --pdeathsig end the processes too.
+# (Not a pid namespace: the collector's self-test needs the kernel's pids.)
 if [ -z "${HTKEV_INNER:-}" ]; then
-	HTKEV_INNER=1 exec unshare --net -- sh "$0" "$@"
+	HTKEV_INNER=1 exec unshare --net --fork --kill-child -- sh "$0" "$@"
 fi
 d=$(mktemp -d /tmp/htkev.XXXXXX)
 cp=""
@@ -33,7 +35,7 @@ ip link set lo up || exit 1
 start() { # on|off  (KEV_ACCEPT=off: kernel_events_accept = off)
 	printf '[collector]\nhostname = kev\ncontrol = %s/control.sock\nkernel_events = %s\nkernel_events_accept = %s\n' \
 		"$d" "$1" "${KEV_ACCEPT:-on}" >"$d/c.conf"
-	"$B/hoptraced" -d -f "$d/c.conf" >"$d/coll-$1.log" 2>&1 &
+	setpriv --pdeathsig KILL "$B/hoptraced" -d -f "$d/c.conf" >"$d/coll-$1.log" 2>&1 &
 	cp=$!
 	i=0
 	until "$B/hoptrace" -f "$d/c.conf" status >"$d/st" 2>/dev/null; do
