@@ -182,9 +182,11 @@ $(BUILD)/tests/bench/%_bench: $(BUILD)/tests/bench/%_bench.o $(ALL_LIBS)
 
 # the stand-in collector reads rings with the collector's own reader
 $(BUILD)/tests/helpers/rec_sink: $(BUILD)/common/ring.o
+# (uring_connect: liburing, Debian's liburing-dev — tests/func/kev_uring.sh)
+$(BUILD)/tests/helpers/uring_connect: HELPER_LIBS = -luring
 $(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ -lpthread -lutil
+	$(Q)$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ -lpthread -lutil $(HELPER_LIBS)
 
 # The systemd units and the logrotate config get the install paths when they
 # are installed (packaging/systemd/*.service.in, packaging/logrotate.in).

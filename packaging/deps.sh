@@ -9,7 +9,7 @@ libnetfilter-queue-dev libmnl-dev libnng-dev libmsgpack-dev \
 libcurl4-openssl-dev libcjson-dev libmbedtls-dev libssl-dev"
 TEST="iproute2 iptables openssh-server openssh-client tmux screen socat \
 netcat-openbsd curl python3 git tar procps psmisc util-linux iputils-ping \
-libpython3.11-testsuite python3-psutil"
+libpython3.11-testsuite python3-psutil liburing-dev busybox-static golang-go"
 # `make deb` (debhelper, lintian), the man-page lint, the unit verifier
 # (systemd-analyze; PID 1 need not be systemd), logrotate -d of the shipped
 # config, and the Prometheus text-format parser of the metrics test.
