@@ -1,0 +1,53 @@
+# rawfd.sh — the guard bed of the raw-fd attack tests (tests/func/attack_raw_fd.sh,
+# tests/func/attack_review_rawfd_*.sh, tests/open/attack_review_rawfd_decoy.sh):
+# hosts A and B (tests/lib/guardnet.sh), a collector and a guard on A, and a policy
+# that refuses every chain from B (line 1) and accepts B:8000 from anywhere else
+# (line 2). Sourced by the test; RF_INCOMPLETE (evaluate, the default, or reject) is
+# the policy's @incomplete. Gives `nobody CMD...` (CMD in A as nobody), `fails`, and
+# `rf_verdict MODE WHAT`: the subject's output ($out, a "RESULT refused|connected"
+# line) against the audit line of its connection to B:8000 — FAIL-CASE counted in
+# $fails when it was accepted, or refused on a chain without B (a refusal because a
+# /proc search ran out counts as refused: the guard never evaluates such an answer,
+# docs/guard.md 3b; with RF_INCOMPLETE=reject an incomplete chain's refusal too).
+. "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/guardnet.sh"
+gn_need
+command -v setpriv >/dev/null || gn_skip "setpriv missing"
+SHIM=$B_/libhoptrace.so
+[ -f "$SHIM" ] || gn_skip "shim not built"
+gn_setup
+chmod 755 "$T"
+cat >"$T/policy.acl" <<EOC
+$B4, *, *, *, black, *
+*, *, $B4, 8000, black,
+@incomplete ${RF_INCOMPLETE:-evaluate}
+@default reject
+EOC
+gn_start_collector
+gn_start_guard
+fails=0
+nobody() { ip netns exec "$A" setpriv --reuid nobody --regid nogroup --clear-groups "$@"; }
+
+rf_verdict() { # MODE WHAT
+	last=$(grep "\"remote\":\"$B4:8000\"" "$T/audit.log" | tail -n 1)
+	echo "$last" | cut -c1-600 | sed 's/^/      audit: /'
+	case "$out" in
+	*"RESULT refused"*)
+		case "$last" in
+		*'"verdict":"reject"'*"policy.acl:1)"*) echo "ok   $1: refused (origin B)" ;;
+		*'"verdict":"reject"'*'holder scan incomplete'*'"cause":"collector_error"'*)
+			echo "ok   $1: refused (a /proc search ran out, and said so: on_collector_error)" ;;
+		*'"verdict":"reject"'*'"cause":"incomplete"'* | *'"verdict":"reject"'*'"cause":"collector_error"'*)
+			if [ "${RF_INCOMPLETE:-evaluate}" = reject ]; then
+				echo "ok   $1: refused (incomplete, or no holder found)"
+			else
+				echo "FAIL-CASE: $1: refused, but not on a chain from B: $last"
+				fails=$((fails + 1))
+			fi ;;
+		*) echo "FAIL-CASE: $1: refused, but not on a chain from B: $last"; fails=$((fails + 1)) ;;
+		esac ;;
+	*"RESULT connected"*)
+		echo "FAIL-CASE: $1: $2, the connection to $B4:8000 was accepted on a chain without B"
+		fails=$((fails + 1)) ;;
+	*) gn_fail "$1: the case did not run: $out" ;;
+	esac
+}
