@@ -70,8 +70,10 @@ static int v4_options(const uint8_t *buf, size_t ihl, struct ht_pkt *p)
 		if (t == IPOPT_LSRR_ || t == IPOPT_SSRR_) {
 			/* type, length, pointer (1-based, to the next address to
 			 * visit; ol + 1 when none is left), then whole addresses */
-			size_t ptr = buf[i + 2];
-			if (p->srcroute || ol < 7 || (ol - 3) % 4 || ptr < 4 || ptr % 4 || ptr > ol + 1)
+			if (p->srcroute || ol < 7 || (ol - 3) % 4)
+				return HT_PKT_BADOPT;
+			size_t ptr = buf[i + 2]; /* (inside the option: ol >= 7) */
+			if (ptr < 4 || ptr % 4 || ptr > ol + 1)
 				return HT_PKT_BADOPT;
 			p->srcroute = t == IPOPT_LSRR_ ? HT_SRCRT_LSRR : HT_SRCRT_SSRR;
 			memcpy(p->dst, buf + i + ol - 4, 4);
