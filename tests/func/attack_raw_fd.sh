@@ -165,11 +165,7 @@ EOP
 chmod 644 "$T/raw.py" "$T/burn.py"
 run() { # MODE
 	mode=$1
-	gn_bg "$BB" "$T/b_$mode.log" python3 -c "import socket,time; time.sleep(0.3)
-for k in range(50):
-    try: s=socket.create_connection(('$A4',9000)); break
-    except OSError: time.sleep(0.02)
-s.send(b'orders from B'); time.sleep(80)"
+	rf_orders "$T/b_$mode.log" 9000 80
 	case $mode in noshim) pre="" ;; *) pre="env LD_PRELOAD=$SHIM" ;; esac
 	case $mode in noshim_fifo|spent_fifo) hpre="" ;; *) hpre="env LD_PRELOAD=$SHIM" ;; esac
 	if [ $mode = spent_fifo ]; then
@@ -192,11 +188,7 @@ L = socket.socket(); L.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 L.bind(('$A4', $hport)); L.listen(1); c, _ = L.accept()
 f = open('$T/q', 'wb', 0); f.write(c.recv(100)); time.sleep(5)" &
 		helper=$!
-		gn_bg "$BB" "$T/b_$mode.log" python3 -c "import socket,time; time.sleep(0.3)
-for k in range(50):
-    try: s=socket.create_connection(('$A4',$hport)); break
-    except OSError: time.sleep(0.02)
-s.send(b'orders from B'); time.sleep(4)"
+		rf_orders "$T/b_$mode.log" $hport 4
 	fi
 	# (bounded: with no helper, the FIFO's open would wait for ever)
 	out=$(nobody timeout 90 $pre /usr/bin/python3 "$T/raw.py" "$mode" "$B4" "$A4" "$T/q" 2>&1)

@@ -86,11 +86,7 @@ EOP
 chmod 644 "$T/raw.py"
 run() { # MODE
 	mode=$1
-	gn_bg "$BB" "$T/b_$mode.log" python3 -c "import socket,time; time.sleep(0.3)
-for k in range(50):
-    try: s=socket.create_connection(('$A4',9000)); break
-    except OSError: time.sleep(0.02)
-s.send(b'orders from B'); time.sleep(20)"
+	rf_orders "$T/b_$mode.log" 9000 20
 	out=$(nobody env LD_PRELOAD=$SHIM timeout 20 /usr/bin/python3 "$T/raw.py" "$mode" "$B4" "$A4" 2>&1)
 	echo "$out" | sed 's/^/   /'
 	sleep 0.3

@@ -76,11 +76,7 @@ EOP
 chmod 644 "$T/subj.py" "$T/helper.py"
 run() { # MODE
 	mode=$1
-	gn_bg "$BB" "$T/b_$mode.log" python3 -c "import socket,time; time.sleep(0.3)
-for k in range(50):
-    try: s=socket.create_connection(('$A4',9001)); break
-    except OSError: time.sleep(0.02)
-s.send(b'orders from B'); time.sleep(20)"
+	rf_orders "$T/b_$mode.log" 9001 20
 	if [ $mode = scm_pipe ]; then
 		# H in the background, S started on its own (no kin of H's)
 		nobody /usr/bin/python3 "$T/helper.py" "$mode" "$A4" "$SHIM" "$T/subj.py" "$B4" "hoptrace-test-pipe-$$" &

@@ -51,3 +51,11 @@ rf_verdict() { # MODE WHAT
 	*) gn_fail "$1: the case did not run: $out" ;;
 	esac
 }
+
+rf_orders() { # LOG PORT SECS: B connects to A:PORT, sends its orders, stays SECS
+	gn_bg "$BB" "$1" python3 -c "import socket,time; time.sleep(0.3)
+for k in range(50):
+    try: s=socket.create_connection(('$A4',$2)); break
+    except OSError: time.sleep(0.02)
+s.send(b'orders from B'); time.sleep($3)"
+}
