@@ -74,20 +74,33 @@ static int holder_cb(void *vctx, pid_t pid, int fd)
 	return 0;
 }
 
-/* The process behind socket c: the one that connect()ed it if it still holds
- * it, else any live holder. */
-static struct proc *socket_holder(struct chan *c)
+/* The process a connection is answered for: its connector while it holds
+ * it, else its oldest holder. With several holders each is asked of the
+ * kernel first (one holder: no syscall — the push's path): `ssh -f` made
+ * the connection and daemon() forked; its parent half left inside libc with
+ * no EXIT record, and answering for it lost what the daemon has held since
+ * (the client of its forward). */
+static struct proc *socket_holder(struct graph *g, struct chan *c, uint64_t now)
 {
-	struct proc *any = NULL;
-	for (struct hold *h = c->holds; h; h = h->cnext) {
-		if (h->until || h->unconf || !h->p->alive)
-			continue;
-		if (h->p->pid == c->connector)
-			return h->p;
-		if (!any || h->p->birth_ts < any->birth_ts)
-			any = h->p;
+	struct proc *any = NULL, *conn = NULL;
+	int n = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		for (struct hold *h = c->holds; h; h = h->cnext) {
+			if (h->until || h->unconf || !h->p->alive)
+				continue;
+			if (pass == 0) {
+				n++;
+				continue;
+			}
+			if (n > 1 && !graph_proc_running(g, h->p, now))
+				continue;
+			if (h->p->pid == c->connector)
+				conn = h->p;
+			else if (!any || h->p->birth_ts < any->birth_ts)
+				any = h->p;
+		}
 	}
-	return any;
+	return conn ? conn : any;
 }
 
 static char *answer_chain(struct query_ctx *q, const struct ht_qreq *rq, struct proc *p,
@@ -161,11 +174,11 @@ static char *op_who(struct query_ctx *q, const struct ht_qreq *rq, uint64_t now)
 	    s.state == 6 /* TCP_TIME_WAIT */ || !s.ino)
 		return who_closed(q, rq, &l, &r, now);
 	struct chan *c = graph_chan(q->g, HT_CHAN_SOCK, 0, s.ino);
-	struct proc *p = c ? socket_holder(c) : NULL;
+	struct proc *p = c ? socket_holder(q->g, c, now) : NULL;
 	if (p) {
 		/* what a process whose records need not tell all did since */
 		graph_subject_refresh(q->g, p, now);
-		p = socket_holder(c);
+		p = socket_holder(q->g, c, now);
 	}
 	/* the query's scans (CPU time; the walk's get what this one leaves) */
 	uint64_t deadline = procfs_cpu_ns() + GRAPH_SCAN_BUDGET_NS;
@@ -186,7 +199,7 @@ static char *op_who(struct query_ctx *q, const struct ht_qreq *rq, uint64_t now)
 					 .first_only = 1};
 		graph_scan_holders(q->g, s.ino, &ps, holder_cb, &x);
 		c = graph_chan(q->g, HT_CHAN_SOCK, 0, s.ino);
-		p = c ? socket_holder(c) : NULL;
+		p = c ? socket_holder(q->g, c, now) : NULL;
 		if (!p && ps.incomplete) {
 			log_warnx("who %s: holder scan incomplete (%s; owner uid %u, %llu processes, "
 				  "%llu fds read, %llu us, %llu us CPU)", rq->local,
@@ -292,13 +305,13 @@ char *query_prejudge_at(struct query_ctx *q, uint64_t ino, const struct ht_addr 
 			uint64_t now, uint64_t after_us, int *settled)
 {
 	struct chan *c = graph_chan(q->g, HT_CHAN_SOCK, 0, ino);
-	struct proc *p = c && !c->failed ? socket_holder(c) : NULL;
+	struct proc *p = c && !c->failed ? socket_holder(q->g, c, now) : NULL;
 	unsigned kernel_asked = 0;
 	if (settled)
 		*settled = 0;
 	if (p) {
 		graph_subject_refresh(q->g, p, now);
-		p = socket_holder(c);
+		p = socket_holder(q->g, c, now);
 	}
 	if (!p)
 		return NULL;

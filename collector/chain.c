@@ -696,11 +696,16 @@ static struct chan *tcp_far_end(struct walk *w, struct chan *c, int live)
 	struct sd_inet far;
 	struct chan *f;
 	if (c->peer)
-		return c->peer; /* resolved by an earlier query */
+		return c->peer; /* resolved by an earlier query, or linked when
+				 * its records were applied */
 	if (!live || !c->has_local || w->req->nl < 0 ||
 	    sd_inet_lookup(w->req->nl, c->remote.family, c->remote.a, c->remote.port, c->local.a,
-			   c->local.port, &far) != 0 || !far.ino)
-		return NULL;
+			   c->local.port, &far) != 0 || !far.ino) {
+		/* the other end gone (closed, or an orphan of inode 0): the
+		 * kernel's connect events may still name it (graph_sock.c) */
+		graph_link_local_tcp(w->g, c);
+		return c->peer;
+	}
 	f = graph_chan(w->g, HT_CHAN_SOCK, 0, far.ino);
 	if (!f || !f->holds)
 		f = kernel_holders(w, far.ino, (uid_t)far.uid);
@@ -799,7 +804,13 @@ static int holder_candidate(struct walk *w, struct through *x, int e, const stru
 		 * in the pipe or socket buffer (`nc -l | sh` after the
 		 * controller hung up, `curl … | sh`): judged as it was when it
 		 * let go */
-		if (!h->until || h->until > x->t || h->since > x->t || h->until + w->window < x->t ||
+		if (!h->until || h->until > x->t || h->since > x->t || h->until + w->window < x->t)
+			return 0;
+		/* (not for the far socket of a local TCP connection or a unix
+		 * peer: that is the connection's only other end, and what its
+		 * holder wrote before p accepted it waited for p — a forward's
+		 * client that connected, sent and left before the accept) */
+		if (x->ends[e] == mine->c &&
 		    h->until <= (x->held_since ? x->held_since : (x->held_since = held_since(w, mine))))
 			return 0;
 		*ht = h->until - 1;

@@ -241,6 +241,8 @@ struct graph_stats {
 	uint64_t hist_added, hist_evicted_cap, hist_evicted_window;
 	uint64_t hist_bytes;       /* its ring and buckets (in bytes too) */
 	uint64_t local_probed;     /* outbound sockets queued for their local end */
+	uint64_t local_tcp_linked; /* local TCP connections whose two ends were linked
+				    * (graph_link_local_tcp) */
 };
 
 /* Per uid: what it has in the graph and what of its was refused. */
@@ -286,6 +288,15 @@ struct graph_kev_sock {
 	const uint8_t *saddr, *daddr;
 };
 void graph_kev_tcp(struct graph *g, const struct graph_kev_sock *s, uint64_t now);
+/* c, a TCP socket with the kernel's 4-tuple whose far end is this host:
+ * links it with the socket at the other end (the reversed 4-tuple) — found
+ * by sock_diag while that socket exists, else among the connecting sockets
+ * the kernel's events saw (a client that connected, sent and closed before
+ * its connection was accepted or probed) — so a chain walk follows a local
+ * connection that has closed (issue 12, "Locally too"). Nothing when c is
+ * linked already or the other end is not in the graph (yet: its record's
+ * own call links them). */
+void graph_link_local_tcp(struct graph *g, struct chan *c);
 void graph_free(struct graph *g);             /* accepts NULL */
 
 /* Applies one record sent by (pid, uid) — the kernel-attested sender — at
@@ -345,6 +356,9 @@ int graph_proc_check_fds(struct graph *g, struct proc *p, uint64_t ts, uint64_t 
 /* Is p (alive in the graph) still alive? Ends it when the kernel says it is
  * gone (a signal's death sends no EXIT). 1 alive, 0 not. */
 int graph_verify_alive(struct graph *g, struct proc *p, uint64_t now);
+/* graph_verify_alive, and not a zombie by /proc (a zombie holds no fds any
+ * more: daemon()'s parent half, which _exit()s inside libc, sends no EXIT) */
+int graph_proc_running(struct graph *g, struct proc *p, uint64_t now);
 /* Resolves p->creator from /proc when it is still unknown. */
 struct proc *graph_creator(struct graph *g, struct proc *p, uint64_t now);
 /* Brings a process whose image changed without a record (static exec) up to

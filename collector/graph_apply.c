@@ -544,10 +544,24 @@ static int rec_connect(struct rec *x)
 	c->sotype = (int16_t)(r->num & 0xf);
 	c->connector = x->pid;
 	c->failed = 0; /* a new attempt (TCP may connect() again after a failure) */
-	/* its local end from the kernel, while the socket exists: a connection
-	 * that closes is found by its 4-tuple later (graph_hist.c) */
-	if (confirmed > 0 && x->g->conf.use_procfs && inet_family(c->remote.family) &&
-	    (c->sotype == 0 || c->sotype == SOCK_STREAM))
+	/* its local end from the kernel: its connect events (kept after the
+	 * socket is gone), else a probe while the socket exists — a connection
+	 * that closes is found by its 4-tuple later (graph_hist.c), and a local
+	 * one's two ends are linked */
+	struct gaddr kl, kr;
+	if ((!c->has_local || c->addr_claimed) && inet_family(c->remote.family) &&
+	    graph_kev_tcp_ends(x->g, c->ino, &kl, &kr) == 0) {
+		if (c->addr_claimed && (kr.port != c->remote.port || memcmp(kr.a, c->remote.a, kr.len)))
+			x->g->st.addr_corrected++;
+		c->local = kl;
+		c->remote = kr;
+		c->has_local = 1;
+		c->addr_claimed = 0;
+	}
+	if (c->has_local && !c->addr_claimed)
+		graph_link_local_tcp(x->g, c);
+	else if (confirmed > 0 && x->g->conf.use_procfs && inet_family(c->remote.family) &&
+		 (c->sotype == 0 || c->sotype == SOCK_STREAM))
 		pend_connect(x->g, c);
 	return hold_socket(x, c, confirmed);
 }
@@ -604,6 +618,10 @@ static int rec_accept(struct rec *x)
 			kernel_unix_link(x->g, c, r->ts); /* while both ends exist */
 	}
 	mark_listener(x);
+	/* a local client's socket: linked now, while the kernel can say (its
+	 * client may be gone before a chain walk asks) */
+	if (inet_family(c->remote.family))
+		graph_link_local_tcp(x->g, c);
 	return hold_socket(x, c, confirmed);
 }
 

@@ -30,11 +30,15 @@ struct klin {
 };
 
 /* An outgoing TCP connection the kernel saw a process make, by its socket's
- * inode, until its owner closes it (direct-mapped, KTCP_N slots) */
+ * inode (direct-mapped, KTCP_N slots): followed until its owner closes it,
+ * and its 4-tuple kept after (closed) until the slot is taken — a CONNECT
+ * applied after its socket was gone still gets the kernel's ends, and the
+ * accepted end of a local connection finds it (graph_link_local_tcp) */
 #define KTCP_N 4096
 struct ktcp {
 	uint64_t ino, since;
 	pid_t pid;
+	uint8_t closed;
 	struct gaddr local, remote;
 };
 
@@ -221,6 +225,55 @@ static void tcp_closed(struct graph *g, const struct ktcp *t, uint64_t ts, int f
 	g->st.kev_tcp_holds++;
 }
 
+int graph_kev_tcp_ends(struct graph *g, uint64_t ino, struct gaddr *local, struct gaddr *remote)
+{
+	const struct ktcp *k = g->kev_on && g->kev && ino ? &g->kev->tcp[ino % KTCP_N] : NULL;
+	if (!k || k->ino != ino || !k->local.port || !k->remote.port)
+		return -1;
+	*local = k->local;
+	*remote = k->remote;
+	return 0;
+}
+
+static int gaddr_eq(const struct gaddr *a, const struct gaddr *b)
+{
+	return a->family == b->family && a->port == b->port && a->len == b->len &&
+	       !memcmp(a->a, b->a, a->len);
+}
+
+uint64_t graph_kev_tcp_find(struct graph *g, const struct gaddr *local, const struct gaddr *remote)
+{
+	if (!g->kev_on || !g->kev || !local->port || !remote->port)
+		return 0;
+	for (size_t i = 0; i < KTCP_N; i++) {
+		const struct ktcp *k = &g->kev->tcp[i];
+		if (k->ino && k->local.port == local->port && gaddr_eq(&k->local, local) &&
+		    gaddr_eq(&k->remote, remote))
+			return k->ino;
+	}
+	return 0;
+}
+
+/* A socket the graph knows (a shimmed process's CONNECT) takes the kernel's
+ * 4-tuple from the event when it has none of the kernel's yet: listed in the
+ * closed-connection index when it closes, and a local connection's two ends
+ * linked (a forward's client that connected, sent and left before a probe) */
+static void tcp_ends_to_graph(struct graph *g, const struct ktcp *k)
+{
+	struct chan *c = graph_chan(g, HT_CHAN_SOCK, 0, k->ino);
+	if (!c || !k->local.port || c->kind != HT_CHAN_SOCK)
+		return;
+	if (!c->has_local || c->addr_claimed || !c->remote.family) {
+		if (c->addr_claimed && c->remote.family && !gaddr_eq(&c->remote, &k->remote))
+			g->st.addr_corrected++;
+		c->local = k->local;
+		c->remote = k->remote;
+		c->has_local = 1;
+		c->addr_claimed = 0;
+	}
+	graph_link_local_tcp(g, c);
+}
+
 void graph_kev_tcp(struct graph *g, const struct graph_kev_sock *s, uint64_t now)
 {
 	struct kevtab *t = g->kev_on ? tab(g) : NULL;
@@ -239,14 +292,20 @@ void graph_kev_tcp(struct graph *g, const struct graph_kev_sock *s, uint64_t now
 		if (k->ino == s->ino) {
 			gaddr_of(&k->local, s->family, s->saddr, s->sport);
 			gaddr_of(&k->remote, s->family, s->daddr, s->dport);
+			tcp_ends_to_graph(g, k);
 		}
 		break;
 	case 4: /* FIN_WAIT1 */
 	case 9: /* LAST_ACK: its owner's close() */
 	case 7: /* CLOSE (a reset, a failed connect) */
-		if (k->ino == s->ino) {
-			tcp_closed(g, k, s->ts, s->newstate == 7 && s->oldstate == 2, now);
-			k->ino = 0;
+		if (k->ino == s->ino && !k->closed) {
+			int failed = s->newstate == 7 && s->oldstate == 2;
+			if (!failed)
+				tcp_ends_to_graph(g, k);
+			tcp_closed(g, k, s->ts, failed, now);
+			k->closed = 1;
+			if (failed)
+				k->ino = 0;
 		}
 		break;
 	}

@@ -452,6 +452,13 @@ int graph_verify_alive(struct graph *g, struct proc *p, uint64_t now)
 	return 0;
 }
 
+int graph_proc_running(struct graph *g, struct proc *p, uint64_t now)
+{
+	if (!graph_verify_alive(g, p, now))
+		return 0;
+	return !g->conf.use_procfs || kernel_runs(g, p);
+}
+
 /* ---- holder scans, charged to the uid whose processes cost them ---------- */
 
 #define scan_now procfs_mono_ns

@@ -361,3 +361,38 @@ int kernel_accept_attests(struct graph *g, const struct ht_record *r, const stru
 	       sd_inet_lookup(g->nl, r->addr.family, r->addr.a, r->addr.port, r->addr2.a,
 			      r->addr2.port, &si) == 0 && si.ino == c->ino;
 }
+
+/* ---- local TCP connections: the two ends ----------------------------------- */
+
+void graph_link_local_tcp(struct graph *g, struct chan *c)
+{
+	if (!c || c->kind != HT_CHAN_SOCK || c->peer || !c->has_local || c->addr_claimed ||
+	    (c->remote.family != AF_INET && c->remote.family != AF_INET6) || !c->remote.port ||
+	    !c->local.port || c->dir == 'l' || sd_is_local_addr(c->remote.family, c->remote.a) != 1)
+		return;
+	uint64_t ino = 0;
+	struct sd_inet far;
+	/* the socket itself, while it exists (an orphan, closed by its
+	 * holders, has inode 0: its connect events may still name it) */
+	if (graph_nl(g) >= 0 &&
+	    sd_inet_lookup(g->nl, c->remote.family, c->remote.a, c->remote.port, c->local.a,
+			   c->local.port, &far) == 0 && far.state != 10 /* TCP_LISTEN */ &&
+	    far.rport == c->local.port)
+		ino = far.ino;
+	if (!ino)
+		ino = graph_kev_tcp_find(g, &c->remote, &c->local);
+	if (!ino || ino == c->ino)
+		return;
+	struct chan *f = graph_chan(g, HT_CHAN_SOCK, 0, ino);
+	if (!f || f->kind != HT_CHAN_SOCK || (f->peer && f->peer != c))
+		return;
+	/* the other end's 4-tuple, when it has none of the kernel's yet */
+	if (!f->has_local || f->addr_claimed || !f->remote.family) {
+		f->local = c->remote;
+		f->remote = c->local;
+		f->has_local = 1;
+		f->addr_claimed = 0;
+	}
+	chan_link_peers(c, f);
+	g->st.local_tcp_linked++;
+}

@@ -1755,6 +1755,123 @@ static void test_who_closed(void)
 	graph_free(g);
 }
 
+/* ---- closed local channels (issue 12, "Locally too") ------------------------
+ * A forward's client that connected over loopback, sent and left before the
+ * forward's accept was applied or probed: its socket's 4-tuple comes from
+ * the kernel's connect events (kept after the close), and the forward's
+ * accepted end is linked with it, so the client — and its session — stay a
+ * source of the forward, within the window, under the hub rules. */
+
+/* a kernel TCP state change of socket ino of pid, 127.0.0.1:lport ->
+ * 127.0.0.1:rport (lport 0: not bound yet) */
+static void kev_lo(struct graph *g, pid_t pid, uint64_t ino, uint16_t lport, uint16_t rport,
+		   int oldst, int newst, uint64_t ts)
+{
+	static const uint8_t lo[4] = {127, 0, 0, 1};
+	struct graph_kev_sock s = {pid, ino, ts, AF_INET, lport, rport, (uint8_t)oldst, (uint8_t)newst,
+				   lo, lo};
+	graph_kev_tcp(g, &s, ts);
+}
+
+/* the forward (ssh -L 9200, pid 40) accepts on fd 6 the loopback connection
+ * from 127.0.0.1:cport as socket ino */
+static void fwd_accept(struct graph *g, pid_t pid, int fd, uint64_t ino, uint16_t cport, uint64_t ts)
+{
+	struct ht_record a = R(HT_REC_ACCEPT, ts);
+	a.fd = fd;
+	a.chan = (struct ht_chan){HT_CHAN_SOCK, 0, ino};
+	a.chan2 = (struct ht_chan){HT_CHAN_SOCK, 0, 8999};
+	a.num = 1;
+	v4(&a.addr, "127.0.0.1", 9200);
+	v4(&a.addr2, "127.0.0.1", cport);
+	ok(g, pid, a);
+}
+
+/* a short-lived client in the session (sshd base, bash base + 1): nc (base
+ * + 2) connects to 127.0.0.1:9200 from cport (socket ino), sends, closes
+ * and exits by ts + 20 ms; kev_first: the kernel's events are read before
+ * its records, else after */
+static void short_client(struct graph *g, pid_t base, uint64_t ino, uint16_t cport, uint64_t ts,
+			 int kev_first)
+{
+	pid_t nc = base + 2;
+	birth(g, nc, base + 1, ts);
+	image(g, nc, base + 1, "/usr/bin/nc", ts + 1);
+	if (kev_first) {
+		kev_lo(g, nc, ino, 0, 9200, 7, 2, ts + 2);
+		kev_lo(g, nc, ino, cport, 9200, 2, 1, ts + 3);
+		kev_lo(g, nc, ino, cport, 9200, 1, 4, ts + 10000000);
+	}
+	connect_tcp(g, nc, 3, ino, "127.0.0.1", 9200, ts + 2);
+	fdop(g, nc, HT_REC_CLOSE, 3, 0, ts + 10000000);
+	struct ht_record ex = R(HT_REC_EXIT, ts + 20000000);
+	ok(g, nc, ex);
+	if (!kev_first) {
+		kev_lo(g, nc, ino, 0, 9200, 7, 2, ts + 2);
+		kev_lo(g, nc, ino, cport, 9200, 2, 1, ts + 3);
+		kev_lo(g, nc, ino, cport, 9200, 1, 4, ts + 10000000);
+	}
+}
+
+/* the forward's accepted connection is still open (half-closed: CLOSE_WAIT)
+ * when the chain of its onward connection is asked; the client is gone */
+static void test_local_closed_client(void)
+{
+	struct graph *g = mk(600, 1000);
+	graph_kev_on(g, 1);
+	image(g, 10, 1, "/usr/sbin/sshd", 1 * SEC);
+	image(g, 40, 1, "/usr/bin/ssh", 1 * SEC);
+	connect_tcp(g, 40, 3, 900, "198.51.100.3", 22, 1 * SEC + 1); /* to h3 */
+	session(g, 50, "10.250.0.5", 510, 5, 2 * SEC);
+	short_client(g, 50, 801, 41000, 3 * SEC, 1);
+	/* accepted after the client left (its records were applied first) */
+	fwd_accept(g, 40, 6, 802, 41000, 3 * SEC + 30000000);
+	CHECK_CHAINS(g, 40, 900, 5 * SEC, "10.250.0.5:sshd,sshd,bash,nc,ssh");
+	/* another loopback client, of another port, accepted by someone else:
+	 * not the forward's source */
+	image(g, 60, 1, "/usr/bin/other", 1 * SEC);
+	session(g, 70, "10.250.0.7", 520, 6, 6 * SEC);
+	short_client(g, 70, 811, 41001, 7 * SEC, 1);
+	fwd_accept(g, 60, 4, 812, 41001, 7 * SEC + 30000000);
+	CHECK_CHAINS(g, 40, 900, 8 * SEC, "10.250.0.5:sshd,sshd,bash,nc,ssh");
+	CHECK_CHAINS(g, 60, 0, 8 * SEC, "10.250.0.7:sshd,sshd,bash,nc,other");
+	struct graph_stats st;
+	graph_stats(g, &st);
+	CHECK_EQ_INT((int)st.local_tcp_linked, 2);
+	graph_free(g);
+}
+
+/* the forward has closed its accepted connection too (the chain is asked
+ * later, as an inquiry about the past would): the client counts through the
+ * forward's history, within the window; the kernel's events read after the
+ * records; the forward a hub (two clients accepted) — as the subject its
+ * history counts; past the window it does not */
+static void test_local_closed_client_history(void)
+{
+	struct graph *g = mk(600, 1000);
+	graph_kev_on(g, 1);
+	image(g, 10, 1, "/usr/sbin/sshd", 1 * SEC);
+	image(g, 40, 1, "/usr/bin/ssh", 1 * SEC);
+	connect_tcp(g, 40, 3, 900, "198.51.100.3", 22, 1 * SEC + 1);
+	session(g, 50, "10.250.0.5", 510, 5, 2 * SEC);
+	short_client(g, 50, 801, 41000, 3 * SEC, 0);
+	fwd_accept(g, 40, 6, 802, 41000, 3 * SEC + 1000);
+	fdop(g, 40, HT_REC_CLOSE, 6, 0, 3 * SEC + 50000000);
+	CHECK_CHAINS(g, 40, 900, 10 * SEC, "10.250.0.5:sshd,sshd,bash,nc,ssh");
+	/* a second client, nobody's (no session, so no origin of its own): the
+	 * forward is a hub now */
+	image(g, 80, 1, "/usr/bin/curl", 11 * SEC);
+	kev_lo(g, 80, 821, 0, 9200, 7, 2, 11 * SEC + 1);
+	kev_lo(g, 80, 821, 41005, 9200, 2, 1, 11 * SEC + 2);
+	connect_tcp(g, 80, 3, 821, "127.0.0.1", 9200, 11 * SEC + 1);
+	fwd_accept(g, 40, 6, 822, 41005, 11 * SEC + 1000);
+	CHECK_CHAINS(g, 40, 900, 12 * SEC, "10.250.0.5:sshd,sshd,bash,nc,ssh");
+	/* 61 s after the first client's connection closed: no longer a source */
+	fdop(g, 40, HT_REC_CLOSE, 6, 0, 12 * SEC);
+	CHECK_CHAINS(g, 40, 900, 65 * SEC, "h2:ssh");
+	graph_free(g);
+}
+
 T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_relay), T(test_tmux_reattach),
        T(test_no_spurious_origin), T(test_daemonised_after_session),
        T(test_creator_ended_before_birth_seen), T(test_hub_children_not_sources),
@@ -1765,4 +1882,5 @@ T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_re
        T(test_local_origin), T(test_local_origin_feeders), T(test_local_origin_feeder_once), T(test_pid_reuse), T(test_retention_and_bounds),
        T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_ghost_fd_inherited), T(test_probe_keeps_tcp_peers), T(test_reconnect_after_failure),
        T(test_pty_purge_trim_uaf), T(test_pty_reuse_backdated_master), T(test_pty_reuse_late_end), T(test_zombie_child_inherits), T(test_creator_closed_after_fork), T(test_sweep_before_records), T(test_exit_past_files), T(test_pty_purge_found_gone), T(test_many_fds),
-       T(test_memory_per_10k), T(test_hist_closed_lookup), T(test_hist_outbound_reuse), T(test_hist_bound), T(test_who_closed))
+       T(test_memory_per_10k), T(test_hist_closed_lookup), T(test_hist_outbound_reuse), T(test_hist_bound), T(test_who_closed), T(test_local_closed_client),
+       T(test_local_closed_client_history))
