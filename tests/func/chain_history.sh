@@ -5,7 +5,12 @@
 #   onward connection names both origins — h4 (its client) and h1 (the session
 #   that started it, through its lineage; h1's ssh has closed that connection and
 #   h1's collector answers for it from its closed-connection index, marked "past"),
-#   complete, with h1's ssh;
+#   complete, each origin's processes exact and in order (h1: ssh; h2: sshd,
+#   bash, the listening socat and its child; h4: sleep | nc);
+#   the same with a relay `nc -l 9102 | nc h3 22` (a pipeline started by
+#   `setsid sh -c` from h1's session, which exits): both origins, h1 (past:
+#   h1's ssh; on h2 sshd, bash, sh (dash), the onward nc) and h4 (sleep and nc on h4;
+#   both nc on h2), complete, each origin's processes exact and in order;
 #   the negative: once h1's connection closed longer than h1's history_window
 #   (15 s here) ago, h1 does not answer for it and the leaf says why;
 #   versions (with HT_OLD_HOPTRACED=an older hoptraced, e.g. main's before
@@ -99,7 +104,12 @@ fails=0
 tb_log "a client from h4 through the relay, within h1's window"
 lr=$(client " ") || tb_fail "no onward connection from the relay"
 ask past "$lr" || tb_fail "hoptrace who failed"
-if check "$TB_T/past.json" past && grep -q "closed [0-9]* s ago" "$TB_T/past.txt"; then
+if check "$TB_T/past.json" past && grep -q "closed [0-9]* s ago" "$TB_T/past.txt" &&
+	tb_assert_chain "$TB_T/past.json" -q --count 2 --complete &&
+	tb_assert_chain "$TB_T/past.json" --origin h1 --ordered \
+		--procs 'h1:ssh,h2:sshd+,h2:bash,h2:socat,h2:socat' &&
+	tb_assert_chain "$TB_T/past.json" --origin h4 --ordered \
+		--procs 'h4:sleep,h4:nc.openbsd,h2:socat,h2:socat'; then
 	tb_log "ok: both origins, h1's part marked past"
 else
 	cat "$TB_T/past.txt"; fails=$((fails + 1))
@@ -121,10 +131,43 @@ else
 	fails=$((fails + 1))
 fi
 
+tb_log "an nc -l | nc relay started from h1's ssh session, which exits; used from h4"
+tb_exec h1 ssh -n -o BatchMode=yes root@$H2 \
+	"setsid sh -c 'nc -l 9102 | nc $H3 22' </dev/null >/dev/null 2>&1 &" ||
+	tb_fail "ssh h1 -> h2 failed"
+tb_wait_port h2 9102 || tb_fail "no nc listening on h2:9102"
+i=0
+while [ $i -lt 50 ] && [ -n "$(tb_exec h1 ss -Htn state established "( dst $H2 and dport = :22 )")" ]; do
+	i=$((i + 1)); sleep 0.1
+done
+[ -z "$(tb_exec h1 ss -Htn state established "( dst $H2 and dport = :22 )")" ] || tb_fail "h1's ssh connection still open"
+tb_bg h4 sh -c "sleep 60 | nc $H2 9102"
+i=0 lrn=
+while [ $i -lt 100 ] && [ -z "$lrn" ]; do
+	if tb_exec h2 ss -Htn state established "( sport = :9102 and dst $H4 )" | grep -q .; then
+		lrn=$(tb_exec h2 ss -Htnp state established "( dst $H3 and dport = :22 )" | grep '"nc' | awk 'NR==1 { print $3, $4 }')
+	fi
+	i=$((i + 1)); sleep 0.1
+done
+[ -n "$lrn" ] || { tb_exec h2 ss -tnp; tb_fail "no onward connection from the nc relay"; }
+ask ncpipe "$lrn" || tb_fail "hoptrace who failed"
+ncok=1
+tb_assert_chain "$TB_T/ncpipe.json" --count 2 --complete || ncok=0
+tb_assert_chain "$TB_T/ncpipe.json" --origin h1 --ordered \
+	--procs 'h1:ssh,h2:sshd+,h2:bash,h2:dash,h2:nc.openbsd' || ncok=0
+tb_assert_chain "$TB_T/ncpipe.json" --origin h4 --ordered \
+	--procs 'h4:sleep,h4:nc.openbsd,h2:nc.openbsd,h2:nc.openbsd' || ncok=0
+grep -q "closed [0-9]* s ago" "$TB_T/ncpipe.txt" || { echo "FAIL: h1's part not marked past"; ncok=0; }
+if [ $ncok = 1 ]; then
+	tb_log "ok: nc -l | nc: both origins, complete, with their processes; h1's part past"
+else
+	cat "$TB_T/ncpipe.txt"; fails=$((fails + 1))
+fi
+
 tb_log "a client from h4 after h1's window has passed"
 now=$(date +%s)
 [ $((now - closed_at)) -gt $((WIN + 3)) ] || sleep $((WIN + 3 - (now - closed_at)))
-lr2=$(client " $(echo "$lr" | cut -d' ' -f1) ") || tb_fail "no second onward connection"
+lr2=$(client " $(echo "$lr" | cut -d' ' -f1) $(echo "$lrn" | cut -d' ' -f1) ") || tb_fail "no second onward connection"
 ask expired "$lr2" || tb_fail "hoptrace who failed"
 if check "$TB_T/expired.json" expired; then
 	tb_log "ok: not followed past the window, and why"
@@ -141,7 +184,7 @@ if [ -n "${HT_OLD_HOPTRACED:-}" ]; then
 	tb_wait_port h2 9101 || tb_fail "no relay listening on h2:9101"
 	tb_bg h4 sh -c "sleep 60 | nc $H2 9101"
 	sleep 2
-	lr3=$(tb_exec h2 ss -Htnp state established "( dst $H3 and dport = :22 )" | grep -v "$(echo "$lr" | cut -d' ' -f1) \|$(echo "$lr2" | cut -d' ' -f1) " | awk 'NR==1 { print $3, $4 }')
+	lr3=$(tb_exec h2 ss -Htnp state established "( dst $H3 and dport = :22 )" | grep -v "$(echo "$lr" | cut -d' ' -f1) \|$(echo "$lr2" | cut -d' ' -f1) \|$(echo "$lrn" | cut -d' ' -f1) " | awk 'NR==1 { print $3, $4 }')
 	[ -n "$lr3" ] || tb_fail "no third onward connection"
 	ask v1 "$lr3" || tb_fail "hoptrace who failed"
 	if grep -q "inquiry v1" "$TB_T/v1.txt"; then
