@@ -22,7 +22,8 @@
  *                  (graph_proc_kernel, lineage gaps), exe, argv0, sha256
  *   graph_sock.c   the kernel's view of sockets through sock_diag: probing
  *                  sockets first seen in /proc, the listener an ACCEPT names,
- *                  a CONNFAIL's socket, unix peers, an accept's 4-tuple
+ *                  a CONNFAIL's socket, unix peers, an accept's 4-tuple,
+ *                  a local TCP connection's two ends (graph_link_local_tcp)
  *   graph_uid.c    per-uid accounts: holds and channels charged, bounds,
  *                  refused claims (graph_uid_stats)
  * The graph is single-threaded: only the collector's main loop touches it.
