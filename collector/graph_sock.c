@@ -374,12 +374,14 @@ void graph_link_local_tcp(struct graph *g, struct chan *c)
 	struct sd_inet far;
 	/* the socket itself, while it exists (an orphan, closed by its
 	 * holders, has inode 0: its connect events may still name it) */
-	if (graph_nl(g) >= 0 &&
+	if (g->conf.use_procfs && graph_nl(g) >= 0 &&
 	    sd_inet_lookup(g->nl, c->remote.family, c->remote.a, c->remote.port, c->local.a,
 			   c->local.port, &far) == 0 && far.state != 10 /* TCP_LISTEN */ &&
 	    far.rport == c->local.port)
 		ino = far.ino;
-	if (!ino)
+	/* (the events name connecting sockets only: the far end of an accepted
+	 * one; a connecting socket's far end is an accepted one, never there) */
+	if (!ino && c->dir != 'o')
 		ino = graph_kev_tcp_find(g, &c->remote, &c->local);
 	if (!ino || ino == c->ino)
 		return;

@@ -10,8 +10,12 @@
  *   hist_bench [ITERS]      default 20000
  *
  * Prints "hist_bytes N", "hist_entries N", "graph_bytes N", "find_ns N",
- * "asof_ns N", "live_ns N", "asof_ratio X" (medians of 9 rounds). No /proc,
- * no sockets.
+ * "asof_ns N", "live_ns N", "asof_ratio X" (medians of 9 rounds); then the
+ * cost of linking a local TCP connection's ends as its records are applied:
+ * "link_pair_ns N", "plain_pair_ns N" (a loopback CONNECT + ACCEPT + their
+ * CLOSEs against the same with another host, kernel events on), and
+ * "sd_lookup_ns N" (one sock_diag exact lookup, what use_procfs adds). No
+ * /proc.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -24,6 +28,7 @@
 #include "../../collector/chain.h"
 #include "../../collector/graph.h"
 #include "hoptrace/record.h"
+#include "hoptrace/sockdiag.h"
 #include "../unit/rec_fixture.h"
 
 #define SEC 1000000000ULL
@@ -105,6 +110,98 @@ static pid_t lineage(pid_t base, uint64_t ino, uint16_t lport, uint64_t *ts)
 	gaddr_set(&c->local, &l); /* (as the kernel's dump gives it) */
 	c->has_local = 1;
 	return ssh;
+}
+
+/* a kernel TCP event of socket ino, pid (SYN_SENT then ESTABLISHED) */
+static void kev2(struct graph *kg, pid_t pid, uint64_t ino, const uint8_t *sa, uint16_t sp,
+		 const uint8_t *da, uint16_t dp, uint64_t ts)
+{
+	struct graph_kev_sock s = {pid, ino, ts, AF_INET, 0, dp, 7, 2, sa, da};
+	graph_kev_tcp(kg, &s, ts);
+	s.sport = sp;
+	s.oldstate = 2;
+	s.newstate = 1;
+	graph_kev_tcp(kg, &s, ts);
+}
+
+/* The cost of linking a local TCP connection's two ends when its records are
+ * applied (graph_link_local_tcp: the kernel event table's scan; sock_diag's
+ * lookup is off here, use_procfs 0, and timed apart): a loopback CONNECT +
+ * ACCEPT pair against the same pair between this host and another, rounds
+ * taking turns. Prints link_pair_ns, plain_pair_ns, sd_lookup_ns. */
+static void link_bench(long n)
+{
+	struct graph_conf conf = {.retention_ns = 3600 * SEC, .window_ns = 60 * SEC,
+				  .max_procs = 1000, .use_procfs = 0};
+	struct graph *kg = graph_new(&conf);
+	graph_kev_on(kg, 1);
+	struct graph *save = g;
+	g = kg;
+	uint64_t ts = SEC;
+	struct ht_record r;
+	for (pid_t pid = 70; pid <= 71; pid++) {
+		r = rec_blank(HT_REC_IMAGE, ts++);
+		r.num = 1;
+		snprintf(r.str, sizeof(r.str), pid == 70 ? "/usr/bin/nc" : "/usr/bin/ssh");
+		snprintf(r.str2, sizeof(r.str2), pid == 70 ? "nc" : "ssh");
+		apply(pid, &r);
+	}
+	static const uint8_t lo[4] = {127, 0, 0, 1}, ext[4] = {10, 0, 0, 9}, me[4] = {10, 0, 0, 2};
+	uint64_t rl[9], rp[9], ino = 5000000;
+	for (int k = 0; k < 9; k++)
+		for (int local = 1; local >= 0; local--) {
+			uint64_t t0 = now_ns();
+			for (long i = 0; i < n; i++, ino += 2) {
+				uint16_t cport = (uint16_t)(20000 + (ino / 2) % 40000);
+				kev2(kg, 70, ino, local ? lo : me, cport, local ? lo : ext, 9200, ts);
+				r = rec_blank(HT_REC_CONNECT, ts++);
+				r.fd = 3;
+				r.num = 1;
+				r.chan = (struct ht_chan){HT_CHAN_SOCK, 0, ino};
+				v4(&r.addr, local ? "127.0.0.1" : "10.0.0.9", 9200);
+				apply(70, &r);
+				r = rec_blank(HT_REC_ACCEPT, ts++);
+				r.fd = 6;
+				r.num = 1;
+				r.chan = (struct ht_chan){HT_CHAN_SOCK, 0, ino + 1};
+				r.chan2 = (struct ht_chan){HT_CHAN_SOCK, 0, 8};
+				v4(&r.addr, local ? "127.0.0.1" : "10.0.0.2", 9200);
+				v4(&r.addr2, local ? "127.0.0.1" : "10.0.0.9", cport);
+				apply(71, &r);
+				r = rec_blank(HT_REC_CLOSE, ts++);
+				r.fd = 3;
+				apply(70, &r);
+				r = rec_blank(HT_REC_CLOSE, ts++);
+				r.fd = 6;
+				apply(71, &r);
+			}
+			(local ? rl : rp)[k] = (now_ns() - t0) / (uint64_t)n;
+		}
+	struct graph_stats st;
+	graph_stats(kg, &st);
+	if (st.local_tcp_linked != 9 * (uint64_t)n) {
+		fprintf(stderr, "linked %llu of %ld local pairs\n", (unsigned long long)st.local_tcp_linked,
+			9 * n);
+		exit(1);
+	}
+	g = save;
+	graph_free(kg);
+	qsort(rl, 9, sizeof(rl[0]), cmp_u64);
+	qsort(rp, 9, sizeof(rp[0]), cmp_u64);
+	/* sock_diag's exact lookup of a loopback 4-tuple nobody has: what the
+	 * collector adds per loopback CONNECT or ACCEPT with use_procfs */
+	uint64_t rs[9];
+	int nl = sd_open();
+	struct sd_inet far;
+	for (int k = 0; k < 9; k++) {
+		uint64_t t0 = now_ns();
+		for (long i = 0; i < n / 10 + 1; i++)
+			sd_inet_lookup(nl, AF_INET, lo, 9, lo, (uint16_t)(1 + i % 1000), &far);
+		rs[k] = (now_ns() - t0) / (uint64_t)(n / 10 + 1);
+	}
+	qsort(rs, 9, sizeof(rs[0]), cmp_u64);
+	printf("link_pair_ns %llu\nplain_pair_ns %llu\nsd_lookup_ns %llu\n", (unsigned long long)rl[4],
+	       (unsigned long long)rp[4], nl >= 0 ? (unsigned long long)rs[4] : 0ULL);
 }
 
 int main(int argc, char **argv)
@@ -203,5 +300,6 @@ int main(int argc, char **argv)
 	printf("find_ns %llu\nasof_ns %llu\nlive_ns %llu\nasof_ratio %.2f\n", (unsigned long long)rf[4],
 	       (unsigned long long)ra[4], (unsigned long long)rl[4], rl[4] ? (double)ra[4] / (double)rl[4] : 0.0);
 	graph_free(g);
+	link_bench(2000);
 	return 0;
 }

@@ -115,6 +115,7 @@ if want graph; then
 		row hist "closed-connection index at 100,000 connections, bytes" "$(num 's/^hist_bytes //p' "$LOGS/hist.log")" "ring + buckets at GRAPH_HIST_MAX (131072)"
 		row hist "lookup by 4-tuple, ns" "$(num 's/^find_ns //p' "$LOGS/hist.log")"
 		row hist "as-of chain of a closed connection, ns" "$(num 's/^asof_ns //p' "$LOGS/hist.log")" "live chain of the same shape $(num 's/^live_ns //p' "$LOGS/hist.log") ns, ratio $(num 's/^asof_ratio //p' "$LOGS/hist.log")"
+		row hist "loopback connection's records, ends linked, ns" "$(num 's/^link_pair_ns //p' "$LOGS/hist.log")" "the same with another host $(num 's/^plain_pair_ns //p' "$LOGS/hist.log") ns; a sock_diag lookup $(num 's/^sd_lookup_ns //p' "$LOGS/hist.log") ns"
 	else STATUS="$STATUS hist:skipped(not built)"; fi
 fi
 
