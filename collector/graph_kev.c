@@ -245,13 +245,16 @@ uint64_t graph_kev_tcp_find(struct graph *g, const struct gaddr *local, const st
 {
 	if (!g->kev_on || !g->kev || !local->port || !remote->port)
 		return 0;
+	/* the newest: a 4-tuple used again (the client's port reused after
+	 * its TIME_WAIT, or when the server closed first) names the last one */
+	const struct ktcp *best = NULL;
 	for (size_t i = 0; i < KTCP_N; i++) {
 		const struct ktcp *k = &g->kev->tcp[i];
 		if (k->ino && k->local.port == local->port && gaddr_eq(&k->local, local) &&
-		    gaddr_eq(&k->remote, remote))
-			return k->ino;
+		    gaddr_eq(&k->remote, remote) && (!best || k->since > best->since))
+			best = k;
 	}
-	return 0;
+	return best ? best->ino : 0;
 }
 
 /* A socket the graph knows (a shimmed process's CONNECT) takes the kernel's

@@ -1841,6 +1841,28 @@ static void test_local_closed_client(void)
 	graph_free(g);
 }
 
+/* a client's 4-tuple used again (its port reused): the forward's second
+ * accept is linked with the second client, the newest the events name */
+static void test_local_closed_client_reused_port(void)
+{
+	struct graph *g = mk(600, 1000);
+	graph_kev_on(g, 1);
+	image(g, 10, 1, "/usr/sbin/sshd", 1 * SEC);
+	image(g, 40, 1, "/usr/bin/ssh", 1 * SEC);
+	connect_tcp(g, 40, 3, 900, "198.51.100.3", 22, 1 * SEC + 1);
+	session(g, 50, "10.250.0.5", 510, 5, 2 * SEC);
+	short_client(g, 50, 801, 41000, 3 * SEC, 1);
+	fwd_accept(g, 40, 6, 802, 41000, 3 * SEC + 30000000);
+	fdop(g, 40, HT_REC_CLOSE, 6, 0, 3 * SEC + 40000000);
+	session(g, 70, "10.250.0.7", 520, 6, 4 * SEC);
+	short_client(g, 70, 803, 41000, 5 * SEC, 1);
+	fwd_accept(g, 40, 6, 804, 41000, 5 * SEC + 30000000);
+	CHECK_CHAINS(g, 40, 900, 6 * SEC,
+		     "10.250.0.5:sshd,sshd,bash,nc,ssh | 10.250.0.7:sshd,sshd,bash,nc,ssh");
+	CHECK(graph_chan(g, HT_CHAN_SOCK, 0, 804)->peer == graph_chan(g, HT_CHAN_SOCK, 0, 803));
+	graph_free(g);
+}
+
 /* the forward has closed its accepted connection too (the chain is asked
  * later, as an inquiry about the past would): the client counts through the
  * forward's history, within the window; the kernel's events read after the
@@ -1882,5 +1904,5 @@ T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_re
        T(test_local_origin), T(test_local_origin_feeders), T(test_local_origin_feeder_once), T(test_pid_reuse), T(test_retention_and_bounds),
        T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_ghost_fd_inherited), T(test_probe_keeps_tcp_peers), T(test_reconnect_after_failure),
        T(test_pty_purge_trim_uaf), T(test_pty_reuse_backdated_master), T(test_pty_reuse_late_end), T(test_zombie_child_inherits), T(test_creator_closed_after_fork), T(test_sweep_before_records), T(test_exit_past_files), T(test_pty_purge_found_gone), T(test_many_fds),
-       T(test_memory_per_10k), T(test_hist_closed_lookup), T(test_hist_outbound_reuse), T(test_hist_bound), T(test_who_closed), T(test_local_closed_client),
+       T(test_memory_per_10k), T(test_hist_closed_lookup), T(test_hist_outbound_reuse), T(test_hist_bound), T(test_who_closed), T(test_local_closed_client), T(test_local_closed_client_reused_port),
        T(test_local_closed_client_history))
