@@ -806,11 +806,11 @@ static int holder_candidate(struct walk *w, struct through *x, int e, const stru
 		 * let go */
 		if (!h->until || h->until > x->t || h->since > x->t || h->until + w->window < x->t)
 			return 0;
-		/* (not for the far socket of a local TCP connection or a unix
-		 * peer: that is the connection's only other end, and what its
-		 * holder wrote before p accepted it waited for p — a forward's
-		 * client that connected, sent and left before the accept) */
-		if (x->ends[e] == mine->c &&
+		/* (not for the far socket of a local TCP connection: that is
+		 * the connection's only other end, and what its holder wrote
+		 * before p accepted it waited for p — a forward's client that
+		 * connected, sent and left before the accept) */
+		if ((x->ends[e] == mine->c || !is_tcp(mine->c)) &&
 		    h->until <= (x->held_since ? x->held_since : (x->held_since = held_since(w, mine))))
 			return 0;
 		*ht = h->until - 1;
