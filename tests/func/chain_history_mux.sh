@@ -17,7 +17,7 @@
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/testbed.sh"
 tb_init "$@"
 tb_need nc ssh
-H1=10.231.0.1 H2=10.231.0.2 H3=10.231.0.3 H4=10.231.0.4
+H2=10.231.0.2 H3=10.231.0.3 H4=10.231.0.4
 tb_switch
 for h in 1 2 3 4; do
 	tb_host h$h 10.231.0.$h fd00:231::$h
