@@ -45,7 +45,7 @@ tb_wait_port h4 9300 || tb_fail "no listener on h4:9300"
 
 tb_log "ssh -f -N -L on h2, started from h1's session, which logs out"
 tb_exec h1 ssh -n -o BatchMode=yes root@$H2 \
-	"setsid ssh -f -N -o BatchMode=yes -o ExitOnForwardFailure=yes -L 9200:$H4:9300 root@$H3 </dev/null >/dev/null 2>&1" ||
+	"setsid ssh -f -N -o BatchMode=yes -o ExitOnForwardFailure=yes -L 9200:$H4:9300 -L 9201:$H4:22 root@$H3 </dev/null >/dev/null 2>&1" ||
 	tb_fail "ssh h1 -> h2 failed"
 tb_wait_port h2 9200 || tb_fail "no forward listening on h2:9200"
 [ -z "$(tb_exec h1 ss -Htn state established "( dst $H2 and dport = :22 )")" ] || tb_fail "h1's session still open"
@@ -53,12 +53,12 @@ tb_wait_port h2 9200 || tb_fail "no forward listening on h2:9200"
 tb_log "a short-lived client in a session from h5 uses the forward"
 PYEXE=$(basename "$(readlink -f "$TB_PY")")
 cat >"$TB_T/client.py" <<'EOF'
-import socket
-s = socket.create_connection(("127.0.0.1", 9200))
-s.sendall(b"x")
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"x\r\n")
 s.close()
 EOF
-tb_bg h5 sh -c "sleep 60 | ssh -o BatchMode=yes root@$H2 '$TB_PY $TB_T/client.py; sleep 60'"
+tb_bg h5 sh -c "sleep 60 | ssh -o BatchMode=yes root@$H2 '$TB_PY $TB_T/client.py 9200; sleep 60'"
 i=0 lr=
 while [ $i -lt 150 ] && [ -z "$lr" ]; do
 	lr=$(tb_exec h3 ss -Htnpa "( dst $H4 and dport = :9300 )" | grep sshd | awk 'NR==1 { print $4, $5 }')
@@ -82,6 +82,58 @@ tb_assert_chain "$TB_T/fwd.json" --origin h1 --ordered \
 tb_assert_chain "$TB_T/fwd.json" --origin h5 --ordered \
 	--procs "h5:sleep,h5:ssh,h2:sshd+,h2:sleep,h2:$PYEXE,h2:ssh,h3:sshd+" || fails=$((fails + 1))
 grep -q '"past"' "$TB_T/fwd.json" || { echo "FAIL: no part marked past"; fails=$((fails + 1)); }
+[ $fails -eq 0 ] && tb_log "ok: origins h1 (past) and h5 (a client gone before the forward's SYN), complete, with their processes"
+
+tb_log "all of it closed: the same through -L 9201:h4:22 (h4's sshd hangs up on the client's byte)"
+# h3's connection to h4:22 and the forward's accepted one on h2 close at once;
+# h3 is asked about its own closed connection (its recent past), h2 about the
+# forward's open connection to h3, whose holder let go of the client's
+# (h3's sshd shuts down its side first, on the client's EOF: its end waits
+# in TIME-WAIT and names the connection; or h4's, if h4 hung up first)
+tw() { tb_exec h3 ss -Htn state time-wait "( dst $H4 and dport = :22 )" | awk '{ print $3, $4 }'
+	tb_exec h4 ss -Htn state time-wait "( sport = :22 and dst $H3 )" | awk '{ print $4, $3 }'; }
+before=$(tw)
+tb_bg h5 sh -c "sleep 60 | ssh -o BatchMode=yes root@$H2 '$TB_PY $TB_T/client.py 9201; sleep 60'"
+i=0 lr2=
+while [ $i -lt 100 ] && [ -z "$lr2" ]; do
+	lr2=$(tw | while read -r a b; do echo "$before" | grep -qF "$a $b" || echo "$a $b"; done | head -n 1)
+	i=$((i + 1)); sleep 0.1
+done
+[ -n "$lr2" ] || { tb_exec h3 ss -tna; tb_exec h4 ss -tna; tb_fail "no closed connection from h3 to h4:22"; }
+sleep 0.3
+tb_exec h3 ss -Htn "( dst $H4 and dport = :22 )" | grep -q ESTAB && tb_fail "h3's connection to h4:22 still open"
+i=0
+while [ $i -lt 30 ] && tb_exec h2 ss -Htnp "( sport = :9201 )" | grep -q ssh; do i=$((i + 1)); sleep 0.1; done
+tb_exec h2 ss -Htnp "( sport = :9201 )" | grep ssh && tb_fail "the forward still holds the second client's connection"
+# shellcheck disable=SC2086
+tb_exec h3 "$TB_HOPTRACE" who $lr2 --json >"$TB_T/fwd2.json" || { cat "$TB_T/fwd2.json"; tb_fail "hoptrace who failed (closed)"; }
+# shellcheck disable=SC2086
+tb_exec h3 "$TB_HOPTRACE" who $lr2 || true
+# three chains: h1, and h5 twice — the forward process is fed by both of its
+# clients (the first one's connection is still half-open in it, the second
+# one's in its recent history: as the subject its history counts), one ssh
+# process for both channels, so both sessions are origins (the safe side)
+ok2=1
+tb_assert_chain "$TB_T/fwd2.json" --count 3 --complete || ok2=0
+tb_assert_chain "$TB_T/fwd2.json" --origin h1 --ordered \
+	--procs 'h1:ssh,h2:sshd+,h2:bash,h2:ssh,h2:ssh,h3:sshd+' || ok2=0
+"$TB_PY" - "$TB_T/fwd2.json" "h5:sleep,h5:ssh,h2:sshd,h2:sleep,h2:$PYEXE,h2:ssh,h3:sshd,h3:sshd" <<'EOF' || ok2=0
+import json, os, sys
+a = json.load(open(sys.argv[1]))
+want = sys.argv[2].split(",")
+h5 = [c for c in a.get("chains") or [] if c.get("origin_host") == "h5"]
+got = [["%s:%s" % (p.get("host"), os.path.basename(p.get("exe", ""))) for p in c.get("procs") or []] for c in h5]
+srcs = {c.get("src") for c in h5}
+ok = len(h5) == 2 and len(srcs) == 2 and all(g == want for g in got)
+print("h5 chains:", [c.get("src") for c in h5], got if not ok else "procs as wanted")
+sys.exit(0 if ok else 1)
+EOF
+"$TB_PY" -c 'import json, sys; a = json.load(open(sys.argv[1])); sys.exit(0 if a.get("past") else 1)' "$TB_T/fwd2.json" ||
+	{ echo "FAIL: h3's answer is not marked past"; ok2=0; }
+if [ $ok2 = 1 ]; then
+	tb_log "ok: closed on h3 and on h2 too: origins h1 and h5, complete, with their processes"
+else
+	fails=$((fails + 1))
+fi
 [ $fails -eq 0 ] || tb_fail "$fails check(s) failed"
-tb_log "ok: origins h1 (past) and h5 (a client gone before the forward's SYN), complete, with their processes"
 exit 0
