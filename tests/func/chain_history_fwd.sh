@@ -16,6 +16,11 @@
 #      the forward's accepted 127.0.0.1 connection, whose other end closed
 #      before anything asked: the kernel's connect events name it).
 # Exact: no other origin; each origin's processes in order.
+# Then the same through a second forward, -L 9201:h4:22, where everything
+# closes at once (h4's sshd hangs up on the client's byte): h3 is asked about
+# its own closed connection (answered from its past), h2 about the forward's
+# open one, whose holder let go of the client's: origins h1 and h5 — twice,
+# both clients' sessions, since one forward process carries both channels.
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/testbed.sh"
 tb_init "$@"
 tb_need nc ssh
