@@ -118,17 +118,26 @@ void graph_hist_closed(struct graph *g, struct chan *c, uint64_t ts)
 	if (!inet_tcp(c) || !c->has_local || c->addr_claimed || c->failed || c->internal ||
 	    c->dir == 'l' || !c->local.port || !c->remote.port || !g->conf.max_closed)
 		return;
-	/* the holder it is answered for: its connector if it held it, else its
-	 * first holder (the answer's socket_holder, as it was) */
+	/* the holder it is answered for: of those that held it to its end, its
+	 * connector if it did, else the first (the answer's socket_holder, as it
+	 * was) — not a connector that let go before: `ssh -f` connected and
+	 * forked in daemon(), the daemon held it until it closed, and what it
+	 * held meanwhile (a forward's clients) is the connection's past */
 	const struct hold *who = NULL;
-	uint64_t since = 0;
+	uint64_t since = 0, last = 0;
 	for (const struct hold *h = c->holds; h; h = h->cnext) {
 		if (!h->until)
 			return; /* someone holds it still */
+		if (!h->unconf && h->until > last)
+			last = h->until;
+	}
+	for (const struct hold *h = c->holds; h; h = h->cnext) {
 		if (h->unconf)
 			continue;
 		if (!since || h->since < since)
 			since = h->since;
+		if (h->until != last)
+			continue;
 		int hc = h->p->pid == c->connector, wc = who && who->p->pid == c->connector;
 		if (!who || hc > wc || (hc == wc && h->since < who->since))
 			who = h;

@@ -1863,6 +1863,49 @@ static void test_local_closed_client_reused_port(void)
 	graph_free(g);
 }
 
+/* "who" for a closed connection that `ssh -f` made: its parent half
+ * connected, daemon() forked, the parent left; the daemon held it to its
+ * close and fed it the forward's client — the answer is the daemon's, with
+ * both origins (the session it was started from, the client's) */
+static void test_who_closed_daemon(void)
+{
+	struct graph *g = mk_hist(0);
+	graph_kev_on(g, 1);
+	image(g, 20, 1, "/usr/sbin/sshd", 1 * SEC);
+	accept_tcp(g, 20, 4, 500, "10.250.0.9", 5000, 2 * SEC);
+	birth(g, 21, 20, 3 * SEC);
+	image(g, 21, 20, "/usr/bin/bash", 3 * SEC);
+	birth(g, 22, 21, 4 * SEC);
+	image(g, 22, 21, "/usr/bin/ssh", 4 * SEC);
+	connect_tcp(g, 22, 3, 601, "10.250.0.3", 22, 5 * SEC);
+	struct chan *c = graph_chan(g, HT_CHAN_SOCK, 0, 601);
+	struct ht_addr l;
+	v4(&l, "10.250.0.2", 50000);
+	gaddr_set(&c->local, &l);
+	c->has_local = 1;
+	birth(g, 23, 22, 6 * SEC); /* daemon()'s child: fd 3 inherited */
+	image(g, 10, 1, "/usr/sbin/sshd", 6 * SEC);
+	struct ht_record ex = R(HT_REC_EXIT, 6 * SEC + 1);
+	ok(g, 22, ex);
+	session(g, 50, "10.250.0.5", 510, 5, 7 * SEC);
+	short_client(g, 50, 801, 41000, 8 * SEC, 1);
+	fwd_accept(g, 23, 6, 802, 41000, 8 * SEC + 30000000);
+	fdop(g, 23, HT_REC_CLOSE, 6, 0, 9 * SEC);
+	fdop(g, 23, HT_REC_CLOSE, 3, 0, 9 * SEC + 1);
+	const char *req = "{\"op\":\"who\",\"local\":\"10.250.0.2:50000\",\"remote\":\"10.250.0.3:22\","
+			  "\"age_ms\":3000}";
+	char *a = who_at(g, req, 12 * SEC);
+	cJSON *j = cJSON_Parse(a);
+	CHECK(cJSON_IsTrue(cJSON_GetObjectItem(j, "ok")));
+	CHECK_EQ_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "subject"), "pid")), 23);
+	char s[1024];
+	chains_str(j, s, sizeof(s));
+	CHECK_EQ_STR(s, "10.250.0.5:sshd,sshd,bash,nc,ssh | 10.250.0.9:sshd,bash,ssh,ssh");
+	cJSON_Delete(j);
+	free(a);
+	graph_free(g);
+}
+
 /* the forward has closed its accepted connection too (the chain is asked
  * later, as an inquiry about the past would): the client counts through the
  * forward's history, within the window; the kernel's events read after the
@@ -1904,5 +1947,5 @@ T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_re
        T(test_local_origin), T(test_local_origin_feeders), T(test_local_origin_feeder_once), T(test_pid_reuse), T(test_retention_and_bounds),
        T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_ghost_fd_inherited), T(test_probe_keeps_tcp_peers), T(test_reconnect_after_failure),
        T(test_pty_purge_trim_uaf), T(test_pty_reuse_backdated_master), T(test_pty_reuse_late_end), T(test_zombie_child_inherits), T(test_creator_closed_after_fork), T(test_sweep_before_records), T(test_exit_past_files), T(test_pty_purge_found_gone), T(test_many_fds),
-       T(test_memory_per_10k), T(test_hist_closed_lookup), T(test_hist_outbound_reuse), T(test_hist_bound), T(test_who_closed), T(test_local_closed_client), T(test_local_closed_client_reused_port),
+       T(test_memory_per_10k), T(test_hist_closed_lookup), T(test_hist_outbound_reuse), T(test_hist_bound), T(test_who_closed), T(test_local_closed_client), T(test_local_closed_client_reused_port), T(test_who_closed_daemon),
        T(test_local_closed_client_history))
