@@ -45,6 +45,9 @@ struct ktcp {
 struct kevtab {
 	struct klin slot[KLIN_N];
 	struct ktcp tcp[KTCP_N];
+	/* tcp's slots by 4-tuple (index + 1, 0 empty; direct-mapped, the newest
+	 * wins): graph_kev_tcp_find without a scan, mostly */
+	uint16_t by_tuple[KTCP_N];
 	int lossy;              /* the ring lost events: absence proves nothing */
 };
 
@@ -241,12 +244,30 @@ static int gaddr_eq(const struct gaddr *a, const struct gaddr *b)
 	       !memcmp(a->a, b->a, a->len);
 }
 
+static size_t tuple_slot(const struct gaddr *l, const struct gaddr *r)
+{
+	uint64_t h = (uint64_t)l->port << 16 ^ r->port ^ (uint64_t)l->family << 40;
+	for (size_t i = 0; i < l->len && i < 16; i++)
+		h = (h ^ l->a[i]) * 0x100000001b3ULL;
+	for (size_t i = 0; i < r->len && i < 16; i++)
+		h = (h ^ r->a[i]) * 0x100000001b3ULL;
+	h ^= h >> 29;
+	return (size_t)(h % KTCP_N);
+}
+
 uint64_t graph_kev_tcp_find(struct graph *g, const struct gaddr *local, const struct gaddr *remote)
 {
 	if (!g->kev_on || !g->kev || !local->port || !remote->port)
 		return 0;
-	/* the newest: a 4-tuple used again (the client's port reused after
-	 * its TIME_WAIT, or when the server closed first) names the last one */
+	uint16_t ix = g->kev->by_tuple[tuple_slot(local, remote)];
+	if (ix) {
+		const struct ktcp *k = &g->kev->tcp[ix - 1];
+		if (k->ino && gaddr_eq(&k->local, local) && gaddr_eq(&k->remote, remote))
+			return k->ino; /* (the newest: it was indexed last) */
+	}
+	/* not indexed (another 4-tuple took its place): a scan — the newest: a
+	 * 4-tuple used again (the client's port reused after its TIME_WAIT, or
+	 * when the server closed first) names the last one */
 	const struct ktcp *best = NULL;
 	for (size_t i = 0; i < KTCP_N; i++) {
 		const struct ktcp *k = &g->kev->tcp[i];
@@ -295,6 +316,7 @@ void graph_kev_tcp(struct graph *g, const struct graph_kev_sock *s, uint64_t now
 		if (k->ino == s->ino) {
 			gaddr_of(&k->local, s->family, s->saddr, s->sport);
 			gaddr_of(&k->remote, s->family, s->daddr, s->dport);
+			t->by_tuple[tuple_slot(&k->local, &k->remote)] = (uint16_t)(k - t->tcp + 1);
 			tcp_ends_to_graph(g, k);
 		}
 		break;
