@@ -62,6 +62,8 @@ struct walk {
 	int holders_incomplete;  /* a scan ran out of budget: holders missed */
 	uint64_t checked[64];    /* serials whose fds this walk compared with the kernel's */
 	size_t nchecked;
+	uint64_t searched[4][2]; /* (dev, ino) of the pipes this walk searched the holders of */
+	size_t nsearched;
 	uint64_t path[80];  /* serials of the processes on the current DFS path */
 	size_t npath;
 };
@@ -556,8 +558,21 @@ static void check_fds(struct walk *w, struct proc *p);
 
 struct pk_ctx {
 	struct walk *w;
+	const struct chan *c;
 	int n;
 };
+
+/* Does the graph know that live process pid holds c now (a confirmed hold)? */
+static struct proc *known_holder(struct graph *g, pid_t pid, const struct chan *c)
+{
+	struct proc *p = graph_proc(g, pid);
+	if (!p || !p->alive)
+		return NULL;
+	for (const struct hold *h = c->holds; h; h = h->cnext)
+		if (h->p == p && !h->until && !h->unconf)
+			return p;
+	return NULL;
+}
 
 static int pk_cb(void *vctx, pid_t pid, int fd)
 {
@@ -565,7 +580,16 @@ static int pk_cb(void *vctx, pid_t pid, int fd)
 	(void)fd;
 	if (pid == getpid())
 		return 0;
-	struct proc *p = graph_proc_resync(x->w->g, pid, x->w->req->now);
+	struct proc *p = known_holder(x->w->g, pid, x->c);
+	if (p) {
+		/* a holder the graph knows: not read again, not counted — so
+		 * holders known from an earlier search (decoys) cannot use up
+		 * this one's 16 before it reaches one nobody knows; its table
+		 * is compared (once a walk) all the same */
+		check_fds(x->w, p);
+		return 0;
+	}
+	p = graph_proc_resync(x->w->g, pid, x->w->req->now);
 	if (p)
 		check_fds(x->w, p); /* (a known process: what its records left out) */
 	if (++x->n < 16)
@@ -574,32 +598,40 @@ static int pk_cb(void *vctx, pid_t pid, int fd)
 	return 1;
 }
 
-/* Kernel fallback for a pipe or FIFO p reads that no other live process of
- * the graph holds: anyone may open a FIFO by its path, a program without the
- * shim too, and an anonymous pipe reaches a process by fork or SCM_RIGHTS
- * from one the graph need not know (an unshimmed writer that passed its read
- * end, an orphan's unshimmed parent: tests/func/attack_review_rawfd_pipe.sh).
- * Its holders are searched for in /proc — p's uid's processes first, others
- * only when none of them holds it, within the query's budget
- * (graph_scan_pipe_holders, as kernel_holders) — and enter the graph with
- * their fds; a search cut short, or past 16 holders, marks the answer
- * holders_incomplete. */
+/* Kernel fallback for a pipe or FIFO p reads: anyone may open a FIFO by its
+ * path, a program without the shim too, and an anonymous pipe reaches a
+ * process by fork or SCM_RIGHTS from one the graph need not know (an
+ * unshimmed writer that passed its read end, an orphan's unshimmed parent:
+ * tests/func/attack_review_rawfd_pipe.sh) — so a holder the graph knows says
+ * nothing of the others: every walk that follows a pipe p reads live
+ * searches its holders in /proc (once a walk), p's uid's processes first,
+ * others only when none of them holds it, within the query's budget
+ * (graph_scan_pipe_holders, as kernel_holders). A search ends at its 16th
+ * holder the graph did not know (those enter the graph with their fds, so
+ * the next walk's search goes past them), and then — or cut short, or not
+ * made — marks the answer holders_incomplete. No earlier search is believed
+ * for now: what opened the FIFO since, or got the pipe from a holder, would
+ * be missed (review, session 12: 16 decoys known from the first search hid
+ * the 17th holder, B's writer, from every later walk:
+ * tests/func/attack_review_rawfd_decoy.sh). */
 static void fifo_holders(struct walk *w, struct proc *p, const struct hold *mine)
 {
 	struct chan *c = mine->c;
 	if ((mine->ends && !(mine->ends & HE_R)) || !graph_conf(w->g)->use_procfs)
 		return;
-	for (struct hold *h = c->holds; h; h = h->cnext)
-		if (!h->until && h->p != p && h->p->alive)
-			return; /* a writer the graph knows (or another reader) */
+	for (size_t i = 0; i < w->nsearched; i++)
+		if (w->searched[i][0] == c->dev && w->searched[i][1] == c->ino)
+			return; /* searched by this walk already (another reader) */
 	if (w->req->kernel_asked)
 		(*w->req->kernel_asked)++;
-	if (w->kernel_scans >= 4) {
+	if (w->kernel_scans >= 4 || w->nsearched == sizeof(w->searched) / sizeof(w->searched[0])) {
 		w->holders_incomplete = 1;
 		return;
 	}
 	w->kernel_scans++;
-	struct pk_ctx x = {w, 0};
+	w->searched[w->nsearched][0] = c->dev;
+	w->searched[w->nsearched++][1] = c->ino;
+	struct pk_ctx x = {w, c, 0};
 	struct procfs_scan s = {.owner = p->uid, .cpu_deadline_ns = w->scan_deadline,
 				.deadline_ns = w->scan_wall};
 	graph_scan_pipe_holders(w->g, c->dev, c->ino, &s, pk_cb, &x);
