@@ -637,6 +637,11 @@ static void fifo_holders(struct walk *w, struct proc *p, const struct hold *mine
 	graph_scan_pipe_holders(w->g, c->dev, c->ino, &s, pk_cb, &x);
 	if (s.incomplete)
 		w->holders_incomplete = 1;
+	/* a search that found every holder known leaves the answer the graph's:
+	 * a push may decide on it, as the who that confirms it searches again
+	 * (chain_check_reach) — anything else may change with no record */
+	if (w->req->kernel_asked && !s.incomplete && !x.n)
+		(*w->req->kernel_asked)--;
 }
 
 /* the uid of unix socket ino by the kernel's word, (uid_t)-1 unknown */
@@ -1327,40 +1332,95 @@ int chain_reflatten(cJSON *answer)
 	return 0;
 }
 
-static int reach_add(struct proc **q, size_t *n, size_t cap, struct proc *p)
+/* live: p is reached as the walk reaches it now (the subject, a holder of
+ * what such a process holds) — not as a creator, judged at a birth */
+static int reach_add(struct proc **q, uint8_t *live, size_t *n, size_t cap, struct proc *p,
+		     int is_live)
 {
 	if (!p || !p->alive)
 		return 0;
 	for (size_t i = 0; i < *n; i++)
-		if (q[i] == p)
+		if (q[i] == p) {
+			live[i] |= (uint8_t)is_live;
 			return 0;
+		}
 	if (*n == cap)
 		return 1;
+	live[*n] = (uint8_t)is_live;
 	q[(*n)++] = p;
 	return 0;
+}
+
+struct unk_ctx {
+	struct graph *g;
+	const struct chan *c;
+	int unknown;
+};
+
+static int unk_cb(void *vctx, pid_t pid, int fd)
+{
+	struct unk_ctx *x = vctx;
+	(void)fd;
+	if (pid == getpid() || known_holder(x->g, pid, x->c))
+		return 0;
+	x->unknown = 1; /* a holder the push's walk did not know */
+	return 1;
+}
+
+/* The push's walk searched the holders of the pipes its processes read
+ * (fifo_holders) and knew them all: so must the kernel now. 1 when a holder
+ * the graph does not know holds pipe c, or that could not be told (the
+ * search cut short, or past the searches a walk makes). */
+static int pipe_holders_differ(struct graph *g, struct proc *p, const struct hold *mine,
+			       uint64_t cpu_deadline, const struct chan **done, size_t *ndone)
+{
+	const struct chan *c = mine->c;
+	if (c->kind != HT_CHAN_PIPE || (mine->ends && !(mine->ends & HE_R)) ||
+	    !graph_conf(g)->use_procfs)
+		return 0;
+	for (size_t i = 0; i < *ndone; i++)
+		if (done[i] == c)
+			return 0;
+	if (*ndone == 4)
+		return 1; /* (a walk's 4 searches: it would say holders_incomplete) */
+	done[(*ndone)++] = c;
+	struct unk_ctx x = {g, c, 0};
+	struct procfs_scan s = {.owner = p->uid, .cpu_deadline_ns = cpu_deadline,
+				.deadline_ns = procfs_mono_ns() + GRAPH_SCAN_WALL_NS};
+	graph_scan_pipe_holders(g, c->dev, c->ino, &s, unk_cb, &x);
+	return x.unknown || s.incomplete;
 }
 
 int chain_check_reach(struct graph *g, struct proc *subject, uint64_t now, uint64_t cpu_deadline)
 {
 	struct proc *q[64];
-	size_t n = 0;
+	uint8_t live[64];
+	const struct chan *searched[4];
+	size_t n = 0, nsearched = 0;
 	int differs = 0;
-	reach_add(q, &n, 64, subject);
+	reach_add(q, live, &n, 64, subject, 1);
 	for (size_t i = 0; i < n; i++) {
 		struct proc *p = q[i];
 		int rc = graph_proc_check_fds(g, p, now, cpu_deadline);
 		if (rc > 0 || rc == -EAGAIN)
 			differs = 1;
-		differs |= reach_add(q, &n, 64, p->creator);
+		differs |= reach_add(q, live, &n, 64, p->creator, 0);
 		for (uint32_t f = 0; f < p->nfds; f++) {
 			struct hold *mine = p->fds[f].h;
 			struct chan *ends[2] = {mine ? mine->c : NULL, mine ? mine->c->peer : NULL};
 			if (!ends[0] || mine->until || ends[0]->internal || (ends[1] && ends[1]->internal))
 				continue;
+			if (!differs && live[i])
+				/* (a creator's pipes the walk judged at a birth: not searched) */
+				differs = pipe_holders_differ(g, p, mine, cpu_deadline, searched,
+							      &nsearched);
 			for (int e = 0; e < 2; e++)
 				for (struct hold *h = ends[e] ? ends[e]->holds : NULL; h; h = h->cnext)
 					if (!h->until && h->p != p)
-						differs |= reach_add(q, &n, 64, h->p);
+						/* (live as the walk expands it: one that
+						 * may feed p through the channel) */
+						differs |= reach_add(q, live, &n, 64, h->p,
+								     live[i] && feeds(mine, h));
 		}
 	}
 	return differs;

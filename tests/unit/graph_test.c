@@ -1175,6 +1175,36 @@ static void test_pipe_holder_after_search(void)
 	graph_free(g);
 }
 
+/* A push decides on a walk whose pipe search found only holders the graph
+ * knows (no kernel_asked); the who that confirms it searches again
+ * (chain_check_reach): a holder that got the pipe since with no record (a
+ * fork child nobody reported) undoes the push. */
+static void test_pipe_push_confirm(void)
+{
+	struct graph_conf cf = {.retention_ns = 600 * SEC, .window_ns = 60 * SEC,
+				.max_procs = 1000, .use_procfs = 1};
+	struct graph *g = graph_new(&cf);
+	int fds[2];
+	struct stat st;
+	pid_t me = getpid(), kid = 0;
+	CHECK(pipe(fds) == 0 && fstat(fds[0], &st) == 0);
+	apply_me(g, me, R(HT_REC_RESYNC, mono_now()));
+	unsigned asked = 0;
+	struct chain_req req = {.host = "h2", .subject = graph_proc(g, me), .now = mono_now(),
+				.nl = -1, .kernel_asked = &asked};
+	cJSON *a = chain_compute(g, &req);
+	CHECK(!cJSON_IsTrue(cJSON_GetObjectItem(a, "holders_incomplete")));
+	cJSON_Delete(a);
+	CHECK_EQ_INT(asked, 0); /* searched, all known: the graph's answer */
+	CHECK_EQ_INT(chain_check_reach(g, graph_proc(g, me), mono_now(), 0), 0);
+	kid = pipe_kid(-1); /* holds both ends, no record */
+	CHECK_EQ_INT(chain_check_reach(g, graph_proc(g, me), mono_now(), 0), 1);
+	kids_end(&kid, 1);
+	close(fds[0]);
+	close(fds[1]);
+	graph_free(g);
+}
+
 /* A local TCP connection's two ends, first seen in /proc and linked as peers
  * (as a chain walk does) before the probe: still TCP after it, not taken for
  * a unix socket pair (found by review: the probe's unix shortcut did that),
@@ -1894,6 +1924,6 @@ T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_re
        T(test_reads_child_live), T(test_writer_before_reader), T(test_hub_child_departed), T(test_record_socket_unaccepted),
        T(test_direct_path_first),
        T(test_local_origin), T(test_local_origin_feeders), T(test_local_origin_feeder_once), T(test_pid_reuse), T(test_retention_and_bounds),
-       T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_ghost_fd_inherited), T(test_pipe_decoys_known), T(test_pipe_holder_after_search), T(test_probe_keeps_tcp_peers), T(test_reconnect_after_failure),
+       T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_ghost_fd_inherited), T(test_pipe_decoys_known), T(test_pipe_holder_after_search), T(test_pipe_push_confirm), T(test_probe_keeps_tcp_peers), T(test_reconnect_after_failure),
        T(test_pty_purge_trim_uaf), T(test_pty_reuse_backdated_master), T(test_pty_reuse_late_end), T(test_zombie_child_inherits), T(test_creator_closed_after_fork), T(test_sweep_before_records), T(test_exit_past_files), T(test_pty_purge_found_gone), T(test_many_fds),
        T(test_memory_per_10k), T(test_hist_closed_lookup), T(test_hist_outbound_reuse), T(test_hist_bound), T(test_who_closed))
