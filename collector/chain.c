@@ -1372,7 +1372,8 @@ static int unk_cb(void *vctx, pid_t pid, int fd)
  * the graph does not know holds pipe c, or that could not be told (the
  * search cut short, or past the searches a walk makes). */
 static int pipe_holders_differ(struct graph *g, struct proc *p, const struct hold *mine,
-			       uint64_t cpu_deadline, const struct chan **done, size_t *ndone)
+			       uint64_t cpu_deadline, uint64_t wall, const struct chan **done,
+			       size_t *ndone)
 {
 	const struct chan *c = mine->c;
 	if (c->kind != HT_CHAN_PIPE || (mine->ends && !(mine->ends & HE_R)) ||
@@ -1386,7 +1387,7 @@ static int pipe_holders_differ(struct graph *g, struct proc *p, const struct hol
 	done[(*ndone)++] = c;
 	struct unk_ctx x = {g, c, 0};
 	struct procfs_scan s = {.owner = p->uid, .cpu_deadline_ns = cpu_deadline,
-				.deadline_ns = procfs_mono_ns() + GRAPH_SCAN_WALL_NS};
+				.deadline_ns = wall};
 	graph_scan_pipe_holders(g, c->dev, c->ino, &s, unk_cb, &x);
 	return x.unknown || s.incomplete;
 }
@@ -1398,6 +1399,9 @@ int chain_check_reach(struct graph *g, struct proc *subject, uint64_t now, uint6
 	const struct chan *searched[4];
 	size_t n = 0, nsearched = 0;
 	int differs = 0;
+	/* the pipes' searches, all of them, on the clock: a fifth of a walk's
+	 * (a search cut short only costs the push: the full walk searches) */
+	uint64_t wall = procfs_mono_ns() + GRAPH_SCAN_WALL_NS / 5;
 	reach_add(q, live, &n, 64, subject, 1);
 	for (size_t i = 0; i < n; i++) {
 		struct proc *p = q[i];
@@ -1412,8 +1416,8 @@ int chain_check_reach(struct graph *g, struct proc *subject, uint64_t now, uint6
 				continue;
 			if (!differs && live[i])
 				/* (a creator's pipes the walk judged at a birth: not searched) */
-				differs = pipe_holders_differ(g, p, mine, cpu_deadline, searched,
-							      &nsearched);
+				differs = pipe_holders_differ(g, p, mine, cpu_deadline, wall,
+							      searched, &nsearched);
 			for (int e = 0; e < 2; e++)
 				for (struct hold *h = ends[e] ? ends[e]->holds : NULL; h; h = h->cnext)
 					if (!h->until && h->p != p)
