@@ -104,17 +104,17 @@ run() { # MODE
 	rm -f "$T/q" "$NB"/*; mkfifo -m 0666 "$T/q"
 	rf_orders "$T/b_$mode.log" 9001 20
 	case $mode in
-	fifo17) for i in $(seq 16); do nobody /usr/bin/python3 "$T/helper.py" $mode "$A4" "$T/q" "$NB" sleeper & kids="$kids $!"; done ;;
-	fifo_shim) nobody env LD_PRELOAD=$SHIM /usr/bin/python3 "$T/helper.py" $mode "$A4" "$T/q" "$NB" sleeper & kids="$kids $!" ;;
-	fifo_late) nobody /usr/bin/python3 "$T/helper.py" $mode "$A4" "$T/q" "$NB" hello & kids="$kids $!" ;;
+	fifo17) for i in $(seq 16); do nobody /usr/bin/python3 "$T/helper.py" "$mode" "$A4" "$T/q" "$NB" sleeper & kids="$kids $!"; done ;;
+	fifo_shim) nobody env LD_PRELOAD="$SHIM" /usr/bin/python3 "$T/helper.py" "$mode" "$A4" "$T/q" "$NB" sleeper & kids="$kids $!" ;;
+	fifo_late) nobody /usr/bin/python3 "$T/helper.py" "$mode" "$A4" "$T/q" "$NB" hello & kids="$kids $!" ;;
 	esac
 	sleep 0.3
-	nobody /usr/bin/python3 "$T/helper.py" $mode "$A4" "$T/q" "$NB" writer & kids="$kids $!"
-	out=$(nobody env LD_PRELOAD=$SHIM /usr/bin/python3 "$T/subj.py" $mode "$B4" "$T/q" "$NB" 2>&1)
-	for k in $kids; do kill $k 2>/dev/null; done
+	nobody /usr/bin/python3 "$T/helper.py" "$mode" "$A4" "$T/q" "$NB" writer & kids="$kids $!"
+	out=$(nobody env LD_PRELOAD="$SHIM" /usr/bin/python3 "$T/subj.py" "$mode" "$B4" "$T/q" "$NB" 2>&1)
+	for k in $kids; do kill "$k" 2>/dev/null; done
 	echo "$out" | sed 's/^/   /'
 	sleep 0.3
-	if [ $mode = fifo_late ]; then
+	if [ "$mode" = fifo_late ]; then
 		case $out in *"first (before H) connect to $B4:8000: connected"*) ;;
 		*) gn_fail "fifo_late: the first connect (W only) was not accepted: no complete search before H" ;; esac
 	fi

@@ -59,8 +59,8 @@ for mode in ${CASES:-raw_closed fifo_closed}; do
 	rm -f "$T/q"; mkfifo -m 0666 "$T/q"
 	rf_orders "$T/b_$mode.log" 9001 20
 	kid=""
-	if [ $mode = fifo_closed ]; then nobody /usr/bin/python3 "$T/helper.py" "$A4" "$T/q" & kid=$!; fi
-	out=$(nobody env LD_PRELOAD=$SHIM /usr/bin/python3 "$T/subj.py" $mode "$B4" "$A4" "$T/q" 2>&1)
+	if [ "$mode" = fifo_closed ]; then nobody /usr/bin/python3 "$T/helper.py" "$A4" "$T/q" & kid=$!; fi
+	out=$(nobody env LD_PRELOAD="$SHIM" /usr/bin/python3 "$T/subj.py" "$mode" "$B4" "$A4" "$T/q" 2>&1)
 	[ -z "$kid" ] || kill $kid 2>/dev/null
 	echo "$out" | sed 's/^/   /'
 	sleep 0.3

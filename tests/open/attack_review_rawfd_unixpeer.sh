@@ -79,8 +79,8 @@ name=hoptrace-test-$$-up
 rf_orders "$T/b.log" 9001 20
 nobody /usr/bin/python3 "$T/h.py" "$A4" "$name" & h=$!
 sleep 0.5
-nobody env LD_PRELOAD=$SHIM /usr/bin/python3 "$T/d.py" "$name" & d=$!
-out=$(nobody env LD_PRELOAD=$SHIM /usr/bin/python3 "$T/subj.py" "$B4" "$name" 2>&1)
+nobody env LD_PRELOAD="$SHIM" /usr/bin/python3 "$T/d.py" "$name" & d=$!
+out=$(nobody env LD_PRELOAD="$SHIM" /usr/bin/python3 "$T/subj.py" "$B4" "$name" 2>&1)
 kill $h $d 2>/dev/null
 echo "$out" | sed 's/^/   /'
 sleep 0.3
