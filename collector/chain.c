@@ -62,6 +62,8 @@ struct walk {
 	int holders_incomplete;  /* a scan ran out of budget: holders missed */
 	uint64_t checked[64];    /* serials whose fds this walk compared with the kernel's */
 	size_t nchecked;
+	uint64_t searched[4][2]; /* (dev, ino) of the pipes this walk searched the holders of */
+	size_t nsearched;
 	uint64_t path[80];  /* serials of the processes on the current DFS path */
 	size_t npath;
 };
@@ -556,8 +558,21 @@ static void check_fds(struct walk *w, struct proc *p);
 
 struct pk_ctx {
 	struct walk *w;
+	const struct chan *c;
 	int n;
 };
+
+/* Does the graph know that live process pid holds c now (a confirmed hold)? */
+static struct proc *known_holder(struct graph *g, pid_t pid, const struct chan *c)
+{
+	struct proc *p = graph_proc(g, pid);
+	if (!p || !p->alive)
+		return NULL;
+	for (const struct hold *h = c->holds; h; h = h->cnext)
+		if (h->p == p && !h->until && !h->unconf)
+			return p;
+	return NULL;
+}
 
 static int pk_cb(void *vctx, pid_t pid, int fd)
 {
@@ -565,7 +580,16 @@ static int pk_cb(void *vctx, pid_t pid, int fd)
 	(void)fd;
 	if (pid == getpid())
 		return 0;
-	struct proc *p = graph_proc_resync(x->w->g, pid, x->w->req->now);
+	struct proc *p = known_holder(x->w->g, pid, x->c);
+	if (p) {
+		/* a holder the graph knows: not read again, not counted — so
+		 * holders known from an earlier search (decoys) cannot use up
+		 * this one's 16 before it reaches one nobody knows; its table
+		 * is compared (once a walk) all the same */
+		check_fds(x->w, p);
+		return 0;
+	}
+	p = graph_proc_resync(x->w->g, pid, x->w->req->now);
 	if (p)
 		check_fds(x->w, p); /* (a known process: what its records left out) */
 	if (++x->n < 16)
@@ -574,37 +598,50 @@ static int pk_cb(void *vctx, pid_t pid, int fd)
 	return 1;
 }
 
-/* Kernel fallback for a pipe or FIFO p reads that no other live process of
- * the graph holds: anyone may open a FIFO by its path, a program without the
- * shim too, and an anonymous pipe reaches a process by fork or SCM_RIGHTS
- * from one the graph need not know (an unshimmed writer that passed its read
- * end, an orphan's unshimmed parent: tests/func/attack_review_rawfd_pipe.sh).
- * Its holders are searched for in /proc — p's uid's processes first, others
- * only when none of them holds it, within the query's budget
- * (graph_scan_pipe_holders, as kernel_holders) — and enter the graph with
- * their fds; a search cut short, or past 16 holders, marks the answer
- * holders_incomplete. */
+/* Kernel fallback for a pipe or FIFO p reads: anyone may open a FIFO by its
+ * path, a program without the shim too, and an anonymous pipe reaches a
+ * process by fork or SCM_RIGHTS from one the graph need not know (an
+ * unshimmed writer that passed its read end, an orphan's unshimmed parent:
+ * tests/func/attack_review_rawfd_pipe.sh) — so a holder the graph knows says
+ * nothing of the others: every walk that follows a pipe p reads live
+ * searches its holders in /proc (once a walk), p's uid's processes first,
+ * others only when none of them holds it, within the query's budget
+ * (graph_scan_pipe_holders, as kernel_holders). A search ends at its 16th
+ * holder the graph did not know (those enter the graph with their fds, so
+ * the next walk's search goes past them), and then — or cut short, or not
+ * made — marks the answer holders_incomplete. No earlier search is believed
+ * for now: what opened the FIFO since, or got the pipe from a holder, would
+ * be missed (review, session 12: 16 decoys known from the first search hid
+ * the 17th holder, B's writer, from every later walk:
+ * tests/func/attack_review_rawfd_decoy.sh). */
 static void fifo_holders(struct walk *w, struct proc *p, const struct hold *mine)
 {
 	struct chan *c = mine->c;
 	if ((mine->ends && !(mine->ends & HE_R)) || !graph_conf(w->g)->use_procfs)
 		return;
-	for (struct hold *h = c->holds; h; h = h->cnext)
-		if (!h->until && h->p != p && h->p->alive)
-			return; /* a writer the graph knows (or another reader) */
+	for (size_t i = 0; i < w->nsearched; i++)
+		if (w->searched[i][0] == c->dev && w->searched[i][1] == c->ino)
+			return; /* searched by this walk already (another reader) */
 	if (w->req->kernel_asked)
 		(*w->req->kernel_asked)++;
-	if (w->kernel_scans >= 4) {
+	if (w->kernel_scans >= 4 || w->nsearched == sizeof(w->searched) / sizeof(w->searched[0])) {
 		w->holders_incomplete = 1;
 		return;
 	}
 	w->kernel_scans++;
-	struct pk_ctx x = {w, 0};
+	w->searched[w->nsearched][0] = c->dev;
+	w->searched[w->nsearched++][1] = c->ino;
+	struct pk_ctx x = {w, c, 0};
 	struct procfs_scan s = {.owner = p->uid, .cpu_deadline_ns = w->scan_deadline,
 				.deadline_ns = w->scan_wall};
 	graph_scan_pipe_holders(w->g, c->dev, c->ino, &s, pk_cb, &x);
 	if (s.incomplete)
 		w->holders_incomplete = 1;
+	/* a search that found every holder known leaves the answer the graph's:
+	 * a push may decide on it, as the who that confirms it searches again
+	 * (chain_check_reach) — anything else may change with no record */
+	if (w->req->kernel_asked && !s.incomplete && !x.n)
+		(*w->req->kernel_asked)--;
 }
 
 /* the uid of unix socket ino by the kernel's word, (uid_t)-1 unknown */
@@ -1306,40 +1343,99 @@ int chain_reflatten(cJSON *answer)
 	return 0;
 }
 
-static int reach_add(struct proc **q, size_t *n, size_t cap, struct proc *p)
+/* live: p is reached as the walk reaches it now (the subject, a holder of
+ * what such a process holds) — not as a creator, judged at a birth */
+static int reach_add(struct proc **q, uint8_t *live, size_t *n, size_t cap, struct proc *p,
+		     int is_live)
 {
 	if (!p || !p->alive)
 		return 0;
 	for (size_t i = 0; i < *n; i++)
-		if (q[i] == p)
+		if (q[i] == p) {
+			live[i] |= (uint8_t)is_live;
 			return 0;
+		}
 	if (*n == cap)
 		return 1;
+	live[*n] = (uint8_t)is_live;
 	q[(*n)++] = p;
 	return 0;
+}
+
+struct unk_ctx {
+	struct graph *g;
+	const struct chan *c;
+	int unknown;
+};
+
+static int unk_cb(void *vctx, pid_t pid, int fd)
+{
+	struct unk_ctx *x = vctx;
+	(void)fd;
+	if (pid == getpid() || known_holder(x->g, pid, x->c))
+		return 0;
+	x->unknown = 1; /* a holder the push's walk did not know */
+	return 1;
+}
+
+/* The push's walk searched the holders of the pipes its processes read
+ * (fifo_holders) and knew them all: so must the kernel now. 1 when a holder
+ * the graph does not know holds pipe c, or that could not be told (the
+ * search cut short, or past the searches a walk makes). */
+static int pipe_holders_differ(struct graph *g, struct proc *p, const struct hold *mine,
+			       uint64_t cpu_deadline, uint64_t wall, const struct chan **done,
+			       size_t *ndone)
+{
+	const struct chan *c = mine->c;
+	if (c->kind != HT_CHAN_PIPE || (mine->ends && !(mine->ends & HE_R)) ||
+	    !graph_conf(g)->use_procfs)
+		return 0;
+	for (size_t i = 0; i < *ndone; i++)
+		if (done[i] == c)
+			return 0;
+	if (*ndone == 4)
+		return 1; /* (a walk's 4 searches: it would say holders_incomplete) */
+	done[(*ndone)++] = c;
+	struct unk_ctx x = {g, c, 0};
+	struct procfs_scan s = {.owner = p->uid, .cpu_deadline_ns = cpu_deadline,
+				.deadline_ns = wall};
+	graph_scan_pipe_holders(g, c->dev, c->ino, &s, unk_cb, &x);
+	return x.unknown || s.incomplete;
 }
 
 int chain_check_reach(struct graph *g, struct proc *subject, uint64_t now, uint64_t cpu_deadline)
 {
 	struct proc *q[64];
-	size_t n = 0;
+	uint8_t live[64];
+	const struct chan *searched[4];
+	size_t n = 0, nsearched = 0;
 	int differs = 0;
-	reach_add(q, &n, 64, subject);
+	/* the pipes' searches, all of them, on the clock: a fifth of a walk's
+	 * (a search cut short only costs the push: the full walk searches) */
+	uint64_t wall = procfs_mono_ns() + GRAPH_SCAN_WALL_NS / 5;
+	reach_add(q, live, &n, 64, subject, 1);
 	for (size_t i = 0; i < n; i++) {
 		struct proc *p = q[i];
 		int rc = graph_proc_check_fds(g, p, now, cpu_deadline);
 		if (rc > 0 || rc == -EAGAIN)
 			differs = 1;
-		differs |= reach_add(q, &n, 64, p->creator);
+		differs |= reach_add(q, live, &n, 64, p->creator, 0);
 		for (uint32_t f = 0; f < p->nfds; f++) {
 			struct hold *mine = p->fds[f].h;
 			struct chan *ends[2] = {mine ? mine->c : NULL, mine ? mine->c->peer : NULL};
 			if (!ends[0] || mine->until || ends[0]->internal || (ends[1] && ends[1]->internal))
 				continue;
+			if (!differs && live[i])
+				/* (a creator's pipes the walk judged at a birth: not searched) */
+				differs = pipe_holders_differ(g, p, mine, cpu_deadline, wall,
+							      searched, &nsearched);
 			for (int e = 0; e < 2; e++)
 				for (struct hold *h = ends[e] ? ends[e]->holds : NULL; h; h = h->cnext)
 					if (!h->until && h->p != p)
-						differs |= reach_add(q, &n, 64, h->p);
+						/* (live as the walk expands it: one that
+						 * may feed p through the channel) */
+						differs |= reach_add(q, live, &n, 64, h->p,
+								     live[i] && feeds(mine, h));
 		}
 	}
 	return differs;

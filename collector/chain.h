@@ -35,9 +35,10 @@ cJSON *chain_compute(struct graph *g, const struct chain_req *req);
 /* Before a pushed chain is taken as still true (a "who" answered PUSHED):
  * the fd tables of the live processes its walk can reach — the subject, its
  * creators, the other holders of what they hold, at most 64 — compared with
- * the kernel's (graph_proc_check_fds). 1 when one differs (the graph changed:
- * the push no longer holds) or could not be compared in full, 0 when all
- * match. */
+ * the kernel's (graph_proc_check_fds), and the holders of each pipe they read
+ * searched for in /proc, as the walk did (at most 4). 1 when one differs (the
+ * graph changed, or a holder of a pipe is one the graph does not know: the
+ * push no longer holds) or could not be compared in full, 0 when all match. */
 int chain_check_reach(struct graph *g, struct proc *subject, uint64_t now, uint64_t cpu_deadline);
 
 /* (Re)builds answer["chains"] from answer["tree"], descending into conn

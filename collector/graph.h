@@ -29,6 +29,8 @@
 
 #include "hoptrace/record.h"
 
+struct procfs_scan;
+
 enum hold_how { HOLD_CREATED = 0, HOLD_INHERITED, HOLD_RECEIVED, HOLD_KERNEL };
 
 struct hold;
@@ -201,6 +203,10 @@ struct graph_conf {
 	graph_kernel_fd_fn kernel_fd;
 	graph_kernel_proc_fn kernel_proc;
 	graph_kernel_fds_fn kernel_fds; /* a process's fd table (graph_proc_check_fds) */
+	/* a pipe's or FIFO's holder search (graph_scan_pipe_holders; the bench's
+	 * baseline: one that finds nothing); NULL: procfs_pipe_holders_scan */
+	int (*kernel_pipe_holders)(void *ctx, uint64_t dev, uint64_t ino, struct procfs_scan *s,
+				   int (*cb)(void *cbctx, pid_t pid, int fd), void *cbctx);
 	void *kernel_ctx;
 	int trust_claims;
 	/* bounds (0 = default): fd-table entries of one process (a process's

@@ -521,7 +521,9 @@ int graph_scan_pipe_holders(struct graph *g, uint64_t dev, uint64_t ino, struct 
 	 * (without it every process of the machine was read, and another
 	 * host's fds spent the query's budget) */
 	s->netns = g->conf.use_procfs ? g->my_netns : 0;
-	int rc = procfs_pipe_holders_scan(dev, ino, s, cb, ctx);
+	int rc = g->conf.kernel_pipe_holders
+			 ? g->conf.kernel_pipe_holders(g->conf.kernel_ctx, dev, ino, s, cb, ctx)
+			 : procfs_pipe_holders_scan(dev, ino, s, cb, ctx);
 	g->st.holder_scans++;
 	g->st.holder_scan_ns += s->ns;
 	if (s->incomplete)

@@ -9,12 +9,15 @@
  * process's RSS growth. No /proc, no sockets: what is measured is the graph.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -193,6 +196,100 @@ static void syn_walks(void)
 		close(held[--n]);
 }
 
+/* Every walk that reads a pipe searches its holders in /proc, also when the
+ * graph knows its writer (session 12; before, only when it knew none: decoys
+ * the graph knew hid B's unshimmed writer). Its cost, same run, interleaved:
+ * the bench process reads a pipe whose writer, a fork child, the graph knows
+ * (BIRTH), the search answering "nothing" at once (off: the walk before) or
+ * reading this uid's processes in /proc (on). Prints the median ns of each. */
+static int no_pipe_holders(void *ctx, uint64_t dev, uint64_t ino, struct procfs_scan *s,
+			   int (*cb)(void *, pid_t, int), void *cx)
+{
+	(void)ctx, (void)dev, (void)ino, (void)s, (void)cb, (void)cx;
+	return 0;
+}
+
+static int uid_procs(void)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	struct stat sb;
+	char path[300];
+	int n = 0;
+	while (d && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s", e->d_name);
+		n += stat(path, &sb) == 0 && sb.st_uid == getuid();
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static void pipe_walks(void)
+{
+	int fds[2];
+	if (pipe(fds) != 0)
+		return;
+	pid_t me = getpid();
+	struct graph *g[2];
+	struct ht_record r;
+	const char *why;
+	uint64_t t0 = now_ns();
+	for (int on = 0; on < 2; on++) {
+		struct graph_conf c = {.retention_ns = 3600ULL * 1000000000ULL,
+				       .window_ns = 60ULL * 1000000000ULL, .max_procs = 1000,
+				       .use_procfs = 1, .kernel_pipe_holders = on ? NULL : no_pipe_holders};
+		g[on] = graph_new(&c);
+		memset(&r, 0, sizeof(r));
+		r.type = HT_REC_RESYNC, r.ts = t0;
+		graph_apply(g[on], me, getuid(), &r, r.ts, &why);
+	}
+	uint64_t tf = now_ns();
+	pid_t kid = fork();
+	if (kid == 0) {
+		pause();
+		_exit(0);
+	}
+	for (int on = 0; on < 2; on++) {
+		memset(&r, 0, sizeof(r));
+		r.type = HT_REC_BIRTH, r.ts = tf + 1, r.num = me, r.ts2 = tf;
+		graph_apply(g[on], kid, getuid(), &r, r.ts, &why);
+	}
+	struct ht_addr dst = {.family = AF_INET, .len = 4, .port = 9000};
+	inet_pton(AF_INET, "10.0.0.2", dst.a);
+	uint64_t rounds[2][9];
+	int iters = 100;
+	for (int k = 0; k < 9; k++)
+		for (int on = 0; on < 2; on++) {
+			struct chain_req req = {.host = "bench", .subject = graph_proc(g[on], me),
+						.syn_remote = &dst, .now = now_ns(), .nl = -1};
+			uint64_t a = now_ns();
+			for (int i = 0; i < iters; i++)
+				cJSON_Delete(chain_compute(g[on], &req));
+			rounds[on][k] = (now_ns() - a) / (uint64_t)iters;
+		}
+	int np = uid_procs();
+	uint64_t med[2];
+	for (int on = 0; on < 2; on++) {
+		struct graph_stats gs;
+		graph_stats(g[on], &gs);
+		qsort(rounds[on], 9, sizeof(rounds[on][0]), cmp_u64);
+		med[on] = rounds[on][4];
+		printf("syn_walk_pipe_search_%s_ns %llu (holder searches %llu, %d processes of uid %u)\n",
+		       on ? "on" : "off", (unsigned long long)med[on], (unsigned long long)gs.holder_scans,
+		       np, (unsigned)getuid());
+		graph_free(g[on]);
+	}
+	if (med[0])
+		printf("syn_walk_pipe_search_ratio %.2f\n", (double)med[1] / (double)med[0]);
+	kill(kid, SIGKILL);
+	waitpid(kid, NULL, 0);
+	close(fds[0]);
+	close(fds[1]);
+}
+
 int main(int argc, char **argv)
 {
 	long nprocs = argc > 1 ? atol(argv[1]) : 100000;
@@ -268,5 +365,6 @@ int main(int argc, char **argv)
 	if (claim_ns[0] > 0)
 		printf("claim_check_ratio %.2f\n", claim_ns[1] / claim_ns[0]);
 	syn_walks();
+	pipe_walks();
 	return 0;
 }

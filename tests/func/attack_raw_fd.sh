@@ -37,8 +37,8 @@
 # Fixed (docs/threat-model.md class 4b): each live process a SYN's walk
 # reaches has its /proc/PID/fd compared with the graph (an fd no record named
 # becomes a hold seen "kernel", the chain says fallback, no push decides on
-# it), and a FIFO the walk reads that no live process of the graph holds has
-# its holders searched for in /proc (the owner's processes first).
+# it), and a pipe or FIFO the walk reads has its holders searched for in
+# /proc on every walk (the owner's processes first).
 # Prints FAIL-CASE and exits 1 while a case is accepted, or refused on a chain
 # without B (the refusal must be the rule of origin B, policy line 1).
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/rawfd.sh"

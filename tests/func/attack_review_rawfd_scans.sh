@@ -22,7 +22,9 @@
 #                also hold: a walk takes at most 16 holders of a search, and
 #                stopped without saying so before H — on main 812e114 the
 #                chain is local but complete: false (the search ran out of
-#                the query's budget): refused as incomplete
+#                the query's budget): refused as incomplete. Not run by
+#                default: tests/func/attack_review_rawfd_decoy.sh runs it
+#                (and its variants) on its own bed
 # B's connection is open in H when the SYN is judged and H feeds S — each must
 # be refused: on the rule of origin B, or, a search cut short or skipped, as
 # incomplete (the policy's @incomplete: the default, reject).

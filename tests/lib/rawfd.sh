@@ -1,5 +1,5 @@
 # rawfd.sh — the guard bed of the raw-fd attack tests (tests/func/attack_raw_fd.sh,
-# tests/func/attack_review_rawfd_*.sh, tests/open/attack_review_rawfd_decoy.sh):
+# tests/func/attack_review_rawfd_*.sh):
 # hosts A and B (tests/lib/guardnet.sh), a collector and a guard on A, and a policy
 # that refuses every chain from B (line 1) and accepts B:8000 from anywhere else
 # (line 2). Sourced by the test; RF_INCOMPLETE (evaluate, the default, or reject) is

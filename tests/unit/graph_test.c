@@ -1044,6 +1044,167 @@ static void test_ghost_fd_inherited(void)
 	graph_free(g);
 }
 
+/* ---- a pipe's holders the graph does not know (review, session 12) -------
+ * Real processes (/proc is real): this process reads a pipe; children forked
+ * with its write end hold it too, unknown to the graph (no records: an
+ * unshimmed writer, a decoy). No walk may say its holders are all known
+ * (no holders_incomplete) while one of them is not in the graph. */
+static uint64_t mono_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * SEC + (uint64_t)t.tv_nsec;
+}
+
+static void apply_me(struct graph *g, pid_t pid, struct ht_record r)
+{
+	const char *why = NULL;
+	int rc = graph_apply(g, pid, getuid(), &r, r.ts, &why);
+	if (rc)
+		fprintf(stderr, "    apply %s for pid %d: %s\n", ht_rec_type_name(r.type), pid, why);
+	CHECK_EQ_INT(rc, 0);
+}
+
+static pid_t pipe_kid(int close_fd)
+{
+	pid_t k = fork();
+	if (k == 0) {
+		close(close_fd);
+		pause();
+		_exit(0);
+	}
+	return k;
+}
+
+static void kids_end(pid_t *kids, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (kids[i] > 0) {
+			kill(kids[i], SIGKILL);
+			waitpid(kids[i], NULL, 0);
+		}
+}
+
+/* does the graph know pid holds the pipe now? */
+static int holds_pipe(struct graph *g, const struct stat *st, pid_t pid)
+{
+	struct chan *c = graph_chan(g, HT_CHAN_PIPE, (uint64_t)st->st_dev, (uint64_t)st->st_ino);
+	for (struct hold *h = c ? c->holds : NULL; h; h = h->cnext)
+		if (h->p->pid == pid && h->p->alive && !h->until)
+			return 1;
+	return 0;
+}
+
+/* one walk of this process's chain: 1 when it says holders_incomplete */
+static int walk_incomplete(struct graph *g)
+{
+	struct chain_req req = {.host = "h2", .subject = graph_proc(g, getpid()), .now = mono_now(),
+				.nl = -1};
+	cJSON *a = chain_compute(g, &req);
+	int inc = cJSON_IsTrue(cJSON_GetObjectItem(a, "holders_incomplete"));
+	cJSON_Delete(a);
+	return inc;
+}
+
+/* fifo17: 16 decoys and, last, H hold the write end. The first search takes
+ * the 16 decoys and says so; the next walks found "a writer the graph knows"
+ * and searched no more, so H stayed unknown and the answer complete. */
+static void test_pipe_decoys_known(void)
+{
+	struct graph_conf cf = {.retention_ns = 600 * SEC, .window_ns = 60 * SEC,
+				.max_procs = 1000, .use_procfs = 1};
+	struct graph *g = graph_new(&cf);
+	int fds[2];
+	struct stat st;
+	pid_t kids[17];
+	CHECK(pipe(fds) == 0 && fstat(fds[0], &st) == 0);
+	for (int i = 0; i < 17; i++)
+		kids[i] = pipe_kid(fds[0]); /* kids[16]: H, the last */
+	close(fds[1]);
+	apply_me(g, getpid(), R(HT_REC_RESYNC, mono_now()));
+	CHECK(holds_pipe(g, &st, getpid()));
+	int h_known = 0, walks = 0;
+	for (; walks < 4 && !h_known; walks++) {
+		int inc = walk_incomplete(g);
+		h_known = holds_pipe(g, &st, kids[16]);
+		if (!inc && !h_known)
+			fprintf(stderr, "    walk %d: complete, H (%d) unknown\n", walks + 1, (int)kids[16]);
+		CHECK(inc || h_known);
+	}
+	CHECK(h_known);
+	CHECK(!walk_incomplete(g)); /* all 17 known now: a complete search */
+	kids_end(kids, 17);
+	close(fds[0]);
+	graph_free(g);
+}
+
+/* A writer D the graph knows (its BIRTH: it inherited the pipe) from the
+ * start, and a complete walk; then H gets the write end with no record and
+ * this process lets go of it: the next walk must not take D for all. */
+static void test_pipe_holder_after_search(void)
+{
+	struct graph_conf cf = {.retention_ns = 600 * SEC, .window_ns = 60 * SEC,
+				.max_procs = 1000, .use_procfs = 1};
+	struct graph *g = graph_new(&cf);
+	int fds[2];
+	struct stat st;
+	pid_t kids[2] = {0, 0};
+	pid_t me = getpid();
+	CHECK(pipe(fds) == 0 && fstat(fds[0], &st) == 0);
+	apply_me(g, me, R(HT_REC_RESYNC, mono_now()));
+	uint64_t tf = mono_now();
+	kids[0] = pipe_kid(fds[0]); /* D: shimmed, says so */
+	struct ht_record b = R(HT_REC_BIRTH, tf + 1);
+	b.num = me;
+	b.ts2 = tf;
+	apply_me(g, kids[0], b);
+	CHECK(holds_pipe(g, &st, kids[0]));
+	CHECK(!walk_incomplete(g));
+	kids[1] = pipe_kid(fds[0]); /* H: no record */
+	close(fds[1]);
+	apply_me(g, me, R(HT_REC_RESYNC, mono_now()));
+	int h_known = 0;
+	for (int walks = 0; walks < 3 && !h_known; walks++) {
+		int inc = walk_incomplete(g);
+		h_known = holds_pipe(g, &st, kids[1]);
+		CHECK(inc || h_known);
+	}
+	CHECK(h_known);
+	kids_end(kids, 2);
+	close(fds[0]);
+	graph_free(g);
+}
+
+/* A push decides on a walk whose pipe search found only holders the graph
+ * knows (no kernel_asked); the who that confirms it searches again
+ * (chain_check_reach): a holder that got the pipe since with no record (a
+ * fork child nobody reported) undoes the push. */
+static void test_pipe_push_confirm(void)
+{
+	struct graph_conf cf = {.retention_ns = 600 * SEC, .window_ns = 60 * SEC,
+				.max_procs = 1000, .use_procfs = 1};
+	struct graph *g = graph_new(&cf);
+	int fds[2];
+	struct stat st;
+	pid_t me = getpid(), kid = 0;
+	CHECK(pipe(fds) == 0 && fstat(fds[0], &st) == 0);
+	apply_me(g, me, R(HT_REC_RESYNC, mono_now()));
+	unsigned asked = 0;
+	struct chain_req req = {.host = "h2", .subject = graph_proc(g, me), .now = mono_now(),
+				.nl = -1, .kernel_asked = &asked};
+	cJSON *a = chain_compute(g, &req);
+	CHECK(!cJSON_IsTrue(cJSON_GetObjectItem(a, "holders_incomplete")));
+	cJSON_Delete(a);
+	CHECK_EQ_INT(asked, 0); /* searched, all known: the graph's answer */
+	CHECK_EQ_INT(chain_check_reach(g, graph_proc(g, me), mono_now(), 0), 0);
+	kid = pipe_kid(-1); /* holds both ends, no record */
+	CHECK_EQ_INT(chain_check_reach(g, graph_proc(g, me), mono_now(), 0), 1);
+	kids_end(&kid, 1);
+	close(fds[0]);
+	close(fds[1]);
+	graph_free(g);
+}
+
 /* A local TCP connection's two ends, first seen in /proc and linked as peers
  * (as a chain walk does) before the probe: still TCP after it, not taken for
  * a unix socket pair (found by review: the probe's unix shortcut did that),
@@ -1945,7 +2106,7 @@ T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_re
        T(test_reads_child_live), T(test_writer_before_reader), T(test_hub_child_departed), T(test_record_socket_unaccepted),
        T(test_direct_path_first),
        T(test_local_origin), T(test_local_origin_feeders), T(test_local_origin_feeder_once), T(test_pid_reuse), T(test_retention_and_bounds),
-       T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_ghost_fd_inherited), T(test_probe_keeps_tcp_peers), T(test_reconnect_after_failure),
+       T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_ghost_fd_inherited), T(test_pipe_decoys_known), T(test_pipe_holder_after_search), T(test_pipe_push_confirm), T(test_probe_keeps_tcp_peers), T(test_reconnect_after_failure),
        T(test_pty_purge_trim_uaf), T(test_pty_reuse_backdated_master), T(test_pty_reuse_late_end), T(test_zombie_child_inherits), T(test_creator_closed_after_fork), T(test_sweep_before_records), T(test_exit_past_files), T(test_pty_purge_found_gone), T(test_many_fds),
        T(test_memory_per_10k), T(test_hist_closed_lookup), T(test_hist_outbound_reuse), T(test_hist_bound), T(test_who_closed), T(test_local_closed_client), T(test_local_closed_client_reused_port), T(test_who_closed_daemon),
        T(test_local_closed_client_history))
