@@ -689,8 +689,9 @@ static int ring_emit(const void *buf, size_t len)
 		fill = HT_RING_SLOTS;
 	}
 	/* half full: ring the doorbell once (the collector clears `wake`) */
-	if (fill >= HT_RING_SLOTS / 2 && !atomic_exchange_explicit(&h->wake, 1, memory_order_relaxed))
-		ring_bell();
+	if (fill >= HT_RING_SLOTS / 2 && !atomic_load_explicit(&h->wake, memory_order_relaxed) &&
+	    !atomic_exchange_explicit(&h->wake, 1, memory_order_relaxed))
+		ring_bell(); /* (a load first: no read-modify-write of the collector's line per record) */
 	return 0;
 }
 

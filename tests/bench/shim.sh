@@ -12,12 +12,12 @@
 # and an ACCEPT's fields done inline (no shim, no transport), or with the inodes
 # and one record each sent to the collector (bench_shim.c); and issue 14's
 # floors per row (the records' fields and the records placed in a ring of the
-# process's own, no shim). Env: BUILD, RUNS (3), ROUNDS (7), SCALE (1), SINK.
+# process's own, no shim). Env: BUILD, RUNS (3), ROUNDS (7), SCALE (1), SINK, SHIM_LIB.
 set -u
 top=${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 cd "$top" || exit 1
 B=${BUILD:-build}
-LIB=$top/$B/libhoptrace.so
+LIB=${SHIM_LIB:-$top/$B/libhoptrace.so} # SHIM_LIB: another build of the shim (before/after)
 BENCH=$top/$B/tests/helpers/bench_shim
 SINKBIN=$top/$B/tests/helpers/rec_sink
 COLL=$top/$B/hoptraced

@@ -14,12 +14,12 @@
 #            shims (their EXIT records' count) in those flood rows and in the
 #            shell row
 # Prints "row base_ms shim_ms ratio" lines, "floor: …" and "coll: …" lines.
-# Env: BUILD, RUNS (5), SHELL_N (300), MAKE_RUNS (2).
+# Env: BUILD, RUNS (5), SHELL_N (300), MAKE_RUNS (2), SHIM_LIB.
 set -u
 top=${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 cd "$top" || exit 1
 B=${BUILD:-build}
-LIB=$top/$B/libhoptrace.so
+LIB=${SHIM_LIB:-$top/$B/libhoptrace.so} # SHIM_LIB: another build of the shim (before/after)
 BENCH=$top/$B/tests/helpers/bench_shim
 COLL=$top/$B/hoptraced
 CLI=$top/$B/hoptrace
