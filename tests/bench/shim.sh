@@ -12,7 +12,7 @@
 # and an ACCEPT's fields done inline (no shim, no transport), or with the inodes
 # and one record each sent to the collector (bench_shim.c); and issue 14's
 # floors per row (the records' fields and the records placed in a ring of the
-# process's own, no shim). Env: BUILD, RUNS (3), ROUNDS (7), SCALE (1), SINK, SHIM_LIB.
+# process's own, no shim). Env: BUILD, RUNS (3), ROUNDS (7), SCALE (1), SINK, SHIM_LIB, SHIM_COLL.
 set -u
 top=${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 cd "$top" || exit 1
@@ -20,7 +20,7 @@ B=${BUILD:-build}
 LIB=${SHIM_LIB:-$top/$B/libhoptrace.so} # SHIM_LIB: another build of the shim (before/after)
 BENCH=$top/$B/tests/helpers/bench_shim
 SINKBIN=$top/$B/tests/helpers/rec_sink
-COLL=$top/$B/hoptraced
+COLL=${SHIM_COLL:-$top/$B/hoptraced} # SHIM_COLL: another build of the collector (before/after)
 SINK=${SINK:-hoptraced}
 [ -x "$COLL" ] || SINK=rec_sink
 for f in "$LIB" "$BENCH" "$SINKBIN"; do

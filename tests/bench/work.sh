@@ -14,14 +14,14 @@
 #            shims (their EXIT records' count) in those flood rows and in the
 #            shell row
 # Prints "row base_ms shim_ms ratio" lines, "floor: …" and "coll: …" lines.
-# Env: BUILD, RUNS (5), SHELL_N (300), MAKE_RUNS (2), SHIM_LIB.
+# Env: BUILD, RUNS (5), SHELL_N (300), MAKE_RUNS (2), SHIM_LIB, SHIM_COLL.
 set -u
 top=${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 cd "$top" || exit 1
 B=${BUILD:-build}
 LIB=${SHIM_LIB:-$top/$B/libhoptrace.so} # SHIM_LIB: another build of the shim (before/after)
 BENCH=$top/$B/tests/helpers/bench_shim
-COLL=$top/$B/hoptraced
+COLL=${SHIM_COLL:-$top/$B/hoptraced} # SHIM_COLL: another build of the collector (before/after)
 CLI=$top/$B/hoptrace
 for f in "$LIB" "$BENCH" "$COLL" "$CLI"; do
 	[ -e "$f" ] || { echo "missing $f (run make)"; exit 77; }
