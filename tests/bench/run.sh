@@ -113,7 +113,8 @@ if want work; then
 	[ $# -ge 4 ] && row work "shell: ${SHELL_N:-300} x pipeline + \$(...), ms" "$2 -> $3" \
 		"${4}x $(verdict "$4" 1.05 le); floor: empty preloaded library $(num 's/^floor: shell with an empty preloaded library \([0-9.]*\)x.*/\1/p' "$L")x; $(num 's/^lost: shell row, //p' "$L")"
 	set -- $(grep '^make ' "$L" | head -n 1)
-	[ $# -ge 4 ] && row work "make -j2 of hoptrace (fresh build dir), ms" "$2 -> $3" "${4}x $(verdict "$4" 1.02 le)"
+	if [ $# -ge 4 ]; then row work "make -j2 of hoptrace (fresh build dir), ms" "$2 -> $3" "${4}x $(verdict "$4" 1.02 le)"
+	else row work "make -j2 of hoptrace (fresh build dir)" "" "$(verdict "" 1.02 le) (MAKE_RUNS=0)"; fi
 	sp=$(num 's/^coll: shell row: collector CPU \([0-9.]*\) us per spawned process.*/\1/p' "$L")
 	rcd=$(num 's/^coll: shell row: .* process ([0-9]*), \([0-9.]*\) us per record.*/\1/p' "$L")
 	row work "collector CPU per spawned process (shell row), us" "$sp" "$(verdict "$sp" 15 le) (all its CPU counted per process)"
