@@ -25,10 +25,14 @@
  *  - fallback only: our socket lives on a high CLOEXEC fd; its inode is re-checked with fstat
  *    before each send; if the program closed/dup2'ed over it we forget it (it
  *    is the program's fd now) and reconnect at most once per second;
- *  - if getpid() differs from the cached pid we run in a vfork / raw clone
- *    child that may share our memory: we send BIRTH + the record from the
- *    stack on a momentary connection, never into the ring, and write no
+ *  - a vfork / raw clone child (it may share our memory, or lack our ring)
+ *    is noticed without a syscall where it can be (own_sure: a wipe-on-fork
+ *    page, our vfork()'s mark, clone(CLONE_VM) seen), else by getpid()
+ *    differing from the cached pid: it sends BIRTH + the record from the
+ *    stack on a momentary connection, never into the ring, and writes no
  *    global at all;
+ *  - close() knows the descriptors we reported as channels (g_chanfd) and
+ *    asks fstat only about the others;
  *  - internal socket/close/connect/dup3 go through syscall() so they never
  *    re-enter our own hooks.
  */
@@ -41,6 +45,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pty.h>
+#include <sched.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -116,7 +121,10 @@ REAL(recvmsg); REAL(close); REAL(dup); REAL(dup2); REAL(dup3);
 REAL(closefrom); REAL(close_range); REAL(execve); REAL(execv); REAL(execvp);
 REAL(execvpe); REAL(fexecve); REAL(posix_spawn); REAL(posix_spawnp);
 REAL(system); REAL(popen); REAL(daemon); REAL(_exit); REAL(_Exit);
-REAL(getsockopt);
+REAL(getsockopt); REAL(clone);
+#if defined(__x86_64__)
+static void *ht_real_vfork __asm__("ht_real_vfork") __attribute__((used)); /* our vfork() below */
+#endif
 
 static void resolve_all(void)
 {
@@ -129,7 +137,11 @@ static void resolve_all(void)
 	RESOLVE(closefrom); RESOLVE(close_range); RESOLVE(execve); RESOLVE(execv);
 	RESOLVE(execvp); RESOLVE(execvpe); RESOLVE(fexecve); RESOLVE(posix_spawn);
 	RESOLVE(posix_spawnp); RESOLVE(system); RESOLVE(popen); RESOLVE(daemon);
-	RESOLVE(_exit); RESOLVE(_Exit); RESOLVE(getsockopt);
+	RESOLVE(_exit); RESOLVE(_Exit); RESOLVE(getsockopt); RESOLVE(clone);
+#if defined(__x86_64__)
+	if (!ht_real_vfork)
+		ht_real_vfork = dlsym(RTLD_NEXT, "vfork");
+#endif
 }
 
 /* ------------------------------------------------------------------ clocks */
@@ -155,12 +167,88 @@ static pid_t raw_getpid(void)
 	return (pid_t)syscall(SYS_getpid);
 }
 
+/* ------------------------------------------------- whose process is this */
+
+/* Every record is placed in our ring only by our own process: a vfork or
+ * raw-clone child may run our hooks in our memory (its records go on a
+ * momentary connection, with its own credentials), and a fork child made
+ * without libc's fork (no atfork handler: syscall(SYS_clone), bwrap) has no
+ * ring mapped at all (MADV_DONTFORK). getpid() per record told them apart
+ * (~70-190 ns, a third of a pipe()'s cost); now three marks do, with no
+ * syscall:
+ *  - g_token, a private page with MADV_WIPEONFORK holding our pid: every
+ *    fork child, however made, finds it zero until its atfork handler
+ *    writes its own pid there (after it has dropped the parent's ring);
+ *  - t_vfork, set by our vfork() before the real one: the child runs on the
+ *    calling thread's TLS, so it sees the mark; the parent clears it at its
+ *    next record, after a getpid() that says it is the parent (the child
+ *    has exec'd or exited by then: vfork suspends the caller);
+ *  - g_shared_vm, set for good by clone() with CLONE_VM and without
+ *    CLONE_THREAD (a child sharing our memory, maybe our TLS, running at
+ *    the same time): getpid() per record from then on, as before.
+ * Any mark missing or unsure: getpid(), as before. (A child made by a
+ * clone instruction of the program's own, sharing our memory, is the one
+ * case neither mark sees; its records would be placed in our ring.) */
+static __thread int t_vfork __asm__("ht_t_vfork") __attribute__((tls_model("initial-exec"), used));
+static atomic_int g_shared_vm;
+static _Atomic(pid_t *) g_token;
+#ifndef MADV_WIPEONFORK
+#define MADV_WIPEONFORK 18
+#endif
+
+static void token_init(void)
+{
+#if defined(__x86_64__)
+	void *pg = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (pg == MAP_FAILED)
+		return;
+	if (madvise(pg, 4096, MADV_WIPEONFORK) != 0) { /* before Linux 4.14 */
+		munmap(pg, 4096);
+		return;
+	}
+	*(volatile pid_t *)pg = g_pid;
+	atomic_store_explicit(&g_token, (pid_t *)pg, memory_order_release);
+#endif
+}
+
+/* our own process for certain, without a syscall (else ask getpid) */
+static int own_sure(void)
+{
+	pid_t *t = atomic_load_explicit(&g_token, memory_order_acquire);
+	return t && !t_vfork && !atomic_load_explicit(&g_shared_vm, memory_order_relaxed) &&
+	       g_pid && *(volatile pid_t *)t == g_pid;
+}
+
+#if defined(__x86_64__)
+/* vfork: mark this thread, then the real vfork (a jump: its return address
+ * must stay the caller's, the child returns on the parent's stack). */
+static pid_t ht_vfork_fork(void) __asm__("ht_vfork_fork") __attribute__((used));
+static pid_t ht_vfork_fork(void)
+{
+	return fork(); /* called before our constructor: a fork is a vfork */
+}
+__asm__(".text\n"
+	".globl vfork\n.type vfork,@function\n"
+	".globl __vfork\n.type __vfork,@function\n"
+	"vfork:\n__vfork:\n"
+	"\tendbr64\n"
+	"\tmovq ht_t_vfork@gottpoff(%rip), %rax\n"
+	"\tmovl $1, %fs:(%rax)\n"
+	"\tmovq ht_real_vfork(%rip), %rax\n"
+	"\ttestq %rax, %rax\n"
+	"\tjz 1f\n"
+	"\tjmp *%rax\n"
+	"1:\tjmp ht_vfork_fork\n"
+	".size vfork, .-vfork\n"
+	".size __vfork, .-__vfork\n");
+#endif
+
 /* ------------------------------------------------------------- transport */
 
 /* not a vfork / raw-clone child sharing our memory (see own_process) */
 static int own_process_early(void)
 {
-	return g_pid && raw_getpid() == g_pid;
+	return g_pid && (own_sure() || raw_getpid() == g_pid);
 }
 
 static void addr_init(void)
@@ -601,8 +689,9 @@ static int ring_emit(const void *buf, size_t len)
 		fill = HT_RING_SLOTS;
 	}
 	/* half full: ring the doorbell once (the collector clears `wake`) */
-	if (fill >= HT_RING_SLOTS / 2 && !atomic_exchange_explicit(&h->wake, 1, memory_order_relaxed))
-		ring_bell();
+	if (fill >= HT_RING_SLOTS / 2 && !atomic_load_explicit(&h->wake, memory_order_relaxed) &&
+	    !atomic_exchange_explicit(&h->wake, 1, memory_order_relaxed))
+		ring_bell(); /* (a load first: no read-modify-write of the collector's line per record) */
 	return 0;
 }
 
@@ -613,7 +702,9 @@ static void emit(const struct ht_enc *e)
 {
 	if (!g_pid)
 		early_init();
-	pid_t me = raw_getpid();
+	pid_t me = g_pid;
+	if (!own_sure() && (me = raw_getpid()) == g_pid)
+		t_vfork = 0; /* the parent: a vfork child of this thread has gone */
 	if (me != g_pid) {
 		uint8_t b[64];
 		struct ht_enc be;
@@ -639,7 +730,7 @@ static void emit(const struct ht_enc *e)
 /* true if we are the process that owns the globals (not a vfork child) */
 static int own_process(void)
 {
-	return raw_getpid() == g_pid;
+	return own_sure() || raw_getpid() == g_pid;
 }
 
 /* ------------------------------------------------------------ fd helpers */
@@ -707,6 +798,59 @@ static int fd_relevant(int fd)
 {
 	struct stat st;
 	return xfstat(fd, &st) == 0 && mode_relevant(&st);
+}
+
+/* The descriptors a hook of ours reported as a channel end (pipe, FIFO,
+ * socket, pty), one bit per fd below HT_FDTAB: close() and dup2() onto them
+ * need no fstat to know a CLOSE is due. A bit only ever says "send the
+ * record": a descriptor the program closed by a path we do not see (fclose of
+ * an fdopen'ed pipe, a raw syscall) and that came back as something else
+ * costs one CLOSE for a descriptor that is indeed being closed — a true
+ * claim, about an fd the collector holds nothing for or is about to learn
+ * is gone. A clear bit means "ask the kernel" (fstat, as before). The
+ * table is memory: a fork child inherits it with the descriptors, exec
+ * starts it empty. */
+#define HT_FDTAB 4096
+static _Atomic uint64_t g_chanfd[HT_FDTAB / 64];
+
+static void chanfd_set(int fd)
+{
+	if (fd >= 0 && fd < HT_FDTAB)
+		atomic_fetch_or_explicit(&g_chanfd[fd / 64], 1ULL << (fd % 64), memory_order_relaxed);
+}
+
+static void chanfd_clear(int fd)
+{
+	if (fd >= 0 && fd < HT_FDTAB)
+		atomic_fetch_and_explicit(&g_chanfd[fd / 64], ~(1ULL << (fd % 64)),
+					  memory_order_relaxed);
+}
+
+static int chanfd_test(int fd)
+{
+	return fd >= 0 && fd < HT_FDTAB &&
+	       (atomic_load_explicit(&g_chanfd[fd / 64], memory_order_relaxed) >> (fd % 64)) & 1;
+}
+
+/* clears the bit and says whether it was set */
+static int chanfd_take(int fd)
+{
+	if (fd < 0 || fd >= HT_FDTAB)
+		return 0;
+	uint64_t m = 1ULL << (fd % 64);
+	return (atomic_fetch_and_explicit(&g_chanfd[fd / 64], ~m, memory_order_relaxed) & m) != 0;
+}
+
+static void chanfd_clear_range(unsigned int first, unsigned int last)
+{
+	for (unsigned int w = first / 64; w < HT_FDTAB / 64 && w * 64 <= last; w++) {
+		uint64_t m = ~0ULL;
+		if (w == first / 64)
+			m &= ~0ULL << (first % 64);
+		if (last / 64 == w)
+			m &= ~0ULL >> (63 - last % 64);
+		atomic_fetch_and_explicit(&g_chanfd[w], ~m, memory_order_relaxed);
+	}
 }
 
 /* Our socket's fd number (no fstat), or -1. */
@@ -783,6 +927,7 @@ static void rec_fd_chan(enum ht_rec_type t, int fd, const struct ht_chan *c)
 	ht_enc_int(&e_, fd);
 	ht_enc_chan(&e_, c);
 	emit(&e_);
+	chanfd_set(fd);
 }
 
 static void rec_pty(int master, int slave, const struct ht_chan *c)
@@ -792,6 +937,8 @@ static void rec_pty(int master, int slave, const struct ht_chan *c)
 	ht_enc_int(&e_, slave);
 	ht_enc_chan(&e_, c);
 	emit(&e_);
+	chanfd_set(master);
+	chanfd_set(slave);
 }
 
 static void rec_exit(int status)
@@ -830,6 +977,11 @@ static void atfork_child(void)
 	atomic_store(&g_ring, NULL);
 	atomic_store(&g_ring_retry_at, 0);
 	atomic_store(&g_exit_sent, 0);
+	t_vfork = 0;
+	/* last: from here on our records go to our ring (registered below) */
+	pid_t *tok = atomic_load(&g_token);
+	if (tok)
+		*(volatile pid_t *)tok = g_pid;
 	REC_BEGIN(HT_REC_BIRTH, 2);
 	ht_enc_int(&e_, old);
 	ht_enc_uint(&e_, atomic_load_explicit(&g_fork_ts, memory_order_relaxed));
@@ -882,6 +1034,8 @@ static void early_init(void)
 	g_pid = raw_getpid();
 	addr_init();
 	bell_init();
+	if (!g_disabled)
+		token_init();
 }
 
 __attribute__((constructor)) static void ht_ctor(int argc, char **argv, char **envp)
@@ -943,6 +1097,25 @@ __attribute__((destructor)) static void ht_dtor(void)
 #define SAVE int se_ = errno
 #define RESTORE errno = se_
 
+/* ---- clone: a child sharing our memory (see own_sure) ---- */
+
+EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
+{
+	va_list ap;
+	va_start(ap, arg);
+	pid_t *ptid = va_arg(ap, pid_t *);
+	void *tls = va_arg(ap, void *);
+	pid_t *ctid = va_arg(ap, pid_t *);
+	va_end(ap);
+	if (!RESOLVE(clone)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if ((flags & CLONE_VM) && !(flags & CLONE_THREAD))
+		atomic_store(&g_shared_vm, 1);
+	return real_clone(fn, stack, flags, arg, ptid, tls, ctid);
+}
+
 /* ---- connect / accept ---- */
 
 static void report_connfail(int fd, int err)
@@ -982,6 +1155,7 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 			enc_sa(&e_, addr, len);
 			emit(&e_);
 			recorded = 1;
+			chanfd_set(fd);
 			if (type == SOCK_STREAM && remote_inet(addr, len))
 				ring_bell();
 		}
@@ -1062,6 +1236,7 @@ static void report_accept(int lfd, int nfd, const struct sockaddr *peer, socklen
 	enc_sa(&e_, &loc.sa, ll);
 	enc_sa(&e_, peer, peerlen);
 	emit(&e_);
+	chanfd_set(nfd);
 }
 
 static int accept_common(int fd, struct sockaddr *addr, socklen_t *alen, int flags, int four)
@@ -1120,6 +1295,8 @@ static void report_pipe(int fds[2])
 	ht_enc_int(&e_, fds[1]);
 	ht_enc_chan(&e_, &c);
 	emit(&e_);
+	chanfd_set(fds[0]);
+	chanfd_set(fds[1]);
 }
 
 EXPORT int pipe(int fds[2])
@@ -1171,6 +1348,8 @@ EXPORT int socketpair(int domain, int type, int proto, int sv[2])
 			ht_enc_int(&e_, sv[1]);
 			ht_enc_chan(&e_, &c1);
 			emit(&e_);
+			chanfd_set(sv[0]);
+			chanfd_set(sv[1]);
 		}
 		RESTORE;
 	}
@@ -1399,6 +1578,8 @@ static void report_rights(const struct msghdr *msg, int sockfd, enum ht_rec_type
 			ht_enc_chan(&e_, &ch);
 			ht_enc_chan(&e_, &via);
 			emit(&e_);
+			if (t == HT_REC_FDRECV)
+				chanfd_set(fd);
 		}
 	}
 }
@@ -1448,7 +1629,7 @@ EXPORT int close(int fd)
 	SAVE;
 	int rel = 0;
 	if (!forget_if_ours(fd))
-		rel = fd_relevant(fd);
+		rel = chanfd_take(fd) || fd_relevant(fd);
 	RESTORE;
 	int r = real_close(fd);
 	if (rel && (r == 0 || errno == EINTR)) {
@@ -1461,7 +1642,12 @@ EXPORT int close(int fd)
 
 static void report_dup(int oldfd, int newfd, int new_was_relevant)
 {
-	if (new_was_relevant || fd_relevant(newfd))
+	int now = chanfd_test(oldfd) || fd_relevant(newfd);
+	if (now)
+		chanfd_set(newfd);
+	else
+		chanfd_clear(newfd);
+	if (new_was_relevant || now)
 		rec_2int(HT_REC_DUP, oldfd, newfd);
 }
 
@@ -1486,7 +1672,7 @@ static int dup23(int oldfd, int newfd, int flags, int three)
 	if (!g_disabled && oldfd != newfd) {
 		SAVE;
 		if (!forget_if_ours(newfd))
-			was = fd_relevant(newfd);
+			was = chanfd_test(newfd) || fd_relevant(newfd);
 		RESTORE;
 	}
 	int r = three ? real_dup3(oldfd, newfd, flags) : real_dup2(oldfd, newfd);
@@ -1522,6 +1708,8 @@ static void report_closerange(unsigned int first, unsigned int last)
 	 * covers it (the real call closes it) */
 	if (first <= 0x7fffffffu && last >= first)
 		rec_2int(HT_REC_CLOSERANGE, first, last > 0x7fffffffu ? 0x7fffffffu : last);
+	if (last >= first)
+		chanfd_clear_range(first, last);
 	uint64_t p;
 	int ofd = our_fd(&p);
 	if (ofd >= 0 && (unsigned int)ofd >= first && (unsigned int)ofd <= last && own_process() &&

@@ -116,6 +116,8 @@ print("judged rate: %d conn/s (target >= 20000), lost verdicts: %d" % (gcps, glo
 if a[10]:
     f50, f99, fcps = map(float, a[10:13])
     print("with the real collector: p50 +%d us, p99 +%d us vs none; %d conn/s" % (f50 - n50, f99 - n99, fcps))
+    print("issue14: full p50 / bare p50 %.2f (%d / %d us), full rate / bare rate %.2f (%d / %d conn/s)" %
+          (f50 / b50, f50, b50, fcps / bcps, fcps, bcps))
     if len(a) > 14 and a[13]:
         q50, q99 = map(float, a[13:15])
         print("with the real collector: p50 +%d us, p99 +%d us vs the same shim and collector without the guard" % (f50 - q50, f99 - q99))

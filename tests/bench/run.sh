@@ -3,7 +3,11 @@
 # its own step (a failing or skipped one never stops the others), then one summary
 # table of the figures and ratios that matter, with each step's status.
 #
-#   shim       tests/bench/shim.sh: ns per hooked call without/with the shim
+#   shim       tests/bench/shim.sh: ns per hooked call without/with the shim, each
+#              of issue 14's rows with its target, MET/NOT MET and its floor
+#   work       tests/bench/work.sh: issue 14's real-work rows — the shell
+#              workload, `make -j2` of hoptrace, the collector's CPU per spawned
+#              process and per record
 #   graph      build/tests/bench/graph_bench 100000: the collector's model alone
 #   chain      build/tests/bench/chain_bench: the chain the collector computes and
 #              pushes for a busy client's connect (no /proc, no sockets)
@@ -67,23 +71,55 @@ step() {
 }
 num() { sed -n "$1" "$2" | head -n 1; } # SED-EXPR FILE
 
-# ---- shim ------------------------------------------------------------------
+# ---- shim, and issue 14's rows ----------------------------------------------------
+# verdict VALUE TARGET le|ge -> "target <= T: MET" / "NOT MET" / "not measured"
+verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN { s = (op == "le" ? "<=" : ">=");
+	if (v == "") print "target " s " " t ": not measured";
+	else if ((op == "le" && v + 0 <= t + 0) || (op == "ge" && v + 0 >= t + 0)) print "target " s " " t ": MET";
+	else print "target " s " " t ": NOT MET" }'; }
 if want shim; then
 	step shim sh tests/bench/shim.sh
+	L=$LOGS/shim.log
+	fl() { num "s/^floor: $1[^0-9]*[0-9]* ns, \([0-9.]*\)x of baseline.*/\1/p" "$L"; }
+	# issue 14: the micro rows, each with the floor measured beside it
 	awk '$1 ~ /^(connect|connect_call|accept_call|pipe|spawn|open)$/ && NF == 4 {
-		printf "%s\t%s ns -> %s ns\t%sx\n", $1, $2, $3, $4 }' "$LOGS/shim.log" |
+		printf "%s\t%s ns -> %s ns\t%s\n", $1, $2, $3, $4 }' "$L" |
 	while IFS="$(printf "\t")" read -r op v r; do
 		case $op in
-		connect) t=1.05 ;; spawn) t=1.03 ;; *) t= ;;
+		connect) t=1.15 what="loopback socket+connect+accept+close"
+			f="floor: fields + 4 ring records $(fl 'connect+accept with the records. fields and its four records in a ring')x" ;;
+		accept_call) t=1.5 what="accept() alone"
+			f="floor: fields + 1 ring record $(fl 'accept with the ACCEPT record.s fields and the record in a ring')x" ;;
+		pipe) t=1.5 what="pipe+close x2"
+			f="floor: 1 fstat $(fl 'pipe+close with the PIPE record.s fstat,')x, + 3 ring records $(fl 'pipe+close with the fstat and three records in a ring')x" ;;
+		spawn) t=1.10 what="posix_spawn /bin/true + waitpid"
+			f="floor: empty preloaded library $(fl 'spawn with an empty preloaded library')x" ;;
+		*) t= what=$op f= ;;
 		esac
-		[ -n "$t" ] && r="$r $(awk -v r="${r%x}" -v t="$t" 'BEGIN { print (r <= t ? "target <= " t ": MET" : "target <= " t ": NOT MET") }')"
-		row shim "$op: ns without -> with the shim" "$v" "$r"
+		if [ -n "$t" ]; then
+			row shim "$what" "$v" "${r}x $(verdict "$r" "$t" le); $f"
+		else
+			row shim "$what (no target)" "$v" "${r}x"
+		fi
 	done
-	row shim "spawn with an EMPTY preloaded library (floor)" "" "$(num 's/^floor: spawn with an empty preloaded library [0-9]* ns, \(.*\) of baseline/\1/p' "$LOGS/shim.log")"
-	row shim "spawn, library sending one record per image (floor)" "" "$(num 's/^floor: spawn with a library that only sends each new image one record [0-9]* ns, \(.*\) of baseline/\1/p' "$LOGS/shim.log")"
-	row shim "connect+accept + fstat of both sockets, no shim (floor)" "" "$(num "s/^floor: connect+accept reading only the two sockets' inodes, no transport: [0-9]* ns, \(.*\) of baseline/\1/p" "$LOGS/shim.log")"
-	row shim "connect+accept + every field a CONNECT, ACCEPT record holds (floor)" "" "$(num 's/^floor: connect+accept reading only the inodes, .*, no transport: [0-9]* ns, \(.*\) of baseline/\1/p' "$LOGS/shim.log")"
-	row shim "connect+accept + inodes + one record sent per connect, accept (floor)" "" "$(num 's/^floor: connect+accept reading the inodes and sending one record per connect and per accept: [0-9]* ns, \(.*\) of baseline/\1/p' "$LOGS/shim.log")"
+	row shim "connect+accept + fstat of both sockets, no shim (floor)" "" "$(fl "connect+accept reading only the two sockets' inodes")x"
+	row shim "connect+accept + every field its records hold (floor)" "" "$(fl 'connect+accept reading only the inodes, the socket type')x"
+	row shim "spawn, library sending one record per image (floor)" "" "$(fl 'spawn with a library that only sends each new image one record')x"
+fi
+if want work; then
+	step work sh tests/bench/work.sh
+	L=$LOGS/work.log
+	set -- $(grep '^shell ' "$L" | head -n 1)
+	[ $# -ge 4 ] && row work "shell: ${SHELL_N:-300} x pipeline + \$(...), ms" "$2 -> $3" \
+		"${4}x $(verdict "$4" 1.05 le); floor: empty preloaded library $(num 's/^floor: shell with an empty preloaded library \([0-9.]*\)x.*/\1/p' "$L")x; $(num 's/^lost: shell row, //p' "$L")"
+	set -- $(grep '^make ' "$L" | head -n 1)
+	if [ $# -ge 4 ]; then row work "make -j2 of hoptrace (fresh build dir), ms" "$2 -> $3" "${4}x $(verdict "$4" 1.02 le)"
+	else row work "make -j2 of hoptrace (fresh build dir)" "" "$(verdict "" 1.02 le) (MAKE_RUNS=0)"; fi
+	sp=$(num 's/^coll: shell row: collector CPU \([0-9.]*\) us per spawned process.*/\1/p' "$L")
+	rcd=$(num 's/^coll: shell row: .* process ([0-9]*), \([0-9.]*\) us per record.*/\1/p' "$L")
+	row work "collector CPU per spawned process (shell row), us" "$sp" "$(verdict "$sp" 15 le) (all its CPU counted per process)"
+	row work "collector CPU per record (shell row), us" "$rcd" "$(verdict "$rcd" 1 le) (all its CPU counted per record)"
+	grep '^coll: flood' "$L" | sed 's/^coll: flood //' | while read -r l; do row work "flood: $l" ""; done
 fi
 
 # ---- collector: graph --------------------------------------------------------
@@ -295,6 +331,11 @@ if want guard; then
 	row guard "full row: decided on pushed chains" "" "$(num 's/.*full row decisions: //p' "$L")"
 	row guard "full row: collector CPU" "" "$(num 's/.*collector CPU during the full row: //p' "$L")"
 	row guard "ratios (stub row)" "" "$(num 's/^ratios: *//p' "$L")"
+	# issue 14: the full row against bare NFQUEUE, same run
+	g14=$(num 's/^issue14: full p50 \/ bare p50 \([0-9.]*\).*/\1/p' "$L")
+	r14=$(num 's/^issue14: .*full rate \/ bare rate \([0-9.]*\).*/\1/p' "$L")
+	row guard "full row p50 / bare NFQUEUE p50" "$(num 's/^issue14: .*(\(.*\) us).*/\1/p' "$L")" "${g14}x $(verdict "$g14" 1.5 le)"
+	row guard "full row judged rate / bare NFQUEUE rate" "" "${r14}x $(verdict "$r14" 0.8 ge)"
 fi
 
 # ---- ssh: the paper's overhead measurement -----------------------------------------

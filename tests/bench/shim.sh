@@ -10,15 +10,17 @@
 # records what the record format requires: spawn with an empty preloaded
 # library, and connect+accept with only the kernel calls that read a CONNECT's
 # and an ACCEPT's fields done inline (no shim, no transport), or with the inodes
-# and one record each sent to the collector (bench_shim.c). Env: BUILD, RUNS (3), ROUNDS (7), SCALE (1), SINK.
+# and one record each sent to the collector (bench_shim.c); and issue 14's
+# floors per row (the records' fields and the records placed in a ring of the
+# process's own, no shim). Env: BUILD, RUNS (3), ROUNDS (7), SCALE (1), SINK, SHIM_LIB, SHIM_COLL.
 set -u
 top=${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 cd "$top" || exit 1
 B=${BUILD:-build}
-LIB=$top/$B/libhoptrace.so
+LIB=${SHIM_LIB:-$top/$B/libhoptrace.so} # SHIM_LIB: another build of the shim (before/after)
 BENCH=$top/$B/tests/helpers/bench_shim
 SINKBIN=$top/$B/tests/helpers/rec_sink
-COLL=$top/$B/hoptraced
+COLL=${SHIM_COLL:-$top/$B/hoptraced} # SHIM_COLL: another build of the collector (before/after)
 SINK=${SINK:-hoptraced}
 [ -x "$COLL" ] || SINK=rec_sink
 for f in "$LIB" "$BENCH" "$SINKBIN"; do
@@ -103,5 +105,15 @@ for f in "connect_inode reading only the two sockets' inodes, no transport" \
 	[ -n "$v" ] || continue
 	awk -v b="$b" -v v="$v" -v what="$*" 'BEGIN {printf "floor: connect+accept %s: %d ns, %.3fx of baseline\n", what, v, v / b}'
 done
+# issue 14's floors: the fields each row's records need and the records
+# placed in a ring of the process's own (bench_shim.c), no shim
+fl() { # what base_op floor_op
+	b=$(med base "$2"); v=$(med base "$3")
+	[ -n "$b" ] && [ -n "$v" ] && awk -v b="$b" -v v="$v" -v what="$1" 'BEGIN {printf "floor: %s: %d ns, %.3fx of baseline\n", what, v, v / b}'
+}
+fl "connect+accept with the records' fields and its four records in a ring" connect connect_ring
+fl "accept with the ACCEPT record's fields and the record in a ring" accept_call accept_ring_call
+fl "pipe+close with the PIPE record's fstat, no transport" pipe pipe_fstat
+fl "pipe+close with the fstat and three records in a ring" pipe pipe_ring
 [ "$SINK" = rec_sink ] && echo "records received by rec_sink: $(awk '$1 == "total" {print $2}' "$tmp/sink.out")"
 exit 0

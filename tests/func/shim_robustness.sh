@@ -57,6 +57,7 @@ connect	$PROG connect
 fdlist	$PROG fdlist
 fdlimit	$PROG fdlimit 64
 fdlimit_low	$PROG fdlimit 12
+forks	$PROG forks
 py_fds	python3 -c 'import os,subprocess,resource; print(sorted(int(f) for f in os.listdir("/proc/self/fd"))); print(subprocess.run(["ls","/proc/self/fd"],capture_output=True,close_fds=True).stdout.split()); r,w=os.pipe(); print(subprocess.run(["sh","-c","ls /proc/\$\$/fd"],pass_fds=[w],capture_output=True).stdout.split()); resource.setrlimit(resource.RLIMIT_NOFILE,(20,resource.getrlimit(resource.RLIMIT_NOFILE)[1])); print(subprocess.run(["sh","-c","ls /proc/\$\$/fd"],close_fds=True,capture_output=True).stdout.split())'
 EOF
 
@@ -160,6 +161,24 @@ expect "$tmp/counts.clobber" PIPE 3 "clobber (reconnect after losing the socket)
 records threads "$PROG threads 5"
 expect "$tmp/counts.threads" BIRTH 20 threads
 expect "$tmp/counts.threads" EXEC 20 threads
+
+# children that run hooks without libc's fork (vfork; syscall(SYS_clone), whose
+# child has no ring mapped; clone(CLONE_VM)): no getpid() per record tells them
+# from their parent, yet each child's records must carry its own pid, none
+# placed in the parent's ring (docs/shim.md "Transport")
+records forks "$PROG forks"
+own() { # WHAT TYPE...: the child's records in the log
+	cpid=$(awk -v w="$1 child" 'index($0, w " ") == 1 && $NF ~ /^[0-9]+$/ {print $NF}' "$tmp/rec.forks.stdout")
+	shift
+	[ -n "$cpid" ] || { fail "forks: no child pid printed"; return; }
+	for t in "$@"; do
+		awk -v p="$cpid" -v t="$t" '$2 == p && $3 == t {f = 1} END {exit !f}' "$tmp/log.forks" ||
+			fail "forks: no $t record with the child's own pid $cpid"
+	done
+}
+own vfork CLOSE DUP EXEC
+own "raw fork" PIPE CLOSE
+own "clone vm" PIPE CLOSE
 
 # ---- a setuid program through /etc/ld.so.preload (private mount + net ns) ----
 setpriv --reuid=65534 --regid=65534 --clear-groups passwd -S >"$tmp/suid.base" 2>&1

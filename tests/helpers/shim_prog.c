@@ -30,7 +30,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sched.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -564,6 +566,85 @@ static int m_fdlimit(int n)
 	return child_self("fdfill");
 }
 
+/* forks: children that run the shim's hooks without libc's fork() — the
+ * shim must tell them from this process with no getpid() per record
+ * (docs/shim.md "Transport"):
+ *  - a vfork child that closes a pipe end and dup2()s through libc, then
+ *    exec()s: its records must be its own (stderr says its pid, for
+ *    shim_robustness.sh to find them in the collector's log), not placed in
+ *    our ring;
+ *  - a fork made by syscall(SYS_clone) (no atfork handler ran: our ring is
+ *    not mapped in it) that makes and closes pipes through libc: it must
+ *    not crash;
+ *  - a clone(CLONE_VM|CLONE_VFORK) child on its own stack doing the same.
+ * stdout: one line per case with the child's exit status. */
+static int pipes_closed(int n)
+{
+	for (int i = 0; i < n; i++) {
+		int p[2];
+		if (pipe(p) != 0)
+			return 3;
+		close(p[0]);
+		close(p[1]);
+	}
+	return 0;
+}
+
+static int forks_fn(void *arg)
+{
+	(void)arg;
+	_exit(pipes_closed(10));
+}
+
+static int m_forks(void)
+{
+	int p[2], st = -1;
+	if (pipe(p) != 0)
+		return 1;
+	fflush(stdout);
+	pid_t c = vfork();
+	if (c == 0) {
+		close(p[0]);
+		dup2(p[1], 2 + 1000);
+		close(2 + 1000);
+		execl("/bin/sh", "sh", "-c", "echo vfork child ran", (char *)NULL);
+		_exit(127);
+	}
+	if (c < 0)
+		return 1;
+	fprintf(stderr, "vfork child %d\n", (int)c);
+	waitpid(c, &st, 0);
+	close(p[0]);
+	close(p[1]);
+	printf("vfork: exit %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+	fflush(stdout);
+	st = -1;
+	c = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+	if (c == 0) {
+		_exit(pipes_closed(100));
+	}
+	if (c < 0)
+		return 1;
+	fprintf(stderr, "raw fork child %d\n", (int)c);
+	waitpid(c, &st, 0);
+	printf("raw fork: exit %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+	fflush(stdout);
+	static char stack[64 * 1024] __attribute__((aligned(16)));
+	st = -1;
+	c = clone(forks_fn, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, NULL);
+	if (c < 0)
+		return 1;
+	fprintf(stderr, "clone vm child %d\n", (int)c);
+	waitpid(c, &st, 0);
+	printf("clone vm: exit %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+	/* and this process goes on writing its own records */
+	if (pipe(p) != 0)
+		return 1;
+	close(p[0]);
+	close(p[1]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "fdlist1")) {
@@ -593,5 +674,7 @@ int main(int argc, char **argv)
 		return m_fdlist();
 	if (!strcmp(argv[1], "fdlimit"))
 		return m_fdlimit(n);
+	if (!strcmp(argv[1], "forks"))
+		return m_forks();
 	return 2;
 }
