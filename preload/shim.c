@@ -21,7 +21,8 @@
  *    and counts it (EXIT's `lost`); nothing loops on errors;
  *  - between calls we hold no descriptor (the ring is a mapping); momentary
  *    ones (registration, doorbell, a vfork child's send) are closed before
- *    the hook returns;
+ *    the hook returns, and a fork in another thread never copies one
+ *    (momentary_begin / atfork_prepare: each waits, bounded, for the other);
  *  - fallback only: our socket lives on a high CLOEXEC fd; its inode is re-checked with fstat
  *    before each send; if the program closed/dup2'ed over it we forget it (it
  *    is the program's fd now) and reconnect at most once per second;
@@ -100,6 +101,16 @@ static atomic_int g_ring_off;
 static _Atomic int64_t g_ring_retry_at;  /* CLOCK_MONOTONIC_COARSE ms */
 static _Atomic uint32_t g_beat_seen;     /* the collector's last `beat` seen ... */
 static _Atomic int64_t g_beat_t;         /* ... and when (ms) */
+/* A fork copies the descriptor table, so a momentary descriptor another
+ * thread has open at that instant (registration, doorbell) would stay in the
+ * child for good: the thread that closes it does not exist there. Forks and
+ * momentary descriptors exclude each other (momentary_begin, atfork_prepare):
+ * g_momentary counts the descriptors open now, g_forking the forks under way;
+ * t_momentary / t_forking are the calling thread's own share. */
+static atomic_int g_momentary;
+static atomic_int g_forking;
+static __thread int t_momentary __attribute__((tls_model("initial-exec")));
+static __thread int t_forking __attribute__((tls_model("initial-exec")));
 
 /* ----------------------------------------------------------- real symbols */
 
@@ -156,6 +167,54 @@ static pid_t raw_getpid(void)
 }
 
 /* ------------------------------------------------------------- transport */
+
+/* Waits (sched_yield, at most ~10 ms) until *v is 0; 1 if it is. Bounded so
+ * that nothing can hang a hook or a fork: past it the caller gives up. */
+static int wait_zero(atomic_int *v)
+{
+	if (!atomic_load(v))
+		return 1;
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		syscall(SYS_sched_yield);
+		if (!atomic_load(v))
+			return 1;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > 10000000L)
+			return 0;
+	}
+}
+
+/* Before this process opens a momentary descriptor: 1 when it may (no fork
+ * is under way in another thread, and none starts until momentary_end), 0
+ * when a fork did not end within the bound (the caller opens nothing).
+ * seq_cst on both sides (Dekker): either the fork sees our count and waits
+ * for it, or we see the fork and wait for it. */
+static int momentary_begin(void)
+{
+	if (t_forking) /* an atfork handler of our own fork: its thread is ours */
+		return 1;
+	for (int i = 0; i < 2; i++) {
+		atomic_fetch_add(&g_momentary, 1);
+		if (!atomic_load(&g_forking)) {
+			t_momentary++;
+			return 1;
+		}
+		atomic_fetch_sub(&g_momentary, 1);
+		if (!wait_zero(&g_forking))
+			return 0;
+	}
+	return 0;
+}
+
+static void momentary_end(void)
+{
+	if (t_forking)
+		return;
+	t_momentary--;
+	atomic_fetch_sub(&g_momentary, 1);
+}
 
 /* not a vfork / raw-clone child sharing our memory (see own_process) */
 static int own_process_early(void)
@@ -249,12 +308,17 @@ static void ring_bell(void)
 		g_bell = b;
 		g_belllen = bl;
 	}
-	int s = (int)syscall(SYS_socket, AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s < 0)
+	int own = own_process_early();
+	if (own && !momentary_begin())
 		return;
-	char c = 0;
-	syscall(SYS_sendto, s, &c, (size_t)1, MSG_DONTWAIT | MSG_NOSIGNAL, &b, bl);
-	syscall(SYS_close, s);
+	int s = (int)syscall(SYS_socket, AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s >= 0) {
+		char c = 0;
+		syscall(SYS_sendto, s, &c, (size_t)1, MSG_DONTWAIT | MSG_NOSIGNAL, &b, bl);
+		syscall(SYS_close, s);
+	}
+	if (own)
+		momentary_end();
 }
 
 /* Is addr a TCP destination on another host as far as the shim can tell (not
@@ -392,9 +456,15 @@ static void send_own(const void *buf, size_t len)
 		atomic_fetch_add_explicit(&g_lost, 1, memory_order_relaxed);
 		return;
 	}
+	if (!momentary_begin()) { /* another thread's fork did not end */
+		atomic_store(&g_connecting, 0);
+		atomic_fetch_add_explicit(&g_lost, 1, memory_order_relaxed);
+		return;
+	}
 	atomic_store(&g_retry_at, now + 1000);
 	int s = sock_open();
 	if (s < 0) {
+		momentary_end();
 		atomic_store(&g_connecting, 0);
 		atomic_fetch_add_explicit(&g_lost, 1, memory_order_relaxed);
 		return;
@@ -412,6 +482,7 @@ static void send_own(const void *buf, size_t len)
 	} else {
 		s = sock_high(s);
 	}
+	momentary_end(); /* the low number is closed; the high one is the transport's */
 	struct stat st;
 	if (s < 0 || xfstat(s, &st) != 0) {
 		atomic_store(&g_connecting, 0);
@@ -485,6 +556,10 @@ static int ring_register(const void *rec, size_t len)
 	if (now < atomic_load(&g_ring_retry_at) ||
 	    !atomic_compare_exchange_strong(&g_connecting, &zero, 1))
 		return -2;
+	if (!momentary_begin()) { /* another thread's fork did not end */
+		atomic_store(&g_connecting, 0);
+		return -2;
+	}
 	atomic_store(&g_ring_retry_at, now + 1000);
 	int rc = -2;
 	/* not executable (vm.memfd_noexec=2 refuses an executable memfd); a
@@ -555,6 +630,7 @@ static int ring_register(const void *rec, size_t len)
 out_fd:
 	syscall(SYS_close, mfd);
 out:
+	momentary_end();
 	atomic_store(&g_connecting, 0);
 	return rc;
 }
@@ -815,6 +891,22 @@ static void report_pty_master(int master, int slave)
 static void atfork_prepare(void)
 {
 	atomic_store_explicit(&g_fork_ts, now_ns(), memory_order_relaxed);
+	if (g_disabled || t_momentary) /* a fork from a handler inside our own window */
+		return;
+	/* no new momentary descriptor from now until the fork is done, and
+	 * those open in other threads closed first: none is copied into the
+	 * child (bounded: past ~10 ms the fork goes ahead regardless) */
+	atomic_fetch_add(&g_forking, 1);
+	t_forking = 1;
+	wait_zero(&g_momentary);
+}
+
+static void atfork_parent(void)
+{
+	if (t_forking) {
+		t_forking = 0;
+		atomic_fetch_sub(&g_forking, 1);
+	}
 }
 
 static void atfork_child(void)
@@ -830,6 +922,10 @@ static void atfork_child(void)
 	atomic_store(&g_ring, NULL);
 	atomic_store(&g_ring_retry_at, 0);
 	atomic_store(&g_exit_sent, 0);
+	/* the other threads, their windows and forks are not in this process */
+	atomic_store(&g_forking, 0);
+	atomic_store(&g_momentary, t_momentary);
+	t_forking = 0;
 	REC_BEGIN(HT_REC_BIRTH, 2);
 	ht_enc_int(&e_, old);
 	ht_enc_uint(&e_, atomic_load_explicit(&g_fork_ts, memory_order_relaxed));
@@ -894,7 +990,7 @@ __attribute__((constructor)) static void ht_ctor(int argc, char **argv, char **e
 		errno = se;
 		return;
 	}
-	pthread_atfork(atfork_prepare, NULL, atfork_child);
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	on_exit(on_exit_cb, NULL);
 
 	/* the executable: the path execve() was given (AT_EXECFN, free; one
