@@ -548,7 +548,7 @@ static int ring_sock_open(void)
  * into the old one writes into the new one, never into unmapped memory.
  * Returns 0 when the record went with it; -1 (memfd sealing unavailable:
  * g_ring_off set, the caller uses the socket path) or -2 (failed this time:
- * the record is lost, tried again in a second). */
+ * the record went on a momentary record-socket connection, tried again in a second). */
 static int ring_register(const void *rec, size_t len)
 {
 	int64_t now = now_coarse_ms();
@@ -647,6 +647,22 @@ static int ring_alive(void *r, int64_t now)
 	return now - atomic_load_explicit(&g_beat_t, memory_order_relaxed) < 3000;
 }
 
+/* A record whose ring registration failed this time (the ring listener's
+ * backlog full, the collector slow to accept, another thread registering):
+ * sent on a momentary connection to the record socket, closed again at once
+ * (no descriptor is left in the program), so that a transient failure loses
+ * nothing; counted lost only when that fails too. A process that emits few
+ * records (a shell waiting for its children) would otherwise be missing
+ * from the graph: nothing of it was applied, and it may not emit again. */
+static void send_momentary(const void *buf, size_t len)
+{
+	int s = sock_open();
+	if (s < 0 || send(s, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len)
+		atomic_fetch_add_explicit(&g_lost, 1, memory_order_relaxed);
+	if (s >= 0)
+		syscall(SYS_close, s);
+}
+
 /* Places a record in our ring, registering one first when there is none.
  * Returns 0 when handled (placed, or lost and counted), -1 when the ring is
  * not to be used (the socket path). */
@@ -658,14 +674,14 @@ static int ring_emit(const void *buf, size_t len)
 	if (!r) {
 		int rc = ring_register(buf, len);
 		if (rc == -2)
-			atomic_fetch_add_explicit(&g_lost, 1, memory_order_relaxed);
+			send_momentary(buf, len);
 		return rc == -1 ? -1 : 0;
 	}
 	uint32_t fill = 0;
 	int64_t now = now_coarse_ms();
 	if (!ring_alive(r, now)) { /* the collector went away: a new one, a new ring */
 		if (ring_register(buf, len) != 0)
-			atomic_fetch_add_explicit(&g_lost, 1, memory_order_relaxed);
+			send_momentary(buf, len);
 		return 0;
 	}
 	struct ht_ring_hdr *h = ht_ring_hdr(r);
