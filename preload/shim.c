@@ -53,6 +53,7 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -109,6 +110,14 @@ static _Atomic int64_t g_beat_t;         /* ... and when (ms) */
  * t_momentary / t_forking are the calling thread's own share. */
 static atomic_int g_momentary;
 static atomic_int g_forking;
+/* The process installed a seccomp filter (prctl PR_SET_SECCOMP: sshd's
+ * preauth child, which is killed by SIGSYS on a socket() or memfd_create()):
+ * from then on the shim opens no descriptor at all — no registration, no
+ * momentary connection, no doorbell; records go into a ring registered
+ * before, or are lost and counted. Inherited by fork children (so is the
+ * filter). */
+static atomic_int g_sandboxed;
+static _Atomic int64_t g_momentary_retry_at; /* no record socket: ms */
 static __thread int t_momentary __attribute__((tls_model("initial-exec")));
 static __thread int t_forking __attribute__((tls_model("initial-exec")));
 
@@ -127,7 +136,7 @@ REAL(recvmsg); REAL(close); REAL(dup); REAL(dup2); REAL(dup3);
 REAL(closefrom); REAL(close_range); REAL(execve); REAL(execv); REAL(execvp);
 REAL(execvpe); REAL(fexecve); REAL(posix_spawn); REAL(posix_spawnp);
 REAL(system); REAL(popen); REAL(daemon); REAL(_exit); REAL(_Exit);
-REAL(getsockopt);
+REAL(getsockopt); REAL(prctl);
 
 static void resolve_all(void)
 {
@@ -140,7 +149,7 @@ static void resolve_all(void)
 	RESOLVE(closefrom); RESOLVE(close_range); RESOLVE(execve); RESOLVE(execv);
 	RESOLVE(execvp); RESOLVE(execvpe); RESOLVE(fexecve); RESOLVE(posix_spawn);
 	RESOLVE(posix_spawnp); RESOLVE(system); RESOLVE(popen); RESOLVE(daemon);
-	RESOLVE(_exit); RESOLVE(_Exit); RESOLVE(getsockopt);
+	RESOLVE(_exit); RESOLVE(_Exit); RESOLVE(getsockopt); RESOLVE(prctl);
 }
 
 /* ------------------------------------------------------------------ clocks */
@@ -193,6 +202,8 @@ static int wait_zero(atomic_int *v)
  * for it, or we see the fork and wait for it. */
 static int momentary_begin(void)
 {
+	if (atomic_load_explicit(&g_sandboxed, memory_order_relaxed))
+		return 0;
 	if (t_forking) /* an atfork handler of our own fork: its thread is ours */
 		return 1;
 	for (int i = 0; i < 2; i++) {
@@ -309,7 +320,7 @@ static void ring_bell(void)
 		g_belllen = bl;
 	}
 	int own = own_process_early();
-	if (own && !momentary_begin())
+	if (atomic_load_explicit(&g_sandboxed, memory_order_relaxed) || (own && !momentary_begin()))
 		return;
 	int s = (int)syscall(SYS_socket, AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s >= 0) {
@@ -502,7 +513,8 @@ static void send_foreign(const void *b1, size_t l1, const void *b2, size_t l2)
 {
 	uint64_t p;
 	int fd = sock_current(&p), tmp = -1;
-	if (fd < 0 || atomic_load_explicit(&g_broken, memory_order_relaxed))
+	if ((fd < 0 || atomic_load_explicit(&g_broken, memory_order_relaxed)) &&
+	    !atomic_load_explicit(&g_sandboxed, memory_order_relaxed))
 		fd = tmp = sock_open();
 	if (fd < 0)
 		return;
@@ -656,11 +668,21 @@ static int ring_alive(void *r, int64_t now)
  * from the graph: nothing of it was applied, and it may not emit again. */
 static void send_momentary(const void *buf, size_t len)
 {
+	/* no record socket a moment ago (no collector): not again for a
+	 * second — a connect per record would be all cost and no gain */
+	int64_t now = now_coarse_ms();
+	if (now < atomic_load(&g_momentary_retry_at) || !momentary_begin()) {
+		atomic_fetch_add_explicit(&g_lost, 1, memory_order_relaxed);
+		return;
+	}
 	int s = sock_open();
+	if (s < 0)
+		atomic_store(&g_momentary_retry_at, now + 1000);
 	if (s < 0 || send(s, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len)
 		atomic_fetch_add_explicit(&g_lost, 1, memory_order_relaxed);
 	if (s >= 0)
 		syscall(SYS_close, s);
+	momentary_end();
 }
 
 /* Places a record in our ring, registering one first when there is none.
@@ -937,6 +959,7 @@ static void atfork_child(void)
 	/* the parent's ring is not in this process (MADV_DONTFORK): our own */
 	atomic_store(&g_ring, NULL);
 	atomic_store(&g_ring_retry_at, 0);
+	atomic_store(&g_momentary_retry_at, 0);
 	atomic_store(&g_exit_sent, 0);
 	/* the other threads, their windows and forks are not in this process */
 	atomic_store(&g_forking, 0);
@@ -1545,6 +1568,25 @@ EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 		RESTORE;
 	}
 	return r;
+}
+
+/* ---- prctl: a seccomp filter installed (sshd's preauth sandbox) ---- */
+
+EXPORT int prctl(int option, ...)
+{
+	va_list ap;
+	va_start(ap, option);
+	unsigned long a2 = va_arg(ap, unsigned long), a3 = va_arg(ap, unsigned long),
+		      a4 = va_arg(ap, unsigned long), a5 = va_arg(ap, unsigned long);
+	va_end(ap);
+	if (!RESOLVE(prctl)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	/* before the call: once it returns, socket() may be fatal */
+	if (option == PR_SET_SECCOMP)
+		atomic_store(&g_sandboxed, 1);
+	return real_prctl(option, a2, a3, a4, a5);
 }
 
 /* ---- close / dup ---- */

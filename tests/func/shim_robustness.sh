@@ -56,6 +56,7 @@ spawners	$PROG spawners
 connect	$PROG connect
 fdlist	$PROG fdlist
 forkwin	$PROG forkwin 3
+sandbox	$PROG sandbox
 fdlimit	$PROG fdlimit 64
 fdlimit_low	$PROG fdlimit 12
 py_fds	python3 -c 'import os,subprocess,resource; print(sorted(int(f) for f in os.listdir("/proc/self/fd"))); print(subprocess.run(["ls","/proc/self/fd"],capture_output=True,close_fds=True).stdout.split()); r,w=os.pipe(); print(subprocess.run(["sh","-c","ls /proc/\$\$/fd"],pass_fds=[w],capture_output=True).stdout.split()); resource.setrlimit(resource.RLIMIT_NOFILE,(20,resource.getrlimit(resource.RLIMIT_NOFILE)[1])); print(subprocess.run(["sh","-c","ls /proc/\$\$/fd"],close_fds=True,capture_output=True).stdout.split())'

@@ -22,6 +22,11 @@
  *                          memfd it never opened (the shim's momentary
  *                          descriptors copied by the fork: docs/shim.md "Safety
  *                          rules")
+ *   shim_prog sandbox      installs a seccomp filter that kills the process on
+ *                          socket() or memfd_create() (as sshd's preauth child
+ *                          does, with prctl), then makes pipes for 1.5 s: the
+ *                          shim must open nothing after it (no registration, no
+ *                          momentary connection)
  *   shim_prog fdlimit N    lowers RLIMIT_NOFILE to N, then (itself and in an
  *                          exec'd child) lists its descriptors and opens
  *                          /dev/null until EMFILE: how many, which numbers
@@ -39,6 +44,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -660,6 +670,42 @@ static int m_forkwin(int secs)
 	return 0;
 }
 
+/* sandbox: sshd's preauth child in small (sandbox-seccomp-filter.c) */
+static int m_sandbox(void)
+{
+#if defined(__x86_64__)
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_socket, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_memfd_create, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+	};
+	struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
+		perror("seccomp");
+		return 1;
+	}
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		int pp[2];
+		if (pipe(pp) == 0) {
+			close(pp[0]);
+			close(pp[1]);
+		}
+		usleep(10000);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < 1500);
+#endif
+	printf("sandbox: still alive after 1.5 s of pipes under the filter\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "fdlist1")) {
@@ -691,5 +737,7 @@ int main(int argc, char **argv)
 		return m_fdlimit(n);
 	if (!strcmp(argv[1], "forkwin"))
 		return m_forkwin(n);
+	if (!strcmp(argv[1], "sandbox"))
+		return m_sandbox();
 	return 2;
 }
