@@ -1583,10 +1583,13 @@ EXPORT int prctl(int option, ...)
 		errno = ENOSYS;
 		return -1;
 	}
-	/* before the call: once it returns, socket() may be fatal */
-	if (option == PR_SET_SECCOMP)
+	/* a filter binds the calling thread (and what it forks) once the call
+	 * succeeded; no hook code of ours runs in this thread in between, and
+	 * the flag is the whole process's (other threads may be filtered next) */
+	int r = real_prctl(option, a2, a3, a4, a5);
+	if (r == 0 && option == PR_SET_SECCOMP)
 		atomic_store(&g_sandboxed, 1);
-	return real_prctl(option, a2, a3, a4, a5);
+	return r;
 }
 
 /* ---- close / dup ---- */
