@@ -21,7 +21,8 @@
  *    and counts it (EXIT's `lost`); nothing loops on errors;
  *  - between calls we hold no descriptor (the ring is a mapping); momentary
  *    ones (registration, doorbell, a vfork child's send) are closed before
- *    the hook returns;
+ *    the hook returns, and a fork in another thread never copies one
+ *    (momentary_begin / atfork_prepare: each waits, bounded, for the other);
  *  - fallback only: our socket lives on a high CLOEXEC fd; its inode is re-checked with fstat
  *    before each send; if the program closed/dup2'ed over it we forget it (it
  *    is the program's fd now) and reconnect at most once per second;
@@ -57,6 +58,7 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -105,6 +107,24 @@ static atomic_int g_ring_off;
 static _Atomic int64_t g_ring_retry_at;  /* CLOCK_MONOTONIC_COARSE ms */
 static _Atomic uint32_t g_beat_seen;     /* the collector's last `beat` seen ... */
 static _Atomic int64_t g_beat_t;         /* ... and when (ms) */
+/* A fork copies the descriptor table, so a momentary descriptor another
+ * thread has open at that instant (registration, doorbell) would stay in the
+ * child for good: the thread that closes it does not exist there. Forks and
+ * momentary descriptors exclude each other (momentary_begin, atfork_prepare):
+ * g_momentary counts the descriptors open now, g_forking the forks under way;
+ * t_momentary / t_forking are the calling thread's own share. */
+static atomic_int g_momentary;
+static atomic_int g_forking;
+/* The process installed a seccomp filter (prctl PR_SET_SECCOMP: sshd's
+ * preauth child, which is killed by SIGSYS on a socket() or memfd_create()):
+ * from then on the shim opens no descriptor at all — no registration, no
+ * momentary connection, no doorbell; records go into a ring registered
+ * before, or are lost and counted. Inherited by fork children (so is the
+ * filter). */
+static atomic_int g_sandboxed;
+static _Atomic int64_t g_momentary_retry_at; /* no record socket: ms */
+static __thread int t_momentary __attribute__((tls_model("initial-exec")));
+static __thread int t_forking __attribute__((tls_model("initial-exec")));
 
 /* ----------------------------------------------------------- real symbols */
 
@@ -121,7 +141,7 @@ REAL(recvmsg); REAL(close); REAL(dup); REAL(dup2); REAL(dup3);
 REAL(closefrom); REAL(close_range); REAL(execve); REAL(execv); REAL(execvp);
 REAL(execvpe); REAL(fexecve); REAL(posix_spawn); REAL(posix_spawnp);
 REAL(system); REAL(popen); REAL(daemon); REAL(_exit); REAL(_Exit);
-REAL(getsockopt); REAL(clone);
+REAL(getsockopt); REAL(clone); REAL(prctl);
 #if defined(__x86_64__)
 static void *ht_real_vfork __asm__("ht_real_vfork") __attribute__((used)); /* our vfork() below */
 #endif
@@ -138,6 +158,7 @@ static void resolve_all(void)
 	RESOLVE(execvp); RESOLVE(execvpe); RESOLVE(fexecve); RESOLVE(posix_spawn);
 	RESOLVE(posix_spawnp); RESOLVE(system); RESOLVE(popen); RESOLVE(daemon);
 	RESOLVE(_exit); RESOLVE(_Exit); RESOLVE(getsockopt); RESOLVE(clone);
+	RESOLVE(prctl);
 #if defined(__x86_64__)
 	if (!ht_real_vfork)
 		ht_real_vfork = dlsym(RTLD_NEXT, "vfork");
@@ -245,6 +266,56 @@ __asm__(".text\n"
 
 /* ------------------------------------------------------------- transport */
 
+/* Waits (sched_yield, at most ~10 ms) until *v is 0; 1 if it is. Bounded so
+ * that nothing can hang a hook or a fork: past it the caller gives up. */
+static int wait_zero(atomic_int *v)
+{
+	if (!atomic_load(v))
+		return 1;
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		syscall(SYS_sched_yield);
+		if (!atomic_load(v))
+			return 1;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > 10000000L)
+			return 0;
+	}
+}
+
+/* Before this process opens a momentary descriptor: 1 when it may (no fork
+ * is under way in another thread, and none starts until momentary_end), 0
+ * when a fork did not end within the bound (the caller opens nothing).
+ * seq_cst on both sides (Dekker): either the fork sees our count and waits
+ * for it, or we see the fork and wait for it. */
+static int momentary_begin(void)
+{
+	if (atomic_load_explicit(&g_sandboxed, memory_order_relaxed))
+		return 0;
+	if (t_forking) /* an atfork handler of our own fork: its thread is ours */
+		return 1;
+	for (int i = 0; i < 2; i++) {
+		atomic_fetch_add(&g_momentary, 1);
+		if (!atomic_load(&g_forking)) {
+			t_momentary++;
+			return 1;
+		}
+		atomic_fetch_sub(&g_momentary, 1);
+		if (!wait_zero(&g_forking))
+			return 0;
+	}
+	return 0;
+}
+
+static void momentary_end(void)
+{
+	if (t_forking)
+		return;
+	t_momentary--;
+	atomic_fetch_sub(&g_momentary, 1);
+}
+
 /* not a vfork / raw-clone child sharing our memory (see own_process) */
 static int own_process_early(void)
 {
@@ -337,12 +408,17 @@ static void ring_bell(void)
 		g_bell = b;
 		g_belllen = bl;
 	}
-	int s = (int)syscall(SYS_socket, AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s < 0)
+	int own = own_process_early();
+	if (atomic_load_explicit(&g_sandboxed, memory_order_relaxed) || (own && !momentary_begin()))
 		return;
-	char c = 0;
-	syscall(SYS_sendto, s, &c, (size_t)1, MSG_DONTWAIT | MSG_NOSIGNAL, &b, bl);
-	syscall(SYS_close, s);
+	int s = (int)syscall(SYS_socket, AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s >= 0) {
+		char c = 0;
+		syscall(SYS_sendto, s, &c, (size_t)1, MSG_DONTWAIT | MSG_NOSIGNAL, &b, bl);
+		syscall(SYS_close, s);
+	}
+	if (own)
+		momentary_end();
 }
 
 /* Is addr a TCP destination on another host as far as the shim can tell (not
@@ -480,9 +556,15 @@ static void send_own(const void *buf, size_t len)
 		atomic_fetch_add_explicit(&g_lost, 1, memory_order_relaxed);
 		return;
 	}
+	if (!momentary_begin()) { /* another thread's fork did not end */
+		atomic_store(&g_connecting, 0);
+		atomic_fetch_add_explicit(&g_lost, 1, memory_order_relaxed);
+		return;
+	}
 	atomic_store(&g_retry_at, now + 1000);
 	int s = sock_open();
 	if (s < 0) {
+		momentary_end();
 		atomic_store(&g_connecting, 0);
 		atomic_fetch_add_explicit(&g_lost, 1, memory_order_relaxed);
 		return;
@@ -500,6 +582,7 @@ static void send_own(const void *buf, size_t len)
 	} else {
 		s = sock_high(s);
 	}
+	momentary_end(); /* the low number is closed; the high one is the transport's */
 	struct stat st;
 	if (s < 0 || xfstat(s, &st) != 0) {
 		atomic_store(&g_connecting, 0);
@@ -519,7 +602,8 @@ static void send_foreign(const void *b1, size_t l1, const void *b2, size_t l2)
 {
 	uint64_t p;
 	int fd = sock_current(&p), tmp = -1;
-	if (fd < 0 || atomic_load_explicit(&g_broken, memory_order_relaxed))
+	if ((fd < 0 || atomic_load_explicit(&g_broken, memory_order_relaxed)) &&
+	    !atomic_load_explicit(&g_sandboxed, memory_order_relaxed))
 		fd = tmp = sock_open();
 	if (fd < 0)
 		return;
@@ -565,7 +649,7 @@ static int ring_sock_open(void)
  * into the old one writes into the new one, never into unmapped memory.
  * Returns 0 when the record went with it; -1 (memfd sealing unavailable:
  * g_ring_off set, the caller uses the socket path) or -2 (failed this time:
- * the record is lost, tried again in a second). */
+ * the record went on a momentary record-socket connection, tried again in a second). */
 static int ring_register(const void *rec, size_t len)
 {
 	int64_t now = now_coarse_ms();
@@ -573,6 +657,10 @@ static int ring_register(const void *rec, size_t len)
 	if (now < atomic_load(&g_ring_retry_at) ||
 	    !atomic_compare_exchange_strong(&g_connecting, &zero, 1))
 		return -2;
+	if (!momentary_begin()) { /* another thread's fork did not end */
+		atomic_store(&g_connecting, 0);
+		return -2;
+	}
 	atomic_store(&g_ring_retry_at, now + 1000);
 	int rc = -2;
 	/* not executable (vm.memfd_noexec=2 refuses an executable memfd); a
@@ -643,6 +731,7 @@ static int ring_register(const void *rec, size_t len)
 out_fd:
 	syscall(SYS_close, mfd);
 out:
+	momentary_end();
 	atomic_store(&g_connecting, 0);
 	return rc;
 }
@@ -659,6 +748,32 @@ static int ring_alive(void *r, int64_t now)
 	return now - atomic_load_explicit(&g_beat_t, memory_order_relaxed) < 3000;
 }
 
+/* A record whose ring registration failed this time (the ring listener's
+ * backlog full, the collector slow to accept, another thread registering):
+ * sent on a momentary connection to the record socket, closed again at once
+ * (no descriptor is left in the program), so that a transient failure loses
+ * nothing; counted lost only when that fails too. A process that emits few
+ * records (a shell waiting for its children) would otherwise be missing
+ * from the graph: nothing of it was applied, and it may not emit again. */
+static void send_momentary(const void *buf, size_t len)
+{
+	/* no record socket a moment ago (no collector): not again for a
+	 * second — a connect per record would be all cost and no gain */
+	int64_t now = now_coarse_ms();
+	if (now < atomic_load(&g_momentary_retry_at) || !momentary_begin()) {
+		atomic_fetch_add_explicit(&g_lost, 1, memory_order_relaxed);
+		return;
+	}
+	int s = sock_open();
+	if (s < 0)
+		atomic_store(&g_momentary_retry_at, now + 1000);
+	if (s < 0 || send(s, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len)
+		atomic_fetch_add_explicit(&g_lost, 1, memory_order_relaxed);
+	if (s >= 0)
+		syscall(SYS_close, s);
+	momentary_end();
+}
+
 /* Places a record in our ring, registering one first when there is none.
  * Returns 0 when handled (placed, or lost and counted), -1 when the ring is
  * not to be used (the socket path). */
@@ -670,14 +785,14 @@ static int ring_emit(const void *buf, size_t len)
 	if (!r) {
 		int rc = ring_register(buf, len);
 		if (rc == -2)
-			atomic_fetch_add_explicit(&g_lost, 1, memory_order_relaxed);
+			send_momentary(buf, len);
 		return rc == -1 ? -1 : 0;
 	}
 	uint32_t fill = 0;
 	int64_t now = now_coarse_ms();
 	if (!ring_alive(r, now)) { /* the collector went away: a new one, a new ring */
 		if (ring_register(buf, len) != 0)
-			atomic_fetch_add_explicit(&g_lost, 1, memory_order_relaxed);
+			send_momentary(buf, len);
 		return 0;
 	}
 	struct ht_ring_hdr *h = ht_ring_hdr(r);
@@ -962,6 +1077,22 @@ static void report_pty_master(int master, int slave)
 static void atfork_prepare(void)
 {
 	atomic_store_explicit(&g_fork_ts, now_ns(), memory_order_relaxed);
+	if (g_disabled || t_momentary) /* a fork from a handler inside our own window */
+		return;
+	/* no new momentary descriptor from now until the fork is done, and
+	 * those open in other threads closed first: none is copied into the
+	 * child (bounded: past ~10 ms the fork goes ahead regardless) */
+	atomic_fetch_add(&g_forking, 1);
+	t_forking = 1;
+	wait_zero(&g_momentary);
+}
+
+static void atfork_parent(void)
+{
+	if (t_forking) {
+		t_forking = 0;
+		atomic_fetch_sub(&g_forking, 1);
+	}
 }
 
 static void atfork_child(void)
@@ -976,7 +1107,12 @@ static void atfork_child(void)
 	/* the parent's ring is not in this process (MADV_DONTFORK): our own */
 	atomic_store(&g_ring, NULL);
 	atomic_store(&g_ring_retry_at, 0);
+	atomic_store(&g_momentary_retry_at, 0);
 	atomic_store(&g_exit_sent, 0);
+	/* the other threads, their windows and forks are not in this process */
+	atomic_store(&g_forking, 0);
+	atomic_store(&g_momentary, t_momentary);
+	t_forking = 0;
 	t_vfork = 0;
 	/* last: from here on our records go to our ring (registered below) */
 	pid_t *tok = atomic_load(&g_token);
@@ -1048,7 +1184,7 @@ __attribute__((constructor)) static void ht_ctor(int argc, char **argv, char **e
 		errno = se;
 		return;
 	}
-	pthread_atfork(atfork_prepare, NULL, atfork_child);
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	on_exit(on_exit_cb, NULL);
 
 	/* the executable: the path execve() was given (AT_EXECFN, free; one
@@ -1613,6 +1749,28 @@ EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 		report_rights(msg, fd, HT_REC_FDRECV);
 		RESTORE;
 	}
+	return r;
+}
+
+/* ---- prctl: a seccomp filter installed (sshd's preauth sandbox) ---- */
+
+EXPORT int prctl(int option, ...)
+{
+	va_list ap;
+	va_start(ap, option);
+	unsigned long a2 = va_arg(ap, unsigned long), a3 = va_arg(ap, unsigned long),
+		      a4 = va_arg(ap, unsigned long), a5 = va_arg(ap, unsigned long);
+	va_end(ap);
+	if (!RESOLVE(prctl)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	/* a filter binds the calling thread (and what it forks) once the call
+	 * succeeded; no hook code of ours runs in this thread in between, and
+	 * the flag is the whole process's (other threads may be filtered next) */
+	int r = real_prctl(option, a2, a3, a4, a5);
+	if (r == 0 && option == PR_SET_SECCOMP)
+		atomic_store(&g_sandboxed, 1);
 	return r;
 }
 

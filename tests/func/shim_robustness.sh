@@ -55,6 +55,8 @@ clobber	$PROG clobber
 spawners	$PROG spawners
 connect	$PROG connect
 fdlist	$PROG fdlist
+forkwin	$PROG forkwin 3
+sandbox	$PROG sandbox
 fdlimit	$PROG fdlimit 64
 fdlimit_low	$PROG fdlimit 12
 forks	$PROG forks

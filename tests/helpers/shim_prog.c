@@ -14,6 +14,19 @@
  *   shim_prog fdlist       lists its descriptors (/proc/self/fd and a
  *                          closefrom-style fcntl loop) at start, after pipes,
  *                          sockets and a fork, and in an exec'd child
+ *   shim_prog forkwin S    four processes, each a thread making pipes and
+ *                          non-blocking TCP connects to 192.0.2.1 (records and
+ *                          the doorbell; registration retried every second with
+ *                          no collector) while its main thread forks for S
+ *                          seconds; every fork child looks for a unix socket or
+ *                          memfd it never opened (the shim's momentary
+ *                          descriptors copied by the fork: docs/shim.md "Safety
+ *                          rules")
+ *   shim_prog sandbox      installs a seccomp filter that kills the process on
+ *                          socket() or memfd_create() (as sshd's preauth child
+ *                          does, with prctl), then makes pipes for 1.5 s: the
+ *                          shim must open nothing after it (no registration, no
+ *                          momentary connection)
  *   shim_prog fdlimit N    lowers RLIMIT_NOFILE to N, then (itself and in an
  *                          exec'd child) lists its descriptors and opens
  *                          /dev/null until EMFILE: how many, which numbers
@@ -25,12 +38,18 @@
 #include <pty.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sched.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/socket.h>
@@ -645,6 +664,129 @@ static int m_forks(void)
 	return 0;
 }
 
+/* forkwin: what a fork child finds that nobody in the program opened */
+static atomic_int fw_stop;
+
+static void *fw_records(void *a)
+{
+	(void)a;
+	struct sockaddr_in far = {.sin_family = AF_INET, .sin_port = htons(9)};
+	far.sin_addr.s_addr = htonl(0xc0000201); /* 192.0.2.1 (TEST-NET-1): the doorbell */
+	while (!atomic_load(&fw_stop)) {
+		int pp[2];
+		if (pipe(pp) == 0) {
+			close(pp[0]);
+			close(pp[1]);
+		}
+		int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (s >= 0) {
+			connect(s, (struct sockaddr *)&far, sizeof(far));
+			close(s);
+		}
+		usleep(20);
+	}
+	return NULL;
+}
+
+static int fw_foreign(void) /* in the fork child: sockets/memfds it holds */
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char p[320], l[128];
+		if (e->d_name[0] == '.' || atoi(e->d_name) == dirfd(d))
+			continue;
+		snprintf(p, sizeof(p), "/proc/self/fd/%s", e->d_name);
+		ssize_t k = readlink(p, l, sizeof(l) - 1);
+		l[k > 0 ? k : 0] = '\0';
+		int dom = 0;
+		socklen_t dl = sizeof(dom);
+		if (!strncmp(l, "/memfd:", 7) ||
+		    (!strncmp(l, "socket:", 7) &&
+		     getsockopt(atoi(e->d_name), SOL_SOCKET, SO_DOMAIN, &dom, &dl) == 0 &&
+		     dom == AF_UNIX)) /* the program's own are TCP */
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static int fw_worker(int secs)
+{
+	pthread_t t;
+	int bad = 0;
+	atomic_store(&fw_stop, 0);
+	if (pthread_create(&t, NULL, fw_records, NULL) != 0)
+		return 1;
+	time_t end = time(NULL) + secs;
+	while (time(NULL) < end) {
+		pid_t c = fork();
+		if (c == 0)
+			_exit(fw_foreign() ? 1 : 0);
+		int st = 0;
+		if (c > 0 && waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st))
+			bad++;
+	}
+	atomic_store(&fw_stop, 1);
+	pthread_join(t, NULL);
+	return bad ? 1 : 0;
+}
+
+static int m_forkwin(int secs)
+{
+	pid_t w[4];
+	int bad = 0;
+	for (int i = 0; i < 4; i++)
+		if ((w[i] = fork()) == 0)
+			_exit(fw_worker(secs));
+	for (int i = 0; i < 4; i++) {
+		int st = 0;
+		if (w[i] > 0 && waitpid(w[i], &st, 0) == w[i] && (!WIFEXITED(st) || WEXITSTATUS(st)))
+			bad++;
+	}
+	printf("forkwin: processes whose fork children found a unix socket or memfd they never opened: %d\n", bad);
+	return 0;
+}
+
+/* sandbox: sshd's preauth child in small (sandbox-seccomp-filter.c) */
+static int m_sandbox(void)
+{
+#if defined(__x86_64__)
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_socket, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_memfd_create, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+	};
+	struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
+		perror("seccomp");
+		return 1;
+	}
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		int pp[2];
+		if (pipe(pp) == 0) {
+			close(pp[0]);
+			close(pp[1]);
+		}
+		usleep(10000);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < 1500);
+#endif
+	printf("sandbox: still alive after 1.5 s of pipes under the filter\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "fdlist1")) {
@@ -676,5 +818,9 @@ int main(int argc, char **argv)
 		return m_fdlimit(n);
 	if (!strcmp(argv[1], "forks"))
 		return m_forks();
+	if (!strcmp(argv[1], "forkwin"))
+		return m_forkwin(n);
+	if (!strcmp(argv[1], "sandbox"))
+		return m_sandbox();
 	return 2;
 }
