@@ -13,7 +13,10 @@
 # The relay's connection to h3 is fed by h4's session and must show origin h4:
 #   plain   no eviction (the link works: h4 is an origin, else the bed is wrong)
 #   evict   the same after the eviction
-# Prints FAIL-CASE and exits 1 when the evict case has lost origin h4.
+# Prints FAIL-CASE and exits 1 when the evict case has lost origin h4 and
+# says the answer complete (origin h4 is found through the graph's own
+# closed connections when the client's hold was confirmed; else the answer
+# is holders_incomplete, which policy refuses).
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/testbed.sh"
 tb_init "$@"
 tb_need ssh setpriv ss
@@ -97,6 +100,9 @@ for case in ${CASES:-plain evict}; do
 a = json.load(open(sys.argv[1]))
 sys.exit(0 if any(c.get("origin_host") == "h4" for c in a.get("chains") or []) else 1)' "$TB_T/$case.json"; then
 		tb_log "ok: case $case: origin h4 found"
+	elif [ "$case" = evict ] && \
+		"$TB_PY" -c 'import json, sys; sys.exit(0 if json.load(open(sys.argv[1])).get("holders_incomplete") else 1)' "$TB_T/$case.json"; then
+		tb_log "ok: case $case: holders_incomplete (an unknown local client fed the relay: refused by policy)"
 	elif [ "$case" = plain ]; then
 		tb_fail "case plain: no origin h4 even without the eviction (the bed does not show the link)"
 	else
