@@ -939,8 +939,17 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 			return;
 		}
 		x.ends[0] = tcp_far_end(w, c, live);
-		if (!x.ends[0])
+		if (!x.ends[0]) {
+			/* an accepted local connection whose client is not known
+			 * (gone, and neither the kernel's events nor the graph's
+			 * past name its socket: an event slot taken by another
+			 * connect(), the events off): some local process fed p —
+			 * not silently nobody (attack_review_hist_evict) */
+			if (c->dir == 'i' && !c->dir_guess && c->has_local && !c->addr_claimed &&
+			    !c->internal)
+				w->holders_incomplete = 1;
 			return;
+		}
 	} else if (c->kind == HT_CHAN_SOCK && !unix_ends(w, c, live, x.ends)) {
 		return;
 	} else if (c->kind == HT_CHAN_PIPE && live) {

@@ -364,6 +364,12 @@ int kernel_accept_attests(struct graph *g, const struct ht_record *r, const stru
 
 /* ---- local TCP connections: the two ends ----------------------------------- */
 
+static int gaddr_same(const struct gaddr *a, const struct gaddr *b)
+{
+	return a->family == b->family && a->port == b->port && a->len == b->len &&
+	       !memcmp(a->a, b->a, a->len);
+}
+
 void graph_link_local_tcp(struct graph *g, struct chan *c)
 {
 	if (!c || c->kind != HT_CHAN_SOCK || c->peer || !c->has_local || c->addr_claimed ||
@@ -381,12 +387,32 @@ void graph_link_local_tcp(struct graph *g, struct chan *c)
 		ino = far.ino;
 	/* (the events name connecting sockets only: the far end of an accepted
 	 * one; a connecting socket's far end is an accepted one, never there) */
+	int from_hist = 0;
 	if (!ino && c->dir != 'o')
 		ino = graph_kev_tcp_find(g, &c->remote, &c->local);
+	if (!ino && c->dir != 'o') {
+		/* the events' slot taken since (by any connect() whose socket's
+		 * inode falls in it: a local user aims one at its own closed
+		 * client's, attack_review_hist_evict): the graph's own closed
+		 * connections by the kernel's 4-tuple (graph_hist.c), the newest */
+		struct ht_addr l, r;
+		struct graph_closed e;
+		gaddr_get(&l, &c->remote);
+		gaddr_get(&r, &c->local);
+		if (graph_hist_find(g, &l, &r, UINT64_MAX, 0, &e) >= 0 && e.dir == 'o') {
+			ino = e.ino;
+			from_hist = 1;
+		}
+	}
 	if (!ino || ino == c->ino)
 		return;
 	struct chan *f = graph_chan(g, HT_CHAN_SOCK, 0, ino);
 	if (!f || f->kind != HT_CHAN_SOCK || (f->peer && f->peer != c))
+		return;
+	/* (an inode used again since by another socket: its ends must be the
+	 * connection's) */
+	if (from_hist && (!f->has_local || f->addr_claimed || !gaddr_same(&f->local, &c->remote) ||
+			  !gaddr_same(&f->remote, &c->local)))
 		return;
 	/* the other end's 4-tuple, when it has none of the kernel's yet */
 	if (!f->has_local || f->addr_claimed || !f->remote.family) {

@@ -2024,6 +2024,43 @@ static void test_local_closed_client_reused_port(void)
 	graph_free(g);
 }
 
+/* the client's connect events evicted before the forward accepts (a
+ * socket whose inode falls in the client's slot, ino % 4096, connect()s to
+ * a closed port: its SYN_SENT takes the slot) — the link comes from the
+ * graph's own closed connections (attack_review_hist_evict) */
+static void test_local_closed_client_evicted(void)
+{
+	struct graph *g = mk(600, 1000);
+	graph_kev_on(g, 1);
+	image(g, 10, 1, "/usr/sbin/sshd", 1 * SEC);
+	image(g, 40, 1, "/usr/bin/ssh", 1 * SEC);
+	connect_tcp(g, 40, 3, 900, "198.51.100.3", 22, 1 * SEC + 1);
+	session(g, 50, "10.250.0.5", 510, 5, 2 * SEC);
+	short_client(g, 50, 801, 41000, 3 * SEC, 1);
+	kev_lo(g, 51, 801 + 4096, 0, 1, 7, 2, 3 * SEC + 25000000);
+	kev_lo(g, 51, 801 + 4096, 0, 1, 2, 7, 3 * SEC + 25000001);
+	fwd_accept(g, 40, 6, 802, 41000, 4 * SEC);
+	CHECK_CHAINS(g, 40, 900, 5 * SEC, "10.250.0.5:sshd,sshd,bash,nc,ssh");
+	graph_free(g);
+}
+
+/* an accepted loopback connection whose client nothing names (the events'
+ * slot taken and the client's only hold an unconfirmed claim, or the events
+ * off): an unknown local process fed the forward — holders_incomplete, not
+ * a complete chain without it (attack_review_hist_evict) */
+static void test_local_unknown_client(void)
+{
+	struct graph *g = mk(600, 1000);
+	graph_kev_on(g, 1);
+	image(g, 40, 1, "/usr/bin/ssh", 1 * SEC);
+	connect_tcp(g, 40, 3, 900, "198.51.100.3", 22, 1 * SEC + 1);
+	fwd_accept(g, 40, 6, 802, 41000, 4 * SEC);
+	cJSON *a = chain_of(g, 40, 900, 5 * SEC);
+	CHECK(a && cJSON_IsTrue(cJSON_GetObjectItem(a, "holders_incomplete")));
+	cJSON_Delete(a);
+	graph_free(g);
+}
+
 /* "who" for a closed connection that `ssh -f` made: its parent half
  * connected, daemon() forked, the parent left; the daemon held it to its
  * close and fed it the forward's client — the answer is the daemon's, with
@@ -2108,5 +2145,5 @@ T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_re
        T(test_local_origin), T(test_local_origin_feeders), T(test_local_origin_feeder_once), T(test_pid_reuse), T(test_retention_and_bounds),
        T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_ghost_fd_inherited), T(test_pipe_decoys_known), T(test_pipe_holder_after_search), T(test_pipe_push_confirm), T(test_probe_keeps_tcp_peers), T(test_reconnect_after_failure),
        T(test_pty_purge_trim_uaf), T(test_pty_reuse_backdated_master), T(test_pty_reuse_late_end), T(test_zombie_child_inherits), T(test_creator_closed_after_fork), T(test_sweep_before_records), T(test_exit_past_files), T(test_pty_purge_found_gone), T(test_many_fds),
-       T(test_memory_per_10k), T(test_hist_closed_lookup), T(test_hist_outbound_reuse), T(test_hist_bound), T(test_who_closed), T(test_local_closed_client), T(test_local_closed_client_reused_port), T(test_who_closed_daemon),
+       T(test_memory_per_10k), T(test_hist_closed_lookup), T(test_hist_outbound_reuse), T(test_hist_bound), T(test_who_closed), T(test_local_closed_client), T(test_local_closed_client_reused_port), T(test_local_closed_client_evicted), T(test_local_unknown_client), T(test_who_closed_daemon),
        T(test_local_closed_client_history))
