@@ -53,6 +53,7 @@ struct walk {
 	struct tcpent *tcp; /* lazily dumped TCP table of this netns */
 	size_t ntcp, captcp;
 	int tcp_dumped;
+	int fd_asks;           /* sockets asked through a descriptor (WALK_FD_ASKS) */
 	int truncated;
 	int kernel_scans;   /* /proc scans this query (each costs milliseconds) */
 	int scan_self;      /* the last scan found only the collector itself */
@@ -242,9 +243,45 @@ static void addr_from_sd(struct gaddr *a, int family, const uint8_t *ip, uint16_
 	a->port = port;
 }
 
+/* A live process's fd that points at hold h (-1: none known) */
+static int fd_of_hold(const struct proc *p, const struct hold *h)
+{
+	if (!p || !p->alive || !h)
+		return -1;
+	for (uint32_t i = 0; i < p->nfds; i++)
+		if (p->fds[i].h == h)
+			return p->fds[i].fd;
+	return -1;
+}
+
+/* At most this many sockets of a walk are asked one by one through their
+ * holder's descriptor (sd_inet_of_fd, ~10 syscalls); past it, one dump. */
+#define WALK_FD_ASKS 16
+
+/* A TCP socket's ends from the kernel without a dump: its connect events
+ * (2: c filled), else the socket itself through p's descriptor of it (1: s
+ * filled; *none: no connected TCP socket); 0 when a dump must say. */
+static int tcp_without_dump(struct walk *w, struct chan *c, const struct proc *p,
+			    const struct hold *h, struct sd_inet *s, int *none)
+{
+	*none = 0;
+	if (graph_sock_ends_kev(w->g, c))
+		return 2;
+	int fd = fd_of_hold(p, h);
+	if (fd < 0 || w->fd_asks >= WALK_FD_ASKS || !graph_conf(w->g)->use_procfs)
+		return 0;
+	w->fd_asks++;
+	const struct graph_conf *gc = graph_conf(w->g);
+	int rc = sd_inet_of_fd(p->pid, fd, c->ino, s, gc->dispose_fd, gc->dispose_ctx);
+	if (rc == 1 || rc == 2)
+		*none = 1;
+	return rc >= 0;
+}
+
 /* Fills in what records could not say about a socket: its kind (unix or
- * TCP), its unix peer, its TCP ends. */
-static void sock_complete(struct walk *w, struct chan *c)
+ * TCP), its unix peer, its TCP ends. p's hold h of it (NULL: none) lets the
+ * kernel be asked about the socket itself. */
+static void sock_complete(struct walk *w, struct chan *c, const struct proc *p, const struct hold *h)
 {
 	if (c->kind != HT_CHAN_SOCK || w->req->nl < 0 || c->probed)
 		return;
@@ -279,7 +316,23 @@ static void sock_complete(struct walk *w, struct chan *c)
 			return;
 	}
 	if (!c->has_local || c->remote.family == 0 || c->addr_claimed) {
-		const struct sd_inet *s = tcp_by_ino(w, c->ino);
+		struct sd_inet one;
+		int none = 0;
+		const struct sd_inet *s = NULL;
+		int how = tcp_without_dump(w, c, p, h, &one, &none);
+		if (none) {
+			/* no connection (yet): asked again by a later walk — an
+			 * unconnected or connecting socket may become one */
+			c->probed = 0;
+			return;
+		}
+		if (how == 2)
+			return; /* the events gave it */
+		if (how == 1) {
+			s = &one;
+		} else {
+			s = tcp_by_ino(w, c->ino);
+		}
 		if (!s || s->state == 10 /* TCP_LISTEN */)
 			return;
 		addr_from_sd(&c->local, s->family, s->laddr, s->lport);
@@ -443,6 +496,24 @@ static int holds_at(const struct proc *p, const struct chan *c, uint64_t t)
 static const struct sd_inet *tcp_by_ino(struct walk *w, uint64_t ino);
 static int is_tcp(const struct chan *c);
 
+/* Is TCP socket c still a connection in the kernel's table (not TIME_WAIT)?
+ * By an exact lookup of the kernel's 4-tuple when it is known (a connection
+ * that closed leaves nothing there, or a TIME_WAIT entry of inode 0, or a new
+ * socket of the 4-tuple), else by the walk's dump. */
+static int tcp_in_kernel(struct walk *w, const struct chan *c)
+{
+	if (c->has_local && !c->addr_claimed && c->local.port && c->remote.port) {
+		struct sd_inet s;
+		int rc = sd_inet_lookup(w->req->nl, c->remote.family, c->local.a, c->local.port,
+					c->remote.a, c->remote.port, &s);
+		if (rc == 0)
+			return s.ino == c->ino && s.state != 6 /* TIME_WAIT */;
+		if (rc == -ENOENT)
+			return 0;
+	}
+	return tcp_by_ino(w, c->ino) != NULL;
+}
+
 static int claim_ok(struct walk *w, const struct hold *h)
 {
 	if (!h->unconf)
@@ -462,7 +533,7 @@ static int claim_ok(struct walk *w, const struct hold *h)
 		if (!x->until)
 			same_live = 1;
 	}
-	if (is_tcp(c) && !same_live && w->req->nl >= 0 && tcp_by_ino(w, c->ino))
+	if (is_tcp(c) && !same_live && w->req->nl >= 0 && tcp_in_kernel(w, c))
 		return 0;
 	return 1;
 }
@@ -932,7 +1003,7 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 	 * do not change, so one still held now is probed even when it is judged
 	 * at an earlier time (a creator at a child's birth) */
 	if (live || mine->until == 0)
-		sock_complete(w, c);
+		sock_complete(w, c, p, mine);
 	if (is_tcp(c)) {
 		if (!is_local(&c->remote)) {
 			conn_leaf(w, c, t, sources);

@@ -124,6 +124,17 @@ int closer_fd_room(struct closer *cl)
 	return 0;
 }
 
+/* A copy of another process's descriptor the graph took (graph_conf
+ * dispose_fd): its close may be the file's last — always the closer's. */
+void closer_dispose(void *ctx, int fd)
+{
+	struct closer *cl = ctx;
+	if (!cl->running)
+		close(fd); /* (before the threads: no walk yet) */
+	else if (closer_put(cl, fd, 0) != 0)
+		cl->leaked++;
+}
+
 void closer_close(struct closer *cl, int fd)
 {
 	if (cl->passrights_off || !cl->running)

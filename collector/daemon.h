@@ -128,6 +128,7 @@ void closer_no_passrights(const struct closer *cl, int fd);
 int closer_fd_room(struct closer *cl);
 /* Closes a socket whose queue may hold passed descriptors. */
 void closer_close(struct closer *cl, int fd);
+void closer_dispose(void *cl, int fd); /* graph_conf dispose_fd */
 /* Takes a received message's descriptors off this thread; returns how many. */
 int closer_drop_passed(struct closer *cl, struct msghdr *mh);
 /* recv() for a socket anybody may have sent descriptors to */

@@ -208,6 +208,12 @@ struct graph_conf {
 	int (*kernel_pipe_holders)(void *ctx, uint64_t dev, uint64_t ino, struct procfs_scan *s,
 				   int (*cb)(void *cbctx, pid_t pid, int fd), void *cbctx);
 	void *kernel_ctx;
+	/* a copy of another process's descriptor the graph took (a walk asking
+	 * a socket through it, sd_inet_of_fd) is closed by this (the closer
+	 * thread: the copy's close may be the file's last, and a lingering
+	 * socket's blocks); NULL: close() */
+	void (*dispose_fd)(void *ctx, int fd);
+	void *dispose_ctx;
 	int trust_claims;
 	/* bounds (0 = default): fd-table entries of one process (a process's
 	 * fds are bounded by its RLIMIT_NOFILE, at most nr_open), holds and
@@ -247,6 +253,7 @@ struct graph_stats {
 	uint64_t hist_added, hist_evicted_cap, hist_evicted_window;
 	uint64_t hist_bytes;       /* its ring and buckets (in bytes too) */
 	uint64_t local_probed;     /* outbound sockets queued for their local end */
+	uint64_t local_kev;        /* sockets whose ends the kernel's connect events gave (no dump) */
 	uint64_t local_tcp_linked; /* local TCP connections whose two ends were linked
 				    * (graph_link_local_tcp) */
 };
@@ -303,6 +310,8 @@ void graph_kev_tcp(struct graph *g, const struct graph_kev_sock *s, uint64_t now
  * linked already or the other end is not in the graph (yet: its record's
  * own call links them). */
 void graph_link_local_tcp(struct graph *g, struct chan *c);
+/* a TCP socket's ends from the kernel's connect events, no dump: 1 if given */
+int graph_sock_ends_kev(struct graph *g, struct chan *c);
 void graph_free(struct graph *g);             /* accepts NULL */
 
 /* Applies one record sent by (pid, uid) — the kernel-attested sender — at
@@ -382,6 +391,8 @@ void graph_probe_pending(struct graph *g, int force);
  * time when every process of a shell script inherited a socket): not more
  * often than this unless forced */
 #define GRAPH_PROBE_GAP_NS (20ULL * 1000000ULL)
+/* the same with the kernel's connect events on, when only TCP sockets wait */
+#define GRAPH_PROBE_GAP_KEV_NS (1000ULL * 1000000ULL)
 /* A unix socket whose peer the kernel cannot name yet (connected, not yet
  * accepted: sock_diag -EAGAIN — a shim's record connection while the
  * collector lags) is asked again each round, at most this many; a chain walk

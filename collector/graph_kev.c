@@ -238,6 +238,19 @@ int graph_kev_tcp_ends(struct graph *g, uint64_t ino, struct gaddr *local, struc
 	return 0;
 }
 
+/* The kernel's connect event names socket ino (SYN_SENT seen): its remote,
+ * and its local end once ESTABLISHED gave it (local->port 0 before: the port
+ * is chosen after the SYN_SENT state is set) */
+int graph_kev_tcp_conn(struct graph *g, uint64_t ino, struct gaddr *local, struct gaddr *remote)
+{
+	const struct ktcp *k = g->kev_on && g->kev && ino ? &g->kev->tcp[ino % KTCP_N] : NULL;
+	if (!k || k->ino != ino || !k->remote.port)
+		return -1;
+	*local = k->local;
+	*remote = k->remote;
+	return 0;
+}
+
 static int gaddr_eq(const struct gaddr *a, const struct gaddr *b)
 {
 	return a->family == b->family && a->port == b->port && a->len == b->len &&

@@ -153,6 +153,39 @@ size_t graph_pending(const struct graph *g)
 	return g->npending;
 }
 
+/* A TCP socket the kernel's connect events (graph_kev.c) name: its remote is
+ * the kernel's, and its local end too once it was ESTABLISHED; before, the
+ * ESTABLISHED event gives it (tcp_ends_to_graph) — so no sock_diag dump for
+ * it. A dump walks the whole established hash, TIME_WAIT entries included
+ * (ms on a host that makes many connections), and every query's drain and
+ * walk asked for one while the SYNs the guard holds were in SYN_SENT.
+ * Returns 1 when the events name it (without them, or with the event lost:
+ * 0, and the caller dumps). */
+int graph_sock_ends_kev(struct graph *g, struct chan *c)
+{
+	struct gaddr kl, kr;
+	if (c->kind != HT_CHAN_SOCK || graph_kev_tcp_conn(g, c->ino, &kl, &kr) != 0)
+		return 0;
+	if (c->addr_claimed && c->remote.family &&
+	    (kr.family != c->remote.family || kr.port != c->remote.port || memcmp(kr.a, c->remote.a, kr.len)))
+		g->st.addr_corrected++;
+	c->remote = kr;
+	c->addr_claimed = 0;
+	if (kl.port) {
+		c->local = kl;
+		c->has_local = 1;
+	}
+	if (!c->dir || c->dir_guess) {
+		c->dir = 'o'; /* the kernel's connect event: connected */
+		c->dir_guess = 0;
+	}
+	c->probed = 1;
+	g->st.local_kev++;
+	if (c->has_local)
+		graph_link_local_tcp(g, c);
+	return 1;
+}
+
 void graph_probe_pending(struct graph *g, int force)
 {
 	if (!g->npending)
@@ -164,7 +197,7 @@ void graph_probe_pending(struct graph *g, int force)
 	/* unix sockets first: an exact lookup by inode each (the entries before
 	 * pending_checked were looked up in an earlier round: TCP candidates;
 	 * those waiting for their peer's accept are asked each round) */
-	size_t left = 0, waiting = 0;
+	size_t left = 0, waiting = 0, other = 0;
 	for (size_t i = 0; i < g->npending; i++) {
 		struct chan *c = g->pending[i];
 		uint64_t peer = 0;
@@ -174,10 +207,11 @@ void graph_probe_pending(struct graph *g, int force)
 			/* TCP (a CONNECT record, or a query linked it): the dump
 			 * still gives its local end if nobody did yet, and the
 			 * kernel's addresses for what a record claimed */
-			if (!c->has_local || c->addr_claimed)
+			if ((!c->has_local || c->addr_claimed) && !graph_sock_ends_kev(g, c))
 				g->pending[left++] = c;
 			continue;
 		}
+		other++;
 		if (c->probed && c->remote.family == AF_UNIX)
 			continue; /* a walk asked meanwhile (chain.c sock_complete) */
 		if (i < g->pending_checked && !c->peer_wait) {
@@ -222,7 +256,17 @@ void graph_probe_pending(struct graph *g, int force)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	uint64_t now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-	if (!force && now < g->last_dump + GRAPH_PROBE_GAP_NS && left < PENDING_MAX / 2)
+	/* With the kernel's connect events, a connecting socket's ends come by
+	 * its ESTABLISHED event (tcp_ends_to_graph): a dump only for what the
+	 * events missed (a lost event), unforced and at most every
+	 * GRAPH_PROBE_GAP_KEV_NS — a dump walks the kernel's whole established
+	 * hash, TIME_WAIT included, and every query's drain forced one */
+	uint64_t gap = GRAPH_PROBE_GAP_NS;
+	if (g->kev_on && !other) {
+		force = 0;
+		gap = GRAPH_PROBE_GAP_KEV_NS;
+	}
+	if (!force && now < g->last_dump + gap && left < PENDING_MAX / 2)
 		return; /* kept for the next round (chan_free unlists a freed one) */
 	g->last_dump = now;
 	g->changes++;

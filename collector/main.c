@@ -146,7 +146,8 @@ static void collector_open(struct collector *c)
 {
 	struct graph_conf gc = {.retention_ns = c->cf.retention_ms * 1000000ULL,
 				.window_ns = c->cf.window_ms * 1000000ULL,
-				.max_procs = c->cf.max_procs, .use_procfs = 1};
+				.max_procs = c->cf.max_procs, .use_procfs = 1,
+				.dispose_fd = closer_dispose, .dispose_ctx = &c->closer};
 	c->graph = graph_new(&gc);
 	if (!c->graph)
 		fatalx("out of memory");

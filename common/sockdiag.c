@@ -8,11 +8,14 @@
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -244,6 +247,87 @@ int sd_inet_lookup(int nl, int family, const uint8_t *laddr, uint16_t lport,
 	if (rc < 0)
 		return rc;
 	return o.found ? 0 : -ENOENT;
+}
+
+int sd_inet_of_fd(pid_t pid, int fd, uint64_t ino, struct sd_inet *out,
+		  void (*dispose)(void *ctx, int fd), void *ctx)
+{
+#if defined(SYS_pidfd_open) && defined(SYS_pidfd_getfd)
+	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pfd < 0)
+		return -1;
+	int sfd = (int)syscall(SYS_pidfd_getfd, pfd, fd, 0);
+	close(pfd);
+	if (sfd < 0)
+		return -1;
+	int rc = -1, dom = 0, proto = 0;
+	socklen_t l = sizeof(dom);
+	struct stat st;
+	struct tcp_info ti;
+	struct sockaddr_storage a, b;
+	socklen_t al = sizeof(a), bl = sizeof(b), tl = sizeof(ti);
+	if (fstat(sfd, &st) != 0 || !S_ISSOCK(st.st_mode) || (uint64_t)st.st_ino != ino)
+		goto out; /* its fd moved on meanwhile */
+	if (getsockopt(sfd, SOL_SOCKET, SO_DOMAIN, &dom, &l) != 0)
+		goto out;
+	l = sizeof(proto);
+	if (getsockopt(sfd, SOL_SOCKET, SO_PROTOCOL, &proto, &l) != 0)
+		goto out;
+	if ((dom != AF_INET && dom != AF_INET6) || proto != IPPROTO_TCP) {
+		rc = 1;
+		goto out;
+	}
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(sfd, IPPROTO_TCP, TCP_INFO, &ti, &tl) != 0)
+		goto out;
+	if (ti.tcpi_state == TCP_LISTEN || ti.tcpi_state == TCP_CLOSE) {
+		rc = 1; /* no connection (a dump lists no unconnected socket) */
+		goto out;
+	}
+	if (ti.tcpi_state == TCP_SYN_SENT) {
+		rc = 2; /* connecting: no data came by it yet (nor a peer name) */
+		goto out;
+	}
+	if (getsockname(sfd, (struct sockaddr *)&a, &al) != 0 ||
+	    getpeername(sfd, (struct sockaddr *)&b, &bl) != 0 || a.ss_family != dom ||
+	    b.ss_family != dom)
+		goto out;
+	memset(out, 0, sizeof(*out));
+	out->family = dom;
+	out->state = ti.tcpi_state;
+	out->ino = ino;
+	out->uid = (uint32_t)st.st_uid;
+	if (dom == AF_INET) {
+		const struct sockaddr_in *x = (const void *)&a, *y = (const void *)&b;
+		memcpy(out->laddr, &x->sin_addr, 4);
+		memcpy(out->raddr, &y->sin_addr, 4);
+		out->lport = ntohs(x->sin_port);
+		out->rport = ntohs(y->sin_port);
+	} else {
+		const struct sockaddr_in6 *x = (const void *)&a, *y = (const void *)&b;
+		const uint8_t *la = (const uint8_t *)&x->sin6_addr, *ra = (const uint8_t *)&y->sin6_addr;
+		if (is_v4mapped(la) && is_v4mapped(ra)) {
+			out->family = AF_INET; /* as parse_inet reports a dual-stack socket */
+			memcpy(out->laddr, la + 12, 4);
+			memcpy(out->raddr, ra + 12, 4);
+		} else {
+			memcpy(out->laddr, la, 16);
+			memcpy(out->raddr, ra, 16);
+		}
+		out->lport = ntohs(x->sin6_port);
+		out->rport = ntohs(y->sin6_port);
+	}
+	rc = 0;
+out:
+	if (dispose)
+		dispose(ctx, sfd);
+	else
+		close(sfd);
+	return rc;
+#else
+	(void)pid; (void)fd; (void)ino; (void)out; (void)dispose; (void)ctx;
+	return -1;
+#endif
 }
 
 struct inet_dump {

@@ -16,6 +16,7 @@
 #define HOPTRACE_COLLECTOR_SOCKDIAG_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 struct sd_inet {
 	int family;                  /* AF_INET or AF_INET6 (see above) */
@@ -31,6 +32,19 @@ int sd_open(void);
 
 /* Exact TCP lookup, local side first (as the connecting socket sees it).
  * 0 and *out, -ENOENT, or -errno. */
+/* A process's TCP socket asked through a copy of its descriptor
+ * (pidfd_getfd: the caller needs the ptrace right over pid, as root has): an
+ * O(1) answer where a dump walks the whole established hash. 0 and *out
+ * (connected: its 4-tuple and state), 1 when fd is no connected TCP socket
+ * (unconnected, listening, another protocol or family), 2 when it is
+ * connecting (SYN_SENT: nothing came by it yet, and no peer name), -1 when it
+ * cannot be asked (no such fd, another inode than ino, no pidfd_getfd). The
+ * copy is handed to dispose(ctx, fd) before returning (NULL: close()) — when
+ * its owner closed meanwhile, the copy's close is the file's last, and a
+ * lingering socket's last close blocks (the collector's closer thread). */
+int sd_inet_of_fd(pid_t pid, int fd, uint64_t ino, struct sd_inet *out,
+		  void (*dispose)(void *ctx, int fd), void *ctx);
+
 int sd_inet_lookup(int nl, int family, const uint8_t *laddr, uint16_t lport,
 		   const uint8_t *raddr, uint16_t rport, struct sd_inet *out);
 

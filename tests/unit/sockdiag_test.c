@@ -354,6 +354,65 @@ static void test_syn_sent(void)
 	close(nl);
 }
 
+/* sd_inet_of_fd: the socket asked through a copy of its descriptor — the
+ * same 4-tuple the kernel's table gives; no connection, not TCP, another
+ * inode, no such fd each say so */
+static void test_of_fd(void)
+{
+	struct conn c;
+	struct sd_inet s, d;
+	int nl = sd_open();
+	CHECK(nl >= 0);
+	CHECK_EQ_INT(mkconn(&c, AF_INET, "127.0.0.1", AF_INET, "127.0.0.1"), 0);
+	memset(&s, 0xaa, sizeof(s));
+	int rc = sd_inet_of_fd(getpid(), c.cfd, ino_of(c.cfd), &s, NULL, NULL);
+	if (rc == -1 && errno == ENOSYS) {
+		printf("  (no pidfd_getfd here)\n");
+		closeconn(&c);
+		close(nl);
+		return;
+	}
+	CHECK_EQ_INT(rc, 0);
+	CHECK_EQ_INT(sd_inet_lookup(nl, AF_INET, c.caddr, c.cport, c.saddr, c.sport, &d), 0);
+	CHECK_EQ_INT(s.family, d.family);
+	CHECK_EQ_INT(s.state, TCP_ESTABLISHED);
+	CHECK_EQ_INT(s.ino, d.ino);
+	CHECK_EQ_INT(s.lport, c.cport);
+	CHECK_EQ_INT(s.rport, c.sport);
+	CHECK(memcmp(s.laddr, c.caddr, 4) == 0 && memcmp(s.raddr, c.saddr, 4) == 0);
+	/* the accepted end */
+	CHECK_EQ_INT(sd_inet_of_fd(getpid(), c.afd, ino_of(c.afd), &s, NULL, NULL), 0);
+	CHECK_EQ_INT(s.lport, c.sport);
+	CHECK_EQ_INT(s.rport, c.cport);
+	/* another inode than the fd's now (the fd was reused): not answered */
+	CHECK_EQ_INT(sd_inet_of_fd(getpid(), c.cfd, ino_of(c.afd), &s, NULL, NULL), -1);
+	/* the listener, an unconnected TCP socket, a unix socket: no connection */
+	CHECK_EQ_INT(sd_inet_of_fd(getpid(), c.lfd, ino_of(c.lfd), &s, NULL, NULL), 1);
+	int u = socket(AF_INET, SOCK_STREAM, 0), sp[2];
+	CHECK_EQ_INT(sd_inet_of_fd(getpid(), u, ino_of(u), &s, NULL, NULL), 1);
+	CHECK_EQ_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+	CHECK_EQ_INT(sd_inet_of_fd(getpid(), sp[0], ino_of(sp[0]), &s, NULL, NULL), 1);
+	/* a pipe, a closed fd, a process that is not there */
+	int pp[2];
+	CHECK_EQ_INT(pipe(pp), 0);
+	CHECK_EQ_INT(sd_inet_of_fd(getpid(), pp[0], ino_of(pp[0]), &s, NULL, NULL), -1);
+	int gone = dup(u);
+	close(gone);
+	CHECK_EQ_INT(sd_inet_of_fd(getpid(), gone, ino_of(u), &s, NULL, NULL), -1);
+	CHECK_EQ_INT(sd_inet_of_fd(0x3fffffff, 3, 1, &s, NULL, NULL), -1);
+	/* nothing of the copies is left behind */
+	int probe = dup(0);
+	CHECK(probe == gone || probe < gone + 1);
+	close(probe);
+	close(u);
+	close(sp[0]);
+	close(sp[1]);
+	close(pp[0]);
+	close(pp[1]);
+	closeconn(&c);
+	close(nl);
+}
+
 static void test_unix_peer(void)
 {
 	int sp[2], nl = sd_open();
@@ -480,5 +539,5 @@ static void test_open(void)
 }
 
 T_MAIN("sockdiag", T(test_open), T(test_v4_lookup), T(test_v6_lookup), T(test_dual_stack),
-       T(test_dump), T(test_dump_multipart), T(test_syn_sent), T(test_unix_peer), T(test_unix_peer_unaccepted),
+       T(test_dump), T(test_dump_multipart), T(test_syn_sent), T(test_of_fd), T(test_unix_peer), T(test_unix_peer_unaccepted),
        T(test_local_addrs))
