@@ -68,6 +68,7 @@ struct probe_ctx {
 	struct graph *g;
 	struct { uint16_t family, port; } listen[256];
 	size_t nlisten;
+	size_t changed;
 };
 
 static int probe_listen_cb(void *vctx, const struct sd_inet *s)
@@ -77,8 +78,10 @@ static int probe_listen_cb(void *vctx, const struct sd_inet *s)
 		return 0;
 	/* shared by a forking server's children: no data between them */
 	struct chan *c = graph_chan(x->g, HT_CHAN_SOCK, 0, s->ino);
-	if (c && !c->dir)
+	if (c && !c->dir) {
 		c->dir = 'l';
+		x->changed++;
+	}
 	if (x->nlisten < 256) {
 		x->listen[x->nlisten].family = (uint16_t)s->family;
 		x->listen[x->nlisten].port = s->lport;
@@ -113,6 +116,7 @@ static int probe_cb(void *vctx, const struct sd_inet *s)
 		}
 		c->has_local = 1;
 		c->probed = 1;
+		x->changed++;
 		/* accepted if its local port is one this host listens on (a
 		 * CONNECT's socket knows it connected) — a guess: an accepted
 		 * socket whose listener has closed looks connected, so an 'o' no
@@ -269,10 +273,13 @@ void graph_probe_pending(struct graph *g, int force)
 	if (!force && now < g->last_dump + gap && left < PENDING_MAX / 2)
 		return; /* kept for the next round (chan_free unlists a freed one) */
 	g->last_dump = now;
-	g->changes++;
 	struct probe_ctx x = {.g = g};
 	sd_inet_dump(g->nl, 0, 1u << 10, probe_listen_cb, &x);
 	sd_inet_dump(g->nl, 0, ~((1u << 6) | (1u << 10)) & 0xfff, probe_cb, &x);
+	/* a change only when the dump said something (an outstanding push
+	 * stays valid across a dump that found none of the waiting sockets) */
+	if (x.changed)
+		g->changes++;
 	/* found or not (UDP, netlink): done — but for the unix sockets that
 	 * wait for their peer (asked again next round) */
 	size_t keep = 0;
