@@ -313,6 +313,8 @@ void dcache_drop(struct graph *g, const struct proc *p);
 uint8_t fd_ends(struct graph *g, pid_t pid, int fd, uint8_t kind);
 /* makes p's fd table equal to /proc/PID/fd; 0 or -errno (p unchanged) */
 int proc_sync_fds(struct graph *g, struct proc *p, uint64_t ts, uint8_t how);
+/* the same, the holds of fds it finds new dated from since (<= ts) */
+int proc_sync_fds_since(struct graph *g, struct proc *p, uint64_t ts, uint64_t since, uint8_t how);
 /* the creator's holds open at the fork, for a child whose table is gone */
 void inherit_from(struct graph *g, struct proc *p, struct proc *c, uint64_t fork_ts);
 void proc_hash(struct graph *g, struct proc *p);

@@ -19,6 +19,8 @@
 
 #include "graph_int.h"
 
+#define KEV_FDS_MAX_ 32 /* bpf/kev_event.h KEV_FDS_MAX */
+
 #define KLIN_N 65536
 
 struct klin {
@@ -26,7 +28,21 @@ struct klin {
 	uint64_t start;         /* /proc starttime (clock ticks) from the fork event */
 	uint64_t fork_ts, exec_ts, exit_ts;
 	uint64_t dev, ino;      /* the last exec's executable */
+	const char *path;       /* its path as execve() was given it (interned; NULL none) */
 	uint8_t have_exec, ended;
+};
+
+/* A process's exit-time fds, kept until the records before it are read
+ * (graph_kev_settle), with its lineage as it was then. A ring: when full,
+ * the oldest is applied at once. */
+#define KEXIT_N 256
+struct kexit {
+	struct klin k;          /* k.pid 0: no fork or exec event of it */
+	pid_t pid;
+	uid_t uid;
+	uint64_t ts;
+	uint8_t n, more, used;
+	struct graph_kev_fd fd[KEV_FDS_MAX_];
 };
 
 /* An outgoing TCP connection the kernel saw a process make, by its socket's
@@ -41,6 +57,8 @@ struct ktcp {
 struct kevtab {
 	struct klin slot[KLIN_N];
 	struct ktcp tcp[KTCP_N];
+	struct kexit exits[KEXIT_N];
+	unsigned exit_head, nexits;  /* the oldest kept, how many */
 	int lossy;              /* the ring lost events: absence proves nothing */
 };
 
@@ -89,7 +107,8 @@ void graph_kev_fork(struct graph *g, pid_t child, pid_t creator, uint64_t start_
 	g->st.kev_forks++;
 }
 
-void graph_kev_exec(struct graph *g, pid_t pid, uint64_t dev, uint64_t ino, uint64_t ts)
+void graph_kev_exec(struct graph *g, pid_t pid, uint64_t dev, uint64_t ino, const char *path,
+		    uint64_t ts)
 {
 	struct kevtab *t = tab(g);
 	if (!t || pid <= 0)
@@ -103,6 +122,7 @@ void graph_kev_exec(struct graph *g, pid_t pid, uint64_t dev, uint64_t ino, uint
 	k->dev = dev;
 	k->ino = ino;
 	k->exec_ts = ts;
+	k->path = path && path[0] ? graph_intern(g, path) : NULL;
 }
 
 void graph_kev_exit(struct graph *g, pid_t pid, uint64_t ts)
@@ -249,5 +269,221 @@ void graph_kev_tcp(struct graph *g, const struct graph_kev_sock *s, uint64_t now
 			k->ino = 0;
 		}
 		break;
+	}
+}
+
+/* ---- what an ending process still held (KEV_FDS) ---------------------------- */
+
+/* Does the shim describe p (its records said what it held)? Not when it was
+ * found in /proc, is between an EXEC and its image's IMAGE, or exec'd
+ * (the kernel's exec event) after its last IMAGE: a static image. */
+static int shim_covers(struct graph *g, const struct proc *p)
+{
+	struct kev_lineage kl;
+	if (p->seen_kernel || p->exec_pending)
+		return 0;
+	return !(kev_lineage(g, p->pid, &kl) == 0 && kl.exec_known && kl.exec_ts > p->exec_ts);
+}
+
+static uint64_t image_start(const struct klin *k)
+{
+	return k->have_exec && k->exec_ts > k->fork_ts ? k->exec_ts : k->fork_ts;
+}
+
+static struct kexit *exit_queued(struct kevtab *t, pid_t pid)
+{
+	for (unsigned i = 0; i < t->nexits; i++) {
+		struct kexit *x = &t->exits[(t->exit_head + i) % KEXIT_N];
+		if (x->used && x->pid == pid)
+			return x;
+	}
+	return NULL;
+}
+
+static void exit_apply(struct graph *g, struct kexit *x, uint64_t now, int depth);
+static struct proc *kproc(struct graph *g, const struct klin *k, uint64_t now, int depth);
+
+/* A new entry, alive for now, for the process k describes, with its creator
+ * (kproc) when the graph or the events know it */
+static struct proc *kproc_new(struct graph *g, const struct klin *k, uid_t uid, uint64_t now,
+			      int depth)
+{
+	struct proc *p = proc_new(g, k->pid, k->fork_ts);
+	if (!p)
+		return NULL;
+	p->seen_kernel = 1;
+	p->seen_kev = 1;
+	p->start = k->start;
+	p->exec_ts = image_start(k);
+	p->uid = uid;
+	if (k->path)
+		p->exe = k->path;
+	p->creator_pid = k->creator;
+	const struct klin *ck = &g->kev->slot[(uint32_t)k->creator % KLIN_N];
+	struct proc *c = NULL;
+	if (ck->pid == k->creator && ck->fork_ts <= k->fork_ts)
+		c = kproc(g, ck, now, depth + 1);
+	else if (!(c = graph_proc(g, k->creator)) && g->conf.use_procfs)
+		c = graph_proc_kernel(g, k->creator, now); /* from before the source */
+	if (c && c->birth_ts > k->fork_ts)
+		c = NULL;
+	set_creator(p, c);
+	return p;
+}
+
+/* The graph's entry for the process k describes (pid k->pid, forked at
+ * k->fork_ts), made from its fork and exec events when the graph has none:
+ * an alive one from /proc, an ended one from its queued exit-time fds or its
+ * exit event — its creator likewise, up to 8 ended ancestors (a static
+ * `sh -c 'cat >fifo'` from a session: cat's creator sh has ended too, sh's
+ * creator is the session's shell). NULL when nothing is known. */
+static struct proc *kproc(struct graph *g, const struct klin *k, uint64_t now, int depth)
+{
+	struct kevtab *t = g->kev;
+	struct proc *p = graph_proc(g, k->pid);
+	if (p && p->birth_ts <= k->fork_ts + HT_REC_MAX_SKEW_NS &&
+	    (p->alive || p->exit_ts + HT_REC_MAX_SKEW_NS >= k->fork_ts) &&
+	    (!p->start || !k->start || p->start == k->start))
+		return p;
+	if (depth >= 8)
+		return NULL;
+	struct kexit *x = exit_queued(t, k->pid);
+	if (x && x->k.pid == k->pid && x->k.fork_ts == k->fork_ts) {
+		exit_apply(g, x, now, depth + 1);
+		p = graph_proc(g, k->pid);
+		return p && p->birth_ts == k->fork_ts ? p : NULL;
+	}
+	if (!k->ended) /* alive: /proc says */
+		return g->conf.use_procfs ? graph_proc_kernel(g, k->pid, now) : NULL;
+	if (!k->creator)
+		return NULL; /* ended, and the events never saw it start */
+	p = kproc_new(g, k, (uid_t)-1, now, depth);
+	if (p)
+		proc_end(g, p, k->exit_ts > k->fork_ts ? k->exit_ts : k->fork_ts + 1);
+	return p;
+}
+
+/* The kernel's word on what x->pid held as it ended, into the graph for a
+ * process the shim does not cover: each pipe, FIFO and unix socket a hold
+ * until its end (one a /proc read showed ends then; one it got since, or
+ * that no read saw, from its image's start or the last read), unix peers
+ * linked. */
+static void exit_apply(struct graph *g, struct kexit *x, uint64_t now, int depth)
+{
+	if (!x->used)
+		return;
+	x->used = 0;
+	struct proc *p = graph_proc(g, x->pid);
+	if (p && (p->birth_ts > x->ts ||
+		  (x->k.pid && p->start && x->k.start && p->start != x->k.start) ||
+		  (!p->alive && p->exit_ts + HT_REC_MAX_SKEW_NS < x->ts)))
+		p = NULL; /* another process of the pid (newer, or ended before) */
+	if (p && shim_covers(g, p))
+		return; /* its records said what it held */
+	if (!p) {
+		if (!x->k.pid || !x->k.creator)
+			return; /* its start and creator unknown (from before the source) */
+		if (!(p = kproc_new(g, &x->k, x->uid, now, depth)))
+			return;
+	} else if (!p->seen_kernel) {
+		/* a shimmed process's static image (never refreshed from /proc
+		 * while it ran): its image is the exec event's, and what it held
+		 * the kernel's word */
+		if (x->k.pid && x->k.path && p->exe != x->k.path) {
+			p->exe = p->argv0 = x->k.path;
+			p->sha256 = ""; /* (the old image's; the file is not read now) */
+			p->hash_ticket = 0;
+		}
+		if (!p->start && x->k.pid)
+			p->start = x->k.start;
+		p->exec_pending = 0;
+		p->seen_kernel = 1;
+		p->seen_kev = 1;
+	}
+	uint64_t since = x->k.pid ? image_start(&x->k) : p->birth_ts;
+	if (since < p->birth_ts)
+		since = p->birth_ts;
+	if (p->synced_ts > since && p->synced_ts < x->ts)
+		since = p->synced_ts; /* the last /proc read did not show it */
+	if (since >= x->ts)
+		since = x->ts - 1;
+	for (unsigned i = 0; i < x->n; i++) {
+		const struct graph_kev_fd *d = &x->fd[i];
+		struct ht_chan k = {d->kind, d->dev, d->ino};
+		struct chan *c = NULL;
+		struct fdent *fe = p->alive ? fd_find(p, d->fd) : NULL;
+		if (fe) {
+			struct ht_chan fk = {fe->h->c->kind, fe->h->c->dev, fe->h->c->ino};
+			if (same_key(&fk, &k))
+				c = fe->h->c; /* /proc showed it: it ends with p */
+		}
+		if (!c && p->alive) {
+			if (fd_set_key(g, p, d->fd, &k, since, HOLD_KERNEL, d->ends) == 0 &&
+			    (fe = fd_find(p, d->fd)) != NULL) {
+				c = fe->h->c;
+				g->st.kev_exit_holds++;
+			}
+		} else if (!c && (c = chan_get(g, &k, since)) != NULL && !oh_find(g, p, c)) {
+			/* ended in the graph already (a sweep found it gone) */
+			struct hold *h = hold_open(g, p, c, since, HOLD_KERNEL);
+			if (h) {
+				h->ends = d->ends;
+				hold_close(g, h, x->ts);
+				g->st.kev_exit_holds++;
+			}
+		}
+		if (c && d->kind == HT_CHAN_SOCK && d->peer && !c->peer) {
+			struct ht_chan pk = {HT_CHAN_SOCK, 0, d->peer};
+			struct chan *pc = chan_get(g, &pk, x->ts);
+			if (pc) {
+				chan_link_peers(c, pc);
+				c->remote.family = pc->remote.family = AF_UNIX;
+			}
+		}
+	}
+	if (x->more)
+		p->fds_stale = 1; /* it held more than the event says */
+	if (p->alive)
+		proc_end(g, p, x->ts);
+	g->changes++;
+}
+
+void graph_kev_fds(struct graph *g, pid_t pid, uid_t uid, uint64_t ts,
+		   const struct graph_kev_fd *fds, unsigned n, int more)
+{
+	struct kevtab *t = g->kev_on ? tab(g) : NULL;
+	if (!t || pid <= 0)
+		return;
+	if (t->nexits == KEXIT_N) { /* full: the oldest now */
+		exit_apply(g, &t->exits[t->exit_head], ts, 0);
+		t->exit_head = (t->exit_head + 1) % KEXIT_N;
+		t->nexits--;
+	}
+	struct kexit *x = &t->exits[(t->exit_head + t->nexits++) % KEXIT_N];
+	memset(x, 0, sizeof(*x));
+	const struct klin *k = &t->slot[(uint32_t)pid % KLIN_N];
+	if (k->pid == pid)
+		x->k = *k;
+	x->pid = pid;
+	x->uid = uid;
+	x->ts = ts;
+	x->n = (uint8_t)(n < KEV_FDS_MAX_ ? n : KEV_FDS_MAX_);
+	x->more = more || n > KEV_FDS_MAX_;
+	x->used = 1;
+	memcpy(x->fd, fds, x->n * sizeof(*fds));
+}
+
+void graph_kev_settle(struct graph *g, uint64_t now, uint64_t min_age_ns)
+{
+	struct kevtab *t = g->kev;
+	if (!t)
+		return;
+	while (t->nexits) {
+		struct kexit *x = &t->exits[t->exit_head];
+		if (x->used && min_age_ns && x->ts + min_age_ns > now)
+			break;
+		exit_apply(g, x, now, 0);
+		t->exit_head = (t->exit_head + 1) % KEXIT_N;
+		t->nexits--;
 	}
 }

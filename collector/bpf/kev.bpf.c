@@ -13,7 +13,9 @@
  *
  *   sched_process_fork   a new process (threads skipped): creator, child
  *   sched_process_exec   the image: device, inode, path
- *   sched_process_exit   the last thread of a process
+ *   sched_process_exit   the last thread of a process; before it, the pipes,
+ *                        FIFOs and unix sockets it still held (its fd table
+ *                        is still there: exit_files() comes after)
  *   inet_sock_set_state  TCP SYN_SENT (connect), ESTABLISHED, FIN_WAIT1 and
  *                        LAST_ACK (its owner's close()), CLOSE
  *   syscalls/sys_exit_accept, sys_exit_accept4 (tracepoints, by id)
@@ -31,9 +33,16 @@
 
 #include "kev_event.h"
 
+#define AF_UNIX 1
 #define AF_INET 2
 #define AF_INET6 10
 #define IPPROTO_TCP 6
+#define S_IFMT 0170000
+#define S_IFSOCK 0140000
+#define S_IFIFO 0010000
+#define PIPEFS_MAGIC 0x50495045
+#define FMODE_READ 0x1
+#define FMODE_WRITE 0x2
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -50,6 +59,14 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } lost SEC(".maps");
+
+/* an ending process's descriptors, built here before they go in the ring */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kev_fds);
+} fds_scratch SEC(".maps");
 
 static __always_inline int netns_ours_task(struct task_struct *t)
 {
@@ -133,6 +150,97 @@ int kev_exec(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
+struct fds_walk {
+	struct file **fda;
+	unsigned int max;
+};
+
+/* bpf_loop's body: descriptor i of the ending process into fds_scratch */
+static long fd_one(__u64 i, void *ctx)
+{
+	struct fds_walk *w = ctx;
+	__u32 k = 0;
+	struct kev_fds *e = bpf_map_lookup_elem(&fds_scratch, &k);
+	struct file *f = 0;
+	if (!e || i >= w->max)
+		return 1;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &w->fda[i]) || !f)
+		return 0;
+	struct inode *in = BPF_CORE_READ(f, f_inode);
+	unsigned int mode = BPF_CORE_READ(in, i_mode) & S_IFMT;
+	__u64 peer = 0;
+	__u32 dev = 0;
+	__u8 kind, ends = 0;
+	if (mode == S_IFIFO) {
+		kind = BPF_CORE_READ(in, i_sb, s_magic) == PIPEFS_MAGIC ? KEV_FD_PIPE : KEV_FD_FIFO;
+		dev = BPF_CORE_READ(in, i_sb, s_dev);
+		unsigned int fm = BPF_CORE_READ(f, f_mode);
+		ends = (fm & FMODE_READ ? KEV_FD_END_R : 0) | (fm & FMODE_WRITE ? KEV_FD_END_W : 0);
+	} else if (mode == S_IFSOCK) {
+		struct socket *so = BPF_CORE_READ(f, private_data);
+		struct sock *sk = so ? BPF_CORE_READ(so, sk) : 0;
+		if (!sk || BPF_CORE_READ(sk, __sk_common.skc_family) != AF_UNIX)
+			return 0; /* TCP: its state changes say it (kev_tcp) */
+		kind = KEV_FD_UNIX;
+		struct sock *pk = BPF_CORE_READ((struct unix_sock *)sk, peer);
+		if (pk) /* (a peer already closed has no socket: 0) */
+			peer = BPF_CORE_READ(pk, sk_socket, file, f_inode, i_ino);
+	} else {
+		return 0;
+	}
+	__u32 n = e->n;
+	if (n >= KEV_FDS_MAX) {
+		e->more = 1;
+		return 1;
+	}
+	struct kev_fd *d = &e->fd[n];
+	d->ino = BPF_CORE_READ(in, i_ino);
+	d->peer = peer;
+	d->dev = dev;
+	d->fd = (__s32)i;
+	d->kind = kind;
+	d->ends = ends;
+	d->pad = 0;
+	d->pad2 = 0;
+	e->n = n + 1;
+	return 0;
+}
+
+/* The pipes, FIFOs and unix sockets t holds as it ends: what it let go of
+ * then, which no /proc read after can show (a writer that exits before the
+ * reader dials out). No record when it holds none. */
+static __always_inline void exit_fds(struct task_struct *t, __u32 tgid)
+{
+	__u32 k = 0;
+	struct kev_fds *e = bpf_map_lookup_elem(&fds_scratch, &k);
+	if (!e)
+		return;
+	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+	struct fds_walk w = {.fda = BPF_CORE_READ(fdt, fd), .max = BPF_CORE_READ(fdt, max_fds)};
+	if (!fdt || !w.fda)
+		return;
+	e->n = 0;
+	e->more = w.max > KEV_FDS_SCAN;
+	bpf_loop(w.max < KEV_FDS_SCAN ? w.max : KEV_FDS_SCAN, fd_one, &w, 0);
+	__u32 n = e->n;
+	if (n > KEV_FDS_MAX)
+		return;
+	if (!n && !e->more)
+		return;
+	hdr(&e->h, KEV_FDS, tgid);
+	e->uid = BPF_CORE_READ(t, real_cred, uid.val);
+	e->pad = 0;
+	__u64 size = sizeof(*e) - (KEV_FDS_MAX - n) * sizeof(e->fd[0]);
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 rsize = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
+	if (bpf_ringbuf_output(&events, e, size,
+			       avail >= rsize / 4 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP)) {
+		__u64 *lo = bpf_map_lookup_elem(&lost, &k);
+		if (lo)
+			(*lo)++;
+	}
+}
+
 SEC("raw_tracepoint/sched_process_exit")
 int kev_exit(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -141,10 +249,12 @@ int kev_exit(struct bpf_raw_tracepoint_args *ctx)
 	 * for kernels whose tracepoint has no group_dead argument) */
 	if (BPF_CORE_READ(t, signal, live.counter) != 0 || !netns_ours_task(t))
 		return 0;
+	__u32 tgid = BPF_CORE_READ(t, tgid);
+	exit_fds(t, tgid);
 	struct kev_exit *e = reserve(sizeof(*e));
 	if (!e)
 		return 0;
-	hdr(&e->h, KEV_EXIT, BPF_CORE_READ(t, tgid));
+	hdr(&e->h, KEV_EXIT, tgid);
 	submit(e);
 	return 0;
 }

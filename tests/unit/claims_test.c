@@ -384,7 +384,7 @@ static void test_kev_lineage(void)
 	kproc_set(36, 40, 40, 40, 360);
 	graph_kev_fork(g, 36, 40, 360 * TICK_NS, 14);
 	CHECK_EQ_INT(apply(g, 36, 0, image_rec(40, "/usr/sbin/sshd", 15)), -EPERM);
-	graph_kev_exec(g, 36, 8, 1234, 16);
+	graph_kev_exec(g, 36, 8, 1234, "/bin/x", 16);
 	ok(g, 36, 0, image_rec(40, "/usr/bin/true", 17));
 	/* 37: the fork event is of an earlier process with that pid */
 	kproc_set(37, 1, 40, 40, 371);

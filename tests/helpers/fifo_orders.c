@@ -1,0 +1,59 @@
+/* fifo_orders — orders through a named pipe, for programs the shim cannot see
+ * (linked statically by tests/func/kev_fifo.sh).
+ *   fifo_orders write FIFO TEXT       opens FIFO for writing, writes TEXT and a
+ *                                     newline, and exits (the exit closes it)
+ *   fifo_orders read FIFO HOST PORT   opens FIFO for reading, reads to EOF
+ *                                     ("orders: TEXT" on stderr), connects to
+ *                                     HOST:PORT (numeric), prints "connected"
+ *                                     and sleeps holding both until killed
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+	if (argc == 4 && !strcmp(argv[1], "write")) {
+		int fd = open(argv[2], O_WRONLY);
+		if (fd < 0) {
+			perror("fifo_orders: open");
+			return 1;
+		}
+		dprintf(fd, "%s\n", argv[3]);
+		_exit(0);
+	}
+	if (argc != 5 || strcmp(argv[1], "read")) {
+		fprintf(stderr, "usage: fifo_orders write FIFO TEXT | read FIFO HOST PORT\n");
+		return 2;
+	}
+	int fd = open(argv[2], O_RDONLY);
+	char buf[512];
+	size_t n = 0;
+	ssize_t r;
+	if (fd < 0) {
+		perror("fifo_orders: open");
+		return 1;
+	}
+	while (n < sizeof(buf) - 1 && (r = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0)
+		n += (size_t)r;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	fprintf(stderr, "orders: %s\n", buf);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)atoi(argv[4]))};
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	if (s < 0 || inet_pton(AF_INET, argv[3], &a.sin_addr) != 1 ||
+	    connect(s, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		perror("fifo_orders: connect");
+		return 1;
+	}
+	fprintf(stderr, "connected\n");
+	for (;;)
+		pause();
+}
