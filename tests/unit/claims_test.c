@@ -449,6 +449,67 @@ static void test_kev_tcp(void)
 	graph_free(g);
 }
 
+/* What a process the shim does not cover still held as it ended (the exit
+ * event's fds) is its hold until its end: a FIFO's writer forked from the
+ * session and exec'd static, gone before the reader dials out, still feeds
+ * the reader (origin the session's). A shimmed process's, also one whose
+ * exit event came before its records, adds nothing. */
+static void kev_exit_fifo(struct graph *g, pid_t pid, uint64_t ts)
+{
+	struct graph_kev_fd f = {.fd = 1, .kind = HT_CHAN_FIFO, .ends = HE_W, .dev = 5, .ino = 77};
+	graph_kev_fds(g, pid, 0, ts, &f, 1, 0);
+	graph_kev_exit(g, pid, ts);
+}
+
+static void test_kev_exit_fds(int with_event)
+{
+	struct graph *g = scene(0);
+	graph_kev_on(g, 1);
+	/* the reader: not from the session (its creator is init), holds the FIFO */
+	kproc_set(60, 1, 60, 60, 600);
+	kfd_set(60, 3, HT_CHAN_FIFO, 5, 77);
+	kfd_set(60, 4, HT_CHAN_SOCK, 0, 6000);
+	ok(g, 60, 0, image_rec(1, "/usr/bin/reader", 10));
+	ok(g, 60, 0, fd_rec(HT_REC_OPEN, 3, (struct ht_chan){HT_CHAN_FIFO, 5, 77}, 11));
+	/* the writer: forked by the session 40, exec'd static, wrote, ended */
+	graph_kev_fork(g, 70, 40, 700 * TICK_NS, 20);
+	graph_kev_exec(g, 70, 8, 1234, "/tmp/writer", 21);
+	if (with_event)
+		kev_exit_fifo(g, 70, 30);
+	else
+		graph_kev_exit(g, 70, 30);
+	/* a shimmed writer, and one whose exit event is read before its records */
+	kproc_set(71, 40, 40, 40, 710);
+	ok(g, 71, 0, image_rec(40, "/usr/bin/cat", 22));
+	kev_exit_fifo(g, 71, 31);
+	graph_kev_fork(g, 72, 40, 720 * TICK_NS, 23);
+	kev_exit_fifo(g, 72, 32);
+	kproc_set(72, 40, 40, 40, 720);
+	struct ht_record b = R(HT_REC_BIRTH, 24); /* a fork child of the shimmed session */
+	b.num = 40;
+	b.ts2 = 23;
+	ok(g, 72, 0, b);
+	graph_kev_settle(g, 33, 0);
+	ok(g, 60, 0, connect_rec(4, 6000, "10.0.0.3", 40));
+	struct chan *c = graph_chan(g, HT_CHAN_PIPE, 5, 77);
+	int writers = 0;
+	for (struct hold *h = c ? c->holds : NULL; h; h = h->cnext)
+		if (h->p->pid != 60) {
+			writers++;
+			CHECK_EQ_INT(h->p->pid, 70);
+			CHECK_EQ_INT((int)h->since, 21); /* its image's start */
+			CHECK_EQ_INT((int)h->until, 30); /* its end */
+			CHECK(h->p->seen_kev && !h->p->alive && h->p->creator == graph_proc(g, 40));
+			CHECK_EQ_STR(h->p->exe, "/tmp/writer");
+		}
+	CHECK_EQ_INT(writers, with_event ? 1 : 0);
+	CHECK_ORIGINS(g, 60, 6000, 50, with_event ? "10.0.0.1" : "h2");
+	graph_free(g);
+}
+
+static void test_kev_exit_fds_on(void) { test_kev_exit_fds(1); }
+static void test_kev_exit_fds_off(void) { test_kev_exit_fds(0); }
+
 /* A re-parented process whose creator ran without the shim and ended: its
  * lineage is its process group's leader, from the kernel, marked */
 static void test_kernel_lineage(void)
@@ -1034,4 +1095,5 @@ static void test_hold_budget(void)
 }
 
 T_MAIN("claims", T(test_forged_fdrecv), T(test_forged_fd_claims), T(test_forged_creator), T(test_kev_lineage), T(test_kev_tcp),
+       T(test_kev_exit_fds_on), T(test_kev_exit_fds_off),
        T(test_kernel_lineage), T(test_hidden_close), T(test_dup_after_late_accept), T(test_exit_noted_ends_when_seen), T(test_unconfirmed_inherited), T(test_unconfirmed_inherited_uid), T(test_unconfirmed_ends_at_close), T(test_unconfirmed_child_copy), T(test_bounds), T(test_unreported_fd), T(test_unreported_feeder), T(test_unreported_creator), T(test_hold_budget))
