@@ -152,18 +152,24 @@ int kev_exec(struct bpf_raw_tracepoint_args *ctx)
 
 struct fds_walk {
 	struct file **fda;
+	unsigned long *open;    /* fdt->open_fds: the bitmap of descriptors in use */
+	unsigned long word;     /* open[i / 64], read at each word's first bit */
 	unsigned int max;
 };
 
-/* bpf_loop's body: descriptor i of the ending process into fds_scratch */
+/* bpf_loop's body: descriptor i of the ending process into fds_scratch
+ * (the bitmap first: most slots of a table are empty) */
 static long fd_one(__u64 i, void *ctx)
 {
 	struct fds_walk *w = ctx;
-	__u32 k = 0;
-	struct kev_fds *e = bpf_map_lookup_elem(&fds_scratch, &k);
 	struct file *f = 0;
-	if (!e || i >= w->max)
+	if (i >= w->max)
 		return 1;
+	if ((i & 63) == 0 &&
+	    bpf_probe_read_kernel(&w->word, sizeof(w->word), &w->open[i / 64]))
+		return 1;
+	if (!((w->word >> (i & 63)) & 1))
+		return 0;
 	if (bpf_probe_read_kernel(&f, sizeof(f), &w->fda[i]) || !f)
 		return 0;
 	struct inode *in = BPF_CORE_READ(f, f_inode);
@@ -188,6 +194,10 @@ static long fd_one(__u64 i, void *ctx)
 	} else {
 		return 0;
 	}
+	__u32 k = 0;
+	struct kev_fds *e = bpf_map_lookup_elem(&fds_scratch, &k);
+	if (!e)
+		return 1;
 	__u32 n = e->n;
 	if (n >= KEV_FDS_MAX) {
 		e->more = 1;
@@ -216,8 +226,9 @@ static __always_inline void exit_fds(struct task_struct *t, __u32 tgid)
 	if (!e)
 		return;
 	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
-	struct fds_walk w = {.fda = BPF_CORE_READ(fdt, fd), .max = BPF_CORE_READ(fdt, max_fds)};
-	if (!fdt || !w.fda)
+	struct fds_walk w = {.fda = BPF_CORE_READ(fdt, fd), .open = BPF_CORE_READ(fdt, open_fds),
+			     .max = BPF_CORE_READ(fdt, max_fds)};
+	if (!fdt || !w.fda || !w.open)
 		return;
 	e->n = 0;
 	e->more = w.max > KEV_FDS_SCAN;
