@@ -51,12 +51,23 @@ struct kexit {
 struct ktcp {
 	uint64_t ino, since;
 	pid_t pid;
+	uint8_t dir;            /* 'o' connected (SYN_SENT), 'i' accepted */
+	struct gaddr local, remote;
+};
+
+/* A passive open the kernel saw (SYN_RECV -> ESTABLISHED: before accept, so
+ * no inode yet), by 4-tuple (direct-mapped, KPAS_N slots): when its owner
+ * closes it, the connection was held since then at the earliest */
+#define KPAS_N 4096
+struct kpas {
+	uint64_t ts;
 	struct gaddr local, remote;
 };
 
 struct kevtab {
 	struct klin slot[KLIN_N];
 	struct ktcp tcp[KTCP_N];
+	struct kpas pas[KPAS_N];
 	struct kexit exits[KEXIT_N];
 	unsigned exit_head, nexits;  /* the oldest kept, how many */
 	int lossy;              /* the ring lost events: absence proves nothing */
@@ -200,6 +211,18 @@ static void gaddr_of(struct gaddr *a, int family, const uint8_t *ip, uint16_t po
  * closes, then connects elsewhere: chain model rule 2). */
 static void tcp_closed(struct graph *g, const struct ktcp *t, uint64_t ts, int failed, uint64_t now)
 {
+	/* whoever holds it: a connection the graph knows without its local end
+	 * (a shimmed client's CONNECT names the remote only; one that closes
+	 * before a probe asked sock_diag) takes the kernel's 4-tuple now, so
+	 * the host can answer for it once closed (graph_hist.c) */
+	struct chan *kc = graph_chan(g, HT_CHAN_SOCK, 0, t->ino);
+	if (kc && t->local.port && (!kc->has_local || kc->addr_claimed)) {
+		kc->local = t->local;
+		kc->has_local = 1;
+		if (t->remote.port && (!kc->remote.family || kc->addr_claimed))
+			kc->remote = t->remote;
+		kc->addr_claimed = 0;
+	}
 	struct proc *p = live_proc(g, t->pid);
 	if (!p && g->conf.use_procfs)
 		p = graph_proc_kernel(g, t->pid, now);
@@ -223,7 +246,7 @@ static void tcp_closed(struct graph *g, const struct ktcp *t, uint64_t ts, int f
 	if (had)
 		return; /* /proc showed it already: its hold is closed at the kernel's time */
 	if (!c->dir || c->dir_guess) {
-		c->dir = 'o'; /* the kernel's connect event: connected */
+		c->dir = t->dir; /* the kernel's connect or passive open */
 		c->dir_guess = 0;
 	}
 	if (c->remote.family == 0 || c->addr_claimed) {
@@ -241,10 +264,62 @@ static void tcp_closed(struct graph *g, const struct ktcp *t, uint64_t ts, int f
 	g->st.kev_tcp_holds++;
 }
 
+static struct kpas *pas_slot(struct kevtab *t, const struct gaddr *l, const struct gaddr *r)
+{
+	uint64_t h = ((uint64_t)l->port << 16 | r->port) ^ ((uint64_t)l->family << 40);
+	for (unsigned i = 0; i < 16; i++)
+		h = hash64(h ^ ((uint64_t)l->a[i] << 8 | r->a[i]) ^ i);
+	return &t->pas[h % KPAS_N];
+}
+
+static int gaddr_eq(const struct gaddr *a, const struct gaddr *b)
+{
+	return a->family == b->family && a->port == b->port && a->len == b->len &&
+	       !memcmp(a->a, b->a, a->len);
+}
+
+/* Its owner closed (FIN_WAIT1, LAST_ACK: in its context) a connection it
+ * accepted: when the kernel saw the passive open, a process the shim does
+ * not cover held it from then (its image's start, if later) to the close —
+ * a bind shell's orders from h1, read and let go of before it dials out
+ * (tests/func/kev_accept.sh). No passive open seen: nothing (its direction
+ * and start are not known). */
+static void accepted_closed(struct graph *g, struct kevtab *t, const struct graph_kev_sock *s,
+			    uint64_t now)
+{
+	struct ktcp k = {.ino = s->ino, .pid = s->pid, .dir = 'i'};
+	gaddr_of(&k.local, s->family, s->saddr, s->sport);
+	gaddr_of(&k.remote, s->family, s->daddr, s->dport);
+	struct kpas *ps = pas_slot(t, &k.local, &k.remote);
+	if (!ps->ts || !gaddr_eq(&ps->local, &k.local) || !gaddr_eq(&ps->remote, &k.remote))
+		return;
+	k.since = ps->ts;
+	ps->ts = 0;
+	struct kev_lineage kl;
+	if (kev_lineage(g, s->pid, &kl) == 0) {
+		uint64_t img = kl.exec_known && kl.exec_ts > kl.fork_ts ? kl.exec_ts : kl.fork_ts;
+		if (img > k.since && img < s->ts)
+			k.since = img; /* accepted by this image, not before it */
+	}
+	tcp_closed(g, &k, s->ts, 0, now);
+}
+
 void graph_kev_tcp(struct graph *g, const struct graph_kev_sock *s, uint64_t now)
 {
 	struct kevtab *t = g->kev_on ? tab(g) : NULL;
-	if (!t || !s->ino || (s->family != AF_INET && s->family != AF_INET6))
+	if (!t || (s->family != AF_INET && s->family != AF_INET6))
+		return;
+	if (s->newstate == 1 && s->oldstate == 3) { /* SYN_RECV -> ESTABLISHED: passive */
+		struct gaddr l, r;
+		gaddr_of(&l, s->family, s->saddr, s->sport);
+		gaddr_of(&r, s->family, s->daddr, s->dport);
+		struct kpas *ps = pas_slot(t, &l, &r);
+		ps->ts = s->ts;
+		ps->local = l;
+		ps->remote = r;
+		return;
+	}
+	if (!s->ino)
 		return;
 	struct ktcp *k = &t->tcp[s->ino % KTCP_N];
 	switch (s->newstate) {
@@ -253,6 +328,7 @@ void graph_kev_tcp(struct graph *g, const struct graph_kev_sock *s, uint64_t now
 		k->ino = s->ino;
 		k->pid = s->pid;
 		k->since = s->ts;
+		k->dir = 'o';
 		gaddr_of(&k->remote, s->family, s->daddr, s->dport);
 		break;
 	case 1: /* ESTABLISHED: the 4-tuple */
@@ -267,6 +343,8 @@ void graph_kev_tcp(struct graph *g, const struct graph_kev_sock *s, uint64_t now
 		if (k->ino == s->ino) {
 			tcp_closed(g, k, s->ts, s->newstate == 7 && s->oldstate == 2, now);
 			k->ino = 0;
+		} else if (s->newstate != 7) {
+			accepted_closed(g, t, s, now);
 		}
 		break;
 	}

@@ -6,6 +6,11 @@
  *                                     ("orders: TEXT" on stderr), connects to
  *                                     HOST:PORT (numeric), prints "connected"
  *                                     and sleeps holding both until killed
+ *   fifo_orders listen LPORT HOST PORT  the same orders over TCP instead: a
+ *                                     bind shell's pattern — listens on LPORT,
+ *                                     accepts one connection, reads it to EOF,
+ *                                     closes it and the listener, then
+ *                                     connects to HOST:PORT and sleeps
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -29,11 +34,26 @@ int main(int argc, char **argv)
 		dprintf(fd, "%s\n", argv[3]);
 		_exit(0);
 	}
-	if (argc != 5 || strcmp(argv[1], "read")) {
-		fprintf(stderr, "usage: fifo_orders write FIFO TEXT | read FIFO HOST PORT\n");
+	if (argc != 5 || (strcmp(argv[1], "read") && strcmp(argv[1], "listen"))) {
+		fprintf(stderr, "usage: fifo_orders write FIFO TEXT | read FIFO HOST PORT | "
+				"listen LPORT HOST PORT\n");
 		return 2;
 	}
-	int fd = open(argv[2], O_RDONLY);
+	int fd, lfd = -1, tcp = !strcmp(argv[1], "listen");
+	if (tcp) {
+		struct sockaddr_in l = {.sin_family = AF_INET,
+					.sin_port = htons((unsigned short)atoi(argv[2]))};
+		int one = 1;
+		lfd = socket(AF_INET, SOCK_STREAM, 0);
+		setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (lfd < 0 || bind(lfd, (struct sockaddr *)&l, sizeof(l)) != 0 || listen(lfd, 1) != 0) {
+			perror("fifo_orders: listen");
+			return 1;
+		}
+		fd = accept(lfd, NULL, NULL);
+	} else {
+		fd = open(argv[2], O_RDONLY);
+	}
 	char buf[512];
 	size_t n = 0;
 	ssize_t r;
@@ -45,6 +65,10 @@ int main(int argc, char **argv)
 		n += (size_t)r;
 	buf[n] = 0;
 	buf[strcspn(buf, "\n")] = 0;
+	if (tcp) { /* let go of the connection the orders came by */
+		close(fd);
+		close(lfd);
+	}
 	fprintf(stderr, "orders: %s\n", buf);
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)atoi(argv[4]))};
 	int s = socket(AF_INET, SOCK_STREAM, 0);

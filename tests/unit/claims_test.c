@@ -444,8 +444,24 @@ static void test_kev_tcp(void)
 	kev_tcp(g, 51, 5002, 7, 2, 29);
 	kev_tcp(g, 51, 5002, 1, 4, 30);
 	CHECK(graph_chan(g, HT_CHAN_SOCK, 0, 5002) == NULL);
+	/* an accepted connection it closed (the passive open, before accept:
+	 * no inode yet; its close() in its context): held from the passive
+	 * open to the close, direction in */
+	kev_tcp(g, 1, 0, 3, 1, 31);      /* SYN_RECV -> ESTABLISHED */
+	kev_tcp(g, 50, 5003, 1, 4, 33);  /* FIN_WAIT1 */
+	c = graph_chan(g, HT_CHAN_SOCK, 0, 5003);
+	CHECK(c && c->holds && c->holds->p == graph_proc(g, 50));
+	if (c && c->holds) {
+		CHECK_EQ_INT((int)c->holds->since, 31);
+		CHECK_EQ_INT((int)c->holds->until, 33);
+		CHECK_EQ_INT(c->dir, 'i');
+		CHECK_EQ_INT(c->remote.a[3], 1);
+	}
+	/* no passive open seen for it: nothing (neither its direction nor its start known) */
+	kev_tcp(g, 50, 5004, 1, 4, 35);
+	CHECK(graph_chan(g, HT_CHAN_SOCK, 0, 5004) == NULL);
 	graph_stats(g, &st);
-	CHECK_EQ_INT((int)st.kev_tcp_holds, 1);
+	CHECK_EQ_INT((int)st.kev_tcp_holds, 2);
 	graph_free(g);
 }
 
