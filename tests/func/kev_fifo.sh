@@ -8,13 +8,17 @@
 # writes "go to h3" and exits; the reader reads its orders and connects to
 # h3:22, holding the FIFO still. By then nothing but the kernel knows the
 # writer ever held the FIFO: no /proc read can show an ended process's fds.
+# The same again over a unix socket (the reader accepts one connection on
+# /tmp/orders.sock; the writer connects, writes, exits): the reader's end
+# shows no peer any more (the kernel's peer is closed), so only the exit
+# event's peer inode joins the two ends.
 #   on   h2's collector took the writer's end of the FIFO from the exit event
 #        (KEV_FDS: its fd table read as it ended): `who` for the reader's
 #        connection to h3:22 is one chain, origin h1, through the FIFO and the
 #        writer's creators up to the session's sshd (the writer a static image
 #        of the session's shimmed bash: seen by kernel events, not the shim)
 #   off  the same with `kernel_events = off` on h2 (a fresh run): no chain
-#        reaches h1 (the reader's origin is local)
+#        reaches h1 (the reader's origin is local), FIFO and unix socket
 # Removing exit_apply()'s holds (collector/graph_kev.c) makes "on" fail.
 # SKIP when the kernel event source cannot load, or no static link here.
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/testbed.sh"
@@ -29,14 +33,21 @@ st=$(tb_exec h2 "$TB_HOPTRACE" status) || tb_fail "status"
 [ "$(echo "$st" | sed -n 's/^kernel_events\.state: //p')" = on ] ||
 	tb_skip "kernel events unavailable: $(echo "$st" | sed -n 's/^kernel_events\.reason: //p')"
 
-# run TAG: one run; the who answer of the reader's connection in $TB_T/TAG.who.json
+# run TAG [unix]: one run; the who answer of the reader's connection in
+# $TB_T/TAG.who.json (unix: the orders over a unix socket connection instead)
 run() {
-	tb_exec h2 rm -f /tmp/orders.fifo
-	tb_exec h2 mkfifo /tmp/orders.fifo
-	tb_bg h2 "$BIN" read /tmp/orders.fifo "$CT_H3" 22
+	if [ "${2:-}" = unix ]; then
+		rd="uread /tmp/orders.sock" wr="uwrite /tmp/orders.sock"
+	else
+		tb_exec h2 rm -f /tmp/orders.fifo
+		tb_exec h2 mkfifo /tmp/orders.fifo
+		rd="read /tmp/orders.fifo" wr="write /tmp/orders.fifo"
+	fi
+	# shellcheck disable=SC2086
+	tb_bg h2 "$BIN" $rd "$CT_H3" 22
 	rlog=$TB_LASTLOG
 	sleep 0.3
-	tb_bg h1 sh -c "sleep 600 | ssh -tt root@$CT_H2 '$BIN write /tmp/orders.fifo \"go to h3\"; sleep 600'"
+	tb_bg h1 sh -c "sleep 600 | ssh -tt root@$CT_H2 '$BIN $wr \"go to h3\"; sleep 600'"
 	ct_wait_new_onward 15 || { cat "$rlog" "$TB_LASTLOG"; tb_fail "$1: no onward connection"; }
 	grep -q "orders: go to h3" "$rlog" || tb_fail "$1: no orders read ($(cat "$rlog"))"
 	sleep 0.2
@@ -56,7 +67,9 @@ run on
 tb_assert_chain "$TB_T/on.who.json" --origin h1 --count 1 --dst "$CT_H3:22" \
 	--contains h2:sshd,h2:fifo_orders,h2:fifo_orders || rc=1
 # the writer: known from kernel events (its image and its FIFO end), not the shim
-"$TB_PY" - "$TB_T/on.who.json" <<'PY' || rc=1
+writer_kev() {
+	"$TB_PY" - "$TB_T/$1.who.json" "$1" <<'PY'
+
 import json, sys
 def walk(n, d=0):
     if n.get("exe", "").endswith("fifo_orders") and d > 0:
@@ -65,9 +78,19 @@ def walk(n, d=0):
         for x in walk(s.get("node") or s, d + 1):
             yield x
 w = list(walk(json.load(open(sys.argv[1])).get("tree") or {}))
-print("    on: writer seen %s" % [x.get("seen") for x in w])
+print("    %s: writer seen %s" % (sys.argv[2], [x.get("seen") for x in w]))
 sys.exit(0 if w and all(x.get("seen") == "kernel-events" for x in w) else 1)
 PY
+}
+writer_kev on || rc=1
+
+tb_log "on, unix: the orders over a unix socket connection instead"
+run unix-on unix
+"$TB_PY" "$TB_LIB/chainpath.py" "$TB_T/unix-on.who.json" --leaves "$CT_H1" \
+	--path "$CT_H1=h2:fifo_orders\\[kernel\\] <unix< h2:fifo_orders <creator< h2:(bash|sleep) <(creator|pty)< h2:sshd( <(creator|unix|fdpass)< h2:sshd)* <tcp< in:$CT_H1" || rc=1
+tb_assert_chain "$TB_T/unix-on.who.json" --origin h1 --count 1 --dst "$CT_H3:22" \
+	--contains h2:sshd,h2:fifo_orders,h2:fifo_orders || rc=1
+writer_kev unix-on || rc=1
 
 tb_log "off: kernel_events = off on h2"
 kill "$(cat "$(tb_dir h2)/hoptraced.pid")"
@@ -76,15 +99,20 @@ sed -i 's|^\[collector\]$|[collector]\nkernel_events = off|' "$(tb_conf h2)"
 tb_preload off # (the collector starts unshimmed, as ct_setup's did: an ASan build minds)
 tb_collector h2
 tb_preload on
-run off
-"$TB_PY" - "$TB_T/off.who.json" "$CT_H1" <<'PY' || rc=1
+no_h1() {
+	"$TB_PY" - "$TB_T/$1.who.json" "$CT_H1" "$1" <<'PY'
 import json, sys
 a = json.load(open(sys.argv[1]))
 o = [c.get("origin_host") for c in a.get("chains") or []]
-print("    off: origins %s" % o)
+print("    %s: origins %s" % (sys.argv[3], o))
 if any(x in ("h1", sys.argv[2]) for x in o):
     print("    not: without kernel events a chain reaches h1: the test cannot tell")
     sys.exit(1)
 PY
+}
+run off
+no_h1 off || rc=1
+run unix-off unix
+no_h1 unix-off || rc=1
 [ $rc = 0 ] || tb_fail "the FIFO's ended static writer with kernel events"
 echo "PASS: the reader's chain reaches h1 through the FIFO end its static writer held as it ended"

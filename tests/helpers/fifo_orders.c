@@ -6,6 +6,11 @@
  *                                     ("orders: TEXT" on stderr), connects to
  *                                     HOST:PORT (numeric), prints "connected"
  *                                     and sleeps holding both until killed
+ *   fifo_orders uwrite PATH TEXT      the same as write, over a connection to
+ *                                     the unix socket PATH
+ *   fifo_orders uread PATH HOST PORT  the same as read, from one connection
+ *                                     accepted on the unix socket PATH (kept
+ *                                     open, as the FIFO is)
  *   fifo_orders listen LPORT HOST PORT  the same orders over TCP instead: a
  *                                     bind shell's pattern — listens on LPORT,
  *                                     accepts one connection, reads it to EOF,
@@ -21,10 +26,31 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+static int unix_addr(const char *path, struct sockaddr_un *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(a->sun_path))
+		return -1;
+	strcpy(a->sun_path, path);
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
+	if (argc == 4 && !strcmp(argv[1], "uwrite")) {
+		struct sockaddr_un u;
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (fd < 0 || unix_addr(argv[2], &u) || connect(fd, (struct sockaddr *)&u, sizeof(u))) {
+			perror("fifo_orders: connect");
+			return 1;
+		}
+		dprintf(fd, "%s\n", argv[3]);
+		_exit(0);
+	}
 	if (argc == 4 && !strcmp(argv[1], "write")) {
 		int fd = open(argv[2], O_WRONLY);
 		if (fd < 0) {
@@ -34,9 +60,10 @@ int main(int argc, char **argv)
 		dprintf(fd, "%s\n", argv[3]);
 		_exit(0);
 	}
-	if (argc != 5 || (strcmp(argv[1], "read") && strcmp(argv[1], "listen"))) {
+	if (argc != 5 || (strcmp(argv[1], "read") && strcmp(argv[1], "listen") &&
+			  strcmp(argv[1], "uread"))) {
 		fprintf(stderr, "usage: fifo_orders write FIFO TEXT | read FIFO HOST PORT | "
-				"listen LPORT HOST PORT\n");
+				"uwrite PATH TEXT | uread PATH HOST PORT | listen LPORT HOST PORT\n");
 		return 2;
 	}
 	int fd, lfd = -1, tcp = !strcmp(argv[1], "listen");
@@ -47,6 +74,16 @@ int main(int argc, char **argv)
 		lfd = socket(AF_INET, SOCK_STREAM, 0);
 		setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (lfd < 0 || bind(lfd, (struct sockaddr *)&l, sizeof(l)) != 0 || listen(lfd, 1) != 0) {
+			perror("fifo_orders: listen");
+			return 1;
+		}
+		fd = accept(lfd, NULL, NULL);
+	} else if (!strcmp(argv[1], "uread")) {
+		struct sockaddr_un u;
+		lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+		unlink(argv[2]);
+		if (lfd < 0 || unix_addr(argv[2], &u) || bind(lfd, (struct sockaddr *)&u, sizeof(u)) ||
+		    listen(lfd, 1)) {
 			perror("fifo_orders: listen");
 			return 1;
 		}
