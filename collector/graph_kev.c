@@ -64,12 +64,23 @@ struct kpas {
 	struct gaddr local, remote;
 };
 
+/* A connection a shimmed process let go of, kept until the records before
+ * its close are read: one no record of its named (io_uring's accept or
+ * connect, a raw syscall) becomes its hold then (graph_kev_settle) */
+#define KCLOSE_N 256
+struct kclose {
+	struct ktcp t;
+	uint64_t ts, serial;    /* serial: the process's graph entry then */
+};
+
 struct kevtab {
 	struct klin slot[KLIN_N];
 	struct ktcp tcp[KTCP_N];
 	struct kpas pas[KPAS_N];
 	struct kexit exits[KEXIT_N];
 	unsigned exit_head, nexits;  /* the oldest kept, how many */
+	struct kclose closes[KCLOSE_N];
+	unsigned close_head, ncloses;
 	int lossy;              /* the ring lost events: absence proves nothing */
 };
 
@@ -209,12 +220,18 @@ static void gaddr_of(struct gaddr *a, int family, const uint8_t *ip, uint16_t po
  * does not cover gets the hold the kernel saw, [connect, close) — history
  * a later /proc read could not show (a program that reads its orders and
  * closes, then connects elsewhere: chain model rule 2). */
-static void tcp_closed(struct graph *g, const struct ktcp *t, uint64_t ts, int failed, uint64_t now)
+static void tcp_hold(struct graph *g, struct proc *p, const struct ktcp *t, uint64_t ts);
+static void tcp_defer(struct graph *g, const struct ktcp *t, uint64_t ts);
+
+/* Whoever holds it: a connection the graph knows without its local end (a
+ * shimmed client's CONNECT names the remote only, and one that closes before
+ * a probe asked sock_diag has none) takes the kernel's 4-tuple, so the host
+ * can answer for it once closed (graph_hist.c): h1's `nc -N` that sent a
+ * bind shell its orders and exited (tests/func/kev_accept.sh). At the close
+ * and again once the records before it are read (its CONNECT may come
+ * after the close's event). */
+static void local_end(struct graph *g, const struct ktcp *t)
 {
-	/* whoever holds it: a connection the graph knows without its local end
-	 * (a shimmed client's CONNECT names the remote only; one that closes
-	 * before a probe asked sock_diag) takes the kernel's 4-tuple now, so
-	 * the host can answer for it once closed (graph_hist.c) */
 	struct chan *kc = graph_chan(g, HT_CHAN_SOCK, 0, t->ino);
 	if (kc && t->local.port && (!kc->has_local || kc->addr_claimed)) {
 		kc->local = t->local;
@@ -223,6 +240,11 @@ static void tcp_closed(struct graph *g, const struct ktcp *t, uint64_t ts, int f
 			kc->remote = t->remote;
 		kc->addr_claimed = 0;
 	}
+}
+
+static void tcp_closed(struct graph *g, const struct ktcp *t, uint64_t ts, int failed, uint64_t now)
+{
+	local_end(g, t);
 	struct proc *p = live_proc(g, t->pid);
 	if (!p && g->conf.use_procfs)
 		p = graph_proc_kernel(g, t->pid, now);
@@ -234,8 +256,21 @@ static void tcp_closed(struct graph *g, const struct ktcp *t, uint64_t ts, int f
 	struct kev_lineage kl;
 	int unannounced = kev_lineage(g, t->pid, &kl) == 0 && kl.exec_known && p &&
 			  kl.exec_ts > p->exec_ts;
-	if (!p || (!p->seen_kernel && !p->exec_pending && !unannounced) || failed)
-		return; /* the shim's records say it (or a connect that never carried anything) */
+	if (!p || failed)
+		return; /* (a connect that never carried anything) */
+	if (!p->seen_kernel && !p->exec_pending && !unannounced) {
+		/* the shim's records say it — unless the shim never saw it (an
+		 * io_uring accept or connect, a raw syscall): decided once the
+		 * records before the close are read (graph_kev_settle) */
+		tcp_defer(g, t, ts);
+		return;
+	}
+	tcp_hold(g, p, t, ts);
+}
+
+/* p held the connection t from t->since until ts, by the kernel's word */
+static void tcp_hold(struct graph *g, struct proc *p, const struct ktcp *t, uint64_t ts)
+{
 	struct ht_chan k = {HT_CHAN_SOCK, 0, t->ino};
 	struct chan *c = chan_get(g, &k, t->since);
 	if (!c)
@@ -551,11 +586,14 @@ void graph_kev_fds(struct graph *g, pid_t pid, uid_t uid, uint64_t ts,
 	memcpy(x->fd, fds, x->n * sizeof(*fds));
 }
 
+static void closes_settle(struct graph *g, uint64_t now, uint64_t min_age_ns);
+
 void graph_kev_settle(struct graph *g, uint64_t now, uint64_t min_age_ns)
 {
 	struct kevtab *t = g->kev;
 	if (!t)
 		return;
+	closes_settle(g, now, min_age_ns);
 	while (t->nexits) {
 		struct kexit *x = &t->exits[t->exit_head];
 		if (x->used && min_age_ns && x->ts + min_age_ns > now)
@@ -563,5 +601,51 @@ void graph_kev_settle(struct graph *g, uint64_t now, uint64_t min_age_ns)
 		exit_apply(g, x, now, 0);
 		t->exit_head = (t->exit_head + 1) % KEXIT_N;
 		t->nexits--;
+	}
+}
+
+/* ---- connections shimmed processes let go of (tcp_closed) ------------------- */
+
+static void close_apply(struct graph *g, const struct kclose *x)
+{
+	local_end(g, &x->t);
+	struct proc *p = graph_proc(g, x->t.pid);
+	if (!p || p->serial != x->serial)
+		return; /* gone from the graph since, or another process of the pid */
+	struct chan *c = graph_chan(g, HT_CHAN_SOCK, 0, x->t.ino);
+	for (struct hold *h = c ? c->holds : NULL; h; h = h->cnext)
+		if (h->p == p)
+			return; /* a record of its named it */
+	tcp_hold(g, p, &x->t, x->ts);
+	g->changes++;
+}
+
+static void tcp_defer(struct graph *g, const struct ktcp *t, uint64_t ts)
+{
+	struct kevtab *kt = g->kev;
+	struct proc *p = live_proc(g, t->pid);
+	if (!kt || !p)
+		return;
+	if (kt->ncloses == KCLOSE_N) { /* full: the oldest now */
+		close_apply(g, &kt->closes[kt->close_head]);
+		kt->close_head = (kt->close_head + 1) % KCLOSE_N;
+		kt->ncloses--;
+	}
+	struct kclose *x = &kt->closes[(kt->close_head + kt->ncloses++) % KCLOSE_N];
+	x->t = *t;
+	x->ts = ts;
+	x->serial = p->serial;
+}
+
+static void closes_settle(struct graph *g, uint64_t now, uint64_t min_age_ns)
+{
+	struct kevtab *t = g->kev;
+	while (t && t->ncloses) {
+		struct kclose *x = &t->closes[t->close_head];
+		if (min_age_ns && x->ts + min_age_ns > now)
+			break;
+		close_apply(g, x);
+		t->close_head = (t->close_head + 1) % KCLOSE_N;
+		t->ncloses--;
 	}
 }

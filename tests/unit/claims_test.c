@@ -405,7 +405,9 @@ static void test_kev_lineage(void)
 
 /* An outgoing TCP connection the kernel saw a process the shim does not
  * cover (exec'd without an IMAGE) make and close is its closed hold; a
- * shimmed process's, or a failed connect, adds nothing. */
+ * failed connect adds nothing; a shimmed process's adds nothing when a
+ * record of its named it, else (io_uring) the kernel's hold, once its
+ * records are read. */
 static void kev_tcp(struct graph *g, pid_t pid, uint64_t ino, int oldst, int newst, uint64_t ts)
 {
 	static const uint8_t a2[4] = {10, 0, 0, 2}, a1[4] = {10, 0, 0, 1};
@@ -443,7 +445,21 @@ static void test_kev_tcp(void)
 	ok(g, 51, 0, image_rec(40, "/usr/bin/curl", 28));
 	kev_tcp(g, 51, 5002, 7, 2, 29);
 	kev_tcp(g, 51, 5002, 1, 4, 30);
-	CHECK(graph_chan(g, HT_CHAN_SOCK, 0, 5002) == NULL);
+	CHECK(graph_chan(g, HT_CHAN_SOCK, 0, 5002) == NULL); /* decided when its records are read */
+	kproc_set(52, 40, 40, 40, 520);
+	kfd_set(52, 7, HT_CHAN_SOCK, 0, 5005);
+	ok(g, 52, 0, image_rec(40, "/usr/bin/curl", 28));
+	kev_tcp(g, 52, 5005, 7, 2, 29);
+	ok(g, 52, 0, connect_rec(7, 5005, "10.0.0.1", 29));
+	kev_tcp(g, 52, 5005, 1, 4, 30);
+	graph_kev_settle(g, 31, 0);
+	/* 51's no record named (an io_uring connect): the kernel's hold; 52's
+	 * CONNECT said it: nothing more */
+	c = graph_chan(g, HT_CHAN_SOCK, 0, 5002);
+	CHECK(c && c->holds && c->holds->p == graph_proc(g, 51) && c->holds->how == HOLD_KERNEL &&
+	      !c->holds->cnext);
+	c = graph_chan(g, HT_CHAN_SOCK, 0, 5005);
+	CHECK(c && c->holds && c->holds->how != HOLD_KERNEL && !c->holds->cnext);
 	/* an accepted connection it closed (the passive open, before accept:
 	 * no inode yet; its close() in its context): held from the passive
 	 * open to the close, direction in */
@@ -461,7 +477,7 @@ static void test_kev_tcp(void)
 	kev_tcp(g, 50, 5004, 1, 4, 35);
 	CHECK(graph_chan(g, HT_CHAN_SOCK, 0, 5004) == NULL);
 	graph_stats(g, &st);
-	CHECK_EQ_INT((int)st.kev_tcp_holds, 2);
+	CHECK_EQ_INT((int)st.kev_tcp_holds, 3);
 	graph_free(g);
 }
 
