@@ -237,6 +237,7 @@ struct graph_stats {
 	uint64_t kev_forks;        /* fork events taken (graph_kev.c) */
 	uint64_t kev_tcp_holds;    /* holds of TCP connections from kernel events */
 	uint64_t kev_exit_holds;   /* holds of pipes, FIFOs, unix sockets from exit events */
+	uint64_t kev_fork_holds;   /* a creator's, from its children's fork events */
 	/* closed TCP connections (graph_hist.c): listed, and dropped for the
 	 * count cap or the history window */
 	uint64_t hist_added, hist_evicted_cap, hist_evicted_window;
@@ -289,6 +290,13 @@ struct graph_kev_fd {
 };
 void graph_kev_fds(struct graph *g, pid_t pid, uid_t uid, uint64_t ts,
 		   const struct graph_kev_fd *fds, unsigned n, int more);
+/* The same at a fork: pid was just forked (graph_kev_fork before) with these
+ * from its creator — the creator held them then. A creator the shim does not
+ * cover gets a hold of each it is not known to hold (open, from its image's
+ * start: its next /proc read or its end closes it; closed at that read when
+ * the read came after the fork and did not show it). */
+void graph_kev_fork_fds(struct graph *g, pid_t pid, uint64_t ts, const struct graph_kev_fd *fds,
+			unsigned n, int more);
 /* Applies the ends kept by graph_kev_fds: all of them (records have all been
  * read), or those older than min_age_ns. A process the shim does not cover
  * gets a hold of each, from its image's start (or its last /proc read) to

@@ -105,6 +105,11 @@ struct graph {
 	 * process took means "not known": scan */
 	struct lastclose { uint64_t serial, ts; } lastclose[LASTCLOSE_N];
 	uint64_t changes;                /* graph_changes(): bumped by every change a chain may see */
+	/* the last hold fd_unset narrowed (an fd of several went): when its last
+	 * fd goes at the same time, it ends with all their ends (graph_fd.c) */
+	const struct hold *shrunk;
+	uint64_t shrunk_ts;
+	uint8_t shrunk_ends;
 	/* the kernel event source's lineage (graph_kev.c); kev_on: authoritative */
 	struct kevtab *kev;
 	int kev_on;

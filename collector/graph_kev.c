@@ -41,7 +41,7 @@ struct kexit {
 	pid_t pid;
 	uid_t uid;
 	uint64_t ts;
-	uint8_t n, more, used;
+	uint8_t n, more, used, fork; /* fork: a fork's (the creator's then), else an exit's */
 	struct graph_kev_fd fd[KEV_FDS_MAX_];
 };
 
@@ -147,12 +147,20 @@ void graph_kev_exec(struct graph *g, pid_t pid, uint64_t dev, uint64_t ino, cons
 	k->path = path && path[0] ? graph_intern(g, path) : NULL;
 }
 
+static int kev_exit_pending(struct graph *g, pid_t pid);
+
 void graph_kev_exit(struct graph *g, pid_t pid, uint64_t ts)
 {
 	struct klin *k = g->kev ? &g->kev->slot[(uint32_t)pid % KLIN_N] : NULL;
 	if (k && k->pid == pid && !k->ended) {
 		k->ended = 1;
 		k->exit_ts = ts;
+		/* an entry made from the kernel's events alone (tcp_closed) ends
+		 * when the kernel says; one the shim or /proc describes as they do */
+		struct proc *p = live_proc(g, pid);
+		if (p && p->seen_kev && !p->synced_ts && p->start == k->start &&
+		    p->birth_ts == k->fork_ts && !kev_exit_pending(g, pid))
+			proc_end(g, p, ts);
 	}
 }
 
@@ -222,6 +230,9 @@ static void gaddr_of(struct gaddr *a, int family, const uint8_t *ip, uint16_t po
  * closes, then connects elsewhere: chain model rule 2). */
 static void tcp_hold(struct graph *g, struct proc *p, const struct ktcp *t, uint64_t ts);
 static void tcp_defer(struct graph *g, const struct ktcp *t, uint64_t ts);
+static struct proc *kproc(struct graph *g, const struct klin *k, uint64_t now, int depth);
+static struct proc *kproc_new(struct graph *g, const struct klin *k, uid_t uid, uint64_t now,
+			      int depth);
 
 /* Whoever holds it: a connection the graph knows without its local end (a
  * shimmed client's CONNECT names the remote only, and one that closes before
@@ -248,6 +259,13 @@ static void tcp_closed(struct graph *g, const struct ktcp *t, uint64_t ts, int f
 	struct proc *p = live_proc(g, t->pid);
 	if (!p && g->conf.use_procfs)
 		p = graph_proc_kernel(g, t->pid, now);
+	if (!p && g->kev) {
+		/* gone already (a static child that fetched orders and exited):
+		 * made from its fork and exec events, ended by its exit's */
+		const struct klin *k = &g->kev->slot[(uint32_t)t->pid % KLIN_N];
+		if (k->pid == t->pid && k->creator && k->fork_ts <= t->since)
+			p = k->ended ? kproc(g, k, now, 0) : kproc_new(g, k, (uid_t)-1, now, 0);
+	}
 	/* not the shim's: found in /proc, or exec'd and announced no image (a
 	 * static binary after a shimmed shell's exec: its EXEC record may not
 	 * even be applied yet — the kernel's exec event after its last IMAGE
@@ -407,14 +425,64 @@ static struct kexit *exit_queued(struct kevtab *t, pid_t pid)
 {
 	for (unsigned i = 0; i < t->nexits; i++) {
 		struct kexit *x = &t->exits[(t->exit_head + i) % KEXIT_N];
-		if (x->used && x->pid == pid)
+		if (x->used && !x->fork && x->pid == pid)
 			return x;
 	}
 	return NULL;
 }
 
+/* is an exit's fds record of pid waiting (it ends the entry then)? */
+static int kev_exit_pending(struct graph *g, pid_t pid)
+{
+	return g->kev && exit_queued(g->kev, pid) != NULL;
+}
+
 static void exit_apply(struct graph *g, struct kexit *x, uint64_t now, int depth);
-static struct proc *kproc(struct graph *g, const struct klin *k, uint64_t now, int depth);
+
+/* a channel of the collector's own (a shim's or a query's connection) */
+static int collector_chan(const struct chan *c)
+{
+	return c && (c->internal || (c->peer && c->peer->internal));
+}
+
+static void link_peer(struct graph *g, struct chan *c, const struct graph_kev_fd *d, uint64_t ts)
+{
+	if (!c || d->kind != HT_CHAN_SOCK || !d->peer || c->peer)
+		return;
+	struct ht_chan pk = {HT_CHAN_SOCK, 0, d->peer};
+	struct chan *pc = chan_get(g, &pk, ts);
+	if (pc) {
+		chan_link_peers(c, pc);
+		c->remote.family = pc->remote.family = AF_UNIX;
+	}
+}
+
+/* p held d from since until `until`, by the kernel's word: a closed hold (no
+ * fd entry), unless p has one on that channel already (only_new: any, open
+ * or closed — a shimmed process's records named it; else an open one).
+ * Returns the hold, or NULL. */
+static struct hold *closed_hold(struct graph *g, struct proc *p, const struct graph_kev_fd *d,
+				uint64_t since, uint64_t until, int only_new)
+{
+	struct ht_chan k = {d->kind, d->dev, d->ino};
+	struct chan *c = graph_chan(g, key_kind(d->kind), key_kind(d->kind) == HT_CHAN_PIPE ? d->dev : 0,
+				    d->ino);
+	if (collector_chan(c))
+		return NULL;
+	for (struct hold *h = c ? c->holds : NULL; h; h = h->cnext)
+		if (h->p == p && (only_new || !h->until))
+			return NULL;
+	if (!c && !(c = chan_get(g, &k, since)))
+		return NULL;
+	struct hold *h = hold_open(g, p, c, since, HOLD_KERNEL);
+	if (!h)
+		return NULL;
+	h->ends = d->ends;
+	hold_close(g, h, until > since ? until : since + 1);
+	link_peer(g, c, d, until);
+	g->st.kev_exit_holds++;
+	return h;
+}
 
 /* A new entry, alive for now, for the process k describes, with its creator
  * (kproc) when the graph or the events know it */
@@ -441,6 +509,15 @@ static struct proc *kproc_new(struct graph *g, const struct klin *k, uid_t uid, 
 	if (c && c->birth_ts > k->fork_ts)
 		c = NULL;
 	set_creator(p, c);
+	if (!k->have_exec && ck->pid == k->creator && ck->path) {
+		/* a fork child that never exec'd: its creator's image, by the
+		 * creator's exec event (its graph entry may not know it yet) */
+		p->exe = p->argv0 = ck->path;
+	} else if (c && !k->have_exec) {
+		p->exe = c->exe;
+		p->argv0 = c->argv0;
+		p->sha256 = c->sha256;
+	}
 	return p;
 }
 
@@ -491,8 +568,14 @@ static void exit_apply(struct graph *g, struct kexit *x, uint64_t now, int depth
 		  (x->k.pid && p->start && x->k.start && p->start != x->k.start) ||
 		  (!p->alive && p->exit_ts + HT_REC_MAX_SKEW_NS < x->ts)))
 		p = NULL; /* another process of the pid (newer, or ended before) */
-	if (p && shim_covers(g, p))
-		return; /* its records said what it held */
+	if (p && shim_covers(g, p)) {
+		/* its records said what it held — all but what they could not
+		 * (an fd inherited from a creator the shim does not cover) */
+		uint64_t since = p->exec_ts > p->birth_ts ? p->exec_ts : p->birth_ts;
+		for (unsigned i = 0; i < x->n; i++)
+			closed_hold(g, p, &x->fd[i], since < x->ts ? since : x->ts - 1, x->ts, 1);
+		return;
+	}
 	if (!p) {
 		if (!x->k.pid || !x->k.creator)
 			return; /* its start and creator unknown (from before the source) */
@@ -530,29 +613,19 @@ static void exit_apply(struct graph *g, struct kexit *x, uint64_t now, int depth
 			if (same_key(&fk, &k))
 				c = fe->h->c; /* /proc showed it: it ends with p */
 		}
+		if (collector_chan(graph_chan(g, key_kind(d->kind),
+					      key_kind(d->kind) == HT_CHAN_PIPE ? d->dev : 0, d->ino)))
+			continue;
 		if (!c && p->alive) {
 			if (fd_set_key(g, p, d->fd, &k, since, HOLD_KERNEL, d->ends) == 0 &&
 			    (fe = fd_find(p, d->fd)) != NULL) {
 				c = fe->h->c;
 				g->st.kev_exit_holds++;
 			}
-		} else if (!c && (c = chan_get(g, &k, since)) != NULL && !oh_find(g, p, c)) {
-			/* ended in the graph already (a sweep found it gone) */
-			struct hold *h = hold_open(g, p, c, since, HOLD_KERNEL);
-			if (h) {
-				h->ends = d->ends;
-				hold_close(g, h, x->ts);
-				g->st.kev_exit_holds++;
-			}
+		} else if (!c) { /* ended in the graph already (a sweep found it gone) */
+			closed_hold(g, p, d, since, x->ts, 0);
 		}
-		if (c && d->kind == HT_CHAN_SOCK && d->peer && !c->peer) {
-			struct ht_chan pk = {HT_CHAN_SOCK, 0, d->peer};
-			struct chan *pc = chan_get(g, &pk, x->ts);
-			if (pc) {
-				chan_link_peers(c, pc);
-				c->remote.family = pc->remote.family = AF_UNIX;
-			}
-		}
+		link_peer(g, c, d, x->ts);
 	}
 	if (x->more)
 		p->fds_stale = 1; /* it held more than the event says */
@@ -561,14 +634,76 @@ static void exit_apply(struct graph *g, struct kexit *x, uint64_t now, int depth
 	g->changes++;
 }
 
-void graph_kev_fds(struct graph *g, pid_t pid, uid_t uid, uint64_t ts,
-		   const struct graph_kev_fd *fds, unsigned n, int more)
+/* A fork's fds: x->pid's creator held each at the fork. A creator the shim
+ * does not cover that the graph is not known to hold it gets a hold from its
+ * image's start (or its last /proc read): open, so that its next read or its
+ * end closes it — closed at that read when it came after the fork and did not
+ * show it (a static program that forked the child fetching its orders, read
+ * them from the pipe and closed it: tests/func/kev_spawn.sh). */
+static void fork_apply(struct graph *g, struct kexit *x, uint64_t now)
+{
+	if (!x->used)
+		return;
+	x->used = 0;
+	pid_t cp = x->k.pid == x->pid ? x->k.creator : 0;
+	struct proc *p = cp > 0 ? live_proc(g, cp) : NULL;
+	if (!p && cp > 1 && g->conf.use_procfs)
+		p = graph_proc_kernel(g, cp, now);
+	if (!p || p->birth_ts > x->ts || shim_covers(g, p))
+		return; /* a shimmed creator's records say what it held */
+	struct kev_lineage kl;
+	uint64_t since = p->birth_ts;
+	if (kev_lineage(g, cp, &kl) == 0) {
+		uint64_t img = kl.exec_known && kl.exec_ts > kl.fork_ts ? kl.exec_ts : kl.fork_ts;
+		if (img > since && img < x->ts)
+			since = img;
+	}
+	uint64_t read = p->synced_ts; /* its last /proc read */
+	if (read > since && read < x->ts)
+		since = read;
+	for (unsigned i = 0; i < x->n; i++) {
+		const struct graph_kev_fd *d = &x->fd[i];
+		struct ht_chan k = {d->kind, d->dev, d->ino};
+		struct fdent *fe = fd_find(p, d->fd);
+		if (fe) {
+			struct ht_chan fk = {fe->h->c->kind, fe->h->c->dev, fe->h->c->ino};
+			if (same_key(&fk, &k))
+				continue; /* known */
+		}
+		if (read > x->ts) { /* read since: it had let go by then */
+			if (closed_hold(g, p, d, since, read, 0))
+				g->st.kev_fork_holds++, g->st.kev_exit_holds--;
+			continue;
+		}
+		struct chan *c = graph_chan(g, key_kind(d->kind),
+					    key_kind(d->kind) == HT_CHAN_PIPE ? d->dev : 0, d->ino);
+		if (collector_chan(c) || fd_set_key(g, p, d->fd, &k, since, HOLD_KERNEL, d->ends) != 0)
+			continue;
+		g->st.kev_fork_holds++;
+		if ((fe = fd_find(p, d->fd)) != NULL)
+			link_peer(g, fe->h->c, d, x->ts);
+	}
+	if (x->more)
+		p->fds_stale = 1;
+	g->changes++;
+}
+
+static void kexit_apply(struct graph *g, struct kexit *x, uint64_t now, int depth)
+{
+	if (x->fork)
+		fork_apply(g, x, now);
+	else
+		exit_apply(g, x, now, depth);
+}
+
+static void fds_queue(struct graph *g, pid_t pid, uid_t uid, uint64_t ts,
+		      const struct graph_kev_fd *fds, unsigned n, int more, int fork)
 {
 	struct kevtab *t = g->kev_on ? tab(g) : NULL;
 	if (!t || pid <= 0)
 		return;
 	if (t->nexits == KEXIT_N) { /* full: the oldest now */
-		exit_apply(g, &t->exits[t->exit_head], ts, 0);
+		kexit_apply(g, &t->exits[t->exit_head], ts, 0);
 		t->exit_head = (t->exit_head + 1) % KEXIT_N;
 		t->nexits--;
 	}
@@ -583,7 +718,20 @@ void graph_kev_fds(struct graph *g, pid_t pid, uid_t uid, uint64_t ts,
 	x->n = (uint8_t)(n < KEV_FDS_MAX_ ? n : KEV_FDS_MAX_);
 	x->more = more || n > KEV_FDS_MAX_;
 	x->used = 1;
+	x->fork = (uint8_t)fork;
 	memcpy(x->fd, fds, x->n * sizeof(*fds));
+}
+
+void graph_kev_fds(struct graph *g, pid_t pid, uid_t uid, uint64_t ts,
+		   const struct graph_kev_fd *fds, unsigned n, int more)
+{
+	fds_queue(g, pid, uid, ts, fds, n, more, 0);
+}
+
+void graph_kev_fork_fds(struct graph *g, pid_t pid, uint64_t ts, const struct graph_kev_fd *fds,
+			unsigned n, int more)
+{
+	fds_queue(g, pid, (uid_t)-1, ts, fds, n, more, 1);
 }
 
 static void closes_settle(struct graph *g, uint64_t now, uint64_t min_age_ns);
@@ -598,7 +746,7 @@ void graph_kev_settle(struct graph *g, uint64_t now, uint64_t min_age_ns)
 		struct kexit *x = &t->exits[t->exit_head];
 		if (x->used && min_age_ns && x->ts + min_age_ns > now)
 			break;
-		exit_apply(g, x, now, 0);
+		kexit_apply(g, x, now, 0);
 		t->exit_head = (t->exit_head + 1) % KEXIT_N;
 		t->nexits--;
 	}

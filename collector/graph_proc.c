@@ -153,6 +153,14 @@ static int sync_cb(void *vctx, int fd, const struct ht_chan *k)
 		return 1; /* cut short: the rest is not read */
 	if (x->nseen < x->cap)
 		x->seen[x->nseen++] = fd;
+	/* an fd number that now names another channel: the old one went at
+	 * this read (not when the new one is dated from) */
+	struct fdent *e = x->since != x->ts ? fd_find(x->p, fd) : NULL;
+	if (e && e->h) {
+		struct ht_chan ek = {e->h->c->kind, e->h->c->dev, e->h->c->ino};
+		if (!same_key(&ek, k))
+			fd_unset(x->g, x->p, fd, x->ts);
+	}
 	fd_set_key(x->g, x->p, fd, k, x->since, x->how, fd_ends(x->g, x->p->pid, fd, k->kind));
 	if (k->kind == HT_CHAN_SOCK)
 		pend_socket(x->g, k);

@@ -54,6 +54,7 @@ struct kev_ev {
 	uint8_t saddr[16], daddr[16];
 	uint8_t nfds, more_fds; /* FDS: entries in fds; more: it held more than those */
 	uint32_t uid;           /* FDS: the process's real uid */
+	uint32_t fds_why;       /* FDS: KEV_FDS_EXIT or KEV_FDS_FORK */
 	union {
 		char filename[256];     /* EXEC; NUL-terminated */
 		struct kev_fdent fds[32]; /* FDS (KEV_FDS_MAX) */

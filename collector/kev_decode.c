@@ -75,9 +75,10 @@ static int fds_fields(const void *data, size_t n, struct kev_ev *o)
 		e->kind = d->kind;
 		e->ends = d->ends;
 	}
-	if (f.pad)
+	if (f.why != KEV_FDS_EXIT && f.why != KEV_FDS_FORK)
 		return -1;
 	o->uid = f.uid;
+	o->fds_why = f.why;
 	o->nfds = (uint8_t)f.n;
 	o->more_fds = (uint8_t)f.more;
 	return 0;
@@ -223,6 +224,7 @@ cJSON *kev_ev_json(const struct kev_ev *e)
 			cJSON_AddItemToArray(a, x);
 		}
 		cJSON_AddBoolToObject(o, "more", e->more_fds);
+		cJSON_AddStringToObject(o, "at", e->fds_why == KEV_FDS_FORK ? "fork" : "exit");
 		break;
 	}
 	}

@@ -121,7 +121,10 @@ static void kev_event(void *arg, const struct kev_ev *e)
 								       (d->ends & KEV_FD_END_W ? HE_W : 0)),
 						     .dev = d->dev, .ino = d->ino, .peer = d->peer};
 		}
-		graph_kev_fds(c->graph, e->tgid, e->uid, e->t_ns, f, n, e->more_fds);
+		if (e->fds_why == KEV_FDS_FORK)
+			graph_kev_fork_fds(c->graph, e->tgid, e->t_ns, f, n, e->more_fds);
+		else
+			graph_kev_fds(c->graph, e->tgid, e->uid, e->t_ns, f, n, e->more_fds);
 		break;
 	}
 	}

@@ -11,7 +11,9 @@
  * load) keeps only the events of its network namespace: a process's by its
  * task's netns, a TCP state change's by its socket's.
  *
- *   sched_process_fork   a new process (threads skipped): creator, child
+ *   sched_process_fork   a new process (threads skipped): creator, child; after
+ *                        it, the pipes, FIFOs and unix sockets the child got
+ *                        from its creator (the creator held them then)
  *   sched_process_exec   the image: device, inode, path
  *   sched_process_exit   the last thread of a process; before it, the pipes,
  *                        FIFOs and unix sockets it still held (its fd table
@@ -108,6 +110,8 @@ static __always_inline void hdr(struct kev_hdr *h, __u32 type, __u32 tgid)
 	h->t_ns = bpf_ktime_get_ns();
 }
 
+static __always_inline void task_fds(struct task_struct *t, __u32 tgid, __u32 why);
+
 SEC("raw_tracepoint/sched_process_fork")
 int kev_fork(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -124,6 +128,7 @@ int kev_fork(struct bpf_raw_tracepoint_args *ctx)
 	e->pad = 0;
 	e->start_ns = BPF_CORE_READ(child, start_boottime);
 	submit(e);
+	task_fds(child, tgid, KEV_FDS_FORK); /* its copy of its creator's table */
 	return 0;
 }
 
@@ -218,8 +223,11 @@ static long fd_one(__u64 i, void *ctx)
 
 /* The pipes, FIFOs and unix sockets t holds as it ends: what it let go of
  * then, which no /proc read after can show (a writer that exits before the
- * reader dials out). No record when it holds none. */
-static __always_inline void exit_fds(struct task_struct *t, __u32 tgid)
+ * reader dials out); at a fork, what the child got from its creator — what
+ * the creator held then (a static program that forks the child that fetches
+ * its orders, reads them from the pipe and closes it). No record when it
+ * holds none. */
+static __always_inline void task_fds(struct task_struct *t, __u32 tgid, __u32 why)
 {
 	__u32 k = 0;
 	struct kev_fds *e = bpf_map_lookup_elem(&fds_scratch, &k);
@@ -240,7 +248,7 @@ static __always_inline void exit_fds(struct task_struct *t, __u32 tgid)
 		return;
 	hdr(&e->h, KEV_FDS, tgid);
 	e->uid = BPF_CORE_READ(t, real_cred, uid.val);
-	e->pad = 0;
+	e->why = why;
 	__u64 size = sizeof(*e) - (KEV_FDS_MAX - n) * sizeof(e->fd[0]);
 	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	__u64 rsize = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
@@ -261,7 +269,7 @@ int kev_exit(struct bpf_raw_tracepoint_args *ctx)
 	if (BPF_CORE_READ(t, signal, live.counter) != 0 || !netns_ours_task(t))
 		return 0;
 	__u32 tgid = BPF_CORE_READ(t, tgid);
-	exit_fds(t, tgid);
+	task_fds(t, tgid, KEV_FDS_EXIT);
 	struct kev_exit *e = reserve(sizeof(*e));
 	if (!e)
 		return 0;

@@ -18,7 +18,8 @@
 		      * owner's close (FIN_WAIT1, LAST_ACK), CLOSE */
 #define KEV_ACCEPT 5 /* accept()/accept4() returned a descriptor */
 #define KEV_FDS 6    /* the pipes, FIFOs and unix sockets a process held as it
-		      * ended (sent before its KEV_EXIT; none: no record) */
+		      * ended (sent before its KEV_EXIT), or a new process has
+		      * from its creator (after its KEV_FORK); none: no record */
 #define KEV_TYPES 7
 
 #define KEV_PATH_MAX 256
@@ -73,6 +74,8 @@ struct kev_sock {
 #define KEV_FD_UNIX 3  /* a unix socket */
 #define KEV_FD_END_R 1 /* pipes and FIFOs: opened for reading (FMODE_READ) */
 #define KEV_FD_END_W 2 /*                  for writing (FMODE_WRITE) */
+#define KEV_FDS_EXIT 0
+#define KEV_FDS_FORK 1
 #define KEV_FDS_MAX 32   /* entries in one record */
 #define KEV_FDS_SCAN 512 /* descriptors 0..KEV_FDS_SCAN-1 are looked at */
 
@@ -94,7 +97,9 @@ struct kev_fds {
 	__u32 more;       /* 1: it held more than the record says (over KEV_FDS_MAX
 			   * entries, or a descriptor at KEV_FDS_SCAN or above) */
 	__u32 uid;        /* its real uid */
-	__u32 pad;
+	__u32 why;        /* KEV_FDS_EXIT: h.tgid ends holding these; KEV_FDS_FORK:
+			   * h.tgid was just forked, with these (its creator's at
+			   * the fork, which its KEV_FORK before names) */
 	struct kev_fd fd[KEV_FDS_MAX];
 };
 

@@ -11,6 +11,13 @@
  *   fifo_orders uread PATH HOST PORT  the same as read, from one connection
  *                                     accepted on the unix socket PATH (kept
  *                                     open, as the FIFO is)
+ *   fifo_orders spawn HOST1 PORT1 HOST PORT   forks a child that fetches the
+ *                                     orders: it connects to HOST1:PORT1, copies
+ *                                     what comes to a pipe and exits (holding
+ *                                     its connection to the end); the parent
+ *                                     reads the pipe to EOF, closes it, then
+ *                                     connects to HOST:PORT and sleeps (a Go
+ *                                     program's exec.Command(...).Output())
  *   fifo_orders listen LPORT HOST PORT  the same orders over TCP instead: a
  *                                     bind shell's pattern — listens on LPORT,
  *                                     accepts one connection, reads it to EOF,
@@ -27,7 +34,20 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+static int dial4(const char *host, const char *port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)atoi(port))};
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	if (s < 0 || inet_pton(AF_INET, host, &a.sin_addr) != 1 ||
+	    connect(s, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		perror("fifo_orders: connect");
+		exit(1);
+	}
+	return s;
+}
 
 static int unix_addr(const char *path, struct sockaddr_un *a)
 {
@@ -41,6 +61,37 @@ static int unix_addr(const char *path, struct sockaddr_un *a)
 
 int main(int argc, char **argv)
 {
+	if (argc == 6 && !strcmp(argv[1], "spawn")) {
+		int p[2];
+		char buf[512];
+		size_t n = 0;
+		ssize_t r;
+		if (pipe2(p, O_CLOEXEC) != 0) {
+			perror("fifo_orders: pipe2");
+			return 1;
+		}
+		pid_t c = fork();
+		if (c == 0) { /* the fetcher: its connection stays open until it exits */
+			close(p[0]);
+			int s = dial4(argv[2], argv[3]);
+			while ((r = read(s, buf, sizeof(buf))) > 0)
+				if (write(p[1], buf, (size_t)r) != r)
+					break;
+			_exit(0);
+		}
+		close(p[1]);
+		while (n < sizeof(buf) - 1 && (r = read(p[0], buf + n, sizeof(buf) - 1 - n)) > 0)
+			n += (size_t)r;
+		close(p[0]);
+		waitpid(c, NULL, 0);
+		buf[n] = 0;
+		buf[strcspn(buf, "\n")] = 0;
+		fprintf(stderr, "orders: %s\n", buf);
+		dial4(argv[4], argv[5]);
+		fprintf(stderr, "connected\n");
+		for (;;)
+			pause();
+	}
 	if (argc == 4 && !strcmp(argv[1], "uwrite")) {
 		struct sockaddr_un u;
 		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
