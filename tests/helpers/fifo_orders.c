@@ -7,7 +7,8 @@
  *                                     HOST:PORT (numeric), prints "connected"
  *                                     and sleeps holding both until killed
  *   fifo_orders uwrite PATH TEXT      the same as write, over a connection to
- *                                     the unix socket PATH
+ *                                     the unix socket PATH; it waits half a
+ *                                     second before it exits (see kev_fifo.sh)
  *   fifo_orders uread PATH HOST PORT  the same as read, from one connection
  *                                     accepted on the unix socket PATH (kept
  *                                     open, as the FIFO is)
@@ -100,6 +101,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		dprintf(fd, "%s\n", argv[3]);
+		usleep(500000); /* the reader accepts meanwhile */
 		_exit(0);
 	}
 	if (argc == 4 && !strcmp(argv[1], "write")) {
