@@ -230,6 +230,7 @@ static void gaddr_of(struct gaddr *a, int family, const uint8_t *ip, uint16_t po
  * closes, then connects elsewhere: chain model rule 2). */
 static void tcp_hold(struct graph *g, struct proc *p, const struct ktcp *t, uint64_t ts);
 static void tcp_defer(struct graph *g, const struct ktcp *t, uint64_t ts);
+static void tcp_queue(struct graph *g, const struct ktcp *t, uint64_t ts, uint64_t serial);
 static struct proc *kproc(struct graph *g, const struct klin *k, uint64_t now, int depth);
 static struct proc *kproc_new(struct graph *g, const struct klin *k, uid_t uid, uint64_t now,
 			      int depth);
@@ -241,21 +242,35 @@ static struct proc *kproc_new(struct graph *g, const struct klin *k, uid_t uid, 
  * bind shell its orders and exited (tests/func/kev_accept.sh). At the close
  * and again once the records before it are read (its CONNECT may come
  * after the close's event). */
-static void local_end(struct graph *g, const struct ktcp *t)
+static int local_end(struct graph *g, const struct ktcp *t)
 {
 	struct chan *kc = graph_chan(g, HT_CHAN_SOCK, 0, t->ino);
-	if (kc && t->local.port && (!kc->has_local || kc->addr_claimed)) {
+	if (!kc)
+		return 0;
+	if (t->local.port && (!kc->has_local || kc->addr_claimed)) {
 		kc->local = t->local;
 		kc->has_local = 1;
 		if (t->remote.port && (!kc->remote.family || kc->addr_claimed))
 			kc->remote = t->remote;
 		kc->addr_claimed = 0;
+		/* its holders all let go already (its CLOSE or EXIT was read
+		 * before this): listed now, as hold_close would have */
+		uint64_t last = 0;
+		for (const struct hold *h = kc->holds; h; h = h->cnext) {
+			if (!h->until)
+				return 1;
+			last = h->until > last ? h->until : last;
+		}
+		if (last)
+			graph_hist_closed(g, kc, last);
 	}
+	return 1;
 }
 
 static void tcp_closed(struct graph *g, const struct ktcp *t, uint64_t ts, int failed, uint64_t now)
 {
-	local_end(g, t);
+	if (!local_end(g, t))
+		tcp_queue(g, t, ts, 0); /* its record not read yet: once it is */
 	struct proc *p = live_proc(g, t->pid);
 	if (!p && g->conf.use_procfs)
 		p = graph_proc_kernel(g, t->pid, now);
@@ -757,6 +772,8 @@ void graph_kev_settle(struct graph *g, uint64_t now, uint64_t min_age_ns)
 static void close_apply(struct graph *g, const struct kclose *x)
 {
 	local_end(g, &x->t);
+	if (!x->serial)
+		return; /* (its local end only) */
 	struct proc *p = graph_proc(g, x->t.pid);
 	if (!p || p->serial != x->serial)
 		return; /* gone from the graph since, or another process of the pid */
@@ -770,9 +787,17 @@ static void close_apply(struct graph *g, const struct kclose *x)
 
 static void tcp_defer(struct graph *g, const struct ktcp *t, uint64_t ts)
 {
-	struct kevtab *kt = g->kev;
 	struct proc *p = live_proc(g, t->pid);
-	if (!kt || !p)
+	if (p)
+		tcp_queue(g, t, ts, p->serial);
+}
+
+/* serial: the holder's graph entry (its hold is decided then), 0: the
+ * connection's local end only */
+static void tcp_queue(struct graph *g, const struct ktcp *t, uint64_t ts, uint64_t serial)
+{
+	struct kevtab *kt = g->kev;
+	if (!kt)
 		return;
 	if (kt->ncloses == KCLOSE_N) { /* full: the oldest now */
 		close_apply(g, &kt->closes[kt->close_head]);
@@ -782,7 +807,7 @@ static void tcp_defer(struct graph *g, const struct ktcp *t, uint64_t ts)
 	struct kclose *x = &kt->closes[(kt->close_head + kt->ncloses++) % KCLOSE_N];
 	x->t = *t;
 	x->ts = ts;
-	x->serial = p->serial;
+	x->serial = serial;
 }
 
 static void closes_settle(struct graph *g, uint64_t now, uint64_t min_age_ns)

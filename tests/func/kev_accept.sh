@@ -40,6 +40,8 @@ run() {
 	_lr=$(ct_onward "$CT_P")
 	# shellcheck disable=SC2086
 	tb_exec h2 "$TB_HOPTRACE" who $_lr --json >"$TB_T/$1.who.json" || { cat "$TB_T/$1.who.json"; return 1; }
+	tb_exec h1 "$TB_HOPTRACE" --json graph >"$TB_T/$1.h1graph.json" 2>&1
+	tb_exec h1 "$TB_HOPTRACE" kev-dump --json >"$TB_T/$1.h1kev.json" 2>&1
 	tb_exec h2 "$TB_HOPTRACE" status | grep -E 'tcp_holds_from_kernel_events' | sed "s/^/    $1: /"
 }
 
