@@ -70,7 +70,9 @@ struct kpas {
 
 /* A connection a shimmed process let go of, kept until the records before
  * its close are read: one no record of its named (io_uring's accept or
- * connect, a raw syscall) becomes its hold then (graph_kev_settle) */
+ * connect, a raw syscall) becomes its hold then (graph_kev_settle); and
+ * one whose CONNECT or ACCEPT was not read at its close takes the kernel's
+ * ends then (tcp_ends_to_graph) */
 #define KCLOSE_N 256
 struct kclose {
 	struct ktcp t;
@@ -242,12 +244,14 @@ static struct proc *kproc(struct graph *g, const struct klin *k, uint64_t now, i
 static struct proc *kproc_new(struct graph *g, const struct klin *k, uid_t uid, uint64_t now,
 			      int depth);
 
-static void tcp_ends_to_graph(struct graph *g, const struct ktcp *k);
+static int tcp_ends_to_graph(struct graph *g, const struct ktcp *k);
 
 static void tcp_closed(struct graph *g, const struct ktcp *t, uint64_t ts, int failed, uint64_t now)
 {
-	if (!failed)
-		tcp_ends_to_graph(g, t); /* (a CONNECT not read yet: from the kept slot) */
+	/* its record not read yet: once it is (an ACCEPT's socket has no kept
+	 * slot; a CONNECT also reads its slot, graph_kev_tcp_ends) */
+	if (!failed && !tcp_ends_to_graph(g, t))
+		tcp_queue(g, t, ts, 0);
 	struct proc *p = live_proc(g, t->pid);
 	if (!p && g->conf.use_procfs)
 		p = graph_proc_kernel(g, t->pid, now);
@@ -375,11 +379,13 @@ uint64_t graph_kev_tcp_find(struct graph *g, const struct gaddr *local, const st
  * was read before this event: h1's `nc -N` that sent a bind shell its orders
  * and exited, tests/func/kev_accept.sh) — and a local connection's two ends
  * linked (a forward's client that connected, sent and left before a probe) */
-static void tcp_ends_to_graph(struct graph *g, const struct ktcp *k)
+static int tcp_ends_to_graph(struct graph *g, const struct ktcp *k)
 {
 	struct chan *c = graph_chan(g, HT_CHAN_SOCK, 0, k->ino);
-	if (!c || !k->local.port || c->kind != HT_CHAN_SOCK)
-		return;
+	if (!c || c->kind != HT_CHAN_SOCK)
+		return 0;
+	if (!k->local.port)
+		return 1;
 	if (!c->has_local || c->addr_claimed || !c->remote.family) {
 		if (c->addr_claimed && c->remote.family && !gaddr_eq(&c->remote, &k->remote))
 			g->st.addr_corrected++;
@@ -395,6 +401,7 @@ static void tcp_ends_to_graph(struct graph *g, const struct ktcp *k)
 			graph_hist_closed(g, c, last); /* (hold_close could not list it) */
 	}
 	graph_link_local_tcp(g, c);
+	return 1;
 }
 
 /* Its owner closed (FIN_WAIT1, LAST_ACK: in its context) a connection it
@@ -828,6 +835,9 @@ void graph_kev_settle(struct graph *g, uint64_t now, uint64_t min_age_ns)
 
 static void close_apply(struct graph *g, const struct kclose *x)
 {
+	tcp_ends_to_graph(g, &x->t);
+	if (!x->serial)
+		return; /* (its ends only) */
 	struct proc *p = graph_proc(g, x->t.pid);
 	if (!p || p->serial != x->serial)
 		return; /* gone from the graph since, or another process of the pid */
@@ -846,7 +856,8 @@ static void tcp_defer(struct graph *g, const struct ktcp *t, uint64_t ts)
 		tcp_queue(g, t, ts, p->serial);
 }
 
-/* serial: the holder's graph entry (its hold is decided then) */
+/* serial: the holder's graph entry (its hold is decided then), 0: the
+ * connection's ends only */
 static void tcp_queue(struct graph *g, const struct ktcp *t, uint64_t ts, uint64_t serial)
 {
 	struct kevtab *kt = g->kev;
