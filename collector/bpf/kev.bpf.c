@@ -24,8 +24,9 @@
  *                        accept/accept4 that returned a descriptor
  *
  * A record that finds the ring full is counted in `lost` (per CPU). The
- * consumer is woken when a quarter of the ring is used; it also reads on its
- * own timer and before every answer.
+ * consumer is woken when an event takes the ring over a quarter or the next
+ * eighth (submit, wake_flag); it also reads on its own timer and before
+ * every answer.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
