@@ -183,8 +183,10 @@ $(BUILD)/tests/bench/%_bench: $(BUILD)/tests/bench/%_bench.o $(ALL_LIBS)
 # the stand-in collector reads rings with the collector's own reader
 $(BUILD)/tests/helpers/rec_sink: $(BUILD)/common/ring.o
 $(BUILD)/tests/helpers/bench_shim: $(BUILD)/common/ring.o
-# (uring_connect: liburing, Debian's liburing-dev — tests/func/kev_uring.sh)
+# (uring_connect, uring_accept: liburing, Debian's liburing-dev —
+# tests/func/kev_uring.sh, kev_uring_accept.sh)
 $(BUILD)/tests/helpers/uring_connect: HELPER_LIBS = -luring
+$(BUILD)/tests/helpers/uring_accept: HELPER_LIBS = -luring
 $(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ -lpthread -lutil $(HELPER_LIBS)

@@ -248,6 +248,8 @@ struct graph_stats {
 	uint64_t refused_kev;      /* a BIRTH/IMAGE the kernel's events contradict */
 	uint64_t kev_forks;        /* fork events taken (graph_kev.c) */
 	uint64_t kev_tcp_holds;    /* holds of TCP connections from kernel events */
+	uint64_t kev_exit_holds;   /* holds of pipes, FIFOs, unix sockets from exit events */
+	uint64_t kev_fork_holds;   /* a creator's, from its children's fork events */
 	/* closed TCP connections (graph_hist.c): listed, and dropped for the
 	 * count cap or the history window */
 	uint64_t hist_added, hist_evicted_cap, hist_evicted_window;
@@ -287,8 +289,36 @@ struct graph *graph_new(const struct graph_conf *conf);
 void graph_kev_on(struct graph *g, int on);
 void graph_kev_lossy(struct graph *g);
 void graph_kev_fork(struct graph *g, pid_t child, pid_t creator, uint64_t start_ns, uint64_t ts);
-void graph_kev_exec(struct graph *g, pid_t pid, uint64_t dev, uint64_t ino, uint64_t ts);
+void graph_kev_exec(struct graph *g, pid_t pid, uint64_t dev, uint64_t ino, const char *path,
+		    uint64_t ts);
 void graph_kev_exit(struct graph *g, pid_t pid, uint64_t ts);
+/* The pipes, FIFOs and unix sockets pid held as it ended at ts (the kernel's
+ * exit-time read of its fd table; more: it held more than these). Kept until
+ * graph_kev_settle: a process the shim covers has had its records read by
+ * then, and gets nothing from it. */
+struct graph_kev_fd {
+	int fd;
+	uint8_t kind;           /* HT_CHAN_PIPE, HT_CHAN_FIFO, HT_CHAN_SOCK (unix) */
+	uint8_t ends;           /* pipes, FIFOs: HE_R | HE_W */
+	uint64_t dev, ino;      /* as record.h keys them */
+	uint64_t peer;          /* a unix socket's connected peer (0 none) */
+};
+void graph_kev_fds(struct graph *g, pid_t pid, uid_t uid, uint64_t ts,
+		   const struct graph_kev_fd *fds, unsigned n, int more);
+/* The same at a fork: pid was just forked (graph_kev_fork before) with these
+ * from its creator — the creator held them then. A creator the shim does not
+ * cover gets a hold of each it is not known to hold (open, from its image's
+ * start: its next /proc read or its end closes it; closed at that read when
+ * the read came after the fork and did not show it). */
+void graph_kev_fork_fds(struct graph *g, pid_t pid, uint64_t ts, const struct graph_kev_fd *fds,
+			unsigned n, int more);
+/* Applies the ends kept by graph_kev_fds: all of them (records have all been
+ * read), or those older than min_age_ns. A process the shim does not cover
+ * gets a hold of each, from its image's start (or its last /proc read) to
+ * its end, and ends in the graph; one the graph never knew is made from its
+ * fork and exec events, as are its ended creators. */
+void graph_kev_settle(struct graph *g, uint64_t now, uint64_t min_age_ns);
+#define KEV_SETTLE_NS 1000000000ULL /* kept at most this long while records lag */
 /* A TCP state change (states as include/net/tcp_states.h) of socket ino:
  * a connect() the kernel saw (SYN_SENT) until its owner's close gives a
  * process the shim does not cover its hold of that connection (history). */

@@ -106,8 +106,18 @@ void fd_unset(struct graph *g, struct proc *p, int fd, uint64_t ts)
 	*e = p->fds[last];
 	p->nfds--;
 	if (h && h->nfds && --h->nfds == 0) {
+		/* its other fds went at the same time (one /proc read found them
+		 * all gone, a CLOSERANGE, its end): it held all their ends until
+		 * then — a pipe's both, held since pipe(), is not a writer only */
+		if (g->shrunk == h && g->shrunk_ts == ts)
+			h->ends |= g->shrunk_ends;
 		hold_close(g, h, ts);
 	} else if (h && h->nfds <= 64) {
+		if (g->shrunk != h || g->shrunk_ts != ts)
+			g->shrunk_ends = 0;
+		g->shrunk = h;
+		g->shrunk_ts = ts;
+		g->shrunk_ends |= h->ends;
 		/* the ends it still holds: a forkpty child that closed the
 		 * master it inherited is a slave holder only (with many fds
 		 * on one channel the ends stay as they were: more ends is

@@ -106,6 +106,11 @@ struct graph {
 	 * process took means "not known": scan */
 	struct lastclose { uint64_t serial, ts; } lastclose[LASTCLOSE_N];
 	uint64_t changes;                /* graph_changes(): bumped by every change a chain may see */
+	/* the last hold fd_unset narrowed (an fd of several went): when its last
+	 * fd goes at the same time, it ends with all their ends (graph_fd.c) */
+	const struct hold *shrunk;
+	uint64_t shrunk_ts;
+	uint8_t shrunk_ends;
 	/* the kernel event source's lineage (graph_kev.c); kev_on: authoritative */
 	struct kevtab *kev;
 	int kev_on;
@@ -314,6 +319,8 @@ void dcache_drop(struct graph *g, const struct proc *p);
 uint8_t fd_ends(struct graph *g, pid_t pid, int fd, uint8_t kind);
 /* makes p's fd table equal to /proc/PID/fd; 0 or -errno (p unchanged) */
 int proc_sync_fds(struct graph *g, struct proc *p, uint64_t ts, uint8_t how);
+/* the same, the holds of fds it finds new dated from since (<= ts) */
+int proc_sync_fds_since(struct graph *g, struct proc *p, uint64_t ts, uint64_t since, uint8_t how);
 /* the creator's holds open at the fork, for a child whose table is gone */
 void inherit_from(struct graph *g, struct proc *p, struct proc *c, uint64_t fork_ts);
 void proc_hash(struct graph *g, struct proc *p);

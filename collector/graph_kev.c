@@ -19,6 +19,8 @@
 
 #include "graph_int.h"
 
+#define KEV_FDS_MAX_ 32 /* bpf/kev_event.h KEV_FDS_MAX */
+
 #define KLIN_N 65536
 
 struct klin {
@@ -26,7 +28,21 @@ struct klin {
 	uint64_t start;         /* /proc starttime (clock ticks) from the fork event */
 	uint64_t fork_ts, exec_ts, exit_ts;
 	uint64_t dev, ino;      /* the last exec's executable */
+	const char *path;       /* its path as execve() was given it (interned; NULL none) */
 	uint8_t have_exec, ended;
+};
+
+/* A process's exit-time fds, kept until the records before it are read
+ * (graph_kev_settle), with its lineage as it was then. A ring: when full,
+ * the oldest is applied at once. */
+#define KEXIT_N 256
+struct kexit {
+	struct klin k;          /* k.pid 0: no fork or exec event of it */
+	pid_t pid;
+	uid_t uid;
+	uint64_t ts;
+	uint8_t n, more, used, fork; /* fork: a fork's (the creator's then), else an exit's */
+	struct graph_kev_fd fd[KEV_FDS_MAX_];
 };
 
 /* An outgoing TCP connection the kernel saw a process make, by its socket's
@@ -39,7 +55,28 @@ struct ktcp {
 	uint64_t ino, since;
 	pid_t pid;
 	uint8_t closed;
+	uint8_t dir;            /* 'o' connected (SYN_SENT), 'i' accepted */
 	struct gaddr local, remote;
+};
+
+/* A passive open the kernel saw (SYN_RECV -> ESTABLISHED: before accept, so
+ * no inode yet), by 4-tuple (direct-mapped, KPAS_N slots): when its owner
+ * closes it, the connection was held since then at the earliest */
+#define KPAS_N 4096
+struct kpas {
+	uint64_t ts;
+	struct gaddr local, remote;
+};
+
+/* A connection a shimmed process let go of, kept until the records before
+ * its close are read: one no record of its named (io_uring's accept or
+ * connect, a raw syscall) becomes its hold then (graph_kev_settle); and
+ * one whose CONNECT or ACCEPT was not read at its close takes the kernel's
+ * ends then (tcp_ends_to_graph) */
+#define KCLOSE_N 256
+struct kclose {
+	struct ktcp t;
+	uint64_t ts, serial;    /* serial: the process's graph entry then */
 };
 
 struct kevtab {
@@ -48,6 +85,11 @@ struct kevtab {
 	/* tcp's slots by 4-tuple (index + 1, 0 empty; direct-mapped, the newest
 	 * wins): graph_kev_tcp_find without a scan, mostly */
 	uint16_t by_tuple[KTCP_N];
+	struct kpas pas[KPAS_N];
+	struct kexit exits[KEXIT_N];
+	unsigned exit_head, nexits;  /* the oldest kept, how many */
+	struct kclose closes[KCLOSE_N];
+	unsigned close_head, ncloses;
 	int lossy;              /* the ring lost events: absence proves nothing */
 };
 
@@ -96,7 +138,8 @@ void graph_kev_fork(struct graph *g, pid_t child, pid_t creator, uint64_t start_
 	g->st.kev_forks++;
 }
 
-void graph_kev_exec(struct graph *g, pid_t pid, uint64_t dev, uint64_t ino, uint64_t ts)
+void graph_kev_exec(struct graph *g, pid_t pid, uint64_t dev, uint64_t ino, const char *path,
+		    uint64_t ts)
 {
 	struct kevtab *t = tab(g);
 	if (!t || pid <= 0)
@@ -110,7 +153,10 @@ void graph_kev_exec(struct graph *g, pid_t pid, uint64_t dev, uint64_t ino, uint
 	k->dev = dev;
 	k->ino = ino;
 	k->exec_ts = ts;
+	k->path = path && path[0] ? graph_intern(g, path) : NULL;
 }
+
+static int kev_exit_pending(struct graph *g, pid_t pid);
 
 void graph_kev_exit(struct graph *g, pid_t pid, uint64_t ts)
 {
@@ -118,6 +164,12 @@ void graph_kev_exit(struct graph *g, pid_t pid, uint64_t ts)
 	if (k && k->pid == pid && !k->ended) {
 		k->ended = 1;
 		k->exit_ts = ts;
+		/* an entry made from the kernel's events alone (tcp_closed) ends
+		 * when the kernel says; one the shim or /proc describes as they do */
+		struct proc *p = live_proc(g, pid);
+		if (p && p->seen_kev && !p->synced_ts && p->start == k->start &&
+		    p->birth_ts == k->fork_ts && !kev_exit_pending(g, pid))
+			proc_end(g, p, ts);
 	}
 }
 
@@ -185,11 +237,31 @@ static void gaddr_of(struct gaddr *a, int family, const uint8_t *ip, uint16_t po
  * does not cover gets the hold the kernel saw, [connect, close) — history
  * a later /proc read could not show (a program that reads its orders and
  * closes, then connects elsewhere: chain model rule 2). */
+static void tcp_hold(struct graph *g, struct proc *p, const struct ktcp *t, uint64_t ts);
+static void tcp_defer(struct graph *g, const struct ktcp *t, uint64_t ts);
+static void tcp_queue(struct graph *g, const struct ktcp *t, uint64_t ts, uint64_t serial);
+static struct proc *kproc(struct graph *g, const struct klin *k, uint64_t now, int depth);
+static struct proc *kproc_new(struct graph *g, const struct klin *k, uid_t uid, uint64_t now,
+			      int depth);
+
+static int tcp_ends_to_graph(struct graph *g, const struct ktcp *k);
+
 static void tcp_closed(struct graph *g, const struct ktcp *t, uint64_t ts, int failed, uint64_t now)
 {
+	/* its record not read yet: once it is (an ACCEPT's socket has no kept
+	 * slot; a CONNECT also reads its slot, graph_kev_tcp_ends) */
+	if (!failed && !tcp_ends_to_graph(g, t))
+		tcp_queue(g, t, ts, 0);
 	struct proc *p = live_proc(g, t->pid);
 	if (!p && g->conf.use_procfs)
 		p = graph_proc_kernel(g, t->pid, now);
+	if (!p && g->kev) {
+		/* gone already (a static child that fetched orders and exited):
+		 * made from its fork and exec events, ended by its exit's */
+		const struct klin *k = &g->kev->slot[(uint32_t)t->pid % KLIN_N];
+		if (k->pid == t->pid && k->creator && k->fork_ts <= t->since)
+			p = k->ended ? kproc(g, k, now, 0) : kproc_new(g, k, (uid_t)-1, now, 0);
+	}
 	/* not the shim's: found in /proc, or exec'd and announced no image (a
 	 * static binary after a shimmed shell's exec: its EXEC record may not
 	 * even be applied yet — the kernel's exec event after its last IMAGE
@@ -198,8 +270,21 @@ static void tcp_closed(struct graph *g, const struct ktcp *t, uint64_t ts, int f
 	struct kev_lineage kl;
 	int unannounced = kev_lineage(g, t->pid, &kl) == 0 && kl.exec_known && p &&
 			  kl.exec_ts > p->exec_ts;
-	if (!p || (!p->seen_kernel && !p->exec_pending && !unannounced) || failed)
-		return; /* the shim's records say it (or a connect that never carried anything) */
+	if (!p || failed)
+		return; /* (a connect that never carried anything) */
+	if (!p->seen_kernel && !p->exec_pending && !unannounced) {
+		/* the shim's records say it — unless the shim never saw it (an
+		 * io_uring accept or connect, a raw syscall): decided once the
+		 * records before the close are read (graph_kev_settle) */
+		tcp_defer(g, t, ts);
+		return;
+	}
+	tcp_hold(g, p, t, ts);
+}
+
+/* p held the connection t from t->since until ts, by the kernel's word */
+static void tcp_hold(struct graph *g, struct proc *p, const struct ktcp *t, uint64_t ts)
+{
 	struct ht_chan k = {HT_CHAN_SOCK, 0, t->ino};
 	struct chan *c = chan_get(g, &k, t->since);
 	if (!c)
@@ -210,7 +295,7 @@ static void tcp_closed(struct graph *g, const struct ktcp *t, uint64_t ts, int f
 	if (had)
 		return; /* /proc showed it already: its hold is closed at the kernel's time */
 	if (!c->dir || c->dir_guess) {
-		c->dir = 'o'; /* the kernel's connect event: connected */
+		c->dir = t->dir; /* the kernel's connect or passive open */
 		c->dir_guess = 0;
 	}
 	if (c->remote.family == 0 || c->addr_claimed) {
@@ -249,6 +334,14 @@ int graph_kev_tcp_conn(struct graph *g, uint64_t ino, struct gaddr *local, struc
 	*local = k->local;
 	*remote = k->remote;
 	return 0;
+}
+
+static struct kpas *pas_slot(struct kevtab *t, const struct gaddr *l, const struct gaddr *r)
+{
+	uint64_t h = ((uint64_t)l->port << 16 | r->port) ^ ((uint64_t)l->family << 40);
+	for (unsigned i = 0; i < 16; i++)
+		h = hash64(h ^ ((uint64_t)l->a[i] << 8 | r->a[i]) ^ i);
+	return &t->pas[h % KPAS_N];
 }
 
 static int gaddr_eq(const struct gaddr *a, const struct gaddr *b)
@@ -291,15 +384,21 @@ uint64_t graph_kev_tcp_find(struct graph *g, const struct gaddr *local, const st
 	return best ? best->ino : 0;
 }
 
-/* A socket the graph knows (a shimmed process's CONNECT) takes the kernel's
- * 4-tuple from the event when it has none of the kernel's yet: listed in the
- * closed-connection index when it closes, and a local connection's two ends
+/* A socket the graph knows (a shimmed process's CONNECT or ACCEPT) takes the
+ * kernel's 4-tuple from the event when it has none of the kernel's yet (at
+ * ESTABLISHED and at the close; a CONNECT read after the close takes it from
+ * the kept slot, graph_kev_tcp_ends): listed in the closed-connection index
+ * when it closes — now, if its holders all let go already (its CLOSE or EXIT
+ * was read before this event: h1's `nc -N` that sent a bind shell its orders
+ * and exited, tests/func/kev_accept.sh) — and a local connection's two ends
  * linked (a forward's client that connected, sent and left before a probe) */
-static void tcp_ends_to_graph(struct graph *g, const struct ktcp *k)
+static int tcp_ends_to_graph(struct graph *g, const struct ktcp *k)
 {
 	struct chan *c = graph_chan(g, HT_CHAN_SOCK, 0, k->ino);
-	if (!c || !k->local.port || c->kind != HT_CHAN_SOCK)
-		return;
+	if (!c || c->kind != HT_CHAN_SOCK)
+		return 0;
+	if (!k->local.port)
+		return 1;
 	if (!c->has_local || c->addr_claimed || !c->remote.family) {
 		if (c->addr_claimed && c->remote.family && !gaddr_eq(&c->remote, &k->remote))
 			g->st.addr_corrected++;
@@ -307,14 +406,59 @@ static void tcp_ends_to_graph(struct graph *g, const struct ktcp *k)
 		c->remote = k->remote;
 		c->has_local = 1;
 		c->addr_claimed = 0;
+		uint64_t last = 0;
+		const struct hold *h;
+		for (h = c->holds; h && h->until; h = h->cnext)
+			last = h->until > last ? h->until : last;
+		if (!h && last)
+			graph_hist_closed(g, c, last); /* (hold_close could not list it) */
 	}
 	graph_link_local_tcp(g, c);
+	return 1;
+}
+
+/* Its owner closed (FIN_WAIT1, LAST_ACK: in its context) a connection it
+ * accepted: when the kernel saw the passive open, a process the shim does
+ * not cover held it from then (its image's start, if later) to the close —
+ * a bind shell's orders from h1, read and let go of before it dials out
+ * (tests/func/kev_accept.sh). No passive open seen: nothing (its direction
+ * and start are not known). */
+static void accepted_closed(struct graph *g, struct kevtab *t, const struct graph_kev_sock *s,
+			    uint64_t now)
+{
+	struct ktcp k = {.ino = s->ino, .pid = s->pid, .dir = 'i'};
+	gaddr_of(&k.local, s->family, s->saddr, s->sport);
+	gaddr_of(&k.remote, s->family, s->daddr, s->dport);
+	struct kpas *ps = pas_slot(t, &k.local, &k.remote);
+	if (!ps->ts || !gaddr_eq(&ps->local, &k.local) || !gaddr_eq(&ps->remote, &k.remote))
+		return;
+	k.since = ps->ts;
+	ps->ts = 0;
+	struct kev_lineage kl;
+	if (kev_lineage(g, s->pid, &kl) == 0) {
+		uint64_t img = kl.exec_known && kl.exec_ts > kl.fork_ts ? kl.exec_ts : kl.fork_ts;
+		if (img > k.since && img < s->ts)
+			k.since = img; /* accepted by this image, not before it */
+	}
+	tcp_closed(g, &k, s->ts, 0, now);
 }
 
 void graph_kev_tcp(struct graph *g, const struct graph_kev_sock *s, uint64_t now)
 {
 	struct kevtab *t = g->kev_on ? tab(g) : NULL;
-	if (!t || !s->ino || (s->family != AF_INET && s->family != AF_INET6))
+	if (!t || (s->family != AF_INET && s->family != AF_INET6))
+		return;
+	if (s->newstate == 1 && s->oldstate == 3) { /* SYN_RECV -> ESTABLISHED: passive */
+		struct gaddr l, r;
+		gaddr_of(&l, s->family, s->saddr, s->sport);
+		gaddr_of(&r, s->family, s->daddr, s->dport);
+		struct kpas *ps = pas_slot(t, &l, &r);
+		ps->ts = s->ts;
+		ps->local = l;
+		ps->remote = r;
+		return;
+	}
+	if (!s->ino)
 		return;
 	struct ktcp *k = &t->tcp[s->ino % KTCP_N];
 	switch (s->newstate) {
@@ -323,6 +467,7 @@ void graph_kev_tcp(struct graph *g, const struct graph_kev_sock *s, uint64_t now
 		k->ino = s->ino;
 		k->pid = s->pid;
 		k->since = s->ts;
+		k->dir = 'o';
 		gaddr_of(&k->remote, s->family, s->daddr, s->dport);
 		break;
 	case 1: /* ESTABLISHED: the 4-tuple */
@@ -336,15 +481,421 @@ void graph_kev_tcp(struct graph *g, const struct graph_kev_sock *s, uint64_t now
 	case 4: /* FIN_WAIT1 */
 	case 9: /* LAST_ACK: its owner's close() */
 	case 7: /* CLOSE (a reset, a failed connect) */
-		if (k->ino == s->ino && !k->closed) {
-			int failed = s->newstate == 7 && s->oldstate == 2;
-			if (!failed)
-				tcp_ends_to_graph(g, k);
-			tcp_closed(g, k, s->ts, failed, now);
-			k->closed = 1;
-			if (failed)
-				k->ino = 0;
+		if (k->ino == s->ino) {
+			if (!k->closed) {
+				tcp_closed(g, k, s->ts, s->newstate == 7 && s->oldstate == 2, now);
+				k->closed = 1; /* (its 4-tuple kept: graph_kev_tcp_find) */
+				if (s->newstate == 7 && s->oldstate == 2)
+					k->ino = 0;
+			}
+		} else if (s->newstate != 7) {
+			accepted_closed(g, t, s, now);
 		}
 		break;
+	}
+}
+
+/* ---- what an ending process still held (KEV_FDS) ---------------------------- */
+
+/* Does the shim describe p (its records said what it held)? Not when it was
+ * found in /proc, is between an EXEC and its image's IMAGE, or exec'd
+ * (the kernel's exec event) after its last IMAGE: a static image. */
+static int shim_covers(struct graph *g, const struct proc *p)
+{
+	struct kev_lineage kl;
+	if (p->seen_kernel || p->exec_pending)
+		return 0;
+	return !(kev_lineage(g, p->pid, &kl) == 0 && kl.exec_known && kl.exec_ts > p->exec_ts);
+}
+
+static uint64_t image_start(const struct klin *k)
+{
+	return k->have_exec && k->exec_ts > k->fork_ts ? k->exec_ts : k->fork_ts;
+}
+
+static struct kexit *exit_queued(struct kevtab *t, pid_t pid)
+{
+	for (unsigned i = 0; i < t->nexits; i++) {
+		struct kexit *x = &t->exits[(t->exit_head + i) % KEXIT_N];
+		if (x->used && !x->fork && x->pid == pid)
+			return x;
+	}
+	return NULL;
+}
+
+/* is an exit's fds record of pid waiting (it ends the entry then)? */
+static int kev_exit_pending(struct graph *g, pid_t pid)
+{
+	return g->kev && exit_queued(g->kev, pid) != NULL;
+}
+
+static void exit_apply(struct graph *g, struct kexit *x, uint64_t now, int depth);
+
+/* a channel of the collector's own (a shim's or a query's connection) */
+static int collector_chan(const struct chan *c)
+{
+	return c && (c->internal || (c->peer && c->peer->internal));
+}
+
+static void link_peer(struct graph *g, struct chan *c, const struct graph_kev_fd *d, uint64_t ts)
+{
+	if (!c || d->kind != HT_CHAN_SOCK || !d->peer || c->peer)
+		return;
+	struct ht_chan pk = {HT_CHAN_SOCK, 0, d->peer};
+	struct chan *pc = chan_get(g, &pk, ts);
+	if (pc) {
+		chan_link_peers(c, pc);
+		c->remote.family = pc->remote.family = AF_UNIX;
+	}
+}
+
+/* p held d from since until `until`, by the kernel's word: a closed hold (no
+ * fd entry), unless p has one on that channel already (only_new: any, open
+ * or closed — a shimmed process's records named it; else an open one).
+ * Returns the hold, or NULL. */
+static struct hold *closed_hold(struct graph *g, struct proc *p, const struct graph_kev_fd *d,
+				uint64_t since, uint64_t until, int only_new)
+{
+	struct ht_chan k = {d->kind, d->dev, d->ino};
+	struct chan *c = graph_chan(g, key_kind(d->kind), key_kind(d->kind) == HT_CHAN_PIPE ? d->dev : 0,
+				    d->ino);
+	if (collector_chan(c))
+		return NULL;
+	for (struct hold *h = c ? c->holds : NULL; h; h = h->cnext)
+		if (h->p == p && (only_new || !h->until))
+			return NULL;
+	if (!c && !(c = chan_get(g, &k, since)))
+		return NULL;
+	struct hold *h = hold_open(g, p, c, since, HOLD_KERNEL);
+	if (!h)
+		return NULL;
+	h->ends = d->ends;
+	hold_close(g, h, until > since ? until : since + 1);
+	link_peer(g, c, d, until);
+	g->st.kev_exit_holds++;
+	return h;
+}
+
+/* A new entry, alive for now, for the process k describes, with its creator
+ * (kproc) when the graph or the events know it */
+static struct proc *kproc_new(struct graph *g, const struct klin *k, uid_t uid, uint64_t now,
+			      int depth)
+{
+	struct proc *p = proc_new(g, k->pid, k->fork_ts);
+	if (!p)
+		return NULL;
+	p->seen_kernel = 1;
+	p->seen_kev = 1;
+	p->start = k->start;
+	p->exec_ts = image_start(k);
+	p->uid = uid;
+	if (k->path)
+		p->exe = k->path;
+	p->creator_pid = k->creator;
+	const struct klin *ck = &g->kev->slot[(uint32_t)k->creator % KLIN_N];
+	struct proc *c = NULL;
+	if (ck->pid == k->creator && ck->fork_ts <= k->fork_ts)
+		c = kproc(g, ck, now, depth + 1);
+	else if (!(c = graph_proc(g, k->creator)) && g->conf.use_procfs)
+		c = graph_proc_kernel(g, k->creator, now); /* from before the source */
+	if (c && c->birth_ts > k->fork_ts)
+		c = NULL;
+	set_creator(p, c);
+	if (!k->have_exec && ck->pid == k->creator && ck->path) {
+		/* a fork child that never exec'd: its creator's image, by the
+		 * creator's exec event (its graph entry may not know it yet) */
+		p->exe = p->argv0 = ck->path;
+	} else if (c && !k->have_exec) {
+		p->exe = c->exe;
+		p->argv0 = c->argv0;
+		p->sha256 = c->sha256;
+	}
+	return p;
+}
+
+/* The graph's entry for the process k describes (pid k->pid, forked at
+ * k->fork_ts), made from its fork and exec events when the graph has none:
+ * an alive one from /proc, an ended one from its queued exit-time fds or its
+ * exit event — its creator likewise, up to 8 ended ancestors (a static
+ * `sh -c 'cat >fifo'` from a session: cat's creator sh has ended too, sh's
+ * creator is the session's shell). NULL when nothing is known. */
+static struct proc *kproc(struct graph *g, const struct klin *k, uint64_t now, int depth)
+{
+	struct kevtab *t = g->kev;
+	struct proc *p = graph_proc(g, k->pid);
+	if (p && p->birth_ts <= k->fork_ts + HT_REC_MAX_SKEW_NS &&
+	    (p->alive || p->exit_ts + HT_REC_MAX_SKEW_NS >= k->fork_ts) &&
+	    (!p->start || !k->start || p->start == k->start))
+		return p;
+	if (depth >= 8)
+		return NULL;
+	struct kexit *x = exit_queued(t, k->pid);
+	if (x && x->k.pid == k->pid && x->k.fork_ts == k->fork_ts) {
+		exit_apply(g, x, now, depth + 1);
+		p = graph_proc(g, k->pid);
+		return p && p->birth_ts == k->fork_ts ? p : NULL;
+	}
+	if (!k->ended) /* alive: /proc says */
+		return g->conf.use_procfs ? graph_proc_kernel(g, k->pid, now) : NULL;
+	if (!k->creator)
+		return NULL; /* ended, and the events never saw it start */
+	p = kproc_new(g, k, (uid_t)-1, now, depth);
+	if (p)
+		proc_end(g, p, k->exit_ts > k->fork_ts ? k->exit_ts : k->fork_ts + 1);
+	return p;
+}
+
+/* The kernel's word on what x->pid held as it ended, into the graph for a
+ * process the shim does not cover: each pipe, FIFO and unix socket a hold
+ * until its end (one a /proc read showed ends then; one it got since, or
+ * that no read saw, from its image's start or the last read), unix peers
+ * linked. */
+static void exit_apply(struct graph *g, struct kexit *x, uint64_t now, int depth)
+{
+	if (!x->used)
+		return;
+	x->used = 0;
+	struct proc *p = graph_proc(g, x->pid);
+	if (p && (p->birth_ts > x->ts ||
+		  (x->k.pid && p->start && x->k.start && p->start != x->k.start) ||
+		  (!p->alive && p->exit_ts + HT_REC_MAX_SKEW_NS < x->ts)))
+		p = NULL; /* another process of the pid (newer, or ended before) */
+	if (p && shim_covers(g, p)) {
+		/* its records said what it held — all but what they could not
+		 * (an fd inherited from a creator the shim does not cover) */
+		uint64_t since = p->exec_ts > p->birth_ts ? p->exec_ts : p->birth_ts;
+		for (unsigned i = 0; i < x->n; i++)
+			closed_hold(g, p, &x->fd[i], since < x->ts ? since : x->ts - 1, x->ts, 1);
+		return;
+	}
+	if (!p) {
+		if (!x->k.pid || !x->k.creator)
+			return; /* its start and creator unknown (from before the source) */
+		if (!(p = kproc_new(g, &x->k, x->uid, now, depth)))
+			return;
+	} else if (!p->seen_kernel) {
+		/* a shimmed process's static image (never refreshed from /proc
+		 * while it ran): its image is the exec event's, and what it held
+		 * the kernel's word */
+		if (x->k.pid && x->k.path && p->exe != x->k.path) {
+			p->exe = p->argv0 = x->k.path;
+			p->sha256 = ""; /* (the old image's; the file is not read now) */
+			p->hash_ticket = 0;
+		}
+		if (!p->start && x->k.pid)
+			p->start = x->k.start;
+		p->exec_pending = 0;
+		p->seen_kernel = 1;
+		p->seen_kev = 1;
+	}
+	uint64_t since = x->k.pid ? image_start(&x->k) : p->birth_ts;
+	if (since < p->birth_ts)
+		since = p->birth_ts;
+	if (p->synced_ts > since && p->synced_ts < x->ts)
+		since = p->synced_ts; /* the last /proc read did not show it */
+	if (since >= x->ts)
+		since = x->ts - 1;
+	for (unsigned i = 0; i < x->n; i++) {
+		const struct graph_kev_fd *d = &x->fd[i];
+		struct ht_chan k = {d->kind, d->dev, d->ino};
+		struct chan *c = NULL;
+		struct fdent *fe = p->alive ? fd_find(p, d->fd) : NULL;
+		if (fe) {
+			struct ht_chan fk = {fe->h->c->kind, fe->h->c->dev, fe->h->c->ino};
+			if (same_key(&fk, &k))
+				c = fe->h->c; /* /proc showed it: it ends with p */
+		}
+		if (collector_chan(graph_chan(g, key_kind(d->kind),
+					      key_kind(d->kind) == HT_CHAN_PIPE ? d->dev : 0, d->ino)))
+			continue;
+		if (!c && p->alive) {
+			if (fd_set_key(g, p, d->fd, &k, since, HOLD_KERNEL, d->ends) == 0 &&
+			    (fe = fd_find(p, d->fd)) != NULL) {
+				c = fe->h->c;
+				g->st.kev_exit_holds++;
+			}
+		} else if (!c) { /* ended in the graph already (a sweep found it gone) */
+			closed_hold(g, p, d, since, x->ts, 0);
+		}
+		link_peer(g, c, d, x->ts);
+	}
+	if (x->more)
+		p->fds_stale = 1; /* it held more than the event says */
+	if (p->alive)
+		proc_end(g, p, x->ts);
+	g->changes++;
+}
+
+/* A fork's fds: x->pid's creator held each at the fork. A creator the shim
+ * does not cover that the graph is not known to hold it gets a hold from its
+ * image's start (or its last /proc read): open, so that its next read or its
+ * end closes it — closed at that read when it came after the fork and did not
+ * show it (a static program that forked the child fetching its orders, read
+ * them from the pipe and closed it: tests/func/kev_spawn.sh). */
+static void fork_apply(struct graph *g, struct kexit *x, uint64_t now)
+{
+	if (!x->used)
+		return;
+	x->used = 0;
+	pid_t cp = x->k.pid == x->pid ? x->k.creator : 0;
+	struct proc *p = cp > 0 ? live_proc(g, cp) : NULL;
+	if (!p && cp > 1 && g->conf.use_procfs)
+		p = graph_proc_kernel(g, cp, now);
+	if (!p || p->birth_ts > x->ts || shim_covers(g, p))
+		return; /* a shimmed creator's records say what it held */
+	struct kev_lineage kl;
+	uint64_t since = p->birth_ts;
+	if (kev_lineage(g, cp, &kl) == 0) {
+		uint64_t img = kl.exec_known && kl.exec_ts > kl.fork_ts ? kl.exec_ts : kl.fork_ts;
+		if (img > since && img < x->ts)
+			since = img;
+	}
+	uint64_t read = p->synced_ts; /* its last /proc read */
+	if (read > since && read < x->ts)
+		since = read;
+	for (unsigned i = 0; i < x->n; i++) {
+		const struct graph_kev_fd *d = &x->fd[i];
+		struct ht_chan k = {d->kind, d->dev, d->ino};
+		struct fdent *fe = fd_find(p, d->fd);
+		if (fe) {
+			struct ht_chan fk = {fe->h->c->kind, fe->h->c->dev, fe->h->c->ino};
+			if (same_key(&fk, &k))
+				continue; /* known */
+		}
+		if (read > x->ts) { /* read since: it had let go by then */
+			if (closed_hold(g, p, d, since, read, 0))
+				g->st.kev_fork_holds++, g->st.kev_exit_holds--;
+			continue;
+		}
+		struct chan *c = graph_chan(g, key_kind(d->kind),
+					    key_kind(d->kind) == HT_CHAN_PIPE ? d->dev : 0, d->ino);
+		if (collector_chan(c) || fd_set_key(g, p, d->fd, &k, since, HOLD_KERNEL, d->ends) != 0)
+			continue;
+		g->st.kev_fork_holds++;
+		if ((fe = fd_find(p, d->fd)) != NULL)
+			link_peer(g, fe->h->c, d, x->ts);
+	}
+	if (x->more)
+		p->fds_stale = 1;
+	g->changes++;
+}
+
+static void kexit_apply(struct graph *g, struct kexit *x, uint64_t now, int depth)
+{
+	if (x->fork)
+		fork_apply(g, x, now);
+	else
+		exit_apply(g, x, now, depth);
+}
+
+static void fds_queue(struct graph *g, pid_t pid, uid_t uid, uint64_t ts,
+		      const struct graph_kev_fd *fds, unsigned n, int more, int fork)
+{
+	struct kevtab *t = g->kev_on ? tab(g) : NULL;
+	if (!t || pid <= 0)
+		return;
+	if (t->nexits == KEXIT_N) { /* full: the oldest now */
+		kexit_apply(g, &t->exits[t->exit_head], ts, 0);
+		t->exit_head = (t->exit_head + 1) % KEXIT_N;
+		t->nexits--;
+	}
+	struct kexit *x = &t->exits[(t->exit_head + t->nexits++) % KEXIT_N];
+	memset(x, 0, sizeof(*x));
+	const struct klin *k = &t->slot[(uint32_t)pid % KLIN_N];
+	if (k->pid == pid)
+		x->k = *k;
+	x->pid = pid;
+	x->uid = uid;
+	x->ts = ts;
+	x->n = (uint8_t)(n < KEV_FDS_MAX_ ? n : KEV_FDS_MAX_);
+	x->more = more || n > KEV_FDS_MAX_;
+	x->used = 1;
+	x->fork = (uint8_t)fork;
+	memcpy(x->fd, fds, x->n * sizeof(*fds));
+}
+
+void graph_kev_fds(struct graph *g, pid_t pid, uid_t uid, uint64_t ts,
+		   const struct graph_kev_fd *fds, unsigned n, int more)
+{
+	fds_queue(g, pid, uid, ts, fds, n, more, 0);
+}
+
+void graph_kev_fork_fds(struct graph *g, pid_t pid, uint64_t ts, const struct graph_kev_fd *fds,
+			unsigned n, int more)
+{
+	fds_queue(g, pid, (uid_t)-1, ts, fds, n, more, 1);
+}
+
+static void closes_settle(struct graph *g, uint64_t now, uint64_t min_age_ns);
+
+void graph_kev_settle(struct graph *g, uint64_t now, uint64_t min_age_ns)
+{
+	struct kevtab *t = g->kev;
+	if (!t)
+		return;
+	closes_settle(g, now, min_age_ns);
+	while (t->nexits) {
+		struct kexit *x = &t->exits[t->exit_head];
+		if (x->used && min_age_ns && x->ts + min_age_ns > now)
+			break;
+		kexit_apply(g, x, now, 0);
+		t->exit_head = (t->exit_head + 1) % KEXIT_N;
+		t->nexits--;
+	}
+}
+
+/* ---- connections shimmed processes let go of (tcp_closed) ------------------- */
+
+static void close_apply(struct graph *g, const struct kclose *x)
+{
+	tcp_ends_to_graph(g, &x->t);
+	if (!x->serial)
+		return; /* (its ends only) */
+	struct proc *p = graph_proc(g, x->t.pid);
+	if (!p || p->serial != x->serial)
+		return; /* gone from the graph since, or another process of the pid */
+	struct chan *c = graph_chan(g, HT_CHAN_SOCK, 0, x->t.ino);
+	for (struct hold *h = c ? c->holds : NULL; h; h = h->cnext)
+		if (h->p == p)
+			return; /* a record of its named it */
+	tcp_hold(g, p, &x->t, x->ts);
+	g->changes++;
+}
+
+static void tcp_defer(struct graph *g, const struct ktcp *t, uint64_t ts)
+{
+	struct proc *p = live_proc(g, t->pid);
+	if (p)
+		tcp_queue(g, t, ts, p->serial);
+}
+
+/* serial: the holder's graph entry (its hold is decided then), 0: the
+ * connection's ends only */
+static void tcp_queue(struct graph *g, const struct ktcp *t, uint64_t ts, uint64_t serial)
+{
+	struct kevtab *kt = g->kev;
+	if (!kt)
+		return;
+	if (kt->ncloses == KCLOSE_N) { /* full: the oldest now */
+		close_apply(g, &kt->closes[kt->close_head]);
+		kt->close_head = (kt->close_head + 1) % KCLOSE_N;
+		kt->ncloses--;
+	}
+	struct kclose *x = &kt->closes[(kt->close_head + kt->ncloses++) % KCLOSE_N];
+	x->t = *t;
+	x->ts = ts;
+	x->serial = serial;
+}
+
+static void closes_settle(struct graph *g, uint64_t now, uint64_t min_age_ns)
+{
+	struct kevtab *t = g->kev;
+	while (t && t->ncloses) {
+		struct kclose *x = &t->closes[t->close_head];
+		if (min_age_ns && x->ts + min_age_ns > now)
+			break;
+		close_apply(g, x);
+		t->close_head = (t->close_head + 1) % KCLOSE_N;
+		t->ncloses--;
 	}
 }

@@ -139,7 +139,7 @@ uint8_t fd_ends(struct graph *g, pid_t pid, int fd, uint8_t kind)
 struct sync_ctx {
 	struct graph *g;
 	struct proc *p;
-	uint64_t ts;
+	uint64_t ts, since; /* since: what a new fd's hold is dated from */
 	uint8_t how;
 	int *seen;
 	size_t nseen, cap, n;
@@ -153,7 +153,15 @@ static int sync_cb(void *vctx, int fd, const struct ht_chan *k)
 		return 1; /* cut short: the rest is not read */
 	if (x->nseen < x->cap)
 		x->seen[x->nseen++] = fd;
-	fd_set_key(x->g, x->p, fd, k, x->ts, x->how, fd_ends(x->g, x->p->pid, fd, k->kind));
+	/* an fd number that now names another channel: the old one went at
+	 * this read (not when the new one is dated from) */
+	struct fdent *e = x->since != x->ts ? fd_find(x->p, fd) : NULL;
+	if (e && e->h) {
+		struct ht_chan ek = {e->h->c->kind, e->h->c->dev, e->h->c->ino};
+		if (!same_key(&ek, k))
+			fd_unset(x->g, x->p, fd, x->ts);
+	}
+	fd_set_key(x->g, x->p, fd, k, x->since, x->how, fd_ends(x->g, x->p->pid, fd, k->kind));
 	if (k->kind == HT_CHAN_SOCK)
 		pend_socket(x->g, k);
 	return 0;
@@ -178,8 +186,13 @@ static void scan_charge(void *vg, uid_t uid, uint64_t ns, uint64_t fds);
  * share, and the chains through it say they may be incomplete. */
 int proc_sync_fds(struct graph *g, struct proc *p, uint64_t ts, uint8_t how)
 {
+	return proc_sync_fds_since(g, p, ts, ts, how);
+}
+
+int proc_sync_fds_since(struct graph *g, struct proc *p, uint64_t ts, uint64_t since, uint8_t how)
+{
 	int seen[1024];
-	struct sync_ctx x = {.g = g, .p = p, .ts = ts, .how = how, .seen = seen,
+	struct sync_ctx x = {.g = g, .p = p, .ts = ts, .since = since, .how = how, .seen = seen,
 			     .cap = sizeof(seen) / sizeof(seen[0])};
 	if (!g->conf.use_procfs)
 		return -ENOSYS;
@@ -531,12 +544,27 @@ int graph_scan_pipe_holders(struct graph *g, uint64_t dev, uint64_t ino, struct 
 	return rc;
 }
 
+/* What a /proc read finds p holds that the graph did not know: held since
+ * when? For an image that exec'd without announcing itself (a static binary:
+ * no IMAGE) since the kernel's exec event, when the source saw it — for all
+ * anyone knows: a static reader's FIFO, opened before the writer that fed it
+ * ended (tests/func/kev_fifo.sh). Else since now, as without the source. */
+static uint64_t new_fd_since(struct graph *g, const struct proc *p, uint64_t now)
+{
+	struct kev_lineage kl;
+	if (p->exec_pending && kev_lineage(g, p->pid, &kl) == 0 && kl.exec_known &&
+	    kl.exec_ts > p->exec_ts && kl.exec_ts < now)
+		return kl.exec_ts;
+	return now;
+}
+
 struct proc *graph_proc_resync(struct graph *g, pid_t pid, uint64_t now)
 {
 	struct proc *p = live_proc(g, pid);
 	if (!p)
 		return graph_proc_kernel(g, pid, now);
-	if (proc_sync_fds(g, p, now, HOLD_KERNEL) != 0 && kill(pid, 0) != 0 && errno == ESRCH)
+	if (proc_sync_fds_since(g, p, now, new_fd_since(g, p, now), HOLD_KERNEL) != 0 &&
+	    kill(pid, 0) != 0 && errno == ESRCH)
 		proc_end(g, p, now);
 	return p->alive ? p : NULL;
 }
@@ -688,7 +716,7 @@ void graph_refresh(struct graph *g, struct proc *p, uint64_t now)
 			p->argv0 = graph_intern(g, buf);
 		proc_hash(g, p);
 	}
-	proc_sync_fds(g, p, now, HOLD_KERNEL);
+	proc_sync_fds_since(g, p, now, new_fd_since(g, p, now), HOLD_KERNEL);
 	p->seen_kernel = 1;
 	p->exec_pending = 0;
 }

@@ -30,9 +30,17 @@
 #define KEV_RING_KB_MAX 65536    /* 64 MiB */
 #define KEV_RECENT 4096          /* decoded events kept for kev-dump */
 
+/* KEV_FDS: one descriptor an ending process held */
+struct kev_fdent {
+	uint64_t ino, peer;     /* peer: a unix socket's connected peer (0 none) */
+	uint32_t dev;           /* pipes, FIFOs: as stat's st_dev; sockets 0 */
+	int fd;
+	uint8_t kind, ends;     /* KEV_FD_PIPE/FIFO/UNIX; KEV_FD_END_R|W */
+};
+
 /* One ring buffer record, decoded and checked (kev_decode). */
 struct kev_ev {
-	uint32_t type;          /* KEV_FORK .. KEV_ACCEPT (bpf/kev_event.h) */
+	uint32_t type;          /* KEV_FORK .. KEV_FDS (bpf/kev_event.h) */
 	pid_t tgid;
 	uint64_t t_ns;          /* CLOCK_MONOTONIC */
 	pid_t ptgid;            /* FORK: the creator */
@@ -44,7 +52,13 @@ struct kev_ev {
 	uint16_t sport, dport;
 	uint8_t oldstate, newstate;
 	uint8_t saddr[16], daddr[16];
-	char filename[256];     /* EXEC; NUL-terminated */
+	uint8_t nfds, more_fds; /* FDS: entries in fds; more: it held more than those */
+	uint32_t uid;           /* FDS: the process's real uid */
+	uint32_t fds_why;       /* FDS: KEV_FDS_EXIT or KEV_FDS_FORK */
+	union {
+		char filename[256];     /* EXEC; NUL-terminated */
+		struct kev_fdent fds[32]; /* FDS (KEV_FDS_MAX) */
+	};
 };
 
 /* Decodes one ring buffer record of n bytes: 0, or -1 when it is not a

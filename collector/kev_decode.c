@@ -8,6 +8,7 @@
  */
 #include <arpa/inet.h>
 #include <linux/types.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,10 +18,12 @@
 #include "kev.h"
 
 _Static_assert(sizeof(((struct kev_ev *)0)->filename) == KEV_PATH_MAX, "filename size");
+_Static_assert(sizeof(((struct kev_ev *)0)->fds) / sizeof(struct kev_fdent) == KEV_FDS_MAX,
+	       "fds size");
 
 static const char *const names[KEV_TYPES] = {
 	[KEV_FORK] = "fork", [KEV_EXEC] = "exec", [KEV_EXIT] = "exit",
-	[KEV_TCP] = "tcp", [KEV_ACCEPT] = "accept",
+	[KEV_TCP] = "tcp", [KEV_ACCEPT] = "accept", [KEV_FDS] = "fds",
 };
 
 const char *kev_type_name(uint32_t type)
@@ -42,6 +45,42 @@ static int sock_fields(const struct kev_sock *s, struct kev_ev *o)
 	o->newstate = s->newstate;
 	memcpy(o->saddr, s->saddr, sizeof(o->saddr));
 	memcpy(o->daddr, s->daddr, sizeof(o->daddr));
+	return 0;
+}
+
+/* KEV_FDS: n entries, exactly as many as the record's size says */
+static int fds_fields(const void *data, size_t n, struct kev_ev *o)
+{
+	struct kev_fds f;
+	size_t head = offsetof(struct kev_fds, fd);
+	if (n < head || n > sizeof(f) || (n - head) % sizeof(f.fd[0]))
+		return -1;
+	memset(&f, 0, sizeof(f));
+	memcpy(&f, data, n);
+	if (f.n != (n - head) / sizeof(f.fd[0]) || f.n > KEV_FDS_MAX || f.more > 1 || (!f.n && !f.more))
+		return -1;
+	for (uint32_t i = 0; i < f.n; i++) {
+		const struct kev_fd *d = &f.fd[i];
+		int pipe = d->kind == KEV_FD_PIPE || d->kind == KEV_FD_FIFO;
+		if ((!pipe && d->kind != KEV_FD_UNIX) || d->fd < 0 || d->fd >= KEV_FDS_SCAN ||
+		    d->ends > (KEV_FD_END_R | KEV_FD_END_W) || !d->ino ||
+		    (!pipe && (d->dev || d->ends)) || (pipe && d->peer))
+			return -1;
+		struct kev_fdent *e = &o->fds[i];
+		e->ino = d->ino;
+		e->peer = d->peer;
+		/* the kernel's dev_t (MAJOR << 20 | MINOR) as stat's st_dev */
+		e->dev = pipe ? (uint32_t)makedev(d->dev >> 20, d->dev & 0xfffff) : 0;
+		e->fd = d->fd;
+		e->kind = d->kind;
+		e->ends = d->ends;
+	}
+	if (f.why != KEV_FDS_EXIT && f.why != KEV_FDS_FORK)
+		return -1;
+	o->uid = f.uid;
+	o->fds_why = f.why;
+	o->nfds = (uint8_t)f.n;
+	o->more_fds = (uint8_t)f.more;
 	return 0;
 }
 
@@ -89,6 +128,8 @@ int kev_decode(const void *data, size_t n, struct kev_ev *o)
 	}
 	case KEV_EXIT:
 		return n == sizeof(struct kev_exit) ? 0 : -1;
+	case KEV_FDS:
+		return fds_fields(data, n, o);
 	case KEV_TCP:
 	case KEV_ACCEPT: {
 		struct kev_sock s;
@@ -163,6 +204,29 @@ cJSON *kev_ev_json(const struct kev_ev *e)
 			add_addr(o, "remote", e->family, e->daddr, e->dport);
 		}
 		break;
+	case KEV_FDS: {
+		static const char *const kinds[] = {"?", "pipe", "fifo", "unix"};
+		cJSON *a = cJSON_AddArrayToObject(o, "fds");
+		for (unsigned i = 0; a && i < e->nfds; i++) {
+			const struct kev_fdent *d = &e->fds[i];
+			cJSON *x = cJSON_CreateObject();
+			if (!x)
+				break;
+			cJSON_AddNumberToObject(x, "fd", d->fd);
+			cJSON_AddStringToObject(x, "kind", kinds[d->kind < 4 ? d->kind : 0]);
+			cJSON_AddNumberToObject(x, "ino", (double)d->ino);
+			if (d->kind == KEV_FD_UNIX)
+				cJSON_AddNumberToObject(x, "peer", (double)d->peer);
+			else {
+				cJSON_AddNumberToObject(x, "dev", d->dev);
+				cJSON_AddStringToObject(x, "ends", d->ends == 3 ? "rw" : d->ends == 2 ? "w" : d->ends == 1 ? "r" : "");
+			}
+			cJSON_AddItemToArray(a, x);
+		}
+		cJSON_AddBoolToObject(o, "more", e->more_fds);
+		cJSON_AddStringToObject(o, "at", e->fds_why == KEV_FDS_FORK ? "fork" : "exit");
+		break;
+	}
 	}
 	return o;
 }

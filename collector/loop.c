@@ -104,6 +104,7 @@ static void loop_tick(struct collector *c, int fd, uint64_t now)
 		ht_sd_notify("WATCHDOG=1");
 	sockets_retry(c);
 	kev_consume(&c->kev); /* the programs wake us only at a quarter full */
+	graph_kev_settle(c->graph, now, KEV_SETTLE_NS);
 	if (c->kev.state == KEV_STATE_ON && kev_lost(&c->kev))
 		graph_kev_lossy(c->graph); /* a missing exec event proves nothing now */
 	if (c->hup && *c->hup) {

@@ -102,12 +102,29 @@ static void kev_event(void *arg, const struct kev_ev *e)
 	struct collector *c = arg;
 	switch (e->type) {
 	case KEV_FORK: graph_kev_fork(c->graph, e->tgid, e->ptgid, e->start_ns, e->t_ns); break;
-	case KEV_EXEC: graph_kev_exec(c->graph, e->tgid, e->dev, e->ino, e->t_ns); break;
+	case KEV_EXEC: graph_kev_exec(c->graph, e->tgid, e->dev, e->ino, e->filename, e->t_ns); break;
 	case KEV_EXIT: graph_kev_exit(c->graph, e->tgid, e->t_ns); break;
 	case KEV_TCP: {
 		struct graph_kev_sock s = {e->tgid, e->ino, e->t_ns, e->family, e->sport, e->dport,
 					   e->oldstate, e->newstate, e->saddr, e->daddr};
 		graph_kev_tcp(c->graph, &s, now_ns());
+		break;
+	}
+	case KEV_FDS: {
+		static const uint8_t kinds[] = {0, HT_CHAN_PIPE, HT_CHAN_FIFO, HT_CHAN_SOCK};
+		struct graph_kev_fd f[32];
+		unsigned n = e->nfds < 32 ? e->nfds : 32;
+		for (unsigned i = 0; i < n; i++) {
+			const struct kev_fdent *d = &e->fds[i];
+			f[i] = (struct graph_kev_fd){.fd = d->fd, .kind = kinds[d->kind & 3],
+						     .ends = (uint8_t)((d->ends & KEV_FD_END_R ? HE_R : 0) |
+								       (d->ends & KEV_FD_END_W ? HE_W : 0)),
+						     .dev = d->dev, .ino = d->ino, .peer = d->peer};
+		}
+		if (e->fds_why == KEV_FDS_FORK)
+			graph_kev_fork_fds(c->graph, e->tgid, e->t_ns, f, n, e->more_fds);
+		else
+			graph_kev_fds(c->graph, e->tgid, e->uid, e->t_ns, f, n, e->more_fds);
 		break;
 	}
 	}

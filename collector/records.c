@@ -638,6 +638,9 @@ int drain_rounds(struct collector *c, uint64_t deadline, int query)
 			break;
 		}
 	}
+	/* the ends kept from exit events: all records before them read, else
+	 * those a second old (a shimmed process's records say what it held) */
+	graph_kev_settle(c->graph, now_ns(), rs->drain_cut || rs->unpark_at ? KEV_SETTLE_NS : 0);
 	/* (a parked connection's records wait unread: not all were read either) */
 	push_drain_end(c, rs->drain_cut || rs->unpark_at);
 	return total;

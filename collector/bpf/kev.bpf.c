@@ -11,17 +11,22 @@
  * load) keeps only the events of its network namespace: a process's by its
  * task's netns, a TCP state change's by its socket's.
  *
- *   sched_process_fork   a new process (threads skipped): creator, child
+ *   sched_process_fork   a new process (threads skipped): creator, child; after
+ *                        it, the pipes, FIFOs and unix sockets the child got
+ *                        from its creator (the creator held them then)
  *   sched_process_exec   the image: device, inode, path
- *   sched_process_exit   the last thread of a process
+ *   sched_process_exit   the last thread of a process; before it, the pipes,
+ *                        FIFOs and unix sockets it still held (its fd table
+ *                        is still there: exit_files() comes after)
  *   inet_sock_set_state  TCP SYN_SENT (connect), ESTABLISHED, FIN_WAIT1 and
  *                        LAST_ACK (its owner's close()), CLOSE
  *   syscalls/sys_exit_accept, sys_exit_accept4 (tracepoints, by id)
  *                        accept/accept4 that returned a descriptor
  *
  * A record that finds the ring full is counted in `lost` (per CPU). The
- * consumer is woken when a quarter of the ring is used; it also reads on its
- * own timer and before every answer.
+ * consumer is woken when an event takes the ring over a quarter or the next
+ * eighth (submit, wake_flag); it also reads on its own timer and before
+ * every answer.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -31,9 +36,16 @@
 
 #include "kev_event.h"
 
+#define AF_UNIX 1
 #define AF_INET 2
 #define AF_INET6 10
 #define IPPROTO_TCP 6
+#define S_IFMT 0170000
+#define S_IFSOCK 0140000
+#define S_IFIFO 0010000
+#define PIPEFS_MAGIC 0x50495045
+#define FMODE_READ 0x1
+#define FMODE_WRITE 0x2
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -50,6 +62,14 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } lost SEC(".maps");
+
+/* an ending process's descriptors, built here before they go in the ring */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kev_fds);
+} fds_scratch SEC(".maps");
 
 static __always_inline int netns_ours_task(struct task_struct *t)
 {
@@ -86,13 +106,19 @@ static __always_inline void *reserve(__u64 size)
  * crossing two CPUs race past is the next eighth's; the collector also reads
  * the ring every second and before every round of records. sz: the bytes
  * this event took (its reservation, with the ring's 8-byte header). */
+static __always_inline __u64 wake_flag(__u64 avail, __u64 size, __u64 sz)
+{
+	__u64 step = size / 8, before = avail > sz ? avail - sz : 0;
+	int wake = step && avail >= size / 4 && (before < size / 4 || before / step != avail / step);
+	return wake ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+/* avail counts a reserved event already */
 static __always_inline void submit(void *p, __u64 sz)
 {
 	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	__u64 size = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
-	__u64 step = size / 8, before = avail > sz ? avail - sz : 0;
-	int wake = step && avail >= size / 4 && (before < size / 4 || before / step != avail / step);
-	bpf_ringbuf_submit(p, wake ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	bpf_ringbuf_submit(p, wake_flag(avail, size, sz));
 }
 
 static __always_inline void hdr(struct kev_hdr *h, __u32 type, __u32 tgid)
@@ -101,6 +127,8 @@ static __always_inline void hdr(struct kev_hdr *h, __u32 type, __u32 tgid)
 	h->tgid = tgid;
 	h->t_ns = bpf_ktime_get_ns();
 }
+
+static __always_inline void task_fds(struct task_struct *t, __u32 tgid, __u32 why);
 
 SEC("raw_tracepoint/sched_process_fork")
 int kev_fork(struct bpf_raw_tracepoint_args *ctx)
@@ -118,6 +146,7 @@ int kev_fork(struct bpf_raw_tracepoint_args *ctx)
 	e->pad = 0;
 	e->start_ns = BPF_CORE_READ(child, start_boottime);
 	submit(e, ((sizeof(*e) + 7) & ~7ULL) + 8);
+	task_fds(child, tgid, KEV_FDS_FORK); /* its copy of its creator's table */
 	return 0;
 }
 
@@ -144,6 +173,113 @@ int kev_exec(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
+struct fds_walk {
+	struct file **fda;
+	unsigned long *open;    /* fdt->open_fds: the bitmap of descriptors in use */
+	unsigned long word;     /* open[i / 64], read at each word's first bit */
+	unsigned int max;
+};
+
+/* bpf_loop's body: descriptor i of the ending process into fds_scratch
+ * (the bitmap first: most slots of a table are empty) */
+static long fd_one(__u64 i, void *ctx)
+{
+	struct fds_walk *w = ctx;
+	struct file *f = 0;
+	if (i >= w->max)
+		return 1;
+	if ((i & 63) == 0 &&
+	    bpf_probe_read_kernel(&w->word, sizeof(w->word), &w->open[i / 64]))
+		return 1;
+	if (!((w->word >> (i & 63)) & 1))
+		return 0;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &w->fda[i]) || !f)
+		return 0;
+	struct inode *in = BPF_CORE_READ(f, f_inode);
+	unsigned int mode = BPF_CORE_READ(in, i_mode) & S_IFMT;
+	__u64 peer = 0;
+	__u32 dev = 0;
+	__u8 kind, ends = 0;
+	if (mode == S_IFIFO) {
+		kind = BPF_CORE_READ(in, i_sb, s_magic) == PIPEFS_MAGIC ? KEV_FD_PIPE : KEV_FD_FIFO;
+		dev = BPF_CORE_READ(in, i_sb, s_dev);
+		unsigned int fm = BPF_CORE_READ(f, f_mode);
+		ends = (fm & FMODE_READ ? KEV_FD_END_R : 0) | (fm & FMODE_WRITE ? KEV_FD_END_W : 0);
+	} else if (mode == S_IFSOCK) {
+		struct socket *so = BPF_CORE_READ(f, private_data);
+		struct sock *sk = so ? BPF_CORE_READ(so, sk) : 0;
+		if (!sk || BPF_CORE_READ(sk, __sk_common.skc_family) != AF_UNIX)
+			return 0; /* TCP: its state changes say it (kev_tcp) */
+		kind = KEV_FD_UNIX;
+		struct sock *pk = BPF_CORE_READ((struct unix_sock *)sk, peer);
+		if (pk) /* (a peer already closed has no socket: 0) */
+			peer = BPF_CORE_READ(pk, sk_socket, file, f_inode, i_ino);
+	} else {
+		return 0;
+	}
+	__u32 k = 0;
+	struct kev_fds *e = bpf_map_lookup_elem(&fds_scratch, &k);
+	if (!e)
+		return 1;
+	__u32 n = e->n;
+	if (n >= KEV_FDS_MAX) {
+		e->more = 1;
+		return 1;
+	}
+	struct kev_fd *d = &e->fd[n];
+	d->ino = BPF_CORE_READ(in, i_ino);
+	d->peer = peer;
+	d->dev = dev;
+	d->fd = (__s32)i;
+	d->kind = kind;
+	d->ends = ends;
+	d->pad = 0;
+	d->pad2 = 0;
+	e->n = n + 1;
+	return 0;
+}
+
+/* The pipes, FIFOs and unix sockets t holds as it ends: what it let go of
+ * then, which no /proc read after can show (a writer that exits before the
+ * reader dials out); at a fork, what the child got from its creator — what
+ * the creator held then (a static program that forks the child that fetches
+ * its orders, reads them from the pipe and closes it). No record when it
+ * holds none. */
+static __always_inline void task_fds(struct task_struct *t, __u32 tgid, __u32 why)
+{
+	__u32 k = 0;
+	struct kev_fds *e = bpf_map_lookup_elem(&fds_scratch, &k);
+	if (!e)
+		return;
+	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+	struct fds_walk w = {.fda = BPF_CORE_READ(fdt, fd), .open = BPF_CORE_READ(fdt, open_fds),
+			     .max = BPF_CORE_READ(fdt, max_fds)};
+	if (!fdt || !w.fda || !w.open)
+		return;
+	e->n = 0;
+	e->more = w.max > KEV_FDS_SCAN;
+	bpf_loop(w.max < KEV_FDS_SCAN ? w.max : KEV_FDS_SCAN, fd_one, &w, 0);
+	__u32 n = e->n;
+	if (n > KEV_FDS_MAX)
+		return;
+	if (!n && !e->more)
+		return;
+	hdr(&e->h, KEV_FDS, tgid);
+	e->uid = BPF_CORE_READ(t, real_cred, uid.val);
+	e->why = why;
+	__u64 size = sizeof(*e) - (KEV_FDS_MAX - n) * sizeof(e->fd[0]);
+	/* (the same wake rule as submit's: avail before this output, so the
+	 * record's bytes, with the ring's header, are added) */
+	__u64 sz = ((size + 7) & ~7ULL) + 8;
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + sz;
+	__u64 rsize = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
+	if (bpf_ringbuf_output(&events, e, size, wake_flag(avail, rsize, sz))) {
+		__u64 *lo = bpf_map_lookup_elem(&lost, &k);
+		if (lo)
+			(*lo)++;
+	}
+}
+
 SEC("raw_tracepoint/sched_process_exit")
 int kev_exit(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -152,10 +288,12 @@ int kev_exit(struct bpf_raw_tracepoint_args *ctx)
 	 * for kernels whose tracepoint has no group_dead argument) */
 	if (BPF_CORE_READ(t, signal, live.counter) != 0 || !netns_ours_task(t))
 		return 0;
+	__u32 tgid = BPF_CORE_READ(t, tgid);
+	task_fds(t, tgid, KEV_FDS_EXIT);
 	struct kev_exit *e = reserve(sizeof(*e));
 	if (!e)
 		return 0;
-	hdr(&e->h, KEV_EXIT, BPF_CORE_READ(t, tgid));
+	hdr(&e->h, KEV_EXIT, tgid);
 	submit(e, ((sizeof(*e) + 7) & ~7ULL) + 8);
 	return 0;
 }

@@ -17,7 +17,10 @@
 #define KEV_TCP 4    /* a TCP state change: SYN_SENT (connect), ESTABLISHED, the
 		      * owner's close (FIN_WAIT1, LAST_ACK), CLOSE */
 #define KEV_ACCEPT 5 /* accept()/accept4() returned a descriptor */
-#define KEV_TYPES 6
+#define KEV_FDS 6    /* the pipes, FIFOs and unix sockets a process held as it
+		      * ended (sent before its KEV_EXIT), or a new process has
+		      * from its creator (after its KEV_FORK); none: no record */
+#define KEV_TYPES 7
 
 #define KEV_PATH_MAX 256
 
@@ -63,6 +66,41 @@ struct kev_sock {
 	__u8 oldstate, newstate; /* KEV_TCP */
 	__u8 saddr[16];   /* AF_INET: the first 4 bytes */
 	__u8 daddr[16];
+};
+
+/* KEV_FDS: one descriptor of the ending process */
+#define KEV_FD_PIPE 1  /* an anonymous pipe (pipefs) */
+#define KEV_FD_FIFO 2  /* a named pipe */
+#define KEV_FD_UNIX 3  /* a unix socket */
+#define KEV_FD_END_R 1 /* pipes and FIFOs: opened for reading (FMODE_READ) */
+#define KEV_FD_END_W 2 /*                  for writing (FMODE_WRITE) */
+#define KEV_FDS_EXIT 0
+#define KEV_FDS_FORK 1
+#define KEV_FDS_MAX 32   /* entries in one record */
+#define KEV_FDS_SCAN 512 /* descriptors 0..KEV_FDS_SCAN-1 are looked at */
+
+struct kev_fd {
+	__u64 ino;        /* the inode (a socket's: socket:[ino]) */
+	__u64 peer;       /* KEV_FD_UNIX: the connected peer's inode (0: none, or closed) */
+	__u32 dev;        /* pipes and FIFOs: s_dev (kernel encoding, as kev_exec); else 0 */
+	__s32 fd;
+	__u8 kind;        /* KEV_FD_* */
+	__u8 ends;        /* KEV_FD_END_* */
+	__u16 pad;
+	__u32 pad2;
+};
+
+struct kev_fds {
+	struct kev_hdr h;
+	__u32 n;          /* entries that follow (0..KEV_FDS_MAX; 0 only with more); the size
+			   * is offsetof(struct kev_fds, fd[n]) */
+	__u32 more;       /* 1: it held more than the record says (over KEV_FDS_MAX
+			   * entries, or a descriptor at KEV_FDS_SCAN or above) */
+	__u32 uid;        /* its real uid */
+	__u32 why;        /* KEV_FDS_EXIT: h.tgid ends holding these; KEV_FDS_FORK:
+			   * h.tgid was just forked, with these (its creator's at
+			   * the fork, which its KEV_FORK before names) */
+	struct kev_fd fd[KEV_FDS_MAX];
 };
 
 #endif

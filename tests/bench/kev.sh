@@ -9,6 +9,8 @@
 #            with the accept syscalls' tracepoints on, every syscall takes the
 #            kernel's syscall-tracing path; only accept runs a program)
 #   spawn    SPAWNS times /bin/true from sh (fork, exec, exit events kept)
+#   pipe     SPAWNS times `/bin/true | /bin/true` from sh: each child ends
+#            holding a pipe end (its exit-time fds read and sent: KEV_FDS)
 # and the collector's CPU time (schedstat) per event it read while "on".
 # KEV_ACCEPT=off: the same with `kernel_events_accept = off`.
 # Prints "kev ROW off_ns on_ns ratio" lines. Needs root; exit 77 when the
@@ -59,6 +61,7 @@ print(int((r.ru_utime + r.ru_stime) * 1e9))' "$@"
 }
 w_syscall() { timed dd if=/dev/zero of=/dev/null bs=1 count="$COUNT"; }
 w_spawn() { timed sh -c 'i=0; while [ $i -lt '"$SPAWNS"' ]; do /bin/true; i=$((i + 1)); done'; }
+w_pipe() { timed sh -c 'i=0; while [ $i -lt '"$SPAWNS"' ]; do /bin/true | /bin/true; i=$((i + 1)); done'; }
 
 start on
 st=$(sed -n 's/^kernel_events\.state: //p' "$d/st")
@@ -68,6 +71,7 @@ if [ "$st" != on ]; then
 fi
 stop
 : >"$d/syscall.on"; : >"$d/syscall.off"; : >"$d/spawn.on"; : >"$d/spawn.off"
+: >"$d/pipe.on"; : >"$d/pipe.off"
 ev_total=0 tick_total=0
 r=0
 while [ $r -lt "$ROUNDS" ]; do
@@ -76,6 +80,7 @@ while [ $r -lt "$ROUNDS" ]; do
 		[ $m = on ] && { c0=$(cpu_ns); e0=$(events); }
 		w_syscall >>"$d/syscall.$m"
 		w_spawn >>"$d/spawn.$m"
+		w_pipe >>"$d/pipe.$m"
 		if [ $m = on ]; then
 			e1=$(events); c1=$(cpu_ns)
 			ev_total=$((ev_total + e1 - e0)); tick_total=$((tick_total + c1 - c0))
@@ -85,7 +90,7 @@ while [ $r -lt "$ROUNDS" ]; do
 	r=$((r + 1))
 done
 med() { sort -n "$1" | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-for w in syscall spawn; do
+for w in syscall spawn pipe; do
 	off=$(med "$d/$w.off") on=$(med "$d/$w.on")
 	awk -v w="$w" -v a="$off" -v b="$on" 'BEGIN { printf "kev %s %d %d %.3f\n", w, a, b, b / a }'
 done

@@ -3,7 +3,7 @@
  * records (collector/kev_decode.c): one input is one record as the ring hands
  * it over, of any size. An accepted record must satisfy what the collector
  * relies on (a known type, a pid in range, a NUL-terminated filename inside
- * its buffer), must render as JSON, and must go through kev_take's counting
+ * its buffer, an exit's descriptors each of a known kind inside the array), must render as JSON, and must go through kev_take's counting
  * and recent ring. The first byte picks whether the input is also cut into
  * pieces (every prefix of a well-formed record is refused).
  */
@@ -32,8 +32,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (kev_decode(data, size, &e) == 0) {
 		if (e.type < 1 || e.type >= KEV_TYPES || e.tgid <= 0 || e.tgid > 4194304)
 			abort();
-		if (!memchr(e.filename, '\0', sizeof(e.filename)))
+		if (e.type != KEV_FDS && !memchr(e.filename, '\0', sizeof(e.filename)))
 			abort();
+		if (e.type == KEV_FDS) { /* entries inside the array, each a known kind */
+			if (e.nfds > KEV_FDS_MAX || (!e.nfds && !e.more_fds))
+				abort();
+			for (unsigned i = 0; i < e.nfds; i++)
+				if (e.fds[i].kind < KEV_FD_PIPE || e.fds[i].kind > KEV_FD_UNIX ||
+				    e.fds[i].fd < 0 || !e.fds[i].ino)
+					abort();
+		}
 		if (e.type == KEV_FORK && e.ptgid <= 0)
 			abort();
 		if (e.type == KEV_ACCEPT && e.fd < 0)

@@ -384,7 +384,7 @@ static void test_kev_lineage(void)
 	kproc_set(36, 40, 40, 40, 360);
 	graph_kev_fork(g, 36, 40, 360 * TICK_NS, 14);
 	CHECK_EQ_INT(apply(g, 36, 0, image_rec(40, "/usr/sbin/sshd", 15)), -EPERM);
-	graph_kev_exec(g, 36, 8, 1234, 16);
+	graph_kev_exec(g, 36, 8, 1234, "/bin/x", 16);
 	ok(g, 36, 0, image_rec(40, "/usr/bin/true", 17));
 	/* 37: the fork event is of an earlier process with that pid */
 	kproc_set(37, 1, 40, 40, 371);
@@ -405,7 +405,9 @@ static void test_kev_lineage(void)
 
 /* An outgoing TCP connection the kernel saw a process the shim does not
  * cover (exec'd without an IMAGE) make and close is its closed hold; a
- * shimmed process's, or a failed connect, adds nothing. */
+ * failed connect adds nothing; a shimmed process's adds nothing when a
+ * record of its named it, else (io_uring) the kernel's hold, once its
+ * records are read. */
 static void kev_tcp(struct graph *g, pid_t pid, uint64_t ino, int oldst, int newst, uint64_t ts)
 {
 	static const uint8_t a2[4] = {10, 0, 0, 2}, a1[4] = {10, 0, 0, 1};
@@ -443,11 +445,161 @@ static void test_kev_tcp(void)
 	ok(g, 51, 0, image_rec(40, "/usr/bin/curl", 28));
 	kev_tcp(g, 51, 5002, 7, 2, 29);
 	kev_tcp(g, 51, 5002, 1, 4, 30);
-	CHECK(graph_chan(g, HT_CHAN_SOCK, 0, 5002) == NULL);
+	CHECK(graph_chan(g, HT_CHAN_SOCK, 0, 5002) == NULL); /* decided when its records are read */
+	kproc_set(52, 40, 40, 40, 520);
+	kfd_set(52, 7, HT_CHAN_SOCK, 0, 5005);
+	ok(g, 52, 0, image_rec(40, "/usr/bin/curl", 28));
+	kev_tcp(g, 52, 5005, 7, 2, 29);
+	ok(g, 52, 0, connect_rec(7, 5005, "10.0.0.1", 29));
+	kev_tcp(g, 52, 5005, 1, 4, 30);
+	graph_kev_settle(g, 31, 0);
+	/* 51's no record named (an io_uring connect): the kernel's hold; 52's
+	 * CONNECT said it: nothing more */
+	c = graph_chan(g, HT_CHAN_SOCK, 0, 5002);
+	CHECK(c && c->holds && c->holds->p == graph_proc(g, 51) && c->holds->how == HOLD_KERNEL &&
+	      !c->holds->cnext);
+	c = graph_chan(g, HT_CHAN_SOCK, 0, 5005);
+	CHECK(c && c->holds && c->holds->how != HOLD_KERNEL && !c->holds->cnext);
+	/* an accepted connection it closed (the passive open, before accept:
+	 * no inode yet; its close() in its context): held from the passive
+	 * open to the close, direction in */
+	kev_tcp(g, 1, 0, 3, 1, 31);      /* SYN_RECV -> ESTABLISHED */
+	kev_tcp(g, 50, 5003, 1, 4, 33);  /* FIN_WAIT1 */
+	c = graph_chan(g, HT_CHAN_SOCK, 0, 5003);
+	CHECK(c && c->holds && c->holds->p == graph_proc(g, 50));
+	if (c && c->holds) {
+		CHECK_EQ_INT((int)c->holds->since, 31);
+		CHECK_EQ_INT((int)c->holds->until, 33);
+		CHECK_EQ_INT(c->dir, 'i');
+		CHECK_EQ_INT(c->remote.a[3], 1);
+	}
+	/* no passive open seen for it: nothing (neither its direction nor its start known) */
+	kev_tcp(g, 50, 5004, 1, 4, 35);
+	CHECK(graph_chan(g, HT_CHAN_SOCK, 0, 5004) == NULL);
 	graph_stats(g, &st);
-	CHECK_EQ_INT((int)st.kev_tcp_holds, 1);
+	CHECK_EQ_INT((int)st.kev_tcp_holds, 3);
 	graph_free(g);
 }
+
+/* What a process the shim does not cover still held as it ended (the exit
+ * event's fds) is its hold until its end: a FIFO's writer forked from the
+ * session and exec'd static, gone before the reader dials out, still feeds
+ * the reader (origin the session's). A shimmed process's that its records
+ * named, also when its exit event came before them, adds nothing; one they
+ * never named is its hold, closed at its end. */
+static void kev_exit_fifo(struct graph *g, pid_t pid, uint64_t ts, uint64_t ino)
+{
+	struct graph_kev_fd f = {.fd = 1, .kind = HT_CHAN_FIFO, .ends = HE_W, .dev = 5, .ino = ino};
+	graph_kev_fds(g, pid, 0, ts, &f, 1, 0);
+	graph_kev_exit(g, pid, ts);
+}
+
+static void test_kev_exit_fds(int with_event)
+{
+	struct graph *g = scene(0);
+	graph_kev_on(g, 1);
+	/* the reader: not from the session (its creator is init), holds the FIFO */
+	kproc_set(60, 1, 60, 60, 600);
+	kfd_set(60, 3, HT_CHAN_FIFO, 5, 77);
+	kfd_set(60, 4, HT_CHAN_SOCK, 0, 6000);
+	ok(g, 60, 0, image_rec(1, "/usr/bin/reader", 10));
+	ok(g, 60, 0, fd_rec(HT_REC_OPEN, 3, (struct ht_chan){HT_CHAN_FIFO, 5, 77}, 11));
+	/* the writer: forked by the session 40, exec'd static, wrote, ended */
+	graph_kev_fork(g, 70, 40, 700 * TICK_NS, 20);
+	graph_kev_exec(g, 70, 8, 1234, "/tmp/writer", 21);
+	if (with_event)
+		kev_exit_fifo(g, 70, 30, 77);
+	else
+		graph_kev_exit(g, 70, 30);
+	/* shimmed writers of another FIFO (78) whose records named it — one
+	 * whose exit event is read before its records — and (79) one whose
+	 * records never did (inherited from a creator the shim does not see) */
+	struct ht_chan f78 = {HT_CHAN_FIFO, 5, 78};
+	kproc_set(71, 40, 40, 40, 710);
+	kfd_set(71, 1, HT_CHAN_FIFO, 5, 78);
+	ok(g, 71, 0, image_rec(40, "/usr/bin/cat", 22));
+	ok(g, 71, 0, fd_rec(HT_REC_OPEN, 1, f78, 22));
+	kev_exit_fifo(g, 71, 31, 78);
+	graph_kev_fork(g, 72, 40, 720 * TICK_NS, 23);
+	kev_exit_fifo(g, 72, 32, 78);
+	kproc_set(72, 40, 40, 40, 720);
+	kfd_set(72, 1, HT_CHAN_FIFO, 5, 78);
+	struct ht_record b = R(HT_REC_BIRTH, 24); /* a fork child of the shimmed session */
+	b.num = 40;
+	b.ts2 = 23;
+	ok(g, 72, 0, b);
+	ok(g, 72, 0, fd_rec(HT_REC_OPEN, 1, f78, 24));
+	kproc_set(73, 40, 40, 40, 730);
+	ok(g, 73, 0, image_rec(40, "/usr/bin/cat", 25));
+	kev_exit_fifo(g, 73, 32, 79);
+	graph_kev_settle(g, 33, 0);
+	struct chan *c78 = graph_chan(g, HT_CHAN_PIPE, 5, 78), *c79 = graph_chan(g, HT_CHAN_PIPE, 5, 79);
+	CHECK(c78 && c78->nholds == 2);
+	for (struct hold *h = c78 ? c78->holds : NULL; h; h = h->cnext)
+		CHECK(h->how != HOLD_KERNEL);
+	CHECK(c79 && c79->holds && c79->holds->p == graph_proc(g, 73) &&
+	      c79->holds->how == HOLD_KERNEL && c79->holds->until == 32 && !c79->holds->cnext);
+	ok(g, 60, 0, connect_rec(4, 6000, "10.0.0.3", 40));
+	struct chan *c = graph_chan(g, HT_CHAN_PIPE, 5, 77);
+	int writers = 0;
+	for (struct hold *h = c ? c->holds : NULL; h; h = h->cnext)
+		if (h->p->pid != 60) {
+			writers++;
+			CHECK_EQ_INT(h->p->pid, 70);
+			CHECK_EQ_INT((int)h->since, 21); /* its image's start */
+			CHECK_EQ_INT((int)h->until, 30); /* its end */
+			CHECK(h->p->seen_kev && !h->p->alive && h->p->creator == graph_proc(g, 40));
+			CHECK_EQ_STR(h->p->exe, "/tmp/writer");
+		}
+	CHECK_EQ_INT(writers, with_event ? 1 : 0);
+	CHECK_ORIGINS(g, 60, 6000, 50, with_event ? "10.0.0.1" : "h2");
+	graph_free(g);
+}
+
+/* A static program that forks the child fetching its orders (connects to
+ * 10.0.0.1, copies them into a pipe, exits holding its connection), reads the
+ * pipe, closes it and dials out: the parent's pipe is known from the child's
+ * fork event only — with it, origin 10.0.0.1 through the pipe and the child */
+void fd_unset(struct graph *g, struct proc *p, int fd, uint64_t ts); /* graph_int.h */
+
+static void test_kev_fork_fds(int with_event)
+{
+	struct graph *g = scene(0);
+	graph_kev_on(g, 1);
+	kproc_set(80, 1, 80, 80, 800);
+	ok(g, 80, 0, image_rec(1, "/usr/bin/dash", 10));
+	ok(g, 80, 0, R(HT_REC_EXEC, 11)); /* exec'd a static binary */
+	graph_kev_exec(g, 80, 8, 1234, "/tmp/spawn", 12);
+	graph_kev_fork(g, 81, 80, 810 * TICK_NS, 20);
+	struct graph_kev_fd f[2] = {{.fd = 3, .kind = HT_CHAN_PIPE, .ends = HE_R, .dev = 15, .ino = 90},
+				    {.fd = 4, .kind = HT_CHAN_PIPE, .ends = HE_W, .dev = 15, .ino = 90}};
+	if (with_event)
+		graph_kev_fork_fds(g, 81, 20, f, 2, 0);
+	static const uint8_t a2[4] = {10, 0, 0, 2}, a1[4] = {10, 0, 0, 1};
+	struct graph_kev_sock sk = {81, 9100, 22, AF_INET, 0, 9000, 7, 2, a2, a1};
+	graph_kev_tcp(g, &sk, 22);      /* SYN_SENT */
+	sk.sport = 40000, sk.oldstate = 2, sk.newstate = 1, sk.ts = 23;
+	graph_kev_tcp(g, &sk, 23);      /* ESTABLISHED */
+	graph_kev_fds(g, 81, 0, 30, &f[1], 1, 0);
+	graph_kev_exit(g, 81, 30);
+	sk.oldstate = 8, sk.newstate = 9, sk.ts = 31;
+	graph_kev_tcp(g, &sk, 31);      /* LAST_ACK: closed at its exit */
+	graph_kev_settle(g, 32, 0);
+	/* the next read of its fds (at the question) finds the pipe gone: both
+	 * ends at once (the hold ends a reader and a writer, not the last fd's) */
+	kfd_set(80, 5, HT_CHAN_SOCK, 0, 9101);
+	struct proc *p80 = graph_proc(g, 80);
+	fd_unset(g, p80, 3, 40);
+	fd_unset(g, p80, 4, 40);
+	CHECK_ORIGINS(g, 80, 9101, 40, with_event ? "10.0.0.1" : "h2");
+	graph_free(g);
+}
+
+static void test_kev_fork_fds_on(void) { test_kev_fork_fds(1); }
+static void test_kev_fork_fds_off(void) { test_kev_fork_fds(0); }
+
+static void test_kev_exit_fds_on(void) { test_kev_exit_fds(1); }
+static void test_kev_exit_fds_off(void) { test_kev_exit_fds(0); }
 
 /* A re-parented process whose creator ran without the shim and ended: its
  * lineage is its process group's leader, from the kernel, marked */
@@ -1034,4 +1186,6 @@ static void test_hold_budget(void)
 }
 
 T_MAIN("claims", T(test_forged_fdrecv), T(test_forged_fd_claims), T(test_forged_creator), T(test_kev_lineage), T(test_kev_tcp),
+       T(test_kev_exit_fds_on), T(test_kev_exit_fds_off), T(test_kev_fork_fds_on),
+       T(test_kev_fork_fds_off),
        T(test_kernel_lineage), T(test_hidden_close), T(test_dup_after_late_accept), T(test_exit_noted_ends_when_seen), T(test_unconfirmed_inherited), T(test_unconfirmed_inherited_uid), T(test_unconfirmed_ends_at_close), T(test_unconfirmed_child_copy), T(test_bounds), T(test_unreported_fd), T(test_unreported_feeder), T(test_unreported_creator), T(test_hold_budget))
