@@ -24,7 +24,7 @@ procs() { tb_exec h1 "$TB_HOPTRACE" ps --json | "$TB_PY" -c '
 import json,sys
 a=json.load(sys.stdin)
 for p in sorted(a["procs"], key=lambda p:(p["pid"],p["start"])):
-    print(p["pid"], p["start"], p["exe"], p["creator_pid"], p["alive"])'; }
+    print(p["pid"], p["start"], p["exe"], p["creator_pid"], p.get("seen"))'; }
 
 # a long-lived innocent bystander whose parent is not the forger
 tb_bg h1 sleep 300
@@ -119,8 +119,27 @@ fi
 [ $((a_big - b_big)) -eq 1 ] || tb_fail "oversized datagram not counted"
 [ $((a_con - b_con)) -ge 1 ] || tb_fail "forged creator not refused"
 
-# the graph is unchanged: nothing about the forger, the victim untouched
-if [ "$before_ps" != "$after_ps" ]; then
+# the graph is unchanged by the records: every entry before is there as it
+# was (its exe, creator and source), a new one is the kernel's own view
+# (/proc, or the kernel's fork/exec events: the forger and the test's own
+# commands ran meanwhile) and never "shim" (what records made), and the
+# victim has no creator but its real parent
+vppid=$(awk '{ print $4 }' "/proc/$victim/stat" 2>/dev/null)
+if ! printf '%s\n--\n%s\n' "$before_ps" "$after_ps" | "$TB_PY" -c '
+import sys
+b, a = sys.stdin.read().split("\n--\n")
+before = set(l for l in b.splitlines() if l)
+after = set(l for l in a.splitlines() if l)
+victim, vppid = sys.argv[1], sys.argv[2]
+bad = ["gone or changed: " + l for l in before - after]
+for l in after - before:
+    f = l.split()
+    if f[-1] not in ("kernel", "kernel-events"):
+        bad.append("made by a record: " + l)
+    if f[0] == victim and f[3] != vppid:
+        bad.append("victim given a creator: " + l)
+print("\n".join(bad))
+sys.exit(1 if bad else 0)' "$victim" "${vppid:-0}"; then
 	echo "--- before"; echo "$before_ps"; echo "--- after"; echo "$after_ps"
 	tb_fail "graph changed by rejected records"
 fi
