@@ -63,7 +63,17 @@ tb_wait_port h2 9007 || tb_fail "fifo relay (waiting shell): no listener"
 feed 9007
 ct_wait_holder h2 "( sport = :9007 and dst $CT_H1 )" >/dev/null || tb_fail "fifo relay (waiting shell): h1 did not connect"
 ct_wait_new_onward || tb_fail "fifo relay (waiting shell): no onward connection"; p=$CT_P
-ct_case "fifo chain, waiting shell" "" ct_check_pid "$p" fifo3 "$NC <fifo< $NC $IN" "$NC,$NC"
+# The subject is dash's vfork child: in 2 CI runs of session 12 its records
+# never arrived (the path showed it [kernel], the chain itself right). That is
+# kept visible as a known failure (a record loss to find: docs/research/
+# transport.md), and the chain is asserted either way.
+if ct_check_pid "$p" fifo3 "$NC <fifo< $NC $IN" "$NC,$NC" >"$TB_T/fifo3.strict" 2>&1; then
+	echo "ok   fifo chain, waiting shell"
+else
+	ct_case "fifo chain, waiting shell: subject seen by the shim" \
+		"the vfork'd subject's records missed (seen kernel)" false
+	ct_case "fifo chain, waiting shell" "" ct_check_pid "$p" fifo3 "$NC(\[kernel\])? <fifo< $NC $IN" "$NC,$NC"
+fi
 
 SO=h2:socat
 tb_log "unix-socket relay (socat)"
