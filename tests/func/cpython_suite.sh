@@ -14,9 +14,10 @@
 #     rlimits — what a shim that leaves a descriptor, a mapping, a thread or an
 #     environment variable behind would change.
 # Both are installed by packaging/deps.sh. A case that differs is run again
-# alone, both ways, and the test fails when it still differs (timing tests in
-# these modules can flip on a loaded 2-core machine either way; a difference
-# the shim causes repeats); a CPython case that does not differ alone runs
+# alone, CPY_ALONE (5) times each way, and the test fails when the shimmed
+# runs give its shimmed result in a majority and the runs without the shim
+# never (timing tests in these modules can flip on a loaded 2-core machine
+# either way; a difference the shim causes repeats); a CPython case that does not differ alone runs
 # again in its whole module, 3 times each way, and fails when the shimmed runs
 # repeat the difference at least twice and the others never (a difference
 # that needs the module's earlier cases or its load: module_again). A suite
@@ -38,6 +39,7 @@ MODS=${CPY_MODULES:-test_subprocess test_os test_pty test_signal test_selectors 
 PSU_MODS=${PSU_MODULES:-test_process test_linux test_posix test_connections test_misc test_system}
 TMO=${CPY_TIMEOUT:-1500}
 REPEAT=${CPY_REPEAT:-3}
+ALONE=${CPY_ALONE:-5}
 tb_switch
 tb_host h1 10.231.0.1
 tb_collector h1
@@ -131,13 +133,28 @@ suite() {
 		cpy) set -- --match "${su_id##*.}" ;;
 		*) set -- "$su_id" ;;
 		esac
-		tb_preload off; $su_r rb "$@"
-		tb_preload on; $su_r rs "$@"
-		tb_preload off
-		su_x=$(grep -F "$su_id " "$TB_T/rb.res" | awk '{print $2}')
-		su_y=$(grep -F "$su_id " "$TB_T/rs.res" | awk '{print $2}')
-		echo "again: $su_id without: ${su_x:-absent} with: ${su_y:-absent}"
-		[ "$su_x" = "$su_y" ] || { still=$((still + 1)); grep -B2 -A25 "${su_id##*.}" "$TB_T/rs.out" | head -60; continue; }
+		# alone, ALONE times each way: it repeats when the shimmed runs give
+		# the first run's shimmed result at least ALONE/2+1 times and the
+		# runs without the shim never do (psutil's test_long_name and
+		# test_long_cmdline read /proc/PID/cmdline right after Popen — a race
+		# of their own: 1 of 30 without the shim, 7 of 30 with it, session
+		# 12; a single run each way took that for a difference)
+		su_first=$(grep -F "$su_id " "$TB_T/$su_n.shim.res" | awk '{print $2}')
+		su_b=0 su_s=0 su_k=0
+		while [ $su_k -lt "$ALONE" ]; do
+			su_k=$((su_k + 1))
+			tb_preload off; $su_r rb "$@"
+			tb_preload on; $su_r rs "$@"
+			tb_preload off
+			[ "$(grep -F "$su_id " "$TB_T/rb.res" | awk '{print $2}')" = "$su_first" ] && su_b=$((su_b + 1))
+			[ "$(grep -F "$su_id " "$TB_T/rs.res" | awk '{print $2}')" = "$su_first" ] && su_s=$((su_s + 1))
+		done
+		echo "again alone x$ALONE: $su_id '${su_first:-absent}' without the shim $su_b times, with it $su_s times"
+		if [ $su_s -gt $((ALONE / 2)) ] && [ $su_b = 0 ]; then
+			still=$((still + 1))
+			grep -B2 -A25 "${su_id##*.}" "$TB_T/rs.out" | head -60
+			continue
+		fi
 		[ "$su_r" = cpy ] && module_again "$su_n" "$su_id"
 	done
 }
