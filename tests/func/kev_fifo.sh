@@ -95,12 +95,7 @@ tb_assert_chain "$TB_T/unix-on.who.json" --origin h1 --count 1 --dst "$CT_H3:22"
 writer_kev unix-on || rc=1
 
 tb_log "off: kernel_events = off on h2"
-kill "$(cat "$(tb_dir h2)/hoptraced.pid")"
-sleep 0.5
-sed -i 's|^\[collector\]$|[collector]\nkernel_events = off|' "$(tb_conf h2)"
-tb_preload off # (the collector starts unshimmed, as ct_setup's did: an ASan build minds)
-tb_collector h2
-tb_preload on
+ct_kev_off h2
 no_h1() {
 	"$TB_PY" - "$TB_T/$1.who.json" "$CT_H1" "$1" <<'PY'
 import json, sys

@@ -151,6 +151,31 @@ ct_h1procs() {
 	fi
 }
 
+# ct_kev_off HOST : HOST's collector again with kernel_events = off (unshimmed,
+# as ct_setup starts it: an ASan build minds)
+ct_kev_off() {
+	kill "$(cat "$(tb_dir "$1")/hoptraced.pid")"
+	sleep 0.5
+	sed -i 's|^\[collector\]$|[collector]\nkernel_events = off|' "$(tb_conf "$1")"
+	tb_preload off
+	tb_collector "$1"
+	tb_preload on
+}
+
+# ct_no_origin_h1 ANSWER : no chain of ANSWER reaches h1 (by name or address) —
+# the "off" half of a kernel-event test (else the test cannot tell)
+ct_no_origin_h1() {
+	"$TB_PY" - "$1" "$CT_H1" <<'PY'
+import json, sys
+a = json.load(open(sys.argv[1]))
+o = [c.get("origin_host") for c in a.get("chains") or []]
+print("    off: origins %s" % o)
+if any(x in ("h1", sys.argv[2]) for x in o):
+    print("    not: without kernel events a chain reaches h1: the test cannot tell")
+    sys.exit(1)
+PY
+}
+
 ct_finish() {
 	echo "== $CT_FAILS failed case(s), $CT_KNOWN known failure(s)"
 	[ "$CT_FAILS" = 0 ] || tb_fail "$CT_FAILS case(s) failed"
