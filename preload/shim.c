@@ -14,15 +14,21 @@
  * shim talks to").
  *
  * Rules kept by every line below:
- *  - no threads, no output, no abort/exit of our own, no malloc or locks in
- *    hooks; records are encoded into stack buffers;
+ *  - no threads that outlive a hook (the momentary helper: helper_run), no
+ *    output, no abort/exit of our own, no malloc or locks in hooks; records
+ *    are encoded into stack buffers;
  *  - errno is unchanged across every hook (the real call's errno is kept);
  *  - never block: the socket is SOCK_NONBLOCK; a failed send drops the record
  *    and counts it (EXIT's `lost`); nothing loops on errors;
  *  - between calls we hold no descriptor (the ring is a mapping); momentary
- *    ones (registration, doorbell, a vfork child's send) are closed before
- *    the hook returns, and a fork in another thread never copies one
+ *    ones (registration, doorbell, a momentary send) live in a helper
+ *    thread's own descriptor table (helper_run), never in the program's, and
+ *    are closed before the hook returns (a vfork child's send: in its own
+ *    copy of the table); a fork in another thread never copies one
  *    (momentary_begin / atfork_prepare: each waits, bounded, for the other);
+ *  - under a seccomp filter we saw installed (prctl, syscall(SYS_seccomp))
+ *    no descriptor; under one we did not see (inherited across exec) no
+ *    system call of ours at all (seccomp_inherited);
  *  - fallback only: our socket lives on a high CLOEXEC fd; its inode is re-checked with fstat
  *    before each send; if the program closed/dup2'ed over it we forget it (it
  *    is the program's fd now) and reconnect at most once per second;
@@ -34,8 +40,8 @@
  *    global at all;
  *  - close() knows the descriptors we reported as channels (g_chanfd) and
  *    asks fstat only about the others;
- *  - internal socket/close/connect/dup3 go through syscall() so they never
- *    re-enter our own hooks.
+ *  - internal system calls are an inline syscall instruction (x86-64; libc's
+ *    syscall() elsewhere) so they never re-enter our own hooks.
  */
 #undef _FORTIFY_SOURCE
 #include <hoptrace/record.h>
@@ -47,6 +53,7 @@
 #include <limits.h>
 #include <pty.h>
 #include <sched.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -59,6 +66,7 @@
 #include <sys/resource.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <linux/seccomp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -69,6 +77,32 @@
 #include <pthread.h>
 
 #define EXPORT __attribute__((visibility("default")))
+
+/* Our own system calls, x86-64: an inline syscall instruction instead of
+ * libc's syscall() — which the shim exports itself (a hook: a seccomp filter
+ * installed by syscall(SYS_seccomp), libseccomp's way). It sets errno like
+ * libc's (-1 and errno on failure). Elsewhere: libc's syscall(), unhooked. */
+#if defined(__x86_64__)
+static inline long ht_sys(long n, long a, long b, long c, long d, long e, long f)
+{
+	long r;
+	register long r10 __asm__("r10") = d;
+	register long r8 __asm__("r8") = e;
+	register long r9 __asm__("r9") = f;
+	__asm__ volatile("syscall"
+			 : "=a"(r)
+			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
+	if (r < 0 && r > -4096) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
+#define HT_SYS7(n, a, b, c, d, e, f, ...)                                                 \
+	ht_sys((long)(n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
+#define syscall(...) HT_SYS7(__VA_ARGS__, 0, 0, 0, 0, 0, 0, 0)
+#endif
 
 /* glibc's fortify entry points (declared only under _FORTIFY_SOURCE) */
 int __open_2(const char *path, int flags);
@@ -116,11 +150,13 @@ static _Atomic int64_t g_beat_t;         /* ... and when (ms) */
 static atomic_int g_momentary;
 static atomic_int g_forking;
 /* The process installed a seccomp filter (prctl PR_SET_SECCOMP: sshd's
- * preauth child, which is killed by SIGSYS on a socket() or memfd_create()):
- * from then on the shim opens no descriptor at all — no registration, no
- * momentary connection, no doorbell; records go into a ring registered
- * before, or are lost and counted. Inherited by fork children (so is the
- * filter). */
+ * preauth child, which is killed by SIGSYS on a socket() or memfd_create();
+ * or syscall(SYS_seccomp), libseccomp's way): from then on the shim opens no
+ * descriptor at all — no registration, no momentary connection, no doorbell,
+ * no helper thread; records go into a ring registered before, or are lost
+ * and counted. Inherited by fork children (so is the filter). A filter the
+ * shim did not see installed (inherited across exec) or strict mode: the
+ * shim makes no system call at all in that image (g_disabled, early_init). */
 static atomic_int g_sandboxed;
 static _Atomic int64_t g_momentary_retry_at; /* no record socket: ms */
 static __thread int t_momentary __attribute__((tls_model("initial-exec")));
@@ -316,6 +352,89 @@ static void momentary_end(void)
 	atomic_fetch_sub(&g_momentary, 1);
 }
 
+/* Descriptors nobody else sees (issue 15): the registration's memfd and
+ * connection, a momentary connection's socket and the doorbell's live in a
+ * momentary thread of ours whose descriptor table is its own and empty, so
+ * no number of the program's table is taken even for a moment — another
+ * thread's open() at that instant gets the number it gets without us, and
+ * /proc/self/fd never shows them:
+ *  - clone(CLONE_VM | CLONE_THREAD | CLONE_SIGHAND | CLONE_FILES |
+ *    CLONE_VFORK ...): our memory (the ring is mapped for the process), our
+ *    thread group (the kernel attests our pid: SO_PEERCRED and
+ *    SCM_CREDENTIALS say the tgid), the calling thread waits until it
+ *    exits; then close_range(0, ~0U, CLOSE_RANGE_UNSHARE) gives it a table
+ *    of its own copying no descriptor (Linux 5.9), before it opens any;
+ *  - every signal blocked in the calling thread around the clone (the
+ *    thread inherits the mask: no handler of the program's runs in it); it
+ *    runs on the calling thread's TLS (no CLONE_SETTLS; that thread is
+ *    suspended), makes system calls only, and on a stack of ours (one
+ *    at a time: g_hbusy);
+ *  - it shows in /proc/self/task for its lifetime (~10-30 µs) and counts
+ *    against RLIMIT_NPROC for that moment.
+ * Where it cannot run (clone or close_range refused: old kernel, a thread
+ * limit; another helper busy past ~10 ms) the caller does the work itself,
+ * as before: its descriptors then take the lowest free numbers for that
+ * moment. Never in a vfork / raw-clone child (send_foreign): its table is
+ * its own copy already. */
+#if defined(__x86_64__)
+#define HT_HELPER 1
+#endif
+#ifndef CLOSE_RANGE_UNSHARE
+#define CLOSE_RANGE_UNSHARE (1U << 1)
+#endif
+struct helper_job {
+	int (*fn)(void *);
+	void *arg;
+	int rc;
+	int ran;
+};
+static atomic_int g_hbusy;      /* the helper's stack is in use */
+static atomic_int g_helper_off; /* clone or close_range refused for good */
+#ifdef HT_HELPER
+static char g_hstack[16384] __attribute__((aligned(64)));
+
+static int helper_main(void *p)
+{
+	struct helper_job *j = p;
+	if (syscall(SYS_close_range, 0U, ~0U, CLOSE_RANGE_UNSHARE) != 0)
+		return 0; /* j->ran stays 0: still the program's table, open nothing */
+	j->ran = 1;
+	j->rc = j->fn(j->arg);
+	return 0;
+}
+#endif
+
+/* Runs fn(arg) in the helper, else in the calling thread; fn's result. */
+static int helper_run(int (*fn)(void *), void *arg)
+{
+#ifdef HT_HELPER
+	if (!atomic_load_explicit(&g_helper_off, memory_order_relaxed) && RESOLVE(clone)) {
+		int zero = 0, got = atomic_compare_exchange_strong(&g_hbusy, &zero, 1);
+		if (!got && wait_zero(&g_hbusy)) { /* another thread's helper (~10-30 µs) */
+			zero = 0;
+			got = atomic_compare_exchange_strong(&g_hbusy, &zero, 1);
+		}
+		if (got) {
+			struct helper_job j = {fn, arg, 0, 0};
+			uint64_t all = ~0ULL, old;
+			syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, sizeof(all));
+			int t = real_clone(helper_main, g_hstack + sizeof(g_hstack),
+					   CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
+						   CLONE_THREAD | CLONE_SYSVSEM | CLONE_VFORK,
+					   &j);
+			int ce = errno;
+			syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, sizeof(old));
+			atomic_store(&g_hbusy, 0);
+			if (t > 0 && j.ran)
+				return j.rc;
+			if (t > 0 || ce == EINVAL || ce == ENOSYS || ce == EPERM)
+				atomic_store(&g_helper_off, 1); /* close_range / clone refused */
+		}
+	}
+#endif
+	return fn(arg);
+}
+
 /* not a vfork / raw-clone child sharing our memory (see own_process) */
 static int own_process_early(void)
 {
@@ -393,6 +512,23 @@ static void bell_init(void)
 	g_belllen = 0; /* computed on the first ring (ring_bell) */
 }
 
+struct bell_job {
+	const struct sockaddr_un *a;
+	socklen_t al;
+};
+
+static int bell_fds(void *arg)
+{
+	const struct bell_job *j = arg;
+	int s = (int)syscall(SYS_socket, AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s >= 0) {
+		char c = 0;
+		syscall(SYS_sendto, s, &c, (size_t)1, MSG_DONTWAIT | MSG_NOSIGNAL, j->a, j->al);
+		syscall(SYS_close, s);
+	}
+	return 0;
+}
+
 /* Rings the doorbell: a throw-away datagram socket, raw syscalls, never
  * blocks; failures are ignored (the collector still reads the record within
  * its batch interval, and before any answer). */
@@ -411,14 +547,13 @@ static void ring_bell(void)
 	int own = own_process_early();
 	if (atomic_load_explicit(&g_sandboxed, memory_order_relaxed) || (own && !momentary_begin()))
 		return;
-	int s = (int)syscall(SYS_socket, AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s >= 0) {
-		char c = 0;
-		syscall(SYS_sendto, s, &c, (size_t)1, MSG_DONTWAIT | MSG_NOSIGNAL, &b, bl);
-		syscall(SYS_close, s);
-	}
-	if (own)
+	struct bell_job j = {&b, bl};
+	if (own) { /* in the helper: a descriptor of its own table */
+		helper_run(bell_fds, &j);
 		momentary_end();
+	} else { /* a vfork / raw-clone child: its table is its own */
+		bell_fds(&j);
+	}
 }
 
 /* Is addr a TCP destination on another host as far as the shim can tell (not
@@ -642,26 +777,19 @@ static int ring_sock_open(void)
 	return sock_try(&a, al, path);
 }
 
-/* Registers a new ring with rec (the record that needed it) as the datagram
- * that carries it. Two descriptors (the memfd, the connection) exist only
- * inside this call and are closed before it returns. A re-registration maps
- * the new memfd over the old mapping (MAP_FIXED): a thread still writing
- * into the old one writes into the new one, never into unmapped memory.
- * Returns 0 when the record went with it; -1 (memfd sealing unavailable:
- * g_ring_off set, the caller uses the socket path) or -2 (failed this time:
- * the record went on a momentary record-socket connection, tried again in a second). */
-static int ring_register(const void *rec, size_t len)
+struct reg_job {
+	const void *rec;
+	size_t len;
+	int64_t now;
+};
+
+/* The descriptors' part of ring_register (helper_run: in the helper). */
+static int ring_register_fds(void *arg)
 {
-	int64_t now = now_coarse_ms();
-	int zero = 0;
-	if (now < atomic_load(&g_ring_retry_at) ||
-	    !atomic_compare_exchange_strong(&g_connecting, &zero, 1))
-		return -2;
-	if (!momentary_begin()) { /* another thread's fork did not end */
-		atomic_store(&g_connecting, 0);
-		return -2;
-	}
-	atomic_store(&g_ring_retry_at, now + 1000);
+	const struct reg_job *j = arg;
+	const void *rec = j->rec;
+	size_t len = j->len;
+	int64_t now = j->now;
 	int rc = -2;
 	/* not executable (vm.memfd_noexec=2 refuses an executable memfd); a
 	 * kernel before 6.3 does not know the flag */
@@ -673,7 +801,7 @@ static int ring_register(const void *rec, size_t len)
 			atomic_store(&g_ring_off, 1); /* no memfd / no sealing: the socket */
 			rc = -1;
 		}
-		goto out;
+		return rc;
 	}
 	void *old = atomic_load(&g_ring), *p = MAP_FAILED;
 	if (syscall(SYS_ftruncate, mfd, (long)HT_RING_SIZE) != 0 ||
@@ -730,7 +858,32 @@ static int ring_register(const void *rec, size_t len)
 	}
 out_fd:
 	syscall(SYS_close, mfd);
-out:
+	return rc;
+}
+
+/* Registers a new ring with rec (the record that needed it) as the datagram
+ * that carries it. Two descriptors (the memfd, the connection) exist only
+ * inside this call, in the helper's own table (helper_run), and are closed
+ * before it returns. A re-registration maps
+ * the new memfd over the old mapping (MAP_FIXED): a thread still writing
+ * into the old one writes into the new one, never into unmapped memory.
+ * Returns 0 when the record went with it; -1 (memfd sealing unavailable:
+ * g_ring_off set, the caller uses the socket path) or -2 (failed this time:
+ * the record went on a momentary record-socket connection, tried again in a second). */
+static int ring_register(const void *rec, size_t len)
+{
+	int64_t now = now_coarse_ms();
+	int zero = 0;
+	if (now < atomic_load(&g_ring_retry_at) ||
+	    !atomic_compare_exchange_strong(&g_connecting, &zero, 1))
+		return -2;
+	if (!momentary_begin()) { /* another thread's fork did not end */
+		atomic_store(&g_connecting, 0);
+		return -2;
+	}
+	atomic_store(&g_ring_retry_at, now + 1000);
+	struct reg_job j = {rec, len, now};
+	int rc = helper_run(ring_register_fds, &j);
 	momentary_end();
 	atomic_store(&g_connecting, 0);
 	return rc;
@@ -755,6 +908,20 @@ static int ring_alive(void *r, int64_t now)
  * nothing; counted lost only when that fails too. A process that emits few
  * records (a shell waiting for its children) would otherwise be missing
  * from the graph: nothing of it was applied, and it may not emit again. */
+static int momentary_fds(void *arg)
+{
+	const struct reg_job *j = arg;
+	int s = sock_open();
+	if (s < 0)
+		atomic_store(&g_momentary_retry_at, j->now + 1000);
+	if (s < 0 || syscall(SYS_sendto, s, j->rec, j->len, MSG_DONTWAIT | MSG_NOSIGNAL, NULL, 0) !=
+			     (long)j->len)
+		atomic_fetch_add_explicit(&g_lost, 1, memory_order_relaxed);
+	if (s >= 0)
+		syscall(SYS_close, s);
+	return 0;
+}
+
 static void send_momentary(const void *buf, size_t len)
 {
 	/* no record socket a moment ago (no collector): not again for a
@@ -764,13 +931,8 @@ static void send_momentary(const void *buf, size_t len)
 		atomic_fetch_add_explicit(&g_lost, 1, memory_order_relaxed);
 		return;
 	}
-	int s = sock_open();
-	if (s < 0)
-		atomic_store(&g_momentary_retry_at, now + 1000);
-	if (s < 0 || send(s, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len)
-		atomic_fetch_add_explicit(&g_lost, 1, memory_order_relaxed);
-	if (s >= 0)
-		syscall(SYS_close, s);
+	struct reg_job j = {buf, len, now};
+	helper_run(momentary_fds, &j);
 	momentary_end();
 }
 
@@ -1112,6 +1274,7 @@ static void atfork_child(void)
 	/* the other threads, their windows and forks are not in this process */
 	atomic_store(&g_forking, 0);
 	atomic_store(&g_momentary, t_momentary);
+	atomic_store(&g_hbusy, 0);
 	t_forking = 0;
 	t_vfork = 0;
 	/* last: from here on our records go to our ring (registered below) */
@@ -1144,13 +1307,48 @@ static atomic_int g_inited;
  * (PROC_USER_INIT_INO). Asked only when HOPTRACE_DISABLE is set. */
 static int in_init_userns(void)
 {
-	struct stat st;
-	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+	struct stat st; /* (no descriptor: stat follows the namespace link) */
+	return stat("/proc/self/ns/user", &st) == 0 && st.st_ino == 0xEFFFFFFDu;
+}
+
+/* Does a seccomp filter bind this image already (inherited across exec:
+ * systemd's SystemCallFilter=, a sandbox launcher's, sshd's children)? The
+ * shim did not see it installed and cannot know what it kills: any system
+ * call of ours beyond those that loaded us could be the process's death
+ * (SIGSYS). Asked with exactly the calls ld.so made to load us —
+ * openat(O_RDONLY|O_CLOEXEC), read, close — not prctl(PR_GET_SECCOMP),
+ * which a filter may kill. No /proc: none assumed (as before). ~4 µs. */
+static char g_status[4096]; /* early_init runs once */
+
+static int seccomp_inherited(void)
+{
+	/* HOPTRACE_SECCOMP=allow: whoever runs us says the filter refuses the
+	 * shim's calls with an errno at worst (a test's no_memfd); not under
+	 * AT_SECURE (secure_getenv) */
+	const char *a = secure_getenv("HOPTRACE_SECCOMP");
+	if (a && !strcmp(a, "allow"))
+		return 0;
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/status", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	int ok = xfstat(fd, &st) == 0 && st.st_ino == 0xEFFFFFFDu;
+	size_t n = 0;
+	for (;;) {
+		long r = syscall(SYS_read, fd, g_status + n, sizeof(g_status) - 1 - n);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		if (n >= sizeof(g_status) - 1)
+			break;
+	}
 	syscall(SYS_close, fd);
-	return ok;
+	g_status[n] = '\0';
+	const char *p = strstr(g_status, "\nSeccomp:");
+	if (!p)
+		return 0;
+	p += sizeof("\nSeccomp:") - 1;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return *p >= '1' && *p <= '9';
 }
 
 static void early_init(void)
@@ -1158,6 +1356,11 @@ static void early_init(void)
 	int zero = 0;
 	if (!atomic_compare_exchange_strong(&g_inited, &zero, 1))
 		return;
+	/* first, before any other system call of ours */
+	if (seccomp_inherited()) {
+		g_disabled = 1;
+		return;
+	}
 	/* HOPTRACE_DISABLE is honoured only in a process root runs (real and
 	 * effective uid 0, not a setuid image): a user who could switch the shim
 	 * off in an intermediate process would cut its children's lineage
@@ -1754,6 +1957,18 @@ EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 
 /* ---- prctl: a seccomp filter installed (sshd's preauth sandbox) ---- */
 
+/* A filter (or strict mode) now binds the calling thread and what it forks,
+ * maybe (TSYNC) every thread: no descriptor of ours from now on; strict mode
+ * allows only read/write/exit: no system call of ours at all. No hook code
+ * of ours runs in the calling thread in between; the flag is the whole
+ * process's (other threads may be filtered next). */
+static void seccomp_set(int strict)
+{
+	atomic_store(&g_sandboxed, 1);
+	if (strict)
+		g_disabled = 1;
+}
+
 EXPORT int prctl(int option, ...)
 {
 	va_list ap;
@@ -1765,14 +1980,31 @@ EXPORT int prctl(int option, ...)
 		errno = ENOSYS;
 		return -1;
 	}
-	/* a filter binds the calling thread (and what it forks) once the call
-	 * succeeded; no hook code of ours runs in this thread in between, and
-	 * the flag is the whole process's (other threads may be filtered next) */
 	int r = real_prctl(option, a2, a3, a4, a5);
 	if (r == 0 && option == PR_SET_SECCOMP)
-		atomic_store(&g_sandboxed, 1);
+		seccomp_set(a2 == SECCOMP_MODE_STRICT);
 	return r;
 }
+
+#if defined(__x86_64__)
+/* ---- syscall(): seccomp(2) has no libc wrapper; libseccomp's
+ * seccomp_load() and others call syscall(SYS_seccomp, ...) ---- */
+
+EXPORT long ht_syscall_hook(long n, ...) __asm__("syscall");
+EXPORT long ht_syscall_hook(long n, ...)
+{
+	va_list ap;
+	va_start(ap, n);
+	long a = va_arg(ap, long), b = va_arg(ap, long), c = va_arg(ap, long),
+	     d = va_arg(ap, long), e = va_arg(ap, long), f = va_arg(ap, long);
+	va_end(ap);
+	long r = ht_sys(n, a, b, c, d, e, f);
+	if (n == SYS_seccomp && r >= 0 &&
+	    (a == SECCOMP_SET_MODE_STRICT || a == SECCOMP_SET_MODE_FILTER))
+		seccomp_set(a == SECCOMP_SET_MODE_STRICT);
+	return r;
+}
+#endif
 
 /* ---- close / dup ---- */
 

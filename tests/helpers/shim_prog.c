@@ -27,6 +27,19 @@
  *                          does, with prctl), then makes pipes for 1.5 s: the
  *                          shim must open nothing after it (no registration, no
  *                          momentary connection)
+ *   shim_prog sandbox_sys  the same filter installed by syscall(SYS_seccomp)
+ *                          (libseccomp's way), then pipes and a fork child
+ *                          that makes a pipe: its exit status
+ *   shim_prog sandbox_exec the same filter by prctl, then an exec of itself
+ *                          (the new image inherits a filter its shim never saw
+ *                          installed) that makes pipes and a fork child
+ *   shim_prog fdrace S     one thread opens /dev/null again and again and
+ *                          checks it gets the lowest free number, while another
+ *                          makes records and non-blocking TCP connects to
+ *                          192.0.2.1 (the doorbell) for S seconds: the shim's
+ *                          momentary descriptors must never take a number the
+ *                          program gets (docs/shim.md "What the program can
+ *                          observe")
  *   shim_prog fdlimit N    lowers RLIMIT_NOFILE to N, then (itself and in an
  *                          exec'd child) lists its descriptors and opens
  *                          /dev/null until EMFILE: how many, which numbers
@@ -751,6 +764,136 @@ static int m_forkwin(int secs)
 	return 0;
 }
 
+/* fdrace: does the shim ever take a number the program would get? */
+static atomic_int fr_stop;
+static pthread_mutex_t fr_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void *fr_records(void *a)
+{
+	int s = *(int *)a; /* made before the race, on a high number */
+	struct sockaddr_in far = {.sin_family = AF_INET, .sin_port = htons(9)};
+	far.sin_addr.s_addr = htonl(0xc0000201); /* 192.0.2.1 (TEST-NET-1): the doorbell */
+	while (!atomic_load(&fr_stop)) {
+		/* a CONNECT record and a doorbell each time (EALREADY after the first) */
+		connect(s, (struct sockaddr *)&far, sizeof(far));
+		dup2(s, s + 1); /* DUP and CLOSE records, no new low number */
+		close(s + 1);
+	}
+	return NULL;
+}
+
+static int m_fdrace(int secs)
+{
+	int lo = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (lo < 0)
+		return die("open");
+	close(lo);
+	int s0 = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int s = s0 >= 0 ? fcntl(s0, F_DUPFD_CLOEXEC, 700) : -1;
+	if (s < 0)
+		return die("socket");
+	close(s0);
+	pthread_t t;
+	atomic_store(&fr_stop, 0);
+	if (pthread_create(&t, NULL, fr_records, &s) != 0)
+		return die("pthread_create");
+	long bad = 0, n = 0;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		for (int i = 0; i < 1000; i++, n++) {
+			pthread_mutex_lock(&fr_mu);
+			int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			pthread_mutex_unlock(&fr_mu);
+			if (fd != lo)
+				bad++;
+			if (fd >= 0)
+				close(fd);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+	} while (t1.tv_sec - t0.tv_sec < secs);
+	atomic_store(&fr_stop, 1);
+	pthread_join(t, NULL);
+	close(s);
+	fprintf(stderr, "fdrace: %ld of %ld opens got another number than %d\n", bad, n, lo);
+	printf("fdrace: opens that got another number than without the shim: %s\n",
+	       bad ? "some" : "none");
+	return 0;
+}
+
+/* the filter of sshd's preauth child, in small: SIGSYS on socket() or memfd_create() */
+static struct sock_fprog *sandbox_filter(void)
+{
+	static struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_socket, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_memfd_create, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+	};
+	static struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
+	return &prog;
+}
+
+/* under the filter: pipes for 0.3 s, then a fork child (it registers a ring
+ * of its own, or must not) making a pipe; prints how the child ended */
+static int sandboxed_work(const char *who)
+{
+	for (int i = 0; i < 30; i++) {
+		int pp[2];
+		if (pipe(pp) == 0) {
+			close(pp[0]);
+			close(pp[1]);
+		}
+		usleep(10000);
+	}
+	pid_t c = fork();
+	if (c == 0) {
+		int pp[2];
+		if (pipe(pp) == 0) {
+			close(pp[0]);
+			close(pp[1]);
+		}
+		_exit(0);
+	}
+	int st = 0;
+	if (c < 0 || waitpid(c, &st, 0) != c)
+		return die("fork");
+	if (WIFSIGNALED(st))
+		printf("%s: fork child killed by signal %d\n", who, WTERMSIG(st));
+	else
+		printf("%s: fork child exit %d\n", who, WEXITSTATUS(st));
+	return 0;
+}
+
+static int m_sandbox_sys(void)
+{
+#if defined(__x86_64__)
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, sandbox_filter()) != 0)
+		return die("seccomp");
+#endif
+	return sandboxed_work("sandbox_sys");
+}
+
+static int m_sandbox_exec(const char *self)
+{
+#if defined(__x86_64__)
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, sandbox_filter()) != 0)
+		return die("seccomp");
+	fflush(stdout);
+	execl(self, self, "sandboxed", (char *)NULL);
+	return die("exec");
+#else
+	(void)self;
+	return sandboxed_work("sandbox_exec");
+#endif
+}
+
 /* sandbox: sshd's preauth child in small (sandbox-seccomp-filter.c) */
 static int m_sandbox(void)
 {
@@ -793,6 +936,8 @@ int main(int argc, char **argv)
 		fd_list("exec");
 		return 0;
 	}
+	if (argc >= 2 && !strcmp(argv[1], "sandboxed"))
+		return sandboxed_work("sandbox_exec");
 	if (argc >= 2 && !strcmp(argv[1], "fdfill")) {
 		fd_fill("child");
 		return 0;
@@ -822,5 +967,11 @@ int main(int argc, char **argv)
 		return m_forkwin(n);
 	if (!strcmp(argv[1], "sandbox"))
 		return m_sandbox();
+	if (!strcmp(argv[1], "sandbox_sys"))
+		return m_sandbox_sys();
+	if (!strcmp(argv[1], "sandbox_exec"))
+		return m_sandbox_exec(argv[0]);
+	if (!strcmp(argv[1], "fdrace"))
+		return m_fdrace(n);
 	return 2;
 }
