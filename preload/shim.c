@@ -291,6 +291,8 @@ __asm__(".text\n"
 	"\tendbr64\n"
 	"\tmovq ht_t_vfork@gottpoff(%rip), %rax\n"
 	"\tmovl $1, %fs:(%rax)\n"
+	"\tmovq ht_t_stash_len@gottpoff(%rip), %rax\n"
+	"\tmovl $0, %fs:(%rax)\n"
 	"\tmovq ht_real_vfork(%rip), %rax\n"
 	"\ttestq %rax, %rax\n"
 	"\tjz 1f\n"
@@ -756,18 +758,80 @@ static void send_own(const void *buf, size_t len)
 		atomic_fetch_add_explicit(&g_lost, 1, memory_order_relaxed);
 }
 
+/* A vfork child's CLOSE, DUP and CLOSERANGE records (the descriptors a
+ * child sets up before its exec: subprocess closes the parent's pipe ends,
+ * dup2s its stdio, close_range(3, ~0U)) wait in its stash and go with the
+ * record that ends the stash — EXEC before the real execve, EXIT, anything
+ * else, or a full stash — on one momentary connection instead of one each.
+ * Each connection woke the collector, which accepts it and checks the
+ * records' claims in the child's /proc, on the other core, right while the
+ * child execs: CPython's vfork-based subprocess resumes its parent when the
+ * exec has replaced the memory and before the kernel has set the new
+ * image's arguments, and psutil's test_long_name / test_prog_w_funky_name
+ * read /proc/PID/cmdline empty there 6 times in 40 with the shim, never
+ * without it (docs/shim.md "vfork children"). The stash is the thread's own
+ * (TLS): the vfork child runs on its parent thread's TLS, and that thread
+ * is suspended until the child execs or exits; our vfork() empties it.
+ * Records keep their timestamps. A child killed before it execs or exits
+ * loses what is stashed. Only for our vfork's child (t_vfork): a raw clone
+ * child may run beside the thread whose TLS it uses. */
+#define HT_STASH 1536
+static __thread uint8_t t_stash[HT_STASH] __attribute__((tls_model("initial-exec")));
+static __thread uint32_t t_stash_len __asm__("ht_t_stash_len")
+	__attribute__((tls_model("initial-exec"), used));
+
+/* the record type of an encoded record (ht_enc_head: a fixarray, the
+ * version and the type as positive fixints), 0 if not of that shape */
+static int rec_type_of(const void *b, size_t l)
+{
+	const uint8_t *u = b;
+	return l >= 3 && (u[0] & 0xf0) == 0x90 && u[1] < 0x80 && u[2] < 0x80 ? u[2] : 0;
+}
+
+static void stash_put(const void *b, size_t l)
+{
+	t_stash[t_stash_len] = (uint8_t)(l >> 8);
+	t_stash[t_stash_len + 1] = (uint8_t)l;
+	memcpy(t_stash + t_stash_len + 2, b, l);
+	t_stash_len += (uint32_t)(l + 2);
+}
+
 /* A vfork / raw-clone child: writes no global. Uses the inherited socket if it
- * is still ours, else a temporary one that it closes again. */
+ * is still ours, else a temporary one that it closes again. b1 is its BIRTH,
+ * b2 the record (or NULL). */
 static void send_foreign(const void *b1, size_t l1, const void *b2, size_t l2)
 {
+	if (t_vfork && t_stash_len > HT_STASH)
+		t_stash_len = 0; /* cannot happen: our vfork() empties it */
+	if (t_vfork && b2) {
+		int t = rec_type_of(b2, l2);
+		size_t need = (t_stash_len ? 0 : l1 + 2) + l2 + 2;
+		if ((t == HT_REC_CLOSE || t == HT_REC_DUP || t == HT_REC_CLOSERANGE) &&
+		    t_stash_len + need <= HT_STASH) {
+			if (!t_stash_len)
+				stash_put(b1, l1);
+			stash_put(b2, l2);
+			return;
+		}
+	}
 	uint64_t p;
 	int fd = sock_current(&p), tmp = -1;
 	if ((fd < 0 || atomic_load_explicit(&g_broken, memory_order_relaxed)) &&
 	    !atomic_load_explicit(&g_sandboxed, memory_order_relaxed))
 		fd = tmp = sock_open();
+	if (fd >= 0 && t_vfork && t_stash_len) { /* its BIRTH first, then the stash */
+		for (uint32_t o = 0; o + 2 <= t_stash_len;) {
+			size_t l = ((size_t)t_stash[o] << 8) | t_stash[o + 1];
+			send(fd, t_stash + o + 2, l, MSG_DONTWAIT | MSG_NOSIGNAL);
+			o += (uint32_t)(l + 2);
+		}
+	} else if (fd >= 0) {
+		send(fd, b1, l1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	}
+	if (t_vfork)
+		t_stash_len = 0;
 	if (fd < 0)
 		return;
-	send(fd, b1, l1, MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (b2)
 		send(fd, b2, l2, MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (tmp >= 0)
@@ -1006,7 +1070,7 @@ static void emit(const struct ht_enc *e)
 		early_init();
 	pid_t me = g_pid;
 	if (!own_sure() && (me = raw_getpid()) == g_pid)
-		t_vfork = 0; /* the parent: a vfork child of this thread has gone */
+		t_vfork = t_stash_len = 0; /* the parent: a vfork child of this thread has gone */
 	if (me != g_pid) {
 		uint8_t b[64];
 		struct ht_enc be;

@@ -12,7 +12,8 @@
  *   CLOCK_MONOTONIC stamp, so `sort -n` gives event order across senders).
  * -r READYFILE: created once the socket listens.
  * On SIGTERM/SIGINT (or stdin EOF never matters) it prints "TYPE count" for
- * every type seen, then "total N", "bad N", "pids N", and exits 0.
+ * every type seen, then "total N", "bad N", "pids N", "conns_rec N" (connections
+ * accepted on the record name: the shim's momentary ones), and exits 0.
  * Decoding is minimal on purpose (msgpack array header, version, type, ts).
  * It also serves "\0NAME.ring" (include/hoptrace/ring.h): a datagram there
  * carries a shim's ring memfd; the ring is mapped and read like a client
@@ -50,7 +51,7 @@ static void on_sig(int s)
 	stop = 1;
 }
 
-static unsigned long counts[NTYPES], total, bad;
+static unsigned long counts[NTYPES], total, bad, conns_rec;
 #define MAXPIDS 65536
 static int pids[MAXPIDS];
 static unsigned long npids;
@@ -205,7 +206,7 @@ static void report(void)
 	for (int t = 1; t < NTYPES; t++)
 		if (counts[t])
 			printf("%s %lu\n", names[t], counts[t]);
-	printf("total %lu\nbad %lu\npids %lu\n", total, bad, npids);
+	printf("total %lu\nbad %lu\npids %lu\nconns_rec %lu\n", total, bad, npids, conns_rec);
 	fflush(stdout);
 	if (logf_)
 		fflush(logf_);
@@ -292,6 +293,8 @@ int main(int argc, char **argv)
 					continue;
 				}
 				setsockopt(c, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
+				if (j == 0)
+					conns_rec++;
 				pf[++nc].fd = c;
 				pf[nc].events = POLLIN;
 				pf[nc].revents = 0;

@@ -40,6 +40,9 @@
  *                          momentary descriptors must never take a number the
  *                          program gets (docs/shim.md "What the program can
  *                          observe")
+ *   shim_prog vforkexec    a vfork child sets up its descriptors as CPython's
+ *                          subprocess does (closes three pipe ends, dup2,
+ *                          close_range(3, ~0U)) and execs /bin/true
  *   shim_prog fdlimit N    lowers RLIMIT_NOFILE to N, then (itself and in an
  *                          exec'd child) lists its descriptors and opens
  *                          /dev/null until EMFILE: how many, which numbers
@@ -821,6 +824,31 @@ static int m_fdrace(int secs)
 	return 0;
 }
 
+/* vforkexec: the descriptor work of a vfork child before its exec */
+static int m_vforkexec(void)
+{
+	int a[2], b[2], c[2];
+	if (pipe(a) || pipe(b) || pipe(c))
+		return die("pipe");
+	char *av[] = {"/bin/true", NULL};
+	pid_t k = vfork();
+	if (k == 0) {
+		close(a[0]);
+		close(b[0]);
+		close(c[0]);
+		dup2(a[1], 1);
+		close_range(3U, ~0U, 0);
+		execve(av[0], av, environ);
+		_exit(127);
+	}
+	int st = 0;
+	if (k < 0 || waitpid(k, &st, 0) != k)
+		return die("vfork");
+	printf("vforkexec: child exit %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+	fprintf(stderr, "vforkexec child %d\n", (int)k);
+	return 0;
+}
+
 /* the filter of sshd's preauth child, in small: SIGSYS on socket() or memfd_create() */
 static struct sock_fprog *sandbox_filter(void)
 {
@@ -971,6 +999,8 @@ int main(int argc, char **argv)
 		return m_sandbox_sys();
 	if (!strcmp(argv[1], "sandbox_exec"))
 		return m_sandbox_exec(argv[0]);
+	if (!strcmp(argv[1], "vforkexec"))
+		return m_vforkexec();
 	if (!strcmp(argv[1], "fdrace"))
 		return m_fdrace(n);
 	return 2;
