@@ -762,14 +762,11 @@ static void send_own(const void *buf, size_t len)
  * child sets up before its exec: subprocess closes the parent's pipe ends,
  * dup2s its stdio, close_range(3, ~0U)) wait in its stash and go with the
  * record that ends the stash — EXEC before the real execve, EXIT, anything
- * else, or a full stash — on one momentary connection instead of one each.
- * Each connection woke the collector, which accepts it and checks the
- * records' claims in the child's /proc, on the other core, right while the
- * child execs: CPython's vfork-based subprocess resumes its parent when the
- * exec has replaced the memory and before the kernel has set the new
- * image's arguments, and psutil's test_long_name / test_prog_w_funky_name
- * read /proc/PID/cmdline empty there 6 times in 40 with the shim, never
- * without it (docs/shim.md "vfork children"). The stash is the thread's own
+ * else, or a full stash — on one momentary connection instead of one each
+ * (a socket, connects, a peer check and a close each, while the parent
+ * waits; an accept each in the collector; docs/shim.md "vfork / raw-clone
+ * children", also for what is still open: the collector's checks of these
+ * records race the child's exec). The stash is the thread's own
  * (TLS): the vfork child runs on its parent thread's TLS, and that thread
  * is suspended until the child execs or exits; our vfork() empties it.
  * Records keep their timestamps. A child killed before it execs or exits

@@ -193,8 +193,7 @@ own "clone vm" PIPE CLOSE
 
 # a vfork child's descriptor work before its exec (CPython's subprocess:
 # closes, dup2, close_range) goes with its EXEC on one momentary connection,
-# not one each: each woke the collector while the child exec'd, and psutil's
-# tests read /proc/PID/cmdline empty in that window (docs/shim.md "Transport")
+# not one each (docs/shim.md "vfork / raw-clone children")
 records vforkexec "exec $PROG vforkexec"
 vc=$(awk '/^vforkexec child / {print $3}' "$tmp/rec.vforkexec.stdout")
 [ -n "$vc" ] || fail "vforkexec: no child pid printed"
