@@ -436,27 +436,30 @@ static int helper_run(int (*fn)(void *), void *arg)
 	}
 #ifdef HT_HELPER
 	if (!atomic_load_explicit(&g_helper_off, memory_order_relaxed) && RESOLVE(clone)) {
+		/* signals blocked first: no handler of this thread can find the
+		 * stack taken by the code it interrupted */
+		uint64_t all = ~0ULL, old;
+		syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, sizeof(all));
 		int zero = 0, got = atomic_compare_exchange_strong(&g_hbusy, &zero, 1);
 		if (!got && wait_zero(&g_hbusy)) { /* another thread's helper (~10-30 µs) */
 			zero = 0;
 			got = atomic_compare_exchange_strong(&g_hbusy, &zero, 1);
 		}
+		int t = -1, ce = 0;
+		struct helper_job j = {fn, arg, 0, 0};
 		if (got) {
-			struct helper_job j = {fn, arg, 0, 0};
-			uint64_t all = ~0ULL, old;
-			syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, sizeof(all));
-			int t = real_clone(helper_main, g_hstack + sizeof(g_hstack),
-					   CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
-						   CLONE_THREAD | CLONE_SYSVSEM | CLONE_VFORK,
-					   &j);
-			int ce = errno;
-			syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, sizeof(old));
+			t = real_clone(helper_main, g_hstack + sizeof(g_hstack),
+				       CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+					       CLONE_SYSVSEM | CLONE_VFORK,
+				       &j);
+			ce = errno;
 			atomic_store(&g_hbusy, 0);
-			if (t > 0 && j.ran)
-				return j.rc;
-			if (t > 0 || ce == EINVAL || ce == ENOSYS || ce == EPERM)
-				atomic_store(&g_helper_off, 1); /* close_range / clone refused */
 		}
+		syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, sizeof(old));
+		if (t > 0 && j.ran)
+			return j.rc;
+		if (t > 0 || (got && (ce == EINVAL || ce == ENOSYS || ce == EPERM)))
+			atomic_store(&g_helper_off, 1); /* close_range / clone refused */
 	}
 #endif
 	return fn(arg);
