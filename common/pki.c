@@ -41,7 +41,6 @@
 #include <mbedtls/x509_crt.h>
 
 #include <openssl/bio.h>
-#include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -1330,134 +1329,12 @@ static void kpool_give(struct kpool *kp, EVP_PKEY_CTX *c, int bad)
  * An EVP_PKEY is read-only after loading; OpenSSL 3 allows it in many threads at once,
  * each call with its own context (from the key's pool). */
 
-/* Signing nonces made ahead, off the caller's thread. Most of an ECDSA signature's cost
- * (k·G and k⁻¹: ≈ 20 of its ≈ 22 µs here) does not depend on the message, so a thread of
- * the signer's own keeps up to PRE_MAX of them ready (ECDSA_sign_setup: k uniformly
- * random from OpenSSL's DRBG), and a signature takes one (ECDSA_do_sign_ex: s = k⁻¹(h +
- * r·d), a few µs) — each used once, taken out under the lock and cleared after. With
- * none ready (a burst, or the thread could not start) a signature is made as before
- * (EVP_PKEY_sign: its nonce random and hedged with the key and digest). Started by the
- * first signature, so a process that never signs runs no thread. A ready nonce is as
- * secret as the key: the monitor forks only to exec (privsep.c, kev.c's self-test
- * _exits), so no other image ever has this memory.
- * ECDSA_sign_setup / ECDSA_do_sign_ex / EVP_PKEY_get1_EC_KEY are deprecated in OpenSSL
- * 3.0 (still there, same ECDSA code): the EVP API has no way to pass a precomputed k.
- * The thread is woken when half the nonces are used, and then makes them all.
- * Invariants: pmu guards pre[], npre, started, stop, waiting; the thread only adds,
- * signers only take; pki_signer_free stops and joins the thread before freeing. */
-#define PRE_MAX 16
-
-struct pre_k {
-	BIGNUM *kinv, *r;
-};
-
 struct pki_signer {
 	struct kpool *kp; /* the private key and its signing contexts */
 	unsigned char *der; /* the certificate */
 	size_t derlen;
 	char *der64; /* its base64, made once (every part carries it) */
-	EC_KEY *ec;  /* the same key, for the precomputed nonces (NULL: none) */
-	pthread_mutex_t pmu;
-	pthread_cond_t pcv;
-	pthread_t th;
-	struct pre_k pre[PRE_MAX];
-	int npre, started, stop, waiting;
-	uint64_t pre_used, pre_missed; /* signatures with a ready nonce, without */
 };
-
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-static void *pre_thread(void *arg)
-{
-	struct pki_signer *s = arg;
-	BN_CTX *bc = BN_CTX_new();
-	pthread_mutex_lock(&s->pmu);
-	while (bc && !s->stop) {
-		if (s->npre >= PRE_MAX) {
-			s->waiting = 1;
-			pthread_cond_wait(&s->pcv, &s->pmu);
-			s->waiting = 0;
-			continue;
-		}
-		pthread_mutex_unlock(&s->pmu);
-		BIGNUM *kinv = NULL, *r = NULL;
-		int ok = ECDSA_sign_setup(s->ec, bc, &kinv, &r) == 1;
-		pthread_mutex_lock(&s->pmu);
-		if (ok && s->npre < PRE_MAX && !s->stop) {
-			s->pre[s->npre].kinv = kinv;
-			s->pre[s->npre++].r = r;
-		} else {
-			BN_clear_free(kinv);
-			BN_clear_free(r);
-			if (!ok)
-				break; /* signatures go on without (EVP_PKEY_sign) */
-		}
-	}
-	pthread_mutex_unlock(&s->pmu);
-	BN_CTX_free(bc);
-	return NULL;
-}
-
-/* a ready nonce's signature of digest h into sig (DER); 0, or -1: none ready or it failed */
-static int pre_sign(struct pki_signer *s, const unsigned char h[32], unsigned char *sig,
-		    size_t *slen)
-{
-	struct pre_k k = {NULL, NULL};
-	if (!s->ec)
-		return -1;
-	pthread_mutex_lock(&s->pmu);
-	if (!s->started) {
-		s->started = 1;
-		if (pthread_create(&s->th, NULL, pre_thread, s) != 0)
-			s->started = -1;
-	}
-	if (s->npre > 0) {
-		k = s->pre[--s->npre];
-		s->pre_used++;
-		/* woken once half are used, not per signature (a wake-up costs as much as
-		 * the nonce saves) */
-		if (s->waiting && s->npre <= PRE_MAX / 2)
-			pthread_cond_signal(&s->pcv);
-	} else {
-		s->pre_missed++;
-	}
-	pthread_mutex_unlock(&s->pmu);
-	if (!k.kinv)
-		return -1;
-	ECDSA_SIG *es = ECDSA_do_sign_ex(h, 32, k.kinv, k.r, s->ec);
-	BN_clear_free(k.kinv);
-	BN_clear_free(k.r);
-	int len = es ? i2d_ECDSA_SIG(es, NULL) : -1, rc = -1;
-	if (len > 0 && (size_t)len <= *slen) {
-		unsigned char *p = sig;
-		if (i2d_ECDSA_SIG(es, &p) == len) {
-			*slen = (size_t)len;
-			rc = 0;
-		}
-	}
-	ECDSA_SIG_free(es);
-	return rc;
-}
-
-static EC_KEY *signer_ec(EVP_PKEY *key)
-{
-	return EVP_PKEY_get1_EC_KEY(key);
-}
-
-static void signer_ec_free(EC_KEY *ec)
-{
-	EC_KEY_free(ec);
-}
-#pragma GCC diagnostic pop
-
-void pki_signer_stats(const struct pki_signer *s, uint64_t *pre_used, uint64_t *pre_missed)
-{
-	struct pki_signer *w = (struct pki_signer *)s; /* the lock only */
-	pthread_mutex_lock(&w->pmu);
-	*pre_used = s->pre_used;
-	*pre_missed = s->pre_missed;
-	pthread_mutex_unlock(&w->pmu);
-}
 
 int pki_crt_is_signer(const mbedtls_x509_crt *c, char *why, size_t n)
 {
@@ -1551,9 +1428,6 @@ struct pki_signer *pki_signer_load(const char *cert_file, const char *key_file, 
 	}
 	memcpy(s->der, c.raw.p, c.raw.len);
 	s->derlen = c.raw.len;
-	pthread_mutex_init(&s->pmu, NULL);
-	pthread_cond_init(&s->pcv, NULL);
-	s->ec = signer_ec(key); /* NULL: every signature through EVP_PKEY_sign */
 	key = NULL;
 	size_t need = 0;
 	mbedtls_base64_encode(NULL, 0, &need, s->der, s->derlen); /* BUFFER_TOO_SMALL, need set */
@@ -1580,11 +1454,6 @@ int pki_signer_sign(struct pki_signer *s, const void *data, size_t len, unsigned
 	size_t sl = PKI_SIG_MAX;
 	if (sha256_of(data, len, h))
 		return -1;
-	if (pre_sign(s, h, sig, &sl) == 0) {
-		*slen = sl;
-		return 0;
-	}
-	sl = PKI_SIG_MAX;
 	EVP_PKEY_CTX *c = kpool_take(s->kp);
 	int ok = c && EVP_PKEY_sign(c, sig, &sl, h, sizeof h) == 1;
 	kpool_give(s->kp, c, !ok);
@@ -1609,20 +1478,6 @@ void pki_signer_free(struct pki_signer *s)
 {
 	if (!s)
 		return;
-	pthread_mutex_lock(&s->pmu);
-	s->stop = 1;
-	int joined = s->started == 1;
-	pthread_cond_signal(&s->pcv);
-	pthread_mutex_unlock(&s->pmu);
-	if (joined)
-		pthread_join(s->th, NULL);
-	for (int i = 0; i < s->npre; i++) {
-		BN_clear_free(s->pre[i].kinv);
-		BN_clear_free(s->pre[i].r);
-	}
-	signer_ec_free(s->ec);
-	pthread_cond_destroy(&s->pcv);
-	pthread_mutex_destroy(&s->pmu);
 	kpool_unref(s->kp);
 	free(s->der);
 	free(s->der64);

@@ -108,8 +108,6 @@ int pki_signer_sign(struct pki_signer *s, const void *data, size_t len, unsigned
 const unsigned char *pki_signer_cert(const struct pki_signer *s, size_t *len); /* DER */
 const char *pki_signer_cert_b64(const struct pki_signer *s); /* its base64 (made once) */
 void pki_signer_free(struct pki_signer *s);
-/* signatures made with a nonce made ahead (the signer's thread), and without one ready */
-void pki_signer_stats(const struct pki_signer *s, uint64_t *pre_used, uint64_t *pre_missed);
 
 struct pki_trust; /* the fleet CA bundle, its CRL, and a cache of certificates verified */
 struct pki_trust *pki_trust_load(const char *ca_file, const char *crl_file, char *err, size_t n);

@@ -783,46 +783,6 @@ static double median(double *v, int n)
 	return v[n / 2];
 }
 
-/* Signatures made with the nonces the signer's thread makes ahead (pki.c "Signing
- * nonces made ahead"), paced as inquiries come (a ready nonce each time): every one is a
- * good ECDSA signature of its own bytes and no other, and no two share r (a nonce used
- * twice gives the key away) */
-static void pre_nonces(void)
-{
-	enum { N = 40 };
-	uint64_t u0, m0, u1, m1;
-	size_t derlen = 0;
-	const unsigned char *der = pki_signer_cert(s_h2, &derlen);
-	static unsigned char sigs[N][PKI_SIG_MAX];
-	size_t sls[N];
-	pki_signer_stats(s_h2, &u0, &m0);
-	for (int i = 0; i < N; i++) {
-		char msg[64];
-		int ml = snprintf(msg, sizeof(msg), "hoptrace pre-nonce test %d", i);
-		usleep(2000);
-		sls[i] = PKI_SIG_MAX;
-		CHECK_EQ_INT(pki_signer_sign(s_h2, msg, (size_t)ml, sigs[i], &sls[i]), 0);
-		char cn[PKI_CN_MAX + 1], why[160];
-		struct pki_addr addrs[PKI_ADDRS_MAX];
-		int na = PKI_ADDRS_MAX;
-		CHECK_EQ_INT(pki_trust_verify_part(trust, der, derlen, msg, (size_t)ml, sigs[i], sls[i],
-						   cn, addrs, &na, why, sizeof(why)),
-			     0);
-		msg[0] ^= 1; /* another message: refused */
-		na = PKI_ADDRS_MAX;
-		CHECK(pki_trust_verify_part(trust, der, derlen, msg, (size_t)ml, sigs[i], sls[i], cn,
-					    addrs, &na, why, sizeof(why)) != 0);
-	}
-	pki_signer_stats(s_h2, &u1, &m1);
-	CHECK(u1 - u0 >= N / 2); /* paced: the thread kept up */
-	/* r is the first INTEGER of the DER ECDSA-Sig-Value: no two the same */
-	for (int i = 0; i < N; i++)
-		for (int k = i + 1; k < N; k++) {
-			size_t rl = (size_t)sigs[i][3] + 4;
-			CHECK(rl > sls[i] || rl > sls[k] || memcmp(sigs[i], sigs[k], rl) != 0);
-		}
-}
-
 /* medians of N runs, in µs per part (the machine is shared: means are noise) */
 static void bench(void)
 {
@@ -848,15 +808,6 @@ static void bench(void)
 		double t0 = now_us();
 		pki_signer_sign(s_h2, ptext, plen, sig, &sl);
 		sign[i] = now_us() - t0;
-	}
-	/* paced as inquiries come (1 ms apart): a nonce made ahead ready each time */
-	static double paced[N / 2];
-	for (int i = 0; i < N / 2; i++) {
-		size_t sl = sizeof(sig);
-		usleep(1000);
-		double t0 = now_us();
-		pki_signer_sign(s_h2, ptext, plen, sig, &sl);
-		paced[i] = now_us() - t0;
 	}
 	free(ptext);
 
@@ -892,11 +843,10 @@ static void bench(void)
 	cJSON_Delete(tmpl);
 	struct pki_trust_stats st;
 	pki_trust_get_stats(trust, &st);
-	printf("bench parts (medians, us per part): part_make %.1f (pki_signer_sign alone %.1f "
-	       "back to back, %.1f 1 ms apart); "
+	printf("bench parts (medians, us per part): part_make %.1f (pki_signer_sign alone %.1f); "
 	       "parts_verify_answer %.1f certificate cache miss, %.1f hit (pki_trust_verify_part "
 	       "alone %.1f) — a 3-host answer, 2 parts; cache hits %llu misses %llu\n",
-	       median(make, N), median(sign, N), median(paced, N / 2), median(cold, COLD), median(warm, N),
+	       median(make, N), median(sign, N), median(cold, COLD), median(warm, N),
 	       median(pki, N), (unsigned long long)st.hits, (unsigned long long)st.misses);
 }
 
@@ -947,7 +897,7 @@ int main(void)
 		{"too_deep", too_deep},
 		{"spliced", spliced},           {"revoked", revoked},
 		{"many_certs", many_certs},     {"upstream_in_part", upstream_in_part},
-		{"splice_text", splice_text},   {"pre_nonces", pre_nonces}, {"bench", bench},
+		{"splice_text", splice_text},   {"bench", bench},
 	};
 	int rv = t_run("parts", cases, sizeof(cases) / sizeof(cases[0]));
 	fleet_down();
