@@ -197,18 +197,34 @@ char *judge_run(struct pki_trust *t, const char *nonce, const char *own, size_t 
 	cJSON *lv[INQ_LEAVES_MAX];
 	size_t n = inq_leaves(a, lv, INQ_LEAVES_MAX);
 	cJSON *u = up_len ? cJSON_ParseWithLength(up, up_len) : NULL;
-	cJSON **cv = calloc(4 * INQ_LEAVES_MAX, sizeof(*cv));
+	/* cv: the child's leaves; their upstreams (taken[k]) are moved, not copied, onto
+	 * the first of the monitor's leaves with the same ends — u is deleted after anyway;
+	 * a second such leaf (one connection held by two processes) gets a copy. Invariant:
+	 * taken[k] is NULL, TAKEN_BAD (moved and refused), or the object moved onto a leaf
+	 * of a, untouched until the loop ends (parts_verify_answer runs after it). */
+	static cJSON taken_bad;
+#define TAKEN_BAD (&taken_bad)
+	cJSON **cv = calloc(8 * INQ_LEAVES_MAX, sizeof(*cv));
+	cJSON **taken = cv ? cv + 4 * INQ_LEAVES_MAX : NULL;
 	size_t nc = 0, nodes = 0;
 	if (cv && cJSON_IsObject(u))
 		child_leaves(cJSON_GetObjectItem(u, "tree"), cv, 4 * INQ_LEAVES_MAX, &nc, &nodes, 0);
 	for (size_t i = 0; i < n; i++) {
 		const char *l = jstr(lv[i], "local"), *r = jstr(lv[i], "remote");
 		cJSON *c = NULL;
-		for (size_t k = 0; k < nc && !c; k++)
-			if (same_ep(jstr(cv[k], "local"), l) && same_ep(jstr(cv[k], "remote"), r))
+		size_t k;
+		for (k = 0; k < nc; k++)
+			if (same_ep(jstr(cv[k], "local"), l) && same_ep(jstr(cv[k], "remote"), r)) {
 				c = cv[k];
-		cJSON *U = c ? cJSON_GetObjectItem(c, "upstream") : NULL;
-		if (!cJSON_IsObject(U)) {
+				break;
+			}
+		cJSON **tk = c ? &taken[k] : NULL;
+		if (tk && *tk == TAKEN_BAD) {
+			inq_fill(lv[i], NULL, 0, "no answer");
+			continue;
+		}
+		cJSON *U = tk && !*tk ? cJSON_GetObjectItem(c, "upstream") : NULL;
+		if (!(tk && *tk) && !cJSON_IsObject(U)) {
 			char why[160];
 			if (c)
 				reason_of(c, why, sizeof(why));
@@ -217,22 +233,29 @@ char *judge_run(struct pki_trust *t, const char *nonce, const char *own, size_t 
 			inq_fill(lv[i], NULL, 0, why);
 			continue;
 		}
-		cJSON *cp = cJSON_Duplicate(U, 1);
+		/* (tk set here: else U is NULL and the leaf was filled above) */
+		cJSON *cp = *tk ? cJSON_Duplicate(*tk, 1) : cJSON_DetachItemViaPointer(c, U);
 		if (!cp) {
 			inq_fill(lv[i], NULL, 0, "no answer");
 			continue;
 		}
+		int first = !*tk;
+		if (first)
+			*tk = cp;
 		if (t) {
 			/* parts_verify_answer replaces it by its verified form, or refuses it */
 			inq_fill(lv[i], cp, 0, NULL);
 		} else if (inq_answer_valid(cp) != 0) { /* lab_plain: believed as it is */
 			cJSON_Delete(cp);
+			if (first)
+				*tk = TAKEN_BAD;
 			inq_fill(lv[i], NULL, 0, "no answer");
 		} else {
 			int complete = inq_answer_complete(cp);
 			inq_fill(lv[i], cp, complete, complete ? NULL : "upstream incomplete");
 		}
 	}
+#undef TAKEN_BAD
 	free(cv);
 	cJSON_Delete(u);
 	if (t)

@@ -331,6 +331,44 @@ static void lab_plain(void)
 	free(up);
 }
 
+/* one connection held by two processes: the monitor's tree has two leaves with the same
+ * ends, the child's text one upstream answer; each leaf gets its own verified copy
+ * (judge_run moves the child's upstream onto the first, copies it for the second) —
+ * signed and lab_plain */
+static void same_conn_twice(void)
+{
+	cJSON *own = cJSON_Parse(OWN);
+	cJSON *srcs = cJSON_GetObjectItem(cJSON_GetObjectItem(own, "tree"), "sources");
+	cJSON *again = cJSON_Duplicate(cJSON_GetArrayItem(srcs, 0), 1);
+	cJSON_SetNumberHelper(cJSON_GetObjectItem(cJSON_GetObjectItem(again, "node"), "pid"), 21);
+	cJSON_AddItemToArray(srcs, again);
+	char *own2 = cJSON_PrintUnformatted(own);
+	cJSON_Delete(own);
+	for (int signed_ = 1; signed_ >= 0; signed_--) {
+		char *up = child_text(h1_answer(signed_ ? nonce : NULL), NULL);
+		char *v = judge_run(signed_ ? trust : NULL, signed_ ? nonce : "", own2, strlen(own2), up,
+				    strlen(up));
+		cJSON *a = v ? cJSON_Parse(v) : NULL;
+		CHECK(a != NULL);
+		cJSON *vs = cJSON_GetObjectItem(cJSON_GetObjectItem(a, "tree"), "sources");
+		CHECK_EQ_INT(cJSON_GetArraySize(vs), 2);
+		for (int i = 0; i < 2; i++) {
+			cJSON *n = cJSON_GetObjectItem(cJSON_GetArrayItem(vs, i), "node");
+			cJSON *l = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(n, "sources"), 0),
+						       "node");
+			cJSON *u = cJSON_GetObjectItem(l, "upstream");
+			CHECK(cJSON_IsTrue(cJSON_GetObjectItem(l, "complete")));
+			CHECK_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItem(u, "host")), "h1");
+		}
+		CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(a, "chains")), 2);
+		CHECK(inq_answer_complete(a));
+		cJSON_Delete(a);
+		free(v);
+		free(up);
+	}
+	free(own2);
+}
+
 static uint64_t ns_now(void)
 {
 	struct timespec ts;
@@ -376,7 +414,7 @@ int main(void)
 	static const struct t_case cases[] = {
 		T(frames_split), T(frames_refused), T(req_refused), T(genuine),
 		T(unsigned_up),  T(wrong_nonce),    T(garbage_and_truncated),
-		T(reasons),      T(outer_ignored),  T(lab_plain), T(bench),
+		T(reasons),      T(outer_ignored),  T(lab_plain), T(same_conn_twice), T(bench),
 	};
 	int rv = t_run("judge", cases, sizeof(cases) / sizeof(cases[0]));
 	fleet_down();
