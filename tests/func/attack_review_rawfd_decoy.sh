@@ -20,8 +20,9 @@
 #              /proc/S/fd/N (no record: H has no shim), then S closes its own
 #   fifo_late  an unshimmed writer W opens the FIFO first and says hello; S
 #              connects once (accepted: W holds nothing of B's), so a search
-#              found W and ran to its end; only then does H open the FIFO and
-#              write B's orders, and S connects again — the second is judged
+#              found W and ran to its end; only then does H take B's
+#              connection, open the FIFO and write B's orders, and S connects
+#              again — the second is judged
 # B's connection is open in H when the SYN is judged and H feeds S, so each
 # must be refused: on the rule of origin B, or as a /proc search that ran out
 # (holders_incomplete: on_collector_error, never @incomplete evaluate).
@@ -81,6 +82,11 @@ if role == "sleeper":  # a decoy: holds the FIFO, sleeps
     fd = os.open(q, os.O_RDWR); time.sleep(10); sys.exit(0)
 if role == "hello":    # W: an innocent writer, first
     fd = os.open(q, os.O_WRONLY); os.write(fd, b"hello"); time.sleep(12); sys.exit(0)
+if mode == "fifo_late":
+    # (B's connection only after S's first connect: a process of S's user
+    # holding it already would make that walk holders_incomplete — chain.c
+    # dark_check — and the case needs a complete search first)
+    wait_for(nb + "/go")
 L = socket.socket(); L.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 L.bind((a4, 9001)); L.listen(1)
 c, _ = L.accept(); L.close()
@@ -92,8 +98,6 @@ if mode == "pipe_shim":
     open(nb + "/h", "w").close()
     time.sleep(0.5)
 else:
-    if mode == "fifo_late":
-        wait_for(nb + "/go")
     f = os.open(q, os.O_WRONLY)
 os.write(f, orders)
 time.sleep(5)
@@ -102,7 +106,7 @@ chmod 644 "$T/subj.py" "$T/helper.py"
 run() { # MODE
 	mode=$1 kids=""
 	rm -f "$T/q" "$NB"/*; mkfifo -m 0666 "$T/q"
-	rf_orders "$T/b_$mode.log" 9001 20
+	rf_orders "$T/b_$mode.log" 9001 20 $([ "$mode" = fifo_late ] && echo 400)
 	case $mode in
 	fifo17) for i in $(seq 16); do nobody /usr/bin/python3 "$T/helper.py" "$mode" "$A4" "$T/q" "$NB" sleeper & kids="$kids $!"; done ;;
 	fifo_shim) nobody env LD_PRELOAD="$SHIM" /usr/bin/python3 "$T/helper.py" "$mode" "$A4" "$T/q" "$NB" sleeper & kids="$kids $!" ;;
