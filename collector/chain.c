@@ -25,6 +25,7 @@
 
 #include "chain.h"
 #include "hoptrace/chain.h"
+#include "hoptrace/log.h"
 #include "hoptrace/procfs.h"
 #include "hoptrace/sockdiag.h"
 
@@ -1667,8 +1668,18 @@ static void dark_check(struct walk *w, uint64_t at)
 	 * no record */
 	if (w->req->kernel_asked && (rc > 0 || (rc < 0 && graph_conf(w->g)->use_procfs)))
 		(*w->req->kernel_asked)++;
-	if (rc > 0 || (rc < 0 && (w->read_local || w->held_listener)))
+	if (rc > 0 || (rc < 0 && (w->read_local || w->held_listener))) {
 		w->holders_incomplete = w->unattested = rc > 0 ? 1 : 2;
+		if (rc > 0)
+			log_debug("chain of pid %d: holders_incomplete: uid %d's connection "
+				  "(socket %llu, pid %d) no record names", (int)w->req->subject->pid,
+				  w->dark.uid == (uid_t)-1 ? -1 : (int)w->dark.uid,
+				  (unsigned long long)w->dark.ino, (int)w->dark.pid);
+		else
+			log_debug("chain of pid %d: holders_incomplete: no kernel events%s",
+				  (int)w->req->subject->pid, w->read_local ? ", a local channel" :
+				  ", a listener");
+	}
 }
 
 /* "holders_unattested" (dark_check): what made it so */

@@ -345,6 +345,8 @@ struct graph_kev_sock {
 	uint16_t sport, dport;
 	uint8_t oldstate, newstate;
 	const uint8_t *saddr, *daddr;
+	uint32_t uid;           /* the socket's owner, when has_uid */
+	uint8_t has_uid;
 };
 void graph_kev_tcp(struct graph *g, const struct graph_kev_sock *s, uint64_t now);
 /* c, a TCP socket with the kernel's 4-tuple whose far end is this host:

@@ -57,6 +57,7 @@ struct kexit {
 struct ktcp {
 	uint64_t ino, since;
 	pid_t pid;
+	uid_t uid;              /* the socket's owner ((uid_t)-1 not said) */
 	uint8_t closed;
 	uint8_t dir;            /* 'o' connected (SYN_SENT), 'i' accepted */
 	struct gaddr local, remote;
@@ -68,6 +69,7 @@ struct ktcp {
 #define KPAS_N 4096
 struct kpas {
 	uint64_t ts;
+	uid_t uid;              /* the socket's owner (its listener's; -1 not said) */
 	struct gaddr local, remote;
 	uint8_t reported;       /* a record of a process the shim describes holds it
 				 * (graph_kev_dark asked the kernel once) */
@@ -258,6 +260,7 @@ static void gaddr_of(struct gaddr *a, int family, const uint8_t *ip, uint16_t po
  * a later /proc read could not show (a program that reads its orders and
  * closes, then connects elsewhere: chain model rule 2). */
 static void tcp_hold(struct graph *g, struct proc *p, const struct ktcp *t, uint64_t ts);
+static void dark_add(struct graph *g, const struct ktcp *t, uint64_t ts, uid_t uid);
 static void tcp_defer(struct graph *g, const struct ktcp *t, uint64_t ts);
 static void tcp_queue(struct graph *g, const struct ktcp *t, uint64_t ts, uint64_t serial);
 static struct proc *kproc(struct graph *g, const struct klin *k, uint64_t now, int depth);
@@ -290,6 +293,11 @@ static void tcp_closed(struct graph *g, const struct ktcp *t, uint64_t ts, int f
 	struct kev_lineage kl;
 	int unannounced = kev_lineage(g, t->pid, &kl) == 0 && kl.exec_known && p &&
 			  kl.exec_ts > p->exec_ts;
+	if (!p && !failed)
+		/* a process the graph cannot make (gone, no fork event of it:
+		 * started before the source, or from another namespace) held it:
+		 * a connection no record names all the same */
+		dark_add(g, t, ts, t->uid);
 	if (!p || failed)
 		return; /* (a connect that never carried anything) */
 	if (!p->seen_kernel && !p->exec_pending && !unannounced) {
@@ -331,14 +339,21 @@ static void tcp_hold(struct graph *g, struct proc *p, const struct ktcp *t, uint
 	if (h && !h->nfds)
 		hold_close(g, h, ts > t->since ? ts : t->since);
 	g->st.kev_tcp_holds++;
-	if (g->kev && p->uid != 0 && t->remote.family &&
-	    sd_is_local_addr(t->remote.family, t->remote.a) != 1) {
-		struct kdark *d = &g->kev->dark[g->kev->dark_next++ % KDARK_N];
-		d->ino = t->ino;
-		d->until = ts;
-		d->uid = p->uid;
-		d->remote = t->remote;
-	}
+	dark_add(g, t, ts, p->uid != (uid_t)-1 ? p->uid : t->uid);
+}
+
+/* t, a connection with another host no record names, let go of at ts by a
+ * process of uid (-1 unknown): kept for graph_kev_dark */
+static void dark_add(struct graph *g, const struct ktcp *t, uint64_t ts, uid_t uid)
+{
+	if (!g->kev || uid == 0 || !t->remote.family ||
+	    sd_is_local_addr(t->remote.family, t->remote.a) == 1)
+		return;
+	struct kdark *d = &g->kev->dark[g->kev->dark_next++ % KDARK_N];
+	d->ino = t->ino;
+	d->until = ts;
+	d->uid = uid;
+	d->remote = t->remote;
 }
 
 int graph_kev_tcp_ends(struct graph *g, uint64_t ino, struct gaddr *local, struct gaddr *remote)
@@ -454,7 +469,8 @@ static int tcp_ends_to_graph(struct graph *g, const struct ktcp *k)
 static void accepted_closed(struct graph *g, struct kevtab *t, const struct graph_kev_sock *s,
 			    uint64_t now)
 {
-	struct ktcp k = {.ino = s->ino, .pid = s->pid, .dir = 'i'};
+	struct ktcp k = {.ino = s->ino, .pid = s->pid, .dir = 'i',
+			 .uid = s->has_uid ? (uid_t)s->uid : (uid_t)-1};
 	gaddr_of(&k.local, s->family, s->saddr, s->sport);
 	gaddr_of(&k.remote, s->family, s->daddr, s->dport);
 	struct kpas *ps = pas_slot(t, &k.local, &k.remote);
@@ -482,6 +498,7 @@ void graph_kev_tcp(struct graph *g, const struct graph_kev_sock *s, uint64_t now
 		gaddr_of(&r, s->family, s->daddr, s->dport);
 		struct kpas *ps = pas_slot(t, &l, &r);
 		ps->ts = s->ts;
+		ps->uid = s->has_uid ? (uid_t)s->uid : (uid_t)-1;
 		ps->local = l;
 		ps->remote = r;
 		ps->reported = 0;
@@ -495,6 +512,7 @@ void graph_kev_tcp(struct graph *g, const struct graph_kev_sock *s, uint64_t now
 		memset(k, 0, sizeof(*k));
 		k->ino = s->ino;
 		k->pid = s->pid;
+		k->uid = s->has_uid ? (uid_t)s->uid : (uid_t)-1;
 		k->since = s->ts;
 		k->dir = 'o';
 		gaddr_of(&k->remote, s->family, s->daddr, s->dport);
@@ -1078,12 +1096,12 @@ int graph_kev_dark(struct graph *g, uint64_t from, const uid_t *uids, size_t n, 
 		const struct proc *p = live_proc(g, k->pid);
 		struct sd_inet so;
 		struct procfs_stat st;
-		uid_t u = p ? p->uid : (uid_t)-1;
-		if (k->local.port && nl >= 0 &&
+		uid_t u = k->uid != (uid_t)-1 ? k->uid : p ? p->uid : (uid_t)-1;
+		if (u == (uid_t)-1 && k->local.port && nl >= 0 &&
 		    sd_inet_lookup(nl, k->remote.family, k->local.a, k->local.port, k->remote.a,
 				   k->remote.port, &so) == 0 && so.ino == k->ino)
 			u = (uid_t)so.uid;
-		else if (!p && g->conf.use_procfs && procfs_stat(k->pid, &st) == 0)
+		else if (u == (uid_t)-1 && g->conf.use_procfs && procfs_stat(k->pid, &st) == 0)
 			u = st.uid;
 		if (dark_uid(u, uids, n, any) && !(reached && reached(ctx, k->ino))) {
 			*why = (struct graph_dark){k->ino, u, k->pid, k->remote};
