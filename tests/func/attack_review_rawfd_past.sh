@@ -25,6 +25,10 @@
 # Each should be refused; prints FAIL-CASE and exits 1 while one is
 # accepted, or refused on a chain without B. CASES="..." runs some; KEV_HALF=on
 # or off runs one half.
+# Each case alone: a 3 s history window, waited out between cases (a case's
+# H, killed, leaves a dark connection that would refuse the next one anyway).
+: "${RF_WINDOW:=3}"
+export RF_WINDOW
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/rawfd.sh"
 NB=$T/nb
 mkdir -p "$NB" && chown nobody "$NB"
@@ -71,6 +75,7 @@ EOP
 cat >"$T/helper.py" <<'EOP'
 import os, socket, sys, time
 mode, a4, q, nb = sys.argv[1:5]
+open(nb + "/pids", "a").write("%d\n" % os.getpid())
 def wait_for(path):
     for k in range(400):
         if os.path.exists(path): return
@@ -106,10 +111,12 @@ for mode in ${CASES:-raw_closed fifo_closed pipe_closed unix_closed}; do
 	if [ "$mode" != raw_closed ]; then nobody /usr/bin/python3 "$T/helper.py" "$mode" "$A4" "$T/q" "$NB" & kid=$!; fi
 	out=$(nobody env LD_PRELOAD="$SHIM" /usr/bin/python3 "$T/subj.py" "$mode" "$B4" "$A4" "$T/q" "$NB" 2>&1)
 	[ -z "$kid" ] || kill $kid 2>/dev/null
+	# (H itself: $kid is the subshell that started it)
+	for p in $(cat "$NB/pids" 2>/dev/null); do kill "$p" 2>/dev/null; done
 	echo "$out" | sed 's/^/   /'
 	sleep 0.3
 	rf_verdict "$mode/kev-$half" "B's orders read, their channel closed before the SYN"
-	sleep 1
+	rf_next
 done
 [ $fails = 0 ] || { echo "$fails case(s) accepted"; exit 1; }
 if [ "$half" = on ] && [ -z "${KEV_HALF:-}" ]; then

@@ -23,6 +23,10 @@
 # cannot attest who else held D's end; chain.c dark_check, peer_holders).
 # Prints FAIL-CASE and exits 1 while one is accepted, or refused on a chain
 # without B. CASES="..." runs some.
+# Each case alone: a 3 s history window, waited out between cases (a case's
+# H, killed, leaves a dark connection that would refuse the next one anyway).
+: "${RF_WINDOW:=3}"
+export RF_WINDOW
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/rawfd.sh"
 cat >"$T/subj.py" <<'EOP'
 import socket, sys, time
@@ -44,6 +48,7 @@ EOP
 cat >"$T/d.py" <<'EOP'
 import ctypes, os, socket, struct, sys, time
 mode, name = sys.argv[1:3]
+open(sys.argv[3] + "/pids", "a").write("%d\n" % os.getpid())
 libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
 U = socket.socket(socket.AF_UNIX); U.bind("\0" + name + "-d"); U.listen(1)
@@ -78,6 +83,7 @@ EOP
 cat >"$T/h.py" <<'EOP'
 import ctypes, os, socket, sys, time
 mode, a4, name, nb = sys.argv[1:5]
+open(nb + "/pids", "a").write("%d\n" % os.getpid())
 libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
 L = socket.socket(); L.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -120,10 +126,12 @@ for mode in ${CASES:-unix_shim unix_live unix_getfd unix_exit}; do
 	nobody env LD_PRELOAD="$SHIM" /usr/bin/python3 "$T/d.py" "$mode" "$name" "$NB" & d=$!
 	out=$(nobody env LD_PRELOAD="$SHIM" /usr/bin/python3 "$T/subj.py" "$mode" "$B4" "$name" 2>&1)
 	kill $h $d 2>/dev/null
+	# (H and D themselves: $h and $d are the subshells that started them)
+	for p in $(cat "$NB/pids" 2>/dev/null); do kill "$p" 2>/dev/null; done
 	echo "$out" | sed 's/^/   /'
 	sleep 0.3
 	rf_verdict "$mode" "H wrote B's orders into a copy of D's end of S's socket"
-	sleep 1
+	rf_next
 done
 [ $fails = 0 ] || { echo "$fails case(s) accepted"; exit 1; }
 echo "PASS"
