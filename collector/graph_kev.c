@@ -1061,8 +1061,9 @@ int graph_kev_dark(struct graph *g, uint64_t from, const uid_t *uids, size_t n, 
 	/* held now: passive opens not closed by their owner yet */
 	for (unsigned i = 0; i < KPAS_N; i++) {
 		struct kpas *ps = &t->pas[i];
-		if (!ps->ts || ps->reported || !external(&ps->remote))
-			continue;
+		if (!ps->ts || ps->reported || !external(&ps->remote) ||
+		    (ps->uid != (uid_t)-1 && !dark_uid(ps->uid, uids, n, any)))
+			continue; /* (its owner from the event: no sock_diag for it) */
 		struct sd_inet so;
 		if (nl < 0)
 			return -1;
@@ -1076,8 +1077,8 @@ int graph_kev_dark(struct graph *g, uint64_t from, const uid_t *uids, size_t n, 
 			return -1;
 		if (!so.ino || so.state == 6 /* TIME_WAIT */)
 			continue; /* not accepted yet: nobody read from it */
-		if (record_held(g, graph_chan(g, HT_CHAN_SOCK, 0, so.ino))) {
-			ps->reported = 1;
+		if (!so.uid || record_held(g, graph_chan(g, HT_CHAN_SOCK, 0, so.ino))) {
+			ps->reported = 1; /* (root's, or a record names it: once) */
 			continue;
 		}
 		if (dark_uid((uid_t)so.uid, uids, n, any) && !(reached && reached(ctx, so.ino))) {
