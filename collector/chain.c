@@ -692,22 +692,6 @@ static int pk_cb(void *vctx, pid_t pid, int fd)
 	return 1;
 }
 
-/* Kernel fallback for a pipe or FIFO p reads: anyone may open a FIFO by its
- * path, a program without the shim too, and an anonymous pipe reaches a
- * process by fork or SCM_RIGHTS from one the graph need not know (an
- * unshimmed writer that passed its read end, an orphan's unshimmed parent:
- * tests/func/attack_review_rawfd_pipe.sh) — so a holder the graph knows says
- * nothing of the others: every walk that follows a pipe p reads live
- * searches its holders in /proc (once a walk), p's uid's processes first,
- * others only when none of them holds it, within the query's budget
- * (graph_scan_pipe_holders, as kernel_holders). A search ends at its 16th
- * holder the graph did not know (those enter the graph with their fds, so
- * the next walk's search goes past them), and then — or cut short, or not
- * made — marks the answer holders_incomplete. No earlier search is believed
- * for now: what opened the FIFO since, or got the pipe from a holder, would
- * be missed (review, session 12: 16 decoys known from the first search hid
- * the 17th holder, B's writer, from every later walk:
- * tests/func/attack_review_rawfd_decoy.sh). */
 /* One search of channel c's holders (fifo_holders, peer_holders): at most
  * once a walk, within the walk's 4 searches; owner's processes first. */
 static void search_holders(struct walk *w, struct chan *c, uid_t owner)
@@ -740,6 +724,22 @@ static void search_holders(struct walk *w, struct chan *c, uid_t owner)
 		(*w->req->kernel_asked)--;
 }
 
+/* Kernel fallback for a pipe or FIFO p reads: anyone may open a FIFO by its
+ * path, a program without the shim too, and an anonymous pipe reaches a
+ * process by fork or SCM_RIGHTS from one the graph need not know (an
+ * unshimmed writer that passed its read end, an orphan's unshimmed parent:
+ * tests/func/attack_review_rawfd_pipe.sh) — so a holder the graph knows says
+ * nothing of the others: every walk that follows a pipe p reads live
+ * searches its holders in /proc (once a walk), p's uid's processes first,
+ * others only when none of them holds it, within the query's budget
+ * (graph_scan_pipe_holders, as kernel_holders). A search ends at its 16th
+ * holder the graph did not know (those enter the graph with their fds, so
+ * the next walk's search goes past them), and then — or cut short, or not
+ * made — marks the answer holders_incomplete. No earlier search is believed
+ * for now: what opened the FIFO since, or got the pipe from a holder, would
+ * be missed (review, session 12: 16 decoys known from the first search hid
+ * the 17th holder, B's writer, from every later walk:
+ * tests/func/attack_review_rawfd_decoy.sh). */
 static void fifo_holders(struct walk *w, struct proc *p, const struct hold *mine)
 {
 	if ((mine->ends && !(mine->ends & HE_R)) || !graph_conf(w->g)->use_procfs)
@@ -1625,8 +1625,11 @@ int chain_check_reach(struct graph *g, struct proc *subject, uint64_t now, uint6
 						       ? now - graph_conf(g)->window_ns : 0,
 					    uids, nuids, any, subject->pid, NULL, NULL, &why)
 			   : 0;
-	if (dark > 0 || (dark < 0 && graph_conf(g)->use_procfs))
+	if (dark > 0 || (dark < 0 && graph_conf(g)->use_procfs)) {
+		log_debug("push of pid %d: not confirmed: %s", (int)subject->pid,
+			  dark > 0 ? "a connection no record names" : "no kernel events");
 		differs = 1;
+	}
 	return differs;
 }
 
@@ -1653,9 +1656,10 @@ static int leaf_ino(void *ctx, uint64_t ino)
  * holders_incomplete while a process of U holds, or let go of within the
  * window, a connection with another host that no record names and the walk
  * did not reach — anyone's for a FIFO the walk read. With the kernel events
- * off (or lossy) nothing attests it: holders_incomplete when the walk
- * followed a pipe, FIFO or unix socket, or a process of U held a listening
- * socket (a raw accept and close is then invisible). */
+ * off (or events lost within the window) the kernel's TCP table says what
+ * is open now, and nothing what was let go of: holders_incomplete when the
+ * walk followed a pipe, FIFO or unix socket, or a process of U held a
+ * listening socket (a raw accept and close is then invisible). */
 static void dark_check(struct walk *w, uint64_t at)
 {
 	if (!w->nuids && !w->any_uid)

@@ -28,6 +28,12 @@
 # (holders_incomplete: on_collector_error, never @incomplete evaluate).
 # Prints FAIL-CASE and exits 1 while a case is accepted, or refused on a chain
 # without B. CASES="..." runs some.
+# Each case alone: a 3 s history window, waited out between cases, the
+# helpers killed by their own pids (a case's H holding B's connection is a
+# connection no record names: it would make the next case's walks
+# holders_incomplete — fifo_late's first connect must be complete).
+: "${RF_WINDOW:=3}"
+export RF_WINDOW
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/rawfd.sh"
 NB=$T/nb
 mkdir -p "$NB" && chown nobody "$NB"
@@ -73,6 +79,7 @@ EOP
 cat >"$T/helper.py" <<'EOP'
 import os, socket, sys, time
 mode, a4, q, nb, role = sys.argv[1:6]
+open(nb + "/pids", "a").write("%d\n" % os.getpid())
 def wait_for(path):
     for k in range(600):
         if os.path.exists(path): return
@@ -116,6 +123,8 @@ run() { # MODE
 	nobody /usr/bin/python3 "$T/helper.py" "$mode" "$A4" "$T/q" "$NB" writer & kids="$kids $!"
 	out=$(nobody env LD_PRELOAD="$SHIM" /usr/bin/python3 "$T/subj.py" "$mode" "$B4" "$T/q" "$NB" 2>&1)
 	for k in $kids; do kill "$k" 2>/dev/null; done
+	# (the helpers themselves: $kids are the subshells that started them)
+	for p in $(cat "$NB/pids" 2>/dev/null); do kill "$p" 2>/dev/null; done
 	echo "$out" | sed 's/^/   /'
 	sleep 0.3
 	if [ "$mode" = fifo_late ]; then
@@ -123,7 +132,7 @@ run() { # MODE
 		*) gn_fail "fifo_late: the first connect (W only) was not accepted: no complete search before H" ;; esac
 	fi
 	rf_verdict "$mode" "H holds B's connection and feeds S"
-	sleep 1
+	rf_next
 }
 for mode in ${CASES:-fifo17 fifo_shim pipe_shim fifo_late}; do
 	gn_log "$mode"
