@@ -157,6 +157,28 @@ static char *who_closed(struct query_ctx *q, const struct ht_qreq *rq, const str
 	return print_answer(rq, a);
 }
 
+/* A 4-tuple used again (the server closed first and the client's port came
+ * round; or a client binding its port): the live socket of the asked 4-tuple
+ * is a later connection than the one the asker saw age_ms ago when the graph
+ * first knew it only after then and its past lists another connection of
+ * that 4-tuple held then — the one asked about (review of issue 12: the live
+ * one's holder was answered for the closed one's). */
+static int tuple_reused(struct query_ctx *q, const struct ht_qreq *rq, const struct chan *c,
+			const struct ht_addr *l, const struct ht_addr *r, uint64_t now)
+{
+	uint64_t win = graph_conf(q->g)->window_ns;
+	if (!rq->age_ms || !c->holds)
+		return 0;
+	uint64_t age = rq->age_ms > win / 1000000ULL ? win : (uint64_t)rq->age_ms * 1000000ULL;
+	uint64_t t = now > age ? now - age : 0, first = UINT64_MAX;
+	for (const struct hold *h = c->holds; h; h = h->cnext)
+		if (h->since < first)
+			first = h->since;
+	struct graph_closed e;
+	return first > t && graph_hist_find(q->g, l, r, t, now, &e) == 1 && e.ino != c->ino &&
+	       e.since <= t && t <= e.until;
+}
+
 /* (the request's endpoints were checked by ht_qreq_parse) */
 static char *op_who(struct query_ctx *q, const struct ht_qreq *rq, uint64_t now)
 {
@@ -174,6 +196,8 @@ static char *op_who(struct query_ctx *q, const struct ht_qreq *rq, uint64_t now)
 	    s.state == 6 /* TCP_TIME_WAIT */ || !s.ino)
 		return who_closed(q, rq, &l, &r, now);
 	struct chan *c = graph_chan(q->g, HT_CHAN_SOCK, 0, s.ino);
+	if (c && tuple_reused(q, rq, c, &l, &r, now))
+		return who_closed(q, rq, &l, &r, now);
 	struct proc *p = c ? socket_holder(q->g, c, now) : NULL;
 	if (p) {
 		/* what a process whose records need not tell all did since */

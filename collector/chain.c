@@ -25,6 +25,7 @@
 
 #include "chain.h"
 #include "hoptrace/chain.h"
+#include "hoptrace/log.h"
 #include "hoptrace/procfs.h"
 #include "hoptrace/sockdiag.h"
 
@@ -67,7 +68,29 @@ struct walk {
 	size_t nsearched;
 	uint64_t path[80];  /* serials of the processes on the current DFS path */
 	size_t npath;
+	/* the walk's users (dark_check): the uids but root's of the processes
+	 * it expanded; any: more than fit, or a FIFO read (anyone may open one) */
+	uid_t uids[8];
+	size_t nuids;
+	int any_uid;
+	int read_local;     /* it followed a pipe, FIFO or unix socket */
+	int held_listener;  /* a non-root process it expanded held a listening socket */
+	int unattested;     /* dark_check said holders_incomplete: 1 dark, 2 no events */
+	struct graph_dark dark;
 };
+
+static void walk_uid(struct walk *w, uid_t u)
+{
+	if (u == 0 || w->any_uid)
+		return;
+	for (size_t i = 0; i < w->nuids; i++)
+		if (w->uids[i] == u)
+			return;
+	if (w->nuids == sizeof(w->uids) / sizeof(w->uids[0]))
+		w->any_uid = 1;
+	else
+		w->uids[w->nuids++] = u;
+}
 
 /* A process appears at most once on any path from an origin to the subject. */
 static int on_path(const struct walk *w, const struct proc *p)
@@ -676,6 +699,38 @@ static int pk_cb(void *vctx, pid_t pid, int fd)
 	return 1;
 }
 
+/* One search of channel c's holders (fifo_holders, peer_holders): at most
+ * once a walk, within the walk's 4 searches; owner's processes first. */
+static void search_holders(struct walk *w, struct chan *c, uid_t owner)
+{
+	for (size_t i = 0; i < w->nsearched; i++)
+		if (w->searched[i][0] == c->dev && w->searched[i][1] == c->ino)
+			return; /* searched by this walk already (another reader) */
+	if (w->req->kernel_asked)
+		(*w->req->kernel_asked)++;
+	if (w->kernel_scans >= 4 || w->nsearched == sizeof(w->searched) / sizeof(w->searched[0])) {
+		w->holders_incomplete = 1;
+		return;
+	}
+	w->kernel_scans++;
+	w->searched[w->nsearched][0] = c->dev;
+	w->searched[w->nsearched++][1] = c->ino;
+	struct pk_ctx x = {w, c, 0};
+	struct procfs_scan s = {.owner = owner, .cpu_deadline_ns = w->scan_deadline,
+				.deadline_ns = w->scan_wall};
+	if (c->kind == HT_CHAN_PIPE)
+		graph_scan_pipe_holders(w->g, c->dev, c->ino, &s, pk_cb, &x);
+	else
+		graph_scan_holders(w->g, c->ino, &s, pk_cb, &x);
+	if (s.incomplete)
+		w->holders_incomplete = 1;
+	/* a search that found every holder known leaves the answer the graph's:
+	 * a push may decide on it, as the who that confirms it searches again
+	 * (chain_check_reach) — anything else may change with no record */
+	if (w->req->kernel_asked && !s.incomplete && !x.n)
+		(*w->req->kernel_asked)--;
+}
+
 /* Kernel fallback for a pipe or FIFO p reads: anyone may open a FIFO by its
  * path, a program without the shim too, and an anonymous pipe reaches a
  * process by fork or SCM_RIGHTS from one the graph need not know (an
@@ -694,32 +749,9 @@ static int pk_cb(void *vctx, pid_t pid, int fd)
  * tests/func/attack_review_rawfd_decoy.sh). */
 static void fifo_holders(struct walk *w, struct proc *p, const struct hold *mine)
 {
-	struct chan *c = mine->c;
 	if ((mine->ends && !(mine->ends & HE_R)) || !graph_conf(w->g)->use_procfs)
 		return;
-	for (size_t i = 0; i < w->nsearched; i++)
-		if (w->searched[i][0] == c->dev && w->searched[i][1] == c->ino)
-			return; /* searched by this walk already (another reader) */
-	if (w->req->kernel_asked)
-		(*w->req->kernel_asked)++;
-	if (w->kernel_scans >= 4 || w->nsearched == sizeof(w->searched) / sizeof(w->searched[0])) {
-		w->holders_incomplete = 1;
-		return;
-	}
-	w->kernel_scans++;
-	w->searched[w->nsearched][0] = c->dev;
-	w->searched[w->nsearched++][1] = c->ino;
-	struct pk_ctx x = {w, c, 0};
-	struct procfs_scan s = {.owner = p->uid, .cpu_deadline_ns = w->scan_deadline,
-				.deadline_ns = w->scan_wall};
-	graph_scan_pipe_holders(w->g, c->dev, c->ino, &s, pk_cb, &x);
-	if (s.incomplete)
-		w->holders_incomplete = 1;
-	/* a search that found every holder known leaves the answer the graph's:
-	 * a push may decide on it, as the who that confirms it searches again
-	 * (chain_check_reach) — anything else may change with no record */
-	if (w->req->kernel_asked && !s.incomplete && !x.n)
-		(*w->req->kernel_asked)--;
+	search_holders(w, mine->c, p->uid);
 }
 
 /* the uid of unix socket ino by the kernel's word, (uid_t)-1 unknown */
@@ -829,6 +861,34 @@ static struct chan *tcp_far_end(struct walk *w, struct chan *c, int live)
 	return f;
 }
 
+/* Does a process of another uid than root's hold (or has held) c? */
+static int held_beyond_root(const struct chan *c)
+{
+	for (const struct hold *h = c->holds; h; h = h->cnext)
+		if (h->p->uid != 0)
+			return 1;
+	return 0;
+}
+
+/* Kernel fallback for the peer end of a unix socket read live, as for a pipe
+ * (fifo_holders): a holder the graph knows says nothing of the others — a
+ * shimmed holder of the peer end can hand a copy to a program without the
+ * shim (a raw sendmsg, pidfd_getfd: no record) that writes into it, so every
+ * walk through a unix socket whose peer end has known holders searches them
+ * (known ones skipped and not counted, within the walk's 4 searches; session
+ * 13: tests/func/attack_review_rawfd_unixpeer.sh). Not an end of root's held
+ * only by root's processes (journald's, D-Bus's: root is trusted, docs/
+ * threat-model.md; only root can hand it on), nor the collector's own. */
+static void peer_holders(struct walk *w, struct chan *peer)
+{
+	if (!graph_conf(w->g)->use_procfs || peer->internal)
+		return;
+	uid_t owner = unix_owner(w, peer->ino);
+	if (owner == 0 && !held_beyond_root(peer))
+		return;
+	search_holders(w, peer, owner);
+}
+
 /* A unix socket end talks to its peer end, not to other holders of the same
  * end (a forking server's children sharing a socketpair) — unless the peer is
  * unknown. Fills ends; 0 when nothing is followed through c (the collector's
@@ -875,6 +935,8 @@ static int unix_ends(struct walk *w, struct chan *c, int live, struct chan **end
 		ends[1] = kernel_holders(w, c->peer->ino, unix_owner(w, c->peer->ino));
 		if (c->peer && !c->peer->holds && w->scan_full)
 			c->peer->kscanned = 1; /* nobody we may see: do not scan again */
+	} else if (c->peer && c->peer->holds) {
+		peer_holders(w, c->peer);
 	}
 	return 1;
 }
@@ -1033,6 +1095,13 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 	} else if (c->kind == HT_CHAN_PIPE && live) {
 		fifo_holders(w, p, mine);
 	}
+	if (c->kind != HT_CHAN_PTY && !is_tcp(c) &&
+	    !(c->kind == HT_CHAN_PIPE && mine->ends && !(mine->ends & HE_R)) &&
+	    (p->uid != 0 || held_beyond_root(c) || (c->peer && held_beyond_root(c->peer)))) {
+		w->read_local = 1; /* (p may read from it, and a user's process is at it) */
+		if (c->kind == HT_CHAN_PIPE && c->fifo)
+			w->any_uid = 1; /* (a FIFO: whoever may open it, by its path) */
+	}
 	chan_label(c, x.id, sizeof(x.id));
 	x.via = via_name(c);
 	through_holders(w, &x);
@@ -1132,6 +1201,9 @@ static void channel_sources(struct walk *w, struct proc *p, uint64_t t, enum rol
 	 * (kernel_holders), which can free this process's oldest closed holds */
 	struct hold recent[32];
 	for (struct hold *h = p->holds; h; h = h->pnext) {
+		if (h->c->kind == HT_CHAN_SOCK && h->c->dir == 'l' && p->uid != 0 && k.history &&
+		    (!h->until || h->until >= k.from) && h->since <= t)
+			w->held_listener = 1; /* (what it accepted: dark_check) */
 		int how = pick_hold(w, &k, h);
 		if (how == PICK_LIVE && h->unreported) {
 			/* no record named it (check_fds): a source through it is
@@ -1189,6 +1261,7 @@ static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, enum ro
 {
 	graph_refresh(w->g, p, w->req->now);
 	check_fds(w, p);
+	walk_uid(w, p->uid);
 	if (p->fds_stale || p->bound_refused)
 		/* its fds not all read, or a claim of its refused over a bound:
 		 * a source may be missing */
@@ -1469,7 +1542,8 @@ static int unk_cb(void *vctx, pid_t pid, int fd)
 }
 
 /* The push's walk searched the holders of the pipes its processes read
- * (fifo_holders) and knew them all: so must the kernel now. 1 when a holder
+ * (fifo_holders) and of their unix sockets' peer ends (peer_holders) and
+ * knew them all: so must the kernel now. 1 when a holder
  * the graph does not know holds pipe c, or that could not be told (the
  * search cut short, or past the searches a walk makes). */
 static int pipe_holders_differ(struct graph *g, struct proc *p, const struct hold *mine,
@@ -1477,8 +1551,16 @@ static int pipe_holders_differ(struct graph *g, struct proc *p, const struct hol
 			       size_t *ndone)
 {
 	const struct chan *c = mine->c;
-	if (c->kind != HT_CHAN_PIPE || (mine->ends && !(mine->ends & HE_R)) ||
-	    !graph_conf(g)->use_procfs)
+	uid_t owner = p->uid;
+	if (!graph_conf(g)->use_procfs)
+		return 0;
+	if (c->kind == HT_CHAN_SOCK && c->peer && c->peer->holds && !is_tcp(c) && !c->peer->internal) {
+		/* a unix socket's peer end, as the walk's peer_holders */
+		c = c->peer;
+		owner = (uid_t)-1; /* (every uid: no sock_diag asked here) */
+		if (!held_beyond_root(c))
+			return 0;
+	} else if (c->kind != HT_CHAN_PIPE || (mine->ends && !(mine->ends & HE_R)))
 		return 0;
 	for (size_t i = 0; i < *ndone; i++)
 		if (done[i] == c)
@@ -1487,9 +1569,12 @@ static int pipe_holders_differ(struct graph *g, struct proc *p, const struct hol
 		return 1; /* (a walk's 4 searches: it would say holders_incomplete) */
 	done[(*ndone)++] = c;
 	struct unk_ctx x = {g, c, 0};
-	struct procfs_scan s = {.owner = p->uid, .cpu_deadline_ns = cpu_deadline,
+	struct procfs_scan s = {.owner = owner, .cpu_deadline_ns = cpu_deadline,
 				.deadline_ns = wall};
-	graph_scan_pipe_holders(g, c->dev, c->ino, &s, unk_cb, &x);
+	if (c->kind == HT_CHAN_PIPE)
+		graph_scan_pipe_holders(g, c->dev, c->ino, &s, unk_cb, &x);
+	else
+		graph_scan_holders(g, c->ino, &s, unk_cb, &x);
 	return x.unknown || s.incomplete;
 }
 
@@ -1503,9 +1588,21 @@ int chain_check_reach(struct graph *g, struct proc *subject, uint64_t now, uint6
 	/* the pipes' searches, all of them, on the clock: a fifth of a walk's
 	 * (a search cut short only costs the push: the full walk searches) */
 	uint64_t wall = procfs_mono_ns() + GRAPH_SCAN_WALL_NS / 5;
+	uid_t uids[8];
+	size_t nuids = 0;
+	int any = 0;
 	reach_add(q, live, &n, 64, subject, 1);
 	for (size_t i = 0; i < n; i++) {
 		struct proc *p = q[i];
+		if (p->uid != 0) {
+			size_t u = 0;
+			while (u < nuids && uids[u] != p->uid)
+				u++;
+			if (u == nuids && nuids < 8)
+				uids[nuids++] = p->uid;
+			else if (u == nuids)
+				any = 1;
+		}
 		int rc = graph_proc_check_fds(g, p, now, cpu_deadline);
 		if (rc > 0 || rc == -EAGAIN)
 			differs = 1;
@@ -1526,9 +1623,99 @@ int chain_check_reach(struct graph *g, struct proc *subject, uint64_t now, uint6
 						 * may feed p through the channel) */
 						differs |= reach_add(q, live, &n, 64, h->p,
 								     live[i] && feeds(mine, h));
+			if (mine->c->kind == HT_CHAN_PIPE && mine->c->fifo)
+				any = 1;
 		}
 	}
+	/* the push's walk found no dark connection of its users (dark_check):
+	 * nor may the kernel's events now — any, and the full walk says */
+	struct graph_dark why;
+	int dark = !differs && (nuids || any)
+			   ? graph_kev_dark(g, now > graph_conf(g)->window_ns
+						       ? now - graph_conf(g)->window_ns : 0,
+					    uids, nuids, any, subject->pid, NULL, NULL, &why)
+			   : 0;
+	if (dark > 0 || (dark < 0 && graph_conf(g)->use_procfs)) {
+		log_debug("push of pid %d: not confirmed: %s", (int)subject->pid,
+			  dark > 0 ? "a connection no record names" : "no kernel events");
+		differs = 1;
+	}
 	return differs;
+}
+
+static int leaf_ino(void *ctx, uint64_t ino)
+{
+	const struct walk *w = ctx;
+	for (size_t i = 0; i < w->nleaves; i++)
+		if (w->leaves[i]->kind == HT_CHAN_SOCK && w->leaves[i]->ino == ino)
+			return 1;
+	return 0;
+}
+
+/* Dark connections. A channel end a user's process holds can reach another
+ * process of that user with no record and nothing the kernel shows at the
+ * SYN — a pidfd_getfd or raw SCM_RIGHTS copy, /proc/PID/fd/N, a FIFO opened
+ * by its path, a raw accept — and be let go of before it (an unshimmed H
+ * that wrote B's orders into D's end of S's unix socket, or into S's FIFO,
+ * and closed it: tests/func/attack_review_rawfd_unixpeer.sh,
+ * attack_review_rawfd_past.sh). No walk can find such a holder; what the
+ * kernel does attest is where outside data can come from: each TCP
+ * connection with another host, held (its events) by a process the shim
+ * describes (its records name it: followed by the walks) or not. So a walk
+ * that expanded a process of uid U (not root: root is trusted) says
+ * holders_incomplete while a process of U holds, or let go of within the
+ * window, a connection with another host that no record names and the walk
+ * did not reach — anyone's for a FIFO the walk read. With the kernel events
+ * off (or events lost within the window) the kernel's TCP table says what
+ * is open now, and nothing what was let go of: holders_incomplete when the
+ * walk followed a pipe, FIFO or unix socket, or a process of U held a
+ * listening socket (a raw accept and close is then invisible). */
+static void dark_check(struct walk *w, uint64_t at)
+{
+	if (!w->nuids && !w->any_uid)
+		return;
+	uint64_t from = at > w->window ? at - w->window : 0;
+	int rc = graph_kev_dark(w->g, from, w->uids, w->nuids, w->any_uid,
+				 w->req->subject->pid, leaf_ino, w, &w->dark);
+	/* none by the kernel's events: a push may decide on it, as the who that
+	 * confirms it asks again (chain_check_reach); else it may change with
+	 * no record */
+	if (w->req->kernel_asked && (rc > 0 || (rc < 0 && graph_conf(w->g)->use_procfs)))
+		(*w->req->kernel_asked)++;
+	if (rc > 0 || (rc < 0 && (w->read_local || w->held_listener))) {
+		w->holders_incomplete = w->unattested = rc > 0 ? 1 : 2;
+		if (rc > 0)
+			log_debug("chain of pid %d: holders_incomplete: uid %d's connection "
+				  "(socket %llu, pid %d) no record names", (int)w->req->subject->pid,
+				  w->dark.uid == (uid_t)-1 ? -1 : (int)w->dark.uid,
+				  (unsigned long long)w->dark.ino, (int)w->dark.pid);
+		else
+			log_debug("chain of pid %d: holders_incomplete: no kernel events%s",
+				  (int)w->req->subject->pid, w->read_local ? ", a local channel" :
+				  ", a listener");
+	}
+}
+
+/* "holders_unattested" (dark_check): what made it so */
+static void add_unattested(const struct walk *w, cJSON *ans)
+{
+	cJSON *u = cJSON_AddObjectToObject(ans, "holders_unattested");
+	if (!u)
+		return;
+	if (w->unattested == 2) {
+		cJSON_AddStringToObject(u, "why", w->held_listener && !w->read_local
+							  ? "listener, no kernel events"
+							  : "local channel, no kernel events");
+		return;
+	}
+	char buf[80];
+	struct ht_addr a;
+	gaddr_get(&a, &w->dark.remote);
+	cJSON_AddStringToObject(u, "why", "connection no record names");
+	cJSON_AddNumberToObject(u, "uid", w->dark.uid == (uid_t)-1 ? -1 : (double)w->dark.uid);
+	if (w->dark.pid)
+		cJSON_AddNumberToObject(u, "pid", w->dark.pid);
+	cJSON_AddStringToObject(u, "remote", ht_addr_str(&a, buf, sizeof(buf)));
 }
 
 cJSON *chain_compute(struct graph *g, const struct chain_req *req)
@@ -1565,6 +1752,8 @@ cJSON *chain_compute(struct graph *g, const struct chain_req *req)
 		if (cJSON_GetArraySize(sources) == 0)
 			local_origin(&w, req->subject, sources);
 	}
+	if (tree)
+		dark_check(&w, at);
 	graph_release(g);
 	if (!tree) {
 		cJSON_Delete(ans);
@@ -1582,6 +1771,8 @@ cJSON *chain_compute(struct graph *g, const struct chain_req *req)
 		/* a /proc search for a socket's holders ran out of its budget:
 		 * a feeder may be missing (docs/chain-model.md "Kernel fallback") */
 		cJSON_AddBoolToObject(ans, "holders_incomplete", 1);
+	if (w.unattested)
+		add_unattested(&w, ans); /* why: dark_check */
 
 	chain_reflatten(ans);
 	free(w.vis);

@@ -332,6 +332,22 @@ void graph_kev_fork_fds(struct graph *g, pid_t pid, uint64_t ts, const struct gr
  * its end, and ends in the graph; one the graph never knew is made from its
  * fork and exec events, as are its ended creators. */
 void graph_kev_settle(struct graph *g, uint64_t now, uint64_t min_age_ns);
+/* Dark connections (chain.c): is there a TCP connection with another host,
+ * held now or let go of since `from`, that the kernel's events saw and no
+ * record of a process the shim describes names — an unshimmed program's, a
+ * raw syscall's — held by a process of one of uids[0..n) (any uid but
+ * root's when any) other than pid skip, and not one reached(ctx, ino) says
+ * the walk reached? 1 yes (*why: the first found), 0 no, -1 the kernel
+ * cannot say (the source off, events lost, sock_diag failed). */
+struct graph_dark {
+	uint64_t ino;           /* the connection found (1): its socket */
+	uid_t uid;              /* its holder's uid ((uid_t)-1 unknown) */
+	pid_t pid;              /* its connector, 0 unknown */
+	struct gaddr remote;
+};
+int graph_kev_dark(struct graph *g, uint64_t from, const uid_t *uids, size_t n, int any,
+		   pid_t skip, int (*reached)(void *ctx, uint64_t ino), void *ctx,
+		   struct graph_dark *why);
 #define KEV_SETTLE_NS 1000000000ULL /* kept at most this long while records lag */
 /* A TCP state change (states as include/net/tcp_states.h) of socket ino:
  * a connect() the kernel saw (SYN_SENT) until its owner's close gives a
@@ -343,6 +359,8 @@ struct graph_kev_sock {
 	uint16_t sport, dport;
 	uint8_t oldstate, newstate;
 	const uint8_t *saddr, *daddr;
+	uint32_t uid;           /* the socket's owner, when has_uid */
+	uint8_t has_uid;
 };
 void graph_kev_tcp(struct graph *g, const struct graph_kev_sock *s, uint64_t now);
 /* c, a TCP socket with the kernel's 4-tuple whose far end is this host:

@@ -13,11 +13,14 @@
  * (records.c drains the ring first), and the kernel reports a fork before
  * the child runs: a child's BIRTH finds its fork event.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "graph_int.h"
+#include "hoptrace/procfs.h"
+#include "hoptrace/sockdiag.h"
 
 #define KEV_FDS_MAX_ 32 /* bpf/kev_event.h KEV_FDS_MAX */
 
@@ -54,6 +57,7 @@ struct kexit {
 struct ktcp {
 	uint64_t ino, since;
 	pid_t pid;
+	uid_t uid;              /* the socket's owner ((uid_t)-1 not said) */
 	uint8_t closed;
 	uint8_t dir;            /* 'o' connected (SYN_SENT), 'i' accepted */
 	struct gaddr local, remote;
@@ -65,7 +69,20 @@ struct ktcp {
 #define KPAS_N 4096
 struct kpas {
 	uint64_t ts;
+	uid_t uid;              /* the socket's owner (its listener's; -1 not said) */
 	struct gaddr local, remote;
+	uint8_t reported;       /* a record of a process the shim describes holds it
+				 * (graph_kev_dark asked the kernel once) */
+};
+
+/* A TCP connection to or from another host that the kernel's events made a
+ * process's hold (tcp_hold: an unshimmed program's, or a shimmed one's that
+ * no record named), kept after its close for graph_kev_dark (a ring) */
+#define KDARK_N 256
+struct kdark {
+	uint64_t ino, until;
+	uid_t uid;
+	struct gaddr remote;
 };
 
 /* A connection a shimmed process let go of, kept until the records before
@@ -90,6 +107,9 @@ struct kevtab {
 	unsigned exit_head, nexits;  /* the oldest kept, how many */
 	struct kclose closes[KCLOSE_N];
 	unsigned close_head, ncloses;
+	struct kdark dark[KDARK_N];
+	unsigned dark_next;
+	uint64_t lost_ts;       /* monotonic ns of the last loss said (graph_kev_lossy) */
 	int lossy;              /* the ring lost events: absence proves nothing */
 };
 
@@ -117,8 +137,10 @@ void graph_kev_fresh(struct graph *g, int fresh)
 
 void graph_kev_lossy(struct graph *g)
 {
-	if (g->kev)
+	if (g->kev) {
 		g->kev->lossy = 1;
+		g->kev->lost_ts = procfs_mono_ns(); /* (graph_kev_dark: lost lately) */
+	}
 }
 
 static uint64_t ticks_of(uint64_t ns)
@@ -246,6 +268,7 @@ static void gaddr_of(struct gaddr *a, int family, const uint8_t *ip, uint16_t po
  * a later /proc read could not show (a program that reads its orders and
  * closes, then connects elsewhere: chain model rule 2). */
 static void tcp_hold(struct graph *g, struct proc *p, const struct ktcp *t, uint64_t ts);
+static void dark_add(struct graph *g, const struct ktcp *t, uint64_t ts, uid_t uid);
 static void tcp_defer(struct graph *g, const struct ktcp *t, uint64_t ts);
 static void tcp_queue(struct graph *g, const struct ktcp *t, uint64_t ts, uint64_t serial);
 static struct proc *kproc(struct graph *g, const struct klin *k, uint64_t now, int depth);
@@ -278,6 +301,11 @@ static void tcp_closed(struct graph *g, const struct ktcp *t, uint64_t ts, int f
 	struct kev_lineage kl;
 	int unannounced = kev_lineage(g, t->pid, &kl) == 0 && kl.exec_known && p &&
 			  kl.exec_ts > p->exec_ts;
+	if (!p && !failed)
+		/* a process the graph cannot make (gone, no fork event of it:
+		 * started before the source, or from another namespace) held it:
+		 * a connection no record names all the same */
+		dark_add(g, t, ts, t->uid);
 	if (!p || failed)
 		return; /* (a connect that never carried anything) */
 	if (!p->seen_kernel && !p->exec_pending && !unannounced) {
@@ -319,6 +347,21 @@ static void tcp_hold(struct graph *g, struct proc *p, const struct ktcp *t, uint
 	if (h && !h->nfds)
 		hold_close(g, h, ts > t->since ? ts : t->since);
 	g->st.kev_tcp_holds++;
+	dark_add(g, t, ts, p->uid != (uid_t)-1 ? p->uid : t->uid);
+}
+
+/* t, a connection with another host no record names, let go of at ts by a
+ * process of uid (-1 unknown): kept for graph_kev_dark */
+static void dark_add(struct graph *g, const struct ktcp *t, uint64_t ts, uid_t uid)
+{
+	if (!g->kev || uid == 0 || !t->remote.family ||
+	    sd_is_local_addr(t->remote.family, t->remote.a) == 1)
+		return;
+	struct kdark *d = &g->kev->dark[g->kev->dark_next++ % KDARK_N];
+	d->ino = t->ino;
+	d->until = ts;
+	d->uid = uid;
+	d->remote = t->remote;
 }
 
 int graph_kev_tcp_ends(struct graph *g, uint64_t ino, struct gaddr *local, struct gaddr *remote)
@@ -434,7 +477,8 @@ static int tcp_ends_to_graph(struct graph *g, const struct ktcp *k)
 static void accepted_closed(struct graph *g, struct kevtab *t, const struct graph_kev_sock *s,
 			    uint64_t now)
 {
-	struct ktcp k = {.ino = s->ino, .pid = s->pid, .dir = 'i'};
+	struct ktcp k = {.ino = s->ino, .pid = s->pid, .dir = 'i',
+			 .uid = s->has_uid ? (uid_t)s->uid : (uid_t)-1};
 	gaddr_of(&k.local, s->family, s->saddr, s->sport);
 	gaddr_of(&k.remote, s->family, s->daddr, s->dport);
 	struct kpas *ps = pas_slot(t, &k.local, &k.remote);
@@ -462,8 +506,10 @@ void graph_kev_tcp(struct graph *g, const struct graph_kev_sock *s, uint64_t now
 		gaddr_of(&r, s->family, s->daddr, s->dport);
 		struct kpas *ps = pas_slot(t, &l, &r);
 		ps->ts = s->ts;
+		ps->uid = s->has_uid ? (uid_t)s->uid : (uid_t)-1;
 		ps->local = l;
 		ps->remote = r;
+		ps->reported = 0;
 		return;
 	}
 	if (!s->ino)
@@ -474,6 +520,7 @@ void graph_kev_tcp(struct graph *g, const struct graph_kev_sock *s, uint64_t now
 		memset(k, 0, sizeof(*k));
 		k->ino = s->ino;
 		k->pid = s->pid;
+		k->uid = s->has_uid ? (uid_t)s->uid : (uid_t)-1;
 		k->since = s->ts;
 		k->dir = 'o';
 		gaddr_of(&k->remote, s->family, s->daddr, s->dport);
@@ -926,4 +973,169 @@ static void closes_settle(struct graph *g, uint64_t now, uint64_t min_age_ns)
 		t->close_head = (t->close_head + 1) % KCLOSE_N;
 		t->ncloses--;
 	}
+}
+
+/* ---- dark connections (chain.c) ---------------------------------------------- */
+
+/* Does a process the shim describes hold socket c now by a record of its own? */
+static int record_held(struct graph *g, const struct chan *c)
+{
+	for (const struct hold *h = c ? c->holds : NULL; h; h = h->cnext)
+		if (!h->until && !h->unconf && !h->unreported && h->how != HOLD_KERNEL &&
+		    h->p->alive && shim_covers(g, h->p))
+			return 1;
+	return 0;
+}
+
+static int dark_uid(uid_t u, const uid_t *uids, size_t n, int any)
+{
+	if (u == 0)
+		return 0; /* root's: root is trusted (docs/threat-model.md) */
+	if (any || u == (uid_t)-1)
+		return 1;
+	for (size_t i = 0; i < n; i++)
+		if (uids[i] == u)
+			return 1;
+	return 0;
+}
+
+static int external(const struct gaddr *a)
+{
+	return (a->family == AF_INET || a->family == AF_INET6) && a->port &&
+	       sd_is_local_addr(a->family, a->a) != 1;
+}
+
+/* Without the events (graph_kev_dark): the kernel's TCP table now — a
+ * connection with another host of one of the uids that no record names, or
+ * one its owner closed (no inode: an orphan, FIN_WAIT or closing) that the
+ * graph's closed-connection index does not list. 1 found; else -1: what was
+ * let go of and is gone from the table nothing attests. */
+struct dark_dump_ctx {
+	struct graph *g;
+	const uid_t *uids;
+	size_t n;
+	int any;
+	int (*reached)(void *ctx, uint64_t ino);
+	void *ctx;
+	struct graph_dark *why;
+	uint64_t now;
+	int found;
+};
+
+static int dark_dump_cb(void *vx, const struct sd_inet *s)
+{
+	struct dark_dump_ctx *x = vx;
+	struct gaddr r;
+	gaddr_of(&r, s->family, s->raddr, s->rport);
+	/* an orphan its owner closed may be a timewait entry already (an
+	 * orphaned FIN_WAIT2): no inode, and uid 0 for anyone's — unknown */
+	uid_t u = !s->ino && !s->uid ? (uid_t)-1 : (uid_t)s->uid;
+	if (!external(&r) || !dark_uid(u, x->uids, x->n, x->any))
+		return 0;
+	if (s->ino) {
+		if (record_held(x->g, graph_chan(x->g, HT_CHAN_SOCK, 0, s->ino)) ||
+		    (x->reached && x->reached(x->ctx, s->ino)))
+			return 0;
+	} else {
+		struct ht_addr la = {.family = (uint16_t)s->family, .port = s->lport},
+			       ra = {.family = (uint16_t)s->family, .port = s->rport};
+		size_t len = s->family == AF_INET ? 4 : 16;
+		memcpy(la.a, s->laddr, len);
+		memcpy(ra.a, s->raddr, len);
+		la.len = ra.len = (uint8_t)len;
+		struct graph_closed e;
+		if (graph_hist_find(x->g, &la, &ra, x->now, x->now, &e) >= 0)
+			return 0; /* a closed connection the graph knows the holder of */
+	}
+	*x->why = (struct graph_dark){s->ino, u, 0, r};
+	x->found = 1;
+	return 1;
+}
+
+static int dark_dump(struct graph *g, const uid_t *uids, size_t n, int any,
+		     int (*reached)(void *ctx, uint64_t ino), void *ctx, struct graph_dark *why)
+{
+	int nl = graph_nl(g);
+	if (nl < 0 || !g->conf.use_procfs)
+		return -1;
+	struct dark_dump_ctx x = {g, uids, n, any, reached, ctx, why, procfs_mono_ns(), 0};
+	/* ESTABLISHED, FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, LAST_ACK, CLOSING */
+	uint32_t states = 1u << 1 | 1u << 4 | 1u << 5 | 1u << 8 | 1u << 9 | 1u << 11;
+	sd_inet_dump(nl, 0, states, dark_dump_cb, &x);
+	return x.found ? 1 : -1;
+}
+
+int graph_kev_dark(struct graph *g, uint64_t from, const uid_t *uids, size_t n, int any,
+		   pid_t skip, int (*reached)(void *ctx, uint64_t ino), void *ctx,
+		   struct graph_dark *why)
+{
+	struct kevtab *t = g->kev_on ? g->kev : NULL;
+	if (!g->kev_on || (t && t->lost_ts && t->lost_ts >= from))
+		/* no events, or lost lately (absence proves nothing): what the
+		 * kernel's table shows now, and -1 for the rest */
+		return dark_dump(g, uids, n, any, reached, ctx, why);
+	if (!t)
+		return 0; /* no event yet */
+	/* let go of since from (the kernel's close) */
+	for (unsigned i = 0; i < KDARK_N; i++) {
+		const struct kdark *d = &t->dark[i];
+		if (d->ino && d->until >= from && dark_uid(d->uid, uids, n, any) &&
+		    !(reached && reached(ctx, d->ino))) {
+			*why = (struct graph_dark){d->ino, d->uid, 0, d->remote};
+			return 1;
+		}
+	}
+	int nl = graph_nl(g);
+	/* held now: passive opens not closed by their owner yet */
+	for (unsigned i = 0; i < KPAS_N; i++) {
+		struct kpas *ps = &t->pas[i];
+		if (!ps->ts || ps->reported || !external(&ps->remote) ||
+		    (ps->uid != (uid_t)-1 && !dark_uid(ps->uid, uids, n, any)))
+			continue; /* (its owner from the event: no sock_diag for it) */
+		struct sd_inet so;
+		if (nl < 0)
+			return -1;
+		int rc = sd_inet_lookup(nl, ps->remote.family, ps->local.a, ps->local.port,
+					ps->remote.a, ps->remote.port, &so);
+		if (rc == -ENOENT) {
+			ps->ts = 0; /* gone (a reset: no owner's close) */
+			continue;
+		}
+		if (rc != 0)
+			return -1;
+		if (!so.ino || so.state == 6 /* TIME_WAIT */)
+			continue; /* not accepted yet: nobody read from it */
+		if (!so.uid || record_held(g, graph_chan(g, HT_CHAN_SOCK, 0, so.ino))) {
+			ps->reported = 1; /* (root's, or a record names it: once) */
+			continue;
+		}
+		if (dark_uid((uid_t)so.uid, uids, n, any) && !(reached && reached(ctx, so.ino))) {
+			*why = (struct graph_dark){so.ino, (uid_t)so.uid, 0, ps->remote};
+			return 1;
+		}
+	}
+	/* held now: connects not closed by their owner yet */
+	for (unsigned i = 0; i < KTCP_N; i++) {
+		const struct ktcp *k = &t->tcp[i];
+		if (!k->ino || k->closed || k->dir != 'o' || k->pid == skip || !external(&k->remote))
+			continue;
+		if (record_held(g, graph_chan(g, HT_CHAN_SOCK, 0, k->ino)))
+			continue;
+		/* its uid: the socket's (sock_diag), else its connector's */
+		const struct proc *p = live_proc(g, k->pid);
+		struct sd_inet so;
+		struct procfs_stat st;
+		uid_t u = k->uid != (uid_t)-1 ? k->uid : p ? p->uid : (uid_t)-1;
+		if (u == (uid_t)-1 && k->local.port && nl >= 0 &&
+		    sd_inet_lookup(nl, k->remote.family, k->local.a, k->local.port, k->remote.a,
+				   k->remote.port, &so) == 0 && so.ino == k->ino)
+			u = (uid_t)so.uid;
+		else if (u == (uid_t)-1 && g->conf.use_procfs && procfs_stat(k->pid, &st) == 0)
+			u = st.uid;
+		if (dark_uid(u, uids, n, any) && !(reached && reached(ctx, k->ino))) {
+			*why = (struct graph_dark){k->ino, u, k->pid, k->remote};
+			return 1;
+		}
+	}
+	return 0;
 }

@@ -53,7 +53,8 @@ struct kev_ev {
 	uint8_t oldstate, newstate;
 	uint8_t saddr[16], daddr[16];
 	uint8_t nfds, more_fds; /* FDS: entries in fds; more: it held more than those */
-	uint32_t uid;           /* FDS: the process's real uid */
+	uint32_t uid;           /* FDS: the process's real uid; TCP: the socket's
+				 * owner; ACCEPT: the caller's real uid */
 	uint32_t fds_why;       /* FDS: KEV_FDS_EXIT or KEV_FDS_FORK */
 	union {
 		char filename[256];     /* EXEC; NUL-terminated */

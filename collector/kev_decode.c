@@ -43,6 +43,7 @@ static int sock_fields(const struct kev_sock *s, struct kev_ev *o)
 	o->dport = s->dport;
 	o->oldstate = s->oldstate;
 	o->newstate = s->newstate;
+	o->uid = s->uid;
 	memcpy(o->saddr, s->saddr, sizeof(o->saddr));
 	memcpy(o->daddr, s->daddr, sizeof(o->daddr));
 	return 0;

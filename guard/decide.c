@@ -201,8 +201,9 @@ void decide_syn(const struct decide_in *in, const struct guard_conf *c, const st
 		out->collector_error = out->warn = 1;
 		out->cause = "collector_error";
 		say(out->buf, sizeof out->buf,
-		    "collector: holder scan incomplete: a /proc search ran out of its budget "
-		    "(holders_incomplete); on_collector_error = %s",
+		    "collector: holder scan incomplete: a /proc search ran out of its budget, "
+		    "or holders the kernel cannot attest (holders_incomplete); "
+		    "on_collector_error = %s",
 		    vstr(out->verdict));
 		break;
 	case DECIDE_INCOMPLETE:

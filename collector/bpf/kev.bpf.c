@@ -344,6 +344,7 @@ int kev_tcp(struct bpf_raw_tracepoint_args *ctx)
 	e->fd = -1;
 	e->oldstate = (__u8)oldstate;
 	e->newstate = (__u8)newstate;
+	e->uid = BPF_CORE_READ(sk, sk_uid.val);
 	sock_addrs(e, sk);
 	submit(e, ((sizeof(*e) + 7) & ~7ULL) + 8);
 	return 0;
@@ -366,6 +367,7 @@ static __always_inline int accepted(long ret)
 	hdr(&e->h, KEV_ACCEPT, BPF_CORE_READ(t, tgid));
 	e->fd = (__s32)ret;
 	e->ino = 0;
+	e->uid = (__u32)bpf_get_current_uid_gid();
 	e->oldstate = e->newstate = 0;
 	e->family = 0;
 	e->sport = e->dport = 0;

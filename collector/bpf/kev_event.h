@@ -66,6 +66,8 @@ struct kev_sock {
 	__u8 oldstate, newstate; /* KEV_TCP */
 	__u8 saddr[16];   /* AF_INET: the first 4 bytes */
 	__u8 daddr[16];
+	__u32 uid;        /* KEV_TCP: the socket's owner (sk_uid; an accepted one's is
+			   * its listener's); KEV_ACCEPT: the caller's real uid */
 };
 
 /* KEV_FDS: one descriptor of the ending process */

@@ -20,13 +20,20 @@
 #              /proc/S/fd/N (no record: H has no shim), then S closes its own
 #   fifo_late  an unshimmed writer W opens the FIFO first and says hello; S
 #              connects once (accepted: W holds nothing of B's), so a search
-#              found W and ran to its end; only then does H open the FIFO and
-#              write B's orders, and S connects again — the second is judged
+#              found W and ran to its end; only then does H take B's
+#              connection, open the FIFO and write B's orders, and S connects
+#              again — the second is judged
 # B's connection is open in H when the SYN is judged and H feeds S, so each
 # must be refused: on the rule of origin B, or as a /proc search that ran out
 # (holders_incomplete: on_collector_error, never @incomplete evaluate).
 # Prints FAIL-CASE and exits 1 while a case is accepted, or refused on a chain
 # without B. CASES="..." runs some.
+# Each case alone: a 3 s history window, waited out between cases, the
+# helpers killed by their own pids (a case's H holding B's connection is a
+# connection no record names: it would make the next case's walks
+# holders_incomplete — fifo_late's first connect must be complete).
+: "${RF_WINDOW:=3}"
+export RF_WINDOW
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/rawfd.sh"
 NB=$T/nb
 mkdir -p "$NB" && chown nobody "$NB"
@@ -72,6 +79,7 @@ EOP
 cat >"$T/helper.py" <<'EOP'
 import os, socket, sys, time
 mode, a4, q, nb, role = sys.argv[1:6]
+open(nb + "/pids", "a").write("%d\n" % os.getpid())
 def wait_for(path):
     for k in range(600):
         if os.path.exists(path): return
@@ -81,6 +89,11 @@ if role == "sleeper":  # a decoy: holds the FIFO, sleeps
     fd = os.open(q, os.O_RDWR); time.sleep(10); sys.exit(0)
 if role == "hello":    # W: an innocent writer, first
     fd = os.open(q, os.O_WRONLY); os.write(fd, b"hello"); time.sleep(12); sys.exit(0)
+if mode == "fifo_late":
+    # (B's connection only after S's first connect: a process of S's user
+    # holding it already would make that walk holders_incomplete — chain.c
+    # dark_check — and the case needs a complete search first)
+    wait_for(nb + "/go")
 L = socket.socket(); L.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 L.bind((a4, 9001)); L.listen(1)
 c, _ = L.accept(); L.close()
@@ -92,8 +105,6 @@ if mode == "pipe_shim":
     open(nb + "/h", "w").close()
     time.sleep(0.5)
 else:
-    if mode == "fifo_late":
-        wait_for(nb + "/go")
     f = os.open(q, os.O_WRONLY)
 os.write(f, orders)
 time.sleep(5)
@@ -102,7 +113,7 @@ chmod 644 "$T/subj.py" "$T/helper.py"
 run() { # MODE
 	mode=$1 kids=""
 	rm -f "$T/q" "$NB"/*; mkfifo -m 0666 "$T/q"
-	rf_orders "$T/b_$mode.log" 9001 20
+	rf_orders "$T/b_$mode.log" 9001 20 $([ "$mode" = fifo_late ] && echo 400)
 	case $mode in
 	fifo17) for i in $(seq 16); do nobody /usr/bin/python3 "$T/helper.py" "$mode" "$A4" "$T/q" "$NB" sleeper & kids="$kids $!"; done ;;
 	fifo_shim) nobody env LD_PRELOAD="$SHIM" /usr/bin/python3 "$T/helper.py" "$mode" "$A4" "$T/q" "$NB" sleeper & kids="$kids $!" ;;
@@ -112,6 +123,8 @@ run() { # MODE
 	nobody /usr/bin/python3 "$T/helper.py" "$mode" "$A4" "$T/q" "$NB" writer & kids="$kids $!"
 	out=$(nobody env LD_PRELOAD="$SHIM" /usr/bin/python3 "$T/subj.py" "$mode" "$B4" "$T/q" "$NB" 2>&1)
 	for k in $kids; do kill "$k" 2>/dev/null; done
+	# (the helpers themselves: $kids are the subshells that started them)
+	for p in $(cat "$NB/pids" 2>/dev/null); do kill "$p" 2>/dev/null; done
 	echo "$out" | sed 's/^/   /'
 	sleep 0.3
 	if [ "$mode" = fifo_late ]; then
@@ -119,7 +132,7 @@ run() { # MODE
 		*) gn_fail "fifo_late: the first connect (W only) was not accepted: no complete search before H" ;; esac
 	fi
 	rf_verdict "$mode" "H holds B's connection and feeds S"
-	sleep 1
+	rf_next
 }
 for mode in ${CASES:-fifo17 fifo_shim pipe_shim fifo_late}; do
 	gn_log "$mode"

@@ -9,6 +9,8 @@
 # $fails when it was accepted, or refused on a chain without B (a refusal because a
 # /proc search ran out counts as refused: the guard never evaluates such an answer,
 # docs/guard.md 3b; with RF_INCOMPLETE=reject an incomplete chain's refusal too).
+# RF_KEV=off starts the collector with kernel_events = off; RF_WINDOW=SECS sets
+# its history_window, and `rf_next` waits it out between two cases.
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/guardnet.sh"
 gn_need
 command -v setpriv >/dev/null || gn_skip "setpriv missing"
@@ -16,6 +18,11 @@ SHIM=$B_/libhoptrace.so
 [ -f "$SHIM" ] || gn_skip "shim not built"
 gn_setup
 chmod 755 "$T"
+# RF_KEV=off: the collector without its kernel event source; RF_WINDOW=DUR: its
+# history_window (a case's closed connections then count for no later case
+# once DUR has passed: rf_next)
+[ "${RF_KEV:-}" = off ] && sed -i 's|^\[collector\]$|[collector]\nkernel_events = off|' "$T/hoptrace.conf"
+[ -n "${RF_WINDOW:-}" ] && sed -i "s|^\\[collector\\]\$|[collector]\\nhistory_window = ${RF_WINDOW}s|" "$T/hoptrace.conf"
 cat >"$T/policy.acl" <<EOC
 $B4, *, *, *, black, *
 *, *, $B4, 8000, black,
@@ -52,10 +59,19 @@ rf_verdict() { # MODE WHAT
 	esac
 }
 
-rf_orders() { # LOG PORT SECS: B connects to A:PORT, sends its orders, stays SECS
+# rf_next: between two cases — the last one's processes and connections gone
+# from every later walk (its history window passed: RF_WINDOW, else 1 s)
+rf_next() {
+	[ -z "${RF_BPID:-}" ] || kill "$RF_BPID" 2>/dev/null # (B hangs up: no orphan left)
+	sleep $(( ${RF_WINDOW:-0} + 1 ))
+}
+
+rf_orders() { # LOG PORT SECS [TRIES]: B connects to A:PORT (TRIES times 20 ms apart,
+	# 50 unless said), sends its orders, stays SECS
 	gn_bg "$BB" "$1" python3 -c "import socket,time; time.sleep(0.3)
-for k in range(50):
+for k in range(${4:-50}):
     try: s=socket.create_connection(('$A4',$2)); break
     except OSError: time.sleep(0.02)
 s.send(b'orders from B'); time.sleep($3)"
+	RF_BPID=$GN_LAST
 }

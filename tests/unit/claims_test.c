@@ -414,7 +414,7 @@ static void kev_tcp(struct graph *g, pid_t pid, uint64_t ino, int oldst, int new
 {
 	static const uint8_t a2[4] = {10, 0, 0, 2}, a1[4] = {10, 0, 0, 1};
 	struct graph_kev_sock s = {pid, ino, ts, AF_INET, newst == 2 ? 0 : 40000, 9000,
-				   (uint8_t)oldst, (uint8_t)newst, a2, a1};
+				   (uint8_t)oldst, (uint8_t)newst, a2, a1, 0, 0};
 	graph_kev_tcp(g, &s, ts);
 }
 
@@ -578,7 +578,7 @@ static void test_kev_fork_fds(int with_event)
 	if (with_event)
 		graph_kev_fork_fds(g, 81, 20, f, 2, 0);
 	static const uint8_t a2[4] = {10, 0, 0, 2}, a1[4] = {10, 0, 0, 1};
-	struct graph_kev_sock sk = {81, 9100, 22, AF_INET, 0, 9000, 7, 2, a2, a1};
+	struct graph_kev_sock sk = {81, 9100, 22, AF_INET, 0, 9000, 7, 2, a2, a1, 0, 0};
 	graph_kev_tcp(g, &sk, 22);      /* SYN_SENT */
 	sk.sport = 40000, sk.oldstate = 2, sk.newstate = 1, sk.ts = 23;
 	graph_kev_tcp(g, &sk, 23);      /* ESTABLISHED */

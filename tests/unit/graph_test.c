@@ -1205,6 +1205,88 @@ static void test_pipe_push_confirm(void)
 	graph_free(g);
 }
 
+/* ---- dark connections (session 13) ---------------------------------------
+ * A process of the subject's uid that the shim does not describe holds — or
+ * let go of within the window — a connection with another host that no
+ * record names (the kernel's events: an unshimmed H holding B's
+ * connection). It may have fed the subject through a channel end it got and
+ * let go of with no record (a raw SCM_RIGHTS copy, a FIFO opened and
+ * closed): no walk can find that, so the answer says holders_incomplete —
+ * also with kernel events off when the walk read a local channel. */
+static pid_t uid_kid(uid_t uid, const int *pfd)
+{
+	pid_t k = fork();
+	if (k == 0) {
+		/* only the pipe it reads and writes (pfd), if any */
+		for (int fd = 3; fd < 1024; fd++)
+			if (!pfd || (fd != pfd[0] && fd != pfd[1]))
+				close(fd);
+		int nul = open("/dev/null", O_RDWR);
+		for (int fd = 0; fd < 3 && nul >= 0; fd++)
+			dup2(nul, fd);
+		if (setresgid(uid, uid, uid) != 0 || setresuid(uid, uid, uid) != 0)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	return k;
+}
+
+/* H (kid of uid hu) connected to 192.0.2.7:443 by the kernel's events; closed
+ * when closed != 0. The subject S (uid 65534, found in /proc) reads nothing. */
+static int dark_scene(uid_t hu, int closed, int kev_on, int pipe_read)
+{
+	struct graph_conf cf = {.retention_ns = 600 * SEC, .window_ns = 60 * SEC,
+				.max_procs = 1000, .use_procfs = 1};
+	struct graph *g = graph_new(&cf);
+	graph_kev_on(g, kev_on);
+	int pfd[2] = {-1, -1};
+	if (pipe_read)
+		CHECK(pipe(pfd) == 0);
+	pid_t kids[2] = {uid_kid(hu, NULL), uid_kid(65534, pfd)};
+	if (pipe_read) {
+		close(pfd[0]);
+		close(pfd[1]);
+	}
+	usleep(20000); /* (their setuid done) */
+	uint64_t t0 = mono_now();
+	static const uint8_t hl[4] = {10, 0, 0, 2}, far[4] = {192, 0, 2, 7};
+	struct graph_kev_sock sk = {kids[0], 777001, t0, AF_INET, 0, 443, 7, 2, hl, far, 0, 0};
+	graph_kev_tcp(g, &sk, t0); /* SYN_SENT */
+	sk.sport = 40001, sk.oldstate = 2, sk.newstate = 1, sk.ts = t0 + 1;
+	graph_kev_tcp(g, &sk, t0 + 1); /* ESTABLISHED */
+	if (closed) {
+		sk.oldstate = 1, sk.newstate = 4, sk.ts = t0 + 2;
+		graph_kev_tcp(g, &sk, t0 + 2); /* FIN_WAIT1: its close */
+	}
+	struct proc *s = graph_proc_resync(g, kids[1], mono_now());
+	CHECK(s != NULL && s->uid == 65534);
+	int inc = 0;
+	if (s) {
+		struct chain_req req = {.host = "h2", .subject = s, .now = mono_now(), .nl = -1};
+		cJSON *a = chain_compute(g, &req);
+		inc = cJSON_IsTrue(cJSON_GetObjectItem(a, "holders_incomplete"));
+		cJSON_Delete(a);
+	}
+	kids_end(kids, 2);
+	graph_free(g);
+	return inc;
+}
+
+static void test_dark_connection(void)
+{
+	CHECK_EQ_INT(dark_scene(65534, 0, 1, 0), 1); /* held now, same uid */
+	CHECK_EQ_INT(dark_scene(65534, 1, 1, 0), 1); /* let go of: the past */
+	CHECK_EQ_INT(dark_scene(65533, 0, 1, 0), 0); /* another user's */
+	CHECK_EQ_INT(dark_scene(65533, 1, 1, 0), 0);
+	CHECK_EQ_INT(dark_scene(0, 1, 1, 0), 0);     /* root's: trusted */
+	CHECK_EQ_INT(dark_scene(65534, 1, 1, 1), 1); /* S reads a pipe too */
+	/* the kernel's events off: a walk through a local channel of a user's
+	 * cannot be told complete; one that reads none is the graph's */
+	CHECK_EQ_INT(dark_scene(65533, 1, 0, 1), 1);
+	CHECK_EQ_INT(dark_scene(65533, 1, 0, 0), 0);
+}
+
 /* A local TCP connection's two ends, first seen in /proc and linked as peers
  * (as a chain walk does) before the probe: still TCP after it, not taken for
  * a unix socket pair (found by review: the probe's unix shortcut did that),
@@ -1930,7 +2012,7 @@ static void kev_lo(struct graph *g, pid_t pid, uint64_t ino, uint16_t lport, uin
 {
 	static const uint8_t lo[4] = {127, 0, 0, 1};
 	struct graph_kev_sock s = {pid, ino, ts, AF_INET, lport, rport, (uint8_t)oldst, (uint8_t)newst,
-				   lo, lo};
+				   lo, lo, 0, 0};
 	graph_kev_tcp(g, &s, ts);
 }
 
@@ -2104,6 +2186,64 @@ static void test_who_closed_daemon(void)
 	graph_free(g);
 }
 
+/* A 4-tuple used again: 22's connection 127.0.0.1:C -> 127.0.0.1:S closed
+ * (history), then 30's connection of the same 4-tuple (a real loopback one
+ * here, so the kernel has it live). A who as of when 22 held it (age_ms)
+ * answers 22's, from the past — not the live socket's holder (review of
+ * issue 12, op_who). Without age_ms, or as of 30's time: 30. */
+static void test_who_reused_tuple(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof(sa);
+	int ls = socket(AF_INET, SOCK_STREAM, 0), cs = socket(AF_INET, SOCK_STREAM, 0);
+	int nl = sd_open();
+	CHECK(ls >= 0 && cs >= 0 && nl >= 0);
+	CHECK(bind(ls, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(ls, 1) == 0);
+	CHECK(getsockname(ls, (struct sockaddr *)&sa, &sl) == 0);
+	CHECK(connect(cs, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	struct sockaddr_in ca;
+	sl = sizeof(ca);
+	CHECK(getsockname(cs, (struct sockaddr *)&ca, &sl) == 0);
+	uint16_t sport = ntohs(sa.sin_port), cport = ntohs(ca.sin_port);
+	struct graph *g = mk_hist(0);
+	struct ht_addr l;
+	v4(&l, "127.0.0.1", cport);
+	image(g, 22, 1, "/usr/bin/ssh", 1 * SEC);
+	connect_tcp(g, 22, 3, 601, "127.0.0.1", sport, 5 * SEC);
+	struct chan *c = graph_chan(g, HT_CHAN_SOCK, 0, 601);
+	gaddr_set(&c->local, &l);
+	c->has_local = 1;
+	ok(g, 22, R(HT_REC_EXIT, 8 * SEC));
+	image(g, 30, 1, "/usr/bin/nc", 19 * SEC);
+	connect_tcp(g, 30, 3, sock_ino(cs), "127.0.0.1", sport, 20 * SEC);
+	c = graph_chan(g, HT_CHAN_SOCK, 0, sock_ino(cs));
+	gaddr_set(&c->local, &l);
+	c->has_local = 1;
+	static struct collector_stats st;
+	struct query_ctx q = {.g = g, .hostname = "h1", .nl = nl, .stats = &st};
+	char req[256];
+	pid_t want[3] = {22, 30, 30};
+	const char *age[3] = {",\"age_ms\":18000", ",\"age_ms\":2000", ""};
+	for (int i = 0; i < 3; i++) {
+		snprintf(req, sizeof(req),
+			 "{\"op\":\"who\",\"local\":\"127.0.0.1:%u\",\"remote\":\"127.0.0.1:%u\"%s}",
+			 cport, sport, age[i]);
+		char *a = query_answer(&q, req, strlen(req), 25 * SEC);
+		cJSON *j = cJSON_Parse(a);
+		cJSON *pid = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "subject"), "pid");
+		if (!pid || (pid_t)cJSON_GetNumberValue(pid) != want[i])
+			fprintf(stderr, "    %s: %.300s\n", age[i], a ? a : "(null)");
+		CHECK_EQ_INT(pid ? (long long)cJSON_GetNumberValue(pid) : -1, want[i]);
+		CHECK_EQ_INT(cJSON_GetObjectItem(j, "past") != NULL, i == 0);
+		cJSON_Delete(j);
+		free(a);
+	}
+	graph_free(g);
+	close(nl);
+	close(cs);
+	close(ls);
+}
+
 /* the forward has closed its accepted connection too (the chain is asked
  * later, as an inquiry about the past would): the client counts through the
  * forward's history, within the window; the kernel's events read after the
@@ -2143,7 +2283,7 @@ T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_re
        T(test_reads_child_live), T(test_writer_before_reader), T(test_hub_child_departed), T(test_record_socket_unaccepted),
        T(test_direct_path_first),
        T(test_local_origin), T(test_local_origin_feeders), T(test_local_origin_feeder_once), T(test_pid_reuse), T(test_retention_and_bounds),
-       T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_ghost_fd_inherited), T(test_pipe_decoys_known), T(test_pipe_holder_after_search), T(test_pipe_push_confirm), T(test_probe_keeps_tcp_peers), T(test_reconnect_after_failure),
+       T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_ghost_fd_inherited), T(test_pipe_decoys_known), T(test_pipe_holder_after_search), T(test_pipe_push_confirm), T(test_dark_connection), T(test_who_reused_tuple), T(test_probe_keeps_tcp_peers), T(test_reconnect_after_failure),
        T(test_pty_purge_trim_uaf), T(test_pty_reuse_backdated_master), T(test_pty_reuse_late_end), T(test_zombie_child_inherits), T(test_creator_closed_after_fork), T(test_sweep_before_records), T(test_exit_past_files), T(test_pty_purge_found_gone), T(test_many_fds),
        T(test_memory_per_10k), T(test_hist_closed_lookup), T(test_hist_outbound_reuse), T(test_hist_bound), T(test_who_closed), T(test_local_closed_client), T(test_local_closed_client_reused_port), T(test_local_closed_client_evicted), T(test_local_unknown_client), T(test_who_closed_daemon),
        T(test_local_closed_client_history))
