@@ -320,7 +320,8 @@ void graph_kev_fork_fds(struct graph *g, pid_t pid, uint64_t ts, const struct gr
 void graph_kev_settle(struct graph *g, uint64_t now, uint64_t min_age_ns);
 #define KEV_SETTLE_NS 1000000000ULL /* kept at most this long while records lag */
 /* A TCP state change (states as include/net/tcp_states.h) of socket ino:
- * a connect() the kernel saw (SYN_SENT) until its owner's close gives a
+ * a connect() the kernel saw (SYN_SENT) until its owner's close (released;
+ * a shutdown() makes the same states and is not one) or CLOSE gives a
  * process the shim does not cover its hold of that connection (history). */
 struct graph_kev_sock {
 	pid_t pid;
@@ -329,6 +330,7 @@ struct graph_kev_sock {
 	uint16_t sport, dport;
 	uint8_t oldstate, newstate;
 	const uint8_t *saddr, *daddr;
+	uint8_t released;       /* in its owner's close() (the file's last release) */
 };
 void graph_kev_tcp(struct graph *g, const struct graph_kev_sock *s, uint64_t now);
 /* c, a TCP socket with the kernel's 4-tuple whose far end is this host:

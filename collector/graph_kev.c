@@ -417,8 +417,8 @@ static int tcp_ends_to_graph(struct graph *g, const struct ktcp *k)
 	return 1;
 }
 
-/* Its owner closed (FIN_WAIT1, LAST_ACK: in its context) a connection it
- * accepted: when the kernel saw the passive open, a process the shim does
+/* Its owner closed (FIN_WAIT1, LAST_ACK, ...: in its context; or, after a
+ * shutdown(), the connection ended: CLOSE) a connection it accepted: when the kernel saw the passive open, a process the shim does
  * not cover held it from then (its image's start, if later) to the close —
  * a bind shell's orders from h1, read and let go of before it dials out
  * (tests/func/kev_accept.sh). No passive open seen: nothing (its direction
@@ -478,9 +478,15 @@ void graph_kev_tcp(struct graph *g, const struct graph_kev_sock *s, uint64_t now
 			tcp_ends_to_graph(g, k);
 		}
 		break;
-	case 4: /* FIN_WAIT1 */
-	case 9: /* LAST_ACK: its owner's close() */
-	case 7: /* CLOSE (a reset, a failed connect) */
+	default: /* its owner's close() (FIN_WAIT1, LAST_ACK; after a shutdown()
+		  * FIN_WAIT2, CLOSING, ...: the file's last release, in its
+		  * context) — not a shutdown()'s FIN_WAIT1 or LAST_ACK: the
+		  * process holds, and may read, the connection still */
+		if (!s->released)
+			break;
+		/* fall through */
+	case 7: /* CLOSE (a reset, a failed connect; after a shutdown() both
+		 * FINs: it carries nothing more) */
 		if (k->ino == s->ino) {
 			if (!k->closed) {
 				tcp_closed(g, k, s->ts, s->newstate == 7 && s->oldstate == 2, now);

@@ -51,6 +51,7 @@ struct kev_ev {
 	int family;             /* TCP/ACCEPT: AF_INET, AF_INET6 (0 unknown) */
 	uint16_t sport, dport;
 	uint8_t oldstate, newstate;
+	uint8_t released;       /* TCP: in its owner's close() (KEV_SOCK_RELEASED) */
 	uint8_t saddr[16], daddr[16];
 	uint8_t nfds, more_fds; /* FDS: entries in fds; more: it held more than those */
 	uint32_t uid;           /* FDS: the process's real uid */

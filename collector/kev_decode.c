@@ -43,6 +43,9 @@ static int sock_fields(const struct kev_sock *s, struct kev_ev *o)
 	o->dport = s->dport;
 	o->oldstate = s->oldstate;
 	o->newstate = s->newstate;
+	if (s->flags & ~(__u32)KEV_SOCK_RELEASED)
+		return -1;
+	o->released = s->flags & KEV_SOCK_RELEASED ? 1 : 0;
 	memcpy(o->saddr, s->saddr, sizeof(o->saddr));
 	memcpy(o->daddr, s->daddr, sizeof(o->daddr));
 	return 0;
@@ -198,7 +201,10 @@ cJSON *kev_ev_json(const struct kev_ev *e)
 						: e->newstate == KEV_TCP_ESTABLISHED ? "established"
 						: e->newstate == KEV_TCP_FIN_WAIT1 ? "fin_wait1"
 						: e->newstate == KEV_TCP_LAST_ACK ? "last_ack"
-										  : "close");
+						: e->newstate == KEV_TCP_CLOSE ? "close"
+										  : "other");
+		if (e->type == KEV_TCP)
+			cJSON_AddBoolToObject(o, "released", e->released);
 		if (e->family == AF_INET || e->family == AF_INET6) {
 			add_addr(o, "local", e->family, e->saddr, e->sport);
 			add_addr(o, "remote", e->family, e->daddr, e->dport);

@@ -106,7 +106,7 @@ static void kev_event(void *arg, const struct kev_ev *e)
 	case KEV_EXIT: graph_kev_exit(c->graph, e->tgid, e->t_ns); break;
 	case KEV_TCP: {
 		struct graph_kev_sock s = {e->tgid, e->ino, e->t_ns, e->family, e->sport, e->dport,
-					   e->oldstate, e->newstate, e->saddr, e->daddr};
+					   e->oldstate, e->newstate, e->saddr, e->daddr, e->released};
 		graph_kev_tcp(c->graph, &s, now_ns());
 		break;
 	}

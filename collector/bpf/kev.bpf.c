@@ -18,8 +18,9 @@
  *   sched_process_exit   the last thread of a process; before it, the pipes,
  *                        FIFOs and unix sockets it still held (its fd table
  *                        is still there: exit_files() comes after)
- *   inet_sock_set_state  TCP SYN_SENT (connect), ESTABLISHED, FIN_WAIT1 and
- *                        LAST_ACK (its owner's close()), CLOSE
+ *   inet_sock_set_state  TCP SYN_SENT (connect), ESTABLISHED, CLOSE, and every
+ *                        change in its owner's close() (the file's release:
+ *                        FIN_WAIT1, LAST_ACK, ...; not a shutdown()'s)
  *   syscalls/sys_exit_accept, sys_exit_accept4 (tracepoints, by id)
  *                        accept/accept4 that returned a descriptor
  *
@@ -325,16 +326,43 @@ static __always_inline __u64 sock_ino(const struct sock *sk)
 	return BPF_CORE_READ(so, file, f_inode, i_ino);
 }
 
+/* (kernels before 6.13: the file's count was f_count) */
+struct file___fcount {
+	atomic_long_t f_count;
+} __attribute__((preserve_access_index));
+
+/* Is sk's file being released — its last reference gone, tcp_close() running
+ * from __fput(): the owner's close, not a shutdown() (which makes the same
+ * FIN_WAIT1 or LAST_ACK while the process still holds, and may read, the
+ * socket)? file_ref_put() leaves f_ref "dead" (negative) before __fput. */
+static __always_inline int sock_released(const struct sock *sk)
+{
+	struct file *f = BPF_CORE_READ(sk, sk_socket, file);
+	if (!f)
+		return 0;
+	if (bpf_core_field_exists(f->f_ref))
+		return (long)BPF_CORE_READ(f, f_ref.refcnt.counter) < 0;
+	struct file___fcount *o = (void *)f;
+	return BPF_CORE_READ(o, f_count.counter) == 0;
+}
+
 SEC("raw_tracepoint/inet_sock_set_state")
 int kev_tcp(struct bpf_raw_tracepoint_args *ctx)
 {
 	const struct sock *sk = (const struct sock *)ctx->args[0];
 	int oldstate = (int)ctx->args[1], newstate = (int)ctx->args[2];
-	if (newstate != KEV_TCP_SYN_SENT && newstate != KEV_TCP_ESTABLISHED &&
-	    newstate != KEV_TCP_CLOSE && newstate != KEV_TCP_FIN_WAIT1 &&
-	    newstate != KEV_TCP_LAST_ACK)
+	if (newstate == KEV_TCP_SYN_RECV || newstate == KEV_TCP_LISTEN ||
+	    newstate == KEV_TCP_NEW_SYN_RECV)
 		return 0;
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP || !netns_ours_sock(sk))
+		return 0;
+	/* every change tcp_close() makes is in its owner's release (also a
+	 * FIN_WAIT2, CLOSING or LAST_ACK one after a shutdown()); else only
+	 * connect, ESTABLISHED and CLOSE are sent */
+	__u32 released = newstate != KEV_TCP_SYN_SENT && newstate != KEV_TCP_ESTABLISHED &&
+			 sock_released(sk);
+	if (newstate != KEV_TCP_SYN_SENT && newstate != KEV_TCP_ESTABLISHED &&
+	    newstate != KEV_TCP_CLOSE && !released)
 		return 0;
 	struct kev_sock *e = reserve(sizeof(*e));
 	if (!e)
@@ -344,6 +372,7 @@ int kev_tcp(struct bpf_raw_tracepoint_args *ctx)
 	e->fd = -1;
 	e->oldstate = (__u8)oldstate;
 	e->newstate = (__u8)newstate;
+	e->flags = released ? KEV_SOCK_RELEASED : 0;
 	sock_addrs(e, sk);
 	submit(e, ((sizeof(*e) + 7) & ~7ULL) + 8);
 	return 0;
@@ -367,6 +396,7 @@ static __always_inline int accepted(long ret)
 	e->fd = (__s32)ret;
 	e->ino = 0;
 	e->oldstate = e->newstate = 0;
+	e->flags = 0;
 	e->family = 0;
 	e->sport = e->dport = 0;
 	__builtin_memset(e->saddr, 0, sizeof(e->saddr));

@@ -14,8 +14,9 @@
 #define KEV_FORK 1   /* a new process (not a thread): creator, child */
 #define KEV_EXEC 2   /* a successful exec: the image's device, inode, path */
 #define KEV_EXIT 3   /* the whole process (its last thread) ended */
-#define KEV_TCP 4    /* a TCP state change: SYN_SENT (connect), ESTABLISHED, the
-		      * owner's close (FIN_WAIT1, LAST_ACK), CLOSE */
+#define KEV_TCP 4    /* a TCP state change: SYN_SENT (connect), ESTABLISHED, CLOSE,
+		      * each in the owner's close (FIN_WAIT1, LAST_ACK, ...:
+		      * KEV_SOCK_RELEASED) */
 #define KEV_ACCEPT 5 /* accept()/accept4() returned a descriptor */
 #define KEV_FDS 6    /* the pipes, FIFOs and unix sockets a process held as it
 		      * ended (sent before its KEV_EXIT), or a new process has
@@ -27,9 +28,14 @@
 /* TCP states (include/net/tcp_states.h) */
 #define KEV_TCP_ESTABLISHED 1
 #define KEV_TCP_SYN_SENT 2
-#define KEV_TCP_FIN_WAIT1 4 /* close() of an established socket (process context) */
+#define KEV_TCP_SYN_RECV 3
+#define KEV_TCP_FIN_WAIT1 4 /* close() (or shutdown()) of an established socket */
 #define KEV_TCP_CLOSE 7
-#define KEV_TCP_LAST_ACK 9  /* close() after the peer's FIN (process context) */
+#define KEV_TCP_LAST_ACK 9  /* close() (or shutdown()) after the peer's FIN */
+#define KEV_TCP_LISTEN 10
+#define KEV_TCP_NEW_SYN_RECV 12
+#define KEV_SOCK_RELEASED 1 /* kev_sock.flags: in the owner's close() (the socket
+			     * file's last release), not a shutdown() */
 
 struct kev_hdr {
 	__u32 type;
@@ -66,6 +72,7 @@ struct kev_sock {
 	__u8 oldstate, newstate; /* KEV_TCP */
 	__u8 saddr[16];   /* AF_INET: the first 4 bytes */
 	__u8 daddr[16];
+	__u32 flags;      /* KEV_TCP: KEV_SOCK_RELEASED */
 };
 
 /* KEV_FDS: one descriptor of the ending process */

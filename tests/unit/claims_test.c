@@ -408,12 +408,19 @@ static void test_kev_lineage(void)
  * failed connect adds nothing; a shimmed process's adds nothing when a
  * record of its named it, else (io_uring) the kernel's hold, once its
  * records are read. */
-static void kev_tcp(struct graph *g, pid_t pid, uint64_t ino, int oldst, int newst, uint64_t ts)
+static void kev_tcp_r(struct graph *g, pid_t pid, uint64_t ino, int oldst, int newst, uint64_t ts,
+		      int released)
 {
 	static const uint8_t a2[4] = {10, 0, 0, 2}, a1[4] = {10, 0, 0, 1};
 	struct graph_kev_sock s = {pid, ino, ts, AF_INET, newst == 2 ? 0 : 40000, 9000,
-				   (uint8_t)oldst, (uint8_t)newst, a2, a1};
+				   (uint8_t)oldst, (uint8_t)newst, a2, a1, (uint8_t)released};
 	graph_kev_tcp(g, &s, ts);
+}
+
+/* (FIN_WAIT1, LAST_ACK: a close(), not a shutdown()) */
+static void kev_tcp(struct graph *g, pid_t pid, uint64_t ino, int oldst, int newst, uint64_t ts)
+{
+	kev_tcp_r(g, pid, ino, oldst, newst, ts, newst == 4 || newst == 9);
 }
 
 static void test_kev_tcp(void)
@@ -436,6 +443,24 @@ static void test_kev_tcp(void)
 		CHECK_EQ_INT(c->remote.port, 9000);
 		CHECK_EQ_INT(c->remote.a[3], 1);
 	}
+	/* a shutdown(SHUT_WR) (FIN_WAIT1, not in a release) ends nothing: it
+	 * reads on; its close() in FIN_WAIT2 (released) does */
+	kev_tcp(g, 50, 5010, 7, 2, 40);
+	kev_tcp(g, 50, 5010, 2, 1, 41);
+	kev_tcp_r(g, 50, 5010, 1, 4, 42, 0);
+	kev_tcp_r(g, 50, 5010, 4, 5, 43, 0);
+	CHECK(graph_chan(g, HT_CHAN_SOCK, 0, 5010) == NULL);
+	kev_tcp_r(g, 50, 5010, 5, 5, 48, 1);
+	c = graph_chan(g, HT_CHAN_SOCK, 0, 5010);
+	CHECK(c && c->holds && c->holds->since == 40 && c->holds->until == 48);
+	/* or, both FINs through before its close() (TIME_WAIT: CLOSE, not
+	 * released): it carries nothing more from then */
+	kev_tcp(g, 50, 5011, 7, 2, 40);
+	kev_tcp(g, 50, 5011, 2, 1, 41);
+	kev_tcp_r(g, 50, 5011, 1, 4, 42, 0);
+	kev_tcp_r(g, 50, 5011, 5, 7, 46, 0);
+	c = graph_chan(g, HT_CHAN_SOCK, 0, 5011);
+	CHECK(c && c->holds && c->holds->since == 40 && c->holds->until == 46);
 	/* a failed connect (SYN_SENT -> CLOSE) */
 	kev_tcp(g, 50, 5001, 7, 2, 26);
 	kev_tcp(g, 50, 5001, 2, 7, 27);
@@ -477,7 +502,7 @@ static void test_kev_tcp(void)
 	kev_tcp(g, 50, 5004, 1, 4, 35);
 	CHECK(graph_chan(g, HT_CHAN_SOCK, 0, 5004) == NULL);
 	graph_stats(g, &st);
-	CHECK_EQ_INT((int)st.kev_tcp_holds, 3);
+	CHECK_EQ_INT((int)st.kev_tcp_holds, 5); /* (with the two shut-down ones) */
 	graph_free(g);
 }
 
@@ -576,13 +601,13 @@ static void test_kev_fork_fds(int with_event)
 	if (with_event)
 		graph_kev_fork_fds(g, 81, 20, f, 2, 0);
 	static const uint8_t a2[4] = {10, 0, 0, 2}, a1[4] = {10, 0, 0, 1};
-	struct graph_kev_sock sk = {81, 9100, 22, AF_INET, 0, 9000, 7, 2, a2, a1};
+	struct graph_kev_sock sk = {81, 9100, 22, AF_INET, 0, 9000, 7, 2, a2, a1, 0};
 	graph_kev_tcp(g, &sk, 22);      /* SYN_SENT */
 	sk.sport = 40000, sk.oldstate = 2, sk.newstate = 1, sk.ts = 23;
 	graph_kev_tcp(g, &sk, 23);      /* ESTABLISHED */
 	graph_kev_fds(g, 81, 0, 30, &f[1], 1, 0);
 	graph_kev_exit(g, 81, 30);
-	sk.oldstate = 8, sk.newstate = 9, sk.ts = 31;
+	sk.oldstate = 8, sk.newstate = 9, sk.ts = 31, sk.released = 1;
 	graph_kev_tcp(g, &sk, 31);      /* LAST_ACK: closed at its exit */
 	graph_kev_settle(g, 32, 0);
 	/* the next read of its fds (at the question) finds the pipe gone: both

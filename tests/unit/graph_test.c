@@ -1930,7 +1930,7 @@ static void kev_lo(struct graph *g, pid_t pid, uint64_t ino, uint16_t lport, uin
 {
 	static const uint8_t lo[4] = {127, 0, 0, 1};
 	struct graph_kev_sock s = {pid, ino, ts, AF_INET, lport, rport, (uint8_t)oldst, (uint8_t)newst,
-				   lo, lo};
+				   lo, lo, newst == 4 || newst == 9}; /* (a close(), not a shutdown()) */
 	graph_kev_tcp(g, &s, ts);
 }
 
