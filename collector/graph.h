@@ -288,6 +288,10 @@ struct graph *graph_new(const struct graph_conf *conf);
  * the child's start since boot (as /proc's starttime, in ns). */
 void graph_kev_on(struct graph *g, int on);
 void graph_kev_lossy(struct graph *g);
+/* The collector's own process (after daemon()): it and every process it
+ * forks (its inquiry child, its judge, theirs) are not the host's processes
+ * of the chain model — their kernel events make no holds and no /proc read. */
+void graph_kev_self(struct graph *g, pid_t pid);
 void graph_kev_fork(struct graph *g, pid_t child, pid_t creator, uint64_t start_ns, uint64_t ts);
 void graph_kev_exec(struct graph *g, pid_t pid, uint64_t dev, uint64_t ino, const char *path,
 		    uint64_t ts);

@@ -30,6 +30,7 @@ struct klin {
 	uint64_t dev, ino;      /* the last exec's executable */
 	const char *path;       /* its path as execve() was given it (interned; NULL none) */
 	uint8_t have_exec, ended;
+	uint8_t own;            /* forked by the collector or one of its own (graph_kev_self) */
 };
 
 /* A process's exit-time fds, kept until the records before it are read
@@ -91,6 +92,7 @@ struct kevtab {
 	struct kclose closes[KCLOSE_N];
 	unsigned close_head, ncloses;
 	int lossy;              /* the ring lost events: absence proves nothing */
+	pid_t self;             /* the collector (graph_kev_self); 0 not set */
 };
 
 static struct kevtab *tab(struct graph *g)
@@ -116,6 +118,29 @@ void graph_kev_lossy(struct graph *g)
 		g->kev->lossy = 1;
 }
 
+void graph_kev_self(struct graph *g, pid_t pid)
+{
+	struct kevtab *t = tab(g);
+	if (t)
+		t->self = pid;
+}
+
+/* Is pid's current process the collector or one it (or one of its own)
+ * forked? Their connections (inquiries to other hosts' collectors, made by
+ * the monitor, used by its child) and descriptors are the collector's, not
+ * a chain's: before, each inquiry connection's close made the collector a
+ * `seen: kernel` process of the graph, with its whole fd table read from
+ * /proc (tests/func/kev_self.sh). */
+static int own_pid(const struct kevtab *t, pid_t pid)
+{
+	if (!t || pid <= 0)
+		return 0;
+	if (pid == t->self)
+		return 1;
+	const struct klin *k = &t->slot[(uint32_t)pid % KLIN_N];
+	return k->pid == pid && k->own && !k->ended;
+}
+
 static uint64_t ticks_of(uint64_t ns)
 {
 	static long hz;
@@ -135,6 +160,7 @@ void graph_kev_fork(struct graph *g, pid_t child, pid_t creator, uint64_t start_
 	k->creator = creator;
 	k->start = ticks_of(start_ns);
 	k->fork_ts = ts;
+	k->own = (uint8_t)own_pid(t, creator);
 	g->st.kev_forks++;
 }
 
@@ -448,6 +474,11 @@ void graph_kev_tcp(struct graph *g, const struct graph_kev_sock *s, uint64_t now
 	struct kevtab *t = g->kev_on ? tab(g) : NULL;
 	if (!t || (s->family != AF_INET && s->family != AF_INET6))
 		return;
+	/* (a passive open comes in whatever context the handshake's last ACK
+	 * found: its tgid says nothing; a connect's and a close's are the
+	 * process's) */
+	if (s->newstate != 1 && own_pid(t, s->pid))
+		return; /* the collector's own connection */
 	if (s->newstate == 1 && s->oldstate == 3) { /* SYN_RECV -> ESTABLISHED: passive */
 		struct gaddr l, r;
 		gaddr_of(&l, s->family, s->saddr, s->sport);
@@ -798,8 +829,8 @@ static void fds_queue(struct graph *g, pid_t pid, uid_t uid, uint64_t ts,
 		      const struct graph_kev_fd *fds, unsigned n, int more, int fork)
 {
 	struct kevtab *t = g->kev_on ? tab(g) : NULL;
-	if (!t || pid <= 0)
-		return;
+	if (!t || pid <= 0 || own_pid(t, pid))
+		return; /* (the collector's own: its fork's fds are its creator's) */
 	if (t->nexits == KEXIT_N) { /* full: the oldest now */
 		kexit_apply(g, &t->exits[t->exit_head], ts, 0);
 		t->exit_head = (t->exit_head + 1) % KEXIT_N;

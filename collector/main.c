@@ -191,6 +191,7 @@ static void collector_start(struct collector *c)
 	sigaddset(&qs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &qs, &olds);
 	closer_start(&c->closer);
+	graph_kev_self(c->graph, getpid()); /* (daemon()'s child: the pid from now) */
 	control_open(c);
 	loop_timer_open(c);
 

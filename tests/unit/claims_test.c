@@ -501,6 +501,17 @@ static void test_kev_tcp(void)
 	/* no passive open seen for it: nothing (neither its direction nor its start known) */
 	kev_tcp(g, 50, 5004, 1, 4, 35);
 	CHECK(graph_chan(g, HT_CHAN_SOCK, 0, 5004) == NULL);
+	/* the collector's own (its inquiry child, by its fork event): nothing */
+	graph_kev_self(g, 60);
+	graph_kev_fork(g, 61, 60, 610 * TICK_NS, 50);
+	kproc_set(61, 60, 60, 60, 610);
+	kev_tcp(g, 61, 5020, 7, 2, 51);
+	kev_tcp(g, 61, 5020, 2, 1, 52);
+	kev_tcp(g, 61, 5020, 8, 9, 53);
+	kev_tcp(g, 60, 5021, 7, 2, 51);
+	kev_tcp(g, 60, 5021, 1, 4, 53);
+	CHECK(graph_chan(g, HT_CHAN_SOCK, 0, 5020) == NULL && graph_chan(g, HT_CHAN_SOCK, 0, 5021) == NULL);
+	CHECK(graph_proc(g, 61) == NULL && graph_proc(g, 60) == NULL);
 	graph_stats(g, &st);
 	CHECK_EQ_INT((int)st.kev_tcp_holds, 5); /* (with the two shut-down ones) */
 	graph_free(g);
