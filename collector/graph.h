@@ -250,6 +250,8 @@ struct graph_stats {
 	uint64_t kev_tcp_holds;    /* holds of TCP connections from kernel events */
 	uint64_t kev_exit_holds;   /* holds of pipes, FIFOs, unix sockets from exit events */
 	uint64_t kev_fork_holds;   /* a creator's, from its children's fork events */
+	uint64_t kev_recv_holds;   /* a receiver's, from its fd table after a receive of descriptors */
+	uint64_t kev_uring_holds;  /* an io_uring user's TCP sockets, from their first read */
 	/* closed TCP connections (graph_hist.c): listed, and dropped for the
 	 * count cap or the history window */
 	uint64_t hist_added, hist_evicted_cap, hist_evicted_window;
@@ -316,6 +318,13 @@ void graph_kev_fds(struct graph *g, pid_t pid, uid_t uid, uint64_t ts,
  * the read came after the fork and did not show it). */
 void graph_kev_fork_fds(struct graph *g, pid_t pid, uint64_t ts, const struct graph_kev_fd *fds,
 			unsigned n, int more);
+/* The same after pid received on a unix socket that had descriptors in flight
+ * (SCM_RIGHTS): its own table then, the received ones in it (TCP sockets
+ * too). A process the shim does not cover gets a hold of each it is not known
+ * to hold, as a fork's creator does (a static program that receives an fd,
+ * reads its orders from it and closes it before any /proc read). */
+void graph_kev_recv_fds(struct graph *g, pid_t pid, uint64_t ts, const struct graph_kev_fd *fds,
+			unsigned n, int more);
 /* Applies the ends kept by graph_kev_fds: all of them (records have all been
  * read), or those older than min_age_ns. A process the shim does not cover
  * gets a hold of each, from its image's start (or its last /proc read) to
@@ -337,6 +346,12 @@ struct graph_kev_sock {
 	uint8_t released;       /* in its owner's close() (the file's last release) */
 };
 void graph_kev_tcp(struct graph *g, const struct graph_kev_sock *s, uint64_t now);
+/* A task of s->pid that uses io_uring read TCP socket s->ino (the first time
+ * for this process; s->newstate: its state): it holds it — an io_uring direct
+ * descriptor (a fixed file slot) is in no fd table. An open hold from the
+ * connect or passive open the events saw (else from now), unreported, until
+ * the socket's release. */
+void graph_kev_sockuse(struct graph *g, const struct graph_kev_sock *s, uint64_t now);
 /* c, a TCP socket with the kernel's 4-tuple whose far end is this host:
  * links it with the socket at the other end (the reversed 4-tuple) — found
  * by sock_diag while that socket exists, else among the connecting sockets

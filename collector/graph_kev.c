@@ -37,12 +37,15 @@ struct klin {
  * (graph_kev_settle), with its lineage as it was then. A ring: when full,
  * the oldest is applied at once. */
 #define KEXIT_N 256
+#define KX_FORK 1
+#define KX_RECV 2
 struct kexit {
 	struct klin k;          /* k.pid 0: no fork or exec event of it */
 	pid_t pid;
 	uid_t uid;
 	uint64_t ts;
-	uint8_t n, more, used, fork; /* fork: a fork's (the creator's then), else an exit's */
+	uint8_t n, more, used, fork; /* fork: a fork's (KX_FORK: the creator's then), a
+				      * receive's (KX_RECV: the receiver's), else an exit's */
 	struct graph_kev_fd fd[KEV_FDS_MAX_];
 };
 
@@ -491,6 +494,17 @@ void graph_kev_tcp(struct graph *g, const struct graph_kev_sock *s, uint64_t now
 	}
 	if (!s->ino)
 		return;
+	if (s->released) {
+		/* the file's last reference went: nobody holds it any more — the
+		 * holds no fd entry stands for (an io_uring direct descriptor's,
+		 * graph_kev_sockuse) end now, whoever released it */
+		struct chan *c = graph_chan(g, HT_CHAN_SOCK, 0, s->ino);
+		for (struct hold *h = c && c->kind == HT_CHAN_SOCK ? c->holds : NULL, *next; h; h = next) {
+			next = h->cnext;
+			if (!h->until && !h->nfds && h->how == HOLD_KERNEL)
+				hold_close(g, h, s->ts > h->since ? s->ts : h->since + 1);
+		}
+	}
 	struct ktcp *k = &t->tcp[s->ino % KTCP_N];
 	switch (s->newstate) {
 	case 2: /* SYN_SENT: connect(), in the connecting process */
@@ -530,6 +544,69 @@ void graph_kev_tcp(struct graph *g, const struct graph_kev_sock *s, uint64_t now
 		}
 		break;
 	}
+}
+
+static int collector_chan(const struct chan *c);
+
+void graph_kev_sockuse(struct graph *g, const struct graph_kev_sock *s, uint64_t now)
+{
+	struct kevtab *t = g->kev_on ? tab(g) : NULL;
+	if (!t || !s->ino || (s->family != AF_INET && s->family != AF_INET6) || own_pid(t, s->pid))
+		return;
+	if (s->newstate == 7 || s->newstate == 12 || s->newstate == 10)
+		return; /* (closed, or not a connection) */
+	struct proc *p = live_proc(g, s->pid);
+	if (!p && g->conf.use_procfs)
+		p = graph_proc_kernel(g, s->pid, now);
+	if (!p)
+		return;
+	struct ht_chan key = {HT_CHAN_SOCK, 0, s->ino};
+	struct chan *c = graph_chan(g, HT_CHAN_SOCK, 0, s->ino);
+	for (struct hold *h = c ? c->holds : NULL; h; h = h->cnext)
+		if (h->p == p && !h->until)
+			return; /* known (a record, a /proc read) */
+	if (collector_chan(c))
+		return;
+	/* since when: its connect (the events' slot), its passive open, else now */
+	struct gaddr l, r;
+	gaddr_of(&l, s->family, s->saddr, s->sport);
+	gaddr_of(&r, s->family, s->daddr, s->dport);
+	uint64_t since = s->ts;
+	uint8_t dir = 0;
+	const struct ktcp *k = &t->tcp[s->ino % KTCP_N];
+	struct kpas *ps = pas_slot(t, &l, &r);
+	if (k->ino == s->ino && !k->closed && k->since < since) {
+		since = k->since;
+		dir = k->dir;
+	} else if (ps->ts && gaddr_eq(&ps->local, &l) && gaddr_eq(&ps->remote, &r) && ps->ts < since) {
+		since = ps->ts;
+		dir = 'i';
+	}
+	struct kev_lineage kl;
+	if (kev_lineage(g, s->pid, &kl) == 0) {
+		uint64_t img = kl.exec_known && kl.exec_ts > kl.fork_ts ? kl.exec_ts : kl.fork_ts;
+		if (img > since && img < s->ts)
+			since = img; /* by this image, not before it */
+	}
+	if (!c && !(c = chan_get(g, &key, since)))
+		return;
+	if (dir && (!c->dir || c->dir_guess)) {
+		c->dir = dir;
+		c->dir_guess = 0;
+	}
+	if (c->remote.family == 0 || c->addr_claimed) {
+		c->remote = r;
+		c->addr_claimed = 0;
+	}
+	if (!c->has_local && l.port) {
+		c->local = l;
+		c->has_local = 1;
+	}
+	struct hold *h = hold_open(g, p, c, since, HOLD_KERNEL);
+	if (!h)
+		return;
+	g->st.kev_uring_holds++; /* (the kernel's events' word, as tcp_hold's) */
+	g->changes++;
 }
 
 /* ---- what an ending process still held (KEV_FDS) ---------------------------- */
@@ -774,7 +851,11 @@ static void fork_apply(struct graph *g, struct kexit *x, uint64_t now)
 	if (!x->used)
 		return;
 	x->used = 0;
-	pid_t cp = x->k.pid == x->pid ? x->k.creator : 0;
+	int recv = x->fork == KX_RECV;
+	/* a fork's: its creator's; a receive's: the receiver's own (its image's
+	 * start and last read date them the same way: when it got the others
+	 * the record does not say) */
+	pid_t cp = recv ? x->pid : x->k.pid == x->pid ? x->k.creator : 0;
 	struct proc *p = cp > 0 ? live_proc(g, cp) : NULL;
 	if (!p && cp > 1 && g->conf.use_procfs)
 		p = graph_proc_kernel(g, cp, now);
@@ -800,15 +881,23 @@ static void fork_apply(struct graph *g, struct kexit *x, uint64_t now)
 				continue; /* known */
 		}
 		if (read > x->ts) { /* read since: it had let go by then */
-			if (closed_hold(g, p, d, since, read, 0))
-				g->st.kev_fork_holds++, g->st.kev_exit_holds--;
+			if (closed_hold(g, p, d, since, read, 0)) {
+				g->st.kev_exit_holds--;
+				if (recv)
+					g->st.kev_recv_holds++;
+				else
+					g->st.kev_fork_holds++;
+			}
 			continue;
 		}
 		struct chan *c = graph_chan(g, key_kind(d->kind),
 					    key_kind(d->kind) == HT_CHAN_PIPE ? d->dev : 0, d->ino);
 		if (collector_chan(c) || fd_set_key(g, p, d->fd, &k, since, HOLD_KERNEL, d->ends) != 0)
 			continue;
-		g->st.kev_fork_holds++;
+		if (recv)
+			g->st.kev_recv_holds++;
+		else
+			g->st.kev_fork_holds++;
 		if ((fe = fd_find(p, d->fd)) != NULL)
 			link_peer(g, fe->h->c, d, x->ts);
 	}
@@ -860,7 +949,13 @@ void graph_kev_fds(struct graph *g, pid_t pid, uid_t uid, uint64_t ts,
 void graph_kev_fork_fds(struct graph *g, pid_t pid, uint64_t ts, const struct graph_kev_fd *fds,
 			unsigned n, int more)
 {
-	fds_queue(g, pid, (uid_t)-1, ts, fds, n, more, 1);
+	fds_queue(g, pid, (uid_t)-1, ts, fds, n, more, KX_FORK);
+}
+
+void graph_kev_recv_fds(struct graph *g, pid_t pid, uint64_t ts, const struct graph_kev_fd *fds,
+			unsigned n, int more)
+{
+	fds_queue(g, pid, (uid_t)-1, ts, fds, n, more, KX_RECV);
 }
 
 static void closes_settle(struct graph *g, uint64_t now, uint64_t min_age_ns);

@@ -73,6 +73,7 @@ struct kev {
 	int mode, state;
 	char why[256];          /* KEV_STATE_UNAVAILABLE / OFF: the reason */
 	char accept_why[160];   /* on, but no accept events: why ("" when they are on) */
+	int sockets;            /* the socket tracepoints (passed descriptors, io_uring) loaded */
 	unsigned ring_kb;
 	int fd;                 /* the ring's epoll fd, -1 when not on */
 	uint64_t seen[8];       /* events by type (index KEV_*) */
@@ -87,9 +88,10 @@ struct kev {
 };
 
 /* Loads and attaches the programs for the network namespace netns_ino
- * (mode KEV_MODE_OFF: nothing; accept 0: no accept events). 0 when on or off; -1 when it could not be
+ * (mode KEV_MODE_OFF: nothing; accept 0: no accept events; sockets 0: not
+ * the socket tracepoints' programs). 0 when on or off; -1 when it could not be
  * loaded, with k->why saying why (k->state KEV_STATE_UNAVAILABLE). */
-int kev_open(struct kev *k, int mode, unsigned ring_kb, uint64_t netns_ino, int accept);
+int kev_open(struct kev *k, int mode, unsigned ring_kb, uint64_t netns_ino, int accept, int sockets);
 /* Reads what the ring holds now; returns how many events. */
 int kev_consume(struct kev *k);
 void kev_close(struct kev *k);

@@ -24,6 +24,7 @@ _Static_assert(sizeof(((struct kev_ev *)0)->fds) / sizeof(struct kev_fdent) == K
 static const char *const names[KEV_TYPES] = {
 	[KEV_FORK] = "fork", [KEV_EXEC] = "exec", [KEV_EXIT] = "exit",
 	[KEV_TCP] = "tcp", [KEV_ACCEPT] = "accept", [KEV_FDS] = "fds",
+	[KEV_SOCKUSE] = "sockuse",
 };
 
 const char *kev_type_name(uint32_t type)
@@ -65,9 +66,10 @@ static int fds_fields(const void *data, size_t n, struct kev_ev *o)
 	for (uint32_t i = 0; i < f.n; i++) {
 		const struct kev_fd *d = &f.fd[i];
 		int pipe = d->kind == KEV_FD_PIPE || d->kind == KEV_FD_FIFO;
-		if ((!pipe && d->kind != KEV_FD_UNIX) || d->fd < 0 || d->fd >= KEV_FDS_SCAN ||
-		    d->ends > (KEV_FD_END_R | KEV_FD_END_W) || !d->ino ||
-		    (!pipe && (d->dev || d->ends)) || (pipe && d->peer))
+		int tcp = d->kind == KEV_FD_TCP; /* (a receive's read only) */
+		if ((!pipe && !tcp && d->kind != KEV_FD_UNIX) || (tcp && f.why != KEV_FDS_RECV) ||
+		    d->fd < 0 || d->fd >= KEV_FDS_SCAN || d->ends > (KEV_FD_END_R | KEV_FD_END_W) ||
+		    !d->ino || (!pipe && (d->dev || d->ends)) || ((pipe || tcp) && d->peer))
 			return -1;
 		struct kev_fdent *e = &o->fds[i];
 		e->ino = d->ino;
@@ -78,7 +80,7 @@ static int fds_fields(const void *data, size_t n, struct kev_ev *o)
 		e->kind = d->kind;
 		e->ends = d->ends;
 	}
-	if (f.why != KEV_FDS_EXIT && f.why != KEV_FDS_FORK)
+	if (f.why != KEV_FDS_EXIT && f.why != KEV_FDS_FORK && f.why != KEV_FDS_RECV)
 		return -1;
 	o->uid = f.uid;
 	o->fds_why = f.why;
@@ -134,12 +136,15 @@ int kev_decode(const void *data, size_t n, struct kev_ev *o)
 	case KEV_FDS:
 		return fds_fields(data, n, o);
 	case KEV_TCP:
+	case KEV_SOCKUSE:
 	case KEV_ACCEPT: {
 		struct kev_sock s;
 		if (n != sizeof(s))
 			return -1;
 		memcpy(&s, data, sizeof(s));
 		if (h.type == KEV_ACCEPT ? s.fd < 0 : s.fd != -1)
+			return -1;
+		if (h.type == KEV_SOCKUSE && ((s.family != AF_INET && s.family != AF_INET6) || s.flags))
 			return -1;
 		return sock_fields(&s, o);
 	}
@@ -189,12 +194,15 @@ cJSON *kev_ev_json(const struct kev_ev *e)
 		cJSON_AddStringToObject(o, "filename", e->filename);
 		break;
 	case KEV_TCP:
+	case KEV_SOCKUSE:
 	case KEV_ACCEPT:
 		cJSON_AddNumberToObject(o, "ino", (double)e->ino);
 		if (e->type == KEV_ACCEPT) {
 			cJSON_AddNumberToObject(o, "fd", e->fd);
 			cJSON_AddNumberToObject(o, "family", e->family);
 		}
+		else if (e->type == KEV_SOCKUSE)
+			cJSON_AddNumberToObject(o, "tcp_state", e->newstate);
 		else
 			cJSON_AddStringToObject(o, "state",
 						e->newstate == KEV_TCP_SYN_SENT ? "syn_sent"
@@ -211,7 +219,7 @@ cJSON *kev_ev_json(const struct kev_ev *e)
 		}
 		break;
 	case KEV_FDS: {
-		static const char *const kinds[] = {"?", "pipe", "fifo", "unix"};
+		static const char *const kinds[] = {"?", "pipe", "fifo", "unix", "tcp"};
 		cJSON *a = cJSON_AddArrayToObject(o, "fds");
 		for (unsigned i = 0; a && i < e->nfds; i++) {
 			const struct kev_fdent *d = &e->fds[i];
@@ -219,18 +227,19 @@ cJSON *kev_ev_json(const struct kev_ev *e)
 			if (!x)
 				break;
 			cJSON_AddNumberToObject(x, "fd", d->fd);
-			cJSON_AddStringToObject(x, "kind", kinds[d->kind < 4 ? d->kind : 0]);
+			cJSON_AddStringToObject(x, "kind", kinds[d->kind < 5 ? d->kind : 0]);
 			cJSON_AddNumberToObject(x, "ino", (double)d->ino);
 			if (d->kind == KEV_FD_UNIX)
 				cJSON_AddNumberToObject(x, "peer", (double)d->peer);
-			else {
+			else if (d->kind != KEV_FD_TCP) {
 				cJSON_AddNumberToObject(x, "dev", d->dev);
 				cJSON_AddStringToObject(x, "ends", d->ends == 3 ? "rw" : d->ends == 2 ? "w" : d->ends == 1 ? "r" : "");
 			}
 			cJSON_AddItemToArray(a, x);
 		}
 		cJSON_AddBoolToObject(o, "more", e->more_fds);
-		cJSON_AddStringToObject(o, "at", e->fds_why == KEV_FDS_FORK ? "fork" : "exit");
+		cJSON_AddStringToObject(o, "at", e->fds_why == KEV_FDS_FORK ? "fork"
+						 : e->fds_why == KEV_FDS_RECV ? "recv" : "exit");
 		break;
 	}
 	}
@@ -255,6 +264,7 @@ void kev_status(const struct kev *k, cJSON *a)
 					!k->accept_why[0] ? "on" : off ? "off" : "unavailable");
 		if (k->accept_why[0] && !off)
 			cJSON_AddStringToObject(o, "accept_reason", k->accept_why);
+		cJSON_AddStringToObject(o, "socket_events", k->sockets ? "on" : "off");
 	}
 }
 

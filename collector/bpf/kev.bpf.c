@@ -179,6 +179,7 @@ struct fds_walk {
 	unsigned long *open;    /* fdt->open_fds: the bitmap of descriptors in use */
 	unsigned long word;     /* open[i / 64], read at each word's first bit */
 	unsigned int max;
+	unsigned int tcp;       /* TCP sockets too (a receive's read: one may be what came) */
 };
 
 /* bpf_loop's body: descriptor i of the ending process into fds_scratch
@@ -209,12 +210,18 @@ static long fd_one(__u64 i, void *ctx)
 	} else if (mode == S_IFSOCK) {
 		struct socket *so = BPF_CORE_READ(f, private_data);
 		struct sock *sk = so ? BPF_CORE_READ(so, sk) : 0;
-		if (!sk || BPF_CORE_READ(sk, __sk_common.skc_family) != AF_UNIX)
+		__u16 fam = sk ? BPF_CORE_READ(sk, __sk_common.skc_family) : 0;
+		if (w->tcp && (fam == AF_INET || fam == AF_INET6) &&
+		    BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP) {
+			kind = KEV_FD_TCP;
+		} else if (fam != AF_UNIX) {
 			return 0; /* TCP: its state changes say it (kev_tcp) */
-		kind = KEV_FD_UNIX;
-		struct sock *pk = BPF_CORE_READ((struct unix_sock *)sk, peer);
-		if (pk) /* (a peer already closed has no socket: 0) */
-			peer = BPF_CORE_READ(pk, sk_socket, file, f_inode, i_ino);
+		} else {
+			kind = KEV_FD_UNIX;
+			struct sock *pk = BPF_CORE_READ((struct unix_sock *)sk, peer);
+			if (pk) /* (a peer already closed has no socket: 0) */
+				peer = BPF_CORE_READ(pk, sk_socket, file, f_inode, i_ino);
+		}
 	} else {
 		return 0;
 	}
@@ -254,7 +261,7 @@ static __always_inline void task_fds(struct task_struct *t, __u32 tgid, __u32 wh
 		return;
 	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
 	struct fds_walk w = {.fda = BPF_CORE_READ(fdt, fd), .open = BPF_CORE_READ(fdt, open_fds),
-			     .max = BPF_CORE_READ(fdt, max_fds)};
+			     .max = BPF_CORE_READ(fdt, max_fds), .tcp = why == KEV_FDS_RECV};
 	if (!fdt || !w.fda || !w.open)
 		return;
 	e->n = 0;
@@ -373,6 +380,97 @@ int kev_tcp(struct bpf_raw_tracepoint_args *ctx)
 	e->oldstate = (__u8)oldstate;
 	e->newstate = (__u8)newstate;
 	e->flags = released ? KEV_SOCK_RELEASED : 0;
+	sock_addrs(e, sk);
+	submit(e, ((sizeof(*e) + 7) & ~7ULL) + 8);
+	return 0;
+}
+
+/* ---- descriptors passed over unix sockets (SCM_RIGHTS), sockets used by
+ * io_uring: socket-level tracepoints, which run only where a socket gets data
+ * or is read from — never on the syscall path of everything else ---------- */
+
+/* unix sockets with descriptors in flight to them (sk_data_ready saw them
+ * queued): their next receive reads the receiver's fd table */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);   /* the receiving struct sock */
+	__type(value, __u32);
+} fds_inflight SEC(".maps");
+
+/* the process an io_uring task's socket was last reported for */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);   /* struct sock */
+	__type(value, __u32); /* tgid */
+} uring_used SEC(".maps");
+
+static __always_inline __u32 unix_nr_fds(const struct sock *sk)
+{
+	return (__u32)BPF_CORE_READ((struct unix_sock *)sk, scm_stat.nr_fds.counter);
+}
+
+/* Data queued to sk: a unix socket that now has descriptors waiting in its
+ * receive queue (scm_stat counts them as the sender queues them) is marked. */
+SEC("raw_tracepoint/sk_data_ready")
+int kev_data_ready(struct bpf_raw_tracepoint_args *ctx)
+{
+	const struct sock *sk = (const struct sock *)ctx->args[0];
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) != AF_UNIX || !unix_nr_fds(sk) ||
+	    !netns_ours_sock(sk))
+		return 0;
+	__u64 key = (__u64)sk;
+	__u32 one = 1;
+	bpf_map_update_elem(&fds_inflight, &key, &one, BPF_ANY);
+	return 0;
+}
+
+/* A receive returned on sk, in the receiving task: after one on a marked unix
+ * socket, the receiver's fd table (KEV_FDS, at: recv) — the descriptors it
+ * just got are in it (scm_detach_fds installed them before the return). A
+ * TCP socket read by a task that uses io_uring: the process, once per socket
+ * and process (KEV_SOCKUSE) — an io_uring direct descriptor (a fixed file
+ * slot) is in no fd table, and this is how the kernel shows who holds it. */
+SEC("raw_tracepoint/sock_recv_length")
+int kev_recv(struct bpf_raw_tracepoint_args *ctx)
+{
+	const struct sock *sk = (const struct sock *)ctx->args[0];
+	int ret = (int)ctx->args[1];
+	__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u64 key = (__u64)sk;
+	if (fam == AF_UNIX) {
+		if (!bpf_map_lookup_elem(&fds_inflight, &key))
+			return 0;
+		if (!unix_nr_fds(sk))
+			bpf_map_delete_elem(&fds_inflight, &key);
+		if (ret < 0)
+			return 0;
+		struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+		if (netns_ours_task(t))
+			task_fds(t, BPF_CORE_READ(t, tgid), KEV_FDS_RECV);
+		return 0;
+	}
+	if (fam != AF_INET && fam != AF_INET6)
+		return 0;
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	if (!BPF_CORE_READ(t, io_uring) || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP ||
+	    !netns_ours_sock(sk))
+		return 0;
+	__u32 tgid = BPF_CORE_READ(t, tgid);
+	__u32 *was = bpf_map_lookup_elem(&uring_used, &key);
+	if (was && *was == tgid)
+		return 0;
+	bpf_map_update_elem(&uring_used, &key, &tgid, BPF_ANY);
+	struct kev_sock *e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	hdr(&e->h, KEV_SOCKUSE, tgid);
+	e->ino = sock_ino(sk);
+	e->fd = -1;
+	e->oldstate = 0;
+	e->newstate = (__u8)BPF_CORE_READ(sk, __sk_common.skc_state);
+	e->flags = 0;
 	sock_addrs(e, sk);
 	submit(e, ((sizeof(*e) + 7) & ~7ULL) + 8);
 	return 0;

@@ -21,7 +21,9 @@
 #define KEV_FDS 6    /* the pipes, FIFOs and unix sockets a process held as it
 		      * ended (sent before its KEV_EXIT), or a new process has
 		      * from its creator (after its KEV_FORK); none: no record */
-#define KEV_TYPES 7
+#define KEV_SOCKUSE 7 /* a TCP socket read by a task that uses io_uring (first time
+		       * for this process): kev_sock, its state in newstate */
+#define KEV_TYPES 8
 
 #define KEV_PATH_MAX 256
 
@@ -79,10 +81,12 @@ struct kev_sock {
 #define KEV_FD_PIPE 1  /* an anonymous pipe (pipefs) */
 #define KEV_FD_FIFO 2  /* a named pipe */
 #define KEV_FD_UNIX 3  /* a unix socket */
+#define KEV_FD_TCP 4   /* a TCP socket (only in a receive's read, KEV_FDS_RECV) */
 #define KEV_FD_END_R 1 /* pipes and FIFOs: opened for reading (FMODE_READ) */
 #define KEV_FD_END_W 2 /*                  for writing (FMODE_WRITE) */
 #define KEV_FDS_EXIT 0
 #define KEV_FDS_FORK 1
+#define KEV_FDS_RECV 2   /* after a receive on a unix socket with descriptors in flight */
 #define KEV_FDS_MAX 32   /* entries in one record */
 #define KEV_FDS_SCAN 512 /* descriptors 0..KEV_FDS_SCAN-1 are looked at */
 

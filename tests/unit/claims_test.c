@@ -631,6 +631,73 @@ static void test_kev_fork_fds(int with_event)
 	graph_free(g);
 }
 
+/* A static program (80) receives the read end of a pipe over a unix socket
+ * (SCM_RIGHTS: its fd table read after the receive), reads its orders and
+ * closes it before any /proc read; the pipe's writer (81, unrelated to it:
+ * its creator is 1) held a connection from 10.0.0.1 and has ended. */
+static void test_kev_recv_fds(int with_event)
+{
+	struct graph *g = scene(0);
+	graph_kev_on(g, 1);
+	kproc_set(80, 1, 80, 80, 800);
+	ok(g, 80, 0, image_rec(1, "/usr/bin/dash", 10));
+	ok(g, 80, 0, R(HT_REC_EXEC, 11)); /* exec'd a static binary */
+	graph_kev_exec(g, 80, 8, 1234, "/tmp/implant", 12);
+	graph_kev_fork(g, 81, 1, 810 * TICK_NS, 20);
+	graph_kev_exec(g, 81, 8, 1235, "/tmp/sender", 20);
+	struct graph_kev_fd f[2] = {{.fd = 3, .kind = HT_CHAN_PIPE, .ends = HE_R, .dev = 15, .ino = 90},
+				    {.fd = 4, .kind = HT_CHAN_PIPE, .ends = HE_W, .dev = 15, .ino = 90}};
+	static const uint8_t a2[4] = {10, 0, 0, 2}, a1[4] = {10, 0, 0, 1};
+	struct graph_kev_sock sk = {81, 9100, 22, AF_INET, 0, 9000, 7, 2, a2, a1, 0};
+	graph_kev_tcp(g, &sk, 22);      /* SYN_SENT */
+	sk.sport = 40000, sk.oldstate = 2, sk.newstate = 1, sk.ts = 23;
+	graph_kev_tcp(g, &sk, 23);      /* ESTABLISHED */
+	if (with_event)
+		graph_kev_recv_fds(g, 80, 25, f, 1, 0);
+	graph_kev_fds(g, 81, 0, 30, &f[1], 1, 0);
+	graph_kev_exit(g, 81, 30);
+	sk.oldstate = 8, sk.newstate = 9, sk.ts = 31, sk.released = 1;
+	graph_kev_tcp(g, &sk, 31);      /* LAST_ACK: closed at its exit */
+	graph_kev_settle(g, 32, 0);
+	/* the next read of its fds (at the question) finds the pipe gone */
+	kfd_set(80, 5, HT_CHAN_SOCK, 0, 9101);
+	struct proc *p80 = graph_proc(g, 80);
+	CHECK(p80 != NULL);
+	if (p80)
+		fd_unset(g, p80, 3, 40);
+	CHECK_ORIGINS(g, 80, 9101, 40, with_event ? "10.0.0.1" : "h2");
+	struct graph_stats st;
+	graph_stats(g, &st);
+	CHECK_EQ_INT((int)st.kev_recv_holds, with_event);
+	graph_free(g);
+}
+
+static void test_kev_recv_fds_on(void) { test_kev_recv_fds(1); }
+static void test_kev_recv_fds_off(void) { test_kev_recv_fds(0); }
+
+/* An io_uring program's direct descriptor (no fd the kernel shows): the
+ * connection it accepted (the passive open) and reads is held from the
+ * passive open — live at its next SYN — until the socket's release. */
+static void test_kev_sockuse(void)
+{
+	struct graph *g = scene(0);
+	graph_kev_on(g, 1);
+	kproc_set(70, 1, 70, 70, 700);
+	ok(g, 70, 0, image_rec(1, "/usr/bin/ring", 10));
+	kev_tcp(g, 1, 0, 3, 1, 20);      /* SYN_RECV -> ESTABLISHED (from 10.0.0.1) */
+	static const uint8_t a2[4] = {10, 0, 0, 2}, a1[4] = {10, 0, 0, 1};
+	struct graph_kev_sock su = {70, 7000, 21, AF_INET, 40000, 9000, 0, 1, a2, a1, 0};
+	graph_kev_sockuse(g, &su, 21);
+	graph_kev_sockuse(g, &su, 22);   /* (again: nothing more) */
+	kfd_set(70, 5, HT_CHAN_SOCK, 0, 7001);
+	CHECK_ORIGINS(g, 70, 7001, 30, "10.0.0.1");
+	struct chan *c = graph_chan(g, HT_CHAN_SOCK, 0, 7000);
+	CHECK(c && c->holds && !c->holds->until && c->holds->since == 20 && c->dir == 'i' && !c->holds->cnext);
+	kev_tcp(g, 9999, 7000, 1, 4, 35); /* released, in some other context (a kworker's fput) */
+	CHECK(c && c->holds && c->holds->until == 35);
+	graph_free(g);
+}
+
 static void test_kev_fork_fds_on(void) { test_kev_fork_fds(1); }
 static void test_kev_fork_fds_off(void) { test_kev_fork_fds(0); }
 
@@ -1222,6 +1289,6 @@ static void test_hold_budget(void)
 }
 
 T_MAIN("claims", T(test_forged_fdrecv), T(test_forged_fd_claims), T(test_forged_creator), T(test_kev_lineage), T(test_kev_tcp),
-       T(test_kev_exit_fds_on), T(test_kev_exit_fds_off), T(test_kev_fork_fds_on),
+       T(test_kev_exit_fds_on), T(test_kev_exit_fds_off), T(test_kev_fork_fds_on), T(test_kev_recv_fds_on), T(test_kev_recv_fds_off), T(test_kev_sockuse),
        T(test_kev_fork_fds_off),
        T(test_kernel_lineage), T(test_hidden_close), T(test_dup_after_late_accept), T(test_exit_noted_ends_when_seen), T(test_unconfirmed_inherited), T(test_unconfirmed_inherited_uid), T(test_unconfirmed_ends_at_close), T(test_unconfirmed_child_copy), T(test_bounds), T(test_unreported_fd), T(test_unreported_feeder), T(test_unreported_creator), T(test_hold_budget))
