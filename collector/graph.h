@@ -352,6 +352,10 @@ void graph_kev_tcp(struct graph *g, const struct graph_kev_sock *s, uint64_t now
  * connect or passive open the events saw (else from now), unreported, until
  * the socket's release. */
 void graph_kev_sockuse(struct graph *g, const struct graph_kev_sock *s, uint64_t now);
+/* Unix socket ino's peer is peer: a process ended holding peer while the
+ * connection was not accepted yet (its exit's fds named no peer inode); ino
+ * is the accepted end, at its first receive. The two are linked. */
+void graph_kev_unix_peer(struct graph *g, uint64_t ino, uint64_t peer, uint64_t ts);
 /* c, a TCP socket with the kernel's 4-tuple whose far end is this host:
  * links it with the socket at the other end (the reversed 4-tuple) — found
  * by sock_diag while that socket exists, else among the connecting sockets

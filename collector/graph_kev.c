@@ -609,6 +609,23 @@ void graph_kev_sockuse(struct graph *g, const struct graph_kev_sock *s, uint64_t
 	g->changes++;
 }
 
+static void link_peer(struct graph *g, struct chan *c, const struct graph_kev_fd *d, uint64_t ts);
+
+void graph_kev_unix_peer(struct graph *g, uint64_t ino, uint64_t peer, uint64_t ts)
+{
+	if (!g->kev_on || !tab(g) || !ino || !peer || ino == peer)
+		return;
+	struct graph_kev_fd d = {.kind = HT_CHAN_SOCK, .ino = ino, .peer = peer};
+	struct ht_chan k = {HT_CHAN_SOCK, 0, ino};
+	struct chan *c = graph_chan(g, HT_CHAN_SOCK, 0, ino);
+	if (collector_chan(c))
+		return;
+	if ((c || (c = chan_get(g, &k, ts))) && !c->peer) {
+		link_peer(g, c, &d, ts);
+		g->changes++;
+	}
+}
+
 /* ---- what an ending process still held (KEV_FDS) ---------------------------- */
 
 /* Does the shim describe p (its records said what it held)? Not when it was

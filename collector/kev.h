@@ -45,7 +45,8 @@ struct kev_ev {
 	uint64_t t_ns;          /* CLOCK_MONOTONIC */
 	pid_t ptgid;            /* FORK: the creator */
 	uint64_t start_ns;      /* FORK: the child's start, ns since boot */
-	uint64_t ino;           /* EXEC: the executable's; TCP/ACCEPT: the socket's */
+	uint64_t ino;           /* EXEC: the executable's; TCP/ACCEPT/UNIXPEER: the socket's */
+	uint64_t peer;          /* UNIXPEER: its peer's inode */
 	dev_t dev;              /* EXEC: the executable's device (as stat's st_dev) */
 	int fd;                 /* ACCEPT: the new descriptor */
 	int family;             /* TCP/ACCEPT: AF_INET, AF_INET6 (0 unknown) */
@@ -76,7 +77,7 @@ struct kev {
 	int sockets;            /* the socket tracepoints (passed descriptors, io_uring) loaded */
 	unsigned ring_kb;
 	int fd;                 /* the ring's epoll fd, -1 when not on */
-	uint64_t seen[8];       /* events by type (index KEV_*) */
+	uint64_t seen[16];      /* events by type (index KEV_*, < KEV_TYPES) */
 	uint64_t events, malformed;
 	struct kev_ev *recent;  /* KEV_RECENT, a ring, for kev-dump */
 	unsigned recent_next;

@@ -24,7 +24,7 @@ _Static_assert(sizeof(((struct kev_ev *)0)->fds) / sizeof(struct kev_fdent) == K
 static const char *const names[KEV_TYPES] = {
 	[KEV_FORK] = "fork", [KEV_EXEC] = "exec", [KEV_EXIT] = "exit",
 	[KEV_TCP] = "tcp", [KEV_ACCEPT] = "accept", [KEV_FDS] = "fds",
-	[KEV_SOCKUSE] = "sockuse",
+	[KEV_SOCKUSE] = "sockuse", [KEV_UNIXPEER] = "unixpeer",
 };
 
 const char *kev_type_name(uint32_t type)
@@ -133,6 +133,17 @@ int kev_decode(const void *data, size_t n, struct kev_ev *o)
 	}
 	case KEV_EXIT:
 		return n == sizeof(struct kev_exit) ? 0 : -1;
+	case KEV_UNIXPEER: {
+		struct kev_upeer u;
+		if (n != sizeof(u))
+			return -1;
+		memcpy(&u, data, sizeof(u));
+		if (!u.ino || !u.peer || u.ino == u.peer)
+			return -1;
+		o->ino = u.ino;
+		o->peer = u.peer;
+		return 0;
+	}
 	case KEV_FDS:
 		return fds_fields(data, n, o);
 	case KEV_TCP:
@@ -217,6 +228,10 @@ cJSON *kev_ev_json(const struct kev_ev *e)
 			add_addr(o, "local", e->family, e->saddr, e->sport);
 			add_addr(o, "remote", e->family, e->daddr, e->dport);
 		}
+		break;
+	case KEV_UNIXPEER:
+		cJSON_AddNumberToObject(o, "ino", (double)e->ino);
+		cJSON_AddNumberToObject(o, "peer", (double)e->peer);
 		break;
 	case KEV_FDS: {
 		static const char *const kinds[] = {"?", "pipe", "fifo", "unix", "tcp"};

@@ -110,6 +110,7 @@ static void kev_event(void *arg, const struct kev_ev *e)
 		graph_kev_tcp(c->graph, &s, now_ns());
 		break;
 	}
+	case KEV_UNIXPEER: graph_kev_unix_peer(c->graph, e->ino, e->peer, e->t_ns); break;
 	case KEV_SOCKUSE: {
 		struct graph_kev_sock s = {e->tgid, e->ino, e->t_ns, e->family, e->sport, e->dport,
 					   0, e->newstate, e->saddr, e->daddr, 0};

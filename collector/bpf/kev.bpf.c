@@ -72,6 +72,21 @@ struct {
 	__type(value, struct kev_fds);
 } fds_scratch SEC(".maps");
 
+/* unix sockets a receive on reads for: descriptors in flight to it
+ * (sk_data_ready saw them queued: fds), or it is the not yet accepted peer
+ * of a socket whose holder ended (the exit's fds record: peer_ino) */
+struct umark {
+	__u64 peer_ino;
+	__u32 fds;
+	__u32 pad;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);   /* the receiving struct sock */
+	__type(value, struct umark);
+} unix_mark SEC(".maps");
+
 static __always_inline int netns_ours_task(struct task_struct *t)
 {
 	struct nsproxy *ns = BPF_CORE_READ(t, nsproxy);
@@ -180,6 +195,7 @@ struct fds_walk {
 	unsigned long word;     /* open[i / 64], read at each word's first bit */
 	unsigned int max;
 	unsigned int tcp;       /* TCP sockets too (a receive's read: one may be what came) */
+	unsigned int exit;      /* an exit's: a unix peer not accepted yet is marked */
 };
 
 /* bpf_loop's body: descriptor i of the ending process into fds_scratch
@@ -221,6 +237,17 @@ static long fd_one(__u64 i, void *ctx)
 			struct sock *pk = BPF_CORE_READ((struct unix_sock *)sk, peer);
 			if (pk) /* (a peer already closed has no socket: 0) */
 				peer = BPF_CORE_READ(pk, sk_socket, file, f_inode, i_ino);
+			if (pk && !peer && w->exit && !BPF_CORE_READ(pk, sk_socket)) {
+				/* connected, not accepted yet (no socket, no inode):
+				 * the peer's first receive names it (kev_recv) */
+				__u64 key = (__u64)pk;
+				struct umark m = {.peer_ino = BPF_CORE_READ(in, i_ino)};
+				struct umark *o = bpf_map_lookup_elem(&unix_mark, &key);
+				if (o)
+					o->peer_ino = m.peer_ino;
+				else
+					bpf_map_update_elem(&unix_mark, &key, &m, BPF_ANY);
+			}
 		}
 	} else {
 		return 0;
@@ -261,7 +288,8 @@ static __always_inline void task_fds(struct task_struct *t, __u32 tgid, __u32 wh
 		return;
 	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
 	struct fds_walk w = {.fda = BPF_CORE_READ(fdt, fd), .open = BPF_CORE_READ(fdt, open_fds),
-			     .max = BPF_CORE_READ(fdt, max_fds), .tcp = why == KEV_FDS_RECV};
+			     .max = BPF_CORE_READ(fdt, max_fds), .tcp = why == KEV_FDS_RECV,
+			     .exit = why == KEV_FDS_EXIT};
 	if (!fdt || !w.fda || !w.open)
 		return;
 	e->n = 0;
@@ -389,15 +417,6 @@ int kev_tcp(struct bpf_raw_tracepoint_args *ctx)
  * io_uring: socket-level tracepoints, which run only where a socket gets data
  * or is read from — never on the syscall path of everything else ---------- */
 
-/* unix sockets with descriptors in flight to them (sk_data_ready saw them
- * queued): their next receive reads the receiver's fd table */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u64);   /* the receiving struct sock */
-	__type(value, __u32);
-} fds_inflight SEC(".maps");
-
 /* the process an io_uring task's socket was last reported for */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -421,8 +440,13 @@ int kev_data_ready(struct bpf_raw_tracepoint_args *ctx)
 	    !netns_ours_sock(sk))
 		return 0;
 	__u64 key = (__u64)sk;
-	__u32 one = 1;
-	bpf_map_update_elem(&fds_inflight, &key, &one, BPF_ANY);
+	struct umark *o = bpf_map_lookup_elem(&unix_mark, &key);
+	if (o) {
+		o->fds = 1;
+	} else {
+		struct umark m = {.fds = 1};
+		bpf_map_update_elem(&unix_mark, &key, &m, BPF_ANY);
+	}
 	return 0;
 }
 
@@ -440,15 +464,30 @@ int kev_recv(struct bpf_raw_tracepoint_args *ctx)
 	__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
 	__u64 key = (__u64)sk;
 	if (fam == AF_UNIX) {
-		if (!bpf_map_lookup_elem(&fds_inflight, &key))
-			return 0;
-		if (!unix_nr_fds(sk))
-			bpf_map_delete_elem(&fds_inflight, &key);
-		if (ret < 0)
+		struct umark *m = bpf_map_lookup_elem(&unix_mark, &key);
+		if (!m)
 			return 0;
 		struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-		if (netns_ours_task(t))
-			task_fds(t, BPF_CORE_READ(t, tgid), KEV_FDS_RECV);
+		__u32 tgid = BPF_CORE_READ(t, tgid);
+		__u64 peer = m->peer_ino, ino = sock_ino(sk);
+		__u32 fds = m->fds;
+		if (peer && ino) { /* accepted now: both ends have inodes */
+			m->peer_ino = 0;
+			struct kev_upeer *e = reserve(sizeof(*e));
+			if (e) {
+				hdr(&e->h, KEV_UNIXPEER, tgid);
+				e->ino = ino;
+				e->peer = peer;
+				submit(e, ((sizeof(*e) + 7) & ~7ULL) + 8);
+			}
+			peer = 0;
+		}
+		if (fds && !unix_nr_fds(sk))
+			m->fds = 0;
+		if (!peer && !m->fds)
+			bpf_map_delete_elem(&unix_mark, &key);
+		if (fds && ret >= 0 && netns_ours_task(t))
+			task_fds(t, tgid, KEV_FDS_RECV);
 		return 0;
 	}
 	if (fam != AF_INET && fam != AF_INET6)

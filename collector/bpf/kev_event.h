@@ -23,7 +23,8 @@
 		      * from its creator (after its KEV_FORK); none: no record */
 #define KEV_SOCKUSE 7 /* a TCP socket read by a task that uses io_uring (first time
 		       * for this process): kev_sock, its state in newstate */
-#define KEV_TYPES 8
+#define KEV_UNIXPEER 8 /* a unix socket's peer, named once it has an inode: kev_upeer */
+#define KEV_TYPES 9
 
 #define KEV_PATH_MAX 256
 
@@ -75,6 +76,15 @@ struct kev_sock {
 	__u8 saddr[16];   /* AF_INET: the first 4 bytes */
 	__u8 daddr[16];
 	__u32 flags;      /* KEV_TCP: KEV_SOCK_RELEASED */
+};
+
+/* KEV_UNIXPEER: a process that ended holding a unix socket whose peer had no
+ * inode yet (a connection not accepted yet: the exit's fds record said peer
+ * 0); at the first receive on that peer, once accepted, both inodes */
+struct kev_upeer {
+	struct kev_hdr h;  /* h.tgid: the receiving process */
+	__u64 ino;         /* the accepted socket's inode */
+	__u64 peer;        /* the ended process's socket's inode */
 };
 
 /* KEV_FDS: one descriptor of the ending process */

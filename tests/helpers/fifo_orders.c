@@ -6,12 +6,15 @@
  *                                     ("orders: TEXT" on stderr), connects to
  *                                     HOST:PORT (numeric), prints "connected"
  *                                     and sleeps holding both until killed
- *   fifo_orders uwrite PATH TEXT      the same as write, over a connection to
- *                                     the unix socket PATH; it waits half a
- *                                     second before it exits (see kev_fifo.sh)
- *   fifo_orders uread PATH HOST PORT  the same as read, from one connection
- *                                     accepted on the unix socket PATH (kept
- *                                     open, as the FIFO is)
+ *   fifo_orders uwrite PATH TEXT [now]  the same as write, over a connection
+ *                                     to the unix socket PATH; it waits half a
+ *                                     second before it exits (see kev_fifo.sh;
+ *                                     now: it does not)
+ *   fifo_orders uread PATH HOST PORT [late]  the same as read, from one
+ *                                     connection accepted on the unix socket
+ *                                     PATH (kept open, as the FIFO is); late:
+ *                                     it accepts only once PATH.go exists (the
+ *                                     writer has ended by then; 30 s at most)
  *   fifo_orders spawn HOST1 PORT1 HOST PORT   forks a child that fetches the
  *                                     orders: it connects to HOST1:PORT1, copies
  *                                     what comes to a pipe and exits (holding
@@ -101,7 +104,7 @@ int main(int argc, char **argv)
 		for (;;)
 			pause();
 	}
-	if (argc == 4 && !strcmp(argv[1], "uwrite")) {
+	if ((argc == 4 || (argc == 5 && !strcmp(argv[4], "now"))) && !strcmp(argv[1], "uwrite")) {
 		struct sockaddr_un u;
 		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 		if (fd < 0 || unix_addr(argv[2], &u) || connect(fd, (struct sockaddr *)&u, sizeof(u))) {
@@ -109,7 +112,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		dprintf(fd, "%s\n", argv[3]);
-		usleep(500000); /* the reader accepts meanwhile */
+		if (argc == 4)
+			usleep(500000); /* the reader accepts meanwhile */
 		_exit(0);
 	}
 	if (argc == 3 && !strcmp(argv[1], "pass")) {
@@ -144,8 +148,9 @@ int main(int argc, char **argv)
 		dprintf(fd, "%s\n", argv[3]);
 		_exit(0);
 	}
-	if (argc != 5 || (strcmp(argv[1], "read") && strcmp(argv[1], "listen") &&
-			  strcmp(argv[1], "uread") && strcmp(argv[1], "ugetfd"))) {
+	int late = argc == 6 && !strcmp(argv[1], "uread") && !strcmp(argv[5], "late");
+	if ((argc != 5 && !late) || (strcmp(argv[1], "read") && strcmp(argv[1], "listen") &&
+				     strcmp(argv[1], "uread") && strcmp(argv[1], "ugetfd"))) {
 		fprintf(stderr, "usage: fifo_orders write FIFO TEXT | read FIFO HOST PORT | "
 				"uwrite PATH TEXT | uread PATH HOST PORT | pass PATH | "
 				"ugetfd PATH HOST PORT | listen LPORT HOST PORT\n");
@@ -171,6 +176,13 @@ int main(int argc, char **argv)
 		    listen(lfd, 1)) {
 			perror("fifo_orders: listen");
 			return 1;
+		}
+		if (late) { /* a writer connects, writes and ends meanwhile */
+			char go[sizeof(u.sun_path) + 4];
+			snprintf(go, sizeof(go), "%s.go", argv[2]);
+			unlink(go);
+			for (int i = 0; i < 600 && access(go, F_OK) != 0; i++)
+				usleep(50000);
 		}
 		fd = accept(lfd, NULL, NULL);
 		if (getfd && fd >= 0) { /* the orders come on the descriptor passed over it */
