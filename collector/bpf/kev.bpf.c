@@ -77,6 +77,9 @@ struct {
  * of a socket whose holder ended (the exit's fds record: peer_ino) */
 struct umark {
 	__u64 peer_ino;
+	__u64 peer_sk;  /* that peer's struct sock: the receiver's unix_peer must be it
+			 * (a mark left on a freed socket whose address a new one
+			 * took names nothing) */
 	__u32 fds;
 	__u32 pad;
 };
@@ -241,12 +244,14 @@ static long fd_one(__u64 i, void *ctx)
 				/* connected, not accepted yet (no socket, no inode):
 				 * the peer's first receive names it (kev_recv) */
 				__u64 key = (__u64)pk;
-				struct umark m = {.peer_ino = BPF_CORE_READ(in, i_ino)};
+				struct umark m = {.peer_ino = BPF_CORE_READ(in, i_ino), .peer_sk = (__u64)sk};
 				struct umark *o = bpf_map_lookup_elem(&unix_mark, &key);
-				if (o)
+				if (o) {
 					o->peer_ino = m.peer_ino;
-				else
+					o->peer_sk = m.peer_sk;
+				} else {
 					bpf_map_update_elem(&unix_mark, &key, &m, BPF_ANY);
+				}
 			}
 		}
 	} else {
@@ -418,11 +423,16 @@ int kev_tcp(struct bpf_raw_tracepoint_args *ctx)
  * or is read from — never on the syscall path of everything else ---------- */
 
 /* the process an io_uring task's socket was last reported for */
+struct uused {
+	__u64 ino;            /* (another socket at the same address is another) */
+	__u32 tgid;
+	__u32 pad;
+};
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
 	__type(key, __u64);   /* struct sock */
-	__type(value, __u32); /* tgid */
+	__type(value, struct uused);
 } uring_used SEC(".maps");
 
 static __always_inline __u32 unix_nr_fds(const struct sock *sk)
@@ -471,6 +481,8 @@ int kev_recv(struct bpf_raw_tracepoint_args *ctx)
 		__u32 tgid = BPF_CORE_READ(t, tgid);
 		__u64 peer = m->peer_ino, ino = sock_ino(sk);
 		__u32 fds = m->fds;
+		if (peer && (__u64)BPF_CORE_READ((struct unix_sock *)sk, peer) != m->peer_sk)
+			peer = m->peer_ino = 0; /* another socket at the marked address */
 		if (peer && ino) { /* accepted now: both ends have inodes */
 			m->peer_ino = 0;
 			struct kev_upeer *e = reserve(sizeof(*e));
@@ -497,15 +509,16 @@ int kev_recv(struct bpf_raw_tracepoint_args *ctx)
 	    !netns_ours_sock(sk))
 		return 0;
 	__u32 tgid = BPF_CORE_READ(t, tgid);
-	__u32 *was = bpf_map_lookup_elem(&uring_used, &key);
-	if (was && *was == tgid)
+	struct uused u = {.ino = sock_ino(sk), .tgid = tgid};
+	struct uused *was = bpf_map_lookup_elem(&uring_used, &key);
+	if (was && was->tgid == tgid && was->ino == u.ino)
 		return 0;
-	bpf_map_update_elem(&uring_used, &key, &tgid, BPF_ANY);
+	bpf_map_update_elem(&uring_used, &key, &u, BPF_ANY);
 	struct kev_sock *e = reserve(sizeof(*e));
 	if (!e)
 		return 0;
 	hdr(&e->h, KEV_SOCKUSE, tgid);
-	e->ino = sock_ino(sk);
+	e->ino = u.ino;
 	e->fd = -1;
 	e->oldstate = 0;
 	e->newstate = (__u8)BPF_CORE_READ(sk, __sk_common.skc_state);
