@@ -701,6 +701,43 @@ static void test_kev_sockuse(void)
 static void test_kev_fork_fds_on(void) { test_kev_fork_fds(1); }
 static void test_kev_fork_fds_off(void) { test_kev_fork_fds(0); }
 
+/* The same over a unix socket whose writer (70, from the session 40) connected,
+ * wrote and ended before the reader's accept: its exit read names no peer
+ * inode (the connection was not accepted: no inode yet); the reader's first
+ * receive names both (KEV_UNIXPEER) and joins the two ends. */
+static void test_kev_unix_early(int with_event)
+{
+	struct graph *g = scene(0);
+	graph_kev_on(g, 1);
+	kproc_set(60, 1, 60, 60, 600);
+	ok(g, 60, 0, image_rec(1, "/usr/bin/reader", 10));
+	graph_kev_fork(g, 70, 40, 700 * TICK_NS, 20);
+	graph_kev_exec(g, 70, 8, 1234, "/tmp/writer", 21);
+	struct graph_kev_fd w = {.fd = 3, .kind = HT_CHAN_SOCK, .ino = 8002, .peer = 0};
+	graph_kev_fds(g, 70, 0, 30, &w, 1, 0);
+	graph_kev_exit(g, 70, 30);
+	graph_kev_settle(g, 31, 0);
+	kfd_set(60, 3, HT_CHAN_SOCK, 0, 8001); /* accepted after the writer ended */
+	struct ht_record acc = R(HT_REC_ACCEPT, 34);
+	acc.fd = 3;
+	acc.chan = (struct ht_chan){HT_CHAN_SOCK, 0, 8001};
+	acc.num = SOCK_STREAM;
+	acc.addr.family = acc.addr2.family = AF_UNIX;
+	ok(g, 60, 0, acc);
+	if (with_event)
+		graph_kev_unix_peer(g, 8001, 8002, 35);
+	kfd_set(60, 4, HT_CHAN_SOCK, 0, 6000);
+	ok(g, 60, 0, connect_rec(4, 6000, "10.0.0.3", 40));
+	struct chan *a = graph_chan(g, HT_CHAN_SOCK, 0, 8001), *b = graph_chan(g, HT_CHAN_SOCK, 0, 8002);
+	CHECK(b && b->holds && b->holds->p->pid == 70);
+	CHECK(!with_event || (a && a->peer == b && b->peer == a));
+	CHECK_ORIGINS(g, 60, 6000, 50, with_event ? "10.0.0.1" : "h2");
+	graph_free(g);
+}
+
+static void test_kev_unix_early_on(void) { test_kev_unix_early(1); }
+static void test_kev_unix_early_off(void) { test_kev_unix_early(0); }
+
 static void test_kev_exit_fds_on(void) { test_kev_exit_fds(1); }
 static void test_kev_exit_fds_off(void) { test_kev_exit_fds(0); }
 
@@ -1289,6 +1326,7 @@ static void test_hold_budget(void)
 }
 
 T_MAIN("claims", T(test_forged_fdrecv), T(test_forged_fd_claims), T(test_forged_creator), T(test_kev_lineage), T(test_kev_tcp),
-       T(test_kev_exit_fds_on), T(test_kev_exit_fds_off), T(test_kev_fork_fds_on), T(test_kev_recv_fds_on), T(test_kev_recv_fds_off), T(test_kev_sockuse),
+       T(test_kev_exit_fds_on), T(test_kev_exit_fds_off), T(test_kev_unix_early_on),
+       T(test_kev_unix_early_off), T(test_kev_fork_fds_on), T(test_kev_recv_fds_on), T(test_kev_recv_fds_off), T(test_kev_sockuse),
        T(test_kev_fork_fds_off),
        T(test_kernel_lineage), T(test_hidden_close), T(test_dup_after_late_accept), T(test_exit_noted_ends_when_seen), T(test_unconfirmed_inherited), T(test_unconfirmed_inherited_uid), T(test_unconfirmed_ends_at_close), T(test_unconfirmed_child_copy), T(test_bounds), T(test_unreported_fd), T(test_unreported_feeder), T(test_unreported_creator), T(test_hold_budget))
