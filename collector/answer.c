@@ -529,6 +529,8 @@ static cJSON *op_status(struct query_ctx *q)
 	cJSON_AddNumberToObject(cl, "tcp_holds_from_kernel_events", (double)st.kev_tcp_holds);
 	cJSON_AddNumberToObject(cl, "exit_holds_from_kernel_events", (double)st.kev_exit_holds);
 	cJSON_AddNumberToObject(cl, "fork_holds_from_kernel_events", (double)st.kev_fork_holds);
+	cJSON_AddNumberToObject(cl, "recv_holds_from_kernel_events", (double)st.kev_recv_holds);
+	cJSON_AddNumberToObject(cl, "uring_holds_from_kernel_events", (double)st.kev_uring_holds);
 	cJSON *by = cJSON_AddArrayToObject(cl, "by_uid");
 	graph_uid_stats(q->g, uid_cb, by);
 	/* executable hashes: on the graph thread (sync) or in the background */

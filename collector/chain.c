@@ -983,11 +983,17 @@ static int holder_candidate(struct walk *w, struct through *x, int e, const stru
 		 * let go */
 		if (!h->until || h->until > x->t || h->since > x->t || h->until + w->window < x->t)
 			return 0;
-		/* (not for the far socket of a local TCP connection: that is
-		 * the connection's only other end, and what its holder wrote
-		 * before p accepted it waited for p — a forward's client that
-		 * connected, sent and left before the accept) */
-		if ((x->ends[e] == mine->c || !is_tcp(mine->c)) &&
+		/* (not for the far socket of a local TCP connection, nor of a
+		 * unix socket connection: that is the connection's only other
+		 * end, and what its holder wrote before p accepted it waited
+		 * for p — a forward's client that connected, sent and left
+		 * before the accept; a unix writer gone before the accept,
+		 * joined by the kernel events, graph_kev_unix_peer) */
+		int far = x->ends[e] != mine->c &&
+			  (is_tcp(mine->c) || (mine->c->kind == HT_CHAN_SOCK &&
+					       mine->c->remote.family == AF_UNIX &&
+					       mine->c->peer == x->ends[e]));
+		if (!far &&
 		    h->until <= (x->held_since ? x->held_since : (x->held_since = held_since(w, mine))))
 			return 0;
 		*ht = h->until - 1;

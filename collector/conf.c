@@ -100,6 +100,12 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 			return -1;
 		}
 		c->kev_accept = val[1] == 'n';
+	} else if (strcmp(key, "kernel_events_sockets") == 0) {
+		if (strcmp(val, "on") && strcmp(val, "off")) {
+			snprintf(err, errlen, "kernel_events_sockets: on or off");
+			return -1;
+		}
+		c->kev_sockets = val[1] == 'n';
 	} else if (strcmp(key, "kernel_events_ring_kb") == 0) {
 		if (ini_uint(val, KEV_RING_KB_MAX, &c->kev_ring_kb, err, errlen) != 0)
 			return -1;
@@ -134,6 +140,7 @@ int conf_load(const char *path, int explicit_path, struct conf *c, char *err, si
 	c->query_drain_us = 1000;
 	c->kev_mode = KEV_MODE_AUTO;
 	c->kev_accept = 0; /* +4..5% CPU on syscall-bound work, and the graph takes none yet */
+	c->kev_sockets = 1;
 	c->kev_ring_kb = KEV_RING_KB_DEFAULT;
 	inq_conf_defaults(&c->inq);
 	if (!explicit_path && access(path, F_OK) != 0)

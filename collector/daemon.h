@@ -84,7 +84,7 @@ struct conf {
 	 * a query may spend draining records before it is answered */
 	unsigned long long rate_conn, rate_uid, max_conns_uid, query_drain_us;
 	/* the kernel event source (kev.h): auto|on|off, its ring's size */
-	int kev_mode, kev_accept;
+	int kev_mode, kev_accept, kev_sockets;
 	unsigned long long kev_ring_kb;
 	struct inq_conf inq;
 };

@@ -256,6 +256,8 @@ struct graph_stats {
 	uint64_t kev_tcp_holds;    /* holds of TCP connections from kernel events */
 	uint64_t kev_exit_holds;   /* holds of pipes, FIFOs, unix sockets from exit events */
 	uint64_t kev_fork_holds;   /* a creator's, from its children's fork events */
+	uint64_t kev_recv_holds;   /* a receiver's, from its fd table after a receive of descriptors */
+	uint64_t kev_uring_holds;  /* an io_uring user's TCP sockets, from their first read */
 	/* closed TCP connections (graph_hist.c): listed, and dropped for the
 	 * count cap or the history window */
 	uint64_t hist_added, hist_evicted_cap, hist_evicted_window;
@@ -302,6 +304,10 @@ void graph_kev_lossy(struct graph *g);
  * read (kev_caught_up after they were read): a pid's events are its current
  * process's without asking /proc; 0 again after them */
 void graph_kev_fresh(struct graph *g, int fresh);
+/* The collector's own process (after daemon()): it and every process it
+ * forks (its inquiry child, its judge, theirs) are not the host's processes
+ * of the chain model — their kernel events make no holds and no /proc read. */
+void graph_kev_self(struct graph *g, pid_t pid);
 void graph_kev_fork(struct graph *g, pid_t child, pid_t creator, uint64_t start_ns, uint64_t ts);
 void graph_kev_exec(struct graph *g, pid_t pid, uint64_t dev, uint64_t ino, const char *path,
 		    uint64_t ts);
@@ -325,6 +331,13 @@ void graph_kev_fds(struct graph *g, pid_t pid, uid_t uid, uint64_t ts,
  * start: its next /proc read or its end closes it; closed at that read when
  * the read came after the fork and did not show it). */
 void graph_kev_fork_fds(struct graph *g, pid_t pid, uint64_t ts, const struct graph_kev_fd *fds,
+			unsigned n, int more);
+/* The same after pid received on a unix socket that had descriptors in flight
+ * (SCM_RIGHTS): its own table then, the received ones in it (TCP sockets
+ * too). A process the shim does not cover gets a hold of each it is not known
+ * to hold, as a fork's creator does (a static program that receives an fd,
+ * reads its orders from it and closes it before any /proc read). */
+void graph_kev_recv_fds(struct graph *g, pid_t pid, uint64_t ts, const struct graph_kev_fd *fds,
 			unsigned n, int more);
 /* Applies the ends kept by graph_kev_fds: all of them (records have all been
  * read), or those older than min_age_ns. A process the shim does not cover
@@ -350,7 +363,8 @@ int graph_kev_dark(struct graph *g, uint64_t from, const uid_t *uids, size_t n, 
 		   struct graph_dark *why);
 #define KEV_SETTLE_NS 1000000000ULL /* kept at most this long while records lag */
 /* A TCP state change (states as include/net/tcp_states.h) of socket ino:
- * a connect() the kernel saw (SYN_SENT) until its owner's close gives a
+ * a connect() the kernel saw (SYN_SENT) until its owner's close (released;
+ * a shutdown() makes the same states and is not one) or CLOSE gives a
  * process the shim does not cover its hold of that connection (history). */
 struct graph_kev_sock {
 	pid_t pid;
@@ -361,8 +375,19 @@ struct graph_kev_sock {
 	const uint8_t *saddr, *daddr;
 	uint32_t uid;           /* the socket's owner, when has_uid */
 	uint8_t has_uid;
+	uint8_t released;       /* in its owner's close() (the file's last release) */
 };
 void graph_kev_tcp(struct graph *g, const struct graph_kev_sock *s, uint64_t now);
+/* A task of s->pid that uses io_uring read TCP socket s->ino (the first time
+ * for this process; s->newstate: its state): it holds it — an io_uring direct
+ * descriptor (a fixed file slot) is in no fd table. An open hold from the
+ * connect or passive open the events saw (else from now), unreported, until
+ * the socket's release. */
+void graph_kev_sockuse(struct graph *g, const struct graph_kev_sock *s, uint64_t now);
+/* Unix socket ino's peer is peer: a process ended holding peer while the
+ * connection was not accepted yet (its exit's fds named no peer inode); ino
+ * is the accepted end, at its first receive. The two are linked. */
+void graph_kev_unix_peer(struct graph *g, uint64_t ino, uint64_t peer, uint64_t ts);
 /* c, a TCP socket with the kernel's 4-tuple whose far end is this host:
  * links it with the socket at the other end (the reversed 4-tuple) — found
  * by sock_diag while that socket exists, else among the connecting sockets

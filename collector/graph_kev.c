@@ -33,18 +33,22 @@ struct klin {
 	uint64_t dev, ino;      /* the last exec's executable */
 	const char *path;       /* its path as execve() was given it (interned; NULL none) */
 	uint8_t have_exec, ended;
+	uint8_t own;            /* forked by the collector or one of its own (graph_kev_self) */
 };
 
 /* A process's exit-time fds, kept until the records before it are read
  * (graph_kev_settle), with its lineage as it was then. A ring: when full,
  * the oldest is applied at once. */
 #define KEXIT_N 256
+#define KX_FORK 1
+#define KX_RECV 2
 struct kexit {
 	struct klin k;          /* k.pid 0: no fork or exec event of it */
 	pid_t pid;
 	uid_t uid;
 	uint64_t ts;
-	uint8_t n, more, used, fork; /* fork: a fork's (the creator's then), else an exit's */
+	uint8_t n, more, used, fork; /* fork: a fork's (KX_FORK: the creator's then), a
+				      * receive's (KX_RECV: the receiver's), else an exit's */
 	struct graph_kev_fd fd[KEV_FDS_MAX_];
 };
 
@@ -111,6 +115,7 @@ struct kevtab {
 	unsigned dark_next;
 	uint64_t lost_ts;       /* monotonic ns of the last loss said (graph_kev_lossy) */
 	int lossy;              /* the ring lost events: absence proves nothing */
+	pid_t self;             /* the collector (graph_kev_self); 0 not set */
 };
 
 static struct kevtab *tab(struct graph *g)
@@ -143,6 +148,29 @@ void graph_kev_lossy(struct graph *g)
 	}
 }
 
+void graph_kev_self(struct graph *g, pid_t pid)
+{
+	struct kevtab *t = tab(g);
+	if (t)
+		t->self = pid;
+}
+
+/* Is pid's current process the collector or one it (or one of its own)
+ * forked? Their connections (inquiries to other hosts' collectors, made by
+ * the monitor, used by its child) and descriptors are the collector's, not
+ * a chain's: before, each inquiry connection's close made the collector a
+ * `seen: kernel` process of the graph, with its whole fd table read from
+ * /proc (tests/func/kev_self.sh). */
+static int own_pid(const struct kevtab *t, pid_t pid)
+{
+	if (!t || pid <= 0)
+		return 0;
+	if (pid == t->self)
+		return 1;
+	const struct klin *k = &t->slot[(uint32_t)pid % KLIN_N];
+	return k->pid == pid && k->own && !k->ended;
+}
+
 static uint64_t ticks_of(uint64_t ns)
 {
 	static long hz;
@@ -162,6 +190,7 @@ void graph_kev_fork(struct graph *g, pid_t child, pid_t creator, uint64_t start_
 	k->creator = creator;
 	k->start = ticks_of(start_ns);
 	k->fork_ts = ts;
+	k->own = (uint8_t)own_pid(t, creator);
 	g->st.kev_forks++;
 }
 
@@ -468,8 +497,8 @@ static int tcp_ends_to_graph(struct graph *g, const struct ktcp *k)
 	return 1;
 }
 
-/* Its owner closed (FIN_WAIT1, LAST_ACK: in its context) a connection it
- * accepted: when the kernel saw the passive open, a process the shim does
+/* Its owner closed (FIN_WAIT1, LAST_ACK, ...: in its context; or, after a
+ * shutdown(), the connection ended: CLOSE) a connection it accepted: when the kernel saw the passive open, a process the shim does
  * not cover held it from then (its image's start, if later) to the close —
  * a bind shell's orders from h1, read and let go of before it dials out
  * (tests/func/kev_accept.sh). No passive open seen: nothing (its direction
@@ -500,6 +529,11 @@ void graph_kev_tcp(struct graph *g, const struct graph_kev_sock *s, uint64_t now
 	struct kevtab *t = g->kev_on ? tab(g) : NULL;
 	if (!t || (s->family != AF_INET && s->family != AF_INET6))
 		return;
+	/* (a passive open comes in whatever context the handshake's last ACK
+	 * found: its tgid says nothing; a connect's and a close's are the
+	 * process's) */
+	if (s->newstate != 1 && own_pid(t, s->pid))
+		return; /* the collector's own connection */
 	if (s->newstate == 1 && s->oldstate == 3) { /* SYN_RECV -> ESTABLISHED: passive */
 		struct gaddr l, r;
 		gaddr_of(&l, s->family, s->saddr, s->sport);
@@ -514,6 +548,17 @@ void graph_kev_tcp(struct graph *g, const struct graph_kev_sock *s, uint64_t now
 	}
 	if (!s->ino)
 		return;
+	if (s->released) {
+		/* the file's last reference went: nobody holds it any more — the
+		 * holds no fd entry stands for (an io_uring direct descriptor's,
+		 * graph_kev_sockuse) end now, whoever released it */
+		struct chan *c = graph_chan(g, HT_CHAN_SOCK, 0, s->ino);
+		for (struct hold *h = c && c->kind == HT_CHAN_SOCK ? c->holds : NULL, *next; h; h = next) {
+			next = h->cnext;
+			if (!h->until && !h->nfds && h->how == HOLD_KERNEL)
+				hold_close(g, h, s->ts > h->since ? s->ts : h->since + 1);
+		}
+	}
 	struct ktcp *k = &t->tcp[s->ino % KTCP_N];
 	switch (s->newstate) {
 	case 2: /* SYN_SENT: connect(), in the connecting process */
@@ -533,9 +578,15 @@ void graph_kev_tcp(struct graph *g, const struct graph_kev_sock *s, uint64_t now
 			tcp_ends_to_graph(g, k);
 		}
 		break;
-	case 4: /* FIN_WAIT1 */
-	case 9: /* LAST_ACK: its owner's close() */
-	case 7: /* CLOSE (a reset, a failed connect) */
+	default: /* its owner's close() (FIN_WAIT1, LAST_ACK; after a shutdown()
+		  * FIN_WAIT2, CLOSING, ...: the file's last release, in its
+		  * context) — not a shutdown()'s FIN_WAIT1 or LAST_ACK: the
+		  * process holds, and may read, the connection still */
+		if (!s->released)
+			break;
+		/* fall through */
+	case 7: /* CLOSE (a reset, a failed connect; after a shutdown() both
+		 * FINs: it carries nothing more) */
 		if (k->ino == s->ino) {
 			if (!k->closed) {
 				tcp_closed(g, k, s->ts, s->newstate == 7 && s->oldstate == 2, now);
@@ -547,6 +598,86 @@ void graph_kev_tcp(struct graph *g, const struct graph_kev_sock *s, uint64_t now
 			accepted_closed(g, t, s, now);
 		}
 		break;
+	}
+}
+
+static int collector_chan(const struct chan *c);
+
+void graph_kev_sockuse(struct graph *g, const struct graph_kev_sock *s, uint64_t now)
+{
+	struct kevtab *t = g->kev_on ? tab(g) : NULL;
+	if (!t || !s->ino || (s->family != AF_INET && s->family != AF_INET6) || own_pid(t, s->pid))
+		return;
+	if (s->newstate == 7 || s->newstate == 12 || s->newstate == 10)
+		return; /* (closed, or not a connection) */
+	struct proc *p = live_proc(g, s->pid);
+	if (!p && g->conf.use_procfs)
+		p = graph_proc_kernel(g, s->pid, now);
+	if (!p)
+		return;
+	struct ht_chan key = {HT_CHAN_SOCK, 0, s->ino};
+	struct chan *c = graph_chan(g, HT_CHAN_SOCK, 0, s->ino);
+	for (struct hold *h = c ? c->holds : NULL; h; h = h->cnext)
+		if (h->p == p && !h->until)
+			return; /* known (a record, a /proc read) */
+	if (collector_chan(c))
+		return;
+	/* since when: its connect (the events' slot), its passive open, else now */
+	struct gaddr l, r;
+	gaddr_of(&l, s->family, s->saddr, s->sport);
+	gaddr_of(&r, s->family, s->daddr, s->dport);
+	uint64_t since = s->ts;
+	uint8_t dir = 0;
+	const struct ktcp *k = &t->tcp[s->ino % KTCP_N];
+	struct kpas *ps = pas_slot(t, &l, &r);
+	if (k->ino == s->ino && !k->closed && k->since < since) {
+		since = k->since;
+		dir = k->dir;
+	} else if (ps->ts && gaddr_eq(&ps->local, &l) && gaddr_eq(&ps->remote, &r) && ps->ts < since) {
+		since = ps->ts;
+		dir = 'i';
+	}
+	struct kev_lineage kl;
+	if (kev_lineage(g, s->pid, &kl) == 0) {
+		uint64_t img = kl.exec_known && kl.exec_ts > kl.fork_ts ? kl.exec_ts : kl.fork_ts;
+		if (img > since && img < s->ts)
+			since = img; /* by this image, not before it */
+	}
+	if (!c && !(c = chan_get(g, &key, since)))
+		return;
+	if (dir && (!c->dir || c->dir_guess)) {
+		c->dir = dir;
+		c->dir_guess = 0;
+	}
+	if (c->remote.family == 0 || c->addr_claimed) {
+		c->remote = r;
+		c->addr_claimed = 0;
+	}
+	if (!c->has_local && l.port) {
+		c->local = l;
+		c->has_local = 1;
+	}
+	struct hold *h = hold_open(g, p, c, since, HOLD_KERNEL);
+	if (!h)
+		return;
+	g->st.kev_uring_holds++; /* (the kernel's events' word, as tcp_hold's) */
+	g->changes++;
+}
+
+static void link_peer(struct graph *g, struct chan *c, const struct graph_kev_fd *d, uint64_t ts);
+
+void graph_kev_unix_peer(struct graph *g, uint64_t ino, uint64_t peer, uint64_t ts)
+{
+	if (!g->kev_on || !tab(g) || !ino || !peer || ino == peer)
+		return;
+	struct graph_kev_fd d = {.kind = HT_CHAN_SOCK, .ino = ino, .peer = peer};
+	struct ht_chan k = {HT_CHAN_SOCK, 0, ino};
+	struct chan *c = graph_chan(g, HT_CHAN_SOCK, 0, ino);
+	if (collector_chan(c))
+		return;
+	if ((c || (c = chan_get(g, &k, ts))) && !c->peer) {
+		link_peer(g, c, &d, ts);
+		g->changes++;
 	}
 }
 
@@ -810,7 +941,11 @@ static void fork_apply(struct graph *g, struct kexit *x, uint64_t now)
 	if (!x->used)
 		return;
 	x->used = 0;
-	pid_t cp = x->k.pid == x->pid ? x->k.creator : 0;
+	int recv = x->fork == KX_RECV;
+	/* a fork's: its creator's; a receive's: the receiver's own (its image's
+	 * start and last read date them the same way: when it got the others
+	 * the record does not say) */
+	pid_t cp = recv ? x->pid : x->k.pid == x->pid ? x->k.creator : 0;
 	struct proc *p = cp > 0 ? live_proc(g, cp) : NULL;
 	if (!p && cp > 1 && g->conf.use_procfs)
 		p = graph_proc_kernel(g, cp, now);
@@ -836,15 +971,23 @@ static void fork_apply(struct graph *g, struct kexit *x, uint64_t now)
 				continue; /* known */
 		}
 		if (read > x->ts) { /* read since: it had let go by then */
-			if (closed_hold(g, p, d, since, read, 0))
-				g->st.kev_fork_holds++, g->st.kev_exit_holds--;
+			if (closed_hold(g, p, d, since, read, 0)) {
+				g->st.kev_exit_holds--;
+				if (recv)
+					g->st.kev_recv_holds++;
+				else
+					g->st.kev_fork_holds++;
+			}
 			continue;
 		}
 		struct chan *c = graph_chan(g, key_kind(d->kind),
 					    key_kind(d->kind) == HT_CHAN_PIPE ? d->dev : 0, d->ino);
 		if (collector_chan(c) || fd_set_key(g, p, d->fd, &k, since, HOLD_KERNEL, d->ends) != 0)
 			continue;
-		g->st.kev_fork_holds++;
+		if (recv)
+			g->st.kev_recv_holds++;
+		else
+			g->st.kev_fork_holds++;
 		if ((fe = fd_find(p, d->fd)) != NULL)
 			link_peer(g, fe->h->c, d, x->ts);
 	}
@@ -867,8 +1010,8 @@ static void fds_queue(struct graph *g, pid_t pid, uid_t uid, uint64_t ts,
 		      const struct graph_kev_fd *fds, unsigned n, int more, int fork)
 {
 	struct kevtab *t = g->kev_on ? tab(g) : NULL;
-	if (!t || pid <= 0)
-		return;
+	if (!t || pid <= 0 || own_pid(t, pid))
+		return; /* (the collector's own: its fork's fds are its creator's) */
 	if (t->nexits == KEXIT_N) { /* full: the oldest now */
 		kexit_apply(g, &t->exits[t->exit_head], ts, 0);
 		t->exit_head = (t->exit_head + 1) % KEXIT_N;
@@ -898,7 +1041,13 @@ void graph_kev_fds(struct graph *g, pid_t pid, uid_t uid, uint64_t ts,
 void graph_kev_fork_fds(struct graph *g, pid_t pid, uint64_t ts, const struct graph_kev_fd *fds,
 			unsigned n, int more)
 {
-	fds_queue(g, pid, (uid_t)-1, ts, fds, n, more, 1);
+	fds_queue(g, pid, (uid_t)-1, ts, fds, n, more, KX_FORK);
+}
+
+void graph_kev_recv_fds(struct graph *g, pid_t pid, uint64_t ts, const struct graph_kev_fd *fds,
+			unsigned n, int more)
+{
+	fds_queue(g, pid, (uid_t)-1, ts, fds, n, more, KX_RECV);
 }
 
 static void closes_settle(struct graph *g, uint64_t now, uint64_t min_age_ns);

@@ -180,7 +180,7 @@ static int self_test(struct kev *k)
 	return -1;
 }
 
-int kev_open(struct kev *k, int mode, unsigned ring_kb, uint64_t netns_ino, int accept)
+int kev_open(struct kev *k, int mode, unsigned ring_kb, uint64_t netns_ino, int accept, int sockets)
 {
 	struct kev_impl *im;
 	int err;
@@ -214,6 +214,10 @@ int kev_open(struct kev *k, int mode, unsigned ring_kb, uint64_t netns_ino, int 
 	bpf_program__set_autoattach(im->skel->progs.kev_accept4, false);
 	bpf_program__set_autoload(im->skel->progs.kev_accept, accept);
 	bpf_program__set_autoload(im->skel->progs.kev_accept4, accept);
+	/* (kernel_events_sockets = off: neither socket tracepoint is attached) */
+	bpf_program__set_autoload(im->skel->progs.kev_data_ready, sockets);
+	bpf_program__set_autoload(im->skel->progs.kev_recv, sockets);
+	k->sockets = sockets;
 	err = bpf_map__set_max_entries(im->skel->maps.events, ring_kb * 1024u);
 	if (err)
 		return fail(k, "ring size", err);
@@ -315,10 +319,11 @@ void kev_close(struct kev *k)
 
 #else /* built without BPF support */
 
-int kev_open(struct kev *k, int mode, unsigned ring_kb, uint64_t netns_ino, int accept)
+int kev_open(struct kev *k, int mode, unsigned ring_kb, uint64_t netns_ino, int accept, int sockets)
 {
 	(void)netns_ino;
 	(void)accept;
+	(void)sockets;
 	k->mode = mode;
 	k->ring_kb = ring_kb;
 	k->fd = -1;

@@ -45,12 +45,14 @@ struct kev_ev {
 	uint64_t t_ns;          /* CLOCK_MONOTONIC */
 	pid_t ptgid;            /* FORK: the creator */
 	uint64_t start_ns;      /* FORK: the child's start, ns since boot */
-	uint64_t ino;           /* EXEC: the executable's; TCP/ACCEPT: the socket's */
+	uint64_t ino;           /* EXEC: the executable's; TCP/ACCEPT/UNIXPEER: the socket's */
+	uint64_t peer;          /* UNIXPEER: its peer's inode */
 	dev_t dev;              /* EXEC: the executable's device (as stat's st_dev) */
 	int fd;                 /* ACCEPT: the new descriptor */
 	int family;             /* TCP/ACCEPT: AF_INET, AF_INET6 (0 unknown) */
 	uint16_t sport, dport;
 	uint8_t oldstate, newstate;
+	uint8_t released;       /* TCP: in its owner's close() (KEV_SOCK_RELEASED) */
 	uint8_t saddr[16], daddr[16];
 	uint8_t nfds, more_fds; /* FDS: entries in fds; more: it held more than those */
 	uint32_t uid;           /* FDS: the process's real uid; TCP: the socket's
@@ -73,9 +75,10 @@ struct kev {
 	int mode, state;
 	char why[256];          /* KEV_STATE_UNAVAILABLE / OFF: the reason */
 	char accept_why[160];   /* on, but no accept events: why ("" when they are on) */
+	int sockets;            /* the socket tracepoints (passed descriptors, io_uring) loaded */
 	unsigned ring_kb;
 	int fd;                 /* the ring's epoll fd, -1 when not on */
-	uint64_t seen[8];       /* events by type (index KEV_*) */
+	uint64_t seen[16];      /* events by type (index KEV_*, < KEV_TYPES) */
 	uint64_t events, malformed;
 	struct kev_ev *recent;  /* KEV_RECENT, a ring, for kev-dump */
 	unsigned recent_next;
@@ -87,9 +90,10 @@ struct kev {
 };
 
 /* Loads and attaches the programs for the network namespace netns_ino
- * (mode KEV_MODE_OFF: nothing; accept 0: no accept events). 0 when on or off; -1 when it could not be
+ * (mode KEV_MODE_OFF: nothing; accept 0: no accept events; sockets 0: not
+ * the socket tracepoints' programs). 0 when on or off; -1 when it could not be
  * loaded, with k->why saying why (k->state KEV_STATE_UNAVAILABLE). */
-int kev_open(struct kev *k, int mode, unsigned ring_kb, uint64_t netns_ino, int accept);
+int kev_open(struct kev *k, int mode, unsigned ring_kb, uint64_t netns_ino, int accept, int sockets);
 /* Reads what the ring holds now; returns how many events. */
 int kev_consume(struct kev *k);
 void kev_close(struct kev *k);

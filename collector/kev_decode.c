@@ -24,6 +24,7 @@ _Static_assert(sizeof(((struct kev_ev *)0)->fds) / sizeof(struct kev_fdent) == K
 static const char *const names[KEV_TYPES] = {
 	[KEV_FORK] = "fork", [KEV_EXEC] = "exec", [KEV_EXIT] = "exit",
 	[KEV_TCP] = "tcp", [KEV_ACCEPT] = "accept", [KEV_FDS] = "fds",
+	[KEV_SOCKUSE] = "sockuse", [KEV_UNIXPEER] = "unixpeer",
 };
 
 const char *kev_type_name(uint32_t type)
@@ -44,6 +45,9 @@ static int sock_fields(const struct kev_sock *s, struct kev_ev *o)
 	o->oldstate = s->oldstate;
 	o->newstate = s->newstate;
 	o->uid = s->uid;
+	if (s->flags & ~(__u32)KEV_SOCK_RELEASED)
+		return -1;
+	o->released = s->flags & KEV_SOCK_RELEASED ? 1 : 0;
 	memcpy(o->saddr, s->saddr, sizeof(o->saddr));
 	memcpy(o->daddr, s->daddr, sizeof(o->daddr));
 	return 0;
@@ -63,9 +67,10 @@ static int fds_fields(const void *data, size_t n, struct kev_ev *o)
 	for (uint32_t i = 0; i < f.n; i++) {
 		const struct kev_fd *d = &f.fd[i];
 		int pipe = d->kind == KEV_FD_PIPE || d->kind == KEV_FD_FIFO;
-		if ((!pipe && d->kind != KEV_FD_UNIX) || d->fd < 0 || d->fd >= KEV_FDS_SCAN ||
-		    d->ends > (KEV_FD_END_R | KEV_FD_END_W) || !d->ino ||
-		    (!pipe && (d->dev || d->ends)) || (pipe && d->peer))
+		int tcp = d->kind == KEV_FD_TCP; /* (a receive's read only) */
+		if ((!pipe && !tcp && d->kind != KEV_FD_UNIX) || (tcp && f.why != KEV_FDS_RECV) ||
+		    d->fd < 0 || d->fd >= KEV_FDS_SCAN || d->ends > (KEV_FD_END_R | KEV_FD_END_W) ||
+		    !d->ino || (!pipe && (d->dev || d->ends)) || ((pipe || tcp) && d->peer))
 			return -1;
 		struct kev_fdent *e = &o->fds[i];
 		e->ino = d->ino;
@@ -76,7 +81,7 @@ static int fds_fields(const void *data, size_t n, struct kev_ev *o)
 		e->kind = d->kind;
 		e->ends = d->ends;
 	}
-	if (f.why != KEV_FDS_EXIT && f.why != KEV_FDS_FORK)
+	if (f.why != KEV_FDS_EXIT && f.why != KEV_FDS_FORK && f.why != KEV_FDS_RECV)
 		return -1;
 	o->uid = f.uid;
 	o->fds_why = f.why;
@@ -129,15 +134,29 @@ int kev_decode(const void *data, size_t n, struct kev_ev *o)
 	}
 	case KEV_EXIT:
 		return n == sizeof(struct kev_exit) ? 0 : -1;
+	case KEV_UNIXPEER: {
+		struct kev_upeer u;
+		if (n != sizeof(u))
+			return -1;
+		memcpy(&u, data, sizeof(u));
+		if (!u.ino || !u.peer || u.ino == u.peer)
+			return -1;
+		o->ino = u.ino;
+		o->peer = u.peer;
+		return 0;
+	}
 	case KEV_FDS:
 		return fds_fields(data, n, o);
 	case KEV_TCP:
+	case KEV_SOCKUSE:
 	case KEV_ACCEPT: {
 		struct kev_sock s;
 		if (n != sizeof(s))
 			return -1;
 		memcpy(&s, data, sizeof(s));
 		if (h.type == KEV_ACCEPT ? s.fd < 0 : s.fd != -1)
+			return -1;
+		if (h.type == KEV_SOCKUSE && ((s.family != AF_INET && s.family != AF_INET6) || s.flags))
 			return -1;
 		return sock_fields(&s, o);
 	}
@@ -187,26 +206,36 @@ cJSON *kev_ev_json(const struct kev_ev *e)
 		cJSON_AddStringToObject(o, "filename", e->filename);
 		break;
 	case KEV_TCP:
+	case KEV_SOCKUSE:
 	case KEV_ACCEPT:
 		cJSON_AddNumberToObject(o, "ino", (double)e->ino);
 		if (e->type == KEV_ACCEPT) {
 			cJSON_AddNumberToObject(o, "fd", e->fd);
 			cJSON_AddNumberToObject(o, "family", e->family);
 		}
+		else if (e->type == KEV_SOCKUSE)
+			cJSON_AddNumberToObject(o, "tcp_state", e->newstate);
 		else
 			cJSON_AddStringToObject(o, "state",
 						e->newstate == KEV_TCP_SYN_SENT ? "syn_sent"
 						: e->newstate == KEV_TCP_ESTABLISHED ? "established"
 						: e->newstate == KEV_TCP_FIN_WAIT1 ? "fin_wait1"
 						: e->newstate == KEV_TCP_LAST_ACK ? "last_ack"
-										  : "close");
+						: e->newstate == KEV_TCP_CLOSE ? "close"
+										  : "other");
+		if (e->type == KEV_TCP)
+			cJSON_AddBoolToObject(o, "released", e->released);
 		if (e->family == AF_INET || e->family == AF_INET6) {
 			add_addr(o, "local", e->family, e->saddr, e->sport);
 			add_addr(o, "remote", e->family, e->daddr, e->dport);
 		}
 		break;
+	case KEV_UNIXPEER:
+		cJSON_AddNumberToObject(o, "ino", (double)e->ino);
+		cJSON_AddNumberToObject(o, "peer", (double)e->peer);
+		break;
 	case KEV_FDS: {
-		static const char *const kinds[] = {"?", "pipe", "fifo", "unix"};
+		static const char *const kinds[] = {"?", "pipe", "fifo", "unix", "tcp"};
 		cJSON *a = cJSON_AddArrayToObject(o, "fds");
 		for (unsigned i = 0; a && i < e->nfds; i++) {
 			const struct kev_fdent *d = &e->fds[i];
@@ -214,18 +243,19 @@ cJSON *kev_ev_json(const struct kev_ev *e)
 			if (!x)
 				break;
 			cJSON_AddNumberToObject(x, "fd", d->fd);
-			cJSON_AddStringToObject(x, "kind", kinds[d->kind < 4 ? d->kind : 0]);
+			cJSON_AddStringToObject(x, "kind", kinds[d->kind < 5 ? d->kind : 0]);
 			cJSON_AddNumberToObject(x, "ino", (double)d->ino);
 			if (d->kind == KEV_FD_UNIX)
 				cJSON_AddNumberToObject(x, "peer", (double)d->peer);
-			else {
+			else if (d->kind != KEV_FD_TCP) {
 				cJSON_AddNumberToObject(x, "dev", d->dev);
 				cJSON_AddStringToObject(x, "ends", d->ends == 3 ? "rw" : d->ends == 2 ? "w" : d->ends == 1 ? "r" : "");
 			}
 			cJSON_AddItemToArray(a, x);
 		}
 		cJSON_AddBoolToObject(o, "more", e->more_fds);
-		cJSON_AddStringToObject(o, "at", e->fds_why == KEV_FDS_FORK ? "fork" : "exit");
+		cJSON_AddStringToObject(o, "at", e->fds_why == KEV_FDS_FORK ? "fork"
+						 : e->fds_why == KEV_FDS_RECV ? "recv" : "exit");
 		break;
 	}
 	}
@@ -250,6 +280,7 @@ void kev_status(const struct kev *k, cJSON *a)
 					!k->accept_why[0] ? "on" : off ? "off" : "unavailable");
 		if (k->accept_why[0] && !off)
 			cJSON_AddStringToObject(o, "accept_reason", k->accept_why);
+		cJSON_AddStringToObject(o, "socket_events", k->sockets ? "on" : "off");
 	}
 }
 

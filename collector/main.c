@@ -107,23 +107,32 @@ static void kev_event(void *arg, const struct kev_ev *e)
 	case KEV_TCP: {
 		struct graph_kev_sock s = {e->tgid, e->ino, e->t_ns, e->family, e->sport, e->dport,
 					   e->oldstate, e->newstate, e->saddr, e->daddr,
-					   e->uid, 1};
+					   e->uid, 1, e->released};
 		graph_kev_tcp(c->graph, &s, now_ns());
 		break;
 	}
+	case KEV_UNIXPEER: graph_kev_unix_peer(c->graph, e->ino, e->peer, e->t_ns); break;
+	case KEV_SOCKUSE: {
+		struct graph_kev_sock s = {e->tgid, e->ino, e->t_ns, e->family, e->sport, e->dport,
+					   0, e->newstate, e->saddr, e->daddr, e->uid, 1, 0};
+		graph_kev_sockuse(c->graph, &s, now_ns());
+		break;
+	}
 	case KEV_FDS: {
-		static const uint8_t kinds[] = {0, HT_CHAN_PIPE, HT_CHAN_FIFO, HT_CHAN_SOCK};
+		static const uint8_t kinds[] = {0, HT_CHAN_PIPE, HT_CHAN_FIFO, HT_CHAN_SOCK, HT_CHAN_SOCK};
 		struct graph_kev_fd f[32];
 		unsigned n = e->nfds < 32 ? e->nfds : 32;
 		for (unsigned i = 0; i < n; i++) {
 			const struct kev_fdent *d = &e->fds[i];
-			f[i] = (struct graph_kev_fd){.fd = d->fd, .kind = kinds[d->kind & 3],
+			f[i] = (struct graph_kev_fd){.fd = d->fd, .kind = kinds[d->kind <= KEV_FD_TCP ? d->kind : 0],
 						     .ends = (uint8_t)((d->ends & KEV_FD_END_R ? HE_R : 0) |
 								       (d->ends & KEV_FD_END_W ? HE_W : 0)),
 						     .dev = d->dev, .ino = d->ino, .peer = d->peer};
 		}
 		if (e->fds_why == KEV_FDS_FORK)
 			graph_kev_fork_fds(c->graph, e->tgid, e->t_ns, f, n, e->more_fds);
+		else if (e->fds_why == KEV_FDS_RECV)
+			graph_kev_recv_fds(c->graph, e->tgid, e->t_ns, f, n, e->more_fds);
 		else
 			graph_kev_fds(c->graph, e->tgid, e->uid, e->t_ns, f, n, e->more_fds);
 		break;
@@ -138,7 +147,7 @@ static void kev_start(struct collector *c)
 {
 	struct kev *k = &c->kev;
 	if (kev_open(k, c->cf.kev_mode, (unsigned)c->cf.kev_ring_kb, c->socks.netns_ino,
-		     c->cf.kev_accept) != 0) {
+		     c->cf.kev_accept, c->cf.kev_sockets) != 0) {
 		if (c->cf.kev_mode == KEV_MODE_ON)
 			fatalx("kernel events: cannot load (kernel_events = on): %s", k->why);
 		log_warnx("kernel events: unavailable (%s); working without them", k->why);
@@ -192,6 +201,7 @@ static void collector_start(struct collector *c)
 	sigaddset(&qs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &qs, &olds);
 	closer_start(&c->closer);
+	graph_kev_self(c->graph, getpid()); /* (daemon()'s child: the pid from now) */
 	control_open(c);
 	loop_timer_open(c);
 

@@ -18,8 +18,9 @@
  *   sched_process_exit   the last thread of a process; before it, the pipes,
  *                        FIFOs and unix sockets it still held (its fd table
  *                        is still there: exit_files() comes after)
- *   inet_sock_set_state  TCP SYN_SENT (connect), ESTABLISHED, FIN_WAIT1 and
- *                        LAST_ACK (its owner's close()), CLOSE
+ *   inet_sock_set_state  TCP SYN_SENT (connect), ESTABLISHED, CLOSE, and every
+ *                        change in its owner's close() (the file's release:
+ *                        FIN_WAIT1, LAST_ACK, ...; not a shutdown()'s)
  *   syscalls/sys_exit_accept, sys_exit_accept4 (tracepoints, by id)
  *                        accept/accept4 that returned a descriptor
  *
@@ -70,6 +71,24 @@ struct {
 	__type(key, __u32);
 	__type(value, struct kev_fds);
 } fds_scratch SEC(".maps");
+
+/* unix sockets a receive on reads for: descriptors in flight to it
+ * (sk_data_ready saw them queued: fds), or it is the not yet accepted peer
+ * of a socket whose holder ended (the exit's fds record: peer_ino) */
+struct umark {
+	__u64 peer_ino;
+	__u64 peer_sk;  /* that peer's struct sock: the receiver's unix_peer must be it
+			 * (a mark left on a freed socket whose address a new one
+			 * took names nothing) */
+	__u32 fds;
+	__u32 pad;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);   /* the receiving struct sock */
+	__type(value, struct umark);
+} unix_mark SEC(".maps");
 
 static __always_inline int netns_ours_task(struct task_struct *t)
 {
@@ -178,6 +197,8 @@ struct fds_walk {
 	unsigned long *open;    /* fdt->open_fds: the bitmap of descriptors in use */
 	unsigned long word;     /* open[i / 64], read at each word's first bit */
 	unsigned int max;
+	unsigned int tcp;       /* TCP sockets too (a receive's read: one may be what came) */
+	unsigned int exit;      /* an exit's: a unix peer not accepted yet is marked */
 };
 
 /* bpf_loop's body: descriptor i of the ending process into fds_scratch
@@ -208,12 +229,31 @@ static long fd_one(__u64 i, void *ctx)
 	} else if (mode == S_IFSOCK) {
 		struct socket *so = BPF_CORE_READ(f, private_data);
 		struct sock *sk = so ? BPF_CORE_READ(so, sk) : 0;
-		if (!sk || BPF_CORE_READ(sk, __sk_common.skc_family) != AF_UNIX)
+		__u16 fam = sk ? BPF_CORE_READ(sk, __sk_common.skc_family) : 0;
+		if (w->tcp && (fam == AF_INET || fam == AF_INET6) &&
+		    BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP) {
+			kind = KEV_FD_TCP;
+		} else if (fam != AF_UNIX) {
 			return 0; /* TCP: its state changes say it (kev_tcp) */
-		kind = KEV_FD_UNIX;
-		struct sock *pk = BPF_CORE_READ((struct unix_sock *)sk, peer);
-		if (pk) /* (a peer already closed has no socket: 0) */
-			peer = BPF_CORE_READ(pk, sk_socket, file, f_inode, i_ino);
+		} else {
+			kind = KEV_FD_UNIX;
+			struct sock *pk = BPF_CORE_READ((struct unix_sock *)sk, peer);
+			if (pk) /* (a peer already closed has no socket: 0) */
+				peer = BPF_CORE_READ(pk, sk_socket, file, f_inode, i_ino);
+			if (pk && !peer && w->exit && !BPF_CORE_READ(pk, sk_socket)) {
+				/* connected, not accepted yet (no socket, no inode):
+				 * the peer's first receive names it (kev_recv) */
+				__u64 key = (__u64)pk;
+				struct umark m = {.peer_ino = BPF_CORE_READ(in, i_ino), .peer_sk = (__u64)sk};
+				struct umark *o = bpf_map_lookup_elem(&unix_mark, &key);
+				if (o) {
+					o->peer_ino = m.peer_ino;
+					o->peer_sk = m.peer_sk;
+				} else {
+					bpf_map_update_elem(&unix_mark, &key, &m, BPF_ANY);
+				}
+			}
+		}
 	} else {
 		return 0;
 	}
@@ -253,7 +293,8 @@ static __always_inline void task_fds(struct task_struct *t, __u32 tgid, __u32 wh
 		return;
 	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
 	struct fds_walk w = {.fda = BPF_CORE_READ(fdt, fd), .open = BPF_CORE_READ(fdt, open_fds),
-			     .max = BPF_CORE_READ(fdt, max_fds)};
+			     .max = BPF_CORE_READ(fdt, max_fds), .tcp = why == KEV_FDS_RECV,
+			     .exit = why == KEV_FDS_EXIT};
 	if (!fdt || !w.fda || !w.open)
 		return;
 	e->n = 0;
@@ -325,16 +366,43 @@ static __always_inline __u64 sock_ino(const struct sock *sk)
 	return BPF_CORE_READ(so, file, f_inode, i_ino);
 }
 
+/* (kernels before 6.13: the file's count was f_count) */
+struct file___fcount {
+	atomic_long_t f_count;
+} __attribute__((preserve_access_index));
+
+/* Is sk's file being released — its last reference gone, tcp_close() running
+ * from __fput(): the owner's close, not a shutdown() (which makes the same
+ * FIN_WAIT1 or LAST_ACK while the process still holds, and may read, the
+ * socket)? file_ref_put() leaves f_ref "dead" (negative) before __fput. */
+static __always_inline int sock_released(const struct sock *sk)
+{
+	struct file *f = BPF_CORE_READ(sk, sk_socket, file);
+	if (!f)
+		return 0;
+	if (bpf_core_field_exists(f->f_ref))
+		return (long)BPF_CORE_READ(f, f_ref.refcnt.counter) < 0;
+	struct file___fcount *o = (void *)f;
+	return BPF_CORE_READ(o, f_count.counter) == 0;
+}
+
 SEC("raw_tracepoint/inet_sock_set_state")
 int kev_tcp(struct bpf_raw_tracepoint_args *ctx)
 {
 	const struct sock *sk = (const struct sock *)ctx->args[0];
 	int oldstate = (int)ctx->args[1], newstate = (int)ctx->args[2];
-	if (newstate != KEV_TCP_SYN_SENT && newstate != KEV_TCP_ESTABLISHED &&
-	    newstate != KEV_TCP_CLOSE && newstate != KEV_TCP_FIN_WAIT1 &&
-	    newstate != KEV_TCP_LAST_ACK)
+	if (newstate == KEV_TCP_SYN_RECV || newstate == KEV_TCP_LISTEN ||
+	    newstate == KEV_TCP_NEW_SYN_RECV)
 		return 0;
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP || !netns_ours_sock(sk))
+		return 0;
+	/* every change tcp_close() makes is in its owner's release (also a
+	 * FIN_WAIT2, CLOSING or LAST_ACK one after a shutdown()); else only
+	 * connect, ESTABLISHED and CLOSE are sent */
+	__u32 released = newstate != KEV_TCP_SYN_SENT && newstate != KEV_TCP_ESTABLISHED &&
+			 sock_released(sk);
+	if (newstate != KEV_TCP_SYN_SENT && newstate != KEV_TCP_ESTABLISHED &&
+	    newstate != KEV_TCP_CLOSE && !released)
 		return 0;
 	struct kev_sock *e = reserve(sizeof(*e));
 	if (!e)
@@ -344,6 +412,118 @@ int kev_tcp(struct bpf_raw_tracepoint_args *ctx)
 	e->fd = -1;
 	e->oldstate = (__u8)oldstate;
 	e->newstate = (__u8)newstate;
+	e->uid = BPF_CORE_READ(sk, sk_uid.val);
+	e->flags = released ? KEV_SOCK_RELEASED : 0;
+	sock_addrs(e, sk);
+	submit(e, ((sizeof(*e) + 7) & ~7ULL) + 8);
+	return 0;
+}
+
+/* ---- descriptors passed over unix sockets (SCM_RIGHTS), sockets used by
+ * io_uring: socket-level tracepoints, which run only where a socket gets data
+ * or is read from — never on the syscall path of everything else ---------- */
+
+/* the process an io_uring task's socket was last reported for */
+struct uused {
+	__u64 ino;            /* (another socket at the same address is another) */
+	__u32 tgid;
+	__u32 pad;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);   /* struct sock */
+	__type(value, struct uused);
+} uring_used SEC(".maps");
+
+static __always_inline __u32 unix_nr_fds(const struct sock *sk)
+{
+	return (__u32)BPF_CORE_READ((struct unix_sock *)sk, scm_stat.nr_fds.counter);
+}
+
+/* Data queued to sk: a unix socket that now has descriptors waiting in its
+ * receive queue (scm_stat counts them as the sender queues them) is marked. */
+SEC("raw_tracepoint/sk_data_ready")
+int kev_data_ready(struct bpf_raw_tracepoint_args *ctx)
+{
+	const struct sock *sk = (const struct sock *)ctx->args[0];
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) != AF_UNIX || !unix_nr_fds(sk) ||
+	    !netns_ours_sock(sk))
+		return 0;
+	__u64 key = (__u64)sk;
+	struct umark *o = bpf_map_lookup_elem(&unix_mark, &key);
+	if (o) {
+		o->fds = 1;
+	} else {
+		struct umark m = {.fds = 1};
+		bpf_map_update_elem(&unix_mark, &key, &m, BPF_ANY);
+	}
+	return 0;
+}
+
+/* A receive returned on sk, in the receiving task: after one on a marked unix
+ * socket, the receiver's fd table (KEV_FDS, at: recv) — the descriptors it
+ * just got are in it (scm_detach_fds installed them before the return). A
+ * TCP socket read by a task that uses io_uring: the process, once per socket
+ * and process (KEV_SOCKUSE) — an io_uring direct descriptor (a fixed file
+ * slot) is in no fd table, and this is how the kernel shows who holds it. */
+SEC("raw_tracepoint/sock_recv_length")
+int kev_recv(struct bpf_raw_tracepoint_args *ctx)
+{
+	const struct sock *sk = (const struct sock *)ctx->args[0];
+	int ret = (int)ctx->args[1];
+	__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u64 key = (__u64)sk;
+	if (fam == AF_UNIX) {
+		struct umark *m = bpf_map_lookup_elem(&unix_mark, &key);
+		if (!m)
+			return 0;
+		struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+		__u32 tgid = BPF_CORE_READ(t, tgid);
+		__u64 peer = m->peer_ino, ino = sock_ino(sk);
+		__u32 fds = m->fds;
+		if (peer && (__u64)BPF_CORE_READ((struct unix_sock *)sk, peer) != m->peer_sk)
+			peer = m->peer_ino = 0; /* another socket at the marked address */
+		if (peer && ino) { /* accepted now: both ends have inodes */
+			m->peer_ino = 0;
+			struct kev_upeer *e = reserve(sizeof(*e));
+			if (e) {
+				hdr(&e->h, KEV_UNIXPEER, tgid);
+				e->ino = ino;
+				e->peer = peer;
+				submit(e, ((sizeof(*e) + 7) & ~7ULL) + 8);
+			}
+			peer = 0;
+		}
+		if (fds && !unix_nr_fds(sk))
+			m->fds = 0;
+		if (!peer && !m->fds)
+			bpf_map_delete_elem(&unix_mark, &key);
+		if (fds && ret >= 0 && netns_ours_task(t))
+			task_fds(t, tgid, KEV_FDS_RECV);
+		return 0;
+	}
+	if (fam != AF_INET && fam != AF_INET6)
+		return 0;
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	if (!BPF_CORE_READ(t, io_uring) || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP ||
+	    !netns_ours_sock(sk))
+		return 0;
+	__u32 tgid = BPF_CORE_READ(t, tgid);
+	struct uused u = {.ino = sock_ino(sk), .tgid = tgid};
+	struct uused *was = bpf_map_lookup_elem(&uring_used, &key);
+	if (was && was->tgid == tgid && was->ino == u.ino)
+		return 0;
+	bpf_map_update_elem(&uring_used, &key, &u, BPF_ANY);
+	struct kev_sock *e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	hdr(&e->h, KEV_SOCKUSE, tgid);
+	e->ino = u.ino;
+	e->fd = -1;
+	e->oldstate = 0;
+	e->newstate = (__u8)BPF_CORE_READ(sk, __sk_common.skc_state);
+	e->flags = 0;
 	e->uid = BPF_CORE_READ(sk, sk_uid.val);
 	sock_addrs(e, sk);
 	submit(e, ((sizeof(*e) + 7) & ~7ULL) + 8);
@@ -369,6 +549,7 @@ static __always_inline int accepted(long ret)
 	e->ino = 0;
 	e->uid = (__u32)bpf_get_current_uid_gid();
 	e->oldstate = e->newstate = 0;
+	e->flags = 0;
 	e->family = 0;
 	e->sport = e->dport = 0;
 	__builtin_memset(e->saddr, 0, sizeof(e->saddr));

@@ -14,22 +14,31 @@
 #define KEV_FORK 1   /* a new process (not a thread): creator, child */
 #define KEV_EXEC 2   /* a successful exec: the image's device, inode, path */
 #define KEV_EXIT 3   /* the whole process (its last thread) ended */
-#define KEV_TCP 4    /* a TCP state change: SYN_SENT (connect), ESTABLISHED, the
-		      * owner's close (FIN_WAIT1, LAST_ACK), CLOSE */
+#define KEV_TCP 4    /* a TCP state change: SYN_SENT (connect), ESTABLISHED, CLOSE,
+		      * each in the owner's close (FIN_WAIT1, LAST_ACK, ...:
+		      * KEV_SOCK_RELEASED) */
 #define KEV_ACCEPT 5 /* accept()/accept4() returned a descriptor */
 #define KEV_FDS 6    /* the pipes, FIFOs and unix sockets a process held as it
 		      * ended (sent before its KEV_EXIT), or a new process has
 		      * from its creator (after its KEV_FORK); none: no record */
-#define KEV_TYPES 7
+#define KEV_SOCKUSE 7 /* a TCP socket read by a task that uses io_uring (first time
+		       * for this process): kev_sock, its state in newstate */
+#define KEV_UNIXPEER 8 /* a unix socket's peer, named once it has an inode: kev_upeer */
+#define KEV_TYPES 9
 
 #define KEV_PATH_MAX 256
 
 /* TCP states (include/net/tcp_states.h) */
 #define KEV_TCP_ESTABLISHED 1
 #define KEV_TCP_SYN_SENT 2
-#define KEV_TCP_FIN_WAIT1 4 /* close() of an established socket (process context) */
+#define KEV_TCP_SYN_RECV 3
+#define KEV_TCP_FIN_WAIT1 4 /* close() (or shutdown()) of an established socket */
 #define KEV_TCP_CLOSE 7
-#define KEV_TCP_LAST_ACK 9  /* close() after the peer's FIN (process context) */
+#define KEV_TCP_LAST_ACK 9  /* close() (or shutdown()) after the peer's FIN */
+#define KEV_TCP_LISTEN 10
+#define KEV_TCP_NEW_SYN_RECV 12
+#define KEV_SOCK_RELEASED 1 /* kev_sock.flags: in the owner's close() (the socket
+			     * file's last release), not a shutdown() */
 
 struct kev_hdr {
 	__u32 type;
@@ -68,16 +77,28 @@ struct kev_sock {
 	__u8 daddr[16];
 	__u32 uid;        /* KEV_TCP: the socket's owner (sk_uid; an accepted one's is
 			   * its listener's); KEV_ACCEPT: the caller's real uid */
+	__u32 flags;      /* KEV_TCP: KEV_SOCK_RELEASED */
+};
+
+/* KEV_UNIXPEER: a process that ended holding a unix socket whose peer had no
+ * inode yet (a connection not accepted yet: the exit's fds record said peer
+ * 0); at the first receive on that peer, once accepted, both inodes */
+struct kev_upeer {
+	struct kev_hdr h;  /* h.tgid: the receiving process */
+	__u64 ino;         /* the accepted socket's inode */
+	__u64 peer;        /* the ended process's socket's inode */
 };
 
 /* KEV_FDS: one descriptor of the ending process */
 #define KEV_FD_PIPE 1  /* an anonymous pipe (pipefs) */
 #define KEV_FD_FIFO 2  /* a named pipe */
 #define KEV_FD_UNIX 3  /* a unix socket */
+#define KEV_FD_TCP 4   /* a TCP socket (only in a receive's read, KEV_FDS_RECV) */
 #define KEV_FD_END_R 1 /* pipes and FIFOs: opened for reading (FMODE_READ) */
 #define KEV_FD_END_W 2 /*                  for writing (FMODE_WRITE) */
 #define KEV_FDS_EXIT 0
 #define KEV_FDS_FORK 1
+#define KEV_FDS_RECV 2   /* after a receive on a unix socket with descriptors in flight */
 #define KEV_FDS_MAX 32   /* entries in one record */
 #define KEV_FDS_SCAN 512 /* descriptors 0..KEV_FDS_SCAN-1 are looked at */
 

@@ -116,7 +116,7 @@ static pid_t lineage(pid_t base, uint64_t ino, uint16_t lport, uint64_t *ts)
 static void kev2(struct graph *kg, pid_t pid, uint64_t ino, const uint8_t *sa, uint16_t sp,
 		 const uint8_t *da, uint16_t dp, uint64_t ts)
 {
-	struct graph_kev_sock s = {pid, ino, ts, AF_INET, 0, dp, 7, 2, sa, da, 0, 0};
+	struct graph_kev_sock s = {pid, ino, ts, AF_INET, 0, dp, 7, 2, sa, da, 0, 0, 0};
 	graph_kev_tcp(kg, &s, ts);
 	s.sport = sp;
 	s.oldstate = 2;

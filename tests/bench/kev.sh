@@ -11,14 +11,21 @@
 #   spawn    SPAWNS times /bin/true from sh (fork, exec, exit events kept)
 #   pipe     SPAWNS times `/bin/true | /bin/true` from sh: each child ends
 #            holding a pipe end (its exit-time fds read and sent: KEV_FDS)
+#   unix     dd bs=1 of SOCK_BYTES bytes into `nc -U` to an `nc -lU` (a byte a
+#            send: each runs sk_data_ready, the reader's reads
+#            sock_recv_length — the socket tracepoints' worst case, no
+#            descriptors passed)
+#   tcp      the same over loopback TCP
 # and the collector's CPU time (schedstat) per event it read while "on".
-# KEV_ACCEPT=off: the same with `kernel_events_accept = off`.
+# KEV_ACCEPT=off: the same with `kernel_events_accept = off`. KEV_CMP=sockets:
+# the "off" side is `kernel_events = on` with `kernel_events_sockets = off`
+# (the socket tracepoints' own cost, against the rest of the source).
 # Prints "kev ROW off_ns on_ns ratio" lines. Needs root; exit 77 when the
 # source cannot load here (the reason printed).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 B=$top/${BUILD:-build}
-ROUNDS=${ROUNDS:-5} COUNT=${COUNT:-500000} SPAWNS=${SPAWNS:-300}
+ROUNDS=${ROUNDS:-5} COUNT=${COUNT:-500000} SPAWNS=${SPAWNS:-300} SOCK_BYTES=${SOCK_BYTES:-200000}
 [ "$(id -u)" = 0 ] || { echo "kev bench: needs root"; exit 77; }
 # The whole bench runs in an anonymous network namespace (unshare): it ends with
 # its last process, so a killed bench (even SIGKILL) leaves no named netns
@@ -34,9 +41,14 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 ip link set lo up || exit 1
 
-start() { # on|off  (KEV_ACCEPT=off: kernel_events_accept = off)
-	printf '[collector]\nhostname = kev\ncontrol = %s/control.sock\nkernel_events = %s\nkernel_events_accept = %s\n' \
-		"$d" "$1" "${KEV_ACCEPT:-on}" >"$d/c.conf"
+start() { # on|off  (KEV_ACCEPT=off: kernel_events_accept = off; KEV_CMP=sockets)
+	_ke=$1 _ks=on
+	if [ "${KEV_CMP:-}" = sockets ]; then
+		_ke=on
+		[ "$1" = off ] && _ks=off
+	fi
+	printf '[collector]\nhostname = kev\ncontrol = %s/control.sock\nkernel_events = %s\nkernel_events_accept = %s\nkernel_events_sockets = %s\n' \
+		"$d" "$_ke" "${KEV_ACCEPT:-on}" "$_ks" >"$d/c.conf"
 	setpriv --pdeathsig KILL "$B/hoptraced" -d -f "$d/c.conf" >"$d/coll-$1.log" 2>&1 &
 	cp=$!
 	i=0
@@ -62,6 +74,15 @@ print(int((r.ru_utime + r.ru_stime) * 1e9))' "$@"
 w_syscall() { timed dd if=/dev/zero of=/dev/null bs=1 count="$COUNT"; }
 w_spawn() { timed sh -c 'i=0; while [ $i -lt '"$SPAWNS"' ]; do /bin/true; i=$((i + 1)); done'; }
 w_pipe() { timed sh -c 'i=0; while [ $i -lt '"$SPAWNS"' ]; do /bin/true | /bin/true; i=$((i + 1)); done'; }
+w_unix() {
+	rm -f "$d/u.sock"
+	timed sh -c 'timeout 60 nc -lU "$1" >/dev/null & i=0; while [ ! -S "$1" ] && [ $i -lt 100 ]; do sleep 0.01; i=$((i + 1)); done; sleep 0.05 # (bound, maybe not listening yet)
+dd if=/dev/zero bs=1 count="$2" 2>/dev/null | nc -N -U "$1"; wait' sh "$d/u.sock" "$SOCK_BYTES"
+}
+w_tcp() {
+	timed sh -c 'timeout 60 nc -l 127.0.0.1 9099 >/dev/null & i=0; until ss -Hltn "sport = :9099" | grep -q .; do sleep 0.01; i=$((i + 1)); [ $i -lt 300 ] || break; done
+dd if=/dev/zero bs=1 count="$1" 2>/dev/null | nc -N 127.0.0.1 9099; wait' sh "$SOCK_BYTES"
+}
 
 start on
 st=$(sed -n 's/^kernel_events\.state: //p' "$d/st")
@@ -72,6 +93,7 @@ fi
 stop
 : >"$d/syscall.on"; : >"$d/syscall.off"; : >"$d/spawn.on"; : >"$d/spawn.off"
 : >"$d/pipe.on"; : >"$d/pipe.off"
+: >"$d/unix.on"; : >"$d/unix.off"; : >"$d/tcp.on"; : >"$d/tcp.off"
 ev_total=0 tick_total=0
 r=0
 while [ $r -lt "$ROUNDS" ]; do
@@ -81,6 +103,8 @@ while [ $r -lt "$ROUNDS" ]; do
 		w_syscall >>"$d/syscall.$m"
 		w_spawn >>"$d/spawn.$m"
 		w_pipe >>"$d/pipe.$m"
+		w_unix >>"$d/unix.$m"
+		w_tcp >>"$d/tcp.$m"
 		if [ $m = on ]; then
 			e1=$(events); c1=$(cpu_ns)
 			ev_total=$((ev_total + e1 - e0)); tick_total=$((tick_total + c1 - c0))
@@ -90,7 +114,7 @@ while [ $r -lt "$ROUNDS" ]; do
 	r=$((r + 1))
 done
 med() { sort -n "$1" | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-for w in syscall spawn pipe; do
+for w in syscall spawn pipe unix tcp; do
 	off=$(med "$d/$w.off") on=$(med "$d/$w.on")
 	awk -v w="$w" -v a="$off" -v b="$on" 'BEGIN { printf "kev %s %d %d %.3f\n", w, a, b, b / a }'
 done

@@ -12,8 +12,14 @@
 #        owner's close; the process is shimmed, so the hold waited until its
 #        records were read (none named the socket): `who` for its connection
 #        to h3:22 is one chain, origin h1, processes h1's nc and the program
+#   direct  the same accept into a fixed file slot (a direct descriptor: no
+#        fd number, nothing in /proc), the orders read by IORING_OP_RECV on
+#        it, the connection still held (in its slot) as it dials h3: its
+#        first read by a task that uses io_uring (sock_recv_length: KEV_SOCKUSE)
+#        is its hold — origin h1; with `kernel_events_sockets = off` (as
+#        before) nothing showed the holder: no chain reaches h1
 #   off  the same with `kernel_events = off` on h2 (a fresh run): no chain
-#        reaches h1 (its origin is local)
+#        reaches h1 (its origin is local), either way
 # Removing close_apply()'s hold (collector/graph_kev.c) makes "on" fail.
 # SKIP when the kernel event source cannot load, or no liburing.
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/testbed.sh"
@@ -28,9 +34,11 @@ st=$(tb_exec h2 "$TB_HOPTRACE" status) || tb_fail "status"
 [ "$(echo "$st" | sed -n 's/^kernel_events\.state: //p')" = on ] ||
 	tb_skip "kernel events unavailable: $(echo "$st" | sed -n 's/^kernel_events\.reason: //p')"
 
-# run TAG: one run; the who answer of its connection to h3:22 in $TB_T/TAG.who.json
+# run TAG [direct]: one run; the who answer of its connection to h3:22 in
+# $TB_T/TAG.who.json (direct: into a fixed file slot, kept)
 run() {
-	tb_bg h2 "$BIN" 9000 "$CT_H3" 22
+	# shellcheck disable=SC2086
+	tb_bg h2 "$BIN" 9000 "$CT_H3" 22 ${2:-}
 	blog=$TB_LASTLOG
 	tb_wait_port h2 9000 || tb_fail "$1: no listener on h2"
 	tb_bg h1 sh -c "echo 'go to h3' | nc -N $CT_H2 9000"
@@ -39,7 +47,9 @@ run() {
 	_lr=$(ct_onward "$CT_P")
 	# shellcheck disable=SC2086
 	tb_exec h2 "$TB_HOPTRACE" who $_lr --json >"$TB_T/$1.who.json" || { cat "$TB_T/$1.who.json"; return 1; }
-	tb_exec h2 "$TB_HOPTRACE" status | grep -E 'tcp_holds_from_kernel_events' | sed "s/^/    $1: /"
+	tb_exec h2 "$TB_HOPTRACE" status | grep -E '(tcp|uring)_holds_from_kernel_events' | sed "s/^/    $1: /"
+	kill "$CT_P" 2>/dev/null
+	sleep 0.3
 }
 
 rc=0
@@ -51,9 +61,23 @@ NCB=$(basename "$(readlink -f "$(command -v nc)")") # nc.openbsd here
 tb_assert_chain "$TB_T/on.who.json" --origin h1 --count 1 --dst "$CT_H3:22" \
 	--procs "h1:$NCB,h2:uring_accept" || rc=1
 
+tb_log "direct on: the accept into a fixed file slot, kept while it dials"
+run direct-on direct
+"$TB_PY" "$TB_LIB/chainpath.py" "$TB_T/direct-on.who.json" --leaves "$CT_H1" \
+	--path "$CT_H1=h2:uring_accept <tcp< in:$CT_H1" || rc=1
+tb_assert_chain "$TB_T/direct-on.who.json" --origin h1 --count 1 --dst "$CT_H3:22" \
+	--procs "h1:$NCB,h2:uring_accept" || rc=1
+
+tb_log "direct, sockets off: kernel_events_sockets = off on h2"
+ct_collector_conf h2 kernel_events_sockets=off
+run direct-sockoff direct
+ct_no_origin_h1 "$TB_T/direct-sockoff.who.json" || rc=1
+
 tb_log "off: kernel_events = off on h2"
 ct_kev_off h2
 run off
 ct_no_origin_h1 "$TB_T/off.who.json" || rc=1
+run direct-off direct
+ct_no_origin_h1 "$TB_T/direct-off.who.json" || rc=1
 [ $rc = 0 ] || tb_fail "the io_uring bind shell's chain with kernel events"
 echo "PASS: the io_uring bind shell's chain reaches h1 through the kernel's passive open and close events"

@@ -38,13 +38,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (e.nfds > KEV_FDS_MAX || (!e.nfds && !e.more_fds))
 				abort();
 			for (unsigned i = 0; i < e.nfds; i++)
-				if (e.fds[i].kind < KEV_FD_PIPE || e.fds[i].kind > KEV_FD_UNIX ||
+				if (e.fds[i].kind < KEV_FD_PIPE || e.fds[i].kind > KEV_FD_TCP ||
+				    (e.fds[i].kind == KEV_FD_TCP && e.fds_why != KEV_FDS_RECV) ||
 				    e.fds[i].fd < 0 || !e.fds[i].ino)
 					abort();
 		}
 		if (e.type == KEV_FORK && e.ptgid <= 0)
 			abort();
 		if (e.type == KEV_ACCEPT && e.fd < 0)
+			abort();
+		if (e.type == KEV_UNIXPEER && (!e.ino || !e.peer || e.ino == e.peer))
+			abort();
+		if (e.type == KEV_SOCKUSE && e.family != 2 && e.family != 10)
+			abort();
+		if (e.type == KEV_TCP && e.released > 1)
 			abort();
 		cJSON *j = kev_ev_json(&e);
 		char *s = cJSON_PrintUnformatted(j);

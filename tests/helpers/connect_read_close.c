@@ -1,7 +1,9 @@
-/* connect_read_close HOST_A PORT_A HOST_B PORT_B — the RAT pattern: connect to A,
- * read one line (its "orders", echoed to stderr as "orders: LINE"), close that
- * connection, then connect to B and relay stdin -> B and B -> stdout until EOF on
- * either side. Prints "relaying" to stderr once connected to B. */
+/* connect_read_close HOST_A PORT_A HOST_B PORT_B [shut] — the RAT pattern: connect
+ * to A, read one line (its "orders", echoed to stderr as "orders: LINE"), close
+ * that connection, then connect to B and relay stdin -> B and B -> stdout until
+ * EOF on either side. Prints "relaying" to stderr once connected to B. With
+ * "shut": first sends "ready\n" to A and shuts its side down (shutdown(SHUT_WR):
+ * A sees EOF), then reads the orders. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -44,9 +46,16 @@ static int copy(int from, int to)
 
 int main(int argc, char **argv)
 {
-	if (argc != 5) { fprintf(stderr, "usage: connect_read_close HOST_A PORT_A HOST_B PORT_B\n"); return 2; }
+	if ((argc != 5 && argc != 6) || (argc == 6 && strcmp(argv[5], "shut"))) {
+		fprintf(stderr, "usage: connect_read_close HOST_A PORT_A HOST_B PORT_B [shut]\n");
+		return 2;
+	}
 	int a = dial(argv[1], argv[2]);
 	if (a < 0) return 1;
+	if (argc == 6 && (write(a, "ready\n", 6) != 6 || shutdown(a, SHUT_WR) != 0)) {
+		perror("connect_read_close: ready");
+		return 1;
+	}
 	char line[1024];
 	size_t n = 0;
 	while (n < sizeof line - 1) {

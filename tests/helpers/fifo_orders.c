@@ -6,12 +6,15 @@
  *                                     ("orders: TEXT" on stderr), connects to
  *                                     HOST:PORT (numeric), prints "connected"
  *                                     and sleeps holding both until killed
- *   fifo_orders uwrite PATH TEXT      the same as write, over a connection to
- *                                     the unix socket PATH; it waits half a
- *                                     second before it exits (see kev_fifo.sh)
- *   fifo_orders uread PATH HOST PORT  the same as read, from one connection
- *                                     accepted on the unix socket PATH (kept
- *                                     open, as the FIFO is)
+ *   fifo_orders uwrite PATH TEXT [now]  the same as write, over a connection
+ *                                     to the unix socket PATH; it waits half a
+ *                                     second before it exits (see kev_fifo.sh;
+ *                                     now: it does not)
+ *   fifo_orders uread PATH HOST PORT [late]  the same as read, from one
+ *                                     connection accepted on the unix socket
+ *                                     PATH (kept open, as the FIFO is); late:
+ *                                     it accepts only once PATH.go exists (the
+ *                                     writer has ended by then; 30 s at most)
  *   fifo_orders spawn HOST1 PORT1 HOST PORT   forks a child that fetches the
  *                                     orders: it connects to HOST1:PORT1, copies
  *                                     what comes to a pipe and exits (holding
@@ -19,6 +22,14 @@
  *                                     reads the pipe to EOF, closes it, then
  *                                     connects to HOST:PORT and sleeps (a Go
  *                                     program's exec.Command(...).Output())
+ *   fifo_orders pass PATH             connects to the unix socket PATH, sends it
+ *                                     its stdin (SCM_RIGHTS, with one byte) and
+ *                                     exits
+ *   fifo_orders ugetfd PATH HOST PORT accepts one connection on the unix socket
+ *                                     PATH, receives one descriptor over it,
+ *                                     reads that to EOF (the orders), closes it,
+ *                                     the connection and the listener, then
+ *                                     connects to HOST:PORT and sleeps
  *   fifo_orders listen LPORT HOST PORT  the same orders over TCP instead: a
  *                                     bind shell's pattern — listens on LPORT,
  *                                     accepts one connection, reads it to EOF,
@@ -93,7 +104,7 @@ int main(int argc, char **argv)
 		for (;;)
 			pause();
 	}
-	if (argc == 4 && !strcmp(argv[1], "uwrite")) {
+	if ((argc == 4 || (argc == 5 && !strcmp(argv[4], "now"))) && !strcmp(argv[1], "uwrite")) {
 		struct sockaddr_un u;
 		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 		if (fd < 0 || unix_addr(argv[2], &u) || connect(fd, (struct sockaddr *)&u, sizeof(u))) {
@@ -101,7 +112,31 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		dprintf(fd, "%s\n", argv[3]);
-		usleep(500000); /* the reader accepts meanwhile */
+		if (argc == 4)
+			usleep(500000); /* the reader accepts meanwhile */
+		_exit(0);
+	}
+	if (argc == 3 && !strcmp(argv[1], "pass")) {
+		struct sockaddr_un u;
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (fd < 0 || unix_addr(argv[2], &u) || connect(fd, (struct sockaddr *)&u, sizeof(u))) {
+			perror("fifo_orders: connect");
+			return 1;
+		}
+		char c = 'F', cbuf[CMSG_SPACE(sizeof(int))];
+		struct iovec iov = {&c, 1};
+		struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				   .msg_controllen = sizeof(cbuf)};
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		int in = 0;
+		memcpy(CMSG_DATA(cm), &in, sizeof(int));
+		if (sendmsg(fd, &m, 0) != 1) {
+			perror("fifo_orders: sendmsg");
+			return 1;
+		}
 		_exit(0);
 	}
 	if (argc == 4 && !strcmp(argv[1], "write")) {
@@ -113,13 +148,15 @@ int main(int argc, char **argv)
 		dprintf(fd, "%s\n", argv[3]);
 		_exit(0);
 	}
-	if (argc != 5 || (strcmp(argv[1], "read") && strcmp(argv[1], "listen") &&
-			  strcmp(argv[1], "uread"))) {
+	int late = argc == 6 && !strcmp(argv[1], "uread") && !strcmp(argv[5], "late");
+	if ((argc != 5 && !late) || (strcmp(argv[1], "read") && strcmp(argv[1], "listen") &&
+				     strcmp(argv[1], "uread") && strcmp(argv[1], "ugetfd"))) {
 		fprintf(stderr, "usage: fifo_orders write FIFO TEXT | read FIFO HOST PORT | "
-				"uwrite PATH TEXT | uread PATH HOST PORT | listen LPORT HOST PORT\n");
+				"uwrite PATH TEXT | uread PATH HOST PORT | pass PATH | "
+				"ugetfd PATH HOST PORT | listen LPORT HOST PORT\n");
 		return 2;
 	}
-	int fd, lfd = -1, tcp = !strcmp(argv[1], "listen");
+	int fd, lfd = -1, tcp = !strcmp(argv[1], "listen"), getfd = !strcmp(argv[1], "ugetfd"), conn = -1;
 	if (tcp) {
 		struct sockaddr_in l = {.sin_family = AF_INET,
 					.sin_port = htons((unsigned short)atoi(argv[2]))};
@@ -131,7 +168,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		fd = accept(lfd, NULL, NULL);
-	} else if (!strcmp(argv[1], "uread")) {
+	} else if (!strcmp(argv[1], "uread") || getfd) {
 		struct sockaddr_un u;
 		lfd = socket(AF_UNIX, SOCK_STREAM, 0);
 		unlink(argv[2]);
@@ -140,7 +177,26 @@ int main(int argc, char **argv)
 			perror("fifo_orders: listen");
 			return 1;
 		}
+		if (late) { /* a writer connects, writes and ends meanwhile */
+			char go[sizeof(u.sun_path) + 4];
+			snprintf(go, sizeof(go), "%s.go", argv[2]);
+			unlink(go);
+			for (int i = 0; i < 600 && access(go, F_OK) != 0; i++)
+				usleep(50000);
+		}
 		fd = accept(lfd, NULL, NULL);
+		if (getfd && fd >= 0) { /* the orders come on the descriptor passed over it */
+			char c, cbuf[CMSG_SPACE(sizeof(int))];
+			struct iovec iov = {&c, 1};
+			struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+					   .msg_controllen = sizeof(cbuf)};
+			struct cmsghdr *cm;
+			conn = fd;
+			fd = -1;
+			if (recvmsg(conn, &m, 0) == 1 && (cm = CMSG_FIRSTHDR(&m)) &&
+			    cm->cmsg_type == SCM_RIGHTS)
+				memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+		}
 	} else {
 		fd = open(argv[2], O_RDONLY);
 	}
@@ -155,9 +211,11 @@ int main(int argc, char **argv)
 		n += (size_t)r;
 	buf[n] = 0;
 	buf[strcspn(buf, "\n")] = 0;
-	if (tcp) { /* let go of the connection the orders came by */
+	if (tcp || getfd) { /* let go of the connection the orders came by */
 		close(fd);
 		close(lfd);
+		if (conn >= 0)
+			close(conn);
 	}
 	fprintf(stderr, "orders: %s\n", buf);
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)atoi(argv[4]))};

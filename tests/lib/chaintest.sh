@@ -151,15 +151,25 @@ ct_h1procs() {
 	fi
 }
 
-# ct_kev_off HOST : HOST's collector again with kernel_events = off (unshimmed,
-# as ct_setup starts it: an ASan build minds)
-ct_kev_off() {
-	kill "$(cat "$(tb_dir "$1")/hoptraced.pid")"
+# ct_collector_conf HOST KEY=VALUE... : HOST's collector again with these keys
+# set in its [collector] section (a line of the key already there goes),
+# unshimmed, as ct_setup starts it (an ASan build minds)
+ct_collector_conf() {
+	_ch=$1; shift
+	kill "$(cat "$(tb_dir "$_ch")/hoptraced.pid")"
 	sleep 0.5
-	sed -i 's|^\[collector\]$|[collector]\nkernel_events = off|' "$(tb_conf "$1")"
+	for _kv in "$@"; do
+		sed -i -e "/^${_kv%%=*} *=/d" \
+			-e "s|^\\[collector\\]\$|[collector]\\n${_kv%%=*} = ${_kv#*=}|" "$(tb_conf "$_ch")"
+	done
 	tb_preload off
-	tb_collector "$1"
+	tb_collector "$_ch"
 	tb_preload on
+}
+
+# ct_kev_off HOST : HOST's collector again with kernel_events = off
+ct_kev_off() {
+	ct_collector_conf "$1" kernel_events=off
 }
 
 # ct_no_origin_h1 ANSWER : no chain of ANSWER reaches h1 (by name or address) —

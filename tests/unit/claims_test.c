@@ -410,12 +410,19 @@ static void test_kev_lineage(void)
  * failed connect adds nothing; a shimmed process's adds nothing when a
  * record of its named it, else (io_uring) the kernel's hold, once its
  * records are read. */
-static void kev_tcp(struct graph *g, pid_t pid, uint64_t ino, int oldst, int newst, uint64_t ts)
+static void kev_tcp_r(struct graph *g, pid_t pid, uint64_t ino, int oldst, int newst, uint64_t ts,
+		      int released)
 {
 	static const uint8_t a2[4] = {10, 0, 0, 2}, a1[4] = {10, 0, 0, 1};
 	struct graph_kev_sock s = {pid, ino, ts, AF_INET, newst == 2 ? 0 : 40000, 9000,
-				   (uint8_t)oldst, (uint8_t)newst, a2, a1, 0, 0};
+				   (uint8_t)oldst, (uint8_t)newst, a2, a1, 0, 0, (uint8_t)released};
 	graph_kev_tcp(g, &s, ts);
+}
+
+/* (FIN_WAIT1, LAST_ACK: a close(), not a shutdown()) */
+static void kev_tcp(struct graph *g, pid_t pid, uint64_t ino, int oldst, int newst, uint64_t ts)
+{
+	kev_tcp_r(g, pid, ino, oldst, newst, ts, newst == 4 || newst == 9);
 }
 
 static void test_kev_tcp(void)
@@ -438,6 +445,24 @@ static void test_kev_tcp(void)
 		CHECK_EQ_INT(c->remote.port, 9000);
 		CHECK_EQ_INT(c->remote.a[3], 1);
 	}
+	/* a shutdown(SHUT_WR) (FIN_WAIT1, not in a release) ends nothing: it
+	 * reads on; its close() in FIN_WAIT2 (released) does */
+	kev_tcp(g, 50, 5010, 7, 2, 40);
+	kev_tcp(g, 50, 5010, 2, 1, 41);
+	kev_tcp_r(g, 50, 5010, 1, 4, 42, 0);
+	kev_tcp_r(g, 50, 5010, 4, 5, 43, 0);
+	CHECK(graph_chan(g, HT_CHAN_SOCK, 0, 5010) == NULL);
+	kev_tcp_r(g, 50, 5010, 5, 5, 48, 1);
+	c = graph_chan(g, HT_CHAN_SOCK, 0, 5010);
+	CHECK(c && c->holds && c->holds->since == 40 && c->holds->until == 48);
+	/* or, both FINs through before its close() (TIME_WAIT: CLOSE, not
+	 * released): it carries nothing more from then */
+	kev_tcp(g, 50, 5011, 7, 2, 40);
+	kev_tcp(g, 50, 5011, 2, 1, 41);
+	kev_tcp_r(g, 50, 5011, 1, 4, 42, 0);
+	kev_tcp_r(g, 50, 5011, 5, 7, 46, 0);
+	c = graph_chan(g, HT_CHAN_SOCK, 0, 5011);
+	CHECK(c && c->holds && c->holds->since == 40 && c->holds->until == 46);
 	/* a failed connect (SYN_SENT -> CLOSE) */
 	kev_tcp(g, 50, 5001, 7, 2, 26);
 	kev_tcp(g, 50, 5001, 2, 7, 27);
@@ -478,8 +503,19 @@ static void test_kev_tcp(void)
 	/* no passive open seen for it: nothing (neither its direction nor its start known) */
 	kev_tcp(g, 50, 5004, 1, 4, 35);
 	CHECK(graph_chan(g, HT_CHAN_SOCK, 0, 5004) == NULL);
+	/* the collector's own (its inquiry child, by its fork event): nothing */
+	graph_kev_self(g, 60);
+	graph_kev_fork(g, 61, 60, 610 * TICK_NS, 50);
+	kproc_set(61, 60, 60, 60, 610);
+	kev_tcp(g, 61, 5020, 7, 2, 51);
+	kev_tcp(g, 61, 5020, 2, 1, 52);
+	kev_tcp(g, 61, 5020, 8, 9, 53);
+	kev_tcp(g, 60, 5021, 7, 2, 51);
+	kev_tcp(g, 60, 5021, 1, 4, 53);
+	CHECK(graph_chan(g, HT_CHAN_SOCK, 0, 5020) == NULL && graph_chan(g, HT_CHAN_SOCK, 0, 5021) == NULL);
+	CHECK(graph_proc(g, 61) == NULL && graph_proc(g, 60) == NULL);
 	graph_stats(g, &st);
-	CHECK_EQ_INT((int)st.kev_tcp_holds, 3);
+	CHECK_EQ_INT((int)st.kev_tcp_holds, 5); /* (with the two shut-down ones) */
 	graph_free(g);
 }
 
@@ -578,13 +614,13 @@ static void test_kev_fork_fds(int with_event)
 	if (with_event)
 		graph_kev_fork_fds(g, 81, 20, f, 2, 0);
 	static const uint8_t a2[4] = {10, 0, 0, 2}, a1[4] = {10, 0, 0, 1};
-	struct graph_kev_sock sk = {81, 9100, 22, AF_INET, 0, 9000, 7, 2, a2, a1, 0, 0};
+	struct graph_kev_sock sk = {81, 9100, 22, AF_INET, 0, 9000, 7, 2, a2, a1, 0, 0, 0};
 	graph_kev_tcp(g, &sk, 22);      /* SYN_SENT */
 	sk.sport = 40000, sk.oldstate = 2, sk.newstate = 1, sk.ts = 23;
 	graph_kev_tcp(g, &sk, 23);      /* ESTABLISHED */
 	graph_kev_fds(g, 81, 0, 30, &f[1], 1, 0);
 	graph_kev_exit(g, 81, 30);
-	sk.oldstate = 8, sk.newstate = 9, sk.ts = 31;
+	sk.oldstate = 8, sk.newstate = 9, sk.ts = 31, sk.released = 1;
 	graph_kev_tcp(g, &sk, 31);      /* LAST_ACK: closed at its exit */
 	graph_kev_settle(g, 32, 0);
 	/* the next read of its fds (at the question) finds the pipe gone: both
@@ -597,8 +633,112 @@ static void test_kev_fork_fds(int with_event)
 	graph_free(g);
 }
 
+/* A static program (80) receives the read end of a pipe over a unix socket
+ * (SCM_RIGHTS: its fd table read after the receive), reads its orders and
+ * closes it before any /proc read; the pipe's writer (81, unrelated to it:
+ * its creator is 1) held a connection from 10.0.0.1 and has ended. */
+static void test_kev_recv_fds(int with_event)
+{
+	struct graph *g = scene(0);
+	graph_kev_on(g, 1);
+	kproc_set(80, 1, 80, 80, 800);
+	ok(g, 80, 0, image_rec(1, "/usr/bin/dash", 10));
+	ok(g, 80, 0, R(HT_REC_EXEC, 11)); /* exec'd a static binary */
+	graph_kev_exec(g, 80, 8, 1234, "/tmp/implant", 12);
+	graph_kev_fork(g, 81, 1, 810 * TICK_NS, 20);
+	graph_kev_exec(g, 81, 8, 1235, "/tmp/sender", 20);
+	struct graph_kev_fd f[2] = {{.fd = 3, .kind = HT_CHAN_PIPE, .ends = HE_R, .dev = 15, .ino = 90},
+				    {.fd = 4, .kind = HT_CHAN_PIPE, .ends = HE_W, .dev = 15, .ino = 90}};
+	static const uint8_t a2[4] = {10, 0, 0, 2}, a1[4] = {10, 0, 0, 1};
+	struct graph_kev_sock sk = {81, 9100, 22, AF_INET, 0, 9000, 7, 2, a2, a1, 0, 0, 0};
+	graph_kev_tcp(g, &sk, 22);      /* SYN_SENT */
+	sk.sport = 40000, sk.oldstate = 2, sk.newstate = 1, sk.ts = 23;
+	graph_kev_tcp(g, &sk, 23);      /* ESTABLISHED */
+	if (with_event)
+		graph_kev_recv_fds(g, 80, 25, f, 1, 0);
+	graph_kev_fds(g, 81, 0, 30, &f[1], 1, 0);
+	graph_kev_exit(g, 81, 30);
+	sk.oldstate = 8, sk.newstate = 9, sk.ts = 31, sk.released = 1;
+	graph_kev_tcp(g, &sk, 31);      /* LAST_ACK: closed at its exit */
+	graph_kev_settle(g, 32, 0);
+	/* the next read of its fds (at the question) finds the pipe gone */
+	kfd_set(80, 5, HT_CHAN_SOCK, 0, 9101);
+	struct proc *p80 = graph_proc(g, 80);
+	CHECK(p80 != NULL);
+	if (p80)
+		fd_unset(g, p80, 3, 40);
+	CHECK_ORIGINS(g, 80, 9101, 40, with_event ? "10.0.0.1" : "h2");
+	struct graph_stats st;
+	graph_stats(g, &st);
+	CHECK_EQ_INT((int)st.kev_recv_holds, with_event);
+	graph_free(g);
+}
+
+static void test_kev_recv_fds_on(void) { test_kev_recv_fds(1); }
+static void test_kev_recv_fds_off(void) { test_kev_recv_fds(0); }
+
+/* An io_uring program's direct descriptor (no fd the kernel shows): the
+ * connection it accepted (the passive open) and reads is held from the
+ * passive open — live at its next SYN — until the socket's release. */
+static void test_kev_sockuse(void)
+{
+	struct graph *g = scene(0);
+	graph_kev_on(g, 1);
+	kproc_set(70, 1, 70, 70, 700);
+	ok(g, 70, 0, image_rec(1, "/usr/bin/ring", 10));
+	kev_tcp(g, 1, 0, 3, 1, 20);      /* SYN_RECV -> ESTABLISHED (from 10.0.0.1) */
+	static const uint8_t a2[4] = {10, 0, 0, 2}, a1[4] = {10, 0, 0, 1};
+	struct graph_kev_sock su = {70, 7000, 21, AF_INET, 40000, 9000, 0, 1, a2, a1, 0, 0, 0};
+	graph_kev_sockuse(g, &su, 21);
+	graph_kev_sockuse(g, &su, 22);   /* (again: nothing more) */
+	kfd_set(70, 5, HT_CHAN_SOCK, 0, 7001);
+	CHECK_ORIGINS(g, 70, 7001, 30, "10.0.0.1");
+	struct chan *c = graph_chan(g, HT_CHAN_SOCK, 0, 7000);
+	CHECK(c && c->holds && !c->holds->until && c->holds->since == 20 && c->dir == 'i' && !c->holds->cnext);
+	kev_tcp(g, 9999, 7000, 1, 4, 35); /* released, in some other context (a kworker's fput) */
+	CHECK(c && c->holds && c->holds->until == 35);
+	graph_free(g);
+}
+
 static void test_kev_fork_fds_on(void) { test_kev_fork_fds(1); }
 static void test_kev_fork_fds_off(void) { test_kev_fork_fds(0); }
+
+/* The same over a unix socket whose writer (70, from the session 40) connected,
+ * wrote and ended before the reader's accept: its exit read names no peer
+ * inode (the connection was not accepted: no inode yet); the reader's first
+ * receive names both (KEV_UNIXPEER) and joins the two ends. */
+static void test_kev_unix_early(int with_event)
+{
+	struct graph *g = scene(0);
+	graph_kev_on(g, 1);
+	kproc_set(60, 1, 60, 60, 600);
+	ok(g, 60, 0, image_rec(1, "/usr/bin/reader", 10));
+	graph_kev_fork(g, 70, 40, 700 * TICK_NS, 20);
+	graph_kev_exec(g, 70, 8, 1234, "/tmp/writer", 21);
+	struct graph_kev_fd w = {.fd = 3, .kind = HT_CHAN_SOCK, .ino = 8002, .peer = 0};
+	graph_kev_fds(g, 70, 0, 30, &w, 1, 0);
+	graph_kev_exit(g, 70, 30);
+	graph_kev_settle(g, 31, 0);
+	kfd_set(60, 3, HT_CHAN_SOCK, 0, 8001); /* accepted after the writer ended */
+	struct ht_record acc = R(HT_REC_ACCEPT, 34);
+	acc.fd = 3;
+	acc.chan = (struct ht_chan){HT_CHAN_SOCK, 0, 8001};
+	acc.num = SOCK_STREAM;
+	acc.addr.family = acc.addr2.family = AF_UNIX;
+	ok(g, 60, 0, acc);
+	if (with_event)
+		graph_kev_unix_peer(g, 8001, 8002, 35);
+	kfd_set(60, 4, HT_CHAN_SOCK, 0, 6000);
+	ok(g, 60, 0, connect_rec(4, 6000, "10.0.0.3", 40));
+	struct chan *a = graph_chan(g, HT_CHAN_SOCK, 0, 8001), *b = graph_chan(g, HT_CHAN_SOCK, 0, 8002);
+	CHECK(b && b->holds && b->holds->p->pid == 70);
+	CHECK(!with_event || (a && a->peer == b && b->peer == a));
+	CHECK_ORIGINS(g, 60, 6000, 50, with_event ? "10.0.0.1" : "h2");
+	graph_free(g);
+}
+
+static void test_kev_unix_early_on(void) { test_kev_unix_early(1); }
+static void test_kev_unix_early_off(void) { test_kev_unix_early(0); }
 
 static void test_kev_exit_fds_on(void) { test_kev_exit_fds(1); }
 static void test_kev_exit_fds_off(void) { test_kev_exit_fds(0); }
@@ -1227,6 +1367,7 @@ static void test_check_round(void)
 }
 
 T_MAIN("claims", T(test_forged_fdrecv), T(test_forged_fd_claims), T(test_forged_creator), T(test_kev_lineage), T(test_kev_tcp),
-       T(test_kev_exit_fds_on), T(test_kev_exit_fds_off), T(test_kev_fork_fds_on),
+       T(test_kev_exit_fds_on), T(test_kev_exit_fds_off), T(test_kev_unix_early_on),
+       T(test_kev_unix_early_off), T(test_kev_fork_fds_on), T(test_kev_recv_fds_on), T(test_kev_recv_fds_off), T(test_kev_sockuse),
        T(test_kev_fork_fds_off),
        T(test_kernel_lineage), T(test_hidden_close), T(test_dup_after_late_accept), T(test_exit_noted_ends_when_seen), T(test_unconfirmed_inherited), T(test_unconfirmed_inherited_uid), T(test_unconfirmed_ends_at_close), T(test_unconfirmed_child_copy), T(test_bounds), T(test_unreported_fd), T(test_check_round), T(test_unreported_feeder), T(test_unreported_creator), T(test_hold_budget))

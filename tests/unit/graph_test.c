@@ -1251,7 +1251,7 @@ static int dark_scene(uid_t hu, int closed, int kev_on, int pipe_read)
 	usleep(20000); /* (their setuid done) */
 	uint64_t t0 = mono_now();
 	static const uint8_t hl[4] = {10, 0, 0, 2}, far[4] = {192, 0, 2, 7};
-	struct graph_kev_sock sk = {kids[0], 777001, t0, AF_INET, 0, 443, 7, 2, hl, far, 0, 0};
+	struct graph_kev_sock sk = {kids[0], 777001, t0, AF_INET, 0, 443, 7, 2, hl, far, 0, 0, 0};
 	graph_kev_tcp(g, &sk, t0); /* SYN_SENT */
 	sk.sport = 40001, sk.oldstate = 2, sk.newstate = 1, sk.ts = t0 + 1;
 	graph_kev_tcp(g, &sk, t0 + 1); /* ESTABLISHED */
@@ -2012,7 +2012,7 @@ static void kev_lo(struct graph *g, pid_t pid, uint64_t ino, uint16_t lport, uin
 {
 	static const uint8_t lo[4] = {127, 0, 0, 1};
 	struct graph_kev_sock s = {pid, ino, ts, AF_INET, lport, rport, (uint8_t)oldst, (uint8_t)newst,
-				   lo, lo, 0, 0};
+				   lo, lo, 0, 0, newst == 4 || newst == 9}; /* (a close(), not a shutdown()) */
 	graph_kev_tcp(g, &s, ts);
 }
 
