@@ -341,6 +341,15 @@ static int rec_image(struct rec *x)
 
 static int rec_exec(struct rec *x)
 {
+	/* sent before an image the process has announced since: that exec
+	 * made it. A vfork child's EXEC travels on a momentary connection to
+	 * the record socket, its new image's IMAGE on the ring socket, and a
+	 * drain round can read the second first (the other is applied a round
+	 * later): taken as an exec still to come, the walk read /proc and
+	 * marked the process a static image, seen "kernel" (chain_relays'
+	 * waiting shell) */
+	if (x->p->exec_ts && x->r->ts < x->p->exec_ts)
+		return 0;
 	x->p->exec_pending = 1; /* graph_refresh reads the kernel's view */
 	return 0;
 }

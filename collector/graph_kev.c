@@ -10,8 +10,10 @@
  * A direct-mapped table by pid (KLIN_N slots): a slot keeps the newest
  * process of its pids; an older one it lost is simply not known, and its
  * records are checked as without the source. Events are read before records
- * (records.c drains the ring first), and the kernel reports a fork before
- * the child runs: a child's BIRTH finds its fork event.
+ * are applied (records.c apply_pending reads the ring before each batch of
+ * records it read), and the kernel reports a fork before the child runs and
+ * an exec before the new image runs: a child's BIRTH finds its fork event,
+ * an IMAGE its exec event.
  */
 #include <errno.h>
 #include <stdlib.h>

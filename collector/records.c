@@ -264,6 +264,15 @@ static void apply_pending(struct collector *c)
 {
 	struct records *rs = &c->rec;
 	struct pend *pend = rs->pend;
+	/* the kernel's events up to now first: each record here was read after
+	 * its sender sent it, so what the kernel reported before that (an
+	 * exec before the new image's IMAGE, a fork before the child's BIRTH)
+	 * is in the event ring now. Read only at the drain's start, an IMAGE
+	 * read in a later round (or past PEND_MAX) of a drain that began
+	 * before its exec was refused ("no exec in the kernel's events") and
+	 * the process taken for a static image, seen "kernel" */
+	if (rs->npend)
+		kev_consume(&c->kev);
 	for (size_t i = 0; i < rs->npend; i++)
 		rs->pend_ix[i] = (uint32_t)i;
 	qsort_r(rs->pend_ix, rs->npend, sizeof(*rs->pend_ix), pend_cmp, pend);

@@ -892,6 +892,27 @@ static void test_pid_reuse(void)
 	graph_free(g);
 }
 
+/* A vfork child's BIRTH and EXEC (a momentary connection to the record
+ * socket) applied after its new image's IMAGE (the ring socket), as a drain
+ * round that read the registration first leaves them: the exec is the
+ * IMAGE's, not one still to come (chain_relays' waiting shell was seen
+ * "kernel": the walk took it for a static image). A later EXEC still is. */
+static void test_exec_after_image(void)
+{
+	struct graph *g = mk(600, 1000);
+	image(g, 20, 1, "/usr/bin/dash", 1 * SEC);
+	image(g, 21, 20, "/usr/bin/nc.openbsd", 2 * SEC + 1000000);
+	birth(g, 21, 20, 2 * SEC);
+	ok(g, 21, R(HT_REC_EXEC, 2 * SEC));
+	struct proc *p = graph_proc(g, 21);
+	CHECK(p && p->alive && !p->exec_pending);
+	CHECK(p && p->creator && p->creator->pid == 20);
+	CHECK_EQ_STR(p ? proc_seen(p) : "", "shim");
+	ok(g, 21, R(HT_REC_EXEC, 3 * SEC)); /* its own exec, after the image */
+	CHECK(p && p->exec_pending);
+	graph_free(g);
+}
+
 static void test_retention_and_bounds(void)
 {
 	struct graph *g = mk(10, 1000);
@@ -2282,7 +2303,7 @@ T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_re
        T(test_creator_history), T(test_creator_reads_child), T(test_creator_history_limits),
        T(test_reads_child_live), T(test_writer_before_reader), T(test_hub_child_departed), T(test_record_socket_unaccepted),
        T(test_direct_path_first),
-       T(test_local_origin), T(test_local_origin_feeders), T(test_local_origin_feeder_once), T(test_pid_reuse), T(test_retention_and_bounds),
+       T(test_local_origin), T(test_local_origin_feeders), T(test_local_origin_feeder_once), T(test_pid_reuse), T(test_exec_after_image), T(test_retention_and_bounds),
        T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_ghost_fd_inherited), T(test_pipe_decoys_known), T(test_pipe_holder_after_search), T(test_pipe_push_confirm), T(test_dark_connection), T(test_who_reused_tuple), T(test_probe_keeps_tcp_peers), T(test_reconnect_after_failure),
        T(test_pty_purge_trim_uaf), T(test_pty_reuse_backdated_master), T(test_pty_reuse_late_end), T(test_zombie_child_inherits), T(test_creator_closed_after_fork), T(test_sweep_before_records), T(test_exit_past_files), T(test_pty_purge_found_gone), T(test_many_fds),
        T(test_memory_per_10k), T(test_hist_closed_lookup), T(test_hist_outbound_reuse), T(test_hist_bound), T(test_who_closed), T(test_local_closed_client), T(test_local_closed_client_reused_port), T(test_local_closed_client_evicted), T(test_local_unknown_client), T(test_who_closed_daemon),
