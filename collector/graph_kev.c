@@ -10,8 +10,8 @@
  * A direct-mapped table by pid (KLIN_N slots): a slot keeps the newest
  * process of its pids; an older one it lost is simply not known, and its
  * records are checked as without the source. Events are read before records
- * are applied (records.c apply_pending reads the ring before each batch of
- * records it read), and the kernel reports a fork before the child runs and
+ * are applied (records.c apply_pending reads the ring again before a batch
+ * of records with an IMAGE whose exec it has not seen), and the kernel reports a fork before the child runs and
  * an exec before the new image runs: a child's BIRTH finds its fork event,
  * an IMAGE its exec event.
  */
@@ -264,6 +264,13 @@ int kev_lineage(struct graph *g, pid_t pid, struct kev_lineage *out)
 	out->exec_ts = k->exec_ts;
 	return 0;
 }
+
+int graph_kev_exec_missing(struct graph *g, pid_t pid)
+{
+	struct kev_lineage kl;
+	return kev_lineage(g, pid, &kl) == 0 && kl.exec_missing;
+}
+
 
 /* Ends every open hold on c at ts (their fd entries go); returns whether p
  * had a hold on c (open or closed). */

@@ -270,9 +270,16 @@ static void apply_pending(struct collector *c)
 	 * is in the event ring now. Read only at the drain's start, an IMAGE
 	 * read in a later round (or past PEND_MAX) of a drain that began
 	 * before its exec was refused ("no exec in the kernel's events") and
-	 * the process taken for a static image, seen "kernel" */
-	if (rs->npend)
-		kev_consume(&c->kev);
+	 * the process taken for a static image, seen "kernel". Read only when
+	 * an IMAGE here has no exec event yet: any read changes the graph, and
+	 * a read before every batch, between a push and its `who`, spoilt the
+	 * push (attack_push_stale's "an ordinary client keeps its push": 0 of 5
+	 * curls accepted) */
+	for (size_t i = 0; i < rs->npend; i++)
+		if (pend[i].rec.type == HT_REC_IMAGE && graph_kev_exec_missing(c->graph, pend[i].pid)) {
+			kev_consume(&c->kev);
+			break;
+		}
 	for (size_t i = 0; i < rs->npend; i++)
 		rs->pend_ix[i] = (uint32_t)i;
 	qsort_r(rs->pend_ix, rs->npend, sizeof(*rs->pend_ix), pend_cmp, pend);
