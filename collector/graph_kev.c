@@ -16,8 +16,10 @@
  * an IMAGE its exec event.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "graph_int.h"
@@ -538,10 +540,10 @@ void graph_kev_tcp(struct graph *g, const struct graph_kev_sock *s, uint64_t now
 	struct kevtab *t = g->kev_on ? tab(g) : NULL;
 	if (!t || (s->family != AF_INET && s->family != AF_INET6))
 		return;
-	/* (a passive open comes in whatever context the handshake's last ACK
-	 * found: its tgid says nothing; a connect's and a close's are the
-	 * process's) */
-	if (s->newstate != 1 && own_pid(t, s->pid))
+	/* (only a connect's and a release's tgid is the process's: the others
+	 * come in whatever context the packet found — a softirq in any task,
+	 * the collector's too, which must not drop another's CLOSE) */
+	if ((s->newstate == 2 || s->released) && own_pid(t, s->pid))
 		return; /* the collector's own connection */
 	if (s->newstate == 1 && s->oldstate == 3) { /* SYN_RECV -> ESTABLISHED: passive */
 		struct gaddr l, r;
@@ -787,6 +789,20 @@ static struct hold *closed_hold(struct graph *g, struct proc *p, const struct gr
 	return h;
 }
 
+/* The executable k's exec event names, as /proc/PID/exe would: the path
+ * execve() was given with its symlinks resolved (`nc` -> /usr/bin/nc.openbsd),
+ * when that file is still the exec'd one (its inode); else the path as given */
+static const char *exec_path(struct graph *g, const struct klin *k)
+{
+	char buf[PATH_MAX];
+	struct stat st;
+	if (!k->path || k->path[0] != '/' || !realpath(k->path, buf) || !strcmp(buf, k->path))
+		return k->path;
+	if (stat(buf, &st) != 0 || (uint64_t)st.st_ino != k->ino)
+		return k->path;
+	return graph_intern(g, buf);
+}
+
 /* A new entry, alive for now, for the process k describes, with its creator
  * (kproc) when the graph or the events know it */
 static struct proc *kproc_new(struct graph *g, const struct klin *k, uid_t uid, uint64_t now,
@@ -801,7 +817,7 @@ static struct proc *kproc_new(struct graph *g, const struct klin *k, uid_t uid, 
 	p->exec_ts = image_start(k);
 	p->uid = uid;
 	if (k->path)
-		p->exe = k->path;
+		p->exe = exec_path(g, k);
 	p->creator_pid = k->creator;
 	const struct klin *ck = &g->kev->slot[(uint32_t)k->creator % KLIN_N];
 	struct proc *c = NULL;

@@ -18,9 +18,7 @@
 tb_init "$@"
 tb_need nc
 ct_setup
-st=$(tb_exec h2 "$TB_HOPTRACE" status) || tb_fail "status"
-[ "$(echo "$st" | sed -n 's/^kernel_events\.state: //p')" = on ] ||
-	tb_skip "kernel events unavailable: $(echo "$st" | sed -n 's/^kernel_events\.reason: //p')"
+ct_kev_need h2
 
 # ask TAG: two chains of a process on h2 holding a connection to h1:9000,
 # h1's collector restarted between them; h2's graph in $TB_T/TAG.graph.json

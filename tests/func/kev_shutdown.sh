@@ -18,13 +18,9 @@
 . "$TB_LIB/chaintest.sh"
 tb_init "$@"
 RAT_BIN=$TB_T/connect_read_close
-${CC:-cc} -static -O2 -std=gnu11 -D_GNU_SOURCE -o "$RAT_BIN" "$HT_TOP/tests/helpers/connect_read_close.c" \
-	2>"$TB_T/static.err" || tb_skip "no static link: $(head -n 1 "$TB_T/static.err")"
-readelf -l "$RAT_BIN" 2>/dev/null | grep -q INTERP && tb_skip "$RAT_BIN is not static"
+ct_static "$RAT_BIN" connect_read_close.c
 ct_setup
-st=$(tb_exec h2 "$TB_HOPTRACE" status) || tb_fail "status"
-[ "$(echo "$st" | sed -n 's/^kernel_events\.state: //p')" = on ] ||
-	tb_skip "kernel events unavailable: $(echo "$st" | sed -n 's/^kernel_events\.reason: //p')"
+ct_kev_need h2
 ct_collector_conf h2 history_window=2s
 
 # the controller on h1: reads "ready" up to the client's EOF (its shutdown),

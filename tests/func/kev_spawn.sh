@@ -22,13 +22,9 @@
 tb_init "$@"
 tb_need nc
 BIN=$TB_T/fifo_orders
-${CC:-cc} -static -O2 -std=gnu11 -D_GNU_SOURCE -o "$BIN" "$HT_TOP/tests/helpers/fifo_orders.c" \
-	2>"$TB_T/static.err" || tb_skip "no static link: $(head -n 1 "$TB_T/static.err")"
-readelf -l "$BIN" 2>/dev/null | grep -q INTERP && tb_skip "$BIN is not static"
+ct_static "$BIN" fifo_orders.c
 ct_setup
-st=$(tb_exec h2 "$TB_HOPTRACE" status) || tb_fail "status"
-[ "$(echo "$st" | sed -n 's/^kernel_events\.state: //p')" = on ] ||
-	tb_skip "kernel events unavailable: $(echo "$st" | sed -n 's/^kernel_events\.reason: //p')"
+ct_kev_need h2
 
 # run TAG: one run; the who answer of the parent's connection in $TB_T/TAG.who.json
 run() {

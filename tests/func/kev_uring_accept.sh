@@ -30,9 +30,7 @@ BIN=$TB_T/uring_accept
 ${CC:-cc} -O2 -std=gnu11 -D_GNU_SOURCE -o "$BIN" "$HT_TOP/tests/helpers/uring_accept.c" -luring \
 	2>"$TB_T/uring.err" || tb_skip "no liburing (liburing-dev): $(head -n 1 "$TB_T/uring.err")"
 ct_setup
-st=$(tb_exec h2 "$TB_HOPTRACE" status) || tb_fail "status"
-[ "$(echo "$st" | sed -n 's/^kernel_events\.state: //p')" = on ] ||
-	tb_skip "kernel events unavailable: $(echo "$st" | sed -n 's/^kernel_events\.reason: //p')"
+ct_kev_need h2
 
 # run TAG [direct]: one run; the who answer of its connection to h3:22 in
 # $TB_T/TAG.who.json (direct: into a fixed file slot, kept)

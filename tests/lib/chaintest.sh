@@ -151,6 +151,23 @@ ct_h1procs() {
 	fi
 }
 
+# ct_static BIN SOURCE : links tests/helpers/SOURCE statically as BIN, or SKIPs
+# (the kernel-event tests' programs the shim cannot see)
+ct_static() {
+	${CC:-cc} -static -O2 -std=gnu11 -D_GNU_SOURCE -o "$1" "$HT_TOP/tests/helpers/$2" \
+		2>"$TB_T/static.err" || tb_skip "no static link: $(head -n 1 "$TB_T/static.err")"
+	readelf -l "$1" 2>/dev/null | grep -q INTERP && tb_skip "$1 is not static"
+	return 0
+}
+
+# ct_kev_need HOST : SKIPs unless HOST's kernel event source is on
+ct_kev_need() {
+	_st=$(tb_exec "$1" "$TB_HOPTRACE" status) || tb_fail "status"
+	[ "$(echo "$_st" | sed -n 's/^kernel_events\.state: //p')" = on ] ||
+		tb_skip "kernel events unavailable: $(echo "$_st" | sed -n 's/^kernel_events\.reason: //p')"
+	return 0
+}
+
 # ct_collector_conf HOST KEY=VALUE... : HOST's collector again with these keys
 # set in its [collector] section (a line of the key already there goes),
 # unshimmed, as ct_setup starts it (an ASan build minds)
