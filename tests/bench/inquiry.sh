@@ -93,7 +93,7 @@ fleet_cpu() {
 	for _h in 1 2 3 4 5; do
 		for _q in $(ip netns pids "$(tb_ns "$1$_h")" 2>/dev/null); do
 			case $(readlink "/proc/$_q/exe" 2>/dev/null) in
-			*/hoptraced) _p="$_p /proc/$_q/task/*/schedstat" ;;
+			*/hoptraced | "$BASE") _p="$_p /proc/$_q/task/*/schedstat" ;;
 			esac
 		done
 	done
