@@ -344,10 +344,11 @@ static int rec_exec(struct rec *x)
 	/* sent before an image the process has announced since: that exec
 	 * made it. A vfork child's EXEC travels on a momentary connection to
 	 * the record socket, its new image's IMAGE on the ring socket, and a
-	 * drain round can read the second first (the other is applied a round
-	 * later): taken as an exec still to come, the walk read /proc and
-	 * marked the process a static image, seen "kernel" (chain_relays'
-	 * waiting shell) */
+	 * drain round can read the second first (a round serves a uid's first
+	 * 64 ready connections, records.c DRAIN_UID_CONNS, in the order they
+	 * were accepted, and the ring listener may be accepted from first):
+	 * taken as an exec still to come, the walk read /proc and marked the
+	 * process a static image, seen "kernel" (chain_relays' waiting shell) */
 	if (x->p->exec_ts && x->r->ts < x->p->exec_ts)
 		return 0;
 	x->p->exec_pending = 1; /* graph_refresh reads the kernel's view */
