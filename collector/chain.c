@@ -81,7 +81,9 @@ struct walk {
 
 static void walk_uid(struct walk *w, uid_t u)
 {
-	if (u == 0 || w->any_uid)
+	/* (uid -1: a process made from the kernel's events only, gone — its
+	 * connections' owners are the events' own, asked by the others) */
+	if (u == 0 || u == (uid_t)-1 || w->any_uid)
 		return;
 	for (size_t i = 0; i < w->nuids; i++)
 		if (w->uids[i] == u)
@@ -1600,7 +1602,7 @@ int chain_check_reach(struct graph *g, struct proc *subject, uint64_t now, uint6
 	reach_add(q, live, &n, 64, subject, 1);
 	for (size_t i = 0; i < n; i++) {
 		struct proc *p = q[i];
-		if (p->uid != 0) {
+		if (p->uid != 0 && p->uid != (uid_t)-1) {
 			size_t u = 0;
 			while (u < nuids && uids[u] != p->uid)
 				u++;

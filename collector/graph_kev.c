@@ -85,7 +85,8 @@ struct kpas {
 
 /* A TCP connection to or from another host that the kernel's events made a
  * process's hold (tcp_hold: an unshimmed program's, or a shimmed one's that
- * no record named), kept after its close for graph_kev_dark (a ring) */
+ * no record named) or whose closer the graph cannot make (gone, no fork
+ * event), kept after its close for graph_kev_dark (a ring, not root's) */
 #define KDARK_N 256
 struct kdark {
 	uint64_t ino, until;
@@ -398,6 +399,11 @@ static void dark_add(struct graph *g, const struct ktcp *t, uint64_t ts, uid_t u
 	    sd_is_local_addr(t->remote.family, t->remote.a) == 1)
 		return;
 	struct kdark *d = &g->kev->dark[g->kev->dark_next++ % KDARK_N];
+	if (d->ino && d->until + g->conf.window_ns >= ts)
+		/* one still within the window evicted (another user's closes can
+		 * push a user's out): as if events were lost — absence proves
+		 * nothing until the window has passed */
+		g->kev->lost_ts = ts;
 	d->ino = t->ino;
 	d->until = ts;
 	d->uid = uid;
@@ -1295,7 +1301,8 @@ int graph_kev_dark(struct graph *g, uint64_t from, const uid_t *uids, size_t n, 
 			continue;
 		if (record_held(g, graph_chan(g, HT_CHAN_SOCK, 0, k->ino)))
 			continue;
-		/* its uid: the socket's (sock_diag), else its connector's */
+		/* its uid: the socket's owner by the event, else its connector's
+		 * (the graph's, then sock_diag's, then /proc's) */
 		const struct proc *p = live_proc(g, k->pid);
 		struct sd_inet so;
 		struct procfs_stat st;

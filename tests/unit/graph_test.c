@@ -1294,6 +1294,52 @@ static int dark_scene(uid_t hu, int closed, int kev_on, int pipe_read)
 	return inc;
 }
 
+/* H's closed connection (uid 65534) pushed out of the ring of closed ones
+ * by 256 closes of another user's (gone processes the graph cannot make):
+ * counted as lost events, so S's walk through a pipe cannot be told
+ * complete (before: H's entry gone, a complete local chain) */
+static void test_dark_evicted(void)
+{
+	struct graph_conf cf = {.retention_ns = 600 * SEC, .window_ns = 60 * SEC,
+				.max_procs = 1000, .use_procfs = 1};
+	struct graph *g = graph_new(&cf);
+	graph_kev_on(g, 1);
+	int pfd[2];
+	CHECK(pipe(pfd) == 0);
+	pid_t kids[2] = {uid_kid(65534, NULL), uid_kid(65534, pfd)};
+	close(pfd[0]);
+	close(pfd[1]);
+	usleep(20000);
+	uint64_t t0 = mono_now();
+	static const uint8_t hl[4] = {10, 0, 0, 2}, far[4] = {192, 0, 2, 7};
+	struct graph_kev_sock sk = {kids[0], 778001, t0, AF_INET, 0, 443, 7, 2, hl, far, 0, 0};
+	graph_kev_tcp(g, &sk, t0);
+	sk.sport = 40001, sk.oldstate = 2, sk.newstate = 1, sk.ts = t0 + 1;
+	graph_kev_tcp(g, &sk, t0 + 1);
+	sk.oldstate = 1, sk.newstate = 4, sk.ts = t0 + 2;
+	graph_kev_tcp(g, &sk, t0 + 2);
+	for (int i = 0; i < 256; i++) {
+		/* (pids no process has: 4194304 is past pid_max) */
+		struct graph_kev_sock o = {4194304 + i, 779000 + (uint64_t)i, t0 + 10, AF_INET, 0, 443,
+					   7, 2, hl, far, 65533, 1};
+		graph_kev_tcp(g, &o, t0 + 10);
+		o.sport = (uint16_t)(41000 + i), o.oldstate = 2, o.newstate = 1, o.ts = t0 + 11;
+		graph_kev_tcp(g, &o, t0 + 11);
+		o.oldstate = 1, o.newstate = 4, o.ts = t0 + 12;
+		graph_kev_tcp(g, &o, t0 + 12);
+	}
+	struct proc *s = graph_proc_resync(g, kids[1], mono_now());
+	CHECK(s != NULL);
+	if (s) {
+		struct chain_req req = {.host = "h2", .subject = s, .now = mono_now(), .nl = -1};
+		cJSON *a = chain_compute(g, &req);
+		CHECK(cJSON_IsTrue(cJSON_GetObjectItem(a, "holders_incomplete")));
+		cJSON_Delete(a);
+	}
+	kids_end(kids, 2);
+	graph_free(g);
+}
+
 static void test_dark_connection(void)
 {
 	CHECK_EQ_INT(dark_scene(65534, 0, 1, 0), 1); /* held now, same uid */
@@ -2304,7 +2350,7 @@ T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_re
        T(test_reads_child_live), T(test_writer_before_reader), T(test_hub_child_departed), T(test_record_socket_unaccepted),
        T(test_direct_path_first),
        T(test_local_origin), T(test_local_origin_feeders), T(test_local_origin_feeder_once), T(test_pid_reuse), T(test_exec_after_image), T(test_retention_and_bounds),
-       T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_ghost_fd_inherited), T(test_pipe_decoys_known), T(test_pipe_holder_after_search), T(test_pipe_push_confirm), T(test_dark_connection), T(test_who_reused_tuple), T(test_probe_keeps_tcp_peers), T(test_reconnect_after_failure),
+       T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_ghost_fd_inherited), T(test_pipe_decoys_known), T(test_pipe_holder_after_search), T(test_pipe_push_confirm), T(test_dark_connection), T(test_dark_evicted), T(test_who_reused_tuple), T(test_probe_keeps_tcp_peers), T(test_reconnect_after_failure),
        T(test_pty_purge_trim_uaf), T(test_pty_reuse_backdated_master), T(test_pty_reuse_late_end), T(test_zombie_child_inherits), T(test_creator_closed_after_fork), T(test_sweep_before_records), T(test_exit_past_files), T(test_pty_purge_found_gone), T(test_many_fds),
        T(test_memory_per_10k), T(test_hist_closed_lookup), T(test_hist_outbound_reuse), T(test_hist_bound), T(test_who_closed), T(test_local_closed_client), T(test_local_closed_client_reused_port), T(test_local_closed_client_evicted), T(test_local_unknown_client), T(test_who_closed_daemon),
        T(test_local_closed_client_history))
