@@ -1277,7 +1277,7 @@ static int dark_scene(uid_t hu, int closed, int kev_on, int pipe_read)
 	sk.sport = 40001, sk.oldstate = 2, sk.newstate = 1, sk.ts = t0 + 1;
 	graph_kev_tcp(g, &sk, t0 + 1); /* ESTABLISHED */
 	if (closed) {
-		sk.oldstate = 1, sk.newstate = 4, sk.ts = t0 + 2;
+		sk.oldstate = 1, sk.newstate = 4, sk.ts = t0 + 2, sk.released = 1;
 		graph_kev_tcp(g, &sk, t0 + 2); /* FIN_WAIT1: its close */
 	}
 	struct proc *s = graph_proc_resync(g, kids[1], mono_now());
@@ -1312,7 +1312,7 @@ static void test_dark_evicted(void)
 	usleep(20000);
 	uint64_t t0 = mono_now();
 	static const uint8_t hl[4] = {10, 0, 0, 2}, far[4] = {192, 0, 2, 7};
-	struct graph_kev_sock sk = {kids[0], 778001, t0, AF_INET, 0, 443, 7, 2, hl, far, 0, 0};
+	struct graph_kev_sock sk = {kids[0], 778001, t0, AF_INET, 0, 443, 7, 2, hl, far, 0, 0, 0};
 	graph_kev_tcp(g, &sk, t0);
 	sk.sport = 40001, sk.oldstate = 2, sk.newstate = 1, sk.ts = t0 + 1;
 	graph_kev_tcp(g, &sk, t0 + 1);
@@ -1321,7 +1321,7 @@ static void test_dark_evicted(void)
 	for (int i = 0; i < 256; i++) {
 		/* (pids no process has: 4194304 is past pid_max) */
 		struct graph_kev_sock o = {4194304 + i, 779000 + (uint64_t)i, t0 + 10, AF_INET, 0, 443,
-					   7, 2, hl, far, 65533, 1};
+					   7, 2, hl, far, 65533, 1, 0};
 		graph_kev_tcp(g, &o, t0 + 10);
 		o.sport = (uint16_t)(41000 + i), o.oldstate = 2, o.newstate = 1, o.ts = t0 + 11;
 		graph_kev_tcp(g, &o, t0 + 11);
