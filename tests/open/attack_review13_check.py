@@ -6,9 +6,11 @@
 import json, sys
 a = json.load(open(sys.argv[1]))
 ch = a.get("chains") or []
+hi = a.get("holders_incomplete")  # (the answer's, not a chain's)
+print("    answer holders_incomplete=%s holders_unattested=%s" % (hi, json.dumps(a.get("holders_unattested"))))
 for c in ch:
     print("    chain from %s complete=%s fallback=%s holders_incomplete=%s: %s" % (
-        c.get("origin_host"), c.get("complete"), c.get("fallback"), c.get("holders_incomplete"),
+        c.get("origin_host"), c.get("complete"), c.get("fallback"), hi,
         " ".join("%s:%s%s" % (p.get("host"), (p.get("exe") or "?").rsplit("/", 1)[-1],
                  "(%s)" % p.get("seen") if p.get("seen") not in (None, "shim") else "")
                  for p in c.get("procs") or [])))
@@ -18,7 +20,7 @@ if not ch:
 for c in ch:
     if c.get("origin_host") in ("h1", sys.argv[2]):
         continue
-    if c.get("fallback") or c.get("complete") is False or c.get("holders_incomplete"):
+    if c.get("fallback") or c.get("complete") is False or hi:
         print("    (marked: not taken as local)")
         if len(sys.argv) > 3 and sys.argv[3] == "reach":
             bad.append("a chain from %s: the lineage to h1 is cut (marked)" % c.get("origin_host"))
