@@ -14,9 +14,9 @@
 # each with the kernel events on, then off. Prints FAIL-CASE for a case whose
 # `who` answer for nc's connection does not reach h1 (the lineage cut; the
 # output says when the cut chain is at least marked fallback / not complete).
-# Session 13 (wt-rev13 at 53f10cb): setsid and late fail with kernel events on
-# (origin h2, complete false, fallback), all pass with them off (the session
-# leader, the filter's own shimmed image, is in the graph).
+# Session 13 (wt-rev13 at 53f10cb), 3 runs: setsid cut 2/3 with the kernel
+# events on, 2/3 off; late 2/3 on, 1/3 off; dfork never (a race: when it
+# passes, the chain shows the filter's own shimmed image, h2:filt).
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/testbed.sh"
 . "$TB_LIB/chaintest.sh"
 tb_init "$@"
