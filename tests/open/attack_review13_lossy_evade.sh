@@ -1,9 +1,10 @@
 #!/bin/sh
 # attack_review13_lossy_evade.sh — review 13 (session 13): an event loss made
 # on purpose (attack_review13_kev_flood.sh's SCM_RIGHTS loop) to hide a
-# connection let go of. S, nobody's program the shim does not see (an allow-all
-# seccomp filter: attack_review13_seccomp_lineage.c), started with no local
-# channel on its way (setsid, /dev/null: a cron job's), fetches its orders
+# connection let go of. S, nobody's shimmed python, fetches by raw syscalls
+# (libc's syscall(): the shim records nothing) while nobody's unshimmed
+# flooder (an allow-all seccomp filter: attack_review13_seccomp_lineage.c)
+# makes the loss; S is started with no local channel on its way (setsid, /dev/null: a cron job's), fetches its orders
 # from B (h3:2222, which sends a line and closes first, so S's end leaves no
 # orphan), closes, then connects to h3:22. Without a loss the kernel's connect
 # event makes B's connection a hold of S (a leaf), or a dark connection
