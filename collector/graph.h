@@ -511,6 +511,12 @@ void graph_stats(const struct graph *g, struct graph_stats *st);
 /* counts a claimed TCP address the kernel's table replaced (chain.c) */
 void graph_note_addr_corrected(struct graph *g);
 const struct graph_conf *graph_conf(const struct graph *g);
+/* conf.kernel_pipe_holders and kernel_ctx, once the graph is made (the
+ * collector's kernel descriptor search, kiter.h, loads after it) */
+void graph_set_pipe_holders(struct graph *g,
+			    int (*fn)(void *ctx, uint64_t dev, uint64_t ino, struct procfs_scan *s,
+				      int (*cb)(void *cbctx, pid_t pid, int fd), void *cbctx),
+			    void *ctx);
 /* A counter of the graph's changes that a chain walk may see: every record
  * applied (or refused), every hold opened (also from /proc), every process
  * ended, every gc, trim and socket probe. While it stays the same a walk
