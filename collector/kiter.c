@@ -7,9 +7,12 @@
  * files, the program writes the matches and a tick every KITER_TICK_FDS
  * descriptors, so the reader checks its budget between reads. One pass at a
  * time (ki->mu: the wanted inode and the counters are the program's globals).
+ * A process's table (kiter_fds) is a pass of the second program through a link
+ * made for that pid alone (union bpf_iter_link_info .task.pid, 6.1+).
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +21,7 @@
 
 #include "hoptrace/log.h"
 #include "hoptrace/procfs.h"
+#include "hoptrace/record.h"
 #include "kiter.h"
 
 #ifdef HT_KEV
@@ -208,6 +212,166 @@ int kiter_pipe_holders(void *ctx, uint64_t dev, uint64_t ino, struct procfs_scan
 	return rc;
 }
 
+/* ---- one process's table ------------------------------------------------- */
+
+#define KITER_MAX_FDS (1u << 20) /* entries one read keeps (nr_open's default) */
+
+struct fdrec {
+	pid_t tid;
+	int fd;
+	uint8_t kind;
+	uint32_t dev;
+	uint64_t ino;
+};
+
+/* The pass over pid's files: its entries in *out (*n), 1 when the CPU
+ * deadline stopped it, or -errno */
+static int fds_pass(struct kiter *ki, pid_t pid, uint64_t cpu_deadline, struct fdrec **out, size_t *n)
+{
+	struct kiter_bpf__bss *b = ki->skel->bss;
+	LIBBPF_OPTS(bpf_iter_attach_opts, o);
+	union bpf_iter_link_info li;
+	struct kiter_rec r[8];
+	struct fdrec *v = NULL;
+	size_t nv = 0, cap = 0;
+	int rc = 0, retries = 0;
+
+	memset(&li, 0, sizeof(li));
+	li.task.pid = (__u32)pid;
+	o.link_info = &li;
+	o.link_info_len = sizeof(li);
+	b->want_tgid = (__u32)pid;
+	b->visited = 0;
+	struct bpf_link *l = bpf_program__attach_iter(ki->skel->progs.kiter_fds, &o);
+	if (!l)
+		return -errno;
+	int fd = bpf_iter_create(bpf_link__fd(l));
+	if (fd < 0) {
+		rc = -errno;
+		bpf_link__destroy(l);
+		return rc;
+	}
+	for (;;) {
+		ssize_t k = read(fd, r, sizeof(r));
+		if (k < 0) {
+			if ((errno == EINTR || errno == EAGAIN) && ++retries < KITER_MAX_RETRIES)
+				continue;
+			rc = -errno;
+			break;
+		}
+		if (k == 0)
+			break;
+		if ((size_t)k % sizeof(r[0])) {
+			rc = -EPROTO;
+			break;
+		}
+		for (size_t i = 0; i < (size_t)k / sizeof(r[0]); i++) {
+			if (r[i].type != KITER_REC_FD || r[i].tgid != (__u32)pid)
+				continue;
+			if (nv == cap) {
+				size_t nc = cap ? cap * 2 : 64;
+				struct fdrec *t = nc <= KITER_MAX_FDS ? realloc(v, nc * sizeof(*v)) : NULL;
+				if (!t) {
+					rc = -ENOMEM;
+					goto out;
+				}
+				v = t;
+				cap = nc;
+			}
+			v[nv++] = (struct fdrec){.tid = (pid_t)r[i].tid, .fd = r[i].fd, .kind = r[i].fifo,
+						 .dev = r[i].dev, .ino = r[i].ino};
+		}
+		if (cpu_deadline && procfs_cpu_ns() >= cpu_deadline) {
+			rc = 1;
+			break;
+		}
+	}
+out:
+	close(fd);
+	bpf_link__destroy(l);
+	if (rc < 0) {
+		free(v);
+		return rc;
+	}
+	*out = v;
+	*n = nv;
+	return rc;
+}
+
+int kiter_fds(void *ctx, pid_t pid, uint64_t cpu_deadline_ns,
+	      int (*cb)(void *cbctx, int fd, const struct ht_chan *c), void *cbctx)
+{
+	struct kiter *ki = ctx;
+	struct fdrec *v = NULL;
+	size_t n = 0;
+	uint64_t pdev = procfs_pipefs_dev();
+	if (!ki || pid <= 0 || !pdev)
+		return procfs_fds_until(pid, cpu_deadline_ns, cb, cbctx);
+	pthread_mutex_lock(&ki->mu);
+	ki->st.fd_reads++;
+	int rc = fds_pass(ki, pid, cpu_deadline_ns, &v, &n);
+	if (rc < 0)
+		ki->st.fd_fallbacks++;
+	pthread_mutex_unlock(&ki->mu);
+	if (rc < 0)
+		return procfs_fds_until(pid, cpu_deadline_ns, cb, cbctx);
+	if (!n && kill(pid, 0) != 0 && errno == ESRCH) {
+		free(v);
+		return -ENOENT; /* as /proc/PID/fd's opendir: no such process */
+	}
+	/* the leader's table; without it (it ended) one live thread's, the
+	 * first (as procfs_other_thread) */
+	pid_t tid = pid;
+	int leader = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].tid == pid)
+			leader = 1;
+		else if (tid == pid || v[i].tid < tid)
+			tid = v[i].tid;
+	}
+	if (leader)
+		tid = pid;
+	int cut = rc, out = 0;
+	for (size_t i = 0; i < n && !out; i++) {
+		struct ht_chan c;
+		if (v[i].tid != tid)
+			continue;
+		if (cpu_deadline_ns && (i & 63) == 63 && procfs_cpu_ns() >= cpu_deadline_ns) {
+			cut = 1;
+			break;
+		}
+		memset(&c, 0, sizeof(c));
+		switch (v[i].kind) {
+		case KITER_FD_SOCK:
+			c.kind = HT_CHAN_SOCK;
+			c.ino = v[i].ino;
+			break;
+		case KITER_FD_PIPE:
+			c.kind = HT_CHAN_PIPE;
+			c.dev = pdev;
+			c.ino = v[i].ino;
+			break;
+		case KITER_FD_PTS: {
+			unsigned maj = v[i].dev >> 20, min = v[i].dev & 0xfffff;
+			c.kind = HT_CHAN_PTY;
+			c.ino = (uint64_t)(maj - 136) * 256 + min;
+			break;
+		}
+		default:
+			/* a FIFO (stat's numbers), a pty master (fdinfo's index):
+			 * /proc's word for that one entry */
+			if (procfs_fd_chan(tid, v[i].fd, &c) != 0)
+				continue;
+			break;
+		}
+		out = cb(cbctx, v[i].fd, &c);
+	}
+	free(v);
+	if (out)
+		return out;
+	return cut ? 1 : 0;
+}
+
 /* libbpf's own messages: warnings only, through our log */
 static int libbpf_print(enum libbpf_print_level lvl, const char *fmt, va_list ap)
 {
@@ -348,6 +512,13 @@ int kiter_pipe_holders(void *ctx, uint64_t dev, uint64_t ino, struct procfs_scan
 {
 	(void)ctx;
 	return procfs_pipe_holders_scan(dev, ino, s, cb, cbctx);
+}
+
+int kiter_fds(void *ctx, pid_t pid, uint64_t cpu_deadline_ns,
+	      int (*cb)(void *cbctx, int fd, const struct ht_chan *c), void *cbctx)
+{
+	(void)ctx;
+	return procfs_fds_until(pid, cpu_deadline_ns, cb, cbctx);
 }
 
 void kiter_stats(const struct kiter *ki, struct kiter_stats *st)

@@ -18,6 +18,7 @@
 
 struct kiter;
 struct procfs_scan;
+struct ht_chan;
 
 /* The iterator for network namespace netns_ino's processes: NULL with why. */
 struct kiter *kiter_open(uint64_t netns_ino, char *why, size_t n);
@@ -33,9 +34,18 @@ void kiter_close(struct kiter *ki);
 int kiter_pipe_holders(void *ctx, uint64_t dev, uint64_t ino, struct procfs_scan *s,
 		       int (*cb)(void *cbctx, pid_t pid, int fd), void *cbctx);
 
+/* graph_conf.kernel_fds (ctx: a kiter): procfs_fds_until's contract — the
+ * same entries (sockets, pipes, FIFOs, ptys: procfs_fds's kinds and keys), the
+ * group leader's table (a live thread's when the leader ended), 1 when the
+ * CPU deadline came first — from a pass over pid's files alone (a link made
+ * for its pid). Any failure: procfs_fds_until itself. */
+int kiter_fds(void *ctx, pid_t pid, uint64_t cpu_deadline_ns,
+	      int (*cb)(void *cbctx, int fd, const struct ht_chan *c), void *cbctx);
+
 /* passes made, and searches that fell back to /proc (stats) */
 struct kiter_stats {
-	uint64_t passes, fallbacks, cut;
+	uint64_t passes, fallbacks, cut; /* holder searches */
+	uint64_t fd_reads, fd_fallbacks; /* one process's table */
 };
 void kiter_stats(const struct kiter *ki, struct kiter_stats *st);
 

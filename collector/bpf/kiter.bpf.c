@@ -9,6 +9,12 @@
  *   record (tgid, fd, dev, ends, uid) per descriptor on one of them, of
  *   processes in target_netns only (as kev.bpf.c's events).
  *
+ * and kiter_fds, one process's table (a link made for its pid, want_tgid
+ * that pid): every descriptor that may be a channel end as /proc's
+ * procfs_fds reads them — socket, pipe, FIFO, pty slave (major 136-143), pty
+ * master (5:2) — of the group leader's table, or of each thread's when the
+ * leader has none (it ended: /proc reads a live thread's then).
+ *
  * The kernel's task_file iterator visits a thread only when its fd table is
  * not its group leader's (a thread sharing it is skipped); one whose leader
  * ended is visited — the reader merges those (same tgid, fd). A tick record
@@ -30,6 +36,9 @@
 #define OVERLAYFS_SUPER_MAGIC 0x794c7630
 #define FUSE_SUPER_MAGIC 0x65735546
 #define BTRFS_SUPER_MAGIC 0x9123683E
+#define S_IFSOCK 0140000
+#define S_IFCHR 0020000
+#define MINORBITS 20
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -38,6 +47,7 @@ const volatile __u32 target_netns = 0; /* the collector's netns inode */
 /* set by the reader before each pass (one pass at a time: kiter.c's lock) */
 __u64 want_ino[KITER_WANT_MAX];
 __u32 want_n;
+__u32 want_tgid;
 /* out: descriptors and tasks visited in this pass (the reader zeroes them) */
 __u64 visited;
 __u64 tasks;
@@ -111,5 +121,55 @@ int kiter_pipe(struct bpf_iter__task_file *ctx)
 		r.type = KITER_REC_TICK;
 		bpf_seq_write(seq, &r, sizeof(r));
 	}
+	return 0;
+}
+
+SEC("iter/task_file")
+int kiter_fds(struct bpf_iter__task_file *ctx)
+{
+	struct seq_file *seq = ctx->meta->seq;
+	struct task_struct *t = ctx->task;
+	struct file *f = ctx->file;
+	struct kiter_rec r = {};
+	if (!t || !f)
+		return 0;
+	__u64 v = ++visited;
+	if ((v % KITER_TICK_FDS) == 0) {
+		r.type = KITER_REC_TICK;
+		bpf_seq_write(seq, &r, sizeof(r));
+	}
+	if ((__u32)BPF_CORE_READ(t, tgid) != want_tgid)
+		return 0;
+	struct task_struct *l = BPF_CORE_READ(t, group_leader);
+	if (l != t && BPF_CORE_READ(l, files))
+		return 0; /* a thread's own table: /proc shows the leader's */
+	struct inode *in = BPF_CORE_READ(f, f_inode);
+	if (!in)
+		return 0;
+	unsigned int mode = BPF_CORE_READ(in, i_mode) & S_IFMT;
+	__u8 kind;
+	if (mode == S_IFSOCK) {
+		kind = KITER_FD_SOCK;
+	} else if (mode == S_IFIFO) {
+		kind = BPF_CORE_READ(in, i_sb, s_magic) == PIPEFS_MAGIC ? KITER_FD_PIPE : KITER_FD_FIFO;
+	} else if (mode == S_IFCHR) {
+		__u32 rdev = BPF_CORE_READ(in, i_rdev), maj = rdev >> MINORBITS;
+		if (maj >= 136 && maj <= 143)
+			kind = KITER_FD_PTS;
+		else if (maj == 5 && (rdev & ((1U << MINORBITS) - 1)) == 2)
+			kind = KITER_FD_PTMX;
+		else
+			return 0;
+		r.dev = rdev;
+	} else {
+		return 0;
+	}
+	r.type = KITER_REC_FD;
+	r.fifo = kind;
+	r.ino = BPF_CORE_READ(in, i_ino);
+	r.tgid = want_tgid;
+	r.tid = BPF_CORE_READ(t, pid);
+	r.fd = (__s32)ctx->fd;
+	bpf_seq_write(seq, &r, sizeof(r));
 	return 0;
 }

@@ -11,6 +11,14 @@
 
 #define KITER_REC_TICK 1      /* no match: the reader may check its budget */
 #define KITER_REC_PIPE 2      /* a pipe's or FIFO's holder */
+#define KITER_REC_FD 3        /* one process's descriptor that may be a channel
+			       * end (fifo: its KITER_FD_* kind) */
+
+#define KITER_FD_SOCK 1       /* ino: the socket's inode */
+#define KITER_FD_PIPE 2       /* pipefs's: ino */
+#define KITER_FD_FIFO 3       /* another file system's FIFO: stat() names it */
+#define KITER_FD_PTS 4        /* a pty slave: dev, its rdev (kernel encoding) */
+#define KITER_FD_PTMX 5       /* a pty master (5:2): its index by fdinfo */
 
 #define KITER_END_R 1
 #define KITER_END_W 2

@@ -1,4 +1,5 @@
-/* kiter_test.c — collector/kiter.c (the kernel pass for a pipe's holders)
+/* kiter_test.c — collector/kiter.c (the kernel pass for a pipe's holders,
+ * and for one process's table: the same entries as procfs_fds)
  * against real processes, beside procfs_pipe_holders_scan: the same holders,
  * every one (the owner's first), none of another network namespace, a
  * thread's shared table once, the budget's cut said. Needs root and BPF
@@ -11,11 +12,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "hoptrace/procfs.h"
+#include "hoptrace/record.h"
 #include "../../collector/kiter.h"
 #include "test.h"
 
@@ -227,4 +232,128 @@ static void test_budget_and_fallback(void)
 	kiter_close(ki);
 }
 
-T_MAIN("kiter", T(test_pipe_every_holder), T(test_threads_and_fifo), T(test_budget_and_fallback))
+struct fdset {
+	int n;
+	int fd[256];
+	struct ht_chan c[256];
+};
+
+static int collect(void *ctx, int fd, const struct ht_chan *c)
+{
+	struct fdset *s = ctx;
+	if (s->n < 256) {
+		s->fd[s->n] = fd;
+		s->c[s->n] = *c;
+	}
+	s->n++;
+	return 0;
+}
+
+/* the same entries, in the same order, with the same keys */
+static void same_sets(const struct fdset *a, const struct fdset *b)
+{
+	CHECK_EQ_INT(a->n, b->n);
+	for (int i = 0; i < a->n && i < b->n && i < 256; i++) {
+		CHECK_EQ_INT(a->fd[i], b->fd[i]);
+		CHECK_EQ_INT(a->c[i].kind, b->c[i].kind);
+		CHECK_EQ_INT(a->c[i].dev, b->c[i].dev);
+		CHECK_EQ_INT(a->c[i].ino, b->c[i].ino);
+	}
+}
+
+static void *thread_fds(void *arg)
+{
+	int *w = arg;
+	char c;
+	while (read(w[0], &c, 1) > 0)
+		;
+	return NULL;
+}
+
+/* kiter_fds against procfs_fds_until: this process's table with a socket, a
+ * pipe, a FIFO, a pty's two ends, an eventfd and a file (neither a channel);
+ * a process whose leader ended (a live thread's table); no such process */
+static void test_fds_as_proc(void)
+{
+	struct kiter *ki = open_or_skip();
+	if (!ki)
+		return;
+	char dir[] = "/tmp/kiter_fdsXXXXXX", path[64];
+	int p[2], sv[2];
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/q", dir);
+	CHECK_EQ_INT(mkfifo(path, 0600), 0);
+	int f = open(path, O_RDWR | O_CLOEXEC);
+	CHECK_EQ_INT(pipe(p), 0);
+	CHECK_EQ_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	int m = posix_openpt(O_RDWR | O_NOCTTY), sl = -1;
+	if (m >= 0 && grantpt(m) == 0 && unlockpt(m) == 0)
+		sl = open(ptsname(m), O_RDWR | O_NOCTTY);
+	int ev = eventfd(0, EFD_CLOEXEC), reg = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
+	struct fdset a = {0}, b = {0};
+	CHECK_EQ_INT(kiter_fds(ki, getpid(), 0, collect, &a), 0);
+	CHECK_EQ_INT(procfs_fds_until(getpid(), 0, collect, &b), 0);
+	same_sets(&a, &b);
+	int kinds[8] = {0};
+	for (int i = 0; i < a.n && i < 256; i++)
+		if (a.c[i].kind < 8)
+			kinds[a.c[i].kind]++;
+	CHECK(kinds[HT_CHAN_SOCK] >= 2 && kinds[HT_CHAN_PIPE] >= 2);
+	if (sl >= 0)
+		CHECK(kinds[HT_CHAN_PTY] >= 2);
+	for (int i = 0; i < a.n && i < 256; i++)
+		CHECK(a.fd[i] != ev && a.fd[i] != reg);
+	struct kiter_stats st;
+	kiter_stats(ki, &st);
+	CHECK_EQ_INT(st.fd_fallbacks, 0);
+	CHECK(st.fd_reads >= 1);
+
+	/* a child whose leader thread ended, a thread still running */
+	int r[2], w[2];
+	CHECK_EQ_INT(pipe(r), 0);
+	CHECK_EQ_INT(pipe(w), 0);
+	pid_t k = fork();
+	if (k == 0) {
+		pthread_t t;
+		/* (a pty master's index: /proc's read of the table asks the
+		 * ended leader's fdinfo, which has none — the kernel pass asks
+		 * the thread's and finds it; not compared here) */
+		if (m >= 0)
+			close(m);
+		if (pthread_create(&t, NULL, thread_fds, w) != 0)
+			_exit(1);
+		if (write(r[1], "x", 1) != 1)
+			_exit(1);
+		syscall(SYS_exit, 0); /* the leader alone */
+	}
+	char ch;
+	CHECK_EQ_INT(read(r[0], &ch, 1), 1);
+	usleep(100000);
+	a.n = b.n = 0;
+	CHECK_EQ_INT(kiter_fds(ki, k, 0, collect, &a), 0);
+	CHECK_EQ_INT(procfs_fds_until(k, 0, collect, &b), 0);
+	CHECK(a.n > 0);
+	same_sets(&a, &b);
+	kill(k, SIGKILL);
+	waitpid(k, NULL, 0);
+	/* gone: as /proc */
+	a.n = 0;
+	CHECK(kiter_fds(ki, k, 0, collect, &a) < 0);
+	CHECK_EQ_INT(a.n, 0);
+	/* a deadline already past: cut, said */
+	a.n = 0;
+	CHECK_EQ_INT(kiter_fds(ki, getpid(), 1, collect, &a), 1);
+
+	close(r[0]), close(r[1]), close(w[0]), close(w[1]);
+	close(p[0]), close(p[1]), close(sv[0]), close(sv[1]), close(f), close(ev), close(reg);
+	if (sl >= 0)
+		close(sl);
+	if (m >= 0)
+		close(m);
+	unlink(path);
+	rmdir(dir);
+	kiter_close(ki);
+}
+
+T_MAIN("kiter", T(test_pipe_every_holder), T(test_threads_and_fifo), T(test_budget_and_fallback),
+       T(test_fds_as_proc))
