@@ -291,6 +291,8 @@ void kev_status(const struct kev *k, cJSON *a)
 		cJSON_AddNumberToObject(o, "holder_search_passes", (double)st.passes);
 		cJSON_AddNumberToObject(o, "holder_search_fallbacks", (double)st.fallbacks);
 		cJSON_AddNumberToObject(o, "holder_search_cut", (double)st.cut);
+		cJSON_AddNumberToObject(o, "fd_table_reads", (double)st.fd_reads);
+		cJSON_AddNumberToObject(o, "fd_table_fallbacks", (double)st.fd_fallbacks);
 	} else if (k->iter_why[0]) {
 		cJSON_AddStringToObject(o, "holder_search_reason", k->iter_why);
 	}

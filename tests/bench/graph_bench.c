@@ -145,11 +145,19 @@ static int no_fds(void *ctx, pid_t pid, uint64_t dl, int (*cb)(void *, int, cons
 	return 0;
 }
 
-static uint64_t walk_ns(int on, int nfd)
+static int no_pipe_holders(void *ctx, uint64_t dev, uint64_t ino, struct procfs_scan *s,
+			   int (*cb)(void *, pid_t, int), void *cx);
+
+/* on: 0 the hook answering nothing, 1 /proc, 2 the kernel pass (kiter_fds) */
+static uint64_t walk_ns(int on, int nfd, struct kiter *ki)
 {
 	struct graph_conf c = {.retention_ns = 3600ULL * 1000000000ULL,
 			       .window_ns = 60ULL * 1000000000ULL, .max_procs = 1000, .use_procfs = 1,
-			       .kernel_fds = on ? NULL : no_fds};
+			       .kernel_fds = on == 0 ? no_fds : on == 2 ? kiter_fds : NULL,
+			       .kernel_ctx = on == 2 ? ki : NULL,
+			       /* (the subject reads its pipes: no holder search,
+				* measured by pipe_walks, in any side) */
+			       .kernel_pipe_holders = no_pipe_holders};
 	struct graph *g = graph_new(&c);
 	struct ht_record r;
 	const char *why;
@@ -172,7 +180,8 @@ static uint64_t walk_ns(int on, int nfd)
 	qsort(rounds, 9, sizeof(rounds[0]), cmp_u64);
 	struct graph_stats gs;
 	graph_stats(g, &gs);
-	printf("syn_walk_fdcheck_%s_fds_%d_ns %llu (proc reads %llu)\n", on ? "on" : "off", nfd,
+	printf("syn_walk_fdcheck_%s_fds_%d_ns %llu (proc reads %llu)\n",
+	       on == 0 ? "off" : on == 1 ? "on" : "kernel", nfd,
 	       (unsigned long long)rounds[4], (unsigned long long)gs.proc_reads);
 	graph_free(g);
 	return rounds[4];
@@ -181,6 +190,10 @@ static uint64_t walk_ns(int on, int nfd)
 static void syn_walks(void)
 {
 	static const int nfds[] = {16, 2000};
+	char kwhy[256];
+	struct stat nsb;
+	struct kiter *ki = kiter_open(stat("/proc/self/ns/net", &nsb) == 0 ? (uint64_t)nsb.st_ino : 0,
+				      kwhy, sizeof(kwhy));
 	int held[2000], n = 0;
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 2100 && rl.rlim_max >= 2100) {
@@ -190,12 +203,17 @@ static void syn_walks(void)
 	for (size_t k = 0; k < sizeof nfds / sizeof nfds[0]; k++) {
 		while (n + 2 <= nfds[k] && pipe(&held[n]) == 0)
 			n += 2;
-		uint64_t off = walk_ns(0, n), on = walk_ns(1, n);
+		uint64_t off = walk_ns(0, n, ki), on = walk_ns(1, n, ki);
+		uint64_t kern = ki ? walk_ns(2, n, ki) : 0;
 		if (off)
 			printf("syn_walk_fdcheck_ratio_fds_%d %.2f\n", n, (double)on / (double)off);
+		if (off && kern && on)
+			printf("syn_walk_fdcheck_kernel_ratio_fds_%d %.2f (kernel/off; kernel/proc %.3f)\n", n,
+			       (double)kern / (double)off, (double)kern / (double)on);
 	}
 	while (n > 0)
 		close(held[--n]);
+	kiter_close(ki);
 }
 
 /* Every walk that reads a pipe searches its holders in /proc, also when the
