@@ -100,10 +100,12 @@ hs_state() {
 	_st=$(tb_exec h2 "$TB_HOPTRACE" status)
 	hs=$(echo "$_st" | sed -n 's/^kernel_events\.holder_search: //p')
 	hp=$(echo "$_st" | sed -n 's/^kernel_events\.holder_search_passes: //p')
-	tb_log "    $1: holder search $hs (passes ${hp:-none}, fallbacks $(echo "$_st" | sed -n 's/^kernel_events\.holder_search_fallbacks: //p'))"
+	fr=$(echo "$_st" | sed -n 's/^kernel_events\.fd_table_reads: //p')
+	tb_log "    $1: holder search $hs (passes ${hp:-none}, fallbacks $(echo "$_st" | sed -n 's/^kernel_events\.holder_search_fallbacks: //p'); fd tables read ${fr:-none}, fallbacks $(echo "$_st" | sed -n 's/^kernel_events\.fd_table_fallbacks: //p'))"
 }
 hs_state on
 [ "$hs" = kernel ] && [ "${hp:-0}" -gt 0 ] || { tb_log "not: the FIFO's holders were not searched by the kernel pass"; rc=1; }
+[ "${fr:-0}" -gt 0 ] || { tb_log "not: no fd table was read by the kernel pass"; rc=1; }
 
 tb_log "on, unix: the orders over a unix socket connection instead"
 run unix-on unix
