@@ -42,6 +42,7 @@ struct kiter {
 	uint64_t netns;
 	pthread_mutex_t mu;
 	struct kiter_stats st;
+	int no_pid_filter; /* a link for one pid refused (before 6.1): /proc's reads */
 };
 
 struct hit {
@@ -74,6 +75,7 @@ static int pass(struct kiter *ki, uint64_t ino, const struct procfs_scan *s, str
 	b->want_n = 1;
 	b->visited = b->tasks = b->odd_fifos = 0;
 	b->last_task = 0;
+	b->last_tid = 0;
 	b->last_ours = 0;
 	int fd = bpf_iter_create(bpf_link__fd(ki->link));
 	if (fd < 0)
@@ -159,7 +161,7 @@ int kiter_pipe_holders(void *ctx, uint64_t dev, uint64_t ino, struct procfs_scan
 	size_t n = 0;
 	uint64_t t0 = procfs_mono_ns(), c0 = procfs_cpu_ns(), odd;
 
-	if (!ki || (s->netns && s->netns != ki->netns))
+	if (!ki || s->netns != ki->netns) /* (0: every namespace's, as /proc's) */
 		return procfs_pipe_holders_scan(dev, ino, s, cb, cbctx);
 	pthread_mutex_lock(&ki->mu);
 	ki->st.passes++;
@@ -243,8 +245,12 @@ static int fds_pass(struct kiter *ki, pid_t pid, uint64_t cpu_deadline, struct f
 	b->want_tgid = (__u32)pid;
 	b->visited = 0;
 	struct bpf_link *l = bpf_program__attach_iter(ki->skel->progs.kiter_fds, &o);
-	if (!l)
-		return -errno;
+	if (!l) {
+		rc = -errno;
+		if (rc == -EINVAL || rc == -EOPNOTSUPP)
+			ki->no_pid_filter = 1;
+		return rc;
+	}
 	int fd = bpf_iter_create(bpf_link__fd(l));
 	if (fd < 0) {
 		rc = -errno;
@@ -305,7 +311,7 @@ int kiter_fds(void *ctx, pid_t pid, uint64_t cpu_deadline_ns,
 	struct fdrec *v = NULL;
 	size_t n = 0;
 	uint64_t pdev = procfs_pipefs_dev();
-	if (!ki || pid <= 0 || !pdev)
+	if (!ki || pid <= 0 || !pdev || ki->no_pid_filter)
 		return procfs_fds_until(pid, cpu_deadline_ns, cb, cbctx);
 	pthread_mutex_lock(&ki->mu);
 	ki->st.fd_reads++;

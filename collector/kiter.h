@@ -29,7 +29,7 @@ void kiter_close(struct kiter *ki);
  * ino) in the namespace, the owner's first (s->pass 1: all four uids the
  * owner's), each tgid's fd once; s->incomplete when s's budget cut the pass.
  * Any other failure, a search asked for another namespace than the
- * iterator's (s->netns), or a FIFO on a file system whose stat may name it
+ * iterator's (s->netns; 0, every namespace, too), or a FIFO on a file system whose stat may name it
  * otherwise than its inode does: procfs_pipe_holders_scan itself. */
 int kiter_pipe_holders(void *ctx, uint64_t dev, uint64_t ino, struct procfs_scan *s,
 		       int (*cb)(void *cbctx, pid_t pid, int fd), void *cbctx);

@@ -57,6 +57,7 @@ __u64 tasks;
 __u64 odd_fifos;
 /* the last task seen, and whether it is in target_netns */
 __u64 last_task;
+__u32 last_tid;
 __u32 last_ours;
 
 static __always_inline int netns_ours_task(struct task_struct *t)
@@ -76,8 +77,12 @@ int kiter_pipe(struct bpf_iter__task_file *ctx)
 	struct kiter_rec r = {};
 	if (!t || !f)
 		return 0;
-	if ((__u64)t != last_task) {
+	__u32 tid = BPF_CORE_READ(t, pid);
+	if ((__u64)t != last_task || tid != last_tid) {
+		/* (the pid too: a task freed and another made at its address
+		 * between two visits is another task) */
 		last_task = (__u64)t;
+		last_tid = tid;
 		last_ours = netns_ours_task(t);
 		tasks++;
 	}
