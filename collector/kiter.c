@@ -3,8 +3,8 @@
  * bpf/kiter.bpf.c; docs/collector.md "Kernel descriptor search"). One link
  * is kept (made once: an iterator made from it costs a few µs); a search
  * sets the inode it wants in the program's .bss (mapped), makes an iterator
- * from the link and reads it to the end: the kernel walks every task's
- * files, the program writes the matches and a tick every KITER_TICK_FDS
+ * from the link and reads it to the end: the program walks every task of
+ * the namespace's table, writes the matches and a tick every KITER_TICK_FDS
  * descriptors, so the reader checks its budget between reads. One pass at a
  * time (ki->mu: the wanted inode and the counters are the program's globals).
  * A process's table (kiter_fds) is a pass of the second program through a link
@@ -73,10 +73,7 @@ static int pass(struct kiter *ki, uint64_t ino, const struct procfs_scan *s, str
 	*cut = 0;
 	b->want_ino[0] = ino;
 	b->want_n = 1;
-	b->visited = b->tasks = b->odd_fifos = 0;
-	b->last_task = 0;
-	b->last_tid = 0;
-	b->last_ours = 0;
+	b->visited = b->tasks = b->odd_fifos = b->faults = 0;
 	int fd = bpf_iter_create(bpf_link__fd(ki->link));
 	if (fd < 0)
 		return -errno;
@@ -167,6 +164,8 @@ int kiter_pipe_holders(void *ctx, uint64_t dev, uint64_t ino, struct procfs_scan
 	ki->st.passes++;
 	rc = pass(ki, ino, s, &v, &n, &cut);
 	odd = ki->skel->bss->odd_fifos;
+	if (rc == 0 && ki->skel->bss->faults)
+		rc = -EIO; /* a table not read whole: no answer */
 	s->fds = ki->skel->bss->visited;
 	s->procs = ki->skel->bss->tasks;
 	if (rc < 0 || (fifo && odd))
