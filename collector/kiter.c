@@ -188,7 +188,7 @@ int kiter_pipe_holders(void *ctx, uint64_t dev, uint64_t ino, struct procfs_scan
 		if (m && hit_cmp(&v[m - 1], &v[i]) == 0)
 			continue; /* threads of one process with their own tables */
 		if (fifo ? !v[i].fifo || !fifo_is(&v[i], dev, ino) : v[i].fifo)
-			continue;
+			continue; /* (another thread's same fd may still be it) */
 		v[m++] = v[i];
 	}
 	/* the owner's processes first (procfs_holders_scan's order), then
