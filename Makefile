@@ -120,6 +120,8 @@ ifeq ($(KEV_MISSING),)
 KEV_LIBS := -lbpf
 $(BUILD)/collector/kev.o: HT_CFLAGS += -DHT_KEV -I$(KEV_DIR)
 $(BUILD)/collector/kev.o: $(KEV_DIR)/kev.skel.h
+$(BUILD)/collector/kiter.o: HT_CFLAGS += -DHT_KEV -I$(KEV_DIR)
+$(BUILD)/collector/kiter.o: $(KEV_DIR)/kiter.skel.h
 $(KEV_DIR)/vmlinux.h:
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  BTF     $@")
@@ -131,9 +133,17 @@ $(KEV_DIR)/kev.bpf.o: collector/bpf/kev.bpf.c collector/bpf/kev_event.h $(KEV_DI
 $(KEV_DIR)/kev.skel.h: $(KEV_DIR)/kev.bpf.o
 	@$(if $(Q),echo "  SKEL    $@")
 	$(Q)$(BPFTOOL) gen skeleton $< name kev_bpf >$@.tmp && mv $@.tmp $@
+$(KEV_DIR)/kiter.bpf.o: collector/bpf/kiter.bpf.c collector/bpf/kiter_event.h $(KEV_DIR)/vmlinux.h
+	@$(if $(Q),echo "  BPF     $<")
+	$(Q)$(BPF_CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(KEV_ARCH) -Wall -Wextra -Werror \
+	    -I$(KEV_DIR) -Icollector/bpf -c -o $@ $<
+$(KEV_DIR)/kiter.skel.h: $(KEV_DIR)/kiter.bpf.o
+	@$(if $(Q),echo "  SKEL    $@")
+	$(Q)$(BPFTOOL) gen skeleton $< name kiter_bpf >$@.tmp && mv $@.tmp $@
 else
 KEV_LIBS :=
 $(BUILD)/collector/kev.o: HT_CFLAGS += -DHT_KEV_MISSING='"missing at build time: $(KEV_MISSING)"'
+$(BUILD)/collector/kiter.o: HT_CFLAGS += -DHT_KEV_MISSING='"missing at build time: $(KEV_MISSING)"'
 endif
 
 # ---- the shim: only the wrapped libc names are exported --------------------

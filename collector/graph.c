@@ -457,6 +457,16 @@ const struct graph_conf *graph_conf(const struct graph *g)
 	return &g->conf;
 }
 
+void graph_set_kernel_search(struct graph *g,
+			     int (*holders)(void *ctx, uint64_t dev, uint64_t ino, struct procfs_scan *s,
+					    int (*cb)(void *cbctx, pid_t pid, int fd), void *cbctx),
+			     graph_kernel_fds_fn fds, void *ctx)
+{
+	g->conf.kernel_pipe_holders = holders;
+	g->conf.kernel_fds = fds;
+	g->conf.kernel_ctx = ctx;
+}
+
 uint64_t graph_changes(const struct graph *g)
 {
 	return g->changes;

@@ -190,9 +190,10 @@ struct graph_kproc {
 	char state;
 };
 typedef int (*graph_kernel_proc_fn)(void *ctx, pid_t pid, struct graph_kproc *k);
-/* Calls cb for every channel end pid holds, as procfs_fds does (0, -errno, or
- * cb's non-zero value) */
-typedef int (*graph_kernel_fds_fn)(void *ctx, pid_t pid,
+/* Calls cb for every channel end pid holds, as procfs_fds_until does (0, 1
+ * when this thread's CPU time reached cpu_deadline_ns (0: none) first,
+ * -errno, or cb's non-zero value) */
+typedef int (*graph_kernel_fds_fn)(void *ctx, pid_t pid, uint64_t cpu_deadline_ns,
 				   int (*cb)(void *cbctx, int fd, const struct ht_chan *c), void *cbctx);
 
 struct graph_conf {
@@ -514,6 +515,12 @@ void graph_stats(const struct graph *g, struct graph_stats *st);
 /* counts a claimed TCP address the kernel's table replaced (chain.c) */
 void graph_note_addr_corrected(struct graph *g);
 const struct graph_conf *graph_conf(const struct graph *g);
+/* conf.kernel_pipe_holders, kernel_fds and kernel_ctx, once the graph is
+ * made (the collector's kernel descriptor search, kiter.h, loads after it) */
+void graph_set_kernel_search(struct graph *g,
+			     int (*holders)(void *ctx, uint64_t dev, uint64_t ino, struct procfs_scan *s,
+					    int (*cb)(void *cbctx, pid_t pid, int fd), void *cbctx),
+			     graph_kernel_fds_fn fds, void *ctx);
 /* A counter of the graph's changes that a chain walk may see: every record
  * applied (or refused), every hold opened (also from /proc), every process
  * ended, every gc, trim and socket probe. While it stays the same a walk

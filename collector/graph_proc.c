@@ -781,7 +781,8 @@ int graph_proc_check_fds(struct graph *g, struct proc *p, uint64_t ts, uint64_t 
 		if (cpu_deadline && cpu_deadline < x.cpu_deadline)
 			x.cpu_deadline = cpu_deadline;
 	}
-	int rc = g->conf.kernel_fds ? g->conf.kernel_fds(g->conf.kernel_ctx, p->pid, check_cb, &x)
+	int rc = g->conf.kernel_fds ? g->conf.kernel_fds(g->conf.kernel_ctx, p->pid, x.cpu_deadline,
+						      check_cb, &x)
 				    : procfs_fds_until(p->pid, x.cpu_deadline, check_cb, &x);
 	if (rc > 0)
 		x.cut = 1; /* (the deadline passed among fds that are no channel) */

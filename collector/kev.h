@@ -87,6 +87,10 @@ struct kev {
 	/* each decoded event, as it is read (NULL: none) */
 	void (*on_event)(void *arg, const struct kev_ev *e);
 	void *arg;
+	/* the kernel descriptor search beside it (kiter.h; NULL: /proc's,
+	 * iter_why says why) */
+	struct kiter *iter;
+	char iter_why[256];
 };
 
 /* Loads and attaches the programs for the network namespace netns_ino

@@ -16,6 +16,7 @@
 
 #include "bpf/kev_event.h"
 #include "kev.h"
+#include "kiter.h"
 
 _Static_assert(sizeof(((struct kev_ev *)0)->filename) == KEV_PATH_MAX, "filename size");
 _Static_assert(sizeof(((struct kev_ev *)0)->fds) / sizeof(struct kev_fdent) == KEV_FDS_MAX,
@@ -281,6 +282,19 @@ void kev_status(const struct kev *k, cJSON *a)
 		if (k->accept_why[0] && !off)
 			cJSON_AddStringToObject(o, "accept_reason", k->accept_why);
 		cJSON_AddStringToObject(o, "socket_events", k->sockets ? "on" : "off");
+	}
+	/* the pipe holder search: one kernel pass (kiter.c), or /proc's */
+	cJSON_AddStringToObject(o, "holder_search", k->iter ? "kernel" : "proc");
+	if (k->iter) {
+		struct kiter_stats st;
+		kiter_stats(k->iter, &st);
+		cJSON_AddNumberToObject(o, "holder_search_passes", (double)st.passes);
+		cJSON_AddNumberToObject(o, "holder_search_fallbacks", (double)st.fallbacks);
+		cJSON_AddNumberToObject(o, "holder_search_cut", (double)st.cut);
+		cJSON_AddNumberToObject(o, "fd_table_reads", (double)st.fd_reads);
+		cJSON_AddNumberToObject(o, "fd_table_fallbacks", (double)st.fd_fallbacks);
+	} else if (k->iter_why[0]) {
+		cJSON_AddStringToObject(o, "holder_search_reason", k->iter_why);
 	}
 }
 

@@ -47,6 +47,7 @@
 #include "hoptrace/unshim.h"
 #include "daemon.h"
 #include "judge.h"
+#include "kiter.h"
 #include <linux/types.h>
 #include "bpf/kev_event.h"
 
@@ -163,6 +164,13 @@ static void kev_start(struct collector *c)
 	graph_kev_on(c->graph, 1);
 	log_info("kernel events: on (netns %llu, ring %u KiB)",
 		 (unsigned long long)c->socks.netns_ino, k->ring_kb);
+	/* a pipe's holders in one kernel pass, not every /proc/PID/fd; a
+	 * process's table (the walks' fd checks) by the kernel too */
+	k->iter = kiter_open(c->socks.netns_ino, k->iter_why, sizeof(k->iter_why));
+	if (k->iter)
+		graph_set_kernel_search(c->graph, kiter_pipe_holders, kiter_fds, k->iter);
+	else
+		log_warnx("kernel events: holder searches and fd checks through /proc (%s)", k->iter_why);
 	if (k->accept_why[0] && c->cf.kev_accept)
 		log_warnx("kernel events: no accept events (%s)", k->accept_why);
 }
@@ -301,7 +309,8 @@ int main(int argc, char **argv)
 	inquiry_stop(c->inq);
 	nng_close(c->rep);
 	unlink(c->cf.control);
-	kev_close(&c->kev);
 	graph_free(c->graph);
+	kiter_close(c->kev.iter);
+	kev_close(&c->kev);
 	return 0;
 }

@@ -373,6 +373,11 @@ static uint64_t pipefs_dev(void)
 	return pipefs_dev_v;
 }
 
+uint64_t procfs_pipefs_dev(void)
+{
+	return pipefs_dev();
+}
+
 /* procfs_fd_chan through the fd directory dfd: a socket or a pipe by its link alone
  * (one readlinkat), anything else by its stat too */
 static int fd_chan_in(int dfd, const char *name, pid_t pid, int fd, struct ht_chan *c)

@@ -136,6 +136,10 @@ int procfs_holders_scan(uint64_t ino, struct procfs_scan *s,
 int procfs_pipe_holders_scan(uint64_t dev, uint64_t ino, struct procfs_scan *s,
 			     int (*cb)(void *ctx, pid_t pid, int fd), void *ctx);
 
+/* The device an anonymous pipe's fstat names (pipefs's, as the pipe keys of
+ * procfs_fds have it); 0 not known */
+uint64_t procfs_pipefs_dev(void);
+
 /* Another live thread of pid's, 0 none. A process whose thread-group leader
  * ended (syscall(SYS_exit) in its main thread) while other threads run on
  * shows a zombie leader ('Z' in /proc/PID/stat) and an empty /proc/PID/fd;

@@ -24,6 +24,7 @@
 
 #include "../../collector/chain.h"
 #include "../../collector/graph.h"
+#include "../../collector/kiter.h"
 #include "hoptrace/record.h"
 
 static uint64_t now_ns(void)
@@ -137,17 +138,26 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int no_fds(void *ctx, pid_t pid, int (*cb)(void *, int, const struct ht_chan *), void *cx)
+static int no_fds(void *ctx, pid_t pid, uint64_t dl, int (*cb)(void *, int, const struct ht_chan *),
+		  void *cx)
 {
-	(void)ctx, (void)pid, (void)cb, (void)cx;
+	(void)ctx, (void)pid, (void)dl, (void)cb, (void)cx;
 	return 0;
 }
 
-static uint64_t walk_ns(int on, int nfd)
+static int no_pipe_holders(void *ctx, uint64_t dev, uint64_t ino, struct procfs_scan *s,
+			   int (*cb)(void *, pid_t, int), void *cx);
+
+/* on: 0 the hook answering nothing, 1 /proc, 2 the kernel pass (kiter_fds) */
+static uint64_t walk_ns(int on, int nfd, struct kiter *ki)
 {
 	struct graph_conf c = {.retention_ns = 3600ULL * 1000000000ULL,
 			       .window_ns = 60ULL * 1000000000ULL, .max_procs = 1000, .use_procfs = 1,
-			       .kernel_fds = on ? NULL : no_fds};
+			       .kernel_fds = on == 0 ? no_fds : on == 2 ? kiter_fds : NULL,
+			       .kernel_ctx = on == 2 ? ki : NULL,
+			       /* (the subject reads its pipes: no holder search,
+				* measured by pipe_walks, in any side) */
+			       .kernel_pipe_holders = no_pipe_holders};
 	struct graph *g = graph_new(&c);
 	struct ht_record r;
 	const char *why;
@@ -170,7 +180,8 @@ static uint64_t walk_ns(int on, int nfd)
 	qsort(rounds, 9, sizeof(rounds[0]), cmp_u64);
 	struct graph_stats gs;
 	graph_stats(g, &gs);
-	printf("syn_walk_fdcheck_%s_fds_%d_ns %llu (proc reads %llu)\n", on ? "on" : "off", nfd,
+	printf("syn_walk_fdcheck_%s_fds_%d_ns %llu (proc reads %llu)\n",
+	       on == 0 ? "off" : on == 1 ? "on" : "kernel", nfd,
 	       (unsigned long long)rounds[4], (unsigned long long)gs.proc_reads);
 	graph_free(g);
 	return rounds[4];
@@ -179,6 +190,10 @@ static uint64_t walk_ns(int on, int nfd)
 static void syn_walks(void)
 {
 	static const int nfds[] = {16, 2000};
+	char kwhy[256];
+	struct stat nsb;
+	struct kiter *ki = kiter_open(stat("/proc/self/ns/net", &nsb) == 0 ? (uint64_t)nsb.st_ino : 0,
+				      kwhy, sizeof(kwhy));
 	int held[2000], n = 0;
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 2100 && rl.rlim_max >= 2100) {
@@ -188,12 +203,17 @@ static void syn_walks(void)
 	for (size_t k = 0; k < sizeof nfds / sizeof nfds[0]; k++) {
 		while (n + 2 <= nfds[k] && pipe(&held[n]) == 0)
 			n += 2;
-		uint64_t off = walk_ns(0, n), on = walk_ns(1, n);
+		uint64_t off = walk_ns(0, n, ki), on = walk_ns(1, n, ki);
+		uint64_t kern = ki ? walk_ns(2, n, ki) : 0;
 		if (off)
 			printf("syn_walk_fdcheck_ratio_fds_%d %.2f\n", n, (double)on / (double)off);
+		if (off && kern && on)
+			printf("syn_walk_fdcheck_kernel_ratio_fds_%d %.2f (kernel/off; kernel/proc %.3f)\n", n,
+			       (double)kern / (double)off, (double)kern / (double)on);
 	}
 	while (n > 0)
 		close(held[--n]);
+	kiter_close(ki);
 }
 
 /* Every walk that reads a pipe searches its holders in /proc, also when the
@@ -201,7 +221,8 @@ static void syn_walks(void)
  * the graph knew hid B's unshimmed writer). Its cost, same run, interleaved:
  * the bench process reads a pipe whose writer, a fork child, the graph knows
  * (BIRTH), the search answering "nothing" at once (off: the walk before) or
- * reading this uid's processes in /proc (on). Prints the median ns of each. */
+ * reading this uid's processes in /proc (on), or one kernel pass over every
+ * task's files (kernel: kiter.c, when it loads). Prints the median ns of each. */
 static int no_pipe_holders(void *ctx, uint64_t dev, uint64_t ino, struct procfs_scan *s,
 			   int (*cb)(void *, pid_t, int), void *cx)
 {
@@ -233,14 +254,26 @@ static void pipe_walks(void)
 	if (pipe(fds) != 0)
 		return;
 	pid_t me = getpid();
-	struct graph *g[2];
+	/* side 0: no search; 1: /proc's; 2: the kernel pass (kiter.c), when it
+	 * loads here (root, BPF) */
+	struct graph *g[3] = {0};
 	struct ht_record r;
 	const char *why;
+	char kwhy[256] = "";
+	struct stat nsb;
+	uint64_t netns = stat("/proc/self/ns/net", &nsb) == 0 ? (uint64_t)nsb.st_ino : 0;
+	struct kiter *ki = kiter_open(netns, kwhy, sizeof(kwhy));
+	int sides = ki ? 3 : 2;
+	if (!ki)
+		printf("syn_walk_pipe_search_kernel unavailable: %s\n", kwhy);
 	uint64_t t0 = now_ns();
-	for (int on = 0; on < 2; on++) {
+	for (int on = 0; on < sides; on++) {
 		struct graph_conf c = {.retention_ns = 3600ULL * 1000000000ULL,
 				       .window_ns = 60ULL * 1000000000ULL, .max_procs = 1000,
-				       .use_procfs = 1, .kernel_pipe_holders = on ? NULL : no_pipe_holders};
+				       .use_procfs = 1,
+				       .kernel_pipe_holders = on == 0 ? no_pipe_holders
+							      : on == 2 ? kiter_pipe_holders : NULL,
+				       .kernel_ctx = on == 2 ? ki : NULL};
 		g[on] = graph_new(&c);
 		memset(&r, 0, sizeof(r));
 		r.type = HT_REC_RESYNC, r.ts = t0;
@@ -252,17 +285,17 @@ static void pipe_walks(void)
 		pause();
 		_exit(0);
 	}
-	for (int on = 0; on < 2; on++) {
+	for (int on = 0; on < sides; on++) {
 		memset(&r, 0, sizeof(r));
 		r.type = HT_REC_BIRTH, r.ts = tf + 1, r.num = me, r.ts2 = tf;
 		graph_apply(g[on], kid, getuid(), &r, r.ts, &why);
 	}
 	struct ht_addr dst = {.family = AF_INET, .len = 4, .port = 9000};
 	inet_pton(AF_INET, "10.0.0.2", dst.a);
-	uint64_t rounds[2][9];
+	uint64_t rounds[3][9];
 	int iters = 100;
 	for (int k = 0; k < 9; k++)
-		for (int on = 0; on < 2; on++) {
+		for (int on = 0; on < sides; on++) {
 			struct chain_req req = {.host = "bench", .subject = graph_proc(g[on], me),
 						.syn_remote = &dst, .now = now_ns(), .nl = -1};
 			uint64_t a = now_ns();
@@ -271,19 +304,28 @@ static void pipe_walks(void)
 			rounds[on][k] = (now_ns() - a) / (uint64_t)iters;
 		}
 	int np = uid_procs();
-	uint64_t med[2];
-	for (int on = 0; on < 2; on++) {
+	uint64_t med[3] = {0};
+	static const char *const name[3] = {"off", "on", "kernel"};
+	for (int on = 0; on < sides; on++) {
 		struct graph_stats gs;
 		graph_stats(g[on], &gs);
 		qsort(rounds[on], 9, sizeof(rounds[on][0]), cmp_u64);
 		med[on] = rounds[on][4];
-		printf("syn_walk_pipe_search_%s_ns %llu (holder searches %llu, %d processes of uid %u)\n",
-		       on ? "on" : "off", (unsigned long long)med[on], (unsigned long long)gs.holder_scans,
-		       np, (unsigned)getuid());
+		printf("syn_walk_pipe_search_%s_ns %llu (holder searches %llu, incomplete %llu, %d processes of uid %u)\n",
+		       name[on], (unsigned long long)med[on], (unsigned long long)gs.holder_scans,
+		       (unsigned long long)gs.holder_scans_incomplete, np, (unsigned)getuid());
 		graph_free(g[on]);
 	}
 	if (med[0])
 		printf("syn_walk_pipe_search_ratio %.2f\n", (double)med[1] / (double)med[0]);
+	if (ki && med[0] && med[1]) {
+		struct kiter_stats ks;
+		kiter_stats(ki, &ks);
+		printf("syn_walk_pipe_search_kernel_ratio %.2f (kernel/off; kernel/proc %.3f; passes %llu, fallbacks %llu)\n",
+		       (double)med[2] / (double)med[0], (double)med[2] / (double)med[1],
+		       (unsigned long long)ks.passes, (unsigned long long)ks.fallbacks);
+	}
+	kiter_close(ki);
 	kill(kid, SIGKILL);
 	waitpid(kid, NULL, 0);
 	close(fds[0]);

@@ -137,8 +137,12 @@ if want graph; then
 		row graph "ns/record, claims checked (/proc/PID/fd)" "$(num 's/^claims_checked_ns_per_record \([0-9]*\).*/\1/p' "$LOGS/graph.log")" "ratio $(num 's/^claim_check_ratio //p' "$LOGS/graph.log")"
 		for k in 16 2000; do
 			row graph "SYN walk, fd-table check off -> on, ns ($k fds)" "$(num "s/^syn_walk_fdcheck_off_fds_${k}_ns \([0-9]*\).*/\1/p" "$LOGS/graph.log") -> $(num "s/^syn_walk_fdcheck_on_fds_${k}_ns \([0-9]*\).*/\1/p" "$LOGS/graph.log")" "ratio $(num "s/^syn_walk_fdcheck_ratio_fds_${k} //p" "$LOGS/graph.log")"
+			kf=$(num "s/^syn_walk_fdcheck_kernel_fds_${k}_ns \([0-9]*\).*/\1/p" "$LOGS/graph.log")
+			[ -z "$kf" ] || row graph "SYN walk, fd-table check /proc -> kernel pass, ns ($k fds)" "$(num "s/^syn_walk_fdcheck_on_fds_${k}_ns \([0-9]*\).*/\1/p" "$LOGS/graph.log") -> $kf" "$(sed -n "s/^syn_walk_fdcheck_kernel_ratio_fds_${k} \(.*\)/\1/p" "$LOGS/graph.log")"
 		done
 		row graph "SYN walk reading a pipe whose writer the graph knows, holder search off -> on, ns" "$(num 's/^syn_walk_pipe_search_off_ns \([0-9]*\).*/\1/p' "$LOGS/graph.log") -> $(num 's/^syn_walk_pipe_search_on_ns \([0-9]*\).*/\1/p' "$LOGS/graph.log")" "ratio $(num 's/^syn_walk_pipe_search_ratio //p' "$LOGS/graph.log"); $(sed -n 's/^syn_walk_pipe_search_on_ns [0-9]* (.*, \([0-9]* processes of uid [0-9]*\))/\1/p' "$LOGS/graph.log")"
+		kr=$(num 's/^syn_walk_pipe_search_kernel_ns \([0-9]*\).*/\1/p' "$LOGS/graph.log")
+		[ -z "$kr" ] || row graph "SYN walk reading a pipe whose writer the graph knows, holder search /proc -> kernel pass, ns" "$(num 's/^syn_walk_pipe_search_on_ns \([0-9]*\).*/\1/p' "$LOGS/graph.log") -> $kr" "$(sed -n 's/^syn_walk_pipe_search_kernel_ratio \(.*\)/\1/p' "$LOGS/graph.log")"
 		row graph "120,000 OPEN records from one process, s" "$(num 's/^flood_open_120k_s \([0-9.]*\).*/\1/p' "$LOGS/graph.log")" "was 11.5 s with linear lookups"
 	else STATUS="$STATUS graph:skipped(not built)"; fi
 	if [ -x "$B/tests/bench/chain_bench" ]; then

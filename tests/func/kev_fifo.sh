@@ -90,6 +90,18 @@ sys.exit(0 if w and all(x.get("seen") == "kernel-events" for x in w) else 1)
 PY
 }
 writer_kev on || rc=1
+# the walks' FIFO holder searches: the kernel's one pass (collector/kiter.c),
+# not every /proc/PID/fd
+hs_state() {
+	_st=$(tb_exec h2 "$TB_HOPTRACE" status)
+	hs=$(echo "$_st" | sed -n 's/^kernel_events\.holder_search: //p')
+	hp=$(echo "$_st" | sed -n 's/^kernel_events\.holder_search_passes: //p')
+	fr=$(echo "$_st" | sed -n 's/^kernel_events\.fd_table_reads: //p')
+	tb_log "    $1: holder search $hs (passes ${hp:-none}, fallbacks $(echo "$_st" | sed -n 's/^kernel_events\.holder_search_fallbacks: //p'); fd tables read ${fr:-none}, fallbacks $(echo "$_st" | sed -n 's/^kernel_events\.fd_table_fallbacks: //p'))"
+}
+hs_state on
+[ "$hs" = kernel ] && [ "${hp:-0}" -gt 0 ] || { tb_log "not: the FIFO's holders were not searched by the kernel pass"; rc=1; }
+[ "${fr:-0}" -gt 0 ] || { tb_log "not: no fd table was read by the kernel pass"; rc=1; }
 
 tb_log "on, unix: the orders over a unix socket connection instead"
 run unix-on unix
@@ -122,6 +134,8 @@ PY
 }
 run off
 no_h1 off || rc=1
+hs_state off
+[ "$hs" = proc ] || { tb_log "not: kernel_events = off, yet the holder search is $hs"; rc=1; }
 run unix-off unix
 # (either: a /proc holder search may see the writer during its half second,
 # and a writer that fed the connection before the reader's hold began counts,
