@@ -77,13 +77,28 @@ srh|nobody|[$B6b]:8000|srh $B6b 8000 $B6
 uring|nobody|$B4:8001|uring $B4 8001
 lsrr|root|$B4b:8000|lsrr $B4b 8000 $B4"
 
+# Each client runs with stdin from /dev/null and, unprivileged, under a uid
+# of its own (no account needed): what is judged here is each SYN, by the
+# policy, on its real destination — not how complete the chains of the bed's
+# unshimmed clients are. Its output goes to a file, not to the test's $(...)
+# pipe. Sharing the case loop's stdin pipe, one uid, or a pipe the test's
+# shell reads before it starts the next client (a creator's channels count
+# for its children), the earlier clients' connections to B (no record names
+# them: no shim here) would make the later clients' chains
+# holders_incomplete for the history window (docs/threat-model.md class 4b,
+# dark connections: they could have passed B's orders on), refused before
+# any rule, and the audit would not show the policy's verdict.
 syn() { # WHO ARGS...
 	who=$1; shift
 	if [ "$who" = nobody ]; then
-		ip netns exec "$A" setpriv --reuid nobody --regid nogroup --clear-groups "$SYN" "$@" 2>&1
+		# (a file: syn runs in the callers' $(...) subshells)
+		SYN_UID=$(($(cat "$T/syn.uid" 2>/dev/null || echo 61000) + 1))
+		echo $SYN_UID >"$T/syn.uid"
+		ip netns exec "$A" setpriv --reuid $SYN_UID --regid 65534 --clear-groups "$SYN" "$@" </dev/null >"$T/syn.out" 2>&1
 	else
-		ip netns exec "$A" "$SYN" "$@" 2>&1
+		ip netns exec "$A" "$SYN" "$@" </dev/null >"$T/syn.out" 2>&1
 	fi
+	cat "$T/syn.out"
 }
 
 each() { # FUNC : FUNC NAME WHO REMOTE ARGS for every case

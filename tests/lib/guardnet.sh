@@ -104,7 +104,7 @@ EOP
 }
 
 gn_start_collector() {
-	gn_bg "$A" "$T/hoptraced.log" "$HOPTRACED" -d -f "$T/hoptrace.conf"
+	gn_bg "$A" "$T/hoptraced.log" "$HOPTRACED" -d ${GN_COLL_V:-} -f "$T/hoptrace.conf"
 	COLL_PID=$GN_LAST
 	i=0
 	until ip netns exec "$A" ss -xl 2>/dev/null | grep -q '@hoptrace/query'; do
