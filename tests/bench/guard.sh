@@ -11,7 +11,6 @@
 # Latency: N_LAT sequential connections (connect() to established), p50/p99.
 # Rate: N_RATE connections, CONC at a time; "lost" = connections that neither
 # connected nor were refused (a verdict never came).
-# GB_KEEP=DIR keeps the logs (guard, collector, audit) there.
 # Targets (issue 3): guard adds <= 50 us p50 and <= 250 us p99 over none... the
 # per-SYN budget is read here against `bare` too; >= 20000 conn/s judged.
 set -u
@@ -31,7 +30,6 @@ cleanup() {
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	sleep 0.3
 	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
-	[ -z "${GB_KEEP:-}" ] || { mkdir -p "$GB_KEEP" && cp "$T"/*.log "$GB_KEEP"/; }
 	ip netns del "$A" 2>/dev/null; ip netns del "$BB" 2>/dev/null
 	rm -rf "$T"
 }
@@ -71,9 +69,6 @@ measure() { # label [env prefix...]
 }
 
 start_guard() { # args
-	# (the last guard's "started" must not count: until this one is bound
-	# to the queue, --queue-bypass lets the row's SYNs through unjudged)
-	rm -f "$T/guard.log"
 	bg "$A" "$T/guard.log" "$B_/hopguard" -d -f "$T/hoptrace.conf" "$@"; GP=$LAST
 	i=0; until grep -q started "$T/guard.log" 2>/dev/null; do
 		i=$((i + 1)); [ $i -lt 100 ] || { cat "$T/guard.log"; exit 1; }; sleep 0.1; done
