@@ -82,8 +82,6 @@ struct proc {
 				     * older than the collector): what its records
 				     * leave out is read again at a SYN judged on it
 				     * (graph_subject_refresh) */
-	uint8_t kernel_gone : 1;    /* /proc showed its pid gone (kstat): it has
-				     * ended, and nothing of it is left to read */
 	uint16_t acct;        /* its uid's bounds (graph_uid.c), charged for its holds; 0 none */
 	uint32_t nchildren;
 	uint32_t hash_ticket;    /* sha256 "": exehash_peek() may know it by now */
@@ -293,10 +291,6 @@ struct graph *graph_new(const struct graph_conf *conf);
  * the child's start since boot (as /proc's starttime, in ns). */
 void graph_kev_on(struct graph *g, int on);
 void graph_kev_lossy(struct graph *g);
-/* fresh: every event written before the records applied from now on was
- * read (kev_caught_up after they were read): a pid's events are its current
- * process's without asking /proc; 0 again after them */
-void graph_kev_fresh(struct graph *g, int fresh);
 /* The collector's own process (after daemon()): it and every process it
  * forks (its inquiry child, its judge, theirs) are not the host's processes
  * of the chain model — their kernel events make no holds and no /proc read. */
