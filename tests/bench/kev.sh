@@ -183,8 +183,8 @@ chain_row() {
 	done
 	sed 's/^/kev chain_run /' "$d/chain.log"
 	# the same collector's answer for who_bench's own connections (one shimmed
-	# process, the `who` row's shape): what a round trip costs at this load
-	echo "kev chain_ref $(env LD_PRELOAD="$B/libhoptrace.so" "$B/tests/bench/who_bench" -n "$CHAIN_N" -p 9103 -k)"
+	# process, each closed after its question: the `who` row's shape)
+	echo "kev chain_ref $(env LD_PRELOAD="$B/libhoptrace.so" "$B/tests/bench/who_bench" -n "$CHAIN_N" -p 9103)"
 	sa=$(med "$d/chain.shim") sb=$(med "$d/chain.kernel")
 	echo "kev chain_ns_shim $sa"
 	echo "kev chain_ns_kernel $sb"
