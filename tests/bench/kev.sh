@@ -17,14 +17,23 @@
 #            descriptors passed)
 #   tcp      the same over loopback TCP
 # and the collector's CPU time (schedstat) per event it read while "on".
+# And the chain row: the collector's `who` answer time (who_bench -q, CHAIN_N
+# questions each, interleaved, CHAIN_ROUNDS runs, median of the p50s) for a
+# held-open connection of `sleep | sh -c 'cat | nc 127.0.0.1 PORT'` run under
+# the shim, against the same pipeline in static busybox without LD_PRELOAD
+# (its processes known only from /proc and the kernel events), both alive in
+# the same "on" collector; each one's walk (its `seen` fields) printed once.
+# CHAIN_N=0: no chain row.
 # KEV_ACCEPT=off: the same with `kernel_events_accept = off`. KEV_CMP=sockets:
 # the "off" side is `kernel_events = on` with `kernel_events_sockets = off`
 # (the socket tracepoints' own cost, against the rest of the source).
-# Prints "kev ROW off_ns on_ns ratio" lines. Needs root; exit 77 when the
+# Prints "kev ROW off_ns on_ns ratio" lines, and "kev chain_ns_shim P50 ...",
+# "kev chain_ns_kernel P50 ...", "kev chain_ratio KERNEL/SHIM". Needs root; exit 77 when the
 # source cannot load here (the reason printed).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 B=$top/${BUILD:-build}
+CHAIN_N=${CHAIN_N:-2000} CHAIN_ROUNDS=${CHAIN_ROUNDS:-3}
 ROUNDS=${ROUNDS:-5} COUNT=${COUNT:-500000} SPAWNS=${SPAWNS:-300} SOCK_BYTES=${SOCK_BYTES:-200000}
 [ "$(id -u)" = 0 ] || { echo "kev bench: needs root"; exit 77; }
 # The whole bench runs in an anonymous network namespace (unshare): it ends with
@@ -35,8 +44,8 @@ if [ -z "${HTKEV_INNER:-}" ]; then
 	HTKEV_INNER=1 exec unshare --net --fork --kill-child -- sh "$0" "$@"
 fi
 d=$(mktemp -d /tmp/htkev.XXXXXX)
-cp=""
-cleanup() { [ -n "$cp" ] && kill "$cp" 2>/dev/null; rm -rf "$d"; }
+cp="" chain_pids=""
+cleanup() { [ -n "$cp" ] && kill "$cp" 2>/dev/null; for p in $chain_pids; do kill -- "$p" 2>/dev/null; done; rm -rf "$d"; }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 ip link set lo up || exit 1
@@ -114,6 +123,77 @@ while [ $r -lt "$ROUNDS" ]; do
 	r=$((r + 1))
 done
 med() { sort -n "$1" | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+# ---- chain: shimmed vs kernel-sourced processes, the same pipeline -------------
+# tuple PORT: "LOCAL,REMOTE" of the established connection to 127.0.0.1:PORT
+tuple() {
+	_i=0
+	while [ $_i -lt 100 ]; do
+		_t=$(ss -Htn state established "( dport = :$1 )" | awk '{ print $(NF - 1) "," $NF; exit }')
+		[ -n "$_t" ] && { echo "$_t"; return 0; }
+		sleep 0.05; _i=$((_i + 1))
+	done
+	return 1
+}
+# walk FILE: the answer's tree, each node "argv0[seen]" with its sources
+# "(<via< node, ...)", then its chains' lengths
+walk() {
+	python3 -c 'import json, sys
+a = json.loads(sys.stdin.read().split(" ", 2)[2])
+def w(n):
+	if not n or n.get("type") != "proc": return (n or {}).get("type", "-")
+	s = ", ".join("<%s< %s" % (x.get("via"), w(x.get("node"))) for x in n.get("sources") or [])
+	return "%s[%s]%s" % (n.get("argv0") or n.get("exe"), n.get("seen"), " (%s)" % s if s else "")
+print(w(a.get("tree")), "; chains:", [len(c.get("procs") or []) for c in a.get("chains") or []])' <"$1"
+}
+chain_row() {
+	BB=/bin/busybox
+	if [ ! -x $BB ] || readelf -l $BB 2>/dev/null | grep -q INTERP; then
+		echo "kev chain: skipped (no static $BB: install busybox-static)"; return 0
+	fi
+	start on
+	# the listeners shimmed (the far end's holder known from its records, not
+	# searched for in /proc on each question: the same for both)
+	for port in 9101 9102; do
+		env LD_PRELOAD="$B/libhoptrace.so" timeout 600 nc -l 127.0.0.1 $port >/dev/null &
+		chain_pids="$chain_pids $!"
+	done
+	sleep 0.3
+	# (a) shimmed; (b) static busybox, no LD_PRELOAD: the same shape
+	# (the sleep inside: a pipe whose every holder is of the same kind)
+	# (each in its own process group: its pid is the group, ended whole)
+	setsid env LD_PRELOAD="$B/libhoptrace.so" sh -c 'sleep 600 | cat | nc 127.0.0.1 9101' </dev/null >/dev/null 2>&1 &
+	chain_pids="$chain_pids -$!"
+	setsid env -u LD_PRELOAD $BB sh -c "$BB sleep 600 | $BB cat | $BB nc 127.0.0.1 9102" </dev/null >/dev/null 2>&1 &
+	chain_pids="$chain_pids -$!"
+	ta=$(tuple 9101) && tb=$(tuple 9102) || { echo "kev chain: no connection"; return 1; }
+	sleep 0.5 # (the records and events of both read)
+	: >"$d/chain.shim"; : >"$d/chain.kernel"
+	_r=0
+	while [ $_r -lt "$CHAIN_ROUNDS" ]; do
+		"$B/tests/bench/who_bench" -n "$CHAIN_N" -q "$ta" -q "$tb" -v >"$d/chain.out" || { cat "$d/chain.out"; return 1; }
+		if [ $_r = 0 ]; then
+			grep "^answer $ta " "$d/chain.out" >"$d/ans.shim"; grep "^answer $tb " "$d/chain.out" >"$d/ans.kernel"
+			echo "kev chain_walk_shim $(walk "$d/ans.shim")"
+			echo "kev chain_walk_kernel $(walk "$d/ans.kernel")"
+		fi
+		grep "^who_q $ta " "$d/chain.out" | tee -a "$d/chain.log" | sed 's/.* p50_ns \([0-9]*\).*/\1/' >>"$d/chain.shim"
+		grep "^who_q $tb " "$d/chain.out" | tee -a "$d/chain.log" | sed 's/.* p50_ns \([0-9]*\).*/\1/' >>"$d/chain.kernel"
+		_r=$((_r + 1))
+	done
+	sed 's/^/kev chain_run /' "$d/chain.log"
+	# the same collector's answer for who_bench's own connections (one shimmed
+	# process, each closed after its question: the `who` row's shape)
+	echo "kev chain_ref $(env LD_PRELOAD="$B/libhoptrace.so" "$B/tests/bench/who_bench" -n "$CHAIN_N" -p 9103)"
+	sa=$(med "$d/chain.shim") sb=$(med "$d/chain.kernel")
+	echo "kev chain_ns_shim $sa"
+	echo "kev chain_ns_kernel $sb"
+	awk -v a="$sa" -v b="$sb" 'BEGIN { if (a > 0) printf "kev chain_ratio %.3f (kernel-sourced / shimmed, p50 of %d questions each, median of '"$CHAIN_ROUNDS"' runs)\n", b / a, '"$CHAIN_N"' }'
+	for p in $chain_pids; do kill -- "$p" 2>/dev/null; done
+	chain_pids=""
+	stop
+}
+[ "$CHAIN_N" -gt 0 ] && chain_row
 for w in syscall spawn pipe unix tcp; do
 	off=$(med "$d/$w.off") on=$(med "$d/$w.on")
 	awk -v w="$w" -v a="$off" -v b="$on" 'BEGIN { printf "kev %s %d %d %.3f\n", w, a, b, b / a }'

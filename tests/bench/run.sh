@@ -29,7 +29,9 @@
 #   inquiry    tests/bench/inquiry.sh, when it exists
 #   kev        tests/bench/kev.sh: the kernel event source's cost to the machine
 #              (a syscall-bound loop, spawns; on vs off in the same run, CPU time),
-#              with and without the accept events, and the collector's CPU per event
+#              with and without the accept events, and the collector's CPU per event;
+#              the chain answer (who) for a static busybox pipeline's connection
+#              (kernel events only) vs the same pipeline shimmed
 #   pki        build/tests/bench/pki_bench: a chain part's signature and its check
 #              (cached certificate, first sight), libcrypto vs the mbedTLS prototype
 # Full outputs: $BENCH_LOGS (default $BUILD/bench-logs). Env: BUILD; ONLY="a b"
@@ -376,6 +378,11 @@ if want kev; then
 		done
 	done
 	row kev "collector CPU per kernel event, ns" "$(sed -n 's/^kev collector_ns_per_event \([0-9]*\).*/\1/p' "$L" | head -n 1)"
+	# the chain answer for kernel-sourced processes (static busybox, no shim)
+	# against the same pipeline shimmed, same collector, interleaved
+	ca=$(num 's/^kev chain_ns_shim \([0-9]*\).*/\1/p' "$L") cb=$(num 's/^kev chain_ns_kernel \([0-9]*\).*/\1/p' "$L")
+	row kev "chain answer p50 ns, shimmed -> kernel-sourced" "$ca -> $cb" \
+		"$(num 's/^kev chain_ratio \([0-9.]*\).*/\1/p' "$L")x; seen: $(num 's/^kev chain_walk_kernel [^[]*\[\([a-z-]*\)\].*/\1/p' "$L"); one-process who p50 $(num 's/^kev chain_ref .* p50_us \([0-9.]*\).*/\1/p' "$L") us"
 fi
 
 # ---- pki: signed chain parts ------------------------------------------------------------
