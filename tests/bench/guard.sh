@@ -69,6 +69,9 @@ measure() { # label [env prefix...]
 }
 
 start_guard() { # args
+	# (the last guard's "started" must not count: until this one is bound
+	# to the queue, --queue-bypass lets the row's SYNs through unjudged)
+	rm -f "$T/guard.log"
 	bg "$A" "$T/guard.log" "$B_/hopguard" -d -f "$T/hoptrace.conf" "$@"; GP=$LAST
 	i=0; until grep -q started "$T/guard.log" 2>/dev/null; do
 		i=$((i + 1)); [ $i -lt 100 ] || { cat "$T/guard.log"; exit 1; }; sleep 0.1; done
