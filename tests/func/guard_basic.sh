@@ -69,7 +69,7 @@ acc=$(gn_audit_count "r['remote']=='$B4:8002' and r['action']=='accept'")
 if [ "$acc" != "$4" ]; then
 	# KNOWN-FAIL (session 13, docs/research/transport.md "Open (session 13)"):
 	# since the dark-connection merge a few connections the client saw
-	# succeed have a reject audit line "no such connection" (1-18 of 2000);
+	# succeed have a reject audit line "no such connection" (1-96 of 2000);
 	# any other difference fails
 	nsc=$(gn_audit_count "r['remote']=='$B4:8002' and r['action']=='reject' and 'no such connection' in r.get('reason','')")
 	[ $((acc + nsc)) = "$4" ] || gn_fail "audit says $acc accepted, client saw $4"
