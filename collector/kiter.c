@@ -59,16 +59,89 @@ static int over_budget(const struct procfs_scan *s, uint64_t fds)
 	       (s->cpu_deadline_ns && procfs_cpu_ns() >= s->cpu_deadline_ns);
 }
 
+/* Reads an iterator's records to the end: each(ctx, r) for every record
+ * (<0 stops the read with that error), stop(ctx) after each read (nonzero:
+ * stop there). 0 read to the end, 1 stopped, or -errno. */
+static int iter_read(int fd, int (*each)(void *ctx, const struct kiter_rec *r),
+		     int (*stop)(void *ctx), void *ctx)
+{
+	struct kiter_rec r[8];
+	int retries = 0;
+	for (;;) {
+		ssize_t k = read(fd, r, sizeof(r));
+		if (k < 0) {
+			/* EAGAIN: a million descriptors with no record between
+			 * (none can be: a tick every KITER_TICK_FDS) */
+			if ((errno == EINTR || errno == EAGAIN) && ++retries < KITER_MAX_RETRIES)
+				continue;
+			return -errno;
+		}
+		if (k == 0)
+			return 0;
+		if ((size_t)k % sizeof(r[0]))
+			return -EPROTO;
+		for (size_t i = 0; i < (size_t)k / sizeof(r[0]); i++) {
+			int rc = each(ctx, &r[i]);
+			if (rc < 0)
+				return rc;
+		}
+		if (stop(ctx))
+			return 1;
+	}
+}
+
+/* A pass's matches, grown by doubling up to max entries of size sz */
+struct grow {
+	void *v;
+	size_t n, cap, sz, first, max;
+};
+
+static void *grow_slot(struct grow *g)
+{
+	if (g->n == g->cap) {
+		size_t nc = g->cap ? g->cap * 2 : g->first;
+		void *t = nc <= g->max ? realloc(g->v, nc * g->sz) : NULL;
+		if (!t)
+			return NULL;
+		g->v = t;
+		g->cap = nc;
+	}
+	return (char *)g->v + g->n++ * g->sz;
+}
+
+struct pass_ctx {
+	struct grow g;
+	uint64_t ino;
+	const struct procfs_scan *s;
+	struct kiter_bpf__bss *b;
+};
+
+static int pass_each(void *ctx, const struct kiter_rec *r)
+{
+	struct pass_ctx *x = ctx;
+	if (r->type != KITER_REC_PIPE || r->ino != x->ino)
+		return 0;
+	struct hit *h = grow_slot(&x->g);
+	if (!h)
+		return -ENOMEM;
+	*h = (struct hit){.tgid = (pid_t)r->tgid, .tid = (pid_t)r->tid, .fd = r->fd, .uid = r->uid,
+			  .same_uids = r->same_uids, .fifo = r->fifo};
+	return 0;
+}
+
+static int pass_stop(void *ctx)
+{
+	struct pass_ctx *x = ctx;
+	return over_budget(x->s, x->b->visited);
+}
+
 /* One pass for ino: its matches in *out (*n), *cut when s's budget stopped
  * it. 0 or -errno (the pass failed: nothing it found is the whole). */
 static int pass(struct kiter *ki, uint64_t ino, const struct procfs_scan *s, struct hit **out,
 		size_t *n, int *cut)
 {
 	struct kiter_bpf__bss *b = ki->skel->bss;
-	struct kiter_rec r[8];
-	struct hit *v = NULL;
-	size_t nv = 0, cap = 0;
-	int rc = 0, retries = 0;
+	struct pass_ctx x = {{NULL, 0, 0, sizeof(struct hit), 16, KITER_MAX_HITS}, ino, s, b};
 
 	*cut = 0;
 	b->want_ino[0] = ino;
@@ -77,52 +150,15 @@ static int pass(struct kiter *ki, uint64_t ino, const struct procfs_scan *s, str
 	int fd = bpf_iter_create(bpf_link__fd(ki->link));
 	if (fd < 0)
 		return -errno;
-	for (;;) {
-		ssize_t k = read(fd, r, sizeof(r));
-		if (k < 0) {
-			/* EAGAIN: a million descriptors with no record between
-			 * (none can be: a tick every KITER_TICK_FDS) */
-			if ((errno == EINTR || errno == EAGAIN) && ++retries < KITER_MAX_RETRIES)
-				continue;
-			rc = -errno;
-			break;
-		}
-		if (k == 0)
-			break;
-		if ((size_t)k % sizeof(r[0])) {
-			rc = -EPROTO;
-			break;
-		}
-		for (size_t i = 0; i < (size_t)k / sizeof(r[0]); i++) {
-			if (r[i].type != KITER_REC_PIPE || r[i].ino != ino)
-				continue;
-			if (nv == cap) {
-				size_t nc = cap ? cap * 2 : 16;
-				struct hit *nvv = nc <= KITER_MAX_HITS ? realloc(v, nc * sizeof(*v)) : NULL;
-				if (!nvv) {
-					rc = -ENOMEM;
-					goto out;
-				}
-				v = nvv;
-				cap = nc;
-			}
-			v[nv++] = (struct hit){.tgid = (pid_t)r[i].tgid, .tid = (pid_t)r[i].tid,
-					       .fd = r[i].fd, .uid = r[i].uid,
-					       .same_uids = r[i].same_uids, .fifo = r[i].fifo};
-		}
-		if (over_budget(s, b->visited)) {
-			*cut = 1;
-			break;
-		}
-	}
-out:
+	int rc = iter_read(fd, pass_each, pass_stop, &x);
 	close(fd);
 	if (rc < 0) {
-		free(v);
+		free(x.g.v);
 		return rc;
 	}
-	*out = v;
-	*n = nv;
+	*cut = rc == 1;
+	*out = x.g.v;
+	*n = x.g.n;
 	return 0;
 }
 
@@ -225,6 +261,31 @@ struct fdrec {
 	uint64_t ino;
 };
 
+struct fds_ctx {
+	struct grow g;
+	pid_t pid;
+	uint64_t cpu_deadline;
+};
+
+static int fds_each(void *ctx, const struct kiter_rec *r)
+{
+	struct fds_ctx *x = ctx;
+	if (r->type != KITER_REC_FD || r->tgid != (__u32)x->pid)
+		return 0;
+	struct fdrec *f = grow_slot(&x->g);
+	if (!f)
+		return -ENOMEM;
+	*f = (struct fdrec){.tid = (pid_t)r->tid, .fd = r->fd, .kind = r->fifo, .dev = r->dev,
+			    .ino = r->ino};
+	return 0;
+}
+
+static int fds_stop(void *ctx)
+{
+	const struct fds_ctx *x = ctx;
+	return x->cpu_deadline && procfs_cpu_ns() >= x->cpu_deadline;
+}
+
 /* The pass over pid's files: its entries in *out (*n), 1 when the CPU
  * deadline stopped it, or -errno */
 static int fds_pass(struct kiter *ki, pid_t pid, uint64_t cpu_deadline, struct fdrec **out, size_t *n)
@@ -232,10 +293,8 @@ static int fds_pass(struct kiter *ki, pid_t pid, uint64_t cpu_deadline, struct f
 	struct kiter_bpf__bss *b = ki->skel->bss;
 	LIBBPF_OPTS(bpf_iter_attach_opts, o);
 	union bpf_iter_link_info li;
-	struct kiter_rec r[8];
-	struct fdrec *v = NULL;
-	size_t nv = 0, cap = 0;
-	int rc = 0, retries = 0;
+	struct fds_ctx x = {{NULL, 0, 0, sizeof(struct fdrec), 64, KITER_MAX_FDS}, pid, cpu_deadline};
+	int rc;
 
 	memset(&li, 0, sizeof(li));
 	li.task.pid = (__u32)pid;
@@ -256,50 +315,15 @@ static int fds_pass(struct kiter *ki, pid_t pid, uint64_t cpu_deadline, struct f
 		bpf_link__destroy(l);
 		return rc;
 	}
-	for (;;) {
-		ssize_t k = read(fd, r, sizeof(r));
-		if (k < 0) {
-			if ((errno == EINTR || errno == EAGAIN) && ++retries < KITER_MAX_RETRIES)
-				continue;
-			rc = -errno;
-			break;
-		}
-		if (k == 0)
-			break;
-		if ((size_t)k % sizeof(r[0])) {
-			rc = -EPROTO;
-			break;
-		}
-		for (size_t i = 0; i < (size_t)k / sizeof(r[0]); i++) {
-			if (r[i].type != KITER_REC_FD || r[i].tgid != (__u32)pid)
-				continue;
-			if (nv == cap) {
-				size_t nc = cap ? cap * 2 : 64;
-				struct fdrec *t = nc <= KITER_MAX_FDS ? realloc(v, nc * sizeof(*v)) : NULL;
-				if (!t) {
-					rc = -ENOMEM;
-					goto out;
-				}
-				v = t;
-				cap = nc;
-			}
-			v[nv++] = (struct fdrec){.tid = (pid_t)r[i].tid, .fd = r[i].fd, .kind = r[i].fifo,
-						 .dev = r[i].dev, .ino = r[i].ino};
-		}
-		if (cpu_deadline && procfs_cpu_ns() >= cpu_deadline) {
-			rc = 1;
-			break;
-		}
-	}
-out:
+	rc = iter_read(fd, fds_each, fds_stop, &x);
 	close(fd);
 	bpf_link__destroy(l);
 	if (rc < 0) {
-		free(v);
+		free(x.g.v);
 		return rc;
 	}
-	*out = v;
-	*n = nv;
+	*out = x.g.v;
+	*n = x.g.n;
 	return rc;
 }
 
