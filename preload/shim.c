@@ -291,8 +291,6 @@ __asm__(".text\n"
 	"\tendbr64\n"
 	"\tmovq ht_t_vfork@gottpoff(%rip), %rax\n"
 	"\tmovl $1, %fs:(%rax)\n"
-	"\tmovq ht_t_stash_len@gottpoff(%rip), %rax\n"
-	"\tmovl $0, %fs:(%rax)\n"
 	"\tmovq ht_real_vfork(%rip), %rax\n"
 	"\ttestq %rax, %rax\n"
 	"\tjz 1f\n"
@@ -761,24 +759,31 @@ static void send_own(const void *buf, size_t len)
 		atomic_fetch_add_explicit(&g_lost, 1, memory_order_relaxed);
 }
 
-/* A vfork child's CLOSE, DUP and CLOSERANGE records (the descriptors a
- * child sets up before its exec: subprocess closes the parent's pipe ends,
- * dup2s its stdio, close_range(3, ~0U)) wait in its stash and go with the
- * record that ends the stash — EXEC before the real execve, EXIT, anything
- * else, or a full stash — on one momentary connection instead of one each
- * (a socket, connects, a peer check and a close each, while the parent
- * waits; an accept each in the collector; docs/shim.md "vfork / raw-clone
- * children", also for what is still open: the collector's checks of these
- * records race the child's exec). The stash is the thread's own
- * (TLS): the vfork child runs on its parent thread's TLS, and that thread
- * is suspended until the child execs or exits; our vfork() empties it.
- * Records keep their timestamps. A child killed before it execs or exits
- * loses what is stashed. Only for our vfork's child (t_vfork): a raw clone
- * child may run beside the thread whose TLS it uses. */
-#define HT_STASH 1536
-static __thread uint8_t t_stash[HT_STASH] __attribute__((tls_model("initial-exec")));
-static __thread uint32_t t_stash_len __asm__("ht_t_stash_len")
-	__attribute__((tls_model("initial-exec"), used));
+/* A child of our vfork() runs while its parent waits, and the parent
+ * resumes only once the child's exec has replaced the memory: anything the
+ * shim does in the child (a connection to the collector, a record that
+ * wakes it while the parent is about to run again) widens the window in
+ * which the parent finds the child neither its copy nor its new image
+ * (psutil reads its child's /proc/PID/cmdline there; docs/shim.md "What the
+ * program can observe"). So such a child stays quiet about what the kernel
+ * tells the collector anyway: its CLOSE, DUP and CLOSERANGE (the hooks only
+ * make the real call: its new image's IMAGE, the collector's first record of
+ * it, has its fd table read from the kernel, and so has a BIRTH), and its
+ * EXEC and EXIT while it has sent nothing else (its new image announces
+ * itself, an unshimmed one is found by the kernel's events or /proc, as a
+ * raw-syscall child is). t_vfork is 1 in such a child; 2 once it has sent a
+ * record (a CONNECT, an OPEN, a PIPE...): then its EXEC and EXIT go too, as
+ * any record of a process the graph has heard of. The parent's thread keeps
+ * the mark until its next hook, which asks getpid() and clears it. */
+static int vfork_quiet(void)
+{
+	if (t_vfork != 1 || !g_pid)
+		return 0;
+	if (raw_getpid() != g_pid)
+		return 1;
+	t_vfork = 0; /* the parent, back: a vfork child of this thread has gone */
+	return 0;
+}
 
 /* the record type of an encoded record (ht_enc_head: a fixarray, the
  * version and the type as positive fixints), 0 if not of that shape */
@@ -788,50 +793,21 @@ static int rec_type_of(const void *b, size_t l)
 	return l >= 3 && (u[0] & 0xf0) == 0x90 && u[1] < 0x80 && u[2] < 0x80 ? u[2] : 0;
 }
 
-static void stash_put(const void *b, size_t l)
-{
-	t_stash[t_stash_len] = (uint8_t)(l >> 8);
-	t_stash[t_stash_len + 1] = (uint8_t)l;
-	memcpy(t_stash + t_stash_len + 2, b, l);
-	t_stash_len += (uint32_t)(l + 2);
-}
-
 /* A vfork / raw-clone child: writes no global. Uses the inherited socket if it
  * is still ours, else a temporary one that it closes again. b1 is its BIRTH,
  * b2 the record (or NULL). */
 static void send_foreign(const void *b1, size_t l1, const void *b2, size_t l2)
 {
-	if (t_vfork && t_stash_len > HT_STASH)
-		t_stash_len = 0; /* cannot happen: our vfork() empties it */
-	if (t_vfork && b2) {
-		int t = rec_type_of(b2, l2);
-		size_t need = (t_stash_len ? 0 : l1 + 2) + l2 + 2;
-		if ((t == HT_REC_CLOSE || t == HT_REC_DUP || t == HT_REC_CLOSERANGE) &&
-		    t_stash_len + need <= HT_STASH) {
-			if (!t_stash_len)
-				stash_put(b1, l1);
-			stash_put(b2, l2);
-			return;
-		}
-	}
 	uint64_t p;
 	int fd = sock_current(&p), tmp = -1;
 	if ((fd < 0 || atomic_load_explicit(&g_broken, memory_order_relaxed)) &&
 	    !atomic_load_explicit(&g_sandboxed, memory_order_relaxed))
 		fd = tmp = sock_open();
-	if (fd >= 0 && t_vfork && t_stash_len) { /* its BIRTH first, then the stash */
-		for (uint32_t o = 0; o + 2 <= t_stash_len;) {
-			size_t l = ((size_t)t_stash[o] << 8) | t_stash[o + 1];
-			send(fd, t_stash + o + 2, l, MSG_DONTWAIT | MSG_NOSIGNAL);
-			o += (uint32_t)(l + 2);
-		}
-	} else if (fd >= 0) {
-		send(fd, b1, l1, MSG_DONTWAIT | MSG_NOSIGNAL);
-	}
 	if (t_vfork)
-		t_stash_len = 0;
+		t_vfork = 2; /* it has spoken: its EXEC and EXIT go too (vfork_quiet) */
 	if (fd < 0)
 		return;
+	send(fd, b1, l1, MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (b2)
 		send(fd, b2, l2, MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (tmp >= 0)
@@ -1070,8 +1046,11 @@ static void emit(const struct ht_enc *e)
 		early_init();
 	pid_t me = g_pid;
 	if (!own_sure() && (me = raw_getpid()) == g_pid)
-		t_vfork = t_stash_len = 0; /* the parent: a vfork child of this thread has gone */
+		t_vfork = 0; /* the parent: a vfork child of this thread has gone */
 	if (me != g_pid) {
+		int t = e->len == (size_t)-1 ? 0 : rec_type_of(e->buf, e->len);
+		if (vfork_quiet() && (t == HT_REC_EXEC || t == HT_REC_EXIT))
+			return; /* (vfork_quiet) */
 		uint8_t b[64];
 		struct ht_enc be;
 		ht_enc_init(&be, b, sizeof(b));
@@ -2107,7 +2086,7 @@ EXPORT int close(int fd)
 		errno = ENOSYS;
 		return -1;
 	}
-	if (g_disabled)
+	if (g_disabled || vfork_quiet())
 		return real_close(fd);
 	SAVE;
 	int rel = 0;
@@ -2141,7 +2120,7 @@ EXPORT int dup(int oldfd)
 		return -1;
 	}
 	int r = real_dup(oldfd);
-	if (r >= 0 && !g_disabled) {
+	if (r >= 0 && !g_disabled && !vfork_quiet()) {
 		SAVE;
 		report_dup(oldfd, r, 0);
 		RESTORE;
@@ -2151,6 +2130,8 @@ EXPORT int dup(int oldfd)
 
 static int dup23(int oldfd, int newfd, int flags, int three)
 {
+	if (vfork_quiet())
+		return three ? real_dup3(oldfd, newfd, flags) : real_dup2(oldfd, newfd);
 	int was = 0;
 	if (!g_disabled && oldfd != newfd) {
 		SAVE;
@@ -2204,7 +2185,7 @@ EXPORT void closefrom(int lowfd)
 {
 	if (!RESOLVE(closefrom))
 		return;
-	if (!g_disabled && lowfd >= 0) {
+	if (!g_disabled && !vfork_quiet() && lowfd >= 0) {
 		SAVE;
 		/* sent first: afterwards our own socket is gone too */
 		report_closerange((unsigned int)lowfd, ~0u);
@@ -2219,7 +2200,7 @@ EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 		errno = ENOSYS;
 		return -1;
 	}
-	if (!g_disabled && !(flags & CLOSE_RANGE_CLOEXEC)) {
+	if (!g_disabled && !vfork_quiet() && !(flags & CLOSE_RANGE_CLOEXEC)) {
 		SAVE;
 		report_closerange(first, last);
 		RESTORE;
@@ -2231,7 +2212,7 @@ EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 
 static void report_exec(const char *path)
 {
-	if (g_disabled)
+	if (g_disabled || vfork_quiet())
 		return;
 	SAVE;
 	REC_BEGIN(HT_REC_EXEC, 1);
@@ -2456,7 +2437,7 @@ EXPORT int daemon(int nochdir, int noclose)
 
 static void report_exit_now(int status)
 {
-	if (g_disabled)
+	if (g_disabled || vfork_quiet())
 		return;
 	if (own_process()) {
 		int zero = 0;

@@ -2,7 +2,9 @@
 # chain_spawn.sh — children created through libc entry points a PLT hook does not
 # see through fork (tests/helpers/spawner: system, popen, posix_spawnp, forkpty,
 # daemon) inside an ssh session from h1 to h2: the child that connects to
-# h3:22 reaches h1's connection through its creator lineage. Plus a
+# h3:22 reaches h1's connection through its creator lineage; a child given
+# its parent's connection on stdin/stdout by vfork or posix_spawnp's file
+# actions (spawner vfork_fd, posix_spawn_fd) does the same. Plus a
 # `setsid nohup sh -c 'sleep 5; nc …' &` whose ssh session has ended before the
 # connect (origin h1 by creator lineage), and the RAT pattern
 # (connect_read_close: connect to h1:9000, read, close, connect to h3) → h1 by
@@ -43,6 +45,30 @@ spawn posix_spawnp; p=$CT_P
 P="$NC <$E< $SP( <$E< $BASH)? <$E< $SSHD $IN"
 ct_case "posix_spawnp chain" "" ct_check_pid "$p" pspawn "$P" "h2:sshd+,$BASH?,$SP,$NC"
 ct_case "posix_spawnp who" "" ct_check_who "$p" pspawn "$P" "h2:sshd+,$BASH?,$SP,$NC"
+
+# inetd-style: spawner connects to h3:22 itself, then a child given the
+# connection on its stdin and stdout (every other descriptor from 3 closed)
+# execs `sleep`; the parent closes its copy. The child made by vfork() sends
+# nothing before its exec (docs/shim.md "What the program can observe"), the
+# one by posix_spawnp's file actions nothing at all: the collector must have
+# the child's descriptors from the kernel (its image's IMAGE, SPAWN), not its
+# parent's, to find the holder's whole chain.
+# spawn_fd MODE : waits for sleep (the holder) to be the connection's only one
+spawn_fd() {
+	tb_bg h1 ssh "$CT_H2" "$TB_HELPERS/spawner" "$1" "$CT_H3" 22 sleep 60
+	_sf=0
+	while ct_wait_new_onward 10; do
+		[ "$(tb_exec h2 cat /proc/$CT_P/comm 2>/dev/null)" = sleep ] && return 0
+		_sf=$((_sf + 1)); [ $_sf -lt 5 ] || break
+	done
+	tb_fail "$1: no sleep holding an onward connection"
+}
+for m in vfork_fd posix_spawn_fd; do
+	tb_log "$m: the connection on a spawned sleep's stdin and stdout"
+	spawn_fd $m; p=$CT_P
+	P="h2:sleep <$E< $SP( <$E< $BASH)? <$E< $SSHD $IN"
+	ct_case "$m who" "" ct_check_who "$p" $m "$P" "h2:sshd+,$BASH?,$SP,h2:sleep"
+done
 
 tb_log "forkpty()"
 spawn forkpty; p=$CT_P

@@ -64,6 +64,7 @@ sandbox	$PROG sandbox
 sandbox_sys	$PROG sandbox_sys
 sandbox_exec	$PROG sandbox_exec
 fdrace	$PROG fdrace 2
+vforkwin	$PROG vforkwin 40
 vforkexec	$PROG vforkexec
 fdlimit	$PROG fdlimit 64
 fdlimit_low	$PROG fdlimit 12
@@ -187,22 +188,60 @@ own() { # WHAT TYPE...: the child's records in the log
 			fail "forks: no $t record with the child's own pid $cpid"
 	done
 }
-own vfork CLOSE DUP EXEC
+# (the vfork child is quiet until its exec: its image's IMAGE is its first)
+own vfork IMAGE
+vc=$(awk 'index($0, "vfork child ") == 1 && $NF ~ /^[0-9]+$/ {print $NF}' "$tmp/rec.forks.stdout")
+[ -z "$vc" ] || [ "$(awk -v p="$vc" '$2 == p {print $3; exit}' "$tmp/log.forks")" = IMAGE ] ||
+	fail "forks: the vfork child's first record is not its image's IMAGE: $(awk -v p="$vc" '$2 == p {print $3}' "$tmp/log.forks" | tr '\n' ' ')"
 own "raw fork" PIPE CLOSE
 own "clone vm" PIPE CLOSE
 
 # a vfork child's descriptor work before its exec (CPython's subprocess:
-# closes, dup2, close_range) goes with its EXEC on one momentary connection,
-# not one each (docs/shim.md "vfork / raw-clone children")
+# closes, dup2, close_range) and its exec send nothing: its parent waits
+# meanwhile, and a connection (or a collector woken) there widens the window
+# in which the parent, back, finds the child's /proc/PID/cmdline empty
+# (psutil; docs/shim.md "What the program can observe"). Its new image's
+# IMAGE has the collector read its descriptors from the kernel.
 records vforkexec "exec $PROG vforkexec"
 vc=$(awk '/^vforkexec child / {print $3}' "$tmp/rec.vforkexec.stdout")
 [ -n "$vc" ] || fail "vforkexec: no child pid printed"
 got=$(awk -v p="$vc" '$2 == p {print $3}' "$tmp/log.vforkexec" | sort | uniq -c | awk '{printf "%s:%s ", $2, $1}')
 # (IMAGE and EXIT: /bin/true's, the same pid, through its ring)
-[ "$got" = "BIRTH:1 CLOSE:3 CLOSERANGE:1 DUP:1 EXEC:1 EXIT:1 IMAGE:1 " ] ||
-	fail "vforkexec: the child's records are '$got' (want BIRTH:1 CLOSE:3 CLOSERANGE:1 DUP:1 EXEC:1 EXIT:1 IMAGE:1)"
-[ "$(count conns_rec "$tmp/counts.vforkexec")" = 1 ] ||
-	fail "vforkexec: the vfork child made $(count conns_rec "$tmp/counts.vforkexec") record connections (want 1)"
+[ "$got" = "EXIT:1 IMAGE:1 " ] ||
+	fail "vforkexec: the child's records are '$got' (want EXIT:1 IMAGE:1)"
+[ "$(count conns_rec "$tmp/counts.vforkexec")" = 0 ] ||
+	fail "vforkexec: the vfork child made $(count conns_rec "$tmp/counts.vforkexec") record connections (want 0)"
+
+# the same as an ordering property (strace -f): between the vfork and the
+# child's execve the shimmed child makes the syscalls the program makes and
+# no others (but getpid: "am I the child?", ~0.1 us, no wake-up of anyone).
+# On main a1afd93 it made socket, connect x2 and sendto x7 there.
+if command -v strace >/dev/null 2>&1; then
+	start_sink "ht_st.$$" read
+	for side in plain shim; do
+		l=; [ $side = shim ] && l=$LIB
+		LD_PRELOAD=$l HOPTRACE_SOCKET="ht_st.$$" strace -f -qq -o "$tmp/st.$side" "$PROG" vforkexec >/dev/null 2>"$tmp/st.$side.err"
+		c=$(awk '/^vforkexec child / {print $3}' "$tmp/st.$side.err")
+		# the child's calls up to its execve, names only
+		awk -v c="$c" '$1 == c { n = $2; sub(/\(.*/, "", n); if (n != "getpid") print n; if (n == "execve") exit }' \
+			"$tmp/st.$side" >"$tmp/st.$side.calls"
+	done
+	stop_sink
+	echo "vfork child before its execve, without the shim: $(tr '\n' ' ' <"$tmp/st.plain.calls")"
+	echo "vfork child before its execve, with the shim:    $(tr '\n' ' ' <"$tmp/st.shim.calls")"
+	grep -q execve "$tmp/st.plain.calls" || fail "vforkexec under strace: no child execve seen"
+	cmp -s "$tmp/st.plain.calls" "$tmp/st.shim.calls" ||
+		fail "vforkexec: the shimmed vfork child makes syscalls of its own before its exec (its parent waits for them)"
+	# and timed, for the record (not judged: a 2-core machine shared with
+	# other work moves the medians 10x): vfork to the parent's return
+	start_sink "ht_win.$$" read
+	LD_PRELOAD= "$PROG" vforkwin 60 5000 2>"$tmp/vfw.none" >/dev/null
+	LD_PRELOAD="$LIB" HOPTRACE_SOCKET="ht_win.$$" "$PROG" vforkwin 60 5000 2>"$tmp/vfw.shim" >/dev/null
+	stop_sink
+	echo "vforkwin without the shim: $(cat "$tmp/vfw.none"); with it: $(cat "$tmp/vfw.shim")"
+else
+	echo "SKIP the vfork child's syscalls: no strace"
+fi
 
 # ---- a setuid program through /etc/ld.so.preload (private mount + net ns) ----
 setpriv --reuid=65534 --regid=65534 --clear-groups passwd -S >"$tmp/suid.base" 2>&1

@@ -43,6 +43,16 @@
  *   shim_prog vforkexec    a vfork child sets up its descriptors as CPython's
  *                          subprocess does (closes three pipe ends, dup2,
  *                          close_range(3, ~0U)) and execs /bin/true
+ *   shim_prog vforkwin N [GAP_US]  (GAP_US: a pause after each child)
+ *                          N times a vfork child does vforkexec's set-up and
+ *                          execs /bin/cat (until its stdin pipe ends); the parent reads the child's
+ *                          /proc/PID/cmdline at once (psutil does): stdout says
+ *                          only N; stderr "vforkwin: resume_us P50 P90 visible_us
+ *                          P50 P90 early K late L" (vfork to the parent's
+ *                          return, to the child's argv in /proc; K first reads
+ *                          that found no argv yet, L children whose argv came
+ *                          more than 1 ms after the parent's return): the
+ *                          window the shim must not widen
  *   shim_prog fdlimit N    lowers RLIMIT_NOFILE to N, then (itself and in an
  *                          exec'd child) lists its descriptors and opens
  *                          /dev/null until EMFILE: how many, which numbers
@@ -605,9 +615,9 @@ static int m_fdlimit(int n)
  * shim must tell them from this process with no getpid() per record
  * (docs/shim.md "Transport"):
  *  - a vfork child that closes a pipe end and dup2()s through libc, then
- *    exec()s: its records must be its own (stderr says its pid, for
- *    shim_robustness.sh to find them in the collector's log), not placed in
- *    our ring;
+ *    exec()s: it sends nothing before its exec, its new image's records are
+ *    its own (stderr says its pid, for shim_robustness.sh to find them in
+ *    the collector's log), none placed in our ring;
  *  - a fork made by syscall(SYS_clone) (no atfork handler ran: our ring is
  *    not mapped in it) that makes and closes pipes through libc: it must
  *    not crash;
@@ -849,6 +859,92 @@ static int m_vforkexec(void)
 	return 0;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* 1 if /proc/k/cmdline shows av0 (the child's own argv[0], not ours) */
+static int argv_visible(pid_t k, const char *av0)
+{
+	char path[64], buf[256];
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)k);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	return !strcmp(buf, av0);
+}
+
+/* vforkwin: how long a vfork child's set-up and exec keep its parent
+ * waiting, and how often the parent, once back, reads the child's cmdline
+ * before the kernel has set it */
+static int m_vforkwin(int n, int gap_us)
+{
+	if (n < 1 || n > 100000)
+		return die("vforkwin N");
+	uint64_t *res = calloc((size_t)n, sizeof(*res)), *vis = calloc((size_t)n, sizeof(*vis));
+	if (!res || !vis)
+		return die("calloc");
+	int early = 0, late = 0;
+	char *av[] = {"/bin/cat", "-", NULL}; /* until its stdin ends */
+	for (int i = 0; i < n; i++) {
+		int a[2], b[2], c[2];
+		if (pipe(a) || pipe(b) || pipe(c))
+			return die("pipe");
+		uint64_t t0 = mono_ns();
+		pid_t k = vfork();
+		if (k == 0) {
+			close(a[0]);
+			close(b[1]);
+			close(c[0]);
+			dup2(b[0], 0);
+			dup2(a[1], 1);
+			close_range(3U, ~0U, 0);
+			execve(av[0], av, environ);
+			_exit(127);
+		}
+		uint64_t t1 = mono_ns();
+		if (k < 0)
+			return die("vfork");
+		int seen = argv_visible(k, av[0]);
+		early += !seen;
+		for (int j = 0; !seen && j < 100000; j++)
+			seen = argv_visible(k, av[0]);
+		uint64_t t2 = mono_ns();
+		close(b[1]);
+		int st;
+		waitpid(k, &st, 0);
+		close(a[0]); close(a[1]); close(b[0]); close(c[0]); close(c[1]);
+		if (gap_us > 0)
+			usleep((useconds_t)gap_us);
+		res[i] = t1 - t0;
+		vis[i] = t2 - t0;
+		late += t2 - t1 > 1000000;
+	}
+	qsort(res, (size_t)n, sizeof(*res), cmp_u64);
+	qsort(vis, (size_t)n, sizeof(*vis), cmp_u64);
+	printf("vforkwin: %d children\n", n);
+	fprintf(stderr, "vforkwin: resume_us %.1f %.1f visible_us %.1f %.1f early %d late %d\n",
+		res[n / 2] / 1e3, res[n * 9 / 10] / 1e3, vis[n / 2] / 1e3, vis[n * 9 / 10] / 1e3, early,
+		late);
+	free(res);
+	free(vis);
+	return 0;
+}
+
 /* the filter of sshd's preauth child, in small: SIGSYS on socket() or memfd_create() */
 static struct sock_fprog *sandbox_filter(void)
 {
@@ -1001,6 +1097,8 @@ int main(int argc, char **argv)
 		return m_sandbox_exec(argv[0]);
 	if (!strcmp(argv[1], "vforkexec"))
 		return m_vforkexec();
+	if (!strcmp(argv[1], "vforkwin") && argc >= 3)
+		return m_vforkwin(atoi(argv[2]), argc >= 4 ? atoi(argv[3]) : 0);
 	if (!strcmp(argv[1], "fdrace"))
 		return m_fdrace(n);
 	return 2;
