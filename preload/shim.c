@@ -37,7 +37,8 @@
  *    page, our vfork()'s mark, clone(CLONE_VM) seen), else by getpid()
  *    differing from the cached pid: it sends BIRTH + the record from the
  *    stack on a momentary connection, never into the ring, and writes no
- *    global at all;
+ *    global at all; our vfork()'s child sends only what the kernel cannot
+ *    tell later, so its waiting parent resumes as without us (vfork_quiet);
  *  - close() knows the descriptors we reported as channels (g_chanfd) and
  *    asks fstat only about the others;
  *  - internal system calls are an inline syscall instruction (x86-64; libc's
