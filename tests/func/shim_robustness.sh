@@ -6,7 +6,10 @@
 # own descriptors (/proc/self/fd, a closefrom-style fcntl loop, in a fork
 # child, an exec'd child, CPython's subprocess with close_fds) and ones that
 # open descriptors up to a lowered RLIMIT_NOFILE — the shim keeps none between
-# calls (issue 15, docs/shim.md "What the program can observe"); one whose
+# calls (issue 15, docs/shim.md "What the program can observe"); one that
+# prints its signal mask and dispositions and its environment's names, and a
+# vfork'd (subprocess) and an exec'd child's (sig_env); a vfork child that
+# must make no system call of the shim's before its exec (strace); one whose
 # thread opens files while another makes the shim ring its doorbell (fdrace:
 # a momentary descriptor must never take the number the program gets); ones
 # under a seccomp filter installed by syscall(SYS_seccomp) or inherited
@@ -69,6 +72,7 @@ vforkexec	$PROG vforkexec
 fdlimit	$PROG fdlimit 64
 fdlimit_low	$PROG fdlimit 12
 forks	$PROG forks
+sig_env	python3 -c 'import os,subprocess; st=lambda t: [l for l in t.splitlines() if l.startswith(("SigBlk","SigIgn","SigCgt"))]; print(st(open("/proc/self/status").read())); print(sorted(k for k in os.environ if k not in ("LD_PRELOAD","HOPTRACE_SOCKET"))); print(st(subprocess.run(["cat","/proc/self/status"],capture_output=True,text=True).stdout)); print(subprocess.run(["sh","-c","grep -e ^SigBlk -e ^SigIgn -e ^SigCgt /proc/self/status; env | cut -d= -f1 | grep -v -e ^LD_PRELOAD -e ^HOPTRACE_SOCKET | sort"],capture_output=True,text=True).stdout.split())'
 py_fds	python3 -c 'import os,subprocess,resource; print(sorted(int(f) for f in os.listdir("/proc/self/fd"))); print(subprocess.run(["ls","/proc/self/fd"],capture_output=True,close_fds=True).stdout.split()); r,w=os.pipe(); print(subprocess.run(["sh","-c","ls /proc/\$\$/fd"],pass_fds=[w],capture_output=True).stdout.split()); resource.setrlimit(resource.RLIMIT_NOFILE,(20,resource.getrlimit(resource.RLIMIT_NOFILE)[1])); print(subprocess.run(["sh","-c","ls /proc/\$\$/fd"],close_fds=True,capture_output=True).stdout.split())'
 EOF
 
