@@ -36,7 +36,8 @@
 #              the chain answer (who) for a static busybox pipeline's connection
 #              (kernel events only) vs the same pipeline shimmed
 #   pki        build/tests/bench/pki_bench: a chain part's signature and its check
-#              (cached certificate, first sight), libcrypto vs the mbedTLS prototype
+#              (cached certificate, first sight; hot and cold caches), libcrypto vs the
+#              mbedTLS prototype
 # Full outputs: $BENCH_LOGS (default $BUILD/bench-logs). Env: BUILD; ONLY="a b"
 # runs only those steps; BENCH_SETTLE seconds between steps (5). Exit status 1
 # when a step failed.
@@ -393,8 +394,10 @@ if want pki; then
 	if [ -x "$B/tests/bench/pki_bench" ]; then
 		step pki "$B/tests/bench/pki_bench" 2000
 		L=$LOGS/pki.log
-		for k in "sign (libcrypto" "verify_part, certificate cached" "verify_part, first sight"; do
-			row pki "$(grep "^$k" "$L" | sed 's/  *n=.*//')" "$(grep "^$k" "$L" | sed 's/.*p50 *\([0-9.]*\) us *p99 *\([0-9.]*\) us.*/\1 \/ \2 us/')" "p50 / p99"
+		for k in "sign (libcrypto ECDSA P-256)" "verify_part, certificate cached" "sign, caches cold" \
+			"verify_part, certificate cached, caches cold" "verify_part, first sight (mbedTLS chain+CRL)"; do
+			l=$(grep -F "$k " "$L" | grep -F -m 1 "$k  " || grep -F -m 1 "$k n=" "$L")
+			row pki "$k" "$(echo "$l" | sed 's/.*p50 *\([0-9.]*\) us *p99 *\([0-9.]*\) us.*/\1 \/ \2 us/')" "p50 / p99"
 		done
 	else STATUS="$STATUS pki:skipped(not built)"; fi
 fi
