@@ -453,6 +453,14 @@ int graph_verify_alive(struct graph *g, struct proc *p, uint64_t now);
 int graph_proc_running(struct graph *g, struct proc *p, uint64_t now);
 /* Resolves p->creator from /proc when it is still unknown. */
 struct proc *graph_creator(struct graph *g, struct proc *p, uint64_t now);
+/* Is p's lineage cut where nothing can fill it? p runs without the shim (seen
+ * "kernel": its shim was off for whatever reason — a static image, an
+ * inherited seccomp filter, a loader that ignores LD_PRELOAD — or it was found
+ * in /proc), it is not root's, and no creator is known after graph_creator:
+ * it was re-parented to init and no kernel view (fork event, process group or
+ * session leader) names what created it. Its chains are incomplete: a
+ * missing creator may be the way to another origin (chain.c). */
+int graph_lineage_gap(const struct proc *p);
 /* Brings a process whose image changed without a record (static exec) up to
  * date from /proc. */
 void graph_refresh(struct graph *g, struct proc *p, uint64_t now);
