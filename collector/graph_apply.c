@@ -38,6 +38,8 @@ static struct proc *proc_arrive(struct graph *g, pid_t pid, uid_t uid, pid_t cre
 		pid_t kpid;
 		uint64_t kfork;
 		c = kev_creator_of(g, pid, 0, now, &kpid, &kfork);
+		if (kpid == 1)
+			p->creator_init = 1; /* a child of init's, by the kernel's word */
 		if (c && c != p && c->birth_ts <= birth_ts + HT_REC_MAX_SKEW_NS)
 			p->creator_pid = kpid;
 		else
@@ -231,7 +233,10 @@ static int rec_birth(struct rec *x)
 			      "creator does not match the kernel's parent");
 	if (p && p->creator_pid == cpid && same_process(g, p))
 		return 0; /* repeated BIRTH (vfork child) */
-	return proc_arrive(g, x->pid, x->uid, use, fork_ts, x->now) ? 0 : -ENOMEM;
+	p = proc_arrive(g, x->pid, x->uid, use, fork_ts, x->now);
+	if (p && use == 1)
+		p->creator_init = 1; /* forked by init: the kernel's parent agrees */
+	return p ? 0 : -ENOMEM;
 }
 
 /* The executable a record claims, for a process whose /proc/PID/exe could not

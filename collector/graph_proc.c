@@ -386,6 +386,8 @@ static void kev_creator(struct graph *g, struct proc *p, const struct procfs_sta
 	struct proc *c = kev_creator_of(g, p->pid, st->starttime, now, &cpid, &fork_ts);
 	if (!cpid)
 		return;
+	if (cpid == 1)
+		p->creator_init = 1; /* a child of init's, by the kernel's word */
 	if (fork_ts && fork_ts <= now)
 		p->birth_ts = fork_ts;
 	p->creator_pid = cpid;
@@ -699,12 +701,11 @@ struct proc *graph_creator(struct graph *g, struct proc *p, uint64_t now)
 
 int graph_lineage_gap(const struct proc *p)
 {
-	if (p->creator || !p->seen_kernel || p->uid == 0)
+	if (p->creator || p->uid == 0)
 		return 0;
-	/* re-parented (init, or a subreaper's pid 1 of a namespace): what
-	 * created it ran without the shim, and no kernel view names it; or
-	 * the kernel's fork event names a creator the graph cannot place */
-	return p->creator_pid <= 1 || (p->seen_kev && p->foreign_creator);
+	/* re-parented to init: what created it is not known; or the kernel's
+	 * fork event names a creator the graph cannot place */
+	return (p->creator_pid <= 1 && !p->creator_init) || (p->seen_kev && p->foreign_creator);
 }
 
 void graph_refresh(struct graph *g, struct proc *p, uint64_t now)

@@ -150,6 +150,18 @@ static struct ht_record image_rec(pid_t ppid, const char *exe, uint64_t ts)
 	return r;
 }
 
+/* a process forked by init (its BIRTH names pid 1, as the kernel's parent
+ * does), then its image: not a re-parented orphan whose lineage is unknown
+ * (graph_lineage_gap) */
+static void init_child(struct graph *g, pid_t pid, uid_t uid, const char *exe, uint64_t ts)
+{
+	struct ht_record b = R(HT_REC_BIRTH, ts);
+	b.num = 1;
+	b.ts2 = ts;
+	ok(g, pid, uid, b);
+	ok(g, pid, uid, image_rec(1, exe, ts));
+}
+
 static void v4(struct ht_addr *a, const char *ip, uint16_t port)
 {
 	memset(a, 0, sizeof(*a));
@@ -231,7 +243,7 @@ static struct graph *scene(int trust)
 	p.chan = (struct ht_chan){HT_CHAN_PTY, 0, 7};
 	ok(g, 40, 0, p);
 	kproc_set(29, 1, 29, 29, 150);
-	ok(g, 29, 65534, image_rec(1, "/usr/bin/dash", 4));
+	init_child(g, 29, 65534, "/usr/bin/dash", 4);
 	kproc_set(30, 29, 29, 29, 200);
 	kfd_set(30, 6, HT_CHAN_SOCK, 0, 7777);
 	ok(g, 30, 65534, image_rec(29, "/usr/bin/python3", 5));
@@ -1126,7 +1138,7 @@ static void test_unreported_fd(void)
 {
 	struct graph *g = mk_fds();
 	kproc_set(29, 1, 29, 29, 150);
-	ok(g, 29, 65534, image_rec(1, "/usr/bin/dash", 1));
+	init_child(g, 29, 65534, "/usr/bin/dash", 1);
 	kproc_set(30, 29, 29, 29, 200);
 	struct ht_record b = R(HT_REC_BIRTH, 2);
 	b.num = 29;
@@ -1279,7 +1291,7 @@ static void scene_budget(int nfill)
 	kreset();
 	struct graph *g = graph_new(&c);
 	kproc_set(29, 1, 29, 29, 150);
-	ok(g, 29, 65534, image_rec(1, "/usr/bin/dash", 4));
+	init_child(g, 29, 65534, "/usr/bin/dash", 4);
 	kproc_set(30, 29, 29, 29, 200);
 	ok(g, 30, 65534, image_rec(29, "/usr/bin/python3", 5));
 	kproc_set(31, 1, 31, 31, 210);
