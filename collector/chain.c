@@ -409,6 +409,11 @@ static cJSON *proc_node(struct walk *w, const struct proc *p)
 		/* its creator is the kernel's process group or session leader:
 		 * whatever created it ran without the shim (a gap, marked) */
 		cJSON_AddStringToObject(n, "lineage", "kernel");
+	else if (graph_lineage_gap(p))
+		/* nothing names its creator (re-parented, its shim off): a
+		 * creator, and so an origin, may be missing — every chain through
+		 * it is incomplete (flatten) */
+		cJSON_AddStringToObject(n, "lineage", "unknown");
 	cJSON_AddBoolToObject(n, "alive", p->alive);
 	return n;
 }
@@ -1254,6 +1259,8 @@ static void check_fds(struct walk *w, struct proc *p)
 		w->holders_incomplete = 1;
 }
 
+static cJSON *origin_leaf(const char *host);
+
 static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, enum role role,
 			     int depth, const struct chan *via)
 {
@@ -1275,6 +1282,11 @@ static cJSON *expand_sources(struct walk *w, struct proc *p, uint64_t t, enum ro
 			add_source(sources, "creator", NULL, n);
 	}
 	channel_sources(w, p, t, role, depth, via, sources);
+	if (!c && role != ROLE_SUBJECT && cJSON_GetArraySize(sources) == 0 && graph_lineage_gap(p))
+		/* its lineage cut: kept, as an origin of its own chain (marked
+		 * incomplete: its "lineage" is "unknown") — not dropped as a
+		 * process that leads nowhere */
+		add_source(sources, "creator", NULL, origin_leaf(w->req->host));
 
 	if (cJSON_GetArraySize(sources) == 0 && role != ROLE_SUBJECT) {
 		cJSON_Delete(sources);
@@ -1361,6 +1373,7 @@ struct flat {
 	cJSON *path[160];
 	size_t depth;
 	int truncated;
+	int cut;      /* processes on the path whose lineage is "unknown" */
 };
 
 static const char *jstr(const cJSON *o, const char *k)
@@ -1409,7 +1422,7 @@ static void emit_att(struct flat *f, const char *origin_host, const char *src, i
 	if (!src_attested)
 		cJSON_AddBoolToObject(ch, "src_attested", 0);
 	add_str_or_null(ch, "dst", f->dst);
-	cJSON_AddBoolToObject(ch, "complete", complete && !f->truncated);
+	cJSON_AddBoolToObject(ch, "complete", complete && !f->truncated && !f->cut);
 	cJSON_AddBoolToObject(ch, "fallback", fallback);
 	cJSON_AddItemToObject(ch, "procs", procs);
 	cJSON_AddItemToArray(f->chains, ch);
@@ -1475,9 +1488,13 @@ static void flatten(struct flat *f, cJSON *node)
 	if (strcmp(type, "proc") != 0 || f->depth >= sizeof(f->path) / sizeof(f->path[0]))
 		return;
 	f->path[f->depth++] = node;
+	const char *lin = jstr(node, "lineage");
+	int cut = lin && strcmp(lin, "unknown") == 0;
+	f->cut += cut;
 	cJSON *s;
 	cJSON_ArrayForEach(s, cJSON_GetObjectItem(node, "sources"))
 		flatten(f, cJSON_GetObjectItem(s, "node"));
+	f->cut -= cut;
 	f->depth--;
 }
 

@@ -131,6 +131,17 @@ void set_creator(struct proc *p, struct proc *c)
 	c->nchildren++;
 }
 
+int born_by(const struct proc *c, const struct proc *p)
+{
+	static long hz;
+	if (c->birth_ts <= p->birth_ts)
+		return 1;
+	if (!hz)
+		hz = sysconf(_SC_CLK_TCK) > 0 ? sysconf(_SC_CLK_TCK) : 100;
+	return c->start && p->start && c->start <= p->start &&
+	       c->birth_ts < p->birth_ts + 1000000000ULL / (uint64_t)hz;
+}
+
 void proc_end(struct graph *g, struct proc *p, uint64_t ts)
 {
 	if (!p->alive)

@@ -82,6 +82,9 @@ struct proc {
 				     * older than the collector): what its records
 				     * leave out is read again at a SYN judged on it
 				     * (graph_subject_refresh) */
+	uint8_t creator_init : 1;   /* init created it: the kernel's fork event, or a
+				     * BIRTH the kernel's parent confirmed, says so
+				     * (not a re-parented orphan: graph_lineage_gap) */
 	uint16_t acct;        /* its uid's bounds (graph_uid.c), charged for its holds; 0 none */
 	uint32_t nchildren;
 	uint32_t hash_ticket;    /* sha256 "": exehash_peek() may know it by now */
@@ -453,6 +456,16 @@ int graph_verify_alive(struct graph *g, struct proc *p, uint64_t now);
 int graph_proc_running(struct graph *g, struct proc *p, uint64_t now);
 /* Resolves p->creator from /proc when it is still unknown. */
 struct proc *graph_creator(struct graph *g, struct proc *p, uint64_t now);
+/* Is p's lineage cut where nothing can fill it? p is not root's, no creator
+ * is known after graph_creator, and nothing says init created it (no fork
+ * event, no BIRTH naming pid 1): it was re-parented to init, so what created
+ * it ran without the shim (a static image, an inherited seccomp filter, a
+ * loader that ignores LD_PRELOAD) or before the collector, and no kernel view
+ * (fork event, process group or session leader) names it. Or the kernel's
+ * fork event names a creator the graph cannot place. p's own shim may be on
+ * or off. Its chains are incomplete: a missing creator may be the way to
+ * another origin (chain.c). */
+int graph_lineage_gap(const struct proc *p);
 /* Brings a process whose image changed without a record (static exec) up to
  * date from /proc. */
 void graph_refresh(struct graph *g, struct proc *p, uint64_t now);

@@ -31,6 +31,20 @@ static struct proc *proc_arrive(struct graph *g, pid_t pid, uid_t uid, pid_t cre
 	p->uid = uid;
 	p->creator_pid = creator_pid;
 	struct proc *c = find_creator(g, creator_pid, birth_ts, now);
+	if (!c || c == p) {
+		/* re-parented (an IMAGE's ppid 1: what created it ran without the
+		 * shim and has ended): the kernel's fork event names its creator,
+		 * made from its own events when the graph never knew it */
+		pid_t kpid;
+		uint64_t kfork;
+		c = kev_creator_of(g, pid, 0, now, &kpid, &kfork);
+		if (kpid == 1)
+			p->creator_init = 1; /* a child of init's, by the kernel's word */
+		if (c && c != p && c->birth_ts <= birth_ts + HT_REC_MAX_SKEW_NS)
+			p->creator_pid = kpid;
+		else
+			c = NULL;
+	}
 	if (c && c != p)
 		set_creator(p, c);
 	else if (creator_pid > 1)
@@ -219,7 +233,10 @@ static int rec_birth(struct rec *x)
 			      "creator does not match the kernel's parent");
 	if (p && p->creator_pid == cpid && same_process(g, p))
 		return 0; /* repeated BIRTH (vfork child) */
-	return proc_arrive(g, x->pid, x->uid, use, fork_ts, x->now) ? 0 : -ENOMEM;
+	p = proc_arrive(g, x->pid, x->uid, use, fork_ts, x->now);
+	if (p && use == 1)
+		p->creator_init = 1; /* forked by init: the kernel's parent agrees */
+	return p ? 0 : -ENOMEM;
 }
 
 /* The executable a record claims, for a process whose /proc/PID/exe could not

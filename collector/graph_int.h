@@ -231,6 +231,15 @@ struct kev_lineage {
 /* 0 and *out for pid's current process when the source is on and saw it;
  * -1 otherwise */
 int kev_lineage(struct graph *g, pid_t pid, struct kev_lineage *out);
+/* The creator the kernel's fork event names for pid's current process (its
+ * start `start` when non-zero), as a graph entry: the one the graph keeps
+ * (alive, or ended after the fork), one /proc shows, or one made from the
+ * creator's own events when it ended before anything of it reached the graph
+ * (graph_kev.c kproc, its creators likewise) — whatever the shim said or did
+ * not say of it. *cpid and *fork_ts: the event's creator and fork time (0
+ * when there is no fork event). NULL when there is none, or it is not found. */
+struct proc *kev_creator_of(struct graph *g, pid_t pid, uint64_t start, uint64_t now, pid_t *cpid,
+			    uint64_t *fork_ts);
 
 /* ---- graph.c: processes and channels -------------------------------------- */
 
@@ -240,6 +249,11 @@ void proc_end(struct graph *g, struct proc *p, uint64_t ts);
 void proc_free(struct graph *g, struct proc *p);
 /* sets p's creator once (never re-parented) */
 void set_creator(struct proc *p, struct proc *c);
+/* Was c born no later than p? A process found in /proc has its birth from
+ * its starttime in clock ticks, rounded down: its creator's exact birth (a
+ * record's, a fork event's) may come after it within the same tick, and
+ * their starts (ticks) then tell. */
+int born_by(const struct proc *c, const struct proc *p);
 /* the channel keyed by k, created (charged to the sender's uid) when new;
  * NULL over a bound (g->capped) or without memory */
 struct chan *chan_get(struct graph *g, const struct ht_chan *k, uint64_t ts);

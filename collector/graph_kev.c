@@ -854,6 +854,41 @@ static struct proc *kproc(struct graph *g, const struct klin *k, uint64_t now, i
 	return p;
 }
 
+struct proc *kev_creator_of(struct graph *g, pid_t pid, uint64_t start, uint64_t now, pid_t *cpid,
+			    uint64_t *fork_ts)
+{
+	/* kproc -> /proc -> proc_from_kernel -> here: each step an older
+	 * ancestor, bounded all the same */
+	static int nest;
+	*cpid = 0;
+	*fork_ts = 0;
+	const struct klin *k = current(g, pid);
+	if (!k || k->creator <= 0 || k->creator == pid || (start && k->start && start != k->start))
+		return NULL;
+	*cpid = k->creator;
+	*fork_ts = k->fork_ts;
+	if (nest >= 8)
+		return NULL;
+	nest++;
+	const struct klin *ck = &g->kev->slot[(uint32_t)k->creator % KLIN_N];
+	struct proc *c = NULL;
+	if (ck->pid == k->creator && ck->creator && ck->fork_ts <= k->fork_ts) {
+		c = kproc(g, ck, now, 1);
+	} else {
+		/* its creator from before the source (no fork event of its) */
+		c = graph_proc(g, k->creator);
+		if (c && !c->alive && c->exit_ts + HT_REC_MAX_SKEW_NS < k->fork_ts)
+			c = NULL; /* ended before the fork: another process of the pid */
+		if (!c && g->conf.use_procfs)
+			c = graph_proc_kernel(g, k->creator, now);
+	}
+	nest--;
+	if (!c || c->pid != k->creator || c->birth_ts > k->fork_ts + HT_REC_MAX_SKEW_NS ||
+	    (c->start && ck->pid == k->creator && ck->start && c->start != ck->start))
+		return NULL;
+	return c;
+}
+
 /* The kernel's word on what x->pid held as it ended, into the graph for a
  * process the shim does not cover: each pipe, FIFO and unix socket a hold
  * until its end (one a /proc read showed ends then; one it got since, or

@@ -373,25 +373,27 @@ static uint64_t kernel_birth_ns(uint64_t starttime, uint64_t now)
 
 /* A process found from /proc that the kernel event source saw fork: its
  * creator is the fork event's (the process that forked it, not the parent it
- * was re-parented to), when that creator is still known — alive on this host,
- * or an ended entry the graph keeps from before p's birth. Else /proc's
- * parent, as without the source (and kernel_lineage for an orphan). */
-static void kev_creator(struct graph *g, struct proc *p, const struct procfs_stat *st, uint64_t born)
+ * was re-parented to), and its birth the fork's exact time (/proc's is
+ * rounded down to a clock tick: before its creator's, within the tick). The
+ * creator is the graph's entry, alive or ended, or one made from its own
+ * events (kev_creator_of) — the shim may have been off in it for any reason.
+ * Else /proc's parent, as without the source (and kernel_lineage for an
+ * orphan). */
+static void kev_creator(struct graph *g, struct proc *p, const struct procfs_stat *st, uint64_t now)
 {
-	struct kev_lineage kl;
-	struct procfs_stat cst;
-	if (kev_lineage(g, p->pid, &kl) != 0 || kl.creator <= 0 || kl.start != st->starttime ||
-	    kl.creator == p->pid)
+	pid_t cpid;
+	uint64_t fork_ts;
+	struct proc *c = kev_creator_of(g, p->pid, st->starttime, now, &cpid, &fork_ts);
+	if (!cpid)
 		return;
-	struct proc *kc = graph_proc(g, kl.creator);
-	if (kc && kc != p && !kc->alive && kc->birth_ts <= born && kc->exit_ts + HT_REC_MAX_SKEW_NS >= born) {
-		set_creator(p, kc); /* ended: the graph's entry */
-	} else if (!(kc && kc->alive) &&
-		   (procfs_stat(kl.creator, &cst) != 0 || !in_my_netns(g, kl.creator))) {
-		return;
-	}
-	p->creator_pid = kl.creator;
+	if (cpid == 1)
+		p->creator_init = 1; /* a child of init's, by the kernel's word */
+	if (fork_ts && fork_ts <= now)
+		p->birth_ts = fork_ts;
+	p->creator_pid = cpid;
 	p->seen_kev = 1;
+	if (c && c != p && born_by(c, p))
+		set_creator(p, c);
 }
 
 /* A process found from /proc only: it has held what /proc shows since it
@@ -405,10 +407,11 @@ static struct proc *proc_from_kernel(struct graph *g, pid_t pid, const struct pr
 	if (!p)
 		return NULL;
 	p->seen_kernel = 1;
+	p->start = st->starttime;
 	p->creator_pid = st->ppid;
-	kev_creator(g, p, st, born);
+	kev_creator(g, p, st, now);
 	proc_fill_identity(g, p);
-	proc_sync_fds(g, p, born, HOLD_KERNEL);
+	proc_sync_fds(g, p, p->birth_ts, HOLD_KERNEL);
 	return p;
 }
 
@@ -427,10 +430,11 @@ struct proc *graph_proc_kernel(struct graph *g, pid_t pid, uint64_t now)
 		return NULL;
 	/* lineage: follow parents from /proc while they are on this host; bounded */
 	struct proc *child = p;
-	for (int depth = 0; depth < 64 && child->creator_pid > 1; depth++) {
+	for (int depth = 0; depth < 64 && !child->creator && child->creator_pid > 1; depth++) {
 		struct proc *c = live_proc(g, child->creator_pid);
 		if (c) {
-			set_creator(child, c);
+			if (born_by(c, child))
+				set_creator(child, c);
 			break;
 		}
 		if (procfs_stat(child->creator_pid, &st) != 0 || !in_my_netns(g, child->creator_pid))
@@ -688,11 +692,20 @@ struct proc *graph_creator(struct graph *g, struct proc *p, uint64_t now)
 		return NULL;
 	struct proc *c = find_creator(g, p->creator_pid, p->birth_ts, now);
 	g->changes++;
-	if (c && c != p && c->birth_ts <= p->birth_ts)
+	if (c && c != p && born_by(c, p))
 		set_creator(p, c);
 	else
 		p->foreign_creator = 1;
 	return p->creator;
+}
+
+int graph_lineage_gap(const struct proc *p)
+{
+	if (p->creator || p->uid == 0)
+		return 0;
+	/* re-parented to init: what created it is not known; or the kernel's
+	 * fork event names a creator the graph cannot place */
+	return (p->creator_pid <= 1 && !p->creator_init) || (p->seen_kev && p->foreign_creator);
 }
 
 void graph_refresh(struct graph *g, struct proc *p, uint64_t now)
@@ -741,9 +754,11 @@ void kernel_lineage(struct graph *g, struct proc *p, uint64_t now)
 		if (cand[i] <= 1 || cand[i] == p->pid || (i == 1 && cand[1] == cand[0]))
 			continue;
 		struct proc *c = graph_proc(g, cand[i]);
+		if (c && !c->alive && c->exit_ts + HT_REC_MAX_SKEW_NS < p->birth_ts)
+			c = NULL; /* ended before p: another process of that pid */
 		if (!c && g->conf.use_procfs)
 			c = graph_proc_kernel(g, cand[i], now);
-		if (!c || c == p || c->birth_ts > p->birth_ts)
+		if (!c || c == p || !born_by(c, p))
 			continue;
 		set_creator(p, c);
 		g->changes++;

@@ -20,7 +20,7 @@ tb_need nc
 tb_need python3
 FILT=$TB_T/filt
 ${CC:-cc} -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o "$FILT" \
-	"$HT_TOP/tests/open/attack_review13_seccomp_lineage.c" || tb_fail "cannot build the helper"
+	"$HT_TOP/tests/helpers/seccomp_allow.c" || tb_fail "cannot build the helper"
 chmod 755 "$FILT"
 ct_setup
 

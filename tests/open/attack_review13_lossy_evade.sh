@@ -3,7 +3,7 @@
 # on purpose (attack_review13_kev_flood.sh's SCM_RIGHTS loop) to hide a
 # connection let go of. S, nobody's shimmed python, fetches by raw syscalls
 # (libc's syscall(): the shim records nothing) while nobody's unshimmed
-# flooder (an allow-all seccomp filter: attack_review13_seccomp_lineage.c)
+# flooder (an allow-all seccomp filter: tests/helpers/seccomp_allow.c)
 # makes the loss; S is started with no local channel on its way (setsid, /dev/null: a cron job's), fetches its orders
 # from B (h3:2222, which sends a line and closes first, so S's end leaves no
 # orphan), closes, then connects to h3:22. Without a loss the kernel's connect
@@ -23,7 +23,7 @@ tb_init "$@"
 tb_need python3
 FILT=$TB_T/filt
 ${CC:-cc} -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o "$FILT" \
-	"$HT_TOP/tests/open/attack_review13_seccomp_lineage.c" || tb_fail "cannot build the helper"
+	"$HT_TOP/tests/helpers/seccomp_allow.c" || tb_fail "cannot build the helper"
 chmod 755 "$FILT"
 ct_setup
 tb_bg h3 python3 -c 'import socket

@@ -150,6 +150,18 @@ static struct ht_record image_rec(pid_t ppid, const char *exe, uint64_t ts)
 	return r;
 }
 
+/* a process forked by init (its BIRTH names pid 1, as the kernel's parent
+ * does), then its image: not a re-parented orphan whose lineage is unknown
+ * (graph_lineage_gap) */
+static void init_child(struct graph *g, pid_t pid, uid_t uid, const char *exe, uint64_t ts)
+{
+	struct ht_record b = R(HT_REC_BIRTH, ts);
+	b.num = 1;
+	b.ts2 = ts;
+	ok(g, pid, uid, b);
+	ok(g, pid, uid, image_rec(1, exe, ts));
+}
+
 static void v4(struct ht_addr *a, const char *ip, uint16_t port)
 {
 	memset(a, 0, sizeof(*a));
@@ -231,7 +243,7 @@ static struct graph *scene(int trust)
 	p.chan = (struct ht_chan){HT_CHAN_PTY, 0, 7};
 	ok(g, 40, 0, p);
 	kproc_set(29, 1, 29, 29, 150);
-	ok(g, 29, 65534, image_rec(1, "/usr/bin/dash", 4));
+	init_child(g, 29, 65534, "/usr/bin/dash", 4);
 	kproc_set(30, 29, 29, 29, 200);
 	kfd_set(30, 6, HT_CHAN_SOCK, 0, 7777);
 	ok(g, 30, 65534, image_rec(29, "/usr/bin/python3", 5));
@@ -1117,6 +1129,93 @@ static int chain_fallback(struct graph *g, pid_t pid, uint64_t syn, uint64_t now
 	return fb;
 }
 
+/* is every chain of pid's answer complete? */
+static int chain_complete(struct graph *g, pid_t pid, uint64_t syn, uint64_t now)
+{
+	struct chain_req req = {.host = "h2", .subject = graph_proc(g, pid),
+				.exclude = graph_chan(g, HT_CHAN_SOCK, 0, syn), .now = now, .nl = -1};
+	cJSON *a = chain_compute(g, &req), *ch;
+	int all = cJSON_GetArraySize(cJSON_GetObjectItem(a, "chains")) > 0;
+	cJSON_ArrayForEach(ch, cJSON_GetObjectItem(a, "chains"))
+		all &= cJSON_IsTrue(cJSON_GetObjectItem(ch, "complete"));
+	cJSON_Delete(a);
+	return all;
+}
+
+/* Review 13 finding 1: an orphan whose creators ran without the shim (a
+ * static image, an inherited seccomp filter) and ended before anything of
+ * them reached the graph. The kernel's fork events make them, up to the
+ * session's sshd 40, which holds the trusted host's connection. */
+static void test_kev_orphan_creator(void)
+{
+	struct graph *g = scene(0);
+	graph_kev_on(g, 1);
+	/* 60: forked by 40, a static image (no records), forks 61 and ends */
+	graph_kev_fork(g, 60, 40, 600 * TICK_NS, 30);
+	graph_kev_exec(g, 60, 8, 99, "/tmp/static", 31);
+	graph_kev_fork(g, 61, 60, 610 * TICK_NS, 32);
+	graph_kev_exit(g, 60, 33);
+	/* 61, re-parented to init, execs nc: its IMAGE says ppid 1 */
+	kproc_set(61, 1, 61, 61, 610);
+	graph_kev_exec(g, 61, 8, 100, "/usr/bin/nc", 34);
+	kfd_set(61, 3, HT_CHAN_SOCK, 0, 8888);
+	ok(g, 61, 65534, image_rec(1, "/usr/bin/nc", 35));
+	struct proc *p = graph_proc(g, 61);
+	CHECK(p && p->creator && p->creator->pid == 60 && !p->creator->alive);
+	CHECK(p && p->creator && p->creator->creator == graph_proc(g, 40));
+	CHECK(p && !graph_lineage_gap(p));
+	ok(g, 61, 65534, connect_rec(3, 8888, "10.0.0.3", 36));
+	CHECK_ORIGINS(g, 61, 8888, 40, "10.0.0.1");
+	/* 62: init's own child by the kernel's word (no gap, no creator) */
+	graph_kev_fork(g, 62, 1, 620 * TICK_NS, 37);
+	kproc_set(62, 1, 62, 62, 620);
+	graph_kev_exec(g, 62, 8, 100, "/usr/bin/nc", 38);
+	ok(g, 62, 65534, image_rec(1, "/usr/bin/nc", 39));
+	CHECK(graph_proc(g, 62) && !graph_proc(g, 62)->creator &&
+	      !graph_lineage_gap(graph_proc(g, 62)));
+	graph_free(g);
+}
+
+/* ... and without the source: an orphan whose creator nothing names (its
+ * process group and session its own) has its lineage "unknown", and its
+ * chains — its children's through it too — are incomplete: never "complete,
+ * starting here". Init's own child (a BIRTH naming pid 1, as the kernel's
+ * parent does) and root's orphans are not gaps. */
+static void test_lineage_gap(void)
+{
+	struct graph *g = scene(0);
+	kproc_set(52, 1, 52, 52, 520);
+	ok(g, 52, 65534, image_rec(1, "/usr/bin/nc", 20));
+	CHECK(graph_lineage_gap(graph_proc(g, 52)));
+	/* its child (born before 52's connection): the gap is on its path */
+	kproc_set(54, 52, 52, 52, 540);
+	struct ht_record b = R(HT_REC_BIRTH, 20);
+	b.num = 52;
+	b.ts2 = 20;
+	ok(g, 54, 65534, b);
+	kfd_set(52, 3, HT_CHAN_SOCK, 0, 8888);
+	ok(g, 52, 65534, connect_rec(3, 8888, "10.0.0.3", 21));
+	CHECK_ORIGINS(g, 52, 8888, 30, "h2");
+	CHECK(!chain_complete(g, 52, 8888, 30));
+	kfd_set(54, 4, HT_CHAN_SOCK, 0, 8890);
+	ok(g, 54, 65534, connect_rec(4, 8890, "10.0.0.3", 25));
+	CHECK_ORIGINS(g, 54, 8890, 30, "h2");
+	CHECK(!chain_complete(g, 54, 8890, 30));
+	/* init's child */
+	kproc_set(53, 1, 53, 53, 530);
+	kfd_set(53, 3, HT_CHAN_SOCK, 0, 8889);
+	init_child(g, 53, 65534, "/usr/bin/nc", 22);
+	CHECK(!graph_lineage_gap(graph_proc(g, 53)));
+	ok(g, 53, 65534, connect_rec(3, 8889, "10.0.0.3", 23));
+	CHECK_ORIGINS(g, 53, 8889, 30, "h2");
+	CHECK(chain_complete(g, 53, 8889, 30));
+	/* root's orphan */
+	kproc_set(55, 1, 55, 55, 550);
+	ok(g, 55, 0, image_rec(1, "/usr/bin/nc", 26));
+	CHECK(!graph_lineage_gap(graph_proc(g, 55)));
+	graph_free(g);
+}
+
 /* attack_raw_fd at graph level: the attacker 30 (BIRTH from its shell 29, so
  * not sender_kernel) holds B's connection 9100 on fd 8 that no record named
  * (pidfd_getfd from the helper 31 that ACCEPTed it; a raw accept4). The walk
@@ -1126,7 +1225,7 @@ static void test_unreported_fd(void)
 {
 	struct graph *g = mk_fds();
 	kproc_set(29, 1, 29, 29, 150);
-	ok(g, 29, 65534, image_rec(1, "/usr/bin/dash", 1));
+	init_child(g, 29, 65534, "/usr/bin/dash", 1);
 	kproc_set(30, 29, 29, 29, 200);
 	struct ht_record b = R(HT_REC_BIRTH, 2);
 	b.num = 29;
@@ -1279,7 +1378,7 @@ static void scene_budget(int nfill)
 	kreset();
 	struct graph *g = graph_new(&c);
 	kproc_set(29, 1, 29, 29, 150);
-	ok(g, 29, 65534, image_rec(1, "/usr/bin/dash", 4));
+	init_child(g, 29, 65534, "/usr/bin/dash", 4);
 	kproc_set(30, 29, 29, 29, 200);
 	ok(g, 30, 65534, image_rec(29, "/usr/bin/python3", 5));
 	kproc_set(31, 1, 31, 31, 210);
@@ -1330,4 +1429,4 @@ T_MAIN("claims", T(test_forged_fdrecv), T(test_forged_fd_claims), T(test_forged_
        T(test_kev_exit_fds_on), T(test_kev_exit_fds_off), T(test_kev_unix_early_on),
        T(test_kev_unix_early_off), T(test_kev_fork_fds_on), T(test_kev_recv_fds_on), T(test_kev_recv_fds_off), T(test_kev_sockuse),
        T(test_kev_fork_fds_off),
-       T(test_kernel_lineage), T(test_hidden_close), T(test_dup_after_late_accept), T(test_exit_noted_ends_when_seen), T(test_unconfirmed_inherited), T(test_unconfirmed_inherited_uid), T(test_unconfirmed_ends_at_close), T(test_unconfirmed_child_copy), T(test_bounds), T(test_unreported_fd), T(test_unreported_feeder), T(test_unreported_creator), T(test_hold_budget))
+       T(test_kernel_lineage), T(test_kev_orphan_creator), T(test_lineage_gap), T(test_hidden_close), T(test_dup_after_late_accept), T(test_exit_noted_ends_when_seen), T(test_unconfirmed_inherited), T(test_unconfirmed_inherited_uid), T(test_unconfirmed_ends_at_close), T(test_unconfirmed_child_copy), T(test_bounds), T(test_unreported_fd), T(test_unreported_feeder), T(test_unreported_creator), T(test_hold_budget))

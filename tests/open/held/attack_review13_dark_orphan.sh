@@ -8,7 +8,7 @@
 # users. An unprivileged attacker (nobody) on h2 connects to a host that
 # accepts and never closes (h3:2222, standing for the attacker's own server)
 # with a program the shim does not see (an allow-all seccomp filter,
-# attack_review13_seccomp_lineage.c; a static binary does the same), and
+# tests/helpers/seccomp_allow.c; a static binary does the same), and
 # closes: the socket stays a FIN_WAIT2 orphan for tcp_fin_timeout (60 s),
 # again at will. The victim is another user's (daemon's) nc h3 22 started by
 # root with no local channel on its way (a walk that follows none is not made
@@ -26,7 +26,7 @@ tb_need nc
 tb_need python3
 FILT=$TB_T/filt
 ${CC:-cc} -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o "$FILT" \
-	"$HT_TOP/tests/open/attack_review13_seccomp_lineage.c" || tb_fail "cannot build the helper"
+	"$HT_TOP/tests/helpers/seccomp_allow.c" || tb_fail "cannot build the helper"
 chmod 755 "$FILT"
 ct_setup
 

@@ -1,11 +1,12 @@
 /*
- * attack_review13_seccomp_lineage.c — an unprivileged user's allow-all
+ * seccomp_allow.c — an unprivileged user's allow-all
  * seccomp filter (PR_SET_NO_NEW_PRIVS, then a filter whose one instruction
  * is SECCOMP_RET_ALLOW), then exec: every image from here on starts under an
  * inherited filter, so the shim turns itself off there (preload/shim.c
  * seccomp_inherited) — a dynamic program switched off like a static one.
- *   attack_review13_seccomp_lineage PROG ARG...
- * Built by tests/open/attack_review13_seccomp_lineage.sh.
+ *   seccomp_allow PROG ARG...
+ * Built by tests/func/attack_review13_seccomp_lineage.sh and the review 13
+ * reproducers in tests/open/.
  */
 #include <linux/filter.h>
 #include <linux/seccomp.h>
