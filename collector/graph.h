@@ -82,6 +82,8 @@ struct proc {
 				     * older than the collector): what its records
 				     * leave out is read again at a SYN judged on it
 				     * (graph_subject_refresh) */
+	uint8_t kernel_gone : 1;    /* /proc showed its pid gone (kstat): it has
+				     * ended, and nothing of it is left to read */
 	uint16_t acct;        /* its uid's bounds (graph_uid.c), charged for its holds; 0 none */
 	uint32_t nchildren;
 	uint32_t hash_ticket;    /* sha256 "": exehash_peek() may know it by now */

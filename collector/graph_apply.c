@@ -279,14 +279,14 @@ static int rec_image(struct rec *x)
 	p->uid = x->uid;
 	char exe[HT_REC_PATH_MAX + 1];
 	/* trust the kernel's view of the executable over the record's */
-	if (g->conf.use_procfs && procfs_exe(pid, exe, sizeof(exe)) == 0)
+	if (g->conf.use_procfs && !proc_gone(g, p) && procfs_exe(pid, exe, sizeof(exe)) == 0)
 		p->exe = graph_intern(g, exe);
 	else
 		p->exe = graph_intern(g, claimed_exe(g, r->str, exe, sizeof(exe)));
 	p->argv0 = graph_intern(g, r->str2);
 	p->sha256 = "";
 	p->hash_ticket = 0;
-	if (g->conf.use_procfs)
+	if (g->conf.use_procfs && !proc_gone(g, p))
 		proc_hash(g, p);
 	return 0;
 }
@@ -351,7 +351,7 @@ static int spawned_from_kernel(struct rec *x, pid_t cpid, uint64_t ts)
 {
 	struct graph *g = x->g;
 	struct procfs_stat st;
-	int kr = procfs_stat(cpid, &st);
+	int kr = kstat(g, cpid, &st, 0);
 	if (kr == 0 && st.ppid == x->pid) {
 		struct proc *c = proc_new(g, cpid, ts);
 		if (c) {
@@ -877,6 +877,7 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 	*x.why = NULL;
 	g->changes++; /* (refused too: a refusal may have read /proc) */
 	g->cur_acct = acct_of(g, uid); /* the sender's, charged for what it makes */
+	kmemo_begin(g);
 	if (pid <= 0) {
 		*x.why = "no sender pid";
 		rc = -EINVAL;
@@ -891,5 +892,6 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 	}
 	if (rc == -EDQUOT && x.p && x.p->alive)
 		x.p->bound_refused = 1; /* what it holds is not all in the graph */
+	kmemo_end(g);
 	return applied(g, rc, x.why);
 }

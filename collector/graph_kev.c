@@ -1003,10 +1003,12 @@ static void fork_apply(struct graph *g, struct kexit *x, uint64_t now)
 
 static void kexit_apply(struct graph *g, struct kexit *x, uint64_t now, int depth)
 {
+	kmemo_begin(g);
 	if (x->fork)
 		fork_apply(g, x, now);
 	else
 		exit_apply(g, x, now, depth);
+	kmemo_end(g);
 }
 
 static void fds_queue(struct graph *g, pid_t pid, uid_t uid, uint64_t ts,
