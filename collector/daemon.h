@@ -264,7 +264,7 @@ struct records {
 /* The record set (watched from c->ep) and the pending buffer; fatal on failure. */
 void records_init(struct collector *c);
 int rconn_add(struct collector *c, int fd, const struct ucred *cr);
-void rconn_del(struct collector *c, int fd);
+int rconn_del(struct collector *c, int fd); /* 1: it was a record connection (in its uid's set only) */
 /* Processes records already queued, round-robin across uids, until deadline
  * (query: quiet uids first, see records.c). Returns how many it took. */
 int drain_rounds(struct collector *c, uint64_t deadline, int query);

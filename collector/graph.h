@@ -300,6 +300,10 @@ void graph_kev_self(struct graph *g, pid_t pid);
 /* Did pid fork under the source with no exec event read since (an IMAGE of
  * it would be refused now: records.c reads the events first)? */
 int graph_kev_exec_missing(struct graph *g, pid_t pid);
+/* fresh: every event written before the records applied from now on was
+ * read (kev_caught_up after they were read): a pid's events are its current
+ * process's without asking /proc; 0 again after them */
+void graph_kev_fresh(struct graph *g, int fresh);
 void graph_kev_fork(struct graph *g, pid_t child, pid_t creator, uint64_t start_ns, uint64_t ts);
 void graph_kev_exec(struct graph *g, pid_t pid, uint64_t dev, uint64_t ino, const char *path,
 		    uint64_t ts);

@@ -18,9 +18,14 @@
 
 /* ---- processes and creators a record names -------------------------------- */
 
-/* A process we hear from for the first time (or whose pid was reused). */
+/* A process we hear from for the first time (or whose pid was reused).
+ * kforked: the kernel's fork event named creator_pid, the event is the pid's
+ * current process (kev_lineage), and every event up to when its record was
+ * read has been read (graph_kev_fresh) with no exec among them: a fork child
+ * still running its creator's image — its start is the event's, its image
+ * the creator's, and /proc is asked only for its uid and fds. */
 static struct proc *proc_arrive(struct graph *g, pid_t pid, uid_t uid, pid_t creator_pid,
-				uint64_t birth_ts, uint64_t now)
+				uint64_t birth_ts, uint64_t now, const struct kev_lineage *kforked)
 {
 	struct proc *old = live_proc(g, pid);
 	if (old)
@@ -35,7 +40,10 @@ static struct proc *proc_arrive(struct graph *g, pid_t pid, uid_t uid, pid_t cre
 		set_creator(p, c);
 	else if (creator_pid > 1)
 		p->foreign_creator = 1;
-	proc_fill_identity(g, p);
+	if (kforked && p->creator)
+		proc_fill_uid(g, p, kforked->start);
+	else
+		proc_fill_identity(g, p);
 	if (!p->creator) {
 		p->birth_ts = birth_ts;
 		kernel_lineage(g, p, now);
@@ -211,15 +219,22 @@ static int rec_birth(struct rec *x)
 		return -EINVAL;
 	}
 	struct kev_lineage kl;
-	if (kev_lineage(g, x->pid, &kl) == 0 && kl.creator && kl.creator != cpid)
+	int kev = kev_lineage(g, x->pid, &kl) == 0;
+	if (kev && kl.creator && kl.creator != cpid)
 		return refuse(g, &g->st.refused_kev, x->why,
 			      "creator contradicts the kernel's fork event");
-	if (check_creator(g, x->pid, cpid, fork_ts, &use) != 0)
+	/* the fork event names cpid: the kernel's word on the creator, no
+	 * parent to ask /proc about (a CLONE_PARENT child's parent is not its
+	 * creator) */
+	int kforked = kev && kl.creator == cpid;
+	use = cpid;
+	if (!kforked && check_creator(g, x->pid, cpid, fork_ts, &use) != 0)
 		return refuse(g, &g->st.refused_creator, x->why,
 			      "creator does not match the kernel's parent");
 	if (p && p->creator_pid == cpid && same_process(g, p))
 		return 0; /* repeated BIRTH (vfork child) */
-	return proc_arrive(g, x->pid, x->uid, use, fork_ts, x->now) ? 0 : -ENOMEM;
+	return proc_arrive(g, x->pid, x->uid, use, fork_ts, x->now,
+			   kforked && g->kev_fresh && !kl.exec_known ? &kl : NULL) ? 0 : -ENOMEM;
 }
 
 /* The executable a record claims, for a process whose /proc/PID/exe could not
@@ -265,7 +280,7 @@ static int rec_image(struct rec *x)
 	if (kev_lineage(g, pid, &kl) == 0 && kl.exec_missing)
 		return refuse(g, &g->st.refused_kev, x->why, "no exec in the kernel's events");
 	if (!p) {
-		p = proc_arrive(g, pid, x->uid, use, r->ts, x->now);
+		p = proc_arrive(g, pid, x->uid, use, r->ts, x->now, NULL);
 		if (!p)
 			return -ENOMEM;
 	} else {
@@ -314,7 +329,7 @@ static int rec_exit(struct rec *x)
 	/* an EXIT while the kernel still runs the process would close every
 	 * hold it has (and its history with them): ended when the kernel says
 	 * so (graph_gc's sweep, graph_verify_alive) */
-	if (checking(g) && kernel_runs(g, x->p)) {
+	if (checking(g) && !kev_ended(g, x->p) && kernel_runs(g, x->p)) {
 		x->p->exit_claimed = 1;
 		/* while alive: when the kernel last showed it running */
 		x->p->exit_ts = x->now > x->r->ts ? x->now : x->r->ts;
@@ -832,7 +847,7 @@ static int sender(struct rec *x)
 	if (!p) {
 		p = graph_proc_kernel(g, x->pid, x->now);
 		if (!p && !g->conf.use_procfs)
-			p = proc_arrive(g, x->pid, x->uid, 0, x->r->ts, x->now);
+			p = proc_arrive(g, x->pid, x->uid, 0, x->r->ts, x->now, NULL);
 		if (!p) {
 			*x->why = "sender not found";
 			return -ESRCH;

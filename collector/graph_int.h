@@ -116,6 +116,7 @@ struct graph {
 	/* the kernel event source's lineage (graph_kev.c); kev_on: authoritative */
 	struct kevtab *kev;
 	int kev_on;
+	int kev_fresh;                   /* graph_kev_fresh */
 	struct hist *hist;               /* closed TCP connections (graph_hist.c) */
 	/* what /proc/PID/stat (and status) said about a pid while one record
 	 * or one kernel event is applied (kmemo_begin/end, kstat): one read
@@ -239,6 +240,9 @@ struct kev_lineage {
 /* 0 and *out for pid's current process when the source is on and saw it;
  * -1 otherwise */
 int kev_lineage(struct graph *g, pid_t pid, struct kev_lineage *out);
+/* 1: the kernel's exit event of p's process (its pid and start) was read: it
+ * has ended, whatever /proc would say of the pid now */
+int kev_ended(struct graph *g, const struct proc *p);
 
 /* ---- graph.c: processes and channels -------------------------------------- */
 
@@ -338,6 +342,7 @@ int proc_sync_fds_since(struct graph *g, struct proc *p, uint64_t ts, uint64_t s
 void inherit_from(struct graph *g, struct proc *p, struct proc *c, uint64_t fork_ts);
 void proc_hash(struct graph *g, struct proc *p);
 void proc_fill_identity(struct graph *g, struct proc *p);
+void proc_fill_uid(struct graph *g, struct proc *p, uint64_t start);
 struct proc *find_creator(struct graph *g, pid_t cpid, uint64_t birth_ts, uint64_t now);
 void kernel_lineage(struct graph *g, struct proc *p, uint64_t now);
 /* is this known live entry the same process the kernel runs as its pid? */

@@ -413,6 +413,22 @@ const char *graph_proc_sha256(struct graph *g, const struct proc *cp)
 	return p->sha256;
 }
 
+/* A fork child still running its creator's image (graph_apply.c
+ * proc_arrive): start from its fork event, uid from /proc; its exe, argv0
+ * and sha256 are its creator's (copied by the caller). */
+void proc_fill_uid(struct graph *g, struct proc *p, uint64_t start)
+{
+	struct procfs_stat st;
+	if (!g->conf.use_procfs)
+		return;
+	p->start = start;
+	/* (the stat kev_lineage read in this step, and now the status) */
+	if (!proc_gone(g, p) && kstat(g, p->pid, &st, 1) == 0)
+		p->uid = st.uid;
+	else if (proc_gone(g, p))
+		p->kernel_gone = 1;
+}
+
 void proc_fill_identity(struct graph *g, struct proc *p)
 {
 	struct procfs_stat st;

@@ -43,7 +43,8 @@ static void ring_free(struct collector *c, int i)
 	struct rings *g = &c->rec.rings;
 	struct cring *r = g->v[i];
 	if (r->pidfd >= 0) {
-		epoll_ctl(c->rec.ep, EPOLL_CTL_DEL, r->pidfd, NULL);
+		if (!r->dead) /* (ring_exited took it out of the set) */
+			epoll_ctl(c->rec.ep, EPOLL_CTL_DEL, r->pidfd, NULL);
 		close(r->pidfd);
 	}
 	if (r->rc.u)
