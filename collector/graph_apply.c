@@ -166,7 +166,13 @@ static int unconfirmed(const struct rec *x, const struct ht_chan *k, uint8_t how
 		return 0; /* held already (the kernel showed it before) */
 	if (!c && checking(x->g) && x->g->conf.use_procfs)
 		c = chan_get(x->g, k, x->r->ts);
-	if (resync_holds(x, c)) {
+	/* a whole read of the table since the record was sent (this round's
+	 * first unconfirmed claim of the sender's, mostly) showed what it held
+	 * then, and its records since are applied: c held on another fd would
+	 * be held in the graph (oh_find above) — not read again per claim (a
+	 * lagging collector re-read a table for each PIPE of a flood) */
+	int read_since = x->p->synced_ts >= x->r->ts && !x->p->fds_stale;
+	if (!read_since && resync_holds(x, c)) {
 		struct hold *h = oh_find(x->g, x->p, c);
 		if (h && h->since >= x->r->ts) {
 			h->how = how; /* what the record says it is (an accept: a hub's count) */

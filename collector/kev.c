@@ -264,9 +264,10 @@ int kev_consume(struct kev *k)
 }
 
 /* Has the last kev_consume read every event the programs had reserved by
- * now, and none ever found the ring full? Then every fork, exec and exit
- * that happened before a record now in hand was read (each is written
- * before the process it names can run on, or its pid be reused). */
+ * now (none reserved since, none left busy), and none ever found the ring
+ * full? Then every fork, exec and exit that happened before a record now in
+ * hand was read (each is written before the process it names can run on, or
+ * its pid be reused). */
 int kev_caught_up(struct kev *k)
 {
 	struct kev_impl *im = k->impl;

@@ -644,12 +644,13 @@ int drain_rounds(struct collector *c, uint64_t deadline, int query)
 			break;
 		int got = drain_round(c, evs, n, MAX_UIDS + 8, light, &busy, &backlog);
 		if (rs->npend) {
-			/* the events written before these records were read: a
-			 * fork child's BIRTH finds its fork and exec events (and
-			 * when every one was read, its image is known without
-			 * asking /proc: graph_kev_fresh — asked only for a
-			 * BIRTH, kev_lost is a system call) */
-			kev_consume(&c->kev);
+			/* every event written before these records were read was
+			 * read (none since the drain's kev_consume): a fork
+			 * child's image is known without asking /proc
+			 * (graph_kev_fresh; asked only for a BIRTH: kev_lost is
+			 * a system call). The events are not read here: one read
+			 * mid-drain changed the graph under the pushes
+			 * (attack_dup_close: no curl decided on its push). */
 			int birth = 0;
 			for (size_t i = 0; i < rs->npend && !birth; i++)
 				birth = rs->pend[i].rec.type == HT_REC_BIRTH;
