@@ -235,6 +235,7 @@ struct cring {
 	uint64_t last_ts;
 };
 
+#define RINGS_UNMAP_MAX 128
 struct rings {
 	struct cring **v;
 	int n, cap;
@@ -242,6 +243,11 @@ struct rings {
 	uint32_t beat;          /* written to every ring each second (ring.h `beat`) */
 	uint64_t next_poll;     /* rings have no wake-up of their own: polled */
 	uint64_t registered, refused, replaced, ended, bad, stuck;
+	/* the mappings of rings forgotten since the last rings_unmap_flush:
+	 * unmapped together, adjacent ones in one munmap (one TLB flush where
+	 * there was one per exit) */
+	void *unmap[RINGS_UNMAP_MAX];
+	int nunmap;
 };
 
 struct records {
@@ -286,6 +292,7 @@ int read_ring(struct collector *c, struct cring *r, uint64_t now, int max, int *
  * here), 0 when it is not a registration (the closer gets it). */
 int ring_register_msg(struct collector *c, int connfd, const struct rconn *rc, struct msghdr *mh,
 		      const struct ucred *cr);
+void rings_unmap_flush(struct collector *c);
 void ring_exited(struct collector *c, int pidfd); /* TAG_RING */
 /* reads every ring (one round's share); *busy when one has more */
 int rings_drain(struct collector *c, uint64_t now, int light, int *busy);

@@ -674,6 +674,7 @@ int drain_rounds(struct collector *c, uint64_t deadline, int query)
 	graph_kev_settle(c->graph, now_ns(), rs->drain_cut || rs->unpark_at ? KEV_SETTLE_NS : 0);
 	/* (a parked connection's records wait unread: not all were read either) */
 	push_drain_end(c, rs->drain_cut || rs->unpark_at);
+	rings_unmap_flush(c);
 	return total;
 }
 
