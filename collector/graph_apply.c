@@ -157,6 +157,34 @@ static int resync_holds(const struct rec *x, const struct chan *c)
 	return oh_find(g, p, c) != NULL;
 }
 
+/* Was a whole read of the sender's fd table made after the record was sent
+ * (synced_ts: when that read began; not cut short)? Every fd a record names
+ * existed by the record's time, so that read is the kernel's word on it —
+ * as rec_close takes it: a close older than the read changes nothing. */
+static int read_since(const struct rec *x)
+{
+	return x->p->synced_ts >= x->r->ts && !x->p->fds_stale;
+}
+
+/* Does the kernel show the sender's fd as k? After a read_since, that read
+ * answers (the table it left, which the sender's older records change no
+ * more: fd_rec): a lagging collector's round read the table once and asked
+ * no fstatat per claim after it. Else one fstatat now (kernel_shows). */
+static int claim_shows(const struct rec *x, int fd, const struct ht_chan *k)
+{
+	struct graph *g = x->g;
+	if (!checking(g))
+		return 1;
+	if (g->conf.use_procfs && !g->conf.kernel_fd && read_since(x)) {
+		struct fdent *e = fd_find(x->p, fd);
+		if (!e || !e->h)
+			return 0;
+		struct ht_chan ek = {e->h->c->kind, e->h->c->dev, e->h->c->ino};
+		return same_key(&ek, k);
+	}
+	return kernel_shows(g, x->p, fd, k);
+}
+
 /* The record's claim about k, not confirmed at its fd: held on another fd
  * by the kernel's word (resync_holds), else history only (fd_unconfirmed). */
 static int unconfirmed(const struct rec *x, const struct ht_chan *k, uint8_t how, uint8_t ends)
@@ -171,8 +199,7 @@ static int unconfirmed(const struct rec *x, const struct ht_chan *k, uint8_t how
 	 * then, and its records since are applied: c held on another fd would
 	 * be held in the graph (oh_find above) — not read again per claim (a
 	 * lagging collector re-read a table for each PIPE of a flood) */
-	int read_since = x->p->synced_ts >= x->r->ts && !x->p->fds_stale;
-	if (!read_since && resync_holds(x, c)) {
+	if (!read_since(x) && resync_holds(x, c)) {
 		struct hold *h = oh_find(x->g, x->p, c);
 		if (h && h->since >= x->r->ts) {
 			h->how = how; /* what the record says it is (an accept: a hub's count) */
@@ -413,7 +440,7 @@ static int rec_pipe(struct rec *x)
 	/* pipe() makes both ends in the caller: one end the kernel shows proves
 	 * the inode the sender's (the other may be closed already: dash closes
 	 * the write end it gave a `$(...)` child) */
-	if (!kernel_shows(x->g, x->p, r->fd, &r->chan) && !kernel_shows(x->g, x->p, r->fd2, &r->chan))
+	if (!claim_shows(x, r->fd, &r->chan) && !claim_shows(x, r->fd2, &r->chan))
 		return unconfirmed(x, &r->chan, HOLD_CREATED, HE_R | HE_W);
 	int rc = hold_fd(x, r->fd, &r->chan, HOLD_CREATED, HE_R);
 	return rc ? rc : hold_fd(x, r->fd2, &r->chan, HOLD_CREATED, HE_W);
