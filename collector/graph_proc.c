@@ -705,6 +705,19 @@ static int record_socket(struct graph *g, const struct ht_chan *k)
 	return pc && pc->internal;
 }
 
+/* A unix datagram socket the graph does not know that nothing can come in
+ * through now (sd_unix_dead_end: no name, no peer, nothing queued) — the
+ * shim's doorbell, which a one-thread process makes in its own table between
+ * its CONNECT record and its connect(), found by a read the doorbell woke.
+ * No channel of the chain model while so: not put in the graph, so the next
+ * read asks again (bound, connected or with a datagram queued, it counts). */
+static int dead_end_socket(struct graph *g, const struct ht_chan *k)
+{
+	if (k->kind != HT_CHAN_SOCK || !g->conf.use_procfs || graph_nl(g) < 0)
+		return 0;
+	return sd_unix_dead_end(g->nl, k->ino) == 1;
+}
+
 struct check_ctx {
 	struct graph *g;
 	struct proc *p;
@@ -728,6 +741,8 @@ static int check_cb(void *vctx, int fd, const struct ht_chan *k)
 	struct hold *h = c ? oh_find(g, x->p, c) : NULL;
 	if (h && !h->until)
 		return 0; /* the graph knows p holds it (on this fd or another) */
+	if (!c && dead_end_socket(g, k))
+		return 0;
 	int rs = c ? 0 : record_socket(g, k);
 	if (rs == 1) {
 		struct ht_chan rk = {HT_CHAN_SOCK, 0, k->ino};
