@@ -235,6 +235,7 @@ struct cring {
 	uint64_t last_ts;
 };
 
+#define RINGS_UNMAP_MAX 128
 struct rings {
 	struct cring **v;
 	int n, cap;
@@ -242,6 +243,11 @@ struct rings {
 	uint32_t beat;          /* written to every ring each second (ring.h `beat`) */
 	uint64_t next_poll;     /* rings have no wake-up of their own: polled */
 	uint64_t registered, refused, replaced, ended, bad, stuck;
+	/* the mappings of rings forgotten since the last rings_unmap_flush:
+	 * unmapped together, adjacent ones in one munmap (one TLB flush where
+	 * there was one per exit) */
+	void *unmap[RINGS_UNMAP_MAX];
+	int nunmap;
 };
 
 struct records {
@@ -264,7 +270,7 @@ struct records {
 /* The record set (watched from c->ep) and the pending buffer; fatal on failure. */
 void records_init(struct collector *c);
 int rconn_add(struct collector *c, int fd, const struct ucred *cr);
-void rconn_del(struct collector *c, int fd);
+int rconn_del(struct collector *c, int fd); /* 1: it was a record connection (in its uid's set only) */
 /* Processes records already queued, round-robin across uids, until deadline
  * (query: quiet uids first, see records.c). Returns how many it took. */
 int drain_rounds(struct collector *c, uint64_t deadline, int query);
@@ -286,6 +292,7 @@ int read_ring(struct collector *c, struct cring *r, uint64_t now, int max, int *
  * here), 0 when it is not a registration (the closer gets it). */
 int ring_register_msg(struct collector *c, int connfd, const struct rconn *rc, struct msghdr *mh,
 		      const struct ucred *cr);
+void rings_unmap_flush(struct collector *c);
 void ring_exited(struct collector *c, int pidfd); /* TAG_RING */
 /* reads every ring (one round's share); *busy when one has more */
 int rings_drain(struct collector *c, uint64_t now, int light, int *busy);

@@ -85,6 +85,8 @@ struct proc {
 	uint8_t creator_init : 1;   /* init created it: the kernel's fork event, or a
 				     * BIRTH the kernel's parent confirmed, says so
 				     * (not a re-parented orphan: graph_lineage_gap) */
+	uint8_t kernel_gone : 1;    /* /proc showed its pid gone (kstat): it has
+				     * ended, and nothing of it is left to read */
 	uint16_t acct;        /* its uid's bounds (graph_uid.c), charged for its holds; 0 none */
 	uint32_t nchildren;
 	uint32_t hash_ticket;    /* sha256 "": exehash_peek() may know it by now */
@@ -301,6 +303,10 @@ void graph_kev_self(struct graph *g, pid_t pid);
 /* Did pid fork under the source with no exec event read since (an IMAGE of
  * it would be refused now: records.c reads the events first)? */
 int graph_kev_exec_missing(struct graph *g, pid_t pid);
+/* fresh: every event written before the records applied from now on was
+ * read (kev_caught_up after they were read): a pid's events are its current
+ * process's without asking /proc; 0 again after them */
+void graph_kev_fresh(struct graph *g, int fresh);
 void graph_kev_fork(struct graph *g, pid_t child, pid_t creator, uint64_t start_ns, uint64_t ts);
 void graph_kev_exec(struct graph *g, pid_t pid, uint64_t dev, uint64_t ino, const char *path,
 		    uint64_t ts);

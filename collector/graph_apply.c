@@ -18,9 +18,14 @@
 
 /* ---- processes and creators a record names -------------------------------- */
 
-/* A process we hear from for the first time (or whose pid was reused). */
+/* A process we hear from for the first time (or whose pid was reused).
+ * kforked: the kernel's fork event named creator_pid, the event is the pid's
+ * current process (kev_lineage), and every event up to when its record was
+ * read has been read (graph_kev_fresh) with no exec among them: a fork child
+ * still running its creator's image — its start is the event's, its image
+ * the creator's, and /proc is asked only for its uid and fds. */
 static struct proc *proc_arrive(struct graph *g, pid_t pid, uid_t uid, pid_t creator_pid,
-				uint64_t birth_ts, uint64_t now)
+				uint64_t birth_ts, uint64_t now, const struct kev_lineage *kforked)
 {
 	struct proc *old = live_proc(g, pid);
 	if (old)
@@ -49,7 +54,10 @@ static struct proc *proc_arrive(struct graph *g, pid_t pid, uid_t uid, pid_t cre
 		set_creator(p, c);
 	else if (creator_pid > 1)
 		p->foreign_creator = 1;
-	proc_fill_identity(g, p);
+	if (kforked && p->creator)
+		proc_fill_uid(g, p, kforked->start);
+	else
+		proc_fill_identity(g, p);
 	if (!p->creator) {
 		p->birth_ts = birth_ts;
 		kernel_lineage(g, p, now);
@@ -163,6 +171,34 @@ static int resync_holds(const struct rec *x, const struct chan *c)
 	return oh_find(g, p, c) != NULL;
 }
 
+/* Was a whole read of the sender's fd table made after the record was sent
+ * (synced_ts: when that read began; not cut short)? Every fd a record names
+ * existed by the record's time, so that read is the kernel's word on it —
+ * as rec_close takes it: a close older than the read changes nothing. */
+static int read_since(const struct rec *x)
+{
+	return x->p->synced_ts >= x->r->ts && !x->p->fds_stale;
+}
+
+/* Does the kernel show the sender's fd as k? After a read_since, that read
+ * answers (the table it left, which the sender's older records change no
+ * more: fd_rec): a lagging collector's round read the table once and asked
+ * no fstatat per claim after it. Else one fstatat now (kernel_shows). */
+static int claim_shows(const struct rec *x, int fd, const struct ht_chan *k)
+{
+	struct graph *g = x->g;
+	if (!checking(g))
+		return 1;
+	if (g->conf.use_procfs && !g->conf.kernel_fd && read_since(x)) {
+		struct fdent *e = fd_find(x->p, fd);
+		if (!e || !e->h)
+			return 0;
+		struct ht_chan ek = {e->h->c->kind, e->h->c->dev, e->h->c->ino};
+		return same_key(&ek, k);
+	}
+	return kernel_shows(g, x->p, fd, k);
+}
+
 /* The record's claim about k, not confirmed at its fd: held on another fd
  * by the kernel's word (resync_holds), else history only (fd_unconfirmed). */
 static int unconfirmed(const struct rec *x, const struct ht_chan *k, uint8_t how, uint8_t ends)
@@ -172,7 +208,12 @@ static int unconfirmed(const struct rec *x, const struct ht_chan *k, uint8_t how
 		return 0; /* held already (the kernel showed it before) */
 	if (!c && checking(x->g) && x->g->conf.use_procfs)
 		c = chan_get(x->g, k, x->r->ts);
-	if (resync_holds(x, c)) {
+	/* a whole read of the table since the record was sent (this round's
+	 * first unconfirmed claim of the sender's, mostly) showed what it held
+	 * then, and its records since are applied: c held on another fd would
+	 * be held in the graph (oh_find above) — not read again per claim (a
+	 * lagging collector re-read a table for each PIPE of a flood) */
+	if (!read_since(x) && resync_holds(x, c)) {
 		struct hold *h = oh_find(x->g, x->p, c);
 		if (h && h->since >= x->r->ts) {
 			h->how = how; /* what the record says it is (an accept: a hub's count) */
@@ -225,15 +266,22 @@ static int rec_birth(struct rec *x)
 		return -EINVAL;
 	}
 	struct kev_lineage kl;
-	if (kev_lineage(g, x->pid, &kl) == 0 && kl.creator && kl.creator != cpid)
+	int kev = kev_lineage(g, x->pid, &kl) == 0;
+	if (kev && kl.creator && kl.creator != cpid)
 		return refuse(g, &g->st.refused_kev, x->why,
 			      "creator contradicts the kernel's fork event");
-	if (check_creator(g, x->pid, cpid, fork_ts, &use) != 0)
+	/* the fork event names cpid: the kernel's word on the creator, no
+	 * parent to ask /proc about (a CLONE_PARENT child's parent is not its
+	 * creator) */
+	int kforked = kev && kl.creator == cpid;
+	use = cpid;
+	if (!kforked && check_creator(g, x->pid, cpid, fork_ts, &use) != 0)
 		return refuse(g, &g->st.refused_creator, x->why,
 			      "creator does not match the kernel's parent");
 	if (p && p->creator_pid == cpid && same_process(g, p))
 		return 0; /* repeated BIRTH (vfork child) */
-	p = proc_arrive(g, x->pid, x->uid, use, fork_ts, x->now);
+	p = proc_arrive(g, x->pid, x->uid, use, fork_ts, x->now,
+			kforked && g->kev_fresh && !kl.exec_known ? &kl : NULL);
 	if (p && use == 1)
 		p->creator_init = 1; /* forked by init: the kernel's parent agrees */
 	return p ? 0 : -ENOMEM;
@@ -282,7 +330,7 @@ static int rec_image(struct rec *x)
 	if (kev_lineage(g, pid, &kl) == 0 && kl.exec_missing)
 		return refuse(g, &g->st.refused_kev, x->why, "no exec in the kernel's events");
 	if (!p) {
-		p = proc_arrive(g, pid, x->uid, use, r->ts, x->now);
+		p = proc_arrive(g, pid, x->uid, use, r->ts, x->now, NULL);
 		if (!p)
 			return -ENOMEM;
 	} else {
@@ -296,14 +344,14 @@ static int rec_image(struct rec *x)
 	p->uid = x->uid;
 	char exe[HT_REC_PATH_MAX + 1];
 	/* trust the kernel's view of the executable over the record's */
-	if (g->conf.use_procfs && procfs_exe(pid, exe, sizeof(exe)) == 0)
+	if (g->conf.use_procfs && !proc_gone(g, p) && procfs_exe(pid, exe, sizeof(exe)) == 0)
 		p->exe = graph_intern(g, exe);
 	else
 		p->exe = graph_intern(g, claimed_exe(g, r->str, exe, sizeof(exe)));
 	p->argv0 = graph_intern(g, r->str2);
 	p->sha256 = "";
 	p->hash_ticket = 0;
-	if (g->conf.use_procfs)
+	if (g->conf.use_procfs && !proc_gone(g, p))
 		proc_hash(g, p);
 	return 0;
 }
@@ -331,7 +379,7 @@ static int rec_exit(struct rec *x)
 	/* an EXIT while the kernel still runs the process would close every
 	 * hold it has (and its history with them): ended when the kernel says
 	 * so (graph_gc's sweep, graph_verify_alive) */
-	if (checking(g) && kernel_runs(g, x->p)) {
+	if (checking(g) && !kev_ended(g, x->p) && kernel_runs(g, x->p)) {
 		x->p->exit_claimed = 1;
 		/* while alive: when the kernel last showed it running */
 		x->p->exit_ts = x->now > x->r->ts ? x->now : x->r->ts;
@@ -368,7 +416,7 @@ static int spawned_from_kernel(struct rec *x, pid_t cpid, uint64_t ts)
 {
 	struct graph *g = x->g;
 	struct procfs_stat st;
-	int kr = procfs_stat(cpid, &st);
+	int kr = kstat(g, cpid, &st, 0);
 	if (kr == 0 && st.ppid == x->pid) {
 		struct proc *c = proc_new(g, cpid, ts);
 		if (c) {
@@ -409,7 +457,7 @@ static int rec_pipe(struct rec *x)
 	/* pipe() makes both ends in the caller: one end the kernel shows proves
 	 * the inode the sender's (the other may be closed already: dash closes
 	 * the write end it gave a `$(...)` child) */
-	if (!kernel_shows(x->g, x->p, r->fd, &r->chan) && !kernel_shows(x->g, x->p, r->fd2, &r->chan))
+	if (!claim_shows(x, r->fd, &r->chan) && !claim_shows(x, r->fd2, &r->chan))
 		return unconfirmed(x, &r->chan, HOLD_CREATED, HE_R | HE_W);
 	int rc = hold_fd(x, r->fd, &r->chan, HOLD_CREATED, HE_R);
 	return rc ? rc : hold_fd(x, r->fd2, &r->chan, HOLD_CREATED, HE_W);
@@ -849,7 +897,7 @@ static int sender(struct rec *x)
 	if (!p) {
 		p = graph_proc_kernel(g, x->pid, x->now);
 		if (!p && !g->conf.use_procfs)
-			p = proc_arrive(g, x->pid, x->uid, 0, x->r->ts, x->now);
+			p = proc_arrive(g, x->pid, x->uid, 0, x->r->ts, x->now, NULL);
 		if (!p) {
 			*x->why = "sender not found";
 			return -ESRCH;
@@ -894,6 +942,7 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 	*x.why = NULL;
 	g->changes++; /* (refused too: a refusal may have read /proc) */
 	g->cur_acct = acct_of(g, uid); /* the sender's, charged for what it makes */
+	kmemo_begin(g);
 	if (pid <= 0) {
 		*x.why = "no sender pid";
 		rc = -EINVAL;
@@ -908,5 +957,6 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 	}
 	if (rc == -EDQUOT && x.p && x.p->alive)
 		x.p->bound_refused = 1; /* what it holds is not all in the graph */
+	kmemo_end(g);
 	return applied(g, rc, x.why);
 }

@@ -32,6 +32,7 @@
 #define HT_GRAPH_INT_H
 
 #include "graph.h"
+#include "hoptrace/procfs.h"
 
 #define PID_BUCKETS_MIN 1024
 #define CHAN_BUCKETS_MIN 1024
@@ -47,6 +48,7 @@ struct istr {
 #define DCACHE_N 32      /* cached /proc/PID/fd directory fds */
 #define UID_BUCKETS 256
 #define CLOSED_KEEP 256  /* closed holds a live process keeps (its recent history) */
+#define KMEMO_N 8        /* pids whose /proc stat one record's application keeps (kstat) */
 
 /* A uid's share of the graph and its refused claims (graph_uid_stats). */
 struct uacct {
@@ -114,7 +116,14 @@ struct graph {
 	/* the kernel event source's lineage (graph_kev.c); kev_on: authoritative */
 	struct kevtab *kev;
 	int kev_on;
+	int kev_fresh;                   /* graph_kev_fresh */
 	struct hist *hist;               /* closed TCP connections (graph_hist.c) */
+	/* what /proc/PID/stat (and status) said about a pid while one record
+	 * or one kernel event is applied (kmemo_begin/end, kstat): one read
+	 * where a BIRTH asked four times, and a process found gone is not
+	 * asked again about its exe, argv0 or fds in the same step */
+	struct kmemo { pid_t pid; int rc; uint8_t has_uid; struct procfs_stat st; } kmemo[KMEMO_N];
+	unsigned kmemo_n, kmemo_depth;
 };
 
 /* Ghost fds. A record sent before the collector's last read of the sender's
@@ -240,6 +249,9 @@ int kev_lineage(struct graph *g, pid_t pid, struct kev_lineage *out);
  * when there is no fork event). NULL when there is none, or it is not found. */
 struct proc *kev_creator_of(struct graph *g, pid_t pid, uint64_t start, uint64_t now, pid_t *cpid,
 			    uint64_t *fork_ts);
+/* 1: the kernel's exit event of p's process (its pid and start) was read: it
+ * has ended, whatever /proc would say of the pid now */
+int kev_ended(struct graph *g, const struct proc *p);
 
 /* ---- graph.c: processes and channels -------------------------------------- */
 
@@ -329,6 +341,11 @@ int kernel_proc(struct graph *g, pid_t pid, struct graph_kproc *k);
 /* does the kernel still run p (the same process, not a zombie)? */
 int kernel_runs(struct graph *g, const struct proc *p);
 void dcache_drop(struct graph *g, const struct proc *p);
+void kmemo_begin(struct graph *g);
+void kmemo_end(struct graph *g);
+int kstat(struct graph *g, pid_t pid, struct procfs_stat *st, int want_uid);
+int kgone(const struct graph *g, pid_t pid);
+int proc_gone(const struct graph *g, const struct proc *p);
 /* the end of a pipe/FIFO/pty fd is, from /proc (0 unknown) */
 uint8_t fd_ends(struct graph *g, pid_t pid, int fd, uint8_t kind);
 /* makes p's fd table equal to /proc/PID/fd; 0 or -errno (p unchanged) */
@@ -339,6 +356,7 @@ int proc_sync_fds_since(struct graph *g, struct proc *p, uint64_t ts, uint64_t s
 void inherit_from(struct graph *g, struct proc *p, struct proc *c, uint64_t fork_ts);
 void proc_hash(struct graph *g, struct proc *p);
 void proc_fill_identity(struct graph *g, struct proc *p);
+void proc_fill_uid(struct graph *g, struct proc *p, uint64_t start);
 struct proc *find_creator(struct graph *g, pid_t cpid, uint64_t birth_ts, uint64_t now);
 void kernel_lineage(struct graph *g, struct proc *p, uint64_t now);
 /* is this known live entry the same process the kernel runs as its pid? */

@@ -140,6 +140,11 @@ void graph_kev_on(struct graph *g, int on)
 		tab(g);
 }
 
+void graph_kev_fresh(struct graph *g, int fresh)
+{
+	g->kev_fresh = fresh && g->kev_on && g->kev && !g->kev->lossy;
+}
+
 void graph_kev_lossy(struct graph *g)
 {
 	if (g->kev) {
@@ -230,7 +235,10 @@ void graph_kev_exit(struct graph *g, pid_t pid, uint64_t ts)
 }
 
 /* The kernel's events about pid's current process (its start matches the
- * kernel's, or it is gone and cannot be told), NULL when none. */
+ * kernel's, or it is gone and cannot be told), NULL when none. (Asked of
+ * /proc even while the events are fresh: a process that left this network
+ * namespace ends with no exit event here, and its pid's next owner —
+ * anywhere — would pass for it.) */
 static const struct klin *current(struct graph *g, pid_t pid)
 {
 	struct graph_kproc kp;
@@ -703,6 +711,22 @@ static int shim_covers(struct graph *g, const struct proc *p)
 	return !(kev_lineage(g, p->pid, &kl) == 0 && kl.exec_known && kl.exec_ts > p->exec_ts);
 }
 
+/* The same for a process whose exit event came, by its lineage as it was
+ * then (k: the slot copied when the exit was queued, its start p's): no
+ * /proc read of a pid that has ended */
+static int shim_covered_at_exit(const struct proc *p, const struct klin *k)
+{
+	if (p->seen_kernel || p->exec_pending)
+		return 0;
+	return !(k->have_exec && k->exec_ts > p->exec_ts);
+}
+
+int kev_ended(struct graph *g, const struct proc *p)
+{
+	const struct klin *k = g->kev_on && g->kev && p->pid > 0 ? &g->kev->slot[(uint32_t)p->pid % KLIN_N] : NULL;
+	return k && k->pid == p->pid && k->ended && k->creator && p->start && k->start == p->start;
+}
+
 static uint64_t image_start(const struct klin *k)
 {
 	return k->have_exec && k->exec_ts > k->fork_ts ? k->exec_ts : k->fork_ts;
@@ -904,7 +928,9 @@ static void exit_apply(struct graph *g, struct kexit *x, uint64_t now, int depth
 		  (x->k.pid && p->start && x->k.start && p->start != x->k.start) ||
 		  (!p->alive && p->exit_ts + HT_REC_MAX_SKEW_NS < x->ts)))
 		p = NULL; /* another process of the pid (newer, or ended before) */
-	if (p && shim_covers(g, p)) {
+	if (p && (x->k.pid == x->pid && x->k.creator && p->start == x->k.start
+			  ? shim_covered_at_exit(p, &x->k)
+			  : shim_covers(g, p))) {
 		/* its records said what it held — all but what they could not
 		 * (an fd inherited from a creator the shim does not cover) */
 		uint64_t since = p->exec_ts > p->birth_ts ? p->exec_ts : p->birth_ts;
@@ -1038,10 +1064,12 @@ static void fork_apply(struct graph *g, struct kexit *x, uint64_t now)
 
 static void kexit_apply(struct graph *g, struct kexit *x, uint64_t now, int depth)
 {
+	kmemo_begin(g);
 	if (x->fork)
 		fork_apply(g, x, now);
 	else
 		exit_apply(g, x, now, depth);
+	kmemo_end(g);
 }
 
 static void fds_queue(struct graph *g, pid_t pid, uid_t uid, uint64_t ts,

@@ -63,7 +63,9 @@ static int kernel_fd(struct graph *g, struct proc *p, int fd, struct ht_chan *k)
 			break;
 		}
 	if (!d) {
-		int dfd = procfs_fd_dir(p->pid);
+		int dfd = proc_gone(g, p) ? -ENOENT : procfs_fd_dir(p->pid);
+		if (dfd == -ENOENT)
+			p->kernel_gone = 1; /* no process has its pid now */
 		if (dfd < 0)
 			return -ENOENT;
 		d = &g->dcache[g->dnext];
@@ -85,8 +87,87 @@ int kernel_shows(struct graph *g, struct proc *p, int fd, const struct ht_chan *
 	return kernel_fd(g, p, fd, &cur) == 0 && same_key(&cur, k);
 }
 
-/* The kernel's parent, group, session, start of pid (hooks or /proc) */
-int kernel_proc(struct graph *g, pid_t pid, struct graph_kproc *k)
+/* ---- one step's memo of /proc/PID/stat ------------------------------------- */
+
+/* A step is one record's application or one kernel event's (nested steps
+ * share the outer one's memo). Within it a pid's stat is read once: the
+ * creator check, the kernel event's lineage check, the sender's identity and
+ * its exit check asked the same file up to four times, and most of those
+ * reads failed (the process had ended before its records were read). Only
+ * the answer of the same instant is reused; a check that must see a change
+ * (proc_sync_fds: a zombie after the fd read) asks afresh (kstat_fresh). */
+void kmemo_begin(struct graph *g)
+{
+	if (!g->kmemo_depth++)
+		g->kmemo_n = 0;
+}
+
+void kmemo_end(struct graph *g)
+{
+	if (g->kmemo_depth && !--g->kmemo_depth)
+		g->kmemo_n = 0;
+}
+
+static struct kmemo *kmemo_find(const struct graph *g, pid_t pid)
+{
+	for (unsigned i = 0; i < g->kmemo_n; i++)
+		if (g->kmemo[i].pid == pid)
+			return (struct kmemo *)&g->kmemo[i];
+	return NULL;
+}
+
+static int kstat_read(struct graph *g, pid_t pid, struct procfs_stat *st, int want_uid)
+{
+	int rc = want_uid ? procfs_stat(pid, st) : procfs_stat_nouid(pid, st);
+	if (rc == -ENOENT) {
+		/* no process has the pid now: the graph's entry of it (made
+		 * for a process that existed before now) has ended */
+		struct proc *lp = graph_proc(g, pid);
+		if (lp)
+			lp->kernel_gone = 1;
+	}
+	if (!g->kmemo_depth)
+		return rc;
+	struct kmemo *m = kmemo_find(g, pid);
+	if (!m) {
+		m = &g->kmemo[g->kmemo_n < KMEMO_N ? g->kmemo_n++ : (unsigned)pid % KMEMO_N];
+	}
+	*m = (struct kmemo){.pid = pid, .rc = rc, .has_uid = (uint8_t)(want_uid || rc != 0), .st = *st};
+	return rc;
+}
+
+/* procfs_stat (want_uid) or procfs_stat_nouid of pid, once a step */
+int kstat(struct graph *g, pid_t pid, struct procfs_stat *st, int want_uid)
+{
+	struct kmemo *m = g->kmemo_depth ? kmemo_find(g, pid) : NULL;
+	if (m && !m->has_uid && want_uid) {
+		/* the stat of this step, and now the uid (status) */
+		m->rc = procfs_uid(pid, &m->st.uid);
+		m->has_uid = 1;
+	}
+	if (m) {
+		*st = m->st;
+		return m->rc;
+	}
+	return kstat_read(g, pid, st, want_uid);
+}
+
+/* Has this step found pid gone from /proc? (its exe, cmdline and fd table
+ * are gone with it: not asked) */
+int kgone(const struct graph *g, pid_t pid)
+{
+	const struct kmemo *m = g->kmemo_depth ? kmemo_find(g, pid) : NULL;
+	return m && (m->rc == -ENOENT || m->rc == -ESRCH);
+}
+
+/* Is p known to have ended by /proc's word (this step's, or an earlier
+ * one's about p itself)? Its fds, exe and claims are not read again. */
+int proc_gone(const struct graph *g, const struct proc *p)
+{
+	return p->kernel_gone || kgone(g, p->pid);
+}
+
+static int kproc_of(struct graph *g, pid_t pid, struct graph_kproc *k, int fresh)
 {
 	memset(k, 0, sizeof(*k));
 	if (g->conf.kernel_proc)
@@ -94,7 +175,7 @@ int kernel_proc(struct graph *g, pid_t pid, struct graph_kproc *k)
 	if (!g->conf.use_procfs)
 		return -ENOSYS;
 	struct procfs_stat st;
-	int rc = procfs_stat_nouid(pid, &st);
+	int rc = fresh ? kstat_read(g, pid, &st, 0) : kstat(g, pid, &st, 0);
 	if (rc)
 		return rc;
 	*k = (struct graph_kproc){st.ppid, st.pgrp, st.sid, st.starttime, st.state};
@@ -104,6 +185,12 @@ int kernel_proc(struct graph *g, pid_t pid, struct graph_kproc *k)
 		 * unread: tests/func/attack_review_rawfd_leader.sh) */
 		k->state = 'S';
 	return 0;
+}
+
+/* The kernel's parent, group, session, start of pid (hooks or /proc) */
+int kernel_proc(struct graph *g, pid_t pid, struct graph_kproc *k)
+{
+	return kproc_of(g, pid, k, 0);
 }
 
 /* The kernel still runs p: the same process (its start time, when known),
@@ -196,6 +283,8 @@ int proc_sync_fds_since(struct graph *g, struct proc *p, uint64_t ts, uint64_t s
 			     .cap = sizeof(seen) / sizeof(seen[0])};
 	if (!g->conf.use_procfs)
 		return -ENOSYS;
+	if (proc_gone(g, p))
+		return -ENOENT; /* (ended: /proc said so) */
 	int bounded = p->uid != 0 && p->uid != (uid_t)-1;
 	if (bounded && !scan_admit(g, p->uid)) {
 		p->fds_stale = 1;
@@ -210,6 +299,8 @@ int proc_sync_fds_since(struct graph *g, struct proc *p, uint64_t ts, uint64_t s
 	int rc = procfs_fds_until(p->pid, x.cpu_deadline, sync_cb, &x);
 	if (bounded)
 		scan_charge(g, p->uid, procfs_cpu_ns() - c0, x.n);
+	if (rc == -ENOENT)
+		p->kernel_gone = 1;
 	if (rc < 0)
 		return rc;
 	if (rc > 0) {
@@ -223,7 +314,7 @@ int proc_sync_fds_since(struct graph *g, struct proc *p, uint64_t ts, uint64_t s
 	 * it held (a `$(...)` child gone before its BIRTH was applied, not yet
 	 * reaped: it inherits from its creator instead) */
 	struct graph_kproc k;
-	if (!x.nseen && (kernel_proc(g, p->pid, &k) != 0 || k.state == 'Z' || k.state == 'X'))
+	if (!x.nseen && (kproc_of(g, p->pid, &k, 1) != 0 || k.state == 'Z' || k.state == 'X'))
 		return -ESRCH;
 	p->synced_ts = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
 	if (x.nseen == x.cap)
@@ -322,15 +413,34 @@ const char *graph_proc_sha256(struct graph *g, const struct proc *cp)
 	return p->sha256;
 }
 
+/* A fork child still running its creator's image (graph_apply.c
+ * proc_arrive): start from its fork event, uid from /proc; its exe, argv0
+ * and sha256 are its creator's (copied by the caller). */
+void proc_fill_uid(struct graph *g, struct proc *p, uint64_t start)
+{
+	struct procfs_stat st;
+	if (!g->conf.use_procfs)
+		return;
+	p->start = start;
+	/* (the stat kev_lineage read in this step, and now the status) */
+	if (!proc_gone(g, p) && kstat(g, p->pid, &st, 1) == 0)
+		p->uid = st.uid;
+	else if (proc_gone(g, p))
+		p->kernel_gone = 1;
+}
+
 void proc_fill_identity(struct graph *g, struct proc *p)
 {
 	struct procfs_stat st;
 	char buf[HT_REC_PATH_MAX + 1];
 	if (!g->conf.use_procfs)
 		return;
-	if (procfs_stat(p->pid, &st) == 0) {
+	if (kstat(g, p->pid, &st, 1) == 0) {
 		p->start = st.starttime;
 		p->uid = st.uid;
+	} else if (proc_gone(g, p)) {
+		p->kernel_gone = 1;
+		return; /* ended: no exe, cmdline or executable to read */
 	}
 	if (!p->exe[0] && procfs_exe(p->pid, buf, sizeof(buf)) == 0)
 		p->exe = graph_intern(g, buf);
@@ -423,7 +533,7 @@ struct proc *graph_proc_kernel(struct graph *g, pid_t pid, uint64_t now)
 		return p;
 	if (!g->conf.use_procfs || pid <= 1)
 		return NULL;
-	if (procfs_stat(pid, &st) != 0 || !in_my_netns(g, pid))
+	if (kstat(g, pid, &st, 1) != 0 || !in_my_netns(g, pid))
 		return NULL;
 	p = proc_from_kernel(g, pid, &st, now);
 	if (!p)
@@ -437,7 +547,7 @@ struct proc *graph_proc_kernel(struct graph *g, pid_t pid, uint64_t now)
 				set_creator(child, c);
 			break;
 		}
-		if (procfs_stat(child->creator_pid, &st) != 0 || !in_my_netns(g, child->creator_pid))
+		if (kstat(g, child->creator_pid, &st, 1) != 0 || !in_my_netns(g, child->creator_pid))
 			break;
 		c = proc_from_kernel(g, child->creator_pid, &st, now);
 		if (!c)
@@ -599,6 +709,19 @@ static int record_socket(struct graph *g, const struct ht_chan *k)
 	return pc && pc->internal;
 }
 
+/* A unix datagram socket the graph does not know that nothing can come in
+ * through now (sd_unix_dead_end: no name, no peer, nothing queued) — the
+ * shim's doorbell, which a one-thread process makes in its own table between
+ * its CONNECT record and its connect(), found by a read the doorbell woke.
+ * No channel of the chain model while so: not put in the graph, so the next
+ * read asks again (bound, connected or with a datagram queued, it counts). */
+static int dead_end_socket(struct graph *g, const struct ht_chan *k)
+{
+	if (k->kind != HT_CHAN_SOCK || !g->conf.use_procfs || graph_nl(g) < 0)
+		return 0;
+	return sd_unix_dead_end(g->nl, k->ino) == 1;
+}
+
 struct check_ctx {
 	struct graph *g;
 	struct proc *p;
@@ -622,6 +745,8 @@ static int check_cb(void *vctx, int fd, const struct ht_chan *k)
 	struct hold *h = c ? oh_find(g, x->p, c) : NULL;
 	if (h && !h->until)
 		return 0; /* the graph knows p holds it (on this fd or another) */
+	if (!c && dead_end_socket(g, k))
+		return 0;
 	int rs = c ? 0 : record_socket(g, k);
 	if (rs == 1) {
 		struct ht_chan rk = {HT_CHAN_SOCK, 0, k->ino};
@@ -776,7 +901,7 @@ int same_process(struct graph *g, struct proc *p)
 	struct procfs_stat st;
 	if (!g->conf.use_procfs || !p->start)
 		return 1;
-	if (procfs_stat(p->pid, &st) != 0)
+	if (kstat(g, p->pid, &st, 0) != 0)
 		return 1; /* gone already: cannot tell, keep */
 	return st.starttime == p->start;
 }

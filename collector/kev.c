@@ -17,6 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sys/mman.h>
+
 #include "hoptrace/log.h"
 #include "kev.h"
 
@@ -35,6 +37,11 @@ struct kev_impl {
 	struct ring_buffer *rb;
 	struct bpf_link *accept[2]; /* syscalls/sys_exit_accept, sys_exit_accept4 */
 	int ncpu;
+	/* the ring's consumer and producer positions (read-only mappings of
+	 * its first two pages, beside libbpf's): kev_caught_up */
+	void *cons_page, *prod_page;
+	long page;
+	int lost_seen;              /* kev_lost() was non-zero once: never caught up */
 };
 
 static int on_record(void *ctx, void *data, size_t n)
@@ -230,6 +237,17 @@ int kev_open(struct kev *k, int mode, unsigned ring_kb, uint64_t netns_ino, int 
 		snprintf(k->accept_why, sizeof(k->accept_why), "kernel_events_accept = off");
 	if (self_test(k) != 0)
 		return -1;
+	im->page = sysconf(_SC_PAGESIZE);
+	int mfd = bpf_map__fd(im->skel->maps.events);
+	im->cons_page = mmap(NULL, (size_t)im->page, PROT_READ, MAP_SHARED, mfd, 0);
+	im->prod_page = mmap(NULL, (size_t)im->page, PROT_READ, MAP_SHARED, mfd, im->page);
+	if (im->cons_page == MAP_FAILED || im->prod_page == MAP_FAILED) {
+		if (im->cons_page != MAP_FAILED)
+			munmap(im->cons_page, (size_t)im->page);
+		if (im->prod_page != MAP_FAILED)
+			munmap(im->prod_page, (size_t)im->page);
+		im->cons_page = im->prod_page = NULL; /* never caught up: /proc asked */
+	}
 	k->fd = ring_buffer__epoll_fd(im->rb);
 	k->state = KEV_STATE_ON;
 	k->why[0] = 0;
@@ -243,6 +261,27 @@ int kev_consume(struct kev *k)
 		return 0;
 	int n = ring_buffer__consume(im->rb);
 	return n < 0 ? 0 : n;
+}
+
+/* Has the last kev_consume read every event the programs had reserved by
+ * now (none reserved since, none left busy), and none ever found the ring
+ * full? Then every fork, exec and exit that happened before a record now in
+ * hand was read (each is written before the process it names can run on, or
+ * its pid be reused). */
+int kev_caught_up(struct kev *k)
+{
+	struct kev_impl *im = k->impl;
+	if (k->state != KEV_STATE_ON || !im || !im->cons_page || im->lost_seen)
+		return 0;
+	unsigned long cons = __atomic_load_n((unsigned long *)im->cons_page, __ATOMIC_ACQUIRE);
+	unsigned long prod = __atomic_load_n((unsigned long *)im->prod_page, __ATOMIC_ACQUIRE);
+	if (cons != prod)
+		return 0; /* a record still reserved (busy), or written since */
+	if (kev_lost(k)) {
+		im->lost_seen = 1;
+		return 0;
+	}
+	return 1;
 }
 
 uint64_t kev_lost(const struct kev *k)
@@ -266,6 +305,10 @@ void kev_close(struct kev *k)
 	if (im) {
 		for (int i = 0; i < 2; i++)
 			bpf_link__destroy(im->accept[i]);
+		if (im->cons_page)
+			munmap(im->cons_page, (size_t)im->page);
+		if (im->prod_page)
+			munmap(im->prod_page, (size_t)im->page);
 		ring_buffer__free(im->rb);
 		kev_bpf__destroy(im->skel);
 		free(im);
@@ -301,6 +344,12 @@ int kev_consume(struct kev *k)
 }
 
 uint64_t kev_lost(const struct kev *k)
+{
+	(void)k;
+	return 0;
+}
+
+int kev_caught_up(struct kev *k)
 {
 	(void)k;
 	return 0;

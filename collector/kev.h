@@ -102,6 +102,9 @@ int kev_open(struct kev *k, int mode, unsigned ring_kb, uint64_t netns_ino, int 
 int kev_consume(struct kev *k);
 void kev_close(struct kev *k);
 uint64_t kev_lost(const struct kev *k); /* records the programs found no room for */
+/* 1: the last kev_consume left nothing reserved in the ring and no event was
+ * ever lost — every event written before now has been read (kev.c) */
+int kev_caught_up(struct kev *k);
 const char *kev_state_name(int state);
 /* one ring buffer record: decoded, counted, kept for kev-dump, handed to on_event */
 void kev_take(struct kev *k, const void *data, size_t n);

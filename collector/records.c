@@ -235,17 +235,18 @@ int rconn_add(struct collector *c, int fd, const struct ucred *cr)
 	return 0;
 }
 
-void rconn_del(struct collector *c, int fd)
+int rconn_del(struct collector *c, int fd)
 {
 	struct records *rs = &c->rec;
 	struct rconn *rc = rconn_of(rs, fd);
-	if (!rc)
-		return;
+	if (!rc || !rc->u)
+		return 0;
 	struct ruid *u = &rs->uids[rc->u - 1];
 	epoll_ctl(u->ep, EPOLL_CTL_DEL, fd, NULL);
 	u->nconn--;
 	rc->u = 0;
 	rc->parked = 0;
+	return 1;
 }
 
 /* ---- applying, in send-time order -------------------------------------------------- */
@@ -642,7 +643,21 @@ int drain_rounds(struct collector *c, uint64_t deadline, int query)
 		if (n == 0 && !rs->rings.n)
 			break;
 		int got = drain_round(c, evs, n, MAX_UIDS + 8, light, &busy, &backlog);
+		if (rs->npend) {
+			/* every event written before these records were read was
+			 * read (none since the drain's kev_consume): a fork
+			 * child's image is known without asking /proc
+			 * (graph_kev_fresh; asked only for a BIRTH: kev_lost is
+			 * a system call). The events are not read here: one read
+			 * mid-drain changed the graph under the pushes
+			 * (attack_dup_close: no curl decided on its push). */
+			int birth = 0;
+			for (size_t i = 0; i < rs->npend && !birth; i++)
+				birth = rs->pend[i].rec.type == HT_REC_BIRTH;
+			graph_kev_fresh(c->graph, birth && kev_caught_up(&c->kev));
+		}
 		apply_pending(c);
+		graph_kev_fresh(c->graph, 0);
 		total += got;
 		if ((!got && !light) || (query && !busy))
 			break;
@@ -659,6 +674,7 @@ int drain_rounds(struct collector *c, uint64_t deadline, int query)
 	graph_kev_settle(c->graph, now_ns(), rs->drain_cut || rs->unpark_at ? KEV_SETTLE_NS : 0);
 	/* (a parked connection's records wait unread: not all were read either) */
 	push_drain_end(c, rs->drain_cut || rs->unpark_at);
+	rings_unmap_flush(c);
 	return total;
 }
 

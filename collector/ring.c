@@ -22,9 +22,11 @@
  * its ring is half full).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -43,15 +45,43 @@ static void ring_free(struct collector *c, int i)
 	struct rings *g = &c->rec.rings;
 	struct cring *r = g->v[i];
 	if (r->pidfd >= 0) {
-		epoll_ctl(c->rec.ep, EPOLL_CTL_DEL, r->pidfd, NULL);
+		if (!r->dead) /* (ring_exited took it out of the set) */
+			epoll_ctl(c->rec.ep, EPOLL_CTL_DEL, r->pidfd, NULL);
 		close(r->pidfd);
 	}
 	if (r->rc.u)
 		c->rec.uids[r->rc.u - 1].nring--;
-	ht_ring_unmap(r->rd.base);
+	if (g->nunmap == RINGS_UNMAP_MAX)
+		rings_unmap_flush(c);
+	g->unmap[g->nunmap++] = r->rd.base; /* (nothing reads it any more) */
 	free(r);
 	g->v[i] = g->v[--g->n];
 	g->ended++;
+}
+
+static int addr_cmp(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
+	return (x > y) - (x < y);
+}
+
+/* Unmaps the forgotten rings: the kernel places successive mappings next to
+ * each other, so the rings of a round's exits are mostly one range */
+void rings_unmap_flush(struct collector *c)
+{
+	struct rings *g = &c->rec.rings;
+	if (!g->nunmap)
+		return;
+	qsort(g->unmap, (size_t)g->nunmap, sizeof(g->unmap[0]), addr_cmp);
+	for (int i = 0; i < g->nunmap;) {
+		int j = i + 1;
+		while (j < g->nunmap &&
+		       (char *)g->unmap[j] == (char *)g->unmap[j - 1] + HT_RING_SIZE)
+			j++;
+		munmap(g->unmap[i], (size_t)(j - i) * HT_RING_SIZE);
+		i = j;
+	}
+	g->nunmap = 0;
 }
 
 static int ring_find_pid(struct rings *g, pid_t pid)

@@ -339,8 +339,9 @@ void close_conn(struct collector *c, int fd)
 		graph_mark_internal(c->graph, (uint64_t)sb.st_ino, 0);
 	/* from whichever set holds it: a query connection may live on in a
 	 * dup() held by the inquiry follower, and epoll forgets a registration
-	 * only when every fd of the file is closed */
-	rconn_del(c, fd);
-	epoll_ctl(c->ep, EPOLL_CTL_DEL, fd, NULL);
+	 * only when every fd of the file is closed (a record connection is in
+	 * its uid's set only: accept_all) */
+	if (!rconn_del(c, fd))
+		epoll_ctl(c->ep, EPOLL_CTL_DEL, fd, NULL);
 	closer_close(&c->closer, fd);
 }

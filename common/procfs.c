@@ -157,6 +157,15 @@ static int stat_read(pid_t pid, struct procfs_stat *st, int want_uid)
 	st->starttime = v;
 	if (!want_uid)
 		return 0;
+	return procfs_uid(pid, &st->uid);
+}
+
+int procfs_uid(pid_t pid, uid_t *uid)
+{
+	char path[PATH_MAX], buf[4096];
+	const char *p;
+	uint64_t v;
+	ssize_t n;
 
 	/* uid from status */
 	snprintf(path, sizeof(path), "%s/%d/status", proc_root, (int)pid);
@@ -171,7 +180,7 @@ static int stat_read(pid_t pid, struct procfs_stat *st, int want_uid)
 			if (parse_u64(&p, &v) < 0 || v > UINT32_MAX ||
 			    (*p != '\t' && *p != ' ' && *p != '\n' && *p != '\0'))
 				return -EINVAL;
-			st->uid = (uid_t)v;
+			*uid = (uid_t)v;
 			return 0;
 		}
 	}

@@ -401,7 +401,8 @@ int sd_inet_dump(int nl, int family, uint32_t states_mask,
 
 struct unix_one {
 	uint64_t ino;
-	int found, has_peer, has_uid;
+	int found, has_peer, has_uid, has_name, has_rqlen;
+	uint32_t rqueue;
 	uint8_t type, state, shutdown;
 	uint64_t peer;
 	uint32_t uid;
@@ -426,6 +427,14 @@ static int unix_one_fn(void *ctx, const struct nlmsghdr *h)
 			memcpy(&p, RTA_DATA(a), sizeof(p));
 			o->peer = p;
 			o->has_peer = p != 0;
+		}
+		if (a->rta_type == UNIX_DIAG_NAME)
+			o->has_name = 1;
+		if (a->rta_type == UNIX_DIAG_RQLEN && RTA_PAYLOAD(a) >= sizeof(struct unix_diag_rqlen)) {
+			struct unix_diag_rqlen q;
+			memcpy(&q, RTA_DATA(a), sizeof(q));
+			o->rqueue = q.udiag_rqueue;
+			o->has_rqlen = 1;
 		}
 		if (a->rta_type == UNIX_DIAG_SHUTDOWN && RTA_PAYLOAD(a) >= 1)
 			o->shutdown = *(const uint8_t *)RTA_DATA(a);
@@ -485,6 +494,16 @@ int sd_unix_peer(int nl, uint64_t ino, uint64_t *peer_ino)
 	    (o.shutdown & UD_SHUTDOWN_BOTH) != UD_SHUTDOWN_BOTH)
 		return -EAGAIN;
 	return -ENOTCONN;
+}
+
+int sd_unix_dead_end(int nl, uint64_t ino)
+{
+	struct unix_one o = {.ino = ino};
+	int rc = unix_one(nl, ino, UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN, &o);
+	if (rc < 0)
+		return rc;
+	/* (no RQLEN in the answer: the kernel does not say, so not dead) */
+	return o.type == SOCK_DGRAM && !o.has_name && !o.has_peer && o.has_rqlen && o.rqueue == 0;
 }
 
 int sd_unix_uid(int nl, uint64_t ino, uint32_t *uid)

@@ -2,7 +2,10 @@
  * overflow.c — the overflow watch: every second, SYNs the kernel dropped for
  * us since the last look (queue full, receive buffer full, ENOBUFS) are
  * counted, logged and audited. A dropped SYN is not lost: TCP sends it
- * again, and it is judged then.
+ * again, and it is judged then. Also, once a second, the prejudged chains'
+ * subscription is made again when it is missing (push.c: a first one the
+ * collector did not answer within 50 ms, on a loaded host, was otherwise
+ * made again only at the next SYN, which then went unpushed).
  */
 #include <stdio.h>
 #include <time.h>
@@ -30,6 +33,7 @@ void *overflow_main(void *arg)
 		d0 = d, u0 = u, eno0 = eno;
 		double secs = (double)(now - last) / 1000.0;
 		last = now;
+		push_fd_now(&e->push); /* (at most once a second; nothing when subscribed) */
 		if (!dd && !du && !de)
 			continue;
 		atomic_fetch_add(&e->n.ovf_queue, dd);

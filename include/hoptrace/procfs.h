@@ -34,6 +34,9 @@ int procfs_stat(pid_t pid, struct procfs_stat *st);
 /* The same without the uid (one read: /proc/PID/stat only; st->uid 0) */
 int procfs_stat_nouid(pid_t pid, struct procfs_stat *st);
 
+/* The real uid alone (the first field of "Uid:" in /proc/PID/status) */
+int procfs_uid(pid_t pid, uid_t *uid);
+
 /* readlink /proc/PID/exe, " (deleted)" stripped. 0, or -errno
  * (-ENAMETOOLONG if it does not fit in n; buf then holds nothing useful). */
 int procfs_exe(pid_t pid, char *buf, size_t n);

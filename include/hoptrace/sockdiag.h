@@ -63,6 +63,13 @@ int sd_inet_dump(int nl, int family, uint32_t states_mask,
  * socket); or -errno. */
 int sd_unix_peer(int nl, uint64_t ino, uint64_t *peer_ino);
 
+/* Is unix socket ino a datagram socket nothing can come in through now: no
+ * name (nobody can send to it), no peer (not connected: not one end of a
+ * socketpair), nothing queued? A throw-away sender's socket (the shim's
+ * doorbell) is one; bound, connected or with a datagram waiting it is not.
+ * 1 or 0; -ENOENT: no such unix socket (gone, or another kind); or -errno. */
+int sd_unix_dead_end(int nl, uint64_t ino);
+
 /* Owner uid of a unix socket (UNIX_DIAG_UID, Linux 5.3+): 0; -ENOENT: no such
  * unix socket; -ENOTSUP: the kernel does not say; or -errno. */
 int sd_unix_uid(int nl, uint64_t ino, uint32_t *uid);

@@ -448,6 +448,52 @@ static void test_unix_peer(void)
  * ask again) — and the accepted socket once accepted; a socket whose peer
  * closed, and a listener, have none (-ENOTCONN). The collector's record
  * sockets are such connections while it lags (graph_sock.c). */
+/* A datagram socket nothing can come in through (the shim's doorbell: made,
+ * sent from, closed) against every way one can: a name, a peer, a datagram
+ * waiting from a peer since gone. */
+static void test_unix_dead_end(void)
+{
+	int nl = sd_open(), one = 1;
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "ht-deadend-%d", (int)getpid());
+	socklen_t al = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(a.sun_path + 1));
+	int rx = socket(AF_UNIX, SOCK_DGRAM, 0);
+	CHECK_EQ_INT(bind(rx, (struct sockaddr *)&a, al), 0);
+	CHECK_EQ_INT(sd_unix_dead_end(nl, ino_of(rx)), 0); /* bound: anyone may send to it */
+	int bell = socket(AF_UNIX, SOCK_DGRAM, 0);
+	CHECK_EQ_INT(sd_unix_dead_end(nl, ino_of(bell)), 1);
+	CHECK_EQ_INT((int)sendto(bell, "x", 1, 0, (struct sockaddr *)&a, al), 1);
+	CHECK_EQ_INT(sd_unix_dead_end(nl, ino_of(bell)), 1); /* a sender stays nameless */
+	int pc = socket(AF_UNIX, SOCK_DGRAM, 0); /* SO_PASSCRED: autobound at its send */
+	CHECK_EQ_INT(setsockopt(pc, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)), 0);
+	CHECK_EQ_INT((int)sendto(pc, "x", 1, 0, (struct sockaddr *)&a, al), 1);
+	CHECK_EQ_INT(sd_unix_dead_end(nl, ino_of(pc)), 0);
+	int cn = socket(AF_UNIX, SOCK_DGRAM, 0);
+	CHECK_EQ_INT(connect(cn, (struct sockaddr *)&a, al), 0);
+	CHECK_EQ_INT(sd_unix_dead_end(nl, ino_of(cn)), 0); /* connected: a peer */
+	int sp[2];
+	CHECK_EQ_INT(socketpair(AF_UNIX, SOCK_DGRAM, 0, sp), 0);
+	CHECK_EQ_INT(sd_unix_dead_end(nl, ino_of(sp[0])), 0);
+	CHECK_EQ_INT((int)send(sp[1], "y", 1, 0), 1);
+	close(sp[1]); /* its datagram is still queued on sp[0], which has no peer now */
+	CHECK_EQ_INT(sd_unix_dead_end(nl, ino_of(sp[0])), 0);
+	char c;
+	CHECK_EQ_INT((int)recv(sp[0], &c, 1, 0), 1);
+	CHECK_EQ_INT(sd_unix_dead_end(nl, ino_of(sp[0])), 1);
+	int st = socket(AF_UNIX, SOCK_STREAM, 0); /* not a datagram socket */
+	CHECK_EQ_INT(sd_unix_dead_end(nl, ino_of(st)), 0);
+	int t = socket(AF_INET, SOCK_DGRAM, 0); /* not a unix socket */
+	CHECK_EQ_INT(sd_unix_dead_end(nl, ino_of(t)), -ENOENT);
+	close(t);
+	close(st);
+	close(sp[0]);
+	close(cn);
+	close(pc);
+	close(bell);
+	close(rx);
+	close(nl);
+}
+
 static void test_unix_peer_unaccepted(void)
 {
 	static const int types[] = {SOCK_STREAM, SOCK_SEQPACKET};
@@ -539,5 +585,5 @@ static void test_open(void)
 }
 
 T_MAIN("sockdiag", T(test_open), T(test_v4_lookup), T(test_v6_lookup), T(test_dual_stack),
-       T(test_dump), T(test_dump_multipart), T(test_syn_sent), T(test_of_fd), T(test_unix_peer), T(test_unix_peer_unaccepted),
+       T(test_dump), T(test_dump_multipart), T(test_syn_sent), T(test_of_fd), T(test_unix_peer), T(test_unix_dead_end), T(test_unix_peer_unaccepted),
        T(test_local_addrs))
