@@ -291,6 +291,13 @@ struct graph *graph_new(const struct graph_conf *conf);
  * the child's start since boot (as /proc's starttime, in ns). */
 void graph_kev_on(struct graph *g, int on);
 void graph_kev_lossy(struct graph *g);
+/* uid's rationed events (a receive's fd table, a socket use) were lost now:
+ * only walks of uid's processes take the kernel's events as lossy (root's,
+ * or uid -1: everyone's, graph_kev_lossy) */
+void graph_kev_uid_lossy(struct graph *g, uid_t uid);
+/* Were events lost since from (monotonic ns) that walks of these users
+ * (dark_uid: not root; any: every uid) cannot do without? 1 yes, 0 no */
+int graph_kev_lost_for(struct graph *g, uint64_t from, const uid_t *uids, size_t n, int any);
 /* The collector's own process (after daemon()): it and every process it
  * forks (its inquiry child, its judge, theirs) are not the host's processes
  * of the chain model — their kernel events make no holds and no /proc read. */

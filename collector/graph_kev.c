@@ -105,6 +105,7 @@ struct kclose {
 	uint64_t ts, serial;    /* serial: the process's graph entry then */
 };
 
+#define KULOST_N 64
 struct kevtab {
 	struct klin slot[KLIN_N];
 	struct ktcp tcp[KTCP_N];
@@ -119,6 +120,12 @@ struct kevtab {
 	struct kdark dark[KDARK_N];
 	unsigned dark_next;
 	uint64_t lost_ts;       /* monotonic ns of the last loss said (graph_kev_lossy) */
+	/* the uids whose rationed events were lost (graph_kev_uid_lossy): when,
+	 * lately; a uid not here lost none */
+	struct {
+		uid_t uid;
+		uint64_t ts;    /* 0: empty */
+	} ulost[KULOST_N];
 	int lossy;              /* the ring lost events: absence proves nothing */
 	pid_t self;             /* the collector (graph_kev_self); 0 not set */
 };
@@ -146,6 +153,49 @@ void graph_kev_lossy(struct graph *g)
 		g->kev->lossy = 1;
 		g->kev->lost_ts = procfs_mono_ns(); /* (graph_kev_dark: lost lately) */
 	}
+}
+
+static int dark_uid(uid_t u, const uid_t *uids, size_t n, int any);
+
+void graph_kev_uid_lossy(struct graph *g, uid_t uid)
+{
+	struct kevtab *t = g->kev;
+	if (!t)
+		return;
+	if (uid == 0 || uid == (uid_t)-1) {
+		graph_kev_lossy(g); /* (root's: every walk's, as before) */
+		return;
+	}
+	uint64_t now = procfs_mono_ns();
+	unsigned old = 0;
+	for (unsigned i = 0; i < KULOST_N; i++) {
+		if (t->ulost[i].ts && t->ulost[i].uid == uid) {
+			t->ulost[i].ts = now;
+			return;
+		}
+		if (t->ulost[i].ts < t->ulost[old].ts)
+			old = i;
+	}
+	/* (the oldest's slot: its loss, older than the window, is no one's now;
+	 * within it, everyone's — it would be forgotten) */
+	if (t->ulost[old].ts && now - t->ulost[old].ts < graph_conf(g)->window_ns)
+		graph_kev_lossy(g);
+	t->ulost[old].uid = uid;
+	t->ulost[old].ts = now;
+}
+
+int graph_kev_lost_for(struct graph *g, uint64_t from, const uid_t *uids, size_t n, int any)
+{
+	const struct kevtab *t = g->kev_on ? g->kev : NULL;
+	if (!t)
+		return 0;
+	if (t->lost_ts && t->lost_ts >= from)
+		return 1;
+	for (unsigned i = 0; i < KULOST_N; i++)
+		if (t->ulost[i].ts && t->ulost[i].ts >= from &&
+		    dark_uid(t->ulost[i].uid, uids, n, any))
+			return 1;
+	return 0;
 }
 
 void graph_kev_self(struct graph *g, pid_t pid)
@@ -1222,9 +1272,10 @@ int graph_kev_dark(struct graph *g, uint64_t from, const uid_t *uids, size_t n, 
 		   struct graph_dark *why)
 {
 	struct kevtab *t = g->kev_on ? g->kev : NULL;
-	if (!g->kev_on || (t && t->lost_ts && t->lost_ts >= from))
-		/* no events, or lost lately (absence proves nothing): what the
-		 * kernel's table shows now, and -1 for the rest */
+	if (!g->kev_on || graph_kev_lost_for(g, from, uids, n, any))
+		/* no events, or lost lately — anyone's, or a user's of the walk
+		 * (absence proves nothing): what the kernel's table shows now,
+		 * and -1 for the rest */
 		return dark_dump(g, uids, n, any, reached, ctx, why);
 	if (!t)
 		return 0; /* no event yet */

@@ -35,6 +35,12 @@ struct kev_impl {
 	struct ring_buffer *rb;
 	struct bpf_link *accept[2]; /* syscalls/sys_exit_accept, sys_exit_accept4 */
 	int ncpu;
+	/* uid_lost as last read (kev_uid_lost): each uid's count then */
+	uint64_t uid_sum;
+	struct {
+		uint32_t uid;
+		uint64_t n;     /* 0: slot empty */
+	} uids[KEV_UID_SEEN];
 };
 
 static int on_record(void *ctx, void *data, size_t n)
@@ -245,6 +251,59 @@ int kev_consume(struct kev *k)
 	return n < 0 ? 0 : n;
 }
 
+/* remembers uid's count n; 1 if it grew (or is new), 0 if not */
+static int uid_seen(struct kev_impl *im, uint32_t uid, uint64_t n)
+{
+	unsigned h = (uid * 2654435761u) % KEV_UID_SEEN;
+	for (unsigned i = 0; i < KEV_UID_SEEN; i++, h = (h + 1) % KEV_UID_SEEN) {
+		if (im->uids[h].n && im->uids[h].uid != uid)
+			continue;
+		int grew = n > im->uids[h].n || !im->uids[h].n;
+		im->uids[h].uid = uid;
+		if (n > im->uids[h].n)
+			im->uids[h].n = n;
+		return grew;
+	}
+	return 1; /* (full: taken as grown) */
+}
+
+int kev_uid_lost(struct kev *k, void (*fn)(void *ctx, uint32_t uid), void *ctx)
+{
+	struct kev_impl *im = k->impl;
+	if (k->state != KEV_STATE_ON || !im || !im->skel)
+		return 0;
+	__u32 key = 0;
+	__u64 sum = 0;
+	if (bpf_map_lookup_elem(bpf_map__fd(im->skel->maps.uid_lost_sum), &key, &sum) != 0 ||
+	    sum == im->uid_sum)
+		return 0;
+	im->uid_sum = sum;
+	int fd = bpf_map__fd(im->skel->maps.uid_lost), found = 0;
+	__u32 uid, next;
+	__u32 *prev = NULL;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		__u64 n;
+		uid = next;
+		prev = &uid;
+		if (bpf_map_lookup_elem(fd, &uid, &n) == 0 && uid_seen(im, uid, n)) {
+			fn(ctx, uid);
+			found++;
+		}
+	}
+	return found ? found : -1;
+}
+
+uint64_t kev_uid_lost_sum(const struct kev *k)
+{
+	const struct kev_impl *im = k->impl;
+	__u32 key = 0;
+	__u64 sum = 0;
+	if (k->state != KEV_STATE_ON || !im || !im->skel ||
+	    bpf_map_lookup_elem(bpf_map__fd(im->skel->maps.uid_lost_sum), &key, &sum) != 0)
+		return 0;
+	return sum;
+}
+
 uint64_t kev_lost(const struct kev *k)
 {
 	const struct kev_impl *im = k->impl;
@@ -301,6 +360,20 @@ int kev_consume(struct kev *k)
 }
 
 uint64_t kev_lost(const struct kev *k)
+{
+	(void)k;
+	return 0;
+}
+
+int kev_uid_lost(struct kev *k, void (*fn)(void *ctx, uint32_t uid), void *ctx)
+{
+	(void)k;
+	(void)fn;
+	(void)ctx;
+	return 0;
+}
+
+uint64_t kev_uid_lost_sum(const struct kev *k)
 {
 	(void)k;
 	return 0;

@@ -25,7 +25,7 @@
 #define KEV_STATE_ON 1           /* loaded and attached */
 #define KEV_STATE_UNAVAILABLE 2  /* could not be loaded: why */
 
-#define KEV_RING_KB_DEFAULT 256
+#define KEV_RING_KB_DEFAULT 4096
 #define KEV_RING_KB_MIN 4        /* one page */
 #define KEV_RING_KB_MAX 65536    /* 64 MiB */
 #define KEV_RECENT 4096          /* decoded events kept for kev-dump */
@@ -102,6 +102,13 @@ int kev_open(struct kev *k, int mode, unsigned ring_kb, uint64_t netns_ino, int 
 int kev_consume(struct kev *k);
 void kev_close(struct kev *k);
 uint64_t kev_lost(const struct kev *k); /* records the programs found no room for */
+/* The rationed events (a receive's fd table, a socket use: kev.bpf.c
+ * uid_take) not written, per uid: fn for each uid whose count grew since the
+ * last call; -1 when the sum grew and no uid's count did (an evicted entry:
+ * anyone's), else how many uids. kev_uid_lost_sum: every uid's, so far. */
+#define KEV_UID_SEEN 4096
+int kev_uid_lost(struct kev *k, void (*fn)(void *ctx, uint32_t uid), void *ctx);
+uint64_t kev_uid_lost_sum(const struct kev *k);
 const char *kev_state_name(int state);
 /* one ring buffer record: decoded, counted, kept for kev-dump, handed to on_event */
 void kev_take(struct kev *k, const void *data, size_t n);

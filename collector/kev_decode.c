@@ -273,6 +273,7 @@ void kev_status(const struct kev *k, cJSON *a)
 	for (uint32_t t = 1; t < KEV_TYPES; t++)
 		cJSON_AddNumberToObject(o, kev_type_name(t), (double)k->seen[t]);
 	cJSON_AddNumberToObject(o, "lost", (double)kev_lost(k));
+	cJSON_AddNumberToObject(o, "lost_rationed", (double)kev_uid_lost_sum(k));
 	cJSON_AddNumberToObject(o, "malformed", (double)k->malformed);
 	if (k->state == KEV_STATE_ON) {
 		cJSON_AddNumberToObject(o, "ring_kb", k->ring_kb);

@@ -92,6 +92,11 @@ static int64_t loop_timeout(struct collector *c)
 	return timeout;
 }
 
+static void uid_lossy(void *g, uint32_t uid)
+{
+	graph_kev_uid_lossy(g, (uid_t)uid);
+}
+
 /* the 1 s timer: retention, local addresses, the watchdog, squatted names */
 static void loop_tick(struct collector *c, int fd, uint64_t now)
 {
@@ -107,6 +112,8 @@ static void loop_tick(struct collector *c, int fd, uint64_t now)
 	graph_kev_settle(c->graph, now, KEV_SETTLE_NS);
 	if (c->kev.state == KEV_STATE_ON && kev_lost(&c->kev))
 		graph_kev_lossy(c->graph); /* a missing exec event proves nothing now */
+	if (c->kev.state == KEV_STATE_ON && kev_uid_lost(&c->kev, uid_lossy, c->graph) < 0)
+		graph_kev_lossy(c->graph); /* (a uid's loss no uid is left for: anyone's) */
 	if (c->hup && *c->hup) {
 		char err[512];
 		*c->hup = 0;

@@ -24,7 +24,9 @@
  *   syscalls/sys_exit_accept, sys_exit_accept4 (tracepoints, by id)
  *                        accept/accept4 that returned a descriptor
  *
- * A record that finds the ring full is counted in `lost` (per CPU). The
+ * A record that finds the ring full is counted in `lost` (per CPU) — but a
+ * receive's fd table and a socket use, which any user can make at will, are
+ * rationed per uid and counted in that uid's `uid_lost` (uid_take). The
  * consumer is woken when an event takes the ring over a quarter or the next
  * eighth (submit, wake_flag); it also reads on its own timer and before
  * every answer.
@@ -54,7 +56,7 @@ const volatile __u32 target_netns = 0; /* the collector's netns inode */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024); /* set by the loader: [collector] kernel_events_ring_kb */
+	__uint(max_entries, 4096 * 1024); /* set by the loader: [collector] kernel_events_ring_kb */
 } events SEC(".maps");
 
 struct {
@@ -63,6 +65,87 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } lost SEC(".maps");
+
+/* The events any user can make at will, as fast as it likes — a receive's
+ * fd table (KEV_FDS_RECV, ~1 KB each) and an io_uring socket use
+ * (KEV_SOCKUSE) — are rationed per uid (of the receiving task): a token
+ * bucket of UID_BURST events refilled one per UID_REFILL_NS. Over it the
+ * event is not written and uid_lost[uid] counts it instead, as a record of
+ * these that finds the ring full does: the collector then takes only that
+ * uid's processes as unattested (their walks fail closed), and one user's
+ * flood cannot fill the ring with events and make everyone's lost. */
+#define UID_BURST 512
+#define UID_REFILL_NS 1000000ULL /* 1000 events a second */
+struct ubucket {
+	__u64 ts;      /* when tokens was last refilled */
+	__u64 tokens;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);   /* uid */
+	__type(value, struct ubucket);
+} uid_budget SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);   /* uid */
+	__type(value, __u64); /* its events not written: over budget or no room */
+} uid_lost SEC(".maps");
+
+/* every uid_lost count's sum (the collector looks at uid_lost when it
+ * changes; one it finds no uid for — evicted — is everyone's loss) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} uid_lost_sum SEC(".maps");
+
+static __always_inline void uid_lose(__u32 uid)
+{
+	__u64 *n = bpf_map_lookup_elem(&uid_lost, &uid);
+	if (n) {
+		__sync_fetch_and_add(n, 1);
+	} else {
+		__u64 one = 1;
+		bpf_map_update_elem(&uid_lost, &uid, &one, BPF_NOEXIST);
+	}
+	__u32 k = 0;
+	__u64 *s = bpf_map_lookup_elem(&uid_lost_sum, &k);
+	if (s)
+		__sync_fetch_and_add(s, 1);
+}
+
+/* 1: uid may write one more rationed event (a token taken); 0: over budget,
+ * counted in uid_lost */
+static __always_inline int uid_take(__u32 uid)
+{
+	__u64 now = bpf_ktime_get_ns();
+	struct ubucket *b = bpf_map_lookup_elem(&uid_budget, &uid);
+	if (!b) {
+		struct ubucket nb = {.ts = now, .tokens = UID_BURST - 1};
+		bpf_map_update_elem(&uid_budget, &uid, &nb, BPF_ANY);
+		return 1;
+	}
+	if (now > b->ts) {
+		__u64 add = (now - b->ts) / UID_REFILL_NS;
+		if (add) {
+			__u64 t = b->tokens + add;
+			b->tokens = t > UID_BURST ? UID_BURST : t;
+			b->ts += add * UID_REFILL_NS;
+			if (b->tokens == UID_BURST)
+				b->ts = now;
+		}
+	}
+	if (b->tokens) {
+		b->tokens--;
+		return 1;
+	}
+	uid_lose(uid);
+	return 0;
+}
 
 /* an ending process's descriptors, built here before they go in the ring */
 struct {
@@ -315,6 +398,10 @@ static __always_inline void task_fds(struct task_struct *t, __u32 tgid, __u32 wh
 	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + sz;
 	__u64 rsize = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
 	if (bpf_ringbuf_output(&events, e, size, wake_flag(avail, rsize, sz))) {
+		if (why == KEV_FDS_RECV) {
+			uid_lose(e->uid); /* (only its receiver's table: its uid's) */
+			return;
+		}
 		__u64 *lo = bpf_map_lookup_elem(&lost, &k);
 		if (lo)
 			(*lo)++;
@@ -499,7 +586,8 @@ int kev_recv(struct bpf_raw_tracepoint_args *ctx)
 			m->fds = 0;
 		if (!peer && !m->fds)
 			bpf_map_delete_elem(&unix_mark, &key);
-		if (fds && ret >= 0 && netns_ours_task(t))
+		if (fds && ret >= 0 && netns_ours_task(t) &&
+		    uid_take(BPF_CORE_READ(t, real_cred, uid.val)))
 			task_fds(t, tgid, KEV_FDS_RECV);
 		return 0;
 	}
@@ -514,10 +602,15 @@ int kev_recv(struct bpf_raw_tracepoint_args *ctx)
 	struct uused *was = bpf_map_lookup_elem(&uring_used, &key);
 	if (was && was->tgid == tgid && was->ino == u.ino)
 		return 0;
+	__u32 uid = BPF_CORE_READ(t, real_cred, uid.val);
+	if (!uid_take(uid))
+		return 0; /* (not marked used: its next read tries again) */
 	bpf_map_update_elem(&uring_used, &key, &u, BPF_ANY);
-	struct kev_sock *e = reserve(sizeof(*e));
-	if (!e)
+	struct kev_sock *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		uid_lose(uid); /* (the reader's use: its uid's) */
 		return 0;
+	}
 	hdr(&e->h, KEV_SOCKUSE, tgid);
 	e->ino = u.ino;
 	e->fd = -1;
