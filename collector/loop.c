@@ -110,8 +110,13 @@ static void loop_tick(struct collector *c, int fd, uint64_t now)
 	sockets_retry(c);
 	kev_consume(&c->kev); /* the programs wake us only at a quarter full */
 	graph_kev_settle(c->graph, now, KEV_SETTLE_NS);
-	if (c->kev.state == KEV_STATE_ON && kev_lost(&c->kev))
-		graph_kev_lossy(c->graph); /* a missing exec event proves nothing now */
+	/* a missing exec event proves nothing now — lately: the count grew
+	 * (every tick once it was non-zero made every walk's lossy for good) */
+	uint64_t lost = c->kev.state == KEV_STATE_ON ? kev_lost(&c->kev) : 0;
+	if (lost != c->kev_lost_said) {
+		c->kev_lost_said = lost;
+		graph_kev_lossy(c->graph);
+	}
 	if (c->kev.state == KEV_STATE_ON && kev_uid_lost(&c->kev, uid_lossy, c->graph) < 0)
 		graph_kev_lossy(c->graph); /* (a uid's loss no uid is left for: anyone's) */
 	if (c->hup && *c->hup) {
