@@ -56,7 +56,7 @@ const volatile __u32 target_netns = 0; /* the collector's netns inode */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4096 * 1024); /* set by the loader: [collector] kernel_events_ring_kb */
+	__uint(max_entries, 256 * 1024); /* set by the loader: [collector] kernel_events_ring_kb */
 } events SEC(".maps");
 
 struct {
