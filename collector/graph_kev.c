@@ -38,6 +38,9 @@ struct klin {
 	const char *path;       /* its path as execve() was given it (interned; NULL none) */
 	uint8_t have_exec, ended;
 	uint8_t own;            /* forked by the collector or one of its own (graph_kev_self) */
+	uint8_t exec_unsure;    /* its uid's events were lost after its fork: no exec
+				 * event proves no exec (graph_kev_uid_lossy) */
+	uid_t uid;              /* its real uid from the fork event (-1 not said) */
 };
 
 /* A process's exit-time fds, kept until the records before it are read
@@ -157,31 +160,53 @@ void graph_kev_lossy(struct graph *g)
 
 static int dark_uid(uid_t u, const uid_t *uids, size_t n, int any);
 
-void graph_kev_uid_lossy(struct graph *g, uid_t uid)
+/* uid's walks take the kernel's events as lossy until the window after now
+ * (root's, -1: everyone's); 1 when it had no loss within the window before */
+static int ulost_note(struct graph *g, uid_t uid, uint64_t now)
 {
 	struct kevtab *t = g->kev;
-	if (!t)
-		return;
 	if (uid == 0 || uid == (uid_t)-1) {
-		graph_kev_lossy(g); /* (root's: every walk's, as before) */
-		return;
+		int was = t->lost_ts && now - t->lost_ts < graph_conf(g)->window_ns;
+		t->lossy = 1;
+		t->lost_ts = now;
+		return !was;
 	}
-	uint64_t now = procfs_mono_ns();
 	unsigned old = 0;
 	for (unsigned i = 0; i < KULOST_N; i++) {
 		if (t->ulost[i].ts && t->ulost[i].uid == uid) {
+			int was = now - t->ulost[i].ts < graph_conf(g)->window_ns;
 			t->ulost[i].ts = now;
-			return;
+			return !was;
 		}
 		if (t->ulost[i].ts < t->ulost[old].ts)
 			old = i;
 	}
 	/* (the oldest's slot: its loss, older than the window, is no one's now;
 	 * within it, everyone's — it would be forgotten) */
-	if (t->ulost[old].ts && now - t->ulost[old].ts < graph_conf(g)->window_ns)
-		graph_kev_lossy(g);
+	if (t->ulost[old].ts && now - t->ulost[old].ts < graph_conf(g)->window_ns) {
+		t->lossy = 1;
+		t->lost_ts = now;
+	}
 	t->ulost[old].uid = uid;
 	t->ulost[old].ts = now;
+	return 1;
+}
+
+int graph_kev_uid_lossy(struct graph *g, uid_t uid)
+{
+	struct kevtab *t = g->kev;
+	if (!t)
+		return 0;
+	/* a process of uid's whose exec event may be what was lost: none
+	 * proves it did not exec (kev_lineage exec_missing), for good — its
+	 * image, the kernel's view unknown, is the records' again */
+	for (unsigned i = 0; uid != 0 && uid != (uid_t)-1 && i < KLIN_N; i++) {
+		struct klin *k = &t->slot[i];
+		if (k->pid && k->creator && !k->have_exec && !k->ended &&
+		    (k->uid == uid || k->uid == (uid_t)-1))
+			k->exec_unsure = 1;
+	}
+	return ulost_note(g, uid, procfs_mono_ns());
 }
 
 int graph_kev_lost_for(struct graph *g, uint64_t from, const uid_t *uids, size_t n, int any)
@@ -241,7 +266,16 @@ void graph_kev_fork(struct graph *g, pid_t child, pid_t creator, uint64_t start_
 	k->start = ticks_of(start_ns);
 	k->fork_ts = ts;
 	k->own = (uint8_t)own_pid(t, creator);
+	k->uid = (uid_t)-1;
 	g->st.kev_forks++;
+}
+
+void graph_kev_fork_uid(struct graph *g, pid_t child, uid_t uid)
+{
+	struct kevtab *t = g->kev;
+	struct klin *k = t && child > 0 ? &t->slot[(uint32_t)child % KLIN_N] : NULL;
+	if (k && k->pid == child)
+		k->uid = uid;
 }
 
 void graph_kev_exec(struct graph *g, pid_t pid, uint64_t dev, uint64_t ino, const char *path,
@@ -303,7 +337,7 @@ int kev_lineage(struct graph *g, pid_t pid, struct kev_lineage *out)
 	out->start = k->start;
 	out->fork_ts = k->fork_ts;
 	out->exec_known = k->have_exec;
-	out->exec_missing = k->creator && !k->have_exec && !g->kev->lossy;
+	out->exec_missing = k->creator && !k->have_exec && !k->exec_unsure && !g->kev->lossy;
 	out->dev = k->dev;
 	out->ino = k->ino;
 	out->exec_ts = k->exec_ts;
@@ -441,11 +475,14 @@ static void dark_add(struct graph *g, const struct ktcp *t, uint64_t ts, uid_t u
 	    sd_is_local_addr(t->remote.family, t->remote.a) == 1)
 		return;
 	struct kdark *d = &g->kev->dark[g->kev->dark_next++ % KDARK_N];
-	if (d->ino && d->until + g->conf.window_ns >= ts)
+	if (d->ino && d->until + g->conf.window_ns >= ts) {
 		/* one still within the window evicted (another user's closes can
-		 * push a user's out): as if events were lost — absence proves
-		 * nothing until the window has passed */
-		g->kev->lost_ts = ts;
+		 * push a user's out): as if its user's events were lost — absence
+		 * proves nothing for its walks until the window has passed (its
+		 * own: another user's closes cost that user nothing more) */
+		ulost_note(g, d->uid, procfs_mono_ns());
+		g->st.kev_dark_evicted++;
+	}
 	d->ino = t->ino;
 	d->until = ts;
 	d->uid = uid;

@@ -304,19 +304,33 @@ uint64_t kev_uid_lost_sum(const struct kev *k)
 	return sum;
 }
 
+static uint64_t percpu_sum(const struct kev *k, int fd)
+{
+	const struct kev_impl *im = k->impl;
+	__u64 v[im->ncpu];
+	__u32 key = 0;
+	uint64_t sum = 0;
+	if (bpf_map_lookup_elem(fd, &key, v) != 0)
+		return 0;
+	for (int i = 0; i < im->ncpu; i++)
+		sum += v[i];
+	return sum;
+}
+
 uint64_t kev_lost(const struct kev *k)
 {
 	const struct kev_impl *im = k->impl;
 	if (k->state != KEV_STATE_ON || !im || !im->skel)
 		return 0;
-	__u64 v[im->ncpu];
-	__u32 key = 0;
-	uint64_t sum = 0;
-	if (bpf_map_lookup_elem(bpf_map__fd(im->skel->maps.lost), &key, v) != 0)
+	return percpu_sum(k, bpf_map__fd(im->skel->maps.lost));
+}
+
+uint64_t kev_ring_full(const struct kev *k)
+{
+	const struct kev_impl *im = k->impl;
+	if (k->state != KEV_STATE_ON || !im || !im->skel)
 		return 0;
-	for (int i = 0; i < im->ncpu; i++)
-		sum += v[i];
-	return sum;
+	return percpu_sum(k, bpf_map__fd(im->skel->maps.ring_full));
 }
 
 void kev_close(struct kev *k)
@@ -360,6 +374,12 @@ int kev_consume(struct kev *k)
 }
 
 uint64_t kev_lost(const struct kev *k)
+{
+	(void)k;
+	return 0;
+}
+
+uint64_t kev_ring_full(const struct kev *k)
 {
 	(void)k;
 	return 0;

@@ -55,7 +55,7 @@ struct kev_ev {
 	uint8_t released;       /* TCP: in its owner's close() (KEV_SOCK_RELEASED) */
 	uint8_t saddr[16], daddr[16];
 	uint8_t nfds, more_fds; /* FDS: entries in fds; more: it held more than those */
-	uint32_t uid;           /* FDS: the process's real uid; TCP: the socket's
+	uint32_t uid;           /* FDS, FORK: the process's real uid; TCP: the socket's
 				 * owner; ACCEPT: the caller's real uid */
 	uint32_t fds_why;       /* FDS: KEV_FDS_EXIT or KEV_FDS_FORK */
 	union {
@@ -101,7 +101,11 @@ int kev_open(struct kev *k, int mode, unsigned ring_kb, uint64_t netns_ino, int 
 /* Reads what the ring holds now; returns how many events. */
 int kev_consume(struct kev *k);
 void kev_close(struct kev *k);
-uint64_t kev_lost(const struct kev *k); /* records the programs found no room for */
+/* records the programs found no room for that no uid's loss is (root's, no
+ * one's): everyone's */
+uint64_t kev_lost(const struct kev *k);
+/* records that found the ring full, a uid's (counted in uid_lost) or not */
+uint64_t kev_ring_full(const struct kev *k);
 /* The rationed events (a receive's fd table, a socket use: kev.bpf.c
  * uid_take) not written, per uid: fn for each uid whose count grew since the
  * last call; -1 when the sum grew and no uid's count did (an evicted entry:
