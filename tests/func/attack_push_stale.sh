@@ -156,7 +156,7 @@ done
 gn_log "an ordinary client keeps its push"
 # (a push holds only when nothing a walk sees changed between it and the
 # SYN, and the curl before's last records — its close, its exit — read in
-# between are such a change: back to back, at load ~5 on 2 cores (session
+# between are likely such a change: back to back, at load ~5 on 2 cores (session
 # 14), main a1afd93 decided 2, 2, 3 of 5 curls on their pushes and failed
 # ">= 3 of 5" 2 of 3 runs, as the kev-loss branch did 3 of 9; 0.2 s apart,
 # 5-9 of 10 on main and 7-9 of 10 with it. Ten curls 0.2 s apart, >= 5.)

@@ -1353,6 +1353,32 @@ static void test_dark_evicted(void)
 	graph_free(g);
 }
 
+/* A process whose fork event the kernel gave and whose exec event it did not
+ * is known not to have exec'd (an IMAGE record of it is refused) — until its
+ * uid's events are lost: then the missing exec may be the lost one. Another
+ * uid's loss leaves it known; a process forked after the loss is known
+ * again. (pids past pid_max: no process has them) */
+static void test_kev_exec_unsure(void)
+{
+	struct graph_conf cf = {.retention_ns = 600 * SEC, .window_ns = 60 * SEC,
+				.max_procs = 1000, .use_procfs = 1};
+	struct graph *g = graph_new(&cf);
+	graph_kev_on(g, 1);
+	uint64_t t0 = mono_now();
+	graph_kev_fork(g, 4194400, 4194399, 1000 * SEC, t0);
+	graph_kev_fork_uid(g, 4194400, 1234);
+	CHECK(graph_kev_exec_missing(g, 4194400) == 1);
+	CHECK(graph_kev_uid_lossy(g, 4321) == 1); /* another uid's: news */
+	CHECK(graph_kev_exec_missing(g, 4194400) == 1);
+	CHECK(graph_kev_uid_lossy(g, 1234) == 1);
+	CHECK(graph_kev_exec_missing(g, 4194400) == 0);
+	CHECK(graph_kev_uid_lossy(g, 1234) == 0); /* within the window: said already */
+	graph_kev_fork(g, 4194401, 4194399, 1001 * SEC, mono_now());
+	graph_kev_fork_uid(g, 4194401, 1234);
+	CHECK(graph_kev_exec_missing(g, 4194401) == 1);
+	graph_free(g);
+}
+
 static void test_dark_connection(void)
 {
 	CHECK_EQ_INT(dark_scene(65534, 0, 1, 0), 1); /* held now, same uid */
@@ -2374,7 +2400,7 @@ T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_re
        T(test_reads_child_live), T(test_writer_before_reader), T(test_hub_child_departed), T(test_record_socket_unaccepted),
        T(test_direct_path_first),
        T(test_local_origin), T(test_local_origin_feeders), T(test_local_origin_feeder_once), T(test_pid_reuse), T(test_exec_after_image), T(test_retention_and_bounds),
-       T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_ghost_fd_inherited), T(test_pipe_decoys_known), T(test_pipe_holder_after_search), T(test_pipe_push_confirm), T(test_dark_connection), T(test_dark_evicted), T(test_who_reused_tuple), T(test_probe_keeps_tcp_peers), T(test_reconnect_after_failure),
+       T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_ghost_fd_inherited), T(test_pipe_decoys_known), T(test_pipe_holder_after_search), T(test_pipe_push_confirm), T(test_dark_connection), T(test_dark_evicted), T(test_kev_exec_unsure), T(test_who_reused_tuple), T(test_probe_keeps_tcp_peers), T(test_reconnect_after_failure),
        T(test_pty_purge_trim_uaf), T(test_pty_reuse_backdated_master), T(test_pty_reuse_late_end), T(test_zombie_child_inherits), T(test_creator_closed_after_fork), T(test_sweep_before_records), T(test_exit_past_files), T(test_pty_purge_found_gone), T(test_many_fds),
        T(test_memory_per_10k), T(test_hist_closed_lookup), T(test_hist_outbound_reuse), T(test_hist_bound), T(test_who_closed), T(test_local_closed_client), T(test_local_closed_client_reused_port), T(test_local_closed_client_evicted), T(test_local_unknown_client), T(test_who_closed_daemon),
        T(test_local_closed_client_history))
