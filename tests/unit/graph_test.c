@@ -1253,6 +1253,26 @@ static pid_t uid_kid(uid_t uid, const int *pfd)
 	return k;
 }
 
+/* waits (up to 5 s) until kid k's real uid is uid: its setresuid done
+ * (a fixed 20 ms was too short under load) */
+static void uid_kid_wait(pid_t k, uid_t uid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)k);
+	for (int i = 0; i < 500; i++) {
+		FILE *f = fopen(path, "r");
+		unsigned u = (unsigned)-1;
+		while (f && fgets(line, sizeof(line), f))
+			if (sscanf(line, "Uid: %u", &u) == 1)
+				break;
+		if (f)
+			fclose(f);
+		if (u == uid)
+			return;
+		usleep(10000);
+	}
+}
+
 /* H (kid of uid hu) connected to 192.0.2.7:443 by the kernel's events; closed
  * when closed != 0. The subject S (uid 65534, found in /proc) reads nothing
  * (a pipe when pipe_read). lost: events lost before the walk — LOST_NONE,
@@ -1273,7 +1293,8 @@ static int dark_scene_lost(uid_t hu, int closed, int kev_on, int pipe_read, long
 		close(pfd[0]);
 		close(pfd[1]);
 	}
-	usleep(20000); /* (their setuid done) */
+	uid_kid_wait(kids[0], hu);
+	uid_kid_wait(kids[1], 65534);
 	uint64_t t0 = mono_now();
 	static const uint8_t hl[4] = {10, 0, 0, 2}, far[4] = {192, 0, 2, 7};
 	struct graph_kev_sock sk = {kids[0], 777001, t0, AF_INET, 0, 443, 7, 2, hl, far, 0, 0, 0};
@@ -1322,7 +1343,8 @@ static void test_dark_evicted(void)
 	pid_t kids[2] = {uid_kid(65534, NULL), uid_kid(65534, pfd)};
 	close(pfd[0]);
 	close(pfd[1]);
-	usleep(20000);
+	uid_kid_wait(kids[0], 65534);
+	uid_kid_wait(kids[1], 65534);
 	uint64_t t0 = mono_now();
 	static const uint8_t hl[4] = {10, 0, 0, 2}, far[4] = {192, 0, 2, 7};
 	struct graph_kev_sock sk = {kids[0], 778001, t0, AF_INET, 0, 443, 7, 2, hl, far, 0, 0, 0};
