@@ -25,7 +25,7 @@
 #define KEV_STATE_ON 1           /* loaded and attached */
 #define KEV_STATE_UNAVAILABLE 2  /* could not be loaded: why */
 
-#define KEV_RING_KB_DEFAULT 256
+#define KEV_RING_KB_DEFAULT 4096
 #define KEV_RING_KB_MIN 4        /* one page */
 #define KEV_RING_KB_MAX 65536    /* 64 MiB */
 #define KEV_RECENT 4096          /* decoded events kept for kev-dump */

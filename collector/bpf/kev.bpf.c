@@ -56,7 +56,7 @@ const volatile __u32 target_netns = 0; /* the collector's netns inode */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024); /* set by the loader: [collector] kernel_events_ring_kb */
+	__uint(max_entries, 4096 * 1024); /* set by the loader: [collector] kernel_events_ring_kb */
 } events SEC(".maps");
 
 struct {
@@ -76,9 +76,10 @@ struct {
  * and uid_lost[uid] counts it, as does a uid's event that finds the ring full:
  * the collector then takes only that uid's processes as unattested (their
  * walks fail closed, kev.c kev_uid_lost), and one user's flood cannot fill
- * the ring and make everyone's events lost. Not rationed: root's, and a
- * change to a socket another task makes (a peer's SYN or RST — the cause is
- * the peer, and its own socket's changes are rationed). A record of those
+ * the ring and make everyone's events lost. A change a local peer's packet
+ * makes to another uid's socket (a loopback connect to its listener) is the
+ * peer's (kev_tcp). Not rationed: root's, and a remote peer's change to a
+ * socket (its SYN, its RST: no local uid caused it). A record of those
  * that finds the ring full is everyone's loss (`lost`, root's or no one's to
  * charge); ring_full counts every record that found the ring full. The
  * bucket is not atomic across CPUs: two CPUs may each take the last bytes
@@ -490,6 +491,25 @@ static __always_inline void sock_addrs(struct kev_sock *e, const struct sock *sk
 	}
 }
 
+/* Is sk's peer on this host (a loopback address, or its own address)? */
+static __always_inline int peer_local(const struct sock *sk)
+{
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET6) {
+		__u32 d[4], s[4];
+		BPF_CORE_READ_INTO(&d, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr32);
+		BPF_CORE_READ_INTO(&s, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr32);
+		if (d[0] == s[0] && d[1] == s[1] && d[2] == s[2] && d[3] == s[3])
+			return 1;
+		if (!d[0] && !d[1] && !d[2] && d[3] == bpf_htonl(1))
+			return 1; /* ::1 */
+		if (!d[0] && !d[1] && d[2] == bpf_htonl(0xffff))
+			return (bpf_ntohl(d[3]) >> 24) == 127; /* ::ffff:127.x */
+		return 0;
+	}
+	__u32 d = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+	return d == BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr) || (bpf_ntohl(d) >> 24) == 127;
+}
+
 static __always_inline __u64 sock_ino(const struct sock *sk)
 {
 	struct socket *so = BPF_CORE_READ(sk, sk_socket);
@@ -537,9 +557,16 @@ int kev_tcp(struct bpf_raw_tracepoint_args *ctx)
 	    newstate != KEV_TCP_CLOSE && !released)
 		return 0;
 	/* (its owner's own change — connect, close — is rationed as its
-	 * owner's; one in a peer's packet, or another task's, is not) */
-	__u32 uid = BPF_CORE_READ(sk, sk_uid.val);
-	struct kev_sock *e = reserve(sizeof(*e), uid, (__u32)bpf_get_current_uid_gid() == uid);
+	 * owner's; one a local peer's packet makes — a loopback connect to a
+	 * listener: the softirq runs in the sender's task — is the sender's,
+	 * rationed and, lost, its loss; a remote peer's is not rationed) */
+	__u32 uid = BPF_CORE_READ(sk, sk_uid.val), cur = (__u32)bpf_get_current_uid_gid();
+	int rationed = cur == uid;
+	if (!rationed && cur != 0 && peer_local(sk)) {
+		uid = cur;
+		rationed = 1;
+	}
+	struct kev_sock *e = reserve(sizeof(*e), uid, rationed);
 	if (!e)
 		return 0;
 	hdr(&e->h, KEV_TCP, (__u32)(bpf_get_current_pid_tgid() >> 32));

@@ -19,6 +19,8 @@
 #              fd table), exec, exit each
 #   forkpipes  fork + exit holding 30 pipe ends: two fd tables each
 #   tcp        loopback connect + accept + close: its own sockets' changes
+#   rootlisten loopback connects to a root listener (accept, send, close):
+#              root's sockets' changes, which are not rationed, with its own
 # Fixed: every event a task makes of its own is rationed per uid in BPF
 # (kev.bpf.c uid_take: bytes of the ring, a quarter of it at most, ~1 MB/s)
 # and what is over, or finds the ring full, is counted against that uid
@@ -39,6 +41,8 @@ ${CC:-cc} -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o "$FILT" \
 	"$HT_TOP/tests/helpers/seccomp_allow.c" || tb_fail "cannot build the helper"
 chmod 755 "$FILT"
 ct_setup
+# (RING_KB=N: h2's collector with kernel_events_ring_kb = N)
+[ -z "${RING_KB:-}" ] || ct_collector_conf h2 kernel_events_ring_kb="$RING_KB"
 
 vic() { # TAG : who for the victim's connection
 	_lr=$(ct_onward "$VP")
@@ -116,15 +120,28 @@ elif kind == "tcp":   # loopback connect, accept, close: its own sockets state c
         for _ in range(50):
             c = socket.create_connection(L.getsockname()); s, _ = L.accept()
             c.close(); s.close(); n += 1
+elif kind == "rootlisten": # loopback connects to root's listener on :2223
+    while time.time() < end:
+        for _ in range(50):
+            c = socket.create_connection(("127.0.0.1", 2223)); c.recv(1); c.close(); n += 1
 print("    %s: %d in 3 s" % (kind, n))
 EOP
 chmod 644 "$TB_T/flood.py"
 flood() { # KIND UID: 3 s of UID's events in bulk
 	tb_exec h2 setpriv --reuid "$2" --regid nogroup --clear-groups "$FILT" python3 "$TB_T/flood.py" "$1"
 }
+case " ${FLOODS:-rootlisten} " in *" rootlisten "*)
+	# (root's listener: its accepted sockets' changes are root's, not rationed)
+	tb_bg h2 python3 -c 'import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 2223)); s.listen(512)
+while True:
+    c = s.accept()[0]; c.send(b"x"); c.close()'
+	sleep 1 ;;
+esac
 r=0
 atk=61600
-for kind in ${FLOODS:-scm spawn forkpipes tcp}; do
+for kind in ${FLOODS:-scm spawn forkpipes tcp rootlisten}; do
 	# (a uid of its own per flood: a loss lasts a window, and the flooder's
 	# own chain must fail closed because of this flood's, not an earlier one)
 	atk=$((atk + 1))
