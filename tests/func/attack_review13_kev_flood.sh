@@ -5,7 +5,7 @@
 # program write the receiver's whole fd table (up to 32 entries, ~1 KB) into
 # the ring (kev.bpf.c kev_recv -> task_fds KEV_FDS_RECV): an unprivileged
 # user's loop of sendmsg(SCM_RIGHTS)+recvmsg on a socketpair, its table full of
-# pipes, fills the 256 KB ring faster than the collector drains it. Once
+# pipes, filled main's 256 KB ring faster than the collector drained it. Once
 # events are lost, graph_kev_dark answers from the kernel's TCP table for the
 # whole history window and "what was let go of nothing attests": every walk
 # that followed a pipe, FIFO or unix socket says holders_incomplete — any
@@ -29,8 +29,11 @@
 # or when the flooder's own chain made the same way (ssh from h1, nc h3 22)
 # after its flood is NOT holders_incomplete (its loss must count against it),
 # or when the flood lost nothing (the case could not tell). On main
-# (a1afd93): scm lost 6325, forkpipes 185, tcp 1267 events and each made the
-# victim's chain holders_incomplete; spawn lost none there (~800 spawns/s).
+# (a1afd93, 256 KiB): scm lost 6,325, tcp 1,267, rootlisten 121,565 events
+# (everyone's) and each made the victim's chain holders_incomplete; spawn
+# and forkpipes alone lost none there (5,240 spawns, 8,780 forks in 3 s:
+# "cannot tell"), forkpipes 185 right after scm. RING_KB=256 FLOODS="tcp
+# rootlisten": rootlisten fails (root's own closes, not rationed, lost).
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/testbed.sh"
 . "$TB_LIB/chaintest.sh"
 tb_init "$@"
