@@ -75,7 +75,8 @@ struct walk {
 	int any_uid;
 	int read_local;     /* it followed a pipe, FIFO or unix socket */
 	int held_listener;  /* a non-root process it expanded held a listening socket */
-	int unattested;     /* dark_check said holders_incomplete: 1 dark, 2 no events */
+	int unattested;     /* dark_check said holders_incomplete: 1 dark, 2 no events
+			     * (a local channel, a listener), 3 events lost */
 	struct graph_dark dark;
 };
 
@@ -1684,7 +1685,11 @@ static int leaf_ino(void *ctx, uint64_t ino)
  * off (or events lost within the window) the kernel's TCP table says what
  * is open now, and nothing what was let go of: holders_incomplete when the
  * walk followed a pipe, FIFO or unix socket, or a process of U held a
- * listening socket (a raw accept and close is then invisible). */
+ * listening socket (a raw accept and close is then invisible) — and, with
+ * the events on, for every walk when events were lost within the window
+ * that its users' processes may have made: everyone's (the ring full), or
+ * one of its users' rationed events (kev.bpf.c uid_take; graph_kev_lost_for).
+ * A user who floods makes only its own walks fail closed. */
 static void dark_check(struct walk *w, uint64_t at)
 {
 	if (!w->nuids && !w->any_uid)
@@ -1697,8 +1702,13 @@ static void dark_check(struct walk *w, uint64_t at)
 	 * no record */
 	if (w->req->kernel_asked && (rc > 0 || (rc < 0 && graph_conf(w->g)->use_procfs)))
 		(*w->req->kernel_asked)++;
-	if (rc > 0 || (rc < 0 && (w->read_local || w->held_listener))) {
-		w->holders_incomplete = w->unattested = rc > 0 ? 1 : 2;
+	/* (-1 with the events on: lost lately, anyone's or a user's of the walk
+	 * — a connection let go of may be missing, whatever the walk followed:
+	 * an unprivileged user can make events be lost at will) */
+	int lost = rc < 0 && graph_kev_lost_for(w->g, from, w->uids, w->nuids, w->any_uid);
+	if (rc > 0 || (rc < 0 && (w->read_local || w->held_listener || lost))) {
+		w->holders_incomplete = w->unattested =
+			rc > 0 ? 1 : (w->read_local || w->held_listener) ? 2 : 3;
 		if (rc > 0)
 			log_debug("chain of pid %d: holders_incomplete: uid %d's connection "
 				  "(socket %llu, pid %d) no record names", (int)w->req->subject->pid,
@@ -1706,8 +1716,8 @@ static void dark_check(struct walk *w, uint64_t at)
 				  (unsigned long long)w->dark.ino, (int)w->dark.pid);
 		else
 			log_debug("chain of pid %d: holders_incomplete: no kernel events%s",
-				  (int)w->req->subject->pid, w->read_local ? ", a local channel" :
-				  ", a listener");
+				  (int)w->req->subject->pid, lost ? ", events lost" :
+				  w->read_local ? ", a local channel" : ", a listener");
 	}
 }
 
@@ -1717,6 +1727,10 @@ static void add_unattested(const struct walk *w, cJSON *ans)
 	cJSON *u = cJSON_AddObjectToObject(ans, "holders_unattested");
 	if (!u)
 		return;
+	if (w->unattested == 3) {
+		cJSON_AddStringToObject(u, "why", "kernel events lost");
+		return;
+	}
 	if (w->unattested == 2) {
 		cJSON_AddStringToObject(u, "why", w->held_listener && !w->read_local
 							  ? "listener, no kernel events"

@@ -392,6 +392,7 @@ struct collector {
 	struct push push;
 	struct loop loop;
 	struct kev kev;         /* the kernel event source (kev.c) */
+	uint64_t kev_lost_said;  /* kev_lost() when graph_kev_lossy was last told (loop_tick) */
 };
 
 #endif

@@ -254,6 +254,9 @@ struct graph_stats {
 	uint64_t refused_kev;      /* a BIRTH/IMAGE the kernel's events contradict */
 	uint64_t kev_forks;        /* fork events taken (graph_kev.c) */
 	uint64_t kev_tcp_holds;    /* holds of TCP connections from kernel events */
+	uint64_t kev_dark_evicted; /* connections no record names pushed out of the
+				    * kernel's within the window (their uid's walks
+				    * fail closed for it) */
 	uint64_t kev_exit_holds;   /* holds of pipes, FIFOs, unix sockets from exit events */
 	uint64_t kev_fork_holds;   /* a creator's, from its children's fork events */
 	uint64_t kev_recv_holds;   /* a receiver's, from its fd table after a receive of descriptors */
@@ -296,6 +299,15 @@ struct graph *graph_new(const struct graph_conf *conf);
  * the child's start since boot (as /proc's starttime, in ns). */
 void graph_kev_on(struct graph *g, int on);
 void graph_kev_lossy(struct graph *g);
+/* uid's events were lost now (over its ration, or the ring full: kev.bpf.c
+ * uid_take): only walks of uid's processes take the kernel's events as lossy
+ * for the window, and a process of uid's without an exec event is no longer
+ * known not to have exec'd (root's, or uid -1: everyone's, graph_kev_lossy).
+ * 1 when uid had no loss within the window before (news to log), else 0. */
+int graph_kev_uid_lossy(struct graph *g, uid_t uid);
+/* Were events lost since from (monotonic ns) that walks of these users
+ * (dark_uid: not root; any: every uid) cannot do without? 1 yes, 0 no */
+int graph_kev_lost_for(struct graph *g, uint64_t from, const uid_t *uids, size_t n, int any);
 /* The collector's own process (after daemon()): it and every process it
  * forks (its inquiry child, its judge, theirs) are not the host's processes
  * of the chain model — their kernel events make no holds and no /proc read. */
@@ -308,6 +320,8 @@ int graph_kev_exec_missing(struct graph *g, pid_t pid);
  * process's without asking /proc; 0 again after them */
 void graph_kev_fresh(struct graph *g, int fresh);
 void graph_kev_fork(struct graph *g, pid_t child, pid_t creator, uint64_t start_ns, uint64_t ts);
+/* the real uid the fork event gave child (after graph_kev_fork) */
+void graph_kev_fork_uid(struct graph *g, pid_t child, uid_t uid);
 void graph_kev_exec(struct graph *g, pid_t pid, uint64_t dev, uint64_t ino, const char *path,
 		    uint64_t ts);
 void graph_kev_exit(struct graph *g, pid_t pid, uint64_t ts);

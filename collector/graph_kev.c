@@ -38,6 +38,9 @@ struct klin {
 	const char *path;       /* its path as execve() was given it (interned; NULL none) */
 	uint8_t have_exec, ended;
 	uint8_t own;            /* forked by the collector or one of its own (graph_kev_self) */
+	uint8_t exec_unsure;    /* its uid's events were lost after its fork: no exec
+				 * event proves no exec (graph_kev_uid_lossy) */
+	uid_t uid;              /* its real uid from the fork event (-1 not said) */
 };
 
 /* A process's exit-time fds, kept until the records before it are read
@@ -105,6 +108,7 @@ struct kclose {
 	uint64_t ts, serial;    /* serial: the process's graph entry then */
 };
 
+#define KULOST_N 64
 struct kevtab {
 	struct klin slot[KLIN_N];
 	struct ktcp tcp[KTCP_N];
@@ -119,6 +123,12 @@ struct kevtab {
 	struct kdark dark[KDARK_N];
 	unsigned dark_next;
 	uint64_t lost_ts;       /* monotonic ns of the last loss said (graph_kev_lossy) */
+	/* the uids whose rationed events were lost (graph_kev_uid_lossy): when,
+	 * lately; a uid not here lost none */
+	struct {
+		uid_t uid;
+		uint64_t ts;    /* 0: empty */
+	} ulost[KULOST_N];
 	int lossy;              /* the ring lost events: absence proves nothing */
 	pid_t self;             /* the collector (graph_kev_self); 0 not set */
 };
@@ -151,6 +161,71 @@ void graph_kev_lossy(struct graph *g)
 		g->kev->lossy = 1;
 		g->kev->lost_ts = procfs_mono_ns(); /* (graph_kev_dark: lost lately) */
 	}
+}
+
+static int dark_uid(uid_t u, const uid_t *uids, size_t n, int any);
+
+/* uid's walks take the kernel's events as lossy until the window after now
+ * (root's, -1: everyone's); 1 when it had no loss within the window before */
+static int ulost_note(struct graph *g, uid_t uid, uint64_t now)
+{
+	struct kevtab *t = g->kev;
+	if (uid == 0 || uid == (uid_t)-1) {
+		int was = t->lost_ts && now - t->lost_ts < graph_conf(g)->window_ns;
+		t->lossy = 1;
+		t->lost_ts = now;
+		return !was;
+	}
+	unsigned old = 0;
+	for (unsigned i = 0; i < KULOST_N; i++) {
+		if (t->ulost[i].ts && t->ulost[i].uid == uid) {
+			int was = now - t->ulost[i].ts < graph_conf(g)->window_ns;
+			t->ulost[i].ts = now;
+			return !was;
+		}
+		if (t->ulost[i].ts < t->ulost[old].ts)
+			old = i;
+	}
+	/* (the oldest's slot: its loss, older than the window, is no one's now;
+	 * within it, everyone's — it would be forgotten) */
+	if (t->ulost[old].ts && now - t->ulost[old].ts < graph_conf(g)->window_ns) {
+		t->lossy = 1;
+		t->lost_ts = now;
+	}
+	t->ulost[old].uid = uid;
+	t->ulost[old].ts = now;
+	return 1;
+}
+
+int graph_kev_uid_lossy(struct graph *g, uid_t uid)
+{
+	struct kevtab *t = g->kev;
+	if (!t)
+		return 0;
+	/* a process of uid's whose exec event may be what was lost: none
+	 * proves it did not exec (kev_lineage exec_missing), for good — its
+	 * image, the kernel's view unknown, is the records' again */
+	for (unsigned i = 0; uid != 0 && uid != (uid_t)-1 && i < KLIN_N; i++) {
+		struct klin *k = &t->slot[i];
+		if (k->pid && k->creator && !k->have_exec && !k->ended &&
+		    (k->uid == uid || k->uid == (uid_t)-1))
+			k->exec_unsure = 1;
+	}
+	return ulost_note(g, uid, procfs_mono_ns());
+}
+
+int graph_kev_lost_for(struct graph *g, uint64_t from, const uid_t *uids, size_t n, int any)
+{
+	const struct kevtab *t = g->kev_on ? g->kev : NULL;
+	if (!t)
+		return 0;
+	if (t->lost_ts && t->lost_ts >= from)
+		return 1;
+	for (unsigned i = 0; i < KULOST_N; i++)
+		if (t->ulost[i].ts && t->ulost[i].ts >= from &&
+		    dark_uid(t->ulost[i].uid, uids, n, any))
+			return 1;
+	return 0;
 }
 
 void graph_kev_self(struct graph *g, pid_t pid)
@@ -196,7 +271,16 @@ void graph_kev_fork(struct graph *g, pid_t child, pid_t creator, uint64_t start_
 	k->start = ticks_of(start_ns);
 	k->fork_ts = ts;
 	k->own = (uint8_t)own_pid(t, creator);
+	k->uid = (uid_t)-1;
 	g->st.kev_forks++;
+}
+
+void graph_kev_fork_uid(struct graph *g, pid_t child, uid_t uid)
+{
+	struct kevtab *t = g->kev;
+	struct klin *k = t && child > 0 ? &t->slot[(uint32_t)child % KLIN_N] : NULL;
+	if (k && k->pid == child)
+		k->uid = uid;
 }
 
 void graph_kev_exec(struct graph *g, pid_t pid, uint64_t dev, uint64_t ino, const char *path,
@@ -261,7 +345,7 @@ int kev_lineage(struct graph *g, pid_t pid, struct kev_lineage *out)
 	out->start = k->start;
 	out->fork_ts = k->fork_ts;
 	out->exec_known = k->have_exec;
-	out->exec_missing = k->creator && !k->have_exec && !g->kev->lossy;
+	out->exec_missing = k->creator && !k->have_exec && !k->exec_unsure && !g->kev->lossy;
 	out->dev = k->dev;
 	out->ino = k->ino;
 	out->exec_ts = k->exec_ts;
@@ -399,11 +483,14 @@ static void dark_add(struct graph *g, const struct ktcp *t, uint64_t ts, uid_t u
 	    sd_is_local_addr(t->remote.family, t->remote.a) == 1)
 		return;
 	struct kdark *d = &g->kev->dark[g->kev->dark_next++ % KDARK_N];
-	if (d->ino && d->until + g->conf.window_ns >= ts)
+	if (d->ino && d->until + g->conf.window_ns >= ts) {
 		/* one still within the window evicted (another user's closes can
-		 * push a user's out): as if events were lost — absence proves
-		 * nothing until the window has passed */
-		g->kev->lost_ts = ts;
+		 * push a user's out): as if its user's events were lost — absence
+		 * proves nothing for its walks until the window has passed (its
+		 * own: another user's closes cost that user nothing more) */
+		ulost_note(g, d->uid, procfs_mono_ns());
+		g->st.kev_dark_evicted++;
+	}
 	d->ino = t->ino;
 	d->until = ts;
 	d->uid = uid;
@@ -1285,9 +1372,10 @@ int graph_kev_dark(struct graph *g, uint64_t from, const uid_t *uids, size_t n, 
 		   struct graph_dark *why)
 {
 	struct kevtab *t = g->kev_on ? g->kev : NULL;
-	if (!g->kev_on || (t && t->lost_ts && t->lost_ts >= from))
-		/* no events, or lost lately (absence proves nothing): what the
-		 * kernel's table shows now, and -1 for the rest */
+	if (!g->kev_on || graph_kev_lost_for(g, from, uids, n, any))
+		/* no events, or lost lately — anyone's, or a user's of the walk
+		 * (absence proves nothing): what the kernel's table shows now,
+		 * and -1 for the rest */
 		return dark_dump(g, uids, n, any, reached, ctx, why);
 	if (!t)
 		return 0; /* no event yet */

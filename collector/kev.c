@@ -42,6 +42,12 @@ struct kev_impl {
 	void *cons_page, *prod_page;
 	long page;
 	int lost_seen;              /* kev_lost() was non-zero once: never caught up */
+	/* uid_lost as last read (kev_uid_lost): each uid's count then */
+	uint64_t uid_sum;
+	struct {
+		uint32_t uid;
+		uint64_t n;     /* 0: slot empty */
+	} uids[KEV_UID_SEEN];
 };
 
 static int on_record(void *ctx, void *data, size_t n)
@@ -277,11 +283,79 @@ int kev_caught_up(struct kev *k)
 	unsigned long prod = __atomic_load_n((unsigned long *)im->prod_page, __ATOMIC_ACQUIRE);
 	if (cons != prod)
 		return 0; /* a record still reserved (busy), or written since */
-	if (kev_lost(k)) {
+	if (kev_lost(k) || kev_ring_full(k) || kev_uid_lost_sum(k)) {
+		/* any loss, a uid's rationed one too: an event of that uid's
+		 * may be missing, so nothing is caught up from now on */
 		im->lost_seen = 1;
 		return 0;
 	}
 	return 1;
+}
+
+/* remembers uid's count n; 1 if it grew (or is new), 0 if not */
+static int uid_seen(struct kev_impl *im, uint32_t uid, uint64_t n)
+{
+	unsigned h = (uid * 2654435761u) % KEV_UID_SEEN;
+	for (unsigned i = 0; i < KEV_UID_SEEN; i++, h = (h + 1) % KEV_UID_SEEN) {
+		if (im->uids[h].n && im->uids[h].uid != uid)
+			continue;
+		int grew = n > im->uids[h].n || !im->uids[h].n;
+		im->uids[h].uid = uid;
+		if (n > im->uids[h].n)
+			im->uids[h].n = n;
+		return grew;
+	}
+	return 1; /* (full: taken as grown) */
+}
+
+int kev_uid_lost(struct kev *k, void (*fn)(void *ctx, uint32_t uid), void *ctx)
+{
+	struct kev_impl *im = k->impl;
+	if (k->state != KEV_STATE_ON || !im || !im->skel)
+		return 0;
+	__u32 key = 0;
+	__u64 sum = 0;
+	if (bpf_map_lookup_elem(bpf_map__fd(im->skel->maps.uid_lost_sum), &key, &sum) != 0 ||
+	    sum == im->uid_sum)
+		return 0;
+	im->uid_sum = sum;
+	int fd = bpf_map__fd(im->skel->maps.uid_lost), found = 0;
+	__u32 uid, next;
+	__u32 *prev = NULL;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		__u64 n;
+		uid = next;
+		prev = &uid;
+		if (bpf_map_lookup_elem(fd, &uid, &n) == 0 && uid_seen(im, uid, n)) {
+			fn(ctx, uid);
+			found++;
+		}
+	}
+	return found ? found : -1;
+}
+
+uint64_t kev_uid_lost_sum(const struct kev *k)
+{
+	const struct kev_impl *im = k->impl;
+	__u32 key = 0;
+	__u64 sum = 0;
+	if (k->state != KEV_STATE_ON || !im || !im->skel ||
+	    bpf_map_lookup_elem(bpf_map__fd(im->skel->maps.uid_lost_sum), &key, &sum) != 0)
+		return 0;
+	return sum;
+}
+
+static uint64_t percpu_sum(const struct kev *k, int fd)
+{
+	const struct kev_impl *im = k->impl;
+	__u64 v[im->ncpu];
+	__u32 key = 0;
+	uint64_t sum = 0;
+	if (bpf_map_lookup_elem(fd, &key, v) != 0)
+		return 0;
+	for (int i = 0; i < im->ncpu; i++)
+		sum += v[i];
+	return sum;
 }
 
 uint64_t kev_lost(const struct kev *k)
@@ -289,14 +363,15 @@ uint64_t kev_lost(const struct kev *k)
 	const struct kev_impl *im = k->impl;
 	if (k->state != KEV_STATE_ON || !im || !im->skel)
 		return 0;
-	__u64 v[im->ncpu];
-	__u32 key = 0;
-	uint64_t sum = 0;
-	if (bpf_map_lookup_elem(bpf_map__fd(im->skel->maps.lost), &key, v) != 0)
+	return percpu_sum(k, bpf_map__fd(im->skel->maps.lost));
+}
+
+uint64_t kev_ring_full(const struct kev *k)
+{
+	const struct kev_impl *im = k->impl;
+	if (k->state != KEV_STATE_ON || !im || !im->skel)
 		return 0;
-	for (int i = 0; i < im->ncpu; i++)
-		sum += v[i];
-	return sum;
+	return percpu_sum(k, bpf_map__fd(im->skel->maps.ring_full));
 }
 
 void kev_close(struct kev *k)
@@ -350,6 +425,26 @@ uint64_t kev_lost(const struct kev *k)
 }
 
 int kev_caught_up(struct kev *k)
+{
+	(void)k;
+	return 0;
+}
+
+uint64_t kev_ring_full(const struct kev *k)
+{
+	(void)k;
+	return 0;
+}
+
+int kev_uid_lost(struct kev *k, void (*fn)(void *ctx, uint32_t uid), void *ctx)
+{
+	(void)k;
+	(void)fn;
+	(void)ctx;
+	return 0;
+}
+
+uint64_t kev_uid_lost_sum(const struct kev *k)
 {
 	(void)k;
 	return 0;

@@ -25,7 +25,7 @@
 #define KEV_STATE_ON 1           /* loaded and attached */
 #define KEV_STATE_UNAVAILABLE 2  /* could not be loaded: why */
 
-#define KEV_RING_KB_DEFAULT 256
+#define KEV_RING_KB_DEFAULT 4096
 #define KEV_RING_KB_MIN 4        /* one page */
 #define KEV_RING_KB_MAX 65536    /* 64 MiB */
 #define KEV_RECENT 4096          /* decoded events kept for kev-dump */
@@ -55,7 +55,7 @@ struct kev_ev {
 	uint8_t released;       /* TCP: in its owner's close() (KEV_SOCK_RELEASED) */
 	uint8_t saddr[16], daddr[16];
 	uint8_t nfds, more_fds; /* FDS: entries in fds; more: it held more than those */
-	uint32_t uid;           /* FDS: the process's real uid; TCP: the socket's
+	uint32_t uid;           /* FDS, FORK: the process's real uid; TCP: the socket's
 				 * owner; ACCEPT: the caller's real uid */
 	uint32_t fds_why;       /* FDS: KEV_FDS_EXIT or KEV_FDS_FORK */
 	union {
@@ -101,7 +101,18 @@ int kev_open(struct kev *k, int mode, unsigned ring_kb, uint64_t netns_ino, int 
 /* Reads what the ring holds now; returns how many events. */
 int kev_consume(struct kev *k);
 void kev_close(struct kev *k);
-uint64_t kev_lost(const struct kev *k); /* records the programs found no room for */
+/* records the programs found no room for that no uid's loss is (root's, no
+ * one's): everyone's */
+uint64_t kev_lost(const struct kev *k);
+/* records that found the ring full, a uid's (counted in uid_lost) or not */
+uint64_t kev_ring_full(const struct kev *k);
+/* The rationed events (a receive's fd table, a socket use: kev.bpf.c
+ * uid_take) not written, per uid: fn for each uid whose count grew since the
+ * last call; -1 when the sum grew and no uid's count did (an evicted entry:
+ * anyone's), else how many uids. kev_uid_lost_sum: every uid's, so far. */
+#define KEV_UID_SEEN 4096
+int kev_uid_lost(struct kev *k, void (*fn)(void *ctx, uint32_t uid), void *ctx);
+uint64_t kev_uid_lost_sum(const struct kev *k);
 /* 1: the last kev_consume left nothing reserved in the ring and no event was
  * ever lost — every event written before now has been read (kev.c) */
 int kev_caught_up(struct kev *k);

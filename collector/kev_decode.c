@@ -114,6 +114,7 @@ int kev_decode(const void *data, size_t n, struct kev_ev *o)
 			return -1;
 		o->ptgid = (pid_t)f.ptgid;
 		o->start_ns = f.start_ns;
+		o->uid = f.uid;
 		return 0;
 	}
 	case KEV_EXEC: {
@@ -200,6 +201,7 @@ cJSON *kev_ev_json(const struct kev_ev *e)
 	case KEV_FORK:
 		cJSON_AddNumberToObject(o, "creator", e->ptgid);
 		cJSON_AddNumberToObject(o, "start_ns", (double)e->start_ns);
+		cJSON_AddNumberToObject(o, "uid", (double)e->uid);
 		break;
 	case KEV_EXEC:
 		cJSON_AddNumberToObject(o, "dev", (double)e->dev);
@@ -273,6 +275,8 @@ void kev_status(const struct kev *k, cJSON *a)
 	for (uint32_t t = 1; t < KEV_TYPES; t++)
 		cJSON_AddNumberToObject(o, kev_type_name(t), (double)k->seen[t]);
 	cJSON_AddNumberToObject(o, "lost", (double)kev_lost(k));
+	cJSON_AddNumberToObject(o, "lost_rationed", (double)kev_uid_lost_sum(k));
+	cJSON_AddNumberToObject(o, "ring_full", (double)kev_ring_full(k));
 	cJSON_AddNumberToObject(o, "malformed", (double)k->malformed);
 	if (k->state == KEV_STATE_ON) {
 		cJSON_AddNumberToObject(o, "ring_kb", k->ring_kb);

@@ -92,6 +92,17 @@ static int64_t loop_timeout(struct collector *c)
 	return timeout;
 }
 
+/* uid's kernel events were lost (kev.bpf.c uid_take): said once a window */
+static void uid_lossy(void *ctx, uint32_t uid)
+{
+	struct collector *c = ctx;
+	if (graph_kev_uid_lossy(c->graph, (uid_t)uid))
+		log_warnx("kernel events: uid %u's lost (over its ration, or the ring full; "
+			  "%llu of all uids' so far): walks of its processes fail closed "
+			  "(holders_incomplete) for the history window",
+			  uid, (unsigned long long)kev_uid_lost_sum(&c->kev));
+}
+
 /* the 1 s timer: retention, local addresses, the watchdog, squatted names */
 static void loop_tick(struct collector *c, int fd, uint64_t now)
 {
@@ -105,8 +116,22 @@ static void loop_tick(struct collector *c, int fd, uint64_t now)
 	sockets_retry(c);
 	kev_consume(&c->kev); /* the programs wake us only at a quarter full */
 	graph_kev_settle(c->graph, now, KEV_SETTLE_NS);
-	if (c->kev.state == KEV_STATE_ON && kev_lost(&c->kev))
-		graph_kev_lossy(c->graph); /* a missing exec event proves nothing now */
+	/* a missing exec event proves nothing now — lately: the count grew
+	 * (every tick once it was non-zero made every walk's lossy for good) */
+	uint64_t lost = c->kev.state == KEV_STATE_ON ? kev_lost(&c->kev) : 0;
+	if (lost != c->kev_lost_said) {
+		if (graph_kev_uid_lossy(c->graph, (uid_t)-1))
+			log_warnx("kernel events: %llu lost that no non-root uid is charged with "
+				  "(the ring full: root's, or %llu records of any uid's found no room): "
+				  "every non-root user's walks fail closed (holders_incomplete) for "
+				  "the history window", (unsigned long long)(lost - c->kev_lost_said),
+				  (unsigned long long)kev_ring_full(&c->kev));
+		c->kev_lost_said = lost;
+	}
+	if (c->kev.state == KEV_STATE_ON && kev_uid_lost(&c->kev, uid_lossy, c) < 0 &&
+	    graph_kev_uid_lossy(c->graph, (uid_t)-1))
+		log_warnx("kernel events: a uid's lost, its entry evicted: every non-root "
+			  "user's walks fail closed for the history window");
 	if (c->hup && *c->hup) {
 		char err[512];
 		*c->hup = 0;

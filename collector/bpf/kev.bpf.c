@@ -24,7 +24,9 @@
  *   syscalls/sys_exit_accept, sys_exit_accept4 (tracepoints, by id)
  *                        accept/accept4 that returned a descriptor
  *
- * A record that finds the ring full is counted in `lost` (per CPU). The
+ * Each uid's own events are rationed (uid_take): one over its ration, or one
+ * of a uid's that finds the ring full, is counted in that uid's `uid_lost`;
+ * root's and no one's that find it full in `lost` (per CPU). The
  * consumer is woken when an event takes the ring over a quarter or the next
  * eighth (submit, wake_flag); it also reads on its own timer and before
  * every answer.
@@ -54,7 +56,7 @@ const volatile __u32 target_netns = 0; /* the collector's netns inode */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024); /* set by the loader: [collector] kernel_events_ring_kb */
+	__uint(max_entries, 4096 * 1024); /* set by the loader: [collector] kernel_events_ring_kb */
 } events SEC(".maps");
 
 struct {
@@ -63,6 +65,135 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } lost SEC(".maps");
+
+/* Every event a task makes of its own — a fork, an exec, an exit, the fd
+ * tables written with them, a receive's fd table, a socket use, its own
+ * socket's state change, an accept — is rationed per uid (the task's real
+ * uid; a socket's sk_uid when its owner's task makes the change): a token
+ * bucket of bytes of the ring, a quarter of the ring at most (UID_BURST_DIV),
+ * refilled at one byte per UID_NS_PER_BYTE ns (~1 MB/s: ~2,000 spawns a
+ * second, each a fork, an exec and an exit). An event over it is not written
+ * and uid_lost[uid] counts it, as does a uid's event that finds the ring full:
+ * the collector then takes only that uid's processes as unattested (their
+ * walks fail closed, kev.c kev_uid_lost), and one user's flood cannot fill
+ * the ring and make everyone's events lost. A change a local peer's packet
+ * makes to another uid's socket (a loopback connect to its listener) is the
+ * peer's (kev_tcp). Not rationed: root's, and a remote peer's change to a
+ * socket (its SYN, its RST: no local uid caused it). A record of those
+ * that finds the ring full is everyone's loss (`lost`, root's or no one's to
+ * charge); ring_full counts every record that found the ring full. The
+ * bucket is not atomic across CPUs: two CPUs may each take the last bytes
+ * (over by an event or two). */
+#define UID_BURST_DIV 4
+#define UID_NS_PER_BYTE 1024ULL
+struct ubucket {
+	__u64 ts;      /* when tokens was last refilled */
+	__u64 tokens;  /* bytes */
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);   /* uid */
+	__type(value, struct ubucket);
+} uid_budget SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);   /* uid */
+	__type(value, __u64); /* its events not written: over budget or no room */
+} uid_lost SEC(".maps");
+
+/* every uid_lost count's sum (the collector looks at uid_lost when it
+ * changes; one it finds no uid for — evicted — is everyone's loss) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} uid_lost_sum SEC(".maps");
+
+/* records that found the ring full, charged to a uid or not */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} ring_full SEC(".maps");
+
+static __always_inline void uid_lose(__u32 uid)
+{
+	__u64 *n = bpf_map_lookup_elem(&uid_lost, &uid);
+	if (n) {
+		__sync_fetch_and_add(n, 1);
+	} else {
+		__u64 one = 1;
+		if (bpf_map_update_elem(&uid_lost, &uid, &one, BPF_NOEXIST) &&
+		    (n = bpf_map_lookup_elem(&uid_lost, &uid)))
+			__sync_fetch_and_add(n, 1); /* (another CPU made it) */
+	}
+	__u32 k = 0;
+	__u64 *s = bpf_map_lookup_elem(&uid_lost_sum, &k);
+	if (s)
+		__sync_fetch_and_add(s, 1);
+}
+
+/* 1: uid may write one more event of sz bytes of the ring (taken); 0: over
+ * its ration, counted in uid_lost. Root's are not rationed. */
+static __always_inline int uid_take(__u32 uid, __u64 sz)
+{
+	if (uid == 0)
+		return 1;
+	__u64 now = bpf_ktime_get_ns();
+	__u64 burst = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / UID_BURST_DIV;
+	struct ubucket *b = bpf_map_lookup_elem(&uid_budget, &uid);
+	if (!b) {
+		struct ubucket nb = {.ts = now, .tokens = burst > sz ? burst - sz : 0};
+		bpf_map_update_elem(&uid_budget, &uid, &nb, BPF_ANY);
+		return 1;
+	}
+	if (now > b->ts) {
+		__u64 add = (now - b->ts) / UID_NS_PER_BYTE;
+		if (add) {
+			__u64 t = b->tokens + add;
+			b->tokens = t > burst ? burst : t;
+			b->ts += add * UID_NS_PER_BYTE;
+			if (b->tokens == burst)
+				b->ts = now;
+		}
+	}
+	if (b->tokens >= sz) {
+		b->tokens -= sz;
+		return 1;
+	}
+	uid_lose(uid);
+	return 0;
+}
+
+/* a record of uid's (-1: no one's) found the ring full: its loss, or
+ * everyone's (lost) when root's or no one's */
+static __always_inline void full(__u32 uid)
+{
+	__u32 k = 0;
+	__u64 *n = bpf_map_lookup_elem(&ring_full, &k);
+	if (n)
+		(*n)++;
+	if (uid != 0 && uid != (__u32)-1) {
+		uid_lose(uid);
+		return;
+	}
+	n = bpf_map_lookup_elem(&lost, &k);
+	if (n)
+		(*n)++;
+}
+
+/* the ring's bytes for a record of size bytes (its 8-byte header, rounded) */
+#define RB_SZ(size) ((((__u64)(size) + 7) & ~7ULL) + 8)
+
+static __always_inline __u32 task_uid(struct task_struct *t)
+{
+	return BPF_CORE_READ(t, real_cred, uid.val);
+}
 
 /* an ending process's descriptors, built here before they go in the ring */
 struct {
@@ -103,15 +234,15 @@ static __always_inline int netns_ours_sock(const struct sock *sk)
 	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) == target_netns;
 }
 
-static __always_inline void *reserve(__u64 size)
+/* room for a record of size bytes of uid's (-1: no one's); rationed: uid's
+ * own task makes it (uid_take). NULL: not written, counted. */
+static __always_inline void *reserve(__u64 size, __u32 uid, int rationed)
 {
+	if (rationed && !uid_take(uid, RB_SZ(size)))
+		return 0;
 	void *p = bpf_ringbuf_reserve(&events, size, 0);
-	if (!p) {
-		__u32 k = 0;
-		__u64 *n = bpf_map_lookup_elem(&lost, &k);
-		if (n)
-			(*n)++;
-	}
+	if (!p)
+		full(uid);
 	return p;
 }
 
@@ -157,14 +288,17 @@ int kev_fork(struct bpf_raw_tracepoint_args *ctx)
 	__u32 pid = BPF_CORE_READ(child, pid), tgid = BPF_CORE_READ(child, tgid);
 	if (pid != tgid || !netns_ours_task(child))
 		return 0; /* a thread, or another host's */
-	struct kev_fork *e = reserve(sizeof(*e));
-	if (!e)
+	__u32 uid = task_uid(child); /* (its creator's: copied before) */
+	struct kev_fork *e = reserve(sizeof(*e), uid, 1);
+	if (!e) {
+		task_fds(child, tgid, KEV_FDS_FORK); /* (rationed too: it may fit) */
 		return 0;
+	}
 	hdr(&e->h, KEV_FORK, tgid);
 	e->ptgid = BPF_CORE_READ(parent, tgid);
-	e->pad = 0;
+	e->uid = uid;
 	e->start_ns = BPF_CORE_READ(child, start_boottime);
-	submit(e, ((sizeof(*e) + 7) & ~7ULL) + 8);
+	submit(e, RB_SZ(sizeof(*e)));
 	task_fds(child, tgid, KEV_FDS_FORK); /* its copy of its creator's table */
 	return 0;
 }
@@ -176,7 +310,7 @@ int kev_exec(struct bpf_raw_tracepoint_args *ctx)
 	struct linux_binprm *bprm = (struct linux_binprm *)ctx->args[2];
 	if (!netns_ours_task(t))
 		return 0;
-	struct kev_exec *e = reserve(sizeof(*e));
+	struct kev_exec *e = reserve(sizeof(*e), task_uid(t), 1);
 	if (!e)
 		return 0;
 	hdr(&e->h, KEV_EXEC, BPF_CORE_READ(t, tgid));
@@ -188,7 +322,7 @@ int kev_exec(struct bpf_raw_tracepoint_args *ctx)
 	e->len = n > 0 ? (__u32)n : 0;
 	if (n <= 0)
 		e->filename[0] = 0;
-	submit(e, ((sizeof(*e) + 7) & ~7ULL) + 8);
+	submit(e, RB_SZ(sizeof(*e)));
 	return 0;
 }
 
@@ -306,19 +440,18 @@ static __always_inline void task_fds(struct task_struct *t, __u32 tgid, __u32 wh
 	if (!n && !e->more)
 		return;
 	hdr(&e->h, KEV_FDS, tgid);
-	e->uid = BPF_CORE_READ(t, real_cred, uid.val);
+	e->uid = task_uid(t);
 	e->why = why;
 	__u64 size = sizeof(*e) - (KEV_FDS_MAX - n) * sizeof(e->fd[0]);
 	/* (the same wake rule as submit's: avail before this output, so the
 	 * record's bytes, with the ring's header, are added) */
-	__u64 sz = ((size + 7) & ~7ULL) + 8;
+	__u64 sz = RB_SZ(size);
+	if (!uid_take(e->uid, sz))
+		return; /* (its task's own: a fork's, an exit's, a receive's) */
 	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + sz;
 	__u64 rsize = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
-	if (bpf_ringbuf_output(&events, e, size, wake_flag(avail, rsize, sz))) {
-		__u64 *lo = bpf_map_lookup_elem(&lost, &k);
-		if (lo)
-			(*lo)++;
-	}
+	if (bpf_ringbuf_output(&events, e, size, wake_flag(avail, rsize, sz)))
+		full(e->uid);
 }
 
 SEC("raw_tracepoint/sched_process_exit")
@@ -331,11 +464,11 @@ int kev_exit(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	__u32 tgid = BPF_CORE_READ(t, tgid);
 	task_fds(t, tgid, KEV_FDS_EXIT);
-	struct kev_exit *e = reserve(sizeof(*e));
+	struct kev_exit *e = reserve(sizeof(*e), task_uid(t), 1);
 	if (!e)
 		return 0;
 	hdr(&e->h, KEV_EXIT, tgid);
-	submit(e, ((sizeof(*e) + 7) & ~7ULL) + 8);
+	submit(e, RB_SZ(sizeof(*e)));
 	return 0;
 }
 
@@ -356,6 +489,25 @@ static __always_inline void sock_addrs(struct kev_sock *e, const struct sock *sk
 		BPF_CORE_READ_INTO((__u32 *)e->saddr, sk, __sk_common.skc_rcv_saddr);
 		BPF_CORE_READ_INTO((__u32 *)e->daddr, sk, __sk_common.skc_daddr);
 	}
+}
+
+/* Is sk's peer on this host (a loopback address, or its own address)? */
+static __always_inline int peer_local(const struct sock *sk)
+{
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET6) {
+		__u32 d[4], s[4];
+		BPF_CORE_READ_INTO(&d, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr32);
+		BPF_CORE_READ_INTO(&s, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr32);
+		if (d[0] == s[0] && d[1] == s[1] && d[2] == s[2] && d[3] == s[3])
+			return 1;
+		if (!d[0] && !d[1] && !d[2] && d[3] == bpf_htonl(1))
+			return 1; /* ::1 */
+		if (!d[0] && !d[1] && d[2] == bpf_htonl(0xffff))
+			return (bpf_ntohl(d[3]) >> 24) == 127; /* ::ffff:127.x */
+		return 0;
+	}
+	__u32 d = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+	return d == BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr) || (bpf_ntohl(d) >> 24) == 127;
 }
 
 static __always_inline __u64 sock_ino(const struct sock *sk)
@@ -404,7 +556,17 @@ int kev_tcp(struct bpf_raw_tracepoint_args *ctx)
 	if (newstate != KEV_TCP_SYN_SENT && newstate != KEV_TCP_ESTABLISHED &&
 	    newstate != KEV_TCP_CLOSE && !released)
 		return 0;
-	struct kev_sock *e = reserve(sizeof(*e));
+	/* (its owner's own change — connect, close — is rationed as its
+	 * owner's; one a local peer's packet makes — a loopback connect to a
+	 * listener: the softirq runs in the sender's task — is the sender's,
+	 * rationed and, lost, its loss; a remote peer's is not rationed) */
+	__u32 uid = BPF_CORE_READ(sk, sk_uid.val), cur = (__u32)bpf_get_current_uid_gid();
+	int rationed = cur == uid;
+	if (!rationed && cur != 0 && peer_local(sk)) {
+		uid = cur;
+		rationed = 1;
+	}
+	struct kev_sock *e = reserve(sizeof(*e), uid, rationed);
 	if (!e)
 		return 0;
 	hdr(&e->h, KEV_TCP, (__u32)(bpf_get_current_pid_tgid() >> 32));
@@ -415,7 +577,7 @@ int kev_tcp(struct bpf_raw_tracepoint_args *ctx)
 	e->uid = BPF_CORE_READ(sk, sk_uid.val);
 	e->flags = released ? KEV_SOCK_RELEASED : 0;
 	sock_addrs(e, sk);
-	submit(e, ((sizeof(*e) + 7) & ~7ULL) + 8);
+	submit(e, RB_SZ(sizeof(*e)));
 	return 0;
 }
 
@@ -486,12 +648,12 @@ int kev_recv(struct bpf_raw_tracepoint_args *ctx)
 			peer = m->peer_ino = 0; /* another socket at the marked address */
 		if (peer && ino) { /* accepted now: both ends have inodes */
 			m->peer_ino = 0;
-			struct kev_upeer *e = reserve(sizeof(*e));
+			struct kev_upeer *e = reserve(sizeof(*e), task_uid(t), 1);
 			if (e) {
 				hdr(&e->h, KEV_UNIXPEER, tgid);
 				e->ino = ino;
 				e->peer = peer;
-				submit(e, ((sizeof(*e) + 7) & ~7ULL) + 8);
+				submit(e, RB_SZ(sizeof(*e)));
 			}
 			peer = 0;
 		}
@@ -500,7 +662,7 @@ int kev_recv(struct bpf_raw_tracepoint_args *ctx)
 		if (!peer && !m->fds)
 			bpf_map_delete_elem(&unix_mark, &key);
 		if (fds && ret >= 0 && netns_ours_task(t))
-			task_fds(t, tgid, KEV_FDS_RECV);
+			task_fds(t, tgid, KEV_FDS_RECV); /* (rationed there) */
 		return 0;
 	}
 	if (fam != AF_INET && fam != AF_INET6)
@@ -514,10 +676,10 @@ int kev_recv(struct bpf_raw_tracepoint_args *ctx)
 	struct uused *was = bpf_map_lookup_elem(&uring_used, &key);
 	if (was && was->tgid == tgid && was->ino == u.ino)
 		return 0;
-	bpf_map_update_elem(&uring_used, &key, &u, BPF_ANY);
-	struct kev_sock *e = reserve(sizeof(*e));
+	struct kev_sock *e = reserve(sizeof(*e), task_uid(t), 1);
 	if (!e)
-		return 0;
+		return 0; /* (not marked used: its next read tries again) */
+	bpf_map_update_elem(&uring_used, &key, &u, BPF_ANY);
 	hdr(&e->h, KEV_SOCKUSE, tgid);
 	e->ino = u.ino;
 	e->fd = -1;
@@ -526,7 +688,7 @@ int kev_recv(struct bpf_raw_tracepoint_args *ctx)
 	e->flags = 0;
 	e->uid = BPF_CORE_READ(sk, sk_uid.val);
 	sock_addrs(e, sk);
-	submit(e, ((sizeof(*e) + 7) & ~7ULL) + 8);
+	submit(e, RB_SZ(sizeof(*e)));
 	return 0;
 }
 
@@ -541,7 +703,7 @@ static __always_inline int accepted(long ret)
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 	if (!netns_ours_task(t))
 		return 0;
-	struct kev_sock *e = reserve(sizeof(*e));
+	struct kev_sock *e = reserve(sizeof(*e), task_uid(t), 1);
 	if (!e)
 		return 0;
 	hdr(&e->h, KEV_ACCEPT, BPF_CORE_READ(t, tgid));
@@ -568,7 +730,7 @@ static __always_inline int accepted(long ret)
 		if (sk)
 			sock_addrs(e, sk);
 	}
-	submit(e, ((sizeof(*e) + 7) & ~7ULL) + 8);
+	submit(e, RB_SZ(sizeof(*e)));
 	return 0;
 }
 

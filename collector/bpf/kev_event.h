@@ -49,7 +49,7 @@ struct kev_hdr {
 struct kev_fork {
 	struct kev_hdr h; /* h.tgid: the child */
 	__u32 ptgid;      /* the creator: the process that called fork/clone */
-	__u32 pad;
+	__u32 uid;        /* the child's real uid (its creator's) */
 	__u64 start_ns;   /* the child's start_boottime (ns since boot) */
 };
 

@@ -154,8 +154,15 @@ for mode in ${CASES:-stale fast shim shim_fast fdpass child}; do
 	run $mode record
 done
 gn_log "an ordinary client keeps its push"
+# (a push holds only when nothing a walk sees changed between it and the
+# SYN, and the curl before's last records — its close, its exit — read in
+# between are likely such a change: back to back, at load ~5 on 2 cores (session
+# 14), main a1afd93 decided 2, 2, 3 of 5 curls on their pushes and failed
+# ">= 3 of 5" 2 of 3 runs, as the kev-loss branch did 3 of 9; 0.2 s apart,
+# 5-9 of 10 on main and 7-9 of 10 with it. Ten curls 0.2 s apart, >= 5.)
 ok=0
-for k in 1 2 3 4 5; do
+for k in 1 2 3 4 5 6 7 8 9 10; do
+	sleep 0.2
 	# another unprivileged uid than the attacker's: nobody's raw connections
 	# above (no record names them) keep nobody's chains from deciding on a
 	# push for the history window (docs/threat-model.md class 4b)
@@ -163,10 +170,10 @@ for k in 1 2 3 4 5; do
 		env LD_PRELOAD="$SHIM" curl -s -o /dev/null --max-time 3 "http://$B4:8000/" </dev/null && ok=$((ok + 1))
 done
 sleep 0.3
-pre=$(tail -n 5 "$T/audit.log" | grep -c '"prejudged":true')
-echo "   curl accepted $ok of 5, $pre of them on a push"
-[ $ok = 5 ] || { echo "FAIL-CASE: a plain curl was refused"; fails=$((fails + 1)); }
-[ "$pre" -ge 3 ] || { echo "FAIL-CASE: plain curls were not decided on their pushes ($pre of 5)"; fails=$((fails + 1)); }
+pre=$(tail -n 10 "$T/audit.log" | grep -c '"prejudged":true')
+echo "   curl accepted $ok of 10, $pre of them on a push"
+[ $ok = 10 ] || { echo "FAIL-CASE: a plain curl was refused"; fails=$((fails + 1)); }
+[ "$pre" -ge 5 ] || { echo "FAIL-CASE: plain curls were not decided on their pushes ($pre of 10)"; fails=$((fails + 1)); }
 kill -USR1 "$GUARD_PID"; sleep 0.3; grep -E "packets" "$T/hopguard.log" | tail -1
 [ $fails = 0 ] || gn_fail "$fails case(s) accepted on a stale chain"
 echo "PASS"

@@ -5,8 +5,8 @@
  * inherited filter, so the shim turns itself off there (preload/shim.c
  * seccomp_inherited) — a dynamic program switched off like a static one.
  *   seccomp_allow PROG ARG...
- * Built by tests/func/attack_review13_seccomp_lineage.sh and the review 13
- * reproducers in tests/open/.
+ * Used by tests/func/attack_review13_*.sh (the flooder: unshimmed; the
+ * lineage cut: an intermediate switched off).
  */
 #include <linux/filter.h>
 #include <linux/seccomp.h>
