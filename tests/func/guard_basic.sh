@@ -66,15 +66,10 @@ sleep 0.3
 after=$(gn_audit_count "r['remote']=='$B4:8002'") || gn_fail "audit malformed under load"
 acc=$(gn_audit_count "r['remote']=='$B4:8002' and r['action']=='accept'")
 [ $((after - before)) = 2000 ] || gn_fail "audit lines for 2000 connections: $((after - before))"
-if [ "$acc" != "$4" ]; then
-	# KNOWN-FAIL (session 13, docs/research/transport.md "Open (session 13)"):
-	# since the dark-connection merge a few connections the client saw
-	# succeed have a reject audit line "no such connection" (1-96 of 2000);
-	# any other difference fails
-	nsc=$(gn_audit_count "r['remote']=='$B4:8002' and r['action']=='reject' and 'no such connection' in r.get('reason','')")
-	[ $((acc + nsc)) = "$4" ] || gn_fail "audit says $acc accepted, client saw $4"
-	echo "   KNOWN-FAIL: $nsc connection(s) the client saw succeed audited as rejected ('no such connection')"
-fi
+# every connection the client saw succeed was accepted by the guard, and no
+# other (connbench takes a socket out of its epoll set before closing it:
+# docs/research/transport.md "Closed (session 14)")
+[ "$acc" = "$4" ] || gn_fail "audit says $acc accepted, client saw $4"
 echo "   2000 connections, 2000 well-formed audit lines ($acc accepted)"
 
 gn_log "stop removes the rules"
