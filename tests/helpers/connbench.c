@@ -69,6 +69,18 @@ struct slot {
 	long t0;
 };
 
+/* Closes a slot's socket, first taking it out of the epoll set: close() does
+ * not, while another reference to the file lives (the collector reading the
+ * fd table — /proc/PID/fd, its task_file iterator — holds one for a moment).
+ * The closed, established socket would stay in the set, level-triggered
+ * writable, its events carrying the slot — and the slot's next socket would
+ * be counted connected while its SYN still waits for the guard's verdict. */
+static void slot_close(int ep, int fd)
+{
+	epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+	close(fd);
+}
+
 static int run_connect(const char *addr, int port, long n, int conc, long timeout_ms)
 {
 	struct sockaddr_storage ss;
@@ -136,13 +148,13 @@ static int run_connect(const char *addr, int port, long n, int conc, long timeou
 			} else {
 				failed++;
 			}
-			close(s->fd);
+			slot_close(ep, s->fd);
 			s->fd = -1;
 			done++;
 		}
 		for (int i = 0; i < conc; i++) /* time out stuck ones */
 			if (sl_[i].fd >= 0 && (t - sl_[i].t0) / 1000000 > timeout_ms) {
-				close(sl_[i].fd);
+				slot_close(ep, sl_[i].fd);
 				sl_[i].fd = -1;
 				failed++;
 				done++;
