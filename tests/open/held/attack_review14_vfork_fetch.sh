@@ -1,0 +1,58 @@
+#!/bin/sh
+# attack_review14_vfork_fetch.sh — review 14 (session 14): the shim's vfork
+# child is quiet until its exec (preload/shim.c, docs/shim.md "Transport").
+# S, nobody's shimmed program started on h2 with no local channel (setsid,
+# /dev/null), vforks a child that connects to B (h3:2222, sends a line and
+# closes), reads the orders into S's memory (vfork shares it) and _exits
+# without exec; S then connects to h3:22. Cases (CASES=...): plain (libc
+# connect/read/close: the CONNECT must still be sent), dup (dup2 onto 7, the
+# first closed: DUP and CLOSE are not sent), dupfd (fcntl F_DUPFD), raw
+# (syscall(): no record at all — the dark-connection rule). Fails (FAIL-CASE)
+# when S's chain is complete, names no B and is not holders_incomplete.
+HT_TOP=${HT_TOP:-$(cd "$(dirname "$0")/../../.." && pwd)}; export HT_TOP
+. "$HT_TOP/tests/lib/testbed.sh"
+. "$TB_LIB/chaintest.sh"
+tb_init "$@"
+tb_need python3
+VF=$TB_T/vf
+${CC:-cc} -O2 -Wall -Wextra -Werror -o "$VF" "$HT_TOP/tests/open/held/attack_review14_vfork_fetch.c" ||
+	tb_fail "cannot build the helper"
+chmod 755 "$VF"
+ct_setup
+tb_bg h3 python3 -c 'import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 2222)); s.listen(64)
+while True:
+    c = s.accept()[0]; c.sendall(b"orders\n"); c.close()'
+tb_wait_port h3 2222 || tb_fail "no B on h3:2222"
+r=0
+for v in ${CASES:-plain dup dupfd raw}; do
+	tb_log "$v"
+	[ -n "${SP:-}" ] && tb_exec h2 kill "$SP"
+	[ -n "${SP:-}" ] && sleep 4 # (the last case's connections out of the window)
+	tb_bg h2 setsid setpriv --reuid nobody --regid nogroup --clear-groups "$VF" $v "$CT_H3" 2222 "$CT_H3" 22 </dev/null >"$TB_T/$v.err" 2>&1
+	ct_wait_new_onward 25 || { cat "$TB_T/$v.err"; tb_fail "$v: no S connection to h3:22"; }
+	SP=$CT_P
+	sleep 0.5
+	cat "$TB_T/$v.err"
+	_lr=$(ct_onward "$CT_P")
+	# shellcheck disable=SC2086
+	tb_exec h2 "$TB_HOPTRACE" who $_lr --json >"$TB_T/$v.who.json" || tb_fail "$v: who"
+	"$TB_PY" - "$TB_T/$v.who.json" <<'PY' && echo "ok   $v" || { echo "FAIL-CASE: $v: S's chain is complete and local, the vfork child's fetch from B hidden"; r=1; }
+import json, sys
+a = json.load(open(sys.argv[1]))
+hi = a.get("holders_incomplete")
+print("    holders_incomplete=%s unattested=%s" % (hi, json.dumps(a.get("holders_unattested"))))
+txt = json.dumps(a)
+named = ":2222" in txt or '"port": 2222' in txt
+bad = False
+for c in a.get("chains") or []:
+    print("    chain from %s complete=%s: %s" % (c.get("origin_host"), c.get("complete"),
+          " ".join("%s:%s" % (p.get("host"), (p.get("exe") or "?").rsplit("/", 1)[-1]) for p in c.get("procs") or [])))
+    if c.get("complete") and not hi and not named:
+        bad = True
+print("    B named anywhere in the answer:", named)
+sys.exit(1 if bad else 0)
+PY
+done
+exit $r
