@@ -340,6 +340,34 @@ tb_wait_exit() {
 	done
 }
 
+# ---- a test's own programs ----------------------------------------------------
+# tb_build_helper OUT SOURCE [CCFLAG...] : builds SOURCE (a path below the tree,
+# e.g. tests/helpers/seccomp_allow.c) into OUT, warnings as errors, mode 755
+# (attack tests run it as nobody: $TB_T, not the build tree); the test fails
+# when it does not build
+tb_build_helper() {
+	_tbh_o=$1 _tbh_s=$2; shift 2
+	${CC:-cc} "$@" -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o "$_tbh_o" "$HT_TOP/$_tbh_s" ||
+		tb_fail "cannot build $_tbh_s"
+	chmod 755 "$_tbh_o"
+}
+
+# tb_build_static OUT SOURCE : the same, linked statically (a program the shim
+# cannot see); SKIPs when this machine cannot link statically
+tb_build_static() {
+	${CC:-cc} -static -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o "$1" "$HT_TOP/$2" \
+		2>"$TB_T/static.err" || tb_skip "cannot link statically: $(head -n 1 "$TB_T/static.err")"
+	chmod 755 "$1"
+}
+
+# tb_kev_need NAME : SKIPs unless NAME's collector has its kernel event source on
+tb_kev_need() {
+	_tkn_st=$(tb_exec "$1" "$TB_HOPTRACE" status) || tb_fail "status"
+	[ "$(echo "$_tkn_st" | sed -n 's/^kernel_events\.state: //p')" = on ] ||
+		tb_skip "kernel events unavailable: $(echo "$_tkn_st" | sed -n 's/^kernel_events\.reason: //p')"
+	return 0
+}
+
 # ---- the shim ---------------------------------------------------------------
 # tb_preload on|off : /etc/ld.so.preload (overlay) naming the shim
 tb_preload() {

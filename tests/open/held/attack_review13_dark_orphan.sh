@@ -25,9 +25,7 @@ tb_init "$@"
 tb_need nc
 tb_need python3
 FILT=$TB_T/filt
-${CC:-cc} -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o "$FILT" \
-	"$HT_TOP/tests/helpers/seccomp_allow.c" || tb_fail "cannot build the helper"
-chmod 755 "$FILT"
+tb_build_helper "$FILT" tests/helpers/seccomp_allow.c
 ct_setup
 
 # h3: the attacker's server, accepts and never closes
@@ -37,20 +35,7 @@ s.bind(("0.0.0.0", 2222)); s.listen(64); k = []
 while True: k.append(s.accept()[0])'
 tb_wait_port h3 2222 || tb_fail "no server on h3:2222"
 
-vic() { # TAG : who for the victim's connection; prints holders_incomplete
-	_lr=$(ct_onward "$VP")
-	[ -n "$_lr" ] || { echo "victim pid $VP has no connection to $CT_H3:22"; return 1; }
-	# shellcheck disable=SC2086
-	tb_exec h2 "$TB_HOPTRACE" who $_lr --json >"$TB_T/$1.who.json" || return 1
-	"$TB_PY" - "$TB_T/$1.who.json" <<'PY'
-import json, sys
-a = json.load(open(sys.argv[1]))
-for c in a.get("chains") or []:
-    print("    chain from %s complete=%s" % (c.get("origin_host"), c.get("complete")))
-print("    holders_incomplete=%s unattested=%s" % (a.get("holders_incomplete"),
-      json.dumps(a.get("holders_unattested"))))
-PY
-}
+vic() { ct_who_brief "$VP" "$1"; } # TAG : who for the victim (pid $VP)
 
 tb_log "victim: daemon's nc h3 22, started by root (setsid, no local channel)"
 tb_bg h2 setsid setpriv --reuid daemon --regid daemon --clear-groups sh -c "exec nc $CT_H3 22 </dev/null >/dev/null 2>&1"
