@@ -23,9 +23,7 @@ tb_need mkfifo
 tb_switch
 tb_host h1 10.231.0.1 fd00:231::1
 tb_collector h1
-st=$(tb_exec h1 "$TB_HOPTRACE" status) || tb_fail "status"
-[ "$(echo "$st" | sed -n 's/^kernel_events\.state: //p')" = on ] ||
-	tb_skip "kernel events unavailable: $(echo "$st" | sed -n 's/^kernel_events\.reason: //p')"
+tb_kev_need h1
 tb_preload on
 N=${N:-25}
 
