@@ -15,7 +15,9 @@ HT_TOP=${HT_TOP:-$(cd "$(dirname "$0")/../../.." && pwd)}; export HT_TOP
 tb_init "$@"
 tb_need python3
 VF=$TB_T/vf
-tb_build_helper "$VF" tests/open/held/attack_review14_vfork_fetch.c
+${CC:-cc} -O2 -Wall -Wextra -Werror -o "$VF" "$HT_TOP/tests/open/held/attack_review14_vfork_fetch.c" ||
+	tb_fail "cannot build the helper"
+chmod 755 "$VF"
 ct_setup
 tb_bg h3 python3 -c 'import socket
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
