@@ -13,8 +13,8 @@
 
 fg_victim() {
 	chmod 755 "$TB_T"
-	cp "$TB_LIB/forge_records.py" "$TB_T/forge.py" && chmod 644 "$TB_T/forge.py" ||
-		tb_fail "forge_records.py"
+	cp "$TB_LIB/forge_records.py" "$TB_T/forge.py" && cp "$TB_LIB/htrec.py" "$TB_T/" &&
+		chmod 644 "$TB_T/forge.py" "$TB_T/htrec.py" || tb_fail "forge_records.py"
 	tb_bg h1 sh -c "sleep 600 | ssh -tt root@$CT_H2 'sh -c \"echo \\\$\\\$ >/tmp/ended.pid\"; tty >/tmp/victim.tty; echo \$\$ >/tmp/victim.pid; exec sleep 600'"
 	_fg_i=0
 	until tb_exec h2 sh -c 'test -s /tmp/ended.pid && test -s /tmp/victim.pid && test -s /tmp/victim.tty'; do

@@ -45,13 +45,7 @@ ct_setup
 ct_kev_off h2
 cat >"$TB_T/o.py" <<'EOP'
 import os, socket, struct, sys, time
-def u(v):
-    if v < 128: return bytes([v])
-    if v < 256: return b"\xcc" + bytes([v])
-    if v < 65536: return b"\xcd" + struct.pack(">H", v)
-    if v < 2**32: return b"\xce" + struct.pack(">I", v)
-    return b"\xcf" + struct.pack(">Q", v)
-def rec(typ, *f): return bytes([0x90 | (3 + len(f))]) + u(1) + u(typ) + u(time.monotonic_ns()) + b"".join(f)
+from htrec import u, rec
 for _ in range(50):
     if os.getppid() == 1: break
     time.sleep(0.1)
@@ -88,7 +82,7 @@ done
 # BIRTH naming init, then exec of the shimmed o.py (its IMAGE: ppid 1)
 printf '%s\n' "$STAT -s -n 3 -d 1000 $BI python3 $TB_T/o.py splain $CT_H3 </dev/null >/dev/null 2>$TB_T/sbirth.err" "sleep 600" >"$TB_T/sbirth.sh"
 chmod 755 "$TB_T"/*.sh
-chmod 644 "$TB_T/o.py"
+cp "$TB_LIB/htrec.py" "$TB_T/" && chmod 644 "$TB_T/o.py" "$TB_T/htrec.py" || tb_fail "htrec.py"
 for v in plain forge forge2 splain sforge sbirth; do : >"$TB_T/$v.err"; chmod 666 "$TB_T/$v.err"; done
 
 lin_check() { # PID TAG
