@@ -16,9 +16,7 @@
 . "$TB_LIB/chainsess.sh"
 tb_init "$@"
 VF_BIN=$TB_T/vfork_connect
-${CC:-cc} -static -O2 -std=gnu11 -D_GNU_SOURCE -o "$VF_BIN" "$HT_TOP/tests/helpers/vfork_connect.c" \
-	2>"$TB_T/static.err" || tb_skip "no static link: $(head -n 1 "$TB_T/static.err")"
-readelf -l "$VF_BIN" 2>/dev/null | grep -q INTERP && tb_skip "$VF_BIN is not static"
+ct_static "$VF_BIN" vfork_connect.c
 cs_setup
 tb_kev_need h2
 
