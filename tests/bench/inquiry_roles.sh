@@ -9,6 +9,7 @@
 # child (X: TLS front + libcurl follower) and the judge (J), split by library group
 # (crypto = libcrypto/libssl/mbedTLS), for both fleets and their difference.
 # Usage: tests/bench/inquiry_roles.sh [SECS [FREQ [OUTDIR]]]   (20, 4000, /tmp/inquiry-roles)
+# (INQ_BENCH_PID=PID names the bench when several of this worktree run)
 # A flat sample is charged to the library it was taken in: the "crypto" row is the
 # signatures, their checks and TLS records; the others are the rest of the work.
 set -u
@@ -16,14 +17,22 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=$top/${BUILD:-build}/hoptraced
 T=${1:-20} F=${2:-4000} OUT=${3:-/tmp/inquiry-roles}
 mkdir -p "$OUT" && rm -f "$OUT"/roles "$OUT"/*.data "$OUT"/*.txt
-B=""
-for b in $(pgrep -f 'sh tests/bench/inquiry.sh'); do
-	[ "$(readlink "/proc/$b/cwd")" = "$top" ] && { B=$b; break; }
-done
+# the bench: INQ_BENCH_PID, else the one tests/bench/inquiry.sh whose cwd is
+# this worktree (several: name one; another worktree's or CI's are not ours)
+B=${INQ_BENCH_PID:-}
+if [ -z "$B" ]; then
+	for b in $(pgrep -f 'sh tests/bench/inquiry.sh'); do
+		[ "$(readlink "/proc/$b/cwd")" = "$top" ] || continue
+		[ -z "$B" ] || { echo "several tests/bench/inquiry.sh of $top running: INQ_BENCH_PID=PID" >&2; exit 1; }
+		B=$b
+	done
+fi
 [ -n "$B" ] || { echo "no tests/bench/inquiry.sh of $top running" >&2; exit 1; }
 R=$(ls -d /proc/"$B"/root/run/ht*/bench 2>/dev/null | head -n 1)
 [ -f "$R/mtls1" ] || { echo "the bench has not started measuring yet" >&2; exit 1; }
-for q in $(pgrep -x hoptraced); do
+# its collectors are its own children (tb_collector: tb_bg), not every
+# hoptraced of this binary on the machine (another run of it may be there)
+for q in $(pgrep -P "$B" -x hoptraced); do
 	[ "$(readlink "/proc/$q/exe")" = "$BIN" ] || continue
 	a=$(nsenter --net="/proc/$q/ns/net" ip -4 -o addr 2>/dev/null | grep -o '10\.231\.[01]\.[0-9]' | head -n 1)
 	case $a in 10.231.0.*) f=h ;; 10.231.1.*) f=p ;; *) continue ;; esac

@@ -105,13 +105,7 @@ EOP
 cat >"$T/fds.py" <<'EOP'
 import os, resource, socket, struct, sys, time
 n, secs, kind, kids, send = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5] == "1"
-def u(v):
-    if v < 128: return bytes([v])
-    if v < 256: return b"\xcc" + bytes([v])
-    if v < 65536: return b"\xcd" + struct.pack(">H", v)
-    if v < 2**32: return b"\xce" + struct.pack(">I", v)
-    return b"\xcf" + struct.pack(">Q", v)
-def rec(typ, *f): return bytes([0x90 | (3 + len(f))]) + u(1) + u(typ) + u(time.monotonic_ns()) + b"".join(f)
+from htrec import u, rec
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 if kind == "sock":
@@ -165,6 +159,7 @@ for i in range(n):
     time.sleep(0.1)
 print(ok, n, flush=True)
 EOP
+cp "$HT_TOP/tests/lib/htrec.py" "$T/" || gn_fail "htrec.py"
 chmod 644 "$T"/*.py
 NOFILE=$(prlimit --nofile=524288:524288 true 2>/dev/null && echo 524288 || ulimit -Hn)
 echo "   attacker nofile hard limit: $NOFILE"

@@ -17,6 +17,7 @@
 # On main (the child binds it itself) nobody gets the port at the first kills and the
 # chain ends 'no answer'.
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/testbed.sh"
+. "$TB_LIB/fleetchain.sh"
 tb_init "$@"
 tb_need setpriv ssh ss
 INQ="$TB_PY $TB_LIB/inqtool.py"
@@ -41,17 +42,7 @@ NOBODY="setpriv --reuid nobody --regid nogroup --clear-groups"
 LOG1=$(tb_dir h1)/hoptraced.log
 MON1=$(cat "$(tb_dir h1)/hoptraced.pid")
 
-tb_log "setup: ssh h1 -> h2 -> h3"
-tb_bg h1 ssh $H2 "ssh $H3 sleep 300"
-p=$(tb_wait_pid h2 "^ssh $H3" 10) || tb_fail "no ssh to h3 on h2"
-c=""; i=0
-while [ -z "$c" ] && [ $i -lt 50 ]; do
-	c=$(tb_exec h2 ss -Htnp state established "( dst $H3 and dport = :22 )" 2>/dev/null |
-		grep "pid=$p," | awk '{print $3, $4}' | head -n 1)
-	i=$((i + 1)); sleep 0.1
-done
-[ -n "$c" ] || tb_fail "ssh on h2 did not connect to h3"
-set -- $c; L=$1 R=$2
+fc_chain
 who_h2() { out=$(tb_exec h2 $INQ who "$L" "$R" 2500); echo "${out#* }" >"$A"; }
 who_h2
 tb_assert_chain "$A" --origin h1 --complete -q && ok "baseline: complete from h1" ||

@@ -13,17 +13,11 @@
 # tests/func/attack_fleet_child_port.sh races the port against kills made by root.
 # Chain: ssh h1 -> h2 -> h3; h2's collector is asked about h2's connection to h3.
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/testbed.sh"
+. "$TB_LIB/fleetchain.sh"
 tb_init "$@"
 tb_need setpriv ssh prlimit
 INQ="$TB_PY $TB_LIB/inqtool.py"
-H1=10.232.0.1 H2=10.232.0.2 H3=10.232.0.3
-tb_switch
-for h in 1 2 3; do
-	tb_host h$h 10.232.0.$h
-	tb_sshd h$h
-	tb_collector h$h
-done
-tb_preload on
+fc_setup 10.232.0
 
 fails=0
 ok() { echo "ok   $*"; }
@@ -33,17 +27,7 @@ ATK=$TB_T/atk
 mkdir -p "$ATK" && chmod 0755 "$ATK"
 NOBODY="setpriv --reuid nobody --regid nogroup --clear-groups"
 
-tb_log "setup: ssh h1 -> h2 -> h3"
-tb_bg h1 ssh $H2 "ssh $H3 sleep 300"
-p=$(tb_wait_pid h2 "^ssh $H3" 10) || tb_fail "no ssh to h3 on h2"
-c=""; i=0
-while [ -z "$c" ] && [ $i -lt 50 ]; do
-	c=$(tb_exec h2 ss -Htnp state established "( dst $H3 and dport = :22 )" 2>/dev/null |
-		grep "pid=$p," | awk '{print $3, $4}' | head -n 1)
-	i=$((i + 1)); sleep 0.1
-done
-[ -n "$c" ] || tb_fail "ssh on h2 did not connect to h3"
-set -- $c; L=$1 R=$2
+fc_chain
 who_h2() { out=$(tb_exec h2 $INQ who "$L" "$R" "$1"); echo "${out#* }" >"$A"; }
 who_h2 1500
 tb_assert_chain "$A" --origin h1 --complete -q && ok "baseline: complete from h1" ||

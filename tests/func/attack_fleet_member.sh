@@ -17,17 +17,11 @@
 #      is still complete from h1, and neither h1's monitor nor its child hits
 #      EMFILE (the monitor's descriptors do not grow).
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/testbed.sh"
+. "$TB_LIB/fleetchain.sh"
 tb_init "$@"
 tb_need setpriv openssl ssh
 INQ="$TB_PY $TB_LIB/inqtool.py"
-H1=10.231.0.1 H2=10.231.0.2 H3=10.231.0.3
-tb_switch
-for h in 1 2 3; do
-	tb_host h$h 10.231.0.$h
-	tb_sshd h$h
-	tb_collector h$h
-done
-tb_preload on
+fc_setup 10.231.0
 
 fails=0
 ok() { echo "ok   $*"; }
@@ -43,17 +37,7 @@ ATK=$TB_T/atk
 mkdir -p "$ATK" && chmod 0755 "$ATK"
 as_nobody() { _n=$1; shift; tb_bg "$_n" setpriv --reuid nobody --regid nogroup --clear-groups "$@"; }
 
-tb_log "setup: ssh h1 -> h2 -> h3"
-tb_bg h1 ssh $H2 "ssh $H3 sleep 300"
-p=$(tb_wait_pid h2 "^ssh $H3" 10) || tb_fail "no ssh to h3 on h2"
-c=""; i=0
-while [ -z "$c" ] && [ $i -lt 50 ]; do
-	c=$(tb_exec h2 ss -Htnp state established "( dst $H3 and dport = :22 )" 2>/dev/null |
-		grep "pid=$p," | awk '{print $3, $4}' | head -n 1)
-	i=$((i + 1)); sleep 0.1
-done
-[ -n "$c" ] || tb_fail "ssh on h2 did not connect to h3"
-set -- $c; L=$1 R=$2
+fc_chain
 # who_h2 DEADLINE : the guard's question on h2 -> $A (answer), $MS
 who_h2() {
 	out=$(tb_exec h2 $INQ who "$L" "$R" "$1")

@@ -20,9 +20,7 @@ tb_init "$@"
 tb_need nc
 tb_need python3
 DFORK=$TB_T/forge_dfork
-${CC:-cc} -static -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o "$DFORK" \
-	"$HT_TOP/tests/helpers/static/forge_dfork.c" 2>"$TB_T/static.err" ||
-	tb_skip "cannot link statically: $(head -n 1 "$TB_T/static.err")"
+tb_build_static "$DFORK" tests/helpers/static/forge_dfork.c
 ct_setup
 
 # nc keeps no fd of the session (no pty, no pipe to sshd): only its lineage

@@ -35,15 +35,7 @@ cat >"$TB_T/pty.py" <<'EOF'
 import os, signal, socket, struct, sys, time
 mode = sys.argv[1]
 
-def u(v):
-    if v < 128: return bytes([v])
-    if v < 256: return b"\xcc" + bytes([v])
-    if v < 65536: return b"\xcd" + struct.pack(">H", v)
-    if v < 2**32: return b"\xce" + struct.pack(">I", v)
-    return b"\xcf" + struct.pack(">Q", v)
-def i(v): return u(v) if v >= 0 else struct.pack("b", v)
-def chan(kind, dev, ino): return b"\x93" + u(kind) + u(dev) + u(ino)
-def rec(typ, *f): return bytes([0x90 | (3 + len(f))]) + u(1) + u(typ) + u(time.monotonic_ns()) + b"".join(f)
+from htrec import u, i, chan, rec
 def conn():
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     s.connect(b"\0hoptrace/rec")
@@ -103,7 +95,7 @@ for k in kids:
     except OSError: pass
 print("done", flush=True)
 EOF
-chmod 644 "$TB_T/pty.py"
+cp "$TB_LIB/htrec.py" "$TB_T/" && chmod 644 "$TB_T/pty.py" "$TB_T/htrec.py" || tb_fail "htrec.py"
 
 alive() {
 	kill -0 "$(cat "$(tb_dir h1)/hoptraced.pid")" 2>/dev/null &&

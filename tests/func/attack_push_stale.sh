@@ -44,16 +44,7 @@ gn_start_guard
 cat >"$T/stale.py" <<'EOP'
 import ctypes, fcntl, os, socket, struct, sys, time
 mode, b4, a4, record = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "record"
-def u(v):
-    if v < 128: return bytes([v])
-    if v < 256: return b"\xcc" + bytes([v])
-    if v < 65536: return b"\xcd" + struct.pack(">H", v)
-    if v < 2**32: return b"\xce" + struct.pack(">I", v)
-    return b"\xcf" + struct.pack(">Q", v)
-def i(v): return u(v) if v >= 0 else struct.pack("b", v)
-def chan(kind, dev, ino): return b"\x93" + u(kind) + u(dev) + u(ino)
-def addr(ip, port): return b"\x93" + u(2) + b"\xc4\x04" + socket.inet_aton(ip) + u(port)
-def rec(typ, *f): return bytes([0x90 | (3 + len(f))]) + u(1) + u(typ) + u(time.monotonic_ns()) + b"".join(f)
+from htrec import u, i, chan, addr, rec
 L = socket.socket(); L.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 L.bind((a4, 9000)); L.listen(4)
 if mode == "fdpass":
@@ -116,7 +107,7 @@ print("%s: got %r from %s, then connect to %s:8000 %.1f ms after the record: %s"
       (mode, orders, peer[0], b4, (time.monotonic() - t0) * 1000, res), flush=True)
 print("RESULT", res)
 EOP
-chmod 644 "$T/stale.py"
+cp "$HT_TOP/tests/lib/htrec.py" "$T/" && chmod 644 "$T/stale.py" "$T/htrec.py" || gn_fail "htrec.py"
 fails=0
 nobody() { ip netns exec "$A" setpriv --reuid nobody --regid nogroup --clear-groups "$@"; }
 run() { # MODE record|norecord

@@ -34,9 +34,7 @@
 tb_init "$@"
 tb_need python3
 FILT=$TB_T/filt
-${CC:-cc} -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o "$FILT" \
-	"$HT_TOP/tests/helpers/seccomp_allow.c" || tb_fail "cannot build the helper"
-chmod 755 "$FILT"
+tb_build_helper "$FILT" tests/helpers/seccomp_allow.c
 ct_setup
 tb_bg h3 python3 -c 'import socket
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -38,11 +38,8 @@ tb_need python3
 tb_need setsid
 FILT=$TB_T/filt
 STAT=$TB_T/forge_lineage
-${CC:-cc} -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o "$FILT" \
-	"$HT_TOP/tests/helpers/seccomp_allow.c" || tb_fail "cannot build the seccomp helper"
-${CC:-cc} -static -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o "$STAT" \
-	"$HT_TOP/tests/helpers/static/forge_lineage.c" 2>"$TB_T/static.err" ||
-	tb_skip "cannot link statically: $(head -n 1 "$TB_T/static.err")"
+tb_build_helper "$FILT" tests/helpers/seccomp_allow.c
+tb_build_static "$STAT" tests/helpers/static/forge_lineage.c
 ct_setup
 
 NC="nc $CT_H3 22 </dev/null >/dev/null 2>&1"
@@ -51,7 +48,7 @@ printf '%s\n' "$FILT setsid sh -c '(exec $NC &)'" "sleep 600" >"$TB_T/setsid.sh"
 printf '%s\n' "$FILT setsid sh -c '(sleep 8; exec $NC) &'" "sleep 600" >"$TB_T/late.sh"
 printf '%s\n' "$STAT -s -n 3 -d 3000 $NC" "sleep 600" >"$TB_T/static.sh"
 printf '%s\n' "$FILT $STAT -s -n 3 -d 3000 $NC" "sleep 600" >"$TB_T/both.sh"
-chmod 755 "$TB_T"/*.sh "$FILT" "$STAT"
+chmod 755 "$TB_T"/*.sh
 
 # lin_check PID TAG MODE : who for nc's connection; MODE reach: every chain
 # reaches h1; closed: every chain reaches h1, or nc's lineage is marked

@@ -15,6 +15,7 @@
 #      'peer not in fleet' (without the outgoing check the request went through and
 #      the part check said 'forged part: … revoked'), the chain incomplete.
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/testbed.sh"
+. "$TB_LIB/fleetchain.sh"
 tb_init "$@"
 tb_need ssh openssl
 INQ="$TB_PY $TB_LIB/inqtool.py"
@@ -36,17 +37,7 @@ F2=/etc/netns/$(tb_ns h2)/hoptrace/fleet
 LOG1=$(tb_dir h1)/hoptraced.log
 LOG2=$(tb_dir h2)/hoptraced.log
 
-tb_log "setup: ssh h1 -> h2 -> h3"
-tb_bg h1 ssh $H2 "ssh $H3 sleep 300"
-p=$(tb_wait_pid h2 "^ssh $H3" 10) || tb_fail "no ssh to h3 on h2"
-c=""; i=0
-while [ -z "$c" ] && [ $i -lt 50 ]; do
-	c=$(tb_exec h2 ss -Htnp state established "( dst $H3 and dport = :22 )" 2>/dev/null |
-		grep "pid=$p," | awk '{print $3, $4}' | head -n 1)
-	i=$((i + 1)); sleep 0.1
-done
-[ -n "$c" ] || tb_fail "ssh on h2 did not connect to h3"
-set -- $c; L=$1 R=$2
+fc_chain
 who_h2() { out=$(tb_exec h2 $INQ who "$L" "$R" 1500); echo "${out#* }" >"$A"; }
 reason_of() { "$TB_PY" -c '
 import json, sys

@@ -64,7 +64,15 @@ before=$(gn_audit_count "r['remote']=='$B4:8002'")
 ip netns exec "$A" env LD_PRELOAD="$B_/libhoptrace.so" "$B_/tests/helpers/connbench" connect "$B4" 8002 2000 1 >"$T/load.txt" &
 cb=$!
 sleep 0.05
-cbpid=$(pgrep -f "connbench connect $B4 8002" | head -1)
+# $! is connbench itself once ip and env have exec'd it (not a host-wide pgrep
+# by name: another run's connbench may be there, B4 is only $$ % 200 apart)
+cbpid="" k=0
+while [ -z "$cbpid" ] && [ $k -lt 40 ]; do
+	case $(tr '\0' ' ' <"/proc/$cb/cmdline" 2>/dev/null) in
+	*"connbench connect $B4 8002 "*) cbpid=$cb ;;
+	*) k=$((k + 1)); sleep 0.05 ;;
+	esac
+done
 [ -n "$cbpid" ] || gn_fail "load: connbench not running"
 python3 "$HT_TOP/tests/lib/fdholder.py" "$cbpid" 120 2>"$T/holder.txt" &
 hold=$!

@@ -16,9 +16,7 @@ BB=/bin/busybox
 [ -x $BB ] || tb_skip "no $BB (busybox-static)"
 readelf -l $BB 2>/dev/null | grep -q INTERP && tb_skip "$BB is not static (install busybox-static)"
 cs_setup
-st=$(tb_exec h2 "$TB_HOPTRACE" status) || tb_fail "status"
-[ "$(echo "$st" | sed -n 's/^kernel_events\.state: //p')" = on ] ||
-	tb_skip "kernel events unavailable: $(echo "$st" | sed -n 's/^kernel_events\.reason: //p')"
+tb_kev_need h2
 
 SSHD='h2:sshd( <(creator|unix|fdpass)< h2:sshd)*'
 BBK='h2:busybox(\[kernel\])?' # (the path marks "seen: kernel" only, not kernel-events)
@@ -43,12 +41,7 @@ tb_log "on: kernel events on h2"
 run on
 ct_case "on: nc seen by kernel events" "" seen on kernel-events
 tb_log "off: kernel_events = off on h2"
-kill "$(cat "$(tb_dir h2)/hoptraced.pid")"
-sleep 0.5
-sed -i 's|^\[collector\]$|[collector]\nkernel_events = off|' "$(tb_conf h2)"
-tb_preload off
-tb_collector h2
-tb_preload on
+ct_kev_off h2
 run off
 ct_case "off: nc seen from /proc" "" seen off kernel
 ct_finish

@@ -24,9 +24,7 @@ tb_need python3 setpriv
 tb_switch
 tb_host h1 10.231.0.1
 tb_collector h1
-st=$(tb_exec h1 "$TB_HOPTRACE" status) || tb_fail "status"
-[ "$(echo "$st" | sed -n 's/^kernel_events\.state: //p')" = on ] ||
-	tb_skip "kernel events unavailable: $(echo "$st" | sed -n 's/^kernel_events\.reason: //p')"
+tb_kev_need h1
 
 field() { "$TB_PY" -c 'import json,sys; print(json.load(sys.stdin)'"$1"')'; }
 live_entry() { # PID: its live entry in the graph: "creator_pid seen"

@@ -29,9 +29,7 @@ for g in gorelay goorders; do
 	readelf -l "$TB_T/$g" 2>/dev/null | grep -q INTERP && tb_fail "$g is not static"
 done
 cs_setup
-st=$(tb_exec h2 "$TB_HOPTRACE" status) || tb_fail "status"
-[ "$(echo "$st" | sed -n 's/^kernel_events\.state: //p')" = on ] ||
-	tb_skip "kernel events unavailable: $(echo "$st" | sed -n 's/^kernel_events\.reason: //p')"
+tb_kev_need h2
 
 SSHD='h2:sshd( <(creator|unix|fdpass)< h2:sshd)*'
 H1=$(cs_re "$CS_H1")
@@ -66,12 +64,7 @@ orders_on() {
 ct_case "orders on: goorders' connection to h3: who" "" orders_on
 
 tb_log "off: kernel_events = off on h2"
-kill "$(cat "$(tb_dir h2)/hoptraced.pid")"
-sleep 0.5
-sed -i 's|^\[collector\]$|[collector]\nkernel_events = off|' "$(tb_conf h2)"
-tb_preload off
-tb_collector h2
-tb_preload on
+ct_kev_off h2
 relay off 9101
 orders off
 noh1() {

@@ -19,13 +19,11 @@
 # SKIP when the kernel event source cannot load.
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/testbed.sh"
 tb_init "$@"
-tb_need pgrep pkill mkfifo
+tb_need mkfifo
 tb_switch
 tb_host h1 10.231.0.1 fd00:231::1
 tb_collector h1
-st=$(tb_exec h1 "$TB_HOPTRACE" status) || tb_fail "status"
-[ "$(echo "$st" | sed -n 's/^kernel_events\.state: //p')" = on ] ||
-	tb_skip "kernel events unavailable: $(echo "$st" | sed -n 's/^kernel_events\.reason: //p')"
+tb_kev_need h1
 tb_preload on
 N=${N:-25}
 
@@ -33,12 +31,19 @@ fails=0
 for i in $(seq 1 "$N"); do
 	# a burst of spawns around the subject's (bounded: this machine is shared,
 	# and a flood overflows the event ring, which proves nothing here)
-	for j in 1 2; do tb_bg h1 sh -c 'kio_burst=1; i=0; while [ $i -lt 60 ]; do /bin/true; i=$((i + 1)); done'; done
+	# (by the pids recorded here: other runs' sleeps and bursts are visible
+	# host-wide, and a pgrep/pkill by name took or killed theirs)
+	kio_bursts=""
+	for j in 1 2; do
+		tb_bg h1 sh -c 'i=0; while [ $i -lt 60 ]; do /bin/true; i=$((i + 1)); done'
+		kio_bursts="$kio_bursts $TB_LAST"
+	done
 	tb_exec h1 mkfifo "/tmp/f$i" || tb_fail "mkfifo"
 	tb_bg h1 sh -c "sleep 30 >/tmp/f$i & sleep 31 </tmp/f$i; wait"
+	kio_sh=$TB_LAST
 	p="" k=0
 	while [ -z "$p" ] && [ $k -lt 100 ]; do
-		p=$(tb_exec h1 pgrep -x -f "sleep 31" | sort -n | tail -n 1)
+		p=$(tb_child_of "$kio_sh" '^sleep 31 $')
 		k=$((k + 1)); [ -n "$p" ] || sleep 0.05
 	done
 	[ -n "$p" ] || tb_fail "no subject (round $i)"
@@ -51,9 +56,8 @@ for i in $(seq 1 "$N"); do
 		tb_exec h1 "$TB_HOPTRACE" ps | awk -v p="$p" '$1 == p' | sed 's/^/    ps: /'
 		fails=$((fails + 1))
 	fi
-	tb_exec h1 pkill -x -f "sleep 3[01]"
-	k=0
-	while [ $k -lt 300 ] && tb_exec h1 pgrep -f 'kio_burst=1' >/dev/null; do k=$((k + 1)); sleep 0.1; done
+	for kio_c in $(tb_children "$kio_sh"); do kill "$kio_c" 2>/dev/null; done
+	tb_wait_exit 30 $kio_bursts
 done
 tb_exec h1 "$TB_HOPTRACE" status >"$TB_T/status" || tb_fail "status"
 grep '^kernel_events\.' "$TB_T/status" | sed 's/^/    /'

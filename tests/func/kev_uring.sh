@@ -15,9 +15,7 @@ UR_BIN=$TB_T/uring_connect
 ${CC:-cc} -O2 -std=gnu11 -D_GNU_SOURCE -o "$UR_BIN" "$HT_TOP/tests/helpers/uring_connect.c" -luring \
 	2>"$TB_T/uring.err" || tb_skip "no liburing (liburing-dev): $(head -n 1 "$TB_T/uring.err")"
 cs_setup
-st=$(tb_exec h2 "$TB_HOPTRACE" status) || tb_fail "status"
-[ "$(echo "$st" | sed -n 's/^kernel_events\.state: //p')" = on ] ||
-	tb_skip "kernel events unavailable: $(echo "$st" | sed -n 's/^kernel_events\.reason: //p')"
+tb_kev_need h2
 
 SSHD='h2:sshd( <(creator|unix|fdpass)< h2:sshd)*'
 sess() { echo "h2:uring_connect(\\[kernel\\])?( <creator< h2:bash)? <(creator|pty)< $SSHD <tcp< conn:$(cs_re "$CS_H1")"; }
@@ -32,11 +30,6 @@ run() { # TAG
 tb_log "on: kernel events on h2"
 run on
 tb_log "off: kernel_events = off on h2"
-kill "$(cat "$(tb_dir h2)/hoptraced.pid")"
-sleep 0.5
-sed -i 's|^\[collector\]$|[collector]\nkernel_events = off|' "$(tb_conf h2)"
-tb_preload off
-tb_collector h2
-tb_preload on
+ct_kev_off h2
 run off
 ct_finish

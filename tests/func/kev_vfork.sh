@@ -16,13 +16,9 @@
 . "$TB_LIB/chainsess.sh"
 tb_init "$@"
 VF_BIN=$TB_T/vfork_connect
-${CC:-cc} -static -O2 -std=gnu11 -D_GNU_SOURCE -o "$VF_BIN" "$HT_TOP/tests/helpers/vfork_connect.c" \
-	2>"$TB_T/static.err" || tb_skip "no static link: $(head -n 1 "$TB_T/static.err")"
-readelf -l "$VF_BIN" 2>/dev/null | grep -q INTERP && tb_skip "$VF_BIN is not static"
+ct_static "$VF_BIN" vfork_connect.c
 cs_setup
-st=$(tb_exec h2 "$TB_HOPTRACE" status) || tb_fail "status"
-[ "$(echo "$st" | sed -n 's/^kernel_events\.state: //p')" = on ] ||
-	tb_skip "kernel events unavailable: $(echo "$st" | sed -n 's/^kernel_events\.reason: //p')"
+tb_kev_need h2
 
 SSHD='h2:sshd( <(creator|unix|fdpass)< h2:sshd)*'
 # (the path marks "seen: kernel" only; who saw each is checked by seen())
@@ -65,12 +61,7 @@ run on
 ct_case "on: the child seen by kernel events" "" seen on kernel-events kernel
 
 tb_log "off: kernel_events = off on h2"
-kill "$(cat "$(tb_dir h2)/hoptraced.pid")"
-sleep 0.5
-sed -i 's|^\[collector\]$|[collector]\nkernel_events = off|' "$(tb_conf h2)"
-tb_preload off
-tb_collector h2
-tb_preload on
+ct_kev_off h2
 run off
 ct_case "off: both seen from /proc" "" seen off kernel kernel
 ct_finish

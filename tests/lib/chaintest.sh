@@ -75,6 +75,24 @@ ct_onward() {
 		grep "pid=$1," | awk 'NR==1 { print $3, $4 }'
 }
 
+# ct_who_brief PID TAG : `who` for PID's onward connection on h2 into
+# $TB_T/TAG.who.json; prints each chain's origin and completeness, and the
+# answer's holders_incomplete and holders_unattested
+ct_who_brief() {
+	_lr=$(ct_onward "$1")
+	[ -n "$_lr" ] || { echo "victim pid $1 has no connection to $CT_H3:22"; return 1; }
+	# shellcheck disable=SC2086
+	tb_exec h2 "$TB_HOPTRACE" who $_lr --json >"$TB_T/$2.who.json" || return 1
+	"$TB_PY" - "$TB_T/$2.who.json" <<'PY'
+import json, sys
+a = json.load(open(sys.argv[1]))
+for c in a.get("chains") or []:
+    print("    chain from %s complete=%s" % (c.get("origin_host"), c.get("complete")))
+print("    holders_incomplete=%s unattested=%s" % (a.get("holders_incomplete"),
+      json.dumps(a.get("holders_unattested"))))
+PY
+}
+
 # ct_case CASE KNOWN-REASON CHECK... : runs the check (a shell function and its
 # args); on failure counts it, or — when KNOWN-REASON is not empty — prints
 # KNOWN-FAIL and does not fail the run
@@ -161,12 +179,7 @@ ct_static() {
 }
 
 # ct_kev_need HOST : SKIPs unless HOST's kernel event source is on
-ct_kev_need() {
-	_st=$(tb_exec "$1" "$TB_HOPTRACE" status) || tb_fail "status"
-	[ "$(echo "$_st" | sed -n 's/^kernel_events\.state: //p')" = on ] ||
-		tb_skip "kernel events unavailable: $(echo "$_st" | sed -n 's/^kernel_events\.reason: //p')"
-	return 0
-}
+ct_kev_need() { tb_kev_need "$1"; }
 
 # ct_collector_conf HOST KEY=VALUE... : HOST's collector again with these keys
 # set in its [collector] section (a line of the key already there goes),

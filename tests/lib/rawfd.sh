@@ -75,3 +75,19 @@ for k in range(${4:-50}):
 s.send(b'orders from B'); time.sleep($3)"
 	RF_BPID=$GN_LAST
 }
+
+# rf_leader MODE [close] : one case of tests/lib/rawfd_leader.py (the leader's
+# end; close: leader_self's listener closed after its raw accept): B sends its
+# orders to A:9000, the subject runs as nobody, shimmed, and its connection to
+# B:8000 is judged (rf_verdict)
+rf_leader() {
+	[ -f "$T/raw.py" ] || { cp "$HT_TOP/tests/lib/rawfd_leader.py" "$T/raw.py" &&
+		chmod 644 "$T/raw.py"; } || gn_fail "rawfd_leader.py"
+	mode=$1
+	rf_orders "$T/b_$mode.log" 9000 20
+	out=$(nobody env LD_PRELOAD=$SHIM timeout 20 /usr/bin/python3 "$T/raw.py" "$mode" "$B4" "$A4" ${2:-} 2>&1)
+	echo "$out" | sed 's/^/   /'
+	sleep 0.3
+	rf_verdict "$mode" "B's connection open in a live thread"
+	sleep 1
+}

@@ -290,6 +290,84 @@ tb_wait_pid() {
 	done
 }
 
+# Finding a test's own processes: the testbed has NO pid namespace, so a
+# host-wide search by name (pgrep/pkill/killall/pidof) also finds, and kills,
+# other runs' processes (CI and other worktrees run the same tests at the same
+# time). Start from a pid the test recorded ($TB_LAST, $!, a *.pid file) or
+# scope by the host's netns (tb_pid_of).
+
+# tb_children PID : the pids of PID's children, one a line
+tb_children() {
+	if [ -r "/proc/$1/task/$1/children" ]; then
+		cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | sed '/^$/d'
+	else
+		for _tch_d in /proc/[0-9]*; do
+			# after the ") " closing the comm: state, then the ppid
+			[ "$(sed 's/.*) //' "$_tch_d/stat" 2>/dev/null | cut -d' ' -f2)" = "$1" ] &&
+				echo "${_tch_d#/proc/}"
+		done
+	fi
+}
+
+# tb_child_of PID PATTERN : the newest child of PID whose command line (its
+# arguments joined by single spaces, with a trailing one) matches the extended
+# regex PATTERN (prints it; status 1 if none)
+tb_child_of() {
+	_tco_best="" _tco_bst=-1
+	for _tco_c in $(tb_children "$1"); do
+		_tco_cmd=$(tr '\0' ' ' <"/proc/$_tco_c/cmdline" 2>/dev/null) || continue
+		echo "$_tco_cmd" | grep -Eq -- "$2" || continue
+		_tco_st=$(sed 's/.*) //' "/proc/$_tco_c/stat" 2>/dev/null | cut -d' ' -f20)
+		[ -n "$_tco_st" ] || continue
+		[ "$_tco_st" -ge "$_tco_bst" ] && { _tco_bst=$_tco_st; _tco_best=$_tco_c; }
+	done
+	[ -n "$_tco_best" ] && echo "$_tco_best"
+}
+
+# tb_wait_exit SECONDS PID... : until none of the PIDs runs (gone, or a zombie
+# not reaped yet); status 1 if one still runs after SECONDS
+tb_wait_exit() {
+	_twe_i=0 _twe_max=$(( $1 * 10 )); shift
+	while :; do
+		_twe_run=""
+		for _twe_p in "$@"; do
+			_twe_s=$(sed 's/.*) //' "/proc/$_twe_p/stat" 2>/dev/null | cut -d' ' -f1)
+			[ -n "$_twe_s" ] && [ "$_twe_s" != Z ] && _twe_run=1
+		done
+		[ -z "$_twe_run" ] && return 0
+		_twe_i=$((_twe_i + 1)); [ $_twe_i -le $_twe_max ] || return 1
+		sleep 0.1
+	done
+}
+
+# ---- a test's own programs ----------------------------------------------------
+# tb_build_helper OUT SOURCE [CCFLAG...] : builds SOURCE (a path below the tree,
+# e.g. tests/helpers/seccomp_allow.c) into OUT, warnings as errors, mode 755
+# (attack tests run it as nobody: $TB_T, not the build tree); the test fails
+# when it does not build
+tb_build_helper() {
+	_tbh_o=$1 _tbh_s=$2; shift 2
+	${CC:-cc} "$@" -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o "$_tbh_o" "$HT_TOP/$_tbh_s" ||
+		tb_fail "cannot build $_tbh_s"
+	chmod 755 "$_tbh_o"
+}
+
+# tb_build_static OUT SOURCE : the same, linked statically (a program the shim
+# cannot see); SKIPs when this machine cannot link statically
+tb_build_static() {
+	${CC:-cc} -static -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o "$1" "$HT_TOP/$2" \
+		2>"$TB_T/static.err" || tb_skip "cannot link statically: $(head -n 1 "$TB_T/static.err")"
+	chmod 755 "$1"
+}
+
+# tb_kev_need NAME : SKIPs unless NAME's collector has its kernel event source on
+tb_kev_need() {
+	_tkn_st=$(tb_exec "$1" "$TB_HOPTRACE" status) || tb_fail "status"
+	[ "$(echo "$_tkn_st" | sed -n 's/^kernel_events\.state: //p')" = on ] ||
+		tb_skip "kernel events unavailable: $(echo "$_tkn_st" | sed -n 's/^kernel_events\.reason: //p')"
+	return 0
+}
+
 # ---- the shim ---------------------------------------------------------------
 # tb_preload on|off : /etc/ld.so.preload (overlay) naming the shim
 tb_preload() {

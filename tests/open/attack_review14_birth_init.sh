@@ -36,26 +36,16 @@
 tb_init "$@"
 tb_need python3
 FILT=$TB_T/filt
-${CC:-cc} -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o "$FILT" \
-	"$HT_TOP/tests/helpers/seccomp_allow.c" || tb_fail "cannot build the seccomp helper"
+tb_build_helper "$FILT" tests/helpers/seccomp_allow.c
 STAT=$TB_T/forge_lineage
-${CC:-cc} -static -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o "$STAT" \
-	"$HT_TOP/tests/helpers/static/forge_lineage.c" 2>"$TB_T/static.err" ||
-	tb_skip "cannot link statically: $(head -n 1 "$TB_T/static.err")"
+tb_build_static "$STAT" tests/helpers/static/forge_lineage.c
 BI=$TB_T/birth_init
-${CC:-cc} -static -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o "$BI" \
-	"$HT_TOP/tests/open/attack_review14_birth_init.c" || tb_fail "cannot build the BIRTH helper"
+tb_build_helper "$BI" tests/open/attack_review14_birth_init.c -static
 ct_setup
 ct_kev_off h2
 cat >"$TB_T/o.py" <<'EOP'
 import os, socket, struct, sys, time
-def u(v):
-    if v < 128: return bytes([v])
-    if v < 256: return b"\xcc" + bytes([v])
-    if v < 65536: return b"\xcd" + struct.pack(">H", v)
-    if v < 2**32: return b"\xce" + struct.pack(">I", v)
-    return b"\xcf" + struct.pack(">Q", v)
-def rec(typ, *f): return bytes([0x90 | (3 + len(f))]) + u(1) + u(typ) + u(time.monotonic_ns()) + b"".join(f)
+from htrec import u, rec
 for _ in range(50):
     if os.getppid() == 1: break
     time.sleep(0.1)
@@ -91,8 +81,8 @@ done
 # sbirth: the static middle's last child, re-parented, execs BI (static): one
 # BIRTH naming init, then exec of the shimmed o.py (its IMAGE: ppid 1)
 printf '%s\n' "$STAT -s -n 3 -d 1000 $BI python3 $TB_T/o.py splain $CT_H3 </dev/null >/dev/null 2>$TB_T/sbirth.err" "sleep 600" >"$TB_T/sbirth.sh"
-chmod 755 "$TB_T"/*.sh "$FILT" "$STAT" "$BI"
-chmod 644 "$TB_T/o.py"
+chmod 755 "$TB_T"/*.sh
+cp "$TB_LIB/htrec.py" "$TB_T/" && chmod 644 "$TB_T/o.py" "$TB_T/htrec.py" || tb_fail "htrec.py"
 for v in plain forge forge2 splain sforge sbirth; do : >"$TB_T/$v.err"; chmod 666 "$TB_T/$v.err"; done
 
 lin_check() { # PID TAG

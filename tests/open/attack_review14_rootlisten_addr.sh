@@ -31,26 +31,11 @@ tb_init "$@"
 tb_need nc
 tb_need python3
 FILT=$TB_T/filt
-${CC:-cc} -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o "$FILT" \
-	"$HT_TOP/tests/helpers/seccomp_allow.c" || tb_fail "cannot build the helper"
-chmod 755 "$FILT"
+tb_build_helper "$FILT" tests/helpers/seccomp_allow.c
 ct_setup
 ct_collector_conf h2 kernel_events_ring_kb="${RING_KB:-256}"
 
-vic() { # TAG : who for the victim's connection
-	_lr=$(ct_onward "$VP")
-	[ -n "$_lr" ] || { echo "victim pid $VP has no connection to $CT_H3:22"; return 1; }
-	# shellcheck disable=SC2086
-	tb_exec h2 "$TB_HOPTRACE" who $_lr --json >"$TB_T/$1.who.json" || return 1
-	"$TB_PY" - "$TB_T/$1.who.json" <<'PY'
-import json, sys
-a = json.load(open(sys.argv[1]))
-for c in a.get("chains") or []:
-    print("    chain from %s complete=%s" % (c.get("origin_host"), c.get("complete")))
-print("    holders_incomplete=%s unattested=%s" % (a.get("holders_incomplete"),
-      json.dumps(a.get("holders_unattested"))))
-PY
-}
+vic() { ct_who_brief "$VP" "$1"; } # TAG : who for the victim (pid $VP)
 kstat() { tb_exec h2 "$TB_HOPTRACE" status --json 2>/dev/null |
 	"$TB_PY" -c 'import json,sys; k=json.load(sys.stdin).get("kernel_events") or {}
 print("%s %s %s" % (k.get("lost") or 0, k.get("lost_rationed") or 0, k.get("ring_full") or 0))'; }

@@ -15,20 +15,30 @@
 # holders_incomplete by a loss alone): `who` for it before, after the flood
 # alone, and with the orphan. Prints FAIL-CASE when the victim's chain is made
 # holders_incomplete by the attacker's orphan.
-# HELD (session 13, wt-rev13 at 53f10cb): exits 0 — the victim's chain stays
-# complete with 12-20 thousand events lost and the orphan (a timewait entry:
-# ino 0, uid 0) in h2's table; not found why the uid -1 orphan is not taken
-# (the graph's past may list it from the connect's own events; not checked).
+# HELD (session 13, wt-rev13 at 53f10cb; again on d44730e): exits 0 — the
+# victim's chain stays complete with the orphan (a timewait entry: ino 0,
+# uid 0) in h2's table. Why (session 15, tests/open/held/README.md): on
+# d44730e the flood's losses are nobody's own (lost_rationed), so daemon's
+# walk never reads the TCP table (graph_kev_dark: graph_kev_lost_for is 0
+# for its uids) and the event path knows the orphan as nobody's; and the
+# orphan's own connect, ESTABLISHED and close events got through (small
+# events fit in the ration the flood's ~1 KB fd tables no longer do), so the
+# graph's past lists it and dark_dump_cb would skip it anyway.
+# KEV=off (h2's collector with kernel_events = off): NOT held — the table is
+# read for every walk, the orphan is in no record nor past, and daemon's
+# chain is holders_incomplete ("connection no record names", uid -1,
+# h3:2222): FAIL-CASE. (With the events off the "before" walk is sometimes
+# holders_incomplete already, "local channel, no kernel events": then the
+# script cannot tell and fails.)
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/testbed.sh"
 . "$TB_LIB/chaintest.sh"
 tb_init "$@"
 tb_need nc
 tb_need python3
 FILT=$TB_T/filt
-${CC:-cc} -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o "$FILT" \
-	"$HT_TOP/tests/helpers/seccomp_allow.c" || tb_fail "cannot build the helper"
-chmod 755 "$FILT"
+tb_build_helper "$FILT" tests/helpers/seccomp_allow.c
 ct_setup
+[ "${KEV:-on}" = off ] && ct_kev_off h2
 
 # h3: the attacker's server, accepts and never closes
 tb_bg h3 python3 -c 'import socket, time
@@ -37,20 +47,7 @@ s.bind(("0.0.0.0", 2222)); s.listen(64); k = []
 while True: k.append(s.accept()[0])'
 tb_wait_port h3 2222 || tb_fail "no server on h3:2222"
 
-vic() { # TAG : who for the victim's connection; prints holders_incomplete
-	_lr=$(ct_onward "$VP")
-	[ -n "$_lr" ] || { echo "victim pid $VP has no connection to $CT_H3:22"; return 1; }
-	# shellcheck disable=SC2086
-	tb_exec h2 "$TB_HOPTRACE" who $_lr --json >"$TB_T/$1.who.json" || return 1
-	"$TB_PY" - "$TB_T/$1.who.json" <<'PY'
-import json, sys
-a = json.load(open(sys.argv[1]))
-for c in a.get("chains") or []:
-    print("    chain from %s complete=%s" % (c.get("origin_host"), c.get("complete")))
-print("    holders_incomplete=%s unattested=%s" % (a.get("holders_incomplete"),
-      json.dumps(a.get("holders_unattested"))))
-PY
-}
+vic() { ct_who_brief "$VP" "$1"; } # TAG : who for the victim (pid $VP)
 
 tb_log "victim: daemon's nc h3 22, started by root (setsid, no local channel)"
 tb_bg h2 setsid setpriv --reuid daemon --regid daemon --clear-groups sh -c "exec nc $CT_H3 22 </dev/null >/dev/null 2>&1"
@@ -81,7 +78,7 @@ flood(1.5)' "$CT_H3" || tb_fail "the attack"
 	tb_exec h2 "$TB_HOPTRACE" status --json | "$TB_PY" -c 'import json,sys; print("    kernel_events.lost:", (json.load(sys.stdin).get("kernel_events") or {}).get("lost"))'
 	tb_exec h2 ss -Htn state fin-wait-2 "( dst $CT_H3 and dport = :2222 )" | sed 's/^/    h2 orphan: /'
 }
-tb_log "attacker: the orphan, kernel events on (lost by a flood)"
+tb_log "attacker: the orphan, kernel events ${KEV:-on}$([ "${KEV:-on}" = on ] && echo " (lost by a flood)")"
 orphan
 vic during >"$TB_T/during.out" || { cat "$TB_T/during.out"; tb_fail "who during"; }
 cat "$TB_T/during.out"
