@@ -533,10 +533,17 @@ static int is_tcp(const struct chan *c);
  * socket of the 4-tuple), else by the walk's dump. */
 static int tcp_in_kernel(struct walk *w, const struct chan *c)
 {
-	if (c->has_local && !c->addr_claimed && c->local.port && c->remote.port) {
+	struct gaddr kl = c->local, kr = c->remote;
+	int known = c->has_local && !c->addr_claimed && c->local.port && c->remote.port;
+	/* a claim's own address is the sender's word; the kernel's connect
+	 * events name the socket's 4-tuple by its inode (its local port once
+	 * ESTABLISHED) — a walk's dump (the kernel's whole TCP table, every
+	 * namespace's: milliseconds) only when neither knows it */
+	if (!known && graph_kev_tcp_ends(w->g, c->ino, &kl, &kr) == 0)
+		known = kl.port && kr.port && kl.family == kr.family;
+	if (known) {
 		struct sd_inet s;
-		int rc = sd_inet_lookup(w->req->nl, c->remote.family, c->local.a, c->local.port,
-					c->remote.a, c->remote.port, &s);
+		int rc = sd_inet_lookup(w->req->nl, kr.family, kl.a, kl.port, kr.a, kr.port, &s);
 		if (rc == 0)
 			return s.ino == c->ino && s.state != 6 /* TIME_WAIT */;
 		if (rc == -ENOENT)
@@ -1147,6 +1154,12 @@ enum { PICK_NO = 0, PICK_LIVE, PICK_HISTORY };
  * window (PICK_HISTORY)? */
 static int pick_hold(struct walk *w, struct pick *k, const struct hold *h)
 {
+	/* not a source (see through_chan): not counted against the bound —
+	 * asked first, it is cheap, and claim_ok may ask the kernel (a client
+	 * with thousands of closed connections to the SYN's host in its
+	 * history: their claims are never checked) */
+	if (never_source(w, h->c, k->depth))
+		return PICK_NO;
 	if (h->c == w->req->exclude || (k->via && (h->c == k->via || h->c->peer == k->via)) ||
 	    !claim_ok(w, h))
 		return PICK_NO;
@@ -1166,9 +1179,6 @@ static int pick_hold(struct walk *w, struct pick *k, const struct hold *h)
 		    holds_at(k->p->creator, h->c, k->p->birth_ts))
 			return PICK_NO;
 	}
-	/* not a source (see through_chan): not counted against the bound */
-	if (never_source(w, h->c, k->depth))
-		return PICK_NO;
 	return live ? PICK_LIVE : PICK_HISTORY;
 }
 

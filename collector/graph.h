@@ -293,6 +293,10 @@ static inline const char *proc_seen(const struct proc *p)
 
 struct graph *graph_new(const struct graph_conf *conf);
 
+/* the kernel's 4-tuple of TCP socket ino from its connect events (kept after
+ * its close until the slot is reused): 0, or -1 not known (events off) */
+int graph_kev_tcp_ends(struct graph *g, uint64_t ino, struct gaddr *local, struct gaddr *remote);
+
 /* The kernel event source (collector/kev.c, graph_kev.c): on, its fork and
  * exec events are authoritative for BIRTH and IMAGE records; lossy: the ring
  * lost events (a missing exec proves nothing). Times: monotonic ns; start_ns:

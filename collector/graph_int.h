@@ -394,9 +394,7 @@ int kernel_conn_failed(struct graph *g, struct proc *p, const struct ht_record *
 
 /* ---- graph_kev.c: TCP ends from kernel events ------------------------------ */
 
-/* the kernel's 4-tuple of TCP socket ino from its connect events (kept after
- * its close until the slot is reused): 0, or -1 not known */
-int graph_kev_tcp_ends(struct graph *g, uint64_t ino, struct gaddr *local, struct gaddr *remote);
+/* (graph_kev_tcp_ends: graph.h) */
 int graph_kev_tcp_conn(struct graph *g, uint64_t ino, struct gaddr *local, struct gaddr *remote);
 /* the inode of the connecting socket with that 4-tuple the kernel's events
  * saw (open or closed), 0 none */

@@ -11,6 +11,7 @@
 # Latency: N_LAT sequential connections (connect() to established), p50/p99.
 # Rate: N_RATE connections, CONC at a time; "lost" = connections that neither
 # connected nor were refused (a verdict never came).
+# GB_KEEP=DIR keeps the logs (guard, collector, audit) there.
 # Targets (issue 3): guard adds <= 50 us p50 and <= 250 us p99 over none... the
 # per-SYN budget is read here against `bare` too; >= 20000 conn/s judged.
 set -u
@@ -30,6 +31,7 @@ cleanup() {
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	sleep 0.3
 	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+	[ -z "${GB_KEEP:-}" ] || { mkdir -p "$GB_KEEP" && cp "$T"/*.log "$GB_KEEP"/; }
 	ip netns del "$A" 2>/dev/null; ip netns del "$BB" 2>/dev/null
 	rm -rf "$T"
 }
