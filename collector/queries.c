@@ -85,8 +85,10 @@ static void seq_request(struct collector *c, int fd, const char *req, size_t r)
 	if (r <= HT_QUERY_MAX)
 		e = ht_qreq_parse(req, r, &q, detail, sizeof(detail));
 	if (q.op == HT_QOP_BOUND) { /* well-formed or not, it gets no answer */
-		if (e == HT_QE_OK)
+		if (e == HT_QE_OK) {
 			query_bound_req(&c->qctx, &q);
+			push_outcome(c, 1); /* a push decided its SYN */
+		}
 		return;
 	}
 	if (e == HT_QE_OK && q.op == HT_QOP_SUBSCRIBE) {
