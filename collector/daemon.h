@@ -355,7 +355,9 @@ void push_asker_set(struct collector *c, int fd, struct push_asker *a);
 void push_asker_clear(struct collector *c);
 
 /* ---- queries.c: the guard's SEQPACKET queries, the CLI's nng socket ------------- */
-void serve_query_conn(struct collector *c, int fd);
+/* The guard's query connections fds[0..n) that epoll said are readable:
+ * their questions read, then answered as one batch (queries.c). */
+void serve_query_conns(struct collector *c, const int *fds, int n);
 void serve_nng(struct collector *c);
 /* The CLI's control socket (its directory, then nng after daemon()). */
 void control_prepare(struct collector *c);

@@ -96,6 +96,10 @@ struct proc {
 			       * by a 2 * capfds fd -> index+1 hash (graph_fd.c) */
 	uint32_t nfds, capfds;
 	uint64_t synced_ts;   /* monotonic ns of the last /proc/PID/fd read */
+	/* its fd table compared with the kernel's in check round checked_round
+	 * (graph_check_round), finding checked_found fds no record named */
+	uint64_t checked_round;
+	uint32_t checked_found;
 	struct ghosts *ghosts; /* fds a /proc read came too late to see (graph_fd.c) */
 	struct hold *holds;
 	struct proc *hnext;          /* pid hash chain */
@@ -472,6 +476,15 @@ void graph_subject_refresh(struct graph *g, struct proc *p, uint64_t now);
  * cut short (what was read is added: its chains may miss a source), -ENOSYS
  * with nothing to read, another -errno when p's fds cannot be read. */
 int graph_proc_check_fds(struct graph *g, struct proc *p, uint64_t ts, uint64_t cpu_deadline);
+/* A round of walks that may share their fd-table comparisons: between
+ * graph_check_round(g, 1) and graph_check_round(g, 0), graph_proc_check_fds
+ * compares a live process's table with the kernel's once (in full) and
+ * gives that answer again. The collector opens one right after a drain of
+ * records, for the walks that answer what was asked before it (a batch of
+ * questions, the pushes of the connects it read): each comparison is then
+ * still made after the SYN of every question of the batch. Outside a round
+ * every call compares. */
+void graph_check_round(struct graph *g, int open);
 /* Is p (alive in the graph) still alive? Ends it when the kernel says it is
  * gone (a signal's death sends no EXIT). 1 alive, 0 not. */
 int graph_verify_alive(struct graph *g, struct proc *p, uint64_t now);

@@ -108,6 +108,8 @@ struct graph {
 	 * process took means "not known": scan */
 	struct lastclose { uint64_t serial, ts; } lastclose[LASTCLOSE_N];
 	uint64_t changes;                /* graph_changes(): bumped by every change a chain may see */
+	uint64_t check_round;            /* the open round of fd-table checks, 0 none (graph_check_round) */
+	uint64_t check_rounds;           /* rounds opened */
 	/* the last hold fd_unset narrowed (an fd of several went): when its last
 	 * fd goes at the same time, it ends with all their ends (graph_fd.c) */
 	const struct hold *shrunk;

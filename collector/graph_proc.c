@@ -776,11 +776,20 @@ static int check_cb(void *vctx, int fd, const struct ht_chan *k)
 	return 0;
 }
 
+void graph_check_round(struct graph *g, int open)
+{
+	g->check_round = open ? ++g->check_rounds : 0;
+}
+
 int graph_proc_check_fds(struct graph *g, struct proc *p, uint64_t ts, uint64_t cpu_deadline)
 {
 	struct check_ctx x = {.g = g, .p = p, .ts = ts};
 	if (!p->alive || (!g->conf.kernel_fds && !g->conf.use_procfs))
 		return -ENOSYS;
+	if (g->check_round && p->checked_round == g->check_round)
+		/* compared in full in this round (what it found is in the graph
+		 * now; still said: the walk's answer depends on the kernel) */
+		return (int)p->checked_found;
 	int bounded = p->uid != 0 && p->uid != (uid_t)-1;
 	if (bounded && !scan_admit(g, p->uid))
 		return -EAGAIN;
@@ -806,6 +815,8 @@ int graph_proc_check_fds(struct graph *g, struct proc *p, uint64_t ts, uint64_t 
 		return -EAGAIN;
 	if (rc < 0)
 		return rc;
+	p->checked_round = g->check_round;
+	p->checked_found = (uint32_t)x.found;
 	return x.found;
 }
 

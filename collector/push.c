@@ -197,6 +197,9 @@ void push_prejudged(struct collector *c)
 	struct push *p = &c->push;
 	uint64_t now = now_ns();
 	uint64_t after_us = p->drain_ns / 1000; /* (0: the drain was cut) */
+	/* (right after the drain that read them: their walks compare each
+	 * process's fd table with the kernel's once) */
+	graph_check_round(c->graph, 1);
 	for (int i = 0; i < p->nprej && p->nsubs; i++) {
 		int settled;
 		if (pushes_cold(p) && ++p->sample % PUSH_SAMPLE != 0) {
@@ -230,5 +233,6 @@ void push_prejudged(struct collector *c)
 		}
 		free(s);
 	}
+	graph_check_round(c->graph, 0);
 	p->nprej = 0;
 }
