@@ -816,6 +816,35 @@ static inline int never_source(const struct walk *w, const struct chan *c, int d
 			     same_host(&c->remote, w->req->syn_remote));
 }
 
+/* The direction of the subject's live TCP socket to the SYN's host when no
+ * record or connect event has said it yet, from the kernel: where it decides
+ * never_source. A socket connect()ed after the query's drain (a client with
+ * many connections in flight: their SYNs wait in the queue beside this one)
+ * is in the fd table the walk reads but neither its CONNECT record nor the
+ * kernel's connect event is read yet, and a dump's probe guesses 'o' only
+ * because no listener has its port (an accepted socket whose listener closed
+ * looks so: graph_sock.c) — or never probed it. Taken for a connection from
+ * the SYN's host, it made the chain's origin that host, not followed:
+ * incomplete, and the SYN refused by @incomplete (tests/bench/guard.sh). The
+ * kernel's connect events first (no system call), else the socket's own
+ * state by an exact lookup: SYN_SENT is only ever a connect()'s (nothing came
+ * in through it yet either). */
+static void tcp_dir_settle(struct walk *w, struct chan *c, const struct hold *h, int depth)
+{
+	if (depth != 0 || h->until || !is_tcp(c) || (c->dir && !c->dir_guess) || w->req->nl < 0 ||
+	    !same_host(&c->remote, w->req->syn_remote))
+		return;
+	if (graph_sock_ends_kev(w->g, c) || !c->has_local || !c->local.port || !c->remote.port)
+		return;
+	struct sd_inet s;
+	if (sd_inet_lookup(w->req->nl, c->remote.family, c->local.a, c->local.port, c->remote.a,
+			   c->remote.port, &s) == 0 &&
+	    s.ino == c->ino && s.state == 2 /* TCP_SYN_SENT */) {
+		c->dir = 'o';
+		c->dir_guess = 0;
+	}
+}
+
 /* One channel of p followed at t (through_chan): p's hold of it, the ends
  * whose holders may feed p through it, and where their nodes go. */
 struct through {
@@ -1158,6 +1187,7 @@ static int pick_hold(struct walk *w, struct pick *k, const struct hold *h)
 	 * asked first, it is cheap, and claim_ok may ask the kernel (a client
 	 * with thousands of closed connections to the SYN's host in its
 	 * history: their claims are never checked) */
+	tcp_dir_settle(w, h->c, h, k->depth);
 	if (never_source(w, h->c, k->depth))
 		return PICK_NO;
 	if (h->c == w->req->exclude || (k->via && (h->c == k->via || h->c->peer == k->via)) ||
