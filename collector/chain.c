@@ -828,7 +828,8 @@ static inline int never_source(const struct walk *w, const struct chan *c, int d
  * incomplete, and the SYN refused by @incomplete (tests/bench/guard.sh). The
  * kernel's connect events first (no system call), else the socket's own
  * state by an exact lookup: SYN_SENT is only ever a connect()'s (nothing came
- * in through it yet either). */
+ * in through it yet either). Asked in pick_hold and again in through_chan
+ * once sock_complete probed a socket first seen in the fd table. */
 static void tcp_dir_settle(struct walk *w, struct chan *c, const struct hold *h, int depth)
 {
 	if (depth != 0 || h->until || !is_tcp(c) || (c->dir && !c->dir_guess) || w->req->nl < 0 ||
@@ -1117,6 +1118,11 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 	if (live || mine->until == 0)
 		sock_complete(w, c, p, mine);
 	if (is_tcp(c)) {
+		/* (a socket first probed just now: TCP, to where, is known only
+		 * from here on) */
+		tcp_dir_settle(w, c, mine, depth);
+		if (never_source(w, c, depth))
+			return;
 		if (!is_local(&c->remote)) {
 			conn_leaf(w, c, t, sources);
 			return;
