@@ -182,6 +182,7 @@ static const struct known {
 	{"queries", "hoptrace_collector_queries_total", "counter", "Queries answered (CLI, guard)."},
 	{"prejudged_pushed", "hoptrace_collector_prejudged_pushed_total", "counter", "Chains pushed to the guard before its SYN arrived."},
 	{"prejudged_dropped", "hoptrace_collector_prejudged_dropped_total", "counter", "Chains that could not be pushed to the guard."},
+	{"prejudged_skipped", "hoptrace_collector_prejudged_skipped_total", "counter", "Connects not pushed while pushes mostly failed to decide their SYN."},
 	{"procs", "hoptrace_graph_processes", "gauge", "Processes in the graph (alive and ended within retention)."},
 	{"procs_alive", "hoptrace_graph_processes_alive", "gauge", "Processes in the graph that are alive."},
 	{"chans", "hoptrace_graph_channels", "gauge", "Channels (pipes, sockets, ptys, ...) in the graph."},

@@ -503,6 +503,7 @@ static cJSON *op_status(struct query_ctx *q)
 	cJSON_AddNumberToObject(a, "queries", (double)q->stats->queries);
 	cJSON_AddNumberToObject(a, "prejudged_pushed", (double)q->stats->pushed);
 	cJSON_AddNumberToObject(a, "prejudged_dropped", (double)q->stats->push_dropped);
+	cJSON_AddNumberToObject(a, "prejudged_skipped", (double)q->stats->push_skipped);
 	cJSON_AddNumberToObject(a, "procs", (double)st.procs);
 	cJSON_AddNumberToObject(a, "procs_alive", (double)st.procs_alive);
 	cJSON_AddNumberToObject(a, "chans", (double)st.chans);

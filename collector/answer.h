@@ -17,6 +17,7 @@ struct collector_stats {
 	uint64_t records, decode_errors, no_creds, fd_passing, oversized;
 	uint64_t conns, queries, query_refused;
 	uint64_t pushed, push_dropped;   /* prejudged chains sent / not sent */
+	uint64_t push_skipped;           /* connects not pushed while pushes were cold (push.c) */
 	uint64_t dropped;                /* records over a rate bound (per uid: status_extra) */
 	/* adds the transport's own fields to a status answer (a cJSON object) */
 	void (*status_extra)(void *obj);

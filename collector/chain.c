@@ -533,10 +533,17 @@ static int is_tcp(const struct chan *c);
  * socket of the 4-tuple), else by the walk's dump. */
 static int tcp_in_kernel(struct walk *w, const struct chan *c)
 {
-	if (c->has_local && !c->addr_claimed && c->local.port && c->remote.port) {
+	struct gaddr kl = c->local, kr = c->remote;
+	int known = c->has_local && !c->addr_claimed && c->local.port && c->remote.port;
+	/* a claim's own address is the sender's word; the kernel's connect
+	 * events name the socket's 4-tuple by its inode (its local port once
+	 * ESTABLISHED) — a walk's dump (the kernel's whole TCP table, every
+	 * namespace's: milliseconds) only when neither knows it */
+	if (!known && graph_kev_tcp_ends(w->g, c->ino, &kl, &kr) == 0)
+		known = kl.port && kr.port && kl.family == kr.family;
+	if (known) {
 		struct sd_inet s;
-		int rc = sd_inet_lookup(w->req->nl, c->remote.family, c->local.a, c->local.port,
-					c->remote.a, c->remote.port, &s);
+		int rc = sd_inet_lookup(w->req->nl, kr.family, kl.a, kl.port, kr.a, kr.port, &s);
 		if (rc == 0)
 			return s.ino == c->ino && s.state != 6 /* TIME_WAIT */;
 		if (rc == -ENOENT)
@@ -807,6 +814,36 @@ static inline int never_source(const struct walk *w, const struct chan *c, int d
 {
 	return c->failed || (depth == 0 && is_tcp(c) && c->dir == 'o' && !c->dir_guess &&
 			     same_host(&c->remote, w->req->syn_remote));
+}
+
+/* The direction of the subject's live TCP socket to the SYN's host when no
+ * record or connect event has said it yet, from the kernel: where it decides
+ * never_source. A socket connect()ed after the query's drain (a client with
+ * many connections in flight: their SYNs wait in the queue beside this one)
+ * is in the fd table the walk reads but neither its CONNECT record nor the
+ * kernel's connect event is read yet, and a dump's probe guesses 'o' only
+ * because no listener has its port (an accepted socket whose listener closed
+ * looks so: graph_sock.c) — or never probed it. Taken for a connection from
+ * the SYN's host, it made the chain's origin that host, not followed:
+ * incomplete, and the SYN refused by @incomplete (tests/bench/guard.sh). The
+ * kernel's connect events first (no system call), else the socket's own
+ * state by an exact lookup: SYN_SENT is only ever a connect()'s (nothing came
+ * in through it yet either). Asked in pick_hold and again in through_chan
+ * once sock_complete probed a socket first seen in the fd table. */
+static void tcp_dir_settle(struct walk *w, struct chan *c, const struct hold *h, int depth)
+{
+	if (depth != 0 || h->until || !is_tcp(c) || (c->dir && !c->dir_guess) || w->req->nl < 0 ||
+	    !same_host(&c->remote, w->req->syn_remote))
+		return;
+	if (graph_sock_ends_kev(w->g, c) || !c->has_local || !c->local.port || !c->remote.port)
+		return;
+	struct sd_inet s;
+	if (sd_inet_lookup(w->req->nl, c->remote.family, c->local.a, c->local.port, c->remote.a,
+			   c->remote.port, &s) == 0 &&
+	    s.ino == c->ino && s.state == 2 /* TCP_SYN_SENT */) {
+		c->dir = 'o';
+		c->dir_guess = 0;
+	}
 }
 
 /* One channel of p followed at t (through_chan): p's hold of it, the ends
@@ -1081,6 +1118,11 @@ static void through_chan(struct walk *w, struct proc *p, struct hold *mine, uint
 	if (live || mine->until == 0)
 		sock_complete(w, c, p, mine);
 	if (is_tcp(c)) {
+		/* (a socket first probed just now: TCP, to where, is known only
+		 * from here on) */
+		tcp_dir_settle(w, c, mine, depth);
+		if (never_source(w, c, depth))
+			return;
 		if (!is_local(&c->remote)) {
 			conn_leaf(w, c, t, sources);
 			return;
@@ -1147,6 +1189,13 @@ enum { PICK_NO = 0, PICK_LIVE, PICK_HISTORY };
  * window (PICK_HISTORY)? */
 static int pick_hold(struct walk *w, struct pick *k, const struct hold *h)
 {
+	/* not a source (see through_chan): not counted against the bound —
+	 * asked first, it is cheap, and claim_ok may ask the kernel (a client
+	 * with thousands of closed connections to the SYN's host in its
+	 * history: their claims are never checked) */
+	tcp_dir_settle(w, h->c, h, k->depth);
+	if (never_source(w, h->c, k->depth))
+		return PICK_NO;
 	if (h->c == w->req->exclude || (k->via && (h->c == k->via || h->c->peer == k->via)) ||
 	    !claim_ok(w, h))
 		return PICK_NO;
@@ -1166,9 +1215,6 @@ static int pick_hold(struct walk *w, struct pick *k, const struct hold *h)
 		    holds_at(k->p->creator, h->c, k->p->birth_ts))
 			return PICK_NO;
 	}
-	/* not a source (see through_chan): not counted against the bound */
-	if (never_source(w, h->c, k->depth))
-		return PICK_NO;
 	return live ? PICK_LIVE : PICK_HISTORY;
 }
 

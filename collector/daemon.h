@@ -321,6 +321,12 @@ struct push {
 	/* after a push the loop polls awake until spin_until (busy_poll_us),
 	 * spin_used of each second's budget (loop.c) */
 	uint64_t spin_until, spin_window, spin_used;
+	/* what became of the last 32 pushes asked about (bit 1: "pushed" or
+	 * taken at once, a "bound"; 0: the full answer was needed), nhist of
+	 * them known; cold: pushes are mostly wasted walks (push_prejudged
+	 * walks one connect in PUSH_SAMPLE then and says "nopush" for the rest) */
+	uint32_t hist;
+	unsigned nhist, sample;
 };
 
 /* {"op":"subscribe"} on query connection fd: answers it */
@@ -328,6 +334,9 @@ void push_subscribe(struct collector *c, int fd);
 void push_unsubscribe(struct collector *c, int fd); /* fd closes */
 /* Is this CONNECT a first attempt (asked before it is applied)? */
 int push_is_fresh(struct collector *c, const struct ht_record *r);
+/* What became of a push: 1 it decided its SYN ("pushed", or a "bound"), 0
+ * the SYN got the full answer. */
+void push_outcome(struct collector *c, int held);
 void push_note(struct collector *c, const struct ht_record *r); /* applied */
 void push_prejudged(struct collector *c); /* the noted connects' chains, now */
 /* A drain of every record queued begins, at now_ns(); and it ended, with
@@ -346,7 +355,9 @@ void push_asker_set(struct collector *c, int fd, struct push_asker *a);
 void push_asker_clear(struct collector *c);
 
 /* ---- queries.c: the guard's SEQPACKET queries, the CLI's nng socket ------------- */
-void serve_query_conn(struct collector *c, int fd);
+/* The guard's query connections fds[0..n) that epoll said are readable:
+ * their questions read, then answered as one batch (queries.c). */
+void serve_query_conns(struct collector *c, const int *fds, int n);
 void serve_nng(struct collector *c);
 /* The CLI's control socket (its directory, then nng after daemon()). */
 void control_prepare(struct collector *c);

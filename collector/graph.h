@@ -96,6 +96,10 @@ struct proc {
 			       * by a 2 * capfds fd -> index+1 hash (graph_fd.c) */
 	uint32_t nfds, capfds;
 	uint64_t synced_ts;   /* monotonic ns of the last /proc/PID/fd read */
+	/* its fd table compared with the kernel's in check round checked_round
+	 * (graph_check_round), finding checked_found fds no record named */
+	uint64_t checked_round;
+	uint32_t checked_found;
 	struct ghosts *ghosts; /* fds a /proc read came too late to see (graph_fd.c) */
 	struct hold *holds;
 	struct proc *hnext;          /* pid hash chain */
@@ -293,6 +297,10 @@ static inline const char *proc_seen(const struct proc *p)
 
 struct graph *graph_new(const struct graph_conf *conf);
 
+/* the kernel's 4-tuple of TCP socket ino from its connect events (kept after
+ * its close until the slot is reused): 0, or -1 not known (events off) */
+int graph_kev_tcp_ends(struct graph *g, uint64_t ino, struct gaddr *local, struct gaddr *remote);
+
 /* The kernel event source (collector/kev.c, graph_kev.c): on, its fork and
  * exec events are authoritative for BIRTH and IMAGE records; lossy: the ring
  * lost events (a missing exec proves nothing). Times: monotonic ns; start_ns:
@@ -468,6 +476,15 @@ void graph_subject_refresh(struct graph *g, struct proc *p, uint64_t now);
  * cut short (what was read is added: its chains may miss a source), -ENOSYS
  * with nothing to read, another -errno when p's fds cannot be read. */
 int graph_proc_check_fds(struct graph *g, struct proc *p, uint64_t ts, uint64_t cpu_deadline);
+/* A round of walks that may share their fd-table comparisons: between
+ * graph_check_round(g, 1) and graph_check_round(g, 0), graph_proc_check_fds
+ * compares a live process's table with the kernel's once (in full) and
+ * gives that answer again. The collector opens one right after a drain of
+ * records, for the walks that answer what was asked before it (a batch of
+ * questions, the pushes of the connects it read): each comparison is then
+ * still made after the SYN of every question of the batch. Outside a round
+ * every call compares. */
+void graph_check_round(struct graph *g, int open);
 /* Is p (alive in the graph) still alive? Ends it when the kernel says it is
  * gone (a signal's death sends no EXIT). 1 alive, 0 not. */
 int graph_verify_alive(struct graph *g, struct proc *p, uint64_t now);

@@ -108,6 +108,8 @@ struct graph {
 	 * process took means "not known": scan */
 	struct lastclose { uint64_t serial, ts; } lastclose[LASTCLOSE_N];
 	uint64_t changes;                /* graph_changes(): bumped by every change a chain may see */
+	uint64_t check_round;            /* the open round of fd-table checks, 0 none (graph_check_round) */
+	uint64_t check_rounds;           /* rounds opened */
 	/* the last hold fd_unset narrowed (an fd of several went): when its last
 	 * fd goes at the same time, it ends with all their ends (graph_fd.c) */
 	const struct hold *shrunk;
@@ -394,9 +396,7 @@ int kernel_conn_failed(struct graph *g, struct proc *p, const struct ht_record *
 
 /* ---- graph_kev.c: TCP ends from kernel events ------------------------------ */
 
-/* the kernel's 4-tuple of TCP socket ino from its connect events (kept after
- * its close until the slot is reused): 0, or -1 not known */
-int graph_kev_tcp_ends(struct graph *g, uint64_t ino, struct gaddr *local, struct gaddr *remote);
+/* (graph_kev_tcp_ends: graph.h) */
 int graph_kev_tcp_conn(struct graph *g, uint64_t ino, struct gaddr *local, struct gaddr *remote);
 /* the inode of the connecting socket with that 4-tuple the kernel's events
  * saw (open or closed), 0 none */

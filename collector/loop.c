@@ -149,7 +149,6 @@ static int loop_event(struct collector *c, uint32_t tag, int fd, uint64_t now)
 	case TAG_RECORDS: return 1;
 	case TAG_BELL: bell_drain(c, fd); return 1;
 	case TAG_Q_LISTEN: accept_all(c, fd, TAG_Q_CONN); break;
-	case TAG_Q_CONN: serve_query_conn(c, fd); break;
 	case TAG_NNG: serve_nng(c); break;
 	case TAG_INQ: drain_records(c); inquiry_main(c->inq); break;
 	case TAG_TIMER: loop_tick(c, fd, now); break;
@@ -207,9 +206,17 @@ void loop_run(struct collector *c)
 				  (c->rec.unpark_at && now >= c->rec.unpark_at);
 		closer_watch(&c->closer, now);
 		bell_resume(c);
-		for (int i = 0; i < n; i++)
-			records_due |= loop_event(c, (uint32_t)(evs[i].data.u64 >> 32),
-						  (int)(uint32_t)evs[i].data.u64, now);
+		int qfds[128], nq = 0; /* the guard's questions: one batch */
+		for (int i = 0; i < n; i++) {
+			uint32_t tag = (uint32_t)(evs[i].data.u64 >> 32);
+			int fd = (int)(uint32_t)evs[i].data.u64;
+			if (tag == TAG_Q_CONN)
+				qfds[nq++] = fd;
+			else
+				records_due |= loop_event(c, tag, fd, now);
+		}
+		if (nq)
+			serve_query_conns(c, qfds, nq);
 		if (records_due)
 			loop_records(c);
 		graph_probe_pending(c->graph, 0);

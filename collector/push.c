@@ -10,6 +10,12 @@
  * on the graph alone, else in full (docs/query-protocol.md "When a push may
  * decide a SYN").
  *
+ * A push costs a walk. While pushes keep failing to decide their SYN (a
+ * busy host: the graph changes between the push and the SYN's "who", which
+ * then walks again), only one connect in PUSH_SAMPLE is pushed and the rest
+ * get {"nopush"} (the guard asks at once): fewer walks, never another
+ * answer — a SYN is decided on a push only as before, or asked.
+ *
  * A guard too slow to read loses pushes, never blocks the collector: it asks
  * with "who" instead. A chain larger than HT_PUSH_MAX is not pushed: the
  * guard is told {"nopush":true,"ino":N} and asks at once.
@@ -21,6 +27,10 @@
 #include "hoptrace/log.h"
 #include "hoptrace/sockdiag.h"
 #include "daemon.h"
+
+/* while pushes are cold, one connect in this many is pushed (a sample of
+ * whether they hold again) */
+#define PUSH_SAMPLE 16
 
 static pid_t peer_pid(int fd)
 {
@@ -67,17 +77,38 @@ void push_unsubscribe(struct collector *c, int fd)
  * question included)? Its newest push only: nothing in the graph changed
  * since its walk, and that walk depended on the graph alone. Otherwise the
  * question gets the full answer (the guard uses it, not the push). */
+static void outcome(struct push *p, int held)
+{
+	p->hist = p->hist << 1 | (held != 0);
+	if (p->nhist < 32)
+		p->nhist++;
+}
+
+void push_outcome(struct collector *c, int held)
+{
+	outcome(&c->push, held);
+}
+
 static int was_pushed(uint64_t ino, void *arg)
 {
 	const struct push_asker *a = arg;
-	const struct push *p = a->p;
+	struct push *p = a->p;
 	unsigned n = p->next < PUSHED_RING ? p->next : PUSHED_RING;
 	for (unsigned k = 1; k <= n; k++) {
 		unsigned i = (p->next - k) % PUSHED_RING;
-		if (p->ring[i].ino == ino && p->ring[i].pid == a->pid)
-			return p->ring[i].settled && p->ring[i].changes == graph_changes(a->graph);
+		if (p->ring[i].ino == ino && p->ring[i].pid == a->pid) {
+			int held = p->ring[i].settled && p->ring[i].changes == graph_changes(a->graph);
+			outcome(p, held);
+			return held;
+		}
 	}
 	return 0;
+}
+
+/* Do pushes mostly fail to decide their SYN? (2 of the last 32 at most) */
+static int pushes_cold(const struct push *p)
+{
+	return p->nhist == 32 && __builtin_popcount(p->hist) <= 2;
 }
 
 void push_asker_set(struct collector *c, int fd, struct push_asker *a)
@@ -166,8 +197,17 @@ void push_prejudged(struct collector *c)
 	struct push *p = &c->push;
 	uint64_t now = now_ns();
 	uint64_t after_us = p->drain_ns / 1000; /* (0: the drain was cut) */
+	/* (right after the drain that read them: their walks compare each
+	 * process's fd table with the kernel's once) */
+	graph_check_round(c->graph, 1);
 	for (int i = 0; i < p->nprej && p->nsubs; i++) {
 		int settled;
+		if (pushes_cold(p) && ++p->sample % PUSH_SAMPLE != 0) {
+			/* a walk its SYN's "who" would most likely make again */
+			push_none(p, p->prej[i].ino);
+			c->stats.push_skipped++;
+			continue;
+		}
 		char *s = query_prejudge_at(&c->qctx, p->prej[i].ino, &p->prej[i].remote, now,
 					    after_us, &settled);
 		uint64_t changes = graph_changes(c->graph); /* (after the walk's own) */
@@ -193,5 +233,6 @@ void push_prejudged(struct collector *c)
 		}
 		free(s);
 	}
+	graph_check_round(c->graph, 0);
 	p->nprej = 0;
 }

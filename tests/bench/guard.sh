@@ -11,6 +11,13 @@
 # Latency: N_LAT sequential connections (connect() to established), p50/p99.
 # Rate: N_RATE connections, CONC at a time; "lost" = connections that neither
 # connected nor were refused (a verdict never came).
+# GB_KEEP=DIR keeps the logs (guard, collector, audit) there; GB_COLL_V=-v runs
+# the collector verbose (its debug lines in coll.log).
+# Refusals: the policy accepts every row's connections, so a connection the
+# client saw refused (either phase) is a failure — reported per row, and for
+# the full row matched against the audit's reject lines (each refusal must
+# have one, and no reject line may be a connection the client saw succeed);
+# the bench then exits 1 (`make bench`: the step FAILs).
 # Targets (issue 3): guard adds <= 50 us p50 and <= 250 us p99 over none... the
 # per-SYN budget is read here against `bare` too; >= 20000 conn/s judged.
 set -u
@@ -30,6 +37,7 @@ cleanup() {
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	sleep 0.3
 	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+	[ -z "${GB_KEEP:-}" ] || { mkdir -p "$GB_KEEP" && cp "$T"/*.log "$GB_KEEP"/; }
 	ip netns del "$A" 2>/dev/null; ip netns del "$BB" 2>/dev/null
 	rm -rf "$T"
 }
@@ -61,12 +69,14 @@ measure() { # label [env prefix...]
 	label=$1; shift
 	lat=$(ip netns exec "$A" "$@" "$B_/tests/helpers/connbench" connect "$B4" 9000 "$N_LAT" 1)
 	rate=$(ip netns exec "$A" "$@" "$B_/tests/helpers/connbench" connect "$B4" 9000 "$N_RATE" "$CONC")
-	set -- $lat; p50=${14} p99=${16}
+	set -- $lat; p50=${14} p99=${16} lref=$6
 	set -- $rate; ok=$4 ref=$6 lost=$8 cps=${12}
-	printf '%-6s p50 %6s us  p99 %6s us   %7s conn/s  (ok %s refused %s lost %s of %s)\n' \
-		"$label" "$p50" "$p99" "$cps" "$ok" "$ref" "$lost" "$N_RATE"
-	eval "P50_$label=$p50 P99_$label=$p99 CPS_$label=$cps LOST_$label=$lost"
+	printf '%-6s p50 %6s us  p99 %6s us   %7s conn/s  (ok %s refused %s lost %s of %s; latency phase refused %s of %s)\n' \
+		"$label" "$p50" "$p99" "$cps" "$ok" "$ref" "$lost" "$N_RATE" "$lref" "$N_LAT"
+	eval "P50_$label=$p50 P99_$label=$p99 CPS_$label=$cps LOST_$label=$lost REF_$label=$((lref + ref))"
+	[ $((lref + ref)) -eq 0 ] || REFUSED="$REFUSED $label:$((lref + ref))"
 }
+REFUSED=""
 
 start_guard() { # args
 	# (the last guard's "started" must not count: until this one is bound
@@ -92,11 +102,12 @@ kill "$SP"; wait "$SP" 2>/dev/null
 lines=$(wc -l <"$T/audit.log")
 echo "       audit lines written by guard: $lines (decisions: $((N_LAT + N_RATE)))"
 if [ -x "$B_/hoptraced" ]; then
-	bg "$A" "$T/coll.log" "$B_/hoptraced" -d -f "$T/hoptrace.conf"; CP=$LAST
+	bg "$A" "$T/coll.log" "$B_/hoptraced" ${GB_COLL_V:-} -d -f "$T/hoptrace.conf"; CP=$LAST
 	i=0; until ip netns exec "$A" ss -xl | grep -q '@hoptrace/query'; do
 		i=$((i + 1)); [ $i -lt 100 ] || break; sleep 0.1; done
 	# the same system without the guard: what the guard itself adds to it
 	N_LAT=${N_LAT_FULL:-500} N_RATE=${N_RATE_FULL:-2000} measure noguard env LD_PRELOAD="$B_/libhoptrace.so"
+	: >"$T/audit.log" # (this row's decisions only)
 	start_guard
 	cpu0=$(cpu_ms "$CP")
 	N_LAT=${N_LAT_FULL:-500} N_RATE=${N_RATE_FULL:-2000} measure full env LD_PRELOAD="$B_/libhoptrace.so"
@@ -104,6 +115,17 @@ if [ -x "$B_/hoptraced" ]; then
 	stop_guard; kill "$CP"; wait "$CP" 2>/dev/null
 	grep -o 'prejudged [0-9]* prejudged_late [0-9]* asked [0-9]*' "$T/guard.log" | tail -n 1 |
 		sed 's/^/       full row decisions: /'
+	# every refusal the client saw has its audit line, and no more
+	arej=$(grep -c '"action":"reject"' "$T/audit.log")
+	echo "       full row refusals: client saw $REF_full, audit rejected $arej"
+	if [ "$arej" -ne "$REF_full" ]; then
+		REFUSED="$REFUSED audit-mismatch:$arej"
+	fi
+	if [ "$arej" -gt 0 ]; then
+		grep '"action":"reject"' "$T/audit.log" |
+			sed -n 's/.*"reason":"\([^"]*\)".*/\1/p' | sort | uniq -c | sort -rn | head -n 5 |
+			sed 's/^/       rejected: /'
+	fi
 fi
 python3 - "$P50_none" "$P99_none" "$CPS_none" "$P50_bare" "$P99_bare" "$CPS_bare" \
 	"$P50_guard" "$P99_guard" "$CPS_guard" "$LOST_guard" "${P50_full:-}" "${P99_full:-}" "${CPS_full:-}" \
@@ -125,3 +147,8 @@ if a[10]:
         q50, q99 = map(float, a[13:15])
         print("with the real collector: p50 +%d us, p99 +%d us vs the same shim and collector without the guard" % (f50 - q50, f99 - q99))
 EOP
+if [ -n "$REFUSED" ]; then
+	echo "REFUSED: connections refused that the policy accepts (row:count):$REFUSED"
+	exit 1
+fi
+echo "refusals: none"

@@ -340,6 +340,8 @@ if want guard; then
 	row guard "stub collector (the guard's own work) vs none" "" "$(num 's/.*(vs none): \(p50 +[0-9]* us\).*p99 +\([0-9]*\) us.*/\1, p99 +\2 us/p' "$L"), $(num 's/^judged rate: \([0-9]*\) conn\/s.*/\1/p' "$L") conn/s"
 	row guard "full row: decided on pushed chains" "" "$(num 's/.*full row decisions: //p' "$L")"
 	row guard "full row: collector CPU" "" "$(num 's/.*collector CPU during the full row: //p' "$L")"
+	# the policy accepts every connection: a refusal is a failure of the step
+	row guard "refusals (client / full row's audit)" "" "$(num 's/.*full row refusals: //p' "$L"); $(num 's/^\(REFUSED\|refusals\): *//p' "$L")"
 	row guard "ratios (stub row)" "" "$(num 's/^ratios: *//p' "$L")"
 	# issue 14: the full row against bare NFQUEUE, same run
 	g14=$(num 's/^issue14: full p50 \/ bare p50 \([0-9.]*\).*/\1/p' "$L")

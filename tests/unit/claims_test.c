@@ -102,10 +102,12 @@ static int fake_proc(void *ctx, pid_t pid, struct graph_kproc *k)
 }
 
 /* the fake kernel's fd table of pid (graph_conf.kernel_fds) */
+static int nfds_reads; /* fake_fds calls */
 static int fake_fds(void *ctx, pid_t pid, uint64_t cpu_deadline,
 		    int (*cb)(void *, int, const struct ht_chan *), void *cbctx)
 {
 	(void)ctx, (void)cpu_deadline;
+	nfds_reads++;
 	for (int i = 0; i < nkfds; i++)
 		if (kfds[i].pid == pid) {
 			int rc = cb(cbctx, kfds[i].fd, &kfds[i].c);
@@ -1425,8 +1427,47 @@ static void test_hold_budget(void)
 	scene_budget(160);
 }
 
+/* A round of walks after one drain (graph_check_round: a batch of the guard's
+ * questions) compares each live process's fd table with the kernel's once and
+ * gives that answer again — also "found one" (the walks' answers depend on the
+ * kernel: no push is confirmed on them); outside a round, every call reads. */
+static void test_check_round(void)
+{
+	struct graph *g = mk_fds();
+	kproc_set(30, 1, 30, 30, 200);
+	ok(g, 30, 65534, image_rec(1, "/usr/bin/python3", 1));
+	kfd_set(30, 6, HT_CHAN_SOCK, 0, 7777);
+	ok(g, 30, 65534, connect_rec(6, 7777, "10.0.0.3", 3));
+	struct proc *p = graph_proc(g, 30);
+	nfds_reads = 0;
+	CHECK_EQ_INT(chain_check_reach(g, p, 4 * SEC, 0), 0);
+	CHECK_EQ_INT(chain_check_reach(g, p, 4 * SEC, 0), 0);
+	CHECK_EQ_INT(nfds_reads, 2);
+	/* a batch: read once */
+	graph_check_round(g, 1);
+	nfds_reads = 0;
+	CHECK_EQ_INT(chain_check_reach(g, p, 5 * SEC, 0), 0);
+	CHECK_EQ_INT(chain_check_reach(g, p, 5 * SEC, 0), 0);
+	CHECK_ORIGINS(g, 30, 7777, 5 * SEC, "h2");
+	CHECK_EQ_INT(nfds_reads, 1);
+	graph_check_round(g, 0);
+	/* B's connection on fd 8 that no record names: the next round's first
+	 * comparison finds it, and the round's later walks are told so too */
+	kfd_set(30, 8, HT_CHAN_SOCK, 0, 9100);
+	graph_check_round(g, 1);
+	nfds_reads = 0;
+	CHECK_EQ_INT(chain_check_reach(g, p, 6 * SEC, 0), 1);
+	CHECK_EQ_INT(chain_check_reach(g, p, 6 * SEC, 0), 1);
+	CHECK_EQ_INT(nfds_reads, 1);
+	graph_check_round(g, 0);
+	/* outside a round it is in the graph now: nothing new */
+	CHECK_EQ_INT(chain_check_reach(g, p, 7 * SEC, 0), 0);
+	CHECK_EQ_INT(nfds_reads, 2);
+	graph_free(g);
+}
+
 T_MAIN("claims", T(test_forged_fdrecv), T(test_forged_fd_claims), T(test_forged_creator), T(test_kev_lineage), T(test_kev_tcp),
        T(test_kev_exit_fds_on), T(test_kev_exit_fds_off), T(test_kev_unix_early_on),
        T(test_kev_unix_early_off), T(test_kev_fork_fds_on), T(test_kev_recv_fds_on), T(test_kev_recv_fds_off), T(test_kev_sockuse),
        T(test_kev_fork_fds_off),
-       T(test_kernel_lineage), T(test_kev_orphan_creator), T(test_lineage_gap), T(test_hidden_close), T(test_dup_after_late_accept), T(test_exit_noted_ends_when_seen), T(test_unconfirmed_inherited), T(test_unconfirmed_inherited_uid), T(test_unconfirmed_ends_at_close), T(test_unconfirmed_child_copy), T(test_bounds), T(test_unreported_fd), T(test_unreported_feeder), T(test_unreported_creator), T(test_hold_budget))
+       T(test_kernel_lineage), T(test_kev_orphan_creator), T(test_lineage_gap), T(test_hidden_close), T(test_dup_after_late_accept), T(test_exit_noted_ends_when_seen), T(test_unconfirmed_inherited), T(test_unconfirmed_inherited_uid), T(test_unconfirmed_ends_at_close), T(test_unconfirmed_child_copy), T(test_bounds), T(test_unreported_fd), T(test_check_round), T(test_unreported_feeder), T(test_unreported_creator), T(test_hold_budget))

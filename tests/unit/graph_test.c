@@ -1012,6 +1012,48 @@ static void test_records_older_than_proc_read(void)
 	graph_free(g);
 }
 
+/* A full re-read of a process's fd table (RESYNC) takes no socket the walk's
+ * check would skip: the shim's doorbell — an unbound unix datagram socket with
+ * no peer and nothing queued, open in a one-thread process between its CONNECT
+ * record and its connect(), seen by the read its ring woke. Taken as a hold,
+ * a busy client's closed doorbells filled its history (32 in the window: every
+ * walk truncated, every chain incomplete, its SYNs refused). A connected
+ * socketpair end (a channel) is kept. This process is the one read. */
+static void test_resync_skips_doorbell(void)
+{
+	struct graph_conf cf = {.retention_ns = 600 * SEC, .window_ns = 60 * SEC,
+				.max_procs = 1000, .use_procfs = 1};
+	struct graph *g = graph_new(&cf);
+	pid_t me = getpid();
+	int bell = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), sp[2];
+	struct stat bst, sst;
+	CHECK(bell >= 0 && fstat(bell, &bst) == 0);
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0 && fstat(sp[0], &sst) == 0);
+	int nl = sd_open();
+	if (nl < 0 || sd_unix_dead_end(nl, (uint64_t)bst.st_ino) != 1) {
+		printf("  (no unix sock_diag here: skipped)\n");
+	} else {
+		struct timespec t;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		ok(g, me, R(HT_REC_RESYNC, (uint64_t)t.tv_sec * SEC + (uint64_t)t.tv_nsec));
+		struct chan *b = graph_chan(g, HT_CHAN_SOCK, 0, (uint64_t)bst.st_ino);
+		int bell_holds = 0, pair_holds = 0;
+		for (struct hold *h = b ? b->holds : NULL; h; h = h->cnext)
+			bell_holds += h->p->pid == me;
+		struct chan *c = graph_chan(g, HT_CHAN_SOCK, 0, (uint64_t)sst.st_ino);
+		for (struct hold *h = c ? c->holds : NULL; h; h = h->cnext)
+			pair_holds += h->p->pid == me && !h->until;
+		CHECK_EQ_INT(bell_holds, 0);
+		CHECK_EQ_INT(pair_holds, 1);
+	}
+	if (nl >= 0)
+		close(nl);
+	close(bell);
+	close(sp[0]);
+	close(sp[1]);
+	graph_free(g);
+}
+
 /* `c=$(nc …)` with the collector late: the shell made a pipe, forked the child
  * (which got the write end), closed the write end, and only then did the
  * collector read the shell's /proc/PID/fd (write end gone). The child is gone
@@ -2422,7 +2464,7 @@ T_MAIN("graph", T(test_ssh_then_ssh), T(test_reflatten_upstream), T(test_pipe_re
        T(test_reads_child_live), T(test_writer_before_reader), T(test_hub_child_departed), T(test_record_socket_unaccepted),
        T(test_direct_path_first),
        T(test_local_origin), T(test_local_origin_feeders), T(test_local_origin_feeder_once), T(test_pid_reuse), T(test_exec_after_image), T(test_retention_and_bounds),
-       T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_ghost_fd_inherited), T(test_pipe_decoys_known), T(test_pipe_holder_after_search), T(test_pipe_push_confirm), T(test_dark_connection), T(test_dark_evicted), T(test_kev_exec_unsure), T(test_who_reused_tuple), T(test_probe_keeps_tcp_peers), T(test_reconnect_after_failure),
+       T(test_forged_creator_contradiction), T(test_records_older_than_proc_read), T(test_resync_skips_doorbell), T(test_ghost_fd_inherited), T(test_pipe_decoys_known), T(test_pipe_holder_after_search), T(test_pipe_push_confirm), T(test_dark_connection), T(test_dark_evicted), T(test_kev_exec_unsure), T(test_who_reused_tuple), T(test_probe_keeps_tcp_peers), T(test_reconnect_after_failure),
        T(test_pty_purge_trim_uaf), T(test_pty_reuse_backdated_master), T(test_pty_reuse_late_end), T(test_zombie_child_inherits), T(test_creator_closed_after_fork), T(test_sweep_before_records), T(test_exit_past_files), T(test_pty_purge_found_gone), T(test_many_fds),
        T(test_memory_per_10k), T(test_hist_closed_lookup), T(test_hist_outbound_reuse), T(test_hist_bound), T(test_who_closed), T(test_local_closed_client), T(test_local_closed_client_reused_port), T(test_local_closed_client_evicted), T(test_local_unknown_client), T(test_who_closed_daemon),
        T(test_local_closed_client_history))
