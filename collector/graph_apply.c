@@ -280,10 +280,24 @@ static int rec_birth(struct rec *x)
 			      "creator does not match the kernel's parent");
 	if (p && p->creator_pid == cpid && same_process(g, p))
 		return 0; /* repeated BIRTH (vfork child) */
+	/* init named for a process whose creator the graph knows (a BIRTH, its
+	 * fork event, its group's leader): init never ends, so a child of init's
+	 * had init as its parent all along and no other creator; the kernel's
+	 * parent says 1 only because that creator ended (review 14: a second,
+	 * forged BIRTH re-made the process as init's child, its lineage gone) */
+	if (!kforked && cpid == 1 && p && p->creator && same_process(g, p))
+		return refuse(g, &g->st.refused_creator, x->why,
+			      "creator init for a process whose creator is known");
 	p = proc_arrive(g, x->pid, x->uid, use, fork_ts, x->now,
 			kforked && g->kev_fresh && !kl.exec_known ? &kl : NULL);
-	if (p && use == 1)
-		p->creator_init = 1; /* forked by init: the kernel's parent agrees */
+	/* forked by init: its fork event says so, or the sender is root — init's
+	 * fork child has init's credentials when its atfork handler sends the
+	 * BIRTH, before it can change them. The kernel's parent being 1 attests
+	 * nothing: every re-parented orphan's is (init, or a subreaper), so a
+	 * non-root orphan's BIRTH naming init leaves its lineage unknown
+	 * (graph_lineage_gap; review 14, tests/func/attack_review14_birth_init.sh) */
+	if (p && use == 1 && (kforked || x->uid == 0))
+		p->creator_init = 1;
 	return p ? 0 : -ENOMEM;
 }
 
