@@ -1,36 +1,49 @@
 #!/bin/sh
 # attack_review14_birth_init.sh — review 14 (session 14): the lineage gap
-# (collector graph_lineage_gap, docs/threat-model.md 4a) is closed by a
-# forged BIRTH naming init. With the kernel events off, a non-root orphan
-# whose creator nothing names is `lineage: unknown` and its chains
-# incomplete "unless a confirmed BIRTH says init created it"; but check_creator
-# (graph_apply.c) confirms a BIRTH's creator by the kernel's parent NOW, and an
-# orphan's parent now is init whoever created it — so any orphan may send
-# BIRTH(creator 1) and get creator_init. As nobody in a session from h1,
-# `FILT sh -c '(exec python3 o.py &)'` (an allow-all seccomp filter: every
-# image after it is shim-less; tests/helpers/seccomp_allow.c): o.py is
-# re-parented to init, then (case forge) sends one BIRTH naming pid 1 on the
-# record socket (raw, as tests/func/attack_forge.sh does) and connects to
-# h3:22. Case plain: the same without the BIRTH (the control: the fix holds,
-# `lineage: unknown`). forge2: the BIRTH, and after its connect a true
-# CONNECT of its own (so its connection is one a record names). splain,
-# sforge: a static triple fork in a new session (forge_lineage) execs a
-# shimmed o.py (its IMAGE says ppid 1), without / with the BIRTH. Fails
-# (FAIL-CASE) when a chain not from h1 has no process `lineage: unknown`: the
-# lineage-gap defence erased by a claim. What is left of the chain is
-# printed: in every case tried it stayed complete=false by holders_incomplete
-# for other reasons (its own connection no record names; a unix socket — the
-# forged records' own — followed with the events off), so the guard's
-# verdict was not changed in these runs. With the events on the fork event
-# contradicts the BIRTH (refused). Session 14 (wt-rev14 a411f88): plain ok
-# (lineage unknown True), forge and forge2 FAIL-CASE (lineage unknown False,
-# holders_incomplete: "connection no record names" / "local channel, no
-# kernel events"), sforge held (the IMAGE made the process with creator 1:
-# the BIRTH is taken as a repeat, no creator_init). Fix idea: an orphan's
-# BIRTH naming init is confirmed only when its kernel parent was init before
-# any re-parenting could have happened (its ppid read at the BIRTH's send
-# time is no proof: every orphan's is 1), e.g. never for a non-root orphan
-# with events off.
+# (collector graph_lineage_gap, docs/threat-model.md 4a) closed by a forged
+# BIRTH naming init. With the kernel events off, a non-root orphan whose
+# creator nothing names is `lineage: unknown` and its chains incomplete
+# "unless a confirmed BIRTH says init created it"; check_creator
+# (graph_apply.c) confirmed a BIRTH's creator by the kernel's parent NOW, and
+# an orphan's parent now is init whoever created it — so any orphan could
+# send BIRTH(creator 1) and get creator_init. Fixed (graph_apply.c
+# rec_birth): creator_init comes only from the fork event naming init or a
+# root sender (init's fork child has init's credentials when its atfork
+# BIRTH is sent); and init named for a process whose creator the graph
+# knows is refused (init never ends: its child never had another creator).
+# As nobody in a session from h1 (kernel events off on h2), each case ends
+# in a python o.py re-parented to init that connects to h3:22:
+#   plain   `FILT sh -c '(exec python3 o.py &)'` (an allow-all seccomp
+#           filter: every image after it shim-less, tests/helpers/seccomp_allow.c),
+#           setsid, no BIRTH (the control: lineage unknown)
+#   forge   the same, one BIRTH naming pid 1 on the record socket (raw, as
+#           tests/func/attack_forge.sh does)
+#   forge2  forge, and after its connect a true CONNECT of its own (so its
+#           connection is one a record names)
+#   vbirth  forge with a vfork child's BIRTH form (fork time 0)
+#   splain, sforge  a static triple fork in a new session (forge_lineage)
+#           execs a shimmed o.py (its IMAGE says ppid 1), without / with the
+#           BIRTH after it (held on main too: taken as a repeat)
+#   sbirth  the static middle's last child execs BI (static,
+#           tests/helpers/static/birth_init.c: the BIRTH), then the shimmed o.py
+#   reborn  a shimmed sh's subshell forks o.py, shimmed (its BIRTH, by the
+#           shim, names the subshell, which ends): setsid, then the forged
+#           BIRTH naming init for a process whose creator the graph knows
+#   rebornf the same child execs the seccomp filter first (o.py shim-less)
+#   rebornb the same child execs BI -s (setsid, the BIRTH), then o.py
+# Fails (FAIL-CASE) when a chain not from h1 has no process `lineage:
+# unknown`: the lineage-gap defence erased by a claim. What is left of the
+# chain is printed: in every case tried it stayed complete=false by
+# holders_incomplete for other reasons (its own connection no record names;
+# a unix socket — the forged records' own — followed with the events off),
+# so the guard's verdict was not changed in these runs; the shimmed control
+# (splain) showed the lineage mark is the only thing keeping that chain
+# incomplete. With the events on the fork event contradicts the BIRTH
+# (refused: tests/func/kev_forged_birth.sh). Session 15 (wt-rev14fix), on
+# d44730e's graph_apply.c: forge, forge2, vbirth, sbirth, rebornf, rebornb
+# FAIL-CASE (reborn reached h1 there too: its session's leader, its own
+# ended entry, gave the lineage back); with the fix every case ok, the
+# reborn ones' chains reaching h1 (refused_creator 3).
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/testbed.sh"
 . "$TB_LIB/chaintest.sh"
 tb_init "$@"
@@ -44,7 +57,7 @@ ${CC:-cc} -static -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o "$STAT" 
 	tb_skip "cannot link statically: $(head -n 1 "$TB_T/static.err")"
 BI=$TB_T/birth_init
 ${CC:-cc} -static -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o "$BI" \
-	"$HT_TOP/tests/open/attack_review14_birth_init.c" || tb_fail "cannot build the BIRTH helper"
+	"$HT_TOP/tests/helpers/static/birth_init.c" || tb_fail "cannot build the BIRTH helper"
 ct_setup
 ct_kev_off h2
 cat >"$TB_T/o.py" <<'EOP'
@@ -59,15 +72,16 @@ def rec(typ, *f): return bytes([0x90 | (3 + len(f))]) + u(1) + u(typ) + u(time.m
 for _ in range(50):
     if os.getppid() == 1: break
     time.sleep(0.1)
-if sys.argv[1] in ("plain", "forge", "forge2"): os.setsid()  # (its own session and group: no leader of the session from h1 to take the lineage from)
+if sys.argv[1] in ("plain", "forge", "forge2", "reborn", "rebornf", "vbirth"): os.setsid()  # (its own session and group: no leader of the session from h1 to take the lineage from)
 print("ppid", os.getppid(), file=sys.stderr)
 r = None
-if sys.argv[1] in ("forge", "sforge", "forge2"):
+if sys.argv[1] in ("forge", "sforge", "forge2", "reborn", "rebornf", "vbirth"):
     # (fork time: the kernel's start time, in clock ticks since boot)
     st = int(open("/proc/self/stat").read().rsplit(")", 1)[1].split()[19])
     r = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     r.connect(b"\0hoptrace/rec")
-    r.send(rec(1, u(1), u(st * (10**9 // os.sysconf("SC_CLK_TCK")))))
+    # (vbirth: a vfork child's form, fork time 0)
+    r.send(rec(1, u(1), u(0 if sys.argv[1] == "vbirth" else st * (10**9 // os.sysconf("SC_CLK_TCK")))))
     time.sleep(0.3)
     r.close()  # (a unix socket held would make the walk holders_incomplete with the events off)
 c = socket.create_connection((sys.argv[2], 22))
@@ -82,9 +96,19 @@ if sys.argv[1] == "forge2":
     r.close()
 time.sleep(600)
 EOP
-for v in plain forge forge2; do
+for v in plain forge forge2 vbirth; do
 	printf '%s\n' "$FILT sh -c '(exec python3 $TB_T/o.py $v $CT_H3 </dev/null >/dev/null 2>$TB_T/$v.err &)'" "sleep 600" >"$TB_T/$v.sh"
 done
+# reborn: a shimmed sh's subshell forks o.py (its BIRTH, by the shim, names
+# the subshell, which then ends): a process whose creator the graph knows,
+# re-parented to init, sends a second BIRTH naming init. rebornf: the same
+# child execs the seccomp filter first (o.py shim-less, its pid's entry the
+# shimmed fork child's)
+printf '%s\n' "sh -c '(exec python3 $TB_T/o.py reborn $CT_H3 </dev/null >/dev/null 2>$TB_T/reborn.err &)'" "sleep 600" >"$TB_T/reborn.sh"
+printf '%s\n' "sh -c '(exec $FILT python3 $TB_T/o.py rebornf $CT_H3 </dev/null >/dev/null 2>$TB_T/rebornf.err &)'" "sleep 600" >"$TB_T/rebornf.sh"
+# rebornb: the same fork child execs BI (static: setsid, the BIRTH naming
+# init), then the shimmed o.py (its IMAGE: ppid 1)
+printf '%s\n' "sh -c '(exec $BI -s python3 $TB_T/o.py splain $CT_H3 </dev/null >/dev/null 2>$TB_T/rebornb.err &)'" "sleep 600" >"$TB_T/rebornb.sh"
 for v in splain sforge; do # (a static triple fork in a new session; o.py shimmed)
 	printf '%s\n' "$STAT -s -n 3 -d 1000 python3 $TB_T/o.py $v $CT_H3 </dev/null >/dev/null 2>$TB_T/$v.err" "sleep 600" >"$TB_T/$v.sh"
 done
@@ -93,14 +117,19 @@ done
 printf '%s\n' "$STAT -s -n 3 -d 1000 $BI python3 $TB_T/o.py splain $CT_H3 </dev/null >/dev/null 2>$TB_T/sbirth.err" "sleep 600" >"$TB_T/sbirth.sh"
 chmod 755 "$TB_T"/*.sh "$FILT" "$STAT" "$BI"
 chmod 644 "$TB_T/o.py"
-for v in plain forge forge2 splain sforge sbirth; do : >"$TB_T/$v.err"; chmod 666 "$TB_T/$v.err"; done
+for v in plain forge forge2 vbirth splain sforge sbirth reborn rebornf rebornb; do : >"$TB_T/$v.err"; chmod 666 "$TB_T/$v.err"; done
 
 lin_check() { # PID TAG
 	_lr=$(ct_onward "$1")
 	[ -n "$_lr" ] || { echo "pid $1 has no connection to $CT_H3:22"; return 1; }
 	_j=$TB_T/$2.who.json
+	_try=0 # (a /proc search cut short by its budget on a busy machine: asked again)
 	# shellcheck disable=SC2086
-	tb_exec h2 "$TB_HOPTRACE" who $_lr --json >"$_j" || { cat "$_j"; return 1; }
+	until tb_exec h2 "$TB_HOPTRACE" who $_lr --json >"$_j" 2>"$_j.err"; do
+		_try=$((_try + 1))
+		[ $_try -lt 4 ] || { cat "$_j" "$_j.err"; echo "    who failed (not the finding)"; return 1; }
+		sleep 1
+	done
 	"$TB_PY" - "$_j" "$CT_H1" <<'PY'
 import json, sys
 a = json.load(open(sys.argv[1]))
@@ -136,7 +165,7 @@ sys.exit(1 if bad else 0)
 PY
 }
 r=0
-for v in ${CASES:-plain forge forge2 splain sforge sbirth}; do
+for v in ${CASES:-plain forge forge2 vbirth splain sforge sbirth reborn rebornf rebornb}; do
 	tb_log "$v (kernel events off)"
 	[ -n "${SP:-}" ] && tb_exec h2 kill "$SP" && sleep 4 # (its connection out of the window: a dark one of nobody's else)
 	tb_bg h1 sh -c "sleep 600 | ssh -tt root@$CT_H2 'setpriv --reuid nobody --regid nogroup --clear-groups sh $TB_T/$v.sh'"
