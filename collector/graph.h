@@ -83,8 +83,9 @@ struct proc {
 				     * leave out is read again at a SYN judged on it
 				     * (graph_subject_refresh) */
 	uint8_t creator_init : 1;   /* init created it: the kernel's fork event, or a
-				     * BIRTH the kernel's parent confirmed, says so
-				     * (not a re-parented orphan: graph_lineage_gap) */
+				     * root sender's BIRTH naming pid 1, says so — never
+				     * the kernel's parent now (every re-parented
+				     * orphan's is 1: graph_lineage_gap) */
 	uint8_t kernel_gone : 1;    /* /proc showed its pid gone (kstat): it has
 				     * ended, and nothing of it is left to read */
 	uint16_t acct;        /* its uid's bounds (graph_uid.c), charged for its holds; 0 none */

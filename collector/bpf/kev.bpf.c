@@ -77,8 +77,8 @@ struct {
  * the collector then takes only that uid's processes as unattested (their
  * walks fail closed, kev.c kev_uid_lost), and one user's flood cannot fill
  * the ring and make everyone's events lost. A change a local peer's packet
- * makes to another uid's socket (a loopback connect to its listener) is the
- * peer's (kev_tcp). Not rationed: root's, and a remote peer's change to a
+ * makes to another uid's socket (a connect to its listener from any of this
+ * host's addresses: peer_local) is the peer's (kev_tcp). Not rationed: root's, and a remote peer's change to a
  * socket (its SYN, its RST: no local uid caused it). A record of those
  * that finds the ring full is everyone's loss (`lost`, root's or no one's to
  * charge); ring_full counts every record that found the ring full. The

@@ -1180,8 +1180,8 @@ static void test_kev_orphan_creator(void)
 /* ... and without the source: an orphan whose creator nothing names (its
  * process group and session its own) has its lineage "unknown", and its
  * chains — its children's through it too — are incomplete: never "complete,
- * starting here". Init's own child (a BIRTH naming pid 1, as the kernel's
- * parent does) and root's orphans are not gaps. */
+ * starting here". Init's own child (a BIRTH naming pid 1 sent as root, as
+ * init's fork child sends it) and root's orphans are not gaps. */
 static void test_lineage_gap(void)
 {
 	struct graph *g = scene(0);
