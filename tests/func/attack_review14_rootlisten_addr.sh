@@ -38,7 +38,7 @@
 # control too, so it cannot tell the fix. Session 15 (wt-rev14fix), this
 # listener, before the fix (d44730e's kev.bpf.c): loop -0.07 events a
 # connect over the ration (ok), addr +1.92, addr3 +1.88, added +1.84,
-# mapped +1.86, v6 +1.59 (FAIL-CASE each); with it -0.05 to -0.14 (three
+# mapped +1.86, v6 +1.59 (FAIL-CASE each); with it -0.02 to -0.14 (three
 # runs, every case ok).
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/testbed.sh"
 . "$TB_LIB/chaintest.sh"
