@@ -19,9 +19,10 @@
 # (the ended child held B's connection in `hoptrace graph`); what hid B is
 # that no walk goes from a creator to its child, though a vfork child's
 # reads land in its creator's memory: the record made the connection
-# "named", so the dark-connection rule let it go. On d44730e plain (and dup)
-# FAIL-CASE in 2 runs of 4, held only when the CONNECT came after the
-# kernel's close. Fixed (fail closed, graph.h vm_child/vm_held): a process
+# "named", so the dark-connection rule let it go. Before the fix (934463e,
+# d44730e's walk and dark rule) plain (and dup) FAIL-CASE in 2 runs of 4,
+# held only when the CONNECT came after the kernel's close; slow and exec
+# FAIL-CASE in the one run of them. With it every case ok (5 runs). Fixed (fail closed, graph.h vm_child/vm_held): a process
 # whose BIRTH has the vfork / raw-clone form (fork time 0) is a vm_child
 # until its IMAGE; a socket it connects or accepts is vm_held, a connection
 # no record names for the dark check (graph_kev.c record_held, close_apply)
