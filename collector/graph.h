@@ -83,10 +83,16 @@ struct proc {
 				     * leave out is read again at a SYN judged on it
 				     * (graph_subject_refresh) */
 	uint8_t creator_init : 1;   /* init created it: the kernel's fork event, or a
-				     * BIRTH the kernel's parent confirmed, says so
-				     * (not a re-parented orphan: graph_lineage_gap) */
+				     * root sender's BIRTH naming pid 1, says so — never
+				     * the kernel's parent now (every re-parented
+				     * orphan's is 1: graph_lineage_gap) */
 	uint8_t kernel_gone : 1;    /* /proc showed its pid gone (kstat): it has
 				     * ended, and nothing of it is left to read */
+	uint8_t vm_child : 1;       /* a vfork / raw-clone child's BIRTH came (fork
+				     * time 0) and no IMAGE since: it may share its
+				     * creator's memory, so what it reads may be its
+				     * creator's — which no walk follows (its sockets
+				     * are vm_held) */
 	uint16_t acct;        /* its uid's bounds (graph_uid.c), charged for its holds; 0 none */
 	uint32_t nchildren;
 	uint32_t hash_ticket;    /* sha256 "": exehash_peek() may know it by now */
@@ -135,7 +141,11 @@ static inline void gaddr_get(struct ht_addr *a, const struct gaddr *g)
 
 struct chan {
 	uint8_t kind;          /* HT_CHAN_PIPE (also FIFOs), HT_CHAN_SOCK, HT_CHAN_PTY */
-	uint8_t fifo;          /* a named pipe */
+	uint8_t fifo : 1;      /* a named pipe */
+	uint8_t vm_held : 1;   /* sockets: a vm_child connected or accepted it —
+				* what came in may be in its creator's memory: a
+				* connection no record names for the dark check
+				* (graph_kev.c), as a raw syscall's is */
 	uint8_t dir;           /* sockets: 0 unknown, 'i' accepted, 'o' connected, 'l' listening */
 	uint8_t dir_guess;     /* 'o' guessed by a probe (no listener had its port: an
 				* accepted socket whose listener closed looks so), not

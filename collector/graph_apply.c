@@ -278,12 +278,33 @@ static int rec_birth(struct rec *x)
 	if (!kforked && check_creator(g, x->pid, cpid, fork_ts, &use) != 0)
 		return refuse(g, &g->st.refused_creator, x->why,
 			      "creator does not match the kernel's parent");
-	if (p && p->creator_pid == cpid && same_process(g, p))
+	if (p && p->creator_pid == cpid && same_process(g, p)) {
+		if (!r->ts2)
+			p->vm_child = 1;
 		return 0; /* repeated BIRTH (vfork child) */
+	}
+	/* init named for a process whose creator the graph knows (a BIRTH, its
+	 * fork event, its group's leader): init never ends, so a child of init's
+	 * had init as its parent all along and no other creator; the kernel's
+	 * parent says 1 only because that creator ended (review 14: a second,
+	 * forged BIRTH re-made the process as init's child, its lineage gone) */
+	if (!kforked && cpid == 1 && p && p->creator && same_process(g, p))
+		return refuse(g, &g->st.refused_creator, x->why,
+			      "creator init for a process whose creator is known");
 	p = proc_arrive(g, x->pid, x->uid, use, fork_ts, x->now,
 			kforked && g->kev_fresh && !kl.exec_known ? &kl : NULL);
-	if (p && use == 1)
-		p->creator_init = 1; /* forked by init: the kernel's parent agrees */
+	/* forked by init: its fork event says so, or the sender is root — init's
+	 * fork child has init's credentials when its atfork handler sends the
+	 * BIRTH, before it can change them. The kernel's parent being 1 attests
+	 * nothing: every re-parented orphan's is (init, or a subreaper), so a
+	 * non-root orphan's BIRTH naming init leaves its lineage unknown
+	 * (graph_lineage_gap; review 14, tests/func/attack_review14_birth_init.sh) */
+	if (p && use == 1 && (kforked || x->uid == 0))
+		p->creator_init = 1;
+	/* fork time 0: the shim's vfork / raw-clone child form (emit: it may
+	 * share its creator's memory until it execs) */
+	if (p && !r->ts2)
+		p->vm_child = 1;
 	return p ? 0 : -ENOMEM;
 }
 
@@ -339,6 +360,7 @@ static int rec_image(struct rec *x)
 	}
 	p->exec_ts = r->ts;
 	p->exec_pending = 0;
+	p->vm_child = 0; /* a new image: its memory its own */
 	p->seen_kernel = p->lineage_kernel;
 	p->seen_kev = 0;
 	p->uid = x->uid;
@@ -590,6 +612,8 @@ static struct chan *claimed_socket(const struct rec *x, int *confirmed, int *rc)
 static int hold_socket(const struct rec *x, struct chan *c, int confirmed)
 {
 	const struct ht_record *r = x->r;
+	if (x->p->vm_child)
+		c->vm_held = 1; /* (review 14 vfork_fetch: graph.h) */
 	if (confirmed < 0) {
 		struct hold *h = oh_find(x->g, x->p, c);
 		if (h && h->since >= r->ts)

@@ -1233,8 +1233,15 @@ static void close_apply(struct graph *g, const struct kclose *x)
 		return; /* gone from the graph since, or another process of the pid */
 	struct chan *c = graph_chan(g, HT_CHAN_SOCK, 0, x->t.ino);
 	for (struct hold *h = c ? c->holds : NULL; h; h = h->cnext)
-		if (h->p == p)
-			return; /* a record of its named it */
+		if (h->p == p) {
+			/* a record of its named it — a vfork child's still counts
+			 * as named by none: what it read may be in its creator's
+			 * memory, and no walk goes from a creator to its child
+			 * (review 14, tests/open/attack_review14_vfork_fetch.sh) */
+			if (c->vm_held)
+				dark_add(g, &x->t, x->ts, p->uid);
+			return;
+		}
 	tcp_hold(g, p, &x->t, x->ts);
 	g->changes++;
 }
@@ -1282,6 +1289,8 @@ static void closes_settle(struct graph *g, uint64_t now, uint64_t min_age_ns)
 /* Does a process the shim describes hold socket c now by a record of its own? */
 static int record_held(struct graph *g, const struct chan *c)
 {
+	if (c && c->vm_held)
+		return 0; /* a vfork child's: what it read went to its creator */
 	for (const struct hold *h = c ? c->holds : NULL; h; h = h->cnext)
 		if (!h->until && !h->unconf && !h->unreported && h->how != HOLD_KERNEL &&
 		    h->p->alive && shim_covers(g, h->p))

@@ -77,8 +77,8 @@ struct {
  * the collector then takes only that uid's processes as unattested (their
  * walks fail closed, kev.c kev_uid_lost), and one user's flood cannot fill
  * the ring and make everyone's events lost. A change a local peer's packet
- * makes to another uid's socket (a loopback connect to its listener) is the
- * peer's (kev_tcp). Not rationed: root's, and a remote peer's change to a
+ * makes to another uid's socket (a connect to its listener from any of this
+ * host's addresses: peer_local) is the peer's (kev_tcp). Not rationed: root's, and a remote peer's change to a
  * socket (its SYN, its RST: no local uid caused it). A record of those
  * that finds the ring full is everyone's loss (`lost`, root's or no one's to
  * charge); ring_full counts every record that found the ring full. The
@@ -491,9 +491,42 @@ static __always_inline void sock_addrs(struct kev_sock *e, const struct sock *sk
 	}
 }
 
-/* Is sk's peer on this host (a loopback address, or its own address)? */
+/* Is sk's peer on this host — any of its addresses, on any interface, v4,
+ * v6 or v4-mapped, whenever it was added? The kernel's own answer: the
+ * socket's cached route to its peer (sk_dst_cache, set at connect and, for
+ * an accepted socket, before its ESTABLISHED) is a local one — RTN_LOCAL
+ * (IPv4, also a v4-mapped IPv6 socket's: an rtable), RTF_LOCAL (IPv6), its
+ * device the loopback (a VRF's local routes: the master). No address list
+ * to keep up to date: a route to an address added a moment ago is local
+ * from then on, and the socket is in this collector's network namespace
+ * (kev_tcp), whose routes only root here changes. Review 14: the peer was
+ * local only when its address was the socket's own or 127.x, so a connect
+ * from the host's own 10.231.0.2 to 127.0.0.1 was a remote peer's. With no
+ * route cached (reset by a route change, until the next send): the
+ * addresses as before — the own-address and loopback cases. */
+#define KEV_RTF_LOCAL 0x80000000U
+#define KEV_IFF_LOOPBACK 0x8U
+static __always_inline int route_local(const struct sock *sk)
+{
+	struct dst_entry *dst = BPF_CORE_READ(sk, sk_dst_cache);
+	if (!dst)
+		return -1;
+	struct net_device *dev = BPF_CORE_READ(dst, dev);
+	if (dev && (BPF_CORE_READ(dev, flags) & KEV_IFF_LOOPBACK))
+		return 1;
+	__u16 fam = BPF_CORE_READ(dst, ops, family);
+	if (fam == AF_INET)
+		return BPF_CORE_READ((struct rtable *)dst, rt_type) == RTN_LOCAL;
+	if (fam == AF_INET6)
+		return (BPF_CORE_READ((struct rt6_info *)dst, rt6i_flags) & KEV_RTF_LOCAL) != 0;
+	return 0;
+}
+
 static __always_inline int peer_local(const struct sock *sk)
 {
+	int r = route_local(sk);
+	if (r >= 0)
+		return r;
 	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET6) {
 		__u32 d[4], s[4];
 		BPF_CORE_READ_INTO(&d, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr32);

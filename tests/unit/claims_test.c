@@ -153,14 +153,15 @@ static struct ht_record image_rec(pid_t ppid, const char *exe, uint64_t ts)
 }
 
 /* a process forked by init (its BIRTH names pid 1, as the kernel's parent
- * does), then its image: not a re-parented orphan whose lineage is unknown
- * (graph_lineage_gap) */
+ * does, sent as root: init's credentials at the fork), then its image as
+ * uid (a service's setuid and exec): not a re-parented orphan whose lineage
+ * is unknown (graph_lineage_gap) */
 static void init_child(struct graph *g, pid_t pid, uid_t uid, const char *exe, uint64_t ts)
 {
 	struct ht_record b = R(HT_REC_BIRTH, ts);
 	b.num = 1;
 	b.ts2 = ts;
-	ok(g, pid, uid, b);
+	ok(g, pid, 0, b);
 	ok(g, pid, uid, image_rec(1, exe, ts));
 }
 
@@ -1181,8 +1182,8 @@ static void test_kev_orphan_creator(void)
 /* ... and without the source: an orphan whose creator nothing names (its
  * process group and session its own) has its lineage "unknown", and its
  * chains — its children's through it too — are incomplete: never "complete,
- * starting here". Init's own child (a BIRTH naming pid 1, as the kernel's
- * parent does) and root's orphans are not gaps. */
+ * starting here". Init's own child (a BIRTH naming pid 1 sent as root, as
+ * init's fork child sends it) and root's orphans are not gaps. */
 static void test_lineage_gap(void)
 {
 	struct graph *g = scene(0);
@@ -1215,6 +1216,21 @@ static void test_lineage_gap(void)
 	kproc_set(55, 1, 55, 55, 550);
 	ok(g, 55, 0, image_rec(1, "/usr/bin/nc", 26));
 	CHECK(!graph_lineage_gap(graph_proc(g, 55)));
+	/* review 14: a non-root orphan's own BIRTH naming init (its kernel
+	 * parent is 1, as every orphan's) does not close the gap... */
+	kproc_set(56, 1, 56, 56, 560);
+	struct ht_record bi = R(HT_REC_BIRTH, 27);
+	bi.num = 1;
+	bi.ts2 = 27;
+	ok(g, 56, 65534, bi);
+	CHECK(graph_proc(g, 56) && graph_lineage_gap(graph_proc(g, 56)));
+	ok(g, 56, 65534, image_rec(1, "/usr/bin/nc", 28));
+	CHECK(graph_lineage_gap(graph_proc(g, 56)));
+	/* ... nor re-makes one whose creator is known (54's is 52): refused */
+	kproc_set(54, 1, 54, 54, 540);
+	bi.ts = 29;
+	CHECK_EQ_INT(apply(g, 54, 65534, bi), -EPERM);
+	CHECK(graph_proc(g, 54) && graph_proc(g, 54)->creator == graph_proc(g, 52));
 	graph_free(g);
 }
 

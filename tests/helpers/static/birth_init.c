@@ -1,6 +1,7 @@
-/* attack_review14_birth_init.c — static (no shim): send the collector one
- * BIRTH record naming pid 1 (init) as this process's creator, fork time its
- * kernel start time, then exec argv[1..]. For attack_review14_birth_init.sh. */
+/* birth_init.c — static (no shim): [-s: setsid first] send the collector
+ * one BIRTH record naming pid 1 (init) as this process's creator, fork time
+ * its kernel start time, then exec argv[1..]. For
+ * tests/func/attack_review14_birth_init.sh. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -22,6 +23,10 @@ static size_t u64(uint8_t *b, uint64_t v)
 
 int main(int argc, char **argv)
 {
+	if (argc > 1 && !strcmp(argv[1], "-s")) {
+		setsid(); /* (its own session: no leader to take the lineage from) */
+		argv++, argc--;
+	}
 	if (argc < 2)
 		return 2;
 	unsigned long long st = 0;

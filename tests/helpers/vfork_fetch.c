@@ -1,9 +1,13 @@
-/* attack_review14_vfork_fetch.c — a vfork child fetches orders into its
+/* vfork_fetch.c (tests/func/attack_review14_vfork_fetch.sh) — a vfork child fetches orders into its
  * parent's memory (vfork shares it) and _exits without exec; the parent then
  * connects onward. argv: MODE B_IP B_PORT ONWARD_IP ONWARD_PORT.
  * MODE: plain (libc connect/read/close), dup (connect, dup2 onto 7, close
- * the first, read from 7, close 7), dupfd (fcntl F_DUPFD), raw (syscall()). */
+ * the first, read from 7, close 7), dupfd (fcntl F_DUPFD), raw (syscall()),
+ * slow (plain, 0.3 s between connect and read: its CONNECT is read before
+ * the close), exec (slow, then exec of sleep 0.5 keeping the socket). */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -40,6 +44,8 @@ int main(int argc, char **argv)
 		int s = conn(argv[2], atoi(argv[3]), raw);
 		if (s >= 0) {
 			int r = s;
+			if (!strcmp(m, "slow") || !strcmp(m, "exec"))
+				usleep(300000); /* (its CONNECT read before the close) */
 			if (!strcmp(m, "dup")) {
 				r = dup2(s, 7);
 				close(s);
@@ -51,6 +57,8 @@ int main(int argc, char **argv)
 				syscall(SYS_read, r, orders, sizeof(orders) - 1);
 			else
 				(void)!read(r, orders, sizeof(orders) - 1);
+			if (!strcmp(m, "exec")) /* (the socket kept across the exec) */
+				execl("/bin/sleep", "sleep", "0.5", (char *)NULL);
 			raw ? syscall(SYS_close, r) : close(r);
 		}
 		_exit(0);
