@@ -74,6 +74,8 @@ struct job {
 	uint64_t deadline_ns;
 	int paper;
 	int judge;                    /* the monitor's own follow: its text goes to the judge */
+	int part_v;                   /* the part format the judge reads (1, or 2: "v":3) */
+	char have[PS_HAVE_MAX];       /* the judge's certificates (format 2), passed upstream */
 	char nonce[PS_NONCE_MAX];
 	size_t pending;
 	void (*done)(void *arg, uint64_t id, const char *text);
@@ -290,7 +292,10 @@ static int start_leaf(struct job *j, cJSON *node, const char *canon, long rem_ms
 	snprintf(url, sizeof(url), "%s://%s:%u/v1/trace", C->tls ? "https" : "http", host, C->c.port);
 
 	cJSON *rq = cJSON_CreateObject();
-	cJSON_AddNumberToObject(rq, "v", INQ_VERSION);
+	/* an older judge (format 1) asked: its parts of format 1 all the way up */
+	cJSON_AddNumberToObject(rq, "v", j->part_v == 2 ? INQ_VERSION : 2);
+	if (j->part_v == 2 && j->nonce[0])
+		cJSON_AddStringToObject(rq, "have", j->have);
 	cJSON_AddStringToObject(rq, "local", jr->valuestring);
 	cJSON_AddStringToObject(rq, "remote", jl->valuestring);
 	cJSON_AddNumberToObject(rq, "depth", j->depth - 1);
@@ -462,8 +467,8 @@ static void *follower(void *arg)
 }
 
 static int queue_job(cJSON *ans, long deadline_ms, int depth, cJSON *visited, int paper,
-		     const char *nonce, int judge, void (*done)(void *, uint64_t, const char *),
-		     void *arg, uint64_t id)
+		     const char *nonce, int part_v, const char *have, int judge,
+		     void (*done)(void *, uint64_t, const char *), void *arg, uint64_t id)
 {
 	struct job *j = calloc(1, sizeof(*j));
 	if (!j) {
@@ -481,6 +486,8 @@ static int queue_job(cJSON *ans, long deadline_ms, int depth, cJSON *visited, in
 	j->paper = paper;
 	j->judge = judge;
 	snprintf(j->nonce, sizeof(j->nonce), "%s", nonce ? nonce : "");
+	j->part_v = part_v;
+	snprintf(j->have, sizeof(j->have), "%s", have && part_have_ok(have) ? have : "");
 	j->done = done;
 	j->arg = arg;
 	j->id = id;
@@ -585,6 +592,8 @@ static void on_request(void *ud, const struct tlsfront_req *rq)
 	m.age_ms = h->r.age_ms > 0 ? (uint32_t)h->r.age_ms : 0;
 	m.paper = (uint32_t)h->r.paper;
 	snprintf(m.nonce, sizeof(m.nonce), "%s", h->r.nonce);
+	m.part_v = h->r.v >= 3 ? 2 : 1;
+	snprintf(m.have, sizeof(m.have), "%s", h->r.have);
 	pthread_mutex_lock(&C->mu);
 	h->id = m.h.id = ++C->next_id;
 	h->next = C->hw;
@@ -771,8 +780,8 @@ static void on_who_ans(const struct ps_who_ans *a, char *text)
 		int depth = h->r.depth < 0 || h->r.depth > (int)C->c.max_depth ? (int)C->c.max_depth : h->r.depth;
 		cJSON *vis = h->r.visited;
 		h->r.visited = NULL;
-		if (!ans || queue_job(ans, h->r.deadline_ms, depth, vis, h->r.paper, h->r.nonce, 0,
-				      http_done, NULL, h->fid) != 0)
+		if (!ans || queue_job(ans, h->r.deadline_ms, depth, vis, h->r.paper, h->r.nonce,
+				      h->r.v >= 3 ? 2 : 1, h->r.have, 0, http_done, NULL, h->fid) != 0)
 			front_error(h->fid, 500, "out of memory");
 	} else if (h->r.paper) {
 		cJSON *a2 = cJSON_Parse(text);
@@ -811,7 +820,11 @@ static void on_follow_req(const struct ps_follow_req *f, char *text)
 		follow_done(NULL, f->h.id, text); /* as it came: its leaves unfollowed */
 		return;
 	}
-	if (queue_job(ans, (long)f->deadline_ms, f->depth, vis, 0, nonce, 1, follow_done, NULL, f->h.id) != 0)
+	char have[PS_HAVE_MAX];
+	memcpy(have, f->have, sizeof(have));
+	have[sizeof(have) - 1] = 0;
+	if (queue_job(ans, (long)f->deadline_ms, f->depth, vis, 0, nonce, 2, have, 1, follow_done,
+		      NULL, f->h.id) != 0)
 		follow_done(NULL, f->h.id, text);
 }
 
