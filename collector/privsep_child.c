@@ -117,6 +117,7 @@ struct child {
 	struct pki_crl *crl; /* [fleet] crl, read before the chroot (NULL: none set) */
 	const char *evil;    /* HT_TEST_EVIL_CHILD (tests only) */
 	char *replay;        /* evil "replay": the first FOLLOW_DONE sent */
+	uint64_t evil_last;  /* evil "nocert_once": the last follow whose certificates it took */
 };
 
 static struct child *C;
@@ -685,6 +686,23 @@ static void evil_tampered(cJSON *L)
 	free(t);
 }
 
+/* "nocert": every format-2 part's certificate taken out (wherever it is), so the judge
+ * is shown parts whose certificate it may not hold */
+static void evil_nocert(cJSON *x, int depth)
+{
+	if (depth > 400 || !x)
+		return;
+	if (cJSON_IsObject(x)) {
+		cJSON *sg = cJSON_GetObjectItem(x, "signed");
+		const cJSON *v = cJSON_GetObjectItem(sg, "v");
+		if (cJSON_IsObject(sg) && cJSON_IsNumber(v) && v->valuedouble == 2)
+			cJSON_DeleteItemFromObject(sg, "cert");
+	}
+	cJSON *c;
+	cJSON_ArrayForEach(c, x)
+		evil_nocert(c, depth + 1);
+}
+
 /* the text a compromised child sends instead of text; NULL: send text as it is. A new
  * string (freed by the caller) or, for "oversized", nothing (*raw set: sent here). */
 static char *evil_done(uint64_t id, const char *text, int *raw)
@@ -701,6 +719,20 @@ static char *evil_done(uint64_t id, const char *text, int *raw)
 		cJSON_DeleteItemFromObject(a, "holders_incomplete");
 		char *s = cJSON_PrintUnformatted(a);
 		cJSON_Delete(a);
+		return s;
+	}
+	/* nocert: every time; nocert_once: the first FOLLOW_DONE of a follow only (its
+	 * monitor's second FOLLOW_REQ for it, without "have", is answered honestly) */
+	if (!strcmp(m, "nocert") || (!strcmp(m, "nocert_once") && id != C->evil_last)) {
+		C->evil_last = id;
+		cJSON *a = cJSON_Parse(text);
+		if (!a)
+			return NULL;
+		evil_nocert(a, 0);
+		char *s = cJSON_PrintUnformatted(a);
+		cJSON_Delete(a);
+		log_info("inquiry child: evil %s: follow %llu: the certificates taken out", m,
+			 (unsigned long long)id);
 		return s;
 	}
 	if (!strcmp(m, "replay")) { /* the first answer, again and again (its nonce is old) */
@@ -823,6 +855,9 @@ static void on_follow_req(const struct ps_follow_req *f, char *text)
 	char have[PS_HAVE_MAX];
 	memcpy(have, f->have, sizeof(have));
 	have[sizeof(have) - 1] = 0;
+	if (C->evil)
+		log_info("inquiry child: evil %s: FOLLOW_REQ %llu, have %zu characters", C->evil,
+			 (unsigned long long)f->h.id, strlen(have));
 	if (queue_job(ans, (long)f->deadline_ms, f->depth, vis, 0, nonce, 2, have, 1, follow_done,
 		      NULL, f->h.id) != 0)
 		follow_done(NULL, f->h.id, text);
