@@ -1100,6 +1100,60 @@ static void v2_revoked_held(void)
 	pki_trust_free(t);
 }
 
+/* format 1 against format 2, the same answers: the signed answer text as the monitor
+ * makes it (the signature included), its size, and the judge per part (cache warm,
+ * format 2 by reference) */
+static void bench_v2(void)
+{
+	enum { N = 200 };
+	static double f1[N], f2[N], j1[N], j2[N];
+	char err[160], have[PART_HAVE_CHARS + 1];
+	cJSON *a = cJSON_Parse(H2);
+	char *txt = cJSON_PrintUnformatted(a);
+	size_t l1 = 0, l2 = 0;
+	parts_cert_forget();
+	cJSON *x = judge_of(wire2(H2, s_h2, "", wire2(H1, s_h1, "", NULL)));
+	parts_verify_answer(trust, nonce, x); /* both held */
+	cJSON_Delete(x);
+	parts_have(have, sizeof(have));
+	for (int i = 0; i < N; i++) {
+		double t0 = now_us();
+		char *t = part_answer_signed(s_h2, 1, nonce, NULL, "10.0.0.2:40000", "10.0.0.3:22", txt,
+					     strlen(txt), a, err, sizeof(err));
+		f1[i] = now_us() - t0;
+		l1 = t ? strlen(t) : 0;
+		free(t);
+		t0 = now_us();
+		t = part_answer_signed(s_h2, 2, nonce, have, "10.0.0.2:40000", "10.0.0.3:22", txt,
+				       strlen(txt), a, err, sizeof(err));
+		f2[i] = now_us() - t0;
+		l2 = t ? strlen(t) : 0;
+		free(t);
+	}
+	cJSON *t1 = judge_of(good_h2(good_h1()));
+	cJSON *t2 = judge_of(wire2(H2, s_h2, have, wire2(H1, s_h1, have, NULL)));
+	for (int i = 0; i < N; i++) {
+		cJSON *y = cJSON_Duplicate(t1, 1);
+		double t0 = now_us();
+		parts_verify_answer(trust, nonce, y);
+		j1[i] = (now_us() - t0) / 2;
+		cJSON_Delete(y);
+		y = cJSON_Duplicate(t2, 1);
+		t0 = now_us();
+		CHECK_EQ_INT(parts_verify_answer(trust, nonce, y), 0);
+		j2[i] = (now_us() - t0) / 2;
+		cJSON_Delete(y);
+	}
+	cJSON_Delete(t1);
+	cJSON_Delete(t2);
+	free(txt);
+	cJSON_Delete(a);
+	printf("bench parts v2 (medians, us): the signed answer text format 1 %.1f (%zu B), format 2 "
+	       "%.1f (%zu B, certificate held); the judge per part, cache warm: format 1 %.1f, "
+	       "format 2 by reference %.1f\n",
+	       median(f1, N), l1, median(f2, N), l2, median(j1, N), median(j2, N));
+}
+
 /* part_json_member: a member's bytes in a printed object */
 static void json_member(void)
 {
@@ -1169,6 +1223,7 @@ int main(void)
 		{"revoked", revoked},           {"v2_revoked_held", v2_revoked_held},
 		{"many_certs", many_certs},     {"upstream_in_part", upstream_in_part},
 		{"splice_text", splice_text},   {"bench", bench},
+		{"bench_v2", bench_v2},
 	};
 	int rv = t_run("parts", cases, sizeof(cases) / sizeof(cases[0]));
 	fleet_down();
