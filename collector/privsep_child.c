@@ -78,6 +78,11 @@ struct job {
 	char have[PS_HAVE_MAX];       /* the judge's certificates (format 2), passed upstream */
 	char nonce[PS_NONCE_MAX];
 	size_t pending;
+	/* the upstream answers as received (each checked to parse as it is, no NUL, nothing
+	 * after it): printed as these bytes (cJSON raw), not printed again from their parse */
+	cJSON *raw_node[INQ_LEAVES_MAX];
+	char *raw_text[INQ_LEAVES_MAX];
+	size_t nraw;
 	void (*done)(void *arg, uint64_t id, const char *text);
 	void *arg;
 	uint64_t id;
@@ -154,6 +159,16 @@ static void finish_job(struct job *j)
 {
 	if (!j->judge) /* the judge reads only the leaves' upstreams */
 		chain_reflatten(j->ans);
+	/* the chains are made: each upstream goes out as the bytes it came in */
+	for (size_t i = 0; i < j->nraw; i++) {
+		cJSON *r = j->paper ? NULL : cJSON_CreateRaw(j->raw_text[i]);
+		if (r && cJSON_IsObject(cJSON_GetObjectItem(j->raw_node[i], "upstream")))
+			cJSON_ReplaceItemInObject(j->raw_node[i], "upstream", r);
+		else
+			cJSON_Delete(r);
+		free(j->raw_text[i]);
+	}
+	j->nraw = 0;
 	char *text;
 	if (j->paper) {
 		cJSON *p = inq_to_paper(j->ans);
@@ -420,13 +435,23 @@ static void leaf_done(CURL *e, CURLcode rc)
 		inq_refused_reason(code, l->buf, l->len, why, sizeof(why));
 		inq_fill(l->node, NULL, 0, why);
 	} else {
-		cJSON *up = l->buf ? cJSON_ParseWithLength(l->buf, l->len) : NULL;
+		const char *end = NULL;
+		cJSON *up = l->buf ? cJSON_ParseWithLengthOpts(l->buf, l->len, &end, 0) : NULL;
 		if (inq_answer_valid(up) != 0) {
 			cJSON_Delete(up);
 			inq_fill(l->node, NULL, 0, "no answer");
 		} else {
 			int complete = inq_answer_complete(up);
 			inq_fill(l->node, up, complete, complete ? NULL : "upstream incomplete");
+			struct job *jj = l->j;
+			size_t used = end && end > l->buf ? (size_t)(end - l->buf) : 0;
+			if (!jj->paper && used && used <= l->len && !memchr(l->buf, 0, used) &&
+			    jj->nraw < INQ_LEAVES_MAX) {
+				l->buf[used] = 0; /* (what follows the answer, if anything, is dropped) */
+				jj->raw_node[jj->nraw] = l->node;
+				jj->raw_text[jj->nraw++] = l->buf;
+				l->buf = NULL;
+			}
 		}
 	}
 	curl_multi_remove_handle(C->multi, e);
