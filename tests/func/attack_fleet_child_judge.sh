@@ -298,7 +298,7 @@ for mode in unsigned outer tampered nonce replay truncated garbage oversized; do
 		elif complete; then
 			ok "2. outer: the genuine part wins (complete from h1, no innocent process)"
 		else
-			bad "2. outer: not complete from h1: $(head -c 300 "$A")"
+			bad "2. outer: not complete from h1: $(grep -o '"reason":"[^"]*"' "$A" | sort | uniq -c | tr '\n' ' ') $(head -c 300 "$A")"
 		fi ;;
 	tampered) not_believed $mode "forged part: certificate or signature: signature" ;;
 	nonce) not_believed $mode "forged part: nonce" ;;
@@ -340,6 +340,10 @@ h=$(sed -n "$((mark + 1)),\$p" "$LOG2" | sed -n 's/.*evil nocert_once: FOLLOW_RE
 complete && [ "$(asks nocert_once)" = 1 ] && [ "${h:-0}" -ge 12 ] &&
 	ok "2b. held: the next FOLLOW_REQ names $h characters of certificate ids, complete" ||
 	bad "2b. held: have '${h}', $(asks nocert_once) asks, $(head -c 200 "$A")"
+# … and h1 left its certificate out of its part (the verdict keeps h1's "signed")
+grep -q '"signed":{"v":2,"cert_id":"' "$A" && ! grep -q '"cert":"MII' "$A" &&
+	ok "2b. held: h1's part names its certificate by id only" ||
+	bad "2b. held: h1's part still carries a certificate: $(grep -o '"signed":{[^}]*' "$A" | head -c 300)"
 
 grep -q "judge: [0-9]* died of signal" "$LOG2" &&
 	bad "2. the judge died (its seccomp filter?): $(grep 'judge: [0-9]* died' "$LOG2" | head -n 2)"
