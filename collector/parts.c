@@ -842,6 +842,16 @@ size_t parts_have(char *out, size_t n)
 		below = held[best].lru;
 	}
 	pthread_mutex_unlock(&certc_mu);
+	/* sorted: the text changes when the set does, not with the order of use (the judge
+	 * sends JD_HAVE only when it changed) */
+	for (size_t a = PART_HAVE_ID; a < o; a += PART_HAVE_ID)
+		for (size_t b = a; b >= PART_HAVE_ID && memcmp(out + b - PART_HAVE_ID, out + b, PART_HAVE_ID) > 0;
+		     b -= PART_HAVE_ID) {
+			char t[PART_HAVE_ID];
+			memcpy(t, out + b, PART_HAVE_ID);
+			memcpy(out + b, out + b - PART_HAVE_ID, PART_HAVE_ID);
+			memcpy(out + b - PART_HAVE_ID, t, PART_HAVE_ID);
+		}
 	out[o] = 0;
 	return o;
 }

@@ -102,7 +102,7 @@ char *part_answer_signed(struct pki_signer *s, int pv, const char *nonce, const 
  * their certificate (asking again without "have" fetches them) */
 int parts_verify_answer_ex(struct pki_trust *t, const char *nonce, cJSON *answer, int *missing);
 /* The judge's held certificates: the PART_HAVE_N most recently used, as a "have" text
- * (out: PART_HAVE_CHARS + 1 bytes). Returns its length. */
+ * sorted by id (out: PART_HAVE_CHARS + 1 bytes). Returns its length. */
 size_t parts_have(char *out, size_t n);
 /* holds der under id (what the judge does after a part with it checked; tests); forget
  * drops them all */
