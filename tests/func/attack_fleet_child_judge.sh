@@ -304,7 +304,7 @@ for mode in unsigned outer tampered nonce replay truncated garbage oversized; do
 	nonce) not_believed $mode "forged part: nonce" ;;
 	replay)
 		complete && ok "2. replay: the first answer is genuine" ||
-			bad "2. replay: the first answer was not complete"
+			bad "2. replay: the first answer was not complete: $(grep -o '"reason":"[^"]*"' "$A" | sort | uniq -c | tr '\n' ' ')"
 		who_h2 1500
 		not_believed $mode "forged part: nonce" ;;
 	truncated|garbage) not_believed $mode "no answer" ;;
