@@ -14,6 +14,7 @@
 #include "hoptrace/chain.h"
 #include "hoptrace/ini.h"
 #include "inquiry.h"
+#include "parts.h"
 
 /* ---- configuration ----------------------------------------------------------- */
 
@@ -296,6 +297,20 @@ int inq_parse_request(const char *body, size_t len, struct inq_req *r, char *err
 		goto bad;
 	}
 	r->age_ms = v < 0 ? 0 : v;
+	if (int_field(j, "v", 1, 1000, &v) != 0) {
+		snprintf(err, n, "bad \"v\": an integer 1..1000");
+		goto bad;
+	}
+	r->v = v < 0 ? 1 : (int)v;
+	f = cJSON_GetObjectItem(j, "have");
+	if (f) {
+		if (!cJSON_IsString(f) || !part_have_ok(f->valuestring)) {
+			snprintf(err, n, "bad \"have\": at most %d certificate ids of %d base64url characters, concatenated",
+				 PART_HAVE_N, PART_HAVE_ID);
+			goto bad;
+		}
+		snprintf(r->have, sizeof(r->have), "%s", f->valuestring);
+	}
 	f = cJSON_GetObjectItem(j, "format");
 	if (f) {
 		if (!cJSON_IsString(f) || (strcmp(f->valuestring, "native") && strcmp(f->valuestring, "paper"))) {

@@ -20,8 +20,12 @@
 #define INQ_BODY_MAX 65536      /* request body bound (413 above) */
 /* The protocol's version: 2 answers for closed connections within
  * history_window ("age_ms"); its error bodies say "v":2 (a version-1 host's
- * do not) */
-#define INQ_VERSION 2
+ * do not). 3 (session 15): the asker's judge reads signed parts of format 2
+ * (the certificate by reference, "have": parts.h); a host asked with "v" < 3
+ * answers format 1 and asks upstream with "v":2, so an older judge on the way
+ * gets parts it reads. */
+#define INQ_VERSION 3
+#define INQ_HAVE_MAX 196 /* "have" + NUL (parts.h PART_HAVE_CHARS = 192) */
 #define INQ_VISITED_MAX 256     /* entries in "visited" */
 #define INQ_ANSWER_MAX (1u << 20) /* an upstream answer larger than this: "no answer" */
 #define INQ_LEAVES_MAX 64       /* conn leaves followed per answer */
@@ -68,6 +72,8 @@ struct inq_req {
 	long age_ms;              /* "age_ms" (version 2): 0 absent */
 	int paper;                /* "format":"paper" */
 	char nonce[24];           /* "nonce" (base64url, the judge's), "" if absent */
+	int v;                    /* "v": the asker's version (1 if absent) */
+	char have[INQ_HAVE_MAX];  /* "have" (v ≥ 3): certificates its judge holds, "" if absent */
 	cJSON *visited;           /* array of canonical 4-tuple strings (owned) */
 };
 

@@ -74,8 +74,12 @@ struct pfollow {
 	char *own; /* the monitor's own answer: what is sent if the child fails */
 	uint64_t expire_ns;   /* deadline + FOLLOW_GRACE_NS */
 	uint64_t deadline_ns;
+	uint64_t start_ns;
 	uint64_t ping_ns;     /* its process pinged (past the deadline); 0 not yet */
 	int at_judge;         /* 0: waiting on the child, 1: on the judge */
+	int retried;          /* followed again without "have" (the judge lacked certificates) */
+	int depth;
+	char subject[PS_CANON_MAX];
 	char nonce[PS_NONCE_MAX];
 };
 
@@ -136,6 +140,7 @@ struct inquiry {
 	unsigned listen_port;
 	uid_t child_uid;
 	uint64_t who_unknown_peer;
+	uint64_t follow_retries; /* follows asked again for certificates the judge lacked */
 };
 
 static uint64_t mono_ns(void)
@@ -679,7 +684,8 @@ static void on_who_req(struct inquiry *q, const struct ps_who_req *m)
 	    m->local.family != m->remote.family || m->npeer_addrs > PKI_ADDRS_MAX || m->depth < -1 ||
 	    m->depth > 64 || m->deadline_ms > 60000 || m->paper > 1 || m->age_ms > 86400000 ||
 	    !nul_inside(m->nonce, sizeof(m->nonce)) || (m->nonce[0] && !inq_nonce_ok(m->nonce)) ||
-	    !nul_inside(m->peer_cn, sizeof(m->peer_cn))) {
+	    !nul_inside(m->peer_cn, sizeof(m->peer_cn)) || m->part_v > 2 ||
+	    !nul_inside(m->have, sizeof(m->have)) || !part_have_ok(m->have)) {
 		violation(q, "malformed WHO_REQ");
 		return;
 	}
@@ -733,18 +739,16 @@ static void on_who_req(struct inquiry *q, const struct ps_who_req *m)
 		char *signed_text = NULL;
 		if (m->nonce[0] && q->signer) {
 			char err[160];
-			cJSON *s = part_make_answer(q->signer, m->nonce, local, remote, a, err, sizeof(err));
-			if (s) {
-				/* the answer's bytes and the part spliced, not the whole printed again */
-				signed_text = aend ? part_splice(ans, (size_t)(aend - ans), s) : NULL;
-				cJSON_AddItemToObject(a, "signed", s);
-				if (!signed_text)
-					signed_text = cJSON_PrintUnformatted(a);
-				if (signed_text)
-					text = signed_text;
-			} else {
-				log_warnx("inquiry: cannot sign the part: %s", err);
-			}
+			/* the answer's bytes kept and the part spliced, not the whole printed
+			 * again; format 2 builds the part from the answer's own tree bytes */
+			signed_text = aend ? part_answer_signed(q->signer, m->part_v == 2 ? 2 : 1,
+								m->nonce, m->have, local, remote, ans,
+								(size_t)(aend - ans), a, err, sizeof(err))
+					   : NULL;
+			if (signed_text)
+				text = signed_text;
+			else
+				log_warnx("inquiry: cannot sign the part: %s", aend ? err : "no answer text");
 		}
 		if (inq_wants_follow(text))
 			allow_leaves(q, a, (long)m->deadline_ms);
@@ -857,13 +861,30 @@ static void on_follow_done(struct inquiry *q, uint64_t id, const char *text)
 	}
 }
 
+static int send_follow(struct inquiry *q, struct pfollow *p, const char *have);
+
 /* the judge's verdict: the answer the guard / CLI gets */
-static void on_verdict(void *arg, uint64_t id, const char *text)
+static void on_verdict(void *arg, uint64_t id, const char *text, int retry)
 {
 	struct inquiry *q = arg;
 	struct pfollow *p = find_follow(q, id, 1);
 	if (!p)
 		return; /* answered "not judged" already */
+	/* parts refused for certificates the judge does not hold (it restarted, or they
+	 * fell out of what it holds): followed once more, without "have", so that every
+	 * host sends its certificate — while at least half of the time is left */
+	uint64_t now = mono_ns();
+	if (retry && !p->retried && now < p->deadline_ns &&
+	    p->deadline_ns - now > (p->deadline_ns - p->start_ns) / 2) {
+		p->retried = 1;
+		p->at_judge = 0;
+		p->ping_ns = 0;
+		q->follow_retries++;
+		log_debug("inquiry: follow %llu: the judge lacks certificates: asked again without \"have\"",
+			  (unsigned long long)p->id);
+		send_follow(q, p, "");
+		return;
+	}
 	unlink_follow(q, p);
 	p->done(p->arg, text);
 	free(p->own);
@@ -896,28 +917,41 @@ int inquiry_follow(struct inquiry *q, const char *answer, long deadline_ms, cons
 	p->id = ++q->next_id;
 	p->done = done;
 	p->arg = arg;
-	p->deadline_ns = mono_ns() + (uint64_t)deadline_ms * 1000000ULL;
+	p->start_ns = mono_ns();
+	p->deadline_ns = p->start_ns + (uint64_t)deadline_ms * 1000000ULL;
 	p->expire_ns = p->deadline_ns + FOLLOW_GRACE_NS;
+	p->depth = (int)q->c.max_depth;
+	if (subject_canon)
+		snprintf(p->subject, sizeof(p->subject), "%s", subject_canon);
 	/* the nonce is the monitor's (review finding 1): the child only carries it */
 	if (q->tls && part_nonce(p->nonce) != 0) {
 		free(p->own);
 		free(p);
 		return -1;
 	}
+	p->next = q->pf;
+	q->pf = p;
+	/* the certificates the judge holds: the far hosts leave them out of their parts */
+	send_follow(q, p, q->tls ? judge_svc_have(q->judge) : "");
+	return 0; /* (a send that failed: child_gone answered it, "no answer") */
+}
+
+/* FOLLOW_REQ for p: its own answer, its nonce, the time left */
+static int send_follow(struct inquiry *q, struct pfollow *p, const char *have)
+{
+	uint64_t now = mono_ns();
+	long left = p->deadline_ns > now ? (long)((p->deadline_ns - now) / 1000000ULL) : 0;
 	struct ps_follow_req m;
 	memset(&m, 0, sizeof(m));
 	m.h = (struct ps_hdr){PS_MAGIC, PS_FOLLOW_REQ, p->id};
-	m.depth = (int32_t)q->c.max_depth;
-	m.deadline_ms = (uint32_t)deadline_ms;
+	m.depth = (int32_t)p->depth;
+	m.deadline_ms = (uint32_t)(left > 0 ? left : 1);
+	size_t len = strlen(p->own);
 	m.len = (uint32_t)len;
-	if (subject_canon)
-		snprintf(m.subject, sizeof(m.subject), "%s", subject_canon);
+	snprintf(m.subject, sizeof(m.subject), "%s", p->subject);
 	memcpy(m.nonce, p->nonce, sizeof(m.nonce));
-	p->next = q->pf;
-	q->pf = p;
-	if (send_text(q, &m, sizeof(m), answer, len) != 0)
-		return 0; /* child_gone answered it ("no answer") */
-	return 0;
+	snprintf(m.have, sizeof(m.have), "%s", have && part_have_ok(have) ? have : "");
+	return send_text(q, &m, sizeof(m), p->own, len);
 }
 
 /* ---- the loop's side ----------------------------------------------------------- */

@@ -19,7 +19,10 @@ static size_t max_len(int to_judge, uint32_t type)
 {
 	if (to_judge)
 		return type == JD_REQ ? JD_REQ_MAX : type == JD_PING ? 0 : (size_t)-1;
-	return type == JD_VERDICT ? JD_VERDICT_MAX : type == JD_PONG ? 0 : (size_t)-1;
+	return type == JD_VERDICT || type == JD_VERDICT_RETRY ? JD_VERDICT_MAX
+	       : type == JD_HAVE			      ? PART_HAVE_CHARS
+	       : type == JD_PONG			      ? 0
+							      : (size_t)-1;
 }
 
 int jd_feed(struct jd_reader *r, const unsigned char *p, size_t n, size_t *used, char *why,
@@ -189,6 +192,14 @@ static void reason_of(const cJSON *c, char *out, size_t n)
 char *judge_run(struct pki_trust *t, const char *nonce, const char *own, size_t own_len,
 		const char *up, size_t up_len)
 {
+	return judge_run_ex(t, nonce, own, own_len, up, up_len, NULL);
+}
+
+char *judge_run_ex(struct pki_trust *t, const char *nonce, const char *own, size_t own_len,
+		   const char *up, size_t up_len, int *missing)
+{
+	if (missing)
+		*missing = 0;
 	cJSON *a = cJSON_ParseWithLength(own, own_len);
 	if (!cJSON_IsObject(a)) { /* the monitor's own text: cannot happen; said plainly */
 		cJSON_Delete(a);
@@ -259,7 +270,7 @@ char *judge_run(struct pki_trust *t, const char *nonce, const char *own, size_t 
 	free(cv);
 	cJSON_Delete(u);
 	if (t)
-		parts_verify_answer(t, nonce ? nonce : "", a); /* rebuilds the chains */
+		parts_verify_answer_ex(t, nonce ? nonce : "", a, missing); /* rebuilds the chains */
 	else
 		chain_reflatten(a);
 	char *text = cJSON_PrintUnformatted(a);

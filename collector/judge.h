@@ -35,6 +35,11 @@ enum jd_type {
 	JD_VERDICT,  /* judge → monitor: the judged answer text */
 	JD_PING,     /* monitor → judge: len 0 */
 	JD_PONG,     /* judge → monitor: len 0 */
+	JD_VERDICT_RETRY, /* judge → monitor: a verdict in which parts were refused because
+			   * the judge does not hold their certificate: following once more
+			   * without "have" fetches them (parts.h, format 2) */
+	JD_HAVE,     /* judge → monitor: the certificates it holds, as a "have" text
+		      * (≤ PART_HAVE_CHARS base64url characters), sent when it changed */
 };
 
 struct jd_hdr {
@@ -90,6 +95,9 @@ unsigned char *jd_frame(uint32_t type, uint64_t id, const void *a, size_t alen, 
  * NULL unless out of memory. */
 char *judge_run(struct pki_trust *t, const char *nonce, const char *own, size_t own_len,
 		const char *up, size_t up_len);
+/* judge_run, and *missing = parts refused for a certificate the judge does not hold */
+char *judge_run_ex(struct pki_trust *t, const char *nonce, const char *own, size_t own_len,
+		   const char *up, size_t up_len, int *missing);
 
 /* the judge process's main (hoptraced -J 3): never returns on success */
 struct inq_conf;
@@ -97,7 +105,9 @@ int judge_main(const struct inq_conf *c, int fd);
 
 /* ---- the monitor's side (judge_svc.c) ---------------------------------------------- */
 struct judge_svc;
-typedef void (*judge_verdict_fn)(void *arg, uint64_t id, const char *text);
+/* retry: the judge lacked certificates (JD_VERDICT_RETRY): asking again without "have"
+ * fetches them */
+typedef void (*judge_verdict_fn)(void *arg, uint64_t id, const char *text, int retry);
 /* starts the judge (hoptraced re-executed as `hoptraced -J 3 [-d] [-v…] -f conffile`);
  * its socket goes into epfd with data.u32 = tag */
 struct judge_svc *judge_svc_new(int epfd, uint32_t tag, const char *conffile, int fg,
@@ -114,6 +124,8 @@ int judge_svc_ping(struct judge_svc *j);
 int judge_svc_io(struct judge_svc *j, uint32_t events);
 /* the last time anything came from the judge (CLOCK_MONOTONIC ns) */
 uint64_t judge_svc_heard(const struct judge_svc *j);
+/* the judge's last JD_HAVE ("" before any, or after a restart) */
+const char *judge_svc_have(const struct judge_svc *j);
 void judge_svc_kill(struct judge_svc *j, const char *why);
 void judge_svc_reap(struct judge_svc *j);
 void judge_svc_free(struct judge_svc *j);

@@ -28,6 +28,7 @@
 #include "hoptrace/log.h"
 #include "inquiry.h"
 #include "judge.h"
+#include "parts.h"
 
 #if defined(__x86_64__)
 #define JD_ARCH AUDIT_ARCH_X86_64
@@ -154,10 +155,25 @@ static void on_frame(int fd, struct pki_trust *t, const struct jd_reader *r)
 		struct jd_req_view v;
 		if (jd_parse_req(r->buf, r->h.len, &v, why, sizeof why) != 0)
 			_exit(2); /* the monitor's own bytes: a bug, end here */
-		char *text = judge_run(t, v.nonce, v.own, v.own_len, v.up, v.up_len);
+		int missing = 0;
+		char *text = judge_run_ex(t, v.nonce, v.own, v.own_len, v.up, v.up_len, &missing);
 		if (!text)
 			_exit(3);
-		f = jd_frame(JD_VERDICT, r->h.id, text, strlen(text), NULL, 0, &n);
+		/* the certificates held, when they changed: the monitor's next "have" */
+		static char last[PART_HAVE_CHARS + 1];
+		char have[PART_HAVE_CHARS + 1];
+		size_t hl = parts_have(have, sizeof have);
+		if (strcmp(have, last) != 0) {
+			size_t hn = 0;
+			unsigned char *hf = jd_frame(JD_HAVE, 0, have, hl, NULL, 0, &hn);
+			if (!hf)
+				_exit(3);
+			write_all(fd, hf, hn);
+			free(hf);
+			memcpy(last, have, sizeof last);
+		}
+		f = jd_frame(missing ? JD_VERDICT_RETRY : JD_VERDICT, r->h.id, text, strlen(text), NULL,
+			     0, &n);
 		free(text);
 	}
 	if (!f)

@@ -19,6 +19,7 @@
 
 #include "hoptrace/log.h"
 #include "judge.h"
+#include "parts.h"
 
 #define JD_QUEUE_MAX (8u << 20) /* bytes waiting for the judge: more = stuck */
 #define JD_WINDOW_NS (60ULL * 1000000000ULL)
@@ -39,6 +40,7 @@ struct judge_svc {
 	int want_out;
 	struct jd_reader r;
 	uint64_t heard_ns;
+	char have[PART_HAVE_CHARS + 1]; /* the judge's last JD_HAVE */
 	uint64_t spawned[16];
 	unsigned nspawn;
 	pid_t zombies[JD_ZOMBIES];
@@ -72,6 +74,11 @@ struct judge_svc *judge_svc_new(int epfd, uint32_t tag, const char *conffile, in
 int judge_svc_up(const struct judge_svc *j)
 {
 	return j && j->fd >= 0;
+}
+
+const char *judge_svc_have(const struct judge_svc *j)
+{
+	return j && j->fd >= 0 ? j->have : "";
 }
 
 uint64_t judge_svc_heard(const struct judge_svc *j)
@@ -158,6 +165,7 @@ int judge_svc_spawn(struct judge_svc *j)
 	j->fd = sv[0];
 	j->pid = pid;
 	j->heard_ns = now;
+	j->have[0] = 0; /* a new judge holds no certificate */
 	j->r = (struct jd_reader){.to_judge = 0};
 	j->spawned[j->nspawn++ % 16] = now;
 	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = j->tag};
@@ -286,12 +294,19 @@ int judge_svc_io(struct judge_svc *j, uint32_t events)
 			}
 			if (rv == 0)
 				continue;
-			if (j->r.h.type == JD_VERDICT) {
+			if (j->r.h.type == JD_VERDICT || j->r.h.type == JD_VERDICT_RETRY) {
 				if (j->r.h.len == 0 || memchr(j->r.buf, 0, j->r.h.len)) {
 					gone(j, "an empty verdict or a NUL inside one", 1);
 					return -1;
 				}
-				j->fn(j->arg, j->r.h.id, (const char *)j->r.buf);
+				j->fn(j->arg, j->r.h.id, (const char *)j->r.buf,
+				      j->r.h.type == JD_VERDICT_RETRY);
+			} else if (j->r.h.type == JD_HAVE) {
+				if (memchr(j->r.buf, 0, j->r.h.len) || !part_have_ok((const char *)j->r.buf)) {
+					gone(j, "a malformed JD_HAVE", 1);
+					return -1;
+				}
+				memcpy(j->have, j->r.buf, j->r.h.len + 1);
 			}
 			jd_take(&j->r);
 			if (j->fd < 0)

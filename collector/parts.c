@@ -281,6 +281,390 @@ char *part_splice(const char *answer, size_t alen, const cJSON *sgn)
 	return out;
 }
 
+/* ---- format 2: bytes built once ------------------------------------------------- */
+
+struct sbuf {
+	char *p;
+	size_t n, cap;
+	int oom;
+};
+
+static void sb_add(struct sbuf *b, const char *s, size_t len)
+{
+	if (b->oom)
+		return;
+	if (b->n + len + 1 > b->cap) {
+		size_t nc = (b->n + len + 1) * 2;
+		char *np = realloc(b->p, nc);
+		if (!np) {
+			b->oom = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = nc;
+	}
+	memcpy(b->p + b->n, s, len);
+	b->n += len;
+	b->p[b->n] = 0;
+}
+
+static void sb_str(struct sbuf *b, const char *s)
+{
+	sb_add(b, s, strlen(s));
+}
+
+/* s as a JSON string, quotes included: runs copied whole, only '"', '\\' and control
+ * characters escaped (what cJSON's parser reads back to the same bytes) */
+static void sb_esc(struct sbuf *b, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i = 0, run = 0;
+	sb_add(b, "\"", 1);
+	for (; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c != '"' && c != '\\' && c >= 0x20)
+			continue;
+		sb_add(b, s + run, i - run);
+		char e[7] = {'\\', (char)c, 0};
+		size_t el = 2;
+		if (c < 0x20) {
+			e[1] = 'u';
+			e[2] = '0';
+			e[3] = '0';
+			e[4] = hex[c >> 4];
+			e[5] = hex[c & 15];
+			el = 6;
+		}
+		sb_add(b, e, el);
+		run = i + 1;
+	}
+	sb_add(b, s + run, len - run);
+	sb_add(b, "\"", 1);
+}
+
+static int b64url(const unsigned char *src, size_t len, char *out, size_t on)
+{
+	unsigned char b[64];
+	size_t ol = 0;
+	if (len > 45 || mbedtls_base64_encode(b, sizeof(b), &ol, src, len) != 0)
+		return -1;
+	while (ol && b[ol - 1] == '=')
+		ol--;
+	if (ol + 1 > on)
+		return -1;
+	for (size_t i = 0; i < ol; i++)
+		out[i] = b[i] == '+' ? '-' : b[i] == '/' ? '_' : (char)b[i];
+	out[ol] = 0;
+	return 0;
+}
+
+static int b64url_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_';
+}
+
+int part_cert_id(const unsigned char *der, size_t len, char out[PART_CERT_ID_B64 + 1])
+{
+	unsigned char h[32];
+	if (!der || !len || pki_sha256(der, len, h) != 0)
+		return -1;
+	return b64url(h, sizeof(h), out, PART_CERT_ID_B64 + 1);
+}
+
+static int cert_id_ok(const char *s)
+{
+	if (!s || strlen(s) != PART_CERT_ID_B64)
+		return 0;
+	for (size_t i = 0; i < PART_CERT_ID_B64; i++)
+		if (!b64url_char(s[i]))
+			return 0;
+	return 1;
+}
+
+int part_have_ok(const char *have)
+{
+	size_t l = have ? strnlen(have, PART_HAVE_CHARS + 1) : 0;
+	if (l > PART_HAVE_CHARS || l % PART_HAVE_ID)
+		return 0;
+	for (size_t i = 0; i < l; i++)
+		if (!b64url_char(have[i]))
+			return 0;
+	return 1;
+}
+
+static int have_has(const char *have, const char *id)
+{
+	size_t l = have ? strnlen(have, PART_HAVE_CHARS + 1) : 0;
+	if (l > PART_HAVE_CHARS)
+		return 0;
+	for (size_t i = 0; i + PART_HAVE_ID <= l; i += PART_HAVE_ID)
+		if (!memcmp(have + i, id, PART_HAVE_ID))
+			return 1;
+	return 0;
+}
+
+static size_t skip_ws(const char *s, size_t n, size_t i)
+{
+	while (i < n && is_ws(s[i]))
+		i++;
+	return i;
+}
+
+/* at '"': past the closing quote; -1 when it does not close */
+static int skip_string(const char *s, size_t n, size_t *i)
+{
+	size_t k = *i + 1;
+	while (k < n && s[k] != '"')
+		k += s[k] == '\\' ? 2 : 1;
+	if (k >= n)
+		return -1;
+	*i = k + 1;
+	return 0;
+}
+
+static int skip_value(const char *s, size_t n, size_t *i)
+{
+	size_t k = *i;
+	if (k >= n)
+		return -1;
+	if (s[k] == '"')
+		return skip_string(s, n, i);
+	if (s[k] == '{' || s[k] == '[') {
+		long d = 0;
+		do {
+			if (s[k] == '"') {
+				if (skip_string(s, n, &k) != 0)
+					return -1;
+				continue;
+			}
+			if (s[k] == '{' || s[k] == '[')
+				d++;
+			else if (s[k] == '}' || s[k] == ']')
+				d--;
+			k++;
+		} while (d > 0 && k < n);
+		if (d != 0)
+			return -1;
+		*i = k;
+		return 0;
+	}
+	while (k < n && s[k] != ',' && s[k] != '}' && s[k] != ']' && !is_ws(s[k]))
+		k++;
+	if (k == *i)
+		return -1;
+	*i = k;
+	return 0;
+}
+
+int part_json_member(const char *s, size_t n, const char *key, size_t *b, size_t *e)
+{
+	size_t kl = strlen(key), i = skip_ws(s, n, 0);
+	if (i >= n || s[i] != '{')
+		return -1;
+	i = skip_ws(s, n, i + 1);
+	while (i < n && s[i] == '"') {
+		size_t ks = i + 1;
+		if (skip_string(s, n, &i) != 0)
+			return -1;
+		size_t ke = i - 1;
+		i = skip_ws(s, n, i);
+		if (i >= n || s[i] != ':')
+			return -1;
+		i = skip_ws(s, n, i + 1);
+		size_t vs = i;
+		if (skip_value(s, n, &i) != 0)
+			return -1;
+		if (ke - ks == kl && !memcmp(s + ks, key, kl)) {
+			*b = vs;
+			*e = i;
+			return 0;
+		}
+		i = skip_ws(s, n, i);
+		if (i >= n || s[i] != ',')
+			return -1;
+		i = skip_ws(s, n, i + 1);
+	}
+	return -1;
+}
+
+/* every conn leaf of the tree (below any node) has "upstream": null — then the tree's
+ * printed bytes are what the part says (the judge reads no upstream in a part anyway) */
+static int upstreams_null(const cJSON *node, int depth)
+{
+	const char *type = jstr(node, "type");
+	if (!type || depth > 200)
+		return !type;
+	if (!strcmp(type, "conn")) {
+		const cJSON *u = cJSON_GetObjectItem(node, "upstream");
+		return !u || cJSON_IsNull(u);
+	}
+	const cJSON *x;
+	cJSON_ArrayForEach(x, cJSON_GetObjectItem(node, "sources"))
+		if (!upstreams_null(cJSON_GetObjectItem(x, "node"), depth + 1))
+			return 0;
+	return 1;
+}
+
+/* the signer's certificate id, computed once per certificate */
+static const char *signer_cert_id(struct pki_signer *s)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static unsigned char *der_c;
+	static size_t len_c;
+	static char id_c[PART_CERT_ID_B64 + 1];
+	static __thread char id[PART_CERT_ID_B64 + 1];
+	size_t len = 0;
+	const unsigned char *der = pki_signer_cert(s, &len);
+	if (!der || !len)
+		return NULL;
+	pthread_mutex_lock(&mu);
+	int ok = 1;
+	if (!der_c || len_c != len || memcmp(der_c, der, len)) {
+		free(der_c);
+		der_c = malloc(len);
+		ok = der_c && part_cert_id(der, len, id_c) == 0;
+		if (ok) {
+			memcpy(der_c, der, len);
+			len_c = len;
+		} else {
+			free(der_c);
+			der_c = NULL;
+		}
+	}
+	if (ok)
+		memcpy(id, id_c, sizeof(id));
+	pthread_mutex_unlock(&mu);
+	return ok ? id : NULL;
+}
+
+char *part_answer_signed(struct pki_signer *s, int pv, const char *nonce, const char *have,
+			 const char *asked_local, const char *asked_remote, const char *ans,
+			 size_t alen, const cJSON *a, char *err, size_t n)
+{
+	if (pv != 2) {
+		cJSON *sg = part_make_answer(s, nonce, asked_local, asked_remote, a, err, n);
+		char *t = sg ? part_splice(ans, alen, sg) : NULL;
+		if (sg && !t)
+			snprintf(err, n, "part: out of memory, or not an answer's text");
+		cJSON_Delete(sg);
+		return t;
+	}
+	const char *host = jstr(a, "host");
+	const cJSON *tree = cJSON_GetObjectItem(a, "tree");
+	if (!s || !host || !nonce || !asked_local || !asked_remote || !cJSON_IsObject(tree) || !ans) {
+		snprintf(err, n, "part: missing signer, host, nonce, asked connection or tree");
+		return NULL;
+	}
+	const char *id = signer_cert_id(s);
+	const char *cert64 = pki_signer_cert_b64(s);
+	if (!id || !cert64) {
+		snprintf(err, n, "part: the signer has no certificate");
+		return NULL;
+	}
+	/* the answer's end: its last '}' (the signed member goes before it) */
+	size_t an = alen, k;
+	while (an && is_ws(ans[an - 1]))
+		an--;
+	if (an < 2 || ans[0] != '{' || ans[an - 1] != '}') {
+		snprintf(err, n, "part: not an answer's text");
+		return NULL;
+	}
+	for (k = an - 1; k > 1 && is_ws(ans[k - 1]); k--)
+		;
+	int empty = ans[k - 1] == '{';
+	/* the tree's bytes: the answer's own when its leaves carry no upstream */
+	size_t tb = 0, te = 0;
+	char *tprint = NULL;
+	if (!upstreams_null(tree, 0) || part_json_member(ans, an, "tree", &tb, &te) != 0) {
+		cJSON *t = cJSON_Duplicate(tree, 1);
+		if (t)
+			null_upstreams(t, 0);
+		tprint = t ? cJSON_PrintUnformatted(t) : NULL;
+		cJSON_Delete(t);
+		if (!tprint) {
+			snprintf(err, n, "part: out of memory");
+			return NULL;
+		}
+	}
+	struct sbuf p = {0}, o = {0};
+	char num[96];
+	sb_str(&p, "{\"v\":2,\"host\":");
+	sb_esc(&p, host, strlen(host));
+	sb_str(&p, ",\"cert\":\"");
+	sb_str(&p, id);
+	sb_str(&p, "\",\"nonce\":");
+	sb_esc(&p, nonce, strlen(nonce));
+	snprintf(num, sizeof(num), ",\"ts\":%lld,\"asked\":{\"local\":", (long long)time(NULL));
+	sb_str(&p, num);
+	sb_esc(&p, asked_local, strlen(asked_local));
+	sb_str(&p, ",\"remote\":");
+	sb_esc(&p, asked_remote, strlen(asked_remote));
+	sb_str(&p, "}");
+	if (cJSON_IsTrue(cJSON_GetObjectItem(a, "truncated")))
+		sb_str(&p, ",\"truncated\":true");
+	if (cJSON_IsTrue(cJSON_GetObjectItem(a, "holders_incomplete")))
+		sb_str(&p, ",\"holders_incomplete\":true");
+	const cJSON *past = cJSON_GetObjectItem(a, "past");
+	const cJSON *pc = cJSON_GetObjectItem(past, "closed_ago_ms"), *pa = cJSON_GetObjectItem(past, "as_of_ago_ms");
+	if (cJSON_IsObject(past) && cJSON_IsNumber(pc) && cJSON_IsNumber(pa) && pc->valuedouble >= 0 &&
+	    pa->valuedouble >= 0 && pc->valuedouble <= 86400000.0 && pa->valuedouble <= 86400000.0) {
+		snprintf(num, sizeof(num), ",\"past\":{\"closed_ago_ms\":%llu,\"as_of_ago_ms\":%llu}",
+			 (unsigned long long)pc->valuedouble, (unsigned long long)pa->valuedouble);
+		sb_str(&p, num);
+	}
+	sb_str(&p, ",\"tree\":");
+	if (tprint)
+		sb_str(&p, tprint);
+	else
+		sb_add(&p, ans + tb, te - tb);
+	sb_str(&p, "}");
+	free(tprint);
+	char *out = NULL;
+	unsigned char *bytes = NULL;
+	if (p.oom)
+		goto oom;
+	size_t blen = sizeof(PART_DOMAIN2) + p.n, slen = PKI_SIG_MAX;
+	unsigned char sig[PKI_SIG_MAX + 16];
+	char sig64[2 * PKI_SIG_MAX + 8];
+	if (!(bytes = malloc(blen)))
+		goto oom;
+	memcpy(bytes, PART_DOMAIN2, sizeof(PART_DOMAIN2)); /* with its NUL */
+	memcpy(bytes + sizeof(PART_DOMAIN2), p.p, p.n);
+	if (pki_signer_sign(s, bytes, blen, sig, &slen) != 0 || slen == 0 || slen > PKI_SIG_MAX) {
+		snprintf(err, n, "part: signing failed");
+		goto out;
+	}
+	size_t s64 = 0;
+	if (mbedtls_base64_encode((unsigned char *)sig64, sizeof(sig64), &s64, sig, slen) != 0)
+		goto oom;
+	sig64[s64] = 0;
+	sb_add(&o, ans, an - 1);
+	sb_str(&o, empty ? "\"signed\":{\"v\":2,\"cert_id\":\"" : ",\"signed\":{\"v\":2,\"cert_id\":\"");
+	sb_str(&o, id);
+	sb_str(&o, "\",\"sig\":\"");
+	sb_str(&o, sig64);
+	if (!have_has(have, id)) {
+		sb_str(&o, "\",\"cert\":\"");
+		sb_str(&o, cert64);
+	}
+	sb_str(&o, "\",\"part\":");
+	sb_esc(&o, p.p, p.n);
+	sb_str(&o, "}}");
+	if (o.oom)
+		goto oom;
+	out = o.p;
+	o.p = NULL;
+	goto out;
+oom:
+	snprintf(err, n, "part: out of memory");
+out:
+	free(bytes);
+	free(p.p);
+	free(o.p);
+	return out;
+}
+
 /* ---- the judge ---------------------------------------------------------------- */
 
 struct judge {
@@ -290,8 +674,10 @@ struct judge {
 	int parts;    /* parts looked at (bounded by PARTS_MAX) */
 	/* distinct certificates seen (bounded by PARTS_CERTS_MAX): a certificate not in the
 	 * trust's cache costs a chain check (ms), so one answer may not bring many */
-	unsigned char certs[PARTS_CERTS_MAX][32]; /* SHA-256 of their base64 text */
+	unsigned char certs[PARTS_CERTS_MAX][32]; /* SHA-256 of their base64 text (format 1)
+						   * or of their id (format 2) */
 	int ncerts;
+	int missing; /* parts refused: their certificate not held (format 2) */
 };
 
 /* 0 if cert64 was seen in this answer or there is room for one more; h: its SHA-256 */
@@ -365,6 +751,109 @@ static unsigned char *cert_decode(const char *cert64, const unsigned char h[32],
 	v->lru = ++certc_tick;
 	pthread_mutex_unlock(&certc_mu);
 	return der;
+}
+
+/* The certificates the judge holds (format 2): each one a part was checked with — chain,
+ * validity, CRL, kind, signature — keyed by its id, the PARTS_HELD_MAX most recently
+ * used. Holding one saves its transfer only: a part naming it by id has it checked again
+ * by pki_trust_verify_part, as a part carrying it would (the trust's cache makes that the
+ * signature check, a reload empties it). Invariant: certc_mu guards held and certc_tick. */
+static struct held_ent {
+	char id[PART_CERT_ID_B64 + 1]; /* "" unused */
+	unsigned char *der;
+	size_t len;
+	uint64_t lru;
+} held[PARTS_HELD_MAX];
+
+void parts_cert_hold(const char *id, const unsigned char *der, size_t len)
+{
+	if (!cert_id_ok(id) || !der || !len)
+		return;
+	unsigned char *keep = malloc(len);
+	if (!keep)
+		return;
+	memcpy(keep, der, len);
+	pthread_mutex_lock(&certc_mu);
+	struct held_ent *v = &held[0];
+	for (int i = 0; i < PARTS_HELD_MAX; i++) {
+		if (!strcmp(held[i].id, id)) { /* the same id is the same DER */
+			v = &held[i];
+			break;
+		}
+		if (!held[i].der) {
+			v = &held[i];
+			break;
+		}
+		if (held[i].lru < v->lru)
+			v = &held[i];
+	}
+	free(v->der);
+	snprintf(v->id, sizeof(v->id), "%s", id);
+	v->der = keep;
+	v->len = len;
+	v->lru = ++certc_tick;
+	pthread_mutex_unlock(&certc_mu);
+}
+
+void parts_cert_forget(void)
+{
+	pthread_mutex_lock(&certc_mu);
+	for (int i = 0; i < PARTS_HELD_MAX; i++) {
+		free(held[i].der);
+		memset(&held[i], 0, sizeof(held[i]));
+	}
+	pthread_mutex_unlock(&certc_mu);
+}
+
+/* the DER held under id, copied; NULL when not held */
+static unsigned char *held_get(const char *id, size_t *len)
+{
+	unsigned char *der = NULL;
+	pthread_mutex_lock(&certc_mu);
+	for (int i = 0; i < PARTS_HELD_MAX; i++)
+		if (held[i].der && !strcmp(held[i].id, id)) {
+			if ((der = malloc(held[i].len))) {
+				memcpy(der, held[i].der, held[i].len);
+				*len = held[i].len;
+				held[i].lru = ++certc_tick;
+			}
+			break;
+		}
+	pthread_mutex_unlock(&certc_mu);
+	return der;
+}
+
+size_t parts_have(char *out, size_t n)
+{
+	size_t o = 0;
+	uint64_t below = UINT64_MAX;
+	if (!n)
+		return 0;
+	pthread_mutex_lock(&certc_mu);
+	for (int k = 0; k < PART_HAVE_N && o + PART_HAVE_ID < n; k++) {
+		int best = -1;
+		for (int i = 0; i < PARTS_HELD_MAX; i++)
+			if (held[i].der && held[i].lru < below && (best < 0 || held[i].lru > held[best].lru))
+				best = i;
+		if (best < 0)
+			break;
+		memcpy(out + o, held[best].id, PART_HAVE_ID);
+		o += PART_HAVE_ID;
+		below = held[best].lru;
+	}
+	pthread_mutex_unlock(&certc_mu);
+	/* sorted: the text changes when the set does, not with the order of use (the judge
+	 * sends JD_HAVE only when it changed) */
+	for (size_t a = PART_HAVE_ID; a < o; a += PART_HAVE_ID)
+		for (size_t b = a; b >= PART_HAVE_ID && memcmp(out + b - PART_HAVE_ID, out + b, PART_HAVE_ID) > 0;
+		     b -= PART_HAVE_ID) {
+			char t[PART_HAVE_ID];
+			memcpy(t, out + b, PART_HAVE_ID);
+			memcpy(out + b, out + b - PART_HAVE_ID, PART_HAVE_ID);
+			memcpy(out + b - PART_HAVE_ID, t, PART_HAVE_ID);
+		}
+	out[o] = 0;
+	return o;
 }
 
 /* an endpoint as inquiry.c reads it (ht_endpoint_parse: an IPv4-mapped address is the
@@ -481,22 +970,48 @@ static cJSON *verify_one(struct judge *j, const cJSON *L, cJSON *U, int depth, c
 		return FORGED("too many parts");
 	const cJSON *v = cJSON_GetObjectItem(sg, "v");
 	const char *part = jstr(sg, "part"), *sig64 = jstr(sg, "sig"), *cert64 = jstr(sg, "cert");
-	if (!cJSON_IsObject(sg) || !cJSON_IsNumber(v) || v->valuedouble != 1 || !part ||
-	    !sig64 || !cert64)
+	const char *cid = jstr(sg, "cert_id");
+	int fv = cJSON_IsNumber(v) && (v->valuedouble == 1 || v->valuedouble == 2) ? (int)v->valuedouble : 0;
+	if (!cJSON_IsObject(sg) || !fv || !part || !sig64 || (fv == 1 && !cert64) ||
+	    (fv == 2 && !cert_id_ok(cid)))
 		return FORGED("bad form");
 	size_t plen = strnlen(part, INQ_ANSWER_MAX + 1);
 	if (plen > INQ_ANSWER_MAX)
 		return FORGED("too large");
-	if (strnlen(cert64, PARTS_CERT_B64_MAX + 1) > PARTS_CERT_B64_MAX)
+	if (cert64 && strnlen(cert64, PARTS_CERT_B64_MAX + 1) > PARTS_CERT_B64_MAX)
 		return FORGED("bad form");
 	unsigned char ch[32];
-	if (cert_seen(j, cert64, ch) != 0)
+	if (cert_seen(j, fv == 1 ? cert64 : cid, ch) != 0)
 		return FORGED("too many certificates");
 
 	size_t derlen = 0, slen = 0, blen = 0;
-	unsigned char *der = cert_decode(cert64, ch, &derlen);
+	unsigned char *der = NULL;
+	int sent = 0; /* format 2: the certificate came with the part (else held) */
+	if (fv == 1) {
+		der = cert_decode(cert64, ch, &derlen);
+	} else if (cert64) {
+		char got[PART_CERT_ID_B64 + 1];
+		der = b64_decode(cert64, PARTS_CERT_B64_MAX, &derlen);
+		if (der && (part_cert_id(der, derlen, got) != 0 || strcmp(got, cid) != 0)) {
+			free(der);
+			return FORGED("certificate id");
+		}
+		sent = 1;
+	} else if (!(der = held_get(cid, &derlen))) {
+		/* not trusted blind: refused, and fetched by asking again without "have" */
+		j->missing++;
+		snprintf(why, wn, "certificate not held");
+		return NULL;
+	}
 	unsigned char *sig = b64_decode(sig64, PARTS_SIG_B64_MAX, &slen);
-	unsigned char *bytes = der && sig ? signed_bytes(part, plen, &blen) : NULL;
+	unsigned char *bytes = NULL;
+	if (der && sig && fv == 1) {
+		bytes = signed_bytes(part, plen, &blen);
+	} else if (der && sig && (bytes = malloc(sizeof(PART_DOMAIN2) + plen))) {
+		memcpy(bytes, PART_DOMAIN2, sizeof(PART_DOMAIN2));
+		memcpy(bytes + sizeof(PART_DOMAIN2), part, plen);
+		blen = sizeof(PART_DOMAIN2) + plen;
+	}
 	char cn[PKI_CN_MAX + 1] = "", pwhy[160] = "";
 	struct pki_addr addrs[PKI_ADDRS_MAX];
 	int naddrs = PKI_ADDRS_MAX, rv = -2;
@@ -504,6 +1019,8 @@ static cJSON *verify_one(struct judge *j, const cJSON *L, cJSON *U, int depth, c
 		rv = (verifier ? verifier : pki_trust_verify_part)(j->t, der, derlen, bytes, blen,
 								   sig, slen, cn, addrs, &naddrs,
 								   pwhy, sizeof(pwhy));
+	if (rv == 0 && sent)
+		parts_cert_hold(cid, der, derlen);
 	free(der);
 	free(sig);
 	free(bytes);
@@ -522,9 +1039,14 @@ static cJSON *verify_one(struct judge *j, const cJSON *L, cJSON *U, int depth, c
 	const char *al = jstr(asked, "local"), *ar = jstr(asked, "remote");
 	cJSON *tree = cJSON_GetObjectItem(p, "tree");
 	struct ht_endpoint far, near, pal, par;
-	if (!cJSON_IsObject(p) || !cJSON_IsNumber(pv) || pv->valuedouble != 1 || !host ||
+	if (!cJSON_IsObject(p) || !cJSON_IsNumber(pv) || pv->valuedouble != fv || !host ||
 	    !nonce || !al || !ar || !cJSON_IsObject(tree)) {
 		FORGED("bad form");
+		goto out;
+	}
+	/* format 2: the part names the certificate it was checked with (signed) */
+	if (fv == 2 && (!jstr(p, "cert") || strcmp(jstr(p, "cert"), cid) != 0)) {
+		FORGED("certificate id");
 		goto out;
 	}
 	/* 3. the judge's nonce: not a part given for another question */
@@ -562,7 +1084,8 @@ static cJSON *verify_one(struct judge *j, const cJSON *L, cJSON *U, int depth, c
 
 	V = cJSON_CreateObject();
 	cJSON *subj = V ? cJSON_CreateObject() : NULL;
-	cJSON *sgc = subj ? cJSON_Duplicate(sg, 1) : NULL;
+	/* U is replaced by V (inq_fill deletes it): its "signed" is moved, not copied */
+	cJSON *sgc = subj ? cJSON_DetachItemViaPointer(U, (cJSON *)sg) : NULL;
 	if (!sgc) {
 		snprintf(why, wn, "out of memory");
 		cJSON_Delete(subj);
@@ -661,13 +1184,22 @@ static void fill_leaves(struct judge *j, cJSON *tree, cJSON *outer_tree, const s
 	free(lv);
 }
 
-int parts_verify_answer(struct pki_trust *t, const char *nonce, cJSON *answer)
+int parts_verify_answer_ex(struct pki_trust *t, const char *nonce, cJSON *answer, int *missing)
 {
 	struct judge j = {.t = t, .nonce = nonce};
 	cJSON *tree = cJSON_GetObjectItem(answer, "tree");
+	if (missing)
+		*missing = 0;
 	if (!cJSON_IsObject(tree))
 		return 0;
 	fill_leaves(&j, tree, NULL, NULL, 0);
 	chain_reflatten(answer);
+	if (missing)
+		*missing = j.missing;
 	return j.refused;
+}
+
+int parts_verify_answer(struct pki_trust *t, const char *nonce, cJSON *answer)
+{
+	return parts_verify_answer_ex(t, nonce, answer, NULL);
 }

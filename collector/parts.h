@@ -64,6 +64,54 @@ cJSON *part_make_answer(struct pki_signer *s, const char *nonce, const char *ask
  * or out of memory). */
 char *part_splice(const char *answer, size_t alen, const cJSON *sgn);
 
+/* ---- format 2: the certificate by reference (session 15) -----------------------------
+ * An asker whose request says "v":3 gets a part of format 2:
+ *   "signed": {"v":2, "cert_id":"<id>", "sig":"<base64 DER>", ["cert":"<base64 DER>",]
+ *              "part":"<the exact signed text>"}
+ * id = base64url (no padding, 43 characters) of SHA-256 of the part-signing
+ * certificate's DER; the part text names it too ({"v":2,"host":…,"cert":"<id>",…}, so
+ * the signature binds the certificate), and is signed as
+ * SHA-256("hoptrace-part-v2\0" ‖ part). "cert" is left out when the request's "have"
+ * lists the id's first PART_HAVE_ID characters: the judge holds that certificate (it
+ * checked it before). A part whose certificate the judge does not hold is not believed
+ * ("certificate not held"); the judge asks its monitor to follow once more without
+ * "have", so that every host sends its certificate (parts_verify_answer_ex's *missing).
+ * Every part's certificate, held or sent, goes through pki_trust_verify_part (chain to
+ * the fleet CA, validity now, the CRL, a part-signing certificate) as in format 1. */
+#define PART_DOMAIN2 "hoptrace-part-v2"
+#define PART_CERT_ID_B64 43 /* base64url of 32 bytes, no padding */
+#define PART_HAVE_ID 12     /* a "have" entry: an id's first 12 characters (72 bits) */
+#define PART_HAVE_N 16      /* entries in "have" */
+#define PART_HAVE_CHARS (PART_HAVE_ID * PART_HAVE_N)
+#define PARTS_HELD_MAX 64   /* certificates the judge holds (checked before, LRU) */
+
+/* the id of a certificate (DER): 0, or -1 */
+int part_cert_id(const unsigned char *der, size_t len, char out[PART_CERT_ID_B64 + 1]);
+/* "have" syntax: 0..PART_HAVE_N entries of PART_HAVE_ID base64url characters, concatenated */
+int part_have_ok(const char *have);
+/* The signed answer text: ans (alen bytes, the answer as printed; a: it parsed) with its
+ * "signed" member. pv 1: format 1 (part_make_answer + part_splice); pv 2: format 2, the
+ * part built once as bytes (the answer's own tree bytes, when every conn leaf in it has
+ * "upstream":null, else the tree printed with them nulled), the signed member written
+ * directly; have: the asker's "have" ("" or NULL: send the certificate). A new string or
+ * NULL with err. */
+char *part_answer_signed(struct pki_signer *s, int pv, const char *nonce, const char *have,
+			 const char *asked_local, const char *asked_remote, const char *ans,
+			 size_t alen, const cJSON *a, char *err, size_t n);
+/* parts_verify_answer, and *missing = the parts refused because the judge did not hold
+ * their certificate (asking again without "have" fetches them) */
+int parts_verify_answer_ex(struct pki_trust *t, const char *nonce, cJSON *answer, int *missing);
+/* The judge's held certificates: the PART_HAVE_N most recently used, as a "have" text
+ * sorted by id (out: PART_HAVE_CHARS + 1 bytes). Returns its length. */
+size_t parts_have(char *out, size_t n);
+/* holds der under id (what the judge does after a part with it checked; tests); forget
+ * drops them all */
+void parts_cert_hold(const char *id, const unsigned char *der, size_t len);
+void parts_cert_forget(void);
+/* the byte span [*b, *e) of the value of top-level member key in the JSON object text s
+ * (n bytes; text printed by cJSON: not validated). 0 or -1. */
+int part_json_member(const char *s, size_t n, const char *key, size_t *b, size_t *e);
+
 /* Bounds of the judge (past them: "forged part: too deep / too many parts / too large /
  * too many certificates") */
 #define PARTS_DEPTH_MAX 64        /* parts nested in one answer */

@@ -52,6 +52,7 @@
 #define PS_CHUNK 32768u
 #define PS_NONCE_MAX 24 /* base64url text + NUL (parts.h PART_NONCE_B64 = 22) */
 #define PS_CANON_MAX 160
+#define PS_HAVE_MAX 196 /* a "have" text + NUL (parts.h PART_HAVE_CHARS = 192) */
 
 enum ps_type {
 	PS_WHO_REQ = 1,
@@ -91,6 +92,8 @@ struct ps_who_req {
 	char nonce[PS_NONCE_MAX]; /* "" or base64url, NUL inside */
 	char peer_cn[PKI_CN_MAX + 1];
 	uint8_t pad[7];
+	uint32_t part_v;          /* the part format the asker's judge reads: 1, or 2 ("v" ≥ 3) */
+	char have[PS_HAVE_MAX];   /* the asker's "have" (format 2), NUL inside */
 };
 
 struct ps_who_ans {
@@ -107,6 +110,7 @@ struct ps_follow_req {
 	uint32_t pad;
 	char subject[PS_CANON_MAX]; /* canonical 4-tuple or "" */
 	char nonce[PS_NONCE_MAX];   /* the monitor's, for every upstream inquiry ("" lab_plain) */
+	char have[PS_HAVE_MAX];     /* its judge's certificates ("have", parts.h), NUL inside */
 };
 
 struct ps_follow_done {

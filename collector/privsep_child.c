@@ -74,8 +74,15 @@ struct job {
 	uint64_t deadline_ns;
 	int paper;
 	int judge;                    /* the monitor's own follow: its text goes to the judge */
+	int part_v;                   /* the part format the judge reads (1, or 2: "v":3) */
+	char have[PS_HAVE_MAX];       /* the judge's certificates (format 2), passed upstream */
 	char nonce[PS_NONCE_MAX];
 	size_t pending;
+	/* the upstream answers as received (each checked to parse as it is, no NUL, nothing
+	 * after it): printed as these bytes (cJSON raw), not printed again from their parse */
+	cJSON *raw_node[INQ_LEAVES_MAX];
+	char *raw_text[INQ_LEAVES_MAX];
+	size_t nraw;
 	void (*done)(void *arg, uint64_t id, const char *text);
 	void *arg;
 	uint64_t id;
@@ -115,6 +122,7 @@ struct child {
 	struct pki_crl *crl; /* [fleet] crl, read before the chroot (NULL: none set) */
 	const char *evil;    /* HT_TEST_EVIL_CHILD (tests only) */
 	char *replay;        /* evil "replay": the first FOLLOW_DONE sent */
+	uint64_t evil_last;  /* evil "nocert_once": the last follow whose certificates it took */
 };
 
 static struct child *C;
@@ -151,6 +159,16 @@ static void finish_job(struct job *j)
 {
 	if (!j->judge) /* the judge reads only the leaves' upstreams */
 		chain_reflatten(j->ans);
+	/* the chains are made: each upstream goes out as the bytes it came in */
+	for (size_t i = 0; i < j->nraw; i++) {
+		cJSON *r = j->paper ? NULL : cJSON_CreateRaw(j->raw_text[i]);
+		if (r && cJSON_IsObject(cJSON_GetObjectItem(j->raw_node[i], "upstream")))
+			cJSON_ReplaceItemInObject(j->raw_node[i], "upstream", r);
+		else
+			cJSON_Delete(r);
+		free(j->raw_text[i]);
+	}
+	j->nraw = 0;
 	char *text;
 	if (j->paper) {
 		cJSON *p = inq_to_paper(j->ans);
@@ -290,7 +308,10 @@ static int start_leaf(struct job *j, cJSON *node, const char *canon, long rem_ms
 	snprintf(url, sizeof(url), "%s://%s:%u/v1/trace", C->tls ? "https" : "http", host, C->c.port);
 
 	cJSON *rq = cJSON_CreateObject();
-	cJSON_AddNumberToObject(rq, "v", INQ_VERSION);
+	/* an older judge (format 1) asked: its parts of format 1 all the way up */
+	cJSON_AddNumberToObject(rq, "v", j->part_v == 2 ? INQ_VERSION : 2);
+	if (j->part_v == 2 && j->nonce[0])
+		cJSON_AddStringToObject(rq, "have", j->have);
 	cJSON_AddStringToObject(rq, "local", jr->valuestring);
 	cJSON_AddStringToObject(rq, "remote", jl->valuestring);
 	cJSON_AddNumberToObject(rq, "depth", j->depth - 1);
@@ -414,13 +435,23 @@ static void leaf_done(CURL *e, CURLcode rc)
 		inq_refused_reason(code, l->buf, l->len, why, sizeof(why));
 		inq_fill(l->node, NULL, 0, why);
 	} else {
-		cJSON *up = l->buf ? cJSON_ParseWithLength(l->buf, l->len) : NULL;
+		const char *end = NULL;
+		cJSON *up = l->buf ? cJSON_ParseWithLengthOpts(l->buf, l->len, &end, 0) : NULL;
 		if (inq_answer_valid(up) != 0) {
 			cJSON_Delete(up);
 			inq_fill(l->node, NULL, 0, "no answer");
 		} else {
 			int complete = inq_answer_complete(up);
 			inq_fill(l->node, up, complete, complete ? NULL : "upstream incomplete");
+			struct job *jj = l->j;
+			size_t used = end && end > l->buf ? (size_t)(end - l->buf) : 0;
+			if (!jj->paper && used && used <= l->len && !memchr(l->buf, 0, used) &&
+			    jj->nraw < INQ_LEAVES_MAX) {
+				l->buf[used] = 0; /* (what follows the answer, if anything, is dropped) */
+				jj->raw_node[jj->nraw] = l->node;
+				jj->raw_text[jj->nraw++] = l->buf;
+				l->buf = NULL;
+			}
 		}
 	}
 	curl_multi_remove_handle(C->multi, e);
@@ -462,8 +493,8 @@ static void *follower(void *arg)
 }
 
 static int queue_job(cJSON *ans, long deadline_ms, int depth, cJSON *visited, int paper,
-		     const char *nonce, int judge, void (*done)(void *, uint64_t, const char *),
-		     void *arg, uint64_t id)
+		     const char *nonce, int part_v, const char *have, int judge,
+		     void (*done)(void *, uint64_t, const char *), void *arg, uint64_t id)
 {
 	struct job *j = calloc(1, sizeof(*j));
 	if (!j) {
@@ -481,6 +512,8 @@ static int queue_job(cJSON *ans, long deadline_ms, int depth, cJSON *visited, in
 	j->paper = paper;
 	j->judge = judge;
 	snprintf(j->nonce, sizeof(j->nonce), "%s", nonce ? nonce : "");
+	j->part_v = part_v;
+	snprintf(j->have, sizeof(j->have), "%s", have && part_have_ok(have) ? have : "");
 	j->done = done;
 	j->arg = arg;
 	j->id = id;
@@ -585,6 +618,8 @@ static void on_request(void *ud, const struct tlsfront_req *rq)
 	m.age_ms = h->r.age_ms > 0 ? (uint32_t)h->r.age_ms : 0;
 	m.paper = (uint32_t)h->r.paper;
 	snprintf(m.nonce, sizeof(m.nonce), "%s", h->r.nonce);
+	m.part_v = h->r.v >= 3 ? 2 : 1;
+	snprintf(m.have, sizeof(m.have), "%s", h->r.have);
 	pthread_mutex_lock(&C->mu);
 	h->id = m.h.id = ++C->next_id;
 	h->next = C->hw;
@@ -676,6 +711,23 @@ static void evil_tampered(cJSON *L)
 	free(t);
 }
 
+/* "nocert": every format-2 part's certificate taken out (wherever it is), so the judge
+ * is shown parts whose certificate it may not hold */
+static void evil_nocert(cJSON *x, int depth)
+{
+	if (depth > 400 || !x)
+		return;
+	if (cJSON_IsObject(x)) {
+		cJSON *sg = cJSON_GetObjectItem(x, "signed");
+		const cJSON *v = cJSON_GetObjectItem(sg, "v");
+		if (cJSON_IsObject(sg) && cJSON_IsNumber(v) && v->valuedouble == 2)
+			cJSON_DeleteItemFromObject(sg, "cert");
+	}
+	cJSON *c;
+	cJSON_ArrayForEach(c, x)
+		evil_nocert(c, depth + 1);
+}
+
 /* the text a compromised child sends instead of text; NULL: send text as it is. A new
  * string (freed by the caller) or, for "oversized", nothing (*raw set: sent here). */
 static char *evil_done(uint64_t id, const char *text, int *raw)
@@ -692,6 +744,20 @@ static char *evil_done(uint64_t id, const char *text, int *raw)
 		cJSON_DeleteItemFromObject(a, "holders_incomplete");
 		char *s = cJSON_PrintUnformatted(a);
 		cJSON_Delete(a);
+		return s;
+	}
+	/* nocert: every time; nocert_once: the first FOLLOW_DONE of a follow only (its
+	 * monitor's second FOLLOW_REQ for it, without "have", is answered honestly) */
+	if (!strcmp(m, "nocert") || (!strcmp(m, "nocert_once") && id != C->evil_last)) {
+		C->evil_last = id;
+		cJSON *a = cJSON_Parse(text);
+		if (!a)
+			return NULL;
+		evil_nocert(a, 0);
+		char *s = cJSON_PrintUnformatted(a);
+		cJSON_Delete(a);
+		log_info("inquiry child: evil %s: follow %llu: the certificates taken out", m,
+			 (unsigned long long)id);
 		return s;
 	}
 	if (!strcmp(m, "replay")) { /* the first answer, again and again (its nonce is old) */
@@ -771,8 +837,8 @@ static void on_who_ans(const struct ps_who_ans *a, char *text)
 		int depth = h->r.depth < 0 || h->r.depth > (int)C->c.max_depth ? (int)C->c.max_depth : h->r.depth;
 		cJSON *vis = h->r.visited;
 		h->r.visited = NULL;
-		if (!ans || queue_job(ans, h->r.deadline_ms, depth, vis, h->r.paper, h->r.nonce, 0,
-				      http_done, NULL, h->fid) != 0)
+		if (!ans || queue_job(ans, h->r.deadline_ms, depth, vis, h->r.paper, h->r.nonce,
+				      h->r.v >= 3 ? 2 : 1, h->r.have, 0, http_done, NULL, h->fid) != 0)
 			front_error(h->fid, 500, "out of memory");
 	} else if (h->r.paper) {
 		cJSON *a2 = cJSON_Parse(text);
@@ -811,7 +877,14 @@ static void on_follow_req(const struct ps_follow_req *f, char *text)
 		follow_done(NULL, f->h.id, text); /* as it came: its leaves unfollowed */
 		return;
 	}
-	if (queue_job(ans, (long)f->deadline_ms, f->depth, vis, 0, nonce, 1, follow_done, NULL, f->h.id) != 0)
+	char have[PS_HAVE_MAX];
+	memcpy(have, f->have, sizeof(have));
+	have[sizeof(have) - 1] = 0;
+	if (C->evil)
+		log_info("inquiry child: evil %s: FOLLOW_REQ %llu, have %zu characters", C->evil,
+			 (unsigned long long)f->h.id, strlen(have));
+	if (queue_job(ans, (long)f->deadline_ms, f->depth, vis, 0, nonce, 2, have, 1, follow_done,
+		      NULL, f->h.id) != 0)
 		follow_done(NULL, f->h.id, text);
 }
 

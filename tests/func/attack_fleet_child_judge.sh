@@ -20,6 +20,12 @@
 #      upstream), replay (the first answer again), truncated, garbage, oversized
 #      (a text over the limit announced) — none complete with the forgery, each
 #      with its reason; outer stays complete with the GENUINE processes
+#   2b. format 2 (the certificate by reference): nocert (the child takes every part's
+#      certificate out: the judge holds none after a restart) — refused "certificate
+#      not held", the monitor asks once more without "have", never more, never believed;
+#      nocert_once (only the first FOLLOW_DONE of a follow): the second asking fetches the
+#      certificates, complete from h1; then the judge holds them: the next question's
+#      FOLLOW_REQ names them ("have") and is complete at the first asking
 #   3. the honest child again: complete from h1
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/testbed.sh"
 . "$TB_LIB/fleetchain.sh"
@@ -117,10 +123,12 @@ if who:
     far = r.rsplit(":", 1)[0]
     m = struct.pack("<IIQ", MAGIC, WHO_REQ, 7) + addr(far + ":40000") + addr(l) + addr(r)
     m += addr(far + ":0") + b"\0" * 20 * 15
-    # npeer_addrs, depth, deadline_ms, paper, age_ms (inquiry v2), nonce, peer_cn, pad
+    # npeer_addrs, depth, deadline_ms, paper, age_ms (inquiry v2), nonce, peer_cn, pad,
+    # part_v, have (inquiry v3)
     m += struct.pack("<IiIII", 1, -1, 0, 0, 0) + b"AAAAAAAAAAAAAAAAAAAAAA".ljust(24, b"\0")
     m += b"h1".ljust(65, b"\0") + b"\0" * 7
-    assert len(m) == 512, len(m)
+    m += struct.pack("<I", 2) + b"\0" * 196
+    assert len(m) == 712, len(m)
     s.send(m)
 
 def leaves(n, out):
@@ -274,13 +282,13 @@ for mode in unsigned outer tampered nonce replay truncated garbage oversized; do
 		elif complete; then
 			ok "2. outer: the genuine part wins (complete from h1, no innocent process)"
 		else
-			bad "2. outer: not complete from h1: $(head -c 300 "$A")"
+			bad "2. outer: not complete from h1: $(grep -o '"reason":"[^"]*"' "$A" | sort | uniq -c | tr '\n' ' ') $(head -c 300 "$A")"
 		fi ;;
 	tampered) not_believed $mode "forged part: certificate or signature: signature" ;;
 	nonce) not_believed $mode "forged part: nonce" ;;
 	replay)
 		complete && ok "2. replay: the first answer is genuine" ||
-			bad "2. replay: the first answer was not complete"
+			bad "2. replay: the first answer was not complete: $(grep -o '"reason":"[^"]*"' "$A" | sort | uniq -c | tr '\n' ' ')"
 		who_h2 1500
 		not_believed $mode "forged part: nonce" ;;
 	truncated|garbage) not_believed $mode "no answer" ;;
@@ -290,6 +298,36 @@ for mode in unsigned outer tampered nonce replay truncated garbage oversized; do
 			bad "2. oversized: no kill logged" ;;
 	esac
 done
+
+# ---- 2b. format 2: parts whose certificate the judge does not hold --------------------
+# asks MODE : FOLLOW_REQs the child logged since the mark
+asks() { sed -n "$((mark + 1)),\$p" "$LOG2" | grep -c "evil $1: FOLLOW_REQ"; }
+tb_log "2b. HT_TEST_EVIL_CHILD=nocert"
+restart_h2 HT_TEST_EVIL_CHILD=nocert
+mark=$(wc -l <"$LOG2")
+who_h2 1500
+not_believed nocert "certificate not held"
+n=$(asks nocert)
+[ "$n" = 2 ] && ok "2b. nocert: asked twice (the second time without \"have\"), no more" ||
+	bad "2b. nocert: $n FOLLOW_REQs for one question, not 2"
+tb_log "2b. HT_TEST_EVIL_CHILD=nocert_once"
+restart_h2 HT_TEST_EVIL_CHILD=nocert_once
+mark=$(wc -l <"$LOG2")
+who_h2 1500
+n=$(asks nocert_once)
+complete && [ "$n" = 2 ] && ok "2b. nocert_once: the certificates fetched by asking again: complete from h1" ||
+	bad "2b. nocert_once: $n FOLLOW_REQs, $(head -c 300 "$A")"
+grep -q '/usr/bin/innocent' "$A" && bad "2b. nocert_once: innocent named"
+mark=$(wc -l <"$LOG2")
+who_h2 1500
+h=$(sed -n "$((mark + 1)),\$p" "$LOG2" | sed -n 's/.*evil nocert_once: FOLLOW_REQ [0-9]*, have \([0-9]*\) characters.*/\1/p' | head -n 1)
+complete && [ "$(asks nocert_once)" = 1 ] && [ "${h:-0}" -ge 12 ] &&
+	ok "2b. held: the next FOLLOW_REQ names $h characters of certificate ids, complete" ||
+	bad "2b. held: have '${h}', $(asks nocert_once) asks, $(head -c 200 "$A")"
+# … and h1 left its certificate out of its part (the verdict keeps h1's "signed")
+grep -q '"signed":{"v":2,"cert_id":"' "$A" && ! grep -q '"cert":"MII' "$A" &&
+	ok "2b. held: h1's part names its certificate by id only" ||
+	bad "2b. held: h1's part still carries a certificate: $(grep -o '"signed":{[^}]*' "$A" | head -c 300)"
 
 grep -q "judge: [0-9]* died of signal" "$LOG2" &&
 	bad "2. the judge died (its seccomp filter?): $(grep 'judge: [0-9]* died' "$LOG2" | head -n 2)"

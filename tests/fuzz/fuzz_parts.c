@@ -9,7 +9,13 @@
  * "certificate" (base64) as the text "CN,IP,IP…": the input chooses who signed and for
  * which addresses, so the checks after the signature (nonce, asked, far address, host,
  * every node's host, the bounds, the recursion) are reached. The judge's nonce is
- * "AAAAAAAAAAAAAAAAAAAAAA". What is kept is signed again with a real key (fuzz_signer). Seeds: tests/fuzz/corpus/fuzz_parts/. */
+ * "AAAAAAAAAAAAAAAAAAAAAA". What is kept is signed again with a real key (fuzz_signer), in
+ * format 1 and format 2 (part_answer_signed over the judged answer's text). Format 2: the
+ * judge holds four stand-in certificates ("h1,10.0.0.1", "h2,…", "h3,…", "m,10.0.0.9")
+ * under their real ids at the start of every input (hold_fixed), so parts naming them by
+ * id, or sending them under their id, pass the certificate steps. part_json_member is fed
+ * the raw input. Seeds: tests/fuzz/corpus/fuzz_parts/ (three_hosts_v2_*: three_hosts in
+ * format 2, made by tests/fuzz/fuzz_parts_seeds.py). */
 /* the stand-ins take the contract's parameters and use few of them */
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #include <arpa/inet.h>
@@ -78,6 +84,21 @@ static int fuzz_verify(struct pki_trust *t, const unsigned char *der, size_t der
 	return 0;
 }
 
+/* format 2: the stand-in certificates the judge holds at the start of every input, under
+ * their real ids (part_cert_id), so that parts naming them by id reach the checks after
+ * the signature; what an input makes the judge hold is dropped before the next one */
+static void hold_fixed(void)
+{
+	static const char *const fake[] = {"h1,10.0.0.1", "h2,10.0.0.2", "h3,10.0.0.3", "m,10.0.0.9"};
+	parts_cert_forget();
+	for (size_t i = 0; i < sizeof(fake) / sizeof(fake[0]); i++) {
+		char id[PART_CERT_ID_B64 + 1];
+		if (part_cert_id((const unsigned char *)fake[i], strlen(fake[i]), id) != 0)
+			abort();
+		parts_cert_hold(id, (const unsigned char *)fake[i], strlen(fake[i]));
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct pki_signer *signer;
@@ -85,11 +106,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		parts_set_verifier(fuzz_verify);
 		signer = fuzz_signer();
 	}
+	hold_fixed();
+	size_t b = 0, e = 0;
+	if (part_json_member((const char *)data, size, "tree", &b, &e) == 0 && (b > e || e > size))
+		abort();
 	cJSON *a = cJSON_ParseWithLength((const char *)data, size);
 	if (!a)
 		return 0;
-	int refused = parts_verify_answer(NULL, "AAAAAAAAAAAAAAAAAAAAAA", a);
-	if (refused < 0)
+	int missing = -1;
+	int refused = parts_verify_answer_ex(NULL, "AAAAAAAAAAAAAAAAAAAAAA", a, &missing);
+	if (refused < 0 || missing < 0 || missing > refused)
+		abort();
+	char have[PART_HAVE_CHARS + 1];
+	if (parts_have(have, sizeof(have)) % PART_HAVE_ID || !part_have_ok(have))
 		abort();
 	/* judged again: nothing left to refuse that was not refused (or replaced) */
 	chain_reflatten(a);
@@ -101,6 +130,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				     cJSON_GetStringValue(cJSON_GetObjectItem(subj, "remote")), a, err,
 				     sizeof(err));
 	cJSON_Delete(sg);
+	/* format 2 over the judged answer's own text: its tree's bytes, the member written */
+	char *at = cJSON_PrintUnformatted(a);
+	char *st = at ? part_answer_signed(signer, 2, "AAAAAAAAAAAAAAAAAAAAAA", have,
+					   cJSON_GetStringValue(cJSON_GetObjectItem(subj, "local")),
+					   cJSON_GetStringValue(cJSON_GetObjectItem(subj, "remote")), at,
+					   strlen(at), a, err, sizeof(err))
+		      : NULL;
+	if (st) {
+		cJSON *back = cJSON_Parse(st); /* what it writes is JSON */
+		if (!back)
+			abort();
+		cJSON_Delete(back);
+	}
+	free(st);
+	free(at);
 	cJSON *p = inq_to_paper(a);
 	char *s = p ? cJSON_PrintUnformatted(p) : NULL;
 	free(s);

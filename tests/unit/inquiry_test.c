@@ -8,6 +8,7 @@
 
 #include "../../collector/chain.h"
 #include "../../collector/inquiry.h"
+#include "../../collector/parts.h"
 #include "test.h"
 
 static int parse(const char *s, struct inq_req *r, char *err)
@@ -43,6 +44,39 @@ static void request_good(void)
 	inq_req_free(&r);
 	CHECK_EQ_INT(parse("{\"local\":\"10.0.0.1:5\",\"remote\":\"10.0.0.2:22\",\"age_ms\":-1}", &r, err), -1);
 	CHECK_EQ_INT(parse("{\"local\":\"10.0.0.1:5\",\"remote\":\"10.0.0.2:22\",\"age_ms\":86400001}", &r, err), -1);
+	CHECK_EQ_INT(r.v, 0); /* (a refused request is zeroed) */
+	CHECK_EQ_INT(parse("{\"local\":\"10.0.0.1:5\",\"remote\":\"10.0.0.2:22\"}", &r, err), 0);
+	CHECK_EQ_INT(r.v, 1); /* absent: version 1 */
+	CHECK_EQ_STR(r.have, "");
+	inq_req_free(&r);
+	/* version 3: the certificates the asker's judge holds (format 2 parts) */
+	CHECK_EQ_INT(parse("{\"v\":3,\"local\":\"10.0.0.1:5\",\"remote\":\"10.0.0.2:22\","
+			   "\"have\":\"abcdefghijkl-_0123456789\"}", &r, err), 0);
+	CHECK_EQ_INT(r.v, 3);
+	CHECK_EQ_STR(r.have, "abcdefghijkl-_0123456789");
+	inq_req_free(&r);
+	static const char *const bad_have[] = {
+		"\"have\":\"abcdefghijk\"",              /* not a multiple of 12 */
+		"\"have\":\"abcdefghijk=\"",             /* not base64url */
+		"\"have\":\"abcdefghijk+\"",
+		"\"have\":7",
+		"\"have\":[\"abcdefghijkl\"]",
+		"\"v\":0", "\"v\":1.5", "\"v\":\"3\"", "\"v\":1001",
+	};
+	for (size_t i = 0; i < sizeof(bad_have) / sizeof(bad_have[0]); i++) {
+		char b[512];
+		snprintf(b, sizeof(b), "{\"local\":\"10.0.0.1:5\",\"remote\":\"10.0.0.2:22\",%s}", bad_have[i]);
+		CHECK_EQ_INT(parse(b, &r, err), -1);
+	}
+	char b[512], h[PART_HAVE_CHARS + 13];
+	memset(h, 'A', sizeof(h) - 1);
+	h[sizeof(h) - 1] = 0; /* one entry too many */
+	snprintf(b, sizeof(b), "{\"local\":\"10.0.0.1:5\",\"remote\":\"10.0.0.2:22\",\"have\":\"%s\"}", h);
+	CHECK_EQ_INT(parse(b, &r, err), -1);
+	h[PART_HAVE_CHARS] = 0; /* exactly PART_HAVE_N */
+	snprintf(b, sizeof(b), "{\"local\":\"10.0.0.1:5\",\"remote\":\"10.0.0.2:22\",\"have\":\"%s\"}", h);
+	CHECK_EQ_INT(parse(b, &r, err), 0);
+	inq_req_free(&r);
 }
 
 static void request_bad(void)
@@ -281,7 +315,7 @@ static void refused_reason(void)
 	inq_refused_reason(404, big, strlen(big), why, sizeof(why));
 	CHECK(strlen(why) <= 128 && why[14] == '?');
 	char *e = inq_error_json("x");
-	CHECK(e && strstr(e, "\"v\":2"));
+	CHECK(e && strstr(e, "\"v\":3"));
 	free(e);
 }
 

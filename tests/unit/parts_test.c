@@ -850,6 +850,329 @@ static void bench(void)
 	       median(pki, N), (unsigned long long)st.hits, (unsigned long long)st.misses);
 }
 
+/* ---- format 2: the certificate by reference --------------------------------------- */
+
+/* an answer as its host sends it in format 2: the monitor's text signed by s
+ * (part_answer_signed over the text as printed), then up (owned) put on its leaf */
+static cJSON *wire2(const char *text, struct pki_signer *s, const char *have, cJSON *up)
+{
+	cJSON *a = cJSON_Parse(text);
+	char *printed = cJSON_PrintUnformatted(a), err[160] = "";
+	const cJSON *subj = cJSON_GetObjectItem(a, "subject");
+	const char *al = cJSON_GetStringValue(cJSON_GetObjectItem(subj, "local"));
+	const char *ar = cJSON_GetStringValue(cJSON_GetObjectItem(subj, "remote"));
+	char *t = part_answer_signed(s, 2, nonce, have, al, ar, printed, strlen(printed), a, err,
+				     sizeof(err));
+	CHECK(t != NULL);
+	if (!t)
+		fprintf(stderr, "    %s\n", err);
+	cJSON *b = t ? cJSON_ParseWithOpts(t, NULL, 1) : NULL;
+	CHECK(b != NULL);
+	free(t);
+	free(printed);
+	cJSON_Delete(a);
+	if (b && up) {
+		inq_fill(leaf_of(b), up, inq_answer_complete(up), NULL);
+		chain_reflatten(b);
+	}
+	return b;
+}
+
+static const char *sg_str(const cJSON *a, const char *k)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(a, "signed"), k));
+}
+
+static void id_of(struct pki_signer *s, char id[PART_CERT_ID_B64 + 1])
+{
+	size_t dl = 0;
+	const unsigned char *der = pki_signer_cert(s, &dl);
+	CHECK_EQ_INT(part_cert_id(der, dl, id), 0);
+}
+
+/* the form: v 2, the id (also inside the part, signed), the certificate unless "have"
+ * names it; the part's bytes are the answer's tree bytes */
+static void v2_form(void)
+{
+	parts_cert_forget();
+	char id[PART_CERT_ID_B64 + 1], have[PART_HAVE_CHARS + 1];
+	id_of(s_h2, id);
+	CHECK_EQ_INT(strlen(id), PART_CERT_ID_B64);
+	cJSON *h2 = wire2(H2, s_h2, "", NULL);
+	const cJSON *sg = cJSON_GetObjectItem(h2, "signed");
+	CHECK_EQ_INT(cJSON_GetObjectItem(sg, "v")->valueint, 2);
+	CHECK_EQ_STR(sg_str(h2, "cert_id"), id);
+	CHECK(sg_str(h2, "cert") != NULL);
+	cJSON *p = cJSON_Parse(sg_str(h2, "part"));
+	CHECK(p != NULL);
+	CHECK_EQ_INT(cJSON_GetObjectItem(p, "v")->valueint, 2);
+	CHECK_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItem(p, "cert")), id);
+	CHECK_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItem(p, "host")), "h2");
+	CHECK_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItem(p, "nonce")), nonce);
+	cJSON *a = cJSON_Parse(H2);
+	CHECK(cJSON_Compare(cJSON_GetObjectItem(p, "tree"), cJSON_GetObjectItem(a, "tree"), 1));
+	cJSON_Delete(a);
+	cJSON_Delete(p);
+	cJSON_Delete(h2);
+	/* "have" naming it (among others): no certificate sent */
+	memset(have, 'Q', sizeof(have));
+	memcpy(have + PART_HAVE_ID, id, PART_HAVE_ID);
+	have[3 * PART_HAVE_ID] = 0;
+	h2 = wire2(H2, s_h2, have, NULL);
+	CHECK_EQ_STR(sg_str(h2, "cert_id"), id);
+	CHECK(sg_str(h2, "cert") == NULL);
+	cJSON_Delete(h2);
+	/* a leaf that carries an upstream at signing time: the part has it null */
+	char err[160];
+	cJSON *x = good_h2(good_h1());
+	char *xt = cJSON_PrintUnformatted(x);
+	char *t = part_answer_signed(s_h2, 2, nonce, "", "10.0.0.2:40000", "10.0.0.3:22", xt,
+				     strlen(xt), x, err, sizeof(err));
+	cJSON *xs = t ? cJSON_Parse(t) : NULL;
+	cJSON *xp = cJSON_Parse(sg_str(xs, "part"));
+	CHECK(xp && cJSON_IsNull(cJSON_GetObjectItem(conn_of(xp), "upstream")));
+	cJSON_Delete(xp);
+	cJSON_Delete(xs);
+	free(t);
+	free(xt);
+	cJSON_Delete(x);
+	/* format 1 asked for: the old form */
+	cJSON *o = cJSON_Parse(H1);
+	char *ot = cJSON_PrintUnformatted(o);
+	t = part_answer_signed(s_h1, 1, nonce, NULL, "10.0.0.1:51234", "10.0.0.2:22", ot, strlen(ot), o,
+			       err, sizeof(err));
+	cJSON *os = t ? cJSON_Parse(t) : NULL;
+	CHECK_EQ_INT(cJSON_GetObjectItem(cJSON_GetObjectItem(os, "signed"), "v")->valueint, 1);
+	CHECK(sg_str(os, "cert") != NULL && sg_str(os, "cert_id") == NULL);
+	cJSON_Delete(os);
+	free(t);
+	free(ot);
+	cJSON_Delete(o);
+}
+
+/* a 3-host answer of format 2: the certificates sent the first time, held by the judge
+ * (parts_have), left out the next time and the answer still accepted */
+static void v2_by_reference(void)
+{
+	parts_cert_forget();
+	char have[PART_HAVE_CHARS + 1], i1[PART_CERT_ID_B64 + 1], i2[PART_CERT_ID_B64 + 1];
+	CHECK_EQ_INT(parts_have(have, sizeof(have)), 0);
+	id_of(s_h1, i1);
+	id_of(s_h2, i2);
+	int missing = -1;
+	cJSON *a = judge_of(wire2(H2, s_h2, "", wire2(H1, s_h1, "", NULL)));
+	CHECK_EQ_INT(parts_verify_answer_ex(trust, nonce, a, &missing), 0);
+	CHECK_EQ_INT(missing, 0);
+	CHECK_EQ_STR(origin(a), "h1");
+	CHECK(cJSON_IsTrue(cJSON_GetObjectItem(chain0(a), "complete")));
+	cJSON_Delete(a);
+	/* both held now, sorted by id (the text changes with the set only) */
+	CHECK_EQ_INT(parts_have(have, sizeof(have)), 2 * PART_HAVE_ID);
+	CHECK(memcmp(have, have + PART_HAVE_ID, PART_HAVE_ID) < 0);
+	CHECK(!strncmp(have, i1, PART_HAVE_ID) || !strncmp(have + PART_HAVE_ID, i1, PART_HAVE_ID));
+	CHECK(!strncmp(have, i2, PART_HAVE_ID) || !strncmp(have + PART_HAVE_ID, i2, PART_HAVE_ID));
+	cJSON *h1 = wire2(H1, s_h1, have, NULL), *h2 = wire2(H2, s_h2, have, h1);
+	CHECK(sg_str(h1, "cert") == NULL && sg_str(h2, "cert") == NULL);
+	a = judge_of(h2);
+	CHECK_EQ_INT(parts_verify_answer_ex(trust, nonce, a, &missing), 0);
+	CHECK_EQ_INT(missing, 0);
+	CHECK_EQ_STR(origin(a), "h1");
+	CHECK(cJSON_IsTrue(cJSON_GetObjectItem(chain0(a), "complete")));
+	/* judging twice changes nothing (the held certificates) */
+	char *s1 = cJSON_PrintUnformatted(a);
+	CHECK_EQ_INT(parts_verify_answer(trust, nonce, a), 0);
+	char *s2 = cJSON_PrintUnformatted(a);
+	CHECK_EQ_STR(s1, s2);
+	free(s1);
+	free(s2);
+	cJSON_Delete(a);
+	/* a mixed fleet: h1 answers format 1 (an older host), h2 format 2 */
+	a = judge_of(wire2(H2, s_h2, have, good_h1()));
+	CHECK_EQ_INT(parts_verify_answer(trust, nonce, a), 0);
+	CHECK_EQ_STR(origin(a), "h1");
+	cJSON_Delete(a);
+}
+
+/* a part whose certificate the judge does not hold is never believed: refused with
+ * "certificate not held" and counted (the monitor asks again without "have") */
+static void v2_not_held(void)
+{
+	parts_cert_forget();
+	char have[PART_HAVE_CHARS + 1], i1[PART_CERT_ID_B64 + 1], i2[PART_CERT_ID_B64 + 1];
+	id_of(s_h1, i1);
+	id_of(s_h2, i2);
+	snprintf(have, sizeof(have), "%.12s%.12s", i1, i2);
+	int missing = -1;
+	cJSON *a = judge_of(wire2(H2, s_h2, have, wire2(H1, s_h1, have, NULL)));
+	CHECK_EQ_INT(parts_verify_answer_ex(trust, nonce, a, &missing), 1);
+	CHECK_EQ_INT(missing, 1);
+	CHECK_EQ_STR(reason_of(conn_of(a)), "certificate not held");
+	CHECK_EQ_STR(origin(a), "10.0.0.2");
+	cJSON_Delete(a);
+	/* h2's sent, h1's not: h2 accepted, h1's leaf refused the same way */
+	a = judge_of(wire2(H2, s_h2, "", wire2(H1, s_h1, have, NULL)));
+	CHECK_EQ_INT(parts_verify_answer_ex(trust, nonce, a, &missing), 1);
+	CHECK_EQ_INT(missing, 1);
+	cJSON *l2 = conn_of(cJSON_GetObjectItem(conn_of(a), "upstream"));
+	CHECK_EQ_STR(reason_of(l2), "certificate not held");
+	CHECK_EQ_STR(origin(a), "10.0.0.1");
+	cJSON_Delete(a);
+	/* held only after a part checked with it: a refused part's certificate is not */
+	parts_cert_forget();
+	cJSON *h2 = wire2(H2, s_h2, "", NULL);
+	cJSON *sg = cJSON_GetObjectItem(h2, "signed");
+	cJSON_ReplaceItemInObject(sg, "sig", cJSON_CreateString("MEUCIQ=="));
+	a = judge_of(h2);
+	CHECK_EQ_INT(parts_verify_answer(trust, nonce, a), 1);
+	CHECK(starts(reason_of(conn_of(a)), "forged part: certificate or signature"));
+	cJSON_Delete(a);
+	CHECK_EQ_INT(parts_have(have, sizeof(have)), 0);
+}
+
+/* the certificate must be the one named: by its id (SHA-256 of the DER) and by the
+ * signed part */
+static void v2_cert_id(void)
+{
+	parts_cert_forget();
+	char i1[PART_CERT_ID_B64 + 1];
+	id_of(s_h1, i1);
+	/* h1's certificate sent under h2's id */
+	cJSON *h1 = wire2(H1, s_h1, "", NULL), *h2 = wire2(H2, s_h2, "", NULL);
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(h2, "signed"), "cert",
+				  cJSON_CreateString(sg_str(h1, "cert")));
+	refused_at_h2(h2, "forged part: certificate id");
+	/* h2's part under h1's id and certificate (held): the signature is not h1's */
+	cJSON *a = judge_of(wire2(H2, s_h2, "", NULL));
+	parts_verify_answer(trust, nonce, a); /* h2's held */
+	cJSON_Delete(a);
+	a = judge_of(wire2(H1, s_h1, "", NULL));
+	cJSON_Delete(a);
+	parts_cert_hold(i1, (const unsigned char *)"x", 1); /* (replaced below) */
+	size_t dl = 0;
+	const unsigned char *der = pki_signer_cert(s_h1, &dl);
+	parts_cert_hold(i1, der, dl);
+	h2 = wire2(H2, s_h2, "", NULL);
+	cJSON *sg = cJSON_GetObjectItem(h2, "signed");
+	cJSON_ReplaceItemInObject(sg, "cert_id", cJSON_CreateString(i1));
+	cJSON_DeleteItemFromObject(sg, "cert");
+	refused_at_h2(h2, "forged part: certificate or signature");
+	/* bad ids */
+	static const char *const bad[] = {"", "short", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA+"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		h2 = wire2(H2, s_h2, "", NULL);
+		cJSON_ReplaceItemInObject(cJSON_GetObjectItem(h2, "signed"), "cert_id", cJSON_CreateString(bad[i]));
+		refused_at_h2(h2, "forged part: bad form");
+	}
+	/* a format-2 part inside a format-1 wrapper, and the other way round */
+	h2 = wire2(H2, s_h2, "", NULL);
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(h2, "signed"), "v", cJSON_CreateNumber(1));
+	refused_at_h2(h2, "forged part:");
+	h2 = good_h2(NULL);
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(h2, "signed"), "v", cJSON_CreateNumber(2));
+	refused_at_h2(h2, "forged part: bad form");
+	cJSON_Delete(h1);
+}
+
+/* revocation holds for a held certificate: every part naming it is checked against the
+ * trust's CRL as a part carrying it would be */
+static void v2_revoked_held(void)
+{
+	char crt[256], crl[256], err[256];
+	snprintf(crt, sizeof(crt), "%s/ca/ca.crt", dir);
+	snprintf(crl, sizeof(crl), "%s/ca/crl.pem", dir);
+	parts_cert_forget();
+	cJSON *a = judge_of(wire2(H2, s_h2, "", NULL));
+	parts_verify_answer(trust, nonce, a); /* h2's certificate held */
+	cJSON_Delete(a);
+	char have[PART_HAVE_CHARS + 1];
+	CHECK_EQ_INT(parts_have(have, sizeof(have)), PART_HAVE_ID);
+	struct pki_trust *t = pki_trust_load(crt, crl, err, sizeof(err)); /* h2 revoked (revoked()) */
+	CHECK(t != NULL);
+	if (!t)
+		return;
+	cJSON *h2 = wire2(H2, s_h2, have, NULL);
+	CHECK(sg_str(h2, "cert") == NULL);
+	a = judge_of(h2);
+	CHECK_EQ_INT(parts_verify_answer(t, nonce, a), 1);
+	const char *r = reason_of(conn_of(a));
+	CHECK(starts(r, "forged part: certificate or signature: certificate:"));
+	CHECK(r && strstr(r, "revoked"));
+	cJSON_Delete(a);
+	pki_trust_free(t);
+}
+
+/* format 1 against format 2, the same answers: the signed answer text as the monitor
+ * makes it (the signature included), its size, and the judge per part (cache warm,
+ * format 2 by reference) */
+static void bench_v2(void)
+{
+	enum { N = 200 };
+	static double f1[N], f2[N], j1[N], j2[N];
+	char err[160], have[PART_HAVE_CHARS + 1];
+	cJSON *a = cJSON_Parse(H2);
+	char *txt = cJSON_PrintUnformatted(a);
+	size_t l1 = 0, l2 = 0;
+	parts_cert_forget();
+	cJSON *x = judge_of(wire2(H2, s_h2, "", wire2(H1, s_h1, "", NULL)));
+	parts_verify_answer(trust, nonce, x); /* both held */
+	cJSON_Delete(x);
+	parts_have(have, sizeof(have));
+	for (int i = 0; i < N; i++) {
+		double t0 = now_us();
+		char *t = part_answer_signed(s_h2, 1, nonce, NULL, "10.0.0.2:40000", "10.0.0.3:22", txt,
+					     strlen(txt), a, err, sizeof(err));
+		f1[i] = now_us() - t0;
+		l1 = t ? strlen(t) : 0;
+		free(t);
+		t0 = now_us();
+		t = part_answer_signed(s_h2, 2, nonce, have, "10.0.0.2:40000", "10.0.0.3:22", txt,
+				       strlen(txt), a, err, sizeof(err));
+		f2[i] = now_us() - t0;
+		l2 = t ? strlen(t) : 0;
+		free(t);
+	}
+	cJSON *t1 = judge_of(good_h2(good_h1()));
+	cJSON *t2 = judge_of(wire2(H2, s_h2, have, wire2(H1, s_h1, have, NULL)));
+	for (int i = 0; i < N; i++) {
+		cJSON *y = cJSON_Duplicate(t1, 1);
+		double t0 = now_us();
+		parts_verify_answer(trust, nonce, y);
+		j1[i] = (now_us() - t0) / 2;
+		cJSON_Delete(y);
+		y = cJSON_Duplicate(t2, 1);
+		t0 = now_us();
+		CHECK_EQ_INT(parts_verify_answer(trust, nonce, y), 0);
+		j2[i] = (now_us() - t0) / 2;
+		cJSON_Delete(y);
+	}
+	cJSON_Delete(t1);
+	cJSON_Delete(t2);
+	free(txt);
+	cJSON_Delete(a);
+	printf("bench parts v2 (medians, us): the signed answer text format 1 %.1f (%zu B), format 2 "
+	       "%.1f (%zu B, certificate held); the judge per part, cache warm: format 1 %.1f, "
+	       "format 2 by reference %.1f\n",
+	       median(f1, N), l1, median(f2, N), l2, median(j1, N), median(j2, N));
+}
+
+/* part_json_member: a member's bytes in a printed object */
+static void json_member(void)
+{
+	const char *t = "{\"ok\":true,\"s\":\"a\\\"}{\",\"tree\":{\"x\":[1,{\"y\":\"]}\"}]},\"n\":-1.5e3}";
+	size_t b = 0, e = 0;
+	CHECK_EQ_INT(part_json_member(t, strlen(t), "tree", &b, &e), 0);
+	CHECK(e > b && !strncmp(t + b, "{\"x\":[1,{\"y\":\"]}\"}]}", e - b) && e - b == 20);
+	CHECK_EQ_INT(part_json_member(t, strlen(t), "n", &b, &e), 0);
+	CHECK(e - b == 6 && !strncmp(t + b, "-1.5e3", 6));
+	CHECK_EQ_INT(part_json_member(t, strlen(t), "s", &b, &e), 0);
+	CHECK(e - b == 7);
+	CHECK_EQ_INT(part_json_member(t, strlen(t), "x", &b, &e), -1); /* not top-level */
+	static const char *const bad[] = {"", "[]", "{", "{\"tree\"", "{\"tree\":", "{\"tree\":{",
+					  "{\"a\":\"x", "{\"a\":1 \"tree\":2}"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK_EQ_INT(part_json_member(bad[i], strlen(bad[i]), "tree", &b, &e), -1);
+}
+
 /* part_splice: the answer's bytes with "signed" appended are the answer with the member
  * added (the same JSON); what is not an object's text is refused */
 static void splice_text(void)
@@ -895,9 +1218,13 @@ int main(void)
 		{"outer_edited", outer_edited}, {"middle", middle},
 		{"signed_flags", signed_flags}, {"signed_past", signed_past},
 		{"too_deep", too_deep},
-		{"spliced", spliced},           {"revoked", revoked},
+		{"spliced", spliced},           {"v2_form", v2_form},
+		{"v2_by_reference", v2_by_reference}, {"v2_not_held", v2_not_held},
+		{"v2_cert_id", v2_cert_id},     {"json_member", json_member},
+		{"revoked", revoked},           {"v2_revoked_held", v2_revoked_held},
 		{"many_certs", many_certs},     {"upstream_in_part", upstream_in_part},
 		{"splice_text", splice_text},   {"bench", bench},
+		{"bench_v2", bench_v2},
 	};
 	int rv = t_run("parts", cases, sizeof(cases) / sizeof(cases[0]));
 	fleet_down();
