@@ -260,6 +260,13 @@ int kev_open(struct kev *k, int mode, unsigned ring_kb, uint64_t netns_ino, int 
 	return 0;
 }
 
+void kev_self(struct kev *k, pid_t pid)
+{
+	struct kev_impl *im = k->impl;
+	if (k->state == KEV_STATE_ON && im && im->skel && im->skel->bss)
+		im->skel->bss->self_tgid = (__u32)pid;
+}
+
 int kev_consume(struct kev *k)
 {
 	struct kev_impl *im = k->impl;
@@ -410,6 +417,12 @@ int kev_open(struct kev *k, int mode, unsigned ring_kb, uint64_t netns_ino, int 
 	k->state = KEV_STATE_UNAVAILABLE;
 	snprintf(k->why, sizeof(k->why), "built without BPF support (" HT_KEV_MISSING ")");
 	return -1;
+}
+
+void kev_self(struct kev *k, pid_t pid)
+{
+	(void)k;
+	(void)pid;
 }
 
 int kev_consume(struct kev *k)

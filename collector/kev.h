@@ -98,6 +98,9 @@ struct kev {
  * the socket tracepoints' programs). 0 when on or off; -1 when it could not be
  * loaded, with k->why saying why (k->state KEV_STATE_UNAVAILABLE). */
 int kev_open(struct kev *k, int mode, unsigned ring_kb, uint64_t netns_ino, int accept, int sockets);
+/* The collector's own pid (after daemon()): the programs skip its receives'
+ * fd tables (kev.bpf.c self_tgid) */
+void kev_self(struct kev *k, pid_t pid);
 /* Reads what the ring holds now; returns how many events. */
 int kev_consume(struct kev *k);
 void kev_close(struct kev *k);

@@ -213,6 +213,7 @@ static void collector_start(struct collector *c)
 	pthread_sigmask(SIG_BLOCK, &qs, &olds);
 	closer_start(&c->closer);
 	graph_kev_self(c->graph, getpid()); /* (daemon()'s child: the pid from now) */
+	kev_self(&c->kev, getpid());
 	control_open(c);
 	loop_timer_open(c);
 

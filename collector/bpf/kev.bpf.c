@@ -53,6 +53,11 @@
 char LICENSE[] SEC("license") = "GPL";
 
 const volatile __u32 target_netns = 0; /* the collector's netns inode */
+/* the collector's own process (set by kev_self after daemon(): writable
+ * .bss): its own receives — each ring registration's memfd — are no chain's
+ * (graph_kev.c own_pid drops them) and their fd-table walks were ~7% of its
+ * CPU per spawned process, charged to root's ration */
+__u32 self_tgid = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -661,7 +666,7 @@ int kev_recv(struct bpf_raw_tracepoint_args *ctx)
 			m->fds = 0;
 		if (!peer && !m->fds)
 			bpf_map_delete_elem(&unix_mark, &key);
-		if (fds && ret >= 0 && netns_ours_task(t))
+		if (fds && ret >= 0 && tgid != self_tgid && netns_ours_task(t))
 			task_fds(t, tgid, KEV_FDS_RECV); /* (rationed there) */
 		return 0;
 	}
