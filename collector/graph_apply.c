@@ -932,6 +932,12 @@ static int applied(struct graph *g, int rc, const char **why)
 int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r,
 		uint64_t now, const char **why)
 {
+	return graph_apply_attested(g, pid, uid, 0, r, now, why);
+}
+
+int graph_apply_attested(struct graph *g, pid_t pid, uid_t uid, uint64_t pid_ino,
+			 const struct ht_record *r, uint64_t now, const char **why)
+{
 	const char *w = NULL;
 	struct rec x = {g, pid, uid, NULL, r, now, why ? why : &w};
 	const struct rec_type *t = r->type < HT_REC__MAX && rec_types[r->type].apply
@@ -942,6 +948,8 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 	*x.why = NULL;
 	g->changes++; /* (refused too: a refusal may have read /proc) */
 	g->cur_acct = acct_of(g, uid); /* the sender's, charged for what it makes */
+	g->att_pid = pid;
+	g->att_ino = pid_ino;
 	kmemo_begin(g);
 	if (pid <= 0) {
 		*x.why = "no sender pid";
@@ -958,5 +966,7 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 	if (rc == -EDQUOT && x.p && x.p->alive)
 		x.p->bound_refused = 1; /* what it holds is not all in the graph */
 	kmemo_end(g);
+	g->att_pid = 0;
+	g->att_ino = 0;
 	return applied(g, rc, x.why);
 }

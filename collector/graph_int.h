@@ -94,6 +94,8 @@ struct graph {
 	struct uacct **byid;             /* byid[id - 1] */
 	size_t nbyid, capbyid;
 	struct uacct *cur_acct;          /* the sender's while its record is applied */
+	pid_t att_pid;                   /* the sender of the record being applied, */
+	uint64_t att_ino;                /* its pidfs inode (graph_apply_attested; 0 none) */
 	int capped;                      /* the last hold_open/chan_get hit a bound */
 	struct dcache { pid_t pid; int fd; uint64_t serial; } dcache[DCACHE_N];
 	size_t dnext;

@@ -45,6 +45,7 @@ struct kev_ev {
 	uint64_t t_ns;          /* CLOCK_MONOTONIC */
 	pid_t ptgid;            /* FORK: the creator */
 	uint64_t start_ns;      /* FORK: the child's start, ns since boot */
+	uint64_t pid_ino;       /* FORK: the child's pidfs inode number (0: none) */
 	uint64_t ino;           /* EXEC: the executable's; TCP/ACCEPT/UNIXPEER: the socket's */
 	uint64_t peer;          /* UNIXPEER: its peer's inode */
 	dev_t dev;              /* EXEC: the executable's device (as stat's st_dev) */

@@ -28,6 +28,8 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -84,6 +86,23 @@ void rings_unmap_flush(struct collector *c)
 	g->nunmap = 0;
 }
 
+/* The pidfs inode number of a pidfd (Linux 6.9+, 64-bit: that of the struct
+ * pid, as the fork event names it), 0 where pidfds are not pidfs files
+ * (anon inodes: one inode for all; checked once) */
+static uint64_t pidfs_ino(int pidfd)
+{
+	static int pidfs = -1;
+	struct stat sb;
+	if (pidfs < 0) {
+		struct statfs sf;
+		pidfs = sizeof(sb.st_ino) == 8 && fstatfs(pidfd, &sf) == 0 &&
+			(unsigned long)sf.f_type == 0x50494446UL; /* PID_FS_MAGIC */
+	}
+	if (!pidfs || fstat(pidfd, &sb) != 0)
+		return 0;
+	return (uint64_t)sb.st_ino;
+}
+
 static int ring_find_pid(struct rings *g, pid_t pid)
 {
 	for (int i = 0; i < g->n; i++)
@@ -108,7 +127,7 @@ static int single_fd(struct msghdr *mh)
 }
 
 int ring_register_msg(struct collector *c, int connfd, const struct rconn *rc, struct msghdr *mh,
-		      const struct ucred *cr)
+		      const struct ucred *cr, uint64_t *pid_ino_out)
 {
 	struct rings *g = &c->rec.rings;
 	int fd = single_fd(mh);
@@ -145,6 +164,7 @@ int ring_register_msg(struct collector *c, int connfd, const struct rconn *rc, s
 		close(fd);
 		return 1;
 	}
+	uint64_t pid_ino = pidfs_ino(pidfd);
 	void *base = ht_ring_map(fd);
 	close(fd);
 	struct cring *r = base ? calloc(1, sizeof(*r)) : NULL;
@@ -179,6 +199,7 @@ int ring_register_msg(struct collector *c, int connfd, const struct rconn *rc, s
 	r->pid = cr->pid;
 	r->uid = peer_uid;
 	r->pidfd = pidfd;
+	r->pid_ino = pid_ino;
 	ht_ring_reader_init(&r->rd, base);
 	uint64_t now = now_ns();
 	r->rc = *rc;
@@ -198,6 +219,8 @@ int ring_register_msg(struct collector *c, int connfd, const struct rconn *rc, s
 	atomic_store_explicit(&ht_ring_hdr(base)->beat, ++g->beat ? g->beat : ++g->beat,
 			      memory_order_relaxed);
 	g->v[g->n++] = r;
+	if (pid_ino_out)
+		*pid_ino_out = pid_ino; /* (the datagram's record: the registrant's) */
 	g->registered++;
 	return 1;
 }

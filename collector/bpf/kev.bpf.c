@@ -303,6 +303,9 @@ int kev_fork(struct bpf_raw_tracepoint_args *ctx)
 	e->ptgid = BPF_CORE_READ(parent, tgid);
 	e->uid = uid;
 	e->start_ns = BPF_CORE_READ(child, start_boottime);
+	e->pid_ino = 0;
+	if (bpf_core_field_exists(((struct pid *)0)->ino))
+		e->pid_ino = BPF_CORE_READ(child, thread_pid, ino);
 	submit(e, RB_SZ(sizeof(*e)));
 	task_fds(child, tgid, KEV_FDS_FORK); /* its copy of its creator's table */
 	return 0;
