@@ -290,7 +290,8 @@ int kev_caught_up(struct kev *k)
 	unsigned long prod = __atomic_load_n((unsigned long *)im->prod_page, __ATOMIC_ACQUIRE);
 	if (cons != prod)
 		return 0; /* a record still reserved (busy), or written since */
-	if (kev_lost(k) || kev_ring_full(k) || kev_uid_lost_sum(k)) {
+	if (im->skel && im->skel->bss ? __atomic_load_n(&im->skel->bss->any_loss, __ATOMIC_RELAXED) != 0
+				      : kev_lost(k) || kev_ring_full(k) || kev_uid_lost_sum(k)) {
 		/* any loss, a uid's rationed one too: an event of that uid's
 		 * may be missing, so nothing is caught up from now on */
 		im->lost_seen = 1;

@@ -58,6 +58,10 @@ const volatile __u32 target_netns = 0; /* the collector's netns inode */
  * (graph_kev.c own_pid drops them) and their fd-table walks were ~7% of its
  * CPU per spawned process, charged to root's ration */
 __u32 self_tgid = 0;
+/* any loss at all (uid_lose, full): what kev_caught_up asks after every
+ * drain, read from the mapped .bss (the three maps' lookups were three
+ * system calls a round) */
+__u64 any_loss = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -128,6 +132,7 @@ struct {
 
 static __always_inline void uid_lose(__u32 uid)
 {
+	__sync_fetch_and_add(&any_loss, 1);
 	__u64 *n = bpf_map_lookup_elem(&uid_lost, &uid);
 	if (n) {
 		__sync_fetch_and_add(n, 1);
@@ -179,6 +184,7 @@ static __always_inline int uid_take(__u32 uid, __u64 sz)
  * everyone's (lost) when root's or no one's */
 static __always_inline void full(__u32 uid)
 {
+	__sync_fetch_and_add(&any_loss, 1);
 	__u32 k = 0;
 	__u64 *n = bpf_map_lookup_elem(&ring_full, &k);
 	if (n)
