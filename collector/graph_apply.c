@@ -23,9 +23,12 @@
  * current process (kev_lineage), and every event up to when its record was
  * read has been read (graph_kev_fresh) with no exec among them: a fork child
  * still running its creator's image — its start is the event's, its image
- * the creator's, and /proc is asked only for its uid and fds. */
+ * the creator's, and /proc is asked only for its uid and fds. kstart (not
+ * kforked): the start of the fork event the kernel attested as the sender's
+ * own (kev_lineage attested) — no stat read for it, its image from /proc. */
 static struct proc *proc_arrive(struct graph *g, pid_t pid, uid_t uid, pid_t creator_pid,
-				uint64_t birth_ts, uint64_t now, const struct kev_lineage *kforked)
+				uint64_t birth_ts, uint64_t now, const struct kev_lineage *kforked,
+				uint64_t kstart)
 {
 	struct proc *old = live_proc(g, pid);
 	if (old)
@@ -56,6 +59,8 @@ static struct proc *proc_arrive(struct graph *g, pid_t pid, uid_t uid, pid_t cre
 		p->foreign_creator = 1;
 	if (kforked && p->creator)
 		proc_fill_uid(g, p, kforked->start);
+	else if (kstart && p->creator)
+		proc_fill_identity_at(g, p, kstart);
 	else
 		proc_fill_identity(g, p);
 	if (!p->creator) {
@@ -281,7 +286,8 @@ static int rec_birth(struct rec *x)
 	if (p && p->creator_pid == cpid && same_process(g, p))
 		return 0; /* repeated BIRTH (vfork child) */
 	p = proc_arrive(g, x->pid, x->uid, use, fork_ts, x->now,
-			kforked && g->kev_fresh && !kl.exec_known ? &kl : NULL);
+			kforked && g->kev_fresh && !kl.exec_known ? &kl : NULL,
+			kforked && kl.attested ? kl.start : 0);
 	if (p && use == 1)
 		p->creator_init = 1; /* forked by init: the kernel's parent agrees */
 	return p ? 0 : -ENOMEM;
@@ -330,7 +336,7 @@ static int rec_image(struct rec *x)
 	if (kev_lineage(g, pid, &kl) == 0 && kl.exec_missing)
 		return refuse(g, &g->st.refused_kev, x->why, "no exec in the kernel's events");
 	if (!p) {
-		p = proc_arrive(g, pid, x->uid, use, r->ts, x->now, NULL);
+		p = proc_arrive(g, pid, x->uid, use, r->ts, x->now, NULL, 0);
 		if (!p)
 			return -ENOMEM;
 	} else {
@@ -897,7 +903,7 @@ static int sender(struct rec *x)
 	if (!p) {
 		p = graph_proc_kernel(g, x->pid, x->now);
 		if (!p && !g->conf.use_procfs)
-			p = proc_arrive(g, x->pid, x->uid, 0, x->r->ts, x->now, NULL);
+			p = proc_arrive(g, x->pid, x->uid, 0, x->r->ts, x->now, NULL, 0);
 		if (!p) {
 			*x->why = "sender not found";
 			return -ESRCH;

@@ -238,6 +238,8 @@ struct kev_lineage {
 	uint64_t exec_ts;
 	int exec_missing;       /* it forked under the source and never exec'd (no loss) */
 	uint64_t dev, ino;
+	int attested;           /* the record's sender is this fork event's process by
+				 * its pidfd (graph_apply_attested): start is its own */
 };
 /* 0 and *out for pid's current process when the source is on and saw it;
  * -1 otherwise */
@@ -358,6 +360,8 @@ int proc_sync_fds_since(struct graph *g, struct proc *p, uint64_t ts, uint64_t s
 void inherit_from(struct graph *g, struct proc *p, struct proc *c, uint64_t fork_ts);
 void proc_hash(struct graph *g, struct proc *p);
 void proc_fill_identity(struct graph *g, struct proc *p);
+/* the same with p's start known (its attested fork event's): no stat read */
+void proc_fill_identity_at(struct graph *g, struct proc *p, uint64_t start);
 void proc_fill_uid(struct graph *g, struct proc *p, uint64_t start);
 struct proc *find_creator(struct graph *g, pid_t cpid, uint64_t birth_ts, uint64_t now);
 void kernel_lineage(struct graph *g, struct proc *p, uint64_t now);

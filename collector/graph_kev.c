@@ -336,9 +336,10 @@ void graph_kev_exit(struct graph *g, pid_t pid, uint64_t ts)
  * (SO_PEERPIDFD) has the struct pid the fork event names (the same pidfs
  * inode; struct pids are never reused while the system runs) — that is the
  * forked process, whatever namespace it is in now (graph_apply_attested). */
-static const struct klin *current(struct graph *g, pid_t pid)
+static const struct klin *current_att(struct graph *g, pid_t pid, int *att)
 {
 	struct graph_kproc kp;
+	*att = 0;
 	if (!g->kev_on || !g->kev || pid <= 0)
 		return NULL;
 	const struct klin *k = &g->kev->slot[(uint32_t)pid % KLIN_N];
@@ -346,6 +347,7 @@ static const struct klin *current(struct graph *g, pid_t pid)
 		return NULL;
 	if (k->creator && k->pid_ino && g->att_pid == pid && g->att_ino == k->pid_ino) {
 		g->st.kev_attested++;
+		*att = 1;
 		return k;
 	}
 	if (k->creator && kernel_proc(g, pid, &kp) == 0 && kp.start && kp.start != k->start)
@@ -353,11 +355,19 @@ static const struct klin *current(struct graph *g, pid_t pid)
 	return k;
 }
 
+static const struct klin *current(struct graph *g, pid_t pid)
+{
+	int att;
+	return current_att(g, pid, &att);
+}
+
 int kev_lineage(struct graph *g, pid_t pid, struct kev_lineage *out)
 {
-	const struct klin *k = current(g, pid);
+	int att;
+	const struct klin *k = current_att(g, pid, &att);
 	if (!k)
 		return -1;
+	out->attested = att;
 	out->creator = k->creator;
 	out->start = k->start;
 	out->fork_ts = k->fork_ts;

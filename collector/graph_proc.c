@@ -450,10 +450,11 @@ void proc_fill_uid(struct graph *g, struct proc *p, uint64_t start)
 		p->kernel_gone = 1;
 }
 
+static void fill_image(struct graph *g, struct proc *p);
+
 void proc_fill_identity(struct graph *g, struct proc *p)
 {
 	struct procfs_stat st;
-	char buf[HT_REC_PATH_MAX + 1];
 	if (!g->conf.use_procfs)
 		return;
 	if (kstat(g, p->pid, &st, 1) == 0) {
@@ -463,6 +464,27 @@ void proc_fill_identity(struct graph *g, struct proc *p)
 		p->kernel_gone = 1;
 		return; /* ended: no exe, cmdline or executable to read */
 	}
+	fill_image(g, p);
+}
+
+void proc_fill_identity_at(struct graph *g, struct proc *p, uint64_t start)
+{
+	uid_t uid;
+	if (!g->conf.use_procfs)
+		return;
+	p->start = start;
+	if (!proc_gone(g, p) && kuid(g, p->pid, &uid) == 0) {
+		p->uid = uid;
+	} else if (proc_gone(g, p)) {
+		p->kernel_gone = 1;
+		return; /* ended: no exe, cmdline or executable to read */
+	}
+	fill_image(g, p);
+}
+
+static void fill_image(struct graph *g, struct proc *p)
+{
+	char buf[HT_REC_PATH_MAX + 1];
 	if (!p->exe[0] && procfs_exe(p->pid, buf, sizeof(buf)) == 0)
 		p->exe = graph_intern(g, buf);
 	if (!p->argv0[0] && procfs_argv0(p->pid, buf, sizeof(buf)) == 0)
