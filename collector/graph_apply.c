@@ -328,12 +328,19 @@ static int rec_image(struct rec *x)
 	if (p && !same_process(g, p))
 		p = NULL;
 	/* its ppid names a creator: checked as BIRTH's is (also for a process
-	 * known already, whose creator it does not change: a lie is a lie) */
-	if ((pid_t)r->num == pid || check_creator(g, pid, (pid_t)r->num, r->ts, &use) != 0)
+	 * known already, whose creator it does not change: a lie is a lie) —
+	 * believed without asking /proc for the kernel's parent when the
+	 * sender is attested as the fork event's process and the event names
+	 * that creator (the kernel's word, as for a BIRTH) */
+	struct kev_lineage kl;
+	int kev = kev_lineage(g, pid, &kl) == 0;
+	use = (pid_t)r->num;
+	if ((pid_t)r->num == pid ||
+	    (!(kev && kl.attested && kl.creator == (pid_t)r->num) &&
+	     check_creator(g, pid, (pid_t)r->num, r->ts, &use) != 0))
 		return refuse(g, &g->st.refused_creator, x->why, "ppid does not match the kernel's parent");
 	/* the kernel saw it fork and never exec: no new image to announce */
-	struct kev_lineage kl;
-	if (kev_lineage(g, pid, &kl) == 0 && kl.exec_missing)
+	if (kev && kl.exec_missing)
 		return refuse(g, &g->st.refused_kev, x->why, "no exec in the kernel's events");
 	if (!p) {
 		p = proc_arrive(g, pid, x->uid, use, r->ts, x->now, NULL, 0);

@@ -244,6 +244,9 @@ struct kev_lineage {
 /* 0 and *out for pid's current process when the source is on and saw it;
  * -1 otherwise */
 int kev_lineage(struct graph *g, pid_t pid, struct kev_lineage *out);
+/* 1: the record being applied is from pid's fork event's process by its
+ * pidfd (graph_apply_attested), and that event's start is start */
+int kev_attested_start(const struct graph *g, pid_t pid, uint64_t start);
 /* The creator the kernel's fork event names for pid's current process (its
  * start `start` when non-zero), as a graph entry: the one the graph keeps
  * (alive, or ended after the fork), one /proc shows, or one made from the

@@ -355,6 +355,14 @@ static const struct klin *current_att(struct graph *g, pid_t pid, int *att)
 	return k;
 }
 
+int kev_attested_start(const struct graph *g, pid_t pid, uint64_t start)
+{
+	if (!g->kev_on || !g->kev || pid <= 0 || !g->att_ino || g->att_pid != pid)
+		return 0;
+	const struct klin *k = &g->kev->slot[(uint32_t)pid % KLIN_N];
+	return k->pid == pid && k->creator && k->pid_ino == g->att_ino && k->start == start;
+}
+
 static const struct klin *current(struct graph *g, pid_t pid)
 {
 	int att;

@@ -944,6 +944,8 @@ int same_process(struct graph *g, struct proc *p)
 	struct procfs_stat st;
 	if (!g->conf.use_procfs || !p->start)
 		return 1;
+	if (kev_attested_start(g, p->pid, p->start))
+		return 1; /* the record's sender is the fork event's process, of p's start */
 	if (kstat(g, p->pid, &st, 0) != 0)
 		return 1; /* gone already: cannot tell, keep */
 	return st.starttime == p->start;

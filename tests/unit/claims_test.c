@@ -439,9 +439,21 @@ static void test_kev_lineage(void)
 	CHECK_EQ_INT(graph_apply_attested(g, 49, 0, 4900, &b, b.ts, &why), 0);
 	CHECK(graph_proc(g, 49) && graph_proc(g, 49)->creator == graph_proc(g, 40));
 	CHECK_EQ_INT(kp_asked, 0);
+	/* 49's IMAGE after its exec event, attested: its ppid (the fork
+	 * event's creator) believed and the same process, /proc not asked */
+	graph_kev_exec(g, 49, 8, 1234, "/bin/x", 26);
+	struct ht_record im = image_rec(40, "/usr/bin/true", 27);
+	CHECK_EQ_INT(graph_apply_attested(g, 49, 0, 4900, &im, im.ts, &why), 0);
+	CHECK_EQ_INT(kp_asked, 0);
+	/* an IMAGE naming another than the fork event's creator: the kernel's
+	 * parent is asked (and, 41 ended and 49's parent 1, it passes the
+	 * orphanage rule as without the events) */
+	im = image_rec(41, "/usr/bin/true", 28);
+	CHECK_EQ_INT(graph_apply_attested(g, 49, 0, 4900, &im, im.ts, &why), 0);
+	CHECK(kp_asked > 0);
 	kp_watch = 0;
 	graph_stats(g, &st);
-	CHECK_EQ_INT((int)st.kev_attested, 2);
+	CHECK_EQ_INT((int)st.kev_attested, 4);
 	b.num = 41;
 	/* the source off: the fork event decides nothing */
 	graph_kev_on(g, 0);
