@@ -297,6 +297,7 @@ int read_ring(struct collector *c, struct cring *r, uint64_t now, int max, int *
 int ring_register_msg(struct collector *c, int connfd, const struct rconn *rc, struct msghdr *mh,
 		      const struct ucred *cr, uint64_t *pid_ino);
 void rings_unmap_flush(struct collector *c);
+int ring_pid_alive(int pidfd);
 void ring_exited(struct collector *c, int pidfd); /* TAG_RING */
 /* reads every ring (one round's share); *busy when one has more */
 int rings_drain(struct collector *c, uint64_t now, int light, int *busy);

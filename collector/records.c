@@ -497,6 +497,19 @@ static int read_records(struct collector *c, int fd, uint64_t now, int max, int 
 	return n;
 }
 
+/* The records read from r into pend[first..] keep their sender's attestation
+ * (pid_ino) only when its registrant has not exited since they were written
+ * (a helper that kept the memfd writes as the registrant, and after its exit
+ * the pid may be another's): else /proc decides about them, as without it. */
+static void ring_unattest(struct collector *c, const struct cring *r, size_t first)
+{
+	struct records *rs = &c->rec;
+	if (!r->pid_ino || first >= rs->npend || ring_pid_alive(r->pidfd))
+		return;
+	for (size_t i = first; i < rs->npend; i++)
+		rs->pend[i].pid_ino = 0;
+}
+
 /* Reads at most max records of a ring (ring.c) into `pend`, within the same
  * buckets as a connection's; the bytes are copied out of the mapping and
  * checked by ht_ring_next before they are decoded. */
@@ -507,6 +520,7 @@ int read_ring(struct collector *c, struct cring *r, uint64_t now, int max, int *
 	struct reading rd = {-1, &r->rc, &rs->uids[r->rc.u - 1], 0, now, r->last_ts, r->pid_ino};
 	struct ucred cr = {r->pid, r->uid, (gid_t)-1};
 	int n = 0;
+	size_t first = rs->npend; /* this read's records in `pend` */
 	rd.root = rd.u->uid == 0;
 	*more = 0;
 	while (n < max) {
@@ -514,6 +528,8 @@ int read_ring(struct collector *c, struct cring *r, uint64_t now, int max, int *
 			break;
 		if (rs->npend == PEND_MAX) { /* charged by apply_pending, not rings_drain */
 			uint64_t t0 = now_ns();
+			ring_unattest(c, r, first);
+			first = 0;
 			apply_pending(c);
 			r->applied_ns += now_ns() - t0;
 		}
@@ -543,6 +559,7 @@ int read_ring(struct collector *c, struct cring *r, uint64_t now, int max, int *
 		queue_record(c, &rd, buf, (size_t)len, &cr);
 	}
 	r->last_ts = rd.last_ts;
+	ring_unattest(c, r, first);
 	*more = n == max;
 	return n;
 }

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -101,6 +102,15 @@ static uint64_t pidfs_ino(int pidfd)
 	if (!pidfs || fstat(pidfd, &sb) != 0)
 		return 0;
 	return (uint64_t)sb.st_ino;
+}
+
+/* Has the process of pidfd not exited (its pidfd not readable)? Then no other
+ * process has its pid: a record its ring or connection holds, read before
+ * this, was sent while the pid was its own — the attestation holds for it. */
+int ring_pid_alive(int pidfd)
+{
+	struct pollfd pf = {.fd = pidfd, .events = POLLIN};
+	return pidfd >= 0 && poll(&pf, 1, 0) == 0;
 }
 
 static int ring_find_pid(struct rings *g, pid_t pid)
@@ -219,8 +229,9 @@ int ring_register_msg(struct collector *c, int connfd, const struct rconn *rc, s
 	atomic_store_explicit(&ht_ring_hdr(base)->beat, ++g->beat ? g->beat : ++g->beat,
 			      memory_order_relaxed);
 	g->v[g->n++] = r;
-	if (pid_ino_out)
-		*pid_ino_out = pid_ino; /* (the datagram's record: the registrant's) */
+	if (pid_ino_out && ring_pid_alive(pidfd))
+		*pid_ino_out = pid_ino; /* (the datagram's record: the registrant's,
+					 * sent while the pid was its own) */
 	g->registered++;
 	return 1;
 }
