@@ -526,6 +526,7 @@ static cJSON *op_status(struct query_ctx *q)
 	cJSON_AddNumberToObject(cl, "lineage_from_kernel", (double)st.lineage_kernel);
 	cJSON_AddNumberToObject(cl, "unreported_fds", (double)st.unreported_fds);
 	cJSON_AddNumberToObject(cl, "refused_by_kernel_events", (double)st.refused_kev);
+	cJSON_AddNumberToObject(cl, "senders_attested_by_pidfd", (double)st.kev_attested);
 	cJSON_AddNumberToObject(cl, "tcp_holds_from_kernel_events", (double)st.kev_tcp_holds);
 	cJSON_AddNumberToObject(cl, "dark_evicted", (double)st.kev_dark_evicted);
 	cJSON_AddNumberToObject(cl, "exit_holds_from_kernel_events", (double)st.kev_exit_holds);

@@ -217,6 +217,7 @@ struct pend {
 	uint64_t seq;
 	pid_t pid;
 	uid_t uid;
+	uint64_t pid_ino; /* a ring's registrant's pidfs inode (0: none, a socket's) */
 	int u;          /* its connection's uid set (uids index + 1; 0: none) */
 	double pre;     /* graph time charged in advance (ns) */
 };
@@ -227,6 +228,7 @@ struct cring {
 	pid_t pid;
 	uid_t uid;
 	int pidfd;              /* the registrant (SO_PEERPIDFD), in records.ep */
+	uint64_t pid_ino;       /* its pidfs inode number (0: not a pidfs pidfd) */
 	int dead;               /* it exited: read what is left, then forget the ring
 				 * (2: read, forgotten at the end of the round) */
 	struct ht_ring_reader rd;
@@ -289,10 +291,13 @@ int read_ring(struct collector *c, struct cring *r, uint64_t now, int max, int *
 /* A datagram on a record connection that carries exactly one descriptor: a
  * ring registration when the descriptor is a ring and the kernel says the
  * connection's maker sent it. 1 when it was taken (the descriptor is closed
- * here), 0 when it is not a registration (the closer gets it). */
+ * here), 0 when it is not a registration (the closer gets it). *pid_ino (when
+ * not NULL): the registrant's pidfs inode when the ring was registered, else
+ * left as it was. */
 int ring_register_msg(struct collector *c, int connfd, const struct rconn *rc, struct msghdr *mh,
-		      const struct ucred *cr);
+		      const struct ucred *cr, uint64_t *pid_ino);
 void rings_unmap_flush(struct collector *c);
+int ring_pid_alive(int pidfd);
 void ring_exited(struct collector *c, int pidfd); /* TAG_RING */
 /* reads every ring (one round's share); *busy when one has more */
 int rings_drain(struct collector *c, uint64_t now, int light, int *busy);

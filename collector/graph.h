@@ -267,6 +267,8 @@ struct graph_stats {
 	uint64_t fd_checks;        /* kernel look-ups made for claims */
 	uint64_t refused_kev;      /* a BIRTH/IMAGE the kernel's events contradict */
 	uint64_t kev_forks;        /* fork events taken (graph_kev.c) */
+	uint64_t kev_attested;     /* a sender taken for its fork event's process by
+				    * its pidfd, no /proc read (graph_kev.c current) */
 	uint64_t kev_tcp_holds;    /* holds of TCP connections from kernel events */
 	uint64_t kev_dark_evicted; /* connections no record names pushed out of the
 				    * kernel's within the window (their uid's walks
@@ -333,6 +335,9 @@ void graph_kev_self(struct graph *g, pid_t pid);
 /* Did pid fork under the source with no exec event read since (an IMAGE of
  * it would be refused now: records.c reads the events first)? */
 int graph_kev_exec_missing(struct graph *g, pid_t pid);
+/* the same for a record's sender the kernel attested by its pidfs inode
+ * (graph_apply_attested) */
+int graph_kev_exec_missing_attested(struct graph *g, pid_t pid, uint64_t pid_ino);
 /* fresh: every event written before the records applied from now on was
  * read (kev_caught_up after they were read): a pid's events are its current
  * process's without asking /proc; 0 again after them */
@@ -340,6 +345,9 @@ void graph_kev_fresh(struct graph *g, int fresh);
 void graph_kev_fork(struct graph *g, pid_t child, pid_t creator, uint64_t start_ns, uint64_t ts);
 /* the real uid the fork event gave child (after graph_kev_fork) */
 void graph_kev_fork_uid(struct graph *g, pid_t child, uid_t uid);
+/* the pidfs inode number of child's struct pid the fork event gave (0: the
+ * kernel has none) */
+void graph_kev_fork_ino(struct graph *g, pid_t child, uint64_t pid_ino);
 void graph_kev_exec(struct graph *g, pid_t pid, uint64_t dev, uint64_t ino, const char *path,
 		    uint64_t ts);
 void graph_kev_exit(struct graph *g, pid_t pid, uint64_t ts);
@@ -440,6 +448,12 @@ void graph_free(struct graph *g);             /* accepts NULL */
  * *why set; -EDQUOT over a per-process or per-uid bound; -ESRCH sender gone.
  * Nothing changes on error. (An fd claim whose fd the kernel no longer shows
  * returns 0: it is kept as history marked unconf, and counted.) */
+/* graph_apply of a record whose sender the kernel attested as the struct pid
+ * whose pidfs inode number is pid_ino (its ring's SO_PEERPIDFD; 0: not
+ * attested so): a fork event naming that inode is the sender's own, with no
+ * /proc read of its start (graph_kev.c current) */
+int graph_apply_attested(struct graph *g, pid_t pid, uid_t uid, uint64_t pid_ino,
+			 const struct ht_record *r, uint64_t now, const char **why);
 int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r,
 		uint64_t now, const char **why);
 

@@ -23,9 +23,12 @@
  * current process (kev_lineage), and every event up to when its record was
  * read has been read (graph_kev_fresh) with no exec among them: a fork child
  * still running its creator's image — its start is the event's, its image
- * the creator's, and /proc is asked only for its uid and fds. */
+ * the creator's, and /proc is asked only for its uid and fds. kstart (not
+ * kforked): the start of the fork event the kernel attested as the sender's
+ * own (kev_lineage attested) — no stat read for it, its image from /proc. */
 static struct proc *proc_arrive(struct graph *g, pid_t pid, uid_t uid, pid_t creator_pid,
-				uint64_t birth_ts, uint64_t now, const struct kev_lineage *kforked)
+				uint64_t birth_ts, uint64_t now, const struct kev_lineage *kforked,
+				uint64_t kstart)
 {
 	struct proc *old = live_proc(g, pid);
 	if (old)
@@ -56,6 +59,8 @@ static struct proc *proc_arrive(struct graph *g, pid_t pid, uid_t uid, pid_t cre
 		p->foreign_creator = 1;
 	if (kforked && p->creator)
 		proc_fill_uid(g, p, kforked->start);
+	else if (kstart && p->creator)
+		proc_fill_identity_at(g, p, kstart);
 	else
 		proc_fill_identity(g, p);
 	if (!p->creator) {
@@ -292,7 +297,8 @@ static int rec_birth(struct rec *x)
 		return refuse(g, &g->st.refused_creator, x->why,
 			      "creator init for a process whose creator is known");
 	p = proc_arrive(g, x->pid, x->uid, use, fork_ts, x->now,
-			kforked && g->kev_fresh && !kl.exec_known ? &kl : NULL);
+			kforked && g->kev_fresh && !kl.exec_known ? &kl : NULL,
+			kforked && kl.attested ? kl.start : 0);
 	/* forked by init: its fork event says so, or the sender is root — init's
 	 * fork child has init's credentials when its atfork handler sends the
 	 * BIRTH, before it can change them. The kernel's parent being 1 attests
@@ -343,15 +349,22 @@ static int rec_image(struct rec *x)
 	if (p && !same_process(g, p))
 		p = NULL;
 	/* its ppid names a creator: checked as BIRTH's is (also for a process
-	 * known already, whose creator it does not change: a lie is a lie) */
-	if ((pid_t)r->num == pid || check_creator(g, pid, (pid_t)r->num, r->ts, &use) != 0)
+	 * known already, whose creator it does not change: a lie is a lie) —
+	 * believed without asking /proc for the kernel's parent when the
+	 * sender is attested as the fork event's process and the event names
+	 * that creator (the kernel's word, as for a BIRTH) */
+	struct kev_lineage kl;
+	int kev = kev_lineage(g, pid, &kl) == 0;
+	use = (pid_t)r->num;
+	if ((pid_t)r->num == pid ||
+	    (!(kev && kl.attested && kl.creator == (pid_t)r->num) &&
+	     check_creator(g, pid, (pid_t)r->num, r->ts, &use) != 0))
 		return refuse(g, &g->st.refused_creator, x->why, "ppid does not match the kernel's parent");
 	/* the kernel saw it fork and never exec: no new image to announce */
-	struct kev_lineage kl;
-	if (kev_lineage(g, pid, &kl) == 0 && kl.exec_missing)
+	if (kev && kl.exec_missing)
 		return refuse(g, &g->st.refused_kev, x->why, "no exec in the kernel's events");
 	if (!p) {
-		p = proc_arrive(g, pid, x->uid, use, r->ts, x->now, NULL);
+		p = proc_arrive(g, pid, x->uid, use, r->ts, x->now, NULL, 0);
 		if (!p)
 			return -ENOMEM;
 	} else {
@@ -921,7 +934,7 @@ static int sender(struct rec *x)
 	if (!p) {
 		p = graph_proc_kernel(g, x->pid, x->now);
 		if (!p && !g->conf.use_procfs)
-			p = proc_arrive(g, x->pid, x->uid, 0, x->r->ts, x->now, NULL);
+			p = proc_arrive(g, x->pid, x->uid, 0, x->r->ts, x->now, NULL, 0);
 		if (!p) {
 			*x->why = "sender not found";
 			return -ESRCH;
@@ -956,6 +969,12 @@ static int applied(struct graph *g, int rc, const char **why)
 int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r,
 		uint64_t now, const char **why)
 {
+	return graph_apply_attested(g, pid, uid, 0, r, now, why);
+}
+
+int graph_apply_attested(struct graph *g, pid_t pid, uid_t uid, uint64_t pid_ino,
+			 const struct ht_record *r, uint64_t now, const char **why)
+{
 	const char *w = NULL;
 	struct rec x = {g, pid, uid, NULL, r, now, why ? why : &w};
 	const struct rec_type *t = r->type < HT_REC__MAX && rec_types[r->type].apply
@@ -966,6 +985,8 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 	*x.why = NULL;
 	g->changes++; /* (refused too: a refusal may have read /proc) */
 	g->cur_acct = acct_of(g, uid); /* the sender's, charged for what it makes */
+	g->att_pid = pid;
+	g->att_ino = pid_ino;
 	kmemo_begin(g);
 	if (pid <= 0) {
 		*x.why = "no sender pid";
@@ -982,5 +1003,7 @@ int graph_apply(struct graph *g, pid_t pid, uid_t uid, const struct ht_record *r
 	if (rc == -EDQUOT && x.p && x.p->alive)
 		x.p->bound_refused = 1; /* what it holds is not all in the graph */
 	kmemo_end(g);
+	g->att_pid = 0;
+	g->att_ino = 0;
 	return applied(g, rc, x.why);
 }

@@ -94,6 +94,8 @@ struct graph {
 	struct uacct **byid;             /* byid[id - 1] */
 	size_t nbyid, capbyid;
 	struct uacct *cur_acct;          /* the sender's while its record is applied */
+	pid_t att_pid;                   /* the sender of the record being applied, */
+	uint64_t att_ino;                /* its pidfs inode (graph_apply_attested; 0 none) */
 	int capped;                      /* the last hold_open/chan_get hit a bound */
 	struct dcache { pid_t pid; int fd; uint64_t serial; } dcache[DCACHE_N];
 	size_t dnext;
@@ -238,10 +240,15 @@ struct kev_lineage {
 	uint64_t exec_ts;
 	int exec_missing;       /* it forked under the source and never exec'd (no loss) */
 	uint64_t dev, ino;
+	int attested;           /* the record's sender is this fork event's process by
+				 * its pidfd (graph_apply_attested): start is its own */
 };
 /* 0 and *out for pid's current process when the source is on and saw it;
  * -1 otherwise */
 int kev_lineage(struct graph *g, pid_t pid, struct kev_lineage *out);
+/* 1: the record being applied is from pid's fork event's process by its
+ * pidfd (graph_apply_attested), and that event's start is start */
+int kev_attested_start(const struct graph *g, pid_t pid, uint64_t start);
 /* The creator the kernel's fork event names for pid's current process (its
  * start `start` when non-zero), as a graph entry: the one the graph keeps
  * (alive, or ended after the fork), one /proc shows, or one made from the
@@ -358,6 +365,8 @@ int proc_sync_fds_since(struct graph *g, struct proc *p, uint64_t ts, uint64_t s
 void inherit_from(struct graph *g, struct proc *p, struct proc *c, uint64_t fork_ts);
 void proc_hash(struct graph *g, struct proc *p);
 void proc_fill_identity(struct graph *g, struct proc *p);
+/* the same with p's start known (its attested fork event's): no stat read */
+void proc_fill_identity_at(struct graph *g, struct proc *p, uint64_t start);
 void proc_fill_uid(struct graph *g, struct proc *p, uint64_t start);
 struct proc *find_creator(struct graph *g, pid_t cpid, uint64_t birth_ts, uint64_t now);
 void kernel_lineage(struct graph *g, struct proc *p, uint64_t now);

@@ -41,6 +41,7 @@ struct klin {
 	uint8_t exec_unsure;    /* its uid's events were lost after its fork: no exec
 				 * event proves no exec (graph_kev_uid_lossy) */
 	uid_t uid;              /* its real uid from the fork event (-1 not said) */
+	uint64_t pid_ino;       /* its struct pid's pidfs inode (fork event; 0 none) */
 };
 
 /* A process's exit-time fds, kept until the records before it are read
@@ -283,6 +284,14 @@ void graph_kev_fork_uid(struct graph *g, pid_t child, uid_t uid)
 		k->uid = uid;
 }
 
+void graph_kev_fork_ino(struct graph *g, pid_t child, uint64_t pid_ino)
+{
+	struct kevtab *t = g->kev;
+	struct klin *k = t && child > 0 ? &t->slot[(uint32_t)child % KLIN_N] : NULL;
+	if (k && k->pid == child && k->creator)
+		k->pid_ino = pid_ino;
+}
+
 void graph_kev_exec(struct graph *g, pid_t pid, uint64_t dev, uint64_t ino, const char *path,
 		    uint64_t ts)
 {
@@ -322,25 +331,51 @@ void graph_kev_exit(struct graph *g, pid_t pid, uint64_t ts)
  * kernel's, or it is gone and cannot be told), NULL when none. (Asked of
  * /proc even while the events are fresh: a process that left this network
  * namespace ends with no exit event here, and its pid's next owner —
- * anywhere — would pass for it.) */
-static const struct klin *current(struct graph *g, pid_t pid)
+ * anywhere — would pass for it.) Not asked for the record's own sender when
+ * the kernel attested it as the fork event's process: its ring's registrant
+ * (SO_PEERPIDFD) has the struct pid the fork event names (the same pidfs
+ * inode; struct pids are never reused while the system runs) — that is the
+ * forked process, whatever namespace it is in now (graph_apply_attested). */
+static const struct klin *current_att(struct graph *g, pid_t pid, int *att)
 {
 	struct graph_kproc kp;
+	*att = 0;
 	if (!g->kev_on || !g->kev || pid <= 0)
 		return NULL;
 	const struct klin *k = &g->kev->slot[(uint32_t)pid % KLIN_N];
 	if (k->pid != pid)
 		return NULL;
+	if (k->creator && k->pid_ino && g->att_pid == pid && g->att_ino == k->pid_ino) {
+		g->st.kev_attested++;
+		*att = 1;
+		return k;
+	}
 	if (k->creator && kernel_proc(g, pid, &kp) == 0 && kp.start && kp.start != k->start)
 		return NULL; /* another process now has the pid */
 	return k;
 }
 
+int kev_attested_start(const struct graph *g, pid_t pid, uint64_t start)
+{
+	if (!g->kev_on || !g->kev || pid <= 0 || !g->att_ino || g->att_pid != pid)
+		return 0;
+	const struct klin *k = &g->kev->slot[(uint32_t)pid % KLIN_N];
+	return k->pid == pid && k->creator && k->pid_ino == g->att_ino && k->start == start;
+}
+
+static const struct klin *current(struct graph *g, pid_t pid)
+{
+	int att;
+	return current_att(g, pid, &att);
+}
+
 int kev_lineage(struct graph *g, pid_t pid, struct kev_lineage *out)
 {
-	const struct klin *k = current(g, pid);
+	int att;
+	const struct klin *k = current_att(g, pid, &att);
 	if (!k)
 		return -1;
+	out->attested = att;
 	out->creator = k->creator;
 	out->start = k->start;
 	out->fork_ts = k->fork_ts;
@@ -354,8 +389,20 @@ int kev_lineage(struct graph *g, pid_t pid, struct kev_lineage *out)
 
 int graph_kev_exec_missing(struct graph *g, pid_t pid)
 {
+	return graph_kev_exec_missing_attested(g, pid, 0);
+}
+
+int graph_kev_exec_missing_attested(struct graph *g, pid_t pid, uint64_t pid_ino)
+{
 	struct kev_lineage kl;
-	return kev_lineage(g, pid, &kl) == 0 && kl.exec_missing;
+	pid_t ap = g->att_pid;
+	uint64_t ai = g->att_ino;
+	g->att_pid = pid;
+	g->att_ino = pid_ino;
+	int missing = kev_lineage(g, pid, &kl) == 0 && kl.exec_missing;
+	g->att_pid = ap;
+	g->att_ino = ai;
+	return missing;
 }
 
 
@@ -795,6 +842,14 @@ static int shim_covers(struct graph *g, const struct proc *p)
 	struct kev_lineage kl;
 	if (p->seen_kernel || p->exec_pending)
 		return 0;
+	/* the fork event of p itself (its pid, its start): its exec events are
+	 * p's, whoever has the pid now — no /proc read (a pid reused within
+	 * one tick would pass /proc's start as well) */
+	const struct klin *k = g->kev_on && g->kev && p->pid > 0 && p->start
+				       ? &g->kev->slot[(uint32_t)p->pid % KLIN_N]
+				       : NULL;
+	if (k && k->pid == p->pid && k->creator && k->start == p->start)
+		return !(k->have_exec && k->exec_ts > p->exec_ts);
 	return !(kev_lineage(g, p->pid, &kl) == 0 && kl.exec_known && kl.exec_ts > p->exec_ts);
 }
 

@@ -152,6 +152,26 @@ int kstat(struct graph *g, pid_t pid, struct procfs_stat *st, int want_uid)
 	return kstat_read(g, pid, st, want_uid);
 }
 
+/* pid's uid: this step's stat's when it has it, else /proc/PID/status alone
+ * (no stat read for it: a fork child whose fork event is its own by its
+ * pidfd, graph_kev.c current, needs none) */
+static int kuid(struct graph *g, pid_t pid, uid_t *uid)
+{
+	struct procfs_stat st;
+	if (g->kmemo_depth && kmemo_find(g, pid)) {
+		int rc = kstat(g, pid, &st, 1);
+		*uid = st.uid;
+		return rc;
+	}
+	int rc = procfs_uid(pid, uid);
+	if (rc == -ENOENT || rc == -ESRCH) {
+		struct proc *lp = graph_proc(g, pid);
+		if (lp)
+			lp->kernel_gone = 1;
+	}
+	return rc;
+}
+
 /* Has this step found pid gone from /proc? (its exe, cmdline and fd table
  * are gone with it: not asked) */
 int kgone(const struct graph *g, pid_t pid)
@@ -480,21 +500,23 @@ const char *graph_proc_sha256(struct graph *g, const struct proc *cp)
  * and sha256 are its creator's (copied by the caller). */
 void proc_fill_uid(struct graph *g, struct proc *p, uint64_t start)
 {
-	struct procfs_stat st;
+	uid_t uid;
 	if (!g->conf.use_procfs)
 		return;
 	p->start = start;
-	/* (the stat kev_lineage read in this step, and now the status) */
-	if (!proc_gone(g, p) && kstat(g, p->pid, &st, 1) == 0)
-		p->uid = st.uid;
+	/* (the stat kev_lineage read in this step, if it read one, and now
+	 * the status) */
+	if (!proc_gone(g, p) && kuid(g, p->pid, &uid) == 0)
+		p->uid = uid;
 	else if (proc_gone(g, p))
 		p->kernel_gone = 1;
 }
 
+static void fill_image(struct graph *g, struct proc *p);
+
 void proc_fill_identity(struct graph *g, struct proc *p)
 {
 	struct procfs_stat st;
-	char buf[HT_REC_PATH_MAX + 1];
 	if (!g->conf.use_procfs)
 		return;
 	if (kstat(g, p->pid, &st, 1) == 0) {
@@ -504,6 +526,27 @@ void proc_fill_identity(struct graph *g, struct proc *p)
 		p->kernel_gone = 1;
 		return; /* ended: no exe, cmdline or executable to read */
 	}
+	fill_image(g, p);
+}
+
+void proc_fill_identity_at(struct graph *g, struct proc *p, uint64_t start)
+{
+	uid_t uid;
+	if (!g->conf.use_procfs)
+		return;
+	p->start = start;
+	if (!proc_gone(g, p) && kuid(g, p->pid, &uid) == 0) {
+		p->uid = uid;
+	} else if (proc_gone(g, p)) {
+		p->kernel_gone = 1;
+		return; /* ended: no exe, cmdline or executable to read */
+	}
+	fill_image(g, p);
+}
+
+static void fill_image(struct graph *g, struct proc *p)
+{
+	char buf[HT_REC_PATH_MAX + 1];
 	if (!p->exe[0] && procfs_exe(p->pid, buf, sizeof(buf)) == 0)
 		p->exe = graph_intern(g, buf);
 	if (!p->argv0[0] && procfs_argv0(p->pid, buf, sizeof(buf)) == 0)
@@ -930,6 +973,8 @@ int same_process(struct graph *g, struct proc *p)
 	struct procfs_stat st;
 	if (!g->conf.use_procfs || !p->start)
 		return 1;
+	if (kev_attested_start(g, p->pid, p->start))
+		return 1; /* the record's sender is the fork event's process, of p's start */
 	if (kstat(g, p->pid, &st, 0) != 0)
 		return 1; /* gone already: cannot tell, keep */
 	return st.starttime == p->start;

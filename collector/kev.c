@@ -260,6 +260,13 @@ int kev_open(struct kev *k, int mode, unsigned ring_kb, uint64_t netns_ino, int 
 	return 0;
 }
 
+void kev_self(struct kev *k, pid_t pid)
+{
+	struct kev_impl *im = k->impl;
+	if (k->state == KEV_STATE_ON && im && im->skel && im->skel->bss)
+		im->skel->bss->self_tgid = (__u32)pid;
+}
+
 int kev_consume(struct kev *k)
 {
 	struct kev_impl *im = k->impl;
@@ -283,7 +290,8 @@ int kev_caught_up(struct kev *k)
 	unsigned long prod = __atomic_load_n((unsigned long *)im->prod_page, __ATOMIC_ACQUIRE);
 	if (cons != prod)
 		return 0; /* a record still reserved (busy), or written since */
-	if (kev_lost(k) || kev_ring_full(k) || kev_uid_lost_sum(k)) {
+	if (im->skel && im->skel->bss ? __atomic_load_n(&im->skel->bss->any_loss, __ATOMIC_RELAXED) != 0
+				      : kev_lost(k) || kev_ring_full(k) || kev_uid_lost_sum(k)) {
 		/* any loss, a uid's rationed one too: an event of that uid's
 		 * may be missing, so nothing is caught up from now on */
 		im->lost_seen = 1;
@@ -410,6 +418,12 @@ int kev_open(struct kev *k, int mode, unsigned ring_kb, uint64_t netns_ino, int 
 	k->state = KEV_STATE_UNAVAILABLE;
 	snprintf(k->why, sizeof(k->why), "built without BPF support (" HT_KEV_MISSING ")");
 	return -1;
+}
+
+void kev_self(struct kev *k, pid_t pid)
+{
+	(void)k;
+	(void)pid;
 }
 
 int kev_consume(struct kev *k)

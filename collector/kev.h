@@ -45,6 +45,7 @@ struct kev_ev {
 	uint64_t t_ns;          /* CLOCK_MONOTONIC */
 	pid_t ptgid;            /* FORK: the creator */
 	uint64_t start_ns;      /* FORK: the child's start, ns since boot */
+	uint64_t pid_ino;       /* FORK: the child's pidfs inode number (0: none) */
 	uint64_t ino;           /* EXEC: the executable's; TCP/ACCEPT/UNIXPEER: the socket's */
 	uint64_t peer;          /* UNIXPEER: its peer's inode */
 	dev_t dev;              /* EXEC: the executable's device (as stat's st_dev) */
@@ -98,6 +99,9 @@ struct kev {
  * the socket tracepoints' programs). 0 when on or off; -1 when it could not be
  * loaded, with k->why saying why (k->state KEV_STATE_UNAVAILABLE). */
 int kev_open(struct kev *k, int mode, unsigned ring_kb, uint64_t netns_ino, int accept, int sockets);
+/* The collector's own pid (after daemon()): the programs skip its receives'
+ * fd tables (kev.bpf.c self_tgid) */
+void kev_self(struct kev *k, pid_t pid);
 /* Reads what the ring holds now; returns how many events. */
 int kev_consume(struct kev *k);
 void kev_close(struct kev *k);

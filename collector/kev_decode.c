@@ -115,6 +115,7 @@ int kev_decode(const void *data, size_t n, struct kev_ev *o)
 		o->ptgid = (pid_t)f.ptgid;
 		o->start_ns = f.start_ns;
 		o->uid = f.uid;
+		o->pid_ino = f.pid_ino;
 		return 0;
 	}
 	case KEV_EXEC: {
@@ -202,6 +203,7 @@ cJSON *kev_ev_json(const struct kev_ev *e)
 		cJSON_AddNumberToObject(o, "creator", e->ptgid);
 		cJSON_AddNumberToObject(o, "start_ns", (double)e->start_ns);
 		cJSON_AddNumberToObject(o, "uid", (double)e->uid);
+		cJSON_AddNumberToObject(o, "pid_ino", (double)e->pid_ino);
 		break;
 	case KEV_EXEC:
 		cJSON_AddNumberToObject(o, "dev", (double)e->dev);

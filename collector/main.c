@@ -105,6 +105,7 @@ static void kev_event(void *arg, const struct kev_ev *e)
 	case KEV_FORK:
 		graph_kev_fork(c->graph, e->tgid, e->ptgid, e->start_ns, e->t_ns);
 		graph_kev_fork_uid(c->graph, e->tgid, (uid_t)e->uid);
+		graph_kev_fork_ino(c->graph, e->tgid, e->pid_ino);
 		break;
 	case KEV_EXEC: graph_kev_exec(c->graph, e->tgid, e->dev, e->ino, e->filename, e->t_ns); break;
 	case KEV_EXIT: graph_kev_exit(c->graph, e->tgid, e->t_ns); break;
@@ -213,6 +214,7 @@ static void collector_start(struct collector *c)
 	pthread_sigmask(SIG_BLOCK, &qs, &olds);
 	closer_start(&c->closer);
 	graph_kev_self(c->graph, getpid()); /* (daemon()'s child: the pid from now) */
+	kev_self(&c->kev, getpid());
 	control_open(c);
 	loop_timer_open(c);
 

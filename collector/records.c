@@ -276,7 +276,8 @@ static void apply_pending(struct collector *c)
 	 * push (attack_push_stale's "an ordinary client keeps its push": 0 of 5
 	 * curls accepted) */
 	for (size_t i = 0; i < rs->npend; i++)
-		if (pend[i].rec.type == HT_REC_IMAGE && graph_kev_exec_missing(c->graph, pend[i].pid)) {
+		if (pend[i].rec.type == HT_REC_IMAGE &&
+		    graph_kev_exec_missing_attested(c->graph, pend[i].pid, pend[i].pid_ino)) {
 			kev_consume(&c->kev);
 			break;
 		}
@@ -288,7 +289,7 @@ static void apply_pending(struct collector *c)
 		struct pend *pr = &pend[rs->pend_ix[i]];
 		const char *why;
 		int fresh = pr->rec.type == HT_REC_CONNECT && c->push.nsubs && push_is_fresh(c, &pr->rec);
-		if (graph_apply(c->graph, pr->pid, pr->uid, &pr->rec, now, &why) != 0) {
+		if (graph_apply_attested(c->graph, pr->pid, pr->uid, pr->pid_ino, &pr->rec, now, &why) != 0) {
 			if (why)
 				log_debug("record %s from pid %d refused: %s",
 					  ht_rec_type_name(pr->rec.type), (int)pr->pid, why);
@@ -322,6 +323,7 @@ struct reading {
 	int root;
 	uint64_t now;           /* the batch's start, moved on by a later record */
 	uint64_t last_ts;       /* this connection's records keep their order */
+	uint64_t pid_ino;       /* a ring's: its registrant's pidfs inode (ring.c) */
 };
 
 /* May one more datagram be read? 0 when the connection or its uid was
@@ -367,7 +369,9 @@ static int admit(struct collector *c, struct reading *rd, struct msghdr *mh, ssi
 			memcpy(cr, CMSG_DATA(cm), sizeof(*cr));
 			have_cred = 1;
 		}
-	if (mh->msg_controllen && have_cred && ring_register_msg(c, rd->fd, rd->rc, mh, cr)) {
+	rd->pid_ino = 0;
+	if (mh->msg_controllen && have_cred &&
+	    ring_register_msg(c, rd->fd, rd->rc, mh, cr, &rd->pid_ino)) {
 		/* a ring registration (ring.c): its descriptor was taken */
 	} else if (closer_drop_passed(&c->closer, mh)) { /* never closed here (closer.c) */
 		c->stats.fd_passing++;
@@ -406,6 +410,7 @@ static void queue_resync(struct records *rs, struct reading *rd, uid_t uid)
 	p->seq = rs->pend_seq++;
 	p->pid = rc->drop_pid;
 	p->uid = uid;
+	p->pid_ino = 0;
 	p->u = 0;
 	p->pre = 0;
 	rc->drop_pid = 0;
@@ -441,6 +446,7 @@ static void queue_record(struct collector *c, struct reading *rd, const uint8_t 
 	pr->seq = rs->pend_seq++;
 	pr->pid = cr->pid;
 	pr->uid = cr->uid;
+	pr->pid_ino = rd->pid_ino;
 	pr->u = rd->rc->u;
 	pr->pre = rd->root ? 0 : rd->u->cost;
 	rd->u->cpu.tok -= pr->pre;
@@ -460,7 +466,7 @@ static int read_records(struct collector *c, int fd, uint64_t now, int max, int 
 	*more = 0;
 	if (!rc)
 		return 0;
-	struct reading rd = {fd, rc, &rs->uids[rc->u - 1], 0, now, 0};
+	struct reading rd = {fd, rc, &rs->uids[rc->u - 1], 0, now, 0, 0};
 	rd.root = rd.u->uid == 0;
 	while (n < max) {
 		if (!read_budget(c, &rd))
@@ -491,6 +497,19 @@ static int read_records(struct collector *c, int fd, uint64_t now, int max, int 
 	return n;
 }
 
+/* The records read from r into pend[first..] keep their sender's attestation
+ * (pid_ino) only when its registrant has not exited since they were written
+ * (a helper that kept the memfd writes as the registrant, and after its exit
+ * the pid may be another's): else /proc decides about them, as without it. */
+static void ring_unattest(struct collector *c, const struct cring *r, size_t first)
+{
+	struct records *rs = &c->rec;
+	if (!r->pid_ino || first >= rs->npend || ring_pid_alive(r->pidfd))
+		return;
+	for (size_t i = first; i < rs->npend; i++)
+		rs->pend[i].pid_ino = 0;
+}
+
 /* Reads at most max records of a ring (ring.c) into `pend`, within the same
  * buckets as a connection's; the bytes are copied out of the mapping and
  * checked by ht_ring_next before they are decoded. */
@@ -498,9 +517,10 @@ int read_ring(struct collector *c, struct cring *r, uint64_t now, int max, int *
 {
 	struct records *rs = &c->rec;
 	uint8_t buf[HT_RING_MAXN * HT_RING_DATA];
-	struct reading rd = {-1, &r->rc, &rs->uids[r->rc.u - 1], 0, now, r->last_ts};
+	struct reading rd = {-1, &r->rc, &rs->uids[r->rc.u - 1], 0, now, r->last_ts, r->pid_ino};
 	struct ucred cr = {r->pid, r->uid, (gid_t)-1};
 	int n = 0;
+	size_t first = rs->npend; /* this read's records in `pend` */
 	rd.root = rd.u->uid == 0;
 	*more = 0;
 	while (n < max) {
@@ -508,6 +528,8 @@ int read_ring(struct collector *c, struct cring *r, uint64_t now, int max, int *
 			break;
 		if (rs->npend == PEND_MAX) { /* charged by apply_pending, not rings_drain */
 			uint64_t t0 = now_ns();
+			ring_unattest(c, r, first);
+			first = 0;
 			apply_pending(c);
 			r->applied_ns += now_ns() - t0;
 		}
@@ -537,6 +559,7 @@ int read_ring(struct collector *c, struct cring *r, uint64_t now, int max, int *
 		queue_record(c, &rd, buf, (size_t)len, &cr);
 	}
 	r->last_ts = rd.last_ts;
+	ring_unattest(c, r, first);
 	*more = n == max;
 	return n;
 }

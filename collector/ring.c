@@ -26,8 +26,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -84,6 +87,32 @@ void rings_unmap_flush(struct collector *c)
 	g->nunmap = 0;
 }
 
+/* The pidfs inode number of a pidfd (Linux 6.9+, 64-bit: that of the struct
+ * pid, as the fork event names it), 0 where pidfds are not pidfs files
+ * (anon inodes: one inode for all; checked once) */
+static uint64_t pidfs_ino(int pidfd)
+{
+	static int pidfs = -1;
+	struct stat sb;
+	if (pidfs < 0) {
+		struct statfs sf;
+		pidfs = sizeof(sb.st_ino) == 8 && fstatfs(pidfd, &sf) == 0 &&
+			(unsigned long)sf.f_type == 0x50494446UL; /* PID_FS_MAGIC */
+	}
+	if (!pidfs || fstat(pidfd, &sb) != 0)
+		return 0;
+	return (uint64_t)sb.st_ino;
+}
+
+/* Has the process of pidfd not exited (its pidfd not readable)? Then no other
+ * process has its pid: a record its ring or connection holds, read before
+ * this, was sent while the pid was its own — the attestation holds for it. */
+int ring_pid_alive(int pidfd)
+{
+	struct pollfd pf = {.fd = pidfd, .events = POLLIN};
+	return pidfd >= 0 && poll(&pf, 1, 0) == 0;
+}
+
 static int ring_find_pid(struct rings *g, pid_t pid)
 {
 	for (int i = 0; i < g->n; i++)
@@ -108,7 +137,7 @@ static int single_fd(struct msghdr *mh)
 }
 
 int ring_register_msg(struct collector *c, int connfd, const struct rconn *rc, struct msghdr *mh,
-		      const struct ucred *cr)
+		      const struct ucred *cr, uint64_t *pid_ino_out)
 {
 	struct rings *g = &c->rec.rings;
 	int fd = single_fd(mh);
@@ -145,6 +174,7 @@ int ring_register_msg(struct collector *c, int connfd, const struct rconn *rc, s
 		close(fd);
 		return 1;
 	}
+	uint64_t pid_ino = pidfs_ino(pidfd);
 	void *base = ht_ring_map(fd);
 	close(fd);
 	struct cring *r = base ? calloc(1, sizeof(*r)) : NULL;
@@ -179,6 +209,7 @@ int ring_register_msg(struct collector *c, int connfd, const struct rconn *rc, s
 	r->pid = cr->pid;
 	r->uid = peer_uid;
 	r->pidfd = pidfd;
+	r->pid_ino = pid_ino;
 	ht_ring_reader_init(&r->rd, base);
 	uint64_t now = now_ns();
 	r->rc = *rc;
@@ -198,6 +229,9 @@ int ring_register_msg(struct collector *c, int connfd, const struct rconn *rc, s
 	atomic_store_explicit(&ht_ring_hdr(base)->beat, ++g->beat ? g->beat : ++g->beat,
 			      memory_order_relaxed);
 	g->v[g->n++] = r;
+	if (pid_ino_out && ring_pid_alive(pidfd))
+		*pid_ino_out = pid_ino; /* (the datagram's record: the registrant's,
+					 * sent while the pid was its own) */
 	g->registered++;
 	return 1;
 }

@@ -53,6 +53,15 @@
 char LICENSE[] SEC("license") = "GPL";
 
 const volatile __u32 target_netns = 0; /* the collector's netns inode */
+/* the collector's own process (set by kev_self after daemon(): writable
+ * .bss): its own receives — each ring registration's memfd — are no chain's
+ * (graph_kev.c own_pid drops them) and their fd-table walks were ~7% of its
+ * CPU per spawned process, charged to root's ration */
+__u32 self_tgid = 0;
+/* any loss at all (uid_lose, full): what kev_caught_up asks after every
+ * drain, read from the mapped .bss (the three maps' lookups were three
+ * system calls a round) */
+__u64 any_loss = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -123,6 +132,7 @@ struct {
 
 static __always_inline void uid_lose(__u32 uid)
 {
+	__sync_fetch_and_add(&any_loss, 1);
 	__u64 *n = bpf_map_lookup_elem(&uid_lost, &uid);
 	if (n) {
 		__sync_fetch_and_add(n, 1);
@@ -174,6 +184,7 @@ static __always_inline int uid_take(__u32 uid, __u64 sz)
  * everyone's (lost) when root's or no one's */
 static __always_inline void full(__u32 uid)
 {
+	__sync_fetch_and_add(&any_loss, 1);
 	__u32 k = 0;
 	__u64 *n = bpf_map_lookup_elem(&ring_full, &k);
 	if (n)
@@ -298,6 +309,9 @@ int kev_fork(struct bpf_raw_tracepoint_args *ctx)
 	e->ptgid = BPF_CORE_READ(parent, tgid);
 	e->uid = uid;
 	e->start_ns = BPF_CORE_READ(child, start_boottime);
+	e->pid_ino = 0;
+	if (bpf_core_field_exists(((struct pid *)0)->ino))
+		e->pid_ino = BPF_CORE_READ(child, thread_pid, ino);
 	submit(e, RB_SZ(sizeof(*e)));
 	task_fds(child, tgid, KEV_FDS_FORK); /* its copy of its creator's table */
 	return 0;
@@ -694,7 +708,7 @@ int kev_recv(struct bpf_raw_tracepoint_args *ctx)
 			m->fds = 0;
 		if (!peer && !m->fds)
 			bpf_map_delete_elem(&unix_mark, &key);
-		if (fds && ret >= 0 && netns_ours_task(t))
+		if (fds && ret >= 0 && tgid != self_tgid && netns_ours_task(t))
 			task_fds(t, tgid, KEV_FDS_RECV); /* (rationed there) */
 		return 0;
 	}

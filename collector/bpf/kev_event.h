@@ -51,6 +51,9 @@ struct kev_fork {
 	__u32 ptgid;      /* the creator: the process that called fork/clone */
 	__u32 uid;        /* the child's real uid (its creator's) */
 	__u64 start_ns;   /* the child's start_boottime (ns since boot) */
+	__u64 pid_ino;    /* its struct pid's pidfs inode number (Linux 6.9+: what
+			   * fstat of a pidfd of it says; unique while the system
+			   * runs), 0 when the kernel has none */
 };
 
 struct kev_exec {

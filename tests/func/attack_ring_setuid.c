@@ -197,7 +197,7 @@ int main(int argc, char **argv)
 				memcpy(&cr, CMSG_DATA(cm), sizeof(cr));
 		printf("registration %d: pid %d, SO_PEERCRED uid %u, SCM_CREDENTIALS uid %u\n", k + 1,
 		       (int)cr.pid, (unsigned)pc.uid, (unsigned)cr.uid);
-		regs += ring_register_msg(&c, s, &rc, &mh, &cr);
+		regs += ring_register_msg(&c, s, &rc, &mh, &cr, NULL);
 		close(s);
 	}
 	int st;

@@ -90,9 +90,14 @@ static int fake_fd(void *ctx, pid_t pid, int fd, struct ht_chan *c)
 	return -ENOENT;
 }
 
+static pid_t kp_watch; /* fake_proc's calls about this pid are counted */
+static int kp_asked;
+
 static int fake_proc(void *ctx, pid_t pid, struct graph_kproc *k)
 {
 	(void)ctx;
+	if (pid == kp_watch)
+		kp_asked++;
 	for (int i = 0; i < nkps; i++)
 		if (kps[i].pid == pid) {
 			*k = kps[i].k;
@@ -408,6 +413,51 @@ static void test_kev_lineage(void)
 	b.ts = b.ts2 = 19;
 	b.num = 41;
 	ok(g, 37, 0, b); /* (as without the source: 41 ended, 37 is init's) */
+	/* 39: as 37, /proc showing another start, but the sender attested by
+	 * its ring's pidfd as the fork event's struct pid (graph_apply_attested):
+	 * the event is its own and /proc is not asked about its start — the
+	 * BIRTH naming another creator than the event's is refused; the truth
+	 * is believed; an attestation of another struct pid (the pid's other
+	 * owner) leaves it to /proc, as for 37 */
+	kproc_set(39, 1, 40, 40, 391);
+	graph_kev_fork(g, 39, 35, 390 * TICK_NS, 22);
+	graph_kev_fork_ino(g, 39, 3900);
+	b.ts = b.ts2 = 23;
+	b.num = 41;
+	kp_watch = 39;
+	kp_asked = 0;
+	const char *why = NULL;
+	CHECK_EQ_INT(graph_apply_attested(g, 39, 0, 3900, &b, b.ts, &why), -EPERM);
+	CHECK(graph_proc(g, 39) == NULL);
+	CHECK_EQ_INT(kp_asked, 0);
+	CHECK_EQ_INT(graph_apply_attested(g, 39, 0, 3901, &b, b.ts, &why), 0);
+	CHECK(kp_asked > 0); /* (/proc asked: the start differs, the event is not its) */
+	kproc_set(49, 1, 40, 40, 491);
+	graph_kev_fork(g, 49, 40, 490 * TICK_NS, 24);
+	graph_kev_fork_ino(g, 49, 4900);
+	b.ts = b.ts2 = 25;
+	b.num = 40;
+	kp_watch = 49;
+	kp_asked = 0;
+	CHECK_EQ_INT(graph_apply_attested(g, 49, 0, 4900, &b, b.ts, &why), 0);
+	CHECK(graph_proc(g, 49) && graph_proc(g, 49)->creator == graph_proc(g, 40));
+	CHECK_EQ_INT(kp_asked, 0);
+	/* 49's IMAGE after its exec event, attested: its ppid (the fork
+	 * event's creator) believed and the same process, /proc not asked */
+	graph_kev_exec(g, 49, 8, 1234, "/bin/x", 26);
+	struct ht_record im = image_rec(40, "/usr/bin/true", 27);
+	CHECK_EQ_INT(graph_apply_attested(g, 49, 0, 4900, &im, im.ts, &why), 0);
+	CHECK_EQ_INT(kp_asked, 0);
+	/* an IMAGE naming another than the fork event's creator: the kernel's
+	 * parent is asked (and, 41 ended and 49's parent 1, it passes the
+	 * orphanage rule as without the events) */
+	im = image_rec(41, "/usr/bin/true", 28);
+	CHECK_EQ_INT(graph_apply_attested(g, 49, 0, 4900, &im, im.ts, &why), 0);
+	CHECK(kp_asked > 0);
+	kp_watch = 0;
+	graph_stats(g, &st);
+	CHECK_EQ_INT((int)st.kev_attested, 4);
+	b.num = 41;
 	/* the source off: the fork event decides nothing */
 	graph_kev_on(g, 0);
 	kproc_set(38, 1, 40, 40, 380);
@@ -415,7 +465,7 @@ static void test_kev_lineage(void)
 	b.ts = b.ts2 = 21;
 	ok(g, 38, 0, b);
 	graph_stats(g, &st);
-	CHECK_EQ_INT((int)st.refused_kev, 2);
+	CHECK_EQ_INT((int)st.refused_kev, 3);
 	graph_free(g);
 }
 
