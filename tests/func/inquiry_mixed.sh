@@ -10,12 +10,29 @@
 #   3. h1 (the origin) old: asked with "v":3 and "have", it answers format 1
 #   4. h3 (the judge) old: h2 is asked with "v":2, answers format 1 and asks h1 the same
 #      way: complete from h1, never a format-2 part shown to the old judge
-# Skipped unless HT_OLD_HOPTRACED names another build's hoptraced inside the tree (the
-# testbed's hosts see the tree, not /tmp), e.g. build/base/hoptraced made from main.
+# The older hoptraced: HT_OLD_HOPTRACED (another build's, inside the tree: the testbed's
+# hosts see the tree, not /tmp); else built here from this repository's history
+# (HT_OLD_REV, default d44730e: the last main of inquiry version 2) into
+# build/old-REV/ (kept: built once); skipped only when neither can be had (no git
+# history, e.g. a release tarball).
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/testbed.sh"
 tb_init "$@"
 OLD=${HT_OLD_HOPTRACED:-}
-[ -n "$OLD" ] && [ -x "$OLD" ] || tb_skip "HT_OLD_HOPTRACED unset (another build's hoptraced)"
+if [ -z "$OLD" ]; then
+	im_rev=${HT_OLD_REV:-d44730e}
+	im_dir=$HT_TOP/build/old-$im_rev
+	OLD=$im_dir/build/hoptraced
+	if [ ! -x "$OLD" ]; then
+		command -v git >/dev/null 2>&1 && git -C "$HT_TOP" cat-file -e "$im_rev^{commit}" 2>/dev/null ||
+			tb_skip "no older hoptraced: HT_OLD_HOPTRACED unset and $im_rev not in this tree's git history"
+		tb_log "building hoptraced of $im_rev (the older side) in $im_dir"
+		rm -rf "$im_dir" && mkdir -p "$im_dir" &&
+			git -C "$HT_TOP" archive "$im_rev" | tar -x -C "$im_dir" &&
+			make -C "$im_dir" -j2 build/hoptraced >"$TB_T/old-build.log" 2>&1 ||
+			tb_fail "cannot build $im_rev's hoptraced: $(tail -n 3 "$TB_T/old-build.log")"
+	fi
+fi
+[ -x "$OLD" ] || tb_fail "HT_OLD_HOPTRACED=$OLD is not an executable"
 tb_need ssh
 INQ="$TB_PY $TB_LIB/inqtool.py"
 H1=10.236.0.1 H2=10.236.0.2 H3=10.236.0.3 H4=10.236.0.4
