@@ -36,12 +36,7 @@ tb_need python3
 FILT=$TB_T/filt
 tb_build_helper "$FILT" tests/helpers/seccomp_allow.c
 ct_setup
-tb_bg h3 python3 -c 'import socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 2222)); s.listen(64)
-while True:
-    c = s.accept()[0]; c.sendall(b"orders\n"); c.close()'
-tb_wait_port h3 2222 || tb_fail "no B on h3:2222"
+ct_orders_b 2222
 cat >"$TB_T/flood.py" <<'PY'
 import os, socket, sys, time
 p = [os.pipe() for _ in range(15)]

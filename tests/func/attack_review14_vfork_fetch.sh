@@ -34,12 +34,7 @@ tb_need python3
 VF=$TB_T/vf
 tb_build_helper "$VF" tests/helpers/vfork_fetch.c
 ct_setup
-tb_bg h3 python3 -c 'import socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 2222)); s.listen(64)
-while True:
-    c = s.accept()[0]; c.sendall(b"orders\n"); c.close()'
-tb_wait_port h3 2222 || tb_fail "no B on h3:2222"
+ct_orders_b 2222
 r=0
 for v in ${CASES:-plain slow exec dup dupfd raw}; do
 	tb_log "$v"

@@ -75,6 +75,17 @@ ct_onward() {
 		grep "pid=$1," | awk 'NR==1 { print $3, $4 }'
 }
 
+# ct_orders_b PORT : on h3, a server B that sends "orders" to each connection on PORT
+# and closes it (an attacker's command source); returns once it listens
+ct_orders_b() {
+	tb_bg h3 python3 -c 'import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(64)
+while True:
+    c = s.accept()[0]; c.sendall(b"orders\n"); c.close()' "$1"
+	tb_wait_port h3 "$1" || tb_fail "no B on h3:$1"
+}
+
 # ct_who_brief PID TAG : `who` for PID's onward connection on h2 into
 # $TB_T/TAG.who.json; prints each chain's origin and completeness, and the
 # answer's holders_incomplete and holders_unattested
