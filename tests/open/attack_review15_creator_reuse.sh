@@ -27,6 +27,13 @@
 # then connects to h3:22. FAIL-CASE when C's chain has origin h3 — the
 # attacker's connection traced to root's session from h3 (a forged origin),
 # its own session from h1 lost.
+# Runs (session 15, 1 each): on d38012f image, birth, ppid1, image_nofd,
+# ppid1_nofd FAIL-CASE (chain from h3 complete=True; *_nofd: no chain from
+# h1 at all). On d44730e (built from git archive, this script with its
+# tb_build_helper/ct_who_brief inlined): image_nofd ok (refused_creator 1:
+# check_creator asked /proc's parent; chain from h2 complete=False),
+# ppid1_nofd and birth_nofd FAIL-CASE — the kev_creator_of and kforked BIRTH
+# paths are older than this session, the IMAGE one is 7f0a07c's.
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/testbed.sh"
 . "$TB_LIB/chaintest.sh"
 tb_init "$@"
