@@ -14,11 +14,15 @@
 #          leaf "unsigned answer")
 #   bom    the same bytes after EF BB BF
 #   ws     after "\t\r\n " (whitespace: valid JSON inside the forwarder's)
-# FAIL-CASE when bom (or ws) leaves h3's leaf for h2 "no answer" while the
+#   deep   no prefix, an unused member nested 990 deep: parsed by h2 (cJSON's
+#          nesting limit is 1000), over the limit inside h2's answer at h3
+#          (older than b0c12ec: h2 printed its parse, as deep)
+# FAIL-CASE when bom (or ws, deep) leaves h3's leaf for h2 "no answer" while the
 # control's was verified.
 # Runs (session 15, 1 each): d38012f bom FAIL-CASE (h3's leaf for h2 "no
 # answer"; plain and ws "upstream incomplete", h1's leaf "unsigned answer");
 # d44730e (git archive, this session's fleetchain.sh) all ok — b0c12ec's.
+# deep: FAIL-CASE on d38012f and on d44730e (1 run each) — older.
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/testbed.sh"
 . "$TB_LIB/fleetchain.sh"
 tb_init "$@"
@@ -43,7 +47,8 @@ rb_L=${rb_c% *} rb_R=${rb_c#* }
 cat >"$rb_atk/front.py" <<'PY'
 # h1's front (its real TLS certificate): a well-formed answer, unsigned, after PREFIX
 import json, socket, ssl, sys
-crt, key, ca, prefix = sys.argv[1], sys.argv[2], sys.argv[3], {"plain": b"", "bom": b"\xef\xbb\xbf", "ws": b"\t\r\n "}[sys.argv[4]]
+crt, key, ca, prefix = sys.argv[1], sys.argv[2], sys.argv[3], {"plain": b"", "bom": b"\xef\xbb\xbf", "ws": b"\t\r\n ", "deep": b""}[sys.argv[4]]
+deep = sys.argv[4] == "deep"
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(crt, key)
 ctx.load_verify_locations(ca)
@@ -68,6 +73,8 @@ while True:
                 "sources": [{"via": "local", "node": {"type": "origin", "host": "h1"}}]}
         ans = prefix + json.dumps({"ok": True, "host": "h1", "tree": tree,
                                    "chains": [{"origin_host": "h1", "complete": True, "procs": []}]}).encode()
+        if deep: # (990 levels: under cJSON's 1000 where h2 parses it, over it inside h2's answer)
+            ans = ans[:-1] + b',"pad":' + b"[" * 990 + b"]" * 990 + b"}"
         s.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
                   % (len(ans), ans))
         s.close()
@@ -93,7 +100,7 @@ def walk(n):
 walk(a.get("tree"))
 print("%s|%s" % (got.get(sys.argv[2], "none"), got.get(sys.argv[3], "none")))' "$rb_A" "$H2" "$H1"; }
 rb_r=0 rb_ctl=
-for rb_v in ${CASES:-plain bom ws}; do
+for rb_v in ${CASES:-plain bom ws deep}; do
 	tb_log "$rb_v"
 	tb_bg h1 setpriv --reuid nobody --regid nogroup --clear-groups "$TB_PY" "$rb_atk/front.py" \
 		"$rb_atk/h1.crt" "$rb_atk/h1.key" "$rb_atk/ca.crt" "$rb_v"
