@@ -37,6 +37,9 @@
 # R15_KEV=off on d38012f: the three *_nofd cases ok (chain from h1, by the
 # session's leader, complete=False: its own connection no record names;
 # refused_creator 2) — the hole is the fork event's pid-number creator.
+# The verdict (a policy accepting only chains from h3, printed per case):
+# image_nofd accept (the attacker from h1 let through), image reject (its
+# h1 chain still there, by the session's fds).
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/testbed.sh"
 . "$TB_LIB/chaintest.sh"
 tb_init "$@"
@@ -45,6 +48,10 @@ tb_build_helper "$R15" tests/helpers/static/r15_creator_reuse.c -static -I"$HT_T
 ct_setup
 # R15_KEV=off: the same with h2's kernel events off (no fork event to name A)
 if [ "${R15_KEV:-on}" = off ]; then ct_kev_off h2; else ct_kev_need h2; fi
+# a policy that lets only chains from h3 through (root's admin host, say):
+# what the guard would decide for the attacker's connection
+R15_ACL=$TB_T/r15.acl
+printf '@incomplete reject\n%s, *, *, *, white,\n' "$CT_H3" >"$R15_ACL"
 r15_r=0
 for r15_v in ${CASES:-image birth ppid1 image_nofd ppid1_nofd}; do
 	tb_log "$r15_v"
@@ -77,6 +84,7 @@ a = json.load(open(sys.argv[1]))
 for c in a.get("chains") or []:
     print("    %s: %s" % (c.get("origin_host"), " ".join("%s:%s" % (p.get("host"), (p.get("exe") or "?").rsplit("/", 1)[-1]) for p in c.get("procs") or [])))
 PY
+	echo "    policy (only chains from h3 accepted): $("$TB_HOPTRACE" policy decide "$R15_ACL" --chain-json "$TB_T/$r15_v.who.json" 2>&1)"
 	if "$TB_PY" -c 'import json,sys; a=json.load(open(sys.argv[1])); sys.exit(0 if any(c.get("origin_host") in ("h3", "10.231.0.3") for c in a.get("chains") or []) else 1)' "$TB_T/$r15_v.who.json"; then
 		echo "FAIL-CASE: $r15_v: nobody's connection (session from h1) has a chain from h3: the ended creator's pid, now root's process from h3, taken as its creator"
 		r15_r=1
