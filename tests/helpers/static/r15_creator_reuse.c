@@ -13,6 +13,10 @@
  *   r15_creator_reuse spawn PID CMD... : (root) clone3 with set_tid PID (the
  *       pid reuse an unprivileged attacker gets by cycling pids), the child
  *       execs CMD; waits for it
+ *   r15_creator_reuse cycle PID : (anyone; run it in `unshare -Urn`, whose
+ *       forks this host's kernel events never report) forks children that
+ *       exit at once until one has pid PID-1: the next fork on the machine
+ *       gets PID
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -200,6 +204,20 @@ int main(int argc, char **argv)
 		int st;
 		waitpid((pid_t)k, &st, 0);
 		return 0;
+	}
+	if (argc >= 3 && !strcmp(argv[1], "cycle")) {
+		pid_t want = (pid_t)atoi(argv[2]) - 1;
+		for (long i = 0; i < 200000; i++) {
+			pid_t k = fork();
+			if (k < 0)
+				return 2;
+			if (k == 0)
+				_exit(0);
+			waitpid(k, NULL, 0);
+			if (k == want)
+				return 0;
+		}
+		return 1;
 	}
 	fprintf(stderr, "usage: r15_creator_reuse fork DIR MODE HOST | img MODE A HOST | spawn PID CMD...\n");
 	return 2;
