@@ -43,6 +43,10 @@
 # The verdict (a policy accepting only chains from h3, printed per case):
 # image_nofd accept (the attacker from h1 let through), image reject (its
 # h1 chain still there, by the session's fds).
+# R15_CYCLE=1 (no root), image_nofd: 2 runs, A taken on the first try both
+# times; R15_SETTLE=8: chain from h3 complete=True, policy accept; with the
+# default settle the answer was holders_incomplete (the /proc search's budget
+# cut it: "holder scan incomplete" 4 times, then complete=False) — reject.
 . "${HT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/testbed.sh"
 . "$TB_LIB/chaintest.sh"
 tb_init "$@"
