@@ -467,8 +467,9 @@ struct proc *graph_proc_resync(struct graph *g, pid_t pid, uint64_t now);
 /* The holders of socket ino (owner: its uid from sock_diag, (uid_t)-1 if
  * unknown), found by procfs_holders_scan (include/hoptrace/procfs.h: the
  * owner's processes first; others fair share, within s's budget), each
- * handed to cb. The scan time is charged to the uid whose process was read:
- * (CPU time) a uid (not root) whose processes cost more than GRAPH_SCAN_SHARE of a core
+ * handed to cb. The scan time is charged to the uid whose process was read
+ * (CPU time, or the time on the clock when longer: a preempted read's wait is
+ * the others' too): a uid (not root) whose processes cost more than GRAPH_SCAN_SHARE of a core
  * lately (GRAPH_SCAN_BURST_NS at once) is not read until that is paid off —
  * s->incomplete then says so. Returns as procfs_holders_scan. */
 #define GRAPH_SCAN_BUDGET_NS (20ULL * 1000000ULL) /* a query's /proc scans, all of them: CPU */

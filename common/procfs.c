@@ -679,7 +679,7 @@ static int scan_proc(struct procfs_scan *s, const struct scan_ent *e, const stru
 	struct dirent *fe;
 	struct stat sb;
 	int found = 0, out = 0;
-	uint64_t t0 = procfs_cpu_ns(), fds0 = s->fds;
+	uint64_t t0 = procfs_cpu_ns(), w0 = procfs_mono_ns(), fds0 = s->fds;
 
 	if (s->admit && !s->admit(s->actx, e->uid)) {
 		s->incomplete = 1; /* that uid's scans cost more than its share lately */
@@ -741,8 +741,12 @@ again:
 	closedir(d);
 	if (!listed && !tid && !out && (tid = procfs_other_thread(e->pid)) != 0)
 		goto again; /* its leader ended: a live thread's table */
-	if (s->charge)
-		s->charge(s->actx, e->uid, procfs_cpu_ns() - t0, s->fds - fds0);
+	if (s->charge) {
+		/* CPU, or the clock's time when longer: what the others waited
+		 * (graph_proc.c read_cost) */
+		uint64_t cpu = procfs_cpu_ns() - t0, wall = procfs_mono_ns() - w0;
+		s->charge(s->actx, e->uid, wall > cpu ? wall : cpu, s->fds - fds0);
+	}
 	return out < 0 ? -1 : found;
 }
 
