@@ -203,10 +203,11 @@ struct graph_kproc {
 	char state;
 };
 typedef int (*graph_kernel_proc_fn)(void *ctx, pid_t pid, struct graph_kproc *k);
-/* Calls cb for every channel end pid holds, as procfs_fds_until does (0, 1
- * when this thread's CPU time reached cpu_deadline_ns (0: none) first,
- * -errno, or cb's non-zero value) */
+/* Calls cb for every channel end pid holds, as procfs_fds_within does (0, 1
+ * when this thread's CPU time reached cpu_deadline_ns, or the clock
+ * wall_deadline_ns (0: none), first, -errno, or cb's non-zero value) */
 typedef int (*graph_kernel_fds_fn)(void *ctx, pid_t pid, uint64_t cpu_deadline_ns,
+				   uint64_t wall_deadline_ns,
 				   int (*cb)(void *cbctx, int fd, const struct ht_chan *c), void *cbctx);
 
 struct graph_conf {
@@ -477,6 +478,7 @@ struct proc *graph_proc_resync(struct graph *g, pid_t pid, uint64_t now);
 #define GRAPH_SCAN_BURST_NS (20ULL * 1000000ULL)
 #define GRAPH_SCAN_SHARE 25 /* percent of a core (as record_rate_uid's graph time) */
 #define GRAPH_SYNC_BUDGET_NS (10ULL * 1000000ULL) /* one read of a non-root process's fds */
+#define GRAPH_SYNC_WALL_NS (30ULL * 1000000ULL)   /* and on the clock (preempted: graph_proc.c) */
 struct procfs_scan;
 int graph_scan_holders(struct graph *g, uint64_t ino, struct procfs_scan *s,
 		       int (*cb)(void *ctx, pid_t pid, int fd), void *ctx);

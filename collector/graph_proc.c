@@ -362,7 +362,8 @@ static uint64_t read_cost(uint64_t c0, uint64_t w0)
  * could not be read or p has exited (p unchanged), -EAGAIN when p's uid has
  * no scan share left (p unchanged, fds_stale). A non-root process's read is
  * charged to its uid's scan share (as holder scans are) and cut short after
- * GRAPH_SYNC_BUDGET_NS of CPU: what was read is added, nothing is taken away,
+ * GRAPH_SYNC_BUDGET_NS of CPU or GRAPH_SYNC_WALL_NS on the clock (preempted
+ * on a loaded machine, 10 ms of CPU took 100 ms): what was read is added, nothing is taken away,
  * and p is fds_stale — so a process's many fds (one pipe dup2()ed 500,000
  * times), re-read on every RESYNC, EXEC or fork, cost the collector a bounded
  * share, and the chains through it say they may be incomplete. */
@@ -391,7 +392,8 @@ int proc_sync_fds_since(struct graph *g, struct proc *p, uint64_t ts, uint64_t s
 		x.cpu_deadline = c0 + GRAPH_SYNC_BUDGET_NS;
 	struct timespec rt;
 	clock_gettime(CLOCK_MONOTONIC, &rt); /* the records' clock */
-	int rc = procfs_fds_until(p->pid, x.cpu_deadline, sync_cb, &x);
+	int rc = procfs_fds_within(p->pid, x.cpu_deadline, bounded ? w0 + GRAPH_SYNC_WALL_NS : 0,
+				   sync_cb, &x);
 	if (bounded)
 		scan_charge(g, p->uid, read_cost(c0, w0), x.n);
 	if (rc == -ENOENT)
@@ -874,9 +876,10 @@ int graph_proc_check_fds(struct graph *g, struct proc *p, uint64_t ts, uint64_t 
 		if (cpu_deadline && cpu_deadline < x.cpu_deadline)
 			x.cpu_deadline = cpu_deadline;
 	}
+	uint64_t wall = bounded ? w0 + GRAPH_SYNC_WALL_NS : 0;
 	int rc = g->conf.kernel_fds ? g->conf.kernel_fds(g->conf.kernel_ctx, p->pid, x.cpu_deadline,
-						      check_cb, &x)
-				    : procfs_fds_until(p->pid, x.cpu_deadline, check_cb, &x);
+						      wall, check_cb, &x)
+				    : procfs_fds_within(p->pid, x.cpu_deadline, wall, check_cb, &x);
 	if (rc > 0)
 		x.cut = 1; /* (the deadline passed among fds that are no channel) */
 	if (bounded)

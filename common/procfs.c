@@ -455,6 +455,12 @@ int procfs_fds(pid_t pid, int (*cb)(void *ctx, int fd, const struct ht_chan *c),
 int procfs_fds_until(pid_t pid, uint64_t cpu_deadline_ns,
 		     int (*cb)(void *ctx, int fd, const struct ht_chan *c), void *ctx)
 {
+	return procfs_fds_within(pid, cpu_deadline_ns, 0, cb, ctx);
+}
+
+int procfs_fds_within(pid_t pid, uint64_t cpu_deadline_ns, uint64_t wall_deadline_ns,
+		      int (*cb)(void *ctx, int fd, const struct ht_chan *c), void *ctx)
+{
 	char path[PATH_MAX];
 	struct dirent *de;
 	DIR *d;
@@ -473,7 +479,9 @@ again:
 		int fd;
 		/* every entry counts, channel or not: 20,000 eventfds are a
 		 * 47 ms read that no callback would see */
-		if (cpu_deadline_ns && (++entries & 63) == 0 && procfs_cpu_ns() >= cpu_deadline_ns) {
+		if ((cpu_deadline_ns || wall_deadline_ns) && (++entries & 63) == 0 &&
+		    ((cpu_deadline_ns && procfs_cpu_ns() >= cpu_deadline_ns) ||
+		     (wall_deadline_ns && procfs_mono_ns() >= wall_deadline_ns))) {
 			rc = 1;
 			break;
 		}
