@@ -142,6 +142,18 @@ int born_by(const struct proc *c, const struct proc *p)
 	       c->birth_ts < p->birth_ts + 1000000000ULL / (uint64_t)hz;
 }
 
+int born_before_fork(const struct proc *c, uint64_t fork_ts, uint64_t kstart)
+{
+	static long hz;
+	if (c->start && kstart)
+		return c->start <= kstart; /* both the kernel's ticks: exact to the tick */
+	if (!hz)
+		hz = sysconf(_SC_CLK_TCK) > 0 ? sysconf(_SC_CLK_TCK) : 100;
+	if (!fork_ts) /* /proc's start: CLOCK_BOOTTIME ticks, rounded down */
+		fork_ts = kstart * (1000000000ULL / (uint64_t)hz);
+	return c->birth_ts <= fork_ts + 1000000000ULL / (uint64_t)hz;
+}
+
 void proc_end(struct graph *g, struct proc *p, uint64_t ts)
 {
 	if (!p->alive)

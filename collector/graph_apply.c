@@ -39,6 +39,21 @@ static struct proc *proc_arrive(struct graph *g, pid_t pid, uid_t uid, pid_t cre
 	p->uid = uid;
 	p->creator_pid = creator_pid;
 	struct proc *c = find_creator(g, creator_pid, birth_ts, now);
+	if (c && c != p) {
+		/* the creator pid's process now may be its next one, born after
+		 * this child's fork (the creator ended, its pid reused): judged by
+		 * the kernel's times of the child — its fork event's, else /proc's
+		 * start — never the record's (review 15) */
+		struct graph_kproc ck;
+		uint64_t kfork = 0, kst = 0;
+		if (kev_fork_times(g, pid, &kfork, &kst) != 0) {
+			kfork = kst = 0;
+			if (g->conf.use_procfs && kernel_proc(g, pid, &ck) == 0)
+				kst = ck.start;
+		}
+		if ((kfork || kst) && !born_before_fork(c, kfork, kst))
+			c = NULL;
+	}
 	if (!c || c == p) {
 		/* re-parented (an IMAGE's ppid 1: what created it ran without the
 		 * shim and has ended): the kernel's fork event names its creator,

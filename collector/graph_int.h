@@ -246,6 +246,9 @@ struct kev_lineage {
 /* 0 and *out for pid's current process when the source is on and saw it;
  * -1 otherwise */
 int kev_lineage(struct graph *g, pid_t pid, struct kev_lineage *out);
+/* 0 and pid's current process's fork time and /proc start (ticks) by its
+ * fork event, when the source saw it fork; -1 otherwise (counts nothing) */
+int kev_fork_times(struct graph *g, pid_t pid, uint64_t *fork_ts, uint64_t *start);
 /* 1: the record being applied is from pid's fork event's process by its
  * pidfd (graph_apply_attested), and that event's start is start */
 int kev_attested_start(const struct graph *g, pid_t pid, uint64_t start);
@@ -275,6 +278,11 @@ void set_creator(struct proc *p, struct proc *c);
  * record's, a fork event's) may come after it within the same tick, and
  * their starts (ticks) then tell. */
 int born_by(const struct proc *c, const struct proc *p);
+/* c was born by the time its supposed child was forked (the kernel's fork
+ * time fork_ts and /proc start kstart in ticks, 0: unknown): a pid names a
+ * process only while it lives, and the pid's next process, born after the
+ * fork, is not the creator (review 15: tests/func/attack_review15_creator_reuse.sh) */
+int born_before_fork(const struct proc *c, uint64_t fork_ts, uint64_t kstart);
 /* the channel keyed by k, created (charged to the sender's uid) when new;
  * NULL over a bound (g->capped) or without memory */
 struct chan *chan_get(struct graph *g, const struct ht_chan *k, uint64_t ts);

@@ -369,6 +369,19 @@ static const struct klin *current(struct graph *g, pid_t pid)
 	return current_att(g, pid, &att);
 }
 
+int kev_fork_times(struct graph *g, pid_t pid, uint64_t *fork_ts, uint64_t *start)
+{
+	int att;
+	uint64_t n = g->st.kev_attested;
+	const struct klin *k = current_att(g, pid, &att);
+	g->st.kev_attested = n; /* a lookup of times, not a record's attestation */
+	if (!k || !k->creator)
+		return -1;
+	*fork_ts = k->fork_ts;
+	*start = k->start;
+	return 0;
+}
+
 int kev_lineage(struct graph *g, pid_t pid, struct kev_lineage *out)
 {
 	int att;
@@ -1049,7 +1062,7 @@ struct proc *kev_creator_of(struct graph *g, pid_t pid, uint64_t start, uint64_t
 			c = graph_proc_kernel(g, k->creator, now);
 	}
 	nest--;
-	if (!c || c->pid != k->creator || c->birth_ts > k->fork_ts + HT_REC_MAX_SKEW_NS ||
+	if (!c || c->pid != k->creator || !born_before_fork(c, k->fork_ts, k->start) ||
 	    (c->start && ck->pid == k->creator && ck->start && c->start != ck->start))
 		return NULL;
 	return c;

@@ -445,8 +445,13 @@ static void leaf_done(CURL *e, CURLcode rc)
 			inq_fill(l->node, up, complete, complete ? NULL : "upstream incomplete");
 			struct job *jj = l->j;
 			size_t used = end && end > l->buf ? (size_t)(end - l->buf) : 0;
-			if (!jj->paper && used && used <= l->len && !memchr(l->buf, 0, used) &&
-			    jj->nraw < INQ_LEAVES_MAX) {
+			/* raw only when the value is the text's first byte: cJSON skips a
+			 * UTF-8 BOM (and whitespace) before it, which inside our own answer
+			 * would not be JSON at all (review 15: one upstream host erased
+			 * the forwarder's answer, tests/func/attack_review15_raw_bom.sh);
+			 * any other text is printed again from its parse */
+			if (!jj->paper && used && used <= l->len && l->buf[0] == '{' &&
+			    !memchr(l->buf, 0, used) && jj->nraw < INQ_LEAVES_MAX) {
 				l->buf[used] = 0; /* (what follows the answer, if anything, is dropped) */
 				jj->raw_node[jj->nraw] = l->node;
 				jj->raw_text[jj->nraw++] = l->buf;

@@ -70,7 +70,9 @@ if [ "$what" = func ] || [ "$what" = all ]; then
 			result "$n" 77
 			continue
 		fi
-		timeout -k 10 "${FUNC_TIMEOUT:-300}" sh "$t" >"$logdir/$n.log" 2>&1
+		# (a test may ask for more than 300 s: a line "# ht-timeout: SECONDS")
+		tmo=$(sed -n 's/^# ht-timeout: *\([0-9][0-9]*\).*/\1/p' "$t" | head -n 1)
+		timeout -k 10 "${FUNC_TIMEOUT:-${tmo:-300}}" sh "$t" >"$logdir/$n.log" 2>&1
 		result "$n" $?
 	done
 fi

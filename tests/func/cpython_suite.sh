@@ -1,4 +1,5 @@
 #!/bin/sh
+# ht-timeout: 1500  (two runs of nine CPython modules and psutil's suite: over 300 s under load)
 # cpython_suite.sh — code nobody here wrote is the judge (issue 15). Two real
 # projects' own test suites run twice in a testbed host with a reading
 # hoptraced: without the shim, then with it in /etc/ld.so.preload. Every test
