@@ -203,11 +203,10 @@ struct graph_kproc {
 	char state;
 };
 typedef int (*graph_kernel_proc_fn)(void *ctx, pid_t pid, struct graph_kproc *k);
-/* Calls cb for every channel end pid holds, as procfs_fds_within does (0, 1
- * when this thread's CPU time reached cpu_deadline_ns, or the clock
- * wall_deadline_ns (0: none), first, -errno, or cb's non-zero value) */
+/* Calls cb for every channel end pid holds, as procfs_fds_until does (0, 1
+ * when this thread's CPU time reached cpu_deadline_ns (0: none) first,
+ * -errno, or cb's non-zero value) */
 typedef int (*graph_kernel_fds_fn)(void *ctx, pid_t pid, uint64_t cpu_deadline_ns,
-				   uint64_t wall_deadline_ns,
 				   int (*cb)(void *cbctx, int fd, const struct ht_chan *c), void *cbctx);
 
 struct graph_conf {
@@ -468,9 +467,8 @@ struct proc *graph_proc_resync(struct graph *g, pid_t pid, uint64_t now);
 /* The holders of socket ino (owner: its uid from sock_diag, (uid_t)-1 if
  * unknown), found by procfs_holders_scan (include/hoptrace/procfs.h: the
  * owner's processes first; others fair share, within s's budget), each
- * handed to cb. The scan time is charged to the uid whose process was read
- * (CPU time, or the time on the clock when longer: a preempted read's wait is
- * the others' too): a uid (not root) whose processes cost more than GRAPH_SCAN_SHARE of a core
+ * handed to cb. The scan time is charged to the uid whose process was read:
+ * (CPU time) a uid (not root) whose processes cost more than GRAPH_SCAN_SHARE of a core
  * lately (GRAPH_SCAN_BURST_NS at once) is not read until that is paid off —
  * s->incomplete then says so. Returns as procfs_holders_scan. */
 #define GRAPH_SCAN_BUDGET_NS (20ULL * 1000000ULL) /* a query's /proc scans, all of them: CPU */
@@ -478,7 +476,6 @@ struct proc *graph_proc_resync(struct graph *g, pid_t pid, uint64_t now);
 #define GRAPH_SCAN_BURST_NS (20ULL * 1000000ULL)
 #define GRAPH_SCAN_SHARE 25 /* percent of a core (as record_rate_uid's graph time) */
 #define GRAPH_SYNC_BUDGET_NS (10ULL * 1000000ULL) /* one read of a non-root process's fds */
-#define GRAPH_SYNC_WALL_NS (30ULL * 1000000ULL)   /* and on the clock (preempted: graph_proc.c) */
 struct procfs_scan;
 int graph_scan_holders(struct graph *g, uint64_t ino, struct procfs_scan *s,
 		       int (*cb)(void *ctx, pid_t pid, int fd), void *ctx);

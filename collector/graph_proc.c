@@ -345,25 +345,11 @@ static int int_cmp(const void *a, const void *b)
 static int scan_admit(void *vg, uid_t uid);
 static void scan_charge(void *vg, uid_t uid, uint64_t ns, uint64_t fds);
 
-/* What a read since (c0 CPU, w0 wall) cost the others: its CPU time, or its
- * time on the clock when that is longer — the graph thread, preempted on a
- * loaded machine, spends wall time the other users' verdicts wait out, and
- * the debt is paid off on the clock (scan_settle): charged CPU alone, a read
- * that took 10 ms of CPU in 30 ms on the clock was paid off by the time the
- * next was admitted, and one drain of nobody's RESYNCs held the guard's
- * query 300 ms (tests/func/attack_fd_scan.sh 3b under load). */
-static uint64_t read_cost(uint64_t c0, uint64_t w0)
-{
-	uint64_t cpu = procfs_cpu_ns() - c0, wall = procfs_mono_ns() - w0;
-	return wall > cpu ? wall : cpu;
-}
-
 /* Makes p's fd table equal to /proc/PID/fd. Returns 0, or -errno if /proc
  * could not be read or p has exited (p unchanged), -EAGAIN when p's uid has
  * no scan share left (p unchanged, fds_stale). A non-root process's read is
  * charged to its uid's scan share (as holder scans are) and cut short after
- * GRAPH_SYNC_BUDGET_NS of CPU or GRAPH_SYNC_WALL_NS on the clock (preempted
- * on a loaded machine, 10 ms of CPU took 100 ms): what was read is added, nothing is taken away,
+ * GRAPH_SYNC_BUDGET_NS of CPU: what was read is added, nothing is taken away,
  * and p is fds_stale — so a process's many fds (one pipe dup2()ed 500,000
  * times), re-read on every RESYNC, EXEC or fork, cost the collector a bounded
  * share, and the chains through it say they may be incomplete. */
@@ -387,15 +373,14 @@ int proc_sync_fds_since(struct graph *g, struct proc *p, uint64_t ts, uint64_t s
 		return -EAGAIN;
 	}
 	g->st.proc_reads++;
-	uint64_t c0 = procfs_cpu_ns(), w0 = procfs_mono_ns();
+	uint64_t c0 = procfs_cpu_ns();
 	if (bounded)
 		x.cpu_deadline = c0 + GRAPH_SYNC_BUDGET_NS;
 	struct timespec rt;
 	clock_gettime(CLOCK_MONOTONIC, &rt); /* the records' clock */
-	int rc = procfs_fds_within(p->pid, x.cpu_deadline, bounded ? w0 + GRAPH_SYNC_WALL_NS : 0,
-				   sync_cb, &x);
+	int rc = procfs_fds_until(p->pid, x.cpu_deadline, sync_cb, &x);
 	if (bounded)
-		scan_charge(g, p->uid, read_cost(c0, w0), x.n);
+		scan_charge(g, p->uid, procfs_cpu_ns() - c0, x.n);
 	if (rc == -ENOENT)
 		p->kernel_gone = 1;
 	if (rc < 0)
@@ -870,20 +855,19 @@ int graph_proc_check_fds(struct graph *g, struct proc *p, uint64_t ts, uint64_t 
 	if (bounded && !scan_admit(g, p->uid))
 		return -EAGAIN;
 	g->st.proc_reads++;
-	uint64_t c0 = procfs_cpu_ns(), w0 = procfs_mono_ns();
+	uint64_t c0 = procfs_cpu_ns();
 	if (bounded) {
 		x.cpu_deadline = c0 + GRAPH_SYNC_BUDGET_NS;
 		if (cpu_deadline && cpu_deadline < x.cpu_deadline)
 			x.cpu_deadline = cpu_deadline;
 	}
-	uint64_t wall = bounded ? w0 + GRAPH_SYNC_WALL_NS : 0;
 	int rc = g->conf.kernel_fds ? g->conf.kernel_fds(g->conf.kernel_ctx, p->pid, x.cpu_deadline,
-						      wall, check_cb, &x)
-				    : procfs_fds_within(p->pid, x.cpu_deadline, wall, check_cb, &x);
+						      check_cb, &x)
+				    : procfs_fds_until(p->pid, x.cpu_deadline, check_cb, &x);
 	if (rc > 0)
 		x.cut = 1; /* (the deadline passed among fds that are no channel) */
 	if (bounded)
-		scan_charge(g, p->uid, read_cost(c0, w0), x.n);
+		scan_charge(g, p->uid, procfs_cpu_ns() - c0, x.n);
 	if (x.found) {
 		g->changes++;
 		g->st.unreported_fds += (uint64_t)x.found;

@@ -264,7 +264,7 @@ struct fdrec {
 struct fds_ctx {
 	struct grow g;
 	pid_t pid;
-	uint64_t cpu_deadline, wall_deadline;
+	uint64_t cpu_deadline;
 };
 
 static int fds_each(void *ctx, const struct kiter_rec *r)
@@ -283,20 +283,17 @@ static int fds_each(void *ctx, const struct kiter_rec *r)
 static int fds_stop(void *ctx)
 {
 	const struct fds_ctx *x = ctx;
-	return (x->cpu_deadline && procfs_cpu_ns() >= x->cpu_deadline) ||
-	       (x->wall_deadline && procfs_mono_ns() >= x->wall_deadline);
+	return x->cpu_deadline && procfs_cpu_ns() >= x->cpu_deadline;
 }
 
-/* The pass over pid's files: its entries in *out (*n), 1 when the CPU or
- * the wall deadline stopped it, or -errno */
-static int fds_pass(struct kiter *ki, pid_t pid, uint64_t cpu_deadline, uint64_t wall_deadline,
-		    struct fdrec **out, size_t *n)
+/* The pass over pid's files: its entries in *out (*n), 1 when the CPU
+ * deadline stopped it, or -errno */
+static int fds_pass(struct kiter *ki, pid_t pid, uint64_t cpu_deadline, struct fdrec **out, size_t *n)
 {
 	struct kiter_bpf__bss *b = ki->skel->bss;
 	LIBBPF_OPTS(bpf_iter_attach_opts, o);
 	union bpf_iter_link_info li;
-	struct fds_ctx x = {{NULL, 0, 0, sizeof(struct fdrec), 64, KITER_MAX_FDS}, pid, cpu_deadline,
-			    wall_deadline};
+	struct fds_ctx x = {{NULL, 0, 0, sizeof(struct fdrec), 64, KITER_MAX_FDS}, pid, cpu_deadline};
 	int rc;
 
 	memset(&li, 0, sizeof(li));
@@ -330,7 +327,7 @@ static int fds_pass(struct kiter *ki, pid_t pid, uint64_t cpu_deadline, uint64_t
 	return rc;
 }
 
-int kiter_fds(void *ctx, pid_t pid, uint64_t cpu_deadline_ns, uint64_t wall_deadline_ns,
+int kiter_fds(void *ctx, pid_t pid, uint64_t cpu_deadline_ns,
 	      int (*cb)(void *cbctx, int fd, const struct ht_chan *c), void *cbctx)
 {
 	struct kiter *ki = ctx;
@@ -338,15 +335,15 @@ int kiter_fds(void *ctx, pid_t pid, uint64_t cpu_deadline_ns, uint64_t wall_dead
 	size_t n = 0;
 	uint64_t pdev = procfs_pipefs_dev();
 	if (!ki || pid <= 0 || !pdev || ki->no_pid_filter)
-		return procfs_fds_within(pid, cpu_deadline_ns, wall_deadline_ns, cb, cbctx);
+		return procfs_fds_until(pid, cpu_deadline_ns, cb, cbctx);
 	pthread_mutex_lock(&ki->mu);
 	ki->st.fd_reads++;
-	int rc = fds_pass(ki, pid, cpu_deadline_ns, wall_deadline_ns, &v, &n);
+	int rc = fds_pass(ki, pid, cpu_deadline_ns, &v, &n);
 	if (rc < 0)
 		ki->st.fd_fallbacks++;
 	pthread_mutex_unlock(&ki->mu);
 	if (rc < 0)
-		return procfs_fds_within(pid, cpu_deadline_ns, wall_deadline_ns, cb, cbctx);
+		return procfs_fds_until(pid, cpu_deadline_ns, cb, cbctx);
 	if (!n && kill(pid, 0) != 0 && errno == ESRCH) {
 		free(v);
 		return -ENOENT; /* as /proc/PID/fd's opendir: no such process */
@@ -368,8 +365,7 @@ int kiter_fds(void *ctx, pid_t pid, uint64_t cpu_deadline_ns, uint64_t wall_dead
 		struct ht_chan c;
 		if (v[i].tid != tid)
 			continue;
-		if ((i & 63) == 63 && ((cpu_deadline_ns && procfs_cpu_ns() >= cpu_deadline_ns) ||
-				       (wall_deadline_ns && procfs_mono_ns() >= wall_deadline_ns))) {
+		if (cpu_deadline_ns && (i & 63) == 63 && procfs_cpu_ns() >= cpu_deadline_ns) {
 			cut = 1;
 			break;
 		}
@@ -547,11 +543,11 @@ int kiter_pipe_holders(void *ctx, uint64_t dev, uint64_t ino, struct procfs_scan
 	return procfs_pipe_holders_scan(dev, ino, s, cb, cbctx);
 }
 
-int kiter_fds(void *ctx, pid_t pid, uint64_t cpu_deadline_ns, uint64_t wall_deadline_ns,
+int kiter_fds(void *ctx, pid_t pid, uint64_t cpu_deadline_ns,
 	      int (*cb)(void *cbctx, int fd, const struct ht_chan *c), void *cbctx)
 {
 	(void)ctx;
-	return procfs_fds_within(pid, cpu_deadline_ns, wall_deadline_ns, cb, cbctx);
+	return procfs_fds_until(pid, cpu_deadline_ns, cb, cbctx);
 }
 
 void kiter_stats(const struct kiter *ki, struct kiter_stats *st)

@@ -37,9 +37,9 @@ int kiter_pipe_holders(void *ctx, uint64_t dev, uint64_t ino, struct procfs_scan
 /* graph_conf.kernel_fds (ctx: a kiter): procfs_fds_until's contract — the
  * same entries (sockets, pipes, FIFOs, ptys: procfs_fds's kinds and keys), the
  * group leader's table (a live thread's when the leader ended), 1 when the
- * CPU or the wall deadline came first — from a pass over pid's files alone (a link made
- * for its pid). Any failure: procfs_fds_within itself. */
-int kiter_fds(void *ctx, pid_t pid, uint64_t cpu_deadline_ns, uint64_t wall_deadline_ns,
+ * CPU deadline came first — from a pass over pid's files alone (a link made
+ * for its pid). Any failure: procfs_fds_until itself. */
+int kiter_fds(void *ctx, pid_t pid, uint64_t cpu_deadline_ns,
 	      int (*cb)(void *cbctx, int fd, const struct ht_chan *c), void *cbctx);
 
 /* passes made, and searches that fell back to /proc (stats) */

@@ -455,12 +455,6 @@ int procfs_fds(pid_t pid, int (*cb)(void *ctx, int fd, const struct ht_chan *c),
 int procfs_fds_until(pid_t pid, uint64_t cpu_deadline_ns,
 		     int (*cb)(void *ctx, int fd, const struct ht_chan *c), void *ctx)
 {
-	return procfs_fds_within(pid, cpu_deadline_ns, 0, cb, ctx);
-}
-
-int procfs_fds_within(pid_t pid, uint64_t cpu_deadline_ns, uint64_t wall_deadline_ns,
-		      int (*cb)(void *ctx, int fd, const struct ht_chan *c), void *ctx)
-{
 	char path[PATH_MAX];
 	struct dirent *de;
 	DIR *d;
@@ -479,9 +473,7 @@ again:
 		int fd;
 		/* every entry counts, channel or not: 20,000 eventfds are a
 		 * 47 ms read that no callback would see */
-		if ((cpu_deadline_ns || wall_deadline_ns) && (++entries & 63) == 0 &&
-		    ((cpu_deadline_ns && procfs_cpu_ns() >= cpu_deadline_ns) ||
-		     (wall_deadline_ns && procfs_mono_ns() >= wall_deadline_ns))) {
+		if (cpu_deadline_ns && (++entries & 63) == 0 && procfs_cpu_ns() >= cpu_deadline_ns) {
 			rc = 1;
 			break;
 		}
@@ -687,7 +679,7 @@ static int scan_proc(struct procfs_scan *s, const struct scan_ent *e, const stru
 	struct dirent *fe;
 	struct stat sb;
 	int found = 0, out = 0;
-	uint64_t t0 = procfs_cpu_ns(), w0 = procfs_mono_ns(), fds0 = s->fds;
+	uint64_t t0 = procfs_cpu_ns(), fds0 = s->fds;
 
 	if (s->admit && !s->admit(s->actx, e->uid)) {
 		s->incomplete = 1; /* that uid's scans cost more than its share lately */
@@ -749,12 +741,8 @@ again:
 	closedir(d);
 	if (!listed && !tid && !out && (tid = procfs_other_thread(e->pid)) != 0)
 		goto again; /* its leader ended: a live thread's table */
-	if (s->charge) {
-		/* CPU, or the clock's time when longer: what the others waited
-		 * (graph_proc.c read_cost) */
-		uint64_t cpu = procfs_cpu_ns() - t0, wall = procfs_mono_ns() - w0;
-		s->charge(s->actx, e->uid, wall > cpu ? wall : cpu, s->fds - fds0);
-	}
+	if (s->charge)
+		s->charge(s->actx, e->uid, procfs_cpu_ns() - t0, s->fds - fds0);
 	return out < 0 ? -1 : found;
 }
 

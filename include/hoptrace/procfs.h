@@ -64,12 +64,6 @@ int procfs_fds(pid_t pid, int (*cb)(void *ctx, int fd, const struct ht_chan *c),
  * fds that are not channels too: then 1, what was read already given to cb. */
 int procfs_fds_until(pid_t pid, uint64_t cpu_deadline_ns,
 		     int (*cb)(void *ctx, int fd, const struct ht_chan *c), void *ctx);
-/* The same, also cut short (1) once CLOCK_MONOTONIC (procfs_mono_ns) reaches
- * wall_deadline_ns (0: never): a read's CPU budget does not bound its time on
- * the clock when the thread is preempted, and another user's verdict waits
- * out the clock's. */
-int procfs_fds_within(pid_t pid, uint64_t cpu_deadline_ns, uint64_t wall_deadline_ns,
-		      int (*cb)(void *ctx, int fd, const struct ht_chan *c), void *ctx);
 
 /* Classifies one fd (as procfs_fds does). 0 and *c filled; -ENOTSUP for an fd
  * that is not a channel end; -errno otherwise. */

@@ -138,10 +138,10 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int no_fds(void *ctx, pid_t pid, uint64_t dl, uint64_t wdl,
-		  int (*cb)(void *, int, const struct ht_chan *), void *cx)
+static int no_fds(void *ctx, pid_t pid, uint64_t dl, int (*cb)(void *, int, const struct ht_chan *),
+		  void *cx)
 {
-	(void)ctx, (void)pid, (void)dl, (void)wdl, (void)cb, (void)cx;
+	(void)ctx, (void)pid, (void)dl, (void)cb, (void)cx;
 	return 0;
 }
 

@@ -108,10 +108,10 @@ static int fake_proc(void *ctx, pid_t pid, struct graph_kproc *k)
 
 /* the fake kernel's fd table of pid (graph_conf.kernel_fds) */
 static int nfds_reads; /* fake_fds calls */
-static int fake_fds(void *ctx, pid_t pid, uint64_t cpu_deadline, uint64_t wall_deadline,
+static int fake_fds(void *ctx, pid_t pid, uint64_t cpu_deadline,
 		    int (*cb)(void *, int, const struct ht_chan *), void *cbctx)
 {
-	(void)ctx, (void)cpu_deadline, (void)wall_deadline;
+	(void)ctx, (void)cpu_deadline;
 	nfds_reads++;
 	for (int i = 0; i < nkfds; i++)
 		if (kfds[i].pid == pid) {
