@@ -148,50 +148,28 @@ chmod 0644 "$ATK"/*.key
 cat >"$ATK/forger.py" <<'PY'
 # A fleet member's front (h1's real TLS certificate) that answers every inquiry with
 # a part claiming h1's innocent process, signed with KEY/CERT (not h1's signing key).
-import base64, json, socket, ssl, subprocess, sys, tempfile, time
+import base64, json, subprocess, sys, tempfile, time
+from fakefront import serve
 tls_crt, tls_key, ca, sign_key, sign_crt = sys.argv[1:6]
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(tls_crt, tls_key)
-ctx.load_verify_locations(ca)
-ctx.verify_mode = ssl.CERT_REQUIRED
 der = subprocess.run(["openssl", "x509", "-in", sign_crt, "-outform", "DER"], capture_output=True).stdout
-ls = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-ls.bind(("::", 8471)); ls.listen(16)
-while True:
-    c, _ = ls.accept()
-    try:
-        s = ctx.wrap_socket(c, server_side=True)
-        s.settimeout(3)
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            buf += s.recv(65536)
-        head, body = buf.split(b"\r\n\r\n", 1)
-        n = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0])
-        while len(body) < n:
-            body += s.recv(65536)
-        q = json.loads(body)
-        tree = {"type": "proc", "host": "h1", "pid": 1, "exe": "/usr/bin/innocent", "seen": "shim",
-                "sources": [{"via": "local", "node": {"type": "origin", "host": "h1"}}]}
-        part = json.dumps({"v": 1, "host": "h1", "nonce": q.get("nonce", ""), "ts": int(time.time()),
-                           "asked": {"local": q["local"], "remote": q["remote"]}, "tree": tree},
-                          separators=(",", ":"))
-        with tempfile.NamedTemporaryFile() as f:
-            f.write(b"hoptrace-part-v1\0" + part.encode()); f.flush()
-            sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", sign_key, f.name],
-                                 capture_output=True).stdout
-        ans = json.dumps({"ok": True, "host": "h1", "tree": tree,
-                          "chains": [{"origin_host": "h1", "complete": True, "procs": []}],
-                          "signed": {"v": 1, "part": part, "sig": base64.b64encode(sig).decode(),
-                                     "cert": base64.b64encode(der).decode()}}).encode()
-        s.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-                  % (len(ans), ans))
-        s.close()
-    except Exception as e:
-        print("forger:", e, flush=True)
-        c.close()
+def answer(body):
+    q = json.loads(body)
+    tree = {"type": "proc", "host": "h1", "pid": 1, "exe": "/usr/bin/innocent", "seen": "shim",
+            "sources": [{"via": "local", "node": {"type": "origin", "host": "h1"}}]}
+    part = json.dumps({"v": 1, "host": "h1", "nonce": q.get("nonce", ""), "ts": int(time.time()),
+                       "asked": {"local": q["local"], "remote": q["remote"]}, "tree": tree},
+                      separators=(",", ":"))
+    with tempfile.NamedTemporaryFile() as f:
+        f.write(b"hoptrace-part-v1\0" + part.encode()); f.flush()
+        sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", sign_key, f.name],
+                             capture_output=True).stdout
+    return json.dumps({"ok": True, "host": "h1", "tree": tree,
+                       "chains": [{"origin_host": "h1", "complete": True, "procs": []}],
+                       "signed": {"v": 1, "part": part, "sig": base64.b64encode(sig).decode(),
+                                  "cert": base64.b64encode(der).decode()}}).encode()
+serve(tls_crt, tls_key, ca, answer, "forger")
 PY
+cp "$TB_LIB/fakefront.py" "$ATK/" && chmod 0644 "$ATK/fakefront.py" || tb_fail "fakefront.py"
 for v in "h3's part-signing key:$ATK/h3.sign.key:$ATK/h3.sign.crt" "h1's TLS key:$ATK/h1.key:$ATK/h1.crt"; do
 	what=${v%%:*}; rest=${v#*:}; key=${rest%%:*}; crt=${rest#*:}
 	tb_log "3. a fake fleet member on h1:8471 forging h1's part with $what"

@@ -53,42 +53,21 @@ done
 rb_L=${rb_c% *} rb_R=${rb_c#* }
 cat >"$rb_atk/front.py" <<'PY'
 # h1's front (its real TLS certificate): a well-formed answer, unsigned, after PREFIX
-import json, socket, ssl, sys
+import json, sys
+from fakefront import serve
 crt, key, ca, prefix = sys.argv[1], sys.argv[2], sys.argv[3], {"plain": b"", "bom": b"\xef\xbb\xbf", "ws": b"\t\r\n ", "bomws": b"\xef\xbb\xbf \r\n", "deep": b""}[sys.argv[4]]
 deep = sys.argv[4] == "deep"
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(crt, key)
-ctx.load_verify_locations(ca)
-ctx.verify_mode = ssl.CERT_REQUIRED
-ls = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-ls.bind(("::", 8471)); ls.listen(16)
-while True:
-    c, _ = ls.accept()
-    try:
-        s = ctx.wrap_socket(c, server_side=True)
-        s.settimeout(3)
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            buf += s.recv(65536)
-        head, body = buf.split(b"\r\n\r\n", 1)
-        n = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0])
-        while len(body) < n:
-            body += s.recv(65536)
-        tree = {"type": "proc", "host": "h1", "pid": 1, "exe": "/usr/bin/x", "seen": "shim",
-                "sources": [{"via": "local", "node": {"type": "origin", "host": "h1"}}]}
-        ans = prefix + json.dumps({"ok": True, "host": "h1", "tree": tree,
-                                   "chains": [{"origin_host": "h1", "complete": True, "procs": []}]}).encode()
-        if deep: # (990 levels: under cJSON's 1000 where h2 parses it, over it inside h2's answer)
-            ans = ans[:-1] + b',"pad":' + b"[" * 990 + b"]" * 990 + b"}"
-        s.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-                  % (len(ans), ans))
-        s.close()
-    except Exception as e:
-        print("front:", e, flush=True)
-        c.close()
+def answer(body):
+    tree = {"type": "proc", "host": "h1", "pid": 1, "exe": "/usr/bin/x", "seen": "shim",
+            "sources": [{"via": "local", "node": {"type": "origin", "host": "h1"}}]}
+    ans = prefix + json.dumps({"ok": True, "host": "h1", "tree": tree,
+                               "chains": [{"origin_host": "h1", "complete": True, "procs": []}]}).encode()
+    if deep: # (990 levels: under cJSON's 1000 where h2 parses it, over it inside h2's answer)
+        ans = ans[:-1] + b',"pad":' + b"[" * 990 + b"]" * 990 + b"}"
+    return ans
+serve(crt, key, ca, answer)
 PY
+cp "$TB_LIB/fakefront.py" "$rb_atk/" && chmod 0644 "$rb_atk/fakefront.py" || tb_fail "fakefront.py"
 kill "$(cat "$(tb_dir h1)/hoptraced.pid")" 2>/dev/null
 rb_i=0
 while [ -n "$(tb_exec h1 ss -Hltn 'sport = :8471')" ] && [ $rb_i -lt 50 ]; do rb_i=$((rb_i + 1)); sleep 0.1; done
